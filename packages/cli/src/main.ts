@@ -1,0 +1,2 @@
+import { PROTOCOL_VERSION } from '@fedval/protocol';
+console.log(JSON.stringify({ v: PROTOCOL_VERSION }));
