@@ -1,1 +1,9 @@
-export const PROTOCOL_VERSION = 1 as const;
+// @fedval/protocol — the wire contract shared by the coordinator, the site agent and the CLI.
+export { PROTOCOL_VERSION, MESSAGE_TYPES, messageSchema, taskContentSchema, contributionSchema, scorerSchema } from './messages.ts';
+export type { Message, MessageType, MessageOf, ContentOf, WireError, Scorer, Contribution, ContributionRequest, TaskContent } from './messages.ts';
+export { encodeMessage, decodeMessage, createMessage, createErrorMessage, toWireError } from './codec.ts';
+export type { DecodeOptions } from './codec.ts';
+export { DEFAULT_PROTOCOL_LIMITS } from './limits.ts';
+export type { ProtocolLimits } from './limits.ts';
+export { ProtocolError, PROTOCOL_ERROR_MESSAGES } from './errors.ts';
+export type { ProtocolErrorCode } from './errors.ts';

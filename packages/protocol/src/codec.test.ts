@@ -1,0 +1,166 @@
+import { describe, expect, it } from 'vitest';
+import { Packr } from 'msgpackr';
+import { createErrorMessage, createMessage, decodeMessage, encodeMessage, toWireError } from './codec.ts';
+import { PROTOCOL_ERROR_MESSAGES, ProtocolError } from './errors.ts';
+import { MESSAGE_TYPES, PROTOCOL_VERSION } from './messages.ts';
+import type { Message } from './messages.ts';
+
+const rawPackr = new Packr({ moreTypes: true, useRecords: false });
+
+function codeOf(fn: () => unknown): string | undefined {
+  try {
+    fn();
+  } catch (error) {
+    expect(error).toBeInstanceOf(ProtocolError);
+    return (error as ProtocolError).code;
+  }
+  return undefined;
+}
+
+describe('codec', () => {
+  it('pins the public error codes', () => {
+    expect(Object.keys(PROTOCOL_ERROR_MESSAGES).sort()).toEqual([
+      'FEDVAL_ERR_PROTO_INVALID_MESSAGE',
+      'FEDVAL_ERR_PROTO_MALFORMED',
+      'FEDVAL_ERR_PROTO_MESSAGE_TOO_LARGE',
+      'FEDVAL_ERR_PROTO_UNKNOWN_TYPE',
+      'FEDVAL_ERR_PROTO_VERSION',
+    ]);
+  });
+
+  it('round-trips typed arrays bit for bit', () => {
+    const vector = new Float64Array([0, 1, -3, 2 ** 52, -(2 ** 40), 7]);
+    const sent = createMessage('task.result', {
+      roundId: 'r1',
+      contribution: { kind: 'plaintext', vector },
+      contributionSha256: 'a'.repeat(64),
+    });
+    const received = decodeMessage(encodeMessage(sent));
+    expect(received.type).toBe('task.result');
+    if (received.type !== 'task.result' || received.content.contribution.kind !== 'plaintext') throw new Error('shape');
+    expect(received.content.contribution.vector).toBeInstanceOf(Float64Array);
+    expect(Array.from(received.content.contribution.vector)).toEqual(Array.from(vector));
+  });
+
+  it('round-trips ciphertext bytes and every message type', () => {
+    const ciphertext = new Uint8Array([0x5e, 0xa1, 0x10, 0x04, 0, 255]);
+    const messages: Message[] = [
+      createMessage('hello', {
+        siteId: 'site-a',
+        token: 'x'.repeat(32),
+        agentVersion: '0.1.0',
+        capabilities: { tasks: ['binary'], contributions: ['plaintext', 'bfv'] },
+      }),
+      createMessage('welcome', { siteId: 'site-a', heartbeatIntervalMs: 15000 }),
+      createMessage('task', {
+        studyId: 's1',
+        roundId: 'r1',
+        metricSpec: { task: 'binary', bins: 1000 },
+        scorer: { kind: 'score_column', column: 'score' },
+        contribution: { kind: 'bfv', plan: { scheme: 'bfv' }, publicKey: ciphertext },
+        deadline: Date.now() + 60000,
+      }),
+      createMessage('task.accept', { roundId: 'r1' }),
+      createMessage('task.refuse', { roundId: 'r1', reason: { code: 'FEDVAL_ERR_AGENT_POLICY', message: 'no' } }),
+      createMessage('task.progress', { roundId: 'r1', phase: 'evaluating', percent: 42.5 }),
+      createMessage('task.result', {
+        roundId: 'r1',
+        contribution: { kind: 'bfv', ciphertexts: [ciphertext, ciphertext] },
+        contributionSha256: 'b'.repeat(64),
+      }),
+      createMessage('task.cancel', { roundId: 'r1', reason: { code: 'FEDVAL_ERR_COORD_DEADLINE', message: 'late' } }),
+      createMessage('heartbeat', {}),
+      createErrorMessage({ code: 'FEDVAL_ERR_PROTO_MALFORMED', message: 'bad' }, 'abc'),
+    ];
+    expect(new Set(messages.map((m) => m.type))).toEqual(new Set(MESSAGE_TYPES));
+    for (const message of messages) {
+      const back = decodeMessage(encodeMessage(message));
+      expect(back).toEqual(message);
+    }
+    const task = decodeMessage(encodeMessage(messages[2]!));
+    if (task.type !== 'task' || task.content.contribution.kind !== 'bfv') throw new Error('shape');
+    expect(Array.from(task.content.contribution.publicKey)).toEqual(Array.from(ciphertext));
+  });
+
+  it('checks the size limit before unpacking', () => {
+    const big = encodeMessage(createMessage('heartbeat', {}));
+    expect(codeOf(() => decodeMessage(big, { maxMessageBytes: big.byteLength - 1 }))).toBe('FEDVAL_ERR_PROTO_MESSAGE_TOO_LARGE');
+    // A frame of garbage larger than the limit is refused on its size alone.
+    expect(codeOf(() => decodeMessage(new Uint8Array(1025).fill(0xc1), { maxMessageBytes: 1024 }))).toBe(
+      'FEDVAL_ERR_PROTO_MESSAGE_TOO_LARGE',
+    );
+  });
+
+  it('turns garbage bytes into a coded error', () => {
+    expect(codeOf(() => decodeMessage(new Uint8Array([0xc1, 0xc1, 0xc1])))).toBe('FEDVAL_ERR_PROTO_MALFORMED');
+    expect(codeOf(() => decodeMessage(new Uint8Array([])))).toBe('FEDVAL_ERR_PROTO_MALFORMED');
+    expect(codeOf(() => decodeMessage(rawPackr.pack([1, 2, 3])))).toBe('FEDVAL_ERR_PROTO_MALFORMED');
+    expect(codeOf(() => decodeMessage(rawPackr.pack('hello')))).toBe('FEDVAL_ERR_PROTO_MALFORMED');
+    expect(codeOf(() => decodeMessage(new TextEncoder().encode('{"v":1}')))).toBeDefined();
+  });
+
+  it('refuses another protocol version with its own code', () => {
+    const other = rawPackr.pack({ v: PROTOCOL_VERSION + 1, id: 'x', sentAt: 1, type: 'heartbeat', content: {} });
+    expect(codeOf(() => decodeMessage(other))).toBe('FEDVAL_ERR_PROTO_VERSION');
+    const none = rawPackr.pack({ id: 'x', sentAt: 1, type: 'heartbeat', content: {} });
+    expect(codeOf(() => decodeMessage(none))).toBe('FEDVAL_ERR_PROTO_VERSION');
+  });
+
+  it('refuses unknown types, extra fields, both content and error, and bad field values', () => {
+    const base = { v: PROTOCOL_VERSION, id: 'm1', sentAt: 1 };
+    expect(codeOf(() => decodeMessage(rawPackr.pack({ ...base, type: 'shell', content: {} })))).toBe('FEDVAL_ERR_PROTO_UNKNOWN_TYPE');
+    expect(codeOf(() => decodeMessage(rawPackr.pack({ ...base, type: 'heartbeat', content: {}, extra: 1 })))).toBe(
+      'FEDVAL_ERR_PROTO_INVALID_MESSAGE',
+    );
+    expect(
+      codeOf(() =>
+        decodeMessage(rawPackr.pack({ ...base, type: 'heartbeat', content: {}, error: { code: 'FEDVAL_ERR_X', message: 'y' } })),
+      ),
+    ).toBe('FEDVAL_ERR_PROTO_INVALID_MESSAGE');
+    expect(
+      codeOf(() =>
+        decodeMessage(rawPackr.pack({ ...base, type: 'task.progress', content: { roundId: 'r', phase: 'evaluating', percent: 101 } })),
+      ),
+    ).toBe('FEDVAL_ERR_PROTO_INVALID_MESSAGE');
+    // A plaintext vector must be a Float64Array, not a list of numbers that a peer made up.
+    expect(
+      codeOf(() =>
+        decodeMessage(
+          rawPackr.pack({
+            ...base,
+            type: 'task.result',
+            content: { roundId: 'r', contribution: { kind: 'plaintext', vector: [1, 2] }, contributionSha256: 'a'.repeat(64) },
+          }),
+        ),
+      ),
+    ).toBe('FEDVAL_ERR_PROTO_INVALID_MESSAGE');
+  });
+
+  it('does not let a hostile __proto__ key reach the prototype chain', () => {
+    const hostile = rawPackr.pack({ v: PROTOCOL_VERSION, id: 'm1', sentAt: 1, type: 'heartbeat', content: { ['__proto__']: { polluted: true } } });
+    try {
+      decodeMessage(hostile);
+    } catch {
+      // refused or accepted, the prototype of plain objects stays clean
+    }
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+
+  it('never echoes a field value in a validation error', () => {
+    const secret = 'patient-MRN-1234567';
+    try {
+      decodeMessage(rawPackr.pack({ v: PROTOCOL_VERSION, id: 'm1', sentAt: 1, type: 'task.accept', content: { roundId: 5, note: secret } }));
+      throw new Error('accepted');
+    } catch (error) {
+      expect((error as ProtocolError).code).toBe('FEDVAL_ERR_PROTO_INVALID_MESSAGE');
+      expect(String((error as Error).message)).not.toContain(secret);
+    }
+  });
+
+  it('reduces any error to a code and a short message for the wire', () => {
+    const wire = toWireError(new ProtocolError('FEDVAL_ERR_PROTO_MALFORMED'));
+    expect(wire).toEqual({ code: 'FEDVAL_ERR_PROTO_MALFORMED', message: PROTOCOL_ERROR_MESSAGES.FEDVAL_ERR_PROTO_MALFORMED });
+    expect(toWireError(new TypeError('x')).code).toBe('FEDVAL_ERR_INTERNAL');
+    expect(toWireError({ code: 'rm -rf' }).code).toBe('FEDVAL_ERR_INTERNAL');
+  });
+});

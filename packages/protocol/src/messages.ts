@@ -1,0 +1,139 @@
+// messages.ts — the one wire contract: the envelope and the schema of every message type.
+import { z } from 'zod';
+import { DEFAULT_PROTOCOL_LIMITS } from './limits.ts';
+
+/** Version of this wire contract. A peer speaking another version is refused with FEDVAL_ERR_PROTO_VERSION. */
+export const PROTOCOL_VERSION = 1 as const;
+
+const limits = DEFAULT_PROTOCOL_LIMITS;
+const id = z.string().min(1).max(128).regex(/^[A-Za-z0-9._:-]+$/, 'letters, digits, . _ : - only');
+const text = z.string().max(limits.maxStringLength);
+const bytes = z.instanceof(Uint8Array);
+const epochMs = z.number().int().nonnegative();
+/** A JSON object whose shape another package owns and validates (metric spec, BFV plan, manifest). */
+const jsonObject = z.record(z.string(), z.unknown());
+
+/** A coded error as it may cross the wire: never a stack, never data. */
+export const wireErrorSchema = z.strictObject({
+  code: z.string().regex(/^FEDVAL_ERR_[A-Z0-9_]+$/).max(128),
+  message: text,
+});
+
+const envelopeFields = {
+  v: z.literal(PROTOCOL_VERSION),
+  id,
+  replyTo: id.optional(),
+  sentAt: epochMs,
+};
+
+export const helloContentSchema = z.strictObject({
+  siteId: id,
+  token: z.string().min(16).max(512),
+  agentVersion: z.string().max(64),
+  capabilities: z.strictObject({
+    tasks: z.array(z.enum(['binary', 'multiclass', 'regression'])).max(8),
+    contributions: z.array(z.enum(['plaintext', 'bfv'])).max(8),
+  }),
+});
+
+export const welcomeContentSchema = z.strictObject({
+  siteId: id,
+  heartbeatIntervalMs: z.number().int().positive(),
+});
+
+const modelFileSchema = z.strictObject({ path: z.string().min(1).max(512), data: bytes });
+
+export const scorerSchema = z.discriminatedUnion('kind', [
+  z.strictObject({
+    kind: z.literal('model'),
+    bundleSha256: z.string().regex(/^[0-9a-f]{64}$/),
+    files: z.array(modelFileSchema).min(1).max(256),
+  }),
+  z.strictObject({ kind: z.literal('score_column'), column: z.string().min(1).max(256) }),
+]);
+
+export const contributionRequestSchema = z.discriminatedUnion('kind', [
+  /** Test seam only: the exact statistics vector, unencrypted. Never the default. */
+  z.strictObject({ kind: z.literal('plaintext') }),
+  z.strictObject({ kind: z.literal('bfv'), plan: jsonObject, publicKey: bytes }),
+]);
+
+export const taskContentSchema = z.strictObject({
+  studyId: id,
+  roundId: id,
+  metricSpec: jsonObject,
+  scorer: scorerSchema,
+  contribution: contributionRequestSchema,
+  privacy: jsonObject.optional(),
+  deadline: epochMs,
+});
+
+export const acceptContentSchema = z.strictObject({ roundId: id });
+
+export const refuseContentSchema = z.strictObject({
+  roundId: id,
+  reason: wireErrorSchema,
+});
+
+export const progressContentSchema = z.strictObject({
+  roundId: id,
+  phase: z.enum(['loading_model', 'evaluating', 'protecting', 'sending']),
+  /** Share of the local input read so far, 0–100. Never a row count: cohort sizes stay at the site. */
+  percent: z.number().min(0).max(100),
+});
+
+export const contributionSchema = z.discriminatedUnion('kind', [
+  z.strictObject({
+    kind: z.literal('plaintext'),
+    vector: z.instanceof(Float64Array).refine((v) => v.length <= limits.maxVectorLength, 'vector too long'),
+  }),
+  z.strictObject({
+    kind: z.literal('bfv'),
+    ciphertexts: z.array(bytes).min(1).max(limits.maxCiphertexts),
+  }),
+]);
+
+export const resultContentSchema = z.strictObject({
+  roundId: id,
+  contribution: contributionSchema,
+  /** SHA-256 of the contribution's bytes as sent, as recorded in the site's audit log. */
+  contributionSha256: z.string().regex(/^[0-9a-f]{64}$/),
+  /** Extra non-statistical metadata (privacy spent, dataset commitment), owned by later features. */
+  attestation: jsonObject.optional(),
+});
+
+export const cancelContentSchema = z.strictObject({ roundId: id, reason: wireErrorSchema });
+
+export const heartbeatContentSchema = z.strictObject({});
+
+function message<T extends string, C extends z.ZodType>(type: T, content: C) {
+  return z.strictObject({ ...envelopeFields, type: z.literal(type), content });
+}
+
+/** Every message either side may send. Exactly one of content or error, never both. */
+export const messageSchema = z.discriminatedUnion('type', [
+  message('hello', helloContentSchema),
+  message('welcome', welcomeContentSchema),
+  message('task', taskContentSchema),
+  message('task.accept', acceptContentSchema),
+  message('task.refuse', refuseContentSchema),
+  message('task.progress', progressContentSchema),
+  message('task.result', resultContentSchema),
+  message('task.cancel', cancelContentSchema),
+  message('heartbeat', heartbeatContentSchema),
+  z.strictObject({ ...envelopeFields, type: z.literal('error'), error: wireErrorSchema }),
+]);
+
+export type Message = z.output<typeof messageSchema>;
+export type MessageType = Message['type'];
+export type MessageOf<T extends MessageType> = Extract<Message, { type: T }>;
+export type ContentOf<T extends Exclude<MessageType, 'error'>> = MessageOf<T> extends { content: infer C } ? C : never;
+export type WireError = z.output<typeof wireErrorSchema>;
+export type Scorer = z.output<typeof scorerSchema>;
+export type Contribution = z.output<typeof contributionSchema>;
+export type ContributionRequest = z.output<typeof contributionRequestSchema>;
+export type TaskContent = z.output<typeof taskContentSchema>;
+
+export const MESSAGE_TYPES: readonly MessageType[] = Object.freeze(
+  messageSchema.options.map((option) => option.shape.type.value),
+);
