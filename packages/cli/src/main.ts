@@ -1,2 +1,113 @@
-import { PROTOCOL_VERSION } from '@fedval/protocol';
-console.log(JSON.stringify({ v: PROTOCOL_VERSION }));
+#!/usr/bin/env node
+// main.ts — `fedval`: the sponsor's and privacy officer's command line.
+import { Command, InvalidArgumentError } from 'commander';
+import { formatMetricsTable } from '@fedval/metrics';
+import type { MetricsReport } from '@fedval/metrics';
+import { CliError } from './errors.ts';
+import { parseSiteArgument, runSimulation } from './simulate.ts';
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+function number(name: string) {
+  return (value: string): number => {
+    const parsed = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(value) ? Number(value) : Number.NaN;
+    if (!Number.isFinite(parsed)) throw new InvalidArgumentError(`${name} must be a number`);
+    return parsed;
+  };
+}
+
+const program = new Command('fedval')
+  .description('fedval: federated, privacy-preserving evaluation of clinical prediction models')
+  .showHelpAfterError();
+
+program
+  .command('simulate')
+  .description('run one evaluation round with a real coordinator and one real site agent per file, over loopback')
+  .requiredOption('--site <name=file>', 'a site and its CSV file, repeatable', collect, [])
+  .requiredOption('--label <column>', 'outcome column')
+  .option('--positive <value>', 'label value of the positive class', '1')
+  .option('--negative <value>', 'label value of the negative class (others are excluded as invalid_label); default: every other value')
+  .option('--score <column>', 'column holding the predicted probability of the positive class')
+  .option('--model <dir>', 'model bundle directory (manifest.json + TF.js model)')
+  .option('--group <column[:cuts]>', 'subgroup column, repeatable; numeric bands with cuts, e.g. age:50,70', collect, [])
+  .option('--threshold <t>', 'decision threshold on the score grid', number('--threshold'), 0.5)
+  .option('--bins <B>', 'score histogram bins over [0, 1]', number('--bins'), 1000)
+  .option('--calibration-bins <n>', 'reliability bins', number('--calibration-bins'), 10)
+  .option('--min-cell <n>', 'suppress subgroup levels with fewer patients', number('--min-cell'), 10)
+  .option('--no-dp', 'release the exact aggregate, without differential-privacy noise (validation only)')
+  .option('--work-dir <dir>', 'keep configs, logs and databases here (default: a temporary directory, removed)')
+  .option('--timeout <seconds>', 'give up after this long', number('--timeout'), 600)
+  .option('--verbose', 'show the coordinator and agent logs on stderr')
+  .option('--json', 'print one JSON document on stdout')
+  .action(async (options: SimulateOptions) => {
+    if (Boolean(options.score) === Boolean(options.model)) throw new CliError('FEDVAL_ERR_CLI_USAGE', 'give exactly one of --score or --model');
+    const sites = options.site.map(parseSiteArgument);
+    let lastLine = '';
+    const result = await runSimulation({
+      sites,
+      label: { column: options.label, positive: options.positive, negative: options.negative },
+      scorer: options.model ? { kind: 'model', dir: options.model } : { kind: 'score_column', column: options.score! },
+      groups: options.group,
+      metricSpec: {
+        task: 'binary',
+        bins: options.bins,
+        threshold: options.threshold,
+        calibrationBins: options.calibrationBins,
+        minCellSize: options.minCell,
+      },
+      workDir: options.workDir,
+      timeoutMs: options.timeout * 1000,
+      onLog: options.verbose ? (line) => process.stderr.write(`${line}\n`) : undefined,
+      onRound: (round) => {
+        const line = `round ${round.state}: ${round.sites.map((site) => `${site.site_id}=${site.status}`).join(' ')}`;
+        if (line !== lastLine) process.stderr.write(`${line}\n`);
+        lastLine = line;
+      },
+    });
+    const document = {
+      metrics: result.metrics,
+      round: {
+        round_id: result.round.round_id,
+        study_id: result.round.study_id,
+        state: result.round.state,
+        contributions: result.round.contributions,
+        sites: result.round.sites.map((site) => ({ site_id: site.site_id, status: site.status })),
+      },
+      privacy: { dp: null, encryption: null },
+    };
+    if (options.json) process.stdout.write(`${JSON.stringify(document, null, 2)}\n`);
+    else {
+      process.stdout.write(`fedval simulate: ${sites.length} sites, round ${result.round.round_id} ${result.round.state}\n\n`);
+      process.stdout.write(`${formatMetricsTable(result.metrics as unknown as MetricsReport)}\n`);
+    }
+  });
+
+interface SimulateOptions {
+  site: string[];
+  label: string;
+  positive: string;
+  negative?: string;
+  score?: string;
+  model?: string;
+  group: string[];
+  threshold: number;
+  bins: number;
+  calibrationBins: number;
+  minCell: number;
+  dp: boolean;
+  workDir?: string;
+  timeout: number;
+  verbose?: boolean;
+  json?: boolean;
+}
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  const code = (error as { code?: string }).code ?? 'FEDVAL_ERR_CLI_INTERNAL';
+  const message = error instanceof Error ? error.message : String(error);
+  process.stderr.write(`fedval: ${code}: ${message}\n`);
+  process.exitCode = code.endsWith('_USAGE') ? 2 : 1;
+}

@@ -1,0 +1,20 @@
+// errors.ts — every error the fedval CLI raises, each with a stable public code.
+export const CLI_ERROR_MESSAGES = {
+  FEDVAL_ERR_CLI_USAGE: 'invalid command-line arguments',
+  FEDVAL_ERR_CLI_PROCESS: 'a fedval process failed',
+  FEDVAL_ERR_CLI_TIMEOUT: 'timed out',
+  FEDVAL_ERR_CLI_API: 'the coordinator refused a request',
+  FEDVAL_ERR_CLI_ROUND_FAILED: 'the evaluation round failed',
+  FEDVAL_ERR_CLI_MODEL: 'model bundle cannot be read',
+} as const;
+
+export type CliErrorCode = keyof typeof CLI_ERROR_MESSAGES;
+
+export class CliError extends Error {
+  readonly code: CliErrorCode;
+  constructor(code: CliErrorCode, detail?: string, options?: { cause?: unknown }) {
+    super(detail ? `${CLI_ERROR_MESSAGES[code]}: ${detail}` : CLI_ERROR_MESSAGES[code], options);
+    this.name = 'CliError';
+    this.code = code;
+  }
+}

@@ -1,0 +1,74 @@
+// processes.ts — starts fedval's own programs (coordinator, agents) as child processes and stops them cleanly.
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { CliError } from './errors.ts';
+
+/** Entry points of the apps, spawned (never imported: packages do not depend on apps). Overridable for installs elsewhere. */
+export const PROGRAMS = Object.freeze({
+  coordinator: process.env.FEDVAL_COORDINATOR_BIN ?? fileURLToPath(new URL('../../../coordinator/src/main.ts', import.meta.url)),
+  agent: process.env.FEDVAL_AGENT_BIN ?? fileURLToPath(new URL('../../../site-agent/src/main.ts', import.meta.url)),
+});
+
+export interface ManagedProcess {
+  readonly name: string;
+  readonly child: ChildProcess;
+  /** Resolves with the exit code once the process has exited. */
+  readonly exited: Promise<number | null>;
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  name: string;
+  program: string;
+  args: string[];
+  /** Where the child's stderr (its log) goes: a callback per line. */
+  onLogLine?: (line: string) => void;
+  env?: NodeJS.ProcessEnv;
+}
+
+export function startProcess(options: StartOptions): ManagedProcess {
+  const child = spawn(process.execPath, [options.program, ...options.args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...options.env },
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  if (options.onLogLine) createInterface({ input: child.stderr! }).on('line', options.onLogLine);
+  else child.stderr!.resume();
+  return {
+    name: options.name,
+    child,
+    exited,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** Waits for the first stdout line that parses as JSON with the given event name. */
+export function waitForEvent<T>(process_: ManagedProcess, event: string, timeoutMs: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const lines = createInterface({ input: process_.child.stdout! });
+    const timer = setTimeout(() => reject(new CliError('FEDVAL_ERR_CLI_TIMEOUT', `${process_.name} did not report ${event}`)), timeoutMs);
+    lines.on('line', (line) => {
+      try {
+        const parsed = JSON.parse(line) as { event?: string };
+        if (parsed.event === event) {
+          clearTimeout(timer);
+          resolve(parsed as T);
+        }
+      } catch {
+        // not a JSON event line
+      }
+    });
+    void process_.exited.then((code) => {
+      clearTimeout(timer);
+      reject(new CliError('FEDVAL_ERR_CLI_PROCESS', `${process_.name} exited with code ${code} before reporting ${event}`));
+    });
+  });
+}

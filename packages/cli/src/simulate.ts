@@ -1,0 +1,223 @@
+// simulate.ts — `fedval simulate`: a real coordinator and one real agent per site, over loopback, for one round.
+import { randomBytes, createHash } from 'node:crypto';
+import { mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { stringify as toYaml } from 'yaml';
+import { CoordinatorClient } from './coordinator-client.ts';
+import { CliError } from './errors.ts';
+import { PROGRAMS, startProcess, waitForEvent } from './processes.ts';
+import type { ManagedProcess } from './processes.ts';
+
+export interface SimulationSite {
+  name: string;
+  file: string;
+}
+
+export interface SimulationOptions {
+  sites: SimulationSite[];
+  label: { column: string; positive: string; negative?: string | undefined };
+  scorer: { kind: 'score_column'; column: string } | { kind: 'model'; dir: string };
+  /** Subgroup arguments as on the command line: `COL` or `COL:c1,c2`. */
+  groups: string[];
+  metricSpec: Record<string, unknown>;
+  /** Keep the working directory (configs, logs, databases) here instead of a removed temporary one. */
+  workDir?: string | undefined;
+  /** Whole-round limit. Default 600 s. */
+  timeoutMs?: number;
+  /** Receives every log line of every child process, prefixed with its name. */
+  onLog?: (line: string) => void;
+  /** Receives round progress as it is polled. */
+  onRound?: (round: RoundView) => void;
+}
+
+export interface RoundView {
+  round_id: string;
+  study_id: string;
+  state: string;
+  reason?: string;
+  sites: { site_id: string; status: string; code?: string }[];
+  contributions: number;
+  result?: { metrics: Record<string, unknown>; [key: string]: unknown };
+}
+
+export interface SimulationResult {
+  metrics: Record<string, unknown>;
+  round: RoundView;
+  study: Record<string, unknown>;
+}
+
+const SITE_NAME = /^[A-Za-z0-9._-]{1,64}$/;
+
+/** Parses `NAME=FILE`. */
+export function parseSiteArgument(text: string): SimulationSite {
+  const at = text.indexOf('=');
+  const name = text.slice(0, at);
+  const file = text.slice(at + 1);
+  if (at <= 0 || !file || !SITE_NAME.test(name)) {
+    throw new CliError('FEDVAL_ERR_CLI_USAGE', `--site ${text}: expected NAME=FILE with NAME of letters, digits, . _ -`);
+  }
+  return { name, file: resolve(file) };
+}
+
+export async function runSimulation(options: SimulationOptions): Promise<SimulationResult> {
+  if (options.sites.length === 0) throw new CliError('FEDVAL_ERR_CLI_USAGE', 'give at least one --site NAME=FILE');
+  const names = options.sites.map((site) => site.name);
+  if (new Set(names).size !== names.length) throw new CliError('FEDVAL_ERR_CLI_USAGE', 'site names must be unique');
+  const workDir = options.workDir ? resolve(options.workDir) : await mkdtemp(join(tmpdir(), 'fedval-simulate-'));
+  await mkdir(workDir, { recursive: true });
+  const log = options.onLog ?? (() => {});
+  const processes: ManagedProcess[] = [];
+  try {
+    const groups = await discoverLevels(options.sites, options.groups);
+    const tokens = new Map(options.sites.map((site) => [site.name, randomBytes(32).toString('base64url')]));
+    const coordinatorConfig = join(workDir, 'coordinator.yaml');
+    await writeFile(
+      coordinatorConfig,
+      toYaml({
+        listen: { host: '127.0.0.1', port: 0 },
+        data_dir: './coordinator-data',
+        sites: options.sites.map((site) => ({ id: site.name, token_sha256: sha256(tokens.get(site.name)!) })),
+        log_level: 'info',
+      }),
+    );
+    const coordinator = startProcess({
+      name: 'coordinator',
+      program: PROGRAMS.coordinator,
+      args: ['start', '--config', coordinatorConfig],
+      onLogLine: (line) => log(`coordinator | ${line}`),
+    });
+    processes.push(coordinator);
+    const { url } = await waitForEvent<{ url: string }>(coordinator, 'listening', 30_000);
+    const client = new CoordinatorClient(url);
+    const wsUrl = `${url.replace(/^http/, 'ws')}/ws`;
+    for (const site of options.sites) {
+      const siteDir = join(workDir, 'sites', site.name);
+      await mkdir(siteDir, { recursive: true });
+      await writeFile(join(siteDir, 'site.token'), `${tokens.get(site.name)}\n`, { mode: 0o600 });
+      const config = join(siteDir, 'site.yaml');
+      await writeFile(
+        config,
+        toYaml({
+          coordinator: wsUrl,
+          site_id: site.name,
+          token_file: './site.token',
+          data: { path: site.file, label: dropUndefined(options.label) },
+          data_dir: './data',
+          policy: { min_cohort: 1 },
+          log_level: 'info',
+        }),
+      );
+      processes.push(
+        startProcess({
+          name: site.name,
+          program: PROGRAMS.agent,
+          args: ['start', '--config', config],
+          onLogLine: (line) => log(`${site.name} | ${line}`),
+        }),
+      );
+    }
+    await waitForSites(client, names, 60_000);
+    let modelId: string | undefined;
+    if (options.scorer.kind === 'model') modelId = await uploadModel(client, options.scorer.dir);
+    const study = await client.post<Record<string, unknown> & { study_id: string }>('/api/studies', {
+      name: 'fedval simulate',
+      ...(modelId ? { model_id: modelId } : { score_column: (options.scorer as { column: string }).column }),
+      metric_spec: { ...options.metricSpec, groups },
+      sites: names,
+      quorum: names.length,
+      contribution: 'plaintext',
+    });
+    const started = await client.post<{ round_id: string }>(`/api/studies/${study.study_id}/rounds`);
+    const round = await waitForRound(client, started.round_id, options.timeoutMs ?? 600_000, options.onRound);
+    if (round.state !== 'aggregated' || !round.result) {
+      const why = round.sites.filter((site) => site.code).map((site) => `${site.site_id}: ${site.code}`);
+      throw new CliError('FEDVAL_ERR_CLI_ROUND_FAILED', `${round.reason ?? round.state}${why.length ? ` (${why.join(', ')})` : ''}`);
+    }
+    return { metrics: round.result.metrics, round, study };
+  } finally {
+    await Promise.all(processes.reverse().map((child) => child.stop()));
+    if (!options.workDir) await rm(workDir, { recursive: true, force: true });
+  }
+}
+
+/** Subgroup levels: declared in the study, here read from the local files (as each site's `fedval-agent levels` would). */
+async function discoverLevels(sites: SimulationSite[], groupArgs: string[]): Promise<unknown[]> {
+  if (groupArgs.length === 0) return [];
+  const perSite = await Promise.all(
+    sites.map(async (site) => {
+      const child = startProcess({
+        name: `levels ${site.name}`,
+        program: PROGRAMS.agent,
+        args: ['levels', '--data', site.file, ...groupArgs.flatMap((group) => ['--group', group])],
+      });
+      let stderr = '';
+      child.child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      let stdout = '';
+      child.child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+      const code = await child.exited;
+      if (code !== 0) throw new CliError('FEDVAL_ERR_CLI_USAGE', `site ${site.name}: ${stderr.trim().split('\n').pop() ?? 'cannot read groups'}`);
+      return (JSON.parse(stdout) as { groups: { column: string; levels?: string[]; cuts?: number[] }[] }).groups;
+    }),
+  );
+  return perSite[0]!.map((group, i) => {
+    if (!group.levels) return group;
+    const union = new Set(perSite.flatMap((groups) => groups[i]!.levels ?? []));
+    return { column: group.column, levels: [...union].sort((a, b) => a.localeCompare(b, 'en', { numeric: true })) };
+  });
+}
+
+async function uploadModel(client: CoordinatorClient, dir: string): Promise<string> {
+  let manifestJson: string;
+  try {
+    manifestJson = await readFile(join(dir, 'manifest.json'), 'utf8');
+  } catch (cause) {
+    throw new CliError('FEDVAL_ERR_CLI_MODEL', `${dir}: no manifest.json`, { cause });
+  }
+  let listed: { path: string }[];
+  try {
+    listed = (JSON.parse(manifestJson) as { files: { path: string }[] }).files;
+    if (!Array.isArray(listed)) throw new Error('files is not a list');
+  } catch (cause) {
+    throw new CliError('FEDVAL_ERR_CLI_MODEL', `${dir}: manifest.json is not a valid manifest`, { cause });
+  }
+  const files = await Promise.all(
+    listed.map(async (file) => ({ path: file.path, data_base64: (await readFile(join(dir, file.path))).toString('base64') })),
+  );
+  const model = await client.post<{ model_id: string }>('/api/models', { manifest_json: manifestJson, files });
+  return model.model_id;
+}
+
+async function waitForSites(client: CoordinatorClient, names: string[], timeoutMs: number): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    const sites = await client.get<{ site_id: string; connected: boolean }[]>('/api/sites');
+    const connected = new Set(sites.filter((site) => site.connected).map((site) => site.site_id));
+    if (names.every((name) => connected.has(name))) return;
+    await sleep(100);
+  }
+  throw new CliError('FEDVAL_ERR_CLI_TIMEOUT', 'not every site agent connected');
+}
+
+async function waitForRound(client: CoordinatorClient, roundId: string, timeoutMs: number, onRound?: (round: RoundView) => void): Promise<RoundView> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    const round = await client.get<RoundView>(`/api/rounds/${roundId}`);
+    onRound?.(round);
+    if (round.state === 'failed' || (round.state === 'aggregated' && round.result)) return round;
+    await sleep(150);
+  }
+  throw new CliError('FEDVAL_ERR_CLI_TIMEOUT', `round ${roundId} did not finish`);
+}
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+function dropUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve_) => setTimeout(resolve_, ms));
+}

@@ -1,0 +1,121 @@
+// config.ts — the site agent's YAML configuration: defaults, validation of every field at once, freezing.
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { AgentError } from './errors.ts';
+
+export const DEFAULT_AGENT_LIMITS = Object.freeze({
+  maxMessageBytes: 64 * 1024 * 1024, // 64 MiB, largest message accepted from the coordinator
+  batchRows: 16_384, // rows per inference batch
+  maxRows: 50_000_000, // rows read from one data file before refusing
+  progressIntervalMs: 1_000, // at most one progress message per interval
+  reconnectInitialMs: 500, // first reconnect delay
+  reconnectMaxMs: 30_000, // reconnect delay ceiling (exponential backoff with jitter)
+});
+
+const labelSchema = z.strictObject({
+  column: z.string().min(1),
+  positive: z.string().min(1).default('1'),
+  /** When set, only this value is negative and any other non-missing value is excluded as invalid_label. */
+  negative: z.string().min(1).optional(),
+});
+
+const configSchema = z.strictObject({
+  coordinator: z.string().regex(/^wss?:\/\/.+/, 'must be a ws:// or wss:// URL'),
+  site_id: z.string().min(1).max(128).regex(/^[A-Za-z0-9._:-]+$/, 'letters, digits, . _ : - only'),
+  token: z.string().min(16).optional(),
+  token_file: z.string().min(1).optional(),
+  data: z.strictObject({
+    path: z.string().min(1),
+    label: labelSchema,
+    /** Study column name → local column name, for sites whose columns are named differently. */
+    columns: z.record(z.string(), z.string()).default({}),
+    delimiter: z.string().length(1).default(','),
+  }),
+  data_dir: z.string().min(1),
+  policy: z
+    .strictObject({
+      allowed_tasks: z.array(z.enum(['binary', 'multiclass', 'regression'])).min(1).default(['binary', 'multiclass', 'regression']),
+      allowed_contributions: z.array(z.enum(['plaintext', 'bfv'])).min(1).default(['plaintext', 'bfv']),
+      /** Refuse a task when fewer patients than this would be evaluated. */
+      min_cohort: z.number().int().nonnegative().default(10),
+    })
+    .prefault({}),
+  limits: z
+    .strictObject({
+      max_message_bytes: z.number().int().positive().default(DEFAULT_AGENT_LIMITS.maxMessageBytes),
+      batch_rows: z.number().int().positive().max(1_048_576).default(DEFAULT_AGENT_LIMITS.batchRows),
+      max_rows: z.number().int().positive().default(DEFAULT_AGENT_LIMITS.maxRows),
+      reconnect_initial_ms: z.number().int().positive().default(DEFAULT_AGENT_LIMITS.reconnectInitialMs),
+      reconnect_max_ms: z.number().int().positive().default(DEFAULT_AGENT_LIMITS.reconnectMaxMs),
+    })
+    .prefault({}),
+  log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type AgentConfigInput = z.input<typeof configSchema>;
+export type AgentConfig = Readonly<z.output<typeof configSchema> & { token: string; configDir: string }>;
+
+/** Lists every problem of a zod failure as `path: message`, one per line. */
+export function describeIssues(error: z.ZodError): string {
+  return error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`).join('; ');
+}
+
+/** Validates a parsed configuration object; relative paths resolve against `configDir`. */
+export function resolveAgentConfig(raw: unknown, configDir: string): AgentConfig {
+  const parsed = configSchema.safeParse(raw);
+  const problems: string[] = [];
+  if (!parsed.success) problems.push(describeIssues(parsed.error));
+  else if (Boolean(parsed.data.token) === Boolean(parsed.data.token_file)) {
+    problems.push('token, token_file: exactly one of them is required');
+  }
+  if (parsed.success && parsed.data.limits.reconnect_initial_ms > parsed.data.limits.reconnect_max_ms) {
+    problems.push('limits.reconnect_initial_ms: must not exceed limits.reconnect_max_ms');
+  }
+  if (problems.length > 0 || !parsed.success) throw new AgentError('FEDVAL_ERR_AGENT_CONFIG', problems.join('; '));
+  const config = parsed.data;
+  let token = config.token ?? '';
+  if (config.token_file) {
+    const tokenPath = resolve(configDir, config.token_file);
+    try {
+      token = readFileSync(tokenPath, 'utf8').trim();
+    } catch (cause) {
+      throw new AgentError('FEDVAL_ERR_AGENT_CONFIG', `token_file: cannot read ${config.token_file}`, { cause });
+    }
+    if (token.length < 16) throw new AgentError('FEDVAL_ERR_AGENT_CONFIG', 'token_file: token shorter than 16 characters');
+  }
+  const resolved = {
+    ...config,
+    token,
+    configDir,
+    data: { ...config.data, path: resolve(configDir, config.data.path) },
+    data_dir: resolve(configDir, config.data_dir),
+  };
+  return deepFreeze(resolved);
+}
+
+/** Reads, validates and freezes a YAML configuration file. */
+export function loadAgentConfig(path: string): AgentConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (cause) {
+    throw new AgentError('FEDVAL_ERR_AGENT_CONFIG', `cannot read ${path}`, { cause });
+  }
+  let raw: unknown;
+  try {
+    raw = parseYaml(text);
+  } catch (cause) {
+    throw new AgentError('FEDVAL_ERR_AGENT_CONFIG', `${path} is not valid YAML`, { cause });
+  }
+  return resolveAgentConfig(raw, dirname(resolve(path)));
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const inner of Object.values(value)) deepFreeze(inner);
+  }
+  return value;
+}

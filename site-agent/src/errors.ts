@@ -1,0 +1,30 @@
+// errors.ts — every error the site agent raises or sends as a refusal, each with a stable public code.
+export const AGENT_ERROR_MESSAGES = {
+  FEDVAL_ERR_AGENT_CONFIG: 'invalid agent configuration',
+  FEDVAL_ERR_AGENT_USAGE: 'invalid command-line arguments',
+  FEDVAL_ERR_AGENT_DATA_NOT_FOUND: 'data file not found or not readable',
+  FEDVAL_ERR_AGENT_DATA_COLUMNS: 'data file lacks required columns',
+  FEDVAL_ERR_AGENT_DATA_MALFORMED: 'data file is not valid CSV',
+  FEDVAL_ERR_AGENT_DATA_LIMIT: 'data file exceeds a configured limit',
+  FEDVAL_ERR_AGENT_MODEL_HASH: 'model bundle does not match its announced hash',
+  FEDVAL_ERR_AGENT_MODEL: 'model bundle cannot be used',
+  FEDVAL_ERR_AGENT_INVALID_TASK: 'task cannot be run as specified',
+  FEDVAL_ERR_AGENT_POLICY_TASK: 'task type is not allowed by site policy',
+  FEDVAL_ERR_AGENT_POLICY_CONTRIBUTION: 'contribution kind is not allowed by site policy',
+  FEDVAL_ERR_AGENT_POLICY_MIN_COHORT: 'cohort is smaller than the site minimum',
+  FEDVAL_ERR_AGENT_BUSY: 'agent is already running a task',
+  FEDVAL_ERR_AGENT_DEADLINE: 'task deadline has passed',
+  FEDVAL_ERR_AGENT_CANCELLED: 'task was cancelled by the coordinator',
+  FEDVAL_ERR_AGENT_UNAUTHORIZED: 'coordinator refused the site credentials',
+} as const;
+
+export type AgentErrorCode = keyof typeof AGENT_ERROR_MESSAGES;
+
+export class AgentError extends Error {
+  readonly code: AgentErrorCode;
+  constructor(code: AgentErrorCode, detail?: string, options?: { cause?: unknown }) {
+    super(detail ? `${AGENT_ERROR_MESSAGES[code]}: ${detail}` : AGENT_ERROR_MESSAGES[code], options);
+    this.name = 'AgentError';
+    this.code = code;
+  }
+}
