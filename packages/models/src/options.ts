@@ -1,0 +1,46 @@
+// options.ts — options of loadModelBundle: defaults, validation, freezing.
+import { z } from 'zod';
+import type { ModelBackend } from './backend.ts';
+import { MODEL_BACKENDS } from './backend.ts';
+import type { BundleLimits } from './bundle-files.ts';
+import { DEFAULT_BUNDLE_LIMITS } from './bundle-files.ts';
+import { ModelsError } from './errors.ts';
+import type { FeatureMatrixOptions } from './feature-matrix.ts';
+import { DEFAULT_FEATURE_MATRIX_OPTIONS } from './feature-matrix.ts';
+
+/** Options of `loadModelBundle`. */
+export interface LoadModelBundleOptions extends BundleLimits, FeatureMatrixOptions {
+  /** TF.js backend to use, or 'auto' for the fastest that loads (tensorflow, then wasm, then cpu). Default 'auto'. */
+  backend: ModelBackend | 'auto';
+  /** Rows per inference call; rows of small chunks are gathered up to this. Default 16384 rows. */
+  batchSize: number;
+}
+
+export const DEFAULT_LOAD_MODEL_BUNDLE_OPTIONS: Readonly<LoadModelBundleOptions> = Object.freeze({
+  ...DEFAULT_BUNDLE_LIMITS,
+  ...DEFAULT_FEATURE_MATRIX_OPTIONS,
+  backend: 'auto',
+  batchSize: 16384, // rows
+});
+
+const MAX_BATCH_SIZE = 4 * 1024 * 1024; // rows
+
+const positiveBytes = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
+const optionsSchema = z.strictObject({
+  backend: z.enum(['auto', ...MODEL_BACKENDS]),
+  batchSize: z.number().int().min(1).max(MAX_BATCH_SIZE),
+  maxManifestBytes: positiveBytes,
+  maxFileBytes: positiveBytes,
+  maxBundleBytes: positiveBytes,
+  missingTokens: z.array(z.string()).readonly(),
+});
+
+/** Merges `options` over the defaults, validates once (every problem in one error) and freezes. */
+export function resolveLoadOptions(options: Partial<LoadModelBundleOptions> = {}): Readonly<LoadModelBundleOptions> {
+  const result = optionsSchema.safeParse({ ...DEFAULT_LOAD_MODEL_BUNDLE_OPTIONS, ...options });
+  if (!result.success) {
+    const problems = result.error.issues.map((i) => (i.path.length ? `${i.path.join('.')}: ${i.message}` : i.message));
+    throw new ModelsError('FEDVAL_ERR_MODELS_INVALID_OPTIONS', problems.join('; '));
+  }
+  return Object.freeze({ ...result.data, missingTokens: Object.freeze([...result.data.missingTokens]) });
+}

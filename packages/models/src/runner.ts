@@ -1,0 +1,174 @@
+// runner.ts — scores streamed chunks of raw rows with a loaded TF.js model, in large batches, without leaking tensors.
+import * as tf from '@tensorflow/tfjs';
+import type { BackendSelection } from './backend.ts';
+import { ensureBackend } from './backend.ts';
+import { ModelsError } from './errors.ts';
+import type { FeatureExclusion, FeatureMatrix, FeatureMatrixOptions, RawRow } from './feature-matrix.ts';
+import { buildFeatureMatrix } from './feature-matrix.ts';
+import type { ModelManifest } from './manifest.ts';
+import { featureWidth } from './manifest.ts';
+
+/** Scores for one input chunk, aligned with its rows. */
+export interface PredictionChunk {
+  /** Probability of the positive class per row; NaN for excluded rows. */
+  scores: Float32Array;
+  /** Per row: null when scored, otherwise why not. */
+  excluded: (FeatureExclusion | null)[];
+}
+
+/** A loaded, verified model ready to score data. */
+export interface ModelRunner {
+  readonly manifest: ModelManifest;
+  /** Lowercase hex SHA-256 of the bundle's `manifest.json`; identifies the exact bundle. */
+  readonly manifestSha256: string;
+  /** The TF.js backend in use and why faster ones were skipped. */
+  readonly backend: BackendSelection;
+  /** Rows per inference call. */
+  readonly batchSize: number;
+  /**
+   * Scores a stream of row chunks: yields one PredictionChunk per input chunk, in order. Rows of
+   * consecutive chunks are gathered into batches of `batchSize`, so chunk size does not limit speed.
+   */
+  predict(chunks: AsyncIterable<readonly RawRow[]> | Iterable<readonly RawRow[]>): AsyncGenerator<PredictionChunk>;
+  /** Scores one array of rows. */
+  predictRows(rows: readonly RawRow[]): Promise<PredictionChunk>;
+  /** Frees the model's weights; the runner cannot be used afterwards. */
+  dispose(): void;
+}
+
+type TfModel = tf.LayersModel | tf.GraphModel;
+
+interface PendingChunk {
+  matrix: FeatureMatrix;
+  scores: Float32Array;
+  /** Included rows scored so far. */
+  done: number;
+}
+
+export class TfjsModelRunner implements ModelRunner {
+  readonly manifest: ModelManifest;
+  readonly manifestSha256: string;
+  readonly backend: BackendSelection;
+  readonly batchSize: number;
+  readonly #model: TfModel;
+  readonly #width: number;
+  readonly #featureOptions: FeatureMatrixOptions;
+  #disposed = false;
+
+  constructor(init: {
+    model: TfModel;
+    manifest: ModelManifest;
+    manifestSha256: string;
+    backend: BackendSelection;
+    batchSize: number;
+    featureOptions: FeatureMatrixOptions;
+  }) {
+    this.#model = init.model;
+    this.manifest = init.manifest;
+    this.manifestSha256 = init.manifestSha256;
+    this.backend = init.backend;
+    this.batchSize = init.batchSize;
+    this.#featureOptions = init.featureOptions;
+    this.#width = featureWidth(init.manifest.inputs);
+  }
+
+  async *predict(chunks: AsyncIterable<readonly RawRow[]> | Iterable<readonly RawRow[]>): AsyncGenerator<PredictionChunk> {
+    this.#assertUsable();
+    const pending: PendingChunk[] = [];
+    const batch = { buffer: null as Float32Array | null };
+    let queued = 0;
+    for await (const rows of chunks) {
+      const matrix = buildFeatureMatrix(this.manifest.inputs, rows, this.#featureOptions);
+      pending.push({ matrix, scores: new Float32Array(rows.length).fill(Number.NaN), done: 0 });
+      queued += matrix.rowIndex.length;
+      while (queued >= this.batchSize) {
+        await this.#scoreNext(pending, this.batchSize, batch);
+        queued -= this.batchSize;
+        yield* takeFinished(pending);
+      }
+      yield* takeFinished(pending);
+    }
+    if (queued > 0) await this.#scoreNext(pending, queued, batch);
+    yield* takeFinished(pending);
+  }
+
+  async predictRows(rows: readonly RawRow[]): Promise<PredictionChunk> {
+    const results: PredictionChunk[] = [];
+    for await (const chunk of this.predict([rows])) results.push(chunk);
+    return results[0] as PredictionChunk;
+  }
+
+  dispose(): void {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    this.#model.dispose();
+  }
+
+  #assertUsable(): void {
+    if (this.#disposed) throw new ModelsError('FEDVAL_ERR_MODELS_RUNNER_DISPOSED');
+  }
+
+  /**
+   * Scores the next `n` (≤ batchSize) unscored included rows across the pending chunks: in place when
+   * they lie in one chunk, else gathered into the batch buffer of this predict call.
+   */
+  async #scoreNext(pending: PendingChunk[], n: number, batch: { buffer: Float32Array | null }): Promise<void> {
+    this.#assertUsable();
+    const width = this.#width;
+    const segments: { chunk: PendingChunk; start: number; count: number; values: Float32Array }[] = [];
+    let filled = 0;
+    for (const chunk of pending) {
+      if (filled === n) break;
+      const available = chunk.matrix.rowIndex.length - chunk.done;
+      if (available === 0) continue;
+      const count = Math.min(available, n - filled);
+      segments.push({ chunk, start: chunk.done, count, values: chunk.matrix.values.subarray(chunk.done * width, (chunk.done + count) * width) });
+      filled += count;
+    }
+    let input = segments[0]?.values ?? new Float32Array(0);
+    if (segments.length > 1) {
+      batch.buffer ??= new Float32Array(this.batchSize * width);
+      let at = 0;
+      for (const { values } of segments) {
+        batch.buffer.set(values, at);
+        at += values.length;
+      }
+      input = batch.buffer.subarray(0, n * width);
+    }
+    const scores = await this.#infer(input, n);
+    let offset = 0;
+    for (const { chunk, start, count } of segments) {
+      const { rowIndex } = chunk.matrix;
+      for (let k = 0; k < count; k++) chunk.scores[rowIndex[start + k] as number] = scores[offset + k] as number;
+      chunk.done += count;
+      offset += count;
+    }
+  }
+
+  async #infer(values: Float32Array, n: number): Promise<Float32Array> {
+    await ensureBackend(this.backend.backend);
+    let output: tf.Tensor | undefined;
+    try {
+      output = tf.tidy(() => {
+        const x = tf.tensor2d(values, [n, this.#width]);
+        // LayersModel.predict would re-split the batch into slices of 32 rows; predictOnBatch does not.
+        const y = this.#model instanceof tf.LayersModel ? this.#model.predictOnBatch(x) : this.#model.predict(x);
+        const first = Array.isArray(y) ? y[0] : y instanceof tf.Tensor ? y : Object.values(y)[0];
+        if (first === undefined) throw new Error('the model returned no output');
+        return first.reshape([n]).toFloat();
+      });
+      return (await output.data()) as Float32Array;
+    } catch (error) {
+      throw new ModelsError('FEDVAL_ERR_MODELS_INFERENCE_FAILED', error instanceof Error ? error.message.split('\n', 1)[0] : undefined, { cause: error });
+    } finally {
+      output?.dispose();
+    }
+  }
+}
+
+function* takeFinished(pending: PendingChunk[]): Generator<PredictionChunk> {
+  while (pending.length > 0 && pending[0]!.done === pending[0]!.matrix.rowIndex.length) {
+    const { scores, matrix } = pending.shift() as PendingChunk;
+    yield { scores, excluded: matrix.excluded };
+  }
+}
