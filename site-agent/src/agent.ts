@@ -216,7 +216,7 @@ export class SiteAgent extends EventEmitter<SiteAgentEvents> {
   }
 
   #protect(vector: Float64Array, task: TaskContent): Contribution {
-    if (task.contribution.kind === 'plaintext') return { kind: 'plaintext', vector };
+    if (task.contribution.kind === "plaintext") return { kind: "plaintext", vector: new Float64Array(vector) };
     throw new AgentError('FEDVAL_ERR_AGENT_POLICY_CONTRIBUTION', `${task.contribution.kind} is not supported by this agent`);
   }
 

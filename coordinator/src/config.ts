@@ -1,0 +1,162 @@
+// config.ts — the coordinator's YAML configuration: defaults, validation of every key, resolution of paths.
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { LineCounter, parseDocument } from 'yaml';
+import { z } from 'zod';
+import { CoordinatorError } from './errors.ts';
+
+/** Limits a configuration may override under `limits:`. */
+export interface CoordinatorLimits {
+  /** Largest WebSocket message in bytes, refused before it is buffered (ws `maxPayload`). Default 64 MiB. */
+  max_message_bytes: number;
+  /** Time a new socket has to send `hello`, in milliseconds. Default 5000 ms. */
+  auth_timeout_ms: number;
+  /** Interval between heartbeats sent to each site, in milliseconds; a site silent for 3 intervals is disconnected. Default 15000 ms. */
+  heartbeat_interval_ms: number;
+  /** Largest REST request body in bytes (model uploads are base64). Default 64 MiB. */
+  body_limit_bytes: number;
+  /** Round deadline used when a study sets none, in seconds. Default 600 s. */
+  round_deadline_seconds: number;
+  /** Invalid messages an authenticated site may send before its socket is closed. Default 10. */
+  max_invalid_messages: number;
+}
+
+export const DEFAULT_LIMITS: Readonly<CoordinatorLimits> = Object.freeze({
+  max_message_bytes: 64 * 1024 * 1024, // 64 MiB
+  auth_timeout_ms: 5_000, // 5 s
+  heartbeat_interval_ms: 15_000, // 15 s
+  body_limit_bytes: 64 * 1024 * 1024, // 64 MiB
+  round_deadline_seconds: 600, // 10 min
+  max_invalid_messages: 10, // messages per connection
+});
+
+export const DEFAULT_CONFIG = Object.freeze({
+  listen: Object.freeze({ host: '127.0.0.1', port: 8740 }),
+  data_dir: './.fedval-data/coordinator', // relative to the configuration file's directory
+  log_level: 'info' as const,
+  limits: DEFAULT_LIMITS,
+});
+
+/** Longest round deadline in seconds (about 23 days; Node timers hold at most 2^31 − 1 ms). */
+export const MAX_DEADLINE_SECONDS = 2_000_000;
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+const siteId = z.string().min(1).max(128).regex(/^[A-Za-z0-9._:-]+$/, 'letters, digits, . _ : - only');
+const positiveInt = (max: number) => z.number().int().positive().max(max);
+
+const configSchema = z.strictObject({
+  listen: z
+    .strictObject({
+      host: z.string().min(1).max(255).default(DEFAULT_CONFIG.listen.host),
+      port: z.number().int().min(0).max(65_535).default(DEFAULT_CONFIG.listen.port),
+    })
+    .default({ ...DEFAULT_CONFIG.listen }),
+  data_dir: z.string().min(1).default(DEFAULT_CONFIG.data_dir),
+  sites: z
+    .array(
+      z.strictObject({
+        id: siteId,
+        token_sha256: z.string().regex(/^[0-9a-f]{64}$/, 'expected 64 lowercase hex characters (fedval-coordinator hash-token)'),
+      }),
+    )
+    .min(1, 'at least one site is required')
+    .superRefine((sites, ctx) => {
+      const seen = new Set<string>();
+      sites.forEach((site, index) => {
+        if (seen.has(site.id)) ctx.addIssue({ code: 'custom', message: `duplicate site id ${JSON.stringify(site.id)}`, path: [index, 'id'] });
+        seen.add(site.id);
+      });
+    }),
+  limits: z
+    .strictObject({
+      max_message_bytes: positiveInt(2 ** 31 - 1).default(DEFAULT_LIMITS.max_message_bytes),
+      auth_timeout_ms: positiveInt(600_000).default(DEFAULT_LIMITS.auth_timeout_ms),
+      heartbeat_interval_ms: positiveInt(3_600_000).default(DEFAULT_LIMITS.heartbeat_interval_ms),
+      body_limit_bytes: positiveInt(2 ** 31 - 1).default(DEFAULT_LIMITS.body_limit_bytes),
+      round_deadline_seconds: positiveInt(MAX_DEADLINE_SECONDS).default(DEFAULT_LIMITS.round_deadline_seconds),
+      max_invalid_messages: positiveInt(1_000_000).default(DEFAULT_LIMITS.max_invalid_messages),
+    })
+    .default({ ...DEFAULT_LIMITS }),
+  log_level: z.enum(LOG_LEVELS).default(DEFAULT_CONFIG.log_level),
+});
+
+type ParsedConfig = z.output<typeof configSchema>;
+
+/** A validated, frozen coordinator configuration; `data_dir` is absolute. */
+export type CoordinatorConfig = Readonly<
+  Omit<ParsedConfig, 'listen' | 'sites' | 'limits'> & {
+    listen: Readonly<ParsedConfig['listen']>;
+    sites: readonly Readonly<ParsedConfig['sites'][number]>[];
+    limits: Readonly<CoordinatorLimits>;
+  }
+>;
+
+/** Command-line values that take precedence over the file. */
+export interface ConfigOverrides {
+  host?: string;
+  port?: number;
+}
+
+export interface ParseConfigOptions {
+  /** Directory a relative `data_dir` is resolved against (the configuration file's directory). */
+  baseDir: string;
+  overrides?: ConfigOverrides;
+}
+
+/** Validates an already-parsed configuration object; throws FEDVAL_ERR_COORD_CONFIG listing every problem. */
+export function parseCoordinatorConfig(raw: unknown, options: ParseConfigOptions): CoordinatorConfig {
+  const input = applyOverrides(raw, options.overrides);
+  const result = configSchema.safeParse(input);
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => `${formatPath(issue.path)}: ${issue.message}`);
+    throw new CoordinatorError('FEDVAL_ERR_COORD_CONFIG', problems.join('; '));
+  }
+  const config = result.data;
+  return deepFreeze({ ...config, data_dir: resolve(options.baseDir, config.data_dir) });
+}
+
+/** Reads and validates a YAML configuration file. */
+export function loadCoordinatorConfig(file: string, overrides?: ConfigOverrides): CoordinatorConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (cause) {
+    throw new CoordinatorError('FEDVAL_ERR_COORD_CONFIG_UNREADABLE', `${file}: ${(cause as NodeJS.ErrnoException).code ?? 'unreadable'}`, { cause });
+  }
+  const lineCounter = new LineCounter();
+  const document = parseDocument(text, { uniqueKeys: true, prettyErrors: false, lineCounter });
+  if (document.errors.length > 0) {
+    const problems = document.errors.map((error) => `${file}:${lineCounter.linePos(error.pos[0]).line}: ${error.message.split('\n')[0]}`);
+    throw new CoordinatorError('FEDVAL_ERR_COORD_CONFIG', problems.join('; '));
+  }
+  return parseCoordinatorConfig(document.toJS() ?? {}, { baseDir: dirname(resolve(file)), ...(overrides ? { overrides } : {}) });
+}
+
+function applyOverrides(raw: unknown, overrides: ConfigOverrides | undefined): unknown {
+  if (!overrides || (overrides.host === undefined && overrides.port === undefined)) return raw;
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return raw;
+  const source = raw as Record<string, unknown>;
+  const listen = source.listen !== null && typeof source.listen === 'object' ? (source.listen as Record<string, unknown>) : {};
+  return {
+    ...source,
+    listen: {
+      ...listen,
+      ...(overrides.host !== undefined ? { host: overrides.host } : {}),
+      ...(overrides.port !== undefined ? { port: overrides.port } : {}),
+    },
+  };
+}
+
+function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const key of path) out += typeof key === 'number' ? `[${key}]` : out ? `.${String(key)}` : String(key);
+  return out || '(root)';
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
+}

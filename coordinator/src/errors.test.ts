@@ -1,0 +1,62 @@
+import { describe, expect, it } from 'vitest';
+import { COORD_ERRORS, CoordinatorError } from './errors.ts';
+
+describe('coordinator error codes', () => {
+  it('are exactly the documented public codes', () => {
+    expect(Object.keys(COORD_ERRORS)).toEqual([
+      'FEDVAL_ERR_COORD_CONFIG',
+      'FEDVAL_ERR_COORD_CONFIG_UNREADABLE',
+      'FEDVAL_ERR_COORD_STORAGE',
+      'FEDVAL_ERR_COORD_STORAGE_VERSION',
+      'FEDVAL_ERR_COORD_INTERNAL',
+      'FEDVAL_ERR_COORD_NOT_FOUND',
+      'FEDVAL_ERR_COORD_INVALID_REQUEST',
+      'FEDVAL_ERR_COORD_BODY_TOO_LARGE',
+      'FEDVAL_ERR_COORD_UNSUPPORTED_MEDIA_TYPE',
+      'FEDVAL_ERR_COORD_INVALID_MANIFEST',
+      'FEDVAL_ERR_COORD_MODEL_FILES',
+      'FEDVAL_ERR_COORD_UNSAFE_PATH',
+      'FEDVAL_ERR_COORD_MODEL_NOT_FOUND',
+      'FEDVAL_ERR_COORD_STUDY_NOT_FOUND',
+      'FEDVAL_ERR_COORD_ROUND_NOT_FOUND',
+      'FEDVAL_ERR_COORD_UNKNOWN_MODEL',
+      'FEDVAL_ERR_COORD_UNKNOWN_SITE',
+      'FEDVAL_ERR_COORD_ROUND_IN_PROGRESS',
+      'FEDVAL_ERR_COORD_UNAUTHORIZED',
+      'FEDVAL_ERR_COORD_HELLO_REQUIRED',
+      'FEDVAL_ERR_COORD_AUTH_TIMEOUT',
+      'FEDVAL_ERR_COORD_ALREADY_AUTHENTICATED',
+      'FEDVAL_ERR_COORD_TEXT_FRAME',
+      'FEDVAL_ERR_COORD_MESSAGE_TOO_LARGE',
+      'FEDVAL_ERR_COORD_UNEXPECTED_MESSAGE',
+      'FEDVAL_ERR_COORD_TOO_MANY_INVALID',
+      'FEDVAL_ERR_COORD_REPLACED',
+      'FEDVAL_ERR_COORD_HEARTBEAT_TIMEOUT',
+      'FEDVAL_ERR_COORD_SHUTTING_DOWN',
+      'FEDVAL_ERR_COORD_ROUND_NOT_OPEN',
+      'FEDVAL_ERR_COORD_DUPLICATE_CONTRIBUTION',
+      'FEDVAL_ERR_COORD_INVALID_CONTRIBUTION',
+      'FEDVAL_ERR_COORD_CONTRIBUTION_HASH',
+      'FEDVAL_ERR_COORD_CONTRIBUTION_OVERFLOW',
+      'FEDVAL_ERR_COORD_ROUND_DEADLINE',
+      'FEDVAL_ERR_COORD_ROUND_CLOSED',
+      'FEDVAL_ERR_COORD_FINALIZE',
+    ]);
+  });
+
+  it('each have a message and an HTTP status, and carry them with the detail and cause', () => {
+    for (const [code, [message, status]] of Object.entries(COORD_ERRORS)) {
+      expect(code).toMatch(/^FEDVAL_ERR_COORD_[A-Z0-9_]+$/);
+      expect(message.length).toBeGreaterThan(0);
+      expect(status).toBeGreaterThanOrEqual(400);
+      expect(status).toBeLessThan(600);
+    }
+    const cause = new Error('disk full');
+    const error = new CoordinatorError('FEDVAL_ERR_COORD_STUDY_NOT_FOUND', 'abc', { cause });
+    expect(error).toBeInstanceOf(Error);
+    expect(error.code).toBe('FEDVAL_ERR_COORD_STUDY_NOT_FOUND');
+    expect(error.statusCode).toBe(404);
+    expect(error.message).toBe('no such study: abc');
+    expect(error.cause).toBe(cause);
+  });
+});

@@ -1,0 +1,61 @@
+// errors.ts — every error the coordinator throws or sends, each with a stable public code and an HTTP status.
+
+/** Code → [message, HTTP status]. Codes are public API: documented in the README, pinned by a test, never reused. */
+export const COORD_ERRORS = {
+  // configuration and startup
+  FEDVAL_ERR_COORD_CONFIG: ['invalid coordinator configuration', 500],
+  FEDVAL_ERR_COORD_CONFIG_UNREADABLE: ['cannot read the coordinator configuration file', 500],
+  FEDVAL_ERR_COORD_STORAGE: ['coordinator storage failed', 500],
+  FEDVAL_ERR_COORD_STORAGE_VERSION: ['coordinator database was written by a newer coordinator', 500],
+  FEDVAL_ERR_COORD_INTERNAL: ['internal coordinator error', 500],
+  // REST
+  FEDVAL_ERR_COORD_NOT_FOUND: ['no such route', 404],
+  FEDVAL_ERR_COORD_INVALID_REQUEST: ['invalid request', 400],
+  FEDVAL_ERR_COORD_BODY_TOO_LARGE: ['request body exceeds the size limit', 413],
+  FEDVAL_ERR_COORD_UNSUPPORTED_MEDIA_TYPE: ['request body must be application/json', 415],
+  FEDVAL_ERR_COORD_INVALID_MANIFEST: ['invalid model manifest', 400],
+  FEDVAL_ERR_COORD_MODEL_FILES: ['uploaded model files do not match the manifest', 400],
+  FEDVAL_ERR_COORD_UNSAFE_PATH: ['model file path is not a safe relative path', 400],
+  FEDVAL_ERR_COORD_MODEL_NOT_FOUND: ['no such model', 404],
+  FEDVAL_ERR_COORD_STUDY_NOT_FOUND: ['no such study', 404],
+  FEDVAL_ERR_COORD_ROUND_NOT_FOUND: ['no such round', 404],
+  FEDVAL_ERR_COORD_UNKNOWN_MODEL: ['the study names a model that is not registered', 400],
+  FEDVAL_ERR_COORD_UNKNOWN_SITE: ['the study names a site that is not in the coordinator configuration', 400],
+  FEDVAL_ERR_COORD_ROUND_IN_PROGRESS: ['the study already has an open round', 409],
+  // WebSocket hub
+  FEDVAL_ERR_COORD_UNAUTHORIZED: ['site authentication failed', 401],
+  FEDVAL_ERR_COORD_HELLO_REQUIRED: ['the first message must be hello', 400],
+  FEDVAL_ERR_COORD_AUTH_TIMEOUT: ['no hello within the authentication timeout', 408],
+  FEDVAL_ERR_COORD_ALREADY_AUTHENTICATED: ['this connection is already authenticated', 400],
+  FEDVAL_ERR_COORD_TEXT_FRAME: ['text frames are not accepted; send binary protocol messages', 400],
+  FEDVAL_ERR_COORD_MESSAGE_TOO_LARGE: ['message exceeds the size limit', 413],
+  FEDVAL_ERR_COORD_UNEXPECTED_MESSAGE: ['the coordinator does not accept this message type from a site', 400],
+  FEDVAL_ERR_COORD_TOO_MANY_INVALID: ['too many invalid messages on this connection', 429],
+  FEDVAL_ERR_COORD_REPLACED: ['a newer connection for this site replaced this one', 409],
+  FEDVAL_ERR_COORD_HEARTBEAT_TIMEOUT: ['no message from the site within the heartbeat timeout', 408],
+  FEDVAL_ERR_COORD_SHUTTING_DOWN: ['the coordinator is shutting down', 503],
+  // rounds and contributions
+  FEDVAL_ERR_COORD_ROUND_NOT_OPEN: ['the round is not open for this site', 409],
+  FEDVAL_ERR_COORD_DUPLICATE_CONTRIBUTION: ['this site already contributed to the round', 409],
+  FEDVAL_ERR_COORD_INVALID_CONTRIBUTION: ['the contribution does not fit the round', 400],
+  FEDVAL_ERR_COORD_CONTRIBUTION_HASH: ['the contribution does not match its SHA-256', 400],
+  FEDVAL_ERR_COORD_CONTRIBUTION_OVERFLOW: ['adding the contribution would leave the exact integer range', 400],
+  FEDVAL_ERR_COORD_ROUND_DEADLINE: ['the round deadline passed', 408],
+  FEDVAL_ERR_COORD_ROUND_CLOSED: ['the round is closed', 409],
+  FEDVAL_ERR_COORD_FINALIZE: ['the aggregate could not be finalized into metrics', 500],
+} as const satisfies Record<string, readonly [string, number]>;
+
+export type CoordinatorErrorCode = keyof typeof COORD_ERRORS;
+
+export class CoordinatorError extends Error {
+  readonly code: CoordinatorErrorCode;
+  /** HTTP status a REST route answers with. */
+  readonly statusCode: number;
+  constructor(code: CoordinatorErrorCode, detail?: string, options?: { cause?: unknown }) {
+    const [message, statusCode] = COORD_ERRORS[code];
+    super(detail ? `${message}: ${detail}` : message, options);
+    this.name = 'CoordinatorError';
+    this.code = code;
+    this.statusCode = statusCode;
+  }
+}

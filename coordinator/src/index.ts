@@ -1,0 +1,12 @@
+// @fedval/coordinator — the coordinator server, its configuration and its coded errors.
+export { createCoordinator } from './server.ts';
+export type { Coordinator, CoordinatorOptions } from './server.ts';
+export { loadCoordinatorConfig, parseCoordinatorConfig, DEFAULT_CONFIG, DEFAULT_LIMITS } from './config.ts';
+export type { CoordinatorConfig, CoordinatorLimits, ConfigOverrides } from './config.ts';
+export { CoordinatorError, COORD_ERRORS } from './errors.ts';
+export type { CoordinatorErrorCode } from './errors.ts';
+export { hashToken } from './site-auth.ts';
+export { SITE_SOCKET_PATH } from './site-hub.ts';
+export { WS_CLOSE_CODES } from './site-connections.ts';
+export { ROUND_FAILURE_REASONS } from './rounds.ts';
+export type { CoordinatorStore } from './storage/store.ts';

@@ -1,0 +1,91 @@
+#!/usr/bin/env node
+// main.ts — the fedval-coordinator command: start a coordinator from a YAML file, or hash a site token.
+import { text } from 'node:stream/consumers';
+import { Command, InvalidArgumentError } from 'commander';
+import { loadCoordinatorConfig } from './config.ts';
+import type { ConfigOverrides } from './config.ts';
+import { CoordinatorError } from './errors.ts';
+import { createCoordinator } from './server.ts';
+import { hashToken } from './site-auth.ts';
+
+/** Exit code for configuration errors (usage problems); 1 for any other startup failure. */
+const EXIT_CONFIG = 2;
+
+function parsePort(value: string): number {
+  const port = Number(value);
+  if (!/^\d+$/.test(value) || port > 65_535) throw new InvalidArgumentError('expected an integer from 0 to 65535');
+  return port;
+}
+
+async function start(options: { config: string; port?: number; host?: string }): Promise<void> {
+  const overrides: ConfigOverrides = {
+    ...(options.port !== undefined ? { port: options.port } : {}),
+    ...(options.host !== undefined ? { host: options.host } : {}),
+  };
+  let coordinator: ReturnType<typeof createCoordinator>;
+  try {
+    coordinator = createCoordinator(loadCoordinatorConfig(options.config, overrides));
+  } catch (error) {
+    return fail(error);
+  }
+  let url: string;
+  try {
+    ({ url } = await coordinator.start());
+  } catch (error) {
+    await coordinator.close().catch(() => undefined);
+    return fail(error);
+  }
+  process.stdout.write(`${JSON.stringify({ event: 'listening', url })}\n`);
+  const shutdown = (signal: NodeJS.Signals): void => {
+    coordinator.app.log.info({ signal }, 'shutting down');
+    coordinator.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        coordinator.app.log.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGINT', shutdown);
+  process.once('SIGTERM', shutdown);
+}
+
+function fail(error: unknown): void {
+  if (error instanceof CoordinatorError) {
+    process.stderr.write(`fedval-coordinator: ${error.code}: ${error.message}\n`);
+    process.exitCode = error.code.startsWith('FEDVAL_ERR_COORD_CONFIG') ? EXIT_CONFIG : 1;
+    return;
+  }
+  const code = (error as { code?: string }).code;
+  process.stderr.write(`fedval-coordinator: ${code ? `${code}: ` : ''}${(error as Error).message ?? String(error)}\n`);
+  process.exitCode = 1;
+}
+
+async function hashTokenFromStdin(): Promise<void> {
+  const token = (await text(process.stdin)).replace(/\r?\n$/, '');
+  if (token.length === 0) {
+    process.stderr.write('fedval-coordinator: hash-token reads a token from stdin; got nothing\n');
+    process.exitCode = EXIT_CONFIG;
+    return;
+  }
+  process.stdout.write(`${hashToken(token)}\n`);
+}
+
+const program = new Command('fedval-coordinator')
+  .description('fedval coordinator: sends evaluation rounds to site agents and aggregates their contributions')
+  .showHelpAfterError();
+
+program
+  .command('start')
+  .description('start the coordinator; prints {"event":"listening","url":...} on stdout when ready, logs to stderr')
+  .requiredOption('--config <file>', 'coordinator YAML configuration')
+  .option('--port <n>', 'listen port, overrides listen.port (0 = any free port)', parsePort)
+  .option('--host <host>', 'listen address, overrides listen.host')
+  .action(start);
+
+program
+  .command('hash-token')
+  .description('read a site token from stdin and print its SHA-256 for sites[].token_sha256')
+  .action(hashTokenFromStdin);
+
+await program.parseAsync(process.argv);

@@ -1,0 +1,90 @@
+import { createHash } from 'node:crypto';
+import { afterEach, describe, expect, it } from 'vitest';
+import { COORD_ERRORS } from './errors.ts';
+import { startTestCoordinator } from './test-support/protocol-site.ts';
+import type { RunningCoordinator } from './test-support/protocol-site.ts';
+
+let running: RunningCoordinator | undefined;
+afterEach(async () => {
+  await running?.stop();
+  running = undefined;
+});
+async function start(limits: Record<string, number> = {}): Promise<RunningCoordinator> {
+  running = await startTestCoordinator(limits);
+  return running;
+}
+
+const sha = (data: string): string => createHash('sha256').update(data).digest('hex');
+const b64 = (data: string): string => Buffer.from(data).toString('base64');
+const study = { name: 's', score_column: 'score', metric_spec: { bins: 100 }, sites: ['site-a', 'site-b'] };
+
+function expectError(response: { status: number; body: any }, code: keyof typeof COORD_ERRORS | `FEDVAL_ERR_${string}`, status?: number): void {
+  const expectedStatus = status ?? (COORD_ERRORS as Record<string, readonly [string, number]>)[code]?.[1];
+  expect(response.status).toBe(expectedStatus);
+  expect(response.body).toEqual({ error: { code, message: expect.any(String) } });
+}
+
+describe('models', () => {
+  it('registers a bundle, returns it by id, and refuses tampered or traversing uploads', async () => {
+    const server = await start();
+    const manifest_json = JSON.stringify({ name: 'toy', version: '1.2', format: 'tfjs', files: [{ path: 'model.json', sha256: sha('{}') }] });
+    const created = await server.api('POST', '/api/models', { manifest_json, files: [{ path: 'model.json', data_base64: b64('{}') }] });
+    expect(created).toEqual({ status: 201, body: { model_id: sha(manifest_json), name: 'toy', version: '1.2' } });
+    expect((await server.api('POST', '/api/models', { manifest_json, files: [{ path: 'model.json', data_base64: b64('{}') }] })).status).toBe(200);
+    const fetched = await server.api('GET', `/api/models/${sha(manifest_json)}`);
+    expect(fetched.body).toMatchObject({ model_id: sha(manifest_json), format: 'tfjs', files: [{ path: 'model.json', sha256: sha('{}'), bytes: 2 }] });
+
+    expectError(await server.api('POST', '/api/models', { manifest_json, files: [{ path: 'model.json', data_base64: b64('{ }') }] }), 'FEDVAL_ERR_COORD_MODEL_FILES');
+    const traversal = JSON.stringify({ name: 't', version: '1', format: 'onnx', files: [{ path: '../../etc/cron.d/x', sha256: sha('x') }] });
+    expectError(await server.api('POST', '/api/models', { manifest_json: traversal, files: [] }), 'FEDVAL_ERR_COORD_UNSAFE_PATH');
+    expectError(await server.api('POST', '/api/models', { manifest: {}, files: [] }), 'FEDVAL_ERR_COORD_INVALID_REQUEST');
+    expectError(await server.api('GET', `/api/models/${'0'.repeat(64)}`), 'FEDVAL_ERR_COORD_MODEL_NOT_FOUND');
+    expectError(await server.api('GET', '/api/models/not-an-id'), 'FEDVAL_ERR_COORD_INVALID_REQUEST');
+  });
+
+  it('refuses a body over body_limit_bytes with 413', async () => {
+    const server = await start({ body_limit_bytes: 1024 });
+    expectError(await server.api('POST', '/api/models', { manifest_json: 'x'.repeat(2048), files: [] }), 'FEDVAL_ERR_COORD_BODY_TOO_LARGE');
+  });
+});
+
+describe('studies', () => {
+  it('creates a study with the resolved metric spec and the default quorum and deadline', async () => {
+    const server = await start();
+    const created = await server.api('POST', '/api/studies', study);
+    expect(created.status).toBe(201);
+    expect(created.body).toMatchObject({ name: 's', model_id: null, score_column: 'score', sites: ['site-a', 'site-b'], quorum: 2, deadline_seconds: 600, contribution: 'plaintext' });
+    expect(created.body.metric_spec).toMatchObject({ task: 'binary', bins: 100, threshold: 0.5, calibrationBins: 10 });
+    expect((await server.api('GET', `/api/studies/${created.body.study_id}`)).body).toEqual(created.body);
+  });
+
+  it('refuses each kind of bad study with its own code, naming the problem', async () => {
+    const server = await start();
+    const both = await server.api('POST', '/api/studies', { ...study, model_id: 'a'.repeat(64) });
+    expectError(both, 'FEDVAL_ERR_COORD_INVALID_REQUEST');
+    expect(both.body.error.message).toContain('exactly one of model_id and score_column');
+    const unknownKey = await server.api('POST', '/api/studies', { ...study, privacy: {} });
+    expectError(unknownKey, 'FEDVAL_ERR_COORD_INVALID_REQUEST');
+    expect(unknownKey.body.error.message).toContain('privacy');
+    const quorum = await server.api('POST', '/api/studies', { ...study, quorum: 3 });
+    expect(quorum.body.error.message).toContain('body.quorum');
+    const unknownSite = await server.api('POST', '/api/studies', { ...study, sites: ['site-a', 'site-x'] });
+    expectError(unknownSite, 'FEDVAL_ERR_COORD_UNKNOWN_SITE');
+    expect(unknownSite.body.error.message).toContain('"site-x"');
+    expectError(await server.api('POST', '/api/studies', { ...study, score_column: undefined, model_id: 'b'.repeat(64) }), 'FEDVAL_ERR_COORD_UNKNOWN_MODEL');
+    expectError(await server.api('POST', '/api/studies', { ...study, metric_spec: { bins: 1 } }), 'FEDVAL_ERR_METRICS_INVALID_SPEC', 400);
+    expectError(await server.api('POST', '/api/studies', { ...study, contribution: 'bfv' }), 'FEDVAL_ERR_COORD_INVALID_REQUEST');
+    expectError(await server.api('GET', '/api/studies/00000000-0000-4000-8000-000000000000'), 'FEDVAL_ERR_COORD_STUDY_NOT_FOUND');
+    expectError(await server.api('POST', '/api/studies/00000000-0000-4000-8000-000000000000/rounds'), 'FEDVAL_ERR_COORD_STUDY_NOT_FOUND');
+    expectError(await server.api('GET', '/api/rounds/00000000-0000-4000-8000-000000000000'), 'FEDVAL_ERR_COORD_ROUND_NOT_FOUND');
+  });
+
+  it('answers malformed JSON, a wrong content type and unknown routes with coded errors', async () => {
+    const server = await start();
+    const malformed = await fetch(`${server.url}/api/studies`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"name":' });
+    expectError({ status: malformed.status, body: await malformed.json() }, 'FEDVAL_ERR_COORD_INVALID_REQUEST');
+    const text = await fetch(`${server.url}/api/studies`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'hello' });
+    expectError({ status: text.status, body: await text.json() }, 'FEDVAL_ERR_COORD_UNSUPPORTED_MEDIA_TYPE');
+    expectError(await server.api('GET', '/api/nothing'), 'FEDVAL_ERR_COORD_NOT_FOUND');
+  });
+});

@@ -1,0 +1,323 @@
+// rounds.ts — the round state machine: dispatch, accept/refuse/result handling, quorum, deadline, aggregation, close.
+import { createHash, randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { createStatisticsLayout, finalizeMetrics } from '@fedval/metrics';
+import type { MetricSpec, StatisticsLayout } from '@fedval/metrics';
+import { createMessage, toWireError } from '@fedval/protocol';
+import type { Contribution, Message, MessageOf, Scorer, TaskContent } from '@fedval/protocol';
+import type { FastifyBaseLogger } from 'fastify';
+import type { ContributionAggregator } from './aggregation/contribution-aggregator.ts';
+import { PlaintextAggregator } from './aggregation/plaintext-aggregator.ts';
+import { CoordinatorError } from './errors.ts';
+import type { CoordinatorErrorCode } from './errors.ts';
+import { modelScorer } from './model-bundles.ts';
+import type { BundleFileStore } from './storage/bundle-files.ts';
+import type { CoordinatorStore, RoundResult, RoundSiteRecord, RoundSiteStatus, RoundState, StudyRecord } from './storage/store.ts';
+
+/** Why a round failed, as stored and reported in `reason`. */
+export const ROUND_FAILURE_REASONS = ['quorum_not_met', 'coordinator_restarted', 'coordinator_stopped', 'finalization_failed'] as const;
+export type RoundFailureReason = (typeof ROUND_FAILURE_REASONS)[number];
+
+/** How the hub delivers messages to connected sites. */
+export interface SiteChannel {
+  isConnected(siteId: string): boolean;
+  /** Sends if the site is connected; returns whether it was sent. */
+  send(siteId: string, message: Message): boolean;
+}
+
+export interface RoundRunnerEvents {
+  closed: [roundId: string, state: RoundState, reason: string | null];
+}
+
+interface OpenRound {
+  id: string;
+  study: StudyRecord;
+  state: RoundState;
+  deadlineAt: number;
+  timer: NodeJS.Timeout;
+  layout: StatisticsLayout;
+  aggregator: ContributionAggregator;
+  task: TaskContent;
+  sites: Map<string, { status: RoundSiteStatus; code: string | null }>;
+}
+
+const TERMINAL_SITE_STATUSES: readonly RoundSiteStatus[] = ['contributed', 'refused', 'invalid'];
+const OUTSTANDING_SITE_STATUSES: readonly RoundSiteStatus[] = ['dispatched', 'accepted'];
+
+export interface RoundRunnerOptions {
+  store: CoordinatorStore;
+  bundles: BundleFileStore;
+  channel: SiteChannel;
+  log: FastifyBaseLogger;
+}
+
+/**
+ * Runs every open round of this process. In-memory state is authoritative while a round is open;
+ * each transition is written to the store in order through one write queue.
+ */
+export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
+  readonly #store: CoordinatorStore;
+  readonly #bundles: BundleFileStore;
+  readonly #channel: SiteChannel;
+  readonly #log: FastifyBaseLogger;
+  readonly #open = new Map<string, OpenRound>();
+  #writes: Promise<void> = Promise.resolve();
+  #closed = false;
+
+  constructor(options: RoundRunnerOptions) {
+    super();
+    this.#store = options.store;
+    this.#bundles = options.bundles;
+    this.#channel = options.channel;
+    this.#log = options.log;
+  }
+
+  /** Opens a round of a study and dispatches its task to every study site that is connected. */
+  async startRound(study: StudyRecord, now = Date.now()): Promise<{ roundId: string; state: RoundState }> {
+    if (this.#closed) throw new CoordinatorError('FEDVAL_ERR_COORD_SHUTTING_DOWN');
+    const layout = createStatisticsLayout(study.metricSpec as Partial<MetricSpec>);
+    const scorer = await this.#scorerFor(study);
+    for (const round of this.#open.values()) {
+      if (round.study.id === study.id) throw new CoordinatorError('FEDVAL_ERR_COORD_ROUND_IN_PROGRESS', `round ${round.id}`);
+    }
+    const id = randomUUID();
+    const deadlineAt = now + study.deadlineSeconds * 1000;
+    const task: TaskContent = {
+      studyId: study.id,
+      roundId: id,
+      metricSpec: study.metricSpec,
+      scorer,
+      contribution: { kind: study.contribution },
+      deadline: deadlineAt,
+    };
+    const round: OpenRound = {
+      id,
+      study,
+      state: 'dispatched',
+      deadlineAt,
+      timer: setTimeout(() => this.#onDeadline(id), deadlineAt - now),
+      layout,
+      aggregator: new PlaintextAggregator(layout.length),
+      task,
+      sites: new Map(study.sites.map((siteId) => [siteId, { status: 'pending', code: null }])),
+    };
+    round.timer.unref();
+    this.#open.set(id, round);
+    try {
+      await this.#write(() =>
+        this.#store.createRound({
+          id,
+          studyId: study.id,
+          state: 'dispatched',
+          createdAt: now,
+          deadlineAt,
+          sites: study.sites.map((siteId): RoundSiteRecord => ({ siteId, status: 'pending', code: null, contributionBytes: null, contributionSha256: null, updatedAt: now })),
+        }),
+      );
+    } catch (error) {
+      clearTimeout(round.timer);
+      this.#open.delete(id);
+      throw error;
+    }
+    this.#log.info({ roundId: id, studyId: study.id, sites: study.sites.length, quorum: study.quorum, deadlineAt }, 'round opened');
+    for (const siteId of study.sites) this.#dispatch(round, siteId);
+    return { roundId: id, state: round.state };
+  }
+
+  /** Sends pending tasks of every open round to a site that just authenticated. */
+  onSiteConnected(siteId: string): void {
+    for (const round of this.#open.values()) {
+      if (round.sites.get(siteId)?.status === 'pending') this.#dispatch(round, siteId);
+    }
+  }
+
+  /** Handles a task.* message from an authenticated site; throws a CoordinatorError to be sent back as an error reply. */
+  handleSiteMessage(siteId: string, message: MessageOf<'task.accept' | 'task.refuse' | 'task.progress' | 'task.result'>): void {
+    switch (message.type) {
+      case 'task.accept':
+        return this.#onAccept(siteId, message.content.roundId);
+      case 'task.refuse':
+        return this.#onRefuse(siteId, message.content.roundId, message.content.reason.code);
+      case 'task.progress': {
+        const round = this.#openRoundOf(siteId, message.content.roundId);
+        this.#log.debug({ roundId: round.id, siteId, phase: message.content.phase, percent: message.content.percent }, 'site progress');
+        return;
+      }
+      case 'task.result':
+        return this.#onResult(siteId, message.content.roundId, message.content.contribution, message.content.contributionSha256);
+    }
+  }
+
+  /** Resolves once every queued store write has finished. */
+  async flush(): Promise<void> {
+    await this.#writes;
+  }
+
+  /** Fails every open round (reason coordinator_stopped), cancels outstanding tasks, waits for the writes. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    for (const round of [...this.#open.values()]) this.#close(round, 'coordinator_stopped');
+    await this.flush();
+  }
+
+  #openRoundOf(siteId: string, roundId: string): OpenRound {
+    const round = this.#open.get(roundId);
+    if (!round) throw new CoordinatorError('FEDVAL_ERR_COORD_ROUND_NOT_OPEN', `round ${roundId} is not open`);
+    if (!round.sites.has(siteId)) throw new CoordinatorError('FEDVAL_ERR_COORD_ROUND_NOT_OPEN', `site is not part of round ${roundId}`);
+    return round;
+  }
+
+  #dispatch(round: OpenRound, siteId: string): void {
+    if (!this.#channel.isConnected(siteId)) return;
+    const sent = this.#channel.send(siteId, createMessage('task', round.task));
+    if (!sent) return;
+    this.#setSite(round, siteId, { status: 'dispatched' });
+    this.#log.info({ roundId: round.id, siteId }, 'task dispatched');
+  }
+
+  #onAccept(siteId: string, roundId: string): void {
+    const round = this.#openRoundOf(siteId, roundId);
+    const status = round.sites.get(siteId)?.status;
+    if (status === 'accepted') return;
+    if (status !== 'dispatched') throw new CoordinatorError('FEDVAL_ERR_COORD_ROUND_NOT_OPEN', `site is ${status} in round ${roundId}`);
+    this.#setSite(round, siteId, { status: 'accepted' });
+    this.#markCollecting(round);
+  }
+
+  #onRefuse(siteId: string, roundId: string, code: string): void {
+    const round = this.#openRoundOf(siteId, roundId);
+    const status = round.sites.get(siteId)?.status as RoundSiteStatus;
+    if (!OUTSTANDING_SITE_STATUSES.includes(status)) throw new CoordinatorError('FEDVAL_ERR_COORD_ROUND_NOT_OPEN', `site is ${status} in round ${roundId}`);
+    this.#setSite(round, siteId, { status: 'refused', code });
+    this.#log.info({ roundId, siteId, code }, 'site refused the task');
+    this.#closeIfSettled(round);
+  }
+
+  #onResult(siteId: string, roundId: string, contribution: Contribution, claimedSha256: string): void {
+    const round = this.#openRoundOf(siteId, roundId);
+    const status = round.sites.get(siteId)?.status as RoundSiteStatus;
+    if (status === 'contributed') throw new CoordinatorError('FEDVAL_ERR_COORD_DUPLICATE_CONTRIBUTION', `round ${roundId}`);
+    if (!OUTSTANDING_SITE_STATUSES.includes(status)) throw new CoordinatorError('FEDVAL_ERR_COORD_ROUND_NOT_OPEN', `site is ${status} in round ${roundId}`);
+    const { bytes, sha256 } = measure(contribution);
+    try {
+      if (sha256 !== claimedSha256) throw new CoordinatorError('FEDVAL_ERR_COORD_CONTRIBUTION_HASH');
+      round.aggregator.add(siteId, contribution);
+    } catch (error) {
+      const code = toWireError(error).code;
+      this.#setSite(round, siteId, { status: 'invalid', code, contributionBytes: bytes, contributionSha256: sha256 });
+      this.#log.warn({ roundId, siteId, code }, 'invalid contribution; the round continues without it');
+      this.#markCollecting(round);
+      this.#closeIfSettled(round);
+      throw error;
+    }
+    this.#setSite(round, siteId, { status: 'contributed', contributionBytes: bytes, contributionSha256: sha256 });
+    this.#log.info({ roundId, siteId, bytes, contributions: round.aggregator.count }, 'contribution added');
+    this.#markCollecting(round);
+    this.#closeIfSettled(round);
+  }
+
+  #markCollecting(round: OpenRound): void {
+    if (round.state !== 'dispatched') return;
+    round.state = 'collecting';
+    const now = Date.now();
+    void this.#enqueue(() => this.#store.setRoundState(round.id, 'collecting', now));
+  }
+
+  #closeIfSettled(round: OpenRound): void {
+    for (const site of round.sites.values()) if (!TERMINAL_SITE_STATUSES.includes(site.status)) return;
+    this.#close(round, 'settled');
+  }
+
+  #onDeadline(roundId: string): void {
+    const round = this.#open.get(roundId);
+    if (round) this.#close(round, 'deadline');
+  }
+
+  #close(round: OpenRound, cause: 'settled' | 'deadline' | 'coordinator_stopped'): void {
+    clearTimeout(round.timer);
+    this.#open.delete(round.id);
+    const cancelCode: CoordinatorErrorCode = cause === 'deadline' ? 'FEDVAL_ERR_COORD_ROUND_DEADLINE' : 'FEDVAL_ERR_COORD_ROUND_CLOSED';
+    for (const [siteId, site] of round.sites) {
+      if (!OUTSTANDING_SITE_STATUSES.includes(site.status)) continue;
+      const reason = toWireError(new CoordinatorError(cancelCode));
+      this.#channel.send(siteId, createMessage('task.cancel', { roundId: round.id, reason }));
+    }
+    const aggregate = round.aggregator.finish();
+    const closedAt = Date.now();
+    let state: 'aggregated' | 'failed';
+    let reason: RoundFailureReason | null = null;
+    let result: RoundResult | null = null;
+    if (cause === 'coordinator_stopped') {
+      state = 'failed';
+      reason = 'coordinator_stopped';
+    } else if (aggregate.contributions < round.study.quorum) {
+      state = 'failed';
+      reason = 'quorum_not_met';
+    } else {
+      try {
+        result = { metrics: finalizeMetrics(round.layout, aggregate.vector), contributions: aggregate.contributions, sites: aggregate.sites };
+        state = 'aggregated';
+      } catch (error) {
+        state = 'failed';
+        reason = 'finalization_failed';
+        this.#log.error({ roundId: round.id, code: toWireError(error).code }, 'finalizing the aggregate failed');
+      }
+    }
+    round.state = state;
+    this.#log.info({ roundId: round.id, state, reason, contributions: aggregate.contributions, quorum: round.study.quorum }, 'round closed');
+    const closure = {
+      state,
+      reason,
+      closedAt,
+      contributions: aggregate.contributions,
+      // A sum below quorum is never kept: it could be a single site's vector.
+      aggregate: state === 'aggregated' ? aggregate.vector : null,
+      result,
+    };
+    void this.#enqueue(() => this.#store.closeRound(round.id, closure)).then(() => this.emit('closed', round.id, state, reason));
+  }
+
+  #setSite(round: OpenRound, siteId: string, update: { status: RoundSiteStatus; code?: string; contributionBytes?: number; contributionSha256?: string }): void {
+    round.sites.set(siteId, { status: update.status, code: update.code ?? null });
+    const now = Date.now();
+    void this.#enqueue(() => this.#store.updateRoundSite(round.id, siteId, update, now));
+  }
+
+  async #scorerFor(study: StudyRecord): Promise<Scorer> {
+    if (study.scoreColumn !== null) return { kind: 'score_column', column: study.scoreColumn };
+    const model = await this.#store.getModel(study.modelId as string);
+    if (!model) throw new CoordinatorError('FEDVAL_ERR_COORD_UNKNOWN_MODEL', study.modelId as string);
+    return modelScorer(model, this.#bundles);
+  }
+
+  /** Queues a write whose failure is logged and not thrown, for socket handlers and timers. */
+  #enqueue(work: () => Promise<void>): Promise<void> {
+    return this.#write(work).catch(() => undefined);
+  }
+
+  /** Queues a store write after every earlier one; a failure is logged and returned to the caller. */
+  #write(work: () => Promise<void>): Promise<void> {
+    const next = this.#writes.then(work);
+    this.#writes = next.catch((error: unknown) => {
+      this.#log.error({ code: toWireError(error).code, err: { message: (error as Error).message } }, 'store write failed');
+    });
+    return next;
+  }
+}
+
+/** Size and SHA-256 of a contribution's payload bytes, computed the way the site agent computes its audit hash. */
+function measure(contribution: Contribution): { bytes: number; sha256: string } {
+  const hash = createHash('sha256');
+  let bytes = 0;
+  if (contribution.kind === 'plaintext') {
+    const v = contribution.vector;
+    hash.update(new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
+    bytes = v.byteLength;
+  } else {
+    for (const ciphertext of contribution.ciphertexts) {
+      hash.update(ciphertext);
+      bytes += ciphertext.byteLength;
+    }
+  }
+  return { bytes, sha256: hash.digest('hex') };
+}

@@ -1,0 +1,132 @@
+// server.ts — assembles the coordinator from fastify plugins: storage recovery, WebSocket hub, REST routes, error mapping.
+import type { AddressInfo } from 'node:net';
+import websocket from '@fastify/websocket';
+import Fastify from 'fastify';
+import type { FastifyBaseLogger, FastifyError, FastifyInstance } from 'fastify';
+import type { CoordinatorConfig } from './config.ts';
+import { CoordinatorError } from './errors.ts';
+import { RoundRunner } from './rounds.ts';
+import { modelRoutes } from './routes/models.ts';
+import { roundRoutes } from './routes/rounds.ts';
+import { siteRoutes } from './routes/sites.ts';
+import { studyRoutes } from './routes/studies.ts';
+import { SiteAuthenticator } from './site-auth.ts';
+import { WS_CLOSE_CODES, SiteConnections } from './site-connections.ts';
+import { siteHub } from './site-hub.ts';
+import { BundleFileStore } from './storage/bundle-files.ts';
+import { openSqliteStore } from './storage/sqlite-store.ts';
+import type { CoordinatorStore } from './storage/store.ts';
+
+export interface CoordinatorOptions {
+  /** A pino logger to use instead of one built from `log_level` writing to stderr. */
+  logger?: FastifyBaseLogger;
+  /** A store to use instead of SQLite under `data_dir`. */
+  store?: CoordinatorStore;
+}
+
+export interface Coordinator {
+  app: FastifyInstance;
+  /** Listens on the configured host and port (0 = any free port) and returns the base URL. */
+  start(): Promise<{ url: string }>;
+  /** Fails open rounds (coordinator_stopped), closes sockets, the server and the store. */
+  close(): Promise<void>;
+}
+
+/** Builds a coordinator; opens its store at once so storage problems surface before listening. */
+export function createCoordinator(config: CoordinatorConfig, options: CoordinatorOptions = {}): Coordinator {
+  const app = Fastify({
+    ...(options.logger ? { loggerInstance: options.logger } : { logger: { level: config.log_level, stream: process.stderr } }),
+    bodyLimit: config.limits.body_limit_bytes,
+    return503OnClosing: true,
+    forceCloseConnections: true,
+  }) as unknown as FastifyInstance;
+  const store = options.store ?? openSqliteStore(config.data_dir);
+  const bundles = new BundleFileStore(config.data_dir);
+  const connections = new SiteConnections(app.log);
+  const rounds = new RoundRunner({ store, bundles, channel: connections, log: app.log });
+  const authenticator = new SiteAuthenticator(config.sites);
+
+  app.removeContentTypeParser('text/plain'); // REST bodies are JSON only
+  app.setErrorHandler(replyWithCodedError);
+  app.setNotFoundHandler((request, reply) => {
+    const error = new CoordinatorError('FEDVAL_ERR_COORD_NOT_FOUND', `${request.method} ${request.url.split('?')[0]}`);
+    void reply.code(error.statusCode).send({ error: { code: error.code, message: error.message } });
+  });
+
+  app.register(async function coordinatorRecovery() {
+    const failed = await store.failOpenRounds('coordinator_restarted', Date.now());
+    if (failed > 0) app.log.warn({ rounds: failed }, 'rounds left open by a previous run failed with coordinator_restarted');
+    for (const [siteId, at] of await store.siteLastSeen()) connections.touch(siteId, at);
+  });
+  app.register(websocket, {
+    options: { maxPayload: config.limits.max_message_bytes },
+    errorHandler(error, socket, request) {
+      const code = (error as { code?: string }).code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' ? 'FEDVAL_ERR_COORD_MESSAGE_TOO_LARGE' : 'FEDVAL_ERR_COORD_INTERNAL';
+      request.log.warn({ code, wsCode: (error as { code?: string }).code }, 'site socket error; closing');
+      if (socket.readyState === socket.OPEN) socket.close(WS_CLOSE_CODES.badMessage, code);
+    },
+    async preClose() {
+      await rounds.close();
+      const server = (this as unknown as FastifyInstance).websocketServer;
+      for (const client of server.clients) client.close(WS_CLOSE_CODES.goingAway, 'FEDVAL_ERR_COORD_SHUTTING_DOWN');
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  });
+  app.register(siteHub, { config, authenticator, connections, rounds, store });
+  app.register(modelRoutes, { store, bundles });
+  app.register(studyRoutes, { config, store });
+  app.register(roundRoutes, { store, rounds });
+  app.register(siteRoutes, { config, connections });
+  app.addHook('onClose', async () => {
+    await rounds.close();
+    await store.close();
+  });
+
+  let closing: Promise<void> | undefined;
+  return {
+    app,
+    async start() {
+      await app.listen({ host: config.listen.host, port: config.listen.port });
+      const address = app.server.address() as AddressInfo;
+      const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+      return { url: `http://${host}:${address.port}` };
+    },
+    close() {
+      closing ??= app.close();
+      return closing;
+    },
+  };
+}
+
+/** Answers every REST error as `{ error: { code, message } }` with the status of its code. */
+function replyWithCodedError(this: FastifyInstance, error: FastifyError, request: Parameters<Parameters<FastifyInstance['setErrorHandler']>[0]>[1], reply: Parameters<Parameters<FastifyInstance['setErrorHandler']>[0]>[2]) {
+  let status: number;
+  let body: { code: string; message: string };
+  if (error instanceof CoordinatorError) {
+    status = error.statusCode;
+    body = { code: error.code, message: error.message };
+  } else if (typeof error.code === 'string' && /^FEDVAL_ERR_[A-Z0-9_]+$/.test(error.code)) {
+    // A coded error of another fedval package (an invalid metric spec): the request was at fault.
+    status = 400;
+    body = { code: error.code, message: error.message };
+  } else if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+    const coded = new CoordinatorError('FEDVAL_ERR_COORD_BODY_TOO_LARGE');
+    status = coded.statusCode;
+    body = { code: coded.code, message: coded.message };
+  } else if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+    const coded = new CoordinatorError('FEDVAL_ERR_COORD_UNSUPPORTED_MEDIA_TYPE');
+    status = coded.statusCode;
+    body = { code: coded.code, message: coded.message };
+  } else if (typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500) {
+    const coded = new CoordinatorError('FEDVAL_ERR_COORD_INVALID_REQUEST', error.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' ? 'empty JSON body' : 'malformed request body');
+    status = error.statusCode;
+    body = { code: coded.code, message: coded.message };
+  } else {
+    const coded = new CoordinatorError('FEDVAL_ERR_COORD_INTERNAL');
+    status = coded.statusCode;
+    body = { code: coded.code, message: coded.message };
+  }
+  if (status >= 500) request.log.error({ code: body.code, err: error }, 'request failed');
+  else request.log.info({ code: body.code }, 'request refused');
+  return reply.code(status).send({ error: body });
+}

@@ -1,0 +1,181 @@
+// site-hub.ts — the WebSocket endpoint sites connect to: hello and token check, frame decoding, heartbeats, routing to rounds.
+import { createErrorMessage, createMessage, decodeMessage, toWireError } from '@fedval/protocol';
+import type { Message } from '@fedval/protocol';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import type { RawData, WebSocket } from 'ws';
+import type { CoordinatorConfig } from './config.ts';
+import { CoordinatorError } from './errors.ts';
+import type { CoordinatorErrorCode } from './errors.ts';
+import type { RoundRunner } from './rounds.ts';
+import type { SiteAuthenticator } from './site-auth.ts';
+import { WS_CLOSE_CODES, sendMessage } from './site-connections.ts';
+import type { SiteConnections } from './site-connections.ts';
+import type { CoordinatorStore } from './storage/store.ts';
+
+/** Path of the WebSocket endpoint. */
+export const SITE_SOCKET_PATH = '/ws';
+/** A site silent for this many heartbeat intervals is disconnected. */
+export const HEARTBEAT_MISSES_ALLOWED = 3;
+
+export interface SiteHubOptions {
+  config: CoordinatorConfig;
+  authenticator: SiteAuthenticator;
+  connections: SiteConnections;
+  rounds: RoundRunner;
+  store: CoordinatorStore;
+}
+
+/** Fastify plugin: the `/ws` route and the heartbeat sweep. Requires @fastify/websocket on a parent context. */
+export async function siteHub(app: FastifyInstance, options: SiteHubOptions): Promise<void> {
+  for (const key of ['config', 'authenticator', 'connections', 'rounds', 'store'] as const) {
+    if (!options[key]) throw new CoordinatorError('FEDVAL_ERR_COORD_INTERNAL', `siteHub needs the ${key} option`);
+  }
+  if (!app.hasDecorator('websocketServer')) throw new CoordinatorError('FEDVAL_ERR_COORD_INTERNAL', 'siteHub needs @fastify/websocket registered first');
+  const { config, connections, store } = options;
+  const interval = config.limits.heartbeat_interval_ms;
+
+  const recordSeen = (siteId: string, at: number): void => {
+    store.recordSiteSeen(siteId, at).catch((error: unknown) => app.log.error({ code: toWireError(error).code }, 'could not record site last_seen'));
+  };
+
+  const sweep = setInterval(() => {
+    const now = Date.now();
+    for (const [siteId, connection] of connections.entries()) {
+      if (now - connection.lastReceived > HEARTBEAT_MISSES_ALLOWED * interval) {
+        app.log.warn({ siteId }, 'site missed its heartbeats; closing');
+        closeWith(connection.socket, 'FEDVAL_ERR_COORD_HEARTBEAT_TIMEOUT', WS_CLOSE_CODES.timeout, app.log);
+        continue;
+      }
+      sendMessage(connection.socket, createMessage('heartbeat', {}), app.log);
+      recordSeen(siteId, connection.lastReceived);
+    }
+  }, interval);
+  sweep.unref();
+  app.addHook('onClose', async () => clearInterval(sweep));
+
+  app.get(SITE_SOCKET_PATH, { websocket: true }, (socket, request) => {
+    acceptSocket(socket, request.log, options, recordSeen);
+  });
+}
+
+function closeWith(socket: WebSocket, code: CoordinatorErrorCode, closeCode: number, log: FastifyBaseLogger, replyTo?: string): void {
+  sendMessage(socket, createErrorMessage(toWireError(new CoordinatorError(code)), replyTo), log);
+  socket.close(closeCode, code);
+}
+
+function acceptSocket(
+  socket: WebSocket,
+  log: FastifyBaseLogger,
+  options: SiteHubOptions,
+  recordSeen: (siteId: string, at: number) => void,
+): void {
+  const { config, authenticator, connections, rounds } = options;
+  let siteId: string | undefined;
+  let invalidMessages = 0;
+  const authTimer = setTimeout(() => {
+    log.warn('no hello within the authentication timeout; closing');
+    closeWith(socket, 'FEDVAL_ERR_COORD_AUTH_TIMEOUT', WS_CLOSE_CODES.timeout, log);
+  }, config.limits.auth_timeout_ms);
+  authTimer.unref();
+
+  /** Answers a bad frame: unauthenticated sockets are closed, authenticated ones after too many. */
+  const refuse = (error: unknown, replyTo?: string): void => {
+    const wire = toWireError(error, 'FEDVAL_ERR_COORD_INTERNAL');
+    if (siteId === undefined) {
+      log.warn({ code: wire.code }, 'refused a message before hello; closing');
+      sendMessage(socket, createErrorMessage(wire, replyTo), log);
+      socket.close(WS_CLOSE_CODES.badMessage, wire.code);
+      return;
+    }
+    invalidMessages += 1;
+    log.warn({ siteId, code: wire.code, invalidMessages }, 'refused an invalid message');
+    sendMessage(socket, createErrorMessage(wire, replyTo), log);
+    if (invalidMessages >= config.limits.max_invalid_messages) {
+      closeWith(socket, 'FEDVAL_ERR_COORD_TOO_MANY_INVALID', WS_CLOSE_CODES.tooManyInvalid, log);
+    }
+  };
+
+  const onHello = (message: Extract<Message, { type: 'hello' }>): void => {
+    const { siteId: claimed, token } = message.content;
+    if (!authenticator.verify(claimed, token)) {
+      // Never say whether the site or the token was wrong.
+      log.warn('site authentication failed; closing');
+      closeWith(socket, 'FEDVAL_ERR_COORD_UNAUTHORIZED', WS_CLOSE_CODES.unauthorized, log, message.id);
+      return;
+    }
+    clearTimeout(authTimer);
+    siteId = claimed;
+    const now = Date.now();
+    const previous = connections.attach(claimed, socket, now);
+    if (previous && previous !== socket) {
+      log.info({ siteId: claimed }, 'a new connection replaces the previous one');
+      closeWith(previous, 'FEDVAL_ERR_COORD_REPLACED', WS_CLOSE_CODES.replaced, log);
+    }
+    recordSeen(claimed, now);
+    sendMessage(socket, createMessage('welcome', { siteId: claimed, heartbeatIntervalMs: config.limits.heartbeat_interval_ms }, message.id), log);
+    log.info({ siteId: claimed, agentVersion: message.content.agentVersion }, 'site authenticated');
+    rounds.onSiteConnected(claimed);
+  };
+
+  const onFrame = (data: RawData, isBinary: boolean): void => {
+    if (!isBinary) return refuse(new CoordinatorError('FEDVAL_ERR_COORD_TEXT_FRAME'));
+    let message: Message;
+    try {
+      message = decodeMessage(toBytes(data), { maxMessageBytes: config.limits.max_message_bytes });
+    } catch (error) {
+      return refuse(error);
+    }
+    if (siteId === undefined) {
+      if (message.type !== 'hello') return refuse(new CoordinatorError('FEDVAL_ERR_COORD_HELLO_REQUIRED'), message.id);
+      return onHello(message);
+    }
+    connections.touch(siteId);
+    switch (message.type) {
+      case 'heartbeat':
+        if (!message.replyTo) sendMessage(socket, createMessage('heartbeat', {}, message.id), log);
+        return;
+      case 'task.accept':
+      case 'task.refuse':
+      case 'task.progress':
+      case 'task.result':
+        try {
+          rounds.handleSiteMessage(siteId, message);
+        } catch (error) {
+          // A late, duplicate or invalid task message is answered and ignored; it is not a protocol violation.
+          const wire = toWireError(error, 'FEDVAL_ERR_COORD_INTERNAL');
+          log.warn({ siteId, type: message.type, code: wire.code }, 'refused a task message');
+          sendMessage(socket, createErrorMessage(wire, message.id), log);
+        }
+        return;
+      case 'error':
+        log.warn({ siteId, code: message.error.code }, 'site reported an error');
+        return;
+      case 'hello':
+        return refuse(new CoordinatorError('FEDVAL_ERR_COORD_ALREADY_AUTHENTICATED'), message.id);
+      default:
+        return refuse(new CoordinatorError('FEDVAL_ERR_COORD_UNEXPECTED_MESSAGE', message.type), message.id);
+    }
+  };
+
+  socket.on('message', (data, isBinary) => {
+    try {
+      onFrame(data, isBinary);
+    } catch (error) {
+      log.error({ code: toWireError(error).code, err: { message: (error as Error).message } }, 'unexpected error handling a site message');
+      sendMessage(socket, createErrorMessage(toWireError(new CoordinatorError('FEDVAL_ERR_COORD_INTERNAL'))), log);
+    }
+  });
+  socket.on('close', (code) => {
+    clearTimeout(authTimer);
+    if (siteId !== undefined && connections.detach(siteId, socket)) {
+      recordSeen(siteId, connections.lastSeen(siteId) ?? Date.now());
+      log.info({ siteId, code }, 'site disconnected');
+    }
+  });
+}
+
+function toBytes(data: RawData): Uint8Array {
+  if (Array.isArray(data)) return Buffer.concat(data);
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  return data;
+}

@@ -1,0 +1,134 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { CoordinatorError } from '../errors.ts';
+import { DATABASE_FILE, openSqliteStore } from './sqlite-store.ts';
+import type { ModelRecord, RoundSiteRecord, StudyRecord } from './store.ts';
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'fedval-coord-store-'));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+const model: ModelRecord = {
+  id: 'f'.repeat(64),
+  name: 'toy',
+  version: '1',
+  format: 'tfjs',
+  manifestJson: '{"name":"toy"}',
+  files: [{ path: 'model.json', sha256: 'e'.repeat(64), bytes: 12 }],
+  createdAt: 1,
+};
+const study: StudyRecord = {
+  id: 'study-1',
+  name: 'External validation',
+  modelId: model.id,
+  scoreColumn: null,
+  metricSpec: { task: 'binary', bins: 100 },
+  sites: ['a', 'b', 'c'],
+  quorum: 2,
+  deadlineSeconds: 60,
+  contribution: 'plaintext',
+  createdAt: 2,
+};
+const pendingSites = (ids: string[], at: number): RoundSiteRecord[] =>
+  ids.map((siteId) => ({ siteId, status: 'pending', code: null, contributionBytes: null, contributionSha256: null, updatedAt: at }));
+
+describe('SqliteCoordinatorStore', () => {
+  it('round-trips models, studies, rounds, per-site status and the closed round', async () => {
+    const store = openSqliteStore(dir);
+    expect(await store.putModel(model)).toBe(true);
+    expect(await store.putModel(model)).toBe(false);
+    expect(await store.getModel(model.id)).toEqual(model);
+    expect(await store.getModel('0'.repeat(64))).toBeUndefined();
+    await store.createStudy(study);
+    expect(await store.getStudy(study.id)).toEqual(study);
+
+    await store.createRound({ id: 'round-1', studyId: study.id, state: 'dispatched', createdAt: 10, deadlineAt: 70, sites: pendingSites(study.sites, 10) });
+    await store.setRoundState('round-1', 'collecting', 11);
+    await store.updateRoundSite('round-1', 'a', { status: 'contributed', contributionBytes: 800, contributionSha256: 'd'.repeat(64) }, 12);
+    await store.updateRoundSite('round-1', 'b', { status: 'refused', code: 'FEDVAL_ERR_AGENT_POLICY_TASK' }, 13);
+    const aggregate = Float64Array.of(3, -1, 2 ** 52);
+    const result = { metrics: { auc: 0.75 }, contributions: 2, sites: ['a', 'c'] };
+    await store.closeRound('round-1', { state: 'aggregated', reason: null, closedAt: 20, contributions: 2, aggregate, result });
+
+    const round = await store.getRound('round-1');
+    expect(round).toEqual({
+      id: 'round-1',
+      studyId: study.id,
+      state: 'aggregated',
+      reason: null,
+      createdAt: 10,
+      deadlineAt: 70,
+      closedAt: 20,
+      contributions: 2,
+      result,
+      sites: [
+        { siteId: 'a', status: 'contributed', code: null, contributionBytes: 800, contributionSha256: 'd'.repeat(64), updatedAt: 12 },
+        { siteId: 'b', status: 'refused', code: 'FEDVAL_ERR_AGENT_POLICY_TASK', contributionBytes: null, contributionSha256: null, updatedAt: 13 },
+        { siteId: 'c', status: 'pending', code: null, contributionBytes: null, contributionSha256: null, updatedAt: 10 },
+      ],
+    });
+    expect([...((await store.getRoundAggregate('round-1')) ?? [])]).toEqual([3, -1, 2 ** 52]);
+
+    await store.recordSiteSeen('a', 100);
+    await store.recordSiteSeen('a', 150);
+    expect(await store.siteLastSeen()).toEqual(new Map([['a', 150]]));
+    await store.close();
+  });
+
+  it('fails rounds left open by a crash with the given reason on the next start, and keeps closed ones', async () => {
+    const first = openSqliteStore(dir);
+    await first.createStudy({ ...study, modelId: null, scoreColumn: 'score' });
+    await first.createRound({ id: 'open-1', studyId: study.id, state: 'dispatched', createdAt: 1, deadlineAt: 9, sites: pendingSites(['a'], 1) });
+    await first.createRound({ id: 'open-2', studyId: study.id, state: 'dispatched', createdAt: 1, deadlineAt: 9, sites: pendingSites(['a'], 1) });
+    await first.setRoundState('open-2', 'collecting', 2);
+    await first.createRound({ id: 'done', studyId: study.id, state: 'dispatched', createdAt: 1, deadlineAt: 9, sites: pendingSites(['a'], 1) });
+    await first.closeRound('done', { state: 'failed', reason: 'quorum_not_met', closedAt: 3, contributions: 0, aggregate: null, result: null });
+    // No close(): the process "crashed" with the WAL not checkpointed.
+
+    const second = openSqliteStore(dir);
+    expect(await second.failOpenRounds('coordinator_restarted', 50)).toBe(2);
+    for (const id of ['open-1', 'open-2']) {
+      expect(await second.getRound(id)).toMatchObject({ state: 'failed', reason: 'coordinator_restarted', closedAt: 50 });
+    }
+    expect(await second.getRound('done')).toMatchObject({ state: 'failed', reason: 'quorum_not_met', closedAt: 3 });
+    expect(await second.failOpenRounds('coordinator_restarted', 60)).toBe(0);
+    await second.close();
+    await first.close();
+  });
+
+  it('migrates with PRAGMA user_version, uses WAL, and refuses a database from a newer coordinator', async () => {
+    const store = openSqliteStore(dir);
+    await store.close();
+    const db = new DatabaseSync(join(dir, DATABASE_FILE));
+    expect(db.prepare('PRAGMA user_version').get()).toEqual({ user_version: 1 });
+    expect(db.prepare('PRAGMA journal_mode').get()).toEqual({ journal_mode: 'wal' });
+    const columns = (db.prepare('SELECT name FROM pragma_table_info(?)').all('round_sites') as { name: string }[]).map((c) => c.name);
+    expect(columns).toEqual(['round_id', 'site_id', 'status', 'code', 'contribution_bytes', 'contribution_sha256', 'updated_at']);
+    db.exec('PRAGMA user_version = 99');
+    db.close();
+    let error: unknown;
+    try {
+      openSqliteStore(dir);
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(CoordinatorError);
+    expect((error as CoordinatorError).code).toBe('FEDVAL_ERR_COORD_STORAGE_VERSION');
+  });
+
+  it('rolls back a multi-row round insert that fails part-way', async () => {
+    const store = openSqliteStore(dir);
+    await store.createStudy({ ...study, modelId: null, scoreColumn: 'score' });
+    const duplicateSites = pendingSites(['a', 'a'], 1);
+    await expect(store.createRound({ id: 'r', studyId: study.id, state: 'dispatched', createdAt: 1, deadlineAt: 2, sites: duplicateSites })).rejects.toMatchObject({
+      code: 'FEDVAL_ERR_COORD_STORAGE',
+    });
+    expect(await store.getRound('r')).toBeUndefined();
+    await store.close();
+  });
+});

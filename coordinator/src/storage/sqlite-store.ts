@@ -1,0 +1,321 @@
+// sqlite-store.ts — CoordinatorStore on embedded SQLite (node:sqlite): schema migrations, WAL, transactions.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import type { SQLInputValue } from 'node:sqlite';
+import { CoordinatorError } from '../errors.ts';
+import type {
+  CoordinatorStore,
+  ModelRecord,
+  RoundClosure,
+  RoundRecord,
+  RoundSiteRecord,
+  RoundSiteUpdate,
+  RoundState,
+  StudyRecord,
+} from './store.ts';
+
+/** Name of the database file inside the data directory. */
+export const DATABASE_FILE = 'coordinator.sqlite';
+
+/** Each entry migrates the schema from version i to i + 1 (`PRAGMA user_version`). */
+const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE models (
+     id TEXT PRIMARY KEY,
+     name TEXT NOT NULL,
+     version TEXT NOT NULL,
+     format TEXT NOT NULL,
+     manifest_json TEXT NOT NULL,
+     files_json TEXT NOT NULL,
+     created_at INTEGER NOT NULL
+   ) STRICT;
+   CREATE TABLE studies (
+     id TEXT PRIMARY KEY,
+     name TEXT NOT NULL,
+     model_id TEXT REFERENCES models(id),
+     score_column TEXT,
+     metric_spec_json TEXT NOT NULL,
+     sites_json TEXT NOT NULL,
+     quorum INTEGER NOT NULL,
+     deadline_seconds INTEGER NOT NULL,
+     contribution TEXT NOT NULL,
+     created_at INTEGER NOT NULL,
+     CHECK ((model_id IS NULL) <> (score_column IS NULL))
+   ) STRICT;
+   CREATE TABLE rounds (
+     id TEXT PRIMARY KEY,
+     study_id TEXT NOT NULL REFERENCES studies(id),
+     state TEXT NOT NULL CHECK (state IN ('dispatched', 'collecting', 'aggregated', 'failed')),
+     reason TEXT,
+     created_at INTEGER NOT NULL,
+     deadline_at INTEGER NOT NULL,
+     closed_at INTEGER,
+     contributions INTEGER NOT NULL DEFAULT 0,
+     aggregate BLOB,
+     result_json TEXT
+   ) STRICT;
+   CREATE INDEX rounds_by_study ON rounds(study_id);
+   CREATE INDEX rounds_by_state ON rounds(state);
+   CREATE TABLE round_sites (
+     round_id TEXT NOT NULL REFERENCES rounds(id),
+     site_id TEXT NOT NULL,
+     status TEXT NOT NULL CHECK (status IN ('pending', 'dispatched', 'accepted', 'refused', 'contributed', 'invalid')),
+     code TEXT,
+     contribution_bytes INTEGER,
+     contribution_sha256 TEXT,
+     updated_at INTEGER NOT NULL,
+     PRIMARY KEY (round_id, site_id)
+   ) STRICT;
+   CREATE TABLE sites (
+     id TEXT PRIMARY KEY,
+     last_seen INTEGER NOT NULL
+   ) STRICT;`,
+];
+
+type Row = Record<string, SQLInputValue>;
+
+/** Opens (creating if needed) `<dataDir>/coordinator.sqlite` and migrates it to the current schema. */
+export function openSqliteStore(dataDir: string): SqliteCoordinatorStore {
+  try {
+    mkdirSync(dataDir, { recursive: true });
+  } catch (cause) {
+    throw new CoordinatorError('FEDVAL_ERR_COORD_STORAGE', `cannot create the data directory (${(cause as NodeJS.ErrnoException).code})`, { cause });
+  }
+  let db: DatabaseSync;
+  try {
+    db = new DatabaseSync(join(dataDir, DATABASE_FILE));
+    db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;');
+  } catch (cause) {
+    throw new CoordinatorError('FEDVAL_ERR_COORD_STORAGE', 'cannot open the database', { cause });
+  }
+  try {
+    migrate(db);
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+  return new SqliteCoordinatorStore(db);
+}
+
+function migrate(db: DatabaseSync): void {
+  const current = Number((db.prepare('PRAGMA user_version').get() as { user_version: number }).user_version);
+  if (current > MIGRATIONS.length) {
+    throw new CoordinatorError('FEDVAL_ERR_COORD_STORAGE_VERSION', `schema version ${current}, this coordinator knows up to ${MIGRATIONS.length}`);
+  }
+  for (let version = current; version < MIGRATIONS.length; version += 1) {
+    transaction(db, () => {
+      db.exec(MIGRATIONS[version] as string);
+      db.exec(`PRAGMA user_version = ${version + 1}`);
+    });
+  }
+}
+
+function transaction<T>(db: DatabaseSync, work: () => T): T {
+  db.exec('BEGIN IMMEDIATE');
+  try {
+    const result = work();
+    db.exec('COMMIT');
+    return result;
+  } catch (error) {
+    db.exec('ROLLBACK');
+    throw error;
+  }
+}
+
+export class SqliteCoordinatorStore implements CoordinatorStore {
+  readonly #db: DatabaseSync;
+
+  constructor(db: DatabaseSync) {
+    this.#db = db;
+  }
+
+  async putModel(model: ModelRecord): Promise<boolean> {
+    return this.#run(() => {
+      const info = this.#db
+        .prepare(
+          `INSERT INTO models (id, name, version, format, manifest_json, files_json, created_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING`,
+        )
+        .run(model.id, model.name, model.version, model.format, model.manifestJson, JSON.stringify(model.files), model.createdAt);
+      return Number(info.changes) === 1;
+    });
+  }
+
+  async getModel(id: string): Promise<ModelRecord | undefined> {
+    return this.#run(() => {
+      const row = this.#db.prepare('SELECT * FROM models WHERE id = ?').get(id) as Row | undefined;
+      if (!row) return undefined;
+      return {
+        id: String(row.id),
+        name: String(row.name),
+        version: String(row.version),
+        format: String(row.format),
+        manifestJson: String(row.manifest_json),
+        files: JSON.parse(String(row.files_json)) as ModelRecord['files'],
+        createdAt: Number(row.created_at),
+      };
+    });
+  }
+
+  async createStudy(study: StudyRecord): Promise<void> {
+    this.#run(() =>
+      this.#db
+        .prepare(
+          `INSERT INTO studies (id, name, model_id, score_column, metric_spec_json, sites_json, quorum, deadline_seconds, contribution, created_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        )
+        .run(
+          study.id,
+          study.name,
+          study.modelId,
+          study.scoreColumn,
+          JSON.stringify(study.metricSpec),
+          JSON.stringify(study.sites),
+          study.quorum,
+          study.deadlineSeconds,
+          study.contribution,
+          study.createdAt,
+        ),
+    );
+  }
+
+  async getStudy(id: string): Promise<StudyRecord | undefined> {
+    return this.#run(() => {
+      const row = this.#db.prepare('SELECT * FROM studies WHERE id = ?').get(id) as Row | undefined;
+      if (!row) return undefined;
+      return {
+        id: String(row.id),
+        name: String(row.name),
+        modelId: row.model_id === null ? null : String(row.model_id),
+        scoreColumn: row.score_column === null ? null : String(row.score_column),
+        metricSpec: JSON.parse(String(row.metric_spec_json)) as Record<string, unknown>,
+        sites: JSON.parse(String(row.sites_json)) as string[],
+        quorum: Number(row.quorum),
+        deadlineSeconds: Number(row.deadline_seconds),
+        contribution: String(row.contribution) as StudyRecord['contribution'],
+        createdAt: Number(row.created_at),
+      };
+    });
+  }
+
+  async createRound(round: Omit<RoundRecord, 'result' | 'closedAt' | 'reason' | 'contributions'>): Promise<void> {
+    this.#run(() =>
+      transaction(this.#db, () => {
+        this.#db
+          .prepare('INSERT INTO rounds (id, study_id, state, created_at, deadline_at) VALUES (?, ?, ?, ?, ?)')
+          .run(round.id, round.studyId, round.state, round.createdAt, round.deadlineAt);
+        const insertSite = this.#db.prepare('INSERT INTO round_sites (round_id, site_id, status, code, updated_at) VALUES (?, ?, ?, ?, ?)');
+        for (const site of round.sites) insertSite.run(round.id, site.siteId, site.status, site.code, site.updatedAt);
+      }),
+    );
+  }
+
+  async getRound(id: string): Promise<RoundRecord | undefined> {
+    return this.#run(() => {
+      const row = this.#db.prepare('SELECT * FROM rounds WHERE id = ?').get(id) as Row | undefined;
+      if (!row) return undefined;
+      const sites = this.#db.prepare('SELECT * FROM round_sites WHERE round_id = ? ORDER BY rowid').all(id) as Row[];
+      return {
+        id: String(row.id),
+        studyId: String(row.study_id),
+        state: String(row.state) as RoundState,
+        reason: row.reason === null ? null : String(row.reason),
+        createdAt: Number(row.created_at),
+        deadlineAt: Number(row.deadline_at),
+        closedAt: row.closed_at === null ? null : Number(row.closed_at),
+        contributions: Number(row.contributions),
+        result: row.result_json === null ? null : (JSON.parse(String(row.result_json)) as RoundRecord['result']),
+        sites: sites.map(
+          (site): RoundSiteRecord => ({
+            siteId: String(site.site_id),
+            status: String(site.status) as RoundSiteRecord['status'],
+            code: site.code === null ? null : String(site.code),
+            contributionBytes: site.contribution_bytes === null ? null : Number(site.contribution_bytes),
+            contributionSha256: site.contribution_sha256 === null ? null : String(site.contribution_sha256),
+            updatedAt: Number(site.updated_at),
+          }),
+        ),
+      };
+    });
+  }
+
+  async setRoundState(id: string, state: RoundState, _at: number): Promise<void> {
+    this.#run(() => this.#db.prepare('UPDATE rounds SET state = ? WHERE id = ?').run(state, id));
+  }
+
+  async updateRoundSite(roundId: string, siteId: string, update: RoundSiteUpdate, at: number): Promise<void> {
+    this.#run(() =>
+      this.#db
+        .prepare(
+          `UPDATE round_sites SET status = ?, code = ?, contribution_bytes = ?, contribution_sha256 = ?, updated_at = ?
+           WHERE round_id = ? AND site_id = ?`,
+        )
+        .run(update.status, update.code ?? null, update.contributionBytes ?? null, update.contributionSha256 ?? null, at, roundId, siteId),
+    );
+  }
+
+  async closeRound(id: string, closure: RoundClosure): Promise<void> {
+    const aggregate = closure.aggregate
+      ? new Uint8Array(closure.aggregate.buffer, closure.aggregate.byteOffset, closure.aggregate.byteLength)
+      : null;
+    this.#run(() =>
+      transaction(this.#db, () => {
+        this.#db
+          .prepare('UPDATE rounds SET state = ?, reason = ?, closed_at = ?, contributions = ?, aggregate = ?, result_json = ? WHERE id = ?')
+          .run(
+            closure.state,
+            closure.reason,
+            closure.closedAt,
+            closure.contributions,
+            aggregate,
+            closure.result === null ? null : JSON.stringify(closure.result),
+            id,
+          );
+      }),
+    );
+  }
+
+  async getRoundAggregate(id: string): Promise<Float64Array | undefined> {
+    return this.#run(() => {
+      const row = this.#db.prepare('SELECT aggregate FROM rounds WHERE id = ?').get(id) as { aggregate: Uint8Array | null } | undefined;
+      if (!row?.aggregate) return undefined;
+      const copy = new Uint8Array(row.aggregate); // aligned copy
+      return new Float64Array(copy.buffer, 0, copy.byteLength / Float64Array.BYTES_PER_ELEMENT);
+    });
+  }
+
+  async failOpenRounds(reason: string, at: number): Promise<number> {
+    return this.#run(() => {
+      const info = this.#db
+        .prepare(`UPDATE rounds SET state = 'failed', reason = ?, closed_at = ? WHERE state IN ('dispatched', 'collecting')`)
+        .run(reason, at);
+      return Number(info.changes);
+    });
+  }
+
+  async recordSiteSeen(siteId: string, at: number): Promise<void> {
+    this.#run(() =>
+      this.#db.prepare('INSERT INTO sites (id, last_seen) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET last_seen = excluded.last_seen').run(siteId, at),
+    );
+  }
+
+  async siteLastSeen(): Promise<Map<string, number>> {
+    return this.#run(() => {
+      const rows = this.#db.prepare('SELECT id, last_seen FROM sites').all() as Row[];
+      return new Map(rows.map((row) => [String(row.id), Number(row.last_seen)]));
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.#db.isOpen) this.#db.close();
+  }
+
+  #run<T>(work: () => T): T {
+    try {
+      return work();
+    } catch (cause) {
+      if (cause instanceof CoordinatorError) throw cause;
+      throw new CoordinatorError('FEDVAL_ERR_COORD_STORAGE', (cause as Error).message, { cause });
+    }
+  }
+}

@@ -1,0 +1,113 @@
+// store.ts — the coordinator's storage interface and the records it keeps; no site's contribution is ever among them.
+
+export const ROUND_STATES = ['dispatched', 'collecting', 'aggregated', 'failed'] as const;
+export type RoundState = (typeof ROUND_STATES)[number];
+
+/** Rounds in these states still accept site messages. */
+export const OPEN_ROUND_STATES: readonly RoundState[] = ['dispatched', 'collecting'];
+
+export const ROUND_SITE_STATUSES = ['pending', 'dispatched', 'accepted', 'refused', 'contributed', 'invalid'] as const;
+export type RoundSiteStatus = (typeof ROUND_SITE_STATUSES)[number];
+
+export interface ModelFileRecord {
+  path: string;
+  sha256: string;
+  bytes: number;
+}
+
+export interface ModelRecord {
+  /** SHA-256 of the manifest.json bytes as uploaded. */
+  id: string;
+  name: string;
+  version: string;
+  format: string;
+  /** The manifest exactly as uploaded. */
+  manifestJson: string;
+  /** Every bundle file except manifest.json, in manifest order. */
+  files: ModelFileRecord[];
+  createdAt: number;
+}
+
+export interface StudyRecord {
+  id: string;
+  name: string;
+  modelId: string | null;
+  scoreColumn: string | null;
+  /** The metric spec as resolved by @fedval/metrics when the study was created. */
+  metricSpec: Record<string, unknown>;
+  sites: string[];
+  quorum: number;
+  deadlineSeconds: number;
+  contribution: 'plaintext';
+  createdAt: number;
+}
+
+export interface RoundSiteRecord {
+  siteId: string;
+  status: RoundSiteStatus;
+  /** Coded reason for `refused` and `invalid`. */
+  code: string | null;
+  /** Size in bytes and SHA-256 of what the site sent; the content itself is never stored. */
+  contributionBytes: number | null;
+  contributionSha256: string | null;
+  updatedAt: number;
+}
+
+/** A released, finalized round result: metrics of the aggregate only. */
+export interface RoundResult {
+  metrics: unknown;
+  contributions: number;
+  sites: string[];
+}
+
+export interface RoundRecord {
+  id: string;
+  studyId: string;
+  state: RoundState;
+  reason: string | null;
+  createdAt: number;
+  deadlineAt: number;
+  closedAt: number | null;
+  contributions: number;
+  result: RoundResult | null;
+  sites: RoundSiteRecord[];
+}
+
+export interface RoundClosure {
+  state: 'aggregated' | 'failed';
+  reason: string | null;
+  closedAt: number;
+  contributions: number;
+  /** The summed statistics vector, stored for `aggregated` rounds. */
+  aggregate: Float64Array | null;
+  /** The finalized result when it can be computed at close (plaintext rounds). */
+  result: RoundResult | null;
+}
+
+export type RoundSiteUpdate = Pick<RoundSiteRecord, 'status'> & Partial<Pick<RoundSiteRecord, 'code' | 'contributionBytes' | 'contributionSha256'>>;
+
+/**
+ * Everything the coordinator persists. Asynchronous so that a networked database can back it;
+ * callers issue writes in order and await them.
+ */
+export interface CoordinatorStore {
+  /** Inserts a model; returns false when a model with the same id already exists. */
+  putModel(model: ModelRecord): Promise<boolean>;
+  getModel(id: string): Promise<ModelRecord | undefined>;
+  createStudy(study: StudyRecord): Promise<void>;
+  getStudy(id: string): Promise<StudyRecord | undefined>;
+  /** Inserts a round and its per-site rows in one transaction. */
+  createRound(round: Omit<RoundRecord, 'result' | 'closedAt' | 'reason' | 'contributions'>): Promise<void>;
+  getRound(id: string): Promise<RoundRecord | undefined>;
+  setRoundState(id: string, state: RoundState, at: number): Promise<void>;
+  updateRoundSite(roundId: string, siteId: string, update: RoundSiteUpdate, at: number): Promise<void>;
+  /** Closes a round in one transaction: state, reason, aggregate and result. */
+  closeRound(id: string, closure: RoundClosure): Promise<void>;
+  getRoundAggregate(id: string): Promise<Float64Array | undefined>;
+  /** Marks every open round failed with the reason; returns how many there were. */
+  failOpenRounds(reason: string, at: number): Promise<number>;
+  recordSiteSeen(siteId: string, at: number): Promise<void>;
+  /** Last time each site was seen, for sites seen at least once. */
+  siteLastSeen(): Promise<Map<string, number>>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,132 @@
+// binormal-model.ts — the planner's public assumption about scores: an equal-variance binormal model, calibrated.
+//
+// Negatives have a latent marker S ~ N(0, 1), positives S ~ N(d, 1), so AUC = Φ(d/√2)
+// (Hanley & McNeil 1982; Pepe 2003, §4.4). The score is the calibrated risk
+// p = logistic(logit π + d·S − d²/2), the posterior probability of a positive label under prevalence π
+// (the log-likelihood ratio of N(d,1) to N(0,1) at S is d·S − d²/2). Floating point is fine here:
+// this module only predicts accuracy, it never draws privacy noise.
+import type { RandomSource } from './random-source.ts';
+
+const LOG_SQRT_2PI = 0.9189385332046728; // ln √(2π)
+
+/** Standard normal CDF, Marsaglia (2004) "Evaluating the normal distribution" Taylor series, |error| < 1e-15. */
+export function normalCdf(x: number): number {
+  if (x < -37) return 0;
+  if (x > 37) return 1;
+  if (Math.abs(x) > 7) {
+    // Asymptotic tail (Abramowitz & Stegun 26.2.12), enough beyond 7σ.
+    const tail = Math.exp(-0.5 * x * x - LOG_SQRT_2PI) / Math.abs(x) * (1 - 1 / (x * x) + 3 / (x * x * x * x));
+    return x < 0 ? tail : 1 - tail;
+  }
+  let s = x;
+  let t = 0;
+  let b = x;
+  const q = x * x;
+  for (let i = 1; s !== t; ) {
+    t = s;
+    i += 2;
+    b *= q / i;
+    s = t + b;
+  }
+  return 0.5 + s * Math.exp(-0.5 * q - LOG_SQRT_2PI);
+}
+
+/** Standard normal quantile: Acklam's rational approximation refined by one Halley step on {@link normalCdf}. */
+export function normalQuantile(p: number): number {
+  if (!(p > 0 && p < 1)) return p === 0 ? -Infinity : p === 1 ? Infinity : Number.NaN;
+  const a = [-39.69683028665376, 220.9460984245205, -275.9285104469687, 138.357751867269, -30.66479806614716, 2.506628277459239];
+  const b = [-54.47609879822406, 161.5858368580409, -155.6989798598866, 66.80131188771972, -13.28068155288572];
+  const c = [-0.007784894002430293, -0.3223964580411365, -2.400758277161838, -2.549732539343734, 4.374664141464968, 2.938163982698783];
+  const d = [0.007784695709041462, 0.3224671290700398, 2.445134137142996, 3.754408661907416];
+  const low = 0.02425;
+  let x: number;
+  if (p < low) {
+    const q = Math.sqrt(-2 * Math.log(p));
+    x = (((((c[0]! * q + c[1]!) * q + c[2]!) * q + c[3]!) * q + c[4]!) * q + c[5]!) / ((((d[0]! * q + d[1]!) * q + d[2]!) * q + d[3]!) * q + 1);
+  } else if (p > 1 - low) {
+    const q = Math.sqrt(-2 * Math.log(1 - p));
+    x = -(((((c[0]! * q + c[1]!) * q + c[2]!) * q + c[3]!) * q + c[4]!) * q + c[5]!) / ((((d[0]! * q + d[1]!) * q + d[2]!) * q + d[3]!) * q + 1);
+  } else {
+    const q = p - 0.5;
+    const r = q * q;
+    x = ((((((a[0]! * r + a[1]!) * r + a[2]!) * r + a[3]!) * r + a[4]!) * r + a[5]!) * q) / (((((b[0]! * r + b[1]!) * r + b[2]!) * r + b[3]!) * r + b[4]!) * r + 1);
+  }
+  const e = normalCdf(x) - p;
+  const u = e * Math.sqrt(2 * Math.PI) * Math.exp((x * x) / 2);
+  return x - u / (1 + (x * u) / 2);
+}
+
+/** Planning assumptions about the pooled score distribution. */
+export interface ScoreModel {
+  /** Share of positives, 0 < π < 1. */
+  readonly prevalence: number;
+  /** Population ROC AUC of the model, 0.5 < AUC < 1. */
+  readonly auc: number;
+}
+
+function separation(model: ScoreModel): number {
+  return Math.SQRT2 * normalQuantile(model.auc);
+}
+
+/**
+ * Probability that a positive (class 1) or a negative (class 0) falls in each of `bins` equal-width
+ * score bins [i/bins, (i+1)/bins) on [0, 1].
+ */
+export function expectedBinProbabilities(model: ScoreModel, bins: number, positive: boolean): Float64Array {
+  const dSep = separation(model);
+  const logitPrevalence = Math.log(model.prevalence / (1 - model.prevalence));
+  const shift = positive ? dSep : 0;
+  // Latent value at which the calibrated score equals p.
+  const latent = (p: number): number => (Math.log(p / (1 - p)) - logitPrevalence + (dSep * dSep) / 2) / dSep;
+  const out = new Float64Array(bins);
+  let previous = 0;
+  for (let i = 0; i < bins; i += 1) {
+    const upper = i === bins - 1 ? 1 : normalCdf(latent((i + 1) / bins) - shift);
+    out[i] = Math.max(0, upper - previous);
+    previous = upper;
+  }
+  return out;
+}
+
+/** A uniform double in [0, 1) with 53 random bits. */
+function uniformDouble(rng: RandomSource): number {
+  return ((rng.nextUint32() >>> 5) * 67108864 + (rng.nextUint32() >>> 6)) / 9007199254740992;
+}
+
+/** Draws `count` standard normals (Box–Muller) into a new array. */
+export function standardNormals(rng: RandomSource, count: number): Float64Array {
+  const out = new Float64Array(count);
+  for (let i = 0; i < count; i += 2) {
+    const u1 = 1 - uniformDouble(rng);
+    const u2 = uniformDouble(rng);
+    const r = Math.sqrt(-2 * Math.log(u1));
+    out[i] = r * Math.cos(2 * Math.PI * u2);
+    if (i + 1 < count) out[i + 1] = r * Math.sin(2 * Math.PI * u2);
+  }
+  return out;
+}
+
+/**
+ * Simulates a cohort under the model: `positives` and `negatives` patients binned on `bins`
+ * equal-width score bins. Returns the two class histograms.
+ */
+export function simulateScoreHistograms(
+  model: ScoreModel,
+  positives: number,
+  negatives: number,
+  bins: number,
+  rng: RandomSource,
+): { positive: Float64Array; negative: Float64Array } {
+  const dSep = separation(model);
+  const offset = Math.log(model.prevalence / (1 - model.prevalence)) - (dSep * dSep) / 2;
+  const fill = (count: number, shift: number): Float64Array => {
+    const histogram = new Float64Array(bins);
+    const latent = standardNormals(rng, count);
+    for (let i = 0; i < count; i += 1) {
+      const score = 1 / (1 + Math.exp(-(offset + dSep * (latent[i]! + shift))));
+      histogram[Math.min(bins - 1, Math.floor(score * bins))]! += 1;
+    }
+    return histogram;
+  };
+  return { positive: fill(positives, dSep), negative: fill(negatives, 0) };
+}

@@ -1,0 +1,425 @@
+// planner.ts — the accuracy planner: choose a release layout and ρ split, and predict metric errors before a round runs.
+//
+// What is predicted is the error that privacy adds — DP noise plus coarsening — relative to the
+// non-private result on the same patients at the full score grid (sampling error of the cohort itself
+// is a separate matter). The prediction is a first-order (delta-method) expansion of each metric in the
+// released counts (Oehlert 1992; Casella & Berger 2002, §5.5.4): the error is approximately
+// N(bias, gᵀ Σ g), g the metric's gradient in the counts and Σ the covariance of the estimated counts —
+// σ²·I for a flat histogram, σ²·(HᵀH)⁻¹ for a consistent tree (tree.ts). The coarsening bias is the
+// metric's change on the expected histograms. Counts come from the calibrated binormal model
+// (binormal-model.ts); subgroup levels are assumed equally sized with the same prevalence and AUC.
+import type { NoiseBlock, NoiseMechanism, NoisePlan, PlannedBlock } from './allocation.ts';
+import { aggregateNoiseVariance, planNoise } from './allocation.ts';
+import { epsilonFromRho, rhoFromEpsilon } from './accountant.ts';
+import type { ScoreModel } from './binormal-model.ts';
+import { expectedBinProbabilities, normalCdf, simulateScoreHistograms, standardNormals } from './binormal-model.ts';
+import { coarsenHistogram, equalWidthEdges } from './coarsening.ts';
+import { DpError } from './errors.ts';
+import { seededRandomSource } from './random-source.ts';
+import type { TreeShape } from './tree.ts';
+import { encodeTree, estimateTreeHistogram, treePrefixVariances, treeQueryVariance, treeShape } from './tree.ts';
+
+/** A release layout for the score histograms. */
+export type ReleaseLayoutSpec =
+  | { readonly kind: 'flat'; readonly bins: number }
+  | { readonly kind: 'tree'; readonly bins: number; readonly branching: number };
+
+/** Inputs of {@link planRelease}. Only `patients`, `prevalence`, `sites`, `epsilon` and `delta` are required. */
+export interface PlanReleaseRequest {
+  /** Pooled patients with a label, across all sites. */
+  patients: number;
+  /** Share of positives, 0 < π < 1. */
+  prevalence: number;
+  /** Sites expected to contribute. */
+  sites: number;
+  /** Skellam: shares are sized so that any minSites of them carry the full noise. Default: `sites`. */
+  minSites?: number;
+  /** Per-round ε at `delta`. */
+  epsilon: number;
+  delta: number;
+  /** Default 'skellam' (aggregate-only release). */
+  mechanism?: NoiseMechanism;
+  /** Bins of the full score grid on [0, 1]. Default 1000. */
+  fineBins?: number;
+  /** 'auto' (default) picks the layout with the smallest predicted overall AUC error. */
+  layout?: 'auto' | ReleaseLayoutSpec;
+  /** Number of levels of each subgroup variable released in the same round (e.g. [2] for sex). Default []. */
+  subgroupLevels?: readonly number[];
+  /** Score thresholds for sensitivity and specificity; snapped to the fine grid and kept as bin edges. Default [0.5]. */
+  thresholds?: readonly number[];
+  /** AUC assumed by the binormal score model. Default 0.75. */
+  assumedAuc?: number;
+  /** Relative ρ weights: the overall histograms, and each subgroup variable. Defaults {@link DEFAULT_PLAN_WEIGHTS}. */
+  weights?: { overall?: number; subgroup?: number };
+}
+
+/** Default ρ weights: overall histograms 3, each subgroup variable 2 (so one subgroup gets 40 %). */
+export const DEFAULT_PLAN_WEIGHTS: Readonly<{ overall: number; subgroup: number }> = Object.freeze({ overall: 3, subgroup: 2 });
+
+/** A predicted error: approximately Normal(bias, std²); medianAbsError is the median of its absolute value. */
+export interface PredictedError {
+  readonly bias: number;
+  readonly std: number;
+  readonly medianAbsError: number;
+}
+
+/** Predicted errors of one population (everyone, or one subgroup level). */
+export interface PopulationPrediction {
+  readonly patients: number;
+  readonly auc: PredictedError;
+  /** One per threshold, in the order given. */
+  readonly sensitivity: readonly PredictedError[];
+  readonly specificity: readonly PredictedError[];
+  /** Noise std of the estimated number of positives (and of negatives: the same). */
+  readonly classCountStd: number;
+  /** Largest noise std of any estimated cumulative count of one class. */
+  readonly maxCumulativeStd: number;
+}
+
+/** A resolved layout: coarse bin edges on the fine grid, and the tree over them if any. */
+export interface ReleaseLayout {
+  readonly kind: 'flat' | 'tree';
+  readonly fineBins: number;
+  /** Coarse bin edges (fine-bin indices, 0 … fineBins). */
+  readonly edges: Int32Array;
+  /** Present for trees. */
+  readonly tree?: TreeShape;
+  /** Coordinates of one class histogram: bins (flat) or tree nodes. */
+  readonly coordinatesPerHistogram: number;
+  /** Counters one patient increments per histogram (1 flat, tree levels). */
+  readonly countersPerPatient: number;
+}
+
+export interface ReleasePlan {
+  readonly request: Readonly<Required<Omit<PlanReleaseRequest, 'weights' | 'layout'>>> & { readonly layout: 'auto' | ReleaseLayoutSpec };
+  readonly layout: ReleaseLayout;
+  /** The noise plan every site applies (blocks 'overall' and 'subgroup-<i>', class histograms negative then positive). */
+  readonly noise: NoisePlan;
+  /** ρ of the round, and its (ε, δ) display. */
+  readonly rho: number;
+  readonly epsilon: number;
+  /** Noise std per coordinate in the aggregate of `sites` contributions, per block name. */
+  readonly aggregateNoiseStd: Readonly<Record<string, number>>;
+  readonly overall: PopulationPrediction;
+  /** One entry per subgroup variable: the prediction for one of its (equally sized) levels. */
+  readonly subgroups: readonly PopulationPrediction[];
+}
+
+function check(condition: boolean, message: string): void {
+  if (!condition) throw new DpError('FEDVAL_ERR_DP_INVALID_ARGUMENT', message);
+}
+
+/** Mann–Whitney AUC from class histograms on ordered bins, ties counted one half. */
+function histogramAuc(positive: Float64Array, negative: Float64Array): number {
+  let positives = 0;
+  let negatives = 0;
+  let numerator = 0;
+  for (let i = 0; i < positive.length; i += 1) {
+    numerator += positive[i]! * (negatives + negative[i]! / 2);
+    negatives += negative[i]!;
+    positives += positive[i]!;
+  }
+  return numerator / (positives * negatives);
+}
+
+/** Gradients of histogramAuc with respect to every positive and every negative count. */
+function aucGradients(positive: Float64Array, negative: Float64Array): { positive: Float64Array; negative: Float64Array } {
+  const bins = positive.length;
+  const totalPositive = positive.reduce((a, b) => a + b, 0);
+  const totalNegative = negative.reduce((a, b) => a + b, 0);
+  const auc = histogramAuc(positive, negative);
+  const gPositive = new Float64Array(bins);
+  const gNegative = new Float64Array(bins);
+  let negativesBelow = 0;
+  for (let i = 0; i < bins; i += 1) {
+    gPositive[i] = ((negativesBelow + negative[i]! / 2) / totalNegative - auc) / totalPositive;
+    negativesBelow += negative[i]!;
+  }
+  let positivesAbove = 0;
+  for (let j = bins - 1; j >= 0; j -= 1) {
+    gNegative[j] = ((positivesAbove + positive[j]! / 2) / totalPositive - auc) / totalNegative;
+    positivesAbove += positive[j]!;
+  }
+  return { positive: gPositive, negative: gNegative };
+}
+
+/** Gradient of (Σ_{i ≥ edge} h_i) / Σ h — the share of a class at or above a threshold edge. */
+function shareAboveGradient(histogram: Float64Array, edge: number): Float64Array {
+  const total = histogram.reduce((a, b) => a + b, 0);
+  let above = 0;
+  for (let i = edge; i < histogram.length; i += 1) above += histogram[i]!;
+  const share = above / total;
+  return histogram.map((_, i) => ((i >= edge ? 1 : 0) - share) / total);
+}
+
+/** Median of |X| for X ~ Normal(bias, std²), by bisection. */
+function medianAbsolute(bias: number, std: number): number {
+  if (std === 0) return Math.abs(bias);
+  let lo = 0;
+  let hi = Math.abs(bias) + 10 * std;
+  for (let i = 0; i < 100; i += 1) {
+    const m = (lo + hi) / 2;
+    const inside = normalCdf((m - bias) / std) - normalCdf((-m - bias) / std);
+    if (inside < 0.5) lo = m;
+    else hi = m;
+  }
+  return (lo + hi) / 2;
+}
+
+function predicted(bias: number, variance: number): PredictedError {
+  const std = Math.sqrt(Math.max(0, variance));
+  return Object.freeze({ bias, std, medianAbsError: medianAbsolute(bias, std) });
+}
+
+/** Variance of a linear function w·ĥ of one estimated class histogram under the layout. */
+function linearVariance(layout: ReleaseLayout, weights: Float64Array, noiseVariance: number): number {
+  if (layout.tree) return treeQueryVariance(layout.tree, weights, noiseVariance);
+  let sum = 0;
+  for (const w of weights) sum += w * w;
+  return noiseVariance * sum;
+}
+
+function thresholdEdges(thresholds: readonly number[], fineBins: number): number[] {
+  return [...new Set(thresholds.map((t) => Math.round(t * fineBins)))].filter((e) => e > 0 && e < fineBins);
+}
+
+/** Resolves a layout spec into edges (thresholds pinned) and the tree shape. */
+export function resolveLayout(spec: ReleaseLayoutSpec, fineBins: number, thresholds: readonly number[]): ReleaseLayout {
+  check(Number.isSafeInteger(spec.bins) && spec.bins >= 1 && spec.bins <= fineBins, 'layout bins must be between 1 and fineBins');
+  const edges = equalWidthEdges(fineBins, spec.bins, thresholdEdges(thresholds, fineBins));
+  if (spec.kind === 'flat') {
+    return Object.freeze({ kind: 'flat', fineBins, edges, coordinatesPerHistogram: spec.bins, countersPerPatient: 1 });
+  }
+  const tree = treeShape(spec.bins, spec.branching);
+  return Object.freeze({ kind: 'tree', fineBins, edges, tree, coordinatesPerHistogram: tree.nodeCount, countersPerPatient: tree.levels });
+}
+
+/** The analytic prediction for one population of `patients` under a layout and aggregate noise variance. */
+function predictPopulation(
+  model: ScoreModel,
+  patients: number,
+  layout: ReleaseLayout,
+  noiseVariance: number,
+  thresholds: readonly number[],
+): PopulationPrediction {
+  const positives = patients * model.prevalence;
+  const negatives = patients - positives;
+  const finePositive = expectedBinProbabilities(model, layout.fineBins, true).map((p) => p * positives);
+  const fineNegative = expectedBinProbabilities(model, layout.fineBins, false).map((p) => p * negatives);
+  const coarsePositive = coarsenHistogram(finePositive, layout.edges);
+  const coarseNegative = coarsenHistogram(fineNegative, layout.edges);
+  const gradients = aucGradients(coarsePositive, coarseNegative);
+  const auc = predicted(
+    histogramAuc(coarsePositive, coarseNegative) - histogramAuc(finePositive, fineNegative),
+    linearVariance(layout, gradients.positive, noiseVariance) + linearVariance(layout, gradients.negative, noiseVariance),
+  );
+  const sensitivity: PredictedError[] = [];
+  const specificity: PredictedError[] = [];
+  for (const threshold of thresholds) {
+    const fineEdge = Math.round(threshold * layout.fineBins);
+    const edge = layout.edges.indexOf(fineEdge); // pinned by resolveLayout (0 and fineBins are edges too)
+    sensitivity.push(predicted(0, linearVariance(layout, shareAboveGradient(coarsePositive, edge), noiseVariance)));
+    specificity.push(predicted(0, linearVariance(layout, shareAboveGradient(coarseNegative, edge), noiseVariance)));
+  }
+  const bins = layout.edges.length - 1;
+  const classCountStd = Math.sqrt(linearVariance(layout, new Float64Array(bins).fill(1), noiseVariance));
+  const prefix = layout.tree
+    ? treePrefixVariances(layout.tree, noiseVariance)
+    : Float64Array.from({ length: bins + 1 }, (_, k) => k * noiseVariance);
+  return Object.freeze({
+    patients,
+    auc,
+    sensitivity: Object.freeze(sensitivity),
+    specificity: Object.freeze(specificity),
+    classCountStd,
+    maxCumulativeStd: Math.sqrt(Math.max(...prefix)),
+  });
+}
+
+function layoutBlocks(layout: ReleaseLayout, subgroupLevels: readonly number[]): NoiseBlock[] {
+  const blocks: NoiseBlock[] = [];
+  const sensitivity = { l1Sensitivity: layout.countersPerPatient, l2SensitivitySquared: layout.countersPerPatient };
+  let offset = 0;
+  const add = (name: string, histograms: number): void => {
+    blocks.push({ name, offset, length: histograms * layout.coordinatesPerHistogram, ...sensitivity });
+    offset += histograms * layout.coordinatesPerHistogram;
+  };
+  add('overall', 2);
+  subgroupLevels.forEach((levels, i) => add(`subgroup-${i}`, 2 * levels));
+  return blocks;
+}
+
+/** Candidate layouts tried by 'auto': flat grids and trees of 2, 4, 8 and 16 branches. */
+function candidateLayouts(fineBins: number): ReleaseLayoutSpec[] {
+  const out: ReleaseLayoutSpec[] = [];
+  for (const bins of [4, 5, 8, 10, 12, 16, 20, 25, 32, 40, 50, 64, 100, 128, 200]) if (bins <= fineBins) out.push({ kind: 'flat', bins });
+  for (const branching of [2, 4, 8, 16]) {
+    for (let leaves = branching; leaves <= Math.min(1024, fineBins); leaves *= branching) {
+      if (leaves >= 8) out.push({ kind: 'tree', bins: leaves, branching });
+    }
+  }
+  return out;
+}
+
+function resolveRequest(request: PlanReleaseRequest): ReleasePlan['request'] {
+  const resolved = {
+    patients: request.patients,
+    prevalence: request.prevalence,
+    sites: request.sites,
+    minSites: request.minSites ?? request.sites,
+    epsilon: request.epsilon,
+    delta: request.delta,
+    mechanism: request.mechanism ?? 'skellam',
+    fineBins: request.fineBins ?? 1000,
+    layout: request.layout ?? 'auto',
+    subgroupLevels: Object.freeze([...(request.subgroupLevels ?? [])]),
+    thresholds: Object.freeze([...(request.thresholds ?? [0.5])]),
+    assumedAuc: request.assumedAuc ?? 0.75,
+  } as const;
+  check(Number.isFinite(resolved.patients) && resolved.patients >= 2, 'patients must be at least 2');
+  check(resolved.prevalence > 0 && resolved.prevalence < 1, 'prevalence must lie strictly between 0 and 1');
+  check(Number.isSafeInteger(resolved.sites) && resolved.sites >= 1, 'sites must be a positive integer');
+  check(Number.isSafeInteger(resolved.minSites) && resolved.minSites >= 1 && resolved.minSites <= resolved.sites, 'minSites must be between 1 and sites');
+  check(Number.isSafeInteger(resolved.fineBins) && resolved.fineBins >= 2, 'fineBins must be an integer ≥ 2');
+  check(resolved.assumedAuc > 0.5 && resolved.assumedAuc < 1, 'assumedAuc must lie strictly between 0.5 and 1');
+  check(resolved.subgroupLevels.every((l) => Number.isSafeInteger(l) && l >= 2), 'every subgroup variable needs at least 2 levels');
+  check(resolved.thresholds.every((t) => t >= 0 && t <= 1), 'thresholds must lie in [0, 1]');
+  return Object.freeze(resolved);
+}
+
+function buildPlan(request: ReleasePlan['request'], spec: ReleaseLayoutSpec, rho: number, weights: { overall: number; subgroup: number }, withSubgroups: boolean): ReleasePlan {
+  const layout = resolveLayout(spec, request.fineBins, request.thresholds);
+  const blocks = layoutBlocks(layout, request.subgroupLevels);
+  const noise = planNoise({
+    rho,
+    mechanism: request.mechanism,
+    minSites: request.mechanism === 'skellam' ? request.minSites : 1,
+    shares: blocks.map((block) => ({ block, weight: block.name === 'overall' ? weights.overall : weights.subgroup })),
+  });
+  const model: ScoreModel = { prevalence: request.prevalence, auc: request.assumedAuc };
+  const variance = (block: PlannedBlock): number => aggregateNoiseVariance(block, request.sites);
+  const [overallBlock, ...subgroupBlocks] = noise.blocks;
+  const overall = predictPopulation(model, request.patients, layout, variance(overallBlock!), request.thresholds);
+  const subgroups = withSubgroups
+    ? subgroupBlocks.map((block, i) =>
+        predictPopulation(model, request.patients / request.subgroupLevels[i]!, layout, variance(block), request.thresholds),
+      )
+    : [];
+  return Object.freeze({
+    request,
+    layout,
+    noise,
+    rho: noise.rho,
+    epsilon: epsilonFromRho(noise.rho, request.delta),
+    aggregateNoiseStd: Object.freeze(Object.fromEntries(noise.blocks.map((block) => [block.name, Math.sqrt(variance(block))]))),
+    overall,
+    subgroups: Object.freeze(subgroups),
+  });
+}
+
+/**
+ * Plans one round: converts (ε, δ) to ρ, splits ρ between the overall histograms and each subgroup
+ * variable, calibrates the noise, and predicts the error of AUC, sensitivity and specificity. With
+ * layout 'auto' it evaluates flat grids and trees (thresholds kept as edges) and keeps the one with
+ * the smallest predicted overall AUC median absolute error.
+ */
+export function planRelease(request: PlanReleaseRequest): ReleasePlan {
+  const resolved = resolveRequest(request);
+  const rho = rhoFromEpsilon(resolved.epsilon, resolved.delta);
+  const weights = { ...DEFAULT_PLAN_WEIGHTS, ...request.weights };
+  check(weights.overall > 0 && weights.subgroup > 0, 'weights must be positive');
+  if (resolved.layout !== 'auto') return buildPlan(resolved, resolved.layout, rho, weights, true);
+  let best: { spec: ReleaseLayoutSpec; error: number } | undefined;
+  for (const spec of candidateLayouts(resolved.fineBins)) {
+    let error: number;
+    try {
+      error = buildPlan(resolved, spec, rho, weights, false).overall.auc.medianAbsError;
+    } catch (cause) {
+      if (cause instanceof DpError && cause.code === 'FEDVAL_ERR_DP_INVALID_ARGUMENT') continue; // e.g. thresholds need more bins
+      throw cause;
+    }
+    if (best === undefined || error < best.error) best = { spec, error };
+  }
+  if (best === undefined) throw new DpError('FEDVAL_ERR_DP_INVALID_ARGUMENT', 'no candidate layout fits the thresholds');
+  return buildPlan(resolved, best.spec, rho, weights, true);
+}
+
+/** Options of {@link simulateRelease}. */
+export interface SimulateReleaseOptions {
+  /** Simulated rounds. Default 200. */
+  trials: number;
+  /** Seed of the deterministic generator. Default 'fedval-dp-simulation'. */
+  seed: string;
+}
+
+export const DEFAULT_SIMULATE_RELEASE_OPTIONS: Readonly<SimulateReleaseOptions> = Object.freeze({ trials: 200, seed: 'fedval-dp-simulation' });
+
+/** Observed median absolute errors of one population over the simulated rounds. */
+export interface SimulatedErrors {
+  readonly auc: number;
+  readonly sensitivity: readonly number[];
+  readonly specificity: readonly number[];
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+function shareAbove(histogram: Float64Array, start: number): number {
+  let above = 0;
+  let total = 0;
+  for (let i = 0; i < histogram.length; i += 1) {
+    total += histogram[i]!;
+    if (i >= start) above += histogram[i]!;
+  }
+  return above / total;
+}
+
+/**
+ * Monte Carlo check of a plan: simulates cohorts from the binormal model, releases their histograms
+ * through the plan's layout with Gaussian noise of the plan's aggregate variance (the Skellam and
+ * discrete Gaussian sums are close to Gaussian at these variances), estimates, and compares AUC,
+ * sensitivity and specificity with the non-private values on the full grid of the same cohort.
+ * Returns the median absolute errors of the overall population and of one level per subgroup variable.
+ */
+export function simulateRelease(plan: ReleasePlan, options?: Partial<SimulateReleaseOptions>): { overall: SimulatedErrors; subgroups: SimulatedErrors[] } {
+  const { trials, seed } = { ...DEFAULT_SIMULATE_RELEASE_OPTIONS, ...options };
+  check(Number.isSafeInteger(trials) && trials >= 1, 'trials must be a positive integer');
+  const rng = seededRandomSource(seed);
+  const { request, layout } = plan;
+  const model: ScoreModel = { prevalence: request.prevalence, auc: request.assumedAuc };
+  const fineEdges = request.thresholds.map((t) => Math.round(t * layout.fineBins));
+  const run = (patients: number, noiseStd: number): SimulatedErrors => {
+    const positives = Math.round(patients * request.prevalence);
+    const errors = { auc: [] as number[], sensitivity: fineEdges.map(() => [] as number[]), specificity: fineEdges.map(() => [] as number[]) };
+    const release = (fine: Float64Array): Float64Array => {
+      const coarse = coarsenHistogram(fine, layout.edges);
+      if (!layout.tree) {
+        const noise = standardNormals(rng, coarse.length);
+        return coarse.map((c, i) => c + noiseStd * noise[i]!);
+      }
+      const nodes = encodeTree(coarse, layout.tree);
+      const noise = standardNormals(rng, nodes.length);
+      return estimateTreeHistogram(nodes.map((c, i) => c + noiseStd * noise[i]!), layout.tree);
+    };
+    for (let t = 0; t < trials; t += 1) {
+      const cohort = simulateScoreHistograms(model, positives, patients - positives, layout.fineBins, rng);
+      const positive = release(cohort.positive);
+      const negative = release(cohort.negative);
+      errors.auc.push(Math.abs(histogramAuc(positive, negative) - histogramAuc(cohort.positive, cohort.negative)));
+      fineEdges.forEach((fineEdge, k) => {
+        const edge = layout.edges.indexOf(fineEdge);
+        errors.sensitivity[k]!.push(Math.abs(shareAbove(positive, edge) - shareAbove(cohort.positive, fineEdge)));
+        errors.specificity[k]!.push(Math.abs(shareAbove(negative, edge) - shareAbove(cohort.negative, fineEdge)));
+      });
+    }
+    return { auc: median(errors.auc), sensitivity: errors.sensitivity.map(median), specificity: errors.specificity.map(median) };
+  };
+  const std = plan.aggregateNoiseStd;
+  return {
+    overall: run(request.patients, std['overall']!),
+    subgroups: request.subgroupLevels.map((levels, i) => run(Math.round(request.patients / levels), std[`subgroup-${i}`]!)),
+  };
+}

@@ -1,0 +1,207 @@
+// accumulator.ts — turns one site's predictions, patient by patient, into the additive statistics vector.
+import { MetricsError } from './errors.ts';
+import { EXCLUSION_REASONS, exclusionIndex } from './exclusion-reasons.ts';
+import type { ExclusionReason } from './exclusion-reasons.ts';
+import { levelMatcher } from './group-levels.ts';
+import type { GroupValue } from './group-levels.ts';
+import { scoreBin } from './score-grid.ts';
+import type { SectionFieldName } from './section-fields.ts';
+import { FIXED_POINT_SCALE, fieldSlice } from './statistics-layout.ts';
+import type { StatisticsLayout } from './statistics-layout.ts';
+
+/**
+ * Collects one site's statistics. Labels and scores that cannot be used are counted as exclusions,
+ * never thrown: null or undefined is "missing", anything else unusable (NaN, ±Infinity, outside
+ * [0, 1], not a class index) is "invalid". Checks run label first, then score; a patient gets one reason.
+ * Only programming errors throw (wrong task, wrong number of group values, unknown reason).
+ */
+export interface StatisticsAccumulator {
+  readonly layout: StatisticsLayout;
+  /** Binary task: score in [0, 1], label 0 or 1, one raw value per group column. */
+  addBinary(score: number | null | undefined, label: number | null | undefined, groups?: readonly GroupValue[]): void;
+  /** Multiclass task: K scores in [0, 1] (class order of the spec), the true class index in [0, K). */
+  addMulticlass(scores: ArrayLike<number> | null | undefined, labelIndex: number | null | undefined, groups?: readonly GroupValue[]): void;
+  /** Regression task: observed y and predicted ŷ, clamped into the spec's regression range. */
+  addRegression(y: number | null | undefined, yhat: number | null | undefined, groups?: readonly GroupValue[]): void;
+  /** Counts a patient left out before prediction (missing features, outside the cohort, …). */
+  exclude(reason: ExclusionReason, groups?: readonly GroupValue[]): void;
+  /** A copy of the vector; every entry is a safe integer. */
+  vector(): Float64Array;
+}
+
+export function createAccumulator(layout: StatisticsLayout): StatisticsAccumulator {
+  return new SiteStatisticsAccumulator(layout);
+}
+
+const S = FIXED_POINT_SCALE;
+const MISSING_LABEL = exclusionIndex('missing_label');
+const INVALID_LABEL = exclusionIndex('invalid_label');
+const MISSING_SCORE = exclusionIndex('missing_score');
+const INVALID_SCORE = exclusionIndex('invalid_score');
+
+class SiteStatisticsAccumulator implements StatisticsAccumulator {
+  readonly layout: StatisticsLayout;
+  readonly #values: Float64Array;
+  readonly #matchers: ((raw: GroupValue) => number)[];
+  /** Section index of level 0 of each group column. */
+  readonly #groupBase: number[];
+  /** Sections the current patient touches: overall, then one per group column. */
+  readonly #touched: Int32Array;
+  readonly #offsets: Partial<Record<SectionFieldName, Int32Array>>;
+  readonly #bins: number;
+  readonly #binsPerCalibrationBin: number;
+  readonly #classCount: number;
+
+  constructor(layout: StatisticsLayout) {
+    this.layout = layout;
+    this.#values = new Float64Array(layout.length);
+    const { spec } = layout;
+    this.#matchers = spec.groups.map((g) => levelMatcher(g));
+    this.#groupBase = [];
+    let base = 1;
+    for (const levels of layout.groupLevels) {
+      this.#groupBase.push(base);
+      base += levels.length;
+    }
+    this.#touched = new Int32Array(1 + spec.groups.length);
+    this.#offsets = {};
+    const first = layout.sections[0];
+    if (first) {
+      for (const name of Object.keys(first.fields) as SectionFieldName[]) {
+        this.#offsets[name] = Int32Array.from(layout.sections, (section) => fieldSlice(section, name).offset);
+      }
+    }
+    this.#bins = spec.bins;
+    this.#binsPerCalibrationBin = spec.bins / spec.calibrationBins;
+    this.#classCount = spec.classes?.length ?? 0;
+  }
+
+  addBinary(score: number | null | undefined, label: number | null | undefined, groups?: readonly GroupValue[]): void {
+    this.#requireTask('binary', 'addBinary');
+    const touched = this.#locate(groups);
+    if (label === null || label === undefined) return this.#count(touched, MISSING_LABEL);
+    if (label !== 0 && label !== 1) return this.#count(touched, INVALID_LABEL);
+    if (score === null || score === undefined) return this.#count(touched, MISSING_SCORE);
+    if (typeof score !== 'number' || !(score >= 0 && score <= 1)) return this.#count(touched, INVALID_SCORE);
+    const bin = scoreBin(score, this.#bins);
+    const histogram = this.#field(label === 1 ? 'positive_histogram' : 'negative_histogram');
+    const brier = this.#field('brier_sum');
+    const calibration = this.#field('calibration_score_sums');
+    const brierUnits = Math.round((score - label) * (score - label) * S);
+    const scoreUnits = Math.round(score * S);
+    const calibrationBin = Math.floor(bin / this.#binsPerCalibrationBin);
+    const values = this.#values;
+    for (let i = 0; i < touched.length; i += 1) {
+      const section = touched[i] as number;
+      increment(values, (histogram[section] as number) + bin, 1);
+      increment(values, brier[section] as number, brierUnits);
+      increment(values, (calibration[section] as number) + calibrationBin, scoreUnits);
+    }
+  }
+
+  addMulticlass(scores: ArrayLike<number> | null | undefined, labelIndex: number | null | undefined, groups?: readonly GroupValue[]): void {
+    this.#requireTask('multiclass', 'addMulticlass');
+    const touched = this.#locate(groups);
+    const K = this.#classCount;
+    if (labelIndex === null || labelIndex === undefined) return this.#count(touched, MISSING_LABEL);
+    if (typeof labelIndex !== 'number' || !Number.isInteger(labelIndex) || labelIndex < 0 || labelIndex >= K) return this.#count(touched, INVALID_LABEL);
+    if (scores === null || scores === undefined) return this.#count(touched, MISSING_SCORE);
+    if (typeof scores !== 'object' || scores.length !== K) return this.#count(touched, INVALID_SCORE);
+    let predicted = 0;
+    let brier = 0;
+    for (let c = 0; c < K; c += 1) {
+      const s = scores[c];
+      if (typeof s !== 'number' || !(s >= 0 && s <= 1)) return this.#count(touched, INVALID_SCORE);
+      if (s > (scores[predicted] as number)) predicted = c;
+      const target = c === labelIndex ? 1 : 0;
+      brier += (s - target) * (s - target);
+    }
+    const brierUnits = Math.round(Math.min(brier, 2) * S);
+    const confusion = this.#field('confusion');
+    const histograms = this.#field('class_histograms');
+    const brierSum = this.#field('brier_sum');
+    const B = this.#bins;
+    const values = this.#values;
+    for (let i = 0; i < touched.length; i += 1) {
+      const section = touched[i] as number;
+      increment(values, (confusion[section] as number) + labelIndex * K + predicted, 1);
+      const base = histograms[section] as number;
+      for (let c = 0; c < K; c += 1) {
+        const isClass = c === labelIndex ? 1 : 0;
+        increment(values, base + (2 * c + isClass) * B + scoreBin(scores[c] as number, B), 1);
+      }
+      increment(values, brierSum[section] as number, brierUnits);
+    }
+  }
+
+  addRegression(y: number | null | undefined, yhat: number | null | undefined, groups?: readonly GroupValue[]): void {
+    this.#requireTask('regression', 'addRegression');
+    const touched = this.#locate(groups);
+    if (y === null || y === undefined) return this.#count(touched, MISSING_LABEL);
+    if (typeof y !== 'number' || !Number.isFinite(y)) return this.#count(touched, INVALID_LABEL);
+    if (yhat === null || yhat === undefined) return this.#count(touched, MISSING_SCORE);
+    if (typeof yhat !== 'number' || !Number.isFinite(yhat)) return this.#count(touched, INVALID_SCORE);
+    const [low, high] = this.layout.spec.regressionRange ?? [0, 1];
+    const u = (Math.min(Math.max(y, low), high) - low) / (high - low);
+    const v = (Math.min(Math.max(yhat, low), high) - low) / (high - low);
+    const clamped = y < low || y > high || yhat < low || yhat > high ? 1 : 0;
+    const terms = [u, v, u * u, v * v, u * v, Math.abs(u - v), (u - v) * (u - v)];
+    const count = this.#field('count');
+    const clampedCount = this.#field('clamped');
+    const sums = this.#field('regression_sums');
+    const values = this.#values;
+    for (let i = 0; i < touched.length; i += 1) {
+      const section = touched[i] as number;
+      increment(values, count[section] as number, 1);
+      increment(values, clampedCount[section] as number, clamped);
+      const base = sums[section] as number;
+      for (let t = 0; t < terms.length; t += 1) increment(values, base + t, Math.round((terms[t] as number) * S));
+    }
+  }
+
+  exclude(reason: ExclusionReason, groups?: readonly GroupValue[]): void {
+    const index = exclusionIndex(reason);
+    if (index < 0) throw new MetricsError('FEDVAL_ERR_METRICS_UNKNOWN_EXCLUSION', `expected one of ${EXCLUSION_REASONS.join(', ')}`);
+    this.#count(this.#locate(groups), index);
+  }
+
+  vector(): Float64Array {
+    return this.#values.slice();
+  }
+
+  #requireTask(task: string, method: string): void {
+    if (this.layout.spec.task !== task) {
+      throw new MetricsError('FEDVAL_ERR_METRICS_TASK_MISMATCH', `${method} on a ${this.layout.spec.task} layout`);
+    }
+  }
+
+  #locate(groups: readonly GroupValue[] | undefined): Int32Array {
+    const matchers = this.#matchers;
+    const given = groups ?? [];
+    if (given.length !== matchers.length) {
+      throw new MetricsError('FEDVAL_ERR_METRICS_GROUP_COUNT', `expected ${matchers.length} group values, got ${given.length}`);
+    }
+    const touched = this.#touched;
+    for (let g = 0; g < matchers.length; g += 1) {
+      touched[g + 1] = (this.#groupBase[g] as number) + (matchers[g] as (raw: GroupValue) => number)(given[g]);
+    }
+    return touched;
+  }
+
+  #count(touched: Int32Array, reasonIndex: number): void {
+    const exclusions = this.#field('exclusions');
+    for (let i = 0; i < touched.length; i += 1) {
+      increment(this.#values, (exclusions[touched[i] as number] as number) + reasonIndex, 1);
+    }
+  }
+
+  #field(name: SectionFieldName): Int32Array {
+    const offsets = this.#offsets[name];
+    if (!offsets) throw new MetricsError('FEDVAL_ERR_METRICS_TASK_MISMATCH', `the layout has no ${name} entries`);
+    return offsets;
+  }
+}
+
+function increment(values: Float64Array, index: number, amount: number): void {
+  values[index] = (values[index] as number) + amount;
+}

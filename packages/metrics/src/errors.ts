@@ -1,0 +1,23 @@
+// errors.ts — every error @fedval/metrics throws, each with a stable public code.
+export const METRICS_ERROR_MESSAGES = {
+  FEDVAL_ERR_METRICS_INVALID_SPEC: 'invalid metric spec',
+  FEDVAL_ERR_METRICS_TASK_MISMATCH: 'the call does not match the task of the statistics layout',
+  FEDVAL_ERR_METRICS_GROUP_COUNT: 'group values do not match the declared group columns',
+  FEDVAL_ERR_METRICS_UNKNOWN_EXCLUSION: 'unknown exclusion reason',
+  FEDVAL_ERR_METRICS_VECTOR_LENGTH: 'statistics vector length does not match',
+  FEDVAL_ERR_METRICS_VECTOR_NOT_FINITE: 'statistics vector holds a non-finite entry',
+  FEDVAL_ERR_METRICS_VECTOR_NOT_SAFE_INTEGER: 'statistics vector entry is not a safe integer',
+  FEDVAL_ERR_METRICS_INVALID_NOISE: 'invalid noise options',
+  FEDVAL_ERR_METRICS_INVALID_INPUT: 'invalid input arrays',
+} as const;
+
+export type MetricsErrorCode = keyof typeof METRICS_ERROR_MESSAGES;
+
+export class MetricsError extends Error {
+  readonly code: MetricsErrorCode;
+  constructor(code: MetricsErrorCode, detail?: string, options?: { cause?: unknown }) {
+    super(detail ? `${METRICS_ERROR_MESSAGES[code]}: ${detail}` : METRICS_ERROR_MESSAGES[code], options);
+    this.name = 'MetricsError';
+    this.code = code;
+  }
+}

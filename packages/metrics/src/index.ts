@@ -1,0 +1,40 @@
+// @fedval/metrics — statistics layout, accumulation from predictions, finalization into clinical validation metrics.
+export { resolveMetricSpec, DEFAULT_METRIC_SPEC, METRIC_SPEC_LIMITS, TASK_TYPES, OTHER_LEVEL, MISSING_LEVEL } from './metric-spec.ts';
+export type { MetricSpec, GroupSpec, TaskType } from './metric-spec.ts';
+export { groupLevelIndex, groupLevelNames } from './group-levels.ts';
+export type { GroupValue } from './group-levels.ts';
+export { EXCLUSION_REASONS } from './exclusion-reasons.ts';
+export type { ExclusionReason } from './exclusion-reasons.ts';
+export { scoreBin } from './score-grid.ts';
+export { createStatisticsLayout, FIXED_POINT_SCALE } from './statistics-layout.ts';
+export type { StatisticsLayout, StatisticsBlock, StatisticsSection, FieldSlice } from './statistics-layout.ts';
+export { REGRESSION_SUMS } from './section-fields.ts';
+export type { SectionFieldName } from './section-fields.ts';
+export { createAccumulator } from './accumulator.ts';
+export type { StatisticsAccumulator } from './accumulator.ts';
+export { addStatistics, addStatisticsInPlace } from './statistics-vector.ts';
+export { finalizeMetrics } from './finalize.ts';
+export type {
+  FinalizeOptions,
+  MetricsReport,
+  BinaryMetricsReport,
+  MulticlassMetricsReport,
+  RegressionMetricsReport,
+  BinaryMetricsBlock,
+  ThresholdMetrics,
+  SuppressedBlock,
+  LevelBlock,
+  ExclusionCounts,
+} from './finalize.ts';
+export type { CalibrationMetrics, ReliabilityBin, HosmerLemeshow } from './calibration.ts';
+export type { DecisionCurvePoint } from './decision-curve.ts';
+export type { FairnessMetrics } from './fairness.ts';
+export type { MulticlassMetricsBlock, ClassMetrics, AveragedMetrics } from './multiclass-metrics.ts';
+export type { RegressionMetricsBlock } from './regression-metrics.ts';
+export type { Interval } from './binary-metrics.ts';
+export { logisticCalibrationStatistics, fitLogisticCalibration, LOGISTIC_CALIBRATION_STATISTICS, LOGIT_EPSILON } from './logistic-calibration.ts';
+export type { LogisticCalibrationFit, LogisticCalibrationOptions } from './logistic-calibration.ts';
+export { chiSquareCdf, chiSquareSurvival } from './special-functions.ts';
+export { formatMetricsTable } from './format-table.ts';
+export { MetricsError, METRICS_ERROR_MESSAGES } from './errors.ts';
+export type { MetricsErrorCode } from './errors.ts';

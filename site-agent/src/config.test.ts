@@ -1,0 +1,84 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadAgentConfig, resolveAgentConfig } from './config.ts';
+import { AGENT_ERROR_MESSAGES, AgentError } from './errors.ts';
+
+function errorOf(fn: () => unknown): AgentError {
+  try {
+    fn();
+  } catch (error) {
+    expect(error).toBeInstanceOf(AgentError);
+    return error as AgentError;
+  }
+  throw new Error('expected an AgentError');
+}
+
+const valid = {
+  coordinator: 'ws://127.0.0.1:8740/ws',
+  site_id: 'site-a',
+  token: 'a-long-enough-token-1234',
+  data: { path: 'data.csv', label: { column: 'event5y', positive: '1' } },
+  data_dir: './state',
+};
+
+describe('agent configuration', () => {
+  it('pins the public error codes', () => {
+    expect(Object.keys(AGENT_ERROR_MESSAGES)).toMatchInlineSnapshot(`
+      [
+        "FEDVAL_ERR_AGENT_CONFIG",
+        "FEDVAL_ERR_AGENT_USAGE",
+        "FEDVAL_ERR_AGENT_DATA_NOT_FOUND",
+        "FEDVAL_ERR_AGENT_DATA_COLUMNS",
+        "FEDVAL_ERR_AGENT_DATA_MALFORMED",
+        "FEDVAL_ERR_AGENT_DATA_LIMIT",
+        "FEDVAL_ERR_AGENT_MODEL_HASH",
+        "FEDVAL_ERR_AGENT_MODEL",
+        "FEDVAL_ERR_AGENT_INVALID_TASK",
+        "FEDVAL_ERR_AGENT_POLICY_TASK",
+        "FEDVAL_ERR_AGENT_POLICY_CONTRIBUTION",
+        "FEDVAL_ERR_AGENT_POLICY_MIN_COHORT",
+        "FEDVAL_ERR_AGENT_BUSY",
+        "FEDVAL_ERR_AGENT_DEADLINE",
+        "FEDVAL_ERR_AGENT_CANCELLED",
+        "FEDVAL_ERR_AGENT_UNAUTHORIZED",
+      ]
+    `);
+  });
+
+  it('fills defaults, resolves paths against the config directory and freezes the result', () => {
+    const config = resolveAgentConfig(valid, '/etc/fedval');
+    expect(config.data.path).toBe('/etc/fedval/data.csv');
+    expect(config.data_dir).toBe('/etc/fedval/state');
+    expect(config.policy.min_cohort).toBe(10);
+    expect(config.limits.batch_rows).toBe(16_384);
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(Object.isFrozen(config.data.label)).toBe(true);
+  });
+
+  it('lists every problem in one coded error', () => {
+    const error = errorOf(() =>
+      resolveAgentConfig({ ...valid, coordinator: 'http://x', site_id: 'bad id!', data: { path: '' }, surprise: 1 }, '/tmp'),
+    );
+    expect(error.code).toBe('FEDVAL_ERR_AGENT_CONFIG');
+    for (const path of ['coordinator', 'site_id', 'data.path', 'data.label', '(root)']) expect(error.message).toContain(path);
+  });
+
+  it('requires exactly one of token and token_file', () => {
+    const { token: _token, ...noToken } = valid;
+    expect(errorOf(() => resolveAgentConfig(noToken, '/tmp')).message).toContain('exactly one');
+    expect(errorOf(() => resolveAgentConfig({ ...valid, token_file: 't' }, '/tmp')).message).toContain('exactly one');
+  });
+
+  it('reads the token from token_file and reports unreadable or malformed files', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fedval-agent-config-'));
+    writeFileSync(join(dir, 'site.token'), 'token-from-a-file-0123456789\n');
+    const { token: _token, ...rest } = valid;
+    writeFileSync(join(dir, 'site.yaml'), JSON.stringify({ ...rest, token_file: 'site.token' }));
+    expect(loadAgentConfig(join(dir, 'site.yaml')).token).toBe('token-from-a-file-0123456789');
+    writeFileSync(join(dir, 'broken.yaml'), 'coordinator: [unclosed');
+    expect(errorOf(() => loadAgentConfig(join(dir, 'broken.yaml'))).message).toContain('not valid YAML');
+    expect(errorOf(() => loadAgentConfig(join(dir, 'absent.yaml'))).code).toBe('FEDVAL_ERR_AGENT_CONFIG');
+  });
+});

@@ -1,0 +1,69 @@
+// Federated (--no-dp) equals pooled: `fedval simulate` over several site files gives exactly what
+// `fedval-agent eval-local` gives on their concatenation, with a real coordinator and real agents.
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse } from 'csv-parse/sync';
+import { describe, expect, it } from 'vitest';
+import { REPO_ROOT, SHARED_DATA, runJson } from '../helpers/run-cli.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'fedval-simulate-'));
+
+/** GBSG patients with a fixed, documented risk score (not a fitted model) and a few hostile cells. */
+function writeSites(): { sites: string[]; pooled: string } {
+  const rows = parse(readFileSync(join(SHARED_DATA, 'gbsg.csv')), { columns: true }) as Record<string, string>[];
+  const header = 'pid,age,meno,grade,status,score';
+  const lines = rows.map((row, i) => {
+    const z = -2 + 0.04 * Number(row.nodes) + 0.3 * Number(row.grade) - 0.002 * Number(row.pgr) + 0.01 * Number(row.age);
+    let score = (1 / (1 + Math.exp(-z))).toFixed(6);
+    let status = row.status;
+    if (i % 97 === 0) status = ''; // missing label
+    if (i % 101 === 0) score = 'n/a'; // non-numeric score
+    if (i % 103 === 0) score = '0.5'; // exactly the threshold
+    return `${row.pid},${row.age},${row.meno},${row.grade},${status},${score}`;
+  });
+  const thirds = [lines.slice(0, 200), lines.slice(200, 450), lines.slice(450)];
+  const sites = thirds.map((part, i) => {
+    const path = join(dir, `site-${i}.csv`);
+    writeFileSync(path, `${header}\n${part.join('\n')}\n`);
+    return path;
+  });
+  const pooled = join(dir, 'pooled.csv');
+  writeFileSync(pooled, `${header}\n${lines.join('\n')}\n`);
+  return { sites, pooled };
+}
+
+describe('fedval simulate --no-dp', () => {
+  const { sites, pooled } = writeSites();
+  const common = ['--label', 'status', '--positive', '1', '--threshold', '0.3', '--group', 'meno', '--group', 'age:45,60'];
+
+  it('equals eval-local on the concatenated data, with a score column', async () => {
+    const local = await runJson('fedval-agent', ['eval-local', '--data', pooled, '--score', 'score', ...common]);
+    const federated = await runJson('fedval', [
+      'simulate',
+      ...sites.flatMap((path, i) => ['--site', `site-${i}=${path}`]),
+      '--score',
+      'score',
+      '--no-dp',
+      ...common,
+    ]);
+    expect(federated.metrics).toEqual(local.metrics);
+    expect(local.metrics.n).toBeGreaterThan(600);
+    expect((local.metrics.excluded as Record<string, number>).missing_label).toBeGreaterThan(0);
+    expect((local.metrics.excluded as Record<string, number>).invalid_score).toBeGreaterThan(0);
+  }, 180_000);
+
+  it('equals eval-local on the concatenated data, with the example model bundle', async () => {
+    const siteDir = join(REPO_ROOT, 'examples/rotterdam/data');
+    const files = ['site-a.csv', 'site-b.csv', 'site-c.csv'].map((name) => join(siteDir, name));
+    const [first, ...others] = files.map((path) => readFileSync(path, 'utf8').trimEnd().split('\n'));
+    const pooledModelData = join(dir, 'pooled-model.csv');
+    writeFileSync(pooledModelData, `${[...first!, ...others.flatMap((lines) => lines.slice(1))].join('\n')}\n`);
+    const model = join(REPO_ROOT, 'examples/rotterdam/model');
+    const args = ['--label', 'event5y', '--model', model, '--group', 'meno'];
+    const local = await runJson('fedval-agent', ['eval-local', '--data', pooledModelData, ...args]);
+    const federated = await runJson('fedval', ['simulate', ...files.flatMap((path, i) => ['--site', `s${i}=${path}`]), '--no-dp', ...args]);
+    expect(federated.metrics).toEqual(local.metrics);
+    expect(local.metrics.roc_auc).toBeGreaterThan(0.55);
+  }, 180_000);
+});
