@@ -17,23 +17,21 @@ export function checkEdges(edges: Int32Array, fineBins: number): void {
 }
 
 /**
- * Edges of `coarseBins` bins of (nearly) equal width over `fineBins` fine bins. Each threshold edge
- * (a fine-bin index where a decision threshold falls) replaces the nearest free interior edge, so
- * confusion counts at that threshold stay exact and the number of bins stays `coarseBins`.
+ * Moves, for each threshold edge (a fine-bin index where a decision threshold falls), the nearest
+ * interior edge not yet pinned onto it, so confusion counts at that threshold stay exact and the number
+ * of coarse bins does not change.
  */
-export function equalWidthEdges(fineBins: number, coarseBins: number, thresholdEdges: readonly number[] = []): Int32Array {
-  if (!Number.isSafeInteger(fineBins) || fineBins < 1 || !Number.isSafeInteger(coarseBins) || coarseBins < 1 || coarseBins > fineBins) {
-    throw new DpError('FEDVAL_ERR_DP_INVALID_ARGUMENT', 'need 1 ≤ coarseBins ≤ fineBins');
-  }
-  const edges = new Int32Array(coarseBins + 1);
-  for (let i = 0; i <= coarseBins; i += 1) edges[i] = Math.round((i * fineBins) / coarseBins);
+function pinThresholds(edges: Int32Array, thresholdEdges: readonly number[]): void {
+  const fineBins = edges[edges.length - 1]!;
+  const coarseBins = edges.length - 1;
   const pinned = new Set<number>([0, coarseBins]);
   for (const threshold of thresholdEdges) {
     if (!Number.isSafeInteger(threshold) || threshold <= 0 || threshold >= fineBins) {
       throw new DpError('FEDVAL_ERR_DP_INVALID_ARGUMENT', 'threshold edges must be interior fine-bin indices');
     }
-    if (edges.includes(threshold)) {
-      pinned.add(edges.indexOf(threshold));
+    const existing = edges.indexOf(threshold);
+    if (existing >= 0) {
+      pinned.add(existing);
       continue;
     }
     let best = -1;
@@ -47,6 +45,49 @@ export function equalWidthEdges(fineBins: number, coarseBins: number, thresholdE
     edges[best] = threshold;
     pinned.add(best);
   }
+}
+
+function checkBinCounts(fineBins: number, coarseBins: number): void {
+  if (!Number.isSafeInteger(fineBins) || fineBins < 1 || !Number.isSafeInteger(coarseBins) || coarseBins < 1 || coarseBins > fineBins) {
+    throw new DpError('FEDVAL_ERR_DP_INVALID_ARGUMENT', 'need 1 ≤ coarseBins ≤ fineBins');
+  }
+}
+
+/** Edges of `coarseBins` bins of (nearly) equal width over `fineBins` fine bins, thresholds pinned. */
+export function equalWidthEdges(fineBins: number, coarseBins: number, thresholdEdges: readonly number[] = []): Int32Array {
+  checkBinCounts(fineBins, coarseBins);
+  const edges = new Int32Array(coarseBins + 1);
+  for (let i = 0; i <= coarseBins; i += 1) edges[i] = Math.round((i * fineBins) / coarseBins);
+  pinThresholds(edges, thresholdEdges);
+  checkEdges(edges, fineBins);
+  return edges;
+}
+
+/**
+ * Edges of `coarseBins` bins holding (nearly) equal shares of an assumed score distribution given as
+ * a mass per fine bin — for example the planner's binormal model, a public assumption, never the data.
+ * Every coarse bin keeps at least one fine bin; thresholds are pinned as in {@link equalWidthEdges}.
+ */
+export function equalMassEdges(fineMass: Float64Array, coarseBins: number, thresholdEdges: readonly number[] = []): Int32Array {
+  const fineBins = fineMass.length;
+  checkBinCounts(fineBins, coarseBins);
+  let total = 0;
+  for (const m of fineMass) {
+    if (!Number.isFinite(m) || m < 0) throw new DpError('FEDVAL_ERR_DP_INVALID_ARGUMENT', 'fine-bin masses must be finite and ≥ 0');
+    total += m;
+  }
+  if (total <= 0) throw new DpError('FEDVAL_ERR_DP_INVALID_ARGUMENT', 'fine-bin masses must not all be 0');
+  const edges = new Int32Array(coarseBins + 1);
+  edges[coarseBins] = fineBins;
+  let cumulative = 0;
+  let j = 0;
+  for (let i = 1; i < coarseBins; i += 1) {
+    const target = (i / coarseBins) * total;
+    while (j < fineBins && cumulative + fineMass[j]! / 2 < target) cumulative += fineMass[j++]!;
+    // At least one fine bin per coarse bin on both sides.
+    edges[i] = Math.min(Math.max(j, edges[i - 1]! + 1), fineBins - (coarseBins - i));
+  }
+  pinThresholds(edges, thresholdEdges);
   checkEdges(edges, fineBins);
   return edges;
 }

@@ -13,16 +13,22 @@ import { aggregateNoiseVariance, planNoise } from './allocation.ts';
 import { epsilonFromRho, rhoFromEpsilon } from './accountant.ts';
 import type { ScoreModel } from './binormal-model.ts';
 import { expectedBinProbabilities, normalCdf, simulateScoreHistograms, standardNormals } from './binormal-model.ts';
-import { coarsenHistogram, equalWidthEdges } from './coarsening.ts';
+import { coarsenHistogram, equalMassEdges, equalWidthEdges } from './coarsening.ts';
 import { DpError } from './errors.ts';
 import { seededRandomSource } from './random-source.ts';
 import type { TreeShape } from './tree.ts';
 import { encodeTree, estimateTreeHistogram, treePrefixVariances, treeQueryVariance, treeShape } from './tree.ts';
 
-/** A release layout for the score histograms. */
+/**
+ * How coarse bin edges are placed on the fine grid: 'equal-width', or 'equal-mass' — equal shares of
+ * the pooled score distribution the planner assumes (public study parameters, never the data).
+ */
+export type EdgePlacement = 'equal-width' | 'equal-mass';
+
+/** A release layout for the score histograms. `edges` defaults to 'equal-width'. */
 export type ReleaseLayoutSpec =
-  | { readonly kind: 'flat'; readonly bins: number }
-  | { readonly kind: 'tree'; readonly bins: number; readonly branching: number };
+  | { readonly kind: 'flat'; readonly bins: number; readonly edges?: EdgePlacement }
+  | { readonly kind: 'tree'; readonly bins: number; readonly branching: number; readonly edges?: EdgePlacement };
 
 /** Inputs of {@link planRelease}. Only `patients`, `prevalence`, `sites`, `epsilon` and `delta` are required. */
 export interface PlanReleaseRequest {
@@ -79,6 +85,7 @@ export interface PopulationPrediction {
 /** A resolved layout: coarse bin edges on the fine grid, and the tree over them if any. */
 export interface ReleaseLayout {
   readonly kind: 'flat' | 'tree';
+  readonly placement: EdgePlacement;
   readonly fineBins: number;
   /** Coarse bin edges (fine-bin indices, 0 … fineBins). */
   readonly edges: Int32Array;
@@ -183,15 +190,25 @@ function thresholdEdges(thresholds: readonly number[], fineBins: number): number
   return [...new Set(thresholds.map((t) => Math.round(t * fineBins)))].filter((e) => e > 0 && e < fineBins);
 }
 
-/** Resolves a layout spec into edges (thresholds pinned) and the tree shape. */
-export function resolveLayout(spec: ReleaseLayoutSpec, fineBins: number, thresholds: readonly number[]): ReleaseLayout {
+/** Pooled probability of each fine score bin under the model. */
+function pooledBinMass(model: ScoreModel, fineBins: number): Float64Array {
+  const positive = expectedBinProbabilities(model, fineBins, true);
+  const negative = expectedBinProbabilities(model, fineBins, false);
+  return positive.map((p, i) => model.prevalence * p + (1 - model.prevalence) * negative[i]!);
+}
+
+/** Resolves a layout spec into edges (thresholds pinned) and the tree shape; `model` places equal-mass edges. */
+export function resolveLayout(spec: ReleaseLayoutSpec, fineBins: number, thresholds: readonly number[], model: ScoreModel): ReleaseLayout {
   check(Number.isSafeInteger(spec.bins) && spec.bins >= 1 && spec.bins <= fineBins, 'layout bins must be between 1 and fineBins');
-  const edges = equalWidthEdges(fineBins, spec.bins, thresholdEdges(thresholds, fineBins));
+  const placement = spec.edges ?? 'equal-width';
+  check(placement === 'equal-width' || placement === 'equal-mass', 'edges must be equal-width or equal-mass');
+  const pinned = thresholdEdges(thresholds, fineBins);
+  const edges = placement === 'equal-width' ? equalWidthEdges(fineBins, spec.bins, pinned) : equalMassEdges(pooledBinMass(model, fineBins), spec.bins, pinned);
   if (spec.kind === 'flat') {
-    return Object.freeze({ kind: 'flat', fineBins, edges, coordinatesPerHistogram: spec.bins, countersPerPatient: 1 });
+    return Object.freeze({ kind: 'flat', placement, fineBins, edges, coordinatesPerHistogram: spec.bins, countersPerPatient: 1 });
   }
   const tree = treeShape(spec.bins, spec.branching);
-  return Object.freeze({ kind: 'tree', fineBins, edges, tree, coordinatesPerHistogram: tree.nodeCount, countersPerPatient: tree.levels });
+  return Object.freeze({ kind: 'tree', placement, fineBins, edges, tree, coordinatesPerHistogram: tree.nodeCount, countersPerPatient: tree.levels });
 }
 
 /** The analytic prediction for one population of `patients` under a layout and aggregate noise variance. */
@@ -249,13 +266,15 @@ function layoutBlocks(layout: ReleaseLayout, subgroupLevels: readonly number[]):
   return blocks;
 }
 
-/** Candidate layouts tried by 'auto': flat grids and trees of 2, 4, 8 and 16 branches. */
+/** Candidate layouts tried by 'auto': flat grids and trees of 2, 4, 8 and 16 branches, both edge placements. */
 function candidateLayouts(fineBins: number): ReleaseLayoutSpec[] {
   const out: ReleaseLayoutSpec[] = [];
-  for (const bins of [4, 5, 8, 10, 12, 16, 20, 25, 32, 40, 50, 64, 100, 128, 200]) if (bins <= fineBins) out.push({ kind: 'flat', bins });
-  for (const branching of [2, 4, 8, 16]) {
-    for (let leaves = branching; leaves <= Math.min(1024, fineBins); leaves *= branching) {
-      if (leaves >= 8) out.push({ kind: 'tree', bins: leaves, branching });
+  for (const edges of ['equal-width', 'equal-mass'] as const) {
+    for (const bins of [4, 5, 8, 10, 12, 16, 20, 25, 32, 40, 50, 64, 100, 128, 200]) if (bins <= fineBins) out.push({ kind: 'flat', bins, edges });
+    for (const branching of [2, 4, 8, 16]) {
+      for (let leaves = branching; leaves <= Math.min(1024, fineBins); leaves *= branching) {
+        if (leaves >= 8) out.push({ kind: 'tree', bins: leaves, branching, edges });
+      }
     }
   }
   return out;
@@ -288,7 +307,8 @@ function resolveRequest(request: PlanReleaseRequest): ReleasePlan['request'] {
 }
 
 function buildPlan(request: ReleasePlan['request'], spec: ReleaseLayoutSpec, rho: number, weights: { overall: number; subgroup: number }, withSubgroups: boolean): ReleasePlan {
-  const layout = resolveLayout(spec, request.fineBins, request.thresholds);
+  const model: ScoreModel = { prevalence: request.prevalence, auc: request.assumedAuc };
+  const layout = resolveLayout(spec, request.fineBins, request.thresholds, model);
   const blocks = layoutBlocks(layout, request.subgroupLevels);
   const noise = planNoise({
     rho,
@@ -296,7 +316,6 @@ function buildPlan(request: ReleasePlan['request'], spec: ReleaseLayoutSpec, rho
     minSites: request.mechanism === 'skellam' ? request.minSites : 1,
     shares: blocks.map((block) => ({ block, weight: block.name === 'overall' ? weights.overall : weights.subgroup })),
   });
-  const model: ScoreModel = { prevalence: request.prevalence, auc: request.assumedAuc };
   const variance = (block: PlannedBlock): number => aggregateNoiseVariance(block, request.sites);
   const [overallBlock, ...subgroupBlocks] = noise.blocks;
   const overall = predictPopulation(model, request.patients, layout, variance(overallBlock!), request.thresholds);
@@ -317,6 +336,12 @@ function buildPlan(request: ReleasePlan['request'], spec: ReleaseLayoutSpec, rho
   });
 }
 
+/** What 'auto' minimises: the AUC error plus the mean sensitivity/specificity error over thresholds. */
+function layoutScore(prediction: PopulationPrediction): number {
+  const confusion = prediction.sensitivity.map((e, i) => (e.medianAbsError + prediction.specificity[i]!.medianAbsError) / 2);
+  return prediction.auc.medianAbsError + (confusion.length ? confusion.reduce((a, b) => a + b, 0) / confusion.length : 0);
+}
+
 /**
  * Plans one round: converts (ε, δ) to ρ, splits ρ between the overall histograms and each subgroup
  * variable, calibrates the noise, and predicts the error of AUC, sensitivity and specificity. With
@@ -333,7 +358,7 @@ export function planRelease(request: PlanReleaseRequest): ReleasePlan {
   for (const spec of candidateLayouts(resolved.fineBins)) {
     let error: number;
     try {
-      error = buildPlan(resolved, spec, rho, weights, false).overall.auc.medianAbsError;
+      error = layoutScore(buildPlan(resolved, spec, rho, weights, false).overall);
     } catch (cause) {
       if (cause instanceof DpError && cause.code === 'FEDVAL_ERR_DP_INVALID_ARGUMENT') continue; // e.g. thresholds need more bins
       throw cause;

@@ -1,0 +1,116 @@
+import { spawn } from 'node:child_process';
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { hashToken } from './site-auth.ts';
+
+const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
+let dir: string;
+const children: ChildProcessWithoutNullStreams[] = [];
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'fedval-coord-main-'));
+});
+afterEach(() => {
+  for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function run(args: string[], stdin?: string): ChildProcessWithoutNullStreams {
+  const child = spawn(process.execPath, [MAIN, ...args], { cwd: dir, stdio: 'pipe' });
+  children.push(child);
+  if (stdin !== undefined) child.stdin.end(stdin);
+  return child;
+}
+
+function collect(child: ChildProcessWithoutNullStreams): { stdout: () => string; stderr: () => string; exit: Promise<number | null> } {
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+  return { stdout: () => out, stderr: () => err, exit: new Promise((resolve) => child.on('close', (code) => resolve(code))) };
+}
+
+async function listening(child: ChildProcessWithoutNullStreams): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      const line = out.split('\n')[0];
+      if (out.includes('\n') && line) resolve((JSON.parse(line) as { url: string }).url);
+    });
+    child.on('close', (code) => reject(new Error(`exited with ${code}`)));
+  });
+}
+
+function writeConfig(extra = ''): string {
+  const file = join(dir, 'coordinator.yaml');
+  writeFileSync(file, `listen: { host: 127.0.0.1, port: 0 }\nsites:\n  - id: site-a\n    token_sha256: ${hashToken('token-of-site-a-0123456789')}\nlog_level: warn\n${extra}`);
+  return file;
+}
+
+describe('fedval-coordinator start', () => {
+  it('prints exactly one listening JSON line on stdout, serves, and exits 0 on SIGTERM', async () => {
+    const child = run(['start', '--config', writeConfig()]);
+    const output = collect(child);
+    const url = await listening(child);
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(await (await fetch(`${url}/healthz`)).json()).toEqual({ status: 'ok' });
+    child.kill('SIGTERM');
+    expect(await output.exit).toBe(0);
+    expect(output.stdout()).toBe(`${JSON.stringify({ event: 'listening', url })}\n`);
+  });
+
+  it('fails rounds left open by a crash with coordinator_restarted on the next start', async () => {
+    const file = writeConfig();
+    const first = run(['start', '--config', file]);
+    const url = await listening(first);
+    const post = async (path: string, body?: unknown): Promise<any> =>
+      (await fetch(`${url}${path}`, { method: 'POST', ...(body ? { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) } : {}) })).json();
+    const study = await post('/api/studies', { name: 'crash', score_column: 'p', metric_spec: {}, sites: ['site-a'] });
+    const round = await post(`/api/studies/${study.study_id}/rounds`);
+    const killed = new Promise((resolve) => first.on('close', resolve));
+    first.kill('SIGKILL');
+    await killed;
+
+    const second = run(['start', '--config', file, '--port', '0']);
+    const secondUrl = await listening(second);
+    const after = (await (await fetch(`${secondUrl}/api/rounds/${round.round_id}`)).json()) as { state: string; reason: string };
+    expect(after).toMatchObject({ state: 'failed', reason: 'coordinator_restarted' });
+    second.kill('SIGTERM');
+  });
+
+  it('exits 2 with the code and every problem for an invalid config, and for a missing file', async () => {
+    const file = join(dir, 'bad.yaml');
+    writeFileSync(file, 'listen: { port: "eighty" }\nsites: []\nlimits: { auth_timeout_ms: -1 }\n');
+    const bad = collect(run(['start', '--config', file]));
+    expect(await bad.exit).toBe(2);
+    expect(bad.stderr()).toContain('FEDVAL_ERR_COORD_CONFIG');
+    for (const path of ['listen.port', 'sites', 'limits.auth_timeout_ms']) expect(bad.stderr()).toContain(path);
+    expect(bad.stdout()).toBe('');
+
+    const missing = collect(run(['start', '--config', join(dir, 'absent.yaml')]));
+    expect(await missing.exit).toBe(2);
+    expect(missing.stderr()).toContain('FEDVAL_ERR_COORD_CONFIG_UNREADABLE');
+  });
+
+  it('exits 1 naming the problem when the port is taken', async () => {
+    const first = run(['start', '--config', writeConfig()]);
+    const port = new URL(await listening(first)).port;
+    const second = collect(run(['start', '--config', writeConfig(), '--port', port]));
+    expect(await second.exit).toBe(1);
+    expect(second.stderr()).toContain('EADDRINUSE');
+    first.kill('SIGTERM');
+  });
+});
+
+describe('fedval-coordinator hash-token', () => {
+  it('prints the SHA-256 of the token read from stdin (FIPS 180-2 "abc" vector)', async () => {
+    const output = collect(run(['hash-token'], 'abc\n'));
+    expect(await output.exit).toBe(0);
+    expect(output.stdout()).toBe('ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad\n');
+  });
+});
