@@ -7,6 +7,7 @@ export const COORD_ERRORS = {
   FEDVAL_ERR_COORD_CONFIG_UNREADABLE: ['cannot read the coordinator configuration file', 500],
   FEDVAL_ERR_COORD_STORAGE: ['coordinator storage failed', 500],
   FEDVAL_ERR_COORD_STORAGE_VERSION: ['coordinator database was written by a newer coordinator', 500],
+  FEDVAL_ERR_COORD_DATA_DIR_LOCKED: ['another coordinator is using the data directory', 500],
   FEDVAL_ERR_COORD_INTERNAL: ['internal coordinator error', 500],
   // REST
   FEDVAL_ERR_COORD_NOT_FOUND: ['no such route', 404],

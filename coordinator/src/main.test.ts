@@ -46,8 +46,8 @@ async function listening(child: ChildProcessWithoutNullStreams): Promise<string>
   });
 }
 
-function writeConfig(extra = ''): string {
-  const file = join(dir, 'coordinator.yaml');
+function writeConfig(extra = '', name = 'coordinator.yaml'): string {
+  const file = join(dir, name);
   writeFileSync(file, `listen: { host: 127.0.0.1, port: 0 }\nsites:\n  - id: site-a\n    token_sha256: ${hashToken('token-of-site-a-0123456789')}\nlog_level: warn\n${extra}`);
   return file;
 }
@@ -100,9 +100,24 @@ describe('fedval-coordinator start', () => {
   it('exits 1 naming the problem when the port is taken', async () => {
     const first = run(['start', '--config', writeConfig()]);
     const port = new URL(await listening(first)).port;
-    const second = collect(run(['start', '--config', writeConfig(), '--port', port]));
+    const second = collect(run(['start', '--config', writeConfig('data_dir: ./other-data\n', 'other.yaml'), '--port', port]));
     expect(await second.exit).toBe(1);
     expect(second.stderr()).toContain('EADDRINUSE');
+    first.kill('SIGTERM');
+  });
+
+  it('refuses a second coordinator on the same data directory and leaves the first one's rounds open', async () => {
+    const file = writeConfig();
+    const first = run(['start', '--config', file]);
+    const url = await listening(first);
+    const post = async (path: string, body?: unknown): Promise<any> =>
+      (await fetch(`${url}${path}`, { method: 'POST', ...(body ? { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) } : {}) })).json();
+    const study = await post('/api/studies', { name: 'lock', score_column: 'p', metric_spec: {}, sites: ['site-a'] });
+    const round = await post(`/api/studies/${study.study_id}/rounds`);
+    const second = collect(run(['start', '--config', file]));
+    expect(await second.exit).toBe(1);
+    expect(second.stderr()).toContain('FEDVAL_ERR_COORD_DATA_DIR_LOCKED');
+    expect(await (await fetch(`${url}/api/rounds/${round.round_id}`)).json()).toMatchObject({ state: 'dispatched' });
     first.kill('SIGTERM');
   });
 });

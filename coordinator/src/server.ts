@@ -14,6 +14,7 @@ import { SiteAuthenticator } from './site-auth.ts';
 import { WS_CLOSE_CODES, SiteConnections } from './site-connections.ts';
 import { siteHub } from './site-hub.ts';
 import { BundleFileStore } from './storage/bundle-files.ts';
+import { acquireDataDirLock } from './storage/data-dir-lock.ts';
 import { openSqliteStore } from './storage/sqlite-store.ts';
 import type { CoordinatorStore } from './storage/store.ts';
 
@@ -40,7 +41,14 @@ export function createCoordinator(config: CoordinatorConfig, options: Coordinato
     return503OnClosing: true,
     forceCloseConnections: true,
   }) as unknown as FastifyInstance;
-  const store = options.store ?? openSqliteStore(config.data_dir);
+  const lock = options.store ? undefined : acquireDataDirLock(config.data_dir);
+  let store: CoordinatorStore;
+  try {
+    store = options.store ?? openSqliteStore(config.data_dir);
+  } catch (error) {
+    lock?.release();
+    throw error;
+  }
   const bundles = new BundleFileStore(config.data_dir);
   const connections = new SiteConnections(app.log);
   const rounds = new RoundRunner({ store, bundles, channel: connections, log: app.log });
@@ -80,6 +88,7 @@ export function createCoordinator(config: CoordinatorConfig, options: Coordinato
   app.addHook('onClose', async () => {
     await rounds.close();
     await store.close();
+    lock?.release();
   });
 
   let closing: Promise<void> | undefined;

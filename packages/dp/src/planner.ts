@@ -55,6 +55,8 @@ export interface PlanReleaseRequest {
   thresholds?: readonly number[];
   /** AUC assumed by the binormal score model. Default 0.75. */
   assumedAuc?: number;
+  /** 'auto' only: smallest number of coarse bins considered (a floor on ROC-curve resolution). Default 1. */
+  minBins?: number;
   /** Relative ρ weights: the overall histograms, and each subgroup variable. Defaults {@link DEFAULT_PLAN_WEIGHTS}. */
   weights?: { overall?: number; subgroup?: number };
 }
@@ -98,7 +100,10 @@ export interface ReleaseLayout {
 }
 
 export interface ReleasePlan {
-  readonly request: Readonly<Required<Omit<PlanReleaseRequest, 'weights' | 'layout'>>> & { readonly layout: 'auto' | ReleaseLayoutSpec };
+  readonly request: Readonly<Required<Omit<PlanReleaseRequest, 'weights' | 'layout'>>> & {
+    readonly layout: 'auto' | ReleaseLayoutSpec;
+    readonly weights: Readonly<{ overall: number; subgroup: number }>;
+  };
   readonly layout: ReleaseLayout;
   /** The noise plan every site applies (blocks 'overall' and 'subgroup-<i>', class histograms negative then positive). */
   readonly noise: NoisePlan;
@@ -294,6 +299,8 @@ function resolveRequest(request: PlanReleaseRequest): ReleasePlan['request'] {
     subgroupLevels: Object.freeze([...(request.subgroupLevels ?? [])]),
     thresholds: Object.freeze([...(request.thresholds ?? [0.5])]),
     assumedAuc: request.assumedAuc ?? 0.75,
+    minBins: request.minBins ?? 1,
+    weights: Object.freeze({ ...DEFAULT_PLAN_WEIGHTS, ...request.weights }),
   } as const;
   check(Number.isFinite(resolved.patients) && resolved.patients >= 2, 'patients must be at least 2');
   check(resolved.prevalence > 0 && resolved.prevalence < 1, 'prevalence must lie strictly between 0 and 1');
@@ -303,10 +310,14 @@ function resolveRequest(request: PlanReleaseRequest): ReleasePlan['request'] {
   check(resolved.assumedAuc > 0.5 && resolved.assumedAuc < 1, 'assumedAuc must lie strictly between 0.5 and 1');
   check(resolved.subgroupLevels.every((l) => Number.isSafeInteger(l) && l >= 2), 'every subgroup variable needs at least 2 levels');
   check(resolved.thresholds.every((t) => t >= 0 && t <= 1), 'thresholds must lie in [0, 1]');
+  check(Number.isSafeInteger(resolved.minBins) && resolved.minBins >= 1, 'minBins must be a positive integer');
+  const { overall, subgroup } = resolved.weights;
+  check(Number.isFinite(overall) && overall > 0 && Number.isFinite(subgroup) && subgroup > 0, 'weights must be finite and > 0');
   return Object.freeze(resolved);
 }
 
-function buildPlan(request: ReleasePlan['request'], spec: ReleaseLayoutSpec, rho: number, weights: { overall: number; subgroup: number }, withSubgroups: boolean): ReleasePlan {
+function buildPlan(request: ReleasePlan['request'], spec: ReleaseLayoutSpec, rho: number, withSubgroups: boolean): ReleasePlan {
+  const { weights } = request;
   const model: ScoreModel = { prevalence: request.prevalence, auc: request.assumedAuc };
   const layout = resolveLayout(spec, request.fineBins, request.thresholds, model);
   const blocks = layoutBlocks(layout, request.subgroupLevels);
@@ -350,15 +361,15 @@ function layoutScore(prediction: PopulationPrediction): number {
  */
 export function planRelease(request: PlanReleaseRequest): ReleasePlan {
   const resolved = resolveRequest(request);
+  check(Number.isFinite(resolved.epsilon) && resolved.epsilon > 0, 'ε must be a finite number > 0');
   const rho = rhoFromEpsilon(resolved.epsilon, resolved.delta);
-  const weights = { ...DEFAULT_PLAN_WEIGHTS, ...request.weights };
-  check(weights.overall > 0 && weights.subgroup > 0, 'weights must be positive');
-  if (resolved.layout !== 'auto') return buildPlan(resolved, resolved.layout, rho, weights, true);
+  if (resolved.layout !== 'auto') return buildPlan(resolved, resolved.layout, rho, true);
   let best: { spec: ReleaseLayoutSpec; error: number } | undefined;
   for (const spec of candidateLayouts(resolved.fineBins)) {
+    if (spec.bins < resolved.minBins) continue;
     let error: number;
     try {
-      error = layoutScore(buildPlan(resolved, spec, rho, weights, false).overall);
+      error = layoutScore(buildPlan(resolved, spec, rho, false).overall);
     } catch (cause) {
       if (cause instanceof DpError && cause.code === 'FEDVAL_ERR_DP_INVALID_ARGUMENT') continue; // e.g. thresholds need more bins
       throw cause;
@@ -366,7 +377,7 @@ export function planRelease(request: PlanReleaseRequest): ReleasePlan {
     if (best === undefined || error < best.error) best = { spec, error };
   }
   if (best === undefined) throw new DpError('FEDVAL_ERR_DP_INVALID_ARGUMENT', 'no candidate layout fits the thresholds');
-  return buildPlan(resolved, best.spec, rho, weights, true);
+  return buildPlan(resolved, best.spec, rho, true);
 }
 
 /** Options of {@link simulateRelease}. */

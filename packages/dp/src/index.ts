@@ -1,0 +1,42 @@
+// @fedval/dp — differential privacy for fedval: exact integer noise, noise shares, zCDP accounting, budgets and planning.
+export { cryptoRandomSource, seededRandomSource, uniformBelow, bernoulliRational, DEFAULT_RANDOM_SOURCE_OPTIONS } from './random-source.ts';
+export type { RandomSource, RandomSourceOptions } from './random-source.ts';
+export { rational, rationalFromNumber, rationalToNumber, ceilToDenominator, compareRational } from './rational.ts';
+export type { Rational } from './rational.ts';
+export { sampleBernoulliExp, sampleDiscreteLaplace, discreteGaussianSampler } from './discrete-gaussian.ts';
+export type { DiscreteGaussianSampler } from './discrete-gaussian.ts';
+export { samplePoisson, sampleSkellam } from './poisson.ts';
+export {
+  discreteGaussianRho,
+  skellamRenyiDivergence,
+  skellamRho,
+  composeRho,
+  bunSteinkeEpsilon,
+  epsilonFromRho,
+  deltaFromRho,
+  rhoFromEpsilon,
+} from './accountant.ts';
+export { planNoise, aggregateNoiseVariance, assertNoiseQuorum, checkNoiseBlocks, DEFAULT_PARAMETER_DENOMINATOR } from './allocation.ts';
+export type { NoiseBlock, BudgetShare, NoiseMechanism, NoisePlan, NoisePlanOptions, PlannedBlock, SiteNoise } from './allocation.ts';
+export { addNoise, addDiscreteGaussianNoise, addSkellamNoise, DEFAULT_ADD_NOISE_OPTIONS } from './noise.ts';
+export type { AddNoiseOptions } from './noise.ts';
+export { treeShape, treeSensitivity, encodeTree, estimateTreeHistogram, treeQueryVariance, treePrefixVariances, DEFAULT_TREE_SHAPE_OPTIONS } from './tree.ts';
+export type { TreeShape, TreeShapeOptions } from './tree.ts';
+export { equalWidthEdges, equalMassEdges, coarsenHistogram, checkEdges } from './coarsening.ts';
+export { budgetFromEpsilon, budgetStatus, decideCharge, assertChargeAllowed, LEDGER_RELATIVE_TOLERANCE } from './ledger.ts';
+export type { PrivacyBudget, EpsilonBudget, LedgerEntry, ChargeRequest, ChargeDecision, BudgetStatus } from './ledger.ts';
+export { planRelease, simulateRelease, resolveLayout, DEFAULT_PLAN_WEIGHTS, DEFAULT_SIMULATE_RELEASE_OPTIONS } from './planner.ts';
+export type {
+  PlanReleaseRequest,
+  ReleasePlan,
+  ReleaseLayout,
+  ReleaseLayoutSpec,
+  EdgePlacement,
+  PopulationPrediction,
+  PredictedError,
+  SimulateReleaseOptions,
+  SimulatedErrors,
+} from './planner.ts';
+export type { ScoreModel } from './binormal-model.ts';
+export { DpError, DP_ERROR_MESSAGES } from './errors.ts';
+export type { DpErrorCode } from './errors.ts';
