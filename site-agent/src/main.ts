@@ -3,7 +3,7 @@
 import { basename } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { finalizeMetrics, formatMetricsTable, resolveMetricSpec } from '@fedval/metrics';
-import type { GroupSpec } from '@fedval/metrics';
+import type { GroupSpec, MetricSpec } from '@fedval/metrics';
 import { pino } from 'pino';
 import { SiteAgent } from './agent.ts';
 import { loadAgentConfig } from './config.ts';
@@ -58,10 +58,13 @@ program
   .description('compute the metrics on one local file; nothing is sent anywhere')
   .requiredOption('--data <file>', 'CSV file with a header row')
   .requiredOption('--label <column>', 'outcome column')
+  .option('--task <type>', 'binary, multiclass or regression', 'binary')
+  .option('--classes <a,b,...>', 'multiclass: class labels in order, as written in the label column')
+  .option('--range <low,high>', 'regression: range outcomes and predictions are clamped into')
   .option('--positive <value>', 'label value of the positive class', '1')
   .option('--negative <value>', 'label value of the negative class (others are excluded as invalid_label); default: every other value')
-  .option('--score <column>', 'column holding the predicted probability of the positive class')
-  .option('--model <dir>', 'model bundle directory (manifest.json + TF.js model)')
+  .option('--score <column>', 'column with the predicted probability of the positive class (multiclass: one column per class, comma-separated; regression: the prediction)')
+  .option('--model <dir>', 'model bundle directory (manifest.json + TF.js model); binary tasks')
   .option('--group <column[:cuts]>', 'subgroup column, repeatable; numeric bands with cuts, e.g. age:50,70', collect, [])
   .option('--threshold <t>', 'decision threshold on the score grid', number('--threshold'), 0.5)
   .option('--bins <B>', 'score histogram bins over [0, 1]', number('--bins'), 1000)
@@ -70,17 +73,18 @@ program
   .option('--json', 'print one JSON document on stdout')
   .action(async (options: EvalLocalOptions) => {
     if (Boolean(options.score) === Boolean(options.model)) throw new AgentError('FEDVAL_ERR_AGENT_USAGE', 'give exactly one of --score or --model');
+    if (options.model && options.task !== 'binary') throw new AgentError('FEDVAL_ERR_AGENT_USAGE', '--model bundles predict a probability: binary tasks only');
     const source = { path: options.data };
     const groups: GroupSpec[] = await discoverGroupLevels(source, options.group.map(parseGroupArgument));
     const spec = resolveMetricSpec({
-      task: 'binary',
+      ...taskSpec(options),
       bins: options.bins,
       threshold: options.threshold,
       groups,
       calibrationBins: options.calibrationBins,
       minCellSize: options.minCell,
     });
-    const scorer = options.model ? await loadLocalModelScorer(options.model, logger) : scoreColumnScorer(options.score!);
+    const scorer = options.model ? await loadLocalModelScorer(options.model, logger) : scoreColumnScorer(options.score!.split(','));
     const label = { column: options.label, positive: options.positive, negative: options.negative };
     let lastShown = -1;
     const outcome = await evaluateDataset({
@@ -113,9 +117,27 @@ program
     process.stdout.write(`${JSON.stringify({ groups })}\n`);
   });
 
+/** Task-specific part of the metric spec from `--task`, `--classes` and `--range`. */
+function taskSpec(options: { task: string; classes?: string; range?: string }): Partial<MetricSpec> {
+  if (options.task === 'multiclass') {
+    if (!options.classes) throw new AgentError('FEDVAL_ERR_AGENT_USAGE', '--task multiclass needs --classes a,b,...');
+    return { task: 'multiclass', classes: options.classes.split(',') };
+  }
+  if (options.task === 'regression') {
+    const range = (options.range ?? '').split(',').map(parseDecimal);
+    if (range.length !== 2 || !range.every(Number.isFinite)) throw new AgentError('FEDVAL_ERR_AGENT_USAGE', '--task regression needs --range low,high');
+    return { task: 'regression', regressionRange: [range[0]!, range[1]!] };
+  }
+  if (options.task !== 'binary') throw new AgentError('FEDVAL_ERR_AGENT_USAGE', '--task must be binary, multiclass or regression');
+  return { task: 'binary' };
+}
+
 interface EvalLocalOptions {
   data: string;
   label: string;
+  task: string;
+  classes?: string;
+  range?: string;
   positive: string;
   negative?: string;
   score?: string;

@@ -60,6 +60,7 @@ function modelRowScorer(runner: ModelRunner): RowScorer {
       const chunk = await runner.predictRows(rows);
       return {
         scores: Float64Array.from(chunk.scores),
+        width: 1,
         // A feature value the model cannot read is missing information for that patient.
         excluded: chunk.excluded.map((reason): ScoreExclusion | null => (reason ? 'missing_features' : null)),
       };

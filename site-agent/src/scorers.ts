@@ -5,8 +5,10 @@ import type { DataRow } from './csv-source.ts';
 export type ScoreExclusion = 'missing_score' | 'missing_features';
 
 export interface ScoredChunk {
-  /** One score per row; NaN where the row is excluded or its score is not a number. */
+  /** Scores per row (row-major, `width` per row); NaN where the row is excluded or a score is not a number. */
   scores: Float64Array;
+  /** Scores per row: 1 for binary and regression, K for multiclass. */
+  width: number;
   /** Per row: null, or why the row has no score. */
   excluded: (ScoreExclusion | null)[];
 }
@@ -26,24 +28,27 @@ export function parseDecimal(text: string): number {
   return DECIMAL.test(text) ? Number(text) : Number.NaN;
 }
 
-/** Scores already present in the data, one column of probabilities. */
-export function scoreColumnScorer(column: string): RowScorer {
+/**
+ * Scores already present in the data: one column (a probability for binary tasks, a prediction for
+ * regression) or one probability column per class, in class order (multiclass).
+ */
+export function scoreColumnScorer(columns: string | readonly string[]): RowScorer {
+  const list = typeof columns === 'string' ? [columns] : [...columns];
+  const width = list.length;
   return {
-    requiredColumns: [column],
-    description: `score column ${column}`,
+    requiredColumns: list,
+    description: `score column${width > 1 ? 's' : ''} ${list.join(', ')}`,
     async score(rows) {
-      const scores = new Float64Array(rows.length);
+      const scores = new Float64Array(rows.length * width);
       const excluded: (ScoreExclusion | null)[] = new Array(rows.length).fill(null);
       rows.forEach((row, i) => {
-        const cell = row[column] ?? null;
-        if (cell === null) {
-          scores[i] = Number.NaN;
-          excluded[i] = 'missing_score';
-        } else {
-          scores[i] = parseDecimal(cell);
+        for (let c = 0; c < width; c += 1) {
+          const cell = row[list[c]!] ?? null;
+          if (cell === null) excluded[i] = 'missing_score';
+          scores[i * width + c] = cell === null ? Number.NaN : parseDecimal(cell);
         }
       });
-      return { scores, excluded };
+      return { scores, width, excluded };
     },
   };
 }
