@@ -4,7 +4,7 @@
 #
 # Run after make_references.py, on the same directory (it reads the CSV and JSON inputs written there):
 #   Rscript packages/metrics/references/make_r_references.R [DIR]
-# Writes DIR/r_references.json. jsonlite prints 15 significant digits.
+# Writes DIR/r_references.json (jsonlite prints 15 significant digits) and DIR/versions_r.json.
 suppressPackageStartupMessages({
   library(pROC)
   library(jsonlite)
@@ -83,7 +83,8 @@ out <- list(
   delong = delong_blocks,
   recalibration = recalibration,
   pchisq = chisq,
-  wilson_prop_test = wilson,
-  versions = list(R = paste(R.version$major, R.version$minor, sep = "."), pROC = as.character(packageVersion("pROC")))
+  wilson_prop_test = wilson
 )
 writeLines(toJSON(out, digits = NA, auto_unbox = TRUE, pretty = TRUE, null = "null"), file.path(dir, "r_references.json"))
+versions <- list(R = paste(R.version$major, R.version$minor, sep = "."), pROC = as.character(packageVersion("pROC")), jsonlite = as.character(packageVersion("jsonlite")))
+writeLines(toJSON(versions, auto_unbox = TRUE, pretty = TRUE), file.path(dir, "versions_r.json"))

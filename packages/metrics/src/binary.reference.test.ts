@@ -115,6 +115,7 @@ describe.each([
     expect(report.excluded.missing_label).toBe(expected.excluded_missing_label);
     expect(report.excluded.invalid_score).toBe(0);
     compareBlock(report, expected, tolerance, 'overall');
+    expect(JSON.parse(JSON.stringify(report))).toEqual(report);
   });
 
   it('matches every subgroup level', () => {

@@ -45,10 +45,10 @@ export interface CalibrationMetrics {
  * clamped into the bin's range (noise can push it out).
  * - ECE = Σ_j (n_j/n)·|o_j − p̄_j| and MCE = max_j |o_j − p̄_j| over non-empty bins (Naeini, Cooper
  *   & Hauskrecht 2015, AAAI; Guo et al. 2017, ICML).
- * - Observed/expected ratio Σy/Σp and calibration-in-the-large ȳ − p̄ (Steyerberg, Clinical
- *   Prediction Models, 2nd ed. 2019, ch. 15).
+ * - Observed/expected ratio Σy/Σp (Debray et al. 2017, BMJ 356:i6460) and calibration-in-the-large
+ *   ȳ − p̄ (Steyerberg, Clinical Prediction Models, 2nd ed. 2019, ch. 15).
  * - Hosmer–Lemeshow Ĥ over the fixed reliability bins (the "fixed cut points" form, Hosmer &
- *   Lemeshow, Applied Logistic Regression, 3rd ed. 2013, §5.2.2): Σ_j (O_j − E_j)²/(E_j(1 − E_j/n_j))
+ *   Lemeshow, Applied Logistic Regression, 3rd ed. 2013, ch. 5): Σ_j (O_j − E_j)²/(E_j(1 − E_j/n_j))
  *   with E_j the sum of scores, over bins where that variance is > 0; df = groups − 2.
  * - Calibration slope and intercept (Cox 1958) fitted by fitLogisticCalibration on the histograms,
  *   each bin's patients placed at its midpoint (k + ½)/B: an approximation of the per-patient fit
@@ -76,12 +76,13 @@ export function calibrationMetrics(h: ClassHistograms, scoreSums: ArrayLike<numb
     const lower = j / C;
     const upper = (j + 1) / C;
     if (!(count > 0)) {
-      bins.push({ lower, upper, n: count, mean_predicted: null, observed_rate: null });
+      bins.push({ lower, upper, n: 0, mean_predicted: null, observed_rate: null });
       continue;
     }
     const meanPredicted = Math.min(upper, Math.max(lower, (scoreSums[j] as number) / count));
     const observedRate = observed / count;
-    bins.push({ lower, upper, n: count, mean_predicted: meanPredicted, observed_rate: observedRate });
+    // Counts are whole numbers unless DP noise was smoothed out of the histograms.
+    bins.push({ lower, upper, n: Math.round(count), mean_predicted: meanPredicted, observed_rate: observedRate });
     n += count;
     positives += observed;
     const binExpected = meanPredicted * count;

@@ -32,7 +32,7 @@ export type { FairnessMetrics } from './fairness.ts';
 export type { MulticlassMetricsBlock, ClassMetrics, AveragedMetrics } from './multiclass-metrics.ts';
 export type { RegressionMetricsBlock } from './regression-metrics.ts';
 export type { Interval } from './binary-metrics.ts';
-export { logisticCalibrationStatistics, fitLogisticCalibration, LOGISTIC_CALIBRATION_STATISTICS, LOGIT_EPSILON } from './logistic-calibration.ts';
+export { logisticCalibrationStatistics, fitLogisticCalibration, LOGISTIC_CALIBRATION_STATISTICS, LOGIT_EPSILON, DEFAULT_LOGISTIC_CALIBRATION_OPTIONS } from './logistic-calibration.ts';
 export type { LogisticCalibrationFit, LogisticCalibrationOptions } from './logistic-calibration.ts';
 export { chiSquareCdf, chiSquareSurvival } from './special-functions.ts';
 export { formatMetricsTable } from './format-table.ts';

@@ -76,9 +76,14 @@ export interface LogisticCalibrationFit {
 export interface LogisticCalibrationOptions {
   /** Newton iterations before giving up. Default 100. */
   maxIterations?: number;
-  /** Stop when every parameter moves less than this. Default 1e-10. */
+  /** Stop when every parameter moves less than this (logit units). Default 1e-10. */
   tolerance?: number;
 }
+
+export const DEFAULT_LOGISTIC_CALIBRATION_OPTIONS: Readonly<Required<LogisticCalibrationOptions>> = Object.freeze({
+  maxIterations: 100, // Newton steps
+  tolerance: 1e-10, // logit units
+});
 
 /**
  * Single-site fit by Newton–Raphson on logisticCalibrationStatistics (step halving when the
@@ -92,8 +97,7 @@ export function fitLogisticCalibration(
   options: LogisticCalibrationOptions = {},
 ): LogisticCalibrationFit | null {
   checkInputs(scores, labels, weights);
-  const maxIterations = options.maxIterations ?? 100;
-  const tolerance = options.tolerance ?? 1e-10;
+  const { maxIterations, tolerance } = { ...DEFAULT_LOGISTIC_CALIBRATION_OPTIONS, ...options };
   const statistics = (a: number, b: number): Float64Array => logisticCalibrationStatistics(scores, labels, a, b, weights);
 
   let a = 0;

@@ -40,6 +40,10 @@ describe('resolveMetricSpec', () => {
     expect(resolveMetricSpec(spec)).toEqual(spec);
   });
 
+  it('keeps the default decision thresholds that lie on a coarse grid', () => {
+    expect(resolveMetricSpec({ bins: 10 }).decisionThresholds).toEqual([0.1, 0.2, 0.3, 0.4, 0.5]);
+  });
+
   it('snaps grid values to exactly k/B', () => {
     const spec = resolveMetricSpec({ bins: 100, threshold: 0.1 * 3, decisionThresholds: [0.1 + 0.2] });
     expect(spec.threshold).toBe(30 / 100);
@@ -48,7 +52,6 @@ describe('resolveMetricSpec', () => {
 
   it('lists every problem in one error', () => {
     const message = problemsOf({
-      task: 'survival',
       bins: 1000,
       threshold: 0.5004,
       calibrationBins: 7,
@@ -59,7 +62,6 @@ describe('resolveMetricSpec', () => {
     });
     for (const fragment of [
       'unknown property "extra"',
-      'task must be one of binary, multiclass, regression',
       'threshold must lie on the score grid (a multiple of 1/1000)',
       'calibrationBins must divide bins (1000)',
       'minCellSize must be a positive integer',
@@ -72,6 +74,10 @@ describe('resolveMetricSpec', () => {
     ]) {
       expect(message).toContain(fragment);
     }
+  });
+
+  it('names the task types', () => {
+    expect(problemsOf({ task: 'survival' })).toContain('task must be one of binary, multiclass, regression');
   });
 
   it('requires classes for multiclass and a range for regression, and refuses them elsewhere', () => {

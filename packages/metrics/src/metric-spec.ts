@@ -27,11 +27,11 @@ export interface MetricSpec {
   threshold: number;
   /** Subgroup columns. Default []. */
   groups: GroupSpec[];
-  /** Number of equal-width reliability bins; must divide `bins`. Default 10. */
+  /** Number of equal-width reliability bins; must divide `bins` (binary task). Default 10. */
   calibrationBins: number;
   /** Disclosure control: subgroup blocks with fewer patients (or fewer of either class) are suppressed. Default 10. */
   minCellSize: number;
-  /** Threshold probabilities of the decision curve, each k/B with 0 < k < B, increasing. Default 0.05, 0.10, …, 0.50. */
+  /** Threshold probabilities of the decision curve, each k/B with 0 < k < B, increasing. Default 0.05, 0.10, …, 0.50 (those on the grid). */
   decisionThresholds: number[];
   /** Multiclass only (required there): class labels in order, K = classes.length. */
   classes?: string[];
@@ -100,12 +100,16 @@ export function resolveMetricSpec(partial: Partial<MetricSpec>): Readonly<Metric
 
   const calibrationBins = pick('calibrationBins');
   if (!isInteger(calibrationBins) || calibrationBins < 1) problems.push('calibrationBins must be a positive integer');
-  else if (binsValid && (calibrationBins > B || B % calibrationBins !== 0)) problems.push(`calibrationBins must divide bins (${B})`);
+  else if (task === 'binary' && binsValid && (calibrationBins > B || B % calibrationBins !== 0)) problems.push(`calibrationBins must divide bins (${B})`);
 
   const minCellSize = pick('minCellSize');
   if (!isInteger(minCellSize) || minCellSize < 1) problems.push('minCellSize must be a positive integer');
 
-  const decisionThresholds = pick('decisionThresholds');
+  // The default decision thresholds are those of DEFAULT_METRIC_SPEC that lie on the grid; given ones must all lie on it.
+  const decisionThresholds =
+    given['decisionThresholds'] === undefined && binsValid
+      ? DEFAULT_METRIC_SPEC.decisionThresholds.filter((t) => gridIndex(t, B) !== null)
+      : pick('decisionThresholds');
   const snappedThresholds: number[] = [];
   if (!Array.isArray(decisionThresholds) || decisionThresholds.length > METRIC_SPEC_LIMITS.maxDecisionThresholds) {
     problems.push(`decisionThresholds must be an array of at most ${METRIC_SPEC_LIMITS.maxDecisionThresholds} numbers`);

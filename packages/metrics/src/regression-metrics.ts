@@ -1,4 +1,11 @@
 // regression-metrics.ts — error, fit and calibration of a continuous prediction from fixed-point sums.
+import { FIXED_POINT_SCALE } from './statistics-layout.ts';
+
+/**
+ * A normalized variance at or below this is indistinguishable from 0: Σu²/n − ū² carries up to
+ * ½ unit of rounding from u² and 2ū·½ unit from ū, so about 1.5/S; 4/S leaves a margin.
+ */
+const VARIANCE_RESOLUTION = 4 / FIXED_POINT_SCALE;
 
 export interface RegressionMetricsBlock {
   n: number;
@@ -38,7 +45,8 @@ export interface RegressionSums {
  * MAE, MSE, RMSE, R² = 1 − SSE/SST (scikit-learn's r2_score), mean error, calibration-in-the-large,
  * and the calibration line y = a + b·ŷ by least squares (Steyerberg 2019, Clinical Prediction Models,
  * ch. 15), all from sums of the normalized values rescaled by r = high − low. Noisy sums are clamped
- * to their feasible ranges (means in [0, 1], errors >= 0, R² <= 1).
+ * to their feasible ranges (means in [0, 1], errors >= 0, R² <= 1). R² and the slope are null when
+ * the variance of y (for R²) or of ŷ (for the slope) is below the fixed-point resolution.
  */
 export function regressionMetrics(n: number, clamped: number, sums: RegressionSums, range: readonly [number, number]): RegressionMetricsBlock {
   const [low, high] = range;
@@ -57,7 +65,7 @@ export function regressionMetrics(n: number, clamped: number, sums: RegressionSu
   const sst = sums.y2 - n * u * u;
   const sxx = sums.yhat2 - n * v * v;
   const sxy = sums.y_yhat - n * u * v;
-  const slope = sxx > 0 ? sxy / sxx : null;
+  const slope = sxx / n > VARIANCE_RESOLUTION ? sxy / sxx : null;
   const mse = r * r * squaredError;
   return {
     n,
@@ -67,7 +75,7 @@ export function regressionMetrics(n: number, clamped: number, sums: RegressionSu
     mae: r * absError,
     mse,
     rmse: Math.sqrt(mse),
-    r2: n >= 2 && sst > 0 ? Math.min(1, 1 - (n * squaredError) / sst) : null,
+    r2: n >= 2 && sst / n > VARIANCE_RESOLUTION ? Math.min(1, 1 - (n * squaredError) / sst) : null,
     mean_error: r * (v - u),
     calibration_in_the_large: r * (u - v),
     calibration_slope: slope,
