@@ -106,7 +106,7 @@ describe('fedval-coordinator start', () => {
     first.kill('SIGTERM');
   });
 
-  it('refuses a second coordinator on the same data directory and leaves the first one's rounds open', async () => {
+  it('refuses a second coordinator on the same data directory and leaves the open rounds of the first alone', async () => {
     const file = writeConfig();
     const first = run(['start', '--config', file]);
     const url = await listening(first);

@@ -260,7 +260,8 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
       } catch (error) {
         state = 'failed';
         reason = 'finalization_failed';
-        this.#log.error({ roundId: round.id, code: toWireError(error).code }, 'finalizing the aggregate failed');
+        const failure = new CoordinatorError('FEDVAL_ERR_COORD_FINALIZE', toWireError(error).code, { cause: error });
+        this.#log.error({ roundId: round.id, code: failure.code, cause: toWireError(error).code }, failure.message);
       }
     }
     round.state = state;

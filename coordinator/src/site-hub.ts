@@ -1,6 +1,6 @@
 // site-hub.ts — the WebSocket endpoint sites connect to: hello and token check, frame decoding, heartbeats, routing to rounds.
 import { createErrorMessage, createMessage, decodeMessage, toWireError } from '@fedval/protocol';
-import type { Message } from '@fedval/protocol';
+import type { Message, WireError } from '@fedval/protocol';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { RawData, WebSocket } from 'ws';
 import type { CoordinatorConfig } from './config.ts';
@@ -80,7 +80,7 @@ function acceptSocket(
 
   /** Answers a bad frame: unauthenticated sockets are closed, authenticated ones after too many. */
   const refuse = (error: unknown, replyTo?: string): void => {
-    const wire = toWireError(error, 'FEDVAL_ERR_COORD_INTERNAL');
+    const wire = wireErrorOf(error);
     if (siteId === undefined) {
       log.warn({ code: wire.code }, 'refused a message before hello; closing');
       sendMessage(socket, createErrorMessage(wire, replyTo), log);
@@ -142,7 +142,7 @@ function acceptSocket(
           rounds.handleSiteMessage(siteId, message);
         } catch (error) {
           // A late, duplicate or invalid task message is answered and ignored; it is not a protocol violation.
-          const wire = toWireError(error, 'FEDVAL_ERR_COORD_INTERNAL');
+          const wire = wireErrorOf(error);
           log.warn({ siteId, type: message.type, code: wire.code }, 'refused a task message');
           sendMessage(socket, createErrorMessage(wire, message.id), log);
         }
@@ -172,6 +172,13 @@ function acceptSocket(
       log.info({ siteId, code }, 'site disconnected');
     }
   });
+}
+
+/** The wire form of an error; one without a fedval code becomes FEDVAL_ERR_COORD_INTERNAL so no internal message leaks. */
+function wireErrorOf(error: unknown): WireError {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && code.startsWith('FEDVAL_ERR_')) return toWireError(error);
+  return toWireError(new CoordinatorError('FEDVAL_ERR_COORD_INTERNAL'));
 }
 
 function toBytes(data: RawData): Uint8Array {
