@@ -96,7 +96,7 @@ describe('a full plaintext round', () => {
     const peers = [a, b, c] as ProtocolSite[];
     const tasks = await Promise.all(peers.map(takeTask));
     for (const task of tasks) {
-      expect(task.content).toMatchObject({ studyId, roundId, scorer: { kind: 'score_column', column: 'score' }, contribution: { kind: 'plaintext' } });
+      expect(task.content).toMatchObject({ studyId, roundId, scorer: { kind: 'score_column', columns: ['score'] }, contribution: { kind: 'plaintext' } });
       expect(task.content.metricSpec).toMatchObject({ task: 'binary', bins: 100, minCellSize: 1, threshold: 0.5 });
     }
     peers.forEach((peer, i) => peer.send(createMessage('task.accept', { roundId }, tasks[i]?.id)));

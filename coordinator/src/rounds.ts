@@ -285,7 +285,7 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
   }
 
   async #scorerFor(study: StudyRecord): Promise<Scorer> {
-    if (study.scoreColumn !== null) return { kind: 'score_column', column: study.scoreColumn };
+    if (study.scoreColumn !== null) return { kind: 'score_column', columns: study.scoreColumn.split(',') };
     const model = await this.#store.getModel(study.modelId as string);
     if (!model) throw new CoordinatorError('FEDVAL_ERR_COORD_UNKNOWN_MODEL', study.modelId as string);
     return modelScorer(model, this.#bundles);

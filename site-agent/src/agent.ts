@@ -87,8 +87,11 @@ export class SiteAgent extends EventEmitter<SiteAgentEvents> {
     socket.on('close', (code) => {
       this.emit('disconnected', code);
       if (this.#socket === socket) this.#socket = undefined;
-      if (code === 4401) {
-        const error = new AgentError('FEDVAL_ERR_AGENT_UNAUTHORIZED', 'check site_id and token');
+      if (code === 4401 || code === 4409) {
+        const error =
+          code === 4401
+            ? new AgentError('FEDVAL_ERR_AGENT_UNAUTHORIZED', 'check site_id and token')
+            : new AgentError('FEDVAL_ERR_AGENT_REPLACED', 'another agent connected with this site id');
         this.#log.error({ code: error.code }, error.message);
         this.emit('fatal', error);
         this.#stopped = true;
@@ -211,7 +214,7 @@ export class SiteAgent extends EventEmitter<SiteAgentEvents> {
   }
 
   async #scorerFor(task: TaskContent): Promise<RowScorer> {
-    if (task.scorer.kind === 'score_column') return scoreColumnScorer(task.scorer.column);
+    if (task.scorer.kind === 'score_column') return scoreColumnScorer(task.scorer.columns);
     return materializeModelScorer(task.scorer, this.#config.data_dir, this.#log, this.#config.limits.batch_rows);
   }
 

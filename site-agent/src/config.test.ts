@@ -43,6 +43,7 @@ describe('agent configuration', () => {
         "FEDVAL_ERR_AGENT_DEADLINE",
         "FEDVAL_ERR_AGENT_CANCELLED",
         "FEDVAL_ERR_AGENT_UNAUTHORIZED",
+        "FEDVAL_ERR_AGENT_REPLACED",
       ]
     `);
   });

@@ -16,6 +16,7 @@ export const AGENT_ERROR_MESSAGES = {
   FEDVAL_ERR_AGENT_DEADLINE: 'task deadline has passed',
   FEDVAL_ERR_AGENT_CANCELLED: 'task was cancelled by the coordinator',
   FEDVAL_ERR_AGENT_UNAUTHORIZED: 'coordinator refused the site credentials',
+  FEDVAL_ERR_AGENT_REPLACED: 'coordinator closed this connection for a newer one of the same site',
 } as const;
 
 export type AgentErrorCode = keyof typeof AGENT_ERROR_MESSAGES;

@@ -73,7 +73,7 @@ function task(roundId: string, overrides: Record<string, unknown> = {}): Message
     studyId: 'study-1',
     roundId,
     metricSpec: { task: 'binary', bins: 100 },
-    scorer: { kind: 'score_column', column: 'score' },
+    scorer: { kind: 'score_column', columns: ['score'] },
     contribution: { kind: 'plaintext' },
     deadline: Date.now() + 60_000,
     ...overrides,

@@ -66,4 +66,35 @@ describe('fedval simulate --no-dp', () => {
     expect(federated.metrics).toEqual(local.metrics);
     expect(local.metrics.roc_auc).toBeGreaterThan(0.55);
   }, 180_000);
+
+  it('equals eval-local for multiclass and regression tasks', async () => {
+    // Deterministic generated data: a linear congruential sequence, three classes, a numeric outcome.
+    let state = 12345;
+    const next = () => (state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    const header = 'cls,pa,pb,pc,y,yhat,sex';
+    const lines = Array.from({ length: 240 }, (_, i) => {
+      const p = [next() + 0.01, next() + 0.01, next() + 0.01];
+      const total = p[0]! + p[1]! + p[2]!;
+      const y = 20 * next();
+      const cls = i % 50 === 0 ? 'unknown' : ['a', 'b', 'c'][i % 3];
+      return `${cls},${p.map((v) => (v / total).toFixed(5)).join(',')},${y.toFixed(3)},${(y + 4 * next() - 2).toFixed(3)},${i % 2 ? 'F' : 'M'}`;
+    });
+    const parts = [lines.slice(0, 100), lines.slice(100)].map((part, i) => {
+      const path = join(dir, `task-site-${i}.csv`);
+      writeFileSync(path, `${header}\n${part.join('\n')}\n`);
+      return path;
+    });
+    const pooledTasks = join(dir, 'task-pooled.csv');
+    writeFileSync(pooledTasks, `${header}\n${lines.join('\n')}\n`);
+    const siteArgs = parts.flatMap((path, i) => ['--site', `t${i}=${path}`]);
+    for (const args of [
+      ['--label', 'cls', '--task', 'multiclass', '--classes', 'a,b,c', '--score', 'pa,pb,pc', '--group', 'sex'],
+      ['--label', 'y', '--task', 'regression', '--range', '0,20', '--score', 'yhat', '--group', 'sex'],
+    ]) {
+      const local = await runJson('fedval-agent', ['eval-local', '--data', pooledTasks, ...args]);
+      const federated = await runJson('fedval', ['simulate', ...siteArgs, '--no-dp', ...args]);
+      expect(federated.metrics).toEqual(local.metrics);
+      expect(local.metrics.n).toBeGreaterThan(200);
+    }
+  }, 180_000);
 });

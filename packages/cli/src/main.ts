@@ -27,10 +27,13 @@ program
   .description('run one evaluation round with a real coordinator and one real site agent per file, over loopback')
   .requiredOption('--site <name=file>', 'a site and its CSV file, repeatable', collect, [])
   .requiredOption('--label <column>', 'outcome column')
+  .option('--task <type>', 'binary, multiclass or regression', 'binary')
+  .option('--classes <a,b,...>', 'multiclass: class labels in order, as written in the label column')
+  .option('--range <low,high>', 'regression: range outcomes and predictions are clamped into')
   .option('--positive <value>', 'label value of the positive class', '1')
   .option('--negative <value>', 'label value of the negative class (others are excluded as invalid_label); default: every other value')
-  .option('--score <column>', 'column holding the predicted probability of the positive class')
-  .option('--model <dir>', 'model bundle directory (manifest.json + TF.js model)')
+  .option('--score <column>', 'column with the predicted probability of the positive class (multiclass: one column per class, comma-separated; regression: the prediction)')
+  .option('--model <dir>', 'model bundle directory (manifest.json + TF.js model); binary tasks')
   .option('--group <column[:cuts]>', 'subgroup column, repeatable; numeric bands with cuts, e.g. age:50,70', collect, [])
   .option('--threshold <t>', 'decision threshold on the score grid', number('--threshold'), 0.5)
   .option('--bins <B>', 'score histogram bins over [0, 1]', number('--bins'), 1000)
@@ -43,6 +46,7 @@ program
   .option('--json', 'print one JSON document on stdout')
   .action(async (options: SimulateOptions) => {
     if (Boolean(options.score) === Boolean(options.model)) throw new CliError('FEDVAL_ERR_CLI_USAGE', 'give exactly one of --score or --model');
+    if (options.model && options.task !== 'binary') throw new CliError('FEDVAL_ERR_CLI_USAGE', '--model bundles predict a probability: binary tasks only');
     const sites = options.site.map(parseSiteArgument);
     let lastLine = '';
     const result = await runSimulation({
@@ -51,7 +55,7 @@ program
       scorer: options.model ? { kind: 'model', dir: options.model } : { kind: 'score_column', column: options.score! },
       groups: options.group,
       metricSpec: {
-        task: 'binary',
+        ...taskSpec(options),
         bins: options.bins,
         threshold: options.threshold,
         calibrationBins: options.calibrationBins,
@@ -84,9 +88,27 @@ program
     }
   });
 
+/** Task-specific part of the metric spec from `--task`, `--classes` and `--range`. */
+function taskSpec(options: { task: string; classes?: string; range?: string }): Record<string, unknown> {
+  if (options.task === 'multiclass') {
+    if (!options.classes) throw new CliError('FEDVAL_ERR_CLI_USAGE', '--task multiclass needs --classes a,b,...');
+    return { task: 'multiclass', classes: options.classes.split(',') };
+  }
+  if (options.task === 'regression') {
+    const range = (options.range ?? '').split(',').map(Number);
+    if (range.length !== 2 || !range.every(Number.isFinite)) throw new CliError('FEDVAL_ERR_CLI_USAGE', '--task regression needs --range low,high');
+    return { task: 'regression', regressionRange: range };
+  }
+  if (options.task !== 'binary') throw new CliError('FEDVAL_ERR_CLI_USAGE', '--task must be binary, multiclass or regression');
+  return { task: 'binary' };
+}
+
 interface SimulateOptions {
   site: string[];
   label: string;
+  task: string;
+  classes?: string;
+  range?: string;
   positive: string;
   negative?: string;
   score?: string;

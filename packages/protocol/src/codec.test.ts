@@ -56,7 +56,7 @@ describe('codec', () => {
         studyId: 's1',
         roundId: 'r1',
         metricSpec: { task: 'binary', bins: 1000 },
-        scorer: { kind: 'score_column', column: 'score' },
+        scorer: { kind: 'score_column', columns: ['score'] },
         contribution: { kind: 'bfv', plan: { scheme: 'bfv' }, publicKey: ciphertext },
         deadline: Date.now() + 60000,
       }),

@@ -49,7 +49,8 @@ export const scorerSchema = z.discriminatedUnion('kind', [
     bundleSha256: z.string().regex(/^[0-9a-f]{64}$/),
     files: z.array(modelFileSchema).min(1).max(256),
   }),
-  z.strictObject({ kind: z.literal('score_column'), column: z.string().min(1).max(256) }),
+  /** Scores already in the data: one column (binary, regression) or one per class in class order (multiclass). */
+  z.strictObject({ kind: z.literal('score_column'), columns: z.array(z.string().min(1).max(256)).min(1).max(64) }),
 ]);
 
 export const contributionRequestSchema = z.discriminatedUnion('kind', [
