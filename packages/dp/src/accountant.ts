@@ -38,6 +38,27 @@ export function discreteGaussianRho(l2SensitivitySquared: number, sigma2: number
 }
 
 /**
+ * ρ of the distributed discrete Gaussian: each of n = `shares` parties adds N_ℤ(0, σ_l²) to every one of
+ * the `dimension` coordinates, and only the sum is released. Kairouz, Liu & Steinke (2021), "The
+ * Distributed Discrete Gaussian Mechanism for Federated Learning with Secure Aggregation", ICML,
+ * Proposition 14 (third bound): ρ = ½·(Δ₂/(√n·σ_l) + √d·τ)² with τ = 10·Σ_{k=1}^{n−1} exp(−2π²σ_l²·k/(k+1)).
+ * τ measures how far the sum is from N_ℤ(0, nσ_l²); it is below 10⁻⁴⁰ once σ_l² ≥ 10. With n = 1 this
+ * is {@link discreteGaussianRho}.
+ */
+export function distributedDiscreteGaussianRho(l2SensitivitySquared: number, localSigma2: number, shares: number, dimension: number): number {
+  checkNonNegative(l2SensitivitySquared, 'l2SensitivitySquared');
+  checkPositive(localSigma2, 'local σ²');
+  if (!Number.isSafeInteger(shares) || shares < 1 || !Number.isSafeInteger(dimension) || dimension < 1) {
+    throw new DpError('FEDVAL_ERR_DP_INVALID_ARGUMENT', 'shares and dimension must be positive integers');
+  }
+  let tau = 0;
+  for (let k = 1; k < shares; k += 1) tau += Math.exp(-2 * Math.PI * Math.PI * localSigma2 * (k / (k + 1)));
+  tau *= 10;
+  const root = Math.sqrt(l2SensitivitySquared / (shares * localSigma2)) + Math.sqrt(dimension) * tau;
+  return 0.5 * root * root;
+}
+
+/**
  * Rényi divergence bound of the multi-dimensional Skellam mechanism at integer order α > 1
  * (Agarwal, Kairouz & Liu 2021, Theorem 3.5), written for noise of variance μ per coordinate
  * (each coordinate Poisson(μ/2) − Poisson(μ/2)):
@@ -92,7 +113,11 @@ export function composeRho(rhos: Iterable<number>): number {
   return sum + compensation;
 }
 
-/** Bun & Steinke (2016), Proposition 1.3: ρ-zCDP implies (ρ + 2√(ρ·ln(1/δ)), δ)-DP. */
+/**
+ * Bun & Steinke (2016), Proposition 1.3: ρ-zCDP implies (ρ + 2√(ρ·ln(1/δ)), δ)-DP. It needs the bound
+ * at every real order, so it applies to discrete-Gaussian-only spending; fedval displays
+ * {@link epsilonFromRho}, which is tighter and valid for Skellam charges too.
+ */
 export function bunSteinkeEpsilon(rho: number, delta: number): number {
   checkNonNegative(rho, 'ρ');
   checkDelta(delta);

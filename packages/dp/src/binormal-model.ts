@@ -9,13 +9,19 @@ import type { RandomSource } from './random-source.ts';
 
 const LOG_SQRT_2PI = 0.9189385332046728; // ln √(2π)
 
-/** Standard normal CDF, Marsaglia (2004) "Evaluating the normal distribution" Taylor series, |error| < 1e-15. */
+/**
+ * Standard normal CDF. |x| ≤ 3: Marsaglia (2004) "Evaluating the normal distribution", Taylor series
+ * (absolute error ~1e-16); beyond, the tail φ(z)/(z + 1/(z + 2/(z + 3/(z + …)))) (Laplace's continued
+ * fraction for the Mills ratio, Abramowitz & Stegun 26.2.14), accurate in relative terms.
+ */
 export function normalCdf(x: number): number {
-  if (x < -37) return 0;
-  if (x > 37) return 1;
-  if (Math.abs(x) > 7) {
-    // Asymptotic tail (Abramowitz & Stegun 26.2.12), enough beyond 7σ.
-    const tail = Math.exp(-0.5 * x * x - LOG_SQRT_2PI) / Math.abs(x) * (1 - 1 / (x * x) + 3 / (x * x * x * x));
+  if (x < -38) return 0;
+  if (x > 38) return 1;
+  if (Math.abs(x) > 3) {
+    const z = Math.abs(x);
+    let fraction = z;
+    for (let k = 120; k >= 1; k -= 1) fraction = z + k / fraction;
+    const tail = Math.exp(-0.5 * z * z - LOG_SQRT_2PI) / fraction;
     return x < 0 ? tail : 1 - tail;
   }
   let s = x;

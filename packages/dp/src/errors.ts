@@ -8,6 +8,7 @@ export const DP_ERROR_MESSAGES = {
   FEDVAL_ERR_DP_OVERLAPPING_BLOCKS: 'noise blocks overlap',
   FEDVAL_ERR_DP_INCOMPLETE_COVERAGE: 'the noise plan leaves part of the statistics vector without noise',
   FEDVAL_ERR_DP_TREE_SHAPE: 'node vector does not match the tree shape',
+  FEDVAL_ERR_DP_SKELLAM_SHARE_TOO_LARGE: 'Skellam share too large to sample exactly in reasonable time; use distributed-discrete-gaussian for this block',
   FEDVAL_ERR_DP_QUORUM_BELOW_MINIMUM: 'fewer sites contributed noise shares than the plan requires',
   FEDVAL_ERR_DP_INVALID_BUDGET: 'invalid privacy budget',
   FEDVAL_ERR_DP_BUDGET_EXCEEDED: 'the dataset privacy budget does not cover this charge',

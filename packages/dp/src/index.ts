@@ -8,6 +8,7 @@ export type { DiscreteGaussianSampler } from './discrete-gaussian.ts';
 export { samplePoisson, sampleSkellam } from './poisson.ts';
 export {
   discreteGaussianRho,
+  distributedDiscreteGaussianRho,
   skellamRenyiDivergence,
   skellamRho,
   composeRho,
@@ -16,8 +17,9 @@ export {
   deltaFromRho,
   rhoFromEpsilon,
 } from './accountant.ts';
-export { planNoise, aggregateNoiseVariance, assertNoiseQuorum, checkNoiseBlocks, DEFAULT_PARAMETER_DENOMINATOR } from './allocation.ts';
+export { planNoise, counterSensitivity, boundedSumSensitivity, aggregateNoiseVariance, assertNoiseQuorum, checkNoiseBlocks, DEFAULT_PARAMETER_DENOMINATOR, DEFAULT_MAX_SKELLAM_LAMBDA } from './allocation.ts';
 export type { NoiseBlock, BudgetShare, NoiseMechanism, NoisePlan, NoisePlanOptions, PlannedBlock, SiteNoise } from './allocation.ts';
+export { noiseTailBound } from './tail-bounds.ts';
 export { addNoise, addDiscreteGaussianNoise, addSkellamNoise, DEFAULT_ADD_NOISE_OPTIONS } from './noise.ts';
 export type { AddNoiseOptions } from './noise.ts';
 export { treeShape, treeSensitivity, encodeTree, estimateTreeHistogram, treeQueryVariance, treePrefixVariances, DEFAULT_TREE_SHAPE_OPTIONS } from './tree.ts';

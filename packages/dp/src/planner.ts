@@ -38,16 +38,16 @@ export interface PlanReleaseRequest {
   prevalence: number;
   /** Sites expected to contribute. */
   sites: number;
-  /** Skellam: shares are sized so that any minSites of them carry the full noise. Default: `sites`. */
+  /** Share mechanisms: shares are sized so that any minSites of them carry the full noise. Default: `sites`. */
   minSites?: number;
   /** Per-round ε at `delta`. */
   epsilon: number;
   delta: number;
-  /** Default 'skellam' (aggregate-only release). */
+  /** Default 'skellam' (aggregate-only release with exact shares). */
   mechanism?: NoiseMechanism;
   /** Bins of the full score grid on [0, 1]. Default 1000. */
   fineBins?: number;
-  /** 'auto' (default) picks the layout with the smallest predicted overall AUC error. */
+  /** 'auto' (default) picks the layout with the smallest predicted overall AUC error plus mean sensitivity/specificity error. */
   layout?: 'auto' | ReleaseLayoutSpec;
   /** Number of levels of each subgroup variable released in the same round (e.g. [2] for sex). Default []. */
   subgroupLevels?: readonly number[];
@@ -105,7 +105,11 @@ export interface ReleasePlan {
     readonly weights: Readonly<{ overall: number; subgroup: number }>;
   };
   readonly layout: ReleaseLayout;
-  /** The noise plan every site applies (blocks 'overall' and 'subgroup-<i>', class histograms negative then positive). */
+  /**
+   * The noise plan every site applies: block 'overall' (the two class histograms) and one block
+   * 'subgroup-<i>' per subgroup variable (two class histograms per level), each histogram flat bins or
+   * tree nodes. How histograms are ordered inside a block is the statistics layout's choice.
+   */
   readonly noise: NoisePlan;
   /** ρ of the round, and its (ε, δ) display. */
   readonly rho: number;
@@ -324,7 +328,7 @@ function buildPlan(request: ReleasePlan['request'], spec: ReleaseLayoutSpec, rho
   const noise = planNoise({
     rho,
     mechanism: request.mechanism,
-    minSites: request.mechanism === 'skellam' ? request.minSites : 1,
+    minSites: request.mechanism === 'discrete-gaussian' ? 1 : request.minSites,
     shares: blocks.map((block) => ({ block, weight: block.name === 'overall' ? weights.overall : weights.subgroup })),
   });
   const variance = (block: PlannedBlock): number => aggregateNoiseVariance(block, request.sites);
@@ -356,8 +360,9 @@ function layoutScore(prediction: PopulationPrediction): number {
 /**
  * Plans one round: converts (ε, δ) to ρ, splits ρ between the overall histograms and each subgroup
  * variable, calibrates the noise, and predicts the error of AUC, sensitivity and specificity. With
- * layout 'auto' it evaluates flat grids and trees (thresholds kept as edges) and keeps the one with
- * the smallest predicted overall AUC median absolute error.
+ * layout 'auto' it evaluates flat grids and trees, with equal-width and equal-mass edges (thresholds
+ * kept as edges), and keeps the one with the smallest predicted overall AUC median absolute error
+ * plus mean sensitivity/specificity median absolute error.
  */
 export function planRelease(request: PlanReleaseRequest): ReleasePlan {
   const resolved = resolveRequest(request);

@@ -1,0 +1,60 @@
+// Coarse bins: edges, pinned thresholds, equal-mass placement and merged counts.
+import { describe, expect, it } from 'vitest';
+import { checkEdges, coarsenHistogram, equalMassEdges, equalWidthEdges } from './coarsening.ts';
+
+describe('equalWidthEdges', () => {
+  it('splits the fine grid evenly', () => {
+    expect([...equalWidthEdges(1000, 4)]).toEqual([0, 250, 500, 750, 1000]);
+    expect([...equalWidthEdges(10, 3)]).toEqual([0, 3, 7, 10]);
+  });
+
+  it('moves the nearest free edge onto each threshold and keeps the bin count', () => {
+    expect([...equalWidthEdges(1000, 4, [300])]).toEqual([0, 300, 500, 750, 1000]);
+    expect([...equalWidthEdges(1000, 4, [500, 520])]).toEqual([0, 250, 500, 520, 1000]);
+    expect([...equalWidthEdges(1000, 4, [750])]).toEqual([0, 250, 500, 750, 1000]);
+  });
+
+  it('refuses thresholds that do not fit and bad bin counts', () => {
+    expect(() => equalWidthEdges(1000, 2, [100, 200])).toThrow(expect.objectContaining({ code: 'FEDVAL_ERR_DP_INVALID_ARGUMENT' }));
+    expect(() => equalWidthEdges(1000, 4, [0])).toThrow(expect.objectContaining({ code: 'FEDVAL_ERR_DP_INVALID_ARGUMENT' }));
+    expect(() => equalWidthEdges(10, 11)).toThrow(expect.objectContaining({ code: 'FEDVAL_ERR_DP_INVALID_ARGUMENT' }));
+  });
+});
+
+describe('equalMassEdges', () => {
+  it('gives each coarse bin an equal share of the mass', () => {
+    // Mass proportional to the fine-bin index: cumulative mass of [0, e) is e(e − 1)/2.
+    const mass = Float64Array.from({ length: 1000 }, (_, i) => i);
+    const edges = equalMassEdges(mass, 4);
+    const total = (1000 * 999) / 2;
+    for (let i = 1; i < 4; i += 1) {
+      const e = edges[i]!;
+      expect(Math.abs((e * (e - 1)) / 2 / total - i / 4)).toBeLessThan(0.002);
+    }
+  });
+
+  it('keeps at least one fine bin per coarse bin when the mass is concentrated', () => {
+    const mass = new Float64Array(100);
+    mass[3] = 1;
+    const edges = equalMassEdges(mass, 10);
+    checkEdges(edges, 100);
+    expect(edges.length).toBe(11);
+  });
+
+  it('refuses negative or all-zero masses', () => {
+    expect(() => equalMassEdges(new Float64Array(10), 2)).toThrow(expect.objectContaining({ code: 'FEDVAL_ERR_DP_INVALID_ARGUMENT' }));
+    expect(() => equalMassEdges(Float64Array.of(1, -1, 1), 2)).toThrow(expect.objectContaining({ code: 'FEDVAL_ERR_DP_INVALID_ARGUMENT' }));
+  });
+});
+
+describe('coarsenHistogram', () => {
+  it('sums runs of fine bins, reading from an offset', () => {
+    const vector = Float64Array.of(99, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10);
+    expect([...coarsenHistogram(vector, Int32Array.of(0, 3, 7, 10), 1)]).toEqual([6, 22, 27]);
+  });
+
+  it('refuses edges that run past the vector or do not increase', () => {
+    expect(() => coarsenHistogram(new Float64Array(5), Int32Array.of(0, 3, 6))).toThrow(expect.objectContaining({ code: 'FEDVAL_ERR_DP_BLOCK_OUT_OF_RANGE' }));
+    expect(() => coarsenHistogram(new Float64Array(5), Int32Array.of(0, 3, 3, 5))).toThrow(expect.objectContaining({ code: 'FEDVAL_ERR_DP_INVALID_ARGUMENT' }));
+  });
+});
