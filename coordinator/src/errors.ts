@@ -23,6 +23,12 @@ export const COORD_ERRORS = {
   FEDVAL_ERR_COORD_UNKNOWN_MODEL: ['the study names a model that is not registered', 400],
   FEDVAL_ERR_COORD_UNKNOWN_SITE: ['the study names a site that is not in the coordinator configuration', 400],
   FEDVAL_ERR_COORD_ROUND_IN_PROGRESS: ['the study already has an open round', 409],
+  FEDVAL_ERR_COORD_NOT_ENCRYPTED: ['the study does not use encryption', 409],
+  FEDVAL_ERR_COORD_NO_PUBLIC_KEY: ['the key holder has not registered the study public key yet', 409],
+  FEDVAL_ERR_COORD_PUBLIC_KEY_EXISTS: ['the study public key is already registered', 409],
+  FEDVAL_ERR_COORD_NOT_AGGREGATED: ['the round has no aggregate to release', 409],
+  FEDVAL_ERR_COORD_ALREADY_RELEASED: ['the round result was already released', 409],
+  FEDVAL_ERR_COORD_RELEASE_POLICY: ['the release policy is not met', 409],
   // WebSocket hub
   FEDVAL_ERR_COORD_UNAUTHORIZED: ['site authentication failed', 401],
   FEDVAL_ERR_COORD_HELLO_REQUIRED: ['the first message must be hello', 400],

@@ -70,7 +70,7 @@ describe('fedval-coordinator start', () => {
     const url = await listening(first);
     const post = async (path: string, body?: unknown): Promise<any> =>
       (await fetch(`${url}${path}`, { method: 'POST', ...(body ? { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) } : {}) })).json();
-    const study = await post('/api/studies', { name: 'crash', score_column: 'p', metric_spec: {}, sites: ['site-a'] });
+    const study = await post('/api/studies', { name: 'crash', score_column: 'p', metric_spec: {}, sites: ['site-a'], contribution: 'plaintext' });
     const round = await post(`/api/studies/${study.study_id}/rounds`);
     const killed = new Promise((resolve) => first.on('close', resolve));
     first.kill('SIGKILL');
@@ -112,7 +112,7 @@ describe('fedval-coordinator start', () => {
     const url = await listening(first);
     const post = async (path: string, body?: unknown): Promise<any> =>
       (await fetch(`${url}${path}`, { method: 'POST', ...(body ? { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) } : {}) })).json();
-    const study = await post('/api/studies', { name: 'lock', score_column: 'p', metric_spec: {}, sites: ['site-a'] });
+    const study = await post('/api/studies', { name: 'lock', score_column: 'p', metric_spec: {}, sites: ['site-a'], contribution: 'plaintext' });
     const round = await post(`/api/studies/${study.study_id}/rounds`);
     const second = collect(run(['start', '--config', file]));
     expect(await second.exit).toBe(1);

@@ -16,7 +16,7 @@ async function start(limits: Record<string, number> = {}): Promise<RunningCoordi
 
 const sha = (data: string): string => createHash('sha256').update(data).digest('hex');
 const b64 = (data: string): string => Buffer.from(data).toString('base64');
-const study = { name: 's', score_column: 'score', metric_spec: { bins: 100 }, sites: ['site-a', 'site-b'] };
+const study = { name: 's', score_column: 'score', metric_spec: { bins: 100 }, sites: ['site-a', 'site-b'], contribution: 'plaintext' };
 
 function expectError(response: { status: number; body: any }, code: keyof typeof COORD_ERRORS | `FEDVAL_ERR_${string}`, status?: number): void {
   const expectedStatus = status ?? (COORD_ERRORS as Record<string, readonly [string, number]>)[code]?.[1];
@@ -63,9 +63,9 @@ describe('studies', () => {
     const both = await server.api('POST', '/api/studies', { ...study, model_id: 'a'.repeat(64) });
     expectError(both, 'FEDVAL_ERR_COORD_INVALID_REQUEST');
     expect(both.body.error.message).toContain('exactly one of model_id and score_column');
-    const unknownKey = await server.api('POST', '/api/studies', { ...study, privacy: {} });
+    const unknownKey = await server.api('POST', '/api/studies', { ...study, surprise: {} });
     expectError(unknownKey, 'FEDVAL_ERR_COORD_INVALID_REQUEST');
-    expect(unknownKey.body.error.message).toContain('privacy');
+    expect(unknownKey.body.error.message).toContain('surprise');
     const quorum = await server.api('POST', '/api/studies', { ...study, quorum: 3 });
     expect(quorum.body.error.message).toContain('body.quorum');
     const unknownSite = await server.api('POST', '/api/studies', { ...study, sites: ['site-a', 'site-x'] });
@@ -73,7 +73,7 @@ describe('studies', () => {
     expect(unknownSite.body.error.message).toContain('"site-x"');
     expectError(await server.api('POST', '/api/studies', { ...study, score_column: undefined, model_id: 'b'.repeat(64) }), 'FEDVAL_ERR_COORD_UNKNOWN_MODEL');
     expectError(await server.api('POST', '/api/studies', { ...study, metric_spec: { bins: 1 } }), 'FEDVAL_ERR_METRICS_INVALID_SPEC', 400);
-    expectError(await server.api('POST', '/api/studies', { ...study, contribution: 'bfv' }), 'FEDVAL_ERR_COORD_INVALID_REQUEST');
+    expectError(await server.api('POST', '/api/studies', { ...study, contribution: 'paillier' }), 'FEDVAL_ERR_COORD_INVALID_REQUEST');
     expectError(await server.api('GET', '/api/studies/00000000-0000-4000-8000-000000000000'), 'FEDVAL_ERR_COORD_STUDY_NOT_FOUND');
     expectError(await server.api('POST', '/api/studies/00000000-0000-4000-8000-000000000000/rounds'), 'FEDVAL_ERR_COORD_STUDY_NOT_FOUND');
     expectError(await server.api('GET', '/api/rounds/00000000-0000-4000-8000-000000000000'), 'FEDVAL_ERR_COORD_ROUND_NOT_FOUND');

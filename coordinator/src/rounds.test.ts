@@ -28,7 +28,7 @@ async function authenticated(wsUrl: string, siteId: string): Promise<ProtocolSit
   return site;
 }
 async function createStudy(server: RunningCoordinator, extra: Record<string, unknown> = {}): Promise<string> {
-  const { status, body } = await server.api('POST', '/api/studies', { name: 'test study', score_column: 'score', metric_spec: SPEC, sites: ['site-a', 'site-b', 'site-c'], ...extra });
+  const { status, body } = await server.api('POST', '/api/studies', { name: 'test study', score_column: 'score', metric_spec: SPEC, sites: ['site-a', 'site-b', 'site-c'], contribution: 'plaintext', ...extra });
   expect(status).toBe(201);
   return body.study_id as string;
 }

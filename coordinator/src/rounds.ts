@@ -8,6 +8,9 @@ import type { Contribution, Message, MessageOf, Scorer, TaskContent } from '@fed
 import type { FastifyBaseLogger } from 'fastify';
 import type { ContributionAggregator } from './aggregation/contribution-aggregator.ts';
 import { PlaintextAggregator } from './aggregation/plaintext-aggregator.ts';
+import { BfvAggregator } from './aggregation/bfv-aggregator.ts';
+import { createHeContext } from '@fedval/he';
+import type { HeContext } from '@fedval/he';
 import { CoordinatorError } from './errors.ts';
 import type { CoordinatorErrorCode } from './errors.ts';
 import { modelScorer } from './model-bundles.ts';
@@ -37,6 +40,8 @@ interface OpenRound {
   timer: NodeJS.Timeout;
   layout: StatisticsLayout;
   aggregator: ContributionAggregator;
+  /** The HE context of a bfv round, disposed when the round closes. */
+  he: HeContext | null;
   task: TaskContent;
   sites: Map<string, { status: RoundSiteStatus; code: string | null }>;
 }
@@ -80,6 +85,11 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
     for (const round of this.#open.values()) {
       if (round.study.id === study.id) throw new CoordinatorError('FEDVAL_ERR_COORD_ROUND_IN_PROGRESS', `round ${round.id}`);
     }
+    let he: HeContext | null = null;
+    if (study.contribution === 'bfv') {
+      if (!study.publicKey || !study.protection.encryption) throw new CoordinatorError('FEDVAL_ERR_COORD_NO_PUBLIC_KEY', study.id);
+      he = await createHeContext(study.protection.encryption);
+    }
     const id = randomUUID();
     const deadlineAt = now + study.deadlineSeconds * 1000;
     const task: TaskContent = {
@@ -87,7 +97,11 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
       roundId: id,
       metricSpec: study.metricSpec,
       scorer,
-      contribution: { kind: study.contribution },
+      contribution:
+        study.contribution === 'bfv'
+          ? { kind: 'bfv', plan: study.protection.encryption as Record<string, unknown>, publicKey: new Uint8Array(study.publicKey as Uint8Array) }
+          : { kind: 'plaintext' },
+      ...(study.protection.privacy ? { privacy: study.protection.privacy } : {}),
       deadline: deadlineAt,
     };
     const round: OpenRound = {
@@ -97,7 +111,8 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
       deadlineAt,
       timer: setTimeout(() => this.#onDeadline(id), deadlineAt - now),
       layout,
-      aggregator: new PlaintextAggregator(layout.length),
+      aggregator: he ? new BfvAggregator(he) : new PlaintextAggregator(layout.length),
+      he,
       task,
       sites: new Map(study.sites.map((siteId) => [siteId, { status: 'pending', code: null }])),
     };
@@ -117,6 +132,7 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
     } catch (error) {
       clearTimeout(round.timer);
       this.#open.delete(id);
+      he?.dispose();
       throw error;
     }
     this.#log.info({ roundId: id, studyId: study.id, sites: study.sites.length, quorum: study.quorum, deadlineAt }, 'round opened');
@@ -242,7 +258,12 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
       const reason = toWireError(new CoordinatorError(cancelCode));
       this.#channel.send(siteId, createMessage('task.cancel', { roundId: round.id, reason }));
     }
-    const aggregate = round.aggregator.finish();
+    let aggregate: ReturnType<ContributionAggregator['finish']>;
+    try {
+      aggregate = round.aggregator.finish();
+    } finally {
+      round.he?.dispose();
+    }
     const closedAt = Date.now();
     let state: 'aggregated' | 'failed';
     let reason: RoundFailureReason | null = null;
@@ -253,6 +274,9 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
     } else if (aggregate.contributions < round.study.quorum) {
       state = 'failed';
       reason = 'quorum_not_met';
+    } else if (aggregate.kind === 'bfv') {
+      // Only the key holder can decrypt; the result is released later, under the release policy.
+      state = 'aggregated';
     } else {
       try {
         result = { metrics: finalizeMetrics(round.layout, aggregate.vector), contributions: aggregate.contributions, sites: aggregate.sites };
@@ -272,7 +296,8 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
       closedAt,
       contributions: aggregate.contributions,
       // A sum below quorum is never kept: it could be a single site's vector.
-      aggregate: state === 'aggregated' ? aggregate.vector : null,
+      aggregate: state === 'aggregated' && aggregate.kind === 'plaintext' ? aggregate.vector : null,
+      encryptedAggregate: state === 'aggregated' && aggregate.kind === 'bfv' ? aggregate.ciphertexts : null,
       result,
     };
     void this.#enqueue(() => this.#store.closeRound(round.id, closure)).then(() => this.emit('closed', round.id, state, reason));

@@ -2,7 +2,9 @@
 import type { Contribution } from '@fedval/protocol';
 
 /** The aggregate of a closed round, before any finalization into metrics. */
-export type Aggregate = { kind: 'plaintext'; vector: Float64Array; contributions: number; sites: string[] };
+export type Aggregate =
+  | { kind: 'plaintext'; vector: Float64Array; contributions: number; sites: string[] }
+  | { kind: 'bfv'; ciphertexts: Uint8Array[]; contributions: number; sites: string[] };
 
 /**
  * Adds site contributions as they arrive into one running aggregate, so memory does not grow

@@ -46,7 +46,7 @@ export class PlaintextAggregator implements ContributionAggregator {
     this.#sites.push(siteId);
   }
 
-  finish(): Aggregate {
+  finish(): Extract<Aggregate, { kind: 'plaintext' }> {
     this.#finished = true;
     return { kind: 'plaintext', vector: this.#sum, contributions: this.#sites.length, sites: [...this.#sites] };
   }

@@ -25,9 +25,16 @@ export function roundView(round: RoundRecord) {
     ...(round.closedAt !== null ? { closed_at: isoTime(round.closedAt) } : {}),
     sites: round.sites.map((site) => ({ site_id: site.siteId, status: site.status, ...(site.code !== null ? { code: site.code } : {}) })),
     contributions: round.sites.filter((site) => site.status === 'contributed').length,
+    release: round.result !== null ? 'released' : round.state === 'aggregated' ? 'awaiting_key_holder' : 'none',
     ...(round.result !== null ? { result: round.result } : {}),
   };
 }
+
+const releaseSchema = z.strictObject({
+  metrics: z.record(z.string(), z.unknown()),
+  contributions: z.number().int().positive(),
+  privacy: z.record(z.string(), z.unknown()).optional(),
+});
 
 export async function roundRoutes(app: FastifyInstance, options: RoundRoutesOptions): Promise<void> {
   if (!options.store || !options.rounds) throw new CoordinatorError('FEDVAL_ERR_COORD_INTERNAL', 'roundRoutes needs the store and rounds options');
@@ -47,5 +54,56 @@ export async function roundRoutes(app: FastifyInstance, options: RoundRoutesOpti
     const round = await store.getRound(id);
     if (!round) throw new CoordinatorError('FEDVAL_ERR_COORD_ROUND_NOT_FOUND', id);
     return roundView(round);
+  });
+
+  // The release certificate and the encrypted sum, for the key holder: never an individual contribution.
+  app.get('/api/rounds/:id/aggregate', { config: { roles: ['key_holder', 'auditor'] } }, async (request) => {
+    const { id } = parseRequest(idParams, request.params, 'params');
+    await rounds.flush();
+    const round = await store.getRound(id);
+    if (!round) throw new CoordinatorError('FEDVAL_ERR_COORD_ROUND_NOT_FOUND', id);
+    const study = await store.getStudy(round.studyId);
+    if (!study?.protection.encryption) throw new CoordinatorError('FEDVAL_ERR_COORD_NOT_ENCRYPTED', round.studyId);
+    const ciphertexts = round.state === 'aggregated' ? await store.getRoundEncryptedAggregate(id) : undefined;
+    if (!ciphertexts) throw new CoordinatorError('FEDVAL_ERR_COORD_NOT_AGGREGATED', `round is ${round.state}`);
+    const contributed = round.sites.filter((site) => site.status === 'contributed').map((site) => site.siteId);
+    return {
+      round_id: round.id,
+      study_id: round.studyId,
+      state: round.state,
+      closed_at: round.closedAt === null ? null : isoTime(round.closedAt),
+      contributions: round.contributions,
+      contributing_sites: contributed,
+      sites: round.sites.map((site) => ({ site_id: site.siteId, status: site.status, ...(site.code !== null ? { code: site.code } : {}) })),
+      min_sites: study.protection.minSites,
+      metric_spec: study.metricSpec,
+      privacy: study.protection.privacy,
+      plan: study.protection.encryption,
+      released: round.result !== null,
+      ciphertexts_base64: ciphertexts.map((bytes) => Buffer.from(bytes).toString('base64')),
+    };
+  });
+
+  // The key holder publishes the metrics it decrypted and finalized from the aggregate.
+  app.post('/api/rounds/:id/release', { config: { roles: ['key_holder'] } }, async (request) => {
+    const { id } = parseRequest(idParams, request.params, 'params');
+    const body = parseRequest(releaseSchema, request.body, 'body');
+    await rounds.flush();
+    const round = await store.getRound(id);
+    if (!round) throw new CoordinatorError('FEDVAL_ERR_COORD_ROUND_NOT_FOUND', id);
+    const study = await store.getStudy(round.studyId);
+    if (round.state !== 'aggregated') throw new CoordinatorError('FEDVAL_ERR_COORD_NOT_AGGREGATED', `round is ${round.state}`);
+    if (round.result !== null) throw new CoordinatorError('FEDVAL_ERR_COORD_ALREADY_RELEASED', id);
+    if (body.contributions !== round.contributions) {
+      throw new CoordinatorError('FEDVAL_ERR_COORD_RELEASE_POLICY', `the round has ${round.contributions} contributions, the release names ${body.contributions}`);
+    }
+    if (study && round.contributions < study.protection.minSites) {
+      throw new CoordinatorError('FEDVAL_ERR_COORD_RELEASE_POLICY', `${round.contributions} contributions, the study requires ${study.protection.minSites}`);
+    }
+    const sites = round.sites.filter((site) => site.status === 'contributed').map((site) => site.siteId);
+    const result = { metrics: body.metrics, contributions: round.contributions, sites, ...(body.privacy ? { privacy: body.privacy } : {}) };
+    if (!(await store.releaseRound(id, result, Date.now()))) throw new CoordinatorError('FEDVAL_ERR_COORD_ALREADY_RELEASED', id);
+    request.log.info({ roundId: id, contributions: round.contributions }, 'result released');
+    return { round_id: id, release: 'released' };
   });
 }

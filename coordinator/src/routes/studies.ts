@@ -9,6 +9,8 @@ import { MAX_DEADLINE_SECONDS } from '../config.ts';
 import { CoordinatorError } from '../errors.ts';
 import type { CoordinatorStore, StudyRecord } from '../storage/store.ts';
 import { isoTime, parseRequest } from './request-validation.ts';
+import { DEFAULT_PROTECTION, planProtection } from '../protection.ts';
+import { bfvEncryptionSummary, createHeContext, encryptVector } from '@fedval/he';
 
 export interface StudyRoutesOptions {
   config: CoordinatorConfig;
@@ -29,7 +31,9 @@ const studySchema = z
       .refine((sites) => new Set(sites).size === sites.length, 'site ids must be unique'),
     quorum: z.number().int().positive().optional(),
     deadline_seconds: z.number().int().positive().max(MAX_DEADLINE_SECONDS).optional(),
-    contribution: z.literal('plaintext').optional(),
+    contribution: z.enum(['bfv', 'plaintext']).optional(),
+    release: z.strictObject({ min_sites: z.number().int().positive().max(1024) }).optional(),
+    max_patients_per_site: z.number().int().positive().max(1_000_000_000).optional(),
   })
   .refine((body) => (body.model_id === undefined) !== (body.score_column === undefined), 'give exactly one of model_id and score_column')
   .refine((body) => body.quorum === undefined || body.quorum <= body.sites.length, { message: 'quorum cannot exceed the number of sites', path: ['quorum'] });
@@ -46,9 +50,15 @@ export function studyView(study: StudyRecord) {
     quorum: study.quorum,
     deadline_seconds: study.deadlineSeconds,
     contribution: study.contribution,
+    release: { min_sites: study.protection.minSites },
+    max_patients_per_site: study.protection.maxPatientsPerSite,
+    ...(study.protection.encryption ? { encryption: bfvEncryptionSummary(study.protection.encryption as never) } : {}),
+    public_key_registered: study.publicKey !== null,
     created_at: isoTime(study.createdAt),
   };
 }
+
+const publicKeySchema = z.strictObject({ public_key_base64: z.base64().min(16).max(64 * 1024 * 1024) });
 
 export async function studyRoutes(app: FastifyInstance, options: StudyRoutesOptions): Promise<void> {
   if (!options.config || !options.store) throw new CoordinatorError('FEDVAL_ERR_COORD_INTERNAL', 'studyRoutes needs the config and store options');
@@ -64,7 +74,15 @@ export async function studyRoutes(app: FastifyInstance, options: StudyRoutesOpti
     }
     // Throws a coded @fedval/metrics error (answered with 400) for an invalid spec or a vector over the limit.
     const spec = resolveMetricSpec(body.metric_spec as Partial<MetricSpec>);
-    createStatisticsLayout(spec);
+    const layout = createStatisticsLayout(spec);
+    const contribution = body.contribution ?? 'bfv';
+    // Throws a coded @fedval/he error (400) when no encryption parameters can carry the study.
+    const protection = planProtection(layout, {
+      contribution,
+      minSites: body.release?.min_sites ?? Math.min(DEFAULT_PROTECTION.minSites, body.sites.length),
+      maxPatientsPerSite: body.max_patients_per_site ?? DEFAULT_PROTECTION.maxPatientsPerSite,
+      sites: body.sites.length,
+    });
     const study: StudyRecord = {
       id: randomUUID(),
       name: body.name,
@@ -74,7 +92,9 @@ export async function studyRoutes(app: FastifyInstance, options: StudyRoutesOpti
       sites: body.sites,
       quorum: body.quorum ?? body.sites.length,
       deadlineSeconds: body.deadline_seconds ?? config.limits.round_deadline_seconds,
-      contribution: body.contribution ?? 'plaintext',
+      contribution,
+      protection,
+      publicKey: null,
       createdAt: Date.now(),
     };
     await store.createStudy(study);
@@ -87,5 +107,35 @@ export async function studyRoutes(app: FastifyInstance, options: StudyRoutesOpti
     const study = await store.getStudy(id);
     if (!study) throw new CoordinatorError('FEDVAL_ERR_COORD_STUDY_NOT_FOUND', id);
     return studyView(study);
+  });
+
+  // What the key holder needs to create the study's key pair: the BFV plan. Public.
+  app.get('/api/studies/:id/encryption', { config: { roles: ['key_holder', 'sponsor', 'auditor'] } }, async (request) => {
+    const { id } = parseRequest(studyParams, request.params, 'params');
+    const study = await store.getStudy(id);
+    if (!study) throw new CoordinatorError('FEDVAL_ERR_COORD_STUDY_NOT_FOUND', id);
+    if (!study.protection.encryption) throw new CoordinatorError('FEDVAL_ERR_COORD_NOT_ENCRYPTED', id);
+    return { study_id: study.id, plan: study.protection.encryption, public_key_registered: study.publicKey !== null };
+  });
+
+  // The key holder registers the public key only; the coordinator never receives a secret key.
+  app.put('/api/studies/:id/public-key', { config: { roles: ['key_holder'] } }, async (request) => {
+    const { id } = parseRequest(studyParams, request.params, 'params');
+    const body = parseRequest(publicKeySchema, request.body, 'body');
+    const study = await store.getStudy(id);
+    if (!study) throw new CoordinatorError('FEDVAL_ERR_COORD_STUDY_NOT_FOUND', id);
+    if (!study.protection.encryption) throw new CoordinatorError('FEDVAL_ERR_COORD_NOT_ENCRYPTED', id);
+    const publicKey = new Uint8Array(Buffer.from(body.public_key_base64, 'base64'));
+    // Throws a coded @fedval/he error (400) for bytes that are not a public key of this plan.
+    const context = await createHeContext(study.protection.encryption);
+    try {
+      // Encrypting zeros loads and checks the key against the plan (SEAL failures become HE codes).
+      encryptVector(context, publicKey, new Float64Array(context.plan.vectorLength));
+    } finally {
+      context.dispose();
+    }
+    if (!(await store.setStudyPublicKey(id, publicKey))) throw new CoordinatorError('FEDVAL_ERR_COORD_PUBLIC_KEY_EXISTS', id);
+    request.log.info({ studyId: id, bytes: publicKey.byteLength }, 'public key registered');
+    return { study_id: id, public_key_registered: true };
   });
 }

@@ -13,6 +13,7 @@ import type {
   RoundSiteUpdate,
   RoundState,
   StudyRecord,
+  RoundResult,
 } from './store.ts';
 
 /** Name of the database file inside the data directory. */
@@ -70,6 +71,10 @@ const MIGRATIONS: readonly string[] = [
      id TEXT PRIMARY KEY,
      last_seen INTEGER NOT NULL
    ) STRICT;`,
+  `ALTER TABLE studies ADD COLUMN protection_json TEXT NOT NULL DEFAULT '{"minSites":1,"maxPatientsPerSite":1000000,"encryption":null,"privacy":null}';
+   ALTER TABLE studies ADD COLUMN public_key BLOB;
+   ALTER TABLE rounds ADD COLUMN encrypted_aggregate BLOB;
+   ALTER TABLE rounds ADD COLUMN released_at INTEGER;`,
 ];
 
 type Row = Record<string, SQLInputValue>;
@@ -161,8 +166,8 @@ export class SqliteCoordinatorStore implements CoordinatorStore {
     this.#run(() =>
       this.#db
         .prepare(
-          `INSERT INTO studies (id, name, model_id, score_column, metric_spec_json, sites_json, quorum, deadline_seconds, contribution, created_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          `INSERT INTO studies (id, name, model_id, score_column, metric_spec_json, sites_json, quorum, deadline_seconds, contribution, protection_json, public_key, created_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         )
         .run(
           study.id,
@@ -174,9 +179,34 @@ export class SqliteCoordinatorStore implements CoordinatorStore {
           study.quorum,
           study.deadlineSeconds,
           study.contribution,
+          JSON.stringify(study.protection),
+          study.publicKey,
           study.createdAt,
         ),
     );
+  }
+
+  async setStudyPublicKey(id: string, publicKey: Uint8Array): Promise<boolean> {
+    return this.#run(() => {
+      const info = this.#db.prepare('UPDATE studies SET public_key = ? WHERE id = ? AND public_key IS NULL').run(publicKey, id);
+      return Number(info.changes) === 1;
+    });
+  }
+
+  async releaseRound(id: string, result: RoundResult, at: number): Promise<boolean> {
+    return this.#run(() => {
+      const info = this.#db
+        .prepare(`UPDATE rounds SET result_json = ?, released_at = ? WHERE id = ? AND state = 'aggregated' AND result_json IS NULL`)
+        .run(JSON.stringify(result), at, id);
+      return Number(info.changes) === 1;
+    });
+  }
+
+  async getRoundEncryptedAggregate(id: string): Promise<Uint8Array[] | undefined> {
+    return this.#run(() => {
+      const row = this.#db.prepare('SELECT encrypted_aggregate FROM rounds WHERE id = ?').get(id) as { encrypted_aggregate: Uint8Array | null } | undefined;
+      return row?.encrypted_aggregate ? splitFrames(row.encrypted_aggregate) : undefined;
+    });
   }
 
   async getStudy(id: string): Promise<StudyRecord | undefined> {
@@ -193,6 +223,8 @@ export class SqliteCoordinatorStore implements CoordinatorStore {
         quorum: Number(row.quorum),
         deadlineSeconds: Number(row.deadline_seconds),
         contribution: String(row.contribution) as StudyRecord['contribution'],
+        protection: JSON.parse(String(row.protection_json)) as StudyRecord['protection'],
+        publicKey: row.public_key === null ? null : new Uint8Array(row.public_key as Uint8Array),
         createdAt: Number(row.created_at),
       };
     });
@@ -261,7 +293,7 @@ export class SqliteCoordinatorStore implements CoordinatorStore {
     this.#run(() =>
       transaction(this.#db, () => {
         this.#db
-          .prepare('UPDATE rounds SET state = ?, reason = ?, closed_at = ?, contributions = ?, aggregate = ?, result_json = ? WHERE id = ?')
+          .prepare('UPDATE rounds SET state = ?, reason = ?, closed_at = ?, contributions = ?, aggregate = ?, result_json = ?, encrypted_aggregate = ? WHERE id = ?')
           .run(
             closure.state,
             closure.reason,
@@ -269,6 +301,7 @@ export class SqliteCoordinatorStore implements CoordinatorStore {
             closure.contributions,
             aggregate,
             closure.result === null ? null : JSON.stringify(closure.result),
+            closure.encryptedAggregate ? joinFrames(closure.encryptedAggregate) : null,
             id,
           );
       }),
@@ -318,4 +351,28 @@ export class SqliteCoordinatorStore implements CoordinatorStore {
       throw new CoordinatorError('FEDVAL_ERR_COORD_STORAGE', (cause as Error).message, { cause });
     }
   }
+}
+
+/** Concatenates byte strings, each prefixed by its length (uint32, big-endian). */
+function joinFrames(frames: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(frames.reduce((total, frame) => total + 4 + frame.byteLength, 0));
+  const view = new DataView(out.buffer);
+  let at = 0;
+  for (const frame of frames) {
+    view.setUint32(at, frame.byteLength);
+    out.set(frame, at + 4);
+    at += 4 + frame.byteLength;
+  }
+  return out;
+}
+
+function splitFrames(bytes: Uint8Array): Uint8Array[] {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const frames: Uint8Array[] = [];
+  for (let at = 0; at < bytes.byteLength; ) {
+    const length = view.getUint32(at);
+    frames.push(bytes.slice(at + 4, at + 4 + length));
+    at += 4 + length;
+  }
+  return frames;
 }

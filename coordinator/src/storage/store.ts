@@ -38,8 +38,24 @@ export interface StudyRecord {
   sites: string[];
   quorum: number;
   deadlineSeconds: number;
-  contribution: 'plaintext';
+  /** 'bfv': sites send ciphertexts only a key holder can decrypt; 'plaintext' is a test seam. */
+  contribution: 'plaintext' | 'bfv';
+  protection: StudyProtection;
+  /** The key holder's BFV public key, once registered (bfv studies). */
+  publicKey: Uint8Array | null;
   createdAt: number;
+}
+
+/** How a study's contributions are protected and released. JSON-serializable. */
+export interface StudyProtection {
+  /** Release policy: the fewest contributions an aggregate may be decrypted or released with. */
+  minSites: number;
+  /** Most patients one site may evaluate; bounds every counter for the encryption planner. */
+  maxPatientsPerSite: number;
+  /** The BFV plan (bfv studies). */
+  encryption: Record<string, unknown> | null;
+  /** The resolved differential-privacy spec, or null for exact releases. */
+  privacy: Record<string, unknown> | null;
 }
 
 export interface RoundSiteRecord {
@@ -58,6 +74,8 @@ export interface RoundResult {
   metrics: unknown;
   contributions: number;
   sites: string[];
+  /** What differential privacy spent and added (released by the key holder). */
+  privacy?: unknown;
 }
 
 export interface RoundRecord {
@@ -82,6 +100,8 @@ export interface RoundClosure {
   aggregate: Float64Array | null;
   /** The finalized result when it can be computed at close (plaintext rounds). */
   result: RoundResult | null;
+  /** The homomorphic sum of an aggregated bfv round: ciphertexts only a key holder can decrypt. */
+  encryptedAggregate?: Uint8Array[] | null;
 }
 
 export type RoundSiteUpdate = Pick<RoundSiteRecord, 'status'> & Partial<Pick<RoundSiteRecord, 'code' | 'contributionBytes' | 'contributionSha256'>>;
@@ -104,6 +124,11 @@ export interface CoordinatorStore {
   /** Closes a round in one transaction: state, reason, aggregate and result. */
   closeRound(id: string, closure: RoundClosure): Promise<void>;
   getRoundAggregate(id: string): Promise<Float64Array | undefined>;
+  getRoundEncryptedAggregate(id: string): Promise<Uint8Array[] | undefined>;
+  /** Stores the key holder's public key of a bfv study; false when one is already registered. */
+  setStudyPublicKey(id: string, publicKey: Uint8Array): Promise<boolean>;
+  /** Stores the released result of an aggregated round; false when it was released already. */
+  releaseRound(id: string, result: RoundResult, at: number): Promise<boolean>;
   /** Marks every open round failed with the reason; returns how many there were. */
   failOpenRounds(reason: string, at: number): Promise<number>;
   recordSiteSeen(siteId: string, at: number): Promise<void>;
