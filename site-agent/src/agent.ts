@@ -1,6 +1,7 @@
 // agent.ts — the site agent daemon: connects outbound, authenticates, runs tasks under site policy, sends protected results.
 import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import { createHeContext, encryptVector } from '@fedval/he';
 import { resolveMetricSpec } from '@fedval/metrics';
 import type { MetricSpec } from '@fedval/metrics';
 import { createErrorMessage, createMessage, decodeMessage, encodeMessage, toWireError } from '@fedval/protocol';
@@ -190,7 +191,7 @@ export class SiteAgent extends EventEmitter<SiteAgentEvents> {
         throw new AgentError('FEDVAL_ERR_AGENT_POLICY_MIN_COHORT', `site minimum is ${this.#config.policy.min_cohort}`);
       }
       progress('protecting', 100);
-      const contribution = this.#protect(outcome.vector, task);
+      const contribution = await this.#protect(outcome.vector, task);
       progress('sending', 100);
       const contributionSha256 = hashContribution(contribution);
       this.#send(createMessage('task.result', { roundId, contribution, contributionSha256 }, requestId));
@@ -218,9 +219,21 @@ export class SiteAgent extends EventEmitter<SiteAgentEvents> {
     return materializeModelScorer(task.scorer, this.#config.data_dir, this.#log, this.#config.limits.batch_rows);
   }
 
-  #protect(vector: Float64Array, task: TaskContent): Contribution {
-    if (task.contribution.kind === "plaintext") return { kind: "plaintext", vector: new Float64Array(vector) };
-    throw new AgentError('FEDVAL_ERR_AGENT_POLICY_CONTRIBUTION', `${task.contribution.kind} is not supported by this agent`);
+  /** Turns the statistics vector into what may leave the site: BFV ciphertexts (or, as a test seam, the vector itself). */
+  async #protect(vector: Float64Array, task: TaskContent): Promise<Contribution> {
+    const request = task.contribution;
+    if (request.kind === 'plaintext') return { kind: 'plaintext', vector: new Float64Array(vector) };
+    const context = await createHeContext(request.plan);
+    try {
+      if (context.plan.vectorLength !== vector.length) {
+        throw new AgentError('FEDVAL_ERR_AGENT_INVALID_TASK', `the encryption plan carries ${context.plan.vectorLength} entries, the statistics have ${vector.length}`);
+      }
+      // Throws a coded @fedval/he error when a count exceeds the plan's bounds (e.g. more patients than planned).
+      const encrypted = encryptVector(context, request.publicKey, vector);
+      return { kind: 'bfv', ciphertexts: encrypted.ciphertexts.map((bytes) => new Uint8Array(bytes)) };
+    } finally {
+      context.dispose();
+    }
   }
 
   #progressReporter(roundId: string): (phase: 'loading_model' | 'evaluating' | 'protecting' | 'sending', percent: number) => void {

@@ -18,6 +18,10 @@ export class CoordinatorClient {
     return this.#request<T>('POST', path, body);
   }
 
+  request<T>(method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown): Promise<T> {
+    return this.#request<T>(method, path, body);
+  }
+
   async #request<T>(method: string, path: string, body?: unknown): Promise<T> {
     const headers: Record<string, string> = {};
     if (body !== undefined) headers['content-type'] = 'application/json';

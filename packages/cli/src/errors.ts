@@ -6,6 +6,10 @@ export const CLI_ERROR_MESSAGES = {
   FEDVAL_ERR_CLI_API: 'the coordinator refused a request',
   FEDVAL_ERR_CLI_ROUND_FAILED: 'the evaluation round failed',
   FEDVAL_ERR_CLI_MODEL: 'model bundle cannot be read',
+  FEDVAL_ERR_CLI_KEYS_EXIST: 'refusing to overwrite an existing secret key',
+  FEDVAL_ERR_CLI_KEYS_MISSING: 'key file missing or unreadable',
+  FEDVAL_ERR_CLI_KEY_MISMATCH: 'the keys do not belong to this study',
+  FEDVAL_ERR_CLI_RELEASE_POLICY: 'the release policy is not met; nothing was decrypted',
 } as const;
 
 export type CliErrorCode = keyof typeof CLI_ERROR_MESSAGES;

@@ -4,6 +4,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { formatMetricsTable } from '@fedval/metrics';
 import type { MetricsReport } from '@fedval/metrics';
 import { CliError } from './errors.ts';
+import { decryptRound, initKeys } from './key-holder.ts';
 import { parseSiteArgument, runSimulation } from './simulate.ts';
 
 function collect(value: string, previous: string[]): string[] {
@@ -40,6 +41,8 @@ program
   .option('--calibration-bins <n>', 'reliability bins', number('--calibration-bins'), 10)
   .option('--min-cell <n>', 'suppress subgroup levels with fewer patients', number('--min-cell'), 10)
   .option('--no-dp', 'release the exact aggregate, without differential-privacy noise (validation only)')
+  .option('--min-sites <n>', 'release policy: fewest contributions the key holder decrypts (default 3, or the number of sites when fewer)', number('--min-sites'))
+  .option('--plaintext-contributions', 'test seam: sites send unencrypted statistics vectors instead of ciphertexts')
   .option('--work-dir <dir>', 'keep configs, logs and databases here (default: a temporary directory, removed)')
   .option('--timeout <seconds>', 'give up after this long', number('--timeout'), 600)
   .option('--verbose', 'show the coordinator and agent logs on stderr')
@@ -62,6 +65,8 @@ program
         minCellSize: options.minCell,
       },
       workDir: options.workDir,
+      contribution: options.plaintextContributions ? 'plaintext' : 'bfv',
+      minSites: options.minSites,
       timeoutMs: options.timeout * 1000,
       onLog: options.verbose ? (line) => process.stderr.write(`${line}\n`) : undefined,
       onRound: (round) => {
@@ -79,7 +84,7 @@ program
         contributions: result.round.contributions,
         sites: result.round.sites.map((site) => ({ site_id: site.site_id, status: site.status })),
       },
-      privacy: { dp: null, encryption: null },
+      privacy: { dp: null, encryption: result.privacy.encryption },
     };
     if (options.json) process.stdout.write(`${JSON.stringify(document, null, 2)}\n`);
     else {
@@ -103,6 +108,38 @@ function taskSpec(options: { task: string; classes?: string; range?: string }): 
   return { task: 'binary' };
 }
 
+const keys = program.command('keys').description('key holder: custody of a study\'s homomorphic-encryption keys');
+keys
+  .command('init')
+  .description('create a study\'s key pair here; keep the secret key, register only the public key with the coordinator')
+  .requiredOption('--coordinator <url>', 'coordinator base URL, e.g. http://127.0.0.1:8740')
+  .requiredOption('--study <id>', 'study id')
+  .requiredOption('--out <dir>', 'key directory to create (mode 0700; secret.key is 0600 and never overwritten)')
+  .option('--json', 'print one JSON document on stdout')
+  .action(async (options: { coordinator: string; study: string; out: string; json?: boolean }) => {
+    const made = await initKeys(options);
+    if (options.json) process.stdout.write(`${JSON.stringify(made)}\n`);
+    else process.stdout.write(`keys created in ${options.out}; public key (${made.public_key_bytes} bytes) registered for study ${made.study_id}\n`);
+  });
+
+program
+  .command('decrypt')
+  .description('key holder: check the release policy, decrypt a round\'s aggregate (never one site\'s ciphertext), release its metrics')
+  .requiredOption('--coordinator <url>', 'coordinator base URL')
+  .requiredOption('--round <id>', 'round id')
+  .requiredOption('--keys <dir>', 'key directory made by `fedval keys init`')
+  .option('--min-sites <n>', 'fewest contributions to accept, on top of the study policy', number('--min-sites'), 3)
+  .option('--no-release', 'decrypt and print, but do not publish the metrics to the coordinator')
+  .option('--json', 'print one JSON document on stdout')
+  .action(async (options: { coordinator: string; round: string; keys: string; minSites: number; release: boolean; json?: boolean }) => {
+    const released = await decryptRound(options);
+    if (options.json) process.stdout.write(`${JSON.stringify(released, null, 2)}\n`);
+    else {
+      process.stdout.write(`round ${released.round.round_id}: ${released.round.contributions} contributions decrypted${options.release ? ' and released' : ''}\n\n`);
+      process.stdout.write(`${formatMetricsTable(released.metrics)}\n`);
+    }
+  });
+
 interface SimulateOptions {
   site: string[];
   label: string;
@@ -119,6 +156,8 @@ interface SimulateOptions {
   calibrationBins: number;
   minCell: number;
   dp: boolean;
+  minSites?: number;
+  plaintextContributions?: boolean;
   workDir?: string;
   timeout: number;
   verbose?: boolean;

@@ -9,7 +9,24 @@ import { CliError } from './errors.ts';
 export const PROGRAMS = Object.freeze({
   coordinator: process.env.FEDVAL_COORDINATOR_BIN ?? fileURLToPath(new URL('../../../coordinator/src/main.ts', import.meta.url)),
   agent: process.env.FEDVAL_AGENT_BIN ?? fileURLToPath(new URL('../../../site-agent/src/main.ts', import.meta.url)),
+  /** This CLI itself, run as the separate key-holder process. */
+  fedval: fileURLToPath(new URL('./main.ts', import.meta.url)),
 });
+
+/** Runs a program to completion; resolves with its stdout, rejects with the last line of its stderr. */
+export async function runProgram(name: string, program: string, args: string[]): Promise<string> {
+  const child = startProcess({ name, program, args });
+  let stdout = '';
+  let stderr = '';
+  child.child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const code = await child.exited;
+  if (code !== 0) {
+    const last = stderr.trim().split('\n').pop() ?? '';
+    throw new CliError('FEDVAL_ERR_CLI_PROCESS', `${name} exited with code ${code}: ${last}`);
+  }
+  return stdout;
+}
 
 export interface ManagedProcess {
   readonly name: string;

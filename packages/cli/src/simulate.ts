@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import { stringify as toYaml } from 'yaml';
 import { CoordinatorClient } from './coordinator-client.ts';
 import { CliError } from './errors.ts';
-import { PROGRAMS, startProcess, waitForEvent } from './processes.ts';
+import { PROGRAMS, runProgram, startProcess, waitForEvent } from './processes.ts';
 import type { ManagedProcess } from './processes.ts';
 
 export interface SimulationSite {
@@ -21,6 +21,10 @@ export interface SimulationOptions {
   /** Subgroup arguments as on the command line: `COL` or `COL:c1,c2`. */
   groups: string[];
   metricSpec: Record<string, unknown>;
+  /** 'bfv' (default): sites send ciphertexts and a separate key-holder process decrypts the aggregate. 'plaintext' is a test seam. */
+  contribution?: 'bfv' | 'plaintext';
+  /** Release policy: fewest contributions to decrypt. Default: 3, or the number of sites when fewer. */
+  minSites?: number | undefined;
   /** Keep the working directory (configs, logs, databases) here instead of a removed temporary one. */
   workDir?: string | undefined;
   /** Whole-round limit. Default 600 s. */
@@ -45,6 +49,7 @@ export interface SimulationResult {
   metrics: Record<string, unknown>;
   round: RoundView;
   study: Record<string, unknown>;
+  privacy: { encryption: Record<string, unknown> | null };
 }
 
 const SITE_NAME = /^[A-Za-z0-9._-]{1,64}$/;
@@ -120,21 +125,37 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     await waitForSites(client, names, 60_000);
     let modelId: string | undefined;
     if (options.scorer.kind === 'model') modelId = await uploadModel(client, options.scorer.dir);
+    const contribution = options.contribution ?? 'bfv';
+    const minSites = options.minSites ?? Math.min(3, names.length);
     const study = await client.post<Record<string, unknown> & { study_id: string }>('/api/studies', {
       name: 'fedval simulate',
       ...(modelId ? { model_id: modelId } : { score_column: (options.scorer as { column: string }).column }),
       metric_spec: { ...options.metricSpec, groups },
       sites: names,
       quorum: names.length,
-      contribution: 'plaintext',
+      contribution,
+      release: { min_sites: minSites },
     });
+    const keyDir = join(workDir, 'key-holder');
+    if (contribution === 'bfv') {
+      // The key holder is its own process: the secret key never enters the coordinator's.
+      await runProgram('key holder', PROGRAMS.fedval, ['keys', 'init', '--coordinator', url, '--study', study.study_id, '--out', keyDir, '--json']);
+    }
     const started = await client.post<{ round_id: string }>(`/api/studies/${study.study_id}/rounds`);
-    const round = await waitForRound(client, started.round_id, options.timeoutMs ?? 600_000, options.onRound);
-    if (round.state !== 'aggregated' || !round.result) {
+    let round = await waitForRound(client, started.round_id, options.timeoutMs ?? 600_000, options.onRound);
+    if (round.state !== 'aggregated') {
       const why = round.sites.filter((site) => site.code).map((site) => `${site.site_id}: ${site.code}`);
       throw new CliError('FEDVAL_ERR_CLI_ROUND_FAILED', `${round.reason ?? round.state}${why.length ? ` (${why.join(', ')})` : ''}`);
     }
-    return { metrics: round.result.metrics, round, study };
+    if (contribution === 'bfv') {
+      await runProgram('key holder', PROGRAMS.fedval, [
+        'decrypt', '--coordinator', url, '--round', round.round_id, '--keys', keyDir, '--min-sites', String(minSites), '--json',
+      ]);
+      round = await client.get<RoundView>(`/api/rounds/${round.round_id}`);
+    }
+    if (!round.result) throw new CliError('FEDVAL_ERR_CLI_ROUND_FAILED', 'the round has no released result');
+    const privacy = (round.result.privacy ?? {}) as { encryption?: Record<string, unknown> };
+    return { metrics: round.result.metrics, round, study, privacy: { encryption: privacy.encryption ?? null } };
   } finally {
     await Promise.all(processes.reverse().map((child) => child.stop()));
     if (!options.workDir) await rm(workDir, { recursive: true, force: true });
@@ -204,7 +225,7 @@ async function waitForRound(client: CoordinatorClient, roundId: string, timeoutM
   while (Date.now() < until) {
     const round = await client.get<RoundView>(`/api/rounds/${roundId}`);
     onRound?.(round);
-    if (round.state === 'failed' || (round.state === 'aggregated' && round.result)) return round;
+    if (round.state === 'failed' || round.state === 'aggregated') return round;
     await sleep(150);
   }
   throw new CliError('FEDVAL_ERR_CLI_TIMEOUT', `round ${roundId} did not finish`);

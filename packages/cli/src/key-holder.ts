@@ -1,0 +1,132 @@
+// key-holder.ts — the privacy officer's key custody: create the study key pair, decrypt only released aggregates.
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { bfvEncryptionSummary, createHeContext, decryptVector, generateKeyPair, planFingerprint, validateBfvPlan } from '@fedval/he';
+import { createStatisticsLayout, finalizeMetrics, resolveMetricSpec } from '@fedval/metrics';
+import type { MetricSpec } from '@fedval/metrics';
+import { CoordinatorClient } from './coordinator-client.ts';
+import { CliError } from './errors.ts';
+
+/** Files of a key directory. The secret key never leaves it; only `public.key` is sent to the coordinator. */
+export const KEY_FILES = Object.freeze({ secret: 'secret.key', public: 'public.key', plan: 'plan.json', study: 'study.json' });
+
+/** The release policy the key holder applies on its own side, whatever the coordinator says. */
+export const DEFAULT_RELEASE_POLICY = Object.freeze({
+  minSites: 3, // fewest contributions an aggregate must hold to be decrypted
+});
+
+export interface InitKeysOptions {
+  coordinator: string;
+  study: string;
+  out: string;
+  token?: string | undefined;
+}
+
+/** Creates the study's key pair on the key holder's machine, keeps the secret key there, registers the public key. */
+export async function initKeys(options: InitKeysOptions): Promise<{ study_id: string; public_key_bytes: number; plan_fingerprint: string }> {
+  const client = new CoordinatorClient(options.coordinator, options.token);
+  const { plan } = await client.get<{ plan: unknown }>(`/api/studies/${encodeURIComponent(options.study)}/encryption`);
+  const checked = validateBfvPlan(plan);
+  const context = await createHeContext(checked);
+  let keys: { publicKey: Uint8Array; secretKey: Uint8Array };
+  try {
+    keys = generateKeyPair(context);
+  } finally {
+    context.dispose();
+  }
+  await mkdir(options.out, { recursive: true, mode: 0o700 });
+  await chmod(options.out, 0o700);
+  try {
+    await writeFile(join(options.out, KEY_FILES.secret), keys.secretKey, { mode: 0o600, flag: 'wx' });
+  } catch (cause) {
+    if ((cause as NodeJS.ErrnoException).code === 'EEXIST') throw new CliError('FEDVAL_ERR_CLI_KEYS_EXIST', `${options.out} already holds a secret key`);
+    throw cause;
+  }
+  await writeFile(join(options.out, KEY_FILES.public), keys.publicKey, { mode: 0o644 });
+  await writeFile(join(options.out, KEY_FILES.plan), `${JSON.stringify(checked, null, 2)}\n`);
+  await writeFile(join(options.out, KEY_FILES.study), `${JSON.stringify({ study_id: options.study, coordinator: options.coordinator }, null, 2)}\n`);
+  await client.request('PUT', `/api/studies/${encodeURIComponent(options.study)}/public-key`, {
+    public_key_base64: Buffer.from(keys.publicKey).toString('base64'),
+  });
+  return { study_id: options.study, public_key_bytes: keys.publicKey.byteLength, plan_fingerprint: planFingerprint(checked) };
+}
+
+export interface DecryptOptions {
+  coordinator: string;
+  round: string;
+  keys: string;
+  /** Fewest contributions the key holder accepts, on top of the study's own policy. Default 3. */
+  minSites?: number | undefined;
+  /** Publish the metrics to the coordinator after decryption. Default true. */
+  release?: boolean;
+  token?: string | undefined;
+}
+
+interface AggregateCertificate {
+  round_id: string;
+  study_id: string;
+  state: string;
+  closed_at: string | null;
+  contributions: number;
+  contributing_sites: string[];
+  sites: { site_id: string; status: string; code?: string }[];
+  min_sites: number;
+  metric_spec: Record<string, unknown>;
+  plan: unknown;
+  released: boolean;
+  ciphertexts_base64: string[];
+}
+
+/**
+ * Decrypts a round's aggregate after checking the release policy: the round is closed, it holds at
+ * least `minSites` contributions (the larger of the study's and the key holder's), and every
+ * contribution is accounted for by a contributing site. The ciphertexts must be an aggregate made by
+ * the homomorphic sum: an individual site's ciphertext is refused by @fedval/he.
+ */
+export async function decryptRound(options: DecryptOptions) {
+  const client = new CoordinatorClient(options.coordinator, options.token);
+  const certificate = await client.get<AggregateCertificate>(`/api/rounds/${encodeURIComponent(options.round)}/aggregate`);
+  const minSites = Math.max(options.minSites ?? DEFAULT_RELEASE_POLICY.minSites, certificate.min_sites);
+  const problems: string[] = [];
+  if (certificate.state !== 'aggregated' || certificate.closed_at === null) problems.push(`the round is ${certificate.state}, not closed and aggregated`);
+  if (certificate.contributions < minSites) problems.push(`${certificate.contributions} contributions, the release policy requires at least ${minSites}`);
+  if (certificate.contributing_sites.length !== certificate.contributions || new Set(certificate.contributing_sites).size !== certificate.contributions) {
+    problems.push('the contributions are not accounted for by distinct contributing sites');
+  }
+  if (problems.length > 0) throw new CliError('FEDVAL_ERR_CLI_RELEASE_POLICY', problems.join('; '));
+
+  const plan = validateBfvPlan(JSON.parse(await readKeyFile(options.keys, KEY_FILES.plan, 'utf8')));
+  if (planFingerprint(plan) !== planFingerprint(validateBfvPlan(certificate.plan))) {
+    throw new CliError('FEDVAL_ERR_CLI_KEY_MISMATCH', 'the round was encrypted under another plan than these keys');
+  }
+  const secretKey = new Uint8Array(await readKeyFile(options.keys, KEY_FILES.secret));
+  const context = await createHeContext(plan);
+  let vector: Float64Array;
+  try {
+    const ciphertexts = certificate.ciphertexts_base64.map((text) => new Uint8Array(Buffer.from(text, 'base64')));
+    vector = decryptVector(context, secretKey, { ciphertexts }, certificate.contributions);
+  } finally {
+    context.dispose();
+  }
+  const layout = createStatisticsLayout(resolveMetricSpec(certificate.metric_spec as Partial<MetricSpec>));
+  const metrics = finalizeMetrics(layout, vector);
+  const encryption = bfvEncryptionSummary(plan);
+  if (options.release !== false) {
+    await client.post(`/api/rounds/${encodeURIComponent(options.round)}/release`, {
+      metrics,
+      contributions: certificate.contributions,
+      privacy: { encryption },
+    });
+  }
+  return { metrics, round: { round_id: certificate.round_id, study_id: certificate.study_id, contributions: certificate.contributions }, privacy: { encryption } };
+}
+
+async function readKeyFile(dir: string, name: string): Promise<Buffer>;
+async function readKeyFile(dir: string, name: string, encoding: 'utf8'): Promise<string>;
+async function readKeyFile(dir: string, name: string, encoding?: 'utf8'): Promise<Buffer | string> {
+  try {
+    return encoding ? await readFile(join(dir, name), encoding) : await readFile(join(dir, name));
+  } catch (cause) {
+    throw new CliError('FEDVAL_ERR_CLI_KEYS_MISSING', `${join(dir, name)} cannot be read`, { cause });
+  }
+}
