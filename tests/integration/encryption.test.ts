@@ -1,0 +1,239 @@
+// Encryption end to end: only ciphertexts leave a site, the coordinator never holds a secret key,
+// the key holder decrypts only aggregates under the release policy, and corrupted ciphertexts from a
+// site are refused while the round completes exactly with the honest sites.
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse } from 'csv-parse/sync';
+import { createHeContext, encryptVector } from '@fedval/he';
+import { createAccumulator, createStatisticsLayout, resolveMetricSpec } from '@fedval/metrics';
+import { createMessage, decodeMessage, encodeMessage } from '@fedval/protocol';
+import type { Message } from '@fedval/protocol';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket, { WebSocketServer } from 'ws';
+import { startDeployment, waitForRoundClosed, waitForSites } from '../helpers/deployment.ts';
+import type { Deployment } from '../helpers/deployment.ts';
+import { REPO_ROOT, SHARED_DATA, runCli } from '../helpers/run-cli.ts';
+
+const CANARY = 'CANARY-MRN-4417';
+const METRIC_SPEC = { bins: 100, threshold: 0.3, groups: [{ column: 'meno', levels: ['0', '1'] }] };
+
+/** Three honest site files from GBSG with a fixed score formula, and a canary identifier column. */
+function writeSiteFiles(dir: string): Record<string, string> {
+  const rows = parse(readFileSync(join(SHARED_DATA, 'gbsg.csv')), { columns: true }) as Record<string, string>[];
+  const lines = rows.map((row, i) => {
+    const z = -2 + 0.04 * Number(row.nodes) + 0.3 * Number(row.grade) - 0.002 * Number(row.pgr) + 0.01 * Number(row.age);
+    return `${CANARY}-${i},${row.meno},${row.status},${(1 / (1 + Math.exp(-z))).toFixed(6)}`;
+  });
+  const files: Record<string, string> = {};
+  [lines.slice(0, 230), lines.slice(230, 460), lines.slice(460)].forEach((part, i) => {
+    const path = join(dir, `site-${i}.csv`);
+    writeFileSync(path, `mrn,meno,status,score\n${part.join('\n')}\n`);
+    files[`site-${i}`] = path;
+  });
+  return files;
+}
+
+/** The site's statistics vector, computed here independently of the agent's code path. */
+function statisticsOf(path: string): Float64Array {
+  const layout = createStatisticsLayout(resolveMetricSpec(METRIC_SPEC));
+  const accumulator = createAccumulator(layout);
+  for (const row of parse(readFileSync(path), { columns: true }) as Record<string, string>[]) {
+    accumulator.addBinary(Number(row.score), row.status === '1' ? 1 : 0, [row.meno ?? null]);
+  }
+  return accumulator.vector();
+}
+
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    return statSync(path).isDirectory() ? filesUnder(path) : [path];
+  });
+}
+
+/** Relays one agent's socket to the coordinator and records every frame the agent sends. */
+function recordingRelay(target: string): { url: Promise<string>; frames: Buffer[]; close(): Promise<void> } {
+  const frames: Buffer[] = [];
+  const server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+  server.on('connection', (agentSide) => {
+    const upstream = new WebSocket(target);
+    const pending: Buffer[] = [];
+    upstream.on('open', () => pending.splice(0).forEach((frame) => upstream.send(frame)));
+    agentSide.on('message', (data: Buffer) => {
+      frames.push(Buffer.from(data));
+      if (upstream.readyState === WebSocket.OPEN) upstream.send(data);
+      else pending.push(data);
+    });
+    upstream.on('message', (data: Buffer) => agentSide.send(data));
+    upstream.on('close', () => agentSide.close());
+    agentSide.on('close', () => upstream.close());
+  });
+  const url = new Promise<string>((resolve) => server.on('listening', () => resolve(`ws://127.0.0.1:${(server.address() as { port: number }).port}/ws`)));
+  return {
+    url,
+    frames,
+    close: () =>
+      new Promise((resolve) => {
+        for (const client of server.clients) client.terminate();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+async function createStudy(deployment: Deployment, sites: string[], extra: Record<string, unknown> = {}): Promise<string> {
+  const study = await deployment.api('POST', '/api/studies', { name: 'encrypted', score_column: 'score', metric_spec: METRIC_SPEC, sites, ...extra });
+  expect(study.status).toBe(201);
+  expect(study.body.contribution).toBe('bfv');
+  return study.body.study_id as string;
+}
+
+describe('encrypted rounds', () => {
+  let deployment: Deployment;
+  let files: Record<string, string>;
+  const relay = { current: undefined as ReturnType<typeof recordingRelay> | undefined };
+
+  beforeAll(async () => {
+    deployment = await startDeployment(['site-0', 'site-1', 'site-2', 'hostile-truncated', 'hostile-flipped', 'hostile-extra']);
+    files = writeSiteFiles(deployment.dir);
+    relay.current = recordingRelay(deployment.wsUrl);
+    deployment.startAgent('site-0', files['site-0']!, { coordinatorUrl: await relay.current.url, label: 'status' });
+    deployment.startAgent('site-1', files['site-1']!, { label: 'status' });
+    deployment.startAgent('site-2', files['site-2']!, { label: 'status' });
+    await waitForSites(deployment, ['site-0', 'site-1', 'site-2']);
+  }, 60_000);
+
+  afterAll(async () => {
+    await deployment?.stop();
+    await relay.current?.close();
+  });
+
+  it('sends only ciphertexts, keeps the secret key out of the coordinator, and decrypts the exact pooled sum', async () => {
+    const studyId = await createStudy(deployment, ['site-0', 'site-1', 'site-2']);
+    expect((await deployment.api('POST', `/api/studies/${studyId}/rounds`)).body.error.code).toBe('FEDVAL_ERR_COORD_NO_PUBLIC_KEY');
+    const keys = join(deployment.dir, 'keys');
+    const init = await runCli('fedval', ['keys', 'init', '--coordinator', deployment.url, '--study', studyId, '--out', keys]);
+    expect(init.code).toBe(0);
+    expect(statSync(join(keys, 'secret.key')).mode & 0o077).toBe(0);
+    const again = await runCli('fedval', ['keys', 'init', '--coordinator', deployment.url, '--study', studyId, '--out', keys]);
+    expect(again.stderr).toContain('FEDVAL_ERR_CLI_KEYS_EXIST');
+
+    const round = await deployment.api('POST', `/api/studies/${studyId}/rounds`);
+    const closed = await waitForRoundClosed(deployment, round.body.round_id);
+    expect(closed.state).toBe('aggregated');
+    expect(closed.release).toBe('awaiting_key_holder');
+    expect(closed.result).toBeUndefined();
+
+    const decrypted = await runCli('fedval', ['decrypt', '--coordinator', deployment.url, '--round', round.body.round_id, '--keys', keys, '--json']);
+    expect(decrypted.code).toBe(0);
+    const released = JSON.parse(decrypted.stdout) as { metrics: Record<string, unknown>; privacy: { encryption: Record<string, unknown> } };
+    expect(released.privacy.encryption).toMatchObject({ scheme: 'bfv', security_bits: 128 });
+
+    // The decrypted aggregate is exactly the pooled statistics: its metrics equal the metrics of the
+    // summed plaintext vectors computed in this test.
+    const pooledPath = join(deployment.dir, 'pooled.csv');
+    const bodies = Object.values(files).map((path) => readFileSync(path, 'utf8').trimEnd().split('\n'));
+    writeFileSync(pooledPath, `${[bodies[0]![0], ...bodies.flatMap((lines) => lines.slice(1))].join('\n')}\n`);
+    const local = await runCli('fedval-agent', ['eval-local', '--data', pooledPath, '--label', 'status', '--score', 'score', '--threshold', '0.3', '--bins', '100', '--group', 'meno', '--json']);
+    expect(released.metrics).toEqual(JSON.parse(local.stdout).metrics);
+    const view = await deployment.api('GET', `/api/rounds/${round.body.round_id}`);
+    expect(view.body.release).toBe('released');
+    expect(view.body.result.metrics).toEqual(released.metrics);
+
+    // Every frame site-0 sent: no plaintext statistics, no canary, only ciphertexts and metadata.
+    const frames = relay.current!.frames;
+    const messages: Message[] = frames.map((frame) => decodeMessage(frame));
+    expect(new Set(messages.map((m) => m.type))).toEqual(new Set(['hello', 'task.accept', 'task.progress', 'task.result']));
+    const result = messages.find((m) => m.type === 'task.result');
+    if (result?.type !== 'task.result') throw new Error('no result');
+    expect(result.content.contribution.kind).toBe('bfv');
+    const vector = statisticsOf(files['site-0']!);
+    const plainBytes = Buffer.from(vector.buffer);
+    const firstNonZero = vector.findIndex((v) => v !== 0);
+    const window = plainBytes.subarray(firstNonZero * 8, firstNonZero * 8 + 64);
+    const everything = Buffer.concat(frames);
+    expect(everything.includes(window)).toBe(false);
+    expect(everything.includes(Buffer.from(CANARY))).toBe(false);
+    for (const message of messages) {
+      if (message.type === 'task.progress') expect(Object.keys(message.content).sort()).toEqual(['percent', 'phase', 'roundId']);
+    }
+
+    // The coordinator's data directory holds no secret key material, not even a 32-byte piece of it.
+    const secret = readFileSync(join(keys, 'secret.key'));
+    const stored = Buffer.concat(filesUnder(deployment.coordinatorDataDir).map((path) => readFileSync(path)));
+    for (let at = 0; at + 32 <= secret.length; at += 16) expect(stored.includes(secret.subarray(at, at + 32))).toBe(false);
+    // And a secret key offered as a public key is refused.
+    const posing = await deployment.api('PUT', `/api/studies/${studyId}/public-key`, { public_key_base64: secret.toString('base64') });
+    expect(posing.status).toBeGreaterThanOrEqual(400);
+  }, 120_000);
+
+  it('refuses to decrypt an aggregate below the release policy, at the key holder and at the coordinator', async () => {
+    const studyId = await createStudy(deployment, ['site-0', 'site-1'], { release: { min_sites: 3 } });
+    const keys = join(deployment.dir, 'keys-policy');
+    expect((await runCli('fedval', ['keys', 'init', '--coordinator', deployment.url, '--study', studyId, '--out', keys])).code).toBe(0);
+    const round = await deployment.api('POST', `/api/studies/${studyId}/rounds`);
+    expect((await waitForRoundClosed(deployment, round.body.round_id)).state).toBe('aggregated');
+    const refused = await runCli('fedval', ['decrypt', '--coordinator', deployment.url, '--round', round.body.round_id, '--keys', keys, '--min-sites', '1']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('FEDVAL_ERR_CLI_RELEASE_POLICY');
+    const forced = await deployment.api('POST', `/api/rounds/${round.body.round_id}/release`, { metrics: { n: 1 }, contributions: 2 });
+    expect(forced.body.error.code).toBe('FEDVAL_ERR_COORD_RELEASE_POLICY');
+  }, 120_000);
+
+  it('marks corrupted, truncated and wrong-count ciphertexts invalid and completes the round with the honest sites', async () => {
+    const hostile = ['hostile-truncated', 'hostile-flipped', 'hostile-extra'];
+    const studyId = await createStudy(deployment, ['site-0', 'site-1', 'site-2', ...hostile], { quorum: 3 });
+    const keys = join(deployment.dir, 'keys-hostile');
+    expect((await runCli('fedval', ['keys', 'init', '--coordinator', deployment.url, '--study', studyId, '--out', keys])).code).toBe(0);
+    const sockets = await Promise.all(
+      hostile.map(
+        (site) =>
+          new Promise<WebSocket>((resolve) => {
+            const socket = new WebSocket(deployment.wsUrl);
+            socket.on('open', () => {
+              socket.send(encodeMessage(createMessage('hello', { siteId: site, token: deployment.tokens.get(site)!, agentVersion: 'test', capabilities: { tasks: ['binary'], contributions: ['bfv'] } })));
+            });
+            socket.on('message', async (data: Buffer) => {
+              const message = decodeMessage(data);
+              if (message.type === 'welcome') resolve(socket);
+              if (message.type !== 'task' || message.content.contribution.kind !== 'bfv') return;
+              const { roundId, contribution } = message.content;
+              socket.send(encodeMessage(createMessage('task.accept', { roundId })));
+              const context = await createHeContext(contribution.plan);
+              const honest = encryptVector(context, contribution.publicKey, statisticsOf(files['site-0']!)).ciphertexts;
+              context.dispose();
+              let ciphertexts = honest.map((bytes) => new Uint8Array(bytes));
+              if (site === 'hostile-truncated') ciphertexts = ciphertexts.map((bytes) => bytes.subarray(0, bytes.length - 100));
+              if (site === 'hostile-flipped') ciphertexts[0]![200] ^= 0xff;
+              if (site === 'hostile-extra') ciphertexts = [...ciphertexts, ciphertexts[0]!];
+              const contributionSha256 = createHash('sha256').update(Buffer.concat(ciphertexts)).digest('hex');
+              socket.send(encodeMessage(createMessage('task.result', { roundId, contribution: { kind: 'bfv', ciphertexts }, contributionSha256 })));
+            });
+          }),
+      ),
+    );
+    const round = await deployment.api('POST', `/api/studies/${studyId}/rounds`);
+    const closed = await waitForRoundClosed(deployment, round.body.round_id);
+    sockets.forEach((socket) => socket.close());
+    expect(closed.state).toBe('aggregated');
+    const status = Object.fromEntries(closed.sites.map((site: { site_id: string; status: string; code?: string }) => [site.site_id, site]));
+    for (const site of hostile) {
+      expect(status[site].status).toBe('invalid');
+      expect(status[site].code).toMatch(/^FEDVAL_ERR_HE_/);
+    }
+    const decrypted = await runCli('fedval', ['decrypt', '--coordinator', deployment.url, '--round', round.body.round_id, '--keys', keys, '--json']);
+    expect(decrypted.code).toBe(0);
+    const metrics = JSON.parse(decrypted.stdout).metrics as { n: number };
+    const expectedN = Object.values(files).reduce((total, path) => total + (readFileSync(path, 'utf8').trimEnd().split('\n').length - 1), 0);
+    expect(metrics.n).toBe(expectedN);
+  }, 120_000);
+});
+
+describe('coordinator code', () => {
+  it('never loads, decrypts with, or generates a secret key', () => {
+    const sources = filesUnder(join(REPO_ROOT, 'coordinator/src')).filter((path) => path.endsWith('.ts') && !path.endsWith('.test.ts'));
+    for (const path of sources) {
+      const text = readFileSync(path, 'utf8');
+      expect(text, path).not.toMatch(/decryptVector|generateKeyPair|loadSecretKey|secretKey/);
+    }
+  });
+});
