@@ -18,7 +18,7 @@ const sites = [
 
 process.stderr.write('fedval demo: external validation of a 5-year recurrence-or-death model developed on Rotterdam (≤1987)\n');
 for (const site of sites) process.stderr.write(`  site ${site.name}: ${site.about}\n`);
-process.stderr.write('starting a coordinator and three site agents on loopback…\n');
+process.stderr.write('starting a coordinator, a key holder and three site agents on loopback…\n');
 
 let lastLine = '';
 const started = Date.now();
@@ -41,9 +41,16 @@ const document = {
   outcome: 'recurrence or death within 5 years (1826 days); censored before 5 years = excluded (missing_label)',
   metrics: result.metrics,
   round: { round_id: result.round.round_id, state: result.round.state, contributions: result.round.contributions },
+  privacy: { dp: null, encryption: result.privacy.encryption },
   seconds: (Date.now() - started) / 1000,
 };
 await mkdir(outDir, { recursive: true });
 await writeFile(join(outDir, 'result.json'), `${JSON.stringify(document, null, 2)}\n`);
+const encryption = result.privacy.encryption as { poly_modulus_degree?: number; security_bits?: number; ciphertext_bytes_per_site?: number } | null;
+if (encryption) {
+  process.stderr.write(
+    `  each site sent only BFV ciphertexts (${encryption.ciphertext_bytes_per_site} bytes, degree ${encryption.poly_modulus_degree}, ${encryption.security_bits}-bit security); a separate key-holder process decrypted the aggregate\n`,
+  );
+}
 process.stdout.write(`\n${formatMetricsTable(result.metrics as unknown as MetricsReport)}\n`);
 process.stdout.write(`\nJSON written to out/demo/result.json (${document.seconds.toFixed(1)} s)\n`);
