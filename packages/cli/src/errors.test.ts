@@ -1,0 +1,26 @@
+import { describe, expect, it } from 'vitest';
+import { CLI_ERROR_MESSAGES, CliError } from './errors.ts';
+import { parseSiteArgument } from './simulate.ts';
+
+describe('fedval CLI', () => {
+  it('pins the public error codes', () => {
+    expect(Object.keys(CLI_ERROR_MESSAGES)).toEqual([
+      'FEDVAL_ERR_CLI_USAGE',
+      'FEDVAL_ERR_CLI_PROCESS',
+      'FEDVAL_ERR_CLI_TIMEOUT',
+      'FEDVAL_ERR_CLI_API',
+      'FEDVAL_ERR_CLI_ROUND_FAILED',
+      'FEDVAL_ERR_CLI_MODEL',
+      'FEDVAL_ERR_CLI_KEYS_EXIST',
+      'FEDVAL_ERR_CLI_KEYS_MISSING',
+      'FEDVAL_ERR_CLI_KEY_MISMATCH',
+      'FEDVAL_ERR_CLI_RELEASE_POLICY',
+    ]);
+  });
+
+  it('parses NAME=FILE site arguments and refuses malformed ones', () => {
+    expect(parseSiteArgument('site-a=data/a.csv').name).toBe('site-a');
+    expect(parseSiteArgument('b=x=y.csv').file.endsWith('x=y.csv')).toBe(true);
+    for (const bad of ['=a.csv', 'a=', 'a b=c.csv', 'no-equals']) expect(() => parseSiteArgument(bad)).toThrow(CliError);
+  });
+});
