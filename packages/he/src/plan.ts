@@ -1,0 +1,490 @@
+// plan.ts — the BFV parameter planner, the JSON form of a plan, and the checks a receiver runs on it.
+import { createHash } from 'node:crypto';
+import { HeError } from './errors.ts';
+import { DEFAULT_HE_LIMITS } from './limits.ts';
+import { aggregateNoiseBound, log2, noiseBudgetLowerBound, noiseFits, SEAL_ERROR_MAX } from './noise.ts';
+import type { NoiseBoundModel } from './noise.ts';
+import { boundRuns, counterRadix, summarizePacking } from './packing.ts';
+import type { BoundRun, PackingSummary } from './packing.ts';
+import { bitLength, isPrime, largestBatchingPrimeBelow, MAX_MODULUS_BITS, smallestBatchingPrimeAtLeast } from './primes.ts';
+import { maxCoeffModulusBits, POLY_MODULUS_DEGREES, SECURITY_LEVELS } from './security.ts';
+import type { SecurityBits } from './security.ts';
+import { ciphertextGeometry, HEADER_BYTES } from './wire-format.ts';
+import type { CiphertextGeometry } from './wire-format.ts';
+
+/** What the planner must carry. */
+export interface BfvPlanRequest {
+  /** Entries of the statistics vector. */
+  vectorLength: number;
+  /** Most contributions that will ever be summed into one aggregate (sites). */
+  maxSites: number;
+  /** Largest |entry| one site can send, DP noise included; the bound of every entry without its own. Safe integer. */
+  maxAbsPerSite: number | bigint;
+  /**
+   * Optional bound per entry (length vectorLength, each ≤ maxAbsPerSite). Entries with small
+   * bounds pack several to a slot; a few large ones (fixed-point sums) are split into limbs
+   * instead of forcing a large plaintext modulus on every entry.
+   */
+  entryMaxAbs?: ArrayLike<number>;
+  /** Security level per the HomomorphicEncryption.org standard. Default 128. */
+  securityBits?: SecurityBits;
+  /** How the decryption noise is bounded (see noise.ts). Default 'probabilistic'. */
+  noiseBound?: NoiseBoundModel;
+  /** log2 of the allowed decryption failure probability per aggregate, integer in [−256, −32]. Default −128. Probabilistic bound only. */
+  decryptionFailureLog2?: number;
+  /** Fix the polynomial degree (1024 … 32768). Default: the planner picks the smallest ciphertexts. */
+  polyModulusDegree?: number;
+  /** Most ciphertexts one contribution may take. Default 4096. */
+  maxCiphertexts?: number;
+}
+
+/** A complete, JSON-serializable BFV plan; bigints are decimal strings. */
+export interface BfvPlan {
+  readonly scheme: 'bfv';
+  readonly planVersion: 1;
+  readonly securityBits: SecurityBits;
+  readonly polyModulusDegree: number;
+  /** Exact primes, decimal; ciphertexts keep all but the last, the special prime SEAL drops on encryption. */
+  readonly coeffModulus: readonly string[];
+  readonly coeffModulusBits: readonly number[];
+  /** Plaintext modulus t, a prime ≡ 1 mod 2N (batching). */
+  readonly plainModulus: string;
+  readonly plainModulusBits: number;
+  readonly slots: number;
+  readonly vectorLength: number;
+  readonly maxSites: number;
+  readonly maxAbsPerSite: number;
+  /** Per-entry bounds, run-length encoded as [count, maxAbs] pairs in vector order. */
+  readonly entryBounds: readonly (readonly [number, number])[];
+  /** Counters after splitting large entries into limbs. */
+  readonly counterCount: number;
+  /** Most counters packed into one slot. */
+  readonly countersPerSlot: number;
+  readonly ciphertextCount: number;
+  /** Low bits of c0 each site rounds away before sending. */
+  readonly c0DroppedBits: number;
+  readonly noiseBound: NoiseBoundModel;
+  /** null for the worst-case bound. */
+  readonly decryptionFailureLog2: number | null;
+  /** Smallest invariant noise budget (bits) SEAL can report for an aggregate of maxSites contributions. */
+  readonly noiseBudgetBits: number;
+  /** Exact bytes of one contribution ciphertext. */
+  readonly ciphertextBytes: number;
+  /** ciphertextCount × ciphertextBytes. */
+  readonly bytesPerSite: number;
+}
+
+const PLAN_KEYS = [
+  'scheme', 'planVersion', 'securityBits', 'polyModulusDegree', 'coeffModulus', 'coeffModulusBits', 'plainModulus',
+  'plainModulusBits', 'slots', 'vectorLength', 'maxSites', 'maxAbsPerSite', 'entryBounds', 'counterCount',
+  'countersPerSlot', 'ciphertextCount', 'c0DroppedBits', 'noiseBound', 'decryptionFailureLog2', 'noiseBudgetBits',
+  'ciphertextBytes', 'bytesPerSite',
+] as const satisfies readonly (keyof BfvPlan)[];
+
+const DEFAULT_FAILURE_LOG2 = -128;
+// Planner targets q' ≥ 4·t·bound·(1 + 2^−20) so float rounding never fails validation elsewhere.
+const PLANNER_SLACK = 1 + 2 ** -20;
+
+/** The fields a plan is made of; everything else is derived from them. */
+interface PlanCore {
+  securityBits: SecurityBits;
+  degree: number;
+  coeffModulus: bigint[];
+  plainModulus: bigint;
+  maxSites: number;
+  maxAbsPerSite: number;
+  runs: BoundRun[];
+  c0DroppedBits: number;
+  noiseBound: NoiseBoundModel;
+  failureLog2: number | null;
+}
+
+/** Chooses degree, coefficient modulus, plaintext modulus and packing with the fewest bytes per site. */
+export function planBfvParameters(request: BfvPlanRequest): BfvPlan {
+  const req = normalizeRequest(request);
+  const maxEntry = req.runs.reduce((m, [, a]) => Math.max(m, a), 0);
+  if (BigInt(req.maxSites) * BigInt(maxEntry) > BigInt(Number.MAX_SAFE_INTEGER)) {
+    throw new HeError('FEDVAL_ERR_HE_NO_PARAMETERS', `${req.maxSites} sites × ${maxEntry} per entry can exceed 2^53 − 1, so sums would not be exact in float64`);
+  }
+  const reasons = new Map<number, string>();
+  const candidates: Candidate[] = [];
+  const caps = capCandidates(req.runs, req.maxSites);
+  for (const degree of req.degrees) {
+    const maxBits = maxCoeffModulusBits(degree, req.securityBits);
+    const specialBits = specialPrimeBits(degree);
+    const minPrimeBits = Math.log2(degree) + 2;
+    const seenProducts = new Set<bigint>();
+    let fewestBits = Infinity;
+    let tooManyCiphertexts = 0;
+    let plainTooLarge = false;
+    for (const cap of caps) {
+      const first = summarizePacking(req.runs, req.maxSites, cap);
+      if (!first || seenProducts.has(first.maxSlotProduct)) continue;
+      seenProducts.add(first.maxSlotProduct);
+      const t = smallestBatchingPrimeAtLeast(first.maxSlotProduct, degree);
+      if (t === undefined) {
+        plainTooLarge = true;
+        continue;
+      }
+      const summary = summarizePacking(req.runs, req.maxSites, t) as PackingSummary;
+      const ciphertextCount = Math.max(1, Math.ceil(summary.slotsUsed / degree));
+      if (ciphertextCount > req.maxCiphertexts) {
+        tooManyCiphertexts = Math.max(tooManyCiphertexts, ciphertextCount);
+        continue;
+      }
+      for (let d = 0; d <= 48; d++) {
+        const bound = aggregateNoiseBound({
+          degree, contributions: req.maxSites, specialPrime: 1n << BigInt(specialBits - 1), c0DroppedBits: d,
+          ciphertextCount, model: req.noiseBound, failureLog2: req.failureLog2 ?? DEFAULT_FAILURE_LOG2,
+        });
+        const bits = Math.max(Math.ceil(log2(t) + 2 + Math.log2(bound * PLANNER_SLACK) + 1e-9), minPrimeBits);
+        if (d >= bits - 1) break;
+        fewestBits = Math.min(fewestBits, bits + specialBits);
+        if (bits + specialBits > maxBits) continue;
+        const bytes = ciphertextCount * (HEADER_BYTES + Math.ceil((degree * (2 * bits - d)) / 8));
+        candidates.push({ degree, t, summary, ciphertextCount, d, bits, bytes });
+      }
+    }
+    if (Number.isFinite(fewestBits) && fewestBits > maxBits) {
+      reasons.set(degree, `degree ${degree} needs a ${fewestBits}-bit coefficient modulus, ${req.securityBits}-bit security allows ${maxBits}`);
+    } else if (tooManyCiphertexts > 0) {
+      reasons.set(degree, `degree ${degree} needs ${tooManyCiphertexts} ciphertexts, more than ${req.maxCiphertexts}`);
+    } else if (plainTooLarge) {
+      reasons.set(degree, `degree ${degree} would need a plaintext modulus above ${MAX_MODULUS_BITS} bits`);
+    }
+  }
+  candidates.sort((a, b) => a.bytes - b.bytes || a.degree - b.degree || (a.t < b.t ? -1 : a.t > b.t ? 1 : 0) || a.d - b.d);
+  for (const candidate of candidates) {
+    const plan = buildPlan(req, candidate);
+    if (plan) return plan;
+  }
+  const why = [...reasons.values()];
+  throw new HeError('FEDVAL_ERR_HE_NO_PARAMETERS', why.length > 0 ? why.join('; ') : 'no degree, plaintext modulus and packing fit the bounds');
+}
+
+interface Candidate {
+  degree: number;
+  t: bigint;
+  summary: PackingSummary;
+  ciphertextCount: number;
+  d: number;
+  bits: number;
+  bytes: number;
+}
+
+interface NormalizedRequest {
+  vectorLength: number;
+  maxSites: number;
+  maxAbsPerSite: number;
+  runs: BoundRun[];
+  securityBits: SecurityBits;
+  noiseBound: NoiseBoundModel;
+  failureLog2: number | null;
+  degrees: readonly number[];
+  maxCiphertexts: number;
+}
+
+function normalizeRequest(request: BfvPlanRequest): NormalizedRequest {
+  const problems: string[] = [];
+  if (request === null || typeof request !== 'object') throw new HeError('FEDVAL_ERR_HE_INVALID_REQUEST', 'request is not an object');
+  const { vectorLength, maxSites } = request;
+  if (!isInteger(vectorLength, 1, DEFAULT_HE_LIMITS.maxVectorLength)) problems.push(`vectorLength must be an integer in [1, ${DEFAULT_HE_LIMITS.maxVectorLength}]`);
+  if (!isInteger(maxSites, 1, DEFAULT_HE_LIMITS.maxSites)) problems.push(`maxSites must be an integer in [1, ${DEFAULT_HE_LIMITS.maxSites}]`);
+  const rawMax = request.maxAbsPerSite;
+  const maxAbsPerSite = typeof rawMax === 'bigint' && rawMax >= 0n && rawMax <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(rawMax) : rawMax;
+  if (!isInteger(maxAbsPerSite, 0, Number.MAX_SAFE_INTEGER)) problems.push('maxAbsPerSite must be a non-negative safe integer');
+  const securityBits = request.securityBits ?? 128;
+  if (!SECURITY_LEVELS.includes(securityBits)) problems.push('securityBits must be 128, 192 or 256');
+  const noiseBound = request.noiseBound ?? 'probabilistic';
+  if (noiseBound !== 'probabilistic' && noiseBound !== 'worst-case') problems.push("noiseBound must be 'probabilistic' or 'worst-case'");
+  let failureLog2: number | null = null;
+  if (noiseBound === 'probabilistic') {
+    failureLog2 = request.decryptionFailureLog2 ?? DEFAULT_FAILURE_LOG2;
+    if (!isInteger(failureLog2, -256, -32)) problems.push('decryptionFailureLog2 must be an integer in [-256, -32]');
+  } else if (request.decryptionFailureLog2 !== undefined) {
+    problems.push("decryptionFailureLog2 applies to noiseBound 'probabilistic' only");
+  }
+  const degrees = request.polyModulusDegree === undefined ? POLY_MODULUS_DEGREES : [request.polyModulusDegree];
+  if (request.polyModulusDegree !== undefined && !POLY_MODULUS_DEGREES.includes(request.polyModulusDegree)) {
+    problems.push(`polyModulusDegree must be one of ${POLY_MODULUS_DEGREES.join(', ')}`);
+  }
+  const maxCiphertexts = request.maxCiphertexts ?? DEFAULT_HE_LIMITS.maxCiphertexts;
+  if (!isInteger(maxCiphertexts, 1, DEFAULT_HE_LIMITS.maxCiphertexts)) problems.push(`maxCiphertexts must be an integer in [1, ${DEFAULT_HE_LIMITS.maxCiphertexts}]`);
+  let runs: BoundRun[] = [];
+  if (problems.length === 0) {
+    const entries = request.entryMaxAbs;
+    if (entries === undefined) {
+      runs = [[vectorLength, maxAbsPerSite as number]];
+    } else if (entries === null || typeof entries !== 'object' || entries.length !== vectorLength) {
+      problems.push('entryMaxAbs must have vectorLength entries');
+    } else {
+      const bad = Array.prototype.findIndex.call(entries, (m: unknown) => !isInteger(m, 0, maxAbsPerSite as number));
+      if (bad >= 0) problems.push(`entryMaxAbs[${bad}] must be an integer in [0, maxAbsPerSite]`);
+      else runs = boundRuns(entries);
+    }
+  }
+  if (problems.length > 0) throw new HeError('FEDVAL_ERR_HE_INVALID_REQUEST', problems.join('; '));
+  return {
+    vectorLength, maxSites, maxAbsPerSite: maxAbsPerSite as number, runs, securityBits, noiseBound, failureLog2, degrees, maxCiphertexts,
+  };
+}
+
+/** Candidate caps for the slot product: powers of two (limb sizes) and products of the commonest radices. */
+function capCandidates(runs: readonly BoundRun[], sites: number): bigint[] {
+  const limit = 1n << BigInt(MAX_MODULUS_BITS);
+  const caps = new Set<bigint>();
+  for (let b = 2; b <= MAX_MODULUS_BITS; b++) caps.add((1n << BigInt(b)) - 1n);
+  const weight = new Map<bigint, number>();
+  for (const [count, maxAbs] of runs) {
+    const r = counterRadix(maxAbs, sites);
+    if (r > 1n && r < limit) weight.set(r, (weight.get(r) ?? 0) + count);
+  }
+  const common = [...weight.entries()].sort((a, b) => b[1] - a[1]).slice(0, 3).map(([r]) => r);
+  for (const r of common) {
+    for (let p = r; p < limit; p *= r) {
+      caps.add(p);
+      for (const s of common) {
+        if (s === r) continue;
+        for (let q = p * s; q < limit; q *= s) caps.add(q);
+      }
+    }
+  }
+  return [...caps].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+/** Bits of the special prime: enough that SEAL's key-level noise 21·(2N+1) shrinks below 1/8 when it is divided away. */
+export function specialPrimeBits(degree: number): number {
+  return bitLength(BigInt(8 * SEAL_ERROR_MAX * (2 * degree + 1)));
+}
+
+function buildPlan(req: NormalizedRequest, c: Candidate): BfvPlan | undefined {
+  const maxBits = maxCoeffModulusBits(c.degree, req.securityBits);
+  const specialBits = specialPrimeBits(c.degree);
+  for (let bits = c.bits; bits <= c.bits + 4 && bits + specialBits <= maxBits; bits++) {
+    const used = new Set<bigint>([c.t]);
+    const count = Math.ceil(bits / MAX_MODULUS_BITS);
+    const primes: bigint[] = [];
+    for (let i = 0; i < count; i++) {
+      const size = Math.floor(bits / count) + (i < bits % count ? 1 : 0);
+      const p = largestBatchingPrimeBelow(size, c.degree, used);
+      if (p === undefined) break;
+      primes.push(p);
+      used.add(p);
+    }
+    const special = largestBatchingPrimeBelow(specialBits, c.degree, used);
+    if (primes.length !== count || special === undefined) continue;
+    const core: PlanCore = {
+      securityBits: req.securityBits, degree: c.degree, coeffModulus: [...primes, special], plainModulus: c.t,
+      maxSites: req.maxSites, maxAbsPerSite: req.maxAbsPerSite, runs: req.runs, c0DroppedBits: c.d,
+      noiseBound: req.noiseBound, failureLog2: req.failureLog2,
+    };
+    const analysis = analyse(core, PLANNER_SLACK);
+    if (analysis.problems.length === 0) return deepFreeze(analysis.plan);
+  }
+  return undefined;
+}
+
+interface Analysis {
+  plan: BfvPlan;
+  problems: string[];
+}
+
+/** Derives every field of a plan from its core and lists whatever makes it unsafe or inconsistent. */
+function analyse(core: PlanCore, slack = 1): Analysis {
+  const problems: string[] = [];
+  const { degree, coeffModulus, plainModulus: t, maxSites } = core;
+  const maxBits = maxCoeffModulusBits(degree, core.securityBits);
+  if (maxBits === 0) problems.push(`polyModulusDegree ${degree} is not supported`);
+  const step = BigInt(2 * degree);
+  if (coeffModulus.length < 2) problems.push('coeffModulus needs at least one ciphertext prime and the special prime');
+  if (new Set(coeffModulus).size !== coeffModulus.length) problems.push('coeffModulus primes must be distinct');
+  for (const p of coeffModulus) {
+    if (bitLength(p) > MAX_MODULUS_BITS || p % step !== 1n || !isPrime(p)) problems.push(`coeffModulus ${p} is not a prime ≡ 1 mod ${step} of at most ${MAX_MODULUS_BITS} bits`);
+  }
+  const coeffModulusBits = coeffModulus.map(bitLength);
+  const totalBits = coeffModulusBits.reduce((a, b) => a + b, 0);
+  if (maxBits > 0 && totalBits > maxBits) problems.push(`coefficient modulus has ${totalBits} bits, ${core.securityBits}-bit security allows ${maxBits} at degree ${degree}`);
+  if (bitLength(t) > MAX_MODULUS_BITS || t % step !== 1n || !isPrime(t)) problems.push(`plainModulus is not a prime ≡ 1 mod ${step} of at most ${MAX_MODULUS_BITS} bits`);
+  if (coeffModulus.includes(t)) problems.push('plainModulus must differ from every coefficient prime');
+  const ctPrimes = coeffModulus.slice(0, -1);
+  const special = coeffModulus[coeffModulus.length - 1] ?? 1n;
+  const maxEntry = core.runs.reduce((m, [, a]) => Math.max(m, a), 0);
+  if (maxEntry > core.maxAbsPerSite) problems.push('an entry bound exceeds maxAbsPerSite');
+  if (BigInt(maxSites) * BigInt(maxEntry) > BigInt(Number.MAX_SAFE_INTEGER)) problems.push('maxSites × entry bound exceeds 2^53 − 1');
+  const summary = problems.length === 0 ? summarizePacking(core.runs, maxSites, t) : undefined;
+  if (problems.length === 0 && !summary) problems.push('plainModulus cannot hold the entry bounds summed over maxSites');
+  const ciphertextCount = summary ? Math.max(1, Math.ceil(summary.slotsUsed / degree)) : 0;
+  if (ciphertextCount > DEFAULT_HE_LIMITS.maxCiphertexts) problems.push(`${ciphertextCount} ciphertexts exceed the limit of ${DEFAULT_HE_LIMITS.maxCiphertexts}`);
+  let geometry: CiphertextGeometry | undefined;
+  let bound = Infinity;
+  if (problems.length === 0) {
+    geometry = ciphertextGeometry(degree, ctPrimes, core.c0DroppedBits);
+    if (t >= geometry.modulus) problems.push('plainModulus must be smaller than the ciphertext modulus');
+    if (!isInteger(core.c0DroppedBits, 0, bitLength(geometry.modulus) - 2)) problems.push('c0DroppedBits is out of range');
+    bound = aggregateNoiseBound({
+      degree, contributions: maxSites, specialPrime: special, c0DroppedBits: core.c0DroppedBits, ciphertextCount,
+      model: core.noiseBound, failureLog2: core.failureLog2 ?? DEFAULT_FAILURE_LOG2,
+    });
+    if (!noiseFits(geometry.modulus, t, bound * slack)) {
+      problems.push(`the ciphertext modulus leaves too little noise room for ${maxSites} contributions`);
+    }
+  }
+  const plan: BfvPlan = {
+    scheme: 'bfv',
+    planVersion: 1,
+    securityBits: core.securityBits,
+    polyModulusDegree: degree,
+    coeffModulus: coeffModulus.map(String),
+    coeffModulusBits,
+    plainModulus: String(t),
+    plainModulusBits: bitLength(t),
+    slots: degree,
+    vectorLength: core.runs.reduce((n, [count]) => n + count, 0),
+    maxSites,
+    maxAbsPerSite: core.maxAbsPerSite,
+    entryBounds: core.runs.map(([count, maxAbs]) => [count, maxAbs] as const),
+    counterCount: summary?.counters ?? 0,
+    countersPerSlot: summary?.maxCountersPerSlot ?? 0,
+    ciphertextCount,
+    c0DroppedBits: core.c0DroppedBits,
+    noiseBound: core.noiseBound,
+    decryptionFailureLog2: core.failureLog2,
+    noiseBudgetBits: geometry && Number.isFinite(bound) ? noiseBudgetLowerBound(geometry.modulus, t, bound) : 0,
+    ciphertextBytes: geometry?.contributionBytes ?? 0,
+    bytesPerSite: (geometry?.contributionBytes ?? 0) * ciphertextCount,
+  };
+  return { plan, problems };
+}
+
+/**
+ * Checks a plan received over the wire: its shape, then that it is secure (HE standard table),
+ * that no sum can wrap around t, that the noise of maxSites contributions stays decryptable,
+ * and that every derived field matches. Returns a frozen copy.
+ */
+export function validateBfvPlan(json: unknown): BfvPlan {
+  const core = parseCore(json);
+  const { plan, problems } = analyse(core);
+  const given = json as Record<string, unknown>;
+  for (const key of PLAN_KEYS) {
+    if (JSON.stringify(given[key]) !== JSON.stringify(plan[key])) problems.push(`${key} does not match the plan's parameters`);
+  }
+  if (problems.length > 0) throw new HeError('FEDVAL_ERR_HE_INVALID_PLAN', problems.join('; '));
+  return deepFreeze(plan);
+}
+
+function parseCore(json: unknown): PlanCore {
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) throw new HeError('FEDVAL_ERR_HE_INVALID_PLAN', 'plan is not an object');
+  const o = json as Record<string, unknown>;
+  const problems: string[] = [];
+  const extra = Object.keys(o).filter((k) => !(PLAN_KEYS as readonly string[]).includes(k));
+  if (extra.length > 0) problems.push(`unknown fields: ${extra.slice(0, 5).join(', ')}`);
+  for (const key of PLAN_KEYS) if (!(key in o)) problems.push(`${key} is missing`);
+  if (o.scheme !== 'bfv') problems.push("scheme must be 'bfv'");
+  if (o.planVersion !== 1) problems.push('planVersion must be 1');
+  if (!SECURITY_LEVELS.includes(o.securityBits as SecurityBits)) problems.push('securityBits must be 128, 192 or 256');
+  if (!POLY_MODULUS_DEGREES.includes(o.polyModulusDegree as number)) problems.push('polyModulusDegree is not a supported power of two');
+  const primes = Array.isArray(o.coeffModulus) && o.coeffModulus.length <= 64 && o.coeffModulus.every(isDecimal) ? (o.coeffModulus as string[]).map(BigInt) : undefined;
+  if (!primes) problems.push('coeffModulus must be an array of decimal strings');
+  if (!isDecimal(o.plainModulus)) problems.push('plainModulus must be a decimal string');
+  if (!isInteger(o.maxSites, 1, DEFAULT_HE_LIMITS.maxSites)) problems.push('maxSites is out of range');
+  if (!isInteger(o.maxAbsPerSite, 0, Number.MAX_SAFE_INTEGER)) problems.push('maxAbsPerSite must be a non-negative safe integer');
+  const runs = parseRuns(o.entryBounds);
+  if (!runs) problems.push('entryBounds must be [count ≥ 1, maxAbs ≥ 0] pairs, adjacent bounds distinct, at most the vector length limit in total');
+  if (!isInteger(o.c0DroppedBits, 0, 64)) problems.push('c0DroppedBits must be a small non-negative integer');
+  if (o.noiseBound !== 'probabilistic' && o.noiseBound !== 'worst-case') problems.push("noiseBound must be 'probabilistic' or 'worst-case'");
+  if (o.noiseBound === 'probabilistic' ? !isInteger(o.decryptionFailureLog2, -256, -32) : o.decryptionFailureLog2 !== null) {
+    problems.push('decryptionFailureLog2 must be an integer in [-256, -32] (probabilistic) or null (worst-case)');
+  }
+  if (problems.length > 0) throw new HeError('FEDVAL_ERR_HE_INVALID_PLAN', problems.join('; '));
+  return {
+    securityBits: o.securityBits as SecurityBits,
+    degree: o.polyModulusDegree as number,
+    coeffModulus: primes as bigint[],
+    plainModulus: BigInt(o.plainModulus as string),
+    maxSites: o.maxSites as number,
+    maxAbsPerSite: o.maxAbsPerSite as number,
+    runs: runs as BoundRun[],
+    c0DroppedBits: o.c0DroppedBits as number,
+    noiseBound: o.noiseBound as NoiseBoundModel,
+    failureLog2: o.decryptionFailureLog2 as number | null,
+  };
+}
+
+function parseRuns(value: unknown): BoundRun[] | undefined {
+  if (!Array.isArray(value) || value.length === 0 || value.length > DEFAULT_HE_LIMITS.maxVectorLength) return undefined;
+  const runs: BoundRun[] = [];
+  let total = 0;
+  for (const run of value) {
+    if (!Array.isArray(run) || run.length !== 2 || !isInteger(run[0], 1, DEFAULT_HE_LIMITS.maxVectorLength) || !isInteger(run[1], 0, Number.MAX_SAFE_INTEGER)) return undefined;
+    if (runs.length > 0 && runs[runs.length - 1]?.[1] === run[1]) return undefined;
+    total += run[0] as number;
+    runs.push([run[0] as number, run[1] as number]);
+  }
+  return total <= DEFAULT_HE_LIMITS.maxVectorLength ? runs : undefined;
+}
+
+/** Hex of the first 8 bytes of SHA-256 over the plan's fields in canonical order; every ciphertext carries it. */
+export function planFingerprint(plan: BfvPlan): string {
+  return Buffer.from(planFingerprintBytes(plan)).toString('hex');
+}
+
+export function planFingerprintBytes(plan: BfvPlan): Uint8Array {
+  const canonical = JSON.stringify(PLAN_KEYS.map((k) => plan[k]));
+  return new Uint8Array(createHash('sha256').update(canonical).digest().subarray(0, 8));
+}
+
+/** The `privacy.encryption` block of a result: what was used and what it cost on the wire. */
+export interface BfvEncryptionSummary {
+  scheme: 'bfv';
+  library: string;
+  poly_modulus_degree: number;
+  coeff_modulus_bits: number[];
+  ciphertext_modulus_bits: number;
+  plain_modulus_bits: number;
+  security_bits: SecurityBits;
+  slots: number;
+  counters_per_slot: number;
+  ciphertexts_per_site: number;
+  ciphertext_bytes_per_site: number;
+  bytes_per_entry_per_site: number;
+  max_sites: number;
+  noise_bound: NoiseBoundModel;
+  decryption_failure_log2: number | null;
+}
+
+export function bfvEncryptionSummary(plan: BfvPlan): BfvEncryptionSummary {
+  const bits = [...plan.coeffModulusBits];
+  return {
+    scheme: 'bfv',
+    library: 'Microsoft SEAL 4.1 via node-seal 7.0.0',
+    poly_modulus_degree: plan.polyModulusDegree,
+    coeff_modulus_bits: bits,
+    ciphertext_modulus_bits: bits.slice(0, -1).reduce((a, b) => a + b, 0),
+    plain_modulus_bits: plan.plainModulusBits,
+    security_bits: plan.securityBits,
+    slots: plan.slots,
+    counters_per_slot: plan.countersPerSlot,
+    ciphertexts_per_site: plan.ciphertextCount,
+    ciphertext_bytes_per_site: plan.bytesPerSite,
+    bytes_per_entry_per_site: plan.bytesPerSite / plan.vectorLength,
+    max_sites: plan.maxSites,
+    noise_bound: plan.noiseBound,
+    decryption_failure_log2: plan.decryptionFailureLog2,
+  };
+}
+
+function isInteger(value: unknown, min: number, max: number): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= min && value <= max;
+}
+
+function isDecimal(value: unknown): value is string {
+  return typeof value === 'string' && /^[1-9][0-9]{0,24}$/.test(value);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}
