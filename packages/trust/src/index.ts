@@ -1,0 +1,32 @@
+// @fedval/trust — identities, signatures, tamper-evident audit trails and dataset commitments, on node:crypto alone.
+export { canonicalJson, canonicalJsonBytes } from './canonical-json.ts';
+export type { JsonValue } from './canonical-json.ts';
+export { sha256Hex } from './digest.ts';
+export { AUDIT_GENESIS_HASH, hashAuditEntry } from './audit-entry.ts';
+export type { AuditEntry, AuditEvent, AuditHead } from './audit-entry.ts';
+export { AuditLog, DEFAULT_AUDIT_LOG_OPTIONS, quarantineTornTail } from './audit-log.ts';
+export type { AuditLogOptions, TornTailQuarantine } from './audit-log.ts';
+export { auditHead, DEFAULT_AUDIT_READ_OPTIONS, readAuditLog, verifyAuditLog } from './audit-chain.ts';
+export type { AuditBreakReason, AuditReadOptions, AuditVerification, ReadAuditLogOptions } from './audit-chain.ts';
+export { CONTRIBUTION_RECEIVED, CONTRIBUTION_SENT, crossCheckRound } from './audit-cross-check.ts';
+export type { RoundDiscrepancy } from './audit-cross-check.ts';
+export {
+  generateSiteIdentity, privateKeyFromSeed, publicKeyFingerprint, publicKeyOf, sign, verify,
+} from './identity.ts';
+export type { PrivateKeyInput, PublicKeyInput, SiteIdentity } from './identity.ts';
+export { loadPrivateKey, savePrivateKey } from './key-file.ts';
+export {
+  AUTH_DOMAIN, RESULT_DOMAIN, DEFAULT_CHALLENGE_OPTIONS, createChallenge, createNonce, challengeSignaturePayload,
+  signChallenge, verifyChallengeResponse, resultSignaturePayload, signResult, verifySignedResult,
+} from './signed-payloads.ts';
+export type { AuthChallenge, ChallengeOptions, SignedResultFields } from './signed-payloads.ts';
+export { DEFAULT_REPLAY_GUARD_OPTIONS, ReplayGuard } from './replay-guard.ts';
+export type { ReplayGuardOptions } from './replay-guard.ts';
+export { manifestSigningPayload, signManifest, verifyManifestSignature } from './manifest-signature.ts';
+export type { ManifestSignature } from './manifest-signature.ts';
+export { commitToFingerprint, fingerprintFile, verifyCommitment } from './dataset-commitment.ts';
+export type { DatasetCommitment } from './dataset-commitment.ts';
+export { generateToken, hashToken, tokensEqual } from './tokens.ts';
+export type { RandomBytes } from './encoding.ts';
+export { TRUST_ERROR_MESSAGES, TrustError } from './errors.ts';
+export type { TrustErrorCode } from './errors.ts';

@@ -1,0 +1,138 @@
+import { describe, expect, it } from 'vitest';
+import { TrustError } from './errors.ts';
+import { generateSiteIdentity, privateKeyFromSeed, publicKeyOf, sign, verify } from './identity.ts';
+import { ReplayGuard } from './replay-guard.ts';
+import type { AuthChallenge, SignedResultFields } from './signed-payloads.ts';
+import {
+  challengeSignaturePayload, createChallenge, createNonce, resultSignaturePayload, signChallenge, signResult,
+  verifyChallengeResponse, verifySignedResult,
+} from './signed-payloads.ts';
+
+function codeOf(run: () => unknown): string | undefined {
+  try {
+    run();
+  } catch (error) {
+    return error instanceof TrustError ? error.code : `not a TrustError: ${String(error)}`;
+  }
+  return undefined;
+}
+
+const counting = (size: number): Uint8Array => Uint8Array.from({ length: size }, (_, i) => i);
+const NONCE_0_31 = 'AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8='; // base64 of bytes 0..31 (Python: base64.b64encode(bytes(range(32))))
+const AUDIENCE = 'wss://coordinator.example:8443';
+const site = generateSiteIdentity();
+const other = generateSiteIdentity();
+
+describe('challenge–response authentication', () => {
+  const T0 = 1_738_000_000_000;
+
+  it('creates a challenge from injected randomness and clock', () => {
+    expect(createChallenge({ audience: AUDIENCE, now: () => T0, randomBytes: counting })).toEqual({
+      nonce: NONCE_0_31,
+      issuedAt: T0,
+      audience: AUDIENCE,
+    });
+    expect(createChallenge({ audience: AUDIENCE }).nonce).not.toBe(createChallenge({ audience: AUDIENCE }).nonce);
+  });
+
+  it('signs the exact canonical payload with the fedval/v1/auth domain', () => {
+    const challenge: AuthChallenge = { nonce: NONCE_0_31, issuedAt: T0, audience: AUDIENCE };
+    expect(new TextDecoder().decode(challengeSignaturePayload(challenge, 'site-a', 'connect'))).toBe(
+      `{"audience":"${AUDIENCE}","domain":"fedval/v1/auth","issuedAt":${T0},"nonce":"${NONCE_0_31}","purpose":"connect","siteId":"site-a"}`,
+    );
+  });
+
+  it('accepts a fresh answer from the enrolled key and refuses stale, mis-signed or re-targeted ones', () => {
+    const challenge = createChallenge({ audience: AUDIENCE, now: () => T0 });
+    const signature = signChallenge(site.privateKeyPem, challenge, { siteId: 'site-a', purpose: 'connect', expectedAudience: AUDIENCE });
+    const answer = { challenge, siteId: 'site-a', purpose: 'connect', publicKey: site.publicKey, signature };
+    expect(() => verifyChallengeResponse(answer, { now: () => T0 + 59_000 })).not.toThrow();
+    expect(codeOf(() => verifyChallengeResponse(answer, { now: () => T0 + 60_001 }))).toBe('FEDVAL_ERR_TRUST_CHALLENGE_EXPIRED');
+    expect(codeOf(() => verifyChallengeResponse(answer, { now: () => T0 - 1 }))).toBe('FEDVAL_ERR_TRUST_CHALLENGE_EXPIRED');
+    const at = { now: () => T0 + 1_000 };
+    expect(codeOf(() => verifyChallengeResponse({ ...answer, publicKey: other.publicKey }, at))).toBe('FEDVAL_ERR_TRUST_SIGNATURE_INVALID');
+    expect(codeOf(() => verifyChallengeResponse({ ...answer, siteId: 'site-b' }, at))).toBe('FEDVAL_ERR_TRUST_SIGNATURE_INVALID');
+    expect(codeOf(() => verifyChallengeResponse({ ...answer, purpose: 'enroll' }, at))).toBe('FEDVAL_ERR_TRUST_SIGNATURE_INVALID');
+    expect(codeOf(() => verifyChallengeResponse({ ...answer, challenge: { ...challenge, audience: 'wss://other' } }, at))).toBe(
+      'FEDVAL_ERR_TRUST_SIGNATURE_INVALID',
+    );
+    expect(codeOf(() => verifyChallengeResponse({ ...answer, signature: new Uint8Array(64) }, at))).toBe('FEDVAL_ERR_TRUST_SIGNATURE_INVALID');
+  });
+
+  it('an agent refuses to sign a challenge issued for another coordinator', () => {
+    const challenge = createChallenge({ audience: 'wss://evil.example' });
+    expect(
+      codeOf(() => signChallenge(site.privateKeyPem, challenge, { siteId: 'site-a', purpose: 'connect', expectedAudience: AUDIENCE })),
+    ).toBe('FEDVAL_ERR_TRUST_INVALID_PAYLOAD');
+  });
+
+  it('refuses malformed challenges and answers, listing every problem', () => {
+    let caught: unknown;
+    try {
+      challengeSignaturePayload({ nonce: 'short', issuedAt: -1, audience: '' }, 'site a', 'Connect');
+    } catch (error) {
+      caught = error;
+    }
+    expect((caught as TrustError).code).toBe('FEDVAL_ERR_TRUST_INVALID_PAYLOAD');
+    for (const field of ['nonce', 'issuedAt', 'audience', 'siteId', 'purpose']) expect((caught as TrustError).message).toContain(`${field}:`);
+  });
+});
+
+describe('signed results', () => {
+  const NOW = 1_738_000_000_000;
+  const fields: SignedResultFields = {
+    roundId: 'r-123',
+    siteId: 'site-a',
+    contributionSha256: 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad',
+    nonce: createNonce(counting),
+    sentAt: NOW,
+  };
+
+  it('signs the exact canonical payload with the fedval/v1/result domain', () => {
+    expect(new TextDecoder().decode(resultSignaturePayload(fields))).toBe(
+      `{"contributionSha256":"${fields.contributionSha256}","domain":"fedval/v1/result","nonce":"${NONCE_0_31}","roundId":"r-123","sentAt":${NOW},"siteId":"site-a"}`,
+    );
+  });
+
+  it('verifies once, then refuses the replay; refuses any changed field or another key', () => {
+    const guard = new ReplayGuard({ now: () => NOW + 500 });
+    const signature = signResult(site.privateKeyPem, fields);
+    verifySignedResult(fields, site.publicKey, signature, guard);
+    expect(codeOf(() => verifySignedResult(fields, site.publicKey, signature, guard))).toBe('FEDVAL_ERR_TRUST_REPLAYED');
+    const changed: Partial<SignedResultFields>[] = [
+      { roundId: 'r-124' }, { siteId: 'site-b' }, { contributionSha256: 'a'.repeat(64) }, { nonce: createNonce() }, { sentAt: NOW + 1 },
+    ];
+    for (const change of changed) {
+      expect(codeOf(() => verifySignedResult({ ...fields, ...change }, site.publicKey, signature, guard)), Object.keys(change)[0]).toBe(
+        'FEDVAL_ERR_TRUST_SIGNATURE_INVALID',
+      );
+    }
+    const fresh = { ...fields, nonce: createNonce() };
+    expect(codeOf(() => verifySignedResult(fresh, other.publicKey, signResult(site.privateKeyPem, fresh), guard))).toBe(
+      'FEDVAL_ERR_TRUST_SIGNATURE_INVALID',
+    );
+  });
+
+  it('refuses a validly signed result sent outside the replay window', () => {
+    const guard = new ReplayGuard({ now: () => NOW + 10 * 60 * 1000 });
+    expect(codeOf(() => verifySignedResult(fields, site.publicKey, signResult(site.privateKeyPem, fields), guard))).toBe(
+      'FEDVAL_ERR_TRUST_TIMESTAMP_OUTSIDE_WINDOW',
+    );
+  });
+
+  it('a result signature is never a valid challenge answer, and the reverse (domain separation)', () => {
+    const key = privateKeyFromSeed(counting(32));
+    const challenge: AuthChallenge = { nonce: fields.nonce, issuedAt: NOW, audience: AUDIENCE };
+    const resultSignature = sign(key, resultSignaturePayload(fields));
+    const authSignature = sign(key, challengeSignaturePayload(challenge, 'site-a', 'connect'));
+    expect(verify(publicKeyOf(key), challengeSignaturePayload(challenge, 'site-a', 'connect'), resultSignature)).toBe(false);
+    expect(verify(publicKeyOf(key), resultSignaturePayload(fields), authSignature)).toBe(false);
+  });
+
+  it('refuses malformed fields', () => {
+    expect(codeOf(() => resultSignaturePayload({ ...fields, contributionSha256: 'ABC' }))).toBe('FEDVAL_ERR_TRUST_INVALID_PAYLOAD');
+    expect(codeOf(() => resultSignaturePayload({ ...fields, nonce: 'c2hvcnQ=' }))).toBe('FEDVAL_ERR_TRUST_INVALID_PAYLOAD');
+    expect(codeOf(() => resultSignaturePayload({ ...fields, sentAt: '2025-01-01' as never }))).toBe('FEDVAL_ERR_TRUST_INVALID_PAYLOAD');
+    expect(codeOf(() => resultSignaturePayload({ ...fields, roundId: 'r 1' }))).toBe('FEDVAL_ERR_TRUST_INVALID_PAYLOAD');
+  });
+});

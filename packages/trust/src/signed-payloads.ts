@@ -1,0 +1,174 @@
+// signed-payloads.ts — the canonical bytes a site signs (connection challenges and results), each under its own domain-separation string.
+import { canonicalJsonBytes } from './canonical-json.ts';
+import { isHex32 } from './digest.ts';
+import type { RandomBytes } from './encoding.ts';
+import { drawBytes, fromBase64Strict, systemRandomBytes, toBase64 } from './encoding.ts';
+import { TrustError } from './errors.ts';
+import type { PrivateKeyInput, PublicKeyInput } from './identity.ts';
+import { sign, verify } from './identity.ts';
+import { integerIn, isFunction, resolveOptions } from './options.ts';
+import type { ReplayGuard } from './replay-guard.ts';
+
+/**
+ * Domain-separation strings: the first member of every signed payload says what it is, so a signature made for one
+ * purpose can never be presented as another (the practice of RFC 8032 §8.3 / Ed25519ctx, at the message level).
+ */
+export const AUTH_DOMAIN = 'fedval/v1/auth';
+export const RESULT_DOMAIN = 'fedval/v1/result';
+/** Random bytes in a challenge or result nonce. */
+export const NONCE_BYTES = 32;
+
+/** What the coordinator sends a connecting agent: sign it to prove you hold the site's key, now, for this coordinator. */
+export interface AuthChallenge {
+  /** 32 random bytes, base64. */
+  readonly nonce: string;
+  /** When the coordinator issued it, epoch ms. */
+  readonly issuedAt: number;
+  /** The coordinator's identity as agents are configured with it (its URL). Agents sign only their own coordinator's challenges. */
+  readonly audience: string;
+}
+
+/** What a site signs with each result; the signature travels next to the result message. */
+export interface SignedResultFields {
+  readonly roundId: string;
+  readonly siteId: string;
+  /** SHA-256 (hex) of the contribution's bytes as sent, as in the site's `contribution.sent` audit entry. */
+  readonly contributionSha256: string;
+  /** 32 random bytes, base64 (createNonce). */
+  readonly nonce: string;
+  /** When the site sent it, epoch ms. */
+  readonly sentAt: number;
+}
+
+export interface ChallengeOptions {
+  /** How long a challenge stays answerable after issue, in ms. Default 60,000 (1 min). */
+  maxAgeMs: number;
+  /** Clock in epoch ms. Default Date.now. */
+  now: () => number;
+}
+
+export const DEFAULT_CHALLENGE_OPTIONS: Readonly<ChallengeOptions> = Object.freeze({
+  maxAgeMs: 60 * 1000, // 1 min
+  now: () => Date.now(),
+});
+
+const ID = /^[A-Za-z0-9._:-]{1,128}$/; // as @fedval/protocol ids
+const PURPOSE = /^[a-z][a-z0-9_.-]{0,63}$/;
+const MAX_AUDIENCE_LENGTH = 2048; // characters
+const HOUR_MS = 60 * 60 * 1000;
+
+function check(problems: string[]): void {
+  if (problems.length > 0) throw new TrustError('FEDVAL_ERR_TRUST_INVALID_PAYLOAD', problems.join('; '));
+}
+
+const isEpochMs = (value: unknown): boolean => Number.isSafeInteger(value) && (value as number) >= 0;
+const isNonce = (value: unknown): boolean => fromBase64Strict(value, NONCE_BYTES) !== undefined;
+
+function challengeProblems(challenge: AuthChallenge): string[] {
+  const problems: string[] = [];
+  const { nonce, issuedAt, audience } = (challenge ?? {}) as Partial<AuthChallenge>;
+  if (!isNonce(nonce)) problems.push(`nonce: expected ${NONCE_BYTES} bytes in base64`);
+  if (!isEpochMs(issuedAt)) problems.push('issuedAt: expected epoch milliseconds');
+  if (typeof audience !== 'string' || audience.length === 0 || audience.length > MAX_AUDIENCE_LENGTH) {
+    problems.push(`audience: expected 1-${MAX_AUDIENCE_LENGTH} characters`);
+  }
+  return problems;
+}
+
+function answerProblems(siteId: unknown, purpose: unknown): string[] {
+  const problems: string[] = [];
+  if (typeof siteId !== 'string' || !ID.test(siteId)) problems.push('siteId: expected 1-128 letters, digits or . _ : -');
+  if (typeof purpose !== 'string' || !PURPOSE.test(purpose)) problems.push('purpose: expected a lowercase word such as connect or enroll');
+  return problems;
+}
+
+/** A fresh nonce: 32 random bytes, base64. */
+export function createNonce(randomBytes: RandomBytes = systemRandomBytes): string {
+  return toBase64(drawBytes(randomBytes, NONCE_BYTES));
+}
+
+/** A new challenge for one connection attempt. Keep it with the connection and accept one answer at most. */
+export function createChallenge(options: { audience: string; now?: () => number; randomBytes?: RandomBytes }): AuthChallenge {
+  const challenge = Object.freeze({
+    nonce: createNonce(options.randomBytes),
+    issuedAt: (options.now ?? Date.now)(),
+    audience: options.audience,
+  });
+  check(challengeProblems(challenge));
+  return challenge;
+}
+
+/**
+ * The bytes a site signs to answer `challenge`: canonical JSON of
+ * `{ domain: 'fedval/v1/auth', audience, nonce, issuedAt, siteId, purpose }` (purpose: `connect`, `enroll`, …).
+ */
+export function challengeSignaturePayload(challenge: AuthChallenge, siteId: string, purpose: string): Uint8Array {
+  check([...challengeProblems(challenge), ...answerProblems(siteId, purpose)]);
+  const { nonce, issuedAt, audience } = challenge;
+  return canonicalJsonBytes({ domain: AUTH_DOMAIN, audience, nonce, issuedAt, siteId, purpose });
+}
+
+/**
+ * Agent side: signs `challenge` after checking it names the coordinator this agent is configured for, so a server
+ * that relays another coordinator's challenge gets nothing usable (FEDVAL_ERR_TRUST_INVALID_PAYLOAD otherwise).
+ */
+export function signChallenge(
+  privateKey: PrivateKeyInput,
+  challenge: AuthChallenge,
+  answer: { siteId: string; purpose: string; expectedAudience: string },
+): Uint8Array {
+  if (challenge?.audience !== answer.expectedAudience) {
+    throw new TrustError('FEDVAL_ERR_TRUST_INVALID_PAYLOAD', 'audience: the challenge is not from the configured coordinator');
+  }
+  return sign(privateKey, challengeSignaturePayload(challenge, answer.siteId, answer.purpose));
+}
+
+/**
+ * Coordinator side: checks an answer to a challenge it issued. Throws FEDVAL_ERR_TRUST_INVALID_PAYLOAD,
+ * FEDVAL_ERR_TRUST_CHALLENGE_EXPIRED (older than maxAgeMs, or issued in the future), or
+ * FEDVAL_ERR_TRUST_SIGNATURE_INVALID. Discard the challenge after one answer, valid or not.
+ */
+export function verifyChallengeResponse(
+  response: { challenge: AuthChallenge; siteId: string; purpose: string; publicKey: PublicKeyInput; signature: Uint8Array },
+  options?: Partial<ChallengeOptions>,
+): void {
+  const { maxAgeMs, now } = resolveOptions('challenge', DEFAULT_CHALLENGE_OPTIONS, options, {
+    maxAgeMs: integerIn(1, HOUR_MS),
+    now: isFunction,
+  });
+  const payload = challengeSignaturePayload(response.challenge, response.siteId, response.purpose);
+  const age = now() - response.challenge.issuedAt;
+  if (age < 0 || age > maxAgeMs) throw new TrustError('FEDVAL_ERR_TRUST_CHALLENGE_EXPIRED', `${age} ms after issue`);
+  if (!verify(response.publicKey, payload, response.signature)) throw new TrustError('FEDVAL_ERR_TRUST_SIGNATURE_INVALID', 'challenge answer');
+}
+
+/**
+ * The bytes a site signs with a result: canonical JSON of
+ * `{ domain: 'fedval/v1/result', roundId, siteId, contributionSha256, nonce, sentAt }`.
+ */
+export function resultSignaturePayload(fields: SignedResultFields): Uint8Array {
+  const { roundId, siteId, contributionSha256, nonce, sentAt } = (fields ?? {}) as Partial<SignedResultFields>;
+  const problems: string[] = [];
+  if (typeof roundId !== 'string' || !ID.test(roundId)) problems.push('roundId: expected 1-128 letters, digits or . _ : -');
+  if (typeof siteId !== 'string' || !ID.test(siteId)) problems.push('siteId: expected 1-128 letters, digits or . _ : -');
+  if (!isHex32(contributionSha256)) problems.push('contributionSha256: expected a lowercase hex SHA-256');
+  if (!isNonce(nonce)) problems.push(`nonce: expected ${NONCE_BYTES} bytes in base64`);
+  if (!isEpochMs(sentAt)) problems.push('sentAt: expected epoch milliseconds');
+  check(problems);
+  return canonicalJsonBytes({ domain: RESULT_DOMAIN, roundId, siteId, contributionSha256, nonce, sentAt });
+}
+
+/** Agent side: the Ed25519 signature of resultSignaturePayload(fields). */
+export function signResult(privateKey: PrivateKeyInput, fields: SignedResultFields): Uint8Array {
+  return sign(privateKey, resultSignaturePayload(fields));
+}
+
+/**
+ * Coordinator side: checks a result's signature under the site's enrolled key, then (only if it verifies) lets
+ * `guard` refuse a replay. Throws FEDVAL_ERR_TRUST_INVALID_PAYLOAD, FEDVAL_ERR_TRUST_SIGNATURE_INVALID,
+ * FEDVAL_ERR_TRUST_TIMESTAMP_OUTSIDE_WINDOW, FEDVAL_ERR_TRUST_REPLAYED or FEDVAL_ERR_TRUST_REPLAY_GUARD_FULL.
+ */
+export function verifySignedResult(fields: SignedResultFields, publicKey: PublicKeyInput, signature: Uint8Array, guard: ReplayGuard): void {
+  if (!verify(publicKey, resultSignaturePayload(fields), signature)) throw new TrustError('FEDVAL_ERR_TRUST_SIGNATURE_INVALID', 'result');
+  guard.accept(`${fields.siteId}/${fields.nonce}`, fields.sentAt);
+}
