@@ -1,4 +1,6 @@
 // protection.ts — decides at study creation how contributions are protected: the BFV plan, the release policy.
+import { createPrivateRelease, resolvePrivacySpec } from '@fedval/dp';
+import type { PrivacySpec } from '@fedval/dp';
 import { planBfvParameters } from '@fedval/he';
 import type { StatisticsLayout } from '@fedval/metrics';
 import type { StudyProtection } from './storage/store.ts';
@@ -6,7 +8,7 @@ import type { StudyProtection } from './storage/store.ts';
 /** Defaults of a study's protection, used when the study does not say. */
 export const DEFAULT_PROTECTION = Object.freeze({
   minSites: 3, // fewest contributions an aggregate may be decrypted or released with
-  maxPatientsPerSite: 1_000_000, // patients per site; bounds every counter for the encryption planner
+  maxPatientsPerSite: 100_000, // patients per site; bounds every counter for the encryption planner (larger sites: raise it per study)
 });
 
 export interface ProtectionRequest {
@@ -15,26 +17,59 @@ export interface ProtectionRequest {
   maxPatientsPerSite: number;
   /** Number of sites of the study: the most contributions one aggregate can hold. */
   sites: number;
+  /** Differential privacy of each release, or null for exact releases (validation only). */
+  privacy: PrivacyRequest | null;
+}
+
+/** A study's privacy request: per-round (ε, δ), and public assumptions the planner uses to choose the release layout. */
+export interface PrivacyRequest extends Partial<Omit<PrivacySpec, 'minSites'>> {
+  epsilon: number;
+  delta: number;
+  /** Patients with a label expected across all sites (public planning assumption). */
+  expectedPatients?: number | undefined;
+  /** Expected share of positives (public planning assumption). */
+  expectedPrevalence?: number | undefined;
 }
 
 /**
- * Plans a study's protection. For bfv, every entry's bound is its block's per-patient maximum times
- * the most patients a site may have, so the signed sum of all sites can never wrap around the
- * plaintext modulus (the planner proves it or refuses with FEDVAL_ERR_HE_NO_PARAMETERS).
+ * Plans a study's protection. Under DP the privacy spec is resolved once here (the release layout
+ * chosen from public assumptions) and travels unchanged in every task. For bfv, every entry's bound
+ * is its block's per-patient maximum times the most patients a site may have — plus, under DP, the
+ * noise's tail bound — so the signed sum of all sites can never wrap around the plaintext modulus
+ * (the planner proves it or refuses with FEDVAL_ERR_HE_NO_PARAMETERS).
  */
 export function planProtection(layout: StatisticsLayout, request: ProtectionRequest): StudyProtection {
+  let privacy: Record<string, unknown> | null = null;
+  // What sites send: the statistics vector, or under DP its release vector (coarsened or tree-encoded, noised).
+  let vectorLength = layout.length;
+  let bounds = entryBounds(layout, request.maxPatientsPerSite);
+  if (request.privacy) {
+    const { expectedPatients, expectedPrevalence, ...spec } = request.privacy;
+    const resolved = resolvePrivacySpec(
+      { ...spec, minSites: request.minSites },
+      {
+        layout,
+        sites: request.sites,
+        ...(expectedPatients !== undefined ? { expectedPatients } : {}),
+        ...(expectedPrevalence !== undefined ? { expectedPrevalence } : {}),
+      },
+    );
+    const release = createPrivateRelease(layout, resolved);
+    vectorLength = release.length;
+    bounds = release.entryMaxAbsPerSite(request.maxPatientsPerSite);
+    privacy = JSON.parse(JSON.stringify(resolved)) as Record<string, unknown>;
+  }
   let encryption: Record<string, unknown> | null = null;
   if (request.contribution === 'bfv') {
-    const bounds = entryBounds(layout, request.maxPatientsPerSite);
     const plan = planBfvParameters({
-      vectorLength: layout.length,
+      vectorLength,
       maxSites: request.sites,
       maxAbsPerSite: bounds.reduce((max, bound) => Math.max(max, bound), 1),
       entryMaxAbs: bounds,
     });
     encryption = JSON.parse(JSON.stringify(plan)) as Record<string, unknown>;
   }
-  return { minSites: request.minSites, maxPatientsPerSite: request.maxPatientsPerSite, encryption, privacy: null };
+  return { minSites: request.minSites, maxPatientsPerSite: request.maxPatientsPerSite, encryption, privacy };
 }
 
 /** Largest |entry| one site can send, per entry of the layout. */

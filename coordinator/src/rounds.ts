@@ -9,6 +9,8 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { ContributionAggregator } from './aggregation/contribution-aggregator.ts';
 import { PlaintextAggregator } from './aggregation/plaintext-aggregator.ts';
 import { BfvAggregator } from './aggregation/bfv-aggregator.ts';
+import { createPrivateRelease, resolvePrivacySpec } from '@fedval/dp';
+import type { PrivateRelease } from '@fedval/dp';
 import { createHeContext } from '@fedval/he';
 import type { HeContext } from '@fedval/he';
 import { CoordinatorError } from './errors.ts';
@@ -39,6 +41,8 @@ interface OpenRound {
   deadlineAt: number;
   timer: NodeJS.Timeout;
   layout: StatisticsLayout;
+  /** Under DP, how the release vector sites send maps back to the statistics layout. */
+  release: PrivateRelease | null;
   aggregator: ContributionAggregator;
   /** The HE context of a bfv round, disposed when the round closes. */
   he: HeContext | null;
@@ -81,6 +85,8 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
   async startRound(study: StudyRecord, now = Date.now()): Promise<{ roundId: string; state: RoundState }> {
     if (this.#closed) throw new CoordinatorError('FEDVAL_ERR_COORD_SHUTTING_DOWN');
     const layout = createStatisticsLayout(study.metricSpec as Partial<MetricSpec>);
+    const privacy = study.protection.privacy;
+    const release = privacy ? createPrivateRelease(layout, resolvePrivacySpec(privacy as never, { layout })) : null;
     const scorer = await this.#scorerFor(study);
     for (const round of this.#open.values()) {
       if (round.study.id === study.id) throw new CoordinatorError('FEDVAL_ERR_COORD_ROUND_IN_PROGRESS', `round ${round.id}`);
@@ -111,7 +117,8 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
       deadlineAt,
       timer: setTimeout(() => this.#onDeadline(id), deadlineAt - now),
       layout,
-      aggregator: he ? new BfvAggregator(he) : new PlaintextAggregator(layout.length),
+      release,
+      aggregator: he ? new BfvAggregator(he) : new PlaintextAggregator(release?.length ?? layout.length),
       he,
       task,
       sites: new Map(study.sites.map((siteId) => [siteId, { status: 'pending', code: null }])),
@@ -160,7 +167,7 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
         return;
       }
       case 'task.result':
-        return this.#onResult(siteId, message.content.roundId, message.content.contribution, message.content.contributionSha256);
+        return this.#onResult(siteId, message.content.roundId, message.content.contribution, message.content.contributionSha256, privacyAttestation(message.content.attestation));
     }
   }
 
@@ -209,7 +216,7 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
     this.#closeIfSettled(round);
   }
 
-  #onResult(siteId: string, roundId: string, contribution: Contribution, claimedSha256: string): void {
+  #onResult(siteId: string, roundId: string, contribution: Contribution, claimedSha256: string, privacy: Record<string, number> | null): void {
     const round = this.#openRoundOf(siteId, roundId);
     const status = round.sites.get(siteId)?.status as RoundSiteStatus;
     if (status === 'contributed') throw new CoordinatorError('FEDVAL_ERR_COORD_DUPLICATE_CONTRIBUTION', `round ${roundId}`);
@@ -226,7 +233,7 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
       this.#closeIfSettled(round);
       throw error;
     }
-    this.#setSite(round, siteId, { status: 'contributed', contributionBytes: bytes, contributionSha256: sha256 });
+    this.#setSite(round, siteId, { status: 'contributed', contributionBytes: bytes, contributionSha256: sha256, privacy });
     this.#log.info({ roundId, siteId, bytes, contributions: round.aggregator.count }, 'contribution added');
     this.#markCollecting(round);
     this.#closeIfSettled(round);
@@ -279,7 +286,20 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
       state = 'aggregated';
     } else {
       try {
-        result = { metrics: finalizeMetrics(round.layout, aggregate.vector), contributions: aggregate.contributions, sites: aggregate.sites };
+        // The plaintext seam: the coordinator sees the (noised, under DP) sum and finalizes it itself.
+        let metrics;
+        if (round.release) {
+          const decoded = round.release.decode(aggregate.vector, aggregate.contributions);
+          metrics = finalizeMetrics(round.layout, decoded.vector, { noise: { blockVariances: decoded.blockVariances } });
+        } else {
+          metrics = finalizeMetrics(round.layout, aggregate.vector);
+        }
+        result = {
+          metrics,
+          contributions: aggregate.contributions,
+          sites: aggregate.sites,
+          ...(round.release ? { privacy: { dp: round.release.summary(), encryption: null } } : {}),
+        };
         state = 'aggregated';
       } catch (error) {
         state = 'failed';
@@ -303,7 +323,11 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
     void this.#enqueue(() => this.#store.closeRound(round.id, closure)).then(() => this.emit('closed', round.id, state, reason));
   }
 
-  #setSite(round: OpenRound, siteId: string, update: { status: RoundSiteStatus; code?: string; contributionBytes?: number; contributionSha256?: string }): void {
+  #setSite(
+    round: OpenRound,
+    siteId: string,
+    update: { status: RoundSiteStatus; code?: string; contributionBytes?: number; contributionSha256?: string; privacy?: Record<string, number> | null },
+  ): void {
     round.sites.set(siteId, { status: update.status, code: update.code ?? null });
     const now = Date.now();
     void this.#enqueue(() => this.#store.updateRoundSite(round.id, siteId, update, now));
@@ -329,6 +353,19 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
     });
     return next;
   }
+}
+
+/** The privacy figures a site reports with its result (its own budget, never data): finite numbers of known names only. */
+const PRIVACY_ATTESTATION_FIELDS = ['rho', 'epsilon', 'delta', 'epsilon_spent', 'epsilon_remaining', 'epsilon_total'] as const;
+function privacyAttestation(attestation: Record<string, unknown> | undefined): Record<string, number> | null {
+  const privacy = attestation?.privacy;
+  if (!privacy || typeof privacy !== 'object') return null;
+  const kept: Record<string, number> = {};
+  for (const field of PRIVACY_ATTESTATION_FIELDS) {
+    const value = (privacy as Record<string, unknown>)[field];
+    if (typeof value === 'number' && Number.isFinite(value)) kept[field] = value;
+  }
+  return Object.keys(kept).length > 0 ? kept : null;
 }
 
 /** Size and SHA-256 of a contribution's payload bytes, computed the way the site agent computes its audit hash. */

@@ -41,7 +41,7 @@ const document = {
   outcome: 'recurrence or death within 5 years (1826 days); censored before 5 years = excluded (missing_label)',
   metrics: result.metrics,
   round: { round_id: result.round.round_id, state: result.round.state, contributions: result.round.contributions },
-  privacy: { dp: null, encryption: result.privacy.encryption },
+  privacy: result.privacy,
   seconds: (Date.now() - started) / 1000,
 };
 await mkdir(outDir, { recursive: true });
@@ -51,6 +51,13 @@ if (encryption) {
   process.stderr.write(
     `  each site sent only BFV ciphertexts (${encryption.ciphertext_bytes_per_site} bytes, degree ${encryption.poly_modulus_degree}, ${encryption.security_bits}-bit security); a separate key-holder process decrypted the aggregate\n`,
   );
+}
+const dp = result.privacy.dp as { epsilon?: number; delta?: number; mechanism?: string; sites?: { site_id: string; epsilon_spent: number | null; epsilon_remaining: number | null }[] } | null;
+if (dp) {
+  process.stderr.write(`  differential privacy: ε = ${Number(dp.epsilon?.toPrecision(3))}, δ = ${dp.delta} this round (${dp.mechanism} noise shares); the intervals below include the noise\n`);
+  for (const site of dp.sites ?? []) {
+    process.stderr.write(`    ${site.site_id}: ε spent ${site.epsilon_spent?.toFixed(3)}, left ${site.epsilon_remaining?.toFixed(3)} (enforced by the site's own ledger)\n`);
+  }
 }
 process.stdout.write(`\n${formatMetricsTable(result.metrics as unknown as MetricsReport)}\n`);
 process.stdout.write(`\nJSON written to out/demo/result.json (${document.seconds.toFixed(1)} s)\n`);

@@ -1,9 +1,12 @@
 // agent.ts — the site agent daemon: connects outbound, authenticates, runs tasks under site policy, sends protected results.
 import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import { basename } from 'node:path';
+import { budgetFromEpsilon, createPrivateRelease, cryptoRandomSource, DpError, resolvePrivacySpec } from '@fedval/dp';
+import type { PrivacyBudget } from '@fedval/dp';
 import { createHeContext, encryptVector } from '@fedval/he';
 import { resolveMetricSpec } from '@fedval/metrics';
-import type { MetricSpec } from '@fedval/metrics';
+import type { MetricSpec, StatisticsLayout } from '@fedval/metrics';
 import { createErrorMessage, createMessage, decodeMessage, encodeMessage, toWireError } from '@fedval/protocol';
 import type { Contribution, Message, TaskContent } from '@fedval/protocol';
 import type { Logger } from 'pino';
@@ -12,6 +15,7 @@ import type { AgentConfig } from './config.ts';
 import { AgentError } from './errors.ts';
 import { evaluateDataset } from './evaluation.ts';
 import { materializeModelScorer } from './model-scorer.ts';
+import { PrivacyLedger } from './privacy-ledger.ts';
 import { scoreColumnScorer } from './scorers.ts';
 import type { RowScorer } from './scorers.ts';
 
@@ -33,6 +37,7 @@ export class SiteAgent extends EventEmitter<SiteAgentEvents> {
   #attempt = 0;
   #reconnectTimer: NodeJS.Timeout | undefined;
   #running: { roundId: string; abort: AbortController } | undefined;
+  #ledgerInstance: PrivacyLedger | undefined;
 
   constructor(config: AgentConfig, logger: Logger) {
     super();
@@ -47,6 +52,8 @@ export class SiteAgent extends EventEmitter<SiteAgentEvents> {
 
   async stop(): Promise<void> {
     this.#stopped = true;
+    this.#ledgerInstance?.close();
+    this.#ledgerInstance = undefined;
     clearTimeout(this.#reconnectTimer);
     this.#running?.abort.abort();
     const socket = this.#socket;
@@ -191,11 +198,13 @@ export class SiteAgent extends EventEmitter<SiteAgentEvents> {
         throw new AgentError('FEDVAL_ERR_AGENT_POLICY_MIN_COHORT', `site minimum is ${this.#config.policy.min_cohort}`);
       }
       progress('protecting', 100);
-      const contribution = await this.#protect(outcome.vector, task);
+      const { vector: released, privacy } = this.#applyPrivacy(outcome.layout, outcome.vector, task);
+      const contribution = await this.#protect(released, task);
       progress('sending', 100);
       const contributionSha256 = hashContribution(contribution);
-      this.#send(createMessage('task.result', { roundId, contribution, contributionSha256 }, requestId));
-      log.info({ contributionSha256, kind: contribution.kind, entries: outcome.vector.length, scorer: scorer.description }, 'contribution sent');
+      const attestation = privacy ? { privacy } : undefined;
+      this.#send(createMessage('task.result', { roundId, contribution, contributionSha256, ...(attestation ? { attestation } : {}) }, requestId));
+      log.info({ contributionSha256, kind: contribution.kind, entries: released.length, scorer: scorer.description, privacy }, 'contribution sent');
       this.emit('task-finished', roundId, 'contributed');
     } catch (error) {
       refuse(abort.signal.aborted && abort.signal.reason instanceof AgentError ? abort.signal.reason : error);
@@ -212,11 +221,57 @@ export class SiteAgent extends EventEmitter<SiteAgentEvents> {
       throw new AgentError('FEDVAL_ERR_AGENT_POLICY_CONTRIBUTION', task.contribution.kind);
     }
     if (task.deadline <= Date.now()) throw new AgentError('FEDVAL_ERR_AGENT_DEADLINE');
+    if (!task.privacy && policy.require_dp) throw new AgentError('FEDVAL_ERR_AGENT_POLICY_REQUIRES_DP', 'set policy.require_dp: false to allow exact releases');
   }
 
   async #scorerFor(task: TaskContent): Promise<RowScorer> {
     if (task.scorer.kind === 'score_column') return scoreColumnScorer(task.scorer.columns);
     return materializeModelScorer(task.scorer, this.#config.data_dir, this.#log, this.#config.limits.batch_rows);
+  }
+
+  /**
+   * Under DP: checks the study's privacy spec, charges this round's ρ to the site's ledger (written
+   * before anything leaves; refused with the ledger's code when the site budget would be exceeded,
+   * whatever the coordinator says), and returns the release vector with this site's noise share.
+   */
+  #applyPrivacy(layout: StatisticsLayout, vector: Float64Array, task: TaskContent): { vector: Float64Array; privacy: Record<string, number> | null } {
+    if (!task.privacy) return { vector, privacy: null };
+    const spec = resolvePrivacySpec(task.privacy as never, { layout });
+    const release = createPrivateRelease(layout, spec);
+    const budget = this.#budget();
+    const datasetId = this.#datasetId();
+    const decision = this.#ledger().charge(
+      { datasetId, studyId: task.studyId, roundId: task.roundId, rho: release.rho, epsilon: release.epsilon, delta: release.delta },
+      budget,
+    );
+    if (!decision.allowed) throw new DpError(decision.code, decision.detail);
+    const noisy = release.protect(vector, cryptoRandomSource());
+    const after = decision.after;
+    return {
+      vector: noisy,
+      privacy: {
+        rho: release.rho,
+        epsilon: release.epsilon,
+        delta: release.delta,
+        epsilon_spent: after.spentEpsilon,
+        epsilon_remaining: Math.max(0, after.totalEpsilon - after.spentEpsilon),
+        epsilon_total: after.totalEpsilon,
+      },
+    };
+  }
+
+  #ledger(): PrivacyLedger {
+    this.#ledgerInstance ??= PrivacyLedger.open(this.#config.data_dir);
+    return this.#ledgerInstance;
+  }
+
+  #budget(): PrivacyBudget {
+    const { total_epsilon, per_round_epsilon, delta } = this.#config.privacy;
+    return budgetFromEpsilon({ totalEpsilon: total_epsilon, perRoundEpsilon: per_round_epsilon, delta });
+  }
+
+  #datasetId(): string {
+    return this.#config.privacy.dataset_id ?? `${this.#config.site_id}:${basename(this.#config.data.path)}`;
   }
 
   /** Turns the statistics vector into what may leave the site: BFV ciphertexts (or, as a test seam, the vector itself). */

@@ -43,6 +43,8 @@ describe('agent configuration', () => {
         "FEDVAL_ERR_AGENT_DEADLINE",
         "FEDVAL_ERR_AGENT_CANCELLED",
         "FEDVAL_ERR_AGENT_UNAUTHORIZED",
+        "FEDVAL_ERR_AGENT_LEDGER",
+        "FEDVAL_ERR_AGENT_POLICY_REQUIRES_DP",
         "FEDVAL_ERR_AGENT_REPLACED",
       ]
     `);

@@ -40,6 +40,20 @@ const configSchema = z.strictObject({
       allowed_contributions: z.array(z.enum(['plaintext', 'bfv'])).min(1).default(['plaintext', 'bfv']),
       /** Refuse a task when fewer patients than this would be evaluated. */
       min_cohort: z.number().int().nonnegative().default(10),
+      /** Refuse any task whose release carries no differential-privacy noise. */
+      require_dp: z.boolean().default(true),
+    })
+    .prefault({}),
+  /** The site's privacy budget for its dataset, enforced by this agent whatever the coordinator asks. */
+  privacy: z
+    .strictObject({
+      /** Identifies the dataset in the ledger; a new data snapshot of the same patients keeps the same id. */
+      dataset_id: z.string().min(1).max(256).optional(),
+      /** Lifetime ε of the dataset at `delta`. */
+      total_epsilon: z.number().positive().max(1000).default(10),
+      /** Largest ε one round may spend. */
+      per_round_epsilon: z.number().positive().max(1000).default(2),
+      delta: z.number().gt(0).lt(1e-3).default(1e-6),
     })
     .prefault({}),
   limits: z
@@ -69,6 +83,9 @@ export function resolveAgentConfig(raw: unknown, configDir: string): AgentConfig
   if (!parsed.success) problems.push(describeIssues(parsed.error));
   else if (Boolean(parsed.data.token) === Boolean(parsed.data.token_file)) {
     problems.push('token, token_file: exactly one of them is required');
+  }
+  if (parsed.success && parsed.data.privacy.per_round_epsilon > parsed.data.privacy.total_epsilon) {
+    problems.push('privacy.per_round_epsilon: must not exceed privacy.total_epsilon');
   }
   if (parsed.success && parsed.data.limits.reconnect_initial_ms > parsed.data.limits.reconnect_max_ms) {
     problems.push('limits.reconnect_initial_ms: must not exceed limits.reconnect_max_ms');

@@ -16,6 +16,8 @@ export const AGENT_ERROR_MESSAGES = {
   FEDVAL_ERR_AGENT_DEADLINE: 'task deadline has passed',
   FEDVAL_ERR_AGENT_CANCELLED: 'task was cancelled by the coordinator',
   FEDVAL_ERR_AGENT_UNAUTHORIZED: 'coordinator refused the site credentials',
+  FEDVAL_ERR_AGENT_LEDGER: 'the privacy ledger cannot be read or written',
+  FEDVAL_ERR_AGENT_POLICY_REQUIRES_DP: 'site policy requires differential privacy for every release',
   FEDVAL_ERR_AGENT_REPLACED: 'coordinator closed this connection for a newer one of the same site',
 } as const;
 

@@ -5,7 +5,9 @@ import { Command, InvalidArgumentError } from 'commander';
 import { finalizeMetrics, formatMetricsTable, resolveMetricSpec } from '@fedval/metrics';
 import type { GroupSpec, MetricSpec } from '@fedval/metrics';
 import { pino } from 'pino';
+import { budgetFromEpsilon } from '@fedval/dp';
 import { SiteAgent } from './agent.ts';
+import { PrivacyLedger } from './privacy-ledger.ts';
 import { loadAgentConfig } from './config.ts';
 import { AgentError } from './errors.ts';
 import { evaluateDataset } from './evaluation.ts';
@@ -131,6 +133,39 @@ function taskSpec(options: { task: string; classes?: string; range?: string }): 
   if (options.task !== 'binary') throw new AgentError('FEDVAL_ERR_AGENT_USAGE', '--task must be binary, multiclass or regression');
   return { task: 'binary' };
 }
+
+program
+  .command('budget')
+  .description('show this site\'s privacy budget: ε spent per round and left, from the agent\'s own ledger')
+  .requiredOption('--config <file>', 'site configuration (YAML)')
+  .option('--json', 'print one JSON document on stdout')
+  .action((options: { config: string; json?: boolean }) => {
+    const config = loadAgentConfig(options.config);
+    const datasetId = config.privacy.dataset_id ?? `${config.site_id}:${basename(config.data.path)}`;
+    const budget = budgetFromEpsilon({ totalEpsilon: config.privacy.total_epsilon, perRoundEpsilon: config.privacy.per_round_epsilon, delta: config.privacy.delta });
+    const ledger = PrivacyLedger.open(config.data_dir);
+    try {
+      const status = ledger.status(datasetId, budget);
+      const records = ledger.records(datasetId);
+      const document = {
+        dataset_id: datasetId,
+        budget: { total_epsilon: config.privacy.total_epsilon, per_round_epsilon: config.privacy.per_round_epsilon, delta: config.privacy.delta, total_rho: budget.totalRho },
+        spent: { rho: status.spentRho, epsilon: status.spentEpsilon },
+        remaining: { rho: status.remainingRho },
+        rounds: records.map((r) => ({ at: r.at, study_id: r.studyId, round_id: r.roundId, rho: r.rho, epsilon: r.epsilon, delta: r.delta })),
+      };
+      if (options.json) process.stdout.write(`${JSON.stringify(document, null, 2)}\n`);
+      else {
+        process.stdout.write(
+          `dataset ${datasetId}: spent ε = ${status.spentEpsilon.toFixed(3)} of ${config.privacy.total_epsilon} at δ = ${config.privacy.delta} ` +
+            `(ρ ${status.spentRho.toFixed(5)} of ${budget.totalRho.toFixed(5)}); ${records.length} round(s)\n`,
+        );
+        for (const r of records) process.stdout.write(`  ${r.at}  study ${r.studyId}  round ${r.roundId}  ε ${r.epsilon}  ρ ${r.rho.toFixed(5)}\n`);
+      }
+    } finally {
+      ledger.close();
+    }
+  });
 
 interface EvalLocalOptions {
   data: string;

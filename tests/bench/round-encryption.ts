@@ -17,6 +17,7 @@ async function once(contribution: 'bfv' | 'plaintext'): Promise<{ seconds: numbe
     groups: ['meno', 'age:50,70'],
     metricSpec: { task: 'binary', bins: 1000, threshold: 0.5 },
     contribution,
+    noDp: true, // isolate the cost of encryption
   });
   const encryption = result.privacy.encryption as { ciphertext_bytes_per_site?: number } | null;
   return { seconds: (performance.now() - started) / 1000, bytesPerSite: encryption?.ciphertext_bytes_per_site ?? null };

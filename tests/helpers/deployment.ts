@@ -68,7 +68,7 @@ export async function startDeployment(sites: string[]): Promise<Deployment> {
           `token: ${tokens.get(site)}`,
           `data: { path: ${dataFile}, label: { column: ${options.label ?? 'event5y'} } }`,
           'data_dir: ./state',
-          'policy: { min_cohort: 1 }',
+          'policy: { min_cohort: 1, require_dp: false }',
           'limits: { reconnect_initial_ms: 100, reconnect_max_ms: 500 }',
           'log_level: warn',
         ].join('\n'),

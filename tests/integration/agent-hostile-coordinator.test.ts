@@ -6,67 +6,13 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createMessage, decodeMessage, encodeMessage } from '@fedval/protocol';
+import { createMessage } from '@fedval/protocol';
 import type { Message } from '@fedval/protocol';
 import { afterAll, describe, expect, it } from 'vitest';
-import { WebSocketServer } from 'ws';
-import type { WebSocket } from 'ws';
 import { REPO_ROOT } from '../helpers/run-cli.ts';
+import { ScriptedCoordinator } from '../helpers/scripted-coordinator.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'fedval-hostile-'));
-
-/** A scripted peer on the coordinator's side of the socket: records what the agent sends. */
-class ScriptedCoordinator {
-  readonly server: WebSocketServer;
-  readonly received: Message[] = [];
-  socket: WebSocket | undefined;
-  #waiters: { match: (m: Message) => boolean; resolve: (m: Message) => void }[] = [];
-
-  constructor(port = 0) {
-    this.server = new WebSocketServer({ host: '127.0.0.1', port });
-    this.server.on('connection', (socket) => {
-      this.socket = socket;
-      socket.on('message', (data) => {
-        const message = decodeMessage(data as Buffer);
-        this.received.push(message);
-        if (message.type === 'hello') socket.send(encodeMessage(createMessage('welcome', { siteId: message.content.siteId, heartbeatIntervalMs: 15000 })));
-        this.#waiters = this.#waiters.filter((waiter) => (waiter.match(message) ? (waiter.resolve(message), false) : true));
-      });
-    });
-  }
-
-  get port(): number {
-    return (this.server.address() as { port: number }).port;
-  }
-
-  next(match: (m: Message) => boolean, timeoutMs = 20_000): Promise<Message> {
-    const seen = this.received.find(match);
-    if (seen) {
-      this.received.splice(this.received.indexOf(seen), 1);
-      return Promise.resolve(seen);
-    }
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('no matching message from the agent')), timeoutMs);
-      this.#waiters.push({
-        match,
-        resolve: (m) => {
-          clearTimeout(timer);
-          this.received.splice(this.received.indexOf(m), 1);
-          resolve(m);
-        },
-      });
-    });
-  }
-
-  send(bytes: Uint8Array | Message): void {
-    this.socket!.send(bytes instanceof Uint8Array ? bytes : encodeMessage(bytes));
-  }
-
-  close(): Promise<void> {
-    for (const client of this.server.clients) client.terminate();
-    return new Promise((resolve) => this.server.close(() => resolve()));
-  }
-}
 
 function task(roundId: string, overrides: Record<string, unknown> = {}): Message {
   return createMessage('task', {
@@ -99,7 +45,7 @@ describe('site agent against a hostile coordinator', () => {
         'token: hostile-test-token-0123456789',
         'data: { path: ./data.csv, label: { column: status } }',
         'data_dir: ./state',
-        'policy: { allowed_contributions: [plaintext] }',
+        'policy: { allowed_contributions: [plaintext], require_dp: false }',
         'limits: { reconnect_initial_ms: 100, reconnect_max_ms: 400 }',
       ].join('\n'),
     );

@@ -203,7 +203,10 @@ describe('encrypted rounds', () => {
               context.dispose();
               let ciphertexts = honest.map((bytes) => new Uint8Array(bytes));
               if (site === 'hostile-truncated') ciphertexts = ciphertexts.map((bytes) => bytes.subarray(0, bytes.length - 100));
-              if (site === 'hostile-flipped') ciphertexts[0]![200] ^= 0xff;
+              if (site === 'hostile-flipped') {
+                const first = ciphertexts[0]!;
+                first[200] = first[200]! ^ 0xff;
+              }
               if (site === 'hostile-extra') ciphertexts = [...ciphertexts, ciphertexts[0]!];
               const contributionSha256 = createHash('sha256').update(Buffer.concat(ciphertexts)).digest('hex');
               socket.send(encodeMessage(createMessage('task.result', { roundId, contribution: { kind: 'bfv', ciphertexts }, contributionSha256 })));

@@ -74,7 +74,12 @@ export async function roundRoutes(app: FastifyInstance, options: RoundRoutesOpti
       closed_at: round.closedAt === null ? null : isoTime(round.closedAt),
       contributions: round.contributions,
       contributing_sites: contributed,
-      sites: round.sites.map((site) => ({ site_id: site.siteId, status: site.status, ...(site.code !== null ? { code: site.code } : {}) })),
+      sites: round.sites.map((site) => ({
+        site_id: site.siteId,
+        status: site.status,
+        ...(site.code !== null ? { code: site.code } : {}),
+        ...(site.privacy ? { privacy: site.privacy } : {}),
+      })),
       min_sites: study.protection.minSites,
       metric_spec: study.metricSpec,
       privacy: study.protection.privacy,

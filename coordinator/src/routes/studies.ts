@@ -34,6 +34,17 @@ const studySchema = z
     contribution: z.enum(['bfv', 'plaintext']).optional(),
     release: z.strictObject({ min_sites: z.number().int().positive().max(1024) }).optional(),
     max_patients_per_site: z.number().int().positive().max(1_000_000_000).optional(),
+    privacy: z
+      .strictObject({
+        epsilon: z.number().positive().max(100),
+        delta: z.number().gt(0).lt(1),
+        mechanism: z.enum(['skellam', 'distributed-discrete-gaussian', 'discrete-gaussian']).optional(),
+        layout: z.unknown().optional(),
+        weights: z.record(z.string(), z.number()).optional(),
+        expected_patients: z.number().int().positive().optional(),
+        expected_prevalence: z.number().gt(0).lt(1).optional(),
+      })
+      .optional(),
   })
   .refine((body) => (body.model_id === undefined) !== (body.score_column === undefined), 'give exactly one of model_id and score_column')
   .refine((body) => body.quorum === undefined || body.quorum <= body.sites.length, { message: 'quorum cannot exceed the number of sites', path: ['quorum'] });
@@ -53,6 +64,7 @@ export function studyView(study: StudyRecord) {
     release: { min_sites: study.protection.minSites },
     max_patients_per_site: study.protection.maxPatientsPerSite,
     ...(study.protection.encryption ? { encryption: bfvEncryptionSummary(study.protection.encryption as never) } : {}),
+    privacy: study.protection.privacy,
     public_key_registered: study.publicKey !== null,
     created_at: isoTime(study.createdAt),
   };
@@ -82,6 +94,17 @@ export async function studyRoutes(app: FastifyInstance, options: StudyRoutesOpti
       minSites: body.release?.min_sites ?? Math.min(DEFAULT_PROTECTION.minSites, body.sites.length),
       maxPatientsPerSite: body.max_patients_per_site ?? DEFAULT_PROTECTION.maxPatientsPerSite,
       sites: body.sites.length,
+      privacy: body.privacy
+        ? {
+            epsilon: body.privacy.epsilon,
+            delta: body.privacy.delta,
+            ...(body.privacy.mechanism ? { mechanism: body.privacy.mechanism } : {}),
+            ...(body.privacy.layout !== undefined ? { layout: body.privacy.layout as never } : {}),
+            ...(body.privacy.weights ? { weights: body.privacy.weights } : {}),
+            expectedPatients: body.privacy.expected_patients,
+            expectedPrevalence: body.privacy.expected_prevalence,
+          }
+        : null,
     });
     const study: StudyRecord = {
       id: randomUUID(),

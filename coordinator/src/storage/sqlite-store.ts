@@ -74,7 +74,8 @@ const MIGRATIONS: readonly string[] = [
   `ALTER TABLE studies ADD COLUMN protection_json TEXT NOT NULL DEFAULT '{"minSites":1,"maxPatientsPerSite":1000000,"encryption":null,"privacy":null}';
    ALTER TABLE studies ADD COLUMN public_key BLOB;
    ALTER TABLE rounds ADD COLUMN encrypted_aggregate BLOB;
-   ALTER TABLE rounds ADD COLUMN released_at INTEGER;`,
+   ALTER TABLE rounds ADD COLUMN released_at INTEGER;
+   ALTER TABLE round_sites ADD COLUMN privacy_json TEXT;`,
 ];
 
 type Row = Record<string, SQLInputValue>;
@@ -264,6 +265,7 @@ export class SqliteCoordinatorStore implements CoordinatorStore {
             code: site.code === null ? null : String(site.code),
             contributionBytes: site.contribution_bytes === null ? null : Number(site.contribution_bytes),
             contributionSha256: site.contribution_sha256 === null ? null : String(site.contribution_sha256),
+            ...(typeof site.privacy_json === 'string' ? { privacy: JSON.parse(site.privacy_json) as Record<string, unknown> } : {}),
             updatedAt: Number(site.updated_at),
           }),
         ),
@@ -279,10 +281,19 @@ export class SqliteCoordinatorStore implements CoordinatorStore {
     this.#run(() =>
       this.#db
         .prepare(
-          `UPDATE round_sites SET status = ?, code = ?, contribution_bytes = ?, contribution_sha256 = ?, updated_at = ?
+          `UPDATE round_sites SET status = ?, code = ?, contribution_bytes = ?, contribution_sha256 = ?, privacy_json = ?, updated_at = ?
            WHERE round_id = ? AND site_id = ?`,
         )
-        .run(update.status, update.code ?? null, update.contributionBytes ?? null, update.contributionSha256 ?? null, at, roundId, siteId),
+        .run(
+          update.status,
+          update.code ?? null,
+          update.contributionBytes ?? null,
+          update.contributionSha256 ?? null,
+          update.privacy ? JSON.stringify(update.privacy) : null,
+          at,
+          roundId,
+          siteId,
+        ),
     );
   }
 

@@ -66,6 +66,8 @@ export interface RoundSiteRecord {
   /** Size in bytes and SHA-256 of what the site sent; the content itself is never stored. */
   contributionBytes: number | null;
   contributionSha256: string | null;
+  /** What the site reports it spent of its privacy budget for this contribution (no data). */
+  privacy?: Record<string, unknown> | null;
   updatedAt: number;
 }
 
@@ -104,7 +106,7 @@ export interface RoundClosure {
   encryptedAggregate?: Uint8Array[] | null;
 }
 
-export type RoundSiteUpdate = Pick<RoundSiteRecord, 'status'> & Partial<Pick<RoundSiteRecord, 'code' | 'contributionBytes' | 'contributionSha256'>>;
+export type RoundSiteUpdate = Pick<RoundSiteRecord, 'status'> & Partial<Pick<RoundSiteRecord, 'code' | 'contributionBytes' | 'contributionSha256' | 'privacy'>>;
 
 /**
  * Everything the coordinator persists. Asynchronous so that a networked database can back it;

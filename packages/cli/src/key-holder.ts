@@ -2,6 +2,7 @@
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { bfvEncryptionSummary, createHeContext, decryptVector, generateKeyPair, planFingerprint, validateBfvPlan } from '@fedval/he';
+import { createPrivateRelease, resolvePrivacySpec } from '@fedval/dp';
 import { createStatisticsLayout, finalizeMetrics, resolveMetricSpec } from '@fedval/metrics';
 import type { MetricSpec } from '@fedval/metrics';
 import { CoordinatorClient } from './coordinator-client.ts';
@@ -63,13 +64,14 @@ export interface DecryptOptions {
 }
 
 interface AggregateCertificate {
+  privacy: Record<string, unknown> | null;
   round_id: string;
   study_id: string;
   state: string;
   closed_at: string | null;
   contributions: number;
   contributing_sites: string[];
-  sites: { site_id: string; status: string; code?: string }[];
+  sites: { site_id: string; status: string; code?: string; privacy?: Record<string, number> }[];
   min_sites: number;
   metric_spec: Record<string, unknown>;
   plan: unknown;
@@ -109,16 +111,36 @@ export async function decryptRound(options: DecryptOptions) {
     context.dispose();
   }
   const layout = createStatisticsLayout(resolveMetricSpec(certificate.metric_spec as Partial<MetricSpec>));
-  const metrics = finalizeMetrics(layout, vector);
+  let metrics;
+  let dp: Record<string, unknown> | null = null;
+  if (certificate.privacy) {
+    // Post-processing of a DP release costs no extra privacy (Dwork & Roth 2014, Prop. 2.1).
+    const release = createPrivateRelease(layout, resolvePrivacySpec(certificate.privacy as never, { layout }));
+    const decoded = release.decode(vector, certificate.contributions);
+    metrics = finalizeMetrics(layout, decoded.vector, { noise: { blockVariances: decoded.blockVariances } });
+    dp = {
+      ...release.summary(),
+      sites: certificate.sites
+        .filter((site) => site.status === 'contributed')
+        .map((site) => ({
+          site_id: site.site_id,
+          epsilon_spent: site.privacy?.epsilon_spent ?? null,
+          epsilon_remaining: site.privacy?.epsilon_remaining ?? null,
+          epsilon_total: site.privacy?.epsilon_total ?? null,
+        })),
+    };
+  } else {
+    metrics = finalizeMetrics(layout, vector);
+  }
   const encryption = bfvEncryptionSummary(plan);
   if (options.release !== false) {
     await client.post(`/api/rounds/${encodeURIComponent(options.round)}/release`, {
       metrics,
       contributions: certificate.contributions,
-      privacy: { encryption },
+      privacy: { dp, encryption },
     });
   }
-  return { metrics, round: { round_id: certificate.round_id, study_id: certificate.study_id, contributions: certificate.contributions }, privacy: { encryption } };
+  return { metrics, round: { round_id: certificate.round_id, study_id: certificate.study_id, contributions: certificate.contributions }, privacy: { dp, encryption } };
 }
 
 async function readKeyFile(dir: string, name: string): Promise<Buffer>;

@@ -5,6 +5,7 @@ import { formatMetricsTable } from '@fedval/metrics';
 import type { MetricsReport } from '@fedval/metrics';
 import { CliError } from './errors.ts';
 import { decryptRound, initKeys } from './key-holder.ts';
+import { planStudyPrivacy } from './plan.ts';
 import { parseSiteArgument, runSimulation } from './simulate.ts';
 
 function collect(value: string, previous: string[]): string[] {
@@ -41,6 +42,9 @@ program
   .option('--calibration-bins <n>', 'reliability bins', number('--calibration-bins'), 10)
   .option('--min-cell <n>', 'suppress subgroup levels with fewer patients', number('--min-cell'), 10)
   .option('--no-dp', 'release the exact aggregate, without differential-privacy noise (validation only)')
+  .option('--epsilon <e>', 'per-round ε of the differential-privacy release', number('--epsilon'), 1)
+  .option('--delta <d>', 'per-round δ', number('--delta'), 1e-6)
+  .option('--expected-prevalence <p>', 'public planning assumption for the release layout', number('--expected-prevalence'), 0.3)
   .option('--min-sites <n>', 'release policy: fewest contributions the key holder decrypts (default 3, or the number of sites when fewer)', number('--min-sites'))
   .option('--plaintext-contributions', 'test seam: sites send unencrypted statistics vectors instead of ciphertexts')
   .option('--work-dir <dir>', 'keep configs, logs and databases here (default: a temporary directory, removed)')
@@ -66,6 +70,10 @@ program
       },
       workDir: options.workDir,
       contribution: options.plaintextContributions ? 'plaintext' : 'bfv',
+      noDp: !options.dp,
+      epsilon: options.epsilon,
+      delta: options.delta,
+      expectedPrevalence: options.expectedPrevalence,
       minSites: options.minSites,
       timeoutMs: options.timeout * 1000,
       onLog: options.verbose ? (line) => process.stderr.write(`${line}\n`) : undefined,
@@ -84,11 +92,12 @@ program
         contributions: result.round.contributions,
         sites: result.round.sites.map((site) => ({ site_id: site.site_id, status: site.status })),
       },
-      privacy: { dp: null, encryption: result.privacy.encryption },
+      privacy: result.privacy,
     };
     if (options.json) process.stdout.write(`${JSON.stringify(document, null, 2)}\n`);
     else {
-      process.stdout.write(`fedval simulate: ${sites.length} sites, round ${result.round.round_id} ${result.round.state}\n\n`);
+      process.stdout.write(`fedval simulate: ${sites.length} sites, round ${result.round.round_id} ${result.round.state}\n`);
+      process.stdout.write(`${describePrivacy(result.privacy)}\n\n`);
       process.stdout.write(`${formatMetricsTable(result.metrics as unknown as MetricsReport)}\n`);
     }
   });
@@ -107,6 +116,54 @@ function taskSpec(options: { task: string; classes?: string; range?: string }): 
   if (options.task !== 'binary') throw new CliError('FEDVAL_ERR_CLI_USAGE', '--task must be binary, multiclass or regression');
   return { task: 'binary' };
 }
+
+/** One line on what protected the release: encryption and differential privacy. */
+function describePrivacy(privacy: { dp: Record<string, unknown> | null; encryption: Record<string, unknown> | null }): string {
+  const parts: string[] = [];
+  const encryption = privacy.encryption as { poly_modulus_degree?: number; security_bits?: number; ciphertext_bytes_per_site?: number } | null;
+  if (encryption) parts.push(`encrypted (BFV n=${encryption.poly_modulus_degree}, ${encryption.security_bits}-bit, ${encryption.ciphertext_bytes_per_site} bytes per site)`);
+  else parts.push('NOT encrypted (plaintext test seam)');
+  const dp = privacy.dp as { epsilon?: number; delta?: number; mechanism?: string } | null;
+  if (dp) parts.push(`differentially private (ε = ${Number(dp.epsilon?.toPrecision(3))}, δ = ${dp.delta}, ${dp.mechanism}); intervals include the noise`);
+  else parts.push('exact release, NO differential privacy (--no-dp)');
+  return parts.join('; ');
+}
+
+program
+  .command('plan')
+  .description('predict, before any round, the error differential privacy adds to each metric (no data needed)')
+  .requiredOption('--patients <n>', 'patients with a label expected across all sites', number('--patients'))
+  .requiredOption('--prevalence <p>', 'expected share of positives', number('--prevalence'))
+  .requiredOption('--sites <n>', 'sites expected to contribute', number('--sites'))
+  .option('--epsilon <e>', 'per-round ε', number('--epsilon'), 1)
+  .option('--delta <d>', 'per-round δ', number('--delta'), 1e-6)
+  .option('--min-sites <n>', 'noise shares are sized for this many contributions (default 3, or --sites when fewer)', number('--min-sites'))
+  .option('--group-levels <k>', 'levels of a subgroup column released in the same round, repeatable (e.g. 2 for sex)', (value: string, previous: number[]) => [...previous, number('--group-levels')(value)], [] as number[])
+  .option('--bins <B>', 'score histogram bins over [0, 1]', number('--bins'), 1000)
+  .option('--threshold <t>', 'decision threshold', number('--threshold'), 0.5)
+  .option('--auc <a>', 'AUC the planner assumes for the score model', number('--auc'), 0.75)
+  .option('--json', 'print one JSON document on stdout')
+  .action((options: { patients: number; prevalence: number; sites: number; epsilon: number; delta: number; minSites?: number; groupLevels: number[]; bins: number; threshold: number; auc: number; json?: boolean }) => {
+    const planned = planStudyPrivacy(options);
+    if (options.json) {
+      process.stdout.write(`${JSON.stringify(planned, null, 2)}\n`);
+      return;
+    }
+    const errors = planned.predicted_median_abs_error;
+    const fmt = (value: number | null | undefined) => (value === null || value === undefined ? '—' : value.toFixed(4));
+    process.stdout.write(
+      `ε = ${options.epsilon}, δ = ${options.delta} per round, ${options.sites} sites (noise sized for ${planned.privacy.min_sites}), ${options.patients} patients, prevalence ${options.prevalence}\n` +
+        `release layout: ${JSON.stringify(planned.privacy.layout)}\n\n` +
+        'predicted median absolute error added by privacy\n' +
+        'population                  n        ROC AUC  sensitivity  specificity\n',
+    );
+    if (errors) {
+      const rows = [{ name: 'overall', ...errors.overall }, ...errors.per_subgroup_level.map((p, i) => ({ name: `one level of group ${i + 1}`, ...p }))];
+      for (const row of rows) {
+        process.stdout.write(`${row.name.padEnd(26)}  ${String(Math.round(row.patients)).padEnd(7)}  ${fmt(row.roc_auc).padEnd(7)}  ${fmt(row.sensitivity).padEnd(11)}  ${fmt(row.specificity)}\n`);
+      }
+    }
+  });
 
 const keys = program.command('keys').description('key holder: custody of a study\'s homomorphic-encryption keys');
 keys
@@ -156,6 +213,9 @@ interface SimulateOptions {
   calibrationBins: number;
   minCell: number;
   dp: boolean;
+  epsilon: number;
+  delta: number;
+  expectedPrevalence: number;
   minSites?: number;
   plaintextContributions?: boolean;
   workDir?: string;

@@ -23,6 +23,13 @@ export interface SimulationOptions {
   metricSpec: Record<string, unknown>;
   /** 'bfv' (default): sites send ciphertexts and a separate key-holder process decrypts the aggregate. 'plaintext' is a test seam. */
   contribution?: 'bfv' | 'plaintext';
+  /** Exact release without differential privacy (validation); the generated site policies allow it. */
+  noDp?: boolean;
+  /** Per-round differential privacy when `noDp` is not set. Default ε = 1, δ = 1e-6. */
+  epsilon?: number | undefined;
+  delta?: number | undefined;
+  /** Public planning assumption for the release layout. Default 0.3. */
+  expectedPrevalence?: number | undefined;
   /** Release policy: fewest contributions to decrypt. Default: 3, or the number of sites when fewer. */
   minSites?: number | undefined;
   /** Keep the working directory (configs, logs, databases) here instead of a removed temporary one. */
@@ -49,7 +56,7 @@ export interface SimulationResult {
   metrics: Record<string, unknown>;
   round: RoundView;
   study: Record<string, unknown>;
-  privacy: { encryption: Record<string, unknown> | null };
+  privacy: { dp: Record<string, unknown> | null; encryption: Record<string, unknown> | null };
 }
 
 const SITE_NAME = /^[A-Za-z0-9._-]{1,64}$/;
@@ -109,7 +116,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
           token_file: './site.token',
           data: { path: site.file, label: dropUndefined(options.label) },
           data_dir: './data',
-          policy: { min_cohort: 1 },
+          policy: { min_cohort: 1, require_dp: !options.noDp },
           log_level: 'info',
         }),
       );
@@ -135,6 +142,17 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       quorum: names.length,
       contribution,
       release: { min_sites: minSites },
+      ...(options.noDp
+        ? {}
+        : {
+            privacy: {
+              epsilon: options.epsilon ?? 1,
+              delta: options.delta ?? 1e-6,
+              // Public planning assumptions: here the row counts of the files (a simulation has them all).
+              expected_patients: Math.max(1, await countRows(options.sites)),
+              expected_prevalence: options.expectedPrevalence ?? 0.3,
+            },
+          }),
     });
     const keyDir = join(workDir, 'key-holder');
     if (contribution === 'bfv') {
@@ -154,8 +172,8 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       round = await client.get<RoundView>(`/api/rounds/${round.round_id}`);
     }
     if (!round.result) throw new CliError('FEDVAL_ERR_CLI_ROUND_FAILED', 'the round has no released result');
-    const privacy = (round.result.privacy ?? {}) as { encryption?: Record<string, unknown> };
-    return { metrics: round.result.metrics, round, study, privacy: { encryption: privacy.encryption ?? null } };
+    const privacy = (round.result.privacy ?? {}) as { dp?: Record<string, unknown> | null; encryption?: Record<string, unknown> | null };
+    return { metrics: round.result.metrics, round, study, privacy: { dp: privacy.dp ?? null, encryption: privacy.encryption ?? null } };
   } finally {
     await Promise.all(processes.reverse().map((child) => child.stop()));
     if (!options.workDir) await rm(workDir, { recursive: true, force: true });
@@ -229,6 +247,16 @@ async function waitForRound(client: CoordinatorClient, roundId: string, timeoutM
     await sleep(150);
   }
   throw new CliError('FEDVAL_ERR_CLI_TIMEOUT', `round ${roundId} did not finish`);
+}
+
+/** Data rows across the site files (header lines excluded). */
+async function countRows(sites: SimulationSite[]): Promise<number> {
+  let rows = 0;
+  for (const site of sites) {
+    const text = await readFile(site.file, 'utf8').catch(() => '');
+    rows += Math.max(0, text.split('\n').filter((line) => line.trim() !== '').length - 1);
+  }
+  return rows;
 }
 
 function sha256(text: string): string {

@@ -145,11 +145,14 @@ class ReportBuilder {
   readonly #layout: StatisticsLayout;
   readonly #vector: Float64Array;
   readonly #variances: Map<string, number>;
+  /** Whether the vector carries DP noise (some block has a positive noise variance). */
+  readonly #noisy: boolean;
 
   constructor(layout: StatisticsLayout, vector: Float64Array, variances: Map<string, number>) {
     this.#layout = layout;
     this.#vector = vector;
     this.#variances = variances;
+    this.#noisy = [...variances.values()].some((variance) => variance > 0);
   }
 
   binaryReport(): BinaryMetricsReport {
@@ -308,6 +311,9 @@ class ReportBuilder {
    */
   #suppression(levels: { n: number; reason: string | null }[]): (string | null)[] {
     const decisions = levels.map((l) => l.reason);
+    // Under DP every count is already noisy, so a difference reveals only a DP-protected count; and
+    // empty levels carry noise too, which would make complementary suppression hide real levels at random.
+    if (this.#noisy) return decisions;
     const hiddenNonEmpty = levels.filter((l, i) => decisions[i] !== null && l.n > 0).length;
     if (hiddenNonEmpty === 1) {
       let smallest = -1;

@@ -1,0 +1,55 @@
+// plan.ts — `fedval plan`: predict, before any round runs, what differential privacy will cost each metric.
+import { createPrivateRelease, planPrivacySpec } from '@fedval/dp';
+import { createStatisticsLayout, resolveMetricSpec } from '@fedval/metrics';
+import { CliError } from './errors.ts';
+
+export interface PlanOptions {
+  patients: number;
+  prevalence: number;
+  sites: number;
+  epsilon: number;
+  delta: number;
+  minSites?: number | undefined;
+  /** Levels of each subgroup column released in the same round, e.g. [2] for sex. */
+  groupLevels: number[];
+  bins: number;
+  threshold: number;
+  /** AUC the planner's binormal score model assumes. */
+  auc: number;
+}
+
+/**
+ * Resolves the release exactly as a study with these public parameters would (same layout choice,
+ * same ρ split), and reports the planner's predicted median absolute errors that privacy adds.
+ */
+export function planStudyPrivacy(options: PlanOptions) {
+  const minSites = options.minSites ?? Math.min(3, options.sites);
+  if (minSites > options.sites) throw new CliError('FEDVAL_ERR_CLI_USAGE', '--min-sites cannot exceed --sites');
+  const spec = resolveMetricSpec({
+    task: 'binary',
+    bins: options.bins,
+    threshold: options.threshold,
+    groups: options.groupLevels.map((levels, i) => ({ column: `group${i + 1}`, levels: Array.from({ length: levels }, (_, j) => `level${j + 1}`) })),
+  });
+  const layout = createStatisticsLayout(spec);
+  const { privacy, plan } = planPrivacySpec(
+    { epsilon: options.epsilon, delta: options.delta, minSites },
+    { layout, expectedPatients: options.patients, expectedPrevalence: options.prevalence, sites: options.sites, assumedAuc: options.auc },
+  );
+  const population = (p: NonNullable<typeof plan>['overall']) => ({
+    patients: p.patients,
+    roc_auc: p.auc.medianAbsError,
+    sensitivity: p.sensitivity[0]?.medianAbsError ?? null,
+    specificity: p.specificity[0]?.medianAbsError ?? null,
+  });
+  return {
+    request: { ...options, minSites },
+    privacy: { epsilon: privacy.epsilon, delta: privacy.delta, mechanism: privacy.mechanism, min_sites: privacy.minSites, layout: privacy.layout },
+    // The round's whole cost: histograms, sums and exclusion counters (the planner's ρ is the histograms' share).
+    rho: createPrivateRelease(layout, privacy).rho,
+    aggregate_noise_std: plan?.aggregateNoiseStd ?? null,
+    predicted_median_abs_error: plan
+      ? { overall: population(plan.overall), per_subgroup_level: plan.subgroups.map(population) }
+      : null,
+  };
+}

@@ -1,0 +1,137 @@
+// Privacy spec resolution: defaults, every problem listed, 'auto' through the planner, pinned edges, idempotence.
+import { createStatisticsLayout } from '@fedval/metrics';
+import { describe, expect, it } from 'vitest';
+import { equalMassEdges, equalWidthEdges } from './coarsening.ts';
+import { DpError } from './errors.ts';
+import { planRelease } from './planner.ts';
+import { DEFAULT_RELEASE_WEIGHTS, histogramRhoShare, planPrivacySpec, resolvePrivacySpec } from './release-spec.ts';
+import type { PrivacySpec } from './release-spec.ts';
+import { epsilonFromRho, rhoFromEpsilon } from './accountant.ts';
+import { expectedBinProbabilities } from './binormal-model.ts';
+
+const layout = createStatisticsLayout({ groups: [{ column: 'sex', levels: ['F', 'M'] }] });
+const context = { layout, expectedPatients: 4000, expectedPrevalence: 0.3, sites: 3 };
+const base = { epsilon: 1, delta: 1e-6, minSites: 3 };
+// The decision threshold 0.5, the decision curve's 0.05 … 0.50 and the calibration edges 0.1 … 0.9, on the 1000-bin grid.
+const PINNED = [50, 100, 150, 200, 250, 300, 350, 400, 450, 500, 600, 700, 800, 900];
+
+function problemsOf(run: () => unknown): { code: string; message: string } {
+  try {
+    run();
+  } catch (error) {
+    if (error instanceof DpError) return { code: error.code, message: error.message };
+    throw error;
+  }
+  throw new Error('expected a DpError');
+}
+
+function deepFrozen(value: unknown): boolean {
+  if (value === null || typeof value !== 'object') return true;
+  return Object.isFrozen(value) && Object.values(value).every(deepFrozen);
+}
+
+describe('resolvePrivacySpec', () => {
+  it("resolves 'auto' once with the planner into explicit edges that keep every threshold and calibration edge", () => {
+    const { privacy, plan } = planPrivacySpec(base, context);
+    expect(privacy.mechanism).toBe('skellam');
+    expect(privacy.weights).toEqual(DEFAULT_RELEASE_WEIGHTS);
+    expect(privacy.layout.fineBins).toBe(1000);
+    expect(privacy.layout.edges[0]).toBe(0);
+    expect(privacy.layout.edges.at(-1)).toBe(1000);
+    for (const edge of PINNED) expect(privacy.layout.edges).toContain(edge);
+    expect(plan).not.toBeNull();
+    expect(Array.from(plan!.layout.edges)).toEqual(privacy.layout.edges);
+    expect(privacy.layout.kind).toBe(plan!.layout.kind);
+    // The planner saw the histograms' share of ρ, split 3 : 2 between overall and the subgroup column.
+    const share = histogramRhoShare(privacy.weights, 1);
+    expect(share).toBeCloseTo(5 / 7.5, 15);
+    expect(plan!.rho).toBeCloseTo(rhoFromEpsilon(1, 1e-6) * share, 9);
+    expect(plan!.request.thresholds[0]).toBe(0.5);
+  });
+
+  it('is frozen, idempotent and survives JSON (what travels in a task)', () => {
+    const resolved = resolvePrivacySpec(base, context);
+    expect(deepFrozen(resolved)).toBe(true);
+    expect(resolvePrivacySpec(resolved, { layout })).toEqual(resolved);
+    expect(resolvePrivacySpec(JSON.parse(JSON.stringify(resolved)) as PrivacySpec, { layout })).toEqual(resolved);
+  });
+
+  it('resolves a planner layout spec with the planner edge rules', () => {
+    const width = resolvePrivacySpec({ ...base, layout: { kind: 'flat', bins: 20 } }, { layout });
+    expect(width.layout).toEqual({ kind: 'flat', placement: 'equal-width', fineBins: 1000, edges: Array.from(equalWidthEdges(1000, 20, PINNED)) });
+    // Equal-mass edges follow the planner's binormal model at the expected prevalence (here 0.45, AUC 0.75).
+    const model = { prevalence: 0.45, auc: 0.75 };
+    const mass = new Float64Array(1000);
+    const positive = expectedBinProbabilities(model, 1000, true);
+    const negative = expectedBinProbabilities(model, 1000, false);
+    for (let i = 0; i < 1000; i += 1) mass[i] = 0.45 * positive[i]! + 0.55 * negative[i]!;
+    const tree = resolvePrivacySpec({ ...base, layout: { kind: 'tree', bins: 32, branching: 4, edges: 'equal-mass' } }, { ...context, expectedPrevalence: 0.45 });
+    expect(tree.layout).toEqual({ kind: 'tree', placement: 'equal-mass', fineBins: 1000, edges: Array.from(equalMassEdges(mass, 32, PINNED)), branching: 4 });
+  });
+
+  it('accepts explicit edges and names the pinned edges they miss', () => {
+    const edges = [0, ...PINNED, 1000];
+    const explicit = resolvePrivacySpec({ ...base, layout: { kind: 'tree', fineBins: 1000, edges, branching: 2, placement: 'explicit' } }, { layout });
+    expect(explicit.layout).toEqual({ kind: 'tree', placement: 'explicit', fineBins: 1000, edges, branching: 2 });
+    const missing = problemsOf(() => resolvePrivacySpec({ ...base, layout: { kind: 'flat', fineBins: 1000, edges: [0, 500, 1000] } as never }, { layout }));
+    expect(missing.code).toBe('FEDVAL_ERR_DP_INVALID_ARGUMENT');
+    expect(missing.message).toContain('missing 50, 100, 150, 200, 250, 300, 350, 400, 450, 600, 700, 800, 900');
+  });
+
+  it('lists every problem of a spec in one error', () => {
+    const { code, message } = problemsOf(() =>
+      resolvePrivacySpec(
+        { epsilon: 0, delta: 1, minSites: 1.5, mechanism: 'laplace' as never, weights: { overall: -1, extra: 1 } as never, colour: 'red' } as never,
+        { layout },
+      ),
+    );
+    expect(code).toBe('FEDVAL_ERR_DP_INVALID_ARGUMENT');
+    for (const part of ['unknown property "colour"', 'epsilon must be', 'delta must be', 'minSites must be', 'mechanism must be one of', 'weights.overall must be', 'unknown property "weights.extra"']) {
+      expect(message).toContain(part);
+    }
+    const layoutProblems = problemsOf(() =>
+      resolvePrivacySpec({ ...base, layout: { kind: 'tree', fineBins: 100, edges: [0, 2, 1, 1000], branching: 1, size: 3 } as never }, { layout }),
+    ).message;
+    for (const part of ['layout.fineBins must equal', 'layout.branching must be', 'strictly increase', 'unknown property "layout.size"']) expect(layoutProblems).toContain(part);
+    const planner = problemsOf(() => resolvePrivacySpec({ ...base, layout: { kind: 'cone', bins: 0, edges: 'random' } as never }, context)).message;
+    for (const part of ['layout.kind must be', 'layout.bins must be', "layout.edges must be 'equal-width'"]) expect(planner).toContain(part);
+  });
+
+  it("needs the public study parameters for 'auto' and equal-mass edges, and minSites ≤ sites", () => {
+    const auto = problemsOf(() => resolvePrivacySpec(base, { layout })).message;
+    for (const part of ['expectedPatients', 'expectedPrevalence', 'context.sites']) expect(auto).toContain(part);
+    const mass = problemsOf(() => resolvePrivacySpec({ ...base, layout: { kind: 'flat', bins: 16, edges: 'equal-mass' } }, { layout })).message;
+    expect(mass).toContain('expectedPrevalence');
+    expect(problemsOf(() => resolvePrivacySpec({ ...base, minSites: 4 }, context)).message).toContain('minSites (4) must not exceed context.sites (3)');
+    expect(problemsOf(() => resolvePrivacySpec({ ...base, layout: { kind: 'flat', bins: 8 } }, { layout })).message).toContain('layout.bins must exceed 14');
+    expect(problemsOf(() => resolvePrivacySpec({ ...base, layout: { kind: 'flat', bins: 15 } }, { layout })).message).toContain('too many threshold edges');
+  });
+
+  it('plans with the given mechanism and weights and refuses Skellam shares too large to sample', () => {
+    const weights = { overall: 5, subgroup: 1, sums: 1, exclusions: 1 };
+    const { privacy, plan } = planPrivacySpec({ ...base, mechanism: 'discrete-gaussian', weights: { overall: 5, subgroup: 1, exclusions: 1 } }, context);
+    expect(privacy.weights).toEqual(weights);
+    expect(plan!.request.mechanism).toBe('discrete-gaussian');
+    expect(plan!.request.weights).toEqual({ overall: 5, subgroup: 1 });
+    expect(plan!.epsilon).toBeCloseTo(epsilonFromRho(rhoFromEpsilon(1, 1e-6) * (6 / 10), 1e-6), 9);
+    expect(problemsOf(() => resolvePrivacySpec({ ...base, epsilon: 0.01 }, context)).code).toBe('FEDVAL_ERR_DP_SKELLAM_SHARE_TOO_LARGE');
+  });
+
+  it('resolves regression without a layout to plan and multiclass by a one-vs-rest planner run', () => {
+    const regression = createStatisticsLayout({ task: 'regression', regressionRange: [0, 10] });
+    expect(resolvePrivacySpec(base, { layout: regression }).layout).toEqual({ kind: 'flat', placement: 'equal-width', fineBins: 1000, edges: [0, 1000] });
+    const multiclass = createStatisticsLayout({ task: 'multiclass', classes: ['a', 'b', 'c'], bins: 100 });
+    const { privacy, plan } = planPrivacySpec(base, { layout: multiclass, expectedPatients: 3000, sites: 3 });
+    expect(plan).toBeNull();
+    const reference = planRelease({
+      patients: 3000,
+      prevalence: 1 / 3,
+      sites: 3,
+      epsilon: epsilonFromRho(rhoFromEpsilon(1, 1e-6) * histogramRhoShare(DEFAULT_RELEASE_WEIGHTS, 0), 1e-6),
+      delta: 1e-6,
+      fineBins: 100,
+      thresholds: [],
+    });
+    expect(privacy.layout.edges).toEqual(Array.from(reference.layout.edges));
+  });
+});

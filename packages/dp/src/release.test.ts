@@ -1,0 +1,448 @@
+// The private release of a metrics vector: exact round trips, brute-force sensitivity and ρ, noise against the planner.
+import { readFileSync } from 'node:fs';
+import { addStatistics, createAccumulator, createStatisticsLayout, finalizeMetrics, scoreBin } from '@fedval/metrics';
+import type { BinaryMetricsReport, MulticlassMetricsReport, StatisticsLayout } from '@fedval/metrics';
+import { describe, expect, it } from 'vitest';
+import { distributedDiscreteGaussianRho, rhoFromEpsilon, skellamRho } from './accountant.ts';
+import { normalQuantile, standardNormals } from './binormal-model.ts';
+import { DpError } from './errors.ts';
+import { seededRandomSource } from './random-source.ts';
+import { rationalToNumber } from './rational.ts';
+import { createPrivateRelease } from './release.ts';
+import type { PrivateRelease } from './release.ts';
+import { planPrivacySpec, resolvePrivacySpec } from './release-spec.ts';
+import type { PrivacySpec } from './release-spec.ts';
+import { noiseTailBound } from './tail-bounds.ts';
+
+const base = { epsilon: 1, delta: 1e-6, minSites: 3 };
+
+interface FixtureRow {
+  site: string;
+  label: number | null;
+  score: number;
+  meno: string;
+  age: string;
+}
+
+/** The metrics package's integration fixture: 300 Rotterdam patients at three sites (label empty = unknown). */
+function fixtureRows(): FixtureRow[] {
+  const text = readFileSync(new URL('../../metrics/references/fixture_sites.csv', import.meta.url), 'utf8');
+  const [header, ...lines] = text.trimEnd().split('\n');
+  expect(header).toBe('pid,site,label,score,meno,age');
+  return lines.map((line) => {
+    const [, site, label, score, meno, age] = line.split(',');
+    return { site: site!, label: label === '' ? null : Number(label), score: Number(score), meno: meno!, age: age! };
+  });
+}
+
+const fixtureLayout = createStatisticsLayout({ groups: [{ column: 'meno', levels: ['0', '1'] }, { column: 'age', cuts: [50, 70] }] });
+
+function fixtureSiteVectors(layout: StatisticsLayout, rows: FixtureRow[]): Float64Array[] {
+  const sites = new Map<string, ReturnType<typeof createAccumulator>>();
+  for (const row of rows) {
+    const accumulator = sites.get(row.site) ?? createAccumulator(layout);
+    sites.set(row.site, accumulator);
+    accumulator.addBinary(row.score, row.label, [row.meno, row.age]);
+  }
+  return [...sites.values()].map((a) => a.vector());
+}
+
+function sum(vectors: Float64Array[]): Float64Array {
+  return vectors.reduce((a, b) => addStatistics(a, b));
+}
+
+function codeOf(run: () => unknown): string {
+  try {
+    run();
+  } catch (error) {
+    if (error instanceof DpError) return error.code;
+    throw error;
+  }
+  throw new Error('expected a DpError');
+}
+
+/** Mann–Whitney AUC over every (positive, negative) pair of coarse bin indices, ties one half: no histograms involved. */
+function pairwiseAuc(positives: number[], negatives: number[]): number {
+  let wins = 0;
+  for (const p of positives) for (const n of negatives) wins += p > n ? 1 : p === n ? 0.5 : 0;
+  return wins / (positives.length * negatives.length);
+}
+
+/** Index of the coarse bin [eᵢ, eᵢ₊₁) holding fine bin k. */
+function coarseIndex(edges: readonly number[], k: number): number {
+  let i = 0;
+  while (edges[i + 1]! <= k) i += 1;
+  return i;
+}
+
+function fixtureCoarseAuc(rows: FixtureRow[], edges: readonly number[], keep: (row: FixtureRow) => boolean): number {
+  const labelled = rows.filter((r) => (r.label === 0 || r.label === 1) && keep(r));
+  const bin = (r: FixtureRow): number => coarseIndex(edges, scoreBin(r.score, 1000));
+  return pairwiseAuc(labelled.filter((r) => r.label === 1).map(bin), labelled.filter((r) => r.label === 0).map(bin));
+}
+
+describe('createPrivateRelease: encode and decode without noise', () => {
+  const rows = fixtureRows();
+  const sites = fixtureSiteVectors(fixtureLayout, rows);
+  const pooled = sum(sites);
+  const exact = finalizeMetrics(fixtureLayout, pooled) as BinaryMetricsReport;
+
+  it('with the full grid as a flat layout, decoding the sum of encodings gives back the pooled vector exactly', () => {
+    const privacy = resolvePrivacySpec({ ...base, layout: { kind: 'flat', bins: 1000 } }, { layout: fixtureLayout });
+    const release = createPrivateRelease(fixtureLayout, privacy);
+    const aggregate = sum(sites.map((v) => release.encode(v)));
+    expect(Array.from(release.decode(aggregate, 3).vector)).toEqual(Array.from(pooled));
+  });
+
+  const layouts: [string, Partial<PrivacySpec>, object][] = [
+    ["'auto' (planner)", base, { expectedPatients: 300, expectedPrevalence: 0.45, sites: 3 }],
+    ['a padded 4-ary tree over 20 equal-width bins', { ...base, layout: { kind: 'tree', bins: 20, branching: 4 } }, {}],
+    ['32 equal-mass flat bins', { ...base, layout: { kind: 'flat', bins: 32, edges: 'equal-mass' } }, { expectedPrevalence: 0.45 }],
+  ];
+  for (const [name, spec, context] of layouts) {
+    it(`${name}: the metrics of the coarsened scores, exact at the threshold, AUC as by brute force`, () => {
+      const privacy = resolvePrivacySpec(spec, { layout: fixtureLayout, ...context });
+      const release = createPrivateRelease(fixtureLayout, privacy);
+      const aggregate = sum(sites.map((v) => release.encode(v)));
+      const decoded = finalizeMetrics(fixtureLayout, release.decode(aggregate, 3).vector) as BinaryMetricsReport;
+      const { edges } = privacy.layout;
+      const counts = (r: BinaryMetricsReport['at_threshold']): number[] => [r.tp, r.fp, r.tn, r.fn];
+      expect(counts(decoded.at_threshold)).toEqual(counts(exact.at_threshold));
+      expect([decoded.n, decoded.positives, decoded.excluded]).toEqual([exact.n, exact.positives, exact.excluded]);
+      expect(decoded.roc_auc).toBeCloseTo(fixtureCoarseAuc(rows, edges, () => true), 12);
+      expect(decoded.brier_score).toBe(exact.brier_score);
+      // Decision-curve thresholds and calibration bin edges are coarse edges: both stay exact.
+      decoded.decision_curve.forEach((point, i) => expect(point.net_benefit).toBeCloseTo(exact.decision_curve[i]!.net_benefit, 12));
+      decoded.calibration.bins.forEach((bin, i) => {
+        expect(bin.n).toBe(exact.calibration.bins[i]!.n);
+        expect(bin.observed_rate).toBeCloseTo(exact.calibration.bins[i]!.observed_rate!, 12); // tree estimates carry float rounding
+      });
+      for (const [column, levels] of Object.entries(exact.by_group)) {
+        for (const [level, block] of Object.entries(levels)) {
+          const got = decoded.by_group[column]![level]!;
+          expect(got.suppressed).toBe(block.suppressed);
+          if (got.suppressed || block.suppressed) continue;
+          expect(counts(got.at_threshold)).toEqual(counts(block.at_threshold));
+          const inLevel = (r: FixtureRow): boolean => (column === 'meno' ? r.meno === level : ageBand(Number(r.age)) === level);
+          expect(got.roc_auc).toBeCloseTo(fixtureCoarseAuc(rows, edges, inLevel), 12);
+        }
+      }
+    });
+  }
+
+  it('encodes linearly, integers to integers', () => {
+    const release = createPrivateRelease(fixtureLayout, resolvePrivacySpec({ ...base, layout: { kind: 'tree', bins: 20, branching: 4 } }, { layout: fixtureLayout }));
+    const separate = addStatistics(release.encode(sites[0]!), release.encode(sites[1]!));
+    expect(Array.from(release.encode(addStatistics(sites[0]!, sites[1]!)))).toEqual(Array.from(separate));
+    expect(separate.every((x) => Number.isSafeInteger(x))).toBe(true);
+  });
+
+  it('carries multiclass and regression layouts: confusion and sums exact, one-vs-rest AUC as by brute force', () => {
+    const rng = seededRandomSource('release multiclass');
+    const multiclass = createStatisticsLayout({ task: 'multiclass', classes: ['a', 'b', 'c'], bins: 100, groups: [{ column: 'g', levels: ['x'] }] });
+    const patients = Array.from({ length: 240 }, (_, i) => {
+      const raw = [1, 2, 3].map(() => (rng.nextUint32() % 1000) / 1000 + 0.001);
+      const total = raw.reduce((a, b) => a + b, 0);
+      return { scores: raw.map((s) => Math.min(1, s / total)), label: i % 3 };
+    });
+    const accumulators = [0, 1, 2].map(() => createAccumulator(multiclass));
+    patients.forEach((p, i) => accumulators[i % 3]!.addMulticlass(p.scores, p.label, ['x']));
+    const vectors = accumulators.map((a) => a.vector());
+    const privacy = resolvePrivacySpec({ ...base, layout: { kind: 'tree', bins: 10, branching: 2 } }, { layout: multiclass });
+    const release = createPrivateRelease(multiclass, privacy);
+    const decoded = finalizeMetrics(multiclass, release.decode(sum(vectors.map((v) => release.encode(v))), 3).vector) as MulticlassMetricsReport;
+    const exact = finalizeMetrics(multiclass, sum(vectors)) as MulticlassMetricsReport;
+    expect(decoded.confusion_matrix).toEqual(exact.confusion_matrix);
+    expect(decoded.brier_score).toBe(exact.brier_score);
+    ['a', 'b', 'c'].forEach((name, c) => {
+      const bin = (p: (typeof patients)[number]): number => coarseIndex(privacy.layout.edges, scoreBin(p.scores[c]!, 100));
+      const reference = pairwiseAuc(patients.filter((p) => p.label === c).map(bin), patients.filter((p) => p.label !== c).map(bin));
+      expect(decoded.per_class[name]!.roc_auc).toBeCloseTo(reference, 12);
+    });
+
+    const regression = createStatisticsLayout({ task: 'regression', regressionRange: [0, 80], groups: [{ column: 'g', levels: ['x'] }] });
+    const site = createAccumulator(regression);
+    for (let i = 0; i < 50; i += 1) site.addRegression(i * 1.7, 80 - i, [i % 2 ? 'x' : null]);
+    const regressionRelease = createPrivateRelease(regression, resolvePrivacySpec(base, { layout: regression }));
+    const vector = site.vector();
+    expect(Array.from(regressionRelease.decode(regressionRelease.encode(vector), 3).vector)).toEqual(Array.from(vector));
+  });
+});
+
+function ageBand(age: number): string {
+  return age < 50 ? '<50' : age < 70 ? '50-70' : '>=70';
+}
+
+/** Largest L1 and squared L2 change of each release block over single-patient vectors. */
+function bruteForceSensitivity(release: PrivateRelease, vectors: Iterable<Float64Array>): Map<string, { l1: number; l2: number }> {
+  const out = new Map(release.noisePlan.blocks.map((b) => [b.name, { l1: 0, l2: 0 }]));
+  for (const vector of vectors) {
+    const encoded = release.encode(vector);
+    for (const block of release.noisePlan.blocks) {
+      let l1 = 0;
+      let l2 = 0;
+      for (let i = block.offset; i < block.offset + block.length; i += 1) {
+        l1 += Math.abs(encoded[i]!);
+        l2 += encoded[i]! * encoded[i]!;
+      }
+      const max = out.get(block.name)!;
+      max.l1 = Math.max(max.l1, l1);
+      max.l2 = Math.max(max.l2, l2);
+    }
+  }
+  return out;
+}
+
+/** Every kind of binary patient: each score bin (and the exact ends), both labels, every group level, every exclusion. */
+function* binaryPatients(layout: StatisticsLayout): Generator<Float64Array> {
+  const B = layout.spec.bins;
+  const groups = ['F', 'M', null, 'unlisted'];
+  const one = (add: (a: ReturnType<typeof createAccumulator>) => void): Float64Array => {
+    const accumulator = createAccumulator(layout);
+    add(accumulator);
+    return accumulator.vector();
+  };
+  for (const group of groups) {
+    for (const score of [0, 1, layout.spec.threshold, ...Array.from({ length: B }, (_, k) => (k + 0.5) / B)]) {
+      for (const label of [0, 1]) yield one((a) => a.addBinary(score, label, [group]));
+    }
+    yield one((a) => a.addBinary(0.5, null, [group]));
+    yield one((a) => a.addBinary(0.5, 2, [group]));
+    yield one((a) => a.addBinary(null, 1, [group]));
+    yield one((a) => a.addBinary(Number.NaN, 0, [group]));
+    yield one((a) => a.exclude('missing_features', [group]));
+    yield one((a) => a.exclude('outside_cohort', [group]));
+  }
+}
+
+describe('privacy accounting: sensitivity by brute force over single patients', () => {
+  const layout = createStatisticsLayout({ bins: 200, groups: [{ column: 'sex', levels: ['F', 'M'] }] });
+  const context = { layout, expectedPatients: 5000, expectedPrevalence: 0.3, sites: 3 };
+
+  it('discrete Gaussian: ρ = Σ Δ₂²/(2σ²) with each Δ₂ the largest change one patient makes after encoding', () => {
+    for (const layoutSpec of [{ kind: 'tree', bins: 40, branching: 2 }, { kind: 'tree', bins: 20, branching: 3 }, { kind: 'flat', bins: 20 }] as const) {
+      const release = createPrivateRelease(layout, resolvePrivacySpec({ ...base, mechanism: 'discrete-gaussian', layout: layoutSpec }, context));
+      const observed = bruteForceSensitivity(release, binaryPatients(layout));
+      let rho = 0;
+      for (const block of release.noisePlan.blocks) {
+        const { l1, l2 } = observed.get(block.name)!;
+        expect([block.name, block.l1Sensitivity, block.l2SensitivitySquared]).toEqual([block.name, l1, l2]);
+        expect(block.siteNoise.kind).toBe('discrete-gaussian');
+        if (block.siteNoise.kind === 'discrete-gaussian') rho += l2 / (2 * rationalToNumber(block.siteNoise.sigma2));
+      }
+      expect(release.rho).toBeCloseTo(rho, 14);
+      expect(release.rho).toBeLessThanOrEqual(rhoFromEpsilon(1, 1e-6));
+      expect(release.rho).toBeGreaterThan(0.999 * rhoFromEpsilon(1, 1e-6));
+      expect(release.epsilon).toBeLessThanOrEqual(1);
+    }
+  });
+
+  it("Skellam counts and distributed discrete Gaussian sums: ρ by each mechanism's bound at the brute-force sensitivities", () => {
+    const release = createPrivateRelease(layout, resolvePrivacySpec(base, context));
+    expect(release.privacy.layout.kind).toBe('tree');
+    const observed = bruteForceSensitivity(release, binaryPatients(layout));
+    let rho = 0;
+    for (const block of release.noisePlan.blocks) {
+      const { l1, l2 } = observed.get(block.name)!;
+      expect([block.name, block.l1Sensitivity, block.l2SensitivitySquared]).toEqual([block.name, l1, l2]);
+      const noise = block.siteNoise;
+      if (block.name.endsWith('.sums')) {
+        expect(block.mechanism).toBe('distributed-discrete-gaussian');
+        if (noise.kind === 'discrete-gaussian') rho += distributedDiscreteGaussianRho(l2, rationalToNumber(noise.sigma2), 3, block.length);
+      } else {
+        expect(noise.kind).toBe('skellam');
+        if (noise.kind === 'skellam') rho += skellamRho(l1, l2, 3 * 2 * rationalToNumber(noise.lambda));
+      }
+    }
+    expect(release.rho).toBeCloseTo(rho, 14);
+    expect(release.rho).toBeLessThanOrEqual(release.noisePlan.rho);
+    expect(release.noisePlan.rho).toBeLessThanOrEqual(rhoFromEpsilon(1, 1e-6));
+    // The tree has 6 levels over 40 leaves: one patient moves 6 nodes of one histogram per population.
+    expect(release.noisePlan.blocks.find((b) => b.name === 'overall.counts')!.l2SensitivitySquared).toBe(6);
+  });
+
+  it('multiclass and regression: declared sensitivities are reached (or, for the rounded regression sums, bounded)', () => {
+    const multiclass = createStatisticsLayout({ task: 'multiclass', classes: ['a', 'b', 'c'], bins: 50, groups: [{ column: 'g', levels: ['x'] }] });
+    const release = createPrivateRelease(multiclass, resolvePrivacySpec({ ...base, layout: { kind: 'tree', bins: 10, branching: 2 } }, { layout: multiclass }));
+    const rng = seededRandomSource('multiclass patients');
+    const patients = function* (): Generator<Float64Array> {
+      for (const group of ['x', null, 'y']) {
+        const scoreSets = [[1, 0, 0], [0, 0, 1], [1, 1, 1], [0, 0, 0], ...Array.from({ length: 100 }, () => [0, 1, 2].map(() => (rng.nextUint32() % 1001) / 1000))];
+        for (const scores of scoreSets) {
+          for (const label of [0, 1, 2]) {
+            const a = createAccumulator(multiclass);
+            a.addMulticlass(scores, label, [group]);
+            yield a.vector();
+          }
+        }
+        const a = createAccumulator(multiclass);
+        a.exclude('outside_cohort', [group]);
+        yield a.vector();
+      }
+    };
+    const observed = bruteForceSensitivity(release, patients());
+    // 1 confusion cell + one histogram per class (3) × 5 tree levels = 16.
+    expect(release.noisePlan.blocks.find((b) => b.name === 'overall.counts')!.l2SensitivitySquared).toBe(16);
+    for (const block of release.noisePlan.blocks) {
+      expect([block.name, block.l1Sensitivity, block.l2SensitivitySquared]).toEqual([block.name, observed.get(block.name)!.l1, observed.get(block.name)!.l2]);
+    }
+
+    const regression = createStatisticsLayout({ task: 'regression', regressionRange: [0, 1] });
+    const regressionRelease = createPrivateRelease(regression, resolvePrivacySpec(base, { layout: regression }));
+    const cases = function* (): Generator<Float64Array> {
+      for (const y of [-1, 0, 0.3, 1, 2]) {
+        for (const yhat of [-1, 0, 0.7, 1, 2]) {
+          const a = createAccumulator(regression);
+          a.addRegression(y, yhat, []);
+          yield a.vector();
+        }
+      }
+      const a = createAccumulator(regression);
+      a.addRegression(null, 0.5, []);
+      yield a.vector();
+    };
+    const regressionObserved = bruteForceSensitivity(regressionRelease, cases());
+    for (const block of regressionRelease.noisePlan.blocks) {
+      const { l1, l2 } = regressionObserved.get(block.name)!;
+      if (block.name.endsWith('.sums')) {
+        expect(l1).toBeLessThanOrEqual(block.l1Sensitivity);
+        expect(l2).toBeLessThanOrEqual(block.l2SensitivitySquared);
+        expect(l2).toBeGreaterThan(block.l2SensitivitySquared * (1 - 1e-5));
+      } else expect([block.l1Sensitivity, block.l2SensitivitySquared]).toEqual([l1, l2]);
+    }
+  });
+});
+
+describe('noise: decoded metrics against the planner', () => {
+  it('over seeded rounds, AUC, sensitivity and specificity errors have the median the planner predicts; variances widen intervals correctly', () => {
+    // A binormal cohort as the planner assumes it (AUC 0.75, prevalence 0.3), 6,000 patients at 3 sites, one 2-level subgroup.
+    const n = 6000;
+    const prevalence = 0.3;
+    const layout = createStatisticsLayout({ groups: [{ column: 'sex', levels: ['F', 'M'] }] });
+    const { privacy, plan } = planPrivacySpec(base, { layout, expectedPatients: n, expectedPrevalence: prevalence, sites: 3 });
+    const release = createPrivateRelease(layout, privacy);
+    const overall = release.summary().blocks.find((b) => b.name === 'overall.counts')!;
+    expect(overall.sigma).toBeCloseTo(plan!.aggregateNoiseStd['overall']!, 9);
+
+    const rng = seededRandomSource('release noise test');
+    const separation = Math.SQRT2 * normalQuantile(0.75);
+    const offset = Math.log(prevalence / (1 - prevalence)) - (separation * separation) / 2;
+    const latent = standardNormals(rng, n);
+    const accumulators = [0, 1, 2].map(() => createAccumulator(layout));
+    for (let i = 0; i < n; i += 1) {
+      const label = i < n * prevalence ? 1 : 0;
+      const score = 1 / (1 + Math.exp(-(offset + separation * (latent[i]! + label * separation))));
+      accumulators[i % 3]!.addBinary(score, label, [i % 2 ? 'F' : 'M']);
+    }
+    const sites = accumulators.map((a) => a.vector());
+    const truth = finalizeMetrics(layout, sum(sites)) as BinaryMetricsReport;
+
+    const rounds = 150;
+    const errors = { auc: [] as number[], sensitivity: [] as number[], specificity: [] as number[] };
+    const tp: number[] = [];
+    let modelledAucNoise = 0;
+    let modelledTpVariance = 0;
+    for (let r = 0; r < rounds; r += 1) {
+      const { vector, blockVariances } = release.decode(sum(sites.map((v) => release.protect(v, rng))), 3);
+      const noisy = finalizeMetrics(layout, vector, { noise: { blockVariances } }) as BinaryMetricsReport;
+      const plain = finalizeMetrics(layout, vector) as BinaryMetricsReport;
+      errors.auc.push(noisy.roc_auc! - truth.roc_auc!);
+      errors.sensitivity.push(noisy.at_threshold.sensitivity! - truth.at_threshold.sensitivity!);
+      errors.specificity.push(noisy.at_threshold.specificity! - truth.at_threshold.specificity!);
+      tp.push(noisy.at_threshold.tp);
+      const half = (i: [number, number]): number => (i[1] - i[0]) / (2 * 1.959963984540054);
+      modelledAucNoise += half(noisy.roc_auc_ci95!) ** 2 - half(plain.roc_auc_ci95!) ** 2;
+      modelledTpVariance += 500 * blockVariances['overall.counts']!;
+    }
+    const median = (x: number[]): number => [...x].map(Math.abs).sort((a, b) => a - b)[x.length >> 1]!;
+    const mean = (x: number[]): number => x.reduce((a, b) => a + b, 0) / x.length;
+    const prediction = plan!.overall;
+    expect(median(errors.auc) / prediction.auc.medianAbsError).toBeGreaterThan(0.7);
+    expect(median(errors.auc) / prediction.auc.medianAbsError).toBeLessThan(1.3);
+    expect(median(errors.sensitivity) / prediction.sensitivity[0]!.medianAbsError).toBeGreaterThan(0.7);
+    expect(median(errors.sensitivity) / prediction.sensitivity[0]!.medianAbsError).toBeLessThan(1.3);
+    expect(median(errors.specificity) / prediction.specificity[0]!.medianAbsError).toBeGreaterThan(0.7);
+    expect(median(errors.specificity) / prediction.specificity[0]!.medianAbsError).toBeLessThan(1.3);
+    // The AUC interval's noise term matches the observed mean squared error; the TP count's is conservative.
+    const aucMeanSquare = mean(errors.auc.map((e) => e * e));
+    expect(modelledAucNoise / rounds / aucMeanSquare).toBeGreaterThan(0.75);
+    expect(modelledAucNoise / rounds / aucMeanSquare).toBeLessThan(1.5);
+    const tpMean = mean(tp);
+    expect(modelledTpVariance / rounds).toBeGreaterThan(0.9 * mean(tp.map((x) => (x - tpMean) ** 2)));
+  });
+});
+
+describe('decode refuses an aggregate of fewer than minSites contributions', () => {
+  for (const mechanism of ['skellam', 'discrete-gaussian'] as const) {
+    it(mechanism, () => {
+      const release = createPrivateRelease(fixtureLayout, resolvePrivacySpec({ ...base, mechanism, layout: { kind: 'flat', bins: 20 } }, { layout: fixtureLayout }));
+      const aggregate = new Float64Array(release.length);
+      expect(codeOf(() => release.decode(aggregate, 2))).toBe('FEDVAL_ERR_DP_QUORUM_BELOW_MINIMUM');
+      expect(codeOf(() => release.decode(aggregate, 3.5))).toBe('FEDVAL_ERR_DP_QUORUM_BELOW_MINIMUM');
+      // The quorum is checked before anything else about the aggregate.
+      expect(codeOf(() => release.decode(new Float64Array(1), 1))).toBe('FEDVAL_ERR_DP_QUORUM_BELOW_MINIMUM');
+      expect(release.decode(aggregate, 4).vector.length).toBe(fixtureLayout.length);
+    });
+  }
+});
+
+describe('coded errors, bounds and the summary', () => {
+  const privacy = resolvePrivacySpec({ ...base, layout: { kind: 'tree', bins: 20, branching: 4 } }, { layout: fixtureLayout });
+  const release = createPrivateRelease(fixtureLayout, privacy);
+  const sites = fixtureSiteVectors(fixtureLayout, fixtureRows());
+
+  it('throws a coded error for every misuse', () => {
+    expect(codeOf(() => release.encode(new Float64Array(5)))).toBe('FEDVAL_ERR_DP_INVALID_ARGUMENT');
+    const fractional = Float64Array.from(sites[0]!);
+    fractional[3] = 0.5;
+    expect(codeOf(() => release.encode(fractional))).toBe('FEDVAL_ERR_DP_NOT_SAFE_INTEGER');
+    const huge = new Float64Array(fixtureLayout.length);
+    huge.fill(2 ** 52, 0, 100); // fine bins whose coarse sum leaves the safe integers
+    expect(codeOf(() => release.encode(huge))).toBe('FEDVAL_ERR_DP_NOT_SAFE_INTEGER');
+    const full = new Float64Array(fixtureLayout.length);
+    for (const section of fixtureLayout.sections) full.fill(Number.MAX_SAFE_INTEGER, section.fields.exclusions!.offset, section.fields.exclusions!.offset + 6);
+    expect(codeOf(() => release.protect(full, seededRandomSource('overflow')))).toBe('FEDVAL_ERR_DP_NOISE_OVERFLOW');
+    expect(codeOf(() => release.decode(new Float64Array(release.length - 1), 3))).toBe('FEDVAL_ERR_DP_INVALID_ARGUMENT');
+    const noisy = new Float64Array(release.length);
+    noisy[7] = 1.5;
+    expect(codeOf(() => release.decode(noisy, 3))).toBe('FEDVAL_ERR_DP_NOT_SAFE_INTEGER');
+    expect(codeOf(() => release.entryMaxAbsPerSite(-1))).toBe('FEDVAL_ERR_DP_INVALID_ARGUMENT');
+    expect(codeOf(() => createPrivateRelease(fixtureLayout, privacy, { tailProbability: 0 }))).toBe('FEDVAL_ERR_DP_INVALID_ARGUMENT');
+    const tampered = { ...privacy, layout: { ...privacy.layout, edges: [0, 500, 1000] } };
+    expect(codeOf(() => createPrivateRelease(fixtureLayout, tampered))).toBe('FEDVAL_ERR_DP_INVALID_ARGUMENT');
+    expect(codeOf(() => createPrivateRelease(fixtureLayout, { ...privacy, epsilon: 1e-4 }))).toBe('FEDVAL_ERR_DP_SKELLAM_SHARE_TOO_LARGE');
+  });
+
+  it('bounds every entry a site sends, noise included, for the encryption planner', () => {
+    const patients = 120;
+    const bounds = release.entryMaxAbsPerSite(patients);
+    expect(bounds.length).toBe(release.length);
+    for (const block of release.noisePlan.blocks) {
+      const perPatient = block.name.endsWith('.sums') ? 2 ** 20 : 1;
+      const tail = noiseTailBound(block, 1, 2 ** -64 / release.length);
+      expect(bounds[block.offset]).toBe(patients * perPatient + tail);
+    }
+    expect(release.maxAbsPerSite(patients)).toBe(Math.max(...bounds));
+    const rng = seededRandomSource('bounds');
+    const site = sites[0]!;
+    for (let r = 0; r < 50; r += 1) {
+      const sent = release.protect(site, rng);
+      for (let i = 0; i < sent.length; i += 1) expect(Math.abs(sent[i]!)).toBeLessThanOrEqual(bounds[i]!);
+    }
+  });
+
+  it('summarises mechanism, cost, layout and the noise scale of every block as JSON', () => {
+    const summary = release.summary();
+    expect(JSON.parse(JSON.stringify(summary))).toEqual(summary);
+    expect(summary).toMatchObject({ mechanism: 'skellam', epsilon: release.epsilon, delta: 1e-6, rho: release.rho, minSites: 3 });
+    expect(summary.layout).toMatchObject({ kind: 'tree', branching: 4, bins: 20, edges: privacy.layout.edges });
+    expect(summary.blocks.map((b) => b.name)).toEqual(release.noisePlan.blocks.map((b) => b.name));
+    summary.blocks.forEach((b, i) => {
+      const planned = release.noisePlan.blocks[i]!;
+      expect(b.sigma).toBeCloseTo(Math.sqrt(3 * planned.siteVariance), 9);
+      expect(b.mechanism).toBe(b.name.endsWith('.sums') ? 'distributed-discrete-gaussian' : 'skellam');
+    });
+    expect(summary.blocks.reduce((a, b) => a + b.rho, 0)).toBeCloseTo(release.rho, 14);
+    expect(release.length).toBe(summary.blocks.reduce((a, b) => a + b.entries, 0));
+  });
+});

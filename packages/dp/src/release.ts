@@ -1,0 +1,462 @@
+// release.ts — the private release of a metrics statistics vector: encode and noise at a site, decode at the key holder.
+//
+// The release vector is a linear, integer-to-integer transform of the @fedval/metrics vector. Per
+// population (everyone, then each subgroup column, in the metrics layout's order) it holds three noise
+// blocks:
+//   <population>.counts      every level's score histograms, coarsened to the release edges (and
+//                            tree-encoded for a tree layout), then its other counters (multiclass
+//                            confusion cells; regression count and clamped);
+//   <population>.exclusions  every level's exclusion counters;
+//   <population>.sums        the metrics fixed-point sums block, unchanged.
+// Neighbouring datasets differ by one patient at one site. Each block's sensitivity is the most one
+// patient can move it after encoding (see blockSensitivity); the round's ρ is the sum of the block
+// costs (Bun & Steinke 2016, Lemma 2.3).
+import type { SectionFieldName, StatisticsLayout } from '@fedval/metrics';
+import { discreteGaussianRho, distributedDiscreteGaussianRho, composeRho, epsilonFromRho, rhoFromEpsilon, skellamRho } from './accountant.ts';
+import type { BudgetShare, NoiseBlock, NoiseMechanism, NoisePlan, PlannedBlock } from './allocation.ts';
+import { aggregateNoiseVariance, planNoise } from './allocation.ts';
+import { DpError } from './errors.ts';
+import { addNoise } from './noise.ts';
+import type { RandomSource } from './random-source.ts';
+import { rationalToNumber } from './rational.ts';
+import { resolvePrivacySpec } from './release-spec.ts';
+import type { ResolvedPrivacySpec, ResolvedReleaseLayout } from './release-spec.ts';
+import { noiseTailBound } from './tail-bounds.ts';
+import type { TreeShape } from './tree.ts';
+import { encodeTree, estimateTreeHistogram, treePrefixVariances, treeQueryVariance, treeShape } from './tree.ts';
+
+/** Options of {@link createPrivateRelease}. */
+export interface PrivateReleaseOptions {
+  /**
+   * Probability that any entry of one site's protected vector exceeds its bound in
+   * `entryMaxAbsPerSite` (split evenly over the entries, union bound). Default 2^-64.
+   */
+  tailProbability: number;
+}
+
+export const DEFAULT_PRIVATE_RELEASE_OPTIONS: Readonly<PrivateReleaseOptions> = Object.freeze({
+  tailProbability: 2 ** -64, // per site and round, over the whole vector
+});
+
+/** What the key holder gets back from an aggregate. */
+export interface DecodedRelease {
+  /** In the original metrics layout, ready for finalizeMetrics. Histogram entries may be fractional (tree estimates). */
+  readonly vector: Float64Array;
+  /** Per metrics block name: the per-entry noise variance for finalizeMetrics' `noise.blockVariances`. */
+  readonly blockVariances: Record<string, number>;
+}
+
+/** One noise block in {@link ReleaseSummary}. */
+export interface ReleaseBlockSummary {
+  readonly name: string;
+  readonly mechanism: NoiseMechanism;
+  readonly entries: number;
+  readonly l1Sensitivity: number;
+  readonly l2SensitivitySquared: number;
+  /** zCDP cost of the block. */
+  readonly rho: number;
+  /** Std of the noise protecting each entry: minSites shares, or one site's noise for 'discrete-gaussian'. */
+  readonly sigma: number;
+  /** Std of the noise one site adds to each entry. */
+  readonly siteSigma: number;
+}
+
+/** The JSON `privacy.dp` block of a report. */
+export interface ReleaseSummary {
+  readonly mechanism: NoiseMechanism;
+  readonly epsilon: number;
+  readonly delta: number;
+  readonly rho: number;
+  readonly minSites: number;
+  readonly layout: ResolvedReleaseLayout & { readonly bins: number };
+  readonly blocks: readonly ReleaseBlockSummary[];
+}
+
+export interface PrivateRelease {
+  readonly privacy: ResolvedPrivacySpec;
+  /** Entries of the release vector: what is noised, encrypted and summed. */
+  readonly length: number;
+  /** zCDP cost of one site's contribution to one round: the sum of the block costs. What its ledger is charged. */
+  readonly rho: number;
+  /** ε of `rho` at `delta` (never above the spec's ε). */
+  readonly epsilon: number;
+  readonly delta: number;
+  /** Blocks over the release vector with each site's noise parameters. */
+  readonly noisePlan: NoisePlan;
+  /** Per release entry: a bound on |entry| one site with `patientsPerSite` patients sends, noise included (see `tailProbability`). */
+  entryMaxAbsPerSite(patientsPerSite: number): Float64Array;
+  /** The largest of {@link entryMaxAbsPerSite}: for the encryption planner. */
+  maxAbsPerSite(patientsPerSite: number): number;
+  /** At the site: the release vector of a metrics vector (integers to integers, linear). */
+  encode(statistics: Float64Array): Float64Array;
+  /** At the site: {@link encode} plus this site's noise share. */
+  protect(statistics: Float64Array, rng: RandomSource): Float64Array;
+  /** At the key holder: the metrics vector and noise variances from the decrypted sum of `contributions` protected vectors. */
+  decode(aggregate: Float64Array, contributions: number): DecodedRelease;
+  summary(): ReleaseSummary;
+}
+
+/** A run of the metrics vector and where it goes in the release vector. */
+interface Segment {
+  readonly histogram: boolean;
+  /** Offset in the metrics vector. */
+  readonly source: number;
+  /** Offset in the release vector. */
+  readonly target: number;
+  /** Entries in the metrics vector (fine bins for a histogram). */
+  readonly length: number;
+}
+
+interface PopulationBlocks {
+  readonly prefix: string;
+  readonly blocks: { readonly block: NoiseBlock; readonly share: Omit<BudgetShare, 'block'> }[];
+  /** Indices into the segments of each (negative, positive) histogram pair: one per binary section, K per multiclass one. */
+  readonly pairs: (readonly [number, number])[];
+}
+
+const HISTOGRAM_FIELDS: ReadonlySet<SectionFieldName> = new Set(['negative_histogram', 'positive_histogram', 'class_histograms']);
+
+
+/**
+ * Most counters one patient increments in a population's counts block of the release, with c the
+ * counters per histogram (1 flat, the tree's levels): binary, one histogram → c; multiclass, one
+ * confusion cell and one of the two histograms of each of K classes → 1 + K·c; regression, the
+ * count and the clamped counter → 2. Every change is +1, so L1 = squared L2.
+ */
+function countsSensitivity(layout: StatisticsLayout, countersPerHistogram: number): number {
+  const task = layout.spec.task;
+  if (task === 'binary') return countersPerHistogram;
+  if (task === 'multiclass') return 1 + (layout.spec.classes?.length ?? 0) * countersPerHistogram;
+  return 2;
+}
+
+/** Sums mechanism: the exact shares of Skellam cost time linear in λ, far too slow at a fixed-point sensitivity. */
+function sumsMechanism(mechanism: NoiseMechanism): NoiseMechanism {
+  return mechanism === 'discrete-gaussian' ? 'discrete-gaussian' : 'distributed-discrete-gaussian';
+}
+
+/** ρ of a calibrated block (what the accountant charges for its parameters and sensitivities). */
+function blockCost(block: PlannedBlock, minSites: number): number {
+  const noise = block.siteNoise;
+  if (noise.kind === 'skellam') return skellamRho(block.l1Sensitivity, block.l2SensitivitySquared, minSites * block.siteVariance);
+  const sigma2 = rationalToNumber(noise.sigma2);
+  if (block.mechanism === 'distributed-discrete-gaussian') return distributedDiscreteGaussianRho(block.l2SensitivitySquared, sigma2, minSites, block.length);
+  return discreteGaussianRho(block.l2SensitivitySquared, sigma2);
+}
+
+/**
+ * Builds the release of a statistics layout under a resolved privacy spec (checked again here, so a
+ * spec received over the wire is safe to use): the segments mapping metrics entries to release
+ * entries, the noise plan (ρ split by the weights, each block calibrated by {@link planNoise}), and
+ * the exact cost.
+ */
+export function createPrivateRelease(layout: StatisticsLayout, privacy: ResolvedPrivacySpec, options?: Partial<PrivateReleaseOptions>): PrivateRelease {
+  const { tailProbability } = { ...DEFAULT_PRIVATE_RELEASE_OPTIONS, ...options };
+  if (!(tailProbability > 0 && tailProbability < 1)) throw new DpError('FEDVAL_ERR_DP_INVALID_ARGUMENT', 'tailProbability must lie strictly between 0 and 1');
+  const spec = resolvePrivacySpec(privacy, { layout });
+  const B = layout.spec.bins;
+  const edges = Int32Array.from(spec.layout.edges);
+  const coarseBins = edges.length - 1;
+  const tree = spec.layout.kind === 'tree' ? treeShape(coarseBins, spec.layout.branching as number) : null;
+  const perHistogram = tree ? tree.nodeCount : coarseBins;
+  // Each coarse bin's mass goes to the middle fine bin of the bin when decoding (see README).
+  const placement = Int32Array.from({ length: coarseBins }, (_, i) => edges[i]! + Math.floor((edges[i + 1]! - edges[i]! - 1) / 2));
+
+  const { segments, populations, length } = mapRelease(layout, spec, perHistogram, tree ? tree.levels : 1);
+
+  const noisePlan = planNoise({
+    rho: rhoFromEpsilon(spec.epsilon, spec.delta),
+    mechanism: spec.mechanism,
+    minSites: spec.mechanism === 'discrete-gaussian' ? 1 : spec.minSites,
+    shares: populations.flatMap((population) => population.blocks.map(({ block, share }) => ({ block, ...share }))),
+  });
+  const plannedBlocks = new Map(noisePlan.blocks.map((block) => [block.name, block]));
+  // A count entry (bin, tree node, counter) counts patients; a sum entry moves by at most the metrics block's perPatientMaxAbs per patient.
+  const perPatientMaxAbs = new Map(populations.flatMap(({ prefix }) => [
+    [`${prefix}.counts`, 1],
+    [`${prefix}.exclusions`, 1],
+    [`${prefix}.sums`, layout.blocks.find((b) => b.name === `${prefix}.sums`)!.perPatientMaxAbs],
+  ]));
+  const rho = composeRho(noisePlan.blocks.map((block) => blockCost(block, noisePlan.minSites)));
+  const thresholdVarianceFactor = thresholdBinVarianceFactor(layout, edges, tree);
+
+  const encode = (statistics: Float64Array): Float64Array => {
+    if (!(statistics instanceof Float64Array) || statistics.length !== layout.length) {
+      throw new DpError('FEDVAL_ERR_DP_INVALID_ARGUMENT', `the statistics vector must be a Float64Array of ${layout.length} entries`);
+    }
+    for (let i = 0; i < statistics.length; i += 1) {
+      if (!Number.isSafeInteger(statistics[i])) throw new DpError('FEDVAL_ERR_DP_NOT_SAFE_INTEGER', `statistics entry ${i}`);
+    }
+    const out = new Float64Array(length);
+    const coarse = new Float64Array(coarseBins);
+    for (const segment of segments) {
+      if (!segment.histogram) {
+        out.set(statistics.subarray(segment.source, segment.source + segment.length), segment.target);
+        continue;
+      }
+      for (let i = 0; i < coarseBins; i += 1) {
+        let sum = 0;
+        for (let j = edges[i]!; j < edges[i + 1]!; j += 1) sum += statistics[segment.source + j]!;
+        coarse[i] = sum;
+      }
+      out.set(tree ? encodeTree(coarse, tree) : coarse, segment.target);
+    }
+    for (let i = 0; i < length; i += 1) {
+      if (!Number.isSafeInteger(out[i])) throw new DpError('FEDVAL_ERR_DP_NOT_SAFE_INTEGER', `release entry ${i} (a sum of statistics entries)`);
+    }
+    return out;
+  };
+
+  const decode = (aggregate: Float64Array, contributions: number): DecodedRelease => {
+    if (!Number.isSafeInteger(contributions) || contributions < spec.minSites) {
+      throw new DpError('FEDVAL_ERR_DP_QUORUM_BELOW_MINIMUM', `${contributions} of at least ${spec.minSites}`);
+    }
+    if (!(aggregate instanceof Float64Array) || aggregate.length !== length) {
+      throw new DpError('FEDVAL_ERR_DP_INVALID_ARGUMENT', `the aggregate must be a Float64Array of ${length} entries`);
+    }
+    for (let i = 0; i < length; i += 1) {
+      if (!Number.isSafeInteger(aggregate[i])) throw new DpError('FEDVAL_ERR_DP_NOT_SAFE_INTEGER', `aggregate entry ${i}`);
+    }
+    const vector = new Float64Array(layout.length);
+    const estimates = new Map<number, Float64Array>();
+    segments.forEach((segment, index) => {
+      if (!segment.histogram) {
+        vector.set(aggregate.subarray(segment.target, segment.target + segment.length), segment.source);
+        return;
+      }
+      const encoded = aggregate.subarray(segment.target, segment.target + perHistogram);
+      const coarse = tree ? estimateTreeHistogram(encoded, tree) : Float64Array.from(encoded);
+      estimates.set(index, coarse);
+      for (let i = 0; i < coarseBins; i += 1) vector[segment.source + placement[i]!] = coarse[i]!;
+    });
+    const blockVariances: Record<string, number> = {};
+    for (const { prefix, pairs } of populations) {
+      let factor = thresholdVarianceFactor;
+      for (const [negative, positive] of pairs) {
+        const auc = aucVarianceFactor(estimates.get(negative)!, estimates.get(positive)!, placement, B, tree);
+        if (auc !== null) factor = Math.max(factor, auc);
+      }
+      blockVariances[`${prefix}.counts`] = aggregateNoiseVariance(plannedBlocks.get(`${prefix}.counts`)!, contributions) * factor;
+      blockVariances[`${prefix}.sums`] = aggregateNoiseVariance(plannedBlocks.get(`${prefix}.sums`)!, contributions);
+    }
+    return { vector, blockVariances };
+  };
+
+  const entryMaxAbsPerSite = (patientsPerSite: number): Float64Array => {
+    if (!Number.isSafeInteger(patientsPerSite) || patientsPerSite < 0) throw new DpError('FEDVAL_ERR_DP_INVALID_ARGUMENT', 'patientsPerSite must be an integer ≥ 0');
+    const bounds = new Float64Array(length);
+    for (const block of noisePlan.blocks) {
+      const perPatient = perPatientMaxAbs.get(block.name)!;
+      const bound = patientsPerSite * perPatient + noiseTailBound(block, 1, tailProbability / length);
+      if (!Number.isSafeInteger(bound)) throw new DpError('FEDVAL_ERR_DP_INVALID_ARGUMENT', `the bound of block ${block.name} is not a safe integer`);
+      bounds.fill(bound, block.offset, block.offset + block.length);
+    }
+    return bounds;
+  };
+
+  return Object.freeze({
+    privacy: spec,
+    length,
+    rho,
+    epsilon: epsilonFromRho(rho, spec.delta),
+    delta: spec.delta,
+    noisePlan,
+    entryMaxAbsPerSite,
+    maxAbsPerSite: (patientsPerSite: number): number => entryMaxAbsPerSite(patientsPerSite).reduce((max, b) => Math.max(max, b), 0),
+    encode,
+    protect: (statistics: Float64Array, rng: RandomSource): Float64Array => {
+      const encoded = encode(statistics);
+      addNoise(encoded, noisePlan, rng);
+      return encoded;
+    },
+    decode,
+    summary: (): ReleaseSummary =>
+      Object.freeze({
+        mechanism: spec.mechanism,
+        epsilon: epsilonFromRho(rho, spec.delta),
+        delta: spec.delta,
+        rho,
+        minSites: spec.minSites,
+        layout: Object.freeze({ ...spec.layout, bins: coarseBins }),
+        blocks: Object.freeze(
+          noisePlan.blocks.map((block) =>
+            Object.freeze({
+              name: block.name,
+              mechanism: block.mechanism,
+              entries: block.length,
+              l1Sensitivity: block.l1Sensitivity,
+              l2SensitivitySquared: block.l2SensitivitySquared,
+              rho: blockCost(block, noisePlan.minSites),
+              sigma: Math.sqrt(block.siteVariance * noisePlan.minSites),
+              siteSigma: Math.sqrt(block.siteVariance),
+            }),
+          ),
+        ),
+      }),
+  });
+}
+
+/** Where every metrics entry goes in the release vector, and the noise blocks (with ρ weights) over it. */
+interface ReleaseMapping {
+  readonly segments: readonly Segment[];
+  readonly populations: readonly PopulationBlocks[];
+  readonly length: number;
+}
+
+/**
+ * Lays out the release vector: per population (overall, then each group column), its counts block
+ * (each level's histograms as `perHistogram` coordinates, then its other counters), its exclusions
+ * block and its sums block.
+ */
+function mapRelease(layout: StatisticsLayout, spec: ResolvedPrivacySpec, perHistogram: number, countersPerHistogram: number): ReleaseMapping {
+  const B = layout.spec.bins;
+  const segments: Segment[] = [];
+  const populations: PopulationBlocks[] = [];
+  const countsDelta = countsSensitivity(layout, countersPerHistogram);
+  const sumsMech = sumsMechanism(spec.mechanism);
+  let cursor = 0;
+  const prefixes = ['overall', ...layout.spec.groups.map((g) => `by_group.${g.column}`)];
+  prefixes.forEach((prefix, p) => {
+    const sections = layout.sections.filter((s) => (p === 0 ? s.column === null : s.column === layout.spec.groups[p - 1]!.column));
+    const countsStart = cursor;
+    const pairs: [number, number][] = [];
+    const metricsCounts = layout.blocks.find((b) => b.name === `${prefix}.counts`)!;
+    const inCounts = (offset: number): boolean => offset >= metricsCounts.offset && offset < metricsCounts.offset + metricsCounts.length;
+    for (const section of sections) {
+      const firstSegment = segments.length;
+      const fields = (Object.entries(section.fields) as [SectionFieldName, { offset: number; length: number }][])
+        .filter(([name, slice]) => name !== 'exclusions' && inCounts(slice.offset))
+        .sort((a, b) => a[1].offset - b[1].offset);
+      for (const [name, slice] of fields) {
+        if (HISTOGRAM_FIELDS.has(name)) {
+          for (let h = 0; h < slice.length / B; h += 1) {
+            segments.push({ histogram: true, source: slice.offset + h * B, target: cursor, length: B });
+            cursor += perHistogram;
+          }
+        } else {
+          segments.push({ histogram: false, source: slice.offset, target: cursor, length: slice.length });
+          cursor += slice.length;
+        }
+      }
+      // Histograms come in (negative, positive) pairs: binary negative then positive; multiclass "not c" then "is c".
+      const histograms = segments.slice(firstSegment).flatMap((segment, i) => (segment.histogram ? [firstSegment + i] : []));
+      for (let i = 0; i + 1 < histograms.length; i += 2) pairs.push([histograms[i]!, histograms[i + 1]!]);
+    }
+    const countsBlock: NoiseBlock = { name: `${prefix}.counts`, offset: countsStart, length: cursor - countsStart, l1Sensitivity: countsDelta, l2SensitivitySquared: countsDelta };
+    const exclusionsStart = cursor;
+    for (const section of sections) {
+      const slice = section.fields.exclusions!;
+      segments.push({ histogram: false, source: slice.offset, target: cursor, length: slice.length });
+      cursor += slice.length;
+    }
+    // One patient is either excluded (one counter per population) or included (histograms and sums).
+    const exclusionsBlock: NoiseBlock = { name: `${prefix}.exclusions`, offset: exclusionsStart, length: cursor - exclusionsStart, l1Sensitivity: 1, l2SensitivitySquared: 1 };
+    const sums = layout.blocks.find((b) => b.name === `${prefix}.sums`)!;
+    segments.push({ histogram: false, source: sums.offset, target: cursor, length: sums.length });
+    const sumsBlock: NoiseBlock = { name: `${prefix}.sums`, offset: cursor, length: sums.length, l1Sensitivity: sums.perPatientL1, l2SensitivitySquared: sums.perPatientL2Squared };
+    cursor += sums.length;
+    populations.push({
+      prefix,
+      pairs,
+      blocks: [
+        { block: countsBlock, share: { weight: p === 0 ? spec.weights.overall : spec.weights.subgroup } },
+        { block: exclusionsBlock, share: { weight: spec.weights.exclusions } },
+        { block: sumsBlock, share: { weight: spec.weights.sums, mechanism: sumsMech } },
+      ],
+    });
+  });
+  checkCoverage(layout, segments);
+  return { segments, populations, length: cursor };
+}
+
+/** Every metrics entry must be carried by exactly one segment, or decode would lose or double it. */
+function checkCoverage(layout: StatisticsLayout, segments: readonly Segment[]): void {
+  const covered = new Uint8Array(layout.length);
+  for (const segment of segments) for (let i = segment.source; i < segment.source + segment.length; i += 1) covered[i]! += 1;
+  const bad = covered.findIndex((c) => c !== 1);
+  if (bad >= 0) throw new DpError('FEDVAL_ERR_DP_INVALID_ARGUMENT', `the release does not carry statistics entry ${bad} exactly once`);
+}
+
+/**
+ * finalizeMetrics models histogram noise as independent, with one variance v in every fine bin
+ * (`noise.blockVariances`); the release's noise sits on coarse bins or tree nodes instead. The
+ * per-block v handed to it is the largest of two factors (times the node variance), so neither kind
+ * of interval it widens comes out narrower than the real noise makes it:
+ * - threshold: the count at or above the decision threshold gets (B − t)·v and the count below t·v
+ *   in finalizeMetrics; the factor is the smallest v with both at least their real variance
+ *   (exact for a flat, equal-width release). Multiclass: the same at every coarse edge.
+ * - AUC: the delta-method noise variance of the Mann–Whitney AUC, Σ_k g_k²·v over the fine bins
+ *   in finalizeMetrics, against the real gᵀ(HᵀH)⁻¹g (tree) or Σ_i g_i² (flat) over the coarse bins,
+ *   g the gradient of the AUC in the counts (DeLong placements; see aucVarianceFactor).
+ * Regression has no histograms: 1.
+ */
+function thresholdBinVarianceFactor(layout: StatisticsLayout, edges: Int32Array, tree: TreeShape | null): number {
+  const spec = layout.spec;
+  if (spec.task === 'regression') return 1;
+  const B = spec.bins;
+  const m = edges.length - 1;
+  const below = tree ? treePrefixVariances(tree, 1) : Float64Array.from({ length: m + 1 }, (_, j) => j);
+  const above = new Float64Array(m + 1);
+  const weights = new Float64Array(m);
+  for (let j = m - 1; j >= 0; j -= 1) {
+    weights[j] = 1;
+    above[j] = tree ? treeQueryVariance(tree, weights, 1) : m - j;
+  }
+  const ratio = (j: number): number => Math.max(j > 0 ? below[j]! / edges[j]! : 0, j < m ? above[j]! / (B - edges[j]!) : 0);
+  if (spec.task === 'binary') return ratio(edges.indexOf(Math.round(spec.threshold * B)));
+  let factor = 0;
+  for (let j = 0; j <= m; j += 1) factor = Math.max(factor, ratio(j));
+  return factor;
+}
+
+/**
+ * Real over modelled AUC noise variance, per unit node variance, for one pair of estimated coarse
+ * histograms: the AUC's gradient in a positive count at bin k is (V₁₀(k) − AUC)/n₊ and in a
+ * negative count (V₀₁(k) − AUC)/n₋, with the placements V₁₀(k) = (N_{<k} + ½N_k)/n₋ and
+ * V₀₁(k) = (P_{>k} + ½P_k)/n₊ (DeLong, DeLong & Clarke-Pearson 1988; the delta method). The model
+ * sums the squared gradients over all fine bins of the decoded (expanded) histograms. Null when a
+ * class is empty.
+ */
+function aucVarianceFactor(negative: Float64Array, positive: Float64Array, placement: Int32Array, B: number, tree: TreeShape | null): number | null {
+  const m = negative.length;
+  const fineNegative = new Float64Array(B);
+  const finePositive = new Float64Array(B);
+  let n0 = 0;
+  let n1 = 0;
+  for (let i = 0; i < m; i += 1) {
+    fineNegative[placement[i]!] = negative[i]!;
+    finePositive[placement[i]!] = positive[i]!;
+    n0 += negative[i]!;
+    n1 += positive[i]!;
+  }
+  if (!(n0 > 0 && n1 > 0)) return null;
+  const gradients = (n: Float64Array, p: Float64Array): { gp: Float64Array; gn: Float64Array } => {
+    const bins = n.length;
+    let auc = 0;
+    let below = 0;
+    for (let k = 0; k < bins; k += 1) {
+      auc += p[k]! * (below + n[k]! / 2);
+      below += n[k]!;
+    }
+    auc /= n0 * n1;
+    const gp = new Float64Array(bins);
+    const gn = new Float64Array(bins);
+    below = 0;
+    let above = n1;
+    for (let k = 0; k < bins; k += 1) {
+      above -= p[k]!;
+      gp[k] = ((below + n[k]! / 2) / n0 - auc) / n1;
+      gn[k] = ((above + p[k]! / 2) / n1 - auc) / n0;
+      below += n[k]!;
+    }
+    return { gp, gn };
+  };
+  const fine = gradients(fineNegative, finePositive);
+  let modelled = 0;
+  for (let k = 0; k < B; k += 1) modelled += fine.gp[k]! ** 2 + fine.gn[k]! ** 2;
+  const coarse = gradients(negative, positive);
+  let real = 0;
+  if (tree) real = treeQueryVariance(tree, coarse.gp, 1) + treeQueryVariance(tree, coarse.gn, 1);
+  else for (let i = 0; i < m; i += 1) real += coarse.gp[i]! ** 2 + coarse.gn[i]! ** 2;
+  return modelled > 0 ? real / modelled : null;
+}

@@ -1,0 +1,128 @@
+// Differential privacy end to end: the site's own ledger refuses what would exceed its budget, over a real
+// socket, however the coordinator insists; the ledger survives a restart; simulate releases noisy metrics
+// with the privacy spent per site.
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { resolvePrivacySpec } from '@fedval/dp';
+import { createStatisticsLayout, resolveMetricSpec } from '@fedval/metrics';
+import { createMessage } from '@fedval/protocol';
+import type { Message } from '@fedval/protocol';
+import { afterAll, describe, expect, it } from 'vitest';
+import { REPO_ROOT, runCli, runJson } from '../helpers/run-cli.ts';
+import { ScriptedCoordinator } from '../helpers/scripted-coordinator.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'fedval-privacy-'));
+const METRIC_SPEC = { bins: 100, threshold: 0.5 };
+
+function task(roundId: string, privacy: Record<string, unknown> | undefined): Message {
+  return createMessage('task', {
+    studyId: 'study-dp',
+    roundId,
+    metricSpec: METRIC_SPEC,
+    scorer: { kind: 'score_column', columns: ['score'] },
+    contribution: { kind: 'plaintext' },
+    ...(privacy ? { privacy } : {}),
+    deadline: Date.now() + 60_000,
+  });
+}
+
+function privacySpec(epsilon: number): Record<string, unknown> {
+  const layout = createStatisticsLayout(resolveMetricSpec(METRIC_SPEC));
+  return JSON.parse(JSON.stringify(resolvePrivacySpec({ epsilon, delta: 1e-6, minSites: 1, layout: { kind: 'flat', bins: 20 } } as never, { layout })));
+}
+
+describe('site-enforced privacy budget', () => {
+  const coordinator = new ScriptedCoordinator();
+  const agents: ChildProcess[] = [];
+  afterAll(async () => {
+    agents.forEach((agent) => agent.kill('SIGKILL'));
+    await coordinator.close();
+  });
+
+  function startAgent(): ChildProcess {
+    const agent = spawn(process.execPath, ['site-agent/src/main.ts', 'start', '--config', join(dir, 'site.yaml')], { cwd: REPO_ROOT, stdio: 'ignore' });
+    agents.push(agent);
+    return agent;
+  }
+
+  async function refusalOrResult(message: Message): Promise<string> {
+    coordinator.send(message);
+    const reply = await coordinator.next((m) => m.type === 'task.refuse' || m.type === 'task.result');
+    return reply.type === 'task.refuse' ? reply.content.reason.code : 'contributed';
+  }
+
+  it('refuses over-budget tasks however often the coordinator sends them, and remembers across restarts', async () => {
+    const rows = Array.from({ length: 200 }, (_, i) => `${((i * 37) % 100) / 100},${i % 3 === 0 ? 1 : 0}`);
+    writeFileSync(join(dir, 'data.csv'), `score,status\n${rows.join('\n')}\n`);
+    writeFileSync(
+      join(dir, 'site.yaml'),
+      [
+        `coordinator: ws://127.0.0.1:${coordinator.port}/ws`,
+        'site_id: site-dp',
+        'token: privacy-test-token-0123456789',
+        'data: { path: ./data.csv, label: { column: status } }',
+        'data_dir: ./state',
+        'policy: { allowed_contributions: [plaintext] }',
+        'privacy: { total_epsilon: 1.3, per_round_epsilon: 1, delta: 1e-6 }',
+        'limits: { reconnect_initial_ms: 100, reconnect_max_ms: 400 }',
+      ].join('\n'),
+    );
+    const first = startAgent();
+    await coordinator.next((m) => m.type === 'hello');
+
+    expect(await refusalOrResult(task('no-dp', undefined))).toBe('FEDVAL_ERR_AGENT_POLICY_REQUIRES_DP');
+    expect(await refusalOrResult(task('too-big', privacySpec(1.5)))).toBe('FEDVAL_ERR_DP_ROUND_BUDGET_EXCEEDED');
+    expect(await refusalOrResult(task('r1', privacySpec(1)))).toBe('contributed');
+    // Two ε = 1 rounds compose (zCDP, Canonne–Kamath–Steinke conversion) to ε ≈ 1.45 at δ = 1e-6, over
+    // the 1.3 budget: the coordinator insists, the site refuses every time.
+    for (const round of ['r2', 'r2-again', 'r2-once-more']) expect(await refusalOrResult(task(round, privacySpec(1)))).toBe('FEDVAL_ERR_DP_BUDGET_EXCEEDED');
+
+    first.kill('SIGTERM');
+    await new Promise((resolve) => first.once('exit', resolve));
+    startAgent();
+    await coordinator.next((m) => m.type === 'hello');
+    expect(await refusalOrResult(task('after-restart', privacySpec(1)))).toBe('FEDVAL_ERR_DP_BUDGET_EXCEEDED');
+    // ε = 1 and ε = 0.3 compose to ε ≈ 1.05: within the budget.
+    expect(await refusalOrResult(task('small', privacySpec(0.3)))).toBe('contributed');
+
+    const budget = await runJson<{ spent: { epsilon: number }; rounds: { round_id: string; epsilon: number }[] }>('fedval-agent', ['budget', '--config', join(dir, 'site.yaml')]);
+    expect(budget.rounds.map((r) => r.round_id)).toEqual(['r1', 'small']);
+    expect(budget.spent.epsilon).toBeGreaterThan(1);
+    expect(budget.spent.epsilon).toBeLessThanOrEqual(1.3);
+  }, 90_000);
+});
+
+describe('fedval simulate with differential privacy (the default)', () => {
+  it('releases noisy metrics with wider intervals and reports ε spent and left per site', async () => {
+    const sites = ['a', 'b', 'c'].flatMap((name) => ['--site', `${name}=${join(REPO_ROOT, `examples/rotterdam/data/site-${name}.csv`)}`]);
+    const common = [...sites, '--label', 'event5y', '--model', join(REPO_ROOT, 'examples/rotterdam/model')];
+    const exact = await runJson<any>('fedval', ['simulate', ...common, '--no-dp']);
+    const noisy = await runJson<any>('fedval', ['simulate', ...common, '--epsilon', '1', '--delta', '1e-6']);
+    expect(exact.privacy.dp).toBeNull();
+    expect(noisy.privacy.dp).toMatchObject({ epsilon: expect.any(Number), delta: 1e-6, rho: expect.any(Number), mechanism: expect.any(String) });
+    expect(noisy.privacy.dp.epsilon).toBeLessThanOrEqual(1);
+    expect(noisy.privacy.dp.blocks.length).toBeGreaterThan(0);
+    for (const block of noisy.privacy.dp.blocks) expect(block.sigma).toBeGreaterThan(0);
+    expect(noisy.privacy.dp.sites).toHaveLength(3);
+    for (const site of noisy.privacy.dp.sites) {
+      expect(site.epsilon_spent).toBeGreaterThan(0);
+      expect(site.epsilon_remaining).toBeGreaterThan(0);
+    }
+    expect(noisy.privacy.encryption.scheme).toBe('bfv');
+    expect(Math.abs(noisy.metrics.roc_auc - exact.metrics.roc_auc)).toBeLessThan(0.05);
+    const width = (m: any) => m.roc_auc_ci95[1] - m.roc_auc_ci95[0];
+    expect(width(noisy.metrics)).toBeGreaterThanOrEqual(width(exact.metrics));
+  }, 180_000);
+
+  it('plans the error before any round runs', async () => {
+    const planned = await runJson<any>('fedval', ['plan', '--patients', '2000', '--prevalence', '0.3', '--sites', '3', '--epsilon', '1', '--group-levels', '2']);
+    expect(planned.predicted_median_abs_error.overall.roc_auc).toBeGreaterThan(0);
+    expect(planned.predicted_median_abs_error.overall.roc_auc).toBeLessThan(0.05);
+    expect(planned.predicted_median_abs_error.per_subgroup_level).toHaveLength(1);
+    const refused = await runCli('fedval', ['plan', '--patients', '2000', '--prevalence', '0.3', '--sites', '2', '--min-sites', '3']);
+    expect(refused.code).toBe(2);
+  });
+});
