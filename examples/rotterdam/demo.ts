@@ -2,7 +2,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
-import { runSimulation } from '@fedval/cli';
+import { renderHtmlReport, runSimulation } from '@fedval/cli';
 import { formatMetricsTable } from '@fedval/metrics';
 import type { MetricsReport } from '@fedval/metrics';
 
@@ -46,6 +46,16 @@ const document = {
 };
 await mkdir(outDir, { recursive: true });
 await writeFile(join(outDir, 'result.json'), `${JSON.stringify(document, null, 2)}\n`);
+await writeFile(
+  join(outDir, 'report.html'),
+  renderHtmlReport({
+    title: 'fedval: external validation of a 5-year recurrence-or-death model at three sites',
+    context: [document.scenario, `Outcome: ${document.outcome}.`, ...sites.map((site) => `Site ${site.name}: ${site.about}.`)],
+    metrics: result.metrics as Record<string, unknown>,
+    privacy: result.privacy,
+    round: document.round,
+  }),
+);
 const encryption = result.privacy.encryption as { poly_modulus_degree?: number; security_bits?: number; ciphertext_bytes_per_site?: number } | null;
 if (encryption) {
   process.stderr.write(
@@ -60,4 +70,4 @@ if (dp) {
   }
 }
 process.stdout.write(`\n${formatMetricsTable(result.metrics as unknown as MetricsReport)}\n`);
-process.stdout.write(`\nJSON written to out/demo/result.json (${document.seconds.toFixed(1)} s)\n`);
+process.stdout.write(`\nJSON written to out/demo/result.json, HTML report to out/demo/report.html (${document.seconds.toFixed(1)} s)\n`);

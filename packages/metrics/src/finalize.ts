@@ -162,7 +162,7 @@ class ReportBuilder {
     this.#layout.spec.groups.forEach((group, g) => {
       const sections = levels[g] ?? [];
       const blocks = sections.map((section) => this.#binaryBlock(section));
-      const decisions = this.#suppression(blocks.map((b) => ({ n: b.n, reason: this.#binaryReason(b) })));
+      const decisions = this.#suppression(blocks.map((b, i) => ({ n: b.n, reason: this.#binaryReason(b, sections[i]!) })));
       const column: Record<string, LevelBlock<BinaryMetricsBlock>> = {};
       const covered: LevelRates[] = [];
       const excluded: { level: string; reason: string }[] = [];
@@ -289,11 +289,21 @@ class ReportBuilder {
     return { ...block, excluded: this.#exclusions(section) };
   }
 
-  #binaryReason(block: BinaryMetricsBlock): string | null {
+  /**
+   * Primary suppression of a subgroup level. Under DP the counts are noisy: a count is taken to be at
+   * least k only when it is at least k plus three noise standard deviations (a class count sums B
+   * bins, n sums 2B), so an empty or tiny level is not released on the strength of its noise.
+   */
+  #binaryReason(block: BinaryMetricsBlock, section: StatisticsSection): string | null {
     const k = this.#layout.spec.minCellSize;
-    if (block.n < k) return `n<${k}`;
-    if (block.positives < k) return `positives<${k}`;
-    if (block.n - block.positives < k) return `negatives<${k}`;
+    const binVariance = this.#blockVariance(section, 'counts');
+    const B = this.#layout.spec.bins;
+    const classMargin = 3 * Math.sqrt(B * binVariance);
+    const nMargin = 3 * Math.sqrt(2 * B * binVariance);
+    const suffix = binVariance > 0 ? ' allowing for noise' : '';
+    if (block.n - nMargin < k) return `n<${k}${suffix}`;
+    if (block.positives - classMargin < k) return `positives<${k}${suffix}`;
+    if (block.n - block.positives - classMargin < k) return `negatives<${k}${suffix}`;
     return null;
   }
 

@@ -170,3 +170,22 @@ describe('noise variance by the delta method', () => {
     expect(variance / predicted).toBeLessThan(1.1);
   });
 });
+
+describe('disclosure control under noise', () => {
+  it('does not release an empty level on the strength of its noise, and keeps real levels', () => {
+    const { layout, vector } = rotterdam({ bins: 20, calibrationBins: 10 });
+    // Give the empty "(missing)" level of meno a noise-sized count of 30 in each class.
+    const missing = layout.sections.find((section) => section.column === 'meno' && section.level === '(missing)')!;
+    const noisy = vector.slice();
+    noisy[missing.fields.negative_histogram!.offset + 3] = 30;
+    noisy[missing.fields.positive_histogram!.offset + 15] = 30;
+    const exact = finalizeMetrics(layout, noisy) as BinaryMetricsReport;
+    expect(exact.by_group.meno!['(missing)']).not.toMatchObject({ suppressed: true }); // 60 patients, no noise declared
+    const blockVariances = Object.fromEntries(layout.blocks.map((block) => [block.name, block.kind === 'count' ? 4 : 0]));
+    const report = finalizeMetrics(layout, noisy, { noise: { blockVariances } }) as BinaryMetricsReport;
+    // σ of a class count = sqrt(20 bins × 4) ≈ 8.9; 30 − 3σ < 10: suppressed, and no complementary suppression of real levels.
+    expect(report.by_group.meno!['(missing)']).toMatchObject({ suppressed: true, reason: 'positives<10 allowing for noise' });
+    expect(report.by_group.meno!['0']).toMatchObject({ suppressed: false });
+    expect(report.by_group.meno!['1']).toMatchObject({ suppressed: false });
+  });
+});
