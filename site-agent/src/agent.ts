@@ -5,6 +5,8 @@ import { basename } from 'node:path';
 import { budgetFromEpsilon, createPrivateRelease, cryptoRandomSource, DpError, resolvePrivacySpec } from '@fedval/dp';
 import type { PrivacyBudget } from '@fedval/dp';
 import { createHeContext, encryptVector } from '@fedval/he';
+import { commitToFingerprint } from '@fedval/trust';
+import type { AuditEntry, AuditEvent } from '@fedval/trust';
 import { resolveMetricSpec } from '@fedval/metrics';
 import type { MetricSpec, StatisticsLayout } from '@fedval/metrics';
 import { createErrorMessage, createMessage, decodeMessage, encodeMessage, toWireError } from '@fedval/protocol';
@@ -14,10 +16,13 @@ import WebSocket from 'ws';
 import type { AgentConfig } from './config.ts';
 import { AgentError } from './errors.ts';
 import { evaluateDataset } from './evaluation.ts';
-import { materializeModelScorer } from './model-scorer.ts';
-import { PrivacyLedger } from './privacy-ledger.ts';
+import { decideModelRun } from './model-registry.ts';
+import type { ModelRunBasis } from './model-registry.ts';
+import { loadLocalModelScorer, receiveModelBundle } from './model-scorer.ts';
+import type { ReceivedBundle } from './model-scorer.ts';
 import { scoreColumnScorer } from './scorers.ts';
-import type { RowScorer } from './scorers.ts';
+import { openSiteState } from './site-state.ts';
+import type { SiteState } from './site-state.ts';
 
 export const AGENT_VERSION = '0.1.0';
 
@@ -37,7 +42,7 @@ export class SiteAgent extends EventEmitter<SiteAgentEvents> {
   #attempt = 0;
   #reconnectTimer: NodeJS.Timeout | undefined;
   #running: { roundId: string; abort: AbortController } | undefined;
-  #ledgerInstance: PrivacyLedger | undefined;
+  #state: SiteState | undefined;
 
   constructor(config: AgentConfig, logger: Logger) {
     super();
@@ -45,15 +50,29 @@ export class SiteAgent extends EventEmitter<SiteAgentEvents> {
     this.#log = logger;
   }
 
+  /**
+   * Opens the site's state (agent.sqlite, audit.jsonl: a broken audit chain stops the agent here with
+   * FEDVAL_ERR_AGENT_AUDIT), records `config.loaded`, and connects.
+   */
   start(): void {
     this.#stopped = false;
+    this.#state ??= openSiteState(this.#config.data_dir);
+    const source = this.#config.source;
+    this.#record({
+      action: 'config.loaded',
+      object: `config:${source ? basename(source.path) : 'inline'}`,
+      details: {
+        sha256: source?.sha256 ?? null,
+        agent_version: AGENT_VERSION,
+        model_approval: this.#config.policy.model_approval,
+        trusted_sponsor_keys: [...this.#config.policy.trusted_sponsor_keys],
+      },
+    });
     this.#connect();
   }
 
   async stop(): Promise<void> {
     this.#stopped = true;
-    this.#ledgerInstance?.close();
-    this.#ledgerInstance = undefined;
     clearTimeout(this.#reconnectTimer);
     this.#running?.abort.abort();
     const socket = this.#socket;
@@ -67,6 +86,8 @@ export class SiteAgent extends EventEmitter<SiteAgentEvents> {
         }, 2000).unref();
       });
     }
+    this.#state?.close();
+    this.#state = undefined;
   }
 
   #connect(): void {
@@ -101,6 +122,7 @@ export class SiteAgent extends EventEmitter<SiteAgentEvents> {
             ? new AgentError('FEDVAL_ERR_AGENT_UNAUTHORIZED', 'check site_id and token')
             : new AgentError('FEDVAL_ERR_AGENT_REPLACED', 'another agent connected with this site id');
         this.#log.error({ code: error.code }, error.message);
+        this.#recordQuietly({ action: 'connection.refused', object: `coordinator:${this.#config.coordinator}`, reason: error.code, details: { close_code: code } });
         this.emit('fatal', error);
         this.#stopped = true;
         return;
@@ -131,6 +153,7 @@ export class SiteAgent extends EventEmitter<SiteAgentEvents> {
       case 'welcome':
         this.#attempt = 0;
         this.#log.info({ siteId: message.content.siteId }, 'authenticated');
+        this.#recordQuietly({ action: 'connection.established', object: `coordinator:${this.#config.coordinator}`, details: {} });
         this.emit('connected');
         return;
       case 'heartbeat':
@@ -155,16 +178,29 @@ export class SiteAgent extends EventEmitter<SiteAgentEvents> {
 
   async #onTask(requestId: string, task: TaskContent): Promise<void> {
     const { roundId } = task;
+    const object = `round:${roundId}`;
     const log = this.#log.child({ roundId, studyId: task.studyId });
     const refuse = (error: unknown): void => {
       const reason = toWireError(error, 'FEDVAL_ERR_AGENT_INVALID_TASK');
+      this.#recordQuietly({ action: 'task.refused', object, reason: reason.code, details: { study: task.studyId, code: reason.code } });
       log.warn({ code: reason.code, reason: reason.message }, 'task refused');
       this.#send(createMessage('task.refuse', { roundId, reason }, requestId));
       this.emit('task-finished', roundId, 'refused', reason.code);
     };
-    if (this.#running) return refuse(new AgentError('FEDVAL_ERR_AGENT_BUSY'));
     let spec: MetricSpec;
     try {
+      this.#record({
+        action: 'task.received',
+        object,
+        details: {
+          study: task.studyId,
+          scorer: task.scorer.kind,
+          bundle_sha256: task.scorer.kind === 'model' ? task.scorer.bundleSha256 : null,
+          contribution: task.contribution.kind,
+          dp: Boolean(task.privacy),
+        },
+      });
+      if (this.#running) throw new AgentError('FEDVAL_ERR_AGENT_BUSY');
       spec = resolveMetricSpec(task.metricSpec as Partial<MetricSpec>);
       this.#checkPolicy(spec, task);
     } catch (error) {
@@ -174,11 +210,27 @@ export class SiteAgent extends EventEmitter<SiteAgentEvents> {
     const deadlineTimer = setTimeout(() => abort.abort(new AgentError('FEDVAL_ERR_AGENT_DEADLINE')), Math.max(0, task.deadline - Date.now()));
     this.#running = { roundId, abort };
     try {
+      const bundle = task.scorer.kind === 'model' ? await this.#admitModel(task.scorer, roundId) : undefined;
+      abort.signal.throwIfAborted();
+      this.#record({
+        action: 'task.accepted',
+        object,
+        details: {
+          study: task.studyId,
+          task: spec.task,
+          contribution: task.contribution.kind,
+          bundle_sha256: bundle?.bundleSha256 ?? null,
+          model_basis: bundle?.basis ?? null,
+        },
+      });
       this.#send(createMessage('task.accept', { roundId }, requestId));
       log.info({ task: spec.task, scorer: task.scorer.kind, contribution: task.contribution.kind }, 'task accepted');
       const progress = this.#progressReporter(roundId);
       progress('loading_model', 0);
-      const scorer = await this.#scorerFor(task);
+      const scorer = bundle
+        ? await loadLocalModelScorer(bundle.dir, this.#log, this.#config.limits.batch_rows, bundle.bundleSha256)
+        : scoreColumnScorer(task.scorer.kind === 'score_column' ? task.scorer.columns : []);
+      const dataFingerprint = createHash('sha256');
       const outcome = await evaluateDataset({
         source: {
           path: this.#config.data.path,
@@ -186,6 +238,7 @@ export class SiteAgent extends EventEmitter<SiteAgentEvents> {
           columns: this.#config.data.columns,
           chunkRows: this.#config.limits.batch_rows,
           maxRows: this.#config.limits.max_rows,
+          onBytes: (bytes) => dataFingerprint.update(bytes),
         },
         spec,
         label: this.#config.data.label,
@@ -199,11 +252,32 @@ export class SiteAgent extends EventEmitter<SiteAgentEvents> {
       }
       progress('protecting', 100);
       const { vector: released, privacy } = this.#applyPrivacy(outcome.layout, outcome.vector, task);
+      const datasetCommitment = this.#commitToDataset(task, dataFingerprint.digest('hex'));
       const contribution = await this.#protect(released, task);
+      abort.signal.throwIfAborted();
       progress('sending', 100);
       const contributionSha256 = hashContribution(contribution);
-      const attestation = privacy ? { privacy } : undefined;
-      this.#send(createMessage('task.result', { roundId, contribution, contributionSha256, ...(attestation ? { attestation } : {}) }, requestId));
+      // Written and fsynced before the message leaves: a crash can lose a contribution, never hide one.
+      const sent = this.#record({
+        action: 'contribution.sent',
+        object,
+        details: {
+          site: this.#config.site_id,
+          round: roundId,
+          study: task.studyId,
+          sha256: contributionSha256,
+          bytes: contributionBytes(contribution),
+          kind: contribution.kind,
+          epsilon: privacy?.epsilon ?? null,
+          dataset_commitment: datasetCommitment,
+        },
+      });
+      const attestation = {
+        ...(privacy ? { privacy } : {}),
+        dataset_commitment: datasetCommitment,
+        audit_head: { seq: sent.seq, hash: sent.hash },
+      };
+      this.#send(createMessage('task.result', { roundId, contribution, contributionSha256, attestation }, requestId));
       log.info({ contributionSha256, kind: contribution.kind, entries: released.length, scorer: scorer.description, privacy }, 'contribution sent');
       this.emit('task-finished', roundId, 'contributed');
     } catch (error) {
@@ -220,13 +294,51 @@ export class SiteAgent extends EventEmitter<SiteAgentEvents> {
     if (!policy.allowed_contributions.includes(task.contribution.kind)) {
       throw new AgentError('FEDVAL_ERR_AGENT_POLICY_CONTRIBUTION', task.contribution.kind);
     }
+    if (policy.allowed_group_columns) {
+      const refused = spec.groups.map((group) => group.column).filter((column) => !policy.allowed_group_columns!.includes(column));
+      if (refused.length > 0) throw new AgentError('FEDVAL_ERR_AGENT_POLICY_GROUPS', `not in policy.allowed_group_columns: ${refused.join(', ')}`);
+    }
     if (task.deadline <= Date.now()) throw new AgentError('FEDVAL_ERR_AGENT_DEADLINE');
     if (!task.privacy && policy.require_dp) throw new AgentError('FEDVAL_ERR_AGENT_POLICY_REQUIRES_DP', 'set policy.require_dp: false to allow exact releases');
   }
 
-  async #scorerFor(task: TaskContent): Promise<RowScorer> {
-    if (task.scorer.kind === 'score_column') return scoreColumnScorer(task.scorer.columns);
-    return materializeModelScorer(task.scorer, this.#config.data_dir, this.#log, this.#config.limits.batch_rows);
+  /**
+   * Receives a task's model bundle (manifest hash and sponsor signature checked, cached for review), records it in the
+   * site's registry, and applies policy.model_approval: returns the bundle to run, or throws the coded refusal. A
+   * bundle that is refused for want of approval stays in the cache and the registry for `fedval-agent models`.
+   */
+  async #admitModel(scorer: Extract<TaskContent['scorer'], { kind: 'model' }>, roundId: string): Promise<ReceivedBundle & { basis: ModelRunBasis }> {
+    const bundle = await receiveModelBundle(scorer, this.#config.data_dir);
+    const state = this.#siteState();
+    const received = state.models.recordReceived({
+      bundleSha256: bundle.bundleSha256,
+      name: bundle.manifest.name,
+      version: bundle.manifest.version,
+      inputs: bundle.manifest.inputs.map((input) => input.column),
+      signerFingerprint: bundle.signerFingerprint,
+    });
+    this.#record({
+      action: 'model.verified',
+      object: `model:${bundle.bundleSha256}`,
+      details: { round: roundId, bundle_sha256: bundle.bundleSha256, signer: bundle.signerFingerprint, approved_by_site_admin: received.approval !== null },
+    });
+    return { ...bundle, basis: decideModelRun(this.#config.policy, bundle.signerFingerprint, received.approval !== null) };
+  }
+
+  /** Commits to the exact bytes evaluated: keeps fingerprint and salt at the site (database, audit), returns the commitment to send. */
+  #commitToDataset(task: TaskContent, fingerprint: string): string {
+    const { commitment, salt } = commitToFingerprint(fingerprint);
+    const record = { studyId: task.studyId, roundId: task.roundId, datasetId: this.#datasetId(), dataFile: basename(this.#config.data.path), fingerprint, salt, commitment };
+    const state = this.#siteState();
+    this.#record(
+      {
+        action: 'dataset.committed',
+        object: `round:${task.roundId}`,
+        details: { dataset_id: record.datasetId, data_file: record.dataFile, fingerprint, salt, commitment },
+      },
+      () => state.commitments.record(record),
+    );
+    return commitment;
   }
 
   /**
@@ -245,24 +357,40 @@ export class SiteAgent extends EventEmitter<SiteAgentEvents> {
       budget,
     );
     if (!decision.allowed) throw new DpError(decision.code, decision.detail);
-    const noisy = release.protect(vector, cryptoRandomSource());
     const after = decision.after;
-    return {
-      vector: noisy,
-      privacy: {
-        rho: release.rho,
-        epsilon: release.epsilon,
-        delta: release.delta,
-        epsilon_spent: after.spentEpsilon,
-        epsilon_remaining: Math.max(0, after.totalEpsilon - after.spentEpsilon),
-        epsilon_total: after.totalEpsilon,
-      },
+    const privacy = {
+      rho: release.rho,
+      epsilon: release.epsilon,
+      delta: release.delta,
+      epsilon_spent: after.spentEpsilon,
+      epsilon_remaining: Math.max(0, after.totalEpsilon - after.spentEpsilon),
+      epsilon_total: after.totalEpsilon,
     };
+    this.#record({ action: 'privacy.charged', object: `round:${task.roundId}`, details: { dataset_id: datasetId, study: task.studyId, ...privacy } });
+    return { vector: release.protect(vector, cryptoRandomSource()), privacy };
   }
 
-  #ledger(): PrivacyLedger {
-    this.#ledgerInstance ??= PrivacyLedger.open(this.#config.data_dir);
-    return this.#ledgerInstance;
+  #ledger() {
+    return this.#siteState().ledger;
+  }
+
+  #siteState(): SiteState {
+    if (!this.#state) throw new AgentError('FEDVAL_ERR_AGENT_LEDGER', 'the agent is stopped');
+    return this.#state;
+  }
+
+  /** Appends an audit entry as this site (fsynced before returning); throws FEDVAL_ERR_AGENT_AUDIT. */
+  #record(event: Omit<AuditEvent, 'actor'>, change?: () => void): AuditEntry {
+    return this.#siteState().audit.record({ actor: `site:${this.#config.site_id}`, ...event }, change);
+  }
+
+  /** For events that release nothing (connections, refusals): a failed audit write is logged, not fatal. */
+  #recordQuietly(event: Omit<AuditEvent, 'actor'>): void {
+    try {
+      this.#record(event);
+    } catch (error) {
+      this.#log.error({ code: (error as { code?: string }).code }, 'cannot write the audit log');
+    }
   }
 
   #budget(): PrivacyBudget {
@@ -305,6 +433,12 @@ export class SiteAgent extends EventEmitter<SiteAgentEvents> {
     const socket = this.#socket;
     if (socket?.readyState === WebSocket.OPEN) socket.send(encodeMessage(message), { binary: true });
   }
+}
+
+/** Payload bytes of a contribution (the bytes hashContribution hashes). */
+export function contributionBytes(contribution: Contribution): number {
+  if (contribution.kind === 'plaintext') return contribution.vector.byteLength;
+  return contribution.ciphertexts.reduce((total, ciphertext) => total + ciphertext.byteLength, 0);
 }
 
 /** SHA-256 of a contribution's payload bytes, as recorded in the audit log and sent with it. */

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -46,6 +47,13 @@ describe('agent configuration', () => {
         "FEDVAL_ERR_AGENT_LEDGER",
         "FEDVAL_ERR_AGENT_POLICY_REQUIRES_DP",
         "FEDVAL_ERR_AGENT_REPLACED",
+        "FEDVAL_ERR_AGENT_MODEL_SIGNATURE",
+        "FEDVAL_ERR_AGENT_MODEL_UNTRUSTED",
+        "FEDVAL_ERR_AGENT_MODEL_NOT_APPROVED",
+        "FEDVAL_ERR_AGENT_MODEL_UNKNOWN",
+        "FEDVAL_ERR_AGENT_POLICY_GROUPS",
+        "FEDVAL_ERR_AGENT_AUDIT",
+        "FEDVAL_ERR_AGENT_ROUND_UNKNOWN",
       ]
     `);
   });
@@ -56,6 +64,9 @@ describe('agent configuration', () => {
     expect(config.data_dir).toBe('/etc/fedval/state');
     expect(config.policy.min_cohort).toBe(10);
     expect(config.limits.batch_rows).toBe(16_384);
+    expect(config.policy.model_approval).toBe('manual');
+    expect(config.policy.trusted_sponsor_keys).toEqual([]);
+    expect(config.policy.allowed_group_columns).toBeUndefined();
     expect(Object.isFrozen(config)).toBe(true);
     expect(Object.isFrozen(config.data.label)).toBe(true);
   });
@@ -83,5 +94,23 @@ describe('agent configuration', () => {
     writeFileSync(join(dir, 'broken.yaml'), 'coordinator: [unclosed');
     expect(errorOf(() => loadAgentConfig(join(dir, 'broken.yaml'))).message).toContain('not valid YAML');
     expect(errorOf(() => loadAgentConfig(join(dir, 'absent.yaml'))).code).toBe('FEDVAL_ERR_AGENT_CONFIG');
+  });
+
+  it('validates the model approval policy: allow_list needs a key, keys are SHA-256 fingerprints', () => {
+    const fingerprint = 'a'.repeat(64);
+    const listed = resolveAgentConfig({ ...valid, policy: { model_approval: 'allow_list', trusted_sponsor_keys: [fingerprint], allowed_group_columns: ['meno'] } }, '/tmp');
+    expect(listed.policy.trusted_sponsor_keys).toEqual([fingerprint]);
+    expect(listed.policy.allowed_group_columns).toEqual(['meno']);
+    expect(errorOf(() => resolveAgentConfig({ ...valid, policy: { model_approval: 'allow_list' } }, '/tmp')).message).toContain('policy.trusted_sponsor_keys');
+    expect(errorOf(() => resolveAgentConfig({ ...valid, policy: { trusted_sponsor_keys: ['ABC'] } }, '/tmp')).message).toContain('policy.trusted_sponsor_keys.0');
+    expect(errorOf(() => resolveAgentConfig({ ...valid, policy: { model_approval: 'always' } }, '/tmp')).message).toContain('policy.model_approval');
+  });
+
+  it('records the SHA-256 of the configuration file it read', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fedval-agent-config-'));
+    const text = JSON.stringify(valid);
+    writeFileSync(join(dir, 'site.yaml'), text);
+    // Reference: SHA-256 of the same bytes by node:crypto, independent of the loader's read path.
+    expect(loadAgentConfig(join(dir, 'site.yaml')).source).toEqual({ path: join(dir, 'site.yaml'), sha256: createHash('sha256').update(text).digest('hex') });
   });
 });

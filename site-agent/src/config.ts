@@ -1,4 +1,5 @@
 // config.ts — the site agent's YAML configuration: defaults, validation of every field at once, freezing.
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
@@ -42,6 +43,16 @@ const configSchema = z.strictObject({
       min_cohort: z.number().int().nonnegative().default(10),
       /** Refuse any task whose release carries no differential-privacy noise. */
       require_dp: z.boolean().default(true),
+      /**
+       * Which model bundles run. `manual`: bundles signed by a trusted sponsor key run, any other signed bundle waits
+       * for `fedval-agent approve`. `allow_list`: only bundles signed by a trusted sponsor key run. `any`: unsigned
+       * bundles run too (testing only). A signature that does not verify is refused under every setting.
+       */
+      model_approval: z.enum(['manual', 'allow_list', 'any']).default('manual'),
+      /** SHA-256 fingerprints (64 lowercase hex digits) of the sponsor public keys whose signed bundles run without approval. */
+      trusted_sponsor_keys: z.array(z.string().regex(/^[0-9a-f]{64}$/, 'a key fingerprint is 64 lowercase hex digits')).default([]),
+      /** Subgroup columns a task may break results down by. Default: any column. */
+      allowed_group_columns: z.array(z.string().min(1)).optional(),
     })
     .prefault({}),
   /** The site's privacy budget for its dataset, enforced by this agent whatever the coordinator asks. */
@@ -69,7 +80,14 @@ const configSchema = z.strictObject({
 });
 
 export type AgentConfigInput = z.input<typeof configSchema>;
-export type AgentConfig = Readonly<z.output<typeof configSchema> & { token: string; configDir: string }>;
+export type AgentConfig = Readonly<
+  z.output<typeof configSchema> & {
+    token: string;
+    configDir: string;
+    /** The file the configuration was read from and the SHA-256 of its bytes, when it came from a file. */
+    source?: { path: string; sha256: string };
+  }
+>;
 
 /** Lists every problem of a zod failure as `path: message`, one per line. */
 export function describeIssues(error: z.ZodError): string {
@@ -77,7 +95,7 @@ export function describeIssues(error: z.ZodError): string {
 }
 
 /** Validates a parsed configuration object; relative paths resolve against `configDir`. */
-export function resolveAgentConfig(raw: unknown, configDir: string): AgentConfig {
+export function resolveAgentConfig(raw: unknown, configDir: string, source?: { path: string; sha256: string }): AgentConfig {
   const parsed = configSchema.safeParse(raw);
   const problems: string[] = [];
   if (!parsed.success) problems.push(describeIssues(parsed.error));
@@ -86,6 +104,9 @@ export function resolveAgentConfig(raw: unknown, configDir: string): AgentConfig
   }
   if (parsed.success && parsed.data.privacy.per_round_epsilon > parsed.data.privacy.total_epsilon) {
     problems.push('privacy.per_round_epsilon: must not exceed privacy.total_epsilon');
+  }
+  if (parsed.success && parsed.data.policy.model_approval === 'allow_list' && parsed.data.policy.trusted_sponsor_keys.length === 0) {
+    problems.push('policy.trusted_sponsor_keys: policy.model_approval allow_list needs at least one sponsor key fingerprint');
   }
   if (parsed.success && parsed.data.limits.reconnect_initial_ms > parsed.data.limits.reconnect_max_ms) {
     problems.push('limits.reconnect_initial_ms: must not exceed limits.reconnect_max_ms');
@@ -108,25 +129,28 @@ export function resolveAgentConfig(raw: unknown, configDir: string): AgentConfig
     configDir,
     data: { ...config.data, path: resolve(configDir, config.data.path) },
     data_dir: resolve(configDir, config.data_dir),
+    ...(source ? { source } : {}),
   };
   return deepFreeze(resolved);
 }
 
 /** Reads, validates and freezes a YAML configuration file. */
 export function loadAgentConfig(path: string): AgentConfig {
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = readFileSync(path, 'utf8');
+    bytes = readFileSync(path);
   } catch (cause) {
     throw new AgentError('FEDVAL_ERR_AGENT_CONFIG', `cannot read ${path}`, { cause });
   }
+  const text = bytes.toString('utf8');
   let raw: unknown;
   try {
     raw = parseYaml(text);
   } catch (cause) {
     throw new AgentError('FEDVAL_ERR_AGENT_CONFIG', `${path} is not valid YAML`, { cause });
   }
-  return resolveAgentConfig(raw, dirname(resolve(path)));
+  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  return resolveAgentConfig(raw, dirname(resolve(path)), { path: resolve(path), sha256 });
 }
 
 function deepFreeze<T>(value: T): T {

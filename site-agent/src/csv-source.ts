@@ -17,6 +17,8 @@ export interface CsvSourceOptions {
   chunkRows?: number;
   /** Refuse files with more rows than this. Default 50,000,000. */
   maxRows?: number;
+  /** Receives every byte of the file in order as it is read (e.g. to fingerprint exactly what was evaluated). */
+  onBytes?: (bytes: Buffer) => void;
 }
 
 export interface RowChunk {
@@ -31,7 +33,8 @@ const MISSING = new Set(['', 'NA', 'N/A', 'NaN', 'null', 'NULL']);
 
 /** Reads only the header line and returns the study column names it provides. */
 export async function readCsvColumns(options: CsvSourceOptions): Promise<string[]> {
-  for await (const chunk of readCsvChunks({ ...options, chunkRows: 1, maxRows: Number.MAX_SAFE_INTEGER }, true)) {
+  const { onBytes: _onBytes, ...headerOptions } = options;
+  for await (const chunk of readCsvChunks({ ...headerOptions, chunkRows: 1, maxRows: Number.MAX_SAFE_INTEGER }, true)) {
     return chunk.columns;
   }
   return [];
@@ -81,6 +84,8 @@ export async function* readCsvChunks(options: CsvSourceOptions, headerOnly = fal
   });
   const input = createReadStream(options.path);
   input.on('error', (cause) => parser.destroy(new AgentError('FEDVAL_ERR_AGENT_DATA_NOT_FOUND', options.path, { cause })));
+  const { onBytes } = options;
+  if (onBytes) input.on('data', (bytes) => onBytes(bytes as Buffer));
   input.pipe(parser);
   let rows: DataRow[] = [];
   let total = 0;

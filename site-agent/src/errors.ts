@@ -19,6 +19,13 @@ export const AGENT_ERROR_MESSAGES = {
   FEDVAL_ERR_AGENT_LEDGER: 'the privacy ledger cannot be read or written',
   FEDVAL_ERR_AGENT_POLICY_REQUIRES_DP: 'site policy requires differential privacy for every release',
   FEDVAL_ERR_AGENT_REPLACED: 'coordinator closed this connection for a newer one of the same site',
+  FEDVAL_ERR_AGENT_MODEL_SIGNATURE: 'model bundle is unsigned or its sponsor signature does not verify',
+  FEDVAL_ERR_AGENT_MODEL_UNTRUSTED: 'model bundle is signed by a sponsor key the site does not trust',
+  FEDVAL_ERR_AGENT_MODEL_NOT_APPROVED: 'model bundle awaits approval by the site administrator',
+  FEDVAL_ERR_AGENT_MODEL_UNKNOWN: 'this site has received no model bundle with that SHA-256',
+  FEDVAL_ERR_AGENT_POLICY_GROUPS: 'subgroup column is not allowed by site policy',
+  FEDVAL_ERR_AGENT_AUDIT: 'the audit log cannot be written or does not verify',
+  FEDVAL_ERR_AGENT_ROUND_UNKNOWN: 'this site holds no dataset commitment for that round',
 } as const;
 
 export type AgentErrorCode = keyof typeof AGENT_ERROR_MESSAGES;

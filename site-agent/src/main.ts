@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // main.ts — `fedval-agent`: run the site agent, evaluate a file locally, list subgroup levels.
+import { userInfo } from 'node:os';
 import { basename } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { finalizeMetrics, formatMetricsTable, resolveMetricSpec } from '@fedval/metrics';
@@ -7,8 +8,14 @@ import type { GroupSpec, MetricSpec } from '@fedval/metrics';
 import { pino } from 'pino';
 import { budgetFromEpsilon } from '@fedval/dp';
 import { SiteAgent } from './agent.ts';
+import { readAuditLog, verifyAuditLog, verifyCommitment } from '@fedval/trust';
+import type { AuditEntry, AuditHead, AuditVerification } from '@fedval/trust';
+import { auditLogPath } from './audit-trail.ts';
 import { PrivacyLedger } from './privacy-ledger.ts';
 import { loadAgentConfig } from './config.ts';
+import type { AgentConfig } from './config.ts';
+import { decideModelRun } from './model-registry.ts';
+import { openSiteState } from './site-state.ts';
 import { AgentError } from './errors.ts';
 import { evaluateDataset } from './evaluation.ts';
 import { discoverGroupLevels, parseGroupArgument } from './group-levels.ts';
@@ -166,6 +173,189 @@ program
       ledger.close();
     }
   });
+
+const audit = program.command('audit').description('the site\'s own audit trail (data_dir/audit.jsonl): verify it, read it, open a dataset commitment');
+
+audit
+  .command('verify')
+  .description('check the hash chain of the audit log: exit 0 when intact, 1 naming the first broken entry')
+  .option('--config <file>', 'site configuration (YAML)')
+  .option('--dir <data_dir>', 'the agent\'s data directory, instead of --config')
+  .option('--anchor <seq:hash>', 'a head published earlier that must still be in the log, repeatable', collect, [])
+  .option('--json', 'print one JSON document on stdout')
+  .action((options: { config?: string; dir?: string; anchor: string[]; json?: boolean }) => {
+    const path = auditLogPath(dataDirOf(options));
+    const verification = guardAudit(() => verifyAuditLog(path, { anchors: options.anchor.map(parseAnchor) }));
+    if (options.json) {
+      process.stdout.write(`${JSON.stringify({ path, ...verification }, null, 2)}\n`);
+      if (!verification.ok) process.exitCode = 1;
+      return;
+    }
+    if (!verification.ok) throw new AgentError('FEDVAL_ERR_AGENT_AUDIT', describeBreak(path, verification));
+    process.stdout.write(`${path}: intact, ${verification.entries} entries, head ${verification.head}\n`);
+  });
+
+audit
+  .command('show')
+  .description('print the audit log (verified first) in plain text')
+  .requiredOption('--config <file>', 'site configuration (YAML)')
+  .option('--round <id>', 'only the entries of this round')
+  .option('--json', 'print the entries as one JSON document')
+  .action((options: { config: string; round?: string; json?: boolean }) => {
+    const path = auditLogPath(loadAgentConfig(options.config).data_dir);
+    const { verification, entries } = guardAudit(() =>
+      readAuditLog(path, options.round ? { select: (entry) => entry.object === `round:${options.round}` || entry.details.round === options.round } : {}),
+    );
+    if (options.json) process.stdout.write(`${JSON.stringify({ path, verification, entries }, null, 2)}\n`);
+    else for (const entry of entries) process.stdout.write(`${formatAuditEntry(entry)}\n`);
+    if (!verification.ok) {
+      if (!options.json) process.stderr.write(`fedval-agent: the log breaks after these entries: ${describeBreak(path, verification)}\n`);
+      process.exitCode = 1;
+    }
+  });
+
+audit
+  .command('prove')
+  .description('for an inspector: the data file fingerprint and salt behind the dataset commitment this site sent for a round')
+  .requiredOption('--config <file>', 'site configuration (YAML)')
+  .requiredOption('--round <id>', 'round id')
+  .option('--json', 'print one JSON document on stdout')
+  .action((options: { config: string; round: string; json?: boolean }) => {
+    const config = loadAgentConfig(options.config);
+    const state = openSiteState(config.data_dir);
+    try {
+      const records = state.commitments.forRound(options.round);
+      if (records.length === 0) throw new AgentError('FEDVAL_ERR_AGENT_ROUND_UNKNOWN', options.round);
+      const proofs = records.map((record) => ({ ...record, verified: verifyCommitment(record.commitment, record.salt, record.fingerprint) }));
+      if (options.json) {
+        process.stdout.write(`${JSON.stringify({ round: options.round, commitments: proofs }, null, 2)}\n`);
+        return;
+      }
+      for (const proof of proofs) {
+        process.stdout.write(
+          [
+            `round ${proof.roundId} (study ${proof.studyId}), dataset ${proof.datasetId}, file ${proof.dataFile}, committed ${proof.at}`,
+            `  fingerprint  ${proof.fingerprint}   (SHA-256 of the data file's bytes)`,
+            `  salt         ${proof.salt}`,
+            `  commitment   ${proof.commitment}   (SHA-256 of salt ‖ fingerprint, as raw bytes; sent to the coordinator)`,
+            `  check: sha256sum <locked data file> prints the fingerprint; SHA-256(salt ‖ fingerprint) ${proof.verified ? 'equals' : 'DOES NOT equal'} the commitment`,
+          ].join('\n') + '\n',
+        );
+      }
+    } finally {
+      state.close();
+    }
+  });
+
+program
+  .command('models')
+  .description('list the model bundles this site has received: signer, inputs, and whether they may run')
+  .requiredOption('--config <file>', 'site configuration (YAML)')
+  .option('--pending', 'only bundles waiting for approval')
+  .option('--json', 'print one JSON document on stdout')
+  .action((options: { config: string; pending?: boolean; json?: boolean }) => {
+    const config = loadAgentConfig(options.config);
+    const state = openSiteState(config.data_dir);
+    try {
+      const models = state.models
+        .list()
+        .map((model) => ({ ...model, status: modelStatus(config, model.signerFingerprint, model.approval !== null) }))
+        .filter((model) => !options.pending || model.status === 'pending approval');
+      if (options.json) {
+        process.stdout.write(`${JSON.stringify({ models }, null, 2)}\n`);
+        return;
+      }
+      if (models.length === 0) process.stdout.write(options.pending ? 'no bundle is waiting for approval\n' : 'no model bundle received yet\n');
+      for (const model of models) {
+        process.stdout.write(
+          [
+            `${model.bundleSha256}  ${model.name} ${model.version}  [${model.status}]`,
+            `  signer   ${model.signerFingerprint ?? 'unsigned'}`,
+            `  inputs   ${model.inputs.join(', ')}`,
+            `  received ${model.receivedAt}${model.approval ? `; approved ${model.approval.at} by ${model.approval.by}` : ''}`,
+            `  files    ${config.data_dir}/models/${model.bundleSha256}/`,
+          ].join('\n') + '\n',
+        );
+      }
+    } finally {
+      state.close();
+    }
+  });
+
+program
+  .command('approve')
+  .description('approve a received model bundle (by its SHA-256, from `fedval-agent models`) so this site runs it')
+  .argument('<bundle-sha256>', 'SHA-256 of the bundle\'s manifest.json')
+  .requiredOption('--config <file>', 'site configuration (YAML)')
+  .option('--note <text>', 'why it was approved, recorded in the audit log')
+  .action((sha: string, options: { config: string; note?: string }) => {
+    if (!/^[0-9a-f]{64}$/.test(sha)) throw new AgentError('FEDVAL_ERR_AGENT_USAGE', 'the bundle id is 64 lowercase hex digits');
+    const config = loadAgentConfig(options.config);
+    const state = openSiteState(config.data_dir);
+    try {
+      const model = state.models.get(sha);
+      if (!model) throw new AgentError('FEDVAL_ERR_AGENT_MODEL_UNKNOWN', 'see `fedval-agent models` for the bundles received');
+      if (model.signerFingerprint === null) {
+        throw new AgentError('FEDVAL_ERR_AGENT_MODEL_SIGNATURE', 'an unsigned bundle cannot be approved; ask the sponsor for a signed one');
+      }
+      const user = userInfo().username;
+      state.audit.record(
+        {
+          actor: 'site_admin',
+          action: 'model.approved',
+          object: `model:${sha}`,
+          reason: options.note ?? null,
+          details: { bundle_sha256: sha, name: model.name, version: model.version, signer: model.signerFingerprint, user },
+        },
+        () => state.models.approve(sha, user, options.note ?? null),
+      );
+      process.stdout.write(`approved ${model.name} ${model.version} (${sha}), signed by ${model.signerFingerprint}\n`);
+    } finally {
+      state.close();
+    }
+  });
+
+function dataDirOf(options: { config?: string; dir?: string }): string {
+  if (Boolean(options.config) === Boolean(options.dir)) throw new AgentError('FEDVAL_ERR_AGENT_USAGE', 'give exactly one of --config or --dir');
+  return options.dir ?? loadAgentConfig(options.config!).data_dir;
+}
+
+function parseAnchor(text: string): AuditHead {
+  const match = /^(\d+):([0-9a-f]{64})$/.exec(text);
+  if (!match) throw new AgentError('FEDVAL_ERR_AGENT_USAGE', '--anchor is SEQ:HASH (a 64-digit lowercase hex hash)');
+  return { seq: Number(match[1]), hash: match[2]! };
+}
+
+/** Reading errors of @fedval/trust (unreadable log, bad anchors) as this program's coded error. */
+function guardAudit<T>(read: () => T): T {
+  try {
+    return read();
+  } catch (cause) {
+    throw new AgentError('FEDVAL_ERR_AGENT_AUDIT', `${(cause as { code?: string }).code ?? 'read failed'}: ${(cause as Error).message}`, { cause });
+  }
+}
+
+function describeBreak(path: string, verification: Extract<AuditVerification, { ok: false }>): string {
+  const seq = verification.seq === undefined ? '' : ` (seq ${verification.seq})`;
+  return `${path} line ${verification.line}${seq}: ${verification.reason}: ${verification.detail}; the ${verification.intactEntries} entries before it are intact`;
+}
+
+function formatAuditEntry(entry: AuditEntry): string {
+  const details = Object.entries(entry.details)
+    .map(([key, value]) => `${key}=${typeof value === 'string' ? value : JSON.stringify(value)}`)
+    .join(' ');
+  return `#${entry.seq} ${entry.ts} ${entry.actor} ${entry.action} ${entry.object}${entry.reason ? ` reason=${entry.reason}` : ''}${details ? ` ${details}` : ''}`;
+}
+
+/** What policy.model_approval makes of a received bundle now, in the words of `fedval-agent models`. */
+function modelStatus(config: AgentConfig, signer: string | null, approved: boolean): string {
+  try {
+    return `runs: ${decideModelRun(config.policy, signer, approved).replace('_', ' ')}`;
+  } catch (error) {
+    const code = (error as AgentError).code;
+    return code === 'FEDVAL_ERR_AGENT_MODEL_NOT_APPROVED' ? 'pending approval' : `refused: ${code}`;
+  }
+}
 
 interface EvalLocalOptions {
   data: string;

@@ -1,9 +1,10 @@
-// model-scorer.ts — scores rows with a model bundle: received with a task (written to the site's cache, verified) or local.
+// model-scorer.ts — scores rows with a model bundle: received with a task (hash and signature checked, cached) or local.
 import { createHash } from 'node:crypto';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
-import { loadModelBundle, requiredColumns as modelColumns } from '@fedval/models';
-import type { ModelRunner } from '@fedval/models';
+import { loadModelBundle, MANIFEST_FILE, parseModelManifest, requiredColumns as modelColumns } from '@fedval/models';
+import type { ModelManifest, ModelRunner } from '@fedval/models';
+import { verifyManifestSignature } from '@fedval/trust';
 import type { Scorer } from '@fedval/protocol';
 import type { Logger } from 'pino';
 import { AgentError } from './errors.ts';
@@ -11,38 +12,72 @@ import type { RowScorer, ScoreExclusion } from './scorers.ts';
 
 type ModelTaskScorer = Extract<Scorer, { kind: 'model' }>;
 
-/** Writes a bundle received with a task into `<dataDir>/models/<sha256>/` after checking its manifest hash, then loads it. */
-export async function materializeModelScorer(scorer: ModelTaskScorer, dataDir: string, log: Logger, batchRows: number): Promise<RowScorer> {
-  const manifest = scorer.files.find((file) => file.path === 'manifest.json');
-  if (!manifest) throw new AgentError('FEDVAL_ERR_AGENT_MODEL', 'bundle has no manifest.json');
+/** A bundle received with a task, written to the site's cache after its manifest hash and signature were checked. */
+export interface ReceivedBundle {
+  /** `<dataDir>/models/<bundleSha256>/`. */
+  dir: string;
+  bundleSha256: string;
+  manifest: ModelManifest;
+  /** SHA-256 fingerprint of the verified signer's public key; null when the manifest is unsigned. */
+  signerFingerprint: string | null;
+}
+
+/**
+ * Checks that manifest.json hashes to the announced bundle id, that it is a valid manifest, and that its sponsor
+ * signature (when present) verifies; then writes the bundle into `<dataDir>/models/<sha256>/`, where it stays for the
+ * site admin to review. The other files' hashes are checked against the manifest when the bundle is loaded.
+ */
+export async function receiveModelBundle(scorer: ModelTaskScorer, dataDir: string): Promise<ReceivedBundle> {
+  const manifestFile = scorer.files.find((file) => file.path === MANIFEST_FILE);
+  if (!manifestFile) throw new AgentError('FEDVAL_ERR_AGENT_MODEL', 'bundle has no manifest.json');
   const announced = scorer.bundleSha256;
-  if (createHash('sha256').update(manifest.data).digest('hex') !== announced) {
+  if (createHash('sha256').update(manifestFile.data).digest('hex') !== announced) {
     throw new AgentError('FEDVAL_ERR_AGENT_MODEL_HASH', 'manifest.json does not hash to the announced bundle id');
+  }
+  let raw: Record<string, unknown>;
+  let manifest: ModelManifest;
+  try {
+    raw = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(manifestFile.data)) as Record<string, unknown>;
+    manifest = parseModelManifest(raw);
+  } catch (cause) {
+    throw new AgentError('FEDVAL_ERR_AGENT_MODEL', `manifest.json: ${(cause as { code?: string }).code ?? 'not UTF-8 JSON'}`, { cause });
+  }
+  let signerFingerprint: string | null = null;
+  if (raw.signature !== undefined) {
+    try {
+      signerFingerprint = verifyManifestSignature(raw);
+    } catch (cause) {
+      throw new AgentError('FEDVAL_ERR_AGENT_MODEL_SIGNATURE', (cause as { code?: string }).code ?? 'signature check failed', { cause });
+    }
   }
   const root = resolve(dataDir, 'models');
   const target = join(root, announced);
   const staging = `${target}.partial-${process.pid}`;
+  const paths = scorer.files.map((file) => resolve(staging, file.path));
+  if (paths.some((path) => !path.startsWith(`${staging}${sep}`))) throw new AgentError('FEDVAL_ERR_AGENT_MODEL', 'bundle file path escapes the bundle');
   await rm(staging, { recursive: true, force: true });
-  for (const file of scorer.files) {
-    const path = resolve(staging, file.path);
-    if (!path.startsWith(`${staging}${sep}`)) throw new AgentError('FEDVAL_ERR_AGENT_MODEL', 'bundle file path escapes the bundle');
-    await mkdir(dirname(path), { recursive: true });
-    await writeFile(path, file.data);
+  for (const [i, file] of scorer.files.entries()) {
+    await mkdir(dirname(paths[i]!), { recursive: true });
+    await writeFile(paths[i]!, file.data);
   }
   await rm(target, { recursive: true, force: true });
   await mkdir(root, { recursive: true });
   await rename(staging, target);
-  return loadLocalModelScorer(target, log, batchRows);
+  return { dir: target, bundleSha256: announced, manifest, signerFingerprint };
 }
 
 /** Loads and verifies a model bundle directory (every file's SHA-256 is checked by @fedval/models). */
-export async function loadLocalModelScorer(dir: string, log: Logger, batchRows = 16_384): Promise<RowScorer> {
+export async function loadLocalModelScorer(dir: string, log: Logger, batchRows = 16_384, expectedSha256?: string): Promise<RowScorer> {
   let runner: ModelRunner;
   try {
     runner = await loadModelBundle(dir, { batchSize: batchRows });
   } catch (error) {
     const code = (error as { code?: string }).code;
     throw new AgentError('FEDVAL_ERR_AGENT_MODEL', `${code ?? 'load failed'}: ${(error as Error).message}`, { cause: error });
+  }
+  if (expectedSha256 !== undefined && runner.manifestSha256 !== expectedSha256) {
+    runner.dispose();
+    throw new AgentError('FEDVAL_ERR_AGENT_MODEL_HASH', 'the cached manifest.json changed after it was verified');
   }
   log.info(
     { model: runner.manifest.name, version: runner.manifest.version, bundleSha256: runner.manifestSha256, backend: runner.backend.backend },

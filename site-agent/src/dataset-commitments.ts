@@ -1,0 +1,50 @@
+// dataset-commitments.ts — per round, which exact data file the site evaluated: its fingerprint and the salt of the commitment sent.
+import type { DatabaseSync } from 'node:sqlite';
+
+/** What the site keeps for an inspector; only `commitment` left the site. */
+export interface DatasetCommitmentRecord {
+  studyId: string;
+  roundId: string;
+  datasetId: string;
+  /** Base name of the data file evaluated (the path stays in the configuration). */
+  dataFile: string;
+  /** SHA-256 (hex) of the data file's bytes as the agent read them. */
+  fingerprint: string;
+  /** 32 random bytes (hex) of the commitment. */
+  salt: string;
+  /** SHA-256(salt ‖ fingerprint), as sent in the result's attestation. */
+  commitment: string;
+  at: string;
+}
+
+/** The `dataset_commitments` table of agent.sqlite. */
+export class DatasetCommitments {
+  readonly #db: DatabaseSync;
+
+  constructor(db: DatabaseSync) {
+    this.#db = db;
+  }
+
+  record(entry: Omit<DatasetCommitmentRecord, 'at'>): void {
+    this.#db
+      .prepare(
+        'INSERT INTO dataset_commitments (study_id, round_id, dataset_id, data_file, fingerprint, salt, commitment, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      )
+      .run(entry.studyId, entry.roundId, entry.datasetId, entry.dataFile, entry.fingerprint, entry.salt, entry.commitment, Date.now());
+  }
+
+  /** Every commitment made for a round (one per attempt that got as far as sending), oldest first. */
+  forRound(roundId: string): DatasetCommitmentRecord[] {
+    const rows = this.#db.prepare('SELECT * FROM dataset_commitments WHERE round_id = ? ORDER BY id').all(roundId) as Record<string, unknown>[];
+    return rows.map((row) => ({
+      studyId: String(row.study_id),
+      roundId: String(row.round_id),
+      datasetId: String(row.dataset_id),
+      dataFile: String(row.data_file),
+      fingerprint: String(row.fingerprint),
+      salt: String(row.salt),
+      commitment: String(row.commitment),
+      at: new Date(Number(row.created_at)).toISOString(),
+    }));
+  }
+}

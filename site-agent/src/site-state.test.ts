@@ -1,0 +1,133 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { verifyAuditLog } from '@fedval/trust';
+import { describe, expect, it } from 'vitest';
+import { AGENT_DATABASE_FILE } from './agent-database.ts';
+import { AgentError } from './errors.ts';
+import { decideModelRun } from './model-registry.ts';
+import { openSiteState } from './site-state.ts';
+
+const trusted = 'a'.repeat(64);
+const other = 'b'.repeat(64);
+
+function codeOf(fn: () => unknown): string | undefined {
+  try {
+    fn();
+  } catch (error) {
+    expect(error).toBeInstanceOf(AgentError);
+    return (error as AgentError).code;
+  }
+  return undefined;
+}
+
+describe('model approval policy', () => {
+  it('runs trusted sponsors under every mode, admin approvals only under manual, unsigned bundles only under any', () => {
+    const policy = (model_approval: 'manual' | 'allow_list' | 'any') => ({ model_approval, trusted_sponsor_keys: [trusted] });
+    // The whole decision table: mode × signer (trusted, other, unsigned) × approved.
+    const table = {
+      manual: { trusted: ['trusted_sponsor', 'trusted_sponsor'], other: ['FEDVAL_ERR_AGENT_MODEL_NOT_APPROVED', 'site_admin'], unsigned: ['FEDVAL_ERR_AGENT_MODEL_SIGNATURE', 'FEDVAL_ERR_AGENT_MODEL_SIGNATURE'] },
+      allow_list: { trusted: ['trusted_sponsor', 'trusted_sponsor'], other: ['FEDVAL_ERR_AGENT_MODEL_UNTRUSTED', 'FEDVAL_ERR_AGENT_MODEL_UNTRUSTED'], unsigned: ['FEDVAL_ERR_AGENT_MODEL_SIGNATURE', 'FEDVAL_ERR_AGENT_MODEL_SIGNATURE'] },
+      any: { trusted: ['trusted_sponsor', 'trusted_sponsor'], other: ['any', 'any'], unsigned: ['any', 'any'] },
+    };
+    for (const [mode, rows] of Object.entries(table)) {
+      for (const [who, outcomes] of Object.entries(rows) as [string, string[]][]) {
+        const signer = who === 'trusted' ? trusted : who === 'other' ? other : null;
+        outcomes.forEach((expected, approved) => {
+          const run = () => decideModelRun(policy(mode as 'manual'), signer, approved === 1);
+          if (expected.startsWith('FEDVAL_')) expect(codeOf(run), `${mode} ${who} approved=${approved}`).toBe(expected);
+          else expect(run(), `${mode} ${who} approved=${approved}`).toBe(expected);
+        });
+      }
+    }
+  });
+});
+
+describe('site state', () => {
+  it('migrates a database written by the previous agent version and keeps its ledger', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fedval-state-'));
+    const old = new DatabaseSync(join(dir, AGENT_DATABASE_FILE));
+    old.exec(`CREATE TABLE privacy_ledger (id INTEGER PRIMARY KEY, dataset_id TEXT NOT NULL, study_id TEXT NOT NULL, round_id TEXT NOT NULL,
+      rho REAL NOT NULL CHECK (rho >= 0), epsilon REAL NOT NULL, delta REAL NOT NULL, created_at INTEGER NOT NULL) STRICT;
+      CREATE INDEX privacy_ledger_by_dataset ON privacy_ledger(dataset_id);
+      INSERT INTO privacy_ledger VALUES (1, 'd', 's', 'r-1', 0.5, 1, 1e-6, 0); PRAGMA user_version = 1;`);
+    old.close();
+    const state = openSiteState(dir);
+    try {
+      expect(state.ledger.records('d').map((r) => r.roundId)).toEqual(['r-1']);
+      expect(state.models.list()).toEqual([]);
+      expect(Number((state.db.prepare('PRAGMA user_version').get() as { user_version: number }).user_version)).toBe(2);
+    } finally {
+      state.close();
+    }
+  });
+
+  it('keeps one valid chain when the agent and another process (the admin CLI) append to the same log', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fedval-state-'));
+    const agent = openSiteState(dir);
+    /** Runs `body` in a separate Node process with `state` open on the same data directory, as `fedval-agent approve` does. */
+    const inOtherProcess = (body: string): void => {
+      const script = `const { openSiteState } = await import(process.argv[1]); const state = openSiteState(process.argv[2]); try { ${body} } finally { state.close(); }`;
+      execFileSync(process.execPath, ['--input-type=module', '-e', script, new URL('./site-state.ts', import.meta.url).pathname, dir], { stdio: 'pipe' });
+    };
+    try {
+      agent.audit.record({ actor: 'site:s', action: 'config.loaded', object: 'config:site.yaml' });
+      agent.models.recordReceived({ bundleSha256: other, name: 'm', version: '1', inputs: ['age'], signerFingerprint: trusted });
+      expect(() =>
+        inOtherProcess(`state.audit.record({ actor: 'site_admin', action: 'model.approved', object: 'model:x' }, () => state.models.approve('${'c'.repeat(64)}', 'bob', null));`),
+      ).toThrow(/FEDVAL_ERR_AGENT_MODEL_UNKNOWN/);
+      inOtherProcess(`state.audit.record({ actor: 'site_admin', action: 'model.approved', object: 'model:${other}' }, () => state.models.approve('${other}', 'bob', 'reviewed'));`);
+      agent.audit.record({ actor: 'site:s', action: 'task.accepted', object: 'round:r-1' });
+      inOtherProcess(`state.audit.record({ actor: 'site_admin', action: 'audit.read', object: 'audit:audit.jsonl' });`);
+      agent.audit.record({ actor: 'site:s', action: 'contribution.sent', object: 'round:r-1' });
+      expect(agent.models.get(other)?.approval).toMatchObject({ by: 'bob', note: 'reviewed' });
+    } finally {
+      agent.close();
+    }
+    const path = join(dir, 'audit.jsonl');
+    expect(verifyAuditLog(path)).toMatchObject({ ok: true, entries: 5 });
+    // Independent check with the Python standard library, the recipe of the @fedval/trust README.
+    const python = `
+import hashlib, json, sys
+prev, seq = '0' * 64, 0
+for line in open(sys.argv[1], 'rb'):
+    line = line[:-1]
+    entry = json.loads(line)
+    cut = line.rfind(b',"hash":"')
+    assert hashlib.sha256(line[:cut] + line[cut + 74:]).hexdigest() == entry['hash']
+    assert entry['seq'] == seq + 1 and entry['prev'] == prev
+    prev, seq = entry['hash'], entry['seq']
+print(seq, [json.loads(l)['action'] for l in open(sys.argv[1])])`;
+    expect(execFileSync('/usr/bin/python3', ['-c', python, path]).toString().trim()).toBe(
+      "5 ['config.loaded', 'model.approved', 'task.accepted', 'audit.read', 'contribution.sent']",
+    );
+    // A failed change writes no entry: the rejected approval above left no trace.
+    expect(readFileSync(path, 'utf8')).not.toContain('model:x');
+  });
+
+  it('refuses to append to a log whose chain was edited, with a coded error naming the broken line', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fedval-state-'));
+    const state = openSiteState(dir);
+    state.audit.record({ actor: 'site:s', action: 'config.loaded', object: 'config:site.yaml' });
+    state.audit.record({ actor: 'site:s', action: 'task.received', object: 'round:r-1' });
+    state.close();
+    const path = join(dir, 'audit.jsonl');
+    writeFileSync(path, readFileSync(path, 'utf8').replace('round:r-1', 'round:r-2'));
+    const again = openSiteState(dir);
+    try {
+      let error: AgentError | undefined;
+      try {
+        again.audit.record({ actor: 'site:s', action: 'task.received', object: 'round:r-3' });
+      } catch (caught) {
+        error = caught as AgentError;
+      }
+      expect(error?.code).toBe('FEDVAL_ERR_AGENT_AUDIT');
+      expect(error?.message).toContain('FEDVAL_ERR_TRUST_AUDIT_BROKEN');
+      expect(error?.message).toContain('line 2');
+    } finally {
+      again.close();
+    }
+  });
+});
