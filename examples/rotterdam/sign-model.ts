@@ -7,7 +7,6 @@
 import { createPrivateKey } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-// A relative import until examples/package.json lists @fedval/trust (a dependency change is the lead's to make).
 import { generateSiteIdentity, signManifest, verifyManifestSignature } from '@fedval/trust';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
