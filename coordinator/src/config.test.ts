@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -74,6 +75,52 @@ describe('coordinator configuration', () => {
     ]) {
       expect(error.message).toContain(path);
     }
+  });
+
+  it('validates api_tokens: known roles, unique names, each token once; absent means none', () => {
+    const sites = [{ id: 's', token_sha256: HASH }];
+    expect(parseCoordinatorConfig({ sites }, { baseDir: dir }).api_tokens).toEqual([]);
+    const good = parseCoordinatorConfig({ sites, api_tokens: [{ name: 'ada', role: 'sponsor', token_sha256: HASH }] }, { baseDir: dir });
+    expect(good.api_tokens).toEqual([{ name: 'ada', role: 'sponsor', token_sha256: HASH }]);
+    expect(Object.isFrozen(good.api_tokens[0])).toBe(true);
+    const invalid = catchError(() =>
+      parseCoordinatorConfig(
+        {
+          sites,
+          api_tokens: [
+            { name: 'bob', role: 'key_holder', token_sha256: 'c'.repeat(64) },
+            { name: 'c:d', role: 'auditor', token_sha256: HASH, token: 'plain' },
+          ],
+        },
+        { baseDir: dir },
+      ),
+    );
+    for (const problem of ['api_tokens[0].role', 'api_tokens[1].name', 'api_tokens[1]: Unrecognized key: "token"']) expect(invalid.message).toContain(problem);
+    expect(invalid.message).not.toContain('plain');
+    const duplicates = catchError(() =>
+      parseCoordinatorConfig(
+        {
+          sites,
+          api_tokens: [
+            { name: 'ada', role: 'sponsor', token_sha256: HASH },
+            { name: 'ada', role: 'auditor', token_sha256: 'b'.repeat(64) },
+            { name: 'cy', role: 'auditor', token_sha256: HASH },
+          ],
+        },
+        { baseDir: dir },
+      ),
+    );
+    for (const problem of ['api_tokens[1].name: duplicate token name "ada"', 'api_tokens[2].token_sha256: the same token is configured twice']) {
+      expect(duplicates.message).toContain(problem);
+    }
+  });
+
+  it('records the SHA-256 of the configuration file it loaded', () => {
+    const file = join(dir, 'coordinator.yaml');
+    const text = `sites:\n  - id: site-a\n    token_sha256: ${HASH}\n`;
+    writeFileSync(file, text);
+    // Reference: printf '%s' "$text" | sha256sum, here through node:crypto on the bytes written.
+    expect(loadCoordinatorConfig(file).source).toEqual({ file, sha256: createHash('sha256').update(Buffer.from(text)).digest('hex') });
   });
 
   it('requires at least one site and an object at the root', () => {

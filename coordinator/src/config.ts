@@ -1,8 +1,10 @@
 // config.ts — the coordinator's YAML configuration: defaults, validation of every key, resolution of paths.
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
+import { ROLES } from './access-control.ts';
 import { CoordinatorError } from './errors.ts';
 
 /** Limits a configuration may override under `limits:`. */
@@ -19,6 +21,10 @@ export interface CoordinatorLimits {
   round_deadline_seconds: number;
   /** Invalid messages an authenticated site may send before its socket is closed. Default 10. */
   max_invalid_messages: number;
+  /** REST requests per minute per API token (per client IP for requests without a known token); more are answered 429. Default 600. */
+  rate_limit_per_minute: number;
+  /** WebSocket connection attempts per minute per client IP; more are refused with HTTP 429 before the upgrade. Default 120. */
+  ws_connects_per_minute: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<CoordinatorLimits> = Object.freeze({
@@ -28,6 +34,8 @@ export const DEFAULT_LIMITS: Readonly<CoordinatorLimits> = Object.freeze({
   body_limit_bytes: 64 * 1024 * 1024, // 64 MiB
   round_deadline_seconds: 600, // 10 min
   max_invalid_messages: 10, // messages per connection
+  rate_limit_per_minute: 600, // requests per token (or IP) per minute
+  ws_connects_per_minute: 120, // connection attempts per IP per minute
 });
 
 export const DEFAULT_CONFIG = Object.freeze({
@@ -43,6 +51,19 @@ export const MAX_DEADLINE_SECONDS = 2_000_000;
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 const siteId = z.string().min(1).max(128).regex(/^[A-Za-z0-9._:-]+$/, 'letters, digits, . _ : - only');
 const positiveInt = (max: number) => z.number().int().positive().max(max);
+const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, 'expected 64 lowercase hex characters (fedval-coordinator hash-token)');
+/** API token names appear in audit actors (`role:<role>:<name>`): no colon. */
+const tokenName = z.string().min(1).max(64).regex(/^[A-Za-z0-9._@-]+$/, 'letters, digits, . _ @ - only');
+
+function uniqueBy<T>(key: (item: T) => string, field: string, what: string) {
+  return (items: T[], ctx: z.RefinementCtx): void => {
+    const seen = new Set<string>();
+    items.forEach((item, index) => {
+      if (seen.has(key(item))) ctx.addIssue({ code: 'custom', message: what === 'token' ? 'the same token is configured twice' : `duplicate ${what} ${JSON.stringify(key(item))}`, path: [index, field] });
+      seen.add(key(item));
+    });
+  };
+}
 
 const configSchema = z.strictObject({
   listen: z
@@ -56,17 +77,17 @@ const configSchema = z.strictObject({
     .array(
       z.strictObject({
         id: siteId,
-        token_sha256: z.string().regex(/^[0-9a-f]{64}$/, 'expected 64 lowercase hex characters (fedval-coordinator hash-token)'),
+        token_sha256: sha256Hex,
       }),
     )
     .min(1, 'at least one site is required')
-    .superRefine((sites, ctx) => {
-      const seen = new Set<string>();
-      sites.forEach((site, index) => {
-        if (seen.has(site.id)) ctx.addIssue({ code: 'custom', message: `duplicate site id ${JSON.stringify(site.id)}`, path: [index, 'id'] });
-        seen.add(site.id);
-      });
-    }),
+    .superRefine(uniqueBy((site) => site.id, 'id', 'site id')),
+  api_tokens: z
+    .array(z.strictObject({ name: tokenName, role: z.enum(ROLES), token_sha256: sha256Hex }))
+    .max(1024)
+    .superRefine(uniqueBy((token) => token.name, 'name', 'token name'))
+    .superRefine(uniqueBy((token) => token.token_sha256, 'token_sha256', 'token'))
+    .default([]),
   limits: z
     .strictObject({
       max_message_bytes: positiveInt(2 ** 31 - 1).default(DEFAULT_LIMITS.max_message_bytes),
@@ -75,6 +96,8 @@ const configSchema = z.strictObject({
       body_limit_bytes: positiveInt(2 ** 31 - 1).default(DEFAULT_LIMITS.body_limit_bytes),
       round_deadline_seconds: positiveInt(MAX_DEADLINE_SECONDS).default(DEFAULT_LIMITS.round_deadline_seconds),
       max_invalid_messages: positiveInt(1_000_000).default(DEFAULT_LIMITS.max_invalid_messages),
+      rate_limit_per_minute: positiveInt(1_000_000).default(DEFAULT_LIMITS.rate_limit_per_minute),
+      ws_connects_per_minute: positiveInt(1_000_000).default(DEFAULT_LIMITS.ws_connects_per_minute),
     })
     .default({ ...DEFAULT_LIMITS }),
   log_level: z.enum(LOG_LEVELS).default(DEFAULT_CONFIG.log_level),
@@ -84,10 +107,13 @@ type ParsedConfig = z.output<typeof configSchema>;
 
 /** A validated, frozen coordinator configuration; `data_dir` is absolute. */
 export type CoordinatorConfig = Readonly<
-  Omit<ParsedConfig, 'listen' | 'sites' | 'limits'> & {
+  Omit<ParsedConfig, 'listen' | 'sites' | 'api_tokens' | 'limits'> & {
     listen: Readonly<ParsedConfig['listen']>;
     sites: readonly Readonly<ParsedConfig['sites'][number]>[];
+    api_tokens: readonly Readonly<ParsedConfig['api_tokens'][number]>[];
     limits: Readonly<CoordinatorLimits>;
+    /** The file it was loaded from and the SHA-256 of its bytes (recorded in the audit trail); absent when parsed from an object. */
+    source?: Readonly<{ file: string; sha256: string }>;
   }
 >;
 
@@ -117,19 +143,22 @@ export function parseCoordinatorConfig(raw: unknown, options: ParseConfigOptions
 
 /** Reads and validates a YAML configuration file. */
 export function loadCoordinatorConfig(file: string, overrides?: ConfigOverrides): CoordinatorConfig {
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = readFileSync(file, 'utf8');
+    bytes = readFileSync(file);
   } catch (cause) {
     throw new CoordinatorError('FEDVAL_ERR_COORD_CONFIG_UNREADABLE', `${file}: ${(cause as NodeJS.ErrnoException).code ?? 'unreadable'}`, { cause });
   }
+  const text = bytes.toString('utf8');
   const lineCounter = new LineCounter();
   const document = parseDocument(text, { uniqueKeys: true, prettyErrors: false, lineCounter });
   if (document.errors.length > 0) {
     const problems = document.errors.map((error) => `${file}:${lineCounter.linePos(error.pos[0]).line}: ${error.message.split('\n')[0]}`);
     throw new CoordinatorError('FEDVAL_ERR_COORD_CONFIG', problems.join('; '));
   }
-  return parseCoordinatorConfig(document.toJS() ?? {}, { baseDir: dirname(resolve(file)), ...(overrides ? { overrides } : {}) });
+  const config = parseCoordinatorConfig(document.toJS() ?? {}, { baseDir: dirname(resolve(file)), ...(overrides ? { overrides } : {}) });
+  const source = Object.freeze({ file: resolve(file), sha256: createHash('sha256').update(bytes).digest('hex') });
+  return Object.freeze({ ...config, source });
 }
 
 function applyOverrides(raw: unknown, overrides: ConfigOverrides | undefined): unknown {

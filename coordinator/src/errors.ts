@@ -9,6 +9,7 @@ export const COORD_ERRORS = {
   FEDVAL_ERR_COORD_STORAGE_VERSION: ['coordinator database was written by a newer coordinator', 500],
   FEDVAL_ERR_COORD_DATA_DIR_LOCKED: ['another coordinator is using the data directory', 500],
   FEDVAL_ERR_COORD_INTERNAL: ['internal coordinator error', 500],
+  FEDVAL_ERR_COORD_AUDIT: ['the audit trail cannot be opened or written', 500],
   // REST
   FEDVAL_ERR_COORD_NOT_FOUND: ['no such route', 404],
   FEDVAL_ERR_COORD_INVALID_REQUEST: ['invalid request', 400],
@@ -29,6 +30,10 @@ export const COORD_ERRORS = {
   FEDVAL_ERR_COORD_NOT_AGGREGATED: ['the round has no aggregate to release', 409],
   FEDVAL_ERR_COORD_ALREADY_RELEASED: ['the round result was already released', 409],
   FEDVAL_ERR_COORD_RELEASE_POLICY: ['the release policy is not met', 409],
+  // access control and limits
+  FEDVAL_ERR_COORD_UNAUTHENTICATED: ['a valid API token is required (Authorization: Bearer <token>)', 401],
+  FEDVAL_ERR_COORD_FORBIDDEN: ['the role of this API token may not call this route', 403],
+  FEDVAL_ERR_COORD_RATE_LIMITED: ['too many requests; retry later', 429],
   // WebSocket hub
   FEDVAL_ERR_COORD_UNAUTHORIZED: ['site authentication failed', 401],
   FEDVAL_ERR_COORD_HELLO_REQUIRED: ['the first message must be hello', 400],

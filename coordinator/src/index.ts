@@ -6,6 +6,9 @@ export type { CoordinatorConfig, CoordinatorLimits, ConfigOverrides } from './co
 export { CoordinatorError, COORD_ERRORS } from './errors.ts';
 export type { CoordinatorErrorCode } from './errors.ts';
 export { hashToken } from './site-auth.ts';
+export { ROLES } from './access-control.ts';
+export type { Role } from './access-control.ts';
+export { AUDIT_FILE } from './coordinator-audit.ts';
 export { SITE_SOCKET_PATH } from './site-hub.ts';
 export { WS_CLOSE_CODES } from './site-connections.ts';
 export { ROUND_FAILURE_REASONS } from './rounds.ts';

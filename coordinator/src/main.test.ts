@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -46,10 +47,23 @@ async function listening(child: ChildProcessWithoutNullStreams): Promise<string>
   });
 }
 
+const SPONSOR_TOKEN = 'api-token-of-the-sponsor-0123456789';
+
 function writeConfig(extra = '', name = 'coordinator.yaml'): string {
   const file = join(dir, name);
-  writeFileSync(file, `listen: { host: 127.0.0.1, port: 0 }\nsites:\n  - id: site-a\n    token_sha256: ${hashToken('token-of-site-a-0123456789')}\nlog_level: warn\n${extra}`);
+  writeFileSync(
+    file,
+    `listen: { host: 127.0.0.1, port: 0 }\nsites:\n  - id: site-a\n    token_sha256: ${hashToken('token-of-site-a-0123456789')}\n` +
+      `api_tokens:\n  - { name: ada, role: sponsor, token_sha256: ${hashToken(SPONSOR_TOKEN)} }\nlog_level: warn\n${extra}`,
+  );
   return file;
+}
+
+/** A REST call as the sponsor; returns the parsed body. */
+async function call(url: string, path: string, method = 'GET', body?: unknown): Promise<any> {
+  const headers: Record<string, string> = { authorization: `Bearer ${SPONSOR_TOKEN}` };
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  return (await fetch(`${url}${path}`, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) })).json();
 }
 
 describe('fedval-coordinator start', () => {
@@ -68,8 +82,7 @@ describe('fedval-coordinator start', () => {
     const file = writeConfig();
     const first = run(['start', '--config', file]);
     const url = await listening(first);
-    const post = async (path: string, body?: unknown): Promise<any> =>
-      (await fetch(`${url}${path}`, { method: 'POST', ...(body ? { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) } : {}) })).json();
+    const post = (path: string, body?: unknown): Promise<any> => call(url, path, 'POST', body);
     const study = await post('/api/studies', { name: 'crash', score_column: 'p', metric_spec: {}, sites: ['site-a'], contribution: 'plaintext' });
     const round = await post(`/api/studies/${study.study_id}/rounds`);
     const killed = new Promise((resolve) => first.on('close', resolve));
@@ -78,7 +91,7 @@ describe('fedval-coordinator start', () => {
 
     const second = run(['start', '--config', file, '--port', '0']);
     const secondUrl = await listening(second);
-    const after = (await (await fetch(`${secondUrl}/api/rounds/${round.round_id}`)).json()) as { state: string; reason: string };
+    const after = (await call(secondUrl, `/api/rounds/${round.round_id}`)) as { state: string; reason: string };
     expect(after).toMatchObject({ state: 'failed', reason: 'coordinator_restarted' });
     second.kill('SIGTERM');
   });
@@ -110,15 +123,28 @@ describe('fedval-coordinator start', () => {
     const file = writeConfig();
     const first = run(['start', '--config', file]);
     const url = await listening(first);
-    const post = async (path: string, body?: unknown): Promise<any> =>
-      (await fetch(`${url}${path}`, { method: 'POST', ...(body ? { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) } : {}) })).json();
+    const post = (path: string, body?: unknown): Promise<any> => call(url, path, 'POST', body);
     const study = await post('/api/studies', { name: 'lock', score_column: 'p', metric_spec: {}, sites: ['site-a'], contribution: 'plaintext' });
     const round = await post(`/api/studies/${study.study_id}/rounds`);
     const second = collect(run(['start', '--config', file]));
     expect(await second.exit).toBe(1);
     expect(second.stderr()).toContain('FEDVAL_ERR_COORD_DATA_DIR_LOCKED');
-    expect(await (await fetch(`${url}/api/rounds/${round.round_id}`)).json()).toMatchObject({ state: 'dispatched' });
+    expect(await call(url, `/api/rounds/${round.round_id}`)).toMatchObject({ state: 'dispatched' });
     first.kill('SIGTERM');
+  });
+});
+
+describe('fedval-coordinator new-token', () => {
+  it('prints a fresh 256-bit token and the SHA-256 of it, as node:crypto computes it', async () => {
+    const first = collect(run(['new-token']));
+    const second = collect(run(['new-token']));
+    expect(await first.exit).toBe(0);
+    expect(await second.exit).toBe(0);
+    const made = JSON.parse(first.stdout()) as { token: string; token_sha256: string };
+    expect(made.token).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(Buffer.from(made.token, 'base64url')).toHaveLength(32);
+    expect(made.token_sha256).toBe(createHash('sha256').update(made.token).digest('hex'));
+    expect((JSON.parse(second.stdout()) as { token: string }).token).not.toBe(made.token);
   });
 });
 

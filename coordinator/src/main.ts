@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// main.ts — the fedval-coordinator command: start a coordinator from a YAML file, or hash a site token.
+// main.ts — the fedval-coordinator command: start a coordinator from a YAML file, hash a token, or make a new one.
 import { text } from 'node:stream/consumers';
+import { generateToken } from '@fedval/trust';
 import { Command, InvalidArgumentError } from 'commander';
 import { loadCoordinatorConfig } from './config.ts';
 import type { ConfigOverrides } from './config.ts';
@@ -87,5 +88,13 @@ program
   .command('hash-token')
   .description('read a site token from stdin and print its SHA-256 for sites[].token_sha256')
   .action(hashTokenFromStdin);
+
+program
+  .command('new-token')
+  .description('print a new random token (256 bits) and its SHA-256, for sites[] or api_tokens[]: give the token to its holder, configure only the hash')
+  .action(() => {
+    const token = generateToken();
+    process.stdout.write(`${JSON.stringify({ token, token_sha256: hashToken(token) })}\n`);
+  });
 
 await program.parseAsync(process.argv);

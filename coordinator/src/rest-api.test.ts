@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { COORD_ERRORS } from './errors.ts';
-import { startTestCoordinator } from './test-support/protocol-site.ts';
+import { API_TOKENS, startTestCoordinator } from './test-support/protocol-site.ts';
 import type { RunningCoordinator } from './test-support/protocol-site.ts';
 
 let running: RunningCoordinator | undefined;
@@ -81,9 +81,10 @@ describe('studies', () => {
 
   it('answers malformed JSON, a wrong content type and unknown routes with coded errors', async () => {
     const server = await start();
-    const malformed = await fetch(`${server.url}/api/studies`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"name":' });
+    const authorization = `Bearer ${API_TOKENS.sponsor}`;
+    const malformed = await fetch(`${server.url}/api/studies`, { method: 'POST', headers: { authorization, 'content-type': 'application/json' }, body: '{"name":' });
     expectError({ status: malformed.status, body: await malformed.json() }, 'FEDVAL_ERR_COORD_INVALID_REQUEST');
-    const text = await fetch(`${server.url}/api/studies`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'hello' });
+    const text = await fetch(`${server.url}/api/studies`, { method: 'POST', headers: { authorization, 'content-type': 'text/plain' }, body: 'hello' });
     expectError({ status: text.status, body: await text.json() }, 'FEDVAL_ERR_COORD_UNSUPPORTED_MEDIA_TYPE');
     expectError(await server.api('GET', '/api/nothing'), 'FEDVAL_ERR_COORD_NOT_FOUND');
   });

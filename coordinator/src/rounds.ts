@@ -4,6 +4,7 @@ import { EventEmitter } from 'node:events';
 import { createStatisticsLayout, finalizeMetrics } from '@fedval/metrics';
 import type { MetricSpec, StatisticsLayout } from '@fedval/metrics';
 import { createMessage, toWireError } from '@fedval/protocol';
+import { CONTRIBUTION_RECEIVED } from '@fedval/trust';
 import type { Contribution, Message, MessageOf, Scorer, TaskContent } from '@fedval/protocol';
 import type { FastifyBaseLogger } from 'fastify';
 import type { ContributionAggregator } from './aggregation/contribution-aggregator.ts';
@@ -13,6 +14,7 @@ import { createPrivateRelease, resolvePrivacySpec } from '@fedval/dp';
 import type { PrivateRelease } from '@fedval/dp';
 import { createHeContext } from '@fedval/he';
 import type { HeContext } from '@fedval/he';
+import type { AuditRecorder } from './coordinator-audit.ts';
 import { CoordinatorError } from './errors.ts';
 import type { CoordinatorErrorCode } from './errors.ts';
 import { modelScorer } from './model-bundles.ts';
@@ -58,6 +60,8 @@ export interface RoundRunnerOptions {
   bundles: BundleFileStore;
   channel: SiteChannel;
   log: FastifyBaseLogger;
+  /** The audit trail: every transition is recorded before it is acted on. */
+  audit: AuditRecorder;
 }
 
 /**
@@ -69,6 +73,7 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
   readonly #bundles: BundleFileStore;
   readonly #channel: SiteChannel;
   readonly #log: FastifyBaseLogger;
+  readonly #audit: AuditRecorder;
   readonly #open = new Map<string, OpenRound>();
   #writes: Promise<void> = Promise.resolve();
   #closed = false;
@@ -79,10 +84,12 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
     this.#bundles = options.bundles;
     this.#channel = options.channel;
     this.#log = options.log;
+    this.#audit = options.audit;
   }
 
-  /** Opens a round of a study and dispatches its task to every study site that is connected. */
-  async startRound(study: StudyRecord, now = Date.now()): Promise<{ roundId: string; state: RoundState }> {
+  /** Opens a round of a study and dispatches its task to every study site that is connected. `actor` is who started it, for the audit trail. */
+  async startRound(study: StudyRecord, options: { actor?: string; now?: number } = {}): Promise<{ roundId: string; state: RoundState }> {
+    const now = options.now ?? Date.now();
     if (this.#closed) throw new CoordinatorError('FEDVAL_ERR_COORD_SHUTTING_DOWN');
     const layout = createStatisticsLayout(study.metricSpec as Partial<MetricSpec>);
     const privacy = study.protection.privacy;
@@ -142,6 +149,17 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
       he?.dispose();
       throw error;
     }
+    try {
+      this.#audit({
+        actor: options.actor ?? 'coordinator',
+        action: 'round.started',
+        object: `round:${id}`,
+        details: { study: study.id, sites: study.sites.length, quorum: study.quorum, deadline_at: new Date(deadlineAt).toISOString() },
+      });
+    } catch (error) {
+      this.#close(round, 'coordinator_stopped');
+      throw error;
+    }
     this.#log.info({ roundId: id, studyId: study.id, sites: study.sites.length, quorum: study.quorum, deadlineAt }, 'round opened');
     for (const siteId of study.sites) this.#dispatch(round, siteId);
     return { roundId: id, state: round.state };
@@ -167,7 +185,7 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
         return;
       }
       case 'task.result':
-        return this.#onResult(siteId, message.content.roundId, message.content.contribution, message.content.contributionSha256, privacyAttestation(message.content.attestation));
+        return this.#onResult(siteId, message.content.roundId, message.content.contribution, message.content.contributionSha256, message.content.attestation);
     }
   }
 
@@ -192,6 +210,7 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
 
   #dispatch(round: OpenRound, siteId: string): void {
     if (!this.#channel.isConnected(siteId)) return;
+    this.#audit({ actor: 'coordinator', action: 'task.dispatched', object: `round:${round.id}`, details: { site: siteId } });
     const sent = this.#channel.send(siteId, createMessage('task', round.task));
     if (!sent) return;
     this.#setSite(round, siteId, { status: 'dispatched' });
@@ -203,6 +222,7 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
     const status = round.sites.get(siteId)?.status;
     if (status === 'accepted') return;
     if (status !== 'dispatched') throw new CoordinatorError('FEDVAL_ERR_COORD_ROUND_NOT_OPEN', `site is ${status} in round ${roundId}`);
+    this.#audit({ actor: `site:${siteId}`, action: 'task.accepted', object: `round:${roundId}`, details: { site: siteId } });
     this.#setSite(round, siteId, { status: 'accepted' });
     this.#markCollecting(round);
   }
@@ -211,12 +231,13 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
     const round = this.#openRoundOf(siteId, roundId);
     const status = round.sites.get(siteId)?.status as RoundSiteStatus;
     if (!OUTSTANDING_SITE_STATUSES.includes(status)) throw new CoordinatorError('FEDVAL_ERR_COORD_ROUND_NOT_OPEN', `site is ${status} in round ${roundId}`);
+    this.#audit({ actor: `site:${siteId}`, action: 'task.refused', object: `round:${roundId}`, reason: code, details: { site: siteId, code } });
     this.#setSite(round, siteId, { status: 'refused', code });
     this.#log.info({ roundId, siteId, code }, 'site refused the task');
     this.#closeIfSettled(round);
   }
 
-  #onResult(siteId: string, roundId: string, contribution: Contribution, claimedSha256: string, privacy: Record<string, number> | null): void {
+  #onResult(siteId: string, roundId: string, contribution: Contribution, claimedSha256: string, attestation: Record<string, unknown> | undefined): void {
     const round = this.#openRoundOf(siteId, roundId);
     const status = round.sites.get(siteId)?.status as RoundSiteStatus;
     if (status === 'contributed') throw new CoordinatorError('FEDVAL_ERR_COORD_DUPLICATE_CONTRIBUTION', `round ${roundId}`);
@@ -227,12 +248,20 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
       round.aggregator.add(siteId, contribution);
     } catch (error) {
       const code = toWireError(error).code;
+      this.#audit({ actor: `site:${siteId}`, action: 'contribution.invalid', object: `round:${roundId}`, reason: code, details: { site: siteId, sha256, bytes, code } });
       this.#setSite(round, siteId, { status: 'invalid', code, contributionBytes: bytes, contributionSha256: sha256 });
       this.#log.warn({ roundId, siteId, code }, 'invalid contribution; the round continues without it');
       this.#markCollecting(round);
       this.#closeIfSettled(round);
       throw error;
     }
+    const privacy = privacyAttestation(attestation);
+    this.#audit({
+      actor: `site:${siteId}`,
+      action: CONTRIBUTION_RECEIVED,
+      object: `round:${roundId}`,
+      details: { site: siteId, sha256, bytes, kind: contribution.kind, ...siteEvidence(attestation), ...(privacy ? { privacy } : {}) },
+    });
     this.#setSite(round, siteId, { status: 'contributed', contributionBytes: bytes, contributionSha256: sha256, privacy });
     this.#log.info({ roundId, siteId, bytes, contributions: round.aggregator.count }, 'contribution added');
     this.#markCollecting(round);
@@ -309,6 +338,17 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
       }
     }
     round.state = state;
+    try {
+      this.#audit({
+        actor: 'coordinator',
+        action: 'round.closed',
+        object: `round:${round.id}`,
+        reason,
+        details: { state, cause, contributions: aggregate.contributions, quorum: round.study.quorum, sites: aggregate.sites },
+      });
+    } catch (error) {
+      this.#log.error({ roundId: round.id, code: toWireError(error).code }, 'could not record the round closing in the audit trail');
+    }
     this.#log.info({ roundId: round.id, state, reason, contributions: aggregate.contributions, quorum: round.study.quorum }, 'round closed');
     const closure = {
       state,
@@ -366,6 +406,22 @@ function privacyAttestation(attestation: Record<string, unknown> | undefined): R
     if (typeof value === 'number' && Number.isFinite(value)) kept[field] = value;
   }
   return Object.keys(kept).length > 0 ? kept : null;
+}
+
+/**
+ * Evidence a site may attach to its result, recorded so an auditor can anchor the site's own log: its audit head
+ * (`attestation.audit_head = { seq, hash }`) and its dataset commitment (`attestation.dataset_commitment`, 64 hex).
+ */
+function siteEvidence(attestation: Record<string, unknown> | undefined): Record<string, string | number> {
+  const evidence: Record<string, string | number> = {};
+  const head = attestation?.audit_head as { seq?: unknown; hash?: unknown } | undefined;
+  if (head && Number.isSafeInteger(head.seq) && typeof head.hash === 'string' && /^[0-9a-f]{64}$/.test(head.hash)) {
+    evidence.site_audit_seq = head.seq as number;
+    evidence.site_audit_hash = head.hash;
+  }
+  const commitment = attestation?.dataset_commitment;
+  if (typeof commitment === 'string' && /^[0-9a-f]{64}$/.test(commitment)) evidence.dataset_commitment = commitment;
+  return evidence;
 }
 
 /** Size and SHA-256 of a contribution's payload bytes, computed the way the site agent computes its audit hash. */

@@ -1,11 +1,15 @@
-// server.ts — assembles the coordinator from fastify plugins: storage recovery, WebSocket hub, REST routes, error mapping.
+// server.ts — assembles the coordinator from fastify plugins: audit trail, access control, rate limits, storage recovery, WebSocket hub, REST routes, error mapping.
 import type { AddressInfo } from 'node:net';
+import rateLimit from '@fastify/rate-limit';
 import websocket from '@fastify/websocket';
 import Fastify from 'fastify';
 import type { FastifyBaseLogger, FastifyError, FastifyInstance } from 'fastify';
+import { accessControl } from './access-control.ts';
 import type { CoordinatorConfig } from './config.ts';
+import { openCoordinatorAudit } from './coordinator-audit.ts';
 import { CoordinatorError } from './errors.ts';
 import { RoundRunner } from './rounds.ts';
+import { auditRoutes } from './routes/audit.ts';
 import { modelRoutes } from './routes/models.ts';
 import { roundRoutes } from './routes/rounds.ts';
 import { siteRoutes } from './routes/sites.ts';
@@ -43,15 +47,35 @@ export function createCoordinator(config: CoordinatorConfig, options: Coordinato
   }) as unknown as FastifyInstance;
   const lock = options.store ? undefined : acquireDataDirLock(config.data_dir);
   let store: CoordinatorStore;
+  let audit: ReturnType<typeof openCoordinatorAudit>;
   try {
     store = options.store ?? openSqliteStore(config.data_dir);
+    try {
+      audit = openCoordinatorAudit(config.data_dir);
+    } catch (error) {
+      if (!options.store) void store.close();
+      throw error;
+    }
   } catch (error) {
     lock?.release();
     throw error;
   }
+  const record = audit.record;
+  record({
+    actor: 'coordinator',
+    action: 'config.loaded',
+    object: `config:${config.source?.file ?? 'in-memory'}`,
+    details: {
+      sha256: config.source?.sha256 ?? null,
+      sites: config.sites.map((site) => site.id),
+      api_tokens: config.api_tokens.map((token) => `${token.role}:${token.name}`),
+      rate_limit_per_minute: config.limits.rate_limit_per_minute,
+      ws_connects_per_minute: config.limits.ws_connects_per_minute,
+    },
+  });
   const bundles = new BundleFileStore(config.data_dir);
   const connections = new SiteConnections(app.log);
-  const rounds = new RoundRunner({ store, bundles, channel: connections, log: app.log });
+  const rounds = new RoundRunner({ store, bundles, channel: connections, log: app.log, audit: record });
   const authenticator = new SiteAuthenticator(config.sites);
 
   app.removeContentTypeParser('text/plain'); // REST bodies are JSON only
@@ -61,6 +85,17 @@ export function createCoordinator(config: CoordinatorConfig, options: Coordinato
     void reply.code(error.statusCode).send({ error: { code: error.code, message: error.message } });
   });
 
+  // Order matters: access control and the rate limiter must see every route registered after them.
+  app.register(accessControl, { tokens: config.api_tokens, audit: record });
+  app.register(rateLimit, {
+    global: true,
+    hook: 'onRequest',
+    max: config.limits.rate_limit_per_minute,
+    timeWindow: 60_000, // 1 min
+    // Per API token; per IP for requests without a known token (so made-up tokens share their IP's budget).
+    keyGenerator: (request) => (request.principal ? `token:${request.principal.name}` : `ip:${request.ip}`),
+    errorResponseBuilder: (_request, context) => new CoordinatorError('FEDVAL_ERR_COORD_RATE_LIMITED', `retry in ${context.after}`),
+  });
   app.register(async function coordinatorRecovery() {
     const failed = await store.failOpenRounds('coordinator_restarted', Date.now());
     if (failed > 0) app.log.warn({ rounds: failed }, 'rounds left open by a previous run failed with coordinator_restarted');
@@ -80,14 +115,16 @@ export function createCoordinator(config: CoordinatorConfig, options: Coordinato
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   });
-  app.register(siteHub, { config, authenticator, connections, rounds, store });
-  app.register(modelRoutes, { store, bundles });
-  app.register(studyRoutes, { config, store });
-  app.register(roundRoutes, { store, rounds });
+  app.register(siteHub, { config, authenticator, connections, rounds, store, audit: record });
+  app.register(modelRoutes, { store, bundles, audit: record });
+  app.register(studyRoutes, { config, store, audit: record });
+  app.register(roundRoutes, { store, rounds, audit: record });
   app.register(siteRoutes, { config, connections });
+  app.register(auditRoutes, { log: audit.log });
   app.addHook('onClose', async () => {
     await rounds.close();
     await store.close();
+    audit.log.close();
     lock?.release();
   });
 

@@ -3,7 +3,9 @@ import { createErrorMessage, createMessage, decodeMessage, toWireError } from '@
 import type { Message, WireError } from '@fedval/protocol';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { RawData, WebSocket } from 'ws';
+import { PUBLIC_ROUTE } from './access-control.ts';
 import type { CoordinatorConfig } from './config.ts';
+import type { AuditRecorder } from './coordinator-audit.ts';
 import { CoordinatorError } from './errors.ts';
 import type { CoordinatorErrorCode } from './errors.ts';
 import type { RoundRunner } from './rounds.ts';
@@ -23,11 +25,18 @@ export interface SiteHubOptions {
   connections: SiteConnections;
   rounds: RoundRunner;
   store: CoordinatorStore;
+  audit: AuditRecorder;
+}
+
+/** What the hub knows of a connecting peer before it authenticates. */
+interface Peer {
+  ip: string;
+  log: FastifyBaseLogger;
 }
 
 /** Fastify plugin: the `/ws` route and the heartbeat sweep. Requires @fastify/websocket on a parent context. */
 export async function siteHub(app: FastifyInstance, options: SiteHubOptions): Promise<void> {
-  for (const key of ['config', 'authenticator', 'connections', 'rounds', 'store'] as const) {
+  for (const key of ['config', 'authenticator', 'connections', 'rounds', 'store', 'audit'] as const) {
     if (!options[key]) throw new CoordinatorError('FEDVAL_ERR_COORD_INTERNAL', `siteHub needs the ${key} option`);
   }
   if (!app.hasDecorator('websocketServer')) throw new CoordinatorError('FEDVAL_ERR_COORD_INTERNAL', 'siteHub needs @fastify/websocket registered first');
@@ -53,9 +62,21 @@ export async function siteHub(app: FastifyInstance, options: SiteHubOptions): Pr
   sweep.unref();
   app.addHook('onClose', async () => clearInterval(sweep));
 
-  app.get(SITE_SOCKET_PATH, { websocket: true }, (socket, request) => {
-    acceptSocket(socket, request.log, options, recordSeen);
-  });
+  const connectsPerMinute = config.limits.ws_connects_per_minute;
+  app.get(
+    SITE_SOCKET_PATH,
+    {
+      websocket: true,
+      config: {
+        // Sites authenticate with hello; connection attempts are limited per IP before the upgrade (HTTP 429).
+        roles: PUBLIC_ROUTE,
+        rateLimit: { max: connectsPerMinute, timeWindow: 60_000, keyGenerator: (request) => `ws:${request.ip}` },
+      },
+    },
+    (socket, request) => {
+      acceptSocket(socket, { ip: request.ip, log: request.log }, options, recordSeen);
+    },
+  );
 }
 
 function closeWith(socket: WebSocket, code: CoordinatorErrorCode, closeCode: number, log: FastifyBaseLogger, replyTo?: string): void {
@@ -65,15 +86,25 @@ function closeWith(socket: WebSocket, code: CoordinatorErrorCode, closeCode: num
 
 function acceptSocket(
   socket: WebSocket,
-  log: FastifyBaseLogger,
+  peer: Peer,
   options: SiteHubOptions,
   recordSeen: (siteId: string, at: number) => void,
 ): void {
   const { config, authenticator, connections, rounds } = options;
+  const { log } = peer;
   let siteId: string | undefined;
   let invalidMessages = 0;
+  /** Records a refused connection; the socket closes whether or not the trail could be written. */
+  const auditRefusal = (code: string, claimed?: string): void => {
+    try {
+      options.audit({ actor: 'coordinator', action: 'connection.refused', object: claimed ? `site:${claimed}` : 'site:unidentified', reason: code, details: { ip: peer.ip, code } });
+    } catch (error) {
+      log.error({ code: toWireError(error).code }, 'could not record a refused connection in the audit trail');
+    }
+  };
   const authTimer = setTimeout(() => {
     log.warn('no hello within the authentication timeout; closing');
+    auditRefusal('FEDVAL_ERR_COORD_AUTH_TIMEOUT');
     closeWith(socket, 'FEDVAL_ERR_COORD_AUTH_TIMEOUT', WS_CLOSE_CODES.timeout, log);
   }, config.limits.auth_timeout_ms);
   authTimer.unref();
@@ -83,6 +114,7 @@ function acceptSocket(
     const wire = wireErrorOf(error);
     if (siteId === undefined) {
       log.warn({ code: wire.code }, 'refused a message before hello; closing');
+      auditRefusal(wire.code);
       sendMessage(socket, createErrorMessage(wire, replyTo), log);
       socket.close(WS_CLOSE_CODES.badMessage, wire.code);
       return;
@@ -100,10 +132,17 @@ function acceptSocket(
     if (!authenticator.verify(claimed, token)) {
       // Never say whether the site or the token was wrong.
       log.warn('site authentication failed; closing');
+      auditRefusal('FEDVAL_ERR_COORD_UNAUTHORIZED', claimed);
       closeWith(socket, 'FEDVAL_ERR_COORD_UNAUTHORIZED', WS_CLOSE_CODES.unauthorized, log, message.id);
       return;
     }
     clearTimeout(authTimer);
+    options.audit({
+      actor: `site:${claimed}`,
+      action: 'connection.accepted',
+      object: `site:${claimed}`,
+      details: { ip: peer.ip, agent_version: message.content.agentVersion },
+    });
     siteId = claimed;
     const now = Date.now();
     const previous = connections.attach(claimed, socket, now);

@@ -8,21 +8,31 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { REPO_ROOT } from './run-cli.ts';
 
+/** Roles of the coordinator's REST API (coordinator/README.md). */
+export const API_ROLES = ['admin', 'sponsor', 'privacy_officer', 'site_admin', 'auditor'] as const;
+export type ApiRole = (typeof API_ROLES)[number];
+
 export interface Deployment {
   dir: string;
   url: string;
   wsUrl: string;
+  /** Site tokens, by site id. */
   tokens: Map<string, string>;
+  /** One REST API token per role (configured under api_tokens, named after the role). */
+  apiTokens: Readonly<Record<ApiRole, string>>;
   coordinatorDataDir: string;
   /** Starts a real agent for a site; `coordinatorUrl` overrides where it connects (e.g. a recording relay). */
   startAgent(site: string, dataFile: string, options?: { coordinatorUrl?: string; label?: string }): ChildProcess;
-  api<T = any>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }>;
+  /** A REST call with the API token of `role` (default sponsor; null: no token). */
+  api<T = any>(method: string, path: string, body?: unknown, role?: ApiRole | null): Promise<{ status: number; body: T }>;
   stop(): Promise<void>;
 }
 
 export async function startDeployment(sites: string[]): Promise<Deployment> {
   const dir = mkdtempSync(join(tmpdir(), 'fedval-deploy-'));
   const tokens = new Map(sites.map((site) => [site, randomBytes(24).toString('base64url')]));
+  const apiTokens = Object.fromEntries(API_ROLES.map((role) => [role, randomBytes(32).toString('base64url')])) as Record<ApiRole, string>;
+  const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
   const coordinatorDataDir = join(dir, 'coordinator-data');
   const config = join(dir, 'coordinator.yaml');
   writeFileSync(
@@ -31,7 +41,11 @@ export async function startDeployment(sites: string[]): Promise<Deployment> {
       'listen: { host: 127.0.0.1, port: 0 }',
       `data_dir: ${coordinatorDataDir}`,
       'sites:',
-      ...sites.map((site) => `  - { id: ${site}, token_sha256: ${createHash('sha256').update(tokens.get(site)!).digest('hex')} }`),
+      ...sites.map((site) => `  - { id: ${site}, token_sha256: ${sha256(tokens.get(site)!)} }`),
+      'api_tokens:',
+      ...API_ROLES.map((role) => `  - { name: ${role.replace('_', '-')}, role: ${role}, token_sha256: ${sha256(apiTokens[role])} }`),
+      // Tests poll; the default limit (600 per minute per token) is for production.
+      'limits: { rate_limit_per_minute: 100000 }',
       'log_level: warn',
     ].join('\n'),
   );
@@ -55,6 +69,7 @@ export async function startDeployment(sites: string[]): Promise<Deployment> {
     url,
     wsUrl,
     tokens,
+    apiTokens,
     coordinatorDataDir,
     startAgent(site, dataFile, options = {}) {
       const siteDir = join(dir, 'sites', site);
@@ -77,12 +92,10 @@ export async function startDeployment(sites: string[]): Promise<Deployment> {
       children.push(agent);
       return agent;
     },
-    async api(method, path, body) {
-      const response = await fetch(`${url}${path}`, {
-        method,
-        headers: body === undefined ? {} : { 'content-type': 'application/json' },
-        body: body === undefined ? null : JSON.stringify(body),
-      });
+    async api(method, path, body, role = 'sponsor') {
+      const headers: Record<string, string> = role === null ? {} : { authorization: `Bearer ${apiTokens[role]}` };
+      if (body !== undefined) headers['content-type'] = 'application/json';
+      const response = await fetch(`${url}${path}`, { method, headers, body: body === undefined ? null : JSON.stringify(body) });
       return { status: response.status, body: (await response.json()) as never };
     },
     async stop() {

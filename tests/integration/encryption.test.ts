@@ -90,6 +90,8 @@ async function createStudy(deployment: Deployment, sites: string[], extra: Recor
 describe('encrypted rounds', () => {
   let deployment: Deployment;
   let files: Record<string, string>;
+  /** How the key holder runs the CLI: as the privacy officer, its API token in the environment. */
+  const keyHolder = (): { env: NodeJS.ProcessEnv } => ({ env: { FEDVAL_API_TOKEN: deployment.apiTokens.privacy_officer } });
   const relay = { current: undefined as ReturnType<typeof recordingRelay> | undefined };
 
   beforeAll(async () => {
@@ -111,10 +113,10 @@ describe('encrypted rounds', () => {
     const studyId = await createStudy(deployment, ['site-0', 'site-1', 'site-2']);
     expect((await deployment.api('POST', `/api/studies/${studyId}/rounds`)).body.error.code).toBe('FEDVAL_ERR_COORD_NO_PUBLIC_KEY');
     const keys = join(deployment.dir, 'keys');
-    const init = await runCli('fedval', ['keys', 'init', '--coordinator', deployment.url, '--study', studyId, '--out', keys]);
+    const init = await runCli('fedval', ['keys', 'init', '--coordinator', deployment.url, '--study', studyId, '--out', keys], keyHolder());
     expect(init.code).toBe(0);
     expect(statSync(join(keys, 'secret.key')).mode & 0o077).toBe(0);
-    const again = await runCli('fedval', ['keys', 'init', '--coordinator', deployment.url, '--study', studyId, '--out', keys]);
+    const again = await runCli('fedval', ['keys', 'init', '--coordinator', deployment.url, '--study', studyId, '--out', keys], keyHolder());
     expect(again.stderr).toContain('FEDVAL_ERR_CLI_KEYS_EXIST');
 
     const round = await deployment.api('POST', `/api/studies/${studyId}/rounds`);
@@ -123,7 +125,7 @@ describe('encrypted rounds', () => {
     expect(closed.release).toBe('awaiting_key_holder');
     expect(closed.result).toBeUndefined();
 
-    const decrypted = await runCli('fedval', ['decrypt', '--coordinator', deployment.url, '--round', round.body.round_id, '--keys', keys, '--json']);
+    const decrypted = await runCli('fedval', ['decrypt', '--coordinator', deployment.url, '--round', round.body.round_id, '--keys', keys, '--json'], keyHolder());
     expect(decrypted.code).toBe(0);
     const released = JSON.parse(decrypted.stdout) as { metrics: Record<string, unknown>; privacy: { encryption: Record<string, unknown> } };
     expect(released.privacy.encryption).toMatchObject({ scheme: 'bfv', security_bits: 128 });
@@ -162,20 +164,21 @@ describe('encrypted rounds', () => {
     const stored = Buffer.concat(filesUnder(deployment.coordinatorDataDir).map((path) => readFileSync(path)));
     for (let at = 0; at + 32 <= secret.length; at += 16) expect(stored.includes(secret.subarray(at, at + 32))).toBe(false);
     // And a secret key offered as a public key is refused.
-    const posing = await deployment.api('PUT', `/api/studies/${studyId}/public-key`, { public_key_base64: secret.toString('base64') });
+    const posing = await deployment.api('PUT', `/api/studies/${studyId}/public-key`, { public_key_base64: secret.toString('base64') }, 'privacy_officer');
     expect(posing.status).toBeGreaterThanOrEqual(400);
+    expect(posing.status).not.toBe(403);
   }, 120_000);
 
   it('refuses to decrypt an aggregate below the release policy, at the key holder and at the coordinator', async () => {
     const studyId = await createStudy(deployment, ['site-0', 'site-1'], { release: { min_sites: 3 } });
     const keys = join(deployment.dir, 'keys-policy');
-    expect((await runCli('fedval', ['keys', 'init', '--coordinator', deployment.url, '--study', studyId, '--out', keys])).code).toBe(0);
+    expect((await runCli('fedval', ['keys', 'init', '--coordinator', deployment.url, '--study', studyId, '--out', keys], keyHolder())).code).toBe(0);
     const round = await deployment.api('POST', `/api/studies/${studyId}/rounds`);
     expect((await waitForRoundClosed(deployment, round.body.round_id)).state).toBe('aggregated');
-    const refused = await runCli('fedval', ['decrypt', '--coordinator', deployment.url, '--round', round.body.round_id, '--keys', keys, '--min-sites', '1']);
+    const refused = await runCli('fedval', ['decrypt', '--coordinator', deployment.url, '--round', round.body.round_id, '--keys', keys, '--min-sites', '1'], keyHolder());
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain('FEDVAL_ERR_CLI_RELEASE_POLICY');
-    const forced = await deployment.api('POST', `/api/rounds/${round.body.round_id}/release`, { metrics: { n: 1 }, contributions: 2 });
+    const forced = await deployment.api('POST', `/api/rounds/${round.body.round_id}/release`, { metrics: { n: 1 }, contributions: 2 }, 'privacy_officer');
     expect(forced.body.error.code).toBe('FEDVAL_ERR_COORD_RELEASE_POLICY');
   }, 120_000);
 
@@ -183,7 +186,7 @@ describe('encrypted rounds', () => {
     const hostile = ['hostile-truncated', 'hostile-flipped', 'hostile-extra'];
     const studyId = await createStudy(deployment, ['site-0', 'site-1', 'site-2', ...hostile], { quorum: 3 });
     const keys = join(deployment.dir, 'keys-hostile');
-    expect((await runCli('fedval', ['keys', 'init', '--coordinator', deployment.url, '--study', studyId, '--out', keys])).code).toBe(0);
+    expect((await runCli('fedval', ['keys', 'init', '--coordinator', deployment.url, '--study', studyId, '--out', keys], keyHolder())).code).toBe(0);
     const sockets = await Promise.all(
       hostile.map(
         (site) =>
@@ -223,7 +226,7 @@ describe('encrypted rounds', () => {
       expect(status[site].status).toBe('invalid');
       expect(status[site].code).toMatch(/^FEDVAL_ERR_HE_/);
     }
-    const decrypted = await runCli('fedval', ['decrypt', '--coordinator', deployment.url, '--round', round.body.round_id, '--keys', keys, '--json']);
+    const decrypted = await runCli('fedval', ['decrypt', '--coordinator', deployment.url, '--round', round.body.round_id, '--keys', keys, '--json'], keyHolder());
     expect(decrypted.code).toBe(0);
     const metrics = JSON.parse(decrypted.stdout).metrics as { n: number };
     const expectedN = Object.values(files).reduce((total, path) => total + (readFileSync(path, 'utf8').trimEnd().split('\n').length - 1), 0);

@@ -1,16 +1,6 @@
-// request-validation.ts — zod validation of REST inputs into coded 400 errors, and the roles a route will require.
+// request-validation.ts — zod validation of REST inputs into coded 400 errors.
 import type { z } from 'zod';
 import { CoordinatorError } from '../errors.ts';
-
-/** Roles of the design (ARCHITECTURE.md); routes declare them now, issue 6 enforces them. */
-export type Role = 'sponsor' | 'key_holder' | 'operator' | 'auditor';
-
-declare module 'fastify' {
-  interface FastifyContextConfig {
-    /** Roles allowed to call the route, enforced once role-based bearer tokens exist. */
-    roles?: readonly Role[];
-  }
-}
 
 /** Parses with a strict schema; throws FEDVAL_ERR_COORD_INVALID_REQUEST naming every problem (paths and rules, never values). */
 export function parseRequest<S extends z.ZodType>(schema: S, value: unknown, what: string): z.output<S> {

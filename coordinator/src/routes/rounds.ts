@@ -1,6 +1,9 @@
 // rounds.ts — REST routes to start a round of a study and read a round's state and released result.
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import { actorOf } from '../access-control.ts';
+import type { Principal } from '../access-control.ts';
+import type { AuditRecorder } from '../coordinator-audit.ts';
 import { CoordinatorError } from '../errors.ts';
 import type { RoundRunner } from '../rounds.ts';
 import type { CoordinatorStore, RoundRecord } from '../storage/store.ts';
@@ -9,12 +12,17 @@ import { isoTime, parseRequest } from './request-validation.ts';
 export interface RoundRoutesOptions {
   store: CoordinatorStore;
   rounds: RoundRunner;
+  audit: AuditRecorder;
 }
 
 const idParams = z.strictObject({ id: z.uuid() });
 
-/** The public view of a round: states and counts, never a per-site number. */
-export function roundView(round: RoundRecord) {
+/**
+ * The view of a round: states and counts, never a per-site statistic. The released result may list each site's own
+ * report of the privacy budget it spent (`result.privacy.dp.sites`): only the privacy officer, auditor and admin see it.
+ */
+export function roundView(round: RoundRecord, caller: Principal | null = null) {
+  const perSitePrivacy = caller !== null && (caller.role === 'privacy_officer' || caller.role === 'auditor' || caller.role === 'admin');
   return {
     round_id: round.id,
     study_id: round.studyId,
@@ -26,8 +34,15 @@ export function roundView(round: RoundRecord) {
     sites: round.sites.map((site) => ({ site_id: site.siteId, status: site.status, ...(site.code !== null ? { code: site.code } : {}) })),
     contributions: round.sites.filter((site) => site.status === 'contributed').length,
     release: round.result !== null ? 'released' : round.state === 'aggregated' ? 'awaiting_key_holder' : 'none',
-    ...(round.result !== null ? { result: round.result } : {}),
+    ...(round.result !== null ? { result: perSitePrivacy ? round.result : withoutPerSitePrivacy(round.result) } : {}),
   };
+}
+
+function withoutPerSitePrivacy(result: NonNullable<RoundRecord['result']>): NonNullable<RoundRecord['result']> {
+  const dp = (result.privacy as { dp?: unknown } | undefined)?.dp;
+  if (!dp || typeof dp !== 'object' || !('sites' in dp)) return result;
+  const { sites: _perSite, ...aggregateOnly } = dp as Record<string, unknown>;
+  return { ...result, privacy: { ...(result.privacy as Record<string, unknown>), dp: aggregateOnly } };
 }
 
 const releaseSchema = z.strictObject({
@@ -37,27 +52,27 @@ const releaseSchema = z.strictObject({
 });
 
 export async function roundRoutes(app: FastifyInstance, options: RoundRoutesOptions): Promise<void> {
-  if (!options.store || !options.rounds) throw new CoordinatorError('FEDVAL_ERR_COORD_INTERNAL', 'roundRoutes needs the store and rounds options');
-  const { store, rounds } = options;
+  if (!options.store || !options.rounds || !options.audit) throw new CoordinatorError('FEDVAL_ERR_COORD_INTERNAL', 'roundRoutes needs the store, rounds and audit options');
+  const { store, rounds, audit } = options;
 
   app.post('/api/studies/:id/rounds', { config: { roles: ['sponsor'] } }, async (request, reply) => {
     const { id } = parseRequest(idParams, request.params, 'params');
     const study = await store.getStudy(id);
     if (!study) throw new CoordinatorError('FEDVAL_ERR_COORD_STUDY_NOT_FOUND', id);
-    const { roundId, state } = await rounds.startRound(study);
+    const { roundId, state } = await rounds.startRound(study, { actor: actorOf(request) });
     return reply.code(201).send({ round_id: roundId, study_id: study.id, state });
   });
 
-  app.get('/api/rounds/:id', { config: { roles: ['sponsor', 'key_holder', 'auditor'] } }, async (request) => {
+  app.get('/api/rounds/:id', { config: { roles: ['sponsor', 'privacy_officer', 'auditor'] } }, async (request) => {
     const { id } = parseRequest(idParams, request.params, 'params');
     await rounds.flush();
     const round = await store.getRound(id);
     if (!round) throw new CoordinatorError('FEDVAL_ERR_COORD_ROUND_NOT_FOUND', id);
-    return roundView(round);
+    return roundView(round, request.principal);
   });
 
-  // The release certificate and the encrypted sum, for the key holder: never an individual contribution.
-  app.get('/api/rounds/:id/aggregate', { config: { roles: ['key_holder', 'auditor'] } }, async (request) => {
+  // The release certificate and the encrypted sum, for the privacy officer: never an individual contribution.
+  app.get('/api/rounds/:id/aggregate', { config: { roles: ['privacy_officer'] } }, async (request) => {
     const { id } = parseRequest(idParams, request.params, 'params');
     await rounds.flush();
     const round = await store.getRound(id);
@@ -67,6 +82,12 @@ export async function roundRoutes(app: FastifyInstance, options: RoundRoutesOpti
     const ciphertexts = round.state === 'aggregated' ? await store.getRoundEncryptedAggregate(id) : undefined;
     if (!ciphertexts) throw new CoordinatorError('FEDVAL_ERR_COORD_NOT_AGGREGATED', `round is ${round.state}`);
     const contributed = round.sites.filter((site) => site.status === 'contributed').map((site) => site.siteId);
+    audit({
+      actor: actorOf(request),
+      action: 'aggregate.read',
+      object: `round:${round.id}`,
+      details: { contributions: round.contributions, released: round.result !== null },
+    });
     return {
       round_id: round.id,
       study_id: round.studyId,
@@ -89,8 +110,8 @@ export async function roundRoutes(app: FastifyInstance, options: RoundRoutesOpti
     };
   });
 
-  // The key holder publishes the metrics it decrypted and finalized from the aggregate.
-  app.post('/api/rounds/:id/release', { config: { roles: ['key_holder'] } }, async (request) => {
+  // The privacy officer (key holder) publishes the metrics it decrypted and finalized from the aggregate.
+  app.post('/api/rounds/:id/release', { config: { roles: ['privacy_officer'] } }, async (request) => {
     const { id } = parseRequest(idParams, request.params, 'params');
     const body = parseRequest(releaseSchema, request.body, 'body');
     await rounds.flush();
@@ -108,6 +129,7 @@ export async function roundRoutes(app: FastifyInstance, options: RoundRoutesOpti
     const sites = round.sites.filter((site) => site.status === 'contributed').map((site) => site.siteId);
     const result = { metrics: body.metrics, contributions: round.contributions, sites, ...(body.privacy ? { privacy: body.privacy } : {}) };
     if (!(await store.releaseRound(id, result, Date.now()))) throw new CoordinatorError('FEDVAL_ERR_COORD_ALREADY_RELEASED', id);
+    audit({ actor: actorOf(request), action: 'result.released', object: `round:${id}`, details: { contributions: round.contributions, sites } });
     request.log.info({ roundId: id, contributions: round.contributions }, 'result released');
     return { round_id: id, release: 'released' };
   });

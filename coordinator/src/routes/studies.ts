@@ -1,11 +1,13 @@
 // studies.ts — REST routes to create and read studies (model or score column, metric spec, sites, quorum, deadline).
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { createStatisticsLayout, resolveMetricSpec } from '@fedval/metrics';
 import type { MetricSpec } from '@fedval/metrics';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { CoordinatorConfig } from '../config.ts';
 import { MAX_DEADLINE_SECONDS } from '../config.ts';
+import { actorOf } from '../access-control.ts';
+import type { AuditRecorder } from '../coordinator-audit.ts';
 import { CoordinatorError } from '../errors.ts';
 import type { CoordinatorStore, StudyRecord } from '../storage/store.ts';
 import { isoTime, parseRequest } from './request-validation.ts';
@@ -15,6 +17,7 @@ import { bfvEncryptionSummary, createHeContext, encryptVector } from '@fedval/he
 export interface StudyRoutesOptions {
   config: CoordinatorConfig;
   store: CoordinatorStore;
+  audit: AuditRecorder;
 }
 
 const siteId = z.string().min(1).max(128);
@@ -70,11 +73,30 @@ export function studyView(study: StudyRecord) {
   };
 }
 
+/** What protects a study, for its audit entry: sites, quorum, release policy, encryption and privacy parameters (no data). */
+function protectionSummary(study: StudyRecord): Record<string, string | number | boolean | null> {
+  const privacy = study.protection.privacy as { epsilon?: unknown; delta?: unknown; mechanism?: unknown } | null;
+  return {
+    model_id: study.modelId,
+    score_column: study.scoreColumn,
+    sites: study.sites.length,
+    quorum: study.quorum,
+    min_sites: study.protection.minSites,
+    max_patients_per_site: study.protection.maxPatientsPerSite,
+    contribution: study.contribution,
+    encrypted: study.protection.encryption !== null,
+    dp: privacy !== null,
+    epsilon: typeof privacy?.epsilon === 'number' ? privacy.epsilon : null,
+    delta: typeof privacy?.delta === 'number' ? privacy.delta : null,
+    mechanism: typeof privacy?.mechanism === 'string' ? privacy.mechanism : null,
+  };
+}
+
 const publicKeySchema = z.strictObject({ public_key_base64: z.base64().min(16).max(64 * 1024 * 1024) });
 
 export async function studyRoutes(app: FastifyInstance, options: StudyRoutesOptions): Promise<void> {
-  if (!options.config || !options.store) throw new CoordinatorError('FEDVAL_ERR_COORD_INTERNAL', 'studyRoutes needs the config and store options');
-  const { config, store } = options;
+  if (!options.config || !options.store || !options.audit) throw new CoordinatorError('FEDVAL_ERR_COORD_INTERNAL', 'studyRoutes needs the config, store and audit options');
+  const { config, store, audit } = options;
   const knownSites = new Set(config.sites.map((site) => site.id));
 
   app.post('/api/studies', { config: { roles: ['sponsor'] } }, async (request, reply) => {
@@ -121,11 +143,12 @@ export async function studyRoutes(app: FastifyInstance, options: StudyRoutesOpti
       createdAt: Date.now(),
     };
     await store.createStudy(study);
+    audit({ actor: actorOf(request), action: 'study.created', object: `study:${study.id}`, details: protectionSummary(study) });
     request.log.info({ studyId: study.id, sites: study.sites.length, quorum: study.quorum }, 'study created');
     return reply.code(201).send(studyView(study));
   });
 
-  app.get('/api/studies/:id', { config: { roles: ['sponsor', 'key_holder', 'auditor'] } }, async (request) => {
+  app.get('/api/studies/:id', { config: { roles: ['sponsor', 'privacy_officer', 'auditor'] } }, async (request) => {
     const { id } = parseRequest(studyParams, request.params, 'params');
     const study = await store.getStudy(id);
     if (!study) throw new CoordinatorError('FEDVAL_ERR_COORD_STUDY_NOT_FOUND', id);
@@ -133,7 +156,7 @@ export async function studyRoutes(app: FastifyInstance, options: StudyRoutesOpti
   });
 
   // What the key holder needs to create the study's key pair: the BFV plan. Public.
-  app.get('/api/studies/:id/encryption', { config: { roles: ['key_holder', 'sponsor', 'auditor'] } }, async (request) => {
+  app.get('/api/studies/:id/encryption', { config: { roles: ['privacy_officer', 'sponsor', 'auditor'] } }, async (request) => {
     const { id } = parseRequest(studyParams, request.params, 'params');
     const study = await store.getStudy(id);
     if (!study) throw new CoordinatorError('FEDVAL_ERR_COORD_STUDY_NOT_FOUND', id);
@@ -142,7 +165,7 @@ export async function studyRoutes(app: FastifyInstance, options: StudyRoutesOpti
   });
 
   // The key holder registers the public key only; the coordinator never receives a secret key.
-  app.put('/api/studies/:id/public-key', { config: { roles: ['key_holder'] } }, async (request) => {
+  app.put('/api/studies/:id/public-key', { config: { roles: ['privacy_officer'] } }, async (request) => {
     const { id } = parseRequest(studyParams, request.params, 'params');
     const body = parseRequest(publicKeySchema, request.body, 'body');
     const study = await store.getStudy(id);
@@ -158,6 +181,12 @@ export async function studyRoutes(app: FastifyInstance, options: StudyRoutesOpti
       context.dispose();
     }
     if (!(await store.setStudyPublicKey(id, publicKey))) throw new CoordinatorError('FEDVAL_ERR_COORD_PUBLIC_KEY_EXISTS', id);
+    audit({
+      actor: actorOf(request),
+      action: 'public_key.registered',
+      object: `study:${id}`,
+      details: { sha256: createHash('sha256').update(publicKey).digest('hex'), bytes: publicKey.byteLength },
+    });
     request.log.info({ studyId: id, bytes: publicKey.byteLength }, 'public key registered');
     return { study_id: id, public_key_registered: true };
   });

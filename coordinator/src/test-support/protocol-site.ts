@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { createMessage, decodeMessage, encodeMessage } from '@fedval/protocol';
 import type { Message, MessageType } from '@fedval/protocol';
 import WebSocket from 'ws';
+import { ROLES } from '../access-control.ts';
+import type { Role } from '../access-control.ts';
 import { parseCoordinatorConfig } from '../config.ts';
 import type { CoordinatorConfig } from '../config.ts';
 import { createCoordinator } from '../server.ts';
@@ -17,13 +19,19 @@ export const SITE_TOKENS: Readonly<Record<string, string>> = Object.freeze({
   'site-c': 'token-of-site-c-0123456789',
 });
 
-/** A configuration for tests: port 0, silent logs, the three test sites, the given limits. */
+/** One API token per role, named after the role. */
+export const API_TOKENS: Readonly<Record<Role, string>> = Object.freeze(
+  Object.fromEntries(ROLES.map((role) => [role, `api-token-of-${role}-0123456789`])) as Record<Role, string>,
+);
+
+/** A configuration for tests: port 0, silent logs, the three test sites, one API token per role, the given limits. */
 export function testConfig(dataDir: string, limits: Record<string, number> = {}): CoordinatorConfig {
   return parseCoordinatorConfig(
     {
       listen: { host: '127.0.0.1', port: 0 },
       data_dir: dataDir,
       sites: Object.entries(SITE_TOKENS).map(([id, token]) => ({ id, token_sha256: hashToken(token) })),
+      api_tokens: ROLES.map((role) => ({ name: role, role, token_sha256: hashToken(API_TOKENS[role]) })),
       limits,
       log_level: 'silent',
     },
@@ -36,25 +44,30 @@ export interface RunningCoordinator {
   url: string;
   wsUrl: string;
   dataDir: string;
-  /** JSON REST call; returns status and parsed body. */
-  api(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }>;
+  /** JSON REST call with the API token of `role` (default sponsor; null: no token); returns status and parsed body. */
+  api(method: string, path: string, body?: unknown, role?: Role | null): Promise<{ status: number; body: any }>;
   stop(): Promise<void>;
 }
 
-export async function startTestCoordinator(limits: Record<string, number> = {}, dataDir?: string): Promise<RunningCoordinator> {
+/** Starts a coordinator on port 0; `beforeStart` may add hooks (e.g. onRoute) before its plugins load. */
+export async function startTestCoordinator(
+  limits: Record<string, number> = {},
+  dataDir?: string,
+  beforeStart?: (app: Coordinator['app']) => void,
+): Promise<RunningCoordinator> {
   const dir = dataDir ?? mkdtempSync(join(tmpdir(), 'fedval-coord-test-'));
   const coordinator = createCoordinator(testConfig(dir, limits));
+  beforeStart?.(coordinator.app);
   const { url } = await coordinator.start();
   return {
     coordinator,
     url,
     wsUrl: `${url.replace(/^http/, 'ws')}/ws`,
     dataDir: dir,
-    async api(method, path, body) {
-      const response = await fetch(`${url}${path}`, {
-        method,
-        ...(body !== undefined ? { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) } : {}),
-      });
+    async api(method, path, body, role = 'sponsor') {
+      const headers: Record<string, string> = role === null ? {} : { authorization: `Bearer ${API_TOKENS[role]}` };
+      if (body !== undefined) headers['content-type'] = 'application/json';
+      const response = await fetch(`${url}${path}`, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
       const text = await response.text();
       return { status: response.status, body: text ? JSON.parse(text) : undefined };
     },

@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // main.ts — `fedval`: the sponsor's and privacy officer's command line.
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { formatMetricsTable } from '@fedval/metrics';
 import type { MetricsReport } from '@fedval/metrics';
+import { crossCheckAuditDirs, describeCrossCheck, describeVerification, parseSiteDir, verifyAuditDir } from './audit.ts';
 import { CliError } from './errors.ts';
 import { decryptRound, initKeys } from './key-holder.ts';
 import { planStudyPrivacy } from './plan.ts';
@@ -22,7 +23,13 @@ function number(name: string) {
 
 const program = new Command('fedval')
   .description('fedval: federated, privacy-preserving evaluation of clinical prediction models')
+  .addOption(new Option('--token <token>', 'API token for the coordinator (prefer the environment variable: arguments are visible to other users)').env('FEDVAL_API_TOKEN'))
   .showHelpAfterError();
+
+/** The API token of the global --token option or FEDVAL_API_TOKEN. */
+function apiToken(): string | undefined {
+  return (program.opts() as { token?: string }).token;
+}
 
 program
   .command('simulate')
@@ -174,7 +181,7 @@ keys
   .requiredOption('--out <dir>', 'key directory to create (mode 0700; secret.key is 0600 and never overwritten)')
   .option('--json', 'print one JSON document on stdout')
   .action(async (options: { coordinator: string; study: string; out: string; json?: boolean }) => {
-    const made = await initKeys(options);
+    const made = await initKeys({ ...options, token: apiToken() });
     if (options.json) process.stdout.write(`${JSON.stringify(made)}\n`);
     else process.stdout.write(`keys created in ${options.out}; public key (${made.public_key_bytes} bytes) registered for study ${made.study_id}\n`);
   });
@@ -189,12 +196,36 @@ program
   .option('--no-release', 'decrypt and print, but do not publish the metrics to the coordinator')
   .option('--json', 'print one JSON document on stdout')
   .action(async (options: { coordinator: string; round: string; keys: string; minSites: number; release: boolean; json?: boolean }) => {
-    const released = await decryptRound(options);
+    const released = await decryptRound({ ...options, token: apiToken() });
     if (options.json) process.stdout.write(`${JSON.stringify(released, null, 2)}\n`);
     else {
       process.stdout.write(`round ${released.round.round_id}: ${released.round.contributions} contributions decrypted${options.release ? ' and released' : ''}\n\n`);
       process.stdout.write(`${formatMetricsTable(released.metrics)}\n`);
     }
+  });
+
+const audit = program.command('audit').description('auditor: verify audit trails offline, from their files alone');
+audit
+  .command('verify')
+  .description('verify DIR/audit.jsonl (a coordinator or agent data directory): exit 0 when intact, 1 naming the first broken entry')
+  .requiredOption('--dir <dir>', 'data directory holding audit.jsonl')
+  .option('--json', 'print one JSON document on stdout')
+  .action((options: { dir: string; json?: boolean }) => {
+    const report = verifyAuditDir(options.dir);
+    process.stdout.write(options.json ? `${JSON.stringify(report, null, 2)}\n` : `${describeVerification(report)}\n`);
+    if (!report.verification.ok) process.exitCode = 1;
+  });
+audit
+  .command('cross-check')
+  .description("compare, for one round, what each site logged as sent with what the coordinator logged as received: exit 0 when they agree")
+  .requiredOption('--coordinator-dir <dir>', "the coordinator's data directory")
+  .requiredOption('--site <site=dir>', "a site id and its agent's data directory, repeatable", collect, [])
+  .requiredOption('--round <id>', 'round id')
+  .option('--json', 'print one JSON document on stdout')
+  .action((options: { coordinatorDir: string; site: string[]; round: string; json?: boolean }) => {
+    const report = crossCheckAuditDirs({ coordinatorDir: options.coordinatorDir, sites: options.site.map(parseSiteDir), round: options.round });
+    process.stdout.write(options.json ? `${JSON.stringify(report, null, 2)}\n` : `${describeCrossCheck(report).join('\n')}\n`);
+    if (report.discrepancies === null || report.discrepancies.length > 0) process.exitCode = 1;
   });
 
 interface SimulateOptions {

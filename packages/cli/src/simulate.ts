@@ -3,10 +3,11 @@ import { randomBytes, createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { verifyManifestSignature } from '@fedval/trust';
 import { stringify as toYaml } from 'yaml';
 import { CoordinatorClient } from './coordinator-client.ts';
 import { CliError } from './errors.ts';
-import { PROGRAMS, runProgram, startProcess, waitForEvent } from './processes.ts';
+import { PROGRAMS, startProcess, waitForEvent } from './processes.ts';
 import type { ManagedProcess } from './processes.ts';
 
 export interface SimulationSite {
@@ -83,6 +84,8 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   try {
     const groups = await discoverLevels(options.sites, options.groups);
     const tokens = new Map(options.sites.map((site) => [site.name, randomBytes(32).toString('base64url')]));
+    // One API token per role the simulation plays: this process is the sponsor, the key-holder process the privacy officer.
+    const apiTokens = { sponsor: randomBytes(32).toString('base64url'), privacy_officer: randomBytes(32).toString('base64url') };
     const coordinatorConfig = join(workDir, 'coordinator.yaml');
     await writeFile(
       coordinatorConfig,
@@ -90,6 +93,10 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
         listen: { host: '127.0.0.1', port: 0 },
         data_dir: './coordinator-data',
         sites: options.sites.map((site) => ({ id: site.name, token_sha256: sha256(tokens.get(site.name)!) })),
+        api_tokens: [
+          { name: 'simulate-sponsor', role: 'sponsor', token_sha256: sha256(apiTokens.sponsor) },
+          { name: 'simulate-key-holder', role: 'privacy_officer', token_sha256: sha256(apiTokens.privacy_officer) },
+        ],
         log_level: 'info',
       }),
     );
@@ -101,8 +108,11 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     });
     processes.push(coordinator);
     const { url } = await waitForEvent<{ url: string }>(coordinator, 'listening', 30_000);
-    const client = new CoordinatorClient(url);
+    const client = new CoordinatorClient(url, apiTokens.sponsor);
     const wsUrl = `${url.replace(/^http/, 'ws')}/ws`;
+    // The user of a simulation is every site's administrator and chose the model: its signer is trusted; an unsigned
+    // bundle runs under the agents' testing-only `any` policy.
+    const modelPolicy = options.scorer.kind === 'model' ? await simulationModelPolicy(options.scorer.dir) : {};
     for (const site of options.sites) {
       const siteDir = join(workDir, 'sites', site.name);
       await mkdir(siteDir, { recursive: true });
@@ -116,7 +126,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
           token_file: './site.token',
           data: { path: site.file, label: dropUndefined(options.label) },
           data_dir: './data',
-          policy: { min_cohort: 1, require_dp: !options.noDp },
+          policy: { min_cohort: 1, require_dp: !options.noDp, ...modelPolicy },
           log_level: 'info',
         }),
       );
@@ -157,7 +167,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     const keyDir = join(workDir, 'key-holder');
     if (contribution === 'bfv') {
       // The key holder is its own process: the secret key never enters the coordinator's.
-      await runProgram('key holder', PROGRAMS.fedval, ['keys', 'init', '--coordinator', url, '--study', study.study_id, '--out', keyDir, '--json']);
+      await runKeyHolder(['keys', 'init', '--coordinator', url, '--study', study.study_id, '--out', keyDir, '--json'], apiTokens.privacy_officer);
     }
     const started = await client.post<{ round_id: string }>(`/api/studies/${study.study_id}/rounds`);
     let round = await waitForRound(client, started.round_id, options.timeoutMs ?? 600_000, options.onRound);
@@ -166,10 +176,12 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       throw new CliError('FEDVAL_ERR_CLI_ROUND_FAILED', `${round.reason ?? round.state}${why.length ? ` (${why.join(', ')})` : ''}`);
     }
     if (contribution === 'bfv') {
-      await runProgram('key holder', PROGRAMS.fedval, [
-        'decrypt', '--coordinator', url, '--round', round.round_id, '--keys', keyDir, '--min-sites', String(minSites), '--json',
-      ]);
-      round = await client.get<RoundView>(`/api/rounds/${round.round_id}`);
+      await runKeyHolder(
+        ['decrypt', '--coordinator', url, '--round', round.round_id, '--keys', keyDir, '--min-sites', String(minSites), '--json'],
+        apiTokens.privacy_officer,
+      );
+      // Read back as the privacy officer: only that role sees each site's own report of the ε it spent.
+      round = await new CoordinatorClient(url, apiTokens.privacy_officer).get<RoundView>(`/api/rounds/${round.round_id}`);
     }
     if (!round.result) throw new CliError('FEDVAL_ERR_CLI_ROUND_FAILED', 'the round has no released result');
     const privacy = (round.result.privacy ?? {}) as { dp?: Record<string, unknown> | null; encryption?: Record<string, unknown> | null };
@@ -178,6 +190,34 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     await Promise.all(processes.reverse().map((child) => child.stop()));
     if (!options.workDir) await rm(workDir, { recursive: true, force: true });
   }
+}
+
+/** Site policy for the simulated sites: trust the bundle's signer, or allow an unsigned bundle (testing only). */
+async function simulationModelPolicy(dir: string): Promise<Record<string, unknown>> {
+  let manifest: Record<string, unknown>;
+  try {
+    manifest = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8')) as Record<string, unknown>;
+  } catch (cause) {
+    throw new CliError('FEDVAL_ERR_CLI_MODEL', `${dir}: manifest.json cannot be read`, { cause });
+  }
+  if (manifest.signature === undefined) return { model_approval: 'any' };
+  try {
+    return { model_approval: 'allow_list', trusted_sponsor_keys: [verifyManifestSignature(manifest)] };
+  } catch (cause) {
+    throw new CliError('FEDVAL_ERR_CLI_MODEL', `${dir}: the manifest signature does not verify (${(cause as { code?: string }).code ?? 'invalid'})`, { cause });
+  }
+}
+
+/** Runs this CLI as the separate key-holder process, its API token in the environment (not in its arguments, which other users can see). */
+async function runKeyHolder(args: string[], token: string): Promise<string> {
+  const child = startProcess({ name: 'key holder', program: PROGRAMS.fedval, args, env: { FEDVAL_API_TOKEN: token } });
+  let stdout = '';
+  let stderr = '';
+  child.child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const code = await child.exited;
+  if (code !== 0) throw new CliError('FEDVAL_ERR_CLI_PROCESS', `key holder exited with code ${code}: ${stderr.trim().split('\n').pop() ?? ''}`);
+  return stdout;
 }
 
 /** Subgroup levels: declared in the study, here read from the local files (as each site's `fedval-agent levels` would). */

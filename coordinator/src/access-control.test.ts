@@ -1,0 +1,186 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { hashToken } from '@fedval/trust';
+import Fastify from 'fastify';
+import WebSocket from 'ws';
+import { afterEach, describe, expect, it } from 'vitest';
+import { accessControl, identifyBearer, ROLES } from './access-control.ts';
+import type { Role } from './access-control.ts';
+import { CoordinatorError } from './errors.ts';
+import { roundView } from './routes/rounds.ts';
+import type { RoundRecord } from './storage/store.ts';
+import { API_TOKENS, startTestCoordinator } from './test-support/protocol-site.ts';
+import type { RunningCoordinator } from './test-support/protocol-site.ts';
+
+let running: RunningCoordinator | undefined;
+afterEach(async () => {
+  await running?.stop();
+  running = undefined;
+});
+
+/**
+ * Who may call what, written from the roles table of ARCHITECTURE.md (admin may call everything). A route the
+ * coordinator registers that is missing here fails the walk, so no route can be added without deciding its roles.
+ */
+const ACCESS: Record<string, readonly Role[] | 'public'> = {
+  'POST /api/models': ['sponsor'],
+  'GET /api/models/:id': ['sponsor', 'privacy_officer', 'auditor'],
+  'POST /api/studies': ['sponsor'],
+  'GET /api/studies/:id': ['sponsor', 'privacy_officer', 'auditor'],
+  'GET /api/studies/:id/encryption': ['sponsor', 'privacy_officer', 'auditor'],
+  'PUT /api/studies/:id/public-key': ['privacy_officer'],
+  'POST /api/studies/:id/rounds': ['sponsor'],
+  'GET /api/rounds/:id': ['sponsor', 'privacy_officer', 'auditor'],
+  'GET /api/rounds/:id/aggregate': ['privacy_officer'],
+  'POST /api/rounds/:id/release': ['privacy_officer'],
+  'GET /api/sites': ['sponsor', 'site_admin', 'auditor'],
+  'GET /api/audit': ['privacy_officer', 'auditor'],
+  'GET /api/audit/verify': ['privacy_officer', 'auditor'],
+  'GET /healthz': 'public',
+  'GET /ws': 'public',
+};
+
+const MODEL_ID = 'ab'.repeat(32);
+const UUID = '00000000-0000-4000-8000-000000000000';
+
+function concretePath(url: string): string {
+  return url.replace(':id', url.startsWith('/api/models') ? MODEL_ID : UUID);
+}
+
+async function call(server: RunningCoordinator, method: string, url: string, role: Role | null): Promise<{ status: number; body: any }> {
+  const headers: Record<string, string> = role ? { authorization: `Bearer ${API_TOKENS[role]}` } : {};
+  const hasBody = method === 'POST' || method === 'PUT';
+  if (hasBody) headers['content-type'] = 'application/json';
+  const response = await fetch(`${server.url}${concretePath(url)}`, { method, headers, ...(hasBody ? { body: '{}' } : {}) });
+  const text = await response.text();
+  return { status: response.status, body: text && method !== 'HEAD' ? JSON.parse(text) : undefined };
+}
+
+describe('access control', () => {
+  it('walks every registered route with every role and no token: 401, 403 or allowed, as the table says', async () => {
+    const routes: { method: string; url: string }[] = [];
+    running = await startTestCoordinator({}, undefined, (app) =>
+      app.addHook('onRoute', (route) => {
+        for (const method of [route.method].flat()) routes.push({ method, url: route.url });
+      }),
+    );
+    const server = running;
+    // GET routes get an automatic HEAD twin, checked like their GET.
+    const walked = routes.map((route) => ({ ...route, key: `${route.method === 'HEAD' ? 'GET' : route.method} ${route.url}` }));
+    expect(new Set(walked.map((route) => route.key))).toEqual(new Set(Object.keys(ACCESS)));
+
+    for (const route of walked) {
+      const allowed = ACCESS[route.key] as readonly Role[] | 'public';
+      for (const role of [null, ...ROLES]) {
+        const { status, body } = await call(server, route.method, route.url, role);
+        const label = `${route.method} ${route.url} as ${role ?? 'no token'}`;
+        if (allowed !== 'public' && role === null) {
+          expect(status, label).toBe(401);
+          if (route.method !== 'HEAD') expect(body.error.code, label).toBe('FEDVAL_ERR_COORD_UNAUTHENTICATED');
+        } else if (allowed !== 'public' && role !== 'admin' && !allowed.includes(role as Role)) {
+          expect(status, label).toBe(403);
+          if (route.method !== 'HEAD') expect(body.error.code, label).toBe('FEDVAL_ERR_COORD_FORBIDDEN');
+        } else {
+          expect([401, 403], label).not.toContain(status);
+        }
+      }
+    }
+
+    // Each refusal is in the audit trail with its route and code, and no token ever is.
+    const trail = readFileSync(join(server.dataDir, 'audit.jsonl'), 'utf8');
+    const denied = trail.trim().split('\n').map((line) => JSON.parse(line)).filter((entry) => entry.action === 'api.denied');
+    expect(denied).toContainEqual(expect.objectContaining({ actor: 'role:sponsor:sponsor', object: 'route:POST /api/rounds/:id/release', reason: 'FEDVAL_ERR_COORD_FORBIDDEN' }));
+    expect(denied).toContainEqual(expect.objectContaining({ actor: 'anonymous', object: 'route:GET /api/audit', reason: 'FEDVAL_ERR_COORD_UNAUTHENTICATED' }));
+    for (const token of Object.values(API_TOKENS)) expect(trail).not.toContain(token);
+  });
+
+  it('refuses wrong, malformed and other schemes of credentials with 401, and accepts any case of "Bearer"', async () => {
+    running = await startTestCoordinator();
+    const get = (authorization: string) => fetch(`${running!.url}/api/sites`, { headers: { authorization } });
+    for (const bad of [`Bearer ${API_TOKENS.sponsor}x`, `Basic ${API_TOKENS.sponsor}`, `Bearer`, `Bearer  ${API_TOKENS.sponsor}`, API_TOKENS.sponsor]) {
+      const response = await get(bad);
+      expect(response.status, bad).toBe(401);
+      expect(((await response.json()) as { error: { code: string } }).error.code).toBe('FEDVAL_ERR_COORD_UNAUTHENTICATED');
+    }
+    expect((await get(`bearer ${API_TOKENS.sponsor}`)).status).toBe(200);
+  });
+
+  it('identifies a token by its SHA-256 among every configured token', () => {
+    const tokens = [
+      { name: 'ada', role: 'sponsor' as const, token_sha256: hashToken('first-token') },
+      { name: 'bob', role: 'auditor' as const, token_sha256: hashToken('second-token') },
+    ];
+    expect(identifyBearer('Bearer second-token', tokens)).toEqual({ name: 'bob', role: 'auditor' });
+    expect(identifyBearer('Bearer first-token', tokens)).toEqual({ name: 'ada', role: 'sponsor' });
+    expect(identifyBearer('Bearer third-token', tokens)).toBeNull();
+    expect(identifyBearer(undefined, tokens)).toBeNull();
+    expect(identifyBearer('Bearer first-token', [])).toBeNull();
+  });
+
+  it('refuses to register a route that declares no roles, so nothing becomes public by accident', async () => {
+    const app = Fastify();
+    await app.register(accessControl, { tokens: [], audit: () => { throw new Error('not called'); } });
+    const registered = app.register(async (child) => {
+      child.get('/api/forgotten', async () => ({ secret: true }));
+    });
+    await expect(registered.ready()).rejects.toThrow(CoordinatorError);
+    await expect(registered.ready()).rejects.toThrow(/GET \/api\/forgotten must declare config.roles/);
+  });
+});
+
+describe('rate limits', () => {
+  it('answers 429 FEDVAL_ERR_COORD_RATE_LIMITED past rate_limit_per_minute, counted per token', async () => {
+    running = await startTestCoordinator({ rate_limit_per_minute: 3 });
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i += 1) statuses.push((await running.api('GET', '/api/sites')).status);
+    expect(statuses).toEqual([200, 200, 200, 429]);
+    const limited = await running.api('GET', '/api/sites');
+    expect(limited.body).toEqual({ error: { code: 'FEDVAL_ERR_COORD_RATE_LIMITED', message: expect.stringContaining('retry in') } });
+    expect((await running.api('GET', '/api/sites', undefined, 'auditor')).status).toBe(200);
+  });
+
+  it('counts requests without a known token per client address, so made-up tokens share one budget', async () => {
+    running = await startTestCoordinator({ rate_limit_per_minute: 2 });
+    const statuses: number[] = [];
+    for (let i = 0; i < 3; i += 1) {
+      statuses.push((await fetch(`${running.url}/api/sites`, { headers: { authorization: `Bearer made-up-${i}` } })).status);
+    }
+    expect(statuses).toEqual([401, 401, 429]);
+  });
+
+  it('refuses WebSocket connection attempts past ws_connects_per_minute with HTTP 429 before the upgrade', async () => {
+    running = await startTestCoordinator({ ws_connects_per_minute: 2 });
+    const attempt = () =>
+      new Promise<string>((resolve) => {
+        const socket = new WebSocket(running!.wsUrl);
+        socket.once('open', () => {
+          socket.close();
+          resolve('open');
+        });
+        socket.once('unexpected-response', (_request, response) => {
+          resolve(`http ${response.statusCode}`);
+          socket.terminate();
+        });
+        socket.once('error', () => resolve('error'));
+      });
+    expect([await attempt(), await attempt(), await attempt()]).toEqual(['open', 'open', 'http 429']);
+  });
+});
+
+describe('round view by role', () => {
+  it('shows each site\'s reported ε only to the privacy officer, auditor and admin, never to a sponsor or site admin', () => {
+    const perSite = [{ site_id: 'site-a', epsilon_spent: 0.5, epsilon_remaining: 2.5 }];
+    const round: RoundRecord = {
+      id: UUID, studyId: UUID, state: 'aggregated', reason: null, createdAt: 0, deadlineAt: 1, closedAt: 1, contributions: 3,
+      sites: [],
+      result: { metrics: { auc: 0.7 }, contributions: 3, sites: ['site-a', 'site-b', 'site-c'], privacy: { dp: { epsilon: 1, delta: 1e-6, sites: perSite }, encryption: null } },
+    };
+    const view = (role: Role | null) => roundView(round, role === null ? null : { name: 'x', role }).result as { privacy: { dp: Record<string, unknown> } };
+    for (const role of ['privacy_officer', 'auditor', 'admin'] as const) expect(view(role).privacy.dp.sites).toEqual(perSite);
+    for (const role of ['sponsor', 'site_admin', null] as const) {
+      expect(view(role).privacy.dp).toEqual({ epsilon: 1, delta: 1e-6 });
+      expect(view(role)).toMatchObject({ metrics: { auc: 0.7 }, contributions: 3 });
+    }
+    expect((round.result?.privacy as { dp: { sites: unknown } }).dp.sites).toBe(perSite);
+  });
+});
