@@ -34,6 +34,8 @@ const ACCESS: Record<string, readonly Role[] | 'public'> = {
   'GET /api/rounds/:id/aggregate': ['privacy_officer'],
   'POST /api/rounds/:id/release': ['privacy_officer'],
   'GET /api/sites': ['sponsor', 'site_admin', 'auditor'],
+  'POST /api/sites/:id/enrollment-token': ['admin'],
+  'POST /api/enroll': 'public',
   'GET /api/audit': ['privacy_officer', 'auditor'],
   'GET /api/audit/verify': ['privacy_officer', 'auditor'],
   'GET /healthz': 'public',

@@ -25,6 +25,10 @@ export interface CoordinatorLimits {
   rate_limit_per_minute: number;
   /** WebSocket connection attempts per minute per client IP; more are refused with HTTP 429 before the upgrade. Default 120. */
   ws_connects_per_minute: number;
+  /** `POST /api/enroll` attempts per minute per client IP. Default 10. */
+  enroll_per_minute: number;
+  /** How long an enrollment token stays usable after issue, in seconds. Default 86400 s (24 h). */
+  enrollment_token_ttl_seconds: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<CoordinatorLimits> = Object.freeze({
@@ -36,6 +40,8 @@ export const DEFAULT_LIMITS: Readonly<CoordinatorLimits> = Object.freeze({
   max_invalid_messages: 10, // messages per connection
   rate_limit_per_minute: 600, // requests per token (or IP) per minute
   ws_connects_per_minute: 120, // connection attempts per IP per minute
+  enroll_per_minute: 10, // enrollment attempts per IP per minute
+  enrollment_token_ttl_seconds: 24 * 60 * 60, // 24 h
 });
 
 export const DEFAULT_CONFIG = Object.freeze({
@@ -73,11 +79,17 @@ const configSchema = z.strictObject({
     })
     .default({ ...DEFAULT_CONFIG.listen }),
   data_dir: z.string().min(1).default(DEFAULT_CONFIG.data_dir),
+  /**
+   * The site socket URL exactly as agents are configured with it (`ws://…/ws` or `wss://…/ws`), named in every
+   * connection challenge. Default: derived from the request's Host header (set it behind a TLS-terminating proxy).
+   */
+  public_ws_url: z.string().regex(/^wss?:\/\/[^\s]+$/, 'must be a ws:// or wss:// URL').max(2048).optional(),
   sites: z
     .array(
       z.strictObject({
         id: siteId,
-        token_sha256: sha256Hex,
+        /** SHA-256 of the site's pre-shared token; omitted for a site that authenticates only with an enrolled Ed25519 key. */
+        token_sha256: sha256Hex.optional(),
       }),
     )
     .min(1, 'at least one site is required')
@@ -98,6 +110,8 @@ const configSchema = z.strictObject({
       max_invalid_messages: positiveInt(1_000_000).default(DEFAULT_LIMITS.max_invalid_messages),
       rate_limit_per_minute: positiveInt(1_000_000).default(DEFAULT_LIMITS.rate_limit_per_minute),
       ws_connects_per_minute: positiveInt(1_000_000).default(DEFAULT_LIMITS.ws_connects_per_minute),
+      enroll_per_minute: positiveInt(1_000_000).default(DEFAULT_LIMITS.enroll_per_minute),
+      enrollment_token_ttl_seconds: positiveInt(30 * 24 * 60 * 60).default(DEFAULT_LIMITS.enrollment_token_ttl_seconds),
     })
     .default({ ...DEFAULT_LIMITS }),
   log_level: z.enum(LOG_LEVELS).default(DEFAULT_CONFIG.log_level),

@@ -34,6 +34,8 @@ export const COORD_ERRORS = {
   FEDVAL_ERR_COORD_UNAUTHENTICATED: ['a valid API token is required (Authorization: Bearer <token>)', 401],
   FEDVAL_ERR_COORD_FORBIDDEN: ['the role of this API token may not call this route', 403],
   FEDVAL_ERR_COORD_RATE_LIMITED: ['too many requests; retry later', 429],
+  // enrollment
+  FEDVAL_ERR_COORD_ENROLLMENT_REFUSED: ['the enrollment token is unknown, used, expired or for another site', 401],
   // WebSocket hub
   FEDVAL_ERR_COORD_UNAUTHORIZED: ['site authentication failed', 401],
   FEDVAL_ERR_COORD_HELLO_REQUIRED: ['the first message must be hello', 400],
@@ -55,6 +57,8 @@ export const COORD_ERRORS = {
   FEDVAL_ERR_COORD_ROUND_DEADLINE: ['the round deadline passed', 408],
   FEDVAL_ERR_COORD_ROUND_CLOSED: ['the round is closed', 409],
   FEDVAL_ERR_COORD_FINALIZE: ['the aggregate could not be finalized into metrics', 500],
+  FEDVAL_ERR_COORD_RESULT_SIGNATURE: ['the result of an enrolled site is unsigned or its signature does not verify', 400],
+  FEDVAL_ERR_COORD_REPLAYED: ['this signed result was already received, or is outside the replay window', 409],
 } as const satisfies Record<string, readonly [string, number]>;
 
 export type CoordinatorErrorCode = keyof typeof COORD_ERRORS;

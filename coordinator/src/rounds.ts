@@ -15,6 +15,7 @@ import type { PrivateRelease } from '@fedval/dp';
 import { createHeContext } from '@fedval/he';
 import type { HeContext } from '@fedval/he';
 import type { AuditRecorder } from './coordinator-audit.ts';
+import { SiteIdentities } from './site-identities.ts';
 import { CoordinatorError } from './errors.ts';
 import type { CoordinatorErrorCode } from './errors.ts';
 import { modelScorer } from './model-bundles.ts';
@@ -62,6 +63,8 @@ export interface RoundRunnerOptions {
   log: FastifyBaseLogger;
   /** The audit trail: every transition is recorded before it is acted on. */
   audit: AuditRecorder;
+  /** Enrolled sites' keys: their results must carry a valid, fresh signature. Default: no site is enrolled. */
+  identities?: SiteIdentities;
 }
 
 /**
@@ -74,6 +77,7 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
   readonly #channel: SiteChannel;
   readonly #log: FastifyBaseLogger;
   readonly #audit: AuditRecorder;
+  readonly #identities: SiteIdentities;
   readonly #open = new Map<string, OpenRound>();
   #writes: Promise<void> = Promise.resolve();
   #closed = false;
@@ -85,6 +89,7 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
     this.#channel = options.channel;
     this.#log = options.log;
     this.#audit = options.audit;
+    this.#identities = options.identities ?? new SiteIdentities();
   }
 
   /** Opens a round of a study and dispatches its task to every study site that is connected. `actor` is who started it, for the audit trail. */
@@ -185,6 +190,7 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
         return;
       }
       case 'task.result':
+        if (this.#identities.isEnrolled(siteId)) this.#checkResultSignature(siteId, message.content);
         return this.#onResult(siteId, message.content.roundId, message.content.contribution, message.content.contributionSha256, message.content.attestation);
     }
   }
@@ -266,6 +272,32 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
     this.#log.info({ roundId, siteId, bytes, contributions: round.aggregator.count }, 'contribution added');
     this.#markCollecting(round);
     this.#closeIfSettled(round);
+  }
+
+  /**
+   * An enrolled site's result must be signed, and its nonce new (checked before the round's state, so a replay is
+   * refused as such even after the round closed). A refusal is audited; an outstanding site is marked invalid and the
+   * round goes on with the others.
+   */
+  #checkResultSignature(siteId: string, content: MessageOf<'task.result'>['content']): void {
+    try {
+      this.#identities.verifyResult(siteId, content);
+    } catch (error) {
+      const code = toWireError(error).code;
+      const { roundId } = content;
+      this.#audit({ actor: `site:${siteId}`, action: 'contribution.refused', object: `round:${roundId}`, reason: code, details: { site: siteId, code, sha256: content.contributionSha256 } });
+      const round = this.#open.get(roundId);
+      const status = round?.sites.get(siteId)?.status;
+      if (round && status && OUTSTANDING_SITE_STATUSES.includes(status)) {
+        this.#setSite(round, siteId, { status: 'invalid', code });
+        this.#log.warn({ roundId, siteId, code }, 'result signature refused; the round continues without the site');
+        this.#markCollecting(round);
+        this.#closeIfSettled(round);
+      } else {
+        this.#log.warn({ roundId, siteId, code }, 'result signature refused');
+      }
+      throw error;
+    }
   }
 
   #markCollecting(round: OpenRound): void {

@@ -15,6 +15,8 @@ import { roundRoutes } from './routes/rounds.ts';
 import { siteRoutes } from './routes/sites.ts';
 import { studyRoutes } from './routes/studies.ts';
 import { SiteAuthenticator } from './site-auth.ts';
+import { SiteIdentities } from './site-identities.ts';
+import { enrollmentRoutes } from './routes/enrollment.ts';
 import { WS_CLOSE_CODES, SiteConnections } from './site-connections.ts';
 import { siteHub } from './site-hub.ts';
 import { BundleFileStore } from './storage/bundle-files.ts';
@@ -75,7 +77,8 @@ export function createCoordinator(config: CoordinatorConfig, options: Coordinato
   });
   const bundles = new BundleFileStore(config.data_dir);
   const connections = new SiteConnections(app.log);
-  const rounds = new RoundRunner({ store, bundles, channel: connections, log: app.log, audit: record });
+  const identities = new SiteIdentities();
+  const rounds = new RoundRunner({ store, bundles, channel: connections, log: app.log, audit: record, identities });
   const authenticator = new SiteAuthenticator(config.sites);
 
   app.removeContentTypeParser('text/plain'); // REST bodies are JSON only
@@ -100,6 +103,7 @@ export function createCoordinator(config: CoordinatorConfig, options: Coordinato
     const failed = await store.failOpenRounds('coordinator_restarted', Date.now());
     if (failed > 0) app.log.warn({ rounds: failed }, 'rounds left open by a previous run failed with coordinator_restarted');
     for (const [siteId, at] of await store.siteLastSeen()) connections.touch(siteId, at);
+    for (const [siteId, publicKey] of await store.siteKeys()) identities.set(siteId, publicKey);
   });
   app.register(websocket, {
     options: { maxPayload: config.limits.max_message_bytes },
@@ -115,7 +119,8 @@ export function createCoordinator(config: CoordinatorConfig, options: Coordinato
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   });
-  app.register(siteHub, { config, authenticator, connections, rounds, store, audit: record });
+  app.register(siteHub, { config, authenticator, identities, connections, rounds, store, audit: record });
+  app.register(enrollmentRoutes, { config, store, identities, audit: record });
   app.register(modelRoutes, { store, bundles, audit: record });
   app.register(studyRoutes, { config, store, audit: record });
   app.register(roundRoutes, { store, rounds, audit: record });

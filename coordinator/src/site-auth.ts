@@ -11,8 +11,9 @@ export class SiteAuthenticator {
   readonly #hashes: ReadonlyMap<string, Buffer>;
   readonly #decoy = Buffer.alloc(32);
 
-  constructor(sites: readonly { id: string; token_sha256: string }[]) {
-    this.#hashes = new Map(sites.map((site) => [site.id, Buffer.from(site.token_sha256, 'hex')]));
+  /** Sites without `token_sha256` (enrollment only) are never accepted by token. */
+  constructor(sites: readonly { id: string; token_sha256?: string | undefined }[]) {
+    this.#hashes = new Map(sites.flatMap((site) => (site.token_sha256 ? [[site.id, Buffer.from(site.token_sha256, 'hex')] as const] : [])));
   }
 
   has(siteId: string): boolean {

@@ -1,5 +1,7 @@
-// site-hub.ts — the WebSocket endpoint sites connect to: hello and token check, frame decoding, heartbeats, routing to rounds.
+// site-hub.ts — the WebSocket endpoint sites connect to: challenge, hello (token or signature), frame decoding, heartbeats, routing to rounds.
 import { createErrorMessage, createMessage, decodeMessage, toWireError } from '@fedval/protocol';
+import { createChallenge } from '@fedval/trust';
+import type { AuthChallenge } from '@fedval/trust';
 import type { Message, WireError } from '@fedval/protocol';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { RawData, WebSocket } from 'ws';
@@ -10,6 +12,7 @@ import { CoordinatorError } from './errors.ts';
 import type { CoordinatorErrorCode } from './errors.ts';
 import type { RoundRunner } from './rounds.ts';
 import type { SiteAuthenticator } from './site-auth.ts';
+import type { SiteIdentities } from './site-identities.ts';
 import { WS_CLOSE_CODES, sendMessage } from './site-connections.ts';
 import type { SiteConnections } from './site-connections.ts';
 import type { CoordinatorStore } from './storage/store.ts';
@@ -22,6 +25,8 @@ export const HEARTBEAT_MISSES_ALLOWED = 3;
 export interface SiteHubOptions {
   config: CoordinatorConfig;
   authenticator: SiteAuthenticator;
+  /** Enrolled sites' public keys. */
+  identities: SiteIdentities;
   connections: SiteConnections;
   rounds: RoundRunner;
   store: CoordinatorStore;
@@ -32,11 +37,26 @@ export interface SiteHubOptions {
 interface Peer {
   ip: string;
   log: FastifyBaseLogger;
+  /** The socket URL this connection's challenge names (see challengeAudience). */
+  audience: string;
+}
+
+/**
+ * The coordinator's identity in challenges: `public_ws_url` when configured, else the socket URL the client used
+ * (scheme from the request, Host header), normalized by the WHATWG URL parser as agents normalize theirs.
+ */
+export function challengeAudience(config: Pick<CoordinatorConfig, 'public_ws_url'>, request: { protocol: string; headers: { host?: string | undefined } }): string {
+  const raw = config.public_ws_url ?? `${request.protocol === 'https' ? 'wss' : 'ws'}://${request.headers.host ?? ''}${SITE_SOCKET_PATH}`;
+  try {
+    return new URL(raw).href;
+  } catch {
+    return 'ws://unknown-host/ws';
+  }
 }
 
 /** Fastify plugin: the `/ws` route and the heartbeat sweep. Requires @fastify/websocket on a parent context. */
 export async function siteHub(app: FastifyInstance, options: SiteHubOptions): Promise<void> {
-  for (const key of ['config', 'authenticator', 'connections', 'rounds', 'store', 'audit'] as const) {
+  for (const key of ['config', 'authenticator', 'identities', 'connections', 'rounds', 'store', 'audit'] as const) {
     if (!options[key]) throw new CoordinatorError('FEDVAL_ERR_COORD_INTERNAL', `siteHub needs the ${key} option`);
   }
   if (!app.hasDecorator('websocketServer')) throw new CoordinatorError('FEDVAL_ERR_COORD_INTERNAL', 'siteHub needs @fastify/websocket registered first');
@@ -74,7 +94,7 @@ export async function siteHub(app: FastifyInstance, options: SiteHubOptions): Pr
       },
     },
     (socket, request) => {
-      acceptSocket(socket, { ip: request.ip, log: request.log }, options, recordSeen);
+      acceptSocket(socket, { ip: request.ip, log: request.log, audience: challengeAudience(config, request) }, options, recordSeen);
     },
   );
 }
@@ -90,10 +110,13 @@ function acceptSocket(
   options: SiteHubOptions,
   recordSeen: (siteId: string, at: number) => void,
 ): void {
-  const { config, authenticator, connections, rounds } = options;
+  const { config, authenticator, identities, connections, rounds } = options;
   const { log } = peer;
   let siteId: string | undefined;
   let invalidMessages = 0;
+  // Sent first on every connection; answered at most once (the hello that answers it, valid or not, ends it).
+  let challenge: AuthChallenge | undefined = createChallenge({ audience: peer.audience });
+  sendMessage(socket, createMessage('challenge', { ...challenge }), log);
   /** Records a refused connection; the socket closes whether or not the trail could be written. */
   const auditRefusal = (code: string, claimed?: string): void => {
     try {
@@ -128,8 +151,15 @@ function acceptSocket(
   };
 
   const onHello = (message: Extract<Message, { type: 'hello' }>): void => {
-    const { siteId: claimed, token } = message.content;
-    if (!authenticator.verify(claimed, token)) {
+    const { siteId: claimed, token, signature } = message.content;
+    const answered = challenge;
+    challenge = undefined;
+    // An enrolled site proves its key; a token is accepted only from a site that is not enrolled.
+    const authenticated =
+      signature !== undefined
+        ? answered !== undefined && identities.verifyConnect(claimed, answered, signature)
+        : token !== undefined && !identities.isEnrolled(claimed) && authenticator.verify(claimed, token);
+    if (!authenticated) {
       // Never say whether the site or the token was wrong.
       log.warn('site authentication failed; closing');
       auditRefusal('FEDVAL_ERR_COORD_UNAUTHORIZED', claimed);
@@ -141,7 +171,7 @@ function acceptSocket(
       actor: `site:${claimed}`,
       action: 'connection.accepted',
       object: `site:${claimed}`,
-      details: { ip: peer.ip, agent_version: message.content.agentVersion },
+      details: { ip: peer.ip, agent_version: message.content.agentVersion, method: signature !== undefined ? 'signature' : 'token' },
     });
     siteId = claimed;
     const now = Date.now();

@@ -5,12 +5,13 @@ import { basename } from 'node:path';
 import { budgetFromEpsilon, createPrivateRelease, cryptoRandomSource, DpError, resolvePrivacySpec } from '@fedval/dp';
 import type { PrivacyBudget } from '@fedval/dp';
 import { createHeContext, encryptVector } from '@fedval/he';
-import { commitToFingerprint } from '@fedval/trust';
+import { commitToFingerprint, createNonce, loadPrivateKey, signChallenge, signResult } from '@fedval/trust';
+import type { KeyObject } from 'node:crypto';
 import type { AuditEntry, AuditEvent } from '@fedval/trust';
 import { resolveMetricSpec } from '@fedval/metrics';
 import type { MetricSpec, StatisticsLayout } from '@fedval/metrics';
 import { createErrorMessage, createMessage, decodeMessage, encodeMessage, toWireError } from '@fedval/protocol';
-import type { Contribution, Message, TaskContent } from '@fedval/protocol';
+import type { ChallengeContent, Contribution, Message, ResultSignature, TaskContent } from '@fedval/protocol';
 import type { Logger } from 'pino';
 import WebSocket from 'ws';
 import type { AgentConfig } from './config.ts';
@@ -43,6 +44,8 @@ export class SiteAgent extends EventEmitter<SiteAgentEvents> {
   #reconnectTimer: NodeJS.Timeout | undefined;
   #running: { roundId: string; abort: AbortController } | undefined;
   #state: SiteState | undefined;
+  /** The enrolled site's private key (config.site_key), loaded at start; undefined for a token-configured site. */
+  #siteKey: KeyObject | undefined;
 
   constructor(config: AgentConfig, logger: Logger) {
     super();
@@ -56,6 +59,13 @@ export class SiteAgent extends EventEmitter<SiteAgentEvents> {
    */
   start(): void {
     this.#stopped = false;
+    if (this.#config.site_key !== null && !this.#siteKey) {
+      try {
+        this.#siteKey = loadPrivateKey(this.#config.site_key);
+      } catch (cause) {
+        throw new AgentError('FEDVAL_ERR_AGENT_SITE_KEY', `${(cause as { code?: string }).code ?? 'unreadable'}: ${(cause as Error).message}`, { cause });
+      }
+    }
     this.#state ??= openSiteState(this.#config.data_dir);
     const source = this.#config.source;
     this.#record({
@@ -96,14 +106,8 @@ export class SiteAgent extends EventEmitter<SiteAgentEvents> {
     socket.binaryType = 'nodebuffer';
     socket.on('open', () => {
       this.#log.info({ coordinator: this.#config.coordinator }, 'connected; authenticating');
-      this.#send(
-        createMessage('hello', {
-          siteId: this.#config.site_id,
-          token: this.#config.token,
-          agentVersion: AGENT_VERSION,
-          capabilities: { tasks: [...this.#config.policy.allowed_tasks], contributions: [...this.#config.policy.allowed_contributions] },
-        }),
-      );
+      // A token site says hello at once (and ignores the challenge); an enrolled site answers the challenge.
+      if (this.#config.token !== null) this.#sendHello({ token: this.#config.token });
     });
     socket.on('message', (data, isBinary) => {
       if (!isBinary) {
@@ -119,7 +123,7 @@ export class SiteAgent extends EventEmitter<SiteAgentEvents> {
       if (code === 4401 || code === 4409) {
         const error =
           code === 4401
-            ? new AgentError('FEDVAL_ERR_AGENT_UNAUTHORIZED', 'check site_id and token')
+            ? new AgentError('FEDVAL_ERR_AGENT_UNAUTHORIZED', this.#siteKey ? 'check site_id and that this site key is the enrolled one' : 'check site_id and token')
             : new AgentError('FEDVAL_ERR_AGENT_REPLACED', 'another agent connected with this site id');
         this.#log.error({ code: error.code }, error.message);
         this.#recordQuietly({ action: 'connection.refused', object: `coordinator:${this.#config.coordinator}`, reason: error.code, details: { close_code: code } });
@@ -129,6 +133,42 @@ export class SiteAgent extends EventEmitter<SiteAgentEvents> {
       }
       if (!this.#stopped) this.#scheduleReconnect();
     });
+  }
+
+  #sendHello(credential: { token: string } | { signature: Uint8Array }): void {
+    this.#send(
+      createMessage('hello', {
+        siteId: this.#config.site_id,
+        ...('token' in credential ? { token: credential.token } : { signature: new Uint8Array(credential.signature) }),
+        agentVersion: AGENT_VERSION,
+        capabilities: { tasks: [...this.#config.policy.allowed_tasks], contributions: [...this.#config.policy.allowed_contributions] },
+      }),
+    );
+  }
+
+  /** Signs the connection challenge, only if it names the coordinator this site is configured for (@fedval/trust signChallenge). */
+  #answerChallenge(challenge: ChallengeContent): void {
+    if (!this.#siteKey) return;
+    let signature: Uint8Array;
+    try {
+      signature = signChallenge(this.#siteKey, challenge, { siteId: this.#config.site_id, purpose: 'connect', expectedAudience: normalizedCoordinatorUrl(this.#config.coordinator) });
+    } catch (cause) {
+      const error = new AgentError('FEDVAL_ERR_AGENT_CHALLENGE', `expected ${normalizedCoordinatorUrl(this.#config.coordinator)}`, { cause });
+      this.#log.error({ code: error.code }, error.message);
+      this.#recordQuietly({ action: 'connection.refused', object: `coordinator:${this.#config.coordinator}`, reason: error.code, details: { code: error.code } });
+      this.#stopped = true;
+      this.emit('fatal', error);
+      this.#socket?.close(1008, error.code);
+      return;
+    }
+    this.#sendHello({ signature });
+  }
+
+  /** An enrolled site's signature over the result (@fedval/trust signResult); none for a token site. */
+  #signResult(roundId: string, contributionSha256: string): ResultSignature | undefined {
+    if (!this.#siteKey) return undefined;
+    const fields = { roundId, siteId: this.#config.site_id, contributionSha256, nonce: createNonce(), sentAt: Date.now() };
+    return { nonce: fields.nonce, sentAt: fields.sentAt, signature: new Uint8Array(signResult(this.#siteKey, fields)) };
   }
 
   #scheduleReconnect(): void {
@@ -150,6 +190,9 @@ export class SiteAgent extends EventEmitter<SiteAgentEvents> {
       return;
     }
     switch (message.type) {
+      case 'challenge':
+        this.#answerChallenge(message.content);
+        return;
       case 'welcome':
         this.#attempt = 0;
         this.#log.info({ siteId: message.content.siteId }, 'authenticated');
@@ -277,7 +320,8 @@ export class SiteAgent extends EventEmitter<SiteAgentEvents> {
         dataset_commitment: datasetCommitment,
         audit_head: { seq: sent.seq, hash: sent.hash },
       };
-      this.#send(createMessage('task.result', { roundId, contribution, contributionSha256, attestation }, requestId));
+      const signature = this.#signResult(roundId, contributionSha256);
+      this.#send(createMessage('task.result', { roundId, contribution, contributionSha256, attestation, ...(signature ? { signature } : {}) }, requestId));
       log.info({ contributionSha256, kind: contribution.kind, entries: released.length, scorer: scorer.description, privacy }, 'contribution sent');
       this.emit('task-finished', roundId, 'contributed');
     } catch (error) {
@@ -432,6 +476,15 @@ export class SiteAgent extends EventEmitter<SiteAgentEvents> {
   #send(message: Message): void {
     const socket = this.#socket;
     if (socket?.readyState === WebSocket.OPEN) socket.send(encodeMessage(message), { binary: true });
+  }
+}
+
+/** The coordinator URL as challenges name it: parsed and serialized by the WHATWG URL parser, as the coordinator does. */
+export function normalizedCoordinatorUrl(url: string): string {
+  try {
+    return new URL(url).href;
+  } catch {
+    return url;
   }
 }
 

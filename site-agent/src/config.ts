@@ -1,10 +1,13 @@
 // config.ts — the site agent's YAML configuration: defaults, validation of every field at once, freezing.
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { AgentError } from './errors.ts';
+
+/** The site's Ed25519 private key inside data_dir, written by `fedval-agent enroll` (mode 0600). */
+export const SITE_KEY_FILE = 'site.key';
 
 export const DEFAULT_AGENT_LIMITS = Object.freeze({
   maxMessageBytes: 64 * 1024 * 1024, // 64 MiB, largest message accepted from the coordinator
@@ -81,8 +84,11 @@ const configSchema = z.strictObject({
 
 export type AgentConfigInput = z.input<typeof configSchema>;
 export type AgentConfig = Readonly<
-  z.output<typeof configSchema> & {
-    token: string;
+  Omit<z.output<typeof configSchema>, 'token'> & {
+    /** The pre-shared token (from token or token_file), or null for an enrolled site. */
+    token: string | null;
+    /** Path of the enrolled site's private key (data_dir/site.key) when no token is configured, else null. */
+    site_key: string | null;
     configDir: string;
     /** The file the configuration was read from and the SHA-256 of its bytes, when it came from a file. */
     source?: { path: string; sha256: string };
@@ -94,13 +100,31 @@ export function describeIssues(error: z.ZodError): string {
   return error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`).join('; ');
 }
 
-/** Validates a parsed configuration object; relative paths resolve against `configDir`. */
-export function resolveAgentConfig(raw: unknown, configDir: string, source?: { path: string; sha256: string }): AgentConfig {
+export interface ResolveAgentConfigOptions {
+  /** For `fedval-agent enroll`: accept a configuration with neither a token nor a site key yet. Default false. */
+  enrolling?: boolean;
+}
+
+/**
+ * Validates a parsed configuration object; relative paths resolve against `configDir`. Credentials: exactly one of
+ * token / token_file, or neither when the site is enrolled (data_dir/site.key exists).
+ */
+export function resolveAgentConfig(
+  raw: unknown,
+  configDir: string,
+  source?: { path: string; sha256: string },
+  options: ResolveAgentConfigOptions = {},
+): AgentConfig {
   const parsed = configSchema.safeParse(raw);
   const problems: string[] = [];
+  let siteKey: string | null = null;
   if (!parsed.success) problems.push(describeIssues(parsed.error));
-  else if (Boolean(parsed.data.token) === Boolean(parsed.data.token_file)) {
-    problems.push('token, token_file: exactly one of them is required');
+  else if (parsed.data.token && parsed.data.token_file) problems.push('token, token_file: exactly one of them is required, or neither for an enrolled site');
+  else if (!parsed.data.token && !parsed.data.token_file) {
+    siteKey = join(resolve(configDir, parsed.data.data_dir), SITE_KEY_FILE);
+    if (!options.enrolling && !existsSync(siteKey)) {
+      problems.push('token, token_file: exactly one of them is required, or neither for an enrolled site (run fedval-agent enroll to create data_dir/site.key)');
+    }
   }
   if (parsed.success && parsed.data.privacy.per_round_epsilon > parsed.data.privacy.total_epsilon) {
     problems.push('privacy.per_round_epsilon: must not exceed privacy.total_epsilon');
@@ -113,7 +137,7 @@ export function resolveAgentConfig(raw: unknown, configDir: string, source?: { p
   }
   if (problems.length > 0 || !parsed.success) throw new AgentError('FEDVAL_ERR_AGENT_CONFIG', problems.join('; '));
   const config = parsed.data;
-  let token = config.token ?? '';
+  let token = config.token ?? null;
   if (config.token_file) {
     const tokenPath = resolve(configDir, config.token_file);
     try {
@@ -126,6 +150,7 @@ export function resolveAgentConfig(raw: unknown, configDir: string, source?: { p
   const resolved = {
     ...config,
     token,
+    site_key: siteKey,
     configDir,
     data: { ...config.data, path: resolve(configDir, config.data.path) },
     data_dir: resolve(configDir, config.data_dir),
@@ -135,7 +160,7 @@ export function resolveAgentConfig(raw: unknown, configDir: string, source?: { p
 }
 
 /** Reads, validates and freezes a YAML configuration file. */
-export function loadAgentConfig(path: string): AgentConfig {
+export function loadAgentConfig(path: string, options: ResolveAgentConfigOptions = {}): AgentConfig {
   let bytes: Buffer;
   try {
     bytes = readFileSync(path);
@@ -150,7 +175,7 @@ export function loadAgentConfig(path: string): AgentConfig {
     throw new AgentError('FEDVAL_ERR_AGENT_CONFIG', `${path} is not valid YAML`, { cause });
   }
   const sha256 = createHash('sha256').update(bytes).digest('hex');
-  return resolveAgentConfig(raw, dirname(resolve(path)), { path: resolve(path), sha256 });
+  return resolveAgentConfig(raw, dirname(resolve(path)), { path: resolve(path), sha256 }, options);
 }
 
 function deepFreeze<T>(value: T): T {

@@ -26,6 +26,9 @@ export const AGENT_ERROR_MESSAGES = {
   FEDVAL_ERR_AGENT_POLICY_GROUPS: 'subgroup column is not allowed by site policy',
   FEDVAL_ERR_AGENT_AUDIT: 'the audit log cannot be written or does not verify',
   FEDVAL_ERR_AGENT_ROUND_UNKNOWN: 'this site holds no dataset commitment for that round',
+  FEDVAL_ERR_AGENT_SITE_KEY: 'the site key cannot be created or read',
+  FEDVAL_ERR_AGENT_ENROLLMENT: 'the coordinator did not enroll this site',
+  FEDVAL_ERR_AGENT_CHALLENGE: 'the connection challenge does not come from the configured coordinator',
 } as const;
 
 export type AgentErrorCode = keyof typeof AGENT_ERROR_MESSAGES;

@@ -1,18 +1,19 @@
 #!/usr/bin/env node
 // main.ts — `fedval-agent`: run the site agent, evaluate a file locally, list subgroup levels.
+import { mkdirSync, unlinkSync } from 'node:fs';
 import { userInfo } from 'node:os';
-import { basename } from 'node:path';
+import { basename, join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { finalizeMetrics, formatMetricsTable, resolveMetricSpec } from '@fedval/metrics';
 import type { GroupSpec, MetricSpec } from '@fedval/metrics';
 import { pino } from 'pino';
 import { budgetFromEpsilon } from '@fedval/dp';
 import { SiteAgent } from './agent.ts';
-import { readAuditLog, verifyAuditLog, verifyCommitment } from '@fedval/trust';
+import { generateSiteIdentity, readAuditLog, savePrivateKey, verifyAuditLog, verifyCommitment } from '@fedval/trust';
 import type { AuditEntry, AuditHead, AuditVerification } from '@fedval/trust';
 import { auditLogPath } from './audit-trail.ts';
 import { PrivacyLedger } from './privacy-ledger.ts';
-import { loadAgentConfig } from './config.ts';
+import { loadAgentConfig, SITE_KEY_FILE } from './config.ts';
 import type { AgentConfig } from './config.ts';
 import { decideModelRun } from './model-registry.ts';
 import { openSiteState } from './site-state.ts';
@@ -60,6 +61,61 @@ program
       });
     }
     agent.start();
+  });
+
+program
+  .command('enroll')
+  .description('create this site\'s Ed25519 key (data_dir/site.key, never sent) and register its public key with the coordinator, using a one-time enrollment token')
+  .requiredOption('--config <file>', 'site configuration (YAML) without token or token_file')
+  .requiredOption('--token <token>', 'one-time enrollment token issued by the coordinator admin')
+  .action(async (options: { config: string; token: string }) => {
+    const config = loadAgentConfig(options.config, { enrolling: true });
+    if (config.token !== null) {
+      throw new AgentError('FEDVAL_ERR_AGENT_USAGE', 'remove token / token_file from the configuration: an enrolled site authenticates with its key');
+    }
+    const keyPath = join(config.data_dir, SITE_KEY_FILE);
+    const identity = generateSiteIdentity();
+    try {
+      mkdirSync(config.data_dir, { recursive: true, mode: 0o700 });
+      savePrivateKey(keyPath, identity.privateKeyPem); // refuses to overwrite an existing key
+    } catch (cause) {
+      throw new AgentError('FEDVAL_ERR_AGENT_SITE_KEY', `${(cause as { code?: string }).code ?? 'write failed'}: ${(cause as Error).message}`, { cause });
+    }
+    const url = enrollmentUrl(config.coordinator);
+    let response: Response;
+    let body: { fingerprint?: string; error?: { code?: string; message?: string } } = {};
+    try {
+      response = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ site_id: config.site_id, enrollment_token: options.token, public_key: identity.publicKey }),
+        signal: AbortSignal.timeout(30_000),
+      });
+      body = (await response.json().catch(() => ({}))) as typeof body;
+    } catch (cause) {
+      unlinkSync(keyPath);
+      throw new AgentError('FEDVAL_ERR_AGENT_ENROLLMENT', `cannot reach ${url}`, { cause });
+    }
+    if (response.status !== 201 || body.fingerprint !== identity.fingerprint) {
+      unlinkSync(keyPath); // nothing was enrolled: leave no key behind
+      throw new AgentError('FEDVAL_ERR_AGENT_ENROLLMENT', `${response.status} ${body.error?.code ?? ''} ${body.error?.message ?? ''}`.trim());
+    }
+    const state = openSiteState(config.data_dir);
+    try {
+      state.audit.record({
+        actor: `site:${config.site_id}`,
+        action: 'site.enrolled',
+        object: `coordinator:${config.coordinator}`,
+        details: { site: config.site_id, fingerprint: identity.fingerprint, key_file: SITE_KEY_FILE },
+      });
+    } finally {
+      state.close();
+    }
+    process.stdout.write(
+      `enrolled ${config.site_id} with ${config.coordinator}\n` +
+        `  key fingerprint ${identity.fingerprint}  (SHA-256 of the public key: compare it with the coordinator admin out of band)\n` +
+        `  private key     ${keyPath}  (mode 0600; it never leaves this site)\n`,
+    );
   });
 
 program
@@ -314,6 +370,16 @@ program
       state.close();
     }
   });
+
+/** The coordinator's enrollment route, from the agent's socket URL: ws → http, wss → https, the trailing /ws dropped. */
+function enrollmentUrl(coordinator: string): string {
+  const url = new URL(coordinator);
+  url.protocol = url.protocol === 'wss:' ? 'https:' : 'http:';
+  url.pathname = `${url.pathname.replace(/\/ws\/?$/, '')}/api/enroll`.replace(/^\/\//, '/');
+  url.search = '';
+  url.hash = '';
+  return url.href;
+}
 
 function dataDirOf(options: { config?: string; dir?: string }): string {
   if (Boolean(options.config) === Boolean(options.dir)) throw new AgentError('FEDVAL_ERR_AGENT_USAGE', 'give exactly one of --config or --dir');

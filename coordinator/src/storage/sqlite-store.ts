@@ -14,6 +14,8 @@ import type {
   RoundState,
   StudyRecord,
   RoundResult,
+  EnrollmentTokenRecord,
+  SiteEnrollment,
 } from './store.ts';
 
 /** Name of the database file inside the data directory. */
@@ -76,6 +78,19 @@ const MIGRATIONS: readonly string[] = [
    ALTER TABLE rounds ADD COLUMN encrypted_aggregate BLOB;
    ALTER TABLE rounds ADD COLUMN released_at INTEGER;
    ALTER TABLE round_sites ADD COLUMN privacy_json TEXT;`,
+  `CREATE TABLE enrollment_tokens (
+     token_sha256 TEXT PRIMARY KEY,
+     site_id TEXT NOT NULL,
+     created_at INTEGER NOT NULL,
+     expires_at INTEGER NOT NULL,
+     used_at INTEGER
+   ) STRICT;
+   CREATE TABLE site_keys (
+     site_id TEXT PRIMARY KEY,
+     public_key TEXT NOT NULL,
+     fingerprint TEXT NOT NULL,
+     enrolled_at INTEGER NOT NULL
+   ) STRICT;`,
 ];
 
 type Row = Record<string, SQLInputValue>;
@@ -347,6 +362,39 @@ export class SqliteCoordinatorStore implements CoordinatorStore {
     return this.#run(() => {
       const rows = this.#db.prepare('SELECT id, last_seen FROM sites').all() as Row[];
       return new Map(rows.map((row) => [String(row.id), Number(row.last_seen)]));
+    });
+  }
+
+  async putEnrollmentToken(token: EnrollmentTokenRecord): Promise<void> {
+    this.#run(() =>
+      this.#db
+        .prepare('INSERT INTO enrollment_tokens (token_sha256, site_id, created_at, expires_at, used_at) VALUES (?, ?, ?, ?, NULL)')
+        .run(token.tokenSha256, token.siteId, token.createdAt, token.expiresAt),
+    );
+  }
+
+  async enrollSite(enrollment: SiteEnrollment): Promise<boolean> {
+    return this.#run(() =>
+      transaction(this.#db, () => {
+        const burned = this.#db
+          .prepare('UPDATE enrollment_tokens SET used_at = ? WHERE token_sha256 = ? AND site_id = ? AND used_at IS NULL AND expires_at > ?')
+          .run(enrollment.enrolledAt, enrollment.tokenSha256, enrollment.siteId, enrollment.enrolledAt);
+        if (Number(burned.changes) !== 1) return false;
+        this.#db
+          .prepare(
+            `INSERT INTO site_keys (site_id, public_key, fingerprint, enrolled_at) VALUES (?, ?, ?, ?)
+             ON CONFLICT(site_id) DO UPDATE SET public_key = excluded.public_key, fingerprint = excluded.fingerprint, enrolled_at = excluded.enrolled_at`,
+          )
+          .run(enrollment.siteId, enrollment.publicKey, enrollment.fingerprint, enrollment.enrolledAt);
+        return true;
+      }),
+    );
+  }
+
+  async siteKeys(): Promise<Map<string, string>> {
+    return this.#run(() => {
+      const rows = this.#db.prepare('SELECT site_id, public_key FROM site_keys').all() as Row[];
+      return new Map(rows.map((row) => [String(row.site_id), String(row.public_key)]));
     });
   }
 

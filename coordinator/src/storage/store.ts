@@ -106,6 +106,25 @@ export interface RoundClosure {
   encryptedAggregate?: Uint8Array[] | null;
 }
 
+/** A one-time site enrollment token, stored as its SHA-256. */
+export interface EnrollmentTokenRecord {
+  tokenSha256: string;
+  siteId: string;
+  createdAt: number;
+  expiresAt: number;
+}
+
+export interface SiteEnrollment {
+  siteId: string;
+  /** SHA-256 (hex) of the enrollment token presented. */
+  tokenSha256: string;
+  /** Raw Ed25519 public key, base64 (@fedval/trust SiteIdentity.publicKey). */
+  publicKey: string;
+  /** SHA-256 (hex) of the raw public key. */
+  fingerprint: string;
+  enrolledAt: number;
+}
+
 export type RoundSiteUpdate = Pick<RoundSiteRecord, 'status'> & Partial<Pick<RoundSiteRecord, 'code' | 'contributionBytes' | 'contributionSha256' | 'privacy'>>;
 
 /**
@@ -134,6 +153,15 @@ export interface CoordinatorStore {
   /** Marks every open round failed with the reason; returns how many there were. */
   failOpenRounds(reason: string, at: number): Promise<number>;
   recordSiteSeen(siteId: string, at: number): Promise<void>;
+  /** Stores a one-time enrollment token (its SHA-256 only). */
+  putEnrollmentToken(token: EnrollmentTokenRecord): Promise<void>;
+  /**
+   * In one transaction: burns the unused, unexpired token issued for the site and registers (or replaces) the site's
+   * public key. False, with nothing changed, when no such token exists.
+   */
+  enrollSite(enrollment: SiteEnrollment): Promise<boolean>;
+  /** The enrolled public key (base64 raw Ed25519) of every enrolled site. */
+  siteKeys(): Promise<Map<string, string>>;
   /** Last time each site was seen, for sites seen at least once. */
   siteLastSeen(): Promise<Map<string, number>>;
   close(): Promise<void>;

@@ -126,9 +126,9 @@ export class ProtocolSite {
     this.socket.send(data, { binary });
   }
 
-  /** The next queued message of the given type (any type except heartbeat when omitted). */
+  /** The next queued message of the given type (any type except heartbeat and the connection challenge when omitted). */
   async next(type?: MessageType, timeoutMs = 5000): Promise<Message> {
-    const matches = (m: Message): boolean => (type ? m.type === type : m.type !== 'heartbeat');
+    const matches = (m: Message): boolean => (type ? m.type === type : m.type !== 'heartbeat' && m.type !== 'challenge');
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const index = this.#queue.findIndex(matches);

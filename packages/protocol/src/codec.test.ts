@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 import { Packr } from 'msgpackr';
 import { createErrorMessage, createMessage, decodeMessage, encodeMessage, toWireError } from './codec.ts';
 import { PROTOCOL_ERROR_MESSAGES, ProtocolError } from './errors.ts';
@@ -45,6 +46,7 @@ describe('codec', () => {
   it('round-trips ciphertext bytes and every message type', () => {
     const ciphertext = new Uint8Array([0x5e, 0xa1, 0x10, 0x04, 0, 255]);
     const messages: Message[] = [
+      createMessage('challenge', { nonce: randomBytes(32).toString('base64'), issuedAt: 1_700_000_000_000, audience: 'ws://127.0.0.1:8740/ws' }),
       createMessage('hello', {
         siteId: 'site-a',
         token: 'x'.repeat(32),
@@ -77,7 +79,7 @@ describe('codec', () => {
       const back = decodeMessage(encodeMessage(message));
       expect(back).toEqual(message);
     }
-    const task = decodeMessage(encodeMessage(messages[2]!));
+    const task = decodeMessage(encodeMessage(messages[3]!));
     if (task.type !== 'task' || task.content.contribution.kind !== 'bfv') throw new Error('shape');
     expect(Array.from(task.content.contribution.publicKey)).toEqual(Array.from(ciphertext));
   });
@@ -162,5 +164,49 @@ describe('codec', () => {
     expect(wire).toEqual({ code: 'FEDVAL_ERR_PROTO_MALFORMED', message: PROTOCOL_ERROR_MESSAGES.FEDVAL_ERR_PROTO_MALFORMED });
     expect(toWireError(new TypeError('x')).code).toBe('FEDVAL_ERR_INTERNAL');
     expect(toWireError({ code: 'rm -rf' }).code).toBe('FEDVAL_ERR_INTERNAL');
+  });
+});
+
+describe('enrollment messages', () => {
+  const { privateKey } = generateKeyPairSync('ed25519');
+  // A real Ed25519 signature (node:crypto, RFC 8032): 64 bytes, whatever the message.
+  const signature = new Uint8Array(sign(null, Buffer.from('fedval'), privateKey));
+  const capabilities = { tasks: ['binary' as const], contributions: ['plaintext' as const] };
+  const hello = (content: Record<string, unknown>) =>
+    ({ v: PROTOCOL_VERSION, id: 'h1', sentAt: 1, type: 'hello', content: { siteId: 'site-a', agentVersion: 't', capabilities, ...content } }) as never;
+
+  it('accepts a hello with exactly one of token or signature', () => {
+    expect(signature.byteLength).toBe(64);
+    for (const content of [{ token: 'x'.repeat(32) }, { signature }]) {
+      const back = decodeMessage(rawPackr.pack(hello(content)));
+      expect(back.type === 'hello' && back.content.siteId).toBe('site-a');
+    }
+    expect(codeOf(() => decodeMessage(rawPackr.pack(hello({}))))).toBe('FEDVAL_ERR_PROTO_INVALID_MESSAGE');
+    expect(codeOf(() => decodeMessage(rawPackr.pack(hello({ token: 'x'.repeat(32), signature }))))).toBe('FEDVAL_ERR_PROTO_INVALID_MESSAGE');
+    expect(codeOf(() => decodeMessage(rawPackr.pack(hello({ signature: signature.subarray(0, 63) }))))).toBe('FEDVAL_ERR_PROTO_INVALID_MESSAGE');
+  });
+
+  it('checks the challenge nonce is 32 bytes of base64 and the audience is present', () => {
+    const challenge = (content: Record<string, unknown>) =>
+      rawPackr.pack({ v: PROTOCOL_VERSION, id: 'c1', sentAt: 1, type: 'challenge', content: { nonce: randomBytes(32).toString('base64'), issuedAt: 5, audience: 'ws://x/ws', ...content } });
+    expect(decodeMessage(challenge({})).type).toBe('challenge');
+    expect(codeOf(() => decodeMessage(challenge({ nonce: randomBytes(16).toString('base64') })))).toBe('FEDVAL_ERR_PROTO_INVALID_MESSAGE');
+    expect(codeOf(() => decodeMessage(challenge({ nonce: `${randomBytes(32).toString('base64').slice(0, 43)}!` })))).toBe('FEDVAL_ERR_PROTO_INVALID_MESSAGE');
+    expect(codeOf(() => decodeMessage(challenge({ audience: '' })))).toBe('FEDVAL_ERR_PROTO_INVALID_MESSAGE');
+  });
+
+  it('round-trips a signed result and refuses a malformed result signature', () => {
+    const result = {
+      roundId: 'r1',
+      contribution: { kind: 'plaintext' as const, vector: new Float64Array([1, 2]) },
+      contributionSha256: 'c'.repeat(64),
+      signature: { nonce: randomBytes(32).toString('base64'), sentAt: 1_700_000_000_000, signature },
+    };
+    const back = decodeMessage(encodeMessage(createMessage('task.result', result)));
+    expect(back.type === 'task.result' && back.content.signature).toEqual(result.signature);
+    const bad = { v: PROTOCOL_VERSION, id: 'r', sentAt: 1, type: 'task.result', content: { ...result, signature: { ...result.signature, extra: 1 } } };
+    expect(codeOf(() => decodeMessage(rawPackr.pack(bad)))).toBe('FEDVAL_ERR_PROTO_INVALID_MESSAGE');
+    const short = { ...bad, content: { ...result, signature: { ...result.signature, signature: signature.subarray(1) } } };
+    expect(codeOf(() => decodeMessage(rawPackr.pack(short)))).toBe('FEDVAL_ERR_PROTO_INVALID_MESSAGE');
   });
 });

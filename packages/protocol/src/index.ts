@@ -1,6 +1,8 @@
 // @fedval/protocol — the wire contract shared by the coordinator, the site agent and the CLI.
 export { PROTOCOL_VERSION, MESSAGE_TYPES, messageSchema, taskContentSchema, contributionSchema, scorerSchema } from './messages.ts';
-export type { Message, MessageType, MessageOf, ContentOf, WireError, Scorer, Contribution, ContributionRequest, TaskContent } from './messages.ts';
+export type {
+  Message, MessageType, MessageOf, ContentOf, WireError, Scorer, Contribution, ContributionRequest, TaskContent, ChallengeContent, ResultSignature,
+} from './messages.ts';
 export { encodeMessage, decodeMessage, createMessage, createErrorMessage, toWireError } from './codec.ts';
 export type { DecodeOptions } from './codec.ts';
 export { DEFAULT_PROTOCOL_LIMITS } from './limits.ts';

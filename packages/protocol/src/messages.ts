@@ -26,15 +26,39 @@ const envelopeFields = {
   sentAt: epochMs,
 };
 
-export const helloContentSchema = z.strictObject({
-  siteId: id,
-  token: z.string().min(16).max(512),
-  agentVersion: z.string().max(64),
-  capabilities: z.strictObject({
-    tasks: z.array(z.enum(['binary', 'multiclass', 'regression'])).max(8),
-    contributions: z.array(z.enum(['plaintext', 'bfv'])).max(8),
-  }),
+/** Base64 of `size` bytes (strict: canonical padding, no whitespace). */
+const base64Of = (size: number) =>
+  z.string().length(4 * Math.ceil(size / 3)).regex(/^[A-Za-z0-9+/]*={0,2}$/, 'base64');
+/** Ed25519 signatures are 64 bytes (RFC 8032 §5.1.6). */
+const ed25519Signature = bytes.refine((value) => value.byteLength === 64, 'expected a 64-byte Ed25519 signature');
+/** Signature nonces are 32 random bytes, base64 (@fedval/trust createNonce). */
+const nonce = base64Of(32);
+
+/** The first message on every connection, from the coordinator: an enrolled site answers it by signing it (@fedval/trust AuthChallenge). */
+export const challengeContentSchema = z.strictObject({
+  nonce,
+  issuedAt: epochMs,
+  /** The coordinator's site socket URL, as agents are configured with it. */
+  audience: z.string().min(1).max(2048),
 });
+
+/** A site authenticates with exactly one of a pre-shared token or a signature over the connection's challenge. */
+export const helloContentSchema = z
+  .strictObject({
+    siteId: id,
+    token: z.string().min(16).max(512).optional(),
+    /** Ed25519 signature of challengeSignaturePayload(challenge, siteId, 'connect') under the site's enrolled key. */
+    signature: ed25519Signature.optional(),
+    agentVersion: z.string().max(64),
+    capabilities: z.strictObject({
+      tasks: z.array(z.enum(['binary', 'multiclass', 'regression'])).max(8),
+      contributions: z.array(z.enum(['plaintext', 'bfv'])).max(8),
+    }),
+  })
+  .refine((hello) => (hello.token === undefined) !== (hello.signature === undefined), {
+    message: 'exactly one of token or signature',
+    path: ['token'],
+  });
 
 export const welcomeContentSchema = z.strictObject({
   siteId: id,
@@ -101,6 +125,15 @@ export const resultContentSchema = z.strictObject({
   contributionSha256: z.string().regex(/^[0-9a-f]{64}$/),
   /** Extra non-statistical metadata (privacy spent, dataset commitment), owned by later features. */
   attestation: jsonObject.optional(),
+  /** An enrolled site's signature over { roundId, siteId, contributionSha256, nonce, sentAt } (@fedval/trust signResult). */
+  signature: z
+    .strictObject({
+      nonce,
+      /** When the site signed and sent the result, epoch ms. */
+      sentAt: epochMs,
+      signature: ed25519Signature,
+    })
+    .optional(),
 });
 
 export const cancelContentSchema = z.strictObject({ roundId: id, reason: wireErrorSchema });
@@ -113,6 +146,7 @@ function message<T extends string, C extends z.ZodType>(type: T, content: C) {
 
 /** Every message either side may send. Exactly one of content or error, never both. */
 export const messageSchema = z.discriminatedUnion('type', [
+  message('challenge', challengeContentSchema),
   message('hello', helloContentSchema),
   message('welcome', welcomeContentSchema),
   message('task', taskContentSchema),
@@ -134,6 +168,8 @@ export type Scorer = z.output<typeof scorerSchema>;
 export type Contribution = z.output<typeof contributionSchema>;
 export type ContributionRequest = z.output<typeof contributionRequestSchema>;
 export type TaskContent = z.output<typeof taskContentSchema>;
+export type ChallengeContent = z.output<typeof challengeContentSchema>;
+export type ResultSignature = NonNullable<z.output<typeof resultContentSchema>['signature']>;
 
 export const MESSAGE_TYPES: readonly MessageType[] = Object.freeze(
   messageSchema.options.map((option) => option.shape.type.value),
