@@ -80,6 +80,18 @@ const configSchema = z.strictObject({
     .default({ ...DEFAULT_CONFIG.listen }),
   data_dir: z.string().min(1).default(DEFAULT_CONFIG.data_dir),
   /**
+   * Serve https and wss with this certificate (PEM, leaf first, then intermediates) and private key (PEM); paths are
+   * relative to the configuration file. With `client_ca`, site sockets also need a client certificate issued by that
+   * CA whose common name is the site id (mutual TLS); REST clients need none.
+   */
+  tls: z
+    .strictObject({
+      cert: z.string().min(1),
+      key: z.string().min(1),
+      client_ca: z.string().min(1).optional(),
+    })
+    .optional(),
+  /**
    * The site socket URL exactly as agents are configured with it (`ws://…/ws` or `wss://…/ws`), named in every
    * connection challenge. Default: derived from the request's Host header (set it behind a TLS-terminating proxy).
    */
@@ -152,7 +164,12 @@ export function parseCoordinatorConfig(raw: unknown, options: ParseConfigOptions
     throw new CoordinatorError('FEDVAL_ERR_COORD_CONFIG', problems.join('; '));
   }
   const config = result.data;
-  return deepFreeze({ ...config, data_dir: resolve(options.baseDir, config.data_dir) });
+  const tls = config.tls && {
+    cert: resolve(options.baseDir, config.tls.cert),
+    key: resolve(options.baseDir, config.tls.key),
+    ...(config.tls.client_ca ? { client_ca: resolve(options.baseDir, config.tls.client_ca) } : {}),
+  };
+  return deepFreeze({ ...config, data_dir: resolve(options.baseDir, config.data_dir), ...(tls ? { tls } : {}) });
 }
 
 /** Reads and validates a YAML configuration file. */

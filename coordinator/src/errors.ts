@@ -5,6 +5,7 @@ export const COORD_ERRORS = {
   // configuration and startup
   FEDVAL_ERR_COORD_CONFIG: ['invalid coordinator configuration', 500],
   FEDVAL_ERR_COORD_CONFIG_UNREADABLE: ['cannot read the coordinator configuration file', 500],
+  FEDVAL_ERR_COORD_TLS: ['the TLS certificate, key or client CA cannot be read or do not match', 500],
   FEDVAL_ERR_COORD_STORAGE: ['coordinator storage failed', 500],
   FEDVAL_ERR_COORD_STORAGE_VERSION: ['coordinator database was written by a newer coordinator', 500],
   FEDVAL_ERR_COORD_DATA_DIR_LOCKED: ['another coordinator is using the data directory', 500],
@@ -38,6 +39,7 @@ export const COORD_ERRORS = {
   FEDVAL_ERR_COORD_ENROLLMENT_REFUSED: ['the enrollment token is unknown, used, expired or for another site', 401],
   // WebSocket hub
   FEDVAL_ERR_COORD_UNAUTHORIZED: ['site authentication failed', 401],
+  FEDVAL_ERR_COORD_CLIENT_CERTIFICATE: ['mutual TLS: the site socket needs a client certificate issued by the configured client CA', 401],
   FEDVAL_ERR_COORD_HELLO_REQUIRED: ['the first message must be hello', 400],
   FEDVAL_ERR_COORD_AUTH_TIMEOUT: ['no hello within the authentication timeout', 408],
   FEDVAL_ERR_COORD_ALREADY_AUTHENTICATED: ['this connection is already authenticated', 400],

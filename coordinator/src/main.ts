@@ -54,7 +54,7 @@ async function start(options: { config: string; port?: number; host?: string }):
 function fail(error: unknown): void {
   if (error instanceof CoordinatorError) {
     process.stderr.write(`fedval-coordinator: ${error.code}: ${error.message}\n`);
-    process.exitCode = error.code.startsWith('FEDVAL_ERR_COORD_CONFIG') ? EXIT_CONFIG : 1;
+    process.exitCode = error.code.startsWith('FEDVAL_ERR_COORD_CONFIG') || error.code === 'FEDVAL_ERR_COORD_TLS' ? EXIT_CONFIG : 1;
     return;
   }
   const code = (error as { code?: string }).code;

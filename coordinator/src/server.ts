@@ -19,6 +19,7 @@ import { SiteIdentities } from './site-identities.ts';
 import { enrollmentRoutes } from './routes/enrollment.ts';
 import { WS_CLOSE_CODES, SiteConnections } from './site-connections.ts';
 import { siteHub } from './site-hub.ts';
+import { loadTlsServerOptions } from './tls.ts';
 import { BundleFileStore } from './storage/bundle-files.ts';
 import { acquireDataDirLock } from './storage/data-dir-lock.ts';
 import { openSqliteStore } from './storage/sqlite-store.ts';
@@ -41,7 +42,9 @@ export interface Coordinator {
 
 /** Builds a coordinator; opens its store at once so storage problems surface before listening. */
 export function createCoordinator(config: CoordinatorConfig, options: CoordinatorOptions = {}): Coordinator {
+  const https = loadTlsServerOptions(config.tls);
   const app = Fastify({
+    ...(https ? { https } : {}),
     ...(options.logger ? { loggerInstance: options.logger } : { logger: { level: config.log_level, stream: process.stderr } }),
     bodyLimit: config.limits.body_limit_bytes,
     return503OnClosing: true,
@@ -73,6 +76,7 @@ export function createCoordinator(config: CoordinatorConfig, options: Coordinato
       api_tokens: config.api_tokens.map((token) => `${token.role}:${token.name}`),
       rate_limit_per_minute: config.limits.rate_limit_per_minute,
       ws_connects_per_minute: config.limits.ws_connects_per_minute,
+      tls: config.tls ? { mutual: config.tls.client_ca !== undefined } : null,
     },
   });
   const bundles = new BundleFileStore(config.data_dir);
@@ -140,7 +144,7 @@ export function createCoordinator(config: CoordinatorConfig, options: Coordinato
       await app.listen({ host: config.listen.host, port: config.listen.port });
       const address = app.server.address() as AddressInfo;
       const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-      return { url: `http://${host}:${address.port}` };
+      return { url: `${https ? 'https' : 'http'}://${host}:${address.port}` };
     },
     close() {
       closing ??= app.close();

@@ -14,6 +14,7 @@ import type { RoundRunner } from './rounds.ts';
 import type { SiteAuthenticator } from './site-auth.ts';
 import type { SiteIdentities } from './site-identities.ts';
 import { WS_CLOSE_CODES, sendMessage } from './site-connections.ts';
+import { siteClientCertificate } from './tls.ts';
 import type { SiteConnections } from './site-connections.ts';
 import type { CoordinatorStore } from './storage/store.ts';
 
@@ -39,6 +40,8 @@ interface Peer {
   log: FastifyBaseLogger;
   /** The socket URL this connection's challenge names (see challengeAudience). */
   audience: string;
+  /** Under mutual TLS, the common name of the verified client certificate; undefined without one. */
+  clientCommonName: string | undefined;
 }
 
 /**
@@ -94,7 +97,8 @@ export async function siteHub(app: FastifyInstance, options: SiteHubOptions): Pr
       },
     },
     (socket, request) => {
-      acceptSocket(socket, { ip: request.ip, log: request.log, audience: challengeAudience(config, request) }, options, recordSeen);
+      const clientCommonName = siteClientCertificate(request.raw.socket)?.commonName;
+      acceptSocket(socket, { ip: request.ip, log: request.log, audience: challengeAudience(config, request), clientCommonName }, options, recordSeen);
     },
   );
 }
@@ -114,9 +118,7 @@ function acceptSocket(
   const { log } = peer;
   let siteId: string | undefined;
   let invalidMessages = 0;
-  // Sent first on every connection; answered at most once (the hello that answers it, valid or not, ends it).
-  let challenge: AuthChallenge | undefined = createChallenge({ audience: peer.audience });
-  sendMessage(socket, createMessage('challenge', { ...challenge }), log);
+  const mutualTls = config.tls?.client_ca !== undefined;
   /** Records a refused connection; the socket closes whether or not the trail could be written. */
   const auditRefusal = (code: string, claimed?: string): void => {
     try {
@@ -125,6 +127,16 @@ function acceptSocket(
       log.error({ code: toWireError(error).code }, 'could not record a refused connection in the audit trail');
     }
   };
+  if (mutualTls && peer.clientCommonName === undefined) {
+    // Mutual TLS: no certificate, or one the client CA did not issue (or expired): refused before any hello.
+    log.warn('site socket without a valid client certificate; closing');
+    auditRefusal('FEDVAL_ERR_COORD_CLIENT_CERTIFICATE');
+    closeWith(socket, 'FEDVAL_ERR_COORD_CLIENT_CERTIFICATE', WS_CLOSE_CODES.unauthorized, log);
+    return;
+  }
+  // Sent first on every connection; answered at most once (the hello that answers it, valid or not, ends it).
+  let challenge: AuthChallenge | undefined = createChallenge({ audience: peer.audience });
+  sendMessage(socket, createMessage('challenge', { ...challenge }), log);
   const authTimer = setTimeout(() => {
     log.warn('no hello within the authentication timeout; closing');
     auditRefusal('FEDVAL_ERR_COORD_AUTH_TIMEOUT');
@@ -154,11 +166,13 @@ function acceptSocket(
     const { siteId: claimed, token, signature } = message.content;
     const answered = challenge;
     challenge = undefined;
-    // An enrolled site proves its key; a token is accepted only from a site that is not enrolled.
+    // An enrolled site proves its key; a token is accepted only from a site that is not enrolled. Under mutual TLS the
+    // client certificate must also name the site.
     const authenticated =
-      signature !== undefined
+      (!mutualTls || peer.clientCommonName === claimed) &&
+      (signature !== undefined
         ? answered !== undefined && identities.verifyConnect(claimed, answered, signature)
-        : token !== undefined && !identities.isEnrolled(claimed) && authenticator.verify(claimed, token);
+        : token !== undefined && !identities.isEnrolled(claimed) && authenticator.verify(claimed, token));
     if (!authenticated) {
       // Never say whether the site or the token was wrong.
       log.warn('site authentication failed; closing');
@@ -171,7 +185,7 @@ function acceptSocket(
       actor: `site:${claimed}`,
       action: 'connection.accepted',
       object: `site:${claimed}`,
-      details: { ip: peer.ip, agent_version: message.content.agentVersion, method: signature !== undefined ? 'signature' : 'token' },
+      details: { ip: peer.ip, agent_version: message.content.agentVersion, method: signature !== undefined ? 'signature' : 'token', mutual_tls: mutualTls },
     });
     siteId = claimed;
     const now = Date.now();

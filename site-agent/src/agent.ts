@@ -15,6 +15,8 @@ import type { ChallengeContent, Contribution, Message, ResultSignature, TaskCont
 import type { Logger } from 'pino';
 import WebSocket from 'ws';
 import type { AgentConfig } from './config.ts';
+import { loadAgentTls } from './tls.ts';
+import type { AgentTlsOptions } from './tls.ts';
 import { AgentError } from './errors.ts';
 import { evaluateDataset } from './evaluation.ts';
 import { decideModelRun } from './model-registry.ts';
@@ -46,6 +48,8 @@ export class SiteAgent extends EventEmitter<SiteAgentEvents> {
   #state: SiteState | undefined;
   /** The enrolled site's private key (config.site_key), loaded at start; undefined for a token-configured site. */
   #siteKey: KeyObject | undefined;
+  /** CA and client certificate for a wss:// coordinator (config.tls), read at start. */
+  #tls: AgentTlsOptions = {};
 
   constructor(config: AgentConfig, logger: Logger) {
     super();
@@ -66,6 +70,7 @@ export class SiteAgent extends EventEmitter<SiteAgentEvents> {
         throw new AgentError('FEDVAL_ERR_AGENT_SITE_KEY', `${(cause as { code?: string }).code ?? 'unreadable'}: ${(cause as Error).message}`, { cause });
       }
     }
+    this.#tls = loadAgentTls(this.#config.tls);
     this.#state ??= openSiteState(this.#config.data_dir);
     const source = this.#config.source;
     this.#record({
@@ -101,7 +106,7 @@ export class SiteAgent extends EventEmitter<SiteAgentEvents> {
   }
 
   #connect(): void {
-    const socket = new WebSocket(this.#config.coordinator, { maxPayload: this.#config.limits.max_message_bytes, handshakeTimeout: 10_000 });
+    const socket = new WebSocket(this.#config.coordinator, { maxPayload: this.#config.limits.max_message_bytes, handshakeTimeout: 10_000, ...this.#tls });
     this.#socket = socket;
     socket.binaryType = 'nodebuffer';
     socket.on('open', () => {

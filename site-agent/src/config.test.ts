@@ -56,6 +56,7 @@ describe('agent configuration', () => {
         "FEDVAL_ERR_AGENT_ROUND_UNKNOWN",
         "FEDVAL_ERR_AGENT_SITE_KEY",
         "FEDVAL_ERR_AGENT_ENROLLMENT",
+        "FEDVAL_ERR_AGENT_TLS",
         "FEDVAL_ERR_AGENT_CHALLENGE",
       ]
     `);

@@ -38,6 +38,18 @@ const configSchema = z.strictObject({
     delimiter: z.string().length(1).default(','),
   }),
   data_dir: z.string().min(1),
+  /**
+   * TLS to a wss:// coordinator (paths relative to this file): `ca` adds a private CA to the system's; `cert` and `key`
+   * are this site's client certificate for mutual TLS (its common name must be site_id).
+   */
+  tls: z
+    .strictObject({
+      ca: z.string().min(1).optional(),
+      cert: z.string().min(1).optional(),
+      key: z.string().min(1).optional(),
+    })
+    .refine((tls) => (tls.cert === undefined) === (tls.key === undefined), { message: 'cert and key go together', path: ['cert'] })
+    .optional(),
   policy: z
     .strictObject({
       allowed_tasks: z.array(z.enum(['binary', 'multiclass', 'regression'])).min(1).default(['binary', 'multiclass', 'regression']),
@@ -154,6 +166,9 @@ export function resolveAgentConfig(
     configDir,
     data: { ...config.data, path: resolve(configDir, config.data.path) },
     data_dir: resolve(configDir, config.data_dir),
+    ...(config.tls
+      ? { tls: Object.fromEntries(Object.entries(config.tls).flatMap(([key, path]) => (path === undefined ? [] : [[key, resolve(configDir, path)]]))) as typeof config.tls }
+      : {}),
     ...(source ? { source } : {}),
   };
   return deepFreeze(resolved);

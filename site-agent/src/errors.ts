@@ -28,6 +28,7 @@ export const AGENT_ERROR_MESSAGES = {
   FEDVAL_ERR_AGENT_ROUND_UNKNOWN: 'this site holds no dataset commitment for that round',
   FEDVAL_ERR_AGENT_SITE_KEY: 'the site key cannot be created or read',
   FEDVAL_ERR_AGENT_ENROLLMENT: 'the coordinator did not enroll this site',
+  FEDVAL_ERR_AGENT_TLS: 'the TLS CA, client certificate or key cannot be read or do not match',
   FEDVAL_ERR_AGENT_CHALLENGE: 'the connection challenge does not come from the configured coordinator',
 } as const;
 

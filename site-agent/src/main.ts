@@ -9,6 +9,9 @@ import type { GroupSpec, MetricSpec } from '@fedval/metrics';
 import { pino } from 'pino';
 import { budgetFromEpsilon } from '@fedval/dp';
 import { SiteAgent } from './agent.ts';
+import { enrollmentUrl, postEnrollment } from './enrollment.ts';
+import type { EnrollmentAnswer } from './enrollment.ts';
+import { loadAgentTls } from './tls.ts';
 import { generateSiteIdentity, readAuditLog, savePrivateKey, verifyAuditLog, verifyCommitment } from '@fedval/trust';
 import type { AuditEntry, AuditHead, AuditVerification } from '@fedval/trust';
 import { auditLogPath } from './audit-trail.ts';
@@ -73,6 +76,7 @@ program
     if (config.token !== null) {
       throw new AgentError('FEDVAL_ERR_AGENT_USAGE', 'remove token / token_file from the configuration: an enrolled site authenticates with its key');
     }
+    const tls = loadAgentTls(config.tls); // before any key exists, so a TLS mistake leaves nothing behind
     const keyPath = join(config.data_dir, SITE_KEY_FILE);
     const identity = generateSiteIdentity();
     try {
@@ -82,23 +86,16 @@ program
       throw new AgentError('FEDVAL_ERR_AGENT_SITE_KEY', `${(cause as { code?: string }).code ?? 'write failed'}: ${(cause as Error).message}`, { cause });
     }
     const url = enrollmentUrl(config.coordinator);
-    let response: Response;
-    let body: { fingerprint?: string; error?: { code?: string; message?: string } } = {};
+    let answer: EnrollmentAnswer;
     try {
-      response = await fetch(url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ site_id: config.site_id, enrollment_token: options.token, public_key: identity.publicKey }),
-        signal: AbortSignal.timeout(30_000),
-      });
-      body = (await response.json().catch(() => ({}))) as typeof body;
+      answer = await postEnrollment(url, { site_id: config.site_id, enrollment_token: options.token, public_key: identity.publicKey }, tls);
     } catch (cause) {
-      unlinkSync(keyPath);
-      throw new AgentError('FEDVAL_ERR_AGENT_ENROLLMENT', `cannot reach ${url}`, { cause });
-    }
-    if (response.status !== 201 || body.fingerprint !== identity.fingerprint) {
       unlinkSync(keyPath); // nothing was enrolled: leave no key behind
-      throw new AgentError('FEDVAL_ERR_AGENT_ENROLLMENT', `${response.status} ${body.error?.code ?? ''} ${body.error?.message ?? ''}`.trim());
+      throw new AgentError('FEDVAL_ERR_AGENT_ENROLLMENT', `cannot reach ${url}: ${(cause as Error).message}`, { cause });
+    }
+    if (answer.status !== 201 || answer.body.fingerprint !== identity.fingerprint) {
+      unlinkSync(keyPath);
+      throw new AgentError('FEDVAL_ERR_AGENT_ENROLLMENT', `${answer.status} ${answer.body.error?.code ?? ''} ${answer.body.error?.message ?? ''}`.trim());
     }
     const state = openSiteState(config.data_dir);
     try {
@@ -370,16 +367,6 @@ program
       state.close();
     }
   });
-
-/** The coordinator's enrollment route, from the agent's socket URL: ws → http, wss → https, the trailing /ws dropped. */
-function enrollmentUrl(coordinator: string): string {
-  const url = new URL(coordinator);
-  url.protocol = url.protocol === 'wss:' ? 'https:' : 'http:';
-  url.pathname = `${url.pathname.replace(/\/ws\/?$/, '')}/api/enroll`.replace(/^\/\//, '/');
-  url.search = '';
-  url.hash = '';
-  return url.href;
-}
 
 function dataDirOf(options: { config?: string; dir?: string }): string {
   if (Boolean(options.config) === Boolean(options.dir)) throw new AgentError('FEDVAL_ERR_AGENT_USAGE', 'give exactly one of --config or --dir');

@@ -2,7 +2,8 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -21,14 +22,31 @@ export interface Deployment {
   /** One REST API token per role (configured under api_tokens, named after the role). */
   apiTokens: Readonly<Record<ApiRole, string>>;
   coordinatorDataDir: string;
-  /** Starts a real agent for a site; `coordinatorUrl` overrides where it connects (e.g. a recording relay). */
-  startAgent(site: string, dataFile: string, options?: { coordinatorUrl?: string; label?: string }): ChildProcess;
+  /** Writes a site's agent configuration (with its token unless the site enrolls) and returns its path. */
+  writeAgentConfig(site: string, dataFile: string, options?: AgentOptions): string;
+  /** Starts a real agent for a site, writing its configuration first. */
+  startAgent(site: string, dataFile: string, options?: AgentOptions): ChildProcess;
   /** A REST call with the API token of `role` (default sponsor; null: no token). */
   api<T = any>(method: string, path: string, body?: unknown, role?: ApiRole | null): Promise<{ status: number; body: T }>;
   stop(): Promise<void>;
 }
 
-export async function startDeployment(sites: string[]): Promise<Deployment> {
+export interface DeploymentOptions {
+  /** Serve https/wss: the coordinator's `tls:` block (absolute paths) and the CA that agents and api() trust. */
+  tls?: { cert: string; key: string; client_ca?: string; ca: string };
+  /** Sites configured without a token: they must enroll (`fedval-agent enroll`) before they can connect. */
+  enrolledSites?: string[];
+}
+
+export interface AgentOptions {
+  /** Where the agent connects, instead of the deployment's socket URL (e.g. a recording relay). */
+  coordinatorUrl?: string;
+  label?: string;
+  /** Lines appended to the agent's YAML (e.g. a `tls:` block). */
+  extraYaml?: string[];
+}
+
+export async function startDeployment(sites: string[], options: DeploymentOptions = {}): Promise<Deployment> {
   const dir = mkdtempSync(join(tmpdir(), 'fedval-deploy-'));
   const tokens = new Map(sites.map((site) => [site, randomBytes(24).toString('base64url')]));
   const apiTokens = Object.fromEntries(API_ROLES.map((role) => [role, randomBytes(32).toString('base64url')])) as Record<ApiRole, string>;
@@ -41,7 +59,10 @@ export async function startDeployment(sites: string[]): Promise<Deployment> {
       'listen: { host: 127.0.0.1, port: 0 }',
       `data_dir: ${coordinatorDataDir}`,
       'sites:',
-      ...sites.map((site) => `  - { id: ${site}, token_sha256: ${sha256(tokens.get(site)!)} }`),
+      ...sites.map((site) => (options.enrolledSites?.includes(site) ? `  - { id: ${site} }` : `  - { id: ${site}, token_sha256: ${sha256(tokens.get(site)!)} }`)),
+      ...(options.tls
+        ? [`tls: { cert: ${options.tls.cert}, key: ${options.tls.key}${options.tls.client_ca ? `, client_ca: ${options.tls.client_ca}` : ''} }`]
+        : []),
       'api_tokens:',
       ...API_ROLES.map((role) => `  - { name: ${role.replace('_', '-')}, role: ${role}, token_sha256: ${sha256(apiTokens[role])} }`),
       // Tests poll; the default limit (600 per minute per token) is for production.
@@ -64,6 +85,26 @@ export async function startDeployment(sites: string[]): Promise<Deployment> {
     });
   });
   const wsUrl = `${url.replace(/^http/, 'ws')}/ws`;
+  const writeAgentConfig = (site: string, dataFile: string, agentOptions: AgentOptions = {}): string => {
+    const siteDir = join(dir, 'sites', site);
+    mkdirSync(siteDir, { recursive: true });
+    const siteConfig = join(siteDir, 'site.yaml');
+    writeFileSync(
+      siteConfig,
+      [
+        `coordinator: ${agentOptions.coordinatorUrl ?? wsUrl}`,
+        `site_id: ${site}`,
+        ...(options.enrolledSites?.includes(site) ? [] : [`token: ${tokens.get(site)}`]),
+        `data: { path: ${dataFile}, label: { column: ${agentOptions.label ?? 'event5y'} } }`,
+        'data_dir: ./state',
+        'policy: { min_cohort: 1, require_dp: false }',
+        'limits: { reconnect_initial_ms: 100, reconnect_max_ms: 500 }',
+        'log_level: warn',
+        ...(agentOptions.extraYaml ?? []),
+      ].join('\n'),
+    );
+    return siteConfig;
+  };
   return {
     dir,
     url,
@@ -71,23 +112,9 @@ export async function startDeployment(sites: string[]): Promise<Deployment> {
     tokens,
     apiTokens,
     coordinatorDataDir,
-    startAgent(site, dataFile, options = {}) {
-      const siteDir = join(dir, 'sites', site);
-      mkdirSync(siteDir, { recursive: true });
-      const siteConfig = join(siteDir, 'site.yaml');
-      writeFileSync(
-        siteConfig,
-        [
-          `coordinator: ${options.coordinatorUrl ?? wsUrl}`,
-          `site_id: ${site}`,
-          `token: ${tokens.get(site)}`,
-          `data: { path: ${dataFile}, label: { column: ${options.label ?? 'event5y'} } }`,
-          'data_dir: ./state',
-          'policy: { min_cohort: 1, require_dp: false }',
-          'limits: { reconnect_initial_ms: 100, reconnect_max_ms: 500 }',
-          'log_level: warn',
-        ].join('\n'),
-      );
+    writeAgentConfig,
+    startAgent(site, dataFile, agentOptions = {}) {
+      const siteConfig = writeAgentConfig(site, dataFile, agentOptions);
       const agent = spawn(process.execPath, ['site-agent/src/main.ts', 'start', '--config', siteConfig], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
       children.push(agent);
       return agent;
@@ -95,6 +122,7 @@ export async function startDeployment(sites: string[]): Promise<Deployment> {
     async api(method, path, body, role = 'sponsor') {
       const headers: Record<string, string> = role === null ? {} : { authorization: `Bearer ${apiTokens[role]}` };
       if (body !== undefined) headers['content-type'] = 'application/json';
+      if (options.tls) return requestJson(`${url}${path}`, method, headers, body, options.tls.ca);
       const response = await fetch(`${url}${path}`, { method, headers, body: body === undefined ? null : JSON.stringify(body) });
       return { status: response.status, body: (await response.json()) as never };
     },
@@ -112,6 +140,20 @@ export async function startDeployment(sites: string[]): Promise<Deployment> {
       );
     },
   };
+}
+
+/** A JSON request over https trusting `caFile` (fetch cannot take a CA of its own). */
+function requestJson(target: string, method: string, headers: Record<string, string>, body: unknown, caFile: string): Promise<{ status: number; body: never }> {
+  return new Promise((resolve, reject) => {
+    const request = httpsRequest(target, { method, headers, ca: readFileSync(caFile) }, (response) => {
+      let text = '';
+      response.on('data', (chunk: Buffer) => (text += chunk.toString()));
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, body: (text ? JSON.parse(text) : undefined) as never }));
+      response.on('error', reject);
+    });
+    request.on('error', reject);
+    request.end(body === undefined ? undefined : JSON.stringify(body));
+  });
 }
 
 /** Polls until every site is connected. */

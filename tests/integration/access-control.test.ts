@@ -2,27 +2,19 @@
 // completes, the coordinator's audit trail records it and cross-checks with the sites' trails, and an edit is caught.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { gbsgScoreLines, writeScoreFile } from '../helpers/gbsg-scores.ts';
 import { startDeployment, waitForRoundClosed, waitForSites } from '../helpers/deployment.ts';
 import type { Deployment } from '../helpers/deployment.ts';
-import { SHARED_DATA, runCli } from '../helpers/run-cli.ts';
+import { runCli } from '../helpers/run-cli.ts';
 
 const SITES = ['site-0', 'site-1', 'site-2'];
 const METRIC_SPEC = { bins: 50, threshold: 0.3 };
 
 /** Three site files from GBSG (recurrence status) with a fixed score formula. */
 function writeSiteFiles(dir: string): string[] {
-  const rows = parse(readFileSync(join(SHARED_DATA, 'gbsg.csv')), { columns: true }) as Record<string, string>[];
-  const lines = rows.map((row) => {
-    const z = -2 + 0.04 * Number(row.nodes) + 0.3 * Number(row.grade) - 0.002 * Number(row.pgr) + 0.01 * Number(row.age);
-    return `${row.status},${(1 / (1 + Math.exp(-z))).toFixed(6)}`;
-  });
-  return [lines.slice(0, 230), lines.slice(230, 460), lines.slice(460)].map((part, i) => {
-    const path = join(dir, `site-${i}.csv`);
-    writeFileSync(path, `status,score\n${part.join('\n')}\n`);
-    return path;
-  });
+  const lines = gbsgScoreLines();
+  return [lines.slice(0, 230), lines.slice(230, 460), lines.slice(460)].map((part, i) => writeScoreFile(dir, `site-${i}`, part));
 }
 
 describe('access control and audit trails across a deployment', () => {

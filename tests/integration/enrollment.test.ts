@@ -8,7 +8,6 @@ import { mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { parse } from 'csv-parse/sync';
 import { createStatisticsLayout } from '@fedval/metrics';
 import type { MetricSpec } from '@fedval/metrics';
 import { createMessage, decodeMessage, encodeMessage } from '@fedval/protocol';
@@ -16,63 +15,12 @@ import type { Message } from '@fedval/protocol';
 import { createNonce, generateSiteIdentity, loadPrivateKey, publicKeyFingerprint, publicKeyOf, readAuditLog, signChallenge, signResult } from '@fedval/trust';
 import type { AuthChallenge } from '@fedval/trust';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
-import { REPO_ROOT, SHARED_DATA, runCli } from '../helpers/run-cli.ts';
+import { gbsgScoreLines, writeScoreFile } from '../helpers/gbsg-scores.ts';
+import { RawSite } from '../helpers/raw-site.ts';
+import { REPO_ROOT, runCli } from '../helpers/run-cli.ts';
 
 const METRIC_SPEC = { bins: 50, threshold: 0.3 };
 const sha256 = (text: string | Uint8Array): string => createHash('sha256').update(text).digest('hex');
-
-/** A raw protocol client: queues decoded messages, exposes the close code. */
-class RawSite {
-  readonly socket: WebSocket;
-  readonly closed: Promise<number>;
-  readonly #queue: Message[] = [];
-  readonly #waiters = new Set<() => void>();
-
-  constructor(url: string) {
-    this.socket = new WebSocket(url);
-    this.closed = new Promise((resolve) => this.socket.on('close', (code) => resolve(code)));
-    this.socket.on('message', (data) => {
-      this.#queue.push(decodeMessage(data as Buffer));
-      for (const wake of this.#waiters) wake();
-    });
-    this.socket.on('error', () => undefined);
-  }
-
-  send(message: Message | Uint8Array): void {
-    this.socket.send(message instanceof Uint8Array ? message : encodeMessage(message), { binary: true });
-  }
-
-  async next(match: (m: Message) => boolean, timeoutMs = 20_000): Promise<Message> {
-    const until = Date.now() + timeoutMs;
-    for (;;) {
-      const index = this.#queue.findIndex(match);
-      if (index >= 0) return this.#queue.splice(index, 1)[0]!;
-      if (Date.now() > until) throw new Error('no matching message');
-      await new Promise<void>((resolve) => {
-        const wake = (): void => {
-          this.#waiters.delete(wake);
-          resolve();
-        };
-        this.#waiters.add(wake);
-        setTimeout(wake, 200);
-      });
-    }
-  }
-
-  /** Answers the connection challenge as `siteId` with `privateKeyPem`; returns welcome or the error reply. */
-  async authenticate(siteId: string, privateKeyPem: string, audience: string): Promise<Message> {
-    const challenge = await this.next((m) => m.type === 'challenge');
-    if (challenge.type !== 'challenge') throw new Error('shape');
-    const signature = new Uint8Array(signChallenge(privateKeyPem, challenge.content as AuthChallenge, { siteId, purpose: 'connect', expectedAudience: audience }));
-    this.send(createMessage('hello', { siteId, signature, agentVersion: 'raw', capabilities: { tasks: ['binary'], contributions: ['plaintext'] } }));
-    return this.next((m) => m.type === 'welcome' || m.type === 'error');
-  }
-
-  close(): void {
-    this.socket.terminate();
-  }
-}
 
 describe('site enrollment, challenge–response and signed results', () => {
   const dir = mkdtempSync(join(tmpdir(), 'fedval-enroll-'));
@@ -141,14 +89,7 @@ describe('site enrollment, challenge–response and signed results', () => {
       });
     });
     wsUrl = `${url.replace(/^http/, 'ws')}/ws`;
-    // GBSG recurrence status with a fixed score formula, as in the access-control test.
-    const rows = parse(readFileSync(join(SHARED_DATA, 'gbsg.csv')), { columns: true }) as Record<string, string>[];
-    const lines = rows.slice(0, 200).map((row) => {
-      const z = -2 + 0.04 * Number(row.nodes) + 0.3 * Number(row.grade) - 0.002 * Number(row.pgr) + 0.01 * Number(row.age);
-      return `${row.status},${(1 / (1 + Math.exp(-z))).toFixed(6)}`;
-    });
-    dataFile = join(dir, 'site-e.csv');
-    writeFileSync(dataFile, `status,score\n${lines.join('\n')}\n`);
+    dataFile = writeScoreFile(dir, 'site-e', gbsgScoreLines().slice(0, 200));
     const siteDir = join(dir, 'site-e');
     mkdirSync(siteDir);
     siteEConfig = join(siteDir, 'site.yaml');

@@ -4,6 +4,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { formatMetricsTable } from '@fedval/metrics';
 import type { MetricsReport } from '@fedval/metrics';
 import { crossCheckAuditDirs, describeCrossCheck, describeVerification, parseSiteDir, verifyAuditDir } from './audit.ts';
+import { CoordinatorClient } from './coordinator-client.ts';
 import { CliError } from './errors.ts';
 import { decryptRound, initKeys } from './key-holder.ts';
 import { planStudyPrivacy } from './plan.ts';
@@ -201,6 +202,24 @@ program
     else {
       process.stdout.write(`round ${released.round.round_id}: ${released.round.contributions} contributions decrypted${options.release ? ' and released' : ''}\n\n`);
       process.stdout.write(`${formatMetricsTable(released.metrics)}\n`);
+    }
+  });
+
+const sites = program.command('sites').description('coordinator admin: site enrollment');
+sites
+  .command('enrollment-token')
+  .description('issue a one-time enrollment token for a configured site (admin API token); hand it to the site IT team, who run `fedval-agent enroll`')
+  .requiredOption('--coordinator <url>', 'coordinator base URL, e.g. https://coordinator.example.org:8740')
+  .requiredOption('--site <id>', 'site id, as configured in the coordinator\'s sites[]')
+  .option('--json', 'print one JSON document on stdout')
+  .action(async (options: { coordinator: string; site: string; json?: boolean }) => {
+    const client = new CoordinatorClient(options.coordinator, apiToken());
+    const issued = await client.post<{ site_id: string; enrollment_token: string; expires_at: string }>(`/api/sites/${encodeURIComponent(options.site)}/enrollment-token`);
+    if (options.json) process.stdout.write(`${JSON.stringify(issued)}\n`);
+    else {
+      process.stdout.write(
+        `enrollment token for ${issued.site_id} (one use, expires ${issued.expires_at}; shown once, not stored by the coordinator):\n${issued.enrollment_token}\n`,
+      );
     }
   });
 
