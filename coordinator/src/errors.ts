@@ -23,7 +23,7 @@ export const COORD_ERRORS = {
   FEDVAL_ERR_COORD_STUDY_NOT_FOUND: ['no such study', 404],
   FEDVAL_ERR_COORD_ROUND_NOT_FOUND: ['no such round', 404],
   FEDVAL_ERR_COORD_UNKNOWN_MODEL: ['the study names a model that is not registered', 400],
-  FEDVAL_ERR_COORD_UNKNOWN_SITE: ['the study names a site that is not in the coordinator configuration', 400],
+  FEDVAL_ERR_COORD_UNKNOWN_SITE: ['the site is not in the coordinator configuration', 400],
   FEDVAL_ERR_COORD_ROUND_IN_PROGRESS: ['the study already has an open round', 409],
   FEDVAL_ERR_COORD_NOT_ENCRYPTED: ['the study does not use encryption', 409],
   FEDVAL_ERR_COORD_NO_PUBLIC_KEY: ['the key holder has not registered the study public key yet', 409],

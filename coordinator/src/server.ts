@@ -128,7 +128,7 @@ export function createCoordinator(config: CoordinatorConfig, options: Coordinato
   app.register(modelRoutes, { store, bundles, audit: record });
   app.register(studyRoutes, { config, store, audit: record });
   app.register(roundRoutes, { store, rounds, audit: record });
-  app.register(siteRoutes, { config, connections });
+  app.register(siteRoutes, { config, connections, identities });
   app.register(auditRoutes, { log: audit.log });
   app.addHook('onClose', async () => {
     await rounds.close();

@@ -9,7 +9,7 @@ import type { SiteChannel } from './rounds.ts';
 export const WS_CLOSE_CODES = Object.freeze({
   /** Invalid first message, text frame before hello, or garbage before authentication. */
   badMessage: 4400,
-  /** Unknown site or wrong token. */
+  /** Site authentication failed: unknown site, wrong token or key, or (mutual TLS) no valid client certificate. */
   unauthorized: 4401,
   /** No hello within auth_timeout_ms, or no message within three heartbeat intervals. */
   timeout: 4408,

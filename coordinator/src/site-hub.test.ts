@@ -44,9 +44,9 @@ describe('site authentication', () => {
     expect(welcome).toMatchObject({ type: 'welcome', replyTo: hello.id, content: { siteId: 'site-a', heartbeatIntervalMs: 15_000 } });
     const { body } = await server.api('GET', '/api/sites');
     expect(body).toEqual([
-      { site_id: 'site-a', connected: true, last_seen: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) },
-      { site_id: 'site-b', connected: false, last_seen: null },
-      { site_id: 'site-c', connected: false, last_seen: null },
+      { site_id: 'site-a', connected: true, last_seen: expect.stringMatching(/^\d{4}-\d\d-\d\dT/), key_fingerprint: null },
+      { site_id: 'site-b', connected: false, last_seen: null, key_fingerprint: null },
+      { site_id: 'site-c', connected: false, last_seen: null, key_fingerprint: null },
     ]);
   });
 

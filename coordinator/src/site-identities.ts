@@ -1,5 +1,5 @@
 // site-identities.ts — enrolled sites' Ed25519 public keys: challenge–response on connect, signed-result checks with replay refusal.
-import { ReplayGuard, verifyChallengeResponse, verifySignedResult } from '@fedval/trust';
+import { publicKeyFingerprint, ReplayGuard, verifyChallengeResponse, verifySignedResult } from '@fedval/trust';
 import type { AuthChallenge, ReplayGuardOptions } from '@fedval/trust';
 import { CoordinatorError } from './errors.ts';
 
@@ -26,6 +26,12 @@ export class SiteIdentities {
   /** Registers (or replaces, on re-enrollment) a site's key: base64 raw Ed25519. */
   set(siteId: string, publicKey: string): void {
     this.#keys.set(siteId, publicKey);
+  }
+
+  /** SHA-256 (hex) of the enrolled site's raw public key, as `fedval-agent enroll` prints it; undefined when not enrolled. */
+  fingerprint(siteId: string): string | undefined {
+    const publicKey = this.#keys.get(siteId);
+    return publicKey === undefined ? undefined : publicKeyFingerprint(publicKey);
   }
 
   isEnrolled(siteId: string): boolean {

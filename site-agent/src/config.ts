@@ -39,7 +39,7 @@ const configSchema = z.strictObject({
   }),
   data_dir: z.string().min(1),
   /**
-   * TLS to a wss:// coordinator (paths relative to this file): `ca` adds a private CA to the system's; `cert` and `key`
+   * TLS to a wss:// coordinator (paths relative to this file): `ca` adds a private CA to Node's bundled roots; `cert` and `key`
    * are this site's client certificate for mutual TLS (its common name must be site_id).
    */
   tls: z

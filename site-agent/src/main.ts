@@ -434,5 +434,5 @@ try {
   const code = (error as { code?: string }).code ?? 'FEDVAL_ERR_AGENT_INTERNAL';
   const message = error instanceof Error ? error.message : String(error);
   process.stderr.write(`fedval-agent: ${code}: ${message}\n`);
-  process.exitCode = code.endsWith('_USAGE') || code.endsWith('_CONFIG') ? 2 : 1;
+  process.exitCode = code.endsWith('_USAGE') || code.endsWith('_CONFIG') || code.endsWith('_TLS') ? 2 : 1;
 }

@@ -7,7 +7,7 @@ import { AgentError } from './errors.ts';
 
 /** Options for `tls.connect` (through ws and https); empty when the configuration has no `tls`. */
 export interface AgentTlsOptions {
-  /** The system's root CAs plus `tls.ca`. */
+  /** Node's bundled root CAs (tls.rootCertificates) plus `tls.ca`. */
   ca?: (string | Buffer)[];
   cert?: Buffer;
   key?: Buffer;
@@ -15,7 +15,7 @@ export interface AgentTlsOptions {
 
 /**
  * Reads `tls.ca`, `tls.cert` and `tls.key` (absolute paths) and checks each parses and the key belongs to the certificate:
- * FEDVAL_ERR_AGENT_TLS naming the file otherwise. The system's CAs stay trusted; `ca` is added for a private CA.
+ * FEDVAL_ERR_AGENT_TLS naming the file otherwise. Node's bundled root CAs stay trusted; `ca` is added for a private CA.
  */
 export function loadAgentTls(tls: AgentConfig['tls']): AgentTlsOptions {
   if (!tls) return {};

@@ -62,6 +62,9 @@ describe('site enrollment, challenge–response and signed results', () => {
     expect(statSync(keyPath).mode & 0o777).toBe(0o600);
     const fingerprint = publicKeyFingerprint(publicKeyOf(loadPrivateKey(keyPath)));
     expect(enrolled.stdout).toContain(fingerprint);
+    // The coordinator lists the same fingerprint, for the admin to compare with the one the site reads out.
+    const listed = (await api('GET', '/api/sites', undefined, 'site_admin')).body as { site_id: string; key_fingerprint: string | null }[];
+    expect(listed).toEqual(expect.arrayContaining([expect.objectContaining({ site_id: 'site-e', key_fingerprint: fingerprint }), expect.objectContaining({ site_id: 'site-f', key_fingerprint: null })]));
 
     // The coordinator and the site both recorded it, with the same fingerprint; no token appears in either trail.
     const coordinatorTrail = readAuditLog(join(coordinatorDir, 'audit.jsonl')).entries;

@@ -44,6 +44,24 @@ describe('TLS configuration', () => {
     expect(() => loadAgentTls({ ca: garbage })).toThrow(expect.objectContaining({ code: 'FEDVAL_ERR_AGENT_TLS' }));
   });
 
+  it('fedval-agent start exits 2 with FEDVAL_ERR_AGENT_TLS for a client key of another certificate', async () => {
+    const config = join(dir, 'site.yaml');
+    writeFileSync(
+      config,
+      [
+        'coordinator: wss://127.0.0.1:9/ws',
+        'site_id: site-x',
+        `token: ${'t'.repeat(32)}`,
+        `data: { path: ${garbage}, label: { column: y } }`,
+        `data_dir: ${join(dir, 'site-data')}`,
+        `tls: { ca: ${ca.cert}, cert: ${other.cert}, key: ${server.key} }`,
+      ].join('\n'),
+    );
+    const run = await runCli('fedval-agent', ['start', '--config', config]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('FEDVAL_ERR_AGENT_TLS');
+  });
+
   it('fedval-coordinator start exits 2 with FEDVAL_ERR_COORD_TLS for a mismatched key', async () => {
     const config = join(dir, 'coordinator.yaml');
     writeFileSync(config, [`data_dir: ${join(dir, 'data')}`, 'listen: { host: 127.0.0.1, port: 0 }', `tls: { cert: ${server.cert}, key: ${other.key} }`, 'sites: [{ id: a }]'].join('\n'));

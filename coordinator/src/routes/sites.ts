@@ -4,21 +4,31 @@ import type { CoordinatorConfig } from '../config.ts';
 import { PUBLIC_ROUTE } from '../access-control.ts';
 import { CoordinatorError } from '../errors.ts';
 import type { SiteConnections } from '../site-connections.ts';
+import type { SiteIdentities } from '../site-identities.ts';
 import { isoTime } from './request-validation.ts';
 
 export interface SiteRoutesOptions {
   config: CoordinatorConfig;
   connections: SiteConnections;
+  identities: SiteIdentities;
 }
 
 export async function siteRoutes(app: FastifyInstance, options: SiteRoutesOptions): Promise<void> {
-  if (!options.config || !options.connections) throw new CoordinatorError('FEDVAL_ERR_COORD_INTERNAL', 'siteRoutes needs the config and connections options');
-  const { config, connections } = options;
+  if (!options.config || !options.connections || !options.identities) {
+    throw new CoordinatorError('FEDVAL_ERR_COORD_INTERNAL', 'siteRoutes needs the config, connections and identities options');
+  }
+  const { config, connections, identities } = options;
 
   app.get('/api/sites', { config: { roles: ['sponsor', 'site_admin', 'auditor'] } }, async () =>
     config.sites.map((site) => {
       const lastSeen = connections.lastSeen(site.id);
-      return { site_id: site.id, connected: connections.isConnected(site.id), last_seen: lastSeen === undefined ? null : isoTime(lastSeen) };
+      return {
+        site_id: site.id,
+        connected: connections.isConnected(site.id),
+        last_seen: lastSeen === undefined ? null : isoTime(lastSeen),
+        // The enrolled key's fingerprint, to compare with the one the site read out at enrollment; null: not enrolled.
+        key_fingerprint: identities.fingerprint(site.id) ?? null,
+      };
     }),
   );
 

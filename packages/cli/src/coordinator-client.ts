@@ -30,7 +30,9 @@ export class CoordinatorClient {
     try {
       response = await fetch(`${this.baseUrl}${path}`, { method, headers, body: body === undefined ? null : JSON.stringify(body) });
     } catch (cause) {
-      throw new CliError('FEDVAL_ERR_CLI_API', `${method} ${path}: coordinator unreachable`, { cause });
+      // fetch says only "fetch failed"; the reason (ECONNREFUSED, an untrusted certificate…) is its cause's code.
+      const reason = (cause as { cause?: { code?: unknown } }).cause?.code;
+      throw new CliError('FEDVAL_ERR_CLI_API', `${method} ${path}: coordinator unreachable${typeof reason === 'string' ? ` (${reason})` : ''}`, { cause });
     }
     const text = await response.text();
     let parsed: unknown;
