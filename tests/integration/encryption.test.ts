@@ -9,6 +9,7 @@ import { createHeContext, encryptVector } from '@fedval/he';
 import { createAccumulator, createStatisticsLayout, resolveMetricSpec } from '@fedval/metrics';
 import { createMessage, decodeMessage, encodeMessage } from '@fedval/protocol';
 import type { Message } from '@fedval/protocol';
+import { readAuditLog } from '@fedval/trust';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
 import { startDeployment, waitForRoundClosed, waitForSites } from '../helpers/deployment.ts';
@@ -141,6 +142,16 @@ describe('encrypted rounds', () => {
     expect(view.body.release).toBe('released');
     expect(view.body.result.metrics).toEqual(released.metrics);
 
+    // The key holder's own trail: keys made, then exactly the aggregate the coordinator serves decrypted, then released.
+    const aggregate = await deployment.api('GET', `/api/rounds/${round.body.round_id}/aggregate`, undefined, 'privacy_officer');
+    const aggregateSha256 = createHash('sha256');
+    for (const text of aggregate.body.ciphertexts_base64 as string[]) aggregateSha256.update(Buffer.from(text, 'base64'));
+    const keyTrail = readAuditLog(join(keys, 'audit.jsonl')).entries;
+    expect(keyTrail.map((e) => e.action)).toEqual(['keys.created', 'aggregate.decrypted', 'result.released']);
+    expect(keyTrail[1]).toMatchObject({ object: `round:${round.body.round_id}`, details: { contributions: 3, min_sites: 3, aggregate_sha256: aggregateSha256.digest('hex') } });
+    expect(keyTrail[2]!.details.metrics_sha256).toBe(createHash('sha256').update(JSON.stringify(released.metrics)).digest('hex'));
+    expect((await runCli('fedval', ['audit', 'verify', '--dir', keys])).code).toBe(0);
+
     // Every frame site-0 sent: no plaintext statistics, no canary, only ciphertexts and metadata.
     const frames = relay.current!.frames;
     const messages: Message[] = frames.map((frame) => decodeMessage(frame));
@@ -178,6 +189,7 @@ describe('encrypted rounds', () => {
     const refused = await runCli('fedval', ['decrypt', '--coordinator', deployment.url, '--round', round.body.round_id, '--keys', keys, '--min-sites', '1'], keyHolder());
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain('FEDVAL_ERR_CLI_RELEASE_POLICY');
+    expect(readAuditLog(join(keys, 'audit.jsonl')).entries.at(-1)).toMatchObject({ action: 'decryption.refused', reason: 'FEDVAL_ERR_CLI_RELEASE_POLICY', details: { contributions: 2, min_sites: 3 } });
     const forced = await deployment.api('POST', `/api/rounds/${round.body.round_id}/release`, { metrics: { n: 1 }, contributions: 2 }, 'privacy_officer');
     expect(forced.body.error.code).toBe('FEDVAL_ERR_COORD_RELEASE_POLICY');
   }, 120_000);

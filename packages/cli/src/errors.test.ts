@@ -15,6 +15,7 @@ describe('fedval CLI', () => {
       'FEDVAL_ERR_CLI_KEYS_MISSING',
       'FEDVAL_ERR_CLI_KEY_MISMATCH',
       'FEDVAL_ERR_CLI_RELEASE_POLICY',
+      'FEDVAL_ERR_CLI_AUDIT',
     ]);
   });
 

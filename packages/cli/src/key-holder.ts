@@ -1,6 +1,10 @@
 // key-holder.ts — the privacy officer's key custody: create the study key pair, decrypt only released aggregates.
+import { createHash } from 'node:crypto';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { userInfo } from 'node:os';
 import { join } from 'node:path';
+import { AuditLog } from '@fedval/trust';
+import type { AuditEvent } from '@fedval/trust';
 import { bfvEncryptionSummary, createHeContext, decryptVector, generateKeyPair, planFingerprint, validateBfvPlan } from '@fedval/he';
 import { createPrivateRelease, resolvePrivacySpec } from '@fedval/dp';
 import { createStatisticsLayout, finalizeMetrics, resolveMetricSpec } from '@fedval/metrics';
@@ -9,7 +13,34 @@ import { CoordinatorClient } from './coordinator-client.ts';
 import { CliError } from './errors.ts';
 
 /** Files of a key directory. The secret key never leaves it; only `public.key` is sent to the coordinator. */
-export const KEY_FILES = Object.freeze({ secret: 'secret.key', public: 'public.key', plan: 'plan.json', study: 'study.json' });
+export const KEY_FILES = Object.freeze({ secret: 'secret.key', public: 'public.key', plan: 'plan.json', study: 'study.json', audit: 'audit.jsonl' });
+
+const sha256 = (bytes: Uint8Array | string): string => createHash('sha256').update(bytes).digest('hex');
+
+/**
+ * The key holder's own hash-chained audit trail, `<keys>/audit.jsonl` (AuditLog of @fedval/trust): keys created,
+ * every decryption (or refusal, with the reason) and every release, each written before the action it records.
+ */
+function recordKeyHolderEvent(dir: string, event: Omit<AuditEvent, 'actor'>): void {
+  let log: AuditLog | undefined;
+  try {
+    log = AuditLog.open(join(dir, KEY_FILES.audit));
+    log.append({ actor: `key_holder:${operatorName()}`, ...event });
+  } catch (cause) {
+    const code = (cause as { code?: unknown }).code;
+    throw new CliError('FEDVAL_ERR_CLI_AUDIT', `${join(dir, KEY_FILES.audit)}: ${typeof code === 'string' ? code : (cause as Error).message}`, { cause });
+  } finally {
+    log?.close();
+  }
+}
+
+function operatorName(): string {
+  try {
+    return userInfo().username || 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
 
 /** The release policy the key holder applies on its own side, whatever the coordinator says. */
 export const DEFAULT_RELEASE_POLICY = Object.freeze({
@@ -46,6 +77,11 @@ export async function initKeys(options: InitKeysOptions): Promise<{ study_id: st
   await writeFile(join(options.out, KEY_FILES.public), keys.publicKey, { mode: 0o644 });
   await writeFile(join(options.out, KEY_FILES.plan), `${JSON.stringify(checked, null, 2)}\n`);
   await writeFile(join(options.out, KEY_FILES.study), `${JSON.stringify({ study_id: options.study, coordinator: options.coordinator }, null, 2)}\n`);
+  recordKeyHolderEvent(options.out, {
+    action: 'keys.created',
+    object: `study:${options.study}`,
+    details: { study: options.study, coordinator: options.coordinator, plan_fingerprint: planFingerprint(checked), public_key_sha256: sha256(keys.publicKey) },
+  });
   await client.request('PUT', `/api/studies/${encodeURIComponent(options.study)}/public-key`, {
     public_key_base64: Buffer.from(keys.publicKey).toString('base64'),
   });
@@ -95,17 +131,26 @@ export async function decryptRound(options: DecryptOptions) {
   if (certificate.contributing_sites.length !== certificate.contributions || new Set(certificate.contributing_sites).size !== certificate.contributions) {
     problems.push('the contributions are not accounted for by distinct contributing sites');
   }
-  if (problems.length > 0) throw new CliError('FEDVAL_ERR_CLI_RELEASE_POLICY', problems.join('; '));
+  const roundObject = `round:${certificate.round_id}`;
+  const policy = { round: certificate.round_id, study: certificate.study_id, contributions: certificate.contributions, contributing_sites: certificate.contributing_sites, min_sites: minSites };
+  if (problems.length > 0) {
+    recordKeyHolderEvent(options.keys, { action: 'decryption.refused', object: roundObject, reason: 'FEDVAL_ERR_CLI_RELEASE_POLICY', details: { ...policy, problems } });
+    throw new CliError('FEDVAL_ERR_CLI_RELEASE_POLICY', problems.join('; '));
+  }
 
   const plan = validateBfvPlan(JSON.parse(await readKeyFile(options.keys, KEY_FILES.plan, 'utf8')));
   if (planFingerprint(plan) !== planFingerprint(validateBfvPlan(certificate.plan))) {
     throw new CliError('FEDVAL_ERR_CLI_KEY_MISMATCH', 'the round was encrypted under another plan than these keys');
   }
   const secretKey = new Uint8Array(await readKeyFile(options.keys, KEY_FILES.secret));
+  const ciphertexts = certificate.ciphertexts_base64.map((text) => new Uint8Array(Buffer.from(text, 'base64')));
+  const aggregateHash = createHash('sha256');
+  for (const ciphertext of ciphertexts) aggregateHash.update(ciphertext);
+  // What is about to be decrypted, written before the secret key touches it.
+  recordKeyHolderEvent(options.keys, { action: 'aggregate.decrypted', object: roundObject, details: { ...policy, aggregate_sha256: aggregateHash.digest('hex') } });
   const context = await createHeContext(plan);
   let vector: Float64Array;
   try {
-    const ciphertexts = certificate.ciphertexts_base64.map((text) => new Uint8Array(Buffer.from(text, 'base64')));
     vector = decryptVector(context, secretKey, { ciphertexts }, certificate.contributions);
   } finally {
     context.dispose();
@@ -134,6 +179,11 @@ export async function decryptRound(options: DecryptOptions) {
   }
   const encryption = bfvEncryptionSummary(plan);
   if (options.release !== false) {
+    recordKeyHolderEvent(options.keys, {
+      action: 'result.released',
+      object: roundObject,
+      details: { round: certificate.round_id, study: certificate.study_id, contributions: certificate.contributions, metrics_sha256: sha256(JSON.stringify(metrics)) },
+    });
     await client.post(`/api/rounds/${encodeURIComponent(options.round)}/release`, {
       metrics,
       contributions: certificate.contributions,
