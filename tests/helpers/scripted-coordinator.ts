@@ -11,10 +11,12 @@ export class ScriptedCoordinator {
   socket: WebSocket | undefined;
   #waiters: { match: (m: Message) => boolean; resolve: (m: Message) => void }[] = [];
 
-  constructor(port = 0) {
+  /** `onConnect` runs first on every connection (e.g. to send a connection challenge). */
+  constructor(port = 0, onConnect?: (socket: WebSocket) => void) {
     this.server = new WebSocketServer({ host: '127.0.0.1', port });
     this.server.on('connection', (socket) => {
       this.socket = socket;
+      onConnect?.(socket);
       socket.on('message', (data) => {
         const message = decodeMessage(data as Buffer);
         this.received.push(message);

@@ -1,19 +1,22 @@
 // End to end, with a real coordinator process and a real agent: an admin issues a one-time enrollment token, the site
 // enrolls its Ed25519 key with `fedval-agent enroll`, connects by challenge–response and completes a round with signed
 // results; a forged key, a reused token, an unsigned result and a replayed result are refused.
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createStatisticsLayout } from '@fedval/metrics';
 import type { MetricSpec } from '@fedval/metrics';
 import { createMessage, encodeMessage } from '@fedval/protocol';
-import { createNonce, generateSiteIdentity, loadPrivateKey, publicKeyFingerprint, publicKeyOf, readAuditLog, signResult } from '@fedval/trust';
+import { createChallenge, createNonce, generateSiteIdentity, loadPrivateKey, publicKeyFingerprint, publicKeyOf, readAuditLog, savePrivateKey, signResult, verifyChallengeResponse } from '@fedval/trust';
+import type { AuthChallenge } from '@fedval/trust';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDeployment, waitForRoundClosed, waitForSites } from '../helpers/deployment.ts';
 import type { ApiRole, Deployment } from '../helpers/deployment.ts';
 import { gbsgScoreLines, writeScoreFile } from '../helpers/gbsg-scores.ts';
 import { RawSite } from '../helpers/raw-site.ts';
-import { runCli } from '../helpers/run-cli.ts';
+import { REPO_ROOT, runCli } from '../helpers/run-cli.ts';
+import { ScriptedCoordinator } from '../helpers/scripted-coordinator.ts';
 
 const METRIC_SPEC = { bins: 50, threshold: 0.3 };
 const sha256 = (text: string | Uint8Array): string => createHash('sha256').update(text).digest('hex');
@@ -150,4 +153,46 @@ describe('site enrollment, challenge–response and signed results', () => {
     expect(trail.filter((e) => e.action === 'connection.accepted' && e.details.method === 'signature').map((e) => e.actor)).toEqual(['site:site-e', 'site:site-f']);
     siteF.close();
   }, 90_000);
+
+  it('an enrolled agent signs only a challenge that names its own coordinator: a relayed challenge is refused, nothing signed', async () => {
+    const identity = generateSiteIdentity();
+    // A coordinator the agent is configured for, and one that relays the real coordinator's challenge.
+    for (const relay of [false, true]) {
+      let agentUrl = '';
+      let sent: AuthChallenge | undefined;
+      const peer = new ScriptedCoordinator(0, (socket) => {
+        sent = createChallenge({ audience: relay ? wsUrl : agentUrl });
+        socket.send(encodeMessage(createMessage('challenge', { ...sent })));
+      });
+      await new Promise((resolve) => peer.server.once('listening', resolve));
+      agentUrl = `ws://127.0.0.1:${peer.port}/ws`;
+      const siteDir = join(deployment.dir, 'sites', `challenged-${relay}`);
+      mkdirSync(join(siteDir, 'state'), { recursive: true });
+      savePrivateKey(join(siteDir, 'state', 'site.key'), identity.privateKeyPem);
+      const config = join(siteDir, 'site.yaml');
+      writeFileSync(config, [`coordinator: ${agentUrl}`, 'site_id: site-e', `data: { path: ${siteEData}, label: { column: status } }`, 'data_dir: ./state', 'log_level: warn'].join('\n'));
+      const agent = spawn(process.execPath, ['site-agent/src/main.ts', 'start', '--config', config], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      agent.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      try {
+        if (!relay) {
+          const hello = await peer.next((m) => m.type === 'hello');
+          if (hello.type !== 'hello' || !hello.content.signature) throw new Error('expected a signed hello');
+          expect(hello.content.token).toBeUndefined();
+          // It answers exactly the challenge this peer sent, under the site's key.
+          expect(() => verifyChallengeResponse({ challenge: sent!, siteId: 'site-e', purpose: 'connect', publicKey: identity.publicKey, signature: hello.content.signature! })).not.toThrow();
+        } else {
+          const code = await new Promise<number | null>((resolve) => agent.once('exit', resolve));
+          expect(code).toBe(3);
+          expect(stderr).toContain('FEDVAL_ERR_AGENT_CHALLENGE');
+          expect(peer.received.filter((m) => m.type === 'hello')).toEqual([]);
+          const trail = readAuditLog(join(siteDir, 'state', 'audit.jsonl')).entries;
+          expect(trail.at(-1)).toMatchObject({ action: 'connection.refused', reason: 'FEDVAL_ERR_AGENT_CHALLENGE' });
+        }
+      } finally {
+        agent.kill('SIGKILL');
+        await peer.close();
+      }
+    }
+  }, 60_000);
 });
