@@ -170,10 +170,15 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
     return { roundId: id, state: round.state };
   }
 
-  /** Sends pending tasks of every open round to a site that just authenticated. */
+  /**
+   * Sends a site that just authenticated the task of every open round it has not settled: pending ones, and again
+   * those dispatched or accepted on an earlier connection (the task or the result may have been lost with it; the
+   * agent answers a repeat by re-sending the contribution it already made, never by running the task twice).
+   */
   onSiteConnected(siteId: string): void {
     for (const round of this.#open.values()) {
-      if (round.sites.get(siteId)?.status === 'pending') this.#dispatch(round, siteId);
+      const status = round.sites.get(siteId)?.status;
+      if (status === 'pending' || status === 'dispatched' || status === 'accepted') this.#dispatch(round, siteId, status !== 'pending');
     }
   }
 
@@ -214,13 +219,13 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
     return round;
   }
 
-  #dispatch(round: OpenRound, siteId: string): void {
+  #dispatch(round: OpenRound, siteId: string, again = false): void {
     if (!this.#channel.isConnected(siteId)) return;
-    this.#audit({ actor: 'coordinator', action: 'task.dispatched', object: `round:${round.id}`, details: { site: siteId } });
+    this.#audit({ actor: 'coordinator', action: 'task.dispatched', object: `round:${round.id}`, details: { site: siteId, ...(again ? { again: true } : {}) } });
     const sent = this.#channel.send(siteId, createMessage('task', round.task));
     if (!sent) return;
     this.#setSite(round, siteId, { status: 'dispatched' });
-    this.#log.info({ roundId: round.id, siteId }, 'task dispatched');
+    this.#log.info({ roundId: round.id, siteId, again }, again ? 'task dispatched again after the site reconnected' : 'task dispatched');
   }
 
   #onAccept(siteId: string, roundId: string): void {

@@ -45,6 +45,13 @@ export class SiteAgent extends EventEmitter<SiteAgentEvents> {
   #attempt = 0;
   #reconnectTimer: NodeJS.Timeout | undefined;
   #running: { roundId: string; abort: AbortController } | undefined;
+  /**
+   * Contributions sent in rounds whose deadline has not passed, kept in memory only: when the coordinator sends the
+   * same task again (the connection dropped), the very same contribution is sent again — the same noise, so no privacy
+   * is spent twice — instead of running the task a second time. After a restart nothing is kept, and the ledger's
+   * per-round cap refuses a second run of a charged round.
+   */
+  readonly #sentContributions = new Map<string, SentContribution>();
   #state: SiteState | undefined;
   /** The enrolled site's private key (config.site_key), loaded at start; undefined for a token-configured site. */
   #siteKey: KeyObject | undefined;
@@ -228,6 +235,14 @@ export class SiteAgent extends EventEmitter<SiteAgentEvents> {
     const { roundId } = task;
     const object = `round:${roundId}`;
     const log = this.#log.child({ roundId, studyId: task.studyId });
+    if (this.#running?.roundId === roundId) {
+      // The coordinator lost our connection while this task ran: the result will go out on the new one.
+      log.info('task sent again while it runs; its result will follow on this connection');
+      this.#send(createMessage('task.accept', { roundId }, requestId));
+      return;
+    }
+    const earlier = this.#sentContributions.get(roundId);
+    if (earlier && earlier.deadline > Date.now()) return this.#resendContribution(requestId, earlier, log);
     const refuse = (error: unknown): void => {
       const reason = toWireError(error, 'FEDVAL_ERR_AGENT_INVALID_TASK');
       this.#recordQuietly({ action: 'task.refused', object, reason: reason.code, details: { study: task.studyId, code: reason.code } });
@@ -325,6 +340,7 @@ export class SiteAgent extends EventEmitter<SiteAgentEvents> {
         dataset_commitment: datasetCommitment,
         audit_head: { seq: sent.seq, hash: sent.hash },
       };
+      this.#rememberSent({ roundId, studyId: task.studyId, deadline: task.deadline, contribution, contributionSha256, attestation });
       const signature = this.#signResult(roundId, contributionSha256);
       this.#send(createMessage('task.result', { roundId, contribution, contributionSha256, attestation, ...(signature ? { signature } : {}) }, requestId));
       log.info({ contributionSha256, kind: contribution.kind, entries: released.length, scorer: scorer.description, privacy }, 'contribution sent');
@@ -335,6 +351,36 @@ export class SiteAgent extends EventEmitter<SiteAgentEvents> {
       clearTimeout(deadlineTimer);
       this.#running = undefined;
     }
+  }
+
+  /** Keeps a sent contribution until its round's deadline (expired ones are dropped here). */
+  #rememberSent(sent: SentContribution): void {
+    const now = Date.now();
+    for (const [roundId, kept] of this.#sentContributions) if (kept.deadline <= now) this.#sentContributions.delete(roundId);
+    this.#sentContributions.set(sent.roundId, sent);
+  }
+
+  /**
+   * Answers a repeated task with the contribution already made for its round, byte for byte (freshly signed when the
+   * site is enrolled); audited as `contribution.resent` before it leaves. No data is read and no privacy is charged.
+   */
+  #resendContribution(requestId: string, sent: SentContribution, log: Logger): void {
+    const { roundId, contribution, contributionSha256, attestation } = sent;
+    try {
+      this.#record({
+        action: 'contribution.resent',
+        object: `round:${roundId}`,
+        details: { site: this.#config.site_id, round: roundId, study: sent.studyId, sha256: contributionSha256, bytes: contributionBytes(contribution), kind: contribution.kind },
+      });
+    } catch (error) {
+      log.error({ code: toWireError(error).code }, 'cannot record the re-sent contribution; not sending it');
+      return;
+    }
+    const signature = this.#signResult(roundId, contributionSha256);
+    this.#send(createMessage('task.accept', { roundId }, requestId));
+    this.#send(createMessage('task.result', { roundId, contribution, contributionSha256, attestation, ...(signature ? { signature } : {}) }, requestId));
+    log.info({ contributionSha256 }, 'task sent again after a lost connection: the same contribution re-sent, nothing recomputed or charged');
+    this.emit('task-finished', roundId, 'contributed');
   }
 
   #checkPolicy(spec: MetricSpec, task: TaskContent): void {
@@ -482,6 +528,17 @@ export class SiteAgent extends EventEmitter<SiteAgentEvents> {
     const socket = this.#socket;
     if (socket?.readyState === WebSocket.OPEN) socket.send(encodeMessage(message), { binary: true });
   }
+}
+
+/** A contribution this agent sent, kept to answer a repeat of its task. */
+interface SentContribution {
+  roundId: string;
+  studyId: string;
+  /** The round's deadline, epoch ms: kept until then. */
+  deadline: number;
+  contribution: Contribution;
+  contributionSha256: string;
+  attestation: Record<string, unknown>;
 }
 
 /** The coordinator URL as challenges name it: parsed and serialized by the WHATWG URL parser, as the coordinator does. */

@@ -11,8 +11,9 @@ import { createMessage, decodeMessage, encodeMessage } from '@fedval/protocol';
 import type { Message } from '@fedval/protocol';
 import { readAuditLog } from '@fedval/trust';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket, { WebSocketServer } from 'ws';
+import WebSocket from 'ws';
 import { startDeployment, waitForRoundClosed, waitForSites } from '../helpers/deployment.ts';
+import { recordingRelay } from '../helpers/relay.ts';
 import type { Deployment } from '../helpers/deployment.ts';
 import { REPO_ROOT, SHARED_DATA, runCli } from '../helpers/run-cli.ts';
 
@@ -50,35 +51,6 @@ function filesUnder(dir: string): string[] {
     const path = join(dir, name);
     return statSync(path).isDirectory() ? filesUnder(path) : [path];
   });
-}
-
-/** Relays one agent's socket to the coordinator and records every frame the agent sends. */
-function recordingRelay(target: string): { url: Promise<string>; frames: Buffer[]; close(): Promise<void> } {
-  const frames: Buffer[] = [];
-  const server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
-  server.on('connection', (agentSide) => {
-    const upstream = new WebSocket(target);
-    const pending: Buffer[] = [];
-    upstream.on('open', () => pending.splice(0).forEach((frame) => upstream.send(frame)));
-    agentSide.on('message', (data: Buffer) => {
-      frames.push(Buffer.from(data));
-      if (upstream.readyState === WebSocket.OPEN) upstream.send(data);
-      else pending.push(data);
-    });
-    upstream.on('message', (data: Buffer) => agentSide.send(data));
-    upstream.on('close', () => agentSide.close());
-    agentSide.on('close', () => upstream.close());
-  });
-  const url = new Promise<string>((resolve) => server.on('listening', () => resolve(`ws://127.0.0.1:${(server.address() as { port: number }).port}/ws`)));
-  return {
-    url,
-    frames,
-    close: () =>
-      new Promise((resolve) => {
-        for (const client of server.clients) client.terminate();
-        server.close(() => resolve());
-      }),
-  };
 }
 
 async function createStudy(deployment: Deployment, sites: string[], extra: Record<string, unknown> = {}): Promise<string> {
