@@ -2,7 +2,7 @@
 // main.ts — the fedval-coordinator command: start a coordinator from a YAML file, hash a token, or make a new one.
 import { text } from 'node:stream/consumers';
 import { generateToken } from '@fedval/trust';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { loadCoordinatorConfig } from './config.ts';
 import type { ConfigOverrides } from './config.ts';
 import { CoordinatorError } from './errors.ts';
@@ -74,7 +74,8 @@ async function hashTokenFromStdin(): Promise<void> {
 
 const program = new Command('fedval-coordinator')
   .description('fedval coordinator: sends evaluation rounds to site agents and aggregates their contributions')
-  .showHelpAfterError();
+  .showHelpAfterError()
+  .exitOverride();
 
 program
   .command('start')
@@ -97,4 +98,10 @@ program
     process.stdout.write(`${JSON.stringify({ token, token_sha256: hashToken(token) })}\n`);
   });
 
-await program.parseAsync(process.argv);
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  // Commander has already printed its own message (bad option, missing argument, --help): exit 2 for a usage error.
+  if (error instanceof CommanderError) process.exit(error.exitCode === 0 ? 0 : EXIT_CONFIG);
+  throw error;
+}

@@ -3,9 +3,10 @@
 import { mkdirSync, unlinkSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { basename, join } from 'node:path';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { finalizeMetrics, formatMetricsTable, resolveMetricSpec } from '@fedval/metrics';
-import type { GroupSpec, MetricSpec } from '@fedval/metrics';
+import type { EvaluationCommandOptions, GroupSpec } from '@fedval/metrics';
+import { collect, decimal, metricSpecOrUsageError, withEvaluationOptions } from './command-options.ts';
 import { pino } from 'pino';
 import { budgetFromEpsilon } from '@fedval/dp';
 import { SiteAgent } from './agent.ts';
@@ -24,25 +25,14 @@ import { AgentError } from './errors.ts';
 import { evaluateDataset } from './evaluation.ts';
 import { discoverGroupLevels, parseGroupArgument } from './group-levels.ts';
 import { loadLocalModelScorer } from './model-scorer.ts';
-import { parseDecimal, scoreColumnScorer } from './scorers.ts';
+import { scoreColumnScorer } from './scorers.ts';
 
 const logger = pino({ level: process.env.FEDVAL_LOG_LEVEL ?? 'info', base: { component: 'fedval-agent' } }, pino.destination(2));
 
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
-}
-
-function number(name: string) {
-  return (value: string): number => {
-    const parsed = parseDecimal(value);
-    if (!Number.isFinite(parsed)) throw new InvalidArgumentError(`${name} must be a number`);
-    return parsed;
-  };
-}
-
 const program = new Command('fedval-agent')
   .description('fedval site agent: evaluates models on this site\'s data; only protected aggregate statistics leave the site')
-  .showHelpAfterError();
+  .showHelpAfterError()
+  .exitOverride();
 
 program
   .command('start')
@@ -115,37 +105,18 @@ program
     );
   });
 
-program
-  .command('eval-local')
-  .description('compute the metrics on one local file; nothing is sent anywhere')
-  .requiredOption('--data <file>', 'CSV file with a header row')
-  .requiredOption('--label <column>', 'outcome column')
-  .option('--task <type>', 'binary, multiclass or regression', 'binary')
-  .option('--classes <a,b,...>', 'multiclass: class labels in order, as written in the label column')
-  .option('--range <low,high>', 'regression: range outcomes and predictions are clamped into')
-  .option('--positive <value>', 'label value of the positive class', '1')
-  .option('--negative <value>', 'label value of the negative class (others are excluded as invalid_label); default: every other value')
-  .option('--score <column>', 'column with the predicted probability of the positive class (multiclass: one column per class, comma-separated; regression: the prediction)')
-  .option('--model <dir>', 'model bundle directory (manifest.json + TF.js model); binary tasks')
-  .option('--group <column[:cuts]>', 'subgroup column, repeatable; numeric bands with cuts, e.g. age:50,70', collect, [])
-  .option('--threshold <t>', 'decision threshold on the score grid', number('--threshold'), 0.5)
-  .option('--bins <B>', 'score histogram bins over [0, 1]', number('--bins'), 1000)
-  .option('--calibration-bins <n>', 'reliability bins', number('--calibration-bins'), 10)
-  .option('--min-cell <n>', 'suppress subgroup levels with fewer patients', number('--min-cell'), 10)
+withEvaluationOptions(
+  program
+    .command('eval-local')
+    .description('compute the metrics on one local file; nothing is sent anywhere')
+    .requiredOption('--data <file>', 'CSV file with a header row'),
+)
   .option('--json', 'print one JSON document on stdout')
   .action(async (options: EvalLocalOptions) => {
-    if (Boolean(options.score) === Boolean(options.model)) throw new AgentError('FEDVAL_ERR_AGENT_USAGE', 'give exactly one of --score or --model');
-    if (options.model && options.task !== 'binary') throw new AgentError('FEDVAL_ERR_AGENT_USAGE', '--model bundles predict a probability: binary tasks only');
+    const requested = metricSpecOrUsageError(options, (message) => new AgentError('FEDVAL_ERR_AGENT_USAGE', message));
     const source = { path: options.data };
     const groups: GroupSpec[] = await discoverGroupLevels(source, options.group.map(parseGroupArgument));
-    const spec = resolveMetricSpec({
-      ...taskSpec(options),
-      bins: options.bins,
-      threshold: options.threshold,
-      groups,
-      calibrationBins: options.calibrationBins,
-      minCellSize: options.minCell,
-    });
+    const spec = resolveMetricSpec({ ...requested, groups });
     const scorer = options.model ? await loadLocalModelScorer(options.model, logger) : scoreColumnScorer(options.score!.split(','));
     const label = { column: options.label, positive: options.positive, negative: options.negative };
     let lastShown = -1;
@@ -178,21 +149,6 @@ program
     const groups = await discoverGroupLevels({ path: options.data }, options.group.map(parseGroupArgument));
     process.stdout.write(`${JSON.stringify({ groups })}\n`);
   });
-
-/** Task-specific part of the metric spec from `--task`, `--classes` and `--range`. */
-function taskSpec(options: { task: string; classes?: string; range?: string }): Partial<MetricSpec> {
-  if (options.task === 'multiclass') {
-    if (!options.classes) throw new AgentError('FEDVAL_ERR_AGENT_USAGE', '--task multiclass needs --classes a,b,...');
-    return { task: 'multiclass', classes: options.classes.split(',') };
-  }
-  if (options.task === 'regression') {
-    const range = (options.range ?? '').split(',').map(parseDecimal);
-    if (range.length !== 2 || !range.every(Number.isFinite)) throw new AgentError('FEDVAL_ERR_AGENT_USAGE', '--task regression needs --range low,high');
-    return { task: 'regression', regressionRange: [range[0]!, range[1]!] };
-  }
-  if (options.task !== 'binary') throw new AgentError('FEDVAL_ERR_AGENT_USAGE', '--task must be binary, multiclass or regression');
-  return { task: 'binary' };
-}
 
 program
   .command('budget')
@@ -410,27 +366,16 @@ function modelStatus(config: AgentConfig, signer: string | null, approved: boole
   }
 }
 
-interface EvalLocalOptions {
+interface EvalLocalOptions extends EvaluationCommandOptions {
   data: string;
-  label: string;
-  task: string;
-  classes?: string;
-  range?: string;
-  positive: string;
-  negative?: string;
-  score?: string;
-  model?: string;
-  group: string[];
-  threshold: number;
-  bins: number;
-  calibrationBins: number;
-  minCell: number;
   json?: boolean;
 }
 
 try {
   await program.parseAsync(process.argv);
 } catch (error) {
+  // Commander has already printed its own message (bad option, missing argument, --help): exit 2 for a usage error.
+  if (error instanceof CommanderError) process.exit(error.exitCode === 0 ? 0 : 2);
   const code = (error as { code?: string }).code ?? 'FEDVAL_ERR_AGENT_INTERNAL';
   const message = error instanceof Error ? error.message : String(error);
   process.stderr.write(`fedval-agent: ${code}: ${message}\n`);

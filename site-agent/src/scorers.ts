@@ -1,5 +1,9 @@
 // scorers.ts — turns data rows into model scores: a score column already in the data, or a model bundle run locally.
 import type { DataRow } from './csv-source.ts';
+import { parseDecimal } from '@fedval/metrics';
+
+/** Strict decimal parsing, as the command-line options parse numbers (@fedval/metrics). */
+export { parseDecimal };
 
 /** Why a row got no score. */
 export type ScoreExclusion = 'missing_score' | 'missing_features';
@@ -21,12 +25,6 @@ export interface RowScorer {
   score(rows: readonly DataRow[]): Promise<ScoredChunk>;
 }
 
-const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
-
-/** Parses a decimal number strictly: no hex, no blanks, no 'Infinity'. NaN otherwise. */
-export function parseDecimal(text: string): number {
-  return DECIMAL.test(text) ? Number(text) : Number.NaN;
-}
 
 /**
  * Scores already present in the data: one column (a probability for binary tasks, a prediction for

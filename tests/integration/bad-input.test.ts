@@ -54,6 +54,12 @@ describe('command-line errors', () => {
     expect(both.stderr).toContain('FEDVAL_ERR_CLI_USAGE');
     const badSite = await runCli('fedval', ['simulate', '--site', 'no-equals-sign', '--label', 'y', '--score', 's']);
     expect(badSite.code).toBe(2);
+    // What the argument parser itself refuses (a non-number, an unknown command, a missing option) exits 2 too.
+    const notNumber = await runCli('fedval-agent', ['eval-local', '--data', join(dir, 'x.csv'), '--label', 'y', '--score', 's', '--bins', '0x10']);
+    expect(notNumber).toMatchObject({ code: 2, stderr: expect.stringContaining('--bins must be a number') });
+    expect((await runCli('fedval', ['no-such-command'])).code).toBe(2);
+    expect((await runCli('fedval-coordinator', ['start'])).code).toBe(2);
+    expect((await runCli('fedval', ['--help'])).code).toBe(0);
   });
 
   it('a site that cannot run the task refuses with a coded reason the sponsor sees', async () => {

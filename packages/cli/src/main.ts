@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // main.ts — `fedval`: the sponsor's and privacy officer's command line.
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { formatMetricsTable } from '@fedval/metrics';
-import type { MetricsReport } from '@fedval/metrics';
+import type { EvaluationCommandOptions, MetricsReport } from '@fedval/metrics';
+import { collect, decimal, metricSpecOrUsageError, withEvaluationOptions } from '@fedval/site-agent/command-options';
 import { crossCheckAuditDirs, describeCrossCheck, describeVerification, parseSiteDir, verifyAuditDir } from './audit.ts';
 import { CoordinatorClient } from './coordinator-client.ts';
 import { CliError } from './errors.ts';
@@ -10,58 +11,35 @@ import { decryptRound, initKeys } from './key-holder.ts';
 import { planStudyPrivacy } from './plan.ts';
 import { parseSiteArgument, runSimulation } from './simulate.ts';
 
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
-}
-
-function number(name: string) {
-  return (value: string): number => {
-    const parsed = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(value) ? Number(value) : Number.NaN;
-    if (!Number.isFinite(parsed)) throw new InvalidArgumentError(`${name} must be a number`);
-    return parsed;
-  };
-}
-
 const program = new Command('fedval')
   .description('fedval: federated, privacy-preserving evaluation of clinical prediction models')
   .addOption(new Option('--token <token>', 'API token for the coordinator (prefer the environment variable: arguments are visible to other users)').env('FEDVAL_API_TOKEN'))
-  .showHelpAfterError();
+  .showHelpAfterError()
+  .exitOverride();
 
 /** The API token of the global --token option or FEDVAL_API_TOKEN. */
 function apiToken(): string | undefined {
   return (program.opts() as { token?: string }).token;
 }
 
-program
-  .command('simulate')
-  .description('run one evaluation round with a real coordinator and one real site agent per file, over loopback')
-  .requiredOption('--site <name=file>', 'a site and its CSV file, repeatable', collect, [])
-  .requiredOption('--label <column>', 'outcome column')
-  .option('--task <type>', 'binary, multiclass or regression', 'binary')
-  .option('--classes <a,b,...>', 'multiclass: class labels in order, as written in the label column')
-  .option('--range <low,high>', 'regression: range outcomes and predictions are clamped into')
-  .option('--positive <value>', 'label value of the positive class', '1')
-  .option('--negative <value>', 'label value of the negative class (others are excluded as invalid_label); default: every other value')
-  .option('--score <column>', 'column with the predicted probability of the positive class (multiclass: one column per class, comma-separated; regression: the prediction)')
-  .option('--model <dir>', 'model bundle directory (manifest.json + TF.js model); binary tasks')
-  .option('--group <column[:cuts]>', 'subgroup column, repeatable; numeric bands with cuts, e.g. age:50,70', collect, [])
-  .option('--threshold <t>', 'decision threshold on the score grid', number('--threshold'), 0.5)
-  .option('--bins <B>', 'score histogram bins over [0, 1]', number('--bins'), 1000)
-  .option('--calibration-bins <n>', 'reliability bins', number('--calibration-bins'), 10)
-  .option('--min-cell <n>', 'suppress subgroup levels with fewer patients', number('--min-cell'), 10)
+withEvaluationOptions(
+  program
+    .command('simulate')
+    .description('run one evaluation round with a real coordinator and one real site agent per file, over loopback')
+    .requiredOption('--site <name=file>', 'a site and its CSV file, repeatable', collect, []),
+)
   .option('--no-dp', 'release the exact aggregate, without differential-privacy noise (validation only)')
-  .option('--epsilon <e>', 'per-round ε of the differential-privacy release', number('--epsilon'), 1)
-  .option('--delta <d>', 'per-round δ', number('--delta'), 1e-6)
-  .option('--expected-prevalence <p>', 'public planning assumption for the release layout', number('--expected-prevalence'), 0.3)
-  .option('--min-sites <n>', 'release policy: fewest contributions the key holder decrypts (default 3, or the number of sites when fewer)', number('--min-sites'))
+  .option('--epsilon <e>', 'per-round ε of the differential-privacy release', decimal('--epsilon'), 1)
+  .option('--delta <d>', 'per-round δ', decimal('--delta'), 1e-6)
+  .option('--expected-prevalence <p>', 'public planning assumption for the release layout', decimal('--expected-prevalence'), 0.3)
+  .option('--min-sites <n>', 'release policy: fewest contributions the key holder decrypts (default 3, or the number of sites when fewer)', decimal('--min-sites'))
   .option('--plaintext-contributions', 'test seam: sites send unencrypted statistics vectors instead of ciphertexts')
   .option('--work-dir <dir>', 'keep configs, logs and databases here (default: a temporary directory, removed)')
-  .option('--timeout <seconds>', 'give up after this long', number('--timeout'), 600)
+  .option('--timeout <seconds>', 'give up after this long', decimal('--timeout'), 600)
   .option('--verbose', 'show the coordinator and agent logs on stderr')
   .option('--json', 'print one JSON document on stdout')
   .action(async (options: SimulateOptions) => {
-    if (Boolean(options.score) === Boolean(options.model)) throw new CliError('FEDVAL_ERR_CLI_USAGE', 'give exactly one of --score or --model');
-    if (options.model && options.task !== 'binary') throw new CliError('FEDVAL_ERR_CLI_USAGE', '--model bundles predict a probability: binary tasks only');
+    const metricSpec = metricSpecOrUsageError(options, (message) => new CliError('FEDVAL_ERR_CLI_USAGE', message));
     const sites = options.site.map(parseSiteArgument);
     let lastLine = '';
     const result = await runSimulation({
@@ -69,13 +47,7 @@ program
       label: { column: options.label, positive: options.positive, negative: options.negative },
       scorer: options.model ? { kind: 'model', dir: options.model } : { kind: 'score_column', column: options.score! },
       groups: options.group,
-      metricSpec: {
-        ...taskSpec(options),
-        bins: options.bins,
-        threshold: options.threshold,
-        calibrationBins: options.calibrationBins,
-        minCellSize: options.minCell,
-      },
+      metricSpec,
       workDir: options.workDir,
       contribution: options.plaintextContributions ? 'plaintext' : 'bfv',
       noDp: !options.dp,
@@ -110,21 +82,6 @@ program
     }
   });
 
-/** Task-specific part of the metric spec from `--task`, `--classes` and `--range`. */
-function taskSpec(options: { task: string; classes?: string; range?: string }): Record<string, unknown> {
-  if (options.task === 'multiclass') {
-    if (!options.classes) throw new CliError('FEDVAL_ERR_CLI_USAGE', '--task multiclass needs --classes a,b,...');
-    return { task: 'multiclass', classes: options.classes.split(',') };
-  }
-  if (options.task === 'regression') {
-    const range = (options.range ?? '').split(',').map(Number);
-    if (range.length !== 2 || !range.every(Number.isFinite)) throw new CliError('FEDVAL_ERR_CLI_USAGE', '--task regression needs --range low,high');
-    return { task: 'regression', regressionRange: range };
-  }
-  if (options.task !== 'binary') throw new CliError('FEDVAL_ERR_CLI_USAGE', '--task must be binary, multiclass or regression');
-  return { task: 'binary' };
-}
-
 /** One line on what protected the release: encryption and differential privacy. */
 function describePrivacy(privacy: { dp: Record<string, unknown> | null; encryption: Record<string, unknown> | null }): string {
   const parts: string[] = [];
@@ -140,16 +97,16 @@ function describePrivacy(privacy: { dp: Record<string, unknown> | null; encrypti
 program
   .command('plan')
   .description('predict, before any round, the error differential privacy adds to each metric (no data needed)')
-  .requiredOption('--patients <n>', 'patients with a label expected across all sites', number('--patients'))
-  .requiredOption('--prevalence <p>', 'expected share of positives', number('--prevalence'))
-  .requiredOption('--sites <n>', 'sites expected to contribute', number('--sites'))
-  .option('--epsilon <e>', 'per-round ε', number('--epsilon'), 1)
-  .option('--delta <d>', 'per-round δ', number('--delta'), 1e-6)
-  .option('--min-sites <n>', 'noise shares are sized for this many contributions (default 3, or --sites when fewer)', number('--min-sites'))
-  .option('--group-levels <k>', 'levels of a subgroup column released in the same round, repeatable (e.g. 2 for sex)', (value: string, previous: number[]) => [...previous, number('--group-levels')(value)], [] as number[])
-  .option('--bins <B>', 'score histogram bins over [0, 1]', number('--bins'), 1000)
-  .option('--threshold <t>', 'decision threshold', number('--threshold'), 0.5)
-  .option('--auc <a>', 'AUC the planner assumes for the score model', number('--auc'), 0.75)
+  .requiredOption('--patients <n>', 'patients with a label expected across all sites', decimal('--patients'))
+  .requiredOption('--prevalence <p>', 'expected share of positives', decimal('--prevalence'))
+  .requiredOption('--sites <n>', 'sites expected to contribute', decimal('--sites'))
+  .option('--epsilon <e>', 'per-round ε', decimal('--epsilon'), 1)
+  .option('--delta <d>', 'per-round δ', decimal('--delta'), 1e-6)
+  .option('--min-sites <n>', 'noise shares are sized for this many contributions (default 3, or --sites when fewer)', decimal('--min-sites'))
+  .option('--group-levels <k>', 'levels of a subgroup column released in the same round, repeatable (e.g. 2 for sex)', (value: string, previous: number[]) => [...previous, decimal('--group-levels')(value)], [] as number[])
+  .option('--bins <B>', 'score histogram bins over [0, 1]', decimal('--bins'), 1000)
+  .option('--threshold <t>', 'decision threshold', decimal('--threshold'), 0.5)
+  .option('--auc <a>', 'AUC the planner assumes for the score model', decimal('--auc'), 0.75)
   .option('--json', 'print one JSON document on stdout')
   .action((options: { patients: number; prevalence: number; sites: number; epsilon: number; delta: number; minSites?: number; groupLevels: number[]; bins: number; threshold: number; auc: number; json?: boolean }) => {
     const planned = planStudyPrivacy(options);
@@ -193,7 +150,7 @@ program
   .requiredOption('--coordinator <url>', 'coordinator base URL')
   .requiredOption('--round <id>', 'round id')
   .requiredOption('--keys <dir>', 'key directory made by `fedval keys init`')
-  .option('--min-sites <n>', 'fewest contributions to accept, on top of the study policy', number('--min-sites'), 3)
+  .option('--min-sites <n>', 'fewest contributions to accept, on top of the study policy', decimal('--min-sites'), 3)
   .option('--no-release', 'decrypt and print, but do not publish the metrics to the coordinator')
   .option('--json', 'print one JSON document on stdout')
   .action(async (options: { coordinator: string; round: string; keys: string; minSites: number; release: boolean; json?: boolean }) => {
@@ -247,21 +204,8 @@ audit
     if (report.discrepancies === null || report.discrepancies.length > 0) process.exitCode = 1;
   });
 
-interface SimulateOptions {
+interface SimulateOptions extends EvaluationCommandOptions {
   site: string[];
-  label: string;
-  task: string;
-  classes?: string;
-  range?: string;
-  positive: string;
-  negative?: string;
-  score?: string;
-  model?: string;
-  group: string[];
-  threshold: number;
-  bins: number;
-  calibrationBins: number;
-  minCell: number;
   dp: boolean;
   epsilon: number;
   delta: number;
@@ -277,6 +221,8 @@ interface SimulateOptions {
 try {
   await program.parseAsync(process.argv);
 } catch (error) {
+  // Commander has already printed its own message (bad option, missing argument, --help): exit 2 for a usage error.
+  if (error instanceof CommanderError) process.exit(error.exitCode === 0 ? 0 : 2);
   const code = (error as { code?: string }).code ?? 'FEDVAL_ERR_CLI_INTERNAL';
   const message = error instanceof Error ? error.message : String(error);
   process.stderr.write(`fedval: ${code}: ${message}\n`);

@@ -15,9 +15,12 @@ export type MetricsErrorCode = keyof typeof METRICS_ERROR_MESSAGES;
 
 export class MetricsError extends Error {
   readonly code: MetricsErrorCode;
+  /** What exactly is wrong, without the code's general message. */
+  readonly detail: string | undefined;
   constructor(code: MetricsErrorCode, detail?: string, options?: { cause?: unknown }) {
     super(detail ? `${METRICS_ERROR_MESSAGES[code]}: ${detail}` : METRICS_ERROR_MESSAGES[code], options);
     this.name = 'MetricsError';
     this.code = code;
+    this.detail = detail;
   }
 }

@@ -1,0 +1,37 @@
+import { describe, expect, it } from 'vitest';
+import { EVALUATION_OPTIONS, metricSpecFromOptions, parseDecimal } from './command-line.ts';
+import { resolveMetricSpec } from './metric-spec.ts';
+
+const base = { label: 'y', task: 'binary', positive: '1', score: 'p', group: [], threshold: 0.3, bins: 100, calibrationBins: 10, minCell: 10 };
+
+describe('evaluation command-line options', () => {
+  it('declare every option once, with the defaults the metric spec documents', () => {
+    const flags = EVALUATION_OPTIONS.map((option) => option.flags.split(' ')[0]);
+    expect(new Set(flags).size).toBe(flags.length);
+    const defaults = Object.fromEntries(EVALUATION_OPTIONS.map((option) => [option.flags.split(' ')[0], option.defaultValue]));
+    const spec = resolveMetricSpec({});
+    expect(defaults).toMatchObject({ '--bins': spec.bins, '--threshold': spec.threshold, '--calibration-bins': spec.calibrationBins, '--min-cell': spec.minCellSize, '--task': spec.task });
+  });
+
+  it('turn binary, multiclass and regression options into specs resolveMetricSpec accepts', () => {
+    expect(resolveMetricSpec(metricSpecFromOptions(base))).toMatchObject({ task: 'binary', bins: 100, threshold: 0.3 });
+    expect(resolveMetricSpec(metricSpecFromOptions({ ...base, task: 'multiclass', classes: 'a,b,c', score: 'pa,pb,pc' }))).toMatchObject({ task: 'multiclass', classes: ['a', 'b', 'c'] });
+    expect(resolveMetricSpec(metricSpecFromOptions({ ...base, task: 'regression', range: '0,2.5e1' }))).toMatchObject({ task: 'regression', regressionRange: [0, 25] });
+  });
+
+  it('refuse inconsistent options with FEDVAL_ERR_METRICS_INVALID_SPEC naming the option', () => {
+    const refused = (options: Record<string, unknown>, fragment: string) =>
+      expect(() => metricSpecFromOptions({ ...base, ...options } as typeof base)).toThrow(expect.objectContaining({ code: 'FEDVAL_ERR_METRICS_INVALID_SPEC', message: expect.stringContaining(fragment) }));
+    refused({ score: undefined }, '--score or --model');
+    refused({ model: './m' }, '--score or --model');
+    refused({ score: undefined, model: './m', task: 'regression', range: '0,1' }, 'binary tasks only');
+    refused({ task: 'multiclass' }, '--classes');
+    refused({ task: 'regression', range: '0,x' }, '--range');
+    refused({ task: 'survival' }, '--task must be');
+  });
+
+  it('parse decimals strictly', () => {
+    expect([parseDecimal('0.25'), parseDecimal('-1e-3'), parseDecimal('.5')]).toEqual([0.25, -0.001, 0.5]);
+    for (const text of ['0x10', 'Infinity', '1,5', ' ', '']) expect(parseDecimal(text)).toBeNaN();
+  });
+});
