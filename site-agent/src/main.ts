@@ -13,8 +13,8 @@ import { SiteAgent } from './agent.ts';
 import { enrollmentUrl, postEnrollment } from './enrollment.ts';
 import type { EnrollmentAnswer } from './enrollment.ts';
 import { loadAgentTls } from './tls.ts';
-import { generateSiteIdentity, readAuditLog, savePrivateKey, verifyAuditLog, verifyCommitment } from '@fedval/trust';
-import type { AuditEntry, AuditHead, AuditVerification } from '@fedval/trust';
+import { formatAuditEntry, generateSiteIdentity, isRoundEntry, readAuditLog, savePrivateKey, verifyAuditLog, verifyCommitment } from '@fedval/trust';
+import type { AuditHead, AuditVerification } from '@fedval/trust';
 import { auditLogPath } from './audit-trail.ts';
 import { PrivacyLedger } from './privacy-ledger.ts';
 import { loadAgentConfig, SITE_KEY_FILE } from './config.ts';
@@ -213,7 +213,7 @@ audit
   .action((options: { config: string; round?: string; json?: boolean }) => {
     const path = auditLogPath(loadAgentConfig(options.config).data_dir);
     const { verification, entries } = guardAudit(() =>
-      readAuditLog(path, options.round ? { select: (entry) => entry.object === `round:${options.round}` || entry.details.round === options.round } : {}),
+      readAuditLog(path, options.round ? { select: (entry) => isRoundEntry(entry, options.round!) } : {}),
     );
     if (options.json) process.stdout.write(`${JSON.stringify({ path, verification, entries }, null, 2)}\n`);
     else for (const entry of entries) process.stdout.write(`${formatAuditEntry(entry)}\n`);
@@ -347,13 +347,6 @@ function guardAudit<T>(read: () => T): T {
 function describeBreak(path: string, verification: Extract<AuditVerification, { ok: false }>): string {
   const seq = verification.seq === undefined ? '' : ` (seq ${verification.seq})`;
   return `${path} line ${verification.line}${seq}: ${verification.reason}: ${verification.detail}; the ${verification.intactEntries} entries before it are intact`;
-}
-
-function formatAuditEntry(entry: AuditEntry): string {
-  const details = Object.entries(entry.details)
-    .map(([key, value]) => `${key}=${typeof value === 'string' ? value : JSON.stringify(value)}`)
-    .join(' ');
-  return `#${entry.seq} ${entry.ts} ${entry.actor} ${entry.action} ${entry.object}${entry.reason ? ` reason=${entry.reason}` : ''}${details ? ` ${details}` : ''}`;
 }
 
 /** What policy.model_approval makes of a received bundle now, in the words of `fedval-agent models`. */

@@ -92,6 +92,17 @@ describe('access control and audit trails across a deployment', () => {
     const crossCheck = await runCli('fedval', ['audit', 'cross-check', '--coordinator-dir', deployment.coordinatorDataDir, ...sites, '--round', roundId]);
     expect(crossCheck.stdout).toContain(`round ${roundId}: the logs agree`);
     expect(crossCheck.code).toBe(0);
+
+    // A privacy officer reads the round's story in plain lines: every trail, the key holder's included.
+    const story = await runCli('fedval', ['audit', 'show', '--dir', deployment.coordinatorDataDir, '--round', roundId]);
+    expect(story.code).toBe(0);
+    const storyLines = story.stdout.trimEnd().split('\n');
+    expect(storyLines[0]).toMatch(new RegExp(`^#\\d+ \\S+Z role:sponsor:sponsor round.started round:${roundId} .*sites=3 study=${studyId}$`));
+    expect(storyLines.filter((line) => line.includes(' contribution.received '))).toHaveLength(3);
+    expect(storyLines.every((line) => line.includes(roundId))).toBe(true);
+    expect(story.stderr).toMatch(/intact, \d+ entries/);
+    const keyHolderStory = await runCli('fedval', ['audit', 'show', '--dir', keys]);
+    expect(keyHolderStory.stdout).toMatch(/key_holder:\S+ aggregate\.decrypted round:/);
   }, 180_000);
 
   it('detects an edited line of the coordinator\'s audit trail with `fedval audit verify`, naming the line', async () => {
@@ -105,6 +116,10 @@ describe('access control and audit trails across a deployment', () => {
     writeFileSync(file, lines.join('\n'));
     const verify = await runCli('fedval', ['audit', 'verify', '--dir', deployment.coordinatorDataDir, '--json']);
     expect(verify.code).toBe(1);
+    const shown = await runCli('fedval', ['audit', 'show', '--dir', deployment.coordinatorDataDir]);
+    expect(shown.code).toBe(1);
+    expect(shown.stdout.trimEnd().split('\n')).toHaveLength(target); // the entries before the edited one, no more
+    expect(shown.stderr).toContain(`BROKEN at line ${target + 1}`);
     expect(JSON.parse(verify.stdout).verification).toMatchObject({ ok: false, line: target + 1, seq: target + 1, reason: 'hash_mismatch' });
   }, 60_000);
 });

@@ -1,6 +1,6 @@
 // audit.ts — `fedval audit verify` and `fedval audit cross-check`: checking audit trails offline, from their files alone.
 import { join, resolve } from 'node:path';
-import { crossCheckRound, readAuditLog, verifyAuditLog } from '@fedval/trust';
+import { crossCheckRound, isRoundEntry, readAuditLog, verifyAuditLog } from '@fedval/trust';
 import type { AuditEntry, AuditVerification, RoundDiscrepancy } from '@fedval/trust';
 import { CliError } from './errors.ts';
 
@@ -24,6 +24,18 @@ export function describeVerification(report: AuditVerifyReport): string {
   if (v.ok) return `${report.file}: intact, ${v.entries} entries, head ${v.head}`;
   const seq = v.seq === undefined ? '' : `, seq ${v.seq}`;
   return `${report.file}: BROKEN at line ${v.line}${seq}: ${v.reason}${v.detail ? ` (${v.detail})` : ''}; the ${v.intactEntries} entries before it are intact`;
+}
+
+export interface AuditShowReport extends AuditVerifyReport {
+  /** The entries read (of one round with `round`), up to the first broken one. */
+  entries: AuditEntry[];
+}
+
+/** Reads `<dir>/audit.jsonl` for people, verifying it as it goes; with `round`, only that round's entries. */
+export function showAuditDir(dir: string, round?: string): AuditShowReport {
+  const file = join(resolve(dir), AUDIT_FILE);
+  const { verification, entries } = readAuditLog(file, round ? { select: (entry) => isRoundEntry(entry, round) } : {});
+  return { file, verification, entries: [...entries] };
 }
 
 /** Parses `SITE=DIR`. */

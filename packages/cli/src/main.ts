@@ -4,7 +4,8 @@ import { Command, CommanderError, Option } from 'commander';
 import { formatMetricsTable } from '@fedval/metrics';
 import type { EvaluationCommandOptions, MetricsReport } from '@fedval/metrics';
 import { collect, decimal, metricSpecOrUsageError, withEvaluationOptions } from '@fedval/site-agent/command-options';
-import { crossCheckAuditDirs, describeCrossCheck, describeVerification, parseSiteDir, verifyAuditDir } from './audit.ts';
+import { formatAuditEntry } from '@fedval/trust';
+import { crossCheckAuditDirs, describeCrossCheck, describeVerification, parseSiteDir, showAuditDir, verifyAuditDir } from './audit.ts';
 import { CoordinatorClient } from './coordinator-client.ts';
 import { CliError } from './errors.ts';
 import { decryptRound, initKeys } from './key-holder.ts';
@@ -189,6 +190,21 @@ audit
   .action((options: { dir: string; json?: boolean }) => {
     const report = verifyAuditDir(options.dir);
     process.stdout.write(options.json ? `${JSON.stringify(report, null, 2)}\n` : `${describeVerification(report)}\n`);
+    if (!report.verification.ok) process.exitCode = 1;
+  });
+audit
+  .command('show')
+  .description('print DIR/audit.jsonl one entry per line, verified as it is read (coordinator or agent data directory, key directory): exit 1 when it breaks')
+  .requiredOption('--dir <dir>', 'directory holding audit.jsonl')
+  .option('--round <id>', "only this round's entries")
+  .option('--json', 'print one JSON document on stdout')
+  .action((options: { dir: string; round?: string; json?: boolean }) => {
+    const report = showAuditDir(options.dir, options.round);
+    if (options.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+    else {
+      for (const entry of report.entries) process.stdout.write(`${formatAuditEntry(entry)}\n`);
+      process.stderr.write(`${describeVerification(report)}\n`);
+    }
     if (!report.verification.ok) process.exitCode = 1;
   });
 audit

@@ -112,3 +112,19 @@ function isCanonicalSpelling(value: unknown, line: string): boolean {
     return false; // e.g. a number that overflowed to Infinity when parsed
   }
 }
+
+/**
+ * One line for people: `#seq ts actor action object [reason=…] key=value …`, details in their stored order (strings
+ * bare, anything else as JSON). Used by `fedval audit show` and `fedval-agent audit show`.
+ */
+export function formatAuditEntry(entry: AuditEntry): string {
+  const details = Object.entries(entry.details)
+    .map(([key, value]) => `${key}=${typeof value === 'string' ? value : JSON.stringify(value)}`)
+    .join(' ');
+  return `#${entry.seq} ${entry.ts} ${entry.actor} ${entry.action} ${entry.object}${entry.reason ? ` reason=${entry.reason}` : ''}${details ? ` ${details}` : ''}`;
+}
+
+/** Whether an entry belongs to a round: its object is `round:<id>`, or its details name the round. */
+export function isRoundEntry(entry: AuditEntry, roundId: string): boolean {
+  return entry.object === `round:${roundId}` || entry.details.round === roundId;
+}
