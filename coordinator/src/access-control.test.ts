@@ -19,25 +19,25 @@ afterEach(async () => {
 });
 
 /**
- * Who may call what, written from the roles table of ARCHITECTURE.md (admin may call everything). A route the
+ * Who may call what, written from the roles table of ARCHITECTURE.md (admin, the operator, reads and enrolls sites). A route the
  * coordinator registers that is missing here fails the walk, so no route can be added without deciding its roles.
  */
 const ACCESS: Record<string, readonly Role[] | 'public'> = {
   'POST /api/models': ['sponsor'],
-  'GET /api/models/:id': ['sponsor', 'privacy_officer', 'auditor'],
+  'GET /api/models/:id': ['sponsor', 'privacy_officer', 'auditor', 'admin'],
   'POST /api/studies': ['sponsor'],
-  'GET /api/studies/:id': ['sponsor', 'privacy_officer', 'auditor'],
-  'GET /api/studies/:id/encryption': ['sponsor', 'privacy_officer', 'auditor'],
+  'GET /api/studies/:id': ['sponsor', 'privacy_officer', 'auditor', 'admin'],
+  'GET /api/studies/:id/encryption': ['sponsor', 'privacy_officer', 'auditor', 'admin'],
   'PUT /api/studies/:id/public-key': ['privacy_officer'],
   'POST /api/studies/:id/rounds': ['sponsor'],
-  'GET /api/rounds/:id': ['sponsor', 'privacy_officer', 'auditor'],
+  'GET /api/rounds/:id': ['sponsor', 'privacy_officer', 'auditor', 'admin'],
   'GET /api/rounds/:id/aggregate': ['privacy_officer'],
   'POST /api/rounds/:id/release': ['privacy_officer'],
-  'GET /api/sites': ['sponsor', 'site_admin', 'auditor'],
+  'GET /api/sites': ['sponsor', 'site_admin', 'auditor', 'admin'],
   'POST /api/sites/:id/enrollment-token': ['admin'],
   'POST /api/enroll': 'public',
-  'GET /api/audit': ['privacy_officer', 'auditor'],
-  'GET /api/audit/verify': ['privacy_officer', 'auditor'],
+  'GET /api/audit': ['privacy_officer', 'auditor', 'admin'],
+  'GET /api/audit/verify': ['privacy_officer', 'auditor', 'admin'],
   'GET /healthz': 'public',
   'GET /ws': 'public',
 };
@@ -79,7 +79,7 @@ describe('access control', () => {
         if (allowed !== 'public' && role === null) {
           expect(status, label).toBe(401);
           if (route.method !== 'HEAD') expect(body.error.code, label).toBe('FEDVAL_ERR_COORD_UNAUTHENTICATED');
-        } else if (allowed !== 'public' && role !== 'admin' && !allowed.includes(role as Role)) {
+        } else if (allowed !== 'public' && !allowed.includes(role as Role)) {
           expect(status, label).toBe(403);
           if (route.method !== 'HEAD') expect(body.error.code, label).toBe('FEDVAL_ERR_COORD_FORBIDDEN');
         } else {
@@ -93,6 +93,10 @@ describe('access control', () => {
     const denied = trail.trim().split('\n').map((line) => JSON.parse(line)).filter((entry) => entry.action === 'api.denied');
     expect(denied).toContainEqual(expect.objectContaining({ actor: 'role:sponsor:sponsor', object: 'route:POST /api/rounds/:id/release', reason: 'FEDVAL_ERR_COORD_FORBIDDEN' }));
     expect(denied).toContainEqual(expect.objectContaining({ actor: 'anonymous', object: 'route:GET /api/audit', reason: 'FEDVAL_ERR_COORD_UNAUTHENTICATED' }));
+    // The operator never acts as the key holder: with its own study key it could decrypt a single site's ciphertexts.
+    for (const route of ['route:PUT /api/studies/:id/public-key', 'route:GET /api/rounds/:id/aggregate', 'route:POST /api/rounds/:id/release']) {
+      expect(denied).toContainEqual(expect.objectContaining({ actor: 'role:admin:admin', object: route, reason: 'FEDVAL_ERR_COORD_FORBIDDEN' }));
+    }
     for (const token of Object.values(API_TOKENS)) expect(trail).not.toContain(token);
   });
 

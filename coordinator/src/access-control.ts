@@ -4,7 +4,11 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { AuditRecorder } from './coordinator-audit.ts';
 import { CoordinatorError } from './errors.ts';
 
-/** Roles of ARCHITECTURE.md that call the REST API. `admin` (the coordinator operator) may call every route. */
+/**
+ * Roles of ARCHITECTURE.md that call the REST API. `admin` is the coordinator operator: it runs the server, enrolls
+ * sites and reads; like every role it calls only the routes that name it — never the key holder's (registering a study
+ * key, reading an encrypted aggregate, releasing a result) nor the sponsor's.
+ */
 export const ROLES = ['admin', 'sponsor', 'privacy_officer', 'site_admin', 'auditor'] as const;
 export type Role = (typeof ROLES)[number];
 
@@ -13,7 +17,7 @@ export const PUBLIC_ROUTE = 'public';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
-    /** Roles allowed to call the route besides `admin`, or PUBLIC_ROUTE. Every route must declare it. */
+    /** Roles allowed to call the route, or PUBLIC_ROUTE. Every route must declare it. */
     roles?: readonly Role[] | typeof PUBLIC_ROUTE;
   }
   interface FastifyRequest {
@@ -62,7 +66,7 @@ export function actorOf(request: FastifyRequest): string {
 export function mayCall(principal: Principal | null, roles: readonly Role[] | typeof PUBLIC_ROUTE | undefined): boolean {
   if (roles === PUBLIC_ROUTE) return true;
   if (!principal || !Array.isArray(roles)) return false;
-  return principal.role === 'admin' || roles.includes(principal.role);
+  return roles.includes(principal.role);
 }
 
 /**

@@ -18,7 +18,7 @@ const pageQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(MAX_AUDIT_PAGE).default(100),
 });
 
-const READERS = ['auditor', 'privacy_officer'] as const;
+const READERS = ['auditor', 'privacy_officer', 'admin'] as const;
 
 export async function auditRoutes(app: FastifyInstance, options: AuditRoutesOptions): Promise<void> {
   if (!options.log) throw new CoordinatorError('FEDVAL_ERR_COORD_INTERNAL', 'auditRoutes needs the log option');

@@ -51,7 +51,7 @@ export async function modelRoutes(app: FastifyInstance, options: ModelRoutesOpti
     return reply.code(created ? 201 : 200).send({ model_id: model.id, name: model.name, version: model.version });
   });
 
-  app.get('/api/models/:id', { config: { roles: ['sponsor', 'privacy_officer', 'auditor'] } }, async (request) => {
+  app.get('/api/models/:id', { config: { roles: ['sponsor', 'privacy_officer', 'auditor', 'admin'] } }, async (request) => {
     const { id } = parseRequest(modelParams, request.params, 'params');
     const model = await store.getModel(id);
     if (!model) throw new CoordinatorError('FEDVAL_ERR_COORD_MODEL_NOT_FOUND', id);

@@ -63,7 +63,7 @@ export async function roundRoutes(app: FastifyInstance, options: RoundRoutesOpti
     return reply.code(201).send({ round_id: roundId, study_id: study.id, state });
   });
 
-  app.get('/api/rounds/:id', { config: { roles: ['sponsor', 'privacy_officer', 'auditor'] } }, async (request) => {
+  app.get('/api/rounds/:id', { config: { roles: ['sponsor', 'privacy_officer', 'auditor', 'admin'] } }, async (request) => {
     const { id } = parseRequest(idParams, request.params, 'params');
     await rounds.flush();
     const round = await store.getRound(id);

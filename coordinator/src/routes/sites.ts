@@ -19,7 +19,7 @@ export async function siteRoutes(app: FastifyInstance, options: SiteRoutesOption
   }
   const { config, connections, identities } = options;
 
-  app.get('/api/sites', { config: { roles: ['sponsor', 'site_admin', 'auditor'] } }, async () =>
+  app.get('/api/sites', { config: { roles: ['sponsor', 'site_admin', 'auditor', 'admin'] } }, async () =>
     config.sites.map((site) => {
       const lastSeen = connections.lastSeen(site.id);
       return {

@@ -148,7 +148,7 @@ export async function studyRoutes(app: FastifyInstance, options: StudyRoutesOpti
     return reply.code(201).send(studyView(study));
   });
 
-  app.get('/api/studies/:id', { config: { roles: ['sponsor', 'privacy_officer', 'auditor'] } }, async (request) => {
+  app.get('/api/studies/:id', { config: { roles: ['sponsor', 'privacy_officer', 'auditor', 'admin'] } }, async (request) => {
     const { id } = parseRequest(studyParams, request.params, 'params');
     const study = await store.getStudy(id);
     if (!study) throw new CoordinatorError('FEDVAL_ERR_COORD_STUDY_NOT_FOUND', id);
@@ -156,7 +156,7 @@ export async function studyRoutes(app: FastifyInstance, options: StudyRoutesOpti
   });
 
   // What the key holder needs to create the study's key pair: the BFV plan. Public.
-  app.get('/api/studies/:id/encryption', { config: { roles: ['privacy_officer', 'sponsor', 'auditor'] } }, async (request) => {
+  app.get('/api/studies/:id/encryption', { config: { roles: ['privacy_officer', 'sponsor', 'auditor', 'admin'] } }, async (request) => {
     const { id } = parseRequest(studyParams, request.params, 'params');
     const study = await store.getStudy(id);
     if (!study) throw new CoordinatorError('FEDVAL_ERR_COORD_STUDY_NOT_FOUND', id);
