@@ -207,7 +207,7 @@ export class SiteAgent extends EventEmitter<SiteAgentEvents> {
         return;
       case 'welcome':
         this.#attempt = 0;
-        this.#log.info({ siteId: message.content.siteId }, 'authenticated');
+        this.#log.info('authenticated');
         this.#recordQuietly({ action: 'connection.established', object: `coordinator:${this.#config.coordinator}`, details: {} });
         this.emit('connected');
         return;
