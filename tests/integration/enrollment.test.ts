@@ -1,6 +1,6 @@
 // End to end, with a real coordinator process and a real agent: an admin issues a one-time enrollment token, the site
 // enrolls its Ed25519 key with `fedval-agent enroll`, connects by challenge–response and completes a round with signed
-// results; a forged key, a reused token, an unsigned result and a replayed result are refused.
+// results; a forged key, a reused token, an unsigned, a replayed and a mis-signed result, and a relayed challenge are refused.
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -93,7 +93,7 @@ describe('site enrollment, challenge–response and signed results', () => {
     expect(await forged.closed).toBe(4401);
   });
 
-  it('connects the enrolled agent by challenge–response; refuses unsigned and replayed results and completes rounds with the honest site', async () => {
+  it('connects the enrolled agent by challenge–response; refuses unsigned, replayed and mis-signed results and completes rounds with the honest site', async () => {
     deployment.startAgent('site-e', siteEData, { label: 'status' });
     await waitForSites(deployment, ['site-e']);
 
@@ -109,8 +109,8 @@ describe('site enrollment, challenge–response and signed results', () => {
     const studyId = study.body.study_id as string;
     const length = createStatisticsLayout(METRIC_SPEC as Partial<MetricSpec>).length;
 
-    /** site-f accepts the round's task and sends a zero statistics vector, signed or not. */
-    const contribute = async (signed: boolean): Promise<{ roundId: string; frame: Uint8Array }> => {
+    /** site-f accepts the round's task and sends a zero statistics vector: unsigned, signed with its key, or with another key. */
+    const contribute = async (signing: 'unsigned' | 'signed' | 'mis-signed'): Promise<{ roundId: string; frame: Uint8Array }> => {
       const task = await siteF.next((m) => m.type === 'task');
       if (task.type !== 'task') throw new Error('shape');
       const { roundId } = task.content;
@@ -118,7 +118,8 @@ describe('site enrollment, challenge–response and signed results', () => {
       const vector = new Float64Array(length);
       const contributionSha256 = sha256(new Uint8Array(vector.buffer));
       const fields = { roundId, siteId: 'site-f', contributionSha256, nonce: createNonce(), sentAt: Date.now() };
-      const signature = signed ? { nonce: fields.nonce, sentAt: fields.sentAt, signature: new Uint8Array(signResult(identityF.privateKeyPem, fields)) } : undefined;
+      const key = signing === 'signed' ? identityF.privateKeyPem : generateSiteIdentity().privateKeyPem;
+      const signature = signing === 'unsigned' ? undefined : { nonce: fields.nonce, sentAt: fields.sentAt, signature: new Uint8Array(signResult(key, fields)) };
       const frame = encodeMessage(createMessage('task.result', { roundId, contribution: { kind: 'plaintext', vector }, contributionSha256, ...(signature ? { signature } : {}) }));
       siteF.send(frame);
       return { roundId, frame };
@@ -127,7 +128,7 @@ describe('site enrollment, challenge–response and signed results', () => {
     // Round 1: site-f's result is unsigned → refused, site-f invalid; the agent's signed result completes the round.
     const first = await api('POST', `/api/studies/${studyId}/rounds`);
     expect(first.status).toBe(201);
-    await contribute(false);
+    await contribute('unsigned');
     expect(await siteF.next((m) => m.type === 'error')).toMatchObject({ error: { code: 'FEDVAL_ERR_COORD_RESULT_SIGNATURE' } });
     const closedFirst = await waitForRoundClosed(deployment, first.body.round_id);
     expect(closedFirst).toMatchObject({ state: 'aggregated', contributions: 1 });
@@ -140,16 +141,26 @@ describe('site enrollment, challenge–response and signed results', () => {
 
     // Round 2: site-f signs → accepted; the very same frame sent again is refused as a replay.
     const second = await api('POST', `/api/studies/${studyId}/rounds`);
-    const { frame } = await contribute(true);
+    const { frame } = await contribute('signed');
     const closedSecond = await waitForRoundClosed(deployment, second.body.round_id);
     expect(closedSecond).toMatchObject({ state: 'aggregated', contributions: 2 });
     siteF.send(frame);
     expect(await siteF.next((m) => m.type === 'error')).toMatchObject({ error: { code: 'FEDVAL_ERR_COORD_REPLAYED' } });
 
+    // Round 3: a result signed with another key than the enrolled one is refused; the round completes without it.
+    const third = await api('POST', `/api/studies/${studyId}/rounds`);
+    await contribute('mis-signed');
+    expect(await siteF.next((m) => m.type === 'error')).toMatchObject({ error: { code: 'FEDVAL_ERR_COORD_RESULT_SIGNATURE' } });
+    expect(await waitForRoundClosed(deployment, third.body.round_id)).toMatchObject({ state: 'aggregated', contributions: 1 });
+
     // Both trails agree: the agent's results were signed and received; the refusals are recorded with their codes.
     const trail = readAuditLog(join(coordinatorDir, 'audit.jsonl')).entries;
-    expect(trail.filter((e) => e.action === 'contribution.received' && e.details.site === 'site-e')).toHaveLength(2);
-    expect(trail.filter((e) => e.action === 'contribution.refused').map((e) => e.reason)).toEqual(['FEDVAL_ERR_COORD_RESULT_SIGNATURE', 'FEDVAL_ERR_COORD_REPLAYED']);
+    expect(trail.filter((e) => e.action === 'contribution.received' && e.details.site === 'site-e')).toHaveLength(3);
+    expect(trail.filter((e) => e.action === 'contribution.refused').map((e) => e.reason)).toEqual([
+      'FEDVAL_ERR_COORD_RESULT_SIGNATURE',
+      'FEDVAL_ERR_COORD_REPLAYED',
+      'FEDVAL_ERR_COORD_RESULT_SIGNATURE',
+    ]);
     expect(trail.filter((e) => e.action === 'connection.accepted' && e.details.method === 'signature').map((e) => e.actor)).toEqual(['site:site-e', 'site:site-f']);
     siteF.close();
   }, 90_000);
