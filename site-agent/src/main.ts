@@ -6,7 +6,7 @@ import { basename, join } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { finalizeMetrics, formatMetricsTable, resolveMetricSpec } from '@fedval/metrics';
 import type { EvaluationCommandOptions, GroupSpec } from '@fedval/metrics';
-import { collect, decimal, metricSpecOrUsageError, withEvaluationOptions } from './command-options.ts';
+import { collect, decimal, metricSpecOrUsageError, withEvaluationOptions } from '@fedval/cli/evaluation-options';
 import { pino } from 'pino';
 import { budgetFromEpsilon } from '@fedval/dp';
 import { SiteAgent } from './agent.ts';

@@ -3,7 +3,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { formatMetricsTable } from '@fedval/metrics';
 import type { EvaluationCommandOptions, MetricsReport } from '@fedval/metrics';
-import { collect, decimal, metricSpecOrUsageError, withEvaluationOptions } from '@fedval/site-agent/command-options';
+import { collect, decimal, metricSpecOrUsageError, withEvaluationOptions } from './evaluation-options.ts';
 import { formatAuditEntry } from '@fedval/trust';
 import { crossCheckAuditDirs, describeCrossCheck, describeVerification, parseSiteDir, showAuditDir, verifyAuditDir } from './audit.ts';
 import { CoordinatorClient } from './coordinator-client.ts';

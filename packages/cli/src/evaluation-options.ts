@@ -1,4 +1,4 @@
-// command-options.ts — commander declarations of the evaluation options (@fedval/metrics EVALUATION_OPTIONS), shared by
+// evaluation-options.ts — commander declarations of the evaluation options (@fedval/metrics EVALUATION_OPTIONS), shared by
 // `fedval-agent eval-local` and `fedval simulate` so both take exactly the same options.
 import { InvalidArgumentError, Option } from 'commander';
 import type { Command } from 'commander';
