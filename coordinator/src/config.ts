@@ -93,7 +93,8 @@ const configSchema = z.strictObject({
     .optional(),
   /**
    * The site socket URL exactly as agents are configured with it (`ws://…/ws` or `wss://…/ws`), named in every
-   * connection challenge. Default: derived from the request's Host header (set it behind a TLS-terminating proxy).
+   * connection challenge that enrolled sites sign. Required to enroll sites: without it no enrollment token is issued
+   * and no signed hello is accepted (a URL taken from the request's Host header would be the client's choice).
    */
   public_ws_url: z.string().regex(/^wss?:\/\/[^\s]+$/, 'must be a ws:// or wss:// URL').max(2048).optional(),
   sites: z
@@ -127,6 +128,12 @@ const configSchema = z.strictObject({
     })
     .default({ ...DEFAULT_LIMITS }),
   log_level: z.enum(LOG_LEVELS).default(DEFAULT_CONFIG.log_level),
+}).superRefine((config, ctx) => {
+  // Enrolled sites sign a challenge naming this URL; taken from the request instead, a relaying server could choose it.
+  const enrollOnly = config.sites.findIndex((site) => site.token_sha256 === undefined);
+  if (enrollOnly >= 0 && config.public_ws_url === undefined) {
+    ctx.addIssue({ code: 'custom', message: `required when a site enrolls its key (sites[${enrollOnly}] has no token_sha256)`, path: ['public_ws_url'] });
+  }
 });
 
 type ParsedConfig = z.output<typeof configSchema>;

@@ -36,7 +36,8 @@ export const COORD_ERRORS = {
   FEDVAL_ERR_COORD_FORBIDDEN: ['the role of this API token may not call this route', 403],
   FEDVAL_ERR_COORD_RATE_LIMITED: ['too many requests; retry later', 429],
   // enrollment
-  FEDVAL_ERR_COORD_ENROLLMENT_REFUSED: ['the enrollment token is unknown, used, expired or for another site', 401],
+  FEDVAL_ERR_COORD_ENROLLMENT_REFUSED: ['the enrollment token is unknown, used, revoked, expired or for another site, or the request does not prove possession of the key', 401],
+  FEDVAL_ERR_COORD_ENROLLMENT_UNAVAILABLE: ['site enrollment needs public_ws_url in the coordinator configuration', 409],
   // WebSocket hub
   FEDVAL_ERR_COORD_UNAUTHORIZED: ['site authentication failed', 401],
   FEDVAL_ERR_COORD_CLIENT_CERTIFICATE: ['mutual TLS: the site socket needs a client certificate issued by the configured client CA', 401],

@@ -195,6 +195,9 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
         return;
       }
       case 'task.result':
+        // The round must be open and the site still owe its result before a signature is checked and its nonce
+        // remembered: a site cannot fill the replay guard with results for rounds it is not part of.
+        this.#awaitingResult(siteId, message.content.roundId);
         if (this.#identities.isEnrolled(siteId)) this.#checkResultSignature(siteId, message.content);
         return this.#onResult(siteId, message.content.roundId, message.content.contribution, message.content.contributionSha256, message.content.attestation);
     }
@@ -248,11 +251,17 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
     this.#closeIfSettled(round);
   }
 
-  #onResult(siteId: string, roundId: string, contribution: Contribution, claimedSha256: string, attestation: Record<string, unknown> | undefined): void {
+  /** The open round in which the site still owes its result: FEDVAL_ERR_COORD_DUPLICATE_CONTRIBUTION or …_ROUND_NOT_OPEN otherwise. */
+  #awaitingResult(siteId: string, roundId: string): OpenRound {
     const round = this.#openRoundOf(siteId, roundId);
     const status = round.sites.get(siteId)?.status as RoundSiteStatus;
     if (status === 'contributed') throw new CoordinatorError('FEDVAL_ERR_COORD_DUPLICATE_CONTRIBUTION', `round ${roundId}`);
     if (!OUTSTANDING_SITE_STATUSES.includes(status)) throw new CoordinatorError('FEDVAL_ERR_COORD_ROUND_NOT_OPEN', `site is ${status} in round ${roundId}`);
+    return round;
+  }
+
+  #onResult(siteId: string, roundId: string, contribution: Contribution, claimedSha256: string, attestation: Record<string, unknown> | undefined): void {
+    const round = this.#awaitingResult(siteId, roundId);
     const { bytes, sha256 } = measure(contribution);
     try {
       if (sha256 !== claimedSha256) throw new CoordinatorError('FEDVAL_ERR_COORD_CONTRIBUTION_HASH');
@@ -280,9 +289,8 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
   }
 
   /**
-   * An enrolled site's result must be signed, and its nonce new (checked before the round's state, so a replay is
-   * refused as such even after the round closed). A refusal is audited; an outstanding site is marked invalid and the
-   * round goes on with the others.
+   * An enrolled site's result must be signed, its nonce new and its time within the window. A refusal is audited; the
+   * site is marked invalid and the round goes on with the others.
    */
   #checkResultSignature(siteId: string, content: MessageOf<'task.result'>['content']): void {
     try {

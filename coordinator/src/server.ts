@@ -107,7 +107,9 @@ export function createCoordinator(config: CoordinatorConfig, options: Coordinato
     const failed = await store.failOpenRounds('coordinator_restarted', Date.now());
     if (failed > 0) app.log.warn({ rounds: failed }, 'rounds left open by a previous run failed with coordinator_restarted');
     for (const [siteId, at] of await store.siteLastSeen()) connections.touch(siteId, at);
-    for (const [siteId, publicKey] of await store.siteKeys()) identities.set(siteId, publicKey);
+    // Keys of sites no longer configured stay stored but are not loaded: removing a site from `sites` locks it out.
+    const configured = new Set(config.sites.map((site) => site.id));
+    for (const [siteId, publicKey] of await store.siteKeys()) if (configured.has(siteId)) identities.set(siteId, publicKey);
   });
   app.register(websocket, {
     options: { maxPayload: config.limits.max_message_bytes },
@@ -124,7 +126,7 @@ export function createCoordinator(config: CoordinatorConfig, options: Coordinato
     },
   });
   app.register(siteHub, { config, authenticator, identities, connections, rounds, store, audit: record });
-  app.register(enrollmentRoutes, { config, store, identities, audit: record });
+  app.register(enrollmentRoutes, { config, store, identities, audit: record, connections });
   app.register(modelRoutes, { store, bundles, audit: record });
   app.register(studyRoutes, { config, store, audit: record });
   app.register(roundRoutes, { store, rounds, audit: record });

@@ -45,8 +45,9 @@ interface Peer {
 }
 
 /**
- * The coordinator's identity in challenges: `public_ws_url` when configured, else the socket URL the client used
- * (scheme from the request, Host header), normalized by the WHATWG URL parser as agents normalize theirs.
+ * The coordinator's identity in challenges: `public_ws_url`, normalized by the WHATWG URL parser as agents normalize
+ * theirs. Without it the challenge names the URL the client used (Host header): informative only, since signed hellos
+ * are then refused (see onHello).
  */
 export function challengeAudience(config: Pick<CoordinatorConfig, 'public_ws_url'>, request: { protocol: string; headers: { host?: string | undefined } }): string {
   const raw = config.public_ws_url ?? `${request.protocol === 'https' ? 'wss' : 'ws'}://${request.headers.host ?? ''}${SITE_SOCKET_PATH}`;
@@ -119,6 +120,8 @@ function acceptSocket(
   let siteId: string | undefined;
   let invalidMessages = 0;
   const mutualTls = config.tls?.client_ca !== undefined;
+  // A site removed from the configuration is locked out, whatever key it enrolled.
+  const configured = new Set(config.sites.map((site) => site.id));
   /** Records a refused connection; the socket closes whether or not the trail could be written. */
   const auditRefusal = (code: string, claimed?: string): void => {
     try {
@@ -169,9 +172,10 @@ function acceptSocket(
     // An enrolled site proves its key; a token is accepted only from a site that is not enrolled. Under mutual TLS the
     // client certificate must also name the site.
     const authenticated =
+      configured.has(claimed) &&
       (!mutualTls || peer.clientCommonName === claimed) &&
       (signature !== undefined
-        ? answered !== undefined && identities.verifyConnect(claimed, answered, signature)
+        ? answered !== undefined && config.public_ws_url !== undefined && identities.verifyConnect(claimed, answered, signature)
         : token !== undefined && !identities.isEnrolled(claimed) && authenticator.verify(claimed, token));
     if (!authenticated) {
       // Never say whether the site or the token was wrong.

@@ -1,5 +1,7 @@
 // site-identities.ts — enrolled sites' Ed25519 public keys: challenge–response on connect, signed-result checks with replay refusal.
-import { publicKeyFingerprint, ReplayGuard, verifyChallengeResponse, verifySignedResult } from '@fedval/trust';
+import { createHash } from 'node:crypto';
+import { canonicalJson, publicKeyFingerprint, ReplayGuard, verifyChallengeResponse, verifySignedResult } from '@fedval/trust';
+import type { JsonValue } from '@fedval/trust';
 import type { AuthChallenge, ReplayGuardOptions } from '@fedval/trust';
 import { CoordinatorError } from './errors.ts';
 
@@ -7,6 +9,7 @@ import { CoordinatorError } from './errors.ts';
 export interface SignedResultClaim {
   roundId: string;
   contributionSha256: string;
+  attestation?: Record<string, unknown> | undefined;
   signature?: { nonce: string; sentAt: number; signature: Uint8Array } | undefined;
 }
 
@@ -60,7 +63,9 @@ export class SiteIdentities {
     if (!claim.signature) throw new CoordinatorError('FEDVAL_ERR_COORD_RESULT_SIGNATURE', 'unsigned');
     const { nonce, sentAt, signature } = claim.signature;
     try {
-      verifySignedResult({ roundId: claim.roundId, siteId, contributionSha256: claim.contributionSha256, nonce, sentAt }, publicKey, signature, this.#guard);
+      // What the site attests with the result is covered by the signature through its canonical SHA-256.
+      const attestationSha256 = claim.attestation === undefined ? undefined : createHash('sha256').update(canonicalJson(claim.attestation as JsonValue)).digest('hex');
+      verifySignedResult({ roundId: claim.roundId, siteId, contributionSha256: claim.contributionSha256, nonce, sentAt, attestationSha256 }, publicKey, signature, this.#guard);
     } catch (cause) {
       const code = (cause as { code?: unknown }).code;
       if (code === 'FEDVAL_ERR_TRUST_REPLAYED' || code === 'FEDVAL_ERR_TRUST_TIMESTAMP_OUTSIDE_WINDOW' || code === 'FEDVAL_ERR_TRUST_REPLAY_GUARD_FULL') {

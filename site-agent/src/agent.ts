@@ -5,7 +5,7 @@ import { basename } from 'node:path';
 import { budgetFromEpsilon, createPrivateRelease, cryptoRandomSource, DpError, resolvePrivacySpec } from '@fedval/dp';
 import type { PrivacyBudget } from '@fedval/dp';
 import { createHeContext, encryptVector } from '@fedval/he';
-import { commitToFingerprint, createNonce, loadPrivateKey, signChallenge, signResult } from '@fedval/trust';
+import { canonicalJson, commitToFingerprint, createNonce, loadPrivateKey, signChallenge, signResult } from '@fedval/trust';
 import type { KeyObject } from 'node:crypto';
 import type { AuditEntry, AuditEvent } from '@fedval/trust';
 import { resolveMetricSpec } from '@fedval/metrics';
@@ -48,8 +48,8 @@ export class SiteAgent extends EventEmitter<SiteAgentEvents> {
   /**
    * Contributions sent in rounds whose deadline has not passed, kept in memory only: when the coordinator sends the
    * same task again (the connection dropped), the very same contribution is sent again — the same noise, so no privacy
-   * is spent twice — instead of running the task a second time. After a restart nothing is kept, and the ledger's
-   * per-round cap refuses a second run of a charged round.
+   * is spent twice — instead of running the task a second time. After a restart nothing is kept, and a task for a
+   * round the ledger has charged is refused (FEDVAL_ERR_AGENT_ROUND_REPEATED).
    */
   readonly #sentContributions = new Map<string, SentContribution>();
   #state: SiteState | undefined;
@@ -177,9 +177,11 @@ export class SiteAgent extends EventEmitter<SiteAgentEvents> {
   }
 
   /** An enrolled site's signature over the result (@fedval/trust signResult); none for a token site. */
-  #signResult(roundId: string, contributionSha256: string): ResultSignature | undefined {
+  #signResult(roundId: string, contributionSha256: string, attestation: Record<string, unknown>): ResultSignature | undefined {
     if (!this.#siteKey) return undefined;
-    const fields = { roundId, siteId: this.#config.site_id, contributionSha256, nonce: createNonce(), sentAt: Date.now() };
+    // The attestation (privacy spent, dataset commitment, audit head) is signed too, through its canonical SHA-256.
+    const attestationSha256 = createHash('sha256').update(canonicalJson(attestation)).digest('hex');
+    const fields = { roundId, siteId: this.#config.site_id, contributionSha256, nonce: createNonce(), sentAt: Date.now(), attestationSha256 };
     return { nonce: fields.nonce, sentAt: fields.sentAt, signature: new Uint8Array(signResult(this.#siteKey, fields)) };
   }
 
@@ -264,6 +266,9 @@ export class SiteAgent extends EventEmitter<SiteAgentEvents> {
         },
       });
       if (this.#running) throw new AgentError('FEDVAL_ERR_AGENT_BUSY');
+      // Charged before (the contribution it made is no longer held, e.g. after a restart): a second noisy release of
+      // the same round would spend the budget twice for one result.
+      if (this.#ledger().hasCharged(roundId)) throw new AgentError('FEDVAL_ERR_AGENT_ROUND_REPEATED', roundId);
       spec = resolveMetricSpec(task.metricSpec as Partial<MetricSpec>);
       this.#checkPolicy(spec, task);
     } catch (error) {
@@ -341,7 +346,7 @@ export class SiteAgent extends EventEmitter<SiteAgentEvents> {
         audit_head: { seq: sent.seq, hash: sent.hash },
       };
       this.#rememberSent({ roundId, studyId: task.studyId, deadline: task.deadline, contribution, contributionSha256, attestation });
-      const signature = this.#signResult(roundId, contributionSha256);
+      const signature = this.#signResult(roundId, contributionSha256, attestation);
       this.#send(createMessage('task.result', { roundId, contribution, contributionSha256, attestation, ...(signature ? { signature } : {}) }, requestId));
       log.info({ contributionSha256, kind: contribution.kind, entries: released.length, scorer: scorer.description, privacy }, 'contribution sent');
       this.emit('task-finished', roundId, 'contributed');
@@ -376,7 +381,7 @@ export class SiteAgent extends EventEmitter<SiteAgentEvents> {
       log.error({ code: toWireError(error).code }, 'cannot record the re-sent contribution; not sending it');
       return;
     }
-    const signature = this.#signResult(roundId, contributionSha256);
+    const signature = this.#signResult(roundId, contributionSha256, attestation);
     this.#send(createMessage('task.accept', { roundId }, requestId));
     this.#send(createMessage('task.result', { roundId, contribution, contributionSha256, attestation, ...(signature ? { signature } : {}) }, requestId));
     log.info({ contributionSha256 }, 'task sent again after a lost connection: the same contribution re-sent, nothing recomputed or charged');

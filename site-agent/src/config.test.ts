@@ -54,6 +54,7 @@ describe('agent configuration', () => {
         "FEDVAL_ERR_AGENT_POLICY_GROUPS",
         "FEDVAL_ERR_AGENT_AUDIT",
         "FEDVAL_ERR_AGENT_ROUND_UNKNOWN",
+        "FEDVAL_ERR_AGENT_ROUND_REPEATED",
         "FEDVAL_ERR_AGENT_SITE_KEY",
         "FEDVAL_ERR_AGENT_ENROLLMENT",
         "FEDVAL_ERR_AGENT_TLS",

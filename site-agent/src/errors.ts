@@ -26,6 +26,7 @@ export const AGENT_ERROR_MESSAGES = {
   FEDVAL_ERR_AGENT_POLICY_GROUPS: 'subgroup column is not allowed by site policy',
   FEDVAL_ERR_AGENT_AUDIT: 'the audit log cannot be written or does not verify',
   FEDVAL_ERR_AGENT_ROUND_UNKNOWN: 'this site holds no dataset commitment for that round',
+  FEDVAL_ERR_AGENT_ROUND_REPEATED: 'this site already made its private release for that round and no longer holds it; it is not made twice',
   FEDVAL_ERR_AGENT_SITE_KEY: 'the site key cannot be created or read',
   FEDVAL_ERR_AGENT_ENROLLMENT: 'the coordinator did not enroll this site',
   FEDVAL_ERR_AGENT_TLS: 'the TLS CA, client certificate or key cannot be read or do not match',

@@ -3,7 +3,7 @@
 import { mkdirSync, unlinkSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { basename, join } from 'node:path';
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { finalizeMetrics, formatMetricsTable, resolveMetricSpec } from '@fedval/metrics';
 import type { EvaluationCommandOptions, GroupSpec } from '@fedval/metrics';
 import { collect, decimal, metricSpecOrUsageError, withEvaluationOptions } from '@fedval/cli/evaluation-options';
@@ -13,7 +13,7 @@ import { SiteAgent } from './agent.ts';
 import { enrollmentUrl, postEnrollment } from './enrollment.ts';
 import type { EnrollmentAnswer } from './enrollment.ts';
 import { loadAgentTls } from './tls.ts';
-import { formatAuditEntry, generateSiteIdentity, isRoundEntry, readAuditLog, savePrivateKey, verifyAuditLog, verifyCommitment } from '@fedval/trust';
+import { formatAuditEntry, generateSiteIdentity, hashToken, isRoundEntry, readAuditLog, savePrivateKey, signEnrollment, verifyAuditLog, verifyCommitment } from '@fedval/trust';
 import type { AuditHead, AuditVerification } from '@fedval/trust';
 import { auditLogPath } from './audit-trail.ts';
 import { PrivacyLedger } from './privacy-ledger.ts';
@@ -60,7 +60,11 @@ program
   .command('enroll')
   .description('create this site\'s Ed25519 key (data_dir/site.key, never sent) and register its public key with the coordinator, using a one-time enrollment token')
   .requiredOption('--config <file>', 'site configuration (YAML) without token or token_file')
-  .requiredOption('--token <token>', 'one-time enrollment token issued by the coordinator admin')
+  .addOption(
+    new Option('--token <token>', 'one-time enrollment token issued by the coordinator admin (prefer the environment variable: arguments are visible to other users)')
+      .env('FEDVAL_ENROLLMENT_TOKEN')
+      .makeOptionMandatory(),
+  )
   .action(async (options: { config: string; token: string }) => {
     const config = loadAgentConfig(options.config, { enrolling: true });
     if (config.token !== null) {
@@ -76,16 +80,28 @@ program
       throw new AgentError('FEDVAL_ERR_AGENT_SITE_KEY', `${(cause as { code?: string }).code ?? 'write failed'}: ${(cause as Error).message}`, { cause });
     }
     const url = enrollmentUrl(config.coordinator);
+    // Proof that this site holds the key it registers, bound to this token.
+    const proof = signEnrollment(identity.privateKeyPem, { siteId: config.site_id, publicKey: identity.publicKey, enrollmentTokenSha256: hashToken(options.token) });
+    const body = { site_id: config.site_id, enrollment_token: options.token, public_key: identity.publicKey, signature: Buffer.from(proof).toString('base64') };
+    const unsure = `the coordinator may have enrolled this key: compare ${identity.fingerprint} with key_fingerprint in its GET /api/sites; if it differs, move ${keyPath} away and enroll again with a new token`;
     let answer: EnrollmentAnswer;
     try {
-      answer = await postEnrollment(url, { site_id: config.site_id, enrollment_token: options.token, public_key: identity.publicKey }, tls);
+      answer = await postEnrollment(url, body, tls);
     } catch (cause) {
-      unlinkSync(keyPath); // nothing was enrolled: leave no key behind
-      throw new AgentError('FEDVAL_ERR_AGENT_ENROLLMENT', `cannot reach ${url}: ${(cause as Error).message}`, { cause });
+      const code = (cause as { code?: unknown }).code;
+      // Refused before anything was sent (no route, no such host, an untrusted certificate): nothing was enrolled.
+      if (typeof code === 'string' && /^(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH)$|CERT|SELF_SIGNED|UNABLE_TO/.test(code)) {
+        unlinkSync(keyPath);
+        throw new AgentError('FEDVAL_ERR_AGENT_ENROLLMENT', `cannot reach ${url}: ${code}`, { cause });
+      }
+      throw new AgentError('FEDVAL_ERR_AGENT_ENROLLMENT', `no answer from ${url} (${(cause as Error).message}); ${unsure}`, { cause });
+    }
+    if (answer.status >= 400 && answer.status < 500) {
+      unlinkSync(keyPath); // refused: nothing was enrolled, leave no key behind
+      throw new AgentError('FEDVAL_ERR_AGENT_ENROLLMENT', `${answer.status} ${answer.body.error?.code ?? ''} ${answer.body.error?.message ?? ''}`.trim());
     }
     if (answer.status !== 201 || answer.body.fingerprint !== identity.fingerprint) {
-      unlinkSync(keyPath);
-      throw new AgentError('FEDVAL_ERR_AGENT_ENROLLMENT', `${answer.status} ${answer.body.error?.code ?? ''} ${answer.body.error?.message ?? ''}`.trim());
+      throw new AgentError('FEDVAL_ERR_AGENT_ENROLLMENT', `unexpected answer ${answer.status}; ${unsure}`);
     }
     const state = openSiteState(config.data_dir);
     try {

@@ -49,6 +49,11 @@ export class PrivacyLedger {
     });
   }
 
+  /** Whether any dataset was already charged for this round: its release exists, and must not be made a second time. */
+  hasCharged(roundId: string): boolean {
+    return this.#db.prepare('SELECT 1 FROM privacy_ledger WHERE round_id = ? LIMIT 1').get(roundId) !== undefined;
+  }
+
   status(datasetId: string, budget: PrivacyBudget): BudgetStatus {
     return budgetStatus(budget, this.#entries(datasetId), datasetId);
   }

@@ -4,6 +4,8 @@ import type { ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -34,7 +36,7 @@ export interface Deployment {
 export interface DeploymentOptions {
   /** Serve https/wss: the coordinator's `tls:` block (absolute paths) and the CA that agents and api() trust. */
   tls?: { cert: string; key: string; client_ca?: string; ca: string };
-  /** Sites configured without a token: they must enroll (`fedval-agent enroll`) before they can connect. */
+  /** Sites configured without a token: they must enroll (`fedval-agent enroll`) before they can connect. Sets public_ws_url. */
   enrolledSites?: string[];
 }
 
@@ -53,10 +55,13 @@ export async function startDeployment(sites: string[], options: DeploymentOption
   const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
   const coordinatorDataDir = join(dir, 'coordinator-data');
   const config = join(dir, 'coordinator.yaml');
+  // Enrolling sites needs public_ws_url, hence the port before the coordinator starts.
+  const port = options.enrolledSites ? await freePort() : 0;
   writeFileSync(
     config,
     [
-      'listen: { host: 127.0.0.1, port: 0 }',
+      `listen: { host: 127.0.0.1, port: ${port} }`,
+      ...(options.enrolledSites ? [`public_ws_url: ${options.tls ? 'wss' : 'ws'}://127.0.0.1:${port}/ws`] : []),
       `data_dir: ${coordinatorDataDir}`,
       'sites:',
       ...sites.map((site) => (options.enrolledSites?.includes(site) ? `  - { id: ${site} }` : `  - { id: ${site}, token_sha256: ${sha256(tokens.get(site)!)} }`)),
@@ -140,6 +145,18 @@ export async function startDeployment(sites: string[], options: DeploymentOption
       );
     },
   };
+}
+
+/** A port free on 127.0.0.1 now (the OS's choice for port 0, released at once). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
 }
 
 /** A JSON request over https trusting `caFile` (fetch cannot take a CA of its own). */

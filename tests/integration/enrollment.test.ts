@@ -2,14 +2,14 @@
 // enrolls its Ed25519 key with `fedval-agent enroll`, connects by challenge–response and completes a round with signed
 // results; a forged key, a reused token, an unsigned, a replayed and a mis-signed result, and a relayed challenge are refused.
 import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, createPublicKey, verify as cryptoVerify } from 'node:crypto';
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createStatisticsLayout } from '@fedval/metrics';
 import type { MetricSpec } from '@fedval/metrics';
 import { createMessage, encodeMessage } from '@fedval/protocol';
-import { createChallenge, createNonce, generateSiteIdentity, loadPrivateKey, publicKeyFingerprint, publicKeyOf, readAuditLog, savePrivateKey, signResult, verifyChallengeResponse } from '@fedval/trust';
-import type { AuthChallenge } from '@fedval/trust';
+import { createChallenge, createNonce, generateSiteIdentity, loadPrivateKey, publicKeyFingerprint, publicKeyOf, readAuditLog, savePrivateKey, signEnrollment, signResult } from '@fedval/trust';
+import type { AuthChallenge, SiteIdentity } from '@fedval/trust';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDeployment, waitForRoundClosed, waitForSites } from '../helpers/deployment.ts';
 import type { ApiRole, Deployment } from '../helpers/deployment.ts';
@@ -35,9 +35,15 @@ describe('site enrollment, challenge–response and signed results', () => {
     expect(issued.status).toBe(201);
     return issued.body.enrollment_token as string;
   };
+  /** POST /api/enroll as `fedval-agent enroll` does; `prover` signs the proof of possession (default: the key enrolled). */
+  const enroll = (site: string, token: string, identity: SiteIdentity, prover: SiteIdentity = identity) => {
+    const fields = { siteId: site, publicKey: identity.publicKey, enrollmentTokenSha256: createHash('sha256').update(token).digest('hex') };
+    const signature = Buffer.from(signEnrollment(prover.privateKeyPem, fields)).toString('base64');
+    return api('POST', '/api/enroll', { site_id: site, enrollment_token: token, public_key: identity.publicKey, signature }, null);
+  };
 
   beforeAll(async () => {
-    deployment = await startDeployment(['site-e', 'site-f'], { enrolledSites: ['site-e', 'site-f'] });
+    deployment = await startDeployment(['site-e', 'site-f', 'site-g'], { enrolledSites: ['site-e', 'site-f'] });
     ({ wsUrl, coordinatorDataDir: coordinatorDir } = deployment);
     siteEData = writeScoreFile(deployment.dir, 'site-e', gbsgScoreLines().slice(0, 200));
     siteEConfig = deployment.writeAgentConfig('site-e', siteEData, { label: 'status' });
@@ -78,13 +84,44 @@ describe('site enrollment, challenge–response and signed results', () => {
     expect(readFileSync(join(coordinatorDir, 'audit.jsonl'), 'utf8')).not.toContain(token);
 
     // The same token again, for any key, is refused; so is a second enroll over the existing key file.
-    const reuse = await api('POST', '/api/enroll', { site_id: 'site-e', enrollment_token: token, public_key: generateSiteIdentity().publicKey }, null);
+    const reuse = await enroll('site-e', token, generateSiteIdentity());
     expect(reuse).toMatchObject({ status: 401, body: { error: { code: 'FEDVAL_ERR_COORD_ENROLLMENT_REFUSED' } } });
     const again = await runCli('fedval-agent', ['enroll', '--config', siteEConfig, '--token', token]);
     expect(again.code).toBe(1);
     expect(again.stderr).toContain('FEDVAL_ERR_AGENT_SITE_KEY');
     expect(publicKeyFingerprint(publicKeyOf(loadPrivateKey(keyPath)))).toBe(fingerprint);
   }, 60_000);
+
+  it('refuses an enrollment without proof of the key, with a token of another site or a replaced token; an enrolled site\'s token no longer works', async () => {
+    const identityG = generateSiteIdentity();
+    // A newer token revokes an older unused one.
+    const first = await issueToken('site-g');
+    const second = await issueToken('site-g');
+    const refused = { status: 401, body: { error: { code: 'FEDVAL_ERR_COORD_ENROLLMENT_REFUSED' } } };
+    expect(await enroll('site-g', first, identityG)).toMatchObject(refused);
+    // Signed by another key than the one registered: no proof of possession (and the token is not spent).
+    expect(await enroll('site-g', second, identityG, generateSiteIdentity())).toMatchObject(refused);
+    // A token issued for site-g does not enroll site-f.
+    expect(await enroll('site-f', second, identityG)).toMatchObject(refused);
+    expect(await enroll('site-g', second, identityG)).toMatchObject({ status: 201, body: { fingerprint: identityG.fingerprint } });
+    const why = readAuditLog(join(coordinatorDir, 'audit.jsonl')).entries.filter((e) => e.action === 'site.enrollment_refused').map((e) => e.details.why);
+    expect(why).toEqual(expect.arrayContaining(['token_unknown_used_or_expired', 'no_proof_of_possession']));
+
+    // site-g was configured with a token; once it has enrolled a key, the token is refused.
+    const byToken = new RawSite(wsUrl);
+    expect(await byToken.authenticateWithToken('site-g', deployment.tokens.get('site-g')!)).toMatchObject({ type: 'error', error: { code: 'FEDVAL_ERR_COORD_UNAUTHORIZED' } });
+    expect(await byToken.closed).toBe(4401);
+    const byKey = new RawSite(wsUrl);
+    expect((await byKey.authenticate('site-g', identityG.privateKeyPem, wsUrl)).type).toBe('welcome');
+    byKey.close();
+  });
+
+  it('names public_ws_url in every challenge, whatever Host header the client sends', async () => {
+    const relaying = new RawSite(wsUrl, { headers: { host: 'relay.example:443' } });
+    const challenge = await relaying.next((m) => m.type === 'challenge');
+    expect(challenge).toMatchObject({ content: { audience: wsUrl } });
+    relaying.close();
+  });
 
   it('refuses a forged agent that signs the challenge for site-e with another key (4401)', async () => {
     const forged = new RawSite(wsUrl);
@@ -99,7 +136,7 @@ describe('site enrollment, challenge–response and signed results', () => {
 
     // site-f enrolls through the API with a key made here, then speaks the protocol by hand.
     const identityF = generateSiteIdentity();
-    const enrolledF = await api('POST', '/api/enroll', { site_id: 'site-f', enrollment_token: await issueToken('site-f'), public_key: identityF.publicKey }, null);
+    const enrolledF = await enroll('site-f', await issueToken('site-f'), identityF);
     expect(enrolledF).toMatchObject({ status: 201, body: { fingerprint: identityF.fingerprint } });
     const siteF = new RawSite(wsUrl);
     expect((await siteF.authenticate('site-f', identityF.privateKeyPem, wsUrl)).type).toBe('welcome');
@@ -110,14 +147,14 @@ describe('site enrollment, challenge–response and signed results', () => {
     const length = createStatisticsLayout(METRIC_SPEC as Partial<MetricSpec>).length;
 
     /** site-f accepts the round's task and sends a zero statistics vector: unsigned, signed with its key, or with another key. */
-    const contribute = async (signing: 'unsigned' | 'signed' | 'mis-signed'): Promise<{ roundId: string; frame: Uint8Array }> => {
+    const contribute = async (signing: 'unsigned' | 'signed' | 'mis-signed', sentAt = Date.now()): Promise<{ roundId: string; frame: Uint8Array }> => {
       const task = await siteF.next((m) => m.type === 'task');
       if (task.type !== 'task') throw new Error('shape');
       const { roundId } = task.content;
       siteF.send(createMessage('task.accept', { roundId }));
       const vector = new Float64Array(length);
       const contributionSha256 = sha256(new Uint8Array(vector.buffer));
-      const fields = { roundId, siteId: 'site-f', contributionSha256, nonce: createNonce(), sentAt: Date.now() };
+      const fields = { roundId, siteId: 'site-f', contributionSha256, nonce: createNonce(), sentAt };
       const key = signing === 'signed' ? identityF.privateKeyPem : generateSiteIdentity().privateKeyPem;
       const signature = signing === 'unsigned' ? undefined : { nonce: fields.nonce, sentAt: fields.sentAt, signature: new Uint8Array(signResult(key, fields)) };
       const frame = encodeMessage(createMessage('task.result', { roundId, contribution: { kind: 'plaintext', vector }, contributionSha256, ...(signature ? { signature } : {}) }));
@@ -139,13 +176,14 @@ describe('site enrollment, challenge–response and signed results', () => {
       ]),
     );
 
-    // Round 2: site-f signs → accepted; the very same frame sent again is refused as a replay.
+    // Round 2: site-f signs → accepted; the very same frame sent again is refused (the round is closed; its nonce is
+    // not even looked at, so a site cannot fill the replay guard with results for rounds it does not owe).
     const second = await api('POST', `/api/studies/${studyId}/rounds`);
     const { frame } = await contribute('signed');
     const closedSecond = await waitForRoundClosed(deployment, second.body.round_id);
     expect(closedSecond).toMatchObject({ state: 'aggregated', contributions: 2 });
     siteF.send(frame);
-    expect(await siteF.next((m) => m.type === 'error')).toMatchObject({ error: { code: 'FEDVAL_ERR_COORD_REPLAYED' } });
+    expect(await siteF.next((m) => m.type === 'error')).toMatchObject({ error: { code: 'FEDVAL_ERR_COORD_ROUND_NOT_OPEN' } });
 
     // Round 3: a result signed with another key than the enrolled one is refused; the round completes without it.
     const third = await api('POST', `/api/studies/${studyId}/rounds`);
@@ -153,15 +191,21 @@ describe('site enrollment, challenge–response and signed results', () => {
     expect(await siteF.next((m) => m.type === 'error')).toMatchObject({ error: { code: 'FEDVAL_ERR_COORD_RESULT_SIGNATURE' } });
     expect(await waitForRoundClosed(deployment, third.body.round_id)).toMatchObject({ state: 'aggregated', contributions: 1 });
 
+    // Round 4: a correctly signed result sent 10 minutes after it was signed (held back and replayed) is refused.
+    const fourth = await api('POST', `/api/studies/${studyId}/rounds`);
+    await contribute('signed', Date.now() - 10 * 60_000);
+    expect(await siteF.next((m) => m.type === 'error')).toMatchObject({ error: { code: 'FEDVAL_ERR_COORD_REPLAYED' } });
+    expect(await waitForRoundClosed(deployment, fourth.body.round_id)).toMatchObject({ state: 'aggregated', contributions: 1 });
+
     // Both trails agree: the agent's results were signed and received; the refusals are recorded with their codes.
     const trail = readAuditLog(join(coordinatorDir, 'audit.jsonl')).entries;
-    expect(trail.filter((e) => e.action === 'contribution.received' && e.details.site === 'site-e')).toHaveLength(3);
+    expect(trail.filter((e) => e.action === 'contribution.received' && e.details.site === 'site-e')).toHaveLength(4);
     expect(trail.filter((e) => e.action === 'contribution.refused').map((e) => e.reason)).toEqual([
       'FEDVAL_ERR_COORD_RESULT_SIGNATURE',
-      'FEDVAL_ERR_COORD_REPLAYED',
       'FEDVAL_ERR_COORD_RESULT_SIGNATURE',
+      'FEDVAL_ERR_COORD_REPLAYED',
     ]);
-    expect(trail.filter((e) => e.action === 'connection.accepted' && e.details.method === 'signature').map((e) => e.actor)).toEqual(['site:site-e', 'site:site-f']);
+    expect(trail.filter((e) => e.action === 'connection.accepted' && e.details.method === 'signature').map((e) => e.actor)).toEqual(['site:site-g', 'site:site-e', 'site:site-f']);
     siteF.close();
   }, 90_000);
 
@@ -190,8 +234,12 @@ describe('site enrollment, challenge–response and signed results', () => {
           const hello = await peer.next((m) => m.type === 'hello');
           if (hello.type !== 'hello' || !hello.content.signature) throw new Error('expected a signed hello');
           expect(hello.content.token).toBeUndefined();
-          // It answers exactly the challenge this peer sent, under the site's key.
-          expect(() => verifyChallengeResponse({ challenge: sent!, siteId: 'site-e', purpose: 'connect', publicKey: identity.publicKey, signature: hello.content.signature! })).not.toThrow();
+          // It answers exactly the challenge this peer sent, under the site's key: checked with node:crypto on the
+          // payload written out here as documented (canonical JSON, keys sorted), not with fedval's verifier.
+          const { audience, issuedAt, nonce } = sent!;
+          const payload = `{"audience":"${audience}","domain":"fedval/v1/auth","issuedAt":${issuedAt},"nonce":"${nonce}","purpose":"connect","siteId":"site-e"}`;
+          const key = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(identity.publicKey, 'base64').toString('base64url') }, format: 'jwk' });
+          expect(cryptoVerify(null, Buffer.from(payload), key, hello.content.signature!)).toBe(true);
         } else {
           const code = await new Promise<number | null>((resolve) => agent.once('exit', resolve));
           expect(code).toBe(3);

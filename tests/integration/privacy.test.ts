@@ -75,15 +75,27 @@ describe('site-enforced privacy budget', () => {
 
     expect(await refusalOrResult(task('no-dp', undefined))).toBe('FEDVAL_ERR_AGENT_POLICY_REQUIRES_DP');
     expect(await refusalOrResult(task('too-big', privacySpec(1.5)))).toBe('FEDVAL_ERR_DP_ROUND_BUDGET_EXCEEDED');
-    expect(await refusalOrResult(task('r1', privacySpec(1)))).toBe('contributed');
+    coordinator.send(task('r1', privacySpec(1)));
+    const firstR1 = await coordinator.next((m) => m.type === 'task.result' || m.type === 'task.refuse');
+    if (firstR1.type !== 'task.result') throw new Error(`r1 was not contributed: ${firstR1.type}`);
     // Two ε = 1 rounds compose (zCDP, Canonne–Kamath–Steinke conversion) to ε ≈ 1.45 at δ = 1e-6, over
     // the 1.3 budget: the coordinator insists, the site refuses every time.
     for (const round of ['r2', 'r2-again', 'r2-once-more']) expect(await refusalOrResult(task(round, privacySpec(1)))).toBe('FEDVAL_ERR_DP_BUDGET_EXCEEDED');
+    // r1 sent again (a lost connection): the same contribution, byte for byte, and no second charge.
+    coordinator.send(task('r1', privacySpec(1)));
+    const resent = await coordinator.next((m) => m.type === 'task.result' || m.type === 'task.refuse');
+    if (resent.type !== 'task.result') throw new Error(`r1 was not re-sent: ${resent.type}`);
+    expect(resent.content.contributionSha256).toBe(firstR1.content.contributionSha256);
+    expect(Buffer.from((resent.content.contribution as { vector: Float64Array }).vector.buffer)).toEqual(
+      Buffer.from((firstR1.content.contribution as { vector: Float64Array }).vector.buffer),
+    );
 
     first.kill('SIGTERM');
     await new Promise((resolve) => first.once('exit', resolve));
     startAgent();
     await coordinator.next((m) => m.type === 'hello');
+    // After a restart the contribution is no longer held: r1 is refused rather than released a second time.
+    expect(await refusalOrResult(task('r1', privacySpec(0.01)))).toBe('FEDVAL_ERR_AGENT_ROUND_REPEATED');
     expect(await refusalOrResult(task('after-restart', privacySpec(1)))).toBe('FEDVAL_ERR_DP_BUDGET_EXCEEDED');
     // ε = 1 and ε = 0.3 compose to ε ≈ 1.05: within the budget.
     expect(await refusalOrResult(task('small', privacySpec(0.3)))).toBe('contributed');

@@ -1,11 +1,13 @@
 // enrollment.ts — REST routes that enroll a site's Ed25519 key: one-time tokens issued by an admin, redeemed once by the site.
 import type { FastifyInstance } from 'fastify';
-import { generateToken, hashToken, publicKeyFingerprint, verify } from '@fedval/trust';
+import { generateToken, hashToken, publicKeyFingerprint, verifyEnrollment } from '@fedval/trust';
 import { z } from 'zod';
 import { actorOf, PUBLIC_ROUTE } from '../access-control.ts';
 import type { CoordinatorConfig } from '../config.ts';
 import type { AuditRecorder } from '../coordinator-audit.ts';
 import { CoordinatorError } from '../errors.ts';
+import { WS_CLOSE_CODES } from '../site-connections.ts';
+import type { SiteConnections } from '../site-connections.ts';
 import type { SiteIdentities } from '../site-identities.ts';
 import type { CoordinatorStore } from '../storage/store.ts';
 import { isoTime, parseRequest } from './request-validation.ts';
@@ -15,6 +17,8 @@ export interface EnrollmentRoutesOptions {
   store: CoordinatorStore;
   identities: SiteIdentities;
   audit: AuditRecorder;
+  /** Live site sockets: a site whose key is replaced is disconnected and must prove the new key. */
+  connections: SiteConnections;
 }
 
 const siteId = z.string().min(1).max(128).regex(/^[A-Za-z0-9._:-]+$/, 'letters, digits, . _ : - only');
@@ -24,24 +28,33 @@ const enrollBody = z.strictObject({
   enrollment_token: z.string().min(16).max(256),
   /** Raw 32-byte Ed25519 public key, base64 (44 characters). */
   public_key: z.string().length(44),
+  /** Proof of possession: the Ed25519 signature (base64, 64 bytes) of @fedval/trust enrollmentSignaturePayload under the new key. */
+  signature: z.string().length(88),
 });
 
 export async function enrollmentRoutes(app: FastifyInstance, options: EnrollmentRoutesOptions): Promise<void> {
-  if (!options.config || !options.store || !options.identities || !options.audit) {
-    throw new CoordinatorError('FEDVAL_ERR_COORD_INTERNAL', 'enrollmentRoutes needs the config, store, identities and audit options');
+  if (!options.config || !options.store || !options.identities || !options.audit || !options.connections) {
+    throw new CoordinatorError('FEDVAL_ERR_COORD_INTERNAL', 'enrollmentRoutes needs the config, store, identities, audit and connections options');
   }
-  const { config, store, identities, audit } = options;
+  const { config, store, identities, audit, connections } = options;
   const configured = new Set(config.sites.map((site) => site.id));
+  // Enrolled sites sign challenges naming public_ws_url; without it there is nothing safe for them to sign.
+  const requireEnrollment = (): void => {
+    if (config.public_ws_url === undefined) throw new CoordinatorError('FEDVAL_ERR_COORD_ENROLLMENT_UNAVAILABLE');
+  };
 
   app.post('/api/sites/:id/enrollment-token', { config: { roles: ['admin'] } }, async (request, reply) => {
     const { id } = parseRequest(siteParams, request.params, 'params');
+    requireEnrollment();
     if (!configured.has(id)) throw new CoordinatorError('FEDVAL_ERR_COORD_UNKNOWN_SITE', id);
     const token = generateToken();
     const createdAt = Date.now();
     const expiresAt = createdAt + config.limits.enrollment_token_ttl_seconds * 1000;
     // Audited before the token exists anywhere; only its hash is stored, and it is shown once, here.
     audit({ actor: actorOf(request), action: 'site.enrollment_issued', object: `site:${id}`, details: { site: id, expires_at: isoTime(expiresAt) } });
-    await store.putEnrollmentToken({ tokenSha256: hashToken(token), siteId: id, createdAt, expiresAt });
+    // A new token replaces any earlier one not yet used: a token that went astray stops working.
+    const revoked = await store.putEnrollmentToken({ tokenSha256: hashToken(token), siteId: id, createdAt, expiresAt });
+    if (revoked > 0) request.log.info({ siteId: id, revoked }, 'earlier unused enrollment tokens revoked');
     return reply.code(201).send({ site_id: id, enrollment_token: token, expires_at: isoTime(expiresAt) });
   });
 
@@ -56,10 +69,10 @@ export async function enrollmentRoutes(app: FastifyInstance, options: Enrollment
     },
     async (request, reply) => {
       const body = parseRequest(enrollBody, request.body, 'body');
+      requireEnrollment();
       let fingerprint: string;
       try {
         fingerprint = publicKeyFingerprint(body.public_key);
-        verify(body.public_key, new Uint8Array(0), new Uint8Array(64)); // refuses a string that is not an Ed25519 point
       } catch (cause) {
         throw new CoordinatorError('FEDVAL_ERR_COORD_INVALID_REQUEST', 'body.public_key: expected a raw 32-byte Ed25519 public key in base64', { cause });
       }
@@ -68,12 +81,19 @@ export async function enrollmentRoutes(app: FastifyInstance, options: Enrollment
         throw new CoordinatorError('FEDVAL_ERR_COORD_ENROLLMENT_REFUSED');
       };
       if (!configured.has(body.site_id)) return refuse('unknown_site');
+      // Proof that the caller holds the private key (and that the key is a valid Ed25519 point), bound to this token.
+      const proof = { siteId: body.site_id, publicKey: body.public_key, enrollmentTokenSha256: hashToken(body.enrollment_token) };
+      if (!verifyEnrollment(proof, new Uint8Array(Buffer.from(body.signature, 'base64')))) return refuse('no_proof_of_possession');
       const enrolledAt = Date.now();
       const enrolled = await store.enrollSite({ siteId: body.site_id, tokenSha256: hashToken(body.enrollment_token), publicKey: body.public_key, fingerprint, enrolledAt });
       if (!enrolled) return refuse('token_unknown_used_or_expired');
       const replaced = identities.isEnrolled(body.site_id);
       identities.set(body.site_id, body.public_key);
       audit({ actor: `site:${body.site_id}`, action: 'site.enrolled', object: `site:${body.site_id}`, details: { site: body.site_id, fingerprint, ip: request.ip, replaced_key: replaced } });
+      // A socket authenticated under the previous key (or token) is closed: from now on only the new key connects.
+      for (const [siteId, connection] of connections.entries()) {
+        if (siteId === body.site_id) connection.socket.close(WS_CLOSE_CODES.unauthorized, 'FEDVAL_ERR_COORD_UNAUTHORIZED');
+      }
       request.log.info({ siteId: body.site_id, fingerprint }, 'site enrolled');
       return reply.code(201).send({ site_id: body.site_id, fingerprint, enrolled_at: isoTime(enrolledAt) });
     },

@@ -83,7 +83,8 @@ const MIGRATIONS: readonly string[] = [
      site_id TEXT NOT NULL,
      created_at INTEGER NOT NULL,
      expires_at INTEGER NOT NULL,
-     used_at INTEGER
+     used_at INTEGER,
+     revoked_at INTEGER
    ) STRICT;
    CREATE TABLE site_keys (
      site_id TEXT PRIMARY KEY,
@@ -365,21 +366,32 @@ export class SqliteCoordinatorStore implements CoordinatorStore {
     });
   }
 
-  async putEnrollmentToken(token: EnrollmentTokenRecord): Promise<void> {
-    this.#run(() =>
-      this.#db
-        .prepare('INSERT INTO enrollment_tokens (token_sha256, site_id, created_at, expires_at, used_at) VALUES (?, ?, ?, ?, NULL)')
-        .run(token.tokenSha256, token.siteId, token.createdAt, token.expiresAt),
+  async putEnrollmentToken(token: EnrollmentTokenRecord): Promise<number> {
+    return this.#run(() =>
+      transaction(this.#db, () => {
+        const revoked = this.#revokeUnusedTokens(token.siteId, token.createdAt);
+        this.#db
+          .prepare('INSERT INTO enrollment_tokens (token_sha256, site_id, created_at, expires_at, used_at, revoked_at) VALUES (?, ?, ?, ?, NULL, NULL)')
+          .run(token.tokenSha256, token.siteId, token.createdAt, token.expiresAt);
+        return revoked;
+      }),
     );
+  }
+
+  /** Revokes every unused, unrevoked token of a site; returns how many. */
+  #revokeUnusedTokens(siteId: string, at: number): number {
+    const revoked = this.#db.prepare('UPDATE enrollment_tokens SET revoked_at = ? WHERE site_id = ? AND used_at IS NULL AND revoked_at IS NULL').run(at, siteId);
+    return Number(revoked.changes);
   }
 
   async enrollSite(enrollment: SiteEnrollment): Promise<boolean> {
     return this.#run(() =>
       transaction(this.#db, () => {
         const burned = this.#db
-          .prepare('UPDATE enrollment_tokens SET used_at = ? WHERE token_sha256 = ? AND site_id = ? AND used_at IS NULL AND expires_at > ?')
+          .prepare('UPDATE enrollment_tokens SET used_at = ? WHERE token_sha256 = ? AND site_id = ? AND used_at IS NULL AND revoked_at IS NULL AND expires_at > ?')
           .run(enrollment.enrolledAt, enrollment.tokenSha256, enrollment.siteId, enrollment.enrolledAt);
         if (Number(burned.changes) !== 1) return false;
+        this.#revokeUnusedTokens(enrollment.siteId, enrollment.enrolledAt);
         this.#db
           .prepare(
             `INSERT INTO site_keys (site_id, public_key, fingerprint, enrolled_at) VALUES (?, ?, ?, ?)

@@ -153,11 +153,12 @@ export interface CoordinatorStore {
   /** Marks every open round failed with the reason; returns how many there were. */
   failOpenRounds(reason: string, at: number): Promise<number>;
   recordSiteSeen(siteId: string, at: number): Promise<void>;
-  /** Stores a one-time enrollment token (its SHA-256 only). */
-  putEnrollmentToken(token: EnrollmentTokenRecord): Promise<void>;
+  /** Stores a one-time enrollment token (its SHA-256 only), revoking the site's earlier unused ones; returns how many were revoked. */
+  putEnrollmentToken(token: EnrollmentTokenRecord): Promise<number>;
   /**
-   * In one transaction: burns the unused, unexpired token issued for the site and registers (or replaces) the site's
-   * public key. False, with nothing changed, when no such token exists.
+   * In one transaction: burns the unused, unrevoked, unexpired token issued for the site, revokes any other unused
+   * token of the site, and registers (or replaces) the site's public key. False, with nothing changed, when no such
+   * token exists.
    */
   enrollSite(enrollment: SiteEnrollment): Promise<boolean>;
   /** The enrolled public key (base64 raw Ed25519) of every enrolled site. */

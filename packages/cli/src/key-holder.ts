@@ -34,12 +34,15 @@ function recordKeyHolderEvent(dir: string, event: Omit<AuditEvent, 'actor'>): vo
   }
 }
 
+/** The OS account running the key holder, in the characters an audit actor allows (others become `_`). */
 function operatorName(): string {
+  let name = '';
   try {
-    return userInfo().username || 'unknown';
+    name = userInfo().username;
   } catch {
-    return 'unknown';
+    // no account name (a container without a passwd entry)
   }
+  return name.replace(/[^A-Za-z0-9._@-]/g, '_').slice(0, 200) || 'unknown';
 }
 
 /** The release policy the key holder applies on its own side, whatever the coordinator says. */

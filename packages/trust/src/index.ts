@@ -18,8 +18,9 @@ export { loadPrivateKey, savePrivateKey } from './key-file.ts';
 export {
   AUTH_DOMAIN, RESULT_DOMAIN, DEFAULT_CHALLENGE_OPTIONS, createChallenge, createNonce, challengeSignaturePayload,
   signChallenge, verifyChallengeResponse, resultSignaturePayload, signResult, verifySignedResult,
+  ENROLL_DOMAIN, enrollmentSignaturePayload, signEnrollment, verifyEnrollment,
 } from './signed-payloads.ts';
-export type { AuthChallenge, ChallengeOptions, SignedResultFields } from './signed-payloads.ts';
+export type { AuthChallenge, ChallengeOptions, EnrollmentFields, SignedResultFields } from './signed-payloads.ts';
 export { DEFAULT_REPLAY_GUARD_OPTIONS, ReplayGuard } from './replay-guard.ts';
 export type { ReplayGuardOptions } from './replay-guard.ts';
 export { manifestSigningPayload, signManifest, verifyManifestSignature } from './manifest-signature.ts';

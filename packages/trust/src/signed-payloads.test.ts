@@ -1,11 +1,12 @@
+import { createPublicKey, verify as cryptoVerify } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { TrustError } from './errors.ts';
 import { generateSiteIdentity, privateKeyFromSeed, publicKeyOf, sign, verify } from './identity.ts';
 import { ReplayGuard } from './replay-guard.ts';
 import type { AuthChallenge, SignedResultFields } from './signed-payloads.ts';
 import {
-  challengeSignaturePayload, createChallenge, createNonce, resultSignaturePayload, signChallenge, signResult,
-  verifyChallengeResponse, verifySignedResult,
+  challengeSignaturePayload, createChallenge, createNonce, enrollmentSignaturePayload, resultSignaturePayload, signChallenge, signEnrollment,
+  signResult, verifyChallengeResponse, verifyEnrollment, verifySignedResult,
 } from './signed-payloads.ts';
 
 function codeOf(run: () => unknown): string | undefined {
@@ -94,6 +95,18 @@ describe('signed results', () => {
     );
   });
 
+  it('adds attestationSha256 to the payload when given, and a changed attestation no longer verifies', () => {
+    const attested = { ...fields, attestationSha256: 'c'.repeat(64) };
+    expect(new TextDecoder().decode(resultSignaturePayload(attested))).toBe(
+      `{"attestationSha256":"${'c'.repeat(64)}","contributionSha256":"${fields.contributionSha256}","domain":"fedval/v1/result","nonce":"${NONCE_0_31}","roundId":"r-123","sentAt":${NOW},"siteId":"site-a"}`,
+    );
+    const signature = signResult(site.privateKeyPem, attested);
+    const guard = new ReplayGuard({ now: () => NOW + 500 });
+    expect(codeOf(() => verifySignedResult({ ...attested, attestationSha256: 'd'.repeat(64) }, site.publicKey, signature, guard))).toBe('FEDVAL_ERR_TRUST_SIGNATURE_INVALID');
+    expect(codeOf(() => verifySignedResult(fields, site.publicKey, signature, guard))).toBe('FEDVAL_ERR_TRUST_SIGNATURE_INVALID');
+    verifySignedResult(attested, site.publicKey, signature, guard);
+  });
+
   it('verifies once, then refuses the replay; refuses any changed field or another key', () => {
     const guard = new ReplayGuard({ now: () => NOW + 500 });
     const signature = signResult(site.privateKeyPem, fields);
@@ -134,5 +147,30 @@ describe('signed results', () => {
     expect(codeOf(() => resultSignaturePayload({ ...fields, nonce: 'c2hvcnQ=' }))).toBe('FEDVAL_ERR_TRUST_INVALID_PAYLOAD');
     expect(codeOf(() => resultSignaturePayload({ ...fields, sentAt: '2025-01-01' as never }))).toBe('FEDVAL_ERR_TRUST_INVALID_PAYLOAD');
     expect(codeOf(() => resultSignaturePayload({ ...fields, roundId: 'r 1' }))).toBe('FEDVAL_ERR_TRUST_INVALID_PAYLOAD');
+  });
+});
+
+describe('enrollment proof of possession', () => {
+  const site = generateSiteIdentity();
+  const fields = { siteId: 'site-a', publicKey: site.publicKey, enrollmentTokenSha256: 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad' };
+
+  it('signs the exact canonical payload with the fedval/v1/enroll domain, verifiable by node:crypto from the raw key alone', () => {
+    const payload = enrollmentSignaturePayload(fields);
+    expect(new TextDecoder().decode(payload)).toBe(
+      `{"domain":"fedval/v1/enroll","enrollmentTokenSha256":"${fields.enrollmentTokenSha256}","publicKey":"${site.publicKey}","siteId":"site-a"}`,
+    );
+    const signature = signEnrollment(site.privateKeyPem, fields);
+    const jwk = { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(site.publicKey, 'base64').toString('base64url') };
+    expect(cryptoVerify(null, payload, createPublicKey({ key: jwk, format: 'jwk' }), signature)).toBe(true);
+    expect(verifyEnrollment(fields, signature)).toBe(true);
+  });
+
+  it('refuses another key, another token, another site, and a public key that is not a curve point', () => {
+    const signature = signEnrollment(site.privateKeyPem, fields);
+    expect(verifyEnrollment({ ...fields, publicKey: generateSiteIdentity().publicKey }, signature)).toBe(false);
+    expect(verifyEnrollment({ ...fields, enrollmentTokenSha256: 'a'.repeat(64) }, signature)).toBe(false);
+    expect(verifyEnrollment({ ...fields, siteId: 'site-b' }, signature)).toBe(false);
+    expect(verifyEnrollment({ ...fields, publicKey: Buffer.alloc(32, 0xff).toString('base64') }, signature)).toBe(false);
+    expect(verifyEnrollment({ ...fields, publicKey: 'not a key' }, signature)).toBe(false);
   });
 });

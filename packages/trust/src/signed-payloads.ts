@@ -15,6 +15,7 @@ import type { ReplayGuard } from './replay-guard.ts';
  */
 export const AUTH_DOMAIN = 'fedval/v1/auth';
 export const RESULT_DOMAIN = 'fedval/v1/result';
+export const ENROLL_DOMAIN = 'fedval/v1/enroll';
 /** Random bytes in a challenge or result nonce. */
 export const NONCE_BYTES = 32;
 
@@ -38,6 +39,17 @@ export interface SignedResultFields {
   readonly nonce: string;
   /** When the site sent it, epoch ms. */
   readonly sentAt: number;
+  /** Optional: SHA-256 (hex) of the canonical JSON of what the site attests with the result (privacy spent, dataset commitment). */
+  readonly attestationSha256?: string | undefined;
+}
+
+/** What a site signs to enroll its key: proof that it holds the private key of the public key it registers. */
+export interface EnrollmentFields {
+  readonly siteId: string;
+  /** The raw Ed25519 public key being enrolled, base64. */
+  readonly publicKey: string;
+  /** SHA-256 (hex) of the one-time enrollment token presented with it. */
+  readonly enrollmentTokenSha256: string;
 }
 
 export interface ChallengeOptions {
@@ -144,18 +156,47 @@ export function verifyChallengeResponse(
 
 /**
  * The bytes a site signs with a result: canonical JSON of
- * `{ domain: 'fedval/v1/result', roundId, siteId, contributionSha256, nonce, sentAt }`.
+ * `{ domain: 'fedval/v1/result', roundId, siteId, contributionSha256, nonce, sentAt }`, plus `attestationSha256` when given.
  */
 export function resultSignaturePayload(fields: SignedResultFields): Uint8Array {
-  const { roundId, siteId, contributionSha256, nonce, sentAt } = (fields ?? {}) as Partial<SignedResultFields>;
+  const { roundId, siteId, contributionSha256, nonce, sentAt, attestationSha256 } = (fields ?? {}) as Partial<SignedResultFields>;
   const problems: string[] = [];
   if (typeof roundId !== 'string' || !ID.test(roundId)) problems.push('roundId: expected 1-128 letters, digits or . _ : -');
   if (typeof siteId !== 'string' || !ID.test(siteId)) problems.push('siteId: expected 1-128 letters, digits or . _ : -');
   if (!isHex32(contributionSha256)) problems.push('contributionSha256: expected a lowercase hex SHA-256');
   if (!isNonce(nonce)) problems.push(`nonce: expected ${NONCE_BYTES} bytes in base64`);
   if (!isEpochMs(sentAt)) problems.push('sentAt: expected epoch milliseconds');
+  if (attestationSha256 !== undefined && !isHex32(attestationSha256)) problems.push('attestationSha256: expected a lowercase hex SHA-256');
   check(problems);
-  return canonicalJsonBytes({ domain: RESULT_DOMAIN, roundId, siteId, contributionSha256, nonce, sentAt });
+  return canonicalJsonBytes({ domain: RESULT_DOMAIN, roundId, siteId, contributionSha256, nonce, sentAt, ...(attestationSha256 !== undefined ? { attestationSha256 } : {}) });
+}
+
+/** The bytes a site signs to enroll: canonical JSON of `{ domain: 'fedval/v1/enroll', siteId, publicKey, enrollmentTokenSha256 }`. */
+export function enrollmentSignaturePayload(fields: EnrollmentFields): Uint8Array {
+  const { siteId, publicKey, enrollmentTokenSha256 } = (fields ?? {}) as Partial<EnrollmentFields>;
+  const problems: string[] = [];
+  if (typeof siteId !== 'string' || !ID.test(siteId)) problems.push('siteId: expected 1-128 letters, digits or . _ : -');
+  if (typeof publicKey !== 'string' || publicKey.length !== 44) problems.push('publicKey: expected a raw Ed25519 public key in base64');
+  if (!isHex32(enrollmentTokenSha256)) problems.push('enrollmentTokenSha256: expected a lowercase hex SHA-256');
+  check(problems);
+  return canonicalJsonBytes({ domain: ENROLL_DOMAIN, siteId, publicKey, enrollmentTokenSha256 });
+}
+
+/** Agent side: signs the enrollment request with the new key. */
+export function signEnrollment(privateKey: PrivateKeyInput, fields: EnrollmentFields): Uint8Array {
+  return sign(privateKey, enrollmentSignaturePayload(fields));
+}
+
+/**
+ * Coordinator side: whether `signature` proves possession of `fields.publicKey` for this enrollment. False for a key
+ * that is not a valid Ed25519 point, a malformed payload or a wrong signature.
+ */
+export function verifyEnrollment(fields: EnrollmentFields, signature: Uint8Array): boolean {
+  try {
+    return verify(fields.publicKey, enrollmentSignaturePayload(fields), signature);
+  } catch {
+    return false;
+  }
 }
 
 /** Agent side: the Ed25519 signature of resultSignaturePayload(fields). */
