@@ -104,8 +104,10 @@ describe('site enrollment, challenge–response and signed results', () => {
     // A token issued for site-g does not enroll site-f.
     expect(await enroll('site-f', second, identityG)).toMatchObject(refused);
     expect(await enroll('site-g', second, identityG)).toMatchObject({ status: 201, body: { fingerprint: identityG.fingerprint } });
-    const why = readAuditLog(join(coordinatorDir, 'audit.jsonl')).entries.filter((e) => e.action === 'site.enrollment_refused').map((e) => e.details.why);
+    const trail = readAuditLog(join(coordinatorDir, 'audit.jsonl')).entries;
+    const why = trail.filter((e) => e.action === 'site.enrollment_refused').map((e) => e.details.why);
     expect(why).toEqual(expect.arrayContaining(['token_unknown_used_or_expired', 'no_proof_of_possession']));
+    expect(trail.filter((e) => e.action === 'site.enrollment_revoked')).toEqual([expect.objectContaining({ object: 'site:site-g', details: { site: 'site-g', tokens: 1 } })]);
 
     // site-g was configured with a token; once it has enrolled a key, the token is refused.
     const byToken = new RawSite(wsUrl);

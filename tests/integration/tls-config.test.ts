@@ -64,7 +64,7 @@ describe('TLS configuration', () => {
 
   it('fedval-coordinator start exits 2 with FEDVAL_ERR_COORD_TLS for a mismatched key', async () => {
     const config = join(dir, 'coordinator.yaml');
-    writeFileSync(config, [`data_dir: ${join(dir, 'data')}`, 'listen: { host: 127.0.0.1, port: 0 }', `tls: { cert: ${server.cert}, key: ${other.key} }`, 'sites: [{ id: a }]'].join('\n'));
+    writeFileSync(config, [`data_dir: ${join(dir, 'data')}`, 'listen: { host: 127.0.0.1, port: 0 }', `tls: { cert: ${server.cert}, key: ${other.key} }`, `sites: [{ id: a, token_sha256: ${'a'.repeat(64)} }]`].join('\n'));
     const run = await runCli('fedval-coordinator', ['start', '--config', config]);
     expect(run.code).toBe(2);
     expect(run.stderr).toContain('FEDVAL_ERR_COORD_TLS');

@@ -54,7 +54,10 @@ export async function enrollmentRoutes(app: FastifyInstance, options: Enrollment
     audit({ actor: actorOf(request), action: 'site.enrollment_issued', object: `site:${id}`, details: { site: id, expires_at: isoTime(expiresAt) } });
     // A new token replaces any earlier one not yet used: a token that went astray stops working.
     const revoked = await store.putEnrollmentToken({ tokenSha256: hashToken(token), siteId: id, createdAt, expiresAt });
-    if (revoked > 0) request.log.info({ siteId: id, revoked }, 'earlier unused enrollment tokens revoked');
+    if (revoked > 0) {
+      audit({ actor: actorOf(request), action: 'site.enrollment_revoked', object: `site:${id}`, reason: 'replaced by a new token', details: { site: id, tokens: revoked } });
+      request.log.info({ siteId: id, revoked }, 'earlier unused enrollment tokens revoked');
+    }
     return reply.code(201).send({ site_id: id, enrollment_token: token, expires_at: isoTime(expiresAt) });
   });
 
