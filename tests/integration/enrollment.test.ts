@@ -28,6 +28,8 @@ describe('site enrollment, challenge–response and signed results', () => {
   let siteEConfig = '';
   let siteEDir = '';
   let siteEData = '';
+  const identityF = generateSiteIdentity();
+  const identityG = generateSiteIdentity();
 
   const api = (method: string, path: string, body?: unknown, role: ApiRole | null = 'sponsor') => deployment.api(method, path, body, role);
   const issueToken = async (site: string): Promise<string> => {
@@ -93,7 +95,6 @@ describe('site enrollment, challenge–response and signed results', () => {
   }, 60_000);
 
   it('refuses an enrollment without proof of the key, with a token of another site or a replaced token; an enrolled site\'s token no longer works', async () => {
-    const identityG = generateSiteIdentity();
     // A newer token revokes an older unused one.
     const first = await issueToken('site-g');
     const second = await issueToken('site-g');
@@ -137,7 +138,6 @@ describe('site enrollment, challenge–response and signed results', () => {
     await waitForSites(deployment, ['site-e']);
 
     // site-f enrolls through the API with a key made here, then speaks the protocol by hand.
-    const identityF = generateSiteIdentity();
     const enrolledF = await enroll('site-f', await issueToken('site-f'), identityF);
     expect(enrolledF).toMatchObject({ status: 201, body: { fingerprint: identityF.fingerprint } });
     const siteF = new RawSite(wsUrl);
@@ -254,6 +254,31 @@ describe('site enrollment, challenge–response and signed results', () => {
         agent.kill('SIGKILL');
         await peer.close();
       }
+    }
+  }, 60_000);
+
+  it('locks out a site removed from the configuration, whatever key it enrolled', async () => {
+    await deployment.stop();
+    const config = join(deployment.dir, 'coordinator.yaml');
+    const without = readFileSync(config, 'utf8').split('\n').filter((line) => !line.includes('id: site-g')).join('\n');
+    expect(without).not.toContain('site-g');
+    writeFileSync(config, without);
+    const restarted = spawn(process.execPath, ['coordinator/src/main.ts', 'start', '--config', config], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        restarted.once('exit', (code) => reject(new Error(`coordinator exited ${code}`)));
+        restarted.stdout!.on('data', (chunk: Buffer) => chunk.toString().includes('"listening"') && resolve());
+      });
+      const removed = new RawSite(wsUrl);
+      expect(await removed.authenticate('site-g', identityG.privateKeyPem, wsUrl)).toMatchObject({ type: 'error', error: { code: 'FEDVAL_ERR_COORD_UNAUTHORIZED' } });
+      expect(await removed.closed).toBe(4401);
+      // site-f, still configured, still connects with its enrolled key.
+      const kept = new RawSite(wsUrl);
+      expect((await kept.authenticate('site-f', identityF.privateKeyPem, wsUrl)).type).toBe('welcome');
+      kept.close();
+    } finally {
+      restarted.kill('SIGTERM');
+      await new Promise((resolve) => restarted.once('exit', resolve));
     }
   }, 60_000);
 });
