@@ -43,6 +43,14 @@ const MIGRATIONS: readonly string[] = [
      created_at INTEGER NOT NULL
    ) STRICT;
    CREATE INDEX dataset_commitments_by_round ON dataset_commitments(round_id);`,
+  `CREATE TABLE sent_contributions (
+     round_id TEXT PRIMARY KEY,
+     study_id TEXT NOT NULL,
+     deadline INTEGER NOT NULL,
+     sha256 TEXT NOT NULL,
+     message BLOB NOT NULL,
+     created_at INTEGER NOT NULL
+   ) STRICT;`,
 ];
 
 /** Opens (creating and migrating) `<dataDir>/agent.sqlite`. Throws FEDVAL_ERR_AGENT_LEDGER. */

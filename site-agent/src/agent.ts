@@ -16,6 +16,7 @@ import type { Logger } from 'pino';
 import WebSocket from 'ws';
 import type { AgentConfig } from './config.ts';
 import { loadAgentTls } from './tls.ts';
+import type { SentContribution } from './sent-contributions.ts';
 import type { AgentTlsOptions } from './tls.ts';
 import { AgentError } from './errors.ts';
 import { evaluateDataset } from './evaluation.ts';
@@ -45,13 +46,6 @@ export class SiteAgent extends EventEmitter<SiteAgentEvents> {
   #attempt = 0;
   #reconnectTimer: NodeJS.Timeout | undefined;
   #running: { roundId: string; abort: AbortController } | undefined;
-  /**
-   * Contributions sent in rounds whose deadline has not passed, kept in memory only: when the coordinator sends the
-   * same task again (the connection dropped), the very same contribution is sent again — the same noise, so no privacy
-   * is spent twice — instead of running the task a second time. After a restart nothing is kept, and a task for a
-   * round the ledger has charged is refused (FEDVAL_ERR_AGENT_ROUND_REPEATED).
-   */
-  readonly #sentContributions = new Map<string, SentContribution>();
   #state: SiteState | undefined;
   /** The enrolled site's private key (config.site_key), loaded at start; undefined for a token-configured site. */
   #siteKey: KeyObject | undefined;
@@ -243,8 +237,14 @@ export class SiteAgent extends EventEmitter<SiteAgentEvents> {
       this.#send(createMessage('task.accept', { roundId }, requestId));
       return;
     }
-    const earlier = this.#sentContributions.get(roundId);
-    if (earlier && earlier.deadline > Date.now()) return this.#resendContribution(requestId, earlier, log);
+    // A task this site already answered (the connection dropped, or the agent restarted): the same bytes again.
+    let earlier: SentContribution | undefined;
+    try {
+      earlier = this.#siteState().sent.find(roundId);
+    } catch (error) {
+      log.error({ code: toWireError(error).code }, 'cannot read the contributions already sent; the ledger decides');
+    }
+    if (earlier) return this.#resendContribution(requestId, earlier, log);
     const refuse = (error: unknown): void => {
       const reason = toWireError(error, 'FEDVAL_ERR_AGENT_INVALID_TASK');
       this.#recordQuietly({ action: 'task.refused', object, reason: reason.code, details: { study: task.studyId, code: reason.code } });
@@ -266,8 +266,8 @@ export class SiteAgent extends EventEmitter<SiteAgentEvents> {
         },
       });
       if (this.#running) throw new AgentError('FEDVAL_ERR_AGENT_BUSY');
-      // Charged before (the contribution it made is no longer held, e.g. after a restart): a second noisy release of
-      // the same round would spend the budget twice for one result.
+      // Charged before, and the contribution made then is no longer held (its deadline passed): a second noisy release
+      // of the same round would spend the budget twice for one result.
       if (this.#ledger().hasCharged(roundId)) throw new AgentError('FEDVAL_ERR_AGENT_ROUND_REPEATED', roundId);
       spec = resolveMetricSpec(task.metricSpec as Partial<MetricSpec>);
       this.#checkPolicy(spec, task);
@@ -345,7 +345,7 @@ export class SiteAgent extends EventEmitter<SiteAgentEvents> {
         dataset_commitment: datasetCommitment,
         audit_head: { seq: sent.seq, hash: sent.hash },
       };
-      this.#rememberSent({ roundId, studyId: task.studyId, deadline: task.deadline, contribution, contributionSha256, attestation });
+      this.#siteState().sent.keep({ roundId, studyId: task.studyId, deadline: task.deadline, contribution, contributionSha256, attestation });
       const signature = this.#signResult(roundId, contributionSha256, attestation);
       this.#send(createMessage('task.result', { roundId, contribution, contributionSha256, attestation, ...(signature ? { signature } : {}) }, requestId));
       log.info({ contributionSha256, kind: contribution.kind, entries: released.length, scorer: scorer.description, privacy }, 'contribution sent');
@@ -356,13 +356,6 @@ export class SiteAgent extends EventEmitter<SiteAgentEvents> {
       clearTimeout(deadlineTimer);
       this.#running = undefined;
     }
-  }
-
-  /** Keeps a sent contribution until its round's deadline (expired ones are dropped here). */
-  #rememberSent(sent: SentContribution): void {
-    const now = Date.now();
-    for (const [roundId, kept] of this.#sentContributions) if (kept.deadline <= now) this.#sentContributions.delete(roundId);
-    this.#sentContributions.set(sent.roundId, sent);
   }
 
   /**
@@ -533,17 +526,6 @@ export class SiteAgent extends EventEmitter<SiteAgentEvents> {
     const socket = this.#socket;
     if (socket?.readyState === WebSocket.OPEN) socket.send(encodeMessage(message), { binary: true });
   }
-}
-
-/** A contribution this agent sent, kept to answer a repeat of its task. */
-interface SentContribution {
-  roundId: string;
-  studyId: string;
-  /** The round's deadline, epoch ms: kept until then. */
-  deadline: number;
-  contribution: Contribution;
-  contributionSha256: string;
-  attestation: Record<string, unknown>;
 }
 
 /** The coordinator URL as challenges name it: parsed and serialized by the WHATWG URL parser, as the coordinator does. */

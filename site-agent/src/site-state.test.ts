@@ -58,7 +58,35 @@ describe('site state', () => {
     try {
       expect(state.ledger.records('d').map((r) => r.roundId)).toEqual(['r-1']);
       expect(state.models.list()).toEqual([]);
-      expect(Number((state.db.prepare('PRAGMA user_version').get() as { user_version: number }).user_version)).toBe(2);
+      expect(state.sent.find('r-1')).toBeUndefined();
+      expect(Number((state.db.prepare('PRAGMA user_version').get() as { user_version: number }).user_version)).toBe(3);
+    } finally {
+      state.close();
+    }
+  });
+
+  it('keeps sent contributions byte for byte until their round\'s deadline, across reopening', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fedval-state-'));
+    const vector = Float64Array.from([3, -2, 0, 7.5e6]);
+    const ciphertexts = [Uint8Array.from([1, 2, 3]), new Uint8Array(70_000).fill(9)];
+    const attestation = { privacy: { epsilon_spent: 1 }, dataset_commitment: 'ab'.repeat(32) };
+    const now = 1_000_000;
+    let state = openSiteState(dir);
+    state.sent.keep({ roundId: 'r-plain', studyId: 's', deadline: now + 10, contribution: { kind: 'plaintext', vector }, contributionSha256: 'a'.repeat(64), attestation }, now);
+    state.sent.keep({ roundId: 'r-bfv', studyId: 's', deadline: now + 20, contribution: { kind: 'bfv', ciphertexts }, contributionSha256: 'b'.repeat(64), attestation }, now);
+    state.close();
+    state = openSiteState(dir);
+    try {
+      const plain = state.sent.find('r-plain', now + 5);
+      expect(plain).toMatchObject({ studyId: 's', deadline: now + 10, contributionSha256: 'a'.repeat(64), attestation });
+      expect(Buffer.from((plain!.contribution as { vector: Float64Array }).vector.buffer)).toEqual(Buffer.from(vector.buffer));
+      const bfv = state.sent.find('r-bfv', now + 15);
+      expect((bfv!.contribution as { ciphertexts: Uint8Array[] }).ciphertexts.map((c) => Buffer.from(c))).toEqual(ciphertexts.map((c) => Buffer.from(c)));
+      // Past its deadline a contribution is no longer answered with, and the next keep drops it.
+      expect(state.sent.find('r-plain', now + 10)).toBeUndefined();
+      expect(state.sent.find('r-bfv', now + 15)).toBeDefined();
+      state.sent.keep({ roundId: 'r-later', studyId: 's', deadline: now + 100, contribution: { kind: 'plaintext', vector }, contributionSha256: 'c'.repeat(64), attestation }, now + 30);
+      expect(Number((state.db.prepare('SELECT count(*) AS n FROM sent_contributions').get() as { n: number }).n)).toBe(1);
     } finally {
       state.close();
     }

@@ -5,12 +5,14 @@ import { SiteAuditTrail } from './audit-trail.ts';
 import { DatasetCommitments } from './dataset-commitments.ts';
 import { ModelRegistry } from './model-registry.ts';
 import { PrivacyLedger } from './privacy-ledger.ts';
+import { SentContributions } from './sent-contributions.ts';
 
 export interface SiteState {
   readonly db: DatabaseSync;
   readonly ledger: PrivacyLedger;
   readonly models: ModelRegistry;
   readonly commitments: DatasetCommitments;
+  readonly sent: SentContributions;
   readonly audit: SiteAuditTrail;
   close(): void;
 }
@@ -24,6 +26,7 @@ export function openSiteState(dataDir: string): SiteState {
     ledger: new PrivacyLedger(db),
     models: new ModelRegistry(db),
     commitments: new DatasetCommitments(db),
+    sent: new SentContributions(db),
     audit,
     close() {
       audit.close();

@@ -17,7 +17,7 @@ import { ScriptedCoordinator } from '../helpers/scripted-coordinator.ts';
 const dir = mkdtempSync(join(tmpdir(), 'fedval-privacy-'));
 const METRIC_SPEC = { bins: 100, threshold: 0.5 };
 
-function task(roundId: string, privacy: Record<string, unknown> | undefined): Message {
+function task(roundId: string, privacy: Record<string, unknown> | undefined, deadlineMs = 60_000): Message {
   return createMessage('task', {
     studyId: 'study-dp',
     roundId,
@@ -25,7 +25,7 @@ function task(roundId: string, privacy: Record<string, unknown> | undefined): Me
     scorer: { kind: 'score_column', columns: ['score'] },
     contribution: { kind: 'plaintext' },
     ...(privacy ? { privacy } : {}),
-    deadline: Date.now() + 60_000,
+    deadline: Date.now() + deadlineMs,
   });
 }
 
@@ -94,11 +94,17 @@ describe('site-enforced privacy budget', () => {
     await new Promise((resolve) => first.once('exit', resolve));
     startAgent();
     await coordinator.next((m) => m.type === 'hello');
-    // After a restart the contribution is no longer held: r1 is refused rather than released a second time.
-    expect(await refusalOrResult(task('r1', privacySpec(0.01)))).toBe('FEDVAL_ERR_AGENT_ROUND_REPEATED');
+    // After a restart the contribution is still held (agent.sqlite, until the round's deadline): the same bytes again.
+    coordinator.send(task('r1', privacySpec(1)));
+    const afterRestart = await coordinator.next((m) => m.type === 'task.result' || m.type === 'task.refuse');
+    if (afterRestart.type !== 'task.result') throw new Error(`r1 was not re-sent after the restart: ${afterRestart.type}`);
+    expect(afterRestart.content.contributionSha256).toBe(firstR1.content.contributionSha256);
     expect(await refusalOrResult(task('after-restart', privacySpec(1)))).toBe('FEDVAL_ERR_DP_BUDGET_EXCEEDED');
     // ε = 1 and ε = 0.3 compose to ε ≈ 1.05: within the budget.
-    expect(await refusalOrResult(task('small', privacySpec(0.3)))).toBe('contributed');
+    expect(await refusalOrResult(task('small', privacySpec(0.3), 3000))).toBe('contributed');
+    // Once small's deadline has passed its contribution is dropped; asked again, the site refuses rather than release twice.
+    await new Promise((resolve) => setTimeout(resolve, 3500));
+    expect(await refusalOrResult(task('small', privacySpec(0.01)))).toBe('FEDVAL_ERR_AGENT_ROUND_REPEATED');
 
     const budget = await runJson<{ spent: { epsilon: number }; rounds: { round_id: string; epsilon: number }[] }>('fedval-agent', ['budget', '--config', join(dir, 'site.yaml')]);
     expect(budget.rounds.map((r) => r.round_id)).toEqual(['r1', 'small']);

@@ -1,0 +1,47 @@
+// sent-contributions.ts — the contributions this site sent for rounds still open, kept in agent.sqlite so a repeated task
+// (a lost connection, an agent restart) is answered with the same bytes: the same noise, no second release.
+import type { DatabaseSync } from 'node:sqlite';
+import { createMessage, decodeMessage, encodeMessage } from '@fedval/protocol';
+import type { Contribution } from '@fedval/protocol';
+
+/** What is needed to send a contribution again, byte for byte. */
+export interface SentContribution {
+  roundId: string;
+  studyId: string;
+  /** The round's deadline, epoch ms: kept until then, removed after. */
+  deadline: number;
+  contribution: Contribution;
+  contributionSha256: string;
+  attestation: Record<string, unknown>;
+}
+
+/** The `sent_contributions` table of agent.sqlite. */
+export class SentContributions {
+  readonly #db: DatabaseSync;
+
+  constructor(db: DatabaseSync) {
+    this.#db = db;
+  }
+
+  /** Keeps a sent contribution (the result message as the protocol encodes it, unsigned) and drops expired ones. */
+  keep(sent: SentContribution, now = Date.now()): void {
+    const { roundId, contribution, contributionSha256, attestation } = sent;
+    const encoded = encodeMessage(createMessage('task.result', { roundId, contribution, contributionSha256, attestation }));
+    this.#db.prepare('DELETE FROM sent_contributions WHERE deadline <= ?').run(now);
+    this.#db
+      .prepare('INSERT OR REPLACE INTO sent_contributions (round_id, study_id, deadline, sha256, message, created_at) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(roundId, sent.studyId, sent.deadline, contributionSha256, encoded, now);
+  }
+
+  /** The contribution sent for a round whose deadline has not passed, if any. */
+  find(roundId: string, now = Date.now()): SentContribution | undefined {
+    const row = this.#db.prepare('SELECT study_id, deadline, message FROM sent_contributions WHERE round_id = ? AND deadline > ?').get(roundId, now) as
+      | { study_id: string; deadline: number; message: Uint8Array }
+      | undefined;
+    if (!row) return undefined;
+    const message = decodeMessage(row.message);
+    if (message.type !== 'task.result') return undefined;
+    const { contribution, contributionSha256, attestation } = message.content;
+    return { roundId, studyId: row.study_id, deadline: Number(row.deadline), contribution, contributionSha256, attestation: attestation ?? {} };
+  }
+}
