@@ -197,8 +197,7 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
       case 'task.result':
         // The round must be open and the site still owe its result before a signature is checked and its nonce
         // remembered: a site cannot fill the replay guard with results for rounds it is not part of.
-        this.#awaitingResult(siteId, message.content.roundId);
-        if (this.#identities.isEnrolled(siteId)) this.#checkResultSignature(siteId, message.content);
+        if (this.#identities.isEnrolled(siteId)) this.#checkResultSignature(this.#awaitingResult(siteId, message.content.roundId), siteId, message.content);
         return this.#onResult(siteId, message.content.roundId, message.content.contribution, message.content.contributionSha256, message.content.attestation);
     }
   }
@@ -292,23 +291,16 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
    * An enrolled site's result must be signed, its nonce new and its time within the window. A refusal is audited; the
    * site is marked invalid and the round goes on with the others.
    */
-  #checkResultSignature(siteId: string, content: MessageOf<'task.result'>['content']): void {
+  #checkResultSignature(round: OpenRound, siteId: string, content: MessageOf<'task.result'>['content']): void {
     try {
       this.#identities.verifyResult(siteId, content);
     } catch (error) {
       const code = toWireError(error).code;
-      const { roundId } = content;
-      this.#audit({ actor: `site:${siteId}`, action: 'contribution.refused', object: `round:${roundId}`, reason: code, details: { site: siteId, code, sha256: content.contributionSha256 } });
-      const round = this.#open.get(roundId);
-      const status = round?.sites.get(siteId)?.status;
-      if (round && status && OUTSTANDING_SITE_STATUSES.includes(status)) {
-        this.#setSite(round, siteId, { status: 'invalid', code });
-        this.#log.warn({ roundId, siteId, code }, 'result signature refused; the round continues without the site');
-        this.#markCollecting(round);
-        this.#closeIfSettled(round);
-      } else {
-        this.#log.warn({ roundId, siteId, code }, 'result signature refused');
-      }
+      this.#audit({ actor: `site:${siteId}`, action: 'contribution.refused', object: `round:${round.id}`, reason: code, details: { site: siteId, code, sha256: content.contributionSha256 } });
+      this.#setSite(round, siteId, { status: 'invalid', code });
+      this.#log.warn({ roundId: round.id, siteId, code }, 'result signature refused; the round continues without the site');
+      this.#markCollecting(round);
+      this.#closeIfSettled(round);
       throw error;
     }
   }

@@ -108,8 +108,7 @@ export function createCoordinator(config: CoordinatorConfig, options: Coordinato
     if (failed > 0) app.log.warn({ rounds: failed }, 'rounds left open by a previous run failed with coordinator_restarted');
     for (const [siteId, at] of await store.siteLastSeen()) connections.touch(siteId, at);
     // Keys of sites no longer configured stay stored but are not loaded: removing a site from `sites` locks it out.
-    const configured = new Set(config.sites.map((site) => site.id));
-    for (const [siteId, publicKey] of await store.siteKeys()) if (configured.has(siteId)) identities.set(siteId, publicKey);
+    for (const [siteId, publicKey] of await store.siteKeys()) if (authenticator.isConfigured(siteId)) identities.set(siteId, publicKey);
   });
   app.register(websocket, {
     options: { maxPayload: config.limits.max_message_bytes },

@@ -120,8 +120,6 @@ function acceptSocket(
   let siteId: string | undefined;
   let invalidMessages = 0;
   const mutualTls = config.tls?.client_ca !== undefined;
-  // A site removed from the configuration is locked out, whatever key it enrolled.
-  const configured = new Set(config.sites.map((site) => site.id));
   /** Records a refused connection; the socket closes whether or not the trail could be written. */
   const auditRefusal = (code: string, claimed?: string): void => {
     try {
@@ -172,7 +170,8 @@ function acceptSocket(
     // An enrolled site proves its key; a token is accepted only from a site that is not enrolled. Under mutual TLS the
     // client certificate must also name the site.
     const authenticated =
-      configured.has(claimed) &&
+      // A site removed from the configuration is locked out, whatever key it enrolled.
+      authenticator.isConfigured(claimed) &&
       (!mutualTls || peer.clientCommonName === claimed) &&
       (signature !== undefined
         ? answered !== undefined && config.public_ws_url !== undefined && identities.verifyConnect(claimed, answered, signature)

@@ -1,6 +1,5 @@
 // site-identities.ts — enrolled sites' Ed25519 public keys: challenge–response on connect, signed-result checks with replay refusal.
-import { createHash } from 'node:crypto';
-import { canonicalJson, publicKeyFingerprint, ReplayGuard, verifyChallengeResponse, verifySignedResult } from '@fedval/trust';
+import { attestationSha256, publicKeyFingerprint, ReplayGuard, verifyChallengeResponse, verifySignedResult } from '@fedval/trust';
 import type { JsonValue } from '@fedval/trust';
 import type { AuthChallenge, ReplayGuardOptions } from '@fedval/trust';
 import { CoordinatorError } from './errors.ts';
@@ -14,15 +13,14 @@ export interface SignedResultClaim {
 }
 
 /**
- * The public keys of enrolled sites (loaded from the store at start, added on enrollment) and the coordinator's one
+ * The public keys of enrolled sites (set from the store at start, and on enrollment) and the coordinator's one
  * replay guard. A site with a key must answer the connection challenge with a signature and sign every result.
  */
 export class SiteIdentities {
   readonly #keys = new Map<string, string>();
   readonly #guard: ReplayGuard;
 
-  constructor(keys: ReadonlyMap<string, string> = new Map(), guardOptions?: Partial<ReplayGuardOptions>) {
-    for (const [siteId, key] of keys) this.#keys.set(siteId, key);
+  constructor(guardOptions?: Partial<ReplayGuardOptions>) {
     this.#guard = new ReplayGuard(guardOptions);
   }
 
@@ -42,11 +40,11 @@ export class SiteIdentities {
   }
 
   /** Whether `signature` answers `challenge` for an enrolled site (RFC 8032 Ed25519 under domain `fedval/v1/auth`, purpose `connect`). */
-  verifyConnect(siteId: string, challenge: AuthChallenge, signature: Uint8Array, now?: () => number): boolean {
+  verifyConnect(siteId: string, challenge: AuthChallenge, signature: Uint8Array): boolean {
     const publicKey = this.#keys.get(siteId);
     if (publicKey === undefined) return false;
     try {
-      verifyChallengeResponse({ challenge, siteId, purpose: 'connect', publicKey, signature }, now ? { now } : undefined);
+      verifyChallengeResponse({ challenge, siteId, purpose: 'connect', publicKey, signature });
       return true;
     } catch {
       return false;
@@ -64,8 +62,8 @@ export class SiteIdentities {
     const { nonce, sentAt, signature } = claim.signature;
     try {
       // What the site attests with the result is covered by the signature through its canonical SHA-256.
-      const attestationSha256 = claim.attestation === undefined ? undefined : createHash('sha256').update(canonicalJson(claim.attestation as JsonValue)).digest('hex');
-      verifySignedResult({ roundId: claim.roundId, siteId, contributionSha256: claim.contributionSha256, nonce, sentAt, attestationSha256 }, publicKey, signature, this.#guard);
+      const attested = claim.attestation === undefined ? undefined : attestationSha256(claim.attestation as JsonValue);
+      verifySignedResult({ roundId: claim.roundId, siteId, contributionSha256: claim.contributionSha256, nonce, sentAt, attestationSha256: attested }, publicKey, signature, this.#guard);
     } catch (cause) {
       const code = (cause as { code?: unknown }).code;
       if (code === 'FEDVAL_ERR_TRUST_REPLAYED' || code === 'FEDVAL_ERR_TRUST_TIMESTAMP_OUTSIDE_WINDOW' || code === 'FEDVAL_ERR_TRUST_REPLAY_GUARD_FULL') {

@@ -5,7 +5,8 @@ import { basename } from 'node:path';
 import { budgetFromEpsilon, createPrivateRelease, cryptoRandomSource, DpError, resolvePrivacySpec } from '@fedval/dp';
 import type { PrivacyBudget } from '@fedval/dp';
 import { createHeContext, encryptVector } from '@fedval/he';
-import { canonicalJson, commitToFingerprint, createNonce, loadPrivateKey, signChallenge, signResult } from '@fedval/trust';
+import { attestationSha256, commitToFingerprint, createNonce, loadPrivateKey, signChallenge, signResult } from '@fedval/trust';
+import type { JsonValue } from '@fedval/trust';
 import type { KeyObject } from 'node:crypto';
 import type { AuditEntry, AuditEvent } from '@fedval/trust';
 import { resolveMetricSpec } from '@fedval/metrics';
@@ -174,8 +175,14 @@ export class SiteAgent extends EventEmitter<SiteAgentEvents> {
   #signResult(roundId: string, contributionSha256: string, attestation: Record<string, unknown>): ResultSignature | undefined {
     if (!this.#siteKey) return undefined;
     // The attestation (privacy spent, dataset commitment, audit head) is signed too, through its canonical SHA-256.
-    const attestationSha256 = createHash('sha256').update(canonicalJson(attestation)).digest('hex');
-    const fields = { roundId, siteId: this.#config.site_id, contributionSha256, nonce: createNonce(), sentAt: Date.now(), attestationSha256 };
+    const fields = {
+      roundId,
+      siteId: this.#config.site_id,
+      contributionSha256,
+      nonce: createNonce(),
+      sentAt: Date.now(),
+      attestationSha256: attestationSha256(attestation as JsonValue),
+    };
     return { nonce: fields.nonce, sentAt: fields.sentAt, signature: new Uint8Array(signResult(this.#siteKey, fields)) };
   }
 

@@ -85,10 +85,11 @@ export async function enrollmentRoutes(app: FastifyInstance, options: Enrollment
       };
       if (!configured.has(body.site_id)) return refuse('unknown_site');
       // Proof that the caller holds the private key (and that the key is a valid Ed25519 point), bound to this token.
-      const proof = { siteId: body.site_id, publicKey: body.public_key, enrollmentTokenSha256: hashToken(body.enrollment_token) };
+      const tokenSha256 = hashToken(body.enrollment_token);
+      const proof = { siteId: body.site_id, publicKey: body.public_key, enrollmentTokenSha256: tokenSha256 };
       if (!verifyEnrollment(proof, new Uint8Array(Buffer.from(body.signature, 'base64')))) return refuse('no_proof_of_possession');
       const enrolledAt = Date.now();
-      const enrolled = await store.enrollSite({ siteId: body.site_id, tokenSha256: hashToken(body.enrollment_token), publicKey: body.public_key, fingerprint, enrolledAt });
+      const enrolled = await store.enrollSite({ siteId: body.site_id, tokenSha256, publicKey: body.public_key, fingerprint, enrolledAt });
       if (!enrolled) return refuse('token_unknown_used_or_expired');
       const replaced = identities.isEnrolled(body.site_id);
       identities.set(body.site_id, body.public_key);

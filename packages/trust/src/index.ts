@@ -18,7 +18,7 @@ export { loadPrivateKey, savePrivateKey } from './key-file.ts';
 export {
   AUTH_DOMAIN, RESULT_DOMAIN, DEFAULT_CHALLENGE_OPTIONS, createChallenge, createNonce, challengeSignaturePayload,
   signChallenge, verifyChallengeResponse, resultSignaturePayload, signResult, verifySignedResult,
-  ENROLL_DOMAIN, enrollmentSignaturePayload, signEnrollment, verifyEnrollment,
+  ENROLL_DOMAIN, enrollmentSignaturePayload, signEnrollment, verifyEnrollment, attestationSha256,
 } from './signed-payloads.ts';
 export type { AuthChallenge, ChallengeOptions, EnrollmentFields, SignedResultFields } from './signed-payloads.ts';
 export { DEFAULT_REPLAY_GUARD_OPTIONS, ReplayGuard } from './replay-guard.ts';

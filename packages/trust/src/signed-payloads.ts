@@ -1,6 +1,7 @@
 // signed-payloads.ts — the canonical bytes a site signs (connection challenges and results), each under its own domain-separation string.
 import { canonicalJsonBytes } from './canonical-json.ts';
-import { isHex32 } from './digest.ts';
+import type { JsonValue } from './canonical-json.ts';
+import { isHex32, sha256Hex } from './digest.ts';
 import type { RandomBytes } from './encoding.ts';
 import { drawBytes, fromBase64Strict, systemRandomBytes, toBase64 } from './encoding.ts';
 import { TrustError } from './errors.ts';
@@ -197,6 +198,11 @@ export function verifyEnrollment(fields: EnrollmentFields, signature: Uint8Array
   } catch {
     return false;
   }
+}
+
+/** `attestationSha256` of a result: SHA-256 (hex) of the canonical JSON (RFC 8785) of what the site attests with it. */
+export function attestationSha256(attestation: JsonValue): string {
+  return sha256Hex(canonicalJsonBytes(attestation));
 }
 
 /** Agent side: the Ed25519 signature of resultSignaturePayload(fields). */
