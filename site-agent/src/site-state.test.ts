@@ -9,6 +9,7 @@ import { AGENT_DATABASE_FILE } from './agent-database.ts';
 import { AgentError } from './errors.ts';
 import { decideModelRun } from './model-registry.ts';
 import { openSiteState } from './site-state.ts';
+import { requirePrerequisite } from '../../tests/helpers/prerequisites.ts';
 
 const trusted = 'a'.repeat(64);
 const other = 'b'.repeat(64);
@@ -128,7 +129,7 @@ for line in open(sys.argv[1], 'rb'):
     assert entry['seq'] == seq + 1 and entry['prev'] == prev
     prev, seq = entry['hash'], entry['seq']
 print(seq, [json.loads(l)['action'] for l in open(sys.argv[1])])`;
-    expect(execFileSync('/usr/bin/python3', ['-c', python, path]).toString().trim()).toBe(
+    expect(execFileSync(requirePrerequisite('python3'), ['-c', python, path]).toString().trim()).toBe(
       "5 ['config.loaded', 'model.approved', 'task.accepted', 'audit.read', 'contribution.sent']",
     );
     // A failed change writes no entry: the rejected approval above left no trace.

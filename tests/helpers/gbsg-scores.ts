@@ -2,11 +2,11 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
-import { SHARED_DATA } from './run-cli.ts';
+import { DATA_DIR } from './run-cli.ts';
 
 /** `status,score` lines for every GBSG patient, in file order. */
 export function gbsgScoreLines(): string[] {
-  const rows = parse(readFileSync(join(SHARED_DATA, 'gbsg.csv')), { columns: true }) as Record<string, string>[];
+  const rows = parse(readFileSync(join(DATA_DIR, 'gbsg.csv')), { columns: true }) as Record<string, string>[];
   return rows.map((row) => {
     const z = -2 + 0.04 * Number(row.nodes) + 0.3 * Number(row.grade) - 0.002 * Number(row.pgr) + 0.01 * Number(row.age);
     return `${row.status},${(1 / (1 + Math.exp(-z))).toFixed(6)}`;

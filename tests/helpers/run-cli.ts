@@ -3,7 +3,8 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
-export const SHARED_DATA = fileURLToPath(new URL('../../../shared/data/', import.meta.url));
+/** The public data sets committed with the project (Rotterdam, GBSG), provenance in PROVENANCE.md there. */
+export const DATA_DIR = fileURLToPath(new URL('../../examples/rotterdam/data/', import.meta.url));
 
 const PROGRAMS = {
   fedval: 'packages/cli/src/main.ts',

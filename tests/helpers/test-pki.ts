@@ -2,6 +2,7 @@
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { requirePrerequisite } from './prerequisites.ts';
 
 export interface Issued {
   cert: string;
@@ -9,7 +10,7 @@ export interface Issued {
 }
 
 const openssl = (args: string[], cwd: string): void => {
-  execFileSync('openssl', args, { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
+  execFileSync(requirePrerequisite('openssl'), args, { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
 };
 
 /** A self-signed P-256 CA valid for two days, in `dir`/`name`.crt and .key. */

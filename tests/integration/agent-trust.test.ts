@@ -13,6 +13,7 @@ import { AuditLog, crossCheckRound, generateSiteIdentity, readAuditLog, signMani
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT, runCli } from '../helpers/run-cli.ts';
 import { ScriptedCoordinator } from '../helpers/scripted-coordinator.ts';
+import { requirePrerequisite } from '../helpers/prerequisites.ts';
 
 const EXAMPLE_MODEL = join(REPO_ROOT, 'examples/rotterdam/model');
 const dir = mkdtempSync(join(tmpdir(), 'fedval-agent-trust-'));
@@ -112,7 +113,7 @@ describe('site agent trust controls', () => {
     // Canonical JSON of this manifest (RFC 8785) is Python's sorted, compact json.dumps: its numbers print the same.
     const { signature, ...unsigned } = example.manifest as { signature: { publicKey: string; value: string } };
     const python = `import json,sys; m=json.load(open(sys.argv[1])); m.pop('signature'); sys.stdout.write(json.dumps(m, sort_keys=True, separators=(',',':'), ensure_ascii=False))`;
-    const payload = execFileSync('/usr/bin/python3', ['-c', python, join(EXAMPLE_MODEL, 'manifest.json')]);
+    const payload = execFileSync(requirePrerequisite('python3'), ['-c', python, join(EXAMPLE_MODEL, 'manifest.json')]);
     expect(Object.keys(unsigned).length).toBeGreaterThan(5);
     writeFileSync(join(dir, 'payload.bin'), payload);
     writeFileSync(join(dir, 'signature.bin'), Buffer.from(signature.value, 'base64'));
@@ -210,7 +211,7 @@ describe('site agent trust controls', () => {
     const [proof] = JSON.parse(prove.stdout).commitments as { fingerprint: string; salt: string; commitment: string }[];
     expect(proof!.commitment).toBe(attestation.dataset_commitment);
     expect(proof!.fingerprint).toBe(execFileSync('sha256sum', [dataFile]).toString().split(' ')[0]);
-    const opened = execFileSync('/usr/bin/python3', ['-c', 'import hashlib,sys; print(hashlib.sha256(bytes.fromhex(sys.argv[1]) + bytes.fromhex(sys.argv[2])).hexdigest())', proof!.salt, proof!.fingerprint]);
+    const opened = execFileSync(requirePrerequisite('python3'), ['-c', 'import hashlib,sys; print(hashlib.sha256(bytes.fromhex(sys.argv[1]) + bytes.fromhex(sys.argv[2])).hexdigest())', proof!.salt, proof!.fingerprint]);
     expect(opened.toString().trim()).toBe(attestation.dataset_commitment);
     for (const secret of [proof!.fingerprint, proof!.salt]) expect(JSON.stringify(result.content.attestation)).not.toContain(secret);
 

@@ -15,14 +15,14 @@ import WebSocket from 'ws';
 import { startDeployment, waitForRoundClosed, waitForSites } from '../helpers/deployment.ts';
 import { recordingRelay } from '../helpers/relay.ts';
 import type { Deployment } from '../helpers/deployment.ts';
-import { REPO_ROOT, SHARED_DATA, runCli } from '../helpers/run-cli.ts';
+import { REPO_ROOT, DATA_DIR, runCli } from '../helpers/run-cli.ts';
 
 const CANARY = 'CANARY-MRN-4417';
 const METRIC_SPEC = { bins: 100, threshold: 0.3, groups: [{ column: 'meno', levels: ['0', '1'] }] };
 
 /** Three honest site files from GBSG with a fixed score formula, and a canary identifier column. */
 function writeSiteFiles(dir: string): Record<string, string> {
-  const rows = parse(readFileSync(join(SHARED_DATA, 'gbsg.csv')), { columns: true }) as Record<string, string>[];
+  const rows = parse(readFileSync(join(DATA_DIR, 'gbsg.csv')), { columns: true }) as Record<string, string>[];
   const lines = rows.map((row, i) => {
     const z = -2 + 0.04 * Number(row.nodes) + 0.3 * Number(row.grade) - 0.002 * Number(row.pgr) + 0.01 * Number(row.age);
     return `${CANARY}-${i},${row.meno},${row.status},${(1 / (1 + Math.exp(-z))).toFixed(6)}`;

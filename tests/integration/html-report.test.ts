@@ -1,20 +1,20 @@
 // The HTML report a privacy officer reads, rendered by a real headless Chromium: the numbers of the
 // result are on the page, suppressed cells are marked, hostile names are escaped, nothing is fetched.
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { renderHtmlReport } from '@fedval/cli';
 import { chromium } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
+import { requirePrerequisite } from '../helpers/prerequisites.ts';
 import { REPO_ROOT } from '../helpers/run-cli.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 const dir = mkdtempSync(join(tmpdir(), 'fedval-report-'));
 
 describe('HTML report', () => {
   it('shows the released metrics, the privacy spent and suppressed cells, in a real browser', async () => {
-    expect(existsSync(CHROMIUM), 'Debian chromium must be installed (.ci/run installs it)').toBe(true);
+    const chromiumPath = requirePrerequisite('chromium');
     const fixture = JSON.parse(readFileSync(join(REPO_ROOT, 'packages/metrics/references/fixture_sites_expected.json'), 'utf8'));
     // A released result as the key holder publishes it, with a hostile level name.
     const metrics = {
@@ -47,7 +47,7 @@ describe('HTML report', () => {
     const file = join(dir, 'report.html');
     writeFileSync(file, html);
     const browser = await chromium.launch({
-      executablePath: CHROMIUM,
+      executablePath: chromiumPath,
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
     });
     try {

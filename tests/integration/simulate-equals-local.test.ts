@@ -5,13 +5,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { describe, expect, it } from 'vitest';
-import { REPO_ROOT, SHARED_DATA, runJson } from '../helpers/run-cli.ts';
+import { REPO_ROOT, DATA_DIR, runJson } from '../helpers/run-cli.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'fedval-simulate-'));
 
 /** GBSG patients with a fixed, documented risk score (not a fitted model) and a few hostile cells. */
 function writeSites(): { sites: string[]; pooled: string } {
-  const rows = parse(readFileSync(join(SHARED_DATA, 'gbsg.csv')), { columns: true }) as Record<string, string>[];
+  const rows = parse(readFileSync(join(DATA_DIR, 'gbsg.csv')), { columns: true }) as Record<string, string>[];
   const header = 'pid,age,meno,grade,status,score';
   const lines = rows.map((row, i) => {
     const z = -2 + 0.04 * Number(row.nodes) + 0.3 * Number(row.grade) - 0.002 * Number(row.pgr) + 0.01 * Number(row.age);

@@ -7,6 +7,7 @@ import { AuditLog } from '@fedval/trust';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { crossCheckAuditDirs, parseSiteDir } from './audit.ts';
 import { CliError } from './errors.ts';
+import { requirePrerequisite } from '../../../tests/helpers/prerequisites.ts';
 
 const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
 const SHA_A = 'a'.repeat(64);
@@ -64,7 +65,7 @@ print(f'ok: {seq} entries, head {prev}')
 `;
 
 function pythonCheck(file: string): string {
-  const run = spawnSync('/usr/bin/python3', ['-c', PYTHON_CHECK, file], { encoding: 'utf8' });
+  const run = spawnSync(requirePrerequisite('python3'), ['-c', PYTHON_CHECK, file], { encoding: 'utf8' });
   return (run.stdout + run.stderr).trim();
 }
 

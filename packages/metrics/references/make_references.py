@@ -5,8 +5,8 @@ Run:  /usr/bin/python3 packages/metrics/references/make_references.py [OUTPUT_DI
 (default OUTPUT_DIR: this script's directory). Then run make_r_references.R on the same directory.
 check.sh regenerates everything into a temporary directory and compares with the committed files.
 
-Inputs are real data from /work/shared/data (found relative to the repository: ../../../../shared/data
-from this file), with fixed score formulas written below, plus small generated edge cases.
+Inputs are real data committed in the repository (examples/rotterdam/data, unchanged copies of the
+project's public data sets; provenance in examples/rotterdam/data/PROVENANCE.md), with fixed score formulas written below, plus small generated edge cases.
 Every score that a test feeds to the TypeScript code is written to a CSV here with full precision
 (Python repr round-trips doubles exactly), so both sides see bit-identical inputs.
 
@@ -46,7 +46,7 @@ from sklearn.metrics import (
 from sklearn.calibration import calibration_curve
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-DATA = os.path.normpath(os.path.join(HERE, '..', '..', '..', '..', 'shared', 'data'))
+DATA = os.path.normpath(os.path.join(HERE, '..', '..', '..', 'examples', 'rotterdam', 'data'))
 OUT = sys.argv[1] if len(sys.argv) > 1 else HERE
 
 BINS = 1000

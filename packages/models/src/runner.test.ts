@@ -14,9 +14,9 @@ import { featureWidth } from './manifest.ts';
 import type { ModelRunner, PredictionChunk } from './runner.ts';
 import { saveModelBundle } from './save-bundle.ts';
 
-// Real rows: the Rotterdam tumour bank (see shared/data/README.md). The file has no quoted commas.
+// Real rows: the Rotterdam tumour bank (examples/rotterdam/data, provenance in its PROVENANCE.md). The file has no quoted commas.
 function readRotterdam(): Record<string, string>[] {
-  const [header, ...lines] = readFileSync(new URL('../../../../shared/data/rotterdam.csv', import.meta.url), 'utf8').trim().split('\n');
+  const [header, ...lines] = readFileSync(new URL('../../../examples/rotterdam/data/rotterdam.csv', import.meta.url), 'utf8').trim().split('\n');
   const columns = (header as string).split(',').map((c) => c.replaceAll('"', ''));
   return lines.map((line) => {
     const cells = line.split(',').map((c) => c.replaceAll('"', ''));

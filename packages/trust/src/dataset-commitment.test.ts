@@ -33,7 +33,7 @@ describe('fingerprintFile', () => {
   });
 
   it('streams a real data file to the same digest as hashing it whole', async () => {
-    const path = fileURLToPath(new URL('../../../../shared/data/rotterdam.csv', import.meta.url));
+    const path = fileURLToPath(new URL('../../../examples/rotterdam/data/rotterdam.csv', import.meta.url));
     expect(await fingerprintFile(path)).toBe(sha256Hex(readFileSync(path)));
   });
 

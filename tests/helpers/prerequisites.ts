@@ -1,0 +1,34 @@
+// prerequisites.ts — the system programs some tests need, each checked with a message saying how to install it.
+import { accessSync, constants } from 'node:fs';
+import { delimiter, join } from 'node:path';
+
+/** A system program a test runs, where to find it, and how a user gets it on Debian or Ubuntu. */
+const PREREQUISITES = {
+  chromium: { path: '/usr/bin/chromium', install: 'sudo apt-get install chromium  (the browser tests drive Debian\'s Chromium with playwright-core)' },
+  python3: { path: '/usr/bin/python3', install: 'sudo apt-get install python3  (independent checks of hashes and file formats run in the system Python)' },
+  openssl: { path: 'openssl', install: 'sudo apt-get install openssl  (the TLS tests make their certificates with it)' },
+} as const;
+
+export type Prerequisite = keyof typeof PREREQUISITES;
+
+function executable(path: string): boolean {
+  const candidates = path.includes('/') ? [path] : (process.env.PATH ?? '').split(delimiter).filter(Boolean).map((dir) => join(dir, path));
+  return candidates.some((candidate) => {
+    try {
+      accessSync(candidate, constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
+/**
+ * Returns the program's path, or throws an error naming the missing program and how to install it:
+ * a test whose prerequisite is missing fails with that sentence, never silently.
+ */
+export function requirePrerequisite(name: Prerequisite): string {
+  const { path, install } = PREREQUISITES[name];
+  if (!executable(path)) throw new Error(`this test needs ${name} (${path}), which is not installed. Install it with: ${install}`);
+  return path;
+}
