@@ -127,7 +127,9 @@ describe('encrypted rounds', () => {
     // Every frame site-0 sent: no plaintext statistics, no canary, only ciphertexts and metadata.
     const frames = relay.current!.frames;
     const messages: Message[] = frames.map((frame) => decodeMessage(frame));
-    expect(new Set(messages.map((m) => m.type))).toEqual(new Set(['hello', 'task.accept', 'task.progress', 'task.result']));
+    // A heartbeat (empty content) may also go out when the round runs slowly, as on a loaded machine.
+    expect(new Set(messages.map((m) => m.type).filter((type) => type !== 'heartbeat'))).toEqual(new Set(['hello', 'task.accept', 'task.progress', 'task.result']));
+    for (const heartbeat of messages.filter((m) => m.type === 'heartbeat')) expect(heartbeat.content).toEqual({});
     const result = messages.find((m) => m.type === 'task.result');
     if (result?.type !== 'task.result') throw new Error('no result');
     expect(result.content.contribution.kind).toBe('bfv');
