@@ -1,9 +1,9 @@
 // rounds.ts — the round state machine: dispatch, accept/refuse/result handling, quorum, deadline, aggregation, close.
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { createStatisticsLayout, finalizeMetrics } from '@fedval/metrics';
 import type { MetricSpec, StatisticsLayout } from '@fedval/metrics';
-import { createMessage, toWireError } from '@fedval/protocol';
+import { contributionDigest, createMessage, toWireError } from '@fedval/protocol';
 import { CONTRIBUTION_RECEIVED } from '@fedval/trust';
 import type { Contribution, Message, MessageOf, Scorer, TaskContent } from '@fedval/protocol';
 import type { FastifyBaseLogger } from 'fastify';
@@ -261,7 +261,7 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
 
   #onResult(siteId: string, roundId: string, contribution: Contribution, claimedSha256: string, attestation: Record<string, unknown> | undefined): void {
     const round = this.#awaitingResult(siteId, roundId);
-    const { bytes, sha256 } = measure(contribution);
+    const { bytes, sha256 } = contributionDigest(contribution);
     try {
       if (sha256 !== claimedSha256) throw new CoordinatorError('FEDVAL_ERR_COORD_CONTRIBUTION_HASH');
       round.aggregator.add(siteId, contribution);
@@ -459,21 +459,4 @@ function siteEvidence(attestation: Record<string, unknown> | undefined): Record<
   const commitment = attestation?.dataset_commitment;
   if (typeof commitment === 'string' && /^[0-9a-f]{64}$/.test(commitment)) evidence.dataset_commitment = commitment;
   return evidence;
-}
-
-/** Size and SHA-256 of a contribution's payload bytes, computed the way the site agent computes its audit hash. */
-function measure(contribution: Contribution): { bytes: number; sha256: string } {
-  const hash = createHash('sha256');
-  let bytes = 0;
-  if (contribution.kind === 'plaintext') {
-    const v = contribution.vector;
-    hash.update(new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
-    bytes = v.byteLength;
-  } else {
-    for (const ciphertext of contribution.ciphertexts) {
-      hash.update(ciphertext);
-      bytes += ciphertext.byteLength;
-    }
-  }
-  return { bytes, sha256: hash.digest('hex') };
 }

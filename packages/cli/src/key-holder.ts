@@ -1,5 +1,6 @@
 // key-holder.ts — the privacy officer's key custody: create the study key pair, decrypt only released aggregates.
 import { createHash } from 'node:crypto';
+import { contributionDigest } from '@fedval/protocol';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -147,10 +148,8 @@ export async function decryptRound(options: DecryptOptions) {
   }
   const secretKey = new Uint8Array(await readKeyFile(options.keys, KEY_FILES.secret));
   const ciphertexts = certificate.ciphertexts_base64.map((text) => new Uint8Array(Buffer.from(text, 'base64')));
-  const aggregateHash = createHash('sha256');
-  for (const ciphertext of ciphertexts) aggregateHash.update(ciphertext);
   // What is about to be decrypted, written before the secret key touches it.
-  recordKeyHolderEvent(options.keys, { action: 'aggregate.decrypted', object: roundObject, details: { ...policy, aggregate_sha256: aggregateHash.digest('hex') } });
+  recordKeyHolderEvent(options.keys, { action: 'aggregate.decrypted', object: roundObject, details: { ...policy, aggregate_sha256: contributionDigest({ kind: 'bfv', ciphertexts }).sha256 } });
   const context = await createHeContext(plan);
   let vector: Float64Array;
   try {

@@ -11,6 +11,7 @@
 // Neighbouring datasets differ by one patient at one site. Each block's sensitivity is the most one
 // patient can move it after encoding (see blockSensitivity); the round's ρ is the sum of the block
 // costs (Bun & Steinke 2016, Lemma 2.3).
+import { aucGradients } from '@fedval/metrics';
 import type { SectionFieldName, StatisticsLayout } from '@fedval/metrics';
 import { discreteGaussianRho, distributedDiscreteGaussianRho, composeRho, epsilonFromRho, rhoFromEpsilon, skellamRho } from './accountant.ts';
 import type { BudgetShare, NoiseBlock, NoiseMechanism, NoisePlan, PlannedBlock } from './allocation.ts';
@@ -413,7 +414,8 @@ function thresholdBinVarianceFactor(layout: StatisticsLayout, edges: Int32Array,
  * Real over modelled AUC noise variance, per unit node variance, for one pair of estimated coarse
  * histograms: the AUC's gradient in a positive count at bin k is (V₁₀(k) − AUC)/n₊ and in a
  * negative count (V₀₁(k) − AUC)/n₋, with the placements V₁₀(k) = (N_{<k} + ½N_k)/n₋ and
- * V₀₁(k) = (P_{>k} + ½P_k)/n₊ (DeLong, DeLong & Clarke-Pearson 1988; the delta method). The model
+ * V₀₁(k) = (P_{>k} + ½P_k)/n₊ (DeLong, DeLong & Clarke-Pearson 1988; the delta method; @fedval/metrics
+ * aucGradients). The model
  * sums the squared gradients over all fine bins of the decoded (expanded) histograms. Null when a
  * class is empty.
  */
@@ -421,42 +423,17 @@ function aucVarianceFactor(negative: Float64Array, positive: Float64Array, place
   const m = negative.length;
   const fineNegative = new Float64Array(B);
   const finePositive = new Float64Array(B);
-  let n0 = 0;
-  let n1 = 0;
   for (let i = 0; i < m; i += 1) {
     fineNegative[placement[i]!] = negative[i]!;
     finePositive[placement[i]!] = positive[i]!;
-    n0 += negative[i]!;
-    n1 += positive[i]!;
   }
-  if (!(n0 > 0 && n1 > 0)) return null;
-  const gradients = (n: Float64Array, p: Float64Array): { gp: Float64Array; gn: Float64Array } => {
-    const bins = n.length;
-    let auc = 0;
-    let below = 0;
-    for (let k = 0; k < bins; k += 1) {
-      auc += p[k]! * (below + n[k]! / 2);
-      below += n[k]!;
-    }
-    auc /= n0 * n1;
-    const gp = new Float64Array(bins);
-    const gn = new Float64Array(bins);
-    below = 0;
-    let above = n1;
-    for (let k = 0; k < bins; k += 1) {
-      above -= p[k]!;
-      gp[k] = ((below + n[k]! / 2) / n0 - auc) / n1;
-      gn[k] = ((above + p[k]! / 2) / n1 - auc) / n0;
-      below += n[k]!;
-    }
-    return { gp, gn };
-  };
-  const fine = gradients(fineNegative, finePositive);
+  const fine = aucGradients({ negative: fineNegative, positive: finePositive });
+  const coarse = aucGradients({ negative, positive });
+  if (!fine || !coarse) return null;
   let modelled = 0;
-  for (let k = 0; k < B; k += 1) modelled += fine.gp[k]! ** 2 + fine.gn[k]! ** 2;
-  const coarse = gradients(negative, positive);
+  for (let k = 0; k < B; k += 1) modelled += fine.positive[k]! ** 2 + fine.negative[k]! ** 2;
   let real = 0;
-  if (tree) real = treeQueryVariance(tree, coarse.gp, 1) + treeQueryVariance(tree, coarse.gn, 1);
-  else for (let i = 0; i < m; i += 1) real += coarse.gp[i]! ** 2 + coarse.gn[i]! ** 2;
+  if (tree) real = treeQueryVariance(tree, coarse.positive, 1) + treeQueryVariance(tree, coarse.negative, 1);
+  else for (let i = 0; i < m; i += 1) real += coarse.positive[i]! ** 2 + coarse.negative[i]! ** 2;
   return modelled > 0 ? real / modelled : null;
 }

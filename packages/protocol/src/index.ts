@@ -5,6 +5,8 @@ export type {
 } from './messages.ts';
 export { encodeMessage, decodeMessage, createMessage, createErrorMessage, toWireError } from './codec.ts';
 export type { DecodeOptions } from './codec.ts';
+export { contributionDigest } from './contribution-digest.ts';
+export type { ContributionDigest } from './contribution-digest.ts';
 export { DEFAULT_PROTOCOL_LIMITS } from './limits.ts';
 export type { ProtocolLimits } from './limits.ts';
 export { ProtocolError, PROTOCOL_ERROR_MESSAGES } from './errors.ts';
