@@ -1,8 +1,8 @@
 // rounds.ts — the round state machine: dispatch, accept/refuse/result handling, quorum, deadline, aggregation, close.
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { createStatisticsLayout, finalizeMetrics } from '@fedval/metrics';
-import type { MetricSpec, StatisticsLayout } from '@fedval/metrics';
+import { createStatisticsLayout } from '@fedval/metrics';
+import type { MetricSpec } from '@fedval/metrics';
 import { contributionDigest, createMessage, toWireError } from '@fedval/protocol';
 import { CONTRIBUTION_RECEIVED } from '@fedval/trust';
 import type { Contribution, Message, MessageOf, Scorer, TaskContent } from '@fedval/protocol';
@@ -10,8 +10,8 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { ContributionAggregator } from './aggregation/contribution-aggregator.ts';
 import { PlaintextAggregator } from './aggregation/plaintext-aggregator.ts';
 import { BfvAggregator } from './aggregation/bfv-aggregator.ts';
-import { createPrivateRelease, resolvePrivacySpec } from '@fedval/dp';
-import type { PrivateRelease } from '@fedval/dp';
+import { createRelease, finalizeRelease } from '@fedval/dp';
+import type { StatisticsRelease } from '@fedval/dp';
 import { createHeContext } from '@fedval/he';
 import type { HeContext } from '@fedval/he';
 import type { AuditRecorder } from './coordinator-audit.ts';
@@ -43,9 +43,8 @@ interface OpenRound {
   state: RoundState;
   deadlineAt: number;
   timer: NodeJS.Timeout;
-  layout: StatisticsLayout;
-  /** Under DP, how the release vector sites send maps back to the statistics layout. */
-  release: PrivateRelease | null;
+  /** How the vector sites send maps back to the statistics layout (exact, or under DP noised and coarsened). */
+  release: StatisticsRelease;
   aggregator: ContributionAggregator;
   /** The HE context of a bfv round, disposed when the round closes. */
   he: HeContext | null;
@@ -97,8 +96,7 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
     const now = options.now ?? Date.now();
     if (this.#closed) throw new CoordinatorError('FEDVAL_ERR_COORD_SHUTTING_DOWN');
     const layout = createStatisticsLayout(study.metricSpec as Partial<MetricSpec>);
-    const privacy = study.protection.privacy;
-    const release = privacy ? createPrivateRelease(layout, resolvePrivacySpec(privacy as never, { layout })) : null;
+    const release = createRelease(layout, study.protection.privacy as never);
     const scorer = await this.#scorerFor(study);
     for (const round of this.#open.values()) {
       if (round.study.id === study.id) throw new CoordinatorError('FEDVAL_ERR_COORD_ROUND_IN_PROGRESS', `round ${round.id}`);
@@ -128,9 +126,8 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
       state: 'dispatched',
       deadlineAt,
       timer: setTimeout(() => this.#onDeadline(id), deadlineAt - now),
-      layout,
       release,
-      aggregator: he ? new BfvAggregator(he) : new PlaintextAggregator(release?.length ?? layout.length),
+      aggregator: he ? new BfvAggregator(he) : new PlaintextAggregator(release.length),
       he,
       task,
       sites: new Map(study.sites.map((siteId) => [siteId, { status: 'pending', code: null }])),
@@ -353,18 +350,12 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
     } else {
       try {
         // The plaintext seam: the coordinator sees the (noised, under DP) sum and finalizes it itself.
-        let metrics;
-        if (round.release) {
-          const decoded = round.release.decode(aggregate.vector, aggregate.contributions);
-          metrics = finalizeMetrics(round.layout, decoded.vector, { noise: { blockVariances: decoded.blockVariances } });
-        } else {
-          metrics = finalizeMetrics(round.layout, aggregate.vector);
-        }
+        const { metrics, dp } = finalizeRelease(round.release, aggregate.vector, aggregate.contributions);
         result = {
           metrics,
           contributions: aggregate.contributions,
           sites: aggregate.sites,
-          ...(round.release ? { privacy: { dp: round.release.summary(), encryption: null } } : {}),
+          ...(dp ? { privacy: { dp, encryption: null } } : {}),
         };
         state = 'aggregated';
       } catch (error) {

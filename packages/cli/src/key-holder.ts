@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import { AuditLog } from '@fedval/trust';
 import type { AuditEvent } from '@fedval/trust';
 import { bfvEncryptionSummary, createHeContext, decryptVector, generateKeyPair, planFingerprint, validateBfvPlan } from '@fedval/he';
-import { createPrivateRelease, resolvePrivacySpec } from '@fedval/dp';
-import { createStatisticsLayout, finalizeMetrics, resolveMetricSpec } from '@fedval/metrics';
+import { createRelease, finalizeRelease } from '@fedval/dp';
+import { createStatisticsLayout, resolveMetricSpec } from '@fedval/metrics';
 import type { MetricSpec } from '@fedval/metrics';
 import { CoordinatorClient } from './coordinator-client.ts';
 import { CliError } from './errors.ts';
@@ -158,27 +158,19 @@ export async function decryptRound(options: DecryptOptions) {
     context.dispose();
   }
   const layout = createStatisticsLayout(resolveMetricSpec(certificate.metric_spec as Partial<MetricSpec>));
-  let metrics;
-  let dp: Record<string, unknown> | null = null;
-  if (certificate.privacy) {
-    // Post-processing of a DP release costs no extra privacy (Dwork & Roth 2014, Prop. 2.1).
-    const release = createPrivateRelease(layout, resolvePrivacySpec(certificate.privacy as never, { layout }));
-    const decoded = release.decode(vector, certificate.contributions);
-    metrics = finalizeMetrics(layout, decoded.vector, { noise: { blockVariances: decoded.blockVariances } });
-    dp = {
-      ...release.summary(),
-      sites: certificate.sites
-        .filter((site) => site.status === 'contributed')
-        .map((site) => ({
-          site_id: site.site_id,
-          epsilon_spent: site.privacy?.epsilon_spent ?? null,
-          epsilon_remaining: site.privacy?.epsilon_remaining ?? null,
-          epsilon_total: site.privacy?.epsilon_total ?? null,
-        })),
-    };
-  } else {
-    metrics = finalizeMetrics(layout, vector);
-  }
+  const released = finalizeRelease(createRelease(layout, certificate.privacy as never), vector, certificate.contributions);
+  const metrics = released.metrics;
+  const dp = released.dp && {
+    ...released.dp,
+    sites: certificate.sites
+      .filter((site) => site.status === 'contributed')
+      .map((site) => ({
+        site_id: site.site_id,
+        epsilon_spent: site.privacy?.epsilon_spent ?? null,
+        epsilon_remaining: site.privacy?.epsilon_remaining ?? null,
+        epsilon_total: site.privacy?.epsilon_total ?? null,
+      })),
+  };
   const encryption = bfvEncryptionSummary(plan);
   if (options.release !== false) {
     recordKeyHolderEvent(options.keys, {

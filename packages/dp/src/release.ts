@@ -23,6 +23,7 @@ import { rationalToNumber } from './rational.ts';
 import { resolvePrivacySpec } from './release-spec.ts';
 import type { ResolvedPrivacySpec, ResolvedReleaseLayout } from './release-spec.ts';
 import { noiseTailBound } from './tail-bounds.ts';
+import type { StatisticsRelease } from './statistics-release.ts';
 import type { TreeShape } from './tree.ts';
 import { encodeTree, estimateTreeHistogram, treePrefixVariances, treeQueryVariance, treeShape } from './tree.ts';
 
@@ -73,10 +74,10 @@ export interface ReleaseSummary {
   readonly blocks: readonly ReleaseBlockSummary[];
 }
 
-export interface PrivateRelease {
+/** A release under differential privacy: coarsened or tree-encoded histograms, every block noised (see the header). */
+export interface PrivateRelease extends StatisticsRelease {
+  readonly kind: 'private';
   readonly privacy: ResolvedPrivacySpec;
-  /** Entries of the release vector: what is noised, encrypted and summed. */
-  readonly length: number;
   /** zCDP cost of one site's contribution to one round: the sum of the block costs. What its ledger is charged. */
   readonly rho: number;
   /** ε of `rho` at `delta` (never above the spec's ε). */
@@ -84,16 +85,6 @@ export interface PrivateRelease {
   readonly delta: number;
   /** Blocks over the release vector with each site's noise parameters. */
   readonly noisePlan: NoisePlan;
-  /** Per release entry: a bound on |entry| one site with `patientsPerSite` patients sends, noise included (see `tailProbability`). */
-  entryMaxAbsPerSite(patientsPerSite: number): Float64Array;
-  /** The largest of {@link entryMaxAbsPerSite}: for the encryption planner. */
-  maxAbsPerSite(patientsPerSite: number): number;
-  /** At the site: the release vector of a metrics vector (integers to integers, linear). */
-  encode(statistics: Float64Array): Float64Array;
-  /** At the site: {@link encode} plus this site's noise share. */
-  protect(statistics: Float64Array, rng: RandomSource): Float64Array;
-  /** At the key holder: the metrics vector and noise variances from the decrypted sum of `contributions` protected vectors. */
-  decode(aggregate: Float64Array, contributions: number): DecodedRelease;
   summary(): ReleaseSummary;
 }
 
@@ -256,6 +247,8 @@ export function createPrivateRelease(layout: StatisticsLayout, privacy: Resolved
   };
 
   return Object.freeze({
+    kind: 'private' as const,
+    layout,
     privacy: spec,
     length,
     rho,
