@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { createStatisticsLayout } from '@fedval/metrics';
 import type { MetricSpec } from '@fedval/metrics';
-import { contributionDigest, createMessage, toWireError } from '@fedval/protocol';
+import { contributionDigest, createMessage } from '@fedval/protocol';
 import { CONTRIBUTION_RECEIVED } from '@fedval/trust';
 import type { Contribution, Message, MessageOf, Scorer, TaskContent } from '@fedval/protocol';
 import type { FastifyBaseLogger } from 'fastify';
@@ -16,7 +16,7 @@ import { createHeContext } from '@fedval/he';
 import type { HeContext } from '@fedval/he';
 import type { AuditRecorder } from './coordinator-audit.ts';
 import { SiteIdentities } from './site-identities.ts';
-import { CoordinatorError } from './errors.ts';
+import { CoordinatorError, coordinatorWireError } from './errors.ts';
 import type { CoordinatorErrorCode } from './errors.ts';
 import { modelScorer } from './model-bundles.ts';
 import type { BundleFileStore } from './storage/bundle-files.ts';
@@ -263,7 +263,7 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
       if (sha256 !== claimedSha256) throw new CoordinatorError('FEDVAL_ERR_COORD_CONTRIBUTION_HASH');
       round.aggregator.add(siteId, contribution);
     } catch (error) {
-      const code = toWireError(error).code;
+      const code = coordinatorWireError(error).code;
       this.#audit({ actor: `site:${siteId}`, action: 'contribution.invalid', object: `round:${roundId}`, reason: code, details: { site: siteId, sha256, bytes, code } });
       this.#setSite(round, siteId, { status: 'invalid', code, contributionBytes: bytes, contributionSha256: sha256 });
       this.#log.warn({ roundId, siteId, code }, 'invalid contribution; the round continues without it');
@@ -292,7 +292,7 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
     try {
       this.#identities.verifyResult(siteId, content);
     } catch (error) {
-      const code = toWireError(error).code;
+      const code = coordinatorWireError(error).code;
       this.#audit({ actor: `site:${siteId}`, action: 'contribution.refused', object: `round:${round.id}`, reason: code, details: { site: siteId, code, sha256: content.contributionSha256 } });
       this.#setSite(round, siteId, { status: 'invalid', code });
       this.#log.warn({ roundId: round.id, siteId, code }, 'result signature refused; the round continues without the site');
@@ -325,7 +325,7 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
     const cancelCode: CoordinatorErrorCode = cause === 'deadline' ? 'FEDVAL_ERR_COORD_ROUND_DEADLINE' : 'FEDVAL_ERR_COORD_ROUND_CLOSED';
     for (const [siteId, site] of round.sites) {
       if (!OUTSTANDING_SITE_STATUSES.includes(site.status)) continue;
-      const reason = toWireError(new CoordinatorError(cancelCode));
+      const reason = coordinatorWireError(new CoordinatorError(cancelCode));
       this.#channel.send(siteId, createMessage('task.cancel', { roundId: round.id, reason }));
     }
     let aggregate: ReturnType<ContributionAggregator['finish']>;
@@ -361,8 +361,8 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
       } catch (error) {
         state = 'failed';
         reason = 'finalization_failed';
-        const failure = new CoordinatorError('FEDVAL_ERR_COORD_FINALIZE', toWireError(error).code, { cause: error });
-        this.#log.error({ roundId: round.id, code: failure.code, cause: toWireError(error).code }, failure.message);
+        const failure = new CoordinatorError('FEDVAL_ERR_COORD_FINALIZE', coordinatorWireError(error).code, { cause: error });
+        this.#log.error({ roundId: round.id, code: failure.code, cause: coordinatorWireError(error).code }, failure.message);
       }
     }
     round.state = state;
@@ -375,7 +375,7 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
         details: { state, cause, contributions: aggregate.contributions, quorum: round.study.quorum, sites: aggregate.sites },
       });
     } catch (error) {
-      this.#log.error({ roundId: round.id, code: toWireError(error).code }, 'could not record the round closing in the audit trail');
+      this.#log.error({ roundId: round.id, code: coordinatorWireError(error).code }, 'could not record the round closing in the audit trail');
     }
     this.#log.info({ roundId: round.id, state, reason, contributions: aggregate.contributions, quorum: round.study.quorum }, 'round closed');
     const closure = {
@@ -417,7 +417,7 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
   #write(work: () => Promise<void>): Promise<void> {
     const next = this.#writes.then(work);
     this.#writes = next.catch((error: unknown) => {
-      this.#log.error({ code: toWireError(error).code, err: { message: (error as Error).message } }, 'store write failed');
+      this.#log.error({ code: coordinatorWireError(error).code, err: { message: (error as Error).message } }, 'store write failed');
     });
     return next;
   }

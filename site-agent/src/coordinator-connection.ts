@@ -3,12 +3,12 @@
 import type { KeyObject } from 'node:crypto';
 import { signChallenge } from '@fedval/trust';
 import type { AuditEvent } from '@fedval/trust';
-import { createErrorMessage, createMessage, decodeMessage, encodeMessage, toWireError } from '@fedval/protocol';
+import { createErrorMessage, createMessage, decodeMessage, encodeMessage } from '@fedval/protocol';
 import type { ChallengeContent, Message, TaskContent, WireError } from '@fedval/protocol';
 import type { Logger } from 'pino';
 import WebSocket from 'ws';
 import type { AgentConfig } from './config.ts';
-import { AgentError } from './errors.ts';
+import { AgentError, agentWireError } from './errors.ts';
 import type { AgentTlsOptions } from './tls.ts';
 
 export const AGENT_VERSION = '0.1.0';
@@ -167,8 +167,8 @@ export class CoordinatorConnection {
     try {
       message = decodeMessage(data, { maxMessageBytes: this.#config.limits.max_message_bytes });
     } catch (error) {
-      this.#log.warn({ code: toWireError(error).code }, 'refused a malformed message from the coordinator');
-      this.send(createErrorMessage(toWireError(error)));
+      this.#log.warn({ code: agentWireError(error).code }, 'refused a malformed message from the coordinator');
+      this.send(createErrorMessage(agentWireError(error)));
       return;
     }
     switch (message.type) {

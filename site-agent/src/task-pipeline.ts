@@ -7,14 +7,14 @@ import { budgetFromEpsilon, createRelease, cryptoRandomSource, DpError } from '@
 import type { PrivacyBudget, PrivateRelease } from '@fedval/dp';
 import { resolveMetricSpec } from '@fedval/metrics';
 import type { MetricSpec, StatisticsLayout } from '@fedval/metrics';
-import { contributionDigest, createMessage, toWireError } from '@fedval/protocol';
+import { contributionDigest, createMessage } from '@fedval/protocol';
 import type { Message, ResultSignature, TaskContent, WireError } from '@fedval/protocol';
 import { attestationSha256, commitToFingerprint, createNonce, signResult } from '@fedval/trust';
 import type { AuditEntry, AuditEvent, JsonValue } from '@fedval/trust';
 import type { Logger } from 'pino';
 import type { AgentConfig } from './config.ts';
 import { encryptContribution } from './contribution-encryption.ts';
-import { AgentError } from './errors.ts';
+import { AgentError, agentWireError } from './errors.ts';
 import { evaluateDataset } from './evaluation.ts';
 import { decideModelRun } from './model-registry.ts';
 import type { ModelRunBasis } from './model-registry.ts';
@@ -94,11 +94,11 @@ export class TaskPipeline {
     try {
       earlier = this.#state().sent.find(roundId);
     } catch (error) {
-      log.error({ code: toWireError(error).code }, 'cannot read the contributions already sent; the ledger decides');
+      log.error({ code: agentWireError(error).code }, 'cannot read the contributions already sent; the ledger decides');
     }
     if (earlier) return this.#resendContribution(requestId, earlier, log);
     const refuse = (error: unknown): void => {
-      const reason = toWireError(error, 'FEDVAL_ERR_AGENT_INVALID_TASK');
+      const reason = agentWireError(error);
       this.#recordQuietly({ action: 'task.refused', object, reason: reason.code, details: { study: task.studyId, code: reason.code } });
       log.warn({ code: reason.code, reason: reason.message }, 'task refused');
       this.#send(createMessage('task.refuse', { roundId, reason }, requestId));
@@ -224,7 +224,7 @@ export class TaskPipeline {
         details: { site: this.#config.site_id, round: roundId, study: sent.studyId, sha256: contributionSha256, bytes: contributionDigest(contribution).bytes, kind: contribution.kind },
       });
     } catch (error) {
-      log.error({ code: toWireError(error).code }, 'cannot record the re-sent contribution; not sending it');
+      log.error({ code: agentWireError(error).code }, 'cannot record the re-sent contribution; not sending it');
       return;
     }
     const signature = this.#signResult(roundId, contributionSha256, attestation);
