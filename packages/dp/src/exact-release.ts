@@ -1,6 +1,7 @@
 // exact-release.ts — the exact release: the statistics vector itself, without noise (validation only). It has the
 // interface of the private release (release.ts), so sites, the coordinator and the key holder never branch on DP.
 import type { StatisticsLayout } from '@fedval/metrics';
+import { entryBoundsPerSite, maxEntryBound } from './entry-bounds.ts';
 import { DpError } from './errors.ts';
 import type { DecodedRelease } from './release.ts';
 import type { StatisticsRelease } from './statistics-release.ts';
@@ -24,22 +25,14 @@ export function createExactRelease(layout: StatisticsLayout): ExactRelease {
     return Float64Array.from(statistics);
   };
   // Every entry counts patients (at most one per patient) or sums a bounded per-patient value: the layout's per-patient maximum.
-  const entryMaxAbsPerSite = (patientsPerSite: number): Float64Array => {
-    if (!Number.isSafeInteger(patientsPerSite) || patientsPerSite < 0) throw new DpError('FEDVAL_ERR_DP_INVALID_ARGUMENT', 'patientsPerSite must be an integer ≥ 0');
-    const bounds = new Float64Array(layout.length);
-    for (const block of layout.blocks) {
-      const bound = block.perPatientMaxAbs * patientsPerSite;
-      if (!Number.isSafeInteger(bound)) throw new DpError('FEDVAL_ERR_DP_INVALID_ARGUMENT', `the bound of block ${block.name} is not a safe integer`);
-      bounds.fill(bound, block.offset, block.offset + block.length);
-    }
-    return bounds;
-  };
+  const entryMaxAbsPerSite = (patientsPerSite: number): Float64Array =>
+    entryBoundsPerSite(layout.length, layout.blocks, patientsPerSite, (block, patients) => block.perPatientMaxAbs * patients);
   return Object.freeze({
     kind: 'exact' as const,
     layout,
     length: layout.length,
     entryMaxAbsPerSite,
-    maxAbsPerSite: (patientsPerSite: number): number => entryMaxAbsPerSite(patientsPerSite).reduce((max, b) => Math.max(max, b), 0),
+    maxAbsPerSite: (patientsPerSite: number): number => maxEntryBound(entryMaxAbsPerSite(patientsPerSite)),
     encode,
     protect: (statistics: Float64Array): Float64Array => encode(statistics),
     // The pooled vector is the metrics vector; finalizeMetrics checks its length and entries. No noise: no variances.

@@ -16,6 +16,7 @@ import type { SectionFieldName, StatisticsLayout } from '@fedval/metrics';
 import { discreteGaussianRho, distributedDiscreteGaussianRho, composeRho, epsilonFromRho, rhoFromEpsilon, skellamRho } from './accountant.ts';
 import type { BudgetShare, NoiseBlock, NoiseMechanism, NoisePlan, PlannedBlock } from './allocation.ts';
 import { aggregateNoiseVariance, planNoise } from './allocation.ts';
+import { entryBoundsPerSite, maxEntryBound } from './entry-bounds.ts';
 import { DpError } from './errors.ts';
 import { addNoise } from './noise.ts';
 import type { RandomSource } from './random-source.ts';
@@ -234,17 +235,9 @@ export function createPrivateRelease(layout: StatisticsLayout, privacy: Resolved
     return { vector, blockVariances };
   };
 
-  const entryMaxAbsPerSite = (patientsPerSite: number): Float64Array => {
-    if (!Number.isSafeInteger(patientsPerSite) || patientsPerSite < 0) throw new DpError('FEDVAL_ERR_DP_INVALID_ARGUMENT', 'patientsPerSite must be an integer ≥ 0');
-    const bounds = new Float64Array(length);
-    for (const block of noisePlan.blocks) {
-      const perPatient = perPatientMaxAbs.get(block.name)!;
-      const bound = patientsPerSite * perPatient + noiseTailBound(block, 1, tailProbability / length);
-      if (!Number.isSafeInteger(bound)) throw new DpError('FEDVAL_ERR_DP_INVALID_ARGUMENT', `the bound of block ${block.name} is not a safe integer`);
-      bounds.fill(bound, block.offset, block.offset + block.length);
-    }
-    return bounds;
-  };
+  // A block's bound: its patients' most, plus the tail bound of the noise one site adds.
+  const entryMaxAbsPerSite = (patientsPerSite: number): Float64Array =>
+    entryBoundsPerSite(length, noisePlan.blocks, patientsPerSite, (block, patients) => patients * perPatientMaxAbs.get(block.name)! + noiseTailBound(block, 1, tailProbability / length));
 
   return Object.freeze({
     kind: 'private' as const,
@@ -256,7 +249,7 @@ export function createPrivateRelease(layout: StatisticsLayout, privacy: Resolved
     delta: spec.delta,
     noisePlan,
     entryMaxAbsPerSite,
-    maxAbsPerSite: (patientsPerSite: number): number => entryMaxAbsPerSite(patientsPerSite).reduce((max, b) => Math.max(max, b), 0),
+    maxAbsPerSite: (patientsPerSite: number): number => maxEntryBound(entryMaxAbsPerSite(patientsPerSite)),
     encode,
     protect: (statistics: Float64Array, rng: RandomSource): Float64Array => {
       const encoded = encode(statistics);
