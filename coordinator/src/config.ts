@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
+import { DEFAULT_PROTOCOL_LIMITS } from '@fedval/protocol';
 import { ROLES } from './access-control.ts';
 import { CoordinatorError } from './errors.ts';
 
@@ -32,7 +33,7 @@ export interface CoordinatorLimits {
 }
 
 export const DEFAULT_LIMITS: Readonly<CoordinatorLimits> = Object.freeze({
-  max_message_bytes: 64 * 1024 * 1024, // 64 MiB
+  max_message_bytes: DEFAULT_PROTOCOL_LIMITS.maxMessageBytes, // bytes: the protocol's default, 64 MiB
   auth_timeout_ms: 5_000, // 5 s
   heartbeat_interval_ms: 15_000, // 15 s
   body_limit_bytes: 64 * 1024 * 1024, // 64 MiB

@@ -57,7 +57,7 @@ describe('coordinator audit trail', () => {
     a.send(createMessage('task.accept', { roundId }, tasks[0]!.id));
     a.send(createMessage('task.result', { roundId, contribution: { kind: 'plaintext', vector: vectorA }, contributionSha256: sha256Of(vectorA) }, tasks[0]!.id));
     b.send(createMessage('task.result', { roundId, contribution: { kind: 'plaintext', vector: vectorB }, contributionSha256: sha256Of(vectorB) }, tasks[1]!.id));
-    c.send(createMessage('task.refuse', { roundId, reason: { code: 'FEDVAL_ERR_AGENT_BUDGET_EXHAUSTED', message: 'budget' } }, tasks[2]!.id));
+    c.send(createMessage('task.refuse', { roundId, reason: { code: 'FEDVAL_ERR_DP_BUDGET_EXCEEDED', message: 'budget' } }, tasks[2]!.id));
     expect((await waitForRoundClosed(server.api, roundId)).state).toBe('aggregated');
 
     const verification = verifyAuditLog(join(server.dataDir, 'audit.jsonl'));
@@ -84,7 +84,7 @@ describe('coordinator audit trail', () => {
     expect(entries.find((e) => e.action === 'round.started')).toMatchObject({ actor: 'role:sponsor:sponsor' });
     expect(entries.find((e) => e.action === 'study.created').details).toMatchObject({ sites: 3, quorum: 2, contribution: 'plaintext', dp: false, encrypted: false });
     expect(entries.find((e) => e.action === 'connection.refused')).toMatchObject({ reason: 'FEDVAL_ERR_COORD_UNAUTHORIZED' });
-    expect(entries.find((e) => e.action === 'task.refused')).toMatchObject({ actor: 'site:site-c', reason: 'FEDVAL_ERR_AGENT_BUDGET_EXHAUSTED' });
+    expect(entries.find((e) => e.action === 'task.refused')).toMatchObject({ actor: 'site:site-c', reason: 'FEDVAL_ERR_DP_BUDGET_EXCEEDED' });
     expect(entries.find((e) => e.action === 'round.closed')).toMatchObject({ reason: null, details: { state: 'aggregated', contributions: 2, sites: ['site-a', 'site-b'] } });
     const received = entries.filter((e) => e.action === 'contribution.received');
     expect(received.map((e) => e.details)).toEqual([

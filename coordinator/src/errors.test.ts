@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { COORD_ERRORS, CoordinatorError } from './errors.ts';
+import { COORD_ERRORS, CoordinatorError, coordinatorWireError } from './errors.ts';
 
 describe('coordinator error codes', () => {
   it('are exactly the documented public codes', () => {
@@ -58,6 +58,7 @@ describe('coordinator error codes', () => {
       'FEDVAL_ERR_COORD_FINALIZE',
       'FEDVAL_ERR_COORD_RESULT_SIGNATURE',
       'FEDVAL_ERR_COORD_REPLAYED',
+      'FEDVAL_ERR_COORD_USAGE',
     ]);
   });
 
@@ -75,5 +76,12 @@ describe('coordinator error codes', () => {
     expect(error.statusCode).toBe(404);
     expect(error.message).toBe('no such study: abc');
     expect(error.cause).toBe(cause);
+  });
+
+  it('sends an uncoded error as FEDVAL_ERR_COORD_INTERNAL without its message, and a coded one as it is', () => {
+    const secret = 'SELECT * FROM studies WHERE token_sha256 = 9f86d081884c7d65';
+    expect(coordinatorWireError(new TypeError(secret))).toEqual({ code: 'FEDVAL_ERR_COORD_INTERNAL', message: 'internal coordinator error' });
+    expect(coordinatorWireError(Object.assign(new Error(secret), { code: 'SQLITE_CONSTRAINT' }))).toEqual({ code: 'FEDVAL_ERR_COORD_INTERNAL', message: 'internal coordinator error' });
+    expect(coordinatorWireError(new CoordinatorError('FEDVAL_ERR_COORD_ROUND_NOT_OPEN', 'round r1'))).toEqual({ code: 'FEDVAL_ERR_COORD_ROUND_NOT_OPEN', message: 'the round is not open for this site: round r1' });
   });
 });

@@ -1,4 +1,6 @@
 // errors.ts — every error the coordinator throws or sends, each with a stable public code and an HTTP status.
+import { toWireError } from '@fedval/protocol';
+import type { WireError } from '@fedval/protocol';
 
 /** Code → [message, HTTP status]. Codes are public API: documented in the README, pinned by a test, never reused. */
 export const COORD_ERRORS = {
@@ -62,6 +64,8 @@ export const COORD_ERRORS = {
   FEDVAL_ERR_COORD_FINALIZE: ['the aggregate could not be finalized into metrics', 500],
   FEDVAL_ERR_COORD_RESULT_SIGNATURE: ['the result of an enrolled site is unsigned or its signature does not verify', 400],
   FEDVAL_ERR_COORD_REPLAYED: ['this signed result was already received, or is outside the replay window', 409],
+  // command line
+  FEDVAL_ERR_COORD_USAGE: ['invalid command-line arguments', 400],
 } as const satisfies Record<string, readonly [string, number]>;
 
 export type CoordinatorErrorCode = keyof typeof COORD_ERRORS;
@@ -77,4 +81,9 @@ export class CoordinatorError extends Error {
     this.code = code;
     this.statusCode = statusCode;
   }
+}
+
+/** The wire form of an error the coordinator sends or records: a coded error as it is; anything else as FEDVAL_ERR_COORD_INTERNAL, without its message. */
+export function coordinatorWireError(error: unknown): WireError {
+  return toWireError(error, { code: 'FEDVAL_ERR_COORD_INTERNAL', message: COORD_ERRORS.FEDVAL_ERR_COORD_INTERNAL[0] });
 }

@@ -2,15 +2,13 @@
 // main.ts — the fedval-coordinator command: start a coordinator from a YAML file, hash a token, or make a new one.
 import { text } from 'node:stream/consumers';
 import { generateToken } from '@fedval/trust';
-import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { createProgram, runProgram } from '@fedval/command-line';
+import { InvalidArgumentError } from '@fedval/command-line';
 import { loadCoordinatorConfig } from './config.ts';
 import type { ConfigOverrides } from './config.ts';
 import { CoordinatorError } from './errors.ts';
 import { createCoordinator } from './server.ts';
 import { hashToken } from './site-auth.ts';
-
-/** Exit code for configuration errors (usage problems); 1 for any other startup failure. */
-const EXIT_CONFIG = 2;
 
 function parsePort(value: string): number {
   const port = Number(value);
@@ -23,18 +21,13 @@ async function start(options: { config: string; port?: number; host?: string }):
     ...(options.port !== undefined ? { port: options.port } : {}),
     ...(options.host !== undefined ? { host: options.host } : {}),
   };
-  let coordinator: ReturnType<typeof createCoordinator>;
-  try {
-    coordinator = createCoordinator(loadCoordinatorConfig(options.config, overrides));
-  } catch (error) {
-    return fail(error);
-  }
+  const coordinator = createCoordinator(loadCoordinatorConfig(options.config, overrides));
   let url: string;
   try {
     ({ url } = await coordinator.start());
   } catch (error) {
     await coordinator.close().catch(() => undefined);
-    return fail(error);
+    throw error;
   }
   process.stdout.write(`${JSON.stringify({ event: 'listening', url })}\n`);
   const shutdown = (signal: NodeJS.Signals): void => {
@@ -51,31 +44,18 @@ async function start(options: { config: string; port?: number; host?: string }):
   process.once('SIGTERM', shutdown);
 }
 
-function fail(error: unknown): void {
-  if (error instanceof CoordinatorError) {
-    process.stderr.write(`fedval-coordinator: ${error.code}: ${error.message}\n`);
-    process.exitCode = error.code.startsWith('FEDVAL_ERR_COORD_CONFIG') || error.code === 'FEDVAL_ERR_COORD_TLS' ? EXIT_CONFIG : 1;
-    return;
-  }
-  const code = (error as { code?: string }).code;
-  process.stderr.write(`fedval-coordinator: ${code ? `${code}: ` : ''}${(error as Error).message ?? String(error)}\n`);
-  process.exitCode = 1;
-}
-
 async function hashTokenFromStdin(): Promise<void> {
   const token = (await text(process.stdin)).replace(/\r?\n$/, '');
-  if (token.length === 0) {
-    process.stderr.write('fedval-coordinator: hash-token reads a token from stdin; got nothing\n');
-    process.exitCode = EXIT_CONFIG;
-    return;
-  }
+  if (token.length === 0) throw new CoordinatorError('FEDVAL_ERR_COORD_USAGE', 'hash-token reads a token from stdin; got nothing');
   process.stdout.write(`${hashToken(token)}\n`);
 }
 
-const program = new Command('fedval-coordinator')
-  .description('fedval coordinator: sends evaluation rounds to site agents and aggregates their contributions')
-  .showHelpAfterError()
-  .exitOverride();
+const program = createProgram({
+  name: 'fedval-coordinator',
+  description: 'fedval coordinator: sends evaluation rounds to site agents and aggregates their contributions',
+  usageCode: 'FEDVAL_ERR_COORD_USAGE',
+  internalCode: 'FEDVAL_ERR_COORD_INTERNAL',
+});
 
 program
   .command('start')
@@ -98,10 +78,4 @@ program
     process.stdout.write(`${JSON.stringify({ token, token_sha256: hashToken(token) })}\n`);
   });
 
-try {
-  await program.parseAsync(process.argv);
-} catch (error) {
-  // Commander has already printed its own message (bad option, missing argument, --help): exit 2 for a usage error.
-  if (error instanceof CommanderError) process.exit(error.exitCode === 0 ? 0 : EXIT_CONFIG);
-  throw error;
-}
+await runProgram(program);

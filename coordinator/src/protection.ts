@@ -1,6 +1,6 @@
 // protection.ts — decides at study creation how contributions are protected: the BFV plan, the release policy.
-import { createPrivateRelease, resolvePrivacySpec } from '@fedval/dp';
-import type { PrivacySpec } from '@fedval/dp';
+import { createRelease, resolvePrivacySpec } from '@fedval/dp';
+import type { PrivacySpec, ResolvedPrivacySpec } from '@fedval/dp';
 import { planBfvParameters } from '@fedval/he';
 import type { StatisticsLayout } from '@fedval/metrics';
 import type { StudyProtection } from './storage/store.ts';
@@ -39,13 +39,10 @@ export interface PrivacyRequest extends Partial<Omit<PrivacySpec, 'minSites'>> {
  * (the planner proves it or refuses with FEDVAL_ERR_HE_NO_PARAMETERS).
  */
 export function planProtection(layout: StatisticsLayout, request: ProtectionRequest): StudyProtection {
-  let privacy: Record<string, unknown> | null = null;
-  // What sites send: the statistics vector, or under DP its release vector (coarsened or tree-encoded, noised).
-  let vectorLength = layout.length;
-  let bounds = entryBounds(layout, request.maxPatientsPerSite);
+  let resolved: ResolvedPrivacySpec | null = null;
   if (request.privacy) {
     const { expectedPatients, expectedPrevalence, ...spec } = request.privacy;
-    const resolved = resolvePrivacySpec(
+    resolved = resolvePrivacySpec(
       { ...spec, minSites: request.minSites },
       {
         layout,
@@ -54,27 +51,20 @@ export function planProtection(layout: StatisticsLayout, request: ProtectionRequ
         ...(expectedPrevalence !== undefined ? { expectedPrevalence } : {}),
       },
     );
-    const release = createPrivateRelease(layout, resolved);
-    vectorLength = release.length;
-    bounds = release.entryMaxAbsPerSite(request.maxPatientsPerSite);
-    privacy = JSON.parse(JSON.stringify(resolved)) as Record<string, unknown>;
   }
+  // What sites send: the statistics vector, or under DP its release vector (coarsened or tree-encoded, noised).
+  const release = createRelease(layout, resolved);
   let encryption: Record<string, unknown> | null = null;
   if (request.contribution === 'bfv') {
+    const bounds = release.entryMaxAbsPerSite(request.maxPatientsPerSite);
     const plan = planBfvParameters({
-      vectorLength,
+      vectorLength: release.length,
       maxSites: request.sites,
       maxAbsPerSite: bounds.reduce((max, bound) => Math.max(max, bound), 1),
       entryMaxAbs: bounds,
     });
     encryption = JSON.parse(JSON.stringify(plan)) as Record<string, unknown>;
   }
+  const privacy = resolved ? (JSON.parse(JSON.stringify(resolved)) as Record<string, unknown>) : null;
   return { minSites: request.minSites, maxPatientsPerSite: request.maxPatientsPerSite, encryption, privacy };
-}
-
-/** Largest |entry| one site can send, per entry of the layout. */
-export function entryBounds(layout: StatisticsLayout, maxPatientsPerSite: number): Float64Array {
-  const bounds = new Float64Array(layout.length);
-  for (const block of layout.blocks) bounds.fill(block.perPatientMaxAbs * maxPatientsPerSite, block.offset, block.offset + block.length);
-  return bounds;
 }

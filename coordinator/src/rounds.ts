@@ -1,22 +1,22 @@
 // rounds.ts — the round state machine: dispatch, accept/refuse/result handling, quorum, deadline, aggregation, close.
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { createStatisticsLayout, finalizeMetrics } from '@fedval/metrics';
-import type { MetricSpec, StatisticsLayout } from '@fedval/metrics';
-import { createMessage, toWireError } from '@fedval/protocol';
+import { createStatisticsLayout } from '@fedval/metrics';
+import type { MetricSpec } from '@fedval/metrics';
+import { contributionDigest, createMessage } from '@fedval/protocol';
 import { CONTRIBUTION_RECEIVED } from '@fedval/trust';
 import type { Contribution, Message, MessageOf, Scorer, TaskContent } from '@fedval/protocol';
 import type { FastifyBaseLogger } from 'fastify';
 import type { ContributionAggregator } from './aggregation/contribution-aggregator.ts';
 import { PlaintextAggregator } from './aggregation/plaintext-aggregator.ts';
 import { BfvAggregator } from './aggregation/bfv-aggregator.ts';
-import { createPrivateRelease, resolvePrivacySpec } from '@fedval/dp';
-import type { PrivateRelease } from '@fedval/dp';
+import { createRelease, finalizeRelease } from '@fedval/dp';
+import type { StatisticsRelease } from '@fedval/dp';
 import { createHeContext } from '@fedval/he';
 import type { HeContext } from '@fedval/he';
 import type { AuditRecorder } from './coordinator-audit.ts';
 import { SiteIdentities } from './site-identities.ts';
-import { CoordinatorError } from './errors.ts';
+import { CoordinatorError, coordinatorWireError } from './errors.ts';
 import type { CoordinatorErrorCode } from './errors.ts';
 import { modelScorer } from './model-bundles.ts';
 import type { BundleFileStore } from './storage/bundle-files.ts';
@@ -43,9 +43,8 @@ interface OpenRound {
   state: RoundState;
   deadlineAt: number;
   timer: NodeJS.Timeout;
-  layout: StatisticsLayout;
-  /** Under DP, how the release vector sites send maps back to the statistics layout. */
-  release: PrivateRelease | null;
+  /** How the vector sites send maps back to the statistics layout (exact, or under DP noised and coarsened). */
+  release: StatisticsRelease;
   aggregator: ContributionAggregator;
   /** The HE context of a bfv round, disposed when the round closes. */
   he: HeContext | null;
@@ -97,8 +96,7 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
     const now = options.now ?? Date.now();
     if (this.#closed) throw new CoordinatorError('FEDVAL_ERR_COORD_SHUTTING_DOWN');
     const layout = createStatisticsLayout(study.metricSpec as Partial<MetricSpec>);
-    const privacy = study.protection.privacy;
-    const release = privacy ? createPrivateRelease(layout, resolvePrivacySpec(privacy as never, { layout })) : null;
+    const release = createRelease(layout, study.protection.privacy as never);
     const scorer = await this.#scorerFor(study);
     for (const round of this.#open.values()) {
       if (round.study.id === study.id) throw new CoordinatorError('FEDVAL_ERR_COORD_ROUND_IN_PROGRESS', `round ${round.id}`);
@@ -128,9 +126,8 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
       state: 'dispatched',
       deadlineAt,
       timer: setTimeout(() => this.#onDeadline(id), deadlineAt - now),
-      layout,
       release,
-      aggregator: he ? new BfvAggregator(he) : new PlaintextAggregator(release?.length ?? layout.length),
+      aggregator: he ? new BfvAggregator(he) : new PlaintextAggregator(release.length),
       he,
       task,
       sites: new Map(study.sites.map((siteId) => [siteId, { status: 'pending', code: null }])),
@@ -261,12 +258,12 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
 
   #onResult(siteId: string, roundId: string, contribution: Contribution, claimedSha256: string, attestation: Record<string, unknown> | undefined): void {
     const round = this.#awaitingResult(siteId, roundId);
-    const { bytes, sha256 } = measure(contribution);
+    const { bytes, sha256 } = contributionDigest(contribution);
     try {
       if (sha256 !== claimedSha256) throw new CoordinatorError('FEDVAL_ERR_COORD_CONTRIBUTION_HASH');
       round.aggregator.add(siteId, contribution);
     } catch (error) {
-      const code = toWireError(error).code;
+      const code = coordinatorWireError(error).code;
       this.#audit({ actor: `site:${siteId}`, action: 'contribution.invalid', object: `round:${roundId}`, reason: code, details: { site: siteId, sha256, bytes, code } });
       this.#setSite(round, siteId, { status: 'invalid', code, contributionBytes: bytes, contributionSha256: sha256 });
       this.#log.warn({ roundId, siteId, code }, 'invalid contribution; the round continues without it');
@@ -295,7 +292,7 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
     try {
       this.#identities.verifyResult(siteId, content);
     } catch (error) {
-      const code = toWireError(error).code;
+      const code = coordinatorWireError(error).code;
       this.#audit({ actor: `site:${siteId}`, action: 'contribution.refused', object: `round:${round.id}`, reason: code, details: { site: siteId, code, sha256: content.contributionSha256 } });
       this.#setSite(round, siteId, { status: 'invalid', code });
       this.#log.warn({ roundId: round.id, siteId, code }, 'result signature refused; the round continues without the site');
@@ -328,7 +325,7 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
     const cancelCode: CoordinatorErrorCode = cause === 'deadline' ? 'FEDVAL_ERR_COORD_ROUND_DEADLINE' : 'FEDVAL_ERR_COORD_ROUND_CLOSED';
     for (const [siteId, site] of round.sites) {
       if (!OUTSTANDING_SITE_STATUSES.includes(site.status)) continue;
-      const reason = toWireError(new CoordinatorError(cancelCode));
+      const reason = coordinatorWireError(new CoordinatorError(cancelCode));
       this.#channel.send(siteId, createMessage('task.cancel', { roundId: round.id, reason }));
     }
     let aggregate: ReturnType<ContributionAggregator['finish']>;
@@ -353,25 +350,19 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
     } else {
       try {
         // The plaintext seam: the coordinator sees the (noised, under DP) sum and finalizes it itself.
-        let metrics;
-        if (round.release) {
-          const decoded = round.release.decode(aggregate.vector, aggregate.contributions);
-          metrics = finalizeMetrics(round.layout, decoded.vector, { noise: { blockVariances: decoded.blockVariances } });
-        } else {
-          metrics = finalizeMetrics(round.layout, aggregate.vector);
-        }
+        const { metrics, dp } = finalizeRelease(round.release, aggregate.vector, aggregate.contributions);
         result = {
           metrics,
           contributions: aggregate.contributions,
           sites: aggregate.sites,
-          ...(round.release ? { privacy: { dp: round.release.summary(), encryption: null } } : {}),
+          ...(dp ? { privacy: { dp, encryption: null } } : {}),
         };
         state = 'aggregated';
       } catch (error) {
         state = 'failed';
         reason = 'finalization_failed';
-        const failure = new CoordinatorError('FEDVAL_ERR_COORD_FINALIZE', toWireError(error).code, { cause: error });
-        this.#log.error({ roundId: round.id, code: failure.code, cause: toWireError(error).code }, failure.message);
+        const failure = new CoordinatorError('FEDVAL_ERR_COORD_FINALIZE', coordinatorWireError(error).code, { cause: error });
+        this.#log.error({ roundId: round.id, code: failure.code, cause: coordinatorWireError(error).code }, failure.message);
       }
     }
     round.state = state;
@@ -384,7 +375,7 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
         details: { state, cause, contributions: aggregate.contributions, quorum: round.study.quorum, sites: aggregate.sites },
       });
     } catch (error) {
-      this.#log.error({ roundId: round.id, code: toWireError(error).code }, 'could not record the round closing in the audit trail');
+      this.#log.error({ roundId: round.id, code: coordinatorWireError(error).code }, 'could not record the round closing in the audit trail');
     }
     this.#log.info({ roundId: round.id, state, reason, contributions: aggregate.contributions, quorum: round.study.quorum }, 'round closed');
     const closure = {
@@ -426,7 +417,7 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
   #write(work: () => Promise<void>): Promise<void> {
     const next = this.#writes.then(work);
     this.#writes = next.catch((error: unknown) => {
-      this.#log.error({ code: toWireError(error).code, err: { message: (error as Error).message } }, 'store write failed');
+      this.#log.error({ code: coordinatorWireError(error).code, err: { message: (error as Error).message } }, 'store write failed');
     });
     return next;
   }
@@ -459,21 +450,4 @@ function siteEvidence(attestation: Record<string, unknown> | undefined): Record<
   const commitment = attestation?.dataset_commitment;
   if (typeof commitment === 'string' && /^[0-9a-f]{64}$/.test(commitment)) evidence.dataset_commitment = commitment;
   return evidence;
-}
-
-/** Size and SHA-256 of a contribution's payload bytes, computed the way the site agent computes its audit hash. */
-function measure(contribution: Contribution): { bytes: number; sha256: string } {
-  const hash = createHash('sha256');
-  let bytes = 0;
-  if (contribution.kind === 'plaintext') {
-    const v = contribution.vector;
-    hash.update(new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
-    bytes = v.byteLength;
-  } else {
-    for (const ciphertext of contribution.ciphertexts) {
-      hash.update(ciphertext);
-      bytes += ciphertext.byteLength;
-    }
-  }
-  return { bytes, sha256: hash.digest('hex') };
 }

@@ -127,7 +127,7 @@ describe('bad input on the socket', () => {
     const site = await authenticated(server.wsUrl, 'site-a');
     site.sendRaw(Uint8Array.of(0x93, 0x01)); // truncated msgpack array
     expect(await site.next()).toMatchObject({ type: 'error', error: { code: 'FEDVAL_ERR_PROTO_MALFORMED' } });
-    site.send(createMessage('task.cancel', { roundId: 'r1', reason: { code: 'FEDVAL_ERR_X', message: 'x' } }));
+    site.send(createMessage('task.cancel', { roundId: 'r1', reason: { code: 'FEDVAL_ERR_COORD_ROUND_CLOSED', message: 'x' } }));
     expect(await site.next()).toMatchObject({ type: 'error', error: { code: 'FEDVAL_ERR_COORD_UNEXPECTED_MESSAGE' } });
     expect(site.socket.readyState).toBe(site.socket.OPEN);
     site.sendRaw('text', false);

@@ -1,5 +1,5 @@
 // site-hub.ts — the WebSocket endpoint sites connect to: challenge, hello (token or signature), frame decoding, heartbeats, routing to rounds.
-import { createErrorMessage, createMessage, decodeMessage, toWireError } from '@fedval/protocol';
+import { createErrorMessage, createMessage, decodeMessage } from '@fedval/protocol';
 import { createChallenge } from '@fedval/trust';
 import type { AuthChallenge } from '@fedval/trust';
 import type { Message, WireError } from '@fedval/protocol';
@@ -8,7 +8,7 @@ import type { RawData, WebSocket } from 'ws';
 import { PUBLIC_ROUTE } from './access-control.ts';
 import type { CoordinatorConfig } from './config.ts';
 import type { AuditRecorder } from './coordinator-audit.ts';
-import { CoordinatorError } from './errors.ts';
+import { CoordinatorError, coordinatorWireError } from './errors.ts';
 import type { CoordinatorErrorCode } from './errors.ts';
 import type { RoundRunner } from './rounds.ts';
 import type { SiteAuthenticator } from './site-auth.ts';
@@ -68,7 +68,7 @@ export async function siteHub(app: FastifyInstance, options: SiteHubOptions): Pr
   const interval = config.limits.heartbeat_interval_ms;
 
   const recordSeen = (siteId: string, at: number): void => {
-    store.recordSiteSeen(siteId, at).catch((error: unknown) => app.log.error({ code: toWireError(error).code }, 'could not record site last_seen'));
+    store.recordSiteSeen(siteId, at).catch((error: unknown) => app.log.error({ code: coordinatorWireError(error).code }, 'could not record site last_seen'));
   };
 
   const sweep = setInterval(() => {
@@ -105,7 +105,7 @@ export async function siteHub(app: FastifyInstance, options: SiteHubOptions): Pr
 }
 
 function closeWith(socket: WebSocket, code: CoordinatorErrorCode, closeCode: number, log: FastifyBaseLogger, replyTo?: string): void {
-  sendMessage(socket, createErrorMessage(toWireError(new CoordinatorError(code)), replyTo), log);
+  sendMessage(socket, createErrorMessage(coordinatorWireError(new CoordinatorError(code)), replyTo), log);
   socket.close(closeCode, code);
 }
 
@@ -125,7 +125,7 @@ function acceptSocket(
     try {
       options.audit({ actor: 'coordinator', action: 'connection.refused', object: claimed ? `site:${claimed}` : 'site:unidentified', reason: code, details: { ip: peer.ip, code } });
     } catch (error) {
-      log.error({ code: toWireError(error).code }, 'could not record a refused connection in the audit trail');
+      log.error({ code: coordinatorWireError(error).code }, 'could not record a refused connection in the audit trail');
     }
   };
   if (mutualTls && peer.clientCommonName === undefined) {
@@ -147,7 +147,7 @@ function acceptSocket(
 
   /** Answers a bad frame: unauthenticated sockets are closed, authenticated ones after too many. */
   const refuse = (error: unknown, replyTo?: string): void => {
-    const wire = wireErrorOf(error);
+    const wire = coordinatorWireError(error);
     if (siteId === undefined) {
       log.warn({ code: wire.code }, 'refused a message before hello; closing');
       auditRefusal(wire.code);
@@ -228,7 +228,7 @@ function acceptSocket(
           rounds.handleSiteMessage(siteId, message);
         } catch (error) {
           // A late, duplicate or invalid task message is answered and ignored; it is not a protocol violation.
-          const wire = wireErrorOf(error);
+          const wire = coordinatorWireError(error);
           log.warn({ siteId, type: message.type, code: wire.code }, 'refused a task message');
           sendMessage(socket, createErrorMessage(wire, message.id), log);
         }
@@ -247,8 +247,8 @@ function acceptSocket(
     try {
       onFrame(data, isBinary);
     } catch (error) {
-      log.error({ code: toWireError(error).code, err: { message: (error as Error).message } }, 'unexpected error handling a site message');
-      sendMessage(socket, createErrorMessage(toWireError(new CoordinatorError('FEDVAL_ERR_COORD_INTERNAL'))), log);
+      log.error({ code: coordinatorWireError(error).code, err: { message: (error as Error).message } }, 'unexpected error handling a site message');
+      sendMessage(socket, createErrorMessage(coordinatorWireError(new CoordinatorError('FEDVAL_ERR_COORD_INTERNAL'))), log);
     }
   });
   socket.on('close', (code) => {
@@ -258,13 +258,6 @@ function acceptSocket(
       log.info({ siteId, code }, 'site disconnected');
     }
   });
-}
-
-/** The wire form of an error; one without a fedval code becomes FEDVAL_ERR_COORD_INTERNAL so no internal message leaks. */
-function wireErrorOf(error: unknown): WireError {
-  const code = (error as { code?: unknown } | null)?.code;
-  if (typeof code === 'string' && code.startsWith('FEDVAL_ERR_')) return toWireError(error);
-  return toWireError(new CoordinatorError('FEDVAL_ERR_COORD_INTERNAL'));
 }
 
 function toBytes(data: RawData): Uint8Array {

@@ -1,7 +1,7 @@
 // agent-database.ts — the agent's embedded SQLite database (`agent.sqlite`): opening, pragmas and schema migrations.
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { DatabaseSync } from 'node:sqlite';
+import type { DatabaseSync } from 'node:sqlite';
+import { openSqliteDatabase } from '@fedval/sqlite';
 import { AgentError } from './errors.ts';
 
 /** Name of the agent's database inside its data directory. */
@@ -55,42 +55,11 @@ const MIGRATIONS: readonly string[] = [
 
 /** Opens (creating and migrating) `<dataDir>/agent.sqlite`. Throws FEDVAL_ERR_AGENT_LEDGER. */
 export function openAgentDatabase(dataDir: string): DatabaseSync {
-  let db: DatabaseSync | undefined;
   try {
-    mkdirSync(dataDir, { recursive: true });
-    db = new DatabaseSync(join(dataDir, AGENT_DATABASE_FILE));
-    // busy_timeout: the agent and the site admin's CLI share the file; a writer waits up to 5 s for the other.
-    db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;');
-    const version = Number((db.prepare('PRAGMA user_version').get() as { user_version: number }).user_version);
-    if (version > MIGRATIONS.length) throw new Error(`schema version ${version} is newer than this agent`);
-    for (let v = version; v < MIGRATIONS.length; v += 1) {
-      db.exec('BEGIN IMMEDIATE');
-      try {
-        db.exec(MIGRATIONS[v]!);
-        db.exec(`PRAGMA user_version = ${v + 1}`);
-        db.exec('COMMIT');
-      } catch (error) {
-        db.exec('ROLLBACK');
-        throw error;
-      }
-    }
-    return db;
+    // synchronous FULL: a charge or an audit entry is on disk before anything leaves. busy_timeout (default 5 s): the
+    // agent and the site admin's CLI share the file; a writer waits for the other.
+    return openSqliteDatabase(join(dataDir, AGENT_DATABASE_FILE), { migrations: MIGRATIONS, synchronous: 'FULL' });
   } catch (cause) {
-    db?.close();
     throw new AgentError('FEDVAL_ERR_AGENT_LEDGER', `cannot open the agent database in ${dataDir}`, { cause });
   }
-}
-
-/** Runs `change` in one write transaction (BEGIN IMMEDIATE: also a lock between the agent and the admin's CLI). */
-export function inWriteTransaction<T>(db: DatabaseSync, change: () => T): T {
-  db.exec('BEGIN IMMEDIATE');
-  let result: T;
-  try {
-    result = change();
-  } catch (error) {
-    db.exec('ROLLBACK');
-    throw error;
-  }
-  db.exec('COMMIT');
-  return result;
 }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { DatabaseSync } from 'node:sqlite';
 import { AuditLog, TrustError } from '@fedval/trust';
 import type { AuditEntry, AuditEvent } from '@fedval/trust';
-import { inWriteTransaction } from './agent-database.ts';
+import { inWriteTransaction } from '@fedval/sqlite';
 import { AgentError } from './errors.ts';
 
 /** Name of the audit log inside the agent's data directory. */

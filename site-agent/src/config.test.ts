@@ -59,6 +59,7 @@ describe('agent configuration', () => {
         "FEDVAL_ERR_AGENT_ENROLLMENT",
         "FEDVAL_ERR_AGENT_TLS",
         "FEDVAL_ERR_AGENT_CHALLENGE",
+        "FEDVAL_ERR_AGENT_INTERNAL",
       ]
     `);
   });

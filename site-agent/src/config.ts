@@ -4,13 +4,14 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { DEFAULT_PROTOCOL_LIMITS } from '@fedval/protocol';
 import { AgentError } from './errors.ts';
 
 /** The site's Ed25519 private key inside data_dir, written by `fedval-agent enroll` (mode 0600). */
 export const SITE_KEY_FILE = 'site.key';
 
 export const DEFAULT_AGENT_LIMITS = Object.freeze({
-  maxMessageBytes: 64 * 1024 * 1024, // 64 MiB, largest message accepted from the coordinator
+  maxMessageBytes: DEFAULT_PROTOCOL_LIMITS.maxMessageBytes, // bytes, largest message accepted from the coordinator (the protocol's default, 64 MiB)
   batchRows: 16_384, // rows per inference batch
   maxRows: 50_000_000, // rows read from one data file before refusing
   progressIntervalMs: 1_000, // at most one progress message per interval

@@ -1,4 +1,6 @@
 // errors.ts — every error the site agent raises or sends as a refusal, each with a stable public code.
+import { toWireError } from '@fedval/protocol';
+import type { WireError } from '@fedval/protocol';
 export const AGENT_ERROR_MESSAGES = {
   FEDVAL_ERR_AGENT_CONFIG: 'invalid agent configuration',
   FEDVAL_ERR_AGENT_USAGE: 'invalid command-line arguments',
@@ -31,6 +33,7 @@ export const AGENT_ERROR_MESSAGES = {
   FEDVAL_ERR_AGENT_ENROLLMENT: 'the coordinator did not enroll this site',
   FEDVAL_ERR_AGENT_TLS: 'the TLS CA, client certificate or key cannot be read or do not match',
   FEDVAL_ERR_AGENT_CHALLENGE: 'the connection challenge does not come from the configured coordinator',
+  FEDVAL_ERR_AGENT_INTERNAL: 'internal agent error',
 } as const;
 
 export type AgentErrorCode = keyof typeof AGENT_ERROR_MESSAGES;
@@ -42,4 +45,9 @@ export class AgentError extends Error {
     this.name = 'AgentError';
     this.code = code;
   }
+}
+
+/** The wire form of an error the agent sends: a coded error as it is; anything else as FEDVAL_ERR_AGENT_INTERNAL, without its message. */
+export function agentWireError(error: unknown): WireError {
+  return toWireError(error, { code: 'FEDVAL_ERR_AGENT_INTERNAL', message: AGENT_ERROR_MESSAGES.FEDVAL_ERR_AGENT_INTERNAL });
 }

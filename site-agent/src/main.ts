@@ -3,10 +3,10 @@
 import { mkdirSync, unlinkSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { basename, join } from 'node:path';
-import { Command, CommanderError, Option } from 'commander';
+import { Option } from '@fedval/command-line';
 import { finalizeMetrics, formatMetricsTable, resolveMetricSpec } from '@fedval/metrics';
 import type { EvaluationCommandOptions, GroupSpec } from '@fedval/metrics';
-import { collect, decimal, metricSpecOrUsageError, withEvaluationOptions } from '@fedval/cli/evaluation-options';
+import { collect, createProgram, metricSpecOrUsageError, runProgram, withEvaluationOptions } from '@fedval/command-line';
 import { pino } from 'pino';
 import { budgetFromEpsilon } from '@fedval/dp';
 import { SiteAgent } from './agent.ts';
@@ -29,10 +29,12 @@ import { scoreColumnScorer } from './scorers.ts';
 
 const logger = pino({ level: process.env.FEDVAL_LOG_LEVEL ?? 'info', base: { component: 'fedval-agent' } }, pino.destination(2));
 
-const program = new Command('fedval-agent')
-  .description('fedval site agent: evaluates models on this site\'s data; only protected aggregate statistics leave the site')
-  .showHelpAfterError()
-  .exitOverride();
+const program = createProgram({
+  name: 'fedval-agent',
+  description: 'fedval site agent: evaluates models on this site\'s data; only protected aggregate statistics leave the site',
+  usageCode: 'FEDVAL_ERR_AGENT_USAGE',
+  internalCode: 'FEDVAL_ERR_AGENT_INTERNAL',
+});
 
 program
   .command('start')
@@ -380,13 +382,4 @@ interface EvalLocalOptions extends EvaluationCommandOptions {
   json?: boolean;
 }
 
-try {
-  await program.parseAsync(process.argv);
-} catch (error) {
-  // Commander has already printed its own message (bad option, missing argument, --help): exit 2 for a usage error.
-  if (error instanceof CommanderError) process.exit(error.exitCode === 0 ? 0 : 2);
-  const code = (error as { code?: string }).code ?? 'FEDVAL_ERR_AGENT_INTERNAL';
-  const message = error instanceof Error ? error.message : String(error);
-  process.stderr.write(`fedval-agent: ${code}: ${message}\n`);
-  process.exitCode = code.endsWith('_USAGE') || code.endsWith('_CONFIG') || code.endsWith('_TLS') ? 2 : 1;
-}
+await runProgram(program);

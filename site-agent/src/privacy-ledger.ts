@@ -2,7 +2,8 @@
 import type { DatabaseSync } from 'node:sqlite';
 import { budgetStatus, decideCharge } from '@fedval/dp';
 import type { BudgetStatus, ChargeDecision, PrivacyBudget } from '@fedval/dp';
-import { inWriteTransaction, openAgentDatabase } from './agent-database.ts';
+import { inWriteTransaction } from '@fedval/sqlite';
+import { openAgentDatabase } from './agent-database.ts';
 
 export interface LedgerCharge {
   datasetId: string;

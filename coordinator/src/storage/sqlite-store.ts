@@ -1,7 +1,7 @@
 // sqlite-store.ts — CoordinatorStore on embedded SQLite (node:sqlite): schema migrations, WAL, transactions.
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { DatabaseSync } from 'node:sqlite';
+import type { DatabaseSync } from 'node:sqlite';
+import { inWriteTransaction, openSqliteDatabase, SqliteError } from '@fedval/sqlite';
 import type { SQLInputValue } from 'node:sqlite';
 import { CoordinatorError } from '../errors.ts';
 import type {
@@ -99,48 +99,13 @@ type Row = Record<string, SQLInputValue>;
 /** Opens (creating if needed) `<dataDir>/coordinator.sqlite` and migrates it to the current schema. */
 export function openSqliteStore(dataDir: string): SqliteCoordinatorStore {
   try {
-    mkdirSync(dataDir, { recursive: true });
+    // synchronous NORMAL: under WAL a commit survives a crash of the process; the audit trail is fsynced on its own.
+    return new SqliteCoordinatorStore(openSqliteDatabase(join(dataDir, DATABASE_FILE), { migrations: MIGRATIONS, synchronous: 'NORMAL', foreignKeys: true }));
   } catch (cause) {
-    throw new CoordinatorError('FEDVAL_ERR_COORD_STORAGE', `cannot create the data directory (${(cause as NodeJS.ErrnoException).code})`, { cause });
-  }
-  let db: DatabaseSync;
-  try {
-    db = new DatabaseSync(join(dataDir, DATABASE_FILE));
-    db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;');
-  } catch (cause) {
-    throw new CoordinatorError('FEDVAL_ERR_COORD_STORAGE', 'cannot open the database', { cause });
-  }
-  try {
-    migrate(db);
-  } catch (error) {
-    db.close();
-    throw error;
-  }
-  return new SqliteCoordinatorStore(db);
-}
-
-function migrate(db: DatabaseSync): void {
-  const current = Number((db.prepare('PRAGMA user_version').get() as { user_version: number }).user_version);
-  if (current > MIGRATIONS.length) {
-    throw new CoordinatorError('FEDVAL_ERR_COORD_STORAGE_VERSION', `schema version ${current}, this coordinator knows up to ${MIGRATIONS.length}`);
-  }
-  for (let version = current; version < MIGRATIONS.length; version += 1) {
-    transaction(db, () => {
-      db.exec(MIGRATIONS[version] as string);
-      db.exec(`PRAGMA user_version = ${version + 1}`);
-    });
-  }
-}
-
-function transaction<T>(db: DatabaseSync, work: () => T): T {
-  db.exec('BEGIN IMMEDIATE');
-  try {
-    const result = work();
-    db.exec('COMMIT');
-    return result;
-  } catch (error) {
-    db.exec('ROLLBACK');
-    throw error;
+    if (cause instanceof SqliteError && cause.code === 'FEDVAL_ERR_SQLITE_SCHEMA_VERSION') {
+      throw new CoordinatorError('FEDVAL_ERR_COORD_STORAGE_VERSION', cause.message, { cause });
+    }
+    throw new CoordinatorError('FEDVAL_ERR_COORD_STORAGE', `cannot open the database in ${dataDir}`, { cause });
   }
 }
 
@@ -249,7 +214,7 @@ export class SqliteCoordinatorStore implements CoordinatorStore {
 
   async createRound(round: Omit<RoundRecord, 'result' | 'closedAt' | 'reason' | 'contributions'>): Promise<void> {
     this.#run(() =>
-      transaction(this.#db, () => {
+      inWriteTransaction(this.#db, () => {
         this.#db
           .prepare('INSERT INTO rounds (id, study_id, state, created_at, deadline_at) VALUES (?, ?, ?, ?, ?)')
           .run(round.id, round.studyId, round.state, round.createdAt, round.deadlineAt);
@@ -318,7 +283,7 @@ export class SqliteCoordinatorStore implements CoordinatorStore {
       ? new Uint8Array(closure.aggregate.buffer, closure.aggregate.byteOffset, closure.aggregate.byteLength)
       : null;
     this.#run(() =>
-      transaction(this.#db, () => {
+      inWriteTransaction(this.#db, () => {
         this.#db
           .prepare('UPDATE rounds SET state = ?, reason = ?, closed_at = ?, contributions = ?, aggregate = ?, result_json = ?, encrypted_aggregate = ? WHERE id = ?')
           .run(
@@ -368,7 +333,7 @@ export class SqliteCoordinatorStore implements CoordinatorStore {
 
   async putEnrollmentToken(token: EnrollmentTokenRecord): Promise<number> {
     return this.#run(() =>
-      transaction(this.#db, () => {
+      inWriteTransaction(this.#db, () => {
         const revoked = this.#revokeUnusedTokens(token.siteId, token.createdAt);
         this.#db
           .prepare('INSERT INTO enrollment_tokens (token_sha256, site_id, created_at, expires_at, used_at, revoked_at) VALUES (?, ?, ?, ?, NULL, NULL)')
@@ -386,7 +351,7 @@ export class SqliteCoordinatorStore implements CoordinatorStore {
 
   async enrollSite(enrollment: SiteEnrollment): Promise<boolean> {
     return this.#run(() =>
-      transaction(this.#db, () => {
+      inWriteTransaction(this.#db, () => {
         const burned = this.#db
           .prepare('UPDATE enrollment_tokens SET used_at = ? WHERE token_sha256 = ? AND site_id = ? AND used_at IS NULL AND revoked_at IS NULL AND expires_at > ?')
           .run(enrollment.enrolledAt, enrollment.tokenSha256, enrollment.siteId, enrollment.enrolledAt);

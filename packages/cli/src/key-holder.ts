@@ -1,13 +1,14 @@
 // key-holder.ts — the privacy officer's key custody: create the study key pair, decrypt only released aggregates.
 import { createHash } from 'node:crypto';
+import { contributionDigest } from '@fedval/protocol';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { AuditLog } from '@fedval/trust';
 import type { AuditEvent } from '@fedval/trust';
 import { bfvEncryptionSummary, createHeContext, decryptVector, generateKeyPair, planFingerprint, validateBfvPlan } from '@fedval/he';
-import { createPrivateRelease, resolvePrivacySpec } from '@fedval/dp';
-import { createStatisticsLayout, finalizeMetrics, resolveMetricSpec } from '@fedval/metrics';
+import { createRelease, finalizeRelease } from '@fedval/dp';
+import { createStatisticsLayout, resolveMetricSpec } from '@fedval/metrics';
 import type { MetricSpec } from '@fedval/metrics';
 import { CoordinatorClient } from './coordinator-client.ts';
 import { CliError } from './errors.ts';
@@ -147,10 +148,8 @@ export async function decryptRound(options: DecryptOptions) {
   }
   const secretKey = new Uint8Array(await readKeyFile(options.keys, KEY_FILES.secret));
   const ciphertexts = certificate.ciphertexts_base64.map((text) => new Uint8Array(Buffer.from(text, 'base64')));
-  const aggregateHash = createHash('sha256');
-  for (const ciphertext of ciphertexts) aggregateHash.update(ciphertext);
   // What is about to be decrypted, written before the secret key touches it.
-  recordKeyHolderEvent(options.keys, { action: 'aggregate.decrypted', object: roundObject, details: { ...policy, aggregate_sha256: aggregateHash.digest('hex') } });
+  recordKeyHolderEvent(options.keys, { action: 'aggregate.decrypted', object: roundObject, details: { ...policy, aggregate_sha256: contributionDigest({ kind: 'bfv', ciphertexts }).sha256 } });
   const context = await createHeContext(plan);
   let vector: Float64Array;
   try {
@@ -159,27 +158,19 @@ export async function decryptRound(options: DecryptOptions) {
     context.dispose();
   }
   const layout = createStatisticsLayout(resolveMetricSpec(certificate.metric_spec as Partial<MetricSpec>));
-  let metrics;
-  let dp: Record<string, unknown> | null = null;
-  if (certificate.privacy) {
-    // Post-processing of a DP release costs no extra privacy (Dwork & Roth 2014, Prop. 2.1).
-    const release = createPrivateRelease(layout, resolvePrivacySpec(certificate.privacy as never, { layout }));
-    const decoded = release.decode(vector, certificate.contributions);
-    metrics = finalizeMetrics(layout, decoded.vector, { noise: { blockVariances: decoded.blockVariances } });
-    dp = {
-      ...release.summary(),
-      sites: certificate.sites
-        .filter((site) => site.status === 'contributed')
-        .map((site) => ({
-          site_id: site.site_id,
-          epsilon_spent: site.privacy?.epsilon_spent ?? null,
-          epsilon_remaining: site.privacy?.epsilon_remaining ?? null,
-          epsilon_total: site.privacy?.epsilon_total ?? null,
-        })),
-    };
-  } else {
-    metrics = finalizeMetrics(layout, vector);
-  }
+  const released = finalizeRelease(createRelease(layout, certificate.privacy as never), vector, certificate.contributions);
+  const metrics = released.metrics;
+  const dp = released.dp && {
+    ...released.dp,
+    sites: certificate.sites
+      .filter((site) => site.status === 'contributed')
+      .map((site) => ({
+        site_id: site.site_id,
+        epsilon_spent: site.privacy?.epsilon_spent ?? null,
+        epsilon_remaining: site.privacy?.epsilon_remaining ?? null,
+        epsilon_total: site.privacy?.epsilon_total ?? null,
+      })),
+  };
   const encryption = bfvEncryptionSummary(plan);
   if (options.release !== false) {
     recordKeyHolderEvent(options.keys, {

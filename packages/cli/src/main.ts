@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 // main.ts — `fedval`: the sponsor's and privacy officer's command line.
-import { Command, CommanderError, Option } from 'commander';
+import { Option } from '@fedval/command-line';
 import { formatMetricsTable } from '@fedval/metrics';
 import type { EvaluationCommandOptions, MetricsReport } from '@fedval/metrics';
-import { collect, decimal, metricSpecOrUsageError, withEvaluationOptions } from './evaluation-options.ts';
+import { collect, createProgram, decimal, metricSpecOrUsageError, runProgram, withEvaluationOptions } from '@fedval/command-line';
 import { formatAuditEntry } from '@fedval/trust';
 import { crossCheckAuditDirs, describeCrossCheck, describeVerification, parseSiteDir, showAuditDir, verifyAuditDir } from './audit.ts';
 import { CoordinatorClient } from './coordinator-client.ts';
@@ -12,11 +12,12 @@ import { decryptRound, initKeys } from './key-holder.ts';
 import { planStudyPrivacy } from './plan.ts';
 import { parseSiteArgument, runSimulation } from './simulate.ts';
 
-const program = new Command('fedval')
-  .description('fedval: federated, privacy-preserving evaluation of clinical prediction models')
-  .addOption(new Option('--token <token>', 'API token for the coordinator (prefer the environment variable: arguments are visible to other users)').env('FEDVAL_API_TOKEN'))
-  .showHelpAfterError()
-  .exitOverride();
+const program = createProgram({
+  name: 'fedval',
+  description: 'fedval: federated, privacy-preserving evaluation of clinical prediction models',
+  usageCode: 'FEDVAL_ERR_CLI_USAGE',
+  internalCode: 'FEDVAL_ERR_CLI_INTERNAL',
+}).addOption(new Option('--token <token>', 'API token for the coordinator (prefer the environment variable: arguments are visible to other users)').env('FEDVAL_API_TOKEN'));
 
 /** The API token of the global --token option or FEDVAL_API_TOKEN. */
 function apiToken(): string | undefined {
@@ -234,13 +235,4 @@ interface SimulateOptions extends EvaluationCommandOptions {
   json?: boolean;
 }
 
-try {
-  await program.parseAsync(process.argv);
-} catch (error) {
-  // Commander has already printed its own message (bad option, missing argument, --help): exit 2 for a usage error.
-  if (error instanceof CommanderError) process.exit(error.exitCode === 0 ? 0 : 2);
-  const code = (error as { code?: string }).code ?? 'FEDVAL_ERR_CLI_INTERNAL';
-  const message = error instanceof Error ? error.message : String(error);
-  process.stderr.write(`fedval: ${code}: ${message}\n`);
-  process.exitCode = code.endsWith('_USAGE') ? 2 : 1;
-}
+await runProgram(program);

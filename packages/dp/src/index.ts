@@ -44,5 +44,9 @@ export { resolvePrivacySpec, planPrivacySpec, DEFAULT_PRIVACY_SPEC, DEFAULT_RELE
 export type { PrivacySpec, ResolvedPrivacySpec, PrivacyContext, PrivacySpecPlan, PrivacyLayoutSpec, ReleaseWeights, ResolvedReleaseLayout } from './release-spec.ts';
 export { createPrivateRelease, DEFAULT_PRIVATE_RELEASE_OPTIONS } from './release.ts';
 export type { PrivateRelease, PrivateReleaseOptions, DecodedRelease, ReleaseSummary, ReleaseBlockSummary } from './release.ts';
+export { createExactRelease } from './exact-release.ts';
+export type { ExactRelease } from './exact-release.ts';
+export { createRelease, finalizeRelease } from './statistics-release.ts';
+export type { StatisticsRelease, FinalizedRelease } from './statistics-release.ts';
 export { DpError, DP_ERROR_MESSAGES } from './errors.ts';
 export type { DpErrorCode } from './errors.ts';

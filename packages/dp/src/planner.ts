@@ -14,6 +14,7 @@ import { epsilonFromRho, rhoFromEpsilon } from './accountant.ts';
 import type { ScoreModel } from './binormal-model.ts';
 import { expectedBinProbabilities, normalCdf, simulateScoreHistograms, standardNormals } from './binormal-model.ts';
 import { coarsenHistogram, equalMassEdges, equalWidthEdges } from './coarsening.ts';
+import { aucGradients, mannWhitneyAuc } from '@fedval/metrics';
 import { DpError } from './errors.ts';
 import { seededRandomSource } from './random-source.ts';
 import type { TreeShape } from './tree.ts';
@@ -125,38 +126,9 @@ function check(condition: boolean, message: string): void {
   if (!condition) throw new DpError('FEDVAL_ERR_DP_INVALID_ARGUMENT', message);
 }
 
-/** Mann–Whitney AUC from class histograms on ordered bins, ties counted one half. */
+/** Mann–Whitney AUC from class histograms on ordered bins, ties counted one half (@fedval/metrics); NaN when a class is empty. */
 function histogramAuc(positive: Float64Array, negative: Float64Array): number {
-  let positives = 0;
-  let negatives = 0;
-  let numerator = 0;
-  for (let i = 0; i < positive.length; i += 1) {
-    numerator += positive[i]! * (negatives + negative[i]! / 2);
-    negatives += negative[i]!;
-    positives += positive[i]!;
-  }
-  return numerator / (positives * negatives);
-}
-
-/** Gradients of histogramAuc with respect to every positive and every negative count. */
-function aucGradients(positive: Float64Array, negative: Float64Array): { positive: Float64Array; negative: Float64Array } {
-  const bins = positive.length;
-  const totalPositive = positive.reduce((a, b) => a + b, 0);
-  const totalNegative = negative.reduce((a, b) => a + b, 0);
-  const auc = histogramAuc(positive, negative);
-  const gPositive = new Float64Array(bins);
-  const gNegative = new Float64Array(bins);
-  let negativesBelow = 0;
-  for (let i = 0; i < bins; i += 1) {
-    gPositive[i] = ((negativesBelow + negative[i]! / 2) / totalNegative - auc) / totalPositive;
-    negativesBelow += negative[i]!;
-  }
-  let positivesAbove = 0;
-  for (let j = bins - 1; j >= 0; j -= 1) {
-    gNegative[j] = ((positivesAbove + positive[j]! / 2) / totalPositive - auc) / totalNegative;
-    positivesAbove += positive[j]!;
-  }
-  return { positive: gPositive, negative: gNegative };
+  return mannWhitneyAuc({ positive, negative }) ?? Number.NaN;
 }
 
 /** Gradient of (Σ_{i ≥ edge} h_i) / Σ h — the share of a class at or above a threshold edge. */
@@ -234,9 +206,10 @@ function predictPopulation(
   const fineNegative = expectedBinProbabilities(model, layout.fineBins, false).map((p) => p * negatives);
   const coarsePositive = coarsenHistogram(finePositive, layout.edges);
   const coarseNegative = coarsenHistogram(fineNegative, layout.edges);
-  const gradients = aucGradients(coarsePositive, coarseNegative);
+  const gradients = aucGradients({ positive: coarsePositive, negative: coarseNegative });
+  if (!gradients) throw new DpError('FEDVAL_ERR_DP_INVALID_ARGUMENT', 'the expected histograms leave a class empty');
   const auc = predicted(
-    histogramAuc(coarsePositive, coarseNegative) - histogramAuc(finePositive, fineNegative),
+    gradients.auc - histogramAuc(finePositive, fineNegative),
     linearVariance(layout, gradients.positive, noiseVariance) + linearVariance(layout, gradients.negative, noiseVariance),
   );
   const sensitivity: PredictedError[] = [];

@@ -11,10 +11,12 @@
 // Neighbouring datasets differ by one patient at one site. Each block's sensitivity is the most one
 // patient can move it after encoding (see blockSensitivity); the round's ρ is the sum of the block
 // costs (Bun & Steinke 2016, Lemma 2.3).
+import { aucGradients } from '@fedval/metrics';
 import type { SectionFieldName, StatisticsLayout } from '@fedval/metrics';
 import { discreteGaussianRho, distributedDiscreteGaussianRho, composeRho, epsilonFromRho, rhoFromEpsilon, skellamRho } from './accountant.ts';
 import type { BudgetShare, NoiseBlock, NoiseMechanism, NoisePlan, PlannedBlock } from './allocation.ts';
 import { aggregateNoiseVariance, planNoise } from './allocation.ts';
+import { entryBoundsPerSite, maxEntryBound } from './entry-bounds.ts';
 import { DpError } from './errors.ts';
 import { addNoise } from './noise.ts';
 import type { RandomSource } from './random-source.ts';
@@ -22,6 +24,7 @@ import { rationalToNumber } from './rational.ts';
 import { resolvePrivacySpec } from './release-spec.ts';
 import type { ResolvedPrivacySpec, ResolvedReleaseLayout } from './release-spec.ts';
 import { noiseTailBound } from './tail-bounds.ts';
+import type { StatisticsRelease } from './statistics-release.ts';
 import type { TreeShape } from './tree.ts';
 import { encodeTree, estimateTreeHistogram, treePrefixVariances, treeQueryVariance, treeShape } from './tree.ts';
 
@@ -72,10 +75,10 @@ export interface ReleaseSummary {
   readonly blocks: readonly ReleaseBlockSummary[];
 }
 
-export interface PrivateRelease {
+/** A release under differential privacy: coarsened or tree-encoded histograms, every block noised (see the header). */
+export interface PrivateRelease extends StatisticsRelease {
+  readonly kind: 'private';
   readonly privacy: ResolvedPrivacySpec;
-  /** Entries of the release vector: what is noised, encrypted and summed. */
-  readonly length: number;
   /** zCDP cost of one site's contribution to one round: the sum of the block costs. What its ledger is charged. */
   readonly rho: number;
   /** ε of `rho` at `delta` (never above the spec's ε). */
@@ -83,16 +86,6 @@ export interface PrivateRelease {
   readonly delta: number;
   /** Blocks over the release vector with each site's noise parameters. */
   readonly noisePlan: NoisePlan;
-  /** Per release entry: a bound on |entry| one site with `patientsPerSite` patients sends, noise included (see `tailProbability`). */
-  entryMaxAbsPerSite(patientsPerSite: number): Float64Array;
-  /** The largest of {@link entryMaxAbsPerSite}: for the encryption planner. */
-  maxAbsPerSite(patientsPerSite: number): number;
-  /** At the site: the release vector of a metrics vector (integers to integers, linear). */
-  encode(statistics: Float64Array): Float64Array;
-  /** At the site: {@link encode} plus this site's noise share. */
-  protect(statistics: Float64Array, rng: RandomSource): Float64Array;
-  /** At the key holder: the metrics vector and noise variances from the decrypted sum of `contributions` protected vectors. */
-  decode(aggregate: Float64Array, contributions: number): DecodedRelease;
   summary(): ReleaseSummary;
 }
 
@@ -242,19 +235,13 @@ export function createPrivateRelease(layout: StatisticsLayout, privacy: Resolved
     return { vector, blockVariances };
   };
 
-  const entryMaxAbsPerSite = (patientsPerSite: number): Float64Array => {
-    if (!Number.isSafeInteger(patientsPerSite) || patientsPerSite < 0) throw new DpError('FEDVAL_ERR_DP_INVALID_ARGUMENT', 'patientsPerSite must be an integer ≥ 0');
-    const bounds = new Float64Array(length);
-    for (const block of noisePlan.blocks) {
-      const perPatient = perPatientMaxAbs.get(block.name)!;
-      const bound = patientsPerSite * perPatient + noiseTailBound(block, 1, tailProbability / length);
-      if (!Number.isSafeInteger(bound)) throw new DpError('FEDVAL_ERR_DP_INVALID_ARGUMENT', `the bound of block ${block.name} is not a safe integer`);
-      bounds.fill(bound, block.offset, block.offset + block.length);
-    }
-    return bounds;
-  };
+  // A block's bound: its patients' most, plus the tail bound of the noise one site adds.
+  const entryMaxAbsPerSite = (patientsPerSite: number): Float64Array =>
+    entryBoundsPerSite(length, noisePlan.blocks, patientsPerSite, (block, patients) => patients * perPatientMaxAbs.get(block.name)! + noiseTailBound(block, 1, tailProbability / length));
 
   return Object.freeze({
+    kind: 'private' as const,
+    layout,
     privacy: spec,
     length,
     rho,
@@ -262,7 +249,7 @@ export function createPrivateRelease(layout: StatisticsLayout, privacy: Resolved
     delta: spec.delta,
     noisePlan,
     entryMaxAbsPerSite,
-    maxAbsPerSite: (patientsPerSite: number): number => entryMaxAbsPerSite(patientsPerSite).reduce((max, b) => Math.max(max, b), 0),
+    maxAbsPerSite: (patientsPerSite: number): number => maxEntryBound(entryMaxAbsPerSite(patientsPerSite)),
     encode,
     protect: (statistics: Float64Array, rng: RandomSource): Float64Array => {
       const encoded = encode(statistics);
@@ -413,7 +400,8 @@ function thresholdBinVarianceFactor(layout: StatisticsLayout, edges: Int32Array,
  * Real over modelled AUC noise variance, per unit node variance, for one pair of estimated coarse
  * histograms: the AUC's gradient in a positive count at bin k is (V₁₀(k) − AUC)/n₊ and in a
  * negative count (V₀₁(k) − AUC)/n₋, with the placements V₁₀(k) = (N_{<k} + ½N_k)/n₋ and
- * V₀₁(k) = (P_{>k} + ½P_k)/n₊ (DeLong, DeLong & Clarke-Pearson 1988; the delta method). The model
+ * V₀₁(k) = (P_{>k} + ½P_k)/n₊ (DeLong, DeLong & Clarke-Pearson 1988; the delta method; @fedval/metrics
+ * aucGradients). The model
  * sums the squared gradients over all fine bins of the decoded (expanded) histograms. Null when a
  * class is empty.
  */
@@ -421,42 +409,17 @@ function aucVarianceFactor(negative: Float64Array, positive: Float64Array, place
   const m = negative.length;
   const fineNegative = new Float64Array(B);
   const finePositive = new Float64Array(B);
-  let n0 = 0;
-  let n1 = 0;
   for (let i = 0; i < m; i += 1) {
     fineNegative[placement[i]!] = negative[i]!;
     finePositive[placement[i]!] = positive[i]!;
-    n0 += negative[i]!;
-    n1 += positive[i]!;
   }
-  if (!(n0 > 0 && n1 > 0)) return null;
-  const gradients = (n: Float64Array, p: Float64Array): { gp: Float64Array; gn: Float64Array } => {
-    const bins = n.length;
-    let auc = 0;
-    let below = 0;
-    for (let k = 0; k < bins; k += 1) {
-      auc += p[k]! * (below + n[k]! / 2);
-      below += n[k]!;
-    }
-    auc /= n0 * n1;
-    const gp = new Float64Array(bins);
-    const gn = new Float64Array(bins);
-    below = 0;
-    let above = n1;
-    for (let k = 0; k < bins; k += 1) {
-      above -= p[k]!;
-      gp[k] = ((below + n[k]! / 2) / n0 - auc) / n1;
-      gn[k] = ((above + p[k]! / 2) / n1 - auc) / n0;
-      below += n[k]!;
-    }
-    return { gp, gn };
-  };
-  const fine = gradients(fineNegative, finePositive);
+  const fine = aucGradients({ negative: fineNegative, positive: finePositive });
+  const coarse = aucGradients({ negative, positive });
+  if (!fine || !coarse) return null;
   let modelled = 0;
-  for (let k = 0; k < B; k += 1) modelled += fine.gp[k]! ** 2 + fine.gn[k]! ** 2;
-  const coarse = gradients(negative, positive);
+  for (let k = 0; k < B; k += 1) modelled += fine.positive[k]! ** 2 + fine.negative[k]! ** 2;
   let real = 0;
-  if (tree) real = treeQueryVariance(tree, coarse.gp, 1) + treeQueryVariance(tree, coarse.gn, 1);
-  else for (let i = 0; i < m; i += 1) real += coarse.gp[i]! ** 2 + coarse.gn[i]! ** 2;
+  if (tree) real = treeQueryVariance(tree, coarse.positive, 1) + treeQueryVariance(tree, coarse.negative, 1);
+  else for (let i = 0; i < m; i += 1) real += coarse.positive[i]! ** 2 + coarse.negative[i]! ** 2;
   return modelled > 0 ? real / modelled : null;
 }

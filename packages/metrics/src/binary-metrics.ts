@@ -19,9 +19,9 @@ function total(values: ArrayLike<number>): number {
  * ROC AUC as the Mann–Whitney statistic with scores in one bin treated as ties (½ credit):
  * AUC = Σ_k P_k (N_{<k} + ½ N_k) / (n₊ n₋) (Hanley & McNeil 1982, Radiology 143:29–36). Equal to the
  * trapezoidal area under the empirical ROC curve, which is what scikit-learn's roc_auc_score computes.
- * Null when either class is empty.
+ * Not clipped: counts estimated under noise may put it outside [0, 1]. Null when either class total is not positive.
  */
-export function rocAuc(h: ClassHistograms): number | null {
+export function mannWhitneyAuc(h: ClassHistograms): number | null {
   const nNeg = total(h.negative);
   const nPos = total(h.positive);
   if (!(nNeg > 0 && nPos > 0)) return null;
@@ -32,38 +32,77 @@ export function rocAuc(h: ClassHistograms): number | null {
     twiceNumerator += (h.positive[k] as number) * (2 * below + neg);
     below += neg;
   }
-  return Math.min(1, Math.max(0, twiceNumerator / (2 * nPos * nNeg)));
+  return twiceNumerator / (2 * nPos * nNeg);
+}
+
+/** ROC AUC ({@link mannWhitneyAuc}) clipped to [0, 1]. Null when either class is empty. */
+export function rocAuc(h: ClassHistograms): number | null {
+  const auc = mannWhitneyAuc(h);
+  return auc === null ? null : Math.min(1, Math.max(0, auc));
 }
 
 /**
- * DeLong variance of the AUC (DeLong, DeLong & Clarke-Pearson 1988, Biometrics 44:837–845) with the
- * placement values computed per bin: a positive in bin k has V₁₀ = (N_{<k} + ½N_k)/n₋, a negative in
- * bin k has V₀₁ = (P_{>k} + ½P_k)/n₊; Var = S₁₀/n₊ + S₀₁/n₋ with S the sample variances (n − 1).
- * Same as pROC's var(method = "delong"). Also returns the variance the DP noise adds, by the delta
- * method: Σ_k σ² (∂AUC/∂P_k)² + σ² (∂AUC/∂N_k)², ∂AUC/∂P_k = (V₁₀(k) − AUC)/n₊, ∂AUC/∂N_k = (V₀₁(k) − AUC)/n₋.
- * Null when a class has fewer than 2 patients.
+ * DeLong placement values per bin (DeLong, DeLong & Clarke-Pearson 1988, Biometrics 44:837–845): a positive in bin k
+ * has V₁₀(k) = (N_{<k} + ½N_k)/n₋, a negative in bin k has V₀₁(k) = (P_{>k} + ½P_k)/n₊.
  */
-export function delongVariance(h: ClassHistograms, auc: number, binNoiseVariance = 0): { sampling: number; noise: number } | null {
+function aucPlacements(h: ClassHistograms): { nNegative: number; nPositive: number; v10: Float64Array; v01: Float64Array } {
   const B = h.negative.length;
-  const nNeg = total(h.negative);
-  const nPos = total(h.positive);
-  if (!(nNeg >= 2 && nPos >= 2)) return null;
+  const nNegative = total(h.negative);
+  const nPositive = total(h.positive);
+  const v10 = new Float64Array(B);
+  const v01 = new Float64Array(B);
   let below = 0;
-  let above = nPos;
-  let s10 = 0;
-  let s01 = 0;
-  let noise = 0;
+  let above = nPositive;
   for (let k = 0; k < B; k += 1) {
     const neg = h.negative[k] as number;
     const pos = h.positive[k] as number;
     above -= pos;
-    const v10 = (below + 0.5 * neg) / nNeg;
-    const v01 = (above + 0.5 * pos) / nPos;
-    s10 += pos * (v10 - auc) * (v10 - auc);
-    s01 += neg * (v01 - auc) * (v01 - auc);
-    if (binNoiseVariance > 0) noise += ((v10 - auc) / nPos) ** 2 + ((v01 - auc) / nNeg) ** 2;
+    v10[k] = (below + 0.5 * neg) / nNegative;
+    v01[k] = (above + 0.5 * pos) / nPositive;
     below += neg;
   }
+  return { nNegative, nPositive, v10, v01 };
+}
+
+/** The gradient of the AUC in every class count: what the delta method needs for the variance noise adds. */
+export interface AucGradients {
+  /** The AUC the gradients are taken at. */
+  readonly auc: number;
+  /** ∂AUC/∂P_k = (V₁₀(k) − AUC)/n₊ for every bin k of the positive histogram. */
+  readonly positive: Float64Array;
+  /** ∂AUC/∂N_k = (V₀₁(k) − AUC)/n₋ for every bin k of the negative histogram. */
+  readonly negative: Float64Array;
+}
+
+/**
+ * Gradients of the Mann–Whitney AUC in the class counts, from the DeLong placements (see {@link aucPlacements}), at
+ * `auc` (default: the unclipped {@link mannWhitneyAuc} of `h`). Null when either class total is not positive.
+ */
+export function aucGradients(h: ClassHistograms, auc: number | null = mannWhitneyAuc(h)): AucGradients | null {
+  if (auc === null) return null;
+  const { nNegative, nPositive, v10, v01 } = aucPlacements(h);
+  if (!(nNegative > 0 && nPositive > 0)) return null;
+  return { auc, positive: v10.map((v) => (v - auc) / nPositive), negative: v01.map((v) => (v - auc) / nNegative) };
+}
+
+/**
+ * DeLong variance of the AUC with the placement values computed per bin ({@link aucPlacements}):
+ * Var = S₁₀/n₊ + S₀₁/n₋ with S the sample variances (n − 1). Same as pROC's var(method = "delong"). Also returns
+ * the variance the DP noise adds, by the delta method: σ² Σ_k (∂AUC/∂P_k)² + (∂AUC/∂N_k)² ({@link aucGradients}).
+ * Null when a class has fewer than 2 patients.
+ */
+export function delongVariance(h: ClassHistograms, auc: number, binNoiseVariance = 0): { sampling: number; noise: number } | null {
+  const { nNegative: nNeg, nPositive: nPos, v10, v01 } = aucPlacements(h);
+  if (!(nNeg >= 2 && nPos >= 2)) return null;
+  let s10 = 0;
+  let s01 = 0;
+  for (let k = 0; k < v10.length; k += 1) {
+    s10 += (h.positive[k] as number) * (v10[k]! - auc) * (v10[k]! - auc);
+    s01 += (h.negative[k] as number) * (v01[k]! - auc) * (v01[k]! - auc);
+  }
+  let noise = 0;
+  const gradients = binNoiseVariance > 0 ? aucGradients(h, auc) : null;
+  if (gradients) for (let k = 0; k < v10.length; k += 1) noise += gradients.positive[k]! ** 2 + gradients.negative[k]! ** 2;
   const sampling = s10 / (nPos - 1) / nPos + s01 / (nNeg - 1) / nNeg;
   return { sampling: Math.max(0, sampling), noise: binNoiseVariance * noise };
 }

@@ -21,6 +21,7 @@ function codeOf(fn: () => unknown): string | undefined {
 describe('codec', () => {
   it('pins the public error codes', () => {
     expect(Object.keys(PROTOCOL_ERROR_MESSAGES).sort()).toEqual([
+      'FEDVAL_ERR_PROTO_INTERNAL',
       'FEDVAL_ERR_PROTO_INVALID_MESSAGE',
       'FEDVAL_ERR_PROTO_MALFORMED',
       'FEDVAL_ERR_PROTO_MESSAGE_TOO_LARGE',
@@ -63,14 +64,14 @@ describe('codec', () => {
         deadline: Date.now() + 60000,
       }),
       createMessage('task.accept', { roundId: 'r1' }),
-      createMessage('task.refuse', { roundId: 'r1', reason: { code: 'FEDVAL_ERR_AGENT_POLICY', message: 'no' } }),
+      createMessage('task.refuse', { roundId: 'r1', reason: { code: 'FEDVAL_ERR_AGENT_POLICY_TASK', message: 'no' } }),
       createMessage('task.progress', { roundId: 'r1', phase: 'evaluating', percent: 42.5 }),
       createMessage('task.result', {
         roundId: 'r1',
         contribution: { kind: 'bfv', ciphertexts: [ciphertext, ciphertext] },
         contributionSha256: 'b'.repeat(64),
       }),
-      createMessage('task.cancel', { roundId: 'r1', reason: { code: 'FEDVAL_ERR_COORD_DEADLINE', message: 'late' } }),
+      createMessage('task.cancel', { roundId: 'r1', reason: { code: 'FEDVAL_ERR_COORD_ROUND_DEADLINE', message: 'late' } }),
       createMessage('heartbeat', {}),
       createErrorMessage({ code: 'FEDVAL_ERR_PROTO_MALFORMED', message: 'bad' }, 'abc'),
     ];
@@ -116,7 +117,7 @@ describe('codec', () => {
     );
     expect(
       codeOf(() =>
-        decodeMessage(rawPackr.pack({ ...base, type: 'heartbeat', content: {}, error: { code: 'FEDVAL_ERR_X', message: 'y' } })),
+        decodeMessage(rawPackr.pack({ ...base, type: 'heartbeat', content: {}, error: { code: 'FEDVAL_ERR_PROTO_INTERNAL', message: 'y' } })),
       ),
     ).toBe('FEDVAL_ERR_PROTO_INVALID_MESSAGE');
     expect(
@@ -162,8 +163,22 @@ describe('codec', () => {
   it('reduces any error to a code and a short message for the wire', () => {
     const wire = toWireError(new ProtocolError('FEDVAL_ERR_PROTO_MALFORMED'));
     expect(wire).toEqual({ code: 'FEDVAL_ERR_PROTO_MALFORMED', message: PROTOCOL_ERROR_MESSAGES.FEDVAL_ERR_PROTO_MALFORMED });
-    expect(toWireError(new TypeError('x')).code).toBe('FEDVAL_ERR_INTERNAL');
-    expect(toWireError({ code: 'rm -rf' }).code).toBe('FEDVAL_ERR_INTERNAL');
+    expect(toWireError(new TypeError('x')).code).toBe('FEDVAL_ERR_PROTO_INTERNAL');
+    expect(toWireError({ code: 'rm -rf' }).code).toBe('FEDVAL_ERR_PROTO_INTERNAL');
+  });
+
+  it('never sends the message of an uncoded error: a bug’s message, a library’s code or a thrown value become the generic code', () => {
+    const secret = 'patient 4711 at /srv/site/data/cohort.csv: score 0.83';
+    const generic = { code: 'FEDVAL_ERR_PROTO_INTERNAL', message: PROTOCOL_ERROR_MESSAGES.FEDVAL_ERR_PROTO_INTERNAL };
+    expect(toWireError(new Error(secret))).toEqual(generic);
+    expect(toWireError(Object.assign(new Error(secret), { code: 'ENOENT' }))).toEqual(generic);
+    expect(toWireError({ code: 'FEDVAL_ERR_AGENT_BUSY', message: secret })).toEqual(generic); // not an Error: not one of ours
+    expect(toWireError(secret)).toEqual(generic);
+    const own = { code: 'FEDVAL_ERR_AGENT_INTERNAL', message: 'internal agent error' };
+    expect(toWireError(new RangeError(secret), own)).toEqual(own);
+    // The envelope built from it carries nothing of the secret.
+    const bytes = encodeMessage(createErrorMessage(toWireError(new Error(secret))));
+    expect(Buffer.from(bytes).toString('latin1')).not.toContain('4711');
   });
 });
 

@@ -1,7 +1,7 @@
 // codec.ts — the only place msgpackr is used: encode and decode envelopes with limits and validation.
 import { randomUUID } from 'node:crypto';
 import { Packr } from 'msgpackr';
-import { ProtocolError } from './errors.ts';
+import { PROTOCOL_ERROR_MESSAGES, ProtocolError } from './errors.ts';
 import { DEFAULT_PROTOCOL_LIMITS } from './limits.ts';
 import type { ProtocolLimits } from './limits.ts';
 import { MESSAGE_TYPES, PROTOCOL_VERSION, messageSchema } from './messages.ts';
@@ -74,11 +74,31 @@ export function createErrorMessage(error: WireError, replyTo?: string): Message 
   return replyTo ? { ...base, replyTo } : base;
 }
 
-/** The short, coded form of any error that may cross the wire: code and message only. */
-export function toWireError(error: unknown, fallbackCode = 'FEDVAL_ERR_INTERNAL'): WireError {
-  const code = typeof (error as { code?: unknown })?.code === 'string' ? (error as { code: string }).code : fallbackCode;
-  const message = error instanceof Error ? error.message : 'internal error';
-  return { code: /^FEDVAL_ERR_[A-Z0-9_]+$/.test(code) ? code : fallbackCode, message: message.slice(0, 512) };
+/** What an uncoded error is sent as unless the sender names its own internal code: a generic code, a generic message. */
+export const INTERNAL_WIRE_ERROR: Readonly<WireError> = Object.freeze({
+  code: 'FEDVAL_ERR_PROTO_INTERNAL',
+  message: PROTOCOL_ERROR_MESSAGES.FEDVAL_ERR_PROTO_INTERNAL,
+});
+
+const FEDVAL_CODE = /^FEDVAL_ERR_[A-Z0-9_]+$/;
+/** Longest message sent with a code, in characters. */
+const MAX_WIRE_MESSAGE_LENGTH = 512;
+
+/** Whether an error is one of fedval's coded errors (an Error with a FEDVAL_ERR_… code), whose message is written to be sent. */
+export function isCodedError(error: unknown): error is Error & { code: string } {
+  if (!(error instanceof Error)) return false;
+  const code: unknown = (error as Error & { code?: unknown }).code;
+  return typeof code === 'string' && FEDVAL_CODE.test(code);
+}
+
+/**
+ * The short, coded form of an error that may cross the wire: code and message only. An uncoded error (a plain Error, a
+ * bug, a library's own error) becomes `uncoded` — by default {@link INTERNAL_WIRE_ERROR} — and its message is never sent:
+ * it may hold a path, a value or anything else that must not leave the process.
+ */
+export function toWireError(error: unknown, uncoded: Readonly<WireError> = INTERNAL_WIRE_ERROR): WireError {
+  if (!isCodedError(error)) return { code: uncoded.code, message: uncoded.message };
+  return { code: error.code, message: error.message.slice(0, MAX_WIRE_MESSAGE_LENGTH) };
 }
 
 export type { ProtocolLimits };

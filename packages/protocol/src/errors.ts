@@ -5,6 +5,7 @@ export const PROTOCOL_ERROR_MESSAGES = {
   FEDVAL_ERR_PROTO_VERSION: 'incompatible protocol version',
   FEDVAL_ERR_PROTO_INVALID_MESSAGE: 'message does not match its schema',
   FEDVAL_ERR_PROTO_UNKNOWN_TYPE: 'unknown message type',
+  FEDVAL_ERR_PROTO_INTERNAL: 'internal error',
 } as const;
 
 export type ProtocolErrorCode = keyof typeof PROTOCOL_ERROR_MESSAGES;

@@ -30,7 +30,7 @@ const EVENTS: AuditEvent[] = [
   { actor: 'site:site-a', action: 'connection.accepted', object: 'coordinator:wss://coord.example' },
   { actor: 'site:site-a', action: 'task.accepted', object: 'round:r-1', details: { model: sha256Hex('model') } },
   { actor: 'site:site-a', action: 'contribution.sent', object: 'round:r-1', details: { sha256: sha256Hex('c1'), epsilon: 0.5 } },
-  { actor: 'site:site-a', action: 'task.refused', object: 'round:r-2', reason: 'FEDVAL_ERR_AGENT_BUDGET_EXHAUSTED' },
+  { actor: 'site:site-a', action: 'task.refused', object: 'round:r-2', reason: 'FEDVAL_ERR_DP_BUDGET_EXCEEDED' },
   { actor: 'role:site-admin:bob', action: 'model.approved', object: `model:${sha256Hex('m2')}`, reason: 'reviewed' },
 ];
 

@@ -1,0 +1,340 @@
+// task-pipeline.ts — one task at the site: policy checks, the model admitted, the data evaluated, the release protected
+// (privacy charged to the ledger, encrypted), audited, kept, signed and sent. Nothing row-level leaves.
+import { createHash } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
+import { basename } from 'node:path';
+import { budgetFromEpsilon, createRelease, cryptoRandomSource, DpError } from '@fedval/dp';
+import type { PrivacyBudget, PrivateRelease } from '@fedval/dp';
+import { resolveMetricSpec } from '@fedval/metrics';
+import type { MetricSpec, StatisticsLayout } from '@fedval/metrics';
+import { contributionDigest, createMessage } from '@fedval/protocol';
+import type { Message, ResultSignature, TaskContent, WireError } from '@fedval/protocol';
+import { attestationSha256, commitToFingerprint, createNonce, signResult } from '@fedval/trust';
+import type { AuditEntry, AuditEvent, JsonValue } from '@fedval/trust';
+import type { Logger } from 'pino';
+import type { AgentConfig } from './config.ts';
+import { encryptContribution } from './contribution-encryption.ts';
+import { AgentError, agentWireError } from './errors.ts';
+import { evaluateDataset } from './evaluation.ts';
+import { decideModelRun } from './model-registry.ts';
+import type { ModelRunBasis } from './model-registry.ts';
+import { loadLocalModelScorer, receiveModelBundle } from './model-scorer.ts';
+import type { ReceivedBundle } from './model-scorer.ts';
+import { scoreColumnScorer } from './scorers.ts';
+import type { SentContribution } from './sent-contributions.ts';
+import type { SiteState } from './site-state.ts';
+import { checkTaskPolicy } from './task-policy.ts';
+
+/** How a task ended, for supervision and tests. */
+export type TaskOutcome = 'contributed' | 'refused';
+
+export interface TaskPipelineOptions {
+  config: AgentConfig;
+  log: Logger;
+  /** The enrolled site's private key: results are signed with it. Undefined for a token-configured site. */
+  siteKey: KeyObject | undefined;
+  /** The site's open state; throws FEDVAL_ERR_AGENT_LEDGER when the agent is stopped. */
+  state: () => SiteState;
+  /** Sends a message to the coordinator (dropped while disconnected). */
+  send: (message: Message) => void;
+  /** Appends an audit entry as this site, fsynced before returning; with `change`, in the same transaction. */
+  record: (event: Omit<AuditEvent, 'actor'>, change?: () => void) => AuditEntry;
+  /** Audits an event that releases nothing; a failed write is logged, not thrown. */
+  recordQuietly: (event: Omit<AuditEvent, 'actor'>) => void;
+  finished: (roundId: string, outcome: TaskOutcome, code?: string) => void;
+}
+
+/** Runs the coordinator's tasks, one at a time, under the site's policy, noise floor and privacy budget. */
+export class TaskPipeline {
+  readonly #config: AgentConfig;
+  readonly #log: Logger;
+  readonly #siteKey: KeyObject | undefined;
+  readonly #state: () => SiteState;
+  readonly #send: (message: Message) => void;
+  readonly #record: TaskPipelineOptions['record'];
+  readonly #recordQuietly: TaskPipelineOptions['recordQuietly'];
+  readonly #finished: TaskPipelineOptions['finished'];
+  #running: { roundId: string; abort: AbortController } | undefined;
+
+  constructor(options: TaskPipelineOptions) {
+    this.#config = options.config;
+    this.#log = options.log;
+    this.#siteKey = options.siteKey;
+    this.#state = options.state;
+    this.#send = options.send;
+    this.#record = options.record;
+    this.#recordQuietly = options.recordQuietly;
+    this.#finished = options.finished;
+  }
+
+  /** The coordinator cancelled a round: the task running for it, if any, stops with FEDVAL_ERR_AGENT_CANCELLED. */
+  cancel(roundId: string, reason: WireError): void {
+    if (this.#running?.roundId !== roundId) return;
+    this.#log.info({ roundId, code: reason.code }, 'task cancelled by coordinator');
+    this.#running.abort.abort(new AgentError('FEDVAL_ERR_AGENT_CANCELLED'));
+  }
+
+  /** Stops the running task, if any (the agent is stopping). */
+  abort(): void {
+    this.#running?.abort.abort();
+  }
+
+  async run(requestId: string, task: TaskContent): Promise<void> {
+    const { roundId } = task;
+    const object = `round:${roundId}`;
+    const log = this.#log.child({ roundId, studyId: task.studyId });
+    if (this.#running?.roundId === roundId) {
+      // The coordinator lost our connection while this task ran: the result will go out on the new one.
+      log.info('task sent again while it runs; its result will follow on this connection');
+      this.#send(createMessage('task.accept', { roundId }, requestId));
+      return;
+    }
+    // A task this site already answered (the connection dropped, or the agent restarted): the same bytes again.
+    let earlier: SentContribution | undefined;
+    try {
+      earlier = this.#state().sent.find(roundId);
+    } catch (error) {
+      log.error({ code: agentWireError(error).code }, 'cannot read the contributions already sent; the ledger decides');
+    }
+    if (earlier) return this.#resendContribution(requestId, earlier, log);
+    const refuse = (error: unknown): void => {
+      const reason = agentWireError(error);
+      this.#recordQuietly({ action: 'task.refused', object, reason: reason.code, details: { study: task.studyId, code: reason.code } });
+      log.warn({ code: reason.code, reason: reason.message }, 'task refused');
+      this.#send(createMessage('task.refuse', { roundId, reason }, requestId));
+      this.#finished(roundId, 'refused', reason.code);
+    };
+    let spec: MetricSpec;
+    try {
+      this.#record({
+        action: 'task.received',
+        object,
+        details: {
+          study: task.studyId,
+          scorer: task.scorer.kind,
+          bundle_sha256: task.scorer.kind === 'model' ? task.scorer.bundleSha256 : null,
+          contribution: task.contribution.kind,
+          dp: Boolean(task.privacy),
+        },
+      });
+      if (this.#running) throw new AgentError('FEDVAL_ERR_AGENT_BUSY');
+      // Charged before, and the contribution made then is no longer held (its deadline passed): a second noisy release
+      // of the same round would spend the budget twice for one result.
+      if (this.#state().ledger.hasCharged(roundId)) throw new AgentError('FEDVAL_ERR_AGENT_ROUND_REPEATED', roundId);
+      spec = resolveMetricSpec(task.metricSpec as Partial<MetricSpec>);
+      checkTaskPolicy(this.#config.policy, spec, task);
+    } catch (error) {
+      return refuse(error);
+    }
+    const abort = new AbortController();
+    const deadlineTimer = setTimeout(() => abort.abort(new AgentError('FEDVAL_ERR_AGENT_DEADLINE')), Math.max(0, task.deadline - Date.now()));
+    this.#running = { roundId, abort };
+    try {
+      const bundle = task.scorer.kind === 'model' ? await this.#admitModel(task.scorer, roundId) : undefined;
+      abort.signal.throwIfAborted();
+      this.#record({
+        action: 'task.accepted',
+        object,
+        details: {
+          study: task.studyId,
+          task: spec.task,
+          contribution: task.contribution.kind,
+          bundle_sha256: bundle?.bundleSha256 ?? null,
+          model_basis: bundle?.basis ?? null,
+        },
+      });
+      this.#send(createMessage('task.accept', { roundId }, requestId));
+      log.info({ task: spec.task, scorer: task.scorer.kind, contribution: task.contribution.kind }, 'task accepted');
+      const progress = this.#progressReporter(roundId);
+      progress('loading_model', 0);
+      const scorer = bundle
+        ? await loadLocalModelScorer(bundle.dir, this.#log, this.#config.limits.batch_rows, bundle.bundleSha256)
+        : scoreColumnScorer(task.scorer.kind === 'score_column' ? task.scorer.columns : []);
+      const dataFingerprint = createHash('sha256');
+      const outcome = await evaluateDataset({
+        source: {
+          path: this.#config.data.path,
+          delimiter: this.#config.data.delimiter,
+          columns: this.#config.data.columns,
+          chunkRows: this.#config.limits.batch_rows,
+          maxRows: this.#config.limits.max_rows,
+          onBytes: (bytes) => dataFingerprint.update(bytes),
+        },
+        spec,
+        label: this.#config.data.label,
+        scorer,
+        onProgress: (percent) => progress('evaluating', percent),
+        signal: abort.signal,
+      });
+      abort.signal.throwIfAborted();
+      if (outcome.included < this.#config.policy.min_cohort) {
+        throw new AgentError('FEDVAL_ERR_AGENT_POLICY_MIN_COHORT', `site minimum is ${this.#config.policy.min_cohort}`);
+      }
+      progress('protecting', 100);
+      const { vector: released, privacy } = this.#release(outcome.layout, outcome.vector, task);
+      const datasetCommitment = this.#commitToDataset(task, dataFingerprint.digest('hex'));
+      const contribution = await encryptContribution(released, task.contribution);
+      abort.signal.throwIfAborted();
+      progress('sending', 100);
+      const digest = contributionDigest(contribution);
+      const contributionSha256 = digest.sha256;
+      // Written and fsynced before the message leaves: a crash can lose a contribution, never hide one.
+      const sent = this.#record({
+        action: 'contribution.sent',
+        object,
+        details: {
+          site: this.#config.site_id,
+          round: roundId,
+          study: task.studyId,
+          sha256: contributionSha256,
+          bytes: digest.bytes,
+          kind: contribution.kind,
+          epsilon: privacy?.epsilon ?? null,
+          dataset_commitment: datasetCommitment,
+        },
+      });
+      const attestation = {
+        ...(privacy ? { privacy } : {}),
+        dataset_commitment: datasetCommitment,
+        audit_head: { seq: sent.seq, hash: sent.hash },
+      };
+      this.#state().sent.keep({ roundId, studyId: task.studyId, deadline: task.deadline, contribution, contributionSha256, attestation });
+      const signature = this.#signResult(roundId, contributionSha256, attestation);
+      this.#send(createMessage('task.result', { roundId, contribution, contributionSha256, attestation, ...(signature ? { signature } : {}) }, requestId));
+      log.info({ contributionSha256, kind: contribution.kind, entries: released.length, scorer: scorer.description, privacy }, 'contribution sent');
+      this.#finished(roundId, 'contributed');
+    } catch (error) {
+      refuse(abort.signal.aborted && abort.signal.reason instanceof AgentError ? abort.signal.reason : error);
+    } finally {
+      clearTimeout(deadlineTimer);
+      this.#running = undefined;
+    }
+  }
+
+  /**
+   * Answers a repeated task with the contribution already made for its round, byte for byte (freshly signed when the
+   * site is enrolled); audited as `contribution.resent` before it leaves. No data is read and no privacy is charged.
+   */
+  #resendContribution(requestId: string, sent: SentContribution, log: Logger): void {
+    const { roundId, contribution, contributionSha256, attestation } = sent;
+    try {
+      this.#record({
+        action: 'contribution.resent',
+        object: `round:${roundId}`,
+        details: { site: this.#config.site_id, round: roundId, study: sent.studyId, sha256: contributionSha256, bytes: contributionDigest(contribution).bytes, kind: contribution.kind },
+      });
+    } catch (error) {
+      log.error({ code: agentWireError(error).code }, 'cannot record the re-sent contribution; not sending it');
+      return;
+    }
+    const signature = this.#signResult(roundId, contributionSha256, attestation);
+    this.#send(createMessage('task.accept', { roundId }, requestId));
+    this.#send(createMessage('task.result', { roundId, contribution, contributionSha256, attestation, ...(signature ? { signature } : {}) }, requestId));
+    log.info({ contributionSha256 }, 'task sent again after a lost connection: the same contribution re-sent, nothing recomputed or charged');
+    this.#finished(roundId, 'contributed');
+  }
+
+  /** An enrolled site's signature over the result (@fedval/trust signResult); none for a token site. */
+  #signResult(roundId: string, contributionSha256: string, attestation: Record<string, unknown>): ResultSignature | undefined {
+    if (!this.#siteKey) return undefined;
+    // The attestation (privacy spent, dataset commitment, audit head) is signed too, through its canonical SHA-256.
+    const fields = {
+      roundId,
+      siteId: this.#config.site_id,
+      contributionSha256,
+      nonce: createNonce(),
+      sentAt: Date.now(),
+      attestationSha256: attestationSha256(attestation as JsonValue),
+    };
+    return { nonce: fields.nonce, sentAt: fields.sentAt, signature: new Uint8Array(signResult(this.#siteKey, fields)) };
+  }
+
+  /**
+   * Receives a task's model bundle (manifest hash and sponsor signature checked, cached for review), records it in the
+   * site's registry, and applies policy.model_approval: returns the bundle to run, or throws the coded refusal. A
+   * bundle that is refused for want of approval stays in the cache and the registry for `fedval-agent models`.
+   */
+  async #admitModel(scorer: Extract<TaskContent['scorer'], { kind: 'model' }>, roundId: string): Promise<ReceivedBundle & { basis: ModelRunBasis }> {
+    const bundle = await receiveModelBundle(scorer, this.#config.data_dir);
+    const received = this.#state().models.recordReceived({
+      bundleSha256: bundle.bundleSha256,
+      name: bundle.manifest.name,
+      version: bundle.manifest.version,
+      inputs: bundle.manifest.inputs.map((input) => input.column),
+      signerFingerprint: bundle.signerFingerprint,
+    });
+    this.#record({
+      action: 'model.verified',
+      object: `model:${bundle.bundleSha256}`,
+      details: { round: roundId, bundle_sha256: bundle.bundleSha256, signer: bundle.signerFingerprint, approved_by_site_admin: received.approval !== null },
+    });
+    return { ...bundle, basis: decideModelRun(this.#config.policy, bundle.signerFingerprint, received.approval !== null) };
+  }
+
+  /** Commits to the exact bytes evaluated: keeps fingerprint and salt at the site (database, audit), returns the commitment to send. */
+  #commitToDataset(task: TaskContent, fingerprint: string): string {
+    const { commitment, salt } = commitToFingerprint(fingerprint);
+    const record = { studyId: task.studyId, roundId: task.roundId, datasetId: this.#datasetId(), dataFile: basename(this.#config.data.path), fingerprint, salt, commitment };
+    const state = this.#state();
+    this.#record(
+      {
+        action: 'dataset.committed',
+        object: `round:${task.roundId}`,
+        details: { dataset_id: record.datasetId, data_file: record.dataFile, fingerprint, salt, commitment },
+      },
+      () => state.commitments.record(record),
+    );
+    return commitment;
+  }
+
+  /**
+   * The vector this site releases, through the study's release (exact, or private: @fedval/dp createRelease). Under DP
+   * this round's ρ is first charged to the site's ledger (written before anything leaves; refused with the ledger's code
+   * when the site budget would be exceeded, whatever the coordinator says), and the release carries this site's noise share.
+   */
+  #release(layout: StatisticsLayout, vector: Float64Array, task: TaskContent): { vector: Float64Array; privacy: Record<string, number> | null } {
+    const release = createRelease(layout, task.privacy as never);
+    const privacy = release.kind === 'private' ? this.#chargePrivacy(release, task) : null;
+    return { vector: release.protect(vector, cryptoRandomSource()), privacy };
+  }
+
+  /** Charges a private release's cost to the site's ledger and audits it; returns what the site reports it spent. */
+  #chargePrivacy(release: PrivateRelease, task: TaskContent): Record<string, number> {
+    const datasetId = this.#datasetId();
+    const decision = this.#state().ledger.charge(
+      { datasetId, studyId: task.studyId, roundId: task.roundId, rho: release.rho, epsilon: release.epsilon, delta: release.delta },
+      this.#budget(),
+    );
+    if (!decision.allowed) throw new DpError(decision.code, decision.detail);
+    const after = decision.after;
+    const privacy = {
+      rho: release.rho,
+      epsilon: release.epsilon,
+      delta: release.delta,
+      epsilon_spent: after.spentEpsilon,
+      epsilon_remaining: Math.max(0, after.totalEpsilon - after.spentEpsilon),
+      epsilon_total: after.totalEpsilon,
+    };
+    this.#record({ action: 'privacy.charged', object: `round:${task.roundId}`, details: { dataset_id: datasetId, study: task.studyId, ...privacy } });
+    return privacy;
+  }
+
+  #budget(): PrivacyBudget {
+    const { total_epsilon, per_round_epsilon, delta } = this.#config.privacy;
+    return budgetFromEpsilon({ totalEpsilon: total_epsilon, perRoundEpsilon: per_round_epsilon, delta });
+  }
+
+  #datasetId(): string {
+    return this.#config.privacy.dataset_id ?? `${this.#config.site_id}:${basename(this.#config.data.path)}`;
+  }
+
+  #progressReporter(roundId: string): (phase: 'loading_model' | 'evaluating' | 'protecting' | 'sending', percent: number) => void {
+    let last = 0;
+    return (phase, percent) => {
+      const now = Date.now();
+      if (phase === 'evaluating' && percent < 100 && now - last < 1000) return;
+      last = now;
+      this.#send(createMessage('task.progress', { roundId, phase, percent: Math.round(percent * 10) / 10 }));
+    };
+  }
+}
