@@ -96,6 +96,10 @@ export async function siteHub(app: FastifyInstance, options: SiteHubOptions): Pr
         roles: PUBLIC_ROUTE,
         rateLimit: { max: connectsPerMinute, timeWindow: 60_000, keyGenerator: (request) => `ws:${request.ip}` },
       },
+      schema: {
+        summary: 'The site socket (WebSocket): sites connect here and speak the @fedval/protocol messages',
+        response: { 101: { description: 'Switching Protocols: binary msgpack messages follow', content: {} } },
+      },
     },
     (socket, request) => {
       const clientCommonName = siteClientCertificate(request.raw.socket)?.commonName;

@@ -1,18 +1,27 @@
-// studies.ts — REST routes to create and read studies (model or score column, metric spec, sites, quorum, deadline).
+// studies.ts — REST routes to create, list and read studies (model or score column, metric spec, sites, quorum, deadline).
 import { createHash, randomUUID } from 'node:crypto';
+import { bfvEncryptionSummary, createHeContext, encryptVector } from '@fedval/he';
 import { createStatisticsLayout, resolveMetricSpec } from '@fedval/metrics';
 import type { MetricSpec } from '@fedval/metrics';
+import {
+  publicKeyRegisteredResponseSchema,
+  publicKeyRequestSchema,
+  studyCreateRequestSchema,
+  studyEncryptionResponseSchema,
+  studyListResponseSchema,
+  studyParamsSchema,
+  studyViewSchema,
+} from '@fedval/protocol';
+import type { StudyView } from '@fedval/protocol';
 import type { FastifyInstance } from 'fastify';
-import { z } from 'zod';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { CoordinatorConfig } from '../config.ts';
-import { MAX_DEADLINE_SECONDS } from '../config.ts';
 import { actorOf } from '../access-control.ts';
 import type { AuditRecorder } from '../coordinator-audit.ts';
 import { CoordinatorError } from '../errors.ts';
 import type { CoordinatorStore, StudyRecord } from '../storage/store.ts';
-import { isoTime, parseRequest } from './request-validation.ts';
+import { isoTime } from './request-validation.ts';
 import { DEFAULT_PROTECTION, planProtection } from '../protection.ts';
-import { bfvEncryptionSummary, createHeContext, encryptVector } from '@fedval/he';
 
 export interface StudyRoutesOptions {
   config: CoordinatorConfig;
@@ -20,40 +29,9 @@ export interface StudyRoutesOptions {
   audit: AuditRecorder;
 }
 
-const siteId = z.string().min(1).max(128);
-const studySchema = z
-  .strictObject({
-    name: z.string().min(1).max(256),
-    model_id: z.string().regex(/^[0-9a-f]{64}$/, 'expected a model id (64 lowercase hex)').optional(),
-    score_column: z.string().min(1).max(256).optional(),
-    metric_spec: z.record(z.string(), z.unknown()),
-    sites: z
-      .array(siteId)
-      .min(1)
-      .max(1024)
-      .refine((sites) => new Set(sites).size === sites.length, 'site ids must be unique'),
-    quorum: z.number().int().positive().optional(),
-    deadline_seconds: z.number().int().positive().max(MAX_DEADLINE_SECONDS).optional(),
-    contribution: z.enum(['bfv', 'plaintext']).optional(),
-    release: z.strictObject({ min_sites: z.number().int().positive().max(1024) }).optional(),
-    max_patients_per_site: z.number().int().positive().max(1_000_000_000).optional(),
-    privacy: z
-      .strictObject({
-        epsilon: z.number().positive().max(100),
-        delta: z.number().gt(0).lt(1),
-        mechanism: z.enum(['skellam', 'distributed-discrete-gaussian', 'discrete-gaussian']).optional(),
-        layout: z.unknown().optional(),
-        weights: z.record(z.string(), z.number()).optional(),
-        expected_patients: z.number().int().positive().optional(),
-        expected_prevalence: z.number().gt(0).lt(1).optional(),
-      })
-      .optional(),
-  })
-  .refine((body) => (body.model_id === undefined) !== (body.score_column === undefined), 'give exactly one of model_id and score_column')
-  .refine((body) => body.quorum === undefined || body.quorum <= body.sites.length, { message: 'quorum cannot exceed the number of sites', path: ['quorum'] });
-const studyParams = z.strictObject({ id: z.uuid() });
+const READERS = ['sponsor', 'privacy_officer', 'auditor', 'admin'] as const;
 
-export function studyView(study: StudyRecord) {
+export function studyView(study: StudyRecord): StudyView {
   return {
     study_id: study.id,
     name: study.name,
@@ -92,15 +70,21 @@ function protectionSummary(study: StudyRecord): Record<string, string | number |
   };
 }
 
-const publicKeySchema = z.strictObject({ public_key_base64: z.base64().min(16).max(64 * 1024 * 1024) });
-
 export async function studyRoutes(app: FastifyInstance, options: StudyRoutesOptions): Promise<void> {
   if (!options.config || !options.store || !options.audit) throw new CoordinatorError('FEDVAL_ERR_COORD_INTERNAL', 'studyRoutes needs the config, store and audit options');
   const { config, store, audit } = options;
   const knownSites = new Set(config.sites.map((site) => site.id));
 
-  app.post('/api/studies', { config: { roles: ['sponsor'] } }, async (request, reply) => {
-    const body = parseRequest(studySchema, request.body, 'body');
+  const api = app.withTypeProvider<ZodTypeProvider>();
+
+  api.post(
+    '/api/studies',
+    {
+      config: { roles: ['sponsor'] },
+      schema: { summary: 'Create a study', body: studyCreateRequestSchema, response: { 201: studyViewSchema } },
+    },
+    async (request, reply) => {
+    const body = request.body;
     const unknown = body.sites.filter((id) => !knownSites.has(id));
     if (unknown.length > 0) throw new CoordinatorError('FEDVAL_ERR_COORD_UNKNOWN_SITE', unknown.map((id) => JSON.stringify(id)).join(', '));
     if (body.model_id !== undefined && !(await store.getModel(body.model_id))) {
@@ -146,28 +130,57 @@ export async function studyRoutes(app: FastifyInstance, options: StudyRoutesOpti
     audit({ actor: actorOf(request), action: 'study.created', object: `study:${study.id}`, details: protectionSummary(study) });
     request.log.info({ studyId: study.id, sites: study.sites.length, quorum: study.quorum }, 'study created');
     return reply.code(201).send(studyView(study));
-  });
+    },
+  );
 
-  app.get('/api/studies/:id', { config: { roles: ['sponsor', 'privacy_officer', 'auditor', 'admin'] } }, async (request) => {
-    const { id } = parseRequest(studyParams, request.params, 'params');
-    const study = await store.getStudy(id);
-    if (!study) throw new CoordinatorError('FEDVAL_ERR_COORD_STUDY_NOT_FOUND', id);
-    return studyView(study);
-  });
+  api.get(
+    '/api/studies',
+    { config: { roles: READERS }, schema: { summary: 'List studies, oldest first', response: { 200: studyListResponseSchema } } },
+    async () => (await store.listStudies()).map(studyView),
+  );
+
+  api.get(
+    '/api/studies/:id',
+    { config: { roles: READERS }, schema: { summary: 'A study', params: studyParamsSchema, response: { 200: studyViewSchema } } },
+    async (request) => {
+      const { id } = request.params;
+      const study = await store.getStudy(id);
+      if (!study) throw new CoordinatorError('FEDVAL_ERR_COORD_STUDY_NOT_FOUND', id);
+      return studyView(study);
+    },
+  );
 
   // What the key holder needs to create the study's key pair: the BFV plan. Public.
-  app.get('/api/studies/:id/encryption', { config: { roles: ['privacy_officer', 'sponsor', 'auditor', 'admin'] } }, async (request) => {
-    const { id } = parseRequest(studyParams, request.params, 'params');
+  api.get(
+    '/api/studies/:id/encryption',
+    {
+      config: { roles: ['privacy_officer', 'sponsor', 'auditor', 'admin'] },
+      schema: { summary: "A bfv study's encryption plan", params: studyParamsSchema, response: { 200: studyEncryptionResponseSchema } },
+    },
+    async (request) => {
+    const { id } = request.params;
     const study = await store.getStudy(id);
     if (!study) throw new CoordinatorError('FEDVAL_ERR_COORD_STUDY_NOT_FOUND', id);
     if (!study.protection.encryption) throw new CoordinatorError('FEDVAL_ERR_COORD_NOT_ENCRYPTED', id);
     return { study_id: study.id, plan: study.protection.encryption, public_key_registered: study.publicKey !== null };
-  });
+    },
+  );
 
   // The key holder registers the public key only; the coordinator never receives a secret key.
-  app.put('/api/studies/:id/public-key', { config: { roles: ['privacy_officer'] } }, async (request) => {
-    const { id } = parseRequest(studyParams, request.params, 'params');
-    const body = parseRequest(publicKeySchema, request.body, 'body');
+  api.put(
+    '/api/studies/:id/public-key',
+    {
+      config: { roles: ['privacy_officer'] },
+      schema: {
+        summary: "Register the key holder's BFV public key of a study",
+        params: studyParamsSchema,
+        body: publicKeyRequestSchema,
+        response: { 200: publicKeyRegisteredResponseSchema },
+      },
+    },
+    async (request) => {
+    const { id } = request.params;
+    const body = request.body;
     const study = await store.getStudy(id);
     if (!study) throw new CoordinatorError('FEDVAL_ERR_COORD_STUDY_NOT_FOUND', id);
     if (!study.protection.encryption) throw new CoordinatorError('FEDVAL_ERR_COORD_NOT_ENCRYPTED', id);
@@ -188,6 +201,7 @@ export async function studyRoutes(app: FastifyInstance, options: StudyRoutesOpti
       details: { sha256: createHash('sha256').update(publicKey).digest('hex'), bytes: publicKey.byteLength },
     });
     request.log.info({ studyId: id, bytes: publicKey.byteLength }, 'public key registered');
-    return { study_id: id, public_key_registered: true };
-  });
+    return { study_id: id, public_key_registered: true as const };
+    },
+  );
 }
