@@ -67,7 +67,8 @@ async function call(server: RunningCoordinator, method: string, url: string, rol
   if (hasBody) headers['content-type'] = 'application/json';
   const response = await fetch(`${server.url}${concretePath(url)}`, { method, headers, ...(hasBody ? { body: '{}' } : {}) });
   const text = await response.text();
-  return { status: response.status, body: text && method !== 'HEAD' ? JSON.parse(text) : undefined };
+  const json = method !== 'HEAD' && /^application\/json/.test(response.headers.get('content-type') ?? '');
+  return { status: response.status, body: text && json ? JSON.parse(text) : undefined };
 }
 
 describe('access control', () => {

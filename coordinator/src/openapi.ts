@@ -38,7 +38,9 @@ export async function openApiDocument(app: FastifyInstance): Promise<void> {
     },
     transform(document) {
       const roles = document.route.config?.roles;
-      const schema = { ...(document.schema as FastifySchema & { hide?: boolean; description?: string; response?: Record<string, unknown> }) };
+      const { hide, ...schema } = document.schema as FastifySchema & { hide?: boolean; description?: string; response?: Record<string, unknown> };
+      // @fastify/websocket hides its routes; the site socket is part of the API, documented as an upgrade.
+      if (hide && document.route.websocket !== true) return { schema: { hide: true }, url: document.url };
       const errors = { '4XX': apiErrorSchema, '5XX': apiErrorSchema };
       const described = {
         ...schema,

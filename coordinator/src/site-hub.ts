@@ -5,6 +5,7 @@ import type { AuthChallenge } from '@fedval/trust';
 import type { Message, WireError } from '@fedval/protocol';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { RawData, WebSocket } from 'ws';
+import { z } from 'zod';
 import { PUBLIC_ROUTE } from './access-control.ts';
 import type { CoordinatorConfig } from './config.ts';
 import type { AuditRecorder } from './coordinator-audit.ts';
@@ -98,7 +99,7 @@ export async function siteHub(app: FastifyInstance, options: SiteHubOptions): Pr
       },
       schema: {
         summary: 'The site socket (WebSocket): sites connect here and speak the @fedval/protocol messages',
-        response: { 101: { description: 'Switching Protocols: binary msgpack messages follow', content: {} } },
+        response: { 101: z.null().describe('Switching Protocols: binary msgpack messages of @fedval/protocol follow') },
       },
     },
     (socket, request) => {

@@ -274,11 +274,6 @@ export const auditPageQuerySchema = z.strictObject({
   limit: z.coerce.number().int().min(1).max(MAX_AUDIT_PAGE).default(100),
 });
 
-type JsonValue = string | number | boolean | null | readonly JsonValue[] | { readonly [key: string]: JsonValue };
-const jsonValueSchema: z.ZodType<JsonValue> = z.lazy(() =>
-  z.union([z.string(), z.number(), z.boolean(), z.null(), z.array(jsonValueSchema).readonly(), z.record(z.string(), jsonValueSchema)]),
-);
-
 // MERGE: replace with the owning package's input schema
 /** Placeholder for @fedval/trust's audit entry. */
 export const auditEntrySchema = z.strictObject({
@@ -288,7 +283,8 @@ export const auditEntrySchema = z.strictObject({
   action: z.string(),
   object: z.string(),
   reason: z.string().nullable(),
-  details: z.record(z.string(), jsonValueSchema),
+  /** JSON values: what was done, never data. */
+  details: z.record(z.string(), z.unknown()),
   prev: sha256Hex,
   hash: sha256Hex,
 });
