@@ -16,6 +16,7 @@ describe('fedval CLI', () => {
       'FEDVAL_ERR_CLI_KEY_MISMATCH',
       'FEDVAL_ERR_CLI_RELEASE_POLICY',
       'FEDVAL_ERR_CLI_AUDIT',
+      'FEDVAL_ERR_CLI_RESPONSE',
     ]);
   });
 

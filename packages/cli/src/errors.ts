@@ -11,6 +11,7 @@ export const CLI_ERROR_MESSAGES = {
   FEDVAL_ERR_CLI_KEY_MISMATCH: 'the keys do not belong to this study',
   FEDVAL_ERR_CLI_RELEASE_POLICY: 'the release policy is not met; nothing was decrypted',
   FEDVAL_ERR_CLI_AUDIT: "the key holder's audit trail cannot be written or does not verify",
+  FEDVAL_ERR_CLI_RESPONSE: 'the coordinator answered with a document that breaks the REST contract',
 } as const;
 
 export type CliErrorCode = keyof typeof CLI_ERROR_MESSAGES;
