@@ -133,7 +133,8 @@ export class CoordinatorClient {
       response = await fetch(`${this.baseUrl}${path}`, { method, headers, body: body === undefined ? null : JSON.stringify(body) });
     } catch (cause) {
       // fetch says only "fetch failed"; the reason (ECONNREFUSED, an untrusted certificate…) is its cause's code.
-      const reason = cause instanceof Error && cause.cause instanceof Error && 'code' in cause.cause ? cause.cause.code : undefined;
+      const inner = cause instanceof Error ? cause.cause : undefined;
+      const reason = typeof inner === 'object' && inner !== null && 'code' in inner ? inner.code : undefined;
       throw new CliError('FEDVAL_ERR_CLI_API', `${method} ${path}: coordinator unreachable${typeof reason === 'string' ? ` (${reason})` : ''}`, { cause });
     }
     const text = await response.text();
