@@ -58,6 +58,7 @@ describe('coordinator error codes', () => {
       'FEDVAL_ERR_COORD_FINALIZE',
       'FEDVAL_ERR_COORD_RESULT_SIGNATURE',
       'FEDVAL_ERR_COORD_REPLAYED',
+      'FEDVAL_ERR_COORD_USAGE',
     ]);
   });
 

@@ -62,6 +62,8 @@ export const COORD_ERRORS = {
   FEDVAL_ERR_COORD_FINALIZE: ['the aggregate could not be finalized into metrics', 500],
   FEDVAL_ERR_COORD_RESULT_SIGNATURE: ['the result of an enrolled site is unsigned or its signature does not verify', 400],
   FEDVAL_ERR_COORD_REPLAYED: ['this signed result was already received, or is outside the replay window', 409],
+  // command line
+  FEDVAL_ERR_COORD_USAGE: ['invalid command-line arguments', 400],
 } as const satisfies Record<string, readonly [string, number]>;
 
 export type CoordinatorErrorCode = keyof typeof COORD_ERRORS;

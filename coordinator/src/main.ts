@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // main.ts — the fedval-coordinator command: start a coordinator from a YAML file, hash a token, or make a new one.
+import { readFileSync } from 'node:fs';
 import { text } from 'node:stream/consumers';
 import { generateToken } from '@fedval/trust';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
@@ -72,7 +73,18 @@ async function hashTokenFromStdin(): Promise<void> {
   process.stdout.write(`${hashToken(token)}\n`);
 }
 
+// A reader that closed the pipe (`fedval-coordinator … | head -1`) ends the program quietly.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(0);
+  throw error;
+});
+
+const packageJson = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: unknown };
+
 const program = new Command('fedval-coordinator')
+  .version(typeof packageJson.version === 'string' ? packageJson.version : '0.0.0')
+  // Argument errors in the documented form, `fedval-coordinator: FEDVAL_ERR_COORD_USAGE: message`.
+  .configureOutput({ outputError: (text, write) => write(`fedval-coordinator: FEDVAL_ERR_COORD_USAGE: ${text.replace(/^error: /, '')}`) })
   .description('fedval coordinator: sends evaluation rounds to site agents and aggregates their contributions')
   .showHelpAfterError()
   .exitOverride();

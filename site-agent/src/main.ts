@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // main.ts — `fedval-agent`: run the site agent, evaluate a file locally, list subgroup levels.
-import { mkdirSync, unlinkSync } from 'node:fs';
+import { mkdirSync, readFileSync, unlinkSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { basename, join } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
@@ -29,7 +29,18 @@ import { scoreColumnScorer } from './scorers.ts';
 
 const logger = pino({ level: process.env.FEDVAL_LOG_LEVEL ?? 'info', base: { component: 'fedval-agent' } }, pino.destination(2));
 
+// A reader that closed the pipe (`fedval-agent … | head -1`) ends the program quietly.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(0);
+  throw error;
+});
+
+const packageJson = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: unknown };
+
 const program = new Command('fedval-agent')
+  .version(typeof packageJson.version === 'string' ? packageJson.version : '0.0.0')
+  // Argument errors in the documented form, `fedval-agent: FEDVAL_ERR_AGENT_USAGE: message`.
+  .configureOutput({ outputError: (text, write) => write(`fedval-agent: FEDVAL_ERR_AGENT_USAGE: ${text.replace(/^error: /, '')}`) })
   .description('fedval site agent: evaluates models on this site\'s data; only protected aggregate statistics leave the site')
   .showHelpAfterError()
   .exitOverride();
@@ -192,7 +203,7 @@ program
           `dataset ${datasetId}: spent ε = ${status.spentEpsilon.toFixed(3)} of ${config.privacy.total_epsilon} at δ = ${config.privacy.delta} ` +
             `(ρ ${status.spentRho.toFixed(5)} of ${budget.totalRho.toFixed(5)}); ${records.length} round(s)\n`,
         );
-        for (const r of records) process.stdout.write(`  ${r.at}  study ${r.studyId}  round ${r.roundId}  ε ${r.epsilon}  ρ ${r.rho.toFixed(5)}\n`);
+        for (const r of records) process.stdout.write(`  ${r.at}  study ${r.studyId}  round ${r.roundId}  ε ${r.epsilon.toFixed(2)}  ρ ${r.rho.toFixed(5)}\n`);
       }
     } finally {
       ledger.close();
