@@ -94,13 +94,13 @@ export function addSponsorCommands(program: Command, sites: Command, token: () =
       print(options, list, () => (list.length === 0 ? 'no studies' : list.map(describeStudyRow).join('\n')));
     });
   coordinatorCommand(studies.command('show'))
-    .description('show a study and its rounds')
+    .description('show a study and its rounds (--json: { study, rounds })')
     .argument('<id>', 'study id')
     .action(async (id: string, options: CoordinatorOptions) => {
       const api = client(options);
       const study = await api.getStudy(id);
       const rounds = await api.listRounds(id);
-      print(options, { ...study, rounds }, () => [describeStudy(study), ...(rounds.length ? rounds.map(describeProgress) : ['no rounds yet'])].join('\n'));
+      print(options, { study, rounds }, () => [describeStudy(study), ...(rounds.length ? rounds.map(describeProgress) : ['no rounds yet'])].join('\n'));
     });
 
   const rounds = program.command('rounds').description('sponsor: evaluation rounds of a study');
