@@ -52,10 +52,14 @@ export function roundView(round: RoundRecord, caller: Principal | null = null): 
 }
 
 function withoutPerSitePrivacy(result: NonNullable<RoundRecord['result']>): NonNullable<RoundRecord['result']> {
-  const dp = (result.privacy as { dp?: unknown } | undefined)?.dp;
-  if (!dp || typeof dp !== 'object' || !('sites' in dp)) return result;
-  const { sites: _perSite, ...aggregateOnly } = dp as Record<string, unknown>;
-  return { ...result, privacy: { ...(result.privacy as Record<string, unknown>), dp: aggregateOnly } };
+  const privacy = result.privacy;
+  if (!isRecord(privacy) || !isRecord(privacy.dp) || !('sites' in privacy.dp)) return result;
+  const { sites: _perSite, ...aggregateOnly } = privacy.dp;
+  return { ...result, privacy: { ...privacy, dp: aggregateOnly } };
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 export async function roundRoutes(app: FastifyInstance, options: RoundRoutesOptions): Promise<void> {

@@ -71,7 +71,9 @@ export function describeStudy(study: StudyView): string {
 }
 
 export function describeStudyRow(study: StudyView): string {
-  return `${study.study_id}  ${JSON.stringify(study.name)}  ${study.sites.length} sites  ${study.privacy ? `ε ${formatEpsilon(privacyFigures.safeParse(study.privacy).data?.epsilon ?? Number.NaN)}` : 'no DP'}  ${study.created_at}`;
+  const privacy = privacyFigures.safeParse(study.privacy);
+  const dp = study.privacy === null ? 'no DP' : privacy.success ? `ε ${formatEpsilon(privacy.data.epsilon)}` : 'DP';
+  return `${study.study_id}  ${JSON.stringify(study.name)}  ${study.sites.length} sites  ${dp}  ${study.created_at}`;
 }
 
 /** Sites that contributed, refused (or sent something invalid), and have not answered yet. */
