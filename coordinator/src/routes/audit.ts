@@ -34,18 +34,18 @@ export async function auditRoutes(app: FastifyInstance, options: AuditRoutesOpti
       schema: { summary: "A page of the coordinator's audit trail, verified as it is read", querystring: auditPageQuerySchema, response: { 200: auditPageResponseSchema } },
     },
     async (request) => {
-    const { after_seq: after, limit } = request.query;
-    let kept = 0;
-    const { verification, entries } = readAuditLog(log.path, {
-      select: (entry: AuditEntry) => entry.seq > after && kept < limit && ++kept > 0,
-    });
-    const last = entries.at(-1);
-    return {
-      entries,
-      head: log.head,
-      intact: verification.ok,
-      next_after_seq: last !== undefined && last.seq < log.head.seq ? last.seq : null,
-    };
+      const { after_seq: after, limit } = request.query;
+      let kept = 0;
+      const { verification, entries } = readAuditLog(log.path, {
+        select: (entry: AuditEntry) => entry.seq > after && kept < limit && ++kept > 0,
+      });
+      const last = entries.at(-1);
+      return {
+        entries,
+        head: log.head,
+        intact: verification.ok,
+        next_after_seq: last !== undefined && last.seq < log.head.seq ? last.seq : null,
+      };
     },
   );
 

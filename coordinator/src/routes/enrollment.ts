@@ -42,21 +42,21 @@ export async function enrollmentRoutes(app: FastifyInstance, options: Enrollment
       schema: { summary: 'Issue a one-time enrollment token for a configured site', params: siteParamsSchema, response: { 201: enrollmentTokenResponseSchema } },
     },
     async (request, reply) => {
-    const { id } = request.params;
-    requireEnrollment();
-    if (!configured.has(id)) throw new CoordinatorError('FEDVAL_ERR_COORD_UNKNOWN_SITE', id);
-    const token = generateToken();
-    const createdAt = Date.now();
-    const expiresAt = createdAt + config.limits.enrollment_token_ttl_seconds * 1000;
-    // Audited before the token exists anywhere; only its hash is stored, and it is shown once, here.
-    audit({ actor: actorOf(request), action: 'site.enrollment_issued', object: `site:${id}`, details: { site: id, expires_at: isoTime(expiresAt) } });
-    // A new token replaces any earlier one not yet used: a token that went astray stops working.
-    const revoked = await store.putEnrollmentToken({ tokenSha256: hashToken(token), siteId: id, createdAt, expiresAt });
-    if (revoked > 0) {
-      audit({ actor: actorOf(request), action: 'site.enrollment_revoked', object: `site:${id}`, reason: 'replaced by a new token', details: { site: id, tokens: revoked } });
-      request.log.info({ siteId: id, revoked }, 'earlier unused enrollment tokens revoked');
-    }
-    return reply.code(201).send({ site_id: id, enrollment_token: token, expires_at: isoTime(expiresAt) });
+      const { id } = request.params;
+      requireEnrollment();
+      if (!configured.has(id)) throw new CoordinatorError('FEDVAL_ERR_COORD_UNKNOWN_SITE', id);
+      const token = generateToken();
+      const createdAt = Date.now();
+      const expiresAt = createdAt + config.limits.enrollment_token_ttl_seconds * 1000;
+      // Audited before the token exists anywhere; only its hash is stored, and it is shown once, here.
+      audit({ actor: actorOf(request), action: 'site.enrollment_issued', object: `site:${id}`, details: { site: id, expires_at: isoTime(expiresAt) } });
+      // A new token replaces any earlier one not yet used: a token that went astray stops working.
+      const revoked = await store.putEnrollmentToken({ tokenSha256: hashToken(token), siteId: id, createdAt, expiresAt });
+      if (revoked > 0) {
+        audit({ actor: actorOf(request), action: 'site.enrollment_revoked', object: `site:${id}`, reason: 'replaced by a new token', details: { site: id, tokens: revoked } });
+        request.log.info({ siteId: id, revoked }, 'earlier unused enrollment tokens revoked');
+      }
+      return reply.code(201).send({ site_id: id, enrollment_token: token, expires_at: isoTime(expiresAt) });
     },
   );
 

@@ -46,17 +46,17 @@ export async function modelRoutes(app: FastifyInstance, options: ModelRoutesOpti
       },
     },
     async (request, reply) => {
-    const { model, created } = await registerModelBundle(request.body, store, bundles, Date.now());
-    if (created) {
-      audit({
-        actor: actorOf(request),
-        action: 'model.registered',
-        object: `model:${model.id}`,
-        details: { name: model.name, version: model.version, format: model.format, files: model.files.length },
-      });
-    }
-    request.log.info({ modelId: model.id, created }, created ? 'model registered' : 'model already registered');
-    return reply.code(created ? 201 : 200).send({ model_id: model.id, name: model.name, version: model.version });
+      const { model, created } = await registerModelBundle(request.body, store, bundles, Date.now());
+      if (created) {
+        audit({
+          actor: actorOf(request),
+          action: 'model.registered',
+          object: `model:${model.id}`,
+          details: { name: model.name, version: model.version, format: model.format, files: model.files.length },
+        });
+      }
+      request.log.info({ modelId: model.id, created }, created ? 'model registered' : 'model already registered');
+      return reply.code(created ? 201 : 200).send({ model_id: model.id, name: model.name, version: model.version });
     },
   );
 

@@ -75,11 +75,11 @@ export async function roundRoutes(app: FastifyInstance, options: RoundRoutesOpti
       schema: { summary: 'Start a round of a study', params: studyParamsSchema, response: { 201: roundStartedResponseSchema } },
     },
     async (request, reply) => {
-    const { id } = request.params;
-    const study = await store.getStudy(id);
-    if (!study) throw new CoordinatorError('FEDVAL_ERR_COORD_STUDY_NOT_FOUND', id);
-    const { roundId, state } = await rounds.startRound(study, { actor: actorOf(request) });
-    return reply.code(201).send({ round_id: roundId, study_id: study.id, state });
+      const { id } = request.params;
+      const study = await store.getStudy(id);
+      if (!study) throw new CoordinatorError('FEDVAL_ERR_COORD_STUDY_NOT_FOUND', id);
+      const { roundId, state } = await rounds.startRound(study, { actor: actorOf(request) });
+      return reply.code(201).send({ round_id: roundId, study_id: study.id, state });
     },
   );
 
@@ -101,11 +101,11 @@ export async function roundRoutes(app: FastifyInstance, options: RoundRoutesOpti
     '/api/rounds/:id',
     { config: { roles: READERS }, schema: { summary: "A round's state, its sites' progress and its released result", params: roundParamsSchema, response: { 200: roundViewSchema } } },
     async (request) => {
-    const { id } = request.params;
-    await rounds.flush();
-    const round = await store.getRound(id);
-    if (!round) throw new CoordinatorError('FEDVAL_ERR_COORD_ROUND_NOT_FOUND', id);
-    return roundView(round, request.principal);
+      const { id } = request.params;
+      await rounds.flush();
+      const round = await store.getRound(id);
+      if (!round) throw new CoordinatorError('FEDVAL_ERR_COORD_ROUND_NOT_FOUND', id);
+      return roundView(round, request.principal);
     },
   );
 
@@ -117,41 +117,41 @@ export async function roundRoutes(app: FastifyInstance, options: RoundRoutesOpti
       schema: { summary: "An aggregated round's release certificate and encrypted sum", params: roundParamsSchema, response: { 200: roundAggregateResponseSchema } },
     },
     async (request): Promise<RoundAggregateResponse> => {
-    const { id } = request.params;
-    await rounds.flush();
-    const round = await store.getRound(id);
-    if (!round) throw new CoordinatorError('FEDVAL_ERR_COORD_ROUND_NOT_FOUND', id);
-    const study = await store.getStudy(round.studyId);
-    if (!study?.protection.encryption) throw new CoordinatorError('FEDVAL_ERR_COORD_NOT_ENCRYPTED', round.studyId);
-    const ciphertexts = round.state === 'aggregated' ? await store.getRoundEncryptedAggregate(id) : undefined;
-    if (!ciphertexts) throw new CoordinatorError('FEDVAL_ERR_COORD_NOT_AGGREGATED', `round is ${round.state}`);
-    const contributed = round.sites.filter((site) => site.status === 'contributed').map((site) => site.siteId);
-    audit({
-      actor: actorOf(request),
-      action: 'aggregate.read',
-      object: `round:${round.id}`,
-      details: { contributions: round.contributions, released: round.result !== null },
-    });
-    return {
-      round_id: round.id,
-      study_id: round.studyId,
-      state: round.state,
-      closed_at: round.closedAt === null ? null : isoTime(round.closedAt),
-      contributions: round.contributions,
-      contributing_sites: contributed,
-      sites: round.sites.map((site) => ({
-        site_id: site.siteId,
-        status: site.status,
-        ...(site.code !== null ? { code: site.code } : {}),
-        ...(site.privacy ? { privacy: site.privacy } : {}),
-      })),
-      min_sites: study.protection.minSites,
-      metric_spec: study.metricSpec,
-      privacy: study.protection.privacy,
-      plan: study.protection.encryption,
-      released: round.result !== null,
-      ciphertexts_base64: ciphertexts.map((bytes) => Buffer.from(bytes).toString('base64')),
-    };
+      const { id } = request.params;
+      await rounds.flush();
+      const round = await store.getRound(id);
+      if (!round) throw new CoordinatorError('FEDVAL_ERR_COORD_ROUND_NOT_FOUND', id);
+      const study = await store.getStudy(round.studyId);
+      if (!study?.protection.encryption) throw new CoordinatorError('FEDVAL_ERR_COORD_NOT_ENCRYPTED', round.studyId);
+      const ciphertexts = round.state === 'aggregated' ? await store.getRoundEncryptedAggregate(id) : undefined;
+      if (!ciphertexts) throw new CoordinatorError('FEDVAL_ERR_COORD_NOT_AGGREGATED', `round is ${round.state}`);
+      const contributed = round.sites.filter((site) => site.status === 'contributed').map((site) => site.siteId);
+      audit({
+        actor: actorOf(request),
+        action: 'aggregate.read',
+        object: `round:${round.id}`,
+        details: { contributions: round.contributions, released: round.result !== null },
+      });
+      return {
+        round_id: round.id,
+        study_id: round.studyId,
+        state: round.state,
+        closed_at: round.closedAt === null ? null : isoTime(round.closedAt),
+        contributions: round.contributions,
+        contributing_sites: contributed,
+        sites: round.sites.map((site) => ({
+          site_id: site.siteId,
+          status: site.status,
+          ...(site.code !== null ? { code: site.code } : {}),
+          ...(site.privacy ? { privacy: site.privacy } : {}),
+        })),
+        min_sites: study.protection.minSites,
+        metric_spec: study.metricSpec,
+        privacy: study.protection.privacy,
+        plan: study.protection.encryption,
+        released: round.result !== null,
+        ciphertexts_base64: ciphertexts.map((bytes) => Buffer.from(bytes).toString('base64')),
+      };
     },
   );
 
@@ -168,26 +168,26 @@ export async function roundRoutes(app: FastifyInstance, options: RoundRoutesOpti
       },
     },
     async (request) => {
-    const { id } = request.params;
-    const body = request.body;
-    await rounds.flush();
-    const round = await store.getRound(id);
-    if (!round) throw new CoordinatorError('FEDVAL_ERR_COORD_ROUND_NOT_FOUND', id);
-    const study = await store.getStudy(round.studyId);
-    if (round.state !== 'aggregated') throw new CoordinatorError('FEDVAL_ERR_COORD_NOT_AGGREGATED', `round is ${round.state}`);
-    if (round.result !== null) throw new CoordinatorError('FEDVAL_ERR_COORD_ALREADY_RELEASED', id);
-    if (body.contributions !== round.contributions) {
-      throw new CoordinatorError('FEDVAL_ERR_COORD_RELEASE_POLICY', `the round has ${round.contributions} contributions, the release names ${body.contributions}`);
-    }
-    if (study && round.contributions < study.protection.minSites) {
-      throw new CoordinatorError('FEDVAL_ERR_COORD_RELEASE_POLICY', `${round.contributions} contributions, the study requires ${study.protection.minSites}`);
-    }
-    const sites = round.sites.filter((site) => site.status === 'contributed').map((site) => site.siteId);
-    const result = { metrics: body.metrics, contributions: round.contributions, sites, ...(body.privacy ? { privacy: body.privacy } : {}) };
-    if (!(await store.releaseRound(id, result, Date.now()))) throw new CoordinatorError('FEDVAL_ERR_COORD_ALREADY_RELEASED', id);
-    audit({ actor: actorOf(request), action: 'result.released', object: `round:${id}`, details: { contributions: round.contributions, sites } });
-    request.log.info({ roundId: id, contributions: round.contributions }, 'result released');
-    return { round_id: id, release: 'released' as const };
+      const { id } = request.params;
+      const body = request.body;
+      await rounds.flush();
+      const round = await store.getRound(id);
+      if (!round) throw new CoordinatorError('FEDVAL_ERR_COORD_ROUND_NOT_FOUND', id);
+      const study = await store.getStudy(round.studyId);
+      if (round.state !== 'aggregated') throw new CoordinatorError('FEDVAL_ERR_COORD_NOT_AGGREGATED', `round is ${round.state}`);
+      if (round.result !== null) throw new CoordinatorError('FEDVAL_ERR_COORD_ALREADY_RELEASED', id);
+      if (body.contributions !== round.contributions) {
+        throw new CoordinatorError('FEDVAL_ERR_COORD_RELEASE_POLICY', `the round has ${round.contributions} contributions, the release names ${body.contributions}`);
+      }
+      if (study && round.contributions < study.protection.minSites) {
+        throw new CoordinatorError('FEDVAL_ERR_COORD_RELEASE_POLICY', `${round.contributions} contributions, the study requires ${study.protection.minSites}`);
+      }
+      const sites = round.sites.filter((site) => site.status === 'contributed').map((site) => site.siteId);
+      const result = { metrics: body.metrics, contributions: round.contributions, sites, ...(body.privacy ? { privacy: body.privacy } : {}) };
+      if (!(await store.releaseRound(id, result, Date.now()))) throw new CoordinatorError('FEDVAL_ERR_COORD_ALREADY_RELEASED', id);
+      audit({ actor: actorOf(request), action: 'result.released', object: `round:${id}`, details: { contributions: round.contributions, sites } });
+      request.log.info({ roundId: id, contributions: round.contributions }, 'result released');
+      return { round_id: id, release: 'released' as const };
     },
   );
 }

@@ -84,52 +84,52 @@ export async function studyRoutes(app: FastifyInstance, options: StudyRoutesOpti
       schema: { summary: 'Create a study', body: studyCreateRequestSchema, response: { 201: studyViewSchema } },
     },
     async (request, reply) => {
-    const body = request.body;
-    const unknown = body.sites.filter((id) => !knownSites.has(id));
-    if (unknown.length > 0) throw new CoordinatorError('FEDVAL_ERR_COORD_UNKNOWN_SITE', unknown.map((id) => JSON.stringify(id)).join(', '));
-    if (body.model_id !== undefined && !(await store.getModel(body.model_id))) {
-      throw new CoordinatorError('FEDVAL_ERR_COORD_UNKNOWN_MODEL', body.model_id);
-    }
-    // Throws a coded @fedval/metrics error (answered with 400) for an invalid spec or a vector over the limit.
-    const spec = resolveMetricSpec(body.metric_spec as Partial<MetricSpec>);
-    const layout = createStatisticsLayout(spec);
-    const contribution = body.contribution ?? 'bfv';
-    // Throws a coded @fedval/he error (400) when no encryption parameters can carry the study.
-    const protection = planProtection(layout, {
-      contribution,
-      minSites: body.release?.min_sites ?? Math.min(DEFAULT_PROTECTION.minSites, body.sites.length),
-      maxPatientsPerSite: body.max_patients_per_site ?? DEFAULT_PROTECTION.maxPatientsPerSite,
-      sites: body.sites.length,
-      privacy: body.privacy
-        ? {
-            epsilon: body.privacy.epsilon,
-            delta: body.privacy.delta,
-            ...(body.privacy.mechanism ? { mechanism: body.privacy.mechanism } : {}),
-            ...(body.privacy.layout !== undefined ? { layout: body.privacy.layout as never } : {}),
-            ...(body.privacy.weights ? { weights: body.privacy.weights } : {}),
-            expectedPatients: body.privacy.expected_patients,
-            expectedPrevalence: body.privacy.expected_prevalence,
-          }
-        : null,
-    });
-    const study: StudyRecord = {
-      id: randomUUID(),
-      name: body.name,
-      modelId: body.model_id ?? null,
-      scoreColumn: body.score_column ?? null,
-      metricSpec: JSON.parse(JSON.stringify(spec)) as Record<string, unknown>,
-      sites: body.sites,
-      quorum: body.quorum ?? body.sites.length,
-      deadlineSeconds: body.deadline_seconds ?? config.limits.round_deadline_seconds,
-      contribution,
-      protection,
-      publicKey: null,
-      createdAt: Date.now(),
-    };
-    await store.createStudy(study);
-    audit({ actor: actorOf(request), action: 'study.created', object: `study:${study.id}`, details: protectionSummary(study) });
-    request.log.info({ studyId: study.id, sites: study.sites.length, quorum: study.quorum }, 'study created');
-    return reply.code(201).send(studyView(study));
+      const body = request.body;
+      const unknown = body.sites.filter((id) => !knownSites.has(id));
+      if (unknown.length > 0) throw new CoordinatorError('FEDVAL_ERR_COORD_UNKNOWN_SITE', unknown.map((id) => JSON.stringify(id)).join(', '));
+      if (body.model_id !== undefined && !(await store.getModel(body.model_id))) {
+        throw new CoordinatorError('FEDVAL_ERR_COORD_UNKNOWN_MODEL', body.model_id);
+      }
+      // Throws a coded @fedval/metrics error (answered with 400) for an invalid spec or a vector over the limit.
+      const spec = resolveMetricSpec(body.metric_spec as Partial<MetricSpec>);
+      const layout = createStatisticsLayout(spec);
+      const contribution = body.contribution ?? 'bfv';
+      // Throws a coded @fedval/he error (400) when no encryption parameters can carry the study.
+      const protection = planProtection(layout, {
+        contribution,
+        minSites: body.release?.min_sites ?? Math.min(DEFAULT_PROTECTION.minSites, body.sites.length),
+        maxPatientsPerSite: body.max_patients_per_site ?? DEFAULT_PROTECTION.maxPatientsPerSite,
+        sites: body.sites.length,
+        privacy: body.privacy
+          ? {
+              epsilon: body.privacy.epsilon,
+              delta: body.privacy.delta,
+              ...(body.privacy.mechanism ? { mechanism: body.privacy.mechanism } : {}),
+              ...(body.privacy.layout !== undefined ? { layout: body.privacy.layout as never } : {}),
+              ...(body.privacy.weights ? { weights: body.privacy.weights } : {}),
+              expectedPatients: body.privacy.expected_patients,
+              expectedPrevalence: body.privacy.expected_prevalence,
+            }
+          : null,
+      });
+      const study: StudyRecord = {
+        id: randomUUID(),
+        name: body.name,
+        modelId: body.model_id ?? null,
+        scoreColumn: body.score_column ?? null,
+        metricSpec: JSON.parse(JSON.stringify(spec)) as Record<string, unknown>,
+        sites: body.sites,
+        quorum: body.quorum ?? body.sites.length,
+        deadlineSeconds: body.deadline_seconds ?? config.limits.round_deadline_seconds,
+        contribution,
+        protection,
+        publicKey: null,
+        createdAt: Date.now(),
+      };
+      await store.createStudy(study);
+      audit({ actor: actorOf(request), action: 'study.created', object: `study:${study.id}`, details: protectionSummary(study) });
+      request.log.info({ studyId: study.id, sites: study.sites.length, quorum: study.quorum }, 'study created');
+      return reply.code(201).send(studyView(study));
     },
   );
 
@@ -158,11 +158,11 @@ export async function studyRoutes(app: FastifyInstance, options: StudyRoutesOpti
       schema: { summary: "A bfv study's encryption plan", params: studyParamsSchema, response: { 200: studyEncryptionResponseSchema } },
     },
     async (request) => {
-    const { id } = request.params;
-    const study = await store.getStudy(id);
-    if (!study) throw new CoordinatorError('FEDVAL_ERR_COORD_STUDY_NOT_FOUND', id);
-    if (!study.protection.encryption) throw new CoordinatorError('FEDVAL_ERR_COORD_NOT_ENCRYPTED', id);
-    return { study_id: study.id, plan: study.protection.encryption, public_key_registered: study.publicKey !== null };
+      const { id } = request.params;
+      const study = await store.getStudy(id);
+      if (!study) throw new CoordinatorError('FEDVAL_ERR_COORD_STUDY_NOT_FOUND', id);
+      if (!study.protection.encryption) throw new CoordinatorError('FEDVAL_ERR_COORD_NOT_ENCRYPTED', id);
+      return { study_id: study.id, plan: study.protection.encryption, public_key_registered: study.publicKey !== null };
     },
   );
 
@@ -179,29 +179,29 @@ export async function studyRoutes(app: FastifyInstance, options: StudyRoutesOpti
       },
     },
     async (request) => {
-    const { id } = request.params;
-    const body = request.body;
-    const study = await store.getStudy(id);
-    if (!study) throw new CoordinatorError('FEDVAL_ERR_COORD_STUDY_NOT_FOUND', id);
-    if (!study.protection.encryption) throw new CoordinatorError('FEDVAL_ERR_COORD_NOT_ENCRYPTED', id);
-    const publicKey = new Uint8Array(Buffer.from(body.public_key_base64, 'base64'));
-    // Throws a coded @fedval/he error (400) for bytes that are not a public key of this plan.
-    const context = await createHeContext(study.protection.encryption);
-    try {
-      // Encrypting zeros loads and checks the key against the plan (SEAL failures become HE codes).
-      encryptVector(context, publicKey, new Float64Array(context.plan.vectorLength));
-    } finally {
-      context.dispose();
-    }
-    if (!(await store.setStudyPublicKey(id, publicKey))) throw new CoordinatorError('FEDVAL_ERR_COORD_PUBLIC_KEY_EXISTS', id);
-    audit({
-      actor: actorOf(request),
-      action: 'public_key.registered',
-      object: `study:${id}`,
-      details: { sha256: createHash('sha256').update(publicKey).digest('hex'), bytes: publicKey.byteLength },
-    });
-    request.log.info({ studyId: id, bytes: publicKey.byteLength }, 'public key registered');
-    return { study_id: id, public_key_registered: true as const };
+      const { id } = request.params;
+      const body = request.body;
+      const study = await store.getStudy(id);
+      if (!study) throw new CoordinatorError('FEDVAL_ERR_COORD_STUDY_NOT_FOUND', id);
+      if (!study.protection.encryption) throw new CoordinatorError('FEDVAL_ERR_COORD_NOT_ENCRYPTED', id);
+      const publicKey = new Uint8Array(Buffer.from(body.public_key_base64, 'base64'));
+      // Throws a coded @fedval/he error (400) for bytes that are not a public key of this plan.
+      const context = await createHeContext(study.protection.encryption);
+      try {
+        // Encrypting zeros loads and checks the key against the plan (SEAL failures become HE codes).
+        encryptVector(context, publicKey, new Float64Array(context.plan.vectorLength));
+      } finally {
+        context.dispose();
+      }
+      if (!(await store.setStudyPublicKey(id, publicKey))) throw new CoordinatorError('FEDVAL_ERR_COORD_PUBLIC_KEY_EXISTS', id);
+      audit({
+        actor: actorOf(request),
+        action: 'public_key.registered',
+        object: `study:${id}`,
+        details: { sha256: createHash('sha256').update(publicKey).digest('hex'), bytes: publicKey.byteLength },
+      });
+      request.log.info({ studyId: id, bytes: publicKey.byteLength }, 'public key registered');
+      return { study_id: id, public_key_registered: true as const };
     },
   );
 }
