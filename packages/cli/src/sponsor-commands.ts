@@ -114,7 +114,7 @@ export function addSponsorCommands(program: Command, sites: Command, token: () =
         print(options, started, () => `round ${started.round_id} of study ${started.study_id} started (${started.state})`);
         return;
       }
-      if (!options.json) process.stderr.write(`round ${started.round_id} of study ${started.study_id} started\n`);
+      process.stderr.write(`round ${started.round_id} of study ${started.study_id} started\n`);
       await waitAndPrint(client(options), started.round_id, options);
     });
   coordinatorCommand(rounds.command('show'))
@@ -245,7 +245,7 @@ async function waitAndPrint(client: CoordinatorClient, roundId: string, options:
   for (;;) {
     const round = await client.getRound(roundId);
     const line = describeProgress(round);
-    if (!options.json && line !== last) process.stderr.write(`${line}\n`);
+    if (line !== last) process.stderr.write(`${line}\n`); // progress on stderr, with --json too: stdout keeps one document
     last = line;
     const closed = round.state === 'aggregated' || round.state === 'failed';
     if (round.state === 'failed' || (closed && (options.until === 'closed' || round.release === 'released'))) {
