@@ -3,13 +3,7 @@ import type { FastifySchemaCompiler } from 'fastify';
 import { z } from 'zod';
 import { CoordinatorError } from '../errors.ts';
 
-/** Parses with a strict schema; throws FEDVAL_ERR_COORD_INVALID_REQUEST naming every problem (paths and rules, never values). */
-export function parseRequest<S extends z.ZodType>(schema: S, value: unknown, what: string): z.output<S> {
-  const result = schema.safeParse(value);
-  if (result.success) return result.data;
-  throw invalidRequest(result.error, what);
-}
-
+/** FEDVAL_ERR_COORD_INVALID_REQUEST naming every problem (up to 20): paths and rules, never values. */
 function invalidRequest(error: z.ZodError, what: string): CoordinatorError {
   const problems = error.issues.slice(0, 20).map((issue) => `${what}${issue.path.length ? '.' : ''}${issue.path.join('.')}: ${issue.message}`);
   return new CoordinatorError('FEDVAL_ERR_COORD_INVALID_REQUEST', problems.join('; '));
