@@ -24,8 +24,11 @@ afterEach(async () => {
  */
 const ACCESS: Record<string, readonly Role[] | 'public'> = {
   'POST /api/models': ['sponsor'],
+  'GET /api/models': ['sponsor', 'privacy_officer', 'auditor', 'admin'],
   'GET /api/models/:id': ['sponsor', 'privacy_officer', 'auditor', 'admin'],
   'POST /api/studies': ['sponsor'],
+  'GET /api/studies': ['sponsor', 'privacy_officer', 'auditor', 'admin'],
+  'GET /api/studies/:id/rounds': ['sponsor', 'privacy_officer', 'auditor', 'admin'],
   'GET /api/studies/:id': ['sponsor', 'privacy_officer', 'auditor', 'admin'],
   'GET /api/studies/:id/encryption': ['sponsor', 'privacy_officer', 'auditor', 'admin'],
   'PUT /api/studies/:id/public-key': ['privacy_officer'],
@@ -40,6 +43,15 @@ const ACCESS: Record<string, readonly Role[] | 'public'> = {
   'GET /api/audit/verify': ['privacy_officer', 'auditor', 'admin'],
   'GET /healthz': 'public',
   'GET /ws': 'public',
+  // The API's documentation: the OpenAPI document and the browsable page with its assets.
+  'GET /api/openapi.json': 'public',
+  'GET /docs': 'public',
+  'GET /docs/': 'public',
+  'GET /docs/json': 'public',
+  'GET /docs/yaml': 'public',
+  'GET /docs/static/*': 'public',
+  'GET /docs/static/index.html': 'public',
+  'GET /docs/static/swagger-initializer.js': 'public',
 };
 
 const MODEL_ID = 'ab'.repeat(32);
@@ -55,7 +67,8 @@ async function call(server: RunningCoordinator, method: string, url: string, rol
   if (hasBody) headers['content-type'] = 'application/json';
   const response = await fetch(`${server.url}${concretePath(url)}`, { method, headers, ...(hasBody ? { body: '{}' } : {}) });
   const text = await response.text();
-  return { status: response.status, body: text && method !== 'HEAD' ? JSON.parse(text) : undefined };
+  const json = method !== 'HEAD' && /^application\/json/.test(response.headers.get('content-type') ?? '');
+  return { status: response.status, body: text && json ? JSON.parse(text) : undefined };
 }
 
 describe('access control', () => {
@@ -181,10 +194,10 @@ describe('round view by role', () => {
       sites: [],
       result: { metrics: { auc: 0.7 }, contributions: 3, sites: ['site-a', 'site-b', 'site-c'], privacy: { dp: { epsilon: 1, delta: 1e-6, sites: perSite }, encryption: null } },
     };
-    const view = (role: Role | null) => roundView(round, role === null ? null : { name: 'x', role }).result as { privacy: { dp: Record<string, unknown> } };
-    for (const role of ['privacy_officer', 'auditor', 'admin'] as const) expect(view(role).privacy.dp.sites).toEqual(perSite);
+    const view = (role: Role | null) => roundView(round, role === null ? null : { name: 'x', role }).result;
+    for (const role of ['privacy_officer', 'auditor', 'admin'] as const) expect(view(role)?.privacy?.dp).toEqual({ epsilon: 1, delta: 1e-6, sites: perSite });
     for (const role of ['sponsor', 'site_admin', null] as const) {
-      expect(view(role).privacy.dp).toEqual({ epsilon: 1, delta: 1e-6 });
+      expect(view(role)?.privacy?.dp).toEqual({ epsilon: 1, delta: 1e-6 });
       expect(view(role)).toMatchObject({ metrics: { auc: 0.7 }, contributions: 3 });
     }
     expect((round.result?.privacy as { dp: { sites: unknown } }).dp.sites).toBe(perSite);

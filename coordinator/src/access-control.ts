@@ -41,6 +41,11 @@ export interface ApiToken {
 export interface AccessControlOptions {
   tokens: readonly ApiToken[];
   audit: AuditRecorder;
+  /**
+   * Routes under this prefix are public: the browsable API documentation, whose routes a third-party plugin registers
+   * without `config.roles`. Default: none.
+   */
+  publicPrefix?: string;
 }
 
 const BEARER = /^Bearer ([\x21-\x7e]{1,1024})$/i; // the scheme is case-insensitive (RFC 7235 §2.1)
@@ -76,11 +81,15 @@ export function mayCall(principal: Principal | null, roles: readonly Role[] | ty
  */
 export async function accessControl(app: FastifyInstance, options: AccessControlOptions): Promise<void> {
   if (!options.tokens || !options.audit) throw new CoordinatorError('FEDVAL_ERR_COORD_INTERNAL', 'accessControl needs the tokens and audit options');
-  const { tokens, audit } = options;
+  const { tokens, audit, publicPrefix } = options;
   if (tokens.length === 0) app.log.warn('no api_tokens configured: every REST route except /healthz answers 401');
 
   app.decorateRequest('principal', null);
   app.addHook('onRoute', (route) => {
+    if (publicPrefix !== undefined && (route.url === publicPrefix || route.url.startsWith(`${publicPrefix}/`))) {
+      route.config = { ...route.config, roles: PUBLIC_ROUTE };
+      return;
+    }
     const roles = route.config?.roles;
     if (roles === PUBLIC_ROUTE) return;
     if (!Array.isArray(roles) || roles.length === 0 || roles.some((role) => !(ROLES as readonly string[]).includes(role))) {

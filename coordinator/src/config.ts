@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
+import { MAX_DEADLINE_SECONDS } from '@fedval/protocol';
 import { z } from 'zod';
 import { DEFAULT_PROTOCOL_LIMITS } from '@fedval/protocol';
 import { ROLES } from './access-control.ts';
@@ -52,8 +53,8 @@ export const DEFAULT_CONFIG = Object.freeze({
   limits: DEFAULT_LIMITS,
 });
 
-/** Longest round deadline in seconds (about 23 days; Node timers hold at most 2^31 − 1 ms). */
-export const MAX_DEADLINE_SECONDS = 2_000_000;
+// Longest round deadline in seconds (about 23 days; Node timers hold at most 2^31 − 1 ms): one limit for config and REST.
+export { MAX_DEADLINE_SECONDS };
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 const siteId = z.string().min(1).max(128).regex(/^[A-Za-z0-9._:-]+$/, 'letters, digits, . _ : - only');

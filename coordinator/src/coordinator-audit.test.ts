@@ -112,6 +112,19 @@ describe('coordinator audit trail', () => {
     expect(page.body).toMatchObject({ intact: true, next_after_seq: 3, head: { seq: entries.at(-1).seq, hash: entries.at(-1).hash } });
     expect((await server.api('GET', '/api/audit/verify', undefined, 'auditor')).body).toEqual({ ok: true, entries: entries.length, head: entries.at(-1).hash });
     expect((await server.api('GET', '/api/audit?limit=5000', undefined, 'auditor')).body.error.code).toBe('FEDVAL_ERR_COORD_INVALID_REQUEST');
+
+    // An edited entry: the verification names it, in the REST API's snake_case.
+    const file = join(server.dataDir, 'audit.jsonl');
+    writeFileSync(file, readFileSync(file, 'utf8').replace('"actor":"coordinator"', '"actor":"someone"'));
+    expect((await server.api('GET', '/api/audit/verify', undefined, 'auditor')).body).toEqual({
+      ok: false,
+      line: 1,
+      seq: 1,
+      reason: 'hash_mismatch',
+      detail: expect.any(String),
+      intact_entries: 0,
+    });
+    expect((await server.api('GET', '/api/audit', undefined, 'auditor')).body).toMatchObject({ intact: false, entries: [] });
   });
 
   it('refuses to start on a tampered trail, naming the audit code', async () => {

@@ -10,6 +10,7 @@ export { ROLES } from './access-control.ts';
 export type { Role } from './access-control.ts';
 export { AUDIT_FILE } from './coordinator-audit.ts';
 export { SITE_SOCKET_PATH } from './site-hub.ts';
+export { OPENAPI_PATH, DOCS_PREFIX } from './openapi.ts';
 export { WS_CLOSE_CODES } from './site-connections.ts';
 export { ROUND_FAILURE_REASONS } from './rounds.ts';
 export type { CoordinatorStore } from './storage/store.ts';

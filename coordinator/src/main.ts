@@ -2,7 +2,7 @@
 // main.ts — the fedval-coordinator command: start a coordinator from a YAML file, hash a token, or make a new one.
 import { text } from 'node:stream/consumers';
 import { generateToken } from '@fedval/trust';
-import { createProgram, runProgram } from '@fedval/command-line';
+import { createProgram, packageVersion, runProgram } from '@fedval/command-line';
 import { InvalidArgumentError } from '@fedval/command-line';
 import { loadCoordinatorConfig } from './config.ts';
 import type { ConfigOverrides } from './config.ts';
@@ -54,6 +54,7 @@ const program = createProgram({
   name: 'fedval-coordinator',
   description: 'fedval coordinator: sends evaluation rounds to site agents and aggregates their contributions',
   usageCode: 'FEDVAL_ERR_COORD_USAGE',
+  version: packageVersion(new URL('../package.json', import.meta.url)),
   internalCode: 'FEDVAL_ERR_COORD_INTERNAL',
 });
 

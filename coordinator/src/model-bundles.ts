@@ -1,6 +1,7 @@
 // model-bundles.ts — model bundle registration (manifest checks, per-file SHA-256) and the scorer a task carries.
 import { createHash } from 'node:crypto';
-import type { Scorer } from '@fedval/protocol';
+import { MAX_BUNDLE_FILES } from '@fedval/protocol';
+import type { ModelUploadRequest, Scorer } from '@fedval/protocol';
 import { z } from 'zod';
 import { CoordinatorError } from './errors.ts';
 import type { BundleFileStore } from './storage/bundle-files.ts';
@@ -8,8 +9,8 @@ import type { CoordinatorStore, ModelRecord } from './storage/store.ts';
 
 /** File name of the manifest inside a bundle; its SHA-256 is the model id. */
 export const MANIFEST_FILE = 'manifest.json';
-/** Most files a bundle may list besides the manifest (the task carries at most 256 files). */
-export const MAX_BUNDLE_FILES = 255;
+// Most files a bundle may list besides the manifest (the task carries at most 256 files): the REST contract's limit.
+export { MAX_BUNDLE_FILES };
 
 const SAFE_SEGMENT = /^[A-Za-z0-9_][A-Za-z0-9._-]*$/;
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
@@ -28,10 +29,8 @@ const manifestSchema = z.looseObject({
     .max(MAX_BUNDLE_FILES),
 });
 
-export interface ModelUpload {
-  manifest_json: string;
-  files: { path: string; data_base64: string }[];
-}
+/** A model bundle upload: the body of `POST /api/models`. */
+export type ModelUpload = ModelUploadRequest;
 
 /** A relative path of plain segments: no absolute paths, no `.` or `..`, no backslashes. */
 export function isSafeBundlePath(path: string): boolean {

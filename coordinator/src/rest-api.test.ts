@@ -79,6 +79,29 @@ describe('studies', () => {
     expectError(await server.api('GET', '/api/rounds/00000000-0000-4000-8000-000000000000'), 'FEDVAL_ERR_COORD_ROUND_NOT_FOUND');
   });
 
+  it('lists models, studies and the rounds of a study, oldest first', async () => {
+    const server = await start();
+    expect((await server.api('GET', '/api/models')).body).toEqual([]);
+    expect((await server.api('GET', '/api/studies')).body).toEqual([]);
+    const manifests = ['first', 'second'].map((name) => JSON.stringify({ name, version: '1', format: 'tfjs', files: [{ path: 'model.json', sha256: sha('{}') }] }));
+    for (const manifest_json of manifests) await server.api('POST', '/api/models', { manifest_json, files: [{ path: 'model.json', data_base64: b64('{}') }] });
+    const models = (await server.api('GET', '/api/models', undefined, 'auditor')).body as { model_id: string; name: string }[];
+    expect(models.map((model) => [model.model_id, model.name])).toEqual([[sha(manifests[0]!), 'first'], [sha(manifests[1]!), 'second']]);
+
+    const first = (await server.api('POST', '/api/studies', { ...study, name: 'first' })).body;
+    const second = (await server.api('POST', '/api/studies', { ...study, name: 'second' })).body;
+    const studies = (await server.api('GET', '/api/studies', undefined, 'privacy_officer')).body as { study_id: string }[];
+    expect(studies).toEqual([first, second]);
+
+    expect((await server.api('GET', `/api/studies/${second.study_id}/rounds`)).body).toEqual([]);
+    const round = (await server.api('POST', `/api/studies/${first.study_id}/rounds`)).body.round_id as string;
+    const listed = (await server.api('GET', `/api/studies/${first.study_id}/rounds`)).body as { round_id: string }[];
+    expect(listed.map((each) => each.round_id)).toEqual([round]);
+    expect(listed[0]).toEqual((await server.api('GET', `/api/rounds/${round}`)).body);
+    expect((await server.api('GET', `/api/studies/${second.study_id}/rounds`)).body).toEqual([]);
+    expectError(await server.api('GET', '/api/studies/00000000-0000-4000-8000-000000000000/rounds'), 'FEDVAL_ERR_COORD_STUDY_NOT_FOUND');
+  });
+
   it('answers malformed JSON, a wrong content type and unknown routes with coded errors', async () => {
     const server = await start();
     const authorization = `Bearer ${API_TOKENS.sponsor}`;

@@ -4,6 +4,7 @@ import rateLimit from '@fastify/rate-limit';
 import websocket from '@fastify/websocket';
 import Fastify from 'fastify';
 import type { FastifyBaseLogger, FastifyError, FastifyInstance } from 'fastify';
+import { serializerCompiler } from 'fastify-type-provider-zod';
 import { accessControl } from './access-control.ts';
 import type { CoordinatorConfig } from './config.ts';
 import { openCoordinatorAudit } from './coordinator-audit.ts';
@@ -20,6 +21,8 @@ import { enrollmentRoutes } from './routes/enrollment.ts';
 import { WS_CLOSE_CODES, SiteConnections } from './site-connections.ts';
 import { siteHub } from './site-hub.ts';
 import { loadTlsServerOptions } from './tls.ts';
+import { DOCS_PREFIX, openApiDocument, openApiRoutes } from './openapi.ts';
+import { zodValidatorCompiler } from './routes/request-validation.ts';
 import { BundleFileStore } from './storage/bundle-files.ts';
 import { acquireDataDirLock } from './storage/data-dir-lock.ts';
 import { openSqliteStore } from './storage/sqlite-store.ts';
@@ -86,6 +89,9 @@ export function createCoordinator(config: CoordinatorConfig, options: Coordinato
   const authenticator = new SiteAuthenticator(config.sites);
 
   app.removeContentTypeParser('text/plain'); // REST bodies are JSON only
+  // Route schemas are the zod schemas of @fedval/protocol: requests parsed into coded 400s, replies checked on the way out.
+  app.setValidatorCompiler(zodValidatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
   app.setErrorHandler(replyWithCodedError);
   app.setNotFoundHandler((request, reply) => {
     const error = new CoordinatorError('FEDVAL_ERR_COORD_NOT_FOUND', `${request.method} ${request.url.split('?')[0]}`);
@@ -93,7 +99,8 @@ export function createCoordinator(config: CoordinatorConfig, options: Coordinato
   });
 
   // Order matters: access control and the rate limiter must see every route registered after them.
-  app.register(accessControl, { tokens: config.api_tokens, audit: record });
+  app.register(accessControl, { tokens: config.api_tokens, audit: record, publicPrefix: DOCS_PREFIX });
+  app.register(openApiDocument); // before every route: it collects them
   app.register(rateLimit, {
     global: true,
     hook: 'onRequest',
@@ -131,6 +138,7 @@ export function createCoordinator(config: CoordinatorConfig, options: Coordinato
   app.register(roundRoutes, { store, rounds, audit: record });
   app.register(siteRoutes, { config, connections, identities });
   app.register(auditRoutes, { log: audit.log });
+  app.register(openApiRoutes);
   app.addHook('onClose', async () => {
     await rounds.close();
     await store.close();

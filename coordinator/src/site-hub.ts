@@ -5,6 +5,7 @@ import type { AuthChallenge } from '@fedval/trust';
 import type { Message, WireError } from '@fedval/protocol';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { RawData, WebSocket } from 'ws';
+import { z } from 'zod';
 import { PUBLIC_ROUTE } from './access-control.ts';
 import type { CoordinatorConfig } from './config.ts';
 import type { AuditRecorder } from './coordinator-audit.ts';
@@ -95,6 +96,10 @@ export async function siteHub(app: FastifyInstance, options: SiteHubOptions): Pr
         // Sites authenticate with hello; connection attempts are limited per IP before the upgrade (HTTP 429).
         roles: PUBLIC_ROUTE,
         rateLimit: { max: connectsPerMinute, timeWindow: 60_000, keyGenerator: (request) => `ws:${request.ip}` },
+      },
+      schema: {
+        summary: 'The site socket (WebSocket): sites connect here and speak the @fedval/protocol messages',
+        response: { 101: z.null().describe('Switching Protocols: binary msgpack messages of @fedval/protocol follow') },
       },
     },
     (socket, request) => {

@@ -6,7 +6,7 @@ import { basename, join } from 'node:path';
 import { Option } from '@fedval/command-line';
 import { finalizeMetrics, formatMetricsTable, resolveMetricSpec } from '@fedval/metrics';
 import type { EvaluationCommandOptions, GroupSpec } from '@fedval/metrics';
-import { collect, createProgram, metricSpecOrUsageError, runProgram, withEvaluationOptions } from '@fedval/command-line';
+import { collect, createProgram, packageVersion, metricSpecOrUsageError, runProgram, withEvaluationOptions } from '@fedval/command-line';
 import { pino } from 'pino';
 import { budgetFromEpsilon } from '@fedval/dp';
 import { SiteAgent } from './agent.ts';
@@ -33,6 +33,7 @@ const program = createProgram({
   name: 'fedval-agent',
   description: 'fedval site agent: evaluates models on this site\'s data; only protected aggregate statistics leave the site',
   usageCode: 'FEDVAL_ERR_AGENT_USAGE',
+  version: packageVersion(new URL('../package.json', import.meta.url)),
   internalCode: 'FEDVAL_ERR_AGENT_INTERNAL',
 });
 
@@ -194,7 +195,7 @@ program
           `dataset ${datasetId}: spent ε = ${status.spentEpsilon.toFixed(3)} of ${config.privacy.total_epsilon} at δ = ${config.privacy.delta} ` +
             `(ρ ${status.spentRho.toFixed(5)} of ${budget.totalRho.toFixed(5)}); ${records.length} round(s)\n`,
         );
-        for (const r of records) process.stdout.write(`  ${r.at}  study ${r.studyId}  round ${r.roundId}  ε ${r.epsilon}  ρ ${r.rho.toFixed(5)}\n`);
+        for (const r of records) process.stdout.write(`  ${r.at}  study ${r.studyId}  round ${r.roundId}  ε ${r.epsilon.toFixed(2)}  ρ ${r.rho.toFixed(5)}\n`);
       }
     } finally {
       ledger.close();

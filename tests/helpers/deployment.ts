@@ -46,6 +46,8 @@ export interface AgentOptions {
   label?: string;
   /** Lines appended to the agent's YAML (e.g. a `tls:` block). */
   extraYaml?: string[];
+  /** Fields added to the agent's `policy:` (flow-style YAML, e.g. `model_approval: allow_list`). */
+  policy?: string;
 }
 
 export async function startDeployment(sites: string[], options: DeploymentOptions = {}): Promise<Deployment> {
@@ -102,7 +104,7 @@ export async function startDeployment(sites: string[], options: DeploymentOption
         ...(options.enrolledSites?.includes(site) ? [] : [`token: ${tokens.get(site)}`]),
         `data: { path: ${dataFile}, label: { column: ${agentOptions.label ?? 'event5y'} } }`,
         'data_dir: ./state',
-        'policy: { min_cohort: 1, require_dp: false }',
+        `policy: { min_cohort: 1, require_dp: false${agentOptions.policy ? `, ${agentOptions.policy}` : ''} }`,
         'limits: { reconnect_initial_ms: 100, reconnect_max_ms: 500 }',
         'log_level: warn',
         ...(agentOptions.extraYaml ?? []),

@@ -1,22 +1,22 @@
 // audit.ts — REST routes to read the coordinator's audit trail page by page and to verify its hash chain.
+import { auditPageQuerySchema, auditPageResponseSchema, auditVerificationResponseSchema } from '@fedval/protocol';
+import type { AuditVerificationResponse } from '@fedval/protocol';
 import { readAuditLog, verifyAuditLog } from '@fedval/trust';
-import type { AuditEntry, AuditLog } from '@fedval/trust';
+import type { AuditEntry, AuditLog, AuditVerification } from '@fedval/trust';
 import type { FastifyInstance } from 'fastify';
-import { z } from 'zod';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { CoordinatorError } from '../errors.ts';
-import { parseRequest } from './request-validation.ts';
 
 export interface AuditRoutesOptions {
   log: AuditLog;
 }
 
-/** Largest page of `GET /api/audit`, in entries. */
-export const MAX_AUDIT_PAGE = 1000;
-
-const pageQuery = z.strictObject({
-  after_seq: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(0),
-  limit: z.coerce.number().int().min(1).max(MAX_AUDIT_PAGE).default(100),
-});
+/** The verification as the REST API spells it (snake_case). */
+function verificationView(verification: AuditVerification): AuditVerificationResponse {
+  if (verification.ok) return { ok: true, entries: verification.entries, head: verification.head };
+  const { intactEntries, ...broken } = verification;
+  return { ...broken, intact_entries: intactEntries };
+}
 
 const READERS = ['auditor', 'privacy_officer', 'admin'] as const;
 
@@ -25,20 +25,33 @@ export async function auditRoutes(app: FastifyInstance, options: AuditRoutesOpti
   const { log } = options;
 
   // Entries with seq > after_seq, oldest first, up to `limit`; `head` is the newest entry written by this coordinator.
-  app.get('/api/audit', { config: { roles: READERS } }, async (request) => {
-    const { after_seq: after, limit } = parseRequest(pageQuery, request.query ?? {}, 'query');
-    let kept = 0;
-    const { verification, entries } = readAuditLog(log.path, {
-      select: (entry: AuditEntry) => entry.seq > after && kept < limit && ++kept > 0,
-    });
-    const last = entries.at(-1);
-    return {
-      entries,
-      head: log.head,
-      intact: verification.ok,
-      next_after_seq: last !== undefined && last.seq < log.head.seq ? last.seq : null,
-    };
-  });
+  const api = app.withTypeProvider<ZodTypeProvider>();
 
-  app.get('/api/audit/verify', { config: { roles: READERS } }, async () => verifyAuditLog(log.path));
+  api.get(
+    '/api/audit',
+    {
+      config: { roles: READERS },
+      schema: { summary: "A page of the coordinator's audit trail, verified as it is read", querystring: auditPageQuerySchema, response: { 200: auditPageResponseSchema } },
+    },
+    async (request) => {
+      const { after_seq: after, limit } = request.query;
+      let kept = 0;
+      const { verification, entries } = readAuditLog(log.path, {
+        select: (entry: AuditEntry) => entry.seq > after && kept < limit && ++kept > 0,
+      });
+      const last = entries.at(-1);
+      return {
+        entries,
+        head: log.head,
+        intact: verification.ok,
+        next_after_seq: last !== undefined && last.seq < log.head.seq ? last.seq : null,
+      };
+    },
+  );
+
+  api.get(
+    '/api/audit/verify',
+    { config: { roles: READERS }, schema: { summary: "Verify the audit trail's hash chain", response: { 200: auditVerificationResponseSchema } } },
+    async () => verificationView(verifyAuditLog(log.path)),
+  );
 }

@@ -1,7 +1,8 @@
 // enrollment.ts — REST routes that enroll a site's Ed25519 key: one-time tokens issued by an admin, redeemed once by the site.
-import type { FastifyInstance } from 'fastify';
+import { enrollmentTokenResponseSchema, enrollRequestSchema, enrollResponseSchema, siteParamsSchema } from '@fedval/protocol';
 import { generateToken, hashToken, publicKeyFingerprint, verifyEnrollment } from '@fedval/trust';
-import { z } from 'zod';
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { actorOf, PUBLIC_ROUTE } from '../access-control.ts';
 import type { CoordinatorConfig } from '../config.ts';
 import type { AuditRecorder } from '../coordinator-audit.ts';
@@ -10,7 +11,7 @@ import { WS_CLOSE_CODES } from '../site-connections.ts';
 import type { SiteConnections } from '../site-connections.ts';
 import type { SiteIdentities } from '../site-identities.ts';
 import type { CoordinatorStore } from '../storage/store.ts';
-import { isoTime, parseRequest } from './request-validation.ts';
+import { isoTime } from './request-validation.ts';
 
 export interface EnrollmentRoutesOptions {
   config: CoordinatorConfig;
@@ -20,17 +21,6 @@ export interface EnrollmentRoutesOptions {
   /** Live site sockets: a site whose key is replaced is disconnected and must prove the new key. */
   connections: SiteConnections;
 }
-
-const siteId = z.string().min(1).max(128).regex(/^[A-Za-z0-9._:-]+$/, 'letters, digits, . _ : - only');
-const siteParams = z.strictObject({ id: siteId });
-const enrollBody = z.strictObject({
-  site_id: siteId,
-  enrollment_token: z.string().min(16).max(256),
-  /** Raw 32-byte Ed25519 public key, base64 (44 characters). */
-  public_key: z.string().length(44),
-  /** Proof of possession: the Ed25519 signature (base64, 64 bytes) of @fedval/trust enrollmentSignaturePayload under the new key. */
-  signature: z.string().length(88),
-});
 
 export async function enrollmentRoutes(app: FastifyInstance, options: EnrollmentRoutesOptions): Promise<void> {
   if (!options.config || !options.store || !options.identities || !options.audit || !options.connections) {
@@ -43,25 +33,34 @@ export async function enrollmentRoutes(app: FastifyInstance, options: Enrollment
     if (config.public_ws_url === undefined) throw new CoordinatorError('FEDVAL_ERR_COORD_ENROLLMENT_UNAVAILABLE');
   };
 
-  app.post('/api/sites/:id/enrollment-token', { config: { roles: ['admin'] } }, async (request, reply) => {
-    const { id } = parseRequest(siteParams, request.params, 'params');
-    requireEnrollment();
-    if (!configured.has(id)) throw new CoordinatorError('FEDVAL_ERR_COORD_UNKNOWN_SITE', id);
-    const token = generateToken();
-    const createdAt = Date.now();
-    const expiresAt = createdAt + config.limits.enrollment_token_ttl_seconds * 1000;
-    // Audited before the token exists anywhere; only its hash is stored, and it is shown once, here.
-    audit({ actor: actorOf(request), action: 'site.enrollment_issued', object: `site:${id}`, details: { site: id, expires_at: isoTime(expiresAt) } });
-    // A new token replaces any earlier one not yet used: a token that went astray stops working.
-    const revoked = await store.putEnrollmentToken({ tokenSha256: hashToken(token), siteId: id, createdAt, expiresAt });
-    if (revoked > 0) {
-      audit({ actor: actorOf(request), action: 'site.enrollment_revoked', object: `site:${id}`, reason: 'replaced by a new token', details: { site: id, tokens: revoked } });
-      request.log.info({ siteId: id, revoked }, 'earlier unused enrollment tokens revoked');
-    }
-    return reply.code(201).send({ site_id: id, enrollment_token: token, expires_at: isoTime(expiresAt) });
-  });
+  const api = app.withTypeProvider<ZodTypeProvider>();
 
-  app.post(
+  api.post(
+    '/api/sites/:id/enrollment-token',
+    {
+      config: { roles: ['admin'] },
+      schema: { summary: 'Issue a one-time enrollment token for a configured site', params: siteParamsSchema, response: { 201: enrollmentTokenResponseSchema } },
+    },
+    async (request, reply) => {
+      const { id } = request.params;
+      requireEnrollment();
+      if (!configured.has(id)) throw new CoordinatorError('FEDVAL_ERR_COORD_UNKNOWN_SITE', id);
+      const token = generateToken();
+      const createdAt = Date.now();
+      const expiresAt = createdAt + config.limits.enrollment_token_ttl_seconds * 1000;
+      // Audited before the token exists anywhere; only its hash is stored, and it is shown once, here.
+      audit({ actor: actorOf(request), action: 'site.enrollment_issued', object: `site:${id}`, details: { site: id, expires_at: isoTime(expiresAt) } });
+      // A new token replaces any earlier one not yet used: a token that went astray stops working.
+      const revoked = await store.putEnrollmentToken({ tokenSha256: hashToken(token), siteId: id, createdAt, expiresAt });
+      if (revoked > 0) {
+        audit({ actor: actorOf(request), action: 'site.enrollment_revoked', object: `site:${id}`, reason: 'replaced by a new token', details: { site: id, tokens: revoked } });
+        request.log.info({ siteId: id, revoked }, 'earlier unused enrollment tokens revoked');
+      }
+      return reply.code(201).send({ site_id: id, enrollment_token: token, expires_at: isoTime(expiresAt) });
+    },
+  );
+
+  api.post(
     '/api/enroll',
     {
       config: {
@@ -69,9 +68,14 @@ export async function enrollmentRoutes(app: FastifyInstance, options: Enrollment
         roles: PUBLIC_ROUTE,
         rateLimit: { max: config.limits.enroll_per_minute, timeWindow: 60_000, keyGenerator: (request) => `enroll:${request.ip}` },
       },
+      schema: {
+        summary: "A site redeems its one-time token for its Ed25519 key, proving possession (no API token)",
+        body: enrollRequestSchema,
+        response: { 201: enrollResponseSchema },
+      },
     },
     async (request, reply) => {
-      const body = parseRequest(enrollBody, request.body, 'body');
+      const body = request.body;
       requireEnrollment();
       let fingerprint: string;
       try {

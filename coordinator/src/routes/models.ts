@@ -1,13 +1,15 @@
-// models.ts — REST routes to register a model bundle and read its record.
+// models.ts — REST routes to register a model bundle, list models and read a model's record.
+import { modelListResponseSchema, modelParamsSchema, modelRegisteredResponseSchema, modelUploadRequestSchema, modelViewSchema } from '@fedval/protocol';
+import type { ModelView } from '@fedval/protocol';
 import type { FastifyInstance } from 'fastify';
-import { z } from 'zod';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { actorOf } from '../access-control.ts';
 import type { AuditRecorder } from '../coordinator-audit.ts';
 import { CoordinatorError } from '../errors.ts';
-import { MAX_BUNDLE_FILES, registerModelBundle } from '../model-bundles.ts';
+import { registerModelBundle } from '../model-bundles.ts';
 import type { BundleFileStore } from '../storage/bundle-files.ts';
 import type { CoordinatorStore, ModelRecord } from '../storage/store.ts';
-import { isoTime, parseRequest } from './request-validation.ts';
+import { isoTime } from './request-validation.ts';
 
 export interface ModelRoutesOptions {
   store: CoordinatorStore;
@@ -15,13 +17,9 @@ export interface ModelRoutesOptions {
   audit: AuditRecorder;
 }
 
-const uploadSchema = z.strictObject({
-  manifest_json: z.string().min(2),
-  files: z.array(z.strictObject({ path: z.string().min(1).max(512), data_base64: z.string() })).max(MAX_BUNDLE_FILES + 1),
-});
-const modelParams = z.strictObject({ id: z.string().regex(/^[0-9a-f]{64}$/, 'expected a model id (64 lowercase hex)') });
+const READERS = ['sponsor', 'privacy_officer', 'auditor', 'admin'] as const;
 
-function modelView(model: ModelRecord) {
+function modelView(model: ModelRecord): ModelView {
   return {
     model_id: model.id,
     name: model.name,
@@ -35,26 +33,47 @@ function modelView(model: ModelRecord) {
 export async function modelRoutes(app: FastifyInstance, options: ModelRoutesOptions): Promise<void> {
   if (!options.store || !options.bundles || !options.audit) throw new CoordinatorError('FEDVAL_ERR_COORD_INTERNAL', 'modelRoutes needs the store, bundles and audit options');
   const { store, bundles, audit } = options;
+  const api = app.withTypeProvider<ZodTypeProvider>();
 
-  app.post('/api/models', { config: { roles: ['sponsor'] } }, async (request, reply) => {
-    const upload = parseRequest(uploadSchema, request.body, 'body');
-    const { model, created } = await registerModelBundle(upload, store, bundles, Date.now());
-    if (created) {
-      audit({
-        actor: actorOf(request),
-        action: 'model.registered',
-        object: `model:${model.id}`,
-        details: { name: model.name, version: model.version, format: model.format, files: model.files.length },
-      });
-    }
-    request.log.info({ modelId: model.id, created }, created ? 'model registered' : 'model already registered');
-    return reply.code(created ? 201 : 200).send({ model_id: model.id, name: model.name, version: model.version });
-  });
+  api.post(
+    '/api/models',
+    {
+      config: { roles: ['sponsor'] },
+      schema: {
+        summary: 'Register a model bundle (201), or find it registered already (200)',
+        body: modelUploadRequestSchema,
+        response: { 200: modelRegisteredResponseSchema, 201: modelRegisteredResponseSchema },
+      },
+    },
+    async (request, reply) => {
+      const { model, created } = await registerModelBundle(request.body, store, bundles, Date.now());
+      if (created) {
+        audit({
+          actor: actorOf(request),
+          action: 'model.registered',
+          object: `model:${model.id}`,
+          details: { name: model.name, version: model.version, format: model.format, files: model.files.length },
+        });
+      }
+      request.log.info({ modelId: model.id, created }, created ? 'model registered' : 'model already registered');
+      return reply.code(created ? 201 : 200).send({ model_id: model.id, name: model.name, version: model.version });
+    },
+  );
 
-  app.get('/api/models/:id', { config: { roles: ['sponsor', 'privacy_officer', 'auditor', 'admin'] } }, async (request) => {
-    const { id } = parseRequest(modelParams, request.params, 'params');
-    const model = await store.getModel(id);
-    if (!model) throw new CoordinatorError('FEDVAL_ERR_COORD_MODEL_NOT_FOUND', id);
-    return modelView(model);
-  });
+  api.get(
+    '/api/models',
+    { config: { roles: READERS }, schema: { summary: 'List registered models, oldest first', response: { 200: modelListResponseSchema } } },
+    async () => (await store.listModels()).map(modelView),
+  );
+
+  api.get(
+    '/api/models/:id',
+    { config: { roles: READERS }, schema: { summary: "A model's record", params: modelParamsSchema, response: { 200: modelViewSchema } } },
+    async (request) => {
+      const { id } = request.params;
+      const model = await store.getModel(id);
+      if (!model) throw new CoordinatorError('FEDVAL_ERR_COORD_MODEL_NOT_FOUND', id);
+      return modelView(model);
+    },
+  );
 }

@@ -1,13 +1,25 @@
-// rounds.ts — REST routes to start a round of a study and read a round's state and released result.
+// rounds.ts — REST routes to start a round of a study, list a study's rounds and read a round's state and released result.
+import {
+  releaseRequestSchema,
+  releaseResponseSchema,
+  roundAggregateResponseSchema,
+  roundListResponseSchema,
+  roundParamsSchema,
+  roundResultSchema,
+  roundStartedResponseSchema,
+  roundViewSchema,
+  studyParamsSchema,
+} from '@fedval/protocol';
+import type { RoundAggregateResponse, RoundView } from '@fedval/protocol';
 import type { FastifyInstance } from 'fastify';
-import { z } from 'zod';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { actorOf } from '../access-control.ts';
 import type { Principal } from '../access-control.ts';
 import type { AuditRecorder } from '../coordinator-audit.ts';
 import { CoordinatorError } from '../errors.ts';
 import type { RoundRunner } from '../rounds.ts';
 import type { CoordinatorStore, RoundRecord } from '../storage/store.ts';
-import { isoTime, parseRequest } from './request-validation.ts';
+import { isoTime } from './request-validation.ts';
 
 export interface RoundRoutesOptions {
   store: CoordinatorStore;
@@ -15,13 +27,13 @@ export interface RoundRoutesOptions {
   audit: AuditRecorder;
 }
 
-const idParams = z.strictObject({ id: z.uuid() });
+const READERS = ['sponsor', 'privacy_officer', 'auditor', 'admin'] as const;
 
 /**
  * The view of a round: states and counts, never a per-site statistic. The released result may list each site's own
  * report of the privacy budget it spent (`result.privacy.dp.sites`): only the privacy officer, auditor and admin see it.
  */
-export function roundView(round: RoundRecord, caller: Principal | null = null) {
+export function roundView(round: RoundRecord, caller: Principal | null = null): RoundView {
   const perSitePrivacy = caller !== null && (caller.role === 'privacy_officer' || caller.role === 'auditor' || caller.role === 'admin');
   return {
     round_id: round.id,
@@ -34,103 +46,148 @@ export function roundView(round: RoundRecord, caller: Principal | null = null) {
     sites: round.sites.map((site) => ({ site_id: site.siteId, status: site.status, ...(site.code !== null ? { code: site.code } : {}) })),
     contributions: round.sites.filter((site) => site.status === 'contributed').length,
     release: round.result !== null ? 'released' : round.state === 'aggregated' ? 'awaiting_key_holder' : 'none',
-    ...(round.result !== null ? { result: perSitePrivacy ? round.result : withoutPerSitePrivacy(round.result) } : {}),
+    // Parsed, not cast: the stored result must still be what the contract promises.
+    ...(round.result !== null ? { result: roundResultSchema.parse(perSitePrivacy ? round.result : withoutPerSitePrivacy(round.result)) } : {}),
   };
 }
 
 function withoutPerSitePrivacy(result: NonNullable<RoundRecord['result']>): NonNullable<RoundRecord['result']> {
-  const dp = (result.privacy as { dp?: unknown } | undefined)?.dp;
-  if (!dp || typeof dp !== 'object' || !('sites' in dp)) return result;
-  const { sites: _perSite, ...aggregateOnly } = dp as Record<string, unknown>;
-  return { ...result, privacy: { ...(result.privacy as Record<string, unknown>), dp: aggregateOnly } };
+  const privacy = result.privacy;
+  if (!isRecord(privacy) || !isRecord(privacy.dp) || !('sites' in privacy.dp)) return result;
+  const { sites: _perSite, ...aggregateOnly } = privacy.dp;
+  return { ...result, privacy: { ...privacy, dp: aggregateOnly } };
 }
 
-const releaseSchema = z.strictObject({
-  metrics: z.record(z.string(), z.unknown()),
-  contributions: z.number().int().positive(),
-  privacy: z.record(z.string(), z.unknown()).optional(),
-});
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
 
 export async function roundRoutes(app: FastifyInstance, options: RoundRoutesOptions): Promise<void> {
   if (!options.store || !options.rounds || !options.audit) throw new CoordinatorError('FEDVAL_ERR_COORD_INTERNAL', 'roundRoutes needs the store, rounds and audit options');
   const { store, rounds, audit } = options;
 
-  app.post('/api/studies/:id/rounds', { config: { roles: ['sponsor'] } }, async (request, reply) => {
-    const { id } = parseRequest(idParams, request.params, 'params');
-    const study = await store.getStudy(id);
-    if (!study) throw new CoordinatorError('FEDVAL_ERR_COORD_STUDY_NOT_FOUND', id);
-    const { roundId, state } = await rounds.startRound(study, { actor: actorOf(request) });
-    return reply.code(201).send({ round_id: roundId, study_id: study.id, state });
-  });
+  const api = app.withTypeProvider<ZodTypeProvider>();
 
-  app.get('/api/rounds/:id', { config: { roles: ['sponsor', 'privacy_officer', 'auditor', 'admin'] } }, async (request) => {
-    const { id } = parseRequest(idParams, request.params, 'params');
-    await rounds.flush();
-    const round = await store.getRound(id);
-    if (!round) throw new CoordinatorError('FEDVAL_ERR_COORD_ROUND_NOT_FOUND', id);
-    return roundView(round, request.principal);
-  });
+  api.post(
+    '/api/studies/:id/rounds',
+    {
+      config: { roles: ['sponsor'] },
+      schema: { summary: 'Start a round of a study', params: studyParamsSchema, response: { 201: roundStartedResponseSchema } },
+    },
+    async (request, reply) => {
+      const { id } = request.params;
+      const study = await store.getStudy(id);
+      if (!study) throw new CoordinatorError('FEDVAL_ERR_COORD_STUDY_NOT_FOUND', id);
+      const { roundId, state } = await rounds.startRound(study, { actor: actorOf(request) });
+      return reply.code(201).send({ round_id: roundId, study_id: study.id, state });
+    },
+  );
+
+  api.get(
+    '/api/studies/:id/rounds',
+    {
+      config: { roles: READERS },
+      schema: { summary: "A study's rounds, oldest first", params: studyParamsSchema, response: { 200: roundListResponseSchema } },
+    },
+    async (request) => {
+      const { id } = request.params;
+      if (!(await store.getStudy(id))) throw new CoordinatorError('FEDVAL_ERR_COORD_STUDY_NOT_FOUND', id);
+      await rounds.flush();
+      return (await store.listRounds(id)).map((round) => roundView(round, request.principal));
+    },
+  );
+
+  api.get(
+    '/api/rounds/:id',
+    { config: { roles: READERS }, schema: { summary: "A round's state, its sites' progress and its released result", params: roundParamsSchema, response: { 200: roundViewSchema } } },
+    async (request) => {
+      const { id } = request.params;
+      await rounds.flush();
+      const round = await store.getRound(id);
+      if (!round) throw new CoordinatorError('FEDVAL_ERR_COORD_ROUND_NOT_FOUND', id);
+      return roundView(round, request.principal);
+    },
+  );
 
   // The release certificate and the encrypted sum, for the privacy officer: never an individual contribution.
-  app.get('/api/rounds/:id/aggregate', { config: { roles: ['privacy_officer'] } }, async (request) => {
-    const { id } = parseRequest(idParams, request.params, 'params');
-    await rounds.flush();
-    const round = await store.getRound(id);
-    if (!round) throw new CoordinatorError('FEDVAL_ERR_COORD_ROUND_NOT_FOUND', id);
-    const study = await store.getStudy(round.studyId);
-    if (!study?.protection.encryption) throw new CoordinatorError('FEDVAL_ERR_COORD_NOT_ENCRYPTED', round.studyId);
-    const ciphertexts = round.state === 'aggregated' ? await store.getRoundEncryptedAggregate(id) : undefined;
-    if (!ciphertexts) throw new CoordinatorError('FEDVAL_ERR_COORD_NOT_AGGREGATED', `round is ${round.state}`);
-    const contributed = round.sites.filter((site) => site.status === 'contributed').map((site) => site.siteId);
-    audit({
-      actor: actorOf(request),
-      action: 'aggregate.read',
-      object: `round:${round.id}`,
-      details: { contributions: round.contributions, released: round.result !== null },
-    });
-    return {
-      round_id: round.id,
-      study_id: round.studyId,
-      state: round.state,
-      closed_at: round.closedAt === null ? null : isoTime(round.closedAt),
-      contributions: round.contributions,
-      contributing_sites: contributed,
-      sites: round.sites.map((site) => ({
-        site_id: site.siteId,
-        status: site.status,
-        ...(site.code !== null ? { code: site.code } : {}),
-        ...(site.privacy ? { privacy: site.privacy } : {}),
-      })),
-      min_sites: study.protection.minSites,
-      metric_spec: study.metricSpec,
-      privacy: study.protection.privacy,
-      plan: study.protection.encryption,
-      released: round.result !== null,
-      ciphertexts_base64: ciphertexts.map((bytes) => Buffer.from(bytes).toString('base64')),
-    };
-  });
+  api.get(
+    '/api/rounds/:id/aggregate',
+    {
+      config: { roles: ['privacy_officer'] },
+      schema: { summary: "An aggregated round's release certificate and encrypted sum", params: roundParamsSchema, response: { 200: roundAggregateResponseSchema } },
+    },
+    async (request): Promise<RoundAggregateResponse> => {
+      const { id } = request.params;
+      await rounds.flush();
+      const round = await store.getRound(id);
+      if (!round) throw new CoordinatorError('FEDVAL_ERR_COORD_ROUND_NOT_FOUND', id);
+      const study = await store.getStudy(round.studyId);
+      if (!study?.protection.encryption) throw new CoordinatorError('FEDVAL_ERR_COORD_NOT_ENCRYPTED', round.studyId);
+      const ciphertexts = round.state === 'aggregated' ? await store.getRoundEncryptedAggregate(id) : undefined;
+      if (!ciphertexts) throw new CoordinatorError('FEDVAL_ERR_COORD_NOT_AGGREGATED', `round is ${round.state}`);
+      const contributed = round.sites.filter((site) => site.status === 'contributed').map((site) => site.siteId);
+      audit({
+        actor: actorOf(request),
+        action: 'aggregate.read',
+        object: `round:${round.id}`,
+        details: { contributions: round.contributions, released: round.result !== null },
+      });
+      return {
+        round_id: round.id,
+        study_id: round.studyId,
+        state: round.state,
+        closed_at: round.closedAt === null ? null : isoTime(round.closedAt),
+        contributions: round.contributions,
+        contributing_sites: contributed,
+        sites: round.sites.map((site) => ({
+          site_id: site.siteId,
+          status: site.status,
+          ...(site.code !== null ? { code: site.code } : {}),
+          ...(site.privacy ? { privacy: site.privacy } : {}),
+        })),
+        min_sites: study.protection.minSites,
+        metric_spec: study.metricSpec,
+        privacy: study.protection.privacy,
+        plan: study.protection.encryption,
+        released: round.result !== null,
+        ciphertexts_base64: ciphertexts.map((bytes) => Buffer.from(bytes).toString('base64')),
+      };
+    },
+  );
 
   // The privacy officer (key holder) publishes the metrics it decrypted and finalized from the aggregate.
-  app.post('/api/rounds/:id/release', { config: { roles: ['privacy_officer'] } }, async (request) => {
-    const { id } = parseRequest(idParams, request.params, 'params');
-    const body = parseRequest(releaseSchema, request.body, 'body');
-    await rounds.flush();
-    const round = await store.getRound(id);
-    if (!round) throw new CoordinatorError('FEDVAL_ERR_COORD_ROUND_NOT_FOUND', id);
-    const study = await store.getStudy(round.studyId);
-    if (round.state !== 'aggregated') throw new CoordinatorError('FEDVAL_ERR_COORD_NOT_AGGREGATED', `round is ${round.state}`);
-    if (round.result !== null) throw new CoordinatorError('FEDVAL_ERR_COORD_ALREADY_RELEASED', id);
-    if (body.contributions !== round.contributions) {
-      throw new CoordinatorError('FEDVAL_ERR_COORD_RELEASE_POLICY', `the round has ${round.contributions} contributions, the release names ${body.contributions}`);
-    }
-    if (study && round.contributions < study.protection.minSites) {
-      throw new CoordinatorError('FEDVAL_ERR_COORD_RELEASE_POLICY', `${round.contributions} contributions, the study requires ${study.protection.minSites}`);
-    }
-    const sites = round.sites.filter((site) => site.status === 'contributed').map((site) => site.siteId);
-    const result = { metrics: body.metrics, contributions: round.contributions, sites, ...(body.privacy ? { privacy: body.privacy } : {}) };
-    if (!(await store.releaseRound(id, result, Date.now()))) throw new CoordinatorError('FEDVAL_ERR_COORD_ALREADY_RELEASED', id);
-    audit({ actor: actorOf(request), action: 'result.released', object: `round:${id}`, details: { contributions: round.contributions, sites } });
-    request.log.info({ roundId: id, contributions: round.contributions }, 'result released');
-    return { round_id: id, release: 'released' };
-  });
+  api.post(
+    '/api/rounds/:id/release',
+    {
+      config: { roles: ['privacy_officer'] },
+      schema: {
+        summary: 'Publish the metrics the key holder decrypted and finalized from the aggregate',
+        params: roundParamsSchema,
+        body: releaseRequestSchema,
+        response: { 200: releaseResponseSchema },
+      },
+    },
+    async (request) => {
+      const { id } = request.params;
+      const body = request.body;
+      await rounds.flush();
+      const round = await store.getRound(id);
+      if (!round) throw new CoordinatorError('FEDVAL_ERR_COORD_ROUND_NOT_FOUND', id);
+      const study = await store.getStudy(round.studyId);
+      if (round.state !== 'aggregated') throw new CoordinatorError('FEDVAL_ERR_COORD_NOT_AGGREGATED', `round is ${round.state}`);
+      if (round.result !== null) throw new CoordinatorError('FEDVAL_ERR_COORD_ALREADY_RELEASED', id);
+      if (body.contributions !== round.contributions) {
+        throw new CoordinatorError('FEDVAL_ERR_COORD_RELEASE_POLICY', `the round has ${round.contributions} contributions, the release names ${body.contributions}`);
+      }
+      if (study && round.contributions < study.protection.minSites) {
+        throw new CoordinatorError('FEDVAL_ERR_COORD_RELEASE_POLICY', `${round.contributions} contributions, the study requires ${study.protection.minSites}`);
+      }
+      const sites = round.sites.filter((site) => site.status === 'contributed').map((site) => site.siteId);
+      const result = { metrics: body.metrics, contributions: round.contributions, sites, ...(body.privacy ? { privacy: body.privacy } : {}) };
+      if (!(await store.releaseRound(id, result, Date.now()))) throw new CoordinatorError('FEDVAL_ERR_COORD_ALREADY_RELEASED', id);
+      audit({ actor: actorOf(request), action: 'result.released', object: `round:${id}`, details: { contributions: round.contributions, sites } });
+      request.log.info({ roundId: id, contributions: round.contributions }, 'result released');
+      return { round_id: id, release: 'released' as const };
+    },
+  );
 }

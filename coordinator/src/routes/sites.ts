@@ -1,5 +1,7 @@
 // sites.ts — REST routes for the configured sites' connection state and the health check.
+import { healthResponseSchema, siteListResponseSchema } from '@fedval/protocol';
 import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { CoordinatorConfig } from '../config.ts';
 import { PUBLIC_ROUTE } from '../access-control.ts';
 import { CoordinatorError } from '../errors.ts';
@@ -19,7 +21,15 @@ export async function siteRoutes(app: FastifyInstance, options: SiteRoutesOption
   }
   const { config, connections, identities } = options;
 
-  app.get('/api/sites', { config: { roles: ['sponsor', 'site_admin', 'auditor', 'admin'] } }, async () =>
+  const api = app.withTypeProvider<ZodTypeProvider>();
+
+  api.get(
+    '/api/sites',
+    {
+      config: { roles: ['sponsor', 'site_admin', 'auditor', 'admin'] },
+      schema: { summary: "The configured sites: connection state and enrolled key's fingerprint", response: { 200: siteListResponseSchema } },
+    },
+    async () =>
     config.sites.map((site) => {
       const lastSeen = connections.lastSeen(site.id);
       return {
@@ -32,5 +42,9 @@ export async function siteRoutes(app: FastifyInstance, options: SiteRoutesOption
     }),
   );
 
-  app.get('/healthz', { config: { roles: PUBLIC_ROUTE } }, async () => ({ status: 'ok' }));
+  api.get(
+    '/healthz',
+    { config: { roles: PUBLIC_ROUTE }, schema: { summary: 'Health check', response: { 200: healthResponseSchema } } },
+    async () => ({ status: 'ok' as const }),
+  );
 }

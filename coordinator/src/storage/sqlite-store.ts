@@ -375,8 +375,27 @@ export class SqliteCoordinatorStore implements CoordinatorStore {
     });
   }
 
+  async listModels(): Promise<ModelRecord[]> {
+    return this.#list('SELECT id FROM models ORDER BY created_at, rowid', [], (id) => this.getModel(id));
+  }
+
+  async listStudies(): Promise<StudyRecord[]> {
+    return this.#list('SELECT id FROM studies ORDER BY created_at, rowid', [], (id) => this.getStudy(id));
+  }
+
+  async listRounds(studyId: string): Promise<RoundRecord[]> {
+    return this.#list('SELECT id FROM rounds WHERE study_id = ? ORDER BY created_at, rowid', [studyId], (id) => this.getRound(id));
+  }
+
   async close(): Promise<void> {
     if (this.#db.isOpen) this.#db.close();
+  }
+
+  /** The records whose ids `sql` selects, in its order, each read as its single-record getter reads it. */
+  async #list<T>(sql: string, parameters: SQLInputValue[], get: (id: string) => Promise<T | undefined>): Promise<T[]> {
+    const ids = this.#run(() => (this.#db.prepare(sql).all(...parameters) as Row[]).map((row) => String(row.id)));
+    const records: (T | undefined)[] = await Promise.all(ids.map((id) => get(id)));
+    return records.filter((record): record is T => record !== undefined);
   }
 
   #run<T>(work: () => T): T {

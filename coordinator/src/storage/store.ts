@@ -1,12 +1,13 @@
 // store.ts — the coordinator's storage interface and the records it keeps; no site's contribution is ever among them.
 
-export const ROUND_STATES = ['dispatched', 'collecting', 'aggregated', 'failed'] as const;
+import { ROUND_SITE_STATUSES, ROUND_STATES } from '@fedval/protocol';
+
+export { ROUND_SITE_STATUSES, ROUND_STATES };
 export type RoundState = (typeof ROUND_STATES)[number];
 
 /** Rounds in these states still accept site messages. */
 export const OPEN_ROUND_STATES: readonly RoundState[] = ['dispatched', 'collecting'];
 
-export const ROUND_SITE_STATUSES = ['pending', 'dispatched', 'accepted', 'refused', 'contributed', 'invalid'] as const;
 export type RoundSiteStatus = (typeof ROUND_SITE_STATUSES)[number];
 
 export interface ModelFileRecord {
@@ -135,8 +136,14 @@ export interface CoordinatorStore {
   /** Inserts a model; returns false when a model with the same id already exists. */
   putModel(model: ModelRecord): Promise<boolean>;
   getModel(id: string): Promise<ModelRecord | undefined>;
+  /** Every model, oldest first. */
+  listModels(): Promise<ModelRecord[]>;
   createStudy(study: StudyRecord): Promise<void>;
   getStudy(id: string): Promise<StudyRecord | undefined>;
+  /** Every study, oldest first. */
+  listStudies(): Promise<StudyRecord[]>;
+  /** Every round of a study, oldest first. */
+  listRounds(studyId: string): Promise<RoundRecord[]>;
   /** Inserts a round and its per-site rows in one transaction. */
   createRound(round: Omit<RoundRecord, 'result' | 'closedAt' | 'reason' | 'contributions'>): Promise<void>;
   getRound(id: string): Promise<RoundRecord | undefined>;

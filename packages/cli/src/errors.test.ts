@@ -17,6 +17,7 @@ describe('fedval CLI', () => {
       'FEDVAL_ERR_CLI_RELEASE_POLICY',
       'FEDVAL_ERR_CLI_AUDIT',
       'FEDVAL_ERR_CLI_INTERNAL',
+      'FEDVAL_ERR_CLI_RESPONSE',
     ]);
   });
 

@@ -12,6 +12,7 @@ export const CLI_ERROR_MESSAGES = {
   FEDVAL_ERR_CLI_RELEASE_POLICY: 'the release policy is not met; nothing was decrypted',
   FEDVAL_ERR_CLI_AUDIT: "the key holder's audit trail cannot be written or does not verify",
   FEDVAL_ERR_CLI_INTERNAL: 'internal error (a bug): please report it with the message',
+  FEDVAL_ERR_CLI_RESPONSE: 'the coordinator answered with a document that breaks the REST contract',
 } as const;
 
 export type CliErrorCode = keyof typeof CLI_ERROR_MESSAGES;

@@ -1,6 +1,7 @@
 // @fedval/cli — the sponsor's and privacy officer's tools, also usable as a library by examples.
 export { runSimulation, parseSiteArgument } from './simulate.ts';
-export type { SimulationOptions, SimulationResult, SimulationSite, RoundView } from './simulate.ts';
+export type { SimulationOptions, SimulationResult, SimulationSite } from './simulate.ts';
+export type { RoundView } from '@fedval/protocol';
 export { renderHtmlReport } from './html-report.ts';
 export type { ReportInput } from './html-report.ts';
 export { CliError, CLI_ERROR_MESSAGES } from './errors.ts';

@@ -3,19 +3,24 @@
 import { Option } from '@fedval/command-line';
 import { formatMetricsTable } from '@fedval/metrics';
 import type { EvaluationCommandOptions, MetricsReport } from '@fedval/metrics';
-import { collect, createProgram, decimal, metricSpecOrUsageError, runProgram, withEvaluationOptions } from '@fedval/command-line';
+import { collect, createProgram, packageVersion, decimal, metricSpecOrUsageError, runProgram, withEvaluationOptions } from '@fedval/command-line';
 import { formatAuditEntry } from '@fedval/trust';
 import { crossCheckAuditDirs, describeCrossCheck, describeVerification, parseSiteDir, showAuditDir, verifyAuditDir } from './audit.ts';
 import { CoordinatorClient } from './coordinator-client.ts';
 import { CliError } from './errors.ts';
+import { withPrivacyOptions } from './privacy-options.ts';
+import type { PrivacyCommandOptions } from './privacy-options.ts';
 import { decryptRound, initKeys } from './key-holder.ts';
 import { planStudyPrivacy } from './plan.ts';
+import { addSponsorCommands } from './sponsor-commands.ts';
+import { describePrivacyFigures, formatDelta, formatEpsilon } from './human-output.ts';
 import { parseSiteArgument, runSimulation } from './simulate.ts';
 
 const program = createProgram({
   name: 'fedval',
   description: 'fedval: federated, privacy-preserving evaluation of clinical prediction models',
   usageCode: 'FEDVAL_ERR_CLI_USAGE',
+  version: packageVersion(new URL('../package.json', import.meta.url)),
   internalCode: 'FEDVAL_ERR_CLI_INTERNAL',
 }).addOption(new Option('--token <token>', 'API token for the coordinator (prefer the environment variable: arguments are visible to other users)').env('FEDVAL_API_TOKEN'));
 
@@ -24,17 +29,14 @@ function apiToken(): string | undefined {
   return (program.opts() as { token?: string }).token;
 }
 
-withEvaluationOptions(
-  program
-    .command('simulate')
-    .description('run one evaluation round with a real coordinator and one real site agent per file, over loopback')
-    .requiredOption('--site <name=file>', 'a site and its CSV file, repeatable', collect, []),
+withPrivacyOptions(
+  withEvaluationOptions(
+    program
+      .command('simulate')
+      .description('run one evaluation round with a real coordinator and one real site agent per file, over loopback')
+      .requiredOption('--site <name=file>', 'a site and its CSV file, repeatable', collect, []),
+  ),
 )
-  .option('--no-dp', 'release the exact aggregate, without differential-privacy noise (validation only)')
-  .option('--epsilon <e>', 'per-round ε of the differential-privacy release', decimal('--epsilon'), 1)
-  .option('--delta <d>', 'per-round δ', decimal('--delta'), 1e-6)
-  .option('--expected-prevalence <p>', 'public planning assumption for the release layout', decimal('--expected-prevalence'), 0.3)
-  .option('--min-sites <n>', 'release policy: fewest contributions the key holder decrypts (default 3, or the number of sites when fewer)', decimal('--min-sites'))
   .option('--plaintext-contributions', 'test seam: sites send unencrypted statistics vectors instead of ciphertexts')
   .option('--work-dir <dir>', 'keep configs, logs and databases here (default: a temporary directory, removed)')
   .option('--timeout <seconds>', 'give up after this long', decimal('--timeout'), 600)
@@ -90,8 +92,7 @@ function describePrivacy(privacy: { dp: Record<string, unknown> | null; encrypti
   const encryption = privacy.encryption as { poly_modulus_degree?: number; security_bits?: number; ciphertext_bytes_per_site?: number } | null;
   if (encryption) parts.push(`encrypted (BFV n=${encryption.poly_modulus_degree}, ${encryption.security_bits}-bit, ${encryption.ciphertext_bytes_per_site} bytes per site)`);
   else parts.push('NOT encrypted (plaintext test seam)');
-  const dp = privacy.dp as { epsilon?: number; delta?: number; mechanism?: string } | null;
-  if (dp) parts.push(`differentially private (ε = ${Number(dp.epsilon?.toPrecision(3))}, δ = ${dp.delta}, ${dp.mechanism}); intervals include the noise`);
+  if (privacy.dp) parts.push(`${describePrivacyFigures(privacy.dp)}; intervals include the noise`);
   else parts.push('exact release, NO differential privacy (--no-dp)');
   return parts.join('; ');
 }
@@ -119,7 +120,7 @@ program
     const errors = planned.predicted_median_abs_error;
     const fmt = (value: number | null | undefined) => (value === null || value === undefined ? '—' : value.toFixed(4));
     process.stdout.write(
-      `ε = ${options.epsilon}, δ = ${options.delta} per round, ${options.sites} sites (noise sized for ${planned.privacy.min_sites}), ${options.patients} patients, prevalence ${options.prevalence}\n` +
+      `ε ${formatEpsilon(options.epsilon)}, δ ${formatDelta(options.delta)} per round, ${options.sites} sites (noise sized for ${planned.privacy.min_sites}), ${options.patients} patients, prevalence ${options.prevalence}\n` +
         `release layout: ${JSON.stringify(planned.privacy.layout)}\n\n` +
         'predicted median absolute error added by privacy\n' +
         'population                  n        ROC AUC  sensitivity  specificity\n',
@@ -164,7 +165,7 @@ program
     }
   });
 
-const sites = program.command('sites').description('coordinator admin: site enrollment');
+const sites = program.command('sites').description("the coordinator's sites: enrollment tokens (admin), the list with key fingerprints");
 sites
   .command('enrollment-token')
   .description('issue a one-time enrollment token for a configured site (admin API token); hand it to the site IT team, who run `fedval-agent enroll`')
@@ -172,8 +173,7 @@ sites
   .requiredOption('--site <id>', 'site id, as configured in the coordinator\'s sites[]')
   .option('--json', 'print one JSON document on stdout')
   .action(async (options: { coordinator: string; site: string; json?: boolean }) => {
-    const client = new CoordinatorClient(options.coordinator, apiToken());
-    const issued = await client.post<{ site_id: string; enrollment_token: string; expires_at: string }>(`/api/sites/${encodeURIComponent(options.site)}/enrollment-token`);
+    const issued = await new CoordinatorClient(options.coordinator, apiToken()).issueEnrollmentToken(options.site);
     if (options.json) process.stdout.write(`${JSON.stringify(issued)}\n`);
     else {
       process.stdout.write(
@@ -181,6 +181,8 @@ sites
       );
     }
   });
+
+addSponsorCommands(program, sites, apiToken);
 
 const audit = program.command('audit').description('auditor: verify audit trails offline, from their files alone');
 audit
@@ -221,13 +223,8 @@ audit
     if (report.discrepancies === null || report.discrepancies.length > 0) process.exitCode = 1;
   });
 
-interface SimulateOptions extends EvaluationCommandOptions {
+interface SimulateOptions extends EvaluationCommandOptions, PrivacyCommandOptions {
   site: string[];
-  dp: boolean;
-  epsilon: number;
-  delta: number;
-  expectedPrevalence: number;
-  minSites?: number;
   plaintextContributions?: boolean;
   workDir?: string;
   timeout: number;

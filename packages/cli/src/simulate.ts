@@ -5,7 +5,9 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { verifyManifestSignature } from '@fedval/trust';
 import { stringify as toYaml } from 'yaml';
+import type { RoundView, StudyView } from '@fedval/protocol';
 import { CoordinatorClient } from './coordinator-client.ts';
+import { readModelUpload } from './model-upload.ts';
 import { CliError } from './errors.ts';
 import { PROGRAMS, startProcess, waitForEvent } from './processes.ts';
 import type { ManagedProcess } from './processes.ts';
@@ -43,20 +45,10 @@ export interface SimulationOptions {
   onRound?: (round: RoundView) => void;
 }
 
-export interface RoundView {
-  round_id: string;
-  study_id: string;
-  state: string;
-  reason?: string;
-  sites: { site_id: string; status: string; code?: string }[];
-  contributions: number;
-  result?: { metrics: Record<string, unknown>; [key: string]: unknown };
-}
-
 export interface SimulationResult {
   metrics: Record<string, unknown>;
   round: RoundView;
-  study: Record<string, unknown>;
+  study: StudyView;
   privacy: { dp: Record<string, unknown> | null; encryption: Record<string, unknown> | null };
 }
 
@@ -144,7 +136,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     if (options.scorer.kind === 'model') modelId = await uploadModel(client, options.scorer.dir);
     const contribution = options.contribution ?? 'bfv';
     const minSites = options.minSites ?? Math.min(3, names.length);
-    const study = await client.post<Record<string, unknown> & { study_id: string }>('/api/studies', {
+    const study = await client.createStudy({
       name: 'fedval simulate',
       ...(modelId ? { model_id: modelId } : { score_column: (options.scorer as { column: string }).column }),
       metric_spec: { ...options.metricSpec, groups },
@@ -169,7 +161,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       // The key holder is its own process: the secret key never enters the coordinator's.
       await runKeyHolder(['keys', 'init', '--coordinator', url, '--study', study.study_id, '--out', keyDir, '--json'], apiTokens.privacy_officer);
     }
-    const started = await client.post<{ round_id: string }>(`/api/studies/${study.study_id}/rounds`);
+    const started = await client.startRound(study.study_id);
     let round = await waitForRound(client, started.round_id, options.timeoutMs ?? 600_000, options.onRound);
     if (round.state !== 'aggregated') {
       const why = round.sites.filter((site) => site.code).map((site) => `${site.site_id}: ${site.code}`);
@@ -181,7 +173,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
         apiTokens.privacy_officer,
       );
       // Read back as the privacy officer: only that role sees each site's own report of the ε it spent.
-      round = await new CoordinatorClient(url, apiTokens.privacy_officer).get<RoundView>(`/api/rounds/${round.round_id}`);
+      round = await new CoordinatorClient(url, apiTokens.privacy_officer).getRound(round.round_id);
     }
     if (!round.result) throw new CliError('FEDVAL_ERR_CLI_ROUND_FAILED', 'the round has no released result');
     const privacy = (round.result.privacy ?? {}) as { dp?: Record<string, unknown> | null; encryption?: Record<string, unknown> | null };
@@ -247,30 +239,14 @@ async function discoverLevels(sites: SimulationSite[], groupArgs: string[]): Pro
 }
 
 async function uploadModel(client: CoordinatorClient, dir: string): Promise<string> {
-  let manifestJson: string;
-  try {
-    manifestJson = await readFile(join(dir, 'manifest.json'), 'utf8');
-  } catch (cause) {
-    throw new CliError('FEDVAL_ERR_CLI_MODEL', `${dir}: no manifest.json`, { cause });
-  }
-  let listed: { path: string }[];
-  try {
-    listed = (JSON.parse(manifestJson) as { files: { path: string }[] }).files;
-    if (!Array.isArray(listed)) throw new Error('files is not a list');
-  } catch (cause) {
-    throw new CliError('FEDVAL_ERR_CLI_MODEL', `${dir}: manifest.json is not a valid manifest`, { cause });
-  }
-  const files = await Promise.all(
-    listed.map(async (file) => ({ path: file.path, data_base64: (await readFile(join(dir, file.path))).toString('base64') })),
-  );
-  const model = await client.post<{ model_id: string }>('/api/models', { manifest_json: manifestJson, files });
-  return model.model_id;
+  const { upload } = await readModelUpload(dir);
+  return (await client.registerModel(upload)).model_id;
 }
 
 async function waitForSites(client: CoordinatorClient, names: string[], timeoutMs: number): Promise<void> {
   const until = Date.now() + timeoutMs;
   while (Date.now() < until) {
-    const sites = await client.get<{ site_id: string; connected: boolean }[]>('/api/sites');
+    const sites = await client.listSites();
     const connected = new Set(sites.filter((site) => site.connected).map((site) => site.site_id));
     if (names.every((name) => connected.has(name))) return;
     await sleep(100);
@@ -281,7 +257,7 @@ async function waitForSites(client: CoordinatorClient, names: string[], timeoutM
 async function waitForRound(client: CoordinatorClient, roundId: string, timeoutMs: number, onRound?: (round: RoundView) => void): Promise<RoundView> {
   const until = Date.now() + timeoutMs;
   while (Date.now() < until) {
-    const round = await client.get<RoundView>(`/api/rounds/${roundId}`);
+    const round = await client.getRound(roundId);
     onRound?.(round);
     if (round.state === 'failed' || round.state === 'aggregated') return round;
     await sleep(150);

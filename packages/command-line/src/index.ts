@@ -1,8 +1,7 @@
 // @fedval/command-line — the commander boundary of fedval's three programs: how they are built, take the shared
 // evaluation options, report errors and exit.
-export { createProgram, runProgram, describeFailure, exitStatusOf, EXIT_STATUS } from './program.ts';
+export { createProgram, runProgram, describeFailure, exitStatusOf, packageVersion, EXIT_STATUS } from './program.ts';
 export type { ProgramOptions } from './program.ts';
 export { collect, decimal, withEvaluationOptions, metricSpecOrUsageError } from './evaluation-options.ts';
 // The commander classes programs build options and argument parsers with: apps import them from here, not from commander.
-export { InvalidArgumentError, Option } from 'commander';
-export type { Command } from 'commander';
+export { Command, InvalidArgumentError, Option } from 'commander';

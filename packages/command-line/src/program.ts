@@ -1,5 +1,6 @@
 // program.ts — how the three fedval programs (fedval, fedval-agent, fedval-coordinator) are built on commander, report
 // an error (`program: FEDVAL_ERR_…: message` on stderr) and map it to an exit status.
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 
 /** Exit statuses shared by the programs; a program may add its own above these (fedval-agent: 3, refused by the coordinator). */
@@ -34,11 +35,31 @@ export interface ProgramOptions {
 
 const programOptions = new WeakMap<Command, ProgramOptions>();
 
+/** The `version` of a package.json (the program's own, passed as a URL relative to its module); '0.0.0' when it has none. */
+export function packageVersion(packageJson: URL): string {
+  const parsed: unknown = JSON.parse(readFileSync(packageJson, 'utf8'));
+  const version = typeof parsed === 'object' && parsed !== null && 'version' in parsed ? parsed.version : undefined;
+  return typeof version === 'string' ? version : '0.0.0';
+}
+
+let closedPipeHandled = false;
+
+/** A reader that closed the pipe (`fedval … | head -1`) ends the program quietly, with status 0 and no stack trace. */
+function exitQuietlyOnClosedPipe(): void {
+  if (closedPipeHandled) return;
+  closedPipeHandled = true;
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(EXIT_STATUS.ok);
+    throw error;
+  });
+}
+
 /**
  * A commander program that shows its help after a parser error, reports the error as `name: usageCode: message`, and
- * throws instead of exiting, so {@link runProgram} decides the exit status.
+ * throws instead of exiting, so {@link runProgram} decides the exit status. Writing to a closed stdout exits 0 quietly.
  */
 export function createProgram(options: ProgramOptions): Command {
+  exitQuietlyOnClosedPipe();
   const program = new Command(options.name)
     .description(options.description)
     .showHelpAfterError()

@@ -28,6 +28,8 @@ export const DEFAULT_BUNDLE_LIMITS: Readonly<BundleLimits> = Object.freeze({
 /** A bundle whose every listed file was read and matched its manifest hash. */
 export interface VerifiedBundle {
   manifest: ModelManifest;
+  /** The `manifest.json` bytes as read (a coordinator names the model by their SHA-256). */
+  manifestBytes: Uint8Array;
   /** Lowercase hex SHA-256 of the `manifest.json` bytes; it covers every file through their listed hashes. */
   manifestSha256: string;
   /** Listed path → verified bytes. */
@@ -132,5 +134,5 @@ export async function readVerifiedBundle(dir: string, limits: BundleLimits): Pro
     }
     files.set(file.path, bytes);
   }
-  return { manifest, manifestSha256: sha256Hex(manifestBytes), files };
+  return { manifest, manifestBytes, manifestSha256: sha256Hex(manifestBytes), files };
 }

@@ -11,7 +11,7 @@ export { buildFeatureMatrix, FEATURE_EXCLUSIONS, DEFAULT_FEATURE_MATRIX_OPTIONS 
 export type { FeatureMatrix, FeatureMatrixOptions, FeatureExclusion, RawRow } from './feature-matrix.ts';
 export { selectModelBackend, MODEL_BACKENDS } from './backend.ts';
 export type { ModelBackend, BackendSelection } from './backend.ts';
-export { DEFAULT_BUNDLE_LIMITS, MANIFEST_FILE } from './bundle-files.ts';
-export type { BundleLimits } from './bundle-files.ts';
+export { DEFAULT_BUNDLE_LIMITS, MANIFEST_FILE, readVerifiedBundle } from './bundle-files.ts';
+export type { BundleLimits, VerifiedBundle } from './bundle-files.ts';
 export { ModelsError, MODELS_ERROR_MESSAGES } from './errors.ts';
 export type { ModelsErrorCode } from './errors.ts';

@@ -11,3 +11,19 @@ export { DEFAULT_PROTOCOL_LIMITS } from './limits.ts';
 export type { ProtocolLimits } from './limits.ts';
 export { ProtocolError, PROTOCOL_ERROR_MESSAGES } from './errors.ts';
 export type { ProtocolErrorCode } from './errors.ts';
+export {
+  MAX_BUNDLE_FILES, MAX_STUDY_SITES, MAX_DEADLINE_SECONDS, MAX_AUDIT_PAGE, ROUND_STATES, ROUND_SITE_STATUSES, RELEASE_STATES,
+  modelIdSchema, siteIdSchema, apiErrorSchema, modelParamsSchema, studyParamsSchema, roundParamsSchema, siteParamsSchema,
+  modelUploadRequestSchema, modelRegisteredResponseSchema, modelViewSchema, modelListResponseSchema,
+  encryptionSummarySchema, studyCreateRequestSchema, studyViewSchema, studyListResponseSchema, studyEncryptionResponseSchema,
+  publicKeyRequestSchema, publicKeyRegisteredResponseSchema,
+  roundStateSchema, roundSiteStatusSchema, roundStartedResponseSchema, roundResultSchema, roundViewSchema, roundListResponseSchema,
+  roundAggregateResponseSchema, releaseRequestSchema, releaseResponseSchema,
+  siteViewSchema, siteListResponseSchema, healthResponseSchema, enrollmentTokenResponseSchema, enrollRequestSchema, enrollResponseSchema,
+  auditPageQuerySchema, auditEntrySchema, auditPageResponseSchema, auditVerificationResponseSchema, openApiDocumentSchema,
+} from './rest-api.ts';
+export type {
+  ApiError, ModelUploadRequest, ModelRegisteredResponse, ModelView, StudyCreateRequest, StudyView, StudyEncryptionResponse,
+  PublicKeyRequest, RoundStartedResponse, RoundResultView, RoundView, RoundAggregateResponse, ReleaseRequest, SiteView,
+  EnrollmentTokenResponse, EnrollRequest, AuditPageResponse, AuditVerificationResponse,
+} from './rest-api.ts';

@@ -1,0 +1,322 @@
+// rest-api.ts — the coordinator's REST contract: every request (body, params, query) and response, snake_case, one schema each.
+import { z } from 'zod';
+
+/** Most files a model bundle may hold besides manifest.json. */
+export const MAX_BUNDLE_FILES = 255;
+/** Most sites one study may name. */
+export const MAX_STUDY_SITES = 1024;
+/** Longest round deadline a study or the coordinator's configuration may set, in seconds (about 23 days). */
+export const MAX_DEADLINE_SECONDS = 2_000_000;
+/** Largest page of `GET /api/audit`, in entries. */
+export const MAX_AUDIT_PAGE = 1000;
+
+const isoTime = z.iso.datetime().describe('ISO 8601 UTC time');
+const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, 'expected 64 lowercase hex');
+const errorCode = z.string().regex(/^FEDVAL_ERR_[A-Z0-9_]+$/).max(128);
+
+/** A model id: the SHA-256 (hex) of the bundle's manifest.json bytes. */
+export const modelIdSchema = z.string().regex(/^[0-9a-f]{64}$/, 'expected a model id (64 lowercase hex)');
+/** A site id as the coordinator's configuration names it. */
+export const siteIdSchema = z.string().min(1).max(128).regex(/^[A-Za-z0-9._:-]+$/, 'letters, digits, . _ : - only');
+
+// ---- errors ---------------------------------------------------------------------------------------------------------
+
+/** Every refused request: a stable code and a short message (never a stack, never data). */
+export const apiErrorSchema = z.strictObject({ error: z.strictObject({ code: errorCode, message: z.string() }) });
+export type ApiError = z.infer<typeof apiErrorSchema>;
+
+// ---- path parameters ------------------------------------------------------------------------------------------------
+
+export const modelParamsSchema = z.strictObject({ id: modelIdSchema });
+export const studyParamsSchema = z.strictObject({ id: z.uuid() });
+export const roundParamsSchema = z.strictObject({ id: z.uuid() });
+export const siteParamsSchema = z.strictObject({ id: siteIdSchema });
+
+// ---- models ---------------------------------------------------------------------------------------------------------
+
+/** `POST /api/models`: a model bundle, every file base64; the coordinator checks each against the manifest's SHA-256. */
+export const modelUploadRequestSchema = z.strictObject({
+  /** The manifest.json bytes as text; its SHA-256 becomes the model id. */
+  manifest_json: z.string().min(2),
+  files: z.array(z.strictObject({ path: z.string().min(1).max(512), data_base64: z.string() })).max(MAX_BUNDLE_FILES + 1),
+});
+export type ModelUploadRequest = z.infer<typeof modelUploadRequestSchema>;
+
+/** 201 when registered now, 200 when the same manifest was registered before. */
+export const modelRegisteredResponseSchema = z.strictObject({ model_id: modelIdSchema, name: z.string(), version: z.string() });
+export type ModelRegisteredResponse = z.infer<typeof modelRegisteredResponseSchema>;
+
+export const modelViewSchema = z.strictObject({
+  model_id: modelIdSchema,
+  name: z.string(),
+  version: z.string(),
+  format: z.string(),
+  files: z.array(z.strictObject({ path: z.string(), sha256: sha256Hex, bytes: z.number().int().nonnegative() })),
+  created_at: isoTime,
+});
+export type ModelView = z.infer<typeof modelViewSchema>;
+export const modelListResponseSchema = z.array(modelViewSchema);
+
+// ---- studies --------------------------------------------------------------------------------------------------------
+
+// MERGE: replace with the owning package's input schema
+/** Placeholder for @fedval/metrics' metric spec input: checked by resolveMetricSpec when the study is created. */
+const metricSpecInputSchema = z.record(z.string(), z.unknown());
+
+// MERGE: replace with the owning package's input schema
+/** Placeholder for @fedval/dp's privacy spec input. */
+const privacySpecInputSchema = z.strictObject({
+  epsilon: z.number().positive().max(100),
+  delta: z.number().gt(0).lt(1),
+  mechanism: z.enum(['skellam', 'distributed-discrete-gaussian', 'discrete-gaussian']).optional(),
+  layout: z.unknown().optional(),
+  weights: z.record(z.string(), z.number()).optional(),
+  expected_patients: z.number().int().positive().optional(),
+  expected_prevalence: z.number().gt(0).lt(1).optional(),
+});
+
+// MERGE: replace with the owning package's input schema
+/** Placeholder for @fedval/metrics' resolved metric spec, as a study stores and shows it. */
+const resolvedMetricSpecSchema = z.record(z.string(), z.unknown());
+// MERGE: replace with the owning package's input schema
+/** Placeholder for @fedval/dp's resolved privacy spec (null: exact release). */
+const resolvedPrivacySpecSchema = z.record(z.string(), z.unknown());
+// MERGE: replace with the owning package's input schema
+/** Placeholder for @fedval/he's BFV plan. */
+const bfvPlanSchema = z.record(z.string(), z.unknown());
+
+/** What the BFV plan of a study means for people (@fedval/he bfvEncryptionSummary). */
+export const encryptionSummarySchema = z.strictObject({
+  scheme: z.literal('bfv'),
+  library: z.string(),
+  poly_modulus_degree: z.number().int().positive(),
+  coeff_modulus_bits: z.array(z.number().int().positive()),
+  ciphertext_modulus_bits: z.number().int().positive(),
+  plain_modulus_bits: z.number().int().positive(),
+  security_bits: z.number().int().positive(),
+  slots: z.number().int().positive(),
+  counters_per_slot: z.number().int().positive(),
+  ciphertexts_per_site: z.number().int().positive(),
+  ciphertext_bytes_per_site: z.number().int().positive(),
+  bytes_per_entry_per_site: z.number().positive(),
+  max_sites: z.number().int().positive(),
+  noise_bound: z.enum(['probabilistic', 'worst-case']),
+  decryption_failure_log2: z.number().nullable(),
+});
+
+/** `POST /api/studies`: give exactly one of `model_id` (a registered bundle) and `score_column` (sites read scores from a column). */
+export const studyCreateRequestSchema = z
+  .strictObject({
+    name: z.string().min(1).max(256),
+    model_id: modelIdSchema.optional(),
+    score_column: z.string().min(1).max(256).optional(),
+    metric_spec: metricSpecInputSchema,
+    sites: z
+      .array(z.string().min(1).max(128))
+      .min(1)
+      .max(MAX_STUDY_SITES)
+      .refine((sites) => new Set(sites).size === sites.length, 'site ids must be unique'),
+    /** Contributions that close a round early; default: every site. */
+    quorum: z.number().int().positive().optional(),
+    /** Round deadline; default: the coordinator's `limits.round_deadline_seconds`. */
+    deadline_seconds: z.number().int().positive().max(MAX_DEADLINE_SECONDS).optional(),
+    /** 'bfv' (default): sites encrypt; 'plaintext' is a test seam. */
+    contribution: z.enum(['bfv', 'plaintext']).optional(),
+    release: z.strictObject({ min_sites: z.number().int().positive().max(MAX_STUDY_SITES) }).optional(),
+    max_patients_per_site: z.number().int().positive().max(1_000_000_000).optional(),
+    /** Differential privacy of every release; absent: exact releases. */
+    privacy: privacySpecInputSchema.optional(),
+  })
+  .refine((body) => (body.model_id === undefined) !== (body.score_column === undefined), 'give exactly one of model_id and score_column')
+  .refine((body) => body.quorum === undefined || body.quorum <= body.sites.length, { message: 'quorum cannot exceed the number of sites', path: ['quorum'] });
+export type StudyCreateRequest = z.infer<typeof studyCreateRequestSchema>;
+
+export const studyViewSchema = z.strictObject({
+  study_id: z.uuid(),
+  name: z.string(),
+  model_id: modelIdSchema.nullable(),
+  score_column: z.string().nullable(),
+  metric_spec: resolvedMetricSpecSchema,
+  sites: z.array(z.string()),
+  quorum: z.number().int().positive(),
+  deadline_seconds: z.number().int().positive(),
+  contribution: z.enum(['bfv', 'plaintext']),
+  release: z.strictObject({ min_sites: z.number().int().positive() }),
+  max_patients_per_site: z.number().int().positive(),
+  /** Present for bfv studies. */
+  encryption: encryptionSummarySchema.optional(),
+  privacy: resolvedPrivacySpecSchema.nullable(),
+  public_key_registered: z.boolean(),
+  created_at: isoTime,
+});
+export type StudyView = z.infer<typeof studyViewSchema>;
+export const studyListResponseSchema = z.array(studyViewSchema);
+
+/** `GET /api/studies/:id/encryption`: what the key holder needs to create the study's key pair. */
+export const studyEncryptionResponseSchema = z.strictObject({ study_id: z.uuid(), plan: bfvPlanSchema, public_key_registered: z.boolean() });
+export type StudyEncryptionResponse = z.infer<typeof studyEncryptionResponseSchema>;
+
+/** `PUT /api/studies/:id/public-key`: the key holder's BFV public key (never a secret key). */
+export const publicKeyRequestSchema = z.strictObject({ public_key_base64: z.base64().min(16).max(64 * 1024 * 1024) });
+export type PublicKeyRequest = z.infer<typeof publicKeyRequestSchema>;
+export const publicKeyRegisteredResponseSchema = z.strictObject({ study_id: z.uuid(), public_key_registered: z.literal(true) });
+
+// ---- rounds ---------------------------------------------------------------------------------------------------------
+
+export const ROUND_STATES = ['dispatched', 'collecting', 'aggregated', 'failed'] as const;
+export const ROUND_SITE_STATUSES = ['pending', 'dispatched', 'accepted', 'refused', 'contributed', 'invalid'] as const;
+export const RELEASE_STATES = ['none', 'awaiting_key_holder', 'released'] as const;
+export const roundStateSchema = z.enum(ROUND_STATES);
+export const roundSiteStatusSchema = z.enum(ROUND_SITE_STATUSES);
+
+export const roundStartedResponseSchema = z.strictObject({ round_id: z.uuid(), study_id: z.uuid(), state: roundStateSchema });
+export type RoundStartedResponse = z.infer<typeof roundStartedResponseSchema>;
+
+// MERGE: replace with the owning package's input schema
+/** Placeholder for @fedval/metrics' finalized metrics and @fedval/dp's release report. */
+const finalizedMetricsSchema = z.record(z.string(), z.unknown());
+// MERGE: replace with the owning package's input schema
+const releasePrivacySchema = z.record(z.string(), z.unknown());
+// MERGE: replace with the owning package's input schema
+/** Placeholder for what a site reports it spent of its privacy budget (@fedval/dp). */
+const sitePrivacyReportSchema = z.record(z.string(), z.unknown());
+
+/** A released result: metrics of the aggregate only, with the sites that contributed to it. */
+export const roundResultSchema = z.strictObject({
+  metrics: finalizedMetricsSchema,
+  contributions: z.number().int().nonnegative(),
+  sites: z.array(z.string()),
+  /** What differential privacy spent and added; per-site reports only for the privacy officer, auditor and admin. */
+  privacy: releasePrivacySchema.optional(),
+});
+export type RoundResultView = z.infer<typeof roundResultSchema>;
+
+/** A round's states and counts, never a per-site statistic. */
+export const roundViewSchema = z.strictObject({
+  round_id: z.uuid(),
+  study_id: z.uuid(),
+  state: roundStateSchema,
+  /** Why a failed round failed. */
+  reason: z.string().optional(),
+  created_at: isoTime,
+  deadline_at: isoTime,
+  closed_at: isoTime.optional(),
+  sites: z.array(z.strictObject({ site_id: z.string(), status: roundSiteStatusSchema, code: errorCode.optional() })),
+  contributions: z.number().int().nonnegative(),
+  release: z.enum(RELEASE_STATES),
+  result: roundResultSchema.optional(),
+});
+export type RoundView = z.infer<typeof roundViewSchema>;
+export const roundListResponseSchema = z.array(roundViewSchema);
+
+/** `GET /api/rounds/:id/aggregate`: the release certificate and the encrypted sum (never one site's ciphertext). */
+export const roundAggregateResponseSchema = z.strictObject({
+  round_id: z.uuid(),
+  study_id: z.uuid(),
+  state: roundStateSchema,
+  closed_at: isoTime.nullable(),
+  contributions: z.number().int().nonnegative(),
+  contributing_sites: z.array(z.string()),
+  sites: z.array(
+    z.strictObject({ site_id: z.string(), status: roundSiteStatusSchema, code: errorCode.optional(), privacy: sitePrivacyReportSchema.optional() }),
+  ),
+  min_sites: z.number().int().positive(),
+  metric_spec: resolvedMetricSpecSchema,
+  privacy: resolvedPrivacySpecSchema.nullable(),
+  plan: bfvPlanSchema.nullable(),
+  released: z.boolean(),
+  ciphertexts_base64: z.array(z.base64()),
+});
+export type RoundAggregateResponse = z.infer<typeof roundAggregateResponseSchema>;
+
+/** `POST /api/rounds/:id/release`: the metrics the key holder decrypted and finalized. */
+export const releaseRequestSchema = z.strictObject({
+  metrics: finalizedMetricsSchema,
+  contributions: z.number().int().positive(),
+  privacy: releasePrivacySchema.optional(),
+});
+export type ReleaseRequest = z.infer<typeof releaseRequestSchema>;
+export const releaseResponseSchema = z.strictObject({ round_id: z.uuid(), release: z.literal('released') });
+
+// ---- sites and enrollment -------------------------------------------------------------------------------------------
+
+export const siteViewSchema = z.strictObject({
+  site_id: z.string(),
+  connected: z.boolean(),
+  last_seen: isoTime.nullable(),
+  /** SHA-256 (hex) of the enrolled Ed25519 key, to compare out of band with the one the site read out; null: not enrolled. */
+  key_fingerprint: sha256Hex.nullable(),
+});
+export type SiteView = z.infer<typeof siteViewSchema>;
+export const siteListResponseSchema = z.array(siteViewSchema);
+
+export const healthResponseSchema = z.strictObject({ status: z.literal('ok') });
+
+export const enrollmentTokenResponseSchema = z.strictObject({ site_id: z.string(), enrollment_token: z.string(), expires_at: isoTime });
+export type EnrollmentTokenResponse = z.infer<typeof enrollmentTokenResponseSchema>;
+
+/** `POST /api/enroll`: a site redeems its one-time token for its Ed25519 key, proving possession. */
+export const enrollRequestSchema = z.strictObject({
+  site_id: siteIdSchema,
+  enrollment_token: z.string().min(16).max(256),
+  /** Raw 32-byte Ed25519 public key, base64 (44 characters). */
+  public_key: z.string().length(44),
+  /** Proof of possession: the Ed25519 signature (base64, 64 bytes) of @fedval/trust enrollmentSignaturePayload under the new key. */
+  signature: z.string().length(88),
+});
+export type EnrollRequest = z.infer<typeof enrollRequestSchema>;
+export const enrollResponseSchema = z.strictObject({ site_id: z.string(), fingerprint: sha256Hex, enrolled_at: isoTime });
+
+// ---- audit ----------------------------------------------------------------------------------------------------------
+
+export const auditPageQuerySchema = z.strictObject({
+  after_seq: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(0),
+  limit: z.coerce.number().int().min(1).max(MAX_AUDIT_PAGE).default(100),
+});
+
+// MERGE: replace with the owning package's input schema
+/** Placeholder for @fedval/trust's audit entry. */
+export const auditEntrySchema = z.strictObject({
+  seq: z.number().int().positive(),
+  ts: isoTime,
+  actor: z.string(),
+  action: z.string(),
+  object: z.string(),
+  reason: z.string().nullable(),
+  /** JSON values: what was done, never data. */
+  details: z.record(z.string(), z.unknown()),
+  prev: sha256Hex,
+  hash: sha256Hex,
+});
+const auditHeadSchema = z.strictObject({ seq: z.number().int().nonnegative(), hash: sha256Hex });
+
+export const auditPageResponseSchema = z.strictObject({
+  entries: z.array(auditEntrySchema),
+  head: auditHeadSchema,
+  intact: z.boolean(),
+  next_after_seq: z.number().int().nonnegative().nullable(),
+});
+export type AuditPageResponse = z.infer<typeof auditPageResponseSchema>;
+
+/** `GET /api/audit/verify`: the hash chain intact, or where it first breaks. */
+export const auditVerificationResponseSchema = z.discriminatedUnion('ok', [
+  z.strictObject({ ok: z.literal(true), entries: z.number().int().nonnegative(), head: sha256Hex }),
+  z.strictObject({
+    ok: z.literal(false),
+    line: z.number().int().positive(),
+    seq: z.number().int().optional(),
+    reason: z.enum(['malformed', 'hash_mismatch', 'bad_sequence', 'broken_link', 'torn_tail', 'anchor_mismatch']),
+    detail: z.string(),
+    intact_entries: z.number().int().nonnegative(),
+  }),
+]);
+export type AuditVerificationResponse = z.infer<typeof auditVerificationResponseSchema>;
+
+// ---- documentation --------------------------------------------------------------------------------------------------
+
+/** `GET /api/openapi.json`: this contract as an OpenAPI 3.1 document. */
+export const openApiDocumentSchema = z.looseObject({
+  openapi: z.string(),
+  info: z.looseObject({ title: z.string(), version: z.string() }),
+  paths: z.record(z.string(), z.unknown()),
+});
