@@ -1,7 +1,8 @@
 // protection.ts — decides at study creation how contributions are protected: the BFV plan, the release policy.
 import { createPrivateRelease, resolvePrivacySpec } from '@fedval/dp';
-import type { PrivacySpec } from '@fedval/dp';
+import type { PrivacySpec, ResolvedPrivacySpec } from '@fedval/dp';
 import { planBfvParameters } from '@fedval/he';
+import type { BfvPlan } from '@fedval/he';
 import type { StatisticsLayout } from '@fedval/metrics';
 import type { StudyProtection } from './storage/store.ts';
 
@@ -39,7 +40,7 @@ export interface PrivacyRequest extends Partial<Omit<PrivacySpec, 'minSites'>> {
  * (the planner proves it or refuses with FEDVAL_ERR_HE_NO_PARAMETERS).
  */
 export function planProtection(layout: StatisticsLayout, request: ProtectionRequest): StudyProtection {
-  let privacy: Record<string, unknown> | null = null;
+  let privacy: ResolvedPrivacySpec | null = null;
   // What sites send: the statistics vector, or under DP its release vector (coarsened or tree-encoded, noised).
   let vectorLength = layout.length;
   let bounds = entryBounds(layout, request.maxPatientsPerSite);
@@ -57,9 +58,9 @@ export function planProtection(layout: StatisticsLayout, request: ProtectionRequ
     const release = createPrivateRelease(layout, resolved);
     vectorLength = release.length;
     bounds = release.entryMaxAbsPerSite(request.maxPatientsPerSite);
-    privacy = JSON.parse(JSON.stringify(resolved)) as Record<string, unknown>;
+    privacy = resolved;
   }
-  let encryption: Record<string, unknown> | null = null;
+  let encryption: BfvPlan | null = null;
   if (request.contribution === 'bfv') {
     const plan = planBfvParameters({
       vectorLength,
@@ -67,7 +68,7 @@ export function planProtection(layout: StatisticsLayout, request: ProtectionRequ
       maxAbsPerSite: bounds.reduce((max, bound) => Math.max(max, bound), 1),
       entryMaxAbs: bounds,
     });
-    encryption = JSON.parse(JSON.stringify(plan)) as Record<string, unknown>;
+    encryption = plan;
   }
   return { minSites: request.minSites, maxPatientsPerSite: request.maxPatientsPerSite, encryption, privacy };
 }

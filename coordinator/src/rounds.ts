@@ -117,7 +117,7 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
       scorer,
       contribution:
         study.contribution === 'bfv'
-          ? { kind: 'bfv', plan: study.protection.encryption as Record<string, unknown>, publicKey: new Uint8Array(study.publicKey as Uint8Array) }
+          ? { kind: 'bfv', plan: study.protection.encryption as NonNullable<typeof study.protection.encryption>, publicKey: new Uint8Array(study.publicKey as Uint8Array) }
           : { kind: 'plaintext' },
       ...(study.protection.privacy ? { privacy: study.protection.privacy } : {}),
       deadline: deadlineAt,

@@ -6,7 +6,7 @@ import { budgetFromEpsilon, createPrivateRelease, cryptoRandomSource, DpError, r
 import type { PrivacyBudget } from '@fedval/dp';
 import { createHeContext, encryptVector } from '@fedval/he';
 import { attestationSha256, commitToFingerprint, createNonce, loadPrivateKey, signChallenge, signResult } from '@fedval/trust';
-import type { JsonValue } from '@fedval/trust';
+import type { PrivacyAttestation, ResultAttestation } from '@fedval/trust';
 import type { KeyObject } from 'node:crypto';
 import type { AuditEntry, AuditEvent } from '@fedval/trust';
 import { resolveMetricSpec } from '@fedval/metrics';
@@ -172,7 +172,7 @@ export class SiteAgent extends EventEmitter<SiteAgentEvents> {
   }
 
   /** An enrolled site's signature over the result (@fedval/trust signResult); none for a token site. */
-  #signResult(roundId: string, contributionSha256: string, attestation: Record<string, unknown>): ResultSignature | undefined {
+  #signResult(roundId: string, contributionSha256: string, attestation: ResultAttestation): ResultSignature | undefined {
     if (!this.#siteKey) return undefined;
     // The attestation (privacy spent, dataset commitment, audit head) is signed too, through its canonical SHA-256.
     const fields = {
@@ -181,7 +181,7 @@ export class SiteAgent extends EventEmitter<SiteAgentEvents> {
       contributionSha256,
       nonce: createNonce(),
       sentAt: Date.now(),
-      attestationSha256: attestationSha256(attestation as JsonValue),
+      attestationSha256: attestationSha256(attestation),
     };
     return { nonce: fields.nonce, sentAt: fields.sentAt, signature: new Uint8Array(signResult(this.#siteKey, fields)) };
   }
@@ -446,9 +446,9 @@ export class SiteAgent extends EventEmitter<SiteAgentEvents> {
    * before anything leaves; refused with the ledger's code when the site budget would be exceeded,
    * whatever the coordinator says), and returns the release vector with this site's noise share.
    */
-  #applyPrivacy(layout: StatisticsLayout, vector: Float64Array, task: TaskContent): { vector: Float64Array; privacy: Record<string, number> | null } {
+  #applyPrivacy(layout: StatisticsLayout, vector: Float64Array, task: TaskContent): { vector: Float64Array; privacy: PrivacyAttestation | null } {
     if (!task.privacy) return { vector, privacy: null };
-    const spec = resolvePrivacySpec(task.privacy as never, { layout });
+    const spec = resolvePrivacySpec(task.privacy, { layout });
     const release = createPrivateRelease(layout, spec);
     const budget = this.#budget();
     const datasetId = this.#datasetId();

@@ -133,7 +133,7 @@ export async function studyRoutes(app: FastifyInstance, options: StudyRoutesOpti
       name: body.name,
       modelId: body.model_id ?? null,
       scoreColumn: body.score_column ?? null,
-      metricSpec: JSON.parse(JSON.stringify(spec)) as Record<string, unknown>,
+      metricSpec: spec,
       sites: body.sites,
       quorum: body.quorum ?? body.sites.length,
       deadlineSeconds: body.deadline_seconds ?? config.limits.round_deadline_seconds,

@@ -1,3 +1,4 @@
+import { resolveMetricSpec } from '@fedval/metrics';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,7 +28,7 @@ const study: StudyRecord = {
   name: 'External validation',
   modelId: model.id,
   scoreColumn: null,
-  metricSpec: { task: 'binary', bins: 100 },
+  metricSpec: resolveMetricSpec({ task: 'binary', bins: 100 }),
   sites: ['a', 'b', 'c'],
   quorum: 2,
   deadlineSeconds: 60,

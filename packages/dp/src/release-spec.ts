@@ -144,7 +144,7 @@ const branchingRule = (layout: { readonly [key: string]: unknown }, ctx: z.Refin
   if (layout['kind'] === 'tree' && layout['branching'] === undefined) ctx.addIssue({ code: 'custom', path: ['branching'], message: 'must be an integer ≥ 2 for a tree' });
 };
 const edgesText = 'an array of at least 2 integers';
-const explicitEdges = z.array(z.int(must(edgesText)), must(edgesText)).min(2, must(edgesText));
+const explicitEdges = z.array(z.int(must(edgesText)), must(edgesText)).min(2, must(edgesText)).readonly();
 const edgeRunRule = (fineBins: string) => (layout: { readonly [key: string]: unknown }, ctx: z.RefinementCtx) => {
   const edges = layout['edges'];
   const B = layout[fineBins];

@@ -1,3 +1,5 @@
+import { planBfvParameters } from '@fedval/he';
+import { resolveMetricSpec } from '@fedval/metrics';
 import { describe, expect, it } from 'vitest';
 import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 import { Packr } from 'msgpackr';
@@ -57,9 +59,9 @@ describe('codec', () => {
       createMessage('task', {
         studyId: 's1',
         roundId: 'r1',
-        metricSpec: { task: 'binary', bins: 1000 },
+        metricSpec: resolveMetricSpec({ task: 'binary', bins: 1000 }),
         scorer: { kind: 'score_column', columns: ['score'] },
-        contribution: { kind: 'bfv', plan: { scheme: 'bfv' }, publicKey: ciphertext },
+        contribution: { kind: 'bfv', plan: planBfvParameters({ vectorLength: 100, maxSites: 3, maxAbsPerSite: 1000 }), publicKey: ciphertext },
         deadline: Date.now() + 60000,
       }),
       createMessage('task.accept', { roundId: 'r1' }),

@@ -75,7 +75,7 @@ describe('challenge–response authentication', () => {
       caught = error;
     }
     expect((caught as TrustError).code).toBe('FEDVAL_ERR_TRUST_INVALID_PAYLOAD');
-    for (const field of ['nonce', 'issuedAt', 'audience', 'siteId', 'purpose']) expect((caught as TrustError).message).toContain(`${field}:`);
+    for (const field of ['nonce', 'issuedAt', 'audience', 'siteId', 'purpose']) expect((caught as TrustError).message).toContain(`${field} must be`);
   });
 });
 
