@@ -110,6 +110,7 @@ export const roundSiteRowSchema = z
 
 /** A released result: the finalized metrics of the aggregate (the key holder's or the coordinator's finalization). */
 const roundResultSchema = z.object({
+  // TODO(schemas): metricsReportSchema (@fedval/metrics) once the release route's body parses metrics with it and RoundResult.metrics is MetricsReport.
   metrics: z.unknown(),
   contributions: integer,
   sites: z.array(z.string()),

@@ -64,7 +64,7 @@ export type {
   ReleaseWeights,
   ResolvedReleaseLayout,
 } from './release-spec.ts';
-export { createPrivateRelease, DEFAULT_PRIVATE_RELEASE_OPTIONS } from './release.ts';
+export { createPrivateRelease, releaseSummarySchema, DEFAULT_PRIVATE_RELEASE_OPTIONS } from './release.ts';
 export type { PrivateRelease, PrivateReleaseOptions, DecodedRelease, ReleaseSummary, ReleaseBlockSummary } from './release.ts';
 export { DpError, DP_ERROR_MESSAGES } from './errors.ts';
 export type { DpErrorCode } from './errors.ts';

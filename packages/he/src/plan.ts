@@ -477,6 +477,30 @@ export interface BfvEncryptionSummary {
   decryption_failure_log2: number | null;
 }
 
+/** {@link BfvEncryptionSummary} as a schema: the `privacy.encryption` block of a released result as it crosses the REST API. */
+export const bfvEncryptionSummarySchema = z.strictObject({
+  scheme: z.literal('bfv'),
+  library: z.string(),
+  poly_modulus_degree: z.int().positive(),
+  coeff_modulus_bits: z.array(z.int().positive()),
+  ciphertext_modulus_bits: z.int().positive(),
+  plain_modulus_bits: z.int().positive(),
+  security_bits: z.union([z.literal(128), z.literal(192), z.literal(256)]),
+  slots: z.int().positive(),
+  counters_per_slot: z.int().nonnegative(),
+  ciphertexts_per_site: z.int().nonnegative(),
+  ciphertext_bytes_per_site: z.int().nonnegative(),
+  bytes_per_entry_per_site: z.number().nonnegative(),
+  max_sites: z.int().positive(),
+  noise_bound: z.enum(['probabilistic', 'worst-case']),
+  decryption_failure_log2: z.int().nullable(),
+});
+
+/** Compile-time proof that the schema and {@link BfvEncryptionSummary} describe the same documents. */
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const summarySchemaMatches: Same<z.output<typeof bfvEncryptionSummarySchema>, BfvEncryptionSummary> = true;
+void summarySchemaMatches;
+
 export function bfvEncryptionSummary(plan: BfvPlan): BfvEncryptionSummary {
   const bits = [...plan.coeffModulusBits];
   return {

@@ -25,6 +25,7 @@ export { createAccumulator } from './accumulator.ts';
 export type { StatisticsAccumulator } from './accumulator.ts';
 export { addStatistics, addStatisticsInPlace } from './statistics-vector.ts';
 export { finalizeMetrics } from './finalize.ts';
+export { metricsReportSchema } from './metrics-report-schema.ts';
 export type {
   FinalizeOptions,
   MetricsReport,
