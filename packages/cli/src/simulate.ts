@@ -6,7 +6,8 @@ import { join, resolve } from 'node:path';
 import { releaseSummarySchema } from '@fedval/dp';
 import { bfvEncryptionSummarySchema } from '@fedval/he';
 import { metricsReportSchema } from '@fedval/metrics';
-import type { MetricsReport } from '@fedval/metrics';
+import type { GroupSpec, MetricsReport } from '@fedval/metrics';
+import { modelManifestSchema } from '@fedval/models';
 import { listProblems } from '@fedval/schema';
 import { verifyManifestSignature } from '@fedval/trust';
 import { z } from 'zod';
@@ -138,7 +139,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       onLogLine: (line) => log(`coordinator | ${line}`),
     });
     processes.push(coordinator);
-    const { url } = await waitForEvent<{ url: string }>(coordinator, 'listening', 30_000);
+    const { url } = await waitForEvent(coordinator, 'listening', z.object({ url: z.string().url() }), 30_000);
     const client = new CoordinatorClient(url, apiTokens.sponsor);
     const wsUrl = `${url.replace(/^http/, 'ws')}/ws`;
     // The user of a simulation is every site's administrator and chose the model: its signer is trusted; an unsigned
@@ -226,13 +227,14 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
 
 /** Site policy for the simulated sites: trust the bundle's signer, or allow an unsigned bundle (testing only). */
 async function simulationModelPolicy(dir: string): Promise<Record<string, unknown>> {
-  let manifest: Record<string, unknown>;
+  let manifest: { readonly [key: string]: unknown };
   try {
-    manifest = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8')) as Record<string, unknown>;
+    // The whole object, as written: its signature covers every field.
+    manifest = z.record(z.string(), z.unknown()).parse(JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8')));
   } catch (cause) {
     throw new CliError('FEDVAL_ERR_CLI_MODEL', `${dir}: manifest.json cannot be read`, { cause });
   }
-  if (manifest.signature === undefined) return { model_approval: 'any' };
+  if (manifest['signature'] === undefined) return { model_approval: 'any' };
   try {
     return { model_approval: 'allow_list', trusted_sponsor_keys: [verifyManifestSignature(manifest)] };
   } catch (cause) {
@@ -253,7 +255,10 @@ async function runKeyHolder(args: string[], token: string): Promise<string> {
 }
 
 /** Subgroup levels: declared in the study, here read from the local files (as each site's `fedval-agent levels` would). */
-async function discoverLevels(sites: SimulationSite[], groupArgs: string[]): Promise<unknown[]> {
+/** What `fedval-agent levels --json` prints: the group columns with the levels found in the file. */
+const levelsOutputSchema = z.object({ groups: z.array(z.object({ column: z.string(), levels: z.array(z.string()).optional(), cuts: z.array(z.number()).optional() })) });
+
+async function discoverLevels(sites: SimulationSite[], groupArgs: string[]): Promise<GroupSpec[]> {
   if (groupArgs.length === 0) return [];
   const perSite = await Promise.all(
     sites.map(async (site) => {
@@ -268,11 +273,13 @@ async function discoverLevels(sites: SimulationSite[], groupArgs: string[]): Pro
       child.child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
       const code = await child.exited;
       if (code !== 0) throw new CliError('FEDVAL_ERR_CLI_USAGE', `site ${site.name}: ${stderr.trim().split('\n').pop() ?? 'cannot read groups'}`);
-      return (JSON.parse(stdout) as { groups: { column: string; levels?: string[]; cuts?: number[] }[] }).groups;
+      const parsed = levelsOutputSchema.safeParse(JSON.parse(stdout));
+      if (!parsed.success) throw new CliError('FEDVAL_ERR_CLI_PROCESS', `site ${site.name}: fedval-agent levels printed ${listProblems(parsed.error).join('; ')}`);
+      return parsed.data.groups;
     }),
   );
-  return perSite[0]!.map((group, i) => {
-    if (!group.levels) return group;
+  return (perSite[0] ?? []).map((group, i): GroupSpec => {
+    if (!group.levels) return { column: group.column, ...(group.cuts ? { cuts: group.cuts } : {}) };
     const union = new Set(perSite.flatMap((groups) => groups[i]!.levels ?? []));
     return { column: group.column, levels: [...union].sort((a, b) => a.localeCompare(b, 'en', { numeric: true })) };
   });
@@ -287,8 +294,7 @@ async function uploadModel(client: CoordinatorClient, dir: string): Promise<stri
   }
   let listed: { path: string }[];
   try {
-    listed = (JSON.parse(manifestJson) as { files: { path: string }[] }).files;
-    if (!Array.isArray(listed)) throw new Error('files is not a list');
+    listed = modelManifestSchema.parse(JSON.parse(manifestJson)).files;
   } catch (cause) {
     throw new CliError('FEDVAL_ERR_CLI_MODEL', `${dir}: manifest.json is not a valid manifest`, { cause });
   }
