@@ -1,6 +1,6 @@
 // protection.ts — decides at study creation how contributions are protected: the BFV plan, the release policy.
-import { createPrivateRelease, resolvePrivacySpec } from '@fedval/dp';
-import type { PrivacySpec, ResolvedPrivacySpec } from '@fedval/dp';
+import { createPrivateRelease, planPrivacySpecInput, resolvePrivacySpec } from '@fedval/dp';
+import type { PrivacySpec, PrivacySpecInput, ResolvedPrivacySpec } from '@fedval/dp';
 import { planBfvParameters } from '@fedval/he';
 import type { BfvPlan } from '@fedval/he';
 import type { StatisticsLayout } from '@fedval/metrics';
@@ -18,7 +18,15 @@ export interface ProtectionRequest {
   maxPatientsPerSite: number;
   /** Number of sites of the study: the most contributions one aggregate can hold. */
   sites: number;
-  /** Differential privacy of each release, or null for exact releases (validation only). */
+  /**
+   * Differential privacy of each release as the REST API's `privacy` (@fedval/dp privacySpecInputSchema,
+   * snake_case): problems name its fields as the user wrote them. Takes precedence over `privacy`.
+   */
+  privacyInput?: PrivacySpecInput | null | undefined;
+  /**
+   * Differential privacy of each release, or null for exact releases (validation only).
+   * TODO(schemas): remove once the study route passes `privacyInput` (the REST body's `privacy` as parsed by privacySpecInputSchema).
+   */
   privacy: PrivacyRequest | null;
 }
 
@@ -44,7 +52,13 @@ export function planProtection(layout: StatisticsLayout, request: ProtectionRequ
   // What sites send: the statistics vector, or under DP its release vector (coarsened or tree-encoded, noised).
   let vectorLength = layout.length;
   let bounds = entryBounds(layout, request.maxPatientsPerSite);
-  if (request.privacy) {
+  if (request.privacyInput) {
+    const resolved = planPrivacySpecInput(request.privacyInput, { layout, minSites: request.minSites, sites: request.sites }).privacy;
+    const release = createPrivateRelease(layout, resolved);
+    vectorLength = release.length;
+    bounds = release.entryMaxAbsPerSite(request.maxPatientsPerSite);
+    privacy = resolved;
+  } else if (request.privacy) {
     const { expectedPatients, expectedPrevalence, ...spec } = request.privacy;
     const resolved = resolvePrivacySpec(
       { ...spec, minSites: request.minSites },

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { equalMassEdges, equalWidthEdges } from './coarsening.ts';
 import { DpError } from './errors.ts';
 import { planRelease } from './planner.ts';
-import { DEFAULT_RELEASE_WEIGHTS, histogramRhoShare, planPrivacySpec, planPrivacySpecInput, privacySpecSchema, resolvedPrivacySpecSchema, resolvePrivacySpec } from './release-spec.ts';
+import { DEFAULT_RELEASE_WEIGHTS, histogramRhoShare, planPrivacySpec, planPrivacySpecInput, privacySpecInputSchema, privacySpecSchema, resolvedPrivacySpecSchema, resolvePrivacySpec } from './release-spec.ts';
 import type { PrivacySpec } from './release-spec.ts';
 import { epsilonFromRho, rhoFromEpsilon } from './accountant.ts';
 import { expectedBinProbabilities } from './binormal-model.ts';
@@ -138,6 +138,13 @@ describe('resolvePrivacySpec', () => {
 
 describe('privacySpecInputSchema and planPrivacySpecInput (REST API and YAML, snake_case)', () => {
   const input = { epsilon: 1, delta: 1e-6 };
+
+  it('gives back what it parsed in the same spelling, so a REST body parsed once may be resolved again', () => {
+    const written = { ...input, layout: { kind: 'tree', fine_bins: 1000, edges: [0, ...PINNED, 1000], branching: 2 }, expected_patients: 10 };
+    const once = privacySpecInputSchema.parse(written);
+    expect(once).toEqual({ ...written, layout: { ...written.layout, placement: 'explicit' } });
+    expect(privacySpecInputSchema.parse(once)).toEqual(once);
+  });
 
   it('resolves to the same spec as the wire spelling, with the release policy and sites from the study', () => {
     const fromInput = planPrivacySpecInput({ ...input, expected_patients: 4000, expected_prevalence: 0.3 }, { layout, minSites: 3, sites: 3 });

@@ -246,8 +246,7 @@ const explicitLayoutInputSchema = z
     must('an object'),
   )
   .superRefine(branchingRule, always)
-  .superRefine(edgeRunRule('fine_bins'), always)
-  .transform(({ fine_bins, ...rest }) => ({ ...rest, fineBins: fine_bins }));
+  .superRefine(edgeRunRule('fine_bins'), always);
 
 /**
  * A study's privacy as a person writes it: the REST API's `privacy` and YAML (snake_case). `min_sites`
@@ -270,7 +269,7 @@ export const privacySpecInputSchema = z
     must('an object'),
   );
 
-/** What {@link privacySpecInputSchema} accepts. */
+/** What {@link privacySpecInputSchema} accepts; parsing gives it back in the same spelling, so it may be parsed again. */
 export type PrivacySpecInput = z.input<typeof privacySpecInputSchema>;
 
 /** How problems name the planning parameters: as the API caller wrote them (`context.…`) or as the REST/YAML user did. */
@@ -428,10 +427,14 @@ function resolveChecked(checked: Checked | null, givenLayout: unknown, context: 
   return Object.freeze({ privacy, plan });
 }
 
-/** A tree layout's branching, or a flat one's absence of it, as the types say. */
-function layoutOf(layout: z.output<typeof resolvedReleaseLayoutSchema> | z.output<typeof releaseLayoutSpecSchema> | 'auto' | undefined): PrivacyLayoutSpec {
+/** A parsed layout in either spelling as the layout the resolution works with. */
+function layoutOf(
+  layout: z.output<typeof resolvedReleaseLayoutSchema> | z.output<typeof explicitLayoutInputSchema> | z.output<typeof releaseLayoutSpecSchema> | 'auto' | undefined,
+): PrivacyLayoutSpec {
   if (layout === undefined || layout === 'auto') return 'auto';
-  if ('fineBins' in layout) return { kind: layout.kind, placement: layout.placement, fineBins: layout.fineBins, edges: layout.edges, ...(layout.kind === 'tree' ? { branching: layout.branching } : {}) };
+  const branching = layout.kind === 'tree' ? { branching: layout.branching } : {};
+  if ('fineBins' in layout) return { kind: layout.kind, placement: layout.placement, fineBins: layout.fineBins, edges: layout.edges, ...branching };
+  if ('fine_bins' in layout) return { kind: layout.kind, placement: layout.placement, fineBins: layout.fine_bins, edges: layout.edges, ...branching };
   const edges = layout.edges !== undefined ? { edges: layout.edges } : {};
   return layout.kind === 'tree' ? { kind: 'tree', bins: layout.bins, branching: layout.branching ?? 2, ...edges } : { kind: 'flat', bins: layout.bins, ...edges };
 }
