@@ -1,6 +1,7 @@
 // Privacy spec resolution: defaults, every problem listed, 'auto' through the planner, pinned edges, idempotence.
 import { createStatisticsLayout } from '@fedval/metrics';
 import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { equalMassEdges, equalWidthEdges } from './coarsening.ts';
 import { DpError } from './errors.ts';
 import { planRelease } from './planner.ts';
@@ -188,6 +189,16 @@ describe('privacySpecInputSchema and planPrivacySpecInput (REST API and YAML, sn
     }
     expect(problemsOf(() => planPrivacySpecInput(input, { layout, minSites: 4, sites: 3 })).message).toContain('min_sites (4) must not exceed sites (3)');
     expect(problemsOf(() => planPrivacySpecInput({ ...input, layout: 'best' }, { layout, minSites: 3, sites: 3 })).message).toContain("layout must be 'auto', a layout spec { kind, bins, branching?, edges? } or explicit edges { kind, fine_bins, edges, branching? }");
+  });
+});
+
+describe('the privacy documents as JSON Schema (for OpenAPI)', () => {
+  it('states which fields are required, in the spelling of the REST API', () => {
+    const input = z.toJSONSchema(privacySpecInputSchema, { io: 'input' });
+    expect(input.required).toEqual(['epsilon', 'delta']);
+    expect(Object.keys(input.properties ?? {})).toEqual(['epsilon', 'delta', 'mechanism', 'layout', 'weights', 'expected_patients', 'expected_prevalence']);
+    expect(JSON.stringify(input)).toContain('fine_bins');
+    expect(z.toJSONSchema(resolvedPrivacySpecSchema).required).toEqual(['epsilon', 'delta', 'mechanism', 'minSites', 'layout', 'weights']);
   });
 });
 

@@ -186,19 +186,12 @@ export const releaseLayoutSpecSchema = z
 
 const LAYOUT_FORMS = "must be 'auto', a layout spec { kind, bins, branching?, edges? } or explicit edges { kind, fineBins, edges, branching? }";
 
-/** One of the three layout forms, told apart the way a reader would: 'auto', explicit `edges` (an array), or a planner spec. */
+/**
+ * One of the three layout forms. A refused layout's problems are those of the form the sender was
+ * evidently writing (@fedval/schema listProblems), or the list of forms.
+ */
 function layoutSchema<E extends z.ZodType, P extends z.ZodType>(explicit: E, planner: P, forms: string) {
-  return z.custom<z.input<E> | z.input<P> | 'auto'>(() => true).transform((value, ctx): z.output<E> | z.output<P> | 'auto' => {
-    if (value === 'auto') return 'auto';
-    if (!isRecord(value)) {
-      ctx.addIssue({ code: 'custom', message: forms });
-      return z.NEVER;
-    }
-    const result = (Array.isArray(value['edges']) ? explicit : planner).safeParse(value);
-    if (result.success) return result.data;
-    for (const issue of result.error.issues) ctx.addIssue({ ...issue, path: [...issue.path] });
-    return z.NEVER;
-  });
+  return z.union([z.literal('auto'), explicit, planner], { error: forms });
 }
 
 /**

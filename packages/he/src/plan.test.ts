@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { HeError } from './errors.ts';
 import { aggregateNoiseBound, noiseFits } from './noise.ts';
 import { buildPackingLayout } from './packing.ts';
@@ -179,6 +180,8 @@ describe('validateBfvPlan', () => {
       expect(message).toContain(part);
     }
     expect(bfvPlanSchema.safeParse(wire()).success).toBe(true);
+    // The document as JSON Schema (OpenAPI of GET /api/studies/:id/encryption): every field required.
+    expect(z.toJSONSchema(bfvPlanSchema, { io: 'input' }).required).toEqual(Object.keys(plan));
     const mismatch = bfvPlanSchema.safeParse({ ...wire(), ciphertextBytes: plan.ciphertextBytes + 1 });
     expect(mismatch.success).toBe(false);
     expect(mismatch.error?.issues.map((issue) => issue.path.join('.'))).toContain('ciphertextBytes');

@@ -5,13 +5,14 @@ export {
   metricSpecSchema,
   metricSpecInputSchema,
   metricSpecToInput,
+  metricSpecViewSchema,
   DEFAULT_METRIC_SPEC,
   METRIC_SPEC_LIMITS,
   TASK_TYPES,
   OTHER_LEVEL,
   MISSING_LEVEL,
 } from './metric-spec.ts';
-export type { MetricSpec, MetricSpecDraft, MetricSpecInput, GroupSpec, TaskType } from './metric-spec.ts';
+export type { MetricSpec, MetricSpecDraft, MetricSpecInput, MetricSpecView, GroupSpec, TaskType } from './metric-spec.ts';
 export { groupLevelIndex, groupLevelNames } from './group-levels.ts';
 export type { GroupValue } from './group-levels.ts';
 export { EXCLUSION_REASONS } from './exclusion-reasons.ts';

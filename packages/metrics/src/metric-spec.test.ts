@@ -1,7 +1,8 @@
 // Metric spec defaults, validation (every problem in one error) and freezing.
 import { describe, expect, it } from 'vitest';
 import { MetricsError } from './errors.ts';
-import { DEFAULT_METRIC_SPEC, metricSpecInputSchema, metricSpecToInput, resolveMetricSpec, resolveMetricSpecInput } from './metric-spec.ts';
+import { z } from 'zod';
+import { DEFAULT_METRIC_SPEC, metricSpecInputSchema, metricSpecToInput, metricSpecViewSchema, resolveMetricSpec, resolveMetricSpecInput } from './metric-spec.ts';
 import type { MetricSpec } from './metric-spec.ts';
 
 function problemsOf(partial: unknown): string {
@@ -147,6 +148,16 @@ describe('metricSpecInputSchema (REST API and YAML, snake_case)', () => {
     const input = metricSpecToInput(spec);
     expect(input).toEqual({ task: 'multiclass', bins: 50, threshold: 0.5, groups: [{ column: 'age', cuts: [50, 70] }], calibration_bins: 10, min_cell_size: 10, decision_thresholds: spec.decisionThresholds, classes: ['a', 'b', 'c'] });
     expect(resolveMetricSpecInput(input)).toEqual(spec);
+    expect(metricSpecViewSchema.parse(input)).toEqual(input);
+    expect(metricSpecViewSchema.safeParse({ ...input, calibration_bins: undefined }).success).toBe(false);
+  });
+
+  it('describes the REST documents as JSON Schema (for OpenAPI)', () => {
+    const input = z.toJSONSchema(metricSpecInputSchema, { io: 'input' });
+    expect(Object.keys(input.properties ?? {}).sort()).toEqual(['bins', 'calibration_bins', 'classes', 'decision_thresholds', 'groups', 'min_cell_size', 'regression_range', 'task', 'threshold']);
+    expect(input.required ?? []).toEqual([]);
+    const view = z.toJSONSchema(metricSpecViewSchema);
+    expect(view.required).toEqual(['task', 'bins', 'threshold', 'groups', 'calibration_bins', 'min_cell_size', 'decision_thresholds']);
   });
 
   it('refuses what is not an object, and a group that is not one', () => {

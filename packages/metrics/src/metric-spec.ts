@@ -274,8 +274,25 @@ function inputToDraft(input: z.output<typeof metricSpecInputShape>): MetricSpecD
   return { ...common, calibrationBins: calibration_bins, minCellSize: min_cell_size, decisionThresholds: decision_thresholds, regressionRange: regression_range };
 }
 
+/**
+ * A resolved spec as the REST API answers with it (snake_case, every default filled): what
+ * {@link metricSpecToInput} writes, and what {@link metricSpecInputSchema} resolves back to the same spec.
+ */
+export const metricSpecViewSchema = z.strictObject({
+  task: commonFields.task.unwrap(),
+  bins: commonFields.bins.unwrap(),
+  threshold: commonFields.threshold.unwrap(),
+  groups: commonFields.groups.unwrap(),
+  calibration_bins: calibrationBins.unwrap(),
+  min_cell_size: minCellSize.unwrap(),
+  decision_thresholds: decisionThresholds.unwrap(),
+  classes: commonFields.classes,
+  regression_range: regressionRange,
+});
+export type MetricSpecView = z.output<typeof metricSpecViewSchema>;
+
 /** A resolved spec in the input spelling: what the REST API answers with, and what {@link metricSpecInputSchema} gives back unchanged. */
-export function metricSpecToInput(spec: Readonly<MetricSpec>): MetricSpecInput {
+export function metricSpecToInput(spec: Readonly<MetricSpec>): MetricSpecView {
   return {
     task: spec.task,
     bins: spec.bins,
