@@ -143,5 +143,11 @@ export const roundRowSchema = z
     }),
   );
 
+const blob = z.instanceof(Uint8Array).nullable();
+/** The exact aggregate of a plaintext round (Float64 bytes). */
+export const aggregateRowSchema = z.object({ aggregate: blob });
+/** The encrypted aggregate of a bfv round (length-prefixed ciphertext frames). */
+export const encryptedAggregateRowSchema = z.object({ encrypted_aggregate: blob });
+
 export const siteSeenRowSchema = z.object({ id: z.string(), last_seen: integer });
 export const siteKeyRowSchema = z.object({ site_id: z.string(), public_key: z.string() });

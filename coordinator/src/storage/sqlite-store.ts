@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import type { SQLInputValue } from 'node:sqlite';
 import { CoordinatorError } from '../errors.ts';
-import { modelRowSchema, roundRowSchema, roundSiteRowSchema, siteKeyRowSchema, siteSeenRowSchema, studyRowSchema } from './row-schemas.ts';
+import { aggregateRowSchema, encryptedAggregateRowSchema, modelRowSchema, roundRowSchema, roundSiteRowSchema, siteKeyRowSchema, siteSeenRowSchema, studyRowSchema } from './row-schemas.ts';
 import type {
   CoordinatorStore,
   ModelRecord,
@@ -213,7 +213,8 @@ export class SqliteCoordinatorStore implements CoordinatorStore {
 
   async getRoundEncryptedAggregate(id: string): Promise<Uint8Array[] | undefined> {
     return this.#run(() => {
-      const row = this.#db.prepare('SELECT encrypted_aggregate FROM rounds WHERE id = ?').get(id) as { encrypted_aggregate: Uint8Array | null } | undefined;
+      const found = this.#db.prepare('SELECT encrypted_aggregate FROM rounds WHERE id = ?').get(id);
+      const row = found === undefined ? undefined : encryptedAggregateRowSchema.parse(found);
       return row?.encrypted_aggregate ? splitFrames(row.encrypted_aggregate) : undefined;
     });
   }
@@ -294,7 +295,8 @@ export class SqliteCoordinatorStore implements CoordinatorStore {
 
   async getRoundAggregate(id: string): Promise<Float64Array | undefined> {
     return this.#run(() => {
-      const row = this.#db.prepare('SELECT aggregate FROM rounds WHERE id = ?').get(id) as { aggregate: Uint8Array | null } | undefined;
+      const found = this.#db.prepare('SELECT aggregate FROM rounds WHERE id = ?').get(id);
+      const row = found === undefined ? undefined : aggregateRowSchema.parse(found);
       if (!row?.aggregate) return undefined;
       const copy = new Uint8Array(row.aggregate); // aligned copy
       return new Float64Array(copy.buffer, 0, copy.byteLength / Float64Array.BYTES_PER_ELEMENT);
