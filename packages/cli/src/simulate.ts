@@ -179,6 +179,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     const study = await client.post<Record<string, unknown> & { study_id: string }>('/api/studies', {
       name: 'fedval simulate',
       ...(modelId ? { model_id: modelId } : { score_column: (options.scorer as { column: string }).column }),
+      // TODO(schemas): send metricSpecToInput(resolveMetricSpec({ ...options.metricSpec, groups })) once POST /api/studies parses metric_spec with metricSpecInputSchema (snake_case).
       metric_spec: { ...options.metricSpec, groups },
       sites: names,
       quorum: names.length,
