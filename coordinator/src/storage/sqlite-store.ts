@@ -10,7 +10,6 @@ import type {
   ModelRecord,
   RoundClosure,
   RoundRecord,
-  RoundSiteRecord,
   RoundSiteUpdate,
   RoundState,
   StudyRecord,

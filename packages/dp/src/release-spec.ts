@@ -227,6 +227,11 @@ export const resolvedPrivacySpecSchema = z.strictObject(
   must('an object'),
 );
 
+/** Compile-time proof that the wire schema and {@link ResolvedPrivacySpec} describe the same documents. */
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const resolvedSchemaMatches: Same<z.output<typeof resolvedPrivacySpecSchema>, ResolvedPrivacySpec> = true;
+void resolvedSchemaMatches;
+
 const explicitLayoutInputSchema = z
   .strictObject(
     {

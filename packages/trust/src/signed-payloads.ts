@@ -1,8 +1,7 @@
-// signed-payloads.ts — the canonical bytes a site signs (connection challenges and results), each under its own domain-separation string.
+// signed-payloads.ts — the records a site signs (connection challenges, results with their attestation, enrollments) as schemas, and their canonical bytes under domain-separation strings.
 import { listProblems } from '@fedval/schema';
 import { z } from 'zod';
 import { canonicalJsonBytes } from './canonical-json.ts';
-import type { JsonValue } from './canonical-json.ts';
 import { isHex32, sha256Hex } from './digest.ts';
 import type { RandomBytes } from './encoding.ts';
 import { drawBytes, fromBase64Strict, systemRandomBytes, toBase64 } from './encoding.ts';
