@@ -77,6 +77,11 @@ describe('resolveMetricSpec', () => {
     }
   });
 
+  it('checks the default threshold against the grid too', () => {
+    expect(problemsOf({ bins: 3 })).toContain('threshold must lie on the score grid (a multiple of 1/3)');
+    expect(inputProblemsOf({ bins: 3, calibration_bins: 3 })).toBe('invalid metric spec: threshold must lie on the score grid (a multiple of 1/3)');
+  });
+
   it('names the task types', () => {
     expect(problemsOf({ task: 'survival' })).toContain('task must be one of binary, multiclass, regression');
   });

@@ -157,7 +157,7 @@ function checkCrossFieldRules(draft: { readonly [field: string]: unknown }, spel
   const task = draft['task'] ?? DEFAULT_METRIC_SPEC.task;
   const bins = draft['bins'] ?? DEFAULT_METRIC_SPEC.bins;
   const B = isValidBins(bins) ? bins : 0;
-  const threshold = draft['threshold'];
+  const threshold = draft['threshold'] ?? DEFAULT_METRIC_SPEC.threshold;
   if (B > 0 && isGridNumber(threshold) && threshold >= 0 && threshold < 1 && gridIndex(threshold, B) === null) {
     problem(['threshold'], `must lie on the score grid (a multiple of 1/${B})`);
   }
