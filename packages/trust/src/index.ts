@@ -2,7 +2,7 @@
 export { canonicalJson, canonicalJsonBytes } from './canonical-json.ts';
 export type { JsonValue } from './canonical-json.ts';
 export { sha256Hex } from './digest.ts';
-export { AUDIT_GENESIS_HASH, formatAuditEntry, hashAuditEntry, isRoundEntry } from './audit-entry.ts';
+export { AUDIT_GENESIS_HASH, auditEntrySchema, formatAuditEntry, hashAuditEntry, isRoundEntry } from './audit-entry.ts';
 export type { AuditEntry, AuditEvent, AuditHead } from './audit-entry.ts';
 export { AuditLog, DEFAULT_AUDIT_LOG_OPTIONS, quarantineTornTail } from './audit-log.ts';
 export type { AuditLogOptions, TornTailQuarantine } from './audit-log.ts';
