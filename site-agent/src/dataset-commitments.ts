@@ -1,6 +1,6 @@
 // dataset-commitments.ts — per round, which exact data file the site evaluated: its fingerprint and the salt of the commitment sent.
-import { z } from 'zod';
 import type { DatabaseSync } from 'node:sqlite';
+import { z } from 'zod';
 
 /** What the site keeps for an inspector; only `commitment` left the site. */
 export interface DatasetCommitmentRecord {

@@ -1,6 +1,6 @@
 // model-registry.ts — the model bundles this site has received, their sponsor signers, the admin's approvals, and the site's rule for running one.
-import { z } from 'zod';
 import type { DatabaseSync } from 'node:sqlite';
+import { z } from 'zod';
 import type { AgentConfig } from './config.ts';
 import { AgentError } from './errors.ts';
 

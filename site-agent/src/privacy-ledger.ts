@@ -1,6 +1,6 @@
 // privacy-ledger.ts — the site's persistent privacy ledger (embedded SQLite): every charge is written before data leaves.
-import { z } from 'zod';
 import type { DatabaseSync } from 'node:sqlite';
+import { z } from 'zod';
 import { budgetStatus, decideCharge } from '@fedval/dp';
 import type { BudgetStatus, ChargeDecision, PrivacyBudget } from '@fedval/dp';
 import { inWriteTransaction, openAgentDatabase } from './agent-database.ts';

@@ -1,10 +1,10 @@
 // processes.ts — starts fedval's own programs (coordinator, agents) as child processes and stops them cleanly.
-import { listProblems } from '@fedval/schema';
-import { z } from 'zod';
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { listProblems } from '@fedval/schema';
+import { z } from 'zod';
 import { CliError } from './errors.ts';
 
 /** Entry points of the apps, spawned (never imported: packages do not depend on apps). Overridable for installs elsewhere. */
