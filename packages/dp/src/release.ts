@@ -70,6 +70,8 @@ export interface ReleaseSummary {
   readonly epsilon: number;
   readonly delta: number;
   readonly rho: number;
+  /** ε of one site's own noise share alone (see PrivateRelease.ownShareEpsilon). */
+  readonly ownShareEpsilon: number;
   readonly minSites: number;
   readonly layout: ResolvedReleaseLayout & { readonly bins: number };
   readonly blocks: readonly ReleaseBlockSummary[];
@@ -84,6 +86,14 @@ export interface PrivateRelease extends StatisticsRelease {
   /** ε of `rho` at `delta` (never above the spec's ε). */
   readonly epsilon: number;
   readonly delta: number;
+  /**
+   * zCDP cost of one site's contribution protected by its own noise share alone: every block's cost with one share
+   * instead of minSites (what the site's release is worth if every other party colludes and removes its shares).
+   * Equal to `rho` for the central 'discrete-gaussian' mechanism, where each site adds the full noise.
+   */
+  readonly ownShareRho: number;
+  /** ε of `ownShareRho` at `delta`: the guarantee the site's own noise gives it whatever the others do. */
+  readonly ownShareEpsilon: number;
   /** Blocks over the release vector with each site's noise parameters. */
   readonly noisePlan: NoisePlan;
   summary(): ReleaseSummary;
@@ -171,6 +181,7 @@ export function createPrivateRelease(layout: StatisticsLayout, privacy: Resolved
     [`${prefix}.sums`, layout.blocks.find((b) => b.name === `${prefix}.sums`)!.perPatientMaxAbs],
   ]));
   const rho = composeRho(noisePlan.blocks.map((block) => blockCost(block, noisePlan.minSites)));
+  const ownShareRho = composeRho(noisePlan.blocks.map((block) => blockCost(block, 1)));
   const thresholdVarianceFactor = thresholdBinVarianceFactor(layout, edges, tree);
 
   const encode = (statistics: Float64Array): Float64Array => {
@@ -247,6 +258,8 @@ export function createPrivateRelease(layout: StatisticsLayout, privacy: Resolved
     rho,
     epsilon: epsilonFromRho(rho, spec.delta),
     delta: spec.delta,
+    ownShareRho,
+    ownShareEpsilon: epsilonFromRho(ownShareRho, spec.delta),
     noisePlan,
     entryMaxAbsPerSite,
     maxAbsPerSite: (patientsPerSite: number): number => maxEntryBound(entryMaxAbsPerSite(patientsPerSite)),
@@ -263,6 +276,7 @@ export function createPrivateRelease(layout: StatisticsLayout, privacy: Resolved
         epsilon: epsilonFromRho(rho, spec.delta),
         delta: spec.delta,
         rho,
+        ownShareEpsilon: epsilonFromRho(ownShareRho, spec.delta),
         minSites: spec.minSites,
         layout: Object.freeze({ ...spec.layout, bins: coarseBins }),
         blocks: Object.freeze(
