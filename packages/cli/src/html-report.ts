@@ -77,7 +77,7 @@ export function renderHtmlReport(input: ReportInput): string {
     .flatMap(([column, levels]) =>
       Object.entries(levels).map(([level, block]) =>
         block.suppressed
-          ? row([esc(column), esc(level), `<em>suppressed (${esc(block.reason ?? '')})</em>`, '', '', ''])
+          ? row([esc(column), esc(level), '<em>suppressed</em>', '', '', ''])
           : row([esc(column), esc(level), esc(block.n), `${num(block.roc_auc)} <small>${ci(block.roc_auc_ci95)}</small>`, num(block.at_threshold?.sensitivity), num(block.at_threshold?.specificity)]),
       ),
     )
