@@ -424,7 +424,7 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
 }
 
 /** The privacy figures a site reports with its result (its own budget, never data): finite numbers of known names only. */
-const PRIVACY_ATTESTATION_FIELDS = ['rho', 'epsilon', 'delta', 'epsilon_spent', 'epsilon_remaining', 'epsilon_total'] as const;
+const PRIVACY_ATTESTATION_FIELDS = ['rho', 'epsilon', 'own_share_epsilon', 'delta', 'epsilon_spent', 'epsilon_remaining', 'epsilon_total'] as const;
 function privacyAttestation(attestation: Record<string, unknown> | undefined): Record<string, number> | null {
   const privacy = attestation?.privacy;
   if (!privacy || typeof privacy !== 'object') return null;

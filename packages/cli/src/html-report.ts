@@ -96,8 +96,8 @@ export function renderHtmlReport(input: ReportInput): string {
   if (dp) {
     privacyLines.push(`Differentially private release: ε = ${num(dp.epsilon, 3)}, δ = ${esc(dp.delta)} for this round (ρ = ${num(dp.rho, 5)}, ${esc(dp.mechanism)} noise shares sized for ${esc(dp.minSites ?? '')} sites). Confidence intervals include the noise.`);
   } else privacyLines.push('<strong>No differential privacy</strong>: exact release (validation only).');
-  const sites = ((dp?.sites ?? []) as { site_id: string; epsilon_spent: number | null; epsilon_remaining: number | null }[])
-    .map((s) => row([esc(s.site_id), num(s.epsilon_spent), num(s.epsilon_remaining)]))
+  const sites = ((dp?.sites ?? []) as { site_id: string; epsilon?: number | null; own_share_epsilon?: number | null; epsilon_spent: number | null; epsilon_remaining: number | null }[])
+    .map((s) => row([esc(s.site_id), num(s.epsilon ?? null), num(s.own_share_epsilon ?? null), num(s.epsilon_spent), num(s.epsilon_remaining)]))
     .join('');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">
@@ -108,7 +108,7 @@ export function renderHtmlReport(input: ReportInput): string {
 ${input.context.map((line) => `<p>${esc(line)}</p>`).join('')}
 <p><small>Round ${esc(input.round?.round_id ?? '')}, ${esc(input.round?.contributions ?? '')} contributing sites; generated ${esc((input.generatedAt ?? new Date()).toISOString())}.</small></p>
 <h2>What protected the data</h2><div class="privacy">${privacyLines.map((line) => `<p>${line}</p>`).join('')}
-${sites ? `<table>${row(['site', 'ε spent (total)', 'ε left'], true)}${sites}</table>` : ''}</div>
+${sites ? `<table>${row(['site', 'ε this round', 'own-share ε this round', 'ε spent (total)', 'ε left'], true)}${sites}</table><p><small>ε this round holds while the other sites' noise shares are honest; own-share ε is what each site's own noise share alone gives if every other party colludes (each site caps it: policy.max_own_share_epsilon).</small></p>` : ''}</div>
 <h2>Overall performance</h2><table>${overall}</table>
 <p>Excluded: ${excluded || 'none'}.</p>
 <h2>Calibration and clinical usefulness</h2>
