@@ -31,7 +31,7 @@ describe('HTML report', () => {
       at_threshold: { threshold: 0.5, sensitivity: 0.55, sensitivity_ci95: [0.46, 0.64], specificity: 0.8, specificity_ci95: [0.74, 0.85], ppv: 0.6, npv: 0.75, accuracy: 0.7 },
       calibration: { bins: [{ n: 50, mean_predicted: 0.2, observed_rate: 0.25 }, { n: 60, mean_predicted: 0.6, observed_rate: 0.55 }], calibration_in_the_large: 0.01, observed_expected_ratio: 1.02, ece: 0.03 },
       decision_curve: [{ threshold: 0.1, net_benefit: 0.3, treat_all: 0.28 }, { threshold: 0.3, net_benefit: 0.2, treat_all: 0.1 }],
-      by_group: { sex: { F: { n: 150, roc_auc: 0.71, roc_auc_ci95: [0.62, 0.8], at_threshold: { sensitivity: 0.5, specificity: 0.8 } }, '<img src=x onerror=alert(1)>': { suppressed: true, reason: 'n<10' } } },
+      by_group: { sex: { F: { n: 150, roc_auc: 0.71, roc_auc_ci95: [0.62, 0.8], at_threshold: { sensitivity: 0.5, specificity: 0.8 } }, '<img src=x onerror=alert(1)>': { suppressed: true } } },
       fairness: { sex: { levels_covered: ['F', 'M'], demographic_parity_difference: 0.04, equal_opportunity_difference: 0.05, equalized_odds_difference: 0.06, equalized_odds_ratio: 0.9 } },
     };
     const html = renderHtmlReport({
@@ -40,7 +40,7 @@ describe('HTML report', () => {
       metrics,
       privacy: {
         encryption: { poly_modulus_degree: 2048, security_bits: 128, ciphertext_bytes_per_site: 14616 },
-        dp: { epsilon: 1, delta: 1e-6, rho: 0.024356, mechanism: 'skellam', minSites: 3, sites: [{ site_id: 'site-a', epsilon_spent: 1, epsilon_remaining: 9 }] },
+        dp: { epsilon: 1, delta: 1e-6, rho: 0.024356, mechanism: 'skellam', minSites: 3, sites: [{ site_id: 'site-a', epsilon: 1, own_share_epsilon: 1.813, epsilon_spent: 1, epsilon_remaining: 9 }] },
       },
       round: { round_id: 'r-1', contributions: 3 },
     });
@@ -65,7 +65,11 @@ describe('HTML report', () => {
       expect(text).toContain('0.679–0.790');
       expect(text).toContain('ε = 1.000');
       expect(text).toContain('site-a');
-      expect(text).toContain('suppressed (n<10)');
+      expect(text).toMatch(/<img src=x onerror=alert\(1\)>\s+suppressed\b/);
+      expect(text).not.toContain('n<10');
+      // Both ε of the round per site: assuming honest shares, and the site's own share alone.
+      expect(text).toContain('own-share ε this round');
+      expect(text).toContain('1.813');
       expect(text).toContain('<img src=x onerror=alert(1)>'); // shown as text, not markup
       expect(await page.locator('img').count()).toBe(0);
       expect(await page.locator('svg').count()).toBe(2);
