@@ -27,7 +27,7 @@ describe('an identifier column as the subgroup', () => {
     site = startHostileSite(coordinator, 'site-ids', { csv: `patient_id,score,status\n${rows.join('\n')}\n`, policy: 'allowed_contributions: [plaintext], require_dp: false' });
     await coordinator.next((m) => m.type === 'hello');
 
-    const everyId = { task: 'binary', bins: 100, minCellSize: 1, groups: [{ column: 'patient_id', levels: ids }] };
+    const everyId = { task: 'binary' as const, bins: 100, minCellSize: 1, groups: [{ column: 'patient_id', levels: ids }] };
     expect((await answerTo(coordinator, hostileTask('r-ids', { metricSpec: everyId }))).outcome).toBe('FEDVAL_ERR_AGENT_POLICY_GROUP_LEVELS');
     const someIds = { task: 'binary', bins: 100, minCellSize: 1, groups: [{ column: 'patient_id', levels: ids.slice(0, 12) }] };
     expect((await answerTo(coordinator, hostileTask('r-some-ids', { metricSpec: someIds }))).outcome).toBe('FEDVAL_ERR_AGENT_POLICY_MIN_CELL');
