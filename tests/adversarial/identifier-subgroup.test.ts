@@ -29,7 +29,7 @@ describe('an identifier column as the subgroup', () => {
 
     const everyId = { task: 'binary' as const, bins: 100, minCellSize: 1, groups: [{ column: 'patient_id', levels: ids }] };
     expect((await answerTo(coordinator, hostileTask('r-ids', { metricSpec: everyId }))).outcome).toBe('FEDVAL_ERR_AGENT_POLICY_GROUP_LEVELS');
-    const someIds = { task: 'binary', bins: 100, minCellSize: 1, groups: [{ column: 'patient_id', levels: ids.slice(0, 12) }] };
+    const someIds = { task: 'binary' as const, bins: 100, minCellSize: 1, groups: [{ column: 'patient_id', levels: ids.slice(0, 12) }] };
     expect((await answerTo(coordinator, hostileTask('r-some-ids', { metricSpec: someIds }))).outcome).toBe('FEDVAL_ERR_AGENT_POLICY_MIN_CELL');
     expect((await siteBudget(site)).rounds).toEqual([]);
 
