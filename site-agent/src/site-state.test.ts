@@ -71,7 +71,7 @@ describe('site state', () => {
     const state = openSiteState(dir);
     const budget = { totalRho: 1, perRoundRho: 0.5, delta: 1e-6 };
     const charge = { datasetId: 'd', studyId: 's', roundId: 'r-1', rho: 0.1, epsilon: 1, delta: 1e-6, ownShareEpsilon: 1.8 };
-    const keep = () => state.sent.keep({ roundId: 'r-1', studyId: 's', deadline: Date.now() + 60_000, contribution: { kind: 'bfv', ciphertexts: [Uint8Array.from([1])] }, contributionSha256: 'a'.repeat(64), attestation: {} });
+    const keep = () => state.sent.keep({ roundId: 'r-1', studyId: 's', deadline: Date.now() + 60_000, contribution: { kind: 'bfv', ciphertexts: [Uint8Array.from([1])] }, contributionSha256: 'a'.repeat(64), attestation: { dataset_commitment: 'ab'.repeat(32), audit_head: { seq: 1, hash: 'cd'.repeat(32) } } });
     try {
       expect(() =>
         state.audit.transaction((append) => {
@@ -97,7 +97,11 @@ describe('site state', () => {
     const dir = mkdtempSync(join(tmpdir(), 'fedval-state-'));
     const vector = Float64Array.from([3, -2, 0, 7.5e6]);
     const ciphertexts = [Uint8Array.from([1, 2, 3]), new Uint8Array(70_000).fill(9)];
-    const attestation = { privacy: { epsilon_spent: 1 }, dataset_commitment: 'ab'.repeat(32) };
+    const attestation = {
+      privacy: { rho: 0.1, epsilon: 1, delta: 1e-6, epsilon_spent: 1, epsilon_remaining: 2, epsilon_total: 3 },
+      dataset_commitment: 'ab'.repeat(32),
+      audit_head: { seq: 4, hash: 'cd'.repeat(32) },
+    };
     const now = 1_000_000;
     let state = openSiteState(dir);
     state.sent.keep({ roundId: 'r-plain', studyId: 's', deadline: now + 10, contribution: { kind: 'plaintext', vector }, contributionSha256: 'a'.repeat(64), attestation }, now);

@@ -12,7 +12,7 @@ import type { MetricSpec } from '@fedval/metrics';
 import { contributionDigest, createMessage } from '@fedval/protocol';
 import type { Message, ResultSignature, TaskContent, WireError } from '@fedval/protocol';
 import { attestationSha256, commitToFingerprint, createNonce, signResult } from '@fedval/trust';
-import type { AuditEntry, AuditEvent, JsonValue } from '@fedval/trust';
+import type { AuditEntry, AuditEvent, PrivacyAttestation, ResultAttestation } from '@fedval/trust';
 import type { Logger } from 'pino';
 import type { AgentConfig } from './config.ts';
 import { encryptContribution } from './contribution-encryption.ts';
@@ -130,10 +130,10 @@ export class TaskPipeline {
       // Charged before, and the contribution made then is no longer held (its deadline passed): a second noisy release
       // of the same round would spend the budget twice for one result.
       if (this.#state().ledger.hasCharged(roundId)) throw new AgentError('FEDVAL_ERR_AGENT_ROUND_REPEATED', roundId);
-      spec = resolveMetricSpec(task.metricSpec as Partial<MetricSpec>);
+      spec = resolveMetricSpec(task.metricSpec);
       checkTaskPolicy(this.#config.policy, spec, task);
       // The release is fixed by the spec alone: its noise, own-share ε and cost are checked before any data is read.
-      release = createRelease(createStatisticsLayout(spec), task.privacy as never);
+      release = createRelease(createStatisticsLayout(spec), task.privacy);
       if (release.kind === 'private') {
         checkReleasePolicy(this.#config.policy, release);
         const decision = this.#state().ledger.decide({ datasetId: this.#datasetId(), roundId, rho: release.rho }, this.#budget());
@@ -262,7 +262,7 @@ export class TaskPipeline {
   }
 
   /** An enrolled site's signature over the result (@fedval/trust signResult); none for a token site. */
-  #signResult(roundId: string, contributionSha256: string, attestation: Record<string, unknown>): ResultSignature | undefined {
+  #signResult(roundId: string, contributionSha256: string, attestation: ResultAttestation): ResultSignature | undefined {
     if (!this.#siteKey) return undefined;
     // The attestation (privacy spent, dataset commitment, audit head) is signed too, through its canonical SHA-256.
     const fields = {
@@ -271,7 +271,7 @@ export class TaskPipeline {
       contributionSha256,
       nonce: createNonce(),
       sentAt: Date.now(),
-      attestationSha256: attestationSha256(attestation as JsonValue),
+      attestationSha256: attestationSha256(attestation),
     };
     return { nonce: fields.nonce, sentAt: fields.sentAt, signature: new Uint8Array(signResult(this.#siteKey, fields)) };
   }
@@ -320,7 +320,7 @@ export class TaskPipeline {
    * `append`; returns what the site reports it spent: `epsilon` assuming the other sites' noise shares are honest, and
    * `own_share_epsilon`, what its own share alone gives if every other party colludes.
    */
-  #chargePrivacy(release: PrivateRelease, task: TaskContent, append: (event: Omit<AuditEvent, 'actor'>) => AuditEntry): Record<string, number> {
+  #chargePrivacy(release: PrivateRelease, task: TaskContent, append: (event: Omit<AuditEvent, 'actor'>) => AuditEntry): PrivacyAttestation {
     const datasetId = this.#datasetId();
     const decision = this.#state().ledger.chargeInTransaction(
       { datasetId, studyId: task.studyId, roundId: task.roundId, rho: release.rho, epsilon: release.epsilon, delta: release.delta, ownShareEpsilon: release.ownShareEpsilon },

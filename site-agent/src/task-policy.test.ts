@@ -10,7 +10,7 @@ const config = resolveAgentConfig({ coordinator: 'ws://c/ws', site_id: 's', toke
 const policy = config.policy;
 const task = (contribution: TaskContent['contribution'], privacy?: Record<string, unknown>) =>
   ({ studyId: 's', roundId: 'r', metricSpec: {}, scorer: { kind: 'score_column', columns: ['p'] }, contribution, deadline: Date.now() + 60_000, ...(privacy ? { privacy } : {}) }) as TaskContent;
-const bfv = { kind: 'bfv', plan: {}, publicKey: new Uint8Array(1) } as const;
+const bfv = { kind: 'bfv', plan: {}, publicKey: new Uint8Array(1) } as unknown as TaskContent['contribution'];
 const codeOf = (run: () => void): string | undefined => {
   try {
     run();
