@@ -18,7 +18,7 @@ export interface SitePrivacyReport {
 
 /** What protected the data: the DP release summary (null for an exact release) and the BFV encryption summary (null for plaintext). */
 export interface ReportPrivacy {
-  dp: (Pick<ReleaseSummary, 'epsilon' | 'delta' | 'rho' | 'mechanism' | 'minSites'> & { sites?: readonly SitePrivacyReport[] | undefined }) | null;
+  dp: (Pick<ReleaseSummary, 'epsilon' | 'delta' | 'rho' | 'mechanism' | 'minSites' | 'ownShareEpsilon'> & { sites?: readonly SitePrivacyReport[] | undefined }) | null;
   encryption: Pick<BfvEncryptionSummary, 'poly_modulus_degree' | 'security_bits' | 'ciphertext_bytes_per_site'> | null;
 }
 
@@ -132,6 +132,7 @@ export function renderHtmlReport(input: ReportInput): string {
   else privacyLines.push('<strong>Not encrypted</strong>: contributions travelled as plaintext statistics (test seam).');
   if (dp) {
     privacyLines.push(`Differentially private release: ε = ${num(dp.epsilon, 3)}, δ = ${esc(dp.delta)} for this round (ρ = ${num(dp.rho, 5)}, ${esc(dp.mechanism)} noise shares sized for ${esc(dp.minSites)} sites). Confidence intervals include the noise.`);
+    if (dp.ownShareEpsilon !== undefined) privacyLines.push(`That ε holds while the other sites' noise shares are honest. If every other party colluded, each site's own noise share alone would still give it ε = ${num(dp.ownShareEpsilon, 3)} (own-share ε; each site refuses a study above its own cap).`);
   } else privacyLines.push('<strong>No differential privacy</strong>: exact release (validation only).');
   const sites = (dp?.sites ?? [])
     .map((s) => row([esc(s.site_id), num(s.epsilon), num(s.own_share_epsilon), num(s.epsilon_spent), num(s.epsilon_remaining)]))
