@@ -51,6 +51,8 @@ const MIGRATIONS: readonly string[] = [
      message BLOB NOT NULL,
      created_at INTEGER NOT NULL
    ) STRICT;`,
+  // The ε of the site's own noise share alone (null for rounds charged before it was recorded).
+  `ALTER TABLE privacy_ledger ADD COLUMN own_share_epsilon REAL;`,
 ];
 
 /** Opens (creating and migrating) `<dataDir>/agent.sqlite`. Throws FEDVAL_ERR_AGENT_LEDGER. */

@@ -65,6 +65,9 @@ export class SiteAgent extends EventEmitter<SiteAgentEvents> {
         trusted_sponsor_keys: [...this.#config.policy.trusted_sponsor_keys],
       },
     });
+    if (this.#config.policy.min_cohort !== undefined) {
+      this.#log.warn('policy.min_cohort is ignored: a refusal on the exact cohort size revealed it (see README, "Small cohorts")');
+    }
     const tasks = new TaskPipeline({
       config: this.#config,
       log: this.#log,

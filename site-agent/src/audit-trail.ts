@@ -42,19 +42,32 @@ export class SiteAuditTrail {
    * `change` pass through unchanged).
    */
   record(event: AuditEvent, change?: () => void): AuditEntry {
-    return inWriteTransaction(this.#db, () => {
+    return this.transaction((append) => {
       change?.();
-      try {
-        const entry = this.#open().append(event);
-        this.#sizeAfterLastWrite = statSync(this.#path).size;
-        return entry;
-      } catch (cause) {
-        this.#log?.close();
-        this.#log = undefined;
-        if (cause instanceof TrustError) throw new AgentError('FEDVAL_ERR_AGENT_AUDIT', `${cause.code}: ${cause.message}`, { cause });
-        throw new AgentError('FEDVAL_ERR_AGENT_AUDIT', this.#path, { cause });
-      }
+      return append(event);
     });
+  }
+
+  /**
+   * Runs `work` inside one database write transaction (BEGIN IMMEDIATE), giving it `append` to write audit entries
+   * (each fsynced as it is appended): database changes made in `work` commit together, after every entry is on disk,
+   * or not at all. A crash before the commit leaves the entries in the log and nothing in the database.
+   */
+  transaction<T>(work: (append: (event: AuditEvent) => AuditEntry) => T): T {
+    return inWriteTransaction(this.#db, () => work((event) => this.#append(event)));
+  }
+
+  #append(event: AuditEvent): AuditEntry {
+    try {
+      const entry = this.#open().append(event);
+      this.#sizeAfterLastWrite = statSync(this.#path).size;
+      return entry;
+    } catch (cause) {
+      this.#log?.close();
+      this.#log = undefined;
+      if (cause instanceof TrustError) throw new AgentError('FEDVAL_ERR_AGENT_AUDIT', `${cause.code}: ${cause.message}`, { cause });
+      throw new AgentError('FEDVAL_ERR_AGENT_AUDIT', this.#path, { cause });
+    }
   }
 
   close(): void {

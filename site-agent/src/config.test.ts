@@ -59,6 +59,10 @@ describe('agent configuration', () => {
         "FEDVAL_ERR_AGENT_ENROLLMENT",
         "FEDVAL_ERR_AGENT_TLS",
         "FEDVAL_ERR_AGENT_CHALLENGE",
+        "FEDVAL_ERR_AGENT_POLICY_MIN_SITES",
+        "FEDVAL_ERR_AGENT_POLICY_OWN_SHARE_EPSILON",
+        "FEDVAL_ERR_AGENT_POLICY_MIN_CELL",
+        "FEDVAL_ERR_AGENT_POLICY_GROUP_LEVELS",
         "FEDVAL_ERR_AGENT_INTERNAL",
       ]
     `);
@@ -68,7 +72,13 @@ describe('agent configuration', () => {
     const config = resolveAgentConfig(valid, '/etc/fedval');
     expect(config.data.path).toBe('/etc/fedval/data.csv');
     expect(config.data_dir).toBe('/etc/fedval/state');
-    expect(config.policy.min_cohort).toBe(10);
+    expect(config.policy.min_cohort).toBeUndefined();
+    // The site's own floor, whatever a coordinator asks (issue 12): encrypted only, 3 sites, own-share ε 4, cells of 10, 20 levels.
+    expect(config.policy.allowed_contributions).toEqual(['bfv']);
+    expect(config.policy.min_sites).toBe(3);
+    expect(config.policy.max_own_share_epsilon).toBe(4);
+    expect(config.policy.min_cell).toBe(10);
+    expect(config.policy.max_group_levels).toBe(20);
     expect(config.limits.batch_rows).toBe(16_384);
     expect(config.policy.model_approval).toBe('manual');
     expect(config.policy.trusted_sponsor_keys).toEqual([]);

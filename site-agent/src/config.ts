@@ -54,9 +54,25 @@ const configSchema = z.strictObject({
   policy: z
     .strictObject({
       allowed_tasks: z.array(z.enum(['binary', 'multiclass', 'regression'])).min(1).default(['binary', 'multiclass', 'regression']),
-      allowed_contributions: z.array(z.enum(['plaintext', 'bfv'])).min(1).default(['plaintext', 'bfv']),
-      /** Refuse a task when fewer patients than this would be evaluated. */
-      min_cohort: z.number().int().nonnegative().default(10),
+      /** Contribution kinds this site sends. Default encrypted only; `plaintext` is an explicit opt-in (testing). */
+      allowed_contributions: z.array(z.enum(['plaintext', 'bfv'])).min(1).default(['bfv']),
+      /**
+       * Deprecated and ignored (kept so older configurations still load): the site no longer refuses a small cohort on
+       * its exact count, which told the coordinator that count for free; suppression (min_cell) and the noise protect
+       * small cohorts instead. See README "Small cohorts".
+       */
+      min_cohort: z.number().int().nonnegative().optional(),
+      /** Refuse a study whose release minimum (privacy minSites, release min_sites) is below this many sites. Default 3. */
+      min_sites: z.number().int().min(1).default(3),
+      /**
+       * Refuse a task whose own-share ε exceeds this: the ε this site's own noise share provides alone, if every other
+       * party colludes (see README "own_share_epsilon"). Default 4.
+       */
+      max_own_share_epsilon: z.number().positive().max(1000).default(4),
+      /** Smallest subgroup cell (patients, or of either class) released; a study's min cell below it is refused. Default 10. */
+      min_cell: z.number().int().min(1).default(10),
+      /** Most levels a subgroup column may have in a task (categorical levels, or bands of numeric cuts). Default 20. */
+      max_group_levels: z.number().int().min(1).default(20),
       /** Refuse any task whose release carries no differential-privacy noise. */
       require_dp: z.boolean().default(true),
       /**

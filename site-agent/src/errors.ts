@@ -13,7 +13,7 @@ export const AGENT_ERROR_MESSAGES = {
   FEDVAL_ERR_AGENT_INVALID_TASK: 'task cannot be run as specified',
   FEDVAL_ERR_AGENT_POLICY_TASK: 'task type is not allowed by site policy',
   FEDVAL_ERR_AGENT_POLICY_CONTRIBUTION: 'contribution kind is not allowed by site policy',
-  FEDVAL_ERR_AGENT_POLICY_MIN_COHORT: 'cohort is smaller than the site minimum',
+  FEDVAL_ERR_AGENT_POLICY_MIN_COHORT: 'cohort is smaller than the site minimum (no longer raised: it revealed the exact count)',
   FEDVAL_ERR_AGENT_BUSY: 'agent is already running a task',
   FEDVAL_ERR_AGENT_DEADLINE: 'task deadline has passed',
   FEDVAL_ERR_AGENT_CANCELLED: 'task was cancelled by the coordinator',
@@ -33,6 +33,10 @@ export const AGENT_ERROR_MESSAGES = {
   FEDVAL_ERR_AGENT_ENROLLMENT: 'the coordinator did not enroll this site',
   FEDVAL_ERR_AGENT_TLS: 'the TLS CA, client certificate or key cannot be read or do not match',
   FEDVAL_ERR_AGENT_CHALLENGE: 'the connection challenge does not come from the configured coordinator',
+  FEDVAL_ERR_AGENT_POLICY_MIN_SITES: 'the study releases sums of fewer sites than site policy allows (policy.min_sites)',
+  FEDVAL_ERR_AGENT_POLICY_OWN_SHARE_EPSILON: "this site's own noise share would give more than policy.max_own_share_epsilon",
+  FEDVAL_ERR_AGENT_POLICY_MIN_CELL: "the study's minimum cell is below site policy (policy.min_cell)",
+  FEDVAL_ERR_AGENT_POLICY_GROUP_LEVELS: 'a subgroup column has more levels than site policy allows (policy.max_group_levels)',
   FEDVAL_ERR_AGENT_INTERNAL: 'internal agent error',
 } as const;
 

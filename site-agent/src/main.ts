@@ -187,7 +187,9 @@ program
         budget: { total_epsilon: config.privacy.total_epsilon, per_round_epsilon: config.privacy.per_round_epsilon, delta: config.privacy.delta, total_rho: budget.totalRho },
         spent: { rho: status.spentRho, epsilon: status.spentEpsilon },
         remaining: { rho: status.remainingRho },
-        rounds: records.map((r) => ({ at: r.at, study_id: r.studyId, round_id: r.roundId, rho: r.rho, epsilon: r.epsilon, delta: r.delta })),
+        // epsilon: the round's guarantee when the other sites' noise shares are honest; own_share_epsilon: what this
+        // site's own share alone gives if every other party colludes (null for rounds charged before it was recorded).
+        rounds: records.map((r) => ({ at: r.at, study_id: r.studyId, round_id: r.roundId, rho: r.rho, epsilon: r.epsilon, own_share_epsilon: r.ownShareEpsilon, delta: r.delta })),
       };
       if (options.json) process.stdout.write(`${JSON.stringify(document, null, 2)}\n`);
       else {
@@ -195,7 +197,7 @@ program
           `dataset ${datasetId}: spent ε = ${status.spentEpsilon.toFixed(3)} of ${config.privacy.total_epsilon} at δ = ${config.privacy.delta} ` +
             `(ρ ${status.spentRho.toFixed(5)} of ${budget.totalRho.toFixed(5)}); ${records.length} round(s)\n`,
         );
-        for (const r of records) process.stdout.write(`  ${r.at}  study ${r.studyId}  round ${r.roundId}  ε ${r.epsilon.toFixed(2)}  ρ ${r.rho.toFixed(5)}\n`);
+        for (const r of records) process.stdout.write(`  ${r.at}  study ${r.studyId}  round ${r.roundId}  ε ${r.epsilon.toFixed(2)}  own-share ε ${r.ownShareEpsilon === null ? '?' : r.ownShareEpsilon.toFixed(2)}  ρ ${r.rho.toFixed(5)}\n`);
       }
     } finally {
       ledger.close();

@@ -12,12 +12,16 @@ export interface LedgerCharge {
   roundId: string;
   /** zCDP cost of this contribution. */
   rho: number;
-  /** The round's (ε, δ) as the study states it, for display. */
+  /** The round's (ε, δ) as the study states it, for display: the guarantee when the other sites' noise shares are honest. */
   epsilon: number;
   delta: number;
+  /** ε (at `delta`) of this site's own noise share alone: the guarantee if every other party colludes. */
+  ownShareEpsilon: number;
 }
 
-export interface LedgerRecord extends LedgerCharge {
+export interface LedgerRecord extends Omit<LedgerCharge, 'ownShareEpsilon'> {
+  /** Null for a round charged before the agent recorded it. */
+  ownShareEpsilon: number | null;
   at: string;
 }
 
@@ -40,15 +44,26 @@ export class PrivacyLedger {
 
   /** Decides a charge against the dataset's budget and, when allowed, records it before returning. */
   charge(charge: LedgerCharge, budget: PrivacyBudget): ChargeDecision {
-    return inWriteTransaction(this.#db, () => {
-      const decision = decideCharge(budget, this.#entries(charge.datasetId), { datasetId: charge.datasetId, roundId: charge.roundId, rho: charge.rho });
-      if (decision.allowed) {
-        this.#db
-          .prepare('INSERT INTO privacy_ledger (dataset_id, study_id, round_id, rho, epsilon, delta, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
-          .run(charge.datasetId, charge.studyId, charge.roundId, charge.rho, charge.epsilon, charge.delta, Date.now());
-      }
-      return decision;
-    });
+    return inWriteTransaction(this.#db, () => this.chargeInTransaction(charge, budget));
+  }
+
+  /**
+   * {@link charge} inside a write transaction the caller holds (BEGIN IMMEDIATE on the same connection), so the charge
+   * commits or rolls back together with the caller's other changes (the contribution kept for the round).
+   */
+  chargeInTransaction(charge: LedgerCharge, budget: PrivacyBudget): ChargeDecision {
+    const decision = this.decide(charge, budget);
+    if (decision.allowed) {
+      this.#db
+        .prepare('INSERT INTO privacy_ledger (dataset_id, study_id, round_id, rho, epsilon, delta, own_share_epsilon, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+        .run(charge.datasetId, charge.studyId, charge.roundId, charge.rho, charge.epsilon, charge.delta, charge.ownShareEpsilon, Date.now());
+    }
+    return decision;
+  }
+
+  /** Whether a charge would fit the budget now, recording nothing (the final decision is the charge's own). */
+  decide(charge: Pick<LedgerCharge, 'datasetId' | 'roundId' | 'rho'>, budget: PrivacyBudget): ChargeDecision {
+    return decideCharge(budget, this.#entries(charge.datasetId), { datasetId: charge.datasetId, roundId: charge.roundId, rho: charge.rho });
   }
 
   /** Whether any dataset was already charged for this round: its release exists, and must not be made a second time. */
@@ -89,6 +104,7 @@ const ledgerRowSchema = z
     rho: z.number(),
     epsilon: z.number(),
     delta: z.number(),
+    own_share_epsilon: z.number().nullable(),
     created_at: z.number().int(),
   })
   .transform(
@@ -99,6 +115,7 @@ const ledgerRowSchema = z
       rho: row.rho,
       epsilon: row.epsilon,
       delta: row.delta,
+      ownShareEpsilon: row.own_share_epsilon,
       at: new Date(row.created_at).toISOString(),
     }),
   );

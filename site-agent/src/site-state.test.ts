@@ -57,10 +57,37 @@ describe('site state', () => {
     old.close();
     const state = openSiteState(dir);
     try {
-      expect(state.ledger.records('d').map((r) => r.roundId)).toEqual(['r-1']);
+      expect(state.ledger.records('d').map((r) => [r.roundId, r.ownShareEpsilon])).toEqual([['r-1', null]]);
       expect(state.models.list()).toEqual([]);
       expect(state.sent.find('r-1')).toBeUndefined();
-      expect(Number((state.db.prepare('PRAGMA user_version').get() as { user_version: number }).user_version)).toBe(3);
+      expect(Number((state.db.prepare('PRAGMA user_version').get() as { user_version: number }).user_version)).toBe(4);
+    } finally {
+      state.close();
+    }
+  });
+
+  it('charges the ledger and keeps the contribution together or not at all', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fedval-state-'));
+    const state = openSiteState(dir);
+    const budget = { totalRho: 1, perRoundRho: 0.5, delta: 1e-6 };
+    const charge = { datasetId: 'd', studyId: 's', roundId: 'r-1', rho: 0.1, epsilon: 1, delta: 1e-6, ownShareEpsilon: 1.8 };
+    const keep = () => state.sent.keep({ roundId: 'r-1', studyId: 's', deadline: Date.now() + 60_000, contribution: { kind: 'bfv', ciphertexts: [Uint8Array.from([1])] }, contributionSha256: 'a'.repeat(64), attestation: { dataset_commitment: 'ab'.repeat(32), audit_head: { seq: 1, hash: 'cd'.repeat(32) } } });
+    try {
+      expect(() =>
+        state.audit.transaction((append) => {
+          expect(state.ledger.chargeInTransaction(charge, budget).allowed).toBe(true);
+          append({ actor: 'site:s', action: 'privacy.charged', object: 'round:r-1' });
+          throw new Error('killed before the contribution was kept');
+        }),
+      ).toThrow(/killed/);
+      expect(state.ledger.hasCharged('r-1')).toBe(false);
+      state.audit.transaction((append) => {
+        state.ledger.chargeInTransaction(charge, budget);
+        append({ actor: 'site:s', action: 'contribution.sent', object: 'round:r-1' });
+        keep();
+      });
+      expect(state.ledger.records('d').map((r) => [r.roundId, r.epsilon, r.ownShareEpsilon])).toEqual([['r-1', 1, 1.8]]);
+      expect(state.sent.find('r-1')?.contributionSha256).toBe('a'.repeat(64));
     } finally {
       state.close();
     }

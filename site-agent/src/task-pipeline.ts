@@ -1,12 +1,14 @@
-// task-pipeline.ts — one task at the site: policy checks, the model admitted, the data evaluated, the release protected
-// (privacy charged to the ledger, encrypted), audited, kept, signed and sent. Nothing row-level leaves.
+// task-pipeline.ts — one task at the site: policy checks (the site's own floor on the release: minimum sites, own-share
+// ε, minimum cell, subgroup levels), the model admitted, the data evaluated, the release protected and encrypted, then
+// privacy charged to the ledger and the contribution kept in one transaction, audited, signed and sent. Nothing
+// row-level leaves.
 import { createHash } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { basename } from 'node:path';
 import { budgetFromEpsilon, createRelease, cryptoRandomSource, DpError } from '@fedval/dp';
-import type { PrivacyBudget, PrivateRelease } from '@fedval/dp';
-import { resolveMetricSpec } from '@fedval/metrics';
-import type { MetricSpec, StatisticsLayout } from '@fedval/metrics';
+import type { ExactRelease, PrivacyBudget, PrivateRelease } from '@fedval/dp';
+import { createStatisticsLayout, resolveMetricSpec } from '@fedval/metrics';
+import type { MetricSpec } from '@fedval/metrics';
 import { contributionDigest, createMessage } from '@fedval/protocol';
 import type { Message, ResultSignature, TaskContent, WireError } from '@fedval/protocol';
 import { attestationSha256, commitToFingerprint, createNonce, signResult } from '@fedval/trust';
@@ -23,7 +25,13 @@ import type { ReceivedBundle } from './model-scorer.ts';
 import { scoreColumnScorer } from './scorers.ts';
 import type { SentContribution } from './sent-contributions.ts';
 import type { SiteState } from './site-state.ts';
-import { checkTaskPolicy } from './task-policy.ts';
+import { checkReleasePolicy, checkTaskPolicy } from './task-policy.ts';
+
+/**
+ * Test seam for the crash tests (tests/adversarial): with `crash-after-charge`, the agent kills itself (SIGKILL) after
+ * charging its ledger and before keeping the contribution, inside the transaction that does both.
+ */
+const FAULT_ENV = 'FEDVAL_AGENT_TEST_FAULT';
 
 /** How a task ended, for supervision and tests. */
 export type TaskOutcome = 'contributed' | 'refused';
@@ -105,6 +113,7 @@ export class TaskPipeline {
       this.#finished(roundId, 'refused', reason.code);
     };
     let spec: MetricSpec;
+    let release: PrivateRelease | ExactRelease;
     try {
       this.#record({
         action: 'task.received',
@@ -123,6 +132,13 @@ export class TaskPipeline {
       if (this.#state().ledger.hasCharged(roundId)) throw new AgentError('FEDVAL_ERR_AGENT_ROUND_REPEATED', roundId);
       spec = resolveMetricSpec(task.metricSpec);
       checkTaskPolicy(this.#config.policy, spec, task);
+      // The release is fixed by the spec alone: its noise, own-share ε and cost are checked before any data is read.
+      release = createRelease(createStatisticsLayout(spec), task.privacy);
+      if (release.kind === 'private') {
+        checkReleasePolicy(this.#config.policy, release);
+        const decision = this.#state().ledger.decide({ datasetId: this.#datasetId(), roundId, rho: release.rho }, this.#budget());
+        if (!decision.allowed) throw new DpError(decision.code, decision.detail);
+      }
     } catch (error) {
       return refuse(error);
     }
@@ -167,41 +183,52 @@ export class TaskPipeline {
         signal: abort.signal,
       });
       abort.signal.throwIfAborted();
-      if (outcome.included < this.#config.policy.min_cohort) {
-        throw new AgentError('FEDVAL_ERR_AGENT_POLICY_MIN_COHORT', `site minimum is ${this.#config.policy.min_cohort}`);
-      }
+      // No refusal on the cohort's size: deciding on the exact count would tell the coordinator that count for free.
+      // Small cohorts are protected by suppression (min_cell) at release and by the noise (README, "Small cohorts").
       progress('protecting', 100);
-      const { vector: released, privacy } = this.#release(outcome.layout, outcome.vector, task);
+      const released = release.protect(outcome.vector, cryptoRandomSource());
       const datasetCommitment = this.#commitToDataset(task, dataFingerprint.digest('hex'));
       const contribution = await encryptContribution(released, task.contribution);
       abort.signal.throwIfAborted();
       progress('sending', 100);
       const digest = contributionDigest(contribution);
       const contributionSha256 = digest.sha256;
-      // Written and fsynced before the message leaves: a crash can lose a contribution, never hide one.
-      const sent = this.#record({
-        action: 'contribution.sent',
-        object,
-        details: {
-          site: this.#config.site_id,
-          round: roundId,
-          study: task.studyId,
-          sha256: contributionSha256,
-          bytes: digest.bytes,
-          kind: contribution.kind,
-          epsilon: privacy?.epsilon ?? null,
+      // One transaction: the charge, its audit entry, the contribution.sent entry and the contribution kept for the
+      // round commit together before the message leaves. A crash before the commit burns no budget and leaves the
+      // round answerable; a crash after it re-sends the same bytes. The entries are fsynced first: a crash can lose a
+      // contribution, never hide one.
+      const state = this.#state();
+      const attestation = state.audit.transaction((append) => {
+        const privacy = release.kind === 'private' ? this.#chargePrivacy(release, task, (event) => append(this.#asSite(event))) : null;
+        if (process.env[FAULT_ENV] === 'crash-after-charge') process.kill(process.pid, 'SIGKILL');
+        const sent = append(
+          this.#asSite({
+            action: 'contribution.sent',
+            object,
+            details: {
+              site: this.#config.site_id,
+              round: roundId,
+              study: task.studyId,
+              sha256: contributionSha256,
+              bytes: digest.bytes,
+              kind: contribution.kind,
+              epsilon: privacy?.epsilon ?? null,
+              own_share_epsilon: privacy?.own_share_epsilon ?? null,
+              dataset_commitment: datasetCommitment,
+            },
+          }),
+        );
+        const attested = {
+          ...(privacy ? { privacy } : {}),
           dataset_commitment: datasetCommitment,
-        },
+          audit_head: { seq: sent.seq, hash: sent.hash },
+        };
+        state.sent.keep({ roundId, studyId: task.studyId, deadline: task.deadline, contribution, contributionSha256, attestation: attested });
+        return attested;
       });
-      const attestation = {
-        ...(privacy ? { privacy } : {}),
-        dataset_commitment: datasetCommitment,
-        audit_head: { seq: sent.seq, hash: sent.hash },
-      };
-      this.#state().sent.keep({ roundId, studyId: task.studyId, deadline: task.deadline, contribution, contributionSha256, attestation });
       const signature = this.#signResult(roundId, contributionSha256, attestation);
       this.#send(createMessage('task.result', { roundId, contribution, contributionSha256, attestation, ...(signature ? { signature } : {}) }, requestId));
-      log.info({ contributionSha256, kind: contribution.kind, entries: released.length, scorer: scorer.description, privacy }, 'contribution sent');
+      log.info({ contributionSha256, kind: contribution.kind, entries: released.length, scorer: scorer.description, privacy: attestation.privacy ?? null }, 'contribution sent');
       this.#finished(roundId, 'contributed');
     } catch (error) {
       refuse(abort.signal.aborted && abort.signal.reason instanceof AgentError ? abort.signal.reason : error);
@@ -288,21 +315,15 @@ export class TaskPipeline {
   }
 
   /**
-   * The vector this site releases, through the study's release (exact, or private: @fedval/dp createRelease). Under DP
-   * this round's ρ is first charged to the site's ledger (written before anything leaves; refused with the ledger's code
-   * when the site budget would be exceeded, whatever the coordinator says), and the release carries this site's noise share.
+   * Charges a private release's cost to the site's ledger inside the caller's write transaction (refused with the
+   * ledger's code when the site budget would be exceeded, whatever the coordinator says) and audits it through
+   * `append`; returns what the site reports it spent: `epsilon` assuming the other sites' noise shares are honest, and
+   * `own_share_epsilon`, what its own share alone gives if every other party colludes.
    */
-  #release(layout: StatisticsLayout, vector: Float64Array, task: TaskContent): { vector: Float64Array; privacy: PrivacyAttestation | null } {
-    const release = createRelease(layout, task.privacy);
-    const privacy = release.kind === 'private' ? this.#chargePrivacy(release, task) : null;
-    return { vector: release.protect(vector, cryptoRandomSource()), privacy };
-  }
-
-  /** Charges a private release's cost to the site's ledger and audits it; returns what the site reports it spent. */
-  #chargePrivacy(release: PrivateRelease, task: TaskContent): PrivacyAttestation {
+  #chargePrivacy(release: PrivateRelease, task: TaskContent, append: (event: Omit<AuditEvent, 'actor'>) => AuditEntry): PrivacyAttestation {
     const datasetId = this.#datasetId();
-    const decision = this.#state().ledger.charge(
-      { datasetId, studyId: task.studyId, roundId: task.roundId, rho: release.rho, epsilon: release.epsilon, delta: release.delta },
+    const decision = this.#state().ledger.chargeInTransaction(
+      { datasetId, studyId: task.studyId, roundId: task.roundId, rho: release.rho, epsilon: release.epsilon, delta: release.delta, ownShareEpsilon: release.ownShareEpsilon },
       this.#budget(),
     );
     if (!decision.allowed) throw new DpError(decision.code, decision.detail);
@@ -310,13 +331,18 @@ export class TaskPipeline {
     const privacy = {
       rho: release.rho,
       epsilon: release.epsilon,
+      own_share_epsilon: release.ownShareEpsilon,
       delta: release.delta,
       epsilon_spent: after.spentEpsilon,
       epsilon_remaining: Math.max(0, after.totalEpsilon - after.spentEpsilon),
       epsilon_total: after.totalEpsilon,
     };
-    this.#record({ action: 'privacy.charged', object: `round:${task.roundId}`, details: { dataset_id: datasetId, study: task.studyId, ...privacy } });
+    append({ action: 'privacy.charged', object: `round:${task.roundId}`, details: { dataset_id: datasetId, study: task.studyId, ...privacy } });
     return privacy;
+  }
+
+  #asSite(event: Omit<AuditEvent, 'actor'>): AuditEvent {
+    return { actor: `site:${this.#config.site_id}`, ...event };
   }
 
   #budget(): PrivacyBudget {

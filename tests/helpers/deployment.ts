@@ -46,7 +46,10 @@ export interface AgentOptions {
   label?: string;
   /** Lines appended to the agent's YAML (e.g. a `tls:` block). */
   extraYaml?: string[];
-  /** Fields added to the agent's `policy:` (flow-style YAML, e.g. `model_approval: allow_list`). */
+  /**
+   * Fields added to the agent's `policy:` (flow-style YAML, e.g. `model_approval: allow_list`); the helper's own
+   * `allowed_contributions: [plaintext, bfv]` and `require_dp: false` give way to the same fields here.
+   */
   policy?: string;
 }
 
@@ -104,7 +107,7 @@ export async function startDeployment(sites: string[], options: DeploymentOption
         ...(options.enrolledSites?.includes(site) ? [] : [`token: ${tokens.get(site)}`]),
         `data: { path: ${dataFile}, label: { column: ${agentOptions.label ?? 'event5y'} } }`,
         'data_dir: ./state',
-        `policy: { min_cohort: 1, require_dp: false${agentOptions.policy ? `, ${agentOptions.policy}` : ''} }`,
+        `policy: { ${agentPolicy(agentOptions.policy)} }`,
         'limits: { reconnect_initial_ms: 100, reconnect_max_ms: 500 }',
         'log_level: warn',
         ...(agentOptions.extraYaml ?? []),
@@ -147,6 +150,16 @@ export async function startDeployment(sites: string[], options: DeploymentOption
       );
     },
   };
+}
+
+/**
+ * The `policy:` fields of a test agent: plaintext contributions opted in explicitly (the default is encrypted only) and
+ * exact releases allowed, unless `extra` (flow-style YAML pairs) sets those fields itself.
+ */
+function agentPolicy(extra: string | undefined): string {
+  const base = { allowed_contributions: '[plaintext, bfv]', require_dp: 'false' };
+  const fields = Object.entries(base).filter(([key]) => !new RegExp(`\\b${key}:`).test(extra ?? '')).map(([key, value]) => `${key}: ${value}`);
+  return [...fields, ...(extra ? [extra] : [])].join(', ');
 }
 
 /** A port free on 127.0.0.1 now (the OS's choice for port 0, released at once). */

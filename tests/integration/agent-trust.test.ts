@@ -64,7 +64,7 @@ function writeConfig(name: string, port: number, policy: string): string {
       'token: trust-test-token-0123456789',
       'data: { path: ./site.csv, label: { column: event5y, positive: "1", negative: "0" } }',
       `data_dir: ./${name}-state`,
-      `policy: { allowed_contributions: [plaintext], require_dp: false, min_cohort: 1, ${policy} }`,
+      `policy: { allowed_contributions: [plaintext], require_dp: false, ${policy} }`,
       'limits: { reconnect_initial_ms: 100, reconnect_max_ms: 400 }',
     ].join('\n'),
   );

@@ -96,7 +96,7 @@ describe('canary values planted in site data', () => {
         'token: canary-test-token-0123456789',
         'data: { path: ./site.csv, label: { column: event5y, positive: "1", negative: "0" } }',
         'data_dir: ./state',
-        `policy: { model_approval: allow_list, trusted_sponsor_keys: [${sponsor}], min_cohort: 1 }`,
+        `policy: { model_approval: allow_list, trusted_sponsor_keys: [${sponsor}], min_sites: 1 }`,
         'log_level: trace',
       ].join('\n'),
     );

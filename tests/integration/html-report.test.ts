@@ -25,7 +25,7 @@ describe('HTML report', () => {
       metrics,
       privacy: {
         encryption: { poly_modulus_degree: 2048, security_bits: 128, ciphertext_bytes_per_site: 14616 },
-        dp: { epsilon: 1, delta: 1e-6, rho: 0.024356, mechanism: 'skellam', minSites: 3, sites: [{ site_id: 'site-a', epsilon_spent: 1, epsilon_remaining: 9 }] },
+        dp: { epsilon: 1, delta: 1e-6, rho: 0.024356, ownShareEpsilon: 1.8134, mechanism: 'skellam', minSites: 3, sites: [{ site_id: 'site-a', epsilon: 1, own_share_epsilon: 1.813, epsilon_spent: 1, epsilon_remaining: 9 }] },
       },
       round: { round_id: 'r-1', contributions: 3 },
     });
@@ -51,7 +51,12 @@ describe('HTML report', () => {
       expect(Math.abs((metrics.roc_auc ?? 0) - expected.roc_auc)).toBeLessThanOrEqual(1e-3);
       expect(text).toContain('ε = 1.000');
       expect(text).toContain('site-a');
-      expect(text).toContain('suppressed (n<10)');
+      expect(text).toMatch(new RegExp(`${HOSTILE_LEVEL.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\s+suppressed\\b`));
+      expect(text).not.toMatch(/n<\d|positives<|negatives</);
+      // Both ε of the round per site: assuming honest shares, and the site's own share alone.
+      expect(text).toContain('own-share ε this round');
+      expect(text).toContain('1.813');
+      expect(text).toContain('own noise share alone would still give it ε = 1.813');
       expect(text).toContain(HOSTILE_LEVEL); // shown as text, not markup
       expect(await page.locator('img').count()).toBe(0);
       expect(await page.locator('svg').count()).toBe(2);

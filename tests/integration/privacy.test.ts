@@ -66,7 +66,7 @@ describe('site-enforced privacy budget', () => {
         'token: privacy-test-token-0123456789',
         'data: { path: ./data.csv, label: { column: status } }',
         'data_dir: ./state',
-        'policy: { allowed_contributions: [plaintext] }',
+        'policy: { allowed_contributions: [plaintext], min_sites: 1 }',
         'privacy: { total_epsilon: 1.3, per_round_epsilon: 1, delta: 1e-6 }',
         'limits: { reconnect_initial_ms: 100, reconnect_max_ms: 400 }',
       ].join('\n'),

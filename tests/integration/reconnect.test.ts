@@ -24,8 +24,9 @@ describe('a site whose connection drops as its result leaves', () => {
     const lines = gbsgScoreLines();
     const files = [lines.slice(0, 340), lines.slice(340)].map((part, i) => writeScoreFile(deployment.dir, `site-${i}`, part));
     relay = recordingRelay(deployment.wsUrl, { cutOnce: (message) => message.type === 'task.result' });
-    deployment.startAgent('site-0', files[0]!, { coordinatorUrl: await relay.url, label: 'status' });
-    deployment.startAgent('site-1', files[1]!, { label: 'status' });
+    // Two sites: their administrators accept a release minimum of 2 (the default policy.min_sites is 3).
+    deployment.startAgent('site-0', files[0]!, { coordinatorUrl: await relay.url, label: 'status', policy: 'min_sites: 2' });
+    deployment.startAgent('site-1', files[1]!, { label: 'status', policy: 'min_sites: 2' });
     siteConfigs = SITES.map((site) => join(deployment.dir, 'sites', site, 'site.yaml'));
     await waitForSites(deployment, SITES);
   }, 60_000);

@@ -8,13 +8,17 @@ import type { BinaryMetricsReport, Interval, MetricsReport } from '@fedval/metri
 /** One contributing site's own report of its privacy budget, as the key holder releases it. */
 export interface SitePrivacyReport {
   site_id: string;
+  /** This round's ε if the other sites' noise shares are honest. */
+  epsilon?: number | null | undefined;
+  /** This round's ε of the site's own noise share alone, if every other party colludes. */
+  own_share_epsilon?: number | null | undefined;
   epsilon_spent: number | null;
   epsilon_remaining: number | null;
 }
 
 /** What protected the data: the DP release summary (null for an exact release) and the BFV encryption summary (null for plaintext). */
 export interface ReportPrivacy {
-  dp: (Pick<ReleaseSummary, 'epsilon' | 'delta' | 'rho' | 'mechanism' | 'minSites'> & { sites?: readonly SitePrivacyReport[] | undefined }) | null;
+  dp: (Pick<ReleaseSummary, 'epsilon' | 'delta' | 'rho' | 'mechanism' | 'minSites' | 'ownShareEpsilon'> & { sites?: readonly SitePrivacyReport[] | undefined }) | null;
   encryption: Pick<BfvEncryptionSummary, 'poly_modulus_degree' | 'security_bits' | 'ciphertext_bytes_per_site'> | null;
 }
 
@@ -93,7 +97,7 @@ function binarySections(m: BinaryMetricsReport): string {
     .flatMap(([column, levels]) =>
       Object.entries(levels).map(([level, block]) =>
         block.suppressed
-          ? row([esc(column), esc(level), `<em>suppressed (${esc(block.reason)})</em>`, '', '', ''])
+          ? row([esc(column), esc(level), '<em>suppressed</em>', '', '', ''])
           : row([esc(column), esc(level), esc(block.n), `${num(block.roc_auc)} <small>${ci(block.roc_auc_ci95)}</small>`, num(block.at_threshold.sensitivity), num(block.at_threshold.specificity)]),
       ),
     )
@@ -128,9 +132,10 @@ export function renderHtmlReport(input: ReportInput): string {
   else privacyLines.push('<strong>Not encrypted</strong>: contributions travelled as plaintext statistics (test seam).');
   if (dp) {
     privacyLines.push(`Differentially private release: ε = ${num(dp.epsilon, 3)}, δ = ${esc(dp.delta)} for this round (ρ = ${num(dp.rho, 5)}, ${esc(dp.mechanism)} noise shares sized for ${esc(dp.minSites)} sites). Confidence intervals include the noise.`);
+    if (dp.ownShareEpsilon !== undefined) privacyLines.push(`That ε holds while the other sites' noise shares are honest. If every other party colluded, each site's own noise share alone would still give it ε = ${num(dp.ownShareEpsilon, 3)} (own-share ε; each site refuses a study above its own cap).`);
   } else privacyLines.push('<strong>No differential privacy</strong>: exact release (validation only).');
   const sites = (dp?.sites ?? [])
-    .map((s) => row([esc(s.site_id), num(s.epsilon_spent), num(s.epsilon_remaining)]))
+    .map((s) => row([esc(s.site_id), num(s.epsilon), num(s.own_share_epsilon), num(s.epsilon_spent), num(s.epsilon_remaining)]))
     .join('');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">
@@ -141,7 +146,7 @@ export function renderHtmlReport(input: ReportInput): string {
 ${input.context.map((line) => `<p>${esc(line)}</p>`).join('')}
 <p><small>Round ${esc(input.round?.round_id ?? '')}, ${esc(input.round?.contributions ?? '')} contributing sites; generated ${esc((input.generatedAt ?? new Date()).toISOString())}.</small></p>
 <h2>What protected the data</h2><div class="privacy">${privacyLines.map((line) => `<p>${line}</p>`).join('')}
-${sites ? `<table>${row(['site', 'ε spent (total)', 'ε left'], true)}${sites}</table>` : ''}</div>
+${sites ? `<table>${row(['site', 'ε this round', 'own-share ε this round', 'ε spent (total)', 'ε left'], true)}${sites}</table><p><small>ε this round holds while the other sites' noise shares are honest; own-share ε is what each site's own noise share alone gives if every other party colludes (each site caps it: policy.max_own_share_epsilon).</small></p>` : ''}</div>
 ${m.task === 'binary' ? binarySections(m) : `<h2>Metrics</h2><pre>${esc(formatMetricsTable(m))}</pre>`}
 <p><small>Subgroup levels with fewer than ${esc(m.min_cell_size)} patients (or of either class) are suppressed and left out of fairness gaps. Definitions and references: packages/metrics/README.md.</small></p>
 </body></html>

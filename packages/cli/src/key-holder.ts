@@ -149,6 +149,9 @@ export async function decryptRound(options: DecryptOptions) {
       .filter((site) => site.status === 'contributed')
       .map((site) => ({
         site_id: site.site_id,
+        // This round: ε if the other sites' noise shares are honest, and what the site's own share alone gives.
+        epsilon: site.privacy?.epsilon ?? null,
+        own_share_epsilon: site.privacy?.own_share_epsilon ?? null,
         epsilon_spent: site.privacy?.epsilon_spent ?? null,
         epsilon_remaining: site.privacy?.epsilon_remaining ?? null,
         epsilon_total: site.privacy?.epsilon_total ?? null,

@@ -109,6 +109,18 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     // The user of a simulation is every site's administrator and chose the model: its signer is trusted; an unsigned
     // bundle runs under the agents' testing-only `any` policy.
     const modelPolicy = options.scorer.kind === 'model' ? await simulationModelPolicy(options.scorer.dir) : {};
+    const contribution = options.contribution ?? 'bfv';
+    const minSites = options.minSites ?? Math.min(3, names.length);
+    // The user is every site's administrator: the agents accept this simulation's own release minimum and minimum cell
+    // (defaults 3 and 10 otherwise), and plaintext only when the --plaintext-contributions test seam asks for it.
+    const minCell = typeof options.metricSpec.minCellSize === 'number' ? options.metricSpec.minCellSize : undefined;
+    const sitePolicy = {
+      require_dp: !options.noDp,
+      ...(contribution === 'plaintext' ? { allowed_contributions: ['plaintext'] } : {}),
+      ...(minSites < 3 ? { min_sites: minSites } : {}),
+      ...(minCell !== undefined && minCell < 10 ? { min_cell: minCell } : {}),
+      ...modelPolicy,
+    };
     for (const site of options.sites) {
       const siteDir = join(workDir, 'sites', site.name);
       await mkdir(siteDir, { recursive: true });
@@ -122,7 +134,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
           token_file: './site.token',
           data: { path: site.file, label: dropUndefined(options.label) },
           data_dir: './data',
-          policy: { min_cohort: 1, require_dp: !options.noDp, ...modelPolicy },
+          policy: sitePolicy,
           log_level: 'info',
         }),
       );
@@ -138,8 +150,6 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     await waitForSites(client, names, 60_000);
     let modelId: string | undefined;
     if (options.scorer.kind === 'model') modelId = await uploadModel(client, options.scorer.dir);
-    const contribution = options.contribution ?? 'bfv';
-    const minSites = options.minSites ?? Math.min(3, names.length);
     const study = await client.createStudy({
       name: 'fedval simulate',
       ...(modelId ? { model_id: modelId } : { score_column: (options.scorer as { column: string }).column }),

@@ -446,3 +446,48 @@ describe('coded errors, bounds and the summary', () => {
     expect(release.length).toBe(summary.blocks.reduce((a, b) => a + b.entries, 0));
   });
 });
+
+describe('own noise share: what one site share alone is worth if every other party colludes', () => {
+  // Oracle: the Skellam ρ (Agarwal, Kairouz & Liu 2021, Thm 3.5 at integer orders), the discrete Gaussian
+  // ρ = Δ₂²/(2σ²) (Canonne, Kamath & Steinke 2020) and the CKS20 Cor. 13 conversion to ε, evaluated by hand in
+  // /usr/bin/python3 with mpmath (40 digits) from the noise parameters asserted below, not from this package's code.
+  const layout = createStatisticsLayout({ task: 'regression', regressionRange: [0, 10] } as never);
+  const cases = [
+    { mechanism: 'skellam', counts: { kind: 'skellam', lambda: [3954063n, 524288n] }, exclusions: { kind: 'skellam', lambda: [46035931n, 1048576n] }, ownRho: 0.10495039820920243, ownEpsilon: 2.2009057290134922 },
+    {
+      mechanism: 'distributed-discrete-gaussian',
+      counts: { kind: 'discrete-gaussian', sigma2: [952977n, 65536n] },
+      exclusions: { kind: 'discrete-gaussian', sigma2: [91485791n, 1048576n] },
+      ownRho: 0.09742382768542104,
+      ownEpsilon: 2.1121294559787204,
+    },
+  ] as const;
+  for (const c of cases) {
+    it(`${c.mechanism}, minSites 4, ε 1: the own share gives ε ${c.ownEpsilon.toFixed(3)}, the honest sum ε 1`, () => {
+      const release = createPrivateRelease(layout, { epsilon: 1, delta: 1e-6, mechanism: c.mechanism, minSites: 4 } as never);
+      const params = (name: string) => {
+        const noise = release.noisePlan.blocks.find((block) => block.name === name)!.siteNoise as Record<string, unknown>;
+        const value = (noise.lambda ?? noise.sigma2) as { numerator: bigint; denominator: bigint };
+        return { kind: noise.kind, value: [value.numerator, value.denominator] };
+      };
+      // The oracle's inputs.
+      const [countsKey, countsValue] = Object.entries(c.counts).find(([key]) => key !== 'kind')!;
+      expect(params('overall.counts')).toEqual({ kind: c.counts.kind, value: countsValue });
+      expect(params('overall.exclusions')).toEqual({ kind: c.exclusions.kind, value: Object.entries(c.exclusions).find(([key]) => key !== 'kind')![1] });
+      expect(params('overall.sums')).toEqual({ kind: 'discrete-gaussian', value: [3837195838301591n, 32n] });
+      expect(countsKey).toBe(c.counts.kind === 'skellam' ? 'lambda' : 'sigma2');
+      expect(release.epsilon).toBeCloseTo(1, 6);
+      expect(release.ownShareRho).toBeCloseTo(c.ownRho, 12);
+      expect(release.ownShareEpsilon).toBeCloseTo(c.ownEpsilon, 9);
+      expect(release.summary().ownShareEpsilon).toBe(release.ownShareEpsilon);
+    });
+  }
+
+  it('grows with minSites (each share shrinks) and equals ε for one site or the central mechanism', () => {
+    const own = (minSites: number, mechanism = 'skellam') => createPrivateRelease(layout, { epsilon: 1, delta: 1e-6, mechanism, minSites } as never);
+    expect(own(1).ownShareEpsilon).toBeCloseTo(own(1).epsilon, 12);
+    expect(own(20, 'discrete-gaussian').ownShareEpsilon).toBeCloseTo(own(20, 'discrete-gaussian').epsilon, 12);
+    const series = [2, 3, 10, 50].map((minSites) => own(minSites).ownShareEpsilon);
+    for (let i = 1; i < series.length; i += 1) expect(series[i]!).toBeGreaterThan(series[i - 1]!);
+  });
+});

@@ -71,6 +71,8 @@ export interface ReleaseSummary {
   readonly epsilon: number;
   readonly delta: number;
   readonly rho: number;
+  /** ε of one site's own noise share alone (see PrivateRelease.ownShareEpsilon); absent in results released before it was reported. */
+  readonly ownShareEpsilon?: number;
   readonly minSites: number;
   readonly layout: ResolvedReleaseLayout & { readonly bins: number };
   readonly blocks: readonly ReleaseBlockSummary[];
@@ -83,6 +85,8 @@ export const releaseSummarySchema = z.strictObject({
   epsilon: summaryNumber,
   delta: summaryNumber,
   rho: summaryNumber,
+  /** Optional for results released before it was reported. */
+  ownShareEpsilon: summaryNumber.optional(),
   minSites: z.int().positive(),
   layout: z.strictObject({
     kind: z.enum(['flat', 'tree']),
@@ -122,6 +126,14 @@ export interface PrivateRelease extends StatisticsRelease {
   /** ε of `rho` at `delta` (never above the spec's ε). */
   readonly epsilon: number;
   readonly delta: number;
+  /**
+   * zCDP cost of one site's contribution protected by its own noise share alone: every block's cost with one share
+   * instead of minSites (what the site's release is worth if every other party colludes and removes its shares).
+   * Equal to `rho` for the central 'discrete-gaussian' mechanism, where each site adds the full noise.
+   */
+  readonly ownShareRho: number;
+  /** ε of `ownShareRho` at `delta`: the guarantee the site's own noise gives it whatever the others do. */
+  readonly ownShareEpsilon: number;
   /** Blocks over the release vector with each site's noise parameters. */
   readonly noisePlan: NoisePlan;
   summary(): ReleaseSummary;
@@ -209,6 +221,7 @@ export function createPrivateRelease(layout: StatisticsLayout, privacy: Resolved
     [`${prefix}.sums`, layout.blocks.find((b) => b.name === `${prefix}.sums`)!.perPatientMaxAbs],
   ]));
   const rho = composeRho(noisePlan.blocks.map((block) => blockCost(block, noisePlan.minSites)));
+  const ownShareRho = composeRho(noisePlan.blocks.map((block) => blockCost(block, 1)));
   const thresholdVarianceFactor = thresholdBinVarianceFactor(layout, edges, tree);
 
   const encode = (statistics: Float64Array): Float64Array => {
@@ -285,6 +298,8 @@ export function createPrivateRelease(layout: StatisticsLayout, privacy: Resolved
     rho,
     epsilon: epsilonFromRho(rho, spec.delta),
     delta: spec.delta,
+    ownShareRho,
+    ownShareEpsilon: epsilonFromRho(ownShareRho, spec.delta),
     noisePlan,
     entryMaxAbsPerSite,
     maxAbsPerSite: (patientsPerSite: number): number => maxEntryBound(entryMaxAbsPerSite(patientsPerSite)),
@@ -301,6 +316,7 @@ export function createPrivateRelease(layout: StatisticsLayout, privacy: Resolved
         epsilon: epsilonFromRho(rho, spec.delta),
         delta: spec.delta,
         rho,
+        ownShareEpsilon: epsilonFromRho(ownShareRho, spec.delta),
         minSites: spec.minSites,
         layout: Object.freeze({ ...spec.layout, bins: coarseBins }),
         blocks: Object.freeze(

@@ -125,7 +125,7 @@ describe.each([
       }
     }
     expect(Object.keys(report.by_group['age'] ?? {})).toEqual(['<50', '50-70', '>=70', '(other)', '(missing)']);
-    expect(report.by_group['size']?.['(missing)']).toEqual({ suppressed: true, reason: 'n<10' });
+    expect(report.by_group['size']?.['(missing)']).toEqual({ suppressed: true });
   });
 });
 

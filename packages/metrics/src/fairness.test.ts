@@ -57,8 +57,8 @@ describe('fairness on Rotterdam subgroups', () => {
     }
     expect([...(fairness?.levels_covered ?? [])].sort()).toEqual(Object.keys(levels).sort());
     expect(fairness?.levels_excluded).toEqual([
-      { level: '(other)', reason: 'suppressed (n<10)' },
-      { level: '(missing)', reason: 'suppressed (n<10)' },
+      { level: '(other)', reason: 'suppressed' },
+      { level: '(missing)', reason: 'suppressed' },
     ]);
   });
 
@@ -72,9 +72,9 @@ describe('fairness on Rotterdam subgroups', () => {
 });
 
 describe('disclosure control', () => {
-  const layout = createStatisticsLayout({ minCellSize: 5, groups: [{ column: 'site', levels: ['a', 'b', 'c', 'd'] }] });
 
-  function reportFor(perLevel: Record<string, [number, number][]>): BinaryMetricsReport {
+  function reportFor(perLevel: Record<string, [number, number][]>, minCellSize = 5): BinaryMetricsReport {
+    const layout = createStatisticsLayout({ minCellSize, groups: [{ column: 'site', levels: ['a', 'b', 'c', 'd'] }] });
     const accumulator = createAccumulator(layout);
     for (const [level, patients] of Object.entries(perLevel)) {
       for (const [score, label] of patients) accumulator.addBinary(score, label, [level]);
@@ -86,9 +86,9 @@ describe('disclosure control', () => {
 
   it('suppresses small levels without numbers, keeps them out of fairness, and says which levels are covered', () => {
     const report = reportFor({ a: patients(20, 8), b: patients(30, 12), c: patients(40, 15), d: patients(4, 2) });
-    expect(report.by_group['site']?.['d']).toEqual({ suppressed: true, reason: 'n<5' });
+    expect(report.by_group['site']?.['d']).toEqual({ suppressed: true });
     // d alone would be recoverable as overall minus a, b, c: the smallest released level goes too.
-    expect(report.by_group['site']?.['a']).toEqual({ suppressed: true, reason: 'complementary' });
+    expect(report.by_group['site']?.['a']).toEqual({ suppressed: true });
     expect(report.by_group['site']?.['b']?.suppressed).toBe(false);
     expect(report.fairness['site']?.levels_covered).toEqual(['b', 'c']);
     expect(report.fairness['site']?.levels_excluded.map((l) => l.level)).toEqual(['a', 'd', '(other)', '(missing)']);
@@ -97,9 +97,23 @@ describe('disclosure control', () => {
 
   it('suppresses a level with too few of either class', () => {
     const report = reportFor({ a: patients(20, 3), b: patients(20, 17), c: patients(20, 10), d: patients(20, 10) });
-    expect(report.by_group['site']?.['a']).toEqual({ suppressed: true, reason: 'positives<5' });
-    expect(report.by_group['site']?.['b']).toEqual({ suppressed: true, reason: 'negatives<5' });
+    expect(report.by_group['site']?.['a']).toEqual({ suppressed: true });
+    expect(report.by_group['site']?.['b']).toEqual({ suppressed: true });
     expect(report.by_group['site']?.['c']?.suppressed).toBe(false);
+  });
+
+  it('reads the same for every suppressed level, whatever withheld it: one-patient levels do not reveal their label', () => {
+    // Identifier-like levels of one patient each, minimum cell 1: a positive and a negative patient.
+    const report = reportFor({ a: patients(1, 1), b: patients(1, 0), c: patients(20, 10), d: patients(20, 10) }, 1);
+    expect(report.by_group['site']?.['a']).toEqual({ suppressed: true });
+    expect(report.by_group['site']?.['b']).toEqual({ suppressed: true });
+    expect(JSON.stringify(report)).not.toMatch(/positives<|negatives<|n</);
+    expect(report.fairness['site']?.levels_excluded).toEqual([
+      { level: 'a', reason: 'suppressed' },
+      { level: 'b', reason: 'suppressed' },
+      { level: '(other)', reason: 'suppressed' },
+      { level: '(missing)', reason: 'suppressed' },
+    ]);
   });
 
   it('gives null gaps with fewer than two covered levels', () => {

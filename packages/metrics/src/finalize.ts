@@ -69,12 +69,16 @@ export interface BinaryMetricsBlock {
   decision_curve: DecisionCurvePoint[];
 }
 
-/** A subgroup level block withheld by disclosure control: no numbers, only why. */
+/**
+ * A subgroup level block withheld by disclosure control: no numbers and no reason. Every suppressed level reads the
+ * same whatever rule withheld it: a reason such as "positives<1" would tell a one-patient level's label.
+ */
 export interface SuppressedBlock {
   suppressed: true;
-  /** e.g. "n<10", "positives<10", "complementary". */
-  reason: string;
 }
+
+/** How every suppressed level is listed where a reason is shown (fairness levels_excluded, tables). */
+export const SUPPRESSED = 'suppressed';
 
 export type LevelBlock<T> = (T & { suppressed: false }) | SuppressedBlock;
 
@@ -170,8 +174,8 @@ class ReportBuilder {
         const level = sections[i]?.level ?? '';
         const reason = decisions[i];
         if (reason) {
-          column[level] = { suppressed: true, reason };
-          excluded.push({ level, reason: `suppressed (${reason})` });
+          column[level] = { suppressed: true };
+          excluded.push({ level, reason: SUPPRESSED });
         } else {
           column[level] = { suppressed: false, ...block };
           const t = block.at_threshold;
@@ -195,7 +199,7 @@ class ReportBuilder {
       byGroup[group.column] = Object.fromEntries(
         blocks.map((block, i) => {
           const reason = decisions[i];
-          return [sections[i]?.level ?? '', reason ? { suppressed: true as const, reason } : { suppressed: false as const, ...block }];
+          return [sections[i]?.level ?? '', reason ? { suppressed: true as const } : { suppressed: false as const, ...block }];
         }),
       );
     });
@@ -213,7 +217,7 @@ class ReportBuilder {
       byGroup[group.column] = Object.fromEntries(
         blocks.map((block, i) => {
           const reason = decisions[i];
-          return [sections[i]?.level ?? '', reason ? { suppressed: true as const, reason } : { suppressed: false as const, ...block }];
+          return [sections[i]?.level ?? '', reason ? { suppressed: true as const } : { suppressed: false as const, ...block }];
         }),
       );
     });

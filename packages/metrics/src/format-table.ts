@@ -1,10 +1,11 @@
 // format-table.ts — renders a metrics report as plain-text tables for terminals (used by the CLIs).
 import type { Interval } from './binary-metrics.ts';
 import type { BinaryMetricsBlock, BinaryMetricsReport, ExclusionCounts, LevelBlock, MetricsReport, MulticlassMetricsReport, RegressionMetricsReport } from './finalize.ts';
+import { SUPPRESSED } from './finalize.ts';
 
 /**
  * A human-readable rendering: point values with their 95% intervals beside them, subgroup tables
- * with suppressed levels marked "suppressed (<reason>)", fairness gaps and the decision curve.
+ * with suppressed levels marked "suppressed" (never why: a reason can reveal a level's label), fairness gaps and the decision curve.
  */
 export function formatMetricsTable(report: MetricsReport): string {
   if (report.task === 'binary') return formatBinary(report);
@@ -73,7 +74,7 @@ function formatBinary(report: BinaryMetricsReport): string {
 }
 
 function binaryLevelCells(block: LevelBlock<BinaryMetricsBlock>): string[] {
-  if (block.suppressed) return [`suppressed (${block.reason})`, '', '', '', '', '', ''];
+  if (block.suppressed) return [SUPPRESSED, '', '', '', '', '', ''];
   const t = block.at_threshold;
   return [
     String(block.n),
@@ -114,7 +115,7 @@ function formatMulticlass(report: MulticlassMetricsReport): string {
   const rows: string[][] = [];
   for (const [column, levels] of Object.entries(report.by_group)) {
     for (const [level, block] of Object.entries(levels)) {
-      rows.push(block.suppressed ? [column, level, `suppressed (${block.reason})`, '', '', ''] : [column, level, String(block.n), withInterval(block.accuracy, block.accuracy_ci95), fixed(block.macro.f1), fixed(block.macro.roc_auc)]);
+      rows.push(block.suppressed ? [column, level, SUPPRESSED, '', '', ''] : [column, level, String(block.n), withInterval(block.accuracy, block.accuracy_ci95), fixed(block.macro.f1), fixed(block.macro.roc_auc)]);
     }
   }
   if (rows.length > 0) lines.push('', 'by subgroup', table(['column', 'level', 'n', 'accuracy (95% CI)', 'macro F1', 'macro ROC AUC'], rows));
@@ -143,7 +144,7 @@ function formatRegression(report: RegressionMetricsReport): string {
   const rows: string[][] = [];
   for (const [column, levels] of Object.entries(report.by_group)) {
     for (const [level, block] of Object.entries(levels)) {
-      rows.push(block.suppressed ? [column, level, `suppressed (${block.reason})`, '', '', ''] : [column, level, String(block.n), fixed(block.mae, 4), fixed(block.rmse, 4), fixed(block.r2)]);
+      rows.push(block.suppressed ? [column, level, SUPPRESSED, '', '', ''] : [column, level, String(block.n), fixed(block.mae, 4), fixed(block.rmse, 4), fixed(block.r2)]);
     }
   }
   if (rows.length > 0) lines.push('', 'by subgroup', table(['column', 'level', 'n', 'MAE', 'RMSE', 'R²'], rows));

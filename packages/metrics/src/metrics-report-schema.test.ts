@@ -47,3 +47,14 @@ describe('metricsReportSchema', () => {
     expect(paths).toEqual(expect.arrayContaining(['roc_auc', 'auc', 'at_threshold.sensitivity']));
   });
 });
+
+describe('metricsReportSchema and suppressed levels', () => {
+  it('refuses a suppressed level that carries a reason (it could tell a one-patient level its label)', () => {
+    const report = overJson(binaryReport()) as { by_group: Record<string, Record<string, Record<string, unknown>>> };
+    const suppressed = Object.values(report.by_group).flatMap((levels) => Object.values(levels)).find((block) => block['suppressed'] === true);
+    expect(suppressed).toEqual({ suppressed: true });
+    expect(metricsReportSchema.safeParse(report).success).toBe(true);
+    suppressed!['reason'] = 'positives<1';
+    expect(metricsReportSchema.safeParse(report).success).toBe(false);
+  });
+});

@@ -59,7 +59,8 @@ const binaryBlockFields = {
   decision_curve: z.array(z.strictObject({ threshold: z.number(), net_benefit: z.number(), treat_all: z.number(), treat_none: z.number() })),
 };
 
-const suppressedSchema = z.strictObject({ suppressed: z.literal(true), reason: z.string() });
+// No reason: a suppressed level reads the same whatever withheld it (a reason such as "positives<1" tells a label).
+const suppressedSchema = z.strictObject({ suppressed: z.literal(true) });
 const levelBlock = <S extends z.core.$ZodLooseShape>(fields: S) => z.union([z.strictObject({ ...fields, suppressed: z.literal(false) }), suppressedSchema]);
 
 const fairnessSchema = z.strictObject({

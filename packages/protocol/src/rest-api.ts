@@ -143,6 +143,9 @@ const sitePrivacyReportSchema = privacyAttestationSchema;
 /** Each contributing site's own report of the ε it spent, as the key holder releases it. */
 const releasedSitePrivacySchema = z.strictObject({
   site_id: z.string(),
+  /** This round's ε if the other sites' noise shares are honest, and what the site's own share alone gives (issue 12). */
+  epsilon: z.number().nullable().optional(),
+  own_share_epsilon: z.number().nullable().optional(),
   epsilon_spent: z.number().nullable(),
   epsilon_remaining: z.number().nullable(),
   epsilon_total: z.number().nullable(),

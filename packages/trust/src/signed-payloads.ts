@@ -73,7 +73,10 @@ const finiteNumber = z.number(must('a finite number')).refine(Number.isFinite, m
 /** The privacy figures a site reports with its result: its own budget, never data. */
 export const privacyAttestationSchema = z.strictObject({
   rho: finiteNumber,
+  /** ε of the round assuming the other sites' noise shares are honest. */
   epsilon: finiteNumber,
+  /** ε of the site's own noise share alone, if every other party colludes (absent from agents before issue 12). */
+  own_share_epsilon: finiteNumber.optional(),
   delta: finiteNumber,
   epsilon_spent: finiteNumber,
   epsilon_remaining: finiteNumber,

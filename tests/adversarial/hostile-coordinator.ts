@@ -1,0 +1,110 @@
+// hostile-coordinator.ts — what the site-policy attacks share: a coordinator the attacker controls (a scripted peer on
+// the coordinator's side of the socket), real agent processes with their own data directory, and the site's ledger
+// read back through `fedval-agent budget --json`.
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { resolvePrivacySpec } from '@fedval/dp';
+import { createStatisticsLayout, resolveMetricSpec } from '@fedval/metrics';
+import { createMessage } from '@fedval/protocol';
+import type { Message } from '@fedval/protocol';
+import { REPO_ROOT, runJson } from '../helpers/run-cli.ts';
+import type { ScriptedCoordinator } from '../helpers/scripted-coordinator.ts';
+
+export interface HostileSite {
+  dir: string;
+  config: string;
+  process: ChildProcess;
+  /** Starts the agent again on the same configuration and data directory (after it died or was stopped). */
+  restart(env?: NodeJS.ProcessEnv): ChildProcess;
+  stop(): Promise<void>;
+}
+
+export interface HostileSiteOptions {
+  /** CSV text of the site's data (columns: whatever the tasks need, label column `status`). */
+  csv: string;
+  /** Flow-style YAML pairs for `policy:`; empty: every default. */
+  policy?: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+/** Writes a site's configuration and data in a fresh directory and starts a real agent against `coordinator`. */
+export function startHostileSite(coordinator: ScriptedCoordinator, siteId: string, options: HostileSiteOptions): HostileSite {
+  const dir = mkdtempSync(join(tmpdir(), `fedval-adversarial-${siteId}-`));
+  mkdirSync(join(dir, 'state'), { recursive: true });
+  writeFileSync(join(dir, 'data.csv'), options.csv);
+  const config = join(dir, 'site.yaml');
+  writeFileSync(
+    config,
+    [
+      `coordinator: ws://127.0.0.1:${coordinator.port}/ws`,
+      `site_id: ${siteId}`,
+      `token: ${siteId}-adversarial-token-0123456789`,
+      'data: { path: ./data.csv, label: { column: status } }',
+      'data_dir: ./state',
+      ...(options.policy ? [`policy: { ${options.policy} }`] : []),
+      'limits: { reconnect_initial_ms: 100, reconnect_max_ms: 400 }',
+      'log_level: warn',
+    ].join('\n'),
+  );
+  const start = (env: NodeJS.ProcessEnv = {}): ChildProcess =>
+    spawn(process.execPath, ['site-agent/src/main.ts', 'start', '--config', config], { cwd: REPO_ROOT, stdio: 'ignore', env: { ...process.env, ...env } });
+  const site: HostileSite = {
+    dir,
+    config,
+    process: start(options.env),
+    restart(env) {
+      site.process = start(env);
+      return site.process;
+    },
+    async stop() {
+      const child = site.process;
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      await new Promise((resolve) => {
+        child.once('exit', resolve);
+        child.kill('SIGKILL');
+      });
+    },
+  };
+  return site;
+}
+
+/** The site's ledger as its administrator reads it. */
+export function siteBudget(site: HostileSite): Promise<{ spent: { epsilon: number; rho: number }; rounds: { round_id: string; epsilon: number; own_share_epsilon: number | null; rho: number }[] }> {
+  return runJson('fedval-agent', ['budget', '--config', site.config]);
+}
+
+/** A privacy spec as a coordinator would put it in a task (any minSites it likes: it is the attacker). */
+export function privacySpecFor(metricSpec: Record<string, unknown>, privacy: { epsilon: number; minSites: number; mechanism?: string }): Record<string, unknown> {
+  const layout = createStatisticsLayout(resolveMetricSpec(metricSpec));
+  const spec = resolvePrivacySpec({ delta: 1e-6, layout: { kind: 'flat', bins: 20 }, ...privacy } as never, { layout });
+  return JSON.parse(JSON.stringify(spec)) as Record<string, unknown>;
+}
+
+/** A task as the attacker's coordinator sends it. */
+export function hostileTask(roundId: string, fields: { metricSpec: Record<string, unknown>; privacy?: Record<string, unknown>; contribution?: Record<string, unknown>; deadlineMs?: number }): Message {
+  return createMessage('task', {
+    studyId: 'study-hostile',
+    roundId,
+    metricSpec: fields.metricSpec,
+    scorer: { kind: 'score_column', columns: ['score'] },
+    contribution: fields.contribution ?? { kind: 'plaintext' },
+    ...(fields.privacy ? { privacy: fields.privacy } : {}),
+    deadline: Date.now() + (fields.deadlineMs ?? 60_000),
+  } as never);
+}
+
+/** Sends a task and returns the refusal code, or 'contributed' with the result message. */
+export async function answerTo(coordinator: ScriptedCoordinator, task: Message): Promise<{ outcome: string; reply: Message }> {
+  coordinator.send(task);
+  const roundId = task.type === 'task' ? task.content.roundId : '';
+  const reply = await coordinator.next((m) => (m.type === 'task.refuse' || m.type === 'task.result') && m.content.roundId === roundId);
+  return { outcome: reply.type === 'task.refuse' ? reply.content.reason.code : 'contributed', reply };
+}
+
+/** `n` rows of `score,status` (a third positive), scores spread over [0, 1). */
+export function scoredRows(n: number): string[] {
+  return Array.from({ length: n }, (_, i) => `${((i * 37) % 100) / 100},${i % 3 === 0 ? 1 : 0}`);
+}
