@@ -48,6 +48,7 @@ export const COORD_ERRORS = {
   FEDVAL_ERR_COORD_ALREADY_AUTHENTICATED: ['this connection is already authenticated', 400],
   FEDVAL_ERR_COORD_TEXT_FRAME: ['text frames are not accepted; send binary protocol messages', 400],
   FEDVAL_ERR_COORD_MESSAGE_TOO_LARGE: ['message exceeds the size limit', 413],
+  FEDVAL_ERR_COORD_PREAUTH_MESSAGE_TOO_LARGE: ['message exceeds the size limit before authentication (max_preauth_message_bytes)', 413],
   FEDVAL_ERR_COORD_UNEXPECTED_MESSAGE: ['the coordinator does not accept this message type from a site', 400],
   FEDVAL_ERR_COORD_TOO_MANY_INVALID: ['too many invalid messages on this connection', 429],
   FEDVAL_ERR_COORD_REPLACED: ['a newer connection for this site replaced this one', 409],
