@@ -18,6 +18,12 @@ export interface CoordinatorLimits {
    * before it is buffered; at most max_message_bytes. Default 65536 (64 KiB).
    */
   max_preauth_message_bytes: number;
+  /**
+   * Fewest sites a study may release an aggregate of (its `release.min_sites`, default this value): with two, each site
+   * subtracts its own numbers from the sum and reads the other's. Studies asking for fewer are refused. Lower it only
+   * for a simulation over data you own (sites and the key holder keep their own floor of 3). Default 3 sites.
+   */
+  min_release_sites: number;
   /** Refused unauthenticated sockets are recorded in the audit trail once per interval (the first in full, the rest counted), in milliseconds. Default 60000 ms. */
   refusal_audit_interval_ms: number;
   /** Time a new socket has to send `hello`, in milliseconds. Default 5000 ms. */
@@ -44,6 +50,7 @@ export const DEFAULT_LIMITS: Readonly<CoordinatorLimits> = Object.freeze({
   max_message_bytes: DEFAULT_PROTOCOL_LIMITS.maxMessageBytes, // bytes: the protocol's default, 64 MiB
   max_preauth_message_bytes: 64 * 1024, // bytes: 64 KiB, until the hello authenticates the site
   refusal_audit_interval_ms: 60_000, // 1 min
+  min_release_sites: 3, // sites
   auth_timeout_ms: 5_000, // 5 s
   heartbeat_interval_ms: 15_000, // 15 s
   body_limit_bytes: 64 * 1024 * 1024, // 64 MiB
@@ -129,6 +136,7 @@ const configSchema = z.strictObject({
       max_message_bytes: positiveInt(2 ** 31 - 1).default(DEFAULT_LIMITS.max_message_bytes),
       max_preauth_message_bytes: z.number().int().min(1024).max(2 ** 31 - 1).default(DEFAULT_LIMITS.max_preauth_message_bytes),
       refusal_audit_interval_ms: positiveInt(3_600_000).default(DEFAULT_LIMITS.refusal_audit_interval_ms),
+      min_release_sites: positiveInt(1_000_000).default(DEFAULT_LIMITS.min_release_sites),
       auth_timeout_ms: positiveInt(600_000).default(DEFAULT_LIMITS.auth_timeout_ms),
       heartbeat_interval_ms: positiveInt(3_600_000).default(DEFAULT_LIMITS.heartbeat_interval_ms),
       body_limit_bytes: positiveInt(2 ** 31 - 1).default(DEFAULT_LIMITS.body_limit_bytes),

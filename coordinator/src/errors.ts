@@ -26,6 +26,7 @@ export const COORD_ERRORS = {
   FEDVAL_ERR_COORD_ROUND_NOT_FOUND: ['no such round', 404],
   FEDVAL_ERR_COORD_UNKNOWN_MODEL: ['the study names a model that is not registered', 400],
   FEDVAL_ERR_COORD_UNKNOWN_SITE: ['the site is not in the coordinator configuration', 400],
+  FEDVAL_ERR_COORD_RELEASE_MINIMUM: ['the study would release an aggregate of fewer sites than the release minimum allows (limits.min_release_sites, default 3)', 400],
   FEDVAL_ERR_COORD_ROUND_IN_PROGRESS: ['the study already has an open round', 409],
   FEDVAL_ERR_COORD_NOT_ENCRYPTED: ['the study does not use encryption', 409],
   FEDVAL_ERR_COORD_NO_PUBLIC_KEY: ['the key holder has not registered the study public key yet', 409],
