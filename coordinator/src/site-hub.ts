@@ -197,7 +197,7 @@ function acceptSocket(
     }
     clearTimeout(authTimer);
     setFrameLimit(socket, config.limits.max_message_bytes);
-    options.audit({
+    const accepted = options.audit({
       actor: `site:${claimed}`,
       action: 'connection.accepted',
       object: `site:${claimed}`,
@@ -211,7 +211,8 @@ function acceptSocket(
       closeWith(previous, 'FEDVAL_ERR_COORD_REPLACED', WS_CLOSE_CODES.replaced, log);
     }
     recordSeen(claimed, now);
-    sendMessage(socket, createMessage('welcome', { siteId: claimed, heartbeatIntervalMs: config.limits.heartbeat_interval_ms }, message.id), log);
+    const auditHead = { seq: accepted.seq, hash: accepted.hash }; // the site keeps the coordinator's head as an anchor
+    sendMessage(socket, createMessage('welcome', { siteId: claimed, heartbeatIntervalMs: config.limits.heartbeat_interval_ms, auditHead }, message.id), log);
     log.info({ siteId: claimed, agentVersion: message.content.agentVersion }, 'site authenticated');
     rounds.onSiteConnected(claimed);
   };

@@ -34,6 +34,12 @@ const ed25519Signature = bytes.refine((value) => value.byteLength === 64, 'expec
 /** Signature nonces are 32 random bytes, base64 (@fedval/trust createNonce). */
 const nonce = base64Of(32);
 
+/**
+ * A party's audit trail head (@fedval/trust AuditHead): the newest entry's seq and SHA-256. The coordinator sends its
+ * own so that sites and the key holder can keep it: a trail later cut short or rewritten no longer contains it.
+ */
+export const auditHeadSchema = z.strictObject({ seq: z.number().int().nonnegative(), hash: z.string().regex(/^[0-9a-f]{64}$/) });
+
 /** The first message on every connection, from the coordinator: an enrolled site answers it by signing it (@fedval/trust AuthChallenge). */
 export const challengeContentSchema = z.strictObject({
   nonce,
@@ -63,6 +69,8 @@ export const helloContentSchema = z
 export const welcomeContentSchema = z.strictObject({
   siteId: id,
   heartbeatIntervalMs: z.number().int().positive(),
+  /** The coordinator's audit trail head once it recorded this connection; the site keeps it as an anchor. */
+  auditHead: auditHeadSchema.optional(),
 });
 
 const modelFileSchema = z.strictObject({ path: z.string().min(1).max(512), data: bytes });
@@ -91,6 +99,8 @@ export const taskContentSchema = z.strictObject({
   contribution: contributionRequestSchema,
   privacy: jsonObject.optional(),
   deadline: epochMs,
+  /** The coordinator's audit trail head once it recorded dispatching this task; the site keeps it as an anchor. */
+  coordinatorAuditHead: auditHeadSchema.optional(),
 });
 
 export const acceptContentSchema = z.strictObject({ roundId: id });
@@ -164,6 +174,7 @@ export type MessageType = Message['type'];
 export type MessageOf<T extends MessageType> = Extract<Message, { type: T }>;
 export type ContentOf<T extends Exclude<MessageType, 'error'>> = MessageOf<T> extends { content: infer C } ? C : never;
 export type WireError = z.output<typeof wireErrorSchema>;
+export type WireAuditHead = z.output<typeof auditHeadSchema>;
 export type Scorer = z.output<typeof scorerSchema>;
 export type Contribution = z.output<typeof contributionSchema>;
 export type ContributionRequest = z.output<typeof contributionRequestSchema>;

@@ -1,5 +1,6 @@
 // rest-api.ts — the coordinator's REST contract: every request (body, params, query) and response, snake_case, one schema each.
 import { z } from 'zod';
+import { auditHeadSchema } from './messages.ts';
 
 /** Most files a model bundle may hold besides manifest.json. */
 export const MAX_BUNDLE_FILES = 255;
@@ -226,6 +227,8 @@ export const roundAggregateResponseSchema = z.strictObject({
   plan: bfvPlanSchema.nullable(),
   released: z.boolean(),
   ciphertexts_base64: z.array(z.base64()),
+  /** The coordinator's audit trail head once it recorded this read: the key holder keeps it as an anchor. */
+  coordinator_audit_head: auditHeadSchema,
 });
 export type RoundAggregateResponse = z.infer<typeof roundAggregateResponseSchema>;
 
@@ -234,6 +237,8 @@ export const releaseRequestSchema = z.strictObject({
   metrics: finalizedMetricsSchema,
   contributions: z.number().int().positive(),
   privacy: releasePrivacySchema.optional(),
+  /** The key holder's audit trail head: the coordinator records it with the release, an anchor of the key holder's trail. */
+  key_holder_audit_head: auditHeadSchema.optional(),
 });
 export type ReleaseRequest = z.infer<typeof releaseRequestSchema>;
 export const releaseResponseSchema = z.strictObject({ round_id: z.uuid(), release: z.literal('released') });
@@ -288,7 +293,6 @@ export const auditEntrySchema = z.strictObject({
   prev: sha256Hex,
   hash: sha256Hex,
 });
-const auditHeadSchema = z.strictObject({ seq: z.number().int().nonnegative(), hash: sha256Hex });
 
 export const auditPageResponseSchema = z.strictObject({
   entries: z.array(auditEntrySchema),
