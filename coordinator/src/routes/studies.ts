@@ -94,8 +94,8 @@ export async function studyRoutes(app: FastifyInstance, options: StudyRoutesOpti
       const floor = config.limits.min_release_sites;
       const minSites = body.release?.min_sites ?? Math.max(floor, Math.min(DEFAULT_PROTECTION.minSites, body.sites.length));
       if (minSites < floor) throw new CoordinatorError('FEDVAL_ERR_COORD_RELEASE_MINIMUM', `release.min_sites is ${minSites}, at least ${floor} is required`);
-      if (minSites > body.sites.length) {
-        throw new CoordinatorError('FEDVAL_ERR_COORD_RELEASE_MINIMUM', `the study has ${body.sites.length} sites; a release needs at least ${minSites}`);
+      if (body.sites.length < floor) {
+        throw new CoordinatorError('FEDVAL_ERR_COORD_RELEASE_MINIMUM', `the study has ${body.sites.length} sites; a release needs at least ${floor}`);
       }
       // Throws a coded @fedval/metrics error (answered with 400) for an invalid spec or a vector over the limit.
       const spec = resolveMetricSpec(body.metric_spec as Partial<MetricSpec>);
