@@ -1,3 +1,6 @@
+import { resolvePrivacySpec } from '@fedval/dp';
+import { planBfvParameters } from '@fedval/he';
+import { createStatisticsLayout, resolveMetricSpec } from '@fedval/metrics';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,7 +30,7 @@ const study: StudyRecord = {
   name: 'External validation',
   modelId: model.id,
   scoreColumn: null,
-  metricSpec: { task: 'binary', bins: 100 },
+  metricSpec: resolveMetricSpec({ task: 'binary', bins: 100 }),
   sites: ['a', 'b', 'c'],
   quorum: 2,
   deadlineSeconds: 60,
@@ -132,5 +135,41 @@ describe('SqliteCoordinatorStore', () => {
     });
     expect(await store.getRound('r')).toBeUndefined();
     await store.close();
+  });
+
+  it('parses every JSON column with the schema of the package that owns it: a tampered document is refused, never cast', async () => {
+    const own = mkdtempSync(join(tmpdir(), 'fedval-store-columns-'));
+    try {
+      const layout = createStatisticsLayout(study.metricSpec);
+      const encryption = planBfvParameters({ vectorLength: layout.length, maxSites: 3, maxAbsPerSite: 1000 });
+      const privacy = resolvePrivacySpec({ epsilon: 1, delta: 1e-6, minSites: 2, layout: { kind: 'flat', bins: 20 } }, { layout });
+      const store = openSqliteStore(own);
+      await store.createStudy({ ...study, modelId: null, scoreColumn: 'score', contribution: 'bfv', protection: { minSites: 2, maxPatientsPerSite: 1000, encryption, privacy } });
+      const back = await store.getStudy(study.id);
+      expect(back?.protection.encryption).toEqual(encryption);
+      expect(back?.protection.privacy).toEqual(privacy);
+      expect(back?.metricSpec).toEqual(study.metricSpec);
+      await store.close();
+
+      const db = new DatabaseSync(join(own, DATABASE_FILE));
+      db.prepare('UPDATE studies SET metric_spec_json = ? WHERE id = ?').run(JSON.stringify({ ...study.metricSpec, bins: 7 }), study.id);
+      db.close();
+      const reopened = openSqliteStore(own);
+      await expect(reopened.getStudy(study.id)).rejects.toMatchObject({ code: 'FEDVAL_ERR_COORD_STORAGE' });
+      await reopened.close();
+
+      const again = new DatabaseSync(join(own, DATABASE_FILE));
+      again.prepare('UPDATE studies SET metric_spec_json = ?, protection_json = ? WHERE id = ?').run(
+        JSON.stringify(study.metricSpec),
+        JSON.stringify({ minSites: 2, maxPatientsPerSite: 1000, encryption: { ...encryption, securityBits: 64 }, privacy }),
+        study.id,
+      );
+      again.close();
+      const third = openSqliteStore(own);
+      await expect(third.getStudy(study.id)).rejects.toMatchObject({ code: 'FEDVAL_ERR_COORD_STORAGE' });
+      await third.close();
+    } finally {
+      rmSync(own, { recursive: true, force: true });
+    }
   });
 });

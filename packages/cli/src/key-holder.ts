@@ -1,15 +1,14 @@
 // key-holder.ts — the privacy officer's key custody: create the study key pair, decrypt only released aggregates.
 import { createHash } from 'node:crypto';
-import { contributionDigest } from '@fedval/protocol';
+import { contributionDigest, roundAggregateResponseSchema } from '@fedval/protocol';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { AuditLog, auditHead, auditHeadDetails } from '@fedval/trust';
-import type { AuditEvent, AuditHead } from '@fedval/trust';
+import type { AuditEvent } from '@fedval/trust';
 import { bfvEncryptionSummary, createHeContext, decryptVector, generateKeyPair, planFingerprint, validateBfvPlan } from '@fedval/he';
 import { createRelease, finalizeRelease } from '@fedval/dp';
-import { createStatisticsLayout, resolveMetricSpec } from '@fedval/metrics';
-import type { MetricSpec } from '@fedval/metrics';
+import { createStatisticsLayout, resolveMetricSpecInput } from '@fedval/metrics';
 import { CoordinatorClient } from './coordinator-client.ts';
 import { CliError } from './errors.ts';
 
@@ -103,24 +102,6 @@ export interface DecryptOptions {
   token?: string | undefined;
 }
 
-interface AggregateCertificate {
-  privacy: Record<string, unknown> | null;
-  round_id: string;
-  study_id: string;
-  state: string;
-  closed_at: string | null;
-  contributions: number;
-  contributing_sites: string[];
-  sites: { site_id: string; status: string; code?: string; privacy?: Record<string, number> }[];
-  min_sites: number;
-  metric_spec: Record<string, unknown>;
-  plan: unknown;
-  released: boolean;
-  ciphertexts_base64: string[];
-  /** The coordinator's trail head after it recorded this read: kept in the key holder's trail as an anchor. */
-  coordinator_audit_head?: AuditHead;
-}
-
 /**
  * Decrypts a round's aggregate after checking the release policy: the round is closed, it holds at
  * least `minSites` contributions (the larger of the study's and the key holder's), and every
@@ -129,7 +110,7 @@ interface AggregateCertificate {
  */
 export async function decryptRound(options: DecryptOptions) {
   const client = new CoordinatorClient(options.coordinator, options.token);
-  const certificate = await client.get<AggregateCertificate>(`/api/rounds/${encodeURIComponent(options.round)}/aggregate`);
+  const certificate = await client.call('GET', `/api/rounds/${encodeURIComponent(options.round)}/aggregate`, roundAggregateResponseSchema);
   const minSites = Math.max(options.minSites ?? DEFAULT_RELEASE_POLICY.minSites, certificate.min_sites);
   const problems: string[] = [];
   if (certificate.state !== 'aggregated' || certificate.closed_at === null) problems.push(`the round is ${certificate.state}, not closed and aggregated`);
@@ -140,7 +121,8 @@ export async function decryptRound(options: DecryptOptions) {
   const roundObject = `round:${certificate.round_id}`;
   const policy = {
     round: certificate.round_id, study: certificate.study_id, contributions: certificate.contributions, contributing_sites: certificate.contributing_sites, min_sites: minSites,
-    ...(certificate.coordinator_audit_head ? auditHeadDetails('coordinator', certificate.coordinator_audit_head) : {}),
+    // The coordinator's trail head after it recorded this read: kept here as an anchor of its trail.
+    ...auditHeadDetails('coordinator', certificate.coordinator_audit_head),
   };
   if (problems.length > 0) {
     recordKeyHolderEvent(options.keys, { action: 'decryption.refused', object: roundObject, reason: 'FEDVAL_ERR_CLI_RELEASE_POLICY', details: { ...policy, problems } });
@@ -162,8 +144,8 @@ export async function decryptRound(options: DecryptOptions) {
   } finally {
     context.dispose();
   }
-  const layout = createStatisticsLayout(resolveMetricSpec(certificate.metric_spec as Partial<MetricSpec>));
-  const released = finalizeRelease(createRelease(layout, certificate.privacy as never), vector, certificate.contributions);
+  const layout = createStatisticsLayout(resolveMetricSpecInput(certificate.metric_spec));
+  const released = finalizeRelease(createRelease(layout, certificate.privacy), vector, certificate.contributions);
   const metrics = released.metrics;
   const dp = released.dp && {
     ...released.dp,

@@ -1,4 +1,5 @@
 // audit-anchors.ts — heads of one party's audit trail kept in another party's trail: how they are recorded, found and read.
+import { z } from 'zod';
 import type { AuditEntry, AuditHead } from './audit-entry.ts';
 import { AUDIT_GENESIS_HASH } from './audit-entry.ts';
 import { isHex32 } from './digest.ts';
@@ -10,6 +11,20 @@ import { TrustError } from './errors.ts';
  * as `<party>_audit_seq` and `<party>_audit_hash`.
  */
 export type AnchoredParty = 'coordinator' | 'site' | 'key_holder';
+
+const must = (what: string) => ({ error: `must be ${what}` });
+
+/**
+ * A head `{ seq, hash }` as it crosses the wire (the coordinator's in welcome, task and aggregate answers; a site's in
+ * its result attestation; the key holder's in its release), composed by @fedval/protocol.
+ */
+export const auditHeadSchema = z.strictObject(
+  {
+    seq: z.int(must('a non-negative integer')).nonnegative(must('a non-negative integer')),
+    hash: z.string(must('a lowercase hex SHA-256')).refine(isHex32, must('a lowercase hex SHA-256')),
+  },
+  must('an object'),
+);
 
 /** The details members recording `party`'s head, to spread into an audit event's details. */
 export function auditHeadDetails(party: AnchoredParty, head: AuditHead): Record<string, string | number> {
