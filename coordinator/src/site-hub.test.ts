@@ -44,6 +44,10 @@ describe('site authentication', () => {
     site.send(hello);
     const welcome = await site.next();
     expect(welcome).toMatchObject({ type: 'welcome', replyTo: hello.id, content: { siteId: 'site-a', heartbeatIntervalMs: 15_000 } });
+    // The welcome carries the coordinator's trail head: the connection.accepted entry it just wrote.
+    const accepted = readFileSync(join(server.dataDir, 'audit.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line)).at(-1);
+    expect(accepted).toMatchObject({ action: 'connection.accepted', object: 'site:site-a' });
+    expect(welcome.type === 'welcome' && welcome.content.auditHead).toEqual({ seq: accepted.seq, hash: accepted.hash });
     const { body } = await server.api('GET', '/api/sites');
     expect(body).toEqual([
       { site_id: 'site-a', connected: true, last_seen: expect.stringMatching(/^\d{4}-\d\d-\d\dT/), key_fingerprint: null },
