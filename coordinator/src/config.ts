@@ -11,8 +11,21 @@ import { CoordinatorError } from './errors.ts';
 
 /** Limits a configuration may override under `limits:`. */
 export interface CoordinatorLimits {
-  /** Largest WebSocket message in bytes, refused before it is buffered (ws `maxPayload`). Default 64 MiB. */
+  /** Largest WebSocket message in bytes from an authenticated site, refused before it is buffered (ws `maxPayload`). Default 64 MiB. */
   max_message_bytes: number;
+  /**
+   * Largest WebSocket message in bytes before the site has authenticated (the hello is a few hundred bytes), refused
+   * before it is buffered; at most max_message_bytes. Default 65536 (64 KiB).
+   */
+  max_preauth_message_bytes: number;
+  /**
+   * Fewest sites a study may release an aggregate of (its `release.min_sites`, default this value): with two, each site
+   * subtracts its own numbers from the sum and reads the other's. Studies asking for fewer are refused. Lower it only
+   * for a simulation over data you own (sites and the key holder keep their own floor of 3). Default 3 sites.
+   */
+  min_release_sites: number;
+  /** Refused unauthenticated sockets are recorded in the audit trail once per interval (the first in full, the rest counted), in milliseconds. Default 60000 ms. */
+  refusal_audit_interval_ms: number;
   /** Time a new socket has to send `hello`, in milliseconds. Default 5000 ms. */
   auth_timeout_ms: number;
   /** Interval between heartbeats sent to each site, in milliseconds; a site silent for 3 intervals is disconnected. Default 15000 ms. */
@@ -35,6 +48,9 @@ export interface CoordinatorLimits {
 
 export const DEFAULT_LIMITS: Readonly<CoordinatorLimits> = Object.freeze({
   max_message_bytes: DEFAULT_PROTOCOL_LIMITS.maxMessageBytes, // bytes: the protocol's default, 64 MiB
+  max_preauth_message_bytes: 64 * 1024, // bytes: 64 KiB, until the hello authenticates the site
+  refusal_audit_interval_ms: 60_000, // 1 min
+  min_release_sites: 3, // sites
   auth_timeout_ms: 5_000, // 5 s
   heartbeat_interval_ms: 15_000, // 15 s
   body_limit_bytes: 64 * 1024 * 1024, // 64 MiB
@@ -118,6 +134,9 @@ const configSchema = z.strictObject({
   limits: z
     .strictObject({
       max_message_bytes: positiveInt(2 ** 31 - 1).default(DEFAULT_LIMITS.max_message_bytes),
+      max_preauth_message_bytes: z.number().int().min(1024).max(2 ** 31 - 1).default(DEFAULT_LIMITS.max_preauth_message_bytes),
+      refusal_audit_interval_ms: positiveInt(3_600_000).default(DEFAULT_LIMITS.refusal_audit_interval_ms),
+      min_release_sites: positiveInt(1_000_000).default(DEFAULT_LIMITS.min_release_sites),
       auth_timeout_ms: positiveInt(600_000).default(DEFAULT_LIMITS.auth_timeout_ms),
       heartbeat_interval_ms: positiveInt(3_600_000).default(DEFAULT_LIMITS.heartbeat_interval_ms),
       body_limit_bytes: positiveInt(2 ** 31 - 1).default(DEFAULT_LIMITS.body_limit_bytes),
@@ -135,6 +154,9 @@ const configSchema = z.strictObject({
   const enrollOnly = config.sites.findIndex((site) => site.token_sha256 === undefined);
   if (enrollOnly >= 0 && config.public_ws_url === undefined) {
     ctx.addIssue({ code: 'custom', message: `required when a site enrolls its key (sites[${enrollOnly}] has no token_sha256)`, path: ['public_ws_url'] });
+  }
+  if (config.limits.max_preauth_message_bytes > config.limits.max_message_bytes) {
+    ctx.addIssue({ code: 'custom', message: 'must not exceed limits.max_message_bytes', path: ['limits', 'max_preauth_message_bytes'] });
   }
 });
 

@@ -54,7 +54,7 @@ function writeConfig(extra = '', name = 'coordinator.yaml'): string {
   writeFileSync(
     file,
     `listen: { host: 127.0.0.1, port: 0 }\nsites:\n  - id: site-a\n    token_sha256: ${hashToken('token-of-site-a-0123456789')}\n` +
-      `api_tokens:\n  - { name: ada, role: sponsor, token_sha256: ${hashToken(SPONSOR_TOKEN)} }\nlog_level: warn\n${extra}`,
+      `api_tokens:\n  - { name: ada, role: sponsor, token_sha256: ${hashToken(SPONSOR_TOKEN)} }\nlog_level: warn\nlimits: { min_release_sites: 1 }\n${extra}`,
   );
   return file;
 }

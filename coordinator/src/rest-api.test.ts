@@ -83,6 +83,17 @@ describe('studies', () => {
     expectError(await server.api('GET', '/api/rounds/00000000-0000-4000-8000-000000000000'), 'FEDVAL_ERR_COORD_ROUND_NOT_FOUND');
   });
 
+  it('refuses, by default, a study whose release needs fewer than 3 sites (FEDVAL_ERR_COORD_RELEASE_MINIMUM)', async () => {
+    const server = await start({ min_release_sites: 3 }); // the production default (DEFAULT_LIMITS)
+    const threeSites = ['site-a', 'site-b', 'site-c'];
+    expectError(await server.api('POST', '/api/studies', study), 'FEDVAL_ERR_COORD_RELEASE_MINIMUM'); // two sites
+    expectError(await server.api('POST', '/api/studies', { ...study, sites: threeSites, release: { min_sites: 2 } }), 'FEDVAL_ERR_COORD_RELEASE_MINIMUM');
+    expectError(await server.api('POST', '/api/studies', { ...study, release: { min_sites: 3 } }), 'FEDVAL_ERR_COORD_RELEASE_MINIMUM'); // 3 of 2 sites
+    const created = await server.api('POST', '/api/studies', { ...study, sites: threeSites });
+    expect(created.status).toBe(201);
+    expect(created.body.release).toEqual({ min_sites: 3 });
+  });
+
   it('lists models, studies and the rounds of a study, oldest first', async () => {
     const server = await start();
     expect((await server.api('GET', '/api/models')).body).toEqual([]);

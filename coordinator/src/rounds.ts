@@ -221,8 +221,9 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
 
   #dispatch(round: OpenRound, siteId: string, again = false): void {
     if (!this.#channel.isConnected(siteId)) return;
-    this.#audit({ actor: 'coordinator', action: 'task.dispatched', object: `round:${round.id}`, details: { site: siteId, ...(again ? { again: true } : {}) } });
-    const sent = this.#channel.send(siteId, createMessage('task', round.task));
+    const dispatched = this.#audit({ actor: 'coordinator', action: 'task.dispatched', object: `round:${round.id}`, details: { site: siteId, ...(again ? { again: true } : {}) } });
+    // The trail's head, this entry: the site keeps it, so a trail cut back before this dispatch is caught.
+    const sent = this.#channel.send(siteId, createMessage('task', { ...round.task, coordinatorAuditHead: { seq: dispatched.seq, hash: dispatched.hash } }));
     if (!sent) return;
     this.#setSite(round, siteId, { status: 'dispatched' });
     this.#log.info({ roundId: round.id, siteId, again }, again ? 'task dispatched again after the site reconnected' : 'task dispatched');

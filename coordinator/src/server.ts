@@ -118,9 +118,11 @@ export function createCoordinator(config: CoordinatorConfig, options: Coordinato
     for (const [siteId, publicKey] of await store.siteKeys()) if (authenticator.isConfigured(siteId)) identities.set(siteId, publicKey);
   });
   app.register(websocket, {
-    options: { maxPayload: config.limits.max_message_bytes },
+    options: { maxPayload: config.limits.max_preauth_message_bytes }, // raised to max_message_bytes once a site authenticates (site-hub.ts)
     errorHandler(error, socket, request) {
-      const code = (error as { code?: string }).code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' ? 'FEDVAL_ERR_COORD_MESSAGE_TOO_LARGE' : 'FEDVAL_ERR_COORD_INTERNAL';
+      // A frame over the limit was answered with its code and closed by the site hub (frame-limit.ts) already.
+      if ((error as { code?: string }).code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') return;
+      const code = 'FEDVAL_ERR_COORD_INTERNAL';
       request.log.warn({ code, wsCode: (error as { code?: string }).code }, 'site socket error; closing');
       if (socket.readyState === socket.OPEN) socket.close(WS_CLOSE_CODES.badMessage, code);
     },

@@ -15,6 +15,8 @@ export const WS_CLOSE_CODES = Object.freeze({
   timeout: 4408,
   /** A newer connection for the same site replaced this one. */
   replaced: 4409,
+  /** A frame over the size limit (max_preauth_message_bytes before hello, max_message_bytes after): RFC 6455 "message too big". */
+  tooLarge: 1009,
   /** Too many invalid messages from an authenticated site. */
   tooManyInvalid: 4429,
   /** The coordinator is shutting down (RFC 6455 "going away"). */

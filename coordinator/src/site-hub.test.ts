@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createMessage } from '@fedval/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ProtocolSite, SITE_TOKENS, startTestCoordinator } from './test-support/protocol-site.ts';
@@ -42,6 +44,10 @@ describe('site authentication', () => {
     site.send(hello);
     const welcome = await site.next();
     expect(welcome).toMatchObject({ type: 'welcome', replyTo: hello.id, content: { siteId: 'site-a', heartbeatIntervalMs: 15_000 } });
+    // The welcome carries the coordinator's trail head: the connection.accepted entry it just wrote.
+    const accepted = readFileSync(join(server.dataDir, 'audit.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line)).at(-1);
+    expect(accepted).toMatchObject({ action: 'connection.accepted', object: 'site:site-a' });
+    expect(welcome.type === 'welcome' && welcome.content.auditHead).toEqual({ seq: accepted.seq, hash: accepted.hash });
     const { body } = await server.api('GET', '/api/sites');
     expect(body).toEqual([
       { site_id: 'site-a', connected: true, last_seen: expect.stringMatching(/^\d{4}-\d\d-\d\dT/), key_fingerprint: null },
@@ -120,6 +126,38 @@ describe('bad input on the socket', () => {
     site.sendRaw(new Uint8Array(64 * 1024 + 1));
     expect((await site.closed).code).toBe(1009);
     await expectStillServing(server);
+  });
+
+  it('refuses a 1 MiB frame before hello (max_preauth_message_bytes, 64 KiB) with its code and closes 1009; after hello 1 MiB is read', async () => {
+    const server = await start();
+    const stranger = await connect(server.wsUrl);
+    stranger.sendRaw(new Uint8Array(1024 * 1024));
+    expect(await stranger.next()).toMatchObject({ type: 'error', error: { code: 'FEDVAL_ERR_COORD_PREAUTH_MESSAGE_TOO_LARGE' } });
+    expect(await stranger.closed).toEqual({ code: 1009, reason: 'FEDVAL_ERR_COORD_PREAUTH_MESSAGE_TOO_LARGE' });
+    // An authenticated site may send up to max_message_bytes: a 1 MiB result for an unknown round is read and answered.
+    const site = await authenticated(server.wsUrl, 'site-a');
+    const vector = new Float64Array(128 * 1024); // 1 MiB
+    site.send(createMessage('task.result', { roundId: 'no-such-round', contribution: { kind: 'plaintext', vector }, contributionSha256: '0'.repeat(64) }));
+    const answer = await site.next();
+    expect(answer.type === 'error' && answer.error.code).toMatch(/^FEDVAL_ERR_COORD_/);
+    expect(answer.type === 'error' && answer.error.code).not.toMatch(/TOO_LARGE/);
+    expect(site.socket.readyState).toBe(site.socket.OPEN);
+    await expectStillServing(server);
+  });
+
+  it('records refused unauthenticated sockets once per interval: the first in full, the rest in one summary', async () => {
+    const server = await start({ refusal_audit_interval_ms: 300 });
+    const refused = await Promise.all(Array.from({ length: 12 }, () => connect(server.wsUrl)));
+    for (const peer of refused) peer.sendRaw(Uint8Array.of(0xc1));
+    await Promise.all(refused.map((peer) => peer.closed));
+    const trail = (): { action: string; details: Record<string, unknown> }[] =>
+      readFileSync(join(server.dataDir, 'audit.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line));
+    expect(trail().filter((entry) => entry.action.startsWith('connection.refused')).map((entry) => entry.action)).toEqual(['connection.refused']);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const summaries = trail().filter((entry) => entry.action === 'connection.refused_summary');
+    expect(summaries).toHaveLength(1);
+    expect(summaries[0]!.details).toMatchObject({ refused: 11, by_claimed_site: { unidentified: 11 }, ips: ['127.0.0.1'] });
+    expect(Object.values(summaries[0]!.details.by_code as Record<string, number>).reduce((a, b) => a + b, 0)).toBe(11);
   });
 
   it('answers invalid frames from an authenticated site and keeps it, until max_invalid_messages', async () => {

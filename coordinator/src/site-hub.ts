@@ -15,6 +15,8 @@ import type { RoundRunner } from './rounds.ts';
 import type { SiteAuthenticator } from './site-auth.ts';
 import type { SiteIdentities } from './site-identities.ts';
 import { WS_CLOSE_CODES, sendMessage } from './site-connections.ts';
+import { onFrameTooLarge, setFrameLimit } from './frame-limit.ts';
+import { RefusalTally } from './refusal-tally.ts';
 import { siteClientCertificate } from './tls.ts';
 import type { SiteConnections } from './site-connections.ts';
 import type { CoordinatorStore } from './storage/store.ts';
@@ -87,6 +89,9 @@ export async function siteHub(app: FastifyInstance, options: SiteHubOptions): Pr
   sweep.unref();
   app.addHook('onClose', async () => clearInterval(sweep));
 
+  const refusals = new RefusalTally(options.audit, config.limits.refusal_audit_interval_ms, app.log);
+  app.addHook('onClose', async () => refusals.flush());
+
   const connectsPerMinute = config.limits.ws_connects_per_minute;
   app.get(
     SITE_SOCKET_PATH,
@@ -104,7 +109,7 @@ export async function siteHub(app: FastifyInstance, options: SiteHubOptions): Pr
     },
     (socket, request) => {
       const clientCommonName = siteClientCertificate(request.raw.socket)?.commonName;
-      acceptSocket(socket, { ip: request.ip, log: request.log, audience: challengeAudience(config, request), clientCommonName }, options, recordSeen);
+      acceptSocket(socket, { ip: request.ip, log: request.log, audience: challengeAudience(config, request), clientCommonName }, options, recordSeen, refusals);
     },
   );
 }
@@ -119,20 +124,22 @@ function acceptSocket(
   peer: Peer,
   options: SiteHubOptions,
   recordSeen: (siteId: string, at: number) => void,
+  refusals: RefusalTally,
 ): void {
   const { config, authenticator, identities, connections, rounds } = options;
   const { log } = peer;
   let siteId: string | undefined;
   let invalidMessages = 0;
   const mutualTls = config.tls?.client_ca !== undefined;
-  /** Records a refused connection; the socket closes whether or not the trail could be written. */
-  const auditRefusal = (code: string, claimed?: string): void => {
-    try {
-      options.audit({ actor: 'coordinator', action: 'connection.refused', object: claimed ? `site:${claimed}` : 'site:unidentified', reason: code, details: { ip: peer.ip, code } });
-    } catch (error) {
-      log.error({ code: coordinatorWireError(error).code }, 'could not record a refused connection in the audit trail');
-    }
-  };
+  /** Counts a refused connection into the trail (rate-limited); the socket closes whether or not the trail could be written. */
+  const auditRefusal = (code: string, claimed?: string): void => refusals.refuse({ code, ip: peer.ip, claimed });
+  // Until the hello authenticates the site, frames are held to the small pre-authentication limit (set on the server).
+  onFrameTooLarge(socket, () => {
+    const code = siteId === undefined ? 'FEDVAL_ERR_COORD_PREAUTH_MESSAGE_TOO_LARGE' : 'FEDVAL_ERR_COORD_MESSAGE_TOO_LARGE';
+    log.warn({ siteId, code }, 'refused a frame over the size limit; closing');
+    if (siteId === undefined) auditRefusal(code);
+    closeWith(socket, code, WS_CLOSE_CODES.tooLarge, log);
+  });
   if (mutualTls && peer.clientCommonName === undefined) {
     // Mutual TLS: no certificate, or one the client CA did not issue (or expired): refused before any hello.
     log.warn('site socket without a valid client certificate; closing');
@@ -189,7 +196,8 @@ function acceptSocket(
       return;
     }
     clearTimeout(authTimer);
-    options.audit({
+    setFrameLimit(socket, config.limits.max_message_bytes);
+    const accepted = options.audit({
       actor: `site:${claimed}`,
       action: 'connection.accepted',
       object: `site:${claimed}`,
@@ -203,7 +211,8 @@ function acceptSocket(
       closeWith(previous, 'FEDVAL_ERR_COORD_REPLACED', WS_CLOSE_CODES.replaced, log);
     }
     recordSeen(claimed, now);
-    sendMessage(socket, createMessage('welcome', { siteId: claimed, heartbeatIntervalMs: config.limits.heartbeat_interval_ms }, message.id), log);
+    const auditHead = { seq: accepted.seq, hash: accepted.hash }; // the site keeps the coordinator's head as an anchor
+    sendMessage(socket, createMessage('welcome', { siteId: claimed, heartbeatIntervalMs: config.limits.heartbeat_interval_ms, auditHead }, message.id), log);
     log.info({ siteId: claimed, agentVersion: message.content.agentVersion }, 'site authenticated');
     rounds.onSiteConnected(claimed);
   };

@@ -1,7 +1,7 @@
 // agent-database.ts — the agent's embedded SQLite database (`agent.sqlite`): opening, pragmas and schema migrations.
 import { join } from 'node:path';
 import type { DatabaseSync } from 'node:sqlite';
-import { openSqliteDatabase } from '@fedval/sqlite';
+import { openSqliteDatabase, SqliteError } from '@fedval/sqlite';
 import { AgentError } from './errors.ts';
 
 /** Name of the agent's database inside its data directory. */
@@ -62,6 +62,6 @@ export function openAgentDatabase(dataDir: string): DatabaseSync {
     // agent and the site admin's CLI share the file; a writer waits for the other.
     return openSqliteDatabase(join(dataDir, AGENT_DATABASE_FILE), { migrations: MIGRATIONS, synchronous: 'FULL' });
   } catch (cause) {
-    throw new AgentError('FEDVAL_ERR_AGENT_LEDGER', `cannot open the agent database in ${dataDir}`, { cause });
+    throw new AgentError('FEDVAL_ERR_AGENT_LEDGER', `cannot open the agent database in ${dataDir}${cause instanceof SqliteError ? ` (${cause.code})` : ''}`, { cause });
   }
 }

@@ -1,7 +1,7 @@
 // coordinator-connection.ts — the agent's outbound connection to its coordinator: the socket, hello or the signed
 // challenge, reconnection with backoff, heartbeats, and dispatch of the coordinator's messages to the agent.
 import type { KeyObject } from 'node:crypto';
-import { signChallenge } from '@fedval/trust';
+import { auditHeadDetails, signChallenge } from '@fedval/trust';
 import type { AuditEvent } from '@fedval/trust';
 import { createErrorMessage, createMessage, decodeMessage, encodeMessage } from '@fedval/protocol';
 import type { ChallengeContent, Message, TaskContent, WireError } from '@fedval/protocol';
@@ -178,7 +178,12 @@ export class CoordinatorConnection {
       case 'welcome':
         this.#attempt = 0;
         this.#log.info('authenticated');
-        this.#handlers.audit({ action: 'connection.established', object: `coordinator:${this.#config.coordinator}`, details: {} });
+        // The coordinator's trail head it sent: kept in this site's trail as an anchor of the coordinator's trail.
+        this.#handlers.audit({
+          action: 'connection.established',
+          object: `coordinator:${this.#config.coordinator}`,
+          details: message.content.auditHead ? auditHeadDetails('coordinator', message.content.auditHead) : {},
+        });
         this.#handlers.authenticated();
         return;
       case 'heartbeat':

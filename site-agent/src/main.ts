@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // main.ts — `fedval-agent`: run the site agent, evaluate a file locally, list subgroup levels.
-import { mkdirSync, unlinkSync } from 'node:fs';
+import { mkdirSync, readFileSync, unlinkSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { basename, join } from 'node:path';
 import { Option } from '@fedval/command-line';
@@ -13,8 +13,11 @@ import { SiteAgent } from './agent.ts';
 import { enrollmentUrl, postEnrollment } from './enrollment.ts';
 import type { EnrollmentAnswer } from './enrollment.ts';
 import { loadAgentTls } from './tls.ts';
-import { formatAuditEntry, generateSiteIdentity, hashToken, isRoundEntry, readAuditLog, savePrivateKey, signEnrollment, verifyAuditLog, verifyCommitment } from '@fedval/trust';
-import type { AuditHead, AuditVerification } from '@fedval/trust';
+import {
+  conflictingAnchors, formatAuditEntry, generateSiteIdentity, hashToken, isRoundEntry, parseAuditAnchor, parseAuditAnchors, readAuditLog,
+  recordedAuditHeads, savePrivateKey, signEnrollment, verifyAuditLog, verifyCommitment,
+} from '@fedval/trust';
+import type { AuditVerification } from '@fedval/trust';
 import { auditLogPath } from './audit-trail.ts';
 import { PrivacyLedger } from './privacy-ledger.ts';
 import { loadAgentConfig, SITE_KEY_FILE } from './config.ts';
@@ -211,11 +214,16 @@ audit
   .description('check the hash chain of the audit log: exit 0 when intact, 1 naming the first broken entry')
   .option('--config <file>', 'site configuration (YAML)')
   .option('--dir <data_dir>', 'the agent\'s data directory, instead of --config')
-  .option('--anchor <seq:hash>', 'a head published earlier that must still be in the log, repeatable', collect, [])
+  .option('--anchor <seq:hash>', 'a head of this log another party kept (the coordinator records one with each result), repeatable', collect, [])
+  .option('--anchors <file>', 'heads in a JSON file, as `fedval audit anchors --party site:ID --json` prints them from the coordinator\'s trail')
   .option('--json', 'print one JSON document on stdout')
-  .action((options: { config?: string; dir?: string; anchor: string[]; json?: boolean }) => {
+  .action((options: { config?: string; dir?: string; anchor: string[]; anchors?: string; json?: boolean }) => {
     const path = auditLogPath(dataDirOf(options));
-    const verification = guardAudit(() => verifyAuditLog(path, { anchors: options.anchor.map(parseAnchor) }));
+    const anchors = guardAudit(() => [
+      ...options.anchor.map(parseAuditAnchor),
+      ...(options.anchors ? parseAuditAnchors(readFileSync(options.anchors, 'utf8')) : []),
+    ]);
+    const verification = guardAudit(() => verifyAuditLog(path, { anchors }));
     if (options.json) {
       process.stdout.write(`${JSON.stringify({ path, ...verification }, null, 2)}\n`);
       if (!verification.ok) process.exitCode = 1;
@@ -223,6 +231,29 @@ audit
     }
     if (!verification.ok) throw new AgentError('FEDVAL_ERR_AGENT_AUDIT', describeBreak(path, verification));
     process.stdout.write(`${path}: intact, ${verification.entries} entries, head ${verification.head}\n`);
+  });
+
+audit
+  .command('anchors')
+  .description("the coordinator's audit trail heads this site kept (sent with each welcome and task): anchors for `fedval audit verify --anchors`")
+  .option('--config <file>', 'site configuration (YAML)')
+  .option('--dir <data_dir>', 'the agent\'s data directory, instead of --config')
+  .option('--json', 'print one JSON document on stdout')
+  .action((options: { config?: string; dir?: string; json?: boolean }) => {
+    const path = auditLogPath(dataDirOf(options));
+    const { verification, entries } = guardAudit(() => readAuditLog(path));
+    const anchors = recordedAuditHeads(entries, 'coordinator');
+    const conflicts = conflictingAnchors(anchors);
+    if (options.json) process.stdout.write(`${JSON.stringify({ party: 'coordinator', file: path, verification, anchors, conflicts }, null, 2)}\n`);
+    else for (const anchor of anchors) process.stdout.write(`${anchor.seq}:${anchor.hash}\n`);
+    if (conflicts.length > 0) {
+      process.stderr.write(`fedval-agent: the coordinator sent two different heads for seq ${conflicts.join(', ')}: it showed two histories\n`);
+      process.exitCode = 1;
+    }
+    if (!verification.ok) {
+      process.stderr.write(`fedval-agent: heads read up to the break: ${describeBreak(path, verification)}\n`);
+      process.exitCode = 1;
+    }
   });
 
 audit
@@ -348,12 +379,6 @@ program
 function dataDirOf(options: { config?: string; dir?: string }): string {
   if (Boolean(options.config) === Boolean(options.dir)) throw new AgentError('FEDVAL_ERR_AGENT_USAGE', 'give exactly one of --config or --dir');
   return options.dir ?? loadAgentConfig(options.config!).data_dir;
-}
-
-function parseAnchor(text: string): AuditHead {
-  const match = /^(\d+):([0-9a-f]{64})$/.exec(text);
-  if (!match) throw new AgentError('FEDVAL_ERR_AGENT_USAGE', '--anchor is SEQ:HASH (a 64-digit lowercase hex hash)');
-  return { seq: Number(match[1]), hash: match[2]! };
 }
 
 /** Reading errors of @fedval/trust (unreadable log, bad anchors) as this program's coded error. */

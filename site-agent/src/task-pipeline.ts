@@ -11,7 +11,7 @@ import { createStatisticsLayout, resolveMetricSpec } from '@fedval/metrics';
 import type { MetricSpec } from '@fedval/metrics';
 import { contributionDigest, createMessage } from '@fedval/protocol';
 import type { Message, ResultSignature, TaskContent, WireError } from '@fedval/protocol';
-import { attestationSha256, commitToFingerprint, createNonce, signResult } from '@fedval/trust';
+import { attestationSha256, auditHeadDetails, commitToFingerprint, createNonce, signResult } from '@fedval/trust';
 import type { AuditEntry, AuditEvent, PrivacyAttestation, ResultAttestation } from '@fedval/trust';
 import type { Logger } from 'pino';
 import type { AgentConfig } from './config.ts';
@@ -124,6 +124,8 @@ export class TaskPipeline {
           bundle_sha256: task.scorer.kind === 'model' ? task.scorer.bundleSha256 : null,
           contribution: task.contribution.kind,
           dp: Boolean(task.privacy),
+          // The coordinator's trail head it sent with the task: an anchor of the coordinator's trail.
+          ...(task.coordinatorAuditHead ? auditHeadDetails('coordinator', task.coordinatorAuditHead) : {}),
         },
       });
       if (this.#running) throw new AgentError('FEDVAL_ERR_AGENT_BUSY');

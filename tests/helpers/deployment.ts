@@ -38,6 +38,11 @@ export interface DeploymentOptions {
   tls?: { cert: string; key: string; client_ca?: string; ca: string };
   /** Sites configured without a token: they must enroll (`fedval-agent enroll`) before they can connect. Sets public_ws_url. */
   enrolledSites?: string[];
+  /**
+   * Fewest sites a study may release (coordinator `limits.min_release_sites`). Default 1: most integration tests use
+   * one or two sites; the production default, 3, is tested by tests/adversarial/two-site-study.test.ts.
+   */
+  minReleaseSites?: number;
 }
 
 export interface AgentOptions {
@@ -76,7 +81,7 @@ export async function startDeployment(sites: string[], options: DeploymentOption
       'api_tokens:',
       ...API_ROLES.map((role) => `  - { name: ${role.replace('_', '-')}, role: ${role}, token_sha256: ${sha256(apiTokens[role])} }`),
       // Tests poll; the default limit (600 per minute per token) is for production.
-      'limits: { rate_limit_per_minute: 100000 }',
+      `limits: { rate_limit_per_minute: 100000, min_release_sites: ${options.minReleaseSites ?? 1} }`,
       'log_level: warn',
     ].join('\n'),
   );

@@ -1,4 +1,5 @@
 // rounds.ts — REST routes to start a round of a study, list a study's rounds and read a round's state and released result.
+import { auditHeadDetails } from '@fedval/trust';
 import {
   releaseRequestSchema,
   releaseResponseSchema,
@@ -127,7 +128,7 @@ export async function roundRoutes(app: FastifyInstance, options: RoundRoutesOpti
       const ciphertexts = round.state === 'aggregated' ? await store.getRoundEncryptedAggregate(id) : undefined;
       if (!ciphertexts) throw new CoordinatorError('FEDVAL_ERR_COORD_NOT_AGGREGATED', `round is ${round.state}`);
       const contributed = round.sites.filter((site) => site.status === 'contributed').map((site) => site.siteId);
-      audit({
+      const read = audit({
         actor: actorOf(request),
         action: 'aggregate.read',
         object: `round:${round.id}`,
@@ -152,6 +153,7 @@ export async function roundRoutes(app: FastifyInstance, options: RoundRoutesOpti
         plan: study.protection.encryption,
         released: round.result !== null,
         ciphertexts_base64: ciphertexts.map((bytes) => Buffer.from(bytes).toString('base64')),
+        coordinator_audit_head: { seq: read.seq, hash: read.hash },
       };
     },
   );
@@ -186,7 +188,9 @@ export async function roundRoutes(app: FastifyInstance, options: RoundRoutesOpti
       const sites = round.sites.filter((site) => site.status === 'contributed').map((site) => site.siteId);
       const result = { metrics: body.metrics, contributions: round.contributions, sites, ...(body.privacy ? { privacy: body.privacy } : {}) };
       if (!(await store.releaseRound(id, result, Date.now()))) throw new CoordinatorError('FEDVAL_ERR_COORD_ALREADY_RELEASED', id);
-      audit({ actor: actorOf(request), action: 'result.released', object: `round:${id}`, details: { contributions: round.contributions, sites } });
+      // The key holder's head, an anchor of its trail (auditHeadDetails of @fedval/trust).
+      const keyHolderHead = body.key_holder_audit_head ? auditHeadDetails('key_holder', body.key_holder_audit_head) : {};
+      audit({ actor: actorOf(request), action: 'result.released', object: `round:${id}`, details: { contributions: round.contributions, sites, ...keyHolderHead } });
       request.log.info({ roundId: id, contributions: round.contributions }, 'result released');
       return { round_id: id, release: 'released' as const };
     },

@@ -89,6 +89,13 @@ export async function studyRoutes(app: FastifyInstance, options: StudyRoutesOpti
       if (body.model_id !== undefined && !(await store.getModel(body.model_id))) {
         throw new CoordinatorError('FEDVAL_ERR_COORD_UNKNOWN_MODEL', body.model_id);
       }
+      // A release of one or two sites is no aggregate: with two, each site subtracts its own numbers and reads the other's.
+      const floor = config.limits.min_release_sites;
+      const minSites = body.release?.min_sites ?? Math.max(floor, Math.min(DEFAULT_PROTECTION.minSites, body.sites.length));
+      if (minSites < floor) throw new CoordinatorError('FEDVAL_ERR_COORD_RELEASE_MINIMUM', `release.min_sites is ${minSites}, at least ${floor} is required`);
+      if (body.sites.length < floor) {
+        throw new CoordinatorError('FEDVAL_ERR_COORD_RELEASE_MINIMUM', `the study has ${body.sites.length} sites; a release needs at least ${floor}`);
+      }
       // Throws a coded @fedval/metrics error (answered with 400) for an invalid spec or a vector over the limit.
       const spec = body.metric_spec;
       const layout = createStatisticsLayout(spec);
@@ -96,7 +103,7 @@ export async function studyRoutes(app: FastifyInstance, options: StudyRoutesOpti
       // Throws a coded @fedval/he error (400) when no encryption parameters can carry the study.
       const protection = planProtection(layout, {
         contribution,
-        minSites: body.release?.min_sites ?? Math.min(DEFAULT_PROTECTION.minSites, body.sites.length),
+        minSites,
         maxPatientsPerSite: body.max_patients_per_site ?? DEFAULT_PROTECTION.maxPatientsPerSite,
         sites: body.sites.length,
         privacy: null,

@@ -27,7 +27,7 @@ export function acquireDataDirLock(dataDir: string): DataDirLock {
   const file = join(dataDir, LOCK_FILE);
   const owner = String(process.pid);
   try {
-    mkdirSync(dataDir, { recursive: true });
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 }); // owner only: the database and the audit trail live here
   } catch (cause) {
     throw new CoordinatorError('FEDVAL_ERR_COORD_STORAGE', `cannot create the data directory (${(cause as NodeJS.ErrnoException).code})`, { cause });
   }

@@ -105,7 +105,7 @@ export function openSqliteStore(dataDir: string): SqliteCoordinatorStore {
     if (cause instanceof SqliteError && cause.code === 'FEDVAL_ERR_SQLITE_SCHEMA_VERSION') {
       throw new CoordinatorError('FEDVAL_ERR_COORD_STORAGE_VERSION', cause.message, { cause });
     }
-    throw new CoordinatorError('FEDVAL_ERR_COORD_STORAGE', `cannot open the database in ${dataDir}`, { cause });
+    throw new CoordinatorError('FEDVAL_ERR_COORD_STORAGE', `cannot open the database in ${dataDir}${cause instanceof SqliteError ? ` (${cause.code})` : ''}`, { cause });
   }
 }
 

@@ -24,7 +24,11 @@ export const API_TOKENS: Readonly<Record<Role, string>> = Object.freeze(
   Object.fromEntries(ROLES.map((role) => [role, `api-token-of-${role}-0123456789`])) as Record<Role, string>,
 );
 
-/** A configuration for tests: port 0, silent logs, the three test sites, one API token per role, the given limits. */
+/**
+ * A configuration for tests: port 0, silent logs, the three test sites, one API token per role, the given limits.
+ * Studies of one or two sites are allowed (min_release_sites 1) unless `limits` says otherwise: the production floor
+ * of 3 is tested in rest-api.test.ts.
+ */
 export function testConfig(dataDir: string, limits: Record<string, number> = {}): CoordinatorConfig {
   return parseCoordinatorConfig(
     {
@@ -32,7 +36,7 @@ export function testConfig(dataDir: string, limits: Record<string, number> = {})
       data_dir: dataDir,
       sites: Object.entries(SITE_TOKENS).map(([id, token]) => ({ id, token_sha256: hashToken(token) })),
       api_tokens: ROLES.map((role) => ({ name: role, role, token_sha256: hashToken(API_TOKENS[role]) })),
-      limits,
+      limits: { min_release_sites: 1, ...limits },
       log_level: 'silent',
     },
     { baseDir: dataDir },

@@ -138,7 +138,73 @@ describe('fedval audit cross-check', () => {
     expect(run.code).toBe(1);
     expect(run.stdout).toContain('site:site-a:');
     expect(run.stdout).toContain('BROKEN at line 1');
-    expect(run.stdout).toContain('not compared, a log is broken');
+    expect(run.stdout).toContain('not compared, a trail is broken');
     for (const bad of ['=dir', 'site-a=', 'no-equals', 'a b=dir']) expect(() => parseSiteDir(bad)).toThrow(CliError);
+  });
+});
+
+describe('trails anchored in each other', () => {
+  /** Three trails as a round writes them: each keeps the heads of the others it was sent. */
+  function anchoredTrails(): { coordinator: string; site: string; keys: string } {
+    const paths = { coordinator: join(dir, 'c'), site: join(dir, 's'), keys: join(dir, 'k') };
+    for (const path of Object.values(paths)) mkdirSync(path);
+    const c = AuditLog.open(join(paths.coordinator, 'audit.jsonl'));
+    const s = AuditLog.open(join(paths.site, 'audit.jsonl'));
+    const k = AuditLog.open(join(paths.keys, 'audit.jsonl'));
+    const head = (e: { seq: number; hash: string }) => ({ seq: e.seq, hash: e.hash });
+    c.append({ actor: 'coordinator', action: 'config.loaded', object: 'config:c.yaml' });
+    const dispatched = head(c.append({ actor: 'coordinator', action: 'task.dispatched', object: 'round:r-1', details: { site: 'site-a' } }));
+    s.append({ actor: 'site:site-a', action: 'task.received', object: 'round:r-1', details: { coordinator_audit_seq: dispatched.seq, coordinator_audit_hash: dispatched.hash } });
+    const sent = head(s.append({ actor: 'site:site-a', action: 'contribution.sent', object: 'round:r-1', details: { sha256: SHA_A } }));
+    c.append({ actor: 'site:site-a', action: 'contribution.received', object: 'round:r-1', details: { site: 'site-a', sha256: SHA_A, site_audit_seq: sent.seq, site_audit_hash: sent.hash } });
+    const read = head(c.append({ actor: 'role:privacy_officer:po', action: 'aggregate.read', object: 'round:r-1' }));
+    const decrypted = head(k.append({ actor: 'key_holder:po', action: 'aggregate.decrypted', object: 'round:r-1', details: { coordinator_audit_seq: read.seq, coordinator_audit_hash: read.hash } }));
+    c.append({ actor: 'role:privacy_officer:po', action: 'result.released', object: 'round:r-1', details: { key_holder_audit_seq: decrypted.seq, key_holder_audit_hash: decrypted.hash } });
+    for (const log of [c, s, k]) log.close();
+    return paths;
+  }
+  const cut = (path: string, keep: number): void => {
+    const file = join(path, 'audit.jsonl');
+    writeFileSync(file, readFileSync(file, 'utf8').split('\n').slice(0, keep).map((line) => `${line}\n`).join(''));
+  };
+  const crossCheck = (paths: { coordinator: string; site: string; keys: string }) =>
+    fedval(['audit', 'cross-check', '--coordinator-dir', paths.coordinator, '--site', `site-a=${paths.site}`, '--key-dir', paths.keys, '--round', 'r-1', '--json']);
+
+  it('exports the heads each trail kept and verifies a trail against them: cut short or emptied, it fails', () => {
+    const paths = anchoredTrails();
+    const exported = fedval(['audit', 'anchors', '--dir', paths.coordinator, '--party', 'site:site-a', '--json']);
+    expect(exported.code).toBe(0);
+    const anchorsFile = join(dir, 'site-a-anchors.json');
+    writeFileSync(anchorsFile, exported.stdout);
+    expect(JSON.parse(exported.stdout).anchors).toHaveLength(1);
+    expect(fedval(['audit', 'verify', '--dir', paths.site, '--anchors', anchorsFile]).code).toBe(0);
+    const [anchor] = fedval(['audit', 'anchors', '--dir', paths.keys, '--party', 'coordinator']).stdout.trim().split('\n');
+    expect(anchor).toMatch(/^4:[0-9a-f]{64}$/);
+    expect(fedval(['audit', 'verify', '--dir', paths.coordinator, '--anchor', anchor!]).code).toBe(0);
+    expect(crossCheck(paths).code).toBe(0);
+
+    cut(paths.site, 1); // the site's contribution.sent removed: its chain alone still verifies
+    expect(fedval(['audit', 'verify', '--dir', paths.site]).code).toBe(0);
+    const verify = fedval(['audit', 'verify', '--dir', paths.site, '--anchors', anchorsFile, '--json']);
+    expect(verify.code).toBe(1);
+    expect(JSON.parse(verify.stdout).verification).toMatchObject({ ok: false, reason: 'anchor_mismatch' });
+    cut(paths.coordinator, 0); // emptied
+    expect(fedval(['audit', 'verify', '--dir', paths.coordinator]).code).toBe(0);
+    expect(fedval(['audit', 'verify', '--dir', paths.coordinator, '--anchor', anchor!]).code).toBe(1);
+    expect(fedval(['audit', 'verify', '--dir', paths.coordinator, '--anchor', 'four:abc']).stderr).toContain('FEDVAL_ERR_CLI_USAGE');
+  });
+
+  it('cross-check names the trail cut short, whichever party it is', () => {
+    for (const [party, keep] of [['coordinator', 3], ['site:site-a', 1], ['key-holder', 0]] as const) {
+      rmSync(dir, { recursive: true, force: true });
+      mkdirSync(dir);
+      const paths = anchoredTrails();
+      cut(party === 'coordinator' ? paths.coordinator : party === 'key-holder' ? paths.keys : paths.site, keep);
+      const run = crossCheck(paths);
+      expect(run.code).toBe(1);
+      const report = JSON.parse(run.stdout) as { logs: { party: string; verification: { ok: boolean; reason?: string } }[]; discrepancies: unknown };
+      expect(report.logs.filter((log) => !log.verification.ok)).toEqual([expect.objectContaining({ party, verification: expect.objectContaining({ reason: 'anchor_mismatch' }) })]);
+      expect(report.discrepancies).toBeNull();
+    }
   });
 });

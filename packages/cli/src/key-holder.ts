@@ -4,7 +4,7 @@ import { contributionDigest, roundAggregateResponseSchema } from '@fedval/protoc
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
-import { AuditLog } from '@fedval/trust';
+import { AuditLog, auditHead, auditHeadDetails } from '@fedval/trust';
 import type { AuditEvent } from '@fedval/trust';
 import { bfvEncryptionSummary, createHeContext, decryptVector, generateKeyPair, planFingerprint, validateBfvPlan } from '@fedval/he';
 import { createRelease, finalizeRelease } from '@fedval/dp';
@@ -119,7 +119,11 @@ export async function decryptRound(options: DecryptOptions) {
     problems.push('the contributions are not accounted for by distinct contributing sites');
   }
   const roundObject = `round:${certificate.round_id}`;
-  const policy = { round: certificate.round_id, study: certificate.study_id, contributions: certificate.contributions, contributing_sites: certificate.contributing_sites, min_sites: minSites };
+  const policy = {
+    round: certificate.round_id, study: certificate.study_id, contributions: certificate.contributions, contributing_sites: certificate.contributing_sites, min_sites: minSites,
+    // The coordinator's trail head after it recorded this read: kept here as an anchor of its trail.
+    ...auditHeadDetails('coordinator', certificate.coordinator_audit_head),
+  };
   if (problems.length > 0) {
     recordKeyHolderEvent(options.keys, { action: 'decryption.refused', object: roundObject, reason: 'FEDVAL_ERR_CLI_RELEASE_POLICY', details: { ...policy, problems } });
     throw new CliError('FEDVAL_ERR_CLI_RELEASE_POLICY', problems.join('; '));
@@ -168,6 +172,8 @@ export async function decryptRound(options: DecryptOptions) {
       metrics,
       contributions: certificate.contributions,
       privacy: { dp, encryption },
+      // This trail's head: the coordinator records it with the release, an anchor of the key holder's trail.
+      key_holder_audit_head: auditHead(join(options.keys, KEY_FILES.audit)),
     });
   }
   return { metrics, round: { round_id: certificate.round_id, study_id: certificate.study_id, contributions: certificate.contributions }, privacy: { dp, encryption } };

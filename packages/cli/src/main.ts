@@ -5,7 +5,7 @@ import { formatMetricsTable } from '@fedval/metrics';
 import type { EvaluationCommandOptions, MetricsReport } from '@fedval/metrics';
 import { collect, createProgram, packageVersion, decimal, metricSpecOrUsageError, runProgram, withEvaluationOptions } from '@fedval/command-line';
 import { formatAuditEntry } from '@fedval/trust';
-import { crossCheckAuditDirs, describeCrossCheck, describeVerification, parseSiteDir, showAuditDir, verifyAuditDir } from './audit.ts';
+import { anchorsFromOptions, anchorsInDir, crossCheckAuditDirs, describeCrossCheck, describeVerification, parseSiteDir, showAuditDir, verifyAuditDir } from './audit.ts';
 import { CoordinatorClient } from './coordinator-client.ts';
 import { CliError } from './errors.ts';
 import { withPrivacyOptions } from './privacy-options.ts';
@@ -189,11 +189,28 @@ audit
   .command('verify')
   .description('verify DIR/audit.jsonl (a coordinator or agent data directory): exit 0 when intact, 1 naming the first broken entry')
   .requiredOption('--dir <dir>', 'data directory holding audit.jsonl')
+  .option('--anchor <seq:hash>', 'a head of this trail another party kept (see audit anchors): it must still be in the trail, repeatable', collect, [])
+  .option('--anchors <file>', 'heads in a JSON file, as `fedval audit anchors --json` or `fedval-agent audit anchors --json` print them')
   .option('--json', 'print one JSON document on stdout')
-  .action((options: { dir: string; json?: boolean }) => {
-    const report = verifyAuditDir(options.dir);
-    process.stdout.write(options.json ? `${JSON.stringify(report, null, 2)}\n` : `${describeVerification(report)}\n`);
+  .action((options: { dir: string; anchor: string[]; anchors?: string; json?: boolean }) => {
+    const anchors = anchorsFromOptions(options);
+    const report = { ...verifyAuditDir(options.dir, anchors), anchors: anchors.length };
+    process.stdout.write(options.json ? `${JSON.stringify(report, null, 2)}\n` : `${describeVerification(report)}${anchors.length > 0 ? ` (checked against ${anchors.length} anchor${anchors.length === 1 ? '' : 's'})` : ''}\n`);
     if (!report.verification.ok) process.exitCode = 1;
+  });
+audit
+  .command('anchors')
+  .description("the heads of another party's trail kept in DIR/audit.jsonl: a coordinator's data directory keeps each site's and the key holder's, a key directory the coordinator's")
+  .requiredOption('--dir <dir>', 'directory holding audit.jsonl (coordinator data directory or key directory)')
+  .requiredOption('--party <party>', 'whose heads: coordinator, key-holder or site:ID')
+  .option('--json', 'print one JSON document on stdout (the form --anchors reads)')
+  .action((options: { dir: string; party: string; json?: boolean }) => {
+    const report = anchorsInDir(options.dir, options.party);
+    if (options.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+    else for (const anchor of report.anchors) process.stdout.write(`${anchor.seq}:${anchor.hash}\n`);
+    if (report.conflicts.length > 0) process.stderr.write(`${options.party} showed two different heads for seq ${report.conflicts.join(', ')}: two histories\n`);
+    if (!report.verification.ok) process.stderr.write(`${describeVerification(report)}: heads read up to the break\n`);
+    if (report.conflicts.length > 0 || !report.verification.ok) process.exitCode = 1;
   });
 audit
   .command('show')
@@ -212,15 +229,17 @@ audit
   });
 audit
   .command('cross-check')
-  .description("compare, for one round, what each site logged as sent with what the coordinator logged as received: exit 0 when they agree")
+  .description("check each trail against the heads of it the others kept (a trail cut short or rewound fails), then compare, for one round, what each site logged as sent with what the coordinator logged as received: exit 0 when all hold and agree")
   .requiredOption('--coordinator-dir <dir>', "the coordinator's data directory")
-  .requiredOption('--site <site=dir>', "a site id and its agent's data directory, repeatable", collect, [])
-  .requiredOption('--round <id>', 'round id')
+  .option('--site <site=dir>', "a site id and its agent's data directory, repeatable", collect, [])
+  .option('--key-dir <dir>', "the key holder's key directory (its audit.jsonl)")
+  .option('--round <id>', 'round id to compare (without it only the trails are checked)')
   .option('--json', 'print one JSON document on stdout')
-  .action((options: { coordinatorDir: string; site: string[]; round: string; json?: boolean }) => {
-    const report = crossCheckAuditDirs({ coordinatorDir: options.coordinatorDir, sites: options.site.map(parseSiteDir), round: options.round });
+  .action((options: { coordinatorDir: string; site: string[]; keyDir?: string; round?: string; json?: boolean }) => {
+    const report = crossCheckAuditDirs({ coordinatorDir: options.coordinatorDir, sites: options.site.map(parseSiteDir), keyDir: options.keyDir, round: options.round });
     process.stdout.write(options.json ? `${JSON.stringify(report, null, 2)}\n` : `${describeCrossCheck(report).join('\n')}\n`);
-    if (report.discrepancies === null || report.discrepancies.length > 0) process.exitCode = 1;
+    const trailsHold = report.logs.every((log) => log.verification.ok && log.conflicts.length === 0);
+    if (!trailsHold || (report.round !== null && (report.discrepancies === null || report.discrepancies.length > 0))) process.exitCode = 1;
   });
 
 interface SimulateOptions extends EvaluationCommandOptions, PrivacyCommandOptions {

@@ -93,6 +93,8 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
           { name: 'simulate-sponsor', role: 'sponsor', token_sha256: sha256(apiTokens.sponsor) },
           { name: 'simulate-key-holder', role: 'privacy_officer', token_sha256: sha256(apiTokens.privacy_officer) },
         ],
+        // A simulation runs over files the user holds: one or two sites may be released together.
+        limits: { min_release_sites: 1 },
         log_level: 'info',
       }),
     );

@@ -266,6 +266,14 @@ describe('documents inside the task and the result (schemas of the packages that
     expect(resolvePrivacySpec(back.content.privacy, { layout })).toEqual(privacy);
   });
 
+  it("carries the coordinator's audit head in a task, and refuses a malformed one naming it", () => {
+    const head = { seq: 12, hash: 'ab'.repeat(32) };
+    const back = decodeMessage(task({ coordinatorAuditHead: head }));
+    expect(back.type === 'task' && back.content.coordinatorAuditHead).toEqual(head);
+    expect(problemsOf(task({ coordinatorAuditHead: { seq: 12, hash: 'AB'.repeat(32) } }))).toContain('content.coordinatorAuditHead.hash');
+    expect(problemsOf(task({ coordinatorAuditHead: { seq: -1, hash: head.hash } }))).toContain('content.coordinatorAuditHead.seq');
+  });
+
   it('refuses a task whose documents break their owners’ rules, naming where', () => {
     expect(problemsOf(task({ metricSpec: { ...spec, bins: -5 } }))).toContain('content.metricSpec.bins');
     expect(problemsOf(task({ metricSpec: { ...spec, calibrationBins: 7 } }))).toContain('content.metricSpec.calibrationBins');

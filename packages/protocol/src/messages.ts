@@ -2,7 +2,7 @@
 import { resolvedPrivacySpecSchema } from '@fedval/dp';
 import { bfvPlanSchema } from '@fedval/he';
 import { metricSpecSchema } from '@fedval/metrics';
-import { authChallengeSchema, resultAttestationSchema } from '@fedval/trust';
+import { auditHeadSchema, authChallengeSchema, resultAttestationSchema } from '@fedval/trust';
 import { z } from 'zod';
 import { DEFAULT_PROTOCOL_LIMITS } from './limits.ts';
 
@@ -63,6 +63,8 @@ export const helloContentSchema = z
 export const welcomeContentSchema = z.strictObject({
   siteId: id,
   heartbeatIntervalMs: z.number().int().positive(),
+  /** The coordinator's audit trail head once it recorded this connection; the site keeps it as an anchor. */
+  auditHead: auditHeadSchema.optional(),
 });
 
 const modelFileSchema = z.strictObject({ path: z.string().min(1).max(512), data: bytes });
@@ -94,6 +96,8 @@ export const taskContentSchema = z.strictObject({
   /** Under DP: the study's resolved privacy spec (@fedval/dp); the site checks it against its statistics layout. */
   privacy: resolvedPrivacySpecSchema.optional(),
   deadline: epochMs,
+  /** The coordinator's audit trail head once it recorded dispatching this task; the site keeps it as an anchor. */
+  coordinatorAuditHead: auditHeadSchema.optional(),
 });
 
 export const acceptContentSchema = z.strictObject({ roundId: id });

@@ -2,7 +2,7 @@
 import { releaseSummarySchema, privacySpecInputSchema, resolvedPrivacySpecSchema } from '@fedval/dp';
 import { bfvEncryptionSummarySchema, bfvPlanSchema } from '@fedval/he';
 import { metricSpecInputSchema, metricSpecViewSchema, metricsReportSchema } from '@fedval/metrics';
-import { auditEntrySchema, privacyAttestationSchema } from '@fedval/trust';
+import { auditEntrySchema, auditHeadSchema, privacyAttestationSchema } from '@fedval/trust';
 import { z } from 'zod';
 
 /** Most files a model bundle may hold besides manifest.json. */
@@ -206,6 +206,8 @@ export const roundAggregateResponseSchema = z.strictObject({
   plan: bfvPlanSchema.nullable(),
   released: z.boolean(),
   ciphertexts_base64: z.array(z.base64()),
+  /** The coordinator's audit trail head once it recorded this read: the key holder keeps it as an anchor. */
+  coordinator_audit_head: auditHeadSchema,
 });
 export type RoundAggregateResponse = z.infer<typeof roundAggregateResponseSchema>;
 
@@ -214,6 +216,8 @@ export const releaseRequestSchema = z.strictObject({
   metrics: metricsReportSchema,
   contributions: z.number().int().positive(),
   privacy: releasedPrivacySchema.optional(),
+  /** The key holder's audit trail head: the coordinator records it with the release, an anchor of the key holder's trail. */
+  key_holder_audit_head: auditHeadSchema.optional(),
 });
 export type ReleaseRequest = z.infer<typeof releaseRequestSchema>;
 export const releaseResponseSchema = z.strictObject({ round_id: z.uuid(), release: z.literal('released') });
@@ -254,7 +258,6 @@ export const auditPageQuerySchema = z.strictObject({
   limit: z.coerce.number().int().min(1).max(MAX_AUDIT_PAGE).default(100),
 });
 
-const auditHeadSchema = z.strictObject({ seq: z.number().int().nonnegative(), hash: sha256Hex });
 
 export const auditPageResponseSchema = z.strictObject({
   entries: z.array(auditEntrySchema),

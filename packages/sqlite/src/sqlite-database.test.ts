@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
@@ -64,7 +64,39 @@ describe('openSqliteDatabase', () => {
     db.close();
   });
 
+  it('creates its directory 0700 and the database 0600 (its WAL too), and narrows an existing world-readable file', () => {
+    const path = join(dir, 'data', 'x.sqlite');
+    const db = openSqliteDatabase(path, { migrations: MIGRATIONS });
+    db.prepare('INSERT INTO a (name) VALUES (?)').run('x');
+    expect(statSync(join(dir, 'data')).mode & 0o777).toBe(0o700);
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+    expect(statSync(`${path}-wal`).mode & 0o777).toBe(0o600);
+    db.close();
+    const loose = join(dir, 'loose.sqlite');
+    closeSync(openSync(loose, 'w', 0o644));
+    openSqliteDatabase(loose, { migrations: MIGRATIONS }).close();
+    expect(statSync(loose).mode & 0o777).toBe(0o600);
+  });
+
+  it('refuses at start a file whose middle page was damaged (FEDVAL_ERR_SQLITE_CORRUPT), and opens the intact copy', () => {
+    const path = join(dir, 'x.sqlite');
+    const db = openSqliteDatabase(path, { migrations: MIGRATIONS });
+    const insert = db.prepare('INSERT INTO a (name, note) VALUES (?, ?)');
+    inWriteTransaction(db, () => {
+      for (let i = 0; i < 2000; i += 1) insert.run(`name-${i}`, 'x'.repeat(200));
+    });
+    db.close(); // checkpoints the WAL into the file
+    const pageSize = 4096; // SQLite's default page size
+    const pages = statSync(path).size / pageSize;
+    expect(pages).toBeGreaterThan(20);
+    openSqliteDatabase(path, { migrations: MIGRATIONS }).close(); // intact: opens
+    const fd = openSync(path, 'r+');
+    writeSync(fd, Buffer.alloc(pageSize, 0xa5), 0, pageSize, Math.floor(pages / 2) * pageSize);
+    closeSync(fd);
+    expect(codeOf(() => openSqliteDatabase(path, { migrations: MIGRATIONS }))).toBe('FEDVAL_ERR_SQLITE_CORRUPT');
+  });
+
   it('has exactly the published error codes', () => {
-    expect(Object.keys(SQLITE_ERROR_MESSAGES)).toEqual(['FEDVAL_ERR_SQLITE_OPEN', 'FEDVAL_ERR_SQLITE_SCHEMA_VERSION', 'FEDVAL_ERR_SQLITE_MIGRATION']);
+    expect(Object.keys(SQLITE_ERROR_MESSAGES)).toEqual(['FEDVAL_ERR_SQLITE_OPEN', 'FEDVAL_ERR_SQLITE_CORRUPT', 'FEDVAL_ERR_SQLITE_SCHEMA_VERSION', 'FEDVAL_ERR_SQLITE_MIGRATION']);
   });
 });

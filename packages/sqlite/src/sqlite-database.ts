@@ -1,6 +1,7 @@
 // sqlite-database.ts — an embedded SQLite database (node:sqlite) opened the one way fedval opens them: WAL, a busy
-// timeout, schema migrations counted by PRAGMA user_version, and write transactions that also lock between processes.
-import { mkdirSync } from 'node:fs';
+// timeout, an integrity check at start, owner-only file modes, schema migrations counted by PRAGMA user_version, and
+// write transactions that also lock between processes.
+import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { SqliteError } from './errors.ts';
@@ -26,9 +27,16 @@ export const DEFAULT_SQLITE_DATABASE_OPTIONS: Readonly<Omit<SqliteDatabaseOption
   busyTimeoutMs: 5_000, // 5 s
 });
 
+/** Mode of a directory openSqliteDatabase creates: owner only. */
+export const SQLITE_DIRECTORY_MODE = 0o700;
+/** Mode of the database file (SQLite gives its -wal and -shm files the same): owner read and write only. */
+export const SQLITE_FILE_MODE = 0o600;
+
 /**
- * Opens (creating its directory and file) the database at `path` in WAL mode and migrates it to the latest schema.
- * Throws FEDVAL_ERR_SQLITE_OPEN, FEDVAL_ERR_SQLITE_SCHEMA_VERSION (written by a newer program) or
+ * Opens (creating its directory, mode 0700, and file, mode 0600) the database at `path` in WAL mode, checks its
+ * integrity (`PRAGMA quick_check`: every page and b-tree, not the indexes' contents) and migrates it to the latest
+ * schema. An existing file is narrowed to mode 0600. Throws FEDVAL_ERR_SQLITE_OPEN, FEDVAL_ERR_SQLITE_CORRUPT (the
+ * file is damaged: restore it from a backup), FEDVAL_ERR_SQLITE_SCHEMA_VERSION (written by a newer program) or
  * FEDVAL_ERR_SQLITE_MIGRATION; the database is closed again on any failure.
  */
 export function openSqliteDatabase(path: string, options: Pick<SqliteDatabaseOptions, 'migrations'> & Partial<SqliteDatabaseOptions>): DatabaseSync {
@@ -36,7 +44,9 @@ export function openSqliteDatabase(path: string, options: Pick<SqliteDatabaseOpt
   if (!Number.isSafeInteger(busyTimeoutMs) || busyTimeoutMs < 0) throw new SqliteError('FEDVAL_ERR_SQLITE_OPEN', 'busyTimeoutMs must be an integer ≥ 0');
   let db: DatabaseSync;
   try {
-    mkdirSync(dirname(path), { recursive: true });
+    mkdirSync(dirname(path), { recursive: true, mode: SQLITE_DIRECTORY_MODE });
+    closeSync(openSync(path, 'a', SQLITE_FILE_MODE)); // created owner-only before SQLite opens it
+    chmodSync(path, SQLITE_FILE_MODE);
     db = new DatabaseSync(path);
   } catch (cause) {
     throw new SqliteError('FEDVAL_ERR_SQLITE_OPEN', `${path} (${(cause as NodeJS.ErrnoException).code ?? 'open failed'})`, { cause });
@@ -45,15 +55,38 @@ export function openSqliteDatabase(path: string, options: Pick<SqliteDatabaseOpt
     db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = ${synchronous === 'NORMAL' ? 'NORMAL' : 'FULL'}; PRAGMA foreign_keys = ${foreignKeys ? 'ON' : 'OFF'}; PRAGMA busy_timeout = ${busyTimeoutMs};`);
   } catch (cause) {
     db.close();
-    throw new SqliteError('FEDVAL_ERR_SQLITE_OPEN', `${path}: cannot set its pragmas`, { cause });
+    throw isCorruption(cause)
+      ? new SqliteError('FEDVAL_ERR_SQLITE_CORRUPT', `${path}: ${(cause as Error).message}`, { cause })
+      : new SqliteError('FEDVAL_ERR_SQLITE_OPEN', `${path}: cannot set its pragmas`, { cause });
   }
   try {
+    checkIntegrity(db, path);
     migrate(db, migrations);
   } catch (error) {
     db.close();
     throw error;
   }
   return db;
+}
+
+/** Most problems quick_check lists in its error message. */
+const MAX_REPORTED_PROBLEMS = 3;
+
+function isCorruption(cause: unknown): boolean {
+  const { errcode, message } = (cause ?? {}) as { errcode?: unknown; message?: unknown };
+  // SQLITE_CORRUPT (11) and SQLITE_NOTADB (26), with their extended codes in the high bits.
+  return (typeof errcode === 'number' && [11, 26].includes(errcode & 0xff)) || (typeof message === 'string' && /malformed|not a database/.test(message));
+}
+
+function checkIntegrity(db: DatabaseSync, path: string): void {
+  let rows: { quick_check?: unknown }[];
+  try {
+    rows = db.prepare(`PRAGMA quick_check(${MAX_REPORTED_PROBLEMS})`).all() as { quick_check?: unknown }[];
+  } catch (cause) {
+    throw new SqliteError('FEDVAL_ERR_SQLITE_CORRUPT', `${path}: ${(cause as Error).message}`, { cause });
+  }
+  const problems = rows.map((row) => String(row.quick_check)).filter((text) => text !== 'ok');
+  if (problems.length > 0) throw new SqliteError('FEDVAL_ERR_SQLITE_CORRUPT', `${path}: ${problems.join('; ')}`);
 }
 
 /** The schema version a database is at (`PRAGMA user_version`). */

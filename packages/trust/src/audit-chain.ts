@@ -121,7 +121,9 @@ function seqOf(value: unknown): number | undefined {
 
 /** Verifies the log open at `fd` from its first byte, calling `onEntry` with each intact entry in order. */
 export function scanAuditChain(fd: number, options: Readonly<AuditReadOptions>, onEntry?: (entry: AuditEntry) => void): ChainScan {
-  const anchors = new Map(options.anchors.map((a) => [a.seq, a.hash]));
+  // Several hashes may be anchored at one seq (a party showed two histories): the entry must match each.
+  const anchors = new Map<number, string[]>();
+  for (const { seq, hash } of options.anchors) anchors.set(seq, [...(anchors.get(seq) ?? []), hash]);
   const decoder = new TextDecoder('utf-8', { fatal: true });
   let head: AuditHead = { seq: 0, hash: AUDIT_GENESIS_HASH };
   let intactBytes = 0;
@@ -161,7 +163,7 @@ export function scanAuditChain(fd: number, options: Readonly<AuditReadOptions>, 
       return broken('broken_link', "prev is not the previous entry's hash: an entry was inserted, replaced or moved", seq);
     }
     const anchored = anchors.get(entry.seq);
-    if (anchored !== undefined && anchored !== entry.hash) {
+    if (anchored !== undefined && anchored.some((hash) => hash !== entry.hash)) {
       return broken('anchor_mismatch', 'the entry differs from the head published for this seq: the log was rewritten', seq);
     }
     head = { seq: entry.seq, hash: entry.hash };

@@ -11,6 +11,7 @@ export const TRUST_ERROR_MESSAGES = {
   FEDVAL_ERR_TRUST_AUDIT_CLOSED: 'audit log is closed',
   FEDVAL_ERR_TRUST_AUDIT_MODIFIED: 'audit log was changed by another writer since it was opened',
   FEDVAL_ERR_TRUST_AUDIT_WRITE_FAILED: 'audit entry could not be written durably',
+  FEDVAL_ERR_TRUST_INVALID_ANCHOR: 'not an audit anchor (a head: seq and SHA-256 hash)',
   FEDVAL_ERR_TRUST_KEY_EXISTS: 'a key file already exists at this path',
   FEDVAL_ERR_TRUST_KEY_UNREADABLE: 'private key file cannot be read',
   FEDVAL_ERR_TRUST_KEY_PERMISSIONS: 'private key file is accessible by group or others (chmod 600 it)',

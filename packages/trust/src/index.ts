@@ -8,6 +8,10 @@ export { AuditLog, DEFAULT_AUDIT_LOG_OPTIONS, quarantineTornTail } from './audit
 export type { AuditLogOptions, TornTailQuarantine } from './audit-log.ts';
 export { auditHead, DEFAULT_AUDIT_READ_OPTIONS, readAuditLog, verifyAuditLog } from './audit-chain.ts';
 export type { AuditBreakReason, AuditReadOptions, AuditVerification, ReadAuditLogOptions } from './audit-chain.ts';
+export {
+  auditHeadDetails, auditHeadSchema, conflictingAnchors, isAuditHead, parseAuditAnchor, parseAuditAnchors, recordedAuditHeads,
+} from './audit-anchors.ts';
+export type { AnchoredParty } from './audit-anchors.ts';
 export { CONTRIBUTION_RECEIVED, CONTRIBUTION_SENT, crossCheckRound } from './audit-cross-check.ts';
 export type { RoundDiscrepancy } from './audit-cross-check.ts';
 export {

@@ -1,6 +1,7 @@
 // signed-payloads.ts — the records a site signs (connection challenges, results with their attestation, enrollments) as schemas, and their canonical bytes under domain-separation strings.
 import { listProblems } from '@fedval/schema';
 import { z } from 'zod';
+import { auditHeadSchema } from './audit-anchors.ts';
 import { canonicalJsonBytes } from './canonical-json.ts';
 import { isHex32, sha256Hex } from './digest.ts';
 import type { RandomBytes } from './encoding.ts';
@@ -92,7 +93,7 @@ export type PrivacyAttestation = z.output<typeof privacyAttestationSchema>;
 export const resultAttestationSchema = z.strictObject({
   privacy: privacyAttestationSchema.optional(),
   dataset_commitment: sha256Field,
-  audit_head: z.strictObject({ seq: z.int(must('a non-negative integer')).nonnegative(must('a non-negative integer')), hash: sha256Field }, must('an object')),
+  audit_head: auditHeadSchema,
 }, must('an object'));
 export type ResultAttestation = z.output<typeof resultAttestationSchema>;
 
