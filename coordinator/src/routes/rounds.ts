@@ -3,6 +3,7 @@ import {
   releaseRequestSchema,
   releaseResponseSchema,
   roundAggregateResponseSchema,
+  roundContributionsResponseSchema,
   roundListResponseSchema,
   roundParamsSchema,
   roundResultSchema,
@@ -10,7 +11,7 @@ import {
   roundViewSchema,
   studyParamsSchema,
 } from '@fedval/protocol';
-import type { RoundAggregateResponse, RoundView } from '@fedval/protocol';
+import type { RoundAggregateResponse, RoundContributionsResponse, RoundView } from '@fedval/protocol';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { actorOf } from '../access-control.ts';
@@ -151,6 +152,57 @@ export async function roundRoutes(app: FastifyInstance, options: RoundRoutesOpti
         plan: study.protection.encryption,
         released: round.result !== null,
         ciphertexts_base64: ciphertexts.map((bytes) => Buffer.from(bytes).toString('base64')),
+      };
+    },
+  );
+
+  // Every contribution of an aggregated bfv round with its signed record: the key holder verifies each against its own
+  // roster and adds them itself, so the coordinator's aggregate and its counts need not be trusted.
+  api.get(
+    '/api/rounds/:id/contributions',
+    {
+      config: { roles: ['privacy_officer'] },
+      schema: {
+        summary: "An aggregated round's contributions: each site's ciphertexts and signed contribution record",
+        params: roundParamsSchema,
+        response: { 200: roundContributionsResponseSchema },
+      },
+    },
+    async (request): Promise<RoundContributionsResponse> => {
+      const { id } = request.params;
+      await rounds.flush();
+      const round = await store.getRound(id);
+      if (!round) throw new CoordinatorError('FEDVAL_ERR_COORD_ROUND_NOT_FOUND', id);
+      const study = await store.getStudy(round.studyId);
+      if (!study?.protection.encryption) throw new CoordinatorError('FEDVAL_ERR_COORD_NOT_ENCRYPTED', round.studyId);
+      if (round.state !== 'aggregated') throw new CoordinatorError('FEDVAL_ERR_COORD_NOT_AGGREGATED', `round is ${round.state}`);
+      const kept = await store.listRoundContributions(id);
+      audit({
+        actor: actorOf(request),
+        action: 'contributions.read',
+        object: `round:${round.id}`,
+        details: { contributions: kept.length, signed: kept.filter((item) => item.record !== null).length, released: round.result !== null },
+      });
+      return {
+        round_id: round.id,
+        study_id: round.studyId,
+        state: round.state,
+        created_at: isoTime(round.createdAt),
+        deadline_at: isoTime(round.deadlineAt),
+        closed_at: round.closedAt === null ? null : isoTime(round.closedAt),
+        min_sites: study.protection.minSites,
+        metric_spec: study.metricSpec,
+        privacy: study.protection.privacy,
+        plan: study.protection.encryption,
+        released: round.result !== null,
+        contributions: kept.map((item) => ({
+          site_id: item.siteId,
+          ciphertexts_base64: item.ciphertexts.map((bytes) => Buffer.from(bytes).toString('base64')),
+          record: item.record as RoundContributionsResponse['contributions'][number]['record'],
+          attestation: item.attestation,
+          public_key: item.publicKey,
+          received_at: isoTime(item.receivedAt),
+        })),
       };
     },
   );

@@ -30,8 +30,13 @@ export interface AuthChallenge {
   readonly audience: string;
 }
 
-/** What a site signs with each result; the signature travels next to the result message. */
+/**
+ * What a site signs with each result, its contribution record: the signature travels next to the result message, and
+ * the coordinator keeps it with the ciphertexts so that the key holder can check it against the roster it pinned.
+ */
 export interface SignedResultFields {
+  /** The study the round belongs to: a record is never valid for another study's decryption. */
+  readonly studyId: string;
   readonly roundId: string;
   readonly siteId: string;
   /** SHA-256 (hex) of the contribution's bytes as sent, as in the site's `contribution.sent` audit entry. */
@@ -157,11 +162,12 @@ export function verifyChallengeResponse(
 
 /**
  * The bytes a site signs with a result: canonical JSON of
- * `{ domain: 'fedval/v1/result', roundId, siteId, contributionSha256, nonce, sentAt }`, plus `attestationSha256` when given.
+ * `{ domain: 'fedval/v1/result', studyId, roundId, siteId, contributionSha256, nonce, sentAt }`, plus `attestationSha256` when given.
  */
 export function resultSignaturePayload(fields: SignedResultFields): Uint8Array {
-  const { roundId, siteId, contributionSha256, nonce, sentAt, attestationSha256 } = (fields ?? {}) as Partial<SignedResultFields>;
+  const { studyId, roundId, siteId, contributionSha256, nonce, sentAt, attestationSha256 } = (fields ?? {}) as Partial<SignedResultFields>;
   const problems: string[] = [];
+  if (typeof studyId !== 'string' || !ID.test(studyId)) problems.push('studyId: expected 1-128 letters, digits or . _ : -');
   if (typeof roundId !== 'string' || !ID.test(roundId)) problems.push('roundId: expected 1-128 letters, digits or . _ : -');
   if (typeof siteId !== 'string' || !ID.test(siteId)) problems.push('siteId: expected 1-128 letters, digits or . _ : -');
   if (!isHex32(contributionSha256)) problems.push('contributionSha256: expected a lowercase hex SHA-256');
@@ -169,7 +175,7 @@ export function resultSignaturePayload(fields: SignedResultFields): Uint8Array {
   if (!isEpochMs(sentAt)) problems.push('sentAt: expected epoch milliseconds');
   if (attestationSha256 !== undefined && !isHex32(attestationSha256)) problems.push('attestationSha256: expected a lowercase hex SHA-256');
   check(problems);
-  return canonicalJsonBytes({ domain: RESULT_DOMAIN, roundId, siteId, contributionSha256, nonce, sentAt, ...(attestationSha256 !== undefined ? { attestationSha256 } : {}) });
+  return canonicalJsonBytes({ domain: RESULT_DOMAIN, studyId, roundId, siteId, contributionSha256, nonce, sentAt, ...(attestationSha256 !== undefined ? { attestationSha256 } : {}) });
 }
 
 /** The bytes a site signs to enroll: canonical JSON of `{ domain: 'fedval/v1/enroll', siteId, publicKey, enrollmentTokenSha256 }`. */
