@@ -228,17 +228,22 @@ export async function roundRoutes(app: FastifyInstance, options: RoundRoutesOpti
       const study = await store.getStudy(round.studyId);
       if (round.state !== 'aggregated') throw new CoordinatorError('FEDVAL_ERR_COORD_NOT_AGGREGATED', `round is ${round.state}`);
       if (round.result !== null) throw new CoordinatorError('FEDVAL_ERR_COORD_ALREADY_RELEASED', id);
-      if (body.contributions !== round.contributions) {
-        throw new CoordinatorError('FEDVAL_ERR_COORD_RELEASE_POLICY', `the round has ${round.contributions} contributions, the release names ${body.contributions}`);
+      const contributed = round.sites.filter((site) => site.status === 'contributed').map((site) => site.siteId);
+      // The key holder names the sites it verified and summed; without them, the release is of every contribution.
+      const sites = body.sites ?? contributed;
+      if (body.sites !== undefined && (new Set(body.sites).size !== body.sites.length || body.sites.some((site) => !contributed.includes(site)))) {
+        throw new CoordinatorError('FEDVAL_ERR_COORD_RELEASE_POLICY', 'the release names a site that did not contribute to the round, or one site twice');
       }
-      if (study && round.contributions < study.protection.minSites) {
-        throw new CoordinatorError('FEDVAL_ERR_COORD_RELEASE_POLICY', `${round.contributions} contributions, the study requires ${study.protection.minSites}`);
+      if (body.contributions !== sites.length) {
+        throw new CoordinatorError('FEDVAL_ERR_COORD_RELEASE_POLICY', `the release is of ${sites.length} contributions, it names ${body.contributions}`);
       }
-      const sites = round.sites.filter((site) => site.status === 'contributed').map((site) => site.siteId);
-      const result = { metrics: body.metrics, contributions: round.contributions, sites, ...(body.privacy ? { privacy: body.privacy } : {}) };
+      if (study && sites.length < study.protection.minSites) {
+        throw new CoordinatorError('FEDVAL_ERR_COORD_RELEASE_POLICY', `${sites.length} contributions, the study requires ${study.protection.minSites}`);
+      }
+      const result = { metrics: body.metrics, contributions: sites.length, sites, ...(body.privacy ? { privacy: body.privacy } : {}) };
       if (!(await store.releaseRound(id, result, Date.now()))) throw new CoordinatorError('FEDVAL_ERR_COORD_ALREADY_RELEASED', id);
-      audit({ actor: actorOf(request), action: 'result.released', object: `round:${id}`, details: { contributions: round.contributions, sites } });
-      request.log.info({ roundId: id, contributions: round.contributions }, 'result released');
+      audit({ actor: actorOf(request), action: 'result.released', object: `round:${id}`, details: { contributions: sites.length, sites } });
+      request.log.info({ roundId: id, contributions: sites.length }, 'result released');
       return { round_id: id, release: 'released' as const };
     },
   );

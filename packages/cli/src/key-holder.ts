@@ -286,7 +286,7 @@ export async function decryptRound(options: DecryptOptions) {
       refuseDecryption(
         `${counted.length} verified contributions from distinct rostered sites, the release policy requires at least ${minSites}` +
           (refusals.length > 0 ? ` (refused: ${refusals.map((refusal) => `${refusal.siteId} ${refusal.reason}`).join(', ')})` : ''),
-        { sites, refused: refusals.length },
+        { contributions: counted.length, sites, refused: refusals.length },
       );
     }
     const aggregate = sum.toEncryptedVector();
@@ -326,6 +326,7 @@ export async function decryptRound(options: DecryptOptions) {
         await client.call('POST', `/api/rounds/${encodeURIComponent(options.round)}/release`, releaseResponseSchema, {
           metrics: metrics as unknown as Record<string, unknown>,
           contributions: counted.length,
+          sites,
           privacy: { dp, encryption },
         });
       } catch (cause) {

@@ -290,6 +290,11 @@ export type RoundContributionsResponse = z.infer<typeof roundContributionsRespon
 export const releaseRequestSchema = z.strictObject({
   metrics: finalizedMetricsSchema,
   contributions: z.number().int().positive(),
+  /**
+   * The sites whose verified contributions the key holder added and decrypted (it may have refused others, e.g. an
+   * unsigned one); each must have contributed to the round, as many as `contributions`. Absent: every contributing site.
+   */
+  sites: z.array(siteIdSchema).max(MAX_STUDY_SITES).optional(),
   privacy: releasePrivacySchema.optional(),
 });
 export type ReleaseRequest = z.infer<typeof releaseRequestSchema>;
