@@ -49,9 +49,9 @@ describe('the sponsor and key holder run a study with fedval commands', () => {
     expect(((await json('sponsor', ['models', 'register', MODEL_DIR])) as { created: unknown }).created).toBe(false);
     expect(modelListResponseSchema.parse(await json('sponsor', ['models', 'list'])).map((listed) => listed.model_id)).toEqual([model.model_id]);
 
-    // sites list: connected, token sites (not enrolled) show no key fingerprint.
+    // sites list: connected, each with the fingerprint of the key it enrolled (as the site read it out at enrollment).
     const sites = siteListResponseSchema.parse(await json('sponsor', ['sites', 'list']));
-    expect(sites.map((site) => [site.site_id, site.connected, site.key_fingerprint])).toEqual(SITES.map((site) => [site, true, null]));
+    expect(sites.map((site) => [site.site_id, site.connected, site.key_fingerprint])).toEqual(SITES.map((site) => [site, true, deployment.fingerprints.get(site)]));
 
     const study = studyViewSchema.parse(
       await json('sponsor', ['studies', 'create', '--name', 'rotterdam model at three sites', '--model', model.model_id, '--site', ...SITES, '--group', 'meno=0,1', ...METRIC_OPTIONS, '--no-dp']),
