@@ -116,7 +116,7 @@ describe('the key holder verifies, never trusts, the coordinator', () => {
         socket.send(createMessage('task.accept', { roundId }));
         const context = await createHeContext(contribution.plan as never);
         const length = createStatisticsLayout(resolveMetricSpec(task.content.metricSpec as Partial<MetricSpec>)).length;
-        const ciphertexts = encryptVector(context, contribution.publicKey, new Float64Array(length)).ciphertexts;
+        const ciphertexts = encryptVector(context, contribution.publicKey, new Float64Array(length)).ciphertexts.map((bytes) => new Uint8Array(bytes));
         context.dispose();
         const contributionSha256 = contributionDigest({ kind: 'bfv', ciphertexts }).sha256;
         const record = { studyId: taskStudy, roundId, siteId, contributionSha256, nonce: createNonce(), sentAt: Date.now() };
@@ -347,7 +347,7 @@ describe('the key holder verifies, never trusts, the coordinator', () => {
     if (task.type !== 'task' || task.content.contribution.kind !== 'bfv') throw new Error('shape');
     fakeB.send(createMessage('task.accept', { roundId: round }));
     const context = await createHeContext(task.content.contribution.plan as never);
-    const ciphertexts = encryptVector(context, task.content.contribution.publicKey, new Float64Array(createStatisticsLayout(resolveMetricSpec(task.content.metricSpec as Partial<MetricSpec>)).length)).ciphertexts;
+    const ciphertexts = encryptVector(context, task.content.contribution.publicKey, new Float64Array(createStatisticsLayout(resolveMetricSpec(task.content.metricSpec as Partial<MetricSpec>)).length)).ciphertexts.map((bytes) => new Uint8Array(bytes));
     context.dispose();
     const sha = contributionDigest({ kind: 'bfv', ciphertexts }).sha256;
     const record = { studyId: rekeyedStudy, roundId: round, siteId: 'site-b', contributionSha256: sha, nonce: createNonce(), sentAt: Date.now() };
