@@ -31,6 +31,11 @@ describe('the key holder verifies, never trusts, the coordinator', () => {
   let proxyUrl = '';
   const files: Record<string, string> = {};
   const fakeSockets: RawSite[] = [];
+  const heartbeats: NodeJS.Timeout[] = [];
+  /** The operator's sites answer the coordinator's liveness check like a real agent (heartbeat messages). */
+  const keepAlive = (socket: RawSite): void => {
+    heartbeats.push(setInterval(() => socket.socket.readyState === socket.socket.OPEN && socket.send(createMessage('heartbeat', {})), 2000));
+  };
   const keysDir = (): string => join(deployment.dir, 'keys');
   let studyId = '';
   let round1 = '';
@@ -103,6 +108,7 @@ describe('the key holder verifies, never trusts, the coordinator', () => {
     const signature = new Uint8Array(signChallenge(identity.privateKeyPem, challenge.content as AuthChallenge, { siteId, purpose: 'connect', expectedAudience: deployment.wsUrl }));
     socket.send(createMessage('hello', { siteId, signature, agentVersion: 'operator', capabilities: { tasks: ['binary'], contributions: ['bfv'] } }));
     expect((await socket.next((m) => m.type === 'welcome' || m.type === 'error')).type).toBe('welcome');
+    keepAlive(socket);
     void (async () => {
       for (;;) {
         let task;
@@ -156,6 +162,7 @@ describe('the key holder verifies, never trusts, the coordinator', () => {
 
   afterAll(async () => {
     proxy.rewrite = undefined;
+    for (const timer of heartbeats) clearInterval(timer);
     for (const socket of fakeSockets) socket.close();
     await proxy?.close();
     await deployment?.stop();
@@ -341,6 +348,7 @@ describe('the key holder verifies, never trusts, the coordinator', () => {
       capabilities: { tasks: ['binary'], contributions: ['bfv'] },
     }));
     expect((await fakeB.next((m) => m.type === 'welcome' || m.type === 'error')).type).toBe('welcome');
+    keepAlive(fakeB);
     const started = await deployment.api('POST', `/api/studies/${rekeyedStudy}/rounds`);
     const round = started.body.round_id as string;
     const task = await fakeB.next((m) => m.type === 'task');
