@@ -153,14 +153,34 @@ export interface ChangeRosterOptions {
 export async function changeRoster(options: ChangeRosterOptions): Promise<{ roster_sha256: string; previous_roster_sha256: string | null; added: string[]; removed: string[]; rekeyed: string[] }> {
   const roster = readRosterFile(options.roster);
   const study = await readStudyFile(options.keys);
-  let before: Roster | null = null;
-  try {
-    before = parseRoster(await readFile(join(options.keys, KEY_FILES.roster), 'utf8'), join(options.keys, KEY_FILES.roster));
-  } catch {
-    before = null; // none pinned yet, or unreadable: the new one replaces it, and the trail says so
-  }
+  // What changes is measured from the roster the trail last approved, never from roster.json (which anyone who can
+  // write the directory could have edited).
+  const approved = lastApprovedRoster(options.keys);
+  const before: Roster | null = approved && {
+    sites: new Map(Object.entries(approved.fingerprints).map(([site, fingerprint]) => [site, { fingerprint, publicKey: null }])),
+    sha256: approved.sha256,
+    canonical: '',
+  };
   await pinRoster(options.keys, roster, 'roster.changed', study.study_id, before);
   return { roster_sha256: roster.sha256, previous_roster_sha256: before?.sha256 ?? null, ...rosterChanges(before, roster) };
+}
+
+/** The SHA-256 and fingerprints of the roster the trail's last `roster.pinned` / `roster.changed` entry records. */
+function lastApprovedRoster(dir: string): { sha256: string; fingerprints: Record<string, string> } | null {
+  const path = join(dir, KEY_FILES.audit);
+  let entries;
+  try {
+    const read = readAuditLog(path, { select: (entry) => entry.action === 'roster.pinned' || entry.action === 'roster.changed' });
+    if (!read.verification.ok) throw new CliError('FEDVAL_ERR_CLI_AUDIT', `${path} does not verify`);
+    entries = read.entries;
+  } catch (cause) {
+    if (cause instanceof CliError) throw cause;
+    throw new CliError('FEDVAL_ERR_CLI_AUDIT', `${path}: ${(cause as Error).message}`, { cause });
+  }
+  const details = entries.at(-1)?.details as { roster_sha256?: unknown; fingerprints?: unknown } | undefined;
+  if (typeof details?.roster_sha256 !== 'string') return null;
+  const fingerprints = typeof details.fingerprints === 'object' && details.fingerprints !== null ? (details.fingerprints as Record<string, string>) : {};
+  return { sha256: details.roster_sha256, fingerprints };
 }
 
 /**
@@ -171,16 +191,7 @@ function loadPinnedRoster(dir: string): Roster {
   const path = join(dir, KEY_FILES.roster);
   if (!existsSync(path)) throw new CliError('FEDVAL_ERR_CLI_ROSTER', `${path}: no roster pinned; the privacy officer pins one with \`fedval keys roster --keys ${dir} --roster FILE\``);
   const roster = parseRoster(readFileSync(path, 'utf8'), path);
-  let recorded: string | undefined;
-  try {
-    const { verification, entries } = readAuditLog(join(dir, KEY_FILES.audit), { select: (entry) => entry.action === 'roster.pinned' || entry.action === 'roster.changed' });
-    if (!verification.ok) throw new CliError('FEDVAL_ERR_CLI_AUDIT', `${join(dir, KEY_FILES.audit)} does not verify`);
-    const last = entries.at(-1)?.details as { roster_sha256?: unknown } | undefined;
-    recorded = typeof last?.roster_sha256 === 'string' ? last.roster_sha256 : undefined;
-  } catch (cause) {
-    if (cause instanceof CliError) throw cause;
-    throw new CliError('FEDVAL_ERR_CLI_AUDIT', `${join(dir, KEY_FILES.audit)}: ${(cause as Error).message}`, { cause });
-  }
+  const recorded = lastApprovedRoster(dir)?.sha256;
   if (recorded !== roster.sha256) {
     throw new CliError('FEDVAL_ERR_CLI_ROSTER', `${path} is not the roster the privacy officer approved (its SHA-256 is not the one in the trail); change it only with \`fedval keys roster\``);
   }
