@@ -203,9 +203,9 @@ export function loadCoordinatorConfig(file: string, overrides?: ConfigOverrides)
 
 function applyOverrides(raw: unknown, overrides: ConfigOverrides | undefined): unknown {
   if (!overrides || (overrides.host === undefined && overrides.port === undefined)) return raw;
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return raw;
-  const source = raw as Record<string, unknown>;
-  const listen = source.listen !== null && typeof source.listen === 'object' ? (source.listen as Record<string, unknown>) : {};
+  if (!isMapping(raw)) return raw;
+  const source = raw;
+  const listen = isMapping(source['listen']) ? source['listen'] : {};
   return {
     ...source,
     listen: {
@@ -214,6 +214,11 @@ function applyOverrides(raw: unknown, overrides: ConfigOverrides | undefined): u
       ...(overrides.port !== undefined ? { port: overrides.port } : {}),
     },
   };
+}
+
+/** A YAML mapping: what the schema checks afterwards, with every problem listed. */
+function isMapping(value: unknown): value is { readonly [key: string]: unknown } {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
 function formatPath(path: readonly PropertyKey[]): string {

@@ -1,7 +1,8 @@
 // protection.ts — decides at study creation how contributions are protected: the BFV plan, the release policy.
-import { createRelease, resolvePrivacySpec } from '@fedval/dp';
-import type { PrivacySpec, ResolvedPrivacySpec } from '@fedval/dp';
+import { createRelease, planPrivacySpecInput, resolvePrivacySpec } from '@fedval/dp';
+import type { PrivacySpec, PrivacySpecInput, ResolvedPrivacySpec } from '@fedval/dp';
 import { planBfvParameters } from '@fedval/he';
+import type { BfvPlan } from '@fedval/he';
 import type { StatisticsLayout } from '@fedval/metrics';
 import type { StudyProtection } from './storage/store.ts';
 
@@ -17,7 +18,15 @@ export interface ProtectionRequest {
   maxPatientsPerSite: number;
   /** Number of sites of the study: the most contributions one aggregate can hold. */
   sites: number;
-  /** Differential privacy of each release, or null for exact releases (validation only). */
+  /**
+   * Differential privacy of each release as the REST API's `privacy` (@fedval/dp privacySpecInputSchema,
+   * snake_case): problems name its fields as the user wrote them. Takes precedence over `privacy`.
+   */
+  privacyInput?: PrivacySpecInput | null | undefined;
+  /**
+   * Differential privacy of each release, or null for exact releases (validation only).
+   * TODO(schemas): remove once the study route passes `privacyInput` (the REST body's `privacy` as parsed by privacySpecInputSchema).
+   */
   privacy: PrivacyRequest | null;
 }
 
@@ -39,10 +48,12 @@ export interface PrivacyRequest extends Partial<Omit<PrivacySpec, 'minSites'>> {
  * (the planner proves it or refuses with FEDVAL_ERR_HE_NO_PARAMETERS).
  */
 export function planProtection(layout: StatisticsLayout, request: ProtectionRequest): StudyProtection {
-  let resolved: ResolvedPrivacySpec | null = null;
-  if (request.privacy) {
+  let privacy: ResolvedPrivacySpec | null = null;
+  if (request.privacyInput) {
+    privacy = planPrivacySpecInput(request.privacyInput, { layout, minSites: request.minSites, sites: request.sites }).privacy;
+  } else if (request.privacy) {
     const { expectedPatients, expectedPrevalence, ...spec } = request.privacy;
-    resolved = resolvePrivacySpec(
+    privacy = resolvePrivacySpec(
       { ...spec, minSites: request.minSites },
       {
         layout,
@@ -53,18 +64,16 @@ export function planProtection(layout: StatisticsLayout, request: ProtectionRequ
     );
   }
   // What sites send: the statistics vector, or under DP its release vector (coarsened or tree-encoded, noised).
-  const release = createRelease(layout, resolved);
-  let encryption: Record<string, unknown> | null = null;
+  const release = createRelease(layout, privacy);
+  let encryption: BfvPlan | null = null;
   if (request.contribution === 'bfv') {
     const bounds = release.entryMaxAbsPerSite(request.maxPatientsPerSite);
-    const plan = planBfvParameters({
+    encryption = planBfvParameters({
       vectorLength: release.length,
       maxSites: request.sites,
       maxAbsPerSite: bounds.reduce((max, bound) => Math.max(max, bound), 1),
       entryMaxAbs: bounds,
     });
-    encryption = JSON.parse(JSON.stringify(plan)) as Record<string, unknown>;
   }
-  const privacy = resolved ? (JSON.parse(JSON.stringify(resolved)) as Record<string, unknown>) : null;
   return { minSites: request.minSites, maxPatientsPerSite: request.maxPatientsPerSite, encryption, privacy };
 }

@@ -5,7 +5,7 @@ import { createStatisticsLayout } from '@fedval/metrics';
 import type { MetricSpec } from '@fedval/metrics';
 import { contributionDigest, createMessage } from '@fedval/protocol';
 import { attestationSha256, CONTRIBUTION_RECEIVED } from '@fedval/trust';
-import type { JsonValue } from '@fedval/trust';
+import type { PrivacyAttestation, ResultAttestation } from '@fedval/trust';
 import type { Contribution, Message, MessageOf, Scorer, TaskContent } from '@fedval/protocol';
 import type { FastifyBaseLogger } from 'fastify';
 import type { ContributionAggregator } from './aggregation/contribution-aggregator.ts';
@@ -96,8 +96,8 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
   async startRound(study: StudyRecord, options: { actor?: string; now?: number } = {}): Promise<{ roundId: string; state: RoundState }> {
     const now = options.now ?? Date.now();
     if (this.#closed) throw new CoordinatorError('FEDVAL_ERR_COORD_SHUTTING_DOWN');
-    const layout = createStatisticsLayout(study.metricSpec as Partial<MetricSpec>);
-    const release = createRelease(layout, study.protection.privacy as never);
+    const layout = createStatisticsLayout(study.metricSpec);
+    const release = createRelease(layout, study.protection.privacy);
     const scorer = await this.#scorerFor(study);
     for (const round of this.#open.values()) {
       if (round.study.id === study.id) throw new CoordinatorError('FEDVAL_ERR_COORD_ROUND_IN_PROGRESS', `round ${round.id}`);
@@ -116,7 +116,7 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
       scorer,
       contribution:
         study.contribution === 'bfv'
-          ? { kind: 'bfv', plan: study.protection.encryption as Record<string, unknown>, publicKey: new Uint8Array(study.publicKey as Uint8Array) }
+          ? { kind: 'bfv', plan: study.protection.encryption as NonNullable<typeof study.protection.encryption>, publicKey: new Uint8Array(study.publicKey as Uint8Array) }
           : { kind: 'plaintext' },
       ...(study.protection.privacy ? { privacy: study.protection.privacy } : {}),
       deadline: deadlineAt,
@@ -274,7 +274,7 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
       throw error;
     }
     if (contribution.kind === 'bfv') this.#keepContribution(round, siteId, contribution.ciphertexts, content);
-    const privacy = privacyAttestation(attestation);
+    const privacy = attestation?.privacy ?? null;
     this.#audit({
       actor: `site:${siteId}`,
       action: CONTRIBUTION_RECEIVED,
@@ -302,7 +302,7 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
           contribution_sha256: content.contributionSha256,
           nonce: signed.nonce,
           sent_at: signed.sentAt,
-          attestation_sha256: attestation === null ? null : attestationSha256(attestation as JsonValue),
+          attestation_sha256: attestation === null ? null : attestationSha256(attestation),
           signature_base64: Buffer.from(signed.signature).toString('base64'),
         }
       : null;
@@ -420,7 +420,7 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
   #setSite(
     round: OpenRound,
     siteId: string,
-    update: { status: RoundSiteStatus; code?: string; contributionBytes?: number; contributionSha256?: string; privacy?: Record<string, number> | null },
+    update: { status: RoundSiteStatus; code?: string; contributionBytes?: number; contributionSha256?: string; privacy?: PrivacyAttestation | null },
   ): void {
     round.sites.set(siteId, { status: update.status, code: update.code ?? null });
     const now = Date.now();
@@ -449,31 +449,11 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
   }
 }
 
-/** The privacy figures a site reports with its result (its own budget, never data): finite numbers of known names only. */
-const PRIVACY_ATTESTATION_FIELDS = ['rho', 'epsilon', 'delta', 'epsilon_spent', 'epsilon_remaining', 'epsilon_total'] as const;
-function privacyAttestation(attestation: Record<string, unknown> | undefined): Record<string, number> | null {
-  const privacy = attestation?.privacy;
-  if (!privacy || typeof privacy !== 'object') return null;
-  const kept: Record<string, number> = {};
-  for (const field of PRIVACY_ATTESTATION_FIELDS) {
-    const value = (privacy as Record<string, unknown>)[field];
-    if (typeof value === 'number' && Number.isFinite(value)) kept[field] = value;
-  }
-  return Object.keys(kept).length > 0 ? kept : null;
-}
-
 /**
- * Evidence a site may attach to its result, recorded so an auditor can anchor the site's own log: its audit head
- * (`attestation.audit_head = { seq, hash }`) and its dataset commitment (`attestation.dataset_commitment`, 64 hex).
+ * Evidence a site attaches to its result (its attestation, already parsed with @fedval/trust's schema), recorded so an
+ * auditor can anchor the site's own log: its audit head and its dataset commitment.
  */
-function siteEvidence(attestation: Record<string, unknown> | undefined): Record<string, string | number> {
-  const evidence: Record<string, string | number> = {};
-  const head = attestation?.audit_head as { seq?: unknown; hash?: unknown } | undefined;
-  if (head && Number.isSafeInteger(head.seq) && typeof head.hash === 'string' && /^[0-9a-f]{64}$/.test(head.hash)) {
-    evidence.site_audit_seq = head.seq as number;
-    evidence.site_audit_hash = head.hash;
-  }
-  const commitment = attestation?.dataset_commitment;
-  if (typeof commitment === 'string' && /^[0-9a-f]{64}$/.test(commitment)) evidence.dataset_commitment = commitment;
-  return evidence;
+function siteEvidence(attestation: ResultAttestation | undefined): Record<string, string | number> {
+  if (!attestation) return {};
+  return { site_audit_seq: attestation.audit_head.seq, site_audit_hash: attestation.audit_head.hash, dataset_commitment: attestation.dataset_commitment };
 }

@@ -1,6 +1,6 @@
 // site-identities.ts — enrolled sites' Ed25519 public keys: challenge–response on connect, signed-result checks with replay refusal.
 import { attestationSha256, publicKeyFingerprint, ReplayGuard, verifyChallengeResponse, verifySignedResult } from '@fedval/trust';
-import type { JsonValue } from '@fedval/trust';
+import type { ResultAttestation } from '@fedval/trust';
 import type { AuthChallenge, ReplayGuardOptions } from '@fedval/trust';
 import { CoordinatorError } from './errors.ts';
 
@@ -10,7 +10,7 @@ export interface SignedResultClaim {
   studyId: string;
   roundId: string;
   contributionSha256: string;
-  attestation?: Record<string, unknown> | undefined;
+  attestation?: ResultAttestation | undefined;
   signature?: { nonce: string; sentAt: number; signature: Uint8Array } | undefined;
 }
 
@@ -69,7 +69,7 @@ export class SiteIdentities {
     const { nonce, sentAt, signature } = claim.signature;
     try {
       // What the site attests with the result is covered by the signature through its canonical SHA-256.
-      const attested = claim.attestation === undefined ? undefined : attestationSha256(claim.attestation as JsonValue);
+      const attested = claim.attestation === undefined ? undefined : attestationSha256(claim.attestation);
       verifySignedResult({ studyId: claim.studyId, roundId: claim.roundId, siteId, contributionSha256: claim.contributionSha256, nonce, sentAt, attestationSha256: attested }, publicKey, signature, this.#guard);
     } catch (cause) {
       const code = (cause as { code?: unknown }).code;

@@ -4,7 +4,6 @@ import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { renderHtmlReport, runSimulation } from '@fedval/cli';
 import { formatMetricsTable } from '@fedval/metrics';
-import type { MetricsReport } from '@fedval/metrics';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const outDir = join(here, '../../out/demo');
@@ -51,23 +50,23 @@ await writeFile(
   renderHtmlReport({
     title: 'fedval: external validation of a 5-year recurrence-or-death model at three sites',
     context: [document.scenario, `Outcome: ${document.outcome}.`, ...sites.map((site) => `Site ${site.name}: ${site.about}.`)],
-    metrics: result.metrics as Record<string, unknown>,
+    metrics: result.metrics,
     privacy: result.privacy,
     round: document.round,
   }),
 );
-const encryption = result.privacy.encryption as { poly_modulus_degree?: number; security_bits?: number; ciphertext_bytes_per_site?: number } | null;
+const encryption = result.privacy.encryption;
 if (encryption) {
   process.stderr.write(
     `  each site sent only BFV ciphertexts (${encryption.ciphertext_bytes_per_site} bytes, degree ${encryption.poly_modulus_degree}, ${encryption.security_bits}-bit security); a separate key-holder process verified each site's signed contribution record against the roster it pinned, added the ciphertexts itself and decrypted only that sum\n`,
   );
 }
-const dp = result.privacy.dp as { epsilon?: number; delta?: number; mechanism?: string; sites?: { site_id: string; epsilon_spent: number | null; epsilon_remaining: number | null }[] } | null;
+const dp = result.privacy.dp;
 if (dp) {
-  process.stderr.write(`  differential privacy: ε = ${Number(dp.epsilon?.toPrecision(3))}, δ = ${dp.delta} this round (${dp.mechanism} noise shares); the intervals below include the noise\n`);
+  process.stderr.write(`  differential privacy: ε = ${Number(dp.epsilon.toPrecision(3))}, δ = ${dp.delta} this round (${dp.mechanism} noise shares); the intervals below include the noise\n`);
   for (const site of dp.sites ?? []) {
     process.stderr.write(`    ${site.site_id}: ε spent ${site.epsilon_spent?.toFixed(3)}, left ${site.epsilon_remaining?.toFixed(3)} (enforced by the site's own ledger)\n`);
   }
 }
-process.stdout.write(`\n${formatMetricsTable(result.metrics as unknown as MetricsReport)}\n`);
+process.stdout.write(`\n${formatMetricsTable(result.metrics)}\n`);
 process.stdout.write(`\nJSON written to out/demo/result.json, HTML report to out/demo/report.html (${document.seconds.toFixed(1)} s)\n`);

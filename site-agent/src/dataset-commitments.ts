@@ -1,5 +1,6 @@
 // dataset-commitments.ts — per round, which exact data file the site evaluated: its fingerprint and the salt of the commitment sent.
 import type { DatabaseSync } from 'node:sqlite';
+import { z } from 'zod';
 
 /** What the site keeps for an inspector; only `commitment` left the site. */
 export interface DatasetCommitmentRecord {
@@ -35,16 +36,34 @@ export class DatasetCommitments {
 
   /** Every commitment made for a round (one per attempt that got as far as sending), oldest first. */
   forRound(roundId: string): DatasetCommitmentRecord[] {
-    const rows = this.#db.prepare('SELECT * FROM dataset_commitments WHERE round_id = ? ORDER BY id').all(roundId) as Record<string, unknown>[];
-    return rows.map((row) => ({
-      studyId: String(row.study_id),
-      roundId: String(row.round_id),
-      datasetId: String(row.dataset_id),
-      dataFile: String(row.data_file),
-      fingerprint: String(row.fingerprint),
-      salt: String(row.salt),
-      commitment: String(row.commitment),
-      at: new Date(Number(row.created_at)).toISOString(),
-    }));
+    return this.#db
+      .prepare('SELECT * FROM dataset_commitments WHERE round_id = ? ORDER BY id')
+      .all(roundId)
+      .map((row) => commitmentRowSchema.parse(row));
   }
 }
+
+/** A row of `dataset_commitments`, parsed. */
+const commitmentRowSchema = z
+  .object({
+    study_id: z.string(),
+    round_id: z.string(),
+    dataset_id: z.string(),
+    data_file: z.string(),
+    fingerprint: z.string(),
+    salt: z.string(),
+    commitment: z.string(),
+    created_at: z.number().int(),
+  })
+  .transform(
+    (row): DatasetCommitmentRecord => ({
+      studyId: row.study_id,
+      roundId: row.round_id,
+      datasetId: row.dataset_id,
+      dataFile: row.data_file,
+      fingerprint: row.fingerprint,
+      salt: row.salt,
+      commitment: row.commitment,
+      at: new Date(row.created_at).toISOString(),
+    }),
+  );

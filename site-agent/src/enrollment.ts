@@ -1,6 +1,7 @@
 // enrollment.ts — `fedval-agent enroll`'s one request: POST the site's public key and one-time token to the coordinator, over http or https.
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { z } from 'zod';
 import type { AgentTlsOptions } from './tls.ts';
 
 /** Largest enrollment answer read; the coordinator's is a few hundred bytes. */
@@ -16,9 +17,15 @@ export function enrollmentUrl(coordinator: string): string {
   return url.href;
 }
 
+/** What the agent reads of the coordinator's answer: the enrolled key's fingerprint, or a coded error. Other fields are ignored. */
+const enrollmentAnswerBodySchema = z.object({
+  fingerprint: z.string().optional(),
+  error: z.object({ code: z.string().optional(), message: z.string().optional() }).optional(),
+});
+
 export interface EnrollmentAnswer {
   status: number;
-  body: { fingerprint?: string; error?: { code?: string; message?: string } };
+  body: z.output<typeof enrollmentAnswerBodySchema>;
 }
 
 /** POSTs `body` as JSON with the site's TLS options (private CA, client certificate); rejects on network or TLS failure. */
@@ -40,13 +47,14 @@ export function postEnrollment(url: string, body: unknown, tls: AgentTlsOptions,
       });
       response.on('error', reject);
       response.on('end', () => {
-        let parsed: EnrollmentAnswer['body'] = {};
+        let json: unknown = {};
         try {
-          parsed = JSON.parse(Buffer.concat(chunks).toString('utf8')) as EnrollmentAnswer['body'];
+          json = JSON.parse(Buffer.concat(chunks).toString('utf8'));
         } catch {
           // not JSON: the status alone says what happened
         }
-        resolve({ status: response.statusCode ?? 0, body: parsed !== null && typeof parsed === 'object' ? parsed : {} });
+        const parsed = enrollmentAnswerBodySchema.safeParse(json);
+        resolve({ status: response.statusCode ?? 0, body: parsed.success ? parsed.data : {} });
       });
     });
     request.end(payload);

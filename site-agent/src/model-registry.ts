@@ -1,5 +1,6 @@
 // model-registry.ts — the model bundles this site has received, their sponsor signers, the admin's approvals, and the site's rule for running one.
 import type { DatabaseSync } from 'node:sqlite';
+import { z } from 'zod';
 import type { AgentConfig } from './config.ts';
 import { AgentError } from './errors.ts';
 
@@ -57,13 +58,16 @@ export class ModelRegistry {
   }
 
   get(bundleSha256: string): ReceivedModel | undefined {
-    const row = this.#db.prepare('SELECT * FROM model_bundles WHERE bundle_sha256 = ?').get(bundleSha256) as Record<string, unknown> | undefined;
-    return row ? toReceivedModel(row) : undefined;
+    const row = this.#db.prepare('SELECT * FROM model_bundles WHERE bundle_sha256 = ?').get(bundleSha256);
+    return row === undefined ? undefined : modelBundleRowSchema.parse(row);
   }
 
   /** Every received bundle, oldest first. */
   list(): ReceivedModel[] {
-    return (this.#db.prepare('SELECT * FROM model_bundles ORDER BY received_at, bundle_sha256').all() as Record<string, unknown>[]).map(toReceivedModel);
+    return this.#db
+      .prepare('SELECT * FROM model_bundles ORDER BY received_at, bundle_sha256')
+      .all()
+      .map((row) => modelBundleRowSchema.parse(row));
   }
 
   /** Marks a received bundle approved. Throws FEDVAL_ERR_AGENT_MODEL_UNKNOWN for a bundle this site never received. */
@@ -76,17 +80,32 @@ export class ModelRegistry {
   }
 }
 
-function toReceivedModel(row: Record<string, unknown>): ReceivedModel {
-  return {
-    bundleSha256: String(row.bundle_sha256),
-    name: String(row.name),
-    version: String(row.version),
-    inputs: JSON.parse(String(row.inputs)) as string[],
-    signerFingerprint: row.signer_fingerprint === null ? null : String(row.signer_fingerprint),
-    receivedAt: new Date(Number(row.received_at)).toISOString(),
-    approval:
-      row.approved_at === null
-        ? null
-        : { at: new Date(Number(row.approved_at)).toISOString(), by: String(row.approved_by), note: row.approval_note === null ? null : String(row.approval_note) },
-  };
-}
+const isoTime = z.number().int().transform((ms) => new Date(ms).toISOString());
+
+/** A row of `model_bundles`, parsed (its `inputs` column holds the JSON list of column names). */
+const modelBundleRowSchema = z
+  .object({
+    bundle_sha256: z.string(),
+    name: z.string(),
+    version: z.string(),
+    inputs: z
+      .string()
+      .transform((text): unknown => JSON.parse(text))
+      .pipe(z.array(z.string())),
+    signer_fingerprint: z.string().nullable(),
+    received_at: isoTime,
+    approved_at: isoTime.nullable(),
+    approved_by: z.string().nullable(),
+    approval_note: z.string().nullable(),
+  })
+  .transform(
+    (row): ReceivedModel => ({
+      bundleSha256: row.bundle_sha256,
+      name: row.name,
+      version: row.version,
+      inputs: row.inputs,
+      signerFingerprint: row.signer_fingerprint,
+      receivedAt: row.received_at,
+      approval: row.approved_at === null ? null : { at: row.approved_at, by: row.approved_by ?? '', note: row.approval_note },
+    }),
+  );

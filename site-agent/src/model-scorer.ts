@@ -34,16 +34,17 @@ export async function receiveModelBundle(scorer: ModelTaskScorer, dataDir: strin
   if (createHash('sha256').update(manifestFile.data).digest('hex') !== announced) {
     throw new AgentError('FEDVAL_ERR_AGENT_MODEL_HASH', 'manifest.json does not hash to the announced bundle id');
   }
-  let raw: Record<string, unknown>;
+  let raw: unknown;
   let manifest: ModelManifest;
   try {
-    raw = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(manifestFile.data)) as Record<string, unknown>;
+    raw = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(manifestFile.data));
     manifest = parseModelManifest(raw);
   } catch (cause) {
     throw new AgentError('FEDVAL_ERR_AGENT_MODEL', `manifest.json: ${(cause as { code?: string }).code ?? 'not UTF-8 JSON'}`, { cause });
   }
   let signerFingerprint: string | null = null;
-  if (raw.signature !== undefined) {
+  // parseModelManifest accepted it, so it is an object; the signature covers all of it, as sent.
+  if (isJsonObject(raw) && raw['signature'] !== undefined) {
     try {
       signerFingerprint = verifyManifestSignature(raw);
     } catch (cause) {
@@ -101,4 +102,8 @@ function modelRowScorer(runner: ModelRunner): RowScorer {
       };
     },
   };
+}
+
+function isJsonObject(value: unknown): value is { readonly [key: string]: unknown } {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }

@@ -1,5 +1,6 @@
 // privacy-ledger.ts — the site's persistent privacy ledger (embedded SQLite): every charge is written before data leaves.
 import type { DatabaseSync } from 'node:sqlite';
+import { z } from 'zod';
 import { budgetStatus, decideCharge } from '@fedval/dp';
 import type { BudgetStatus, ChargeDecision, PrivacyBudget } from '@fedval/dp';
 import { inWriteTransaction } from '@fedval/sqlite';
@@ -60,16 +61,10 @@ export class PrivacyLedger {
   }
 
   records(datasetId: string): LedgerRecord[] {
-    const rows = this.#db.prepare('SELECT * FROM privacy_ledger WHERE dataset_id = ? ORDER BY id').all(datasetId) as Record<string, unknown>[];
-    return rows.map((row) => ({
-      datasetId: String(row.dataset_id),
-      studyId: String(row.study_id),
-      roundId: String(row.round_id),
-      rho: Number(row.rho),
-      epsilon: Number(row.epsilon),
-      delta: Number(row.delta),
-      at: new Date(Number(row.created_at)).toISOString(),
-    }));
+    return this.#db
+      .prepare('SELECT * FROM privacy_ledger WHERE dataset_id = ? ORDER BY id')
+      .all(datasetId)
+      .map((row) => ledgerRowSchema.parse(row));
   }
 
   close(): void {
@@ -77,10 +72,36 @@ export class PrivacyLedger {
   }
 
   #entries(datasetId: string) {
-    return (this.#db.prepare('SELECT round_id, rho FROM privacy_ledger WHERE dataset_id = ?').all(datasetId) as { round_id: string; rho: number }[]).map((row) => ({
+    return entryRowSchema.array().parse(this.#db.prepare('SELECT round_id, rho FROM privacy_ledger WHERE dataset_id = ?').all(datasetId)).map((row) => ({
       datasetId,
       roundId: row.round_id,
       rho: Number(row.rho),
     }));
   }
 }
+
+/** A row of `privacy_ledger`, parsed. */
+const ledgerRowSchema = z
+  .object({
+    dataset_id: z.string(),
+    study_id: z.string(),
+    round_id: z.string(),
+    rho: z.number(),
+    epsilon: z.number(),
+    delta: z.number(),
+    created_at: z.number().int(),
+  })
+  .transform(
+    (row): LedgerRecord => ({
+      datasetId: row.dataset_id,
+      studyId: row.study_id,
+      roundId: row.round_id,
+      rho: row.rho,
+      epsilon: row.epsilon,
+      delta: row.delta,
+      at: new Date(row.created_at).toISOString(),
+    }),
+  );
+
+/** What the budget check reads of each charge. */
+const entryRowSchema = z.object({ round_id: z.string(), rho: z.number() });

@@ -3,6 +3,10 @@
 import type { DatabaseSync } from 'node:sqlite';
 import { createMessage, decodeMessage, encodeMessage } from '@fedval/protocol';
 import type { Contribution } from '@fedval/protocol';
+import type { ResultAttestation } from '@fedval/trust';
+import { z } from 'zod';
+
+const sentRowSchema = z.object({ study_id: z.string(), deadline: z.number(), message: z.instanceof(Uint8Array) });
 
 /** What is needed to send a contribution again, byte for byte. */
 export interface SentContribution {
@@ -12,7 +16,7 @@ export interface SentContribution {
   deadline: number;
   contribution: Contribution;
   contributionSha256: string;
-  attestation: Record<string, unknown>;
+  attestation: ResultAttestation;
 }
 
 /** The `sent_contributions` table of agent.sqlite. */
@@ -35,13 +39,13 @@ export class SentContributions {
 
   /** The contribution sent for a round whose deadline has not passed, if any. */
   find(roundId: string, now = Date.now()): SentContribution | undefined {
-    const row = this.#db.prepare('SELECT study_id, deadline, message FROM sent_contributions WHERE round_id = ? AND deadline > ?').get(roundId, now) as
-      | { study_id: string; deadline: number; message: Uint8Array }
-      | undefined;
-    if (!row) return undefined;
+    const found = this.#db.prepare('SELECT study_id, deadline, message FROM sent_contributions WHERE round_id = ? AND deadline > ?').get(roundId, now);
+    if (found === undefined) return undefined;
+    const row = sentRowSchema.parse(found);
     const message = decodeMessage(row.message);
-    if (message.type !== 'task.result') return undefined;
+    // Kept messages always carry the attestation they were signed with.
+    if (message.type !== 'task.result' || message.content.attestation === undefined) return undefined;
     const { contribution, contributionSha256, attestation } = message.content;
-    return { roundId, studyId: row.study_id, deadline: Number(row.deadline), contribution, contributionSha256, attestation: attestation ?? {} };
+    return { roundId, studyId: row.study_id, deadline: row.deadline, contribution, contributionSha256, attestation };
   }
 }

@@ -70,7 +70,11 @@ describe('site state', () => {
     const dir = mkdtempSync(join(tmpdir(), 'fedval-state-'));
     const vector = Float64Array.from([3, -2, 0, 7.5e6]);
     const ciphertexts = [Uint8Array.from([1, 2, 3]), new Uint8Array(70_000).fill(9)];
-    const attestation = { privacy: { epsilon_spent: 1 }, dataset_commitment: 'ab'.repeat(32) };
+    const attestation = {
+      privacy: { rho: 0.1, epsilon: 1, delta: 1e-6, epsilon_spent: 1, epsilon_remaining: 2, epsilon_total: 3 },
+      dataset_commitment: 'ab'.repeat(32),
+      audit_head: { seq: 4, hash: 'cd'.repeat(32) },
+    };
     const now = 1_000_000;
     let state = openSiteState(dir);
     state.sent.keep({ roundId: 'r-plain', studyId: 's', deadline: now + 10, contribution: { kind: 'plaintext', vector }, contributionSha256: 'a'.repeat(64), attestation }, now);

@@ -10,7 +10,7 @@ import type { MetricSpec, StatisticsLayout } from '@fedval/metrics';
 import { contributionDigest, createMessage } from '@fedval/protocol';
 import type { Message, ResultSignature, TaskContent, WireError } from '@fedval/protocol';
 import { attestationSha256, commitToFingerprint, createNonce, signResult } from '@fedval/trust';
-import type { AuditEntry, AuditEvent, JsonValue } from '@fedval/trust';
+import type { AuditEntry, AuditEvent, PrivacyAttestation, ResultAttestation } from '@fedval/trust';
 import type { Logger } from 'pino';
 import type { AgentConfig } from './config.ts';
 import { encryptContribution } from './contribution-encryption.ts';
@@ -121,7 +121,7 @@ export class TaskPipeline {
       // Charged before, and the contribution made then is no longer held (its deadline passed): a second noisy release
       // of the same round would spend the budget twice for one result.
       if (this.#state().ledger.hasCharged(roundId)) throw new AgentError('FEDVAL_ERR_AGENT_ROUND_REPEATED', roundId);
-      spec = resolveMetricSpec(task.metricSpec as Partial<MetricSpec>);
+      spec = resolveMetricSpec(task.metricSpec);
       checkTaskPolicy(this.#config.policy, spec, task);
     } catch (error) {
       return refuse(error);
@@ -238,7 +238,7 @@ export class TaskPipeline {
    * An enrolled site's signature over its contribution record (@fedval/trust signResult: study, round, site, SHA-256 of
    * the ciphertexts, nonce, time); the key holder checks it against its roster. None for a token site.
    */
-  #signResult(studyId: string, roundId: string, contributionSha256: string, attestation: Record<string, unknown>): ResultSignature | undefined {
+  #signResult(studyId: string, roundId: string, contributionSha256: string, attestation: ResultAttestation): ResultSignature | undefined {
     if (!this.#siteKey) return undefined;
     // The attestation (privacy spent, dataset commitment, audit head) is signed too, through its canonical SHA-256.
     const fields = {
@@ -248,7 +248,7 @@ export class TaskPipeline {
       contributionSha256,
       nonce: createNonce(),
       sentAt: Date.now(),
-      attestationSha256: attestationSha256(attestation as JsonValue),
+      attestationSha256: attestationSha256(attestation),
     };
     return { nonce: fields.nonce, sentAt: fields.sentAt, signature: new Uint8Array(signResult(this.#siteKey, fields)) };
   }
@@ -296,14 +296,14 @@ export class TaskPipeline {
    * this round's ρ is first charged to the site's ledger (written before anything leaves; refused with the ledger's code
    * when the site budget would be exceeded, whatever the coordinator says), and the release carries this site's noise share.
    */
-  #release(layout: StatisticsLayout, vector: Float64Array, task: TaskContent): { vector: Float64Array; privacy: Record<string, number> | null } {
-    const release = createRelease(layout, task.privacy as never);
+  #release(layout: StatisticsLayout, vector: Float64Array, task: TaskContent): { vector: Float64Array; privacy: PrivacyAttestation | null } {
+    const release = createRelease(layout, task.privacy);
     const privacy = release.kind === 'private' ? this.#chargePrivacy(release, task) : null;
     return { vector: release.protect(vector, cryptoRandomSource()), privacy };
   }
 
   /** Charges a private release's cost to the site's ledger and audits it; returns what the site reports it spent. */
-  #chargePrivacy(release: PrivateRelease, task: TaskContent): Record<string, number> {
+  #chargePrivacy(release: PrivateRelease, task: TaskContent): PrivacyAttestation {
     const datasetId = this.#datasetId();
     const decision = this.#state().ledger.charge(
       { datasetId, studyId: task.studyId, roundId: task.roundId, rho: release.rho, epsilon: release.epsilon, delta: release.delta },

@@ -6,8 +6,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHeContext, EncryptedSum, encryptVector } from '@fedval/he';
-import { createStatisticsLayout, resolveMetricSpec } from '@fedval/metrics';
-import type { MetricSpec } from '@fedval/metrics';
+import { createStatisticsLayout, resolveMetricSpec, resolveMetricSpecInput } from '@fedval/metrics';
 import { contributionDigest, createMessage } from '@fedval/protocol';
 import type { RoundContribution, RoundContributionsResponse } from '@fedval/protocol';
 import { createNonce, generateSiteIdentity, readAuditLog, signChallenge, signEnrollment, signResult } from '@fedval/trust';
@@ -55,10 +54,10 @@ describe('the key holder verifies, never trusts, the coordinator', () => {
   const encryptionOf = async (study: string) => (await deployment.api('GET', `/api/studies/${study}/encryption`, undefined, 'privacy_officer')).body.plan;
   const publicKey = (): Uint8Array => new Uint8Array(readFileSync(join(keysDir(), 'public.key')));
   /** An encryption of zero made with the study's public key, as anyone (the coordinator included) can make one. */
-  const encryptionOfZero = async (plan: unknown, metricSpec: Record<string, unknown>): Promise<string[]> => {
+  const encryptionOfZero = async (plan: unknown, metricSpec: RoundContributionsResponse['metric_spec']): Promise<string[]> => {
     const context = await createHeContext(plan as never);
     try {
-      const length = createStatisticsLayout(resolveMetricSpec(metricSpec as Partial<MetricSpec>)).length;
+      const length = createStatisticsLayout(resolveMetricSpecInput(metricSpec)).length;
       return encryptVector(context, publicKey(), new Float64Array(length)).ciphertexts.map((bytes) => Buffer.from(bytes).toString('base64'));
     } finally {
       context.dispose();
@@ -121,7 +120,7 @@ describe('the key holder verifies, never trusts, the coordinator', () => {
         const { roundId, studyId: taskStudy, contribution } = task.content;
         socket.send(createMessage('task.accept', { roundId }));
         const context = await createHeContext(contribution.plan as never);
-        const length = createStatisticsLayout(resolveMetricSpec(task.content.metricSpec as Partial<MetricSpec>)).length;
+        const length = createStatisticsLayout(resolveMetricSpec(task.content.metricSpec)).length;
         const ciphertexts = encryptVector(context, contribution.publicKey, new Float64Array(length)).ciphertexts.map((bytes) => new Uint8Array(bytes));
         context.dispose();
         const contributionSha256 = contributionDigest({ kind: 'bfv', ciphertexts }).sha256;
@@ -355,7 +354,7 @@ describe('the key holder verifies, never trusts, the coordinator', () => {
     if (task.type !== 'task' || task.content.contribution.kind !== 'bfv') throw new Error('shape');
     fakeB.send(createMessage('task.accept', { roundId: round }));
     const context = await createHeContext(task.content.contribution.plan as never);
-    const ciphertexts = encryptVector(context, task.content.contribution.publicKey, new Float64Array(createStatisticsLayout(resolveMetricSpec(task.content.metricSpec as Partial<MetricSpec>)).length)).ciphertexts.map((bytes) => new Uint8Array(bytes));
+    const ciphertexts = encryptVector(context, task.content.contribution.publicKey, new Float64Array(createStatisticsLayout(resolveMetricSpec(task.content.metricSpec)).length)).ciphertexts.map((bytes) => new Uint8Array(bytes));
     context.dispose();
     const sha = contributionDigest({ kind: 'bfv', ciphertexts }).sha256;
     const record = { studyId: rekeyedStudy, roundId: round, siteId: 'site-b', contributionSha256: sha, nonce: createNonce(), sentAt: Date.now() };

@@ -6,19 +6,31 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { planBfvParameters } from '@fedval/he';
+import { resolveMetricSpec } from '@fedval/metrics';
 import { createMessage } from '@fedval/protocol';
 import type { Message } from '@fedval/protocol';
+import { Packr } from 'msgpackr';
 import { afterAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../helpers/run-cli.ts';
 import { ScriptedCoordinator } from '../helpers/scripted-coordinator.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'fedval-hostile-'));
 
+/**
+ * A task message packed as a hostile coordinator may pack it, without the codec's validation
+ * (same msgpackr options as @fedval/protocol's codec).
+ */
+function rawTask(roundId: string, overrides: Record<string, unknown>): Uint8Array {
+  const { v, id, sentAt, content } = task(roundId) as Extract<Message, { type: 'task' }>;
+  return new Packr({ moreTypes: true, useRecords: false, structuredClone: false, mapsAsObjects: true }).pack({ v, id, sentAt, type: 'task', content: { ...content, ...overrides } });
+}
+
 function task(roundId: string, overrides: Record<string, unknown> = {}): Message {
   return createMessage('task', {
     studyId: 'study-1',
     roundId,
-    metricSpec: { task: 'binary', bins: 100 },
+    metricSpec: resolveMetricSpec({ task: 'binary', bins: 100 }),
     scorer: { kind: 'score_column', columns: ['score'] },
     contribution: { kind: 'plaintext' },
     deadline: Date.now() + 60_000,
@@ -62,11 +74,19 @@ describe('site agent against a hostile coordinator', () => {
     const garbage = await coordinator.next((m) => m.type === 'error');
     expect(garbage.type === 'error' && garbage.error.code).toBe('FEDVAL_ERR_PROTO_MALFORMED');
 
-    coordinator.send(task('r-spec', { metricSpec: { task: 'binary', bins: -5 } }));
-    const badSpec = await coordinator.next((m) => m.type === 'task.refuse');
-    expect(badSpec.type === 'task.refuse' && badSpec.content.reason.code).toMatch(/^FEDVAL_ERR_METRICS_/);
+    // A metric spec or BFV plan that breaks its owner's schema is refused when the task is decoded, naming the field.
+    coordinator.send(rawTask('r-spec', { metricSpec: { task: 'binary', bins: -5 } }));
+    const badSpec = await coordinator.next((m) => m.type === 'error');
+    expect(badSpec.type === 'error' && badSpec.error.code).toBe('FEDVAL_ERR_PROTO_INVALID_MESSAGE');
+    expect(badSpec.type === 'error' && badSpec.error.message).toContain('content.metricSpec.bins');
 
-    coordinator.send(task('r-he', { contribution: { kind: 'bfv', plan: {}, publicKey: new Uint8Array(4) } }));
+    coordinator.send(rawTask('r-plan', { contribution: { kind: 'bfv', plan: {}, publicKey: new Uint8Array(4) } }));
+    const badPlan = await coordinator.next((m) => m.type === 'error');
+    expect(badPlan.type === 'error' && badPlan.error.message).toContain('content.contribution.plan');
+
+    // A valid plan, but this site allows plaintext contributions only: refused by its policy.
+    const plan = planBfvParameters({ vectorLength: 100, maxSites: 3, maxAbsPerSite: 1000 });
+    coordinator.send(task('r-he', { contribution: { kind: 'bfv', plan, publicKey: new Uint8Array(4) } }));
     const policy = await coordinator.next((m) => m.type === 'task.refuse');
     expect(policy.type === 'task.refuse' && policy.content.reason.code).toBe('FEDVAL_ERR_AGENT_POLICY_CONTRIBUTION');
 

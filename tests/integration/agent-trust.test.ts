@@ -7,6 +7,8 @@ import { createHash } from 'node:crypto';
 import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { resolveMetricSpec } from '@fedval/metrics';
+import type { GroupSpec } from '@fedval/metrics';
 import { createMessage } from '@fedval/protocol';
 import type { Message } from '@fedval/protocol';
 import { AuditLog, crossCheckRound, generateSiteIdentity, readAuditLog, signManifest } from '@fedval/trust';
@@ -41,11 +43,11 @@ function modelScorer(manifestBytes: Uint8Array<ArrayBuffer>, files: BundleFile[]
 
 const encode = (value: unknown): Uint8Array<ArrayBuffer> => new TextEncoder().encode(JSON.stringify(value, null, 2));
 
-function task(roundId: string, scorer: ReturnType<typeof modelScorer>, groups: unknown[] = []): Message {
+function task(roundId: string, scorer: ReturnType<typeof modelScorer>, groups: GroupSpec[] = []): Message {
   return createMessage('task', {
     studyId: 'study-trust',
     roundId,
-    metricSpec: { task: 'binary', bins: 100, groups },
+    metricSpec: resolveMetricSpec({ task: 'binary', bins: 100, groups }),
     scorer,
     contribution: { kind: 'plaintext' },
     deadline: Date.now() + 60_000,

@@ -19,7 +19,7 @@ import { ScriptedCoordinator } from '../helpers/scripted-coordinator.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'fedval-canary-'));
 const MODEL = join(REPO_ROOT, 'examples/rotterdam/model');
-const METRIC_SPEC = { task: 'binary', bins: 100, groups: [{ column: 'meno', levels: ['0', '1'] }] };
+const METRIC_SPEC = resolveMetricSpec({ task: 'binary', bins: 100, groups: [{ column: 'meno', levels: ['0', '1'] }] });
 
 const CANARY_NAME = 'Canarina Quixotewell';
 const CANARY_MRN = 'MRN-CANARY-7Q4Z';
@@ -106,7 +106,7 @@ describe('canary values planted in site data', () => {
     await coordinator.next((m) => m.type === 'hello');
 
     // The study's protection, planned as the coordinator plans it: DP release vector, BFV parameters sized for it.
-    const layout = createStatisticsLayout(resolveMetricSpec(METRIC_SPEC as never));
+    const layout = createStatisticsLayout(METRIC_SPEC);
     const privacy = resolvePrivacySpec({ epsilon: 1, delta: 1e-6, minSites: 1, layout: { kind: 'flat', bins: 20 } } as never, { layout });
     const release = createPrivateRelease(layout, privacy);
     const bounds = release.entryMaxAbsPerSite(1000);

@@ -1,39 +1,24 @@
 // The HTML report a privacy officer reads, rendered by a real headless Chromium: the numbers of the
 // result are on the page, suppressed cells are marked, hostile names are escaped, nothing is fetched.
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { renderHtmlReport } from '@fedval/cli';
 import { chromium } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
+import { fixtureExpectations, fixtureReport, HOSTILE_LEVEL } from '../../packages/cli/src/testing/fixture-report.ts';
 import { requirePrerequisite } from '../helpers/prerequisites.ts';
-import { REPO_ROOT } from '../helpers/run-cli.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'fedval-report-'));
 
 describe('HTML report', () => {
   it('shows the released metrics, the privacy spent and suppressed cells, in a real browser', async () => {
     const chromiumPath = requirePrerequisite('chromium');
-    const fixture = JSON.parse(readFileSync(join(REPO_ROOT, 'packages/metrics/references/fixture_sites_expected.json'), 'utf8'));
-    // A released result as the key holder publishes it, with a hostile level name.
-    const metrics = {
-      task: 'binary',
-      min_cell_size: 10,
-      n: fixture.n ?? 300,
-      positives: 120,
-      prevalence: 0.4,
-      excluded: { missing_label: 7, invalid_score: 0 },
-      roc_auc: 0.7345,
-      roc_auc_ci95: [0.6789, 0.7901],
-      average_precision: 0.61,
-      brier_score: 0.2011,
-      at_threshold: { threshold: 0.5, sensitivity: 0.55, sensitivity_ci95: [0.46, 0.64], specificity: 0.8, specificity_ci95: [0.74, 0.85], ppv: 0.6, npv: 0.75, accuracy: 0.7 },
-      calibration: { bins: [{ n: 50, mean_predicted: 0.2, observed_rate: 0.25 }, { n: 60, mean_predicted: 0.6, observed_rate: 0.55 }], calibration_in_the_large: 0.01, observed_expected_ratio: 1.02, ece: 0.03 },
-      decision_curve: [{ threshold: 0.1, net_benefit: 0.3, treat_all: 0.28 }, { threshold: 0.3, net_benefit: 0.2, treat_all: 0.1 }],
-      by_group: { sex: { F: { n: 150, roc_auc: 0.71, roc_auc_ci95: [0.62, 0.8], at_threshold: { sensitivity: 0.5, specificity: 0.8 } }, '<img src=x onerror=alert(1)>': { suppressed: true, reason: 'n<10' } } },
-      fairness: { sex: { levels_covered: ['F', 'M'], demographic_parity_difference: 0.04, equal_opportunity_difference: 0.05, equalized_odds_difference: 0.06, equalized_odds_ratio: 0.9 } },
-    };
+    // A released result: finalizeMetrics of the statistics accumulated from the committed fixture data set, with a hostile level name.
+    const metrics = fixtureReport();
+    const expected = fixtureExpectations();
+    if (metrics.task !== 'binary') throw new Error('the fixture is a binary task');
     const html = renderHtmlReport({
       title: 'Test report',
       context: ['Scenario line'],
@@ -61,12 +46,13 @@ describe('HTML report', () => {
       });
       await page.goto(pathToFileURL(file).href);
       const text = await page.innerText('body');
-      expect(text).toContain('0.735');
-      expect(text).toContain('0.679–0.790');
+      expect(text).toContain(`${expected.positives} / ${expected.prevalence.toFixed(3)}`);
+      expect(text).toContain(`${metrics.roc_auc?.toFixed(3)}\t${metrics.roc_auc_ci95?.[0].toFixed(3)}–${metrics.roc_auc_ci95?.[1].toFixed(3)}`);
+      expect(Math.abs((metrics.roc_auc ?? 0) - expected.roc_auc)).toBeLessThanOrEqual(1e-3);
       expect(text).toContain('ε = 1.000');
       expect(text).toContain('site-a');
       expect(text).toContain('suppressed (n<10)');
-      expect(text).toContain('<img src=x onerror=alert(1)>'); // shown as text, not markup
+      expect(text).toContain(HOSTILE_LEVEL); // shown as text, not markup
       expect(await page.locator('img').count()).toBe(0);
       expect(await page.locator('svg').count()).toBe(2);
       expect(dialogs).toEqual([]);

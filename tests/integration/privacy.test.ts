@@ -7,6 +7,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { resolvePrivacySpec } from '@fedval/dp';
+import type { ResolvedPrivacySpec } from '@fedval/dp';
 import { createStatisticsLayout, resolveMetricSpec } from '@fedval/metrics';
 import { createMessage } from '@fedval/protocol';
 import type { Message } from '@fedval/protocol';
@@ -15,9 +16,9 @@ import { REPO_ROOT, runCli, runJson } from '../helpers/run-cli.ts';
 import { ScriptedCoordinator } from '../helpers/scripted-coordinator.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'fedval-privacy-'));
-const METRIC_SPEC = { bins: 100, threshold: 0.5 };
+const METRIC_SPEC = resolveMetricSpec({ bins: 100, threshold: 0.5 });
 
-function task(roundId: string, privacy: Record<string, unknown> | undefined, deadlineMs = 60_000): Message {
+function task(roundId: string, privacy: ResolvedPrivacySpec | undefined, deadlineMs = 60_000): Message {
   return createMessage('task', {
     studyId: 'study-dp',
     roundId,
@@ -29,9 +30,9 @@ function task(roundId: string, privacy: Record<string, unknown> | undefined, dea
   });
 }
 
-function privacySpec(epsilon: number): Record<string, unknown> {
-  const layout = createStatisticsLayout(resolveMetricSpec(METRIC_SPEC));
-  return JSON.parse(JSON.stringify(resolvePrivacySpec({ epsilon, delta: 1e-6, minSites: 1, layout: { kind: 'flat', bins: 20 } } as never, { layout })));
+function privacySpec(epsilon: number): ResolvedPrivacySpec {
+  const layout = createStatisticsLayout(METRIC_SPEC);
+  return resolvePrivacySpec({ epsilon, delta: 1e-6, minSites: 1, layout: { kind: 'flat', bins: 20 } }, { layout });
 }
 
 describe('site-enforced privacy budget', () => {

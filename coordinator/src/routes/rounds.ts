@@ -13,6 +13,7 @@ import {
 } from '@fedval/protocol';
 import type { RoundAggregateResponse, RoundContributionsResponse, RoundView } from '@fedval/protocol';
 import type { FastifyInstance } from 'fastify';
+import { metricSpecToInput } from '@fedval/metrics';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { actorOf } from '../access-control.ts';
 import type { Principal } from '../access-control.ts';
@@ -147,7 +148,7 @@ export async function roundRoutes(app: FastifyInstance, options: RoundRoutesOpti
           ...(site.privacy ? { privacy: site.privacy } : {}),
         })),
         min_sites: study.protection.minSites,
-        metric_spec: study.metricSpec,
+        metric_spec: metricSpecToInput(study.metricSpec),
         privacy: study.protection.privacy,
         plan: study.protection.encryption,
         released: round.result !== null,
@@ -191,7 +192,7 @@ export async function roundRoutes(app: FastifyInstance, options: RoundRoutesOpti
         deadline_at: isoTime(round.deadlineAt),
         closed_at: round.closedAt === null ? null : isoTime(round.closedAt),
         min_sites: study.protection.minSites,
-        metric_spec: study.metricSpec,
+        metric_spec: metricSpecToInput(study.metricSpec),
         privacy: study.protection.privacy,
         plan: study.protection.encryption,
         released: round.result !== null,

@@ -1,8 +1,7 @@
 // studies.ts — REST routes to create, list and read studies (model or score column, metric spec, sites, quorum, deadline).
 import { createHash, randomUUID } from 'node:crypto';
 import { bfvEncryptionSummary, createHeContext, encryptVector } from '@fedval/he';
-import { createStatisticsLayout, resolveMetricSpec } from '@fedval/metrics';
-import type { MetricSpec } from '@fedval/metrics';
+import { createStatisticsLayout, metricSpecToInput } from '@fedval/metrics';
 import {
   publicKeyRegisteredResponseSchema,
   publicKeyRequestSchema,
@@ -37,14 +36,14 @@ export function studyView(study: StudyRecord): StudyView {
     name: study.name,
     model_id: study.modelId,
     score_column: study.scoreColumn,
-    metric_spec: study.metricSpec,
+    metric_spec: metricSpecToInput(study.metricSpec),
     sites: study.sites,
     quorum: study.quorum,
     deadline_seconds: study.deadlineSeconds,
     contribution: study.contribution,
     release: { min_sites: study.protection.minSites },
     max_patients_per_site: study.protection.maxPatientsPerSite,
-    ...(study.protection.encryption ? { encryption: bfvEncryptionSummary(study.protection.encryption as never) } : {}),
+    ...(study.protection.encryption ? { encryption: bfvEncryptionSummary(study.protection.encryption) } : {}),
     privacy: study.protection.privacy,
     public_key_registered: study.publicKey !== null,
     created_at: isoTime(study.createdAt),
@@ -91,7 +90,7 @@ export async function studyRoutes(app: FastifyInstance, options: StudyRoutesOpti
         throw new CoordinatorError('FEDVAL_ERR_COORD_UNKNOWN_MODEL', body.model_id);
       }
       // Throws a coded @fedval/metrics error (answered with 400) for an invalid spec or a vector over the limit.
-      const spec = resolveMetricSpec(body.metric_spec as Partial<MetricSpec>);
+      const spec = body.metric_spec;
       const layout = createStatisticsLayout(spec);
       const contribution = body.contribution ?? 'bfv';
       // Throws a coded @fedval/he error (400) when no encryption parameters can carry the study.
@@ -100,24 +99,15 @@ export async function studyRoutes(app: FastifyInstance, options: StudyRoutesOpti
         minSites: body.release?.min_sites ?? Math.min(DEFAULT_PROTECTION.minSites, body.sites.length),
         maxPatientsPerSite: body.max_patients_per_site ?? DEFAULT_PROTECTION.maxPatientsPerSite,
         sites: body.sites.length,
-        privacy: body.privacy
-          ? {
-              epsilon: body.privacy.epsilon,
-              delta: body.privacy.delta,
-              ...(body.privacy.mechanism ? { mechanism: body.privacy.mechanism } : {}),
-              ...(body.privacy.layout !== undefined ? { layout: body.privacy.layout as never } : {}),
-              ...(body.privacy.weights ? { weights: body.privacy.weights } : {}),
-              expectedPatients: body.privacy.expected_patients,
-              expectedPrevalence: body.privacy.expected_prevalence,
-            }
-          : null,
+        privacy: null,
+        privacyInput: body.privacy ?? null,
       });
       const study: StudyRecord = {
         id: randomUUID(),
         name: body.name,
         modelId: body.model_id ?? null,
         scoreColumn: body.score_column ?? null,
-        metricSpec: JSON.parse(JSON.stringify(spec)) as Record<string, unknown>,
+        metricSpec: spec,
         sites: body.sites,
         quorum: body.quorum ?? body.sites.length,
         deadlineSeconds: body.deadline_seconds ?? config.limits.round_deadline_seconds,

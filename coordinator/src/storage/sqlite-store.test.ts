@@ -1,3 +1,6 @@
+import { resolvePrivacySpec } from '@fedval/dp';
+import { planBfvParameters } from '@fedval/he';
+import { createStatisticsLayout, resolveMetricSpec } from '@fedval/metrics';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,7 +30,7 @@ const study: StudyRecord = {
   name: 'External validation',
   modelId: model.id,
   scoreColumn: null,
-  metricSpec: { task: 'binary', bins: 100 },
+  metricSpec: resolveMetricSpec({ task: 'binary', bins: 100 }),
   sites: ['a', 'b', 'c'],
   quorum: 2,
   deadlineSeconds: 60,
@@ -129,7 +132,7 @@ describe('SqliteCoordinatorStore', () => {
     await first.createRound({ id: 'r', studyId: study.id, state: 'dispatched', createdAt: 1, deadlineAt: 2, sites: pendingSites(['a', 'b'], 1) });
     const record = { study_id: study.id, round_id: 'r', site_id: 'b', contribution_sha256: 'c'.repeat(64), nonce: 'n'.repeat(44), sent_at: 5, attestation_sha256: null, signature_base64: 's'.repeat(88) };
     const kept = [
-      { roundId: 'r', siteId: 'b', ciphertexts: [new Uint8Array([1, 2, 3]), new Uint8Array([]), new Uint8Array([9])], record, attestation: { privacy: { epsilon: 1 } }, publicKey: 'k'.repeat(44), receivedAt: 6 },
+      { roundId: 'r', siteId: 'b', ciphertexts: [new Uint8Array([1, 2, 3]), new Uint8Array([]), new Uint8Array([9])], record, attestation: { dataset_commitment: 'd'.repeat(64), audit_head: { seq: 4, hash: 'e'.repeat(64) } }, publicKey: 'k'.repeat(44), receivedAt: 6 },
       { roundId: 'r', siteId: 'a', ciphertexts: [new Uint8Array([7])], record: null, attestation: null, publicKey: null, receivedAt: 7 },
     ];
     for (const contribution of kept) await first.putRoundContribution(contribution);
@@ -150,5 +153,41 @@ describe('SqliteCoordinatorStore', () => {
     });
     expect(await store.getRound('r')).toBeUndefined();
     await store.close();
+  });
+
+  it('parses every JSON column with the schema of the package that owns it: a tampered document is refused, never cast', async () => {
+    const own = mkdtempSync(join(tmpdir(), 'fedval-store-columns-'));
+    try {
+      const layout = createStatisticsLayout(study.metricSpec);
+      const encryption = planBfvParameters({ vectorLength: layout.length, maxSites: 3, maxAbsPerSite: 1000 });
+      const privacy = resolvePrivacySpec({ epsilon: 1, delta: 1e-6, minSites: 2, layout: { kind: 'flat', bins: 20 } }, { layout });
+      const store = openSqliteStore(own);
+      await store.createStudy({ ...study, modelId: null, scoreColumn: 'score', contribution: 'bfv', protection: { minSites: 2, maxPatientsPerSite: 1000, encryption, privacy } });
+      const back = await store.getStudy(study.id);
+      expect(back?.protection.encryption).toEqual(encryption);
+      expect(back?.protection.privacy).toEqual(privacy);
+      expect(back?.metricSpec).toEqual(study.metricSpec);
+      await store.close();
+
+      const db = new DatabaseSync(join(own, DATABASE_FILE));
+      db.prepare('UPDATE studies SET metric_spec_json = ? WHERE id = ?').run(JSON.stringify({ ...study.metricSpec, bins: 7 }), study.id);
+      db.close();
+      const reopened = openSqliteStore(own);
+      await expect(reopened.getStudy(study.id)).rejects.toMatchObject({ code: 'FEDVAL_ERR_COORD_STORAGE' });
+      await reopened.close();
+
+      const again = new DatabaseSync(join(own, DATABASE_FILE));
+      again.prepare('UPDATE studies SET metric_spec_json = ?, protection_json = ? WHERE id = ?').run(
+        JSON.stringify(study.metricSpec),
+        JSON.stringify({ minSites: 2, maxPatientsPerSite: 1000, encryption: { ...encryption, securityBits: 64 }, privacy }),
+        study.id,
+      );
+      again.close();
+      const third = openSqliteStore(own);
+      await expect(third.getStudy(study.id)).rejects.toMatchObject({ code: 'FEDVAL_ERR_COORD_STORAGE' });
+      await third.close();
+    } finally {
+      rmSync(own, { recursive: true, force: true });
+    }
   });
 });

@@ -4,12 +4,12 @@ import type { DatabaseSync } from 'node:sqlite';
 import { inWriteTransaction, openSqliteDatabase, SqliteError } from '@fedval/sqlite';
 import type { SQLInputValue } from 'node:sqlite';
 import { CoordinatorError } from '../errors.ts';
+import { aggregateRowSchema, encryptedAggregateRowSchema, modelRowSchema, roundRowSchema, roundSiteRowSchema, siteKeyRowSchema, siteSeenRowSchema, studyRowSchema } from './row-schemas.ts';
 import type {
   CoordinatorStore,
   ModelRecord,
   RoundClosure,
   RoundRecord,
-  RoundSiteRecord,
   RoundSiteUpdate,
   RoundState,
   StudyRecord,
@@ -141,17 +141,8 @@ export class SqliteCoordinatorStore implements CoordinatorStore {
 
   async getModel(id: string): Promise<ModelRecord | undefined> {
     return this.#run(() => {
-      const row = this.#db.prepare('SELECT * FROM models WHERE id = ?').get(id) as Row | undefined;
-      if (!row) return undefined;
-      return {
-        id: String(row.id),
-        name: String(row.name),
-        version: String(row.version),
-        format: String(row.format),
-        manifestJson: String(row.manifest_json),
-        files: JSON.parse(String(row.files_json)) as ModelRecord['files'],
-        createdAt: Number(row.created_at),
-      };
+      const row = this.#db.prepare('SELECT * FROM models WHERE id = ?').get(id);
+      return row === undefined ? undefined : modelRowSchema.parse(row);
     });
   }
 
@@ -197,7 +188,8 @@ export class SqliteCoordinatorStore implements CoordinatorStore {
 
   async getRoundEncryptedAggregate(id: string): Promise<Uint8Array[] | undefined> {
     return this.#run(() => {
-      const row = this.#db.prepare('SELECT encrypted_aggregate FROM rounds WHERE id = ?').get(id) as { encrypted_aggregate: Uint8Array | null } | undefined;
+      const found = this.#db.prepare('SELECT encrypted_aggregate FROM rounds WHERE id = ?').get(id);
+      const row = found === undefined ? undefined : encryptedAggregateRowSchema.parse(found);
       return row?.encrypted_aggregate ? splitFrames(row.encrypted_aggregate) : undefined;
     });
   }
@@ -229,7 +221,7 @@ export class SqliteCoordinatorStore implements CoordinatorStore {
         siteId: String(row.site_id),
         ciphertexts: splitFrames(row.ciphertexts as Uint8Array),
         record: row.record_json === null ? null : (JSON.parse(String(row.record_json)) as Record<string, unknown>),
-        attestation: row.attestation_json === null ? null : (JSON.parse(String(row.attestation_json)) as Record<string, unknown>),
+        attestation: row.attestation_json === null ? null : (JSON.parse(String(row.attestation_json)) as StoredContribution['attestation']),
         publicKey: row.public_key === null ? null : String(row.public_key),
         receivedAt: Number(row.received_at),
       }));
@@ -238,22 +230,8 @@ export class SqliteCoordinatorStore implements CoordinatorStore {
 
   async getStudy(id: string): Promise<StudyRecord | undefined> {
     return this.#run(() => {
-      const row = this.#db.prepare('SELECT * FROM studies WHERE id = ?').get(id) as Row | undefined;
-      if (!row) return undefined;
-      return {
-        id: String(row.id),
-        name: String(row.name),
-        modelId: row.model_id === null ? null : String(row.model_id),
-        scoreColumn: row.score_column === null ? null : String(row.score_column),
-        metricSpec: JSON.parse(String(row.metric_spec_json)) as Record<string, unknown>,
-        sites: JSON.parse(String(row.sites_json)) as string[],
-        quorum: Number(row.quorum),
-        deadlineSeconds: Number(row.deadline_seconds),
-        contribution: String(row.contribution) as StudyRecord['contribution'],
-        protection: JSON.parse(String(row.protection_json)) as StudyRecord['protection'],
-        publicKey: row.public_key === null ? null : new Uint8Array(row.public_key as Uint8Array),
-        createdAt: Number(row.created_at),
-      };
+      const row = this.#db.prepare('SELECT * FROM studies WHERE id = ?').get(id);
+      return row === undefined ? undefined : studyRowSchema.parse(row);
     });
   }
 
@@ -271,31 +249,10 @@ export class SqliteCoordinatorStore implements CoordinatorStore {
 
   async getRound(id: string): Promise<RoundRecord | undefined> {
     return this.#run(() => {
-      const row = this.#db.prepare('SELECT * FROM rounds WHERE id = ?').get(id) as Row | undefined;
-      if (!row) return undefined;
-      const sites = this.#db.prepare('SELECT * FROM round_sites WHERE round_id = ? ORDER BY rowid').all(id) as Row[];
-      return {
-        id: String(row.id),
-        studyId: String(row.study_id),
-        state: String(row.state) as RoundState,
-        reason: row.reason === null ? null : String(row.reason),
-        createdAt: Number(row.created_at),
-        deadlineAt: Number(row.deadline_at),
-        closedAt: row.closed_at === null ? null : Number(row.closed_at),
-        contributions: Number(row.contributions),
-        result: row.result_json === null ? null : (JSON.parse(String(row.result_json)) as RoundRecord['result']),
-        sites: sites.map(
-          (site): RoundSiteRecord => ({
-            siteId: String(site.site_id),
-            status: String(site.status) as RoundSiteRecord['status'],
-            code: site.code === null ? null : String(site.code),
-            contributionBytes: site.contribution_bytes === null ? null : Number(site.contribution_bytes),
-            contributionSha256: site.contribution_sha256 === null ? null : String(site.contribution_sha256),
-            ...(typeof site.privacy_json === 'string' ? { privacy: JSON.parse(site.privacy_json) as Record<string, unknown> } : {}),
-            updatedAt: Number(site.updated_at),
-          }),
-        ),
-      };
+      const row = this.#db.prepare('SELECT * FROM rounds WHERE id = ?').get(id);
+      if (row === undefined) return undefined;
+      const sites = this.#db.prepare('SELECT * FROM round_sites WHERE round_id = ? ORDER BY rowid').all(id);
+      return { ...roundRowSchema.parse(row), sites: sites.map((site) => roundSiteRowSchema.parse(site)) };
     });
   }
 
@@ -347,7 +304,8 @@ export class SqliteCoordinatorStore implements CoordinatorStore {
 
   async getRoundAggregate(id: string): Promise<Float64Array | undefined> {
     return this.#run(() => {
-      const row = this.#db.prepare('SELECT aggregate FROM rounds WHERE id = ?').get(id) as { aggregate: Uint8Array | null } | undefined;
+      const found = this.#db.prepare('SELECT aggregate FROM rounds WHERE id = ?').get(id);
+      const row = found === undefined ? undefined : aggregateRowSchema.parse(found);
       if (!row?.aggregate) return undefined;
       const copy = new Uint8Array(row.aggregate); // aligned copy
       return new Float64Array(copy.buffer, 0, copy.byteLength / Float64Array.BYTES_PER_ELEMENT);
@@ -371,8 +329,8 @@ export class SqliteCoordinatorStore implements CoordinatorStore {
 
   async siteLastSeen(): Promise<Map<string, number>> {
     return this.#run(() => {
-      const rows = this.#db.prepare('SELECT id, last_seen FROM sites').all() as Row[];
-      return new Map(rows.map((row) => [String(row.id), Number(row.last_seen)]));
+      const rows = this.#db.prepare('SELECT id, last_seen FROM sites').all().map((row) => siteSeenRowSchema.parse(row));
+      return new Map(rows.map((row) => [row.id, row.last_seen]));
     });
   }
 
@@ -415,8 +373,8 @@ export class SqliteCoordinatorStore implements CoordinatorStore {
 
   async siteKeys(): Promise<Map<string, string>> {
     return this.#run(() => {
-      const rows = this.#db.prepare('SELECT site_id, public_key FROM site_keys').all() as Row[];
-      return new Map(rows.map((row) => [String(row.site_id), String(row.public_key)]));
+      const rows = this.#db.prepare('SELECT site_id, public_key FROM site_keys').all().map((row) => siteKeyRowSchema.parse(row));
+      return new Map(rows.map((row) => [row.site_id, row.public_key]));
     });
   }
 

@@ -1,4 +1,8 @@
 // store.ts — the coordinator's storage interface and the records it keeps; sites' ciphertexts only for the key holder to verify.
+import type { ResolvedPrivacySpec } from '@fedval/dp';
+import type { BfvPlan } from '@fedval/he';
+import type { MetricSpec } from '@fedval/metrics';
+import type { PrivacyAttestation, ResultAttestation } from '@fedval/trust';
 
 import { ROUND_SITE_STATUSES, ROUND_STATES } from '@fedval/protocol';
 
@@ -35,7 +39,7 @@ export interface StudyRecord {
   modelId: string | null;
   scoreColumn: string | null;
   /** The metric spec as resolved by @fedval/metrics when the study was created. */
-  metricSpec: Record<string, unknown>;
+  metricSpec: Readonly<MetricSpec>;
   sites: string[];
   quorum: number;
   deadlineSeconds: number;
@@ -54,9 +58,9 @@ export interface StudyProtection {
   /** Most patients one site may evaluate; bounds every counter for the encryption planner. */
   maxPatientsPerSite: number;
   /** The BFV plan (bfv studies). */
-  encryption: Record<string, unknown> | null;
+  encryption: BfvPlan | null;
   /** The resolved differential-privacy spec, or null for exact releases. */
-  privacy: Record<string, unknown> | null;
+  privacy: ResolvedPrivacySpec | null;
 }
 
 export interface RoundSiteRecord {
@@ -68,7 +72,7 @@ export interface RoundSiteRecord {
   contributionBytes: number | null;
   contributionSha256: string | null;
   /** What the site reports it spent of its privacy budget for this contribution (no data). */
-  privacy?: Record<string, unknown> | null;
+  privacy?: PrivacyAttestation | null;
   updatedAt: number;
 }
 
@@ -133,7 +137,7 @@ export interface StoredContribution {
   ciphertexts: Uint8Array[];
   /** The signed record's fields (snake_case, as served); null for a token site, which signs nothing. */
   record: Record<string, unknown> | null;
-  attestation: Record<string, unknown> | null;
+  attestation: ResultAttestation | null;
   /** The site's enrolled public key (raw Ed25519, base64) when the contribution arrived. */
   publicKey: string | null;
   receivedAt: number;

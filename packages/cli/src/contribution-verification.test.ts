@@ -17,7 +17,7 @@ const context: VerificationContext = {
 };
 
 /** A contribution as a site signs it: ciphertext bytes (here arbitrary), the SHA-256 of them, a signed record. */
-function contribution(site: string, options: { bytes?: number[]; study?: string; round?: string; sentAt?: number; key?: SiteIdentity; attestation?: Record<string, unknown> } = {}): RoundContribution {
+function contribution(site: string, options: { bytes?: number[]; study?: string; round?: string; sentAt?: number; key?: SiteIdentity; attestation?: RoundContribution['attestation'] } = {}): RoundContribution {
   const bytes = Buffer.from(options.bytes ?? [1, 2, 3, site.charCodeAt(0)]);
   const key = options.key ?? sites[site]!;
   const attestation = options.attestation ?? null;
@@ -44,7 +44,7 @@ const reasons = (served: RoundContribution[], overrides: Partial<VerificationCon
 
 describe('verifyContributions', () => {
   it('accepts one contribution per rostered site signed by its pinned key', () => {
-    expect(reasons([contribution('a'), contribution('b'), contribution('c', { attestation: { privacy: { epsilon: 1 } } })])).toEqual({ accepted: ['a', 'b', 'c'], refused: [] });
+    expect(reasons([contribution('a'), contribution('b'), contribution('c', { attestation: { dataset_commitment: 'd'.repeat(64), audit_head: { seq: 3, hash: 'e'.repeat(64) } } })])).toEqual({ accepted: ['a', 'b', 'c'], refused: [] });
   });
 
   it('refuses unsigned, unrostered, wrongly keyed, modified and misdirected records, each with its reason', () => {

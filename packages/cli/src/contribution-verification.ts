@@ -4,7 +4,6 @@ import { createHash } from 'node:crypto';
 import { contributionDigest } from '@fedval/protocol';
 import type { RoundContribution } from '@fedval/protocol';
 import { attestationSha256, publicKeyFingerprint, resultSignaturePayload, verify } from '@fedval/trust';
-import type { JsonValue } from '@fedval/trust';
 import type { Roster } from './roster.ts';
 
 /** Why one contribution was refused; each is written to the key holder's trail with the site it names. */
@@ -57,7 +56,7 @@ export interface AcceptedContribution {
   ciphertexts: Uint8Array[];
   recordSha256: string;
   nonce: string;
-  attestation: Record<string, unknown> | null;
+  attestation: RoundContribution['attestation'];
 }
 
 export interface ContributionRefusal {
@@ -156,7 +155,7 @@ export function verifyContributions(served: readonly RoundContribution[], contex
       refuse('digest_mismatch', 'the ciphertexts served are not the ones the site signed');
       continue;
     }
-    const attested = attestation === null ? null : attestationSha256(attestation as JsonValue);
+    const attested = attestation === null ? null : attestationSha256(attestation);
     if (attested !== record.attestation_sha256) {
       refuse('digest_mismatch', 'the attestation served is not the one the site signed');
       continue;

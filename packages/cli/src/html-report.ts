@@ -1,12 +1,30 @@
 // html-report.ts — a self-contained HTML report of a released result, for sponsors and privacy officers.
 // No scripts, no external resources; every value from the result is escaped.
+import type { ReleaseSummary } from '@fedval/dp';
+import type { BfvEncryptionSummary } from '@fedval/he';
+import { formatMetricsTable } from '@fedval/metrics';
+import type { BinaryMetricsReport, Interval, MetricsReport } from '@fedval/metrics';
+
+/** One contributing site's own report of its privacy budget, as the key holder releases it. */
+export interface SitePrivacyReport {
+  site_id: string;
+  epsilon_spent: number | null;
+  epsilon_remaining: number | null;
+}
+
+/** What protected the data: the DP release summary (null for an exact release) and the BFV encryption summary (null for plaintext). */
+export interface ReportPrivacy {
+  dp: (Pick<ReleaseSummary, 'epsilon' | 'delta' | 'rho' | 'mechanism' | 'minSites'> & { sites?: readonly SitePrivacyReport[] | undefined }) | null;
+  encryption: Pick<BfvEncryptionSummary, 'poly_modulus_degree' | 'security_bits' | 'ciphertext_bytes_per_site'> | null;
+}
 
 export interface ReportInput {
   title: string;
   /** Free text lines shown under the title (scenario, outcome definition). */
   context: string[];
-  metrics: Record<string, any>;
-  privacy: { dp: Record<string, any> | null; encryption: Record<string, any> | null };
+  /** The released metrics, as finalizeMetrics made them. Charts and subgroup tables are drawn for binary tasks; other tasks get the metrics table. */
+  metrics: MetricsReport;
+  privacy: ReportPrivacy;
   round?: { round_id?: string; contributions?: number } | undefined;
   generatedAt?: Date;
 }
@@ -16,12 +34,12 @@ function esc(value: unknown): string {
   return String(value).replace(/[&<>"']/g, (c) => escapeMap[c]!);
 }
 
-function num(value: unknown, digits = 3): string {
+function num(value: number | null | undefined, digits = 3): string {
   return typeof value === 'number' && Number.isFinite(value) ? value.toFixed(digits) : '—';
 }
 
-function ci(interval: unknown, digits = 3): string {
-  return Array.isArray(interval) && interval.length === 2 ? `${num(interval[0], digits)}–${num(interval[1], digits)}` : '';
+function ci(interval: Interval | null, digits = 3): string {
+  return interval ? `${num(interval[0], digits)}–${num(interval[1], digits)}` : '';
 }
 
 function row(cells: string[], header = false): string {
@@ -51,11 +69,9 @@ ${lines}${legend}
 <text x="${size / 2}" y="${size - 6}" font-size="11" text-anchor="middle">0 … 1</text></svg><figcaption>${esc(title)}</figcaption></figure>`;
 }
 
-export function renderHtmlReport(input: ReportInput): string {
-  const m = input.metrics;
-  const t = m.at_threshold ?? {};
-  const dp = input.privacy.dp;
-  const enc = input.privacy.encryption;
+/** The binary sections: overall table, exclusions, reliability and decision-curve charts, subgroups, fairness. */
+function binarySections(m: BinaryMetricsReport): string {
+  const t = m.at_threshold;
   const overall = [
     row(['metric', 'value', '95% CI'], true),
     row(['patients (n)', esc(m.n), '']),
@@ -69,34 +85,51 @@ export function renderHtmlReport(input: ReportInput): string {
     row(['NPV', num(t.npv), ci(t.npv_ci95)]),
     row(['accuracy', num(t.accuracy), ci(t.accuracy_ci95)]),
   ].join('');
-  const excluded = Object.entries(m.excluded ?? {})
-    .filter(([, count]) => (count as number) > 0)
+  const excluded = Object.entries(m.excluded)
+    .filter(([, count]) => count > 0)
     .map(([reason, count]) => `${esc(reason)}: ${esc(count)}`)
     .join(', ');
-  const groups = Object.entries((m.by_group ?? {}) as Record<string, Record<string, any>>)
+  const groups = Object.entries(m.by_group)
     .flatMap(([column, levels]) =>
       Object.entries(levels).map(([level, block]) =>
         block.suppressed
-          ? row([esc(column), esc(level), `<em>suppressed (${esc(block.reason ?? '')})</em>`, '', '', ''])
-          : row([esc(column), esc(level), esc(block.n), `${num(block.roc_auc)} <small>${ci(block.roc_auc_ci95)}</small>`, num(block.at_threshold?.sensitivity), num(block.at_threshold?.specificity)]),
+          ? row([esc(column), esc(level), `<em>suppressed (${esc(block.reason)})</em>`, '', '', ''])
+          : row([esc(column), esc(level), esc(block.n), `${num(block.roc_auc)} <small>${ci(block.roc_auc_ci95)}</small>`, num(block.at_threshold.sensitivity), num(block.at_threshold.specificity)]),
       ),
     )
     .join('');
-  const fairness = Object.entries((m.fairness ?? {}) as Record<string, any>)
+  const fairness = Object.entries(m.fairness)
     .map(([column, f]) =>
-      row([esc(column), esc((f.levels_covered ?? []).join(', ')), num(f.demographic_parity_difference), num(f.equal_opportunity_difference), num(f.equalized_odds_difference), num(f.equalized_odds_ratio)]),
+      row([esc(column), esc(f.levels_covered.join(', ')), num(f.demographic_parity_difference), num(f.equal_opportunity_difference), num(f.equalized_odds_difference), num(f.equalized_odds_ratio)]),
     )
     .join('');
-  const calibration = (m.calibration?.bins ?? []) as { mean_predicted: number; observed_rate: number; n: number }[];
-  const curve = (m.decision_curve ?? []) as { threshold: number; net_benefit: number; treat_all: number }[];
+  const reliability = m.calibration.bins.flatMap((b): [number, number][] => (b.n > 0 && b.mean_predicted !== null && b.observed_rate !== null ? [[b.mean_predicted, b.observed_rate]] : []));
+  const curve = m.decision_curve;
   const maxBenefit = Math.max(0.05, ...curve.map((p) => Math.max(p.net_benefit, p.treat_all)));
+  return `<h2>Overall performance</h2><table>${overall}</table>
+<p>Excluded: ${excluded || 'none'}.</p>
+<h2>Calibration and clinical usefulness</h2>
+${chart('Reliability: observed rate against mean predicted risk', [{ name: 'model', points: reliability }], true)}
+${chart(`Decision curve: net benefit (0 … ${maxBenefit.toFixed(2)}) by threshold`, [
+    { name: 'model', points: curve.map((p): [number, number] => [p.threshold, p.net_benefit]) },
+    { name: 'treat all', points: curve.map((p): [number, number] => [p.threshold, p.treat_all]), dashed: true },
+  ], false, [0, maxBenefit])}
+<p>Calibration-in-the-large ${num(m.calibration.calibration_in_the_large, 4)}, observed/expected ${num(m.calibration.observed_expected_ratio)}, ECE ${num(m.calibration.ece, 4)}.</p>
+<h2>Subgroups</h2><table>${row(['column', 'level', 'n', 'ROC AUC (95% CI)', 'sensitivity', 'specificity'], true)}${groups}</table>
+<h2>Fairness (Fairlearn definitions, between released levels)</h2><table>${row(['column', 'levels covered', 'demographic parity diff.', 'equal opportunity diff.', 'equalized odds diff.', 'equalized odds ratio'], true)}${fairness}</table>`;
+}
+
+export function renderHtmlReport(input: ReportInput): string {
+  const m = input.metrics;
+  const dp = input.privacy.dp;
+  const enc = input.privacy.encryption;
   const privacyLines: string[] = [];
   if (enc) privacyLines.push(`Each site sent only BFV ciphertexts (Microsoft SEAL, polynomial degree ${esc(enc.poly_modulus_degree)}, ${esc(enc.security_bits)}-bit security, ${esc(enc.ciphertext_bytes_per_site)} bytes per site); the coordinator added them without being able to read them; a separate key holder decrypted only the aggregate.`);
   else privacyLines.push('<strong>Not encrypted</strong>: contributions travelled as plaintext statistics (test seam).');
   if (dp) {
-    privacyLines.push(`Differentially private release: ε = ${num(dp.epsilon, 3)}, δ = ${esc(dp.delta)} for this round (ρ = ${num(dp.rho, 5)}, ${esc(dp.mechanism)} noise shares sized for ${esc(dp.minSites ?? '')} sites). Confidence intervals include the noise.`);
+    privacyLines.push(`Differentially private release: ε = ${num(dp.epsilon, 3)}, δ = ${esc(dp.delta)} for this round (ρ = ${num(dp.rho, 5)}, ${esc(dp.mechanism)} noise shares sized for ${esc(dp.minSites)} sites). Confidence intervals include the noise.`);
   } else privacyLines.push('<strong>No differential privacy</strong>: exact release (validation only).');
-  const sites = ((dp?.sites ?? []) as { site_id: string; epsilon_spent: number | null; epsilon_remaining: number | null }[])
+  const sites = (dp?.sites ?? [])
     .map((s) => row([esc(s.site_id), num(s.epsilon_spent), num(s.epsilon_remaining)]))
     .join('');
   return `<!doctype html>
@@ -109,17 +142,7 @@ ${input.context.map((line) => `<p>${esc(line)}</p>`).join('')}
 <p><small>Round ${esc(input.round?.round_id ?? '')}, ${esc(input.round?.contributions ?? '')} contributing sites; generated ${esc((input.generatedAt ?? new Date()).toISOString())}.</small></p>
 <h2>What protected the data</h2><div class="privacy">${privacyLines.map((line) => `<p>${line}</p>`).join('')}
 ${sites ? `<table>${row(['site', 'ε spent (total)', 'ε left'], true)}${sites}</table>` : ''}</div>
-<h2>Overall performance</h2><table>${overall}</table>
-<p>Excluded: ${excluded || 'none'}.</p>
-<h2>Calibration and clinical usefulness</h2>
-${chart('Reliability: observed rate against mean predicted risk', [{ name: 'model', points: calibration.filter((b) => b.n > 0).map((b) => [b.mean_predicted, b.observed_rate]) }], true)}
-${chart(`Decision curve: net benefit (0 … ${maxBenefit.toFixed(2)}) by threshold`, [
-    { name: 'model', points: curve.map((p) => [p.threshold, p.net_benefit]) },
-    { name: 'treat all', points: curve.map((p) => [p.threshold, p.treat_all]), dashed: true },
-  ], false, [0, maxBenefit])}
-<p>Calibration-in-the-large ${num(m.calibration?.calibration_in_the_large, 4)}, observed/expected ${num(m.calibration?.observed_expected_ratio)}, ECE ${num(m.calibration?.ece, 4)}.</p>
-<h2>Subgroups</h2><table>${row(['column', 'level', 'n', 'ROC AUC (95% CI)', 'sensitivity', 'specificity'], true)}${groups}</table>
-<h2>Fairness (Fairlearn definitions, between released levels)</h2><table>${row(['column', 'levels covered', 'demographic parity diff.', 'equal opportunity diff.', 'equalized odds diff.', 'equalized odds ratio'], true)}${fairness}</table>
+${m.task === 'binary' ? binarySections(m) : `<h2>Metrics</h2><pre>${esc(formatMetricsTable(m))}</pre>`}
 <p><small>Subgroup levels with fewer than ${esc(m.min_cell_size)} patients (or of either class) are suppressed and left out of fairness gaps. Definitions and references: packages/metrics/README.md.</small></p>
 </body></html>
 `;

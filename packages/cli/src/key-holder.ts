@@ -16,8 +16,7 @@ import { AuditLog, readAuditLog } from '@fedval/trust';
 import type { AuditEvent, JsonValue } from '@fedval/trust';
 import { bfvEncryptionSummary, createHeContext, decryptVector, EncryptedSum, generateKeyPair, planFingerprint, validateBfvPlan } from '@fedval/he';
 import { createRelease, finalizeRelease } from '@fedval/dp';
-import { createStatisticsLayout, resolveMetricSpec } from '@fedval/metrics';
-import type { MetricSpec } from '@fedval/metrics';
+import { createStatisticsLayout, resolveMetricSpecInput } from '@fedval/metrics';
 import { verifyContributions } from './contribution-verification.ts';
 import type { AcceptedContribution, ContributionRefusal, UsedRecord } from './contribution-verification.ts';
 import { CoordinatorClient } from './coordinator-client.ts';
@@ -318,16 +317,15 @@ export async function decryptRound(options: DecryptOptions) {
     });
     const secretKey = new Uint8Array(await readKeyFile(options.keys, KEY_FILES.secret));
     const vector = decryptVector(context, secretKey, aggregate, counted.length);
-    const layout = createStatisticsLayout(resolveMetricSpec(served.metric_spec as Partial<MetricSpec>));
-    const released = finalizeRelease(createRelease(layout, served.privacy as never), vector, counted.length);
+    const layout = createStatisticsLayout(resolveMetricSpecInput(served.metric_spec));
+    const released = finalizeRelease(createRelease(layout, served.privacy), vector, counted.length);
     const metrics = released.metrics;
     // Each site's own report of the budget it spent, from the attestation its signature covers.
     const dp = released.dp && {
       ...released.dp,
       sites: counted.map((contribution) => {
-        const privacy = (contribution.attestation?.privacy ?? {}) as Record<string, unknown>;
-        const number = (value: unknown): number | null => (typeof value === 'number' && Number.isFinite(value) ? value : null);
-        return { site_id: contribution.siteId, epsilon_spent: number(privacy.epsilon_spent), epsilon_remaining: number(privacy.epsilon_remaining), epsilon_total: number(privacy.epsilon_total) };
+        const privacy = contribution.attestation?.privacy;
+        return { site_id: contribution.siteId, epsilon_spent: privacy?.epsilon_spent ?? null, epsilon_remaining: privacy?.epsilon_remaining ?? null, epsilon_total: privacy?.epsilon_total ?? null };
       }),
     };
     const encryption = bfvEncryptionSummary(plan);

@@ -82,7 +82,7 @@ withPrivacyOptions(
     else {
       process.stdout.write(`fedval simulate: ${sites.length} sites, round ${result.round.round_id} ${result.round.state}\n`);
       process.stdout.write(`${describePrivacy(result.privacy)}\n\n`);
-      process.stdout.write(`${formatMetricsTable(result.metrics as unknown as MetricsReport)}\n`);
+      process.stdout.write(`${formatMetricsTable(result.metrics)}\n`);
     }
   });
 

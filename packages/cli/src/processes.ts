@@ -3,6 +3,8 @@ import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { listProblems } from '@fedval/schema';
+import { z } from 'zod';
 import { CliError } from './errors.ts';
 
 /** Entry points of the apps, spawned (never imported: packages do not depend on apps). Overridable for installs elsewhere. */
@@ -67,21 +69,24 @@ export function startProcess(options: StartOptions): ManagedProcess {
   };
 }
 
-/** Waits for the first stdout line that parses as JSON with the given event name. */
-export function waitForEvent<T>(process_: ManagedProcess, event: string, timeoutMs: number): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
+/** Waits for the first stdout line that is a JSON event `{ event, … }` with the given name, parsed with `schema`. */
+export function waitForEvent<S extends z.ZodType>(process_: ManagedProcess, event: string, schema: S, timeoutMs: number): Promise<z.output<S>> {
+  const eventLine = z.looseObject({ event: z.string() });
+  return new Promise<z.output<S>>((resolve, reject) => {
     const lines = createInterface({ input: process_.child.stdout! });
     const timer = setTimeout(() => reject(new CliError('FEDVAL_ERR_CLI_TIMEOUT', `${process_.name} did not report ${event}`)), timeoutMs);
     lines.on('line', (line) => {
+      let json: unknown;
       try {
-        const parsed = JSON.parse(line) as { event?: string };
-        if (parsed.event === event) {
-          clearTimeout(timer);
-          resolve(parsed as T);
-        }
+        json = JSON.parse(line);
       } catch {
-        // not a JSON event line
+        return; // not a JSON event line
       }
+      if (eventLine.safeParse(json).data?.event !== event) return;
+      clearTimeout(timer);
+      const parsed = schema.safeParse(json);
+      if (parsed.success) resolve(parsed.data);
+      else reject(new CliError('FEDVAL_ERR_CLI_PROCESS', `${process_.name} reported ${event} with ${listProblems(parsed.error).join('; ')}`));
     });
     void process_.exited.then((code) => {
       clearTimeout(timer);

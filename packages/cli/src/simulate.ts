@@ -5,7 +5,14 @@ import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
+import { releaseSummarySchema } from '@fedval/dp';
+import { bfvEncryptionSummarySchema } from '@fedval/he';
+import { metricSpecToInput, metricsReportSchema, resolveMetricSpec } from '@fedval/metrics';
+import type { GroupSpec, MetricsReport } from '@fedval/metrics';
+import { modelManifestSchema } from '@fedval/models';
+import { listProblems } from '@fedval/schema';
 import { verifyManifestSignature } from '@fedval/trust';
+import { z } from 'zod';
 import { stringify as toYaml } from 'yaml';
 import type { RoundView, StudyView } from '@fedval/protocol';
 import { CoordinatorClient } from './coordinator-client.ts';
@@ -47,11 +54,36 @@ export interface SimulationOptions {
   onRound?: (round: RoundView) => void;
 }
 
+/** Each contributing site's own report of the ε it spent, as the key holder releases it. */
+const sitePrivacyReportSchema = z.strictObject({
+  site_id: z.string(),
+  epsilon_spent: z.number().nullable(),
+  epsilon_remaining: z.number().nullable(),
+  epsilon_total: z.number().nullable(),
+});
+
+/**
+ * The privacy block of a released result: the DP release summary (@fedval/dp) with the sites' own
+ * reports (key holder releases), and the BFV encryption summary (@fedval/he); null when absent.
+ */
+export const releasedPrivacySchema = z.object({
+  dp: releaseSummarySchema.extend({ sites: z.array(sitePrivacyReportSchema).optional() }).nullable().default(null),
+  encryption: bfvEncryptionSummarySchema.nullable().default(null),
+});
+export type ReleasedPrivacy = z.output<typeof releasedPrivacySchema>;
+
 export interface SimulationResult {
-  metrics: Record<string, unknown>;
+  metrics: MetricsReport;
   round: RoundView;
   study: StudyView;
-  privacy: { dp: Record<string, unknown> | null; encryption: Record<string, unknown> | null };
+  privacy: ReleasedPrivacy;
+}
+
+/** Parses a released result's documents with their owners' schemas; a mismatch is the coordinator's fault, never cast away. */
+function parseReleased<S extends z.ZodType>(schema: S, value: unknown, what: string): z.output<S> {
+  const result = schema.safeParse(value);
+  if (!result.success) throw new CliError('FEDVAL_ERR_CLI_RESPONSE', `the released ${what} does not match the contract: ${listProblems(result.error).join('; ')}`);
+  return result.data;
 }
 
 const SITE_NAME = /^[A-Za-z0-9._-]{1,64}$/;
@@ -105,7 +137,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       onLogLine: (line) => log(`coordinator | ${line}`),
     });
     processes.push(coordinator);
-    const { url } = await waitForEvent<{ url: string }>(coordinator, 'listening', 30_000);
+    const { url } = await waitForEvent(coordinator, 'listening', z.object({ url: z.string().url() }), 30_000);
     const client = new CoordinatorClient(url, apiTokens.sponsor);
     const wsUrl = `${url.replace(/^http/, 'ws')}/ws`;
     // The user of a simulation is every site's administrator and chose the model: its signer is trusted; an unsigned
@@ -151,7 +183,8 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     const study = await client.createStudy({
       name: 'fedval simulate',
       ...(modelId ? { model_id: modelId } : { score_column: (options.scorer as { column: string }).column }),
-      metric_spec: { ...options.metricSpec, groups },
+      // The REST spelling (snake_case) of the spec the options resolve to.
+      metric_spec: metricSpecToInput(resolveMetricSpec({ ...options.metricSpec, groups })),
       sites: names,
       quorum: names.length,
       contribution,
@@ -190,8 +223,9 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       round = await new CoordinatorClient(url, apiTokens.privacy_officer).getRound(round.round_id);
     }
     if (!round.result) throw new CliError('FEDVAL_ERR_CLI_ROUND_FAILED', 'the round has no released result');
-    const privacy = (round.result.privacy ?? {}) as { dp?: Record<string, unknown> | null; encryption?: Record<string, unknown> | null };
-    return { metrics: round.result.metrics, round, study, privacy: { dp: privacy.dp ?? null, encryption: privacy.encryption ?? null } };
+    const metrics = parseReleased(metricsReportSchema, round.result.metrics, 'metrics');
+    const privacy = parseReleased(releasedPrivacySchema, round.result.privacy ?? {}, 'privacy');
+    return { metrics, round, study, privacy };
   } finally {
     await Promise.all(processes.reverse().map((child) => child.stop()));
     if (!options.workDir) await rm(workDir, { recursive: true, force: true });
@@ -200,13 +234,14 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
 
 /** Site policy for the simulated sites: trust the bundle's signer, or allow an unsigned bundle (testing only). */
 async function simulationModelPolicy(dir: string): Promise<Record<string, unknown>> {
-  let manifest: Record<string, unknown>;
+  let manifest: { readonly [key: string]: unknown };
   try {
-    manifest = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8')) as Record<string, unknown>;
+    // The whole object, as written: its signature covers every field.
+    manifest = z.record(z.string(), z.unknown()).parse(JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8')));
   } catch (cause) {
     throw new CliError('FEDVAL_ERR_CLI_MODEL', `${dir}: manifest.json cannot be read`, { cause });
   }
-  if (manifest.signature === undefined) return { model_approval: 'any' };
+  if (manifest['signature'] === undefined) return { model_approval: 'any' };
   try {
     return { model_approval: 'allow_list', trusted_sponsor_keys: [verifyManifestSignature(manifest)] };
   } catch (cause) {
@@ -251,7 +286,10 @@ async function runKeyHolder(args: string[], token: string): Promise<string> {
 }
 
 /** Subgroup levels: declared in the study, here read from the local files (as each site's `fedval-agent levels` would). */
-async function discoverLevels(sites: SimulationSite[], groupArgs: string[]): Promise<unknown[]> {
+/** What `fedval-agent levels --json` prints: the group columns with the levels found in the file. */
+const levelsOutputSchema = z.object({ groups: z.array(z.object({ column: z.string(), levels: z.array(z.string()).optional(), cuts: z.array(z.number()).optional() })) });
+
+async function discoverLevels(sites: SimulationSite[], groupArgs: string[]): Promise<GroupSpec[]> {
   if (groupArgs.length === 0) return [];
   const perSite = await Promise.all(
     sites.map(async (site) => {
@@ -266,11 +304,13 @@ async function discoverLevels(sites: SimulationSite[], groupArgs: string[]): Pro
       child.child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
       const code = await child.exited;
       if (code !== 0) throw new CliError('FEDVAL_ERR_CLI_USAGE', `site ${site.name}: ${stderr.trim().split('\n').pop() ?? 'cannot read groups'}`);
-      return (JSON.parse(stdout) as { groups: { column: string; levels?: string[]; cuts?: number[] }[] }).groups;
+      const parsed = levelsOutputSchema.safeParse(JSON.parse(stdout));
+      if (!parsed.success) throw new CliError('FEDVAL_ERR_CLI_PROCESS', `site ${site.name}: fedval-agent levels printed ${listProblems(parsed.error).join('; ')}`);
+      return parsed.data.groups;
     }),
   );
-  return perSite[0]!.map((group, i) => {
-    if (!group.levels) return group;
+  return (perSite[0] ?? []).map((group, i): GroupSpec => {
+    if (!group.levels) return { column: group.column, ...(group.cuts ? { cuts: group.cuts } : {}) };
     const union = new Set(perSite.flatMap((groups) => groups[i]!.levels ?? []));
     return { column: group.column, levels: [...union].sort((a, b) => a.localeCompare(b, 'en', { numeric: true })) };
   });

@@ -1,6 +1,6 @@
 // sponsor-commands.ts — `fedval models | studies | rounds | sites list`: the sponsor's and operator's REST routes as commands.
 import { Command, Option } from '@fedval/command-line';
-import { formatMetricsTable } from '@fedval/metrics';
+import { formatMetricsTable, metricSpecToInput, resolveMetricSpec } from '@fedval/metrics';
 import type { MetricsReport } from '@fedval/metrics';
 import type { RoundView, StudyCreateRequest } from '@fedval/protocol';
 import { CoordinatorClient } from './coordinator-client.ts';
@@ -218,7 +218,7 @@ function studyRequest(options: StudyCreateOptions): StudyCreateRequest {
   return {
     name: options.name,
     ...(options.model !== undefined ? { model_id: options.model } : { score_column: options.scoreColumn! }),
-    metric_spec: { ...spec, groups: options.group.map(parseStudyGroup) },
+    metric_spec: metricSpecToInput(resolveMetricSpec({ ...spec, groups: options.group.map(parseStudyGroup) })),
     sites: options.site,
     ...(quorum !== undefined ? { quorum } : {}),
     ...(deadline !== undefined ? { deadline_seconds: deadline } : {}),
@@ -266,8 +266,7 @@ function describeRoundWithResult(round: RoundView): string {
   if (round.result) {
     const dp = round.result.privacy?.dp;
     lines.push('', `result of ${round.result.contributions} sites (${round.result.sites.join(', ')}); ${describePrivacyFigures(dp ?? null)}`, ...describeSiteBudgets(dp));
-    // The metrics are checked as a JSON object by the REST schema; their own schema is @fedval/metrics' to give (see rest-api.ts).
-    lines.push('', formatMetricsTable(round.result.metrics as unknown as MetricsReport));
+    lines.push('', formatMetricsTable(round.result.metrics));
   }
   return lines.join('\n');
 }

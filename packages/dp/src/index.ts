@@ -40,9 +40,31 @@ export type {
   SimulatedErrors,
 } from './planner.ts';
 export type { ScoreModel } from './binormal-model.ts';
-export { resolvePrivacySpec, planPrivacySpec, DEFAULT_PRIVACY_SPEC, DEFAULT_RELEASE_WEIGHTS } from './release-spec.ts';
-export type { PrivacySpec, ResolvedPrivacySpec, PrivacyContext, PrivacySpecPlan, PrivacyLayoutSpec, ReleaseWeights, ResolvedReleaseLayout } from './release-spec.ts';
-export { createPrivateRelease, DEFAULT_PRIVATE_RELEASE_OPTIONS } from './release.ts';
+export {
+  resolvePrivacySpec,
+  planPrivacySpec,
+  planPrivacySpecInput,
+  privacySpecSchema,
+  privacySpecInputSchema,
+  resolvedPrivacySpecSchema,
+  resolvedReleaseLayoutSchema,
+  releaseLayoutSpecSchema,
+  releaseWeightsSchema,
+  DEFAULT_PRIVACY_SPEC,
+  DEFAULT_RELEASE_WEIGHTS,
+} from './release-spec.ts';
+export type {
+  PrivacySpec,
+  PrivacySpecInput,
+  PrivacyInputContext,
+  ResolvedPrivacySpec,
+  PrivacyContext,
+  PrivacySpecPlan,
+  PrivacyLayoutSpec,
+  ReleaseWeights,
+  ResolvedReleaseLayout,
+} from './release-spec.ts';
+export { createPrivateRelease, releaseSummarySchema, DEFAULT_PRIVATE_RELEASE_OPTIONS } from './release.ts';
 export type { PrivateRelease, PrivateReleaseOptions, DecodedRelease, ReleaseSummary, ReleaseBlockSummary } from './release.ts';
 export { createExactRelease } from './exact-release.ts';
 export type { ExactRelease } from './exact-release.ts';

@@ -1,10 +1,11 @@
 // Privacy spec resolution: defaults, every problem listed, 'auto' through the planner, pinned edges, idempotence.
 import { createStatisticsLayout } from '@fedval/metrics';
 import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { equalMassEdges, equalWidthEdges } from './coarsening.ts';
 import { DpError } from './errors.ts';
 import { planRelease } from './planner.ts';
-import { DEFAULT_RELEASE_WEIGHTS, histogramRhoShare, planPrivacySpec, resolvePrivacySpec } from './release-spec.ts';
+import { DEFAULT_RELEASE_WEIGHTS, histogramRhoShare, planPrivacySpec, planPrivacySpecInput, privacySpecInputSchema, privacySpecSchema, resolvedPrivacySpecSchema, resolvePrivacySpec } from './release-spec.ts';
 import type { PrivacySpec } from './release-spec.ts';
 import { epsilonFromRho, rhoFromEpsilon } from './accountant.ts';
 import { expectedBinProbabilities } from './binormal-model.ts';
@@ -133,5 +134,86 @@ describe('resolvePrivacySpec', () => {
       thresholds: [],
     });
     expect(privacy.layout.edges).toEqual(Array.from(reference.layout.edges));
+  });
+});
+
+describe('privacySpecInputSchema and planPrivacySpecInput (REST API and YAML, snake_case)', () => {
+  const input = { epsilon: 1, delta: 1e-6 };
+
+  it('gives back what it parsed in the same spelling, so a REST body parsed once may be resolved again', () => {
+    const written = { ...input, layout: { kind: 'tree', fine_bins: 1000, edges: [0, ...PINNED, 1000], branching: 2 }, expected_patients: 10 };
+    const once = privacySpecInputSchema.parse(written);
+    expect(once).toEqual({ ...written, layout: { ...written.layout, placement: 'explicit' } });
+    expect(privacySpecInputSchema.parse(once)).toEqual(once);
+  });
+
+  it('resolves to the same spec as the wire spelling, with the release policy and sites from the study', () => {
+    const fromInput = planPrivacySpecInput({ ...input, expected_patients: 4000, expected_prevalence: 0.3 }, { layout, minSites: 3, sites: 3 });
+    expect(fromInput.privacy).toEqual(resolvePrivacySpec(base, context));
+    const edges = [0, ...PINNED, 1000];
+    const explicit = planPrivacySpecInput({ ...input, layout: { kind: 'flat', fine_bins: 1000, edges } }, { layout, minSites: 2, sites: 3 });
+    expect(explicit.privacy.layout).toEqual({ kind: 'flat', placement: 'explicit', fineBins: 1000, edges });
+    expect(explicit.plan).toBeNull();
+  });
+
+  it("names the planning assumptions 'auto' needs as the user wrote them", () => {
+    const { code, message } = problemsOf(() => planPrivacySpecInput(input, { layout, minSites: 3, sites: 3 }));
+    expect(code).toBe('FEDVAL_ERR_DP_INVALID_ARGUMENT');
+    expect(message).toContain("layout 'auto' needs expected_patients ≥ 2");
+    expect(message).toContain("layout 'auto' needs expected_prevalence with 0 < π < 1");
+    expect(message).not.toMatch(/context\.|expectedPatients|expectedPrevalence/);
+    // A regression task's 'auto' needs no planning assumption.
+    const regression = createStatisticsLayout({ task: 'regression', regressionRange: [0, 1] });
+    expect(planPrivacySpecInput(input, { layout: regression, minSites: 1, sites: 1 }).privacy.layout.edges).toEqual([0, 1000]);
+  });
+
+  it('lists every problem at once, each in the snake_case spelling', () => {
+    const { message } = problemsOf(() =>
+      planPrivacySpecInput(
+        { epsilon: -1, delta: 2, expected_patients: 1, expected_prevalence: 1.5, expectedPatients: 10, layout: { kind: 'tree', fine_bins: 100, fineBins: 100, edges: [0, 2, 1, 1000] } },
+        { layout, minSites: 3, sites: 3 },
+      ),
+    );
+    for (const part of [
+      'epsilon must be a finite number > 0',
+      'delta must be a number with 0 < delta < 1',
+      'expected_patients must be a number ≥ 2',
+      'expected_prevalence must be a number with 0 < π < 1',
+      'unknown property "expectedPatients"',
+      'unknown property "layout.fineBins"',
+      'layout.branching must be an integer ≥ 2 for a tree',
+      'layout.edges must run from 0 to 100 and strictly increase',
+      "layout.fine_bins must equal the metric spec's bins (1000)",
+    ]) {
+      expect(message).toContain(part);
+    }
+    expect(problemsOf(() => planPrivacySpecInput(input, { layout, minSites: 4, sites: 3 })).message).toContain('min_sites (4) must not exceed sites (3)');
+    expect(problemsOf(() => planPrivacySpecInput({ ...input, layout: 'best' }, { layout, minSites: 3, sites: 3 })).message).toContain("layout must be 'auto', a layout spec { kind, bins, branching?, edges? } or explicit edges { kind, fine_bins, edges, branching? }");
+  });
+});
+
+describe('the privacy documents as JSON Schema (for OpenAPI)', () => {
+  it('states which fields are required, in the spelling of the REST API', () => {
+    const input = z.toJSONSchema(privacySpecInputSchema, { io: 'input' });
+    expect(input.required).toEqual(['epsilon', 'delta']);
+    expect(Object.keys(input.properties ?? {})).toEqual(['epsilon', 'delta', 'mechanism', 'layout', 'weights', 'expected_patients', 'expected_prevalence']);
+    expect(JSON.stringify(input)).toContain('fine_bins');
+    expect(z.toJSONSchema(resolvedPrivacySpecSchema).required).toEqual(['epsilon', 'delta', 'mechanism', 'minSites', 'layout', 'weights']);
+  });
+});
+
+describe('resolvedPrivacySpecSchema (the privacy of a task)', () => {
+  it('accepts a resolved spec as JSON and refuses an unresolved one, naming the fields', () => {
+    const resolved = resolvePrivacySpec(base, context);
+    expect(resolvedPrivacySpecSchema.parse(JSON.parse(JSON.stringify(resolved)))).toEqual(resolved);
+    const refused = resolvedPrivacySpecSchema.safeParse({ ...base, layout: 'auto' });
+    expect(refused.success).toBe(false);
+    const paths = refused.error!.issues.map((issue) => issue.path.join('.'));
+    expect(paths).toEqual(expect.arrayContaining(['mechanism', 'layout', 'weights']));
+  });
+
+  it('parses a wire spec with privacySpecSchema, filling nothing the resolution owns', () => {
+    expect(privacySpecSchema.parse(base)).toEqual(base);
+    expect(privacySpecSchema.safeParse({ ...base, layout: { kind: 'flat', bins: 0 } }).success).toBe(false);
   });
 });

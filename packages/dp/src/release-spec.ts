@@ -5,6 +5,8 @@
 // assumptions a site does not have). Resolution happens once, at the coordinator or sponsor, from
 // public study parameters (expected patients, prevalence, sites), never from data.
 import type { StatisticsLayout } from '@fedval/metrics';
+import { listProblems } from '@fedval/schema';
+import { z } from 'zod';
 import { epsilonFromRho, rhoFromEpsilon } from './accountant.ts';
 import type { NoiseMechanism } from './allocation.ts';
 import { checkEdges } from './coarsening.ts';
@@ -109,28 +111,190 @@ export interface PrivacySpecPlan {
 
 export const DEFAULT_PRIVACY_SPEC: Readonly<Pick<PrivacySpec, 'mechanism' | 'layout'>> = Object.freeze({ mechanism: 'skellam', layout: 'auto' });
 
-const MECHANISMS: readonly NoiseMechanism[] = ['skellam', 'distributed-discrete-gaussian', 'discrete-gaussian'];
-const SPEC_KEYS = new Set(['epsilon', 'delta', 'mechanism', 'minSites', 'layout', 'weights']);
-const WEIGHT_KEYS = new Set(Object.keys(DEFAULT_RELEASE_WEIGHTS));
-const PLANNER_LAYOUT_KEYS = new Set(['kind', 'bins', 'branching', 'edges']);
-const EXPLICIT_LAYOUT_KEYS = new Set(['kind', 'placement', 'fineBins', 'edges', 'branching']);
+const MECHANISMS = ['skellam', 'distributed-discrete-gaussian', 'discrete-gaussian'] as const satisfies readonly NoiseMechanism[];
 const DEFAULT_ASSUMED_AUC = 0.75;
 
 function isPositiveInteger(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 1;
 }
 
-function isPositiveNumber(value: unknown): value is number {
-  return typeof value === 'number' && Number.isFinite(value) && value > 0;
-}
-
-function truncate(text: string): string {
-  return text.length > 64 ? `${text.slice(0, 64)}…` : text;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
+function isRecord(value: unknown): value is { readonly [key: string]: unknown } {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
+
+const must = (what: string) => ({ error: `must be ${what}` });
+const positiveNumber = z.number(must('a finite number > 0')).positive(must('a finite number > 0')).refine(Number.isFinite, must('a finite number > 0'));
+const positiveInteger = z.int(must('a positive integer')).min(1, must('a positive integer'));
+const epsilonField = positiveNumber;
+const deltaField = z.number(must('a number with 0 < delta < 1')).gt(0, must('a number with 0 < delta < 1')).lt(1, must('a number with 0 < delta < 1'));
+const mechanismField = z.enum(MECHANISMS, must(`one of ${MECHANISMS.join(', ')}`));
+const layoutKind = z.enum(['flat', 'tree'], must("'flat' or 'tree'"));
+const branchingField = z.int(must('an integer ≥ 2 for a tree')).min(2, must('an integer ≥ 2 for a tree'));
+
+/** ρ weights as given: any subset of {@link ReleaseWeights}, each a finite number > 0. */
+export const releaseWeightsSchema = z.strictObject(
+  { overall: positiveNumber.optional(), subgroup: positiveNumber.optional(), sums: positiveNumber.optional(), exclusions: positiveNumber.optional() },
+  must('an object'),
+);
+
+/** Run the rules between fields even when a field failed (every problem listed at once), but only on an object. */
+const always = { when: (payload: { value: unknown }) => isRecord(payload.value) };
+const branchingRule = (layout: { readonly [key: string]: unknown }, ctx: z.RefinementCtx) => {
+  if (layout['kind'] === 'flat' && layout['branching'] !== undefined) ctx.addIssue({ code: 'custom', path: ['branching'], message: 'applies to trees only' });
+  if (layout['kind'] === 'tree' && layout['branching'] === undefined) ctx.addIssue({ code: 'custom', path: ['branching'], message: 'must be an integer ≥ 2 for a tree' });
+};
+const edgesText = 'an array of at least 2 integers';
+const explicitEdges = z.array(z.int(must(edgesText)), must(edgesText)).min(2, must(edgesText)).readonly();
+const edgeRunRule = (fineBins: string) => (layout: { readonly [key: string]: unknown }, ctx: z.RefinementCtx) => {
+  const edges = layout['edges'];
+  const B = layout[fineBins];
+  if (!Array.isArray(edges) || !isPositiveInteger(B) || !edges.every((e) => Number.isSafeInteger(e))) return;
+  try {
+    checkEdges(Int32Array.from(edges), B);
+  } catch {
+    ctx.addIssue({ code: 'custom', path: ['edges'], message: `must run from 0 to ${B} and strictly increase` });
+  }
+};
+
+/** A release layout with explicit edges as it travels in a task (camelCase). */
+export const resolvedReleaseLayoutSchema = z
+  .strictObject(
+    {
+      kind: layoutKind,
+      placement: z.enum(['equal-width', 'equal-mass', 'explicit'], must("'equal-width', 'equal-mass' or 'explicit'")).default('explicit'),
+      fineBins: positiveInteger,
+      edges: explicitEdges,
+      branching: branchingField.optional(),
+    },
+    must('an object'),
+  )
+  .superRefine(branchingRule, always)
+  .superRefine(edgeRunRule('fineBins'), always);
+
+/** A planner layout spec: the planner places `bins` coarse bins by its edge rule. */
+export const releaseLayoutSpecSchema = z
+  .strictObject(
+    {
+      kind: layoutKind,
+      bins: positiveInteger,
+      branching: branchingField.optional(),
+      edges: z.enum(['equal-width', 'equal-mass'], must("'equal-width', 'equal-mass' or an array of edges")).optional(),
+    },
+    must('an object'),
+  )
+  .superRefine(branchingRule, always);
+
+const LAYOUT_FORMS = "must be 'auto', a layout spec { kind, bins, branching?, edges? } or explicit edges { kind, fineBins, edges, branching? }";
+
+/**
+ * One of the three layout forms. A refused layout's problems are those of the form the sender was
+ * evidently writing (@fedval/schema listProblems), or the list of forms.
+ */
+function layoutSchema<E extends z.ZodType, P extends z.ZodType>(explicit: E, planner: P, forms: string) {
+  return z.union([z.literal('auto'), explicit, planner], { error: forms });
+}
+
+/**
+ * A study's privacy spec as it crosses the wire and the packages (camelCase). Structure only: the
+ * rules against the study's statistics layout (edges on its grid, pinned edges, planner inputs) are
+ * checked by {@link planPrivacySpec}, which needs the layout.
+ */
+export const privacySpecSchema = z.strictObject(
+  {
+    epsilon: epsilonField,
+    delta: deltaField,
+    mechanism: mechanismField.optional(),
+    minSites: positiveInteger,
+    layout: layoutSchema(resolvedReleaseLayoutSchema, releaseLayoutSpecSchema, LAYOUT_FORMS).optional(),
+    weights: releaseWeightsSchema.optional(),
+  },
+  must('an object'),
+);
+
+/**
+ * The resolved spec as it travels in every evaluation task: every field present, the layout explicit.
+ * {@link resolvePrivacySpec} still checks it against the study's statistics layout.
+ */
+export const resolvedPrivacySpecSchema = z.strictObject(
+  {
+    epsilon: epsilonField,
+    delta: deltaField,
+    mechanism: mechanismField,
+    minSites: positiveInteger,
+    layout: resolvedReleaseLayoutSchema,
+    weights: z.strictObject({ overall: positiveNumber, subgroup: positiveNumber, sums: positiveNumber, exclusions: positiveNumber }, must('an object')),
+  },
+  must('an object'),
+);
+
+/** Compile-time proof that the wire schema and {@link ResolvedPrivacySpec} describe the same documents. */
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const resolvedSchemaMatches: Same<z.output<typeof resolvedPrivacySpecSchema>, ResolvedPrivacySpec> = true;
+void resolvedSchemaMatches;
+
+const explicitLayoutInputSchema = z
+  .strictObject(
+    {
+      kind: layoutKind,
+      placement: z.enum(['equal-width', 'equal-mass', 'explicit'], must("'equal-width', 'equal-mass' or 'explicit'")).default('explicit'),
+      fine_bins: positiveInteger,
+      edges: explicitEdges,
+      branching: branchingField.optional(),
+    },
+    must('an object'),
+  )
+  .superRefine(branchingRule, always)
+  .superRefine(edgeRunRule('fine_bins'), always);
+
+/**
+ * A study's privacy as a person writes it: the REST API's `privacy` and YAML (snake_case). `min_sites`
+ * is not here: it is the study's release policy. `expected_patients` and `expected_prevalence` are the
+ * public planning assumptions of layout 'auto' (required there: `expected_patients` for binary and
+ * multiclass tasks, `expected_prevalence` for binary tasks and for equal-mass edges), checked against
+ * the metric spec by {@link planPrivacySpecInput}.
+ */
+export const privacySpecInputSchema = z
+  .strictObject(
+    {
+      epsilon: epsilonField,
+      delta: deltaField,
+      mechanism: mechanismField.optional(),
+      layout: layoutSchema(explicitLayoutInputSchema, releaseLayoutSpecSchema, LAYOUT_FORMS.replace('fineBins', 'fine_bins')).optional(),
+      weights: releaseWeightsSchema.optional(),
+      expected_patients: z.number(must('a number ≥ 2')).min(2, must('a number ≥ 2')).refine(Number.isFinite, must('a number ≥ 2')).optional(),
+      expected_prevalence: z.number(must('a number with 0 < π < 1')).gt(0, must('a number with 0 < π < 1')).lt(1, must('a number with 0 < π < 1')).optional(),
+    },
+    must('an object'),
+  );
+
+/** What {@link privacySpecInputSchema} accepts; parsing gives it back in the same spelling, so it may be parsed again. */
+export type PrivacySpecInput = z.input<typeof privacySpecInputSchema>;
+
+/** How problems name the planning parameters: as the API caller wrote them (`context.…`) or as the REST/YAML user did. */
+interface ContextSpelling {
+  expectedPatients: string;
+  expectedPrevalence: string;
+  sites: string;
+  minSites: string;
+  assumedAuc: string;
+  fineBins: string;
+}
+const CONTEXT_SPELLING: ContextSpelling = {
+  expectedPatients: 'context.expectedPatients',
+  expectedPrevalence: 'context.expectedPrevalence',
+  sites: 'context.sites',
+  minSites: 'minSites',
+  assumedAuc: 'context.assumedAuc',
+  fineBins: 'layout.fineBins',
+};
+const INPUT_SPELLING: ContextSpelling = {
+  expectedPatients: 'expected_patients',
+  expectedPrevalence: 'expected_prevalence',
+  sites: 'sites',
+  minSites: 'min_sites',
+  assumedAuc: 'assumed_auc',
+  fineBins: 'layout.fine_bins',
+};
 
 /**
  * Fine-grid indices that must be coarse edges so that metrics computed at them stay exact: the
@@ -154,65 +318,184 @@ function declaredLevels(layout: StatisticsLayout): number[] {
   return layout.spec.groups.map((g) => Math.max(2, g.levels ? g.levels.length : (g.cuts?.length ?? 0) + 1));
 }
 
-function checkWeights(given: unknown, problems: string[]): ReleaseWeights {
-  const weights = { ...DEFAULT_RELEASE_WEIGHTS };
-  if (given === undefined) return weights;
-  if (!isRecord(given)) {
-    problems.push('weights must be an object');
-    return weights;
-  }
-  for (const [key, value] of Object.entries(given)) {
-    if (!WEIGHT_KEYS.has(key)) problems.push(`unknown property "weights.${truncate(key)}"`);
-    else if (value === undefined) continue;
-    else if (!isPositiveNumber(value)) problems.push(`weights.${key} must be a finite number > 0`);
-    else weights[key as keyof ReleaseWeights] = value;
-  }
-  return weights;
-}
-
-/** Checks an explicit layout against the statistics layout; returns it normalised or null (problems listed). */
-function checkExplicitLayout(given: Record<string, unknown>, layout: StatisticsLayout, problems: string[]): ResolvedReleaseLayout | null {
-  const start = problems.length;
+/**
+ * Rules of a layout against the study's statistics layout, looked at on the layout as given (so they
+ * are listed with the schema's problems): explicit edges on the metric spec's grid, keeping the pinned
+ * edges, forming a tree of the branching; planner bins within the grid and above the pinned edges.
+ */
+function layoutProblems(given: unknown, layout: StatisticsLayout, spelling: ContextSpelling, problems: string[]): void {
+  if (!isRecord(given)) return;
   const B = layout.spec.bins;
-  for (const key of Object.keys(given)) if (!EXPLICIT_LAYOUT_KEYS.has(key)) problems.push(`unknown property "layout.${truncate(key)}"`);
-  const { kind, placement, fineBins, edges, branching } = given;
-  if (kind !== 'flat' && kind !== 'tree') problems.push("layout.kind must be 'flat' or 'tree'");
-  const validPlacement = placement === undefined || placement === 'equal-width' || placement === 'equal-mass' || placement === 'explicit';
-  if (!validPlacement) problems.push("layout.placement must be 'equal-width', 'equal-mass' or 'explicit'");
-  if (fineBins !== B) problems.push(`layout.fineBins must equal the metric spec's bins (${B})`);
-  if (kind === 'tree' && !(isPositiveInteger(branching) && branching >= 2)) problems.push('layout.branching must be an integer ≥ 2 for a tree');
-  if (kind === 'flat' && branching !== undefined) problems.push('layout.branching applies to trees only');
-  const list = Array.isArray(edges) ? (edges as unknown[]) : null;
-  if (list === null || list.length < 2 || !list.every((e) => typeof e === 'number' && Number.isSafeInteger(e))) {
-    problems.push(`layout.edges must be an array of at least 2 integers`);
-  } else {
-    try {
-      checkEdges(Int32Array.from(list as number[]), B);
-    } catch {
-      problems.push(`layout.edges must run from 0 to ${B} and strictly increase`);
-    }
-    const present = new Set(list as number[]);
-    const missing = pinnedReleaseEdges(layout).edges.filter((e) => !present.has(e));
+  const pinned = pinnedReleaseEdges(layout).edges;
+  const edges = given['edges'];
+  if (Array.isArray(edges)) {
+    const fineBins = given[spelling.fineBins.slice('layout.'.length)];
+    if (fineBins !== B) problems.push(`${spelling.fineBins} must equal the metric spec's bins (${B})`);
+    if (!edges.every((e) => Number.isSafeInteger(e))) return;
+    const present = new Set(edges);
+    const missing = pinned.filter((e) => !present.has(e));
     if (missing.length > 0) {
       problems.push(`layout.edges must include the threshold, decision-curve and calibration edges (missing ${missing.slice(0, 20).join(', ')}${missing.length > 20 ? ', …' : ''})`);
     }
-    if (kind === 'tree' && isPositiveInteger(branching) && branching >= 2) {
+    const branching = given['branching'];
+    if (given['kind'] === 'tree' && isPositiveInteger(branching) && branching >= 2 && edges.length >= 2) {
       try {
-        treeShape(list.length - 1, branching);
+        treeShape(edges.length - 1, branching);
       } catch (cause) {
-        problems.push(`layout: ${(cause as Error).message}`);
+        if (!(cause instanceof DpError)) throw cause;
+        problems.push(`layout: ${cause.message}`);
       }
     }
+    return;
   }
-  if (problems.length > start) return null;
-  const resolved: ResolvedReleaseLayout = {
-    kind: kind as 'flat' | 'tree',
-    placement: (placement ?? 'explicit') as ResolvedReleaseLayout['placement'],
-    fineBins: B,
-    edges: Object.freeze([...(list as number[])]),
-    ...(kind === 'tree' ? { branching: branching as number } : {}),
+  const bins = given['bins'];
+  if (isPositiveInteger(bins) && bins > B) problems.push(`layout.bins must be an integer from 1 to ${B}`);
+  else if (isPositiveInteger(bins) && bins <= pinned.length) problems.push(`layout.bins must exceed ${pinned.length}, the threshold, decision-curve and calibration edges it keeps`);
+}
+
+/** The privacy spec after its schema, with the planning parameters, before the layout is resolved. */
+interface Checked {
+  epsilon: number;
+  delta: number;
+  mechanism: NoiseMechanism;
+  minSites: number;
+  layout: PrivacyLayoutSpec;
+  weights: ReleaseWeights;
+}
+
+function refuse(problems: string[]): DpError {
+  return new DpError('FEDVAL_ERR_DP_INVALID_ARGUMENT', `privacy spec: ${problems.join('; ')}`);
+}
+
+/**
+ * The planning parameters' rules ('auto' and equal-mass edges need public study parameters; minSites
+ * within the sites), then the layout resolved into explicit edges.
+ */
+function resolveChecked(checked: Checked | null, givenLayout: unknown, context: PrivacyContext, spelling: ContextSpelling, problems: string[]): PrivacySpecPlan {
+  const { layout, expectedPatients, expectedPrevalence, sites } = context;
+  layoutProblems(givenLayout, layout, spelling, problems);
+  const assumedAuc = context.assumedAuc ?? DEFAULT_ASSUMED_AUC;
+  const needsPlanner = (what: string, needs: { patients?: boolean; prevalence?: boolean; sites?: boolean }): void => {
+    if (needs.patients && !(typeof expectedPatients === 'number' && Number.isFinite(expectedPatients) && expectedPatients >= 2)) {
+      problems.push(`${what} needs ${spelling.expectedPatients} ≥ 2`);
+    }
+    if (needs.prevalence && !(typeof expectedPrevalence === 'number' && expectedPrevalence > 0 && expectedPrevalence < 1)) {
+      problems.push(`${what} needs ${spelling.expectedPrevalence} with 0 < π < 1`);
+    }
+    if (needs.sites && !isPositiveInteger(sites)) problems.push(`${what} needs ${spelling.sites}, a positive integer`);
+    if (!(assumedAuc > 0.5 && assumedAuc < 1)) problems.push(`${spelling.assumedAuc} must lie strictly between 0.5 and 1`);
   };
-  return Object.freeze(resolved);
+  if (checked && sites !== undefined && isPositiveInteger(sites) && checked.minSites > sites) {
+    problems.push(`${spelling.minSites} (${checked.minSites}) must not exceed ${spelling.sites} (${sites})`);
+  }
+  const requested = checked?.layout;
+  const task = layout.spec.task;
+  let explicit: ResolvedReleaseLayout | null = null;
+  let plannerSpec: ReleaseLayoutSpec | 'auto' | null = null;
+  if (requested === 'auto') {
+    if (task === 'regression') explicit = Object.freeze({ kind: 'flat', placement: 'equal-width', fineBins: layout.spec.bins, edges: Object.freeze([0, layout.spec.bins]) });
+    else {
+      needsPlanner("layout 'auto'", { patients: true, prevalence: task === 'binary', sites: true });
+      plannerSpec = 'auto';
+    }
+  } else if (requested !== undefined && 'fineBins' in requested) {
+    explicit = Object.freeze({ ...requested, edges: Object.freeze([...requested.edges]) });
+  } else if (requested !== undefined) {
+    if (requested.edges === 'equal-mass') needsPlanner('equal-mass edges', { prevalence: true });
+    plannerSpec = requested;
+  }
+  if (problems.length > 0 || checked === null) throw refuse(problems);
+
+  let plan: ReleasePlan | null = null;
+  if (explicit === null && plannerSpec !== null) {
+    const resolved = resolvePlannerLayout(plannerSpec, checked, context, assumedAuc, problems);
+    if (resolved === null) throw refuse(problems);
+    explicit = resolved.layout;
+    plan = resolved.plan;
+  }
+  if (explicit === null) throw refuse(['layout is missing']);
+  const privacy: ResolvedPrivacySpec = Object.freeze({
+    epsilon: checked.epsilon,
+    delta: checked.delta,
+    mechanism: checked.mechanism,
+    minSites: checked.minSites,
+    layout: explicit,
+    weights: Object.freeze(checked.weights),
+  });
+  return Object.freeze({ privacy, plan });
+}
+
+/** A parsed layout in either spelling as the layout the resolution works with. */
+function layoutOf(
+  layout: z.output<typeof resolvedReleaseLayoutSchema> | z.output<typeof explicitLayoutInputSchema> | z.output<typeof releaseLayoutSpecSchema> | 'auto' | undefined,
+): PrivacyLayoutSpec {
+  if (layout === undefined || layout === 'auto') return 'auto';
+  const branching = layout.kind === 'tree' ? { branching: layout.branching } : {};
+  if ('fineBins' in layout) return { kind: layout.kind, placement: layout.placement, fineBins: layout.fineBins, edges: layout.edges, ...branching };
+  if ('fine_bins' in layout) return { kind: layout.kind, placement: layout.placement, fineBins: layout.fine_bins, edges: layout.edges, ...branching };
+  const edges = layout.edges !== undefined ? { edges: layout.edges } : {};
+  return layout.kind === 'tree' ? { kind: 'tree', bins: layout.bins, branching: layout.branching ?? 2, ...edges } : { kind: 'flat', bins: layout.bins, ...edges };
+}
+
+/**
+ * Resolves a privacy spec against a study's statistics layout and returns the planner's plan with
+ * it. Parses it with {@link privacySpecSchema}, checks it against the layout and the context (one
+ * FEDVAL_ERR_DP_INVALID_ARGUMENT listing every problem; unknown properties are problems), and turns
+ * the layout into explicit edges: 'auto' with {@link planRelease} on the context's public parameters,
+ * a planner layout spec with the planner's edge rule, explicit edges after checking them. The
+ * decision threshold, decision-curve thresholds and calibration bin edges are always coarse edges.
+ */
+export function planPrivacySpec(partial: unknown, context: PrivacyContext): PrivacySpecPlan {
+  const parsed = privacySpecSchema.safeParse(partial);
+  const problems = parsed.success ? [] : listProblems(parsed.error);
+  const checked: Checked | null = parsed.success
+    ? {
+        epsilon: parsed.data.epsilon,
+        delta: parsed.data.delta,
+        mechanism: parsed.data.mechanism ?? DEFAULT_PRIVACY_SPEC.mechanism,
+        minSites: parsed.data.minSites,
+        layout: layoutOf(parsed.data.layout),
+        weights: { ...DEFAULT_RELEASE_WEIGHTS, ...parsed.data.weights },
+      }
+    : null;
+  return resolveChecked(checked, isRecord(partial) ? partial['layout'] : undefined, context, CONTEXT_SPELLING, problems);
+}
+
+/** The study parameters a REST/YAML privacy spec is resolved with. */
+export interface PrivacyInputContext {
+  /** The study's statistics layout (from its metric spec). */
+  layout: StatisticsLayout;
+  /** The study's release policy: fewest contributions a release may hold (REST `release.min_sites`). */
+  minSites: number;
+  /** Sites of the study. */
+  sites: number;
+}
+
+/**
+ * {@link planPrivacySpec} for a privacy spec as a person writes it ({@link privacySpecInputSchema},
+ * snake_case): every problem names the field as written (`expected_patients`, `layout.fine_bins`).
+ */
+export function planPrivacySpecInput(input: unknown, context: PrivacyInputContext): PrivacySpecPlan {
+  const parsed = privacySpecInputSchema.safeParse(input);
+  const problems = parsed.success ? [] : listProblems(parsed.error);
+  const data = parsed.success ? parsed.data : null;
+  const checked: Checked | null = data
+    ? {
+        epsilon: data.epsilon,
+        delta: data.delta,
+        mechanism: data.mechanism ?? DEFAULT_PRIVACY_SPEC.mechanism,
+        minSites: context.minSites,
+        layout: layoutOf(data.layout),
+        weights: { ...DEFAULT_RELEASE_WEIGHTS, ...data.weights },
+      }
+    : null;
+  const planning = {
+    layout: context.layout,
+    sites: context.sites,
+    ...(data?.expected_patients !== undefined ? { expectedPatients: data.expected_patients } : {}),
+    ...(data?.expected_prevalence !== undefined ? { expectedPrevalence: data.expected_prevalence } : {}),
+  };
+  return resolveChecked(checked, isRecord(input) ? input['layout'] : undefined, planning, INPUT_SPELLING, problems);
 }
 
 function fromPlannerLayout(layout: ReleaseLayout): ResolvedReleaseLayout {
@@ -229,101 +512,6 @@ function fromPlannerLayout(layout: ReleaseLayout): ResolvedReleaseLayout {
 export function histogramRhoShare(weights: Readonly<ReleaseWeights>, groupColumns: number): number {
   const histograms = weights.overall + groupColumns * weights.subgroup;
   return histograms / (histograms + (1 + groupColumns) * (weights.sums + weights.exclusions));
-}
-
-interface Checked {
-  epsilon: number;
-  delta: number;
-  mechanism: NoiseMechanism;
-  minSites: number;
-  weights: ReleaseWeights;
-}
-
-/**
- * Resolves a privacy spec against a study's statistics layout and returns the planner's plan with
- * it. Fills defaults, checks every field (one FEDVAL_ERR_DP_INVALID_ARGUMENT listing every problem;
- * unknown properties are problems), and turns the layout into explicit edges: 'auto' with
- * {@link planRelease} on the context's public parameters, a planner layout spec with the planner's
- * edge rule, explicit edges after checking them. The decision threshold, decision-curve thresholds
- * and calibration bin edges are always coarse edges.
- */
-export function planPrivacySpec(partial: Partial<PrivacySpec>, context: PrivacyContext): PrivacySpecPlan {
-  if (!isRecord(partial)) throw new DpError('FEDVAL_ERR_DP_INVALID_ARGUMENT', 'privacy spec: the spec must be an object');
-  const problems: string[] = [];
-  for (const key of Object.keys(partial)) if (!SPEC_KEYS.has(key)) problems.push(`unknown property "${truncate(key)}"`);
-  const given = partial as Record<string, unknown>;
-  const { epsilon, delta, minSites } = given;
-  if (!isPositiveNumber(epsilon)) problems.push('epsilon must be a finite number > 0');
-  if (typeof delta !== 'number' || !(delta > 0 && delta < 1)) problems.push('delta must be a number with 0 < delta < 1');
-  if (!isPositiveInteger(minSites)) problems.push('minSites must be a positive integer');
-  const mechanism = given['mechanism'] ?? DEFAULT_PRIVACY_SPEC.mechanism;
-  if (!MECHANISMS.includes(mechanism as NoiseMechanism)) problems.push(`mechanism must be one of ${MECHANISMS.join(', ')}`);
-  const weights = checkWeights(given['weights'], problems);
-
-  const { layout } = context;
-  const { expectedPatients, expectedPrevalence, sites } = context;
-  const assumedAuc = context.assumedAuc ?? DEFAULT_ASSUMED_AUC;
-  const needsPlanner = (what: string, needs: { patients?: boolean; prevalence?: boolean; sites?: boolean }): void => {
-    if (needs.patients && !(typeof expectedPatients === 'number' && Number.isFinite(expectedPatients) && expectedPatients >= 2)) {
-      problems.push(`${what} needs context.expectedPatients ≥ 2`);
-    }
-    if (needs.prevalence && !(typeof expectedPrevalence === 'number' && expectedPrevalence > 0 && expectedPrevalence < 1)) {
-      problems.push(`${what} needs context.expectedPrevalence with 0 < π < 1`);
-    }
-    if (needs.sites && !isPositiveInteger(sites)) problems.push(`${what} needs context.sites, a positive integer`);
-    if (!(assumedAuc > 0.5 && assumedAuc < 1)) problems.push('context.assumedAuc must lie strictly between 0.5 and 1');
-  };
-  if (sites !== undefined && isPositiveInteger(sites) && isPositiveInteger(minSites) && minSites > sites) {
-    problems.push(`minSites (${minSites}) must not exceed context.sites (${sites})`);
-  }
-
-  const requested = given['layout'] ?? DEFAULT_PRIVACY_SPEC.layout;
-  const task = layout.spec.task;
-  let explicit: ResolvedReleaseLayout | null = null;
-  let plannerSpec: ReleaseLayoutSpec | 'auto' | null = null;
-  if (requested === 'auto') {
-    if (task === 'regression') explicit = Object.freeze({ kind: 'flat', placement: 'equal-width', fineBins: layout.spec.bins, edges: Object.freeze([0, layout.spec.bins]) });
-    else {
-      needsPlanner("layout 'auto'", { patients: true, prevalence: task === 'binary', sites: true });
-      plannerSpec = 'auto';
-    }
-  } else if (isRecord(requested) && Array.isArray(requested['edges'])) {
-    explicit = checkExplicitLayout(requested, layout, problems);
-  } else if (isRecord(requested)) {
-    for (const key of Object.keys(requested)) if (!PLANNER_LAYOUT_KEYS.has(key)) problems.push(`unknown property "layout.${truncate(key)}"`);
-    const { kind, bins, branching } = requested;
-    if (kind !== 'flat' && kind !== 'tree') problems.push("layout.kind must be 'flat' or 'tree'");
-    const pinnedCount = pinnedReleaseEdges(layout).edges.length;
-    if (!isPositiveInteger(bins) || bins > layout.spec.bins) problems.push(`layout.bins must be an integer from 1 to ${layout.spec.bins}`);
-    else if (bins <= pinnedCount) problems.push(`layout.bins must exceed ${pinnedCount}, the threshold, decision-curve and calibration edges it keeps`);
-    if (kind === 'tree' && !(isPositiveInteger(branching) && branching >= 2)) problems.push('layout.branching must be an integer ≥ 2 for a tree');
-    if (kind === 'flat' && branching !== undefined) problems.push('layout.branching applies to trees only');
-    const placement = requested['edges'] ?? 'equal-width';
-    if (placement !== 'equal-width' && placement !== 'equal-mass') problems.push("layout.edges must be 'equal-width', 'equal-mass' or an array of edges");
-    if (placement === 'equal-mass') needsPlanner('equal-mass edges', { prevalence: true });
-    plannerSpec = requested as unknown as ReleaseLayoutSpec;
-  } else {
-    problems.push("layout must be 'auto', a layout spec { kind, bins, branching?, edges? } or explicit edges { kind, fineBins, edges, branching? }");
-  }
-  if (problems.length > 0) throw new DpError('FEDVAL_ERR_DP_INVALID_ARGUMENT', `privacy spec: ${problems.join('; ')}`);
-  const checked: Checked = { epsilon: epsilon as number, delta: delta as number, mechanism: mechanism as NoiseMechanism, minSites: minSites as number, weights };
-
-  let plan: ReleasePlan | null = null;
-  if (explicit === null && plannerSpec !== null) {
-    const resolved = resolvePlannerLayout(plannerSpec, checked, context, assumedAuc, problems);
-    if (resolved === null) throw new DpError('FEDVAL_ERR_DP_INVALID_ARGUMENT', `privacy spec: ${problems.join('; ')}`);
-    explicit = resolved.layout;
-    plan = resolved.plan;
-  }
-  const privacy: ResolvedPrivacySpec = Object.freeze({
-    epsilon: checked.epsilon,
-    delta: checked.delta,
-    mechanism: checked.mechanism,
-    minSites: checked.minSites,
-    layout: explicit as ResolvedReleaseLayout,
-    weights: Object.freeze(weights),
-  });
-  return Object.freeze({ privacy, plan });
 }
 
 /**
@@ -377,6 +565,6 @@ function resolvePlannerLayout(
 }
 
 /** {@link planPrivacySpec} without the plan: the resolved, frozen spec that travels in every task. */
-export function resolvePrivacySpec(partial: Partial<PrivacySpec>, context: PrivacyContext): ResolvedPrivacySpec {
+export function resolvePrivacySpec(partial: unknown, context: PrivacyContext): ResolvedPrivacySpec {
   return planPrivacySpec(partial, context).privacy;
 }

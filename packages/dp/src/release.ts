@@ -12,6 +12,7 @@
 // patient can move it after encoding (see blockSensitivity); the round's ρ is the sum of the block
 // costs (Bun & Steinke 2016, Lemma 2.3).
 import { aucGradients } from '@fedval/metrics';
+import { z } from 'zod';
 import type { SectionFieldName, StatisticsLayout } from '@fedval/metrics';
 import { discreteGaussianRho, distributedDiscreteGaussianRho, composeRho, epsilonFromRho, rhoFromEpsilon, skellamRho } from './accountant.ts';
 import type { BudgetShare, NoiseBlock, NoiseMechanism, NoisePlan, PlannedBlock } from './allocation.ts';
@@ -74,6 +75,43 @@ export interface ReleaseSummary {
   readonly layout: ResolvedReleaseLayout & { readonly bins: number };
   readonly blocks: readonly ReleaseBlockSummary[];
 }
+
+const summaryNumber = z.number();
+/** {@link ReleaseSummary} as a schema: the `privacy.dp` block of a released result as it crosses the REST API. */
+export const releaseSummarySchema = z.strictObject({
+  mechanism: z.enum(['skellam', 'distributed-discrete-gaussian', 'discrete-gaussian']),
+  epsilon: summaryNumber,
+  delta: summaryNumber,
+  rho: summaryNumber,
+  minSites: z.int().positive(),
+  layout: z.strictObject({
+    kind: z.enum(['flat', 'tree']),
+    placement: z.enum(['equal-width', 'equal-mass', 'explicit']),
+    fineBins: z.int().positive(),
+    edges: z.array(z.int()).readonly(),
+    branching: z.int().min(2).optional(),
+    bins: z.int().positive(),
+  }),
+  blocks: z
+    .array(
+      z.strictObject({
+        name: z.string(),
+        mechanism: z.enum(['skellam', 'distributed-discrete-gaussian', 'discrete-gaussian']),
+        entries: z.int().nonnegative(),
+        l1Sensitivity: summaryNumber,
+        l2SensitivitySquared: summaryNumber,
+        rho: summaryNumber,
+        sigma: summaryNumber,
+        siteSigma: summaryNumber,
+      }),
+    )
+    .readonly(),
+});
+
+/** Compile-time proof that the schema and {@link ReleaseSummary} describe the same documents. */
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const summarySchemaMatches: Same<Readonly<z.output<typeof releaseSummarySchema>>, ReleaseSummary> = true;
+void summarySchemaMatches;
 
 /** A release under differential privacy: coarsened or tree-encoded histograms, every block noised (see the header). */
 export interface PrivateRelease extends StatisticsRelease {

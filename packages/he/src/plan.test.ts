@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { HeError } from './errors.ts';
 import { aggregateNoiseBound, noiseFits } from './noise.ts';
 import { buildPackingLayout } from './packing.ts';
-import { bfvEncryptionSummary, planBfvParameters, planFingerprint, validateBfvPlan } from './plan.ts';
+import { bfvEncryptionSummary, bfvPlanSchema, planBfvParameters, planFingerprint, validateBfvPlan } from './plan.ts';
 import type { BfvPlan, BfvPlanRequest } from './plan.ts';
 import { isPrime, largestBatchingPrimeBelow } from './primes.ts';
 import { maxCoeffModulusBits } from './security.ts';
@@ -172,6 +173,20 @@ describe('validateBfvPlan', () => {
   const plan = planBfvParameters({ vectorLength: 5000, maxSites: 20, maxAbsPerSite: 100_000 });
   const wire = (): Record<string, unknown> => JSON.parse(JSON.stringify(plan)) as Record<string, unknown>;
 
+  it('is bfvPlanSchema: every problem at once, each naming the field as sent', () => {
+    const { slots: _slots, ...withoutSlots } = wire();
+    const message = messageOf(() => validateBfvPlan({ ...withoutSlots, maxSites: 0, noiseBound: 'maybe', coeffModulus: ['12x'], colour: 'blue' }));
+    for (const part of ['slots is missing', 'maxSites must be an integer in [1, ', "noiseBound must be 'probabilistic' or 'worst-case'", 'coeffModulus[0] must be a decimal string', 'unknown property "colour"']) {
+      expect(message).toContain(part);
+    }
+    expect(bfvPlanSchema.safeParse(wire()).success).toBe(true);
+    // The document as JSON Schema (OpenAPI of GET /api/studies/:id/encryption): every field required.
+    expect(z.toJSONSchema(bfvPlanSchema, { io: 'input' }).required).toEqual(Object.keys(plan));
+    const mismatch = bfvPlanSchema.safeParse({ ...wire(), ciphertextBytes: plan.ciphertextBytes + 1 });
+    expect(mismatch.success).toBe(false);
+    expect(mismatch.error?.issues.map((issue) => issue.path.join('.'))).toContain('ciphertextBytes');
+  });
+
   it('accepts a plan that went through JSON and returns a frozen equal copy', () => {
     const back = validateBfvPlan(wire());
     expect(back).toEqual(plan);
@@ -210,7 +225,7 @@ describe('validateBfvPlan', () => {
     composite.coeffModulus = ['12289', ...plan.coeffModulus.slice(1)];
     expect(messageOf(() => validateBfvPlan(composite))).toContain('is not a prime');
     const extra = { ...wire(), note: 'x' };
-    expect(messageOf(() => validateBfvPlan(extra))).toContain('unknown fields: note');
+    expect(messageOf(() => validateBfvPlan(extra))).toContain('unknown property "note"');
     const missing = wire();
     delete missing.slots;
     expect(messageOf(() => validateBfvPlan(missing))).toContain('slots is missing');

@@ -1,5 +1,7 @@
 // plan.ts — the BFV parameter planner, the JSON form of a plan, and the checks a receiver runs on it.
 import { createHash } from 'node:crypto';
+import { listProblems } from '@fedval/schema';
+import { z } from 'zod';
 import { HeError } from './errors.ts';
 import { DEFAULT_HE_LIMITS } from './limits.ts';
 import { aggregateNoiseBound, log2, noiseBudgetLowerBound, noiseFits, SEAL_ERROR_MAX } from './noise.ts';
@@ -356,69 +358,92 @@ function analyse(core: PlanCore, slack = 1): Analysis {
   return { plan, problems };
 }
 
+const must = (what: string) => ({ error: (issue: { input?: unknown }) => (issue.input === undefined ? 'is missing' : `must be ${what}`) });
+const int = (min: number, max: number, what = `an integer in [${min}, ${max}]`) => z.int(must(what)).min(min, must(what)).max(max, must(what));
+const decimal = z.string(must('a decimal string')).regex(/^[1-9][0-9]{0,24}$/, must('a decimal string'));
+const L = DEFAULT_HE_LIMITS;
+const entryBoundsText = 'an array of [count ≥ 1, maxAbs ≥ 0] pairs, adjacent bounds distinct, at most the vector length limit in total';
+
+/** The fields of a plan as sent: each field's type and range. The security table and the noise rules are checked on top. */
+const bfvPlanShape = z
+  .strictObject(
+    {
+      scheme: z.literal('bfv', must("'bfv'")),
+      planVersion: z.literal(1, must('1')),
+      securityBits: z.union([z.literal(128), z.literal(192), z.literal(256)], must('128, 192 or 256')),
+      polyModulusDegree: z.int(must('a supported power of two')).refine((d) => POLY_MODULUS_DEGREES.includes(d), must(`one of ${POLY_MODULUS_DEGREES.join(', ')}`)),
+      coeffModulus: z.array(decimal, must('an array of decimal strings')).min(1, must('an array of decimal strings')).max(64, must('at most 64 primes')),
+      coeffModulusBits: z.array(int(1, MAX_MODULUS_BITS), must('an array of bit counts')),
+      plainModulus: decimal,
+      plainModulusBits: int(1, MAX_MODULUS_BITS),
+      slots: int(1, 32768),
+      vectorLength: int(1, L.maxVectorLength),
+      maxSites: int(1, L.maxSites),
+      maxAbsPerSite: int(0, Number.MAX_SAFE_INTEGER, 'a non-negative safe integer'),
+      entryBounds: z
+        .array(z.tuple([z.int(), z.int()], must(entryBoundsText)), must(entryBoundsText))
+        .min(1, must(entryBoundsText))
+        .max(L.maxVectorLength, must(entryBoundsText))
+        .refine((runs) => parseRuns(runs) !== undefined, must(entryBoundsText)),
+      counterCount: int(0, Number.MAX_SAFE_INTEGER),
+      countersPerSlot: int(0, Number.MAX_SAFE_INTEGER),
+      ciphertextCount: int(0, L.maxCiphertexts),
+      c0DroppedBits: int(0, 64, 'a small non-negative integer'),
+      noiseBound: z.enum(['probabilistic', 'worst-case'], must("'probabilistic' or 'worst-case'")),
+      decryptionFailureLog2: z.int(must('an integer in [-256, -32] or null')).min(-256, must('an integer in [-256, -32]')).max(-32, must('an integer in [-256, -32]')).nullable(),
+      noiseBudgetBits: z.number(must('a number')),
+      ciphertextBytes: int(0, Number.MAX_SAFE_INTEGER),
+      bytesPerSite: int(0, Number.MAX_SAFE_INTEGER),
+    },
+    { error: (issue: { input?: unknown }) => (issue.input === null || typeof issue.input !== 'object' || Array.isArray(issue.input) ? 'plan is not an object' : 'plan has unknown fields') },
+  )
+  .refine((plan) => (plan.noiseBound === 'probabilistic') === (plan.decryptionFailureLog2 !== null), {
+    path: ['decryptionFailureLog2'],
+    error: 'must be an integer in [-256, -32] (probabilistic) or null (worst-case)',
+  });
+
 /**
- * Checks a plan received over the wire: its shape, then that it is secure (HE standard table),
- * that no sum can wrap around t, that the noise of maxSites contributions stays decryptable,
- * and that every derived field matches. Returns a frozen copy.
+ * A BFV plan as it crosses the wire (inside a task) and the REST API. Parsing checks its shape, then
+ * that it is secure (HomomorphicEncryption.org security table), that no sum can wrap around t, that
+ * the noise of maxSites contributions stays decryptable, and that every derived field matches; it
+ * yields the frozen plan.
  */
-export function validateBfvPlan(json: unknown): BfvPlan {
-  const core = parseCore(json);
-  const { plan, problems } = analyse(core);
-  const given = json as Record<string, unknown>;
-  for (const key of PLAN_KEYS) {
-    if (JSON.stringify(given[key]) !== JSON.stringify(plan[key])) problems.push(`${key} does not match the plan's parameters`);
-  }
-  if (problems.length > 0) throw new HeError('FEDVAL_ERR_HE_INVALID_PLAN', problems.join('; '));
-  return deepFreeze(plan);
-}
-
-function parseCore(json: unknown): PlanCore {
-  if (json === null || typeof json !== 'object' || Array.isArray(json)) throw new HeError('FEDVAL_ERR_HE_INVALID_PLAN', 'plan is not an object');
-  const o = json as Record<string, unknown>;
-  const problems: string[] = [];
-  const extra = Object.keys(o).filter((k) => !(PLAN_KEYS as readonly string[]).includes(k));
-  if (extra.length > 0) problems.push(`unknown fields: ${extra.slice(0, 5).join(', ')}`);
-  for (const key of PLAN_KEYS) if (!(key in o)) problems.push(`${key} is missing`);
-  if (o.scheme !== 'bfv') problems.push("scheme must be 'bfv'");
-  if (o.planVersion !== 1) problems.push('planVersion must be 1');
-  if (!SECURITY_LEVELS.includes(o.securityBits as SecurityBits)) problems.push('securityBits must be 128, 192 or 256');
-  if (!POLY_MODULUS_DEGREES.includes(o.polyModulusDegree as number)) problems.push('polyModulusDegree is not a supported power of two');
-  const primes = Array.isArray(o.coeffModulus) && o.coeffModulus.length <= 64 && o.coeffModulus.every(isDecimal) ? (o.coeffModulus as string[]).map(BigInt) : undefined;
-  if (!primes) problems.push('coeffModulus must be an array of decimal strings');
-  if (!isDecimal(o.plainModulus)) problems.push('plainModulus must be a decimal string');
-  if (!isInteger(o.maxSites, 1, DEFAULT_HE_LIMITS.maxSites)) problems.push('maxSites is out of range');
-  if (!isInteger(o.maxAbsPerSite, 0, Number.MAX_SAFE_INTEGER)) problems.push('maxAbsPerSite must be a non-negative safe integer');
-  const runs = parseRuns(o.entryBounds);
-  if (!runs) problems.push('entryBounds must be [count ≥ 1, maxAbs ≥ 0] pairs, adjacent bounds distinct, at most the vector length limit in total');
-  if (!isInteger(o.c0DroppedBits, 0, 64)) problems.push('c0DroppedBits must be a small non-negative integer');
-  if (o.noiseBound !== 'probabilistic' && o.noiseBound !== 'worst-case') problems.push("noiseBound must be 'probabilistic' or 'worst-case'");
-  if (o.noiseBound === 'probabilistic' ? !isInteger(o.decryptionFailureLog2, -256, -32) : o.decryptionFailureLog2 !== null) {
-    problems.push('decryptionFailureLog2 must be an integer in [-256, -32] (probabilistic) or null (worst-case)');
-  }
-  if (problems.length > 0) throw new HeError('FEDVAL_ERR_HE_INVALID_PLAN', problems.join('; '));
-  return {
-    securityBits: o.securityBits as SecurityBits,
-    degree: o.polyModulusDegree as number,
-    coeffModulus: primes as bigint[],
-    plainModulus: BigInt(o.plainModulus as string),
-    maxSites: o.maxSites as number,
-    maxAbsPerSite: o.maxAbsPerSite as number,
-    runs: runs as BoundRun[],
-    c0DroppedBits: o.c0DroppedBits as number,
-    noiseBound: o.noiseBound as NoiseBoundModel,
-    failureLog2: o.decryptionFailureLog2 as number | null,
+export const bfvPlanSchema = bfvPlanShape.transform((given, ctx): BfvPlan => {
+  const core: PlanCore = {
+    securityBits: given.securityBits,
+    degree: given.polyModulusDegree,
+    coeffModulus: given.coeffModulus.map(BigInt),
+    plainModulus: BigInt(given.plainModulus),
+    maxSites: given.maxSites,
+    maxAbsPerSite: given.maxAbsPerSite,
+    runs: given.entryBounds.map(([count, maxAbs]): BoundRun => [count, maxAbs]),
+    c0DroppedBits: given.c0DroppedBits,
+    noiseBound: given.noiseBound,
+    failureLog2: given.decryptionFailureLog2,
   };
+  const { plan, problems } = analyse(core);
+  for (const problem of problems) ctx.addIssue({ code: 'custom', path: [], message: problem });
+  for (const key of PLAN_KEYS) {
+    if (JSON.stringify(given[key]) !== JSON.stringify(plan[key])) ctx.addIssue({ code: 'custom', path: [key], message: "does not match the plan's parameters" });
+  }
+  return deepFreeze(plan);
+});
+
+/** Checks a plan received over the wire with {@link bfvPlanSchema}; every problem in one FEDVAL_ERR_HE_INVALID_PLAN. Returns a frozen copy. */
+export function validateBfvPlan(json: unknown): BfvPlan {
+  const result = bfvPlanSchema.safeParse(json);
+  if (!result.success) throw new HeError('FEDVAL_ERR_HE_INVALID_PLAN', listProblems(result.error).join('; '));
+  return result.data;
 }
 
-function parseRuns(value: unknown): BoundRun[] | undefined {
-  if (!Array.isArray(value) || value.length === 0 || value.length > DEFAULT_HE_LIMITS.maxVectorLength) return undefined;
+function parseRuns(value: readonly (readonly [number, number])[]): BoundRun[] | undefined {
   const runs: BoundRun[] = [];
   let total = 0;
-  for (const run of value) {
-    if (!Array.isArray(run) || run.length !== 2 || !isInteger(run[0], 1, DEFAULT_HE_LIMITS.maxVectorLength) || !isInteger(run[1], 0, Number.MAX_SAFE_INTEGER)) return undefined;
-    if (runs.length > 0 && runs[runs.length - 1]?.[1] === run[1]) return undefined;
-    total += run[0] as number;
-    runs.push([run[0] as number, run[1] as number]);
+  for (const [count, maxAbs] of value) {
+    if (!isInteger(count, 1, DEFAULT_HE_LIMITS.maxVectorLength) || !isInteger(maxAbs, 0, Number.MAX_SAFE_INTEGER)) return undefined;
+    if (runs.length > 0 && runs[runs.length - 1]?.[1] === maxAbs) return undefined;
+    total += count;
+    runs.push([count, maxAbs]);
   }
   return total <= DEFAULT_HE_LIMITS.maxVectorLength ? runs : undefined;
 }
@@ -452,6 +477,30 @@ export interface BfvEncryptionSummary {
   decryption_failure_log2: number | null;
 }
 
+/** {@link BfvEncryptionSummary} as a schema: the `privacy.encryption` block of a released result as it crosses the REST API. */
+export const bfvEncryptionSummarySchema = z.strictObject({
+  scheme: z.literal('bfv'),
+  library: z.string(),
+  poly_modulus_degree: z.int().positive(),
+  coeff_modulus_bits: z.array(z.int().positive()),
+  ciphertext_modulus_bits: z.int().positive(),
+  plain_modulus_bits: z.int().positive(),
+  security_bits: z.union([z.literal(128), z.literal(192), z.literal(256)]),
+  slots: z.int().positive(),
+  counters_per_slot: z.int().nonnegative(),
+  ciphertexts_per_site: z.int().nonnegative(),
+  ciphertext_bytes_per_site: z.int().nonnegative(),
+  bytes_per_entry_per_site: z.number().nonnegative(),
+  max_sites: z.int().positive(),
+  noise_bound: z.enum(['probabilistic', 'worst-case']),
+  decryption_failure_log2: z.int().nullable(),
+});
+
+/** Compile-time proof that the schema and {@link BfvEncryptionSummary} describe the same documents. */
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const summarySchemaMatches: Same<z.output<typeof bfvEncryptionSummarySchema>, BfvEncryptionSummary> = true;
+void summarySchemaMatches;
+
 export function bfvEncryptionSummary(plan: BfvPlan): BfvEncryptionSummary {
   const bits = [...plan.coeffModulusBits];
   return {
@@ -475,10 +524,6 @@ export function bfvEncryptionSummary(plan: BfvPlan): BfvEncryptionSummary {
 
 function isInteger(value: unknown, min: number, max: number): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= min && value <= max;
-}
-
-function isDecimal(value: unknown): value is string {
-  return typeof value === 'string' && /^[1-9][0-9]{0,24}$/.test(value);
 }
 
 function deepFreeze<T>(value: T): T {

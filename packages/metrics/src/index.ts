@@ -1,6 +1,18 @@
 // @fedval/metrics — statistics layout, accumulation from predictions, finalization into clinical validation metrics.
-export { resolveMetricSpec, DEFAULT_METRIC_SPEC, METRIC_SPEC_LIMITS, TASK_TYPES, OTHER_LEVEL, MISSING_LEVEL } from './metric-spec.ts';
-export type { MetricSpec, GroupSpec, TaskType } from './metric-spec.ts';
+export {
+  resolveMetricSpec,
+  resolveMetricSpecInput,
+  metricSpecSchema,
+  metricSpecInputSchema,
+  metricSpecToInput,
+  metricSpecViewSchema,
+  DEFAULT_METRIC_SPEC,
+  METRIC_SPEC_LIMITS,
+  TASK_TYPES,
+  OTHER_LEVEL,
+  MISSING_LEVEL,
+} from './metric-spec.ts';
+export type { MetricSpec, MetricSpecDraft, MetricSpecInput, MetricSpecView, GroupSpec, TaskType } from './metric-spec.ts';
 export { groupLevelIndex, groupLevelNames } from './group-levels.ts';
 export type { GroupValue } from './group-levels.ts';
 export { EXCLUSION_REASONS } from './exclusion-reasons.ts';
@@ -14,6 +26,7 @@ export { createAccumulator } from './accumulator.ts';
 export type { StatisticsAccumulator } from './accumulator.ts';
 export { addStatistics, addStatisticsInPlace } from './statistics-vector.ts';
 export { finalizeMetrics } from './finalize.ts';
+export { metricsReportSchema } from './metrics-report-schema.ts';
 export type {
   FinalizeOptions,
   MetricsReport,

@@ -1,7 +1,8 @@
 // Metric spec defaults, validation (every problem in one error) and freezing.
 import { describe, expect, it } from 'vitest';
 import { MetricsError } from './errors.ts';
-import { DEFAULT_METRIC_SPEC, resolveMetricSpec } from './metric-spec.ts';
+import { z } from 'zod';
+import { DEFAULT_METRIC_SPEC, metricSpecInputSchema, metricSpecToInput, metricSpecViewSchema, resolveMetricSpec, resolveMetricSpecInput } from './metric-spec.ts';
 import type { MetricSpec } from './metric-spec.ts';
 
 function problemsOf(partial: unknown): string {
@@ -76,6 +77,11 @@ describe('resolveMetricSpec', () => {
     }
   });
 
+  it('checks the default threshold against the grid too', () => {
+    expect(problemsOf({ bins: 3 })).toContain('threshold must lie on the score grid (a multiple of 1/3)');
+    expect(inputProblemsOf({ bins: 3, calibration_bins: 3 })).toBe('invalid metric spec: threshold must lie on the score grid (a multiple of 1/3)');
+  });
+
   it('names the task types', () => {
     expect(problemsOf({ task: 'survival' })).toContain('task must be one of binary, multiclass, regression');
   });
@@ -92,7 +98,7 @@ describe('resolveMetricSpec', () => {
 
   it('refuses reserved level names, bad types and vectors above the length limit', () => {
     expect(problemsOf({ groups: [{ column: 'x', levels: ['(missing)'] }] })).toContain('reserved names');
-    expect(problemsOf(null)).toContain('the spec must be an object');
+    expect(problemsOf(null)).toBe('invalid metric spec: must be an object');
     expect(problemsOf({ bins: 1.5 })).toContain('bins must be an integer from 2 to 100000');
     expect(problemsOf({ threshold: 1 })).toContain('threshold must be a number with 0 <= threshold < 1');
     const wide = Array.from({ length: 16 }, (_, i) => ({ column: `c${i}`, levels: Array.from({ length: 64 }, (__, j) => `l${j}`) }));
@@ -101,5 +107,67 @@ describe('resolveMetricSpec', () => {
 
   it('never echoes long unknown keys in full', () => {
     expect(problemsOf({ ['k'.repeat(500)]: 1 })).not.toContain('k'.repeat(100));
+  });
+});
+
+function inputProblemsOf(input: unknown): string {
+  try {
+    resolveMetricSpecInput(input);
+  } catch (error) {
+    expect(error).toBeInstanceOf(MetricsError);
+    expect((error as MetricsError).code).toBe('FEDVAL_ERR_METRICS_INVALID_SPEC');
+    return (error as Error).message;
+  }
+  throw new Error('expected the spec to be refused');
+}
+
+describe('metricSpecInputSchema (REST API and YAML, snake_case)', () => {
+  it('resolves to the same spec as the wire spelling', () => {
+    const input = { bins: 100, threshold: 0.3, calibration_bins: 5, min_cell_size: 20, decision_thresholds: [0.1, 0.2], groups: [{ column: 'sex', levels: ['F', 'M'] }] };
+    const wire = { bins: 100, threshold: 0.3, calibrationBins: 5, minCellSize: 20, decisionThresholds: [0.1, 0.2], groups: [{ column: 'sex', levels: ['F', 'M'] }] };
+    expect(resolveMetricSpecInput(input)).toEqual(resolveMetricSpec(wire));
+    expect(metricSpecInputSchema.parse({ task: 'regression', regression_range: [0, 120] }).regressionRange).toEqual([0, 120]);
+    expect(metricSpecInputSchema.parse({}).calibrationBins).toBe(10);
+  });
+
+  it('names every problem in the snake_case spelling, all at once', () => {
+    const message = inputProblemsOf({ bins: 1000, threshold: 0.5004, calibration_bins: 7, min_cell_size: 0, decision_thresholds: [0.2, 0.1], regression_range: [0, 1], calibrationBins: 10 });
+    for (const fragment of [
+      'threshold must lie on the score grid (a multiple of 1/1000)',
+      'calibration_bins must divide bins (1000)',
+      'min_cell_size must be a positive integer',
+      'decision_thresholds must be strictly increasing',
+      'regression_range applies only to a regression task',
+      'unknown property "calibrationBins"',
+    ]) {
+      expect(message).toContain(fragment);
+    }
+    expect(message).not.toMatch(/minCellSize|decisionThresholds|regressionRange/);
+    expect(inputProblemsOf({ task: 'regression' })).toContain('regression_range must be [low, high]');
+    expect(inputProblemsOf({ decision_thresholds: [0.1, 0.2004] })).toContain('decision_thresholds[1] must lie on the score grid');
+    expect(inputProblemsOf({ groups: [{ column: 'age', cuts: [70, 50] }] })).toContain('groups[0].cuts must be 1 to 63 finite, strictly increasing numbers');
+  });
+
+  it('gives back what metricSpecToInput writes', () => {
+    const spec = resolveMetricSpec({ task: 'multiclass', classes: ['a', 'b', 'c'], bins: 50, groups: [{ column: 'age', cuts: [50, 70] }] });
+    const input = metricSpecToInput(spec);
+    expect(input).toEqual({ task: 'multiclass', bins: 50, threshold: 0.5, groups: [{ column: 'age', cuts: [50, 70] }], calibration_bins: 10, min_cell_size: 10, decision_thresholds: spec.decisionThresholds, classes: ['a', 'b', 'c'] });
+    expect(resolveMetricSpecInput(input)).toEqual(spec);
+    expect(metricSpecViewSchema.parse(input)).toEqual(input);
+    expect(metricSpecViewSchema.safeParse({ ...input, calibration_bins: undefined }).success).toBe(false);
+  });
+
+  it('describes the REST documents as JSON Schema (for OpenAPI)', () => {
+    const input = z.toJSONSchema(metricSpecInputSchema, { io: 'input' });
+    expect(Object.keys(input.properties ?? {}).sort()).toEqual(['bins', 'calibration_bins', 'classes', 'decision_thresholds', 'groups', 'min_cell_size', 'regression_range', 'task', 'threshold']);
+    expect(input.required ?? []).toEqual([]);
+    const view = z.toJSONSchema(metricSpecViewSchema);
+    expect(view.required).toEqual(['task', 'bins', 'threshold', 'groups', 'calibration_bins', 'min_cell_size', 'decision_thresholds']);
+  });
+
+  it('refuses what is not an object, and a group that is not one', () => {
+    expect(inputProblemsOf([])).toBe('invalid metric spec: must be an object');
+    expect(inputProblemsOf({ groups: [null, 'sex'] })).toContain('groups[0] must be an object { column, levels } or { column, cuts }');
+    expect(inputProblemsOf({ groups: [null, 'sex'] })).toContain('groups[1] must be an object');
   });
 });

@@ -1,4 +1,6 @@
-// metric-spec.ts — the metric spec that travels inside an evaluation task: defaults, validation, freezing.
+// metric-spec.ts — the metric spec that travels inside an evaluation task: its schemas (wire and REST/YAML input), defaults, resolution.
+import { listProblems } from '@fedval/schema';
+import { z } from 'zod';
 import { MetricsError } from './errors.ts';
 import { gridIndex } from './score-grid.ts';
 import { sectionFields } from './section-fields.ts';
@@ -17,7 +19,7 @@ export interface GroupSpec {
   cuts?: number[];
 }
 
-/** What to compute and how finely. JSON-serializable: it travels inside an evaluation task. */
+/** What to compute and how finely, resolved (every default filled, grid values snapped, deep-frozen). It travels inside an evaluation task. */
 export interface MetricSpec {
   /** Task type. Default 'binary'. */
   task: TaskType;
@@ -39,15 +41,17 @@ export interface MetricSpec {
   regressionRange?: [number, number];
 }
 
-export const DEFAULT_METRIC_SPEC: Readonly<MetricSpec> = Object.freeze({
+const DEFAULT_DECISION_THRESHOLDS: readonly number[] = Object.freeze([0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5]);
+
+export const DEFAULT_METRIC_SPEC = Object.freeze({
   task: 'binary',
   bins: 1000,
   threshold: 0.5,
-  groups: Object.freeze([]) as unknown as GroupSpec[],
+  groups: Object.freeze([]),
   calibrationBins: 10,
   minCellSize: 10,
-  decisionThresholds: Object.freeze([0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5]) as unknown as number[],
-});
+  decisionThresholds: DEFAULT_DECISION_THRESHOLDS,
+} as const);
 
 /** Upper limits that keep one statistics vector within what a site can encrypt and send. */
 export const METRIC_SPEC_LIMITS = Object.freeze({
@@ -63,189 +67,268 @@ export const METRIC_SPEC_LIMITS = Object.freeze({
 export const OTHER_LEVEL = '(other)';
 export const MISSING_LEVEL = '(missing)';
 
-const SPEC_KEYS = new Set(['task', 'bins', 'threshold', 'groups', 'calibrationBins', 'minCellSize', 'decisionThresholds', 'classes', 'regressionRange']);
-const GROUP_KEYS = new Set(['column', 'levels', 'cuts']);
+const L = METRIC_SPEC_LIMITS;
+const must = (what: string) => ({ error: `must be ${what}` });
+const finite = (what: string) => z.number(must(what)).refine(Number.isFinite, must(what));
+const nameText = `a non-empty string of at most ${L.maxNameLength} characters`;
+const name = z.string(must(nameText)).min(1, must(nameText)).max(L.maxNameLength, must(nameText));
+const distinct = (values: readonly unknown[]) => new Set(values).size === values.length;
+const nameList = (min: number, max: number) => {
+  const what = { error: `must list ${min} to ${max} distinct non-empty names` };
+  return z.array(name, what).min(min, what).max(max, what).refine(distinct, what);
+};
+
+/** Run the rules between fields even when a field failed (every problem listed at once), but only on an object. */
+const always = { when: (payload: { value: unknown }) => payload.value !== null && typeof payload.value === 'object' && !Array.isArray(payload.value) };
+
+const binsText = `an integer from 2 to ${L.maxBins}`;
+const groupSchema = z
+  .strictObject(
+    {
+      column: name,
+      levels: nameList(1, L.maxLevelsPerGroup)
+        .refine((levels) => !levels.some((l) => l === OTHER_LEVEL || l === MISSING_LEVEL), { error: `must not use the reserved names ${OTHER_LEVEL} and ${MISSING_LEVEL}` })
+        .optional(),
+      cuts: z
+        .array(finite('a finite number'))
+        .min(1, must(`1 to ${L.maxLevelsPerGroup - 1} finite, strictly increasing numbers`))
+        .max(L.maxLevelsPerGroup - 1, must(`1 to ${L.maxLevelsPerGroup - 1} finite, strictly increasing numbers`))
+        .refine((cuts) => cuts.every((c, i) => i === 0 || c > (cuts[i - 1] ?? -Infinity)), must(`1 to ${L.maxLevelsPerGroup - 1} finite, strictly increasing numbers`))
+        .optional(),
+    },
+    must('an object { column, levels } or { column, cuts }'),
+  )
+  .refine((g) => (g.levels === undefined) !== (g.cuts === undefined), { error: 'must have exactly one of levels or cuts', ...always });
+
+/** The fields whose spelling is the same on the wire and in REST/YAML. */
+const commonFields = {
+  task: z.enum(['binary', 'multiclass', 'regression'], must(`one of ${TASK_TYPES.join(', ')}`)).optional(),
+  bins: z.int(must(binsText)).min(2, must(binsText)).max(L.maxBins, must(binsText)).optional(),
+  threshold: finite('a number with 0 <= threshold < 1').min(0, must('a number with 0 <= threshold < 1')).lt(1, must('a number with 0 <= threshold < 1')).optional(),
+  groups: z.array(groupSchema, must(`an array of at most ${L.maxGroups} group columns`)).max(L.maxGroups, must(`an array of at most ${L.maxGroups} group columns`)).optional(),
+  classes: nameList(2, L.maxClasses).optional(),
+};
+const calibrationBins = z.int(must('a positive integer')).min(1, must('a positive integer')).optional();
+const minCellSize = z.int(must('a positive integer')).min(1, must('a positive integer')).optional();
+const thresholdsText = `an array of at most ${L.maxDecisionThresholds} numbers`;
+const decisionThresholds = z
+  .array(finite('a number with 0 < t < 1').gt(0, must('a number with 0 < t < 1')).lt(1, must('a number with 0 < t < 1')), must(thresholdsText))
+  .max(L.maxDecisionThresholds, must(thresholdsText))
+  .optional();
+const rangeText = '[low, high] with finite low < high for a regression task';
+const regressionRange = z
+  .tuple([finite(rangeText), finite(rangeText)], must(rangeText))
+  .refine(([low, high]) => low < high, must(rangeText))
+  .optional();
+
+/** A metric spec as given (camelCase wire spelling), before defaults. */
+export type MetricSpecDraft = {
+  task?: TaskType | undefined;
+  bins?: number | undefined;
+  threshold?: number | undefined;
+  groups?: GroupSpec[] | undefined;
+  calibrationBins?: number | undefined;
+  minCellSize?: number | undefined;
+  decisionThresholds?: number[] | undefined;
+  classes?: string[] | undefined;
+  regressionRange?: [number, number] | undefined;
+};
+
+/** How a sender spells the fields whose spelling differs between the wire (camelCase) and REST/YAML (snake_case). */
+interface Spelling {
+  calibrationBins: string;
+  minCellSize: string;
+  decisionThresholds: string;
+  regressionRange: string;
+}
+const WIRE_SPELLING: Spelling = { calibrationBins: 'calibrationBins', minCellSize: 'minCellSize', decisionThresholds: 'decisionThresholds', regressionRange: 'regressionRange' };
+const INPUT_SPELLING: Spelling = { calibrationBins: 'calibration_bins', minCellSize: 'min_cell_size', decisionThresholds: 'decision_thresholds', regressionRange: 'regression_range' };
+
+const isValidBins = (bins: unknown): bins is number => Number.isSafeInteger(bins) && (bins as number) >= 2 && (bins as number) <= L.maxBins;
+const isGridNumber = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value);
 
 /**
- * Fills defaults, validates every field (one error listing every problem) and deep-freezes.
- * Grid values (threshold, decision thresholds) are snapped to exactly k/B.
+ * The rules between fields (score grid, task-specific fields, repeated columns, vector length), run
+ * whatever else failed so that every problem is listed at once. `draft` may hold invalid values: each
+ * rule looks only at fields that are themselves valid.
  */
-export function resolveMetricSpec(partial: Partial<MetricSpec>): Readonly<MetricSpec> {
-  const problems: string[] = [];
-  if (partial === null || typeof partial !== 'object' || Array.isArray(partial)) {
-    throw new MetricsError('FEDVAL_ERR_METRICS_INVALID_SPEC', 'the spec must be an object');
+function checkCrossFieldRules(draft: { readonly [field: string]: unknown }, spelling: Spelling, ctx: z.RefinementCtx): void {
+  const problem = (path: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', path, message });
+  const task = draft['task'] ?? DEFAULT_METRIC_SPEC.task;
+  const bins = draft['bins'] ?? DEFAULT_METRIC_SPEC.bins;
+  const B = isValidBins(bins) ? bins : 0;
+  const threshold = draft['threshold'] ?? DEFAULT_METRIC_SPEC.threshold;
+  if (B > 0 && isGridNumber(threshold) && threshold >= 0 && threshold < 1 && gridIndex(threshold, B) === null) {
+    problem(['threshold'], `must lie on the score grid (a multiple of 1/${B})`);
   }
-  for (const key of Object.keys(partial)) {
-    if (!SPEC_KEYS.has(key)) problems.push(`unknown property "${truncate(key)}"`);
+  const calibration = draft['calibrationBins'] ?? DEFAULT_METRIC_SPEC.calibrationBins;
+  if (task === 'binary' && B > 0 && Number.isSafeInteger(calibration) && (calibration as number) >= 1 && ((calibration as number) > B || B % (calibration as number) !== 0)) {
+    problem([spelling.calibrationBins], `must divide bins (${B})`);
   }
-  const given = partial as Record<string, unknown>;
-  const pick = (key: keyof MetricSpec): unknown => (given[key] === undefined ? (DEFAULT_METRIC_SPEC as unknown as Record<string, unknown>)[key] : given[key]);
-
-  const task = pick('task');
-  if (!TASK_TYPES.includes(task as TaskType)) problems.push(`task must be one of ${TASK_TYPES.join(', ')}`);
-
-  const bins = pick('bins');
-  const binsValid = isInteger(bins) && bins >= 2 && bins <= METRIC_SPEC_LIMITS.maxBins;
-  if (!binsValid) problems.push(`bins must be an integer from 2 to ${METRIC_SPEC_LIMITS.maxBins}`);
-  const B = binsValid ? (bins as number) : 0;
-
-  let threshold = pick('threshold');
-  if (typeof threshold !== 'number' || !Number.isFinite(threshold) || threshold < 0 || threshold >= 1) {
-    problems.push('threshold must be a number with 0 <= threshold < 1');
-  } else if (binsValid) {
-    const k = gridIndex(threshold, B);
-    if (k === null) problems.push(`threshold must lie on the score grid (a multiple of 1/${B})`);
-    else threshold = k / B;
-  }
-
-  const calibrationBins = pick('calibrationBins');
-  if (!isInteger(calibrationBins) || calibrationBins < 1) problems.push('calibrationBins must be a positive integer');
-  else if (task === 'binary' && binsValid && (calibrationBins > B || B % calibrationBins !== 0)) problems.push(`calibrationBins must divide bins (${B})`);
-
-  const minCellSize = pick('minCellSize');
-  if (!isInteger(minCellSize) || minCellSize < 1) problems.push('minCellSize must be a positive integer');
-
-  // The default decision thresholds are those of DEFAULT_METRIC_SPEC that lie on the grid; given ones must all lie on it.
-  const decisionThresholds =
-    given['decisionThresholds'] === undefined && binsValid
-      ? DEFAULT_METRIC_SPEC.decisionThresholds.filter((t) => gridIndex(t, B) !== null)
-      : pick('decisionThresholds');
-  const snappedThresholds: number[] = [];
-  if (!Array.isArray(decisionThresholds) || decisionThresholds.length > METRIC_SPEC_LIMITS.maxDecisionThresholds) {
-    problems.push(`decisionThresholds must be an array of at most ${METRIC_SPEC_LIMITS.maxDecisionThresholds} numbers`);
-  } else {
+  const thresholds = draft['decisionThresholds'];
+  if (B > 0 && Array.isArray(thresholds)) {
     let previous = -Infinity;
-    decisionThresholds.forEach((value: unknown, i) => {
-      if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || value >= 1) {
-        problems.push(`decisionThresholds[${i}] must be a number with 0 < t < 1`);
-        return;
-      }
-      if (!binsValid) return;
+    let increasing = true;
+    thresholds.forEach((value: unknown, i) => {
+      if (!isGridNumber(value) || value <= 0 || value >= 1) return;
       const k = gridIndex(value, B);
-      if (k === null) {
-        problems.push(`decisionThresholds[${i}] must lie on the score grid (a multiple of 1/${B})`);
-        return;
+      if (k === null) problem([spelling.decisionThresholds, i], `must lie on the score grid (a multiple of 1/${B})`);
+      else {
+        if (k / B <= previous) increasing = false;
+        previous = k / B;
       }
-      if (k / B <= previous) problems.push('decisionThresholds must be strictly increasing');
-      previous = k / B;
-      snappedThresholds.push(k / B);
     });
+    if (!increasing) problem([spelling.decisionThresholds], 'must be strictly increasing');
   }
-
-  const groups = pick('groups');
-  const frozenGroups: GroupSpec[] = [];
-  if (!Array.isArray(groups) || groups.length > METRIC_SPEC_LIMITS.maxGroups) {
-    problems.push(`groups must be an array of at most ${METRIC_SPEC_LIMITS.maxGroups} group columns`);
-  } else {
-    const columns = new Set<string>();
+  const groups = draft['groups'];
+  if (Array.isArray(groups)) {
+    const columns = new Set<unknown>();
     groups.forEach((group: unknown, i) => {
-      const resolved = validateGroup(group, `groups[${i}]`, problems);
-      if (!resolved) return;
-      if (columns.has(resolved.column)) problems.push(`groups[${i}].column repeats an earlier column`);
-      columns.add(resolved.column);
-      frozenGroups.push(resolved);
+      const column = group !== null && typeof group === 'object' ? (group as { column?: unknown }).column : undefined;
+      if (typeof column !== 'string') return;
+      if (columns.has(column)) problem(['groups', i, 'column'], 'repeats an earlier column');
+      columns.add(column);
     });
   }
+  if (task === 'multiclass' && draft['classes'] === undefined) problem(['classes'], `must list 2 to ${L.maxClasses} distinct non-empty names for a multiclass task`);
+  if (task !== 'multiclass' && draft['classes'] !== undefined) problem(['classes'], 'applies only to a multiclass task');
+  if (task === 'regression' && draft['regressionRange'] === undefined) problem([spelling.regressionRange], `must be ${rangeText}`);
+  if (task !== 'regression' && draft['regressionRange'] !== undefined) problem([spelling.regressionRange], 'applies only to a regression task');
+}
 
-  const classes = given['classes'];
-  if (task === 'multiclass') {
-    if (!isNameList(classes, 2, METRIC_SPEC_LIMITS.maxClasses)) {
-      problems.push(`classes must list 2 to ${METRIC_SPEC_LIMITS.maxClasses} distinct non-empty names for a multiclass task`);
-    }
-  } else if (classes !== undefined) {
-    problems.push('classes applies only to a multiclass task');
+/** The vector-length limit, checked once the spec is otherwise valid (it needs the resolved layout sizes). */
+function checkVectorLength(spec: MetricSpec, ctx: z.RefinementCtx): void {
+  const sections = 1 + spec.groups.reduce((sum, g) => sum + groupLevelCount(g), 0);
+  const K = spec.classes?.length ?? 0;
+  const perSection = sectionFields(spec.task, spec.bins, spec.calibrationBins, K).reduce((sum, f) => sum + f.length, 0);
+  if (sections * perSection > L.maxVectorLength) {
+    ctx.addIssue({ code: 'custom', path: [], message: `the statistics vector would hold ${sections * perSection} entries, above the limit of ${L.maxVectorLength}` });
   }
+}
 
-  const range = given['regressionRange'];
-  if (task === 'regression') {
-    if (!Array.isArray(range) || range.length !== 2 || !range.every((v) => typeof v === 'number' && Number.isFinite(v)) || !((range[0] as number) < (range[1] as number))) {
-      problems.push('regressionRange must be [low, high] with finite low < high for a regression task');
-    }
-  } else if (range !== undefined) {
-    problems.push('regressionRange applies only to a regression task');
-  }
-
-  if (problems.length === 0) {
-    const sections = 1 + frozenGroups.reduce((sum, g) => sum + groupLevelCount(g), 0);
-    const K = Array.isArray(classes) ? classes.length : 0;
-    const perSection = sectionFields(task as TaskType, B, calibrationBins as number, K).reduce((sum, f) => sum + f.length, 0);
-    if (sections * perSection > METRIC_SPEC_LIMITS.maxVectorLength) {
-      problems.push(`the statistics vector would hold ${sections * perSection} entries, above the limit of ${METRIC_SPEC_LIMITS.maxVectorLength}`);
-    }
-  }
-
-  if (problems.length > 0) throw new MetricsError('FEDVAL_ERR_METRICS_INVALID_SPEC', problems.join('; '));
-
+/** Fills defaults, snaps grid values to exactly k/B and deep-freezes. The draft has passed every rule. */
+function resolveDraft(draft: MetricSpecDraft): Readonly<MetricSpec> {
+  const B = draft.bins ?? DEFAULT_METRIC_SPEC.bins;
+  const snap = (t: number) => (gridIndex(t, B) ?? 0) / B;
+  const task = draft.task ?? DEFAULT_METRIC_SPEC.task;
+  const given = draft.decisionThresholds;
   const spec: MetricSpec = {
-    task: task as TaskType,
+    task,
     bins: B,
-    threshold: threshold as number,
-    groups: Object.freeze(frozenGroups) as GroupSpec[],
-    calibrationBins: calibrationBins as number,
-    minCellSize: minCellSize as number,
-    decisionThresholds: Object.freeze(snappedThresholds) as number[],
+    threshold: snap(draft.threshold ?? DEFAULT_METRIC_SPEC.threshold),
+    groups: Object.freeze((draft.groups ?? []).map(freezeGroup)) as GroupSpec[],
+    calibrationBins: draft.calibrationBins ?? DEFAULT_METRIC_SPEC.calibrationBins,
+    minCellSize: draft.minCellSize ?? DEFAULT_METRIC_SPEC.minCellSize,
+    decisionThresholds: Object.freeze(given ? given.map(snap) : DEFAULT_DECISION_THRESHOLDS.filter((t) => gridIndex(t, B) !== null).map(snap)) as number[],
   };
-  if (task === 'multiclass') spec.classes = Object.freeze([...(classes as string[])]) as string[];
-  if (task === 'regression') spec.regressionRange = Object.freeze([...(range as [number, number])]) as [number, number];
+  if (task === 'multiclass' && draft.classes) spec.classes = Object.freeze([...draft.classes]) as string[];
+  if (task === 'regression' && draft.regressionRange) spec.regressionRange = Object.freeze([draft.regressionRange[0], draft.regressionRange[1]]) as [number, number];
   return Object.freeze(spec);
+}
+
+function freezeGroup(group: GroupSpec): GroupSpec {
+  const frozen: GroupSpec = { column: group.column };
+  if (group.levels !== undefined) frozen.levels = Object.freeze([...group.levels]) as string[];
+  else if (group.cuts !== undefined) frozen.cuts = Object.freeze([...group.cuts]) as number[];
+  return Object.freeze(frozen);
+}
+
+const objectError = must('an object');
+
+function finish(draft: MetricSpecDraft, ctx: z.RefinementCtx): Readonly<MetricSpec> {
+  const spec = resolveDraft(draft);
+  checkVectorLength(spec, ctx);
+  return spec;
+}
+
+/**
+ * The metric spec as it crosses the wire (camelCase, inside the evaluation task) and as the packages
+ * pass it around. Parsing fills defaults, checks every field and every rule between fields, and
+ * yields the resolved, deep-frozen {@link MetricSpec}; resolving a resolved spec gives it back.
+ */
+export const metricSpecSchema = z
+  .strictObject({ ...commonFields, calibrationBins, minCellSize, decisionThresholds, regressionRange }, objectError)
+  .superRefine((draft, ctx) => checkCrossFieldRules(draft, WIRE_SPELLING, ctx), always)
+  .transform(finish);
+
+const metricSpecInputShape = z.strictObject(
+  { ...commonFields, calibration_bins: calibrationBins, min_cell_size: minCellSize, decision_thresholds: decisionThresholds, regression_range: regressionRange },
+  objectError,
+);
+
+/** What {@link metricSpecInputSchema} accepts: the snake_case spelling. */
+export type MetricSpecInput = z.input<typeof metricSpecInputShape>;
+
+/**
+ * The metric spec as a person writes it: the REST API's `metric_spec` and YAML (snake_case:
+ * `calibration_bins`, `min_cell_size`, `decision_thresholds`, `regression_range`). Every field is
+ * optional (defaults as in {@link DEFAULT_METRIC_SPEC}, except `classes` for a multiclass task and
+ * `regression_range` for a regression task); problems name the fields in this spelling.
+ */
+export const metricSpecInputSchema = metricSpecInputShape
+  .superRefine((input, ctx) => checkCrossFieldRules(inputToDraft(input), INPUT_SPELLING, ctx), always)
+  .transform((input, ctx) => finish(inputToDraft(input), ctx));
+
+function inputToDraft(input: z.output<typeof metricSpecInputShape>): MetricSpecDraft {
+  const { calibration_bins, min_cell_size, decision_thresholds, regression_range, ...common } = input;
+  return { ...common, calibrationBins: calibration_bins, minCellSize: min_cell_size, decisionThresholds: decision_thresholds, regressionRange: regression_range };
+}
+
+/**
+ * A resolved spec as the REST API answers with it (snake_case, every default filled): what
+ * {@link metricSpecToInput} writes, and what {@link metricSpecInputSchema} resolves back to the same spec.
+ */
+export const metricSpecViewSchema = z.strictObject({
+  task: commonFields.task.unwrap(),
+  bins: commonFields.bins.unwrap(),
+  threshold: commonFields.threshold.unwrap(),
+  groups: commonFields.groups.unwrap(),
+  calibration_bins: calibrationBins.unwrap(),
+  min_cell_size: minCellSize.unwrap(),
+  decision_thresholds: decisionThresholds.unwrap(),
+  classes: commonFields.classes,
+  regression_range: regressionRange,
+});
+export type MetricSpecView = z.output<typeof metricSpecViewSchema>;
+
+/** A resolved spec in the input spelling: what the REST API answers with, and what {@link metricSpecInputSchema} gives back unchanged. */
+export function metricSpecToInput(spec: Readonly<MetricSpec>): MetricSpecView {
+  return {
+    task: spec.task,
+    bins: spec.bins,
+    threshold: spec.threshold,
+    groups: spec.groups.map((g) => ({ ...g })),
+    calibration_bins: spec.calibrationBins,
+    min_cell_size: spec.minCellSize,
+    decision_thresholds: [...spec.decisionThresholds],
+    ...(spec.classes ? { classes: [...spec.classes] } : {}),
+    ...(spec.regressionRange ? { regression_range: [spec.regressionRange[0], spec.regressionRange[1]] as [number, number] } : {}),
+  };
+}
+
+function refuse(error: z.ZodError): MetricsError {
+  return new MetricsError('FEDVAL_ERR_METRICS_INVALID_SPEC', listProblems(error).join('; '));
+}
+
+/**
+ * Parses a wire-spelled (camelCase) spec with {@link metricSpecSchema}: fills defaults, validates every
+ * field (one FEDVAL_ERR_METRICS_INVALID_SPEC listing every problem), snaps grid values to exactly k/B
+ * and deep-freezes. Idempotent.
+ */
+export function resolveMetricSpec(partial: unknown): Readonly<MetricSpec> {
+  const result = metricSpecSchema.safeParse(partial);
+  if (!result.success) throw refuse(result.error);
+  return result.data;
+}
+
+/** {@link resolveMetricSpec} for the snake_case spelling of the REST API and YAML ({@link metricSpecInputSchema}). */
+export function resolveMetricSpecInput(input: unknown): Readonly<MetricSpec> {
+  const result = metricSpecInputSchema.safeParse(input);
+  if (!result.success) throw refuse(result.error);
+  return result.data;
 }
 
 /** Declared levels (or bands) plus "(other)" and "(missing)". */
 export function groupLevelCount(group: GroupSpec): number {
   return (group.levels ? group.levels.length : (group.cuts?.length ?? 0) + 1) + 2;
-}
-
-function validateGroup(group: unknown, where: string, problems: string[]): GroupSpec | null {
-  if (group === null || typeof group !== 'object' || Array.isArray(group)) {
-    problems.push(`${where} must be an object`);
-    return null;
-  }
-  const g = group as Record<string, unknown>;
-  const before = problems.length;
-  for (const key of Object.keys(g)) if (!GROUP_KEYS.has(key)) problems.push(`${where} has unknown property "${truncate(key)}"`);
-  const column = g['column'];
-  if (typeof column !== 'string' || column.length === 0 || column.length > METRIC_SPEC_LIMITS.maxNameLength) {
-    problems.push(`${where}.column must be a non-empty string of at most ${METRIC_SPEC_LIMITS.maxNameLength} characters`);
-  }
-  const levels = g['levels'];
-  const cuts = g['cuts'];
-  if ((levels === undefined) === (cuts === undefined)) {
-    problems.push(`${where} must have exactly one of levels or cuts`);
-  } else if (levels !== undefined) {
-    if (!isNameList(levels, 1, METRIC_SPEC_LIMITS.maxLevelsPerGroup)) {
-      problems.push(`${where}.levels must list 1 to ${METRIC_SPEC_LIMITS.maxLevelsPerGroup} distinct non-empty names`);
-    } else if ((levels as string[]).some((l) => l === OTHER_LEVEL || l === MISSING_LEVEL)) {
-      problems.push(`${where}.levels must not use the reserved names ${OTHER_LEVEL} and ${MISSING_LEVEL}`);
-    }
-  } else {
-    const valid =
-      Array.isArray(cuts) &&
-      cuts.length >= 1 &&
-      cuts.length < METRIC_SPEC_LIMITS.maxLevelsPerGroup &&
-      cuts.every((c, i) => typeof c === 'number' && Number.isFinite(c) && (i === 0 || c > (cuts[i - 1] as number)));
-    if (!valid) problems.push(`${where}.cuts must be 1 to ${METRIC_SPEC_LIMITS.maxLevelsPerGroup - 1} finite, strictly increasing numbers`);
-  }
-  if (problems.length > before) return null;
-  const resolved: GroupSpec = { column: column as string };
-  if (levels !== undefined) resolved.levels = Object.freeze([...(levels as string[])]) as string[];
-  else resolved.cuts = Object.freeze([...(cuts as number[])]) as number[];
-  return Object.freeze(resolved);
-}
-
-function isInteger(value: unknown): value is number {
-  return typeof value === 'number' && Number.isSafeInteger(value);
-}
-
-function isNameList(value: unknown, min: number, max: number): value is string[] {
-  return (
-    Array.isArray(value) &&
-    value.length >= min &&
-    value.length <= max &&
-    value.every((v) => typeof v === 'string' && v.length > 0 && v.length <= METRIC_SPEC_LIMITS.maxNameLength) &&
-    new Set(value).size === value.length
-  );
-}
-
-function truncate(text: string): string {
-  return text.length > 40 ? `${text.slice(0, 40)}…` : text;
 }

@@ -1,3 +1,6 @@
+import { planBfvParameters } from '@fedval/he';
+import { resolvePrivacySpec } from '@fedval/dp';
+import { createStatisticsLayout, resolveMetricSpec } from '@fedval/metrics';
 import { describe, expect, it } from 'vitest';
 import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 import { Packr } from 'msgpackr';
@@ -58,9 +61,9 @@ describe('codec', () => {
       createMessage('task', {
         studyId: 's1',
         roundId: 'r1',
-        metricSpec: { task: 'binary', bins: 1000 },
+        metricSpec: resolveMetricSpec({ task: 'binary', bins: 1000 }),
         scorer: { kind: 'score_column', columns: ['score'] },
-        contribution: { kind: 'bfv', plan: { scheme: 'bfv' }, publicKey: ciphertext },
+        contribution: { kind: 'bfv', plan: planBfvParameters({ vectorLength: 100, maxSites: 3, maxAbsPerSite: 1000 }), publicKey: ciphertext },
         deadline: Date.now() + 60000,
       }),
       createMessage('task.accept', { roundId: 'r1' }),
@@ -223,5 +226,65 @@ describe('enrollment messages', () => {
     expect(codeOf(() => decodeMessage(rawPackr.pack(bad)))).toBe('FEDVAL_ERR_PROTO_INVALID_MESSAGE');
     const short = { ...bad, content: { ...result, signature: { ...result.signature, signature: signature.subarray(1) } } };
     expect(codeOf(() => decodeMessage(rawPackr.pack(short)))).toBe('FEDVAL_ERR_PROTO_INVALID_MESSAGE');
+  });
+});
+
+describe('documents inside the task and the result (schemas of the packages that own them)', () => {
+  const spec = resolveMetricSpec({ bins: 100, groups: [{ column: 'sex', levels: ['F', 'M'] }] });
+  const layout = createStatisticsLayout(spec);
+  const privacy = resolvePrivacySpec({ epsilon: 1, delta: 1e-6, minSites: 2, layout: { kind: 'flat', bins: 20 } }, { layout });
+  const plan = planBfvParameters({ vectorLength: 100, maxSites: 3, maxAbsPerSite: 1000 });
+  const taskContent = (content: Record<string, unknown>) => ({
+    studyId: 's1',
+    roundId: 'r1',
+    metricSpec: spec,
+    scorer: { kind: 'score_column', columns: ['score'] },
+    contribution: { kind: 'bfv', plan, publicKey: new Uint8Array(8) },
+    privacy,
+    deadline: 5,
+    ...content,
+  });
+  const task = (content: Record<string, unknown>) => rawPackr.pack({ v: PROTOCOL_VERSION, id: 't1', sentAt: 1, type: 'task', content: JSON.parse(JSON.stringify(taskContent(content)), (key, value) => (key === 'publicKey' ? new Uint8Array(8) : value)) });
+  function problemsOf(bytes: Uint8Array): string {
+    try {
+      decodeMessage(bytes);
+    } catch (error) {
+      expect((error as ProtocolError).code).toBe('FEDVAL_ERR_PROTO_INVALID_MESSAGE');
+      return (error as Error).message;
+    }
+    throw new Error('accepted');
+  }
+
+  it('decodes a task into the typed, resolved metric spec, BFV plan and privacy spec', () => {
+    const back = decodeMessage(task({}));
+    if (back.type !== 'task' || back.content.contribution.kind !== 'bfv') throw new Error('shape');
+    expect(back.content.metricSpec).toEqual(spec);
+    expect(back.content.contribution.plan).toEqual(plan);
+    expect(back.content.privacy).toEqual(privacy);
+    // The decoded documents are what the packages take: no cast between the wire and the use.
+    expect(createStatisticsLayout(back.content.metricSpec).length).toBe(layout.length);
+    expect(resolvePrivacySpec(back.content.privacy, { layout })).toEqual(privacy);
+  });
+
+  it('refuses a task whose documents break their owners’ rules, naming where', () => {
+    expect(problemsOf(task({ metricSpec: { ...spec, bins: -5 } }))).toContain('content.metricSpec.bins');
+    expect(problemsOf(task({ metricSpec: { ...spec, calibrationBins: 7 } }))).toContain('content.metricSpec.calibrationBins');
+    expect(problemsOf(task({ contribution: { kind: 'bfv', plan: { ...plan, securityBits: 64 }, publicKey: null } }))).toContain('content.contribution.plan.securityBits');
+    expect(problemsOf(task({ contribution: { kind: 'bfv', plan: { ...plan, plainModulus: '65537' }, publicKey: null } }))).toContain('content.contribution.plan');
+    expect(problemsOf(task({ privacy: { epsilon: 1, delta: 1e-6, minSites: 2, layout: 'auto' } }))).toContain('content.privacy.layout');
+  });
+
+  it('checks the attestation a site signs with its result', () => {
+    const attestation = {
+      privacy: { rho: 0.02, epsilon: 1, delta: 1e-6, epsilon_spent: 1, epsilon_remaining: 9, epsilon_total: 10 },
+      dataset_commitment: 'ab'.repeat(32),
+      audit_head: { seq: 3, hash: 'cd'.repeat(32) },
+    };
+    const result = (extra: Record<string, unknown>) =>
+      rawPackr.pack({ v: PROTOCOL_VERSION, id: 'r', sentAt: 1, type: 'task.result', content: { roundId: 'r1', contribution: { kind: 'plaintext', vector: new Float64Array([1]) }, contributionSha256: 'c'.repeat(64), ...extra } });
+    const back = decodeMessage(result({ attestation }));
+    expect(back.type === 'task.result' && back.content.attestation).toEqual(attestation);
+    expect(problemsOf(result({ attestation: { ...attestation, audit_head: { seq: -1, hash: 'x' } } }))).toContain('content.attestation.audit_head.seq');
+    expect(problemsOf(result({ attestation: { ...attestation, rows: [1, 2] } }))).toContain('content.attestation');
   });
 });

@@ -37,7 +37,7 @@ export function decodeMessage(data: Uint8Array, options: DecodeOptions = {}): Me
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     throw new ProtocolError('FEDVAL_ERR_PROTO_MALFORMED', 'not an envelope object');
   }
-  const envelope = raw as Record<string, unknown>;
+  const envelope: { v?: unknown; type?: unknown } = raw;
   if (envelope.v !== PROTOCOL_VERSION) {
     const seen = typeof envelope.v === 'number' ? String(envelope.v) : 'none';
     throw new ProtocolError('FEDVAL_ERR_PROTO_VERSION', `peer speaks ${seen}, this side speaks ${PROTOCOL_VERSION}`);

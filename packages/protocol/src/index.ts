@@ -20,7 +20,7 @@ export {
   roundStateSchema, roundSiteStatusSchema, roundStartedResponseSchema, roundResultSchema, roundViewSchema, roundListResponseSchema,
   roundAggregateResponseSchema, contributionRecordSchema, roundContributionSchema, roundContributionsResponseSchema, releaseRequestSchema, releaseResponseSchema,
   siteViewSchema, siteListResponseSchema, healthResponseSchema, enrollmentTokenResponseSchema, enrollRequestSchema, enrollResponseSchema,
-  auditPageQuerySchema, auditEntrySchema, auditPageResponseSchema, auditVerificationResponseSchema, openApiDocumentSchema,
+  auditPageQuerySchema, auditPageResponseSchema, auditVerificationResponseSchema, openApiDocumentSchema,
 } from './rest-api.ts';
 export type {
   ApiError, ModelUploadRequest, ModelRegisteredResponse, ModelView, StudyCreateRequest, StudyView, StudyEncryptionResponse,

@@ -1,4 +1,8 @@
 // messages.ts — the one wire contract: the envelope and the schema of every message type.
+import { resolvedPrivacySpecSchema } from '@fedval/dp';
+import { bfvPlanSchema } from '@fedval/he';
+import { metricSpecSchema } from '@fedval/metrics';
+import { authChallengeSchema, resultAttestationSchema } from '@fedval/trust';
 import { z } from 'zod';
 import { DEFAULT_PROTOCOL_LIMITS } from './limits.ts';
 
@@ -10,8 +14,6 @@ const id = z.string().min(1).max(128).regex(/^[A-Za-z0-9._:-]+$/, 'letters, digi
 const text = z.string().max(limits.maxStringLength);
 const bytes = z.instanceof(Uint8Array);
 const epochMs = z.number().int().nonnegative();
-/** A JSON object whose shape another package owns and validates (metric spec, BFV plan, manifest). */
-const jsonObject = z.record(z.string(), z.unknown());
 
 /** A coded error as it may cross the wire: never a stack, never data. */
 export const wireErrorSchema = z.strictObject({
@@ -34,13 +36,11 @@ const ed25519Signature = bytes.refine((value) => value.byteLength === 64, 'expec
 /** Signature nonces are 32 random bytes, base64 (@fedval/trust createNonce). */
 const nonce = base64Of(32);
 
-/** The first message on every connection, from the coordinator: an enrolled site answers it by signing it (@fedval/trust AuthChallenge). */
-export const challengeContentSchema = z.strictObject({
-  nonce,
-  issuedAt: epochMs,
-  /** The coordinator's site socket URL, as agents are configured with it. */
-  audience: z.string().min(1).max(2048),
-});
+/**
+ * The first message on every connection, from the coordinator: an enrolled site answers it by signing it.
+ * Its audience is the coordinator's site socket URL, as agents are configured with it.
+ */
+export const challengeContentSchema = authChallengeSchema;
 
 /** A site authenticates with exactly one of a pre-shared token or a signature over the connection's challenge. */
 export const helloContentSchema = z
@@ -80,16 +80,19 @@ export const scorerSchema = z.discriminatedUnion('kind', [
 export const contributionRequestSchema = z.discriminatedUnion('kind', [
   /** Test seam only: the exact statistics vector, unencrypted. Never the default. */
   z.strictObject({ kind: z.literal('plaintext') }),
-  z.strictObject({ kind: z.literal('bfv'), plan: jsonObject, publicKey: bytes }),
+  /** The study's BFV plan (@fedval/he), checked against the security table and the noise rules on receipt. */
+  z.strictObject({ kind: z.literal('bfv'), plan: bfvPlanSchema, publicKey: bytes }),
 ]);
 
 export const taskContentSchema = z.strictObject({
   studyId: id,
   roundId: id,
-  metricSpec: jsonObject,
+  /** The study's metric spec (@fedval/metrics), resolved on receipt. */
+  metricSpec: metricSpecSchema,
   scorer: scorerSchema,
   contribution: contributionRequestSchema,
-  privacy: jsonObject.optional(),
+  /** Under DP: the study's resolved privacy spec (@fedval/dp); the site checks it against its statistics layout. */
+  privacy: resolvedPrivacySpecSchema.optional(),
   deadline: epochMs,
 });
 
@@ -123,8 +126,8 @@ export const resultContentSchema = z.strictObject({
   contribution: contributionSchema,
   /** SHA-256 of the contribution's bytes as sent, as recorded in the site's audit log. */
   contributionSha256: z.string().regex(/^[0-9a-f]{64}$/),
-  /** Extra non-statistical metadata (privacy spent, dataset commitment), owned by later features. */
-  attestation: jsonObject.optional(),
+  /** What the site attests with the result (@fedval/trust): privacy spent, dataset commitment, its audit head. */
+  attestation: resultAttestationSchema.optional(),
   /** An enrolled site's signature over { studyId, roundId, siteId, contributionSha256, nonce, sentAt, attestationSha256 } (@fedval/trust signResult). */
   signature: z
     .strictObject({

@@ -1,4 +1,8 @@
 // rest-api.ts — the coordinator's REST contract: every request (body, params, query) and response, snake_case, one schema each.
+import { releaseSummarySchema, privacySpecInputSchema, resolvedPrivacySpecSchema } from '@fedval/dp';
+import { bfvEncryptionSummarySchema, bfvPlanSchema } from '@fedval/he';
+import { metricSpecInputSchema, metricSpecViewSchema, metricsReportSchema } from '@fedval/metrics';
+import { auditEntrySchema, privacyAttestationSchema, resultAttestationSchema } from '@fedval/trust';
 import { z } from 'zod';
 
 /** Most files a model bundle may hold besides manifest.json. */
@@ -59,50 +63,10 @@ export const modelListResponseSchema = z.array(modelViewSchema);
 
 // ---- studies --------------------------------------------------------------------------------------------------------
 
-// MERGE: replace with the owning package's input schema
-/** Placeholder for @fedval/metrics' metric spec input: checked by resolveMetricSpec when the study is created. */
-const metricSpecInputSchema = z.record(z.string(), z.unknown());
 
-// MERGE: replace with the owning package's input schema
-/** Placeholder for @fedval/dp's privacy spec input. */
-const privacySpecInputSchema = z.strictObject({
-  epsilon: z.number().positive().max(100),
-  delta: z.number().gt(0).lt(1),
-  mechanism: z.enum(['skellam', 'distributed-discrete-gaussian', 'discrete-gaussian']).optional(),
-  layout: z.unknown().optional(),
-  weights: z.record(z.string(), z.number()).optional(),
-  expected_patients: z.number().int().positive().optional(),
-  expected_prevalence: z.number().gt(0).lt(1).optional(),
-});
-
-// MERGE: replace with the owning package's input schema
-/** Placeholder for @fedval/metrics' resolved metric spec, as a study stores and shows it. */
-const resolvedMetricSpecSchema = z.record(z.string(), z.unknown());
-// MERGE: replace with the owning package's input schema
-/** Placeholder for @fedval/dp's resolved privacy spec (null: exact release). */
-const resolvedPrivacySpecSchema = z.record(z.string(), z.unknown());
-// MERGE: replace with the owning package's input schema
-/** Placeholder for @fedval/he's BFV plan. */
-const bfvPlanSchema = z.record(z.string(), z.unknown());
 
 /** What the BFV plan of a study means for people (@fedval/he bfvEncryptionSummary). */
-export const encryptionSummarySchema = z.strictObject({
-  scheme: z.literal('bfv'),
-  library: z.string(),
-  poly_modulus_degree: z.number().int().positive(),
-  coeff_modulus_bits: z.array(z.number().int().positive()),
-  ciphertext_modulus_bits: z.number().int().positive(),
-  plain_modulus_bits: z.number().int().positive(),
-  security_bits: z.number().int().positive(),
-  slots: z.number().int().positive(),
-  counters_per_slot: z.number().int().positive(),
-  ciphertexts_per_site: z.number().int().positive(),
-  ciphertext_bytes_per_site: z.number().int().positive(),
-  bytes_per_entry_per_site: z.number().positive(),
-  max_sites: z.number().int().positive(),
-  noise_bound: z.enum(['probabilistic', 'worst-case']),
-  decryption_failure_log2: z.number().nullable(),
-});
+export const encryptionSummarySchema = bfvEncryptionSummarySchema;
 
 /** `POST /api/studies`: give exactly one of `model_id` (a registered bundle) and `score_column` (sites read scores from a column). */
 export const studyCreateRequestSchema = z
@@ -129,14 +93,15 @@ export const studyCreateRequestSchema = z
   })
   .refine((body) => (body.model_id === undefined) !== (body.score_column === undefined), 'give exactly one of model_id and score_column')
   .refine((body) => body.quorum === undefined || body.quorum <= body.sites.length, { message: 'quorum cannot exceed the number of sites', path: ['quorum'] });
-export type StudyCreateRequest = z.infer<typeof studyCreateRequestSchema>;
+/** The body as a client writes it (snake_case documents, before the owners' schemas resolve them). */
+export type StudyCreateRequest = z.input<typeof studyCreateRequestSchema>;
 
 export const studyViewSchema = z.strictObject({
   study_id: z.uuid(),
   name: z.string(),
   model_id: modelIdSchema.nullable(),
   score_column: z.string().nullable(),
-  metric_spec: resolvedMetricSpecSchema,
+  metric_spec: metricSpecViewSchema,
   sites: z.array(z.string()),
   quorum: z.number().int().positive(),
   deadline_seconds: z.number().int().positive(),
@@ -172,22 +137,34 @@ export const roundSiteStatusSchema = z.enum(ROUND_SITE_STATUSES);
 export const roundStartedResponseSchema = z.strictObject({ round_id: z.uuid(), study_id: z.uuid(), state: roundStateSchema });
 export type RoundStartedResponse = z.infer<typeof roundStartedResponseSchema>;
 
-// MERGE: replace with the owning package's input schema
-/** Placeholder for @fedval/metrics' finalized metrics and @fedval/dp's release report. */
-const finalizedMetricsSchema = z.record(z.string(), z.unknown());
-// MERGE: replace with the owning package's input schema
-const releasePrivacySchema = z.record(z.string(), z.unknown());
-// MERGE: replace with the owning package's input schema
-/** Placeholder for what a site reports it spent of its privacy budget (@fedval/dp). */
-const sitePrivacyReportSchema = z.record(z.string(), z.unknown());
+/** What a contributing site reports it spent of its privacy budget (its signed attestation, @fedval/trust). */
+const sitePrivacyReportSchema = privacyAttestationSchema;
+
+/** Each contributing site's own report of the ε it spent, as the key holder releases it. */
+const releasedSitePrivacySchema = z.strictObject({
+  site_id: z.string(),
+  epsilon_spent: z.number().nullable(),
+  epsilon_remaining: z.number().nullable(),
+  epsilon_total: z.number().nullable(),
+});
+
+/**
+ * The privacy block of a released result: the DP release summary (@fedval/dp) with the sites' own reports (key holder
+ * releases), and the BFV encryption summary (@fedval/he); null when absent.
+ */
+export const releasedPrivacySchema = z.object({
+  dp: releaseSummarySchema.extend({ sites: z.array(releasedSitePrivacySchema).optional() }).nullable().default(null),
+  encryption: bfvEncryptionSummarySchema.nullable().default(null),
+});
+export type ReleasedPrivacy = z.output<typeof releasedPrivacySchema>;
 
 /** A released result: metrics of the aggregate only, with the sites that contributed to it. */
 export const roundResultSchema = z.strictObject({
-  metrics: finalizedMetricsSchema,
+  metrics: metricsReportSchema,
   contributions: z.number().int().nonnegative(),
   sites: z.array(z.string()),
   /** What differential privacy spent and added; per-site reports only for the privacy officer, auditor and admin. */
-  privacy: releasePrivacySchema.optional(),
+  privacy: releasedPrivacySchema.optional(),
 });
 export type RoundResultView = z.infer<typeof roundResultSchema>;
 
@@ -221,7 +198,7 @@ export const roundAggregateResponseSchema = z.strictObject({
     z.strictObject({ site_id: z.string(), status: roundSiteStatusSchema, code: errorCode.optional(), privacy: sitePrivacyReportSchema.optional() }),
   ),
   min_sites: z.number().int().positive(),
-  metric_spec: resolvedMetricSpecSchema,
+  metric_spec: metricSpecViewSchema,
   privacy: resolvedPrivacySpecSchema.nullable(),
   plan: bfvPlanSchema.nullable(),
   released: z.boolean(),
@@ -258,7 +235,7 @@ export const roundContributionSchema = z.strictObject({
   /** Null for a site authenticated by a pre-shared token: it has no key, so its contribution can never be verified. */
   record: contributionRecordSchema.nullable(),
   /** What the site attested with it (privacy spent, dataset commitment, audit head): covered by `record.attestation_sha256`. */
-  attestation: z.record(z.string(), z.unknown()).nullable(),
+  attestation: resultAttestationSchema.nullable(),
   /** The Ed25519 public key (raw, base64) the coordinator had enrolled for the site; the key holder trusts only its roster. */
   public_key: z.string().length(44).nullable(),
   received_at: isoTime,
@@ -278,7 +255,7 @@ export const roundContributionsResponseSchema = z.strictObject({
   deadline_at: isoTime,
   closed_at: isoTime.nullable(),
   min_sites: z.number().int().positive(),
-  metric_spec: resolvedMetricSpecSchema,
+  metric_spec: metricSpecViewSchema,
   privacy: resolvedPrivacySpecSchema.nullable(),
   plan: bfvPlanSchema,
   released: z.boolean(),
@@ -288,14 +265,14 @@ export type RoundContributionsResponse = z.infer<typeof roundContributionsRespon
 
 /** `POST /api/rounds/:id/release`: the metrics the key holder decrypted and finalized. */
 export const releaseRequestSchema = z.strictObject({
-  metrics: finalizedMetricsSchema,
+  metrics: metricsReportSchema,
   contributions: z.number().int().positive(),
   /**
    * The sites whose verified contributions the key holder added and decrypted (it may have refused others, e.g. an
    * unsigned one); each must have contributed to the round, as many as `contributions`. Absent: every contributing site.
    */
   sites: z.array(siteIdSchema).max(MAX_STUDY_SITES).optional(),
-  privacy: releasePrivacySchema.optional(),
+  privacy: releasedPrivacySchema.optional(),
 });
 export type ReleaseRequest = z.infer<typeof releaseRequestSchema>;
 export const releaseResponseSchema = z.strictObject({ round_id: z.uuid(), release: z.literal('released') });
@@ -336,20 +313,6 @@ export const auditPageQuerySchema = z.strictObject({
   limit: z.coerce.number().int().min(1).max(MAX_AUDIT_PAGE).default(100),
 });
 
-// MERGE: replace with the owning package's input schema
-/** Placeholder for @fedval/trust's audit entry. */
-export const auditEntrySchema = z.strictObject({
-  seq: z.number().int().positive(),
-  ts: isoTime,
-  actor: z.string(),
-  action: z.string(),
-  object: z.string(),
-  reason: z.string().nullable(),
-  /** JSON values: what was done, never data. */
-  details: z.record(z.string(), z.unknown()),
-  prev: sha256Hex,
-  hash: sha256Hex,
-});
 const auditHeadSchema = z.strictObject({ seq: z.number().int().nonnegative(), hash: sha256Hex });
 
 export const auditPageResponseSchema = z.strictObject({

@@ -1,7 +1,7 @@
 // audit-chain.ts — reading an audit.jsonl and verifying its hash chain entry by entry, in bounded memory.
 import { closeSync, openSync, readSync } from 'node:fs';
 import type { AuditEntry, AuditHead } from './audit-entry.ts';
-import { AUDIT_GENESIS_HASH, hashAuditEntry, storedEntryProblems } from './audit-entry.ts';
+import { AUDIT_GENESIS_HASH, hashAuditEntry, parseStoredEntry } from './audit-entry.ts';
 import { isHex32 } from './digest.ts';
 import { TrustError } from './errors.ts';
 import type { OptionRule } from './options.ts';
@@ -149,9 +149,8 @@ export function scanAuditChain(fd: number, options: Readonly<AuditReadOptions>, 
       return broken('malformed', 'the line is not JSON');
     }
     const seq = seqOf(value);
-    const problems = storedEntryProblems(value, text);
-    if (problems.length > 0) return broken('malformed', problems.join('; '), seq);
-    const entry = value as AuditEntry;
+    const { entry, problems } = parseStoredEntry(value, text);
+    if (entry === null) return broken('malformed', problems.join('; '), seq);
     if (hashAuditEntry(entry) !== entry.hash) {
       return broken('hash_mismatch', 'the entry does not match its own hash: it was changed after it was written', seq);
     }

@@ -1,4 +1,6 @@
 // audit-entry.ts — one audit trail entry: its fields, the rules they follow, and its SHA-256 link.
+import { listProblems } from '@fedval/schema';
+import { z } from 'zod';
 import type { JsonValue } from './canonical-json.ts';
 import { canonicalJson, canonicalJsonBytes, isPlainObject } from './canonical-json.ts';
 import { isHex32, sha256Hex } from './digest.ts';
@@ -85,24 +87,46 @@ export function eventProblems(event: Partial<Record<keyof AuditEvent, unknown>>)
   return problems;
 }
 
+const must = (what: string) => ({ error: `must be ${what}` });
+const sha256Field = z.string(must('a lowercase hex SHA-256')).refine(isHex32, must('a lowercase hex SHA-256'));
+
 /**
- * Problems with a parsed line as a whole entry: exactly the nine fields, each of its type and rule, and the
- * line byte-identical to the entry's canonical JSON (so no duplicate member, no alternative spelling can hide in it).
+ * An entry as stored, one per line: exactly the nine fields, each of its type and rule. What a reader
+ * of a log (verifyAuditLog, readAuditLog) parses every line with; it also checks the line is the
+ * entry's canonical JSON (see {@link parseStoredEntry}).
  */
-export function storedEntryProblems(value: unknown, line: string): string[] {
-  if (!isPlainObject(value)) return ['line is not a JSON object'];
-  const keys = Object.keys(value).sort();
-  if (keys.length !== ENTRY_KEYS.length || keys.some((key, i) => key !== ENTRY_KEYS[i])) {
-    return [`expected exactly the fields ${ENTRY_KEYS.join(', ')}`];
-  }
-  const problems = eventProblems(value);
-  if (value.reason === undefined) problems.push('reason: missing');
-  if (!Number.isSafeInteger(value.seq) || (value.seq as number) < 1) problems.push('seq: expected a positive integer');
-  if (!isAuditTimestamp(value.ts)) problems.push('ts: expected an ISO 8601 UTC timestamp with milliseconds');
-  if (!isHex32(value.prev)) problems.push('prev: expected a lowercase hex SHA-256');
-  if (!isHex32(value.hash)) problems.push('hash: expected a lowercase hex SHA-256');
-  if (problems.length === 0 && !isCanonicalSpelling(value, line)) problems.push('line is not in canonical JSON form');
-  return problems;
+export const auditEntrySchema = z.strictObject(
+  {
+    seq: z.int(must('a positive integer')).min(1, must('a positive integer')),
+    ts: z.string(must('an ISO 8601 UTC timestamp with milliseconds')).refine(isAuditTimestamp, must('an ISO 8601 UTC timestamp with milliseconds')),
+    actor: z.string(must('1-256 letters, digits or . _ @ : -')).regex(ACTOR, must('1-256 letters, digits or . _ @ : -')),
+    action: z
+      .string(must('dotted lowercase words such as task.refused (at most 128 characters)'))
+      .max(MAX_ACTION_LENGTH, must('dotted lowercase words such as task.refused (at most 128 characters)'))
+      .regex(ACTION, must('dotted lowercase words such as task.refused (at most 128 characters)')),
+    object: z
+      .string(must('1-512 characters without control characters'))
+      .min(1, must('1-512 characters without control characters'))
+      .max(MAX_OBJECT_LENGTH, must('1-512 characters without control characters'))
+      .refine((object) => !CONTROL.test(object), must('1-512 characters without control characters')),
+    reason: z.string(must('null or a string of at most 2048 characters')).max(MAX_REASON_LENGTH, must('null or a string of at most 2048 characters')).nullable(),
+    // Its values are checked as JSON by the canonical-spelling rule: the line must be the entry's canonical JSON.
+    details: z.custom<{ readonly [key: string]: JsonValue }>(isPlainObject, must('a plain JSON object')),
+    prev: sha256Field,
+    hash: sha256Field,
+  },
+  must('a JSON object'),
+);
+
+/**
+ * A parsed line as a whole entry ({@link auditEntrySchema}), and the line byte-identical to the entry's
+ * canonical JSON (so no duplicate member, no alternative spelling can hide in it): the entry, or every problem.
+ */
+export function parseStoredEntry(value: unknown, line: string): { entry: AuditEntry; problems: [] } | { entry: null; problems: string[] } {
+  const parsed = auditEntrySchema.safeParse(value);
+  if (!parsed.success) return { entry: null, problems: listProblems(parsed.error) };
+  if (!isCanonicalSpelling(value, line)) return { entry: null, problems: ['line is not in canonical JSON form'] };
+  return { entry: parsed.data, problems: [] };
 }
 
 function isCanonicalSpelling(value: unknown, line: string): boolean {

@@ -283,6 +283,15 @@ describe('verifyAuditLog: tampering is detected at the first broken entry', () =
       writeLines(path, lines.map((l, i) => (i === 2 ? line : l)));
       expect(verifyAuditLog(path), name).toMatchObject({ ok: false, line: 3, reason: 'malformed' });
     }
+    // Each field of a stored entry is checked by auditEntrySchema, every problem named.
+    writeLines(path, lines.map((l, i) => (i === 2 ? canonicalJson({ ...entries[2]!, seq: 0, prev: 'x', note: 'x' }) : l)));
+    const verification = verifyAuditLog(path);
+    expect(verification).toMatchObject({ ok: false, line: 3, reason: 'malformed' });
+    for (const part of ['seq must be a positive integer', 'prev must be a lowercase hex SHA-256', 'unknown property "note"']) {
+      expect(!verification.ok && verification.detail).toContain(part);
+    }
+    writeLines(path, lines.map((l, i) => (i === 2 ? lines[2]!.replace('"seq":3', '"seq": 3') : l)));
+    expect(verifyAuditLog(path)).toMatchObject({ ok: false, line: 3, reason: 'malformed', detail: 'line is not in canonical JSON form' });
     writeFileSync(path, Buffer.concat([Buffer.from(`${lines[0]}\n`), Buffer.from([0xff, 0xfe, 0x0a])]));
     expect(verifyAuditLog(path)).toMatchObject({ ok: false, line: 2, reason: 'malformed', detail: 'the line is not valid UTF-8' });
   });

@@ -2,7 +2,7 @@
 export { canonicalJson, canonicalJsonBytes } from './canonical-json.ts';
 export type { JsonValue } from './canonical-json.ts';
 export { sha256Hex } from './digest.ts';
-export { AUDIT_GENESIS_HASH, formatAuditEntry, hashAuditEntry, isRoundEntry } from './audit-entry.ts';
+export { AUDIT_GENESIS_HASH, auditEntrySchema, formatAuditEntry, hashAuditEntry, isRoundEntry } from './audit-entry.ts';
 export type { AuditEntry, AuditEvent, AuditHead } from './audit-entry.ts';
 export { AuditLog, DEFAULT_AUDIT_LOG_OPTIONS, quarantineTornTail } from './audit-log.ts';
 export type { AuditLogOptions, TornTailQuarantine } from './audit-log.ts';
@@ -19,8 +19,11 @@ export {
   AUTH_DOMAIN, RESULT_DOMAIN, DEFAULT_CHALLENGE_OPTIONS, createChallenge, createNonce, challengeSignaturePayload,
   signChallenge, verifyChallengeResponse, resultSignaturePayload, signResult, verifySignedResult,
   ENROLL_DOMAIN, enrollmentSignaturePayload, signEnrollment, verifyEnrollment, attestationSha256,
+  authChallengeSchema, signedResultFieldsSchema, enrollmentFieldsSchema, privacyAttestationSchema, resultAttestationSchema,
 } from './signed-payloads.ts';
-export type { AuthChallenge, ChallengeOptions, EnrollmentFields, SignedResultFields } from './signed-payloads.ts';
+export type {
+  AuthChallenge, ChallengeOptions, EnrollmentFields, SignedResultFields, PrivacyAttestation, ResultAttestation,
+} from './signed-payloads.ts';
 export { DEFAULT_REPLAY_GUARD_OPTIONS, ReplayGuard } from './replay-guard.ts';
 export type { ReplayGuardOptions } from './replay-guard.ts';
 export { manifestSigningPayload, signManifest, verifyManifestSignature } from './manifest-signature.ts';

@@ -4,7 +4,9 @@ import { TrustError } from './errors.ts';
 import { generateSiteIdentity, privateKeyFromSeed, publicKeyOf, sign, verify } from './identity.ts';
 import { ReplayGuard } from './replay-guard.ts';
 import type { AuthChallenge, SignedResultFields } from './signed-payloads.ts';
+import { listProblems } from '@fedval/schema';
 import {
+  attestationSha256, authChallengeSchema, enrollmentFieldsSchema, resultAttestationSchema, signedResultFieldsSchema,
   challengeSignaturePayload, createChallenge, createNonce, enrollmentSignaturePayload, resultSignaturePayload, signChallenge, signEnrollment,
   signResult, verifyChallengeResponse, verifyEnrollment, verifySignedResult,
 } from './signed-payloads.ts';
@@ -75,7 +77,7 @@ describe('challenge–response authentication', () => {
       caught = error;
     }
     expect((caught as TrustError).code).toBe('FEDVAL_ERR_TRUST_INVALID_PAYLOAD');
-    for (const field of ['nonce', 'issuedAt', 'audience', 'siteId', 'purpose']) expect((caught as TrustError).message).toContain(`${field}:`);
+    for (const field of ['nonce', 'issuedAt', 'audience', 'siteId', 'purpose']) expect((caught as TrustError).message).toContain(`${field} must be`);
   });
 });
 
@@ -174,5 +176,44 @@ describe('enrollment proof of possession', () => {
     expect(verifyEnrollment({ ...fields, siteId: 'site-b' }, signature)).toBe(false);
     expect(verifyEnrollment({ ...fields, publicKey: Buffer.alloc(32, 0xff).toString('base64') }, signature)).toBe(false);
     expect(verifyEnrollment({ ...fields, publicKey: 'not a key' }, signature)).toBe(false);
+  });
+});
+
+describe('the signed records and the attestation as schemas', () => {
+  const attestation = {
+    privacy: { rho: 0.0243, epsilon: 1, delta: 1e-6, epsilon_spent: 2, epsilon_remaining: 8, epsilon_total: 10 },
+    dataset_commitment: 'ab'.repeat(32),
+    audit_head: { seq: 12, hash: 'cd'.repeat(32) },
+  };
+
+  it('accepts the attestation a site sends and hashes it canonically, whatever the key order', () => {
+    expect(resultAttestationSchema.parse(attestation)).toEqual(attestation);
+    const reordered = { audit_head: { hash: attestation.audit_head.hash, seq: 12 }, dataset_commitment: attestation.dataset_commitment, privacy: attestation.privacy };
+    expect(attestationSha256(reordered)).toBe(attestationSha256(attestation));
+    // Without DP a site attests its commitment and audit head only.
+    const { privacy: _privacy, ...exact } = attestation;
+    expect(resultAttestationSchema.parse(exact)).toEqual(exact);
+  });
+
+  it('refuses an attestation carrying anything else, listing every problem by field', () => {
+    const result = resultAttestationSchema.safeParse({ ...attestation, rows: [1, 2], dataset_commitment: 'AB', audit_head: { seq: -1, hash: 'cd'.repeat(32) }, privacy: { ...attestation.privacy, epsilon: 'one' } });
+    expect(result.success).toBe(false);
+    const problems = listProblems(result.error!);
+    for (const part of ['unknown property "rows"', 'dataset_commitment must be a lowercase hex SHA-256', 'audit_head.seq must be a non-negative integer', 'privacy.epsilon must be a finite number']) {
+      expect(problems).toContain(part);
+    }
+  });
+
+  it('states each signed record field as the signer writes it', () => {
+    const bad = signedResultFieldsSchema.safeParse({ roundId: 'r 1', siteId: 'site-a', contributionSha256: 'x', nonce: 'short', sentAt: -1, extra: true });
+    expect(listProblems(bad.error!)).toEqual([
+      'roundId must be 1-128 letters, digits or . _ : -',
+      'contributionSha256 must be a lowercase hex SHA-256',
+      'nonce must be 32 bytes in base64',
+      'sentAt must be epoch milliseconds',
+      'unknown property "extra"',
+    ]);
+    expect(authChallengeSchema.safeParse({ nonce: NONCE_0_31, issuedAt: 1_738_000_000_000, audience: AUDIENCE }).success).toBe(true);
+    expect(enrollmentFieldsSchema.safeParse({ siteId: 'site-a', publicKey: site.publicKey, enrollmentTokenSha256: 'e'.repeat(64) }).success).toBe(true);
   });
 });

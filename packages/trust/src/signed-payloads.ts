@@ -1,6 +1,7 @@
-// signed-payloads.ts — the canonical bytes a site signs (connection challenges and results), each under its own domain-separation string.
+// signed-payloads.ts — the records a site signs (connection challenges, results with their attestation, enrollments) as schemas, and their canonical bytes under domain-separation strings.
+import { listProblems } from '@fedval/schema';
+import { z } from 'zod';
 import { canonicalJsonBytes } from './canonical-json.ts';
-import type { JsonValue } from './canonical-json.ts';
 import { isHex32, sha256Hex } from './digest.ts';
 import type { RandomBytes } from './encoding.ts';
 import { drawBytes, fromBase64Strict, systemRandomBytes, toBase64 } from './encoding.ts';
@@ -20,42 +21,86 @@ export const ENROLL_DOMAIN = 'fedval/v1/enroll';
 /** Random bytes in a challenge or result nonce. */
 export const NONCE_BYTES = 32;
 
+const ID = /^[A-Za-z0-9._:-]{1,128}$/; // as @fedval/protocol ids
+const PURPOSE = /^[a-z][a-z0-9_.-]{0,63}$/;
+const MAX_AUDIENCE_LENGTH = 2048; // characters
+const HOUR_MS = 60 * 60 * 1000;
+
+const must = (what: string) => ({ error: `must be ${what}` });
+const idField = z.string(must('1-128 letters, digits or . _ : -')).regex(ID, must('1-128 letters, digits or . _ : -'));
+const epochMsField = z.int(must('epoch milliseconds')).nonnegative(must('epoch milliseconds'));
+const sha256Field = z.string(must('a lowercase hex SHA-256')).refine(isHex32, must('a lowercase hex SHA-256'));
+const nonceField = z.string(must(`${NONCE_BYTES} bytes in base64`)).refine((value) => fromBase64Strict(value, NONCE_BYTES) !== undefined, must(`${NONCE_BYTES} bytes in base64`));
+
 /** What the coordinator sends a connecting agent: sign it to prove you hold the site's key, now, for this coordinator. */
-export interface AuthChallenge {
+export const authChallengeSchema = z.strictObject({
   /** 32 random bytes, base64. */
-  readonly nonce: string;
+  nonce: nonceField,
   /** When the coordinator issued it, epoch ms. */
-  readonly issuedAt: number;
+  issuedAt: epochMsField,
   /** The coordinator's identity as agents are configured with it (its URL). Agents sign only their own coordinator's challenges. */
-  readonly audience: string;
-}
+  audience: z.string(must(`1-${MAX_AUDIENCE_LENGTH} characters`)).min(1, must(`1-${MAX_AUDIENCE_LENGTH} characters`)).max(MAX_AUDIENCE_LENGTH, must(`1-${MAX_AUDIENCE_LENGTH} characters`)),
+}, must('an object'));
+export type AuthChallenge = Readonly<z.output<typeof authChallengeSchema>>;
 
 /**
  * What a site signs with each result, its contribution record: the signature travels next to the result message, and
  * the coordinator keeps it with the ciphertexts so that the key holder can check it against the roster it pinned.
+ * `studyId`: the study the round belongs to, so a record is never valid for another study's decryption.
  */
-export interface SignedResultFields {
-  /** The study the round belongs to: a record is never valid for another study's decryption. */
-  readonly studyId: string;
-  readonly roundId: string;
-  readonly siteId: string;
+export const signedResultFieldsSchema = z.strictObject({
+  studyId: idField,
+  roundId: idField,
+  siteId: idField,
   /** SHA-256 (hex) of the contribution's bytes as sent, as in the site's `contribution.sent` audit entry. */
-  readonly contributionSha256: string;
+  contributionSha256: sha256Field,
   /** 32 random bytes, base64 (createNonce). */
-  readonly nonce: string;
+  nonce: nonceField,
   /** When the site sent it, epoch ms. */
-  readonly sentAt: number;
+  sentAt: epochMsField,
   /** Optional: SHA-256 (hex) of the canonical JSON of what the site attests with the result (privacy spent, dataset commitment). */
-  readonly attestationSha256?: string | undefined;
-}
+  attestationSha256: sha256Field.optional(),
+}, must('an object'));
+export type SignedResultFields = Readonly<z.input<typeof signedResultFieldsSchema>>;
 
 /** What a site signs to enroll its key: proof that it holds the private key of the public key it registers. */
-export interface EnrollmentFields {
-  readonly siteId: string;
+export const enrollmentFieldsSchema = z.strictObject({
+  siteId: idField,
   /** The raw Ed25519 public key being enrolled, base64. */
-  readonly publicKey: string;
+  publicKey: z.string(must('a raw Ed25519 public key in base64')).length(44, must('a raw Ed25519 public key in base64')),
   /** SHA-256 (hex) of the one-time enrollment token presented with it. */
-  readonly enrollmentTokenSha256: string;
+  enrollmentTokenSha256: sha256Field,
+}, must('an object'));
+export type EnrollmentFields = Readonly<z.output<typeof enrollmentFieldsSchema>>;
+
+const finiteNumber = z.number(must('a finite number')).refine(Number.isFinite, must('a finite number'));
+
+/** The privacy figures a site reports with its result: its own budget, never data. */
+export const privacyAttestationSchema = z.strictObject({
+  rho: finiteNumber,
+  epsilon: finiteNumber,
+  delta: finiteNumber,
+  epsilon_spent: finiteNumber,
+  epsilon_remaining: finiteNumber,
+  epsilon_total: finiteNumber,
+}, must('an object'));
+export type PrivacyAttestation = z.output<typeof privacyAttestationSchema>;
+
+/**
+ * What a site attests with each result, signed through {@link attestationSha256}: the privacy it
+ * spent (under DP), its dataset commitment (SHA-256 of salt ‖ fingerprint) and the head of its own
+ * audit log after the `contribution.sent` entry, so an auditor can anchor the site's log.
+ */
+export const resultAttestationSchema = z.strictObject({
+  privacy: privacyAttestationSchema.optional(),
+  dataset_commitment: sha256Field,
+  audit_head: z.strictObject({ seq: z.int(must('a non-negative integer')).nonnegative(must('a non-negative integer')), hash: sha256Field }, must('an object')),
+}, must('an object'));
+export type ResultAttestation = z.output<typeof resultAttestationSchema>;
+
+function problemsOf(schema: z.ZodType, value: unknown): string[] {
+  const result = schema.safeParse(value);
+  return result.success ? [] : listProblems(result.error);
 }
 
 export interface ChallengeOptions {
@@ -70,33 +115,18 @@ export const DEFAULT_CHALLENGE_OPTIONS: Readonly<ChallengeOptions> = Object.free
   now: () => Date.now(),
 });
 
-const ID = /^[A-Za-z0-9._:-]{1,128}$/; // as @fedval/protocol ids
-const PURPOSE = /^[a-z][a-z0-9_.-]{0,63}$/;
-const MAX_AUDIENCE_LENGTH = 2048; // characters
-const HOUR_MS = 60 * 60 * 1000;
-
 function check(problems: string[]): void {
   if (problems.length > 0) throw new TrustError('FEDVAL_ERR_TRUST_INVALID_PAYLOAD', problems.join('; '));
 }
 
-const isEpochMs = (value: unknown): boolean => Number.isSafeInteger(value) && (value as number) >= 0;
-const isNonce = (value: unknown): boolean => fromBase64Strict(value, NONCE_BYTES) !== undefined;
-
-function challengeProblems(challenge: AuthChallenge): string[] {
-  const problems: string[] = [];
-  const { nonce, issuedAt, audience } = (challenge ?? {}) as Partial<AuthChallenge>;
-  if (!isNonce(nonce)) problems.push(`nonce: expected ${NONCE_BYTES} bytes in base64`);
-  if (!isEpochMs(issuedAt)) problems.push('issuedAt: expected epoch milliseconds');
-  if (typeof audience !== 'string' || audience.length === 0 || audience.length > MAX_AUDIENCE_LENGTH) {
-    problems.push(`audience: expected 1-${MAX_AUDIENCE_LENGTH} characters`);
-  }
-  return problems;
+function challengeProblems(challenge: unknown): string[] {
+  return problemsOf(authChallengeSchema, challenge);
 }
 
 function answerProblems(siteId: unknown, purpose: unknown): string[] {
   const problems: string[] = [];
-  if (typeof siteId !== 'string' || !ID.test(siteId)) problems.push('siteId: expected 1-128 letters, digits or . _ : -');
-  if (typeof purpose !== 'string' || !PURPOSE.test(purpose)) problems.push('purpose: expected a lowercase word such as connect or enroll');
+  if (typeof siteId !== 'string' || !ID.test(siteId)) problems.push('siteId must be 1-128 letters, digits or . _ : -');
+  if (typeof purpose !== 'string' || !PURPOSE.test(purpose)) problems.push('purpose must be a lowercase word such as connect or enroll');
   return problems;
 }
 
@@ -165,27 +195,15 @@ export function verifyChallengeResponse(
  * `{ domain: 'fedval/v1/result', studyId, roundId, siteId, contributionSha256, nonce, sentAt }`, plus `attestationSha256` when given.
  */
 export function resultSignaturePayload(fields: SignedResultFields): Uint8Array {
-  const { studyId, roundId, siteId, contributionSha256, nonce, sentAt, attestationSha256 } = (fields ?? {}) as Partial<SignedResultFields>;
-  const problems: string[] = [];
-  if (typeof studyId !== 'string' || !ID.test(studyId)) problems.push('studyId: expected 1-128 letters, digits or . _ : -');
-  if (typeof roundId !== 'string' || !ID.test(roundId)) problems.push('roundId: expected 1-128 letters, digits or . _ : -');
-  if (typeof siteId !== 'string' || !ID.test(siteId)) problems.push('siteId: expected 1-128 letters, digits or . _ : -');
-  if (!isHex32(contributionSha256)) problems.push('contributionSha256: expected a lowercase hex SHA-256');
-  if (!isNonce(nonce)) problems.push(`nonce: expected ${NONCE_BYTES} bytes in base64`);
-  if (!isEpochMs(sentAt)) problems.push('sentAt: expected epoch milliseconds');
-  if (attestationSha256 !== undefined && !isHex32(attestationSha256)) problems.push('attestationSha256: expected a lowercase hex SHA-256');
-  check(problems);
+  check(problemsOf(signedResultFieldsSchema, fields));
+  const { studyId, roundId, siteId, contributionSha256, nonce, sentAt, attestationSha256 } = fields;
   return canonicalJsonBytes({ domain: RESULT_DOMAIN, studyId, roundId, siteId, contributionSha256, nonce, sentAt, ...(attestationSha256 !== undefined ? { attestationSha256 } : {}) });
 }
 
 /** The bytes a site signs to enroll: canonical JSON of `{ domain: 'fedval/v1/enroll', siteId, publicKey, enrollmentTokenSha256 }`. */
 export function enrollmentSignaturePayload(fields: EnrollmentFields): Uint8Array {
-  const { siteId, publicKey, enrollmentTokenSha256 } = (fields ?? {}) as Partial<EnrollmentFields>;
-  const problems: string[] = [];
-  if (typeof siteId !== 'string' || !ID.test(siteId)) problems.push('siteId: expected 1-128 letters, digits or . _ : -');
-  if (typeof publicKey !== 'string' || publicKey.length !== 44) problems.push('publicKey: expected a raw Ed25519 public key in base64');
-  if (!isHex32(enrollmentTokenSha256)) problems.push('enrollmentTokenSha256: expected a lowercase hex SHA-256');
-  check(problems);
+  check(problemsOf(enrollmentFieldsSchema, fields));
+  const { siteId, publicKey, enrollmentTokenSha256 } = fields;
   return canonicalJsonBytes({ domain: ENROLL_DOMAIN, siteId, publicKey, enrollmentTokenSha256 });
 }
 
@@ -207,7 +225,7 @@ export function verifyEnrollment(fields: EnrollmentFields, signature: Uint8Array
 }
 
 /** `attestationSha256` of a result: SHA-256 (hex) of the canonical JSON (RFC 8785) of what the site attests with it. */
-export function attestationSha256(attestation: JsonValue): string {
+export function attestationSha256(attestation: ResultAttestation): string {
   return sha256Hex(canonicalJsonBytes(attestation));
 }
 

@@ -1,0 +1,56 @@
+// The HTML report renders the real finalizeMetrics output of the fixture data set: the independently computed values are on the page.
+import { describe, expect, it } from 'vitest';
+import { renderHtmlReport } from './html-report.ts';
+import { fixtureExpectations, fixtureReport, HOSTILE_LEVEL } from './testing/fixture-report.ts';
+
+/** The page's text as a reader sees it: tags dropped, entities decoded. */
+function textOf(html: string): string {
+  return html
+    .replace(/<style>[\s\S]*?<\/style>/g, '')
+    .replace(/<[^>]+>/g, ' ')
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&quot;/g, '"')
+    .replace(/&#39;/g, "'")
+    .replace(/&amp;/g, '&')
+    .replace(/\s+/g, ' ');
+}
+
+describe('renderHtmlReport', () => {
+  const expected = fixtureExpectations();
+  const metrics = fixtureReport();
+
+  it('shows the finalized metrics of a real statistics vector', () => {
+    const html = renderHtmlReport({ title: 'Fixture', context: ['three sites'], metrics, privacy: { dp: null, encryption: null } });
+    const text = textOf(html);
+    const { tp, fn, tn, fp } = expected.at_threshold;
+    expect(text).toContain(`patients (n) ${expected.n}`);
+    expect(text).toContain(`positives / prevalence ${expected.positives} / ${expected.prevalence.toFixed(3)}`);
+    expect(text).toContain(`sensitivity (score ≥ 0.5) ${(tp / (tp + fn)).toFixed(3)}`);
+    expect(text).toContain(`specificity ${(tn / (tn + fp)).toFixed(3)}`);
+    // The grid AUC agrees with scikit-learn's to 1e-3 (packages/metrics fixture test); the page shows three decimals.
+    const shown = /ROC AUC (\d\.\d{3}) (\d\.\d{3})–(\d\.\d{3})/.exec(text);
+    expect(shown).not.toBeNull();
+    expect(Math.abs(Number(shown?.[1]) - expected.roc_auc)).toBeLessThanOrEqual(1.5e-3);
+    expect(Number(shown?.[2])).toBeLessThan(Number(shown?.[1]));
+    expect(Number(shown?.[3])).toBeGreaterThan(Number(shown?.[1]));
+    expect(text).toContain('No differential privacy');
+    expect(text).toContain('Not encrypted');
+  });
+
+  it('marks the suppressed level and shows its hostile name as text, never markup', () => {
+    const html = renderHtmlReport({ title: 'Fixture', context: [], metrics, privacy: { dp: null, encryption: null } });
+    expect(html).not.toContain(HOSTILE_LEVEL);
+    expect(textOf(html)).toContain(`meno ${HOSTILE_LEVEL} suppressed (n<10)`);
+  });
+
+  it('states the privacy figures of the release', () => {
+    const dp = { epsilon: 0.9999999976718346, delta: 1e-6, rho: 0.0243561, mechanism: 'skellam' as const, minSites: 3, sites: [{ site_id: 'site-a', epsilon_spent: 1, epsilon_remaining: 9 }] };
+    const encryption = { poly_modulus_degree: 2048, security_bits: 128 as const, ciphertext_bytes_per_site: 14616 };
+    const text = textOf(renderHtmlReport({ title: 'Fixture', context: [], metrics, privacy: { dp, encryption } }));
+    expect(text).toContain('ε = 1.000, δ = 0.000001');
+    expect(text).toContain('sized for 3 sites');
+    expect(text).toContain('polynomial degree 2048, 128-bit security, 14616 bytes per site');
+    expect(text).toContain('site-a 1.000 9.000');
+  });
+});

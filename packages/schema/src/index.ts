@@ -1,0 +1,2 @@
+// @fedval/schema — what every package that owns a document schema shares: the problem list of a refused document.
+export { listProblems, parseDocument } from './problems.ts';
