@@ -23,7 +23,7 @@ afterEach(async () => {
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
 
-const SPEC = { task: 'binary', bins: 10, minCellSize: 1 };
+const SPEC = { task: 'binary', bins: 10, min_cell_size: 1 };
 const STUDY = { name: 'audited', score_column: 'score', metric_spec: SPEC, sites: ['site-a'], contribution: 'plaintext' };
 
 function entriesOf(dataDir: string): any[] {

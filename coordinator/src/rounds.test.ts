@@ -8,7 +8,7 @@ import { openSqliteStore } from './storage/sqlite-store.ts';
 import { ProtocolSite, startTestCoordinator, waitForRoundClosed } from './test-support/protocol-site.ts';
 import type { RunningCoordinator } from './test-support/protocol-site.ts';
 
-const SPEC = { task: 'binary', bins: 100, minCellSize: 1 } as const;
+const SPEC = { task: 'binary', bins: 100, min_cell_size: 1 } as const;
 let running: RunningCoordinator | undefined;
 const sites: ProtocolSite[] = [];
 

@@ -5,16 +5,13 @@ import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
-import { releaseSummarySchema } from '@fedval/dp';
-import { bfvEncryptionSummarySchema } from '@fedval/he';
-import { metricSpecToInput, metricsReportSchema, resolveMetricSpec } from '@fedval/metrics';
+import { metricSpecToInput, resolveMetricSpec } from '@fedval/metrics';
 import type { GroupSpec, MetricsReport } from '@fedval/metrics';
-import { modelManifestSchema } from '@fedval/models';
 import { listProblems } from '@fedval/schema';
 import { verifyManifestSignature } from '@fedval/trust';
 import { z } from 'zod';
 import { stringify as toYaml } from 'yaml';
-import type { RoundView, StudyView } from '@fedval/protocol';
+import type { ReleasedPrivacy, RoundView, StudyView } from '@fedval/protocol';
 import { CoordinatorClient } from './coordinator-client.ts';
 import { readModelUpload } from './model-upload.ts';
 import { CliError } from './errors.ts';
@@ -54,36 +51,11 @@ export interface SimulationOptions {
   onRound?: (round: RoundView) => void;
 }
 
-/** Each contributing site's own report of the ε it spent, as the key holder releases it. */
-const sitePrivacyReportSchema = z.strictObject({
-  site_id: z.string(),
-  epsilon_spent: z.number().nullable(),
-  epsilon_remaining: z.number().nullable(),
-  epsilon_total: z.number().nullable(),
-});
-
-/**
- * The privacy block of a released result: the DP release summary (@fedval/dp) with the sites' own
- * reports (key holder releases), and the BFV encryption summary (@fedval/he); null when absent.
- */
-export const releasedPrivacySchema = z.object({
-  dp: releaseSummarySchema.extend({ sites: z.array(sitePrivacyReportSchema).optional() }).nullable().default(null),
-  encryption: bfvEncryptionSummarySchema.nullable().default(null),
-});
-export type ReleasedPrivacy = z.output<typeof releasedPrivacySchema>;
-
 export interface SimulationResult {
   metrics: MetricsReport;
   round: RoundView;
   study: StudyView;
   privacy: ReleasedPrivacy;
-}
-
-/** Parses a released result's documents with their owners' schemas; a mismatch is the coordinator's fault, never cast away. */
-function parseReleased<S extends z.ZodType>(schema: S, value: unknown, what: string): z.output<S> {
-  const result = schema.safeParse(value);
-  if (!result.success) throw new CliError('FEDVAL_ERR_CLI_RESPONSE', `the released ${what} does not match the contract: ${listProblems(result.error).join('; ')}`);
-  return result.data;
 }
 
 const SITE_NAME = /^[A-Za-z0-9._-]{1,64}$/;
@@ -223,9 +195,8 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       round = await new CoordinatorClient(url, apiTokens.privacy_officer).getRound(round.round_id);
     }
     if (!round.result) throw new CliError('FEDVAL_ERR_CLI_ROUND_FAILED', 'the round has no released result');
-    const metrics = parseReleased(metricsReportSchema, round.result.metrics, 'metrics');
-    const privacy = parseReleased(releasedPrivacySchema, round.result.privacy ?? {}, 'privacy');
-    return { metrics, round, study, privacy };
+    // getRound parsed the result with the REST contract (@fedval/protocol roundViewSchema): metrics and privacy are typed.
+    return { metrics: round.result.metrics, round, study, privacy: round.result.privacy ?? { dp: null, encryption: null } };
   } finally {
     await Promise.all(processes.reverse().map((child) => child.stop()));
     if (!options.workDir) await rm(workDir, { recursive: true, force: true });
