@@ -207,6 +207,7 @@ describe('the signed records and the attestation as schemas', () => {
   it('states each signed record field as the signer writes it', () => {
     const bad = signedResultFieldsSchema.safeParse({ roundId: 'r 1', siteId: 'site-a', contributionSha256: 'x', nonce: 'short', sentAt: -1, extra: true });
     expect(listProblems(bad.error!)).toEqual([
+      'studyId must be 1-128 letters, digits or . _ : -',
       'roundId must be 1-128 letters, digits or . _ : -',
       'contributionSha256 must be a lowercase hex SHA-256',
       'nonce must be 32 bytes in base64',
