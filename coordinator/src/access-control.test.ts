@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createRelease, finalizeRelease, seededRandomSource } from '@fedval/dp';
+import { addStatistics, createAccumulator, createStatisticsLayout } from '@fedval/metrics';
 import { hashToken } from '@fedval/trust';
 import Fastify from 'fastify';
 import WebSocket from 'ws';
@@ -189,17 +191,28 @@ describe('rate limits', () => {
 
 describe('round view by role', () => {
   it('shows each site\'s reported ε only to the privacy officer, auditor and admin, never to a sponsor or site admin', () => {
-    const perSite = [{ site_id: 'site-a', epsilon_spent: 0.5, epsilon_remaining: 2.5 }];
+    // A real released result: metrics finalized from a private release of three sites' vectors, and that release's summary.
+    const layout = createStatisticsLayout({ bins: 100 });
+    const release = createRelease(layout, { epsilon: 1, delta: 1e-6, minSites: 3, layout: { kind: 'flat', bins: 100 } });
+    const rng = seededRandomSource('round-view');
+    const sent = [0, 1, 2].map((site) => {
+      const accumulator = createAccumulator(layout);
+      for (let i = 0; i < 40; i += 1) accumulator.addBinary(((i * 7 + site) % 100) / 100, i % 3 === 0 ? 1 : 0, []);
+      return release.protect(accumulator.vector(), rng);
+    });
+    const { metrics, dp } = finalizeRelease(release, sent.reduce((a, b) => addStatistics(a, b)), sent.length);
+    expect(dp).not.toBeNull();
+    const perSite = [{ site_id: 'site-a', epsilon_spent: 0.5, epsilon_remaining: 2.5, epsilon_total: 3 }];
     const round: RoundRecord = {
       id: UUID, studyId: UUID, state: 'aggregated', reason: null, createdAt: 0, deadlineAt: 1, closedAt: 1, contributions: 3,
       sites: [],
-      result: { metrics: { auc: 0.7 }, contributions: 3, sites: ['site-a', 'site-b', 'site-c'], privacy: { dp: { epsilon: 1, delta: 1e-6, sites: perSite }, encryption: null } },
+      result: { metrics, contributions: 3, sites: ['site-a', 'site-b', 'site-c'], privacy: { dp: { ...dp!, sites: perSite }, encryption: null } },
     };
     const view = (role: Role | null) => roundView(round, role === null ? null : { name: 'x', role }).result;
-    for (const role of ['privacy_officer', 'auditor', 'admin'] as const) expect(view(role)?.privacy?.dp).toEqual({ epsilon: 1, delta: 1e-6, sites: perSite });
+    for (const role of ['privacy_officer', 'auditor', 'admin'] as const) expect(view(role)?.privacy?.dp).toEqual({ ...dp, sites: perSite });
     for (const role of ['sponsor', 'site_admin', null] as const) {
-      expect(view(role)?.privacy?.dp).toEqual({ epsilon: 1, delta: 1e-6 });
-      expect(view(role)).toMatchObject({ metrics: { auc: 0.7 }, contributions: 3 });
+      expect(view(role)?.privacy?.dp).toEqual(dp);
+      expect(view(role)).toMatchObject({ metrics, contributions: 3 });
     }
     expect((round.result?.privacy as { dp: { sites: unknown } }).dp.sites).toBe(perSite);
   });

@@ -2,8 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createStatisticsLayout, resolveMetricSpec } from '@fedval/metrics';
-import type { MetricSpec } from '@fedval/metrics';
+import { createStatisticsLayout, resolveMetricSpecInput } from '@fedval/metrics';
 import { createMessage } from '@fedval/protocol';
 import type { Message } from '@fedval/protocol';
 import { AuditLog, crossCheckRound, readAuditLog, verifyAuditLog } from '@fedval/trust';
@@ -51,7 +50,7 @@ describe('coordinator audit trail', () => {
     const roundId = round.body.round_id as string;
     const tasks = (await Promise.all(peers.map((peer) => peer.next('task')))) as (Message & { type: 'task' })[];
     const [a, b, c] = peers as [ProtocolSite, ProtocolSite, ProtocolSite];
-    const vectorLength = createStatisticsLayout(resolveMetricSpec(SPEC as Partial<MetricSpec>)).length;
+    const vectorLength = createStatisticsLayout(resolveMetricSpecInput(SPEC)).length;
     const vectorA = new Float64Array(vectorLength).fill(1);
     const vectorB = new Float64Array(vectorLength).fill(2);
     a.send(createMessage('task.accept', { roundId }, tasks[0]!.id));

@@ -65,7 +65,7 @@ describe('studies', () => {
     expect(both.body.error.message).toContain('exactly one of model_id and score_column');
     const unknownKey = await server.api('POST', '/api/studies', { ...study, surprise: {} });
     expectError(unknownKey, 'FEDVAL_ERR_COORD_INVALID_REQUEST');
-    expect(unknownKey.body.error.message).toContain('surprise');
+    expect(unknownKey.body.error.message).toContain('unknown property "body.surprise"');
     const quorum = await server.api('POST', '/api/studies', { ...study, quorum: 3 });
     expect(quorum.body.error.message).toContain('body.quorum');
     const unknownSite = await server.api('POST', '/api/studies', { ...study, sites: ['site-a', 'site-x'] });
@@ -76,7 +76,7 @@ describe('studies', () => {
     const badSpec = await server.api('POST', '/api/studies', { ...study, metric_spec: { bins: 1, calibrationBins: 10 } });
     expectError(badSpec, 'FEDVAL_ERR_COORD_INVALID_REQUEST');
     expect(badSpec.body.error.message).toContain('body.metric_spec.bins');
-    expect(badSpec.body.error.message).toContain('calibrationBins');
+    expect(badSpec.body.error.message).toContain('unknown property "body.metric_spec.calibrationBins"');
     expectError(await server.api('POST', '/api/studies', { ...study, contribution: 'paillier' }), 'FEDVAL_ERR_COORD_INVALID_REQUEST');
     expectError(await server.api('GET', '/api/studies/00000000-0000-4000-8000-000000000000'), 'FEDVAL_ERR_COORD_STUDY_NOT_FOUND');
     expectError(await server.api('POST', '/api/studies/00000000-0000-4000-8000-000000000000/rounds'), 'FEDVAL_ERR_COORD_STUDY_NOT_FOUND');

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { createAccumulator, createStatisticsLayout, finalizeMetrics } from '@fedval/metrics';
-import type { MetricSpec, StatisticsLayout } from '@fedval/metrics';
+import { createAccumulator, createStatisticsLayout, finalizeMetrics, resolveMetricSpecInput } from '@fedval/metrics';
+import type { StatisticsLayout } from '@fedval/metrics';
 import { createMessage } from '@fedval/protocol';
 import type { Message } from '@fedval/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -89,7 +89,7 @@ describe('a full plaintext round', () => {
     const [a, b, c] = await Promise.all(['site-a', 'site-b', 'site-c'].map((id) => authenticated(server.wsUrl, id)));
     const studyId = await createStudy(server);
     const roundId = await startRound(server, studyId);
-    const layout = createStatisticsLayout(SPEC as Partial<MetricSpec>);
+    const layout = createStatisticsLayout(resolveMetricSpecInput(SPEC));
     const patients = [sitePatients(1, 400, 100), sitePatients(2, 250, 100), sitePatients(3, 600, 100)];
     const vectors = patients.map((p) => statistics(layout, p));
 
@@ -170,7 +170,7 @@ describe('quorum, deadline and bad contributions', () => {
     const peers = await Promise.all(['site-a', 'site-b', 'site-c'].map((id) => authenticated(server.wsUrl, id)));
     const studyId = await createStudy(server, { quorum: 3 });
     const roundId = await startRound(server, studyId);
-    const layout = createStatisticsLayout(SPEC as Partial<MetricSpec>);
+    const layout = createStatisticsLayout(resolveMetricSpecInput(SPEC));
     const tasks = await Promise.all(peers.map(takeTask));
     contribute(peers[0] as ProtocolSite, tasks[0] as Message & { type: 'task' }, statistics(layout, sitePatients(4, 50, 100)));
     contribute(peers[1] as ProtocolSite, tasks[1] as Message & { type: 'task' }, statistics(layout, sitePatients(5, 50, 100)));
@@ -190,7 +190,7 @@ describe('quorum, deadline and bad contributions', () => {
     const peers = await Promise.all(['site-a', 'site-b', 'site-c'].map((id) => authenticated(server.wsUrl, id)));
     const studyId = await createStudy(server, { quorum: 2, deadline_seconds: 1 });
     const roundId = await startRound(server, studyId);
-    const layout = createStatisticsLayout(SPEC as Partial<MetricSpec>);
+    const layout = createStatisticsLayout(resolveMetricSpecInput(SPEC));
     const tasks = await Promise.all(peers.map(takeTask));
     const vectors = [statistics(layout, sitePatients(6, 80, 100)), statistics(layout, sitePatients(7, 90, 100))];
     contribute(peers[0] as ProtocolSite, tasks[0] as Message & { type: 'task' }, vectors[0] as Float64Array<ArrayBuffer>);
@@ -214,7 +214,7 @@ describe('quorum, deadline and bad contributions', () => {
     const peers = await Promise.all(['site-a', 'site-b'].map((id) => authenticated(server.wsUrl, id)));
     const studyId = await createStudy(server, { sites: ['site-a', 'site-b'] });
     const roundId = await startRound(server, studyId);
-    const layout = createStatisticsLayout(SPEC as Partial<MetricSpec>);
+    const layout = createStatisticsLayout(resolveMetricSpecInput(SPEC));
     const tasks = await Promise.all(peers.map(takeTask));
     const first = statistics(layout, sitePatients(9, 70, 100));
     contribute(peers[0] as ProtocolSite, tasks[0] as Message & { type: 'task' }, first);
@@ -232,7 +232,7 @@ describe('quorum, deadline and bad contributions', () => {
     const peers = await Promise.all(['site-a', 'site-b', 'site-c'].map((id) => authenticated(server.wsUrl, id)));
     const studyId = await createStudy(server, { quorum: 1 });
     const roundId = await startRound(server, studyId);
-    const layout = createStatisticsLayout(SPEC as Partial<MetricSpec>);
+    const layout = createStatisticsLayout(resolveMetricSpecInput(SPEC));
     const tasks = await Promise.all(peers.map(takeTask));
     const good = statistics(layout, sitePatients(11, 120, 100));
     const short = new Float64Array(layout.length - 1);

@@ -1,12 +1,18 @@
 // request-validation.ts — zod validation of REST inputs (the schemas of @fedval/protocol) into coded 400 errors.
+import { listProblems } from '@fedval/schema';
 import type { FastifySchemaCompiler } from 'fastify';
 import { z } from 'zod';
 import { CoordinatorError } from '../errors.ts';
 
-/** FEDVAL_ERR_COORD_INVALID_REQUEST naming every problem (up to 20): paths and rules, never values. */
+/** Most problems one refusal lists. */
+const MAX_PROBLEMS = 20;
+
+/**
+ * FEDVAL_ERR_COORD_INVALID_REQUEST naming every problem (up to 20) with @fedval/schema's listProblems: each field as
+ * the client wrote it (`body.metric_spec.bins …`, `unknown property "body.metric_spec.calibrationBins"`), never values.
+ */
 function invalidRequest(error: z.ZodError, what: string): CoordinatorError {
-  const problems = error.issues.slice(0, 20).map((issue) => `${what}${issue.path.length ? '.' : ''}${issue.path.join('.')}: ${issue.message}`);
-  return new CoordinatorError('FEDVAL_ERR_COORD_INVALID_REQUEST', problems.join('; '));
+  return new CoordinatorError('FEDVAL_ERR_COORD_INVALID_REQUEST', listProblems(error, [what]).slice(0, MAX_PROBLEMS).join('; '));
 }
 
 const PART_NAMES: Record<string, string> = { body: 'body', params: 'params', querystring: 'query', headers: 'headers' };

@@ -187,6 +187,13 @@ describe('validateBfvPlan', () => {
     expect(mismatch.error?.issues.map((issue) => issue.path.join('.'))).toContain('ciphertextBytes');
   });
 
+  it('encodes a plan as the REST API answers with it (fastify serializes responses with z.encode)', () => {
+    const encoded = z.encode(bfvPlanSchema, plan);
+    expect(encoded).toEqual(plan);
+    expect(bfvPlanSchema.parse(JSON.parse(JSON.stringify(encoded)))).toEqual(plan);
+    expect(() => z.encode(bfvPlanSchema, { ...plan, slots: -1 })).toThrow();
+  });
+
   it('accepts a plan that went through JSON and returns a frozen equal copy', () => {
     const back = validateBfvPlan(wire());
     expect(back).toEqual(plan);

@@ -406,9 +406,16 @@ const bfvPlanShape = z
  * A BFV plan as it crosses the wire (inside a task) and the REST API. Parsing checks its shape, then
  * that it is secure (HomomorphicEncryption.org security table), that no sum can wrap around t, that
  * the noise of maxSites contributions stays decryptable, and that every derived field matches; it
- * yields the frozen plan.
+ * yields the frozen plan. It is a codec, so a plan can also be encoded (a REST response is serialized
+ * with `z.encode`): encoding writes the plan's fields and checks their shape.
  */
-export const bfvPlanSchema = bfvPlanShape.transform((given, ctx): BfvPlan => {
+export const bfvPlanSchema = z.codec(bfvPlanShape, z.custom<BfvPlan>((value) => value !== null && typeof value === 'object', 'plan is not an object'), {
+  decode: (given, ctx): BfvPlan => decodePlan(given, (path, message) => ctx.issues.push({ code: 'custom', path, message, input: given })),
+  encode: (plan) => ({ ...plan, coeffModulus: [...plan.coeffModulus], coeffModulusBits: [...plan.coeffModulusBits], entryBounds: plan.entryBounds.map(([count, maxAbs]): [number, number] => [count, maxAbs]) }),
+});
+
+/** The checked, frozen plan of a plan whose shape is valid; `problem` receives every rule it breaks. */
+function decodePlan(given: z.output<typeof bfvPlanShape>, problem: (path: PropertyKey[], message: string) => void): BfvPlan {
   const core: PlanCore = {
     securityBits: given.securityBits,
     degree: given.polyModulusDegree,
@@ -422,12 +429,12 @@ export const bfvPlanSchema = bfvPlanShape.transform((given, ctx): BfvPlan => {
     failureLog2: given.decryptionFailureLog2,
   };
   const { plan, problems } = analyse(core);
-  for (const problem of problems) ctx.addIssue({ code: 'custom', path: [], message: problem });
+  for (const message of problems) problem([], message);
   for (const key of PLAN_KEYS) {
-    if (JSON.stringify(given[key]) !== JSON.stringify(plan[key])) ctx.addIssue({ code: 'custom', path: [key], message: "does not match the plan's parameters" });
+    if (JSON.stringify(given[key]) !== JSON.stringify(plan[key])) problem([key], "does not match the plan's parameters");
   }
   return deepFreeze(plan);
-});
+}
 
 /** Checks a plan received over the wire with {@link bfvPlanSchema}; every problem in one FEDVAL_ERR_HE_INVALID_PLAN. Returns a frozen copy. */
 export function validateBfvPlan(json: unknown): BfvPlan {

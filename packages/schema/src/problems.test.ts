@@ -26,6 +26,11 @@ describe('listProblems', () => {
     ]);
   });
 
+  it('names fields under a prefix saying where the document sits', () => {
+    const result = document.safeParse({ name: 3, sizes: [], layout: 'auto', extra: 1 });
+    expect(result.success ? [] : listProblems(result.error, ['body'])).toEqual(['body.name must be a string', 'unknown property "body.extra"']);
+  });
+
   it('reports a union in the form the sender was writing, or the union’s own message', () => {
     expect(problemsOf({ name: 'a', sizes: [], layout: { edges: [0, 1], fine_bins: 'x', fineBins: 2 } })).toEqual(['layout.fine_bins must be an integer', 'unknown property "layout.fineBins"']);
     expect(problemsOf({ name: 'a', sizes: [], layout: 'best' })).toEqual(["layout must be 'auto' or a layout"]);

@@ -24,10 +24,11 @@ function pathText(path: readonly PropertyKey[]): string {
  * `unknown property "field"` for keys the schema does not know, and the message alone for a problem
  * of the whole document. A union that refused the value is reported in the form the sender was
  * evidently writing: of the branches that accepted the value's type, the one with the fewest problems.
+ * `prefix` names where the document sits (`['body']` gives `body.metric_spec.bins …`).
  */
-export function listProblems(error: z.ZodError): string[] {
+export function listProblems(error: z.ZodError, prefix: readonly PropertyKey[] = []): string[] {
   const problems: string[] = [];
-  collect(error.issues, [], problems);
+  collect(error.issues, prefix, problems);
   return [...new Set(problems)];
 }
 
