@@ -231,11 +231,11 @@ export async function roundRoutes(app: FastifyInstance, options: RoundRoutesOpti
       if (round.result !== null) throw new CoordinatorError('FEDVAL_ERR_COORD_ALREADY_RELEASED', id);
       const contributed = round.sites.filter((site) => site.status === 'contributed').map((site) => site.siteId);
       // The key holder names the sites it verified and summed; without them, the release is of every contribution.
-      const sites = body.sites ?? contributed;
+      const sites = body.sites === undefined ? contributed : contributed.filter((site) => body.sites!.includes(site)); // in the round's order
       if (body.sites !== undefined && (new Set(body.sites).size !== body.sites.length || body.sites.some((site) => !contributed.includes(site)))) {
         throw new CoordinatorError('FEDVAL_ERR_COORD_RELEASE_POLICY', 'the release names a site that did not contribute to the round, or one site twice');
       }
-      if (body.contributions !== sites.length) {
+      if (body.contributions !== sites.length || (body.sites !== undefined && body.sites.length !== sites.length)) {
         throw new CoordinatorError('FEDVAL_ERR_COORD_RELEASE_POLICY', `the release is of ${sites.length} contributions, it names ${body.contributions}`);
       }
       if (study && sites.length < study.protection.minSites) {
