@@ -7,7 +7,7 @@ import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { createHeContext, encryptVector } from '@fedval/he';
-import { createAccumulator, createStatisticsLayout, resolveMetricSpec } from '@fedval/metrics';
+import { addStatistics, createAccumulator, createStatisticsLayout, finalizeMetrics, resolveMetricSpec } from '@fedval/metrics';
 import { createMessage, decodeMessage, encodeMessage } from '@fedval/protocol';
 import type { Message } from '@fedval/protocol';
 import { readAuditLog } from '@fedval/trust';
@@ -172,7 +172,9 @@ describe('encrypted rounds', () => {
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain('FEDVAL_ERR_CLI_RELEASE_POLICY');
     expect(readAuditLog(join(keys, 'audit.jsonl')).entries.at(-1)).toMatchObject({ action: 'decryption.refused', reason: 'FEDVAL_ERR_CLI_RELEASE_POLICY', details: { contributions: 2, min_sites: 3 } });
-    const forced = await deployment.api('POST', `/api/rounds/${round.body.round_id}/release`, { metrics: { n: 1 }, contributions: 2 }, 'privacy_officer');
+    // A key holder that ignores the policy posts the real metrics of the two sites' aggregate: the coordinator refuses them.
+    const metrics = finalizeMetrics(createStatisticsLayout(resolveMetricSpec(METRIC_SPEC)), addStatistics(statisticsOf(files['site-0']!), statisticsOf(files['site-1']!)));
+    const forced = await deployment.api('POST', `/api/rounds/${round.body.round_id}/release`, { metrics, contributions: 2 }, 'privacy_officer');
     expect(forced.body.error.code).toBe('FEDVAL_ERR_COORD_RELEASE_POLICY');
   }, 120_000);
 
