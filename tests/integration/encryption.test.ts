@@ -173,7 +173,7 @@ describe('encrypted rounds', () => {
     expect(refused.stderr).toContain('FEDVAL_ERR_CLI_RELEASE_POLICY');
     expect(readAuditLog(join(keys, 'audit.jsonl')).entries.at(-1)).toMatchObject({ action: 'decryption.refused', reason: 'FEDVAL_ERR_CLI_RELEASE_POLICY', details: { contributions: 2, min_sites: 3 } });
     // A key holder that ignores the policy posts the real metrics of the two sites' aggregate: the coordinator refuses them.
-    const metrics = finalizeMetrics(createStatisticsLayout(resolveMetricSpec(METRIC_SPEC)), addStatistics(statisticsOf(files['site-0']!), statisticsOf(files['site-1']!)));
+    const metrics = finalizeMetrics(createStatisticsLayout(resolveMetricSpec(METRIC_SPEC)), addStatistics(statisticsOf(files['site-1']!), statisticsOf(files['site-2']!)));
     const forced = await deployment.api('POST', `/api/rounds/${round.body.round_id}/release`, { metrics, contributions: 2 }, 'privacy_officer');
     expect(forced.body.error.code).toBe('FEDVAL_ERR_COORD_RELEASE_POLICY');
   }, 120_000);
