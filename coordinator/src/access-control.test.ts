@@ -37,6 +37,7 @@ const ACCESS: Record<string, readonly Role[] | 'public'> = {
   'POST /api/studies/:id/rounds': ['sponsor'],
   'GET /api/rounds/:id': ['sponsor', 'privacy_officer', 'auditor', 'admin'],
   'GET /api/rounds/:id/aggregate': ['privacy_officer'],
+  'GET /api/rounds/:id/contributions': ['privacy_officer'],
   'POST /api/rounds/:id/release': ['privacy_officer'],
   'GET /api/sites': ['sponsor', 'site_admin', 'auditor', 'admin'],
   'POST /api/sites/:id/enrollment-token': ['admin'],

@@ -4,7 +4,7 @@ import { EventEmitter } from 'node:events';
 import { createStatisticsLayout } from '@fedval/metrics';
 import type { MetricSpec } from '@fedval/metrics';
 import { contributionDigest, createMessage } from '@fedval/protocol';
-import { CONTRIBUTION_RECEIVED } from '@fedval/trust';
+import { attestationSha256, CONTRIBUTION_RECEIVED } from '@fedval/trust';
 import type { PrivacyAttestation, ResultAttestation } from '@fedval/trust';
 import type { Contribution, Message, MessageOf, Scorer, TaskContent } from '@fedval/protocol';
 import type { FastifyBaseLogger } from 'fastify';
@@ -196,7 +196,7 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
         // The round must be open and the site still owe its result before a signature is checked and its nonce
         // remembered: a site cannot fill the replay guard with results for rounds it is not part of.
         if (this.#identities.isEnrolled(siteId)) this.#checkResultSignature(this.#awaitingResult(siteId, message.content.roundId), siteId, message.content);
-        return this.#onResult(siteId, message.content.roundId, message.content.contribution, message.content.contributionSha256, message.content.attestation);
+        return this.#onResult(siteId, message.content);
     }
   }
 
@@ -258,7 +258,8 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
     return round;
   }
 
-  #onResult(siteId: string, roundId: string, contribution: Contribution, claimedSha256: string, attestation: ResultAttestation | undefined): void {
+  #onResult(siteId: string, content: MessageOf<'task.result'>['content']): void {
+    const { roundId, contribution, contributionSha256: claimedSha256, attestation } = content;
     const round = this.#awaitingResult(siteId, roundId);
     const { bytes, sha256 } = contributionDigest(contribution);
     try {
@@ -273,6 +274,7 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
       this.#closeIfSettled(round);
       throw error;
     }
+    if (contribution.kind === 'bfv') this.#keepContribution(round, siteId, contribution.ciphertexts, content);
     const privacy = attestation?.privacy ?? null;
     this.#audit({
       actor: `site:${siteId}`,
@@ -287,12 +289,35 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
   }
 
   /**
+   * Keeps a bfv contribution with its signed record in the store (written through the queue, not held in memory), for
+   * the key holder, who verifies each record against its own roster and adds the ciphertexts itself.
+   */
+  #keepContribution(round: OpenRound, siteId: string, ciphertexts: Uint8Array[], content: MessageOf<'task.result'>['content']): void {
+    const signed = content.signature;
+    const attestation = content.attestation ?? null;
+    const record = signed
+      ? {
+          study_id: round.study.id,
+          round_id: round.id,
+          site_id: siteId,
+          contribution_sha256: content.contributionSha256,
+          nonce: signed.nonce,
+          sent_at: signed.sentAt,
+          attestation_sha256: attestation === null ? null : attestationSha256(attestation),
+          signature_base64: Buffer.from(signed.signature).toString('base64'),
+        }
+      : null;
+    const kept = { roundId: round.id, siteId, ciphertexts, record, attestation, publicKey: this.#identities.publicKey(siteId) ?? null, receivedAt: Date.now() };
+    void this.#enqueue(() => this.#store.putRoundContribution(kept));
+  }
+
+  /**
    * An enrolled site's result must be signed, its nonce new and its time within the window. A refusal is audited; the
    * site is marked invalid and the round goes on with the others.
    */
   #checkResultSignature(round: OpenRound, siteId: string, content: MessageOf<'task.result'>['content']): void {
     try {
-      this.#identities.verifyResult(siteId, content);
+      this.#identities.verifyResult(siteId, { ...content, studyId: round.study.id });
     } catch (error) {
       const code = coordinatorWireError(error).code;
       this.#audit({ actor: `site:${siteId}`, action: 'contribution.refused', object: `round:${round.id}`, reason: code, details: { site: siteId, code, sha256: content.contributionSha256 } });

@@ -6,6 +6,8 @@ import { CoordinatorError } from './errors.ts';
 
 /** The signed fields of a task.result, as they arrive. */
 export interface SignedResultClaim {
+  /** The study of the round, as the coordinator knows it: the site signs it too. */
+  studyId: string;
   roundId: string;
   contributionSha256: string;
   attestation?: ResultAttestation | undefined;
@@ -33,6 +35,11 @@ export class SiteIdentities {
   fingerprint(siteId: string): string | undefined {
     const publicKey = this.#keys.get(siteId);
     return publicKey === undefined ? undefined : publicKeyFingerprint(publicKey);
+  }
+
+  /** The enrolled site's raw Ed25519 public key, base64; undefined when not enrolled. */
+  publicKey(siteId: string): string | undefined {
+    return this.#keys.get(siteId);
   }
 
   isEnrolled(siteId: string): boolean {
@@ -63,7 +70,7 @@ export class SiteIdentities {
     try {
       // What the site attests with the result is covered by the signature through its canonical SHA-256.
       const attested = claim.attestation === undefined ? undefined : attestationSha256(claim.attestation);
-      verifySignedResult({ roundId: claim.roundId, siteId, contributionSha256: claim.contributionSha256, nonce, sentAt, attestationSha256: attested }, publicKey, signature, this.#guard);
+      verifySignedResult({ studyId: claim.studyId, roundId: claim.roundId, siteId, contributionSha256: claim.contributionSha256, nonce, sentAt, attestationSha256: attested }, publicKey, signature, this.#guard);
     } catch (cause) {
       const code = (cause as { code?: unknown }).code;
       if (code === 'FEDVAL_ERR_TRUST_REPLAYED' || code === 'FEDVAL_ERR_TRUST_TIMESTAMP_OUTSIDE_WINDOW' || code === 'FEDVAL_ERR_TRUST_REPLAY_GUARD_FULL') {

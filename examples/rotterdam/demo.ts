@@ -58,7 +58,7 @@ await writeFile(
 const encryption = result.privacy.encryption;
 if (encryption) {
   process.stderr.write(
-    `  each site sent only BFV ciphertexts (${encryption.ciphertext_bytes_per_site} bytes, degree ${encryption.poly_modulus_degree}, ${encryption.security_bits}-bit security); a separate key-holder process decrypted the aggregate\n`,
+    `  each site sent only BFV ciphertexts (${encryption.ciphertext_bytes_per_site} bytes, degree ${encryption.poly_modulus_degree}, ${encryption.security_bits}-bit security); a separate key-holder process verified each site's signed contribution record against the roster it pinned, added the ciphertexts itself and decrypted only that sum\n`,
   );
 }
 const dp = result.privacy.dp;

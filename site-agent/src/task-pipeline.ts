@@ -228,7 +228,7 @@ export class TaskPipeline {
         state.sent.keep({ roundId, studyId: task.studyId, deadline: task.deadline, contribution, contributionSha256, attestation: attested });
         return attested;
       });
-      const signature = this.#signResult(roundId, contributionSha256, attestation);
+      const signature = this.#signResult(task.studyId, roundId, contributionSha256, attestation);
       this.#send(createMessage('task.result', { roundId, contribution, contributionSha256, attestation, ...(signature ? { signature } : {}) }, requestId));
       log.info({ contributionSha256, kind: contribution.kind, entries: released.length, scorer: scorer.description, privacy: attestation.privacy ?? null }, 'contribution sent');
       this.#finished(roundId, 'contributed');
@@ -256,18 +256,22 @@ export class TaskPipeline {
       log.error({ code: agentWireError(error).code }, 'cannot record the re-sent contribution; not sending it');
       return;
     }
-    const signature = this.#signResult(roundId, contributionSha256, attestation);
+    const signature = this.#signResult(sent.studyId, roundId, contributionSha256, attestation);
     this.#send(createMessage('task.accept', { roundId }, requestId));
     this.#send(createMessage('task.result', { roundId, contribution, contributionSha256, attestation, ...(signature ? { signature } : {}) }, requestId));
     log.info({ contributionSha256 }, 'task sent again after a lost connection: the same contribution re-sent, nothing recomputed or charged');
     this.#finished(roundId, 'contributed');
   }
 
-  /** An enrolled site's signature over the result (@fedval/trust signResult); none for a token site. */
-  #signResult(roundId: string, contributionSha256: string, attestation: ResultAttestation): ResultSignature | undefined {
+  /**
+   * An enrolled site's signature over its contribution record (@fedval/trust signResult: study, round, site, SHA-256 of
+   * the ciphertexts, nonce, time); the key holder checks it against its roster. None for a token site.
+   */
+  #signResult(studyId: string, roundId: string, contributionSha256: string, attestation: ResultAttestation): ResultSignature | undefined {
     if (!this.#siteKey) return undefined;
     // The attestation (privacy spent, dataset commitment, audit head) is signed too, through its canonical SHA-256.
     const fields = {
+      studyId,
       roundId,
       siteId: this.#config.site_id,
       contributionSha256,

@@ -27,7 +27,7 @@ function perCall(n: number, call: (i: number) => void): number {
 }
 
 const identity = generateSiteIdentity();
-const fields = { roundId: '00000000-0000-4000-8000-000000000000', siteId: 'site-0', contributionSha256: 'ab'.repeat(32), nonce: createNonce(), sentAt: Date.now() };
+const fields = { studyId: '00000000-0000-4000-8000-000000000001', roundId: '00000000-0000-4000-8000-000000000000', siteId: 'site-0', contributionSha256: 'ab'.repeat(32), nonce: createNonce(), sentAt: Date.now() };
 const guard = new ReplayGuard({ maxEntries: 1_000_000 });
 const challenge = createChallenge({ audience: 'wss://coordinator.example/ws' });
 const challengeSignature = signChallenge(identity.privateKeyPem, challenge, { siteId: 'site-0', purpose: 'connect', expectedAudience: challenge.audience });

@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { REPO_ROOT } from './run-cli.ts';
+import { REPO_ROOT, runCli } from './run-cli.ts';
 
 /** Roles of the coordinator's REST API (coordinator/README.md). */
 export const API_ROLES = ['admin', 'sponsor', 'privacy_officer', 'site_admin', 'auditor'] as const;
@@ -28,6 +28,15 @@ export interface Deployment {
   writeAgentConfig(site: string, dataFile: string, options?: AgentOptions): string;
   /** Starts a real agent for a site, writing its configuration first. */
   startAgent(site: string, dataFile: string, options?: AgentOptions): ChildProcess;
+  /**
+   * For a site of `enrolledSites`: writes its configuration, enrolls its key with `fedval-agent enroll` (a one-time
+   * token issued by the admin) and starts the agent. The fingerprint the site read out is kept in `fingerprints`.
+   */
+  startEnrolledAgent(site: string, dataFile: string, options?: AgentOptions): Promise<ChildProcess>;
+  /** Key fingerprints of the enrolled sites, as each site's `fedval-agent enroll` printed them. */
+  fingerprints: Map<string, string>;
+  /** Writes a key-holder roster file of these enrolled sites (their fingerprints as enrolled) and returns its path. */
+  writeRoster(sites: string[], name?: string): string;
   /** A REST call with the API token of `role` (default sponsor; null: no token). */
   api<T = any>(method: string, path: string, body?: unknown, role?: ApiRole | null): Promise<{ status: number; body: T }>;
   stop(): Promise<void>;
@@ -120,11 +129,34 @@ export async function startDeployment(sites: string[], options: DeploymentOption
     );
     return siteConfig;
   };
+  const fingerprints = new Map<string, string>();
+  const enrollSite = async (site: string, siteConfig: string): Promise<void> => {
+    const issued = await fetch(`${url}/api/sites/${site}/enrollment-token`, { method: 'POST', headers: { authorization: `Bearer ${apiTokens.admin}` } });
+    const { enrollment_token: token } = (await issued.json()) as { enrollment_token: string };
+    const enrolled = await runCli('fedval-agent', ['enroll', '--config', siteConfig], { env: { FEDVAL_ENROLLMENT_TOKEN: token } });
+    const fingerprint = /key fingerprint ([0-9a-f]{64})/.exec(enrolled.stdout)?.[1];
+    if (enrolled.code !== 0 || !fingerprint) throw new Error(`enrolling ${site} failed: ${enrolled.stderr}`);
+    fingerprints.set(site, fingerprint);
+  };
   return {
     dir,
     url,
     wsUrl,
     tokens,
+    fingerprints,
+    async startEnrolledAgent(site, dataFile, agentOptions = {}) {
+      if (!options.enrolledSites?.includes(site)) throw new Error(`${site} is not one of the deployment's enrolledSites`);
+      const siteConfig = writeAgentConfig(site, dataFile, agentOptions);
+      if (!fingerprints.has(site)) await enrollSite(site, siteConfig);
+      const agent = spawn(process.execPath, ['site-agent/src/main.ts', 'start', '--config', siteConfig], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+      children.push(agent);
+      return agent;
+    },
+    writeRoster(rosterSites, name = 'roster.json') {
+      const path = join(dir, name);
+      writeFileSync(path, `${JSON.stringify({ sites: rosterSites.map((site) => ({ site_id: site, fingerprint: fingerprints.get(site) ?? '0'.repeat(64) })) }, null, 2)}\n`);
+      return path;
+    },
     apiTokens,
     coordinatorDataDir,
     writeAgentConfig,

@@ -22,8 +22,9 @@ describe('access control and audit trails across a deployment', () => {
   const as = (role: keyof Deployment['apiTokens']) => ({ env: { FEDVAL_API_TOKEN: deployment.apiTokens[role] } });
 
   beforeAll(async () => {
-    deployment = await startDeployment(SITES);
-    writeSiteFiles(deployment.dir).forEach((file, i) => deployment.startAgent(SITES[i]!, file, { label: 'status' }));
+    deployment = await startDeployment(SITES, { enrolledSites: SITES });
+    const files = writeSiteFiles(deployment.dir);
+    for (const [i, file] of files.entries()) await deployment.startEnrolledAgent(SITES[i]!, file, { label: 'status' });
     await waitForSites(deployment, SITES);
   }, 60_000);
 
@@ -38,10 +39,10 @@ describe('access control and audit trails across a deployment', () => {
     const keys = join(deployment.dir, 'keys');
 
     // The sponsor cannot register the study key; the privacy officer can, through the CLI and its token.
-    const sponsorKeys = await runCli('fedval', ['keys', 'init', '--coordinator', deployment.url, '--study', studyId, '--out', join(deployment.dir, 'sponsor-keys')], as('sponsor'));
+    const sponsorKeys = await runCli('fedval', ['keys', 'init', '--coordinator', deployment.url, '--study', studyId, '--out', join(deployment.dir, 'sponsor-keys'), '--roster', deployment.writeRoster(SITES)], as('sponsor'));
     expect(sponsorKeys.code).toBe(1);
     expect(sponsorKeys.stderr).toContain('403 FEDVAL_ERR_COORD_FORBIDDEN');
-    expect((await runCli('fedval', ['keys', 'init', '--coordinator', deployment.url, '--study', studyId, '--out', keys], as('privacy_officer'))).code).toBe(0);
+    expect((await runCli('fedval', ['keys', 'init', '--coordinator', deployment.url, '--study', studyId, '--out', keys, '--roster', deployment.writeRoster(SITES)], as('privacy_officer'))).code).toBe(0);
 
     const round = await deployment.api('POST', `/api/studies/${studyId}/rounds`);
     expect(round.status).toBe(201);
@@ -52,6 +53,8 @@ describe('access control and audit trails across a deployment', () => {
     for (const role of ['sponsor', 'auditor', 'site_admin'] as const) {
       const aggregate = await deployment.api('GET', `/api/rounds/${roundId}/aggregate`, undefined, role);
       expect(aggregate).toEqual({ status: 403, body: { error: { code: 'FEDVAL_ERR_COORD_FORBIDDEN', message: expect.any(String) } } });
+      const contributions = await deployment.api('GET', `/api/rounds/${roundId}/contributions`, undefined, role);
+      expect(contributions).toEqual({ status: 403, body: { error: { code: 'FEDVAL_ERR_COORD_FORBIDDEN', message: expect.any(String) } } });
       const release = await deployment.api('POST', `/api/rounds/${roundId}/release`, { metrics: { auc: 1 }, contributions: 3 }, role);
       expect(release.body.error.code).toBe('FEDVAL_ERR_COORD_FORBIDDEN');
     }
@@ -80,7 +83,7 @@ describe('access control and audit trails across a deployment', () => {
         `role:sponsor:sponsor api.denied route:GET /api/rounds/:id/aggregate FEDVAL_ERR_COORD_FORBIDDEN`,
         `role:sponsor:sponsor api.denied route:POST /api/rounds/:id/release FEDVAL_ERR_COORD_FORBIDDEN`,
         `anonymous api.denied route:GET /api/rounds/:id/aggregate FEDVAL_ERR_COORD_UNAUTHENTICATED`,
-        `role:privacy_officer:privacy-officer aggregate.read round:${roundId}`,
+        `role:privacy_officer:privacy-officer contributions.read round:${roundId}`,
         `role:privacy_officer:privacy-officer result.released round:${roundId}`,
       ]),
     );

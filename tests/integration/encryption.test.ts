@@ -1,6 +1,7 @@
-// Encryption end to end: only ciphertexts leave a site, the coordinator never holds a secret key,
-// the key holder decrypts only aggregates under the release policy, and corrupted ciphertexts from a
-// site are refused while the round completes exactly with the honest sites.
+// Encryption end to end: only ciphertexts leave a site, the coordinator never holds a secret key, the key holder
+// decrypts only a sum it made itself from contributions signed by rostered sites under the release policy (a token
+// site's unsigned contribution is refused), and corrupted ciphertexts from a site are refused while the round completes
+// exactly with the honest sites.
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -19,6 +20,8 @@ import { REPO_ROOT, DATA_DIR, runCli } from '../helpers/run-cli.ts';
 
 const CANARY = 'CANARY-MRN-4417';
 const METRIC_SPEC = { bins: 100, threshold: 0.3, groups: [{ column: 'meno', levels: ['0', '1'] }] };
+/** The sites that enrolled a key: the only ones in the key holder's roster. */
+const ENROLLED = ['site-1', 'site-2', 'site-3'];
 
 /** Three honest site files from GBSG with a fixed score formula, and a canary identifier column. */
 function writeSiteFiles(dir: string): Record<string, string> {
@@ -28,7 +31,7 @@ function writeSiteFiles(dir: string): Record<string, string> {
     return `${CANARY}-${i},${row.meno},${row.status},${(1 / (1 + Math.exp(-z))).toFixed(6)}`;
   });
   const files: Record<string, string> = {};
-  [lines.slice(0, 230), lines.slice(230, 460), lines.slice(460)].forEach((part, i) => {
+  [lines.slice(0, 170), lines.slice(170, 340), lines.slice(340, 510), lines.slice(510)].forEach((part, i) => {
     const path = join(dir, `site-${i}.csv`);
     writeFileSync(path, `mrn,meno,status,score\n${part.join('\n')}\n`);
     files[`site-${i}`] = path;
@@ -68,13 +71,16 @@ describe('encrypted rounds', () => {
   const relay = { current: undefined as ReturnType<typeof recordingRelay> | undefined };
 
   beforeAll(async () => {
-    deployment = await startDeployment(['site-0', 'site-1', 'site-2', 'hostile-truncated', 'hostile-flipped', 'hostile-extra']);
+    // site-0 authenticates with a pre-shared token (through a recording relay, which a signed challenge would refuse);
+    // site-1..3 enrolled their keys and sign their contribution records.
+    deployment = await startDeployment(['site-0', 'site-1', 'site-2', 'site-3', 'hostile-truncated', 'hostile-flipped', 'hostile-extra'], {
+      enrolledSites: ['site-1', 'site-2', 'site-3'],
+    });
     files = writeSiteFiles(deployment.dir);
     relay.current = recordingRelay(deployment.wsUrl);
     deployment.startAgent('site-0', files['site-0']!, { coordinatorUrl: await relay.current.url, label: 'status' });
-    deployment.startAgent('site-1', files['site-1']!, { label: 'status' });
-    deployment.startAgent('site-2', files['site-2']!, { label: 'status' });
-    await waitForSites(deployment, ['site-0', 'site-1', 'site-2']);
+    for (const site of ENROLLED) await deployment.startEnrolledAgent(site, files[site]!, { label: 'status' });
+    await waitForSites(deployment, ['site-0', ...ENROLLED]);
   }, 60_000);
 
   afterAll(async () => {
@@ -82,14 +88,15 @@ describe('encrypted rounds', () => {
     await relay.current?.close();
   });
 
-  it('sends only ciphertexts, keeps the secret key out of the coordinator, and decrypts the exact pooled sum', async () => {
-    const studyId = await createStudy(deployment, ['site-0', 'site-1', 'site-2']);
+  it('sends only ciphertexts, keeps the secret key out of the coordinator, refuses the unsigned one and decrypts the exact pooled sum of the signed ones', async () => {
+    const studyId = await createStudy(deployment, ['site-0', ...ENROLLED]);
     expect((await deployment.api('POST', `/api/studies/${studyId}/rounds`)).body.error.code).toBe('FEDVAL_ERR_COORD_NO_PUBLIC_KEY');
     const keys = join(deployment.dir, 'keys');
-    const init = await runCli('fedval', ['keys', 'init', '--coordinator', deployment.url, '--study', studyId, '--out', keys], keyHolder());
-    expect(init.code).toBe(0);
+    const roster = deployment.writeRoster(ENROLLED);
+    const init = await runCli('fedval', ['keys', 'init', '--coordinator', deployment.url, '--study', studyId, '--out', keys, '--roster', roster], keyHolder());
+    expect(init.code, init.stderr).toBe(0);
     expect(statSync(join(keys, 'secret.key')).mode & 0o077).toBe(0);
-    const again = await runCli('fedval', ['keys', 'init', '--coordinator', deployment.url, '--study', studyId, '--out', keys], keyHolder());
+    const again = await runCli('fedval', ['keys', 'init', '--coordinator', deployment.url, '--study', studyId, '--out', keys, '--roster', roster], keyHolder());
     expect(again.stderr).toContain('FEDVAL_ERR_CLI_KEYS_EXIST');
 
     const round = await deployment.api('POST', `/api/studies/${studyId}/rounds`);
@@ -99,29 +106,30 @@ describe('encrypted rounds', () => {
     expect(closed.result).toBeUndefined();
 
     const decrypted = await runCli('fedval', ['decrypt', '--coordinator', deployment.url, '--round', round.body.round_id, '--keys', keys, '--json'], keyHolder());
-    expect(decrypted.code).toBe(0);
+    expect(decrypted.code, decrypted.stderr).toBe(0);
     const released = JSON.parse(decrypted.stdout) as { metrics: Record<string, unknown>; privacy: { encryption: Record<string, unknown> } };
     expect(released.privacy.encryption).toMatchObject({ scheme: 'bfv', security_bits: 128 });
 
-    // The decrypted aggregate is exactly the pooled statistics: its metrics equal the metrics of the
-    // summed plaintext vectors computed in this test.
+    // The decrypted sum is exactly the pooled statistics of the three signed sites: its metrics equal the metrics of
+    // their pooled file, computed here by eval-local. site-0's unsigned contribution is not in it.
     const pooledPath = join(deployment.dir, 'pooled.csv');
-    const bodies = Object.values(files).map((path) => readFileSync(path, 'utf8').trimEnd().split('\n'));
+    const bodies = ENROLLED.map((site) => readFileSync(files[site]!, 'utf8').trimEnd().split('\n'));
     writeFileSync(pooledPath, `${[bodies[0]![0], ...bodies.flatMap((lines) => lines.slice(1))].join('\n')}\n`);
     const local = await runCli('fedval-agent', ['eval-local', '--data', pooledPath, '--label', 'status', '--score', 'score', '--threshold', '0.3', '--bins', '100', '--group', 'meno', '--json']);
     expect(released.metrics).toEqual(JSON.parse(local.stdout).metrics);
     const view = await deployment.api('GET', `/api/rounds/${round.body.round_id}`);
     expect(view.body.release).toBe('released');
     expect(view.body.result.metrics).toEqual(released.metrics);
+    expect(view.body.result.sites.sort()).toEqual([...ENROLLED]);
 
-    // The key holder's own trail: keys made, then exactly the aggregate the coordinator serves decrypted, then released.
-    const aggregate = await deployment.api('GET', `/api/rounds/${round.body.round_id}/aggregate`, undefined, 'privacy_officer');
-    const aggregateSha256 = createHash('sha256');
-    for (const text of aggregate.body.ciphertexts_base64 as string[]) aggregateSha256.update(Buffer.from(text, 'base64'));
+    // The key holder's own trail: keys made, roster pinned, the unsigned contribution refused, its own sum decrypted, released.
     const keyTrail = readAuditLog(join(keys, 'audit.jsonl')).entries;
-    expect(keyTrail.map((e) => e.action)).toEqual(['keys.created', 'aggregate.decrypted', 'result.released']);
-    expect(keyTrail[1]).toMatchObject({ object: `round:${round.body.round_id}`, details: { contributions: 3, min_sites: 3, aggregate_sha256: aggregateSha256.digest('hex') } });
-    expect(keyTrail[2]!.details.metrics_sha256).toBe(createHash('sha256').update(JSON.stringify(released.metrics)).digest('hex'));
+    expect(keyTrail.map((e) => e.action)).toEqual(['keys.created', 'roster.pinned', 'contribution.refused', 'aggregate.decrypted', 'result.released']);
+    expect(keyTrail[1]!.details.roster_sha256).toBe(createHash('sha256').update(readFileSync(join(keys, 'roster.json'), 'utf8').trimEnd()).digest('hex'));
+    expect(keyTrail[2]).toMatchObject({ reason: 'unsigned', details: { site: 'site-0' } });
+    expect(keyTrail[3]).toMatchObject({ object: `round:${round.body.round_id}`, details: { contributions: 3, min_sites: 3 } });
+    expect((keyTrail[3]!.details.sites as string[]).sort()).toEqual([...ENROLLED]);
+    expect(keyTrail[4]!.details.metrics_sha256).toBe(createHash('sha256').update(JSON.stringify(released.metrics)).digest('hex'));
     expect((await runCli('fedval', ['audit', 'verify', '--dir', keys])).code).toBe(0);
 
     // Every frame site-0 sent: no plaintext statistics, no canary, only ciphertexts and metadata.
@@ -155,9 +163,9 @@ describe('encrypted rounds', () => {
   }, 120_000);
 
   it('refuses to decrypt an aggregate below the release policy, at the key holder and at the coordinator', async () => {
-    const studyId = await createStudy(deployment, ['site-0', 'site-1'], { release: { min_sites: 3 } });
+    const studyId = await createStudy(deployment, ['site-1', 'site-2'], { release: { min_sites: 3 } });
     const keys = join(deployment.dir, 'keys-policy');
-    expect((await runCli('fedval', ['keys', 'init', '--coordinator', deployment.url, '--study', studyId, '--out', keys], keyHolder())).code).toBe(0);
+    expect((await runCli('fedval', ['keys', 'init', '--coordinator', deployment.url, '--study', studyId, '--out', keys, '--roster', deployment.writeRoster(ENROLLED)], keyHolder())).code).toBe(0);
     const round = await deployment.api('POST', `/api/studies/${studyId}/rounds`);
     expect((await waitForRoundClosed(deployment, round.body.round_id)).state).toBe('aggregated');
     const refused = await runCli('fedval', ['decrypt', '--coordinator', deployment.url, '--round', round.body.round_id, '--keys', keys, '--min-sites', '1'], keyHolder());
@@ -165,16 +173,16 @@ describe('encrypted rounds', () => {
     expect(refused.stderr).toContain('FEDVAL_ERR_CLI_RELEASE_POLICY');
     expect(readAuditLog(join(keys, 'audit.jsonl')).entries.at(-1)).toMatchObject({ action: 'decryption.refused', reason: 'FEDVAL_ERR_CLI_RELEASE_POLICY', details: { contributions: 2, min_sites: 3 } });
     // A key holder that ignores the policy posts the real metrics of the two sites' aggregate: the coordinator refuses them.
-    const metrics = finalizeMetrics(createStatisticsLayout(resolveMetricSpec(METRIC_SPEC)), addStatistics(statisticsOf(files['site-0']!), statisticsOf(files['site-1']!)));
+    const metrics = finalizeMetrics(createStatisticsLayout(resolveMetricSpec(METRIC_SPEC)), addStatistics(statisticsOf(files['site-1']!), statisticsOf(files['site-2']!)));
     const forced = await deployment.api('POST', `/api/rounds/${round.body.round_id}/release`, { metrics, contributions: 2 }, 'privacy_officer');
     expect(forced.body.error.code).toBe('FEDVAL_ERR_COORD_RELEASE_POLICY');
   }, 120_000);
 
   it('marks corrupted, truncated and wrong-count ciphertexts invalid and completes the round with the honest sites', async () => {
     const hostile = ['hostile-truncated', 'hostile-flipped', 'hostile-extra'];
-    const studyId = await createStudy(deployment, ['site-0', 'site-1', 'site-2', ...hostile], { quorum: 3 });
+    const studyId = await createStudy(deployment, [...ENROLLED, ...hostile], { quorum: 3 });
     const keys = join(deployment.dir, 'keys-hostile');
-    expect((await runCli('fedval', ['keys', 'init', '--coordinator', deployment.url, '--study', studyId, '--out', keys], keyHolder())).code).toBe(0);
+    expect((await runCli('fedval', ['keys', 'init', '--coordinator', deployment.url, '--study', studyId, '--out', keys, '--roster', deployment.writeRoster(ENROLLED)], keyHolder())).code).toBe(0);
     const sockets = await Promise.all(
       hostile.map(
         (site) =>
@@ -217,7 +225,7 @@ describe('encrypted rounds', () => {
     const decrypted = await runCli('fedval', ['decrypt', '--coordinator', deployment.url, '--round', round.body.round_id, '--keys', keys, '--json'], keyHolder());
     expect(decrypted.code).toBe(0);
     const metrics = JSON.parse(decrypted.stdout).metrics as { n: number };
-    const expectedN = Object.values(files).reduce((total, path) => total + (readFileSync(path, 'utf8').trimEnd().split('\n').length - 1), 0);
+    const expectedN = ENROLLED.reduce((total, site) => total + (readFileSync(files[site]!, 'utf8').trimEnd().split('\n').length - 1), 0);
     expect(metrics.n).toBe(expectedN);
   }, 120_000);
 });

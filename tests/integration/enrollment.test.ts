@@ -152,11 +152,11 @@ describe('site enrollment, challenge–response and signed results', () => {
     const contribute = async (signing: 'unsigned' | 'signed' | 'mis-signed', sentAt = Date.now()): Promise<{ roundId: string; frame: Uint8Array }> => {
       const task = await siteF.next((m) => m.type === 'task');
       if (task.type !== 'task') throw new Error('shape');
-      const { roundId } = task.content;
+      const { roundId, studyId: taskStudyId } = task.content;
       siteF.send(createMessage('task.accept', { roundId }));
       const vector = new Float64Array(length);
       const contributionSha256 = sha256(new Uint8Array(vector.buffer));
-      const fields = { roundId, siteId: 'site-f', contributionSha256, nonce: createNonce(), sentAt };
+      const fields = { studyId: taskStudyId, roundId, siteId: 'site-f', contributionSha256, nonce: createNonce(), sentAt };
       const key = signing === 'signed' ? identityF.privateKeyPem : generateSiteIdentity().privateKeyPem;
       const signature = signing === 'unsigned' ? undefined : { nonce: fields.nonce, sentAt: fields.sentAt, signature: new Uint8Array(signResult(key, fields)) };
       const frame = encodeMessage(createMessage('task.result', { roundId, contribution: { kind: 'plaintext', vector }, contributionSha256, ...(signature ? { signature } : {}) }));

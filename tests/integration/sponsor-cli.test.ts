@@ -28,10 +28,10 @@ describe('the sponsor and key holder run a study with fedval commands', () => {
   };
 
   beforeAll(async () => {
-    deployment = await startDeployment(SITES);
+    deployment = await startDeployment(SITES, { enrolledSites: SITES });
     // The sites trust the example sponsor's key (its fingerprint read out of band: here, from the signed manifest).
     const sponsorKey = verifyManifestSignature(JSON.parse(readFileSync(join(MODEL_DIR, 'manifest.json'), 'utf8')));
-    for (const site of SITES) deployment.startAgent(site, DATA(site), { policy: `model_approval: allow_list, trusted_sponsor_keys: [${sponsorKey}]` });
+    for (const site of SITES) await deployment.startEnrolledAgent(site, DATA(site), { policy: `model_approval: allow_list, trusted_sponsor_keys: [${sponsorKey}]` });
     await waitForSites(deployment, SITES);
   }, 60_000);
 
@@ -49,9 +49,9 @@ describe('the sponsor and key holder run a study with fedval commands', () => {
     expect(((await json('sponsor', ['models', 'register', MODEL_DIR])) as { created: unknown }).created).toBe(false);
     expect(modelListResponseSchema.parse(await json('sponsor', ['models', 'list'])).map((listed) => listed.model_id)).toEqual([model.model_id]);
 
-    // sites list: connected, token sites (not enrolled) show no key fingerprint.
+    // sites list: connected, each with the fingerprint of the key it enrolled (as the site read it out at enrollment).
     const sites = siteListResponseSchema.parse(await json('sponsor', ['sites', 'list']));
-    expect(sites.map((site) => [site.site_id, site.connected, site.key_fingerprint])).toEqual(SITES.map((site) => [site, true, null]));
+    expect(sites.map((site) => [site.site_id, site.connected, site.key_fingerprint])).toEqual(SITES.map((site) => [site, true, deployment.fingerprints.get(site)]));
 
     const study = studyViewSchema.parse(
       await json('sponsor', ['studies', 'create', '--name', 'rotterdam model at three sites', '--model', model.model_id, '--site', ...SITES, '--group', 'meno=0,1', ...METRIC_OPTIONS, '--no-dp']),
@@ -61,7 +61,7 @@ describe('the sponsor and key holder run a study with fedval commands', () => {
 
     // The key holder creates the study's key pair and registers the public key (existing commands).
     const keys = join(deployment.dir, 'key-holder');
-    expect((await runCli('fedval', ['keys', 'init', '--coordinator', deployment.url, '--study', study.study_id, '--out', keys], as('privacy_officer'))).code).toBe(0);
+    expect((await runCli('fedval', ['keys', 'init', '--coordinator', deployment.url, '--study', study.study_id, '--out', keys, '--roster', deployment.writeRoster(SITES)], as('privacy_officer'))).code).toBe(0);
     const shownBefore = (await json('sponsor', ['studies', 'show', study.study_id])) as { study: unknown; rounds: unknown };
     expect(studyViewSchema.parse(shownBefore.study).public_key_registered).toBe(true);
     expect(roundListResponseSchema.parse(shownBefore.rounds)).toEqual([]);
@@ -102,7 +102,7 @@ describe('the sponsor and key holder run a study with fedval commands', () => {
     );
     expect(study.privacy).toMatchObject({ epsilon: 1 });
     const keys = join(deployment.dir, 'key-holder-dp');
-    expect((await runCli('fedval', ['keys', 'init', '--coordinator', deployment.url, '--study', study.study_id, '--out', keys], as('privacy_officer'))).code).toBe(0);
+    expect((await runCli('fedval', ['keys', 'init', '--coordinator', deployment.url, '--study', study.study_id, '--out', keys, '--roster', deployment.writeRoster(SITES)], as('privacy_officer'))).code).toBe(0);
 
     // Human output: progress lines on stderr while waiting, the round on stdout.
     const started = await runCli('fedval', ['rounds', 'start', study.study_id, '--wait'], { ...as('sponsor'), timeoutMs: 180_000 });

@@ -4,6 +4,7 @@ import {
   releaseRequestSchema,
   releaseResponseSchema,
   roundAggregateResponseSchema,
+  roundContributionsResponseSchema,
   roundListResponseSchema,
   roundParamsSchema,
   roundResultSchema,
@@ -11,7 +12,7 @@ import {
   roundViewSchema,
   studyParamsSchema,
 } from '@fedval/protocol';
-import type { RoundAggregateResponse, RoundView } from '@fedval/protocol';
+import type { RoundAggregateResponse, RoundContributionsResponse, RoundView } from '@fedval/protocol';
 import type { FastifyInstance } from 'fastify';
 import { metricSpecToInput } from '@fedval/metrics';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
@@ -158,6 +159,58 @@ export async function roundRoutes(app: FastifyInstance, options: RoundRoutesOpti
     },
   );
 
+  // Every contribution of an aggregated bfv round with its signed record: the key holder verifies each against its own
+  // roster and adds them itself, so the coordinator's aggregate and its counts need not be trusted.
+  api.get(
+    '/api/rounds/:id/contributions',
+    {
+      config: { roles: ['privacy_officer'] },
+      schema: {
+        summary: "An aggregated round's contributions: each site's ciphertexts and signed contribution record",
+        params: roundParamsSchema,
+        response: { 200: roundContributionsResponseSchema },
+      },
+    },
+    async (request): Promise<RoundContributionsResponse> => {
+      const { id } = request.params;
+      await rounds.flush();
+      const round = await store.getRound(id);
+      if (!round) throw new CoordinatorError('FEDVAL_ERR_COORD_ROUND_NOT_FOUND', id);
+      const study = await store.getStudy(round.studyId);
+      if (!study?.protection.encryption) throw new CoordinatorError('FEDVAL_ERR_COORD_NOT_ENCRYPTED', round.studyId);
+      if (round.state !== 'aggregated') throw new CoordinatorError('FEDVAL_ERR_COORD_NOT_AGGREGATED', `round is ${round.state}`);
+      const kept = await store.listRoundContributions(id);
+      const read = audit({
+        actor: actorOf(request),
+        action: 'contributions.read',
+        object: `round:${round.id}`,
+        details: { contributions: kept.length, signed: kept.filter((item) => item.record !== null).length, released: round.result !== null },
+      });
+      return {
+        round_id: round.id,
+        study_id: round.studyId,
+        state: round.state,
+        created_at: isoTime(round.createdAt),
+        deadline_at: isoTime(round.deadlineAt),
+        closed_at: round.closedAt === null ? null : isoTime(round.closedAt),
+        min_sites: study.protection.minSites,
+        metric_spec: metricSpecToInput(study.metricSpec),
+        privacy: study.protection.privacy,
+        plan: study.protection.encryption,
+        released: round.result !== null,
+        contributions: kept.map((item) => ({
+          site_id: item.siteId,
+          ciphertexts_base64: item.ciphertexts.map((bytes) => Buffer.from(bytes).toString('base64')),
+          record: item.record as RoundContributionsResponse['contributions'][number]['record'],
+          attestation: item.attestation,
+          public_key: item.publicKey,
+          received_at: isoTime(item.receivedAt),
+        })),
+        coordinator_audit_head: { seq: read.seq, hash: read.hash },
+      };
+    },
+  );
+
   // The privacy officer (key holder) publishes the metrics it decrypted and finalized from the aggregate.
   api.post(
     '/api/rounds/:id/release',
@@ -179,19 +232,24 @@ export async function roundRoutes(app: FastifyInstance, options: RoundRoutesOpti
       const study = await store.getStudy(round.studyId);
       if (round.state !== 'aggregated') throw new CoordinatorError('FEDVAL_ERR_COORD_NOT_AGGREGATED', `round is ${round.state}`);
       if (round.result !== null) throw new CoordinatorError('FEDVAL_ERR_COORD_ALREADY_RELEASED', id);
-      if (body.contributions !== round.contributions) {
-        throw new CoordinatorError('FEDVAL_ERR_COORD_RELEASE_POLICY', `the round has ${round.contributions} contributions, the release names ${body.contributions}`);
+      const contributed = round.sites.filter((site) => site.status === 'contributed').map((site) => site.siteId);
+      // The key holder names the sites it verified and summed; without them, the release is of every contribution.
+      const sites = body.sites === undefined ? contributed : contributed.filter((site) => body.sites!.includes(site)); // in the round's order
+      if (body.sites !== undefined && (new Set(body.sites).size !== body.sites.length || body.sites.some((site) => !contributed.includes(site)))) {
+        throw new CoordinatorError('FEDVAL_ERR_COORD_RELEASE_POLICY', 'the release names a site that did not contribute to the round, or one site twice');
       }
-      if (study && round.contributions < study.protection.minSites) {
-        throw new CoordinatorError('FEDVAL_ERR_COORD_RELEASE_POLICY', `${round.contributions} contributions, the study requires ${study.protection.minSites}`);
+      if (body.contributions !== sites.length || (body.sites !== undefined && body.sites.length !== sites.length)) {
+        throw new CoordinatorError('FEDVAL_ERR_COORD_RELEASE_POLICY', `the release is of ${sites.length} contributions, it names ${body.contributions}`);
       }
-      const sites = round.sites.filter((site) => site.status === 'contributed').map((site) => site.siteId);
-      const result = { metrics: body.metrics, contributions: round.contributions, sites, ...(body.privacy ? { privacy: body.privacy } : {}) };
+      if (study && sites.length < study.protection.minSites) {
+        throw new CoordinatorError('FEDVAL_ERR_COORD_RELEASE_POLICY', `${sites.length} contributions, the study requires ${study.protection.minSites}`);
+      }
+      const result = { metrics: body.metrics, contributions: sites.length, sites, ...(body.privacy ? { privacy: body.privacy } : {}) };
       if (!(await store.releaseRound(id, result, Date.now()))) throw new CoordinatorError('FEDVAL_ERR_COORD_ALREADY_RELEASED', id);
       // The key holder's head, an anchor of its trail (auditHeadDetails of @fedval/trust).
       const keyHolderHead = body.key_holder_audit_head ? auditHeadDetails('key_holder', body.key_holder_audit_head) : {};
-      audit({ actor: actorOf(request), action: 'result.released', object: `round:${id}`, details: { contributions: round.contributions, sites, ...keyHolderHead } });
-      request.log.info({ roundId: id, contributions: round.contributions }, 'result released');
+      audit({ actor: actorOf(request), action: 'result.released', object: `round:${id}`, details: { contributions: sites.length, sites, ...keyHolderHead } });
+      request.log.info({ roundId: id, contributions: sites.length }, 'result released');
       return { round_id: id, release: 'released' as const };
     },
   );

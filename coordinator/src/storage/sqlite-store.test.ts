@@ -110,7 +110,7 @@ describe('SqliteCoordinatorStore', () => {
     const store = openSqliteStore(dir);
     await store.close();
     const db = new DatabaseSync(join(dir, DATABASE_FILE));
-    expect(db.prepare('PRAGMA user_version').get()).toEqual({ user_version: 3 });
+    expect(db.prepare('PRAGMA user_version').get()).toEqual({ user_version: 4 });
     expect(db.prepare('PRAGMA journal_mode').get()).toEqual({ journal_mode: 'wal' });
     const columns = (db.prepare('SELECT name FROM pragma_table_info(?)').all('round_sites') as { name: string }[]).map((c) => c.name);
     expect(columns).toEqual(['round_id', 'site_id', 'status', 'code', 'contribution_bytes', 'contribution_sha256', 'updated_at', 'privacy_json']);
@@ -124,6 +124,24 @@ describe('SqliteCoordinatorStore', () => {
     }
     expect(error).toBeInstanceOf(CoordinatorError);
     expect((error as CoordinatorError).code).toBe('FEDVAL_ERR_COORD_STORAGE_VERSION');
+  });
+
+  it('keeps each bfv contribution with its signed record across a restart, one per site and round, in arrival order', async () => {
+    const first = openSqliteStore(dir);
+    await first.createStudy({ ...study, modelId: null, scoreColumn: 'score' });
+    await first.createRound({ id: 'r', studyId: study.id, state: 'dispatched', createdAt: 1, deadlineAt: 2, sites: pendingSites(['a', 'b'], 1) });
+    const record = { study_id: study.id, round_id: 'r', site_id: 'b', contribution_sha256: 'c'.repeat(64), nonce: 'n'.repeat(44), sent_at: 5, attestation_sha256: null, signature_base64: 's'.repeat(88) };
+    const kept = [
+      { roundId: 'r', siteId: 'b', ciphertexts: [new Uint8Array([1, 2, 3]), new Uint8Array([]), new Uint8Array([9])], record, attestation: { dataset_commitment: 'd'.repeat(64), audit_head: { seq: 4, hash: 'e'.repeat(64) } }, publicKey: 'k'.repeat(44), receivedAt: 6 },
+      { roundId: 'r', siteId: 'a', ciphertexts: [new Uint8Array([7])], record: null, attestation: null, publicKey: null, receivedAt: 7 },
+    ];
+    for (const contribution of kept) await first.putRoundContribution(contribution);
+    await expect(first.putRoundContribution({ ...kept[0]!, ciphertexts: [new Uint8Array([0])] })).rejects.toMatchObject({ code: 'FEDVAL_ERR_COORD_STORAGE' });
+    await first.close();
+    const second = openSqliteStore(dir);
+    expect(await second.listRoundContributions('r')).toEqual(kept);
+    expect(await second.listRoundContributions('other')).toEqual([]);
+    await second.close();
   });
 
   it('rolls back a multi-row round insert that fails part-way', async () => {

@@ -16,6 +16,7 @@ import type {
   RoundResult,
   EnrollmentTokenRecord,
   SiteEnrollment,
+  StoredContribution,
 } from './store.ts';
 
 /** Name of the database file inside the data directory. */
@@ -91,6 +92,16 @@ const MIGRATIONS: readonly string[] = [
      public_key TEXT NOT NULL,
      fingerprint TEXT NOT NULL,
      enrolled_at INTEGER NOT NULL
+   ) STRICT;`,
+  `CREATE TABLE round_contributions (
+     round_id TEXT NOT NULL REFERENCES rounds(id),
+     site_id TEXT NOT NULL,
+     ciphertexts BLOB NOT NULL,
+     record_json TEXT,
+     attestation_json TEXT,
+     public_key TEXT,
+     received_at INTEGER NOT NULL,
+     PRIMARY KEY (round_id, site_id)
    ) STRICT;`,
 ];
 
@@ -180,6 +191,40 @@ export class SqliteCoordinatorStore implements CoordinatorStore {
       const found = this.#db.prepare('SELECT encrypted_aggregate FROM rounds WHERE id = ?').get(id);
       const row = found === undefined ? undefined : encryptedAggregateRowSchema.parse(found);
       return row?.encrypted_aggregate ? splitFrames(row.encrypted_aggregate) : undefined;
+    });
+  }
+
+  async putRoundContribution(contribution: StoredContribution): Promise<void> {
+    this.#run(() =>
+      this.#db
+        .prepare(
+          `INSERT INTO round_contributions (round_id, site_id, ciphertexts, record_json, attestation_json, public_key, received_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?)`,
+        )
+        .run(
+          contribution.roundId,
+          contribution.siteId,
+          joinFrames(contribution.ciphertexts),
+          contribution.record === null ? null : JSON.stringify(contribution.record),
+          contribution.attestation === null ? null : JSON.stringify(contribution.attestation),
+          contribution.publicKey,
+          contribution.receivedAt,
+        ),
+    );
+  }
+
+  async listRoundContributions(roundId: string): Promise<StoredContribution[]> {
+    return this.#run(() => {
+      const rows = this.#db.prepare('SELECT * FROM round_contributions WHERE round_id = ? ORDER BY rowid').all(roundId) as Row[];
+      return rows.map((row) => ({
+        roundId: String(row.round_id),
+        siteId: String(row.site_id),
+        ciphertexts: splitFrames(row.ciphertexts as Uint8Array),
+        record: row.record_json === null ? null : (JSON.parse(String(row.record_json)) as Record<string, unknown>),
+        attestation: row.attestation_json === null ? null : (JSON.parse(String(row.attestation_json)) as StoredContribution['attestation']),
+        publicKey: row.public_key === null ? null : String(row.public_key),
+        receivedAt: Number(row.received_at),
+      }));
     });
   }
 

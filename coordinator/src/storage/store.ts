@@ -1,8 +1,8 @@
-// store.ts — the coordinator's storage interface and the records it keeps; no site's contribution is ever among them.
+// store.ts — the coordinator's storage interface and the records it keeps; sites' ciphertexts only for the key holder to verify.
 import type { ResolvedPrivacySpec } from '@fedval/dp';
 import type { BfvPlan } from '@fedval/he';
 import type { MetricSpec } from '@fedval/metrics';
-import type { PrivacyAttestation } from '@fedval/trust';
+import type { PrivacyAttestation, ResultAttestation } from '@fedval/trust';
 
 import { ROUND_SITE_STATUSES, ROUND_STATES } from '@fedval/protocol';
 
@@ -130,6 +130,19 @@ export interface SiteEnrollment {
   enrolledAt: number;
 }
 
+/** A site's contribution to a bfv round as received: its ciphertexts and signed record, kept for the key holder to verify. */
+export interface StoredContribution {
+  roundId: string;
+  siteId: string;
+  ciphertexts: Uint8Array[];
+  /** The signed record's fields (snake_case, as served); null for a token site, which signs nothing. */
+  record: Record<string, unknown> | null;
+  attestation: ResultAttestation | null;
+  /** The site's enrolled public key (raw Ed25519, base64) when the contribution arrived. */
+  publicKey: string | null;
+  receivedAt: number;
+}
+
 export type RoundSiteUpdate = Pick<RoundSiteRecord, 'status'> & Partial<Pick<RoundSiteRecord, 'code' | 'contributionBytes' | 'contributionSha256' | 'privacy'>>;
 
 /**
@@ -157,6 +170,10 @@ export interface CoordinatorStore {
   closeRound(id: string, closure: RoundClosure): Promise<void>;
   getRoundAggregate(id: string): Promise<Float64Array | undefined>;
   getRoundEncryptedAggregate(id: string): Promise<Uint8Array[] | undefined>;
+  /** Keeps a site's bfv contribution (ciphertexts and signed record) for the key holder; one per site and round. */
+  putRoundContribution(contribution: StoredContribution): Promise<void>;
+  /** The contributions kept for a round, in arrival order. */
+  listRoundContributions(roundId: string): Promise<StoredContribution[]>;
   /** Stores the key holder's public key of a bfv study; false when one is already registered. */
   setStudyPublicKey(id: string, publicKey: Uint8Array): Promise<boolean>;
   /** Stores the released result of an aggregated round; false when it was released already. */

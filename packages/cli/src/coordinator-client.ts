@@ -91,29 +91,6 @@ export class CoordinatorClient {
     return this.call('POST', `/api/sites/${encodeURIComponent(siteId)}/enrollment-token`, enrollmentTokenResponseSchema);
   }
 
-  /**
-   * @deprecated Untyped: use `call` with a schema of @fedval/protocol. Kept only for the key holder's calls
-   * (packages/cli/src/key-holder.ts), which move to `call` when that file's release code is merged.
-   */
-  get<T>(path: string): Promise<T> {
-    return this.#legacy<T>('GET', path);
-  }
-
-  /** @deprecated Untyped: use `call` with a schema of @fedval/protocol (see `get`). */
-  post<T>(path: string, body?: unknown): Promise<T> {
-    return this.#legacy<T>('POST', path, body);
-  }
-
-  /** @deprecated Untyped: use `call` with a schema of @fedval/protocol (see `get`). */
-  request<T>(method: Method, path: string, body?: unknown): Promise<T> {
-    return this.#legacy<T>(method, path, body);
-  }
-
-  async #legacy<T>(method: Method, path: string, body?: unknown): Promise<T> {
-    const { parsed } = await this.#fetch(method, path, body);
-    return parsed as T;
-  }
-
   async #send<S extends z.ZodType>(method: Method, path: string, schema: S, body?: unknown): Promise<{ value: z.output<S>; status: number }> {
     const { parsed, status } = await this.#fetch(method, path, body);
     const result = schema.safeParse(parsed);

@@ -18,6 +18,8 @@ describe('fedval CLI', () => {
       'FEDVAL_ERR_CLI_AUDIT',
       'FEDVAL_ERR_CLI_INTERNAL',
       'FEDVAL_ERR_CLI_RESPONSE',
+      'FEDVAL_ERR_CLI_ROSTER',
+      'FEDVAL_ERR_CLI_RELEASE_REFUSED',
     ]);
   });
 

@@ -13,6 +13,8 @@ export const CLI_ERROR_MESSAGES = {
   FEDVAL_ERR_CLI_AUDIT: "the key holder's audit trail cannot be written or does not verify",
   FEDVAL_ERR_CLI_INTERNAL: 'internal error (a bug): please report it with the message',
   FEDVAL_ERR_CLI_RESPONSE: 'the coordinator answered with a document that breaks the REST contract',
+  FEDVAL_ERR_CLI_ROSTER: 'the roster is missing, malformed, or not the one the privacy officer approved',
+  FEDVAL_ERR_CLI_RELEASE_REFUSED: 'the coordinator refused the release; the key holder recorded release.refused',
 } as const;
 
 export type CliErrorCode = keyof typeof CLI_ERROR_MESSAGES;

@@ -1,19 +1,41 @@
-// key-holder.ts — the privacy officer's key custody: create the study key pair, decrypt only released aggregates.
+// key-holder.ts — the privacy officer's key custody: create the study key pair, pin the roster of sites, and decrypt
+// only a sum the key holder made itself from contributions signed by at least the release minimum of rostered sites.
 import { createHash } from 'node:crypto';
-import { contributionDigest, roundAggregateResponseSchema } from '@fedval/protocol';
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
+import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
-import { AuditLog, auditHead, auditHeadDetails } from '@fedval/trust';
-import type { AuditEvent } from '@fedval/trust';
-import { bfvEncryptionSummary, createHeContext, decryptVector, generateKeyPair, planFingerprint, validateBfvPlan } from '@fedval/he';
+import {
+  publicKeyRegisteredResponseSchema,
+  releaseResponseSchema,
+  roundContributionsResponseSchema,
+  studyEncryptionResponseSchema,
+  studyViewSchema,
+} from '@fedval/protocol';
+import { AuditLog, auditHead, auditHeadDetails, readAuditLog } from '@fedval/trust';
+import type { AuditEvent, JsonValue } from '@fedval/trust';
+import { bfvEncryptionSummary, createHeContext, decryptVector, EncryptedSum, generateKeyPair, planFingerprint, validateBfvPlan } from '@fedval/he';
 import { createRelease, finalizeRelease } from '@fedval/dp';
 import { createStatisticsLayout, resolveMetricSpecInput } from '@fedval/metrics';
+import { verifyContributions } from './contribution-verification.ts';
+import type { AcceptedContribution, ContributionRefusal, UsedRecord } from './contribution-verification.ts';
 import { CoordinatorClient } from './coordinator-client.ts';
 import { CliError } from './errors.ts';
+import { parseRoster, readRosterFile, rosterChanges } from './roster.ts';
+import type { Roster } from './roster.ts';
 
 /** Files of a key directory. The secret key never leaves it; only `public.key` is sent to the coordinator. */
-export const KEY_FILES = Object.freeze({ secret: 'secret.key', public: 'public.key', plan: 'plan.json', study: 'study.json', audit: 'audit.jsonl' });
+export const KEY_FILES = Object.freeze({
+  secret: 'secret.key',
+  public: 'public.key',
+  plan: 'plan.json',
+  study: 'study.json',
+  audit: 'audit.jsonl',
+  /** The pinned roster (canonical JSON); its SHA-256 is in the trail, so an edit without `fedval keys roster` is refused. */
+  roster: 'roster.json',
+  /** One line per signed record a decryption used: a record is never counted in another decryption. */
+  used: 'used-records.jsonl',
+});
 
 const sha256 = (bytes: Uint8Array | string): string => createHash('sha256').update(bytes).digest('hex');
 
@@ -47,20 +69,27 @@ function operatorName(): string {
 
 /** The release policy the key holder applies on its own side, whatever the coordinator says. */
 export const DEFAULT_RELEASE_POLICY = Object.freeze({
-  minSites: 3, // fewest contributions an aggregate must hold to be decrypted
+  minSites: 3, // fewest distinct rostered sites a decrypted sum must hold; the study's release.min_sites when larger
+  maxRecordAgeMs: 30 * 24 * 60 * 60 * 1000, // 30 days: an older signed record is stale
+  maxClockSkewMs: 5 * 60 * 1000, // 5 min between a site's clock and the round's window
 });
 
 export interface InitKeysOptions {
   coordinator: string;
   study: string;
   out: string;
+  /** The roster file the privacy officer approved: site ids and key fingerprints (roster.ts). */
+  roster: string;
   token?: string | undefined;
 }
 
 /** Creates the study's key pair on the key holder's machine, keeps the secret key there, registers the public key. */
-export async function initKeys(options: InitKeysOptions): Promise<{ study_id: string; public_key_bytes: number; plan_fingerprint: string }> {
+export async function initKeys(options: InitKeysOptions): Promise<{ study_id: string; public_key_bytes: number; plan_fingerprint: string; roster_sha256: string; min_sites: number }> {
+  const roster = readRosterFile(options.roster);
   const client = new CoordinatorClient(options.coordinator, options.token);
-  const { plan } = await client.get<{ plan: unknown }>(`/api/studies/${encodeURIComponent(options.study)}/encryption`);
+  const { plan } = await client.call('GET', `/api/studies/${encodeURIComponent(options.study)}/encryption`, studyEncryptionResponseSchema);
+  // The study's release minimum when the keys are made: pinned, so the coordinator cannot lower it later.
+  const minSites = (await client.getStudy(options.study)).release.min_sites;
   const checked = validateBfvPlan(plan);
   const context = await createHeContext(checked);
   let keys: { publicKey: Uint8Array; secretKey: Uint8Array };
@@ -79,104 +108,274 @@ export async function initKeys(options: InitKeysOptions): Promise<{ study_id: st
   }
   await writeFile(join(options.out, KEY_FILES.public), keys.publicKey, { mode: 0o644 });
   await writeFile(join(options.out, KEY_FILES.plan), `${JSON.stringify(checked, null, 2)}\n`);
-  await writeFile(join(options.out, KEY_FILES.study), `${JSON.stringify({ study_id: options.study, coordinator: options.coordinator }, null, 2)}\n`);
+  await writeFile(join(options.out, KEY_FILES.study), `${JSON.stringify({ study_id: options.study, coordinator: options.coordinator, min_sites: minSites }, null, 2)}\n`);
   recordKeyHolderEvent(options.out, {
     action: 'keys.created',
     object: `study:${options.study}`,
-    details: { study: options.study, coordinator: options.coordinator, plan_fingerprint: planFingerprint(checked), public_key_sha256: sha256(keys.publicKey) },
+    details: { study: options.study, coordinator: options.coordinator, plan_fingerprint: planFingerprint(checked), public_key_sha256: sha256(keys.publicKey), min_sites: minSites },
   });
-  await client.request('PUT', `/api/studies/${encodeURIComponent(options.study)}/public-key`, {
+  await pinRoster(options.out, roster, 'roster.pinned', options.study);
+  await client.call('PUT', `/api/studies/${encodeURIComponent(options.study)}/public-key`, publicKeyRegisteredResponseSchema, {
     public_key_base64: Buffer.from(keys.publicKey).toString('base64'),
   });
-  return { study_id: options.study, public_key_bytes: keys.publicKey.byteLength, plan_fingerprint: planFingerprint(checked) };
+  return { study_id: options.study, public_key_bytes: keys.publicKey.byteLength, plan_fingerprint: planFingerprint(checked), roster_sha256: roster.sha256, min_sites: minSites };
+}
+
+/** Writes the roster into the key directory and records its SHA-256 (and what changed) in the trail, in that order. */
+async function pinRoster(dir: string, roster: Roster, action: 'roster.pinned' | 'roster.changed', studyId: string, before: Roster | null = null): Promise<void> {
+  const changes = rosterChanges(before, roster);
+  recordKeyHolderEvent(dir, {
+    action,
+    object: `study:${studyId}`,
+    details: {
+      roster_sha256: roster.sha256,
+      previous_roster_sha256: before?.sha256 ?? null,
+      sites: [...roster.sites.keys()],
+      fingerprints: Object.fromEntries([...roster.sites].map(([site, entry]) => [site, entry.fingerprint])),
+      ...changes,
+    },
+  });
+  const temporary = join(dir, `${KEY_FILES.roster}.tmp`);
+  await writeFile(temporary, `${roster.canonical}\n`, { mode: 0o600 });
+  await rename(temporary, join(dir, KEY_FILES.roster));
+}
+
+export interface ChangeRosterOptions {
+  keys: string;
+  roster: string;
+}
+
+/**
+ * `fedval keys roster`: the privacy officer replaces the pinned roster with a newly approved one; the trail records the
+ * old and new SHA-256 and the sites added, removed and re-keyed. The only way the roster changes.
+ */
+export async function changeRoster(options: ChangeRosterOptions): Promise<{ roster_sha256: string; previous_roster_sha256: string | null; added: string[]; removed: string[]; rekeyed: string[] }> {
+  const roster = readRosterFile(options.roster);
+  const study = await readStudyFile(options.keys);
+  // What changes is measured from the roster the trail last approved, never from roster.json (which anyone who can
+  // write the directory could have edited).
+  const approved = lastApprovedRoster(options.keys);
+  const before: Roster | null = approved && {
+    sites: new Map(Object.entries(approved.fingerprints).map(([site, fingerprint]) => [site, { fingerprint, publicKey: null }])),
+    sha256: approved.sha256,
+    canonical: '',
+  };
+  await pinRoster(options.keys, roster, 'roster.changed', study.study_id, before);
+  return { roster_sha256: roster.sha256, previous_roster_sha256: before?.sha256 ?? null, ...rosterChanges(before, roster) };
+}
+
+/** The SHA-256 and fingerprints of the roster the trail's last `roster.pinned` / `roster.changed` entry records. */
+function lastApprovedRoster(dir: string): { sha256: string; fingerprints: Record<string, string> } | null {
+  const path = join(dir, KEY_FILES.audit);
+  let entries;
+  try {
+    const read = readAuditLog(path, { select: (entry) => entry.action === 'roster.pinned' || entry.action === 'roster.changed' });
+    if (!read.verification.ok) throw new CliError('FEDVAL_ERR_CLI_AUDIT', `${path} does not verify`);
+    entries = read.entries;
+  } catch (cause) {
+    if (cause instanceof CliError) throw cause;
+    throw new CliError('FEDVAL_ERR_CLI_AUDIT', `${path}: ${(cause as Error).message}`, { cause });
+  }
+  const details = entries.at(-1)?.details as { roster_sha256?: unknown; fingerprints?: unknown } | undefined;
+  if (typeof details?.roster_sha256 !== 'string') return null;
+  const fingerprints = typeof details.fingerprints === 'object' && details.fingerprints !== null ? (details.fingerprints as Record<string, string>) : {};
+  return { sha256: details.roster_sha256, fingerprints };
+}
+
+/**
+ * The pinned roster, checked against the trail: its SHA-256 must be the one the last `roster.pinned` / `roster.changed`
+ * entry records, so an edit of roster.json without `fedval keys roster` (by whoever can write the directory) is refused.
+ */
+function loadPinnedRoster(dir: string): Roster {
+  const path = join(dir, KEY_FILES.roster);
+  if (!existsSync(path)) throw new CliError('FEDVAL_ERR_CLI_ROSTER', `${path}: no roster pinned; the privacy officer pins one with \`fedval keys roster --keys ${dir} --roster FILE\``);
+  const roster = parseRoster(readFileSync(path, 'utf8'), path);
+  const recorded = lastApprovedRoster(dir)?.sha256;
+  if (recorded !== roster.sha256) {
+    throw new CliError('FEDVAL_ERR_CLI_ROSTER', `${path} is not the roster the privacy officer approved (its SHA-256 is not the one in the trail); change it only with \`fedval keys roster\``);
+  }
+  return roster;
+}
+
+async function readStudyFile(dir: string): Promise<{ study_id: string; min_sites: number }> {
+  const study = JSON.parse(await readKeyFile(dir, KEY_FILES.study, 'utf8')) as { study_id?: unknown; min_sites?: unknown };
+  if (typeof study.study_id !== 'string') throw new CliError('FEDVAL_ERR_CLI_KEYS_MISSING', `${join(dir, KEY_FILES.study)} names no study`);
+  return { study_id: study.study_id, min_sites: Number.isSafeInteger(study.min_sites) ? (study.min_sites as number) : DEFAULT_RELEASE_POLICY.minSites };
+}
+
+function readUsedRecords(dir: string): UsedRecord[] {
+  const path = join(dir, KEY_FILES.used);
+  if (!existsSync(path)) return [];
+  return readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => JSON.parse(line) as UsedRecord);
 }
 
 export interface DecryptOptions {
   coordinator: string;
   round: string;
   keys: string;
-  /** Fewest contributions the key holder accepts, on top of the study's own policy. Default 3. */
+  /** Fewest distinct rostered sites the key holder accepts, on top of the study's release.min_sites. Default 3. */
   minSites?: number | undefined;
   /** Publish the metrics to the coordinator after decryption. Default true. */
   release?: boolean;
   token?: string | undefined;
+  /** Clock, epoch ms (tests). Default Date.now. */
+  now?: () => number;
 }
 
 /**
- * Decrypts a round's aggregate after checking the release policy: the round is closed, it holds at
- * least `minSites` contributions (the larger of the study's and the key holder's), and every
- * contribution is accounted for by a contributing site. The ciphertexts must be an aggregate made by
- * the homomorphic sum: an individual site's ciphertext is refused by @fedval/he.
+ * Decrypts a round only from what the key holder verified itself: it fetches every contribution with its signed record,
+ * checks each against the roster it pinned (contribution-verification.ts), refuses and records each bad one, adds the
+ * accepted ciphertexts itself (@fedval/he EncryptedSum) and decrypts that sum only when it holds at least the release
+ * minimum of distinct rostered sites: the larger of `minSites` (default 3), the study's release.min_sites pinned at
+ * `keys init`, and the one the coordinator serves now. The coordinator's aggregate and its counts are never used.
  */
 export async function decryptRound(options: DecryptOptions) {
+  const now = options.now ?? Date.now;
+  const study = await readStudyFile(options.keys);
+  const roster = loadPinnedRoster(options.keys);
   const client = new CoordinatorClient(options.coordinator, options.token);
-  const certificate = await client.call('GET', `/api/rounds/${encodeURIComponent(options.round)}/aggregate`, roundAggregateResponseSchema);
-  const minSites = Math.max(options.minSites ?? DEFAULT_RELEASE_POLICY.minSites, certificate.min_sites);
-  const problems: string[] = [];
-  if (certificate.state !== 'aggregated' || certificate.closed_at === null) problems.push(`the round is ${certificate.state}, not closed and aggregated`);
-  if (certificate.contributions < minSites) problems.push(`${certificate.contributions} contributions, the release policy requires at least ${minSites}`);
-  if (certificate.contributing_sites.length !== certificate.contributions || new Set(certificate.contributing_sites).size !== certificate.contributions) {
-    problems.push('the contributions are not accounted for by distinct contributing sites');
-  }
-  const roundObject = `round:${certificate.round_id}`;
-  const policy = {
-    round: certificate.round_id, study: certificate.study_id, contributions: certificate.contributions, contributing_sites: certificate.contributing_sites, min_sites: minSites,
-    // The coordinator's trail head after it recorded this read: kept here as an anchor of its trail.
-    ...auditHeadDetails('coordinator', certificate.coordinator_audit_head),
+  const served = await client.call('GET', `/api/rounds/${encodeURIComponent(options.round)}/contributions`, roundContributionsResponseSchema);
+  const roundObject = `round:${options.round}`;
+  const minSites = Math.max(options.minSites ?? DEFAULT_RELEASE_POLICY.minSites, study.min_sites, served.min_sites);
+  // The coordinator's trail head after it recorded this read: kept in every decision below as an anchor of its trail.
+  const coordinatorHead = auditHeadDetails('coordinator', served.coordinator_audit_head);
+  const refuseDecryption = (problem: string, details: Record<string, JsonValue> = {}): never => {
+    recordKeyHolderEvent(options.keys, {
+      action: 'decryption.refused',
+      object: roundObject,
+      reason: 'FEDVAL_ERR_CLI_RELEASE_POLICY',
+      details: { round: options.round, study: study.study_id, min_sites: minSites, roster_sha256: roster.sha256, problem, ...coordinatorHead, ...details },
+    });
+    throw new CliError('FEDVAL_ERR_CLI_RELEASE_POLICY', problem);
   };
-  if (problems.length > 0) {
-    recordKeyHolderEvent(options.keys, { action: 'decryption.refused', object: roundObject, reason: 'FEDVAL_ERR_CLI_RELEASE_POLICY', details: { ...policy, problems } });
-    throw new CliError('FEDVAL_ERR_CLI_RELEASE_POLICY', problems.join('; '));
+  if (served.round_id !== options.round || served.study_id !== study.study_id) {
+    refuseDecryption(`the coordinator served round ${served.round_id} of study ${served.study_id}; these keys are for study ${study.study_id}`);
   }
+  if (served.state !== 'aggregated' || served.closed_at === null) refuseDecryption(`the round is ${served.state}, not closed and aggregated`);
+
+  const verification = verifyContributions(served.contributions, {
+    roster,
+    studyId: study.study_id,
+    roundId: options.round,
+    window: { openedAt: Date.parse(served.created_at), closedAt: Date.parse(served.closed_at as string) },
+    used: readUsedRecords(options.keys),
+    now: now(),
+    maxRecordAgeMs: DEFAULT_RELEASE_POLICY.maxRecordAgeMs,
+    maxClockSkewMs: DEFAULT_RELEASE_POLICY.maxClockSkewMs,
+  });
+  const refusals: ContributionRefusal[] = [...verification.refused];
 
   const plan = validateBfvPlan(JSON.parse(await readKeyFile(options.keys, KEY_FILES.plan, 'utf8')));
-  if (planFingerprint(plan) !== planFingerprint(validateBfvPlan(certificate.plan))) {
+  if (planFingerprint(plan) !== planFingerprint(validateBfvPlan(served.plan))) {
     throw new CliError('FEDVAL_ERR_CLI_KEY_MISMATCH', 'the round was encrypted under another plan than these keys');
   }
-  const secretKey = new Uint8Array(await readKeyFile(options.keys, KEY_FILES.secret));
-  const ciphertexts = certificate.ciphertexts_base64.map((text) => new Uint8Array(Buffer.from(text, 'base64')));
-  // What is about to be decrypted, written before the secret key touches it.
-  recordKeyHolderEvent(options.keys, { action: 'aggregate.decrypted', object: roundObject, details: { ...policy, aggregate_sha256: contributionDigest({ kind: 'bfv', ciphertexts }).sha256 } });
   const context = await createHeContext(plan);
-  let vector: Float64Array;
   try {
-    vector = decryptVector(context, secretKey, { ciphertexts }, certificate.contributions);
+    // The key holder's own homomorphic sum: each accepted contribution is checked by @fedval/he before it counts.
+    const sum = new EncryptedSum(context);
+    const counted: AcceptedContribution[] = [];
+    for (const contribution of verification.accepted) {
+      try {
+        sum.add({ ciphertexts: contribution.ciphertexts });
+        counted.push(contribution);
+      } catch (cause) {
+        refusals.push({ siteId: contribution.siteId, reason: 'invalid_ciphertext', detail: String((cause as { code?: unknown }).code ?? (cause as Error).message), recordSha256: contribution.recordSha256 });
+      }
+    }
+    for (const refusal of refusals) {
+      recordKeyHolderEvent(options.keys, {
+        action: 'contribution.refused',
+        object: roundObject,
+        reason: refusal.reason,
+        details: { round: options.round, site: refusal.siteId, reason: refusal.reason, detail: refusal.detail, record_sha256: refusal.recordSha256, ...coordinatorHead },
+      });
+    }
+    const sites = counted.map((contribution) => contribution.siteId);
+    if (counted.length < minSites) {
+      refuseDecryption(
+        `${counted.length} verified contributions from distinct rostered sites, the release policy requires at least ${minSites}` +
+          (refusals.length > 0 ? ` (refused: ${refusals.map((refusal) => `${refusal.siteId} ${refusal.reason}`).join(', ')})` : ''),
+        { contributions: counted.length, sites, refused: refusals.length },
+      );
+    }
+    const aggregate = sum.toEncryptedVector();
+    // The records this decryption uses, kept before the secret key touches the sum: none can count in another one.
+    const usedPath = join(options.keys, KEY_FILES.used);
+    appendFileSync(
+      usedPath,
+      counted
+        .map((contribution) => `${JSON.stringify({ record_sha256: contribution.recordSha256, site_id: contribution.siteId, nonce: contribution.nonce, round_id: options.round, set_sha256: verification.setSha256 } satisfies UsedRecord)}\n`)
+        .join(''),
+      { mode: 0o600 },
+    );
+    const policy = { round: options.round, study: study.study_id, contributions: counted.length, sites, min_sites: minSites, roster_sha256: roster.sha256, refused: refusals.length, ...coordinatorHead };
+    recordKeyHolderEvent(options.keys, {
+      action: 'aggregate.decrypted',
+      object: roundObject,
+      details: { ...policy, aggregate_sha256: sha256(Buffer.concat(aggregate.ciphertexts)), records_sha256: verification.setSha256 },
+    });
+    const secretKey = new Uint8Array(await readKeyFile(options.keys, KEY_FILES.secret));
+    const vector = decryptVector(context, secretKey, aggregate, counted.length);
+    const layout = createStatisticsLayout(resolveMetricSpecInput(served.metric_spec));
+    const released = finalizeRelease(createRelease(layout, served.privacy), vector, counted.length);
+    const metrics = released.metrics;
+    // Each site's own report of the budget it spent, from the attestation its signature covers.
+    const dp = released.dp && {
+      ...released.dp,
+      sites: counted.map((contribution) => {
+        const privacy = contribution.attestation?.privacy;
+        return {
+          site_id: contribution.siteId,
+          // This round: ε if the other sites' noise shares are honest, and what the site's own share alone gives.
+          epsilon: privacy?.epsilon ?? null,
+          own_share_epsilon: privacy?.own_share_epsilon ?? null,
+          epsilon_spent: privacy?.epsilon_spent ?? null,
+          epsilon_remaining: privacy?.epsilon_remaining ?? null,
+          epsilon_total: privacy?.epsilon_total ?? null,
+        };
+      }),
+    };
+    const encryption = bfvEncryptionSummary(plan);
+    let releasedToCoordinator = false;
+    if (options.release !== false) {
+      try {
+        await client.call('POST', `/api/rounds/${encodeURIComponent(options.round)}/release`, releaseResponseSchema, {
+          metrics: metrics as unknown as Record<string, unknown>,
+          contributions: counted.length,
+          sites,
+          privacy: { dp, encryption },
+          // This trail's head: the coordinator records it with the release, an anchor of the key holder's trail.
+          key_holder_audit_head: auditHead(join(options.keys, KEY_FILES.audit)),
+        });
+      } catch (cause) {
+        // Recorded only now: the release was refused, and the trail says so with the reason.
+        recordKeyHolderEvent(options.keys, {
+          action: 'release.refused',
+          object: roundObject,
+          reason: (cause as { code?: string }).code ?? 'FEDVAL_ERR_CLI_API',
+          details: { round: options.round, study: study.study_id, contributions: counted.length, detail: (cause as Error).message.slice(0, 500) },
+        });
+        throw new CliError('FEDVAL_ERR_CLI_RELEASE_REFUSED', (cause as Error).message, { cause });
+      }
+      recordKeyHolderEvent(options.keys, {
+        action: 'result.released',
+        object: roundObject,
+        details: { round: options.round, study: study.study_id, contributions: counted.length, sites, metrics_sha256: sha256(JSON.stringify(metrics)) },
+      });
+      releasedToCoordinator = true;
+    }
+    return {
+      metrics,
+      round: { round_id: options.round, study_id: study.study_id, contributions: counted.length, sites, min_sites: minSites, released: releasedToCoordinator },
+      verification: { roster_sha256: roster.sha256, accepted: sites, refused: refusals.map((refusal) => ({ site_id: refusal.siteId, reason: refusal.reason, detail: refusal.detail })) },
+      privacy: { dp, encryption },
+    };
   } finally {
     context.dispose();
   }
-  const layout = createStatisticsLayout(resolveMetricSpecInput(certificate.metric_spec));
-  const released = finalizeRelease(createRelease(layout, certificate.privacy), vector, certificate.contributions);
-  const metrics = released.metrics;
-  const dp = released.dp && {
-    ...released.dp,
-    sites: certificate.sites
-      .filter((site) => site.status === 'contributed')
-      .map((site) => ({
-        site_id: site.site_id,
-        // This round: ε if the other sites' noise shares are honest, and what the site's own share alone gives.
-        epsilon: site.privacy?.epsilon ?? null,
-        own_share_epsilon: site.privacy?.own_share_epsilon ?? null,
-        epsilon_spent: site.privacy?.epsilon_spent ?? null,
-        epsilon_remaining: site.privacy?.epsilon_remaining ?? null,
-        epsilon_total: site.privacy?.epsilon_total ?? null,
-      })),
-  };
-  const encryption = bfvEncryptionSummary(plan);
-  if (options.release !== false) {
-    recordKeyHolderEvent(options.keys, {
-      action: 'result.released',
-      object: roundObject,
-      details: { round: certificate.round_id, study: certificate.study_id, contributions: certificate.contributions, metrics_sha256: sha256(JSON.stringify(metrics)) },
-    });
-    await client.post(`/api/rounds/${encodeURIComponent(options.round)}/release`, {
-      metrics,
-      contributions: certificate.contributions,
-      privacy: { dp, encryption },
-      // This trail's head: the coordinator records it with the release, an anchor of the key holder's trail.
-      key_holder_audit_head: auditHead(join(options.keys, KEY_FILES.audit)),
-    });
-  }
-  return { metrics, round: { round_id: certificate.round_id, study_id: certificate.study_id, contributions: certificate.contributions }, privacy: { dp, encryption } };
 }
 
 async function readKeyFile(dir: string, name: string): Promise<Buffer>;

@@ -10,7 +10,7 @@ import { CoordinatorClient } from './coordinator-client.ts';
 import { CliError } from './errors.ts';
 import { withPrivacyOptions } from './privacy-options.ts';
 import type { PrivacyCommandOptions } from './privacy-options.ts';
-import { decryptRound, initKeys } from './key-holder.ts';
+import { changeRoster, decryptRound, initKeys } from './key-holder.ts';
 import { planStudyPrivacy } from './plan.ts';
 import { addSponsorCommands } from './sponsor-commands.ts';
 import { describePrivacyFigures, formatDelta, formatEpsilon } from './human-output.ts';
@@ -136,31 +136,59 @@ program
 const keys = program.command('keys').description('key holder: custody of a study\'s homomorphic-encryption keys');
 keys
   .command('init')
-  .description('create a study\'s key pair here; keep the secret key, register only the public key with the coordinator')
+  .description('create a study\'s key pair here and pin the roster of sites whose contributions may be decrypted; keep the secret key, register only the public key')
   .requiredOption('--coordinator <url>', 'coordinator base URL, e.g. http://127.0.0.1:8740')
   .requiredOption('--study <id>', 'study id')
   .requiredOption('--out <dir>', 'key directory to create (mode 0700; secret.key is 0600 and never overwritten)')
+  .requiredOption('--roster <file>', 'roster the privacy officer approved out of band (YAML or JSON): sites: [{ site_id, fingerprint }], the fingerprints as `fedval sites list` shows them')
   .option('--json', 'print one JSON document on stdout')
-  .action(async (options: { coordinator: string; study: string; out: string; json?: boolean }) => {
+  .action(async (options: { coordinator: string; study: string; out: string; roster: string; json?: boolean }) => {
     const made = await initKeys({ ...options, token: apiToken() });
     if (options.json) process.stdout.write(`${JSON.stringify(made)}\n`);
-    else process.stdout.write(`keys created in ${options.out}; public key (${made.public_key_bytes} bytes) registered for study ${made.study_id}\n`);
+    else {
+      process.stdout.write(
+        `keys created in ${options.out}; public key (${made.public_key_bytes} bytes) registered for study ${made.study_id}\n` +
+          `roster pinned (SHA-256 ${made.roster_sha256}); decryption needs at least ${Math.max(3, made.min_sites)} verified rostered sites (the study's release.min_sites ${made.min_sites}, or 3 unless \`fedval decrypt --min-sites\` says otherwise)\n`,
+      );
+    }
+  });
+keys
+  .command('roster')
+  .description('privacy officer: replace the pinned roster with a newly approved one (the only way it changes; recorded in the key holder\'s trail)')
+  .requiredOption('--keys <dir>', 'key directory made by `fedval keys init`')
+  .requiredOption('--roster <file>', 'the newly approved roster (YAML or JSON): sites: [{ site_id, fingerprint }]')
+  .option('--json', 'print one JSON document on stdout')
+  .action(async (options: { keys: string; roster: string; json?: boolean }) => {
+    const changed = await changeRoster(options);
+    if (options.json) process.stdout.write(`${JSON.stringify(changed)}\n`);
+    else {
+      const parts = [`added: ${changed.added.join(', ') || 'none'}`, `removed: ${changed.removed.join(', ') || 'none'}`, `new key: ${changed.rekeyed.join(', ') || 'none'}`];
+      process.stdout.write(`roster changed in ${options.keys} (SHA-256 ${changed.roster_sha256}); ${parts.join('; ')}\n`);
+    }
   });
 
 program
   .command('decrypt')
-  .description('key holder: check the release policy, decrypt a round\'s aggregate (never one site\'s ciphertext), release its metrics')
+  .description(
+    "key holder: fetch every contribution of a round, verify each signed record against the pinned roster, add the ciphertexts itself, " +
+      'and decrypt that sum only when it holds at least the release minimum of distinct rostered sites; then release its metrics',
+  )
   .requiredOption('--coordinator <url>', 'coordinator base URL')
   .requiredOption('--round <id>', 'round id')
   .requiredOption('--keys <dir>', 'key directory made by `fedval keys init`')
-  .option('--min-sites <n>', 'fewest contributions to accept, on top of the study policy', decimal('--min-sites'), 3)
+  .option('--min-sites <n>', "fewest verified rostered sites to decrypt; the study's release.min_sites applies when larger (default 3)", decimal('--min-sites'))
   .option('--no-release', 'decrypt and print, but do not publish the metrics to the coordinator')
   .option('--json', 'print one JSON document on stdout')
-  .action(async (options: { coordinator: string; round: string; keys: string; minSites: number; release: boolean; json?: boolean }) => {
+  .action(async (options: { coordinator: string; round: string; keys: string; minSites?: number; release: boolean; json?: boolean }) => {
     const released = await decryptRound({ ...options, token: apiToken() });
     if (options.json) process.stdout.write(`${JSON.stringify(released, null, 2)}\n`);
     else {
-      process.stdout.write(`round ${released.round.round_id}: ${released.round.contributions} contributions decrypted${options.release ? ' and released' : ''}\n\n`);
+      const refused = released.verification.refused.map((refusal) => `${refusal.site_id} (${refusal.reason})`);
+      process.stdout.write(
+        `round ${released.round.round_id}: ${released.round.contributions} verified contributions from ${released.round.sites.join(', ')} ` +
+          `(release minimum ${released.round.min_sites}) decrypted${released.round.released ? ' and released' : ''}` +
+          `${refused.length > 0 ? `; refused: ${refused.join(', ')}` : ''}\n\n`,
+      );
       process.stdout.write(`${formatMetricsTable(released.metrics)}\n`);
     }
   });

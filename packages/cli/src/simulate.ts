@@ -2,6 +2,8 @@
 import { randomBytes, createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { metricSpecToInput, resolveMetricSpec } from '@fedval/metrics';
 import type { GroupSpec, MetricsReport } from '@fedval/metrics';
@@ -79,19 +81,23 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   const processes: ManagedProcess[] = [];
   try {
     const groups = await discoverLevels(options.sites, options.groups);
-    const tokens = new Map(options.sites.map((site) => [site.name, randomBytes(32).toString('base64url')]));
-    // One API token per role the simulation plays: this process is the sponsor, the key-holder process the privacy officer.
-    const apiTokens = { sponsor: randomBytes(32).toString('base64url'), privacy_officer: randomBytes(32).toString('base64url') };
+    // One API token per role the simulation plays: this process is the sponsor and the admin who issues the sites'
+    // enrollment tokens, the key-holder process the privacy officer.
+    const apiTokens = { sponsor: randomBytes(32).toString('base64url'), privacy_officer: randomBytes(32).toString('base64url'), admin: randomBytes(32).toString('base64url') };
+    // Every site enrolls an Ed25519 key and signs its contributions: the key holder decrypts only what rostered keys signed.
+    const port = await freePort();
     const coordinatorConfig = join(workDir, 'coordinator.yaml');
     await writeFile(
       coordinatorConfig,
       toYaml({
-        listen: { host: '127.0.0.1', port: 0 },
+        listen: { host: '127.0.0.1', port },
+        public_ws_url: `ws://127.0.0.1:${port}/ws`,
         data_dir: './coordinator-data',
-        sites: options.sites.map((site) => ({ id: site.name, token_sha256: sha256(tokens.get(site.name)!) })),
+        sites: options.sites.map((site) => ({ id: site.name })),
         api_tokens: [
           { name: 'simulate-sponsor', role: 'sponsor', token_sha256: sha256(apiTokens.sponsor) },
           { name: 'simulate-key-holder', role: 'privacy_officer', token_sha256: sha256(apiTokens.privacy_officer) },
+          { name: 'simulate-admin', role: 'admin', token_sha256: sha256(apiTokens.admin) },
         ],
         // A simulation runs over files the user holds: one or two sites may be released together.
         limits: { min_release_sites: 1 },
@@ -123,23 +129,29 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       ...(minCell !== undefined && minCell < 10 ? { min_cell: minCell } : {}),
       ...modelPolicy,
     };
+    const admin = new CoordinatorClient(url, apiTokens.admin);
+    const roster: { site_id: string; fingerprint: string }[] = [];
     for (const site of options.sites) {
       const siteDir = join(workDir, 'sites', site.name);
       await mkdir(siteDir, { recursive: true });
-      await writeFile(join(siteDir, 'site.token'), `${tokens.get(site.name)}\n`, { mode: 0o600 });
       const config = join(siteDir, 'site.yaml');
       await writeFile(
         config,
         toYaml({
           coordinator: wsUrl,
           site_id: site.name,
-          token_file: './site.token',
           data: { path: site.file, label: dropUndefined(options.label) },
           data_dir: './data',
           policy: sitePolicy,
           log_level: 'info',
         }),
       );
+      // The site enrolls with a one-time token and reads out its key fingerprint: in a simulation, straight into the roster.
+      const { enrollment_token: enrollmentToken } = await admin.issueEnrollmentToken(site.name);
+      const enrolled = await runWithEnv(`enroll ${site.name}`, PROGRAMS.agent, ['enroll', '--config', config], { FEDVAL_ENROLLMENT_TOKEN: enrollmentToken });
+      const fingerprint = /key fingerprint ([0-9a-f]{64})/.exec(enrolled)?.[1];
+      if (!fingerprint) throw new CliError('FEDVAL_ERR_CLI_PROCESS', `enroll ${site.name}: no key fingerprint in its output`);
+      roster.push({ site_id: site.name, fingerprint });
       processes.push(
         startProcess({
           name: site.name,
@@ -176,7 +188,9 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     const keyDir = join(workDir, 'key-holder');
     if (contribution === 'bfv') {
       // The key holder is its own process: the secret key never enters the coordinator's.
-      await runKeyHolder(['keys', 'init', '--coordinator', url, '--study', study.study_id, '--out', keyDir, '--json'], apiTokens.privacy_officer);
+      const rosterFile = join(workDir, 'roster.json');
+      await writeFile(rosterFile, `${JSON.stringify({ sites: roster }, null, 2)}\n`);
+      await runKeyHolder(['keys', 'init', '--coordinator', url, '--study', study.study_id, '--out', keyDir, '--roster', rosterFile, '--json'], apiTokens.privacy_officer);
     }
     const started = await client.startRound(study.study_id);
     let round = await waitForRound(client, started.round_id, options.timeoutMs ?? 600_000, options.onRound);
@@ -216,6 +230,30 @@ async function simulationModelPolicy(dir: string): Promise<Record<string, unknow
   } catch (cause) {
     throw new CliError('FEDVAL_ERR_CLI_MODEL', `${dir}: the manifest signature does not verify (${(cause as { code?: string }).code ?? 'invalid'})`, { cause });
   }
+}
+
+/** Runs a program to completion with extra environment variables (secrets stay out of its arguments); resolves with its stdout. */
+async function runWithEnv(name: string, program: string, args: string[], env: NodeJS.ProcessEnv): Promise<string> {
+  const child = startProcess({ name, program, args, env });
+  let stdout = '';
+  let stderr = '';
+  child.child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const code = await child.exited;
+  if (code !== 0) throw new CliError('FEDVAL_ERR_CLI_PROCESS', `${name} exited with code ${code}: ${stderr.trim().split('\n').pop() ?? ''}`);
+  return stdout;
+}
+
+/** A port free on 127.0.0.1 now (the OS's choice for port 0, released at once): enrolling sites need public_ws_url before start. */
+function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolvePort(port));
+    });
+  });
 }
 
 /** Runs this CLI as the separate key-holder process, its API token in the environment (not in its arguments, which other users can see). */

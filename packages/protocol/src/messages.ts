@@ -132,7 +132,7 @@ export const resultContentSchema = z.strictObject({
   contributionSha256: z.string().regex(/^[0-9a-f]{64}$/),
   /** What the site attests with the result (@fedval/trust): privacy spent, dataset commitment, its audit head. */
   attestation: resultAttestationSchema.optional(),
-  /** An enrolled site's signature over { roundId, siteId, contributionSha256, nonce, sentAt } (@fedval/trust signResult). */
+  /** An enrolled site's signature over { studyId, roundId, siteId, contributionSha256, nonce, sentAt, attestationSha256 } (@fedval/trust signResult). */
   signature: z
     .strictObject({
       nonce,

@@ -2,7 +2,7 @@
 import { releaseSummarySchema, privacySpecInputSchema, resolvedPrivacySpecSchema } from '@fedval/dp';
 import { bfvEncryptionSummarySchema, bfvPlanSchema } from '@fedval/he';
 import { metricSpecInputSchema, metricSpecViewSchema, metricsReportSchema } from '@fedval/metrics';
-import { auditEntrySchema, auditHeadSchema, privacyAttestationSchema } from '@fedval/trust';
+import { auditEntrySchema, auditHeadSchema, privacyAttestationSchema, resultAttestationSchema } from '@fedval/trust';
 import { z } from 'zod';
 
 /** Most files a model bundle may hold besides manifest.json. */
@@ -211,10 +211,74 @@ export const roundAggregateResponseSchema = z.strictObject({
 });
 export type RoundAggregateResponse = z.infer<typeof roundAggregateResponseSchema>;
 
+/**
+ * A site's contribution record exactly as it signed it (@fedval/trust resultSignaturePayload under the domain
+ * `fedval/v1/result`): the key holder rebuilds the signed bytes from these fields and checks the signature against
+ * the roster it pinned, never against anything the coordinator says about the site.
+ */
+export const contributionRecordSchema = z.strictObject({
+  study_id: siteIdSchema,
+  round_id: siteIdSchema,
+  site_id: siteIdSchema,
+  /** SHA-256 (hex) of the ciphertexts as sent, one after another (@fedval/protocol contributionDigest). */
+  contribution_sha256: sha256Hex,
+  /** 32 random bytes, base64. */
+  nonce: z.string().length(44),
+  /** When the site signed and sent it, epoch ms. */
+  sent_at: z.number().int().nonnegative(),
+  /** SHA-256 (hex) of the canonical JSON of the site's attestation, when it sent one. */
+  attestation_sha256: sha256Hex.nullable(),
+  /** Ed25519 signature (64 bytes), base64. */
+  signature_base64: z.string().length(88),
+});
+export type ContributionRecord = z.infer<typeof contributionRecordSchema>;
+
+/** One site's contribution as the coordinator received and kept it: its ciphertexts and its signed record. */
+export const roundContributionSchema = z.strictObject({
+  site_id: siteIdSchema,
+  ciphertexts_base64: z.array(z.base64()).min(1),
+  /** Null for a site authenticated by a pre-shared token: it has no key, so its contribution can never be verified. */
+  record: contributionRecordSchema.nullable(),
+  /** What the site attested with it (privacy spent, dataset commitment, audit head): covered by `record.attestation_sha256`. */
+  attestation: resultAttestationSchema.nullable(),
+  /** The Ed25519 public key (raw, base64) the coordinator had enrolled for the site; the key holder trusts only its roster. */
+  public_key: z.string().length(44).nullable(),
+  received_at: isoTime,
+});
+export type RoundContribution = z.infer<typeof roundContributionSchema>;
+
+/**
+ * `GET /api/rounds/:id/contributions`: every contribution of a closed bfv round with its signed record, for the key
+ * holder to verify and add itself. The round's times, policy and plan come with them; none of it is trusted beyond
+ * narrowing what the key holder accepts.
+ */
+export const roundContributionsResponseSchema = z.strictObject({
+  round_id: z.uuid(),
+  study_id: z.uuid(),
+  state: roundStateSchema,
+  created_at: isoTime,
+  deadline_at: isoTime,
+  closed_at: isoTime.nullable(),
+  min_sites: z.number().int().positive(),
+  metric_spec: metricSpecViewSchema,
+  privacy: resolvedPrivacySpecSchema.nullable(),
+  plan: bfvPlanSchema,
+  released: z.boolean(),
+  contributions: z.array(roundContributionSchema),
+  /** The coordinator's audit trail head once it recorded this read: the key holder keeps it as an anchor. */
+  coordinator_audit_head: auditHeadSchema,
+});
+export type RoundContributionsResponse = z.infer<typeof roundContributionsResponseSchema>;
+
 /** `POST /api/rounds/:id/release`: the metrics the key holder decrypted and finalized. */
 export const releaseRequestSchema = z.strictObject({
   metrics: metricsReportSchema,
   contributions: z.number().int().positive(),
+  /**
+   * The sites whose verified contributions the key holder added and decrypted (it may have refused others, e.g. an
+   * unsigned one); each must have contributed to the round, as many as `contributions`. Absent: every contributing site.
+   */
+  sites: z.array(siteIdSchema).max(MAX_STUDY_SITES).optional(),
   privacy: releasedPrivacySchema.optional(),
   /** The key holder's audit trail head: the coordinator records it with the release, an anchor of the key holder's trail. */
   key_holder_audit_head: auditHeadSchema.optional(),

@@ -84,6 +84,7 @@ describe('challenge–response authentication', () => {
 describe('signed results', () => {
   const NOW = 1_738_000_000_000;
   const fields: SignedResultFields = {
+    studyId: 'study-1',
     roundId: 'r-123',
     siteId: 'site-a',
     contributionSha256: 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad',
@@ -93,14 +94,14 @@ describe('signed results', () => {
 
   it('signs the exact canonical payload with the fedval/v1/result domain', () => {
     expect(new TextDecoder().decode(resultSignaturePayload(fields))).toBe(
-      `{"contributionSha256":"${fields.contributionSha256}","domain":"fedval/v1/result","nonce":"${NONCE_0_31}","roundId":"r-123","sentAt":${NOW},"siteId":"site-a"}`,
+      `{"contributionSha256":"${fields.contributionSha256}","domain":"fedval/v1/result","nonce":"${NONCE_0_31}","roundId":"r-123","sentAt":${NOW},"siteId":"site-a","studyId":"study-1"}`,
     );
   });
 
   it('adds attestationSha256 to the payload when given, and a changed attestation no longer verifies', () => {
     const attested = { ...fields, attestationSha256: 'c'.repeat(64) };
     expect(new TextDecoder().decode(resultSignaturePayload(attested))).toBe(
-      `{"attestationSha256":"${'c'.repeat(64)}","contributionSha256":"${fields.contributionSha256}","domain":"fedval/v1/result","nonce":"${NONCE_0_31}","roundId":"r-123","sentAt":${NOW},"siteId":"site-a"}`,
+      `{"attestationSha256":"${'c'.repeat(64)}","contributionSha256":"${fields.contributionSha256}","domain":"fedval/v1/result","nonce":"${NONCE_0_31}","roundId":"r-123","sentAt":${NOW},"siteId":"site-a","studyId":"study-1"}`,
     );
     const signature = signResult(site.privateKeyPem, attested);
     const guard = new ReplayGuard({ now: () => NOW + 500 });
@@ -115,7 +116,7 @@ describe('signed results', () => {
     verifySignedResult(fields, site.publicKey, signature, guard);
     expect(codeOf(() => verifySignedResult(fields, site.publicKey, signature, guard))).toBe('FEDVAL_ERR_TRUST_REPLAYED');
     const changed: Partial<SignedResultFields>[] = [
-      { roundId: 'r-124' }, { siteId: 'site-b' }, { contributionSha256: 'a'.repeat(64) }, { nonce: createNonce() }, { sentAt: NOW + 1 },
+      { studyId: 'study-2' }, { roundId: 'r-124' }, { siteId: 'site-b' }, { contributionSha256: 'a'.repeat(64) }, { nonce: createNonce() }, { sentAt: NOW + 1 },
     ];
     for (const change of changed) {
       expect(codeOf(() => verifySignedResult({ ...fields, ...change }, site.publicKey, signature, guard)), Object.keys(change)[0]).toBe(
@@ -149,6 +150,7 @@ describe('signed results', () => {
     expect(codeOf(() => resultSignaturePayload({ ...fields, nonce: 'c2hvcnQ=' }))).toBe('FEDVAL_ERR_TRUST_INVALID_PAYLOAD');
     expect(codeOf(() => resultSignaturePayload({ ...fields, sentAt: '2025-01-01' as never }))).toBe('FEDVAL_ERR_TRUST_INVALID_PAYLOAD');
     expect(codeOf(() => resultSignaturePayload({ ...fields, roundId: 'r 1' }))).toBe('FEDVAL_ERR_TRUST_INVALID_PAYLOAD');
+    expect(codeOf(() => resultSignaturePayload({ ...fields, studyId: undefined as never }))).toBe('FEDVAL_ERR_TRUST_INVALID_PAYLOAD');
   });
 });
 
@@ -205,6 +207,7 @@ describe('the signed records and the attestation as schemas', () => {
   it('states each signed record field as the signer writes it', () => {
     const bad = signedResultFieldsSchema.safeParse({ roundId: 'r 1', siteId: 'site-a', contributionSha256: 'x', nonce: 'short', sentAt: -1, extra: true });
     expect(listProblems(bad.error!)).toEqual([
+      'studyId must be 1-128 letters, digits or . _ : -',
       'roundId must be 1-128 letters, digits or . _ : -',
       'contributionSha256 must be a lowercase hex SHA-256',
       'nonce must be 32 bytes in base64',

@@ -44,8 +44,13 @@ export const authChallengeSchema = z.strictObject({
 }, must('an object'));
 export type AuthChallenge = Readonly<z.output<typeof authChallengeSchema>>;
 
-/** What a site signs with each result; the signature travels next to the result message. */
+/**
+ * What a site signs with each result, its contribution record: the signature travels next to the result message, and
+ * the coordinator keeps it with the ciphertexts so that the key holder can check it against the roster it pinned.
+ * `studyId`: the study the round belongs to, so a record is never valid for another study's decryption.
+ */
 export const signedResultFieldsSchema = z.strictObject({
+  studyId: idField,
   roundId: idField,
   siteId: idField,
   /** SHA-256 (hex) of the contribution's bytes as sent, as in the site's `contribution.sent` audit entry. */
@@ -191,12 +196,12 @@ export function verifyChallengeResponse(
 
 /**
  * The bytes a site signs with a result: canonical JSON of
- * `{ domain: 'fedval/v1/result', roundId, siteId, contributionSha256, nonce, sentAt }`, plus `attestationSha256` when given.
+ * `{ domain: 'fedval/v1/result', studyId, roundId, siteId, contributionSha256, nonce, sentAt }`, plus `attestationSha256` when given.
  */
 export function resultSignaturePayload(fields: SignedResultFields): Uint8Array {
   check(problemsOf(signedResultFieldsSchema, fields));
-  const { roundId, siteId, contributionSha256, nonce, sentAt, attestationSha256 } = fields;
-  return canonicalJsonBytes({ domain: RESULT_DOMAIN, roundId, siteId, contributionSha256, nonce, sentAt, ...(attestationSha256 !== undefined ? { attestationSha256 } : {}) });
+  const { studyId, roundId, siteId, contributionSha256, nonce, sentAt, attestationSha256 } = fields;
+  return canonicalJsonBytes({ domain: RESULT_DOMAIN, studyId, roundId, siteId, contributionSha256, nonce, sentAt, ...(attestationSha256 !== undefined ? { attestationSha256 } : {}) });
 }
 
 /** The bytes a site signs to enroll: canonical JSON of `{ domain: 'fedval/v1/enroll', siteId, publicKey, enrollmentTokenSha256 }`. */

@@ -1,0 +1,96 @@
+import { createHash } from 'node:crypto';
+import type { RoundContribution } from '@fedval/protocol';
+import { attestationSha256, createNonce, generateSiteIdentity, signResult } from '@fedval/trust';
+import type { SiteIdentity } from '@fedval/trust';
+import { describe, expect, it } from 'vitest';
+import { verifyContributions } from './contribution-verification.ts';
+import type { VerificationContext } from './contribution-verification.ts';
+import { parseRoster } from './roster.ts';
+
+const STUDY = '11111111-1111-4111-8111-111111111111';
+const ROUND = '22222222-2222-4222-8222-222222222222';
+const NOW = 1_790_000_000_000;
+const sites: Record<string, SiteIdentity> = { a: generateSiteIdentity(), b: generateSiteIdentity(), c: generateSiteIdentity() };
+const roster = parseRoster(JSON.stringify({ sites: Object.entries(sites).map(([site_id, identity]) => ({ site_id, fingerprint: identity.fingerprint })) }), 'test');
+const context: VerificationContext = {
+  roster, studyId: STUDY, roundId: ROUND, window: { openedAt: NOW - 60_000, closedAt: NOW }, used: [], now: NOW + 1000, maxRecordAgeMs: 86_400_000, maxClockSkewMs: 300_000,
+};
+
+/** A contribution as a site signs it: ciphertext bytes (here arbitrary), the SHA-256 of them, a signed record. */
+function contribution(site: string, options: { bytes?: number[]; study?: string; round?: string; sentAt?: number; key?: SiteIdentity; attestation?: RoundContribution['attestation'] } = {}): RoundContribution {
+  const bytes = Buffer.from(options.bytes ?? [1, 2, 3, site.charCodeAt(0)]);
+  const key = options.key ?? sites[site]!;
+  const attestation = options.attestation ?? null;
+  const fields = {
+    studyId: options.study ?? STUDY, roundId: options.round ?? ROUND, siteId: site, contributionSha256: createHash('sha256').update(bytes).digest('hex'),
+    nonce: createNonce(), sentAt: options.sentAt ?? NOW - 1000, ...(attestation ? { attestationSha256: attestationSha256(attestation as never) } : {}),
+  };
+  return {
+    site_id: site,
+    ciphertexts_base64: [bytes.toString('base64')],
+    record: {
+      study_id: fields.studyId, round_id: fields.roundId, site_id: site, contribution_sha256: fields.contributionSha256, nonce: fields.nonce, sent_at: fields.sentAt,
+      attestation_sha256: fields.attestationSha256 ?? null, signature_base64: Buffer.from(signResult(key.privateKeyPem, fields)).toString('base64'),
+    },
+    attestation,
+    public_key: key.publicKey,
+    received_at: new Date(NOW).toISOString(),
+  };
+}
+const reasons = (served: RoundContribution[], overrides: Partial<VerificationContext> = {}) => {
+  const result = verifyContributions(served, { ...context, ...overrides });
+  return { accepted: result.accepted.map((item) => item.siteId), refused: result.refused.map((item) => `${item.siteId}:${item.reason}`) };
+};
+
+describe('verifyContributions', () => {
+  it('accepts one contribution per rostered site signed by its pinned key', () => {
+    expect(reasons([contribution('a'), contribution('b'), contribution('c', { attestation: { dataset_commitment: 'd'.repeat(64), audit_head: { seq: 3, hash: 'e'.repeat(64) } } })])).toEqual({ accepted: ['a', 'b', 'c'], refused: [] });
+  });
+
+  it('refuses unsigned, unrostered, wrongly keyed, modified and misdirected records, each with its reason', () => {
+    const unsigned = { ...contribution('a'), record: null };
+    const sybil = generateSiteIdentity();
+    const unknownSite = { ...contribution('a', { key: sybil }), site_id: 'fake', record: { ...contribution('a', { key: sybil }).record!, site_id: 'fake' } };
+    const otherKey = contribution('b', { key: generateSiteIdentity() });
+    const swapped = { ...contribution('c'), ciphertexts_base64: [Buffer.from([0, 0, 0]).toString('base64')] };
+    const edited = contribution('c');
+    edited.record = { ...edited.record!, sent_at: edited.record!.sent_at + 1 };
+    expect(reasons([unsigned, unknownSite, otherKey, swapped, edited]).refused).toEqual(['a:unsigned', 'fake:unknown_site', 'b:unknown_key', 'c:digest_mismatch', 'c:bad_signature']);
+    expect(reasons([contribution('a', { study: '33333333-3333-4333-8333-333333333333' }), contribution('b', { round: '44444444-4444-4444-8444-444444444444' })]).refused).toEqual(['a:wrong_study', 'b:wrong_round']);
+    const relabelled = contribution('a');
+    expect(reasons([{ ...relabelled, site_id: 'b' }]).refused).toEqual(['b:wrong_site']);
+  });
+
+  it('refuses a record signed outside the round window or too long ago', () => {
+    expect(reasons([contribution('a', { sentAt: NOW - 3_600_000 })]).refused).toEqual(['a:stale']);
+    expect(reasons([contribution('a')], { now: NOW + 2 * 86_400_000 }).refused).toEqual(['a:stale']);
+  });
+
+  it('counts a site once: the same record twice, or a second record of the site', () => {
+    const a = contribution('a');
+    expect(reasons([a, a, a])).toEqual({ accepted: ['a'], refused: ['a:duplicate_record', 'a:duplicate_record'] });
+    expect(reasons([contribution('a'), contribution('a', { bytes: [9] })])).toEqual({ accepted: ['a'], refused: ['a:duplicate_site'] });
+  });
+
+  it('refuses records used by an earlier, different decryption; the same decryption again is no replay', () => {
+    const served = [contribution('a'), contribution('b'), contribution('c')];
+    const first = verifyContributions(served, context);
+    const used = first.accepted.map((item) => ({ record_sha256: item.recordSha256, site_id: item.siteId, nonce: item.nonce, round_id: ROUND, set_sha256: first.setSha256 }));
+    expect(reasons(served, { used }).accepted).toEqual(['a', 'b', 'c']);
+    expect(reasons(served.slice(0, 2), { used })).toEqual({ accepted: [], refused: ['a:replayed', 'b:replayed'] });
+  });
+});
+
+describe('parseRoster', () => {
+  it('is canonical whatever the order, and refuses a public key that does not have the fingerprint given', () => {
+    const [a, b] = [sites.a!, sites.b!];
+    const one = parseRoster(`sites:\n  - { site_id: b, fingerprint: ${b.fingerprint} }\n  - { site_id: a, fingerprint: ${a.fingerprint}, public_key: "${a.publicKey}" }\n`, 'yaml');
+    const two = parseRoster(JSON.stringify({ sites: [{ site_id: 'a', public_key: a.publicKey, fingerprint: a.fingerprint }, { site_id: 'b', fingerprint: b.fingerprint }] }), 'json');
+    expect(one.sha256).toBe(two.sha256);
+    expect(one.sha256).toBe(createHash('sha256').update(one.canonical).digest('hex'));
+    expect(() => parseRoster(JSON.stringify({ sites: [{ site_id: 'a', fingerprint: b.fingerprint, public_key: a.publicKey }] }), 'x')).toThrow(/FEDVAL_ERR_CLI_ROSTER|fingerprint/);
+    for (const bad of ['sites: []', 'sites: [{ site_id: a, fingerprint: ABC }]', `sites: [{ site_id: a, fingerprint: ${a.fingerprint} }, { site_id: a, fingerprint: ${a.fingerprint} }]`]) {
+      expect(() => parseRoster(bad, 'x')).toThrow(expect.objectContaining({ code: 'FEDVAL_ERR_CLI_ROSTER' }));
+    }
+  });
+});
