@@ -41,16 +41,30 @@ describe('renderHtmlReport', () => {
   it('marks the suppressed level and shows its hostile name as text, never markup', () => {
     const html = renderHtmlReport({ title: 'Fixture', context: [], metrics, privacy: { dp: null, encryption: null } });
     expect(html).not.toContain(HOSTILE_LEVEL);
-    expect(textOf(html)).toContain(`meno ${HOSTILE_LEVEL} suppressed (n<10)`);
+    const text = textOf(html);
+    // The footnote states the rule (n<10, or of either class); a row states no reason, as one can reveal a label.
+    expect(text).toContain(`meno ${HOSTILE_LEVEL} suppressed meno (other) suppressed meno (missing) suppressed`);
+    expect(text).toContain('Subgroup levels with fewer than 10 patients (or of either class) are suppressed');
+    expect(text).not.toMatch(/suppressed \(|n<\d/);
   });
 
   it('states the privacy figures of the release', () => {
-    const dp = { epsilon: 0.9999999976718346, delta: 1e-6, rho: 0.0243561, mechanism: 'skellam' as const, minSites: 3, sites: [{ site_id: 'site-a', epsilon_spent: 1, epsilon_remaining: 9 }] };
+    const dp = {
+      epsilon: 0.9999999976718346,
+      delta: 1e-6,
+      rho: 0.0243561,
+      mechanism: 'skellam' as const,
+      minSites: 3,
+      ownShareEpsilon: 2.2360679,
+      sites: [{ site_id: 'site-a', epsilon: 0.9999999976718346, own_share_epsilon: 2.2360679, epsilon_spent: 1, epsilon_remaining: 9 }],
+    };
     const encryption = { poly_modulus_degree: 2048, security_bits: 128 as const, ciphertext_bytes_per_site: 14616 };
     const text = textOf(renderHtmlReport({ title: 'Fixture', context: [], metrics, privacy: { dp, encryption } }));
     expect(text).toContain('ε = 1.000, δ = 0.000001');
     expect(text).toContain('sized for 3 sites');
     expect(text).toContain('polynomial degree 2048, 128-bit security, 14616 bytes per site');
-    expect(text).toContain('site-a 1.000 9.000');
+    expect(text).toContain('each site\'s own noise share alone would still give it ε = 2.236');
+    // ε this round, own-share ε this round, ε spent in total, ε left.
+    expect(text).toContain('site-a 1.000 2.236 1.000 9.000');
   });
 });
