@@ -39,15 +39,16 @@ describe('a trail cut short, emptied or rewound by its owner', () => {
     party === 'coordinator' ? join(root, 'coordinator-data') : party === 'key-holder' ? join(root, 'keys') : join(root, 'sites', 'site-0', 'state');
 
   beforeAll(async () => {
-    deployment = await startDeployment(SITES, { minReleaseSites: 3 });
+    // Enrolled sites on the key holder's roster: it decrypts only contributions they signed.
+    deployment = await startDeployment(SITES, { minReleaseSites: 3, enrolledSites: SITES });
     const files = writeSiteFiles(deployment.dir);
-    for (const site of SITES) deployment.startAgent(site, files[site]!, { label: 'status' });
+    for (const site of SITES) await deployment.startEnrolledAgent(site, files[site]!, { label: 'status' });
     await waitForSites(deployment, SITES);
     const study = await deployment.api('POST', '/api/studies', { name: 'anchored', score_column: 'score', metric_spec: { bins: 20 }, sites: SITES });
     expect(study.status).toBe(201);
     const keys = join(deployment.dir, 'keys');
     const keyHolder = { env: { FEDVAL_API_TOKEN: deployment.apiTokens.privacy_officer } };
-    expect((await runCli('fedval', ['keys', 'init', '--coordinator', deployment.url, '--study', study.body.study_id, '--out', keys], keyHolder)).code).toBe(0);
+    expect((await runCli('fedval', ['keys', 'init', '--coordinator', deployment.url, '--study', study.body.study_id, '--out', keys, '--roster', deployment.writeRoster(SITES)], keyHolder)).code).toBe(0);
     const round = await deployment.api('POST', `/api/studies/${study.body.study_id}/rounds`);
     roundId = round.body.round_id;
     expect((await waitForRoundClosed(deployment, roundId)).state).toBe('aggregated');

@@ -43,21 +43,22 @@ describe('a study over two sites', () => {
   }, 60_000);
 
   it('is not decrypted by the key holder where the operator lowered the coordinator floor', async () => {
-    deployment = await startDeployment(['site-0', 'site-1'], { minReleaseSites: 1 });
-    deployment.startAgent('site-0', siteFile(deployment.dir, 'site-0', 0, 300), { label: 'status' });
-    deployment.startAgent('site-1', siteFile(deployment.dir, 'site-1', 300, 686), { label: 'status' });
+    deployment = await startDeployment(['site-0', 'site-1'], { minReleaseSites: 1, enrolledSites: ['site-0', 'site-1'] });
+    // Enrolled sites on the key holder's roster: their contributions verify, so only the release minimum refuses them.
+    await deployment.startEnrolledAgent('site-0', siteFile(deployment.dir, 'site-0', 0, 300), { label: 'status' });
+    await deployment.startEnrolledAgent('site-1', siteFile(deployment.dir, 'site-1', 300, 686), { label: 'status' });
     await waitForSites(deployment, ['site-0', 'site-1']);
     const study = await deployment.api('POST', '/api/studies', { ...STUDY, sites: ['site-0', 'site-1'] });
     expect(study.status).toBe(201);
     const keys = join(deployment.dir, 'keys');
     const keyHolder = { env: { FEDVAL_API_TOKEN: deployment.apiTokens.privacy_officer } };
-    expect((await runCli('fedval', ['keys', 'init', '--coordinator', deployment.url, '--study', study.body.study_id, '--out', keys], keyHolder)).code).toBe(0);
+    expect((await runCli('fedval', ['keys', 'init', '--coordinator', deployment.url, '--study', study.body.study_id, '--out', keys, '--roster', deployment.writeRoster(['site-0', 'site-1'])], keyHolder)).code).toBe(0);
     const round = await deployment.api('POST', `/api/studies/${study.body.study_id}/rounds`);
     expect((await waitForRoundClosed(deployment, round.body.round_id)).state).toBe('aggregated');
     const refused = await runCli('fedval', ['decrypt', '--coordinator', deployment.url, '--round', round.body.round_id, '--keys', keys], keyHolder);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain('FEDVAL_ERR_CLI_RELEASE_POLICY');
-    expect(readAuditLog(join(keys, 'audit.jsonl')).entries.map((entry) => entry.action)).toEqual(['keys.created', 'decryption.refused']);
+    expect(readAuditLog(join(keys, 'audit.jsonl')).entries.map((entry) => entry.action)).toEqual(['keys.created', 'roster.pinned', 'decryption.refused']);
     expect((await deployment.api('GET', `/api/rounds/${round.body.round_id}`)).body.release).toBe('awaiting_key_holder');
   }, 120_000);
 });
