@@ -75,9 +75,21 @@ describe('verifyContributions', () => {
   it('refuses records used by an earlier, different decryption; the same decryption again is no replay', () => {
     const served = [contribution('a'), contribution('b'), contribution('c')];
     const first = verifyContributions(served, context);
-    const used = first.accepted.map((item) => ({ record_sha256: item.recordSha256, site_id: item.siteId, nonce: item.nonce, round_id: ROUND, set_sha256: first.setSha256 }));
+    const used = first.accepted.map((item) => ({ record_sha256: item.recordSha256, site_id: item.siteId, nonce: item.nonce, round_id: ROUND, set_sha256: first.setSha256, contribution_sha256: item.contributionSha256 }));
     expect(reasons(served, { used }).accepted).toEqual(['a', 'b', 'c']);
     expect(reasons(served.slice(0, 2), { used })).toEqual({ accepted: [], refused: ['a:replayed', 'b:replayed'] });
+  });
+
+  it('refuses a freshly signed record of a contribution already used in another combination (a task re-sent to collect new signatures)', () => {
+    const [a, b, c] = [contribution('a'), contribution('b'), contribution('c')];
+    const first = verifyContributions([a, b, c], context);
+    const used = first.accepted.map((item) => ({ record_sha256: item.recordSha256, site_id: item.siteId, nonce: item.nonce, round_id: ROUND, set_sha256: first.setSha256, contribution_sha256: item.contributionSha256 }));
+    // The same ciphertexts, signed again with new nonces (as an agent does when the coordinator sends the task again).
+    const resigned = (served: RoundContribution) => contribution(served.site_id, { bytes: [...Buffer.from(served.ciphertexts_base64[0]!, 'base64')] });
+    // The same sum again, whatever the signatures: nothing new is learned.
+    expect(reasons([resigned(a), resigned(b), resigned(c)], { used }).accepted).toEqual(['a', 'b', 'c']);
+    // A different combination of contributions already used: the differences of the sums would isolate one site.
+    expect(reasons([resigned(a), resigned(b)], { used })).toEqual({ accepted: [], refused: ['a:replayed', 'b:replayed'] });
   });
 });
 

@@ -30,8 +30,13 @@ export interface UsedRecord {
   site_id: string;
   nonce: string;
   round_id: string;
-  /** SHA-256 of the sorted record hashes of the decryption that used it: repeating that exact decryption is no replay. */
+  /**
+   * SHA-256 of the sorted `site:contribution SHA-256` pairs of the decryption that used it: repeating that exact sum
+   * is no replay, whatever the signatures; any other combination would let the differences isolate one site.
+   */
   set_sha256: string;
+  /** SHA-256 of the contribution (its ciphertexts as the site signed them). */
+  contribution_sha256: string;
 }
 
 export interface VerificationContext {
@@ -55,6 +60,8 @@ export interface AcceptedContribution {
   siteId: string;
   ciphertexts: Uint8Array[];
   recordSha256: string;
+  /** SHA-256 of the ciphertexts, as the site signed it. */
+  contributionSha256: string;
   nonce: string;
   attestation: RoundContribution['attestation'];
 }
@@ -88,6 +95,9 @@ export function verifyContributions(served: readonly RoundContribution[], contex
   const countedSites = new Set<string>();
   const usedByRecord = new Map(context.used.map((used) => [used.record_sha256, used]));
   const usedNonces = new Map(context.used.map((used) => [`${used.site_id}/${used.nonce}`, used]));
+  // A site's contribution to a round, however often it was signed (an agent signs again when a task is sent again).
+  const usedContributions = new Map(context.used.map((used) => [`${used.site_id}/${used.round_id}/${used.contribution_sha256}`, used]));
+  const usedSiteRounds = new Map(context.used.map((used) => [`${used.site_id}/${used.round_id}`, used]));
   const candidates: { item: AcceptedContribution; refuse: (reason: ContributionRefusalReason, detail: string) => void }[] = [];
   for (const item of served) {
     const siteId = item.site_id;
@@ -179,13 +189,17 @@ export function verifyContributions(served: readonly RoundContribution[], contex
       continue;
     }
     countedSites.add(siteId);
-    candidates.push({ item: { siteId, ciphertexts, recordSha256, nonce: record.nonce, attestation }, refuse });
+    candidates.push({ item: { siteId, ciphertexts, recordSha256, contributionSha256: record.contribution_sha256, nonce: record.nonce, attestation }, refuse });
   }
-  const setSha256 = sha256(candidates.map((candidate) => candidate.item.recordSha256).sort().join('\n'));
+  const setSha256 = sha256(candidates.map((candidate) => `${candidate.item.siteId}:${candidate.item.contributionSha256}`).sort().join('\n'));
   for (const { item, refuse } of candidates) {
-    const earlier = usedByRecord.get(item.recordSha256) ?? usedNonces.get(`${item.siteId}/${item.nonce}`);
-    // Repeating exactly the same decryption reveals nothing new; any other reuse of a record is a replay.
-    if (earlier !== undefined && (earlier.set_sha256 !== setSha256 || earlier.record_sha256 !== item.recordSha256)) {
+    const earlier =
+      usedByRecord.get(item.recordSha256) ??
+      usedNonces.get(`${item.siteId}/${item.nonce}`) ??
+      usedContributions.get(`${item.siteId}/${context.roundId}/${item.contributionSha256}`) ??
+      usedSiteRounds.get(`${item.siteId}/${context.roundId}`);
+    // Repeating exactly the same sum reveals nothing new; any other reuse of a site's contribution (or of its round) is a replay.
+    if (earlier !== undefined && earlier.set_sha256 !== setSha256) {
       refuse('replayed', `used by an earlier decryption of round ${earlier.round_id}`);
       continue;
     }

@@ -307,7 +307,7 @@ export async function decryptRound(options: DecryptOptions) {
     appendFileSync(
       usedPath,
       counted
-        .map((contribution) => `${JSON.stringify({ record_sha256: contribution.recordSha256, site_id: contribution.siteId, nonce: contribution.nonce, round_id: options.round, set_sha256: verification.setSha256 } satisfies UsedRecord)}\n`)
+        .map((contribution) => `${JSON.stringify({ record_sha256: contribution.recordSha256, site_id: contribution.siteId, nonce: contribution.nonce, round_id: options.round, set_sha256: verification.setSha256, contribution_sha256: contribution.contributionSha256 } satisfies UsedRecord)}\n`)
         .join(''),
       { mode: 0o600 },
     );
