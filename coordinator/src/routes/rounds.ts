@@ -21,7 +21,7 @@ import type { Principal } from '../access-control.ts';
 import type { AuditRecorder } from '../coordinator-audit.ts';
 import { CoordinatorError } from '../errors.ts';
 import type { RoundRunner } from '../rounds.ts';
-import type { CoordinatorStore, RoundRecord } from '../storage/store.ts';
+import type { CoordinatorStore, RoundRecord, StudyRecord } from '../storage/store.ts';
 import { isoTime } from './request-validation.ts';
 
 export interface RoundRoutesOptions {
@@ -148,11 +148,8 @@ export async function roundRoutes(app: FastifyInstance, options: RoundRoutesOpti
           ...(site.code !== null ? { code: site.code } : {}),
           ...(site.privacy ? { privacy: site.privacy } : {}),
         })),
-        min_sites: study.protection.minSites,
-        metric_spec: metricSpecToInput(study.metricSpec),
-        privacy: study.protection.privacy,
+        ...releaseContext(study, round),
         plan: study.protection.encryption,
-        released: round.result !== null,
         ciphertexts_base64: ciphertexts.map((bytes) => Buffer.from(bytes).toString('base64')),
         coordinator_audit_head: { seq: read.seq, hash: read.hash },
       };
@@ -193,11 +190,8 @@ export async function roundRoutes(app: FastifyInstance, options: RoundRoutesOpti
         created_at: isoTime(round.createdAt),
         deadline_at: isoTime(round.deadlineAt),
         closed_at: round.closedAt === null ? null : isoTime(round.closedAt),
-        min_sites: study.protection.minSites,
-        metric_spec: metricSpecToInput(study.metricSpec),
-        privacy: study.protection.privacy,
+        ...releaseContext(study, round),
         plan: study.protection.encryption,
-        released: round.result !== null,
         contributions: kept.map((item) => ({
           site_id: item.siteId,
           ciphertexts_base64: item.ciphertexts.map((bytes) => Buffer.from(bytes).toString('base64')),
@@ -253,4 +247,14 @@ export async function roundRoutes(app: FastifyInstance, options: RoundRoutesOpti
       return { round_id: id, release: 'released' as const };
     },
   );
+}
+
+/** What the key holder needs to finalize a round, as the study defines it (the plan, checked by the caller, aside). */
+function releaseContext(study: StudyRecord, round: RoundRecord) {
+  return {
+    min_sites: study.protection.minSites,
+    metric_spec: metricSpecToInput(study.metricSpec),
+    privacy: study.protection.privacy,
+    released: round.result !== null,
+  };
 }
