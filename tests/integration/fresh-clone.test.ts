@@ -1,4 +1,4 @@
-// A user's clone has no ../shared beside it: no test, example or reference script may read from there.
+// A user's clone has no steering folder beside it: no test, example or reference script may read data from there.
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../helpers/run-cli.ts';
 
 const RUNNABLE = /\.(ts|js|mjs|py|R|sh)$/;
-// A path that leaves the repository for the steering folder: ../shared, or shared/data named as a path.
+// A path that leaves the repository for the steering folder (its shared data folder named as a path).
 const OUTSIDE_DATA = /\.\.\/shared\b|['"`/]shared\/data|'shared',\s*'data'/;
 
 describe('fresh clone', () => {
