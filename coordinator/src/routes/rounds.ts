@@ -14,6 +14,7 @@ import {
 } from '@fedval/protocol';
 import type { RoundAggregateResponse, RoundContributionsResponse, RoundView } from '@fedval/protocol';
 import type { FastifyInstance } from 'fastify';
+import type { BfvPlan } from '@fedval/he';
 import { metricSpecToInput } from '@fedval/metrics';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { actorOf } from '../access-control.ts';
@@ -112,6 +113,17 @@ export async function roundRoutes(app: FastifyInstance, options: RoundRoutesOpti
     },
   );
 
+  /** A round of an encrypted study, with its study and plan, after the writes in flight are stored. */
+  async function encryptedRound(id: string): Promise<{ round: RoundRecord; study: StudyRecord; plan: BfvPlan }> {
+    await rounds.flush();
+    const round = await store.getRound(id);
+    if (!round) throw new CoordinatorError('FEDVAL_ERR_COORD_ROUND_NOT_FOUND', id);
+    const study = await store.getStudy(round.studyId);
+    const plan = study?.protection.encryption;
+    if (!study || !plan) throw new CoordinatorError('FEDVAL_ERR_COORD_NOT_ENCRYPTED', round.studyId);
+    return { round, study, plan };
+  }
+
   // The release certificate and the encrypted sum, for the privacy officer: never an individual contribution.
   api.get(
     '/api/rounds/:id/aggregate',
@@ -121,11 +133,7 @@ export async function roundRoutes(app: FastifyInstance, options: RoundRoutesOpti
     },
     async (request): Promise<RoundAggregateResponse> => {
       const { id } = request.params;
-      await rounds.flush();
-      const round = await store.getRound(id);
-      if (!round) throw new CoordinatorError('FEDVAL_ERR_COORD_ROUND_NOT_FOUND', id);
-      const study = await store.getStudy(round.studyId);
-      if (!study?.protection.encryption) throw new CoordinatorError('FEDVAL_ERR_COORD_NOT_ENCRYPTED', round.studyId);
+      const { round, study, plan } = await encryptedRound(id);
       const ciphertexts = round.state === 'aggregated' ? await store.getRoundEncryptedAggregate(id) : undefined;
       if (!ciphertexts) throw new CoordinatorError('FEDVAL_ERR_COORD_NOT_AGGREGATED', `round is ${round.state}`);
       const contributed = round.sites.filter((site) => site.status === 'contributed').map((site) => site.siteId);
@@ -149,7 +157,7 @@ export async function roundRoutes(app: FastifyInstance, options: RoundRoutesOpti
           ...(site.privacy ? { privacy: site.privacy } : {}),
         })),
         ...releaseContext(study, round),
-        plan: study.protection.encryption,
+        plan,
         ciphertexts_base64: ciphertexts.map((bytes) => Buffer.from(bytes).toString('base64')),
         coordinator_audit_head: { seq: read.seq, hash: read.hash },
       };
@@ -170,11 +178,7 @@ export async function roundRoutes(app: FastifyInstance, options: RoundRoutesOpti
     },
     async (request): Promise<RoundContributionsResponse> => {
       const { id } = request.params;
-      await rounds.flush();
-      const round = await store.getRound(id);
-      if (!round) throw new CoordinatorError('FEDVAL_ERR_COORD_ROUND_NOT_FOUND', id);
-      const study = await store.getStudy(round.studyId);
-      if (!study?.protection.encryption) throw new CoordinatorError('FEDVAL_ERR_COORD_NOT_ENCRYPTED', round.studyId);
+      const { round, study, plan } = await encryptedRound(id);
       if (round.state !== 'aggregated') throw new CoordinatorError('FEDVAL_ERR_COORD_NOT_AGGREGATED', `round is ${round.state}`);
       const kept = await store.listRoundContributions(id);
       const read = audit({
@@ -191,11 +195,11 @@ export async function roundRoutes(app: FastifyInstance, options: RoundRoutesOpti
         deadline_at: isoTime(round.deadlineAt),
         closed_at: round.closedAt === null ? null : isoTime(round.closedAt),
         ...releaseContext(study, round),
-        plan: study.protection.encryption,
+        plan,
         contributions: kept.map((item) => ({
           site_id: item.siteId,
           ciphertexts_base64: item.ciphertexts.map((bytes) => Buffer.from(bytes).toString('base64')),
-          record: item.record as RoundContributionsResponse['contributions'][number]['record'],
+          record: item.record,
           attestation: item.attestation,
           public_key: item.publicKey,
           received_at: isoTime(item.receivedAt),

@@ -2,10 +2,11 @@
 import { resolvedPrivacySpecSchema } from '@fedval/dp';
 import { bfvPlanSchema } from '@fedval/he';
 import { metricSpecSchema } from '@fedval/metrics';
-import { privacyAttestationSchema } from '@fedval/trust';
+import { contributionRecordSchema } from '@fedval/protocol';
+import { privacyAttestationSchema, resultAttestationSchema } from '@fedval/trust';
 import { z } from 'zod';
 import { ROUND_SITE_STATUSES, ROUND_STATES } from './store.ts';
-import type { ModelRecord, RoundRecord, RoundSiteRecord, StudyRecord } from './store.ts';
+import type { ModelRecord, RoundRecord, RoundSiteRecord, StoredContribution, StudyRecord } from './store.ts';
 
 /** A TEXT column holding JSON, parsed, then checked with `schema`. */
 function jsonColumn<S extends z.ZodType>(schema: S) {
@@ -149,6 +150,29 @@ const blob = z.instanceof(Uint8Array).nullable();
 export const aggregateRowSchema = z.object({ aggregate: blob });
 /** The encrypted aggregate of a bfv round (length-prefixed ciphertext frames). */
 export const encryptedAggregateRowSchema = z.object({ encrypted_aggregate: blob });
+
+/** A kept contribution; its ciphertexts stay framed bytes for the store to split. */
+export const contributionRowSchema = z
+  .object({
+    round_id: z.string(),
+    site_id: z.string(),
+    ciphertexts: z.instanceof(Uint8Array),
+    record_json: jsonColumn(contributionRecordSchema).nullable(),
+    attestation_json: jsonColumn(resultAttestationSchema).nullable(),
+    public_key: nullableText,
+    received_at: integer,
+  })
+  .transform(
+    (row): Omit<StoredContribution, 'ciphertexts'> & { frames: Uint8Array } => ({
+      roundId: row.round_id,
+      siteId: row.site_id,
+      frames: row.ciphertexts,
+      record: row.record_json,
+      attestation: row.attestation_json,
+      publicKey: row.public_key,
+      receivedAt: row.received_at,
+    }),
+  );
 
 export const siteSeenRowSchema = z.object({ id: z.string(), last_seen: integer });
 export const siteKeyRowSchema = z.object({ site_id: z.string(), public_key: z.string() });

@@ -4,7 +4,7 @@ import type { DatabaseSync } from 'node:sqlite';
 import { inWriteTransaction, openSqliteDatabase, SqliteError } from '@fedval/sqlite';
 import type { SQLInputValue } from 'node:sqlite';
 import { CoordinatorError } from '../errors.ts';
-import { aggregateRowSchema, encryptedAggregateRowSchema, modelRowSchema, roundRowSchema, roundSiteRowSchema, siteKeyRowSchema, siteSeenRowSchema, studyRowSchema } from './row-schemas.ts';
+import { aggregateRowSchema, contributionRowSchema, encryptedAggregateRowSchema, modelRowSchema, roundRowSchema, roundSiteRowSchema, siteKeyRowSchema, siteSeenRowSchema, studyRowSchema } from './row-schemas.ts';
 import type {
   CoordinatorStore,
   ModelRecord,
@@ -215,16 +215,11 @@ export class SqliteCoordinatorStore implements CoordinatorStore {
 
   async listRoundContributions(roundId: string): Promise<StoredContribution[]> {
     return this.#run(() => {
-      const rows = this.#db.prepare('SELECT * FROM round_contributions WHERE round_id = ? ORDER BY rowid').all(roundId) as Row[];
-      return rows.map((row) => ({
-        roundId: String(row.round_id),
-        siteId: String(row.site_id),
-        ciphertexts: splitFrames(row.ciphertexts as Uint8Array),
-        record: row.record_json === null ? null : (JSON.parse(String(row.record_json)) as Record<string, unknown>),
-        attestation: row.attestation_json === null ? null : (JSON.parse(String(row.attestation_json)) as StoredContribution['attestation']),
-        publicKey: row.public_key === null ? null : String(row.public_key),
-        receivedAt: Number(row.received_at),
-      }));
+      const rows = this.#db.prepare('SELECT * FROM round_contributions WHERE round_id = ? ORDER BY rowid').all(roundId);
+      return rows.map((row) => {
+        const { frames, ...kept } = contributionRowSchema.parse(row);
+        return { ...kept, ciphertexts: splitFrames(frames) };
+      });
     });
   }
 

@@ -5,6 +5,7 @@ import type { MetricSpec } from '@fedval/metrics';
 import type { PrivacyAttestation, ResultAttestation } from '@fedval/trust';
 
 import { ROUND_SITE_STATUSES, ROUND_STATES } from '@fedval/protocol';
+import type { ContributionRecord } from '@fedval/protocol';
 
 export { ROUND_SITE_STATUSES, ROUND_STATES };
 export type RoundState = (typeof ROUND_STATES)[number];
@@ -136,7 +137,7 @@ export interface StoredContribution {
   siteId: string;
   ciphertexts: Uint8Array[];
   /** The signed record's fields (snake_case, as served); null for a token site, which signs nothing. */
-  record: Record<string, unknown> | null;
+  record: ContributionRecord | null;
   attestation: ResultAttestation | null;
   /** The site's enrolled public key (raw Ed25519, base64) when the contribution arrived. */
   publicKey: string | null;
