@@ -23,6 +23,8 @@ import { CoordinatorClient } from './coordinator-client.ts';
 import { CliError } from './errors.ts';
 import { parseRoster, readRosterFile, rosterChanges } from './roster.ts';
 import type { Roster } from './roster.ts';
+import { listProblems } from '@fedval/schema';
+import { z } from 'zod';
 
 /** Files of a key directory. The secret key never leaves it; only `public.key` is sent to the coordinator. */
 export const KEY_FILES = Object.freeze({
@@ -197,10 +199,36 @@ function loadPinnedRoster(dir: string): Roster {
   return roster;
 }
 
+/** `study.json` of a key directory, as `fedval keys init` wrote it. */
+const studyFileSchema = z.object({ study_id: z.string().min(1), min_sites: z.int().positive().optional() });
+
+/** One line of `used-records.jsonl`: a record an earlier decryption used (@fedval/cli UsedRecord). */
+const usedRecordSchema = z.strictObject({
+  record_sha256: z.string(),
+  site_id: z.string(),
+  nonce: z.string(),
+  round_id: z.string(),
+  set_sha256: z.string(),
+  contribution_sha256: z.string(),
+});
+
+/** Parses one of the key directory's own JSON documents; a file that does not parse is refused, never guessed at. */
+function parseKeyFile<S extends z.ZodType>(schema: S, text: string, path: string): z.output<S> {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (cause) {
+    throw new CliError('FEDVAL_ERR_CLI_KEYS_MISSING', `${path} is not JSON`, { cause });
+  }
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw new CliError('FEDVAL_ERR_CLI_KEYS_MISSING', `${path}: ${listProblems(parsed.error).join('; ')}`);
+  return parsed.data;
+}
+
 async function readStudyFile(dir: string): Promise<{ study_id: string; min_sites: number }> {
-  const study = JSON.parse(await readKeyFile(dir, KEY_FILES.study, 'utf8')) as { study_id?: unknown; min_sites?: unknown };
-  if (typeof study.study_id !== 'string') throw new CliError('FEDVAL_ERR_CLI_KEYS_MISSING', `${join(dir, KEY_FILES.study)} names no study`);
-  return { study_id: study.study_id, min_sites: Number.isSafeInteger(study.min_sites) ? (study.min_sites as number) : DEFAULT_RELEASE_POLICY.minSites };
+  const path = join(dir, KEY_FILES.study);
+  const study = parseKeyFile(studyFileSchema, await readKeyFile(dir, KEY_FILES.study, 'utf8'), path);
+  return { study_id: study.study_id, min_sites: study.min_sites ?? DEFAULT_RELEASE_POLICY.minSites };
 }
 
 function readUsedRecords(dir: string): UsedRecord[] {
@@ -209,7 +237,7 @@ function readUsedRecords(dir: string): UsedRecord[] {
   return readFileSync(path, 'utf8')
     .split('\n')
     .filter((line) => line.trim() !== '')
-    .map((line) => JSON.parse(line) as UsedRecord);
+    .map((line) => parseKeyFile(usedRecordSchema, line, path));
 }
 
 export interface DecryptOptions {
