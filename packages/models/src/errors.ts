@@ -18,6 +18,10 @@ export const MODELS_ERROR_MESSAGES = {
   FEDVAL_ERR_MODELS_INFERENCE_FAILED: 'model inference failed',
   FEDVAL_ERR_MODELS_RUNNER_DISPOSED: 'model runner has been disposed',
   FEDVAL_ERR_MODELS_WRITE_FAILED: 'cannot write the model bundle',
+  FEDVAL_ERR_MODELS_INPUT_TYPE: 'model input is not a float32 tensor',
+  FEDVAL_ERR_MODELS_ZIPMAP_OUTPUT: 'model outputs probabilities as a sequence of maps (ZipMap): export it without ZipMap (skl2onnx: options={"zipmap": False})',
+  FEDVAL_ERR_MODELS_OUTPUT_AMBIGUOUS: 'model has several float outputs: name the one to read in the manifest (output.tensor)',
+  FEDVAL_ERR_MODELS_OUTPUT_NOT_FOUND: 'model has no output of the name the manifest gives (output.tensor)',
 } as const;
 
 export type ModelsErrorCode = keyof typeof MODELS_ERROR_MESSAGES;

@@ -1,12 +1,14 @@
-// @fedval/models — model bundles (manifest, hashes, files) and the TF.js runner that scores data with them.
+// @fedval/models — model bundles (manifest, hashes, files) and the TF.js and ONNX runners that score data with them.
 export { loadModelBundle } from './load-bundle.ts';
 export { DEFAULT_LOAD_MODEL_BUNDLE_OPTIONS } from './options.ts';
 export type { LoadModelBundleOptions } from './options.ts';
-export type { ModelRunner, PredictionChunk } from './runner.ts';
+export type { ModelRunner, PredictionChunk, RunnerBackend, RunnerBackendSelection } from './runner.ts';
 export { saveModelBundle } from './save-bundle.ts';
 export type { ModelBundleDescription } from './save-bundle.ts';
-export { modelManifestSchema, parseModelManifest, checkManifestColumns, requiredColumns, featureWidth, TFJS_MODEL_FILE } from './manifest.ts';
-export type { ModelManifest, FeatureSpec, NumericFeatureSpec, OneHotFeatureSpec, BundleFile } from './manifest.ts';
+export { saveOnnxBundle } from './save-onnx-bundle.ts';
+export type { SaveOnnxBundleOptions } from './save-onnx-bundle.ts';
+export { modelManifestSchema, parseModelManifest, checkManifestColumns, requiredColumns, featureWidth, outputWidth, TFJS_MODEL_FILE, ONNX_MODEL_FILE } from './manifest.ts';
+export type { ModelManifest, ModelOutputSpec, FeatureSpec, NumericFeatureSpec, OneHotFeatureSpec, BundleFile } from './manifest.ts';
 export { buildFeatureMatrix, FEATURE_EXCLUSIONS, DEFAULT_FEATURE_MATRIX_OPTIONS } from './feature-matrix.ts';
 export type { FeatureMatrix, FeatureMatrixOptions, FeatureExclusion, RawRow } from './feature-matrix.ts';
 export { selectModelBackend, MODEL_BACKENDS } from './backend.ts';

@@ -154,9 +154,12 @@ describe('loadModelBundle: manifest problems', () => {
     await rejectsWith(loadModelBundle(dir), 'FEDVAL_ERR_MODELS_INVALID_MANIFEST', 'manifest.json cannot list itself');
   });
 
-  it('refuses the reserved onnx format', async () => {
-    await writeManifest({ ...(await readManifest()), format: 'onnx' });
-    await rejectsWith(loadModelBundle(dir), 'FEDVAL_ERR_MODELS_UNSUPPORTED_FORMAT', 'onnx');
+  it('refuses a TF.js bundle relabelled onnx (it lists no model.onnx), and ONNX-only outputs in a TF.js bundle', async () => {
+    const manifest = await readManifest();
+    await writeManifest({ ...manifest, format: 'onnx' });
+    await rejectsWith(loadModelBundle(dir), 'FEDVAL_ERR_MODELS_INVALID_MANIFEST', 'an onnx bundle must list model.onnx');
+    await writeManifest({ ...manifest, output: { kind: 'class_probabilities', classes: ['a', 'b', 'c'] } });
+    await rejectsWith(loadModelBundle(dir), 'FEDVAL_ERR_MODELS_INVALID_MANIFEST', 'class_probabilities outputs and output.tensor are for onnx bundles');
   });
 
   it('refuses a manifest whose features do not match the model input width', async () => {

@@ -8,6 +8,7 @@ import type { LoadModelBundleOptions } from './options.ts';
 import { resolveLoadOptions } from './options.ts';
 import type { ModelRunner } from './runner.ts';
 import { TfjsModelRunner } from './runner.ts';
+import { loadOnnxRunner } from './onnx-runner.ts';
 import { bundleLoadHandler, isGraphModelJson } from './tfjs-io.ts';
 
 type Shape = readonly (number | null | undefined)[] | undefined;
@@ -27,14 +28,17 @@ function fits(shape: Shape, width: number): boolean {
 
 /**
  * Loads the bundle in `dir`: validates `manifest.json`, reads every listed file within the size
- * limits and checks its SHA-256, selects the TF.js backend, loads the model from the verified bytes
- * (never from the file system again, and without tfjs-node), and checks that the model's input width
- * matches the manifest's features and that it has one probability output.
+ * limits and checks its SHA-256, then loads the model from the verified bytes (never from the file
+ * system again). A `tfjs` bundle: selects the TF.js backend, loads without tfjs-node, and checks that
+ * the model's input width matches the manifest's features and that it has one probability output.
+ * An `onnx` bundle: an ONNX Runtime CPU session, checked as `loadOnnxRunner` says.
  */
 export async function loadModelBundle(dir: string, options: Partial<LoadModelBundleOptions> = {}): Promise<ModelRunner> {
   const resolved = resolveLoadOptions(options);
   const bundle = await readVerifiedBundle(dir, resolved);
   const { manifest } = bundle;
+  const featureOptions = { missingTokens: resolved.missingTokens };
+  if (manifest.format === 'onnx') return loadOnnxRunner(bundle, { batchSize: resolved.batchSize, threads: resolved.onnxThreads, featureOptions });
   if (manifest.format !== 'tfjs') throw new ModelsError('FEDVAL_ERR_MODELS_UNSUPPORTED_FORMAT', manifest.format);
 
   const backend = await selectModelBackend(resolved.backend);
@@ -66,6 +70,6 @@ export async function loadModelBundle(dir: string, options: Partial<LoadModelBun
     manifestSha256: bundle.manifestSha256,
     backend,
     batchSize: resolved.batchSize,
-    featureOptions: { missingTokens: resolved.missingTokens },
+    featureOptions,
   });
 }

@@ -67,7 +67,7 @@ describe('parseModelManifest', () => {
       '(root): Unrecognized key: "extra"',
       ': name: Too small',
       'format: Invalid option',
-      'output.kind: Invalid input',
+      "output.kind: Invalid discriminator value. Expected 'probability' | 'class_probabilities'",
       'inputs[0].standardize.sd: ',
       'inputs[1].missing: expected "exclude" or { "impute": <number> }',
       'inputs[2].categories: categories must be unique',

@@ -10,6 +10,8 @@ const MAX_FILES = 4096; // listed files
 
 /** The model file at the root of every `tfjs` bundle. */
 export const TFJS_MODEL_FILE = 'model.json';
+/** The model file at the root of every `onnx` bundle. */
+export const ONNX_MODEL_FILE = 'model.onnx';
 
 const columnName = z.string().min(1).max(MAX_NAME_LENGTH);
 const base64 = z.string().min(1).max(MAX_TEXT_LENGTH).regex(/^[A-Za-z0-9+/]+={0,2}$/, 'expected base64');
@@ -46,6 +48,29 @@ const oneHotFeatureSchema = z
 
 const featureSchema = z.discriminatedUnion('kind', [numericFeatureSchema, oneHotFeatureSchema]);
 
+/** ONNX bundles only: the name of the graph output to read, when the graph has more than one float tensor output. */
+const outputTensorName = z.string().min(1).max(MAX_NAME_LENGTH).optional();
+
+/** Binary models: one probability of the positive class per row. */
+const probabilityOutputSchema = z.strictObject({
+  kind: z.literal('probability'),
+  positive: z.string().min(1).max(MAX_TEXT_LENGTH),
+  tensor: outputTensorName,
+});
+
+/** Multiclass models (ONNX bundles): one probability per class per row, in the order of `classes`. */
+const classProbabilitiesOutputSchema = z.strictObject({
+  kind: z.literal('class_probabilities'),
+  classes: z
+    .array(z.string().min(1).max(MAX_NAME_LENGTH))
+    .min(2)
+    .max(MAX_CATEGORIES)
+    .refine((c) => new Set(c).size === c.length, 'classes must be unique'),
+  tensor: outputTensorName,
+});
+
+const outputSchema = z.discriminatedUnion('kind', [probabilityOutputSchema, classProbabilitiesOutputSchema]);
+
 const bundleFileSchema = z.strictObject({
   path: z.string().min(1).max(1024),
   sha256: z.string().regex(/^[0-9a-f]{64}$/, 'expected a lowercase hex SHA-256 digest'),
@@ -60,7 +85,7 @@ export const modelManifestSchema = z
     description: z.string().max(MAX_TEXT_LENGTH),
     format: z.enum(['tfjs', 'onnx']),
     inputs: z.array(featureSchema).min(1).max(MAX_INPUTS),
-    output: z.strictObject({ kind: z.literal('probability'), positive: z.string().min(1).max(MAX_TEXT_LENGTH) }),
+    output: outputSchema,
     files: z
       .array(bundleFileSchema)
       .min(1)
@@ -72,6 +97,14 @@ export const modelManifestSchema = z
   .refine((m) => m.format !== 'tfjs' || m.files.some((f) => f.path === TFJS_MODEL_FILE), {
     message: 'a tfjs bundle must list model.json',
     path: ['files'],
+  })
+  .refine((m) => m.format !== 'onnx' || m.files.some((f) => f.path === ONNX_MODEL_FILE), {
+    message: 'an onnx bundle must list model.onnx',
+    path: ['files'],
+  })
+  .refine((m) => m.format === 'onnx' || (m.output.kind === 'probability' && m.output.tensor === undefined), {
+    message: 'class_probabilities outputs and output.tensor are for onnx bundles',
+    path: ['output'],
   });
 
 export type ModelManifest = z.infer<typeof modelManifestSchema>;
@@ -79,6 +112,12 @@ export type FeatureSpec = z.infer<typeof featureSchema>;
 export type NumericFeatureSpec = z.infer<typeof numericFeatureSchema>;
 export type OneHotFeatureSpec = z.infer<typeof oneHotFeatureSchema>;
 export type BundleFile = z.infer<typeof bundleFileSchema>;
+export type ModelOutputSpec = z.infer<typeof outputSchema>;
+
+/** Scores per row the model gives: 1 for a probability output, one per class for class probabilities. */
+export function outputWidth(output: ModelOutputSpec): number {
+  return output.kind === 'probability' ? 1 : output.classes.length;
+}
 
 function formatIssuePath(path: readonly PropertyKey[]): string {
   let out = '';

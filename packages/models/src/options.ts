@@ -14,6 +14,8 @@ export interface LoadModelBundleOptions extends BundleLimits, FeatureMatrixOptio
   backend: ModelBackend | 'auto';
   /** Rows per inference call; rows of small chunks are gathered up to this. Default 16384 rows. */
   batchSize: number;
+  /** ONNX bundles: ONNX Runtime intra-op threads; 0 lets ONNX Runtime choose (one per physical core). Default 0. */
+  onnxThreads: number;
 }
 
 export const DEFAULT_LOAD_MODEL_BUNDLE_OPTIONS: Readonly<LoadModelBundleOptions> = Object.freeze({
@@ -21,14 +23,17 @@ export const DEFAULT_LOAD_MODEL_BUNDLE_OPTIONS: Readonly<LoadModelBundleOptions>
   ...DEFAULT_FEATURE_MATRIX_OPTIONS,
   backend: 'auto',
   batchSize: 16384, // rows
+  onnxThreads: 0, // threads; 0 = ONNX Runtime's choice
 });
 
 const MAX_BATCH_SIZE = 4 * 1024 * 1024; // rows
+const MAX_ONNX_THREADS = 1024; // threads
 
 const positiveBytes = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
 const optionsSchema = z.strictObject({
   backend: z.enum(['auto', ...MODEL_BACKENDS]),
   batchSize: z.number().int().min(1).max(MAX_BATCH_SIZE),
+  onnxThreads: z.number().int().min(0).max(MAX_ONNX_THREADS),
   maxManifestBytes: positiveBytes,
   maxFileBytes: positiveBytes,
   maxBundleBytes: positiveBytes,

@@ -1,19 +1,31 @@
-// runner.ts — scores streamed chunks of raw rows with a loaded TF.js model, in large batches, without leaking tensors.
+// runner.ts — scores streamed chunks of raw rows with a loaded model in large batches; the TF.js runner, without leaking tensors.
 import * as tf from '@tensorflow/tfjs';
-import type { BackendSelection } from './backend.ts';
+import type { BackendSelection, ModelBackend } from './backend.ts';
 import { ensureBackend } from './backend.ts';
 import { ModelsError } from './errors.ts';
 import type { FeatureExclusion, FeatureMatrix, FeatureMatrixOptions, RawRow } from './feature-matrix.ts';
 import { buildFeatureMatrix } from './feature-matrix.ts';
 import type { ModelManifest } from './manifest.ts';
-import { featureWidth } from './manifest.ts';
+import { featureWidth, outputWidth } from './manifest.ts';
 
 /** Scores for one input chunk, aligned with its rows. */
 export interface PredictionChunk {
-  /** Probability of the positive class per row; NaN for excluded rows. */
+  /**
+   * Row-major, `outputWidth` per row: the probability of the positive class (binary models) or of each class in the
+   * manifest's order (multiclass models); NaN for excluded rows.
+   */
   scores: Float32Array;
   /** Per row: null when scored, otherwise why not. */
   excluded: (FeatureExclusion | null)[];
+}
+
+/** The runtime a runner scores with: a TF.js backend, or ONNX Runtime's CPU provider. */
+export type RunnerBackend = ModelBackend | 'onnxruntime';
+
+/** The runtime in use and why faster ones were skipped (for the caller to log). */
+export interface RunnerBackendSelection {
+  backend: RunnerBackend;
+  skipped: BackendSelection['skipped'];
 }
 
 /** A loaded, verified model ready to score data. */
@@ -21,10 +33,12 @@ export interface ModelRunner {
   readonly manifest: ModelManifest;
   /** Lowercase hex SHA-256 of the bundle's `manifest.json`; identifies the exact bundle. */
   readonly manifestSha256: string;
-  /** The TF.js backend in use and why faster ones were skipped. */
-  readonly backend: BackendSelection;
+  /** The runtime in use (a TF.js backend, or onnxruntime) and why faster ones were skipped. */
+  readonly backend: RunnerBackendSelection;
   /** Rows per inference call. */
   readonly batchSize: number;
+  /** Scores per row: 1 for a probability output, the number of classes for class probabilities. */
+  readonly outputWidth: number;
   /**
    * Scores a stream of row chunks: yields one PredictionChunk per input chunk, in order. Rows of
    * consecutive chunks are gathered into batches of `batchSize`, so chunk size does not limit speed.
@@ -45,32 +59,35 @@ interface PendingChunk {
   done: number;
 }
 
-export class TfjsModelRunner implements ModelRunner {
+/**
+ * The batching every runner shares: encodes each chunk's rows with the manifest's features, gathers the included rows
+ * of consecutive chunks into batches of `batchSize`, and scatters each batch's scores back to their rows. A runtime
+ * only supplies `infer`.
+ */
+export abstract class BatchedModelRunner implements ModelRunner {
   readonly manifest: ModelManifest;
   readonly manifestSha256: string;
-  readonly backend: BackendSelection;
+  abstract readonly backend: RunnerBackendSelection;
   readonly batchSize: number;
-  readonly #model: TfModel;
+  readonly outputWidth: number;
   readonly #width: number;
   readonly #featureOptions: FeatureMatrixOptions;
   #disposed = false;
 
-  constructor(init: {
-    model: TfModel;
-    manifest: ModelManifest;
-    manifestSha256: string;
-    backend: BackendSelection;
-    batchSize: number;
-    featureOptions: FeatureMatrixOptions;
-  }) {
-    this.#model = init.model;
+  constructor(init: { manifest: ModelManifest; manifestSha256: string; batchSize: number; featureOptions: FeatureMatrixOptions }) {
     this.manifest = init.manifest;
     this.manifestSha256 = init.manifestSha256;
-    this.backend = init.backend;
     this.batchSize = init.batchSize;
     this.#featureOptions = init.featureOptions;
     this.#width = featureWidth(init.manifest.inputs);
+    this.outputWidth = outputWidth(init.manifest.output);
   }
+
+  /** Scores `n` rows of `width` features (row-major); returns `n × outputWidth` scores. */
+  protected abstract infer(values: Float32Array, n: number, width: number): Promise<Float32Array>;
+
+  /** Frees the runtime's resources (called once). */
+  protected abstract release(): void;
 
   async *predict(chunks: AsyncIterable<readonly RawRow[]> | Iterable<readonly RawRow[]>): AsyncGenerator<PredictionChunk> {
     this.#assertUsable();
@@ -79,7 +96,7 @@ export class TfjsModelRunner implements ModelRunner {
     let queued = 0;
     for await (const rows of chunks) {
       const matrix = buildFeatureMatrix(this.manifest.inputs, rows, this.#featureOptions);
-      pending.push({ matrix, scores: new Float32Array(rows.length).fill(Number.NaN), done: 0 });
+      pending.push({ matrix, scores: new Float32Array(rows.length * this.outputWidth).fill(Number.NaN), done: 0 });
       queued += matrix.rowIndex.length;
       while (queued >= this.batchSize) {
         await this.#scoreNext(pending, this.batchSize, batch);
@@ -101,7 +118,7 @@ export class TfjsModelRunner implements ModelRunner {
   dispose(): void {
     if (this.#disposed) return;
     this.#disposed = true;
-    this.#model.dispose();
+    this.release();
   }
 
   #assertUsable(): void {
@@ -135,22 +152,50 @@ export class TfjsModelRunner implements ModelRunner {
       }
       input = batch.buffer.subarray(0, n * width);
     }
-    const scores = await this.#infer(input, n);
+    const scores = await this.infer(input, n, width);
+    this.#assertUsable();
+    const k = this.outputWidth;
     let offset = 0;
     for (const { chunk, start, count } of segments) {
       const { rowIndex } = chunk.matrix;
-      for (let k = 0; k < count; k++) chunk.scores[rowIndex[start + k] as number] = scores[offset + k] as number;
+      if (k === 1) {
+        for (let i = 0; i < count; i++) chunk.scores[rowIndex[start + i] as number] = scores[offset + i] as number;
+      } else {
+        for (let i = 0; i < count; i++) chunk.scores.set(scores.subarray((offset + i) * k, (offset + i + 1) * k), (rowIndex[start + i] as number) * k);
+      }
       chunk.done += count;
       offset += count;
     }
   }
+}
 
-  async #infer(values: Float32Array, n: number): Promise<Float32Array> {
+export class TfjsModelRunner extends BatchedModelRunner {
+  readonly backend: BackendSelection;
+  readonly #model: TfModel;
+
+  constructor(init: {
+    model: TfModel;
+    manifest: ModelManifest;
+    manifestSha256: string;
+    backend: BackendSelection;
+    batchSize: number;
+    featureOptions: FeatureMatrixOptions;
+  }) {
+    super(init);
+    this.#model = init.model;
+    this.backend = init.backend;
+  }
+
+  protected release(): void {
+    this.#model.dispose();
+  }
+
+  protected async infer(values: Float32Array, n: number, width: number): Promise<Float32Array> {
     await ensureBackend(this.backend.backend);
     let output: tf.Tensor | undefined;
     try {
       output = tf.tidy(() => {
-        const x = tf.tensor2d(values, [n, this.#width]);
+        const x = tf.tensor2d(values, [n, width]);
         // LayersModel.predict would re-split the batch into slices of 32 rows; predictOnBatch does not.
         const y = this.#model instanceof tf.LayersModel ? this.#model.predictOnBatch(x) : this.#model.predict(x);
         const first = Array.isArray(y) ? y[0] : y instanceof tf.Tensor ? y : Object.values(y)[0];
