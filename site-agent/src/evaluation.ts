@@ -48,6 +48,9 @@ export async function evaluateDataset(options: EvaluationOptions): Promise<Evalu
   const groupColumns = spec.groups.map((group) => group.column);
   const width = spec.task === 'multiclass' ? spec.classes!.length : 1;
   const classIndex = new Map((spec.classes ?? []).map((name, i) => [name, i]));
+  if (spec.task === 'multiclass' && scorer.classes !== undefined && JSON.stringify(scorer.classes) !== JSON.stringify(spec.classes)) {
+    throw new AgentError('FEDVAL_ERR_AGENT_INVALID_TASK', `the task's classes ${JSON.stringify(spec.classes)} are not the model's ${JSON.stringify(scorer.classes)}, in order`);
+  }
   let included = 0;
   for await (const chunk of readCsvChunks(source)) {
     options.signal?.throwIfAborted();

@@ -89,14 +89,16 @@ export async function loadLocalModelScorer(dir: string, log: Logger, batchRows =
 
 function modelRowScorer(runner: ModelRunner): RowScorer {
   const columns = modelColumns(runner.manifest);
+  const { output } = runner.manifest;
   return {
     requiredColumns: columns,
     description: `model ${runner.manifest.name} ${runner.manifest.version} (${runner.backend.backend})`,
+    ...(output.kind === 'class_probabilities' ? { classes: output.classes } : {}),
     async score(rows) {
       const chunk = await runner.predictRows(rows);
       return {
         scores: Float64Array.from(chunk.scores),
-        width: 1,
+        width: runner.outputWidth,
         // A feature value the model cannot read is missing information for that patient.
         excluded: chunk.excluded.map((reason): ScoreExclusion | null => (reason ? 'missing_features' : null)),
       };

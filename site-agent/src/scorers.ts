@@ -22,6 +22,8 @@ export interface RowScorer {
   readonly requiredColumns: readonly string[];
   /** A short, data-free description for logs and audit (column name, or model name, version and backend). */
   readonly description: string;
+  /** A multiclass model's classes in the order of its scores (its manifest's); a multiclass task must list the same. */
+  readonly classes?: readonly string[];
   score(rows: readonly DataRow[]): Promise<ScoredChunk>;
 }
 

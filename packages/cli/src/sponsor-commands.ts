@@ -1,4 +1,4 @@
-// sponsor-commands.ts — `fedval models | studies | rounds | sites list`: the sponsor's and operator's REST routes as commands.
+// sponsor-commands.ts — `fedval models | studies | rounds | sites list`: the sponsor's and operator's REST routes as commands, and `models pack`.
 import { Command, Option } from '@fedval/command-line';
 import { formatMetricsTable, metricSpecToInput, resolveMetricSpec } from '@fedval/metrics';
 import type { MetricsReport } from '@fedval/metrics';
@@ -17,6 +17,8 @@ import {
   describeStudy,
   describeStudyRow,
 } from './human-output.ts';
+import { packOnnxModel } from './model-pack.ts';
+import type { ModelPackOptions } from './model-pack.ts';
 import { readModelUpload } from './model-upload.ts';
 import { withPrivacyOptions } from './privacy-options.ts';
 import type { PrivacyCommandOptions } from './privacy-options.ts';
@@ -45,7 +47,28 @@ export function addSponsorCommands(program: Command, sites: Command, token: () =
     process.stdout.write(options.json ? `${JSON.stringify(document, null, 2)}\n` : `${human()}\n`);
   };
 
-  const models = program.command('models').description('sponsor: model bundles registered with the coordinator');
+  const models = program.command('models').description('sponsor: model bundles: pack an ONNX export, register with the coordinator');
+  models
+    .command('pack')
+    .description(
+      'make an ONNX model bundle: check the graph against the feature description in ONNX Runtime, then write model.onnx and ' +
+        'manifest.json (its SHA-256 and, with --sign, the sponsor signature) to a new or empty directory',
+    )
+    .requiredOption('--onnx <file>', 'the exported ONNX graph: one float32 [batch, features] input; probabilities as a tensor (export without ZipMap)')
+    .requiredOption('--features <yaml>', 'name, version, description, inputs (the features in the graph\'s input order) and output, as in manifest.json')
+    .requiredOption('--out <dir>', 'bundle directory to create (new or empty)')
+    .option('--sign <key>', "the sponsor's Ed25519 private key (PKCS#8 PEM, mode 0600): sign the manifest")
+    .option('--json', 'print one JSON document on stdout')
+    .action(async (options: ModelPackOptions & { json?: boolean }) => {
+      const packed = await packOnnxModel(options);
+      const document = { model_id: packed.modelId, dir: options.out, name: packed.manifest.name, version: packed.manifest.version, signer_fingerprint: packed.signerFingerprint };
+      process.stdout.write(
+        options.json
+          ? `${JSON.stringify(document, null, 2)}\n`
+          : `packed ${packed.manifest.name} ${packed.manifest.version} into ${options.out}: model id ${packed.modelId}; ` +
+              `${packed.signerFingerprint ? `signed by sponsor key ${packed.signerFingerprint}` : 'unsigned'}\n`,
+      );
+    });
   coordinatorCommand(models.command('register'))
     .description('check a model bundle directory (manifest.json and the files it lists, each against its SHA-256) and register it')
     .argument('<dir>', 'model bundle directory (manifest.json, model files)')

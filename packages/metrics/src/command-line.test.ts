@@ -24,7 +24,7 @@ describe('evaluation command-line options', () => {
       expect(() => metricSpecFromOptions({ ...base, ...options } as typeof base)).toThrow(expect.objectContaining({ code: 'FEDVAL_ERR_METRICS_INVALID_SPEC', message: expect.stringContaining(fragment) }));
     refused({ score: undefined }, '--score or --model');
     refused({ model: './m' }, '--score or --model');
-    refused({ score: undefined, model: './m', task: 'regression', range: '0,1' }, 'binary tasks only');
+    refused({ score: undefined, model: './m', task: 'regression', range: '0,1' }, 'binary or multiclass tasks only');
     refused({ task: 'multiclass' }, '--classes');
     refused({ task: 'regression', range: '0,x' }, '--range');
     refused({ task: 'survival' }, '--task must be');

@@ -31,7 +31,7 @@ export const EVALUATION_OPTIONS: readonly EvaluationOptionDeclaration[] = Object
       'column with the predicted probability of the positive class (multiclass: one column per class, comma-separated; regression: the prediction)',
     kind: 'text',
   },
-  { flags: '--model <dir>', description: 'model bundle directory (manifest.json + TF.js model); binary tasks', kind: 'text' },
+  { flags: '--model <dir>', description: 'model bundle directory (manifest.json + TF.js or ONNX model); binary or multiclass tasks', kind: 'text' },
   { flags: '--group <column[:cuts]>', description: 'subgroup column, repeatable; numeric bands with cuts, e.g. age:50,70', kind: 'repeatable', defaultValue: [] },
   { flags: '--threshold <t>', description: 'decision threshold on the score grid', kind: 'decimal', defaultValue: 0.5 },
   { flags: '--bins <B>', description: 'score histogram bins over [0, 1]', kind: 'decimal', defaultValue: 1000 },
@@ -72,7 +72,7 @@ export function metricSpecFromOptions(options: EvaluationCommandOptions): Partia
     throw new MetricsError('FEDVAL_ERR_METRICS_INVALID_SPEC', message);
   };
   if (Boolean(options.score) === Boolean(options.model)) problem('give exactly one of --score or --model');
-  if (options.model && options.task !== 'binary') problem('--model bundles predict a probability: binary tasks only');
+  if (options.model && options.task === 'regression') problem('--model bundles predict probabilities: binary or multiclass tasks only');
   const shared = { bins: options.bins, threshold: options.threshold, calibrationBins: options.calibrationBins, minCellSize: options.minCell };
   switch (options.task) {
     case 'binary':
