@@ -7,6 +7,7 @@ import { parse as parseYaml } from 'yaml';
 import { sha256Hex } from './bundle-files.ts';
 import { ModelsError } from './errors.ts';
 import type { RawRow } from './feature-matrix.ts';
+import { buildFeatureMatrix } from './feature-matrix.ts';
 import { loadModelBundle } from './load-bundle.ts';
 import type { ModelManifest } from './manifest.ts';
 import type { ModelBundleDescription } from './save-bundle.ts';
@@ -209,5 +210,22 @@ describe('ONNX runner rows', () => {
     expect(manifest.signature).toEqual(signature);
     expect(JSON.parse(await readFile(path.join(dir, 'manifest.json'), 'utf8'))).toEqual(manifest);
     expect(manifest.files).toEqual([{ path: 'model.onnx', sha256: sha256Hex(model('mlp')) }]);
+  });
+});
+
+describe('ONNX runner on encoded features', () => {
+  it('scores a feature matrix in batches as it scores the rows, and refuses values that are not whole rows', async () => {
+    const runner = await loadModelBundle(await bundle(model('multiclass'), description('multiclass')), { batchSize: 100 });
+    try {
+      const rows = readSite('site-c.csv');
+      const features = buildFeatureMatrix(runner.manifest.inputs, rows).values;
+      const scores = await runner.predictFeatures(features);
+      const expected = (reference.models['multiclass']!['site-c.csv'] as number[][]).flat();
+      expect(scores.length).toBe(expected.length);
+      expect(Math.max(...Array.from(scores, (s, i) => Math.abs(s - (expected[i] as number))))).toBeLessThan(TOLERANCE);
+      await rejectsWith(runner.predictFeatures(features.subarray(0, 8)), 'FEDVAL_ERR_MODELS_SHAPE_MISMATCH', 'not whole rows of 7');
+    } finally {
+      runner.dispose();
+    }
   });
 });

@@ -46,6 +46,11 @@ export interface ModelRunner {
   predict(chunks: AsyncIterable<readonly RawRow[]> | Iterable<readonly RawRow[]>): AsyncGenerator<PredictionChunk>;
   /** Scores one array of rows. */
   predictRows(rows: readonly RawRow[]): Promise<PredictionChunk>;
+  /**
+   * Scores rows already encoded as the manifest's features (row-major, `featureWidth(manifest.inputs)` values per
+   * row, as `buildFeatureMatrix` makes them), in batches of `batchSize`; returns `outputWidth` scores per row.
+   */
+  predictFeatures(values: Float32Array): Promise<Float32Array>;
   /** Frees the model's weights; the runner cannot be used afterwards. */
   dispose(): void;
 }
@@ -113,6 +118,22 @@ export abstract class BatchedModelRunner implements ModelRunner {
     const results: PredictionChunk[] = [];
     for await (const chunk of this.predict([rows])) results.push(chunk);
     return results[0] as PredictionChunk;
+  }
+
+  async predictFeatures(values: Float32Array): Promise<Float32Array> {
+    this.#assertUsable();
+    const width = this.#width;
+    if (values.length % width !== 0) {
+      throw new ModelsError('FEDVAL_ERR_MODELS_SHAPE_MISMATCH', `${values.length} feature values are not whole rows of ${width}`);
+    }
+    const n = values.length / width;
+    const scores = new Float32Array(n * this.outputWidth);
+    for (let start = 0; start < n; start += this.batchSize) {
+      const count = Math.min(this.batchSize, n - start);
+      scores.set(await this.infer(values.subarray(start * width, (start + count) * width), count, width), start * this.outputWidth);
+      this.#assertUsable();
+    }
+    return scores;
   }
 
   dispose(): void {
