@@ -70,10 +70,11 @@ def float_input(width, name='float_input'):
     return helper.make_tensor_value_info(name, TensorProto.FLOAT, ['N', width])
 
 
-def save(model_graph, path):
+def save(model_graph, path, check=True):
     model = helper.make_model(model_graph, opset_imports=OPSETS, producer_name='fedval examples/onnx/build-models.py')
     model.ir_version = IR_VERSION
-    onnx.checker.check_model(model)
+    if check:  # the checker would open the external data files
+        onnx.checker.check_model(model)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, 'wb') as f:
         f.write(model.SerializeToString())
@@ -225,6 +226,22 @@ def wrong_input_models(width):
     }
 
 
+def external_data_models(width):
+    """Error fixtures: weights stored "outside" the graph (ONNX external data) at a path a malicious bundle could aim at
+    a site's files; fedval loads graphs from the verified bytes only, so ONNX Runtime must refuse to read them."""
+    out = {}
+    for file, location in [('external-absolute.onnx', '/etc/hostname'), ('external-relative.onnx', '../../../../../../etc/hostname')]:
+        coef = numpy_helper.from_array(np.zeros((width, 1), dtype=np.float32), 'coef')
+        coef.ClearField('raw_data')
+        coef.data_location = TensorProto.EXTERNAL
+        for key, value in [('location', location), ('offset', '0'), ('length', str(4 * width))]:
+            entry = coef.external_data.add()
+            entry.key, entry.value = key, value
+        out[file] = helper.make_graph([helper.make_node('MatMul', ['float_input', 'coef'], ['probability'])], 'external_data',
+                                      [float_input(width)], [helper.make_tensor_value_info('probability', TensorProto.FLOAT, ['N', 1])], [coef])
+    return out
+
+
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, 'models')
     dev = [r for r in read_rows('development.csv') if r['event5y'] in ('0', '1')]
@@ -251,6 +268,8 @@ def main():
     save(zipmap_model(len(binary_features(dev[0]))), os.path.join(out, 'zipmap.onnx'))
     for file, graph in wrong_input_models(len(binary_features(dev[0]))).items():
         save(graph, os.path.join(out, file))
+    for file, graph in external_data_models(len(binary_features(dev[0]))).items():
+        save(graph, os.path.join(out, file), check=False)
     reference['versions'] = {'sklearn': __import__('sklearn').__version__, 'numpy': np.__version__, 'onnx': onnx.__version__}
     with open(os.path.join(out, 'sklearn-predictions.json'), 'w') as f:
         json.dump(reference, f, indent=1, sort_keys=True)

@@ -165,6 +165,14 @@ describe('ONNX bundles that do not match their manifest are refused at load, bef
     await rejectsWith(loadModelBundle(dir), 'FEDVAL_ERR_MODELS_HASH_MISMATCH', 'model.onnx');
   });
 
+  it('a graph whose weights are ONNX external data (a path outside the verified bytes) is refused, nothing read', async () => {
+    // The fixtures point at /etc/hostname, absolutely and by climbing out of the working directory: a bundle must
+    // not make a site read its own files into a model. The graph is loaded from the hash-checked bytes alone.
+    for (const fixture of ['external-absolute', 'external-relative']) {
+      await rejectsWith(loadModelBundle(await rawBundle(model(fixture), description('logistic-regression'))), 'FEDVAL_ERR_MODELS_INVALID_MODEL', 'External data');
+    }
+  });
+
   it('a manifest of format onnx that does not list model.onnx', async () => {
     const dir = await bundle(model('mlp'), description('mlp'));
     const manifest = JSON.parse(await readFile(path.join(dir, 'manifest.json'), 'utf8')) as ModelManifest;

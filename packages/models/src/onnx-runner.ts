@@ -121,7 +121,7 @@ export async function loadOnnxRunner(bundle: VerifiedBundle, init: OnnxRunnerIni
     session = await ort.InferenceSession.create(bytes, {
       executionProviders: ['cpu'],
       graphOptimizationLevel: 'all',
-      logSeverityLevel: 3, // errors only: ONNX Runtime's warnings go to stderr, not the agent's structured log
+      logSeverityLevel: 4, // fatal only: ONNX Runtime writes its own log lines to stderr; its errors reach the caller as coded errors
       ...(init.threads > 0 ? { intraOpNumThreads: init.threads } : {}),
     });
   } catch (error) {
