@@ -223,7 +223,7 @@ function studyRequest(options: StudyCreateOptions): StudyCreateRequest {
       ...options,
       label: '',
       positive: '1',
-      // metricSpecFromOptions checks the scorer against the task: a model predicts a probability (binary tasks).
+      // metricSpecFromOptions checks the scorer against the task: a model predicts probabilities (binary or multiclass tasks).
       score: options.scoreColumn,
       model: options.model,
     },
