@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { selectModelBackend, wasmBinaryDirectory } from './backend.ts';
 import { sha256Hex } from './bundle-files.ts';
 import { ModelsError } from './errors.ts';
+import { buildFeatureMatrix } from './feature-matrix.ts';
 import type { RawRow } from './feature-matrix.ts';
 import { loadModelBundle } from './load-bundle.ts';
 import type { FeatureSpec, ModelManifest } from './manifest.ts';
@@ -220,6 +221,20 @@ describe.each(['wasm', 'cpu'] as const)('ModelRunner on the %s backend', (backen
       for (const result of results) {
         expectMatchesReference(result.scores, result.excluded, offset);
         offset += result.scores.length;
+      }
+    } finally {
+      runner.dispose();
+    }
+  });
+
+  it('scores encoded feature rows (predictFeatures) in batches like the closed form', async () => {
+    const runner = await loadModelBundle(path.join(root, 'layers'), { backend, batchSize: 100 });
+    try {
+      const matrix = buildFeatureMatrix(INPUTS, rows);
+      const scores = await runner.predictFeatures(matrix.values);
+      expect(scores.length).toBe(matrix.rowIndex.length);
+      for (let k = 0; k < scores.length; k++) {
+        expect(Math.abs((scores[k] as number) - (reference[matrix.rowIndex[k] as number] as number))).toBeLessThan(1e-5);
       }
     } finally {
       runner.dispose();
