@@ -207,34 +207,8 @@ def centred(r: int, t: int) -> int:
     return r if r <= (t - 1) // 2 else r - t
 
 
-def main() -> None:
-    out_dir = sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(os.path.abspath(__file__))
-    refs = {"generator": "packages/secagg/references/make_references.py"}
-
-    # agreeSecret: fixed private keys from the stream, both directions give the same secret.
-    sites = ["site-a", "site-b", "hospital.c"]
-    keys = {s: stream_bytes(f"x25519 {s}", 32) for s in sites}
-    publics = {s: x25519(k, BASE).hex() for s, k in keys.items()}
-    agreements = []
-    for a, b in itertools.combinations(sites, 2):
-        for purpose in ["pairwise-mask", "share-transport"]:
-            secret = agree_secret(keys[a], H(publics[b]), purpose, "study-1", "round-7", a, b)
-            assert secret == agree_secret(keys[b], H(publics[a]), purpose, "study-1", "round-7", b, a)
-            agreements.append({"siteA": a, "siteB": b, "purpose": purpose, "studyId": "study-1", "roundId": "round-7", "secret": secret.hex()})
-    refs["agreement"] = {"privateKeys": {s: k.hex() for s, k in keys.items()}, "publicKeys": publics, "secrets": agreements}
-
-    # expandMask: short vectors in full, long ones by digest, over moduli of every size class.
-    moduli = [2, 3, 257, 65537, 1000003, 2**40 + 15, 1152921504606748673, 2**63 + 29, 2**64 - 59]
-    masks = []
-    for i, t in enumerate(moduli):
-        seed = stream_bytes(f"mask seed {i}", 32)
-        short = expand_mask(seed, "self-mask", 24, t)
-        long = expand_mask(seed, "pairwise-mask", 5000, t)
-        masks.append({"seed": seed.hex(), "t": str(t), "selfMask24": [str(v) for v in short], "pairwiseMask5000Sha256": le64_digest(long)})
-    refs["expandMask"] = masks
-
-    # Masking a small example end to end: 4 sites, one drops after the key exchange.
-    t = 1152921504606748673
+def masking_example(t: int) -> dict:
+    """A small example end to end: 4 sites mask, one drops after the key exchange, the survivors' sum is unmasked."""
     names = ["s1", "s2", "s3", "s4"]
     sk = {s: stream_bytes(f"mask key {s}", 32) for s in names}
     pk = {s: x25519(sk[s], BASE) for s in names}
@@ -263,13 +237,44 @@ def main() -> None:
             correction = [(c - sign * m) % t for c, m in zip(correction, expand_mask(s_uv, "pairwise-mask", length, t))]
     unmasked = [centred((s + c) % t, t) for s, c in zip(masked_sum, correction)]
     assert unmasked == [sum(inputs[u][j] for u in survivors) for j in range(length)]
-    refs["masking"] = {
+    return {
         "t": str(t), "studyId": "study-1", "roundId": "round-7",
         "privateKeys": {s: sk[s].hex() for s in names}, "selfSeeds": {s: b_seed[s].hex() for s in names},
         "inputs": inputs, "masked": {s: [str(v) for v in masked[s]] for s in names},
         "survivors": survivors, "dropped": dropped, "correction": [str(c) for c in correction],
         "unmaskedSum": [str(v) for v in unmasked],
     }
+
+
+def main() -> None:
+    out_dir = sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(os.path.abspath(__file__))
+    refs = {"generator": "packages/secagg/references/make_references.py"}
+
+    # agreeSecret: fixed private keys from the stream, both directions give the same secret.
+    sites = ["site-a", "site-b", "hospital.c"]
+    keys = {s: stream_bytes(f"x25519 {s}", 32) for s in sites}
+    publics = {s: x25519(k, BASE).hex() for s, k in keys.items()}
+    agreements = []
+    for a, b in itertools.combinations(sites, 2):
+        for purpose in ["pairwise-mask", "share-transport"]:
+            secret = agree_secret(keys[a], H(publics[b]), purpose, "study-1", "round-7", a, b)
+            assert secret == agree_secret(keys[b], H(publics[a]), purpose, "study-1", "round-7", b, a)
+            agreements.append({"siteA": a, "siteB": b, "purpose": purpose, "studyId": "study-1", "roundId": "round-7", "secret": secret.hex()})
+    refs["agreement"] = {"privateKeys": {s: k.hex() for s, k in keys.items()}, "publicKeys": publics, "secrets": agreements}
+
+    # expandMask: short vectors in full, long ones by digest, over moduli of every size class.
+    moduli = [2, 3, 257, 65537, 1000003, 2**31 - 1, 2**32, 2**32 + 1, 2**40 + 15, 2**52, 2**52 + 1, 1152921504606748673, 2**63 + 29, 2**64 - 59]
+    masks = []
+    for i, t in enumerate(moduli):
+        seed = stream_bytes(f"mask seed {i}", 32)
+        short = expand_mask(seed, "self-mask", 24, t)
+        long = expand_mask(seed, "pairwise-mask", 5000, t)
+        masks.append({"seed": seed.hex(), "t": str(t), "selfMask24": [str(v) for v in short], "pairwiseMask5000Sha256": le64_digest(long)})
+    refs["expandMask"] = masks
+
+    # Masking end to end, on the BigInt path (t > 2^52) and on the float64 path (t <= 2^52) of the package.
+    refs["masking"] = masking_example(1152921504606748673)
+    refs["maskingFloat"] = masking_example(2**40 + 15)
 
     # Shamir: fixed coefficients, then a split driven by the deterministic stream.
     secret = stream_bytes("shamir secret", 32)

@@ -121,6 +121,10 @@ describe('Shamir sharing over GF(2^521 − 1)', () => {
     const ids = Array.from({ length: 100 }, (_, i) => `site-${String(i).padStart(3, '0')}`);
     const shares = splitSecret(secret, 67, ids, deterministicRandom('hundred'));
     expect(toHex(combineShares(shares.slice(33), 67))).toBe(ref.secret);
+    // All 100: the 33 beyond the threshold are checked against the polynomial of the first 67.
+    expect(toHex(combineShares([...shares].reverse(), 67))).toBe(ref.secret);
+    const oneOff = shares.map((share, i) => (i === 99 ? { ...share, y: mod(share.y + 1n) } : share));
+    expect(code(() => combineShares(oneOff, 67))).toBe('FEDVAL_ERR_SECAGG_INCONSISTENT_SHARES');
     const y = (shares[5] as Share).y;
     expect(decodeShareY(encodeShareY(y))).toBe(y);
     expect(encodeShareY(p - 1n).length).toBe(66);

@@ -1,6 +1,12 @@
 // references.ts — loads references.json, the independent values written by references/make_references.py.
 import { readFileSync } from 'node:fs';
 
+export interface MaskingExample {
+  t: string; studyId: string; roundId: string;
+  privateKeys: Record<string, string>; selfSeeds: Record<string, string>; inputs: Record<string, number[]>;
+  masked: Record<string, string[]>; survivors: string[]; dropped: string[]; correction: string[]; unmaskedSum: string[];
+}
+
 export interface SecaggReferences {
   agreement: {
     privateKeys: Record<string, string>;
@@ -8,11 +14,8 @@ export interface SecaggReferences {
     secrets: { siteA: string; siteB: string; purpose: 'pairwise-mask' | 'share-transport'; studyId: string; roundId: string; secret: string }[];
   };
   expandMask: { seed: string; t: string; selfMask24: string[]; pairwiseMask5000Sha256: string }[];
-  masking: {
-    t: string; studyId: string; roundId: string;
-    privateKeys: Record<string, string>; selfSeeds: Record<string, string>; inputs: Record<string, number[]>;
-    masked: Record<string, string[]>; survivors: string[]; dropped: string[]; correction: string[]; unmaskedSum: string[];
-  };
+  masking: MaskingExample;
+  maskingFloat: MaskingExample;
   shamir: {
     prime: string; secret: string; coefficients: string[]; fixedShares: { x: number; y: string }[];
     splitLabel: string; splitThreshold: number; splitShareholders: string[]; splitCoefficients: string[];
