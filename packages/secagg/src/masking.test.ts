@@ -3,7 +3,8 @@ import { chiSquareUniform } from '../test-support/chi-square.ts';
 import { streamBytes } from '../test-support/deterministic-random.ts';
 import { hex, references } from '../test-support/references.ts';
 import { agreeSecret, agreementPublicKey } from './key-agreement.ts';
-import { maskCorrection, maskVector, unmaskSum } from './masking.ts';
+import { maskCorrection, maskVector, SELF_MASK_INFO, unmaskSum } from './masking.ts';
+import { expandMask } from './prg.ts';
 import type { DroppedPairMask, MaskSeeds } from './masking.ts';
 import { pairwiseSign } from './site-order.ts';
 
@@ -77,6 +78,12 @@ describe('masking, statistically and on bad input', () => {
     // The sum of all sites still carries every self mask: uniform until the survivors' shares remove them.
     const full = partial.map((v, i) => v + ((masked[2] as BigInt64Array)[i] as bigint));
     expect(chiSquareUniform(full, t, bins)).toBeLessThan(critical);
+    // Every pairwise mask cancels: Σ y_u − Σ PRG(b_u) ≡ Σ x_u (mod t), with the self masks expanded directly.
+    const selfMasks = sites.map((u) => expandMask(streamBytes(`self ${u}`, 32), SELF_MASK_INFO, length, t));
+    for (let i = 0; i < length; i++) {
+      const residual = (full[i] as bigint) - selfMasks.reduce((s, m) => s + (m[i] as bigint), 0n) - sites.reduce((s, u) => s + BigInt((inputs[u] as number[])[i] as number), 0n);
+      expect(residual % t).toBe(0n);
+    }
     const unmasked = unmaskSum(full, { selfSeeds: sites.map((u) => streamBytes(`self ${u}`, 32)), droppedPairs: [] }, t);
     expect([...unmasked]).toEqual(Array.from({ length }, (_, i) => sites.reduce((s, u) => s + BigInt((inputs[u] as number[])[i] as number), 0n)));
   });
