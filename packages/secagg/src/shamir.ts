@@ -177,17 +177,23 @@ function lagrangeNodes(xs: readonly number[]): LagrangeNodes {
 }
 
 /**
- * f(at) of the polynomial through (x_i, y_i), `at` not a node: Σ y_i·ℓ_i(at) with ℓ_i(at) = w_i·Π_j (at − x_j) / (at − x_i)
- * (Lagrange interpolation in the first barycentric form; Berrut and Trefethen, SIAM Review 46(3), 2004, §3).
+ * f(at) of the polynomial through (x_i, y_i), `at` not a node: Σ y_i·w_i·Π_{j≠i} (at − x_j) (Lagrange interpolation
+ * with barycentric weights w_i; Berrut and Trefethen, SIAM Review 46(3), 2004, §3), the products Π_{j≠i} taken from
+ * prefix and suffix products, so no inversion is needed.
  */
 function interpolateAt(nodes: LagrangeNodes, ys: readonly bigint[], at: bigint): bigint {
+  const n = nodes.xs.length;
   const differences = nodes.xs.map((x) => mod(at - x));
-  let product = 1n;
-  for (const d of differences) product = mod(product * d);
-  const inverses = batchInverse(differences);
+  const suffix = new Array<bigint>(n + 1);
+  suffix[n] = 1n;
+  for (let i = n - 1; i >= 0; i--) suffix[i] = mod((suffix[i + 1] as bigint) * (differences[i] as bigint));
+  let prefix = 1n;
   let sum = 0n;
-  for (let i = 0; i < ys.length; i++) sum += mod((ys[i] as bigint) * (nodes.weights[i] as bigint)) * (inverses[i] as bigint);
-  return mod(mod(sum) * product);
+  for (let i = 0; i < n; i++) {
+    sum += mod((ys[i] as bigint) * (nodes.weights[i] as bigint)) * mod(prefix * (suffix[i + 1] as bigint));
+    prefix = mod(prefix * (differences[i] as bigint));
+  }
+  return mod(sum);
 }
 
 /**
