@@ -97,6 +97,9 @@ describe('masking, statistically and on bad input', () => {
     expect(() => maskVector([1], { selfSeed: new Uint8Array(16), pairwise: [] }, t)).toThrow(expect.objectContaining({ code: 'FEDVAL_ERR_SECAGG_INVALID_ARGUMENT' }));
     expect(() => maskVector([1], { selfSeed, pairwise: [] }, 1n)).toThrow(expect.objectContaining({ code: 'FEDVAL_ERR_SECAGG_INVALID_MODULUS' }));
     expect(() => unmaskSum([1n], { selfSeeds: [], droppedPairs: [{ secret, sign: 2 as 1 }] }, t)).toThrow(expect.objectContaining({ code: 'FEDVAL_ERR_SECAGG_INVALID_ARGUMENT' }));
+    expect(() => maskVector(null as unknown as number[], { selfSeed, pairwise: [] }, t)).toThrow(expect.objectContaining({ code: 'FEDVAL_ERR_SECAGG_INVALID_ARGUMENT' }));
+    expect(() => unmaskSum(5 as unknown as bigint[], { selfSeeds: [], droppedPairs: [] }, t)).toThrow(expect.objectContaining({ code: 'FEDVAL_ERR_SECAGG_INVALID_ARGUMENT' }));
+    expect(() => maskVector([0.5], { selfSeed, pairwise: [] }, t)).toThrow(expect.objectContaining({ code: 'FEDVAL_ERR_SECAGG_INVALID_ARGUMENT' }));
     expect(() => maskCorrection(-1, { selfSeeds: [], droppedPairs: [] }, t)).toThrow(expect.objectContaining({ code: 'FEDVAL_ERR_SECAGG_INVALID_ARGUMENT' }));
   });
 });

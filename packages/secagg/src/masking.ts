@@ -50,6 +50,9 @@ type Accumulator =
   | { kind: 'big'; values: BigUint64Array; t: bigint; modulus: bigint };
 
 function accumulator(values: ArrayLike<number | bigint> | number, t: bigint): Accumulator {
+  if (typeof values !== 'number' && (values === null || typeof values !== 'object' || !Number.isSafeInteger(values.length) || values.length < 0)) {
+    throw new SecaggError('FEDVAL_ERR_SECAGG_INVALID_ARGUMENT', 'a vector must be an array or typed array of integers');
+  }
   const length = typeof values === 'number' ? values : values.length;
   if (t <= BigInt(FLOAT_PATH_MAX_MODULUS)) {
     const acc = new Float64Array(length);

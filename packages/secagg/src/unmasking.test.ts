@@ -36,6 +36,15 @@ describe('decideUnmasking (Bonawitz et al. 2017, Round 4)', () => {
     expect(code(() => decideUnmasking(input(['s1', 's2', 's3', 's4', 's5'], [], first.memory)))).toBe('FEDVAL_ERR_SECAGG_CONTRADICTS_REVEALED');
   });
 
+  it('remembers a site whose id is "__proto__" like any other', () => {
+    const ids = ['__proto__', 's2', 's3'];
+    const first = decideUnmasking({ self: 's2', shareholders: ids, threshold: 2, request: { masked: ids, dropped: [] }, memory: EMPTY_UNMASKING_MEMORY });
+    expect(Object.hasOwn(first.memory.revealed, '__proto__')).toBe(true);
+    const stored = JSON.parse(JSON.stringify(first.memory)) as typeof first.memory;
+    expect(code(() => decideUnmasking({ self: 's2', shareholders: ids, threshold: 2, request: { masked: ['s2', 's3'], dropped: ['__proto__'] }, memory: stored })))
+      .toBe('FEDVAL_ERR_SECAGG_CONTRADICTS_REVEALED');
+  });
+
   it('refuses to take part when this site itself is reported dropped', () => {
     expect(code(() => decideUnmasking(input(['s1', 's3', 's4', 's5'], ['s2'])))).toBe('FEDVAL_ERR_SECAGG_LIVE_SITE_REPORTED_DROPPED');
   });

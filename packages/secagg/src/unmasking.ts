@@ -95,7 +95,7 @@ export function decideUnmasking(input: UnmaskingInput): UnmaskingDecision {
   if (contradicted.length > 0) {
     throw new SecaggError('FEDVAL_ERR_SECAGG_CONTRADICTS_REVEALED', `${contradicted.length} site(s), e.g. ${contradicted[0]?.siteId} was revealed as ${memory.revealed[contradicted[0]?.siteId as string]}`);
   }
-  const revealed: Record<string, RevealKind> = { ...memory.revealed };
-  for (const { siteId, kind } of reveal) revealed[siteId] = kind;
+  // Object.fromEntries defines own properties, so even a site id such as "__proto__" is recorded, never a prototype.
+  const revealed: Record<string, RevealKind> = Object.fromEntries([...Object.entries(memory.revealed), ...reveal.map(({ siteId, kind }) => [siteId, kind] as const)]);
   return { reveal, memory: Object.freeze({ revealed: Object.freeze(revealed) }) };
 }
