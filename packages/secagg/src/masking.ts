@@ -1,5 +1,5 @@
 // masking.ts — double masking of a vector mod t and its removal from a sum (Bonawitz et al., "Practical Secure
-// Aggregation for Privacy-Preserving Machine Learning", CCS 2017, §4): y_u = x_u + PRG(b_u) + Σ_v Δ_{u,v}·PRG(s_{u,v}) mod t,
+// Aggregation for Privacy-Preserving Machine Learning", CCS 2017): y_u = x_u + PRG(b_u) + Σ_v Δ_{u,v}·PRG(s_{u,v}) mod t,
 // Δ_{u,v} = +1 when u < v and −1 when u > v (site ids in canonical order, site-order.ts), so every pair's masks cancel in a sum.
 import { SecaggError } from './errors.ts';
 import { expandMask, expandMaskFloat, FLOAT_PATH_MAX_MODULUS } from './prg.ts';
@@ -156,7 +156,7 @@ export function maskVector(values: ArrayLike<number | bigint>, seeds: MaskSeeds,
 
 /**
  * The residues to add to the sum of the survivors' masked vectors to remove their masks:
- * −Σ_u PRG(b_u) − Σ_(u,v) sign_{u,v}·PRG(s_{u,v}) mod t over survivors u and dropped sites v (Bonawitz et al. 2017, §4, Round 4, server side).
+ * −Σ_u PRG(b_u) − Σ_(u,v) sign_{u,v}·PRG(s_{u,v}) mod t over survivors u and dropped sites v (Bonawitz et al. 2017, Round 4 Unmasking, server side).
  */
 export function maskCorrection(length: number, seeds: UnmaskSeeds, plainModulus: bigint): BigUint64Array {
   const t = checkModulus(plainModulus);

@@ -1,5 +1,5 @@
 // prg.ts — mask expansion: a 32-byte seed to a vector uniform in [0, t)^length, with AES-256-CTR as the PRG
-// (Bonawitz et al., CCS 2017, §3 "pseudorandom generator"; NIST SP 800-38A §6.5 CTR mode) and rejection sampling.
+// (the PRG of Bonawitz et al., CCS 2017; NIST SP 800-38A §6.5 CTR mode) and rejection sampling.
 //
 // The byte rule, exactly (packages/secagg/references/make_references.py reproduces it):
 //   key       = HKDF-SHA256(ikm = seed, salt = UTF-8 "fedval/secagg/v1/prg", info = UTF-8 info, L = 32)   (RFC 5869)

@@ -1,6 +1,6 @@
 // unmasking.ts — which shares a surviving site reveals in the unmasking round, and the per-round memory that stops it
-// from ever revealing both secrets of one site (Bonawitz et al., CCS 2017, §4 Round 4: b_{v,u} for v ∈ U3, s^SK_{v,u} for
-// v ∈ U2 \ U3, "never both"; the security argument of §6 rests on it).
+// from ever revealing both secrets of one site (Bonawitz et al., CCS 2017, Round 4 Unmasking: b_{v,u} for v ∈ U3, s^SK_{v,u} for
+// v ∈ U2 \ U3, never both for one v; their security argument rests on it).
 import { SecaggError } from './errors.ts';
 import { canonicalSiteOrder } from './site-order.ts';
 
