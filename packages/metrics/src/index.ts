@@ -22,6 +22,8 @@ export { EXCLUSION_REASONS } from './exclusion-reasons.ts';
 export type { ExclusionReason } from './exclusion-reasons.ts';
 export { scoreBin, scoreGridOf, equalWidthGrid, fittedGrid } from './score-grid.ts';
 export type { ScoreGrid } from './score-grid.ts';
+export { fitScoreGrid, LOGIT_FIT_FLOOR } from './score-grid-fit.ts';
+export type { ScoreGridFitOptions, ScoreGridFitSummary } from './score-grid-fit.ts';
 export { createStatisticsLayout, FIXED_POINT_SCALE } from './statistics-layout.ts';
 export type { StatisticsLayout, StatisticsBlock, StatisticsSection, FieldSlice } from './statistics-layout.ts';
 export { REGRESSION_SUMS } from './section-fields.ts';
