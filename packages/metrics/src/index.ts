@@ -8,6 +8,7 @@ export {
   metricSpecViewSchema,
   scoreGridInputSchema,
   scoreGridToInput,
+  resolveScoreGridInput,
   SCORE_GRID_METHODS,
   DEFAULT_METRIC_SPEC,
   METRIC_SPEC_LIMITS,

@@ -446,6 +446,17 @@ export function resolveMetricSpec(partial: unknown): Readonly<MetricSpec> {
   return result.data;
 }
 
+/**
+ * A fitted score grid as a person writes it (the file `fedval grid fit` writes, `score_grid` of the REST API), checked
+ * with {@link scoreGridInputSchema}: one FEDVAL_ERR_METRICS_INVALID_SPEC listing every problem. Thresholds are inserted
+ * later, when the grid becomes part of a metric spec.
+ */
+export function resolveScoreGridInput(input: unknown): FittedScoreGrid {
+  const result = scoreGridInputShape.safeParse(input);
+  if (!result.success) throw refuse(result.error);
+  return scoreGridFromInput(result.data);
+}
+
 /** {@link resolveMetricSpec} for the snake_case spelling of the REST API and YAML ({@link metricSpecInputSchema}). */
 export function resolveMetricSpecInput(input: unknown): Readonly<MetricSpec> {
   const result = metricSpecInputSchema.safeParse(input);
