@@ -533,6 +533,8 @@ function resolvePlannerLayout(
   const { layout } = context;
   const B = layout.spec.bins;
   const pinned = pinnedReleaseEdges(layout);
+  // A fitted grid's thresholds above the development scores crowd into its top fine bins.
+  const fitted = layout.spec.scoreGrid !== undefined;
   const binary = layout.spec.task === 'binary';
   const canPlan = context.expectedPatients !== undefined && context.sites !== undefined && (!binary || context.expectedPrevalence !== undefined);
   const K = layout.spec.classes?.length ?? 2;
@@ -553,13 +555,14 @@ function resolvePlannerLayout(
         layout: spec,
         subgroupLevels: declaredLevels(layout),
         thresholds: pinned.thresholds,
+        crowdedThresholds: fitted,
         assumedAuc,
         weights: { overall: privacy.weights.overall, subgroup: privacy.weights.subgroup },
       });
       return { layout: fromPlannerLayout(plan.layout), plan: binary ? plan : null };
     }
     const model = { prevalence, auc: assumedAuc };
-    return { layout: fromPlannerLayout(resolveLayout(spec, B, pinned.thresholds, model)), plan: null };
+    return { layout: fromPlannerLayout(resolveLayout(spec, B, pinned.thresholds, model, fitted)), plan: null };
   } catch (cause) {
     if (!(cause instanceof DpError) || cause.code !== 'FEDVAL_ERR_DP_INVALID_ARGUMENT') throw cause;
     const hint = cause.message.includes('too many threshold edges') ? ' (edges are pinned by moving existing ones: use more bins or explicit edges)' : '';
