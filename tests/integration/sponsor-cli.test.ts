@@ -95,6 +95,19 @@ describe('the sponsor and key holder run a study with fedval commands', () => {
     expect(shown.stdout).toContain(`round ${closed.round_id} aggregated: 3 contributed, 0 refused, 0 pending`);
   }, 300_000);
 
+  it('creates a study on a fitted score grid: the grid is in the study as the sponsor fixed it, thresholds inserted as edges', async () => {
+    const grid = join(deployment.dir, 'grid.json');
+    writeFileSync(grid, JSON.stringify({ kind: 'fitted', method: 'explicit', edges: [0.12, 0.4, 0.77] }));
+    const study = studyViewSchema.parse(
+      await json('sponsor', ['studies', 'create', '--score-column', 'score', '--site', ...SITES, '--score-grid', grid, '--threshold', '0.333', '--calibration-bins', '2', '--no-dp']),
+    );
+    // 0.333 (threshold), 0.05 … 0.5 (the default decision curve) and 0.5 (the reliability bins' edge) join the fitted edges.
+    expect(study.metric_spec.score_grid).toEqual({ kind: 'fitted', method: 'explicit', edges: [0.05, 0.1, 0.12, 0.15, 0.2, 0.25, 0.3, 0.333, 0.35, 0.4, 0.45, 0.5, 0.77] });
+    expect(study.metric_spec.bins).toBe(14);
+    const shown = await runCli('fedval', ['studies', 'show', study.study_id], as('sponsor'));
+    expect(shown.stdout).toContain('14 bins (fitted explicit grid)');
+  }, 60_000);
+
   it('prints privacy figures rounded for people and in full precision with --json, and shows progress while it waits', async () => {
     const models = modelListResponseSchema.parse(await json('sponsor', ['models', 'list']));
     const study = studyViewSchema.parse(

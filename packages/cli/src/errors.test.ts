@@ -20,6 +20,7 @@ describe('fedval CLI', () => {
       'FEDVAL_ERR_CLI_RESPONSE',
       'FEDVAL_ERR_CLI_ROSTER',
       'FEDVAL_ERR_CLI_RELEASE_REFUSED',
+      'FEDVAL_ERR_CLI_SCORES',
     ]);
   });
 

@@ -15,6 +15,7 @@ export const CLI_ERROR_MESSAGES = {
   FEDVAL_ERR_CLI_RESPONSE: 'the coordinator answered with a document that breaks the REST contract',
   FEDVAL_ERR_CLI_ROSTER: 'the roster is missing, malformed, or not the one the privacy officer approved',
   FEDVAL_ERR_CLI_RELEASE_REFUSED: 'the coordinator refused the release; the key holder recorded release.refused',
+  FEDVAL_ERR_CLI_SCORES: 'the development scores cannot be read',
 } as const;
 
 export type CliErrorCode = keyof typeof CLI_ERROR_MESSAGES;

@@ -36,6 +36,7 @@ describe('renderHtmlReport', () => {
     expect(Number(shown?.[3])).toBeGreaterThan(Number(shown?.[1]));
     expect(text).toContain('No differential privacy');
     expect(text).toContain('Not encrypted');
+    expect(text).toContain('Scores binned on 1000 equal-width bins.');
   });
 
   it('marks the suppressed level and shows its hostile name as text, never markup', () => {

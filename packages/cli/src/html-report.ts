@@ -148,7 +148,7 @@ ${input.context.map((line) => `<p>${esc(line)}</p>`).join('')}
 <h2>What protected the data</h2><div class="privacy">${privacyLines.map((line) => `<p>${line}</p>`).join('')}
 ${sites ? `<table>${row(['site', 'ε this round', 'own-share ε this round', 'ε spent (total)', 'ε left'], true)}${sites}</table><p><small>ε this round holds while the other sites' noise shares are honest; own-share ε is what each site's own noise share alone gives if every other party colludes (each site caps it: policy.max_own_share_epsilon).</small></p>` : ''}</div>
 ${m.task === 'binary' ? binarySections(m) : `<h2>Metrics</h2><pre>${esc(formatMetricsTable(m))}</pre>`}
-<p><small>Subgroup levels with fewer than ${esc(m.min_cell_size)} patients (or of either class) are suppressed and left out of fairness gaps. Definitions and references: packages/metrics/README.md.</small></p>
+<p><small>${m.task === 'regression' ? '' : `Scores binned on ${m.score_grid.kind === 'fitted' ? `a fitted score grid of ${esc(m.score_grid.bins)} bins (${esc(m.score_grid.method)})` : `${esc(m.score_grid.bins)} equal-width bins`}. `}Subgroup levels with fewer than ${esc(m.min_cell_size)} patients (or of either class) are suppressed and left out of fairness gaps. Definitions and references: packages/metrics/README.md.</small></p>
 </body></html>
 `;
 }

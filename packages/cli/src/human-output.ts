@@ -50,9 +50,19 @@ export function describeModelRow(model: ModelView): string {
 }
 
 export function describeStudy(study: StudyView): string {
-  const spec = z.looseObject({ task: z.string().optional(), bins: z.number().optional(), threshold: z.number().optional(), groups: z.array(z.looseObject({ column: z.string() })).optional() }).safeParse(study.metric_spec);
+  const spec = z
+    .looseObject({
+      task: z.string().optional(),
+      bins: z.number().optional(),
+      score_grid: z.looseObject({ method: z.string() }).optional(),
+      threshold: z.number().optional(),
+      groups: z.array(z.looseObject({ column: z.string() })).optional(),
+    })
+    .safeParse(study.metric_spec);
+  const grid = (data: { bins?: number | undefined; score_grid?: { method: string } | undefined }): string =>
+    data.bins === undefined ? '' : data.score_grid ? `${data.bins} bins (fitted ${data.score_grid.method} grid)` : `${data.bins} bins`;
   const metrics = spec.success
-    ? [spec.data.task, spec.data.bins !== undefined ? `${spec.data.bins} bins` : '', spec.data.threshold !== undefined ? `threshold ${spec.data.threshold}` : '', spec.data.groups?.length ? `subgroups ${spec.data.groups.map((group) => group.column).join(', ')}` : '']
+    ? [spec.data.task, grid(spec.data), spec.data.threshold !== undefined ? `threshold ${spec.data.threshold}` : '', spec.data.groups?.length ? `subgroups ${spec.data.groups.map((group) => group.column).join(', ')}` : '']
         .filter(Boolean)
         .join(', ')
     : 'see --json';

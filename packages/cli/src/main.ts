@@ -15,6 +15,8 @@ import { planStudyPrivacy } from './plan.ts';
 import { addSponsorCommands } from './sponsor-commands.ts';
 import { describePrivacyFigures, formatDelta, formatEpsilon } from './human-output.ts';
 import { parseSiteArgument, runSimulation } from './simulate.ts';
+import { describeGridFit, fitGridFromFile } from './grid-fit.ts';
+import type { GridFitOptions } from './grid-fit.ts';
 
 const program = createProgram({
   name: 'fedval',
@@ -96,6 +98,22 @@ function describePrivacy(privacy: { dp: Record<string, unknown> | null; encrypti
   else parts.push('exact release, NO differential privacy (--no-dp)');
   return parts.join('; ');
 }
+
+const grid = program.command('grid').description("sponsor: the study's score grid, fitted from development data");
+grid
+  .command('fit')
+  .description('fit a score grid (bin edges) from development scores; use it with --score-grid in studies create, simulate and eval-local')
+  .requiredOption('--scores <file>', 'CSV file with a header row: development data the sponsor holds')
+  .requiredOption('--column <name>', 'column with the predicted probability of the positive class')
+  .option('--bins <n>', 'bins to fit, 2 to 10000 (a quantile grid has fewer when the scores have fewer distinct values)', decimal('--bins'), 1000)
+  .addOption(new Option('--method <method>', 'quantile: equal-mass bins, one per distinct score when they fit; logit: equal width in logit(score)').choices(['quantile', 'logit']).default('quantile'))
+  .option('--thresholds <t,...>', 'decision thresholds kept as exact edges, e.g. 0.2,0.5')
+  .requiredOption('--out <file>', 'where the grid (JSON) is written')
+  .option('--json', 'print one JSON document on stdout')
+  .action(async (options: GridFitOptions & { json?: boolean }) => {
+    const result = await fitGridFromFile(options);
+    process.stdout.write(options.json ? `${JSON.stringify({ out: options.out, ...result }, null, 2)}\n` : `${describeGridFit(result, options.out)}\n`);
+  });
 
 program
   .command('plan')

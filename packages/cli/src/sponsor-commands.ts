@@ -30,7 +30,7 @@ interface CoordinatorOptions {
 }
 
 /** The evaluation options that describe the metric spec; the others (label, data columns, a model directory) are each site's. */
-const METRIC_SPEC_FLAGS = new Set(['--task', '--classes', '--range', '--group', '--threshold', '--bins', '--calibration-bins', '--min-cell']);
+const METRIC_SPEC_FLAGS = new Set(['--task', '--classes', '--range', '--group', '--threshold', '--bins', '--score-grid', '--calibration-bins', '--min-cell']);
 
 /** Default pause between two polls of `rounds wait`, in seconds. */
 const DEFAULT_POLL_SECONDS = 1;
@@ -175,7 +175,8 @@ interface StudyCreateOptions extends CoordinatorOptions, PrivacyCommandOptions {
   range?: string;
   group: string[];
   threshold: number;
-  bins: number;
+  bins?: number;
+  scoreGrid?: string;
   calibrationBins: number;
   minCell: number;
 }

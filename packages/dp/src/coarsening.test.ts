@@ -14,6 +14,24 @@ describe('equalWidthEdges', () => {
     expect([...equalWidthEdges(1000, 4, [750])]).toEqual([0, 250, 500, 750, 1000]);
   });
 
+  it('with crowded, keeps crowded thresholds (a fitted grid puts several in consecutive fine bins), still with the bin count', () => {
+    // 14 thresholds, ten of them in the top fine bins 104 … 113 of 114: no free edge lies between their neighbours.
+    const thresholds = [20, 40, 60, 90, 104, 105, 106, 107, 108, 109, 110, 111, 112, 113];
+    expect(() => equalWidthEdges(114, 20, thresholds)).toThrow(expect.objectContaining({ code: 'FEDVAL_ERR_DP_INVALID_ARGUMENT' }));
+    const edges = [...equalWidthEdges(114, 20, thresholds, true)];
+    expect(edges).toHaveLength(21);
+    for (const t of thresholds) expect(edges).toContain(t);
+    expect(edges.every((e, i) => i === 0 || e > edges[i - 1]!)).toBe(true);
+    expect([edges[0], edges.at(-1)]).toEqual([0, 114]);
+    const mass = new Float64Array(114).fill(1);
+    const massEdges = [...equalMassEdges(mass, 20, thresholds, true)];
+    expect(massEdges).toHaveLength(21);
+    for (const t of thresholds) expect(massEdges).toContain(t);
+    // 7 is pinned by moving the edge 6; for 9, the original edges farthest from those chosen fill the free place (4).
+    expect([...equalWidthEdges(10, 5, [7, 8, 9], true)]).toEqual([0, 4, 7, 8, 9, 10]);
+    expect(() => equalWidthEdges(10, 3, [7, 8, 9], true)).toThrow(expect.objectContaining({ code: 'FEDVAL_ERR_DP_INVALID_ARGUMENT' }));
+  });
+
   it('refuses thresholds that do not fit and bad bin counts', () => {
     expect(() => equalWidthEdges(1000, 2, [100, 200])).toThrow(expect.objectContaining({ code: 'FEDVAL_ERR_DP_INVALID_ARGUMENT' }));
     expect(() => equalWidthEdges(1000, 4, [0])).toThrow(expect.objectContaining({ code: 'FEDVAL_ERR_DP_INVALID_ARGUMENT' }));

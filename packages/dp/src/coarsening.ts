@@ -19,11 +19,14 @@ export function checkEdges(edges: Int32Array, fineBins: number): void {
 /**
  * Moves, for each threshold edge (a fine-bin index where a decision threshold falls), the nearest
  * interior edge not yet pinned onto it, so confusion counts at that threshold stay exact and the number
- * of coarse bins does not change.
+ * of coarse bins does not change. When thresholds crowd together (a fitted score grid puts several in
+ * consecutive fine bins) and no free edge lies between their neighbours, the layout is refused, or, with
+ * `crowded`, {@link pinCrowdedThresholds} places them instead.
  */
-function pinThresholds(edges: Int32Array, thresholdEdges: readonly number[]): void {
+function pinThresholds(edges: Int32Array, thresholdEdges: readonly number[], crowded: boolean): void {
   const fineBins = edges[edges.length - 1]!;
   const coarseBins = edges.length - 1;
+  const original = Int32Array.from(edges);
   const pinned = new Set<number>([0, coarseBins]);
   for (const threshold of thresholdEdges) {
     if (!Number.isSafeInteger(threshold) || threshold <= 0 || threshold >= fineBins) {
@@ -41,10 +44,41 @@ function pinThresholds(edges: Int32Array, thresholdEdges: readonly number[]): vo
       if (edges[i - 1]! >= threshold || edges[i + 1]! <= threshold) continue;
       if (best < 0 || Math.abs(edges[i]! - threshold) < Math.abs(edges[best]! - threshold)) best = i;
     }
+    if (best < 0 && crowded) {
+      edges.set(pinCrowdedThresholds(original, thresholdEdges));
+      return;
+    }
     if (best < 0) throw new DpError('FEDVAL_ERR_DP_INVALID_ARGUMENT', 'too many threshold edges for the number of coarse bins');
     edges[best] = threshold;
     pinned.add(best);
   }
+}
+
+/**
+ * The same number of edges, every threshold among them: 0, fineBins and the thresholds, then the original
+ * edges farthest from those already chosen, then (when the original edges ran out) the middle of the widest
+ * coarse bin, until the count is reached.
+ */
+function pinCrowdedThresholds(original: Int32Array, thresholdEdges: readonly number[]): Int32Array {
+  const fineBins = original[original.length - 1]!;
+  const wanted = original.length;
+  const chosen = new Set<number>([0, fineBins, ...thresholdEdges]);
+  if (chosen.size > wanted) throw new DpError('FEDVAL_ERR_DP_INVALID_ARGUMENT', 'too many threshold edges for the number of coarse bins');
+  const distance = (edge: number): number => Math.min(...[...chosen].map((c) => Math.abs(c - edge)));
+  const candidates = Array.from(original).filter((edge) => !chosen.has(edge));
+  while (chosen.size < wanted && candidates.length > 0) {
+    let best = 0;
+    for (let i = 1; i < candidates.length; i += 1) if (distance(candidates[i]!) > distance(candidates[best]!)) best = i;
+    chosen.add(candidates[best]!);
+    candidates.splice(best, 1);
+  }
+  while (chosen.size < wanted) {
+    const sorted = [...chosen].sort((a, b) => a - b);
+    let widest = 0;
+    for (let i = 1; i < sorted.length - 1; i += 1) if (sorted[i + 1]! - sorted[i]! > sorted[widest + 1]! - sorted[widest]!) widest = i;
+    chosen.add(sorted[widest]! + Math.floor((sorted[widest + 1]! - sorted[widest]!) / 2));
+  }
+  return Int32Array.from([...chosen].sort((a, b) => a - b));
 }
 
 function checkBinCounts(fineBins: number, coarseBins: number): void {
@@ -53,12 +87,15 @@ function checkBinCounts(fineBins: number, coarseBins: number): void {
   }
 }
 
-/** Edges of `coarseBins` bins of (nearly) equal width over `fineBins` fine bins, thresholds pinned. */
-export function equalWidthEdges(fineBins: number, coarseBins: number, thresholdEdges: readonly number[] = []): Int32Array {
+/**
+ * Edges of `coarseBins` bins of (nearly) equal width over `fineBins` fine bins, thresholds pinned; `crowded`
+ * (default false) places thresholds that crowd together instead of refusing (see pinThresholds).
+ */
+export function equalWidthEdges(fineBins: number, coarseBins: number, thresholdEdges: readonly number[] = [], crowded = false): Int32Array {
   checkBinCounts(fineBins, coarseBins);
   const edges = new Int32Array(coarseBins + 1);
   for (let i = 0; i <= coarseBins; i += 1) edges[i] = Math.round((i * fineBins) / coarseBins);
-  pinThresholds(edges, thresholdEdges);
+  pinThresholds(edges, thresholdEdges, crowded);
   checkEdges(edges, fineBins);
   return edges;
 }
@@ -68,7 +105,7 @@ export function equalWidthEdges(fineBins: number, coarseBins: number, thresholdE
  * a mass per fine bin — for example the planner's binormal model, a public assumption, never the data.
  * Every coarse bin keeps at least one fine bin; thresholds are pinned as in {@link equalWidthEdges}.
  */
-export function equalMassEdges(fineMass: Float64Array, coarseBins: number, thresholdEdges: readonly number[] = []): Int32Array {
+export function equalMassEdges(fineMass: Float64Array, coarseBins: number, thresholdEdges: readonly number[] = [], crowded = false): Int32Array {
   const fineBins = fineMass.length;
   checkBinCounts(fineBins, coarseBins);
   let total = 0;
@@ -87,7 +124,7 @@ export function equalMassEdges(fineMass: Float64Array, coarseBins: number, thres
     // At least one fine bin per coarse bin on both sides.
     edges[i] = Math.min(Math.max(j, edges[i - 1]! + 1), fineBins - (coarseBins - i));
   }
-  pinThresholds(edges, thresholdEdges);
+  pinThresholds(edges, thresholdEdges, crowded);
   checkEdges(edges, fineBins);
   return edges;
 }

@@ -58,6 +58,11 @@ export interface PlanReleaseRequest {
   assumedAuc?: number;
   /** 'auto' only: smallest number of coarse bins considered (a floor on ROC-curve resolution). Default 1. */
   minBins?: number;
+  /**
+   * Place thresholds that crowd into consecutive fine bins (as on a fitted score grid, whose thresholds above the
+   * development scores all sit in its top bins) among the edges instead of refusing the layout. Default false.
+   */
+  crowdedThresholds?: boolean;
   /** Relative ρ weights: the overall histograms, and each subgroup variable. Defaults {@link DEFAULT_PLAN_WEIGHTS}. */
   weights?: { overall?: number; subgroup?: number };
 }
@@ -178,13 +183,13 @@ function pooledBinMass(model: ScoreModel, fineBins: number): Float64Array {
   return positive.map((p, i) => model.prevalence * p + (1 - model.prevalence) * negative[i]!);
 }
 
-/** Resolves a layout spec into edges (thresholds pinned) and the tree shape; `model` places equal-mass edges. */
-export function resolveLayout(spec: ReleaseLayoutSpec, fineBins: number, thresholds: readonly number[], model: ScoreModel): ReleaseLayout {
+/** Resolves a layout spec into edges (thresholds pinned; crowded ones placed when `crowded`) and the tree shape; `model` places equal-mass edges. */
+export function resolveLayout(spec: ReleaseLayoutSpec, fineBins: number, thresholds: readonly number[], model: ScoreModel, crowded = false): ReleaseLayout {
   check(Number.isSafeInteger(spec.bins) && spec.bins >= 1 && spec.bins <= fineBins, 'layout bins must be between 1 and fineBins');
   const placement = spec.edges ?? 'equal-width';
   check(placement === 'equal-width' || placement === 'equal-mass', 'edges must be equal-width or equal-mass');
   const pinned = thresholdEdges(thresholds, fineBins);
-  const edges = placement === 'equal-width' ? equalWidthEdges(fineBins, spec.bins, pinned) : equalMassEdges(pooledBinMass(model, fineBins), spec.bins, pinned);
+  const edges = placement === 'equal-width' ? equalWidthEdges(fineBins, spec.bins, pinned, crowded) : equalMassEdges(pooledBinMass(model, fineBins), spec.bins, pinned, crowded);
   if (spec.kind === 'flat') {
     return Object.freeze({ kind: 'flat', placement, fineBins, edges, coordinatesPerHistogram: spec.bins, countersPerPatient: 1 });
   }
@@ -277,6 +282,7 @@ function resolveRequest(request: PlanReleaseRequest): ReleasePlan['request'] {
     thresholds: Object.freeze([...(request.thresholds ?? [0.5])]),
     assumedAuc: request.assumedAuc ?? 0.75,
     minBins: request.minBins ?? 1,
+    crowdedThresholds: request.crowdedThresholds ?? false,
     weights: Object.freeze({ ...DEFAULT_PLAN_WEIGHTS, ...request.weights }),
   } as const;
   check(Number.isFinite(resolved.patients) && resolved.patients >= 2, 'patients must be at least 2');
@@ -296,7 +302,7 @@ function resolveRequest(request: PlanReleaseRequest): ReleasePlan['request'] {
 function buildPlan(request: ReleasePlan['request'], spec: ReleaseLayoutSpec, rho: number, withSubgroups: boolean): ReleasePlan {
   const { weights } = request;
   const model: ScoreModel = { prevalence: request.prevalence, auc: request.assumedAuc };
-  const layout = resolveLayout(spec, request.fineBins, request.thresholds, model);
+  const layout = resolveLayout(spec, request.fineBins, request.thresholds, model, request.crowdedThresholds);
   const blocks = layoutBlocks(layout, request.subgroupLevels);
   const noise = planNoise({
     rho,

@@ -1,5 +1,5 @@
 // Privacy spec resolution: defaults, every problem listed, 'auto' through the planner, pinned edges, idempotence.
-import { createStatisticsLayout } from '@fedval/metrics';
+import { createStatisticsLayout, scoreGridOf } from '@fedval/metrics';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { equalMassEdges, equalWidthEdges } from './coarsening.ts';
@@ -48,6 +48,19 @@ describe('resolvePrivacySpec', () => {
     expect(share).toBeCloseTo(5 / 7.5, 15);
     expect(plan!.rho).toBeCloseTo(rhoFromEpsilon(1, 1e-6) * share, 9);
     expect(plan!.request.thresholds[0]).toBe(0.5);
+  });
+
+  it("resolves 'auto' on a fitted grid whose thresholds crowd into its top bins, keeping every one as an edge", () => {
+    // A fitted grid of skewed scores: 99 edges below 0.2, so the thresholds 0.25 … 0.9 land in the top 10 fine bins.
+    const edges = Array.from({ length: 99 }, (_, i) => ((i + 1) / 100) * 0.2);
+    const fitted = createStatisticsLayout({ scoreGrid: { kind: 'fitted', method: 'quantile', edges }, groups: [{ column: 'sex', levels: ['F', 'M'] }] });
+    const grid = scoreGridOf(fitted.spec);
+    const pinned = [0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7, 0.8, 0.9].map((t) => grid.index(t)!);
+    const top = pinned.slice(4);
+    expect(top).toEqual(top.map((_, i) => fitted.spec.bins - top.length + i)); // the top ten fine bins' lower edges
+    const { privacy } = planPrivacySpec(base, { ...context, layout: fitted });
+    expect(privacy.layout.fineBins).toBe(fitted.spec.bins);
+    for (const edge of pinned) expect(privacy.layout.edges).toContain(edge);
   });
 
   it('is frozen, idempotent and survives JSON (what travels in a task)', () => {

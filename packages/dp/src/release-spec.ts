@@ -4,6 +4,7 @@
 // as explicit coarse bin edges on the metric spec's score grid (equal-mass edges depend on planning
 // assumptions a site does not have). Resolution happens once, at the coordinator or sponsor, from
 // public study parameters (expected patients, prevalence, sites), never from data.
+import { scoreGridOf } from '@fedval/metrics';
 import type { StatisticsLayout } from '@fedval/metrics';
 import { listProblems } from '@fedval/schema';
 import { z } from 'zod';
@@ -299,18 +300,21 @@ const INPUT_SPELLING: ContextSpelling = {
 /**
  * Fine-grid indices that must be coarse edges so that metrics computed at them stay exact: the
  * decision threshold, the decision-curve thresholds and the reliability (calibration) bin edges of a
- * binary task. Sorted, unique, interior (0 and fineBins are edges anyway). The first entry of
- * `thresholds` is the decision threshold itself when it is interior.
+ * binary task. Sorted, unique, interior (0 and fineBins are edges anyway). `thresholds` are the same
+ * points as k/B, the fine grid's index coordinate the planner works in (the threshold itself on an
+ * equal-width grid; on a fitted grid the planner's score model treats the fine bins as equal-width); the
+ * first entry is the decision threshold itself when it is interior.
  */
 export function pinnedReleaseEdges(layout: StatisticsLayout): { edges: number[]; thresholds: number[] } {
   const spec = layout.spec;
   if (spec.task !== 'binary') return { edges: [], thresholds: [] };
   const B = spec.bins;
-  const thresholds = [spec.threshold, ...spec.decisionThresholds];
-  for (let j = 1; j < spec.calibrationBins; j += 1) thresholds.push(j / spec.calibrationBins);
-  const interior = thresholds.filter((t) => Math.round(t * B) > 0 && Math.round(t * B) < B);
-  const unique = [...new Set(interior.map((t) => Math.round(t * B)))];
-  return { edges: unique.sort((a, b) => a - b), thresholds: [...new Set(interior)] };
+  const grid = scoreGridOf(spec);
+  const values = [spec.threshold, ...spec.decisionThresholds];
+  for (let j = 1; j < spec.calibrationBins; j += 1) values.push(j / spec.calibrationBins);
+  const indices = values.map((t) => grid.index(t) ?? Math.round(t * B)).filter((k) => k > 0 && k < B);
+  const unique = [...new Set(indices)];
+  return { edges: [...unique].sort((a, b) => a - b), thresholds: unique.map((k) => k / B) };
 }
 
 /** Declared levels of each group column (planner subgroup sizes): levels, or cuts + 1 bands; at least 2. */
@@ -529,6 +533,8 @@ function resolvePlannerLayout(
   const { layout } = context;
   const B = layout.spec.bins;
   const pinned = pinnedReleaseEdges(layout);
+  // A fitted grid's thresholds above the development scores crowd into its top fine bins.
+  const fitted = layout.spec.scoreGrid !== undefined;
   const binary = layout.spec.task === 'binary';
   const canPlan = context.expectedPatients !== undefined && context.sites !== undefined && (!binary || context.expectedPrevalence !== undefined);
   const K = layout.spec.classes?.length ?? 2;
@@ -549,13 +555,14 @@ function resolvePlannerLayout(
         layout: spec,
         subgroupLevels: declaredLevels(layout),
         thresholds: pinned.thresholds,
+        crowdedThresholds: fitted,
         assumedAuc,
         weights: { overall: privacy.weights.overall, subgroup: privacy.weights.subgroup },
       });
       return { layout: fromPlannerLayout(plan.layout), plan: binary ? plan : null };
     }
     const model = { prevalence, auc: assumedAuc };
-    return { layout: fromPlannerLayout(resolveLayout(spec, B, pinned.thresholds, model)), plan: null };
+    return { layout: fromPlannerLayout(resolveLayout(spec, B, pinned.thresholds, model, fitted)), plan: null };
   } catch (cause) {
     if (!(cause instanceof DpError) || cause.code !== 'FEDVAL_ERR_DP_INVALID_ARGUMENT') throw cause;
     const hint = cause.message.includes('too many threshold edges') ? ' (edges are pinned by moving existing ones: use more bins or explicit edges)' : '';

@@ -1,6 +1,6 @@
 // The private release of a metrics vector: exact round trips, brute-force sensitivity and ρ, noise against the planner.
 import { readFileSync } from 'node:fs';
-import { addStatistics, createAccumulator, createStatisticsLayout, finalizeMetrics, scoreBin } from '@fedval/metrics';
+import { addStatistics, createAccumulator, createStatisticsLayout, finalizeMetrics, fitScoreGrid, scoreBin, scoreGridOf } from '@fedval/metrics';
 import type { BinaryMetricsReport, MulticlassMetricsReport, StatisticsLayout } from '@fedval/metrics';
 import { describe, expect, it } from 'vitest';
 import { distributedDiscreteGaussianRho, rhoFromEpsilon, skellamRho } from './accountant.ts';
@@ -166,6 +166,31 @@ describe('createPrivateRelease: encode and decode without noise', () => {
     const regressionRelease = createPrivateRelease(regression, resolvePrivacySpec(base, { layout: regression }));
     const vector = site.vector();
     expect(Array.from(regressionRelease.decode(regressionRelease.encode(vector), 3).vector)).toEqual(Array.from(vector));
+  });
+});
+
+describe('createPrivateRelease on a fitted score grid', () => {
+  it('keeps a threshold that is no multiple of 1/B, the decision curve and the reliability edges exact after coarsening', () => {
+    const rows = fixtureRows();
+    const { grid } = fitScoreGrid(
+      rows.map((r) => r.score),
+      { bins: 200, method: 'quantile' },
+    );
+    const groups = [{ column: 'meno', levels: ['0', '1'] }, { column: 'age', cuts: [50, 70] }];
+    const layout = createStatisticsLayout({ scoreGrid: grid, threshold: 0.137, decisionThresholds: [0.07, 0.2], calibrationBins: 5, groups });
+    const sites = fixtureSiteVectors(layout, rows);
+    const exact = finalizeMetrics(layout, sum(sites)) as BinaryMetricsReport;
+    const privacy = resolvePrivacySpec(base, { layout, expectedPatients: 300, expectedPrevalence: 0.45, sites: 3 });
+    const threshold = scoreGridOf(layout.spec).index(0.137)!;
+    expect(privacy.layout.edges).toContain(threshold);
+    expect(privacy.layout.edges.length - 1).toBeLessThan(layout.spec.bins);
+    const release = createPrivateRelease(layout, privacy);
+    const decoded = finalizeMetrics(layout, release.decode(sum(sites.map((v) => release.encode(v))), 3).vector) as BinaryMetricsReport;
+    const counts = (r: BinaryMetricsReport['at_threshold']): number[] => [r.tp, r.fp, r.tn, r.fn];
+    expect(decoded.at_threshold.threshold).toBe(0.137);
+    expect(counts(decoded.at_threshold)).toEqual(counts(exact.at_threshold));
+    decoded.decision_curve.forEach((point, i) => expect(point.net_benefit).toBeCloseTo(exact.decision_curve[i]!.net_benefit, 12));
+    decoded.calibration.bins.forEach((bin, i) => expect(bin.n).toBe(exact.calibration.bins[i]!.n));
   });
 });
 

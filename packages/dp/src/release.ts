@@ -11,7 +11,7 @@
 // Neighbouring datasets differ by one patient at one site. Each block's sensitivity is the most one
 // patient can move it after encoding (see blockSensitivity); the round's ρ is the sum of the block
 // costs (Bun & Steinke 2016, Lemma 2.3).
-import { aucGradients } from '@fedval/metrics';
+import { aucGradients, scoreGridOf } from '@fedval/metrics';
 import { z } from 'zod';
 import type { SectionFieldName, StatisticsLayout } from '@fedval/metrics';
 import { discreteGaussianRho, distributedDiscreteGaussianRho, composeRho, epsilonFromRho, rhoFromEpsilon, skellamRho } from './accountant.ts';
@@ -444,7 +444,7 @@ function thresholdBinVarianceFactor(layout: StatisticsLayout, edges: Int32Array,
     above[j] = tree ? treeQueryVariance(tree, weights, 1) : m - j;
   }
   const ratio = (j: number): number => Math.max(j > 0 ? below[j]! / edges[j]! : 0, j < m ? above[j]! / (B - edges[j]!) : 0);
-  if (spec.task === 'binary') return ratio(edges.indexOf(Math.round(spec.threshold * B)));
+  if (spec.task === 'binary') return ratio(edges.indexOf(scoreGridOf(spec).index(spec.threshold) ?? Math.round(spec.threshold * B)));
   let factor = 0;
   for (let j = 0; j <= m; j += 1) factor = Math.max(factor, ratio(j));
   return factor;

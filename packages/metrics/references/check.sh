@@ -8,4 +8,5 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT INT TERM
 /usr/bin/python3 "$here/make_references.py" "$tmp"
 Rscript "$here/make_r_references.R" "$tmp" 2>/dev/null
+Rscript "$here/make_asah_references.R" "$tmp" 2>/dev/null
 /usr/bin/python3 "$here/compare_references.py" "$here" "$tmp"

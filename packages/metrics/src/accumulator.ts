@@ -4,7 +4,8 @@ import { EXCLUSION_REASONS, exclusionIndex } from './exclusion-reasons.ts';
 import type { ExclusionReason } from './exclusion-reasons.ts';
 import { levelMatcher } from './group-levels.ts';
 import type { GroupValue } from './group-levels.ts';
-import { scoreBin } from './score-grid.ts';
+import { reliabilityBinStarts, scoreGridOf } from './score-grid.ts';
+import type { ScoreGrid } from './score-grid.ts';
 import type { SectionFieldName } from './section-fields.ts';
 import { FIXED_POINT_SCALE, fieldSlice } from './statistics-layout.ts';
 import type { StatisticsLayout } from './statistics-layout.ts';
@@ -49,7 +50,9 @@ class SiteStatisticsAccumulator implements StatisticsAccumulator {
   readonly #touched: Int32Array;
   readonly #offsets: Partial<Record<SectionFieldName, Int32Array>>;
   readonly #bins: number;
-  readonly #binsPerCalibrationBin: number;
+  readonly #grid: ScoreGrid;
+  /** Reliability (calibration) bin of each grid bin. */
+  readonly #calibrationBinOf: Int32Array;
   readonly #classCount: number;
 
   constructor(layout: StatisticsLayout) {
@@ -72,7 +75,12 @@ class SiteStatisticsAccumulator implements StatisticsAccumulator {
       }
     }
     this.#bins = spec.bins;
-    this.#binsPerCalibrationBin = spec.bins / spec.calibrationBins;
+    this.#grid = scoreGridOf(spec);
+    this.#calibrationBinOf = new Int32Array(spec.bins);
+    if (spec.task === 'binary') {
+      const starts = reliabilityBinStarts(this.#grid, spec.calibrationBins);
+      for (let j = 0; j < spec.calibrationBins; j += 1) this.#calibrationBinOf.fill(j, starts[j], starts[j + 1]);
+    }
     this.#classCount = spec.classes?.length ?? 0;
   }
 
@@ -83,13 +91,13 @@ class SiteStatisticsAccumulator implements StatisticsAccumulator {
     if (label !== 0 && label !== 1) return this.#count(touched, INVALID_LABEL);
     if (score === null || score === undefined) return this.#count(touched, MISSING_SCORE);
     if (typeof score !== 'number' || !(score >= 0 && score <= 1)) return this.#count(touched, INVALID_SCORE);
-    const bin = scoreBin(score, this.#bins);
+    const bin = this.#grid.bin(score);
     const histogram = this.#field(label === 1 ? 'positive_histogram' : 'negative_histogram');
     const brier = this.#field('brier_sum');
     const calibration = this.#field('calibration_score_sums');
     const brierUnits = Math.round((score - label) * (score - label) * S);
     const scoreUnits = Math.round(score * S);
-    const calibrationBin = Math.floor(bin / this.#binsPerCalibrationBin);
+    const calibrationBin = this.#calibrationBinOf[bin] as number;
     const values = this.#values;
     for (let i = 0; i < touched.length; i += 1) {
       const section = touched[i] as number;
@@ -121,6 +129,7 @@ class SiteStatisticsAccumulator implements StatisticsAccumulator {
     const histograms = this.#field('class_histograms');
     const brierSum = this.#field('brier_sum');
     const B = this.#bins;
+    const grid = this.#grid;
     const values = this.#values;
     for (let i = 0; i < touched.length; i += 1) {
       const section = touched[i] as number;
@@ -128,7 +137,7 @@ class SiteStatisticsAccumulator implements StatisticsAccumulator {
       const base = histograms[section] as number;
       for (let c = 0; c < K; c += 1) {
         const isClass = c === labelIndex ? 1 : 0;
-        increment(values, base + (2 * c + isClass) * B + scoreBin(scores[c] as number, B), 1);
+        increment(values, base + (2 * c + isClass) * B + grid.bin(scores[c] as number), 1);
       }
       increment(values, brierSum[section] as number, brierUnits);
     }

@@ -1,6 +1,8 @@
 // calibration.ts — reliability bins, ECE/MCE, observed/expected, Hosmer–Lemeshow and the grid recalibration fit.
 import type { ClassHistograms } from './binary-metrics.ts';
 import { fitLogisticCalibration } from './logistic-calibration.ts';
+import { reliabilityBinStarts } from './score-grid.ts';
+import type { ScoreGrid } from './score-grid.ts';
 import { chiSquareSurvival } from './special-functions.ts';
 
 export interface ReliabilityBin {
@@ -39,9 +41,9 @@ export interface CalibrationMetrics {
 }
 
 /**
- * Calibration from the class histograms and the per-reliability-bin sums of scores.
- * Reliability bin j holds the scores in [j/C, (j+1)/C) (the last also holds 1): the same edges as
- * the histogram grid, so its counts are exact; its mean score comes from the fixed-point sum,
+ * Calibration from the class histograms on `grid` and the per-reliability-bin sums of scores.
+ * Reliability bin j holds the scores in [j/C, (j+1)/C) (the last also holds 1): edges of the
+ * histogram grid, so its counts are exact; its mean score comes from the fixed-point sum,
  * clamped into the bin's range (noise can push it out).
  * - ECE = Σ_j (n_j/n)·|o_j − p̄_j| and MCE = max_j |o_j − p̄_j| over non-empty bins (Naeini, Cooper
  *   & Hauskrecht 2015, AAAI; Guo et al. 2017, ICML).
@@ -51,13 +53,12 @@ export interface CalibrationMetrics {
  *   Lemeshow, Applied Logistic Regression, 3rd ed. 2013, ch. 5): Σ_j (O_j − E_j)²/(E_j(1 − E_j/n_j))
  *   with E_j the sum of scores, over bins where that variance is > 0; df = groups − 2.
  * - Calibration slope and intercept (Cox 1958) fitted by fitLogisticCalibration on the histograms,
- *   each bin's patients placed at its midpoint (k + ½)/B: an approximation of the per-patient fit
+ *   each bin's patients placed at its midpoint (e_k + e_{k+1})/2 ((k + ½)/B on an equal-width grid): an approximation of the per-patient fit
  *   whose error shrinks with the bin width (see the README for the measured difference).
  */
-export function calibrationMetrics(h: ClassHistograms, scoreSums: ArrayLike<number>): CalibrationMetrics {
-  const B = h.negative.length;
+export function calibrationMetrics(h: ClassHistograms, scoreSums: ArrayLike<number>, grid: ScoreGrid): CalibrationMetrics {
   const C = scoreSums.length;
-  const perBin = B / C;
+  const starts = reliabilityBinStarts(grid, C);
   const bins: ReliabilityBin[] = [];
   let n = 0;
   let positives = 0;
@@ -69,7 +70,7 @@ export function calibrationMetrics(h: ClassHistograms, scoreSums: ArrayLike<numb
   for (let j = 0; j < C; j += 1) {
     let count = 0;
     let observed = 0;
-    for (let k = j * perBin; k < (j + 1) * perBin; k += 1) {
+    for (let k = starts[j] as number; k < (starts[j + 1] as number); k += 1) {
       count += (h.negative[k] as number) + (h.positive[k] as number);
       observed += h.positive[k] as number;
     }
@@ -99,7 +100,7 @@ export function calibrationMetrics(h: ClassHistograms, scoreSums: ArrayLike<numb
   const meanPredicted = n > 0 ? expected / n : null;
   const observedRate = n > 0 ? positives / n : null;
   const df = hlGroups - 2;
-  const fit = n > 0 ? gridRecalibration(h) : null;
+  const fit = n > 0 ? gridRecalibration(h, grid) : null;
   return {
     bins,
     mean_predicted: meanPredicted,
@@ -114,13 +115,13 @@ export function calibrationMetrics(h: ClassHistograms, scoreSums: ArrayLike<numb
   };
 }
 
-function gridRecalibration(h: ClassHistograms): { intercept: number; slope: number } | null {
+function gridRecalibration(h: ClassHistograms, grid: ScoreGrid): { intercept: number; slope: number } | null {
   const B = h.negative.length;
   const scores = new Float64Array(2 * B);
   const labels = new Float64Array(2 * B);
   const weights = new Float64Array(2 * B);
   for (let k = 0; k < B; k += 1) {
-    const midpoint = (k + 0.5) / B;
+    const midpoint = grid.kind === 'equal_width' ? (k + 0.5) / B : (grid.edge(k) + grid.edge(k + 1)) / 2;
     scores[2 * k] = midpoint;
     scores[2 * k + 1] = midpoint;
     labels[2 * k + 1] = 1;

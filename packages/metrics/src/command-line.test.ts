@@ -10,7 +10,10 @@ describe('evaluation command-line options', () => {
     expect(new Set(flags).size).toBe(flags.length);
     const defaults = Object.fromEntries(EVALUATION_OPTIONS.map((option) => [option.flags.split(' ')[0], option.defaultValue]));
     const spec = resolveMetricSpec({});
-    expect(defaults).toMatchObject({ '--bins': spec.bins, '--threshold': spec.threshold, '--calibration-bins': spec.calibrationBins, '--min-cell': spec.minCellSize, '--task': spec.task });
+    // --bins has no default value in the parser (so that --score-grid can refuse it), the spec's 1000 applies.
+    expect(defaults['--bins']).toBeUndefined();
+    expect(resolveMetricSpec(metricSpecFromOptions({ ...base, bins: undefined })).bins).toBe(1000);
+    expect(defaults).toMatchObject({ '--threshold': spec.threshold, '--calibration-bins': spec.calibrationBins, '--min-cell': spec.minCellSize, '--task': spec.task });
   });
 
   it('turn binary, multiclass and regression options into specs resolveMetricSpec accepts', () => {
@@ -28,6 +31,16 @@ describe('evaluation command-line options', () => {
     refused({ task: 'multiclass' }, '--classes');
     refused({ task: 'regression', range: '0,x' }, '--range');
     refused({ task: 'survival' }, '--task must be');
+    refused({ scoreGrid: 'grid.json' }, 'give --bins (equal-width bins) or --score-grid (a fitted grid), not both');
+    refused({ scoreGrid: 'grid.json', bins: undefined }, 'the grid must be read from its file by the caller');
+  });
+
+  it('take a fitted grid read from --score-grid in place of --bins', () => {
+    const grid = { kind: 'fitted' as const, method: 'quantile' as const, edges: [0.2, 0.3, 0.6] };
+    const spec = resolveMetricSpec(metricSpecFromOptions({ ...base, bins: undefined, scoreGrid: 'grid.json' }, grid));
+    expect(spec.scoreGrid?.method).toBe('quantile');
+    expect(spec.scoreGrid?.edges).toEqual(expect.arrayContaining([0.2, 0.3, 0.6]));
+    expect(spec.bins).toBe((spec.scoreGrid?.edges.length ?? 0) + 1);
   });
 
   it('parse decimals strictly', () => {

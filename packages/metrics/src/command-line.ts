@@ -1,7 +1,7 @@
 // command-line.ts — the evaluation options `fedval simulate` and `fedval-agent eval-local` share: declared once, as data
 // any command-line parser can take, and turned into a metric spec once.
 import { MetricsError } from './errors.ts';
-import type { MetricSpec } from './metric-spec.ts';
+import type { FittedScoreGrid, MetricSpec } from './metric-spec.ts';
 
 export interface EvaluationOptionDeclaration {
   /** Commander-style flags, e.g. `--bins <B>`. */
@@ -34,7 +34,8 @@ export const EVALUATION_OPTIONS: readonly EvaluationOptionDeclaration[] = Object
   { flags: '--model <dir>', description: 'model bundle directory (manifest.json + TF.js or ONNX model); binary or multiclass tasks', kind: 'text' },
   { flags: '--group <column[:cuts]>', description: 'subgroup column, repeatable; numeric bands with cuts, e.g. age:50,70', kind: 'repeatable', defaultValue: [] },
   { flags: '--threshold <t>', description: 'decision threshold on the score grid', kind: 'decimal', defaultValue: 0.5 },
-  { flags: '--bins <B>', description: 'score histogram bins over [0, 1]', kind: 'decimal', defaultValue: 1000 },
+  { flags: '--bins <B>', description: 'equal-width score histogram bins over [0, 1] (default 1000)', kind: 'decimal' },
+  { flags: '--score-grid <file>', description: 'a fitted score grid instead of --bins: the JSON file `fedval grid fit` writes', kind: 'text' },
   { flags: '--calibration-bins <n>', description: 'reliability bins', kind: 'decimal', defaultValue: 10 },
   { flags: '--min-cell <n>', description: 'suppress subgroup levels with fewer patients', kind: 'decimal', defaultValue: 10 },
 ] satisfies EvaluationOptionDeclaration[]);
@@ -51,7 +52,9 @@ export interface EvaluationCommandOptions {
   model?: string | undefined;
   group: string[];
   threshold: number;
-  bins: number;
+  bins?: number | undefined;
+  /** Path of a fitted score grid file (read by the caller, passed to {@link metricSpecFromOptions}). */
+  scoreGrid?: string | undefined;
   calibrationBins: number;
   minCell: number;
 }
@@ -64,16 +67,20 @@ export function parseDecimal(text: string): number {
 }
 
 /**
- * The metric spec the options ask for, without its subgroups (their levels come from the data). Inconsistent options
- * throw FEDVAL_ERR_METRICS_INVALID_SPEC naming the option: callers report it as a usage error.
+ * The metric spec the options ask for, without its subgroups (their levels come from the data). `scoreGrid` is the
+ * grid read from the `--score-grid` file (the caller reads it: this module does no I/O). Inconsistent options throw
+ * FEDVAL_ERR_METRICS_INVALID_SPEC naming the option: callers report it as a usage error.
  */
-export function metricSpecFromOptions(options: EvaluationCommandOptions): Partial<MetricSpec> {
+export function metricSpecFromOptions(options: EvaluationCommandOptions, scoreGrid?: FittedScoreGrid): Partial<MetricSpec> {
   const problem = (message: string): never => {
     throw new MetricsError('FEDVAL_ERR_METRICS_INVALID_SPEC', message);
   };
   if (Boolean(options.score) === Boolean(options.model)) problem('give exactly one of --score or --model');
   if (options.model && options.task === 'regression') problem('--model bundles predict probabilities: binary or multiclass tasks only');
-  const shared = { bins: options.bins, threshold: options.threshold, calibrationBins: options.calibrationBins, minCellSize: options.minCell };
+  if (options.scoreGrid !== undefined && options.bins !== undefined) problem('give --bins (equal-width bins) or --score-grid (a fitted grid), not both');
+  if ((options.scoreGrid !== undefined) !== (scoreGrid !== undefined)) problem('--score-grid: the grid must be read from its file by the caller');
+  const grid = scoreGrid ? { scoreGrid } : options.bins !== undefined ? { bins: options.bins } : {};
+  const shared = { ...grid, threshold: options.threshold, calibrationBins: options.calibrationBins, minCellSize: options.minCell };
   switch (options.task) {
     case 'binary':
       return { task: 'binary', ...shared };

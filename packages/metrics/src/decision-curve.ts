@@ -1,7 +1,7 @@
 // decision-curve.ts — net benefit of the model, of treating everyone and of treating no one.
 import { confusionAt } from './binary-metrics.ts';
 import type { ClassHistograms } from './binary-metrics.ts';
-import { gridIndex } from './score-grid.ts';
+import type { ScoreGrid } from './score-grid.ts';
 
 export interface DecisionCurvePoint {
   threshold: number;
@@ -16,16 +16,15 @@ export interface DecisionCurvePoint {
 /**
  * Decision curve (Vickers & Elkin 2006, Med Decis Making 26:565–574): at threshold probability pt,
  * a patient is treated when score >= pt, and net benefit weighs false positives by the odds pt/(1 − pt).
- * Empty when there are no patients. Thresholds lie on the grid (checked by resolveMetricSpec).
+ * Empty when there are no patients. Thresholds are edges of the grid (checked, or inserted, by resolveMetricSpec).
  */
-export function decisionCurve(h: ClassHistograms, thresholds: readonly number[]): DecisionCurvePoint[] {
-  const B = h.negative.length;
+export function decisionCurve(h: ClassHistograms, thresholds: readonly number[], grid: ScoreGrid): DecisionCurvePoint[] {
   const all = confusionAt(h, 0);
   const n = all.tp + all.fp;
   if (!(n > 0)) return [];
   const prevalence = all.tp / n;
   return thresholds.map((threshold) => {
-    const { tp, fp } = confusionAt(h, gridIndex(threshold, B) ?? Math.ceil(threshold * B));
+    const { tp, fp } = confusionAt(h, grid.index(threshold) ?? Math.ceil(threshold * grid.bins));
     const odds = threshold / (1 - threshold);
     return {
       threshold,

@@ -9,6 +9,7 @@ export const METRICS_ERROR_MESSAGES = {
   FEDVAL_ERR_METRICS_VECTOR_NOT_SAFE_INTEGER: 'statistics vector entry is not a safe integer',
   FEDVAL_ERR_METRICS_INVALID_NOISE: 'invalid noise options',
   FEDVAL_ERR_METRICS_INVALID_INPUT: 'invalid input arrays',
+  FEDVAL_ERR_METRICS_INVALID_GRID: 'cannot fit a score grid',
 } as const;
 
 export type MetricsErrorCode = keyof typeof METRICS_ERROR_MESSAGES;

@@ -15,7 +15,9 @@ import type { MulticlassMetricsBlock } from './multiclass-metrics.ts';
 import { monotoneHistogram, nonNegativeCount } from './noisy-counts.ts';
 import { regressionMetrics } from './regression-metrics.ts';
 import type { RegressionMetricsBlock } from './regression-metrics.ts';
-import { gridIndex } from './score-grid.ts';
+import { scoreGridOf } from './score-grid.ts';
+import type { ScoreGrid } from './score-grid.ts';
+import type { ScoreGridMethod } from './metric-spec.ts';
 import { REGRESSION_SUMS } from './section-fields.ts';
 import type { SectionFieldName } from './section-fields.ts';
 import { fieldSlice } from './statistics-layout.ts';
@@ -82,6 +84,16 @@ export const SUPPRESSED = 'suppressed';
 
 export type LevelBlock<T> = (T & { suppressed: false }) | SuppressedBlock;
 
+/** Which score grid the histograms were on: public study parameters, so a reader knows the resolution behind every metric. */
+export interface ScoreGridSummary {
+  kind: 'equal_width' | 'fitted';
+  bins: number;
+  /** How a fitted grid's edges were chosen; null for an equal-width grid. */
+  method: ScoreGridMethod | null;
+  /** `sha256:<hex>` of the development data a fitted grid came from; null when not given. */
+  source_digest: string | null;
+}
+
 interface ReportCommon {
   /** Disclosure-control threshold that was applied to subgroup levels. */
   min_cell_size: number;
@@ -91,12 +103,14 @@ interface ReportCommon {
 
 export interface BinaryMetricsReport extends BinaryMetricsBlock, ReportCommon {
   task: 'binary';
+  score_grid: ScoreGridSummary;
   by_group: Record<string, Record<string, LevelBlock<BinaryMetricsBlock>>>;
   fairness: Record<string, FairnessMetrics>;
 }
 
 export interface MulticlassMetricsReport extends MulticlassMetricsBlock, ReportCommon {
   task: 'multiclass';
+  score_grid: ScoreGridSummary;
   classes: string[];
   excluded: ExclusionCounts;
   by_group: Record<string, Record<string, LevelBlock<MulticlassMetricsBlock & { excluded: ExclusionCounts }>>>;
@@ -185,7 +199,7 @@ class ReportBuilder {
       byGroup[group.column] = column;
       fairness[group.column] = fairnessMetrics(covered, excluded);
     });
-    return { task: 'binary', ...this.#common(), ...this.#binaryBlock(overall), by_group: byGroup, fairness };
+    return { task: 'binary', score_grid: this.#gridSummary(), ...this.#common(), ...this.#binaryBlock(overall), by_group: byGroup, fairness };
   }
 
   multiclassReport(): MulticlassMetricsReport {
@@ -203,7 +217,7 @@ class ReportBuilder {
         }),
       );
     });
-    return { task: 'multiclass', classes, ...this.#common(), ...this.#multiclassBlock(overall), by_group: byGroup };
+    return { task: 'multiclass', classes, score_grid: this.#gridSummary(), ...this.#common(), ...this.#multiclassBlock(overall), by_group: byGroup };
   }
 
   regressionReport(): RegressionMetricsReport {
@@ -224,6 +238,13 @@ class ReportBuilder {
     return { task: 'regression', ...this.#common(), ...this.#regressionBlock(overall), by_group: byGroup };
   }
 
+  #gridSummary(): ScoreGridSummary {
+    const { bins, scoreGrid } = this.#layout.spec;
+    return scoreGrid
+      ? { kind: 'fitted', bins, method: scoreGrid.method, source_digest: scoreGrid.sourceDigest ?? null }
+      : { kind: 'equal_width', bins, method: null, source_digest: null };
+  }
+
   #common(): ReportCommon {
     return { min_cell_size: this.#layout.spec.minCellSize, noise_in_intervals: [...this.#variances.values()].some((v) => v > 0) };
   }
@@ -238,7 +259,7 @@ class ReportBuilder {
 
   #binaryBlock(section: StatisticsSection): BinaryMetricsBlock {
     const spec = this.#layout.spec;
-    const B = spec.bins;
+    const grid = scoreGridOf(spec);
     const h: ClassHistograms = {
       negative: monotoneHistogram(this.#read(section, 'negative_histogram')),
       positive: monotoneHistogram(this.#read(section, 'positive_histogram')),
@@ -260,9 +281,9 @@ class ReportBuilder {
       roc_auc_ci95: auc === null || variance === null ? null : aucInterval(auc, variance.sampling + variance.noise),
       average_precision: averagePrecision(h),
       brier_score: n > 0 ? Math.min(1, Math.max(0, brierSum / n)) : null,
-      at_threshold: thresholdMetrics(h, spec.threshold, B, binVariance),
-      calibration: calibrationMetrics(h, scoreSums),
-      decision_curve: decisionCurve(h, spec.decisionThresholds),
+      at_threshold: thresholdMetrics(h, spec.threshold, grid, binVariance),
+      calibration: calibrationMetrics(h, scoreSums, grid),
+      decision_curve: decisionCurve(h, spec.decisionThresholds, grid),
     };
   }
 
@@ -361,8 +382,9 @@ class ReportBuilder {
  * the vector is). Intervals: Wilson for sensitivity, specificity, PPV, NPV and accuracy, widened by
  * the delta-method noise variance of each proportion when `binVariance` > 0.
  */
-function thresholdMetrics(h: ClassHistograms, threshold: number, bins: number, binVariance: number): ThresholdMetrics {
-  const k = gridIndex(threshold, bins) ?? 0;
+function thresholdMetrics(h: ClassHistograms, threshold: number, grid: ScoreGrid, binVariance: number): ThresholdMetrics {
+  const bins = grid.bins;
+  const k = grid.index(threshold) ?? 0;
   const raw = confusionAt(h, k);
   const tp = Math.round(raw.tp);
   const fp = Math.round(raw.fp);

@@ -26,6 +26,12 @@ describe('formatMetricsTable', () => {
     expect(text).toContain('excluded: missing_label 1');
   });
 
+  it('names the score grid', () => {
+    expect(text).toContain('score grid: 1000 equal-width bins');
+    const fitted = createStatisticsLayout({ scoreGrid: { kind: 'fitted', method: 'logit', edges: [0.3] }, calibrationBins: 1 });
+    expect(formatMetricsTable(finalizeMetrics(fitted, createAccumulator(fitted).vector()))).toContain('score grid: 11 bins, fitted (logit)') // 0.3 and the decision curve's 0.05 … 0.5: 10 edges;
+  });
+
   it('marks suppressed levels "suppressed", never why, and renders fairness and the decision curve', () => {
     expect(text).toMatch(/sex\s+\(other\)\s+suppressed\s*\n/);
     expect(text).toMatch(/sex\s+\(missing\)\s+suppressed\s*\n/);

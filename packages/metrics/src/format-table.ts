@@ -1,6 +1,6 @@
 // format-table.ts — renders a metrics report as plain-text tables for terminals (used by the CLIs).
 import type { Interval } from './binary-metrics.ts';
-import type { BinaryMetricsBlock, BinaryMetricsReport, ExclusionCounts, LevelBlock, MetricsReport, MulticlassMetricsReport, RegressionMetricsReport } from './finalize.ts';
+import type { BinaryMetricsBlock, BinaryMetricsReport, ExclusionCounts, LevelBlock, MetricsReport, MulticlassMetricsReport, RegressionMetricsReport, ScoreGridSummary } from './finalize.ts';
 import { SUPPRESSED } from './finalize.ts';
 
 /**
@@ -13,6 +13,11 @@ export function formatMetricsTable(report: MetricsReport): string {
   return formatRegression(report);
 }
 
+/** Which score grid the histograms were on. */
+function gridLine(grid: ScoreGridSummary): string {
+  return grid.kind === 'fitted' ? `score grid: ${grid.bins} bins, fitted (${grid.method})` : `score grid: ${grid.bins} equal-width bins`;
+}
+
 function formatBinary(report: BinaryMetricsReport): string {
   const t = report.at_threshold;
   const c = report.calibration;
@@ -20,6 +25,7 @@ function formatBinary(report: BinaryMetricsReport): string {
   const lines = [
     `binary task: n = ${report.n}, positives = ${report.positives}, prevalence = ${fixed(report.prevalence)}`,
     excludedLine(report.excluded),
+    gridLine(report.score_grid),
     '',
     table(
       ['metric', 'value', '95% CI'],
@@ -91,6 +97,7 @@ function formatMulticlass(report: MulticlassMetricsReport): string {
   const lines = [
     `multiclass task: n = ${report.n}, classes = ${report.classes.join(', ')}`,
     excludedLine(report.excluded),
+    gridLine(report.score_grid),
     '',
     table(
       ['metric', 'value', '95% CI'],

@@ -6,18 +6,25 @@ export {
   metricSpecInputSchema,
   metricSpecToInput,
   metricSpecViewSchema,
+  scoreGridInputSchema,
+  scoreGridToInput,
+  resolveScoreGridInput,
+  SCORE_GRID_METHODS,
   DEFAULT_METRIC_SPEC,
   METRIC_SPEC_LIMITS,
   TASK_TYPES,
   OTHER_LEVEL,
   MISSING_LEVEL,
 } from './metric-spec.ts';
-export type { MetricSpec, MetricSpecDraft, MetricSpecInput, MetricSpecView, GroupSpec, TaskType } from './metric-spec.ts';
+export type { MetricSpec, MetricSpecDraft, MetricSpecInput, MetricSpecView, GroupSpec, TaskType, FittedScoreGrid, ScoreGridMethod, ScoreGridInput } from './metric-spec.ts';
 export { groupLevelIndex, groupLevelNames } from './group-levels.ts';
 export type { GroupValue } from './group-levels.ts';
 export { EXCLUSION_REASONS } from './exclusion-reasons.ts';
 export type { ExclusionReason } from './exclusion-reasons.ts';
-export { scoreBin } from './score-grid.ts';
+export { scoreBin, scoreGridOf, equalWidthGrid, fittedGrid } from './score-grid.ts';
+export type { ScoreGrid } from './score-grid.ts';
+export { fitScoreGrid, LOGIT_FIT_FLOOR } from './score-grid-fit.ts';
+export type { ScoreGridFitOptions, ScoreGridFitSummary } from './score-grid-fit.ts';
 export { createStatisticsLayout, FIXED_POINT_SCALE } from './statistics-layout.ts';
 export type { StatisticsLayout, StatisticsBlock, StatisticsSection, FieldSlice } from './statistics-layout.ts';
 export { REGRESSION_SUMS } from './section-fields.ts';
@@ -36,6 +43,7 @@ export type {
   BinaryMetricsBlock,
   ThresholdMetrics,
   SuppressedBlock,
+  ScoreGridSummary,
   LevelBlock,
   ExclusionCounts,
 } from './finalize.ts';

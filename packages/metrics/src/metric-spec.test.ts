@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { MetricsError } from './errors.ts';
 import { z } from 'zod';
-import { DEFAULT_METRIC_SPEC, metricSpecInputSchema, metricSpecToInput, metricSpecViewSchema, resolveMetricSpec, resolveMetricSpecInput } from './metric-spec.ts';
+import { DEFAULT_METRIC_SPEC, METRIC_SPEC_LIMITS, metricSpecInputSchema, metricSpecToInput, metricSpecViewSchema, resolveMetricSpec, resolveMetricSpecInput } from './metric-spec.ts';
 import type { MetricSpec } from './metric-spec.ts';
 
 function problemsOf(partial: unknown): string {
@@ -159,7 +159,7 @@ describe('metricSpecInputSchema (REST API and YAML, snake_case)', () => {
 
   it('describes the REST documents as JSON Schema (for OpenAPI)', () => {
     const input = z.toJSONSchema(metricSpecInputSchema, { io: 'input' });
-    expect(Object.keys(input.properties ?? {}).sort()).toEqual(['bins', 'calibration_bins', 'classes', 'decision_thresholds', 'groups', 'min_cell_size', 'regression_range', 'task', 'threshold']);
+    expect(Object.keys(input.properties ?? {}).sort()).toEqual(['bins', 'calibration_bins', 'classes', 'decision_thresholds', 'groups', 'min_cell_size', 'regression_range', 'score_grid', 'task', 'threshold']);
     expect(input.required ?? []).toEqual([]);
     const view = z.toJSONSchema(metricSpecViewSchema);
     expect(view.required).toEqual(['task', 'bins', 'threshold', 'groups', 'calibration_bins', 'min_cell_size', 'decision_thresholds']);
@@ -169,5 +169,84 @@ describe('metricSpecInputSchema (REST API and YAML, snake_case)', () => {
     expect(inputProblemsOf([])).toBe('invalid metric spec: must be an object');
     expect(inputProblemsOf({ groups: [null, 'sex'] })).toContain('groups[0] must be an object { column, levels } or { column, cuts }');
     expect(inputProblemsOf({ groups: [null, 'sex'] })).toContain('groups[1] must be an object');
+  });
+});
+
+describe('a fitted score grid (score_grid)', () => {
+  const digest = `sha256:${'ab'.repeat(32)}`;
+  const grid = { kind: 'fitted', method: 'quantile', edges: [0.013, 0.2, 0.31, 0.7], source_digest: digest };
+
+  it('keeps every threshold of the spec as an exact edge: inserted when missing, counted in bins', () => {
+    const spec = resolveMetricSpecInput({ score_grid: grid, threshold: 0.31, decision_thresholds: [0.1, 0.2], calibration_bins: 4 });
+    // Edges: the fitted 0.013, 0.2, 0.31, 0.7, plus 0.1 (decision curve), 0.25, 0.5, 0.75 (reliability bins j/4).
+    expect(spec.scoreGrid?.edges).toEqual([0.013, 0.1, 0.2, 0.25, 0.31, 0.5, 0.7, 0.75]);
+    expect(spec.bins).toBe(9);
+    expect(spec.threshold).toBe(0.31);
+    expect(spec.decisionThresholds).toEqual([0.1, 0.2]);
+    expect(spec.scoreGrid).toEqual({ kind: 'fitted', method: 'quantile', edges: [0.013, 0.1, 0.2, 0.25, 0.31, 0.5, 0.7, 0.75], sourceDigest: digest });
+    expect(Object.isFrozen(spec.scoreGrid)).toBe(true);
+    expect(Object.isFrozen(spec.scoreGrid?.edges)).toBe(true);
+  });
+
+  it('takes thresholds that are not multiples of 1/B, and every default decision threshold', () => {
+    const spec = resolveMetricSpec({ scoreGrid: { kind: 'fitted', method: 'explicit', edges: [0.5] }, threshold: 0.1234567, calibrationBins: 1 });
+    expect(spec.threshold).toBe(0.1234567);
+    expect(spec.decisionThresholds).toEqual([0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5]);
+    expect(spec.scoreGrid?.edges).toEqual([0.05, 0.1, 0.1234567, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5]);
+    expect(spec.bins).toBe(12);
+  });
+
+  it('is idempotent and round-trips through the REST spelling', () => {
+    const spec = resolveMetricSpecInput({ score_grid: grid, groups: [{ column: 'sex', levels: ['F', 'M'] }] });
+    expect(resolveMetricSpec(spec)).toEqual(spec);
+    const input = metricSpecToInput(spec);
+    expect(input.score_grid).toEqual({ kind: 'fitted', method: 'quantile', edges: spec.scoreGrid?.edges, source_digest: digest });
+    expect(input.bins).toBe(spec.bins);
+    expect(resolveMetricSpecInput(input)).toEqual(spec);
+    expect(metricSpecViewSchema.parse(input)).toEqual(input);
+  });
+
+  it('refuses unsorted, repeated and out-of-range edges, naming each', () => {
+    const message = inputProblemsOf({ score_grid: { kind: 'fitted', method: 'quantile', edges: [0.2, 0.1, 0.1, 0, 1.5] } });
+    expect(message).toContain('score_grid.edges[1] must be greater than edges[0] (edges must be sorted, strictly increasing)');
+    expect(message).toContain('score_grid.edges[2] repeats edges[1] (edges must be distinct)');
+    expect(message).toContain('score_grid.edges[3] must lie strictly between 0 and 1');
+    expect(message).toContain('score_grid.edges[4] must lie strictly between 0 and 1');
+    const many = inputProblemsOf({ score_grid: { kind: 'fitted', method: 'quantile', edges: Array.from({ length: 12 }, () => 0.5) } });
+    expect(many).toContain('score_grid.edges[5] repeats edges[4]');
+    expect(many).not.toContain('edges[6]');
+    expect(many).toContain('score_grid.edges has 6 more edge problems');
+    expect(inputProblemsOf({ score_grid: { kind: 'fitted', method: 'quantile', edges: [] } })).toContain('score_grid.edges must be an array of 1 to 9999 finite numbers');
+    expect(inputProblemsOf({ score_grid: { kind: 'fitted', method: 'quantile', edges: [0.5, Number.NaN] } })).toContain('score_grid.edges[1] must be a finite number');
+  });
+
+  it('refuses more bins than the documented limit, inserted thresholds included', () => {
+    const limit = METRIC_SPEC_LIMITS.maxFittedBins;
+    expect(limit).toBe(10_000);
+    const edges = Array.from({ length: limit - 1 }, (_, i) => (i + 1) / (limit + 7));
+    expect(inputProblemsOf({ score_grid: { kind: 'fitted', method: 'quantile', edges: [...edges, 0.9999999] } })).toContain(`score_grid.edges must be an array of 1 to ${limit - 1} finite numbers`);
+    // The defaults add 14 edges: the decision curve's 0.05 … 0.5 and the reliability bins' 0.6 … 0.9.
+    expect(inputProblemsOf({ score_grid: { kind: 'fitted', method: 'quantile', edges } })).toContain('the fitted score grid would have 10014 bins with the thresholds inserted as edges, above the limit of 10000');
+    expect(resolveMetricSpecInput({ score_grid: { kind: 'fitted', method: 'quantile', edges: edges.slice(0, limit - 15) } }).bins).toBe(limit);
+  });
+
+  it('refuses a bins that disagrees with the edges, a regression task, an unknown method or kind, a malformed digest', () => {
+    const message = inputProblemsOf({
+      bins: 1000,
+      task: 'regression',
+      regression_range: [0, 1],
+      score_grid: { kind: 'fitted', method: 'magic', edges: [0.5], source_digest: 'md5:1' },
+    });
+    expect(message).toContain('bins must be left out with a fitted score_grid, or equal its 2 bins');
+    expect(message).toContain('score_grid applies only to binary and multiclass tasks');
+    expect(message).toContain('score_grid.method must be one of quantile, logit, explicit');
+    expect(message).toContain('score_grid.source_digest must be "sha256:" and 64 lowercase hex digits');
+    expect(inputProblemsOf({ score_grid: { kind: 'equal_width', method: 'quantile', edges: [0.5] } })).toContain("score_grid.kind must be 'fitted'");
+    expect(problemsOf({ scoreGrid: { kind: 'fitted', method: 'quantile', edges: [0.5], source_digest: digest } })).toContain('unknown property "scoreGrid.source_digest"');
+    expect(resolveMetricSpecInput({ bins: 6, score_grid: { kind: 'fitted', method: 'explicit', edges: [0.05, 0.1, 0.2, 0.5, 0.7] }, decision_thresholds: [0.1], calibration_bins: 1 }).bins).toBe(6);
+  });
+
+  it('still checks the decision thresholds increase', () => {
+    expect(inputProblemsOf({ score_grid: grid, decision_thresholds: [0.3, 0.2] })).toContain('decision_thresholds must be strictly increasing');
   });
 });

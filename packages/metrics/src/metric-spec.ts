@@ -19,21 +19,40 @@ export interface GroupSpec {
   cuts?: number[];
 }
 
+/** How a fitted score grid's edges were chosen: score quantiles, logit-spaced, or written by hand. */
+export type ScoreGridMethod = 'quantile' | 'logit' | 'explicit';
+export const SCORE_GRID_METHODS: readonly ScoreGridMethod[] = Object.freeze(['quantile', 'logit', 'explicit']);
+
+/**
+ * A score grid the sponsor fixed for the study (public: it travels in every task, so every site bins
+ * identically). Bin k holds the scores in [e_k, e_{k+1}) with e₀ = 0 and e_B = 1 implied; B = edges.length + 1.
+ */
+export interface FittedScoreGrid {
+  kind: 'fitted';
+  method: ScoreGridMethod;
+  /** Interior edges, strictly increasing, each strictly between 0 and 1. Resolution inserts every threshold of the spec. */
+  edges: number[];
+  /** `sha256:<hex>` of the development data the edges were fitted on (informational). */
+  sourceDigest?: string;
+}
+
 /** What to compute and how finely, resolved (every default filled, grid values snapped, deep-frozen). It travels inside an evaluation task. */
 export interface MetricSpec {
   /** Task type. Default 'binary'. */
   task: TaskType;
-  /** Score histogram grid size B over [0, 1]. Default 1000. */
+  /** Score histogram grid size B over [0, 1]: equal-width bins, or the fitted grid's edges.length + 1. Default 1000. */
   bins: number;
-  /** Decision threshold: predicted positive means score >= threshold. Must be k/B for an integer 0 <= k < B. Default 0.5. */
+  /** A fitted score grid (absent: `bins` equal-width bins). Binary and multiclass tasks. */
+  scoreGrid?: FittedScoreGrid;
+  /** Decision threshold: predicted positive means score >= threshold. Must be k/B for an integer 0 <= k < B (a fitted grid gains it as an edge). Default 0.5. */
   threshold: number;
   /** Subgroup columns. Default []. */
   groups: GroupSpec[];
-  /** Number of equal-width reliability bins; must divide `bins` (binary task). Default 10. */
+  /** Number of equal-width reliability bins; must divide `bins` (binary task; a fitted grid gains the edges j/C). Default 10. */
   calibrationBins: number;
   /** Disclosure control: subgroup blocks with fewer patients (or fewer of either class) are suppressed. Default 10. */
   minCellSize: number;
-  /** Threshold probabilities of the decision curve, each k/B with 0 < k < B, increasing. Default 0.05, 0.10, …, 0.50 (those on the grid). */
+  /** Threshold probabilities of the decision curve, each k/B with 0 < k < B, increasing. Default 0.05, 0.10, …, 0.50 (those on an equal-width grid; all on a fitted grid, which gains them as edges). */
   decisionThresholds: number[];
   /** Multiclass only (required there): class labels in order, K = classes.length. */
   classes?: string[];
@@ -55,7 +74,8 @@ export const DEFAULT_METRIC_SPEC = Object.freeze({
 
 /** Upper limits that keep one statistics vector within what a site can encrypt and send. */
 export const METRIC_SPEC_LIMITS = Object.freeze({
-  maxBins: 100_000, // histogram bins
+  maxBins: 100_000, // histogram bins of an equal-width grid
+  maxFittedBins: 10_000, // bins of a fitted grid, inserted thresholds included (its edges travel in every task: ~200 KB of JSON)
   maxGroups: 16, // subgroup columns
   maxLevelsPerGroup: 64, // declared levels (or bands) per column, before "(other)" and "(missing)"
   maxClasses: 64, // multiclass K
@@ -100,6 +120,34 @@ const groupSchema = z
   )
   .refine((g) => (g.levels === undefined) !== (g.cuts === undefined), { error: 'must have exactly one of levels or cuts', ...always });
 
+const EDGE_PROBLEMS_LISTED = 5;
+const edgesText = `an array of 1 to ${L.maxFittedBins - 1} finite numbers`;
+/** Each interior edge strictly between 0 and 1, strictly increasing; the first few problems are listed, then a count. */
+const gridEdges = z
+  .array(finite('a finite number'), must(edgesText))
+  .min(1, must(edgesText))
+  .max(L.maxFittedBins - 1, must(edgesText))
+  .superRefine((edges, ctx) => {
+    let found = 0;
+    const problem = (i: number, message: string) => {
+      found += 1;
+      if (found <= EDGE_PROBLEMS_LISTED) ctx.addIssue({ code: 'custom', path: [i], message });
+    };
+    edges.forEach((edge, i) => {
+      const previous = i > 0 ? (edges[i - 1] as number) : null;
+      if (!(edge > 0 && edge < 1)) problem(i, 'must lie strictly between 0 and 1 (the ends 0 and 1 are implied)');
+      else if (previous !== null && edge === previous) problem(i, `repeats edges[${i - 1}] (edges must be distinct)`);
+      else if (previous !== null && edge < previous) problem(i, `must be greater than edges[${i - 1}] (edges must be sorted, strictly increasing)`);
+    });
+    if (found > EDGE_PROBLEMS_LISTED) ctx.addIssue({ code: 'custom', path: [], message: `has ${found - EDGE_PROBLEMS_LISTED} more edge problems` });
+  });
+const gridMethod = z.enum(['quantile', 'logit', 'explicit'], must(`one of ${SCORE_GRID_METHODS.join(', ')}`));
+const gridKind = z.literal('fitted', must("'fitted' (an equal-width grid is given by bins alone)"));
+const digest = z.string(must('"sha256:" and 64 lowercase hex digits')).regex(/^sha256:[0-9a-f]{64}$/, must('"sha256:" and 64 lowercase hex digits'));
+const gridObject = must('an object { kind: "fitted", method, edges }');
+const scoreGrid = z.strictObject({ kind: gridKind, method: gridMethod, edges: gridEdges, sourceDigest: digest.optional() }, gridObject).optional();
+const scoreGridInputShape = z.strictObject({ kind: gridKind, method: gridMethod, edges: gridEdges, source_digest: digest.optional() }, gridObject);
+
 /** The fields whose spelling is the same on the wire and in REST/YAML. */
 const commonFields = {
   task: z.enum(['binary', 'multiclass', 'regression'], must(`one of ${TASK_TYPES.join(', ')}`)).optional(),
@@ -125,6 +173,7 @@ const regressionRange = z
 export type MetricSpecDraft = {
   task?: TaskType | undefined;
   bins?: number | undefined;
+  scoreGrid?: FittedScoreGrid | undefined;
   threshold?: number | undefined;
   groups?: GroupSpec[] | undefined;
   calibrationBins?: number | undefined;
@@ -136,13 +185,14 @@ export type MetricSpecDraft = {
 
 /** How a sender spells the fields whose spelling differs between the wire (camelCase) and REST/YAML (snake_case). */
 interface Spelling {
+  scoreGrid: string;
   calibrationBins: string;
   minCellSize: string;
   decisionThresholds: string;
   regressionRange: string;
 }
-const WIRE_SPELLING: Spelling = { calibrationBins: 'calibrationBins', minCellSize: 'minCellSize', decisionThresholds: 'decisionThresholds', regressionRange: 'regressionRange' };
-const INPUT_SPELLING: Spelling = { calibrationBins: 'calibration_bins', minCellSize: 'min_cell_size', decisionThresholds: 'decision_thresholds', regressionRange: 'regression_range' };
+const WIRE_SPELLING: Spelling = { scoreGrid: 'scoreGrid', calibrationBins: 'calibrationBins', minCellSize: 'minCellSize', decisionThresholds: 'decisionThresholds', regressionRange: 'regressionRange' };
+const INPUT_SPELLING: Spelling = { scoreGrid: 'score_grid', calibrationBins: 'calibration_bins', minCellSize: 'min_cell_size', decisionThresholds: 'decision_thresholds', regressionRange: 'regression_range' };
 
 const isValidBins = (bins: unknown): bins is number => Number.isSafeInteger(bins) && (bins as number) >= 2 && (bins as number) <= L.maxBins;
 const isGridNumber = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value);
@@ -156,7 +206,17 @@ function checkCrossFieldRules(draft: { readonly [field: string]: unknown }, spel
   const problem = (path: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', path, message });
   const task = draft['task'] ?? DEFAULT_METRIC_SPEC.task;
   const bins = draft['bins'] ?? DEFAULT_METRIC_SPEC.bins;
-  const B = isValidBins(bins) ? bins : 0;
+  // A fitted grid gains every threshold as an edge: the equal-width rules (thresholds k/B, C dividing B) do not apply.
+  const grid = draft['scoreGrid'];
+  const fitted = grid !== undefined;
+  const B = !fitted && isValidBins(bins) ? bins : 0;
+  if (fitted) {
+    const edges = grid !== null && typeof grid === 'object' ? (grid as { edges?: unknown }).edges : undefined;
+    if (draft['bins'] !== undefined && Array.isArray(edges) && draft['bins'] !== edges.length + 1) {
+      problem(['bins'], `must be left out with a fitted ${spelling.scoreGrid}, or equal its ${edges.length + 1} bins`);
+    }
+    if (task === 'regression') problem([spelling.scoreGrid], 'applies only to binary and multiclass tasks');
+  }
   const threshold = draft['threshold'] ?? DEFAULT_METRIC_SPEC.threshold;
   if (B > 0 && isGridNumber(threshold) && threshold >= 0 && threshold < 1 && gridIndex(threshold, B) === null) {
     problem(['threshold'], `must lie on the score grid (a multiple of 1/${B})`);
@@ -166,16 +226,17 @@ function checkCrossFieldRules(draft: { readonly [field: string]: unknown }, spel
     problem([spelling.calibrationBins], `must divide bins (${B})`);
   }
   const thresholds = draft['decisionThresholds'];
-  if (B > 0 && Array.isArray(thresholds)) {
+  if ((B > 0 || fitted) && Array.isArray(thresholds)) {
     let previous = -Infinity;
     let increasing = true;
     thresholds.forEach((value: unknown, i) => {
       if (!isGridNumber(value) || value <= 0 || value >= 1) return;
-      const k = gridIndex(value, B);
+      const k = fitted ? value : gridIndex(value, B);
       if (k === null) problem([spelling.decisionThresholds, i], `must lie on the score grid (a multiple of 1/${B})`);
       else {
-        if (k / B <= previous) increasing = false;
-        previous = k / B;
+        const point = fitted ? value : k / B;
+        if (point <= previous) increasing = false;
+        previous = point;
       }
     });
     if (!increasing) problem([spelling.decisionThresholds], 'must be strictly increasing');
@@ -198,6 +259,10 @@ function checkCrossFieldRules(draft: { readonly [field: string]: unknown }, spel
 
 /** The vector-length limit, checked once the spec is otherwise valid (it needs the resolved layout sizes). */
 function checkVectorLength(spec: MetricSpec, ctx: z.RefinementCtx): void {
+  if (spec.scoreGrid && spec.bins > L.maxFittedBins) {
+    ctx.addIssue({ code: 'custom', path: [], message: `the fitted score grid would have ${spec.bins} bins with the thresholds inserted as edges, above the limit of ${L.maxFittedBins}` });
+    return;
+  }
   const sections = 1 + spec.groups.reduce((sum, g) => sum + groupLevelCount(g), 0);
   const K = spec.classes?.length ?? 0;
   const perSection = sectionFields(spec.task, spec.bins, spec.calibrationBins, K).reduce((sum, f) => sum + f.length, 0);
@@ -206,24 +271,54 @@ function checkVectorLength(spec: MetricSpec, ctx: z.RefinementCtx): void {
   }
 }
 
-/** Fills defaults, snaps grid values to exactly k/B and deep-freezes. The draft has passed every rule. */
+/** Fills defaults, snaps grid values to exactly k/B (or inserts them into a fitted grid's edges) and deep-freezes. The draft has passed every rule. */
 function resolveDraft(draft: MetricSpecDraft): Readonly<MetricSpec> {
-  const B = draft.bins ?? DEFAULT_METRIC_SPEC.bins;
-  const snap = (t: number) => (gridIndex(t, B) ?? 0) / B;
   const task = draft.task ?? DEFAULT_METRIC_SPEC.task;
   const given = draft.decisionThresholds;
-  const spec: MetricSpec = {
-    task,
-    bins: B,
-    threshold: snap(draft.threshold ?? DEFAULT_METRIC_SPEC.threshold),
-    groups: Object.freeze((draft.groups ?? []).map(freezeGroup)) as GroupSpec[],
-    calibrationBins: draft.calibrationBins ?? DEFAULT_METRIC_SPEC.calibrationBins,
-    minCellSize: draft.minCellSize ?? DEFAULT_METRIC_SPEC.minCellSize,
-    decisionThresholds: Object.freeze(given ? given.map(snap) : DEFAULT_DECISION_THRESHOLDS.filter((t) => gridIndex(t, B) !== null).map(snap)) as number[],
-  };
+  const calibrationBins = draft.calibrationBins ?? DEFAULT_METRIC_SPEC.calibrationBins;
+  const common = { groups: Object.freeze((draft.groups ?? []).map(freezeGroup)) as GroupSpec[], minCellSize: draft.minCellSize ?? DEFAULT_METRIC_SPEC.minCellSize };
+  let spec: MetricSpec;
+  if (draft.scoreGrid) {
+    const threshold = draft.threshold ?? DEFAULT_METRIC_SPEC.threshold;
+    const decisionThresholds = given ?? [...DEFAULT_DECISION_THRESHOLDS];
+    const reliabilityEdges = task === 'binary' ? Array.from({ length: calibrationBins - 1 }, (_, j) => (j + 1) / calibrationBins) : [];
+    const edges = insertEdges(draft.scoreGrid.edges, [threshold, ...decisionThresholds, ...reliabilityEdges]);
+    const scoreGrid: FittedScoreGrid = { kind: 'fitted', method: draft.scoreGrid.method, edges: Object.freeze(edges) as number[] };
+    if (draft.scoreGrid.sourceDigest !== undefined) scoreGrid.sourceDigest = draft.scoreGrid.sourceDigest;
+    spec = {
+      task,
+      bins: edges.length + 1,
+      scoreGrid: Object.freeze(scoreGrid),
+      threshold,
+      groups: common.groups,
+      calibrationBins,
+      minCellSize: common.minCellSize,
+      decisionThresholds: Object.freeze(decisionThresholds) as number[],
+    };
+  } else {
+    const B = draft.bins ?? DEFAULT_METRIC_SPEC.bins;
+    const snap = (t: number) => (gridIndex(t, B) ?? 0) / B;
+    spec = {
+      task,
+      bins: B,
+      threshold: snap(draft.threshold ?? DEFAULT_METRIC_SPEC.threshold),
+      groups: common.groups,
+      calibrationBins,
+      minCellSize: common.minCellSize,
+      decisionThresholds: Object.freeze(given ? given.map(snap) : DEFAULT_DECISION_THRESHOLDS.filter((t) => gridIndex(t, B) !== null).map(snap)) as number[],
+    };
+  }
   if (task === 'multiclass' && draft.classes) spec.classes = Object.freeze([...draft.classes]) as string[];
   if (task === 'regression' && draft.regressionRange) spec.regressionRange = Object.freeze([draft.regressionRange[0], draft.regressionRange[1]]) as [number, number];
   return Object.freeze(spec);
+}
+
+/** A fitted grid's interior edges with every interior threshold added (exactly as given), sorted and distinct. */
+function insertEdges(edges: readonly number[], thresholds: readonly number[]): number[] {
+  const present = new Set(edges);
+  const missing = thresholds.filter((t) => t > 0 && t < 1 && !present.has(t));
+  if (missing.length === 0) return [...edges];
+  return [...new Set([...edges, ...missing])].sort((a, b) => a - b);
 }
 
 function freezeGroup(group: GroupSpec): GroupSpec {
@@ -247,12 +342,19 @@ function finish(draft: MetricSpecDraft, ctx: z.RefinementCtx): Readonly<MetricSp
  * yields the resolved, deep-frozen {@link MetricSpec}; resolving a resolved spec gives it back.
  */
 export const metricSpecSchema = z
-  .strictObject({ ...commonFields, calibrationBins, minCellSize, decisionThresholds, regressionRange }, objectError)
+  .strictObject({ ...commonFields, scoreGrid, calibrationBins, minCellSize, decisionThresholds, regressionRange }, objectError)
   .superRefine((draft, ctx) => checkCrossFieldRules(draft, WIRE_SPELLING, ctx), always)
   .transform(finish);
 
 const metricSpecInputShape = z.strictObject(
-  { ...commonFields, calibration_bins: calibrationBins, min_cell_size: minCellSize, decision_thresholds: decisionThresholds, regression_range: regressionRange },
+  {
+    ...commonFields,
+    score_grid: scoreGridInputShape.optional(),
+    calibration_bins: calibrationBins,
+    min_cell_size: minCellSize,
+    decision_thresholds: decisionThresholds,
+    regression_range: regressionRange,
+  },
   objectError,
 );
 
@@ -270,8 +372,20 @@ export const metricSpecInputSchema = metricSpecInputShape
   .transform((input, ctx) => finish(inputToDraft(input), ctx));
 
 function inputToDraft(input: z.output<typeof metricSpecInputShape>): MetricSpecDraft {
-  const { calibration_bins, min_cell_size, decision_thresholds, regression_range, ...common } = input;
-  return { ...common, calibrationBins: calibration_bins, minCellSize: min_cell_size, decisionThresholds: decision_thresholds, regressionRange: regression_range };
+  const { score_grid, calibration_bins, min_cell_size, decision_thresholds, regression_range, ...common } = input;
+  return {
+    ...common,
+    scoreGrid: score_grid ? scoreGridFromInput(score_grid) : undefined,
+    calibrationBins: calibration_bins,
+    minCellSize: min_cell_size,
+    decisionThresholds: decision_thresholds,
+    regressionRange: regression_range,
+  };
+}
+
+function scoreGridFromInput(grid: z.output<typeof scoreGridInputShape>): FittedScoreGrid {
+  const { source_digest, ...rest } = grid;
+  return source_digest === undefined ? rest : { ...rest, sourceDigest: source_digest };
 }
 
 /**
@@ -281,6 +395,7 @@ function inputToDraft(input: z.output<typeof metricSpecInputShape>): MetricSpecD
 export const metricSpecViewSchema = z.strictObject({
   task: commonFields.task.unwrap(),
   bins: commonFields.bins.unwrap(),
+  score_grid: scoreGridInputShape.optional(),
   threshold: commonFields.threshold.unwrap(),
   groups: commonFields.groups.unwrap(),
   calibration_bins: calibrationBins.unwrap(),
@@ -296,6 +411,7 @@ export function metricSpecToInput(spec: Readonly<MetricSpec>): MetricSpecView {
   return {
     task: spec.task,
     bins: spec.bins,
+    ...(spec.scoreGrid ? { score_grid: scoreGridToInput(spec.scoreGrid) } : {}),
     threshold: spec.threshold,
     groups: spec.groups.map((g) => ({ ...g })),
     calibration_bins: spec.calibrationBins,
@@ -305,6 +421,15 @@ export function metricSpecToInput(spec: Readonly<MetricSpec>): MetricSpecView {
     ...(spec.regressionRange ? { regression_range: [spec.regressionRange[0], spec.regressionRange[1]] as [number, number] } : {}),
   };
 }
+
+/** A fitted grid in the REST/YAML spelling (`source_digest`): what `fedval grid fit` writes and `score_grid` takes. */
+export function scoreGridToInput(grid: Readonly<FittedScoreGrid>): z.output<typeof scoreGridInputShape> {
+  return { kind: grid.kind, method: grid.method, edges: [...grid.edges], ...(grid.sourceDigest !== undefined ? { source_digest: grid.sourceDigest } : {}) };
+}
+
+/** A fitted score grid as a person writes it (`score_grid` of the REST API and YAML; the file `fedval grid fit` writes). */
+export const scoreGridInputSchema = scoreGridInputShape;
+export type ScoreGridInput = z.output<typeof scoreGridInputShape>;
 
 function refuse(error: z.ZodError): MetricsError {
   return new MetricsError('FEDVAL_ERR_METRICS_INVALID_SPEC', listProblems(error).join('; '));
@@ -319,6 +444,17 @@ export function resolveMetricSpec(partial: unknown): Readonly<MetricSpec> {
   const result = metricSpecSchema.safeParse(partial);
   if (!result.success) throw refuse(result.error);
   return result.data;
+}
+
+/**
+ * A fitted score grid as a person writes it (the file `fedval grid fit` writes, `score_grid` of the REST API), checked
+ * with {@link scoreGridInputSchema}: one FEDVAL_ERR_METRICS_INVALID_SPEC listing every problem. Thresholds are inserted
+ * later, when the grid becomes part of a metric spec.
+ */
+export function resolveScoreGridInput(input: unknown): FittedScoreGrid {
+  const result = scoreGridInputShape.safeParse(input);
+  if (!result.success) throw refuse(result.error);
+  return scoreGridFromInput(result.data);
 }
 
 /** {@link resolveMetricSpec} for the snake_case spelling of the REST API and YAML ({@link metricSpecInputSchema}). */

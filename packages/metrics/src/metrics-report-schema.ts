@@ -79,6 +79,12 @@ const fairnessSchema = z.strictObject({
 });
 
 const common = { min_cell_size: count, noise_in_intervals: z.boolean() };
+const scoreGridSummarySchema = z.strictObject({
+  kind: z.enum(['equal_width', 'fitted']),
+  bins: z.number().int().min(2),
+  method: z.enum(['quantile', 'logit', 'explicit']).nullable(),
+  source_digest: z.string().nullable(),
+});
 
 const averagedSchema = z.strictObject({ precision: value, recall: value, f1: value, roc_auc: value });
 const multiclassBlockFields = {
@@ -118,6 +124,7 @@ const regressionBlockFields = {
 export const metricsReportSchema = z.discriminatedUnion('task', [
   z.strictObject({
     task: z.literal('binary'),
+    score_grid: scoreGridSummarySchema,
     ...binaryBlockFields,
     ...common,
     by_group: names(names(levelBlock(binaryBlockFields))),
@@ -125,6 +132,7 @@ export const metricsReportSchema = z.discriminatedUnion('task', [
   }),
   z.strictObject({
     task: z.literal('multiclass'),
+    score_grid: scoreGridSummarySchema,
     ...multiclassBlockFields,
     ...common,
     classes: z.array(z.string()),
