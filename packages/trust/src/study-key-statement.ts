@@ -58,7 +58,8 @@ export const signedStudyKeyStatementSchema = z.strictObject({
 export type SignedStudyKeyStatement = Readonly<z.output<typeof signedStudyKeyStatementSchema>>;
 
 /** A statement that verified under a pinned key: what a site may rely on. */
-export interface VerifiedStudyKeyStatement extends StudyKeyStatement {
+export interface VerifiedStudyKeyStatement extends Omit<StudyKeyStatement, 'roster'> {
+  readonly roster: readonly Readonly<{ siteId: string; fingerprint: string }>[];
   /** SHA-256 fingerprint of the key holder key that signed it (one of the pinned ones). */
   readonly keyHolderFingerprint: string;
 }
