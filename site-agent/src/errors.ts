@@ -37,6 +37,9 @@ export const AGENT_ERROR_MESSAGES = {
   FEDVAL_ERR_AGENT_POLICY_OWN_SHARE_EPSILON: "this site's own noise share would give more than policy.max_own_share_epsilon",
   FEDVAL_ERR_AGENT_POLICY_MIN_CELL: "the study's minimum cell is below site policy (policy.min_cell)",
   FEDVAL_ERR_AGENT_POLICY_GROUP_LEVELS: 'a subgroup column has more levels than site policy allows (policy.max_group_levels)',
+  FEDVAL_ERR_AGENT_POLICY_NO_KEY_HOLDER: 'no key holder key is pinned (policy.key_holder_keys): encrypted tasks are refused until the site pins the privacy officer\'s key',
+  FEDVAL_ERR_AGENT_KEY_UNAUTHENTICATED: 'the study public key is not vouched for by a pinned key holder key (statement missing, unpinned signer, bad signature, or another study, plan or key)',
+  FEDVAL_ERR_AGENT_PLAN_BOUNDS: 'the encryption plan cannot hold what this site may send (bounds below the site\'s own limits)',
   FEDVAL_ERR_AGENT_INTERNAL: 'internal agent error',
 } as const;
 

@@ -148,6 +148,10 @@ export const resultContentSchema = z.strictObject({
       nonce,
       /** When the site signed and sent the result, epoch ms. */
       sentAt: epochMs,
+      /** BFV: SHA-256 (hex) of the public key the site encrypted under, signed with the record. */
+      publicKeySha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
+      /** BFV: SHA-256 (hex) of the canonical plan (@fedval/he planSha256), signed with the record. */
+      planSha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
       signature: ed25519Signature,
     })
     .optional(),
