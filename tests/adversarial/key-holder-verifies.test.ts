@@ -316,9 +316,12 @@ describe('the key holder verifies, never trusts, the coordinator', () => {
     // Only the privacy officer's command changes it, and the trail records what changed.
     const approved = join(deployment.dir, 'roster-approved.json');
     writeFileSync(approved, JSON.stringify({ sites: [...HONEST, 'fake-1'].map((site) => ({ site_id: site, fingerprint: fingerprint(site) })) }));
-    const changed = await runCli('fedval', ['keys', 'roster', '--keys', keys, '--roster', approved, '--json']);
+    const changed = await runCli('fedval', ['keys', 'roster', '--keys', keys, '--roster', approved, '--signing-key', deployment.keyHolderSigningKey, '--json'], keyHolder());
     expect(changed.code, changed.stderr).toBe(0);
-    const entry = trail(keys).at(-1)!;
+    // The study key statement sites verify carries the roster: signed again and sent to the coordinator.
+    expect(JSON.parse(changed.stdout)).toMatchObject({ added: ['fake-1'], key_statement_sent: true });
+    expect(trail(keys).at(-1)).toMatchObject({ action: 'key_statement.signed', details: { key_holder_fingerprint: deployment.keyHolderFingerprint } });
+    const entry = trail(keys).at(-2)!;
     expect(entry).toMatchObject({ action: 'roster.changed', details: { added: ['fake-1'], removed: [], rekeyed: [] } });
     expect(entry.details.roster_sha256).toBe(createHash('sha256').update(readFileSync(join(keys, 'roster.json'), 'utf8').trimEnd()).digest('hex'));
   }, 180_000);

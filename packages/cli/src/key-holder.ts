@@ -230,11 +230,11 @@ export async function changeRoster(options: ChangeRosterOptions): Promise<{ rost
     sha256: approved.sha256,
     canonical: '',
   };
-  await pinRoster(options.keys, roster, 'roster.changed', study.study_id, before);
   // The statement sites verify carries the roster (their peers' keys): signed again and sent for the same key and plan.
   const signingKeyPath = options.signingKey ?? join(options.keys, KEY_FILES.signingKey);
   if (!existsSync(signingKeyPath)) throw new CliError('FEDVAL_ERR_CLI_KEYS_MISSING', `${signingKeyPath}: the key holder's signing key (--signing-key)`);
   const identity = keyHolderIdentity(signingKeyPath);
+  await pinRoster(options.keys, roster, 'roster.changed', study.study_id, before);
   const plan = validateBfvPlan(JSON.parse(await readKeyFile(options.keys, KEY_FILES.plan, 'utf8')));
   const publicKey = new Uint8Array(await readKeyFile(options.keys, KEY_FILES.public));
   const statement = await signStatement(options.keys, identity.privateKey, { studyId: study.study_id, plan, publicKey, minSites: study.min_sites, roster, issuedAt: (options.now ?? Date.now)() });
