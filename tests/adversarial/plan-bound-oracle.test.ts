@@ -50,7 +50,7 @@ describe('a coordinator choosing tight plan bounds to ask whether a count exceed
       await coordinator.next((m) => m.type === 'hello' && m.content.siteId === siteId);
       const round = `r-${siteId}`;
       const { outcome } = await answerTo(coordinator, hostileTask(round, { metricSpec: METRIC_SPEC, privacy, contribution: bfvRequest(tight, keyStatementFor(keyHolder.privateKeyPem, tight)) }));
-      outcomes[siteId] = { outcome, charged: (await siteBudget(site)).rounds.filter((entry) => entry.round_id === round).map((entry) => entry.epsilon) };
+      outcomes[siteId] = { outcome, charged: (await siteBudget(site)).rounds.filter((entry) => entry.round_id === round).map((entry) => Number(entry.epsilon.toFixed(6))) };
       await site.stop();
     }
     // Before the fix: site-large answered FEDVAL_ERR_HE_VALUE_OUT_OF_RANGE with nothing charged, site-small contributed.

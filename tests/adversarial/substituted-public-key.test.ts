@@ -3,13 +3,21 @@
 // privacy officer's key holder key (policy.key_holder_keys) and encrypt only under a public key the key holder's signed
 // study key statement vouches for; anything else is refused before any data is read and before any charge.
 import { generateSiteIdentity } from '@fedval/trust';
-import { decryptVector } from '@fedval/he';
+import { decryptVector, EncryptedSum } from '@fedval/he';
+import type { HeContext } from '@fedval/he';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ScriptedCoordinator } from '../helpers/scripted-coordinator.ts';
 import { answerTo, bfvKeysFor, bfvRequest, hostileTask, keyStatementFor, scoredRows, siteBudget, startHostileSite } from './hostile-coordinator.ts';
 import type { HostileSite } from './hostile-coordinator.ts';
 
 const METRIC_SPEC = { task: 'binary', bins: 20 };
+
+/** What a holder of `secretKey` reads from one site's ciphertexts (summed alone, as any aggregate is made). */
+function decryptOne(context: HeContext, secretKey: Uint8Array, ciphertexts: Uint8Array[]): Float64Array {
+  const sum = new EncryptedSum(context);
+  sum.add({ ciphertexts });
+  return decryptVector(context, secretKey, sum.toEncryptedVector(), 1);
+}
 const PATIENTS = 120;
 
 describe("a coordinator substituting its own BFV public key for the key holder's", () => {
@@ -54,7 +62,7 @@ describe("a coordinator substituting its own BFV public key for the key holder's
       // What the attacker would learn on the vulnerable path: the site's exact statistics, decrypted with its own key.
       const leaked =
         reply.type === 'task.result' && reply.content.contribution.kind === 'bfv'
-          ? Math.max(...decryptVector(attacker.context, attacker.secretKey, { ciphertexts: reply.content.contribution.ciphertexts }, 1))
+          ? Math.max(...decryptOne(attacker.context, attacker.secretKey, reply.content.contribution.ciphertexts))
           : null;
       expect({ round, outcome, leaked }).toEqual({ round, outcome: 'FEDVAL_ERR_AGENT_KEY_UNAUTHENTICATED', leaked: null });
       // Refused before the data was read: the site never accepted the task nor reported progress on it.
@@ -66,7 +74,7 @@ describe("a coordinator substituting its own BFV public key for the key holder's
     const served = await answerTo(coordinator, hostileTask('r-honest', { metricSpec: METRIC_SPEC, contribution: bfvRequest(honest, keyStatementFor(keyHolder.privateKeyPem, honest)) }));
     expect(served.outcome).toBe('contributed');
     if (served.reply.type !== 'task.result' || served.reply.content.contribution.kind !== 'bfv') throw new Error('expected an encrypted result');
-    const vector = decryptVector(honest.context, honest.secretKey, { ciphertexts: served.reply.content.contribution.ciphertexts }, 1);
+    const vector = decryptOne(honest.context, honest.secretKey, served.reply.content.contribution.ciphertexts);
     expect(vector.reduce((sum, value) => sum + value, 0)).toBeGreaterThan(0);
   }, 240_000);
 
