@@ -54,7 +54,17 @@ export class AgentError extends Error {
   }
 }
 
-/** The wire form of an error the agent sends: a coded error as it is; anything else as FEDVAL_ERR_AGENT_INTERNAL, without its message. */
+/**
+ * Codes whose detail describes the site's data file (a line number of a malformed row, the file's path): the detail
+ * stays in the site's own log, and only the code and its fixed message cross the wire, so no row position leaves.
+ */
+const SITE_ONLY_DETAIL: ReadonlySet<AgentErrorCode> = new Set(['FEDVAL_ERR_AGENT_DATA_MALFORMED', 'FEDVAL_ERR_AGENT_DATA_NOT_FOUND']);
+
+/**
+ * The wire form of an error the agent sends: a coded error as it is (for a data-file error, its code and fixed message
+ * only); anything else as FEDVAL_ERR_AGENT_INTERNAL, without its message.
+ */
 export function agentWireError(error: unknown): WireError {
+  if (error instanceof AgentError && SITE_ONLY_DETAIL.has(error.code)) return { code: error.code, message: AGENT_ERROR_MESSAGES[error.code] };
   return toWireError(error, { code: 'FEDVAL_ERR_AGENT_INTERNAL', message: AGENT_ERROR_MESSAGES.FEDVAL_ERR_AGENT_INTERNAL });
 }

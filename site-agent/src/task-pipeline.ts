@@ -111,7 +111,8 @@ export class TaskPipeline {
     const refuse = (error: unknown): void => {
       const reason = agentWireError(error);
       this.#recordQuietly({ action: 'task.refused', object, reason: reason.code, details: { study: task.studyId, code: reason.code } });
-      log.warn({ code: reason.code, reason: reason.message }, 'task refused');
+      // The site's own log keeps the full detail (a data file's line number stays here); the wire gets `reason`.
+      log.warn({ code: reason.code, reason: error instanceof Error ? error.message : reason.message }, 'task refused');
       this.#send(createMessage('task.refuse', { roundId, reason }, requestId));
       this.#finished(roundId, 'refused', reason.code);
     };
