@@ -7,7 +7,7 @@ import { MISSING_TOKENS } from './data-source.ts';
 import { describeRelation, errorLine, isNumericType, openDuckDbEngine, sqlString, streamRelation } from './duckdb-table-reader.ts';
 import type { DuckDbEngineOptions, RelationColumn } from './duckdb-table-reader.ts';
 import { fileIdentity } from './file-fingerprint.ts';
-import { guardFileRead, requireStudyColumns, studyNames } from './file-source.ts';
+import { guardFileRead, requirePlainFileName, requireStudyColumns, studyNames } from './file-source.ts';
 import { basename } from 'node:path';
 
 export interface CsvSourceOptions extends DataSourceLimits, DuckDbEngineOptions {
@@ -28,6 +28,7 @@ export const DEFAULT_MAX_HEADER_BYTES = 1024 * 1024; // 1 MiB
  * ColumnBatch.restart), else each cell is checked against DECIMAL_PATTERN.
  */
 export function createCsvSource(options: CsvSourceOptions): DataSource {
+  requirePlainFileName(options.path);
   const delimiter = options.delimiter ?? ',';
   if ([...delimiter].length !== 1 || delimiter === '"' || delimiter === '\n' || delimiter === '\r') {
     throw new AgentError('FEDVAL_ERR_AGENT_CONFIG', 'the CSV delimiter must be one character other than a quote or a line break');

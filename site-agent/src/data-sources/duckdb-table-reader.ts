@@ -33,6 +33,8 @@ export async function openDuckDbEngine(options: DuckDbEngineOptions = {}): Promi
     memory_limit: options.memoryLimit ?? DEFAULT_DUCKDB_ENGINE_OPTIONS.memoryLimit,
     autoinstall_known_extensions: 'false',
     autoload_known_extensions: 'false',
+    // Never spill to disk: row-level data stays in memory (an in-memory engine would otherwise use ./.tmp).
+    temp_directory: '',
   });
   const connection = await instance.connect();
   let closed = false;
