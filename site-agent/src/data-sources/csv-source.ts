@@ -19,6 +19,8 @@ export interface CsvSourceOptions extends DataSourceLimits, DuckDbEngineOptions 
 }
 
 export const DEFAULT_MAX_HEADER_BYTES = 1024 * 1024; // 1 MiB
+/** Bytes the engine reads per CSV buffer (its default, 32 MiB, makes the type sniffing and the first batch slow). */
+const CSV_BUFFER_BYTES = 4 * 1024 * 1024; // 4 MiB; a line may be up to 2 MiB (the engine's max_line_size)
 
 /**
  * CSV connector. Semantics: a header row names the columns (a UTF-8 BOM is skipped; names are trimmed and must be
@@ -45,7 +47,7 @@ export function createCsvSource(options: CsvSourceOptions): DataSource {
         const engine = await openDuckDbEngine(options);
         try {
           const fields = names.map((_, i) => `f${i}`);
-          const base = `${sqlString(options.path)}, header = true, delim = ${sqlString(delimiter)}, quote = '"', escape = '"', strict_mode = true, nullstr = [${[...MISSING_TOKENS].map(sqlString).join(', ')}]`;
+          const base = `${sqlString(options.path)}, header = true, delim = ${sqlString(delimiter)}, quote = '"', escape = '"', strict_mode = true, nullstr = [${[...MISSING_TOKENS].map(sqlString).join(', ')}], buffer_size = ${CSV_BUFFER_BYTES}`;
           const sniffed = await describeRelation(engine, `read_csv(${base}, names = [${fields.map(sqlString).join(', ')}])`, csvError);
           const categorical = new Set(request.columns.filter((c) => c.kind === 'categorical').map((c) => c.name));
           const typed = (i: number): boolean => isNumericType(sniffed[i]!.type) && !categorical.has(names[i]!);
