@@ -31,8 +31,10 @@ const configSchema = z.strictObject({
   site_id: z.string().min(1).max(128).regex(/^[A-Za-z0-9._:-]+$/, 'letters, digits, . _ : - only'),
   token: z.string().min(16).optional(),
   token_file: z.string().min(1).optional(),
+  /** The site's data: exactly one of `path` (a CSV file) or `parquet` (a Parquet file), relative to this file. */
   data: z.strictObject({
-    path: z.string().min(1),
+    path: z.string().min(1).optional(),
+    parquet: z.string().min(1).optional(),
     label: labelSchema,
     /** Study column name → local column name, for sites whose columns are named differently. */
     columns: z.record(z.string(), z.string()).default({}),
@@ -120,6 +122,10 @@ const configSchema = z.strictObject({
       max_message_bytes: z.number().int().positive().default(DEFAULT_AGENT_LIMITS.maxMessageBytes),
       batch_rows: z.number().int().positive().max(1_048_576).default(DEFAULT_AGENT_LIMITS.batchRows),
       max_rows: z.number().int().positive().default(DEFAULT_AGENT_LIMITS.maxRows),
+      /** Worker threads of the embedded engine that reads CSV and Parquet files. Default: available parallelism, at most 4. */
+      engine_threads: z.number().int().positive().max(256).optional(),
+      /** Most memory the embedded engine may use, e.g. '512MB', '2GB'. Default '1GB'. */
+      engine_memory_limit: z.string().regex(/^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i, 'a size such as 512MB or 2GB').optional(),
       reconnect_initial_ms: z.number().int().positive().default(DEFAULT_AGENT_LIMITS.reconnectInitialMs),
       reconnect_max_ms: z.number().int().positive().default(DEFAULT_AGENT_LIMITS.reconnectMaxMs),
     })
@@ -177,6 +183,9 @@ export function resolveAgentConfig(
   if (parsed.success && parsed.data.policy.model_approval === 'allow_list' && parsed.data.policy.trusted_sponsor_keys.length === 0) {
     problems.push('policy.trusted_sponsor_keys: policy.model_approval allow_list needs at least one sponsor key fingerprint');
   }
+  if (parsed.success && (parsed.data.data.path === undefined) === (parsed.data.data.parquet === undefined)) {
+    problems.push('data: exactly one of data.path (a CSV file) or data.parquet (a Parquet file) is required');
+  }
   if (parsed.success && parsed.data.limits.reconnect_initial_ms > parsed.data.limits.reconnect_max_ms) {
     problems.push('limits.reconnect_initial_ms: must not exceed limits.reconnect_max_ms');
   }
@@ -197,7 +206,11 @@ export function resolveAgentConfig(
     token,
     site_key: siteKey,
     configDir,
-    data: { ...config.data, path: resolve(configDir, config.data.path) },
+    data: {
+      ...config.data,
+      ...(config.data.path !== undefined ? { path: resolve(configDir, config.data.path) } : {}),
+      ...(config.data.parquet !== undefined ? { parquet: resolve(configDir, config.data.parquet) } : {}),
+    },
     data_dir: resolve(configDir, config.data_dir),
     ...(config.tls
       ? { tls: Object.fromEntries(Object.entries(config.tls).flatMap(([key, path]) => (path === undefined ? [] : [[key, resolve(configDir, path)]]))) as typeof config.tls }

@@ -18,6 +18,7 @@ import type { Logger } from 'pino';
 import type { AgentConfig } from './config.ts';
 import { encryptContribution } from './contribution-encryption.ts';
 import { AgentError, agentWireError } from './errors.ts';
+import { dataSourceName, openDataSource } from './data-sources/open-data-source.ts';
 import { evaluateDataset } from './evaluation.ts';
 import { decideModelRun } from './model-registry.ts';
 import type { ModelRunBasis } from './model-registry.ts';
@@ -184,14 +185,13 @@ export class TaskPipeline {
         : scoreColumnScorer(task.scorer.kind === 'score_column' ? task.scorer.columns : []);
       const dataFingerprint = createHash('sha256');
       const outcome = await evaluateDataset({
-        source: {
-          path: this.#config.data.path,
-          delimiter: this.#config.data.delimiter,
-          columns: this.#config.data.columns,
-          chunkRows: this.#config.limits.batch_rows,
+        source: openDataSource(this.#config.data, {
+          batchRows: this.#config.limits.batch_rows,
           maxRows: this.#config.limits.max_rows,
-          onBytes: (bytes) => dataFingerprint.update(bytes),
-        },
+          threads: this.#config.limits.engine_threads,
+          memoryLimit: this.#config.limits.engine_memory_limit,
+        }),
+        fingerprint: (bytes) => dataFingerprint.update(bytes),
         spec,
         label: this.#config.data.label,
         scorer,
@@ -329,7 +329,7 @@ export class TaskPipeline {
   /** Commits to the exact bytes evaluated: keeps fingerprint and salt at the site (database, audit), returns the commitment to send. */
   #commitToDataset(task: TaskContent, fingerprint: string): string {
     const { commitment, salt } = commitToFingerprint(fingerprint);
-    const record = { studyId: task.studyId, roundId: task.roundId, datasetId: this.#datasetId(), dataFile: basename(this.#config.data.path), fingerprint, salt, commitment };
+    const record = { studyId: task.studyId, roundId: task.roundId, datasetId: this.#datasetId(), dataFile: dataSourceName(this.#config.data), fingerprint, salt, commitment };
     const state = this.#state();
     this.#record(
       {
@@ -379,7 +379,7 @@ export class TaskPipeline {
   }
 
   #datasetId(): string {
-    return this.#config.privacy.dataset_id ?? `${this.#config.site_id}:${basename(this.#config.data.path)}`;
+    return this.#config.privacy.dataset_id ?? `${this.#config.site_id}:${dataSourceName(this.#config.data)}`;
   }
 
   #progressReporter(roundId: string): (phase: 'loading_model' | 'evaluating' | 'protecting' | 'sending', percent: number) => void {

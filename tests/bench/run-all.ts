@@ -9,6 +9,8 @@ const BENCHES = [
   'models-inference',
   'onnx-inference',
   'onnx-site-throughput',
+  'site-throughput',
+  'postgres-throughput',
   'he-bench',
   'round-encryption',
   'trust-overhead',

@@ -51,6 +51,8 @@ export interface ModelRunner {
    * row, as `buildFeatureMatrix` makes them), in batches of `batchSize`; returns `outputWidth` scores per row.
    */
   predictFeatures(values: Float32Array): Promise<Float32Array>;
+  /** Scores an input matrix already built (e.g. by buildFeatureMatrixFromColumns) for `rowCount` input rows. */
+  predictMatrix(matrix: FeatureMatrix, rowCount: number): Promise<PredictionChunk>;
   /** Frees the model's weights; the runner cannot be used afterwards. */
   dispose(): void;
 }
@@ -134,6 +136,14 @@ export abstract class BatchedModelRunner implements ModelRunner {
       this.#assertUsable();
     }
     return scores;
+  }
+
+  async predictMatrix(matrix: FeatureMatrix, rowCount: number): Promise<PredictionChunk> {
+    this.#assertUsable();
+    const pending: PendingChunk[] = [{ matrix, scores: new Float32Array(rowCount * this.outputWidth).fill(Number.NaN), done: 0 }];
+    const batch = { buffer: null as Float32Array | null };
+    for (let left = matrix.rowIndex.length; left > 0; left -= this.batchSize) await this.#scoreNext(pending, Math.min(left, this.batchSize), batch);
+    return { scores: pending[0]!.scores, excluded: matrix.excluded };
   }
 
   dispose(): void {
