@@ -38,6 +38,10 @@ export const AGENT_ERROR_MESSAGES = {
   FEDVAL_ERR_AGENT_POLICY_OWN_SHARE_EPSILON: "this site's own noise share would give more than policy.max_own_share_epsilon",
   FEDVAL_ERR_AGENT_POLICY_MIN_CELL: "the study's minimum cell is below site policy (policy.min_cell)",
   FEDVAL_ERR_AGENT_POLICY_GROUP_LEVELS: 'a subgroup column has more levels than site policy allows (policy.max_group_levels)',
+  FEDVAL_ERR_AGENT_DB_UNREACHABLE: 'the site database cannot be reached (connection refused, timed out or lost)',
+  FEDVAL_ERR_AGENT_DB_AUTH: 'the site database refused the configured role or password',
+  FEDVAL_ERR_AGENT_DB_QUERY: 'the site database query failed',
+  FEDVAL_ERR_AGENT_DB_TIMEOUT: 'the site database query exceeded data.postgres.statement_timeout_ms',
   FEDVAL_ERR_AGENT_INTERNAL: 'internal agent error',
 } as const;
 
