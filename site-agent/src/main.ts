@@ -21,6 +21,7 @@ import type { AuditVerification } from '@fedval/trust';
 import { auditLogPath } from './audit-trail.ts';
 import { PrivacyLedger } from './privacy-ledger.ts';
 import { loadAgentConfig, SITE_KEY_FILE } from './config.ts';
+import { defaultDatasetId } from './data-sources/site-data.ts';
 import type { AgentConfig } from './config.ts';
 import { decideModelRun } from './model-registry.ts';
 import { openSiteState } from './site-state.ts';
@@ -179,7 +180,7 @@ program
   .option('--json', 'print one JSON document on stdout')
   .action((options: { config: string; json?: boolean }) => {
     const config = loadAgentConfig(options.config);
-    const datasetId = config.privacy.dataset_id ?? `${config.site_id}:${basename(config.data.path)}`;
+    const datasetId = defaultDatasetId(config);
     const budget = budgetFromEpsilon({ totalEpsilon: config.privacy.total_epsilon, perRoundEpsilon: config.privacy.per_round_epsilon, delta: config.privacy.delta });
     const ledger = PrivacyLedger.open(config.data_dir);
     try {

@@ -4,7 +4,6 @@
 // row-level leaves.
 import { createHash } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
-import { basename } from 'node:path';
 import { budgetFromEpsilon, createRelease, cryptoRandomSource, DpError } from '@fedval/dp';
 import type { ExactRelease, PrivacyBudget, PrivateRelease } from '@fedval/dp';
 import { createStatisticsLayout, resolveMetricSpec } from '@fedval/metrics';
@@ -16,6 +15,7 @@ import type { AuditEntry, AuditEvent, PrivacyAttestation, ResultAttestation } fr
 import type { Logger } from 'pino';
 import type { AgentConfig } from './config.ts';
 import { encryptContribution } from './contribution-encryption.ts';
+import { defaultDatasetId, siteDataName } from './data-sources/site-data.ts';
 import { AgentError, agentWireError } from './errors.ts';
 import { evaluateDataset } from './evaluation.ts';
 import { decideModelRun } from './model-registry.ts';
@@ -171,7 +171,7 @@ export class TaskPipeline {
       const dataFingerprint = createHash('sha256');
       const outcome = await evaluateDataset({
         source: {
-          path: this.#config.data.path,
+          path: this.#config.data.path!, // PostgreSQL sites: read through the columnar source (data-sources/site-data.ts)
           delimiter: this.#config.data.delimiter,
           columns: this.#config.data.columns,
           chunkRows: this.#config.limits.batch_rows,
@@ -307,7 +307,7 @@ export class TaskPipeline {
   /** Commits to the exact bytes evaluated: keeps fingerprint and salt at the site (database, audit), returns the commitment to send. */
   #commitToDataset(task: TaskContent, fingerprint: string): string {
     const { commitment, salt } = commitToFingerprint(fingerprint);
-    const record = { studyId: task.studyId, roundId: task.roundId, datasetId: this.#datasetId(), dataFile: basename(this.#config.data.path), fingerprint, salt, commitment };
+    const record = { studyId: task.studyId, roundId: task.roundId, datasetId: this.#datasetId(), dataFile: siteDataName(this.#config), fingerprint, salt, commitment };
     const state = this.#state();
     this.#record(
       {
@@ -357,7 +357,7 @@ export class TaskPipeline {
   }
 
   #datasetId(): string {
-    return this.#config.privacy.dataset_id ?? `${this.#config.site_id}:${basename(this.#config.data.path)}`;
+    return defaultDatasetId(this.#config);
   }
 
   #progressReporter(roundId: string): (phase: 'loading_model' | 'evaluating' | 'protecting' | 'sending', percent: number) => void {
