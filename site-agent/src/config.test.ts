@@ -100,6 +100,20 @@ describe('agent configuration', () => {
     for (const path of ['coordinator', 'site_id', 'data.path', 'data.label', '(root)']) expect(error.message).toContain(path);
   });
 
+  it('reads data from exactly one of data.path (CSV) and data.parquet, with the engine limits', () => {
+    const parquet = resolveAgentConfig({ ...valid, data: { parquet: 'site.parquet', label: valid.data.label }, limits: { engine_threads: 2, engine_memory_limit: '512MB' } }, '/etc/fedval');
+    expect(parquet.data.parquet).toBe('/etc/fedval/site.parquet');
+    expect(parquet.data.path).toBeUndefined();
+    expect(parquet.limits.engine_threads).toBe(2);
+    expect(parquet.limits.engine_memory_limit).toBe('512MB');
+    for (const data of [{ label: valid.data.label }, { path: 'a.csv', parquet: 'a.parquet', label: valid.data.label }]) {
+      const error = errorOf(() => resolveAgentConfig({ ...valid, data }, '/tmp'));
+      expect(error.code).toBe('FEDVAL_ERR_AGENT_CONFIG');
+      expect(error.message).toContain('exactly one of data.path');
+    }
+    expect(errorOf(() => resolveAgentConfig({ ...valid, limits: { engine_memory_limit: 'lots' } }, '/tmp')).message).toContain('limits.engine_memory_limit');
+  });
+
   it('requires exactly one of token and token_file', () => {
     const { token: _token, ...noToken } = valid;
     expect(errorOf(() => resolveAgentConfig(noToken, '/tmp')).message).toContain('exactly one');

@@ -57,10 +57,13 @@ const configSchema = z.strictObject({
   site_id: z.string().min(1).max(128).regex(/^[A-Za-z0-9._:-]+$/, 'letters, digits, . _ : - only'),
   token: z.string().min(16).optional(),
   token_file: z.string().min(1).optional(),
+  /** The site's data: exactly one of `path` (a CSV file) or `parquet` (a Parquet file), relative to this file. */
   data: z.strictObject({
-    /** The site's data file. Exactly one of path and postgres. */
+    /** The site's data as a CSV file. Exactly one of path, parquet and postgres. */
     path: z.string().min(1).optional(),
-    /** The site's data in PostgreSQL (README "PostgreSQL"). Exactly one of path and postgres. */
+    /** The site's data as a Parquet file. */
+    parquet: z.string().min(1).optional(),
+    /** The site's data in PostgreSQL (README "PostgreSQL"). */
     postgres: postgresSchema.optional(),
     label: labelSchema,
     /** Study column name → local column name, for sites whose columns are named differently. */
@@ -133,6 +136,10 @@ const configSchema = z.strictObject({
       max_message_bytes: z.number().int().positive().default(DEFAULT_AGENT_LIMITS.maxMessageBytes),
       batch_rows: z.number().int().positive().max(1_048_576).default(DEFAULT_AGENT_LIMITS.batchRows),
       max_rows: z.number().int().positive().default(DEFAULT_AGENT_LIMITS.maxRows),
+      /** Worker threads of the embedded engine that reads CSV and Parquet files. Default: available parallelism, at most 4. */
+      engine_threads: z.number().int().positive().max(256).optional(),
+      /** Most memory the embedded engine may use, e.g. '512MB', '2GB'. Default '1GB'. */
+      engine_memory_limit: z.string().regex(/^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i, 'a size such as 512MB or 2GB').optional(),
       reconnect_initial_ms: z.number().int().positive().default(DEFAULT_AGENT_LIMITS.reconnectInitialMs),
       reconnect_max_ms: z.number().int().positive().default(DEFAULT_AGENT_LIMITS.reconnectMaxMs),
     })
@@ -190,8 +197,8 @@ export function resolveAgentConfig(
   if (parsed.success && parsed.data.policy.model_approval === 'allow_list' && parsed.data.policy.trusted_sponsor_keys.length === 0) {
     problems.push('policy.trusted_sponsor_keys: policy.model_approval allow_list needs at least one sponsor key fingerprint');
   }
-  if (parsed.success && (parsed.data.data.path === undefined) === (parsed.data.data.postgres === undefined)) {
-    problems.push('data.path, data.postgres: exactly one of them is required');
+  if (parsed.success && [parsed.data.data.path, parsed.data.data.parquet, parsed.data.data.postgres].filter((value) => value !== undefined).length !== 1) {
+    problems.push('data: exactly one of data.path (a CSV file), data.parquet (a Parquet file) or data.postgres (a PostgreSQL table or query) is required');
   }
   if (parsed.success && parsed.data.data.postgres) {
     try {
@@ -227,6 +234,7 @@ export function resolveAgentConfig(
     data: {
       ...config.data,
       ...(config.data.path !== undefined ? { path: resolve(configDir, config.data.path) } : {}),
+      ...(config.data.parquet !== undefined ? { parquet: resolve(configDir, config.data.parquet) } : {}),
       ...(config.data.postgres
         ? {
             postgres: {

@@ -1,10 +1,11 @@
-// evaluation.ts — the local evaluation pipeline: stream rows, score them, reduce to the additive statistics vector.
-import { createAccumulator, createStatisticsLayout } from '@fedval/metrics';
-import type { MetricSpec, StatisticsLayout } from '@fedval/metrics';
-import { readCsvChunks, requireColumns } from './csv-source.ts';
-import type { CsvSourceOptions, DataRow } from './csv-source.ts';
+// evaluation.ts — the local evaluation pipeline: read column batches, score them, reduce to the additive statistics vector.
+import { createAccumulator, groupLevelIndex, groupLevelNames } from '@fedval/metrics';
+import type { GroupSpec, MetricSpec, StatisticsAccumulator, StatisticsLayout } from '@fedval/metrics';
+import { columnKey } from './data-sources/data-source.ts';
+import type { CategoricalColumn, ColumnBatch, ColumnRequest, DataSource, NumericColumn } from './data-sources/data-source.ts';
 import { AgentError } from './errors.ts';
-import { parseDecimal } from './scorers.ts';
+import { finalizeOpenGroups, isOpenGroup, MAX_GROUP_LEVELS, provisionalLayout, requireFewLevels } from './open-group-levels.ts';
+import type { EvaluationGroup } from './open-group-levels.ts';
 import type { RowScorer } from './scorers.ts';
 
 /** How the site's label column maps to the positive class. */
@@ -16,11 +17,16 @@ export interface LabelRule {
   negative?: string | undefined;
 }
 
+/** A metric spec whose categorical subgroup columns may leave their levels to be found in the data (eval-local). */
+export type EvaluationSpec = Omit<MetricSpec, 'groups'> & { readonly groups: readonly EvaluationGroup[] };
+
 export interface EvaluationOptions {
-  source: CsvSourceOptions;
-  spec: MetricSpec;
+  source: DataSource;
+  spec: EvaluationSpec;
   label: LabelRule;
   scorer: RowScorer;
+  /** Receives the bytes that define the data read (see DataSource); hash them for the dataset commitment. */
+  fingerprint?: ((bytes: Uint8Array) => void) | undefined;
   /** Called with the share of input read, 0–100. */
   onProgress?: (percent: number) => void;
   signal?: AbortSignal;
@@ -34,59 +40,143 @@ export interface EvaluationOutcome {
   included: number;
 }
 
-/** Columns a task needs from the data: label, score inputs and subgroup columns. */
-export function requiredColumns(spec: MetricSpec, label: LabelRule, scorer: RowScorer): string[] {
-  return [label.column, ...scorer.requiredColumns, ...spec.groups.map((group) => group.column)];
+/** Columns a task needs from the data: label, score inputs and subgroup columns, each with how it is read. */
+export function columnRequests(spec: EvaluationSpec, label: LabelRule, scorer: RowScorer): ColumnRequest[] {
+  const requests: ColumnRequest[] = [
+    { name: label.column, kind: spec.task === 'regression' ? 'numeric' : 'categorical' },
+    ...scorer.requests,
+    ...spec.groups.map((group): ColumnRequest => ({ name: group.column, kind: group.cuts ? 'numeric' : 'categorical' })),
+  ];
+  const seen = new Set<string>();
+  return requests.filter((request) => {
+    const key = columnKey(request);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
 }
 
-/** Runs one evaluation over a CSV source and returns the statistics vector. */
+/** Study columns a task needs (names only). */
+export function requiredColumns(spec: EvaluationSpec, label: LabelRule, scorer: RowScorer): string[] {
+  return [...new Set(columnRequests(spec, label, scorer).map((request) => request.name))];
+}
+
+/** Runs one evaluation over a data source and returns the statistics vector; the source is read once. */
 export async function evaluateDataset(options: EvaluationOptions): Promise<EvaluationOutcome> {
   const { spec, label, scorer, source } = options;
-  await requireColumns(source, requiredColumns(spec, label, scorer));
-  const layout = createStatisticsLayout(spec);
-  const accumulator = createAccumulator(layout);
-  const groupColumns = spec.groups.map((group) => group.column);
+  const { groups, ...rest } = spec;
+  const layout = provisionalLayout(rest, groups);
   const width = spec.task === 'multiclass' ? spec.classes!.length : 1;
-  const classIndex = new Map((spec.classes ?? []).map((name, i) => [name, i]));
-  let included = 0;
-  for await (const chunk of readCsvChunks(source)) {
+  let state = startRead(layout, groups, label, spec);
+  for await (const batch of source.read({ columns: columnRequests(spec, label, scorer), fingerprint: options.fingerprint, signal: options.signal })) {
     options.signal?.throwIfAborted();
-    const scored = await scorer.score(chunk.rows);
+    if (batch.restart) state = startRead(layout, groups, label, spec);
+    if (batch.rowCount === 0) continue;
+    const scored = await scorer.score(batch);
     if (scored.width !== width) {
       throw new AgentError('FEDVAL_ERR_AGENT_INVALID_TASK', `a ${spec.task} task needs ${width} score column(s), the scorer gives ${scored.width}`);
     }
-    chunk.rows.forEach((row: DataRow, i) => {
-      const groups = groupColumns.map((column) => row[column] ?? null);
-      const cell = row[label.column] ?? null;
-      const exclusion = scored.excluded[i];
-      if (spec.task === 'binary') {
-        const outcome = labelOf(cell, label);
-        if (typeof outcome === 'string') return accumulator.exclude(outcome, groups);
-        if (exclusion) return accumulator.exclude(exclusion, groups);
-        const score = scored.scores[i] ?? Number.NaN;
-        if (score >= 0 && score <= 1) included += 1;
-        return accumulator.addBinary(score, outcome, groups);
-      }
-      if (spec.task === 'multiclass') {
-        const index = cell === null ? null : (classIndex.get(cell) ?? -1);
-        if (index === null) return accumulator.exclude('missing_label', groups);
-        if (index < 0) return accumulator.exclude('invalid_label', groups);
-        if (exclusion) return accumulator.exclude(exclusion, groups);
-        const scores = scored.scores.subarray(i * width, (i + 1) * width);
-        if (scores.every((s) => s >= 0 && s <= 1)) included += 1;
-        return accumulator.addMulticlass(scores, index, groups);
-      }
-      const y = cell === null ? null : parseDecimal(cell);
-      if (y === null) return accumulator.exclude('missing_label', groups);
-      if (!Number.isFinite(y)) return accumulator.exclude('invalid_label', groups);
-      if (exclusion) return accumulator.exclude(exclusion, groups);
-      const yhat = scored.scores[i] ?? Number.NaN;
-      if (Number.isFinite(yhat)) included += 1;
-      return accumulator.addRegression(y, yhat, groups);
-    });
-    options.onProgress?.(chunk.percent);
+    const levels = state.levelsOf(batch);
+    const excluded = scored.excluded ?? undefined;
+    const count = batch.rowCount;
+    const labelColumn = batch.columns.get(columnKey({ name: label.column, kind: spec.task === 'regression' ? 'numeric' : 'categorical' }))!;
+    if (spec.task === 'regression') {
+      state.accumulator.addRegressionRows({ count, scores: scored.scores, labels: (labelColumn as NumericColumn).values, excluded, levels });
+    } else {
+      const labels = state.labelsOf(labelColumn as CategoricalColumn, count);
+      if (spec.task === 'binary') state.accumulator.addBinaryRows({ count, scores: scored.scores, labels, excluded, levels });
+      else state.accumulator.addMulticlassRows({ count, scores: scored.scores, labels, excluded, levels });
+    }
+    if (batch.percent !== null) options.onProgress?.(batch.percent);
   }
-  return { layout, vector: accumulator.vector(), included };
+  options.onProgress?.(100);
+  const dictionaries = groups.map((group, g) => (isOpenGroup(group) ? state.dictionaryOf(g) : null));
+  const final = finalizeOpenGroups(rest, groups, dictionaries, layout, state.accumulator.vector());
+  return { layout: final.layout, vector: final.vector, included: includedCount(final.layout, final.vector) };
+}
+
+interface ReadState {
+  readonly accumulator: StatisticsAccumulator;
+  /** Per group column, per row of the batch: the level index in the (provisional) layout. */
+  levelsOf(batch: ColumnBatch): Int32Array[];
+  /** Label per row: binary 1/0, class index, −1 missing, −2 invalid. */
+  labelsOf(column: CategoricalColumn, count: number): Int32Array;
+  /** The texts of an open group column's dictionary, by code. */
+  dictionaryOf(group: number): readonly string[];
+}
+
+/** Per-read state: the accumulator and the code → level / code → label tables, grown as dictionaries grow. */
+function startRead(layout: StatisticsLayout, groups: readonly EvaluationGroup[], label: LabelRule, spec: EvaluationSpec): ReadState {
+  const accumulator = createAccumulator(layout);
+  const dictionaries: (readonly string[])[] = groups.map(() => []);
+  const tables = groups.map(() => new Int32Array(0));
+  let labelTable = new Int32Array(0);
+  const classIndex = new Map((spec.classes ?? []).map((name, i) => [name, i]));
+  const levelBuffers = groups.map(() => new Int32Array(0));
+  let labelBuffer = new Int32Array(0);
+  return {
+    accumulator,
+    levelsOf(batch) {
+      return groups.map((group, g) => {
+        if (levelBuffers[g]!.length < batch.rowCount) levelBuffers[g] = new Int32Array(batch.rowCount);
+        const out = levelBuffers[g]!.subarray(0, batch.rowCount);
+        const names = layout.groupLevels[g]!;
+        const missing = names.length - 1;
+        if (group.cuts) {
+          const values = (batch.columns.get(columnKey({ name: group.column, kind: 'numeric' })) as NumericColumn).values;
+          for (let i = 0; i < batch.rowCount; i += 1) {
+            const v = values[i] as number;
+            out[i] = Number.isNaN(v) ? missing : groupLevelIndex(group as GroupSpec, v);
+          }
+          return out;
+        }
+        const column = batch.columns.get(columnKey({ name: group.column, kind: 'categorical' })) as CategoricalColumn;
+        if (tables[g]!.length !== column.levels.length) {
+          if (isOpenGroup(group)) requireFewLevels(group.column, column.levels);
+          // Open column: the level is the code itself (provisional layout). Declared levels: matched exactly, else (other).
+          const declared = isOpenGroup(group) ? null : groupLevelNames(group as GroupSpec);
+          tables[g] = Int32Array.from(column.levels, (text, code) => (declared ? groupLevelIndex(group as GroupSpec, text) : code));
+          dictionaries[g] = column.levels;
+        }
+        const table = tables[g]!;
+        const { codes } = column;
+        for (let i = 0; i < batch.rowCount; i += 1) {
+          const code = codes[i] as number;
+          out[i] = code < 0 ? missing : (table[code] as number);
+        }
+        return out;
+      });
+    },
+    labelsOf(column, count) {
+      if (labelTable.length !== column.levels.length) {
+        labelTable = Int32Array.from(column.levels, (text) => {
+          if (spec.task === 'multiclass') return classIndex.get(text) ?? -2;
+          if (text === label.positive) return 1;
+          return label.negative === undefined || text === label.negative ? 0 : -2;
+        });
+      }
+      if (labelBuffer.length < count) labelBuffer = new Int32Array(count);
+      const out = labelBuffer.subarray(0, count);
+      const { codes } = column;
+      for (let i = 0; i < count; i += 1) {
+        const code = codes[i] as number;
+        out[i] = code < 0 ? -1 : (labelTable[code] as number);
+      }
+      return out;
+    },
+    dictionaryOf(g) {
+      return dictionaries[g]!.slice(0, MAX_GROUP_LEVELS + 1);
+    },
+  };
+}
+
+/** Patients counted in the overall statistics (binary: both histograms; multiclass: the confusion matrix; regression: count). */
+function includedCount(layout: StatisticsLayout, vector: Float64Array): number {
+  const overall = layout.sections[0]!.fields;
+  const slices = layout.spec.task === 'binary' ? [overall.positive_histogram, overall.negative_histogram] : layout.spec.task === 'multiclass' ? [overall.confusion] : [overall.count];
+  let total = 0;
+  for (const slice of slices) if (slice) for (let i = 0; i < slice.length; i += 1) total += vector[slice.offset + i] as number;
+  return total;
 }
 
 /** Binary task: maps a label cell to 0/1, or to the reason the row is excluded. */

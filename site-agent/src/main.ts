@@ -21,11 +21,13 @@ import type { AuditVerification } from '@fedval/trust';
 import { auditLogPath } from './audit-trail.ts';
 import { PrivacyLedger } from './privacy-ledger.ts';
 import { loadAgentConfig, SITE_KEY_FILE } from './config.ts';
-import { defaultDatasetId } from './data-sources/site-data.ts';
 import type { AgentConfig } from './config.ts';
 import { decideModelRun } from './model-registry.ts';
 import { openSiteState } from './site-state.ts';
 import { AgentError } from './errors.ts';
+import { createParquetSource } from './data-sources/parquet-source.ts';
+import { dataSourceName, openDataFile } from './data-sources/open-data-source.ts';
+import type { DataSource } from './data-sources/data-source.ts';
 import { evaluateDataset } from './evaluation.ts';
 import { discoverGroupLevels, parseGroupArgument } from './group-levels.ts';
 import { loadLocalModelScorer } from './model-scorer.ts';
@@ -132,14 +134,15 @@ withEvaluationOptions(
   program
     .command('eval-local')
     .description('compute the metrics on one local file; nothing is sent anywhere')
-    .requiredOption('--data <file>', 'CSV file with a header row'),
+    .option('--data <file>', 'CSV file with a header row (a .parquet file is read as Parquet)')
+    .option('--parquet <file>', 'Parquet file'),
 )
   .option('--json', 'print one JSON document on stdout')
   .action(async (options: EvalLocalOptions) => {
     const requested = metricSpecOrUsageError(options, (message) => new AgentError('FEDVAL_ERR_AGENT_USAGE', message));
-    const source = { path: options.data };
-    const groups: GroupSpec[] = await discoverGroupLevels(source, options.group.map(parseGroupArgument));
-    const spec = resolveMetricSpec({ ...requested, groups });
+    const file = localDataFile(options);
+    const source = localDataSource(options);
+    const spec = { ...resolveMetricSpec({ ...requested, groups: [] }), groups: options.group.map(parseGroupArgument) };
     const scorer = options.model ? await loadLocalModelScorer(options.model, logger) : scoreColumnScorer(options.score!.split(','));
     const label = { column: options.label, positive: options.positive, negative: options.negative };
     let lastShown = -1;
@@ -157,7 +160,7 @@ withEvaluationOptions(
     });
     const metrics = finalizeMetrics(outcome.layout, outcome.vector);
     if (options.json) {
-      process.stdout.write(`${JSON.stringify({ metrics, source: { file: basename(options.data), scorer: scorer.description } }, null, 2)}\n`);
+      process.stdout.write(`${JSON.stringify({ metrics, source: { file: basename(file), scorer: scorer.description } }, null, 2)}\n`);
     } else {
       process.stdout.write(`${formatMetricsTable(metrics)}\n`);
     }
@@ -166,10 +169,11 @@ withEvaluationOptions(
 program
   .command('levels')
   .description('list the distinct values of subgroup columns in a local file (names only, never counts)')
-  .requiredOption('--data <file>', 'CSV file with a header row')
+  .option('--data <file>', 'CSV file with a header row (a .parquet file is read as Parquet)')
+  .option('--parquet <file>', 'Parquet file')
   .requiredOption('--group <column>', 'column, repeatable', collect, [])
-  .action(async (options: { data: string; group: string[] }) => {
-    const groups = await discoverGroupLevels({ path: options.data }, options.group.map(parseGroupArgument));
+  .action(async (options: { data?: string; parquet?: string; group: string[] }) => {
+    const groups = await discoverGroupLevels(localDataSource(options), options.group.map(parseGroupArgument));
     process.stdout.write(`${JSON.stringify({ groups })}\n`);
   });
 
@@ -180,7 +184,7 @@ program
   .option('--json', 'print one JSON document on stdout')
   .action((options: { config: string; json?: boolean }) => {
     const config = loadAgentConfig(options.config);
-    const datasetId = defaultDatasetId(config);
+    const datasetId = config.privacy.dataset_id ?? `${config.site_id}:${dataSourceName(config.data)}`;
     const budget = budgetFromEpsilon({ totalEpsilon: config.privacy.total_epsilon, perRoundEpsilon: config.privacy.per_round_epsilon, delta: config.privacy.delta });
     const ledger = PrivacyLedger.open(config.data_dir);
     try {
@@ -407,8 +411,20 @@ function modelStatus(config: AgentConfig, signer: string | null, approved: boole
 }
 
 interface EvalLocalOptions extends EvaluationCommandOptions {
-  data: string;
+  data?: string;
+  parquet?: string;
   json?: boolean;
+}
+
+/** The file named by exactly one of --data and --parquet. */
+function localDataFile(options: { data?: string | undefined; parquet?: string | undefined }): string {
+  if ((options.data === undefined) === (options.parquet === undefined)) throw new AgentError('FEDVAL_ERR_AGENT_USAGE', 'give exactly one of --data FILE or --parquet FILE');
+  return (options.data ?? options.parquet)!;
+}
+
+function localDataSource(options: { data?: string | undefined; parquet?: string | undefined }): DataSource {
+  const file = localDataFile(options);
+  return options.parquet !== undefined ? createParquetSource({ path: file }) : openDataFile(file);
 }
 
 await runProgram(program);

@@ -2,13 +2,16 @@
 import { createHash } from 'node:crypto';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
-import { loadModelBundle, MANIFEST_FILE, parseModelManifest, requiredColumns as modelColumns } from '@fedval/models';
+import { buildFeatureMatrixFromColumns, createFeatureCodeCache, featureColumnKinds, loadModelBundle, MANIFEST_FILE, parseModelManifest } from '@fedval/models';
 import type { ModelManifest, ModelRunner } from '@fedval/models';
 import { verifyManifestSignature } from '@fedval/trust';
 import type { Scorer } from '@fedval/protocol';
 import type { Logger } from 'pino';
 import { AgentError } from './errors.ts';
-import type { RowScorer, ScoreExclusion } from './scorers.ts';
+import { columnKey } from './data-sources/data-source.ts';
+import type { BatchColumn, ColumnRequest } from './data-sources/data-source.ts';
+import { EXCLUDED_MISSING_FEATURES } from './scorers.ts';
+import type { RowScorer } from './scorers.ts';
 
 type ModelTaskScorer = Extract<Scorer, { kind: 'model' }>;
 
@@ -88,18 +91,24 @@ export async function loadLocalModelScorer(dir: string, log: Logger, batchRows =
 }
 
 function modelRowScorer(runner: ModelRunner): RowScorer {
-  const columns = modelColumns(runner.manifest);
+  const kinds = featureColumnKinds(runner.manifest.inputs);
+  const requests = kinds.map(({ column, kind }): ColumnRequest => ({ name: column, kind }));
+  const keys = requests.map(columnKey);
+  let cache = createFeatureCodeCache();
   return {
-    requiredColumns: columns,
+    requests,
+    requiredColumns: [...new Set(kinds.map((k) => k.column))],
     description: `model ${runner.manifest.name} ${runner.manifest.version} (${runner.backend.backend})`,
-    async score(rows) {
-      const chunk = await runner.predictRows(rows);
-      return {
-        scores: Float64Array.from(chunk.scores),
-        width: 1,
-        // A feature value the model cannot read is missing information for that patient.
-        excluded: chunk.excluded.map((reason): ScoreExclusion | null => (reason ? 'missing_features' : null)),
-      };
+    async score(batch) {
+      if (batch.restart) cache = createFeatureCodeCache();
+      const matrix = buildFeatureMatrixFromColumns(runner.manifest.inputs, (j) => batch.columns.get(keys[j]!) as BatchColumn, batch.rowCount, cache);
+      const chunk = await runner.predictMatrix(matrix, batch.rowCount);
+      // A feature value the model cannot read is missing information for that patient.
+      const excluded = new Uint8Array(batch.rowCount);
+      chunk.excluded.forEach((reason, i) => {
+        if (reason) excluded[i] = EXCLUDED_MISSING_FEATURES;
+      });
+      return { scores: Float64Array.from(chunk.scores), width: 1, excluded };
     },
   };
 }

@@ -1,6 +1,7 @@
-// scorers.ts — turns data rows into model scores: a score column already in the data, or a model bundle run locally.
-import type { DataRow } from './csv-source.ts';
-import { parseDecimal } from '@fedval/metrics';
+// scorers.ts — turns column batches into model scores: score columns already in the data, or a model bundle run locally.
+import { EXCLUSION_REASONS, parseDecimal } from '@fedval/metrics';
+import { columnKey } from './data-sources/data-source.ts';
+import type { ColumnBatch, ColumnRequest, NumericColumn } from './data-sources/data-source.ts';
 
 /** Strict decimal parsing, as the command-line options parse numbers (@fedval/metrics). */
 export { parseDecimal };
@@ -8,45 +9,52 @@ export { parseDecimal };
 /** Why a row got no score. */
 export type ScoreExclusion = 'missing_score' | 'missing_features';
 
+/** `excluded` entry for a reason: 1 + its index in EXCLUSION_REASONS (0 = not excluded). */
+export const EXCLUDED_MISSING_FEATURES = 1 + EXCLUSION_REASONS.indexOf('missing_features');
+
 export interface ScoredChunk {
-  /** Scores per row (row-major, `width` per row); NaN where the row is excluded or a score is not a number. */
+  /** Scores per row (row-major, `width` per row); NaN where the row has no score (missing). */
   scores: Float64Array;
   /** Scores per row: 1 for binary and regression, K for multiclass. */
   width: number;
-  /** Per row: null, or why the row has no score. */
-  excluded: (ScoreExclusion | null)[];
+  /** Per row: 0, or 1 + the EXCLUSION_REASONS index of why the row was left out before scoring; null when none is. */
+  excluded: Uint8Array | null;
 }
 
 export interface RowScorer {
+  /** Columns the scorer reads, and how. */
+  readonly requests: readonly ColumnRequest[];
   /** Study columns the scorer reads. */
   readonly requiredColumns: readonly string[];
   /** A short, data-free description for logs and audit (column name, or model name, version and backend). */
   readonly description: string;
-  score(rows: readonly DataRow[]): Promise<ScoredChunk>;
+  /** Scores one batch; the result is used before the next batch is read. */
+  score(batch: ColumnBatch): Promise<ScoredChunk>;
 }
-
 
 /**
  * Scores already present in the data: one column (a probability for binary tasks, a prediction for
- * regression) or one probability column per class, in class order (multiclass).
+ * regression) or one probability column per class, in class order (multiclass). A missing cell is a missing score;
+ * a cell that is not a number an invalid one.
  */
 export function scoreColumnScorer(columns: string | readonly string[]): RowScorer {
   const list = typeof columns === 'string' ? [columns] : [...columns];
   const width = list.length;
+  const requests = list.map((name): ColumnRequest => ({ name, kind: 'numeric' }));
+  let interleaved = new Float64Array(0);
   return {
+    requests,
     requiredColumns: list,
     description: `score column${width > 1 ? 's' : ''} ${list.join(', ')}`,
-    async score(rows) {
-      const scores = new Float64Array(rows.length * width);
-      const excluded: (ScoreExclusion | null)[] = new Array(rows.length).fill(null);
-      rows.forEach((row, i) => {
-        for (let c = 0; c < width; c += 1) {
-          const cell = row[list[c]!] ?? null;
-          if (cell === null) excluded[i] = 'missing_score';
-          scores[i * width + c] = cell === null ? Number.NaN : parseDecimal(cell);
-        }
+    async score(batch) {
+      const values = requests.map((request) => (batch.columns.get(columnKey(request)) as NumericColumn).values);
+      if (width === 1) return { scores: values[0]!, width, excluded: null };
+      if (interleaved.length < batch.rowCount * width) interleaved = new Float64Array(batch.rowCount * width);
+      const scores = interleaved.subarray(0, batch.rowCount * width);
+      values.forEach((column, c) => {
+        for (let i = 0; i < batch.rowCount; i += 1) scores[i * width + c] = column[i] as number;
       });
-      return { scores, width, excluded };
+      return { scores, width, excluded: null };
     },
   };
 }

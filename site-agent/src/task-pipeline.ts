@@ -15,8 +15,8 @@ import type { AuditEntry, AuditEvent, PrivacyAttestation, ResultAttestation } fr
 import type { Logger } from 'pino';
 import type { AgentConfig } from './config.ts';
 import { encryptContribution } from './contribution-encryption.ts';
-import { defaultDatasetId, siteDataName } from './data-sources/site-data.ts';
 import { AgentError, agentWireError } from './errors.ts';
+import { dataSourceName, openDataSource } from './data-sources/open-data-source.ts';
 import { evaluateDataset } from './evaluation.ts';
 import { decideModelRun } from './model-registry.ts';
 import type { ModelRunBasis } from './model-registry.ts';
@@ -170,14 +170,13 @@ export class TaskPipeline {
         : scoreColumnScorer(task.scorer.kind === 'score_column' ? task.scorer.columns : []);
       const dataFingerprint = createHash('sha256');
       const outcome = await evaluateDataset({
-        source: {
-          path: this.#config.data.path!, // PostgreSQL sites: read through the columnar source (data-sources/site-data.ts)
-          delimiter: this.#config.data.delimiter,
-          columns: this.#config.data.columns,
-          chunkRows: this.#config.limits.batch_rows,
+        source: openDataSource(this.#config.data, {
+          batchRows: this.#config.limits.batch_rows,
           maxRows: this.#config.limits.max_rows,
-          onBytes: (bytes) => dataFingerprint.update(bytes),
-        },
+          threads: this.#config.limits.engine_threads,
+          memoryLimit: this.#config.limits.engine_memory_limit,
+        }),
+        fingerprint: (bytes) => dataFingerprint.update(bytes),
         spec,
         label: this.#config.data.label,
         scorer,
@@ -307,7 +306,7 @@ export class TaskPipeline {
   /** Commits to the exact bytes evaluated: keeps fingerprint and salt at the site (database, audit), returns the commitment to send. */
   #commitToDataset(task: TaskContent, fingerprint: string): string {
     const { commitment, salt } = commitToFingerprint(fingerprint);
-    const record = { studyId: task.studyId, roundId: task.roundId, datasetId: this.#datasetId(), dataFile: siteDataName(this.#config), fingerprint, salt, commitment };
+    const record = { studyId: task.studyId, roundId: task.roundId, datasetId: this.#datasetId(), dataFile: dataSourceName(this.#config.data), fingerprint, salt, commitment };
     const state = this.#state();
     this.#record(
       {
@@ -357,7 +356,7 @@ export class TaskPipeline {
   }
 
   #datasetId(): string {
-    return defaultDatasetId(this.#config);
+    return this.#config.privacy.dataset_id ?? `${this.#config.site_id}:${dataSourceName(this.#config.data)}`;
   }
 
   #progressReporter(roundId: string): (phase: 'loading_model' | 'evaluating' | 'protecting' | 'sending', percent: number) => void {

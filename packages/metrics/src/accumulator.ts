@@ -25,8 +25,49 @@ export interface StatisticsAccumulator {
   addRegression(y: number | null | undefined, yhat: number | null | undefined, groups?: readonly GroupValue[]): void;
   /** Counts a patient left out before prediction (missing features, outside the cohort, …). */
   exclude(reason: ExclusionReason, groups?: readonly GroupValue[]): void;
+  /** Binary task, columnar: the same counts as addBinary / exclude row by row (see ColumnarRows). */
+  addBinaryRows(rows: BinaryRows): void;
+  /** Multiclass task, columnar: `scores` holds K values per row (class order); `labels` class indexes. */
+  addMulticlassRows(rows: MulticlassRows): void;
+  /** Regression task, columnar: `labels` holds y (NaN missing, ±Infinity invalid), `scores` ŷ. */
+  addRegressionRows(rows: RegressionRows): void;
   /** A copy of the vector; every entry is a safe integer. */
   vector(): Float64Array;
+}
+
+/**
+ * Rows of one batch, column by column (a data connector's typed columns; no per-row objects). Per row, checks run
+ * as row by row: label first (missing, then invalid), then `excluded`, then the score. A score of NaN is missing
+ * (row by row, null is missing and NaN invalid); ±Infinity or a value outside the task's range is invalid.
+ */
+export interface ColumnarRows {
+  /** Rows in the batch. */
+  readonly count: number;
+  /** Per row: 0 when the row may be scored, else 1 + the index of its reason in EXCLUSION_REASONS. Default: none. */
+  readonly excluded?: Uint8Array | undefined;
+  /** Per group column (spec order): per row, the level index (groupLevelIndex order, "(other)" and "(missing)" last). */
+  readonly levels: readonly Int32Array[];
+}
+
+export interface BinaryRows extends ColumnarRows {
+  /** Per row: a score in [0, 1]; NaN = missing. */
+  readonly scores: Float64Array;
+  /** Per row: 1 positive, 0 negative, −1 missing, any other value invalid. */
+  readonly labels: Int8Array | Int32Array;
+}
+
+export interface MulticlassRows extends ColumnarRows {
+  /** Row-major, K per row: scores in [0, 1]; NaN = missing. */
+  readonly scores: Float64Array;
+  /** Per row: the true class index in [0, K); −1 missing; any other value invalid. */
+  readonly labels: Int32Array;
+}
+
+export interface RegressionRows extends ColumnarRows {
+  /** Per row: ŷ; NaN = missing, ±Infinity invalid. */
+  readonly scores: Float64Array;
+  /** Per row: y; NaN = missing, ±Infinity invalid. */
+  readonly labels: Float64Array;
 }
 
 export function createAccumulator(layout: StatisticsLayout): StatisticsAccumulator {
@@ -83,6 +124,29 @@ class SiteStatisticsAccumulator implements StatisticsAccumulator {
     if (label !== 0 && label !== 1) return this.#count(touched, INVALID_LABEL);
     if (score === null || score === undefined) return this.#count(touched, MISSING_SCORE);
     if (typeof score !== 'number' || !(score >= 0 && score <= 1)) return this.#count(touched, INVALID_SCORE);
+    this.#binaryInto(touched, score, label);
+  }
+
+  addBinaryRows(rows: BinaryRows): void {
+    this.#requireTask('binary', 'addBinaryRows');
+    this.#requireRows(rows, 1);
+    const { scores, labels, excluded } = rows;
+    for (let i = 0; i < rows.count; i += 1) {
+      const touched = this.#locateRow(rows.levels, i);
+      const label = labels[i] as number;
+      if (label === -1) this.#count(touched, MISSING_LABEL);
+      else if (label !== 0 && label !== 1) this.#count(touched, INVALID_LABEL);
+      else if (excluded !== undefined && excluded[i] !== 0) this.#count(touched, (excluded[i] as number) - 1);
+      else {
+        const score = scores[i] as number;
+        if (Number.isNaN(score)) this.#count(touched, MISSING_SCORE);
+        else if (!(score >= 0 && score <= 1)) this.#count(touched, INVALID_SCORE);
+        else this.#binaryInto(touched, score, label);
+      }
+    }
+  }
+
+  #binaryInto(touched: Int32Array, score: number, label: 0 | 1): void {
     const bin = scoreBin(score, this.#bins);
     const histogram = this.#field(label === 1 ? 'positive_histogram' : 'negative_histogram');
     const brier = this.#field('brier_sum');
@@ -107,6 +171,30 @@ class SiteStatisticsAccumulator implements StatisticsAccumulator {
     if (typeof labelIndex !== 'number' || !Number.isInteger(labelIndex) || labelIndex < 0 || labelIndex >= K) return this.#count(touched, INVALID_LABEL);
     if (scores === null || scores === undefined) return this.#count(touched, MISSING_SCORE);
     if (typeof scores !== 'object' || scores.length !== K) return this.#count(touched, INVALID_SCORE);
+    this.#multiclassInto(touched, scores, labelIndex);
+  }
+
+  addMulticlassRows(rows: MulticlassRows): void {
+    this.#requireTask('multiclass', 'addMulticlassRows');
+    const K = this.#classCount;
+    this.#requireRows(rows, K);
+    const { scores, labels, excluded } = rows;
+    for (let i = 0; i < rows.count; i += 1) {
+      const touched = this.#locateRow(rows.levels, i);
+      const label = labels[i] as number;
+      if (label === -1) this.#count(touched, MISSING_LABEL);
+      else if (!(label >= 0 && label < K)) this.#count(touched, INVALID_LABEL);
+      else if (excluded !== undefined && excluded[i] !== 0) this.#count(touched, (excluded[i] as number) - 1);
+      else {
+        const row = scores.subarray(i * K, (i + 1) * K);
+        if (row.some(Number.isNaN)) this.#count(touched, MISSING_SCORE);
+        else this.#multiclassInto(touched, row, label);
+      }
+    }
+  }
+
+  #multiclassInto(touched: Int32Array, scores: ArrayLike<number>, labelIndex: number): void {
+    const K = this.#classCount;
     let predicted = 0;
     let brier = 0;
     for (let c = 0; c < K; c += 1) {
@@ -141,6 +229,27 @@ class SiteStatisticsAccumulator implements StatisticsAccumulator {
     if (typeof y !== 'number' || !Number.isFinite(y)) return this.#count(touched, INVALID_LABEL);
     if (yhat === null || yhat === undefined) return this.#count(touched, MISSING_SCORE);
     if (typeof yhat !== 'number' || !Number.isFinite(yhat)) return this.#count(touched, INVALID_SCORE);
+    this.#regressionInto(touched, y, yhat);
+  }
+
+  addRegressionRows(rows: RegressionRows): void {
+    this.#requireTask('regression', 'addRegressionRows');
+    this.#requireRows(rows, 1);
+    const { scores, labels, excluded } = rows;
+    for (let i = 0; i < rows.count; i += 1) {
+      const touched = this.#locateRow(rows.levels, i);
+      const y = labels[i] as number;
+      const yhat = scores[i] as number;
+      if (Number.isNaN(y)) this.#count(touched, MISSING_LABEL);
+      else if (!Number.isFinite(y)) this.#count(touched, INVALID_LABEL);
+      else if (excluded !== undefined && excluded[i] !== 0) this.#count(touched, (excluded[i] as number) - 1);
+      else if (Number.isNaN(yhat)) this.#count(touched, MISSING_SCORE);
+      else if (!Number.isFinite(yhat)) this.#count(touched, INVALID_SCORE);
+      else this.#regressionInto(touched, y, yhat);
+    }
+  }
+
+  #regressionInto(touched: Int32Array, y: number, yhat: number): void {
     const [low, high] = this.layout.spec.regressionRange ?? [0, 1];
     const u = (Math.min(Math.max(y, low), high) - low) / (high - low);
     const v = (Math.min(Math.max(yhat, low), high) - low) / (high - low);
@@ -173,6 +282,35 @@ class SiteStatisticsAccumulator implements StatisticsAccumulator {
     if (this.layout.spec.task !== task) {
       throw new MetricsError('FEDVAL_ERR_METRICS_TASK_MISMATCH', `${method} on a ${this.layout.spec.task} layout`);
     }
+  }
+
+  /** Checks a columnar batch's array lengths and every level index before anything is counted. */
+  #requireRows(rows: ColumnarRows & { scores: Float64Array; labels: ArrayLike<number> }, width: number): void {
+    const n = rows.count;
+    const bad = (what: string) => new MetricsError('FEDVAL_ERR_METRICS_INVALID_INPUT', what);
+    if (!Number.isSafeInteger(n) || n < 0) throw bad('count must be a non-negative integer');
+    if (rows.scores.length < n * width || rows.labels.length < n) throw bad(`scores and labels must cover ${n} rows`);
+    if (rows.excluded !== undefined && rows.excluded.length < n) throw bad(`excluded must cover ${n} rows`);
+    if (rows.excluded !== undefined) {
+      for (let i = 0; i < n; i += 1) if ((rows.excluded[i] as number) > EXCLUSION_REASONS.length) throw bad('excluded holds an unknown reason');
+    }
+    if (rows.levels.length !== this.#matchers.length) {
+      throw new MetricsError('FEDVAL_ERR_METRICS_GROUP_COUNT', `expected ${this.#matchers.length} level columns, got ${rows.levels.length}`);
+    }
+    rows.levels.forEach((levels, g) => {
+      const limit = (this.layout.groupLevels[g] as readonly string[]).length;
+      if (levels.length < n) throw bad(`level column ${g} must cover ${n} rows`);
+      for (let i = 0; i < n; i += 1) {
+        const level = levels[i] as number;
+        if (!(level >= 0 && level < limit)) throw bad(`level column ${g} holds an index outside [0, ${limit})`);
+      }
+    });
+  }
+
+  #locateRow(levels: readonly Int32Array[], row: number): Int32Array {
+    const touched = this.#touched;
+    for (let g = 0; g < levels.length; g += 1) touched[g + 1] = (this.#groupBase[g] as number) + ((levels[g] as Int32Array)[row] as number);
+    return touched;
   }
 
   #locate(groups: readonly GroupValue[] | undefined): Int32Array {

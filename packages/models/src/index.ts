@@ -9,6 +9,8 @@ export { modelManifestSchema, parseModelManifest, checkManifestColumns, required
 export type { ModelManifest, FeatureSpec, NumericFeatureSpec, OneHotFeatureSpec, BundleFile } from './manifest.ts';
 export { buildFeatureMatrix, FEATURE_EXCLUSIONS, DEFAULT_FEATURE_MATRIX_OPTIONS } from './feature-matrix.ts';
 export type { FeatureMatrix, FeatureMatrixOptions, FeatureExclusion, RawRow } from './feature-matrix.ts';
+export { buildFeatureMatrixFromColumns, createFeatureCodeCache, featureColumnKinds } from './feature-columns.ts';
+export type { FeatureColumn, FeatureCodeCache } from './feature-columns.ts';
 export { selectModelBackend, MODEL_BACKENDS } from './backend.ts';
 export type { ModelBackend, BackendSelection } from './backend.ts';
 export { DEFAULT_BUNDLE_LIMITS, MANIFEST_FILE, readVerifiedBundle } from './bundle-files.ts';

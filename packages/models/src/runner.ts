@@ -32,6 +32,8 @@ export interface ModelRunner {
   predict(chunks: AsyncIterable<readonly RawRow[]> | Iterable<readonly RawRow[]>): AsyncGenerator<PredictionChunk>;
   /** Scores one array of rows. */
   predictRows(rows: readonly RawRow[]): Promise<PredictionChunk>;
+  /** Scores an input matrix already built (e.g. by buildFeatureMatrixFromColumns) for `rowCount` input rows. */
+  predictMatrix(matrix: FeatureMatrix, rowCount: number): Promise<PredictionChunk>;
   /** Frees the model's weights; the runner cannot be used afterwards. */
   dispose(): void;
 }
@@ -96,6 +98,14 @@ export class TfjsModelRunner implements ModelRunner {
     const results: PredictionChunk[] = [];
     for await (const chunk of this.predict([rows])) results.push(chunk);
     return results[0] as PredictionChunk;
+  }
+
+  async predictMatrix(matrix: FeatureMatrix, rowCount: number): Promise<PredictionChunk> {
+    this.#assertUsable();
+    const pending: PendingChunk[] = [{ matrix, scores: new Float32Array(rowCount).fill(Number.NaN), done: 0 }];
+    const batch = { buffer: null as Float32Array | null };
+    for (let left = matrix.rowIndex.length; left > 0; left -= this.batchSize) await this.#scoreNext(pending, Math.min(left, this.batchSize), batch);
+    return { scores: pending[0]!.scores, excluded: matrix.excluded };
   }
 
   dispose(): void {

@@ -73,7 +73,7 @@ export function columnKey(request: ColumnRequest): ColumnKey {
   return `${request.kind}:${request.name}`;
 }
 
-/** A batch of rows, column by column. Never leaves the site. */
+/** A batch of rows, column by column. Never leaves the site. Its arrays may be reused by the next batch: copy what you keep. */
 export interface ColumnBatch {
   /** Rows in this batch (every column has this many entries); 1 ≤ rowCount ≤ batchRows. */
   readonly rowCount: number;
@@ -81,6 +81,12 @@ export interface ColumnBatch {
   readonly columns: ReadonlyMap<ColumnKey, BatchColumn>;
   /** Share of the input read so far, 0–100, when the connector can tell; otherwise null. */
   readonly percent: number | null;
+  /**
+   * True on the first batch after the connector started its read again from the beginning (a fast typed path met a
+   * cell it could not convert and the read goes on with text parsing): discard everything taken from earlier batches,
+   * dictionary codes included. The fingerprint is not fed twice.
+   */
+  readonly restart?: boolean | undefined;
 }
 
 /** What a connector is asked to read. */

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { resolveAgentConfig } from '../config.ts';
 import { AgentError } from '../errors.ts';
-import { defaultDatasetId, openPostgresSource, readPostgresPassword, siteDataName } from './site-data.ts';
+import { dataSourceName, openDataSource } from './open-data-source.ts';
+import { readPostgresPassword } from './postgres-config.ts';
 
 function errorOf(fn: () => unknown): AgentError {
   try {
@@ -44,23 +45,22 @@ describe('data.postgres in the site configuration', () => {
     });
     expect(JSON.stringify(config)).not.toContain('S3cret');
     expect(readPostgresPassword(config.data.postgres!)).toBe('S3cret-from-file');
-    expect(siteDataName(config)).toBe('postgres:fedval_reader@db.example:5432/cdm/query');
-    expect(defaultDatasetId(config)).toBe('site-omop:postgres:fedval_reader@db.example:5432/cdm/query');
+    expect(dataSourceName(config.data)).toBe('postgres:fedval_reader@db.example:5432/cdm/query');
     // Opening the source reads the query file and the password; nothing connects until read().
-    expect(openPostgresSource(config).description).toBe('postgres fedval_reader@db.example:5432/cdm query');
+    expect(openDataSource(config.data).description).toBe('postgres fedval_reader@db.example:5432/cdm query');
   });
 
   it('reads the password from the environment variable named, and refuses an unset one', () => {
     const config = resolveAgentConfig({ ...base, data: { label, postgres: { url: 'postgres://r@h/db', password_env: 'FEDVAL_TEST_PG_PASSWORD', table: 'cdm.cohort' } } }, dir);
     expect(readPostgresPassword(config.data.postgres!, { FEDVAL_TEST_PG_PASSWORD: 'from-env' })).toBe('from-env');
     expect(errorOf(() => readPostgresPassword(config.data.postgres!, {})).message).toContain('FEDVAL_TEST_PG_PASSWORD is not set');
-    expect(siteDataName(config)).toBe('postgres:r@h:5432/db/cdm.cohort');
+    expect(dataSourceName(config.data)).toBe('postgres:r@h:5432/db/cdm.cohort');
   });
 
   it('lists every problem: both or neither of path and postgres, a password in the URL (not repeated), query and table together, a missing file', () => {
     const both = errorOf(() => resolveAgentConfig({ ...base, data: { label, path: 'a.csv', postgres: { url: 'postgres://r@h/db', table: 't' } } }, dir));
-    expect(both.message).toContain('exactly one of them');
-    expect(errorOf(() => resolveAgentConfig({ ...base, data: { label } }, dir)).message).toContain('data.path, data.postgres');
+    expect(both.message).toContain('exactly one of data.path');
+    expect(errorOf(() => resolveAgentConfig({ ...base, data: { label } }, dir)).message).toContain('data.postgres (a PostgreSQL table or query)');
     const problems = errorOf(() =>
       resolveAgentConfig({ ...base, data: { label, postgres: { url: 'postgres://r:hunter2secret@h/db', query: 'SELECT 1', table: 't', password_file: 'absent.password' } } }, dir),
     );

@@ -1,0 +1,278 @@
+// duckdb-table-reader.ts — streams requested columns of a DuckDB relation (a CSV or Parquet file) into typed column batches.
+import { DuckDBInstance, DuckDBTypeId, DuckDBVarCharVector } from '@duckdb/node-api';
+import type { DuckDBConnection, DuckDBDataChunk, DuckDBResult } from '@duckdb/node-api';
+import duckdb from '@duckdb/node-bindings';
+import { availableParallelism } from 'node:os';
+import { AgentError } from '../errors.ts';
+import { CategoricalDictionary } from './categorical-dictionary.ts';
+import { columnKey, DECIMAL_PATTERN, DEFAULT_BATCH_ROWS, DEFAULT_MAX_ROWS, MISSING_TOKENS } from './data-source.ts';
+import type { BatchColumn, ColumnBatch, ColumnKey, ColumnRequest } from './data-source.ts';
+
+/** The embedded engine's resources; limits of one read. */
+export interface DuckDbEngineOptions {
+  /** Engine worker threads. Default: the machine's available parallelism, at most 4. */
+  readonly threads?: number | undefined;
+  /** Most memory the engine may use, as DuckDB reads it ('512MB', '2GB'). Default '1GB'. */
+  readonly memoryLimit?: string | undefined;
+}
+
+export const DEFAULT_DUCKDB_ENGINE_OPTIONS = Object.freeze({
+  threads: Math.min(4, availableParallelism()),
+  memoryLimit: '1GB',
+});
+
+/** An open in-memory engine (no database file; nothing is written, no extension is downloaded). */
+export interface DuckDbEngine {
+  readonly connection: DuckDBConnection;
+  close(): void;
+}
+
+export async function openDuckDbEngine(options: DuckDbEngineOptions = {}): Promise<DuckDbEngine> {
+  const instance = await DuckDBInstance.create(':memory:', {
+    threads: String(options.threads ?? DEFAULT_DUCKDB_ENGINE_OPTIONS.threads),
+    memory_limit: options.memoryLimit ?? DEFAULT_DUCKDB_ENGINE_OPTIONS.memoryLimit,
+    autoinstall_known_extensions: 'false',
+    autoload_known_extensions: 'false',
+  });
+  const connection = await instance.connect();
+  let closed = false;
+  return {
+    connection,
+    close() {
+      if (closed) return;
+      closed = true;
+      connection.closeSync();
+      instance.closeSync();
+    },
+  };
+}
+
+/** A SQL string literal. */
+export function sqlString(text: string): string {
+  return `'${text.replaceAll("'", "''")}'`;
+}
+
+/** A SQL identifier. */
+export function sqlIdentifier(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
+const MISSING_LIST = `(${[...MISSING_TOKENS].map(sqlString).join(', ')})`;
+const DECIMAL_SQL = sqlString(DECIMAL_PATTERN.source.slice(1, -1));
+
+const FLOATING_TYPES = new Set([
+  DuckDBTypeId.TINYINT, DuckDBTypeId.SMALLINT, DuckDBTypeId.INTEGER, DuckDBTypeId.UTINYINT, DuckDBTypeId.USMALLINT,
+  DuckDBTypeId.UINTEGER, DuckDBTypeId.FLOAT, DuckDBTypeId.DOUBLE,
+]);
+const NUMERIC_TYPES = new Set([...FLOATING_TYPES, DuckDBTypeId.BIGINT, DuckDBTypeId.UBIGINT, DuckDBTypeId.HUGEINT, DuckDBTypeId.UHUGEINT, DuckDBTypeId.DECIMAL, DuckDBTypeId.BOOLEAN]);
+
+/** True when the engine holds the column as a number (then a numeric request needs no text parsing). */
+export function isNumericType(type: DuckDBTypeId): boolean {
+  return NUMERIC_TYPES.has(type);
+}
+
+/** One requested column, with where it is in the relation and how the engine holds it. */
+export interface RelationColumn {
+  readonly request: ColumnRequest;
+  /** The relation's column name (an identifier the reader quotes). */
+  readonly relationName: string;
+  readonly type: DuckDBTypeId;
+}
+
+type Transfer = 'double' | 'text' | 'number-dictionary';
+
+interface PlannedColumn {
+  readonly key: ColumnKey;
+  readonly expression: string;
+  readonly transfer: Transfer;
+  readonly kind: 'numeric' | 'categorical';
+}
+
+function plan(column: RelationColumn): PlannedColumn {
+  const name = sqlIdentifier(column.relationName);
+  const key = columnKey(column.request);
+  if (column.request.kind === 'numeric') {
+    if (isNumericType(column.type)) return { key, kind: 'numeric', transfer: 'double', expression: `CAST(${name} AS DOUBLE)` };
+    // Text: strict decimals only; a missing token or NULL is NaN (missing), any other text +Infinity (present, not a number).
+    const t = `trim(CAST(${name} AS VARCHAR))`;
+    return {
+      key,
+      kind: 'numeric',
+      transfer: 'double',
+      expression: `CASE WHEN ${t} IS NULL OR ${t} IN ${MISSING_LIST} THEN 'NaN'::DOUBLE WHEN regexp_full_match(${t}, ${DECIMAL_SQL}) THEN coalesce(TRY_CAST(${t} AS DOUBLE), 'Infinity'::DOUBLE) ELSE 'Infinity'::DOUBLE END`,
+    };
+  }
+  if (FLOATING_TYPES.has(column.type)) return { key, kind: 'categorical', transfer: 'number-dictionary', expression: `CAST(${name} AS DOUBLE)` };
+  if (column.type === DuckDBTypeId.VARCHAR) return { key, kind: 'categorical', transfer: 'text', expression: name };
+  return { key, kind: 'categorical', transfer: 'text', expression: `CAST(${name} AS VARCHAR)` };
+}
+
+/** Column storage of one batch, reused from batch to batch. */
+interface ColumnBuffer {
+  readonly planned: PlannedColumn;
+  readonly doubles: Float64Array | null;
+  readonly codes: Int32Array | null;
+  readonly dictionary: CategoricalDictionary | null;
+}
+
+export interface StreamRelationOptions {
+  readonly engine: DuckDbEngine;
+  /** SQL of the relation read, e.g. `read_parquet('x.parquet')`. */
+  readonly relation: string;
+  readonly columns: readonly RelationColumn[];
+  readonly batchRows?: number | undefined;
+  readonly maxRows?: number | undefined;
+  readonly signal?: AbortSignal | undefined;
+  /** Maps an engine error to a coded AgentError that quotes no cell. */
+  readonly describeError: (error: unknown) => AgentError;
+}
+
+/**
+ * Streams the requested columns in batches of `batchRows` rows; the batch's arrays are reused for the next batch.
+ * While the consumer works on one engine chunk, the engine already produces the next.
+ */
+export async function* streamRelation(options: StreamRelationOptions): AsyncGenerator<ColumnBatch, void, undefined> {
+  const batchRows = options.batchRows ?? DEFAULT_BATCH_ROWS;
+  const maxRows = options.maxRows ?? DEFAULT_MAX_ROWS;
+  const planned = options.columns.map(plan);
+  const buffers: ColumnBuffer[] = planned.map((p) => ({
+    planned: p,
+    doubles: p.kind === 'numeric' || p.transfer === 'number-dictionary' ? new Float64Array(batchRows) : null,
+    codes: p.kind === 'categorical' ? new Int32Array(batchRows) : null,
+    dictionary: p.kind === 'categorical' ? new CategoricalDictionary() : null,
+  }));
+  const select = planned.length > 0 ? planned.map((p, i) => `${p.expression} AS c${i}`).join(', ') : '1 AS c0';
+  const { connection } = options.engine;
+  let result: DuckDBResult;
+  try {
+    result = await connection.stream(`SELECT ${select} FROM ${options.relation}`);
+  } catch (error) {
+    throw options.describeError(error);
+  }
+  const abort = (): void => connection.interrupt();
+  options.signal?.addEventListener('abort', abort, { once: true });
+  let filled = 0;
+  let total = 0;
+  const emit = (): ColumnBatch => {
+    const columns = new Map<ColumnKey, BatchColumn>();
+    for (const buffer of buffers) {
+      if (buffer.planned.kind === 'numeric') columns.set(buffer.planned.key, { kind: 'numeric', values: buffer.doubles!.subarray(0, filled) });
+      else columns.set(buffer.planned.key, { kind: 'categorical', codes: buffer.codes!.subarray(0, filled), levels: buffer.dictionary!.levels });
+    }
+    let percent: number | null = null;
+    try {
+      const progress = connection.progress.percentage;
+      if (progress >= 0) percent = Math.min(100, progress);
+    } catch {
+      percent = null;
+    }
+    const batch: ColumnBatch = { rowCount: filled, columns, percent };
+    filled = 0;
+    return batch;
+  };
+  try {
+    let pending: Promise<DuckDBDataChunk | null> = result.fetchChunk();
+    for (;;) {
+      let chunk: DuckDBDataChunk | null;
+      try {
+        chunk = await pending;
+      } catch (error) {
+        options.signal?.throwIfAborted();
+        throw options.describeError(error);
+      }
+      options.signal?.throwIfAborted();
+      if (!chunk || chunk.rowCount === 0) break;
+      pending = result.fetchChunk();
+      // Keep the next fetch's rejection from being unhandled while this chunk is copied.
+      pending.catch(() => undefined);
+      let offset = 0;
+      const n = chunk.rowCount;
+      total += n;
+      if (total > maxRows) throw new AgentError('FEDVAL_ERR_AGENT_DATA_LIMIT', `more than ${maxRows} rows`);
+      while (offset < n) {
+        const take = Math.min(n - offset, batchRows - filled);
+        buffers.forEach((buffer, c) => copyColumn(chunk, c, offset, take, buffer, filled));
+        filled += take;
+        offset += take;
+        if (filled === batchRows) yield emit();
+      }
+    }
+    if (filled > 0) yield emit();
+  } finally {
+    options.signal?.removeEventListener('abort', abort);
+  }
+}
+
+/** Copies rows [from, from + count) of a chunk's column into the batch buffer at `at`. */
+function copyColumn(chunk: DuckDBDataChunk, column: number, from: number, count: number, buffer: ColumnBuffer, at: number): void {
+  const n = chunk.rowCount;
+  const vector = duckdb.data_chunk_get_vector(chunk.chunk, column);
+  const validity = duckdb.vector_get_validity(vector, Math.ceil(n / 64) * 8) as Uint8Array | null;
+  const { transfer } = buffer.planned;
+  if (transfer === 'double' || transfer === 'number-dictionary') {
+    const bytes = duckdb.vector_get_data(vector, n * 8);
+    const values =
+      bytes.byteOffset % 8 === 0 ? new Float64Array(bytes.buffer, bytes.byteOffset, n) : new Float64Array(bytes.slice().buffer, 0, n);
+    const out = buffer.doubles!;
+    out.set(values.subarray(from, from + count), at);
+    if (validity) {
+      for (let i = 0; i < count; i += 1) {
+        const row = from + i;
+        if (((validity[row >>> 3] as number) & (1 << (row & 7))) === 0) out[at + i] = Number.NaN;
+      }
+    }
+    if (transfer === 'number-dictionary') {
+      const codes = buffer.codes!;
+      const dictionary = buffer.dictionary!;
+      for (let i = 0; i < count; i += 1) codes[at + i] = dictionary.codeOfNumber(out[at + i] as number);
+    }
+    return;
+  }
+  // VARCHAR: 16 bytes per row; a string of at most 12 bytes is inline after its 4-byte length.
+  const bytes = duckdb.vector_get_data(vector, n * 16);
+  const words = bytes.byteOffset % 4 === 0 ? new Uint32Array(bytes.buffer, bytes.byteOffset, n * 4) : new Uint32Array(bytes.slice().buffer, 0, n * 4);
+  const codes = buffer.codes!;
+  const dictionary = buffer.dictionary!;
+  let long: DuckDBVarCharVector | null = null;
+  for (let i = 0; i < count; i += 1) {
+    const row = from + i;
+    if (validity && ((validity[row >>> 3] as number) & (1 << (row & 7))) === 0) {
+      codes[at + i] = -1;
+      continue;
+    }
+    const length = words[row * 4] as number;
+    if (length > 12) {
+      long ??= DuckDBVarCharVector.fromRawVector(vector, n);
+      codes[at + i] = dictionary.codeOfText(long.getItem(row) ?? '');
+      continue;
+    }
+    let w1 = words[row * 4 + 1] as number;
+    let w2 = words[row * 4 + 2] as number;
+    let w3 = words[row * 4 + 3] as number;
+    if (length < 12) {
+      // Bytes past the end are not promised to be zero: mask them.
+      if (length < 4) w1 &= length === 0 ? 0 : 0xffffffff >>> (32 - 8 * length);
+      if (length <= 4) w2 = 0;
+      else if (length < 8) w2 &= 0xffffffff >>> (32 - 8 * (length - 4));
+      if (length <= 8) w3 = 0;
+      else w3 &= 0xffffffff >>> (32 - 8 * (length - 8));
+    }
+    codes[at + i] = dictionary.codeOfInline(length, w1, w2, w3, () => Buffer.from(bytes.buffer, bytes.byteOffset + row * 16 + 4, length).toString('utf8'));
+  }
+}
+
+/** Column names and engine types of a relation, read from its schema (a CSV's sniffed sample, a Parquet footer). */
+export async function describeRelation(engine: DuckDbEngine, relation: string, describeError: (error: unknown) => AgentError): Promise<{ name: string; type: DuckDBTypeId }[]> {
+  try {
+    const result = await engine.connection.run(`SELECT * FROM ${relation} LIMIT 0`);
+    return result.columnNames().map((name, i) => ({ name, type: result.columnTypeId(i) }));
+  } catch (error) {
+    throw describeError(error);
+  }
+}
+
+/** The line number an engine error names, if any (the rest of its message may quote cells and is dropped). */
+export function errorLine(error: unknown): number | null {
+  const match = /Line: (\d+)/.exec(String((error as Error)?.message ?? ''));
+  return match ? Number(match[1]) : null;
+}
