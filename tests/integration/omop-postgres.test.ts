@@ -80,6 +80,30 @@ describe('OMOP CDM v5.4 on PostgreSQL', () => {
     expect(run.stderr + run.stdout).not.toContain(db.readerPassword);
   }, 60_000);
 
+  it('in a round, a site whose database refuses its password refuses the task coded, charges nothing and sends nothing', async () => {
+    const wrong = join(dir, 'round-wrong.yaml');
+    writeFileSync(join(dir, 'wrong.password'), 'Not-The-Password-4711\n');
+    writeFileSync(wrong, readFileSync(omopConfig, 'utf8').replace('./reader.password', './wrong.password'));
+    const workDir = join(dir, 'round-wrong');
+    const others = ['site-b.csv', 'site-c.csv'].map((name) => join(DATA_DIR, name));
+    const run = await runCli(
+      'fedval',
+      ['simulate', '--site', `omop=${wrong}`, '--site', `b=${others[0]}`, '--site', `c=${others[1]}`, '--work-dir', workDir, '--label', 'event5y', '--negative', '0', '--model', model, '--json'],
+      { timeoutMs: 280_000 },
+    );
+    expect(run.code).not.toBe(0);
+    expect(run.stderr).toContain('omop: FEDVAL_ERR_AGENT_DB_AUTH');
+    expect(run.stderr + run.stdout).not.toContain('Not-The-Password-4711');
+    // The refusing site's own ledger: nothing spent, no round charged.
+    const budget = await runJson<{ spent: { epsilon: number }; rounds: unknown[] }>('fedval-agent', ['budget', '--config', join(workDir, 'sites/omop/site.yaml')]);
+    expect(budget.spent.epsilon).toBe(0);
+    expect(budget.rounds).toEqual([]);
+    // Its audit trail records the refusal and no contribution.
+    const trail = readFileSync(join(workDir, 'sites/omop/data/audit.jsonl'), 'utf8');
+    expect(trail).toContain('FEDVAL_ERR_AGENT_DB_AUTH');
+    expect(trail).not.toContain('contribution.sent');
+  }, 300_000);
+
   it('simulate --no-dp with an OMOP site and two CSV sites equals eval-local on the pooled rows', async () => {
     const others = ['site-b.csv', 'site-c.csv'].map((name) => join(DATA_DIR, name));
     const [first, ...rest] = [siteA, ...others].map((path) => readFileSync(path, 'utf8').trimEnd().split('\n'));

@@ -6,7 +6,7 @@ import { createPostgresSource } from '../../site-agent/src/data-sources/postgres
 import type { PostgresSourceOptions } from '../../site-agent/src/data-sources/postgres-source.ts';
 import type { CategoricalColumn, ColumnBatch, ColumnRequest, NumericColumn } from '../../site-agent/src/data-sources/data-source.ts';
 import { AgentError } from '../../site-agent/src/errors.ts';
-import { startTestPostgres } from '../helpers/postgres.ts';
+import { requirePostgresBin, startTestPostgres } from '../helpers/postgres.ts';
 import type { TestPostgres } from '../helpers/postgres.ts';
 
 let db: TestPostgres;
@@ -158,6 +158,17 @@ describe('PostgreSQL source', () => {
     const failure = await codeOf(readAll({ query: 'SELECT pg_sleep(5)::text AS x', table: undefined, statementTimeoutMs: 200 }, [{ name: 'x', kind: 'numeric' }]));
     expect(failure.code).toBe('FEDVAL_ERR_AGENT_DB_TIMEOUT');
     expect(Date.now() - started).toBeLessThan(4_000);
+  });
+
+  it('a machine without PostgreSQL fails the tests with how to install it', () => {
+    const saved = process.env.FEDVAL_PG_BIN;
+    process.env.FEDVAL_PG_BIN = db.dir; // a directory without initdb
+    try {
+      expect(() => requirePostgresBin()).toThrow(/apt-get install postgresql/);
+    } finally {
+      if (saved === undefined) delete process.env.FEDVAL_PG_BIN;
+      else process.env.FEDVAL_PG_BIN = saved;
+    }
   });
 
   it('refuses a URL carrying a password, without repeating it', () => {
