@@ -302,10 +302,12 @@ audit
         process.stdout.write(
           [
             `round ${proof.roundId} (study ${proof.studyId}), dataset ${proof.datasetId}, file ${proof.dataFile}, committed ${proof.at}`,
-            `  fingerprint  ${proof.fingerprint}   (SHA-256 of the data file's bytes)`,
+            proof.dataFile.startsWith('postgres:')
+              ? `  fingerprint  ${proof.fingerprint}   (SHA-256 of the SQL executed and every cell read: site-agent README, "Data sources")`
+              : `  fingerprint  ${proof.fingerprint}   (SHA-256 of the data file's bytes)`,
             `  salt         ${proof.salt}`,
             `  commitment   ${proof.commitment}   (SHA-256 of salt ‖ fingerprint, as raw bytes; sent to the coordinator)`,
-            `  check: sha256sum <locked data file> prints the fingerprint; SHA-256(salt ‖ fingerprint) ${proof.verified ? 'equals' : 'DOES NOT equal'} the commitment`,
+            `  check: ${proof.dataFile.startsWith('postgres:') ? 'the same query over the locked snapshot gives the fingerprint' : 'sha256sum <locked data file> prints the fingerprint'}; SHA-256(salt ‖ fingerprint) ${proof.verified ? 'equals' : 'DOES NOT equal'} the commitment`,
           ].join('\n') + '\n',
         );
       }
