@@ -56,11 +56,6 @@ export function columnRequests(spec: EvaluationSpec, label: LabelRule, scorer: R
   });
 }
 
-/** Study columns a task needs (names only). */
-export function requiredColumns(spec: EvaluationSpec, label: LabelRule, scorer: RowScorer): string[] {
-  return [...new Set(columnRequests(spec, label, scorer).map((request) => request.name))];
-}
-
 /** Runs one evaluation over a data source and returns the statistics vector; the source is read once. */
 export async function evaluateDataset(options: EvaluationOptions): Promise<EvaluationOutcome> {
   const { spec, label, scorer, source } = options;

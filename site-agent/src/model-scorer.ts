@@ -97,7 +97,6 @@ function modelRowScorer(runner: ModelRunner): RowScorer {
   let cache = createFeatureCodeCache();
   return {
     requests,
-    requiredColumns: [...new Set(kinds.map((k) => k.column))],
     description: `model ${runner.manifest.name} ${runner.manifest.version} (${runner.backend.backend})`,
     async score(batch) {
       if (batch.restart) cache = createFeatureCodeCache();

@@ -6,9 +6,6 @@ import type { ColumnBatch, ColumnRequest, NumericColumn } from './data-sources/d
 /** Strict decimal parsing, as the command-line options parse numbers (@fedval/metrics). */
 export { parseDecimal };
 
-/** Why a row got no score. */
-export type ScoreExclusion = 'missing_score' | 'missing_features';
-
 /** `excluded` entry for a reason: 1 + its index in EXCLUSION_REASONS (0 = not excluded). */
 export const EXCLUDED_MISSING_FEATURES = 1 + EXCLUSION_REASONS.indexOf('missing_features');
 
@@ -24,8 +21,6 @@ export interface ScoredChunk {
 export interface RowScorer {
   /** Columns the scorer reads, and how. */
   readonly requests: readonly ColumnRequest[];
-  /** Study columns the scorer reads. */
-  readonly requiredColumns: readonly string[];
   /** A short, data-free description for logs and audit (column name, or model name, version and backend). */
   readonly description: string;
   /** Scores one batch; the result is used before the next batch is read. */
@@ -44,7 +39,6 @@ export function scoreColumnScorer(columns: string | readonly string[]): RowScore
   let interleaved = new Float64Array(0);
   return {
     requests,
-    requiredColumns: list,
     description: `score column${width > 1 ? 's' : ''} ${list.join(', ')}`,
     async score(batch) {
       const values = requests.map((request) => (batch.columns.get(columnKey(request)) as NumericColumn).values);

@@ -151,6 +151,9 @@ describe('CSV source', () => {
     expect(await codeOf(readAll({ path: file('dup.csv', 'x,x\n1,2\n') }, [num('x')]))).toBe('FEDVAL_ERR_AGENT_DATA_MALFORMED');
     expect(await codeOf(readAll({ path: file('long.csv', 'x\n1\n2\n3\n'), maxRows: 2 }, [num('x')]))).toBe('FEDVAL_ERR_AGENT_DATA_LIMIT');
     expect(() => createCsvSource({ path: 'x.csv', delimiter: '"' })).toThrow(AgentError);
+    // A name the engine would expand to several files is refused, whatever exists on disk.
+    file('data-1.csv', 'x\n1\n');
+    expect(() => createCsvSource({ path: join(dir, 'data-*.csv') })).toThrow(expect.objectContaining({ code: 'FEDVAL_ERR_AGENT_CONFIG' }));
   });
 });
 

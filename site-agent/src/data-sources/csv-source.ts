@@ -7,7 +7,7 @@ import { MISSING_TOKENS } from './data-source.ts';
 import { describeRelation, errorLine, isNumericType, openDuckDbEngine, sqlString, streamRelation } from './duckdb-table-reader.ts';
 import type { DuckDbEngineOptions, RelationColumn } from './duckdb-table-reader.ts';
 import { fileIdentity } from './file-fingerprint.ts';
-import { guardFileRead, requireStudyColumns, studyNames } from './file-source.ts';
+import { guardFileRead, requirePlainFileName, requireStudyColumns, studyNames } from './file-source.ts';
 import { basename } from 'node:path';
 
 export interface CsvSourceOptions extends DataSourceLimits, DuckDbEngineOptions {
@@ -19,6 +19,8 @@ export interface CsvSourceOptions extends DataSourceLimits, DuckDbEngineOptions 
 }
 
 export const DEFAULT_MAX_HEADER_BYTES = 1024 * 1024; // 1 MiB
+/** Bytes the engine reads per CSV buffer (its default, 32 MiB, makes the type sniffing and the first batch slow). */
+const CSV_BUFFER_BYTES = 4 * 1024 * 1024; // 4 MiB; a line may be up to 2 MiB (the engine's max_line_size)
 
 /**
  * CSV connector. Semantics: a header row names the columns (a UTF-8 BOM is skipped; names are trimmed and must be
@@ -28,6 +30,7 @@ export const DEFAULT_MAX_HEADER_BYTES = 1024 * 1024; // 1 MiB
  * ColumnBatch.restart), else each cell is checked against DECIMAL_PATTERN.
  */
 export function createCsvSource(options: CsvSourceOptions): DataSource {
+  requirePlainFileName(options.path);
   const delimiter = options.delimiter ?? ',';
   if ([...delimiter].length !== 1 || delimiter === '"' || delimiter === '\n' || delimiter === '\r') {
     throw new AgentError('FEDVAL_ERR_AGENT_CONFIG', 'the CSV delimiter must be one character other than a quote or a line break');
@@ -44,7 +47,7 @@ export function createCsvSource(options: CsvSourceOptions): DataSource {
         const engine = await openDuckDbEngine(options);
         try {
           const fields = names.map((_, i) => `f${i}`);
-          const base = `${sqlString(options.path)}, header = true, delim = ${sqlString(delimiter)}, quote = '"', escape = '"', strict_mode = true, nullstr = [${[...MISSING_TOKENS].map(sqlString).join(', ')}]`;
+          const base = `${sqlString(options.path)}, header = true, delim = ${sqlString(delimiter)}, quote = '"', escape = '"', strict_mode = true, nullstr = [${[...MISSING_TOKENS].map(sqlString).join(', ')}], buffer_size = ${CSV_BUFFER_BYTES}`;
           const sniffed = await describeRelation(engine, `read_csv(${base}, names = [${fields.map(sqlString).join(', ')}])`, csvError);
           const categorical = new Set(request.columns.filter((c) => c.kind === 'categorical').map((c) => c.name));
           const typed = (i: number): boolean => isNumericType(sniffed[i]!.type) && !categorical.has(names[i]!);

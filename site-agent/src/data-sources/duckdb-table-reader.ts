@@ -3,6 +3,8 @@ import { DuckDBInstance, DuckDBTypeId, DuckDBVarCharVector } from '@duckdb/node-
 import type { DuckDBConnection, DuckDBDataChunk, DuckDBResult } from '@duckdb/node-api';
 import duckdb from '@duckdb/node-bindings';
 import { availableParallelism } from 'node:os';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { AgentError } from '../errors.ts';
 import { CategoricalDictionary } from './categorical-dictionary.ts';
 import { columnKey, DECIMAL_PATTERN, DEFAULT_BATCH_ROWS, DEFAULT_MAX_ROWS, MISSING_TOKENS } from './data-source.ts';
@@ -33,6 +35,8 @@ export async function openDuckDbEngine(options: DuckDbEngineOptions = {}): Promi
     memory_limit: options.memoryLimit ?? DEFAULT_DUCKDB_ENGINE_OPTIONS.memoryLimit,
     autoinstall_known_extensions: 'false',
     autoload_known_extensions: 'false',
+    // Never spill to disk: row-level data stays in memory (an in-memory engine would otherwise use ./.tmp).
+    temp_directory: '',
   });
   const connection = await instance.connect();
   let closed = false;
@@ -194,13 +198,44 @@ export async function* streamRelation(options: StreamRelationOptions): AsyncGene
         buffers.forEach((buffer, c) => copyColumn(chunk, c, offset, take, buffer, filled));
         filled += take;
         offset += take;
-        if (filled === batchRows) yield emit();
+        if (offset === n) {
+          // Everything is copied out: release the chunk's native buffers now (its strings can pin whole file buffers)
+          // rather than whenever the garbage collector finalizes the wrapper; memory then stays bounded by the batch.
+          duckdb.data_chunk_reset(chunk.chunk);
+        }
+        if (filled === batchRows) {
+          yield emit();
+          collectChunkWrappers();
+        }
       }
     }
     if (filled > 0) yield emit();
   } finally {
     options.signal?.removeEventListener('abort', abort);
   }
+}
+
+let minorGc: (() => void) | null | undefined;
+
+/**
+ * Each engine chunk (≈ 2,048 rows) comes wrapped in a small JavaScript object whose native memory is freed only when
+ * the garbage collector finalizes it; the reader allocates almost no JavaScript garbage, so without help that happens
+ * rarely and the process grows with the number of rows (measured: +45% peak memory from 1M to 10M rows). A young-
+ * generation collection after every batch (a few ms) keeps the peak bounded by the batch size. Skipped when the
+ * runtime does not allow it.
+ */
+function collectChunkWrappers(): void {
+  if (minorGc === undefined) {
+    try {
+      const exposed = (globalThis as { gc?: (options?: { type: 'minor' | 'major' }) => void }).gc;
+      if (!exposed) setFlagsFromString('--expose-gc');
+      const gc = exposed ?? (runInNewContext('gc') as (options?: { type: 'minor' | 'major' }) => void);
+      minorGc = () => gc({ type: 'minor' });
+    } catch {
+      minorGc = null;
+    }
+  }
+  minorGc?.();
 }
 
 /** Copies rows [from, from + count) of a chunk's column into the batch buffer at `at`. */

@@ -3,6 +3,16 @@ import { AgentError } from '../errors.ts';
 import type { ColumnBatch, ColumnRequest, DataSourceLimits, ReadRequest } from './data-source.ts';
 import { feedFileBytes, fileIdentity, requireUnchanged } from './file-fingerprint.ts';
 
+/**
+ * Refuses a file name the engine would read as a pattern of several files (`*`, `?`, `[`): a site's data is one
+ * file, named exactly.
+ */
+export function requirePlainFileName(path: string): void {
+  if (/[*?[]/.test(path)) {
+    throw new AgentError('FEDVAL_ERR_AGENT_CONFIG', 'the data file name must not contain *, ? or [ (the engine would read it as a pattern of files); rename the file');
+  }
+}
+
 /** Study name → local name, and back; refuses two local columns mapped to one study name. */
 export function studyNames(localNames: readonly string[], mapping: DataSourceLimits['columns']): string[] {
   const rename = new Map(Object.entries(mapping ?? {}).map(([study, local]) => [local, study]));

@@ -5,7 +5,7 @@ import type { DataSource, DataSourceLimits, ReadRequest } from './data-source.ts
 import { describeRelation, openDuckDbEngine, sqlString, streamRelation } from './duckdb-table-reader.ts';
 import type { DuckDbEngine, DuckDbEngineOptions } from './duckdb-table-reader.ts';
 import { fileIdentity } from './file-fingerprint.ts';
-import { guardFileRead, requireStudyColumns, studyNames } from './file-source.ts';
+import { guardFileRead, requirePlainFileName, requireStudyColumns, studyNames } from './file-source.ts';
 
 export interface ParquetSourceOptions extends DataSourceLimits, DuckDbEngineOptions {
   readonly path: string;
@@ -18,6 +18,7 @@ export interface ParquetSourceOptions extends DataSourceLimits, DuckDbEngineOpti
  * A truncated or non-Parquet file is FEDVAL_ERR_AGENT_DATA_MALFORMED before any batch.
  */
 export function createParquetSource(options: ParquetSourceOptions): DataSource {
+  requirePlainFileName(options.path);
   const relation = `read_parquet(${sqlString(options.path)})`;
   const schema = async (engine: DuckDbEngine) => {
     await fileIdentity(options.path);
