@@ -15,4 +15,25 @@ describe('site agent error codes', () => {
     expect(agentWireError(Object.assign(new Error(secret), { code: 'ENOENT' }))).toEqual({ code: 'FEDVAL_ERR_AGENT_INTERNAL', message: AGENT_ERROR_MESSAGES.FEDVAL_ERR_AGENT_INTERNAL });
     expect(agentWireError(new AgentError('FEDVAL_ERR_AGENT_BUSY'))).toEqual({ code: 'FEDVAL_ERR_AGENT_BUSY', message: AGENT_ERROR_MESSAGES.FEDVAL_ERR_AGENT_BUSY });
   });
+
+  it('send a data-file error without its detail: no line number of a malformed row, no path, leaves the site', () => {
+    expect(agentWireError(new AgentError('FEDVAL_ERR_AGENT_DATA_MALFORMED', 'CSV_RECORD_INCONSISTENT_FIELDS_LENGTH near line 4711'))).toEqual({
+      code: 'FEDVAL_ERR_AGENT_DATA_MALFORMED',
+      message: 'data is not valid CSV or Parquet, or is truncated',
+    });
+    expect(agentWireError(new AgentError('FEDVAL_ERR_AGENT_DATA_NOT_FOUND', '/srv/hospital/cohort.csv'))).toEqual({ code: 'FEDVAL_ERR_AGENT_DATA_NOT_FOUND', message: 'data file not found or not readable' });
+  });
+
+  it('send a database error without its detail: no SQLSTATE text about the site schema, no socket address', () => {
+    expect(agentWireError(new AgentError('FEDVAL_ERR_AGENT_DB_QUERY', 'SQLSTATE 42703: column "hiv_status" does not exist'))).toEqual({
+      code: 'FEDVAL_ERR_AGENT_DB_QUERY',
+      message: 'the site database query failed',
+    });
+    expect(agentWireError(new AgentError('FEDVAL_ERR_AGENT_DB_UNREACHABLE', 'ECONNREFUSED'))).toEqual({
+      code: 'FEDVAL_ERR_AGENT_DB_UNREACHABLE',
+      message: 'the site database cannot be reached (connection refused, timed out or lost)',
+    });
+    expect(agentWireError(new AgentError('FEDVAL_ERR_AGENT_DB_AUTH', 'SQLSTATE 28P01')).message).toBe('the site database refused the configured role or password');
+    expect(agentWireError(new AgentError('FEDVAL_ERR_AGENT_DB_TIMEOUT', 'SQLSTATE 57014')).message).toBe('the site database query exceeded data.postgres.statement_timeout_ms');
+  });
 });

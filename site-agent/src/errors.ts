@@ -38,6 +38,9 @@ export const AGENT_ERROR_MESSAGES = {
   FEDVAL_ERR_AGENT_POLICY_OWN_SHARE_EPSILON: "this site's own noise share would give more than policy.max_own_share_epsilon",
   FEDVAL_ERR_AGENT_POLICY_MIN_CELL: "the study's minimum cell is below site policy (policy.min_cell)",
   FEDVAL_ERR_AGENT_POLICY_GROUP_LEVELS: 'a subgroup column has more levels than site policy allows (policy.max_group_levels)',
+  FEDVAL_ERR_AGENT_POLICY_NO_KEY_HOLDER: 'no key holder key is pinned (policy.key_holder_keys): encrypted tasks are refused until the site pins the privacy officer\'s key',
+  FEDVAL_ERR_AGENT_KEY_UNAUTHENTICATED: 'the study public key is not vouched for by a pinned key holder key (statement missing, unpinned signer, bad signature, or another study, plan or key)',
+  FEDVAL_ERR_AGENT_PLAN_BOUNDS: 'the encryption plan cannot hold what this site may send (bounds below the site\'s own limits)',
   FEDVAL_ERR_AGENT_DB_UNREACHABLE: 'the site database cannot be reached (connection refused, timed out or lost)',
   FEDVAL_ERR_AGENT_DB_AUTH: 'the site database refused the configured role or password',
   FEDVAL_ERR_AGENT_DB_QUERY: 'the site database query failed',
@@ -56,7 +59,25 @@ export class AgentError extends Error {
   }
 }
 
-/** The wire form of an error the agent sends: a coded error as it is; anything else as FEDVAL_ERR_AGENT_INTERNAL, without its message. */
+/**
+ * Codes whose detail describes the site's data file or database (a line number of a malformed row, the file's path, a
+ * SQLSTATE with the server's words about the site's schema): the detail stays in the site's own log, and only the code
+ * and its fixed message cross the wire, so no row position and nothing of the site's database leaves.
+ */
+const SITE_ONLY_DETAIL: ReadonlySet<AgentErrorCode> = new Set([
+  'FEDVAL_ERR_AGENT_DATA_MALFORMED',
+  'FEDVAL_ERR_AGENT_DATA_NOT_FOUND',
+  'FEDVAL_ERR_AGENT_DB_UNREACHABLE',
+  'FEDVAL_ERR_AGENT_DB_AUTH',
+  'FEDVAL_ERR_AGENT_DB_QUERY',
+  'FEDVAL_ERR_AGENT_DB_TIMEOUT',
+]);
+
+/**
+ * The wire form of an error the agent sends: a coded error as it is (for a data-file error, its code and fixed message
+ * only); anything else as FEDVAL_ERR_AGENT_INTERNAL, without its message.
+ */
 export function agentWireError(error: unknown): WireError {
+  if (error instanceof AgentError && SITE_ONLY_DETAIL.has(error.code)) return { code: error.code, message: AGENT_ERROR_MESSAGES[error.code] };
   return toWireError(error, { code: 'FEDVAL_ERR_AGENT_INTERNAL', message: AGENT_ERROR_MESSAGES.FEDVAL_ERR_AGENT_INTERNAL });
 }

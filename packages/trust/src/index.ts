@@ -28,6 +28,11 @@ export {
 export type {
   AuthChallenge, ChallengeOptions, EnrollmentFields, SignedResultFields, PrivacyAttestation, ResultAttestation,
 } from './signed-payloads.ts';
+export {
+  MAX_STATEMENT_SITES, STUDY_KEY_DOMAIN, pinnedKeyFingerprint, signedStudyKeyStatementSchema, signStudyKeyStatement, studyKeyStatementPayload,
+  studyKeyStatementSchema, verifyStudyKeyStatement,
+} from './study-key-statement.ts';
+export type { SignedStudyKeyStatement, StudyKeyExpectation, StudyKeyStatement, VerifiedStudyKeyStatement } from './study-key-statement.ts';
 export { DEFAULT_REPLAY_GUARD_OPTIONS, ReplayGuard } from './replay-guard.ts';
 export type { ReplayGuardOptions } from './replay-guard.ts';
 export { manifestSigningPayload, signManifest, verifyManifestSignature } from './manifest-signature.ts';
