@@ -17,7 +17,7 @@ describe('site agent error codes', () => {
   });
 
   it('send a data-file error without its detail: no line number of a malformed row, no path, leaves the site', () => {
-    expect(agentWireError(new AgentError('FEDVAL_ERR_AGENT_DATA_MALFORMED', 'CSV_RECORD_INCONSISTENT_FIELDS_LENGTH near line 4711'))).toEqual({
+    expect(agentWireError(new AgentError('FEDVAL_ERR_AGENT_DATA_MALFORMED', 'a row does not have as many cells as the header near line 4711'))).toEqual({
       code: 'FEDVAL_ERR_AGENT_DATA_MALFORMED',
       message: 'data is not valid CSV or Parquet, or is truncated',
     });
