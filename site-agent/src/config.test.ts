@@ -67,6 +67,10 @@ describe('agent configuration', () => {
         "FEDVAL_ERR_AGENT_POLICY_NO_KEY_HOLDER",
         "FEDVAL_ERR_AGENT_KEY_UNAUTHENTICATED",
         "FEDVAL_ERR_AGENT_PLAN_BOUNDS",
+        "FEDVAL_ERR_AGENT_DB_UNREACHABLE",
+        "FEDVAL_ERR_AGENT_DB_AUTH",
+        "FEDVAL_ERR_AGENT_DB_QUERY",
+        "FEDVAL_ERR_AGENT_DB_TIMEOUT",
         "FEDVAL_ERR_AGENT_INTERNAL",
       ]
     `);

@@ -5,6 +5,7 @@ import { dirname, join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { DEFAULT_PROTOCOL_LIMITS } from '@fedval/protocol';
+import { checkPostgresUrl, DEFAULT_POSTGRES_LIMITS } from './data-sources/postgres-source.ts';
 import { AgentError } from './errors.ts';
 
 /** The site's Ed25519 private key inside data_dir, written by `fedval-agent enroll` (mode 0600). */
@@ -26,6 +27,31 @@ const labelSchema = z.strictObject({
   negative: z.string().min(1).optional(),
 });
 
+/** `data.postgres`: a table or query read through a read-only role; the password never sits in the configuration. */
+const postgresSchema = z
+  .strictObject({
+    /** postgres://user@host:port/database?sslmode=verify-full — without a password (refused: it would be logged). */
+    url: z.string().min(1),
+    /** File holding the role's password (relative to this file; its first line is used). */
+    password_file: z.string().min(1).optional(),
+    /** Environment variable holding the role's password. */
+    password_env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name').optional(),
+    /** A SELECT producing the study's columns. Exactly one of query, query_file and table. */
+    query: z.string().min(1).optional(),
+    /** A file holding that SELECT (relative to this file). */
+    query_file: z.string().min(1).optional(),
+    /** A table or view, optionally schema-qualified (`cdm.cohort`). */
+    table: z.string().min(1).optional(),
+    /** Rows fetched from the server-side cursor per batch. Default limits.batch_rows. */
+    batch_rows: z.number().int().positive().max(1_048_576).optional(),
+    /** Longest the server may work on one statement or one batch fetch, in ms. Default 300,000 (5 min). */
+    statement_timeout_ms: z.number().int().positive().default(DEFAULT_POSTGRES_LIMITS.statementTimeoutMs),
+    /** Longest to wait for the server to accept a connection, in ms. Default 10,000. */
+    connect_timeout_ms: z.number().int().positive().default(DEFAULT_POSTGRES_LIMITS.connectTimeoutMs),
+  })
+  .refine((pg) => [pg.query, pg.query_file, pg.table].filter((value) => value !== undefined).length === 1, { message: 'exactly one of query, query_file and table', path: ['query'] })
+  .refine((pg) => !(pg.password_file !== undefined && pg.password_env !== undefined), { message: 'at most one of password_file and password_env', path: ['password_file'] });
+
 const configSchema = z.strictObject({
   coordinator: z.string().regex(/^wss?:\/\/.+/, 'must be a ws:// or wss:// URL'),
   site_id: z.string().min(1).max(128).regex(/^[A-Za-z0-9._:-]+$/, 'letters, digits, . _ : - only'),
@@ -33,8 +59,12 @@ const configSchema = z.strictObject({
   token_file: z.string().min(1).optional(),
   /** The site's data: exactly one of `path` (a CSV file) or `parquet` (a Parquet file), relative to this file. */
   data: z.strictObject({
+    /** The site's data as a CSV file. Exactly one of path, parquet and postgres. */
     path: z.string().min(1).optional(),
+    /** The site's data as a Parquet file. */
     parquet: z.string().min(1).optional(),
+    /** The site's data in PostgreSQL (README "PostgreSQL"). */
+    postgres: postgresSchema.optional(),
     label: labelSchema,
     /** Study column name → local column name, for sites whose columns are named differently. */
     columns: z.record(z.string(), z.string()).default({}),
@@ -183,8 +213,19 @@ export function resolveAgentConfig(
   if (parsed.success && parsed.data.policy.model_approval === 'allow_list' && parsed.data.policy.trusted_sponsor_keys.length === 0) {
     problems.push('policy.trusted_sponsor_keys: policy.model_approval allow_list needs at least one sponsor key fingerprint');
   }
-  if (parsed.success && (parsed.data.data.path === undefined) === (parsed.data.data.parquet === undefined)) {
-    problems.push('data: exactly one of data.path (a CSV file) or data.parquet (a Parquet file) is required');
+  if (parsed.success && [parsed.data.data.path, parsed.data.data.parquet, parsed.data.data.postgres].filter((value) => value !== undefined).length !== 1) {
+    problems.push('data: exactly one of data.path (a CSV file), data.parquet (a Parquet file) or data.postgres (a PostgreSQL table or query) is required');
+  }
+  if (parsed.success && parsed.data.data.postgres) {
+    try {
+      checkPostgresUrl(parsed.data.data.postgres.url);
+    } catch (error) {
+      problems.push((error as AgentError).message.replace(/^[^:]*: /, ''));
+    }
+    const { password_file: passwordFile, query_file: queryFile } = parsed.data.data.postgres;
+    for (const [key, file] of [['password_file', passwordFile], ['query_file', queryFile]] as const) {
+      if (file !== undefined && !existsSync(resolve(configDir, file))) problems.push(`data.postgres.${key}: cannot read ${file}`);
+    }
   }
   if (parsed.success && parsed.data.limits.reconnect_initial_ms > parsed.data.limits.reconnect_max_ms) {
     problems.push('limits.reconnect_initial_ms: must not exceed limits.reconnect_max_ms');
@@ -210,6 +251,15 @@ export function resolveAgentConfig(
       ...config.data,
       ...(config.data.path !== undefined ? { path: resolve(configDir, config.data.path) } : {}),
       ...(config.data.parquet !== undefined ? { parquet: resolve(configDir, config.data.parquet) } : {}),
+      ...(config.data.postgres
+        ? {
+            postgres: {
+              ...config.data.postgres,
+              ...(config.data.postgres.password_file !== undefined ? { password_file: resolve(configDir, config.data.postgres.password_file) } : {}),
+              ...(config.data.postgres.query_file !== undefined ? { query_file: resolve(configDir, config.data.postgres.query_file) } : {}),
+            },
+          }
+        : {}),
     },
     data_dir: resolve(configDir, config.data_dir),
     ...(config.tls

@@ -23,4 +23,17 @@ describe('site agent error codes', () => {
     });
     expect(agentWireError(new AgentError('FEDVAL_ERR_AGENT_DATA_NOT_FOUND', '/srv/hospital/cohort.csv'))).toEqual({ code: 'FEDVAL_ERR_AGENT_DATA_NOT_FOUND', message: 'data file not found or not readable' });
   });
+
+  it('send a database error without its detail: no SQLSTATE text about the site schema, no socket address', () => {
+    expect(agentWireError(new AgentError('FEDVAL_ERR_AGENT_DB_QUERY', 'SQLSTATE 42703: column "hiv_status" does not exist'))).toEqual({
+      code: 'FEDVAL_ERR_AGENT_DB_QUERY',
+      message: 'the site database query failed',
+    });
+    expect(agentWireError(new AgentError('FEDVAL_ERR_AGENT_DB_UNREACHABLE', 'ECONNREFUSED'))).toEqual({
+      code: 'FEDVAL_ERR_AGENT_DB_UNREACHABLE',
+      message: 'the site database cannot be reached (connection refused, timed out or lost)',
+    });
+    expect(agentWireError(new AgentError('FEDVAL_ERR_AGENT_DB_AUTH', 'SQLSTATE 28P01')).message).toBe('the site database refused the configured role or password');
+    expect(agentWireError(new AgentError('FEDVAL_ERR_AGENT_DB_TIMEOUT', 'SQLSTATE 57014')).message).toBe('the site database query exceeded data.postgres.statement_timeout_ms');
+  });
 });

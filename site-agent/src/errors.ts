@@ -41,6 +41,10 @@ export const AGENT_ERROR_MESSAGES = {
   FEDVAL_ERR_AGENT_POLICY_NO_KEY_HOLDER: 'no key holder key is pinned (policy.key_holder_keys): encrypted tasks are refused until the site pins the privacy officer\'s key',
   FEDVAL_ERR_AGENT_KEY_UNAUTHENTICATED: 'the study public key is not vouched for by a pinned key holder key (statement missing, unpinned signer, bad signature, or another study, plan or key)',
   FEDVAL_ERR_AGENT_PLAN_BOUNDS: 'the encryption plan cannot hold what this site may send (bounds below the site\'s own limits)',
+  FEDVAL_ERR_AGENT_DB_UNREACHABLE: 'the site database cannot be reached (connection refused, timed out or lost)',
+  FEDVAL_ERR_AGENT_DB_AUTH: 'the site database refused the configured role or password',
+  FEDVAL_ERR_AGENT_DB_QUERY: 'the site database query failed',
+  FEDVAL_ERR_AGENT_DB_TIMEOUT: 'the site database query exceeded data.postgres.statement_timeout_ms',
   FEDVAL_ERR_AGENT_INTERNAL: 'internal agent error',
 } as const;
 
@@ -56,10 +60,18 @@ export class AgentError extends Error {
 }
 
 /**
- * Codes whose detail describes the site's data file (a line number of a malformed row, the file's path): the detail
- * stays in the site's own log, and only the code and its fixed message cross the wire, so no row position leaves.
+ * Codes whose detail describes the site's data file or database (a line number of a malformed row, the file's path, a
+ * SQLSTATE with the server's words about the site's schema): the detail stays in the site's own log, and only the code
+ * and its fixed message cross the wire, so no row position and nothing of the site's database leaves.
  */
-const SITE_ONLY_DETAIL: ReadonlySet<AgentErrorCode> = new Set(['FEDVAL_ERR_AGENT_DATA_MALFORMED', 'FEDVAL_ERR_AGENT_DATA_NOT_FOUND']);
+const SITE_ONLY_DETAIL: ReadonlySet<AgentErrorCode> = new Set([
+  'FEDVAL_ERR_AGENT_DATA_MALFORMED',
+  'FEDVAL_ERR_AGENT_DATA_NOT_FOUND',
+  'FEDVAL_ERR_AGENT_DB_UNREACHABLE',
+  'FEDVAL_ERR_AGENT_DB_AUTH',
+  'FEDVAL_ERR_AGENT_DB_QUERY',
+  'FEDVAL_ERR_AGENT_DB_TIMEOUT',
+]);
 
 /**
  * The wire form of an error the agent sends: a coded error as it is (for a data-file error, its code and fixed message

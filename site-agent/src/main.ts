@@ -26,7 +26,7 @@ import { decideModelRun } from './model-registry.ts';
 import { openSiteState } from './site-state.ts';
 import { AgentError } from './errors.ts';
 import { createParquetSource } from './data-sources/parquet-source.ts';
-import { dataSourceName, openDataFile } from './data-sources/open-data-source.ts';
+import { dataSourceName, openDataFile, openDataSource } from './data-sources/open-data-source.ts';
 import type { DataSource } from './data-sources/data-source.ts';
 import { evaluateDataset } from './evaluation.ts';
 import { discoverGroupLevels, parseGroupArgument } from './group-levels.ts';
@@ -135,13 +135,13 @@ withEvaluationOptions(
     .command('eval-local')
     .description('compute the metrics on one local file; nothing is sent anywhere')
     .option('--data <file>', 'CSV file with a header row (a .parquet file is read as Parquet)')
-    .option('--parquet <file>', 'Parquet file'),
+    .option('--parquet <file>', 'Parquet file')
+    .option('--config <file>', "a site configuration (YAML): its data section (data.path, data.parquet or data.postgres) is read"),
 )
   .option('--json', 'print one JSON document on stdout')
   .action(async (options: EvalLocalOptions) => {
     const requested = metricSpecOrUsageError(options, (message) => new AgentError('FEDVAL_ERR_AGENT_USAGE', message));
-    const file = localDataFile(options);
-    const source = localDataSource(options);
+    const { source, name: file } = evalLocalSource(options);
     const spec = { ...resolveMetricSpec({ ...requested, groups: [] }), groups: options.group.map(parseGroupArgument) };
     const scorer = options.model ? await loadLocalModelScorer(options.model, logger) : scoreColumnScorer(options.score!.split(','));
     const label = { column: options.label, positive: options.positive, negative: options.negative };
@@ -160,7 +160,7 @@ withEvaluationOptions(
     });
     const metrics = finalizeMetrics(outcome.layout, outcome.vector);
     if (options.json) {
-      process.stdout.write(`${JSON.stringify({ metrics, source: { file: basename(file), scorer: scorer.description } }, null, 2)}\n`);
+      process.stdout.write(`${JSON.stringify({ metrics, source: { file, scorer: scorer.description } }, null, 2)}\n`);
     } else {
       process.stdout.write(`${formatMetricsTable(metrics)}\n`);
     }
@@ -171,9 +171,10 @@ program
   .description('list the distinct values of subgroup columns in a local file (names only, never counts)')
   .option('--data <file>', 'CSV file with a header row (a .parquet file is read as Parquet)')
   .option('--parquet <file>', 'Parquet file')
+  .option('--config <file>', "a site configuration (YAML): its data section (data.path, data.parquet or data.postgres) is read")
   .requiredOption('--group <column>', 'column, repeatable', collect, [])
-  .action(async (options: { data?: string; parquet?: string; group: string[] }) => {
-    const groups = await discoverGroupLevels(localDataSource(options), options.group.map(parseGroupArgument));
+  .action(async (options: { data?: string; parquet?: string; config?: string; group: string[] }) => {
+    const groups = await discoverGroupLevels(evalLocalSource(options).source, options.group.map(parseGroupArgument));
     process.stdout.write(`${JSON.stringify({ groups })}\n`);
   });
 
@@ -301,10 +302,12 @@ audit
         process.stdout.write(
           [
             `round ${proof.roundId} (study ${proof.studyId}), dataset ${proof.datasetId}, file ${proof.dataFile}, committed ${proof.at}`,
-            `  fingerprint  ${proof.fingerprint}   (SHA-256 of the data file's bytes)`,
+            proof.dataFile.startsWith('postgres:')
+              ? `  fingerprint  ${proof.fingerprint}   (SHA-256 of the SQL executed and every cell read: site-agent README, "Data sources")`
+              : `  fingerprint  ${proof.fingerprint}   (SHA-256 of the data file's bytes)`,
             `  salt         ${proof.salt}`,
             `  commitment   ${proof.commitment}   (SHA-256 of salt ‖ fingerprint, as raw bytes; sent to the coordinator)`,
-            `  check: sha256sum <locked data file> prints the fingerprint; SHA-256(salt ‖ fingerprint) ${proof.verified ? 'equals' : 'DOES NOT equal'} the commitment`,
+            `  check: ${proof.dataFile.startsWith('postgres:') ? 'the same query over the locked snapshot gives the fingerprint' : 'sha256sum <locked data file> prints the fingerprint'}; SHA-256(salt ‖ fingerprint) ${proof.verified ? 'equals' : 'DOES NOT equal'} the commitment`,
           ].join('\n') + '\n',
         );
       }
@@ -413,7 +416,23 @@ function modelStatus(config: AgentConfig, signer: string | null, approved: boole
 interface EvalLocalOptions extends EvaluationCommandOptions {
   data?: string;
   parquet?: string;
+  config?: string;
   json?: boolean;
+}
+
+/** eval-local's data: a file named by --data or --parquet, or the data section of a site configuration (--config). */
+function evalLocalSource(options: { data?: string | undefined; parquet?: string | undefined; config?: string | undefined }): { source: DataSource; name: string } {
+  if (options.config === undefined) return { source: localDataSource(options), name: basename(localDataFile(options)) };
+  if (options.data !== undefined || options.parquet !== undefined) throw new AgentError('FEDVAL_ERR_AGENT_USAGE', 'give exactly one of --data FILE, --parquet FILE or --config FILE');
+  // Only the data section is used: the site need not be enrolled or hold a token to evaluate locally.
+  const config = loadAgentConfig(options.config, { enrolling: true });
+  const source = openDataSource(config.data, {
+    batchRows: config.limits.batch_rows,
+    maxRows: config.limits.max_rows,
+    threads: config.limits.engine_threads,
+    memoryLimit: config.limits.engine_memory_limit,
+  });
+  return { source, name: dataSourceName(config.data) };
 }
 
 /** The file named by exactly one of --data and --parquet. */

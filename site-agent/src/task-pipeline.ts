@@ -4,7 +4,6 @@
 // row-level leaves.
 import { createHash } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
-import { basename } from 'node:path';
 import { budgetFromEpsilon, createRelease, cryptoRandomSource, DpError } from '@fedval/dp';
 import { planSha256 } from '@fedval/he';
 import type { ExactRelease, PrivacyBudget, PrivateRelease } from '@fedval/dp';

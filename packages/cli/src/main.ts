@@ -36,7 +36,7 @@ withPrivacyOptions(
     program
       .command('simulate')
       .description('run one evaluation round with a real coordinator and one real site agent per file, over loopback')
-      .requiredOption('--site <name=file>', 'a site and its CSV file, repeatable', collect, []),
+      .requiredOption('--site <name=file>', 'a site and its CSV file, or a site configuration (.yaml) whose data section it reads (e.g. data.postgres), repeatable', collect, []),
   ),
 )
   .option('--plaintext-contributions', 'test seam: sites send unencrypted statistics vectors instead of ciphertexts')

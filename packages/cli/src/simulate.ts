@@ -4,13 +4,13 @@ import { mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { join, resolve } from 'node:path';
+import { dirname, extname, join, resolve } from 'node:path';
 import { metricSpecToInput, resolveMetricSpec } from '@fedval/metrics';
 import type { GroupSpec, MetricsReport } from '@fedval/metrics';
 import { listProblems } from '@fedval/schema';
 import { verifyManifestSignature } from '@fedval/trust';
 import { z } from 'zod';
-import { stringify as toYaml } from 'yaml';
+import { parse as parseYaml, stringify as toYaml } from 'yaml';
 import type { ReleasedPrivacy, RoundView, StudyView } from '@fedval/protocol';
 import { CoordinatorClient } from './coordinator-client.ts';
 import { readModelUpload } from './model-upload.ts';
@@ -81,7 +81,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   const log = options.onLog ?? (() => {});
   const processes: ManagedProcess[] = [];
   try {
-    const groups = await discoverLevels(options.sites, options.groups);
+    const groups = await discoverLevels(options.sites, options.groups, workDir);
     // One API token per role the simulation plays: this process is the sponsor and the admin who issues the sites'
     // enrollment tokens, the key-holder process the privacy officer.
     const apiTokens = { sponsor: randomBytes(32).toString('base64url'), privacy_officer: randomBytes(32).toString('base64url'), admin: randomBytes(32).toString('base64url') };
@@ -147,7 +147,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
         toYaml({
           coordinator: wsUrl,
           site_id: site.name,
-          data: { path: site.file, label: dropUndefined(options.label) },
+          data: { ...(await siteDataSection(site)), label: dropUndefined(options.label) },
           data_dir: './data',
           policy: sitePolicy,
           log_level: 'info',
@@ -278,14 +278,14 @@ async function runKeyHolder(args: string[], token: string): Promise<string> {
 /** What `fedval-agent levels --json` prints: the group columns with the levels found in the file. */
 const levelsOutputSchema = z.object({ groups: z.array(z.object({ column: z.string(), levels: z.array(z.string()).optional(), cuts: z.array(z.number()).optional() })) });
 
-async function discoverLevels(sites: SimulationSite[], groupArgs: string[]): Promise<GroupSpec[]> {
+async function discoverLevels(sites: SimulationSite[], groupArgs: string[], workDir: string): Promise<GroupSpec[]> {
   if (groupArgs.length === 0) return [];
   const perSite = await Promise.all(
     sites.map(async (site) => {
       const child = startProcess({
         name: `levels ${site.name}`,
         program: PROGRAMS.agent,
-        args: ['levels', '--data', site.file, ...groupArgs.flatMap((group) => ['--group', group])],
+        args: ['levels', ...(await levelsDataArguments(site, workDir)), ...groupArgs.flatMap((group) => ['--group', group])],
       });
       let stderr = '';
       child.child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
@@ -332,10 +332,61 @@ async function waitForRound(client: CoordinatorClient, roundId: string, timeoutM
   throw new CliError('FEDVAL_ERR_CLI_TIMEOUT', `round ${roundId} did not finish`);
 }
 
-/** Data rows across the site files (header lines excluded). */
+/** `--site NAME=FILE.yaml` (or .yml) names a site configuration whose data section the site reads (CSV, Parquet, PostgreSQL). */
+function isSiteConfiguration(file: string): boolean {
+  return ['.yaml', '.yml'].includes(extname(file).toLowerCase());
+}
+
+/**
+ * The generated site configuration's data section: `path` for a data file, or the `data` section of a site
+ * configuration (its label is replaced by the simulation's; its relative paths made absolute against that file).
+ */
+async function siteDataSection(site: SimulationSite): Promise<Record<string, unknown>> {
+  if (!isSiteConfiguration(site.file)) return { path: site.file };
+  let raw: unknown;
+  try {
+    raw = parseYaml(await readFile(site.file, 'utf8'));
+  } catch (cause) {
+    throw new CliError('FEDVAL_ERR_CLI_USAGE', `--site ${site.name}: cannot read ${site.file} as YAML`, { cause });
+  }
+  const data = siteDataFileSchema.safeParse(raw);
+  if (!data.success) throw new CliError('FEDVAL_ERR_CLI_USAGE', `--site ${site.name}: ${site.file} has no data section (${listProblems(data.error).join('; ')})`);
+  const { label: _label, ...section } = data.data.data;
+  const absolute = (path: unknown): unknown => (typeof path === 'string' ? resolve(dirname(site.file), path) : path);
+  const postgres = section.postgres as Record<string, unknown> | undefined;
+  return {
+    ...section,
+    ...(section.path !== undefined ? { path: absolute(section.path) } : {}),
+    ...(section.parquet !== undefined ? { parquet: absolute(section.parquet) } : {}),
+    ...(postgres
+      ? {
+          postgres: {
+            ...postgres,
+            ...(postgres.password_file !== undefined ? { password_file: absolute(postgres.password_file) } : {}),
+            ...(postgres.query_file !== undefined ? { query_file: absolute(postgres.query_file) } : {}),
+          },
+        }
+      : {}),
+  };
+}
+
+/** A site configuration file as simulate reads it: only its data section (validated by the agent that loads it). */
+const siteDataFileSchema = z.object({ data: z.record(z.string(), z.unknown()) });
+
+/** `fedval-agent levels` arguments naming a site's data: the file, or a configuration holding its data section. */
+async function levelsDataArguments(site: SimulationSite, workDir: string): Promise<string[]> {
+  if (!isSiteConfiguration(site.file)) return ['--data', site.file];
+  const dir = join(workDir, 'levels', site.name);
+  await mkdir(dir, { recursive: true });
+  const config = join(dir, 'levels.yaml');
+  await writeFile(config, toYaml({ coordinator: 'ws://127.0.0.1:1/ws', site_id: site.name, data: { ...(await siteDataSection(site)), label: { column: 'unused' } }, data_dir: join(dir, 'data') }));
+  return ['--config', config];
+}
+
+/** Data rows across the site files (header lines excluded; a site configuration's rows are not counted). */
 async function countRows(sites: SimulationSite[]): Promise<number> {
   let rows = 0;
-  for (const site of sites) {
+  for (const site of sites.filter((candidate) => !isSiteConfiguration(candidate.file))) {
     const text = await readFile(site.file, 'utf8').catch(() => '');
     rows += Math.max(0, text.split('\n').filter((line) => line.trim() !== '').length - 1);
   }

@@ -1,0 +1,196 @@
+// postgres-throughput.ts — rows/s and peak memory of a site reading PostgreSQL, from the first byte to the statistics vector (prints JSON).
+// Run: node tests/bench/postgres-throughput.ts [--rows 1000000] [--batch-rows 65536] [--repeat 1]
+// A throwaway cluster (tests/helpers/postgres.ts) holds a table of --rows rows resampled from the bundled sites
+// (tests/bench/site-data.ts). Each measurement runs in its own process (peak RSS is per process) through the read-only
+// role over TCP, as a site does. `floor` reads the same columns with the same driver and cursor and does nothing else:
+// rows/s are also given as a ratio to it. `*_no_fingerprint` leaves out the digest of the rows (the dataset commitment).
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { startTestPostgres } from '../helpers/postgres.ts';
+import { writeSiteCsv } from './site-data.ts';
+
+const REPO = fileURLToPath(new URL('../../', import.meta.url));
+const MODEL_DIR = join(REPO, 'examples/rotterdam/model');
+const WORKLOADS = ['score', 'score_no_fingerprint', 'score_groups', 'model'] as const;
+type Workload = (typeof WORKLOADS)[number] | 'floor';
+
+/** The columns each workload reads: its floor reads exactly these. */
+const COLUMNS: Readonly<Record<(typeof WORKLOADS)[number], readonly string[]>> = {
+  score: ['event5y', 'score'],
+  score_no_fingerprint: ['event5y', 'score'],
+  score_groups: ['event5y', 'score', 'meno', 'size'],
+  model: ['event5y', 'age', 'meno', 'size', 'grade', 'nodes', 'pgr', 'er', 'hormon'],
+};
+
+interface ChildRequest {
+  url: string;
+  /** Rows in the table. */
+  rows: number;
+  password: string;
+  batchRows: number;
+  workload: Workload;
+  /** floor: the columns to read. */
+  columns?: readonly string[];
+}
+
+interface ChildResult {
+  startupMs: number;
+  modelLoadMs: number | null;
+  /** Query sent to finished statistics vector (floor: to the last row read), ms. */
+  dataPathMs: number;
+  rows: number;
+  peakRssMiB: number;
+  vectorSha256: string | null;
+}
+
+if (process.argv[2] === '--child') {
+  process.stdout.write(`${JSON.stringify(await child(JSON.parse(process.argv[3]!) as ChildRequest))}\n`);
+  process.exit(0);
+}
+
+const { values } = parseArgs({ options: { rows: { type: 'string', default: '1000000' }, 'batch-rows': { type: 'string', default: '65536' }, repeat: { type: 'string', default: '1' } } });
+const rows = Number(values.rows);
+const batchRows = Number(values['batch-rows']);
+const repeat = Number(values.repeat);
+const dir = mkdtempSync(join(tmpdir(), 'fedval-pg-throughput-'));
+const db = await startTestPostgres({ database: 'bench' });
+try {
+  const csv = join(dir, 'site.csv');
+  await writeSiteCsv(csv, rows);
+  // The server reads the file itself (COPY FROM a file): its account must be able to reach it.
+  chmodSync(dir, 0o755);
+  chmodSync(csv, 0o644);
+  const loadStarted = performance.now();
+  await db.sql('CREATE TABLE site (age int, meno int, size text, grade int, nodes int, pgr int, er int, hormon int, event5y int, score float8)');
+  await db.sql(`COPY site FROM '${csv.replaceAll("'", "''")}' WITH (FORMAT csv, HEADER true)`);
+  await db.sql('ANALYZE site');
+  await db.grantReader();
+  const loadMs = performance.now() - loadStarted;
+  const tableBytes = Number((await db.sql(`SELECT pg_table_size('site') AS bytes`)).rows[0].bytes);
+  const request = { url: db.readerUrl, password: db.readerPassword, batchRows, rows };
+  const floors = new Map<string, ChildResult>();
+  const results = WORKLOADS.map((workload) => {
+    const columns = COLUMNS[workload];
+    const key = columns.join(',');
+    if (!floors.has(key)) floors.set(key, best(repeat, () => run({ ...request, workload: 'floor', columns })));
+    const floor = floors.get(key)!;
+    const result = best(repeat, () => run({ ...request, workload }));
+    const rowsPerSecond = Math.round(result.rows / (result.dataPathMs / 1000));
+    const floorRowsPerSecond = Math.round(floor.rows / (floor.dataPathMs / 1000));
+    return {
+      source: 'postgres',
+      workload,
+      columns: columns.length,
+      rows: result.rows,
+      dataPathMs: Math.round(result.dataPathMs),
+      rowsPerSecond,
+      selectFloorRowsPerSecond: floorRowsPerSecond,
+      ratioToSelectFloor: Number((rowsPerSecond / floorRowsPerSecond).toFixed(3)),
+      startupMs: Math.round(result.startupMs),
+      modelLoadMs: result.modelLoadMs === null ? null : Math.round(result.modelLoadMs),
+      peakRssMiB: result.peakRssMiB,
+      selectFloorPeakRssMiB: floor.peakRssMiB,
+      vectorSha256: result.vectorSha256,
+    };
+  });
+  process.stdout.write(
+    `${JSON.stringify(
+      {
+        benchmark: 'postgres-throughput',
+        node: process.version,
+        cpus: cpus().length,
+        rows,
+        batchRows,
+        tableBytes,
+        loadMs: Math.round(loadMs),
+        note:
+          'dataPathMs: query sent to finished statistics vector, one process per measurement, over TCP loopback with the read-only role in a READ ONLY transaction through a server-side cursor; startupMs (module loading) and modelLoadMs apart. floor: the same SELECT of the same columns through the same driver and cursor, rows discarded. score and the others include the dataset fingerprint (SHA-256 of every cell read) unless named *_no_fingerprint.',
+        results,
+      },
+      null,
+      2,
+    )}\n`,
+  );
+} finally {
+  await db.stop();
+  rmSync(dir, { recursive: true, force: true });
+}
+
+function run(request: ChildRequest): ChildResult {
+  const child = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child', JSON.stringify(request)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 16 * 1024 * 1024 });
+  if (child.status !== 0) throw new Error(`${request.workload} failed: ${child.stderr.slice(-2000)}`);
+  return JSON.parse(child.stdout.trim().split('\n').at(-1)!) as ChildResult;
+}
+
+function best(times: number, measure: () => ChildResult): ChildResult {
+  let fastest: ChildResult | null = null;
+  for (let i = 0; i < times; i += 1) {
+    const result = measure();
+    if (!fastest || result.dataPathMs < fastest.dataPathMs) fastest = result;
+  }
+  return fastest!;
+}
+
+/** One measurement in this process. */
+async function child(request: ChildRequest): Promise<ChildResult> {
+  const started = performance.now();
+  const agent = (path: string) => import(join(REPO, 'site-agent/src', path));
+  const { createPostgresSource } = await agent('data-sources/postgres-source.ts');
+  if (request.workload === 'floor') {
+    const pg = (await import('pg')).default;
+    const Cursor = (await import('pg-cursor')).default;
+    const { parseIntoClientConfig } = await import('pg-connection-string');
+    const startupMs = performance.now();
+    const t = performance.now();
+    const client = new pg.Client({ ...parseIntoClientConfig(request.url), password: request.password, types: { getTypeParser: () => (value: string) => value } });
+    await client.connect();
+    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    const cursor = client.query(new Cursor(`SELECT ${request.columns!.map((name) => `"${name}"`).join(', ')} FROM site`, [], { rowMode: 'array' }));
+    let total = 0;
+    for (;;) {
+      const batch = await cursor.read(request.batchRows);
+      if (batch.length === 0) break;
+      total += batch.length;
+    }
+    await cursor.close();
+    await client.query('ROLLBACK');
+    await client.end();
+    return { startupMs: startupMs - started, modelLoadMs: null, dataPathMs: performance.now() - t, rows: total, peakRssMiB: peakRss(), vectorSha256: null };
+  }
+  const { evaluateDataset } = await agent('evaluation.ts');
+  const { scoreColumnScorer } = await agent('scorers.ts');
+  const { loadLocalModelScorer } = await agent('model-scorer.ts');
+  const { resolveMetricSpec } = await import(join(REPO, 'packages/metrics/src/index.ts'));
+  const startupMs = performance.now() - started;
+  let modelLoadMs: number | null = null;
+  const silent = { info() {}, warn() {}, error() {}, debug() {}, child: () => silent };
+  let scorer;
+  if (request.workload === 'model') {
+    const t = performance.now();
+    scorer = await loadLocalModelScorer(MODEL_DIR, silent);
+    modelLoadMs = performance.now() - t;
+  } else {
+    scorer = scoreColumnScorer('score');
+  }
+  const label = { column: 'event5y', positive: '1' };
+  const groups = request.workload === 'score_groups' ? [{ column: 'meno' }, { column: 'size' }] : [];
+  const spec = { ...resolveMetricSpec({ task: 'binary', groups: [] }), groups };
+  const source = createPostgresSource({ url: request.url, password: request.password, table: 'site', batchRows: request.batchRows });
+  const fingerprint = request.workload === 'score_no_fingerprint' ? undefined : createHash('sha256');
+  const t = performance.now();
+  const outcome = await evaluateDataset({ source, spec, label, scorer, fingerprint: fingerprint ? (bytes: Uint8Array) => fingerprint.update(bytes) : undefined });
+  fingerprint?.digest('hex');
+  const dataPathMs = performance.now() - t;
+  const vector = outcome.vector as Float64Array;
+  const vectorSha256 = createHash('sha256').update(new Uint8Array(vector.buffer, vector.byteOffset, vector.byteLength)).digest('hex');
+  return { startupMs, modelLoadMs, dataPathMs, rows: request.rows, peakRssMiB: peakRss(), vectorSha256 };
+}
+
+function peakRss(): number {
+  return Math.round(process.resourceUsage().maxRSS / 1024);
+}
