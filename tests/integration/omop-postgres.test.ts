@@ -88,7 +88,7 @@ describe('OMOP CDM v5.4 on PostgreSQL', () => {
     const others = ['site-b.csv', 'site-c.csv'].map((name) => join(DATA_DIR, name));
     const run = await runCli(
       'fedval',
-      ['simulate', '--site', `omop=${wrong}`, '--site', `b=${others[0]}`, '--site', `c=${others[1]}`, '--work-dir', workDir, '--label', 'event5y', '--negative', '0', '--model', model, '--json'],
+      ['simulate', '--site', `omop=${wrong}`, '--site', `b=${others[0]}`, '--site', `c=${others[1]}`, '--work-dir', workDir, '--expected-patients', '2500', '--label', 'event5y', '--negative', '0', '--model', model, '--json'],
       { timeoutMs: 280_000 },
     );
     expect(run.code).not.toBe(0);

@@ -1,14 +1,18 @@
 // make-parquet.ts — writes site-a.parquet, a Parquet copy of site-a.csv (same rows, typed columns), with DuckDB.
 // Run: node examples/rotterdam/data/make-parquet.ts           (rewrites site-a.parquet here)
 //      node examples/rotterdam/data/make-parquet.ts --check   (fails unless site-a.parquet holds exactly site-a.csv's rows)
+//      node examples/rotterdam/data/make-parquet.ts --csv site-c.csv --out /tmp/site-c.parquet   (the same copy of another site)
 import { DuckDBInstance } from '@duckdb/node-api';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { parseArgs } from 'node:util';
 
 const here = import.meta.dirname;
-const CSV = path.join(here, 'site-a.csv');
-const PARQUET = path.join(here, 'site-a.parquet');
+const args = parseArgs({ options: { check: { type: 'boolean' }, csv: { type: 'string' }, out: { type: 'string' } } }).values;
+if (args.check && (args.csv !== undefined || args.out !== undefined)) throw new Error('make-parquet: --check compares the committed site-a.parquet only');
+const CSV = path.resolve(args.csv ?? path.join(here, 'site-a.csv'));
+const PARQUET = path.resolve(args.out ?? path.join(here, 'site-a.parquet'));
 
 /** Column types of the copy: integers stay integers, the tumour size class is text; empty cells (NA) become NULL. */
 const COLUMNS = {
@@ -26,7 +30,7 @@ async function write(target: string): Promise<void> {
   await connection.run(`COPY (${fromCsv}) TO ${quote(target)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 1000000)`);
 }
 
-if (process.argv.includes('--check')) {
+if (args.check) {
   const dir = mkdtempSync(path.join(tmpdir(), 'fedval-parquet-'));
   try {
     const fresh = path.join(dir, 'site-a.parquet');

@@ -36,9 +36,10 @@ withPrivacyOptions(
     program
       .command('simulate')
       .description('run one evaluation round with a real coordinator and one real site agent per file, over loopback')
-      .requiredOption('--site <name=file>', 'a site and its CSV file, or a site configuration (.yaml) whose data section it reads (e.g. data.postgres), repeatable', collect, []),
+      .requiredOption('--site <name=file>', 'a site and its CSV or Parquet (.parquet) file, or a site configuration (.yaml) whose data section it reads (e.g. data.postgres), repeatable', collect, []),
   ),
 )
+  .option('--expected-patients <n>', 'DP planning assumption: patients across all sites (default: the CSV files\' data rows; required with a Parquet or .yaml site)', decimal('--expected-patients'))
   .option('--plaintext-contributions', 'test seam: sites send unencrypted statistics vectors instead of ciphertexts')
   .option('--work-dir <dir>', 'keep configs, logs and databases here (default: a temporary directory, removed)')
   .option('--timeout <seconds>', 'give up after this long', decimal('--timeout'), 600)
@@ -60,6 +61,7 @@ withPrivacyOptions(
       epsilon: options.epsilon,
       delta: options.delta,
       expectedPrevalence: options.expectedPrevalence,
+      expectedPatients: options.expectedPatients,
       minSites: options.minSites,
       timeoutMs: options.timeout * 1000,
       onLog: options.verbose ? (line) => process.stderr.write(`${line}\n`) : undefined,
@@ -312,6 +314,7 @@ audit
 
 interface SimulateOptions extends EvaluationCommandOptions, PrivacyCommandOptions {
   site: string[];
+  expectedPatients?: number;
   plaintextContributions?: boolean;
   workDir?: string;
   timeout: number;

@@ -40,6 +40,11 @@ export interface SimulationOptions {
   delta?: number | undefined;
   /** Public planning assumption for the release layout. Default 0.3. */
   expectedPrevalence?: number | undefined;
+  /**
+   * Public planning assumption for the release layout: patients across all sites. Default: the data rows of the CSV
+   * sites; required with DP when a site is a Parquet file or a site configuration (simulate does not read those).
+   */
+  expectedPatients?: number | undefined;
   /** Release policy: fewest contributions to decrypt. Default: 3, or the number of sites when fewer. */
   minSites?: number | undefined;
   /** Keep the working directory (configs, logs, databases) here instead of a removed temporary one. */
@@ -76,6 +81,8 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   if (options.sites.length === 0) throw new CliError('FEDVAL_ERR_CLI_USAGE', 'give at least one --site NAME=FILE');
   const names = options.sites.map((site) => site.name);
   if (new Set(names).size !== names.length) throw new CliError('FEDVAL_ERR_CLI_USAGE', 'site names must be unique');
+  // Before any process starts: a DP round needs its planning patient count (a usage error otherwise).
+  const expectedPatients = options.noDp ? undefined : await planningPatients(options.sites, options.expectedPatients);
   const workDir = options.workDir ? resolve(options.workDir) : await mkdtemp(join(tmpdir(), 'fedval-simulate-'));
   await mkdir(workDir, { recursive: true });
   const log = options.onLog ?? (() => {});
@@ -186,8 +193,8 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
             privacy: {
               epsilon: options.epsilon ?? 1,
               delta: options.delta ?? 1e-6,
-              // Public planning assumptions: here the row counts of the files (a simulation has them all).
-              expected_patients: Math.max(1, await countRows(options.sites)),
+              // Public planning assumptions: --expected-patients, or the row counts of the CSV files (a simulation has them all).
+              expected_patients: expectedPatients,
               expected_prevalence: options.expectedPrevalence ?? 0.3,
             },
           }),
@@ -337,11 +344,17 @@ function isSiteConfiguration(file: string): boolean {
   return ['.yaml', '.yml'].includes(extname(file).toLowerCase());
 }
 
+/** `--site NAME=FILE.parquet` (or .parq, as the agent's `--data` reads it) is a Parquet file; any other data file is CSV. */
+function isParquetFile(file: string): boolean {
+  return ['.parquet', '.parq'].includes(extname(file).toLowerCase());
+}
+
 /**
  * The generated site configuration's data section: `path` for a data file, or the `data` section of a site
  * configuration (its label is replaced by the simulation's; its relative paths made absolute against that file).
  */
 async function siteDataSection(site: SimulationSite): Promise<Record<string, unknown>> {
+  if (isParquetFile(site.file)) return { parquet: site.file };
   if (!isSiteConfiguration(site.file)) return { path: site.file };
   let raw: unknown;
   try {
@@ -383,14 +396,29 @@ async function levelsDataArguments(site: SimulationSite, workDir: string): Promi
   return ['--config', config];
 }
 
-/** Data rows across the site files (header lines excluded; a site configuration's rows are not counted). */
-async function countRows(sites: SimulationSite[]): Promise<number> {
+/**
+ * The DP planning assumption `expected_patients`: `--expected-patients` when given, else the data rows of the CSV site
+ * files (header lines excluded). simulate reads no Parquet file and no database (only the agents own data sources), so
+ * with such a site the user states the number.
+ */
+async function planningPatients(sites: SimulationSite[], given: number | undefined): Promise<number> {
+  if (given !== undefined) {
+    if (!(Number.isSafeInteger(given) && given >= 2)) throw new CliError('FEDVAL_ERR_CLI_USAGE', '--expected-patients must be an integer ≥ 2');
+    return given;
+  }
+  const uncounted = sites.filter((site) => isSiteConfiguration(site.file) || isParquetFile(site.file));
+  if (uncounted.length > 0) {
+    throw new CliError(
+      'FEDVAL_ERR_CLI_USAGE',
+      `give --expected-patients N (patients across all sites, a public planning assumption of the DP release): simulate counts only CSV rows, not those of ${uncounted.map((site) => site.name).join(', ')}`,
+    );
+  }
   let rows = 0;
-  for (const site of sites.filter((candidate) => !isSiteConfiguration(candidate.file))) {
+  for (const site of sites) {
     const text = await readFile(site.file, 'utf8').catch(() => '');
     rows += Math.max(0, text.split('\n').filter((line) => line.trim() !== '').length - 1);
   }
-  return rows;
+  return Math.max(2, rows);
 }
 
 function sha256(text: string): string {
