@@ -350,7 +350,7 @@ function isParquetFile(file: string): boolean {
 }
 
 /**
- * The generated site configuration's data section: `path` for a data file, or the `data` section of a site
+ * The generated site configuration's data section: `path` for a CSV file, `parquet` for a Parquet file, or the `data` section of a site
  * configuration (its label is replaced by the simulation's; its relative paths made absolute against that file).
  */
 async function siteDataSection(site: SimulationSite): Promise<Record<string, unknown>> {
