@@ -129,15 +129,17 @@ export async function bfvKeysFor(
 }
 
 /** The study key statement a key holder signs with `signingKey` for `keys` (the study of hostileTask). */
-export function keyStatementFor(signingKey: string, keys: { plan: BfvPlan; publicKey: Uint8Array }, fields: { minSites?: number; publicKeySha256?: string } = {}): SignedStudyKeyStatement {
+export function keyStatementFor(signingKey: string, keys: { plan: BfvPlan; publicKey: Uint8Array }, fields: { minSites?: number; publicKeySha256?: string; studyId?: string; version?: number; roster?: { siteId: string; fingerprint: string }[] } = {}): SignedStudyKeyStatement {
   return signStudyKeyStatement(signingKey, {
-    studyId: 'study-hostile',
+    studyId: fields.studyId ?? 'study-hostile',
     planSha256: planSha256(keys.plan),
     publicKeySha256: fields.publicKeySha256 ?? createHash('sha256').update(keys.publicKey).digest('hex'),
     minSites: fields.minSites ?? 3,
-    roster: [{ siteId: 'site-a', fingerprint: 'a'.repeat(64) }],
+    // Hostile sites authenticate by token (no enrolled key): they are on the roster by site id.
+    roster: fields.roster ?? ['site-a', 'site-b', 'site-c', 'site-unpinned'].map((siteId) => ({ siteId, fingerprint: 'a'.repeat(64) })),
     rosterSha256: 'b'.repeat(64),
     issuedAt: Date.now(),
+    version: fields.version ?? 1,
   });
 }
 
