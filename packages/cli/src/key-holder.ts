@@ -375,9 +375,18 @@ export async function decryptRound(options: DecryptOptions) {
   if (served.state !== 'aggregated' || served.closed_at === null) refuseDecryption(`the round is ${served.state}, not closed and aggregated`);
 
   const publicKeySha256 = sha256(await readKeyFile(options.keys, KEY_FILES.public));
+  const plan = validateBfvPlan(JSON.parse(await readKeyFile(options.keys, KEY_FILES.plan, 'utf8')));
+  // The release as the served study describes it: each counted site must attest exactly its privacy (contribution-
+  // verification.ts), and its noise shares must be sized for no more sites than this decryption requires.
+  const release = createRelease(createStatisticsLayout(resolveMetricSpecInput(served.metric_spec)), served.privacy);
+  if (release.kind === 'private' && release.noisePlan.minSites > minSites) {
+    refuseDecryption(`the noise shares are sized for sums of ${release.noisePlan.minSites} sites; this key holder decrypts sums of ${minSites}`);
+  }
   const verification = verifyContributions(served.contributions, {
     roster,
     publicKeySha256,
+    planSha256: planSha256(plan),
+    privacy: release.kind === 'private' ? { rho: release.rho, epsilon: release.epsilon, minSites: release.noisePlan.minSites } : null,
     studyId: study.study_id,
     roundId: options.round,
     window: { openedAt: Date.parse(served.created_at), closedAt: Date.parse(served.closed_at as string) },
@@ -388,7 +397,6 @@ export async function decryptRound(options: DecryptOptions) {
   });
   const refusals: ContributionRefusal[] = [...verification.refused];
 
-  const plan = validateBfvPlan(JSON.parse(await readKeyFile(options.keys, KEY_FILES.plan, 'utf8')));
   if (planFingerprint(plan) !== planFingerprint(validateBfvPlan(served.plan))) {
     throw new CliError('FEDVAL_ERR_CLI_KEY_MISMATCH', 'the round was encrypted under another plan than these keys');
   }
@@ -438,8 +446,7 @@ export async function decryptRound(options: DecryptOptions) {
     });
     const secretKey = new Uint8Array(await readKeyFile(options.keys, KEY_FILES.secret));
     const vector = decryptVector(context, secretKey, aggregate, counted.length);
-    const layout = createStatisticsLayout(resolveMetricSpecInput(served.metric_spec));
-    const released = finalizeRelease(createRelease(layout, served.privacy), vector, counted.length);
+    const released = finalizeRelease(release, vector, counted.length);
     const metrics = released.metrics;
     // Each site's own report of the budget it spent, from the attestation its signature covers.
     const dp = released.dp && {
