@@ -128,6 +128,9 @@ export async function bfvKeysFor(
   return { plan, publicKey: new Uint8Array(keys.publicKey), secretKey: new Uint8Array(keys.secretKey), context };
 }
 
+/** The sites the attacks' key statements roster by default (sorted, as a statement requires). */
+const HOSTILE_SITE_IDS = ['site-a', 'site-b', 'site-c', 'site-default', 'site-large', 'site-small', 'site-unpinned'];
+
 /** The study key statement a key holder signs with `signingKey` for `keys` (the study of hostileTask). */
 export function keyStatementFor(signingKey: string, keys: { plan: BfvPlan; publicKey: Uint8Array }, fields: { minSites?: number; publicKeySha256?: string; studyId?: string; version?: number; roster?: { siteId: string; fingerprint: string }[] } = {}): SignedStudyKeyStatement {
   return signStudyKeyStatement(signingKey, {
@@ -136,7 +139,7 @@ export function keyStatementFor(signingKey: string, keys: { plan: BfvPlan; publi
     publicKeySha256: fields.publicKeySha256 ?? createHash('sha256').update(keys.publicKey).digest('hex'),
     minSites: fields.minSites ?? 3,
     // Hostile sites authenticate by token (no enrolled key): they are on the roster by site id.
-    roster: fields.roster ?? ['site-a', 'site-b', 'site-c', 'site-unpinned'].map((siteId) => ({ siteId, fingerprint: 'a'.repeat(64) })),
+    roster: fields.roster ?? HOSTILE_SITE_IDS.map((siteId) => ({ siteId, fingerprint: 'a'.repeat(64) })),
     rosterSha256: 'b'.repeat(64),
     issuedAt: Date.now(),
     version: fields.version ?? 1,
