@@ -101,9 +101,9 @@ export function hostileTask(roundId: string, fields: { metricSpec: Record<string
   } as never);
 }
 
-/** Sends a task and returns the refusal code, or 'contributed' with the result message. */
-export async function answerTo(coordinator: ScriptedCoordinator, task: Message): Promise<{ outcome: string; reply: Message }> {
-  coordinator.send(task);
+/** Sends a task (to `siteId`'s agent, or the last one connected) and returns the refusal code, or 'contributed' with the result message. */
+export async function answerTo(coordinator: ScriptedCoordinator, task: Message, siteId?: string): Promise<{ outcome: string; reply: Message }> {
+  coordinator.send(task, siteId);
   const roundId = task.type === 'task' ? task.content.roundId : '';
   const reply = await coordinator.next((m) => (m.type === 'task.refuse' || m.type === 'task.result') && m.content.roundId === roundId);
   return { outcome: reply.type === 'task.refuse' ? reply.content.reason.code : 'contributed', reply };
