@@ -97,6 +97,13 @@ describe("a coordinator substituting its own BFV public key for the key holder's
     const older = await answerTo(coordinator, hostileTask('r-version-1', { metricSpec: METRIC_SPEC, contribution: bfvRequest(honest, keyStatementFor(keyHolder.privateKeyPem, honest, { version: 1 })) }));
     expect(older.outcome).toBe('FEDVAL_ERR_AGENT_KEY_STATEMENT_OUTDATED');
     expect(coordinator.received.filter((m) => (m.type === 'task.accept' || m.type === 'task.progress') && m.content.roundId === 'r-version-1')).toEqual([]);
+
+    // The answered round sent again under the attacker's key (finding 2: the resend path ran before any key check and
+    // signed the kept ciphertexts for the task's key): refused. Under the key it was made with: the same bytes again.
+    const substituted = await answerTo(coordinator, hostileTask('r-honest', { metricSpec: METRIC_SPEC, contribution: bfvRequest(attacker) }));
+    expect(substituted.outcome).toBe('FEDVAL_ERR_AGENT_RESEND_KEY_CHANGED');
+    const again = await answerTo(coordinator, hostileTask('r-honest', { metricSpec: METRIC_SPEC, contribution: bfvRequest(honest, keyStatementFor(keyHolder.privateKeyPem, honest, { version: 2 })) }));
+    expect(again.reply.type === 'task.result' && again.reply.content.contributionSha256).toBe(served.reply.content.contributionSha256);
   }, 300_000);
 
   it('a site with no key holder key pinned refuses every BFV task (FEDVAL_ERR_AGENT_POLICY_NO_KEY_HOLDER), before reading data', async () => {
