@@ -28,6 +28,11 @@ export {
 export type {
   AuthChallenge, ChallengeOptions, EnrollmentFields, SignedResultFields, PrivacyAttestation, ResultAttestation,
 } from './signed-payloads.ts';
+export {
+  SECAGG_DOMAINS, MAX_SECAGG_SITES, keyAdvertisementSchema, survivorSignatureSchema, revealedShareSchema, shareRevealSchema,
+  secaggRecordPayload, signSecaggRecord, verifySecaggRecord,
+} from './secure-aggregation-records.ts';
+export type { KeyAdvertisement, SurvivorSignature, RevealedShare, ShareReveal } from './secure-aggregation-records.ts';
 export { DEFAULT_REPLAY_GUARD_OPTIONS, ReplayGuard } from './replay-guard.ts';
 export type { ReplayGuardOptions } from './replay-guard.ts';
 export { manifestSigningPayload, signManifest, verifyManifestSignature } from './manifest-signature.ts';
