@@ -30,6 +30,22 @@ export interface StudyRoutesOptions {
 
 const READERS = ['sponsor', 'privacy_officer', 'auditor', 'admin'] as const;
 
+/**
+ * A study's secure aggregation: `secure_aggregation: { threshold? }` turns it on for a bfv study (absent or `false`: off).
+ * The threshold defaults to the larger of the release minimum and a strict majority of the sites (Bonawitz et al.
+ * 2017, §4: t > n/2 against an honest-but-curious server); it must lie in [release minimum, sites], since every site
+ * refuses a threshold below its own policy.min_sites.
+ */
+function secureAggregationOf(request: { threshold?: number | undefined } | false | undefined, contribution: 'bfv' | 'plaintext', minSites: number, sites: number): { threshold: number } | null {
+  if (request === undefined || request === false) return null;
+  if (contribution !== 'bfv') throw new CoordinatorError('FEDVAL_ERR_COORD_SECAGG_THRESHOLD', 'secure aggregation needs bfv contributions');
+  const threshold = request.threshold ?? Math.min(sites, Math.max(minSites, Math.floor(sites / 2) + 1));
+  if (threshold < minSites || threshold > sites || threshold < 2) {
+    throw new CoordinatorError('FEDVAL_ERR_COORD_SECAGG_THRESHOLD', `threshold ${threshold}, release minimum ${minSites}, ${sites} sites`);
+  }
+  return { threshold };
+}
+
 export function studyView(study: StudyRecord): StudyView {
   return {
     study_id: study.id,
@@ -45,6 +61,7 @@ export function studyView(study: StudyRecord): StudyView {
     max_patients_per_site: study.protection.maxPatientsPerSite,
     ...(study.protection.encryption ? { encryption: bfvEncryptionSummary(study.protection.encryption) } : {}),
     privacy: study.protection.privacy,
+    secure_aggregation: study.protection.secureAggregation ? { scheme: 'bonawitz-double-mask', threshold: study.protection.secureAggregation.threshold } : null,
     public_key_registered: study.publicKey !== null,
     created_at: isoTime(study.createdAt),
   };
@@ -109,6 +126,8 @@ export async function studyRoutes(app: FastifyInstance, options: StudyRoutesOpti
         privacy: null,
         privacyInput: body.privacy ?? null,
       });
+      const secureAggregation = secureAggregationOf(body.secure_aggregation, contribution, minSites, body.sites.length);
+      if (secureAggregation) protection.secureAggregation = secureAggregation;
       const study: StudyRecord = {
         id: randomUUID(),
         name: body.name,
