@@ -1,0 +1,33 @@
+// threshold.ts — the Shamir threshold of a round: its safe default and the bounds every site checks
+// (Bonawitz et al., "Practical Secure Aggregation for Privacy-Preserving Machine Learning", CCS 2017, §6 and Appendix A).
+import { SecaggError } from './errors.ts';
+
+/**
+ * The default threshold for n sites: max(⌊2n/3⌋ + 1, minSites), at most n. With the consistency check
+ * (every site signs the masked set), Bonawitz et al. prove security against a malicious server colluding with
+ * n_C sites when 2t > n + n_C; t = ⌊2n/3⌋ + 1 tolerates n_C < n/3 colluding sites and up to n − t < n/3 dropouts.
+ */
+export function defaultThreshold(sites: number, minSites = 1): number {
+  if (!Number.isSafeInteger(sites) || sites < 1) throw new SecaggError('FEDVAL_ERR_SECAGG_INVALID_ARGUMENT', 'sites must be a positive integer');
+  if (!Number.isSafeInteger(minSites) || minSites < 1) throw new SecaggError('FEDVAL_ERR_SECAGG_INVALID_ARGUMENT', 'minSites must be a positive integer');
+  if (minSites > sites) throw new SecaggError('FEDVAL_ERR_SECAGG_INVALID_THRESHOLD', `the policy needs ${minSites} sites, the round has ${sites}`);
+  return Math.min(sites, Math.max(Math.floor((2 * sites) / 3) + 1, minSites));
+}
+
+/**
+ * Checks a study's threshold t for n sites against a site's policy.min_sites: minSites ≤ t ≤ n and 2t > n. The
+ * last bound is the floor below which a malicious server can split the sites into two groups, ask one for a
+ * site's self-mask share and the other for its agreement-key share, and unmask it alone (Bonawitz et al. 2017, §6);
+ * it also means at least minSites masked sites are needed before anything can be unmasked. Returns t.
+ */
+export function validateThreshold(threshold: number, sites: number, minSites = 1): number {
+  if (!Number.isSafeInteger(sites) || sites < 1) throw new SecaggError('FEDVAL_ERR_SECAGG_INVALID_ARGUMENT', 'sites must be a positive integer');
+  if (!Number.isSafeInteger(minSites) || minSites < 1) throw new SecaggError('FEDVAL_ERR_SECAGG_INVALID_ARGUMENT', 'minSites must be a positive integer');
+  if (!Number.isSafeInteger(threshold)) throw new SecaggError('FEDVAL_ERR_SECAGG_INVALID_THRESHOLD', 'threshold must be an integer');
+  const problems: string[] = [];
+  if (threshold > sites) problems.push(`threshold ${threshold} exceeds the ${sites} sites`);
+  if (threshold < minSites) problems.push(`threshold ${threshold} is below the site's policy.min_sites ${minSites}`);
+  if (2 * threshold <= sites) problems.push(`threshold ${threshold} is not above half of the ${sites} sites`);
+  if (problems.length > 0) throw new SecaggError('FEDVAL_ERR_SECAGG_INVALID_THRESHOLD', problems.join('; '));
+  return threshold;
+}
