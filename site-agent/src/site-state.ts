@@ -5,6 +5,7 @@ import { SiteAuditTrail } from './audit-trail.ts';
 import { DatasetCommitments } from './dataset-commitments.ts';
 import { ModelRegistry } from './model-registry.ts';
 import { PrivacyLedger } from './privacy-ledger.ts';
+import { SecaggRounds } from './secure-aggregation-rounds.ts';
 import { SentContributions } from './sent-contributions.ts';
 
 export interface SiteState {
@@ -13,6 +14,7 @@ export interface SiteState {
   readonly models: ModelRegistry;
   readonly commitments: DatasetCommitments;
   readonly sent: SentContributions;
+  readonly secagg: SecaggRounds;
   readonly audit: SiteAuditTrail;
   close(): void;
 }
@@ -27,6 +29,7 @@ export function openSiteState(dataDir: string): SiteState {
     models: new ModelRegistry(db),
     commitments: new DatasetCommitments(db),
     sent: new SentContributions(db),
+    secagg: new SecaggRounds(db),
     audit,
     close() {
       audit.close();

@@ -30,7 +30,7 @@ export type {
 } from './signed-payloads.ts';
 export {
   SECAGG_DOMAINS, MAX_SECAGG_SITES, keyAdvertisementSchema, survivorSignatureSchema, revealedShareSchema, shareRevealSchema,
-  secaggRecordPayload, signSecaggRecord, verifySecaggRecord,
+  secaggRecordPayload, signSecaggRecord, verifySecaggRecord, encodeRevealedShare, decodeRevealedShare,
 } from './secure-aggregation-records.ts';
 export type { KeyAdvertisement, SurvivorSignature, RevealedShare, ShareReveal } from './secure-aggregation-records.ts';
 export { DEFAULT_REPLAY_GUARD_OPTIONS, ReplayGuard } from './replay-guard.ts';

@@ -89,3 +89,21 @@ export function verifySecaggRecord<K extends Kind>(kind: K, record: unknown, pub
   const { signature, ...fields } = parsed.data as RecordOf<K>;
   return verify(publicKey, secaggRecordPayload(kind, fields as Omit<RecordOf<K>, 'signature'>), fromBase64Strict(signature, 64) as Uint8Array);
 }
+
+/** Bytes of a revealed share's y: a Shamir share over GF(2^521 − 1) (@fedval/secagg SHARE_Y_BYTES). */
+const SHARE_Y_BYTES = 66;
+
+/** A revealed share on the wire: x as 2 bytes big-endian, then y as 66 bytes big-endian, base64. */
+export function encodeRevealedShare(x: number, y: bigint): string {
+  const head = Buffer.alloc(2);
+  head.writeUInt16BE(x);
+  return Buffer.concat([head, Buffer.from(y.toString(16).padStart(2 * SHARE_Y_BYTES, '0'), 'hex')]).toString('base64');
+}
+
+/** The inverse of {@link encodeRevealedShare}; FEDVAL_ERR_TRUST_INVALID_PAYLOAD for another length. */
+export function decodeRevealedShare(text: string): { x: number; y: bigint } {
+  const bytes = fromBase64Strict(text, 2 + SHARE_Y_BYTES);
+  if (bytes === undefined) throw new TrustError('FEDVAL_ERR_TRUST_INVALID_PAYLOAD', 'a revealed share is 68 bytes in base64');
+  const buffer = Buffer.from(bytes);
+  return { x: buffer.readUInt16BE(0), y: BigInt(`0x${buffer.subarray(2).toString('hex')}`) };
+}
