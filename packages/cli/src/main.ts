@@ -38,6 +38,9 @@ withPrivacyOptions(
   ),
 )
   .option('--plaintext-contributions', 'test seam: sites send unencrypted statistics vectors instead of ciphertexts')
+  .option('--secure-aggregation', 'mask every site\'s contribution under the encryption (Bonawitz et al. double masking)')
+  .option('--secagg-threshold <n>', 'secure aggregation: sites that must reveal shares to unmask the sum (default: the coordinator\'s)', decimal('--secagg-threshold'))
+  .option('--drop-site <name>', 'secure aggregation: this site\'s agent stops after the key exchange, before sending its contribution; repeatable', collect, [])
   .option('--work-dir <dir>', 'keep configs, logs and databases here (default: a temporary directory, removed)')
   .option('--timeout <seconds>', 'give up after this long', decimal('--timeout'), 600)
   .option('--verbose', 'show the coordinator and agent logs on stderr')
@@ -54,6 +57,8 @@ withPrivacyOptions(
       metricSpec,
       workDir: options.workDir,
       contribution: options.plaintextContributions ? 'plaintext' : 'bfv',
+      secureAggregation: options.secureAggregation || options.dropSite.length > 0 ? { threshold: options.secaggThreshold } : false,
+      dropSites: options.dropSite,
       noDp: !options.dp,
       epsilon: options.epsilon,
       delta: options.delta,
@@ -74,7 +79,7 @@ withPrivacyOptions(
         study_id: result.round.study_id,
         state: result.round.state,
         contributions: result.round.contributions,
-        sites: result.round.sites.map((site) => ({ site_id: site.site_id, status: site.status })),
+        sites: result.round.sites.map((site) => ({ site_id: site.site_id, status: site.status, ...(site.code ? { code: site.code } : {}) })),
       },
       privacy: result.privacy,
     };
@@ -273,6 +278,9 @@ audit
 interface SimulateOptions extends EvaluationCommandOptions, PrivacyCommandOptions {
   site: string[];
   plaintextContributions?: boolean;
+  secureAggregation?: boolean;
+  secaggThreshold?: number;
+  dropSite: string[];
   workDir?: string;
   timeout: number;
   verbose?: boolean;

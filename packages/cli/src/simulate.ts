@@ -41,6 +41,16 @@ export interface SimulationOptions {
   expectedPrevalence?: number | undefined;
   /** Release policy: fewest contributions to decrypt. Default: 3, or the number of sites when fewer. */
   minSites?: number | undefined;
+  /**
+   * Secure aggregation of the bfv round (Bonawitz et al. double masking): `{ threshold? }` turns it on (threshold default:
+   * the coordinator's), `false` or absent leaves it off.
+   */
+  secureAggregation?: { threshold?: number | undefined } | false | undefined;
+  /**
+   * Sites whose agents stop after the share exchange of a securely aggregated round, before sending their masked input
+   * (each agent started with FEDVAL_AGENT_SIMULATE_DROP=after_share_keys): what a dropout does.
+   */
+  dropSites?: string[] | undefined;
   /** Keep the working directory (configs, logs, databases) here instead of a removed temporary one. */
   workDir?: string | undefined;
   /** Whole-round limit. Default 600 s. */
@@ -75,6 +85,9 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   if (options.sites.length === 0) throw new CliError('FEDVAL_ERR_CLI_USAGE', 'give at least one --site NAME=FILE');
   const names = options.sites.map((site) => site.name);
   if (new Set(names).size !== names.length) throw new CliError('FEDVAL_ERR_CLI_USAGE', 'site names must be unique');
+  const dropSites = options.dropSites ?? [];
+  if (dropSites.some((name) => !names.includes(name))) throw new CliError('FEDVAL_ERR_CLI_USAGE', `--drop-site names a site that is not simulated: ${dropSites.filter((name) => !names.includes(name)).join(', ')}`);
+  if (dropSites.length > 0 && !options.secureAggregation) throw new CliError('FEDVAL_ERR_CLI_USAGE', '--drop-site needs secure aggregation (--secure-aggregation)');
   const workDir = options.workDir ? resolve(options.workDir) : await mkdtemp(join(tmpdir(), 'fedval-simulate-'));
   await mkdir(workDir, { recursive: true });
   const log = options.onLog ?? (() => {});
@@ -158,6 +171,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
           program: PROGRAMS.agent,
           args: ['start', '--config', config],
           onLogLine: (line) => log(`${site.name} | ${line}`),
+          ...(dropSites.includes(site.name) ? { env: { FEDVAL_AGENT_SIMULATE_DROP: 'after_share_keys' } } : {}),
         }),
       );
     }
@@ -173,6 +187,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       quorum: names.length,
       contribution,
       release: { min_sites: minSites },
+      ...(options.secureAggregation ? { secure_aggregation: options.secureAggregation.threshold === undefined ? {} : { threshold: options.secureAggregation.threshold } } : {}),
       ...(options.noDp
         ? {}
         : {
