@@ -84,12 +84,12 @@ export class SecureAggregationRound {
     this.#advertisements.set(siteId, advertisement);
   }
 
-  /** ShareKeys: one sealed share pair for every advertised site, exactly. */
+  /** ShareKeys: one sealed share pair for every other advertised site, exactly (a site keeps its own share). */
   addShares(siteId: string, shares: { to: string; sealed: Uint8Array }[]): void {
     this.#expect('share', siteId, this.advertised);
     if (this.#shares.has(siteId)) throw new CoordinatorError('FEDVAL_ERR_COORD_SECAGG_PHASE', 'shares already sent');
-    if (!sameSet(sorted(shares.map((share) => share.to)), this.advertised)) {
-      throw new CoordinatorError('FEDVAL_ERR_COORD_SECAGG_INVALID', 'shares must address every advertised site once');
+    if (!sameSet(sorted(shares.map((share) => share.to)), this.advertised.filter((site) => site !== siteId))) {
+      throw new CoordinatorError('FEDVAL_ERR_COORD_SECAGG_INVALID', 'shares must address every other advertised site once');
     }
     this.#shares.set(siteId, shares);
   }
@@ -142,10 +142,12 @@ export class SecureAggregationRound {
       }
       case 'share': {
         if (waiting(this.advertised, (site) => this.#shares.has(site))) return undefined;
-        this.#shared = live(sorted(this.#shares.keys()));
+        // U2: every site whose shares arrived, even one that dropped since: the others mask with it, and its mask key
+        // is rebuilt from their shares if its masked input never arrives.
+        this.#shared = sorted(this.#shares.keys());
         if (this.#shared.length < this.threshold) return this.#fail(`${this.#shared.length} sites shared their keys, the threshold is ${this.threshold}`);
         const inboxes = new Map<string, { from: string; sealed: Uint8Array }[]>();
-        for (const to of this.#shared) inboxes.set(to, []);
+        for (const to of live(this.#shared)) inboxes.set(to, []);
         for (const from of this.#shared) {
           for (const share of this.#shares.get(from) ?? []) inboxes.get(share.to)?.push({ from, sealed: share.sealed });
         }
