@@ -39,14 +39,20 @@ interface SimulateDocument {
   privacy: { aggregation?: { scheme: string; threshold: number; sites_masked: string[]; dropped: string[]; recovered: string[] } };
 }
 
+/** `fedval simulate … --json` with room for five agents on a busy machine. */
+async function simulateJson(args: string[]): Promise<SimulateDocument> {
+  const run = await runCli('fedval', ['simulate', ...args, '--json'], { timeoutMs: 400_000 });
+  if (run.code !== 0) throw new Error(`fedval simulate exited ${run.code}\n${run.stderr}`);
+  return JSON.parse(run.stdout) as SimulateDocument;
+}
+
 describe('fedval simulate --secure-aggregation', () => {
   for (const dropped of [['site-4'], ['site-1', 'site-3']]) {
     it(`with ${dropped.join(' and ')} dropping after the key exchange, equals eval-local on the other sites' data`, async () => {
       const remaining = parts.filter((_, i) => !dropped.includes(`site-${i}`));
       const pooled = writeFile(`pooled-without-${dropped.join('-')}.csv`, remaining.flat());
       const local = await runJson('fedval-agent', ['eval-local', '--data', pooled, ...common]);
-      const federated = await runJson<SimulateDocument>('fedval', [
-        'simulate',
+      const federated = await simulateJson([
         ...siteArgs,
         ...common,
         '--no-dp',

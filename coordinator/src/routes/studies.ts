@@ -20,6 +20,7 @@ import type { AuditRecorder } from '../coordinator-audit.ts';
 import { CoordinatorError } from '../errors.ts';
 import type { CoordinatorStore, StudyRecord } from '../storage/store.ts';
 import { isoTime } from './request-validation.ts';
+import { defaultThreshold } from '@fedval/secagg';
 import { DEFAULT_PROTECTION, planProtection } from '../protection.ts';
 
 export interface StudyRoutesOptions {
@@ -32,14 +33,13 @@ const READERS = ['sponsor', 'privacy_officer', 'auditor', 'admin'] as const;
 
 /**
  * A study's secure aggregation: `secure_aggregation: { threshold? }` turns it on for a bfv study (absent or `false`: off).
- * The threshold defaults to the larger of the release minimum and a strict majority of the sites (Bonawitz et al.
- * 2017, §4: t > n/2 against an honest-but-curious server); it must lie in [release minimum, sites], since every site
- * refuses a threshold below its own policy.min_sites.
+ * The threshold defaults to @fedval/secagg defaultThreshold (max(⌊2n/3⌋ + 1, release minimum), Bonawitz et al. 2017);
+ * it must lie in [release minimum, sites], since every site refuses a threshold below its own policy.min_sites.
  */
 function secureAggregationOf(request: { threshold?: number | undefined } | false | undefined, contribution: 'bfv' | 'plaintext', minSites: number, sites: number): { threshold: number } | null {
   if (request === undefined || request === false) return null;
   if (contribution !== 'bfv') throw new CoordinatorError('FEDVAL_ERR_COORD_SECAGG_THRESHOLD', 'secure aggregation needs bfv contributions');
-  const threshold = request.threshold ?? Math.min(sites, Math.max(minSites, Math.floor(sites / 2) + 1));
+  const threshold = request.threshold ?? defaultThreshold(sites, Math.min(minSites, sites));
   if (threshold < minSites || threshold > sites || threshold < 2) {
     throw new CoordinatorError('FEDVAL_ERR_COORD_SECAGG_THRESHOLD', `threshold ${threshold}, release minimum ${minSites}, ${sites} sites`);
   }
