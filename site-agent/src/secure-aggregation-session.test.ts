@@ -3,7 +3,7 @@
 // what was revealed. Three real sessions with real keys; the relay is this test.
 import { createPrivateKey } from 'node:crypto';
 import { combineShares, EMPTY_UNMASKING_MEMORY } from '@fedval/secagg';
-import { decodeRevealedShare, generateSiteIdentity, toPrivateKey } from '@fedval/trust';
+import { decodeRevealedShare, generateSiteIdentity } from '@fedval/trust';
 import type { KeyAdvertisement, SurvivorSignature } from '@fedval/trust';
 import { describe, expect, it } from 'vitest';
 import { SecureAggregationSession } from './secure-aggregation-session.ts';
