@@ -34,6 +34,7 @@ const ACCESS: Record<string, readonly Role[] | 'public'> = {
   'GET /api/studies/:id': ['sponsor', 'privacy_officer', 'auditor', 'admin'],
   'GET /api/studies/:id/encryption': ['sponsor', 'privacy_officer', 'auditor', 'admin'],
   'PUT /api/studies/:id/public-key': ['privacy_officer'],
+  'PUT /api/studies/:id/key-statement': ['privacy_officer'],
   'POST /api/studies/:id/rounds': ['sponsor'],
   'GET /api/rounds/:id': ['sponsor', 'privacy_officer', 'auditor', 'admin'],
   'GET /api/rounds/:id/aggregate': ['privacy_officer'],

@@ -120,7 +120,13 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
       scorer,
       contribution:
         study.contribution === 'bfv'
-          ? { kind: 'bfv', plan: study.protection.encryption as NonNullable<typeof study.protection.encryption>, publicKey: new Uint8Array(study.publicKey as Uint8Array) }
+          ? {
+              kind: 'bfv',
+              plan: study.protection.encryption as NonNullable<typeof study.protection.encryption>,
+              publicKey: new Uint8Array(study.publicKey as Uint8Array),
+              // The key holder's statement, as it signed it: sites refuse the key without it (the coordinator cannot forge it).
+              ...(study.keyStatement ? { keyStatement: study.keyStatement } : {}),
+            }
           : { kind: 'plaintext' },
       ...(study.protection.privacy ? { privacy: study.protection.privacy } : {}),
       deadline: deadlineAt,
@@ -398,6 +404,8 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
           nonce: signed.nonce,
           sent_at: signed.sentAt,
           attestation_sha256: attestation === null ? null : attestationSha256(attestation),
+          public_key_sha256: signed.publicKeySha256 ?? null,
+          plan_sha256: signed.planSha256 ?? null,
           signature_base64: Buffer.from(signed.signature).toString('base64'),
         }
       : null;

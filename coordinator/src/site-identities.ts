@@ -11,7 +11,7 @@ export interface SignedResultClaim {
   roundId: string;
   contributionSha256: string;
   attestation?: ResultAttestation | undefined;
-  signature?: { nonce: string; sentAt: number; signature: Uint8Array } | undefined;
+  signature?: { nonce: string; sentAt: number; publicKeySha256?: string | undefined; planSha256?: string | undefined; signature: Uint8Array } | undefined;
 }
 
 /**
@@ -70,7 +70,13 @@ export class SiteIdentities {
     try {
       // What the site attests with the result is covered by the signature through its canonical SHA-256.
       const attested = claim.attestation === undefined ? undefined : attestationSha256(claim.attestation);
-      verifySignedResult({ studyId: claim.studyId, roundId: claim.roundId, siteId, contributionSha256: claim.contributionSha256, nonce, sentAt, attestationSha256: attested }, publicKey, signature, this.#guard);
+      const { publicKeySha256, planSha256 } = claim.signature;
+      verifySignedResult(
+        { studyId: claim.studyId, roundId: claim.roundId, siteId, contributionSha256: claim.contributionSha256, nonce, sentAt, attestationSha256: attested, publicKeySha256, planSha256 },
+        publicKey,
+        signature,
+        this.#guard,
+      );
     } catch (cause) {
       const code = (cause as { code?: unknown }).code;
       if (code === 'FEDVAL_ERR_TRUST_REPLAYED' || code === 'FEDVAL_ERR_TRUST_TIMESTAMP_OUTSIDE_WINDOW' || code === 'FEDVAL_ERR_TRUST_REPLAY_GUARD_FULL') {

@@ -63,6 +63,9 @@ describe('agent configuration', () => {
         "FEDVAL_ERR_AGENT_POLICY_OWN_SHARE_EPSILON",
         "FEDVAL_ERR_AGENT_POLICY_MIN_CELL",
         "FEDVAL_ERR_AGENT_POLICY_GROUP_LEVELS",
+        "FEDVAL_ERR_AGENT_POLICY_NO_KEY_HOLDER",
+        "FEDVAL_ERR_AGENT_KEY_UNAUTHENTICATED",
+        "FEDVAL_ERR_AGENT_PLAN_BOUNDS",
         "FEDVAL_ERR_AGENT_INTERNAL",
       ]
     `);
@@ -78,6 +81,9 @@ describe('agent configuration', () => {
     expect(config.policy.min_sites).toBe(3);
     expect(config.policy.max_own_share_epsilon).toBe(4);
     expect(config.policy.min_cell).toBe(10);
+    // Issue 12: no key holder key pinned, so encrypted tasks are refused until the site pins one; plans must hold 100,000 patients.
+    expect(config.policy.key_holder_keys).toEqual([]);
+    expect(config.policy.min_plan_patients).toBe(100_000);
     expect(config.policy.max_group_levels).toBe(20);
     expect(config.limits.batch_rows).toBe(16_384);
     expect(config.policy.model_approval).toBe('manual');

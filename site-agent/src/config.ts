@@ -83,6 +83,22 @@ const configSchema = z.strictObject({
       model_approval: z.enum(['manual', 'allow_list', 'any']).default('manual'),
       /** SHA-256 fingerprints (64 lowercase hex digits) of the sponsor public keys whose signed bundles run without approval. */
       trusted_sponsor_keys: z.array(z.string().regex(/^[0-9a-f]{64}$/, 'a key fingerprint is 64 lowercase hex digits')).default([]),
+      /**
+       * The privacy officer's key holder keys this site trusts to vouch for a study's BFV public key: each the SHA-256
+       * fingerprint (64 lowercase hex, as `fedval keys identity` prints it) or the raw Ed25519 public key in base64.
+       * A BFV task is run only when its key statement is signed by one of them and names the task's study, plan and
+       * public key. Default none: every BFV task is refused (FEDVAL_ERR_AGENT_POLICY_NO_KEY_HOLDER) until one is pinned.
+       */
+      key_holder_keys: z
+        .array(z.string().regex(/^(?:[0-9a-f]{64}|[A-Za-z0-9+/]{43}=)$/, 'a key holder key is its fingerprint (64 lowercase hex) or its raw Ed25519 public key (44 base64 characters)'))
+        .max(16)
+        .default([]),
+      /**
+       * Patients per site an encryption plan must hold, entry by entry, before any data is read (the smaller of this and
+       * limits.max_rows is required): a tighter per-entry bound chosen by the coordinator is refused
+       * (FEDVAL_ERR_AGENT_PLAN_BOUNDS). Default 100,000, the coordinator's default max_patients_per_site.
+       */
+      min_plan_patients: z.number().int().min(1).default(100_000),
       /** Subgroup columns a task may break results down by. Default: any column. */
       allowed_group_columns: z.array(z.string().min(1)).optional(),
     })

@@ -15,4 +15,12 @@ describe('site agent error codes', () => {
     expect(agentWireError(Object.assign(new Error(secret), { code: 'ENOENT' }))).toEqual({ code: 'FEDVAL_ERR_AGENT_INTERNAL', message: AGENT_ERROR_MESSAGES.FEDVAL_ERR_AGENT_INTERNAL });
     expect(agentWireError(new AgentError('FEDVAL_ERR_AGENT_BUSY'))).toEqual({ code: 'FEDVAL_ERR_AGENT_BUSY', message: AGENT_ERROR_MESSAGES.FEDVAL_ERR_AGENT_BUSY });
   });
+
+  it('send a data-file error without its detail: no line number of a malformed row, no path, leaves the site', () => {
+    expect(agentWireError(new AgentError('FEDVAL_ERR_AGENT_DATA_MALFORMED', 'CSV_RECORD_INCONSISTENT_FIELDS_LENGTH near line 4711'))).toEqual({
+      code: 'FEDVAL_ERR_AGENT_DATA_MALFORMED',
+      message: 'data file is not valid CSV',
+    });
+    expect(agentWireError(new AgentError('FEDVAL_ERR_AGENT_DATA_NOT_FOUND', '/srv/hospital/cohort.csv'))).toEqual({ code: 'FEDVAL_ERR_AGENT_DATA_NOT_FOUND', message: 'data file not found or not readable' });
+  });
 });

@@ -41,6 +41,9 @@ export const AGENT_ERROR_MESSAGES = {
   FEDVAL_ERR_AGENT_POLICY_OWN_SHARE_EPSILON: "this site's own noise share would give more than policy.max_own_share_epsilon",
   FEDVAL_ERR_AGENT_POLICY_MIN_CELL: "the study's minimum cell is below site policy (policy.min_cell)",
   FEDVAL_ERR_AGENT_POLICY_GROUP_LEVELS: 'a subgroup column has more levels than site policy allows (policy.max_group_levels)',
+  FEDVAL_ERR_AGENT_POLICY_NO_KEY_HOLDER: 'no key holder key is pinned (policy.key_holder_keys): encrypted tasks are refused until the site pins the privacy officer\'s key',
+  FEDVAL_ERR_AGENT_KEY_UNAUTHENTICATED: 'the study public key is not vouched for by a pinned key holder key (statement missing, unpinned signer, bad signature, or another study, plan or key)',
+  FEDVAL_ERR_AGENT_PLAN_BOUNDS: 'the encryption plan cannot hold what this site may send (bounds below the site\'s own limits)',
   FEDVAL_ERR_AGENT_INTERNAL: 'internal agent error',
 } as const;
 
@@ -55,7 +58,17 @@ export class AgentError extends Error {
   }
 }
 
-/** The wire form of an error the agent sends: a coded error as it is; anything else as FEDVAL_ERR_AGENT_INTERNAL, without its message. */
+/**
+ * Codes whose detail describes the site's data file (a line number of a malformed row, the file's path): the detail
+ * stays in the site's own log, and only the code and its fixed message cross the wire, so no row position leaves.
+ */
+const SITE_ONLY_DETAIL: ReadonlySet<AgentErrorCode> = new Set(['FEDVAL_ERR_AGENT_DATA_MALFORMED', 'FEDVAL_ERR_AGENT_DATA_NOT_FOUND']);
+
+/**
+ * The wire form of an error the agent sends: a coded error as it is (for a data-file error, its code and fixed message
+ * only); anything else as FEDVAL_ERR_AGENT_INTERNAL, without its message.
+ */
 export function agentWireError(error: unknown): WireError {
+  if (error instanceof AgentError && SITE_ONLY_DETAIL.has(error.code)) return { code: error.code, message: AGENT_ERROR_MESSAGES[error.code] };
   return toWireError(error, { code: 'FEDVAL_ERR_AGENT_INTERNAL', message: AGENT_ERROR_MESSAGES.FEDVAL_ERR_AGENT_INTERNAL });
 }

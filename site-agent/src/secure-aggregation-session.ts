@@ -24,8 +24,8 @@ export interface SessionOptions {
   /** policy.min_sites: the threshold must be at least this. */
   minSites: number;
   /**
-   * The peers whose advertisements are accepted, by fingerprint. Undefined: the keys the coordinator relays are taken
-   * as they are (only until the key holder's signed roster reaches the site; README, "Secure aggregation").
+   * The peers whose advertisements are accepted, by fingerprint: the roster of the key holder's signed study key
+   * statement. Undefined only in unit tests of the other checks (signatures are then checked under the relayed keys).
    */
   roster: PeerRoster | undefined;
 }

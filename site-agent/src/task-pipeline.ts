@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { basename } from 'node:path';
 import { budgetFromEpsilon, createRelease, cryptoRandomSource, DpError } from '@fedval/dp';
+import { planSha256 } from '@fedval/he';
 import type { ExactRelease, PrivacyBudget, PrivateRelease } from '@fedval/dp';
 import { createStatisticsLayout, resolveMetricSpec } from '@fedval/metrics';
 import type { MetricSpec } from '@fedval/metrics';
@@ -28,6 +29,8 @@ import { scoreColumnScorer } from './scorers.ts';
 import type { SentContribution } from './sent-contributions.ts';
 import type { SiteState } from './site-state.ts';
 import { checkReleasePolicy, checkTaskPolicy } from './task-policy.ts';
+import { checkPlanBounds } from './plan-bounds.ts';
+import { checkStudyKey } from './study-key-check.ts';
 
 /**
  * Test seam for the crash tests (tests/adversarial): with `crash-after-charge`, the agent kills itself (SIGKILL) after
@@ -232,11 +235,12 @@ export class TaskPipeline {
     } catch (error) {
       log.error({ code: agentWireError(error).code }, 'cannot read the contributions already sent; the ledger decides');
     }
-    if (earlier) return this.#resendContribution(requestId, earlier, log);
+    if (earlier) return this.#resendContribution(requestId, earlier, task, log);
     const refuse = (error: unknown): void => {
       const reason = agentWireError(error);
       this.#recordQuietly({ action: 'task.refused', object, reason: reason.code, details: { study: task.studyId, code: reason.code } });
-      log.warn({ code: reason.code, reason: reason.message }, 'task refused');
+      // The site's own log keeps the full detail (a data file's line number stays here); the wire gets `reason`.
+      log.warn({ code: reason.code, reason: error instanceof Error ? error.message : reason.message }, 'task refused');
       this.#send(createMessage('task.refuse', { roundId, reason }, requestId));
       this.#finished(roundId, 'refused', reason.code);
     };
@@ -262,10 +266,22 @@ export class TaskPipeline {
       if (this.#state().ledger.hasCharged(roundId)) throw new AgentError('FEDVAL_ERR_AGENT_ROUND_REPEATED', roundId);
       spec = resolveMetricSpec(task.metricSpec);
       checkTaskPolicy(this.#config.policy, spec, task);
+      // A BFV task's public key must be vouched for by the privacy officer's key holder, whose statement also carries
+      // the release minimum it enforces: a coordinator cannot substitute a key it holds the secret of.
+      const statement = checkStudyKey(this.#config.policy, task);
+      if (statement && statement.minSites < this.#config.policy.min_sites) {
+        throw new AgentError('FEDVAL_ERR_AGENT_POLICY_MIN_SITES', `the key holder releases sums of ${statement.minSites} sites, the site's minimum is ${this.#config.policy.min_sites}`);
+      }
       // The release is fixed by the spec alone: its noise, own-share ε and cost are checked before any data is read.
       release = createRelease(createStatisticsLayout(spec), task.privacy);
+      // The plan's per-entry bounds must hold whatever this site may send (plan-bounds.ts): decided before any read.
+      if (task.contribution.kind === 'bfv') {
+        checkPlanBounds(task.contribution.plan, release, Math.min(this.#config.policy.min_plan_patients, this.#config.limits.max_rows));
+      }
       if (task.secureAggregation) {
-        if (!this.#siteKey || task.contribution.kind !== 'bfv') throw new AgentError('FEDVAL_ERR_AGENT_SECAGG_UNAVAILABLE', 'it needs an enrolled site key and bfv contributions');
+        if (!this.#siteKey || task.contribution.kind !== 'bfv' || !statement) {
+          throw new AgentError('FEDVAL_ERR_AGENT_SECAGG_UNAVAILABLE', 'it needs an enrolled site key, bfv contributions and the key holder’s statement');
+        }
         this.#secagg.set(roundId, {
           session: new SecureAggregationSession({
             studyId: task.studyId,
@@ -274,7 +290,8 @@ export class TaskPipeline {
             threshold: task.secureAggregation.threshold,
             siteKey: this.#siteKey,
             minSites: this.#config.policy.min_sites,
-            roster: undefined,
+            // Peers are authenticated by the roster the key holder signed (issue 12), never by the coordinator's word.
+            roster: new Map(statement.roster.map((site) => [site.siteId, site.fingerprint])),
           }),
           keys: awaited(),
           inbox: awaited(),
@@ -350,7 +367,9 @@ export class TaskPipeline {
       progress('protecting', 100);
       const released = release.protect(outcome.vector, cryptoRandomSource());
       const datasetCommitment = this.#commitToDataset(task, dataFingerprint.digest('hex'));
-      const contribution = await encryptContribution(released, task.contribution, secagg ? (slots, t) => secagg.session.slotMask(slots, t) : undefined);
+      const { contribution, saturated } = await encryptContribution(released, task.contribution, secagg ? (slots, t) => secagg.session.slotMask(slots, t) : undefined);
+      // Known at the site only (its own log and audit trail): what leaves has the same shape either way.
+      if (saturated > 0) log.warn({ saturated }, 'entries beyond the encryption plan bounds were saturated; the aggregate is biased (raise the study max_patients_per_site)');
       abort.signal.throwIfAborted();
       progress('sending', 100);
       const digest = contributionDigest(contribution);
@@ -377,6 +396,7 @@ export class TaskPipeline {
               epsilon: privacy?.epsilon ?? null,
               own_share_epsilon: privacy?.own_share_epsilon ?? null,
               dataset_commitment: datasetCommitment,
+              saturated_entries: saturated,
             },
           }),
         );
@@ -390,7 +410,7 @@ export class TaskPipeline {
         state.sent.keep({ roundId, studyId: task.studyId, deadline: task.deadline, contribution, contributionSha256, attestation: attested });
         return attested;
       });
-      const signature = this.#signResult(task.studyId, roundId, contributionSha256, attestation);
+      const signature = this.#signResult(task, contributionSha256, attestation);
       this.#send(createMessage('task.result', { roundId, contribution, contributionSha256, attestation, ...(signature ? { signature } : {}) }, requestId));
       log.info({ contributionSha256, kind: contribution.kind, entries: released.length, scorer: scorer.description, privacy: attestation.privacy ?? null }, 'contribution sent');
       if (secagg) {
@@ -415,7 +435,7 @@ export class TaskPipeline {
    * Answers a repeated task with the contribution already made for its round, byte for byte (freshly signed when the
    * site is enrolled); audited as `contribution.resent` before it leaves. No data is read and no privacy is charged.
    */
-  #resendContribution(requestId: string, sent: SentContribution, log: Logger): void {
+  #resendContribution(requestId: string, sent: SentContribution, task: TaskContent, log: Logger): void {
     const { roundId, contribution, contributionSha256, attestation } = sent;
     try {
       this.#record({
@@ -427,7 +447,7 @@ export class TaskPipeline {
       log.error({ code: agentWireError(error).code }, 'cannot record the re-sent contribution; not sending it');
       return;
     }
-    const signature = this.#signResult(sent.studyId, roundId, contributionSha256, attestation);
+    const signature = this.#signResult({ ...task, studyId: sent.studyId, roundId }, contributionSha256, attestation);
     this.#send(createMessage('task.accept', { roundId }, requestId));
     this.#send(createMessage('task.result', { roundId, contribution, contributionSha256, attestation, ...(signature ? { signature } : {}) }, requestId));
     log.info({ contributionSha256 }, 'task sent again after a lost connection: the same contribution re-sent, nothing recomputed or charged');
@@ -436,21 +456,26 @@ export class TaskPipeline {
 
   /**
    * An enrolled site's signature over its contribution record (@fedval/trust signResult: study, round, site, SHA-256 of
-   * the ciphertexts, nonce, time); the key holder checks it against its roster. None for a token site.
+   * the ciphertexts, nonce, time, and for BFV the SHA-256 of the public key and plan it encrypted under); the key holder
+   * checks it against its roster and refuses a record made under any other key than its own. None for a token site.
    */
-  #signResult(studyId: string, roundId: string, contributionSha256: string, attestation: ResultAttestation): ResultSignature | undefined {
+  #signResult(task: Pick<TaskContent, 'studyId' | 'roundId' | 'contribution'>, contributionSha256: string, attestation: ResultAttestation): ResultSignature | undefined {
     if (!this.#siteKey) return undefined;
+    const request = task.contribution;
+    const keyHashes =
+      request.kind === 'bfv' ? { publicKeySha256: createHash('sha256').update(request.publicKey).digest('hex'), planSha256: planSha256(request.plan) } : {};
     // The attestation (privacy spent, dataset commitment, audit head) is signed too, through its canonical SHA-256.
     const fields = {
-      studyId,
-      roundId,
+      studyId: task.studyId,
+      roundId: task.roundId,
       siteId: this.#config.site_id,
       contributionSha256,
       nonce: createNonce(),
       sentAt: Date.now(),
       attestationSha256: attestationSha256(attestation),
+      ...keyHashes,
     };
-    return { nonce: fields.nonce, sentAt: fields.sentAt, signature: new Uint8Array(signResult(this.#siteKey, fields)) };
+    return { nonce: fields.nonce, sentAt: fields.sentAt, ...keyHashes, signature: new Uint8Array(signResult(this.#siteKey, fields)) };
   }
 
   /**

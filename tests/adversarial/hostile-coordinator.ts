@@ -2,11 +2,16 @@
 // the coordinator's side of the socket), real agent processes with their own data directory, and the site's ledger
 // read back through `fedval-agent budget --json`.
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { resolvePrivacySpec } from '@fedval/dp';
+import { createRelease, resolvePrivacySpec } from '@fedval/dp';
+import { createHeContext, generateKeyPair, planBfvParameters, planSha256 } from '@fedval/he';
+import type { BfvPlan, HeContext } from '@fedval/he';
+import { signStudyKeyStatement } from '@fedval/trust';
+import type { SignedStudyKeyStatement } from '@fedval/trust';
 import { createStatisticsLayout, resolveMetricSpec } from '@fedval/metrics';
 import { createMessage } from '@fedval/protocol';
 import type { Message } from '@fedval/protocol';
@@ -107,4 +112,36 @@ export async function answerTo(coordinator: ScriptedCoordinator, task: Message):
 /** `n` rows of `score,status` (a third positive), scores spread over [0, 1). */
 export function scoredRows(n: number): string[] {
   return Array.from({ length: n }, (_, i) => `${((i * 37) % 100) / 100},${i % 3 === 0 ? 1 : 0}`);
+}
+
+/** A BFV plan and key pair as a coordinator (honest or not) would make them for `metricSpec`, sized for `patients` per site. */
+export async function bfvKeysFor(
+  metricSpec: Record<string, unknown>,
+  privacy: Record<string, unknown> | undefined,
+  patients: number,
+): Promise<{ plan: BfvPlan; publicKey: Uint8Array; secretKey: Uint8Array; context: HeContext }> {
+  const release = createRelease(createStatisticsLayout(resolveMetricSpec(metricSpec)), privacy as never);
+  const bounds = release.entryMaxAbsPerSite(patients);
+  const plan = planBfvParameters({ vectorLength: release.length, maxSites: 3, maxAbsPerSite: bounds.reduce((m, b) => Math.max(m, b), 1), entryMaxAbs: bounds });
+  const context = await createHeContext(plan);
+  const keys = generateKeyPair(context);
+  return { plan, publicKey: new Uint8Array(keys.publicKey), secretKey: new Uint8Array(keys.secretKey), context };
+}
+
+/** The study key statement a key holder signs with `signingKey` for `keys` (the study of hostileTask). */
+export function keyStatementFor(signingKey: string, keys: { plan: BfvPlan; publicKey: Uint8Array }, fields: { minSites?: number; publicKeySha256?: string } = {}): SignedStudyKeyStatement {
+  return signStudyKeyStatement(signingKey, {
+    studyId: 'study-hostile',
+    planSha256: planSha256(keys.plan),
+    publicKeySha256: fields.publicKeySha256 ?? createHash('sha256').update(keys.publicKey).digest('hex'),
+    minSites: fields.minSites ?? 3,
+    roster: [{ siteId: 'site-a', fingerprint: 'a'.repeat(64) }],
+    rosterSha256: 'b'.repeat(64),
+    issuedAt: Date.now(),
+  });
+}
+
+/** A task's BFV contribution request, as JSON-safe fields (the plan as it travels). */
+export function bfvRequest(keys: { plan: BfvPlan; publicKey: Uint8Array }, keyStatement?: SignedStudyKeyStatement): Record<string, unknown> {
+  return { kind: 'bfv', plan: JSON.parse(JSON.stringify(keys.plan)), publicKey: keys.publicKey, ...(keyStatement ? { keyStatement } : {}) };
 }

@@ -152,7 +152,7 @@ describe('the key holder verifies, never trusts, the coordinator', () => {
     // The privacy officer pins the roster of the three hospitals (fingerprints each read out at enrollment).
     const study = await deployment.api('POST', '/api/studies', { name: 'honest', score_column: 'score', metric_spec: METRIC_SPEC, sites: HONEST });
     studyId = study.body.study_id as string;
-    const init = await runCli('fedval', ['keys', 'init', '--coordinator', deployment.url, '--study', studyId, '--out', keysDir(), '--roster', deployment.writeRoster(HONEST)], keyHolder());
+    const init = await runCli('fedval', ['keys', 'init', '--coordinator', deployment.url, '--study', studyId, '--out', keysDir(), '--signing-key', deployment.keyHolderSigningKey, '--roster', deployment.writeRoster(HONEST)], keyHolder());
     expect(init.code, init.stderr).toBe(0);
     round1 = await startRound(studyId);
     served1 = await contributionsOf(round1);
@@ -277,7 +277,7 @@ describe('the key holder verifies, never trusts, the coordinator', () => {
     const study = await deployment.api('POST', '/api/studies', { name: 'sybil', score_column: 'score', metric_spec: METRIC_SPEC, sites: ['site-a', ...FAKES] });
     const sybilStudy = study.body.study_id as string;
     const keys = join(deployment.dir, 'keys-sybil');
-    expect((await runCli('fedval', ['keys', 'init', '--coordinator', deployment.url, '--study', sybilStudy, '--out', keys, '--roster', deployment.writeRoster(HONEST)], keyHolder())).code).toBe(0);
+    expect((await runCli('fedval', ['keys', 'init', '--coordinator', deployment.url, '--study', sybilStudy, '--out', keys, '--signing-key', deployment.keyHolderSigningKey, '--roster', deployment.writeRoster(HONEST)], keyHolder())).code).toBe(0);
     const round = await startRound(sybilStudy);
     // The real coordinator counts three contributions, each with a valid signature under the key it enrolled.
     const served = await contributionsOf(round);
@@ -298,7 +298,7 @@ describe('the key holder verifies, never trusts, the coordinator', () => {
     const keys = join(deployment.dir, 'keys-roster');
     const study = await deployment.api('POST', '/api/studies', { name: 'roster', score_column: 'score', metric_spec: METRIC_SPEC, sites: ['site-a', ...FAKES] });
     const rosterStudy = study.body.study_id as string;
-    expect((await runCli('fedval', ['keys', 'init', '--coordinator', deployment.url, '--study', rosterStudy, '--out', keys, '--roster', deployment.writeRoster(HONEST)], keyHolder())).code).toBe(0);
+    expect((await runCli('fedval', ['keys', 'init', '--coordinator', deployment.url, '--study', rosterStudy, '--out', keys, '--signing-key', deployment.keyHolderSigningKey, '--roster', deployment.writeRoster(HONEST)], keyHolder())).code).toBe(0);
     const round = await startRound(rosterStudy);
     // Whoever can write the key directory adds the operator's fake sites, with their enrolled keys' fingerprints.
     const listed = (await deployment.api('GET', '/api/sites', undefined, 'admin')).body as { site_id: string; key_fingerprint: string }[];
@@ -316,9 +316,12 @@ describe('the key holder verifies, never trusts, the coordinator', () => {
     // Only the privacy officer's command changes it, and the trail records what changed.
     const approved = join(deployment.dir, 'roster-approved.json');
     writeFileSync(approved, JSON.stringify({ sites: [...HONEST, 'fake-1'].map((site) => ({ site_id: site, fingerprint: fingerprint(site) })) }));
-    const changed = await runCli('fedval', ['keys', 'roster', '--keys', keys, '--roster', approved, '--json']);
+    const changed = await runCli('fedval', ['keys', 'roster', '--keys', keys, '--roster', approved, '--signing-key', deployment.keyHolderSigningKey, '--json'], keyHolder());
     expect(changed.code, changed.stderr).toBe(0);
-    const entry = trail(keys).at(-1)!;
+    // The study key statement sites verify carries the roster: signed again and sent to the coordinator.
+    expect(JSON.parse(changed.stdout)).toMatchObject({ added: ['fake-1'], key_statement_sent: true });
+    expect(trail(keys).at(-1)).toMatchObject({ action: 'key_statement.signed', details: { key_holder_fingerprint: deployment.keyHolderFingerprint } });
+    const entry = trail(keys).at(-2)!;
     expect(entry).toMatchObject({ action: 'roster.changed', details: { added: ['fake-1'], removed: [], rekeyed: [] } });
     expect(entry.details.roster_sha256).toBe(createHash('sha256').update(readFileSync(join(keys, 'roster.json'), 'utf8').trimEnd()).digest('hex'));
   }, 180_000);
@@ -334,7 +337,7 @@ describe('the key holder verifies, never trusts, the coordinator', () => {
     const study = await deployment.api('POST', '/api/studies', { name: 'rekeyed', score_column: 'score', metric_spec: METRIC_SPEC, sites: ['site-a', 'site-b', 'fake-1'], quorum: 3 });
     const rekeyedStudy = study.body.study_id as string;
     const keys = join(deployment.dir, 'keys-rekeyed');
-    expect((await runCli('fedval', ['keys', 'init', '--coordinator', deployment.url, '--study', rekeyedStudy, '--out', keys, '--roster', deployment.writeRoster(HONEST)], keyHolder())).code).toBe(0);
+    expect((await runCli('fedval', ['keys', 'init', '--coordinator', deployment.url, '--study', rekeyedStudy, '--out', keys, '--signing-key', deployment.keyHolderSigningKey, '--roster', deployment.writeRoster(HONEST)], keyHolder())).code).toBe(0);
     // The operator's site-b: the real agent's key no longer matches, so the operator answers the round for it.
     const fakeB = new RawSite(deployment.wsUrl);
     fakeSockets.push(fakeB);

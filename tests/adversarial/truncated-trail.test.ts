@@ -48,7 +48,7 @@ describe('a trail cut short, emptied or rewound by its owner', () => {
     expect(study.status).toBe(201);
     const keys = join(deployment.dir, 'keys');
     const keyHolder = { env: { FEDVAL_API_TOKEN: deployment.apiTokens.privacy_officer } };
-    expect((await runCli('fedval', ['keys', 'init', '--coordinator', deployment.url, '--study', study.body.study_id, '--out', keys, '--roster', deployment.writeRoster(SITES)], keyHolder)).code).toBe(0);
+    expect((await runCli('fedval', ['keys', 'init', '--coordinator', deployment.url, '--study', study.body.study_id, '--out', keys, '--signing-key', deployment.keyHolderSigningKey, '--roster', deployment.writeRoster(SITES)], keyHolder)).code).toBe(0);
     const round = await deployment.api('POST', `/api/studies/${study.body.study_id}/rounds`);
     roundId = round.body.round_id;
     expect((await waitForRoundClosed(deployment, roundId)).state).toBe('aggregated');

@@ -52,7 +52,7 @@ describe('a study over two sites', () => {
     expect(study.status).toBe(201);
     const keys = join(deployment.dir, 'keys');
     const keyHolder = { env: { FEDVAL_API_TOKEN: deployment.apiTokens.privacy_officer } };
-    expect((await runCli('fedval', ['keys', 'init', '--coordinator', deployment.url, '--study', study.body.study_id, '--out', keys, '--roster', deployment.writeRoster(['site-0', 'site-1'])], keyHolder)).code).toBe(0);
+    expect((await runCli('fedval', ['keys', 'init', '--coordinator', deployment.url, '--study', study.body.study_id, '--out', keys, '--signing-key', deployment.keyHolderSigningKey, '--roster', deployment.writeRoster(['site-0', 'site-1'])], keyHolder)).code).toBe(0);
     const round = await deployment.api('POST', `/api/studies/${study.body.study_id}/rounds`);
     expect((await waitForRoundClosed(deployment, round.body.round_id)).state).toBe('aggregated');
     const refused = await runCli('fedval', ['decrypt', '--coordinator', deployment.url, '--round', round.body.round_id, '--keys', keys], keyHolder);

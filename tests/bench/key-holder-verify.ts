@@ -2,6 +2,7 @@
 // site's signed contribution record against the roster (Ed25519 + SHA-256 of the ciphertexts) and adding the
 // ciphertexts itself, against decrypting an aggregate it is given; for 3 and 100 sites, as ratios within one run.
 // Run: node tests/bench/key-holder-verify.ts [repetitions]   (prints one JSON document)
+import { createHash } from 'node:crypto';
 import { verifyContributions } from '@fedval/cli';
 import type { Roster } from '@fedval/cli';
 import { createHeContext, decryptVector, EncryptedSum, generateKeyPair, planBfvParameters, VectorEncryptor } from '@fedval/he';
@@ -17,6 +18,7 @@ const layout = createStatisticsLayout(resolveMetricSpec(metricSpec));
 const plan = planBfvParameters({ vectorLength: layout.length, maxSites: Math.max(...SITE_COUNTS), maxAbsPerSite: 100_000 });
 const context = await createHeContext(plan);
 const keys = generateKeyPair(context);
+const publicKeySha256 = createHash('sha256').update(keys.publicKey).digest('hex');
 const studyId = '00000000-0000-4000-8000-000000000001';
 const roundId = '00000000-0000-4000-8000-000000000002';
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
@@ -39,13 +41,13 @@ for (const sites of SITE_COUNTS) {
     rosterSites.set(siteId, { fingerprint: identity.fingerprint, publicKey: identity.publicKey });
     const vector = Float64Array.from({ length: layout.length }, () => Math.floor(Math.random() * 50));
     const ciphertexts = encryptor.encrypt(vector).ciphertexts.map((bytes) => new Uint8Array(bytes));
-    const fields = { studyId, roundId, siteId, contributionSha256: contributionDigest({ kind: 'bfv', ciphertexts }).sha256, nonce: createNonce(), sentAt: now };
+    const fields = { studyId, roundId, siteId, contributionSha256: contributionDigest({ kind: 'bfv', ciphertexts }).sha256, nonce: createNonce(), sentAt: now, publicKeySha256 };
     served.push({
       site_id: siteId,
       ciphertexts_base64: ciphertexts.map((bytes) => Buffer.from(bytes).toString('base64')),
       record: {
         study_id: studyId, round_id: roundId, site_id: siteId, contribution_sha256: fields.contributionSha256, nonce: fields.nonce, sent_at: now,
-        attestation_sha256: null, signature_base64: Buffer.from(signResult(identity.privateKeyPem, fields)).toString('base64'),
+        attestation_sha256: null, public_key_sha256: publicKeySha256, signature_base64: Buffer.from(signResult(identity.privateKeyPem, fields)).toString('base64'),
       },
       attestation: null,
       public_key: identity.publicKey,
@@ -63,7 +65,7 @@ for (const sites of SITE_COUNTS) {
     verifyMs.push(
       time(() => {
         const verification = verifyContributions(served, {
-          roster, studyId, roundId, window: { openedAt: now - 1000, closedAt: now + 1000 }, used: [], now: now + 2000, maxRecordAgeMs: 86_400_000, maxClockSkewMs: 300_000,
+          roster, studyId, publicKeySha256, roundId, window: { openedAt: now - 1000, closedAt: now + 1000 }, used: [], now: now + 2000, maxRecordAgeMs: 86_400_000, maxClockSkewMs: 300_000,
         });
         if (verification.accepted.length !== sites) throw new Error(`verified ${verification.accepted.length} of ${sites}`);
         accepted = verification.accepted;

@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { generateSiteIdentity, savePrivateKey } from '@fedval/trust';
 import { REPO_ROOT, runCli } from './run-cli.ts';
 
 /** Roles of the coordinator's REST API (coordinator/README.md). */
@@ -37,6 +38,13 @@ export interface Deployment {
   fingerprints: Map<string, string>;
   /** Writes a key-holder roster file of these enrolled sites (their fingerprints as enrolled) and returns its path. */
   writeRoster(sites: string[], name?: string): string;
+  /**
+   * The key holder's Ed25519 signing key file (made with the deployment): every agent pins its fingerprint in
+   * policy.key_holder_keys; pass it to `fedval keys init --signing-key` so the study key statement verifies.
+   */
+  keyHolderSigningKey: string;
+  /** Fingerprint of keyHolderSigningKey's public key. */
+  keyHolderFingerprint: string;
   /** A REST call with the API token of `role` (default sponsor; null: no token). */
   api<T = any>(method: string, path: string, body?: unknown, role?: ApiRole | null): Promise<{ status: number; body: T }>;
   stop(): Promise<void>;
@@ -70,6 +78,9 @@ export interface AgentOptions {
 export async function startDeployment(sites: string[], options: DeploymentOptions = {}): Promise<Deployment> {
   const dir = mkdtempSync(join(tmpdir(), 'fedval-deploy-'));
   const tokens = new Map(sites.map((site) => [site, randomBytes(24).toString('base64url')]));
+  const keyHolder = generateSiteIdentity();
+  const keyHolderSigningKey = join(dir, 'key-holder-signing.key');
+  savePrivateKey(keyHolderSigningKey, keyHolder.privateKeyPem);
   const apiTokens = Object.fromEntries(API_ROLES.map((role) => [role, randomBytes(32).toString('base64url')])) as Record<ApiRole, string>;
   const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
   const coordinatorDataDir = join(dir, 'coordinator-data');
@@ -121,7 +132,7 @@ export async function startDeployment(sites: string[], options: DeploymentOption
         ...(options.enrolledSites?.includes(site) ? [] : [`token: ${tokens.get(site)}`]),
         `data: { path: ${dataFile}, label: { column: ${agentOptions.label ?? 'event5y'} } }`,
         'data_dir: ./state',
-        `policy: { ${agentPolicy(agentOptions.policy)} }`,
+        `policy: { ${agentPolicy(agentOptions.policy, keyHolder.fingerprint)} }`,
         'limits: { reconnect_initial_ms: 100, reconnect_max_ms: 500 }',
         'log_level: warn',
         ...(agentOptions.extraYaml ?? []),
@@ -158,6 +169,8 @@ export async function startDeployment(sites: string[], options: DeploymentOption
       return path;
     },
     apiTokens,
+    keyHolderSigningKey,
+    keyHolderFingerprint: keyHolder.fingerprint,
     coordinatorDataDir,
     writeAgentConfig,
     startAgent(site, dataFile, agentOptions = {}) {
@@ -190,11 +203,12 @@ export async function startDeployment(sites: string[], options: DeploymentOption
 }
 
 /**
- * The `policy:` fields of a test agent: plaintext contributions opted in explicitly (the default is encrypted only) and
- * exact releases allowed, unless `extra` (flow-style YAML pairs) sets those fields itself.
+ * The `policy:` fields of a test agent: plaintext contributions opted in explicitly (the default is encrypted only),
+ * exact releases allowed and the deployment's key holder key pinned, unless `extra` (flow-style YAML pairs) sets those
+ * fields itself.
  */
-function agentPolicy(extra: string | undefined): string {
-  const base = { allowed_contributions: '[plaintext, bfv]', require_dp: 'false' };
+function agentPolicy(extra: string | undefined, keyHolderFingerprint: string): string {
+  const base = { allowed_contributions: '[plaintext, bfv]', require_dp: 'false', key_holder_keys: `[${keyHolderFingerprint}]` };
   const fields = Object.entries(base).filter(([key]) => !new RegExp(`\\b${key}:`).test(extra ?? '')).map(([key, value]) => `${key}: ${value}`);
   return [...fields, ...(extra ? [extra] : [])].join(', ');
 }

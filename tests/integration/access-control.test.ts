@@ -39,10 +39,10 @@ describe('access control and audit trails across a deployment', () => {
     const keys = join(deployment.dir, 'keys');
 
     // The sponsor cannot register the study key; the privacy officer can, through the CLI and its token.
-    const sponsorKeys = await runCli('fedval', ['keys', 'init', '--coordinator', deployment.url, '--study', studyId, '--out', join(deployment.dir, 'sponsor-keys'), '--roster', deployment.writeRoster(SITES)], as('sponsor'));
+    const sponsorKeys = await runCli('fedval', ['keys', 'init', '--coordinator', deployment.url, '--study', studyId, '--out', join(deployment.dir, 'sponsor-keys'), '--signing-key', deployment.keyHolderSigningKey, '--roster', deployment.writeRoster(SITES)], as('sponsor'));
     expect(sponsorKeys.code).toBe(1);
     expect(sponsorKeys.stderr).toContain('403 FEDVAL_ERR_COORD_FORBIDDEN');
-    expect((await runCli('fedval', ['keys', 'init', '--coordinator', deployment.url, '--study', studyId, '--out', keys, '--roster', deployment.writeRoster(SITES)], as('privacy_officer'))).code).toBe(0);
+    expect((await runCli('fedval', ['keys', 'init', '--coordinator', deployment.url, '--study', studyId, '--out', keys, '--signing-key', deployment.keyHolderSigningKey, '--roster', deployment.writeRoster(SITES)], as('privacy_officer'))).code).toBe(0);
 
     const round = await deployment.api('POST', `/api/studies/${studyId}/rounds`);
     expect(round.status).toBe(201);

@@ -9,7 +9,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createPrivateRelease, resolvePrivacySpec } from '@fedval/dp';
-import { createHeContext, decryptVector, EncryptedSum, generateKeyPair, planBfvParameters } from '@fedval/he';
+import { createHeContext, decryptVector, EncryptedSum, generateKeyPair, planBfvParameters, planSha256 } from '@fedval/he';
+import { generateSiteIdentity, signStudyKeyStatement } from '@fedval/trust';
 import type { HeContext, HeKeyPair } from '@fedval/he';
 import { createStatisticsLayout, resolveMetricSpec } from '@fedval/metrics';
 import { createMessage } from '@fedval/protocol';
@@ -88,6 +89,7 @@ describe('canary values planted in site data', () => {
 
     const manifest = JSON.parse(readFileSync(join(MODEL, 'manifest.json'), 'utf8')) as { files: { path: string }[]; signature: { publicKey: string } };
     const sponsor = createHash('sha256').update(Buffer.from(manifest.signature.publicKey, 'base64')).digest('hex');
+    const keyHolder = generateSiteIdentity();
     writeFileSync(
       join(dir, 'site.yaml'),
       [
@@ -96,7 +98,8 @@ describe('canary values planted in site data', () => {
         'token: canary-test-token-0123456789',
         'data: { path: ./site.csv, label: { column: event5y, positive: "1", negative: "0" } }',
         'data_dir: ./state',
-        `policy: { model_approval: allow_list, trusted_sponsor_keys: [${sponsor}], min_sites: 1 }`,
+        // The key holder key is pinned (it vouches for the study key); the plan below is sized for 1,000 patients.
+        `policy: { model_approval: allow_list, trusted_sponsor_keys: [${sponsor}], min_sites: 1, key_holder_keys: [${keyHolder.fingerprint}], min_plan_patients: 1000 }`,
         'log_level: trace',
       ].join('\n'),
     );
@@ -124,7 +127,15 @@ describe('canary values planted in site data', () => {
           bundleSha256: createHash('sha256').update(manifestBytes).digest('hex'),
           files: [{ path: 'manifest.json', data: manifestBytes }, ...manifest.files.map((file) => ({ path: file.path, data: new Uint8Array(readFileSync(join(MODEL, file.path))) }))],
         },
-        contribution: { kind: 'bfv', plan: JSON.parse(JSON.stringify(plan)), publicKey: new Uint8Array(keys.publicKey) },
+        contribution: {
+          kind: 'bfv',
+          plan: JSON.parse(JSON.stringify(plan)),
+          publicKey: new Uint8Array(keys.publicKey),
+          keyStatement: signStudyKeyStatement(keyHolder.privateKeyPem, {
+            studyId: 'study-canary', planSha256: planSha256(plan), publicKeySha256: createHash('sha256').update(keys.publicKey).digest('hex'), minSites: 1,
+            roster: [{ siteId: 'site-canary', fingerprint: '0'.repeat(64) }], rosterSha256: '0'.repeat(64), issuedAt: Date.now(),
+          }),
+        },
         privacy: JSON.parse(JSON.stringify(privacy)),
         deadline: Date.now() + 120_000,
       }),

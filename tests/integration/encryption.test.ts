@@ -93,10 +93,10 @@ describe('encrypted rounds', () => {
     expect((await deployment.api('POST', `/api/studies/${studyId}/rounds`)).body.error.code).toBe('FEDVAL_ERR_COORD_NO_PUBLIC_KEY');
     const keys = join(deployment.dir, 'keys');
     const roster = deployment.writeRoster(ENROLLED);
-    const init = await runCli('fedval', ['keys', 'init', '--coordinator', deployment.url, '--study', studyId, '--out', keys, '--roster', roster], keyHolder());
+    const init = await runCli('fedval', ['keys', 'init', '--coordinator', deployment.url, '--study', studyId, '--out', keys, '--signing-key', deployment.keyHolderSigningKey, '--roster', roster], keyHolder());
     expect(init.code, init.stderr).toBe(0);
     expect(statSync(join(keys, 'secret.key')).mode & 0o077).toBe(0);
-    const again = await runCli('fedval', ['keys', 'init', '--coordinator', deployment.url, '--study', studyId, '--out', keys, '--roster', roster], keyHolder());
+    const again = await runCli('fedval', ['keys', 'init', '--coordinator', deployment.url, '--study', studyId, '--out', keys, '--signing-key', deployment.keyHolderSigningKey, '--roster', roster], keyHolder());
     expect(again.stderr).toContain('FEDVAL_ERR_CLI_KEYS_EXIST');
 
     const round = await deployment.api('POST', `/api/studies/${studyId}/rounds`);
@@ -165,7 +165,7 @@ describe('encrypted rounds', () => {
   it('refuses to decrypt an aggregate below the release policy, at the key holder and at the coordinator', async () => {
     const studyId = await createStudy(deployment, ['site-1', 'site-2'], { release: { min_sites: 3 } });
     const keys = join(deployment.dir, 'keys-policy');
-    expect((await runCli('fedval', ['keys', 'init', '--coordinator', deployment.url, '--study', studyId, '--out', keys, '--roster', deployment.writeRoster(ENROLLED)], keyHolder())).code).toBe(0);
+    expect((await runCli('fedval', ['keys', 'init', '--coordinator', deployment.url, '--study', studyId, '--out', keys, '--signing-key', deployment.keyHolderSigningKey, '--roster', deployment.writeRoster(ENROLLED)], keyHolder())).code).toBe(0);
     const round = await deployment.api('POST', `/api/studies/${studyId}/rounds`);
     expect((await waitForRoundClosed(deployment, round.body.round_id)).state).toBe('aggregated');
     const refused = await runCli('fedval', ['decrypt', '--coordinator', deployment.url, '--round', round.body.round_id, '--keys', keys, '--min-sites', '1'], keyHolder());
@@ -182,7 +182,7 @@ describe('encrypted rounds', () => {
     const hostile = ['hostile-truncated', 'hostile-flipped', 'hostile-extra'];
     const studyId = await createStudy(deployment, [...ENROLLED, ...hostile], { quorum: 3 });
     const keys = join(deployment.dir, 'keys-hostile');
-    expect((await runCli('fedval', ['keys', 'init', '--coordinator', deployment.url, '--study', studyId, '--out', keys, '--roster', deployment.writeRoster(ENROLLED)], keyHolder())).code).toBe(0);
+    expect((await runCli('fedval', ['keys', 'init', '--coordinator', deployment.url, '--study', studyId, '--out', keys, '--signing-key', deployment.keyHolderSigningKey, '--roster', deployment.writeRoster(ENROLLED)], keyHolder())).code).toBe(0);
     const sockets = await Promise.all(
       hostile.map(
         (site) =>

@@ -61,7 +61,7 @@ describe('the sponsor and key holder run a study with fedval commands', () => {
 
     // The key holder creates the study's key pair and registers the public key (existing commands).
     const keys = join(deployment.dir, 'key-holder');
-    expect((await runCli('fedval', ['keys', 'init', '--coordinator', deployment.url, '--study', study.study_id, '--out', keys, '--roster', deployment.writeRoster(SITES)], as('privacy_officer'))).code).toBe(0);
+    expect((await runCli('fedval', ['keys', 'init', '--coordinator', deployment.url, '--study', study.study_id, '--out', keys, '--signing-key', deployment.keyHolderSigningKey, '--roster', deployment.writeRoster(SITES)], as('privacy_officer'))).code).toBe(0);
     const shownBefore = (await json('sponsor', ['studies', 'show', study.study_id])) as { study: unknown; rounds: unknown };
     expect(studyViewSchema.parse(shownBefore.study).public_key_registered).toBe(true);
     expect(roundListResponseSchema.parse(shownBefore.rounds)).toEqual([]);
@@ -102,7 +102,7 @@ describe('the sponsor and key holder run a study with fedval commands', () => {
     );
     expect(study.privacy).toMatchObject({ epsilon: 1 });
     const keys = join(deployment.dir, 'key-holder-dp');
-    expect((await runCli('fedval', ['keys', 'init', '--coordinator', deployment.url, '--study', study.study_id, '--out', keys, '--roster', deployment.writeRoster(SITES)], as('privacy_officer'))).code).toBe(0);
+    expect((await runCli('fedval', ['keys', 'init', '--coordinator', deployment.url, '--study', study.study_id, '--out', keys, '--signing-key', deployment.keyHolderSigningKey, '--roster', deployment.writeRoster(SITES)], as('privacy_officer'))).code).toBe(0);
 
     // Human output: progress lines on stderr while waiting, the round on stdout.
     const started = await runCli('fedval', ['rounds', 'start', study.study_id, '--wait'], { ...as('sponsor'), timeoutMs: 180_000 });

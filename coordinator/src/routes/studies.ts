@@ -1,8 +1,13 @@
 // studies.ts — REST routes to create, list and read studies (model or score column, metric spec, sites, quorum, deadline).
 import { createHash, randomUUID } from 'node:crypto';
-import { bfvEncryptionSummary, createHeContext, encryptVector } from '@fedval/he';
+import { bfvEncryptionSummary, createHeContext, encryptVector, planSha256 } from '@fedval/he';
+import type { BfvPlan } from '@fedval/he';
+import { publicKeyFingerprint } from '@fedval/trust';
+import type { SignedStudyKeyStatement } from '@fedval/trust';
 import { createStatisticsLayout, metricSpecToInput } from '@fedval/metrics';
 import {
+  keyStatementRegisteredResponseSchema,
+  keyStatementRequestSchema,
   publicKeyRegisteredResponseSchema,
   publicKeyRequestSchema,
   studyCreateRequestSchema,
@@ -140,6 +145,7 @@ export async function studyRoutes(app: FastifyInstance, options: StudyRoutesOpti
         contribution,
         protection,
         publicKey: null,
+        keyStatement: null,
         createdAt: Date.now(),
       };
       await store.createStudy(study);
@@ -209,15 +215,63 @@ export async function studyRoutes(app: FastifyInstance, options: StudyRoutesOpti
       } finally {
         context.dispose();
       }
-      if (!(await store.setStudyPublicKey(id, publicKey))) throw new CoordinatorError('FEDVAL_ERR_COORD_PUBLIC_KEY_EXISTS', id);
+      const publicKeySha256 = createHash('sha256').update(publicKey).digest('hex');
+      const statement = body.key_statement ?? null;
+      if (statement) checkKeyStatement(statement, id, publicKeySha256, study.protection.encryption);
+      if (!(await store.setStudyPublicKey(id, publicKey, statement))) throw new CoordinatorError('FEDVAL_ERR_COORD_PUBLIC_KEY_EXISTS', id);
       audit({
         actor: actorOf(request),
         action: 'public_key.registered',
         object: `study:${id}`,
-        details: { sha256: createHash('sha256').update(publicKey).digest('hex'), bytes: publicKey.byteLength },
+        details: { sha256: publicKeySha256, bytes: publicKey.byteLength, key_holder: statement ? publicKeyFingerprint(statement.keyHolderPublicKey) : null },
       });
       request.log.info({ studyId: id, bytes: publicKey.byteLength }, 'public key registered');
       return { study_id: id, public_key_registered: true as const };
     },
   );
+
+  // After a roster change the key holder signs a new statement for the same key; the coordinator only stores and forwards it.
+  api.put(
+    '/api/studies/:id/key-statement',
+    {
+      config: { roles: ['privacy_officer'] },
+      schema: {
+        summary: "Replace the key holder's signed statement of a study's registered public key",
+        params: studyParamsSchema,
+        body: keyStatementRequestSchema,
+        response: { 200: keyStatementRegisteredResponseSchema },
+      },
+    },
+    async (request) => {
+      const { id } = request.params;
+      const study = await store.getStudy(id);
+      if (!study) throw new CoordinatorError('FEDVAL_ERR_COORD_STUDY_NOT_FOUND', id);
+      if (!study.protection.encryption) throw new CoordinatorError('FEDVAL_ERR_COORD_NOT_ENCRYPTED', id);
+      if (!study.publicKey) throw new CoordinatorError('FEDVAL_ERR_COORD_NO_PUBLIC_KEY', id);
+      const statement = request.body.key_statement;
+      checkKeyStatement(statement, id, createHash('sha256').update(study.publicKey).digest('hex'), study.protection.encryption);
+      if (!(await store.setStudyKeyStatement(id, statement))) throw new CoordinatorError('FEDVAL_ERR_COORD_NO_PUBLIC_KEY', id);
+      audit({
+        actor: actorOf(request),
+        action: 'key_statement.registered',
+        object: `study:${id}`,
+        details: { key_holder: publicKeyFingerprint(statement.keyHolderPublicKey), roster_sha256: statement.statement.rosterSha256, min_sites: statement.statement.minSites },
+      });
+      return { study_id: id, key_statement_registered: true as const };
+    },
+  );
+}
+
+/**
+ * The coordinator cannot check who signed a statement (sites pin the key holder's key, it does not), only that it is
+ * about this study, this plan and this key: a statement for anything else would make every site refuse the study.
+ */
+function checkKeyStatement(signed: SignedStudyKeyStatement, studyId: string, publicKeySha256: string, plan: BfvPlan): void {
+  const { statement } = signed;
+  const problems = [
+    ...(statement.studyId !== studyId ? ['key_statement.statement.studyId: not this study'] : []),
+    ...(statement.publicKeySha256 !== publicKeySha256 ? ['key_statement.statement.publicKeySha256: not the SHA-256 of this public key'] : []),
+    ...(statement.planSha256 !== planSha256(plan) ? ["key_statement.statement.planSha256: not the SHA-256 of the study's plan"] : []),
+  ];
+  if (problems.length > 0) throw new CoordinatorError('FEDVAL_ERR_COORD_INVALID_REQUEST', problems.join('; '));
 }

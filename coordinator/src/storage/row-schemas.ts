@@ -3,7 +3,7 @@ import { resolvedPrivacySpecSchema } from '@fedval/dp';
 import { bfvPlanSchema } from '@fedval/he';
 import { metricSpecSchema } from '@fedval/metrics';
 import { contributionRecordSchema, secaggTranscriptSchema } from '@fedval/protocol';
-import { privacyAttestationSchema, resultAttestationSchema } from '@fedval/trust';
+import { privacyAttestationSchema, resultAttestationSchema, signedStudyKeyStatementSchema } from '@fedval/trust';
 import { z } from 'zod';
 import { ROUND_SITE_STATUSES, ROUND_STATES } from './store.ts';
 import type { ModelRecord, RoundRecord, RoundSiteRecord, StoredContribution, StudyRecord } from './store.ts';
@@ -69,6 +69,7 @@ export const studyRowSchema = z
     contribution: z.enum(['plaintext', 'bfv']),
     protection_json: jsonColumn(protectionSchema),
     public_key: z.instanceof(Uint8Array).nullable(),
+    key_statement_json: jsonColumn(signedStudyKeyStatementSchema).nullable(),
     created_at: integer,
   })
   .transform(
@@ -84,6 +85,7 @@ export const studyRowSchema = z
       contribution: row.contribution,
       protection: row.protection_json,
       publicKey: row.public_key === null ? null : new Uint8Array(row.public_key),
+      keyStatement: row.key_statement_json,
       createdAt: row.created_at,
     }),
   );

@@ -37,6 +37,7 @@ const study: StudyRecord = {
   contribution: 'plaintext',
       protection: { minSites: 1, maxPatientsPerSite: 1000, encryption: null, privacy: null },
       publicKey: null,
+      keyStatement: null,
   createdAt: 2,
 };
 const pendingSites = (ids: string[], at: number): RoundSiteRecord[] =>
@@ -110,10 +111,12 @@ describe('SqliteCoordinatorStore', () => {
     const store = openSqliteStore(dir);
     await store.close();
     const db = new DatabaseSync(join(dir, DATABASE_FILE));
-    expect(db.prepare('PRAGMA user_version').get()).toEqual({ user_version: 4 });
+    expect(db.prepare('PRAGMA user_version').get()).toEqual({ user_version: 5 });
     expect(db.prepare('PRAGMA journal_mode').get()).toEqual({ journal_mode: 'wal' });
     const columns = (db.prepare('SELECT name FROM pragma_table_info(?)').all('round_sites') as { name: string }[]).map((c) => c.name);
     expect(columns).toEqual(['round_id', 'site_id', 'status', 'code', 'contribution_bytes', 'contribution_sha256', 'updated_at', 'privacy_json']);
+    const studyColumns = (db.prepare('SELECT name FROM pragma_table_info(?)').all('studies') as { name: string }[]).map((c) => c.name);
+    expect(studyColumns).toContain('key_statement_json');
     db.exec('PRAGMA user_version = 99');
     db.close();
     let error: unknown;

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { DatabaseSync } from 'node:sqlite';
 import { inWriteTransaction, openSqliteDatabase, SqliteError } from '@fedval/sqlite';
 import type { SQLInputValue } from 'node:sqlite';
+import type { SignedStudyKeyStatement } from '@fedval/trust';
 import { CoordinatorError } from '../errors.ts';
 import { aggregateRowSchema, contributionRowSchema, encryptedAggregateRowSchema, modelRowSchema, roundRowSchema, roundSiteRowSchema, secaggRowSchema, siteKeyRowSchema, siteSeenRowSchema, studyRowSchema } from './row-schemas.ts';
 import type { SecaggTranscript } from '@fedval/protocol';
@@ -104,6 +105,8 @@ const MIGRATIONS: readonly string[] = [
      received_at INTEGER NOT NULL,
      PRIMARY KEY (round_id, site_id)
    ) STRICT;`,
+  // The key holder's signed study key statement (@fedval/trust), forwarded in every bfv task.
+  `ALTER TABLE studies ADD COLUMN key_statement_json TEXT;`,
   // The signed transcript of a securely aggregated round (advertisements, survivor signatures, reveals), JSON.
   `ALTER TABLE rounds ADD COLUMN secagg_json TEXT;`,
 ];
@@ -173,9 +176,18 @@ export class SqliteCoordinatorStore implements CoordinatorStore {
     );
   }
 
-  async setStudyPublicKey(id: string, publicKey: Uint8Array): Promise<boolean> {
+  async setStudyPublicKey(id: string, publicKey: Uint8Array, keyStatement: SignedStudyKeyStatement | null = null): Promise<boolean> {
     return this.#run(() => {
-      const info = this.#db.prepare('UPDATE studies SET public_key = ? WHERE id = ? AND public_key IS NULL').run(publicKey, id);
+      const info = this.#db
+        .prepare('UPDATE studies SET public_key = ?, key_statement_json = ? WHERE id = ? AND public_key IS NULL')
+        .run(publicKey, keyStatement === null ? null : JSON.stringify(keyStatement), id);
+      return Number(info.changes) === 1;
+    });
+  }
+
+  async setStudyKeyStatement(id: string, keyStatement: SignedStudyKeyStatement): Promise<boolean> {
+    return this.#run(() => {
+      const info = this.#db.prepare('UPDATE studies SET key_statement_json = ? WHERE id = ? AND public_key IS NOT NULL').run(JSON.stringify(keyStatement), id);
       return Number(info.changes) === 1;
     });
   }

@@ -2,7 +2,7 @@
 import type { ResolvedPrivacySpec } from '@fedval/dp';
 import type { BfvPlan } from '@fedval/he';
 import type { MetricSpec } from '@fedval/metrics';
-import type { PrivacyAttestation, ResultAttestation } from '@fedval/trust';
+import type { PrivacyAttestation, ResultAttestation, SignedStudyKeyStatement } from '@fedval/trust';
 
 import { ROUND_SITE_STATUSES, ROUND_STATES } from '@fedval/protocol';
 import type { ContributionRecord, SecaggTranscript } from '@fedval/protocol';
@@ -49,6 +49,8 @@ export interface StudyRecord {
   protection: StudyProtection;
   /** The key holder's BFV public key, once registered (bfv studies). */
   publicKey: Uint8Array | null;
+  /** The key holder's signed statement vouching for `publicKey` (@fedval/trust), forwarded unchanged in every bfv task. */
+  keyStatement: SignedStudyKeyStatement | null;
   createdAt: number;
 }
 
@@ -182,7 +184,10 @@ export interface CoordinatorStore {
   /** The contributions kept for a round, in arrival order. */
   listRoundContributions(roundId: string): Promise<StoredContribution[]>;
   /** Stores the key holder's public key of a bfv study; false when one is already registered. */
-  setStudyPublicKey(id: string, publicKey: Uint8Array): Promise<boolean>;
+  /** Sets the public key (and the key holder's statement) once; false when the study has a key already or does not exist. */
+  setStudyPublicKey(id: string, publicKey: Uint8Array, keyStatement?: SignedStudyKeyStatement | null): Promise<boolean>;
+  /** Replaces the key holder's statement of a study whose key is registered (after a roster change); false otherwise. */
+  setStudyKeyStatement(id: string, keyStatement: SignedStudyKeyStatement): Promise<boolean>;
   /** Stores the released result of an aggregated round; false when it was released already. */
   releaseRound(id: string, result: RoundResult, at: number): Promise<boolean>;
   /** Marks every open round failed with the reason; returns how many there were. */

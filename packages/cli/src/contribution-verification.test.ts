@@ -12,25 +12,28 @@ const ROUND = '22222222-2222-4222-8222-222222222222';
 const NOW = 1_790_000_000_000;
 const sites: Record<string, SiteIdentity> = { a: generateSiteIdentity(), b: generateSiteIdentity(), c: generateSiteIdentity() };
 const roster = parseRoster(JSON.stringify({ sites: Object.entries(sites).map(([site_id, identity]) => ({ site_id, fingerprint: identity.fingerprint })) }), 'test');
+const KEY_SHA256 = 'f'.repeat(64); // SHA-256 of the key holder's BFV public key (any value: only equality matters)
 const context: VerificationContext = {
-  roster, studyId: STUDY, roundId: ROUND, window: { openedAt: NOW - 60_000, closedAt: NOW }, used: [], now: NOW + 1000, maxRecordAgeMs: 86_400_000, maxClockSkewMs: 300_000,
+  roster, studyId: STUDY, publicKeySha256: KEY_SHA256, roundId: ROUND, window: { openedAt: NOW - 60_000, closedAt: NOW }, used: [], now: NOW + 1000, maxRecordAgeMs: 86_400_000, maxClockSkewMs: 300_000,
 };
 
 /** A contribution as a site signs it: ciphertext bytes (here arbitrary), the SHA-256 of them, a signed record. */
-function contribution(site: string, options: { bytes?: number[]; study?: string; round?: string; sentAt?: number; key?: SiteIdentity; attestation?: RoundContribution['attestation'] } = {}): RoundContribution {
+function contribution(site: string, options: { bytes?: number[]; study?: string; round?: string; sentAt?: number; key?: SiteIdentity; attestation?: RoundContribution['attestation']; publicKeySha256?: string | null } = {}): RoundContribution {
+  const publicKeySha256 = options.publicKeySha256 === undefined ? KEY_SHA256 : options.publicKeySha256;
   const bytes = Buffer.from(options.bytes ?? [1, 2, 3, site.charCodeAt(0)]);
   const key = options.key ?? sites[site]!;
   const attestation = options.attestation ?? null;
   const fields = {
     studyId: options.study ?? STUDY, roundId: options.round ?? ROUND, siteId: site, contributionSha256: createHash('sha256').update(bytes).digest('hex'),
     nonce: createNonce(), sentAt: options.sentAt ?? NOW - 1000, ...(attestation ? { attestationSha256: attestationSha256(attestation as never) } : {}),
+    ...(publicKeySha256 !== null ? { publicKeySha256 } : {}),
   };
   return {
     site_id: site,
     ciphertexts_base64: [bytes.toString('base64')],
     record: {
       study_id: fields.studyId, round_id: fields.roundId, site_id: site, contribution_sha256: fields.contributionSha256, nonce: fields.nonce, sent_at: fields.sentAt,
-      attestation_sha256: fields.attestationSha256 ?? null, signature_base64: Buffer.from(signResult(key.privateKeyPem, fields)).toString('base64'),
+      attestation_sha256: fields.attestationSha256 ?? null, public_key_sha256: publicKeySha256, signature_base64: Buffer.from(signResult(key.privateKeyPem, fields)).toString('base64'),
     },
     attestation,
     public_key: key.publicKey,
@@ -59,6 +62,15 @@ describe('verifyContributions', () => {
     expect(reasons([contribution('a', { study: '33333333-3333-4333-8333-333333333333' }), contribution('b', { round: '44444444-4444-4444-8444-444444444444' })]).refused).toEqual(['a:wrong_study', 'b:wrong_round']);
     const relabelled = contribution('a');
     expect(reasons([{ ...relabelled, site_id: 'b' }]).refused).toEqual(['b:wrong_site']);
+  });
+
+  it("refuses a record encrypted under another public key than the key holder's, or naming none", () => {
+    // A coordinator that substituted its own key: the site signed that key's SHA-256, which is not this key holder's.
+    expect(reasons([contribution('a', { publicKeySha256: 'e'.repeat(64) }), contribution('b', { publicKeySha256: null }), contribution('c')])).toEqual({ accepted: ['c'], refused: ['a:wrong_key', 'b:wrong_key'] });
+    // Changing the key hash the site signed breaks its signature.
+    const edited = contribution('a');
+    edited.record = { ...edited.record!, public_key_sha256: 'e'.repeat(64) };
+    expect(reasons([edited], { publicKeySha256: 'e'.repeat(64) }).refused).toEqual(['a:bad_signature']);
   });
 
   it('refuses a record signed outside the round window or too long ago', () => {

@@ -16,6 +16,7 @@ export const CONTRIBUTION_REFUSAL_REASONS = [
   'wrong_round', // a record of another round
   'wrong_site', // the record names another site than the one it is served as
   'digest_mismatch', // the ciphertexts served are not the ones the site signed (or the attestation differs)
+  'wrong_key', // encrypted under another public key than the key holder's own (or the record does not say which)
   'stale', // signed outside the round's window, or longer ago than the key holder accepts
   'duplicate_site', // a second contribution of a site already counted
   'duplicate_record', // the same signed record served twice
@@ -44,6 +45,8 @@ export interface VerificationContext {
   roster: Roster;
   /** The study of the key directory (written by `fedval keys init`), never the coordinator's claim. */
   studyId: string;
+  /** SHA-256 (hex) of the key directory's own public key: a record signed for another key is refused. */
+  publicKeySha256: string;
   roundId: string;
   /** The round's window as served: records signed outside [opened − skew, closed + skew] are stale. Epoch ms. */
   window: { openedAt: number; closedAt: number };
@@ -144,6 +147,8 @@ export function verifyContributions(served: readonly RoundContribution[], contex
         nonce: record.nonce,
         sentAt: record.sent_at,
         ...(record.attestation_sha256 !== null ? { attestationSha256: record.attestation_sha256 } : {}),
+        ...(record.public_key_sha256 != null ? { publicKeySha256: record.public_key_sha256 } : {}),
+        ...(record.plan_sha256 != null ? { planSha256: record.plan_sha256 } : {}),
       });
     } catch (cause) {
       refuse('bad_signature', `malformed record: ${(cause as Error).message}`);
@@ -160,6 +165,12 @@ export function verifyContributions(served: readonly RoundContribution[], contex
     }
     if (record.round_id !== context.roundId) {
       refuse('wrong_round', `signed for round ${record.round_id}`);
+      continue;
+    }
+    // A site encrypts under the key its key holder's statement vouched for and signs that key's SHA-256: a record made
+    // under any other key (one the coordinator substituted) is never summed, whatever else it says.
+    if (record.public_key_sha256 !== context.publicKeySha256) {
+      refuse('wrong_key', record.public_key_sha256 == null ? 'the record does not name the public key it was encrypted under' : 'encrypted under another public key than this key holder\'s');
       continue;
     }
     if (contributionDigest({ kind: 'bfv', ciphertexts }).sha256 !== record.contribution_sha256) {

@@ -1,20 +1,25 @@
 // key-holder.ts — the privacy officer's key custody: create the study key pair, pin the roster of sites, and decrypt
 // only a sum the key holder made itself from contributions signed by at least the release minimum of rostered sites.
 import { createHash } from 'node:crypto';
-import { appendFileSync, existsSync, readFileSync } from 'node:fs';
+import type { KeyObject } from 'node:crypto';
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { userInfo } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import {
+  keyStatementRegisteredResponseSchema,
   publicKeyRegisteredResponseSchema,
   releaseResponseSchema,
   roundContributionsResponseSchema,
   studyEncryptionResponseSchema,
   studyViewSchema,
 } from '@fedval/protocol';
-import { AuditLog, auditHead, auditHeadDetails, readAuditLog } from '@fedval/trust';
-import type { AuditEvent, JsonValue } from '@fedval/trust';
-import { bfvEncryptionSummary, createHeContext, decryptVector, EncryptedSum, generateKeyPair, planFingerprint, validateBfvPlan } from '@fedval/he';
+import {
+  AuditLog, auditHead, auditHeadDetails, generateSiteIdentity, loadPrivateKey, publicKeyFingerprint, publicKeyOf, readAuditLog, savePrivateKey, signStudyKeyStatement,
+} from '@fedval/trust';
+import type { AuditEvent, JsonValue, SignedStudyKeyStatement } from '@fedval/trust';
+import { bfvEncryptionSummary, createHeContext, decryptVector, EncryptedSum, generateKeyPair, planFingerprint, planSha256, validateBfvPlan } from '@fedval/he';
+import type { BfvPlan } from '@fedval/he';
 import { createRelease, finalizeRelease } from '@fedval/dp';
 import { createStatisticsLayout, resolveMetricSpecInput } from '@fedval/metrics';
 import { verifyContributions } from './contribution-verification.ts';
@@ -38,6 +43,10 @@ export const KEY_FILES = Object.freeze({
   roster: 'roster.json',
   /** One line per signed record a decryption used: a record is never counted in another decryption. */
   used: 'used-records.jsonl',
+  /** The key holder's Ed25519 signing key (0600) when `--signing-key` names none: it signs the study key statement. */
+  signingKey: 'signing.key',
+  /** The signed study key statement (@fedval/trust), as registered with the coordinator. */
+  statement: 'key-statement.json',
 });
 
 const sha256 = (bytes: Uint8Array | string): string => createHash('sha256').update(bytes).digest('hex');
@@ -83,16 +92,63 @@ export interface InitKeysOptions {
   out: string;
   /** The roster file the privacy officer approved: site ids and key fingerprints (roster.ts). */
   roster: string;
+  /**
+   * The key holder's Ed25519 signing key file (its identity, which sites pin in policy.key_holder_keys): read when it
+   * exists, created (0600) when it does not. Default `<out>/signing.key`, a new identity per study.
+   */
+  signingKey?: string | undefined;
+  /** The privacy officer's own release minimum: a coordinator study whose release.min_sites is lower is refused. Default 3. */
+  minSites?: number | undefined;
   token?: string | undefined;
+  /** Clock, epoch ms (tests). Default Date.now. */
+  now?: () => number;
+}
+
+/** The key holder's signing identity: read from `path`, or created there (mode 0600, never overwritten) when absent. */
+export function keyHolderIdentity(path: string): { privateKey: KeyObject; public_key: string; fingerprint: string; created: boolean } {
+  let created = false;
+  if (!existsSync(path)) {
+    savePrivateKey(path, generateSiteIdentity().privateKeyPem);
+    created = true;
+  }
+  const privateKey = loadPrivateKey(path);
+  const publicKey = publicKeyOf(privateKey);
+  return { privateKey, public_key: publicKey, fingerprint: publicKeyFingerprint(publicKey), created };
+}
+
+/**
+ * The statement the key holder signs for a study (@fedval/trust study key statement): this public key under this plan,
+ * released only to sums of at least `minSites` sites of this roster. Kept in the key directory and sent to the
+ * coordinator, which forwards it in every task; sites verify it against the key holder key they pinned.
+ */
+async function signStatement(dir: string, signingKey: KeyObject, fields: { studyId: string; plan: BfvPlan; publicKey: Uint8Array; minSites: number; roster: Roster; issuedAt: number }): Promise<SignedStudyKeyStatement> {
+  const signed = signStudyKeyStatement(signingKey, {
+    studyId: fields.studyId,
+    planSha256: planSha256(fields.plan),
+    publicKeySha256: sha256(fields.publicKey),
+    minSites: fields.minSites,
+    roster: [...fields.roster.sites].map(([siteId, entry]) => ({ siteId, fingerprint: entry.fingerprint })),
+    rosterSha256: fields.roster.sha256,
+    issuedAt: fields.issuedAt,
+  });
+  const temporary = join(dir, `${KEY_FILES.statement}.tmp`);
+  await writeFile(temporary, `${JSON.stringify(signed, null, 2)}\n`, { mode: 0o644 });
+  await rename(temporary, join(dir, KEY_FILES.statement));
+  return signed;
 }
 
 /** Creates the study's key pair on the key holder's machine, keeps the secret key there, registers the public key. */
-export async function initKeys(options: InitKeysOptions): Promise<{ study_id: string; public_key_bytes: number; plan_fingerprint: string; roster_sha256: string; min_sites: number }> {
+export async function initKeys(options: InitKeysOptions): Promise<{ study_id: string; public_key_bytes: number; plan_fingerprint: string; roster_sha256: string; min_sites: number; key_holder_fingerprint: string }> {
   const roster = readRosterFile(options.roster);
   const client = new CoordinatorClient(options.coordinator, options.token);
   const { plan } = await client.call('GET', `/api/studies/${encodeURIComponent(options.study)}/encryption`, studyEncryptionResponseSchema);
-  // The study's release minimum when the keys are made: pinned, so the coordinator cannot lower it later.
+  // The study's release minimum when the keys are made: pinned, so the coordinator cannot lower it later; and never
+  // below the privacy officer's own minimum (checked before any key is made).
   const minSites = (await client.getStudy(options.study)).release.min_sites;
+  const officerMinimum = options.minSites ?? DEFAULT_RELEASE_POLICY.minSites;
+  if (minSites < officerMinimum) {
+    throw new CliError('FEDVAL_ERR_CLI_RELEASE_POLICY', `the coordinator's study releases sums of ${minSites} sites; the privacy officer requires at least ${officerMinimum} (--min-sites)`);
+  }
   const checked = validateBfvPlan(plan);
   const context = await createHeContext(checked);
   let keys: { publicKey: Uint8Array; secretKey: Uint8Array };
@@ -110,18 +166,24 @@ export async function initKeys(options: InitKeysOptions): Promise<{ study_id: st
     throw cause;
   }
   await writeFile(join(options.out, KEY_FILES.public), keys.publicKey, { mode: 0o644 });
+  const identity = keyHolderIdentity(options.signingKey ?? join(options.out, KEY_FILES.signingKey));
   await writeFile(join(options.out, KEY_FILES.plan), `${JSON.stringify(checked, null, 2)}\n`);
   await writeFile(join(options.out, KEY_FILES.study), `${JSON.stringify({ study_id: options.study, coordinator: options.coordinator, min_sites: minSites }, null, 2)}\n`);
   recordKeyHolderEvent(options.out, {
     action: 'keys.created',
     object: `study:${options.study}`,
-    details: { study: options.study, coordinator: options.coordinator, plan_fingerprint: planFingerprint(checked), public_key_sha256: sha256(keys.publicKey), min_sites: minSites },
+    details: {
+      study: options.study, coordinator: options.coordinator, plan_fingerprint: planFingerprint(checked), public_key_sha256: sha256(keys.publicKey), min_sites: minSites,
+      key_holder_fingerprint: identity.fingerprint,
+    },
   });
   await pinRoster(options.out, roster, 'roster.pinned', options.study);
+  const statement = await signStatement(options.out, identity.privateKey, { studyId: options.study, plan: checked, publicKey: keys.publicKey, minSites, roster, issuedAt: (options.now ?? Date.now)() });
   await client.call('PUT', `/api/studies/${encodeURIComponent(options.study)}/public-key`, publicKeyRegisteredResponseSchema, {
     public_key_base64: Buffer.from(keys.publicKey).toString('base64'),
+    key_statement: statement,
   });
-  return { study_id: options.study, public_key_bytes: keys.publicKey.byteLength, plan_fingerprint: planFingerprint(checked), roster_sha256: roster.sha256, min_sites: minSites };
+  return { study_id: options.study, public_key_bytes: keys.publicKey.byteLength, plan_fingerprint: planFingerprint(checked), roster_sha256: roster.sha256, min_sites: minSites, key_holder_fingerprint: identity.fingerprint };
 }
 
 /** Writes the roster into the key directory and records its SHA-256 (and what changed) in the trail, in that order. */
@@ -146,13 +208,19 @@ async function pinRoster(dir: string, roster: Roster, action: 'roster.pinned' | 
 export interface ChangeRosterOptions {
   keys: string;
   roster: string;
+  /** The key holder's signing key, as given to `fedval keys init --signing-key`. Default `<keys>/signing.key`. */
+  signingKey?: string | undefined;
+  /** The coordinator to send the newly signed study key statement to. Default: the one `fedval keys init` used. */
+  coordinator?: string | undefined;
+  token?: string | undefined;
+  now?: () => number;
 }
 
 /**
  * `fedval keys roster`: the privacy officer replaces the pinned roster with a newly approved one; the trail records the
  * old and new SHA-256 and the sites added, removed and re-keyed. The only way the roster changes.
  */
-export async function changeRoster(options: ChangeRosterOptions): Promise<{ roster_sha256: string; previous_roster_sha256: string | null; added: string[]; removed: string[]; rekeyed: string[] }> {
+export async function changeRoster(options: ChangeRosterOptions): Promise<{ roster_sha256: string; previous_roster_sha256: string | null; added: string[]; removed: string[]; rekeyed: string[]; key_statement_sent: boolean }> {
   const roster = readRosterFile(options.roster);
   const study = await readStudyFile(options.keys);
   // What changes is measured from the roster the trail last approved, never from roster.json (which anyone who can
@@ -163,8 +231,20 @@ export async function changeRoster(options: ChangeRosterOptions): Promise<{ rost
     sha256: approved.sha256,
     canonical: '',
   };
+  // The statement sites verify carries the roster (their peers' keys): signed again and sent for the same key and plan.
+  const signingKeyPath = options.signingKey ?? join(options.keys, KEY_FILES.signingKey);
+  if (!existsSync(signingKeyPath)) throw new CliError('FEDVAL_ERR_CLI_KEYS_MISSING', `${signingKeyPath}: the key holder's signing key (--signing-key)`);
+  const identity = keyHolderIdentity(signingKeyPath);
   await pinRoster(options.keys, roster, 'roster.changed', study.study_id, before);
-  return { roster_sha256: roster.sha256, previous_roster_sha256: before?.sha256 ?? null, ...rosterChanges(before, roster) };
+  const plan = validateBfvPlan(JSON.parse(await readKeyFile(options.keys, KEY_FILES.plan, 'utf8')));
+  const publicKey = new Uint8Array(await readKeyFile(options.keys, KEY_FILES.public));
+  const statement = await signStatement(options.keys, identity.privateKey, { studyId: study.study_id, plan, publicKey, minSites: study.min_sites, roster, issuedAt: (options.now ?? Date.now)() });
+  recordKeyHolderEvent(options.keys, { action: 'key_statement.signed', object: `study:${study.study_id}`, details: { roster_sha256: roster.sha256, key_holder_fingerprint: identity.fingerprint, min_sites: study.min_sites } });
+  const coordinator = options.coordinator ?? study.coordinator;
+  if (coordinator !== undefined) {
+    await new CoordinatorClient(coordinator, options.token).call('PUT', `/api/studies/${encodeURIComponent(study.study_id)}/key-statement`, keyStatementRegisteredResponseSchema, { key_statement: statement });
+  }
+  return { roster_sha256: roster.sha256, previous_roster_sha256: before?.sha256 ?? null, ...rosterChanges(before, roster), key_statement_sent: coordinator !== undefined };
 }
 
 /** The SHA-256 and fingerprints of the roster the trail's last `roster.pinned` / `roster.changed` entry records. */
@@ -201,7 +281,7 @@ function loadPinnedRoster(dir: string): Roster {
 }
 
 /** `study.json` of a key directory, as `fedval keys init` wrote it. */
-const studyFileSchema = z.object({ study_id: z.string().min(1), min_sites: z.int().positive().optional() });
+const studyFileSchema = z.object({ study_id: z.string().min(1), coordinator: z.string().min(1).optional(), min_sites: z.int().positive().optional() });
 
 /** One line of `used-records.jsonl`: a record an earlier decryption used (@fedval/cli UsedRecord). */
 const usedRecordSchema = z.strictObject({
@@ -226,10 +306,10 @@ function parseKeyFile<S extends z.ZodType>(schema: S, text: string, path: string
   return parsed.data;
 }
 
-async function readStudyFile(dir: string): Promise<{ study_id: string; min_sites: number }> {
+async function readStudyFile(dir: string): Promise<{ study_id: string; coordinator: string | undefined; min_sites: number }> {
   const path = join(dir, KEY_FILES.study);
   const study = parseKeyFile(studyFileSchema, await readKeyFile(dir, KEY_FILES.study, 'utf8'), path);
-  return { study_id: study.study_id, min_sites: study.min_sites ?? DEFAULT_RELEASE_POLICY.minSites };
+  return { study_id: study.study_id, coordinator: study.coordinator, min_sites: study.min_sites ?? DEFAULT_RELEASE_POLICY.minSites };
 }
 
 function readUsedRecords(dir: string): UsedRecord[] {
@@ -285,8 +365,10 @@ export async function decryptRound(options: DecryptOptions) {
   }
   if (served.state !== 'aggregated' || served.closed_at === null) refuseDecryption(`the round is ${served.state}, not closed and aggregated`);
 
+  const publicKeySha256 = sha256(await readKeyFile(options.keys, KEY_FILES.public));
   const verification = verifyContributions(served.contributions, {
     roster,
+    publicKeySha256,
     studyId: study.study_id,
     roundId: options.round,
     window: { openedAt: Date.parse(served.created_at), closedAt: Date.parse(served.closed_at as string) },
@@ -346,13 +428,12 @@ export async function decryptRound(options: DecryptOptions) {
     }
     const aggregate = sum.toEncryptedVector();
     // The records this decryption uses, kept before the secret key touches the sum: none can count in another one.
-    const usedPath = join(options.keys, KEY_FILES.used);
-    appendFileSync(
-      usedPath,
+    // Appended and fsynced (file and directory) before decryption: a crash after it cannot forget what was used.
+    appendDurably(
+      join(options.keys, KEY_FILES.used),
       counted
         .map((contribution) => `${JSON.stringify({ record_sha256: contribution.recordSha256, site_id: contribution.siteId, nonce: contribution.nonce, round_id: options.round, set_sha256: verification.setSha256, contribution_sha256: contribution.contributionSha256 } satisfies UsedRecord)}\n`)
         .join(''),
-      { mode: 0o600 },
     );
     const policy = { round: options.round, study: study.study_id, contributions: counted.length, sites, min_sites: minSites, roster_sha256: roster.sha256, refused: refusals.length, ...coordinatorHead };
     recordKeyHolderEvent(options.keys, {
@@ -425,6 +506,26 @@ export async function decryptRound(options: DecryptOptions) {
     };
   } finally {
     context.dispose();
+  }
+}
+
+/** Appends `text` to `path` (created 0600) and fsyncs the file and, when it was created, its directory. */
+function appendDurably(path: string, text: string): void {
+  const created = !existsSync(path);
+  const fd = openSync(path, 'a', 0o600);
+  try {
+    writeSync(fd, text);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  if (created && process.platform !== 'win32') {
+    const dirFd = openSync(dirname(path), 'r');
+    try {
+      fsyncSync(dirFd);
+    } finally {
+      closeSync(dirFd);
+    }
   }
 }
 

@@ -10,7 +10,7 @@ import { CoordinatorClient } from './coordinator-client.ts';
 import { CliError } from './errors.ts';
 import { withPrivacyOptions } from './privacy-options.ts';
 import type { PrivacyCommandOptions } from './privacy-options.ts';
-import { changeRoster, decryptRound, initKeys } from './key-holder.ts';
+import { changeRoster, decryptRound, initKeys, keyHolderIdentity } from './key-holder.ts';
 import { planStudyPrivacy } from './plan.ts';
 import { addSponsorCommands } from './sponsor-commands.ts';
 import { describePrivacyFigures, formatDelta, formatEpsilon } from './human-output.ts';
@@ -140,20 +140,40 @@ program
 
 const keys = program.command('keys').description('key holder: custody of a study\'s homomorphic-encryption keys');
 keys
+  .command('identity')
+  .description("the key holder's Ed25519 signing key: created (mode 0600) if the file does not exist; prints the fingerprint sites pin in policy.key_holder_keys")
+  .requiredOption('--signing-key <file>', 'signing key file, e.g. ~/fedval/key-holder.key (keep it with the key directories; never send it)')
+  .option('--json', 'print one JSON document on stdout')
+  .action((options: { signingKey: string; json?: boolean }) => {
+    const identity = keyHolderIdentity(options.signingKey);
+    const shown = { fingerprint: identity.fingerprint, public_key: identity.public_key, created: identity.created };
+    if (options.json) process.stdout.write(`${JSON.stringify(shown)}\n`);
+    else {
+      process.stdout.write(
+        `key holder signing key ${identity.created ? 'created in' : 'read from'} ${options.signingKey}\n` +
+          `fingerprint ${identity.fingerprint}\npublic key ${identity.public_key}\n` +
+          'give the fingerprint to each site administrator, out of band, for policy.key_holder_keys\n',
+      );
+    }
+  });
+keys
   .command('init')
   .description('create a study\'s key pair here and pin the roster of sites whose contributions may be decrypted; keep the secret key, register only the public key')
   .requiredOption('--coordinator <url>', 'coordinator base URL, e.g. http://127.0.0.1:8740')
   .requiredOption('--study <id>', 'study id')
   .requiredOption('--out <dir>', 'key directory to create (mode 0700; secret.key is 0600 and never overwritten)')
   .requiredOption('--roster <file>', 'roster the privacy officer approved out of band (YAML or JSON): sites: [{ site_id, fingerprint }], the fingerprints as `fedval sites list` shows them')
+  .option('--signing-key <file>', "the key holder's Ed25519 signing key (`fedval keys identity`), which signs the study key statement sites verify; created if absent (default <out>/signing.key)")
+  .option('--min-sites <n>', "the privacy officer's release minimum: a study whose release.min_sites is lower is refused (default 3)", decimal('--min-sites'))
   .option('--json', 'print one JSON document on stdout')
-  .action(async (options: { coordinator: string; study: string; out: string; roster: string; json?: boolean }) => {
+  .action(async (options: { coordinator: string; study: string; out: string; roster: string; signingKey?: string; minSites?: number; json?: boolean }) => {
     const made = await initKeys({ ...options, token: apiToken() });
     if (options.json) process.stdout.write(`${JSON.stringify(made)}\n`);
     else {
       process.stdout.write(
         `keys created in ${options.out}; public key (${made.public_key_bytes} bytes) registered for study ${made.study_id}\n` +
-          `roster pinned (SHA-256 ${made.roster_sha256}); decryption needs at least ${Math.max(3, made.min_sites)} verified rostered sites (the study's release.min_sites ${made.min_sites}, or 3 unless \`fedval decrypt --min-sites\` says otherwise)\n`,
+          `roster pinned (SHA-256 ${made.roster_sha256}); decryption needs at least ${Math.max(3, made.min_sites)} verified rostered sites (the study's release.min_sites ${made.min_sites}, or 3 unless \`fedval decrypt --min-sites\` says otherwise)\n` +
+          `study key statement signed by key holder key ${made.key_holder_fingerprint}: sites pin it in policy.key_holder_keys\n`,
       );
     }
   });
@@ -162,9 +182,11 @@ keys
   .description('privacy officer: replace the pinned roster with a newly approved one (the only way it changes; recorded in the key holder\'s trail)')
   .requiredOption('--keys <dir>', 'key directory made by `fedval keys init`')
   .requiredOption('--roster <file>', 'the newly approved roster (YAML or JSON): sites: [{ site_id, fingerprint }]')
+  .option('--signing-key <file>', 'the key holder signing key given to `fedval keys init` (default <keys>/signing.key): signs the new study key statement')
+  .option('--coordinator <url>', 'where to send the new study key statement (default: the coordinator of `fedval keys init`)')
   .option('--json', 'print one JSON document on stdout')
-  .action(async (options: { keys: string; roster: string; json?: boolean }) => {
-    const changed = await changeRoster(options);
+  .action(async (options: { keys: string; roster: string; signingKey?: string; coordinator?: string; json?: boolean }) => {
+    const changed = await changeRoster({ ...options, token: apiToken() });
     if (options.json) process.stdout.write(`${JSON.stringify(changed)}\n`);
     else {
       const parts = [`added: ${changed.added.join(', ') || 'none'}`, `removed: ${changed.removed.join(', ') || 'none'}`, `new key: ${changed.rekeyed.join(', ') || 'none'}`];

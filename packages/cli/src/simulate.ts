@@ -15,6 +15,7 @@ import type { ReleasedPrivacy, RoundView, StudyView } from '@fedval/protocol';
 import { CoordinatorClient } from './coordinator-client.ts';
 import { readModelUpload } from './model-upload.ts';
 import { CliError } from './errors.ts';
+import { keyHolderIdentity } from './key-holder.ts';
 import { PROGRAMS, startProcess, waitForEvent } from './processes.ts';
 import type { ManagedProcess } from './processes.ts';
 
@@ -135,8 +136,14 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     // The user is every site's administrator: the agents accept this simulation's own release minimum and minimum cell
     // (defaults 3 and 10 otherwise), and plaintext only when the --plaintext-contributions test seam asks for it.
     const minCell = typeof options.metricSpec.minCellSize === 'number' ? options.metricSpec.minCellSize : undefined;
+    // The user is the privacy officer too: the key holder's signing key is made first, and every site pins it, so the
+    // agents encrypt only under the public key that key vouches for.
+    const keyDir = join(workDir, 'key-holder');
+    const signingKey = join(workDir, 'key-holder-signing.key');
+    const keyHolder = keyHolderIdentity(signingKey);
     const sitePolicy = {
       require_dp: !options.noDp,
+      key_holder_keys: [keyHolder.fingerprint],
       ...(contribution === 'plaintext' ? { allowed_contributions: ['plaintext'] } : {}),
       ...(minSites < 3 ? { min_sites: minSites } : {}),
       ...(minCell !== undefined && minCell < 10 ? { min_cell: minCell } : {}),
@@ -200,12 +207,11 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
             },
           }),
     });
-    const keyDir = join(workDir, 'key-holder');
     if (contribution === 'bfv') {
       // The key holder is its own process: the secret key never enters the coordinator's.
       const rosterFile = join(workDir, 'roster.json');
       await writeFile(rosterFile, `${JSON.stringify({ sites: roster }, null, 2)}\n`);
-      await runKeyHolder(['keys', 'init', '--coordinator', url, '--study', study.study_id, '--out', keyDir, '--roster', rosterFile, '--json'], apiTokens.privacy_officer);
+      await runKeyHolder(['keys', 'init', '--coordinator', url, '--study', study.study_id, '--out', keyDir, '--roster', rosterFile, '--signing-key', signingKey, '--min-sites', String(minSites), '--json'], apiTokens.privacy_officer);
     }
     const started = await client.startRound(study.study_id);
     let round = await waitForRound(client, started.round_id, options.timeoutMs ?? 600_000, options.onRound);

@@ -1,5 +1,5 @@
 // @fedval/he — homomorphic aggregation of integer statistics vectors with BFV (Microsoft SEAL via node-seal).
-export { planBfvParameters, validateBfvPlan, bfvPlanSchema, bfvEncryptionSummary, bfvEncryptionSummarySchema, planFingerprint } from './plan.ts';
+export { planBfvParameters, validateBfvPlan, bfvPlanSchema, bfvEncryptionSummary, bfvEncryptionSummarySchema, planFingerprint, planSha256 } from './plan.ts';
 export type { BfvPlanRequest, BfvPlan, BfvEncryptionSummary } from './plan.ts';
 export { createHeContext } from './context.ts';
 export type { HeContext } from './context.ts';

@@ -3,7 +3,8 @@ import { z } from 'zod';
 import { HeError } from './errors.ts';
 import { aggregateNoiseBound, noiseFits } from './noise.ts';
 import { buildPackingLayout } from './packing.ts';
-import { bfvEncryptionSummary, bfvPlanSchema, planBfvParameters, planFingerprint, validateBfvPlan } from './plan.ts';
+import { createHash } from 'node:crypto';
+import { bfvEncryptionSummary, bfvPlanSchema, planBfvParameters, planFingerprint, planSha256, validateBfvPlan } from './plan.ts';
 import type { BfvPlan, BfvPlanRequest } from './plan.ts';
 import { isPrime, largestBatchingPrimeBelow } from './primes.ts';
 import { maxCoeffModulusBits } from './security.ts';
@@ -259,6 +260,19 @@ describe('planFingerprint and bfvEncryptionSummary', () => {
     expect(planFingerprint(validateBfvPlan(JSON.parse(JSON.stringify(plan))))).toBe(planFingerprint(plan));
     const other = planBfvParameters({ vectorLength: 5000, maxSites: 21, maxAbsPerSite: 100_000 });
     expect(planFingerprint(other)).not.toBe(planFingerprint(plan));
+  });
+
+  it('planSha256 is the full SHA-256 of the fields in canonical order, planFingerprint its first 8 bytes', () => {
+    const fields = [
+      'scheme', 'planVersion', 'securityBits', 'polyModulusDegree', 'coeffModulus', 'coeffModulusBits', 'plainModulus',
+      'plainModulusBits', 'slots', 'vectorLength', 'maxSites', 'maxAbsPerSite', 'entryBounds', 'counterCount',
+      'countersPerSlot', 'ciphertextCount', 'c0DroppedBits', 'noiseBound', 'decryptionFailureLog2', 'noiseBudgetBits',
+      'ciphertextBytes', 'bytesPerSite',
+    ] as const;
+    const reference = createHash('sha256').update(JSON.stringify(fields.map((field) => plan[field]))).digest('hex');
+    expect(planSha256(plan)).toBe(reference);
+    expect(reference.slice(0, 16)).toBe(planFingerprint(plan));
+    expect(planSha256(planBfvParameters({ vectorLength: 5000, maxSites: 21, maxAbsPerSite: 100_000 }))).not.toBe(reference);
   });
 
   it('summarizes the encryption for the result JSON', () => {

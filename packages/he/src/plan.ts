@@ -461,8 +461,20 @@ export function planFingerprint(plan: BfvPlan): string {
 }
 
 export function planFingerprintBytes(plan: BfvPlan): Uint8Array {
-  const canonical = JSON.stringify(PLAN_KEYS.map((k) => plan[k]));
-  return new Uint8Array(createHash('sha256').update(canonical).digest().subarray(0, 8));
+  return new Uint8Array(createHash('sha256').update(canonicalPlanText(plan)).digest().subarray(0, 8));
+}
+
+/** The plan's fields in canonical order, as JSON: what planFingerprint and planSha256 hash. */
+function canonicalPlanText(plan: BfvPlan): string {
+  return JSON.stringify(PLAN_KEYS.map((k) => plan[k]));
+}
+
+/**
+ * Full SHA-256 (hex, FIPS 180-4) over the plan's fields in canonical order: what the key holder's signed study key
+ * statement binds (@fedval/trust), where planFingerprint's 64 bits would be too short to resist a chosen plan.
+ */
+export function planSha256(plan: BfvPlan): string {
+  return createHash('sha256').update(canonicalPlanText(plan)).digest('hex');
 }
 
 /** The `privacy.encryption` block of a result: what was used and what it cost on the wire. */

@@ -16,7 +16,7 @@ export {
   modelIdSchema, siteIdSchema, apiErrorSchema, modelParamsSchema, studyParamsSchema, roundParamsSchema, siteParamsSchema,
   modelUploadRequestSchema, modelRegisteredResponseSchema, modelViewSchema, modelListResponseSchema,
   encryptionSummarySchema, studyCreateRequestSchema, studyViewSchema, studyListResponseSchema, studyEncryptionResponseSchema,
-  publicKeyRequestSchema, publicKeyRegisteredResponseSchema,
+  publicKeyRequestSchema, publicKeyRegisteredResponseSchema, keyStatementRequestSchema, keyStatementRegisteredResponseSchema,
   roundStateSchema, roundSiteStatusSchema, roundStartedResponseSchema, roundResultSchema, roundViewSchema, roundListResponseSchema,
   roundAggregateResponseSchema, contributionRecordSchema, roundContributionSchema, roundContributionsResponseSchema, releaseRequestSchema, releaseResponseSchema, releasedPrivacySchema, aggregationSummarySchema, secaggTranscriptSchema,
   siteViewSchema, siteListResponseSchema, healthResponseSchema, enrollmentTokenResponseSchema, enrollRequestSchema, enrollResponseSchema,

@@ -2,7 +2,7 @@
 import { resolvedPrivacySpecSchema } from '@fedval/dp';
 import { bfvPlanSchema } from '@fedval/he';
 import { metricSpecSchema } from '@fedval/metrics';
-import { auditHeadSchema, authChallengeSchema, keyAdvertisementSchema, resultAttestationSchema, shareRevealSchema, survivorSignatureSchema } from '@fedval/trust';
+import { auditHeadSchema, authChallengeSchema, keyAdvertisementSchema, resultAttestationSchema, shareRevealSchema, signedStudyKeyStatementSchema, survivorSignatureSchema } from '@fedval/trust';
 import { z } from 'zod';
 import { DEFAULT_PROTOCOL_LIMITS } from './limits.ts';
 
@@ -83,7 +83,17 @@ export const contributionRequestSchema = z.discriminatedUnion('kind', [
   /** Test seam only: the exact statistics vector, unencrypted. Never the default. */
   z.strictObject({ kind: z.literal('plaintext') }),
   /** The study's BFV plan (@fedval/he), checked against the security table and the noise rules on receipt. */
-  z.strictObject({ kind: z.literal('bfv'), plan: bfvPlanSchema, publicKey: bytes }),
+  z.strictObject({
+    kind: z.literal('bfv'),
+    plan: bfvPlanSchema,
+    publicKey: bytes,
+    /**
+     * The key holder's signed study key statement (@fedval/trust), stored with the study and forwarded unchanged: the
+     * site checks it against the key holder keys it pinned before reading any data. Optional in the schema only so that
+     * its absence is refused with the agent's coded error rather than as a malformed message.
+     */
+    keyStatement: signedStudyKeyStatementSchema.optional(),
+  }),
 ]);
 
 export const taskContentSchema = z.strictObject({
@@ -143,6 +153,10 @@ export const resultContentSchema = z.strictObject({
       nonce,
       /** When the site signed and sent the result, epoch ms. */
       sentAt: epochMs,
+      /** BFV: SHA-256 (hex) of the public key the site encrypted under, signed with the record. */
+      publicKeySha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
+      /** BFV: SHA-256 (hex) of the canonical plan (@fedval/he planSha256), signed with the record. */
+      planSha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
       signature: ed25519Signature,
     })
     .optional(),

@@ -2,7 +2,7 @@
 import { releaseSummarySchema, privacySpecInputSchema, resolvedPrivacySpecSchema } from '@fedval/dp';
 import { bfvEncryptionSummarySchema, bfvPlanSchema } from '@fedval/he';
 import { metricSpecInputSchema, metricSpecViewSchema, metricsReportSchema } from '@fedval/metrics';
-import { auditEntrySchema, auditHeadSchema, keyAdvertisementSchema, privacyAttestationSchema, resultAttestationSchema, shareRevealSchema, survivorSignatureSchema } from '@fedval/trust';
+import { auditEntrySchema, auditHeadSchema, keyAdvertisementSchema, privacyAttestationSchema, resultAttestationSchema, shareRevealSchema, signedStudyKeyStatementSchema, survivorSignatureSchema } from '@fedval/trust';
 import { z } from 'zod';
 
 /** Most files a model bundle may hold besides manifest.json. */
@@ -129,9 +129,18 @@ export const studyEncryptionResponseSchema = z.strictObject({ study_id: z.uuid()
 export type StudyEncryptionResponse = z.infer<typeof studyEncryptionResponseSchema>;
 
 /** `PUT /api/studies/:id/public-key`: the key holder's BFV public key (never a secret key). */
-export const publicKeyRequestSchema = z.strictObject({ public_key_base64: z.base64().min(16).max(64 * 1024 * 1024) });
+export const publicKeyRequestSchema = z.strictObject({
+  public_key_base64: z.base64().min(16).max(64 * 1024 * 1024),
+  /** The key holder's signed statement vouching for this key (@fedval/trust); forwarded in every bfv task. Sites refuse a key without one. */
+  key_statement: signedStudyKeyStatementSchema.optional(),
+});
 export type PublicKeyRequest = z.infer<typeof publicKeyRequestSchema>;
 export const publicKeyRegisteredResponseSchema = z.strictObject({ study_id: z.uuid(), public_key_registered: z.literal(true) });
+
+/** `PUT /api/studies/:id/key-statement`: a newly signed statement for the registered key (after `fedval keys roster`). */
+export const keyStatementRequestSchema = z.strictObject({ key_statement: signedStudyKeyStatementSchema });
+export type KeyStatementRequest = z.infer<typeof keyStatementRequestSchema>;
+export const keyStatementRegisteredResponseSchema = z.strictObject({ study_id: z.uuid(), key_statement_registered: z.literal(true) });
 
 // ---- rounds ---------------------------------------------------------------------------------------------------------
 
@@ -250,6 +259,10 @@ export const contributionRecordSchema = z.strictObject({
   sent_at: z.number().int().nonnegative(),
   /** SHA-256 (hex) of the canonical JSON of the site's attestation, when it sent one. */
   attestation_sha256: sha256Hex.nullable(),
+  /** SHA-256 (hex) of the BFV public key the site signed it encrypted under (absent from records before the key statement). */
+  public_key_sha256: sha256Hex.nullable().optional(),
+  /** SHA-256 (hex) of the canonical BFV plan the site signed it encrypted under. */
+  plan_sha256: sha256Hex.nullable().optional(),
   /** Ed25519 signature (64 bytes), base64. */
   signature_base64: z.string().length(88),
 });

@@ -27,6 +27,8 @@ export const TRUST_ERROR_MESSAGES = {
   FEDVAL_ERR_TRUST_REPLAYED: 'nonce was already used',
   FEDVAL_ERR_TRUST_REPLAY_GUARD_FULL: 'too many recent nonces to remember; refusing rather than forgetting',
   FEDVAL_ERR_TRUST_FILE_UNREADABLE: 'file cannot be read',
+  FEDVAL_ERR_TRUST_KEY_HOLDER_NOT_PINNED: 'the study key statement is not signed by a pinned key holder key',
+  FEDVAL_ERR_TRUST_STATEMENT_MISMATCH: 'the study key statement is about another study, plan or public key',
 } as const;
 
 export type TrustErrorCode = keyof typeof TRUST_ERROR_MESSAGES;

@@ -33,6 +33,11 @@ export {
   secaggRecordPayload, signSecaggRecord, verifySecaggRecord, encodeRevealedShare, decodeRevealedShare,
 } from './secure-aggregation-records.ts';
 export type { KeyAdvertisement, SurvivorSignature, RevealedShare, ShareReveal } from './secure-aggregation-records.ts';
+export {
+  MAX_STATEMENT_SITES, STUDY_KEY_DOMAIN, pinnedKeyFingerprint, signedStudyKeyStatementSchema, signStudyKeyStatement, studyKeyStatementPayload,
+  studyKeyStatementSchema, verifyStudyKeyStatement,
+} from './study-key-statement.ts';
+export type { SignedStudyKeyStatement, StudyKeyExpectation, StudyKeyStatement, VerifiedStudyKeyStatement } from './study-key-statement.ts';
 export { DEFAULT_REPLAY_GUARD_OPTIONS, ReplayGuard } from './replay-guard.ts';
 export type { ReplayGuardOptions } from './replay-guard.ts';
 export { manifestSigningPayload, signManifest, verifyManifestSignature } from './manifest-signature.ts';

@@ -61,6 +61,10 @@ export const signedResultFieldsSchema = z.strictObject({
   sentAt: epochMsField,
   /** Optional: SHA-256 (hex) of the canonical JSON of what the site attests with the result (privacy spent, dataset commitment). */
   attestationSha256: sha256Field.optional(),
+  /** BFV contributions: SHA-256 (hex) of the public key the site encrypted under; the key holder refuses any other. */
+  publicKeySha256: sha256Field.optional(),
+  /** BFV contributions: SHA-256 (hex) of the canonical plan (@fedval/he planSha256) the site encrypted under. */
+  planSha256: sha256Field.optional(),
 }, must('an object'));
 export type SignedResultFields = Readonly<z.input<typeof signedResultFieldsSchema>>;
 
@@ -201,12 +205,18 @@ export function verifyChallengeResponse(
 
 /**
  * The bytes a site signs with a result: canonical JSON of
- * `{ domain: 'fedval/v1/result', studyId, roundId, siteId, contributionSha256, nonce, sentAt }`, plus `attestationSha256` when given.
+ * `{ domain: 'fedval/v1/result', studyId, roundId, siteId, contributionSha256, nonce, sentAt }`, plus `attestationSha256`,
+ * `publicKeySha256` and `planSha256` when given.
  */
 export function resultSignaturePayload(fields: SignedResultFields): Uint8Array {
   check(problemsOf(signedResultFieldsSchema, fields));
-  const { studyId, roundId, siteId, contributionSha256, nonce, sentAt, attestationSha256 } = fields;
-  return canonicalJsonBytes({ domain: RESULT_DOMAIN, studyId, roundId, siteId, contributionSha256, nonce, sentAt, ...(attestationSha256 !== undefined ? { attestationSha256 } : {}) });
+  const { studyId, roundId, siteId, contributionSha256, nonce, sentAt, attestationSha256, publicKeySha256, planSha256 } = fields;
+  return canonicalJsonBytes({
+    domain: RESULT_DOMAIN, studyId, roundId, siteId, contributionSha256, nonce, sentAt,
+    ...(attestationSha256 !== undefined ? { attestationSha256 } : {}),
+    ...(publicKeySha256 !== undefined ? { publicKeySha256 } : {}),
+    ...(planSha256 !== undefined ? { planSha256 } : {}),
+  });
 }
 
 /** The bytes a site signs to enroll: canonical JSON of `{ domain: 'fedval/v1/enroll', siteId, publicKey, enrollmentTokenSha256 }`. */

@@ -1,0 +1,92 @@
+// Gap 1 of issue 12 (independent review): an agent encrypted under whatever BFV public key the task carried, so a
+// coordinator that put its own key pair in the task decrypted that one site's exact statistics. Sites now pin the
+// privacy officer's key holder key (policy.key_holder_keys) and encrypt only under a public key the key holder's signed
+// study key statement vouches for; anything else is refused before any data is read and before any charge.
+import { generateSiteIdentity } from '@fedval/trust';
+import { decryptVector, EncryptedSum } from '@fedval/he';
+import type { HeContext } from '@fedval/he';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ScriptedCoordinator } from '../helpers/scripted-coordinator.ts';
+import { answerTo, bfvKeysFor, bfvRequest, hostileTask, keyStatementFor, scoredRows, siteBudget, startHostileSite } from './hostile-coordinator.ts';
+import type { HostileSite } from './hostile-coordinator.ts';
+
+const METRIC_SPEC = { task: 'binary', bins: 20 };
+
+/** What a holder of `secretKey` reads from one site's ciphertexts (summed alone, as any aggregate is made). */
+function decryptOne(context: HeContext, secretKey: Uint8Array, ciphertexts: Uint8Array[]): Float64Array {
+  const sum = new EncryptedSum(context);
+  sum.add({ ciphertexts });
+  return decryptVector(context, secretKey, sum.toEncryptedVector(), 1);
+}
+const PATIENTS = 120;
+
+describe("a coordinator substituting its own BFV public key for the key holder's", () => {
+  const coordinator = new ScriptedCoordinator();
+  const sites: HostileSite[] = [];
+  const contexts: { dispose(): void }[] = [];
+  afterAll(async () => {
+    for (const context of contexts) context.dispose();
+    await Promise.all(sites.map((site) => site.stop()));
+    await coordinator.close();
+  });
+
+  it('is refused with FEDVAL_ERR_AGENT_KEY_UNAUTHENTICATED (missing, forged, altered or mismatched statement): nothing is read, charged or sent', async () => {
+    const keyHolder = generateSiteIdentity(); // the privacy officer's signing key, pinned by the site
+    const operator = generateSiteIdentity(); // the coordinator operator's own Ed25519 key
+    const honest = await bfvKeysFor(METRIC_SPEC, undefined, 100_000);
+    const attacker = await bfvKeysFor(METRIC_SPEC, undefined, 100_000);
+    contexts.push(honest.context, attacker.context);
+    const site = startHostileSite(coordinator, 'site-a', {
+      csv: `score,status\n${scoredRows(PATIENTS).join('\n')}\n`,
+      policy: `require_dp: false, key_holder_keys: [${keyHolder.fingerprint}]`,
+    });
+    sites.push(site);
+    await coordinator.next((m) => m.type === 'hello');
+
+    const attempts = {
+      // The attacker's key with no statement at all.
+      'r-stripped': bfvRequest(attacker),
+      // The key holder's genuine statement (for the honest key) next to the attacker's key.
+      'r-mismatched': bfvRequest(attacker, keyStatementFor(keyHolder.privateKeyPem, honest)),
+      // A statement for the attacker's key, signed by the operator's own (unpinned) Ed25519 key.
+      'r-forged': bfvRequest(attacker, keyStatementFor(operator.privateKeyPem, attacker)),
+      // The genuine statement with its key hash changed to the attacker's key (the signature no longer verifies).
+      'r-altered': bfvRequest(attacker, (() => {
+        const genuine = keyStatementFor(keyHolder.privateKeyPem, honest);
+        const forgedHash = keyStatementFor(operator.privateKeyPem, attacker).statement.publicKeySha256;
+        return { ...genuine, statement: { ...genuine.statement, publicKeySha256: forgedHash } };
+      })()),
+    };
+    for (const [round, contribution] of Object.entries(attempts)) {
+      const { outcome, reply } = await answerTo(coordinator, hostileTask(round, { metricSpec: METRIC_SPEC, contribution }));
+      // What the attacker would learn on the vulnerable path: the site's exact statistics, decrypted with its own key.
+      const leaked =
+        reply.type === 'task.result' && reply.content.contribution.kind === 'bfv'
+          ? Math.max(...decryptOne(attacker.context, attacker.secretKey, reply.content.contribution.ciphertexts))
+          : null;
+      expect({ round, outcome, leaked }).toEqual({ round, outcome: 'FEDVAL_ERR_AGENT_KEY_UNAUTHENTICATED', leaked: null });
+      // Refused before the data was read: the site never accepted the task nor reported progress on it.
+      expect(coordinator.received.filter((m) => (m.type === 'task.accept' || m.type === 'task.progress') && m.content.roundId === round)).toEqual([]);
+    }
+    expect((await siteBudget(site)).rounds).toEqual([]);
+
+    // The key the key holder vouched for is served, and only the key holder's secret key opens it.
+    const served = await answerTo(coordinator, hostileTask('r-honest', { metricSpec: METRIC_SPEC, contribution: bfvRequest(honest, keyStatementFor(keyHolder.privateKeyPem, honest)) }));
+    expect(served.outcome).toBe('contributed');
+    if (served.reply.type !== 'task.result' || served.reply.content.contribution.kind !== 'bfv') throw new Error('expected an encrypted result');
+    const vector = decryptOne(honest.context, honest.secretKey, served.reply.content.contribution.ciphertexts);
+    expect(vector.reduce((sum, value) => sum + value, 0)).toBeGreaterThan(0);
+  }, 240_000);
+
+  it('a site with no key holder key pinned refuses every BFV task (FEDVAL_ERR_AGENT_POLICY_NO_KEY_HOLDER), before reading data', async () => {
+    const keyHolder = generateSiteIdentity();
+    const honest = await bfvKeysFor(METRIC_SPEC, undefined, 100_000);
+    contexts.push(honest.context);
+    const site = startHostileSite(coordinator, 'site-unpinned', { csv: `score,status\n${scoredRows(PATIENTS).join('\n')}\n`, policy: 'require_dp: false' });
+    sites.push(site);
+    await coordinator.next((m) => m.type === 'hello' && m.content.siteId === 'site-unpinned');
+    const { outcome } = await answerTo(coordinator, hostileTask('r-unpinned', { metricSpec: METRIC_SPEC, contribution: bfvRequest(honest, keyStatementFor(keyHolder.privateKeyPem, honest)) }));
+    expect(outcome).toBe('FEDVAL_ERR_AGENT_POLICY_NO_KEY_HOLDER');
+    expect((await siteBudget(site)).rounds).toEqual([]);
+  }, 120_000);
+});
