@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { cpus, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 
-const BENCHES = ['models-inference', 'he-bench', 'round-encryption', 'trust-overhead', 'preauth-memory', 'key-holder-verify', 'dp-sampler', 'dp-release', 'dp-utility'] as const;
+const BENCHES = ['models-inference', 'he-bench', 'round-encryption', 'trust-overhead', 'preauth-memory', 'key-holder-verify', 'dp-sampler', 'dp-release', 'dp-utility', 'secagg-primitives'] as const;
 
 const chosen = process.argv.slice(2);
 const unknown = chosen.filter((name) => !(BENCHES as readonly string[]).includes(name));

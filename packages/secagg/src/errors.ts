@@ -4,7 +4,6 @@ export const SECAGG_ERROR_MESSAGES = {
   FEDVAL_ERR_SECAGG_INVALID_KEY: 'not a raw 32-byte X25519 key',
   FEDVAL_ERR_SECAGG_LOW_ORDER_KEY: 'key agreement gave the all-zero secret (a low-order public key)',
   FEDVAL_ERR_SECAGG_INVALID_MODULUS: 'plaintext modulus must be an integer in [2, 2^64)',
-  FEDVAL_ERR_SECAGG_LENGTH_MISMATCH: 'vectors of different lengths',
   FEDVAL_ERR_SECAGG_INVALID_THRESHOLD: 'threshold is outside its allowed range',
   FEDVAL_ERR_SECAGG_TOO_FEW_SHARES: 'fewer shares than the threshold',
   FEDVAL_ERR_SECAGG_INVALID_SHARE: 'share is malformed (x outside [1, 65535] or y outside the field)',

@@ -3,7 +3,6 @@ export { SECAGG_LABEL } from './context.ts';
 export type { AgreementPurpose, PairContext } from './context.ts';
 export { agreeSecret, agreementPublicKey, generateAgreementKeyPair, x25519 } from './key-agreement.ts';
 export type { AgreementKeyPair } from './key-agreement.ts';
-export { hkdfSha256 } from './hkdf.ts';
 export { expandMask, MAX_MASK_LENGTH } from './prg.ts';
 export { centeredRepresentatives, liftToResidues } from './residues.ts';
 export { maskCorrection, maskVector, PAIRWISE_MASK_INFO, SELF_MASK_INFO, unmaskSum } from './masking.ts';

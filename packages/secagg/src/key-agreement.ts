@@ -1,5 +1,5 @@
 // key-agreement.ts — X25519 key pairs and pairwise secrets (RFC 7748 via node:crypto, HKDF-SHA256 per RFC 5869),
-// the key agreement of Bonawitz et al., "Practical Secure Aggregation for Privacy-Preserving Machine Learning", CCS 2017, §3.
+// the key agreement of Bonawitz et al., "Practical Secure Aggregation for Privacy-Preserving Machine Learning", CCS 2017.
 import { createPrivateKey, createPublicKey, diffieHellman } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { pairInfo, SECAGG_LABEL } from './context.ts';

@@ -133,19 +133,67 @@ function checkShares(shares: readonly Share[]): void {
   }
 }
 
-/** Lagrange basis values at `at` for the nodes xs: ℓ_i(at) = Π_{j≠i} (at − x_j)/(x_i − x_j) mod p. */
-function lagrangeBasis(xs: readonly bigint[], at: bigint): bigint[] {
-  return xs.map((xi, i) => {
-    let numerator = 1n;
-    let denominator = 1n;
-    for (let j = 0; j < xs.length; j++) {
-      if (j === i) continue;
-      const xj = xs[j] as bigint;
-      numerator = mod(numerator * (at - xj));
-      denominator = mod(denominator * (xi - xj));
-    }
-    return mod(numerator * inverse(denominator));
+/** Inverses of all values mod p with one modular inversion (Montgomery's trick); every value must be non-zero mod p. */
+function batchInverse(values: readonly bigint[]): bigint[] {
+  const prefix: bigint[] = new Array<bigint>(values.length);
+  let running = 1n;
+  for (let i = 0; i < values.length; i++) {
+    prefix[i] = running;
+    running = mod(running * (values[i] as bigint));
+  }
+  let inv = inverse(running);
+  const out: bigint[] = new Array<bigint>(values.length);
+  for (let i = values.length - 1; i >= 0; i--) {
+    out[i] = mod(inv * (prefix[i] as bigint));
+    inv = mod(inv * (values[i] as bigint));
+  }
+  return out;
+}
+
+/** The barycentric weights w_i = 1 / Π_{j≠i} (x_i − x_j) mod p of a set of nodes. */
+interface LagrangeNodes {
+  xs: bigint[];
+  weights: bigint[];
+}
+
+const NODE_CACHE_SIZE = 8;
+const nodeCache = new Map<string, LagrangeNodes>();
+
+/** Weights for the nodes, cached for the last few node sets (an unmasking combines every site's secret over the same responders). */
+function lagrangeNodes(xs: readonly number[]): LagrangeNodes {
+  const key = xs.join(',');
+  const cached = nodeCache.get(key);
+  if (cached) return cached;
+  const big = xs.map(BigInt);
+  const denominators = big.map((xi, i) => {
+    let d = 1n;
+    for (let j = 0; j < big.length; j++) if (j !== i) d = mod(d * (xi - (big[j] as bigint)));
+    return d;
   });
+  const nodes = { xs: big, weights: batchInverse(denominators) };
+  if (nodeCache.size >= NODE_CACHE_SIZE) nodeCache.delete(nodeCache.keys().next().value as string);
+  nodeCache.set(key, nodes);
+  return nodes;
+}
+
+/**
+ * f(at) of the polynomial through (x_i, y_i), `at` not a node: Σ y_i·w_i·Π_{j≠i} (at − x_j) (Lagrange interpolation
+ * with barycentric weights w_i; Berrut and Trefethen, SIAM Review 46(3), 2004, §3), the products Π_{j≠i} taken from
+ * prefix and suffix products, so no inversion is needed.
+ */
+function interpolateAt(nodes: LagrangeNodes, ys: readonly bigint[], at: bigint): bigint {
+  const n = nodes.xs.length;
+  const differences = nodes.xs.map((x) => mod(at - x));
+  const suffix = new Array<bigint>(n + 1);
+  suffix[n] = 1n;
+  for (let i = n - 1; i >= 0; i--) suffix[i] = mod((suffix[i + 1] as bigint) * (differences[i] as bigint));
+  let prefix = 1n;
+  let sum = 0n;
+  for (let i = 0; i < n; i++) {
+    sum += mod((ys[i] as bigint) * (nodes.weights[i] as bigint)) * mod(prefix * (suffix[i + 1] as bigint));
+    prefix = mod(prefix * (differences[i] as bigint));
+  }
+  return mod(sum);
 }
 
 /**
@@ -160,13 +208,9 @@ export function combineShares(shares: readonly Share[], threshold: number): Uint
   }
   if (shares.length < threshold) throw new SecaggError('FEDVAL_ERR_SECAGG_TOO_FEW_SHARES', `${shares.length} shares, threshold ${threshold}`);
   const base = shares.slice(0, threshold);
-  const xs = base.map((s) => BigInt(s.x));
-  const interpolate = (at: bigint): bigint => {
-    const basis = lagrangeBasis(xs, at);
-    let sum = 0n;
-    for (let i = 0; i < base.length; i++) sum += (base[i] as Share).y * (basis[i] as bigint);
-    return mod(sum);
-  };
+  const nodes = lagrangeNodes(base.map((share) => share.x));
+  const ys = base.map((share) => share.y);
+  const interpolate = (at: bigint): bigint => interpolateAt(nodes, ys, at);
   for (const extra of shares.slice(threshold)) {
     if (interpolate(BigInt(extra.x)) !== extra.y) throw new SecaggError('FEDVAL_ERR_SECAGG_INCONSISTENT_SHARES', `share x = ${extra.x} is off the polynomial`);
   }

@@ -1,6 +1,6 @@
 // share-transport.ts — a site's Shamir shares for one peer, sealed with AES-256-GCM (NIST SP 800-38D) under the pair's
-// 'share-transport' secret, the AAD binding study, round, sender and recipient (Bonawitz et al., CCS 2017, §4 Round 1:
-// "AE.enc(KA.agree(c_u^SK, c_v^PK), u ‖ v ‖ s_{u,v}^SK ‖ b_{u,v})").
+// 'share-transport' secret, the AAD binding study, round, sender and recipient (Bonawitz et al., CCS 2017, Round 1
+// ShareKeys: u ‖ v ‖ the shares of s_u^SK and b_u, authenticated-encrypted under KA.agree(c_u^SK, c_v^PK)).
 //
 // Format: sealed = nonce (12 bytes) ‖ ciphertext (135 bytes) ‖ tag (16 bytes) = 163 bytes, where the plaintext is
 //   0x01 (format version) ‖ x (uint16 big-endian) ‖ y of the self-mask-seed share (66 bytes big-endian)

@@ -21,7 +21,7 @@ export function canonicalSiteOrder(siteIds: readonly string[]): string[] {
 }
 
 /**
- * The sign with which site `self` adds the mask it shares with `peer` (Bonawitz et al. 2017, §4:
+ * The sign with which site `self` adds the mask it shares with `peer` (Bonawitz et al. 2017:
  * p_{u,v} = Δ_{u,v}·PRG(s_{u,v}) with Δ = +1 when u < v and −1 when u > v), so each pair's two masks cancel.
  */
 export function pairwiseSign(self: string, peer: string): 1 | -1 {

@@ -1,11 +1,12 @@
 // threshold.ts — the Shamir threshold of a round: its safe default and the bounds every site checks
-// (Bonawitz et al., "Practical Secure Aggregation for Privacy-Preserving Machine Learning", CCS 2017, §6 and Appendix A).
+// (Bonawitz et al., "Practical Secure Aggregation for Privacy-Preserving Machine Learning", CCS 2017, security analysis).
 import { SecaggError } from './errors.ts';
 
 /**
- * The default threshold for n sites: max(⌊2n/3⌋ + 1, minSites), at most n. With the consistency check
- * (every site signs the masked set), Bonawitz et al. prove security against a malicious server colluding with
- * n_C sites when 2t > n + n_C; t = ⌊2n/3⌋ + 1 tolerates n_C < n/3 colluding sites and up to n − t < n/3 dropouts.
+ * The default threshold for n sites: max(⌊2n/3⌋ + 1, minSites), at most n. Since an honest site reveals, per site,
+ * a share of one secret only, a malicious server colluding with n_C sites needs 2t ≤ n + n_C to reconstruct both
+ * secrets of one honest site (README, "Threshold"); t = ⌊2n/3⌋ + 1 keeps 2t > n + n_C for every n_C < n/3 and
+ * tolerates n − t < n/3 dropouts, the active-adversary setting of Bonawitz et al. (2017, with the consistency check).
  */
 export function defaultThreshold(sites: number, minSites = 1): number {
   if (!Number.isSafeInteger(sites) || sites < 1) throw new SecaggError('FEDVAL_ERR_SECAGG_INVALID_ARGUMENT', 'sites must be a positive integer');
@@ -17,7 +18,7 @@ export function defaultThreshold(sites: number, minSites = 1): number {
 /**
  * Checks a study's threshold t for n sites against a site's policy.min_sites: minSites ≤ t ≤ n and 2t > n. The
  * last bound is the floor below which a malicious server can split the sites into two groups, ask one for a
- * site's self-mask share and the other for its agreement-key share, and unmask it alone (Bonawitz et al. 2017, §6);
+ * site's self-mask share and the other for its agreement-key share, and unmask it alone (cf. Bonawitz et al. 2017);
  * it also means at least minSites masked sites are needed before anything can be unmasked. Returns t.
  */
 export function validateThreshold(threshold: number, sites: number, minSites = 1): number {

@@ -1,6 +1,6 @@
 // unmasking.ts — which shares a surviving site reveals in the unmasking round, and the per-round memory that stops it
-// from ever revealing both secrets of one site (Bonawitz et al., CCS 2017, §4 Round 4: b_{v,u} for v ∈ U3, s^SK_{v,u} for
-// v ∈ U2 \ U3, "never both"; the security argument of §6 rests on it).
+// from ever revealing both secrets of one site (Bonawitz et al., CCS 2017, Round 4 Unmasking: b_{v,u} for v ∈ U3, s^SK_{v,u} for
+// v ∈ U2 \ U3, never both for one v; their security argument rests on it).
 import { SecaggError } from './errors.ts';
 import { canonicalSiteOrder } from './site-order.ts';
 
@@ -95,7 +95,7 @@ export function decideUnmasking(input: UnmaskingInput): UnmaskingDecision {
   if (contradicted.length > 0) {
     throw new SecaggError('FEDVAL_ERR_SECAGG_CONTRADICTS_REVEALED', `${contradicted.length} site(s), e.g. ${contradicted[0]?.siteId} was revealed as ${memory.revealed[contradicted[0]?.siteId as string]}`);
   }
-  const revealed: Record<string, RevealKind> = { ...memory.revealed };
-  for (const { siteId, kind } of reveal) revealed[siteId] = kind;
+  // Object.fromEntries defines own properties, so even a site id such as "__proto__" is recorded, never a prototype.
+  const revealed: Record<string, RevealKind> = Object.fromEntries([...Object.entries(memory.revealed), ...reveal.map(({ siteId, kind }) => [siteId, kind] as const)]);
   return { reveal, memory: Object.freeze({ revealed: Object.freeze(revealed) }) };
 }
