@@ -49,13 +49,15 @@ async function measure(n: number, dropouts: number) {
     const encrypted = encryptVector(he, publicKey, vector);
     const encryptMs = median3(() => encryptVector(he, publicKey, vector));
     const resultBytes = bytesOf(createMessage('task.result', { roundId: ROUND, contribution: { kind: 'bfv', ciphertexts: encrypted.ciphertexts.map((c) => new Uint8Array(c)) }, contributionSha256: 'ab'.repeat(32) }));
+    // One fresh encryption per site: the same ciphertext added n times would add its noise coherently.
+    const contributions = Array.from({ length: n - dropouts }, (_, i) => (i === 0 ? encrypted : encryptVector(he, publicKey, vector)));
     const addMs = median3(() => {
       const sum = new EncryptedSum(he);
-      for (let i = 0; i < n - dropouts; i++) sum.add(encrypted);
+      for (const contribution of contributions) sum.add(contribution);
       return sum.toEncryptedVector();
     });
     const plainSum = new EncryptedSum(he);
-    for (let i = 0; i < n - dropouts; i++) plainSum.add(encrypted);
+    for (const contribution of contributions) plainSum.add(contribution);
     decryptVector(he, secretKey, plainSum.toEncryptedVector(), n - dropouts);
     const decryptMs = median3(() => decryptVector(he, secretKey, plainSum.toEncryptedVector(), n - dropouts));
 
