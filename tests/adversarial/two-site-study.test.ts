@@ -44,15 +44,22 @@ describe('a study over two sites', () => {
 
   it('is not decrypted by the key holder where the operator lowered the coordinator floor', async () => {
     deployment = await startDeployment(['site-0', 'site-1'], { minReleaseSites: 1, enrolledSites: ['site-0', 'site-1'] });
-    // Enrolled sites on the key holder's roster: their contributions verify, so only the release minimum refuses them.
-    await deployment.startEnrolledAgent('site-0', siteFile(deployment.dir, 'site-0', 0, 300), { label: 'status' });
-    await deployment.startEnrolledAgent('site-1', siteFile(deployment.dir, 'site-1', 300, 686), { label: 'status' });
+    // Enrolled sites on the key holder's roster whose administrators accept sums of 2 (policy.min_sites): their
+    // contributions verify, so only the key holder's release minimum refuses them.
+    await deployment.startEnrolledAgent('site-0', siteFile(deployment.dir, 'site-0', 0, 300), { label: 'status', policy: 'min_sites: 2' });
+    await deployment.startEnrolledAgent('site-1', siteFile(deployment.dir, 'site-1', 300, 686), { label: 'status', policy: 'min_sites: 2' });
     await waitForSites(deployment, ['site-0', 'site-1']);
     const study = await deployment.api('POST', '/api/studies', { ...STUDY, sites: ['site-0', 'site-1'] });
     expect(study.status).toBe(201);
     const keys = join(deployment.dir, 'keys');
     const keyHolder = { env: { FEDVAL_API_TOKEN: deployment.apiTokens.privacy_officer } };
-    expect((await runCli('fedval', ['keys', 'init', '--coordinator', deployment.url, '--study', study.body.study_id, '--out', keys, '--signing-key', deployment.keyHolderSigningKey, '--roster', deployment.writeRoster(['site-0', 'site-1'])], keyHolder)).code).toBe(0);
+    const init = ['keys', 'init', '--coordinator', deployment.url, '--study', study.body.study_id, '--out', keys, '--signing-key', deployment.keyHolderSigningKey, '--roster', deployment.writeRoster(['site-0', 'site-1'])];
+    // The privacy officer's own minimum (--min-sites, default 3) refuses the study's lowered one before any key is made.
+    const lowered = await runCli('fedval', init, keyHolder);
+    expect(lowered.code).toBe(1);
+    expect(lowered.stderr).toContain('FEDVAL_ERR_CLI_RELEASE_POLICY');
+    // A privacy officer who accepts 2 when the keys are made still gets no decryption below the decrypt default of 3.
+    expect((await runCli('fedval', [...init, '--min-sites', '2'], keyHolder)).code).toBe(0);
     const round = await deployment.api('POST', `/api/studies/${study.body.study_id}/rounds`);
     expect((await waitForRoundClosed(deployment, round.body.round_id)).state).toBe('aggregated');
     const refused = await runCli('fedval', ['decrypt', '--coordinator', deployment.url, '--round', round.body.round_id, '--keys', keys], keyHolder);
