@@ -69,7 +69,7 @@ describe('a coordinator lying in a securely aggregated round', () => {
         'site_id: site-a',
         'data: { path: ./data.csv, label: { column: status } }',
         'data_dir: ./state',
-        `policy: { require_dp: false, key_holder_keys: [${keyHolder.fingerprint}] }`,
+        `policy: { require_dp: false, min_sites: 2, key_holder_keys: [${keyHolder.fingerprint}] }`,
         'limits: { reconnect_initial_ms: 100, reconnect_max_ms: 400 }',
         'log_level: warn',
       ].join('\n'),
@@ -82,7 +82,7 @@ describe('a coordinator lying in a securely aggregated round', () => {
       studyId: STUDY,
       planSha256: planSha256(keys.plan),
       publicKeySha256: createHash('sha256').update(keys.publicKey).digest('hex'),
-      minSites: 3,
+      minSites: 2,
       roster,
       rosterSha256: 'b'.repeat(64),
       issuedAt: Date.now(),
@@ -94,7 +94,7 @@ describe('a coordinator lying in a securely aggregated round', () => {
       scorer: { kind: 'score_column', columns: ['score'] },
       contribution: { kind: 'bfv', plan: keys.plan, publicKey: keys.publicKey, keyStatement },
       deadline: Date.now() + 120_000,
-      secureAggregation: { threshold: 3 },
+      secureAggregation: { threshold: 2 },
     } as never);
     coordinator.send(task);
     const advertised = (await coordinator.next((m) => m.type === 'secagg.advertise' || m.type === 'task.refuse', 60_000)) as MessageOf<'secagg.advertise'>;
@@ -103,7 +103,7 @@ describe('a coordinator lying in a securely aggregated round', () => {
     // site-b and site-c: honest peers, as real sessions.
     const rosterMap = new Map(roster.map((site) => [site.siteId, site.fingerprint]));
     const peers = [1, 2].map(
-      (i) => new SecureAggregationSession({ studyId: STUDY, roundId: ROUND, siteId: SITES[i]!, threshold: 3, siteKey: createPrivateKey(identities[i]!.privateKeyPem), minSites: 3, roster: rosterMap }),
+      (i) => new SecureAggregationSession({ studyId: STUDY, roundId: ROUND, siteId: SITES[i]!, threshold: 2, siteKey: createPrivateKey(identities[i]!.privateKeyPem), minSites: 2, roster: rosterMap }),
     );
     const advertisements: KeyAdvertisement[] = [advertised.content.advertisement, ...peers.map((peer) => peer.advertisement())];
     coordinator.send(createMessage('secagg.keys', { roundId: ROUND, advertisements }));
@@ -118,8 +118,10 @@ describe('a coordinator lying in a securely aggregated round', () => {
     peers[1]!.receiveShares([from('site-a', 'site-c'), from('site-b', 'site-c')]);
     const result = (await coordinator.next((m) => m.type === 'task.result' || m.type === 'task.refuse', 60_000)) as MessageOf<'task.result'>;
     expect(result.type, JSON.stringify(result.content)).toBe('task.result');
-    expect(result.content.attestation?.secure_aggregation).toEqual({ threshold: 3, peers: ['site-b', 'site-c'] });
+    expect(result.content.attestation?.secure_aggregation).toEqual({ threshold: 2, peers: ['site-b', 'site-c'] });
 
+    // Threshold 2 of 3 (the sites' policy.min_sites is 2): a survivor set of two is large enough, so only the rule that
+    // a live site is never reported dropped stands between the coordinator and lie 1.
     // Lie 1: the live site-a reported dropped (the coordinator would then collect its mask key from the others and
     // still hold its self-mask seed's shares): refused, nothing signed.
     const dropped = await ask(createMessage('secagg.survivors', { roundId: ROUND, survivors: ['site-b', 'site-c'] }), 'secagg.consistency');
@@ -135,11 +137,11 @@ describe('a coordinator lying in a securely aggregated round', () => {
     expect(resigned.type === 'error' && resigned.error.code).toBe('FEDVAL_ERR_AGENT_SECAGG_REFUSED');
     const otherSet = await ask(createMessage('secagg.unmask', { roundId: ROUND, survivors: ['site-a', 'site-b'], signatures }), 'secagg.reveal');
     expect(otherSet.type === 'error' && otherSet.error.code).toBe('FEDVAL_ERR_AGENT_SECAGG_REFUSED');
-    const tooFew = await ask(createMessage('secagg.unmask', { roundId: ROUND, survivors: SITES, signatures: signatures.slice(0, 2) }), 'secagg.reveal');
+    const tooFew = await ask(createMessage('secagg.unmask', { roundId: ROUND, survivors: SITES, signatures: signatures.slice(0, 1) }), 'secagg.reveal');
     expect(tooFew.type === 'error' && tooFew.error.code).toBe('FEDVAL_ERR_AGENT_SECAGG_REFUSED');
     // A forged signature (site-c's record, signed by site-b's key) does not count either.
     const forged = { ...peers[0]!.signSurvivors(SITES), site_id: 'site-c' };
-    const forgedSet = await ask(createMessage('secagg.unmask', { roundId: ROUND, survivors: SITES, signatures: [signatures[0]!, signatures[1]!, forged] }), 'secagg.reveal');
+    const forgedSet = await ask(createMessage('secagg.unmask', { roundId: ROUND, survivors: SITES, signatures: [signatures[0]!, forged] }), 'secagg.reveal');
     expect(forgedSet.type === 'error' && forgedSet.error.code).toBe('FEDVAL_ERR_AGENT_SECAGG_REFUSED');
 
     // The honest request: shares of every survivor's self-mask seed, never of a mask key.
