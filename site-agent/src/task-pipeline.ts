@@ -237,6 +237,7 @@ export class TaskPipeline {
     }
     if (earlier) return this.#resendContribution(requestId, earlier, task, log);
     const refuse = (error: unknown): void => {
+      this.#secagg.delete(roundId);
       const reason = agentWireError(error);
       this.#recordQuietly({ action: 'task.refused', object, reason: reason.code, details: { study: task.studyId, code: reason.code } });
       // The site's own log keeps the full detail (a data file's line number stays here); the wire gets `reason`.
