@@ -64,6 +64,7 @@ describe('coordinator error codes', () => {
       'FEDVAL_ERR_COORD_SECAGG_INVALID',
       'FEDVAL_ERR_COORD_SITE_DROPPED',
       'FEDVAL_ERR_COORD_SECAGG_THRESHOLD',
+      'FEDVAL_ERR_COORD_SECAGG_TIMEOUT',
       'FEDVAL_ERR_COORD_USAGE',
     ]);
   });

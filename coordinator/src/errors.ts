@@ -70,6 +70,7 @@ export const COORD_ERRORS = {
   FEDVAL_ERR_COORD_SECAGG_INVALID: ['the secure-aggregation record is malformed, names another round or site, or its signature does not verify', 400],
   FEDVAL_ERR_COORD_SITE_DROPPED: ['the site dropped out of a securely aggregated round', 410],
   FEDVAL_ERR_COORD_SECAGG_THRESHOLD: ['the secure-aggregation threshold must be at least the release minimum and at most the number of sites', 400],
+  FEDVAL_ERR_COORD_SECAGG_TIMEOUT: ['the site did not answer a secure-aggregation phase in time (limits.secagg_phase_timeout_ms) and was dropped from the round', 408],
   // command line
   FEDVAL_ERR_COORD_USAGE: ['invalid command-line arguments', 400],
 } as const satisfies Record<string, readonly [string, number]>;

@@ -54,6 +54,8 @@ interface OpenRound {
   sites: Map<string, { status: RoundSiteStatus; code: string | null }>;
   /** Secure aggregation's phases, for a round that uses it. */
   secagg: SecureAggregationRound | null;
+  /** Fires when the current secure-aggregation phase has waited `secaggPhaseTimeoutMs`; null without secure aggregation. */
+  phaseTimer: NodeJS.Timeout | null;
 }
 
 const TERMINAL_SITE_STATUSES: readonly RoundSiteStatus[] = ['contributed', 'refused', 'invalid'];
@@ -68,7 +70,15 @@ export interface RoundRunnerOptions {
   audit: AuditRecorder;
   /** Enrolled sites' keys: their results must carry a valid, fresh signature. Default: no site is enrolled. */
   identities?: SiteIdentities;
+  /**
+   * How long a secure-aggregation phase waits for the sites still in it, in milliseconds; then they are dropped and the
+   * round goes on if at least the threshold remain, else fails. Default 60000 ms (`limits.secagg_phase_timeout_ms`).
+   */
+  secaggPhaseTimeoutMs?: number;
 }
+
+/** Default of `secaggPhaseTimeoutMs` (and of the coordinator's `limits.secagg_phase_timeout_ms`). */
+export const DEFAULT_SECAGG_PHASE_TIMEOUT_MS = 60_000; // 1 min
 
 /**
  * Runs every open round of this process. In-memory state is authoritative while a round is open;
@@ -81,6 +91,7 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
   readonly #log: FastifyBaseLogger;
   readonly #audit: AuditRecorder;
   readonly #identities: SiteIdentities;
+  readonly #secaggPhaseTimeoutMs: number;
   readonly #open = new Map<string, OpenRound>();
   #writes: Promise<void> = Promise.resolve();
   #closed = false;
@@ -93,6 +104,7 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
     this.#log = options.log;
     this.#audit = options.audit;
     this.#identities = options.identities ?? new SiteIdentities();
+    this.#secaggPhaseTimeoutMs = options.secaggPhaseTimeoutMs ?? DEFAULT_SECAGG_PHASE_TIMEOUT_MS;
   }
 
   /** Opens a round of a study and dispatches its task to every study site that is connected. `actor` is who started it, for the audit trail. */
@@ -144,6 +156,7 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
       task,
       sites: new Map(study.sites.map((siteId) => [siteId, { status: 'pending', code: null }])),
       secagg: secureAggregation ? new SecureAggregationRound({ threshold: secureAggregation.threshold, studyId: study.id, roundId: id, sites: study.sites }) : null,
+      phaseTimer: null,
     };
     round.timer.unref();
     this.#open.set(id, round);
@@ -177,6 +190,7 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
     }
     this.#log.info({ roundId: id, studyId: study.id, sites: study.sites.length, quorum: study.quorum, deadlineAt }, 'round opened');
     for (const siteId of study.sites) this.#dispatch(round, siteId);
+    this.#armPhaseTimer(round);
     return { roundId: id, state: round.state };
   }
 
@@ -273,7 +287,40 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
           return;
       }
       this.#audit({ actor: 'coordinator', action: `secagg.${outbox.kind}_sent`, object: `round:${roundId}`, details: { phase: secagg.phase } });
+      this.#armPhaseTimer(round);
     }
+  }
+
+  /** Starts the clock of the round's current secure-aggregation phase (replacing the previous phase's). */
+  #armPhaseTimer(round: OpenRound): void {
+    if (!round.secagg) return;
+    if (round.phaseTimer) clearTimeout(round.phaseTimer);
+    const phase = round.secagg.phase;
+    round.phaseTimer = setTimeout(() => this.#onPhaseTimeout(round.id, phase), this.#secaggPhaseTimeoutMs);
+    round.phaseTimer.unref();
+  }
+
+  /**
+   * A secure-aggregation phase waited its full timeout: every site it still waits for (never connected, stalled, or
+   * silent) is dropped as if it had disconnected, and the round goes on with the rest, or fails below the threshold.
+   */
+  #onPhaseTimeout(roundId: string, phase: string): void {
+    const round = this.#open.get(roundId);
+    const secagg = round?.secagg;
+    if (!round || !secagg || secagg.phase !== phase) return;
+    for (const siteId of secagg.awaited()) {
+      secagg.markOut(siteId);
+      this.#audit({ actor: 'coordinator', action: 'secagg.site_timed_out', object: `round:${round.id}`, details: { site: siteId, phase, timeout_ms: this.#secaggPhaseTimeoutMs } });
+      const status = round.sites.get(siteId)?.status;
+      if (status !== undefined && (status === 'pending' || OUTSTANDING_SITE_STATUSES.includes(status))) {
+        // A site that has not sent its masked input is told to stop (its input would be refused now). One that did is
+        // a survivor whose input stays in the sum: it is not cancelled.
+        if (status !== 'pending') this.#channel.send(siteId, createMessage('task.cancel', { roundId: round.id, reason: coordinatorWireError(new CoordinatorError('FEDVAL_ERR_COORD_SECAGG_TIMEOUT')) }));
+        this.#setSite(round, siteId, { status: 'invalid', code: 'FEDVAL_ERR_COORD_SECAGG_TIMEOUT' });
+      }
+      this.#log.info({ roundId: round.id, siteId, phase }, 'site timed out in a secure-aggregation phase; dropped from the round');
+    }
+    this.#advanceSecagg(round);
   }
 
   /** Handles a task.* message from an authenticated site; throws a CoordinatorError to be sent back as an error reply. */
@@ -453,6 +500,7 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
   /** `secaggProblem`: why secure aggregation could not complete (the round fails). */
   #close(round: OpenRound, cause: 'settled' | 'deadline' | 'coordinator_stopped', secaggProblem?: string): void {
     clearTimeout(round.timer);
+    if (round.phaseTimer) clearTimeout(round.phaseTimer);
     this.#open.delete(round.id);
     const cancelCode: CoordinatorErrorCode = cause === 'deadline' ? 'FEDVAL_ERR_COORD_ROUND_DEADLINE' : 'FEDVAL_ERR_COORD_ROUND_CLOSED';
     const secaggFailed = round.secagg !== null && round.secagg.phase !== 'done';

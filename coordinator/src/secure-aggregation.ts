@@ -73,6 +73,28 @@ export class SecureAggregationRound {
     return this.#out.has(siteId);
   }
 
+  /**
+   * The sites the current phase still waits for (in it, not out, not yet answered): those a per-phase timeout drops.
+   * Empty once the round is done.
+   */
+  awaited(): string[] {
+    const missing = (sites: readonly string[], done: (site: string) => boolean): string[] => sites.filter((site) => !this.#out.has(site) && !done(site));
+    switch (this.phase) {
+      case 'advertise':
+        return missing(this.#sites, (site) => this.#advertisements.has(site));
+      case 'share':
+        return missing(this.advertised, (site) => this.#shares.has(site));
+      case 'input':
+        return missing(this.#shared, (site) => this.#contributed.has(site));
+      case 'consistency':
+        return missing(this.#survivors, (site) => this.#consistency.has(site));
+      case 'unmask':
+        return missing(this.#signers, (site) => this.#reveals.has(site));
+      case 'done':
+        return [];
+    }
+  }
+
   /** AdvertiseKeys: a site's signed keys; `enrolledKey` is the key the coordinator enrolled for it (sites check the roster). */
   addAdvertisement(siteId: string, advertisement: KeyAdvertisement, enrolledKey: string | undefined): void {
     this.#expect('advertise', siteId, this.#sites);

@@ -76,6 +76,13 @@ const configSchema = z.strictObject({
       /** Refuse any task whose release carries no differential-privacy noise. */
       require_dp: z.boolean().default(true),
       /**
+       * Refuse an encrypted (bfv) task that is not securely aggregated, before any data is read
+       * (FEDVAL_ERR_AGENT_POLICY_REQUIRES_SECAGG): without the masks, whoever holds the secret key together with this
+       * site's ciphertext reads this site's vector, protected by its own noise share only. Default true; a coordinator
+       * cannot turn the masking off for this site.
+       */
+      require_secure_aggregation: z.boolean().default(true),
+      /**
        * Which model bundles run. `manual`: bundles signed by a trusted sponsor key run, any other signed bundle waits
        * for `fedval-agent approve`. `allow_list`: only bundles signed by a trusted sponsor key run. `any`: unsigned
        * bundles run too (testing only). A signature that does not verify is refused under every setting.

@@ -24,6 +24,7 @@ export const AGENT_ERROR_MESSAGES = {
   FEDVAL_ERR_AGENT_UNAUTHORIZED: 'coordinator refused the site credentials',
   FEDVAL_ERR_AGENT_LEDGER: 'the privacy ledger cannot be read or written',
   FEDVAL_ERR_AGENT_POLICY_REQUIRES_DP: 'site policy requires differential privacy for every release',
+  FEDVAL_ERR_AGENT_POLICY_REQUIRES_SECAGG: 'site policy requires secure aggregation for every encrypted contribution (policy.require_secure_aggregation)',
   FEDVAL_ERR_AGENT_REPLACED: 'coordinator closed this connection for a newer one of the same site',
   FEDVAL_ERR_AGENT_MODEL_SIGNATURE: 'model bundle is unsigned or its sponsor signature does not verify',
   FEDVAL_ERR_AGENT_MODEL_UNTRUSTED: 'model bundle is signed by a sponsor key the site does not trust',

@@ -37,14 +37,19 @@ export interface StudyRoutesOptions {
 const READERS = ['sponsor', 'privacy_officer', 'auditor', 'admin'] as const;
 
 /**
- * A study's secure aggregation: `secure_aggregation: { threshold? }` turns it on for a bfv study (absent or `false`: off).
+ * A study's secure aggregation: on by default for a bfv study of at least two sites (absent, or `{ threshold? }`); only
+ * an explicit `false` turns it off, and sites refuse such a study's tasks unless their policy.require_secure_aggregation
+ * is false. A plaintext study (the test seam) has none; asking for it there is refused.
  * The threshold defaults to @fedval/secagg defaultThreshold (max(⌊2n/3⌋ + 1, release minimum), Bonawitz et al. 2017);
  * it must lie in [release minimum, sites], since every site refuses a threshold below its own policy.min_sites.
  */
 function secureAggregationOf(request: { threshold?: number | undefined } | false | undefined, contribution: 'bfv' | 'plaintext', minSites: number, sites: number): { threshold: number } | null {
-  if (request === undefined || request === false) return null;
+  if (request === false) return null;
+  // The default: masking needs two sites at least (a one-site study exists only where min_release_sites was lowered to 1).
+  if (request === undefined && (contribution !== 'bfv' || sites < 2)) return null;
+  const asked = request ?? {};
   if (contribution !== 'bfv') throw new CoordinatorError('FEDVAL_ERR_COORD_SECAGG_THRESHOLD', 'secure aggregation needs bfv contributions');
-  const threshold = request.threshold ?? defaultThreshold(sites, Math.min(minSites, sites));
+  const threshold = asked.threshold ?? defaultThreshold(sites, Math.min(minSites, sites));
   if (threshold < minSites || threshold > sites || threshold < 2) {
     throw new CoordinatorError('FEDVAL_ERR_COORD_SECAGG_THRESHOLD', `threshold ${threshold}, release minimum ${minSites}, ${sites} sites`);
   }

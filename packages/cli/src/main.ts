@@ -38,7 +38,8 @@ withPrivacyOptions(
   ),
 )
   .option('--plaintext-contributions', 'test seam: sites send unencrypted statistics vectors instead of ciphertexts')
-  .option('--secure-aggregation', 'mask every site\'s contribution under the encryption (Bonawitz et al. double masking)')
+  .option('--secure-aggregation', 'the default: mask every site\'s contribution under the encryption (Bonawitz et al. double masking); accepted for older scripts')
+  .option('--no-secure-aggregation', 'send unmasked encrypted contributions (the generated site policies allow it)')
   .option('--secagg-threshold <n>', 'secure aggregation: sites that must reveal shares to unmask the sum (default: the coordinator\'s)', decimal('--secagg-threshold'))
   .option('--drop-site <name>', 'secure aggregation: this site\'s agent stops after the key exchange, before sending its contribution; repeatable', collect, [])
   .option('--work-dir <dir>', 'keep configs, logs and databases here (default: a temporary directory, removed)')
@@ -57,7 +58,7 @@ withPrivacyOptions(
       metricSpec,
       workDir: options.workDir,
       contribution: options.plaintextContributions ? 'plaintext' : 'bfv',
-      secureAggregation: options.secureAggregation || options.dropSite.length > 0 ? { threshold: options.secaggThreshold } : false,
+      secureAggregation: options.secureAggregation === false ? false : { threshold: options.secaggThreshold },
       dropSites: options.dropSite,
       noDp: !options.dp,
       epsilon: options.epsilon,

@@ -43,8 +43,9 @@ export interface SimulationOptions {
   /** Release policy: fewest contributions to decrypt. Default: 3, or the number of sites when fewer. */
   minSites?: number | undefined;
   /**
-   * Secure aggregation of the bfv round (Bonawitz et al. double masking): `{ threshold? }` turns it on (threshold default:
-   * the coordinator's), `false` or absent leaves it off.
+   * Secure aggregation of the bfv round (Bonawitz et al. double masking): on by default (absent or `{ threshold? }`,
+   * threshold default: the coordinator's); `false` turns it off, and the generated site policies then allow unmasked
+   * encrypted contributions (policy.require_secure_aggregation: false). Plaintext rounds have none.
    */
   secureAggregation?: { threshold?: number | undefined } | false | undefined;
   /**
@@ -88,7 +89,10 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   if (new Set(names).size !== names.length) throw new CliError('FEDVAL_ERR_CLI_USAGE', 'site names must be unique');
   const dropSites = options.dropSites ?? [];
   if (dropSites.some((name) => !names.includes(name))) throw new CliError('FEDVAL_ERR_CLI_USAGE', `--drop-site names a site that is not simulated: ${dropSites.filter((name) => !names.includes(name)).join(', ')}`);
-  if (dropSites.length > 0 && !options.secureAggregation) throw new CliError('FEDVAL_ERR_CLI_USAGE', '--drop-site needs secure aggregation (--secure-aggregation)');
+  const contribution = options.contribution ?? 'bfv';
+  // On by default for encrypted rounds of two sites or more (the coordinator's default too); one site has nothing to mask with.
+  const secureAggregation = contribution === 'bfv' && options.secureAggregation !== false && names.length >= 2 ? (options.secureAggregation ?? {}) : null;
+  if (dropSites.length > 0 && !secureAggregation) throw new CliError('FEDVAL_ERR_CLI_USAGE', '--drop-site needs secure aggregation (encrypted contributions, two sites or more, no --no-secure-aggregation)');
   const workDir = options.workDir ? resolve(options.workDir) : await mkdtemp(join(tmpdir(), 'fedval-simulate-'));
   await mkdir(workDir, { recursive: true });
   const log = options.onLog ?? (() => {});
@@ -131,7 +135,6 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     // The user of a simulation is every site's administrator and chose the model: its signer is trusted; an unsigned
     // bundle runs under the agents' testing-only `any` policy.
     const modelPolicy = options.scorer.kind === 'model' ? await simulationModelPolicy(options.scorer.dir) : {};
-    const contribution = options.contribution ?? 'bfv';
     const minSites = options.minSites ?? Math.min(3, names.length);
     // The user is every site's administrator: the agents accept this simulation's own release minimum and minimum cell
     // (defaults 3 and 10 otherwise), and plaintext only when the --plaintext-contributions test seam asks for it.
@@ -143,6 +146,8 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     const keyHolder = keyHolderIdentity(signingKey);
     const sitePolicy = {
       require_dp: !options.noDp,
+      // Unmasked encrypted contributions only when the simulation turns secure aggregation off (or has one site).
+      ...(contribution === 'bfv' && !secureAggregation ? { require_secure_aggregation: false } : {}),
       key_holder_keys: [keyHolder.fingerprint],
       ...(contribution === 'plaintext' ? { allowed_contributions: ['plaintext'] } : {}),
       ...(minSites < 3 ? { min_sites: minSites } : {}),
@@ -194,7 +199,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       quorum: names.length,
       contribution,
       release: { min_sites: minSites },
-      ...(options.secureAggregation ? { secure_aggregation: options.secureAggregation.threshold === undefined ? {} : { threshold: options.secureAggregation.threshold } } : {}),
+      ...(contribution === 'bfv' ? { secure_aggregation: secureAggregation ? (secureAggregation.threshold === undefined ? {} : { threshold: secureAggregation.threshold }) : false } : {}),
       ...(options.noDp
         ? {}
         : {
