@@ -56,8 +56,13 @@ function filesUnder(dir: string): string[] {
   });
 }
 
+/**
+ * These rounds are unmasked (`secure_aggregation: false`, allowed by the agents' policy.require_secure_aggregation: false):
+ * a token site has no key to take part in secure aggregation, and the hostile sites are raw sockets that speak none of its
+ * phases. tests/integration/secure-aggregation.test.ts covers the masked path.
+ */
 async function createStudy(deployment: Deployment, sites: string[], extra: Record<string, unknown> = {}): Promise<string> {
-  const study = await deployment.api('POST', '/api/studies', { name: 'encrypted', score_column: 'score', metric_spec: METRIC_SPEC, sites, ...extra });
+  const study = await deployment.api('POST', '/api/studies', { name: 'encrypted', score_column: 'score', metric_spec: METRIC_SPEC, sites, secure_aggregation: false, ...extra });
   expect(study.status).toBe(201);
   expect(study.body.contribution).toBe('bfv');
   return study.body.study_id as string;
@@ -78,8 +83,8 @@ describe('encrypted rounds', () => {
     });
     files = writeSiteFiles(deployment.dir);
     relay.current = recordingRelay(deployment.wsUrl);
-    deployment.startAgent('site-0', files['site-0']!, { coordinatorUrl: await relay.current.url, label: 'status' });
-    for (const site of ENROLLED) await deployment.startEnrolledAgent(site, files[site]!, { label: 'status' });
+    deployment.startAgent('site-0', files['site-0']!, { coordinatorUrl: await relay.current.url, label: 'status', policy: 'require_secure_aggregation: false' });
+    for (const site of ENROLLED) await deployment.startEnrolledAgent(site, files[site]!, { label: 'status', policy: 'require_secure_aggregation: false' });
     await waitForSites(deployment, ['site-0', ...ENROLLED]);
   }, 60_000);
 
