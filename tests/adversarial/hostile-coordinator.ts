@@ -135,7 +135,7 @@ export async function bfvKeysFor(
 }
 
 /** The sites the attacks' key statements roster by default (sorted, as a statement requires). */
-const HOSTILE_SITE_IDS = ['site-a', 'site-b', 'site-c', 'site-default', 'site-large', 'site-small', 'site-unpinned'];
+const HOSTILE_SITE_IDS = ['site-a', 'site-b', 'site-c', 'site-default', 'site-large', 'site-opted-out', 'site-small', 'site-unpinned'];
 
 /** The study key statement a key holder signs with `signingKey` for `keys` (the study of hostileTask). */
 export function keyStatementFor(signingKey: string, keys: { plan: BfvPlan; publicKey: Uint8Array }, fields: { minSites?: number; publicKeySha256?: string; studyId?: string; version?: number; roster?: { siteId: string; fingerprint: string }[] } = {}): SignedStudyKeyStatement {
