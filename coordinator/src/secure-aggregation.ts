@@ -187,7 +187,10 @@ export class SecureAggregationRound {
       case 'consistency': {
         if (waiting(this.#survivors, (site) => this.#consistency.has(site))) return undefined;
         this.#signers = sorted(this.#consistency.keys());
-        if (this.#signers.length < this.threshold) return this.#fail(`${this.#signers.length} sites signed the survivor set, the threshold is ${this.threshold}`);
+        // Every survivor must sign U3 (sites and the key holder refuse otherwise): a survivor that did not sign may refund.
+        if (this.#signers.length < this.#survivors.length) {
+          return this.#fail(`${this.#signers.length} of the ${this.#survivors.length} survivors signed the survivor set; every survivor must`);
+        }
         this.phase = 'unmask';
         return { kind: 'unmask', to: [...this.#signers], survivors: [...this.#survivors], signatures: this.#signers.map((site) => this.#consistency.get(site) as SurvivorSignature) };
       }

@@ -55,10 +55,12 @@ describe('SecureAggregationSession', () => {
     expect(codeOf(() => sessions[0]!.signSurvivors(['site-a', 'site-b']))).toBe('FEDVAL_ERR_AGENT_SECAGG_REFUSED');
   });
 
-  it('reveals only after threshold signatures on the set it signed, and never both secrets of one site', () => {
+  it('reveals only after every survivor signed the set it signed, and never both secrets of one site', () => {
     const { sessions } = exchanged();
     const signatures: SurvivorSignature[] = sessions.map((session) => session.signSurvivors(SITES));
-    // One signature is not enough; signatures on another set do not count.
+    // One signature is not enough, nor are threshold (2) of the three survivors' (site-c may have refunded); signatures
+    // on another set do not count.
+    expect(codeOf(() => sessions[0]!.reveal(SITES, signatures.slice(0, 2), EMPTY_UNMASKING_MEMORY))).toBe('FEDVAL_ERR_AGENT_SECAGG_REFUSED');
     expect(codeOf(() => sessions[0]!.reveal(SITES, signatures.slice(0, 1), EMPTY_UNMASKING_MEMORY))).toBe('FEDVAL_ERR_AGENT_SECAGG_REFUSED');
     expect(codeOf(() => sessions[0]!.reveal(['site-a', 'site-b'], signatures, EMPTY_UNMASKING_MEMORY))).toBe('FEDVAL_ERR_AGENT_SECAGG_REFUSED');
     // A memory that already revealed site-c's mask key (as if site-c had been reported dropped) contradicts revealing its self-mask seed now.

@@ -180,8 +180,8 @@ export class SecureAggregationSession {
   }
 
   /**
-   * Unmasking: checks that U3 is the set this site signed and that at least threshold sites of U3 signed it (with the
-   * keys they advertised), decides with the round's memory what to reveal (never both secrets of one site), and
+   * Unmasking: checks that U3 is the set this site signed and that every site of U3 signed it (with the keys they
+   * advertised; a site that never signed may have refunded, so it must never be unmasked), decides with the round's memory what to reveal (never both secrets of one site), and
    * returns the signed reveal with the new memory to persist before it is sent.
    */
   reveal(survivors: readonly string[], signatures: readonly SurvivorSignature[], memory: UnmaskingMemory): { reveal: ShareReveal; memory: UnmaskingMemory } {
@@ -195,6 +195,10 @@ export class SecureAggregationSession {
       if (!peer || !survivors.includes(signed.site_id) || signed.study_id !== studyId || signed.round_id !== roundId || !sameList(signed.survivors, survivors)) continue;
       if (verifySecaggRecord('survivors', signed, peer.signing_key)) signers.add(signed.site_id);
     }
+    // Every member of U3 must have signed U3, not only threshold of them: a site that never signed may have refunded its
+    // charge (it was told the round failed, or it crashed), so its masked input must never be unmasked (issue 13, review).
+    const unsigned = survivors.filter((site) => !signers.has(site));
+    if (unsigned.length > 0) throw new AgentError('FEDVAL_ERR_AGENT_SECAGG_REFUSED', `survivors ${unsigned.join(', ')} did not sign the survivor set (every survivor must)`);
     if (signers.size < threshold) throw new AgentError('FEDVAL_ERR_AGENT_SECAGG_REFUSED', `${signers.size} valid survivor signatures, the threshold is ${threshold}`);
     let decision;
     try {

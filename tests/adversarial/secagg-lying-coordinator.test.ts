@@ -2,7 +2,7 @@
 // unmask for another survivor set than the one it signed, or with too few signatures. A real enrolled agent (site-a)
 // runs a securely aggregated bfv round against a scripted coordinator; the two other sites are real sessions played by
 // this test. The agent refuses every lie with FEDVAL_ERR_AGENT_SECAGG_REFUSED and reveals nothing; only the honest
-// request, with threshold signatures on the set it signed, gets its shares (of the self-mask seeds, never of a key).
+// request, with every survivor's signature on the set it signed, gets its shares (of the self-mask seeds, never of a key).
 import { createPrivateKey, createHash } from 'node:crypto';
 import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';

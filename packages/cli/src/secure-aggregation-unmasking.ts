@@ -1,6 +1,6 @@
 // secure-aggregation-unmasking.ts — the key holder's check of a securely aggregated round's transcript and the masks it
 // removes (Bonawitz et al., CCS 2017, §4, Round 4, server side), from what the sites signed alone: advertisements
-// against the pinned roster, ≥ t survivor signatures on one U3, signed reveals; b_u of every u ∈ U3 and s_v of every
+// against the pinned roster, every survivor's signature on one U3 (|U3| ≥ t), signed reveals; b_u of every u ∈ U3 and s_v of every
 // dropped v are rebuilt from ≥ t Shamir shares. Pure: the roster and the served documents are passed in.
 import { agreeSecret, canonicalSiteOrder, combineShares, maskCorrection, pairwiseSign } from '@fedval/secagg';
 import type { DroppedPairMask } from '@fedval/secagg';
@@ -70,7 +70,9 @@ export function planUnmasking(
       signers.add(signed.site_id);
     }
   }
-  if (signers.size < t) return fail(`${signers.size} valid survivor signatures on the survivor set, the threshold is ${t}`);
+  // Every survivor, not only t of them: a site that never signed U3 may have refunded its charge, so it is never unmasked.
+  const unsigned = survivors.filter((site) => !signers.has(site));
+  if (unsigned.length > 0) return fail(`survivors ${unsigned.join(', ')} did not sign the survivor set (every survivor must)`);
   // Shares per owner, only of the secret the rule allows: b for a survivor, s for a dropped site.
   const selfShares = new Map<string, { x: number; y: bigint }[]>(survivors.map((site) => [site, []]));
   const keyShares = new Map<string, { x: number; y: bigint }[]>(dropped.map((site) => [site, []]));
