@@ -6,7 +6,7 @@ import { combineShares, EMPTY_UNMASKING_MEMORY } from '@fedval/secagg';
 import { decodeRevealedShare, generateSiteIdentity } from '@fedval/trust';
 import type { KeyAdvertisement, SurvivorSignature } from '@fedval/trust';
 import { describe, expect, it } from 'vitest';
-import { SecureAggregationSession } from './secure-aggregation-session.ts';
+import { SecureAggregationSession, secaggThresholdFloor } from './secure-aggregation-session.ts';
 
 const SITES = ['site-a', 'site-b', 'site-c'];
 
@@ -46,6 +46,39 @@ describe('SecureAggregationSession', () => {
     expect(codeOf(() => fresh.shareKeys([own, ads[1]!, ads[1]!]))).toBe('FEDVAL_ERR_AGENT_SECAGG_PEER');
     expect(codeOf(() => fresh.shareKeys([own, { ...ads[1]!, round_id: 'round-2' }, ads[2]!]))).toBe('FEDVAL_ERR_AGENT_SECAGG_PEER');
     expect(sessions[0]!.peers).toEqual(['site-b', 'site-c']);
+  });
+
+  it('refuses a threshold below its floor or one that k colluding sites could defeat (2t > n + k), before any key leaves', () => {
+    const identities = SITES.map(() => generateSiteIdentity());
+    const roster = new Map(SITES.map((site, i) => [site, identities[i]!.fingerprint]));
+    const make = (threshold: number, minSites: number, maxColluders?: number) => () =>
+      new SecureAggregationSession({ studyId: 'study-1', roundId: 'round-1', siteId: 'site-a', threshold, siteKey: createPrivateKey(identities[0]!.privateKeyPem), minSites, roster, maxColluders });
+    // The floor is the largest of policy.min_sites, the statement's and the release's minimums.
+    expect(secaggThresholdFloor(2, 3, undefined)).toBe(3);
+    expect(secaggThresholdFloor(2, 3, 4)).toBe(4);
+    expect(secaggThresholdFloor(5, 3, 4)).toBe(5);
+    expect(codeOf(make(2, 3))).toBe('FEDVAL_ERR_AGENT_SECAGG_UNAVAILABLE');
+    // 2 of 3 sites: 2t = 4 > 3 + 0, not > 3 + 1; 3 of 3 holds against k = 2 (6 > 5), not k = 3.
+    expect(codeOf(make(2, 2))).toBeUndefined();
+    expect(codeOf(make(2, 2, 1))).toBe('FEDVAL_ERR_AGENT_SECAGG_UNAVAILABLE');
+    expect(codeOf(make(3, 2, 2))).toBeUndefined();
+    expect(codeOf(make(3, 2, 3))).toBe('FEDVAL_ERR_AGENT_SECAGG_UNAVAILABLE');
+  });
+
+  it('with pinned peers, refuses a roster or an advertisement naming a key the privacy officer did not approve', () => {
+    const identities = SITES.map(() => generateSiteIdentity());
+    const sybil = generateSiteIdentity();
+    const roster = new Map(SITES.map((site, i) => [site, identities[i]!.fingerprint]));
+    const approvedPeers = new Set([identities[1]!.fingerprint, identities[2]!.fingerprint]);
+    const session = (siteRoster: Map<string, string> | undefined) =>
+      new SecureAggregationSession({ studyId: 'study-1', roundId: 'round-1', siteId: 'site-a', threshold: 2, siteKey: createPrivateKey(identities[0]!.privateKeyPem), minSites: 2, roster: siteRoster, approvedPeers });
+    expect(codeOf(() => session(roster))).toBeUndefined();
+    expect(codeOf(() => session(new Map([...roster, ['site-d', sybil.fingerprint]])))).toBe('FEDVAL_ERR_AGENT_SECAGG_PEER_NOT_APPROVED');
+    // Without a roster, the advertisement itself is checked: site-c's slot advertised under the Sybil's key.
+    const fresh = session(undefined);
+    const forged = new SecureAggregationSession({ studyId: 'study-1', roundId: 'round-1', siteId: 'site-c', threshold: 2, siteKey: createPrivateKey(sybil.privateKeyPem), minSites: 2, roster: undefined });
+    const peerB = new SecureAggregationSession({ studyId: 'study-1', roundId: 'round-1', siteId: 'site-b', threshold: 2, siteKey: createPrivateKey(identities[1]!.privateKeyPem), minSites: 2, roster: undefined });
+    expect(codeOf(() => fresh.shareKeys([fresh.advertisement(), peerB.advertisement(), forged.advertisement()]))).toBe('FEDVAL_ERR_AGENT_SECAGG_PEER_NOT_APPROVED');
   });
 
   it('refuses to sign a survivor set that reports this live site as dropped, or another set than the one it signed', () => {

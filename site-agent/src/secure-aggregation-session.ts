@@ -21,13 +21,33 @@ export interface SessionOptions {
   threshold: number;
   /** The site's enrolled Ed25519 key: every record of the session is signed with it. */
   siteKey: KeyObject;
-  /** policy.min_sites: the threshold must be at least this. */
+  /**
+   * The least threshold this site accepts: {@link secaggThresholdFloor} of policy.min_sites, the key statement's and the
+   * release's minimum (a site's own threshold floor, no default).
+   */
   minSites: number;
   /**
    * The peers whose advertisements are accepted, by fingerprint: the roster of the key holder's signed study key
    * statement. Undefined only in unit tests of the other checks (signatures are then checked under the relayed keys).
    */
   roster: PeerRoster | undefined;
+  /**
+   * policy.peer_fingerprints: the peer keys this site's privacy officer approved out of band. When set, a roster or
+   * advertisement naming any other key (besides this site's own) is refused before any share is made. Undefined: the
+   * roster is trusted.
+   */
+  approvedPeers?: ReadonlySet<string> | undefined;
+  /** policy.secagg_max_colluders (k): the threshold must satisfy 2t > n + k. Default 0. */
+  maxColluders?: number | undefined;
+}
+
+/**
+ * The least threshold a site accepts: the largest of its policy.min_sites, the key holder's statement's release minimum
+ * and the release's (DP noise plan's) minimum. Any t masked sites can be unmasked together, so t below a release
+ * minimum would open a sum of fewer sites than that minimum promises (issue 13, independent review).
+ */
+export function secaggThresholdFloor(policyMinSites: number, statementMinSites: number, releaseMinSites: number | undefined): number {
+  return Math.max(policyMinSites, statementMinSites, releaseMinSites ?? 1);
 }
 
 interface HeldShares {
@@ -55,7 +75,30 @@ export class SecureAggregationSession {
   constructor(options: SessionOptions) {
     this.#options = options;
     if (options.threshold < options.minSites) {
-      throw new AgentError('FEDVAL_ERR_AGENT_SECAGG_UNAVAILABLE', `threshold ${options.threshold} is below policy.min_sites ${options.minSites}`);
+      throw new AgentError('FEDVAL_ERR_AGENT_SECAGG_UNAVAILABLE', `threshold ${options.threshold} is below ${options.minSites}, the largest of policy.min_sites and the release minimums`);
+    }
+    if (options.roster !== undefined) {
+      // Decided at the task, before any data is read or key advertised: the roster is the key holder's signed one.
+      for (const [site, fingerprint] of options.roster) this.#checkApproved(site, fingerprint);
+      this.#checkThreshold(options.roster.size);
+    }
+  }
+
+  #checkApproved(site: string, fingerprint: string | undefined): void {
+    const { approvedPeers, siteKey, siteId } = this.#options;
+    if (approvedPeers === undefined) return;
+    const own = site === siteId && fingerprint === publicKeyFingerprint(publicKeyOf(siteKey));
+    if (!own && (fingerprint === undefined || !approvedPeers.has(fingerprint))) {
+      throw new AgentError('FEDVAL_ERR_AGENT_SECAGG_PEER_NOT_APPROVED', `${site}'s key is not in policy.peer_fingerprints`);
+    }
+  }
+
+  #checkThreshold(sites: number): void {
+    const { threshold, minSites, maxColluders } = this.#options;
+    try {
+      validateThreshold(threshold, sites, minSites, maxColluders ?? 0);
+    } catch (cause) {
+      throw new AgentError('FEDVAL_ERR_AGENT_SECAGG_UNAVAILABLE', (cause as Error).message, { cause });
     }
   }
 
@@ -78,7 +121,7 @@ export class SecureAggregationSession {
    * b_u and s_u^SK among the advertised sites and seals each other site's pair for it. Returns the sealed pairs.
    */
   shareKeys(advertisements: readonly KeyAdvertisement[]): { to: string; sealed: Uint8Array }[] {
-    const { studyId, roundId, siteId, threshold, roster, minSites } = this.#options;
+    const { studyId, roundId, siteId, threshold, roster } = this.#options;
     const seen = new Map<string, KeyAdvertisement>();
     for (const ad of advertisements) {
       const problem =
@@ -88,17 +131,14 @@ export class SecureAggregationSession {
         : !verifySecaggRecord('advertisement', ad, ad.signing_key) ? 'has a signature that does not verify'
         : undefined;
       if (problem) throw new AgentError('FEDVAL_ERR_AGENT_SECAGG_PEER', `the advertisement of ${ad.site_id} ${problem}`);
+      this.#checkApproved(ad.site_id, publicKeyFingerprint(ad.signing_key));
       seen.set(ad.site_id, ad);
     }
     const mine = seen.get(siteId);
     if (!mine || mine.c_public_key !== toBase64(this.#c.publicKey) || mine.s_public_key !== toBase64(this.#s.publicKey)) {
       throw new AgentError('FEDVAL_ERR_AGENT_SECAGG_PEER', 'this site’s own advertisement is missing or changed');
     }
-    try {
-      validateThreshold(threshold, roster?.size ?? seen.size, minSites);
-    } catch (cause) {
-      throw new AgentError('FEDVAL_ERR_AGENT_SECAGG_UNAVAILABLE', (cause as Error).message, { cause });
-    }
+    this.#checkThreshold(roster?.size ?? seen.size);
     if (seen.size < threshold) throw new AgentError('FEDVAL_ERR_AGENT_SECAGG_PEER', `${seen.size} sites advertised keys, the threshold is ${threshold}`);
     this.#advertisements = seen;
     const holders = canonicalSiteOrder([...seen.keys()]);

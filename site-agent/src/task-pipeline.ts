@@ -17,7 +17,7 @@ import type { AuditEntry, AuditEvent, PrivacyAttestation, ResultAttestation } fr
 import type { Logger } from 'pino';
 import type { AgentConfig } from './config.ts';
 import { encryptContribution } from './contribution-encryption.ts';
-import { SecureAggregationSession } from './secure-aggregation-session.ts';
+import { SecureAggregationSession, secaggThresholdFloor } from './secure-aggregation-session.ts';
 import type { KeyAdvertisement } from '@fedval/trust';
 import { AgentError, agentWireError } from './errors.ts';
 import { evaluateDataset } from './evaluation.ts';
@@ -296,9 +296,14 @@ export class TaskPipeline {
             siteId: this.#config.site_id,
             threshold: task.secureAggregation.threshold,
             siteKey: this.#siteKey,
-            minSites: this.#config.policy.min_sites,
+            // A threshold below any release minimum would let t masked sites be unmasked where more are required.
+            minSites: secaggThresholdFloor(this.#config.policy.min_sites, statement.minSites, release.kind === 'private' ? release.noisePlan.minSites : undefined),
             // Peers are authenticated by the roster the key holder signed (issue 12), never by the coordinator's word.
             roster: new Map(statement.roster.map((site) => [site.siteId, site.fingerprint])),
+            // Pinned peers (optional) and the colluding sites assumed: a key holder's roster with Sybil keys, or a
+            // threshold that k colluding sites could defeat, is refused here, before any share leaves.
+            approvedPeers: this.#config.policy.peer_fingerprints === undefined ? undefined : new Set(this.#config.policy.peer_fingerprints),
+            maxColluders: this.#config.policy.secagg_max_colluders,
           }),
           keys: awaited(),
           inbox: awaited(),
