@@ -84,6 +84,9 @@ describe('SecureAggregationSession', () => {
   it('refuses to sign a survivor set that reports this live site as dropped, or another set than the one it signed', () => {
     const { sessions } = exchanged();
     expect(codeOf(() => sessions[2]!.signSurvivors(['site-a', 'site-b']))).toBe('FEDVAL_ERR_AGENT_SECAGG_REFUSED');
+    // A repeated id (site-c listed twice inflates |U3|) is refused, and nothing is signed.
+    expect(codeOf(() => sessions[2]!.signSurvivors(['site-a', 'site-c', 'site-c']))).toBe('FEDVAL_ERR_AGENT_SECAGG_REFUSED');
+    expect(sessions[2]!.signSurvivors(SITES).survivors).toEqual(SITES);
     sessions[0]!.signSurvivors(SITES);
     expect(codeOf(() => sessions[0]!.signSurvivors(['site-a', 'site-b']))).toBe('FEDVAL_ERR_AGENT_SECAGG_REFUSED');
   });

@@ -209,7 +209,8 @@ export class SecureAggregationSession {
   signSurvivors(survivors: readonly string[]): SurvivorSignature {
     const { studyId, roundId, siteId, threshold, siteKey } = this.#options;
     const problem =
-      !survivors.includes(siteId) ? 'reports this live site as dropped'
+      new Set(survivors).size !== survivors.length ? 'repeats a site'
+      : !survivors.includes(siteId) ? 'reports this live site as dropped'
       : survivors.some((site) => !this.#shareholders.includes(site)) ? 'names a site that did not complete the share exchange'
       : survivors.length < threshold ? `has ${survivors.length} sites, below the threshold ${threshold}`
       : this.#signedSurvivors !== null && !sameList(this.#signedSurvivors, survivors) ? 'differs from the survivor set this site already signed'

@@ -1,21 +1,25 @@
 // The coordinator and the key holder collude (issue 13): together they hold every site's ciphertext, the signed
 // secure-aggregation transcript and the secret key. A real round (real coordinator, agents and key holder over
 // loopback, `fedval simulate --secure-aggregation`) is played out; then this test, holding exactly what those two hold
-// (the coordinator's database, the key directory), decrypts a single site's ciphertext and the sum of a proper subset:
-// a chi-square test against uniform mod t finds nothing but noise. Only the sum of every survivor, unmasked with the
+// (the coordinator's database, the key directory), decrypts a single site's ciphertext and the sum of a proper subset,
+// and also subtracts from them the self-masks PRG(b_u) it rebuilds from the shares the sites revealed after the round
+// (a colluding pair holds them): a chi-square test against uniform mod t still finds nothing but noise, because the
+// pairwise masks cancel only in the full sum. (Shown able to fail: with the pairwise masks switched off at the sites,
+// a single site minus its revealed self-mask is its statistics vector, and χ² is far above the critical value.) Only the sum of every survivor, unmasked with the
 // shares the sites revealed, reads back, and it equals eval-local on the pooled data.
 import { readFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { parseRoster, planUnmasking } from '@fedval/cli';
+import { combineShares, maskCorrection } from '@fedval/secagg';
 import { createRelease, finalizeRelease } from '@fedval/dp';
 import { createHeContext, decryptAggregateSlots, decryptVector, EncryptedSum, validateBfvPlan } from '@fedval/he';
 import type { HeContext } from '@fedval/he';
 import { createStatisticsLayout, metricSpecSchema } from '@fedval/metrics';
 import { secaggTranscriptSchema } from '@fedval/protocol';
 import type { SecaggTranscript } from '@fedval/protocol';
-import { resultAttestationSchema } from '@fedval/trust';
+import { decodeRevealedShare, resultAttestationSchema } from '@fedval/trust';
 import type { ResultAttestation } from '@fedval/trust';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gbsgScoreLines } from '../helpers/gbsg-scores.ts';
@@ -120,10 +124,32 @@ describe('a coordinator and key holder that collude learn only the full sum', ()
     }
   });
 
-  it('decrypts the sum of every proper subset of two sites to uniform noise, even with the self-mask seeds revealed', () => {
+  it('decrypts the sum of every proper subset of two sites to uniform noise', () => {
     for (const pair of [['site-a', 'site-b'], ['site-a', 'site-c'], ['site-b', 'site-c']]) {
       const slots = decryptAggregateSlots(context, secretKey, sumOf(pair), 2);
       expect(chiSquareUniform(slots, t), pair.join('+')).toBeLessThan(CHI2_15_CRITICAL);
+    }
+  });
+
+  it('finds uniform noise in each single site and each proper subset even with the revealed self-mask seeds b_u subtracted', () => {
+    // What the colluding pair rebuilds after the round: every survivor's b_u, from the shares the sites revealed.
+    const shares = new Map<string, { x: number; y: bigint }[]>();
+    for (const reveal of transcript.reveals) {
+      for (const share of reveal.shares) {
+        if (share.kind !== 'self_mask_seed') continue;
+        shares.set(share.owner, [...(shares.get(share.owner) ?? []), decodeRevealedShare(share.share_base64)]);
+      }
+    }
+    expect([...shares.keys()].sort()).toEqual(SITES);
+    const selfSeed = new Map([...shares].map(([owner, owned]) => [owner, combineShares(owned, transcript.threshold)]));
+    for (const subset of [['site-a'], ['site-b'], ['site-c'], ['site-a', 'site-b'], ['site-a', 'site-c'], ['site-b', 'site-c']]) {
+      const slots = decryptAggregateSlots(context, secretKey, sumOf(subset), subset.length);
+      // maskCorrection is −Σ PRG(b_u) mod t over the subset's self-mask seeds: added, it removes their self-masks.
+      const correction = maskCorrection(slots.length, { selfSeeds: subset.map((site) => selfSeed.get(site)!), droppedPairs: [] }, t);
+      const unmasked = new BigInt64Array(slots.length);
+      for (let i = 0; i < slots.length; i++) unmasked[i] = (((slots[i]! % t) + t + correction[i]!) % t);
+      const statistic = chiSquareUniform(unmasked, t);
+      expect(statistic, `${subset.join('+')} without its self-masks: χ² ${statistic.toFixed(1)} over ${slots.length} slots`).toBeLessThan(CHI2_15_CRITICAL);
     }
   });
 
