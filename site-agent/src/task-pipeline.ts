@@ -39,8 +39,9 @@ import type { SiteIdentity } from './study-key-check.ts';
  */
 const FAULT_ENV = 'FEDVAL_AGENT_TEST_FAULT';
 /**
- * `fedval simulate --drop-site` only: with `after_share_keys`, the agent stops (closes its connection) once the share
- * exchange of a securely aggregated round is complete, before it reads data or sends its masked input.
+ * `fedval simulate --drop-site` / `--stall-site` only: with `after_share_keys`, the agent stops (closes its connection)
+ * once the share exchange of a securely aggregated round is complete, before it reads data or sends its masked input;
+ * with `stall_after_share_keys` it stays connected and sends nothing more for that round until it is cancelled.
  */
 export const SIMULATE_DROP_ENV = 'FEDVAL_AGENT_SIMULATE_DROP';
 
@@ -350,6 +351,10 @@ export class TaskPipeline {
           log.warn('simulated dropout: the agent stops after the share exchange, before sending its masked input');
           this.#dropOut();
           return;
+        }
+        if (process.env[SIMULATE_DROP_ENV] === 'stall_after_share_keys') {
+          log.warn('simulated stall: the agent stays connected and sends nothing more for this round');
+          await untilAborted(new Promise<never>(() => {}), abort.signal);
         }
       }
       const progress = this.#progressReporter(roundId);

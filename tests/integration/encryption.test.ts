@@ -57,9 +57,10 @@ function filesUnder(dir: string): string[] {
 }
 
 /**
- * These rounds are unmasked (`secure_aggregation: false`, allowed by the agents' policy.require_secure_aggregation: false):
- * a token site has no key to take part in secure aggregation, and the hostile sites are raw sockets that speak none of its
- * phases. tests/integration/secure-aggregation.test.ts covers the masked path.
+ * These studies opt out of secure aggregation explicitly, and the agents' policies allow it: what is tested here is the
+ * unmasked path's own checks (a token site's unsigned contribution refused by the key holder, corrupted ciphertexts from
+ * raw sockets marked invalid), and neither a token site nor a raw socket can take part in secure aggregation. The masked
+ * path: secure-aggregation.test.ts and tests/adversarial/colluding-key-holder.test.ts.
  */
 async function createStudy(deployment: Deployment, sites: string[], extra: Record<string, unknown> = {}): Promise<string> {
   const study = await deployment.api('POST', '/api/studies', { name: 'encrypted', score_column: 'score', metric_spec: METRIC_SPEC, sites, secure_aggregation: false, ...extra });

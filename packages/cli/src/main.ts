@@ -42,6 +42,8 @@ withPrivacyOptions(
   .option('--no-secure-aggregation', 'send unmasked encrypted contributions (the generated site policies allow it)')
   .option('--secagg-threshold <n>', 'secure aggregation: sites that must reveal shares to unmask the sum (default: the coordinator\'s)', decimal('--secagg-threshold'))
   .option('--drop-site <name>', 'secure aggregation: this site\'s agent stops after the key exchange, before sending its contribution; repeatable', collect, [])
+  .option('--stall-site <name>', 'secure aggregation: this site\'s agent stays connected after the key exchange but never sends its contribution; repeatable', collect, [])
+  .option('--secagg-phase-timeout <ms>', 'secure aggregation: the coordinator drops sites that have not answered a phase after this many milliseconds (default 60000)', decimal('--secagg-phase-timeout'))
   .option('--work-dir <dir>', 'keep configs, logs and databases here (default: a temporary directory, removed)')
   .option('--timeout <seconds>', 'give up after this long', decimal('--timeout'), 600)
   .option('--verbose', 'show the coordinator and agent logs on stderr')
@@ -60,6 +62,8 @@ withPrivacyOptions(
       contribution: options.plaintextContributions ? 'plaintext' : 'bfv',
       secureAggregation: options.secureAggregation === false ? false : { threshold: options.secaggThreshold },
       dropSites: options.dropSite,
+      stallSites: options.stallSite,
+      secaggPhaseTimeoutMs: options.secaggPhaseTimeout,
       noDp: !options.dp,
       epsilon: options.epsilon,
       delta: options.delta,
@@ -304,6 +308,8 @@ interface SimulateOptions extends EvaluationCommandOptions, PrivacyCommandOption
   secureAggregation?: boolean;
   secaggThreshold?: number;
   dropSite: string[];
+  stallSite: string[];
+  secaggPhaseTimeout?: number;
   workDir?: string;
   timeout: number;
   verbose?: boolean;

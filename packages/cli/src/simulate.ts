@@ -53,6 +53,13 @@ export interface SimulationOptions {
    * (each agent started with FEDVAL_AGENT_SIMULATE_DROP=after_share_keys): what a dropout does.
    */
   dropSites?: string[] | undefined;
+  /**
+   * Sites whose agents stay connected after the share exchange but never send their masked input (each agent started
+   * with FEDVAL_AGENT_SIMULATE_DROP=stall_after_share_keys): what the coordinator's per-phase timeout does.
+   */
+  stallSites?: string[] | undefined;
+  /** The coordinator's `limits.secagg_phase_timeout_ms`. Default: the coordinator's (60000 ms). */
+  secaggPhaseTimeoutMs?: number | undefined;
   /** Keep the working directory (configs, logs, databases) here instead of a removed temporary one. */
   workDir?: string | undefined;
   /** Whole-round limit. Default 600 s. */
@@ -89,10 +96,13 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   if (new Set(names).size !== names.length) throw new CliError('FEDVAL_ERR_CLI_USAGE', 'site names must be unique');
   const dropSites = options.dropSites ?? [];
   if (dropSites.some((name) => !names.includes(name))) throw new CliError('FEDVAL_ERR_CLI_USAGE', `--drop-site names a site that is not simulated: ${dropSites.filter((name) => !names.includes(name)).join(', ')}`);
+  const stallSites = options.stallSites ?? [];
+  if (stallSites.some((name) => !names.includes(name))) throw new CliError('FEDVAL_ERR_CLI_USAGE', `--stall-site names a site that is not simulated: ${stallSites.filter((name) => !names.includes(name)).join(', ')}`);
+  if (stallSites.some((name) => dropSites.includes(name))) throw new CliError('FEDVAL_ERR_CLI_USAGE', 'a site is either dropped or stalled, not both');
   const contribution = options.contribution ?? 'bfv';
   // On by default for encrypted rounds of two sites or more (the coordinator's default too); one site has nothing to mask with.
   const secureAggregation = contribution === 'bfv' && options.secureAggregation !== false && names.length >= 2 ? (options.secureAggregation ?? {}) : null;
-  if (dropSites.length > 0 && !secureAggregation) throw new CliError('FEDVAL_ERR_CLI_USAGE', '--drop-site needs secure aggregation (encrypted contributions, two sites or more, no --no-secure-aggregation)');
+  if (dropSites.length + stallSites.length > 0 && !secureAggregation) throw new CliError('FEDVAL_ERR_CLI_USAGE', '--drop-site and --stall-site need secure aggregation (encrypted contributions, two sites or more, no --no-secure-aggregation)');
   const workDir = options.workDir ? resolve(options.workDir) : await mkdtemp(join(tmpdir(), 'fedval-simulate-'));
   await mkdir(workDir, { recursive: true });
   const log = options.onLog ?? (() => {});
@@ -118,7 +128,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
           { name: 'simulate-admin', role: 'admin', token_sha256: sha256(apiTokens.admin) },
         ],
         // A simulation runs over files the user holds: one or two sites may be released together.
-        limits: { min_release_sites: 1 },
+        limits: { min_release_sites: 1, ...(options.secaggPhaseTimeoutMs !== undefined ? { secagg_phase_timeout_ms: options.secaggPhaseTimeoutMs } : {}) },
         log_level: 'info',
       }),
     );
@@ -184,6 +194,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
           args: ['start', '--config', config],
           onLogLine: (line) => log(`${site.name} | ${line}`),
           ...(dropSites.includes(site.name) ? { env: { FEDVAL_AGENT_SIMULATE_DROP: 'after_share_keys' } } : {}),
+          ...(stallSites.includes(site.name) ? { env: { FEDVAL_AGENT_SIMULATE_DROP: 'stall_after_share_keys' } } : {}),
         }),
       );
     }
