@@ -182,7 +182,7 @@ export const secaggInboxContentSchema = z.strictObject({ roundId: id, shares: z.
 export const secaggSurvivorsContentSchema = z.strictObject({ roundId: id, survivors: siteSet.min(1) });
 /** ConsistencyCheck, site → coordinator: the site's signature on U3. */
 export const secaggConsistencyContentSchema = z.strictObject({ roundId: id, signed: survivorSignatureSchema });
-/** Unmasking, coordinator → surviving site: U3 with at least threshold signatures on it. */
+/** Unmasking, coordinator → surviving site: U3 with the signature of every site of U3 on it. */
 export const secaggUnmaskContentSchema = z.strictObject({ roundId: id, survivors: siteSet.min(1), signatures: z.array(survivorSignatureSchema).max(1000) });
 /** Unmasking, site → coordinator: the signed shares the site reveals. */
 export const secaggRevealContentSchema = z.strictObject({ roundId: id, reveal: shareRevealSchema });
