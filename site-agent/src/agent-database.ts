@@ -53,6 +53,16 @@ const MIGRATIONS: readonly string[] = [
    ) STRICT;`,
   // The ε of the site's own noise share alone (null for rounds charged before it was recorded).
   `ALTER TABLE privacy_ledger ADD COLUMN own_share_epsilon REAL;`,
+  // The key and plan a kept contribution was encrypted under (null: not BFV), signed again when it is re-sent; and the
+  // highest study key statement version verified per study (older ones are refused).
+  `ALTER TABLE sent_contributions ADD COLUMN public_key_sha256 TEXT;
+   ALTER TABLE sent_contributions ADD COLUMN plan_sha256 TEXT;
+   CREATE TABLE key_statement_versions (
+     study_id TEXT PRIMARY KEY,
+     version INTEGER NOT NULL CHECK (version >= 1),
+     key_holder_fingerprint TEXT NOT NULL,
+     updated_at INTEGER NOT NULL
+   ) STRICT;`,
   // Secure aggregation: what this site signed and revealed per round (never both secrets of one site), and refunds.
   `CREATE TABLE secagg_rounds (
      round_id TEXT PRIMARY KEY,

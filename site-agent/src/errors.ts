@@ -45,6 +45,10 @@ export const AGENT_ERROR_MESSAGES = {
   FEDVAL_ERR_AGENT_POLICY_NO_KEY_HOLDER: 'no key holder key is pinned (policy.key_holder_keys): encrypted tasks are refused until the site pins the privacy officer\'s key',
   FEDVAL_ERR_AGENT_KEY_UNAUTHENTICATED: 'the study public key is not vouched for by a pinned key holder key (statement missing, unpinned signer, bad signature, or another study, plan or key)',
   FEDVAL_ERR_AGENT_PLAN_BOUNDS: 'the encryption plan cannot hold what this site may send (bounds below the site\'s own limits)',
+  FEDVAL_ERR_AGENT_NOISE_MIN_SITES: "the task's noise shares are sized for more sites than the key holder's statement requires in a decrypted sum (too little noise would be released)",
+  FEDVAL_ERR_AGENT_NOT_ON_ROSTER: "this site (its id and key fingerprint) is not on the key holder's roster in the study key statement",
+  FEDVAL_ERR_AGENT_KEY_STATEMENT_OUTDATED: 'the study key statement is older than one this site already verified for the study',
+  FEDVAL_ERR_AGENT_RESEND_KEY_CHANGED: 'a repeated task names another public key or plan than the contribution this site already made for the round',
   FEDVAL_ERR_AGENT_INTERNAL: 'internal agent error',
 } as const;
 

@@ -106,7 +106,8 @@ describe('site state', () => {
     const now = 1_000_000;
     let state = openSiteState(dir);
     state.sent.keep({ roundId: 'r-plain', studyId: 's', deadline: now + 10, contribution: { kind: 'plaintext', vector }, contributionSha256: 'a'.repeat(64), attestation }, now);
-    state.sent.keep({ roundId: 'r-bfv', studyId: 's', deadline: now + 20, contribution: { kind: 'bfv', ciphertexts }, contributionSha256: 'b'.repeat(64), attestation }, now);
+    const keyHashes = { publicKeySha256: 'e'.repeat(64), planSha256: 'f'.repeat(64) };
+    state.sent.keep({ roundId: 'r-bfv', studyId: 's', deadline: now + 20, contribution: { kind: 'bfv', ciphertexts }, contributionSha256: 'b'.repeat(64), attestation, keyHashes }, now);
     state.close();
     state = openSiteState(dir);
     try {
@@ -114,6 +115,9 @@ describe('site state', () => {
       expect(plain).toMatchObject({ studyId: 's', deadline: now + 10, contributionSha256: 'a'.repeat(64), attestation });
       expect(Buffer.from((plain!.contribution as { vector: Float64Array }).vector.buffer)).toEqual(Buffer.from(vector.buffer));
       const bfv = state.sent.find('r-bfv', now + 15);
+      // The key and plan it was encrypted under are kept with it: a resend is signed for those, never the repeated task's.
+      expect(bfv?.keyHashes).toEqual(keyHashes);
+      expect(plain?.keyHashes).toBeUndefined();
       expect((bfv!.contribution as { ciphertexts: Uint8Array[] }).ciphertexts.map((c) => Buffer.from(c))).toEqual(ciphertexts.map((c) => Buffer.from(c)));
       // Past its deadline a contribution is no longer answered with, and the next keep drops it.
       expect(state.sent.find('r-plain', now + 10)).toBeUndefined();

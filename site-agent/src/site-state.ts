@@ -3,6 +3,7 @@ import type { DatabaseSync } from 'node:sqlite';
 import { openAgentDatabase } from './agent-database.ts';
 import { SiteAuditTrail } from './audit-trail.ts';
 import { DatasetCommitments } from './dataset-commitments.ts';
+import { KeyStatementVersions } from './key-statement-versions.ts';
 import { ModelRegistry } from './model-registry.ts';
 import { PrivacyLedger } from './privacy-ledger.ts';
 import { SecaggRounds } from './secure-aggregation-rounds.ts';
@@ -14,6 +15,7 @@ export interface SiteState {
   readonly models: ModelRegistry;
   readonly commitments: DatasetCommitments;
   readonly sent: SentContributions;
+  readonly keyStatements: KeyStatementVersions;
   readonly secagg: SecaggRounds;
   readonly audit: SiteAuditTrail;
   close(): void;
@@ -29,6 +31,7 @@ export function openSiteState(dataDir: string): SiteState {
     models: new ModelRegistry(db),
     commitments: new DatasetCommitments(db),
     sent: new SentContributions(db),
+    keyStatements: new KeyStatementVersions(db),
     secagg: new SecaggRounds(db),
     audit,
     close() {

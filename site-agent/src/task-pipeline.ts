@@ -12,7 +12,7 @@ import { createStatisticsLayout, resolveMetricSpec } from '@fedval/metrics';
 import type { MetricSpec } from '@fedval/metrics';
 import { contributionDigest, createErrorMessage, createMessage } from '@fedval/protocol';
 import type { Message, MessageOf, ResultSignature, TaskContent, WireError } from '@fedval/protocol';
-import { attestationSha256, auditHeadDetails, commitToFingerprint, createNonce, signResult } from '@fedval/trust';
+import { attestationSha256, auditHeadDetails, commitToFingerprint, createNonce, publicKeyFingerprint, publicKeyOf, signResult } from '@fedval/trust';
 import type { AuditEntry, AuditEvent, PrivacyAttestation, ResultAttestation } from '@fedval/trust';
 import type { Logger } from 'pino';
 import type { AgentConfig } from './config.ts';
@@ -31,6 +31,7 @@ import type { SiteState } from './site-state.ts';
 import { checkReleasePolicy, checkTaskPolicy } from './task-policy.ts';
 import { checkPlanBounds } from './plan-bounds.ts';
 import { checkStudyKey } from './study-key-check.ts';
+import type { SiteIdentity } from './study-key-check.ts';
 
 /**
  * Test seam for the crash tests (tests/adversarial): with `crash-after-charge`, the agent kills itself (SIGKILL) after
@@ -270,12 +271,17 @@ export class TaskPipeline {
       checkTaskPolicy(this.#config.policy, spec, task);
       // A BFV task's public key must be vouched for by the privacy officer's key holder, whose statement also carries
       // the release minimum it enforces: a coordinator cannot substitute a key it holds the secret of.
-      const statement = checkStudyKey(this.#config.policy, task);
+      const statement = checkStudyKey(this.#config.policy, task, this.#identity(), this.#state().keyStatements);
       if (statement && statement.minSites < this.#config.policy.min_sites) {
         throw new AgentError('FEDVAL_ERR_AGENT_POLICY_MIN_SITES', `the key holder releases sums of ${statement.minSites} sites, the site's minimum is ${this.#config.policy.min_sites}`);
       }
       // The release is fixed by the spec alone: its noise, own-share ε and cost are checked before any data is read.
       release = createRelease(createStatisticsLayout(spec), task.privacy);
+      // Shares sized for m sites are the full noise only in a sum of at least m: the key holder, which decrypts sums of
+      // statement.minSites, must never open a sum of fewer sites than this site's share was sized for.
+      if (statement && release.kind === 'private' && release.noisePlan.minSites > statement.minSites) {
+        throw new AgentError('FEDVAL_ERR_AGENT_NOISE_MIN_SITES', `noise shares sized for ${release.noisePlan.minSites} sites, the key holder decrypts sums of ${statement.minSites}`);
+      }
       // The plan's per-entry bounds must hold whatever this site may send (plan-bounds.ts): decided before any read.
       if (task.contribution.kind === 'bfv') {
         checkPlanBounds(task.contribution.plan, release, Math.min(this.#config.policy.min_plan_patients, this.#config.limits.max_rows));
@@ -413,10 +419,10 @@ export class TaskPipeline {
           ...(secagg && task.secureAggregation ? { secure_aggregation: { threshold: task.secureAggregation.threshold, peers: secagg.session.peers } } : {}),
         };
         if (secagg) state.secagg.recordMasked(roundId, task.studyId, task.deadline);
-        state.sent.keep({ roundId, studyId: task.studyId, deadline: task.deadline, contribution, contributionSha256, attestation: attested });
+        state.sent.keep({ roundId, studyId: task.studyId, deadline: task.deadline, contribution, contributionSha256, attestation: attested, keyHashes: this.#keyHashes(task.contribution) });
         return attested;
       });
-      const signature = this.#signResult(task, contributionSha256, attestation);
+      const signature = this.#signResult({ studyId: task.studyId, roundId }, contributionSha256, attestation, this.#keyHashes(task.contribution));
       this.#send(createMessage('task.result', { roundId, contribution, contributionSha256, attestation, ...(signature ? { signature } : {}) }, requestId));
       log.info({ contributionSha256, kind: contribution.kind, entries: released.length, scorer: scorer.description, privacy: attestation.privacy ?? null }, 'contribution sent');
       if (secagg) {
@@ -443,6 +449,17 @@ export class TaskPipeline {
    */
   #resendContribution(requestId: string, sent: SentContribution, task: TaskContent, log: Logger): void {
     const { roundId, contribution, contributionSha256, attestation } = sent;
+    // The record is signed for the key and plan the ciphertexts were made under, never the repeated task's: a task that
+    // names another key or plan (or a BFV round kept without them) is refused, and nothing is sent.
+    const asked = this.#keyHashes(task.contribution);
+    if (contribution.kind === 'bfv' && (sent.keyHashes === undefined || asked?.publicKeySha256 !== sent.keyHashes.publicKeySha256 || asked.planSha256 !== sent.keyHashes.planSha256)) {
+      const reason = agentWireError(new AgentError('FEDVAL_ERR_AGENT_RESEND_KEY_CHANGED'));
+      this.#recordQuietly({ action: 'task.refused', object: `round:${roundId}`, reason: reason.code, details: { study: sent.studyId, code: reason.code } });
+      log.warn({ code: reason.code }, 'task sent again with another public key or plan; refused');
+      this.#send(createMessage('task.refuse', { roundId, reason }, requestId));
+      this.#finished(roundId, 'refused', reason.code);
+      return;
+    }
     try {
       this.#record({
         action: 'contribution.resent',
@@ -453,7 +470,7 @@ export class TaskPipeline {
       log.error({ code: agentWireError(error).code }, 'cannot record the re-sent contribution; not sending it');
       return;
     }
-    const signature = this.#signResult({ ...task, studyId: sent.studyId, roundId }, contributionSha256, attestation);
+    const signature = this.#signResult({ studyId: sent.studyId, roundId }, contributionSha256, attestation, sent.keyHashes);
     this.#send(createMessage('task.accept', { roundId }, requestId));
     this.#send(createMessage('task.result', { roundId, contribution, contributionSha256, attestation, ...(signature ? { signature } : {}) }, requestId));
     log.info({ contributionSha256 }, 'task sent again after a lost connection: the same contribution re-sent, nothing recomputed or charged');
@@ -465,11 +482,13 @@ export class TaskPipeline {
    * the ciphertexts, nonce, time, and for BFV the SHA-256 of the public key and plan it encrypted under); the key holder
    * checks it against its roster and refuses a record made under any other key than its own. None for a token site.
    */
-  #signResult(task: Pick<TaskContent, 'studyId' | 'roundId' | 'contribution'>, contributionSha256: string, attestation: ResultAttestation): ResultSignature | undefined {
+  #signResult(
+    task: Pick<TaskContent, 'studyId' | 'roundId'>,
+    contributionSha256: string,
+    attestation: ResultAttestation,
+    keyHashes: { publicKeySha256: string; planSha256: string } | undefined,
+  ): ResultSignature | undefined {
     if (!this.#siteKey) return undefined;
-    const request = task.contribution;
-    const keyHashes =
-      request.kind === 'bfv' ? { publicKeySha256: createHash('sha256').update(request.publicKey).digest('hex'), planSha256: planSha256(request.plan) } : {};
     // The attestation (privacy spent, dataset commitment, audit head) is signed too, through its canonical SHA-256.
     const fields = {
       studyId: task.studyId,
@@ -479,9 +498,9 @@ export class TaskPipeline {
       nonce: createNonce(),
       sentAt: Date.now(),
       attestationSha256: attestationSha256(attestation),
-      ...keyHashes,
+      ...(keyHashes ?? {}),
     };
-    return { nonce: fields.nonce, sentAt: fields.sentAt, ...keyHashes, signature: new Uint8Array(signResult(this.#siteKey, fields)) };
+    return { nonce: fields.nonce, sentAt: fields.sentAt, ...(keyHashes ?? {}), signature: new Uint8Array(signResult(this.#siteKey, fields)) };
   }
 
   /**
@@ -540,6 +559,7 @@ export class TaskPipeline {
       rho: release.rho,
       epsilon: release.epsilon,
       own_share_epsilon: release.ownShareEpsilon,
+      min_sites: release.noisePlan.minSites,
       delta: release.delta,
       epsilon_spent: after.spentEpsilon,
       epsilon_remaining: Math.max(0, after.totalEpsilon - after.spentEpsilon),
@@ -547,6 +567,16 @@ export class TaskPipeline {
     };
     append({ action: 'privacy.charged', object: `round:${task.roundId}`, details: { dataset_id: datasetId, study: task.studyId, ...privacy } });
     return privacy;
+  }
+
+  /** A BFV request's SHA-256 of its public key bytes and of its canonical plan (@fedval/he planSha256); undefined otherwise. */
+  #keyHashes(request: TaskContent['contribution']): { publicKeySha256: string; planSha256: string } | undefined {
+    return request.kind === 'bfv' ? { publicKeySha256: createHash('sha256').update(request.publicKey).digest('hex'), planSha256: planSha256(request.plan) } : undefined;
+  }
+
+  /** This site as the key holder's roster names it: its id and, when enrolled, its key's fingerprint. */
+  #identity(): SiteIdentity {
+    return { siteId: this.#config.site_id, fingerprint: this.#siteKey ? publicKeyFingerprint(publicKeyOf(this.#siteKey)) : undefined };
   }
 
   #asSite(event: Omit<AuditEvent, 'actor'>): AuditEvent {

@@ -107,9 +107,9 @@ export function hostileTask(roundId: string, fields: { metricSpec: Record<string
   } as never);
 }
 
-/** Sends a task and returns the refusal code, or 'contributed' with the result message. */
-export async function answerTo(coordinator: ScriptedCoordinator, task: Message): Promise<{ outcome: string; reply: Message }> {
-  coordinator.send(task);
+/** Sends a task (to `siteId`'s agent, or the last one connected) and returns the refusal code, or 'contributed' with the result message. */
+export async function answerTo(coordinator: ScriptedCoordinator, task: Message, siteId?: string): Promise<{ outcome: string; reply: Message }> {
+  coordinator.send(task, siteId);
   const roundId = task.type === 'task' ? task.content.roundId : '';
   const reply = await coordinator.next((m) => (m.type === 'task.refuse' || m.type === 'task.result') && m.content.roundId === roundId);
   return { outcome: reply.type === 'task.refuse' ? reply.content.reason.code : 'contributed', reply };
@@ -134,16 +134,21 @@ export async function bfvKeysFor(
   return { plan, publicKey: new Uint8Array(keys.publicKey), secretKey: new Uint8Array(keys.secretKey), context };
 }
 
+/** The sites the attacks' key statements roster by default (sorted, as a statement requires). */
+const HOSTILE_SITE_IDS = ['site-a', 'site-b', 'site-c', 'site-default', 'site-large', 'site-small', 'site-unpinned'];
+
 /** The study key statement a key holder signs with `signingKey` for `keys` (the study of hostileTask). */
-export function keyStatementFor(signingKey: string, keys: { plan: BfvPlan; publicKey: Uint8Array }, fields: { minSites?: number; publicKeySha256?: string } = {}): SignedStudyKeyStatement {
+export function keyStatementFor(signingKey: string, keys: { plan: BfvPlan; publicKey: Uint8Array }, fields: { minSites?: number; publicKeySha256?: string; studyId?: string; version?: number; roster?: { siteId: string; fingerprint: string }[] } = {}): SignedStudyKeyStatement {
   return signStudyKeyStatement(signingKey, {
-    studyId: 'study-hostile',
+    studyId: fields.studyId ?? 'study-hostile',
     planSha256: planSha256(keys.plan),
     publicKeySha256: fields.publicKeySha256 ?? createHash('sha256').update(keys.publicKey).digest('hex'),
     minSites: fields.minSites ?? 3,
-    roster: [{ siteId: 'site-a', fingerprint: 'a'.repeat(64) }],
+    // Hostile sites authenticate by token (no enrolled key): they are on the roster by site id.
+    roster: fields.roster ?? HOSTILE_SITE_IDS.map((siteId) => ({ siteId, fingerprint: 'a'.repeat(64) })),
     rosterSha256: 'b'.repeat(64),
     issuedAt: Date.now(),
+    version: fields.version ?? 1,
   });
 }
 

@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { resolvePrivacySpec } from '@fedval/dp';
 import { createHeContext, EncryptedSum, encryptVector } from '@fedval/he';
 import { createStatisticsLayout, resolveMetricSpec, resolveMetricSpecInput } from '@fedval/metrics';
 import { contributionDigest, createMessage } from '@fedval/protocol';
@@ -234,6 +235,30 @@ describe('the key holder verifies, never trusts, the coordinator', () => {
       'contribution.refused site-c bad_signature',
       `decryption.refused  FEDVAL_ERR_CLI_RELEASE_POLICY`,
     ]);
+  }, 120_000);
+
+  it("privacy settings the sites did not attest are refused: the key holder decodes only the release each counted site signed", async () => {
+    const layout = createStatisticsLayout(resolveMetricSpecInput(served1.metric_spec));
+    const privacyOf = (minSites: number) => JSON.parse(JSON.stringify(resolvePrivacySpec({ epsilon: 1, delta: 1e-6, minSites, layout: { kind: 'flat', bins: 10 } } as never, { layout })));
+    // The sites made an exact release (their signed attestations carry no privacy); the front claims a noisy one of 3.
+    proxy.rewrite = (path, document) => (path === `/api/rounds/${round1}/contributions` ? { ...document, privacy: privacyOf(3) } : document);
+    let before = trail().length;
+    await expectRefusedAndNothingReleased(await decrypt(proxyUrl, round1), round1);
+    const refused = trailSince(before).map((entry) => `${entry.action} ${entry.details.site ?? ''} ${entry.reason}`);
+    expect([...refused.slice(0, -1).sort(), ...refused.slice(-1)]).toEqual([
+      'contribution.refused site-a wrong_privacy',
+      'contribution.refused site-b wrong_privacy',
+      'contribution.refused site-c wrong_privacy',
+      'decryption.refused  FEDVAL_ERR_CLI_RELEASE_POLICY',
+    ]);
+    // Noise shares sized for 10 sites, decrypted as a sum of 3: refused before any contribution is looked at.
+    proxy.rewrite = (path, document) => (path === `/api/rounds/${round1}/contributions` ? { ...document, privacy: privacyOf(10) } : document);
+    before = trail().length;
+    await expectRefusedAndNothingReleased(await decrypt(proxyUrl, round1), round1);
+    const entries = trailSince(before);
+    expect(entries.map((entry) => `${entry.action} ${entry.reason}`)).toEqual(['decryption.refused FEDVAL_ERR_CLI_RELEASE_POLICY']);
+    expect(entries[0]!.details.problem).toBe('the noise shares are sized for sums of 10 sites; this key holder decrypts sums of 3');
+    proxy.rewrite = undefined;
   }, 120_000);
 
   it('the honest round decrypts to exactly the pooled metrics of the three sites', async () => {

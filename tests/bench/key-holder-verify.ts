@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { verifyContributions } from '@fedval/cli';
 import type { Roster } from '@fedval/cli';
-import { createHeContext, decryptVector, EncryptedSum, generateKeyPair, planBfvParameters, VectorEncryptor } from '@fedval/he';
+import { createHeContext, decryptVector, EncryptedSum, generateKeyPair, planBfvParameters, planSha256, VectorEncryptor } from '@fedval/he';
 import { createStatisticsLayout, resolveMetricSpec } from '@fedval/metrics';
 import { contributionDigest } from '@fedval/protocol';
 import type { RoundContribution } from '@fedval/protocol';
@@ -41,13 +41,13 @@ for (const sites of SITE_COUNTS) {
     rosterSites.set(siteId, { fingerprint: identity.fingerprint, publicKey: identity.publicKey });
     const vector = Float64Array.from({ length: layout.length }, () => Math.floor(Math.random() * 50));
     const ciphertexts = encryptor.encrypt(vector).ciphertexts.map((bytes) => new Uint8Array(bytes));
-    const fields = { studyId, roundId, siteId, contributionSha256: contributionDigest({ kind: 'bfv', ciphertexts }).sha256, nonce: createNonce(), sentAt: now, publicKeySha256 };
+    const fields = { studyId, roundId, siteId, contributionSha256: contributionDigest({ kind: 'bfv', ciphertexts }).sha256, nonce: createNonce(), sentAt: now, publicKeySha256, planSha256: planSha256(plan) };
     served.push({
       site_id: siteId,
       ciphertexts_base64: ciphertexts.map((bytes) => Buffer.from(bytes).toString('base64')),
       record: {
         study_id: studyId, round_id: roundId, site_id: siteId, contribution_sha256: fields.contributionSha256, nonce: fields.nonce, sent_at: now,
-        attestation_sha256: null, public_key_sha256: publicKeySha256, signature_base64: Buffer.from(signResult(identity.privateKeyPem, fields)).toString('base64'),
+        attestation_sha256: null, public_key_sha256: publicKeySha256, plan_sha256: fields.planSha256, signature_base64: Buffer.from(signResult(identity.privateKeyPem, fields)).toString('base64'),
       },
       attestation: null,
       public_key: identity.publicKey,
@@ -65,7 +65,7 @@ for (const sites of SITE_COUNTS) {
     verifyMs.push(
       time(() => {
         const verification = verifyContributions(served, {
-          roster, studyId, publicKeySha256, roundId, window: { openedAt: now - 1000, closedAt: now + 1000 }, used: [], now: now + 2000, maxRecordAgeMs: 86_400_000, maxClockSkewMs: 300_000,
+          roster, studyId, publicKeySha256, planSha256: planSha256(plan), privacy: null, roundId, window: { openedAt: now - 1000, closedAt: now + 1000 }, used: [], now: now + 2000, maxRecordAgeMs: 86_400_000, maxClockSkewMs: 300_000,
         });
         if (verification.accepted.length !== sites) throw new Error(`verified ${verification.accepted.length} of ${sites}`);
         accepted = verification.accepted;

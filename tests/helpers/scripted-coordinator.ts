@@ -9,6 +9,8 @@ export class ScriptedCoordinator {
   readonly server: WebSocketServer;
   readonly received: Message[] = [];
   socket: WebSocket | undefined;
+  /** Each site's socket, by the site id of its hello (several agents may connect to one scripted coordinator). */
+  readonly sockets = new Map<string, WebSocket>();
   #waiters: { match: (m: Message) => boolean; resolve: (m: Message) => void }[] = [];
 
   /** `onConnect` runs first on every connection (e.g. to send a connection challenge). */
@@ -20,6 +22,7 @@ export class ScriptedCoordinator {
       socket.on('message', (data) => {
         const message = decodeMessage(data as Buffer);
         this.received.push(message);
+        if (message.type === 'hello') this.sockets.set(message.content.siteId, socket);
         if (message.type === 'hello') socket.send(encodeMessage(createMessage('welcome', { siteId: message.content.siteId, heartbeatIntervalMs: 15000 })));
         this.#waiters = this.#waiters.filter((waiter) => (waiter.match(message) ? (waiter.resolve(message), false) : true));
       });
@@ -50,8 +53,10 @@ export class ScriptedCoordinator {
     });
   }
 
-  send(bytes: Uint8Array | Message): void {
-    this.socket!.send(bytes instanceof Uint8Array ? bytes : encodeMessage(bytes));
+  /** Sends to `siteId`'s socket when given, else to the last connection. */
+  send(bytes: Uint8Array | Message, siteId?: string): void {
+    const socket = siteId === undefined ? this.socket : this.sockets.get(siteId);
+    socket!.send(bytes instanceof Uint8Array ? bytes : encodeMessage(bytes));
   }
 
   close(): Promise<void> {

@@ -135,7 +135,7 @@ describe('canary values planted in site data', () => {
           publicKey: new Uint8Array(keys.publicKey),
           keyStatement: signStudyKeyStatement(keyHolder.privateKeyPem, {
             studyId: 'study-canary', planSha256: planSha256(plan), publicKeySha256: createHash('sha256').update(keys.publicKey).digest('hex'), minSites: 1,
-            roster: [{ siteId: 'site-canary', fingerprint: '0'.repeat(64) }], rosterSha256: '0'.repeat(64), issuedAt: Date.now(),
+            roster: [{ siteId: 'site-canary', fingerprint: '0'.repeat(64) }], rosterSha256: '0'.repeat(64), issuedAt: Date.now(), version: 1,
           }),
         },
         privacy: JSON.parse(JSON.stringify(privacy)),

@@ -98,7 +98,8 @@ describe('encrypted rounds', () => {
     const studyId = await createStudy(deployment, ['site-0', ...ENROLLED]);
     expect((await deployment.api('POST', `/api/studies/${studyId}/rounds`)).body.error.code).toBe('FEDVAL_ERR_COORD_NO_PUBLIC_KEY');
     const keys = join(deployment.dir, 'keys');
-    const roster = deployment.writeRoster(ENROLLED);
+    // site-0 is rostered by id (a token site has no key to pin): it encrypts, and the key holder refuses it unsigned.
+    const roster = deployment.writeRoster(['site-0', ...ENROLLED]);
     const init = await runCli('fedval', ['keys', 'init', '--coordinator', deployment.url, '--study', studyId, '--out', keys, '--signing-key', deployment.keyHolderSigningKey, '--roster', roster], keyHolder());
     expect(init.code, init.stderr).toBe(0);
     expect(statSync(join(keys, 'secret.key')).mode & 0o077).toBe(0);

@@ -13,13 +13,15 @@ const NOW = 1_790_000_000_000;
 const sites: Record<string, SiteIdentity> = { a: generateSiteIdentity(), b: generateSiteIdentity(), c: generateSiteIdentity() };
 const roster = parseRoster(JSON.stringify({ sites: Object.entries(sites).map(([site_id, identity]) => ({ site_id, fingerprint: identity.fingerprint })) }), 'test');
 const KEY_SHA256 = 'f'.repeat(64); // SHA-256 of the key holder's BFV public key (any value: only equality matters)
+const PLAN_SHA256 = 'c'.repeat(64); // SHA-256 of the key holder's canonical plan (likewise)
 const context: VerificationContext = {
-  roster, studyId: STUDY, publicKeySha256: KEY_SHA256, roundId: ROUND, window: { openedAt: NOW - 60_000, closedAt: NOW }, used: [], now: NOW + 1000, maxRecordAgeMs: 86_400_000, maxClockSkewMs: 300_000,
+  roster, studyId: STUDY, publicKeySha256: KEY_SHA256, planSha256: PLAN_SHA256, privacy: null, roundId: ROUND, window: { openedAt: NOW - 60_000, closedAt: NOW }, used: [], now: NOW + 1000, maxRecordAgeMs: 86_400_000, maxClockSkewMs: 300_000,
 };
 
 /** A contribution as a site signs it: ciphertext bytes (here arbitrary), the SHA-256 of them, a signed record. */
-function contribution(site: string, options: { bytes?: number[]; study?: string; round?: string; sentAt?: number; key?: SiteIdentity; attestation?: RoundContribution['attestation']; publicKeySha256?: string | null } = {}): RoundContribution {
+function contribution(site: string, options: { bytes?: number[]; study?: string; round?: string; sentAt?: number; key?: SiteIdentity; attestation?: RoundContribution['attestation']; publicKeySha256?: string | null; planSha256?: string | null } = {}): RoundContribution {
   const publicKeySha256 = options.publicKeySha256 === undefined ? KEY_SHA256 : options.publicKeySha256;
+  const planSha256 = options.planSha256 === undefined ? PLAN_SHA256 : options.planSha256;
   const bytes = Buffer.from(options.bytes ?? [1, 2, 3, site.charCodeAt(0)]);
   const key = options.key ?? sites[site]!;
   const attestation = options.attestation ?? null;
@@ -27,13 +29,14 @@ function contribution(site: string, options: { bytes?: number[]; study?: string;
     studyId: options.study ?? STUDY, roundId: options.round ?? ROUND, siteId: site, contributionSha256: createHash('sha256').update(bytes).digest('hex'),
     nonce: createNonce(), sentAt: options.sentAt ?? NOW - 1000, ...(attestation ? { attestationSha256: attestationSha256(attestation as never) } : {}),
     ...(publicKeySha256 !== null ? { publicKeySha256 } : {}),
+    ...(planSha256 !== null ? { planSha256 } : {}),
   };
   return {
     site_id: site,
     ciphertexts_base64: [bytes.toString('base64')],
     record: {
       study_id: fields.studyId, round_id: fields.roundId, site_id: site, contribution_sha256: fields.contributionSha256, nonce: fields.nonce, sent_at: fields.sentAt,
-      attestation_sha256: fields.attestationSha256 ?? null, public_key_sha256: publicKeySha256, signature_base64: Buffer.from(signResult(key.privateKeyPem, fields)).toString('base64'),
+      attestation_sha256: fields.attestationSha256 ?? null, public_key_sha256: publicKeySha256, plan_sha256: planSha256, signature_base64: Buffer.from(signResult(key.privateKeyPem, fields)).toString('base64'),
     },
     attestation,
     public_key: key.publicKey,
@@ -71,6 +74,29 @@ describe('verifyContributions', () => {
     const edited = contribution('a');
     edited.record = { ...edited.record!, public_key_sha256: 'e'.repeat(64) };
     expect(reasons([edited], { publicKeySha256: 'e'.repeat(64) }).refused).toEqual(['a:bad_signature']);
+  });
+
+  it("refuses a record encrypted under another plan than the key holder's, or naming none (the reason goes to the trail)", () => {
+    expect(reasons([contribution('a', { planSha256: 'e'.repeat(64) }), contribution('b', { planSha256: null }), contribution('c')])).toEqual({ accepted: ['c'], refused: ['a:wrong_plan', 'b:wrong_plan'] });
+    const refusal = verifyContributions([contribution('b', { planSha256: null })], context).refused[0];
+    expect(refusal?.detail).toBe('the record does not name the plan it was encrypted under');
+  });
+
+  it('counts a site only when its signed attestation states the privacy of the release the key holder rebuilds', () => {
+    const head = { dataset_commitment: 'd'.repeat(64), audit_head: { seq: 3, hash: 'e'.repeat(64) } };
+    const budget = { delta: 1e-6, epsilon_spent: 1, epsilon_remaining: 9, epsilon_total: 10 };
+    const expected = { rho: 0.02, epsilon: 1, minSites: 3 };
+    const attested = (privacy: Record<string, number> | undefined) => ({ ...head, ...(privacy ? { privacy: { ...budget, ...privacy } } : {}) }) as RoundContribution['attestation'];
+    const served = [
+      contribution('a', { attestation: attested({ rho: 0.02, epsilon: 1, min_sites: 3 }) }),
+      // The review's attack: tasks sized each share for 10 sites while the decryption floor is 3.
+      contribution('b', { attestation: attested({ rho: 0.02, epsilon: 1, min_sites: 10 }) }),
+      contribution('c', { attestation: attested({ rho: 0.02, epsilon: 1 }) }), // an agent that does not say
+    ];
+    expect(reasons(served, { privacy: expected })).toEqual({ accepted: ['a'], refused: ['b:wrong_privacy', 'c:wrong_privacy'] });
+    expect(reasons([contribution('a', { attestation: attested({ rho: 0.01, epsilon: 0.7, min_sites: 3 }) }), contribution('b', { attestation: attested(undefined) })], { privacy: expected }).refused).toEqual(['a:wrong_privacy', 'b:wrong_privacy']);
+    // A round served as exact while the site attests a private release (or the reverse) is refused too.
+    expect(reasons([contribution('a', { attestation: attested({ rho: 0.02, epsilon: 1, min_sites: 3 }) })], { privacy: null }).refused).toEqual(['a:wrong_privacy']);
   });
 
   it('refuses a record signed outside the round window or too long ago', () => {

@@ -17,6 +17,8 @@ export const CONTRIBUTION_REFUSAL_REASONS = [
   'wrong_site', // the record names another site than the one it is served as
   'digest_mismatch', // the ciphertexts served are not the ones the site signed (or the attestation differs)
   'wrong_key', // encrypted under another public key than the key holder's own (or the record does not say which)
+  'wrong_plan', // encrypted under another plan than the key holder's own (or the record does not say which)
+  'wrong_privacy', // the signed attestation's privacy (ρ, ε, the sites its noise share was sized for) is not the release the key holder rebuilds
   'stale', // signed outside the round's window, or longer ago than the key holder accepts
   'duplicate_site', // a second contribution of a site already counted
   'duplicate_record', // the same signed record served twice
@@ -47,6 +49,13 @@ export interface VerificationContext {
   studyId: string;
   /** SHA-256 (hex) of the key directory's own public key: a record signed for another key is refused. */
   publicKeySha256: string;
+  /** SHA-256 (hex) of the key directory's own plan (@fedval/he planSha256): a record signed for another plan is refused. */
+  planSha256: string;
+  /**
+   * The privacy every counted site must attest, from the release the key holder rebuilds (null: no DP release, and a
+   * record attesting privacy is refused). `minSites`: the sites each noise share was sized for.
+   */
+  privacy: { rho: number; epsilon: number; minSites: number } | null;
   roundId: string;
   /** The round's window as served: records signed outside [opened − skew, closed + skew] are stale. Epoch ms. */
   window: { openedAt: number; closedAt: number };
@@ -85,6 +94,17 @@ export interface ContributionVerification {
 }
 
 const sha256 = (bytes: Uint8Array | string): string => createHash('sha256').update(bytes).digest('hex');
+
+/** Why a contribution's attested privacy is not the release `expected`, or null when it is. */
+function attestedPrivacyProblem(attestation: RoundContribution['attestation'], expected: VerificationContext['privacy']): string | null {
+  const privacy = attestation?.privacy;
+  if (expected === null) return privacy === undefined ? null : 'the site attests a private release; the round has none';
+  if (privacy === undefined) return 'the site attests no private release';
+  if (privacy.min_sites === undefined) return 'the site does not attest how many sites its noise share was sized for';
+  if (privacy.min_sites !== expected.minSites) return `noise share sized for ${privacy.min_sites} sites, the release is sized for ${expected.minSites}`;
+  if (privacy.rho !== expected.rho || privacy.epsilon !== expected.epsilon) return `attested ρ ${privacy.rho} (ε ${privacy.epsilon}), the release has ρ ${expected.rho} (ε ${expected.epsilon})`;
+  return null;
+}
 
 /**
  * Checks every served contribution and keeps, per rostered site, at most one whose record is signed by the key the
@@ -173,6 +193,10 @@ export function verifyContributions(served: readonly RoundContribution[], contex
       refuse('wrong_key', record.public_key_sha256 == null ? 'the record does not name the public key it was encrypted under' : 'encrypted under another public key than this key holder\'s');
       continue;
     }
+    if (record.plan_sha256 !== context.planSha256) {
+      refuse('wrong_plan', record.plan_sha256 == null ? 'the record does not name the plan it was encrypted under' : "encrypted under another plan than this key holder's");
+      continue;
+    }
     if (contributionDigest({ kind: 'bfv', ciphertexts }).sha256 !== record.contribution_sha256) {
       refuse('digest_mismatch', 'the ciphertexts served are not the ones the site signed');
       continue;
@@ -180,6 +204,13 @@ export function verifyContributions(served: readonly RoundContribution[], contex
     const attested = attestation === null ? null : attestationSha256(attestation);
     if (attested !== record.attestation_sha256) {
       refuse('digest_mismatch', 'the attestation served is not the one the site signed');
+      continue;
+    }
+    // The noise the site added is what its signed attestation says: summed only when it is the release the key holder
+    // decodes, so a coordinator cannot serve privacy settings that claim more noise than the sites' shares carry.
+    const privacyProblem = attestedPrivacyProblem(attestation, context.privacy);
+    if (privacyProblem !== null) {
+      refuse('wrong_privacy', privacyProblem);
       continue;
     }
     const { openedAt, closedAt } = context.window;

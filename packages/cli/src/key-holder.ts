@@ -15,7 +15,7 @@ import {
   studyViewSchema,
 } from '@fedval/protocol';
 import {
-  AuditLog, auditHead, auditHeadDetails, generateSiteIdentity, loadPrivateKey, publicKeyFingerprint, publicKeyOf, readAuditLog, savePrivateKey, signStudyKeyStatement,
+  AuditLog, auditHead, auditHeadDetails, generateSiteIdentity, loadPrivateKey, publicKeyFingerprint, publicKeyOf, readAuditLog, savePrivateKey, signedStudyKeyStatementSchema, signStudyKeyStatement,
 } from '@fedval/trust';
 import type { AuditEvent, JsonValue, SignedStudyKeyStatement } from '@fedval/trust';
 import { bfvEncryptionSummary, createHeContext, decryptVector, EncryptedSum, generateKeyPair, planFingerprint, planSha256, validateBfvPlan } from '@fedval/he';
@@ -121,7 +121,7 @@ export function keyHolderIdentity(path: string): { privateKey: KeyObject; public
  * released only to sums of at least `minSites` sites of this roster. Kept in the key directory and sent to the
  * coordinator, which forwards it in every task; sites verify it against the key holder key they pinned.
  */
-async function signStatement(dir: string, signingKey: KeyObject, fields: { studyId: string; plan: BfvPlan; publicKey: Uint8Array; minSites: number; roster: Roster; issuedAt: number }): Promise<SignedStudyKeyStatement> {
+async function signStatement(dir: string, signingKey: KeyObject, fields: { studyId: string; plan: BfvPlan; publicKey: Uint8Array; minSites: number; roster: Roster; issuedAt: number; version: number }): Promise<SignedStudyKeyStatement> {
   const signed = signStudyKeyStatement(signingKey, {
     studyId: fields.studyId,
     planSha256: planSha256(fields.plan),
@@ -130,6 +130,7 @@ async function signStatement(dir: string, signingKey: KeyObject, fields: { study
     roster: [...fields.roster.sites].map(([siteId, entry]) => ({ siteId, fingerprint: entry.fingerprint })),
     rosterSha256: fields.roster.sha256,
     issuedAt: fields.issuedAt,
+    version: fields.version,
   });
   const temporary = join(dir, `${KEY_FILES.statement}.tmp`);
   await writeFile(temporary, `${JSON.stringify(signed, null, 2)}\n`, { mode: 0o644 });
@@ -178,7 +179,7 @@ export async function initKeys(options: InitKeysOptions): Promise<{ study_id: st
     },
   });
   await pinRoster(options.out, roster, 'roster.pinned', options.study);
-  const statement = await signStatement(options.out, identity.privateKey, { studyId: options.study, plan: checked, publicKey: keys.publicKey, minSites, roster, issuedAt: (options.now ?? Date.now)() });
+  const statement = await signStatement(options.out, identity.privateKey, { studyId: options.study, plan: checked, publicKey: keys.publicKey, minSites, roster, issuedAt: (options.now ?? Date.now)(), version: 1 });
   await client.call('PUT', `/api/studies/${encodeURIComponent(options.study)}/public-key`, publicKeyRegisteredResponseSchema, {
     public_key_base64: Buffer.from(keys.publicKey).toString('base64'),
     key_statement: statement,
@@ -238,13 +239,22 @@ export async function changeRoster(options: ChangeRosterOptions): Promise<{ rost
   await pinRoster(options.keys, roster, 'roster.changed', study.study_id, before);
   const plan = validateBfvPlan(JSON.parse(await readKeyFile(options.keys, KEY_FILES.plan, 'utf8')));
   const publicKey = new Uint8Array(await readKeyFile(options.keys, KEY_FILES.public));
-  const statement = await signStatement(options.keys, identity.privateKey, { studyId: study.study_id, plan, publicKey, minSites: study.min_sites, roster, issuedAt: (options.now ?? Date.now)() });
-  recordKeyHolderEvent(options.keys, { action: 'key_statement.signed', object: `study:${study.study_id}`, details: { roster_sha256: roster.sha256, key_holder_fingerprint: identity.fingerprint, min_sites: study.min_sites } });
+  // One version more than the statement it replaces: sites refuse any older one the coordinator might serve again.
+  const version = (await readStatementVersion(options.keys)) + 1;
+  const statement = await signStatement(options.keys, identity.privateKey, { studyId: study.study_id, plan, publicKey, minSites: study.min_sites, roster, issuedAt: (options.now ?? Date.now)(), version });
+  recordKeyHolderEvent(options.keys, { action: 'key_statement.signed', object: `study:${study.study_id}`, details: { roster_sha256: roster.sha256, key_holder_fingerprint: identity.fingerprint, min_sites: study.min_sites, version } });
   const coordinator = options.coordinator ?? study.coordinator;
   if (coordinator !== undefined) {
     await new CoordinatorClient(coordinator, options.token).call('PUT', `/api/studies/${encodeURIComponent(study.study_id)}/key-statement`, keyStatementRegisteredResponseSchema, { key_statement: statement });
   }
   return { roster_sha256: roster.sha256, previous_roster_sha256: before?.sha256 ?? null, ...rosterChanges(before, roster), key_statement_sent: coordinator !== undefined };
+}
+
+/** The version of the key directory's current study key statement (0 when there is none). */
+async function readStatementVersion(dir: string): Promise<number> {
+  const path = join(dir, KEY_FILES.statement);
+  if (!existsSync(path)) return 0;
+  return parseKeyFile(signedStudyKeyStatementSchema, await readKeyFile(dir, KEY_FILES.statement, 'utf8'), path).statement.version;
 }
 
 /** The SHA-256 and fingerprints of the roster the trail's last `roster.pinned` / `roster.changed` entry records. */
@@ -366,9 +376,18 @@ export async function decryptRound(options: DecryptOptions) {
   if (served.state !== 'aggregated' || served.closed_at === null) refuseDecryption(`the round is ${served.state}, not closed and aggregated`);
 
   const publicKeySha256 = sha256(await readKeyFile(options.keys, KEY_FILES.public));
+  const plan = validateBfvPlan(JSON.parse(await readKeyFile(options.keys, KEY_FILES.plan, 'utf8')));
+  // The release as the served study describes it: each counted site must attest exactly its privacy (contribution-
+  // verification.ts), and its noise shares must be sized for no more sites than this decryption requires.
+  const release = createRelease(createStatisticsLayout(resolveMetricSpecInput(served.metric_spec)), served.privacy);
+  if (release.kind === 'private' && release.noisePlan.minSites > minSites) {
+    refuseDecryption(`the noise shares are sized for sums of ${release.noisePlan.minSites} sites; this key holder decrypts sums of ${minSites}`);
+  }
   const verification = verifyContributions(served.contributions, {
     roster,
     publicKeySha256,
+    planSha256: planSha256(plan),
+    privacy: release.kind === 'private' ? { rho: release.rho, epsilon: release.epsilon, minSites: release.noisePlan.minSites } : null,
     studyId: study.study_id,
     roundId: options.round,
     window: { openedAt: Date.parse(served.created_at), closedAt: Date.parse(served.closed_at as string) },
@@ -379,7 +398,6 @@ export async function decryptRound(options: DecryptOptions) {
   });
   const refusals: ContributionRefusal[] = [...verification.refused];
 
-  const plan = validateBfvPlan(JSON.parse(await readKeyFile(options.keys, KEY_FILES.plan, 'utf8')));
   if (planFingerprint(plan) !== planFingerprint(validateBfvPlan(served.plan))) {
     throw new CliError('FEDVAL_ERR_CLI_KEY_MISMATCH', 'the round was encrypted under another plan than these keys');
   }
@@ -449,8 +467,7 @@ export async function decryptRound(options: DecryptOptions) {
     const secretKey = new Uint8Array(await readKeyFile(options.keys, KEY_FILES.secret));
     const slotUnmask = unmasking?.ok ? unmasking.slotUnmask(plan.ciphertextCount * plan.polyModulusDegree, BigInt(plan.plainModulus)) : undefined;
     const vector = decryptVector(context, secretKey, aggregate, counted.length, { slotUnmask });
-    const layout = createStatisticsLayout(resolveMetricSpecInput(served.metric_spec));
-    const released = finalizeRelease(createRelease(layout, served.privacy), vector, counted.length);
+    const released = finalizeRelease(release, vector, counted.length);
     const metrics = released.metrics;
     // Each site's own report of the budget it spent, from the attestation its signature covers.
     const dp = released.dp && {

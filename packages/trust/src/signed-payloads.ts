@@ -87,6 +87,12 @@ export const privacyAttestationSchema = z.strictObject({
   epsilon: finiteNumber,
   /** ε of the site's own noise share alone, if every other party colludes (absent from agents before issue 12). */
   own_share_epsilon: finiteNumber.optional(),
+  /**
+   * How many sites' noise shares make the full noise: the site's share was sized for sums of at least this many sites
+   * (1 when each site adds the full noise). The key holder refuses to count a share sized for more sites than it
+   * requires in a decrypted sum. Absent from agents before issue 12's review fixes.
+   */
+  min_sites: z.int(must('an integer ≥ 1')).min(1, must('an integer ≥ 1')).optional(),
   delta: finiteNumber,
   epsilon_spent: finiteNumber,
   epsilon_remaining: finiteNumber,

@@ -27,6 +27,7 @@ const statement: StudyKeyStatement = {
   ],
   rosterSha256: B,
   issuedAt: 1_738_000_000_000,
+  version: 2,
 };
 const keyHolder = privateKeyFromSeed(new Uint8Array(32).fill(7));
 const keyHolderPublic = publicKeyOf(keyHolder);
@@ -38,7 +39,7 @@ describe('study key statement', () => {
       '{"domain":"fedval/v1/study-key","issuedAt":1738000000000,"minSites":3,' +
       `"planSha256":"${A}","publicKeySha256":"${B}",` +
       `"roster":[{"fingerprint":"${C}","siteId":"site-a"},{"fingerprint":"${A}","siteId":"site-b"}],` +
-      `"rosterSha256":"${B}","studyId":"study-1"}`;
+      `"rosterSha256":"${B}","studyId":"study-1","version":2}`;
     expect(Buffer.from(studyKeyStatementPayload(statement)).toString('utf8')).toBe(text);
     const signed = signStudyKeyStatement(keyHolder, statement);
     expect(signed.keyHolderPublicKey).toBe(keyHolderPublic);
@@ -71,6 +72,7 @@ describe('study key statement', () => {
     expect(codeOf(() => verifyStudyKeyStatement({ ...signed, extra: 1 }, [keyHolderPublic], expected))).toBe('FEDVAL_ERR_TRUST_INVALID_PAYLOAD');
     const unsorted = { ...statement, roster: [...statement.roster].reverse() };
     expect(codeOf(() => signStudyKeyStatement(keyHolder, unsorted))).toBe('FEDVAL_ERR_TRUST_INVALID_PAYLOAD');
+    expect(codeOf(() => signStudyKeyStatement(keyHolder, { ...statement, version: 0 }))).toBe('FEDVAL_ERR_TRUST_INVALID_PAYLOAD');
     expect(codeOf(() => verifyStudyKeyStatement(signed, ['not a key'], expected))).toBe('FEDVAL_ERR_TRUST_INVALID_PUBLIC_KEY');
   });
 });

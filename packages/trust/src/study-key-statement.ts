@@ -44,6 +44,12 @@ export const studyKeyStatementSchema = z.strictObject({
   rosterSha256: sha256Field,
   /** When the key holder signed it, epoch ms. */
   issuedAt: z.int(must('epoch milliseconds')).nonnegative(must('epoch milliseconds')),
+  /**
+   * The statement's version for this study: 1 at `fedval keys init`, one more at each `fedval keys roster`. A site keeps
+   * the highest version it has verified per study and refuses older ones, so a coordinator cannot replay a statement
+   * with a roster the privacy officer replaced.
+   */
+  version: z.int(must('an integer ≥ 1')).min(1, must('an integer ≥ 1')).max(Number.MAX_SAFE_INTEGER, must('a safe integer')),
 }, must('an object'));
 export type StudyKeyStatement = Readonly<z.output<typeof studyKeyStatementSchema>>;
 
