@@ -87,7 +87,6 @@ describe('a coordinator lying in a securely aggregated round', () => {
       roster,
       rosterSha256: 'b'.repeat(64),
       issuedAt: Date.now(),
-      version: 1,
     });
     const task = createMessage('task', {
       studyId: STUDY,
