@@ -83,10 +83,10 @@ describe('a coordinator lying in a securely aggregated round', () => {
       planSha256: planSha256(keys.plan),
       publicKeySha256: createHash('sha256').update(keys.publicKey).digest('hex'),
       minSites: 2,
+      version: 1,
       roster,
       rosterSha256: 'b'.repeat(64),
       issuedAt: Date.now(),
-      version: 1,
     });
     const task = createMessage('task', {
       studyId: STUDY,
