@@ -37,10 +37,10 @@ describe('a coordinator (with the key holder) switching secure aggregation off',
     contexts.push(keys.context);
     const task = (round: string) => hostileTask(round, { metricSpec: METRIC_SPEC, contribution: bfvRequest(keys, keyStatementFor(keyHolder.privateKeyPem, keys)) });
 
-    const guarded = startHostileSite(coordinator, 'site-default', { csv: `score,status\n${scoredRows(PATIENTS).join('\n')}\n`, policy: `require_dp: false, key_holder_keys: [${keyHolder.fingerprint}]` });
+    const guarded = startHostileSite(coordinator, 'site-a', { csv: `score,status\n${scoredRows(PATIENTS).join('\n')}\n`, policy: `require_dp: false, key_holder_keys: [${keyHolder.fingerprint}]` });
     sites.push(guarded);
-    await coordinator.next((m) => m.type === 'hello' && m.content.siteId === 'site-default');
-    const { outcome, reply } = await answerTo(coordinator, task('r-unmasked'));
+    await coordinator.next((m) => m.type === 'hello' && m.content.siteId === 'site-a');
+    const { outcome, reply } = await answerTo(coordinator, task('r-unmasked'), 'site-a');
     // What the colluders would read on the vulnerable path: the site's own statistics, decrypted alone.
     const leaked = reply.type === 'task.result' && reply.content.contribution.kind === 'bfv' ? Math.max(...decryptOne(keys.context, keys.secretKey, reply.content.contribution.ciphertexts)) : null;
     expect({ outcome, leaked }).toEqual({ outcome: 'FEDVAL_ERR_AGENT_POLICY_REQUIRES_SECAGG', leaked: null });
@@ -49,13 +49,13 @@ describe('a coordinator (with the key holder) switching secure aggregation off',
 
     // The same task to a site whose administrator opted out: it is served, and the colluders read its counts (the
     // number of patients is in the clear in the decrypted vector). This is what the default refuses.
-    const optedOut = startHostileSite(coordinator, 'site-opted-out', {
+    const optedOut = startHostileSite(coordinator, 'site-b', {
       csv: `score,status\n${scoredRows(PATIENTS).join('\n')}\n`,
       policy: `require_dp: false, key_holder_keys: [${keyHolder.fingerprint}], require_secure_aggregation: false`,
     });
     sites.push(optedOut);
-    await coordinator.next((m) => m.type === 'hello' && m.content.siteId === 'site-opted-out');
-    const served = await answerTo(coordinator, task('r-opted-out'));
+    await coordinator.next((m) => m.type === 'hello' && m.content.siteId === 'site-b');
+    const served = await answerTo(coordinator, task('r-opted-out'), 'site-b');
     expect(served.outcome).toBe('contributed');
     if (served.reply.type !== 'task.result' || served.reply.content.contribution.kind !== 'bfv') throw new Error('expected an encrypted result');
     const vector = decryptOne(keys.context, keys.secretKey, served.reply.content.contribution.ciphertexts);
