@@ -33,6 +33,7 @@ describe('coordinator configuration', () => {
     expect(config.data_dir).toBe(join(dir, '.fedval-data', 'coordinator'));
     expect(config.limits).toEqual({ ...DEFAULT_LIMITS });
     expect(config.limits.max_message_bytes).toBe(67_108_864);
+    expect(config.limits.secagg_phase_timeout_ms).toBe(60_000);
     expect(config.log_level).toBe('info');
     expect(Object.isFrozen(config)).toBe(true);
     expect(Object.isFrozen(config.sites[0])).toBe(true);
@@ -54,7 +55,7 @@ describe('coordinator configuration', () => {
         { id: 'b', token_sha256: HASH },
         { id: 'b', token_sha256: HASH },
       ],
-      limits: { auth_timeout_ms: 0, heartbeat_interval_ms: 1.5, unknown_limit: 3 },
+      limits: { auth_timeout_ms: 0, heartbeat_interval_ms: 1.5, secagg_phase_timeout_ms: 3_600_001, unknown_limit: 3 },
       log_level: 'loud',
       surprise: 1,
     };
@@ -69,6 +70,7 @@ describe('coordinator configuration', () => {
       'sites[2].id: duplicate site id "b"',
       'limits.auth_timeout_ms',
       'limits.heartbeat_interval_ms',
+      'limits.secagg_phase_timeout_ms',
       'limits: Unrecognized key: "unknown_limit"',
       'log_level',
       '(root): Unrecognized key: "surprise"',

@@ -34,6 +34,12 @@ export interface CoordinatorLimits {
   body_limit_bytes: number;
   /** Round deadline used when a study sets none, in seconds. Default 600 s. */
   round_deadline_seconds: number;
+  /**
+   * How long each secure-aggregation phase of a round waits for the sites still in it, in milliseconds; sites that have
+   * not answered by then are dropped (code FEDVAL_ERR_COORD_SECAGG_TIMEOUT) and the round goes on if at least its
+   * threshold remain, else fails. At most 1 h. Default 60000 ms (1 min).
+   */
+  secagg_phase_timeout_ms: number;
   /** Invalid messages an authenticated site may send before its socket is closed. Default 10. */
   max_invalid_messages: number;
   /** REST requests per minute per API token (per client IP for requests without a known token); more are answered 429. Default 600. */
@@ -55,6 +61,7 @@ export const DEFAULT_LIMITS: Readonly<CoordinatorLimits> = Object.freeze({
   heartbeat_interval_ms: 15_000, // 15 s
   body_limit_bytes: 64 * 1024 * 1024, // 64 MiB
   round_deadline_seconds: 600, // 10 min
+  secagg_phase_timeout_ms: 60_000, // 1 min per secure-aggregation phase
   max_invalid_messages: 10, // messages per connection
   rate_limit_per_minute: 600, // requests per token (or IP) per minute
   ws_connects_per_minute: 120, // connection attempts per IP per minute
@@ -141,6 +148,7 @@ const configSchema = z.strictObject({
       heartbeat_interval_ms: positiveInt(3_600_000).default(DEFAULT_LIMITS.heartbeat_interval_ms),
       body_limit_bytes: positiveInt(2 ** 31 - 1).default(DEFAULT_LIMITS.body_limit_bytes),
       round_deadline_seconds: positiveInt(MAX_DEADLINE_SECONDS).default(DEFAULT_LIMITS.round_deadline_seconds),
+      secagg_phase_timeout_ms: positiveInt(3_600_000).default(DEFAULT_LIMITS.secagg_phase_timeout_ms),
       max_invalid_messages: positiveInt(1_000_000).default(DEFAULT_LIMITS.max_invalid_messages),
       rate_limit_per_minute: positiveInt(1_000_000).default(DEFAULT_LIMITS.rate_limit_per_minute),
       ws_connects_per_minute: positiveInt(1_000_000).default(DEFAULT_LIMITS.ws_connects_per_minute),

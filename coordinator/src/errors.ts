@@ -66,6 +66,11 @@ export const COORD_ERRORS = {
   FEDVAL_ERR_COORD_FINALIZE: ['the aggregate could not be finalized into metrics', 500],
   FEDVAL_ERR_COORD_RESULT_SIGNATURE: ['the result of an enrolled site is unsigned or its signature does not verify', 400],
   FEDVAL_ERR_COORD_REPLAYED: ['this signed result was already received, or is outside the replay window', 409],
+  FEDVAL_ERR_COORD_SECAGG_PHASE: ['the secure-aggregation message does not fit the round phase or this site', 409],
+  FEDVAL_ERR_COORD_SECAGG_INVALID: ['the secure-aggregation record is malformed, names another round or site, or its signature does not verify', 400],
+  FEDVAL_ERR_COORD_SITE_DROPPED: ['the site dropped out of a securely aggregated round', 410],
+  FEDVAL_ERR_COORD_SECAGG_THRESHOLD: ['the secure-aggregation threshold must be at least the release minimum and at most the number of sites', 400],
+  FEDVAL_ERR_COORD_SECAGG_TIMEOUT: ['the site did not answer a secure-aggregation phase in time (limits.secagg_phase_timeout_ms) and was dropped from the round', 408],
   // command line
   FEDVAL_ERR_COORD_USAGE: ['invalid command-line arguments', 400],
 } as const satisfies Record<string, readonly [string, number]>;

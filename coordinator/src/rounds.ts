@@ -16,6 +16,7 @@ import type { StatisticsRelease } from '@fedval/dp';
 import { createHeContext } from '@fedval/he';
 import type { HeContext } from '@fedval/he';
 import type { AuditRecorder } from './coordinator-audit.ts';
+import { SecureAggregationRound } from './secure-aggregation.ts';
 import { SiteIdentities } from './site-identities.ts';
 import { CoordinatorError, coordinatorWireError } from './errors.ts';
 import type { CoordinatorErrorCode } from './errors.ts';
@@ -24,7 +25,7 @@ import type { BundleFileStore } from './storage/bundle-files.ts';
 import type { CoordinatorStore, RoundResult, RoundSiteRecord, RoundSiteStatus, RoundState, StudyRecord } from './storage/store.ts';
 
 /** Why a round failed, as stored and reported in `reason`. */
-export const ROUND_FAILURE_REASONS = ['quorum_not_met', 'coordinator_restarted', 'coordinator_stopped', 'finalization_failed'] as const;
+export const ROUND_FAILURE_REASONS = ['quorum_not_met', 'coordinator_restarted', 'coordinator_stopped', 'finalization_failed', 'secure_aggregation_incomplete'] as const;
 export type RoundFailureReason = (typeof ROUND_FAILURE_REASONS)[number];
 
 /** How the hub delivers messages to connected sites. */
@@ -51,6 +52,10 @@ interface OpenRound {
   he: HeContext | null;
   task: TaskContent;
   sites: Map<string, { status: RoundSiteStatus; code: string | null }>;
+  /** Secure aggregation's phases, for a round that uses it. */
+  secagg: SecureAggregationRound | null;
+  /** Fires when the current secure-aggregation phase has waited `secaggPhaseTimeoutMs`; null without secure aggregation. */
+  phaseTimer: NodeJS.Timeout | null;
 }
 
 const TERMINAL_SITE_STATUSES: readonly RoundSiteStatus[] = ['contributed', 'refused', 'invalid'];
@@ -65,7 +70,15 @@ export interface RoundRunnerOptions {
   audit: AuditRecorder;
   /** Enrolled sites' keys: their results must carry a valid, fresh signature. Default: no site is enrolled. */
   identities?: SiteIdentities;
+  /**
+   * How long a secure-aggregation phase waits for the sites still in it, in milliseconds; then they are dropped and the
+   * round goes on if at least the threshold remain, else fails. Default 60000 ms (`limits.secagg_phase_timeout_ms`).
+   */
+  secaggPhaseTimeoutMs?: number;
 }
+
+/** Default of `secaggPhaseTimeoutMs` (and of the coordinator's `limits.secagg_phase_timeout_ms`). */
+export const DEFAULT_SECAGG_PHASE_TIMEOUT_MS = 60_000; // 1 min
 
 /**
  * Runs every open round of this process. In-memory state is authoritative while a round is open;
@@ -78,6 +91,7 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
   readonly #log: FastifyBaseLogger;
   readonly #audit: AuditRecorder;
   readonly #identities: SiteIdentities;
+  readonly #secaggPhaseTimeoutMs: number;
   readonly #open = new Map<string, OpenRound>();
   #writes: Promise<void> = Promise.resolve();
   #closed = false;
@@ -90,6 +104,7 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
     this.#log = options.log;
     this.#audit = options.audit;
     this.#identities = options.identities ?? new SiteIdentities();
+    this.#secaggPhaseTimeoutMs = options.secaggPhaseTimeoutMs ?? DEFAULT_SECAGG_PHASE_TIMEOUT_MS;
   }
 
   /** Opens a round of a study and dispatches its task to every study site that is connected. `actor` is who started it, for the audit trail. */
@@ -109,6 +124,7 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
     }
     const id = randomUUID();
     const deadlineAt = now + study.deadlineSeconds * 1000;
+    const secureAggregation = study.contribution === 'bfv' && study.protection.secureAggregation ? { threshold: study.protection.secureAggregation.threshold } : null;
     const task: TaskContent = {
       studyId: study.id,
       roundId: id,
@@ -126,6 +142,7 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
           : { kind: 'plaintext' },
       ...(study.protection.privacy ? { privacy: study.protection.privacy } : {}),
       deadline: deadlineAt,
+      ...(secureAggregation ? { secureAggregation } : {}),
     };
     const round: OpenRound = {
       id,
@@ -138,6 +155,8 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
       he,
       task,
       sites: new Map(study.sites.map((siteId) => [siteId, { status: 'pending', code: null }])),
+      secagg: secureAggregation ? new SecureAggregationRound({ threshold: secureAggregation.threshold, studyId: study.id, roundId: id, sites: study.sites }) : null,
+      phaseTimer: null,
     };
     round.timer.unref();
     this.#open.set(id, round);
@@ -171,6 +190,7 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
     }
     this.#log.info({ roundId: id, studyId: study.id, sites: study.sites.length, quorum: study.quorum, deadlineAt }, 'round opened');
     for (const siteId of study.sites) this.#dispatch(round, siteId);
+    this.#armPhaseTimer(round);
     return { roundId: id, state: round.state };
   }
 
@@ -182,8 +202,125 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
   onSiteConnected(siteId: string): void {
     for (const round of this.#open.values()) {
       const status = round.sites.get(siteId)?.status;
+      // Under secure aggregation a site that lost its connection dropped out (its keys died with it); only a site the
+      // round has not reached yet is sent the task.
+      if (round.secagg && (status !== 'pending' || round.secagg.phase !== 'advertise')) continue;
       if (status === 'pending' || status === 'dispatched' || status === 'accepted') this.#dispatch(round, siteId, status !== 'pending');
     }
+  }
+
+  /** A site's connection closed: in a securely aggregated round it dropped out, and the phase stops waiting for it. */
+  onSiteDisconnected(siteId: string): void {
+    for (const round of [...this.#open.values()]) {
+      const secagg = round.secagg;
+      const site = round.sites.get(siteId);
+      if (!secagg || !site || secagg.isOut(siteId) || site.status === 'pending') continue;
+      secagg.markOut(siteId);
+      this.#audit({ actor: 'coordinator', action: 'secagg.site_dropped', object: `round:${round.id}`, details: { site: siteId, phase: secagg.phase } });
+      if (OUTSTANDING_SITE_STATUSES.includes(site.status)) this.#setSite(round, siteId, { status: 'invalid', code: 'FEDVAL_ERR_COORD_SITE_DROPPED' });
+      this.#log.info({ roundId: round.id, siteId, phase: secagg.phase }, 'site dropped out of the securely aggregated round');
+      this.#advanceSecagg(round);
+    }
+  }
+
+  /** Handles a secagg.* message from an authenticated site; throws a CoordinatorError to be sent back as an error reply. */
+  handleSecaggMessage(siteId: string, message: MessageOf<'secagg.advertise' | 'secagg.shares' | 'secagg.consistency' | 'secagg.reveal'>): void {
+    const round = this.#openRoundOf(siteId, message.content.roundId);
+    const secagg = round.secagg;
+    if (!secagg) throw new CoordinatorError('FEDVAL_ERR_COORD_SECAGG_PHASE', 'the round is not securely aggregated');
+    const enrolledKey = this.#identities.publicKey(siteId);
+    const object = `round:${round.id}`;
+    try {
+      switch (message.type) {
+        case 'secagg.advertise':
+          if (round.sites.get(siteId)?.status !== 'accepted') throw new CoordinatorError('FEDVAL_ERR_COORD_SECAGG_PHASE', 'keys before accepting the task');
+          secagg.addAdvertisement(siteId, message.content.advertisement, enrolledKey);
+          this.#audit({ actor: `site:${siteId}`, action: 'secagg.keys_advertised', object, details: { site: siteId } });
+          break;
+        case 'secagg.shares':
+          secagg.addShares(siteId, message.content.shares);
+          this.#audit({ actor: `site:${siteId}`, action: 'secagg.shares_received', object, details: { site: siteId, shares: message.content.shares.length } });
+          break;
+        case 'secagg.consistency':
+          secagg.addConsistency(siteId, message.content.signed, enrolledKey);
+          this.#audit({ actor: `site:${siteId}`, action: 'secagg.survivors_signed', object, details: { site: siteId } });
+          break;
+        case 'secagg.reveal':
+          secagg.addReveal(siteId, message.content.reveal, enrolledKey);
+          this.#audit({ actor: `site:${siteId}`, action: 'secagg.shares_revealed', object, details: { site: siteId, shares: message.content.reveal.shares.length } });
+          break;
+      }
+    } catch (error) {
+      const code = coordinatorWireError(error).code;
+      this.#audit({ actor: `site:${siteId}`, action: 'secagg.refused', object, reason: code, details: { site: siteId, type: message.type, code } });
+      throw error;
+    }
+    this.#advanceSecagg(round);
+  }
+
+  /** Runs the secure-aggregation phases as far as the messages received allow; sends what a completed phase releases. */
+  #advanceSecagg(round: OpenRound): void {
+    const secagg = round.secagg as SecureAggregationRound;
+    for (;;) {
+      const outbox = secagg.advance();
+      if (!outbox) return;
+      const roundId = round.id;
+      switch (outbox.kind) {
+        case 'keys':
+          for (const to of outbox.to) this.#channel.send(to, createMessage('secagg.keys', { roundId, advertisements: outbox.advertisements }));
+          break;
+        case 'inbox':
+          for (const [to, shares] of outbox.inboxes) this.#channel.send(to, createMessage('secagg.inbox', { roundId, shares: shares.map((share) => ({ from: share.from, sealed: new Uint8Array(share.sealed) })) }));
+          break;
+        case 'survivors':
+          for (const to of outbox.to) this.#channel.send(to, createMessage('secagg.survivors', { roundId, survivors: outbox.survivors }));
+          break;
+        case 'unmask':
+          for (const to of outbox.to) this.#channel.send(to, createMessage('secagg.unmask', { roundId, survivors: outbox.survivors, signatures: outbox.signatures }));
+          break;
+        case 'done':
+          this.#close(round, 'settled');
+          return;
+        case 'failed':
+          this.#log.warn({ roundId, problem: outbox.problem }, 'secure aggregation cannot complete');
+          this.#close(round, 'settled', outbox.problem);
+          return;
+      }
+      this.#audit({ actor: 'coordinator', action: `secagg.${outbox.kind}_sent`, object: `round:${roundId}`, details: { phase: secagg.phase } });
+      this.#armPhaseTimer(round);
+    }
+  }
+
+  /** Starts the clock of the round's current secure-aggregation phase (replacing the previous phase's). */
+  #armPhaseTimer(round: OpenRound): void {
+    if (!round.secagg) return;
+    if (round.phaseTimer) clearTimeout(round.phaseTimer);
+    const phase = round.secagg.phase;
+    round.phaseTimer = setTimeout(() => this.#onPhaseTimeout(round.id, phase), this.#secaggPhaseTimeoutMs);
+    round.phaseTimer.unref();
+  }
+
+  /**
+   * A secure-aggregation phase waited its full timeout: every site it still waits for (never connected, stalled, or
+   * silent) is dropped as if it had disconnected, and the round goes on with the rest, or fails below the threshold.
+   */
+  #onPhaseTimeout(roundId: string, phase: string): void {
+    const round = this.#open.get(roundId);
+    const secagg = round?.secagg;
+    if (!round || !secagg || secagg.phase !== phase) return;
+    for (const siteId of secagg.awaited()) {
+      secagg.markOut(siteId);
+      this.#audit({ actor: 'coordinator', action: 'secagg.site_timed_out', object: `round:${round.id}`, details: { site: siteId, phase, timeout_ms: this.#secaggPhaseTimeoutMs } });
+      const status = round.sites.get(siteId)?.status;
+      if (status !== undefined && (status === 'pending' || OUTSTANDING_SITE_STATUSES.includes(status))) {
+        // A site that has not sent its masked input is told to stop (its input would be refused now). One that did is
+        // a survivor whose input stays in the sum: it is not cancelled.
+        if (status !== 'pending') this.#channel.send(siteId, createMessage('task.cancel', { roundId: round.id, reason: coordinatorWireError(new CoordinatorError('FEDVAL_ERR_COORD_SECAGG_TIMEOUT')) }));
+        this.#setSite(round, siteId, { status: 'invalid', code: 'FEDVAL_ERR_COORD_SECAGG_TIMEOUT' });
+      }
+      this.#log.info({ roundId: round.id, siteId, phase }, 'site timed out in a secure-aggregation phase; dropped from the round');
+    }
+    this.#advanceSecagg(round);
   }
 
   /** Handles a task.* message from an authenticated site; throws a CoordinatorError to be sent back as an error reply. */
@@ -199,6 +336,7 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
         return;
       }
       case 'task.result':
+        this.#openRoundOf(siteId, message.content.roundId).secagg?.checkInput(siteId);
         // The round must be open and the site still owe its result before a signature is checked and its nonce
         // remembered: a site cannot fill the replay guard with results for rounds it is not part of.
         if (this.#identities.isEnrolled(siteId)) this.#checkResultSignature(this.#awaitingResult(siteId, message.content.roundId), siteId, message.content);
@@ -251,6 +389,7 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
     if (!OUTSTANDING_SITE_STATUSES.includes(status)) throw new CoordinatorError('FEDVAL_ERR_COORD_ROUND_NOT_OPEN', `site is ${status} in round ${roundId}`);
     this.#audit({ actor: `site:${siteId}`, action: 'task.refused', object: `round:${roundId}`, reason: code, details: { site: siteId, code } });
     this.#setSite(round, siteId, { status: 'refused', code });
+    round.secagg?.markOut(siteId);
     this.#log.info({ roundId, siteId, code }, 'site refused the task');
     this.#closeIfSettled(round);
   }
@@ -275,6 +414,7 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
       const code = coordinatorWireError(error).code;
       this.#audit({ actor: `site:${siteId}`, action: 'contribution.invalid', object: `round:${roundId}`, reason: code, details: { site: siteId, sha256, bytes, code } });
       this.#setSite(round, siteId, { status: 'invalid', code, contributionBytes: bytes, contributionSha256: sha256 });
+      round.secagg?.markOut(siteId);
       this.#log.warn({ roundId, siteId, code }, 'invalid contribution; the round continues without it');
       this.#markCollecting(round);
       this.#closeIfSettled(round);
@@ -289,6 +429,7 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
       details: { site: siteId, sha256, bytes, kind: contribution.kind, ...siteEvidence(attestation), ...(privacy ? { privacy } : {}) },
     });
     this.#setSite(round, siteId, { status: 'contributed', contributionBytes: bytes, contributionSha256: sha256, privacy });
+    round.secagg?.addInput(siteId);
     this.#log.info({ roundId, siteId, bytes, contributions: round.aggregator.count }, 'contribution added');
     this.#markCollecting(round);
     this.#closeIfSettled(round);
@@ -330,6 +471,7 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
       const code = coordinatorWireError(error).code;
       this.#audit({ actor: `site:${siteId}`, action: 'contribution.refused', object: `round:${round.id}`, reason: code, details: { site: siteId, code, sha256: content.contributionSha256 } });
       this.#setSite(round, siteId, { status: 'invalid', code });
+      round.secagg?.markOut(siteId);
       this.#log.warn({ roundId: round.id, siteId, code }, 'result signature refused; the round continues without the site');
       this.#markCollecting(round);
       this.#closeIfSettled(round);
@@ -345,6 +487,7 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
   }
 
   #closeIfSettled(round: OpenRound): void {
+    if (round.secagg) return this.#advanceSecagg(round);
     for (const site of round.sites.values()) if (!TERMINAL_SITE_STATUSES.includes(site.status)) return;
     this.#close(round, 'settled');
   }
@@ -354,12 +497,17 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
     if (round) this.#close(round, 'deadline');
   }
 
-  #close(round: OpenRound, cause: 'settled' | 'deadline' | 'coordinator_stopped'): void {
+  /** `secaggProblem`: why secure aggregation could not complete (the round fails). */
+  #close(round: OpenRound, cause: 'settled' | 'deadline' | 'coordinator_stopped', secaggProblem?: string): void {
     clearTimeout(round.timer);
+    if (round.phaseTimer) clearTimeout(round.phaseTimer);
     this.#open.delete(round.id);
     const cancelCode: CoordinatorErrorCode = cause === 'deadline' ? 'FEDVAL_ERR_COORD_ROUND_DEADLINE' : 'FEDVAL_ERR_COORD_ROUND_CLOSED';
+    const secaggFailed = round.secagg !== null && round.secagg.phase !== 'done';
     for (const [siteId, site] of round.sites) {
-      if (!OUTSTANDING_SITE_STATUSES.includes(site.status)) continue;
+      // A securely aggregated round that fails tells its contributors too: a site that never signed the survivor set
+      // can then refund its charge (its masked input can never be unmasked).
+      if (!OUTSTANDING_SITE_STATUSES.includes(site.status) && !(secaggFailed && site.status === 'contributed')) continue;
       const reason = coordinatorWireError(new CoordinatorError(cancelCode));
       this.#channel.send(siteId, createMessage('task.cancel', { roundId: round.id, reason }));
     }
@@ -376,7 +524,10 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
     if (cause === 'coordinator_stopped') {
       state = 'failed';
       reason = 'coordinator_stopped';
-    } else if (aggregate.contributions < round.study.quorum) {
+    } else if (secaggFailed) {
+      state = 'failed';
+      reason = 'secure_aggregation_incomplete';
+    } else if (round.secagg === null && aggregate.contributions < round.study.quorum) {
       state = 'failed';
       reason = 'quorum_not_met';
     } else if (aggregate.kind === 'bfv') {
@@ -407,7 +558,14 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
         action: 'round.closed',
         object: `round:${round.id}`,
         reason,
-        details: { state, cause, contributions: aggregate.contributions, quorum: round.study.quorum, sites: aggregate.sites },
+        details: {
+          state,
+          cause,
+          contributions: aggregate.contributions,
+          quorum: round.study.quorum,
+          sites: aggregate.sites,
+          ...(round.secagg ? { secure_aggregation: { phase: round.secagg.phase, threshold: round.secagg.threshold, problem: secaggProblem ?? null } } : {}),
+        },
       });
     } catch (error) {
       this.#log.error({ roundId: round.id, code: coordinatorWireError(error).code }, 'could not record the round closing in the audit trail');
@@ -421,6 +579,7 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
       // A sum below quorum is never kept: it could be a single site's vector.
       aggregate: state === 'aggregated' && aggregate.kind === 'plaintext' ? aggregate.vector : null,
       encryptedAggregate: state === 'aggregated' && aggregate.kind === 'bfv' ? aggregate.ciphertexts : null,
+      secureAggregation: round.secagg ? round.secagg.transcript() : null,
       result,
     };
     void this.#enqueue(() => this.#store.closeRound(round.id, closure)).then(() => this.emit('closed', round.id, state, reason));

@@ -85,7 +85,7 @@ export function createCoordinator(config: CoordinatorConfig, options: Coordinato
   const bundles = new BundleFileStore(config.data_dir);
   const connections = new SiteConnections(app.log);
   const identities = new SiteIdentities();
-  const rounds = new RoundRunner({ store, bundles, channel: connections, log: app.log, audit: record, identities });
+  const rounds = new RoundRunner({ store, bundles, channel: connections, log: app.log, audit: record, identities, secaggPhaseTimeoutMs: config.limits.secagg_phase_timeout_ms });
   const authenticator = new SiteAuthenticator(config.sites);
 
   app.removeContentTypeParser('text/plain'); // REST bodies are JSON only

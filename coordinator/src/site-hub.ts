@@ -247,6 +247,18 @@ function acceptSocket(
           sendMessage(socket, createErrorMessage(wire, message.id), log);
         }
         return;
+      case 'secagg.advertise':
+      case 'secagg.shares':
+      case 'secagg.consistency':
+      case 'secagg.reveal':
+        try {
+          rounds.handleSecaggMessage(siteId, message);
+        } catch (error) {
+          const wire = coordinatorWireError(error);
+          log.warn({ siteId, type: message.type, code: wire.code }, 'refused a secure-aggregation message');
+          sendMessage(socket, createErrorMessage(wire, message.id), log);
+        }
+        return;
       case 'error':
         log.warn({ siteId, code: message.error.code }, 'site reported an error');
         return;
@@ -270,6 +282,7 @@ function acceptSocket(
     if (siteId !== undefined && connections.detach(siteId, socket)) {
       recordSeen(siteId, connections.lastSeen(siteId) ?? Date.now());
       log.info({ siteId, code }, 'site disconnected');
+      rounds.onSiteDisconnected(siteId);
     }
   });
 }

@@ -61,6 +61,12 @@ if (encryption) {
     `  each site sent only BFV ciphertexts (${encryption.ciphertext_bytes_per_site} bytes, degree ${encryption.poly_modulus_degree}, ${encryption.security_bits}-bit security); a separate key-holder process verified each site's signed contribution record against the roster it pinned, added the ciphertexts itself and decrypted only that sum\n`,
   );
 }
+const aggregation = result.privacy.aggregation;
+if (aggregation) {
+  process.stderr.write(
+    `  secure aggregation (${aggregation.scheme}, threshold ${aggregation.threshold}): each site masked its vector under the encryption, so even the coordinator and the key holder together decrypt only the sum of ${aggregation.sites_masked.length - aggregation.dropped.length} sites\n`,
+  );
+}
 const dp = result.privacy.dp;
 if (dp) {
   process.stderr.write(`  differential privacy: ε = ${Number(dp.epsilon.toPrecision(3))}, δ = ${dp.delta} this round (${dp.mechanism} noise shares); the intervals below include the noise\n`);

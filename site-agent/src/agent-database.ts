@@ -63,6 +63,21 @@ const MIGRATIONS: readonly string[] = [
      key_holder_fingerprint TEXT NOT NULL,
      updated_at INTEGER NOT NULL
    ) STRICT;`,
+  // Secure aggregation: what this site signed and revealed per round (never both secrets of one site), and refunds.
+  `CREATE TABLE secagg_rounds (
+     round_id TEXT PRIMARY KEY,
+     study_id TEXT NOT NULL,
+     deadline INTEGER NOT NULL,
+     state TEXT NOT NULL CHECK (state IN ('masked', 'signed', 'revealed', 'refunded')),
+     survivors_json TEXT,
+     revealed_json TEXT NOT NULL DEFAULT '{}',
+     updated_at INTEGER NOT NULL
+   ) STRICT;
+   CREATE TABLE privacy_refunds (
+     round_id TEXT PRIMARY KEY,
+     reason TEXT NOT NULL,
+     created_at INTEGER NOT NULL
+   ) STRICT;`,
 ];
 
 /** Opens (creating and migrating) `<dataDir>/agent.sqlite`. Throws FEDVAL_ERR_AGENT_LEDGER. */

@@ -77,7 +77,9 @@ export class SiteAgent extends EventEmitter<SiteAgentEvents> {
       record: (event, change) => this.#record(event, change),
       recordQuietly: (event) => this.#recordQuietly(event),
       finished: (roundId, outcome, code) => this.emit('task-finished', roundId, outcome, ...(code === undefined ? [] : [code])),
+      dropOut: () => void this.stop(),
     });
+    tasks.refundExpired();
     this.#tasks = tasks;
     this.#connection = new CoordinatorConnection({
       config: this.#config,
@@ -88,6 +90,7 @@ export class SiteAgent extends EventEmitter<SiteAgentEvents> {
         authenticated: () => this.emit('connected'),
         task: (requestId, task) => tasks.run(requestId, task),
         cancel: (roundId, reason) => tasks.cancel(roundId, reason),
+        secagg: (requestId, message) => tasks.onSecagg(requestId, message),
         disconnected: (code) => this.emit('disconnected', code),
         fatal: (error) => this.emit('fatal', error),
         audit: (event) => this.#recordQuietly(event),

@@ -108,6 +108,28 @@ const configSchema = z.strictObject({
       /** Refuse any task whose release carries no differential-privacy noise. */
       require_dp: z.boolean().default(true),
       /**
+       * Refuse an encrypted (bfv) task that is not securely aggregated, before any data is read
+       * (FEDVAL_ERR_AGENT_POLICY_REQUIRES_SECAGG): without the masks, whoever holds the secret key together with this
+       * site's ciphertext reads this site's vector, protected by its own noise share only. Default true; a coordinator
+       * cannot turn the masking off for this site.
+       */
+      require_secure_aggregation: z.boolean().default(true),
+      /**
+       * The Ed25519 key fingerprints (64 lowercase hex, as `fedval sites list` shows them) of the peer sites this site's
+       * privacy officer approved out of band for secure aggregation. When set, a securely aggregated task whose roster
+       * (the key holder's signed statement), or a key advertisement, names a key not in this list is refused before any
+       * share leaves (FEDVAL_ERR_AGENT_SECAGG_PEER_NOT_APPROVED): a key holder colluding with the coordinator cannot
+       * add Sybil sites whose keys it holds. This site's own key need not be listed. Default unset: the roster of the
+       * key holder's statement is trusted.
+       */
+      peer_fingerprints: z.array(z.string().regex(/^[0-9a-f]{64}$/, 'a key fingerprint is 64 lowercase hex digits')).min(1).max(1024).optional(),
+      /**
+       * k, the number of sites (besides a colluding coordinator and key holder) this site assumes may collude against it
+       * in secure aggregation: a threshold t for n rostered sites is accepted only when 2t > n + k (else k sites and the
+       * coordinator can rebuild both secrets of another site; packages/secagg/README.md, "Threshold"). Default 0.
+       */
+      secagg_max_colluders: z.number().int().min(0).max(1024).default(0),
+      /**
        * Which model bundles run. `manual`: bundles signed by a trusted sponsor key run, any other signed bundle waits
        * for `fedval-agent approve`. `allow_list`: only bundles signed by a trusted sponsor key run. `any`: unsigned
        * bundles run too (testing only). A signature that does not verify is refused under every setting.

@@ -4,7 +4,7 @@ import type { KeyObject } from 'node:crypto';
 import { auditHeadDetails, signChallenge } from '@fedval/trust';
 import type { AuditEvent } from '@fedval/trust';
 import { createErrorMessage, createMessage, decodeMessage, encodeMessage } from '@fedval/protocol';
-import type { ChallengeContent, Message, TaskContent, WireError } from '@fedval/protocol';
+import type { ChallengeContent, Message, MessageOf, TaskContent, WireError } from '@fedval/protocol';
 import type { Logger } from 'pino';
 import WebSocket from 'ws';
 import type { AgentConfig } from './config.ts';
@@ -25,6 +25,8 @@ export interface ConnectionHandlers {
   task(requestId: string, task: TaskContent): Promise<void>;
   /** The coordinator cancelled a round. */
   cancel(roundId: string, reason: WireError): void;
+  /** A secure-aggregation message of a round (keys, shares, survivor set, unmasking request). */
+  secagg(requestId: string, message: MessageOf<'secagg.keys' | 'secagg.inbox' | 'secagg.survivors' | 'secagg.unmask'>): void;
   disconnected(code: number): void;
   /** The coordinator refused the site for good (credentials, replaced, wrong coordinator): the connection stops. */
   fatal(error: AgentError): void;
@@ -194,6 +196,12 @@ export class CoordinatorConnection {
         return;
       case 'task.cancel':
         this.#handlers.cancel(message.content.roundId, message.content.reason);
+        return;
+      case 'secagg.keys':
+      case 'secagg.inbox':
+      case 'secagg.survivors':
+      case 'secagg.unmask':
+        this.#handlers.secagg(message.id, message);
         return;
       case 'error':
         this.#log.warn({ code: message.error.code, message: message.error.message }, 'coordinator reported an error');

@@ -198,7 +198,8 @@ program
         remaining: { rho: status.remainingRho },
         // epsilon: the round's guarantee when the other sites' noise shares are honest; own_share_epsilon: what this
         // site's own share alone gives if every other party colludes (null for rounds charged before it was recorded).
-        rounds: records.map((r) => ({ at: r.at, study_id: r.studyId, round_id: r.roundId, rho: r.rho, epsilon: r.epsilon, own_share_epsilon: r.ownShareEpsilon, delta: r.delta })),
+        // refund: a securely aggregated round that can never be unmasked costs nothing (reason and time), else null.
+        rounds: records.map((r) => ({ at: r.at, study_id: r.studyId, round_id: r.roundId, rho: r.rho, epsilon: r.epsilon, own_share_epsilon: r.ownShareEpsilon, delta: r.delta, refund: r.refund })),
       };
       if (options.json) process.stdout.write(`${JSON.stringify(document, null, 2)}\n`);
       else {
@@ -206,7 +207,10 @@ program
           `dataset ${datasetId}: spent ε = ${status.spentEpsilon.toFixed(3)} of ${config.privacy.total_epsilon} at δ = ${config.privacy.delta} ` +
             `(ρ ${status.spentRho.toFixed(5)} of ${budget.totalRho.toFixed(5)}); ${records.length} round(s)\n`,
         );
-        for (const r of records) process.stdout.write(`  ${r.at}  study ${r.studyId}  round ${r.roundId}  ε ${r.epsilon.toFixed(2)}  own-share ε ${r.ownShareEpsilon === null ? '?' : r.ownShareEpsilon.toFixed(2)}  ρ ${r.rho.toFixed(5)}\n`);
+        for (const r of records) {
+          const refund = r.refund ? `  refunded ${r.refund.at} (${r.refund.reason})` : '';
+          process.stdout.write(`  ${r.at}  study ${r.studyId}  round ${r.roundId}  ε ${r.epsilon.toFixed(2)}  own-share ε ${r.ownShareEpsilon === null ? '?' : r.ownShareEpsilon.toFixed(2)}  ρ ${r.rho.toFixed(5)}${refund}\n`);
+        }
       }
     } finally {
       ledger.close();

@@ -23,6 +23,8 @@ export interface LedgerRecord extends Omit<LedgerCharge, 'ownShareEpsilon'> {
   /** Null for a round charged before the agent recorded it. */
   ownShareEpsilon: number | null;
   at: string;
+  /** Why the charge was refunded (a securely aggregated round that can never be unmasked), or null. */
+  refund: { reason: string; at: string } | null;
 }
 
 /**
@@ -66,6 +68,15 @@ export class PrivacyLedger {
     return decideCharge(budget, this.#entries(charge.datasetId), { datasetId: charge.datasetId, roundId: charge.roundId, rho: charge.rho });
   }
 
+  /**
+   * Refunds a round's charge inside the caller's write transaction: its ρ no longer counts against the budget; the
+   * charge row stays, with the refund beside it. Only for a securely aggregated round whose masked input this site
+   * never let be unmasked (it signed no survivor set): nothing of it can ever be decrypted. False if already refunded.
+   */
+  refundInTransaction(roundId: string, reason: string, now = Date.now()): boolean {
+    return this.#db.prepare('INSERT OR IGNORE INTO privacy_refunds (round_id, reason, created_at) VALUES (?, ?, ?)').run(roundId, reason, now).changes === 1;
+  }
+
   /** Whether any dataset was already charged for this round: its release exists, and must not be made a second time. */
   hasCharged(roundId: string): boolean {
     return this.#db.prepare('SELECT 1 FROM privacy_ledger WHERE round_id = ? LIMIT 1').get(roundId) !== undefined;
@@ -77,7 +88,7 @@ export class PrivacyLedger {
 
   records(datasetId: string): LedgerRecord[] {
     return this.#db
-      .prepare('SELECT * FROM privacy_ledger WHERE dataset_id = ? ORDER BY id')
+      .prepare('SELECT l.*, r.reason AS refund_reason, r.created_at AS refunded_at FROM privacy_ledger l LEFT JOIN privacy_refunds r ON r.round_id = l.round_id WHERE l.dataset_id = ? ORDER BY l.id')
       .all(datasetId)
       .map((row) => ledgerRowSchema.parse(row));
   }
@@ -87,7 +98,9 @@ export class PrivacyLedger {
   }
 
   #entries(datasetId: string) {
-    return entryRowSchema.array().parse(this.#db.prepare('SELECT round_id, rho FROM privacy_ledger WHERE dataset_id = ?').all(datasetId)).map((row) => ({
+    // A refunded round costs nothing: its masked input can never be unmasked.
+    const rows = this.#db.prepare('SELECT round_id, rho FROM privacy_ledger WHERE dataset_id = ? AND round_id NOT IN (SELECT round_id FROM privacy_refunds)').all(datasetId);
+    return entryRowSchema.array().parse(rows).map((row) => ({
       datasetId,
       roundId: row.round_id,
       rho: Number(row.rho),
@@ -106,6 +119,8 @@ const ledgerRowSchema = z
     delta: z.number(),
     own_share_epsilon: z.number().nullable(),
     created_at: z.number().int(),
+    refund_reason: z.string().nullable(),
+    refunded_at: z.number().int().nullable(),
   })
   .transform(
     (row): LedgerRecord => ({
@@ -117,6 +132,7 @@ const ledgerRowSchema = z
       delta: row.delta,
       ownShareEpsilon: row.own_share_epsilon,
       at: new Date(row.created_at).toISOString(),
+      refund: row.refund_reason === null ? null : { reason: row.refund_reason, at: new Date(row.refunded_at ?? 0).toISOString() },
     }),
   );
 

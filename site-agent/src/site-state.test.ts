@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
+import type { PrivacyBudget } from '@fedval/dp';
 import { verifyAuditLog } from '@fedval/trust';
 import { describe, expect, it } from 'vitest';
 import { AGENT_DATABASE_FILE } from './agent-database.ts';
@@ -60,7 +61,7 @@ describe('site state', () => {
       expect(state.ledger.records('d').map((r) => [r.roundId, r.ownShareEpsilon])).toEqual([['r-1', null]]);
       expect(state.models.list()).toEqual([]);
       expect(state.sent.find('r-1')).toBeUndefined();
-      expect(Number((state.db.prepare('PRAGMA user_version').get() as { user_version: number }).user_version)).toBe(5);
+      expect(Number((state.db.prepare('PRAGMA user_version').get() as { user_version: number }).user_version)).toBe(6);
     } finally {
       state.close();
     }
@@ -69,7 +70,7 @@ describe('site state', () => {
   it('charges the ledger and keeps the contribution together or not at all', () => {
     const dir = mkdtempSync(join(tmpdir(), 'fedval-state-'));
     const state = openSiteState(dir);
-    const budget = { totalRho: 1, perRoundRho: 0.5, delta: 1e-6 };
+    const budget: PrivacyBudget = { totalRho: 1, perRoundRho: 0.5, delta: 1e-6 };
     const charge = { datasetId: 'd', studyId: 's', roundId: 'r-1', rho: 0.1, epsilon: 1, delta: 1e-6, ownShareEpsilon: 1.8 };
     const keep = () => state.sent.keep({ roundId: 'r-1', studyId: 's', deadline: Date.now() + 60_000, contribution: { kind: 'bfv', ciphertexts: [Uint8Array.from([1])] }, contributionSha256: 'a'.repeat(64), attestation: { dataset_commitment: 'ab'.repeat(32), audit_head: { seq: 1, hash: 'cd'.repeat(32) } } });
     try {
@@ -192,6 +193,40 @@ print(seq, [json.loads(l)['action'] for l in open(sys.argv[1])])`;
       expect(error?.message).toContain('line 2');
     } finally {
       again.close();
+    }
+  });
+});
+
+describe('secure-aggregation refunds', () => {
+  it('refund a masked round the site never signed: its ρ stops counting, the charge row stays, a signed round is not refundable', () => {
+    const state = openSiteState(mkdtempSync(join(tmpdir(), 'fedval-refund-')));
+    try {
+      const budget: PrivacyBudget = { totalRho: 1, perRoundRho: 0.5, delta: 1e-6 };
+      const charge = (roundId: string) =>
+        state.ledger.charge({ datasetId: 'd', studyId: 's', roundId, rho: 0.25, epsilon: 1, delta: 1e-6, ownShareEpsilon: 1.8 }, budget);
+      charge('r-1');
+      charge('r-2');
+      state.secagg.recordMasked('r-1', 's', 1);
+      state.secagg.recordMasked('r-2', 's', 1);
+      state.secagg.markSigned('r-2', ['a', 'b', 'c']);
+      expect(state.ledger.status('d', budget).spentRho).toBeCloseTo(0.5, 12);
+      // r-1 was never signed: refundable once; r-2 was signed: its sum may still be unmasked, no refund.
+      expect(state.secagg.unsignedBefore(2).map((round) => round.roundId)).toEqual(['r-1']);
+      expect(state.secagg.markRefunded('r-1')).toBe(true);
+      expect(state.ledger.refundInTransaction('r-1', 'round closed: FEDVAL_ERR_COORD_ROUND_CLOSED')).toBe(true);
+      expect(state.secagg.markRefunded('r-1')).toBe(false);
+      expect(state.secagg.markRefunded('r-2')).toBe(false);
+      expect(state.ledger.status('d', budget).spentRho).toBeCloseTo(0.25, 12);
+      const records = state.ledger.records('d');
+      expect(records.map((record) => [record.roundId, record.refund?.reason ?? null])).toEqual([
+        ['r-1', 'round closed: FEDVAL_ERR_COORD_ROUND_CLOSED'],
+        ['r-2', null],
+      ]);
+      // The release was made: the round is never run again.
+      expect(state.ledger.hasCharged('r-1')).toBe(true);
+      expect(state.secagg.find('r-1')?.state).toBe('refunded');
+    } finally {
+      state.close();
     }
   });
 });

@@ -6,6 +6,7 @@ import { DatasetCommitments } from './dataset-commitments.ts';
 import { KeyStatementVersions } from './key-statement-versions.ts';
 import { ModelRegistry } from './model-registry.ts';
 import { PrivacyLedger } from './privacy-ledger.ts';
+import { SecaggRounds } from './secure-aggregation-rounds.ts';
 import { SentContributions } from './sent-contributions.ts';
 
 export interface SiteState {
@@ -15,6 +16,7 @@ export interface SiteState {
   readonly commitments: DatasetCommitments;
   readonly sent: SentContributions;
   readonly keyStatements: KeyStatementVersions;
+  readonly secagg: SecaggRounds;
   readonly audit: SiteAuditTrail;
   close(): void;
 }
@@ -30,6 +32,7 @@ export function openSiteState(dataDir: string): SiteState {
     commitments: new DatasetCommitments(db),
     sent: new SentContributions(db),
     keyStatements: new KeyStatementVersions(db),
+    secagg: new SecaggRounds(db),
     audit,
     close() {
       audit.close();

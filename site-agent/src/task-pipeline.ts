@@ -9,13 +9,15 @@ import { planSha256 } from '@fedval/he';
 import type { ExactRelease, PrivacyBudget, PrivateRelease } from '@fedval/dp';
 import { createStatisticsLayout, resolveMetricSpec } from '@fedval/metrics';
 import type { MetricSpec } from '@fedval/metrics';
-import { contributionDigest, createMessage } from '@fedval/protocol';
-import type { Message, ResultSignature, TaskContent, WireError } from '@fedval/protocol';
+import { contributionDigest, createErrorMessage, createMessage } from '@fedval/protocol';
+import type { Message, MessageOf, ResultSignature, TaskContent, WireError } from '@fedval/protocol';
 import { attestationSha256, auditHeadDetails, commitToFingerprint, createNonce, publicKeyFingerprint, publicKeyOf, signResult } from '@fedval/trust';
 import type { AuditEntry, AuditEvent, PrivacyAttestation, ResultAttestation } from '@fedval/trust';
 import type { Logger } from 'pino';
 import type { AgentConfig } from './config.ts';
 import { encryptContribution } from './contribution-encryption.ts';
+import { SecureAggregationSession, secaggThresholdFloor } from './secure-aggregation-session.ts';
+import type { KeyAdvertisement } from '@fedval/trust';
 import { AgentError, agentWireError } from './errors.ts';
 import { dataSourceName, openDataSource } from './data-sources/open-data-source.ts';
 import { evaluateDataset } from './evaluation.ts';
@@ -36,6 +38,43 @@ import type { SiteIdentity } from './study-key-check.ts';
  * charging its ledger and before keeping the contribution, inside the transaction that does both.
  */
 const FAULT_ENV = 'FEDVAL_AGENT_TEST_FAULT';
+/**
+ * `fedval simulate --drop-site` / `--stall-site` only: with `after_share_keys`, the agent stops (closes its connection)
+ * once the share exchange of a securely aggregated round is complete, before it reads data or sends its masked input;
+ * with `stall_after_share_keys` it stays connected and sends nothing more for that round until it is cancelled.
+ */
+export const SIMULATE_DROP_ENV = 'FEDVAL_AGENT_SIMULATE_DROP';
+
+/** A value a later coordinator message delivers, or the task's abort. */
+interface Awaited<T> {
+  promise: Promise<T>;
+  resolve: (value: T) => void;
+}
+function awaited<T>(): Awaited<T> {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((r) => (resolve = r));
+  return { promise, resolve };
+}
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then((value) => {
+      signal.removeEventListener('abort', onAbort);
+      resolve(value);
+    }, reject);
+  });
+}
+
+/** A securely aggregated round this agent takes part in, until its deadline. */
+interface SecaggRound {
+  session: SecureAggregationSession;
+  keys: Awaited<KeyAdvertisement[]>;
+  inbox: Awaited<{ from: string; sealed: Uint8Array }[]>;
+  studyId: string;
+  timer: NodeJS.Timeout | undefined;
+}
 
 /** How a task ended, for supervision and tests. */
 export type TaskOutcome = 'contributed' | 'refused';
@@ -54,6 +93,8 @@ export interface TaskPipelineOptions {
   /** Audits an event that releases nothing; a failed write is logged, not thrown. */
   recordQuietly: (event: Omit<AuditEvent, 'actor'>) => void;
   finished: (roundId: string, outcome: TaskOutcome, code?: string) => void;
+  /** Stops the agent (the simulate --drop-site seam). */
+  dropOut?: () => void;
 }
 
 /** Runs the coordinator's tasks, one at a time, under the site's policy, noise floor and privacy budget. */
@@ -67,8 +108,11 @@ export class TaskPipeline {
   readonly #recordQuietly: TaskPipelineOptions['recordQuietly'];
   readonly #finished: TaskPipelineOptions['finished'];
   #running: { roundId: string; abort: AbortController } | undefined;
+  readonly #secagg = new Map<string, SecaggRound>();
+  readonly #dropOut: (() => void) | undefined;
 
   constructor(options: TaskPipelineOptions) {
+    this.#dropOut = options.dropOut;
     this.#config = options.config;
     this.#log = options.log;
     this.#siteKey = options.siteKey;
@@ -81,6 +125,7 @@ export class TaskPipeline {
 
   /** The coordinator cancelled a round: the task running for it, if any, stops with FEDVAL_ERR_AGENT_CANCELLED. */
   cancel(roundId: string, reason: WireError): void {
+    this.#refundIfUnsigned(roundId, `round closed: ${reason.code}`);
     if (this.#running?.roundId !== roundId) return;
     this.#log.info({ roundId, code: reason.code }, 'task cancelled by coordinator');
     this.#running.abort.abort(new AgentError('FEDVAL_ERR_AGENT_CANCELLED'));
@@ -89,6 +134,90 @@ export class TaskPipeline {
   /** Stops the running task, if any (the agent is stopping). */
   abort(): void {
     this.#running?.abort.abort();
+    for (const round of this.#secagg.values()) clearTimeout(round.timer);
+  }
+
+  /**
+   * Refunds the charge of every securely aggregated round whose deadline passed while this site had sent its masked
+   * input but signed no survivor set (at start, and at each such deadline).
+   */
+  refundExpired(now = Date.now()): void {
+    let expired;
+    try {
+      expired = this.#state().secagg.unsignedBefore(now);
+    } catch (error) {
+      this.#log.error({ code: agentWireError(error).code }, 'cannot read the securely aggregated rounds');
+      return;
+    }
+    for (const round of expired) this.#refundIfUnsigned(round.roundId, 'deadline passed before this site signed a survivor set');
+  }
+
+  /**
+   * A securely aggregated round this site never signed a survivor set for cannot be unmasked by anyone: its self-mask
+   * seed b_u is revealed only after that signature (Bonawitz et al. 2017, §4). Its charge is refunded, with the reason
+   * in the ledger and the audit trail; later consistency or unmasking requests for it are refused.
+   */
+  #refundIfUnsigned(roundId: string, reason: string): void {
+    try {
+      const state = this.#state();
+      const record = state.secagg.find(roundId);
+      if (record?.state !== 'masked') return;
+      state.audit.transaction((append) => {
+        if (!state.secagg.markRefunded(roundId)) return;
+        const refunded = state.ledger.refundInTransaction(roundId, reason);
+        append(this.#asSite({ action: 'privacy.refunded', object: `round:${roundId}`, details: { study: record.studyId, round: roundId, reason, charge_refunded: refunded } }));
+      });
+      this.#log.info({ roundId, reason }, 'round refunded: this site signed no survivor set, so its masked input can never be unmasked');
+    } catch (error) {
+      this.#log.error({ roundId, code: agentWireError(error).code }, 'could not refund the round');
+    }
+  }
+
+  /** The coordinator's secure-aggregation messages: keys, shares, survivor set, unmasking request. */
+  onSecagg(requestId: string, message: MessageOf<'secagg.keys' | 'secagg.inbox' | 'secagg.survivors' | 'secagg.unmask'>): void {
+    const { roundId } = message.content;
+    const round = this.#secagg.get(roundId);
+    const log = this.#log.child({ roundId });
+    const refuse = (error: unknown): void => {
+      const reason = agentWireError(error);
+      this.#recordQuietly({ action: 'secagg.refused', object: `round:${roundId}`, reason: reason.code, details: { type: message.type, code: reason.code } });
+      log.warn({ code: reason.code, reason: reason.message, type: message.type }, 'secure-aggregation request refused');
+      this.#send(createErrorMessage(reason, requestId));
+    };
+    try {
+      if (message.type === 'secagg.keys') {
+        if (!round) throw new AgentError('FEDVAL_ERR_AGENT_SECAGG_REFUSED', 'keys for a round this site is not in');
+        return round.keys.resolve(message.content.advertisements);
+      }
+      if (message.type === 'secagg.inbox') {
+        if (!round) throw new AgentError('FEDVAL_ERR_AGENT_SECAGG_REFUSED', 'shares for a round this site is not in');
+        return round.inbox.resolve(message.content.shares);
+      }
+      const state = this.#state();
+      const record = state.secagg.find(roundId);
+      if (record?.state === 'refunded') throw new AgentError('FEDVAL_ERR_AGENT_SECAGG_REFUNDED', roundId);
+      if (!round || !record) throw new AgentError('FEDVAL_ERR_AGENT_SECAGG_REFUSED', 'this site sent no masked input to that round, or no longer holds its shares');
+      if (message.type === 'secagg.survivors') {
+        const { survivors } = message.content;
+        if (record.survivors !== null && JSON.stringify(record.survivors) !== JSON.stringify(survivors)) {
+          throw new AgentError('FEDVAL_ERR_AGENT_SECAGG_REFUSED', 'the survivor set differs from the one this site signed');
+        }
+        const signed = round.session.signSurvivors(survivors);
+        // Recorded before it leaves: from now on the round is no longer refundable.
+        this.#record({ action: 'secagg.survivors_signed', object: `round:${roundId}`, details: { study: round.studyId, survivors } }, () => state.secagg.markSigned(roundId, survivors));
+        this.#send(createMessage('secagg.consistency', { roundId, signed }, requestId));
+        return;
+      }
+      const { survivors, signatures } = message.content;
+      const { reveal, memory } = round.session.reveal(survivors, signatures, record.memory);
+      this.#record(
+        { action: 'secagg.shares_revealed', object: `round:${roundId}`, details: { study: round.studyId, survivors, revealed: memory.revealed as Record<string, string> } },
+        () => state.secagg.markRevealed(roundId, memory),
+      );
+      this.#send(createMessage('secagg.reveal', { roundId, reveal }, requestId));
+    } catch (error) {
+      refuse(error);
+    }
   }
 
   async run(requestId: string, task: TaskContent): Promise<void> {
@@ -110,6 +239,7 @@ export class TaskPipeline {
     }
     if (earlier) return this.#resendContribution(requestId, earlier, task, log);
     const refuse = (error: unknown): void => {
+      this.#secagg.delete(roundId);
       const reason = agentWireError(error);
       this.#recordQuietly({ action: 'task.refused', object, reason: reason.code, details: { study: task.studyId, code: reason.code } });
       // The site's own log keeps the full detail (a data file's line number stays here); the wire gets `reason`.
@@ -156,6 +286,32 @@ export class TaskPipeline {
       if (task.contribution.kind === 'bfv') {
         checkPlanBounds(task.contribution.plan, release, Math.min(this.#config.policy.min_plan_patients, this.#config.limits.max_rows));
       }
+      if (task.secureAggregation) {
+        if (!this.#siteKey || task.contribution.kind !== 'bfv' || !statement) {
+          throw new AgentError('FEDVAL_ERR_AGENT_SECAGG_UNAVAILABLE', 'it needs an enrolled site key, bfv contributions and the key holder’s statement');
+        }
+        this.#secagg.set(roundId, {
+          session: new SecureAggregationSession({
+            studyId: task.studyId,
+            roundId,
+            siteId: this.#config.site_id,
+            threshold: task.secureAggregation.threshold,
+            siteKey: this.#siteKey,
+            // A threshold below any release minimum would let t masked sites be unmasked where more are required.
+            minSites: secaggThresholdFloor(this.#config.policy.min_sites, statement.minSites, release.kind === 'private' ? release.noisePlan.minSites : undefined),
+            // Peers are authenticated by the roster the key holder signed (issue 12), never by the coordinator's word.
+            roster: new Map(statement.roster.map((site) => [site.siteId, site.fingerprint])),
+            // Pinned peers (optional) and the colluding sites assumed: a key holder's roster with Sybil keys, or a
+            // threshold that k colluding sites could defeat, is refused here, before any share leaves.
+            approvedPeers: this.#config.policy.peer_fingerprints === undefined ? undefined : new Set(this.#config.policy.peer_fingerprints),
+            maxColluders: this.#config.policy.secagg_max_colluders,
+          }),
+          keys: awaited(),
+          inbox: awaited(),
+          studyId: task.studyId,
+          timer: undefined,
+        });
+      }
       if (release.kind === 'private') {
         checkReleasePolicy(this.#config.policy, release);
         const decision = this.#state().ledger.decide({ datasetId: this.#datasetId(), roundId, rho: release.rho }, this.#budget());
@@ -183,6 +339,24 @@ export class TaskPipeline {
       });
       this.#send(createMessage('task.accept', { roundId }, requestId));
       log.info({ task: spec.task, scorer: task.scorer.kind, contribution: task.contribution.kind }, 'task accepted');
+      const secagg = this.#secagg.get(roundId);
+      if (secagg) {
+        // AdvertiseKeys, then ShareKeys (Bonawitz et al. 2017, rounds 0 and 1), before any data is read.
+        this.#send(createMessage('secagg.advertise', { roundId, advertisement: secagg.session.advertisement() }));
+        const advertisements = await untilAborted(secagg.keys.promise, abort.signal);
+        this.#send(createMessage('secagg.shares', { roundId, shares: secagg.session.shareKeys(advertisements).map((share) => ({ to: share.to, sealed: new Uint8Array(share.sealed) })) }));
+        secagg.session.receiveShares(await untilAborted(secagg.inbox.promise, abort.signal));
+        this.#record({ action: 'secagg.keys_shared', object, details: { study: task.studyId, peers: secagg.session.peers, threshold: task.secureAggregation?.threshold ?? null } });
+        if (process.env[SIMULATE_DROP_ENV] === 'after_share_keys' && this.#dropOut) {
+          log.warn('simulated dropout: the agent stops after the share exchange, before sending its masked input');
+          this.#dropOut();
+          return;
+        }
+        if (process.env[SIMULATE_DROP_ENV] === 'stall_after_share_keys') {
+          log.warn('simulated stall: the agent stays connected and sends nothing more for this round');
+          await untilAborted(new Promise<never>(() => {}), abort.signal);
+        }
+      }
       const progress = this.#progressReporter(roundId);
       progress('loading_model', 0);
       const scorer = bundle
@@ -209,7 +383,7 @@ export class TaskPipeline {
       progress('protecting', 100);
       const released = release.protect(outcome.vector, cryptoRandomSource());
       const datasetCommitment = this.#commitToDataset(task, dataFingerprint.digest('hex'));
-      const { contribution, saturated } = await encryptContribution(released, task.contribution);
+      const { contribution, saturated } = await encryptContribution(released, task.contribution, secagg ? (slots, t) => secagg.session.slotMask(slots, t) : undefined);
       // Known at the site only (its own log and audit trail): what leaves has the same shape either way.
       if (saturated > 0) log.warn({ saturated }, 'entries beyond the encryption plan bounds were saturated; the aggregate is biased (raise the study max_patients_per_site)');
       abort.signal.throwIfAborted();
@@ -246,15 +420,26 @@ export class TaskPipeline {
           ...(privacy ? { privacy } : {}),
           dataset_commitment: datasetCommitment,
           audit_head: { seq: sent.seq, hash: sent.hash },
+          ...(secagg && task.secureAggregation ? { secure_aggregation: { threshold: task.secureAggregation.threshold, peers: secagg.session.peers } } : {}),
         };
+        if (secagg) state.secagg.recordMasked(roundId, task.studyId, task.deadline);
         state.sent.keep({ roundId, studyId: task.studyId, deadline: task.deadline, contribution, contributionSha256, attestation: attested, keyHashes: this.#keyHashes(task.contribution) });
         return attested;
       });
       const signature = this.#signResult({ studyId: task.studyId, roundId }, contributionSha256, attestation, this.#keyHashes(task.contribution));
       this.#send(createMessage('task.result', { roundId, contribution, contributionSha256, attestation, ...(signature ? { signature } : {}) }, requestId));
       log.info({ contributionSha256, kind: contribution.kind, entries: released.length, scorer: scorer.description, privacy: attestation.privacy ?? null }, 'contribution sent');
+      if (secagg) {
+        // At the deadline, a round this site never signed a survivor set for is refunded.
+        secagg.timer = setTimeout(() => {
+          this.refundExpired();
+          this.#secagg.delete(roundId);
+        }, Math.max(0, task.deadline - Date.now()) + 1000);
+        secagg.timer.unref();
+      }
       this.#finished(roundId, 'contributed');
     } catch (error) {
+      this.#secagg.delete(roundId);
       refuse(abort.signal.aborted && abort.signal.reason instanceof AgentError ? abort.signal.reason : error);
     } finally {
       clearTimeout(deadlineTimer);

@@ -11,6 +11,7 @@ const policy = config.policy;
 const task = (contribution: TaskContent['contribution'], privacy?: Record<string, unknown>) =>
   ({ studyId: 's', roundId: 'r', metricSpec: {}, scorer: { kind: 'score_column', columns: ['p'] }, contribution, deadline: Date.now() + 60_000, ...(privacy ? { privacy } : {}) }) as TaskContent;
 const bfv = { kind: 'bfv', plan: {}, publicKey: new Uint8Array(1) } as unknown as TaskContent['contribution'];
+const masked = (privacy?: Record<string, unknown>): TaskContent => ({ ...task(bfv, privacy), secureAggregation: { threshold: 3 } });
 const codeOf = (run: () => void): string | undefined => {
   try {
     run();
@@ -23,14 +24,25 @@ const codeOf = (run: () => void): string | undefined => {
 describe('site task policy', () => {
   it('refuses plaintext by default, too many subgroup levels and a minimum cell below the floor', () => {
     const spec = resolveMetricSpec({});
+    const policy = { ...config.policy, require_secure_aggregation: false };
     expect(codeOf(() => checkTaskPolicy(policy, spec, task({ kind: 'plaintext' }, {})))).toBe('FEDVAL_ERR_AGENT_POLICY_CONTRIBUTION');
-    expect(codeOf(() => checkTaskPolicy(policy, spec, task(bfv, {})))).toBeUndefined();
+    expect(codeOf(() => checkTaskPolicy(policy, spec, masked({})))).toBeUndefined();
     const levels = (n: number) => Array.from({ length: n }, (_, i) => `L${i}`);
     expect(codeOf(() => checkTaskPolicy(policy, resolveMetricSpec({ groups: [{ column: 'id', levels: levels(21) }] }), task(bfv, {})))).toBe('FEDVAL_ERR_AGENT_POLICY_GROUP_LEVELS');
     expect(codeOf(() => checkTaskPolicy(policy, resolveMetricSpec({ groups: [{ column: 'age', cuts: levels(20).map((_, i) => i + 1) }] }), task(bfv, {})))).toBe('FEDVAL_ERR_AGENT_POLICY_GROUP_LEVELS');
     expect(codeOf(() => checkTaskPolicy(policy, resolveMetricSpec({ groups: [{ column: 'id', levels: levels(20) }] }), task(bfv, {})))).toBeUndefined();
     expect(codeOf(() => checkTaskPolicy(policy, resolveMetricSpec({ minCellSize: 9, groups: [{ column: 'g', levels: ['a'] }] }), task(bfv, {})))).toBe('FEDVAL_ERR_AGENT_POLICY_MIN_CELL');
     expect(codeOf(() => checkTaskPolicy(policy, resolveMetricSpec({ minCellSize: 11, groups: [{ column: 'g', levels: ['a'] }] }), task(bfv, {})))).toBeUndefined();
+  });
+
+  it('refuses an encrypted task without secure aggregation by default, whatever else it asks; a site may opt out', () => {
+    const spec = resolveMetricSpec({});
+    expect(policy.require_secure_aggregation).toBe(true);
+    expect(codeOf(() => checkTaskPolicy(policy, spec, task(bfv, {})))).toBe('FEDVAL_ERR_AGENT_POLICY_REQUIRES_SECAGG');
+    expect(codeOf(() => checkTaskPolicy(policy, spec, masked({})))).toBeUndefined();
+    expect(codeOf(() => checkTaskPolicy({ ...policy, require_secure_aggregation: false }, spec, task(bfv, {})))).toBeUndefined();
+    // The plaintext seam has no masks; it is governed by allowed_contributions alone.
+    expect(codeOf(() => checkTaskPolicy({ ...policy, allowed_contributions: ['plaintext'] }, spec, task({ kind: 'plaintext' }, {})))).toBeUndefined();
   });
 
   it('refuses a release minimum below min_sites and an own-share ε above the cap', () => {

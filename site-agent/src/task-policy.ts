@@ -1,5 +1,5 @@
 // task-policy.ts — the site's policy checks on a task before anything is read: task type, contribution kind, subgroup
-// columns and levels, minimum cell, deadline, whether an exact (non-DP) release is allowed, and, under DP, the release
+// columns and levels, minimum cell, deadline, whether an exact (non-DP) or unmasked encrypted release is allowed, and, under DP, the release
 // minimum and the ε this site's own noise share gives (whatever the coordinator claims about the other sites).
 import type { PrivateRelease } from '@fedval/dp';
 import type { MetricSpec } from '@fedval/metrics';
@@ -32,6 +32,11 @@ export function checkTaskPolicy(policy: AgentConfig['policy'], spec: MetricSpec,
   }
   if (task.deadline <= now) throw new AgentError('FEDVAL_ERR_AGENT_DEADLINE');
   if (!task.privacy && policy.require_dp) throw new AgentError('FEDVAL_ERR_AGENT_POLICY_REQUIRES_DP', 'set policy.require_dp: false to allow exact releases');
+  // Bonawitz et al. 2017 masks: only the sum of the contributors decrypts to anything; without them the key holder's
+  // secret key opens this site's ciphertext alone.
+  if (task.contribution.kind === 'bfv' && !task.secureAggregation && policy.require_secure_aggregation) {
+    throw new AgentError('FEDVAL_ERR_AGENT_POLICY_REQUIRES_SECAGG', 'set policy.require_secure_aggregation: false to allow unmasked encrypted contributions');
+  }
 }
 
 /**

@@ -89,7 +89,12 @@ export function privacySpecFor(metricSpec: Record<string, unknown>, privacy: { e
 }
 
 /** A task as the attacker's coordinator sends it. */
-export function hostileTask(roundId: string, fields: { metricSpec: Record<string, unknown>; privacy?: Record<string, unknown>; contribution?: Record<string, unknown>; deadlineMs?: number }): Message {
+/**
+ * A task as a hostile coordinator words it. `secureAggregation` asks for a securely aggregated round (what a site's
+ * default policy.require_secure_aggregation needs of every bfv task); the scripted coordinator runs none of its phases, so
+ * only checks made before the key exchange can be observed with it.
+ */
+export function hostileTask(roundId: string, fields: { metricSpec: Record<string, unknown>; privacy?: Record<string, unknown>; contribution?: Record<string, unknown>; deadlineMs?: number; secureAggregation?: { threshold: number } }): Message {
   return createMessage('task', {
     studyId: 'study-hostile',
     roundId,
@@ -98,6 +103,7 @@ export function hostileTask(roundId: string, fields: { metricSpec: Record<string
     contribution: fields.contribution ?? { kind: 'plaintext' },
     ...(fields.privacy ? { privacy: fields.privacy } : {}),
     deadline: Date.now() + (fields.deadlineMs ?? 60_000),
+    ...(fields.secureAggregation ? { secureAggregation: fields.secureAggregation } : {}),
   } as never);
 }
 
@@ -129,7 +135,7 @@ export async function bfvKeysFor(
 }
 
 /** The sites the attacks' key statements roster by default (sorted, as a statement requires). */
-const HOSTILE_SITE_IDS = ['site-a', 'site-b', 'site-c', 'site-default', 'site-large', 'site-small', 'site-unpinned'];
+const HOSTILE_SITE_IDS = ['site-a', 'site-b', 'site-c', 'site-default', 'site-large', 'site-opted-out', 'site-small', 'site-unpinned'];
 
 /** The study key statement a key holder signs with `signingKey` for `keys` (the study of hostileTask). */
 export function keyStatementFor(signingKey: string, keys: { plan: BfvPlan; publicKey: Uint8Array }, fields: { minSites?: number; publicKeySha256?: string; studyId?: string; version?: number; roster?: { siteId: string; fingerprint: string }[] } = {}): SignedStudyKeyStatement {

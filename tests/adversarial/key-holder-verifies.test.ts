@@ -144,14 +144,18 @@ describe('the key holder verifies, never trusts, the coordinator', () => {
     deployment = await startDeployment([...HONEST, ...FAKES], { enrolledSites: [...HONEST, ...FAKES] });
     const lines = gbsgScoreLines();
     [lines.slice(0, 230), lines.slice(230, 460), lines.slice(460)].forEach((part, i) => (files[HONEST[i]!] = writeScoreFile(deployment.dir, HONEST[i]!, part)));
-    for (const site of HONEST) await deployment.startEnrolledAgent(site, files[site]!, { label: 'status' });
+    // These studies opt out of secure aggregation explicitly (`secure_aggregation: false`), and the hospitals' policies
+    // allow it: the attacks here are on the key holder's checks of the signed records, shown on the unmasked path where a
+    // decrypted single site would be readable (with masks it would decrypt to noise anyway), and the operator's fake sites
+    // (raw sockets) speak no secure-aggregation phases. tests/adversarial/colluding-key-holder.test.ts covers the masked path.
+    for (const site of HONEST) await deployment.startEnrolledAgent(site, files[site]!, { label: 'status', policy: 'require_secure_aggregation: false' });
     for (const site of FAKES) await startFakeSite(site, generateSiteIdentity());
     await waitForSites(deployment, [...HONEST, ...FAKES]);
     proxy = tamperingProxy(deployment.url);
     proxyUrl = await proxy.url;
 
     // The privacy officer pins the roster of the three hospitals (fingerprints each read out at enrollment).
-    const study = await deployment.api('POST', '/api/studies', { name: 'honest', score_column: 'score', metric_spec: METRIC_SPEC, sites: HONEST });
+    const study = await deployment.api('POST', '/api/studies', { name: 'honest', score_column: 'score', metric_spec: METRIC_SPEC, sites: HONEST, secure_aggregation: false });
     studyId = study.body.study_id as string;
     const init = await runCli('fedval', ['keys', 'init', '--coordinator', deployment.url, '--study', studyId, '--out', keysDir(), '--signing-key', deployment.keyHolderSigningKey, '--roster', deployment.writeRoster(HONEST)], keyHolder());
     expect(init.code, init.stderr).toBe(0);
@@ -299,7 +303,7 @@ describe('the key holder verifies, never trusts, the coordinator', () => {
   }, 180_000);
 
   it('attack 3: a study over one hospital and two operator-enrolled Sybil sites is refused', async () => {
-    const study = await deployment.api('POST', '/api/studies', { name: 'sybil', score_column: 'score', metric_spec: METRIC_SPEC, sites: ['site-a', ...FAKES] });
+    const study = await deployment.api('POST', '/api/studies', { name: 'sybil', score_column: 'score', metric_spec: METRIC_SPEC, sites: ['site-a', ...FAKES], secure_aggregation: false });
     const sybilStudy = study.body.study_id as string;
     const keys = join(deployment.dir, 'keys-sybil');
     expect((await runCli('fedval', ['keys', 'init', '--coordinator', deployment.url, '--study', sybilStudy, '--out', keys, '--signing-key', deployment.keyHolderSigningKey, '--roster', deployment.writeRoster(HONEST)], keyHolder())).code).toBe(0);
@@ -321,7 +325,7 @@ describe('the key holder verifies, never trusts, the coordinator', () => {
 
   it('a roster change needs the privacy officer: an edited roster.json is refused, `fedval keys roster` records the change', async () => {
     const keys = join(deployment.dir, 'keys-roster');
-    const study = await deployment.api('POST', '/api/studies', { name: 'roster', score_column: 'score', metric_spec: METRIC_SPEC, sites: ['site-a', ...FAKES] });
+    const study = await deployment.api('POST', '/api/studies', { name: 'roster', score_column: 'score', metric_spec: METRIC_SPEC, sites: ['site-a', ...FAKES], secure_aggregation: false });
     const rosterStudy = study.body.study_id as string;
     expect((await runCli('fedval', ['keys', 'init', '--coordinator', deployment.url, '--study', rosterStudy, '--out', keys, '--signing-key', deployment.keyHolderSigningKey, '--roster', deployment.writeRoster(HONEST)], keyHolder())).code).toBe(0);
     const round = await startRound(rosterStudy);
@@ -359,7 +363,7 @@ describe('the key holder verifies, never trusts, the coordinator', () => {
     const fields = { siteId: 'site-b', publicKey: operatorKey.publicKey, enrollmentTokenSha256: createHash('sha256').update(token).digest('hex') };
     const proof = Buffer.from(signEnrollment(operatorKey.privateKeyPem, fields)).toString('base64');
     expect((await deployment.api('POST', '/api/enroll', { site_id: 'site-b', enrollment_token: token, public_key: operatorKey.publicKey, signature: proof }, null)).status).toBe(201);
-    const study = await deployment.api('POST', '/api/studies', { name: 'rekeyed', score_column: 'score', metric_spec: METRIC_SPEC, sites: ['site-a', 'site-b', 'fake-1'], quorum: 3 });
+    const study = await deployment.api('POST', '/api/studies', { name: 'rekeyed', score_column: 'score', metric_spec: METRIC_SPEC, sites: ['site-a', 'site-b', 'fake-1'], quorum: 3, secure_aggregation: false });
     const rekeyedStudy = study.body.study_id as string;
     const keys = join(deployment.dir, 'keys-rekeyed');
     expect((await runCli('fedval', ['keys', 'init', '--coordinator', deployment.url, '--study', rekeyedStudy, '--out', keys, '--signing-key', deployment.keyHolderSigningKey, '--roster', deployment.writeRoster(HONEST)], keyHolder())).code).toBe(0);

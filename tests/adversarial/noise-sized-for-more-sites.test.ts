@@ -31,8 +31,10 @@ describe('a coordinator sizing noise shares for more sites than the key holder d
     // The key holder's genuine statement: sums of at least 3 sites are decrypted.
     const statement = keyStatementFor(keyHolder.privateKeyPem, keys, { minSites: 3 });
     // Administrators who accept an own-share ε up to 5 (the minSites-10 share's 4.26 passes it): only the new check stands.
+    // They also allow unmasked encrypted contributions: this scripted coordinator runs no secure-aggregation phases, and
+    // the noise-share sizing checked here is decided before, and apart from, any masking.
     for (const siteId of SITES) {
-      sites.push(startHostileSite(coordinator, siteId, { csv: `score,status\n${scoredRows(150).join('\n')}\n`, policy: `key_holder_keys: [${keyHolder.fingerprint}], max_own_share_epsilon: 5` }));
+      sites.push(startHostileSite(coordinator, siteId, { csv: `score,status\n${scoredRows(150).join('\n')}\n`, policy: `key_holder_keys: [${keyHolder.fingerprint}], max_own_share_epsilon: 5, require_secure_aggregation: false` }));
       await coordinator.next((m) => m.type === 'hello' && m.content.siteId === siteId);
     }
 

@@ -30,7 +30,8 @@ describe('a coordinator choosing tight plan bounds to ask whether a count exceed
     const site = startHostileSite(coordinator, 'site-default', { csv: `score,status\n${scoredRows(200).join('\n')}\n`, policy: `key_holder_keys: [${keyHolder.fingerprint}]` });
     sites.push(site);
     await coordinator.next((m) => m.type === 'hello' && m.content.siteId === 'site-default');
-    const { outcome } = await answerTo(coordinator, hostileTask('r-tight', { metricSpec: METRIC_SPEC, privacy, contribution: bfvRequest(tight, keyStatementFor(keyHolder.privateKeyPem, tight)) }));
+    // A site with the default policy (secure aggregation required): the task asks for it, and the plan is refused first.
+    const { outcome } = await answerTo(coordinator, hostileTask('r-tight', { metricSpec: METRIC_SPEC, privacy, contribution: bfvRequest(tight, keyStatementFor(keyHolder.privateKeyPem, tight)), secureAggregation: { threshold: 3 } }));
     expect(outcome).toBe('FEDVAL_ERR_AGENT_PLAN_BOUNDS');
     expect(coordinator.received.filter((m) => (m.type === 'task.accept' || m.type === 'task.progress') && m.content.roundId === 'r-tight')).toEqual([]);
     expect((await siteBudget(site)).rounds).toEqual([]);
@@ -42,7 +43,10 @@ describe('a coordinator choosing tight plan bounds to ask whether a count exceed
     const tight = await bfvKeysFor(METRIC_SPEC, privacy, 50);
     contexts.push(tight.context);
     // Two sites whose administrators accept plans for 50 patients: one holds 20 patients (fits), one 2,000 (exceeds).
-    const policy = `key_holder_keys: [${keyHolder.fingerprint}], min_plan_patients: 50`;
+    // They also allow unmasked encrypted contributions: this scripted coordinator runs no secure-aggregation phases, and
+    // what the test observes (refused or charged and sent, whatever the counts) is decided before masks, which are added
+    // mod t after the saturation and change neither.
+    const policy = `key_holder_keys: [${keyHolder.fingerprint}], min_plan_patients: 50, require_secure_aggregation: false`;
     const outcomes: Record<string, { outcome: string; charged: number[] }> = {};
     for (const [siteId, patients] of [['site-small', 20], ['site-large', 2000]] as const) {
       const site = startHostileSite(coordinator, siteId, { csv: `score,status\n${scoredRows(patients).join('\n')}\n`, policy });

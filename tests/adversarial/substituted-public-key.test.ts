@@ -40,7 +40,9 @@ describe("a coordinator substituting its own BFV public key for the key holder's
     contexts.push(honest.context, attacker.context);
     const site = startHostileSite(coordinator, 'site-a', {
       csv: `score,status\n${scoredRows(PATIENTS).join('\n')}\n`,
-      policy: `require_dp: false, key_holder_keys: [${keyHolder.fingerprint}]`,
+      // Unmasked encrypted contributions allowed: the scripted coordinator runs no secure-aggregation phases, and the key
+      // checks come before any masking; unmasked is where a substituted key would leak most (the site's vector itself).
+      policy: `require_dp: false, key_holder_keys: [${keyHolder.fingerprint}], require_secure_aggregation: false`,
     });
     sites.push(site);
     await coordinator.next((m) => m.type === 'hello');
@@ -113,7 +115,8 @@ describe("a coordinator substituting its own BFV public key for the key holder's
     const site = startHostileSite(coordinator, 'site-unpinned', { csv: `score,status\n${scoredRows(PATIENTS).join('\n')}\n`, policy: 'require_dp: false' });
     sites.push(site);
     await coordinator.next((m) => m.type === 'hello' && m.content.siteId === 'site-unpinned');
-    const { outcome } = await answerTo(coordinator, hostileTask('r-unpinned', { metricSpec: METRIC_SPEC, contribution: bfvRequest(honest, keyStatementFor(keyHolder.privateKeyPem, honest)) }));
+    // The default policy otherwise (secure aggregation required, which the task asks for): the missing pin refuses it.
+    const { outcome } = await answerTo(coordinator, hostileTask('r-unpinned', { metricSpec: METRIC_SPEC, contribution: bfvRequest(honest, keyStatementFor(keyHolder.privateKeyPem, honest)), secureAggregation: { threshold: 3 } }));
     expect(outcome).toBe('FEDVAL_ERR_AGENT_POLICY_NO_KEY_HOLDER');
     expect((await siteBudget(site)).rounds).toEqual([]);
   }, 120_000);

@@ -99,7 +99,9 @@ describe('canary values planted in site data', () => {
         'data: { path: ./site.csv, label: { column: event5y, positive: "1", negative: "0" } }',
         'data_dir: ./state',
         // The key holder key is pinned (it vouches for the study key); the plan below is sized for 1,000 patients.
-        `policy: { model_approval: allow_list, trusted_sponsor_keys: [${sponsor}], min_sites: 1, key_holder_keys: [${keyHolder.fingerprint}], min_plan_patients: 1000 }`,
+        // Unmasked encrypted contributions allowed: this one-site scripted coordinator runs no secure aggregation, and
+        // the unmasked bytes are the worst case for the canary search (masks would only add uniform values on top).
+        `policy: { model_approval: allow_list, trusted_sponsor_keys: [${sponsor}], min_sites: 1, key_holder_keys: [${keyHolder.fingerprint}], min_plan_patients: 1000, require_secure_aggregation: false }`,
         'log_level: trace',
       ].join('\n'),
     );

@@ -56,8 +56,14 @@ function filesUnder(dir: string): string[] {
   });
 }
 
+/**
+ * These studies opt out of secure aggregation explicitly, and the agents' policies allow it: what is tested here is the
+ * unmasked path's own checks (a token site's unsigned contribution refused by the key holder, corrupted ciphertexts from
+ * raw sockets marked invalid), and neither a token site nor a raw socket can take part in secure aggregation. The masked
+ * path: secure-aggregation.test.ts and tests/adversarial/colluding-key-holder.test.ts.
+ */
 async function createStudy(deployment: Deployment, sites: string[], extra: Record<string, unknown> = {}): Promise<string> {
-  const study = await deployment.api('POST', '/api/studies', { name: 'encrypted', score_column: 'score', metric_spec: METRIC_SPEC, sites, ...extra });
+  const study = await deployment.api('POST', '/api/studies', { name: 'encrypted', score_column: 'score', metric_spec: METRIC_SPEC, sites, secure_aggregation: false, ...extra });
   expect(study.status).toBe(201);
   expect(study.body.contribution).toBe('bfv');
   return study.body.study_id as string;
@@ -78,8 +84,8 @@ describe('encrypted rounds', () => {
     });
     files = writeSiteFiles(deployment.dir);
     relay.current = recordingRelay(deployment.wsUrl);
-    deployment.startAgent('site-0', files['site-0']!, { coordinatorUrl: await relay.current.url, label: 'status' });
-    for (const site of ENROLLED) await deployment.startEnrolledAgent(site, files[site]!, { label: 'status' });
+    deployment.startAgent('site-0', files['site-0']!, { coordinatorUrl: await relay.current.url, label: 'status', policy: 'require_secure_aggregation: false' });
+    for (const site of ENROLLED) await deployment.startEnrolledAgent(site, files[site]!, { label: 'status', policy: 'require_secure_aggregation: false' });
     await waitForSites(deployment, ['site-0', ...ENROLLED]);
   }, 60_000);
 

@@ -181,6 +181,7 @@ export async function roundRoutes(app: FastifyInstance, options: RoundRoutesOpti
       const { round, study, plan } = await encryptedRound(id);
       if (round.state !== 'aggregated') throw new CoordinatorError('FEDVAL_ERR_COORD_NOT_AGGREGATED', `round is ${round.state}`);
       const kept = await store.listRoundContributions(id);
+      const secureAggregation = (await store.getRoundSecureAggregation(id)) ?? null;
       const read = audit({
         actor: actorOf(request),
         action: 'contributions.read',
@@ -204,6 +205,7 @@ export async function roundRoutes(app: FastifyInstance, options: RoundRoutesOpti
           public_key: item.publicKey,
           received_at: isoTime(item.receivedAt),
         })),
+        secure_aggregation: secureAggregation,
         coordinator_audit_head: { seq: read.seq, hash: read.hash },
       };
     },

@@ -25,6 +25,7 @@ import type { AuditRecorder } from '../coordinator-audit.ts';
 import { CoordinatorError } from '../errors.ts';
 import type { CoordinatorStore, StudyRecord } from '../storage/store.ts';
 import { isoTime } from './request-validation.ts';
+import { defaultThreshold } from '@fedval/secagg';
 import { DEFAULT_PROTECTION, planProtection } from '../protection.ts';
 
 export interface StudyRoutesOptions {
@@ -34,6 +35,26 @@ export interface StudyRoutesOptions {
 }
 
 const READERS = ['sponsor', 'privacy_officer', 'auditor', 'admin'] as const;
+
+/**
+ * A study's secure aggregation: on by default for a bfv study of at least two sites (absent, or `{ threshold? }`); only
+ * an explicit `false` turns it off, and sites refuse such a study's tasks unless their policy.require_secure_aggregation
+ * is false. A plaintext study (the test seam) has none; asking for it there is refused.
+ * The threshold defaults to @fedval/secagg defaultThreshold (max(⌊2n/3⌋ + 1, release minimum), Bonawitz et al. 2017);
+ * it must lie in [release minimum, sites], since every site refuses a threshold below its own policy.min_sites.
+ */
+function secureAggregationOf(request: { threshold?: number | undefined } | false | undefined, contribution: 'bfv' | 'plaintext', minSites: number, sites: number): { threshold: number } | null {
+  if (request === false) return null;
+  // The default: masking needs two sites at least (a one-site study exists only where min_release_sites was lowered to 1).
+  if (request === undefined && (contribution !== 'bfv' || sites < 2)) return null;
+  const asked = request ?? {};
+  if (contribution !== 'bfv') throw new CoordinatorError('FEDVAL_ERR_COORD_SECAGG_THRESHOLD', 'secure aggregation needs bfv contributions');
+  const threshold = asked.threshold ?? defaultThreshold(sites, Math.min(minSites, sites));
+  if (threshold < minSites || threshold > sites || threshold < 2) {
+    throw new CoordinatorError('FEDVAL_ERR_COORD_SECAGG_THRESHOLD', `threshold ${threshold}, release minimum ${minSites}, ${sites} sites`);
+  }
+  return { threshold };
+}
 
 export function studyView(study: StudyRecord): StudyView {
   return {
@@ -50,6 +71,7 @@ export function studyView(study: StudyRecord): StudyView {
     max_patients_per_site: study.protection.maxPatientsPerSite,
     ...(study.protection.encryption ? { encryption: bfvEncryptionSummary(study.protection.encryption) } : {}),
     privacy: study.protection.privacy,
+    secure_aggregation: study.protection.secureAggregation ? { scheme: 'bonawitz-double-mask', threshold: study.protection.secureAggregation.threshold } : null,
     public_key_registered: study.publicKey !== null,
     created_at: isoTime(study.createdAt),
   };
@@ -114,6 +136,8 @@ export async function studyRoutes(app: FastifyInstance, options: StudyRoutesOpti
         privacy: null,
         privacyInput: body.privacy ?? null,
       });
+      const secureAggregation = secureAggregationOf(body.secure_aggregation, contribution, minSites, body.sites.length);
+      if (secureAggregation) protection.secureAggregation = secureAggregation;
       const study: StudyRecord = {
         id: randomUUID(),
         name: body.name,

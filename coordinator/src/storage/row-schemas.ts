@@ -2,7 +2,7 @@
 import { resolvedPrivacySpecSchema } from '@fedval/dp';
 import { bfvPlanSchema } from '@fedval/he';
 import { metricSpecSchema } from '@fedval/metrics';
-import { contributionRecordSchema } from '@fedval/protocol';
+import { contributionRecordSchema, secaggTranscriptSchema } from '@fedval/protocol';
 import { privacyAttestationSchema, resultAttestationSchema, signedStudyKeyStatementSchema } from '@fedval/trust';
 import { z } from 'zod';
 import { ROUND_SITE_STATUSES, ROUND_STATES } from './store.ts';
@@ -53,6 +53,7 @@ const protectionSchema = z.strictObject({
   maxPatientsPerSite: integer,
   encryption: bfvPlanSchema.nullable(),
   privacy: resolvedPrivacySpecSchema.nullable(),
+  secureAggregation: z.strictObject({ threshold: integer }).nullable().optional(),
 });
 
 export const studyRowSchema = z
@@ -152,6 +153,9 @@ const blob = z.instanceof(Uint8Array).nullable();
 export const aggregateRowSchema = z.object({ aggregate: blob });
 /** The encrypted aggregate of a bfv round (length-prefixed ciphertext frames). */
 export const encryptedAggregateRowSchema = z.object({ encrypted_aggregate: blob });
+
+/** The secure-aggregation transcript of a round (@fedval/protocol secaggTranscriptSchema), or null. */
+export const secaggRowSchema = z.object({ secagg_json: jsonColumn(secaggTranscriptSchema).nullable() });
 
 /** A kept contribution; its ciphertexts stay framed bytes for the store to split. */
 export const contributionRowSchema = z

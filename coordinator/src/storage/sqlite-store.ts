@@ -5,7 +5,8 @@ import { inWriteTransaction, openSqliteDatabase, SqliteError } from '@fedval/sql
 import type { SQLInputValue } from 'node:sqlite';
 import type { SignedStudyKeyStatement } from '@fedval/trust';
 import { CoordinatorError } from '../errors.ts';
-import { aggregateRowSchema, contributionRowSchema, encryptedAggregateRowSchema, modelRowSchema, roundRowSchema, roundSiteRowSchema, siteKeyRowSchema, siteSeenRowSchema, studyRowSchema } from './row-schemas.ts';
+import { aggregateRowSchema, contributionRowSchema, encryptedAggregateRowSchema, modelRowSchema, roundRowSchema, roundSiteRowSchema, secaggRowSchema, siteKeyRowSchema, siteSeenRowSchema, studyRowSchema } from './row-schemas.ts';
+import type { SecaggTranscript } from '@fedval/protocol';
 import type {
   CoordinatorStore,
   ModelRecord,
@@ -106,6 +107,8 @@ const MIGRATIONS: readonly string[] = [
    ) STRICT;`,
   // The key holder's signed study key statement (@fedval/trust), forwarded in every bfv task.
   `ALTER TABLE studies ADD COLUMN key_statement_json TEXT;`,
+  // The signed transcript of a securely aggregated round (advertisements, survivor signatures, reveals), JSON.
+  `ALTER TABLE rounds ADD COLUMN secagg_json TEXT;`,
 ];
 
 type Row = Record<string, SQLInputValue>;
@@ -206,6 +209,14 @@ export class SqliteCoordinatorStore implements CoordinatorStore {
     });
   }
 
+  async getRoundSecureAggregation(id: string): Promise<SecaggTranscript | undefined> {
+    return this.#run(() => {
+      const found = this.#db.prepare('SELECT secagg_json FROM rounds WHERE id = ?').get(id);
+      const row = found === undefined ? undefined : secaggRowSchema.parse(found);
+      return row?.secagg_json ?? undefined;
+    });
+  }
+
   async putRoundContribution(contribution: StoredContribution): Promise<void> {
     this.#run(() =>
       this.#db
@@ -294,7 +305,7 @@ export class SqliteCoordinatorStore implements CoordinatorStore {
     this.#run(() =>
       inWriteTransaction(this.#db, () => {
         this.#db
-          .prepare('UPDATE rounds SET state = ?, reason = ?, closed_at = ?, contributions = ?, aggregate = ?, result_json = ?, encrypted_aggregate = ? WHERE id = ?')
+          .prepare('UPDATE rounds SET state = ?, reason = ?, closed_at = ?, contributions = ?, aggregate = ?, result_json = ?, encrypted_aggregate = ?, secagg_json = ? WHERE id = ?')
           .run(
             closure.state,
             closure.reason,
@@ -303,6 +314,7 @@ export class SqliteCoordinatorStore implements CoordinatorStore {
             aggregate,
             closure.result === null ? null : JSON.stringify(closure.result),
             closure.encryptedAggregate ? joinFrames(closure.encryptedAggregate) : null,
+            closure.secureAggregation ? JSON.stringify(closure.secureAggregation) : null,
             id,
           );
       }),

@@ -5,7 +5,7 @@ import type { MetricSpec } from '@fedval/metrics';
 import type { PrivacyAttestation, ResultAttestation, SignedStudyKeyStatement } from '@fedval/trust';
 
 import { ROUND_SITE_STATUSES, ROUND_STATES } from '@fedval/protocol';
-import type { ContributionRecord } from '@fedval/protocol';
+import type { ContributionRecord, SecaggTranscript } from '@fedval/protocol';
 
 export { ROUND_SITE_STATUSES, ROUND_STATES };
 export type RoundState = (typeof ROUND_STATES)[number];
@@ -64,6 +64,8 @@ export interface StudyProtection {
   encryption: BfvPlan | null;
   /** The resolved differential-privacy spec, or null for exact releases. */
   privacy: ResolvedPrivacySpec | null;
+  /** Secure aggregation of bfv rounds (Bonawitz et al. double masking) with its threshold; null or absent: off. */
+  secureAggregation?: { threshold: number } | null;
 }
 
 export interface RoundSiteRecord {
@@ -112,6 +114,8 @@ export interface RoundClosure {
   result: RoundResult | null;
   /** The homomorphic sum of an aggregated bfv round: ciphertexts only a key holder can decrypt. */
   encryptedAggregate?: Uint8Array[] | null;
+  /** The signed secure-aggregation transcript the coordinator relayed, for the key holder. */
+  secureAggregation?: SecaggTranscript | null;
 }
 
 /** A one-time site enrollment token, stored as its SHA-256. */
@@ -173,6 +177,8 @@ export interface CoordinatorStore {
   closeRound(id: string, closure: RoundClosure): Promise<void>;
   getRoundAggregate(id: string): Promise<Float64Array | undefined>;
   getRoundEncryptedAggregate(id: string): Promise<Uint8Array[] | undefined>;
+  /** The secure-aggregation transcript of a closed round, if it was securely aggregated. */
+  getRoundSecureAggregation(id: string): Promise<SecaggTranscript | undefined>;
   /** Keeps a site's bfv contribution (ciphertexts and signed record) for the key holder; one per site and round. */
   putRoundContribution(contribution: StoredContribution): Promise<void>;
   /** The contributions kept for a round, in arrival order. */

@@ -24,6 +24,7 @@ export const CONTRIBUTION_REFUSAL_REASONS = [
   'duplicate_record', // the same signed record served twice
   'replayed', // a record already used in an earlier decryption
   'invalid_ciphertext', // @fedval/he refused to add the ciphertexts
+  'not_a_survivor', // secure aggregation: not in the survivor set the sites signed, so its masks cannot be removed
 ] as const;
 export type ContributionRefusalReason = (typeof CONTRIBUTION_REFUSAL_REASONS)[number];
 

@@ -68,4 +68,12 @@ describe('renderHtmlReport', () => {
     // ε this round, own-share ε this round, ε spent in total, ε left.
     expect(text).toContain('site-a 1.000 2.236 1.000 9.000');
   });
+
+  it('says when the round was securely aggregated, with its threshold and the sites that dropped out', () => {
+    const aggregation = { scheme: 'bonawitz-double-mask' as const, threshold: 3, sites_masked: ['a', 'b', 'c', 'd<'], dropped: ['d<'], recovered: ['d<'] };
+    const text = textOf(renderHtmlReport({ title: 'Fixture', context: [], metrics, privacy: { dp: null, encryption: null, aggregation } }));
+    expect(text).toContain('Secure aggregation (Bonawitz et al. double masking, threshold 3): each of the 4 sites masked its statistics');
+    expect(text).toContain('1 site(s) dropped out after the key exchange (d<) and their masks were removed with the others\' shares (1 recovered)');
+    expect(renderHtmlReport({ title: 'Fixture', context: [], metrics, privacy: { dp: null, encryption: null, aggregation } })).not.toContain('d<)');
+  });
 });

@@ -1,5 +1,6 @@
 // html-report.ts — a self-contained HTML report of a released result, for sponsors and privacy officers.
 // No scripts, no external resources; every value from the result is escaped.
+import type { AggregationSummary } from '@fedval/protocol';
 import type { ReleaseSummary } from '@fedval/dp';
 import type { BfvEncryptionSummary } from '@fedval/he';
 import { formatMetricsTable } from '@fedval/metrics';
@@ -20,6 +21,8 @@ export interface SitePrivacyReport {
 export interface ReportPrivacy {
   dp: (Pick<ReleaseSummary, 'epsilon' | 'delta' | 'rho' | 'mechanism' | 'minSites' | 'ownShareEpsilon'> & { sites?: readonly SitePrivacyReport[] | undefined }) | null;
   encryption: Pick<BfvEncryptionSummary, 'poly_modulus_degree' | 'security_bits' | 'ciphertext_bytes_per_site'> | null;
+  /** Secure aggregation of the round (@fedval/protocol aggregationSummarySchema), when it was used. */
+  aggregation?: AggregationSummary | undefined;
 }
 
 export interface ReportInput {
@@ -128,6 +131,11 @@ export function renderHtmlReport(input: ReportInput): string {
   const dp = input.privacy.dp;
   const enc = input.privacy.encryption;
   const privacyLines: string[] = [];
+  const aggregation = input.privacy.aggregation;
+  if (aggregation) {
+    const dropped = aggregation.dropped.length === 0 ? 'no site dropped out' : `${aggregation.dropped.length} site(s) dropped out after the key exchange (${aggregation.dropped.map(esc).join(', ')}) and their masks were removed with the others' shares (${aggregation.recovered.length} recovered)`;
+    privacyLines.push(`Secure aggregation (Bonawitz et al. double masking, threshold ${esc(aggregation.threshold)}): each of the ${esc(aggregation.sites_masked.length)} sites masked its statistics under the encryption so that only the sum of the contributing sites could be read, even by the coordinator and the key holder together; ${dropped}.`);
+  }
   if (enc) privacyLines.push(`Each site sent only BFV ciphertexts (Microsoft SEAL, polynomial degree ${esc(enc.poly_modulus_degree)}, ${esc(enc.security_bits)}-bit security, ${esc(enc.ciphertext_bytes_per_site)} bytes per site); the coordinator added them without being able to read them; a separate key holder decrypted only the aggregate.`);
   else privacyLines.push('<strong>Not encrypted</strong>: contributions travelled as plaintext statistics (test seam).');
   if (dp) {

@@ -75,6 +75,7 @@ export function describeStudy(study: StudyView): string {
     `  sites: ${study.sites.join(', ')} (quorum ${study.quorum}; a release needs ${study.release.min_sites})`,
     `  metrics: ${metrics}`,
     `  encryption: ${encryption}`,
+    ...(study.encryption ? [`  secure aggregation: ${study.secure_aggregation ? `masked (${study.secure_aggregation.scheme}, threshold ${study.secure_aggregation.threshold})` : 'OFF (sites refuse it unless their policy allows unmasked contributions)'}`] : []),
     `  privacy: ${describePrivacyFigures(study.privacy)}`,
     `  round deadline ${study.deadline_seconds} s; created ${study.created_at}`,
   ].join('\n');

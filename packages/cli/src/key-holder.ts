@@ -23,6 +23,7 @@ import type { BfvPlan } from '@fedval/he';
 import { createRelease, finalizeRelease } from '@fedval/dp';
 import { createStatisticsLayout, resolveMetricSpecInput } from '@fedval/metrics';
 import { verifyContributions } from './contribution-verification.ts';
+import { planUnmasking } from './secure-aggregation-unmasking.ts';
 import type { AcceptedContribution, ContributionRefusal, UsedRecord } from './contribution-verification.ts';
 import { CoordinatorClient } from './coordinator-client.ts';
 import { CliError } from './errors.ts';
@@ -405,7 +406,18 @@ export async function decryptRound(options: DecryptOptions) {
     // The key holder's own homomorphic sum: each accepted contribution is checked by @fedval/he before it counts.
     const sum = new EncryptedSum(context);
     const counted: AcceptedContribution[] = [];
+    // Secure aggregation: the transcript the sites signed says which sum can be unmasked (U3, no more, no less).
+    const transcript = served.secure_aggregation ?? null;
+    const unmasking = transcript
+      ? planUnmasking(transcript, { roster, studyId: study.study_id, roundId: options.round, attestations: new Map(verification.accepted.map((item) => [item.siteId, item.attestation])) })
+      : null;
+    if (unmasking && !unmasking.ok) refuseDecryption(`secure aggregation cannot be unmasked: ${unmasking.problem}`);
+    const survivors = unmasking?.ok ? unmasking.survivors : null;
     for (const contribution of verification.accepted) {
+      if (survivors && !survivors.includes(contribution.siteId)) {
+        refusals.push({ siteId: contribution.siteId, reason: 'not_a_survivor', detail: 'not in the survivor set the sites signed', recordSha256: contribution.recordSha256 });
+        continue;
+      }
       try {
         sum.add({ ciphertexts: contribution.ciphertexts });
         counted.push(contribution);
@@ -422,6 +434,9 @@ export async function decryptRound(options: DecryptOptions) {
       });
     }
     const sites = counted.map((contribution) => contribution.siteId);
+    if (survivors && (sites.length !== survivors.length || survivors.some((site) => !sites.includes(site)))) {
+      refuseDecryption(`secure aggregation: the survivors ${survivors.join(', ')} must all be summed, verified contributions: ${sites.join(', ')}`, { contributions: counted.length, sites });
+    }
     if (counted.length < minSites) {
       refuseDecryption(
         `${counted.length} verified contributions from distinct rostered sites, the release policy requires at least ${minSites}` +
@@ -442,10 +457,16 @@ export async function decryptRound(options: DecryptOptions) {
     recordKeyHolderEvent(options.keys, {
       action: 'aggregate.decrypted',
       object: roundObject,
-      details: { ...policy, aggregate_sha256: sha256(Buffer.concat(aggregate.ciphertexts)), records_sha256: verification.setSha256 },
+      details: {
+        ...policy,
+        aggregate_sha256: sha256(Buffer.concat(aggregate.ciphertexts)),
+        records_sha256: verification.setSha256,
+        ...(unmasking?.ok ? { secure_aggregation: { threshold: unmasking.summary.threshold, dropped: unmasking.summary.dropped, recovered: unmasking.summary.recovered } } : {}),
+      },
     });
     const secretKey = new Uint8Array(await readKeyFile(options.keys, KEY_FILES.secret));
-    const vector = decryptVector(context, secretKey, aggregate, counted.length);
+    const slotUnmask = unmasking?.ok ? unmasking.slotUnmask(plan.ciphertextCount * plan.polyModulusDegree, BigInt(plan.plainModulus)) : undefined;
+    const vector = decryptVector(context, secretKey, aggregate, counted.length, { slotUnmask });
     const released = finalizeRelease(release, vector, counted.length);
     const metrics = released.metrics;
     // Each site's own report of the budget it spent, from the attestation its signature covers.
@@ -465,6 +486,7 @@ export async function decryptRound(options: DecryptOptions) {
       }),
     };
     const encryption = bfvEncryptionSummary(plan);
+    const aggregation = unmasking?.ok ? unmasking.summary : undefined;
     let releasedToCoordinator = false;
     if (options.release !== false) {
       try {
@@ -472,7 +494,7 @@ export async function decryptRound(options: DecryptOptions) {
           metrics: metrics as unknown as Record<string, unknown>,
           contributions: counted.length,
           sites,
-          privacy: { dp, encryption },
+          privacy: { dp, encryption, ...(aggregation ? { aggregation } : {}) },
           // This trail's head: the coordinator records it with the release, an anchor of the key holder's trail.
           key_holder_audit_head: auditHead(join(options.keys, KEY_FILES.audit)),
         });
@@ -497,7 +519,7 @@ export async function decryptRound(options: DecryptOptions) {
       metrics,
       round: { round_id: options.round, study_id: study.study_id, contributions: counted.length, sites, min_sites: minSites, released: releasedToCoordinator },
       verification: { roster_sha256: roster.sha256, accepted: sites, refused: refusals.map((refusal) => ({ site_id: refusal.siteId, reason: refusal.reason, detail: refusal.detail })) },
-      privacy: { dp, encryption },
+      privacy: { dp, encryption, ...(aggregation ? { aggregation } : {}) },
     };
   } finally {
     context.dispose();

@@ -41,6 +41,12 @@ withPrivacyOptions(
 )
   .option('--expected-patients <n>', 'DP planning assumption: patients across all sites (default: the CSV files\' data rows; required with a Parquet or .yaml site)', decimal('--expected-patients'))
   .option('--plaintext-contributions', 'test seam: sites send unencrypted statistics vectors instead of ciphertexts')
+  .option('--secure-aggregation', 'the default: mask every site\'s contribution under the encryption (Bonawitz et al. double masking); accepted for older scripts')
+  .option('--no-secure-aggregation', 'send unmasked encrypted contributions (the generated site policies allow it)')
+  .option('--secagg-threshold <n>', 'secure aggregation: sites that must reveal shares to unmask the sum (default: the coordinator\'s)', decimal('--secagg-threshold'))
+  .option('--drop-site <name>', 'secure aggregation: this site\'s agent stops after the key exchange, before sending its contribution; repeatable', collect, [])
+  .option('--stall-site <name>', 'secure aggregation: this site\'s agent stays connected after the key exchange but never sends its contribution; repeatable', collect, [])
+  .option('--secagg-phase-timeout <ms>', 'secure aggregation: the coordinator drops sites that have not answered a phase after this many milliseconds (default 60000)', decimal('--secagg-phase-timeout'))
   .option('--work-dir <dir>', 'keep configs, logs and databases here (default: a temporary directory, removed)')
   .option('--timeout <seconds>', 'give up after this long', decimal('--timeout'), 600)
   .option('--verbose', 'show the coordinator and agent logs on stderr')
@@ -57,6 +63,10 @@ withPrivacyOptions(
       metricSpec,
       workDir: options.workDir,
       contribution: options.plaintextContributions ? 'plaintext' : 'bfv',
+      secureAggregation: options.secureAggregation === false ? false : { threshold: options.secaggThreshold },
+      dropSites: options.dropSite,
+      stallSites: options.stallSite,
+      secaggPhaseTimeoutMs: options.secaggPhaseTimeout,
       noDp: !options.dp,
       epsilon: options.epsilon,
       delta: options.delta,
@@ -78,7 +88,7 @@ withPrivacyOptions(
         study_id: result.round.study_id,
         state: result.round.state,
         contributions: result.round.contributions,
-        sites: result.round.sites.map((site) => ({ site_id: site.site_id, status: site.status })),
+        sites: result.round.sites.map((site) => ({ site_id: site.site_id, status: site.status, ...(site.code ? { code: site.code } : {}) })),
       },
       privacy: result.privacy,
     };
@@ -316,6 +326,11 @@ interface SimulateOptions extends EvaluationCommandOptions, PrivacyCommandOption
   site: string[];
   expectedPatients?: number;
   plaintextContributions?: boolean;
+  secureAggregation?: boolean;
+  secaggThreshold?: number;
+  dropSite: string[];
+  stallSite: string[];
+  secaggPhaseTimeout?: number;
   workDir?: string;
   timeout: number;
   verbose?: boolean;

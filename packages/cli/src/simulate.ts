@@ -47,6 +47,24 @@ export interface SimulationOptions {
   expectedPatients?: number | undefined;
   /** Release policy: fewest contributions to decrypt. Default: 3, or the number of sites when fewer. */
   minSites?: number | undefined;
+  /**
+   * Secure aggregation of the bfv round (Bonawitz et al. double masking): on by default (absent or `{ threshold? }`,
+   * threshold default: the coordinator's); `false` turns it off, and the generated site policies then allow unmasked
+   * encrypted contributions (policy.require_secure_aggregation: false). Plaintext rounds have none.
+   */
+  secureAggregation?: { threshold?: number | undefined } | false | undefined;
+  /**
+   * Sites whose agents stop after the share exchange of a securely aggregated round, before sending their masked input
+   * (each agent started with FEDVAL_AGENT_SIMULATE_DROP=after_share_keys): what a dropout does.
+   */
+  dropSites?: string[] | undefined;
+  /**
+   * Sites whose agents stay connected after the share exchange but never send their masked input (each agent started
+   * with FEDVAL_AGENT_SIMULATE_DROP=stall_after_share_keys): what the coordinator's per-phase timeout does.
+   */
+  stallSites?: string[] | undefined;
+  /** The coordinator's `limits.secagg_phase_timeout_ms`. Default: the coordinator's (60000 ms). */
+  secaggPhaseTimeoutMs?: number | undefined;
   /** Keep the working directory (configs, logs, databases) here instead of a removed temporary one. */
   workDir?: string | undefined;
   /** Whole-round limit. Default 600 s. */
@@ -81,6 +99,15 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   if (options.sites.length === 0) throw new CliError('FEDVAL_ERR_CLI_USAGE', 'give at least one --site NAME=FILE');
   const names = options.sites.map((site) => site.name);
   if (new Set(names).size !== names.length) throw new CliError('FEDVAL_ERR_CLI_USAGE', 'site names must be unique');
+  const dropSites = options.dropSites ?? [];
+  if (dropSites.some((name) => !names.includes(name))) throw new CliError('FEDVAL_ERR_CLI_USAGE', `--drop-site names a site that is not simulated: ${dropSites.filter((name) => !names.includes(name)).join(', ')}`);
+  const stallSites = options.stallSites ?? [];
+  if (stallSites.some((name) => !names.includes(name))) throw new CliError('FEDVAL_ERR_CLI_USAGE', `--stall-site names a site that is not simulated: ${stallSites.filter((name) => !names.includes(name)).join(', ')}`);
+  if (stallSites.some((name) => dropSites.includes(name))) throw new CliError('FEDVAL_ERR_CLI_USAGE', 'a site is either dropped or stalled, not both');
+  const contribution = options.contribution ?? 'bfv';
+  // On by default for encrypted rounds of two sites or more (the coordinator's default too); one site has nothing to mask with.
+  const secureAggregation = contribution === 'bfv' && options.secureAggregation !== false && names.length >= 2 ? (options.secureAggregation ?? {}) : null;
+  if (dropSites.length + stallSites.length > 0 && !secureAggregation) throw new CliError('FEDVAL_ERR_CLI_USAGE', '--drop-site and --stall-site need secure aggregation (encrypted contributions, two sites or more, no --no-secure-aggregation)');
   // Before any process starts: a DP round needs its planning patient count (a usage error otherwise).
   const expectedPatients = options.noDp ? undefined : await planningPatients(options.sites, options.expectedPatients);
   const workDir = options.workDir ? resolve(options.workDir) : await mkdtemp(join(tmpdir(), 'fedval-simulate-'));
@@ -108,7 +135,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
           { name: 'simulate-admin', role: 'admin', token_sha256: sha256(apiTokens.admin) },
         ],
         // A simulation runs over files the user holds: one or two sites may be released together.
-        limits: { min_release_sites: 1 },
+        limits: { min_release_sites: 1, ...(options.secaggPhaseTimeoutMs !== undefined ? { secagg_phase_timeout_ms: options.secaggPhaseTimeoutMs } : {}) },
         log_level: 'info',
       }),
     );
@@ -125,7 +152,6 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     // The user of a simulation is every site's administrator and chose the model: its signer is trusted; an unsigned
     // bundle runs under the agents' testing-only `any` policy.
     const modelPolicy = options.scorer.kind === 'model' ? await simulationModelPolicy(options.scorer.dir) : {};
-    const contribution = options.contribution ?? 'bfv';
     const minSites = options.minSites ?? Math.min(3, names.length);
     // The user is every site's administrator: the agents accept this simulation's own release minimum and minimum cell
     // (defaults 3 and 10 otherwise), and plaintext only when the --plaintext-contributions test seam asks for it.
@@ -137,6 +163,8 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     const keyHolder = keyHolderIdentity(signingKey);
     const sitePolicy = {
       require_dp: !options.noDp,
+      // Unmasked encrypted contributions only when the simulation turns secure aggregation off (or has one site).
+      ...(contribution === 'bfv' && !secureAggregation ? { require_secure_aggregation: false } : {}),
       key_holder_keys: [keyHolder.fingerprint],
       ...(contribution === 'plaintext' ? { allowed_contributions: ['plaintext'] } : {}),
       ...(minSites < 3 ? { min_sites: minSites } : {}),
@@ -172,6 +200,8 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
           program: PROGRAMS.agent,
           args: ['start', '--config', config],
           onLogLine: (line) => log(`${site.name} | ${line}`),
+          ...(dropSites.includes(site.name) ? { env: { FEDVAL_AGENT_SIMULATE_DROP: 'after_share_keys' } } : {}),
+          ...(stallSites.includes(site.name) ? { env: { FEDVAL_AGENT_SIMULATE_DROP: 'stall_after_share_keys' } } : {}),
         }),
       );
     }
@@ -187,6 +217,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       quorum: names.length,
       contribution,
       release: { min_sites: minSites },
+      ...(contribution === 'bfv' ? { secure_aggregation: secureAggregation ? (secureAggregation.threshold === undefined ? {} : { threshold: secureAggregation.threshold }) : false } : {}),
       ...(options.noDp
         ? {}
         : {

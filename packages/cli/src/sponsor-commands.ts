@@ -103,6 +103,8 @@ export function addSponsorCommands(program: Command, sites: Command, token: () =
     .option('--max-patients-per-site <n>', 'most patients one site may evaluate (sizes the encryption)', decimal('--max-patients-per-site'))
     .option('--expected-patients <n>', 'public planning assumption for the release layout: patients with a label across all sites', decimal('--expected-patients'))
     .option('--plaintext-contributions', 'test seam: sites send unencrypted statistics vectors instead of ciphertexts')
+    .option('--no-secure-aggregation', 'do not mask the contributions (sites refuse such a study unless their policy.require_secure_aggregation is false)')
+    .option('--secagg-threshold <n>', 'secure aggregation: sites that must reveal shares to unmask the sum (default: the coordinator\'s)', decimal('--secagg-threshold'))
     .addHelpText('after', '\nSubgroups: --group COL:c1,c2 (numeric bands) or --group COL=level1,level2 (the levels of a categorical column).');
   // The metric options are simulate's and eval-local's (@fedval/metrics EVALUATION_OPTIONS), those a study carries.
   for (const option of withEvaluationOptions(new Command()).options) if (METRIC_SPEC_FLAGS.has(option.long ?? '')) create.addOption(option);
@@ -170,6 +172,9 @@ interface StudyCreateOptions extends CoordinatorOptions, PrivacyCommandOptions {
   maxPatientsPerSite?: number;
   expectedPatients?: number;
   plaintextContributions?: boolean;
+  /** false with --no-secure-aggregation; otherwise the coordinator's default (on for bfv studies). */
+  secureAggregation?: boolean;
+  secaggThreshold?: number;
   task: string;
   classes?: string;
   range?: string;
@@ -239,6 +244,7 @@ function studyRequest(options: StudyCreateOptions): StudyCreateRequest {
   const maxPatients = integer('--max-patients-per-site', options.maxPatientsPerSite);
   const minSites = integer('--min-sites', options.minSites);
   const expectedPatients = integer('--expected-patients', options.expectedPatients);
+  const secaggThreshold = integer('--secagg-threshold', options.secaggThreshold);
   return {
     name: options.name,
     ...(options.model !== undefined ? { model_id: options.model } : { score_column: options.scoreColumn! }),
@@ -247,6 +253,7 @@ function studyRequest(options: StudyCreateOptions): StudyCreateRequest {
     ...(quorum !== undefined ? { quorum } : {}),
     ...(deadline !== undefined ? { deadline_seconds: deadline } : {}),
     contribution: options.plaintextContributions ? 'plaintext' : 'bfv',
+    ...(options.secureAggregation === false ? { secure_aggregation: false as const } : secaggThreshold !== undefined ? { secure_aggregation: { threshold: secaggThreshold } } : {}),
     ...(minSites !== undefined ? { release: { min_sites: minSites } } : {}),
     ...(maxPatients !== undefined ? { max_patients_per_site: maxPatients } : {}),
     ...(options.dp

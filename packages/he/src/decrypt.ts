@@ -3,6 +3,7 @@ import { fromLimbs } from './bit-io.ts';
 import type { HeContext } from './context.ts';
 import { HeError } from './errors.ts';
 import { loadSecretKey } from './keys.ts';
+import { addSlotMask } from './encrypt.ts';
 import { unpackSums } from './packing.ts';
 import { modPow } from './primes.ts';
 import { buildSealCiphertext } from './seal-serialization.ts';
@@ -14,7 +15,22 @@ import type { CiphertextHeader, EncryptedVector } from './wire-format.ts';
  * `contributions` is the key holder's own count of what was summed; it must match the aggregate.
  * A wrong secret key or a damaged aggregate is detected (noise budget, digit ranges) and refused.
  */
-export function decryptVector(ctx: HeContext, secretKey: Uint8Array, aggregate: EncryptedVector, contributions: number): Float64Array {
+export function decryptVector(ctx: HeContext, secretKey: Uint8Array, aggregate: EncryptedVector, contributions: number, options: DecryptOptions = {}): Float64Array {
+  const slots = decryptAggregateSlots(ctx, secretKey, aggregate, contributions);
+  if (options.slotUnmask) addSlotMask(slots, options.slotUnmask, ctx.layout.plainModulus, -1n);
+  return unpackSums(ctx.layout, slots, contributions);
+}
+
+export interface DecryptOptions {
+  /** Secure aggregation: the sum of the masks left in the aggregate, per slot in [0, t), subtracted mod t before unpacking. */
+  slotUnmask?: BigUint64Array | undefined;
+}
+
+/**
+ * The raw slot values of an aggregate, centred in (−t/2, t/2), before unpacking: what a key holder sees of a masked
+ * sum. For secure aggregation's unmasking and for the tests that play a colluding key holder.
+ */
+export function decryptAggregateSlots(ctx: HeContext, secretKey: Uint8Array, aggregate: EncryptedVector, contributions: number): BigInt64Array {
   if (!Number.isSafeInteger(contributions) || contributions < 1 || contributions > ctx.plan.maxSites) {
     throw new HeError('FEDVAL_ERR_HE_CONTRIBUTION_COUNT', `contributions must be an integer in [1, ${ctx.plan.maxSites}]`);
   }
@@ -30,7 +46,7 @@ export function decryptVector(ctx: HeContext, secretKey: Uint8Array, aggregate: 
   withDecryptor(ctx, secretKey, aggregate, (index, decrypt) => {
     slots.set(decrypt(), index * degree);
   });
-  return unpackSums(ctx.layout, slots, contributions);
+  return slots;
 }
 
 /**

@@ -9,6 +9,34 @@ import { readSealCiphertext } from './seal-serialization.ts';
 import { HEADER_BYTES, writeChecksum, writeHeader } from './wire-format.ts';
 import type { EncryptedVector } from './wire-format.ts';
 
+export interface EncryptOptions {
+  /**
+   * Secure aggregation: a mask in [0, t) per slot (plan.ciphertextCount × polyModulusDegree of them) added to the packed
+   * slot values mod t before encoding (Bonawitz et al., CCS 2017). A masked slot is uniform mod t; only the sum over
+   * every masked site, unmasked mod t, reads back through the packing (see {@link addSlotMask}).
+   */
+  slotMask?: BigUint64Array | undefined;
+}
+
+/**
+ * `slots[i] ← centred((slots[i] + sign·mask[i]) mod t)`, in place. The packing's guarantee is about the true sum of at
+ * most maxSites slot values: it lies in (−t/2, t/2), so it is the centred representative of its residue mod t. Masks
+ * added mod t therefore compose with the mixed-radix packing whatever it packs into a slot: once the masks are
+ * subtracted mod t the residue is the true sum's, and its centred representative is the true sum itself.
+ */
+export function addSlotMask(slots: BigInt64Array, mask: BigUint64Array, plainModulus: bigint, sign: 1n | -1n): void {
+  if (mask.length !== slots.length) throw new HeError('FEDVAL_ERR_HE_INVALID_PLAN', `the slot mask has ${mask.length} entries, the plan ${slots.length} slots`);
+  const t = plainModulus;
+  const half = (t - 1n) / 2n;
+  for (let i = 0; i < slots.length; i++) {
+    const m = mask[i] as bigint;
+    if (m >= t) throw new HeError('FEDVAL_ERR_HE_VALUE_OUT_OF_RANGE', `slot mask ${i} is not below t`);
+    let v = ((slots[i] as bigint) + sign * m) % t;
+    if (v < 0n) v += t;
+    slots[i] = v > half ? v - t : v;
+  }
+}
+
 /** Encrypts vectors under one public key; reuse it for many vectors, then dispose. */
 export class VectorEncryptor {
   private readonly ctx: HeContext;
@@ -31,12 +59,13 @@ export class VectorEncryptor {
    * Encrypts one site's vector: signed safe integers, each within the plan's bound for its entry
    * (checked before any encryption). Returns the plan's ciphertextCount contribution ciphertexts.
    */
-  encrypt(values: ArrayLike<number>): EncryptedVector {
+  encrypt(values: ArrayLike<number>, options: EncryptOptions = {}): EncryptedVector {
     if (this.disposed) throw new HeError('FEDVAL_ERR_HE_DISPOSED', 'the encryptor');
     const ctx = this.ctx;
     const { seal, encoder } = ctx.seal;
     const degree = ctx.plan.polyModulusDegree;
     const slots = packVector(ctx.layout, values, ctx.plan.ciphertextCount * degree);
+    if (options.slotMask) addSlotMask(slots, options.slotMask, ctx.layout.plainModulus, 1n);
     const ciphertexts: Uint8Array[] = [];
     for (let index = 0; index < ctx.plan.ciphertextCount; index++) {
       const chunk = slots.slice(index * degree, (index + 1) * degree);
@@ -69,10 +98,10 @@ export class VectorEncryptor {
 }
 
 /** One-shot encryption: loads the public key, encrypts, frees everything. */
-export function encryptVector(ctx: HeContext, publicKey: Uint8Array, values: ArrayLike<number>): EncryptedVector {
+export function encryptVector(ctx: HeContext, publicKey: Uint8Array, values: ArrayLike<number>, options: EncryptOptions = {}): EncryptedVector {
   const encryptor = new VectorEncryptor(ctx, publicKey);
   try {
-    return encryptor.encrypt(values);
+    return encryptor.encrypt(values, options);
   } finally {
     encryptor.dispose();
   }

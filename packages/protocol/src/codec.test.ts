@@ -21,6 +21,10 @@ function codeOf(fn: () => unknown): string | undefined {
   return undefined;
 }
 
+const KEY_32 = Buffer.alloc(32, 7).toString('base64');
+const SIG_64 = Buffer.alloc(64, 9).toString('base64');
+const SECAGG_FIELDS = { study_id: 's1', round_id: 'r1', site_id: 'site-a' };
+
 describe('codec', () => {
   it('pins the public error codes', () => {
     expect(Object.keys(PROTOCOL_ERROR_MESSAGES).sort()).toEqual([
@@ -77,6 +81,18 @@ describe('codec', () => {
       createMessage('task.cancel', { roundId: 'r1', reason: { code: 'FEDVAL_ERR_COORD_ROUND_DEADLINE', message: 'late' } }),
       createMessage('heartbeat', {}),
       createErrorMessage({ code: 'FEDVAL_ERR_PROTO_MALFORMED', message: 'bad' }, 'abc'),
+      // Secure aggregation: base64 fields of the signed records are fixed-length strings (32-byte keys, 64-byte signatures).
+      createMessage('secagg.advertise', { roundId: 'r1', advertisement: { ...SECAGG_FIELDS, c_public_key: KEY_32, s_public_key: KEY_32, signing_key: KEY_32, signature: SIG_64 } }),
+      createMessage('secagg.keys', { roundId: 'r1', advertisements: [{ ...SECAGG_FIELDS, c_public_key: KEY_32, s_public_key: KEY_32, signing_key: KEY_32, signature: SIG_64 }] }),
+      createMessage('secagg.shares', { roundId: 'r1', shares: [{ to: 'site-b', sealed: ciphertext.slice(0, 163) }] }),
+      createMessage('secagg.inbox', { roundId: 'r1', shares: [{ from: 'site-b', sealed: ciphertext.slice(0, 163) }] }),
+      createMessage('secagg.survivors', { roundId: 'r1', survivors: ['site-a', 'site-b', 'site-c'] }),
+      createMessage('secagg.consistency', { roundId: 'r1', signed: { ...SECAGG_FIELDS, survivors: ['site-a', 'site-b', 'site-c'], signature: SIG_64 } }),
+      createMessage('secagg.unmask', { roundId: 'r1', survivors: ['site-a', 'site-b', 'site-c'], signatures: [{ ...SECAGG_FIELDS, survivors: ['site-a', 'site-b', 'site-c'], signature: SIG_64 }] }),
+      createMessage('secagg.reveal', {
+        roundId: 'r1',
+        reveal: { ...SECAGG_FIELDS, survivors: ['site-a', 'site-b', 'site-c'], shares: [{ owner: 'site-b', kind: 'self_mask_seed', share_base64: 'AAE=' }], signature: SIG_64 },
+      }),
     ];
     expect(new Set(messages.map((m) => m.type))).toEqual(new Set(MESSAGE_TYPES));
     for (const message of messages) {

@@ -18,12 +18,12 @@ export {
   encryptionSummarySchema, studyCreateRequestSchema, studyViewSchema, studyListResponseSchema, studyEncryptionResponseSchema,
   publicKeyRequestSchema, publicKeyRegisteredResponseSchema, keyStatementRequestSchema, keyStatementRegisteredResponseSchema,
   roundStateSchema, roundSiteStatusSchema, roundStartedResponseSchema, roundResultSchema, roundViewSchema, roundListResponseSchema,
-  roundAggregateResponseSchema, contributionRecordSchema, roundContributionSchema, roundContributionsResponseSchema, releaseRequestSchema, releaseResponseSchema, releasedPrivacySchema,
+  roundAggregateResponseSchema, contributionRecordSchema, roundContributionSchema, roundContributionsResponseSchema, releaseRequestSchema, releaseResponseSchema, releasedPrivacySchema, aggregationSummarySchema, secaggTranscriptSchema,
   siteViewSchema, siteListResponseSchema, healthResponseSchema, enrollmentTokenResponseSchema, enrollRequestSchema, enrollResponseSchema,
   auditPageQuerySchema, auditPageResponseSchema, auditVerificationResponseSchema, openApiDocumentSchema,
 } from './rest-api.ts';
 export type {
   ApiError, ModelUploadRequest, ModelRegisteredResponse, ModelView, StudyCreateRequest, StudyView, StudyEncryptionResponse,
-  PublicKeyRequest, RoundStartedResponse, RoundResultView, RoundView, RoundAggregateResponse, ContributionRecord, RoundContribution, RoundContributionsResponse, ReleaseRequest, ReleasedPrivacy, SiteView,
+  PublicKeyRequest, RoundStartedResponse, RoundResultView, RoundView, RoundAggregateResponse, ContributionRecord, RoundContribution, RoundContributionsResponse, ReleaseRequest, ReleasedPrivacy, SiteView, AggregationSummary, SecaggTranscript,
   EnrollmentTokenResponse, EnrollRequest, AuditPageResponse, AuditVerificationResponse,
 } from './rest-api.ts';

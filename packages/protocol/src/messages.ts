@@ -2,7 +2,7 @@
 import { resolvedPrivacySpecSchema } from '@fedval/dp';
 import { bfvPlanSchema } from '@fedval/he';
 import { metricSpecSchema } from '@fedval/metrics';
-import { auditHeadSchema, authChallengeSchema, resultAttestationSchema, signedStudyKeyStatementSchema } from '@fedval/trust';
+import { auditHeadSchema, authChallengeSchema, keyAdvertisementSchema, resultAttestationSchema, shareRevealSchema, signedStudyKeyStatementSchema, survivorSignatureSchema } from '@fedval/trust';
 import { z } from 'zod';
 import { DEFAULT_PROTOCOL_LIMITS } from './limits.ts';
 
@@ -106,6 +106,11 @@ export const taskContentSchema = z.strictObject({
   /** Under DP: the study's resolved privacy spec (@fedval/dp); the site checks it against its statistics layout. */
   privacy: resolvedPrivacySpecSchema.optional(),
   deadline: epochMs,
+  /**
+   * Secure aggregation (Bonawitz et al., CCS 2017, double masking) of a bfv round: the site masks its vector with the
+   * peers that advertise keys, and `threshold` of them must reveal shares for the sum to be unmasked.
+   */
+  secureAggregation: z.strictObject({ threshold: z.number().int().min(2).max(1000) }).optional(),
   /** The coordinator's audit trail head once it recorded dispatching this task; the site keeps it as an anchor. */
   coordinatorAuditHead: auditHeadSchema.optional(),
 });
@@ -157,6 +162,31 @@ export const resultContentSchema = z.strictObject({
     .optional(),
 });
 
+/** Sorted site ids, each once. */
+const siteSet = z
+  .array(id)
+  .max(1000)
+  .refine((sites) => sites.every((site, i) => i === 0 || (sites[i - 1] as string) < site), 'sorted site ids, each once');
+/** One AES-GCM-sealed pair of Shamir shares (@fedval/secagg), opaque to the coordinator. */
+const sealedShare = bytes.refine((value) => value.byteLength <= 4096, 'sealed share too large');
+
+/** AdvertiseKeys, site → coordinator: the site's signed per-round X25519 keys. */
+export const secaggAdvertiseContentSchema = z.strictObject({ roundId: id, advertisement: keyAdvertisementSchema });
+/** AdvertiseKeys, coordinator → every advertising site: all advertisements received (each checked by the sites). */
+export const secaggKeysContentSchema = z.strictObject({ roundId: id, advertisements: z.array(keyAdvertisementSchema).max(1000) });
+/** ShareKeys, site → coordinator: one sealed share pair per advertised site (itself included). */
+export const secaggSharesContentSchema = z.strictObject({ roundId: id, shares: z.array(z.strictObject({ to: id, sealed: sealedShare })).max(1000) });
+/** ShareKeys, coordinator → site: the sealed share pairs addressed to it. */
+export const secaggInboxContentSchema = z.strictObject({ roundId: id, shares: z.array(z.strictObject({ from: id, sealed: sealedShare })).max(1000) });
+/** ConsistencyCheck, coordinator → surviving site: the survivor set U3 (sites whose masked input arrived). */
+export const secaggSurvivorsContentSchema = z.strictObject({ roundId: id, survivors: siteSet.min(1) });
+/** ConsistencyCheck, site → coordinator: the site's signature on U3. */
+export const secaggConsistencyContentSchema = z.strictObject({ roundId: id, signed: survivorSignatureSchema });
+/** Unmasking, coordinator → surviving site: U3 with the signature of every site of U3 on it. */
+export const secaggUnmaskContentSchema = z.strictObject({ roundId: id, survivors: siteSet.min(1), signatures: z.array(survivorSignatureSchema).max(1000) });
+/** Unmasking, site → coordinator: the signed shares the site reveals. */
+export const secaggRevealContentSchema = z.strictObject({ roundId: id, reveal: shareRevealSchema });
+
 export const cancelContentSchema = z.strictObject({ roundId: id, reason: wireErrorSchema });
 
 export const heartbeatContentSchema = z.strictObject({});
@@ -176,6 +206,14 @@ export const messageSchema = z.discriminatedUnion('type', [
   message('task.progress', progressContentSchema),
   message('task.result', resultContentSchema),
   message('task.cancel', cancelContentSchema),
+  message('secagg.advertise', secaggAdvertiseContentSchema),
+  message('secagg.keys', secaggKeysContentSchema),
+  message('secagg.shares', secaggSharesContentSchema),
+  message('secagg.inbox', secaggInboxContentSchema),
+  message('secagg.survivors', secaggSurvivorsContentSchema),
+  message('secagg.consistency', secaggConsistencyContentSchema),
+  message('secagg.unmask', secaggUnmaskContentSchema),
+  message('secagg.reveal', secaggRevealContentSchema),
   message('heartbeat', heartbeatContentSchema),
   z.strictObject({ ...envelopeFields, type: z.literal('error'), error: wireErrorSchema }),
 ]);

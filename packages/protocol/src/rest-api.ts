@@ -2,7 +2,7 @@
 import { releaseSummarySchema, privacySpecInputSchema, resolvedPrivacySpecSchema } from '@fedval/dp';
 import { bfvEncryptionSummarySchema, bfvPlanSchema } from '@fedval/he';
 import { metricSpecInputSchema, metricSpecViewSchema, metricsReportSchema } from '@fedval/metrics';
-import { auditEntrySchema, auditHeadSchema, privacyAttestationSchema, resultAttestationSchema, signedStudyKeyStatementSchema } from '@fedval/trust';
+import { auditEntrySchema, auditHeadSchema, keyAdvertisementSchema, privacyAttestationSchema, resultAttestationSchema, shareRevealSchema, signedStudyKeyStatementSchema, survivorSignatureSchema } from '@fedval/trust';
 import { z } from 'zod';
 
 /** Most files a model bundle may hold besides manifest.json. */
@@ -90,6 +90,11 @@ export const studyCreateRequestSchema = z
     max_patients_per_site: z.number().int().positive().max(1_000_000_000).optional(),
     /** Differential privacy of every release; absent: exact releases. */
     privacy: privacySpecInputSchema.optional(),
+    /**
+     * Secure aggregation of bfv rounds (Bonawitz et al. double masking). Default: on for bfv studies of at least 3
+     * sites, threshold from @fedval/secagg's default, at least release.min_sites. `false` turns it off.
+     */
+    secure_aggregation: z.union([z.literal(false), z.strictObject({ threshold: z.number().int().min(2).max(MAX_STUDY_SITES).optional() })]).optional(),
   })
   .refine((body) => (body.model_id === undefined) !== (body.score_column === undefined), 'give exactly one of model_id and score_column')
   .refine((body) => body.quorum === undefined || body.quorum <= body.sites.length, { message: 'quorum cannot exceed the number of sites', path: ['quorum'] });
@@ -111,6 +116,8 @@ export const studyViewSchema = z.strictObject({
   /** Present for bfv studies. */
   encryption: encryptionSummarySchema.optional(),
   privacy: resolvedPrivacySpecSchema.nullable(),
+  /** Secure aggregation of the study's rounds, or null when off. */
+  secure_aggregation: z.strictObject({ scheme: z.literal('bonawitz-double-mask'), threshold: z.number().int().positive() }).nullable().optional(),
   public_key_registered: z.boolean(),
   created_at: isoTime,
 });
@@ -164,9 +171,24 @@ const releasedSitePrivacySchema = z.strictObject({
  * The privacy block of a released result: the DP release summary (@fedval/dp) with the sites' own reports (key holder
  * releases), and the BFV encryption summary (@fedval/he); null when absent.
  */
+/** How a round's contributions were aggregated under secure aggregation (Bonawitz et al., CCS 2017). */
+export const aggregationSummarySchema = z.strictObject({
+  scheme: z.literal('bonawitz-double-mask'),
+  threshold: z.number().int().positive(),
+  /** Sites that advertised keys and shared their mask secrets. */
+  sites_masked: z.array(z.string()),
+  /** Sites that shared their secrets but whose masked input never arrived. */
+  dropped: z.array(z.string()),
+  /** Dropped sites whose pairwise masks were reconstructed from the survivors' shares and removed. */
+  recovered: z.array(z.string()),
+});
+export type AggregationSummary = z.infer<typeof aggregationSummarySchema>;
+
 export const releasedPrivacySchema = z.object({
   dp: releaseSummarySchema.extend({ sites: z.array(releasedSitePrivacySchema).optional() }).nullable().default(null),
   encryption: bfvEncryptionSummarySchema.nullable().default(null),
+  /** Present when the round was securely aggregated. */
+  aggregation: aggregationSummarySchema.optional(),
 });
 export type ReleasedPrivacy = z.output<typeof releasedPrivacySchema>;
 
@@ -260,6 +282,18 @@ export const roundContributionSchema = z.strictObject({
 });
 export type RoundContribution = z.infer<typeof roundContributionSchema>;
 
+/** What the coordinator relayed in a securely aggregated round: every record signed by a site, nothing of its own. */
+export const secaggTranscriptSchema = z.strictObject({
+  threshold: z.number().int().min(2),
+  advertisements: z.array(keyAdvertisementSchema).max(MAX_STUDY_SITES),
+  /** Sites whose sealed shares were relayed (U2). */
+  shared: z.array(siteIdSchema).max(MAX_STUDY_SITES),
+  survivors: z.array(siteIdSchema).max(MAX_STUDY_SITES),
+  consistency: z.array(survivorSignatureSchema).max(MAX_STUDY_SITES),
+  reveals: z.array(shareRevealSchema).max(MAX_STUDY_SITES),
+});
+export type SecaggTranscript = z.infer<typeof secaggTranscriptSchema>;
+
 /**
  * `GET /api/rounds/:id/contributions`: every contribution of a closed bfv round with its signed record, for the key
  * holder to verify and add itself. The round's times, policy and plan come with them; none of it is trusted beyond
@@ -278,6 +312,8 @@ export const roundContributionsResponseSchema = z.strictObject({
   plan: bfvPlanSchema,
   released: z.boolean(),
   contributions: z.array(roundContributionSchema),
+  /** The signed secure-aggregation transcript the coordinator relayed (null: the round was not securely aggregated). */
+  secure_aggregation: secaggTranscriptSchema.nullable().optional(),
   /** The coordinator's audit trail head once it recorded this read: the key holder keeps it as an anchor. */
   coordinator_audit_head: auditHeadSchema,
 });

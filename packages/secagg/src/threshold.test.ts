@@ -34,6 +34,12 @@ describe('validateThreshold', () => {
     expect(() => validateThreshold(3, 5, 4)).toThrow(/below the site's policy.min_sites 4/);
     expect(() => validateThreshold(2, 4, 2)).toThrow(/not above half of the 4 sites/);
     expect(() => validateThreshold(2, 6, 3)).toThrow(/policy.min_sites 3; threshold 2 is not above half/);
+    // 2t > n + k (k colluding sites): 3 of 5 holds against k = 0, not k = 1; 4 of 5 holds against k = 2, not k = 3.
+    expect(validateThreshold(3, 5, 3, 0)).toBe(3);
+    expect(() => validateThreshold(3, 5, 3, 1)).toThrow(/does not satisfy 2t > n \+ k for 5 sites and 1 colluding sites/);
+    expect(validateThreshold(4, 5, 3, 2)).toBe(4);
+    expect(() => validateThreshold(4, 5, 3, 3)).toThrow(expect.objectContaining({ code: 'FEDVAL_ERR_SECAGG_INVALID_THRESHOLD' }));
+    expect(() => validateThreshold(4, 5, 3, -1)).toThrow(expect.objectContaining({ code: 'FEDVAL_ERR_SECAGG_INVALID_ARGUMENT' }));
     expect(() => validateThreshold(2.5, 5)).toThrow(expect.objectContaining({ code: 'FEDVAL_ERR_SECAGG_INVALID_THRESHOLD' }));
     expect(() => validateThreshold(3, 5, 0)).toThrow(expect.objectContaining({ code: 'FEDVAL_ERR_SECAGG_INVALID_ARGUMENT' }));
   });

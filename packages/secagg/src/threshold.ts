@@ -16,19 +16,23 @@ export function defaultThreshold(sites: number, minSites = 1): number {
 }
 
 /**
- * Checks a study's threshold t for n sites against a site's policy.min_sites: minSites ≤ t ≤ n and 2t > n. The
- * last bound is the floor below which a malicious server can split the sites into two groups, ask one for a
- * site's self-mask share and the other for its agreement-key share, and unmask it alone (cf. Bonawitz et al. 2017);
- * it also means at least minSites masked sites are needed before anything can be unmasked. Returns t.
+ * Checks a study's threshold t for n sites against a site's policy.min_sites and the number k of colluding sites it
+ * assumes (policy.secagg_max_colluders): minSites ≤ t ≤ n and 2t > n + k. With k = 0, 2t > n is the floor below which a
+ * malicious server can split the sites into two groups, ask one for a site's self-mask share and the other for its
+ * agreement-key share, and unmask it alone (cf. Bonawitz et al. 2017); k colluding sites answer both requests, so
+ * 2t > n + k is needed (README, "Threshold"). minSites ≤ t means at least minSites masked sites are needed before
+ * anything can be unmasked. Returns t.
  */
-export function validateThreshold(threshold: number, sites: number, minSites = 1): number {
+export function validateThreshold(threshold: number, sites: number, minSites = 1, colluders = 0): number {
   if (!Number.isSafeInteger(sites) || sites < 1) throw new SecaggError('FEDVAL_ERR_SECAGG_INVALID_ARGUMENT', 'sites must be a positive integer');
   if (!Number.isSafeInteger(minSites) || minSites < 1) throw new SecaggError('FEDVAL_ERR_SECAGG_INVALID_ARGUMENT', 'minSites must be a positive integer');
+  if (!Number.isSafeInteger(colluders) || colluders < 0) throw new SecaggError('FEDVAL_ERR_SECAGG_INVALID_ARGUMENT', 'colluders must be a non-negative integer');
   if (!Number.isSafeInteger(threshold)) throw new SecaggError('FEDVAL_ERR_SECAGG_INVALID_THRESHOLD', 'threshold must be an integer');
   const problems: string[] = [];
   if (threshold > sites) problems.push(`threshold ${threshold} exceeds the ${sites} sites`);
   if (threshold < minSites) problems.push(`threshold ${threshold} is below the site's policy.min_sites ${minSites}`);
   if (2 * threshold <= sites) problems.push(`threshold ${threshold} is not above half of the ${sites} sites`);
+  else if (2 * threshold <= sites + colluders) problems.push(`threshold ${threshold} does not satisfy 2t > n + k for ${sites} sites and ${colluders} colluding sites`);
   if (problems.length > 0) throw new SecaggError('FEDVAL_ERR_SECAGG_INVALID_THRESHOLD', problems.join('; '));
   return threshold;
 }

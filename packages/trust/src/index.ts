@@ -29,6 +29,11 @@ export type {
   AuthChallenge, ChallengeOptions, EnrollmentFields, SignedResultFields, PrivacyAttestation, ResultAttestation,
 } from './signed-payloads.ts';
 export {
+  SECAGG_DOMAINS, MAX_SECAGG_SITES, keyAdvertisementSchema, survivorSignatureSchema, revealedShareSchema, shareRevealSchema,
+  secaggRecordPayload, signSecaggRecord, verifySecaggRecord, encodeRevealedShare, decodeRevealedShare,
+} from './secure-aggregation-records.ts';
+export type { KeyAdvertisement, SurvivorSignature, RevealedShare, ShareReveal } from './secure-aggregation-records.ts';
+export {
   MAX_STATEMENT_SITES, STUDY_KEY_DOMAIN, pinnedKeyFingerprint, signedStudyKeyStatementSchema, signStudyKeyStatement, studyKeyStatementPayload,
   studyKeyStatementSchema, verifyStudyKeyStatement,
 } from './study-key-statement.ts';

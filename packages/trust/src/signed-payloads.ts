@@ -109,6 +109,11 @@ export const resultAttestationSchema = z.strictObject({
   privacy: privacyAttestationSchema.optional(),
   dataset_commitment: sha256Field,
   audit_head: auditHeadSchema,
+  /**
+   * Under secure aggregation (Bonawitz et al., CCS 2017): the threshold of the round and the peers this site's pairwise
+   * masks were agreed with (sorted site ids), so the key holder knows which masks a dropped peer leaves to remove.
+   */
+  secure_aggregation: z.strictObject({ threshold: z.int().min(2), peers: z.array(idField).max(1000) }, must('an object')).optional(),
 }, must('an object'));
 export type ResultAttestation = z.output<typeof resultAttestationSchema>;
 

@@ -1,0 +1,264 @@
+// secure-aggregation-session.ts — one site's side of a securely aggregated round (Bonawitz et al., "Practical Secure
+// Aggregation for Privacy-Preserving Machine Learning", CCS 2017, Fig. 4 with the consistency check of §4): per-round
+// X25519 keys, Shamir shares of its self-mask seed and mask key, the double mask, the survivor signature, the reveal.
+import type { KeyObject } from 'node:crypto';
+import {
+  agreeSecret, canonicalSiteOrder, decideUnmasking, generateAgreementKeyPair, liftToResidues, maskVector,
+  openShares, pairwiseSign, sealShares, shareholderXs, splitSecret, systemRandomBytes, validateThreshold,
+} from '@fedval/secagg';
+import type { RevealKind, UnmaskingMemory } from '@fedval/secagg';
+import { encodeRevealedShare, publicKeyFingerprint, publicKeyOf, signSecaggRecord, verifySecaggRecord } from '@fedval/trust';
+import type { KeyAdvertisement, RevealedShare, ShareReveal, SurvivorSignature } from '@fedval/trust';
+import { AgentError } from './errors.ts';
+
+/** Who may take part: the roster of site ids and Ed25519 key fingerprints the site trusts for this study. */
+export type PeerRoster = ReadonlyMap<string, string>;
+
+export interface SessionOptions {
+  studyId: string;
+  roundId: string;
+  siteId: string;
+  threshold: number;
+  /** The site's enrolled Ed25519 key: every record of the session is signed with it. */
+  siteKey: KeyObject;
+  /**
+   * The least threshold this site accepts: {@link secaggThresholdFloor} of policy.min_sites, the key statement's and the
+   * release's minimum (a site's own threshold floor, no default).
+   */
+  minSites: number;
+  /**
+   * The peers whose advertisements are accepted, by fingerprint: the roster of the key holder's signed study key
+   * statement. Undefined only in unit tests of the other checks (signatures are then checked under the relayed keys).
+   */
+  roster: PeerRoster | undefined;
+  /**
+   * policy.peer_fingerprints: the peer keys this site's privacy officer approved out of band. When set, a roster or
+   * advertisement naming any other key (besides this site's own) is refused before any share is made. Undefined: the
+   * roster is trusted.
+   */
+  approvedPeers?: ReadonlySet<string> | undefined;
+  /** policy.secagg_max_colluders (k): the threshold must satisfy 2t > n + k. Default 0. */
+  maxColluders?: number | undefined;
+}
+
+/**
+ * The least threshold a site accepts: the largest of its policy.min_sites, the key holder's statement's release minimum
+ * and the release's (DP noise plan's) minimum. Any t masked sites can be unmasked together, so t below a release
+ * minimum would open a sum of fewer sites than that minimum promises (issue 13, independent review).
+ */
+export function secaggThresholdFloor(policyMinSites: number, statementMinSites: number, releaseMinSites: number | undefined): number {
+  return Math.max(policyMinSites, statementMinSites, releaseMinSites ?? 1);
+}
+
+interface HeldShares {
+  x: number;
+  selfMaskSeed: bigint;
+  agreementKey: bigint;
+}
+
+const toBase64 = (bytes: Uint8Array): string => Buffer.from(bytes).toString('base64');
+const fromBase64 = (text: string): Uint8Array => new Uint8Array(Buffer.from(text, 'base64'));
+const sameList = (a: readonly string[], b: readonly string[]): boolean => a.length === b.length && a.every((item, i) => item === b[i]);
+
+/** One round's secure aggregation at a site, in memory: its keys die with the process (a restart is a dropout). */
+export class SecureAggregationSession {
+  readonly #options: SessionOptions;
+  readonly #c = generateAgreementKeyPair();
+  readonly #s = generateAgreementKeyPair();
+  readonly #selfSeed = systemRandomBytes(32);
+  #advertisements = new Map<string, KeyAdvertisement>();
+  #held = new Map<string, HeldShares>();
+  /** U2 as this site saw it: itself and every site whose shares it received. */
+  #shareholders: string[] = [];
+  #signedSurvivors: string[] | null = null;
+
+  constructor(options: SessionOptions) {
+    this.#options = options;
+    if (options.threshold < options.minSites) {
+      throw new AgentError('FEDVAL_ERR_AGENT_SECAGG_UNAVAILABLE', `threshold ${options.threshold} is below ${options.minSites}, the largest of policy.min_sites and the release minimums`);
+    }
+    if (options.roster !== undefined) {
+      // Decided at the task, before any data is read or key advertised: the roster is the key holder's signed one.
+      for (const [site, fingerprint] of options.roster) this.#checkApproved(site, fingerprint);
+      this.#checkThreshold(options.roster.size);
+    }
+  }
+
+  #checkApproved(site: string, fingerprint: string | undefined): void {
+    const { approvedPeers, siteKey, siteId } = this.#options;
+    if (approvedPeers === undefined) return;
+    const own = site === siteId && fingerprint === publicKeyFingerprint(publicKeyOf(siteKey));
+    if (!own && (fingerprint === undefined || !approvedPeers.has(fingerprint))) {
+      throw new AgentError('FEDVAL_ERR_AGENT_SECAGG_PEER_NOT_APPROVED', `${site}'s key is not in policy.peer_fingerprints`);
+    }
+  }
+
+  #checkThreshold(sites: number): void {
+    const { threshold, minSites, maxColluders } = this.#options;
+    try {
+      validateThreshold(threshold, sites, minSites, maxColluders ?? 0);
+    } catch (cause) {
+      throw new AgentError('FEDVAL_ERR_AGENT_SECAGG_UNAVAILABLE', (cause as Error).message, { cause });
+    }
+  }
+
+  /** AdvertiseKeys: the site's two fresh public keys, signed. */
+  advertisement(): KeyAdvertisement {
+    const { studyId, roundId, siteId, siteKey } = this.#options;
+    return signSecaggRecord('advertisement', siteKey, {
+      study_id: studyId,
+      round_id: roundId,
+      site_id: siteId,
+      c_public_key: toBase64(this.#c.publicKey),
+      s_public_key: toBase64(this.#s.publicKey),
+      signing_key: publicKeyOf(siteKey),
+    });
+  }
+
+  /**
+   * ShareKeys: checks every advertisement (signed by the key the roster pins for its site, this study and round, each
+   * site once, this site's own unchanged, at least threshold of them, threshold above half of them), then Shamir-splits
+   * b_u and s_u^SK among the advertised sites and seals each other site's pair for it. Returns the sealed pairs.
+   */
+  shareKeys(advertisements: readonly KeyAdvertisement[]): { to: string; sealed: Uint8Array }[] {
+    const { studyId, roundId, siteId, threshold, roster } = this.#options;
+    const seen = new Map<string, KeyAdvertisement>();
+    for (const ad of advertisements) {
+      const problem =
+        seen.has(ad.site_id) ? 'repeats a site'
+        : ad.study_id !== studyId || ad.round_id !== roundId ? 'names another study or round'
+        : roster !== undefined && roster.get(ad.site_id) !== publicKeyFingerprint(ad.signing_key) ? 'is not signed by the key the roster pins for its site'
+        : !verifySecaggRecord('advertisement', ad, ad.signing_key) ? 'has a signature that does not verify'
+        : undefined;
+      if (problem) throw new AgentError('FEDVAL_ERR_AGENT_SECAGG_PEER', `the advertisement of ${ad.site_id} ${problem}`);
+      this.#checkApproved(ad.site_id, publicKeyFingerprint(ad.signing_key));
+      seen.set(ad.site_id, ad);
+    }
+    const mine = seen.get(siteId);
+    if (!mine || mine.c_public_key !== toBase64(this.#c.publicKey) || mine.s_public_key !== toBase64(this.#s.publicKey)) {
+      throw new AgentError('FEDVAL_ERR_AGENT_SECAGG_PEER', 'this site’s own advertisement is missing or changed');
+    }
+    this.#checkThreshold(roster?.size ?? seen.size);
+    if (seen.size < threshold) throw new AgentError('FEDVAL_ERR_AGENT_SECAGG_PEER', `${seen.size} sites advertised keys, the threshold is ${threshold}`);
+    this.#advertisements = seen;
+    const holders = canonicalSiteOrder([...seen.keys()]);
+    const selfShares = splitSecret(this.#selfSeed, threshold, holders, systemRandomBytes);
+    const keyShares = splitSecret(this.#s.privateKey, threshold, holders, systemRandomBytes);
+    const out: { to: string; sealed: Uint8Array }[] = [];
+    holders.forEach((holder, i) => {
+      const self = selfShares[i]!;
+      const key = keyShares[i]!;
+      const pair = { x: self.x, selfMaskSeed: self.y, agreementKey: key.y };
+      if (holder === siteId) {
+        this.#held.set(siteId, pair);
+        return;
+      }
+      const peer = seen.get(holder)!;
+      const transport = agreeSecret(this.#c.privateKey, fromBase64(peer.c_public_key), { purpose: 'share-transport', studyId, roundId, siteA: siteId, siteB: holder });
+      out.push({ to: holder, sealed: sealShares(transport, { studyId, roundId, sender: siteId, recipient: holder }, pair) });
+    });
+    return out;
+  }
+
+  /** ShareKeys, received: opens each sealed pair addressed to this site; U2 is then itself and every sender. */
+  receiveShares(inbox: readonly { from: string; sealed: Uint8Array }[]): void {
+    const { studyId, roundId, siteId, threshold } = this.#options;
+    const xs = shareholderXs([...this.#advertisements.keys()]);
+    for (const { from, sealed } of inbox) {
+      const peer = this.#advertisements.get(from);
+      if (!peer || from === siteId || this.#held.has(from)) throw new AgentError('FEDVAL_ERR_AGENT_SECAGG_PEER', `shares from ${from}, which did not advertise keys or sent twice`);
+      const transport = agreeSecret(this.#c.privateKey, fromBase64(peer.c_public_key), { purpose: 'share-transport', studyId, roundId, siteA: siteId, siteB: from });
+      let opened;
+      try {
+        opened = openShares(transport, { studyId, roundId, sender: from, recipient: siteId }, sealed);
+      } catch (cause) {
+        throw new AgentError('FEDVAL_ERR_AGENT_SECAGG_PEER', `the shares from ${from} do not open`, { cause });
+      }
+      if (opened.x !== xs.get(siteId)) throw new AgentError('FEDVAL_ERR_AGENT_SECAGG_PEER', `the shares from ${from} are for another shareholder`);
+      this.#held.set(from, opened);
+    }
+    this.#shareholders = canonicalSiteOrder([...this.#held.keys()]);
+    if (this.#shareholders.length < threshold) {
+      throw new AgentError('FEDVAL_ERR_AGENT_SECAGG_PEER', `${this.#shareholders.length} sites completed the share exchange, the threshold is ${threshold}`);
+    }
+  }
+
+  /** The peers this site masks with (U2 without itself), sorted: signed in the attestation. */
+  get peers(): string[] {
+    return this.#shareholders.filter((site) => site !== this.#options.siteId);
+  }
+
+  /**
+   * MaskedInput: the slot mask PRG(b_u) + Σ_v ±PRG(s_{u,v}) over the peers of U2, as residues in [0, t) for
+   * @fedval/he's encrypt (slotMask); the sign rule and PRG are @fedval/secagg's.
+   */
+  slotMask(slots: number, plainModulus: bigint): BigUint64Array {
+    const { studyId, roundId, siteId } = this.#options;
+    const pairwise = this.peers.map((peer) => ({
+      peerId: peer,
+      secret: agreeSecret(this.#s.privateKey, fromBase64(this.#advertisements.get(peer)!.s_public_key), { purpose: 'pairwise-mask', studyId, roundId, siteA: siteId, siteB: peer }),
+      sign: pairwiseSign(siteId, peer),
+    }));
+    return liftToResidues(maskVector(new BigInt64Array(slots), { selfSeed: this.#selfSeed, pairwise }, plainModulus), plainModulus);
+  }
+
+  /**
+   * ConsistencyCheck: signs U3 when this site is in it, U3 ⊆ U2 and |U3| ≥ threshold; a coordinator that reports this
+   * live site as dropped is refused. The caller persists the signed set before sending it.
+   */
+  signSurvivors(survivors: readonly string[]): SurvivorSignature {
+    const { studyId, roundId, siteId, threshold, siteKey } = this.#options;
+    const problem =
+      new Set(survivors).size !== survivors.length ? 'repeats a site'
+      : !survivors.includes(siteId) ? 'reports this live site as dropped'
+      : survivors.some((site) => !this.#shareholders.includes(site)) ? 'names a site that did not complete the share exchange'
+      : survivors.length < threshold ? `has ${survivors.length} sites, below the threshold ${threshold}`
+      : this.#signedSurvivors !== null && !sameList(this.#signedSurvivors, survivors) ? 'differs from the survivor set this site already signed'
+      : undefined;
+    if (problem) throw new AgentError('FEDVAL_ERR_AGENT_SECAGG_REFUSED', `the survivor set ${problem}`);
+    this.#signedSurvivors = [...survivors];
+    return signSecaggRecord('survivors', siteKey, { study_id: studyId, round_id: roundId, site_id: siteId, survivors: [...survivors] });
+  }
+
+  /**
+   * Unmasking: checks that U3 is the set this site signed and that every site of U3 signed it (with the keys they
+   * advertised; a site that never signed may have refunded, so it must never be unmasked), decides with the round's memory what to reveal (never both secrets of one site), and
+   * returns the signed reveal with the new memory to persist before it is sent.
+   */
+  reveal(survivors: readonly string[], signatures: readonly SurvivorSignature[], memory: UnmaskingMemory): { reveal: ShareReveal; memory: UnmaskingMemory } {
+    const { studyId, roundId, siteId, threshold, siteKey } = this.#options;
+    if (this.#signedSurvivors === null || !sameList(this.#signedSurvivors, survivors)) {
+      throw new AgentError('FEDVAL_ERR_AGENT_SECAGG_REFUSED', 'the unmasking request is not for the survivor set this site signed');
+    }
+    const signers = new Set<string>();
+    for (const signed of signatures) {
+      const peer = this.#advertisements.get(signed.site_id);
+      if (!peer || !survivors.includes(signed.site_id) || signed.study_id !== studyId || signed.round_id !== roundId || !sameList(signed.survivors, survivors)) continue;
+      if (verifySecaggRecord('survivors', signed, peer.signing_key)) signers.add(signed.site_id);
+    }
+    // Every member of U3 must have signed U3, not only threshold of them: a site that never signed may have refunded its
+    // charge (it was told the round failed, or it crashed), so its masked input must never be unmasked (issue 13, review).
+    const unsigned = survivors.filter((site) => !signers.has(site));
+    if (unsigned.length > 0) throw new AgentError('FEDVAL_ERR_AGENT_SECAGG_REFUSED', `survivors ${unsigned.join(', ')} did not sign the survivor set (every survivor must)`);
+    if (signers.size < threshold) throw new AgentError('FEDVAL_ERR_AGENT_SECAGG_REFUSED', `${signers.size} valid survivor signatures, the threshold is ${threshold}`);
+    let decision;
+    try {
+      decision = decideUnmasking({
+        self: siteId,
+        shareholders: this.#shareholders,
+        threshold,
+        request: { masked: survivors, dropped: this.#shareholders.filter((site) => !survivors.includes(site)) },
+        memory,
+      });
+    } catch (cause) {
+      throw new AgentError('FEDVAL_ERR_AGENT_SECAGG_REFUSED', `${(cause as { code?: string }).code ?? 'refused'}: ${(cause as Error).message}`, { cause });
+    }
+    const shares: RevealedShare[] = decision.reveal.map(({ siteId: owner, kind }: { siteId: string; kind: RevealKind }) => {
+      const held = this.#held.get(owner)!;
+      const y = kind === 'self-mask-seed' ? held.selfMaskSeed : held.agreementKey;
+      return { owner, kind: kind === 'self-mask-seed' ? 'self_mask_seed' : 'mask_key', share_base64: encodeRevealedShare(held.x, y) };
+    });
+    const reveal = signSecaggRecord('reveal', siteKey, { study_id: studyId, round_id: roundId, site_id: siteId, survivors: [...survivors], shares });
+    return { reveal, memory: decision.memory };
+  }
+}

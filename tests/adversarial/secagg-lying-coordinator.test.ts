@@ -1,0 +1,153 @@
+// A coordinator that lies during secure aggregation (issue 13): it reports a live site as dropped, or asks a site to
+// unmask for another survivor set than the one it signed, or with too few signatures. A real enrolled agent (site-a)
+// runs a securely aggregated bfv round against a scripted coordinator; the two other sites are real sessions played by
+// this test. The agent refuses every lie with FEDVAL_ERR_AGENT_SECAGG_REFUSED and reveals nothing; only the honest
+// request, with every survivor's signature on the set it signed, gets its shares (of the self-mask seeds, never of a key).
+import { createPrivateKey, createHash } from 'node:crypto';
+import type { ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { planSha256 } from '@fedval/he';
+import { createMessage, encodeMessage } from '@fedval/protocol';
+import type { Message, MessageOf } from '@fedval/protocol';
+import { createChallenge, generateSiteIdentity, signStudyKeyStatement } from '@fedval/trust';
+import type { KeyAdvertisement, SurvivorSignature } from '@fedval/trust';
+import { afterAll, describe, expect, it } from 'vitest';
+import { SecureAggregationSession } from '../../site-agent/src/secure-aggregation-session.ts';
+import { REPO_ROOT } from '../helpers/run-cli.ts';
+import { ScriptedCoordinator } from '../helpers/scripted-coordinator.ts';
+import { bfvKeysFor, scoredRows } from './hostile-coordinator.ts';
+
+const SITES = ['site-a', 'site-b', 'site-c'];
+const STUDY = 'study-hostile';
+const ROUND = 'round-secagg-1';
+const METRIC_SPEC = { task: 'binary', bins: 20 };
+
+describe('a coordinator lying in a securely aggregated round', () => {
+  const coordinator: ScriptedCoordinator = new ScriptedCoordinator(0, (socket) => {
+    // An enrolled agent signs the connection challenge for its own coordinator's URL.
+    socket.send(encodeMessage(createMessage('challenge', { ...createChallenge({ audience: `ws://127.0.0.1:${coordinator.port}/ws` }) })));
+  });
+  let agent: ChildProcess | undefined;
+  const contexts: { dispose(): void }[] = [];
+  afterAll(async () => {
+    for (const context of contexts) context.dispose();
+    if (agent && agent.exitCode === null) {
+      await new Promise((resolve) => {
+        agent!.once('exit', resolve);
+        agent!.kill('SIGKILL');
+      });
+    }
+    await coordinator.close();
+  });
+
+  /** Sends `message` and waits for the agent's answer to it: the expected type, or a coded error. */
+  async function ask(message: Message, expected: Message['type']): Promise<Message> {
+    coordinator.send(message);
+    return coordinator.next((m) => (m.type === expected || m.type === 'error') && m.replyTo === message.id, 60_000);
+  }
+
+  it('refuses a live site reported dropped, another survivor set and too few signatures; reveals only for the set it signed', async () => {
+    if (coordinator.server.address() === null) await once(coordinator.server, 'listening');
+    const port = coordinator.port;
+    const keyHolder = generateSiteIdentity();
+    const identities = SITES.map(() => generateSiteIdentity());
+    const keys = await bfvKeysFor(METRIC_SPEC, undefined, 100_000);
+    contexts.push(keys.context);
+    // site-a: a real agent with an enrolled key (data_dir/site.key) that pins the key holder's key.
+    const dir = mkdtempSync(join(tmpdir(), 'fedval-adversarial-secagg-'));
+    mkdirSync(join(dir, 'state'), { recursive: true, mode: 0o700 });
+    writeFileSync(join(dir, 'state', 'site.key'), identities[0]!.privateKeyPem, { mode: 0o600 });
+    writeFileSync(join(dir, 'data.csv'), `score,status\n${scoredRows(150).join('\n')}\n`);
+    writeFileSync(
+      join(dir, 'site.yaml'),
+      [
+        `coordinator: ws://127.0.0.1:${port}/ws`,
+        'site_id: site-a',
+        'data: { path: ./data.csv, label: { column: status } }',
+        'data_dir: ./state',
+        `policy: { require_dp: false, min_sites: 2, key_holder_keys: [${keyHolder.fingerprint}] }`,
+        'limits: { reconnect_initial_ms: 100, reconnect_max_ms: 400 }',
+        'log_level: warn',
+      ].join('\n'),
+    );
+    agent = spawn(process.execPath, ['site-agent/src/main.ts', 'start', '--config', join(dir, 'site.yaml')], { cwd: REPO_ROOT, stdio: 'ignore' });
+    await coordinator.next((m) => m.type === 'hello', 30_000);
+
+    const roster = SITES.map((siteId, i) => ({ siteId, fingerprint: identities[i]!.fingerprint }));
+    const keyStatement = signStudyKeyStatement(keyHolder.privateKeyPem, {
+      studyId: STUDY,
+      planSha256: planSha256(keys.plan),
+      publicKeySha256: createHash('sha256').update(keys.publicKey).digest('hex'),
+      minSites: 2,
+      version: 1,
+      roster,
+      rosterSha256: 'b'.repeat(64),
+      issuedAt: Date.now(),
+    });
+    const task = createMessage('task', {
+      studyId: STUDY,
+      roundId: ROUND,
+      metricSpec: METRIC_SPEC,
+      scorer: { kind: 'score_column', columns: ['score'] },
+      contribution: { kind: 'bfv', plan: keys.plan, publicKey: keys.publicKey, keyStatement },
+      deadline: Date.now() + 120_000,
+      secureAggregation: { threshold: 2 },
+    } as never);
+    coordinator.send(task);
+    const advertised = (await coordinator.next((m) => m.type === 'secagg.advertise' || m.type === 'task.refuse', 60_000)) as MessageOf<'secagg.advertise'>;
+    expect(advertised.type, JSON.stringify(advertised.content)).toBe('secagg.advertise');
+
+    // site-b and site-c: honest peers, as real sessions.
+    const rosterMap = new Map(roster.map((site) => [site.siteId, site.fingerprint]));
+    const peers = [1, 2].map(
+      (i) => new SecureAggregationSession({ studyId: STUDY, roundId: ROUND, siteId: SITES[i]!, threshold: 2, siteKey: createPrivateKey(identities[i]!.privateKeyPem), minSites: 2, roster: rosterMap }),
+    );
+    const advertisements: KeyAdvertisement[] = [advertised.content.advertisement, ...peers.map((peer) => peer.advertisement())];
+    coordinator.send(createMessage('secagg.keys', { roundId: ROUND, advertisements }));
+    const agentShares = (await coordinator.next((m) => m.type === 'secagg.shares', 60_000)) as MessageOf<'secagg.shares'>;
+    const peerShares = peers.map((peer) => peer.shareKeys(advertisements));
+    const from = (sender: string, to: string) => {
+      const shares = sender === 'site-a' ? agentShares.content.shares : peerShares[SITES.indexOf(sender) - 1]!;
+      return { from: sender, sealed: new Uint8Array(shares.find((share) => share.to === to)!.sealed) };
+    };
+    coordinator.send(createMessage('secagg.inbox', { roundId: ROUND, shares: [from('site-b', 'site-a'), from('site-c', 'site-a')] }));
+    peers[0]!.receiveShares([from('site-a', 'site-b'), from('site-c', 'site-b')]);
+    peers[1]!.receiveShares([from('site-a', 'site-c'), from('site-b', 'site-c')]);
+    const result = (await coordinator.next((m) => m.type === 'task.result' || m.type === 'task.refuse', 60_000)) as MessageOf<'task.result'>;
+    expect(result.type, JSON.stringify(result.content)).toBe('task.result');
+    expect(result.content.attestation?.secure_aggregation).toEqual({ threshold: 2, peers: ['site-b', 'site-c'] });
+
+    // Threshold 2 of 3 (the sites' policy.min_sites is 2): a survivor set of two is large enough, so only the rule that
+    // a live site is never reported dropped stands between the coordinator and lie 1.
+    // Lie 1: the live site-a reported dropped (the coordinator would then collect its mask key from the others and
+    // still hold its self-mask seed's shares): refused, nothing signed.
+    const dropped = await ask(createMessage('secagg.survivors', { roundId: ROUND, survivors: ['site-b', 'site-c'] }), 'secagg.consistency');
+    expect(dropped.type === 'error' && dropped.error.code).toBe('FEDVAL_ERR_AGENT_SECAGG_REFUSED');
+
+    // The honest survivor set: signed.
+    const signed = (await ask(createMessage('secagg.survivors', { roundId: ROUND, survivors: SITES }), 'secagg.consistency')) as MessageOf<'secagg.consistency'>;
+    expect(signed.type).toBe('secagg.consistency');
+    const signatures: SurvivorSignature[] = [signed.content.signed, ...peers.map((peer) => peer.signSurvivors(SITES))];
+
+    // Lie 2: a different survivor set once one was signed; lie 3: unmasking for another set; lie 4: too few signatures.
+    const resigned = await ask(createMessage('secagg.survivors', { roundId: ROUND, survivors: ['site-a', 'site-b'] }), 'secagg.consistency');
+    expect(resigned.type === 'error' && resigned.error.code).toBe('FEDVAL_ERR_AGENT_SECAGG_REFUSED');
+    const otherSet = await ask(createMessage('secagg.unmask', { roundId: ROUND, survivors: ['site-a', 'site-b'], signatures }), 'secagg.reveal');
+    expect(otherSet.type === 'error' && otherSet.error.code).toBe('FEDVAL_ERR_AGENT_SECAGG_REFUSED');
+    const tooFew = await ask(createMessage('secagg.unmask', { roundId: ROUND, survivors: SITES, signatures: signatures.slice(0, 1) }), 'secagg.reveal');
+    expect(tooFew.type === 'error' && tooFew.error.code).toBe('FEDVAL_ERR_AGENT_SECAGG_REFUSED');
+    // A forged signature (site-c's record, signed by site-b's key) does not count either.
+    const forged = { ...peers[0]!.signSurvivors(SITES), site_id: 'site-c' };
+    const forgedSet = await ask(createMessage('secagg.unmask', { roundId: ROUND, survivors: SITES, signatures: [signatures[0]!, forged] }), 'secagg.reveal');
+    expect(forgedSet.type === 'error' && forgedSet.error.code).toBe('FEDVAL_ERR_AGENT_SECAGG_REFUSED');
+
+    // The honest request: shares of every survivor's self-mask seed, never of a mask key.
+    const reveal = (await ask(createMessage('secagg.unmask', { roundId: ROUND, survivors: SITES, signatures }), 'secagg.reveal')) as MessageOf<'secagg.reveal'>;
+    expect(reveal.type).toBe('secagg.reveal');
+    expect(reveal.content.reveal.shares.map((share) => `${share.owner}:${share.kind}`)).toEqual(['site-a:self_mask_seed', 'site-b:self_mask_seed', 'site-c:self_mask_seed']);
+  }, 240_000);
+});
