@@ -19,7 +19,7 @@ export const AGENT_ERROR_MESSAGES = {
   FEDVAL_ERR_AGENT_DEADLINE: 'task deadline has passed',
   FEDVAL_ERR_AGENT_CANCELLED: 'task was cancelled by the coordinator',
   FEDVAL_ERR_AGENT_SECAGG_UNAVAILABLE: 'secure aggregation cannot run here: it needs an enrolled site key, and a threshold of at least policy.min_sites and the release minimums, with 2t > n + policy.secagg_max_colluders',
-  FEDVAL_ERR_AGENT_SECAGG_PEER: 'a peer key advertisement is not signed by a rostered key, names another round, or repeats a site',
+  FEDVAL_ERR_AGENT_SECAGG_PEER: 'a peer key advertisement is not signed by a rostered key, names another round, or repeats a site; or the roster lists one key under several site ids',
   FEDVAL_ERR_AGENT_SECAGG_REFUSED: 'the secure-aggregation request contradicts what this site signed or revealed, or reports this live site as dropped',
   FEDVAL_ERR_AGENT_SECAGG_REFUNDED: 'this round was refunded: its masked input can never be unmasked, and no share of it is revealed',
   FEDVAL_ERR_AGENT_SECAGG_PEER_NOT_APPROVED: 'the secure-aggregation roster or a key advertisement names a peer key not in policy.peer_fingerprints',

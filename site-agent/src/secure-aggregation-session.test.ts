@@ -48,6 +48,13 @@ describe('SecureAggregationSession', () => {
     expect(sessions[0]!.peers).toEqual(['site-b', 'site-c']);
   });
 
+  it('refuses a roster that lists one key under several site ids (one colluding site counted as several)', () => {
+    const { roster, identities } = exchanged();
+    const doubled = new Map([...roster, ['site-d', identities[1]!.fingerprint]]);
+    const join = () => new SecureAggregationSession({ studyId: 'study-1', roundId: 'round-1', siteId: 'site-a', threshold: 3, siteKey: createPrivateKey(identities[0]!.privateKeyPem), minSites: 2, roster: doubled });
+    expect(codeOf(join)).toBe('FEDVAL_ERR_AGENT_SECAGG_PEER');
+  });
+
   it('refuses a threshold below its floor or one that k colluding sites could defeat (2t > n + k), before any key leaves', () => {
     const identities = SITES.map(() => generateSiteIdentity());
     const roster = new Map(SITES.map((site, i) => [site, identities[i]!.fingerprint]));

@@ -80,6 +80,12 @@ export class SecureAggregationSession {
     if (options.roster !== undefined) {
       // Decided at the task, before any data is read or key advertised: the roster is the key holder's signed one.
       for (const [site, fingerprint] of options.roster) this.#checkApproved(site, fingerprint);
+      // One key under several site ids would count as several sites: one colluding site could then hold enough shares
+      // of another site's two secrets to unmask it (2t > n + k counts keys, not ids).
+      const keys = new Set(options.roster.values());
+      if (keys.size !== options.roster.size) {
+        throw new AgentError('FEDVAL_ERR_AGENT_SECAGG_PEER', `the roster lists ${options.roster.size - keys.size} key(s) under more than one site id`);
+      }
       this.#checkThreshold(options.roster.size);
     }
   }
