@@ -2,15 +2,15 @@
 // from raw rows (features encoded, then scored) and from encoded features (the model alone); prints JSON.
 // Run: node tests/bench/onnx-inference.ts [--rows N] [--threads T]   (T: ONNX Runtime intra-op threads, 0 = its choice; default 1)
 import { buildFeatureMatrix, loadModelBundle, saveOnnxBundle } from '@fedval/models';
-import type { ModelBundleDescription, RawRow } from '@fedval/models';
+import type { ModelBundleDescription } from '@fedval/models';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { CHUNK_ROWS, exampleRows, rowsPerSecond } from './example-rows.ts';
 import { parse as parseYaml } from 'yaml';
 
 const EXAMPLE = new URL('../../examples/onnx/', import.meta.url);
-const SITE_CSV = new URL('../../examples/rotterdam/data/site-a.csv', import.meta.url);
 const MODELS = ['logistic-regression', 'gradient-boosting', 'mlp', 'multiclass'] as const;
 const BATCH_SIZES = [32, 1024, 16384, 65536] as const;
 
@@ -18,29 +18,7 @@ const { values } = parseArgs({ options: { rows: { type: 'string', default: '1310
 const totalRows = Number(values.rows);
 const threads = Number(values.threads);
 
-// site-a.csv is written by prepare-sites.ts: a header and plain unquoted cells.
-const [header, ...lines] = readFileSync(SITE_CSV, 'utf8').trim().split('\n');
-const columns = (header as string).split(',');
-const siteRows: RawRow[] = lines.map((line) => {
-  const cells = line.split(',');
-  return Object.fromEntries(columns.map((c, i) => [c, cells[i] ?? null]));
-});
-const rows: RawRow[] = Array.from({ length: totalRows }, (_, i) => siteRows[i % siteRows.length] as RawRow);
-const CHUNK_ROWS = 4096;
-const chunks: RawRow[][] = [];
-for (let i = 0; i < rows.length; i += CHUNK_ROWS) chunks.push(rows.slice(i, i + CHUNK_ROWS));
-
-/** Best of three timed runs after one warm-up. */
-async function rowsPerSecond(run: () => Promise<void>, rowCount: number): Promise<number> {
-  await run();
-  let best = Infinity;
-  for (let i = 0; i < 3; i++) {
-    const start = performance.now();
-    await run();
-    best = Math.min(best, performance.now() - start);
-  }
-  return Math.round(rowCount / (best / 1000));
-}
+const { rows, chunks } = exampleRows(totalRows);
 
 const work = mkdtempSync(join(tmpdir(), 'fedval-onnx-bench-'));
 const results: Record<string, unknown>[] = [];
