@@ -1,15 +1,18 @@
 // postgres-source.ts — reads a site's PostgreSQL table or query as typed column batches: one READ ONLY transaction,
-// a server-side cursor (a suspended portal, fetched batch by batch), coded errors that never echo data or passwords.
+// one streamed `COPY (SELECT …) TO STDOUT (FORMAT binary)` decoded into typed arrays, coded errors that never echo
+// data or passwords.
 import pg from 'pg';
 import type { FieldDef } from 'pg';
-import Cursor from 'pg-cursor';
+import { to as copyTo } from 'pg-copy-streams';
 import { parseIntoClientConfig } from 'pg-connection-string';
 import { AgentError } from '../errors.ts';
-import { columnKey, DECIMAL_PATTERN, DEFAULT_BATCH_ROWS, DEFAULT_MAX_ROWS, MISSING_TOKENS } from './data-source.ts';
-import type { BatchColumn, ColumnBatch, ColumnKey, ColumnRequest, DataSource, DataSourceLimits, ReadRequest } from './data-source.ts';
+import { columnKey, DEFAULT_BATCH_ROWS, DEFAULT_MAX_ROWS } from './data-source.ts';
+import type { ColumnBatch, ColumnKey, DataSource, DataSourceLimits, ReadRequest } from './data-source.ts';
+import { CopyBatchDecoder } from './postgres-copy-decoder.ts';
+import type { CopyFieldForm, CopyTarget } from './postgres-copy-decoder.ts';
 
 export const DEFAULT_POSTGRES_LIMITS = Object.freeze({
-  statementTimeoutMs: 300_000, // ms, longest the server may work on one statement or one batch fetch (5 min)
+  statementTimeoutMs: 300_000, // ms, longest the server may work on one statement, the whole COPY of the data included (5 min)
   connectTimeoutMs: 10_000, // ms, longest to wait for the server to accept the connection
 });
 
@@ -25,7 +28,10 @@ export interface PostgresSourceOptions extends DataSourceLimits {
   query?: string | undefined;
   /** A table or view name, optionally schema-qualified (`cdm.cohort`). Exactly one of query and table. */
   table?: string | undefined;
-  /** Longest the server may work on one statement or one batch fetch, in ms. Default 300,000 (5 min). */
+  /**
+   * Longest the server may work on one statement, in ms. Default 300,000 (5 min). The data arrive in one COPY
+   * statement, so this bounds the whole read (the server waits while the agent computes on a batch).
+   */
   statementTimeoutMs?: number | undefined;
   /** Longest to wait for a connection, in ms. Default 10,000. */
   connectTimeoutMs?: number | undefined;
@@ -35,18 +41,17 @@ export interface PostgresSourceOptions extends DataSourceLimits {
 const TEXT_TYPES = { getTypeParser: () => (value: string) => value };
 
 /** Header of the fingerprint feed: names the encoding, so a digest can never be mistaken for another connector's. */
-const FINGERPRINT_HEADER = 'fedval-postgres-v1\n';
+export const POSTGRES_FINGERPRINT_HEADER = 'fedval-postgres-v2\n';
 
-/**
- * The source's fingerprint feed (what the dataset commitment is computed from), in order: FINGERPRINT_HEADER, the SQL
- * statement executed (UTF-8) and a newline, then every row read, every selected column in select order, each cell as
- * `=` + its text + NUL, or a single NUL for SQL NULL (PostgreSQL text never contains NUL, so the encoding is
- * unambiguous). An inspector can recompute it from the same query over the same snapshot.
+/*
+ * The source's fingerprint feed (what the dataset commitment is computed from), version 2, in order:
+ * POSTGRES_FINGERPRINT_HEADER, the COPY statement executed (UTF-8) and a newline, then every byte of the binary COPY
+ * stream the server sent (PostgreSQL "COPY — Binary Format": signature, header, every tuple of the selected columns,
+ * the end marker). The stream is a function of the statement and the snapshot only (each type's binary send format,
+ * big-endian), so an inspector recomputes the digest from the same statement over the same snapshot, e.g.
+ * `(printf 'fedval-postgres-v2\n%s\n' "$SQL"; psql -Atc "$SQL") | sha256sum` with the statement run as-is
+ * (psql passes a COPY TO STDOUT's bytes through). Version 1 (until this connector used COPY) hashed each cell's text.
  */
-export function postgresFingerprintCell(text: string | null): string {
-  return text === null ? '\0' : `=${text}\0`;
-}
-
 /** Quotes one SQL identifier (doubling embedded quotes), as PostgreSQL's quote_ident does. */
 export function quoteIdentifier(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
@@ -107,19 +112,34 @@ export function postgresError(error: unknown, stage: 'connect' | 'query'): Agent
   return new AgentError('FEDVAL_ERR_AGENT_DB_QUERY', detail, { cause: error });
 }
 
-/** Text cell → number: NaN when missing, ±Infinity when present but not a strict decimal (see data-source.ts). */
-function numericValue(text: string | null): number {
-  if (text === null) return Number.NaN;
-  const trimmed = text.trim();
-  if (MISSING_TOKENS.has(trimmed)) return Number.NaN;
-  if (DECIMAL_PATTERN.test(trimmed)) return Number(trimmed);
-  return trimmed.startsWith('-') ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY;
+/** Type OIDs (pg_type.oid, fixed since PostgreSQL 7) whose binary send format the decoder reads directly. */
+const INTEGER_FORMS: ReadonlyMap<number, CopyFieldForm> = new Map([
+  [21, 'int2'],
+  [23, 'int4'],
+  [20, 'int8'],
+]);
+const FLOAT8_OID = 701;
+const NUMERIC_OID = 1700;
+/** text, varchar, bpchar, name: their binary send format is their text (UTF-8, the connection's client_encoding). */
+const TEXT_OIDS: ReadonlySet<number> = new Set([25, 1043, 1042, 19]);
+
+/**
+ * How one result column is sent for one way of reading it: integers always, float8 and numeric when read as numbers,
+ * texts as they are; anything else (and float8/numeric read as categories) as its type's output function text —
+ * `format('%s', v)` calls it (NULL kept NULL) — so levels and numbers are exactly those of PostgreSQL's text output.
+ */
+export function copyField(typeOid: number, kind: 'numeric' | 'categorical', quoted: string): { form: CopyFieldForm; expression: string } {
+  const integer = INTEGER_FORMS.get(typeOid);
+  if (integer !== undefined) return { form: integer, expression: quoted };
+  if (kind === 'numeric' && typeOid === FLOAT8_OID) return { form: 'float8', expression: quoted };
+  if (kind === 'numeric' && typeOid === NUMERIC_OID) return { form: 'numeric', expression: quoted };
+  if (TEXT_OIDS.has(typeOid)) return { form: 'text', expression: quoted };
+  return { form: 'text', expression: `CASE WHEN ${quoted} IS NULL THEN NULL ELSE format('%s', ${quoted}) END` };
 }
 
-/** Per categorical column: the dictionary, stable for the whole read and only growing. */
-interface Dictionary {
-  codes: Map<string, number>;
-  levels: string[];
+/** Ends a connection at once, mid-COPY included: the server sees the socket close and ends the backend (nothing to undo: READ ONLY). */
+function dropConnection(client: pg.Client): void {
+  (client as unknown as { connection?: { stream?: { destroy?: () => void } } }).connection?.stream?.destroy?.();
 }
 
 /** A PostgreSQL table or query as a DataSource. Each read() opens its own connection and closes it when done. */
@@ -174,18 +194,18 @@ export function createPostgresSource(options: PostgresSourceOptions): DataSource
     await client.end().catch(() => undefined);
   }
 
-  /** The result's local column names, from a plan with no rows (LIMIT 0). */
-  async function localColumns(client: pg.Client): Promise<string[]> {
+  /** The result's local columns (name, type OID), from a plan with no rows (LIMIT 0). */
+  async function localColumns(client: pg.Client): Promise<{ name: string; typeOid: number }[]> {
     try {
       const result = await client.query({ text: `SELECT * FROM (${source}) AS fedval_source LIMIT 0`, rowMode: 'array' });
-      return result.fields.map((field: FieldDef) => field.name);
+      return result.fields.map((field: FieldDef) => ({ name: field.name, typeOid: field.dataTypeID }));
     } catch (error) {
       throw postgresError(error, 'query');
     }
   }
 
-  function studyNames(local: string[]): string[] {
-    const names = local.map((name) => localToStudy.get(name) ?? name);
+  function studyNames(local: readonly { name: string }[]): string[] {
+    const names = local.map(({ name }) => localToStudy.get(name) ?? name);
     const seen = new Set<string>();
     for (const name of names) {
       if (seen.has(name)) throw new AgentError('FEDVAL_ERR_AGENT_DATA_MALFORMED', `duplicate column ${name}`);
@@ -208,76 +228,65 @@ export function createPostgresSource(options: PostgresSourceOptions): DataSource
     async *read(request: ReadRequest): AsyncGenerator<ColumnBatch, void, undefined> {
       request.signal?.throwIfAborted();
       const client = await begin();
-      let cursor: Cursor<unknown[]> | undefined;
+      let stream: ReturnType<typeof copyTo> | undefined;
+      let streaming = false;
       try {
-        const available = new Set(studyNames(await localColumns(client)));
-        const missing = [...new Set(request.columns.map((column) => column.name))].filter((name) => !available.has(name));
+        const local = await localColumns(client);
+        const names = studyNames(local);
+        const typeOf = new Map(names.map((name, i) => [name, local[i]!.typeOid]));
+        const missing = [...new Set(request.columns.map((column) => column.name))].filter((name) => !typeOf.has(name));
         if (missing.length > 0) {
           const named = missing.map((name) => (studyToLocal.get(name) && studyToLocal.get(name) !== name ? `${name} (local ${studyToLocal.get(name)})` : name));
           throw new AgentError('FEDVAL_ERR_AGENT_DATA_COLUMNS', `missing ${named.join(', ')}`);
         }
         // Only the requested columns leave the server: any other column of the query (an identifier) is never read.
-        const selected = [...new Set(request.columns.map((column) => column.name))];
-        const sql = `SELECT ${selected.map((name) => quoteIdentifier(studyToLocal.get(name) ?? name)).join(', ')} FROM (${source}) AS fedval_source`;
-        const position = new Map(selected.map((name, i) => [name, i]));
-        const requests: { key: ColumnKey; request: ColumnRequest; index: number; dictionary?: Dictionary }[] = request.columns.map((column) => ({
-          key: columnKey(column),
-          request: column,
-          index: position.get(column.name)!,
-          ...(column.kind === 'categorical' ? { dictionary: { codes: new Map(), levels: [] } } : {}),
-        }));
+        // One COPY field per column and way of sending it (a column read both ways may need two).
+        const expressions: string[] = [];
+        const forms: CopyFieldForm[] = [];
+        const targets: CopyTarget[] = [];
+        const seenKeys = new Set<ColumnKey>();
+        for (const column of request.columns) {
+          const key = columnKey(column);
+          if (seenKeys.has(key)) continue;
+          seenKeys.add(key);
+          const { form, expression } = copyField(typeOf.get(column.name)!, column.kind, quoteIdentifier(studyToLocal.get(column.name) ?? column.name));
+          let field = expressions.indexOf(expression);
+          if (field === -1) {
+            field = expressions.push(expression) - 1;
+            forms.push(form);
+          }
+          targets.push({ key, kind: column.kind, field });
+        }
+        const sql = `COPY (SELECT ${expressions.join(', ')} FROM (${source}) AS fedval_source) TO STDOUT (FORMAT binary)`;
         const fingerprint = request.fingerprint;
-        fingerprint?.(Buffer.from(`${FINGERPRINT_HEADER}${sql}\n`, 'utf8'));
-        cursor = client.query(new Cursor<unknown[]>(sql, [], { rowMode: 'array', types: TEXT_TYPES }));
-        let total = 0;
+        fingerprint?.(Buffer.from(`${POSTGRES_FINGERPRINT_HEADER}${sql}\n`, 'utf8'));
+        const decoder = new CopyBatchDecoder(forms, targets, batchRows, maxRows);
+        stream = client.query(copyTo(sql));
+        streaming = true;
+        const chunks = stream[Symbol.asyncIterator]();
         for (;;) {
           request.signal?.throwIfAborted();
-          let rows: (string | null)[][];
+          let next: IteratorResult<Buffer>;
           try {
-            rows = (await cursor.read(batchRows)) as (string | null)[][];
+            next = (await chunks.next()) as IteratorResult<Buffer>;
           } catch (error) {
             throw postgresError(error, 'query');
           }
-          if (rows.length === 0) break;
-          total += rows.length;
-          if (total > maxRows) throw new AgentError('FEDVAL_ERR_AGENT_DATA_LIMIT', `more than ${maxRows} rows`);
-          const columns = new Map<ColumnKey, BatchColumn>();
-          for (const { key, request: column, index, dictionary } of requests) {
-            if (columns.has(key)) continue;
-            if (column.kind === 'numeric') {
-              const values = new Float64Array(rows.length);
-              for (let r = 0; r < rows.length; r += 1) values[r] = numericValue(rows[r]![index] ?? null);
-              columns.set(key, { kind: 'numeric', values });
-            } else {
-              const codes = new Int32Array(rows.length);
-              const { codes: known, levels } = dictionary!;
-              for (let r = 0; r < rows.length; r += 1) {
-                const text = rows[r]![index] ?? null;
-                const trimmed = text === null ? '' : text.trim();
-                if (MISSING_TOKENS.has(trimmed)) {
-                  codes[r] = -1;
-                  continue;
-                }
-                let code = known.get(trimmed);
-                if (code === undefined) {
-                  code = levels.length;
-                  known.set(trimmed, code);
-                  levels.push(trimmed);
-                }
-                codes[r] = code;
-              }
-              columns.set(key, { kind: 'categorical', codes, levels });
-            }
-          }
-          if (fingerprint) {
-            let encoded = '';
-            for (const row of rows) for (let c = 0; c < selected.length; c += 1) encoded += postgresFingerprintCell(row[c] ?? null);
-            fingerprint(Buffer.from(encoded, 'utf8'));
-          }
-          yield { rowCount: rows.length, columns, percent: null };
+          if (next.done) break;
+          fingerprint?.(next.value);
+          for (const batch of decoder.push(next.value)) yield batch;
         }
+        streaming = false;
+        const last = decoder.finish();
+        if (last !== null) yield last;
       } finally {
-        await cursor?.close().catch(() => undefined);
+        // Stopped mid-COPY (an error, max_rows, an abort, a consumer that stopped): the server would go on sending
+        // the rest of the result; closing the connection ends its backend instead.
+        if (streaming && stream) {
+          stream.on('error', () => undefined); // the driver reports the dropped connection on the stream: nobody reads it now
+          dropConnection(client);
+          stream.destroy();
+        }
         await finish(client);
       }
     },

@@ -1,0 +1,274 @@
+// postgres-copy-decoder.ts — decodes PostgreSQL's binary COPY stream straight into typed column batches, no per-row objects.
+//
+// Format: PostgreSQL documentation, "COPY — Binary Format": an 11-byte signature `PGCOPY\n\377\r\n\0`, an int32 flags
+// word (bit 16: OIDs included, refused here), an int32 header-extension length and that many bytes; then per tuple an
+// int16 field count and per field an int32 length (−1 = NULL) followed by the value in its type's binary send format;
+// a field count of −1 ends the data. All integers are big-endian (network order).
+import { AgentError } from '../errors.ts';
+import { DECIMAL_PATTERN, MISSING_TOKENS } from './data-source.ts';
+import type { BatchColumn, ColumnBatch, ColumnKey } from './data-source.ts';
+import { decodeNumeric } from './postgres-numeric.ts';
+
+/**
+ * How one COPY field is sent: `int2`/`int4`/`int8`/`float8` (int2send … float8send: big-endian two's complement or
+ * IEEE 754), `numeric` (numeric_send), or `text` (UTF-8 bytes: textsend/varcharsend/bpcharsend, or any other type
+ * sent as its output function's text).
+ */
+export type CopyFieldForm = 'int2' | 'int4' | 'int8' | 'float8' | 'numeric' | 'text';
+
+/** One requested column: its batch key, how it is read, and the COPY field it comes from. */
+export interface CopyTarget {
+  readonly key: ColumnKey;
+  readonly kind: 'numeric' | 'categorical';
+  readonly field: number;
+}
+
+const SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
+const HEADER_BYTES = SIGNATURE.length + 8;
+const FIXED_LENGTH: Readonly<Record<CopyFieldForm, number>> = { int2: 2, int4: 4, int8: 8, float8: 8, numeric: -1, text: -1 };
+const TWO_32 = 4_294_967_296;
+
+/** Text cell → number, the rule every connector shares: NaN when missing, ±Infinity when present but not a strict decimal. */
+export function numericFromText(text: string): number {
+  const trimmed = text.trim();
+  if (MISSING_TOKENS.has(trimmed)) return Number.NaN;
+  if (DECIMAL_PATTERN.test(trimmed)) return Number(trimmed);
+  return trimmed.startsWith('-') ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY;
+}
+
+/** A categorical column's dictionary for the whole read: codes by trimmed text, and by integer value for integer fields. */
+interface Dictionary {
+  readonly byText: Map<string, number>;
+  readonly byInteger: Map<number | string, number>;
+  readonly levels: string[];
+}
+
+interface TargetState {
+  readonly target: CopyTarget;
+  readonly form: CopyFieldForm;
+  readonly dictionary: Dictionary | undefined;
+  values: Float64Array | Int32Array;
+}
+
+function malformed(what: string): AgentError {
+  return new AgentError('FEDVAL_ERR_AGENT_DATA_MALFORMED', `PostgreSQL binary COPY stream: ${what}`);
+}
+
+/**
+ * Decodes a binary COPY stream pushed in chunks of any size (a tuple may span chunks) into batches of `batchRows`
+ * rows. Numeric targets get NaN for NULL and for missing texts, ±Infinity for texts that are not strict decimals,
+ * the value otherwise (int8 rounded to the nearest double, as Number() of its text). Categorical targets get codes
+ * into a dictionary that only grows: integers by their decimal text, texts trimmed, NULL and missing tokens −1.
+ * Throws FEDVAL_ERR_AGENT_DATA_LIMIT on row maxRows + 1, FEDVAL_ERR_AGENT_DATA_MALFORMED on a stream that breaks the
+ * format (messages give positions, never cell values).
+ */
+export class CopyBatchDecoder {
+  readonly #forms: readonly CopyFieldForm[];
+  readonly #targets: TargetState[];
+  readonly #batchRows: number;
+  readonly #maxRows: number;
+  readonly #starts: Int32Array;
+  readonly #lengths: Int32Array;
+  #pending: Buffer | null = null;
+  #headerDone = false;
+  #ended = false;
+  #row = 0;
+  #total = 0;
+
+  constructor(forms: readonly CopyFieldForm[], targets: readonly CopyTarget[], batchRows: number, maxRows: number) {
+    this.#forms = forms;
+    this.#batchRows = batchRows;
+    this.#maxRows = maxRows;
+    this.#starts = new Int32Array(forms.length);
+    this.#lengths = new Int32Array(forms.length);
+    this.#targets = targets.map((target) => {
+      const form = forms[target.field]!;
+      if (target.kind === 'categorical' && (form === 'float8' || form === 'numeric')) throw new Error(`a categorical column needs an integer or text field, not ${form}`);
+      return {
+        target,
+        form,
+        dictionary: target.kind === 'categorical' ? { byText: new Map(), byInteger: new Map(), levels: [] } : undefined,
+        values: target.kind === 'numeric' ? new Float64Array(batchRows) : new Int32Array(batchRows),
+      };
+    });
+  }
+
+  /** Rows decoded so far. */
+  get rows(): number {
+    return this.#total;
+  }
+
+  /** Decodes a chunk; returns the batches it completed (usually none or one). */
+  push(chunk: Buffer): ColumnBatch[] {
+    if (this.#ended) {
+      if (chunk.length > 0) throw malformed('data after the end marker');
+      return [];
+    }
+    const bytes = this.#pending === null ? chunk : Buffer.concat([this.#pending, chunk]);
+    this.#pending = null;
+    let pos = 0;
+    if (!this.#headerDone) {
+      if (bytes.length < HEADER_BYTES) {
+        this.#pending = bytes;
+        return [];
+      }
+      if (!bytes.subarray(0, SIGNATURE.length).equals(SIGNATURE)) throw malformed('no PGCOPY signature');
+      const flags = bytes.readUInt32BE(SIGNATURE.length);
+      if ((flags & 0xffff0000) !== 0) throw malformed('unsupported header flags');
+      const extension = bytes.readUInt32BE(SIGNATURE.length + 4);
+      if (bytes.length < HEADER_BYTES + extension) {
+        this.#pending = bytes;
+        return [];
+      }
+      pos = HEADER_BYTES + extension;
+      this.#headerDone = true;
+    }
+    const batches: ColumnBatch[] = [];
+    const end = bytes.length;
+    const fields = this.#forms.length;
+    const starts = this.#starts;
+    const lengths = this.#lengths;
+    for (;;) {
+      if (end - pos < 2) break;
+      const count = (((bytes[pos]! << 8) | bytes[pos + 1]!) << 16) >> 16;
+      if (count === -1) {
+        this.#ended = true;
+        if (pos + 2 !== end) throw malformed('data after the end marker');
+        pos = end;
+        break;
+      }
+      if (count !== fields) throw malformed(`a tuple of ${count} fields, expected ${fields} (row ${this.#total + 1})`);
+      // First find the whole tuple (it may continue in the next chunk), then decode it.
+      let p = pos + 2;
+      let complete = true;
+      for (let f = 0; f < fields; f += 1) {
+        if (end - p < 4) {
+          complete = false;
+          break;
+        }
+        const length = (bytes[p]! << 24) | (bytes[p + 1]! << 16) | (bytes[p + 2]! << 8) | bytes[p + 3]!;
+        p += 4;
+        if (length === -1) {
+          lengths[f] = -1;
+          continue;
+        }
+        if (length < 0) throw malformed(`a negative field length (row ${this.#total + 1})`);
+        const fixed = FIXED_LENGTH[this.#forms[f]!];
+        if (fixed !== -1 && length !== fixed) throw malformed(`field ${f + 1} of ${length} bytes, expected ${fixed} (row ${this.#total + 1})`);
+        if (end - p < length) {
+          complete = false;
+          break;
+        }
+        starts[f] = p;
+        lengths[f] = length;
+        p += length;
+      }
+      if (!complete) break;
+      this.#total += 1;
+      if (this.#total > this.#maxRows) throw new AgentError('FEDVAL_ERR_AGENT_DATA_LIMIT', `more than ${this.#maxRows} rows`);
+      this.#decodeRow(bytes);
+      pos = p;
+      if (this.#row === this.#batchRows) batches.push(this.#emit());
+    }
+    if (pos < end) this.#pending = bytes.subarray(pos);
+    return batches;
+  }
+
+  /** The end of the stream: the rows not yet in a batch, or null. Throws if the stream stopped before its end marker. */
+  finish(): ColumnBatch | null {
+    if (!this.#ended) throw malformed(this.#headerDone ? `truncated after row ${this.#total}` : 'truncated header');
+    return this.#row > 0 ? this.#emit() : null;
+  }
+
+  #decodeRow(bytes: Buffer): void {
+    const r = this.#row;
+    for (const state of this.#targets) {
+      const field = state.target.field;
+      const start = this.#starts[field]!;
+      const length = this.#lengths[field]!;
+      if (state.dictionary === undefined) {
+        (state.values as Float64Array)[r] = length === -1 ? Number.NaN : numberAt(bytes, start, length, state.form);
+      } else {
+        (state.values as Int32Array)[r] = length === -1 ? -1 : codeAt(bytes, start, length, state.form, state.dictionary);
+      }
+    }
+    this.#row = r + 1;
+  }
+
+  #emit(): ColumnBatch {
+    const rowCount = this.#row;
+    const columns = new Map<ColumnKey, BatchColumn>();
+    for (const state of this.#targets) {
+      const values = rowCount === this.#batchRows ? state.values : state.values.subarray(0, rowCount);
+      columns.set(
+        state.target.key,
+        state.dictionary === undefined ? { kind: 'numeric', values: values as Float64Array } : { kind: 'categorical', codes: values as Int32Array, levels: state.dictionary.levels },
+      );
+      // A fresh array for the next batch: a consumer may keep this one.
+      state.values = state.dictionary === undefined ? new Float64Array(this.#batchRows) : new Int32Array(this.#batchRows);
+    }
+    this.#row = 0;
+    return { rowCount, columns, percent: null };
+  }
+}
+
+function int32At(bytes: Buffer, p: number): number {
+  return (bytes[p]! << 24) | (bytes[p + 1]! << 16) | (bytes[p + 2]! << 8) | bytes[p + 3]!;
+}
+
+/** The value of a non-NULL field read as a number. */
+function numberAt(bytes: Buffer, start: number, length: number, form: CopyFieldForm): number {
+  switch (form) {
+    case 'int2':
+      return (((bytes[start]! << 8) | bytes[start + 1]!) << 16) >> 16;
+    case 'int4':
+      return int32At(bytes, start);
+    case 'int8':
+      // hi · 2^32 is exact and the sum is rounded once: the nearest double, as Number() of the decimal text.
+      return int32At(bytes, start) * TWO_32 + (int32At(bytes, start + 4) >>> 0);
+    case 'float8':
+      return bytes.readDoubleBE(start);
+    case 'numeric':
+      return decodeNumeric(bytes, start, length);
+    case 'text':
+      return numericFromText(bytes.toString('utf8', start, start + length));
+  }
+}
+
+/** The dictionary code of a non-NULL field read as a category (−1 when its text is a missing token). */
+function codeAt(bytes: Buffer, start: number, length: number, form: CopyFieldForm, dictionary: Dictionary): number {
+  if (form === 'text') {
+    const trimmed = bytes.toString('utf8', start, start + length).trim();
+    if (MISSING_TOKENS.has(trimmed)) return -1;
+    let code = dictionary.byText.get(trimmed);
+    if (code === undefined) code = addLevel(dictionary, trimmed);
+    return code;
+  }
+  // Integers: keyed by value (by decimal text beyond 2^53, where doubles would merge distinct values); the level is
+  // the decimal text PostgreSQL's int2out/int4out/int8out print.
+  let key: number | string;
+  if (form === 'int8') {
+    const high = int32At(bytes, start);
+    const value = high * TWO_32 + (int32At(bytes, start + 4) >>> 0);
+    key = Number.isSafeInteger(value) ? value : bytes.readBigInt64BE(start).toString();
+  } else {
+    key = numberAt(bytes, start, length, form);
+  }
+  let code = dictionary.byInteger.get(key);
+  if (code === undefined) {
+    code = addLevel(dictionary, String(key));
+    dictionary.byInteger.set(key, code);
+  }
+  return code;
+}
+
+/** Appends a level (its code is the next index); byText keeps every level's text so the dictionary never repeats one. */
+function addLevel(dictionary: Dictionary, text: string): number {
+  let code = dictionary.byText.get(text);
+  if (code === undefined) {
+    code = dictionary.levels.length;
+    dictionary.levels.push(text);
+    dictionary.byText.set(text, code);
+  }
+  return code;
+}
