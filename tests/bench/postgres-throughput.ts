@@ -1,14 +1,18 @@
 // postgres-throughput.ts — rows/s and peak memory of a site reading PostgreSQL, from the first byte to the statistics vector (prints JSON).
-// Run: node tests/bench/postgres-throughput.ts [--rows 1000000] [--batch-rows 65536] [--repeat 1]
+// Run: node tests/bench/postgres-throughput.ts [--rows 1000000] [--batch-rows 65536] [--repeat 1] [--baseline DIR]
+//   --baseline DIR   also measure another checkout (e.g. main before the COPY path) on the same table, in the same run
 // A throwaway cluster (tests/helpers/postgres.ts) holds a table of --rows rows resampled from the bundled sites
 // (tests/bench/site-data.ts). Each measurement runs in its own process (peak RSS is per process) through the read-only
-// role over TCP, as a site does. `floor` reads the same columns with the same driver and cursor and does nothing else:
-// rows/s are also given as a ratio to it. `*_no_fingerprint` leaves out the digest of the rows (the dataset commitment).
+// role over TCP, as a site does. Two floors read the same columns and do nothing else with them: `copy floor` receives
+// the bytes of `COPY (SELECT …) TO STDOUT (FORMAT binary)` through the connector's transport (postgres-copy-out.ts),
+// and `select floor` fetches a
+// plain SELECT through pg-cursor (the driver's row path, the connector's transport before COPY); rows/s are given as
+// ratios to both. `*_no_fingerprint` leaves out the digest of the rows (the dataset commitment).
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startTestPostgres } from '../helpers/postgres.ts';
@@ -17,7 +21,7 @@ import { writeSiteCsv } from './site-data.ts';
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const MODEL_DIR = join(REPO, 'examples/rotterdam/model');
 const WORKLOADS = ['score', 'score_no_fingerprint', 'score_groups', 'model'] as const;
-type Workload = (typeof WORKLOADS)[number] | 'floor';
+type Workload = (typeof WORKLOADS)[number] | 'floor' | 'copy_floor';
 
 /** The columns each workload reads: its floor reads exactly these. */
 const COLUMNS: Readonly<Record<(typeof WORKLOADS)[number], readonly string[]>> = {
@@ -28,13 +32,15 @@ const COLUMNS: Readonly<Record<(typeof WORKLOADS)[number], readonly string[]>> =
 };
 
 interface ChildRequest {
+  /** Checkout whose site agent is measured. */
+  root: string;
   url: string;
   /** Rows in the table. */
   rows: number;
   password: string;
   batchRows: number;
   workload: Workload;
-  /** floor: the columns to read. */
+  /** floor, copy_floor: the columns to read. */
   columns?: readonly string[];
 }
 
@@ -43,6 +49,8 @@ interface ChildResult {
   modelLoadMs: number | null;
   /** Query sent to finished statistics vector (floor: to the last row read), ms. */
   dataPathMs: number;
+  /** CPU time of this (client) process over the data path, user + system, ms: less sensitive to a loaded machine. */
+  clientCpuMs: number;
   rows: number;
   peakRssMiB: number;
   vectorSha256: string | null;
@@ -53,7 +61,9 @@ if (process.argv[2] === '--child') {
   process.exit(0);
 }
 
-const { values } = parseArgs({ options: { rows: { type: 'string', default: '1000000' }, 'batch-rows': { type: 'string', default: '65536' }, repeat: { type: 'string', default: '1' } } });
+const { values } = parseArgs({
+  options: { rows: { type: 'string', default: '1000000' }, 'batch-rows': { type: 'string', default: '65536' }, repeat: { type: 'string', default: '1' }, baseline: { type: 'string' } },
+});
 const rows = Number(values.rows);
 const batchRows = Number(values['batch-rows']);
 const repeat = Number(values.repeat);
@@ -72,31 +82,42 @@ try {
   await db.grantReader();
   const loadMs = performance.now() - loadStarted;
   const tableBytes = Number((await db.sql(`SELECT pg_table_size('site') AS bytes`)).rows[0].bytes);
-  const request = { url: db.readerUrl, password: db.readerPassword, batchRows, rows };
-  const floors = new Map<string, ChildResult>();
-  const results = WORKLOADS.map((workload) => {
+  const request = { url: db.readerUrl, password: db.readerPassword, batchRows, rows, root: REPO };
+  const implementations = [{ name: 'after', root: REPO }, ...(values.baseline ? [{ name: 'before', root: resolve(values.baseline) }] : [])];
+  const floors = new Map<string, { select: ChildResult; copy: ChildResult }>();
+  const rate = (result: ChildResult) => Math.round(result.rows / (result.dataPathMs / 1000));
+  const results = WORKLOADS.flatMap((workload) => {
     const columns = COLUMNS[workload];
     const key = columns.join(',');
-    if (!floors.has(key)) floors.set(key, best(repeat, () => run({ ...request, workload: 'floor', columns })));
+    if (!floors.has(key)) {
+      floors.set(key, { select: best(repeat, () => run({ ...request, workload: 'floor', columns })), copy: best(repeat, () => run({ ...request, workload: 'copy_floor', columns })) });
+    }
     const floor = floors.get(key)!;
-    const result = best(repeat, () => run({ ...request, workload }));
-    const rowsPerSecond = Math.round(result.rows / (result.dataPathMs / 1000));
-    const floorRowsPerSecond = Math.round(floor.rows / (floor.dataPathMs / 1000));
-    return {
-      source: 'postgres',
-      workload,
-      columns: columns.length,
-      rows: result.rows,
-      dataPathMs: Math.round(result.dataPathMs),
-      rowsPerSecond,
-      selectFloorRowsPerSecond: floorRowsPerSecond,
-      ratioToSelectFloor: Number((rowsPerSecond / floorRowsPerSecond).toFixed(3)),
-      startupMs: Math.round(result.startupMs),
-      modelLoadMs: result.modelLoadMs === null ? null : Math.round(result.modelLoadMs),
-      peakRssMiB: result.peakRssMiB,
-      selectFloorPeakRssMiB: floor.peakRssMiB,
-      vectorSha256: result.vectorSha256,
-    };
+    return implementations.map(({ name, root }) => {
+      const result = best(repeat, () => run({ ...request, root, workload }));
+      const rowsPerSecond = rate(result);
+      return {
+        source: 'postgres',
+        implementation: name,
+        workload,
+        columns: columns.length,
+        rows: result.rows,
+        dataPathMs: Math.round(result.dataPathMs),
+        rowsPerSecond,
+        clientCpuMs: result.clientCpuMs,
+        copyFloorClientCpuMs: floor.copy.clientCpuMs,
+        copyFloorRowsPerSecond: rate(floor.copy),
+        ratioToCopyFloor: Number((rowsPerSecond / rate(floor.copy)).toFixed(3)),
+        selectFloorRowsPerSecond: rate(floor.select),
+        ratioToSelectFloor: Number((rowsPerSecond / rate(floor.select)).toFixed(3)),
+        startupMs: Math.round(result.startupMs),
+        modelLoadMs: result.modelLoadMs === null ? null : Math.round(result.modelLoadMs),
+        peakRssMiB: result.peakRssMiB,
+        copyFloorPeakRssMiB: floor.copy.peakRssMiB,
+        selectFloorPeakRssMiB: floor.select.peakRssMiB,
+        vectorSha256: result.vectorSha256,
+      };
+    });
   });
   process.stdout.write(
     `${JSON.stringify(
@@ -109,7 +130,7 @@ try {
         tableBytes,
         loadMs: Math.round(loadMs),
         note:
-          'dataPathMs: query sent to finished statistics vector, one process per measurement, over TCP loopback with the read-only role in a READ ONLY transaction through a server-side cursor; startupMs (module loading) and modelLoadMs apart. floor: the same SELECT of the same columns through the same driver and cursor, rows discarded. score and the others include the dataset fingerprint (SHA-256 of every cell read) unless named *_no_fingerprint.',
+          'dataPathMs: connection opened to finished statistics vector, one process per measurement, over TCP loopback with the read-only role in a READ ONLY transaction; startupMs (module loading) and modelLoadMs apart. copy floor: the bytes of COPY (SELECT the same columns) TO STDOUT (FORMAT binary) received and discarded; select floor: the same SELECT through pg and pg-cursor, rows discarded. score and the others include the dataset fingerprint (SHA-256 of the rows read) unless named *_no_fingerprint. implementation before: the --baseline checkout.',
         results,
       },
       null,
@@ -139,7 +160,25 @@ function best(times: number, measure: () => ChildResult): ChildResult {
 /** One measurement in this process. */
 async function child(request: ChildRequest): Promise<ChildResult> {
   const started = performance.now();
-  const agent = (path: string) => import(join(REPO, 'site-agent/src', path));
+  const agent = (path: string) => import(join(request.root, 'site-agent/src', path));
+  if (request.workload === 'copy_floor') {
+    const pg = (await import('pg')).default;
+    const { CopyOutStream } = await import(join(REPO, 'site-agent/src/data-sources/postgres-copy-out.ts'));
+    const { parseIntoClientConfig } = await import('pg-connection-string');
+    const startupMs = performance.now();
+    const t = performance.now();
+    const cpu = process.cpuUsage();
+    const client = new pg.Client({ ...parseIntoClientConfig(request.url), password: request.password });
+    await client.connect();
+    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    const stream = client.query(new CopyOutStream(`COPY (SELECT ${request.columns!.map((name) => `"${name}"`).join(', ')} FROM site) TO STDOUT (FORMAT binary)`));
+    let bytes = 0;
+    for await (const chunk of stream) bytes += (chunk as Buffer).length;
+    await client.query('ROLLBACK');
+    await client.end();
+    if (bytes === 0) throw new Error('no COPY data');
+    return { startupMs: startupMs - started, modelLoadMs: null, dataPathMs: performance.now() - t, clientCpuMs: cpuMs(cpu), rows: request.rows, peakRssMiB: peakRss(), vectorSha256: null };
+  }
   const { createPostgresSource } = await agent('data-sources/postgres-source.ts');
   if (request.workload === 'floor') {
     const pg = (await import('pg')).default;
@@ -147,6 +186,7 @@ async function child(request: ChildRequest): Promise<ChildResult> {
     const { parseIntoClientConfig } = await import('pg-connection-string');
     const startupMs = performance.now();
     const t = performance.now();
+    const cpu = process.cpuUsage();
     const client = new pg.Client({ ...parseIntoClientConfig(request.url), password: request.password, types: { getTypeParser: () => (value: string) => value } });
     await client.connect();
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
@@ -160,12 +200,12 @@ async function child(request: ChildRequest): Promise<ChildResult> {
     await cursor.close();
     await client.query('ROLLBACK');
     await client.end();
-    return { startupMs: startupMs - started, modelLoadMs: null, dataPathMs: performance.now() - t, rows: total, peakRssMiB: peakRss(), vectorSha256: null };
+    return { startupMs: startupMs - started, modelLoadMs: null, dataPathMs: performance.now() - t, clientCpuMs: cpuMs(cpu), rows: total, peakRssMiB: peakRss(), vectorSha256: null };
   }
   const { evaluateDataset } = await agent('evaluation.ts');
   const { scoreColumnScorer } = await agent('scorers.ts');
   const { loadLocalModelScorer } = await agent('model-scorer.ts');
-  const { resolveMetricSpec } = await import(join(REPO, 'packages/metrics/src/index.ts'));
+  const { resolveMetricSpec } = await import(join(request.root, 'packages/metrics/src/index.ts'));
   const startupMs = performance.now() - started;
   let modelLoadMs: number | null = null;
   const silent = { info() {}, warn() {}, error() {}, debug() {}, child: () => silent };
@@ -183,12 +223,18 @@ async function child(request: ChildRequest): Promise<ChildResult> {
   const source = createPostgresSource({ url: request.url, password: request.password, table: 'site', batchRows: request.batchRows });
   const fingerprint = request.workload === 'score_no_fingerprint' ? undefined : createHash('sha256');
   const t = performance.now();
+  const cpu = process.cpuUsage();
   const outcome = await evaluateDataset({ source, spec, label, scorer, fingerprint: fingerprint ? (bytes: Uint8Array) => fingerprint.update(bytes) : undefined });
   fingerprint?.digest('hex');
   const dataPathMs = performance.now() - t;
   const vector = outcome.vector as Float64Array;
   const vectorSha256 = createHash('sha256').update(new Uint8Array(vector.buffer, vector.byteOffset, vector.byteLength)).digest('hex');
-  return { startupMs, modelLoadMs, dataPathMs, rows: request.rows, peakRssMiB: peakRss(), vectorSha256 };
+  return { startupMs, modelLoadMs, dataPathMs, clientCpuMs: cpuMs(cpu), rows: request.rows, peakRssMiB: peakRss(), vectorSha256 };
+}
+
+function cpuMs(since: NodeJS.CpuUsage): number {
+  const used = process.cpuUsage(since);
+  return Math.round((used.user + used.system) / 1000);
 }
 
 function peakRss(): number {

@@ -1,6 +1,8 @@
-// The PostgreSQL connector on a real throwaway PostgreSQL: typed batches, the read-only cursor, the fingerprint feed,
+// The PostgreSQL connector on a real throwaway PostgreSQL: typed batches, the read-only COPY, the fingerprint feed,
 // and a coded error (never a password, never a cell) for every way a database read fails.
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPostgresSource } from '../../site-agent/src/data-sources/postgres-source.ts';
 import type { PostgresSourceOptions } from '../../site-agent/src/data-sources/postgres-source.ts';
@@ -83,17 +85,30 @@ describe('PostgreSQL source', () => {
     expect(await source({ table: 'cdm."Cohort Two"', columns: { age: 'Age' } }).columnNames()).toEqual(['age']);
   });
 
-  it('feeds the fingerprint the executed SQL then every cell read, and never the columns it was not asked for', async () => {
+  it('feeds the fingerprint the COPY statement then the binary COPY stream, and never the columns it was not asked for', async () => {
     const parts: Buffer[] = [];
     await readAll({ query: 'SELECT * FROM cohort ORDER BY person_id', table: undefined }, [{ name: 'sex', kind: 'categorical' }, { name: 'age', kind: 'numeric' }], (bytes) => parts.push(Buffer.from(bytes)));
-    const fed = Buffer.concat(parts).toString('utf8');
-    // Written out by hand from the rows inserted above: the header, the statement, then `=text\0` or `\0` per cell.
-    const expected =
-      'fedval-postgres-v1\nSELECT "sex", "age" FROM (SELECT * FROM cohort ORDER BY person_id) AS fedval_source\n' +
-      '=F\0=61.5\0' + '=M\0\0' + '= F \0=40\0' + '=NA\0=NaN\0' + '=X\0=77\0';
-    expect(fed).toBe(expected);
-    expect(fed).not.toContain('secret-note');
-    expect(fed).not.toContain('101');
+    const fed = Buffer.concat(parts);
+    // Written out by hand from the rows inserted above and PostgreSQL's "COPY — Binary Format": the header, the
+    // statement, the signature, flags and extension length, then per row a field count and each field as an int32
+    // length (−1 for NULL) and its binary send format: text as UTF-8, numeric as ndigits, weight, sign, dscale, digits.
+    const i16 = (v: number) => Buffer.from([(v >> 8) & 0xff, v & 0xff]);
+    const i32 = (v: number) => Buffer.from([(v >>> 24) & 0xff, (v >>> 16) & 0xff, (v >>> 8) & 0xff, v & 0xff]);
+    const textField = (v: string) => Buffer.concat([i32(Buffer.byteLength(v)), Buffer.from(v)]);
+    const numericField = (digits: number[], dscale: number, sign = 0) => Buffer.concat([i32(8 + 2 * digits.length), i16(digits.length), i16(0), i16(sign), i16(dscale), ...digits.map(i16)]);
+    const sql = 'COPY (SELECT "sex", "age" FROM (SELECT * FROM cohort ORDER BY person_id) AS fedval_source) TO STDOUT (FORMAT binary)';
+    const stream = Buffer.concat([
+      Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1'), i32(0), i32(0),
+      i16(2), textField('F'), numericField([61, 5000], 1),
+      i16(2), textField('M'), i32(-1),
+      i16(2), textField(' F '), numericField([40], 0),
+      i16(2), textField('NA'), numericField([], 0, 0xc000),
+      i16(2), textField('X'), numericField([77], 0),
+      i16(-1),
+    ]);
+    const expected = Buffer.concat([Buffer.from(`fedval-postgres-v2\n${sql}\n`), stream]);
+    expect(fed.equals(expected)).toBe(true);
+    expect(fed.toString('latin1')).not.toContain('secret-note');
     const digest = (batchRows: number) => {
       const hash = createHash('sha256');
       return readAll({ query: 'SELECT * FROM cohort ORDER BY person_id', table: undefined, batchRows }, [{ name: 'sex', kind: 'categorical' }, { name: 'age', kind: 'numeric' }], (bytes) => hash.update(bytes)).then(() => hash.digest('hex'));
@@ -101,6 +116,9 @@ describe('PostgreSQL source', () => {
     // The digest describes the rows, not how they were batched.
     expect(await digest(1)).toBe(await digest(1000));
     expect(await digest(2)).toBe(createHash('sha256').update(expected).digest('hex'));
+    // An inspector recomputes it with psql from the same statement (psql passes COPY TO STDOUT's bytes through).
+    const psql = execFileSync(join(requirePostgresBin(), 'psql'), ['-X', '-q', '-c', sql, db.readerUrl], { env: { ...process.env, PGPASSWORD: db.readerPassword } });
+    expect(createHash('sha256').update(`fedval-postgres-v2\n${sql}\n`).update(psql).digest('hex')).toBe(await digest(2));
   });
 
   it('reads in a READ ONLY transaction: a query that writes fails, and nothing is written', async () => {

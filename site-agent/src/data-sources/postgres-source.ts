@@ -3,12 +3,12 @@
 // data or passwords.
 import pg from 'pg';
 import type { FieldDef } from 'pg';
-import { to as copyTo } from 'pg-copy-streams';
 import { parseIntoClientConfig } from 'pg-connection-string';
 import { AgentError } from '../errors.ts';
 import { columnKey, DEFAULT_BATCH_ROWS, DEFAULT_MAX_ROWS } from './data-source.ts';
 import type { ColumnBatch, ColumnKey, DataSource, DataSourceLimits, ReadRequest } from './data-source.ts';
 import { CopyBatchDecoder } from './postgres-copy-decoder.ts';
+import { CopyOutStream } from './postgres-copy-out.ts';
 import type { CopyFieldForm, CopyTarget } from './postgres-copy-decoder.ts';
 
 export const DEFAULT_POSTGRES_LIMITS = Object.freeze({
@@ -228,7 +228,7 @@ export function createPostgresSource(options: PostgresSourceOptions): DataSource
     async *read(request: ReadRequest): AsyncGenerator<ColumnBatch, void, undefined> {
       request.signal?.throwIfAborted();
       const client = await begin();
-      let stream: ReturnType<typeof copyTo> | undefined;
+      let stream: CopyOutStream | undefined;
       let streaming = false;
       try {
         const local = await localColumns(client);
@@ -261,7 +261,7 @@ export function createPostgresSource(options: PostgresSourceOptions): DataSource
         const fingerprint = request.fingerprint;
         fingerprint?.(Buffer.from(`${POSTGRES_FINGERPRINT_HEADER}${sql}\n`, 'utf8'));
         const decoder = new CopyBatchDecoder(forms, targets, batchRows, maxRows);
-        stream = client.query(copyTo(sql));
+        stream = client.query(new CopyOutStream(sql));
         streaming = true;
         const chunks = stream[Symbol.asyncIterator]();
         for (;;) {
