@@ -42,9 +42,9 @@ const postgresSchema = z
     query_file: z.string().min(1).optional(),
     /** A table or view, optionally schema-qualified (`cdm.cohort`). */
     table: z.string().min(1).optional(),
-    /** Rows fetched from the server-side cursor per batch. Default limits.batch_rows. */
+    /** Rows per batch decoded from the COPY stream. Default limits.batch_rows. */
     batch_rows: z.number().int().positive().max(1_048_576).optional(),
-    /** Longest the server may work on one statement or one batch fetch, in ms. Default 300,000 (5 min). */
+    /** Longest the server may work on one statement, in ms; the data come in one COPY, so this bounds the whole read. Default 300,000 (5 min). */
     statement_timeout_ms: z.number().int().positive().default(DEFAULT_POSTGRES_LIMITS.statementTimeoutMs),
     /** Longest to wait for the server to accept a connection, in ms. Default 10,000. */
     connect_timeout_ms: z.number().int().positive().default(DEFAULT_POSTGRES_LIMITS.connectTimeoutMs),
