@@ -115,6 +115,18 @@ describe('binary COPY decoder', () => {
     expect(seen).toEqual([['Zürich'], ['Zürich'], ['Zürich', '東京']]);
   });
 
+  it('tells apart texts of one length with the same first and last byte, and codes any number of distinct texts', () => {
+    const texts = ['a1c', 'a2c', 'a1c', ' a1c', 'a1c ', 'NA', ' NA', 'a2c', 'é', 'è', ''];
+    const many = Array.from({ length: 5000 }, (_, i) => `level-${i}`);
+    const decoder = new CopyBatchDecoder(['text'], [{ key: 'categorical:t', kind: 'categorical', field: 0 }], 100_000, 100_000);
+    decoder.push(Buffer.concat([HEADER, ...[...texts, ...many, ...texts, ...many].map((t) => tuple(text(t))), TRAILER]));
+    const column = decoder.finish()!.columns.get('categorical:t') as CategoricalColumn;
+    const decoded = [...column.codes].map((code) => (code === -1 ? null : column.levels[code]!));
+    const expected = [...texts, ...many].map((t) => (t.trim() === 'NA' || t.trim() === '' ? null : t.trim()));
+    expect(decoded).toEqual([...expected, ...expected]);
+    expect(column.levels).toHaveLength(4 + 5000);
+  });
+
   it('refuses row maxRows + 1 with FEDVAL_ERR_AGENT_DATA_LIMIT, and accepts exactly maxRows', () => {
     expect(decodeAll([STREAM], 1000, 5).reduce((n, b) => n + b.rowCount, 0)).toBe(5);
     expect(codeOf(() => decodeAll([STREAM], 1000, 4))).toBe('FEDVAL_ERR_AGENT_DATA_LIMIT');

@@ -41,7 +41,16 @@ interface Dictionary {
   readonly byText: Map<string, number>;
   readonly byInteger: Map<number | string, number>;
   readonly levels: string[];
+  /** Codes of the integers 0 … SMALL_INTEGERS − 1 seen so far (−2: not yet seen): labels and codes without a Map lookup. */
+  readonly smallIntegers: Int32Array;
+  /** Code (−1 for a missing token) of each distinct raw text seen, by length and first and last byte: no UTF-8 decoding. */
+  readonly rawTexts: Map<number, { bytes: Uint8Array; code: number }[]>;
+  rawCount: number;
 }
+
+const SMALL_INTEGERS = 1024;
+/** Distinct raw texts remembered per column (beyond, each cell is decoded: a column of free text, not a category). */
+const RAW_TEXT_LIMIT = 4096;
 
 interface TargetState {
   readonly target: CopyTarget;
@@ -87,7 +96,7 @@ export class CopyBatchDecoder {
       return {
         target,
         form,
-        dictionary: target.kind === 'categorical' ? { byText: new Map(), byInteger: new Map(), levels: [] } : undefined,
+        dictionary: target.kind === 'categorical' ? { byText: new Map(), byInteger: new Map(), levels: [], smallIntegers: new Int32Array(SMALL_INTEGERS).fill(-2), rawTexts: new Map(), rawCount: 0 } : undefined,
         values: target.kind === 'numeric' ? new Float64Array(batchRows) : new Int32Array(batchRows),
       };
     });
@@ -237,27 +246,57 @@ function numberAt(bytes: Buffer, start: number, length: number, form: CopyFieldF
 
 /** The dictionary code of a non-NULL field read as a category (−1 when its text is a missing token). */
 function codeAt(bytes: Buffer, start: number, length: number, form: CopyFieldForm, dictionary: Dictionary): number {
-  if (form === 'text') {
-    const trimmed = bytes.toString('utf8', start, start + length).trim();
-    if (MISSING_TOKENS.has(trimmed)) return -1;
-    let code = dictionary.byText.get(trimmed);
-    if (code === undefined) code = addLevel(dictionary, trimmed);
-    return code;
+  if (form === 'text') return textCode(bytes, start, length, dictionary);
+  if (form !== 'int8') {
+    const value = form === 'int4' ? int32At(bytes, start) : (((bytes[start]! << 8) | bytes[start + 1]!) << 16) >> 16;
+    if (value >= 0 && value < SMALL_INTEGERS) {
+      let code = dictionary.smallIntegers[value]!;
+      if (code === -2) dictionary.smallIntegers[value] = code = integerCode(value, dictionary);
+      return code;
+    }
+    return integerCode(value, dictionary);
   }
-  // Integers: keyed by value (by decimal text beyond 2^53, where doubles would merge distinct values); the level is
-  // the decimal text PostgreSQL's int2out/int4out/int8out print.
-  let key: number | string;
-  if (form === 'int8') {
-    const high = int32At(bytes, start);
-    const value = high * TWO_32 + (int32At(bytes, start + 4) >>> 0);
-    key = Number.isSafeInteger(value) ? value : bytes.readBigInt64BE(start).toString();
-  } else {
-    key = numberAt(bytes, start, length, form);
-  }
+  // int8: keyed by value, or by decimal text beyond 2^53, where doubles would merge distinct values.
+  const value = int32At(bytes, start) * TWO_32 + (int32At(bytes, start + 4) >>> 0);
+  return integerCode(Number.isSafeInteger(value) ? value : bytes.readBigInt64BE(start).toString(), dictionary);
+}
+
+/** An integer's code; its level is the decimal text PostgreSQL's int2out/int4out/int8out print. */
+function integerCode(key: number | string, dictionary: Dictionary): number {
   let code = dictionary.byInteger.get(key);
   if (code === undefined) {
     code = addLevel(dictionary, String(key));
     dictionary.byInteger.set(key, code);
+  }
+  return code;
+}
+
+/** A text's code: trimmed, missing tokens −1. Raw byte sequences seen before are recognised without decoding them. */
+function textCode(bytes: Buffer, start: number, length: number, dictionary: Dictionary): number {
+  const key = length === 0 ? 0 : length * 65_536 + bytes[start]! * 256 + bytes[start + length - 1]!;
+  const candidates = dictionary.rawTexts.get(key);
+  if (candidates !== undefined) {
+    for (const candidate of candidates) {
+      const known = candidate.bytes;
+      let same = true;
+      for (let i = 1; i < length - 1; i += 1) {
+        if (known[i] !== bytes[start + i]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return candidate.code;
+    }
+  }
+  const trimmed = bytes.toString('utf8', start, start + length).trim();
+  let code: number;
+  if (MISSING_TOKENS.has(trimmed)) code = -1;
+  else code = dictionary.byText.get(trimmed) ?? addLevel(dictionary, trimmed);
+  if (dictionary.rawCount < RAW_TEXT_LIMIT) {
+    dictionary.rawCount += 1;
+    const entry = { bytes: Uint8Array.prototype.slice.call(bytes, start, start + length), code };
+    if (candidates === undefined) dictionary.rawTexts.set(key, [entry]);
+    else candidates.push(entry);
   }
   return code;
 }
