@@ -1,6 +1,7 @@
 // postgres-throughput.ts — rows/s and peak memory of a site reading PostgreSQL, from the first byte to the statistics vector (prints JSON).
-// Run: node tests/bench/postgres-throughput.ts [--rows 1000000] [--batch-rows 65536] [--repeat 1] [--baseline DIR]
-//   --baseline DIR   also measure another checkout (e.g. main before the COPY path) on the same table, in the same run
+// Run: node tests/bench/postgres-throughput.ts [--rows 1000000] [--batch-rows 65536] [--repeat 1] [--baseline DIR] [--memory-rows N]
+//   --baseline DIR     also measure another checkout (e.g. main before the COPY path) on the same table, in the same run
+//   --memory-rows N    also read a table of N rows (the --rows table repeated) with `score`, for peak memory against --rows
 // A throwaway cluster (tests/helpers/postgres.ts) holds a table of --rows rows resampled from the bundled sites
 // (tests/bench/site-data.ts). Each measurement runs in its own process (peak RSS is per process) through the read-only
 // role over TCP, as a site does. Two floors read the same columns and do nothing else with them: `copy floor` receives
@@ -37,6 +38,8 @@ interface ChildRequest {
   url: string;
   /** Rows in the table. */
   rows: number;
+  /** Table read: `site` (--rows rows) or `site_memory` (--memory-rows rows). */
+  table: string;
   password: string;
   batchRows: number;
   workload: Workload;
@@ -62,7 +65,13 @@ if (process.argv[2] === '--child') {
 }
 
 const { values } = parseArgs({
-  options: { rows: { type: 'string', default: '1000000' }, 'batch-rows': { type: 'string', default: '65536' }, repeat: { type: 'string', default: '1' }, baseline: { type: 'string' } },
+  options: {
+    rows: { type: 'string', default: '1000000' },
+    'batch-rows': { type: 'string', default: '65536' },
+    repeat: { type: 'string', default: '1' },
+    baseline: { type: 'string' },
+    'memory-rows': { type: 'string' },
+  },
 });
 const rows = Number(values.rows);
 const batchRows = Number(values['batch-rows']);
@@ -82,7 +91,7 @@ try {
   await db.grantReader();
   const loadMs = performance.now() - loadStarted;
   const tableBytes = Number((await db.sql(`SELECT pg_table_size('site') AS bytes`)).rows[0].bytes);
-  const request = { url: db.readerUrl, password: db.readerPassword, batchRows, rows, root: REPO };
+  const request = { url: db.readerUrl, password: db.readerPassword, batchRows, rows, root: REPO, table: 'site' };
   const implementations = [{ name: 'after', root: REPO }, ...(values.baseline ? [{ name: 'before', root: resolve(values.baseline) }] : [])];
   const floors = new Map<string, { select: ChildResult; copy: ChildResult }>();
   const rate = (result: ChildResult) => Math.round(result.rows / (result.dataPathMs / 1000));
@@ -119,6 +128,16 @@ try {
       };
     });
   });
+  let memory: { rows: number; rowsPerSecond: number; peakRssMiB: number; peakRssMiBAtRows: number; ratio: number } | null = null;
+  const memoryRows = values['memory-rows'] ? Number(values['memory-rows']) : 0;
+  if (memoryRows > 0) {
+    const copies = Math.ceil(memoryRows / rows);
+    await db.sql(`CREATE TABLE site_memory AS SELECT site.* FROM site, generate_series(1, ${copies})`);
+    await db.grantReader();
+    const big = best(repeat, () => run({ ...request, rows: rows * copies, table: 'site_memory', workload: 'score' }));
+    const small = results.find((r) => r.implementation === 'after' && r.workload === 'score')!;
+    memory = { rows: rows * copies, rowsPerSecond: rate(big), peakRssMiB: big.peakRssMiB, peakRssMiBAtRows: small.peakRssMiB, ratio: Number((big.peakRssMiB / small.peakRssMiB).toFixed(3)) };
+  }
   process.stdout.write(
     `${JSON.stringify(
       {
@@ -132,6 +151,7 @@ try {
         note:
           'dataPathMs: connection opened to finished statistics vector, one process per measurement, over TCP loopback with the read-only role in a READ ONLY transaction; startupMs (module loading) and modelLoadMs apart. copy floor: the bytes of COPY (SELECT the same columns) TO STDOUT (FORMAT binary) received and discarded; select floor: the same SELECT through pg and pg-cursor, rows discarded. score and the others include the dataset fingerprint (SHA-256 of the rows read) unless named *_no_fingerprint. implementation before: the --baseline checkout.',
         results,
+        memory,
       },
       null,
       2,
@@ -171,7 +191,7 @@ async function child(request: ChildRequest): Promise<ChildResult> {
     const client = new pg.Client({ ...parseIntoClientConfig(request.url), password: request.password });
     await client.connect();
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-    const stream = client.query(new CopyOutStream(`COPY (SELECT ${request.columns!.map((name) => `"${name}"`).join(', ')} FROM site) TO STDOUT (FORMAT binary)`));
+    const stream = client.query(new CopyOutStream(`COPY (SELECT ${request.columns!.map((name) => `"${name}"`).join(', ')} FROM ${request.table}) TO STDOUT (FORMAT binary)`));
     let bytes = 0;
     for await (const chunk of stream) bytes += (chunk as Buffer).length;
     await client.query('ROLLBACK');
@@ -190,7 +210,7 @@ async function child(request: ChildRequest): Promise<ChildResult> {
     const client = new pg.Client({ ...parseIntoClientConfig(request.url), password: request.password, types: { getTypeParser: () => (value: string) => value } });
     await client.connect();
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-    const cursor = client.query(new Cursor(`SELECT ${request.columns!.map((name) => `"${name}"`).join(', ')} FROM site`, [], { rowMode: 'array' }));
+    const cursor = client.query(new Cursor(`SELECT ${request.columns!.map((name) => `"${name}"`).join(', ')} FROM ${request.table}`, [], { rowMode: 'array' }));
     let total = 0;
     for (;;) {
       const batch = await cursor.read(request.batchRows);
@@ -220,7 +240,7 @@ async function child(request: ChildRequest): Promise<ChildResult> {
   const label = { column: 'event5y', positive: '1' };
   const groups = request.workload === 'score_groups' ? [{ column: 'meno' }, { column: 'size' }] : [];
   const spec = { ...resolveMetricSpec({ task: 'binary', groups: [] }), groups };
-  const source = createPostgresSource({ url: request.url, password: request.password, table: 'site', batchRows: request.batchRows });
+  const source = createPostgresSource({ url: request.url, password: request.password, table: request.table, batchRows: request.batchRows });
   const fingerprint = request.workload === 'score_no_fingerprint' ? undefined : createHash('sha256');
   const t = performance.now();
   const cpu = process.cpuUsage();
