@@ -54,6 +54,7 @@ const RAW_TEXT_LIMIT = 4096;
 
 interface TargetState {
   readonly target: CopyTarget;
+  readonly field: number;
   readonly form: CopyFieldForm;
   readonly dictionary: Dictionary | undefined;
   values: Float64Array | Int32Array;
@@ -78,6 +79,8 @@ export class CopyBatchDecoder {
   readonly #maxRows: number;
   readonly #starts: Int32Array;
   readonly #lengths: Int32Array;
+  /** Per field: its fixed byte length, or −1 (numeric, text). */
+  readonly #fixed: Int32Array;
   #pending: Buffer | null = null;
   #headerDone = false;
   #ended = false;
@@ -90,11 +93,13 @@ export class CopyBatchDecoder {
     this.#maxRows = maxRows;
     this.#starts = new Int32Array(forms.length);
     this.#lengths = new Int32Array(forms.length);
+    this.#fixed = Int32Array.from(forms, (form) => FIXED_LENGTH[form]);
     this.#targets = targets.map((target) => {
       const form = forms[target.field]!;
       if (target.kind === 'categorical' && (form === 'float8' || form === 'numeric')) throw new Error(`a categorical column needs an integer or text field, not ${form}`);
       return {
         target,
+        field: target.field,
         form,
         dictionary: target.kind === 'categorical' ? { byText: new Map(), byInteger: new Map(), levels: [], smallIntegers: new Int32Array(SMALL_INTEGERS).fill(-2), rawTexts: new Map(), rawCount: 0 } : undefined,
         values: target.kind === 'numeric' ? new Float64Array(batchRows) : new Int32Array(batchRows),
@@ -137,6 +142,7 @@ export class CopyBatchDecoder {
     const fields = this.#forms.length;
     const starts = this.#starts;
     const lengths = this.#lengths;
+    const fixedLengths = this.#fixed;
     for (;;) {
       if (end - pos < 2) break;
       const count = (((bytes[pos]! << 8) | bytes[pos + 1]!) << 16) >> 16;
@@ -162,7 +168,7 @@ export class CopyBatchDecoder {
           continue;
         }
         if (length < 0) throw malformed(`a negative field length (row ${this.#total + 1})`);
-        const fixed = FIXED_LENGTH[this.#forms[f]!];
+        const fixed = fixedLengths[f]!;
         if (fixed !== -1 && length !== fixed) throw malformed(`field ${f + 1} of ${length} bytes, expected ${fixed} (row ${this.#total + 1})`);
         if (end - p < length) {
           complete = false;
@@ -191,8 +197,10 @@ export class CopyBatchDecoder {
 
   #decodeRow(bytes: Buffer): void {
     const r = this.#row;
-    for (const state of this.#targets) {
-      const field = state.target.field;
+    const targets = this.#targets;
+    for (let t = 0; t < targets.length; t += 1) {
+      const state = targets[t]!;
+      const field = state.field;
       const start = this.#starts[field]!;
       const length = this.#lengths[field]!;
       if (state.dictionary === undefined) {
