@@ -49,6 +49,8 @@ export type {
 } from './finalize.ts';
 export type { CalibrationMetrics, ReliabilityBin, HosmerLemeshow } from './calibration.ts';
 export type { DecisionCurvePoint } from './decision-curve.ts';
+export { rocCurve, DEFAULT_ROC_CURVE_POINTS } from './roc-curve.ts';
+export type { RocPoint } from './roc-curve.ts';
 export type { FairnessMetrics } from './fairness.ts';
 export type { MulticlassMetricsBlock, ClassMetrics, AveragedMetrics } from './multiclass-metrics.ts';
 export type { RegressionMetricsBlock } from './regression-metrics.ts';
