@@ -49,7 +49,7 @@ export const releaseStatementSchema = z.strictObject({
   privacySha256: sha256Field,
   /** SHA-256 of the canonical per-site privacy reports (`dp.sites`); null when there are none. */
   sitePrivacySha256: sha256Field.nullable(),
-  /** The sites whose verified contributions were summed, in release order. */
+  /** The sites whose verified contributions were summed, sorted. */
   sites: z.array(idField).min(1).max(MAX_RELEASE_SITES),
   /** Each summed site's dataset commitment (SHA-256 of salt ‖ fingerprint, from its signed attestation); null when it sent none. */
   datasetCommitments: z.array(z.strictObject({ siteId: idField, commitment: sha256Field.nullable() })).max(MAX_RELEASE_SITES),
