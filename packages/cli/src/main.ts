@@ -50,6 +50,8 @@ withPrivacyOptions(
   .option('--stall-site <name>', 'secure aggregation: this site\'s agent stays connected after the key exchange but never sends its contribution; repeatable', collect, [])
   .option('--secagg-phase-timeout <ms>', 'secure aggregation: the coordinator drops sites that have not answered a phase after this many milliseconds (default 60000)', decimal('--secagg-phase-timeout'))
   .option('--work-dir <dir>', 'keep configs, logs and databases here (default: a temporary directory, removed)')
+  .option('--report <dir>', 'write the released round\'s report and evidence bundle here (as `fedval report`, made as the privacy officer)')
+  .option('--report-format <list>', `formats of --report among ${REPORT_FORMATS.join(', ')}`, REPORT_FORMATS.join(','))
   .option('--timeout <seconds>', 'give up after this long', decimal('--timeout'), 600)
   .option('--verbose', 'show the coordinator and agent logs on stderr')
   .option('--json', 'print one JSON document on stdout')
@@ -75,6 +77,7 @@ withPrivacyOptions(
       expectedPrevalence: options.expectedPrevalence,
       expectedPatients: options.expectedPatients,
       minSites: options.minSites,
+      report: options.report ? { out: options.report, formats: parseReportFormats(options.reportFormat) } : undefined,
       timeoutMs: options.timeout * 1000,
       onLog: options.verbose ? (line) => process.stderr.write(`${line}\n`) : undefined,
       onRound: (round) => {
@@ -93,12 +96,14 @@ withPrivacyOptions(
         sites: result.round.sites.map((site) => ({ site_id: site.site_id, status: site.status, ...(site.code ? { code: site.code } : {}) })),
       },
       privacy: result.privacy,
+      ...(result.report ? { report: result.report } : {}),
     };
     if (options.json) process.stdout.write(`${JSON.stringify(document, null, 2)}\n`);
     else {
       process.stdout.write(`fedval simulate: ${sites.length} sites, round ${result.round.round_id} ${result.round.state}\n`);
       process.stdout.write(`${describePrivacy(result.privacy)}\n\n`);
       process.stdout.write(`${formatMetricsTable(result.metrics)}\n`);
+      if (result.report) process.stdout.write(`\nreport and evidence bundle written to ${result.report.out}: ${result.report.files.map((file) => file.name).join(', ')}\n`);
     }
   });
 
@@ -388,6 +393,8 @@ interface SimulateOptions extends EvaluationCommandOptions, PrivacyCommandOption
   stallSite: string[];
   secaggPhaseTimeout?: number;
   workDir?: string;
+  report?: string;
+  reportFormat: string;
   timeout: number;
   verbose?: boolean;
   json?: boolean;

@@ -21,7 +21,7 @@ export interface ReleasedRoundFixture {
  * released metrics are its finalizeMetrics report, the privacy block a real DP release summary (ε 1, δ 1e-6) with each
  * site's own report, and the release statement is signed by a fresh key holder key.
  */
-export function releasedRoundFixture(sites = 3): ReleasedRoundFixture {
+export function releasedRoundFixture(sites = 3, heads: { keyHolder?: { seq: number; hash: string }; coordinator?: { seq: number; hash: string } } = {}): ReleasedRoundFixture {
   const layout = createStatisticsLayout({ groups: [{ column: 'meno', levels: ['0', '1', HOSTILE_LEVEL] }] });
   const release = createRelease(layout, { epsilon: 1, delta: 1e-6, minSites: 3, layout: { kind: 'flat', bins: 40 } });
   if (release.kind !== 'private') throw new Error('expected a private release');
@@ -53,8 +53,8 @@ export function releasedRoundFixture(sites = 3): ReleasedRoundFixture {
     roundCreatedAt: round.created_at,
     roundClosedAt: round.closed_at,
     rosterSha256: A,
-    keyHolderAuditHead: { seq: 9, hash: A },
-    coordinatorAuditHead: { seq: 41, hash: A },
+    keyHolderAuditHead: heads.keyHolder ?? { seq: 9, hash: A },
+    coordinatorAuditHead: heads.coordinator ?? { seq: 41, hash: A },
     software: 'fedval 0.1.0',
     signerName: 'Dr. Ada Privacy',
     signedAt: '2026-12-06T10:05:00.000Z',
