@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { verifyEvidenceBundle, writeReport } from '@fedval/cli';
 import { releasedRoundFixture } from '../../packages/cli/src/testing/released-round.ts';
 
-const repetitions = Number(process.argv[2] ?? 3);
+const repetitions = Number(process.argv[2] ?? 5);
 const SITE_COUNTS = [3, 100];
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 const round = (value: number) => Math.round(value * 10) / 10;

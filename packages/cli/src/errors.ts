@@ -22,7 +22,6 @@ export const CLI_ERROR_MESSAGES = {
   FEDVAL_ERR_CLI_REPORT_MISMATCH: 'what the coordinator serves differs from what the key holder signed at release',
   FEDVAL_ERR_CLI_REPORT_FORMAT: 'unknown report format',
   FEDVAL_ERR_CLI_EVIDENCE_UNREADABLE: 'the evidence bundle is missing a file or its report.json is not an evidence manifest',
-  FEDVAL_ERR_CLI_EVIDENCE_INVALID: 'the evidence bundle does not verify',
 } as const;
 
 export type CliErrorCode = keyof typeof CLI_ERROR_MESSAGES;
