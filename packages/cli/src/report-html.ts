@@ -9,14 +9,14 @@ export const REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-sr
 
 const STYLE =
   'body{font:14px/1.45 system-ui,sans-serif;max-width:1000px;margin:2em auto;color:#222}table{border-collapse:collapse;margin:.4em 0 1.4em}' +
-  'td,th{border:1px solid #ccc;padding:3px 8px;text-align:left;vertical-align:top}th{background:#f2f2f2}caption{text-align:left;color:#555;padding:.2em 0}' +
+  'td,th{border:1px solid #ccc;padding:3px 8px;text-align:left;vertical-align:top}th{background:#f2f2f2}p.caption{color:#555;margin:.8em 0 .2em}' +
   'figure{margin:0 0 1.5em}figcaption{color:#555}pre{background:#f6f6f6;padding:.6em}.em{font-weight:600}small{color:#666}';
 
 function block(item: ReportBlock): string {
   if (item.kind === 'paragraph') return `<p${item.emphasis ? ' class="em"' : ''}>${esc(item.text)}</p>`;
   if (item.kind === 'preformatted') return `<pre>${esc(item.text)}</pre>`;
   const { caption, header, rows } = item.table;
-  return `<table>${caption ? `<caption>${esc(caption)}</caption>` : ''}<tr>${header.map((cell) => `<th>${esc(cell)}</th>`).join('')}</tr>${rows
+  return `${caption ? `<p class="caption">${esc(caption)}</p>` : ''}<table><tr>${header.map((cell) => `<th>${esc(cell)}</th>`).join('')}</tr>${rows
     .map((row) => `<tr>${row.map((cell) => `<td>${esc(cell)}</td>`).join('')}</tr>`)
     .join('')}</table>`;
 }
