@@ -32,6 +32,8 @@ describe('fedval simulate --report', () => {
     expect(manifest.document.released.metrics).toEqual(simulated.metrics);
     expect(manifest.document.release.statement.meaning).toBe('approved for release');
     expect(manifest.document.model.name).toBeTruthy();
+    // The example bundle is signed by its sponsor key: the report names that key.
+    expect(manifest.document.model.signer_fingerprint).toMatch(/^[0-9a-f]{64}$/);
     expect(manifest.document.release.statement.datasetCommitments).toHaveLength(3);
     const text = execFileSync(pdftotext, ['-layout', join(out, 'report.pdf'), '-'], { encoding: 'utf8' });
     expect(text).toMatch(new RegExp(`ROC AUC\\s+${(simulated.metrics.roc_auc as number).toFixed(3)}`));

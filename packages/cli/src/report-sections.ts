@@ -47,6 +47,7 @@ function identitySection(doc: ReportDocument): ReportSection {
     ['Round', `${doc.round.round_id}, opened ${s.roundCreatedAt}, closed ${s.roundClosedAt}`],
     ['Model', model ? `${model.name} ${model.version} (${model.format}, ${model.files.length} file${model.files.length === 1 ? '' : 's'})` : `scores read from column ${doc.study.score_column ?? '-'}`],
     ['Model bundle SHA-256 (manifest)', s.modelId ?? '-'],
+    ['Model signer (sponsor key SHA-256)', model ? (model.signer_fingerprint ?? 'unsigned bundle') : '-'],
     ['Task and protocol parameters', describeSpec(spec)],
     ['Metric spec SHA-256', s.metricSpecSha256],
     ['Privacy spec', doc.study.privacy ? `${String((doc.study.privacy as Record<string, unknown>).mechanism ?? '')}, epsilon ${fmt((doc.study.privacy as { epsilon?: number }).epsilon)} per round` : 'no differential privacy'],

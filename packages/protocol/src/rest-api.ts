@@ -57,6 +57,8 @@ export const modelViewSchema = z.strictObject({
   format: z.string(),
   files: z.array(z.strictObject({ path: z.string(), sha256: sha256Hex, bytes: z.number().int().nonnegative() })),
   created_at: isoTime,
+  /** SHA-256 fingerprint of the sponsor key whose signature the manifest carries (null: unsigned); the model id binds that manifest. */
+  signer_fingerprint: sha256Hex.nullable().optional(),
 });
 export type ModelView = z.infer<typeof modelViewSchema>;
 export const modelListResponseSchema = z.array(modelViewSchema);
