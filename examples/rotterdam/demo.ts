@@ -2,7 +2,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
-import { renderHtmlReport, runSimulation } from '@fedval/cli';
+import { runSimulation } from '@fedval/cli';
 import { formatMetricsTable } from '@fedval/metrics';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
@@ -27,6 +27,9 @@ const result = await runSimulation({
   scorer: { kind: 'model', dir: join(here, 'model') },
   groups: ['meno', 'age:50,70'],
   metricSpec: { task: 'binary', bins: 1000, threshold: 0.5 },
+  studyName: 'Rotterdam to GBSG: external validation of a 5-year recurrence-or-death model at three sites',
+  // The report and its evidence bundle, made by the same code as `fedval report` (verify: fedval evidence verify out/demo/report).
+  report: { out: join(outDir, 'report') },
   onLog: verbose ? (line) => process.stderr.write(`${line}\n`) : undefined,
   onRound: (round) => {
     const line = `  round ${round.state}: ${round.sites.map((site) => `${site.site_id}=${site.status}`).join(' ')}`;
@@ -45,16 +48,6 @@ const document = {
 };
 await mkdir(outDir, { recursive: true });
 await writeFile(join(outDir, 'result.json'), `${JSON.stringify(document, null, 2)}\n`);
-await writeFile(
-  join(outDir, 'report.html'),
-  renderHtmlReport({
-    title: 'fedval: external validation of a 5-year recurrence-or-death model at three sites',
-    context: [document.scenario, `Outcome: ${document.outcome}.`, ...sites.map((site) => `Site ${site.name}: ${site.about}.`)],
-    metrics: result.metrics,
-    privacy: result.privacy,
-    round: document.round,
-  }),
-);
 const encryption = result.privacy.encryption;
 if (encryption) {
   process.stderr.write(
@@ -75,4 +68,6 @@ if (dp) {
   }
 }
 process.stdout.write(`\n${formatMetricsTable(result.metrics)}\n`);
-process.stdout.write(`\nJSON written to out/demo/result.json, HTML report to out/demo/report.html (${document.seconds.toFixed(1)} s)\n`);
+process.stdout.write(
+  `\nJSON written to out/demo/result.json; report and evidence bundle in out/demo/report/ (${(result.report?.files ?? []).map((file) => file.name).join(', ')}; check it with \`pnpm fedval evidence verify out/demo/report\`) (${document.seconds.toFixed(1)} s)\n`,
+);

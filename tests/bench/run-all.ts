@@ -21,6 +21,7 @@ const BENCHES = [
   'dp-utility',
   'grid-utility',
   'secagg-primitives',
+  'report',
 ] as const;
 
 const chosen = process.argv.slice(2);

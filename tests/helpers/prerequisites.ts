@@ -7,6 +7,9 @@ const PREREQUISITES = {
   chromium: { path: '/usr/bin/chromium', install: 'sudo apt-get install chromium  (the browser tests drive Debian\'s Chromium with playwright-core)' },
   python3: { path: '/usr/bin/python3', install: 'sudo apt-get install python3  (independent checks of hashes and file formats run in the system Python)' },
   openssl: { path: 'openssl', install: 'sudo apt-get install openssl  (the TLS tests make their certificates with it)' },
+  pdftotext: { path: 'pdftotext', install: 'sudo apt-get install poppler-utils  (the report tests read the PDF\'s text with it)' },
+  pdftoppm: { path: 'pdftoppm', install: 'sudo apt-get install poppler-utils  (the report tests render the PDF\'s pages with it)' },
+  pdfinfo: { path: 'pdfinfo', install: 'sudo apt-get install poppler-utils  (the report tests count the PDF\'s pages with it)' },
 } as const;
 
 export type Prerequisite = keyof typeof PREREQUISITES;

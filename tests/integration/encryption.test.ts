@@ -10,7 +10,8 @@ import { createHeContext, encryptVector } from '@fedval/he';
 import { addStatistics, createAccumulator, createStatisticsLayout, finalizeMetrics, resolveMetricSpec } from '@fedval/metrics';
 import { createMessage, decodeMessage, encodeMessage } from '@fedval/protocol';
 import type { Message } from '@fedval/protocol';
-import { readAuditLog } from '@fedval/trust';
+import { loadPrivateKey, publicKeyFingerprint, publicKeyOf, readAuditLog } from '@fedval/trust';
+import { verifyEvidenceBundle } from '@fedval/cli';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { startDeployment, waitForRoundClosed, waitForSites } from '../helpers/deployment.ts';
@@ -112,10 +113,16 @@ describe('encrypted rounds', () => {
     expect(closed.release).toBe('awaiting_key_holder');
     expect(closed.result).toBeUndefined();
 
-    const decrypted = await runCli('fedval', ['decrypt', '--coordinator', deployment.url, '--round', round.body.round_id, '--keys', keys, '--json'], keyHolder());
+    const reportDir = join(deployment.dir, 'report');
+    const decrypted = await runCli('fedval', ['decrypt', '--coordinator', deployment.url, '--round', round.body.round_id, '--keys', keys, '--signer-name', 'Dr. Test Officer', '--report', reportDir, '--json'], keyHolder());
     expect(decrypted.code, decrypted.stderr).toBe(0);
     const released = JSON.parse(decrypted.stdout) as { metrics: Record<string, unknown>; privacy: { encryption: Record<string, unknown> } };
     expect(released.privacy.encryption).toMatchObject({ scheme: 'bfv', security_bits: 128 });
+    // The release is signed by the key holder's key (the one `keys init` used) and its report bundle, made at release, verifies.
+    const keyHolderFingerprint = publicKeyFingerprint(publicKeyOf(loadPrivateKey(deployment.keyHolderSigningKey)));
+    const evidence = verifyEvidenceBundle(reportDir, { keyHolderKeys: [keyHolderFingerprint], signerKeys: [keyHolderFingerprint], trails: [{ party: 'key_holder', path: join(keys, 'audit.jsonl') }] });
+    expect(evidence.checks.filter((check) => !check.ok)).toEqual([]);
+    expect(evidence.released_by).toBe('Dr. Test Officer');
 
     // The decrypted sum is exactly the pooled statistics of the three signed sites: its metrics equal the metrics of
     // their pooled file, computed here by eval-local. site-0's unsigned contribution is not in it.

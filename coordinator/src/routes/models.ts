@@ -1,6 +1,7 @@
 // models.ts — REST routes to register a model bundle, list models and read a model's record.
 import { modelListResponseSchema, modelParamsSchema, modelRegisteredResponseSchema, modelUploadRequestSchema, modelViewSchema } from '@fedval/protocol';
 import type { ModelView } from '@fedval/protocol';
+import { publicKeyFingerprint } from '@fedval/trust';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { actorOf } from '../access-control.ts';
@@ -27,7 +28,18 @@ function modelView(model: ModelRecord): ModelView {
     format: model.format,
     files: model.files.map((file) => ({ path: file.path, sha256: file.sha256, bytes: file.bytes })),
     created_at: isoTime(model.createdAt),
+    signer_fingerprint: manifestSigner(model.manifestJson),
   };
+}
+
+/** The fingerprint of the key in the stored manifest's `signature` (verified by the sites, not here); null when unsigned or unreadable. */
+function manifestSigner(manifestJson: string): string | null {
+  try {
+    const publicKey = (JSON.parse(manifestJson) as { signature?: { publicKey?: unknown } }).signature?.publicKey;
+    return typeof publicKey === 'string' ? publicKeyFingerprint(publicKey) : null;
+  } catch {
+    return null;
+  }
 }
 
 export async function modelRoutes(app: FastifyInstance, options: ModelRoutesOptions): Promise<void> {

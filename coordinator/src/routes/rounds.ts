@@ -1,5 +1,5 @@
 // rounds.ts — REST routes to start a round of a study, list a study's rounds and read a round's state and released result.
-import { auditHeadDetails } from '@fedval/trust';
+import { auditHeadDetails, releasedDocumentSha256 } from '@fedval/trust';
 import {
   releaseRequestSchema,
   releaseResponseSchema,
@@ -241,10 +241,21 @@ export async function roundRoutes(app: FastifyInstance, options: RoundRoutesOpti
       if (body.contributions !== sites.length || (body.sites !== undefined && body.sites.length !== sites.length)) {
         throw new CoordinatorError('FEDVAL_ERR_COORD_RELEASE_POLICY', `the release is of ${sites.length} contributions, it names ${body.contributions}`);
       }
+      // The key holder's signed statement must be about this round and these metrics and sites (readers verify it too).
+      const statement = body.signed_release?.statement;
+      if (statement && (statement.roundId !== id || statement.metricsSha256 !== releasedDocumentSha256(body.metrics) || [...statement.sites].sort().join('\n') !== [...sites].sort().join('\n'))) {
+        throw new CoordinatorError('FEDVAL_ERR_COORD_RELEASE_POLICY', 'the signed release statement is not about this round, these metrics and these sites');
+      }
       if (study && sites.length < study.protection.minSites) {
         throw new CoordinatorError('FEDVAL_ERR_COORD_RELEASE_POLICY', `${sites.length} contributions, the study requires ${study.protection.minSites}`);
       }
-      const result = { metrics: body.metrics, contributions: sites.length, sites, ...(body.privacy ? { privacy: body.privacy } : {}) };
+      const result = {
+        metrics: body.metrics,
+        contributions: sites.length,
+        sites,
+        ...(body.privacy ? { privacy: body.privacy } : {}),
+        ...(body.signed_release ? { signed_release: body.signed_release } : {}),
+      };
       if (!(await store.releaseRound(id, result, Date.now()))) throw new CoordinatorError('FEDVAL_ERR_COORD_ALREADY_RELEASED', id);
       // The key holder's head, an anchor of its trail (auditHeadDetails of @fedval/trust).
       const keyHolderHead = body.key_holder_audit_head ? auditHeadDetails('key_holder', body.key_holder_audit_head) : {};

@@ -120,6 +120,7 @@ const roundResultSchema = z.object({
   contributions: integer,
   sites: z.array(z.string()),
   privacy: z.unknown().optional(),
+  signed_release: z.unknown().optional(),
 });
 
 export const roundRowSchema = z

@@ -88,6 +88,8 @@ export interface RoundResult {
   sites: string[];
   /** What differential privacy spent and added (released by the key holder). */
   privacy?: unknown;
+  /** The key holder's signed release statement (@fedval/trust), kept verbatim for reports and evidence bundles. */
+  signed_release?: unknown;
 }
 
 export interface RoundRecord {

@@ -16,6 +16,12 @@ export const CLI_ERROR_MESSAGES = {
   FEDVAL_ERR_CLI_ROSTER: 'the roster is missing, malformed, or not the one the privacy officer approved',
   FEDVAL_ERR_CLI_RELEASE_REFUSED: 'the coordinator refused the release; the key holder recorded release.refused',
   FEDVAL_ERR_CLI_SCORES: 'the development scores cannot be read',
+  FEDVAL_ERR_CLI_REPORT_NOT_RELEASED: 'the round has no released result to report',
+  FEDVAL_ERR_CLI_REPORT_UNSIGNED: "the released result carries no key holder's signed release statement",
+  FEDVAL_ERR_CLI_REPORT_SIGNATURE: "the key holder's release signature does not verify, or is not by the pinned key holder key",
+  FEDVAL_ERR_CLI_REPORT_MISMATCH: 'what the coordinator serves differs from what the key holder signed at release',
+  FEDVAL_ERR_CLI_REPORT_FORMAT: 'unknown report format',
+  FEDVAL_ERR_CLI_EVIDENCE_UNREADABLE: 'the evidence bundle is missing a file or its report.json is not an evidence manifest',
 } as const;
 
 export type CliErrorCode = keyof typeof CLI_ERROR_MESSAGES;

@@ -5,7 +5,7 @@ import type { KeyObject } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { userInfo } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import {
   keyStatementRegisteredResponseSchema,
   publicKeyRegisteredResponseSchema,
@@ -30,6 +30,12 @@ import { CliError } from './errors.ts';
 import { parseRoster, readRosterFile, rosterChanges } from './roster.ts';
 import type { Roster } from './roster.ts';
 import { listProblems } from '@fedval/schema';
+import { packageVersion } from '@fedval/command-line';
+import { metricsReportSchema } from '@fedval/metrics';
+import { releasedPrivacySchema } from '@fedval/protocol';
+import { RELEASE_MEANING, releasedDocumentSha256, signReleaseStatement } from '@fedval/trust';
+import { releasedPrivacyDigests } from './released-privacy.ts';
+import type { SignedReleaseStatement } from '@fedval/trust';
 import { z } from 'zod';
 
 /** Files of a key directory. The secret key never leaves it; only `public.key` is sent to the coordinator. */
@@ -169,7 +175,8 @@ export async function initKeys(options: InitKeysOptions): Promise<{ study_id: st
   await writeFile(join(options.out, KEY_FILES.public), keys.publicKey, { mode: 0o644 });
   const identity = keyHolderIdentity(options.signingKey ?? join(options.out, KEY_FILES.signingKey));
   await writeFile(join(options.out, KEY_FILES.plan), `${JSON.stringify(checked, null, 2)}\n`);
-  await writeFile(join(options.out, KEY_FILES.study), `${JSON.stringify({ study_id: options.study, coordinator: options.coordinator, min_sites: minSites }, null, 2)}\n`);
+  const signingKeyPath = resolve(options.signingKey ?? join(options.out, KEY_FILES.signingKey));
+  await writeFile(join(options.out, KEY_FILES.study), `${JSON.stringify({ study_id: options.study, coordinator: options.coordinator, min_sites: minSites, signing_key: signingKeyPath }, null, 2)}\n`);
   recordKeyHolderEvent(options.out, {
     action: 'keys.created',
     object: `study:${options.study}`,
@@ -291,7 +298,13 @@ function loadPinnedRoster(dir: string): Roster {
 }
 
 /** `study.json` of a key directory, as `fedval keys init` wrote it. */
-const studyFileSchema = z.object({ study_id: z.string().min(1), coordinator: z.string().min(1).optional(), min_sites: z.int().positive().optional() });
+const studyFileSchema = z.object({
+  study_id: z.string().min(1),
+  coordinator: z.string().min(1).optional(),
+  min_sites: z.int().positive().optional(),
+  /** The signing key `fedval keys init` used: `fedval decrypt` signs each release with it. */
+  signing_key: z.string().min(1).optional(),
+});
 
 /** One line of `used-records.jsonl`: a record an earlier decryption used (@fedval/cli UsedRecord). */
 const usedRecordSchema = z.strictObject({
@@ -316,10 +329,10 @@ function parseKeyFile<S extends z.ZodType>(schema: S, text: string, path: string
   return parsed.data;
 }
 
-async function readStudyFile(dir: string): Promise<{ study_id: string; coordinator: string | undefined; min_sites: number }> {
+async function readStudyFile(dir: string): Promise<{ study_id: string; coordinator: string | undefined; min_sites: number; signing_key: string | undefined }> {
   const path = join(dir, KEY_FILES.study);
   const study = parseKeyFile(studyFileSchema, await readKeyFile(dir, KEY_FILES.study, 'utf8'), path);
-  return { study_id: study.study_id, coordinator: study.coordinator, min_sites: study.min_sites ?? DEFAULT_RELEASE_POLICY.minSites };
+  return { study_id: study.study_id, coordinator: study.coordinator, min_sites: study.min_sites ?? DEFAULT_RELEASE_POLICY.minSites, signing_key: study.signing_key };
 }
 
 function readUsedRecords(dir: string): UsedRecord[] {
@@ -339,6 +352,13 @@ export interface DecryptOptions {
   minSites?: number | undefined;
   /** Publish the metrics to the coordinator after decryption. Default true. */
   release?: boolean;
+  /**
+   * The key holder's Ed25519 signing key, which signs the release statement. Default: the one `fedval keys init` used,
+   * else `<keys>/signing.key`; a key directory with neither releases unsigned (reports of it are refused).
+   */
+  signingKey?: string | undefined;
+  /** The releasing person's printed name in the signed release (21 CFR 11.50). Default: the OS account name. */
+  signerName?: string | undefined;
   token?: string | undefined;
   /** Clock, epoch ms (tests). Default Date.now. */
   now?: () => number;
@@ -375,6 +395,8 @@ export async function decryptRound(options: DecryptOptions) {
   }
   if (served.state !== 'aggregated' || served.closed_at === null) refuseDecryption(`the round is ${served.state}, not closed and aggregated`);
 
+  const signingKeyPath = options.signingKey ?? study.signing_key ?? join(options.keys, KEY_FILES.signingKey);
+  if (options.signingKey !== undefined && !existsSync(options.signingKey)) throw new CliError('FEDVAL_ERR_CLI_KEYS_MISSING', `${options.signingKey}: the key holder's signing key (--signing-key)`);
   const publicKeySha256 = sha256(await readKeyFile(options.keys, KEY_FILES.public));
   const plan = validateBfvPlan(JSON.parse(await readKeyFile(options.keys, KEY_FILES.plan, 'utf8')));
   // The release as the served study describes it: each counted site must attest exactly its privacy (contribution-
@@ -488,15 +510,46 @@ export async function decryptRound(options: DecryptOptions) {
     const encryption = bfvEncryptionSummary(plan);
     const aggregation = unmasking?.ok ? unmasking.summary : undefined;
     let releasedToCoordinator = false;
+    let signedRelease: SignedReleaseStatement | null = null;
     if (options.release !== false) {
+      // The released documents exactly as the coordinator will store and serve them (parsed by their schemas).
+      const releasedMetrics = metricsReportSchema.parse(metrics);
+      const releasedPrivacy = releasedPrivacySchema.parse({ dp, encryption, ...(aggregation ? { aggregation } : {}) });
+      const keyHolderHead = auditHead(join(options.keys, KEY_FILES.audit));
+      if (existsSync(signingKeyPath)) {
+        const studyView = await client.getStudy(study.study_id);
+        signedRelease = signReleaseStatement(keyHolderIdentity(signingKeyPath).privateKey, {
+          studyId: study.study_id,
+          roundId: options.round,
+          studyName: studyView.name.slice(0, 256),
+          modelId: studyView.model_id,
+          metricSpecSha256: releasedDocumentSha256(studyView.metric_spec),
+          privacySpecSha256: studyView.privacy === null ? null : releasedDocumentSha256(studyView.privacy),
+          minSites,
+          metricsSha256: releasedDocumentSha256(releasedMetrics),
+          ...releasedPrivacyDigests(releasedPrivacy),
+          sites: [...sites].sort(),
+          datasetCommitments: counted.map((contribution) => ({ siteId: contribution.siteId, commitment: contribution.attestation?.dataset_commitment ?? null })).sort((a, b) => (a.siteId < b.siteId ? -1 : 1)),
+          roundCreatedAt: new Date(Date.parse(served.created_at)).toISOString(),
+          roundClosedAt: new Date(Date.parse(served.closed_at as string)).toISOString(),
+          rosterSha256: roster.sha256,
+          keyHolderAuditHead: keyHolderHead,
+          coordinatorAuditHead: served.coordinator_audit_head,
+          software: `fedval ${SOFTWARE_VERSION}`,
+          signerName: (options.signerName ?? operatorName()).slice(0, 200),
+          signedAt: new Date(now()).toISOString(),
+          meaning: RELEASE_MEANING,
+        });
+      }
       try {
         await client.call('POST', `/api/rounds/${encodeURIComponent(options.round)}/release`, releaseResponseSchema, {
-          metrics: metrics as unknown as Record<string, unknown>,
+          metrics: releasedMetrics as unknown as Record<string, unknown>,
           contributions: counted.length,
           sites,
-          privacy: { dp, encryption, ...(aggregation ? { aggregation } : {}) },
+          privacy: releasedPrivacy,
           // This trail's head: the coordinator records it with the release, an anchor of the key holder's trail.
-          key_holder_audit_head: auditHead(join(options.keys, KEY_FILES.audit)),
+          key_holder_audit_head: keyHolderHead,
+          ...(signedRelease ? { signed_release: signedRelease } : {}),
         });
       } catch (cause) {
         // Recorded only now: the release was refused, and the trail says so with the reason.
@@ -511,7 +564,10 @@ export async function decryptRound(options: DecryptOptions) {
       recordKeyHolderEvent(options.keys, {
         action: 'result.released',
         object: roundObject,
-        details: { round: options.round, study: study.study_id, contributions: counted.length, sites, metrics_sha256: sha256(JSON.stringify(metrics)) },
+        details: {
+          round: options.round, study: study.study_id, contributions: counted.length, sites, metrics_sha256: sha256(JSON.stringify(metrics)),
+          ...(signedRelease ? { release_statement_sha256: releasedDocumentSha256(signedRelease), signer_name: signedRelease.statement.signerName, meaning: RELEASE_MEANING } : { release_statement_sha256: null }),
+        },
       });
       releasedToCoordinator = true;
     }
@@ -520,11 +576,17 @@ export async function decryptRound(options: DecryptOptions) {
       round: { round_id: options.round, study_id: study.study_id, contributions: counted.length, sites, min_sites: minSites, released: releasedToCoordinator },
       verification: { roster_sha256: roster.sha256, accepted: sites, refused: refusals.map((refusal) => ({ site_id: refusal.siteId, reason: refusal.reason, detail: refusal.detail })) },
       privacy: { dp, encryption, ...(aggregation ? { aggregation } : {}) },
+      signed_release: signedRelease,
+      /** The signing key that signed the release (for the report made right after it). */
+      signing_key: signingKeyPath,
     };
   } finally {
     context.dispose();
   }
 }
+
+/** The software version a release statement names. */
+const SOFTWARE_VERSION = packageVersion(new URL('../package.json', import.meta.url));
 
 /** Appends `text` to `path` (created 0600) and fsyncs the file and, when it was created, its directory. */
 function appendDurably(path: string, text: string): void {

@@ -12,6 +12,8 @@ import { withPrivacyOptions } from './privacy-options.ts';
 import type { PrivacyCommandOptions } from './privacy-options.ts';
 import { changeRoster, decryptRound, initKeys, keyHolderIdentity } from './key-holder.ts';
 import { planStudyPrivacy } from './plan.ts';
+import { makeReport, parseReportFormats, REPORT_FORMATS } from './report-command.ts';
+import { verifyEvidenceBundle } from './evidence-bundle.ts';
 import { addSponsorCommands } from './sponsor-commands.ts';
 import { describePrivacyFigures, formatDelta, formatEpsilon } from './human-output.ts';
 import { parseSiteArgument, runSimulation } from './simulate.ts';
@@ -48,6 +50,8 @@ withPrivacyOptions(
   .option('--stall-site <name>', 'secure aggregation: this site\'s agent stays connected after the key exchange but never sends its contribution; repeatable', collect, [])
   .option('--secagg-phase-timeout <ms>', 'secure aggregation: the coordinator drops sites that have not answered a phase after this many milliseconds (default 60000)', decimal('--secagg-phase-timeout'))
   .option('--work-dir <dir>', 'keep configs, logs and databases here (default: a temporary directory, removed)')
+  .option('--report <dir>', 'write the released round\'s report and evidence bundle here (as `fedval report`, made as the privacy officer)')
+  .option('--report-format <list>', `formats of --report among ${REPORT_FORMATS.join(', ')}`, REPORT_FORMATS.join(','))
   .option('--timeout <seconds>', 'give up after this long', decimal('--timeout'), 600)
   .option('--verbose', 'show the coordinator and agent logs on stderr')
   .option('--json', 'print one JSON document on stdout')
@@ -73,6 +77,7 @@ withPrivacyOptions(
       expectedPrevalence: options.expectedPrevalence,
       expectedPatients: options.expectedPatients,
       minSites: options.minSites,
+      report: options.report ? { out: options.report, formats: parseReportFormats(options.reportFormat) } : undefined,
       timeoutMs: options.timeout * 1000,
       onLog: options.verbose ? (line) => process.stderr.write(`${line}\n`) : undefined,
       onRound: (round) => {
@@ -91,12 +96,14 @@ withPrivacyOptions(
         sites: result.round.sites.map((site) => ({ site_id: site.site_id, status: site.status, ...(site.code ? { code: site.code } : {}) })),
       },
       privacy: result.privacy,
+      ...(result.report ? { report: result.report } : {}),
     };
     if (options.json) process.stdout.write(`${JSON.stringify(document, null, 2)}\n`);
     else {
       process.stdout.write(`fedval simulate: ${sites.length} sites, round ${result.round.round_id} ${result.round.state}\n`);
       process.stdout.write(`${describePrivacy(result.privacy)}\n\n`);
       process.stdout.write(`${formatMetricsTable(result.metrics)}\n`);
+      if (result.report) process.stdout.write(`\nreport and evidence bundle written to ${result.report.out}: ${result.report.files.map((file) => file.name).join(', ')}\n`);
     }
   });
 
@@ -230,10 +237,17 @@ program
   .requiredOption('--keys <dir>', 'key directory made by `fedval keys init`')
   .option('--min-sites <n>', "fewest verified rostered sites to decrypt; the study's release.min_sites applies when larger (default 3)", decimal('--min-sites'))
   .option('--no-release', 'decrypt and print, but do not publish the metrics to the coordinator')
+  .option('--signing-key <file>', "the key holder's signing key that signs the release statement (default: the one `fedval keys init` used, else <keys>/signing.key)")
+  .option('--signer-name <name>', "the releasing person's printed name in the signed release (21 CFR 11.50; default: the OS account name)")
+  .option('--report <dir>', 'after the release, write its report and evidence bundle here (as `fedval report`, signed with the key holder\'s signing key)')
   .option('--json', 'print one JSON document on stdout')
-  .action(async (options: { coordinator: string; round: string; keys: string; minSites?: number; release: boolean; json?: boolean }) => {
+  .action(async (options: { coordinator: string; round: string; keys: string; minSites?: number; release: boolean; signingKey?: string; signerName?: string; report?: string; json?: boolean }) => {
     const released = await decryptRound({ ...options, token: apiToken() });
-    if (options.json) process.stdout.write(`${JSON.stringify(released, null, 2)}\n`);
+    const written = options.report !== undefined && released.signed_release !== null
+      ? await makeReport({ coordinator: options.coordinator, round: options.round, token: apiToken(), out: options.report, signingKey: released.signing_key, keyHolderKeys: [released.signed_release.keyHolderPublicKey] })
+      : null;
+    if (options.report !== undefined && written === null) process.stderr.write('no report: the release was not signed (see --signing-key) or not published (--no-release)\n');
+    if (options.json) process.stdout.write(`${JSON.stringify(written ? { ...released, report: written } : released, null, 2)}\n`);
     else {
       const refused = released.verification.refused.map((refusal) => `${refusal.site_id} (${refusal.reason})`);
       process.stdout.write(
@@ -242,7 +256,54 @@ program
           `${refused.length > 0 ? `; refused: ${refused.join(', ')}` : ''}\n\n`,
       );
       process.stdout.write(`${formatMetricsTable(released.metrics)}\n`);
+      if (written) process.stdout.write(`\nreport and evidence bundle written to ${written.out}: ${written.files.map((file) => file.name).join(', ')}\n`);
     }
+  });
+
+program
+  .command('report')
+  .description(
+    "a released round's validation report (HTML, PDF, model card) and its evidence bundle (report.json, signed): the released numbers are checked " +
+      "against the key holder's signed release first (privacy officer, sponsor or auditor token; a sponsor's report has no per-site number)",
+  )
+  .requiredOption('--coordinator <url>', 'coordinator base URL')
+  .requiredOption('--round <id>', 'round id')
+  .requiredOption('--signing-key <file>', "your Ed25519 signing key (`fedval keys identity`), which signs report.json; created (0600) if absent")
+  .option('--out <dir>', 'output directory', 'report')
+  .option('--format <list>', `comma-separated formats among ${REPORT_FORMATS.join(', ')} (report.json is always written)`, REPORT_FORMATS.join(','))
+  .option('--key-holder <fingerprint>', "the key holder's signing-key fingerprint, as published out of band: the release must be signed by it, repeatable", collect, [])
+  .option('--json', 'print one JSON document on stdout')
+  .action(async (options: { coordinator: string; round: string; signingKey: string; out: string; format: string; keyHolder: string[]; json?: boolean }) => {
+    const written = await makeReport({ ...options, token: apiToken(), formats: parseReportFormats(options.format), keyHolderKeys: options.keyHolder });
+    if (options.json) process.stdout.write(`${JSON.stringify(written)}\n`);
+    else {
+      process.stdout.write(`report of round ${written.round_id} written to ${written.out}: ${written.files.map((file) => `${file.name} (${file.bytes} bytes)`).join(', ')} in ${(written.timings_ms.total / 1000).toFixed(1)} s\n`);
+      if (options.keyHolder.length === 0) process.stderr.write('the key holder key was not pinned (--key-holder): compare the fingerprint in the report with the one the key holder published\n');
+    }
+  });
+
+const evidence = program.command('evidence').description('auditor: evidence bundles of released rounds');
+evidence
+  .command('verify')
+  .description("check an evidence bundle (DIR/report.json and the files it names): the maker's and the key holder's signatures, every file's SHA-256, the released numbers against the signed release, and the audit-trail heads; exit 1 on any failure")
+  .argument('<dir>', 'the bundle directory `fedval report` wrote')
+  .option('--key-holder <fingerprint>', "the key holder's signing-key fingerprint: the release must be signed by it, repeatable", collect, [])
+  .option('--signer <fingerprint>', "a report maker's signing-key fingerprint: report.json must be signed by one of them, repeatable", collect, [])
+  .option('--trail <party=file>', 'an audit trail to find the release\'s head in: key_holder=KEYS/audit.jsonl or coordinator=DATA/audit.jsonl, repeatable', collect, [])
+  .option('--json', 'print one JSON document on stdout')
+  .action((dir: string, options: { keyHolder: string[]; signer: string[]; trail: string[]; json?: boolean }) => {
+    const trails = options.trail.map((item) => {
+      const [party, ...rest] = item.split('=');
+      if ((party !== 'key_holder' && party !== 'coordinator') || rest.length === 0) throw new CliError('FEDVAL_ERR_CLI_USAGE', `--trail ${item}: expected key_holder=FILE or coordinator=FILE`);
+      return { party, path: rest.join('=') } as const;
+    });
+    const verification = verifyEvidenceBundle(dir, { keyHolderKeys: options.keyHolder, signerKeys: options.signer, trails });
+    if (options.json) process.stdout.write(`${JSON.stringify(verification, null, 2)}\n`);
+    else {
+      for (const check of verification.checks) process.stdout.write(`${check.ok ? 'ok  ' : 'FAIL'} ${check.check}: ${check.detail}\n`);
+      process.stdout.write(verification.ok ? `evidence bundle of round ${verification.round_id} verifies\n` : 'the evidence bundle does NOT verify\n');
+    }
+    if (!verification.ok) process.exitCode = 1;
   });
 
 const sites = program.command('sites').description("the coordinator's sites: enrollment tokens (admin), the list with key fingerprints");
@@ -332,6 +393,8 @@ interface SimulateOptions extends EvaluationCommandOptions, PrivacyCommandOption
   stallSite: string[];
   secaggPhaseTimeout?: number;
   workDir?: string;
+  report?: string;
+  reportFormat: string;
   timeout: number;
   verbose?: boolean;
   json?: boolean;

@@ -17,6 +17,8 @@ import { readModelUpload } from './model-upload.ts';
 import { CliError } from './errors.ts';
 import { keyHolderIdentity } from './key-holder.ts';
 import { PROGRAMS, startProcess, waitForEvent } from './processes.ts';
+import { makeReport } from './report-command.ts';
+import type { ReportFormat, WrittenReport } from './report-command.ts';
 import type { ManagedProcess } from './processes.ts';
 
 export interface SimulationSite {
@@ -73,6 +75,13 @@ export interface SimulationOptions {
   onLog?: (line: string) => void;
   /** Receives round progress as it is polled. */
   onRound?: (round: RoundView) => void;
+  /** The study's name (shown in the report). Default 'fedval simulate'. */
+  studyName?: string | undefined;
+  /**
+   * Write the released round's report and evidence bundle here, through `fedval report`'s code, as the privacy officer,
+   * signed with the simulated key holder's key (encrypted rounds only: a plaintext round has no signed release).
+   */
+  report?: { out: string; formats?: readonly ReportFormat[] | undefined } | undefined;
 }
 
 export interface SimulationResult {
@@ -80,6 +89,8 @@ export interface SimulationResult {
   round: RoundView;
   study: StudyView;
   privacy: ReleasedPrivacy;
+  /** The report written when `report` was given. */
+  report: WrittenReport | null;
 }
 
 const SITE_NAME = /^[A-Za-z0-9._-]{1,64}$/;
@@ -107,6 +118,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   const contribution = options.contribution ?? 'bfv';
   // On by default for encrypted rounds of two sites or more (the coordinator's default too); one site has nothing to mask with.
   const secureAggregation = contribution === 'bfv' && options.secureAggregation !== false && names.length >= 2 ? (options.secureAggregation ?? {}) : null;
+  if (options.report && contribution !== 'bfv') throw new CliError('FEDVAL_ERR_CLI_USAGE', '--report needs encrypted contributions: only the key holder signs a release');
   if (dropSites.length + stallSites.length > 0 && !secureAggregation) throw new CliError('FEDVAL_ERR_CLI_USAGE', '--drop-site and --stall-site need secure aggregation (encrypted contributions, two sites or more, no --no-secure-aggregation)');
   // Before any process starts: a DP round needs its planning patient count (a usage error otherwise).
   const expectedPatients = options.noDp ? undefined : await planningPatients(options.sites, options.expectedPatients);
@@ -209,7 +221,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     let modelId: string | undefined;
     if (options.scorer.kind === 'model') modelId = await uploadModel(client, options.scorer.dir);
     const study = await client.createStudy({
-      name: 'fedval simulate',
+      name: options.studyName ?? 'fedval simulate',
       ...(modelId ? { model_id: modelId } : { score_column: (options.scorer as { column: string }).column }),
       // The REST spelling (snake_case) of the spec the options resolve to.
       metric_spec: metricSpecToInput(resolveMetricSpec({ ...options.metricSpec, groups })),
@@ -251,8 +263,11 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       round = await new CoordinatorClient(url, apiTokens.privacy_officer).getRound(round.round_id);
     }
     if (!round.result) throw new CliError('FEDVAL_ERR_CLI_ROUND_FAILED', 'the round has no released result');
+    const report = options.report
+      ? await makeReport({ coordinator: url, round: round.round_id, token: apiTokens.privacy_officer, keyHolderKeys: [keyHolder.fingerprint], out: resolve(options.report.out), formats: options.report.formats, signingKey })
+      : null;
     // getRound parsed the result with the REST contract (@fedval/protocol roundViewSchema): metrics and privacy are typed.
-    return { metrics: round.result.metrics, round, study, privacy: round.result.privacy ?? { dp: null, encryption: null } };
+    return { metrics: round.result.metrics, round, study, privacy: round.result.privacy ?? { dp: null, encryption: null }, report };
   } finally {
     await Promise.all(processes.reverse().map((child) => child.stop()));
     if (!options.workDir) await rm(workDir, { recursive: true, force: true });

@@ -14,6 +14,8 @@ import { multiclassMetrics } from './multiclass-metrics.ts';
 import type { MulticlassMetricsBlock } from './multiclass-metrics.ts';
 import { monotoneHistogram, nonNegativeCount } from './noisy-counts.ts';
 import { regressionMetrics } from './regression-metrics.ts';
+import { rocCurve } from './roc-curve.ts';
+import type { RocPoint } from './roc-curve.ts';
 import type { RegressionMetricsBlock } from './regression-metrics.ts';
 import { scoreGridOf } from './score-grid.ts';
 import type { ScoreGrid } from './score-grid.ts';
@@ -104,6 +106,8 @@ interface ReportCommon {
 export interface BinaryMetricsReport extends BinaryMetricsBlock, ReportCommon {
   task: 'binary';
   score_grid: ScoreGridSummary;
+  /** The overall ROC curve with its pointwise 95% band (roc-curve.ts); absent from results released before it existed. */
+  roc_curve?: RocPoint[];
   by_group: Record<string, Record<string, LevelBlock<BinaryMetricsBlock>>>;
   fairness: Record<string, FairnessMetrics>;
 }
@@ -199,7 +203,7 @@ class ReportBuilder {
       byGroup[group.column] = column;
       fairness[group.column] = fairnessMetrics(covered, excluded);
     });
-    return { task: 'binary', score_grid: this.#gridSummary(), ...this.#common(), ...this.#binaryBlock(overall), by_group: byGroup, fairness };
+    return { task: 'binary', score_grid: this.#gridSummary(), ...this.#common(), ...this.#binaryBlock(overall), roc_curve: this.#rocCurve(overall), by_group: byGroup, fairness };
   }
 
   multiclassReport(): MulticlassMetricsReport {
@@ -285,6 +289,14 @@ class ReportBuilder {
       calibration: calibrationMetrics(h, scoreSums, grid),
       decision_curve: decisionCurve(h, spec.decisionThresholds, grid),
     };
+  }
+
+  #rocCurve(section: StatisticsSection): RocPoint[] {
+    const h: ClassHistograms = {
+      negative: monotoneHistogram(this.#read(section, 'negative_histogram')),
+      positive: monotoneHistogram(this.#read(section, 'positive_histogram')),
+    };
+    return rocCurve(h, scoreGridOf(this.#layout.spec), this.#blockVariance(section, 'counts'));
   }
 
   #multiclassBlock(section: StatisticsSection): MulticlassMetricsBlock & { excluded: ExclusionCounts } {

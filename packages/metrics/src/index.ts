@@ -49,10 +49,12 @@ export type {
 } from './finalize.ts';
 export type { CalibrationMetrics, ReliabilityBin, HosmerLemeshow } from './calibration.ts';
 export type { DecisionCurvePoint } from './decision-curve.ts';
+export { rocCurve, DEFAULT_ROC_CURVE_POINTS } from './roc-curve.ts';
+export type { RocPoint } from './roc-curve.ts';
 export type { FairnessMetrics } from './fairness.ts';
 export type { MulticlassMetricsBlock, ClassMetrics, AveragedMetrics } from './multiclass-metrics.ts';
 export type { RegressionMetricsBlock } from './regression-metrics.ts';
-export { mannWhitneyAuc, aucGradients } from './binary-metrics.ts';
+export { mannWhitneyAuc, aucGradients, wilsonInterval } from './binary-metrics.ts';
 export type { Interval, ClassHistograms, AucGradients } from './binary-metrics.ts';
 export { logisticCalibrationStatistics, fitLogisticCalibration, LOGISTIC_CALIBRATION_STATISTICS, LOGIT_EPSILON, DEFAULT_LOGISTIC_CALIBRATION_OPTIONS } from './logistic-calibration.ts';
 export type { LogisticCalibrationFit, LogisticCalibrationOptions } from './logistic-calibration.ts';

@@ -45,6 +45,8 @@ const calibrationSchema = z.strictObject({
   calibration_slope: value,
 });
 
+const rocPointSchema = z.strictObject({ threshold: z.number(), fpr: z.number(), tpr: z.number(), fpr_ci95: interval.nullable(), tpr_ci95: interval.nullable() });
+
 const binaryBlockFields = {
   n: count,
   positives: count,
@@ -126,6 +128,7 @@ export const metricsReportSchema = z.discriminatedUnion('task', [
     task: z.literal('binary'),
     score_grid: scoreGridSummarySchema,
     ...binaryBlockFields,
+    roc_curve: z.array(rocPointSchema).optional(),
     ...common,
     by_group: names(names(levelBlock(binaryBlockFields))),
     fairness: names(fairnessSchema),

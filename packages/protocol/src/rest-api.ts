@@ -2,7 +2,7 @@
 import { releaseSummarySchema, privacySpecInputSchema, resolvedPrivacySpecSchema } from '@fedval/dp';
 import { bfvEncryptionSummarySchema, bfvPlanSchema } from '@fedval/he';
 import { metricSpecInputSchema, metricSpecViewSchema, metricsReportSchema } from '@fedval/metrics';
-import { auditEntrySchema, auditHeadSchema, keyAdvertisementSchema, privacyAttestationSchema, resultAttestationSchema, shareRevealSchema, signedStudyKeyStatementSchema, survivorSignatureSchema } from '@fedval/trust';
+import { auditEntrySchema, auditHeadSchema, keyAdvertisementSchema, privacyAttestationSchema, resultAttestationSchema, shareRevealSchema, signedReleaseStatementSchema, signedStudyKeyStatementSchema, survivorSignatureSchema } from '@fedval/trust';
 import { z } from 'zod';
 
 /** Most files a model bundle may hold besides manifest.json. */
@@ -57,6 +57,8 @@ export const modelViewSchema = z.strictObject({
   format: z.string(),
   files: z.array(z.strictObject({ path: z.string(), sha256: sha256Hex, bytes: z.number().int().nonnegative() })),
   created_at: isoTime,
+  /** SHA-256 fingerprint of the sponsor key whose signature the manifest carries (null: unsigned); the model id binds that manifest. */
+  signer_fingerprint: sha256Hex.nullable().optional(),
 });
 export type ModelView = z.infer<typeof modelViewSchema>;
 export const modelListResponseSchema = z.array(modelViewSchema);
@@ -199,6 +201,12 @@ export const roundResultSchema = z.strictObject({
   sites: z.array(z.string()),
   /** What differential privacy spent and added; per-site reports only for the privacy officer, auditor and admin. */
   privacy: releasedPrivacySchema.optional(),
+  /**
+   * The key holder's signed release statement (@fedval/trust): digests of the metrics and privacy released, the study
+   * parameters, dataset commitments, audit heads, signer name, time and meaning. Reports verify it; absent for releases
+   * made before it existed.
+   */
+  signed_release: signedReleaseStatementSchema.optional(),
 });
 export type RoundResultView = z.infer<typeof roundResultSchema>;
 
@@ -331,6 +339,8 @@ export const releaseRequestSchema = z.strictObject({
   privacy: releasedPrivacySchema.optional(),
   /** The key holder's audit trail head: the coordinator records it with the release, an anchor of the key holder's trail. */
   key_holder_audit_head: auditHeadSchema.optional(),
+  /** The key holder's signed release statement over what it releases (@fedval/trust); stored and served with the result. */
+  signed_release: signedReleaseStatementSchema.optional(),
 });
 export type ReleaseRequest = z.infer<typeof releaseRequestSchema>;
 export const releaseResponseSchema = z.strictObject({ round_id: z.uuid(), release: z.literal('released') });

@@ -38,6 +38,13 @@ export {
   studyKeyStatementSchema, verifyStudyKeyStatement,
 } from './study-key-statement.ts';
 export type { SignedStudyKeyStatement, StudyKeyExpectation, StudyKeyStatement, VerifiedStudyKeyStatement } from './study-key-statement.ts';
+export {
+  MAX_RELEASE_SITES, RELEASE_DOMAIN, RELEASE_MEANING, releasedDocumentSha256, releaseStatementPayload, releaseStatementSchema, signedReleaseStatementSchema,
+  signReleaseStatement, verifyReleaseStatement,
+} from './release-statement.ts';
+export type { ReleaseStatement, SignedReleaseStatement } from './release-statement.ts';
+export { EVIDENCE_DOMAIN, evidencePayload, evidenceSignatureSchema, signEvidence, verifyEvidence } from './evidence-signature.ts';
+export type { EvidenceSignature } from './evidence-signature.ts';
 export { DEFAULT_REPLAY_GUARD_OPTIONS, ReplayGuard } from './replay-guard.ts';
 export type { ReplayGuardOptions } from './replay-guard.ts';
 export { manifestSigningPayload, signManifest, verifyManifestSignature } from './manifest-signature.ts';

@@ -1,0 +1,83 @@
+// A coordinator that edits a released result before a reader makes the report: `fedval report` checks what it is served
+// against the key holder's signed release statement and refuses any difference (metrics, per-site privacy, sites,
+// study parameters), while a sponsor, who is never shown per-site numbers, still gets a verified report without them.
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fetchReleasedRound, makeReport } from '@fedval/cli';
+import type { ReportDocument } from '@fedval/cli';
+import { afterEach, describe, expect, it } from 'vitest';
+import { roundView } from '../../coordinator/src/routes/rounds.ts';
+import type { RoundRecord } from '../../coordinator/src/storage/store.ts';
+import { releasedRoundFixture } from '../../packages/cli/src/testing/released-round.ts';
+
+const fixture = releasedRoundFixture(3);
+const closers: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const close of closers.splice(0)) await close();
+});
+
+/** The stored round record the coordinator holds after the release (as the release route stores it). */
+function roundRecord(doc: ReportDocument): RoundRecord {
+  return {
+    id: doc.round.round_id,
+    studyId: doc.study.study_id,
+    state: 'aggregated',
+    reason: null,
+    createdAt: Date.parse(doc.round.created_at),
+    deadlineAt: Date.parse(doc.round.created_at) + 3_600_000,
+    closedAt: Date.parse(doc.round.closed_at),
+    contributions: doc.released.contributions,
+    result: { metrics: doc.released.metrics, contributions: doc.released.contributions, sites: doc.released.sites, privacy: doc.released.privacy, signed_release: doc.release },
+    sites: doc.released.sites.map((siteId) => ({ siteId, status: 'contributed', code: null, privacy: null }) as unknown as RoundRecord['sites'][number]),
+  };
+}
+
+/** A coordinator on loopback serving the round as the caller's role sees it (the real roundView), after `edit`. */
+async function servingCoordinator(role: 'sponsor' | 'privacy_officer', edit: (view: Record<string, any>, study: Record<string, any>) => void = () => {}): Promise<string> {
+  const doc = structuredClone(fixture.document);
+  const view = JSON.parse(JSON.stringify(roundView(roundRecord(doc), { name: 'reader', role })));
+  const study = {
+    ...doc.study, sites: doc.released.sites, quorum: 3, deadline_seconds: 3600, contribution: 'bfv', max_patients_per_site: 1_000_000, secure_aggregation: null, public_key_registered: true, created_at: doc.round.created_at,
+  };
+  edit(view, study);
+  const server = createServer((request, response) => {
+    const body = request.url === `/api/rounds/${doc.round.round_id}` ? view : request.url === `/api/studies/${doc.study.study_id}` ? study : request.url === `/api/models/${doc.model!.model_id}` ? doc.model : null;
+    response.writeHead(body ? 200 : 404, { 'content-type': 'application/json' }).end(JSON.stringify(body ?? { code: 'FEDVAL_ERR_COORD_NOT_FOUND', message: 'not found' }));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  closers.push(() => new Promise((resolve) => server.close(() => resolve())));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+const read = (coordinator: string) => fetchReleasedRound({ coordinator, round: fixture.document.round.round_id, token: 'reader-token', keyHolderKeys: [fixture.keyHolder.fingerprint] });
+const codeOf = async (promise: Promise<unknown>) => promise.then(() => undefined, (error: { code?: string }) => error.code);
+
+describe('a report binds what the key holder released', () => {
+  it('is made from an untouched release, for the privacy officer with per-site numbers and for a sponsor without', async () => {
+    const officer = await read(await servingCoordinator('privacy_officer'));
+    expect(officer.released.privacy.dp?.sites).toHaveLength(3);
+    const sponsorCoordinator = await servingCoordinator('sponsor');
+    const sponsor = await read(sponsorCoordinator);
+    expect(sponsor.released.privacy.dp?.sites).toBeUndefined();
+    const out = mkdtempSync(join(tmpdir(), 'fedval-sponsor-report-'));
+    const keyFile = join(out, 'sponsor.key');
+    await makeReport({ coordinator: sponsorCoordinator, round: fixture.document.round.round_id, token: 'sponsor-token', keyHolderKeys: [fixture.keyHolder.fingerprint], out, signingKey: keyFile, formats: ['html', 'json'] });
+    const html = readFileSync(join(out, 'report.html'), 'utf8');
+    expect(html).not.toContain('epsilon spent');
+    for (const site of fixture.document.released.privacy.dp!.sites!) expect(html).not.toContain(site.epsilon_remaining!.toFixed(3));
+  });
+
+  it('refuses an edited metric, an edited per-site ε, a dropped site, an edited study parameter, and a forged signer', async () => {
+    const round = fixture.document.round.round_id;
+    expect(await codeOf(read(await servingCoordinator('privacy_officer', (view) => { view.result.metrics.roc_auc += 0.05; })))).toBe('FEDVAL_ERR_CLI_REPORT_MISMATCH');
+    expect(await codeOf(read(await servingCoordinator('privacy_officer', (view) => { view.result.privacy.dp.sites[0].epsilon_spent = 0.1; })))).toBe('FEDVAL_ERR_CLI_REPORT_MISMATCH');
+    expect(await codeOf(read(await servingCoordinator('sponsor', (view) => { view.result.sites = view.result.sites.slice(1); view.result.contributions = 2; })))).toBe('FEDVAL_ERR_CLI_REPORT_MISMATCH');
+    expect(await codeOf(read(await servingCoordinator('sponsor', (_view, study) => { study.metric_spec.threshold = 0.3; })))).toBe('FEDVAL_ERR_CLI_REPORT_MISMATCH');
+    expect(await codeOf(read(await servingCoordinator('sponsor', (view) => { view.result.signed_release.statement.signerName = 'Someone Else'; })))).toBe('FEDVAL_ERR_CLI_REPORT_SIGNATURE');
+    const unsigned = await servingCoordinator('sponsor', (view) => { delete view.result.signed_release; });
+    expect(await codeOf(fetchReleasedRound({ coordinator: unsigned, round, token: 't' }))).toBe('FEDVAL_ERR_CLI_REPORT_UNSIGNED');
+  });
+});
