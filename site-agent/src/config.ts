@@ -85,7 +85,7 @@ const configSchema = z.strictObject({
     .optional(),
   policy: z
     .strictObject({
-      allowed_tasks: z.array(z.enum(['binary', 'multiclass', 'regression'])).min(1).default(['binary', 'multiclass', 'regression']),
+      allowed_tasks: z.array(z.enum(['binary', 'multiclass', 'regression', 'survival'])).min(1).default(['binary', 'multiclass', 'regression', 'survival']),
       /** Contribution kinds this site sends. Default encrypted only; `plaintext` is an explicit opt-in (testing). */
       allowed_contributions: z.array(z.enum(['plaintext', 'bfv'])).min(1).default(['bfv']),
       /**

@@ -16,7 +16,12 @@ export {
   OTHER_LEVEL,
   MISSING_LEVEL,
 } from './metric-spec.ts';
-export type { MetricSpec, MetricSpecDraft, MetricSpecInput, MetricSpecView, GroupSpec, TaskType, FittedScoreGrid, ScoreGridMethod, ScoreGridInput } from './metric-spec.ts';
+export { DEFAULT_SURVIVAL_SPEC } from './metric-spec.ts';
+export { timeGridOf } from './time-grid.ts';
+export type { TimeGrid } from './time-grid.ts';
+export { survivalMetrics } from './survival-metrics.ts';
+export type { SurvivalMetricsBlock, SurvivalCalibrationGroup, NetBenefitPoint, SurvivalThresholdMetrics, SurvivalStatistics, SurvivalContext } from './survival-metrics.ts';
+export type { SurvivalSpec, MetricSpec, MetricSpecDraft, MetricSpecInput, MetricSpecView, GroupSpec, TaskType, FittedScoreGrid, ScoreGridMethod, ScoreGridInput } from './metric-spec.ts';
 export { groupLevelIndex, groupLevelNames } from './group-levels.ts';
 export type { GroupValue } from './group-levels.ts';
 export { EXCLUSION_REASONS } from './exclusion-reasons.ts';
@@ -30,7 +35,7 @@ export type { StatisticsLayout, StatisticsBlock, StatisticsSection, FieldSlice }
 export { REGRESSION_SUMS } from './section-fields.ts';
 export type { SectionFieldName } from './section-fields.ts';
 export { createAccumulator } from './accumulator.ts';
-export type { StatisticsAccumulator, ColumnarRows, BinaryRows, MulticlassRows, RegressionRows } from './accumulator.ts';
+export type { StatisticsAccumulator, ColumnarRows, BinaryRows, MulticlassRows, RegressionRows, SurvivalRows } from './accumulator.ts';
 export { addStatistics, addStatisticsInPlace } from './statistics-vector.ts';
 export { finalizeMetrics } from './finalize.ts';
 export { metricsReportSchema } from './metrics-report-schema.ts';
@@ -40,6 +45,8 @@ export type {
   BinaryMetricsReport,
   MulticlassMetricsReport,
   RegressionMetricsReport,
+  SurvivalMetricsReport,
+  TimeGridSummary,
   BinaryMetricsBlock,
   ThresholdMetrics,
   SuppressedBlock,

@@ -1,0 +1,173 @@
+// The survival task's edge cases (issue 15), its time grid, its spec fields and its sensitivity; values here are closed forms.
+import { describe, expect, it } from 'vitest';
+import { createAccumulator } from './accumulator.ts';
+import { finalizeMetrics } from './finalize.ts';
+import type { SurvivalMetricsReport } from './finalize.ts';
+import { metricSpecToInput, resolveMetricSpec, resolveMetricSpecInput } from './metric-spec.ts';
+import type { MetricSpec } from './metric-spec.ts';
+import { metricsReportSchema } from './metrics-report-schema.ts';
+import { createStatisticsLayout } from './statistics-layout.ts';
+import { timeGridOf } from './time-grid.ts';
+
+const SPEC: Partial<MetricSpec> = { task: 'survival', bins: 10, survival: { horizon: 10, maxTime: 20, timeBins: 10 } };
+
+function report(rows: [number | null, number | null, number | null][], spec: Partial<MetricSpec> = SPEC): SurvivalMetricsReport {
+  const layout = createStatisticsLayout(spec);
+  const accumulator = createAccumulator(layout);
+  for (const [time, event, risk] of rows) accumulator.addSurvival(time, event, risk);
+  const result = finalizeMetrics(layout, accumulator.vector());
+  expect(metricsReportSchema.parse(result)).toEqual(result);
+  return result as SurvivalMetricsReport;
+}
+
+describe('time grid', () => {
+  it('has the horizon as an exact right-closed edge and one overflow bin', () => {
+    const grid = timeGridOf({ horizon: 1826, maxTime: 3652, timeBins: 200 });
+    expect([grid.horizonBins, grid.afterBins, grid.bins]).toEqual([200, 200, 401]);
+    expect(grid.bin(0)).toBe(0);
+    expect(grid.bin(1826)).toBe(199);
+    expect(grid.bin(1826.000001)).toBe(200);
+    expect(grid.bin(3652)).toBe(399);
+    expect(grid.bin(3652.5)).toBe(400);
+    expect(grid.upperEdge(199)).toBe(1826);
+    expect(grid.upperEdge(400)).toBe(Infinity);
+  });
+
+  it('keeps the horizon an edge for a width that does not divide it exactly in floating point', () => {
+    const grid = timeGridOf({ horizon: 0.3, maxTime: 0.3, timeBins: 3 });
+    expect(grid.bin(0.3)).toBe(2);
+    expect(grid.bin(0.30000000000000004)).toBe(3);
+    expect(grid.bins).toBe(4);
+  });
+});
+
+describe('survival metric spec', () => {
+  it('fills the defaults: 100 score bins, 200 time bins to the horizon, max time twice the horizon', () => {
+    const spec = resolveMetricSpec({ task: 'survival', survival: { horizon: 1826 } });
+    expect(spec.bins).toBe(100);
+    expect(spec.survival).toEqual({ horizon: 1826, maxTime: 3652, timeBins: 200 });
+    expect(resolveMetricSpecInput(metricSpecToInput(spec))).toEqual(spec);
+    expect(resolveMetricSpecInput({ task: 'survival', survival: { horizon: 5, max_time: 7, time_bins: 50 } }).survival).toEqual({ horizon: 5, maxTime: 7, timeBins: 50 });
+  });
+
+  it('refuses a survival task without a horizon, a horizon elsewhere, and bad grids, listing each problem', () => {
+    const problems = (input: unknown): string => {
+      try {
+        resolveMetricSpec(input);
+      } catch (error) {
+        expect((error as { code: string }).code).toBe('FEDVAL_ERR_METRICS_INVALID_SPEC');
+        return (error as Error).message;
+      }
+      throw new Error('accepted');
+    };
+    expect(problems({ task: 'survival' })).toContain('survival');
+    expect(problems({ task: 'binary', survival: { horizon: 5 } })).toContain('applies only to a survival task');
+    expect(problems({ task: 'survival', survival: { horizon: -1 } })).toContain('horizon');
+    expect(problems({ task: 'survival', survival: { horizon: 10, maxTime: 5 } })).toContain('max time must be at least the horizon');
+    expect(problems({ task: 'survival', survival: { horizon: 1, maxTime: 1000, timeBins: 100 } })).toContain('more than 10000 bins');
+  });
+});
+
+describe('survival statistics', () => {
+  it('moves one counter by one per patient (sensitivity 1), and sums as a binary task (L1 2·S)', () => {
+    const layout = createStatisticsLayout(SPEC);
+    const counts = layout.blocks.find((b) => b.name === 'overall.counts')!;
+    expect([counts.perPatientMaxAbs, counts.perPatientL1, counts.perPatientL2Squared]).toEqual([1, 1, 1]);
+    const accumulator = createAccumulator(layout);
+    accumulator.addSurvival(3.5, 1, 0.42);
+    const vector = accumulator.vector();
+    const touched = Array.from(vector.subarray(counts.offset, counts.offset + counts.length)).filter((v) => v !== 0);
+    expect(touched).toEqual([1]);
+  });
+
+  it('counts negative, non-finite and missing times, and events other than 0/1, as exclusions with reasons', () => {
+    const r = report([
+      [-1, 1, 0.5],
+      [Number.POSITIVE_INFINITY, 0, 0.5],
+      [null, 1, 0.5],
+      [Number.NaN, 1, 0.5],
+      [5, null, 0.5],
+      [5, 2, 0.5],
+      [5, 1, null],
+      [5, 1, 1.5],
+      [5, 1, 0.9],
+      [15, 0, 0.1],
+    ]);
+    expect(r.n).toBe(2);
+    expect(r.excluded).toEqual({ missing_label: 2, invalid_label: 4, missing_score: 1, invalid_score: 1, missing_features: 0, outside_cohort: 0 });
+  });
+
+  it('columnar rows count exactly as row by row', () => {
+    const layout = createStatisticsLayout(SPEC);
+    const rows: [number, number, number][] = [[-1, 1, 0.5], [Number.NaN, 1, 0.5], [5, -1, 0.5], [5, 3, 0.5], [5, 1, Number.NaN], [2, 1, 0.7], [12, 0, 0.2], [10, 1, 0.9], [4, 0, 0.3]];
+    const byRow = createAccumulator(layout);
+    for (const [t, e, s] of rows) byRow.addSurvival(Number.isNaN(t) ? null : t, e === -1 ? null : e, Number.isNaN(s) ? null : s);
+    const byColumn = createAccumulator(layout);
+    byColumn.addSurvivalRows({ count: rows.length, times: Float64Array.from(rows, (r) => r[0]), labels: Int8Array.from(rows, (r) => r[1]), scores: Float64Array.from(rows, (r) => r[2]), levels: [] });
+    expect(Array.from(byColumn.vector())).toEqual(Array.from(byRow.vector()));
+  });
+
+  it('with no event before the horizon: no td-AUC or Uno C, observed risk 0, Brier from the controls alone', () => {
+    const r = report([
+      [4, 0, 0.2],
+      [12, 1, 0.8],
+      [15, 0, 0.4],
+      [18, 1, 0.6],
+    ]);
+    expect(r.events_by_horizon).toBe(0);
+    expect(r.td_auc).toBeNull();
+    expect(r.c_index_uno).toBeNull();
+    expect(r.observed_risk_at_horizon).toBe(0);
+    // G(h) = 1 − 1/4 (one censored of four at risk); controls 0.8, 0.4, 0.6: (0.64 + 0.16 + 0.36)/0.75/4.
+    expect(r.brier_at_horizon).toBeCloseTo((0.64 + 0.16 + 0.36) / 0.75 / 4, 6);
+    // Pairs: event at 12 (0.8) vs 15 (0.4) and 18 (0.6): concordant; event at 18 vs nobody later. C = 1.
+    expect(r.c_index).toBe(1);
+  });
+
+  it('with everyone censored: no C index, no AUC, observed risk 0, and nothing is NaN', () => {
+    const r = report([
+      [3, 0, 0.2],
+      [12, 0, 0.8],
+      [15, 0, 0.4],
+    ]);
+    expect([r.events, r.c_index, r.c_index_uno, r.td_auc, r.observed_risk_at_horizon]).toEqual([0, null, null, null, 0]);
+    expect(JSON.stringify(r)).not.toContain('NaN');
+  });
+
+  it('refuses a horizon beyond the last follow-up with a clear coded error', () => {
+    const layout = createStatisticsLayout(SPEC);
+    const accumulator = createAccumulator(layout);
+    accumulator.addSurvival(3, 1, 0.5);
+    accumulator.addSurvival(7, 0, 0.5);
+    accumulator.addSurvival(10, 0, 0.5);
+    expect(() => finalizeMetrics(layout, accumulator.vector())).toThrow(expect.objectContaining({ code: 'FEDVAL_ERR_METRICS_HORIZON_BEYOND_FOLLOW_UP' }));
+  });
+
+  it('ties in time and in risk: tied event times are not comparable, tied risks count one half', () => {
+    // Events at 2 (risk 0.55) and 2 (0.35) are tied times; each is compared with the censored 2 (0.55) and with 6 (0.35).
+    const r = report([
+      [2, 1, 0.55],
+      [2, 1, 0.35],
+      [2, 0, 0.55],
+      [6, 0, 0.35],
+      [14, 0, 0.15],
+    ]);
+    // Pairs (event, comparator): (0.55; 0.55 tie ½), (0.55; 0.35 ✓), (0.55; 0.15 ✓), (0.35; 0.55 ✗), (0.35; 0.35 ½), (0.35; 0.15 ✓).
+    expect(r.c_index).toBeCloseTo(4 / 6, 12);
+  });
+
+  it('suppresses small subgroup levels and reports fairness gaps from the IPCW rates at the threshold', () => {
+    const spec: Partial<MetricSpec> = { ...SPEC, minCellSize: 2, groups: [{ column: 'site', levels: ['x', 'y'] }] };
+    const layout = createStatisticsLayout(spec);
+    const accumulator = createAccumulator(layout);
+    const rows: [number, number, number, string][] = [[1, 1, 0.9, 'x'], [2, 1, 0.7, 'x'], [12, 0, 0.2, 'x'], [15, 0, 0.6, 'x'], [3, 1, 0.8, 'y'], [4, 1, 0.3, 'y'], [13, 0, 0.1, 'y'], [16, 0, 0.4, 'y'], [17, 0, 0.3, 'y']];
+    for (const [t, e, s, g] of rows) accumulator.addSurvival(t, e, s, [g]);
+    const r = finalizeMetrics(layout, accumulator.vector()) as SurvivalMetricsReport;
+    const x = r.by_group['site']!['x']!;
+    expect(x.suppressed).toBe(false);
+    if (!x.suppressed) expect(x.at_threshold.sensitivity).toBe(1);
+    expect(r.by_group['site']!['(missing)']).toEqual({ suppressed: true });
+    expect(r.fairness['site']!.levels_covered).toEqual(['x', 'y']);
+    expect(r.fairness['site']!.equal_opportunity_difference).toBeCloseTo(0.5, 12);
+  });
+});
