@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // main.ts — `fedval`: the sponsor's and privacy officer's command line.
 import { Option } from '@fedval/command-line';
-import { formatMetricsTable } from '@fedval/metrics';
+import { formatMetricsTable, outcomeColumnsFromOptions } from '@fedval/metrics';
 import type { EvaluationCommandOptions, MetricsReport } from '@fedval/metrics';
 import { collect, createProgram, packageVersion, decimal, metricSpecOrUsageError, runProgram, withEvaluationOptions } from '@fedval/command-line';
 import { formatAuditEntry } from '@fedval/trust';
@@ -57,7 +57,7 @@ withPrivacyOptions(
     let lastLine = '';
     const result = await runSimulation({
       sites,
-      label: { column: options.label, positive: options.positive, negative: options.negative },
+      label: outcomeColumnsFromOptions(options),
       scorer: options.model ? { kind: 'model', dir: options.model } : { kind: 'score_column', column: options.score! },
       groups: options.group,
       metricSpec,

@@ -67,5 +67,5 @@ export { chiSquareCdf, chiSquareSurvival } from './special-functions.ts';
 export { formatMetricsTable } from './format-table.ts';
 export { MetricsError, METRICS_ERROR_MESSAGES } from './errors.ts';
 export type { MetricsErrorCode } from './errors.ts';
-export { EVALUATION_OPTIONS, metricSpecFromOptions, parseDecimal } from './command-line.ts';
-export type { EvaluationCommandOptions, EvaluationOptionDeclaration } from './command-line.ts';
+export { EVALUATION_OPTIONS, metricSpecFromOptions, outcomeColumnsFromOptions, parseDecimal } from './command-line.ts';
+export type { EvaluationCommandOptions, EvaluationOptionDeclaration, OutcomeColumns } from './command-line.ts';

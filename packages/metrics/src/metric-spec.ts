@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { MetricsError } from './errors.ts';
 import { gridIndex } from './score-grid.ts';
 import { sectionFields } from './section-fields.ts';
+import { defaultAfterBins, timeGridOf } from './time-grid.ts';
 
 export type TaskType = 'binary' | 'multiclass' | 'regression' | 'survival';
 export const TASK_TYPES: readonly TaskType[] = Object.freeze(['binary', 'multiclass', 'regression', 'survival']);
@@ -19,6 +20,8 @@ export interface SurvivalSpec {
   maxTime: number;
   /** Equal-width time bins on [0, horizon]. Default 200. */
   timeBins: number;
+  /** Equal-width time bins on (horizon, maxTime]. Default ⌈timeBins · (maxTime − horizon) / horizon / 4⌉ (a quarter of the density). */
+  afterBins: number;
 }
 
 /**
@@ -182,26 +185,30 @@ const decisionThresholds = z
   .array(finite('a number with 0 < t < 1').gt(0, must('a number with 0 < t < 1')).lt(1, must('a number with 0 < t < 1')), must(thresholdsText))
   .max(L.maxDecisionThresholds, must(thresholdsText))
   .optional();
-const survivalText = 'an object { horizon, max_time?, time_bins? } for a survival task';
+const survivalText = 'an object { horizon, max_time?, time_bins?, after_bins? } for a survival task';
 const positiveFinite = (what: string) => finite(what).gt(0, must(what));
 const timeBinsText = `an integer from 1 to ${L.maxTimeBins}`;
 const timeBins = z.int(must(timeBinsText)).min(1, must(timeBinsText)).max(L.maxTimeBins, must(timeBinsText)).optional();
+const afterBinsText = `an integer from 0 to ${L.maxTimeBins}`;
+const afterBins = z.int(must(afterBinsText)).min(0, must(afterBinsText)).max(L.maxTimeBins, must(afterBinsText)).optional();
 /** The time grid must stay within maxTimeBins bins, the overflow bin included. */
-const survivalRule = (s: { horizon: number; maxTime?: number | undefined; timeBins?: number | undefined }, ctx: z.RefinementCtx): void => {
+const survivalRule = (s: { horizon: number; maxTime?: number | undefined; timeBins?: number | undefined; afterBins?: number | undefined }, ctx: z.RefinementCtx): void => {
   const maxTime = s.maxTime ?? DEFAULT_SURVIVAL_SPEC.maxTimeFactor * s.horizon;
   const bins = s.timeBins ?? DEFAULT_SURVIVAL_SPEC.timeBins;
   if (maxTime < s.horizon) ctx.addIssue({ code: 'custom', path: [], message: 'max time must be at least the horizon' });
-  else if (bins + Math.ceil(((maxTime - s.horizon) * bins) / s.horizon - 1e-9) + 1 > L.maxTimeBins) {
+  else if (s.afterBins !== undefined && (maxTime > s.horizon) !== (s.afterBins > 0)) {
+    ctx.addIssue({ code: 'custom', path: [], message: 'after bins must be 0 exactly when max time equals the horizon' });
+  } else if (timeGridOf({ horizon: s.horizon, maxTime, timeBins: bins, afterBins: s.afterBins }).bins > L.maxTimeBins) {
     ctx.addIssue({ code: 'custom', path: [], message: `the time grid would have more than ${L.maxTimeBins} bins (time bins × max time / horizon)` });
   }
 };
 const survivalWire = z
-  .strictObject({ horizon: positiveFinite('a finite number > 0'), maxTime: positiveFinite('a finite number > 0').optional(), timeBins }, must(survivalText))
+  .strictObject({ horizon: positiveFinite('a finite number > 0'), maxTime: positiveFinite('a finite number > 0').optional(), timeBins, afterBins }, must(survivalText))
   .superRefine(survivalRule)
   .optional();
 const survivalInput = z
-  .strictObject({ horizon: positiveFinite('a finite number > 0'), max_time: positiveFinite('a finite number > 0').optional(), time_bins: timeBins }, must(survivalText))
-  .superRefine((s, ctx) => survivalRule({ horizon: s.horizon, maxTime: s.max_time, timeBins: s.time_bins }, ctx))
+  .strictObject({ horizon: positiveFinite('a finite number > 0'), max_time: positiveFinite('a finite number > 0').optional(), time_bins: timeBins, after_bins: afterBins }, must(survivalText))
+  .superRefine((s, ctx) => survivalRule({ horizon: s.horizon, maxTime: s.max_time, timeBins: s.time_bins, afterBins: s.after_bins }, ctx))
   .optional();
 const rangeText = '[low, high] with finite low < high for a regression task';
 const regressionRange = z
@@ -221,7 +228,7 @@ export type MetricSpecDraft = {
   decisionThresholds?: number[] | undefined;
   classes?: string[] | undefined;
   regressionRange?: [number, number] | undefined;
-  survival?: { horizon: number; maxTime?: number | undefined; timeBins?: number | undefined } | undefined;
+  survival?: { horizon: number; maxTime?: number | undefined; timeBins?: number | undefined; afterBins?: number | undefined } | undefined;
 };
 
 /** How a sender spells the fields whose spelling differs between the wire (camelCase) and REST/YAML (snake_case). */
@@ -355,7 +362,9 @@ function resolveDraft(draft: MetricSpecDraft): Readonly<MetricSpec> {
   if (task === 'regression' && draft.regressionRange) spec.regressionRange = Object.freeze([draft.regressionRange[0], draft.regressionRange[1]]) as [number, number];
   if (task === 'survival' && draft.survival) {
     const { horizon } = draft.survival;
-    spec.survival = Object.freeze({ horizon, maxTime: draft.survival.maxTime ?? DEFAULT_SURVIVAL_SPEC.maxTimeFactor * horizon, timeBins: draft.survival.timeBins ?? DEFAULT_SURVIVAL_SPEC.timeBins });
+    const maxTime = draft.survival.maxTime ?? DEFAULT_SURVIVAL_SPEC.maxTimeFactor * horizon;
+    const timeBins = draft.survival.timeBins ?? DEFAULT_SURVIVAL_SPEC.timeBins;
+    spec.survival = Object.freeze({ horizon, maxTime, timeBins, afterBins: draft.survival.afterBins ?? defaultAfterBins(horizon, maxTime, timeBins) });
   }
   return Object.freeze(spec);
 }
@@ -428,7 +437,7 @@ function inputToDraft(input: z.output<typeof metricSpecInputShape>): MetricSpecD
     minCellSize: min_cell_size,
     decisionThresholds: decision_thresholds,
     regressionRange: regression_range,
-    survival: survival === undefined ? undefined : { horizon: survival.horizon, maxTime: survival.max_time, timeBins: survival.time_bins },
+    survival: survival === undefined ? undefined : { horizon: survival.horizon, maxTime: survival.max_time, timeBins: survival.time_bins, afterBins: survival.after_bins },
   };
 }
 
@@ -452,7 +461,7 @@ export const metricSpecViewSchema = z.strictObject({
   decision_thresholds: decisionThresholds.unwrap(),
   classes: commonFields.classes,
   regression_range: regressionRange,
-  survival: z.strictObject({ horizon: positiveFinite('a finite number > 0'), max_time: positiveFinite('a finite number > 0'), time_bins: timeBins.unwrap() }).optional(),
+  survival: z.strictObject({ horizon: positiveFinite('a finite number > 0'), max_time: positiveFinite('a finite number > 0'), time_bins: timeBins.unwrap(), after_bins: afterBins.unwrap() }).optional(),
 });
 export type MetricSpecView = z.output<typeof metricSpecViewSchema>;
 
@@ -469,7 +478,7 @@ export function metricSpecToInput(spec: Readonly<MetricSpec>): MetricSpecView {
     decision_thresholds: [...spec.decisionThresholds],
     ...(spec.classes ? { classes: [...spec.classes] } : {}),
     ...(spec.regressionRange ? { regression_range: [spec.regressionRange[0], spec.regressionRange[1]] as [number, number] } : {}),
-    ...(spec.survival ? { survival: { horizon: spec.survival.horizon, max_time: spec.survival.maxTime, time_bins: spec.survival.timeBins } } : {}),
+    ...(spec.survival ? { survival: { horizon: spec.survival.horizon, max_time: spec.survival.maxTime, time_bins: spec.survival.timeBins, after_bins: spec.survival.afterBins } } : {}),
   };
 }
 

@@ -62,7 +62,7 @@ const BAR = { c_index: 2e-3, c_index_uno: 5e-3, td_auc: 3e-3, brier_at_horizon: 
 
 describe.each(['gbsg', 'pbc'] as const)('%s over three sites against R (default grid)', (name) => {
   const reference = references[name];
-  const { report, pooled, single } = federated(`survival_${name}.csv`, { task: 'survival', survival: { horizon: reference.horizon } });
+  const { report, pooled, single } = federated(`survival_${name}.csv`, { task: 'survival', survival: { horizon: reference.horizon, maxTime: 2 * reference.horizon, timeBins: 200, afterBins: 50 } });
 
   it('sums three sites to exactly the statistics of one site holding everyone', () => {
     expect(Array.from(pooled)).toEqual(Array.from(single));
@@ -108,7 +108,7 @@ describe('tied times and tied risks: on a grid that separates every distinct val
   const { report } = federated('survival_ties.csv', {
     task: 'survival',
     bins: 10,
-    survival: { horizon: 36, maxTime: 60, timeBins: 36 },
+    survival: { horizon: 36, maxTime: 60, timeBins: 36, afterBins: 24 },
     decisionThresholds: [0.1, 0.2, 0.3, 0.4, 0.5],
   });
   const exact = 1e-9;

@@ -9,7 +9,7 @@ import { metricsReportSchema } from './metrics-report-schema.ts';
 import { createStatisticsLayout } from './statistics-layout.ts';
 import { timeGridOf } from './time-grid.ts';
 
-const SPEC: Partial<MetricSpec> = { task: 'survival', bins: 10, survival: { horizon: 10, maxTime: 20, timeBins: 10 } };
+const SPEC: Partial<MetricSpec> = { task: 'survival', bins: 10, survival: { horizon: 10, maxTime: 20, timeBins: 10, afterBins: 10 } };
 
 function report(rows: [number | null, number | null, number | null][], spec: Partial<MetricSpec> = SPEC): SurvivalMetricsReport {
   const layout = createStatisticsLayout(spec);
@@ -23,14 +23,16 @@ function report(rows: [number | null, number | null, number | null][], spec: Par
 describe('time grid', () => {
   it('has the horizon as an exact right-closed edge and one overflow bin', () => {
     const grid = timeGridOf({ horizon: 1826, maxTime: 3652, timeBins: 200 });
-    expect([grid.horizonBins, grid.afterBins, grid.bins]).toEqual([200, 200, 401]);
+    // Default after the horizon: a quarter of the density, ⌈200 · 1826 / 1826 / 4⌉ = 50 bins.
+    expect([grid.horizonBins, grid.afterBins, grid.bins]).toEqual([200, 50, 251]);
     expect(grid.bin(0)).toBe(0);
     expect(grid.bin(1826)).toBe(199);
     expect(grid.bin(1826.000001)).toBe(200);
-    expect(grid.bin(3652)).toBe(399);
-    expect(grid.bin(3652.5)).toBe(400);
+    expect(grid.bin(3652)).toBe(249);
+    expect(grid.bin(3652.5)).toBe(250);
     expect(grid.upperEdge(199)).toBe(1826);
-    expect(grid.upperEdge(400)).toBe(Infinity);
+    expect(grid.upperEdge(249)).toBe(3652);
+    expect(grid.upperEdge(250)).toBe(Infinity);
   });
 
   it('keeps the horizon an edge for a width that does not divide it exactly in floating point', () => {
@@ -45,9 +47,9 @@ describe('survival metric spec', () => {
   it('fills the defaults: 100 score bins, 200 time bins to the horizon, max time twice the horizon', () => {
     const spec = resolveMetricSpec({ task: 'survival', survival: { horizon: 1826 } });
     expect(spec.bins).toBe(100);
-    expect(spec.survival).toEqual({ horizon: 1826, maxTime: 3652, timeBins: 200 });
+    expect(spec.survival).toEqual({ horizon: 1826, maxTime: 3652, timeBins: 200, afterBins: 50 });
     expect(resolveMetricSpecInput(metricSpecToInput(spec))).toEqual(spec);
-    expect(resolveMetricSpecInput({ task: 'survival', survival: { horizon: 5, max_time: 7, time_bins: 50 } }).survival).toEqual({ horizon: 5, maxTime: 7, timeBins: 50 });
+    expect(resolveMetricSpecInput({ task: 'survival', survival: { horizon: 5, max_time: 7, time_bins: 50, after_bins: 3 } }).survival).toEqual({ horizon: 5, maxTime: 7, timeBins: 50, afterBins: 3 });
   });
 
   it('refuses a survival task without a horizon, a horizon elsewhere, and bad grids, listing each problem', () => {
@@ -65,6 +67,7 @@ describe('survival metric spec', () => {
     expect(problems({ task: 'survival', survival: { horizon: -1 } })).toContain('horizon');
     expect(problems({ task: 'survival', survival: { horizon: 10, maxTime: 5 } })).toContain('max time must be at least the horizon');
     expect(problems({ task: 'survival', survival: { horizon: 1, maxTime: 1000, timeBins: 100 } })).toContain('more than 10000 bins');
+    expect(problems({ task: 'survival', survival: { horizon: 1, maxTime: 2, afterBins: 0 } })).toContain('after bins must be 0 exactly when max time equals the horizon');
   });
 });
 
