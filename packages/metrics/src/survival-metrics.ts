@@ -1,5 +1,6 @@
 // survival-metrics.ts — time-to-event metrics at a horizon from counts per (time bin × score bin × status) and fixed-point sums.
 import type { Interval } from './binary-metrics.ts';
+import { nonNegativeCount } from './noisy-counts.ts';
 import type { ScoreGrid } from './score-grid.ts';
 import type { TimeGrid } from './time-grid.ts';
 
@@ -54,7 +55,11 @@ export interface SurvivalMetricsBlock {
 
 /** The statistics of one population, in value units (sums already divided by the fixed-point scale). */
 export interface SurvivalStatistics {
-  /** Index ((k·J) + j)·2 + e: time bin k, score bin j, e = 1 event, 0 censored. May be noisy: clamped at 0. */
+  /**
+   * Index ((k·J) + j)·2 + e: time bin k, score bin j, e = 1 event, 0 censored. May carry DP noise: cells are used as they
+   * are (clamping each cell at 0 would add the noise's positive part tens of thousands of times); only derived
+   * quantities are clamped into their ranges.
+   */
   counts: ArrayLike<number>;
   /** Per time bin k < horizonBins: Σ (1 − s)² over events in bin k. */
   brierCaseSums: ArrayLike<number>;
@@ -84,7 +89,7 @@ function kaplanMeierAt(events: Float64Array, atRisk: Float64Array, lastBin: numb
   for (let k = 0; k <= lastBin; k += 1) {
     const n = atRisk[k] as number;
     const d = Math.min(events[k] as number, n);
-    if (n <= 0 || d <= 0) continue;
+    if (!(n > 0) || !(d > 0)) continue;
     survival *= 1 - d / n;
     greenwood += n > d ? d / (n * (n - d)) : Infinity;
   }
@@ -98,7 +103,6 @@ function riskInterval(survival: number, greenwood: number): Interval | null {
   return [1 - Math.min(1, survival * Math.exp(spread)), 1 - survival * Math.exp(-spread)];
 }
 
-const ratio = (a: number, b: number): number | null => (b > 0 ? a / b : null);
 
 /**
  * Every survival metric of one population. Definitions (the README gives the exact vs approximated list):
@@ -120,7 +124,7 @@ export function survivalMetrics(stats: SurvivalStatistics, context: SurvivalCont
   const T = context.time.bins;
   const Kh = context.time.horizonBins;
   const J = context.score.bins;
-  const cell = (k: number, j: number, e: number): number => Math.max(0, stats.counts[(k * J + j) * 2 + e] as number);
+  const cell = (k: number, j: number, e: number): number => stats.counts[(k * J + j) * 2 + e] as number;
   const events = new Float64Array(T);
   const censored = new Float64Array(T);
   for (let k = 0; k < T; k += 1) {
@@ -131,8 +135,8 @@ export function survivalMetrics(stats: SurvivalStatistics, context: SurvivalCont
   }
   const atRisk = new Float64Array(T + 1);
   for (let k = T - 1; k >= 0; k -= 1) atRisk[k] = (atRisk[k + 1] as number) + (events[k] as number) + (censored[k] as number);
-  const n = atRisk[0] as number;
-  const totalEvents = events.reduce((a, b) => a + b, 0);
+  const n = Math.max(0, atRisk[0] as number);
+  const totalEvents = Math.max(0, events.reduce((a, b) => a + b, 0));
   let eventsByHorizon = 0;
   let censoredBeforeHorizon = 0;
   for (let k = 0; k < Kh; k += 1) {
@@ -145,7 +149,7 @@ export function survivalMetrics(stats: SurvivalStatistics, context: SurvivalCont
   for (let k = 0; k < T; k += 1) {
     // Events of a time happen before its censorings: they are not at risk of being censored then (prodlim's reverse KM, as riskRegression).
     const risk = (atRisk[k] as number) - (events[k] as number);
-    gBefore[k + 1] = (gBefore[k] as number) * (risk > 0 ? Math.max(0, 1 - (censored[k] as number) / risk) : 1);
+    gBefore[k + 1] = (gBefore[k] as number) * (risk > 0 ? Math.min(1, Math.max(0, 1 - (censored[k] as number) / risk)) : 1);
   }
   const gHorizon = gBefore[Kh] as number;
   const km = kaplanMeierAt(events, atRisk, Kh - 1);
@@ -160,13 +164,13 @@ export function survivalMetrics(stats: SurvivalStatistics, context: SurvivalCont
   let brierSum = 0;
   for (let k = 0; k < Kh; k += 1) if ((gBefore[k] as number) > 0) brierSum += Math.max(0, stats.brierCaseSums[k] as number) / (gBefore[k] as number);
   if (gHorizon > 0) brierSum += Math.max(0, stats.brierControlSum) / gHorizon;
-  const brier = n > 0 && gHorizon > 0 ? Math.min(1, brierSum / n) : null;
+  const brier = n > 0 && gHorizon > 0 ? Math.min(1, Math.max(0, brierSum / n)) : null;
 
   return {
-    n,
-    events: totalEvents,
-    events_by_horizon: eventsByHorizon,
-    censored_before_horizon: censoredBeforeHorizon,
+    n: nonNegativeCount(n),
+    events: nonNegativeCount(totalEvents),
+    events_by_horizon: nonNegativeCount(eventsByHorizon),
+    censored_before_horizon: nonNegativeCount(censoredBeforeHorizon),
     c_index: harrell.c,
     c_index_ci95: harrell.c === null || harrell.variance === null ? null : [Math.max(0, harrell.c - Z95 * Math.sqrt(harrell.variance)), Math.min(1, harrell.c + Z95 * Math.sqrt(harrell.variance))],
     c_index_uno: harrell.uno,
@@ -228,8 +232,10 @@ function concordance(cell: Cell, context: SurvivalContext, gBefore: Float64Array
     }
     for (let j = 0; j < J; j += 1) later[j] = (comparators[j] as number) + cell(k, j, 1);
   }
-  if (!(comparable > 0)) return { c: null, variance: null, uno: unoDenominator > 0 ? unoNumerator / unoDenominator : null };
-  const c = (concordant + tied / 2) / comparable;
+  const unit = (x: number): number => Math.min(1, Math.max(0, x));
+  const uno = unoDenominator > 0 ? unit(unoNumerator / unoDenominator) : null;
+  if (!(comparable > 0)) return { c: null, variance: null, uno };
+  const c = unit((concordant + tied / 2) / comparable);
   // Influence of each patient: the pairs it is in as the event (eventU, eventD) plus those it is in as the comparator.
   const earlier = new Float64Array(J);
   const withBin = new Float64Array(J);
@@ -251,8 +257,9 @@ function concordance(cell: Cell, context: SurvivalContext, gBefore: Float64Array
     // Pairs in which a patient of score bin j is the comparator: events with a higher score count 1, the same bin ½.
     const asComparator = (histogram: Float64Array, j: number): [number, number] => [(aboveOf(histogram)[j] as number) + (histogram[j] as number) / 2, totalOf(histogram)];
     for (let j = 0; j < J; j += 1) {
-      const d = cell(k, j, 1);
-      const q = cell(k, j, 0);
+      // Patients of a noisy cell: at least 0 (the variance is a sum of squares over patients).
+      const d = Math.max(0, cell(k, j, 1));
+      const q = Math.max(0, cell(k, j, 0));
       if (d > 0) {
         const [u, dd] = asComparator(earlier, j);
         const influence = ((eventU[k * J + j] as number) + u - c * ((eventD[k * J + j] as number) + dd)) / comparable;
@@ -267,7 +274,7 @@ function concordance(cell: Cell, context: SurvivalContext, gBefore: Float64Array
     earlier.set(withBin);
     cache.clear();
   }
-  return { c, variance, uno: unoDenominator > 0 ? unoNumerator / unoDenominator : null };
+  return { c, variance, uno };
 }
 
 interface AucParts {
@@ -299,7 +306,7 @@ function timeDependentAuc(cell: Cell, context: SurvivalContext, gBefore: Float64
     caseTotal += cases[j] as number;
     below += controls[j] as number;
   }
-  return { auc: caseTotal > 0 && below > 0 ? numerator / (caseTotal * below) : null, controls, cases };
+  return { auc: caseTotal > 0 && below > 0 ? Math.min(1, Math.max(0, numerator / (caseTotal * below))) : null, controls, cases };
 }
 
 /** KM risk by the horizon among the patients of score bins [from, to). */
@@ -327,11 +334,11 @@ function calibrationTable(cell: Cell, context: SurvivalContext, scoreSums: Array
     const from = starts[g] as number;
     const to = starts[g + 1] as number;
     const km = groupKaplanMeier(cell, context, from, to);
-    const n = km.n;
+    const n = Math.max(0, km.n);
     groups.push({
       lower: context.score.edge(from),
       upper: context.score.edge(to),
-      n,
+      n: nonNegativeCount(n),
       mean_predicted_risk: n > 0 ? Math.min(1, Math.max(0, (scoreSums[g] as number) / n)) : null,
       observed_risk: n > 0 ? 1 - km.survival : null,
       observed_risk_ci95: n > 0 ? riskInterval(km.survival, km.greenwood) : null,
@@ -345,7 +352,7 @@ function netBenefit(cell: Cell, context: SurvivalContext, threshold: number, n: 
   if (k === null || !(n > 0) || threshold >= 1) return null;
   const km = groupKaplanMeier(cell, context, k, context.score.bins);
   if (!(km.n > 0)) return 0;
-  const share = km.n / n;
+  const share = Math.min(1, km.n / n);
   return share * (1 - km.survival - (km.survival * threshold) / (1 - threshold));
 }
 
@@ -365,11 +372,12 @@ function thresholdMetrics(cell: Cell, context: SurvivalContext, _gBefore: Float6
     if (j >= k) casesAbove += auc.cases[j] as number;
     else controlsBelow += auc.controls[j] as number;
   }
-  const sensitivity = ratio(casesAbove, casesAll);
-  const specificity = ratio(controlsBelow, controlsAll);
+  const proportion = (a: number, b: number): number | null => (b > 0 ? Math.min(1, Math.max(0, a / b)) : null);
+  const sensitivity = proportion(casesAbove, casesAll);
+  const specificity = proportion(controlsBelow, controlsAll);
   return {
     threshold,
-    selection_rate: ratio(selected, n),
+    selection_rate: proportion(selected, n),
     sensitivity,
     specificity,
     balanced_accuracy: sensitivity === null || specificity === null ? null : (sensitivity + specificity) / 2,

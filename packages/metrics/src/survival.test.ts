@@ -159,6 +159,28 @@ describe('survival statistics', () => {
     expect(r.c_index).toBeCloseTo(4 / 6, 12);
   });
 
+  it('finalizes a noisy vector without NaN, every proportion in [0, 1], and without the bias of clamping each cell', () => {
+    const layout = createStatisticsLayout({ task: 'survival', survival: { horizon: 10, maxTime: 20, timeBins: 20, afterBins: 5 } });
+    const accumulator = createAccumulator(layout);
+    for (let i = 0; i < 400; i += 1) accumulator.addSurvival((i * 7.3) % 20, i % 3 === 0 ? 0 : 1, ((i * 37) % 100) / 100);
+    const vector = accumulator.vector();
+    const counts = layout.blocks.find((b) => b.name === 'overall.counts')!;
+    let state = 11;
+    for (let i = counts.offset; i < counts.offset + counts.length; i += 1) {
+      state = (state * 1103515245 + 12345) % 2 ** 31;
+      vector[i] = (vector[i] as number) + ((state % 7) - 3); // integer noise in [-3, 3], mean 0
+    }
+    const r = finalizeMetrics(layout, vector, { noise: { blockVariances: { 'overall.counts': 4 } } }) as SurvivalMetricsReport;
+    expect(JSON.stringify(r)).not.toContain('NaN');
+    for (const value of [r.c_index, r.c_index_uno, r.td_auc, r.brier_at_horizon, r.observed_risk_at_horizon]) {
+      expect(value).not.toBeNull();
+      expect(value as number).toBeGreaterThanOrEqual(0);
+      expect(value as number).toBeLessThanOrEqual(1);
+    }
+    // 5 000 cells of mean-zero noise: n stays near 400 (clamping each cell at 0 would add about 1.7 per cell, ~8 600).
+    expect(Math.abs(r.n - 400)).toBeLessThan(400);
+  });
+
   it('suppresses small subgroup levels and reports fairness gaps from the IPCW rates at the threshold', () => {
     const spec: Partial<MetricSpec> = { ...SPEC, minCellSize: 2, groups: [{ column: 'site', levels: ['x', 'y'] }] };
     const layout = createStatisticsLayout(spec);
