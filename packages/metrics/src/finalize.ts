@@ -265,7 +265,8 @@ class ReportBuilder {
   survivalReport(): SurvivalMetricsReport {
     const [overall, levels] = this.#split();
     const block = this.#survivalBlock(overall);
-    if (block.n > 0 && block.n - block.events_by_horizon - block.censored_before_horizon <= 0) {
+    // Only an exact vector can tell: under DP the counts beyond the horizon are noisy, and the metrics stay defined (clamped).
+    if (!this.#noisy && block.n > 0 && block.n - block.events_by_horizon - block.censored_before_horizon <= 0) {
       throw new MetricsError('FEDVAL_ERR_METRICS_HORIZON_BEYOND_FOLLOW_UP', `horizon ${this.#layout.spec.survival?.horizon}: every one of the ${block.n} patients had the event or was censored by then`);
     }
     const byGroup: SurvivalMetricsReport['by_group'] = {};
@@ -320,6 +321,7 @@ class ReportBuilder {
         calibrationScoreSums: sums.slice(time.horizonBins + 1),
       },
       { time, score, calibrationStarts: reliabilityBinStarts(score, spec.calibrationBins), threshold: spec.threshold, decisionThresholds: spec.decisionThresholds },
+      this.#blockVariance(section, 'counts'),
     );
     return { ...block, excluded: this.#exclusions(section) };
   }

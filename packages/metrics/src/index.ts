@@ -19,14 +19,14 @@ export {
 export { DEFAULT_SURVIVAL_SPEC } from './metric-spec.ts';
 export { timeGridOf } from './time-grid.ts';
 export type { TimeGrid } from './time-grid.ts';
-export { survivalMetrics } from './survival-metrics.ts';
+export { survivalMetrics, survivalNoiseGradients } from './survival-metrics.ts';
 export type { SurvivalMetricsBlock, SurvivalCalibrationGroup, NetBenefitPoint, SurvivalThresholdMetrics, SurvivalStatistics, SurvivalContext } from './survival-metrics.ts';
 export type { SurvivalSpec, MetricSpec, MetricSpecDraft, MetricSpecInput, MetricSpecView, GroupSpec, TaskType, FittedScoreGrid, ScoreGridMethod, ScoreGridInput } from './metric-spec.ts';
 export { groupLevelIndex, groupLevelNames } from './group-levels.ts';
 export type { GroupValue } from './group-levels.ts';
 export { EXCLUSION_REASONS } from './exclusion-reasons.ts';
 export type { ExclusionReason } from './exclusion-reasons.ts';
-export { scoreBin, scoreGridOf, equalWidthGrid, fittedGrid } from './score-grid.ts';
+export { scoreBin, scoreGridOf, equalWidthGrid, fittedGrid, reliabilityBinStarts } from './score-grid.ts';
 export type { ScoreGrid } from './score-grid.ts';
 export { fitScoreGrid, LOGIT_FIT_FLOOR } from './score-grid-fit.ts';
 export type { ScoreGridFitOptions, ScoreGridFitSummary } from './score-grid-fit.ts';

@@ -109,7 +109,8 @@ function riskInterval(survival: number, greenwood: number): Interval | null {
  * - Harrell's C (Harrell et al. JAMA 1982;247:2543): pairs (i, j) with T_i < T_j and E_i = 1 (higher risk should mean
  *   earlier event), tied risks count ½; on the grid, two events in the same time bin are tied times (not comparable, as
  *   survival::concordance's tied.y) and a censored patient in an event's time bin is comparable (censored after events).
- *   Interval: the infinitesimal jackknife, var = Σ_i ((U_i − C·D_i)/D)² over patients (Therneau, survival::concordance).
+ *   Interval: the infinitesimal jackknife, var = Σ_i ((U_i − C·D_i)/D)² over patients (Therneau, survival::concordance),
+ *   plus, under DP noise of variance v per count, v·Σ_cells (∂C/∂cell)² (delta method; the same influences).
  * - Uno's C (Uno et al. Stat Med 2011;30:1105): the same pairs weighted 1/G(T_i−)², only events with T_i <= h
  *   (survival::concordance timewt = "n/G2", ymax = h).
  * - td_auc: cumulative/dynamic AUC at h, cases T <= h with E = 1 weighted 1/G(T_i−), controls T > h
@@ -120,7 +121,7 @@ function riskInterval(survival: number, greenwood: number): Interval | null {
  * G is the Kaplan–Meier estimate of the censoring distribution (censorings as events; the events of a time are no longer
  * at risk of censoring at that time, as prodlim's reverse KM that riskRegression uses).
  */
-export function survivalMetrics(stats: SurvivalStatistics, context: SurvivalContext): SurvivalMetricsBlock {
+export function survivalMetrics(stats: SurvivalStatistics, context: SurvivalContext, countNoiseVariance = 0): SurvivalMetricsBlock {
   const T = context.time.bins;
   const Kh = context.time.horizonBins;
   const J = context.score.bins;
@@ -144,13 +145,7 @@ export function survivalMetrics(stats: SurvivalStatistics, context: SurvivalCont
     censoredBeforeHorizon += censored[k] as number;
   }
   // Censoring KM before each bin: G(T−) for an event in bin k is gBefore[k]; G(h) is gBefore[Kh].
-  const gBefore = new Float64Array(T + 1);
-  gBefore[0] = 1;
-  for (let k = 0; k < T; k += 1) {
-    // Events of a time happen before its censorings: they are not at risk of being censored then (prodlim's reverse KM, as riskRegression).
-    const risk = (atRisk[k] as number) - (events[k] as number);
-    gBefore[k + 1] = (gBefore[k] as number) * (risk > 0 ? Math.min(1, Math.max(0, 1 - (censored[k] as number) / risk)) : 1);
-  }
+  const gBefore = censoringBefore(cell, T, J);
   const gHorizon = gBefore[Kh] as number;
   const km = kaplanMeierAt(events, atRisk, Kh - 1);
   const observed = n > 0 ? 1 - km.survival : null;
@@ -160,6 +155,8 @@ export function survivalMetrics(stats: SurvivalStatistics, context: SurvivalCont
   const expected = n > 0 ? Math.min(1, Math.max(0, scoreSum / n)) : null;
 
   const harrell = concordance(cell, context, gBefore);
+  // Under DP the interval adds the delta-method noise variance v·Σ(∂C/∂cell)² to the sampling (IJ) variance.
+  const cIndexVariance = harrell.variance === null ? null : harrell.variance + countNoiseVariance * (harrell.noiseGradient ?? 0);
   const auc = timeDependentAuc(cell, context, gBefore);
   let brierSum = 0;
   for (let k = 0; k < Kh; k += 1) if ((gBefore[k] as number) > 0) brierSum += Math.max(0, stats.brierCaseSums[k] as number) / (gBefore[k] as number);
@@ -172,7 +169,7 @@ export function survivalMetrics(stats: SurvivalStatistics, context: SurvivalCont
     events_by_horizon: nonNegativeCount(eventsByHorizon),
     censored_before_horizon: nonNegativeCount(censoredBeforeHorizon),
     c_index: harrell.c,
-    c_index_ci95: harrell.c === null || harrell.variance === null ? null : [Math.max(0, harrell.c - Z95 * Math.sqrt(harrell.variance)), Math.min(1, harrell.c + Z95 * Math.sqrt(harrell.variance))],
+    c_index_ci95: harrell.c === null || cIndexVariance === null ? null : [Math.max(0, harrell.c - Z95 * Math.sqrt(cIndexVariance)), Math.min(1, harrell.c + Z95 * Math.sqrt(cIndexVariance))],
     c_index_uno: harrell.uno,
     td_auc: auc.auc,
     brier_at_horizon: brier,
@@ -189,11 +186,48 @@ export function survivalMetrics(stats: SurvivalStatistics, context: SurvivalCont
 type Cell = (k: number, j: number, e: number) => number;
 
 /**
+ * The delta-method sensitivity of the C index and the td-AUC to independent noise of variance v in every count cell:
+ * Var ≈ v · gradient (Σ over cells of the squared derivative). Used to widen intervals under DP and by the planner.
+ */
+export function survivalNoiseGradients(stats: Pick<SurvivalStatistics, 'counts'>, context: SurvivalContext): { c_index: number | null; td_auc: number | null } {
+  const J = context.score.bins;
+  const T = context.time.bins;
+  const cell: Cell = (k, j, e) => stats.counts[(k * J + j) * 2 + e] as number;
+  const gBefore = censoringBefore(cell, T, J);
+  return { c_index: concordance(cell, context, gBefore).noiseGradient, td_auc: timeDependentAuc(cell, context, gBefore).noiseGradient };
+}
+
+/**
+ * The censoring KM before each time bin: G(T−) of an event in bin k is gBefore[k], G(h) is gBefore[horizonBins]. The
+ * events of a time happen before its censorings: they are no longer at risk of being censored then (prodlim's reverse
+ * KM, which riskRegression uses).
+ */
+function censoringBefore(cell: Cell, T: number, J: number): Float64Array {
+  const events = new Float64Array(T);
+  const censored = new Float64Array(T);
+  for (let k = 0; k < T; k += 1) {
+    for (let j = 0; j < J; j += 1) {
+      events[k] = (events[k] as number) + cell(k, j, 1);
+      censored[k] = (censored[k] as number) + cell(k, j, 0);
+    }
+  }
+  const atRisk = new Float64Array(T + 1);
+  for (let k = T - 1; k >= 0; k -= 1) atRisk[k] = (atRisk[k + 1] as number) + (events[k] as number) + (censored[k] as number);
+  const gBefore = new Float64Array(T + 1);
+  gBefore[0] = 1;
+  for (let k = 0; k < T; k += 1) {
+    const risk = (atRisk[k] as number) - (events[k] as number);
+    gBefore[k + 1] = (gBefore[k] as number) * (risk > 0 ? Math.min(1, Math.max(0, 1 - (censored[k] as number) / risk)) : 1);
+  }
+  return gBefore;
+}
+
+/**
  * Harrell's and Uno's C over the grid, and Harrell's infinitesimal-jackknife variance. A backward pass over time
  * holds, per score bin, everyone in later time bins (the comparators of an event); a forward pass holds the events
  * of earlier bins (the pairs in which a patient is the comparator), for the per-patient influence U_i, D_i.
  */
-function concordance(cell: Cell, context: SurvivalContext, gBefore: Float64Array): { c: number | null; variance: number | null; uno: number | null } {
+function concordance(cell: Cell, context: SurvivalContext, gBefore: Float64Array): { c: number | null; variance: number | null; uno: number | null; noiseGradient: number | null } {
   const T = context.time.bins;
   const Kh = context.time.horizonBins;
   const J = context.score.bins;
@@ -234,12 +268,14 @@ function concordance(cell: Cell, context: SurvivalContext, gBefore: Float64Array
   }
   const unit = (x: number): number => Math.min(1, Math.max(0, x));
   const uno = unoDenominator > 0 ? unit(unoNumerator / unoDenominator) : null;
-  if (!(comparable > 0)) return { c: null, variance: null, uno };
+  if (!(comparable > 0)) return { c: null, variance: null, uno, noiseGradient: null };
   const c = unit((concordant + tied / 2) / comparable);
   // Influence of each patient: the pairs it is in as the event (eventU, eventD) plus those it is in as the comparator.
   const earlier = new Float64Array(J);
   const withBin = new Float64Array(J);
   let variance = 0;
+  // Σ over every cell of (∂C/∂count)²: a cell's derivative is the influence of one more patient in it.
+  let noiseGradient = 0;
   const cache = new Map<Float64Array, Float64Array>();
   /** Per score bin j: the sum of the histogram over bins above j (computed once per histogram and time bin). */
   const aboveOf = (histogram: Float64Array): Float64Array => {
@@ -260,25 +296,23 @@ function concordance(cell: Cell, context: SurvivalContext, gBefore: Float64Array
       // Patients of a noisy cell: at least 0 (the variance is a sum of squares over patients).
       const d = Math.max(0, cell(k, j, 1));
       const q = Math.max(0, cell(k, j, 0));
-      if (d > 0) {
-        const [u, dd] = asComparator(earlier, j);
-        const influence = ((eventU[k * J + j] as number) + u - c * ((eventD[k * J + j] as number) + dd)) / comparable;
-        variance += d * influence * influence;
-      }
-      if (q > 0) {
-        const [u, dd] = asComparator(withBin, j);
-        const influence = (u - c * dd) / comparable;
-        variance += q * influence * influence;
-      }
+      const [eu, ed] = asComparator(earlier, j);
+      const eventInfluence = ((eventU[k * J + j] as number) + eu - c * ((eventD[k * J + j] as number) + ed)) / comparable;
+      const [cu, cd] = asComparator(withBin, j);
+      const censoredInfluence = (cu - c * cd) / comparable;
+      variance += d * eventInfluence * eventInfluence + q * censoredInfluence * censoredInfluence;
+      noiseGradient += eventInfluence * eventInfluence + censoredInfluence * censoredInfluence;
     }
     earlier.set(withBin);
     cache.clear();
   }
-  return { c, variance, uno };
+  return { c, variance, uno, noiseGradient };
 }
 
 interface AucParts {
   auc: number | null;
+  /** Σ over every cell of (∂AUC/∂count)², the IPCW weights held fixed; null without an AUC. */
+  noiseGradient: number | null;
   /** Controls (T > h) per score bin. */
   controls: Float64Array;
   /** IPCW-weighted cases (T <= h, E = 1) per score bin. */
@@ -306,7 +340,25 @@ function timeDependentAuc(cell: Cell, context: SurvivalContext, gBefore: Float64
     caseTotal += cases[j] as number;
     below += controls[j] as number;
   }
-  return { auc: caseTotal > 0 && below > 0 ? Math.min(1, Math.max(0, numerator / (caseTotal * below))) : null, controls, cases };
+  if (!(caseTotal > 0 && below > 0)) return { auc: null, noiseGradient: null, controls, cases };
+  const auc = numerator / (caseTotal * below);
+  // ∂AUC/∂(case cell k, j) = w_k·(controls below j + ½ in j − AUC·N)/(C·N); ∂/∂(control cell j) = (cases above j + ½ in j − AUC·C)/(C·N).
+  let caseTerms = 0;
+  let controlTerms = 0;
+  let controlsBelow = 0;
+  let casesAbove = caseTotal;
+  for (let j = 0; j < J; j += 1) {
+    casesAbove -= cases[j] as number;
+    const asCase = (controlsBelow + (controls[j] as number) / 2 - auc * below) / (caseTotal * below);
+    const asControl = (casesAbove + (cases[j] as number) / 2 - auc * caseTotal) / (caseTotal * below);
+    caseTerms += asCase * asCase;
+    controlTerms += asControl * asControl;
+    controlsBelow += controls[j] as number;
+  }
+  let weights = 0;
+  for (let k = 0; k < Kh; k += 1) weights += (gBefore[k] as number) > 0 ? 1 / (gBefore[k] as number) ** 2 : 0;
+  const noiseGradient = weights * caseTerms + (T - Kh) * 2 * controlTerms;
+  return { auc: Math.min(1, Math.max(0, auc)), noiseGradient, controls, cases };
 }
 
 /** KM risk by the horizon among the patients of score bins [from, to). */
