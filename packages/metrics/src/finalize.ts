@@ -275,8 +275,19 @@ class ReportBuilder {
     this.#layout.spec.groups.forEach((group, g) => {
       const sections = levels[g] ?? [];
       const blocks = sections.map((section) => this.#survivalBlock(section));
-      // As binary: enough patients, and enough events by the horizon and patients without one.
-      const decisions = this.#suppression(blocks.map((b) => ({ n: b.n, reason: b.n < k ? `n<${k}` : b.events_by_horizon < k ? `events<${k}` : b.n - b.events_by_horizon < k ? `non-events<${k}` : null })));
+      // As binary: enough patients, and enough events by the horizon and patients without one; under DP a count must
+      // clear k by three noise standard deviations (n sums every count cell, the events by the horizon H·B of them).
+      const time = timeGridOf(this.#layout.spec.survival!);
+      const B = this.#layout.spec.bins;
+      const decisions = this.#suppression(
+        blocks.map((b, i) => {
+          const v = this.#blockVariance(sections[i]!, 'counts');
+          const nMargin = 3 * Math.sqrt(2 * time.bins * B * v);
+          const eventMargin = 3 * Math.sqrt(time.horizonBins * B * v);
+          const reason = b.n - nMargin < k ? 'n' : b.events_by_horizon - eventMargin < k ? 'events' : b.n - b.events_by_horizon - nMargin < k ? 'non-events' : null;
+          return { n: b.n, reason };
+        }),
+      );
       const column: SurvivalMetricsReport['by_group'][string] = {};
       const covered: LevelRates[] = [];
       const excluded: { level: string; reason: string }[] = [];

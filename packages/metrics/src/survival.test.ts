@@ -181,6 +181,18 @@ describe('survival statistics', () => {
     expect(Math.abs(r.n - 400)).toBeLessThan(400);
   });
 
+  it('under DP, suppresses a level whose counts do not clear the minimum by three noise standard deviations', () => {
+    const spec: Partial<MetricSpec> = { ...SPEC, minCellSize: 2, groups: [{ column: 'site', levels: ['x'] }] };
+    const layout = createStatisticsLayout(spec);
+    const accumulator = createAccumulator(layout);
+    for (let i = 0; i < 40; i += 1) accumulator.addSurvival(1 + (i % 18), i % 2, (i % 10) / 10 + 0.05, ['x']);
+    const exact = finalizeMetrics(layout, accumulator.vector()) as SurvivalMetricsReport;
+    expect(exact.by_group['site']!['x']!.suppressed).toBe(false);
+    // Noise variance 1 per cell: n sums 2·21·10 cells, margin 3·√420 ≈ 61 > 40 patients.
+    const noisy = finalizeMetrics(layout, accumulator.vector(), { noise: { blockVariances: { 'by_group.site.counts': 1 } } }) as SurvivalMetricsReport;
+    expect(noisy.by_group['site']!['x']).toEqual({ suppressed: true });
+  });
+
   it('suppresses small subgroup levels and reports fairness gaps from the IPCW rates at the threshold', () => {
     const spec: Partial<MetricSpec> = { ...SPEC, minCellSize: 2, groups: [{ column: 'site', levels: ['x', 'y'] }] };
     const layout = createStatisticsLayout(spec);
