@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 // main.ts — `fedval`: the sponsor's and privacy officer's command line.
 import { Option } from '@fedval/command-line';
-import { DEFAULT_SURVIVAL_SPEC, formatMetricsTable, outcomeColumnsFromOptions } from '@fedval/metrics';
+import { DEFAULT_SURVIVAL_SPEC, formatMetricsTable } from '@fedval/metrics';
 import type { EvaluationCommandOptions, MetricsReport } from '@fedval/metrics';
-import { collect, createProgram, packageVersion, decimal, metricSpecOrUsageError, runProgram, withEvaluationOptions } from '@fedval/command-line';
+import { collect, createProgram, packageVersion, decimal, metricSpecOrUsageError, outcomeColumnsOrUsageError, runProgram, withEvaluationOptions } from '@fedval/command-line';
 import { formatAuditEntry } from '@fedval/trust';
 import { anchorsFromOptions, anchorsInDir, crossCheckAuditDirs, describeCrossCheck, describeVerification, parseSiteDir, showAuditDir, verifyAuditDir } from './audit.ts';
 import { CoordinatorClient } from './coordinator-client.ts';
@@ -57,7 +57,7 @@ withPrivacyOptions(
     let lastLine = '';
     const result = await runSimulation({
       sites,
-      label: outcomeColumnsFromOptions(options),
+      label: outcomeColumnsOrUsageError(options, (message) => new CliError('FEDVAL_ERR_CLI_USAGE', message)),
       scorer: options.model ? { kind: 'model', dir: options.model } : { kind: 'score_column', column: options.score! },
       groups: options.group,
       metricSpec,

@@ -38,11 +38,13 @@ describe('evaluation command-line options', () => {
     refused({ task: 'multiclass' }, '--classes');
     refused({ task: 'regression', range: '0,x' }, '--range');
     refused({ task: 'cox' }, '--task must be binary, multiclass, regression or survival');
-    refused({ task: 'survival' }, '--task survival takes --time and --event instead of --label');
-    refused({ task: 'survival', label: undefined, time: 't' }, '--task survival needs --time COL and --event COL');
     refused({ task: 'survival', label: undefined, time: 't', event: 'e' }, '--task survival needs --horizon T');
-    refused({ label: undefined }, 'give --label COL');
     refused({ horizon: 5 }, '--horizon applies only to --task survival');
+    const columns = (options: Record<string, unknown>, fragment: string) =>
+      expect(() => outcomeColumnsFromOptions({ ...base, ...options } as typeof base)).toThrow(expect.objectContaining({ code: 'FEDVAL_ERR_METRICS_INVALID_SPEC', message: expect.stringContaining(fragment) }));
+    columns({ task: 'survival' }, '--task survival takes --time and --event instead of --label');
+    columns({ task: 'survival', label: undefined, time: 't' }, '--task survival needs --time COL and --event COL');
+    columns({ label: undefined }, 'give --label COL');
     refused({ scoreGrid: 'grid.json' }, 'give --bins (equal-width bins) or --score-grid (a fitted grid), not both');
     refused({ scoreGrid: 'grid.json', bins: undefined }, 'the grid must be read from its file by the caller');
   });

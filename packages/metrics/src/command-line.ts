@@ -91,11 +91,8 @@ export function metricSpecFromOptions(options: EvaluationCommandOptions, scoreGr
   };
   if (Boolean(options.score) === Boolean(options.model)) problem('give exactly one of --score or --model');
   if (options.task === 'survival') {
-    if (options.label !== undefined) problem('--task survival takes --time and --event instead of --label');
-    if (!options.time || !options.event) problem('--task survival needs --time COL and --event COL');
     if (options.horizon === undefined) problem('--task survival needs --horizon T');
   } else {
-    if (!options.label) problem('give --label COL (the outcome column)');
     for (const [flag, value] of [['--time', options.time], ['--event', options.event], ['--horizon', options.horizon], ['--max-time', options.maxTime], ['--time-bins', options.timeBins], ['--after-bins', options.afterBins]] as const) {
       if (value !== undefined) problem(`${flag} applies only to --task survival`);
     }
@@ -144,8 +141,19 @@ export interface OutcomeColumns {
   time?: string | undefined;
 }
 
-/** The outcome columns of options that {@link metricSpecFromOptions} accepted. */
+/**
+ * The outcome columns the options name (a site's `data.label`): `--label`, or for survival `--event` and `--time`.
+ * Missing or misplaced columns throw FEDVAL_ERR_METRICS_INVALID_SPEC naming the option: callers report it as a usage error.
+ */
 export function outcomeColumnsFromOptions(options: EvaluationCommandOptions): OutcomeColumns {
-  if (options.task === 'survival') return { column: options.event ?? '', positive: options.positive, negative: options.negative ?? '0', time: options.time };
-  return { column: options.label ?? '', positive: options.positive, negative: options.negative };
+  const problem = (message: string): never => {
+    throw new MetricsError('FEDVAL_ERR_METRICS_INVALID_SPEC', message);
+  };
+  if (options.task === 'survival') {
+    if (options.label !== undefined) problem('--task survival takes --time and --event instead of --label');
+    if (!options.time || !options.event) problem('--task survival needs --time COL and --event COL');
+    return { column: options.event!, positive: options.positive, negative: options.negative ?? '0', time: options.time };
+  }
+  if (!options.label) problem('give --label COL (the outcome column)');
+  return { column: options.label!, positive: options.positive, negative: options.negative };
 }
