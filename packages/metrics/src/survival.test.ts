@@ -5,6 +5,7 @@ import { finalizeMetrics } from './finalize.ts';
 import type { SurvivalMetricsReport } from './finalize.ts';
 import { metricSpecToInput, resolveMetricSpec, resolveMetricSpecInput } from './metric-spec.ts';
 import type { MetricSpec } from './metric-spec.ts';
+import { formatMetricsTable } from './format-table.ts';
 import { metricsReportSchema } from './metrics-report-schema.ts';
 import { createStatisticsLayout } from './statistics-layout.ts';
 import { timeGridOf } from './time-grid.ts';
@@ -191,6 +192,14 @@ describe('survival statistics', () => {
     // Noise variance 1 per cell: n sums 2·21·10 cells, margin 3·√420 ≈ 61 > 40 patients.
     const noisy = finalizeMetrics(layout, accumulator.vector(), { noise: { blockVariances: { 'by_group.site.counts': 1 } } }) as SurvivalMetricsReport;
     expect(noisy.by_group['site']!['x']).toEqual({ suppressed: true });
+  });
+
+  it('renders as a table with every block named and no undefined or NaN', () => {
+    const text = formatMetricsTable(report([[2, 1, 0.85], [4, 0, 0.25], [6, 1, 0.65], [12, 0, 0.15], [14, 1, 0.45], [16, 0, 0.35]]));
+    for (const heading of ["Harrell's C", "Uno's C", 'time-dependent AUC', 'Brier score (IPCW)', 'observed risk (1 − KM)', 'calibration at the horizon', 'net benefit at the horizon']) {
+      expect(text).toContain(heading);
+    }
+    expect(text).not.toMatch(/undefined|NaN/);
   });
 
   it('suppresses small subgroup levels and reports fairness gaps from the IPCW rates at the threshold', () => {
