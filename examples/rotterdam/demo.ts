@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { runSimulation } from '@fedval/cli';
 import { formatMetricsTable } from '@fedval/metrics';
+import type { MetricsReport } from '@fedval/metrics';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const outDir = join(here, '../../out/demo');
@@ -71,3 +72,43 @@ process.stdout.write(`\n${formatMetricsTable(result.metrics)}\n`);
 process.stdout.write(
   `\nJSON written to out/demo/result.json; report and evidence bundle in out/demo/report/ (${(result.report?.files ?? []).map((file) => file.name).join(', ')}; check it with \`pnpm fedval evidence verify out/demo/report\`) (${document.seconds.toFixed(1)} s)\n`,
 );
+
+// The survival view: the same patients with their follow-up kept whole, scored by a Cox model (survival-model/) for
+// the 5-year risk. A coarse public grid (10 risk bins, 10 time bins to 5 years and 2 after) keeps the DP error small at
+// this size: `pnpm fedval plan --task survival --horizon 1826 --patients 2501 --prevalence 0.41 --censored 0.16
+// --sites 3 --bins 10 --time-bins 10 --after-bins 2` predicts 0.015 for c_index and 0.018 for td_auc at ε = 1 (no
+// subgroups: each subgroup column takes a share of the budget).
+const binaryExcluded = (result.metrics as MetricsReport & { excluded: Record<string, number> }).excluded.missing_label;
+process.stderr.write('\nsurvival view: the same sites, recurrence-free survival kept whole, a Cox model for the 5-year risk; a second round…\n');
+const survivalStarted = Date.now();
+const survivalSites = sites.map((site) => ({ ...site, file: site.file.replace(/\.csv$/, '-rfs.csv') }));
+const survival = await runSimulation({
+  sites: survivalSites,
+  label: { column: 'status', positive: '1', negative: '0', time: 'rfstime' },
+  scorer: { kind: 'model', dir: join(here, 'survival-model') },
+  groups: [],
+  metricSpec: { task: 'survival', bins: 10, decisionThresholds: [0.1, 0.2, 0.3, 0.4, 0.5], survival: { horizon: 1826, maxTime: 3652, timeBins: 10, afterBins: 2 } },
+  report: { out: join(outDir, 'survival-report') },
+  onLog: verbose ? (line) => process.stderr.write(`${line}\n`) : undefined,
+  onRound: (round) => {
+    const line = `  round ${round.state}: ${round.sites.map((site) => `${site.site_id}=${site.status}`).join(' ')}`;
+    if (line !== lastLine) process.stderr.write(`${line}\n`);
+    lastLine = line;
+  },
+});
+const survivalDocument = {
+  scenario: document.scenario,
+  outcome: 'time to recurrence or death (days), censored follow-up kept; the risk of the event by 5 years (1826 days)',
+  binary_view_excluded_censored_before_horizon: binaryExcluded,
+  metrics: survival.metrics,
+  round: { round_id: survival.round.round_id, state: survival.round.state, contributions: survival.round.contributions },
+  privacy: survival.privacy,
+  seconds: (Date.now() - survivalStarted) / 1000,
+};
+await writeFile(join(outDir, 'survival-result.json'), `${JSON.stringify(survivalDocument, null, 2)}\n`);
+process.stdout.write(
+  `\nsurvival view: the binary view above had to exclude about ${binaryExcluded} patients (a DP-noised count) censored before 5 years, ` +
+    'their outcome unknown; the survival view keeps every patient, with their follow-up.\n',
+);
+process.stdout.write(`\n${formatMetricsTable(survival.metrics)}\n`);
+process.stdout.write(`\nJSON written to out/demo/survival-result.json, report and evidence bundle in out/demo/survival-report/ (${survivalDocument.seconds.toFixed(1)} s)\n`);

@@ -1,6 +1,7 @@
 // sign-model.ts — signs the example bundle's manifest.json with the EXAMPLE sponsor key (creating that key pair once), and prints its fingerprint.
 //
-//   node examples/rotterdam/sign-model.ts            # sign model/manifest.json (idempotent)
+//   node examples/rotterdam/sign-model.ts                   # sign model/manifest.json (idempotent)
+//   node examples/rotterdam/sign-model.ts survival-model    # sign survival-model/manifest.json
 //
 // The key in sponsor-example.key is published with the repository: it proves nothing about who made a bundle. Real
 // sponsors keep their private key secret and give sites only its fingerprint.
@@ -11,7 +12,9 @@ import { generateSiteIdentity, signManifest, verifyManifestSignature } from '@fe
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const keyPath = `${here}sponsor-example.key`;
-const manifestPath = `${here}model/manifest.json`;
+const bundleDir = process.argv[2] ?? 'model';
+if (!/^[a-z-]+$/.test(bundleDir)) throw new Error('give a bundle directory of examples/rotterdam, e.g. survival-model');
+const manifestPath = `${here}${bundleDir}/manifest.json`;
 
 const WARNING = [
   'EXAMPLE SPONSOR KEY - PUBLISHED WITH FEDVAL - NEVER USE IT TO SIGN A REAL MODEL.',

@@ -25,6 +25,8 @@ const labelSchema = z.strictObject({
   positive: z.string().min(1).default('1'),
   /** When set, only this value is negative and any other non-missing value is excluded as invalid_label. */
   negative: z.string().min(1).optional(),
+  /** Survival tasks: the follow-up time column (numeric, >= 0); `column` is then the event column. */
+  time: z.string().min(1).optional(),
 });
 
 /** `data.postgres`: a table or query read through a read-only role; the password never sits in the configuration. */
@@ -85,7 +87,7 @@ const configSchema = z.strictObject({
     .optional(),
   policy: z
     .strictObject({
-      allowed_tasks: z.array(z.enum(['binary', 'multiclass', 'regression'])).min(1).default(['binary', 'multiclass', 'regression']),
+      allowed_tasks: z.array(z.enum(['binary', 'multiclass', 'regression', 'survival'])).min(1).default(['binary', 'multiclass', 'regression', 'survival']),
       /** Contribution kinds this site sends. Default encrypted only; `plaintext` is an explicit opt-in (testing). */
       allowed_contributions: z.array(z.enum(['plaintext', 'bfv'])).min(1).default(['bfv']),
       /**

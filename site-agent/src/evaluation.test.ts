@@ -35,7 +35,7 @@ function fixture(): string {
 }
 
 /** The reference: the row-by-row accumulator API on csv-parse's rows (the path every metric reference test covers). */
-function rowByRow(path: string, spec: MetricSpec, task: 'binary' | 'multiclass' | 'regression'): Float64Array {
+function rowByRow(path: string, spec: MetricSpec, task: 'binary' | 'multiclass' | 'regression' | 'survival'): Float64Array {
   const rows = parse(readText(path), { columns: true, trim: true }) as Record<string, string>[];
   const accumulator = createAccumulator(createStatisticsLayout(spec));
   const cell = (text: string | undefined): string | null => (text === undefined || ['', 'NA', 'N/A', 'NaN', 'null', 'NULL'].includes(text) ? null : text);
@@ -50,6 +50,9 @@ function rowByRow(path: string, spec: MetricSpec, task: 'binary' | 'multiclass' 
       const index = y === null ? null : ['0', '0.25', '0.5'].indexOf(y);
       const scores = ['p0', 'p1', 'p2'].map((c) => number(cell(row[c])));
       accumulator.addMulticlass(scores.some((s) => s === null) ? null : (scores as number[]), index === -1 ? 99 : index, groups);
+    } else if (task === 'survival') {
+      const event = labelOf(cell(row['label']), { column: 'label', positive: '1', negative: '0' });
+      accumulator.addSurvival(number(cell(row['y'])), typeof event === 'string' ? (event === 'missing_label' ? null : 2) : event, number(cell(row['score'])), groups);
     } else {
       accumulator.addRegression(number(cell(row['y'])), number(cell(row['score'])), groups);
     }
@@ -83,6 +86,16 @@ describe('evaluation over column batches', () => {
     const regression = resolveMetricSpec({ task: 'regression', regressionRange: [0, 3], groups: DECLARED });
     const r = await evaluateDataset({ source: createCsvSource({ path, batchRows: 50 }), spec: regression, label: { column: 'y', positive: '1' }, scorer: scoreColumnScorer('score') });
     expect(Array.from(r.vector)).toEqual(Array.from(rowByRow(path, regression, 'regression')));
+  });
+
+  it('survival: the same vector as the row-by-row accumulator (event column, time column, risk), and a time column is required', async () => {
+    const path = fixture();
+    const spec = resolveMetricSpec({ task: 'survival', bins: 10, survival: { horizon: 2, maxTime: 3, timeBins: 8 }, groups: DECLARED });
+    const label = { column: 'label', positive: '1', negative: '0', time: 'y' };
+    const outcome = await evaluateDataset({ source: createCsvSource({ path, batchRows: 64 }), spec, label, scorer: scoreColumnScorer('score') });
+    expect(Array.from(outcome.vector)).toEqual(Array.from(rowByRow(path, spec, 'survival')));
+    expect(outcome.included).toBeGreaterThan(0);
+    await expect(evaluateDataset({ source: createCsvSource({ path }), spec, label: { column: 'label', positive: '1' }, scorer: scoreColumnScorer('score') })).rejects.toMatchObject({ code: 'FEDVAL_ERR_AGENT_INVALID_TASK' });
   });
 
   it('refuses a subgroup column with more than 64 levels', async () => {

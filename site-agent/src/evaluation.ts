@@ -15,6 +15,8 @@ export interface LabelRule {
   positive: string;
   /** When set, only this value is negative; other values are excluded as invalid_label. */
   negative?: string | undefined;
+  /** Survival: the follow-up time column (numeric); `column` is the event column (positive = event). */
+  time?: string | undefined;
 }
 
 /** A metric spec whose categorical subgroup columns may leave their levels to be found in the data (eval-local). */
@@ -44,6 +46,7 @@ export interface EvaluationOutcome {
 export function columnRequests(spec: EvaluationSpec, label: LabelRule, scorer: RowScorer): ColumnRequest[] {
   const requests: ColumnRequest[] = [
     { name: label.column, kind: spec.task === 'regression' ? 'numeric' : 'categorical' },
+    ...(spec.task === 'survival' && label.time !== undefined ? [{ name: label.time, kind: 'numeric' as const }] : []),
     ...scorer.requests,
     ...spec.groups.map((group): ColumnRequest => ({ name: group.column, kind: group.cuts ? 'numeric' : 'categorical' })),
   ];
@@ -65,6 +68,9 @@ export async function evaluateDataset(options: EvaluationOptions): Promise<Evalu
   if (spec.task === 'multiclass' && scorer.classes !== undefined && JSON.stringify(scorer.classes) !== JSON.stringify(spec.classes)) {
     throw new AgentError('FEDVAL_ERR_AGENT_INVALID_TASK', `the task's classes ${JSON.stringify(spec.classes)} are not the model's ${JSON.stringify(scorer.classes)}, in order`);
   }
+  if (spec.task === 'survival' && label.time === undefined) {
+    throw new AgentError('FEDVAL_ERR_AGENT_INVALID_TASK', 'a survival task needs a follow-up time column (data.label.time, --time)');
+  }
   let state = startRead(layout, groups, label, spec);
   for await (const batch of source.read({ columns: columnRequests(spec, label, scorer), fingerprint: options.fingerprint, signal: options.signal })) {
     options.signal?.throwIfAborted();
@@ -83,7 +89,10 @@ export async function evaluateDataset(options: EvaluationOptions): Promise<Evalu
     } else {
       const labels = state.labelsOf(labelColumn as CategoricalColumn, count);
       if (spec.task === 'binary') state.accumulator.addBinaryRows({ count, scores: scored.scores, labels, excluded, levels });
-      else state.accumulator.addMulticlassRows({ count, scores: scored.scores, labels, excluded, levels });
+      else if (spec.task === 'survival') {
+        const times = (batch.columns.get(columnKey({ name: label.time!, kind: 'numeric' })) as NumericColumn).values;
+        state.accumulator.addSurvivalRows({ count, scores: scored.scores, labels, times, excluded, levels });
+      } else state.accumulator.addMulticlassRows({ count, scores: scored.scores, labels, excluded, levels });
     }
     if (batch.percent !== null) options.onProgress?.(batch.percent);
   }
@@ -168,10 +177,11 @@ function startRead(layout: StatisticsLayout, groups: readonly EvaluationGroup[],
   };
 }
 
-/** Patients counted in the overall statistics (binary: both histograms; multiclass: the confusion matrix; regression: count). */
+/** Patients counted in the overall statistics (binary: both histograms; multiclass: the confusion matrix; regression: count; survival: the counts). */
 function includedCount(layout: StatisticsLayout, vector: Float64Array): number {
   const overall = layout.sections[0]!.fields;
-  const slices = layout.spec.task === 'binary' ? [overall.positive_histogram, overall.negative_histogram] : layout.spec.task === 'multiclass' ? [overall.confusion] : [overall.count];
+  const task = layout.spec.task;
+  const slices = task === 'binary' ? [overall.positive_histogram, overall.negative_histogram] : task === 'multiclass' ? [overall.confusion] : task === 'survival' ? [overall.survival_counts] : [overall.count];
   let total = 0;
   for (const slice of slices) if (slice) for (let i = 0; i < slice.length; i += 1) total += vector[slice.offset + i] as number;
   return total;

@@ -6,7 +6,7 @@ import { basename, join } from 'node:path';
 import { Option } from '@fedval/command-line';
 import { finalizeMetrics, formatMetricsTable, resolveMetricSpec } from '@fedval/metrics';
 import type { EvaluationCommandOptions, GroupSpec } from '@fedval/metrics';
-import { collect, createProgram, packageVersion, metricSpecOrUsageError, runProgram, withEvaluationOptions } from '@fedval/command-line';
+import { collect, createProgram, packageVersion, metricSpecOrUsageError, outcomeColumnsOrUsageError, runProgram, withEvaluationOptions } from '@fedval/command-line';
 import { pino } from 'pino';
 import { budgetFromEpsilon } from '@fedval/dp';
 import { SiteAgent } from './agent.ts';
@@ -144,7 +144,7 @@ withEvaluationOptions(
     const { source, name: file } = evalLocalSource(options);
     const spec = { ...resolveMetricSpec({ ...requested, groups: [] }), groups: options.group.map(parseGroupArgument) };
     const scorer = options.model ? await loadLocalModelScorer(options.model, logger) : scoreColumnScorer(options.score!.split(','));
-    const label = { column: options.label, positive: options.positive, negative: options.negative };
+    const label = outcomeColumnsOrUsageError(options, (message) => new AgentError('FEDVAL_ERR_AGENT_USAGE', message));
     let lastShown = -1;
     const outcome = await evaluateDataset({
       source,

@@ -20,6 +20,7 @@ const BENCHES = [
   'dp-release',
   'dp-utility',
   'grid-utility',
+  'survival-dp',
   'secagg-primitives',
   'report',
 ] as const;

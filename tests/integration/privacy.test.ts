@@ -144,4 +144,18 @@ describe('fedval simulate with differential privacy (the default)', () => {
     const refused = await runCli('fedval', ['plan', '--patients', '2000', '--prevalence', '0.3', '--sites', '2', '--min-sites', '3']);
     expect(refused.code).toBe(2);
   });
+
+  it('plans the error of c_index and td_auc for a survival study: a coarser grid, less noise', async () => {
+    const plan = (grid: string[]) =>
+      runJson<any>('fedval', ['plan', '--task', 'survival', '--horizon', '1826', '--patients', '2500', '--prevalence', '0.4', '--censored', '0.15', '--sites', '3', ...grid]);
+    const coarse = await plan(['--bins', '10', '--time-bins', '10', '--after-bins', '2']);
+    const fine = await plan([]);
+    expect(coarse.count_cells).toBe(10 * 13 * 2);
+    expect(fine.count_cells).toBe(100 * 251 * 2);
+    expect(coarse.predicted_median_abs_error.overall.c_index).toBeGreaterThan(0);
+    expect(coarse.predicted_median_abs_error.overall.c_index).toBeLessThan(fine.predicted_median_abs_error.overall.c_index);
+    expect(coarse.predicted_median_abs_error.overall.td_auc).toBeLessThan(fine.predicted_median_abs_error.overall.td_auc);
+    const refused = await runCli('fedval', ['plan', '--task', 'survival', '--patients', '2000', '--prevalence', '0.3', '--sites', '3']);
+    expect(refused.code).toBe(2);
+  });
 });

@@ -98,3 +98,39 @@ describe('fedval simulate --no-dp', () => {
     }
   }, 180_000);
 });
+
+describe('fedval simulate --no-dp, survival task', () => {
+  /** GBSG recurrence-free survival with the same fixed score, a few hostile cells, over three sites. */
+  function writeSurvivalSites(): { sites: string[]; pooled: string } {
+    const rows = parse(readFileSync(join(DATA_DIR, 'gbsg.csv')), { columns: true }) as Record<string, string>[];
+    const header = 'pid,meno,rfstime,status,risk';
+    const lines = rows.map((row, i) => {
+      const z = -2 + 0.04 * Number(row.nodes) + 0.3 * Number(row.grade) - 0.002 * Number(row.pgr) + 0.01 * Number(row.age);
+      let time = row.rfstime;
+      if (i % 89 === 0) time = '-5'; // negative follow-up: invalid_label
+      if (i % 97 === 0) time = ''; // missing follow-up: missing_label
+      return `${row.pid},${row.meno},${time},${row.status},${(1 / (1 + Math.exp(-z))).toFixed(6)}`;
+    });
+    const thirds = [lines.slice(0, 200), lines.slice(200, 450), lines.slice(450)];
+    const sites = thirds.map((part, i) => {
+      const path = join(dir, `survival-site-${i}.csv`);
+      writeFileSync(path, `${header}\n${part.join('\n')}\n`);
+      return path;
+    });
+    const pooled = join(dir, 'survival-pooled.csv');
+    writeFileSync(pooled, `${header}\n${lines.join('\n')}\n`);
+    return { sites, pooled };
+  }
+
+  it('equals eval-local on the concatenated data (time, event, risk; exclusions counted)', async () => {
+    const { sites, pooled } = writeSurvivalSites();
+    const common = ['--task', 'survival', '--time', 'rfstime', '--event', 'status', '--horizon', '1826', '--time-bins', '50', '--bins', '50', '--score', 'risk', '--group', 'meno'];
+    const local = await runJson('fedval-agent', ['eval-local', '--data', pooled, ...common]);
+    const federated = await runJson('fedval', ['simulate', ...sites.flatMap((path, i) => ['--site', `site-${i}=${path}`]), '--no-dp', ...common]);
+    expect(federated.metrics).toEqual(local.metrics);
+    expect(local.metrics.task).toBe('survival');
+    expect((local.metrics.excluded as Record<string, number>).invalid_label).toBeGreaterThan(0);
+    expect((local.metrics.excluded as Record<string, number>).missing_label).toBeGreaterThan(0);
+    expect(local.metrics.c_index).toBeGreaterThan(0.55);
+  }, 240_000);
+});

@@ -25,3 +25,21 @@ for (name in names(expected)) {
               identical(site$event5y, e$out) && identical(site$size, e$size) &&
                 isTRUE(all.equal(site[, copied], e$src, check.attributes = FALSE))))
 }
+# The survival view's files: the same predictors with recurrence-free follow-up kept whole (time in days, event 0/1).
+r_time <- ifelse(r$recur == 1, r$rtime, r$dtime)
+r_status <- as.integer(r$recur == 1 | r$death == 1)
+rfs <- list(
+  "development-rfs.csv" = list(keep = r$year <= 1987, src = r, size = r$size, time = r_time, status = r_status),
+  "site-a-rfs.csv" = list(keep = r$year > 1987, src = r, size = r$size, time = r_time, status = r_status),
+  "site-b-rfs.csv" = list(keep = g$meno == 0, src = g, size = g_size, time = g$rfstime, status = g$status),
+  "site-c-rfs.csv" = list(keep = g$meno == 1, src = g, size = g_size, time = g$rfstime, status = g$status)
+)
+for (name in names(rfs)) {
+  site <- read.csv(file.path(here, name), colClasses = c(size = "character"))
+  e <- rfs[[name]]
+  k <- e$keep
+  cat(sprintf("%s: rows=%d events=%d censored_before_1826=%d matches_committed=%s\n", name, sum(k), sum(e$status[k]),
+              sum(e$status[k] == 0 & e$time[k] < horizon),
+              identical(site$rfstime, as.integer(e$time[k])) && identical(site$status, as.integer(e$status[k])) &&
+                identical(site$size, as.character(e$size[k])) && isTRUE(all.equal(site[, copied], e$src[k, copied], check.attributes = FALSE))))
+}

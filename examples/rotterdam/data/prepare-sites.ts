@@ -11,6 +11,9 @@ const LAST_DEVELOPMENT_YEAR = 1987;
 
 export const SITE_COLUMNS = ['age', 'meno', 'size', 'grade', 'nodes', 'pgr', 'er', 'hormon', 'event5y'] as const;
 type SiteRow = Record<(typeof SITE_COLUMNS)[number], string>;
+/** The survival view's site files: the same predictors, follow-up time in days and the event (recurrence or death). */
+export const RFS_COLUMNS = ['age', 'meno', 'size', 'grade', 'nodes', 'pgr', 'er', 'hormon', 'rfstime', 'status'] as const;
+type RfsRow = Record<(typeof RFS_COLUMNS)[number], string>;
 type SourceRow = Record<string, string>;
 
 const here = import.meta.dirname;
@@ -55,6 +58,24 @@ function rotterdamRow(row: SourceRow): SiteRow {
   return { ...predictors(row, row.size!), event5y: outcomeWithin(HORIZON_DAYS, recur || death, time) };
 }
 
+/** Recurrence-free survival, uncensored by the horizon: time and event as in rotterdamRow / gbsgRow, kept whole. */
+function rotterdamRfsRow(row: SourceRow): RfsRow {
+  const recur = int(row, 'recur') === 1;
+  const time = recur ? int(row, 'rtime') : int(row, 'dtime');
+  return { ...predictors(row, row.size!), rfstime: String(time), status: recur || int(row, 'death') === 1 ? '1' : '0' };
+}
+
+function gbsgRfsRow(row: SourceRow): RfsRow {
+  return { ...predictors(row, sizeClass(int(row, 'size'))), rfstime: row.rfstime!, status: row.status! };
+}
+
+function writeRfs(file: string, rows: readonly RfsRow[]): void {
+  const lines = [RFS_COLUMNS.join(','), ...rows.map((r) => RFS_COLUMNS.map((c) => csvCell(r[c])).join(','))];
+  writeFileSync(path.join(here, file), `${lines.join('\n')}\n`);
+  const early = rows.filter((r) => r.status === '0' && Number(r.rfstime) < HORIZON_DAYS).length;
+  process.stderr.write(`${file}: ${rows.length} rows, ${rows.filter((r) => r.status === '1').length} events, ${early} censored before ${HORIZON_DAYS} days\n`);
+}
+
 function gbsgRow(row: SourceRow): SiteRow {
   return { ...predictors(row, sizeClass(int(row, 'size'))), event5y: outcomeWithin(HORIZON_DAYS, int(row, 'status') === 1, int(row, 'rfstime')) };
 }
@@ -77,4 +98,8 @@ if (import.meta.main) {
   writeSite('site-a.csv', rotterdam.filter((r) => int(r, 'year') > LAST_DEVELOPMENT_YEAR).map(rotterdamRow));
   writeSite('site-b.csv', gbsg.filter((r) => int(r, 'meno') === 0).map(gbsgRow));
   writeSite('site-c.csv', gbsg.filter((r) => int(r, 'meno') === 1).map(gbsgRow));
+  writeRfs('development-rfs.csv', rotterdam.filter((r) => int(r, 'year') <= LAST_DEVELOPMENT_YEAR).map(rotterdamRfsRow));
+  writeRfs('site-a-rfs.csv', rotterdam.filter((r) => int(r, 'year') > LAST_DEVELOPMENT_YEAR).map(rotterdamRfsRow));
+  writeRfs('site-b-rfs.csv', gbsg.filter((r) => int(r, 'meno') === 0).map(gbsgRfsRow));
+  writeRfs('site-c-rfs.csv', gbsg.filter((r) => int(r, 'meno') === 1).map(gbsgRfsRow));
 }

@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 // main.ts — `fedval`: the sponsor's and privacy officer's command line.
 import { Option } from '@fedval/command-line';
-import { formatMetricsTable } from '@fedval/metrics';
+import { DEFAULT_SURVIVAL_SPEC, formatMetricsTable } from '@fedval/metrics';
 import type { EvaluationCommandOptions, MetricsReport } from '@fedval/metrics';
-import { collect, createProgram, packageVersion, decimal, metricSpecOrUsageError, runProgram, withEvaluationOptions } from '@fedval/command-line';
+import { collect, createProgram, packageVersion, decimal, metricSpecOrUsageError, outcomeColumnsOrUsageError, runProgram, withEvaluationOptions } from '@fedval/command-line';
 import { formatAuditEntry } from '@fedval/trust';
 import { anchorsFromOptions, anchorsInDir, crossCheckAuditDirs, describeCrossCheck, describeVerification, parseSiteDir, showAuditDir, verifyAuditDir } from './audit.ts';
 import { CoordinatorClient } from './coordinator-client.ts';
@@ -11,7 +11,7 @@ import { CliError } from './errors.ts';
 import { withPrivacyOptions } from './privacy-options.ts';
 import type { PrivacyCommandOptions } from './privacy-options.ts';
 import { changeRoster, decryptRound, initKeys, keyHolderIdentity } from './key-holder.ts';
-import { planStudyPrivacy } from './plan.ts';
+import { planStudyPrivacy, planSurvivalPrivacy } from './plan.ts';
 import { makeReport, parseReportFormats, REPORT_FORMATS } from './report-command.ts';
 import { verifyEvidenceBundle } from './evidence-bundle.ts';
 import { addSponsorCommands } from './sponsor-commands.ts';
@@ -61,7 +61,7 @@ withPrivacyOptions(
     let lastLine = '';
     const result = await runSimulation({
       sites,
-      label: { column: options.label, positive: options.positive, negative: options.negative },
+      label: outcomeColumnsOrUsageError(options, (message) => new CliError('FEDVAL_ERR_CLI_USAGE', message)),
       scorer: options.model ? { kind: 'model', dir: options.model } : { kind: 'score_column', column: options.score! },
       groups: options.group,
       metricSpec,
@@ -144,12 +144,35 @@ program
   .option('--delta <d>', 'per-round δ', decimal('--delta'), 1e-6)
   .option('--min-sites <n>', 'noise shares are sized for this many contributions (default 3, or --sites when fewer)', decimal('--min-sites'))
   .option('--group-levels <k>', 'levels of a subgroup column released in the same round, repeatable (e.g. 2 for sex)', (value: string, previous: number[]) => [...previous, decimal('--group-levels')(value)], [] as number[])
-  .option('--bins <B>', 'score histogram bins over [0, 1]', decimal('--bins'), 1000)
+  .option('--bins <B>', 'score histogram bins over [0, 1] (default 1000; survival 100)', decimal('--bins'))
   .option('--threshold <t>', 'decision threshold', decimal('--threshold'), 0.5)
-  .option('--auc <a>', 'AUC the planner assumes for the score model', decimal('--auc'), 0.75)
+  .option('--auc <a>', 'AUC the planner assumes for the score model (survival: the td-AUC)', decimal('--auc'), 0.75)
+  .option('--task <type>', 'binary or survival', 'binary')
+  .option('--horizon <t>', 'survival: the horizon (--prevalence is then the share with the event by it)', decimal('--horizon'))
+  .option('--censored <c>', 'survival: expected share censored before the horizon', decimal('--censored'), 0)
+  .option('--max-time <t>', 'survival: end of the time grid (default 2 × horizon)', decimal('--max-time'))
+  .option('--time-bins <n>', 'survival: time bins up to the horizon (default 200)', decimal('--time-bins'))
+  .option('--after-bins <n>', 'survival: time bins from the horizon to --max-time (default: a quarter of the density)', decimal('--after-bins'))
   .option('--json', 'print one JSON document on stdout')
-  .action((options: { patients: number; prevalence: number; sites: number; epsilon: number; delta: number; minSites?: number; groupLevels: number[]; bins: number; threshold: number; auc: number; json?: boolean }) => {
-    const planned = planStudyPrivacy(options);
+  .action((options: { patients: number; prevalence: number; sites: number; epsilon: number; delta: number; minSites?: number; groupLevels: number[]; bins?: number; threshold: number; auc: number; task: string; horizon?: number; censored: number; maxTime?: number; timeBins?: number; afterBins?: number; json?: boolean }) => {
+    if (options.task === 'survival') {
+      if (options.horizon === undefined) throw new CliError('FEDVAL_ERR_CLI_USAGE', '--task survival needs --horizon T');
+      const planned = planSurvivalPrivacy({ ...options, bins: options.bins ?? DEFAULT_SURVIVAL_SPEC.bins, horizon: options.horizon });
+      if (options.json) {
+        process.stdout.write(`${JSON.stringify(planned, null, 2)}\n`);
+        return;
+      }
+      const e = planned.predicted_median_abs_error.overall;
+      const fmt = (value: number | null) => (value === null ? '—' : value.toFixed(4));
+      process.stdout.write(
+        `ε ${formatEpsilon(options.epsilon)}, δ ${formatDelta(options.delta)} per round, ${options.sites} sites (noise sized for ${planned.privacy.min_sites}), ${options.patients} patients, events by the horizon ${options.prevalence}, censored before it ${options.censored}\n` +
+          `grid: ${planned.score_bins} score bins × ${planned.time_grid!.timeBins} + ${planned.time_grid!.afterBins} + 1 time bins × 2 = ${planned.count_cells} count cells, noise σ ${planned.count_noise_std.toFixed(2)} per cell\n\n` +
+          `predicted median absolute error added by privacy: c_index ${fmt(e.c_index)}, td_auc ${fmt(e.td_auc)}\n`,
+      );
+      return;
+    }
+    if (options.task !== 'binary') throw new CliError('FEDVAL_ERR_CLI_USAGE', '--task must be binary or survival');
+    const planned = planStudyPrivacy({ ...options, bins: options.bins ?? 1000 });
     if (options.json) {
       process.stdout.write(`${JSON.stringify(planned, null, 2)}\n`);
       return;

@@ -1,5 +1,5 @@
 // plan.ts — `fedval plan`: predict, before any round runs, what differential privacy will cost each metric.
-import { createPrivateRelease, planPrivacySpec } from '@fedval/dp';
+import { createPrivateRelease, planPrivacySpec, predictSurvivalNoise } from '@fedval/dp';
 import { createStatisticsLayout, resolveMetricSpec } from '@fedval/metrics';
 import { CliError } from './errors.ts';
 
@@ -51,5 +51,59 @@ export function planStudyPrivacy(options: PlanOptions) {
     predicted_median_abs_error: plan
       ? { overall: population(plan.overall), per_subgroup_level: plan.subgroups.map(population) }
       : null,
+  };
+}
+
+export interface SurvivalPlanOptions extends PlanOptions {
+  horizon: number;
+  maxTime?: number | undefined;
+  timeBins?: number | undefined;
+  afterBins?: number | undefined;
+  /** Expected share censored before the horizon (`--prevalence` is the share with the event by it). */
+  censored: number;
+}
+
+/**
+ * `fedval plan --task survival`: the release a survival study with these public parameters would get, and the
+ * predicted median absolute error the noise adds to c_index and td_auc (predictSurvivalNoise: the expected count table
+ * under the binormal score model, then the delta method with the release's per-cell noise).
+ */
+export function planSurvivalPrivacy(options: SurvivalPlanOptions) {
+  const minSites = options.minSites ?? Math.min(3, options.sites);
+  if (minSites > options.sites) throw new CliError('FEDVAL_ERR_CLI_USAGE', '--min-sites cannot exceed --sites');
+  const survival = { horizon: options.horizon, ...(options.maxTime !== undefined ? { maxTime: options.maxTime } : {}), ...(options.timeBins !== undefined ? { timeBins: options.timeBins } : {}), ...(options.afterBins !== undefined ? { afterBins: options.afterBins } : {}) };
+  const spec = resolveMetricSpec({
+    task: 'survival',
+    bins: options.bins,
+    threshold: options.threshold,
+    survival,
+    groups: options.groupLevels.map((levels, i) => ({ column: `group${i + 1}`, levels: Array.from({ length: levels }, (_, j) => `level${j + 1}`) })),
+  });
+  const layout = createStatisticsLayout(spec);
+  const { privacy } = planPrivacySpec({ epsilon: options.epsilon, delta: options.delta, minSites }, { layout, expectedPatients: options.patients, sites: options.sites });
+  const release = createPrivateRelease(layout, privacy);
+  const counts = release.summary().blocks.find((b) => b.name === 'overall.counts')!;
+  let predicted;
+  try {
+    predicted = predictSurvivalNoise({
+      layout,
+      patients: options.patients,
+      eventsByHorizon: options.prevalence,
+      censoredBeforeHorizon: options.censored,
+      assumedAuc: options.auc,
+      countNoiseVariance: counts.sigma ** 2,
+    });
+  } catch (error) {
+    throw new CliError('FEDVAL_ERR_CLI_USAGE', (error as Error).message);
+  }
+  return {
+    request: { ...options, minSites },
+    privacy: { epsilon: privacy.epsilon, delta: privacy.delta, mechanism: privacy.mechanism, min_sites: privacy.minSites, layout: privacy.layout },
+    rho: release.rho,
+    time_grid: spec.survival,
+    score_bins: spec.bins,
+    count_cells: counts.entries,
+    count_noise_std: counts.sigma,
+    predicted_median_abs_error: { overall: { patients: options.patients, c_index: predicted.c_index?.medianAbsError ?? null, td_auc: predicted.td_auc?.medianAbsError ?? null } },
   };
 }

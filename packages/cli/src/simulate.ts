@@ -28,7 +28,7 @@ export interface SimulationSite {
 
 export interface SimulationOptions {
   sites: SimulationSite[];
-  label: { column: string; positive: string; negative?: string | undefined };
+  label: { column: string; positive: string; negative?: string | undefined; time?: string | undefined };
   scorer: { kind: 'score_column'; column: string } | { kind: 'model'; dir: string };
   /** Subgroup arguments as on the command line: `COL` or `COL:c1,c2`. */
   groups: string[];

@@ -30,7 +30,7 @@ interface CoordinatorOptions {
 }
 
 /** The evaluation options that describe the metric spec; the others (label, data columns, a model directory) are each site's. */
-const METRIC_SPEC_FLAGS = new Set(['--task', '--classes', '--range', '--group', '--threshold', '--bins', '--score-grid', '--calibration-bins', '--min-cell']);
+const METRIC_SPEC_FLAGS = new Set(['--task', '--classes', '--range', '--horizon', '--max-time', '--time-bins', '--after-bins', '--group', '--threshold', '--bins', '--score-grid', '--calibration-bins', '--min-cell']);
 
 /** Default pause between two polls of `rounds wait`, in seconds. */
 const DEFAULT_POLL_SECONDS = 1;
@@ -178,6 +178,10 @@ interface StudyCreateOptions extends CoordinatorOptions, PrivacyCommandOptions {
   task: string;
   classes?: string;
   range?: string;
+  horizon?: number;
+  maxTime?: number;
+  timeBins?: number;
+  afterBins?: number;
   group: string[];
   threshold: number;
   bins?: number;

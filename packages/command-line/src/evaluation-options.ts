@@ -3,8 +3,8 @@
 import { readFileSync, statSync } from 'node:fs';
 import { InvalidArgumentError, Option } from 'commander';
 import type { Command } from 'commander';
-import { EVALUATION_OPTIONS, metricSpecFromOptions, parseDecimal, resolveScoreGridInput } from '@fedval/metrics';
-import type { EvaluationCommandOptions, FittedScoreGrid, MetricSpec, MetricsError } from '@fedval/metrics';
+import { EVALUATION_OPTIONS, metricSpecFromOptions, outcomeColumnsFromOptions, parseDecimal, resolveScoreGridInput } from '@fedval/metrics';
+import type { EvaluationCommandOptions, FittedScoreGrid, MetricSpec, MetricsError, OutcomeColumns } from '@fedval/metrics';
 
 /** Largest `--score-grid` file read, in bytes (4 MiB): a grid of the 10 000-bin limit is about 250 KB of JSON. */
 export const MAX_SCORE_GRID_FILE_BYTES = 4 * 1024 * 1024;
@@ -41,6 +41,16 @@ export function withEvaluationOptions(command: Command): Command {
 export function metricSpecOrUsageError(options: EvaluationCommandOptions, usageError: (message: string) => Error): Partial<MetricSpec> {
   try {
     return metricSpecFromOptions(options, options.scoreGrid === undefined ? undefined : readScoreGridFile(options.scoreGrid, usageError));
+  } catch (error) {
+    if ((error as { code?: unknown }).code === 'FEDVAL_ERR_METRICS_INVALID_SPEC') throw usageError((error as MetricsError).detail ?? (error as Error).message);
+    throw error;
+  }
+}
+
+/** The outcome columns the options name (outcomeColumnsFromOptions); a missing or misplaced column becomes the caller's usage error. */
+export function outcomeColumnsOrUsageError(options: EvaluationCommandOptions, usageError: (message: string) => Error): OutcomeColumns {
+  try {
+    return outcomeColumnsFromOptions(options);
   } catch (error) {
     if ((error as { code?: unknown }).code === 'FEDVAL_ERR_METRICS_INVALID_SPEC') throw usageError((error as MetricsError).detail ?? (error as Error).message);
     throw error;

@@ -28,6 +28,8 @@ export { equalWidthEdges, equalMassEdges, coarsenHistogram, checkEdges } from '.
 export { budgetFromEpsilon, budgetStatus, decideCharge, assertChargeAllowed, LEDGER_RELATIVE_TOLERANCE } from './ledger.ts';
 export type { PrivacyBudget, EpsilonBudget, LedgerEntry, ChargeRequest, ChargeDecision, BudgetStatus } from './ledger.ts';
 export { planRelease, simulateRelease, resolveLayout, DEFAULT_PLAN_WEIGHTS, DEFAULT_SIMULATE_RELEASE_OPTIONS } from './planner.ts';
+export { predictSurvivalNoise, expectedSurvivalCounts } from './survival-planner.ts';
+export type { SurvivalPlanRequest, SurvivalNoisePrediction } from './survival-planner.ts';
 export type {
   PlanReleaseRequest,
   ReleasePlan,

@@ -397,7 +397,7 @@ function resolveChecked(checked: Checked | null, givenLayout: unknown, context: 
   let explicit: ResolvedReleaseLayout | null = null;
   let plannerSpec: ReleaseLayoutSpec | 'auto' | null = null;
   if (requested === 'auto') {
-    if (task === 'regression') explicit = Object.freeze({ kind: 'flat', placement: 'equal-width', fineBins: layout.spec.bins, edges: Object.freeze([0, layout.spec.bins]) });
+    if (task === 'regression' || task === 'survival') explicit = Object.freeze({ kind: 'flat', placement: 'equal-width', fineBins: layout.spec.bins, edges: Object.freeze([0, layout.spec.bins]) });
     else {
       needsPlanner("layout 'auto'", { patients: true, prevalence: task === 'binary', sites: true });
       plannerSpec = 'auto';

@@ -164,12 +164,14 @@ const HISTOGRAM_FIELDS: ReadonlySet<SectionFieldName> = new Set(['negative_histo
  * Most counters one patient increments in a population's counts block of the release, with c the
  * counters per histogram (1 flat, the tree's levels): binary, one histogram → c; multiclass, one
  * confusion cell and one of the two histograms of each of K classes → 1 + K·c; regression, the
- * count and the clamped counter → 2. Every change is +1, so L1 = squared L2.
+ * count and the clamped counter → 2; survival, one (time bin, score bin, status) counter → 1 (its counts are not
+ * histograms: carried flat, never coarsened). Every change is +1, so L1 = squared L2.
  */
 function countsSensitivity(layout: StatisticsLayout, countersPerHistogram: number): number {
   const task = layout.spec.task;
   if (task === 'binary') return countersPerHistogram;
   if (task === 'multiclass') return 1 + (layout.spec.classes?.length ?? 0) * countersPerHistogram;
+  if (task === 'survival') return 1;
   return 2;
 }
 
@@ -429,11 +431,11 @@ function checkCoverage(layout: StatisticsLayout, segments: readonly Segment[]): 
  * - AUC: the delta-method noise variance of the Mann–Whitney AUC, Σ_k g_k²·v over the fine bins
  *   in finalizeMetrics, against the real gᵀ(HᵀH)⁻¹g (tree) or Σ_i g_i² (flat) over the coarse bins,
  *   g the gradient of the AUC in the counts (DeLong placements; see aucVarianceFactor).
- * Regression has no histograms: 1.
+ * Regression and survival have no histograms (survival counts are carried flat): 1.
  */
 function thresholdBinVarianceFactor(layout: StatisticsLayout, edges: Int32Array, tree: TreeShape | null): number {
   const spec = layout.spec;
-  if (spec.task === 'regression') return 1;
+  if (spec.task === 'regression' || spec.task === 'survival') return 1;
   const B = spec.bins;
   const m = edges.length - 1;
   const below = tree ? treePrefixVariances(tree, 1) : Float64Array.from({ length: m + 1 }, (_, j) => j);

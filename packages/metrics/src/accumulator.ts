@@ -9,6 +9,8 @@ import type { ScoreGrid } from './score-grid.ts';
 import type { SectionFieldName } from './section-fields.ts';
 import { FIXED_POINT_SCALE, fieldSlice } from './statistics-layout.ts';
 import type { StatisticsLayout } from './statistics-layout.ts';
+import { timeGridOf } from './time-grid.ts';
+import type { TimeGrid } from './time-grid.ts';
 
 /**
  * Collects one site's statistics. Labels and scores that cannot be used are counted as exclusions,
@@ -24,6 +26,14 @@ export interface StatisticsAccumulator {
   addMulticlass(scores: ArrayLike<number> | null | undefined, labelIndex: number | null | undefined, groups?: readonly GroupValue[]): void;
   /** Regression task: observed y and predicted ŷ, clamped into the spec's regression range. */
   addRegression(y: number | null | undefined, yhat: number | null | undefined, groups?: readonly GroupValue[]): void;
+  /**
+   * Survival task: follow-up time (>= 0, the spec's unit), event 1 or 0 (censored), predicted risk of the event by the
+   * horizon in [0, 1]. A missing time or event is missing_label; a negative or non-finite time, or an event other than
+   * 0 or 1, is invalid_label.
+   */
+  addSurvival(time: number | null | undefined, event: number | null | undefined, score: number | null | undefined, groups?: readonly GroupValue[]): void;
+  /** Survival task, columnar: `times` (NaN missing), `labels` the events (1, 0; −1 missing), `scores` the risks. */
+  addSurvivalRows(rows: SurvivalRows): void;
   /** Counts a patient left out before prediction (missing features, outside the cohort, …). */
   exclude(reason: ExclusionReason, groups?: readonly GroupValue[]): void;
   /** Binary task, columnar: the same counts as addBinary / exclude row by row (see ColumnarRows). */
@@ -71,6 +81,15 @@ export interface RegressionRows extends ColumnarRows {
   readonly labels: Float64Array;
 }
 
+export interface SurvivalRows extends ColumnarRows {
+  /** Per row: the predicted risk by the horizon in [0, 1]; NaN = missing. */
+  readonly scores: Float64Array;
+  /** Per row: 1 event, 0 censored, −1 missing, any other value invalid. */
+  readonly labels: Int8Array | Int32Array;
+  /** Per row: follow-up time; NaN = missing, negative or ±Infinity invalid. */
+  readonly times: Float64Array;
+}
+
 export function createAccumulator(layout: StatisticsLayout): StatisticsAccumulator {
   return new SiteStatisticsAccumulator(layout);
 }
@@ -95,6 +114,7 @@ class SiteStatisticsAccumulator implements StatisticsAccumulator {
   /** Reliability (calibration) bin of each grid bin. */
   readonly #calibrationBinOf: Int32Array;
   readonly #classCount: number;
+  readonly #timeGrid: TimeGrid | null;
 
   constructor(layout: StatisticsLayout) {
     this.layout = layout;
@@ -118,11 +138,64 @@ class SiteStatisticsAccumulator implements StatisticsAccumulator {
     this.#bins = spec.bins;
     this.#grid = scoreGridOf(spec);
     this.#calibrationBinOf = new Int32Array(spec.bins);
-    if (spec.task === 'binary') {
+    if (spec.task === 'binary' || spec.task === 'survival') {
       const starts = reliabilityBinStarts(this.#grid, spec.calibrationBins);
       for (let j = 0; j < spec.calibrationBins; j += 1) this.#calibrationBinOf.fill(j, starts[j], starts[j + 1]);
     }
     this.#classCount = spec.classes?.length ?? 0;
+    this.#timeGrid = spec.survival ? timeGridOf(spec.survival) : null;
+  }
+
+  addSurvival(time: number | null | undefined, event: number | null | undefined, score: number | null | undefined, groups?: readonly GroupValue[]): void {
+    this.#requireTask('survival', 'addSurvival');
+    const touched = this.#locate(groups);
+    if (time === null || time === undefined || event === null || event === undefined) return this.#count(touched, MISSING_LABEL);
+    if (typeof time !== 'number' || !(time >= 0 && time < Infinity) || (event !== 0 && event !== 1)) return this.#count(touched, INVALID_LABEL);
+    if (score === null || score === undefined) return this.#count(touched, MISSING_SCORE);
+    if (typeof score !== 'number' || !(score >= 0 && score <= 1)) return this.#count(touched, INVALID_SCORE);
+    this.#survivalInto(touched, time, event, score);
+  }
+
+  addSurvivalRows(rows: SurvivalRows): void {
+    this.#requireTask('survival', 'addSurvivalRows');
+    this.#requireRows(rows, 1);
+    if (rows.times.length < rows.count) throw new MetricsError('FEDVAL_ERR_METRICS_INVALID_INPUT', `times must cover ${rows.count} rows`);
+    const { scores, labels, times, excluded } = rows;
+    for (let i = 0; i < rows.count; i += 1) {
+      const touched = this.#locateRow(rows.levels, i);
+      const event = labels[i] as number;
+      const time = times[i] as number;
+      if (event === -1 || Number.isNaN(time)) this.#count(touched, MISSING_LABEL);
+      else if ((event !== 0 && event !== 1) || !(time >= 0 && time < Infinity)) this.#count(touched, INVALID_LABEL);
+      else if (excluded !== undefined && excluded[i] !== 0) this.#count(touched, (excluded[i] as number) - 1);
+      else {
+        const score = scores[i] as number;
+        if (Number.isNaN(score)) this.#count(touched, MISSING_SCORE);
+        else if (!(score >= 0 && score <= 1)) this.#count(touched, INVALID_SCORE);
+        else this.#survivalInto(touched, time, event, score);
+      }
+    }
+  }
+
+  /** One counter (time bin, score bin, status), one Brier term and the score in its calibration group; see section-fields.ts. */
+  #survivalInto(touched: Int32Array, time: number, event: number, score: number): void {
+    const grid = this.#timeGrid as TimeGrid;
+    const k = grid.bin(time);
+    const bin = this.#grid.bin(score);
+    const counts = this.#field('survival_counts');
+    const sums = this.#field('survival_sums');
+    const brierSlot = k < grid.horizonBins ? (event === 1 ? k : -1) : grid.horizonBins;
+    const brierUnits = brierSlot < 0 ? 0 : Math.round((brierSlot === grid.horizonBins ? score * score : (1 - score) * (1 - score)) * S);
+    const calibrationSlot = grid.horizonBins + 1 + (this.#calibrationBinOf[bin] as number);
+    const scoreUnits = Math.round(score * S);
+    const cell = ((k * this.#bins + bin) * 2) + event;
+    const values = this.#values;
+    for (let i = 0; i < touched.length; i += 1) {
+      const section = touched[i] as number;
+      increment(values, (counts[section] as number) + cell, 1);
+      if (brierSlot >= 0) increment(values, (sums[section] as number) + brierSlot, brierUnits);
+      increment(values, (sums[section] as number) + calibrationSlot, scoreUnits);
+    }
   }
 
   addBinary(score: number | null | undefined, label: number | null | undefined, groups?: readonly GroupValue[]): void {

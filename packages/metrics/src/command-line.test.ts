@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { EVALUATION_OPTIONS, metricSpecFromOptions, parseDecimal } from './command-line.ts';
+import { EVALUATION_OPTIONS, metricSpecFromOptions, outcomeColumnsFromOptions, parseDecimal } from './command-line.ts';
 import { resolveMetricSpec } from './metric-spec.ts';
 
 const base = { label: 'y', task: 'binary', positive: '1', score: 'p', group: [], threshold: 0.3, bins: 100, calibrationBins: 10, minCell: 10 };
@@ -22,6 +22,13 @@ describe('evaluation command-line options', () => {
     expect(resolveMetricSpec(metricSpecFromOptions({ ...base, task: 'regression', range: '0,2.5e1' }))).toMatchObject({ task: 'regression', regressionRange: [0, 25] });
   });
 
+  it('turn survival options into a spec and outcome columns: the event column, 1 event, 0 censored, the time column', () => {
+    const options = { ...base, label: undefined, task: 'survival', time: 'days', event: 'status', horizon: 1826, maxTime: 3000 };
+    expect(resolveMetricSpec(metricSpecFromOptions(options))).toMatchObject({ task: 'survival', bins: 100, survival: { horizon: 1826, maxTime: 3000, timeBins: 200, afterBins: 33 } });
+    expect(outcomeColumnsFromOptions(options)).toEqual({ column: 'status', positive: '1', negative: '0', time: 'days' });
+    expect(outcomeColumnsFromOptions(base)).toEqual({ column: 'y', positive: '1', negative: undefined });
+  });
+
   it('refuse inconsistent options with FEDVAL_ERR_METRICS_INVALID_SPEC naming the option', () => {
     const refused = (options: Record<string, unknown>, fragment: string) =>
       expect(() => metricSpecFromOptions({ ...base, ...options } as typeof base)).toThrow(expect.objectContaining({ code: 'FEDVAL_ERR_METRICS_INVALID_SPEC', message: expect.stringContaining(fragment) }));
@@ -30,7 +37,14 @@ describe('evaluation command-line options', () => {
     refused({ score: undefined, model: './m', task: 'regression', range: '0,1' }, 'binary or multiclass tasks only');
     refused({ task: 'multiclass' }, '--classes');
     refused({ task: 'regression', range: '0,x' }, '--range');
-    refused({ task: 'survival' }, '--task must be');
+    refused({ task: 'cox' }, '--task must be binary, multiclass, regression or survival');
+    refused({ task: 'survival', label: undefined, time: 't', event: 'e' }, '--task survival needs --horizon T');
+    refused({ horizon: 5 }, '--horizon applies only to --task survival');
+    const columns = (options: Record<string, unknown>, fragment: string) =>
+      expect(() => outcomeColumnsFromOptions({ ...base, ...options } as typeof base)).toThrow(expect.objectContaining({ code: 'FEDVAL_ERR_METRICS_INVALID_SPEC', message: expect.stringContaining(fragment) }));
+    columns({ task: 'survival' }, '--task survival takes --time and --event instead of --label');
+    columns({ task: 'survival', label: undefined, time: 't' }, '--task survival needs --time COL and --event COL');
+    columns({ label: undefined }, 'give --label COL');
     refused({ scoreGrid: 'grid.json' }, 'give --bins (equal-width bins) or --score-grid (a fitted grid), not both');
     refused({ scoreGrid: 'grid.json', bins: undefined }, 'the grid must be read from its file by the caller');
   });

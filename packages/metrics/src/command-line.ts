@@ -1,6 +1,8 @@
 // command-line.ts — the evaluation options `fedval simulate` and `fedval-agent eval-local` share: declared once, as data
 // any command-line parser can take, and turned into a metric spec once.
 import { MetricsError } from './errors.ts';
+import { DEFAULT_SURVIVAL_SPEC } from './metric-spec.ts';
+import { defaultAfterBins } from './time-grid.ts';
 import type { FittedScoreGrid, MetricSpec } from './metric-spec.ts';
 
 export interface EvaluationOptionDeclaration {
@@ -15,8 +17,14 @@ export interface EvaluationOptionDeclaration {
 
 /** In the order `--help` lists them. */
 export const EVALUATION_OPTIONS: readonly EvaluationOptionDeclaration[] = Object.freeze([
-  { flags: '--label <column>', description: 'outcome column', kind: 'text', required: true },
-  { flags: '--task <type>', description: 'binary, multiclass or regression', kind: 'text', defaultValue: 'binary' },
+  { flags: '--label <column>', description: 'outcome column (every task but survival)', kind: 'text' },
+  { flags: '--task <type>', description: 'binary, multiclass, regression or survival', kind: 'text', defaultValue: 'binary' },
+  { flags: '--time <column>', description: 'survival: follow-up time column (>= 0, in the unit of --horizon)', kind: 'text' },
+  { flags: '--event <column>', description: 'survival: event column (--positive value = event, default 1; 0 = censored; other values invalid)', kind: 'text' },
+  { flags: '--horizon <t>', description: 'survival: the horizon the score predicts the risk of the event by (same unit as --time)', kind: 'decimal' },
+  { flags: '--max-time <t>', description: 'survival: end of the time grid (default 2 × horizon); later follow-up shares one overflow bin', kind: 'decimal' },
+  { flags: '--time-bins <n>', description: 'survival: equal-width time bins up to the horizon (default 200)', kind: 'decimal' },
+  { flags: '--after-bins <n>', description: 'survival: equal-width time bins from the horizon to --max-time (default: a quarter of the density before it)', kind: 'decimal' },
   { flags: '--classes <a,b,...>', description: 'multiclass: class labels in order, as written in the label column', kind: 'text' },
   { flags: '--range <low,high>', description: 'regression: range outcomes and predictions are clamped into', kind: 'text' },
   { flags: '--positive <value>', description: 'label value of the positive class', kind: 'text', defaultValue: '1' },
@@ -42,8 +50,14 @@ export const EVALUATION_OPTIONS: readonly EvaluationOptionDeclaration[] = Object
 
 /** The parsed values of EVALUATION_OPTIONS (camel-cased as commander names them). */
 export interface EvaluationCommandOptions {
-  label: string;
+  label?: string | undefined;
   task: string;
+  time?: string | undefined;
+  event?: string | undefined;
+  horizon?: number | undefined;
+  maxTime?: number | undefined;
+  timeBins?: number | undefined;
+  afterBins?: number | undefined;
   classes?: string | undefined;
   range?: string | undefined;
   positive: string;
@@ -76,6 +90,13 @@ export function metricSpecFromOptions(options: EvaluationCommandOptions, scoreGr
     throw new MetricsError('FEDVAL_ERR_METRICS_INVALID_SPEC', message);
   };
   if (Boolean(options.score) === Boolean(options.model)) problem('give exactly one of --score or --model');
+  if (options.task === 'survival') {
+    if (options.horizon === undefined) problem('--task survival needs --horizon T');
+  } else {
+    for (const [flag, value] of [['--time', options.time], ['--event', options.event], ['--horizon', options.horizon], ['--max-time', options.maxTime], ['--time-bins', options.timeBins], ['--after-bins', options.afterBins]] as const) {
+      if (value !== undefined) problem(`${flag} applies only to --task survival`);
+    }
+  }
   if (options.model && options.task === 'regression') problem('--model bundles predict probabilities: binary or multiclass tasks only');
   if (options.scoreGrid !== undefined && options.bins !== undefined) problem('give --bins (equal-width bins) or --score-grid (a fitted grid), not both');
   if ((options.scoreGrid !== undefined) !== (scoreGrid !== undefined)) problem('--score-grid: the grid must be read from its file by the caller');
@@ -92,7 +113,47 @@ export function metricSpecFromOptions(options: EvaluationCommandOptions, scoreGr
       if (range.length !== 2 || !range.every(Number.isFinite)) problem('--task regression needs --range low,high');
       return { task: 'regression', regressionRange: [range[0]!, range[1]!], ...shared };
     }
+    case 'survival':
+      return {
+        task: 'survival',
+        survival: {
+          horizon: options.horizon!,
+          maxTime: options.maxTime ?? DEFAULT_SURVIVAL_SPEC.maxTimeFactor * options.horizon!,
+          timeBins: options.timeBins ?? DEFAULT_SURVIVAL_SPEC.timeBins,
+          afterBins: options.afterBins ?? defaultAfterBins(options.horizon!, options.maxTime ?? DEFAULT_SURVIVAL_SPEC.maxTimeFactor * options.horizon!, options.timeBins ?? DEFAULT_SURVIVAL_SPEC.timeBins),
+        },
+        ...shared,
+      };
     default:
-      return problem('--task must be binary, multiclass or regression');
+      return problem('--task must be binary, multiclass, regression or survival');
   }
+}
+
+/** Which columns hold the outcome, and how the label column's values read (a site's `data.label`). */
+export interface OutcomeColumns {
+  /** The label column; for survival, the event column. */
+  column: string;
+  /** Value of the positive class (survival: of an event). */
+  positive: string;
+  /** When set, the only negative value (survival: censored; default '0'); other values are invalid_label. */
+  negative?: string | undefined;
+  /** Survival: the follow-up time column. */
+  time?: string | undefined;
+}
+
+/**
+ * The outcome columns the options name (a site's `data.label`): `--label`, or for survival `--event` and `--time`.
+ * Missing or misplaced columns throw FEDVAL_ERR_METRICS_INVALID_SPEC naming the option: callers report it as a usage error.
+ */
+export function outcomeColumnsFromOptions(options: EvaluationCommandOptions): OutcomeColumns {
+  const problem = (message: string): never => {
+    throw new MetricsError('FEDVAL_ERR_METRICS_INVALID_SPEC', message);
+  };
+  if (options.task === 'survival') {
+    if (options.label !== undefined) problem('--task survival takes --time and --event instead of --label');
+    if (!options.time || !options.event) problem('--task survival needs --time COL and --event COL');
+    return { column: options.event!, positive: options.positive, negative: options.negative ?? '0', time: options.time };
+  }
+  if (!options.label) problem('give --label COL (the outcome column)');
+  return { column: options.label!, positive: options.positive, negative: options.negative };
 }

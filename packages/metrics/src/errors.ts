@@ -10,6 +10,7 @@ export const METRICS_ERROR_MESSAGES = {
   FEDVAL_ERR_METRICS_INVALID_NOISE: 'invalid noise options',
   FEDVAL_ERR_METRICS_INVALID_INPUT: 'invalid input arrays',
   FEDVAL_ERR_METRICS_INVALID_GRID: 'cannot fit a score grid',
+  FEDVAL_ERR_METRICS_HORIZON_BEYOND_FOLLOW_UP: 'no patient is followed beyond the horizon: the metrics at the horizon are undefined',
 } as const;
 
 export type MetricsErrorCode = keyof typeof METRICS_ERROR_MESSAGES;

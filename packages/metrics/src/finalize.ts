@@ -17,7 +17,10 @@ import { regressionMetrics } from './regression-metrics.ts';
 import { rocCurve } from './roc-curve.ts';
 import type { RocPoint } from './roc-curve.ts';
 import type { RegressionMetricsBlock } from './regression-metrics.ts';
-import { scoreGridOf } from './score-grid.ts';
+import { reliabilityBinStarts, scoreGridOf } from './score-grid.ts';
+import { survivalMetrics } from './survival-metrics.ts';
+import type { SurvivalMetricsBlock } from './survival-metrics.ts';
+import { timeGridOf } from './time-grid.ts';
 import type { ScoreGrid } from './score-grid.ts';
 import type { ScoreGridMethod } from './metric-spec.ts';
 import { REGRESSION_SUMS } from './section-fields.ts';
@@ -126,7 +129,27 @@ export interface RegressionMetricsReport extends RegressionMetricsBlock, ReportC
   by_group: Record<string, Record<string, LevelBlock<RegressionMetricsBlock & { excluded: ExclusionCounts }>>>;
 }
 
-export type MetricsReport = BinaryMetricsReport | MulticlassMetricsReport | RegressionMetricsReport;
+/** The public time grid behind a survival report (so a reader knows the resolution of every metric). */
+export interface TimeGridSummary {
+  horizon: number;
+  max_time: number;
+  /** Bins on [0, horizon]. */
+  horizon_bins: number;
+  /** All bins, the overflow bin beyond max_time included. */
+  bins: number;
+  width: number;
+}
+
+export interface SurvivalMetricsReport extends SurvivalMetricsBlock, ReportCommon {
+  task: 'survival';
+  score_grid: ScoreGridSummary;
+  time_grid: TimeGridSummary;
+  excluded: ExclusionCounts;
+  by_group: Record<string, Record<string, LevelBlock<SurvivalMetricsBlock & { excluded: ExclusionCounts }>>>;
+  fairness: Record<string, FairnessMetrics>;
+}
+
+export type MetricsReport = BinaryMetricsReport | MulticlassMetricsReport | RegressionMetricsReport | SurvivalMetricsReport;
 
 /**
  * Computes every metric from the vector. Robust to DP noise: histograms are made non-negative with
@@ -145,6 +168,7 @@ export function finalizeMetrics(layout: StatisticsLayout, vector: Float64Array, 
   const finalizer = new ReportBuilder(layout, vector, variances);
   if (layout.spec.task === 'binary') return finalizer.binaryReport();
   if (layout.spec.task === 'multiclass') return finalizer.multiclassReport();
+  if (layout.spec.task === 'survival') return finalizer.survivalReport();
   return finalizer.regressionReport();
 }
 
@@ -240,6 +264,81 @@ class ReportBuilder {
       );
     });
     return { task: 'regression', ...this.#common(), ...this.#regressionBlock(overall), by_group: byGroup };
+  }
+
+  survivalReport(): SurvivalMetricsReport {
+    const [overall, levels] = this.#split();
+    const block = this.#survivalBlock(overall);
+    // Only an exact vector can tell: under DP the counts beyond the horizon are noisy, and the metrics stay defined (clamped).
+    if (!this.#noisy && block.n > 0 && block.n - block.events_by_horizon - block.censored_before_horizon <= 0) {
+      throw new MetricsError('FEDVAL_ERR_METRICS_HORIZON_BEYOND_FOLLOW_UP', `horizon ${this.#layout.spec.survival?.horizon}: every one of the ${block.n} patients had the event or was censored by then`);
+    }
+    const byGroup: SurvivalMetricsReport['by_group'] = {};
+    const fairness: SurvivalMetricsReport['fairness'] = {};
+    const k = this.#layout.spec.minCellSize;
+    this.#layout.spec.groups.forEach((group, g) => {
+      const sections = levels[g] ?? [];
+      const blocks = sections.map((section) => this.#survivalBlock(section));
+      // As binary: enough patients, and enough events by the horizon and patients without one; under DP a count must
+      // clear k by three noise standard deviations (n sums every count cell, the events by the horizon H·B of them).
+      const time = timeGridOf(this.#layout.spec.survival!);
+      const B = this.#layout.spec.bins;
+      const decisions = this.#suppression(
+        blocks.map((b, i) => {
+          const v = this.#blockVariance(sections[i]!, 'counts');
+          const nMargin = 3 * Math.sqrt(2 * time.bins * B * v);
+          const eventMargin = 3 * Math.sqrt(time.horizonBins * B * v);
+          const reason = b.n - nMargin < k ? 'n' : b.events_by_horizon - eventMargin < k ? 'events' : b.n - b.events_by_horizon - nMargin < k ? 'non-events' : null;
+          return { n: b.n, reason };
+        }),
+      );
+      const column: SurvivalMetricsReport['by_group'][string] = {};
+      const covered: LevelRates[] = [];
+      const excluded: { level: string; reason: string }[] = [];
+      blocks.forEach((levelBlock, i) => {
+        const level = sections[i]?.level ?? '';
+        if (decisions[i]) {
+          column[level] = { suppressed: true };
+          excluded.push({ level, reason: SUPPRESSED });
+        } else {
+          column[level] = { suppressed: false, ...levelBlock };
+          const t = levelBlock.at_threshold;
+          covered.push({ level, selection_rate: t.selection_rate, true_positive_rate: t.sensitivity, false_positive_rate: t.specificity === null ? null : 1 - t.specificity, balanced_accuracy: t.balanced_accuracy });
+        }
+      });
+      byGroup[group.column] = column;
+      fairness[group.column] = fairnessMetrics(covered, excluded);
+    });
+    const survival = this.#layout.spec.survival!;
+    const time = timeGridOf(survival);
+    return {
+      task: 'survival',
+      score_grid: this.#gridSummary(),
+      time_grid: { horizon: survival.horizon, max_time: survival.maxTime, horizon_bins: time.horizonBins, bins: time.bins, width: time.width },
+      ...this.#common(),
+      ...block,
+      by_group: byGroup,
+      fairness,
+    };
+  }
+
+  #survivalBlock(section: StatisticsSection): SurvivalMetricsBlock & { excluded: ExclusionCounts } {
+    const spec = this.#layout.spec;
+    const time = timeGridOf(spec.survival!);
+    const score = scoreGridOf(spec);
+    const scale = this.#layout.fixedPointScale;
+    const sums = Array.from(this.#read(section, 'survival_sums'), (v) => v / scale);
+    const block = survivalMetrics(
+      {
+        counts: this.#read(section, 'survival_counts'),
+        brierCaseSums: sums.slice(0, time.horizonBins),
+        brierControlSum: sums[time.horizonBins] as number,
+        calibrationScoreSums: sums.slice(time.horizonBins + 1),
+      },
+      { time, score, calibrationStarts: reliabilityBinStarts(score, spec.calibrationBins), threshold: spec.threshold, decisionThresholds: spec.decisionThresholds },
+      this.#blockVariance(section, 'counts'),
+    );
+    return { ...block, excluded: this.#exclusions(section) };
   }
 
   #gridSummary(): ScoreGridSummary {

@@ -1,6 +1,6 @@
 // format-table.ts — renders a metrics report as plain-text tables for terminals (used by the CLIs).
 import type { Interval } from './binary-metrics.ts';
-import type { BinaryMetricsBlock, BinaryMetricsReport, ExclusionCounts, LevelBlock, MetricsReport, MulticlassMetricsReport, RegressionMetricsReport, ScoreGridSummary } from './finalize.ts';
+import type { BinaryMetricsBlock, BinaryMetricsReport, ExclusionCounts, LevelBlock, MetricsReport, MulticlassMetricsReport, RegressionMetricsReport, ScoreGridSummary, SurvivalMetricsReport } from './finalize.ts';
 import { SUPPRESSED } from './finalize.ts';
 
 /**
@@ -10,6 +10,7 @@ import { SUPPRESSED } from './finalize.ts';
 export function formatMetricsTable(report: MetricsReport): string {
   if (report.task === 'binary') return formatBinary(report);
   if (report.task === 'multiclass') return formatMulticlass(report);
+  if (report.task === 'survival') return formatSurvival(report);
   return formatRegression(report);
 }
 
@@ -155,6 +156,49 @@ function formatRegression(report: RegressionMetricsReport): string {
     }
   }
   if (rows.length > 0) lines.push('', 'by subgroup', table(['column', 'level', 'n', 'MAE', 'RMSE', 'R²'], rows));
+  return `${lines.join('\n')}\n`;
+}
+
+function formatSurvival(report: SurvivalMetricsReport): string {
+  const g = report.time_grid;
+  const t = report.at_threshold;
+  const lines = [
+    `survival task: n = ${report.n}, events = ${report.events}, events by the horizon (${g.horizon}) = ${report.events_by_horizon}, censored before it = ${report.censored_before_horizon}`,
+    excludedLine(report.excluded),
+    `${gridLine(report.score_grid)}; time grid: ${g.horizon_bins} bins of ${g.width} up to the horizon, ${g.bins} in all (max time ${g.max_time})`,
+    '',
+    table(
+      ['metric', 'value', '95% CI'],
+      [
+        ["Harrell's C", fixed(report.c_index), interval(report.c_index_ci95)],
+        ["Uno's C (to the horizon)", fixed(report.c_index_uno), ''],
+        ['time-dependent AUC', fixed(report.td_auc), ''],
+        ['Brier score (IPCW)', fixed(report.brier_at_horizon, 4), ''],
+        ['observed risk (1 − KM)', fixed(report.observed_risk_at_horizon), interval(report.observed_risk_at_horizon_ci95)],
+        ['expected risk (mean predicted)', fixed(report.expected_risk_at_horizon), ''],
+        ['observed / expected', fixed(report.oe_ratio_at_horizon), ''],
+        [`sensitivity (risk >= ${t.threshold}, IPCW)`, fixed(t.sensitivity), ''],
+        ['specificity', fixed(t.specificity), ''],
+        ['selection rate', fixed(t.selection_rate), ''],
+      ],
+    ),
+    '',
+    'calibration at the horizon',
+    table(
+      ['risk group', 'n', 'predicted', 'observed (KM)', '95% CI'],
+      report.calibration_at_horizon.map((c) => [`${c.lower.toFixed(3)}–${c.upper.toFixed(3)}`, fixed(c.n, 0), fixed(c.mean_predicted_risk), fixed(c.observed_risk), interval(c.observed_risk_ci95)]),
+    ),
+    '',
+    'net benefit at the horizon',
+    table(['threshold', 'net benefit'], report.net_benefit_at_horizon.map((p) => [String(p.threshold), fixed(p.net_benefit, 4)])),
+  ];
+  const rows: string[][] = [];
+  for (const [column, levels] of Object.entries(report.by_group)) {
+    for (const [level, block] of Object.entries(levels)) {
+      rows.push(block.suppressed ? [column, level, SUPPRESSED, '', '', ''] : [column, level, fixed(block.n, 0), fixed(block.c_index), fixed(block.td_auc), fixed(block.oe_ratio_at_horizon)]);
+    }
+  }
+  if (rows.length > 0) lines.push('', 'by subgroup', table(['column', 'level', 'n', "Harrell's C", 'td AUC', 'O/E'], rows));
   return `${lines.join('\n')}\n`;
 }
 

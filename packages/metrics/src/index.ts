@@ -16,12 +16,17 @@ export {
   OTHER_LEVEL,
   MISSING_LEVEL,
 } from './metric-spec.ts';
-export type { MetricSpec, MetricSpecDraft, MetricSpecInput, MetricSpecView, GroupSpec, TaskType, FittedScoreGrid, ScoreGridMethod, ScoreGridInput } from './metric-spec.ts';
+export { DEFAULT_SURVIVAL_SPEC } from './metric-spec.ts';
+export { timeGridOf } from './time-grid.ts';
+export type { TimeGrid } from './time-grid.ts';
+export { survivalMetrics, survivalNoiseGradients } from './survival-metrics.ts';
+export type { SurvivalMetricsBlock, SurvivalCalibrationGroup, NetBenefitPoint, SurvivalThresholdMetrics, SurvivalStatistics, SurvivalContext } from './survival-metrics.ts';
+export type { SurvivalSpec, MetricSpec, MetricSpecDraft, MetricSpecInput, MetricSpecView, GroupSpec, TaskType, FittedScoreGrid, ScoreGridMethod, ScoreGridInput } from './metric-spec.ts';
 export { groupLevelIndex, groupLevelNames } from './group-levels.ts';
 export type { GroupValue } from './group-levels.ts';
 export { EXCLUSION_REASONS } from './exclusion-reasons.ts';
 export type { ExclusionReason } from './exclusion-reasons.ts';
-export { scoreBin, scoreGridOf, equalWidthGrid, fittedGrid } from './score-grid.ts';
+export { scoreBin, scoreGridOf, equalWidthGrid, fittedGrid, reliabilityBinStarts } from './score-grid.ts';
 export type { ScoreGrid } from './score-grid.ts';
 export { fitScoreGrid, LOGIT_FIT_FLOOR } from './score-grid-fit.ts';
 export type { ScoreGridFitOptions, ScoreGridFitSummary } from './score-grid-fit.ts';
@@ -30,7 +35,7 @@ export type { StatisticsLayout, StatisticsBlock, StatisticsSection, FieldSlice }
 export { REGRESSION_SUMS } from './section-fields.ts';
 export type { SectionFieldName } from './section-fields.ts';
 export { createAccumulator } from './accumulator.ts';
-export type { StatisticsAccumulator, ColumnarRows, BinaryRows, MulticlassRows, RegressionRows } from './accumulator.ts';
+export type { StatisticsAccumulator, ColumnarRows, BinaryRows, MulticlassRows, RegressionRows, SurvivalRows } from './accumulator.ts';
 export { addStatistics, addStatisticsInPlace } from './statistics-vector.ts';
 export { finalizeMetrics } from './finalize.ts';
 export { metricsReportSchema } from './metrics-report-schema.ts';
@@ -40,6 +45,8 @@ export type {
   BinaryMetricsReport,
   MulticlassMetricsReport,
   RegressionMetricsReport,
+  SurvivalMetricsReport,
+  TimeGridSummary,
   BinaryMetricsBlock,
   ThresholdMetrics,
   SuppressedBlock,
@@ -62,5 +69,5 @@ export { chiSquareCdf, chiSquareSurvival } from './special-functions.ts';
 export { formatMetricsTable } from './format-table.ts';
 export { MetricsError, METRICS_ERROR_MESSAGES } from './errors.ts';
 export type { MetricsErrorCode } from './errors.ts';
-export { EVALUATION_OPTIONS, metricSpecFromOptions, parseDecimal } from './command-line.ts';
-export type { EvaluationCommandOptions, EvaluationOptionDeclaration } from './command-line.ts';
+export { EVALUATION_OPTIONS, metricSpecFromOptions, outcomeColumnsFromOptions, parseDecimal } from './command-line.ts';
+export type { EvaluationCommandOptions, EvaluationOptionDeclaration, OutcomeColumns } from './command-line.ts';

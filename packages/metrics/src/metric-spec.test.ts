@@ -83,7 +83,7 @@ describe('resolveMetricSpec', () => {
   });
 
   it('names the task types', () => {
-    expect(problemsOf({ task: 'survival' })).toContain('task must be one of binary, multiclass, regression');
+    expect(problemsOf({ task: 'cox' })).toContain('task must be one of binary, multiclass, regression, survival');
   });
 
   it('requires classes for multiclass and a range for regression, and refuses them elsewhere', () => {
@@ -159,7 +159,7 @@ describe('metricSpecInputSchema (REST API and YAML, snake_case)', () => {
 
   it('describes the REST documents as JSON Schema (for OpenAPI)', () => {
     const input = z.toJSONSchema(metricSpecInputSchema, { io: 'input' });
-    expect(Object.keys(input.properties ?? {}).sort()).toEqual(['bins', 'calibration_bins', 'classes', 'decision_thresholds', 'groups', 'min_cell_size', 'regression_range', 'score_grid', 'task', 'threshold']);
+    expect(Object.keys(input.properties ?? {}).sort()).toEqual(['bins', 'calibration_bins', 'classes', 'decision_thresholds', 'groups', 'min_cell_size', 'regression_range', 'score_grid', 'survival', 'task', 'threshold']);
     expect(input.required ?? []).toEqual([]);
     const view = z.toJSONSchema(metricSpecViewSchema);
     expect(view.required).toEqual(['task', 'bins', 'threshold', 'groups', 'calibration_bins', 'min_cell_size', 'decision_thresholds']);

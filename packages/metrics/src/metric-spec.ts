@@ -4,9 +4,25 @@ import { z } from 'zod';
 import { MetricsError } from './errors.ts';
 import { gridIndex } from './score-grid.ts';
 import { sectionFields } from './section-fields.ts';
+import { defaultAfterBins, timeGridOf } from './time-grid.ts';
 
-export type TaskType = 'binary' | 'multiclass' | 'regression';
-export const TASK_TYPES: readonly TaskType[] = Object.freeze(['binary', 'multiclass', 'regression']);
+export type TaskType = 'binary' | 'multiclass' | 'regression' | 'survival';
+export const TASK_TYPES: readonly TaskType[] = Object.freeze(['binary', 'multiclass', 'regression', 'survival']);
+
+/**
+ * A survival task's public time grid (see time-grid.ts). Times are in the data's unit (days in the example): equal-width
+ * bins on [0, horizon], the same width continued up to maxTime, then one overflow bin.
+ */
+export interface SurvivalSpec {
+  /** The horizon h: scores are the predicted risk of the event by h; an exact edge of the time grid. */
+  horizon: number;
+  /** Where the grid ends (>= horizon); later follow-up falls into one overflow bin. Default 2 × horizon. */
+  maxTime: number;
+  /** Equal-width time bins on [0, horizon]. Default 200. */
+  timeBins: number;
+  /** Equal-width time bins on (horizon, maxTime]. Default ⌈timeBins · (maxTime − horizon) / horizon / 4⌉ (a quarter of the density). */
+  afterBins: number;
+}
 
 /**
  * A subgroup column. Exactly one of `levels` (categorical: the declared values, matched exactly)
@@ -58,6 +74,8 @@ export interface MetricSpec {
   classes?: string[];
   /** Regression only (required there): [low, high]; y and ŷ are clamped into it before fixed-point encoding. */
   regressionRange?: [number, number];
+  /** Survival only (required there): the horizon and the time grid. */
+  survival?: SurvivalSpec;
 }
 
 const DEFAULT_DECISION_THRESHOLDS: readonly number[] = Object.freeze([0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5]);
@@ -82,7 +100,11 @@ export const METRIC_SPEC_LIMITS = Object.freeze({
   maxDecisionThresholds: 1000, // points on the decision curve
   maxVectorLength: 4 * 1024 * 1024, // entries (32 MiB as Float64)
   maxNameLength: 128, // characters in a column, level or class name
+  maxTimeBins: 10_000, // survival time bins, overflow included
 });
+
+/** Survival defaults: score bins (the counts are time bins × score bins × 2), time bins to the horizon, maxTime / horizon. */
+export const DEFAULT_SURVIVAL_SPEC = Object.freeze({ bins: 100, timeBins: 200, maxTimeFactor: 2 });
 
 export const OTHER_LEVEL = '(other)';
 export const MISSING_LEVEL = '(missing)';
@@ -150,7 +172,7 @@ const scoreGridInputShape = z.strictObject({ kind: gridKind, method: gridMethod,
 
 /** The fields whose spelling is the same on the wire and in REST/YAML. */
 const commonFields = {
-  task: z.enum(['binary', 'multiclass', 'regression'], must(`one of ${TASK_TYPES.join(', ')}`)).optional(),
+  task: z.enum(['binary', 'multiclass', 'regression', 'survival'], must(`one of ${TASK_TYPES.join(', ')}`)).optional(),
   bins: z.int(must(binsText)).min(2, must(binsText)).max(L.maxBins, must(binsText)).optional(),
   threshold: finite('a number with 0 <= threshold < 1').min(0, must('a number with 0 <= threshold < 1')).lt(1, must('a number with 0 <= threshold < 1')).optional(),
   groups: z.array(groupSchema, must(`an array of at most ${L.maxGroups} group columns`)).max(L.maxGroups, must(`an array of at most ${L.maxGroups} group columns`)).optional(),
@@ -162,6 +184,31 @@ const thresholdsText = `an array of at most ${L.maxDecisionThresholds} numbers`;
 const decisionThresholds = z
   .array(finite('a number with 0 < t < 1').gt(0, must('a number with 0 < t < 1')).lt(1, must('a number with 0 < t < 1')), must(thresholdsText))
   .max(L.maxDecisionThresholds, must(thresholdsText))
+  .optional();
+const survivalText = 'an object { horizon, max_time?, time_bins?, after_bins? } for a survival task';
+const positiveFinite = (what: string) => finite(what).gt(0, must(what));
+const timeBinsText = `an integer from 1 to ${L.maxTimeBins}`;
+const timeBins = z.int(must(timeBinsText)).min(1, must(timeBinsText)).max(L.maxTimeBins, must(timeBinsText)).optional();
+const afterBinsText = `an integer from 0 to ${L.maxTimeBins}`;
+const afterBins = z.int(must(afterBinsText)).min(0, must(afterBinsText)).max(L.maxTimeBins, must(afterBinsText)).optional();
+/** The time grid must stay within maxTimeBins bins, the overflow bin included. */
+const survivalRule = (s: { horizon: number; maxTime?: number | undefined; timeBins?: number | undefined; afterBins?: number | undefined }, ctx: z.RefinementCtx): void => {
+  const maxTime = s.maxTime ?? DEFAULT_SURVIVAL_SPEC.maxTimeFactor * s.horizon;
+  const bins = s.timeBins ?? DEFAULT_SURVIVAL_SPEC.timeBins;
+  if (maxTime < s.horizon) ctx.addIssue({ code: 'custom', path: [], message: 'max time must be at least the horizon' });
+  else if (s.afterBins !== undefined && (maxTime > s.horizon) !== (s.afterBins > 0)) {
+    ctx.addIssue({ code: 'custom', path: [], message: 'after bins must be 0 exactly when max time equals the horizon' });
+  } else if (timeGridOf({ horizon: s.horizon, maxTime, timeBins: bins, afterBins: s.afterBins }).bins > L.maxTimeBins) {
+    ctx.addIssue({ code: 'custom', path: [], message: `the time grid would have more than ${L.maxTimeBins} bins (time bins × max time / horizon)` });
+  }
+};
+const survivalWire = z
+  .strictObject({ horizon: positiveFinite('a finite number > 0'), maxTime: positiveFinite('a finite number > 0').optional(), timeBins, afterBins }, must(survivalText))
+  .superRefine(survivalRule)
+  .optional();
+const survivalInput = z
+  .strictObject({ horizon: positiveFinite('a finite number > 0'), max_time: positiveFinite('a finite number > 0').optional(), time_bins: timeBins, after_bins: afterBins }, must(survivalText))
+  .superRefine((s, ctx) => survivalRule({ horizon: s.horizon, maxTime: s.max_time, timeBins: s.time_bins, afterBins: s.after_bins }, ctx))
   .optional();
 const rangeText = '[low, high] with finite low < high for a regression task';
 const regressionRange = z
@@ -181,6 +228,7 @@ export type MetricSpecDraft = {
   decisionThresholds?: number[] | undefined;
   classes?: string[] | undefined;
   regressionRange?: [number, number] | undefined;
+  survival?: { horizon: number; maxTime?: number | undefined; timeBins?: number | undefined; afterBins?: number | undefined } | undefined;
 };
 
 /** How a sender spells the fields whose spelling differs between the wire (camelCase) and REST/YAML (snake_case). */
@@ -205,7 +253,7 @@ const isGridNumber = (value: unknown): value is number => typeof value === 'numb
 function checkCrossFieldRules(draft: { readonly [field: string]: unknown }, spelling: Spelling, ctx: z.RefinementCtx): void {
   const problem = (path: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', path, message });
   const task = draft['task'] ?? DEFAULT_METRIC_SPEC.task;
-  const bins = draft['bins'] ?? DEFAULT_METRIC_SPEC.bins;
+  const bins = draft['bins'] ?? (task === 'survival' ? DEFAULT_SURVIVAL_SPEC.bins : DEFAULT_METRIC_SPEC.bins);
   // A fitted grid gains every threshold as an edge: the equal-width rules (thresholds k/B, C dividing B) do not apply.
   const grid = draft['scoreGrid'];
   const fitted = grid !== undefined;
@@ -222,7 +270,7 @@ function checkCrossFieldRules(draft: { readonly [field: string]: unknown }, spel
     problem(['threshold'], `must lie on the score grid (a multiple of 1/${B})`);
   }
   const calibration = draft['calibrationBins'] ?? DEFAULT_METRIC_SPEC.calibrationBins;
-  if (task === 'binary' && B > 0 && Number.isSafeInteger(calibration) && (calibration as number) >= 1 && ((calibration as number) > B || B % (calibration as number) !== 0)) {
+  if ((task === 'binary' || task === 'survival') && B > 0 && Number.isSafeInteger(calibration) && (calibration as number) >= 1 && ((calibration as number) > B || B % (calibration as number) !== 0)) {
     problem([spelling.calibrationBins], `must divide bins (${B})`);
   }
   const thresholds = draft['decisionThresholds'];
@@ -255,6 +303,8 @@ function checkCrossFieldRules(draft: { readonly [field: string]: unknown }, spel
   if (task !== 'multiclass' && draft['classes'] !== undefined) problem(['classes'], 'applies only to a multiclass task');
   if (task === 'regression' && draft['regressionRange'] === undefined) problem([spelling.regressionRange], `must be ${rangeText}`);
   if (task !== 'regression' && draft['regressionRange'] !== undefined) problem([spelling.regressionRange], 'applies only to a regression task');
+  if (task === 'survival' && draft['survival'] === undefined) problem(['survival'], `must be ${survivalText}`);
+  if (task !== 'survival' && draft['survival'] !== undefined) problem(['survival'], 'applies only to a survival task');
 }
 
 /** The vector-length limit, checked once the spec is otherwise valid (it needs the resolved layout sizes). */
@@ -265,7 +315,7 @@ function checkVectorLength(spec: MetricSpec, ctx: z.RefinementCtx): void {
   }
   const sections = 1 + spec.groups.reduce((sum, g) => sum + groupLevelCount(g), 0);
   const K = spec.classes?.length ?? 0;
-  const perSection = sectionFields(spec.task, spec.bins, spec.calibrationBins, K).reduce((sum, f) => sum + f.length, 0);
+  const perSection = sectionFields(spec.task, spec.bins, spec.calibrationBins, K, spec.survival).reduce((sum, f) => sum + f.length, 0);
   if (sections * perSection > L.maxVectorLength) {
     ctx.addIssue({ code: 'custom', path: [], message: `the statistics vector would hold ${sections * perSection} entries, above the limit of ${L.maxVectorLength}` });
   }
@@ -281,7 +331,7 @@ function resolveDraft(draft: MetricSpecDraft): Readonly<MetricSpec> {
   if (draft.scoreGrid) {
     const threshold = draft.threshold ?? DEFAULT_METRIC_SPEC.threshold;
     const decisionThresholds = given ?? [...DEFAULT_DECISION_THRESHOLDS];
-    const reliabilityEdges = task === 'binary' ? Array.from({ length: calibrationBins - 1 }, (_, j) => (j + 1) / calibrationBins) : [];
+    const reliabilityEdges = task === 'binary' || task === 'survival' ? Array.from({ length: calibrationBins - 1 }, (_, j) => (j + 1) / calibrationBins) : [];
     const edges = insertEdges(draft.scoreGrid.edges, [threshold, ...decisionThresholds, ...reliabilityEdges]);
     const scoreGrid: FittedScoreGrid = { kind: 'fitted', method: draft.scoreGrid.method, edges: Object.freeze(edges) as number[] };
     if (draft.scoreGrid.sourceDigest !== undefined) scoreGrid.sourceDigest = draft.scoreGrid.sourceDigest;
@@ -296,7 +346,7 @@ function resolveDraft(draft: MetricSpecDraft): Readonly<MetricSpec> {
       decisionThresholds: Object.freeze(decisionThresholds) as number[],
     };
   } else {
-    const B = draft.bins ?? DEFAULT_METRIC_SPEC.bins;
+    const B = draft.bins ?? (task === 'survival' ? DEFAULT_SURVIVAL_SPEC.bins : DEFAULT_METRIC_SPEC.bins);
     const snap = (t: number) => (gridIndex(t, B) ?? 0) / B;
     spec = {
       task,
@@ -310,6 +360,12 @@ function resolveDraft(draft: MetricSpecDraft): Readonly<MetricSpec> {
   }
   if (task === 'multiclass' && draft.classes) spec.classes = Object.freeze([...draft.classes]) as string[];
   if (task === 'regression' && draft.regressionRange) spec.regressionRange = Object.freeze([draft.regressionRange[0], draft.regressionRange[1]]) as [number, number];
+  if (task === 'survival' && draft.survival) {
+    const { horizon } = draft.survival;
+    const maxTime = draft.survival.maxTime ?? DEFAULT_SURVIVAL_SPEC.maxTimeFactor * horizon;
+    const timeBins = draft.survival.timeBins ?? DEFAULT_SURVIVAL_SPEC.timeBins;
+    spec.survival = Object.freeze({ horizon, maxTime, timeBins, afterBins: draft.survival.afterBins ?? defaultAfterBins(horizon, maxTime, timeBins) });
+  }
   return Object.freeze(spec);
 }
 
@@ -342,7 +398,7 @@ function finish(draft: MetricSpecDraft, ctx: z.RefinementCtx): Readonly<MetricSp
  * yields the resolved, deep-frozen {@link MetricSpec}; resolving a resolved spec gives it back.
  */
 export const metricSpecSchema = z
-  .strictObject({ ...commonFields, scoreGrid, calibrationBins, minCellSize, decisionThresholds, regressionRange }, objectError)
+  .strictObject({ ...commonFields, scoreGrid, calibrationBins, minCellSize, decisionThresholds, regressionRange, survival: survivalWire }, objectError)
   .superRefine((draft, ctx) => checkCrossFieldRules(draft, WIRE_SPELLING, ctx), always)
   .transform(finish);
 
@@ -354,6 +410,7 @@ const metricSpecInputShape = z.strictObject(
     min_cell_size: minCellSize,
     decision_thresholds: decisionThresholds,
     regression_range: regressionRange,
+    survival: survivalInput,
   },
   objectError,
 );
@@ -372,7 +429,7 @@ export const metricSpecInputSchema = metricSpecInputShape
   .transform((input, ctx) => finish(inputToDraft(input), ctx));
 
 function inputToDraft(input: z.output<typeof metricSpecInputShape>): MetricSpecDraft {
-  const { score_grid, calibration_bins, min_cell_size, decision_thresholds, regression_range, ...common } = input;
+  const { score_grid, calibration_bins, min_cell_size, decision_thresholds, regression_range, survival, ...common } = input;
   return {
     ...common,
     scoreGrid: score_grid ? scoreGridFromInput(score_grid) : undefined,
@@ -380,6 +437,7 @@ function inputToDraft(input: z.output<typeof metricSpecInputShape>): MetricSpecD
     minCellSize: min_cell_size,
     decisionThresholds: decision_thresholds,
     regressionRange: regression_range,
+    survival: survival === undefined ? undefined : { horizon: survival.horizon, maxTime: survival.max_time, timeBins: survival.time_bins, afterBins: survival.after_bins },
   };
 }
 
@@ -403,6 +461,7 @@ export const metricSpecViewSchema = z.strictObject({
   decision_thresholds: decisionThresholds.unwrap(),
   classes: commonFields.classes,
   regression_range: regressionRange,
+  survival: z.strictObject({ horizon: positiveFinite('a finite number > 0'), max_time: positiveFinite('a finite number > 0'), time_bins: timeBins.unwrap(), after_bins: afterBins.unwrap() }).optional(),
 });
 export type MetricSpecView = z.output<typeof metricSpecViewSchema>;
 
@@ -419,6 +478,7 @@ export function metricSpecToInput(spec: Readonly<MetricSpec>): MetricSpecView {
     decision_thresholds: [...spec.decisionThresholds],
     ...(spec.classes ? { classes: [...spec.classes] } : {}),
     ...(spec.regressionRange ? { regression_range: [spec.regressionRange[0], spec.regressionRange[1]] as [number, number] } : {}),
+    ...(spec.survival ? { survival: { horizon: spec.survival.horizon, max_time: spec.survival.maxTime, time_bins: spec.survival.timeBins, after_bins: spec.survival.afterBins } } : {}),
   };
 }
 

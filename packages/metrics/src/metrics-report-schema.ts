@@ -118,6 +118,30 @@ const regressionBlockFields = {
   calibration_intercept: value,
 };
 
+const quantity = z.number().nonnegative();
+const survivalBlockFields = {
+  n: quantity,
+  events: quantity,
+  events_by_horizon: quantity,
+  censored_before_horizon: quantity,
+  c_index: value,
+  c_index_ci95: interval.nullable(),
+  c_index_uno: value,
+  td_auc: value,
+  brier_at_horizon: value,
+  observed_risk_at_horizon: value,
+  observed_risk_at_horizon_ci95: interval.nullable(),
+  expected_risk_at_horizon: value,
+  oe_ratio_at_horizon: value,
+  calibration_at_horizon: z.array(
+    z.strictObject({ lower: z.number(), upper: z.number(), n: quantity, mean_predicted_risk: value, observed_risk: value, observed_risk_ci95: interval.nullable() }),
+  ),
+  net_benefit_at_horizon: z.array(z.strictObject({ threshold: z.number(), net_benefit: value })),
+  at_threshold: z.strictObject({ threshold: z.number(), selection_rate: value, sensitivity: value, specificity: value, balanced_accuracy: value }),
+  excluded: exclusionCountsSchema,
+};
+const timeGridSummarySchema = z.strictObject({ horizon: z.number().positive(), max_time: z.number().positive(), horizon_bins: z.number().int().min(1), bins: z.number().int().min(2), width: z.number().positive() });
+
 /**
  * The report of {@link finalizeMetrics} as it crosses a process boundary (the key holder releases it,
  * the coordinator stores it, the sponsor reads it): discriminated by `task`, field names as in the
@@ -148,6 +172,15 @@ export const metricsReportSchema = z.discriminatedUnion('task', [
     ...common,
     excluded: exclusionCountsSchema,
     by_group: names(names(levelBlock({ ...regressionBlockFields, excluded: exclusionCountsSchema }))),
+  }),
+  z.strictObject({
+    task: z.literal('survival'),
+    score_grid: scoreGridSummarySchema,
+    time_grid: timeGridSummarySchema,
+    ...survivalBlockFields,
+    ...common,
+    by_group: names(names(levelBlock(survivalBlockFields))),
+    fairness: names(fairnessSchema),
   }),
 ]);
 

@@ -67,7 +67,7 @@ export interface StatisticsLayout {
 export function createStatisticsLayout(spec: Partial<MetricSpec>): StatisticsLayout {
   const resolved = resolveMetricSpec(spec);
   const classCount = resolved.classes?.length ?? 0;
-  const fields = sectionFields(resolved.task, resolved.bins, resolved.calibrationBins, classCount);
+  const fields = sectionFields(resolved.task, resolved.bins, resolved.calibrationBins, classCount, resolved.survival);
   const countsLength = sum(fields.filter((f) => f.part === 'counts').map((f) => f.length));
   const sumsLength = sum(fields.filter((f) => f.part === 'sums').map((f) => f.length));
   const sensitivity = perPatientSensitivity(resolved);
@@ -134,13 +134,15 @@ interface BlockSensitivity {
  *   each at most S, (s−y)² + s <= 2 and (s−y)⁴ + s² <= 2 (both reached at s = 1, y = 0).
  * - multiclass: one confusion cell and one bin in each of the K class histograms (K + 1 entries of +1);
  *   sum: the multiclass Brier term, clamped to [0, 2] (its range for a probability vector).
+ * - survival: one (time bin, score bin, status) counter; sums: one Brier term ((1 − s)² for an event by the horizon,
+ *   s² for a patient followed beyond it, none for one censored by it) and s in its calibration group, as binary.
  * - regression: the count and, when y or ŷ was clamped, the clamped counter; sums: 7 values in [0, 1]
  *   whose total is at most 5 and whose squares total at most 5 (both at u = û = 1); with rounding,
  *   Σ round(x·S) <= 5S + 3.5 and Σ round(x·S)² <= 5S² + 5S + 7/4.
  */
 function perPatientSensitivity(spec: Readonly<MetricSpec>): { counts: BlockSensitivity; sums: BlockSensitivity } {
   const S = FIXED_POINT_SCALE;
-  if (spec.task === 'binary') {
+  if (spec.task === 'binary' || spec.task === 'survival') {
     return {
       counts: { perPatientMaxAbs: 1, perPatientL1: 1, perPatientL2Squared: 1 },
       sums: { perPatientMaxAbs: S, perPatientL1: 2 * S, perPatientL2Squared: 2 * S * S },

@@ -51,7 +51,7 @@ export const helloContentSchema = z
     signature: ed25519Signature.optional(),
     agentVersion: z.string().max(64),
     capabilities: z.strictObject({
-      tasks: z.array(z.enum(['binary', 'multiclass', 'regression'])).max(8),
+      tasks: z.array(z.enum(['binary', 'multiclass', 'regression', 'survival'])).max(8),
       contributions: z.array(z.enum(['plaintext', 'bfv'])).max(8),
     }),
   })
