@@ -387,11 +387,15 @@ function calibrationTable(cell: Cell, context: SurvivalContext, scoreSums: Array
     const to = starts[g + 1] as number;
     const km = groupKaplanMeier(cell, context, from, to);
     const n = Math.max(0, km.n);
+    const lower = context.score.edge(from);
+    const upper = context.score.edge(to);
     groups.push({
-      lower: context.score.edge(from),
-      upper: context.score.edge(to),
+      lower,
+      upper,
       n: nonNegativeCount(n),
-      mean_predicted_risk: n > 0 ? Math.min(1, Math.max(0, (scoreSums[g] as number) / n)) : null,
+      // Every patient of the group scored within [lower, upper], so their mean does too: clamping a noisy mean there is
+      // free post-processing (a no-op on exact counts).
+      mean_predicted_risk: n > 0 ? Math.min(upper, Math.max(lower, (scoreSums[g] as number) / n)) : null,
       observed_risk: n > 0 ? 1 - km.survival : null,
       observed_risk_ci95: n > 0 ? riskInterval(km.survival, km.greenwood) : null,
     });

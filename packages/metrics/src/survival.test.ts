@@ -182,6 +182,22 @@ describe('survival statistics', () => {
     expect(Math.abs(r.n - 400)).toBeLessThan(400);
   });
 
+  it('keeps the mean predicted risk of a noisy calibration group inside the risk range of that group', () => {
+    const layout = createStatisticsLayout(SPEC);
+    const accumulator = createAccumulator(layout);
+    for (let i = 0; i < 200; i += 1) accumulator.addSurvival(1 + (i % 19), i % 2, 0.05 + (i % 10) / 10);
+    const vector = accumulator.vector();
+    const sums = layout.blocks.filter((b) => b.name.startsWith('overall.') && b.name !== 'overall.counts');
+    // Noise that drags every group's score sum far below and far above what its patients scored.
+    for (const block of sums) for (let i = block.offset; i < block.offset + block.length; i += 1) vector[i] = (vector[i] as number) * (i % 2 === 0 ? -5 : 7);
+    const groups = (finalizeMetrics(layout, vector) as SurvivalMetricsReport).calibration_at_horizon;
+    expect(groups.filter((g) => g.n > 0).length).toBeGreaterThan(5);
+    for (const g of groups) if (g.mean_predicted_risk !== null) {
+      expect(g.mean_predicted_risk).toBeGreaterThanOrEqual(g.lower);
+      expect(g.mean_predicted_risk).toBeLessThanOrEqual(g.upper);
+    }
+  });
+
   it('under DP, suppresses a level whose counts do not clear the minimum by three noise standard deviations', () => {
     const spec: Partial<MetricSpec> = { ...SPEC, minCellSize: 2, groups: [{ column: 'site', levels: ['x'] }] };
     const layout = createStatisticsLayout(spec);
