@@ -89,8 +89,13 @@ describe('fedval simulate --secure-aggregation', () => {
     expect(keyHolderTrail).not.toContain('aggregate.decrypted');
     // The two sites that sent their masked input were charged and refunded; the dropped ones were never charged.
     const charged: string[] = [];
-    for (const site of readdirSync(join(workDir, 'sites')).sort()) {
-      const budget = await runJson<{ spent: { epsilon: number }; rounds: { refund: { reason: string } | null }[] }>('fedval-agent', ['budget', '--config', join(workDir, 'sites', site, 'site.yaml')]);
+    const siteNames = readdirSync(join(workDir, 'sites')).sort();
+    // Each site's own ledger, read by its own `fedval-agent budget` process (side by side, checked in site order).
+    const budgets = await Promise.all(
+      siteNames.map((site) => runJson<{ spent: { epsilon: number }; rounds: { refund: { reason: string } | null }[] }>('fedval-agent', ['budget', '--config', join(workDir, 'sites', site, 'site.yaml')])),
+    );
+    for (const [i, site] of siteNames.entries()) {
+      const budget = budgets[i]!;
       expect(budget.spent.epsilon).toBe(0);
       if (budget.rounds.length > 0) {
         charged.push(site);

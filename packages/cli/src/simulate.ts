@@ -184,39 +184,46 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       ...modelPolicy,
     };
     const admin = new CoordinatorClient(url, apiTokens.admin);
-    const roster: { site_id: string; fingerprint: string }[] = [];
-    for (const site of options.sites) {
-      const siteDir = join(workDir, 'sites', site.name);
-      await mkdir(siteDir, { recursive: true });
-      const config = join(siteDir, 'site.yaml');
-      await writeFile(
-        config,
-        toYaml({
-          coordinator: wsUrl,
-          site_id: site.name,
-          data: { ...(await siteDataSection(site)), label: dropUndefined(options.label) },
-          data_dir: './data',
-          policy: sitePolicy,
-          log_level: 'info',
-        }),
-      );
-      // The site enrolls with a one-time token and reads out its key fingerprint: in a simulation, straight into the roster.
-      const { enrollment_token: enrollmentToken } = await admin.issueEnrollmentToken(site.name);
-      const enrolled = await runWithEnv(`enroll ${site.name}`, PROGRAMS.agent, ['enroll', '--config', config], { FEDVAL_ENROLLMENT_TOKEN: enrollmentToken });
-      const fingerprint = /key fingerprint ([0-9a-f]{64})/.exec(enrolled)?.[1];
-      if (!fingerprint) throw new CliError('FEDVAL_ERR_CLI_PROCESS', `enroll ${site.name}: no key fingerprint in its output`);
-      roster.push({ site_id: site.name, fingerprint });
-      processes.push(
-        startProcess({
-          name: site.name,
-          program: PROGRAMS.agent,
-          args: ['start', '--config', config],
-          onLogLine: (line) => log(`${site.name} | ${line}`),
-          ...(dropSites.includes(site.name) ? { env: { FEDVAL_AGENT_SIMULATE_DROP: 'after_share_keys' } } : {}),
-          ...(stallSites.includes(site.name) ? { env: { FEDVAL_AGENT_SIMULATE_DROP: 'stall_after_share_keys' } } : {}),
-        }),
-      );
-    }
+    // The sites enroll and start side by side (each is its own process, as separate hospitals would be); every
+    // enrollment is settled before any failure is reported, so no agent outlives the simulation's clean-up.
+    const enrollments = await Promise.allSettled(
+      options.sites.map(async (site): Promise<{ site_id: string; fingerprint: string }> => {
+        const siteDir = join(workDir, 'sites', site.name);
+        await mkdir(siteDir, { recursive: true });
+        const config = join(siteDir, 'site.yaml');
+        await writeFile(
+          config,
+          toYaml({
+            coordinator: wsUrl,
+            site_id: site.name,
+            data: { ...(await siteDataSection(site)), label: dropUndefined(options.label) },
+            data_dir: './data',
+            policy: sitePolicy,
+            log_level: 'info',
+          }),
+        );
+        // The site enrolls with a one-time token and reads out its key fingerprint: in a simulation, straight into the roster.
+        const { enrollment_token: enrollmentToken } = await admin.issueEnrollmentToken(site.name);
+        const enrolled = await runWithEnv(`enroll ${site.name}`, PROGRAMS.agent, ['enroll', '--config', config], { FEDVAL_ENROLLMENT_TOKEN: enrollmentToken });
+        const fingerprint = /key fingerprint ([0-9a-f]{64})/.exec(enrolled)?.[1];
+        if (!fingerprint) throw new CliError('FEDVAL_ERR_CLI_PROCESS', `enroll ${site.name}: no key fingerprint in its output`);
+        processes.push(
+          startProcess({
+            name: site.name,
+            program: PROGRAMS.agent,
+            args: ['start', '--config', config],
+            onLogLine: (line) => log(`${site.name} | ${line}`),
+            ...(dropSites.includes(site.name) ? { env: { FEDVAL_AGENT_SIMULATE_DROP: 'after_share_keys' } } : {}),
+            ...(stallSites.includes(site.name) ? { env: { FEDVAL_AGENT_SIMULATE_DROP: 'stall_after_share_keys' } } : {}),
+          }),
+        );
+        return { site_id: site.name, fingerprint };
+      }),
+    );
+    const failed = enrollments.find((outcome) => outcome.status === 'rejected');
+    if (failed) throw failed.reason;
+    // In the order the sites were given, whichever enrolled first.
+    const roster = enrollments.flatMap((outcome) => (outcome.status === 'fulfilled' ? [outcome.value] : []));
     await waitForSites(client, names, 60_000);
     let modelId: string | undefined;
     if (options.scorer.kind === 'model') modelId = await uploadModel(client, options.scorer.dir);
