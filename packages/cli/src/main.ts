@@ -17,6 +17,7 @@ import { verifyEvidenceBundle } from './evidence-bundle.ts';
 import { addSponsorCommands } from './sponsor-commands.ts';
 import { describePrivacyFigures, formatDelta, formatEpsilon } from './human-output.ts';
 import { parseSiteArgument, runSimulation } from './simulate.ts';
+import { stopChildrenOnSignals } from './processes.ts';
 import { describeGridFit, fitGridFromFile } from './grid-fit.ts';
 import type { GridFitOptions } from './grid-fit.ts';
 
@@ -423,4 +424,5 @@ interface SimulateOptions extends EvaluationCommandOptions, PrivacyCommandOption
   json?: boolean;
 }
 
+stopChildrenOnSignals();
 await runProgram(program);

@@ -47,12 +47,51 @@ export interface StartOptions {
   env?: NodeJS.ProcessEnv;
 }
 
+/** Children started here and not yet exited: ended with this process, however it ends (see {@link stopChildrenOnSignals}). */
+const liveChildren = new Set<ChildProcess>();
+let exitHookInstalled = false;
+
+function endLiveChildren(): void {
+  for (const child of liveChildren) child.kill('SIGTERM');
+}
+
+/**
+ * A fedval program that started agents or a coordinator must not leave them behind: an agent outliving `fedval simulate`
+ * retries its coordinator forever. Node runs 'exit' listeners on process.exit, on an empty event loop and after an
+ * uncaught exception (for instance EPIPE when the reader of stdout went away), so children are signalled then.
+ */
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on('exit', endLiveChildren);
+}
+
+/**
+ * For a program's entry point: SIGINT and SIGTERM end the children started here, then the program (exit code 130 or
+ * 143, as a shell reports a signal). Signals otherwise end a Node process without running its 'exit' listeners.
+ */
+export function stopChildrenOnSignals(): void {
+  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+    process.once(signal, () => {
+      endLiveChildren();
+      process.exit(code);
+    });
+  }
+}
+
 export function startProcess(options: StartOptions): ManagedProcess {
+  installExitHook();
   const child = spawn(process.execPath, [options.program, ...options.args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...options.env },
   });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  liveChildren.add(child);
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => {
+      liveChildren.delete(child);
+      resolve(code);
+    }),
+  );
   if (options.onLogLine) createInterface({ input: child.stderr! }).on('line', options.onLogLine);
   else child.stderr!.resume();
   return {
