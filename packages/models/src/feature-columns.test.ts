@@ -46,6 +46,8 @@ describe('buildFeatureMatrixFromColumns', () => {
     const actual = buildFeatureMatrixFromColumns(INPUTS, (j) => columns[j]!, rows.length);
     expect(actual.width).toBe(expected.width);
     expect(actual.excluded).toEqual(expected.excluded);
+    // The typed reasons say the same as the per-row array: 0 included, 1 missing_features, 2 invalid_features.
+    expect(Array.from(actual.reasons!, (r) => [null, 'missing_features', 'invalid_features'][r])).toEqual(expected.excluded);
     expect(Array.from(actual.rowIndex)).toEqual(Array.from(expected.rowIndex));
     expect(Array.from(actual.values)).toEqual(Array.from(expected.values));
     expect(expected.excluded.filter((r) => r === null).length).toBeGreaterThan(2);
