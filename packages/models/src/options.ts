@@ -14,11 +14,7 @@ export interface LoadModelBundleOptions extends BundleLimits, FeatureMatrixOptio
   backend: ModelBackend | 'auto';
   /** Rows per inference call; rows of small chunks are gathered up to this. Default 16384 rows. */
   batchSize: number;
-  /**
-   * ONNX bundles: ONNX Runtime intra-op threads; 0 lets ONNX Runtime choose (one per physical core). Default 1: the
-   * inference then runs on the calling thread while the data engine reads on the other cores (on 2 cores, a 2-thread
-   * pool spinning against the engine's threads scored gradient-boosted trees 2–4× slower: tests/bench/onnx-inference.ts).
-   */
+  /** ONNX bundles: ONNX Runtime intra-op threads; 0 lets ONNX Runtime choose (one per physical core). Default 0. */
   onnxThreads: number;
 }
 
@@ -27,7 +23,7 @@ export const DEFAULT_LOAD_MODEL_BUNDLE_OPTIONS: Readonly<LoadModelBundleOptions>
   ...DEFAULT_FEATURE_MATRIX_OPTIONS,
   backend: 'auto',
   batchSize: 16384, // rows
-  onnxThreads: 1, // threads; 0 = ONNX Runtime's choice
+  onnxThreads: 0, // threads; 0 = ONNX Runtime's choice
 });
 
 const MAX_BATCH_SIZE = 4 * 1024 * 1024; // rows
