@@ -63,4 +63,25 @@ describe('buildFeatureMatrixFromColumns', () => {
     expect(Array.from(second.values)).toEqual([1, 0, 0, 1]);
     expect(second.excluded).toEqual([null, null, 'invalid_features']);
   });
+
+  it('builds in the same buffers batch after batch when the cache reuses them, with the same result as fresh ones', () => {
+    const inputs: FeatureSpec[] = [
+      { kind: 'one_hot', column: 'size', categories: ['a', 'b'], missing: 'exclude', unknown: 'exclude' },
+      { kind: 'numeric', column: 'age', missing: 'exclude' },
+    ];
+    const batches = [
+      [{ kind: 'categorical', codes: Int32Array.from([0, 1, 0]), levels: ['b', 'a'] }, { kind: 'numeric', values: Float64Array.from([40, 50, Number.NaN]) }],
+      [{ kind: 'categorical', codes: Int32Array.from([1, 0]), levels: ['b', 'a'] }, { kind: 'numeric', values: Float64Array.from([60, 70]) }],
+    ] as const;
+    const reused = createFeatureCodeCache({ reuseBuffers: true });
+    for (const columns of batches) {
+      const fresh = buildFeatureMatrixFromColumns(inputs, (j) => columns[j]!, columns[1].values.length);
+      const again = buildFeatureMatrixFromColumns(inputs, (j) => columns[j]!, columns[1].values.length, reused);
+      expect(Array.from(again.values)).toEqual(Array.from(fresh.values));
+      expect(Array.from(again.rowIndex)).toEqual(Array.from(fresh.rowIndex));
+      expect(again.excluded).toEqual(fresh.excluded);
+    }
+    // The first batch's one-hot 1s do not survive into the second batch's matrix (the buffer is cleared).
+    expect(reused.buffers!.values.length).toBe(9);
+  });
 });

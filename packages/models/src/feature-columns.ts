@@ -31,9 +31,14 @@ export function buildFeatureMatrixFromColumns(
   cache: FeatureCodeCache = createFeatureCodeCache(),
 ): FeatureMatrix {
   const width = featureWidth(inputs);
-  const values = new Float32Array(rowCount * width);
+  // A cache made with reuseBuffers keeps the buffers from batch to batch (fresh memory each batch costs page faults and
+  // grows the process between collections); otherwise every matrix has its own.
+  if (!cache.reuseBuffers || cache.buffers === undefined || cache.buffers.reasons.length < rowCount || cache.buffers.values.length < rowCount * width) {
+    cache.buffers = { values: new Float32Array(rowCount * width), reasons: new Uint8Array(rowCount), rowIndex: new Uint32Array(rowCount) };
+  }
+  const values = cache.buffers.values.subarray(0, rowCount * width).fill(0);
   // Per row: 0 = included so far, 1 = missing_features, 2 = invalid_features (first failing feature wins).
-  const reasons = new Uint8Array(rowCount);
+  const reasons = cache.buffers.reasons.subarray(0, rowCount).fill(0);
   let offset = 0;
   for (let j = 0; j < inputs.length; j += 1) {
     const feature = inputs[j]!;
@@ -48,7 +53,7 @@ export function buildFeatureMatrixFromColumns(
     encodeOneHot(feature, categoryLookup(cache, j, feature, column.levels), column.codes, rowCount, values, width, offset, reasons);
     offset += feature.categories.length;
   }
-  const rowIndex = new Uint32Array(rowCount);
+  const rowIndex = cache.buffers.rowIndex.subarray(0, rowCount);
   let included = 0;
   for (let r = 0; r < rowCount; r += 1) {
     if (reasons[r] !== 0) continue;
@@ -156,13 +161,20 @@ function encodeOneHot(
 
 const UNKNOWN = -2;
 
-/** Per one-hot feature: dictionary code → category index (UNKNOWN when not a category), grown as codes appear. */
+/**
+ * Per one-hot feature: dictionary code → category index (UNKNOWN when not a category), grown as codes appear; and the
+ * buffers the last matrix was built in.
+ */
 export interface FeatureCodeCache {
   readonly lookups: Map<number, Int32Array>;
+  /** When true, the next call with this cache builds its matrix in the same buffers: a matrix is valid until then. */
+  readonly reuseBuffers: boolean;
+  buffers?: { values: Float32Array; reasons: Uint8Array; rowIndex: Uint32Array } | undefined;
 }
 
-export function createFeatureCodeCache(): FeatureCodeCache {
-  return { lookups: new Map() };
+/** A cache for one read; `reuseBuffers` (default false) for a caller that is done with each matrix before the next. */
+export function createFeatureCodeCache(options: { reuseBuffers?: boolean } = {}): FeatureCodeCache {
+  return { lookups: new Map(), reuseBuffers: options.reuseBuffers ?? false };
 }
 
 function categoryLookup(cache: FeatureCodeCache, featureIndex: number, feature: Extract<FeatureSpec, { kind: 'one_hot' }>, levels: readonly string[]): Int32Array {
