@@ -95,21 +95,24 @@ function modelRowScorer(runner: ModelRunner): RowScorer {
   const kinds = featureColumnKinds(runner.manifest.inputs);
   const requests = kinds.map(({ column, kind }): ColumnRequest => ({ name: column, kind }));
   const keys = requests.map(columnKey);
-  let cache = createFeatureCodeCache();
+  let cache = createFeatureCodeCache({ reuseBuffers: true });
   return {
     requests,
     description: `model ${runner.manifest.name} ${runner.manifest.version} (${runner.backend.backend})`,
     ...(output.kind === 'class_probabilities' ? { classes: output.classes } : {}),
     async score(batch) {
-      if (batch.restart) cache = createFeatureCodeCache();
+      // The matrix's buffers are reused by the next batch: it is scored (and its scores copied) before that.
+      if (batch.restart) cache = createFeatureCodeCache({ reuseBuffers: true });
       const matrix = buildFeatureMatrixFromColumns(runner.manifest.inputs, (j) => batch.columns.get(keys[j]!) as BatchColumn, batch.rowCount, cache);
       const chunk = await runner.predictMatrix(matrix, batch.rowCount);
       // A feature value the model cannot read is missing information for that patient.
-      const excluded = new Uint8Array(batch.rowCount);
-      chunk.excluded.forEach((reason, i) => {
-        if (reason) excluded[i] = EXCLUDED_MISSING_FEATURES;
-      });
-      return { scores: Float64Array.from(chunk.scores), width: runner.outputWidth, excluded };
+      let excluded: Uint8Array | null = null;
+      if (matrix.rowIndex.length < batch.rowCount) {
+        excluded = new Uint8Array(batch.rowCount);
+        const reasons = matrix.reasons!;
+        for (let i = 0; i < batch.rowCount; i += 1) if (reasons[i] !== 0) excluded[i] = EXCLUDED_MISSING_FEATURES;
+      }
+      return { scores: new Float64Array(chunk.scores), width: runner.outputWidth, excluded };
     },
   };
 }

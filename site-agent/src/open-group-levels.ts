@@ -35,9 +35,12 @@ export function requireFewLevels(column: string, levels: readonly string[]): voi
   }
 }
 
-/** Natural order: numbers by value, then text. */
+/** The collator of natural order, made once when the module loads (making one costs ≈ 20 ms: ICU's data). */
+const NATURAL_ORDER = new Intl.Collator('en', { numeric: true });
+
+/** Natural order: numbers by value, then text (the same order as `a.localeCompare(b, 'en', { numeric: true })`). */
 export function sortLevels(levels: Iterable<string>): string[] {
-  return [...levels].sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
+  return [...levels].sort(NATURAL_ORDER.compare);
 }
 
 /**

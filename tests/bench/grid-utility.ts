@@ -5,8 +5,11 @@
 // draws a validation cohort from the same score distribution (split over 3 sites), sends every site's statistics
 // vector through the real private release (@fedval/dp: the planner's 'auto' layout, Skellam shares, ε = 1, δ = 1e-6),
 // and compares the released AUC, and the AUC of the exact binned vector, with the exact AUC of the validation scores
-// (Mann–Whitney on the raw doubles, ties ½).
-import { createPrivateRelease, finalizeRelease, planPrivacySpec, seededRandomSource } from '@fedval/dp';
+// (Mann–Whitney on the raw doubles, ties ½). Next to the measured errors: the planner's predicted median absolute AUC
+// error (its binormal model binned on the grid's own edges), and what it predicted when it took a fitted grid's fine
+// bins as equal-width (the planner before it knew the edges). The planner's model is the calibrated binormal score:
+// the first scenario is it; the second (a marker scaled by its maximum) is not.
+import { createPrivateRelease, finalizeRelease, planPrivacySpec, planRelease, seededRandomSource } from '@fedval/dp';
 import type { RandomSource } from '@fedval/dp';
 import { createAccumulator, createStatisticsLayout, finalizeMetrics, fitScoreGrid, scoreGridOf } from '@fedval/metrics';
 import type { BinaryMetricsReport, MetricSpec } from '@fedval/metrics';
@@ -85,13 +88,16 @@ interface GridResult {
   fullestCoarseBinShare: number;
   binningAbsError: number[];
   dpAbsError: number[];
+  predicted: number | null;
+  predictedEqualWidthAssumption: number | null;
 }
 
 function run(scenario: Scenario, gridName: string, spec: (development: Float64Array) => Partial<MetricSpec>): GridResult {
   // The grid is fixed per study: fitted once on the sponsor's development cohort; the validation cohorts and the noise are redrawn.
   const development = drawCohort(scenario, patients, seededRandomSource(`grid-utility development ${scenario.name}`));
   const layout = createStatisticsLayout(spec(development.scores));
-  const { privacy } = planPrivacySpec({ epsilon: EPSILON, delta: DELTA, minSites: SITES }, { layout, expectedPatients: patients, expectedPrevalence: scenario.prevalence, sites: SITES });
+  const { privacy, plan } = planPrivacySpec({ epsilon: EPSILON, delta: DELTA, minSites: SITES }, { layout, expectedPatients: patients, expectedPrevalence: scenario.prevalence, sites: SITES });
+  const equalWidthAssumption = plan && plan.request.fineEdges !== null ? planRelease({ ...plan.request, fineEdges: null, fineShares: null }) : null;
   const release = createPrivateRelease(layout, privacy);
   const { kind, placement, edges } = privacy.layout;
   // Share of the development scores in the fullest coarse release bin: how much of the ranking the release layout keeps.
@@ -111,6 +117,8 @@ function run(scenario: Scenario, gridName: string, spec: (development: Float64Ar
     fullestCoarseBinShare: Math.max(...perCoarseBin),
     binningAbsError: [],
     dpAbsError: [],
+    predicted: plan?.overall.auc.medianAbsError ?? null,
+    predictedEqualWidthAssumption: equalWidthAssumption?.overall.auc.medianAbsError ?? null,
   };
   for (let t = 0; t < trials; t += 1) {
     const validation = drawCohort(scenario, patients, seededRandomSource(`grid-utility validation ${scenario.name} ${t}`)); // the same cohorts for every grid
@@ -141,6 +149,8 @@ const summarize = (r: GridResult) => ({
   meanAbsAucErrorBinningOnly: mean(r.binningAbsError),
   meanAbsAucErrorWithDp: mean(r.dpAbsError),
   medianAbsAucErrorWithDp: quantile(r.dpAbsError, 0.5),
+  plannerPredictedMedianAbsAucError: r.predicted,
+  plannerPredictedIfFittedBinsWereEqualWidth: r.predictedEqualWidthAssumption,
   p90AbsAucErrorWithDp: quantile(r.dpAbsError, 0.9),
 });
 

@@ -1,6 +1,6 @@
-// onnx-site-throughput.ts — a site's throughput with a model on a large CSV file: `fedval-agent eval-local --model` with the ONNX
-// gradient-boosted-trees bundle and with the Rotterdam TF.js bundle, as a real process, against the floor of reading the
-// file's bytes in the same run; peak memory from /proc (Linux). Prints JSON.
+// onnx-site-throughput.ts — a site's throughput with a model on a large CSV and Parquet file: `fedval-agent eval-local --model`
+// with the ONNX gradient-boosted-trees bundle and with the Rotterdam TF.js bundle, as a real process, against the floor of
+// reading the file's bytes in the same run; peak memory from /proc (Linux). Prints JSON.
 // Run: node tests/bench/onnx-site-throughput.ts [--rows N]   (default 1,000,000 rows: site-a rows repeated)
 import { spawn } from 'node:child_process';
 import { createReadStream, createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -35,6 +35,19 @@ async function writeCsv(name: string, rows: number): Promise<string> {
   }
   await new Promise<void>((resolve, reject) => out.end((error?: Error | null) => (error ? reject(error) : resolve())));
   return path;
+}
+
+/** The same rows as a Parquet file next to the CSV (DuckDB's COPY, zstd). */
+async function toParquet(csv: string): Promise<string> {
+  const { DuckDBInstance } = await import('@duckdb/node-api');
+  const parquet = csv.replace(/\.csv$/, '.parquet');
+  const instance = await DuckDBInstance.create(':memory:');
+  const connection = await instance.connect();
+  const quote = (text: string): string => `'${text.replaceAll("'", "''")}'`;
+  await connection.run(`COPY (SELECT * FROM read_csv(${quote(csv)})) TO ${quote(parquet)} (FORMAT parquet, COMPRESSION zstd)`);
+  connection.closeSync();
+  instance.closeSync();
+  return parquet;
 }
 
 /** Seconds to stream every byte of the file (the floor any reader of it pays). */
@@ -80,13 +93,15 @@ try {
   const models = { 'onnx gradient-boosted trees': gbt, 'tfjs rotterdam logistic': join(REPO, 'examples/rotterdam/model') };
   const big = await writeCsv('big.csv', totalRows);
   const tiny = await writeCsv('tiny.csv', 10);
-  const byteSeconds = await byteReadSeconds(big);
-  for (const [model, dir] of Object.entries(models)) {
+  const files = { csv: { big, tiny }, parquet: { big: await toParquet(big), tiny: await toParquet(tiny) } };
+  for (const [format, { big: data, tiny: small }] of Object.entries(files)) for (const [model, dir] of Object.entries(models)) {
+    const byteSeconds = await byteReadSeconds(data);
     // Start-up (process, imports, model load) measured on a 10-row file, reported separately and subtracted.
-    const startup = await evalLocal(tiny, dir);
-    const run = await evalLocal(big, dir);
+    const startup = await evalLocal(small, dir);
+    const run = await evalLocal(data, dir);
     const dataSeconds = Math.max(run.seconds - startup.seconds, 1e-9);
     results.push({
+      format,
       model,
       rows: totalRows,
       startupSeconds: Number(startup.seconds.toFixed(3)),
@@ -100,4 +115,4 @@ try {
 } finally {
   rmSync(work, { recursive: true, force: true });
 }
-process.stdout.write(`${JSON.stringify({ benchmark: 'onnx-site-throughput', path: 'CSV, eval-local process', node: process.version, results }, null, 2)}\n`);
+process.stdout.write(`${JSON.stringify({ benchmark: 'onnx-site-throughput', path: 'CSV and Parquet, eval-local process', node: process.version, results }, null, 2)}\n`);

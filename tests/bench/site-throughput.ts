@@ -1,27 +1,34 @@
 // site-throughput.ts — rows/s and peak memory of a site's data path (CSV and Parquet) from first byte to statistics vector (prints JSON).
 // Run: node tests/bench/site-throughput.ts [--rows 1000000] [--memory-rows 10000000] [--baseline DIR] [--repeat 1]
-//   --baseline DIR   also measure another checkout (e.g. main before the columnar path) on the same CSV, in the same run
+//   --baseline DIR   also measure another checkout (e.g. main before a change) on the same files, in the same run, each
+//                    workload's runs interleaved with this checkout's so both see the same machine load
 //   --memory-rows N  also read an N-row CSV and Parquet with --score alone, for peak memory against --rows (0 = skip)
 // Each measurement runs in its own process (peak RSS is per process); rows/s are also given as a ratio to reading the
 // file's bytes in the same run. Process start-up (module loading) and model loading are reported apart from the data path.
+// Workloads: --score alone, with two --group columns, the Rotterdam TF.js model (model), and the ONNX gradient-boosted
+// trees example (model_onnx: examples/onnx/models/gradient-boosting.onnx packed into a bundle for the run).
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { createReadStream, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import type { ModelBundleDescription } from '@fedval/models';
+import { parse as parseYaml } from 'yaml';
 import { writeSiteCsv } from './site-data.ts';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const MODEL_DIR = join(REPO, 'examples/rotterdam/model');
-const WORKLOADS = ['floor', 'floor_sha256', 'score', 'score_groups', 'model'] as const;
+const WORKLOADS = ['floor', 'floor_sha256', 'score', 'score_groups', 'model', 'model_onnx'] as const;
 type Workload = (typeof WORKLOADS)[number];
 
 interface ChildRequest {
   root: string;
   file: string;
   workload: Workload;
+  /** The ONNX bundle directory (model_onnx). */
+  onnxBundle?: string;
 }
 
 interface ChildResult {
@@ -31,6 +38,8 @@ interface ChildResult {
   modelLoadMs: number | null;
   /** First byte read to finished statistics vector, ms. */
   dataPathMs: number;
+  /** CPU time of the whole process (every thread: JavaScript, the engine's, the model runtime's) over the data path, ms. */
+  dataPathCpuMs: number;
   rows: number;
   peakRssMiB: number;
   vectorSha256: string | null;
@@ -58,16 +67,32 @@ try {
   const bytes = await writeSiteCsv(csv, rows);
   const parquet = join(dir, `site-${rows}.parquet`);
   await toParquet(csv, parquet);
+  const onnxBundle = join(dir, 'gbt-bundle');
+  const description = parseYaml(readFileSync(join(REPO, 'examples/onnx/gradient-boosting.features.yaml'), 'utf8')) as ModelBundleDescription;
+  // Imported here, not at the top: a child measuring --score must not load the model runtimes (peak memory).
+  const { saveOnnxBundle } = await import('@fedval/models');
+  await saveOnnxBundle(onnxBundle, new Uint8Array(readFileSync(join(REPO, 'examples/onnx/models/gradient-boosting.onnx'))), description);
   const implementations = [{ name: 'after', root: REPO }, ...(values.baseline ? [{ name: 'before', root: resolve(values.baseline) }] : [])];
   const results: Record<string, unknown>[] = [];
-  for (const implementation of implementations) {
-    for (const [format, file] of [['csv', csv], ['parquet', parquet]] as const) {
-      if (format === 'parquet' && implementation.name === 'before') continue; // the row-object path reads CSV only
-      const floor = best(repeat, () => run({ root: implementation.root, file, workload: 'floor' }));
-      for (const workload of WORKLOADS) {
-        const result = workload === 'floor' ? floor : best(repeat, () => run({ root: implementation.root, file, workload }));
+  // Implementations and repeats are interleaved workload by workload (after, before, after, before, …), so that both
+  // see the same machine load; the best of `repeat` runs is kept, and the floor is the best byte read of the file.
+  for (const [format, file] of [['csv', csv], ['parquet', parquet]] as const) {
+    const floor = best(repeat, () => run({ root: REPO, file, workload: 'floor' }));
+    const floorRowsPerSecond = Math.round(floor.rows / (floor.dataPathMs / 1000));
+    for (const workload of WORKLOADS) {
+      const measured = new Map<string, ChildResult[]>();
+      for (let r = 0; r < repeat; r += 1) {
+        for (const implementation of implementations) {
+          if (format === 'parquet' && implementation.name === 'before' && !existsSync(join(implementation.root, 'site-agent/src/data-sources/parquet-source.ts'))) continue;
+          const result = workload === 'floor' ? floor : run({ root: implementation.root, file, workload, onnxBundle });
+          measured.set(implementation.name, [...(measured.get(implementation.name) ?? []), result]);
+        }
+      }
+      for (const implementation of implementations) {
+        const runs = measured.get(implementation.name);
+        if (!runs) continue;
+        const result = runs.reduce((a, b) => (b.dataPathMs < a.dataPathMs ? b : a));
         const rowsPerSecond = Math.round(result.rows / (result.dataPathMs / 1000));
-        const floorRowsPerSecond = Math.round(floor.rows / (floor.dataPathMs / 1000));
         results.push({
           implementation: implementation.name,
           format,
@@ -75,6 +100,7 @@ try {
           rows: result.rows,
           fileBytes: statSync(file).size,
           dataPathMs: Math.round(result.dataPathMs),
+          dataPathCpuMs: Math.round(result.dataPathCpuMs),
           rowsPerSecond,
           ratioToByteReadFloor: Number((rowsPerSecond / floorRowsPerSecond).toFixed(3)),
           startupMs: Math.round(result.startupMs),
@@ -112,7 +138,7 @@ try {
         cpus: cpus().length,
         rows,
         csvBytes: bytes,
-        note: 'dataPathMs: first byte read to finished statistics vector, in one process per measurement; startupMs (module loading) and modelLoadMs apart. floor: read the file bytes; floor_sha256: read and hash them (what the dataset commitment costs).',
+        note: 'dataPathMs: first byte read to finished statistics vector, in one process per measurement; dataPathCpuMs: CPU time of all its threads over the same span (less sensitive to other load on the machine than wall time); startupMs (module loading) and modelLoadMs apart. floor: read the file bytes; floor_sha256: read and hash them (what the dataset commitment costs). Runs of this checkout and --baseline alternate workload by workload.',
         results,
         memory,
       },
@@ -159,10 +185,11 @@ async function child(request: ChildRequest): Promise<ChildResult> {
   const rowsOf = (path: string): number => Number(path.match(/site-(\d+)\./)![1]);
   if (request.workload === 'floor' || request.workload === 'floor_sha256') {
     const t = performance.now();
+    const cpu = process.cpuUsage();
     const hash = request.workload === 'floor_sha256' ? createHash('sha256') : null;
     for await (const chunk of createReadStream(request.file, { highWaterMark: 1 << 20 })) hash?.update(chunk as Buffer);
     hash?.digest();
-    return { startupMs: started, modelLoadMs: null, dataPathMs: performance.now() - t, rows: rowsOf(request.file), peakRssMiB: peakRss(), vectorSha256: null };
+    return { startupMs: started, modelLoadMs: null, dataPathMs: performance.now() - t, dataPathCpuMs: cpuMs(cpu), rows: rowsOf(request.file), peakRssMiB: peakRss(), vectorSha256: null };
   }
   const agent = (path: string) => import(join(request.root, 'site-agent/src', path));
   const columnar = existsSync(join(request.root, 'site-agent/src/data-sources/data-source.ts'));
@@ -176,9 +203,9 @@ async function child(request: ChildRequest): Promise<ChildResult> {
   let modelLoadMs: number | null = null;
   const silent = { info() {}, warn() {}, error() {}, debug() {} };
   let scorer;
-  if (request.workload === 'model') {
+  if (request.workload === 'model' || request.workload === 'model_onnx') {
     const t = performance.now();
-    scorer = await loadLocalModelScorer(MODEL_DIR, silent);
+    scorer = await loadLocalModelScorer(request.workload === 'model' ? MODEL_DIR : request.onnxBundle, silent);
     modelLoadMs = performance.now() - t;
   } else {
     scorer = scoreColumnScorer('score');
@@ -186,6 +213,7 @@ async function child(request: ChildRequest): Promise<ChildResult> {
   const label = { column: 'event5y', positive: '1' };
   const groups = request.workload === 'score_groups' ? [{ column: 'meno' }, { column: 'size' }] : [];
   const t = performance.now();
+  const cpu = process.cpuUsage();
   let outcome;
   if (columnar) {
     const spec = { ...resolveMetricSpec({ task: 'binary', groups: [] }), groups };
@@ -197,8 +225,14 @@ async function child(request: ChildRequest): Promise<ChildResult> {
     outcome = await evaluateDataset({ source, spec: resolveMetricSpec({ task: 'binary', groups: levels }), label, scorer });
   }
   const dataPathMs = performance.now() - t;
+  const dataPathCpuMs = cpuMs(cpu);
   const vectorSha256 = createHash('sha256').update(new Uint8Array(outcome.vector.buffer, outcome.vector.byteOffset, outcome.vector.byteLength)).digest('hex');
-  return { startupMs, modelLoadMs, dataPathMs, rows: rowsOf(request.file), peakRssMiB: peakRss(), vectorSha256 };
+  return { startupMs, modelLoadMs, dataPathMs, dataPathCpuMs, rows: rowsOf(request.file), peakRssMiB: peakRss(), vectorSha256 };
+}
+
+function cpuMs(since: NodeJS.CpuUsage): number {
+  const used = process.cpuUsage(since);
+  return (used.user + used.system) / 1000;
 }
 
 function peakRss(): number {

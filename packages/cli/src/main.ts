@@ -3,7 +3,7 @@
 import { Option } from '@fedval/command-line';
 import { DEFAULT_SURVIVAL_SPEC, formatMetricsTable } from '@fedval/metrics';
 import type { EvaluationCommandOptions, MetricsReport } from '@fedval/metrics';
-import { collect, createProgram, packageVersion, decimal, metricSpecOrUsageError, outcomeColumnsOrUsageError, runProgram, withEvaluationOptions } from '@fedval/command-line';
+import { collect, createProgram, packageVersion, decimal, metricSpecOrUsageError, outcomeColumnsOrUsageError, readScoreGridFile, runProgram, withEvaluationOptions } from '@fedval/command-line';
 import { formatAuditEntry } from '@fedval/trust';
 import { anchorsFromOptions, anchorsInDir, crossCheckAuditDirs, describeCrossCheck, describeVerification, parseSiteDir, showAuditDir, verifyAuditDir } from './audit.ts';
 import { CoordinatorClient } from './coordinator-client.ts';
@@ -145,7 +145,8 @@ program
   .option('--delta <d>', 'per-round δ', decimal('--delta'), 1e-6)
   .option('--min-sites <n>', 'noise shares are sized for this many contributions (default 3, or --sites when fewer)', decimal('--min-sites'))
   .option('--group-levels <k>', 'levels of a subgroup column released in the same round, repeatable (e.g. 2 for sex)', (value: string, previous: number[]) => [...previous, decimal('--group-levels')(value)], [] as number[])
-  .option('--bins <B>', 'score histogram bins over [0, 1] (default 1000; survival 100)', decimal('--bins'))
+  .option('--bins <B>', 'equal-width score histogram bins over [0, 1] (default 1000; survival 100)', decimal('--bins'))
+  .option('--score-grid <file>', 'a fitted score grid (fedval grid fit) instead of --bins: the planner takes the model\'s mass between its edges')
   .option('--threshold <t>', 'decision threshold', decimal('--threshold'), 0.5)
   .option('--auc <a>', 'AUC the planner assumes for the score model (survival: the td-AUC)', decimal('--auc'), 0.75)
   .option('--task <type>', 'binary or survival', 'binary')
@@ -155,9 +156,10 @@ program
   .option('--time-bins <n>', 'survival: time bins up to the horizon (default 200)', decimal('--time-bins'))
   .option('--after-bins <n>', 'survival: time bins from the horizon to --max-time (default: a quarter of the density)', decimal('--after-bins'))
   .option('--json', 'print one JSON document on stdout')
-  .action((options: { patients: number; prevalence: number; sites: number; epsilon: number; delta: number; minSites?: number; groupLevels: number[]; bins?: number; threshold: number; auc: number; task: string; horizon?: number; censored: number; maxTime?: number; timeBins?: number; afterBins?: number; json?: boolean }) => {
+  .action((options: { patients: number; prevalence: number; sites: number; epsilon: number; delta: number; minSites?: number; groupLevels: number[]; bins?: number; scoreGrid?: string; threshold: number; auc: number; task: string; horizon?: number; censored: number; maxTime?: number; timeBins?: number; afterBins?: number; json?: boolean }) => {
     if (options.task === 'survival') {
       if (options.horizon === undefined) throw new CliError('FEDVAL_ERR_CLI_USAGE', '--task survival needs --horizon T');
+      if (options.scoreGrid !== undefined) throw new CliError('FEDVAL_ERR_CLI_USAGE', '--score-grid plans a binary study; a survival plan takes --bins');
       const planned = planSurvivalPrivacy({ ...options, bins: options.bins ?? DEFAULT_SURVIVAL_SPEC.bins, horizon: options.horizon });
       if (options.json) {
         process.stdout.write(`${JSON.stringify(planned, null, 2)}\n`);
@@ -173,7 +175,8 @@ program
       return;
     }
     if (options.task !== 'binary') throw new CliError('FEDVAL_ERR_CLI_USAGE', '--task must be binary or survival');
-    const planned = planStudyPrivacy({ ...options, bins: options.bins ?? 1000 });
+    const scoreGrid = options.scoreGrid === undefined ? undefined : readScoreGridFile(options.scoreGrid, (message) => new CliError('FEDVAL_ERR_CLI_USAGE', message));
+    const planned = planStudyPrivacy({ ...options, scoreGrid });
     if (options.json) {
       process.stdout.write(`${JSON.stringify(planned, null, 2)}\n`);
       return;
@@ -182,6 +185,7 @@ program
     const fmt = (value: number | null | undefined) => (value === null || value === undefined ? '—' : value.toFixed(4));
     process.stdout.write(
       `ε ${formatEpsilon(options.epsilon)}, δ ${formatDelta(options.delta)} per round, ${options.sites} sites (noise sized for ${planned.privacy.min_sites}), ${options.patients} patients, prevalence ${options.prevalence}\n` +
+        `score grid: ${planned.score_grid.kind === 'fitted' ? `fitted, ${planned.score_grid.bins} bins` : `equal-width, ${planned.score_grid.bins} bins`}\n` +
         `release layout: ${JSON.stringify(planned.privacy.layout)}\n\n` +
         'predicted median absolute error added by privacy\n' +
         'population                  n        ROC AUC  sensitivity  specificity\n',

@@ -1,6 +1,7 @@
 // plan.ts — `fedval plan`: predict, before any round runs, what differential privacy will cost each metric.
 import { createPrivateRelease, planPrivacySpec, predictSurvivalNoise } from '@fedval/dp';
 import { createStatisticsLayout, resolveMetricSpec } from '@fedval/metrics';
+import type { FittedScoreGrid } from '@fedval/metrics';
 import { CliError } from './errors.ts';
 
 export interface PlanOptions {
@@ -12,7 +13,10 @@ export interface PlanOptions {
   minSites?: number | undefined;
   /** Levels of each subgroup column released in the same round, e.g. [2] for sex. */
   groupLevels: number[];
-  bins: number;
+  /** Equal-width score bins over [0, 1]. Default 1000; not with `scoreGrid`. */
+  bins?: number | undefined;
+  /** A fitted score grid (`fedval grid fit`): the planner's model mass per fine bin is taken between its edges. */
+  scoreGrid?: FittedScoreGrid | undefined;
   threshold: number;
   /** AUC the planner's binormal score model assumes. */
   auc: number;
@@ -25,9 +29,10 @@ export interface PlanOptions {
 export function planStudyPrivacy(options: PlanOptions) {
   const minSites = options.minSites ?? Math.min(3, options.sites);
   if (minSites > options.sites) throw new CliError('FEDVAL_ERR_CLI_USAGE', '--min-sites cannot exceed --sites');
+  if (options.scoreGrid !== undefined && options.bins !== undefined) throw new CliError('FEDVAL_ERR_CLI_USAGE', 'give --bins (equal-width bins) or --score-grid (a fitted grid), not both');
   const spec = resolveMetricSpec({
     task: 'binary',
-    bins: options.bins,
+    ...(options.scoreGrid !== undefined ? { scoreGrid: options.scoreGrid } : { bins: options.bins ?? 1000 }),
     threshold: options.threshold,
     groups: options.groupLevels.map((levels, i) => ({ column: `group${i + 1}`, levels: Array.from({ length: levels }, (_, j) => `level${j + 1}`) })),
   });
@@ -43,7 +48,8 @@ export function planStudyPrivacy(options: PlanOptions) {
     specificity: p.specificity[0]?.medianAbsError ?? null,
   });
   return {
-    request: { ...options, minSites },
+    request: { ...options, scoreGrid: undefined, minSites },
+    score_grid: options.scoreGrid !== undefined ? { kind: 'fitted', bins: spec.bins, method: options.scoreGrid.method } : { kind: 'equal_width', bins: spec.bins },
     privacy: { epsilon: privacy.epsilon, delta: privacy.delta, mechanism: privacy.mechanism, min_sites: privacy.minSites, layout: privacy.layout },
     // The round's whole cost: histograms, sums and exclusion counters (the planner's ρ is the histograms' share).
     rho: createPrivateRelease(layout, privacy).rho,

@@ -58,7 +58,7 @@ export function outcomeColumnsOrUsageError(options: EvaluationCommandOptions, us
 }
 
 /** A fitted score grid file (`fedval grid fit` writes it): at most MAX_SCORE_GRID_FILE_BYTES of JSON, checked by the metric spec's grid schema. */
-function readScoreGridFile(path: string, usageError: (message: string) => Error): FittedScoreGrid {
+export function readScoreGridFile(path: string, usageError: (message: string) => Error): FittedScoreGrid {
   const unreadable = (error: unknown) => usageError(`--score-grid ${path}: cannot be read (${(error as { code?: string }).code ?? 'error'})`);
   let text: string;
   try {

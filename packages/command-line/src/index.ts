@@ -2,6 +2,6 @@
 // evaluation options, report errors and exit.
 export { createProgram, runProgram, describeFailure, exitStatusOf, packageVersion, EXIT_STATUS } from './program.ts';
 export type { ProgramOptions } from './program.ts';
-export { collect, decimal, withEvaluationOptions, metricSpecOrUsageError, outcomeColumnsOrUsageError } from './evaluation-options.ts';
+export { collect, decimal, withEvaluationOptions, metricSpecOrUsageError, outcomeColumnsOrUsageError, readScoreGridFile } from './evaluation-options.ts';
 // The commander classes programs build options and argument parsers with: apps import them from here, not from commander.
 export { Command, InvalidArgumentError, Option } from 'commander';

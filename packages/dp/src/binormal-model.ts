@@ -79,6 +79,22 @@ function separation(model: ScoreModel): number {
  * score bins [i/bins, (i+1)/bins) on [0, 1].
  */
 export function expectedBinProbabilities(model: ScoreModel, bins: number, positive: boolean): Float64Array {
+  return expectedGridBinProbabilities(model, equalWidthScoreEdges(bins), positive);
+}
+
+/** The score edges 0, 1/B, …, 1 of the equal-width grid of `bins` bins. */
+export function equalWidthScoreEdges(bins: number): Float64Array {
+  return Float64Array.from({ length: bins + 1 }, (_, k) => (k === bins ? 1 : k / bins));
+}
+
+/**
+ * Probability that a positive (class 1) or a negative (class 0) falls in each bin [e_k, e_{k+1}) of a score grid with
+ * edges 0 = e₀ < e₁ < … < e_B = 1 (an equal-width grid, or a grid fitted to development scores): the calibrated score
+ * is monotone in the latent marker, so the mass of a bin is Φ(s(e_{k+1}) − μ) − Φ(s(e_k) − μ), s the latent value at
+ * which the score equals an edge and μ the class's latent mean (0 or d).
+ */
+export function expectedGridBinProbabilities(model: ScoreModel, edges: ArrayLike<number>, positive: boolean): Float64Array {
+  const bins = edges.length - 1;
   const dSep = separation(model);
   const logitPrevalence = Math.log(model.prevalence / (1 - model.prevalence));
   const shift = positive ? dSep : 0;
@@ -87,11 +103,40 @@ export function expectedBinProbabilities(model: ScoreModel, bins: number, positi
   const out = new Float64Array(bins);
   let previous = 0;
   for (let i = 0; i < bins; i += 1) {
-    const upper = i === bins - 1 ? 1 : normalCdf(latent((i + 1) / bins) - shift);
+    const upper = i === bins - 1 ? 1 : normalCdf(latent(edges[i + 1] as number) - shift);
     out[i] = Math.max(0, upper - previous);
     previous = upper;
   }
   return out;
+}
+
+/**
+ * The score edges at which the model's pooled score distribution, π·N(d, 1) + (1 − π)·N(0, 1) on the latent scale,
+ * reaches the cumulative shares of `shares` (one positive share per bin, normalised): 0 = e₀ < e₁ < … < e_B = 1 with
+ * bin k holding shares[k] of the model's patients. The model's ROC does not depend on the score's scale, so a grid
+ * known by its shares (a quantile grid) is planned in rank space. Each edge by bisection on the latent scale (200 steps).
+ */
+export function scoreEdgesOfShares(model: ScoreModel, shares: ArrayLike<number>): Float64Array {
+  const dSep = separation(model);
+  const offset = Math.log(model.prevalence / (1 - model.prevalence)) - (dSep * dSep) / 2;
+  const pooled = (x: number): number => model.prevalence * normalCdf(x - dSep) + (1 - model.prevalence) * normalCdf(x);
+  let total = 0;
+  for (let k = 0; k < shares.length; k += 1) total += shares[k] as number;
+  const edges = new Float64Array(shares.length + 1);
+  edges[shares.length] = 1;
+  let cumulative = 0;
+  for (let k = 1; k < shares.length; k += 1) {
+    cumulative += (shares[k - 1] as number) / total;
+    let lo = -40;
+    let hi = 40;
+    for (let i = 0; i < 200; i += 1) {
+      const mid = (lo + hi) / 2;
+      if (pooled(mid) < cumulative) lo = mid;
+      else hi = mid;
+    }
+    edges[k] = 1 / (1 + Math.exp(-(offset + dSep * ((lo + hi) / 2))));
+  }
+  return edges;
 }
 
 /** A uniform double in [0, 1) with 53 random bits. */
@@ -114,7 +159,7 @@ export function standardNormals(rng: RandomSource, count: number): Float64Array 
 
 /**
  * Simulates a cohort under the model: `positives` and `negatives` patients binned on `bins`
- * equal-width score bins. Returns the two class histograms.
+ * equal-width score bins, or on the grid `binOf` gives (the bin of a score in [0, 1]). Returns the two class histograms.
  */
 export function simulateScoreHistograms(
   model: ScoreModel,
@@ -122,6 +167,7 @@ export function simulateScoreHistograms(
   negatives: number,
   bins: number,
   rng: RandomSource,
+  binOf: (score: number) => number = (score) => Math.min(bins - 1, Math.floor(score * bins)),
 ): { positive: Float64Array; negative: Float64Array } {
   const dSep = separation(model);
   const offset = Math.log(model.prevalence / (1 - model.prevalence)) - (dSep * dSep) / 2;
@@ -130,7 +176,7 @@ export function simulateScoreHistograms(
     const latent = standardNormals(rng, count);
     for (let i = 0; i < count; i += 1) {
       const score = 1 / (1 + Math.exp(-(offset + dSep * (latent[i]! + shift))));
-      histogram[Math.min(bins - 1, Math.floor(score * bins))]! += 1;
+      histogram[binOf(score)]! += 1;
     }
     return histogram;
   };

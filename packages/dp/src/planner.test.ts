@@ -2,7 +2,9 @@
 import { describe, expect, it } from 'vitest';
 import { references } from '../test-support/references.ts';
 import { epsilonFromRho } from './accountant.ts';
-import { expectedBinProbabilities, normalCdf, normalQuantile } from './binormal-model.ts';
+import { expectedBinProbabilities, expectedGridBinProbabilities, normalCdf, normalQuantile, scoreEdgesOfShares, standardNormals } from './binormal-model.ts';
+import { fitScoreGrid } from '@fedval/metrics';
+import { seededRandomSource } from './random-source.ts';
 import { planRelease, simulateRelease } from './planner.ts';
 
 describe('binormal score model', () => {
@@ -25,6 +27,79 @@ describe('binormal score model', () => {
         below += negative[i]!;
       }
       expect(Math.abs(auc - model.auc)).toBeLessThan(0.002);
+    }
+  });
+});
+
+describe('planRelease on a fitted score grid', () => {
+  it('puts the model mass between the fitted edges (scipy quad) and predicts the coarsening bias and noise error from it', () => {
+    for (const c of references.fittedGridPlanner) {
+      const model = { prevalence: c.prevalence, auc: c.auc };
+      const positive = expectedGridBinProbabilities(model, c.edges, true);
+      const negative = expectedGridBinProbabilities(model, c.edges, false);
+      positive.forEach((mass, k) => expect(Math.abs(mass - c.positiveMass[k]!)).toBeLessThan(1e-11));
+      negative.forEach((mass, k) => expect(Math.abs(mass - c.negativeMass[k]!)).toBeLessThan(1e-11));
+      const fineBins = c.edges.length - 1;
+      const request = {
+        patients: c.patients,
+        prevalence: c.prevalence,
+        sites: 3,
+        epsilon: 1,
+        delta: 1e-6,
+        assumedAuc: c.auc,
+        fineBins,
+        layout: { kind: 'flat', bins: c.coarseEdges.length - 1 } as const,
+        thresholds: [c.coarseEdges[2]! / fineBins],
+      };
+      const plan = planRelease({ ...request, fineEdges: c.edges });
+      expect(Array.from(plan.layout.edges)).toEqual(c.coarseEdges);
+      expect(Math.abs(plan.overall.auc.bias - c.bias)).toBeLessThan(1e-9);
+      expect(plan.overall.auc.std / plan.aggregateNoiseStd['overall']!).toBeCloseTo(c.stdPerNoiseStd, 8);
+      // Taking the fitted grid's bins as equal-width (the planner before it knew the edges) misses the bias by far.
+      const equalWidth = planRelease(request);
+      expect(Math.abs(equalWidth.overall.auc.bias - c.bias)).toBeGreaterThan(0.005);
+    }
+  });
+
+  it('places a grid known by its shares at the pooled quantiles of the model (scipy brentq)', () => {
+    for (const c of references.shareEdges) {
+      const edges = scoreEdgesOfShares({ prevalence: c.prevalence, auc: c.auc }, c.shares);
+      expect(edges.length).toBe(c.edges.length);
+      edges.forEach((edge, k) => expect(Math.abs(edge - c.edges[k]!)).toBeLessThan(1e-10));
+    }
+  });
+
+  it('predicts AUC errors that Monte Carlo on the same fitted grid reproduces', () => {
+    // A quantile grid fitted on 2,000 development scores of a calibrated risk model at 10 % prevalence (skewed low).
+    const rng = seededRandomSource('planner fitted grid development');
+    const d = Math.SQRT2 * normalQuantile(0.75);
+    const latent = standardNormals(rng, 2000);
+    const scores = Array.from(latent, (z, i) => 1 / (1 + Math.exp(-(Math.log(0.1 / 0.9) - (d * d) / 2 + d * (z + (i % 10 === 0 ? d : 0))))));
+    const interior = fitScoreGrid(Float64Array.from(scores), { bins: 100, method: 'quantile' }).grid.edges;
+    const fineEdges = [0, ...interior, 1];
+    const fineBins = fineEdges.length - 1;
+    const cases = [
+      { layout: { kind: 'flat', bins: 10 } as const, grid: { fineEdges } },
+      { layout: { kind: 'tree', bins: 32, branching: 2, edges: 'equal-mass' } as const, grid: { fineEdges } },
+      // The same quantile grid known by its (equal) shares: planned in rank space, simulated on the edges those imply.
+      { layout: { kind: 'tree', bins: 16, branching: 2, edges: 'equal-mass' } as const, grid: { fineShares: new Array<number>(fineBins).fill(1) } },
+    ];
+    for (const { layout, grid } of cases) {
+      const plan = planRelease({ patients: 2000, prevalence: 0.1, sites: 3, epsilon: 1, delta: 1e-6, fineBins, ...grid, layout, thresholds: [] });
+      const simulated = simulateRelease(plan, { trials: 400, seed: `planner fitted ${layout.kind} ${layout.bins}` });
+      // The median of 400 absolute errors has a relative standard error of about 6 %.
+      expect(simulated.overall.auc / plan.overall.auc.medianAbsError).toBeGreaterThan(0.8);
+      expect(simulated.overall.auc / plan.overall.auc.medianAbsError).toBeLessThan(1.2);
+    }
+  });
+
+  it('refuses fitted edges that do not run from 0 to 1 in fineBins strictly increasing steps, and shares that are not fineBins positive numbers', () => {
+    const base = { patients: 2000, prevalence: 0.1, sites: 3, epsilon: 1, delta: 1e-6, fineBins: 4, thresholds: [] };
+    for (const fineEdges of [[0, 0.1, 0.2, 1], [0, 0.2, 0.1, 0.5, 1], [0.1, 0.2, 0.3, 0.5, 1], [0, 0.1, 0.2, 0.5, 0.9]]) {
+      expect(() => planRelease({ ...base, fineEdges })).toThrow(expect.objectContaining({ code: 'FEDVAL_ERR_DP_INVALID_ARGUMENT' }));
+    }
+    for (const fineShares of [[1, 1, 1], [1, 1, 0, 1], [1, 1, -1, 1], [1, Number.NaN, 1, 1]]) {
+      expect(() => planRelease({ ...base, fineShares })).toThrow(expect.objectContaining({ code: 'FEDVAL_ERR_DP_INVALID_ARGUMENT' }));
     }
   });
 });

@@ -7,14 +7,16 @@
 // N(bias, gᵀ Σ g), g the metric's gradient in the counts and Σ the covariance of the estimated counts —
 // σ²·I for a flat histogram, σ²·(HᵀH)⁻¹ for a consistent tree (tree.ts). The coarsening bias is the
 // metric's change on the expected histograms. Counts come from the calibrated binormal model
-// (binormal-model.ts); subgroup levels are assumed equally sized with the same prevalence and AUC.
+// (binormal-model.ts), binned on the study's fine grid: equal-width, or the edges of a grid fitted to development
+// scores (each fine bin then holds the model's mass between its own edges); subgroup levels are assumed equally sized
+// with the same prevalence and AUC.
 import type { NoiseBlock, NoiseMechanism, NoisePlan, PlannedBlock } from './allocation.ts';
 import { aggregateNoiseVariance, planNoise } from './allocation.ts';
 import { epsilonFromRho, rhoFromEpsilon } from './accountant.ts';
 import type { ScoreModel } from './binormal-model.ts';
-import { expectedBinProbabilities, normalCdf, simulateScoreHistograms, standardNormals } from './binormal-model.ts';
+import { equalWidthScoreEdges, expectedGridBinProbabilities, normalCdf, scoreEdgesOfShares, simulateScoreHistograms, standardNormals } from './binormal-model.ts';
 import { coarsenHistogram, equalMassEdges, equalWidthEdges } from './coarsening.ts';
-import { aucGradients, mannWhitneyAuc } from '@fedval/metrics';
+import { aucGradients, fittedGrid, mannWhitneyAuc } from '@fedval/metrics';
 import { DpError } from './errors.ts';
 import { seededRandomSource } from './random-source.ts';
 import type { TreeShape } from './tree.ts';
@@ -48,6 +50,20 @@ export interface PlanReleaseRequest {
   mechanism?: NoiseMechanism;
   /** Bins of the full score grid on [0, 1]. Default 1000. */
   fineBins?: number;
+  /**
+   * Score edges of the full grid when it is not equal-width (a grid fitted to development scores): fineBins + 1 values,
+   * 0 = e₀ < e₁ < … < e_B = 1; fine bin k holds the scores in [e_k, e_{k+1}). Thresholds are then given as k / fineBins
+   * for the edge k they sit on (as the release spec pins them). Default: the equal-width edges k / fineBins.
+   */
+  fineEdges?: readonly number[] | null;
+  /**
+   * Pooled share of patients in each fine bin, when the grid knows it better than the model's score scale: a grid fitted
+   * to development quantiles holds equal shares by construction, whatever the scores' scale (a marker scaled to [0, 1]
+   * is not the calibrated score the model assumes). fineBins positive values. The model is then used in rank space:
+   * fine bin k holds the model's patients between the pooled quantiles of the cumulative shares (scoreEdgesOfShares);
+   * fineEdges is not used. Default null: the model's mass between the score edges.
+   */
+  fineShares?: readonly number[] | null;
   /** 'auto' (default) picks the layout with the smallest predicted overall AUC error plus mean sensitivity/specificity error. */
   layout?: 'auto' | ReleaseLayoutSpec;
   /** Number of levels of each subgroup variable released in the same round (e.g. [2] for sex). Default []. */
@@ -106,8 +122,12 @@ export interface ReleaseLayout {
 }
 
 export interface ReleasePlan {
-  readonly request: Readonly<Required<Omit<PlanReleaseRequest, 'weights' | 'layout'>>> & {
+  readonly request: Readonly<Required<Omit<PlanReleaseRequest, 'weights' | 'layout' | 'fineEdges' | 'fineShares'>>> & {
+    /** Shares of patients per fine bin for equal-mass edges; null: the model's. */
+    readonly fineShares: readonly number[] | null;
     readonly layout: 'auto' | ReleaseLayoutSpec;
+    /** The fitted grid's score edges; null for the equal-width grid. */
+    readonly fineEdges: readonly number[] | null;
     readonly weights: Readonly<{ overall: number; subgroup: number }>;
   };
   readonly layout: ReleaseLayout;
@@ -176,20 +196,64 @@ function thresholdEdges(thresholds: readonly number[], fineBins: number): number
   return [...new Set(thresholds.map((t) => Math.round(t * fineBins)))].filter((e) => e > 0 && e < fineBins);
 }
 
-/** Pooled probability of each fine score bin under the model. */
-function pooledBinMass(model: ScoreModel, fineBins: number): Float64Array {
-  const positive = expectedBinProbabilities(model, fineBins, true);
-  const negative = expectedBinProbabilities(model, fineBins, false);
+/** Pooled probability of each fine score bin (score edges `fineEdges`) under the model. */
+function pooledBinMass(model: ScoreModel, fineEdges: ArrayLike<number>): Float64Array {
+  const positive = expectedGridBinProbabilities(model, fineEdges, true);
+  const negative = expectedGridBinProbabilities(model, fineEdges, false);
   return positive.map((p, i) => model.prevalence * p + (1 - model.prevalence) * negative[i]!);
 }
 
-/** Resolves a layout spec into edges (thresholds pinned; crowded ones placed when `crowded`) and the tree shape; `model` places equal-mass edges. */
-export function resolveLayout(spec: ReleaseLayoutSpec, fineBins: number, thresholds: readonly number[], model: ScoreModel, crowded = false): ReleaseLayout {
+/** Checks a fitted grid's score edges against fineBins: B + 1 values from 0 to 1, strictly increasing. */
+function checkFineEdges(fineEdges: readonly number[], fineBins: number): void {
+  check(
+    fineEdges.length === fineBins + 1 && fineEdges[0] === 0 && fineEdges[fineBins] === 1 && fineEdges.every((e, k) => k === 0 || e > fineEdges[k - 1]!),
+    'fineEdges must be fineBins + 1 strictly increasing score edges from 0 to 1',
+  );
+}
+
+const sharesEdges = new WeakMap<readonly number[], { prevalence: number; auc: number; edges: Float64Array }>();
+
+/**
+ * The score edges the model's fine bins are taken between: implied by `fineShares` (rank space) when given, else
+ * `fineEdges` (a fitted grid's score edges), else the equal-width edges k / fineBins. Checks what it is given.
+ */
+function fineScoreEdges(model: ScoreModel, fineBins: number, fineEdges: readonly number[] | null, fineShares: readonly number[] | null): Float64Array {
+  if (fineShares !== null) {
+    check(fineShares.length === fineBins && fineShares.every((share) => Number.isFinite(share) && share > 0), 'fineShares must be fineBins positive shares');
+    // 'auto' resolves dozens of candidate layouts on the same shares: the bisections run once per shares and model.
+    const known = sharesEdges.get(fineShares);
+    if (known && known.prevalence === model.prevalence && known.auc === model.auc) return known.edges;
+    const edges = scoreEdgesOfShares(model, fineShares);
+    sharesEdges.set(fineShares, { prevalence: model.prevalence, auc: model.auc, edges });
+    return edges;
+  }
+  if (fineEdges !== null) {
+    checkFineEdges(fineEdges, fineBins);
+    return Float64Array.from(fineEdges);
+  }
+  return equalWidthScoreEdges(fineBins);
+}
+
+/**
+ * Resolves a layout spec into edges (thresholds pinned; crowded ones placed when `crowded`) and the tree shape; `model`
+ * places equal-mass edges, on the fine grid's score edges `fineEdges` (default equal-width).
+ */
+export function resolveLayout(
+  spec: ReleaseLayoutSpec,
+  fineBins: number,
+  thresholds: readonly number[],
+  model: ScoreModel,
+  crowded = false,
+  fineEdges: readonly number[] | null = null,
+  fineShares: readonly number[] | null = null,
+): ReleaseLayout {
   check(Number.isSafeInteger(spec.bins) && spec.bins >= 1 && spec.bins <= fineBins, 'layout bins must be between 1 and fineBins');
   const placement = spec.edges ?? 'equal-width';
   check(placement === 'equal-width' || placement === 'equal-mass', 'edges must be equal-width or equal-mass');
   const pinned = thresholdEdges(thresholds, fineBins);
-  const edges = placement === 'equal-width' ? equalWidthEdges(fineBins, spec.bins, pinned, crowded) : equalMassEdges(pooledBinMass(model, fineBins), spec.bins, pinned, crowded);
+  const scoreEdges = fineScoreEdges(model, fineBins, fineEdges, fineShares);
+  const edges =
+    placement === 'equal-width' ? equalWidthEdges(fineBins, spec.bins, pinned, crowded) : equalMassEdges(pooledBinMass(model, scoreEdges), spec.bins, pinned, crowded);
   if (spec.kind === 'flat') {
     return Object.freeze({ kind: 'flat', placement, fineBins, edges, coordinatesPerHistogram: spec.bins, countersPerPatient: 1 });
   }
@@ -197,18 +261,22 @@ export function resolveLayout(spec: ReleaseLayoutSpec, fineBins: number, thresho
   return Object.freeze({ kind: 'tree', placement, fineBins, edges, tree, coordinatesPerHistogram: tree.nodeCount, countersPerPatient: tree.levels });
 }
 
-/** The analytic prediction for one population of `patients` under a layout and aggregate noise variance. */
+/**
+ * The analytic prediction for one population of `patients` under a layout and aggregate noise variance; the expected
+ * fine histograms are the model's mass between the fine bins' score edges (see fineScoreEdges).
+ */
 function predictPopulation(
   model: ScoreModel,
   patients: number,
   layout: ReleaseLayout,
   noiseVariance: number,
   thresholds: readonly number[],
+  scoreEdges: ArrayLike<number> = equalWidthScoreEdges(layout.fineBins),
 ): PopulationPrediction {
   const positives = patients * model.prevalence;
   const negatives = patients - positives;
-  const finePositive = expectedBinProbabilities(model, layout.fineBins, true).map((p) => p * positives);
-  const fineNegative = expectedBinProbabilities(model, layout.fineBins, false).map((p) => p * negatives);
+  const finePositive = expectedGridBinProbabilities(model, scoreEdges, true).map((p) => p * positives);
+  const fineNegative = expectedGridBinProbabilities(model, scoreEdges, false).map((p) => p * negatives);
   const coarsePositive = coarsenHistogram(finePositive, layout.edges);
   const coarseNegative = coarsenHistogram(fineNegative, layout.edges);
   const gradients = aucGradients({ positive: coarsePositive, negative: coarseNegative });
@@ -277,6 +345,8 @@ function resolveRequest(request: PlanReleaseRequest): ReleasePlan['request'] {
     delta: request.delta,
     mechanism: request.mechanism ?? 'skellam',
     fineBins: request.fineBins ?? 1000,
+    fineEdges: request.fineEdges ? Object.freeze([...request.fineEdges]) : null,
+    fineShares: request.fineShares ? Object.freeze([...request.fineShares]) : null,
     layout: request.layout ?? 'auto',
     subgroupLevels: Object.freeze([...(request.subgroupLevels ?? [])]),
     thresholds: Object.freeze([...(request.thresholds ?? [0.5])]),
@@ -294,6 +364,7 @@ function resolveRequest(request: PlanReleaseRequest): ReleasePlan['request'] {
   check(resolved.subgroupLevels.every((l) => Number.isSafeInteger(l) && l >= 2), 'every subgroup variable needs at least 2 levels');
   check(resolved.thresholds.every((t) => t >= 0 && t <= 1), 'thresholds must lie in [0, 1]');
   check(Number.isSafeInteger(resolved.minBins) && resolved.minBins >= 1, 'minBins must be a positive integer');
+  fineScoreEdges({ prevalence: resolved.prevalence, auc: resolved.assumedAuc }, resolved.fineBins, resolved.fineEdges, resolved.fineShares);
   const { overall, subgroup } = resolved.weights;
   check(Number.isFinite(overall) && overall > 0 && Number.isFinite(subgroup) && subgroup > 0, 'weights must be finite and > 0');
   return Object.freeze(resolved);
@@ -302,7 +373,7 @@ function resolveRequest(request: PlanReleaseRequest): ReleasePlan['request'] {
 function buildPlan(request: ReleasePlan['request'], spec: ReleaseLayoutSpec, rho: number, withSubgroups: boolean): ReleasePlan {
   const { weights } = request;
   const model: ScoreModel = { prevalence: request.prevalence, auc: request.assumedAuc };
-  const layout = resolveLayout(spec, request.fineBins, request.thresholds, model, request.crowdedThresholds);
+  const layout = resolveLayout(spec, request.fineBins, request.thresholds, model, request.crowdedThresholds, request.fineEdges, request.fineShares);
   const blocks = layoutBlocks(layout, request.subgroupLevels);
   const noise = planNoise({
     rho,
@@ -312,10 +383,11 @@ function buildPlan(request: ReleasePlan['request'], spec: ReleaseLayoutSpec, rho
   });
   const variance = (block: PlannedBlock): number => aggregateNoiseVariance(block, request.sites);
   const [overallBlock, ...subgroupBlocks] = noise.blocks;
-  const overall = predictPopulation(model, request.patients, layout, variance(overallBlock!), request.thresholds);
+  const scoreEdges = fineScoreEdges(model, request.fineBins, request.fineEdges, request.fineShares);
+  const overall = predictPopulation(model, request.patients, layout, variance(overallBlock!), request.thresholds, scoreEdges);
   const subgroups = withSubgroups
     ? subgroupBlocks.map((block, i) =>
-        predictPopulation(model, request.patients / request.subgroupLevels[i]!, layout, variance(block), request.thresholds),
+        predictPopulation(model, request.patients / request.subgroupLevels[i]!, layout, variance(block), request.thresholds, scoreEdges),
       )
     : [];
   return Object.freeze({
@@ -411,6 +483,11 @@ export function simulateRelease(plan: ReleasePlan, options?: Partial<SimulateRel
   const { request, layout } = plan;
   const model: ScoreModel = { prevalence: request.prevalence, auc: request.assumedAuc };
   const fineEdges = request.thresholds.map((t) => Math.round(t * layout.fineBins));
+  // Scores are binned on the study's fine grid: equal-width, or the fitted edges (largest k with score ≥ e_k).
+  const binOf =
+    request.fineEdges === null && request.fineShares === null
+      ? undefined
+      : fittedGrid(Array.from(fineScoreEdges(model, request.fineBins, request.fineEdges, request.fineShares).subarray(1, -1))).bin;
   const run = (patients: number, noiseStd: number): SimulatedErrors => {
     const positives = Math.round(patients * request.prevalence);
     const errors = { auc: [] as number[], sensitivity: fineEdges.map(() => [] as number[]), specificity: fineEdges.map(() => [] as number[]) };
@@ -425,7 +502,7 @@ export function simulateRelease(plan: ReleasePlan, options?: Partial<SimulateRel
       return estimateTreeHistogram(nodes.map((c, i) => c + noiseStd * noise[i]!), layout.tree);
     };
     for (let t = 0; t < trials; t += 1) {
-      const cohort = simulateScoreHistograms(model, positives, patients - positives, layout.fineBins, rng);
+      const cohort = simulateScoreHistograms(model, positives, patients - positives, layout.fineBins, rng, binOf);
       const positive = release(cohort.positive);
       const negative = release(cohort.negative);
       errors.auc.push(Math.abs(histogramAuc(positive, negative) - histogramAuc(cohort.positive, cohort.negative)));

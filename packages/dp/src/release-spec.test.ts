@@ -58,9 +58,15 @@ describe('resolvePrivacySpec', () => {
     const pinned = [0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7, 0.8, 0.9].map((t) => grid.index(t)!);
     const top = pinned.slice(4);
     expect(top).toEqual(top.map((_, i) => fitted.spec.bins - top.length + i)); // the top ten fine bins' lower edges
-    const { privacy } = planPrivacySpec(base, { ...context, layout: fitted });
+    const { privacy, plan } = planPrivacySpec(base, { ...context, layout: fitted });
     expect(privacy.layout.fineBins).toBe(fitted.spec.bins);
     for (const edge of pinned) expect(privacy.layout.edges).toContain(edge);
+    // The planner's model mass per fine bin is taken between the fitted grid's own score edges.
+    expect(plan!.request.fineEdges).toEqual(Array.from({ length: fitted.spec.bins + 1 }, (_, k) => grid.edge(k)));
+    // A quantile grid is also known by its (equal) shares of development scores: the planner works in rank space.
+    expect(plan!.request.fineShares).toEqual(new Array(fitted.spec.bins).fill(1));
+    expect(planPrivacySpec(base, context).plan!.request.fineEdges).toBeNull(); // an equal-width grid
+    expect(planPrivacySpec(base, context).plan!.request.fineShares).toBeNull();
   });
 
   it('is frozen, idempotent and survives JSON (what travels in a task)', () => {

@@ -535,6 +535,11 @@ function resolvePlannerLayout(
   const pinned = pinnedReleaseEdges(layout);
   // A fitted grid's thresholds above the development scores crowd into its top fine bins.
   const fitted = layout.spec.scoreGrid !== undefined;
+  // The planner's expected histograms put the model's mass between the fitted grid's own score edges.
+  const fineEdges = fitted ? Array.from({ length: B + 1 }, (_, k) => scoreGridOf(layout.spec).edge(k)) : null;
+  // A quantile grid holds (about) equal shares of the development scores per fine bin, whatever their scale: equal-mass
+  // edges follow those shares rather than the calibrated model, which a marker scaled to [0, 1] does not follow.
+  const fineShares = layout.spec.scoreGrid?.method === 'quantile' ? new Array<number>(B).fill(1) : null;
   const binary = layout.spec.task === 'binary';
   const canPlan = context.expectedPatients !== undefined && context.sites !== undefined && (!binary || context.expectedPrevalence !== undefined);
   const K = layout.spec.classes?.length ?? 2;
@@ -556,13 +561,15 @@ function resolvePlannerLayout(
         subgroupLevels: declaredLevels(layout),
         thresholds: pinned.thresholds,
         crowdedThresholds: fitted,
+        fineEdges,
+        fineShares,
         assumedAuc,
         weights: { overall: privacy.weights.overall, subgroup: privacy.weights.subgroup },
       });
       return { layout: fromPlannerLayout(plan.layout), plan: binary ? plan : null };
     }
     const model = { prevalence, auc: assumedAuc };
-    return { layout: fromPlannerLayout(resolveLayout(spec, B, pinned.thresholds, model, fitted)), plan: null };
+    return { layout: fromPlannerLayout(resolveLayout(spec, B, pinned.thresholds, model, fitted, fineEdges, fineShares)), plan: null };
   } catch (cause) {
     if (!(cause instanceof DpError) || cause.code !== 'FEDVAL_ERR_DP_INVALID_ARGUMENT') throw cause;
     const hint = cause.message.includes('too many threshold edges') ? ' (edges are pinned by moving existing ones: use more bins or explicit edges)' : '';

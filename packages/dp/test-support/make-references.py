@@ -12,7 +12,7 @@ import os
 
 import mpmath
 import numpy as np
-from scipy import optimize, special, stats
+from scipy import integrate, optimize, special, stats
 
 mpmath.mp.dps = 50
 out = {"generator": "packages/dp/test-support/make-references.py", "scipy": __import__("scipy").__version__, "mpmath": mpmath.__version__}
@@ -106,6 +106,73 @@ out["skellamRenyi"] = renyi
 # 5. Standard normal CDF and quantile (scipy.special.ndtr / ndtri) for the planner's model.
 out["normal"] = [{"x": x, "cdf": float(special.ndtr(x))} for x in [-8.0, -5.5, -3.0, -1.0, -0.2, 0.0, 0.7, 2.5, 6.0, 7.5]]
 out["normalQuantile"] = [{"p": p, "x": float(special.ndtri(p))} for p in [1e-10, 1e-4, 0.02, 0.3, 0.5, 0.75, 0.975, 0.9999]]
+
+# 6. The planner on a fitted (uneven) score grid. The binormal model's mass in each fine bin [e_k, e_{k+1}) by numerical
+#    integration of the score density (scipy.integrate.quad), not by the CDF difference the planner uses: with latent
+#    S ~ N(mu, 1) (mu = d for positives, 0 for negatives, d = sqrt(2) * ndtri(AUC)) and score
+#    p = logistic(logit(pi) + d*S - d^2/2), the density of p is phi(s(p) - mu) / (d * p * (1 - p)),
+#    s(p) = (logit(p) - logit(pi) + d^2/2) / d. Then, at n patients, the Mann-Whitney AUC (ties 1/2) of the expected
+#    fine and coarse histograms (coarse bins: unions of fine bins), their difference (the coarsening bias), and the
+#    AUC's gradient in the coarse counts by central differences (the delta method's g; std / sigma = |g| for a flat
+#    release with noise sigma per count).
+def fitted_grid_case(prevalence, auc, edges, coarse, patients):
+    d = math.sqrt(2) * float(special.ndtri(auc))
+    logit_pi = math.log(prevalence / (1 - prevalence))
+    def density(p, mu):
+        s = (math.log(p / (1 - p)) - logit_pi + d * d / 2) / d
+        return math.exp(-0.5 * (s - mu) ** 2) / math.sqrt(2 * math.pi) / (d * p * (1 - p))
+    def masses(mu):
+        return [integrate.quad(density, a, b, args=(mu,), epsabs=1e-15, epsrel=1e-13, limit=200)[0] for a, b in zip(edges[:-1], edges[1:])]
+    positive, negative = masses(d), masses(0.0)
+    def mann_whitney(pos, neg):
+        below, total = 0.0, 0.0
+        for p, n in zip(pos, neg):
+            total += p * (below + n / 2)
+            below += n
+        return total / (sum(pos) * sum(neg))
+    P = [patients * prevalence * m for m in positive]
+    N = [patients * (1 - prevalence) * m for m in negative]
+    coarse_of = lambda h: [sum(h[a:b]) for a, b in zip(coarse[:-1], coarse[1:])]
+    CP, CN = coarse_of(P), coarse_of(N)
+    def gradient(h, other, positive_side):
+        g = []
+        for i in range(len(h)):
+            step = 1e-4 * max(1.0, h[i])
+            up, down = list(h), list(h)
+            up[i] += step
+            down[i] -= step
+            f = (lambda x: mann_whitney(x, other)) if positive_side else (lambda x: mann_whitney(other, x))
+            g.append((f(up) - f(down)) / (2 * step))
+        return g
+    g = gradient(CP, CN, True) + gradient(CN, CP, False)
+    return {
+        "prevalence": prevalence, "auc": auc, "patients": patients, "edges": edges, "coarseEdges": coarse,
+        "positiveMass": positive, "negativeMass": negative,
+        "fineAuc": mann_whitney(P, N), "coarseAuc": mann_whitney(CP, CN),
+        "bias": mann_whitney(CP, CN) - mann_whitney(P, N),
+        "stdPerNoiseStd": math.sqrt(sum(x * x for x in g)),
+    }
+
+out["fittedGridPlanner"] = [
+    # A grid as a quantile fit on a calibrated risk score at 10 % prevalence puts it: narrow bins at low scores.
+    fitted_grid_case(0.1, 0.75, [0, 0.02, 0.04, 0.06, 0.08, 0.1, 0.13, 0.17, 0.22, 0.3, 0.45, 0.7, 1], [0, 3, 6, 9, 12], 2000),
+    fitted_grid_case(0.3, 0.85, [0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.75, 0.9, 0.97, 1], [0, 3, 6, 9, 12], 5000),
+]
+
+# 7. Score edges implied by shares of a fine grid (a quantile grid): the pooled latent distribution
+#    pi * N(d, 1) + (1 - pi) * N(0, 1) reaches each cumulative share at x_k (scipy.optimize.brentq on scipy's ndtr), and
+#    the edge is the calibrated score there, logistic(logit(pi) + d * x_k - d^2 / 2).
+def share_edges(prevalence, auc, shares):
+    d = math.sqrt(2) * float(special.ndtri(auc))
+    total = float(sum(shares))
+    edges, cumulative = [0.0], 0.0
+    for share in shares[:-1]:
+        cumulative += share / total
+        x = optimize.brentq(lambda x: prevalence * special.ndtr(x - d) + (1 - prevalence) * special.ndtr(x) - cumulative, -40, 40, xtol=1e-14, rtol=1e-15)
+        edges.append(1 / (1 + math.exp(-(math.log(prevalence / (1 - prevalence)) - d * d / 2 + d * x))))
+    return {"prevalence": prevalence, "auc": auc, "shares": shares, "edges": edges + [1.0]}
+
+out["shareEdges"] = [share_edges(0.35, 0.7, [1] * 10), share_edges(0.1, 0.75, [3, 1, 1, 2, 5, 1, 1, 0.5, 0.25, 0.25])]
 
 here = os.path.dirname(os.path.abspath(__file__))
 with open(os.path.join(here, "references.json"), "w") as f:

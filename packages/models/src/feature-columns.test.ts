@@ -46,6 +46,8 @@ describe('buildFeatureMatrixFromColumns', () => {
     const actual = buildFeatureMatrixFromColumns(INPUTS, (j) => columns[j]!, rows.length);
     expect(actual.width).toBe(expected.width);
     expect(actual.excluded).toEqual(expected.excluded);
+    // The typed reasons say the same as the per-row array: 0 included, 1 missing_features, 2 invalid_features.
+    expect(Array.from(actual.reasons!, (r) => [null, 'missing_features', 'invalid_features'][r])).toEqual(expected.excluded);
     expect(Array.from(actual.rowIndex)).toEqual(Array.from(expected.rowIndex));
     expect(Array.from(actual.values)).toEqual(Array.from(expected.values));
     expect(expected.excluded.filter((r) => r === null).length).toBeGreaterThan(2);
@@ -60,5 +62,26 @@ describe('buildFeatureMatrixFromColumns', () => {
     expect(Array.from(first.values)).toEqual([0, 1]);
     expect(Array.from(second.values)).toEqual([1, 0, 0, 1]);
     expect(second.excluded).toEqual([null, null, 'invalid_features']);
+  });
+
+  it('builds in the same buffers batch after batch when the cache reuses them, with the same result as fresh ones', () => {
+    const inputs: FeatureSpec[] = [
+      { kind: 'one_hot', column: 'size', categories: ['a', 'b'], missing: 'exclude', unknown: 'exclude' },
+      { kind: 'numeric', column: 'age', missing: 'exclude' },
+    ];
+    const batches = [
+      [{ kind: 'categorical', codes: Int32Array.from([0, 1, 0]), levels: ['b', 'a'] }, { kind: 'numeric', values: Float64Array.from([40, 50, Number.NaN]) }],
+      [{ kind: 'categorical', codes: Int32Array.from([1, 0]), levels: ['b', 'a'] }, { kind: 'numeric', values: Float64Array.from([60, 70]) }],
+    ] as const;
+    const reused = createFeatureCodeCache({ reuseBuffers: true });
+    for (const columns of batches) {
+      const fresh = buildFeatureMatrixFromColumns(inputs, (j) => columns[j]!, columns[1].values.length);
+      const again = buildFeatureMatrixFromColumns(inputs, (j) => columns[j]!, columns[1].values.length, reused);
+      expect(Array.from(again.values)).toEqual(Array.from(fresh.values));
+      expect(Array.from(again.rowIndex)).toEqual(Array.from(fresh.rowIndex));
+      expect(again.excluded).toEqual(fresh.excluded);
+    }
+    // The first batch's one-hot 1s do not survive into the second batch's matrix (the buffer is cleared).
+    expect(reused.buffers!.values.length).toBe(9);
   });
 });

@@ -16,8 +16,6 @@ export function featureColumnKinds(inputs: readonly FeatureSpec[]): { column: st
   return inputs.map((f) => ({ column: f.column, kind: f.kind === 'numeric' ? 'numeric' : 'categorical' }));
 }
 
-const TRANSFORMS = { log1p: Math.log1p, log: Math.log, sqrt: Math.sqrt } as const;
-
 /**
  * Encodes `rowCount` rows with the same rules as buildFeatureMatrix: per numeric feature, a missing value is
  * excluded or imputed (on the raw scale), then the transform, then `(x − mean) / sd`; a value that is not a number,
@@ -33,96 +31,150 @@ export function buildFeatureMatrixFromColumns(
   cache: FeatureCodeCache = createFeatureCodeCache(),
 ): FeatureMatrix {
   const width = featureWidth(inputs);
-  const values = new Float32Array(rowCount * width);
+  // A cache made with reuseBuffers keeps the buffers from batch to batch (fresh memory each batch costs page faults and
+  // grows the process between collections); otherwise every matrix has its own.
+  if (!cache.reuseBuffers || cache.buffers === undefined || cache.buffers.reasons.length < rowCount || cache.buffers.values.length < rowCount * width) {
+    cache.buffers = { values: new Float32Array(rowCount * width), reasons: new Uint8Array(rowCount), rowIndex: new Uint32Array(rowCount) };
+  }
+  const values = cache.buffers.values.subarray(0, rowCount * width).fill(0);
   // Per row: 0 = included so far, 1 = missing_features, 2 = invalid_features (first failing feature wins).
-  const reasons = new Uint8Array(rowCount);
+  const reasons = cache.buffers.reasons.subarray(0, rowCount).fill(0);
   let offset = 0;
-  inputs.forEach((feature, j) => {
+  for (let j = 0; j < inputs.length; j += 1) {
+    const feature = inputs[j]!;
     const column = columnOf(j);
     if (feature.kind === 'numeric') {
       if (column.kind !== 'numeric') throw new TypeError(`feature ${feature.column} needs a numeric column`);
-      const transform = feature.transform ? TRANSFORMS[feature.transform] : null;
-      const mean = feature.standardize?.mean ?? 0;
-      const sd = feature.standardize?.sd ?? 1;
-      const impute = feature.missing === 'exclude' ? null : feature.missing.impute;
-      const source = column.values;
-      for (let r = 0; r < rowCount; r += 1) {
-        if (reasons[r] !== 0) continue;
-        let x = source[r] as number;
-        if (Number.isNaN(x)) {
-          if (impute === null) {
-            reasons[r] = 1;
-            continue;
-          }
-          x = impute;
-        } else if (!Number.isFinite(x)) {
-          reasons[r] = 2;
-          continue;
-        }
-        if (transform) x = transform(x);
-        x = (x - mean) / sd;
-        if (!Number.isFinite(x)) {
-          reasons[r] = 2;
-          continue;
-        }
-        values[r * width + offset] = x;
-      }
+      encodeNumeric(feature, column.values, rowCount, values, width, offset, reasons);
       offset += 1;
-      return;
+      continue;
     }
     if (column.kind !== 'categorical') throw new TypeError(`feature ${feature.column} needs a categorical column`);
-    const lookup = categoryLookup(cache, j, feature, column.levels);
-    const imputed = typeof feature.missing === 'object' ? feature.categories.indexOf(feature.missing.impute) : -1;
-    const { codes } = column;
-    for (let r = 0; r < rowCount; r += 1) {
-      if (reasons[r] !== 0) continue;
-      const code = codes[r] as number;
-      let category: number;
-      if (code < 0) {
-        if (feature.missing === 'exclude') {
-          reasons[r] = 1;
-          continue;
-        }
-        category = imputed;
-      } else {
-        category = lookup[code] as number;
-        if (category === UNKNOWN) {
-          if (feature.unknown === 'exclude') {
-            reasons[r] = 2;
-            continue;
-          }
-          category = -1;
-        }
-      }
-      if (category >= 0) values[r * width + offset + category] = 1;
-    }
+    encodeOneHot(feature, categoryLookup(cache, j, feature, column.levels), column.codes, rowCount, values, width, offset, reasons);
     offset += feature.categories.length;
-  });
-  const rowIndex = new Uint32Array(rowCount);
-  const excluded: (FeatureExclusion | null)[] = new Array<FeatureExclusion | null>(rowCount).fill(null);
+  }
+  const rowIndex = cache.buffers.rowIndex.subarray(0, rowCount);
   let included = 0;
   for (let r = 0; r < rowCount; r += 1) {
-    const reason = reasons[r];
-    if (reason === 1) excluded[r] = 'missing_features';
-    else if (reason === 2) excluded[r] = 'invalid_features';
-    else {
-      if (included !== r) values.copyWithin(included * width, r * width, (r + 1) * width);
-      rowIndex[included] = r;
-      included += 1;
-    }
+    if (reasons[r] !== 0) continue;
+    if (included !== r) values.copyWithin(included * width, r * width, (r + 1) * width);
+    rowIndex[included] = r;
+    included += 1;
   }
-  return { width, values: values.subarray(0, included * width), rowIndex: rowIndex.subarray(0, included), excluded };
+  let excluded: (FeatureExclusion | null)[] | undefined;
+  return {
+    width,
+    values: values.subarray(0, included * width),
+    rowIndex: rowIndex.subarray(0, included),
+    reasons,
+    // The per-row array is made only when someone reads it (the columnar scorer reads `reasons`).
+    get excluded() {
+      excluded ??= Array.from(reasons, (reason) => (reason === 0 ? null : reason === 1 ? 'missing_features' : 'invalid_features'));
+      return excluded;
+    },
+    set excluded(value) {
+      excluded = value;
+    },
+  };
+}
+
+/**
+ * One numeric feature into column `offset` of `values`: missing → excluded (reason 1) or imputed on the raw scale, then
+ * the transform, then `(x − mean) / sd`; not a number or a non-finite result → invalid (reason 2). Rows already
+ * excluded by an earlier feature are skipped. A loop of its own per transform, so the hot loop has no indirect call.
+ */
+function encodeNumeric(
+  feature: Extract<FeatureSpec, { kind: 'numeric' }>,
+  source: Float64Array,
+  rowCount: number,
+  values: Float32Array,
+  width: number,
+  offset: number,
+  reasons: Uint8Array,
+): void {
+  const mean = feature.standardize?.mean ?? 0;
+  const sd = feature.standardize?.sd ?? 1;
+  const impute = feature.missing === 'exclude' ? Number.NaN : feature.missing.impute;
+  const imputes = feature.missing !== 'exclude';
+  const transform = feature.transform ?? null;
+  for (let r = 0, at = offset; r < rowCount; r += 1, at += width) {
+    if (reasons[r] !== 0) continue;
+    let x = source[r] as number;
+    if (x !== x) {
+      if (!imputes) {
+        reasons[r] = 1;
+        continue;
+      }
+      x = impute;
+    } else if (x === Infinity || x === -Infinity) {
+      reasons[r] = 2;
+      continue;
+    }
+    if (transform !== null) x = transform === 'log1p' ? Math.log1p(x) : transform === 'log' ? Math.log(x) : Math.sqrt(x);
+    x = (x - mean) / sd;
+    if (x - x !== 0) {
+      // NaN or ±Infinity after the transform (log of a negative number, log 0).
+      reasons[r] = 2;
+      continue;
+    }
+    values[at] = x;
+  }
+}
+
+/** One one-hot feature into columns `offset…` of `values` (see buildFeatureMatrixFromColumns for the rules). */
+function encodeOneHot(
+  feature: Extract<FeatureSpec, { kind: 'one_hot' }>,
+  lookup: Int32Array,
+  codes: Int32Array,
+  rowCount: number,
+  values: Float32Array,
+  width: number,
+  offset: number,
+  reasons: Uint8Array,
+): void {
+  const imputed = typeof feature.missing === 'object' ? feature.categories.indexOf(feature.missing.impute) : -1;
+  const excludeMissing = feature.missing === 'exclude';
+  const excludeUnknown = feature.unknown === 'exclude';
+  for (let r = 0, at = offset; r < rowCount; r += 1, at += width) {
+    if (reasons[r] !== 0) continue;
+    const code = codes[r] as number;
+    let category: number;
+    if (code < 0) {
+      if (excludeMissing) {
+        reasons[r] = 1;
+        continue;
+      }
+      category = imputed;
+    } else {
+      category = lookup[code] as number;
+      if (category === UNKNOWN) {
+        if (excludeUnknown) {
+          reasons[r] = 2;
+          continue;
+        }
+        category = -1;
+      }
+    }
+    if (category >= 0) values[at + category] = 1;
+  }
 }
 
 const UNKNOWN = -2;
 
-/** Per one-hot feature: dictionary code → category index (UNKNOWN when not a category), grown as codes appear. */
+/**
+ * Per one-hot feature: dictionary code → category index (UNKNOWN when not a category), grown as codes appear; and the
+ * buffers the last matrix was built in.
+ */
 export interface FeatureCodeCache {
   readonly lookups: Map<number, Int32Array>;
+  /** When true, the next call with this cache builds its matrix in the same buffers: a matrix is valid until then. */
+  readonly reuseBuffers: boolean;
+  buffers?: { values: Float32Array; reasons: Uint8Array; rowIndex: Uint32Array } | undefined;
 }
 
-export function createFeatureCodeCache(): FeatureCodeCache {
-  return { lookups: new Map() };
+/** A cache for one read; `reuseBuffers` (default false) for a caller that is done with each matrix before the next. */
+export function createFeatureCodeCache(options: { reuseBuffers?: boolean } = {}): FeatureCodeCache {
+  return { lookups: new Map(), reuseBuffers: options.reuseBuffers ?? false };
 }
 
 function categoryLookup(cache: FeatureCodeCache, featureIndex: number, feature: Extract<FeatureSpec, { kind: 'one_hot' }>, levels: readonly string[]): Int32Array {

@@ -29,6 +29,11 @@ export interface FeatureMatrix {
   rowIndex: Uint32Array;
   /** Per input row: null when included, otherwise why it was excluded. */
   excluded: (FeatureExclusion | null)[];
+  /**
+   * The same per input row as a typed array, when the builder has it (buildFeatureMatrixFromColumns): 0 = included,
+   * 1 = missing_features, 2 = invalid_features. Reading it costs no per-row object.
+   */
+  reasons?: Uint8Array | undefined;
 }
 
 type Encoder = (cell: string | null, out: Float32Array, offset: number) => FeatureExclusion | null;

@@ -143,7 +143,14 @@ export abstract class BatchedModelRunner implements ModelRunner {
     const pending: PendingChunk[] = [{ matrix, scores: new Float32Array(rowCount * this.outputWidth).fill(Number.NaN), done: 0 }];
     const batch = { buffer: null as Float32Array | null };
     for (let left = matrix.rowIndex.length; left > 0; left -= this.batchSize) await this.#scoreNext(pending, Math.min(left, this.batchSize), batch);
-    return { scores: pending[0]!.scores, excluded: matrix.excluded };
+    const scores = pending[0]!.scores;
+    // `excluded` is read from the matrix only if the caller asks (a columnar caller reads `matrix.reasons`).
+    return {
+      scores,
+      get excluded() {
+        return matrix.excluded;
+      },
+    };
   }
 
   dispose(): void {

@@ -51,31 +51,39 @@ export class CategoricalDictionary {
 
   /**
    * Code of a short cell given as its byte length and the 3 little-endian words holding its bytes (zero past the end);
-   * `decode` is called once per new key to get its text.
+   * a new key's text is decoded once from `bytes[at, at + length)` (UTF-8).
    */
-  codeOfInline(length: number, w1: number, w2: number, w3: number, decode: () => string): number {
-    let slot = (Math.imul(length ^ w1, 0x9e3779b1) ^ Math.imul(w2, 0x85ebca6b) ^ Math.imul(w3, 0xc2b2ae35)) & this.#mask;
+  codeOfInline(length: number, w1: number, w2: number, w3: number, bytes: Uint8Array, at: number): number {
+    let slot = this.#slotOf(length, w1, w2, w3);
     const keys = this.#keys;
     for (;;) {
       const code = this.#slotCode[slot] as number;
       if (code === -2) break;
-      const at = slot * 4;
-      if (keys[at] === length && keys[at + 1] === w1 >>> 0 && keys[at + 2] === w2 >>> 0 && keys[at + 3] === w3 >>> 0) return code;
+      const key = slot * 4;
+      if (keys[key] === length && keys[key + 1] === w1 >>> 0 && keys[key + 2] === w2 >>> 0 && keys[key + 3] === w3 >>> 0) return code;
       slot = (slot + 1) & this.#mask;
     }
-    const code = this.codeOfText(decode());
-    if ((this.#used + 1) * SLOTS_PER_ENTRY > this.#slotCode.length) {
-      this.#resize(this.#slotCode.length * 2);
-      return this.codeOfInline(length, w1, w2, w3, decode);
-    }
-    const at = slot * 4;
-    keys[at] = length;
-    keys[at + 1] = w1;
-    keys[at + 2] = w2;
-    keys[at + 3] = w3;
+    const code = this.codeOfText(Buffer.from(bytes.buffer, bytes.byteOffset + at, length).toString('utf8'));
+    if ((this.#used + 1) * SLOTS_PER_ENTRY > this.#slotCode.length) this.#resize(this.#slotCode.length * 2);
+    this.#insert(length, w1, w2, w3, code);
+    return code;
+  }
+
+  #slotOf(length: number, w1: number, w2: number, w3: number): number {
+    return (Math.imul(length ^ w1, 0x9e3779b1) ^ Math.imul(w2, 0x85ebca6b) ^ Math.imul(w3, 0xc2b2ae35)) & this.#mask;
+  }
+
+  /** Puts a key that is not in the table into its first free slot. */
+  #insert(length: number, w1: number, w2: number, w3: number, code: number): void {
+    let slot = this.#slotOf(length, w1, w2, w3);
+    while (this.#slotCode[slot] !== -2) slot = (slot + 1) & this.#mask;
+    const key = slot * 4;
+    this.#keys[key] = length;
+    this.#keys[key + 1] = w1;
+    this.#keys[key + 2] = w2;
+    this.#keys[key + 3] = w3;
     this.#slotCode[slot] = code;
     this.#used += 1;
-    return code;
   }
 
   #resize(slots: number): void {
@@ -88,8 +96,8 @@ export class CategoricalDictionary {
     for (let s = 0; s < oldCodes.length; s += 1) {
       const code = oldCodes[s] as number;
       if (code === -2) continue;
-      const at = s * 4;
-      this.codeOfInline(oldKeys[at] as number, oldKeys[at + 1] as number, oldKeys[at + 2] as number, oldKeys[at + 3] as number, () => this.levels[code] as string);
+      const key = s * 4;
+      this.#insert(oldKeys[key] as number, oldKeys[key + 1] as number, oldKeys[key + 2] as number, oldKeys[key + 3] as number, code);
     }
   }
 }

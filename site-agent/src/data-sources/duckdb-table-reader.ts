@@ -292,7 +292,7 @@ function copyColumn(chunk: DuckDBDataChunk, column: number, from: number, count:
       if (length <= 8) w3 = 0;
       else w3 &= 0xffffffff >>> (32 - 8 * (length - 8));
     }
-    codes[at + i] = dictionary.codeOfInline(length, w1, w2, w3, () => Buffer.from(bytes.buffer, bytes.byteOffset + row * 16 + 4, length).toString('utf8'));
+    codes[at + i] = dictionary.codeOfInline(length, w1, w2, w3, bytes, row * 16 + 4);
   }
 }
 

@@ -1,0 +1,27 @@
+// `fedval plan` on a fitted score grid: the grid's edges reach the planner, and --bins with --score-grid is refused.
+import { fitScoreGrid } from '@fedval/metrics';
+import { describe, expect, it } from 'vitest';
+import { planStudyPrivacy } from './plan.ts';
+
+/** Development scores skewed low, as a calibrated risk score at 10 % prevalence gives them (a fixed, data-free sequence). */
+const development = Float64Array.from({ length: 2000 }, (_, i) => 1 / (1 + Math.exp(-(-2.6 + 2.2 * Math.tan(Math.PI * ((i + 0.5) / 2000 - 0.5)) / 6))));
+const options = { patients: 2000, prevalence: 0.1, sites: 3, epsilon: 1, delta: 1e-6, groupLevels: [], threshold: 0.5, auc: 0.75, minSites: 3 };
+
+describe('planStudyPrivacy with a fitted score grid', () => {
+  it('plans on the fitted grid and says so; its prediction differs from an equal-width grid of about as many bins', () => {
+    const { grid } = fitScoreGrid(development, { bins: 200, method: 'quantile', thresholds: [0.5] });
+    const fitted = planStudyPrivacy({ ...options, scoreGrid: grid });
+    const equalWidth = planStudyPrivacy({ ...options, bins: 200 });
+    expect(fitted.score_grid).toMatchObject({ kind: 'fitted', method: 'quantile' });
+    // The study's grid: the fitted edges plus the calibration-bin edges its metric spec keeps exact.
+    expect(fitted.score_grid.bins).toBeGreaterThan(grid.edges.length);
+    expect(equalWidth.score_grid).toEqual({ kind: 'equal_width', bins: 200 });
+    expect(fitted.predicted_median_abs_error!.overall.roc_auc).not.toBe(equalWidth.predicted_median_abs_error!.overall.roc_auc);
+    expect(JSON.stringify(fitted.request)).not.toContain('edges');
+  });
+
+  it('refuses --bins together with --score-grid', () => {
+    const { grid } = fitScoreGrid(development, { bins: 50, method: 'quantile', thresholds: [0.5] });
+    expect(() => planStudyPrivacy({ ...options, bins: 100, scoreGrid: grid })).toThrow(expect.objectContaining({ code: 'FEDVAL_ERR_CLI_USAGE' }));
+  });
+});
