@@ -160,7 +160,8 @@ program
     if (options.task === 'survival') {
       if (options.horizon === undefined) throw new CliError('FEDVAL_ERR_CLI_USAGE', '--task survival needs --horizon T');
       if (options.scoreGrid !== undefined) throw new CliError('FEDVAL_ERR_CLI_USAGE', '--score-grid plans a binary study; a survival plan takes --bins');
-      const planned = planSurvivalPrivacy({ ...options, bins: options.bins ?? DEFAULT_SURVIVAL_SPEC.bins, horizon: options.horizon });
+      const { scoreGrid: _unused, ...survivalOptions } = options;
+      const planned = planSurvivalPrivacy({ ...survivalOptions, bins: options.bins ?? DEFAULT_SURVIVAL_SPEC.bins, horizon: options.horizon });
       if (options.json) {
         process.stdout.write(`${JSON.stringify(planned, null, 2)}\n`);
         return;
