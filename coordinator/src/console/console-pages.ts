@@ -15,7 +15,7 @@ header a{color:#fff}header .who{margin-left:auto}header form{display:inline;marg
 main{max-width:1100px;margin:1.2em auto;padding:0 1.2em}h1{font-size:1.5em}h2{font-size:1.15em;margin-top:1.6em}
 table{border-collapse:collapse;margin:.4em 0 1.2em}td,th{border:1px solid #c8d0d8;padding:3px 8px;text-align:left;vertical-align:top}
 th{background:#eef2f6}.ok{color:#1b6e20;font-weight:600}.bad{color:#a11;font-weight:600}.muted{color:#5a6670}
-code{font-size:.92em}pre{white-space:pre-wrap;word-break:break-all;margin:0;font-size:.85em}
+td{overflow-wrap:anywhere}table.audit{table-layout:fixed;width:100%}table.audit td:nth-child(1){width:3em}code{font-size:.92em}pre{white-space:pre-wrap;word-break:break-all;margin:0;font-size:.85em}
 form.login{display:flex;flex-direction:column;gap:.6em;max-width:28em}input[type=password]{font:inherit;padding:.4em}
 button{font:inherit;padding:.3em .9em;cursor:pointer}.error{background:#fde8e8;border:1px solid #e3a0a0;padding:.6em}
 `;
@@ -33,7 +33,7 @@ export const CONSOLE_HEADERS: Readonly<Record<string, string>> = Object.freeze({
   'content-security-policy': CONSOLE_CSP,
   'x-content-type-options': 'nosniff',
   'x-frame-options': 'DENY',
-  'referrer-policy': 'no-referrer',
+  'referrer-policy': 'same-origin', // not no-referrer: with it, browsers post forms with `Origin: null`
   'cache-control': 'no-store',
   'cross-origin-opener-policy': 'same-origin',
   'cross-origin-resource-policy': 'same-origin',
@@ -118,7 +118,7 @@ ${released
     ? html`<h2>Released result</h2>
 <table><tr><th>contributing sites</th><td>${released.contributions}</td></tr>
 ${metrics?.roc_auc !== undefined && metrics.roc_auc !== null ? html`<tr><th>ROC AUC</th><td>${metrics.roc_auc.toFixed(3)}${metrics.roc_auc_ci95 ? ` (95% CI ${metrics.roc_auc_ci95[0].toFixed(3)} to ${metrics.roc_auc_ci95[1].toFixed(3)})` : ''}</td></tr>` : ''}
-${dp ? html`<tr><th>differential privacy</th><td>ε ${dp.epsilon}, δ ${dp.delta} this round</td></tr>` : ''}</table>
+${dp ? html`<tr><th>differential privacy</th><td>ε ${num(dp.epsilon)}, δ ${dp.delta} this round</td></tr>` : ''}</table>
 ${perSitePrivacy && dp?.sites ? sitePrivacyTable(dp.sites) : ''}
 <p><a href="${CONSOLE_PREFIX}/rounds/${encodeURIComponent(round.round_id)}/report">Open the validation report</a></p>`
     : ''}`;
@@ -177,7 +177,7 @@ export function auditBody(verification: AuditVerification, entries: readonly Aud
     ? html`<p class="ok" id="audit-status">Hash chain verified: ${verification.entries} entries, head hash <code>${verification.head}</code>.</p>`
     : html`<p class="bad" id="audit-status">Hash chain BROKEN at line ${verification.line}${verification.seq !== undefined ? ` (seq ${verification.seq})` : ''}: <code>${verification.reason}</code>; the entries before it are intact.</p>`;
   return html`${status}<h2>The newest ${shown} entries</h2>
-<table><tr><th>seq</th><th>time</th><th>actor</th><th>action</th><th>object</th><th>reason</th><th>details</th></tr>${entries.map(
+<table class="audit"><tr><th>seq</th><th>time</th><th>actor</th><th>action</th><th>object</th><th>reason</th><th>details</th></tr>${entries.map(
     (entry) => html`<tr><td>${entry.seq}</td><td>${entry.ts}</td><td>${entry.actor}</td><td>${entry.action}</td><td>${entry.object}</td><td>${entry.reason ?? ''}</td><td><pre>${JSON.stringify(entry.details)}</pre></td></tr>`,
   )}</table>`;
 }
