@@ -92,11 +92,11 @@ export async function consoleRoutes(app: FastifyInstance, options: ConsoleRoutes
     return reply.type('text/html; charset=utf-8').send(layout(title, principal, CONSOLE_PAGES, body));
   }
 
-  app.get(`${CONSOLE_PREFIX}/console.css`, { config: { roles: PUBLIC_ROUTE } }, async (_request, reply) => reply.type('text/css; charset=utf-8').send(CONSOLE_CSS));
+  app.get(`${CONSOLE_PREFIX}/console.css`, { config: { roles: PUBLIC_ROUTE }, schema: { hide: true } }, async (_request, reply) => reply.type('text/css; charset=utf-8').send(CONSOLE_CSS));
 
-  app.get(`${CONSOLE_PREFIX}/login`, { config: { roles: PUBLIC_ROUTE } }, async (request, reply) => page(reply, 'Log in', null, loginBody(null)));
+  app.get(`${CONSOLE_PREFIX}/login`, { config: { roles: PUBLIC_ROUTE }, schema: { hide: true } }, async (request, reply) => page(reply, 'Log in', null, loginBody(null)));
 
-  app.post(`${CONSOLE_PREFIX}/login`, { config: { roles: PUBLIC_ROUTE } }, async (request, reply) => {
+  app.post(`${CONSOLE_PREFIX}/login`, { config: { roles: PUBLIC_ROUTE }, schema: { hide: true } }, async (request, reply) => {
     const form = loginFormSchema.safeParse(request.body);
     const principal = form.success ? identifyBearer(`Bearer ${form.data.token}`, tokens) : null;
     if (!principal) {
@@ -111,15 +111,15 @@ export async function consoleRoutes(app: FastifyInstance, options: ConsoleRoutes
     return reply.code(303).header('set-cookie', `${CONSOLE_COOKIE}=${id}; Max-Age=${options.sessionTtlSeconds}; ${cookieAttributes}`).header('location', `${CONSOLE_PREFIX}/`).send();
   });
 
-  app.post(`${CONSOLE_PREFIX}/logout`, { config: { roles: ROLES } }, async (request, reply) => {
+  app.post(`${CONSOLE_PREFIX}/logout`, { config: { roles: ROLES }, schema: { hide: true } }, async (request, reply) => {
     sessions.end(sessionCookie(request));
     audit({ actor: actorOf(request), action: 'console.logout', object: 'console', details: {} });
     return reply.code(303).header('set-cookie', `${CONSOLE_COOKIE}=; Max-Age=0; ${cookieAttributes}`).header('location', `${CONSOLE_PREFIX}/login`).send();
   });
 
-  app.get(`${CONSOLE_PREFIX}/`, { config: { roles: ROLES } }, async (request, reply) => page(reply, 'Console', request.principal, homeBody(request.principal!, CONSOLE_PAGES)));
+  app.get(`${CONSOLE_PREFIX}/`, { config: { roles: ROLES }, schema: { hide: true } }, async (request, reply) => page(reply, 'Console', request.principal, homeBody(request.principal!, CONSOLE_PAGES)));
 
-  app.get(`${CONSOLE_PREFIX}/studies`, { config: { roles: STUDY_READERS } }, async (request, reply) => {
+  app.get(`${CONSOLE_PREFIX}/studies`, { config: { roles: STUDY_READERS }, schema: { hide: true } }, async (request, reply) => {
     await rounds.flush();
     const studies = await Promise.all((await store.listStudies()).map(async (study) => ({ study: studyView(study), rounds: (await store.listRounds(study.id)).map((round) => roundView(round, request.principal)) })));
     return page(reply, 'Studies and rounds', request.principal, studiesBody(studies));
@@ -137,12 +137,12 @@ export async function consoleRoutes(app: FastifyInstance, options: ConsoleRoutes
     return { round: roundView(record, request.principal), study: study && studyView(study), modelId: study?.modelId ?? null };
   }
 
-  app.get(`${CONSOLE_PREFIX}/rounds/:id`, { config: { roles: ROUND_READERS } }, async (request, reply) => {
+  app.get(`${CONSOLE_PREFIX}/rounds/:id`, { config: { roles: ROUND_READERS }, schema: { hide: true } }, async (request, reply) => {
     const { round, study } = await readRound(request);
     return page(reply, `Round ${round.round_id}`, request.principal, roundBody(round, study, mayCall(request.principal, PER_SITE_PRIVACY_READERS)));
   });
 
-  app.get(`${CONSOLE_PREFIX}/rounds/:id/report`, { config: { roles: ROUND_READERS } }, async (request, reply) => {
+  app.get(`${CONSOLE_PREFIX}/rounds/:id/report`, { config: { roles: ROUND_READERS }, schema: { hide: true } }, async (request, reply) => {
     const { round, study, modelId } = await readRound(request);
     if (!study) throw new CoordinatorError('FEDVAL_ERR_COORD_STUDY_NOT_FOUND', round.study_id);
     const model = modelId === null ? null : await store.getModel(modelId);
@@ -150,7 +150,7 @@ export async function consoleRoutes(app: FastifyInstance, options: ConsoleRoutes
     return reply.type('text/html; charset=utf-8').header('content-security-policy', await reportCsp()).send(report);
   });
 
-  app.get(`${CONSOLE_PREFIX}/release-queue`, { config: { roles: ROUND_READERS } }, async (request, reply) => {
+  app.get(`${CONSOLE_PREFIX}/release-queue`, { config: { roles: ROUND_READERS }, schema: { hide: true } }, async (request, reply) => {
     await rounds.flush();
     const queue: QueuedRound[] = [];
     for (const study of await store.listStudies()) {
@@ -162,7 +162,7 @@ export async function consoleRoutes(app: FastifyInstance, options: ConsoleRoutes
     return page(reply, 'Release queue', request.principal, releaseQueueBody(queue));
   });
 
-  app.get(`${CONSOLE_PREFIX}/privacy`, { config: { roles: PER_SITE_PRIVACY_READERS } }, async (request, reply) => {
+  app.get(`${CONSOLE_PREFIX}/privacy`, { config: { roles: PER_SITE_PRIVACY_READERS }, schema: { hide: true } }, async (request, reply) => {
     await rounds.flush();
     const rows: { study: ReturnType<typeof studyView>; round: ReturnType<typeof roundView>; sites: SitePrivacyRow[] }[] = [];
     for (const study of await store.listStudies()) {
@@ -176,7 +176,7 @@ export async function consoleRoutes(app: FastifyInstance, options: ConsoleRoutes
     return page(reply, 'Privacy budgets', request.principal, privacyBody(rows));
   });
 
-  app.get(`${CONSOLE_PREFIX}/audit`, { config: { roles: AUDIT_READERS } }, async (request, reply) => {
+  app.get(`${CONSOLE_PREFIX}/audit`, { config: { roles: AUDIT_READERS }, schema: { hide: true } }, async (request, reply) => {
     const verification = verifyAuditLog(log.path);
     const from = log.head.seq - AUDIT_PAGE_ENTRIES;
     const { entries } = readAuditLog(log.path, { select: (entry) => entry.seq > from });
