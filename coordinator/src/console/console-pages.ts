@@ -94,12 +94,11 @@ ${rounds.length === 0 ? html`<p>No round yet.</p>` : html`<table><tr><th>round</
   )}`;
 }
 
-/** Sites grouped by what they did in the round: the groups the privacy officer asks about. */
+/** Sites grouped by what they did in the round (ROUND_SITE_STATUSES of @fedval/protocol); every other status is still pending. */
 const SITE_GROUPS: Record<string, 'contributed' | 'refused' | 'pending'> = {
   contributed: 'contributed',
   refused: 'refused',
   invalid: 'refused',
-  dropped: 'refused',
 };
 
 export function roundBody(round: RoundView, study: StudyView | undefined, perSitePrivacy: boolean): SafeHtml {
