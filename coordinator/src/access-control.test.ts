@@ -56,6 +56,18 @@ const ACCESS: Record<string, readonly Role[] | 'public'> = {
   'GET /docs/static/*': 'public',
   'GET /docs/static/index.html': 'public',
   'GET /docs/static/swagger-initializer.js': 'public',
+  // The web console: each page with the roles of the REST routes whose data it shows; a sponsor never sees per-site privacy.
+  'GET /console/console.css': 'public',
+  'GET /console/login': 'public',
+  'POST /console/login': 'public',
+  'POST /console/logout': ['admin', 'sponsor', 'privacy_officer', 'site_admin', 'auditor'],
+  'GET /console/': ['admin', 'sponsor', 'privacy_officer', 'site_admin', 'auditor'],
+  'GET /console/studies': ['sponsor', 'privacy_officer', 'auditor', 'admin'],
+  'GET /console/rounds/:id': ['sponsor', 'privacy_officer', 'auditor', 'admin'],
+  'GET /console/rounds/:id/report': ['sponsor', 'privacy_officer', 'auditor', 'admin'],
+  'GET /console/release-queue': ['sponsor', 'privacy_officer', 'auditor', 'admin'],
+  'GET /console/privacy': ['privacy_officer', 'auditor', 'admin'],
+  'GET /console/audit': ['privacy_officer', 'auditor', 'admin'],
 };
 
 const MODEL_ID = 'ab'.repeat(32);
@@ -65,14 +77,14 @@ function concretePath(url: string): string {
   return url.replace(':id', url.startsWith('/api/models') ? MODEL_ID : UUID);
 }
 
-async function call(server: RunningCoordinator, method: string, url: string, role: Role | null): Promise<{ status: number; body: any }> {
+async function call(server: RunningCoordinator, method: string, url: string, role: Role | null): Promise<{ status: number; body: any; location: string | null }> {
   const headers: Record<string, string> = role ? { authorization: `Bearer ${API_TOKENS[role]}` } : {};
   const hasBody = method === 'POST' || method === 'PUT';
   if (hasBody) headers['content-type'] = 'application/json';
-  const response = await fetch(`${server.url}${concretePath(url)}`, { method, headers, ...(hasBody ? { body: '{}' } : {}) });
+  const response = await fetch(`${server.url}${concretePath(url)}`, { method, headers, redirect: 'manual', ...(hasBody ? { body: '{}' } : {}) });
   const text = await response.text();
   const json = method !== 'HEAD' && /^application\/json/.test(response.headers.get('content-type') ?? '');
-  return { status: response.status, body: text && json ? JSON.parse(text) : undefined };
+  return { status: response.status, body: text && json ? JSON.parse(text) : text, location: response.headers.get('location') };
 }
 
 describe('access control', () => {
@@ -91,9 +103,20 @@ describe('access control', () => {
     for (const route of walked) {
       const allowed = ACCESS[route.key] as readonly Role[] | 'public';
       for (const role of [null, ...ROLES]) {
-        const { status, body } = await call(server, route.method, route.url, role);
+        const { status, body, location } = await call(server, route.method, route.url, role);
         const label = `${route.method} ${route.url} as ${role ?? 'no token'}`;
-        if (allowed !== 'public' && role === null) {
+        if (route.url.startsWith('/console/')) {
+          // Console pages answer in HTML: no session or token → the login page; a role the page does not allow → 403.
+          if (allowed !== 'public' && role === null) expect({ status, location }, label).toEqual({ status: 303, location: '/console/login' });
+          else if (allowed !== 'public' && !allowed.includes(role as Role)) {
+            expect(status, label).toBe(403);
+            if (route.method !== 'HEAD') expect(body, label).toContain('FEDVAL_ERR_COORD_FORBIDDEN');
+          } else {
+            // Allowed: neither refused nor sent to the login page (logout answers 303 to it by design).
+            expect(status, label).not.toBe(403);
+            if (route.url !== '/console/logout') expect(status, label).not.toBe(303);
+          }
+        } else if (allowed !== 'public' && role === null) {
           expect(status, label).toBe(401);
           if (route.method !== 'HEAD') expect(body.error.code, label).toBe('FEDVAL_ERR_COORD_UNAUTHENTICATED');
         } else if (allowed !== 'public' && !allowed.includes(role as Role)) {

@@ -46,6 +46,11 @@ export interface AccessControlOptions {
    * without `config.roles`. Default: none.
    */
   publicPrefix?: string;
+  /**
+   * A second way to be identified, on routes under `prefix` only: the web console's session cookie. Outside the prefix
+   * (the REST API) a cookie identifies nobody, so a cross-site request can never act through it. Default: none.
+   */
+  session?: { prefix: string; identify(request: FastifyRequest): Principal | null };
 }
 
 const BEARER = /^Bearer ([\x21-\x7e]{1,1024})$/i; // the scheme is case-insensitive (RFC 7235 §2.1)
@@ -81,7 +86,7 @@ export function mayCall(principal: Principal | null, roles: readonly Role[] | ty
  */
 export async function accessControl(app: FastifyInstance, options: AccessControlOptions): Promise<void> {
   if (!options.tokens || !options.audit) throw new CoordinatorError('FEDVAL_ERR_COORD_INTERNAL', 'accessControl needs the tokens and audit options');
-  const { tokens, audit, publicPrefix } = options;
+  const { tokens, audit, publicPrefix, session } = options;
   if (tokens.length === 0) app.log.warn('no api_tokens configured: every REST route except /healthz answers 401');
 
   app.decorateRequest('principal', null);
@@ -98,6 +103,9 @@ export async function accessControl(app: FastifyInstance, options: AccessControl
   });
   app.addHook('onRequest', async (request) => {
     request.principal = identifyBearer(request.headers.authorization, tokens);
+    if (request.principal === null && session !== undefined && (request.url === session.prefix || request.url.startsWith(`${session.prefix}/`))) {
+      request.principal = session.identify(request);
+    }
   });
   app.addHook('preParsing', async (request) => {
     if (request.is404) return;

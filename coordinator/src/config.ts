@@ -50,6 +50,10 @@ export interface CoordinatorLimits {
   enroll_per_minute: number;
   /** How long an enrollment token stays usable after issue, in seconds. Default 86400 s (24 h). */
   enrollment_token_ttl_seconds: number;
+  /** How long a web console session lasts after login (absolute, not sliding), in seconds. At most 7 days. Default 28800 s (8 h). */
+  console_session_ttl_seconds: number;
+  /** Most web console sessions kept at once (in memory); at the limit the oldest is ended. Default 1000. */
+  console_max_sessions: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<CoordinatorLimits> = Object.freeze({
@@ -67,6 +71,8 @@ export const DEFAULT_LIMITS: Readonly<CoordinatorLimits> = Object.freeze({
   ws_connects_per_minute: 120, // connection attempts per IP per minute
   enroll_per_minute: 10, // enrollment attempts per IP per minute
   enrollment_token_ttl_seconds: 24 * 60 * 60, // 24 h
+  console_session_ttl_seconds: 8 * 60 * 60, // 8 h
+  console_max_sessions: 1_000, // sessions
 });
 
 export const DEFAULT_CONFIG = Object.freeze({
@@ -154,6 +160,8 @@ const configSchema = z.strictObject({
       ws_connects_per_minute: positiveInt(1_000_000).default(DEFAULT_LIMITS.ws_connects_per_minute),
       enroll_per_minute: positiveInt(1_000_000).default(DEFAULT_LIMITS.enroll_per_minute),
       enrollment_token_ttl_seconds: positiveInt(30 * 24 * 60 * 60).default(DEFAULT_LIMITS.enrollment_token_ttl_seconds),
+      console_session_ttl_seconds: positiveInt(7 * 24 * 60 * 60).default(DEFAULT_LIMITS.console_session_ttl_seconds),
+      console_max_sessions: positiveInt(1_000_000).default(DEFAULT_LIMITS.console_max_sessions),
     })
     .default({ ...DEFAULT_LIMITS }),
   log_level: z.enum(LOG_LEVELS).default(DEFAULT_CONFIG.log_level),

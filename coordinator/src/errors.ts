@@ -73,6 +73,11 @@ export const COORD_ERRORS = {
   FEDVAL_ERR_COORD_SECAGG_TIMEOUT: ['the site did not answer a secure-aggregation phase in time (limits.secagg_phase_timeout_ms) and was dropped from the round', 408],
   // command line
   FEDVAL_ERR_COORD_USAGE: ['invalid command-line arguments', 400],
+  // web console
+  FEDVAL_ERR_COORD_CONSOLE_LOGIN_REFUSED: ['the console login token is not a configured API token', 401],
+  FEDVAL_ERR_COORD_CONSOLE_CROSS_ORIGIN: ['the console accepts forms from its own origin only', 403],
+  FEDVAL_ERR_COORD_CONSOLE_NOT_RELEASED: ['the round has no released result signed by the key holder to report', 409],
+  FEDVAL_ERR_COORD_CONSOLE_REPORT_MISMATCH: ["the stored result is not what the key holder's signed release statement binds", 500],
 } as const satisfies Record<string, readonly [string, number]>;
 
 export type CoordinatorErrorCode = keyof typeof COORD_ERRORS;

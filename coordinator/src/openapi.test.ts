@@ -41,8 +41,11 @@ describe('OpenAPI document', () => {
     delete (broken.paths['/api/studies']!.post!.responses!['201'] as { description?: string }).description;
     expect((await new Validator().validate(broken)).valid).toBe(false);
 
-    // HEAD twins of GET routes are fastify's; the routes under /docs serve the browsable page's own files.
-    const apiRoutes = routes.filter((route) => route.method !== 'HEAD' && route.url !== DOCS_PREFIX && !route.url.startsWith(`${DOCS_PREFIX}/`));
+    // HEAD twins of GET routes are fastify's; the routes under /docs serve the browsable page's own files; the web console's
+    // pages under /console/ are HTML for a browser, not part of the REST API, and must not be in its document.
+    const apiRoutes = routes.filter((route) => route.method !== 'HEAD' && route.url !== DOCS_PREFIX && !route.url.startsWith(`${DOCS_PREFIX}/`) && !route.url.startsWith('/console/'));
+    expect(Object.keys(document.paths).filter((path) => path.startsWith('/console'))).toEqual([]);
+    expect(routes.filter((route) => route.url.startsWith('/console/')).length).toBeGreaterThanOrEqual(10);
     expect(apiRoutes.length).toBeGreaterThanOrEqual(20);
     const bodiless = new Set(['POST /api/studies/:id/rounds', 'POST /api/sites/:id/enrollment-token']);
     for (const route of apiRoutes) {

@@ -21,6 +21,9 @@ import { enrollmentRoutes } from './routes/enrollment.ts';
 import { WS_CLOSE_CODES, SiteConnections } from './site-connections.ts';
 import { siteHub } from './site-hub.ts';
 import { loadTlsServerOptions } from './tls.ts';
+import { consoleRoutes, sessionCookie } from './console/console-routes.ts';
+import { CONSOLE_PREFIX } from './console/console-pages.ts';
+import { ConsoleSessions } from './console/console-sessions.ts';
 import { DOCS_PREFIX, openApiDocument, openApiRoutes } from './openapi.ts';
 import { zodValidatorCompiler } from './routes/request-validation.ts';
 import { BundleFileStore } from './storage/bundle-files.ts';
@@ -87,6 +90,7 @@ export function createCoordinator(config: CoordinatorConfig, options: Coordinato
   const identities = new SiteIdentities();
   const rounds = new RoundRunner({ store, bundles, channel: connections, log: app.log, audit: record, identities, secaggPhaseTimeoutMs: config.limits.secagg_phase_timeout_ms });
   const authenticator = new SiteAuthenticator(config.sites);
+  const consoleSessions = new ConsoleSessions({ ttlMs: config.limits.console_session_ttl_seconds * 1000, maxSessions: config.limits.console_max_sessions });
 
   app.removeContentTypeParser('text/plain'); // REST bodies are JSON only
   // Route schemas are the zod schemas of @fedval/protocol: requests parsed into coded 400s, replies checked on the way out.
@@ -99,7 +103,13 @@ export function createCoordinator(config: CoordinatorConfig, options: Coordinato
   });
 
   // Order matters: access control and the rate limiter must see every route registered after them.
-  app.register(accessControl, { tokens: config.api_tokens, audit: record, publicPrefix: DOCS_PREFIX });
+  app.register(accessControl, {
+    tokens: config.api_tokens,
+    audit: record,
+    publicPrefix: DOCS_PREFIX,
+    // The web console's session cookie identifies a caller on the console's pages only, never on the REST API.
+    session: { prefix: CONSOLE_PREFIX, identify: (request) => consoleSessions.identify(sessionCookie(request)) },
+  });
   app.register(openApiDocument); // before every route: it collects them
   app.register(rateLimit, {
     global: true,
@@ -140,6 +150,16 @@ export function createCoordinator(config: CoordinatorConfig, options: Coordinato
   app.register(roundRoutes, { store, rounds, audit: record });
   app.register(siteRoutes, { config, connections, identities });
   app.register(auditRoutes, { log: audit.log });
+  app.register(consoleRoutes, {
+    tokens: config.api_tokens,
+    sessions: consoleSessions,
+    sessionTtlSeconds: config.limits.console_session_ttl_seconds,
+    tls: https !== undefined && https !== null,
+    store,
+    rounds,
+    audit: record,
+    log: audit.log,
+  });
   app.register(openApiRoutes);
   app.addHook('onClose', async () => {
     await rounds.close();

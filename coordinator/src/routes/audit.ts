@@ -18,7 +18,9 @@ function verificationView(verification: AuditVerification): AuditVerificationRes
   return { ...broken, intact_entries: intactEntries };
 }
 
-const READERS = ['auditor', 'privacy_officer', 'admin'] as const;
+/** Roles that read and verify the audit trail (the web console's audit page too). */
+export const AUDIT_READERS = ['auditor', 'privacy_officer', 'admin'] as const;
+const READERS = AUDIT_READERS;
 
 export async function auditRoutes(app: FastifyInstance, options: AuditRoutesOptions): Promise<void> {
   if (!options.log) throw new CoordinatorError('FEDVAL_ERR_COORD_INTERNAL', 'auditRoutes needs the log option');

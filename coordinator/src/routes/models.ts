@@ -20,7 +20,8 @@ export interface ModelRoutesOptions {
 
 const READERS = ['sponsor', 'privacy_officer', 'auditor', 'admin'] as const;
 
-function modelView(model: ModelRecord): ModelView {
+/** A model's record as the REST API and the console's report show it. */
+export function modelView(model: ModelRecord): ModelView {
   return {
     model_id: model.id,
     name: model.name,

@@ -31,14 +31,18 @@ export interface RoundRoutesOptions {
   audit: AuditRecorder;
 }
 
-const READERS = ['sponsor', 'privacy_officer', 'auditor', 'admin'] as const;
+/** Roles that read studies' rounds and their released results (the web console's round pages too). */
+export const ROUND_READERS = ['sponsor', 'privacy_officer', 'auditor', 'admin'] as const;
+const READERS = ROUND_READERS;
+/** Roles shown each site's own report of the privacy budget it spent; never the sponsor. */
+export const PER_SITE_PRIVACY_READERS = ['privacy_officer', 'auditor', 'admin'] as const;
 
 /**
  * The view of a round: states and counts, never a per-site statistic. The released result may list each site's own
  * report of the privacy budget it spent (`result.privacy.dp.sites`): only the privacy officer, auditor and admin see it.
  */
 export function roundView(round: RoundRecord, caller: Principal | null = null): RoundView {
-  const perSitePrivacy = caller !== null && (caller.role === 'privacy_officer' || caller.role === 'auditor' || caller.role === 'admin');
+  const perSitePrivacy = caller !== null && (PER_SITE_PRIVACY_READERS as readonly string[]).includes(caller.role);
   return {
     round_id: round.id,
     study_id: round.studyId,

@@ -34,7 +34,9 @@ export interface StudyRoutesOptions {
   audit: AuditRecorder;
 }
 
-const READERS = ['sponsor', 'privacy_officer', 'auditor', 'admin'] as const;
+/** Roles that read studies (the web console's study pages too). */
+export const STUDY_READERS = ['sponsor', 'privacy_officer', 'auditor', 'admin'] as const;
+const READERS = STUDY_READERS;
 
 /**
  * A study's secure aggregation: on by default for a bfv study of at least two sites (absent, or `{ threshold? }`); only
