@@ -25,6 +25,8 @@ import type { AgentConfig } from './config.ts';
 import { decideModelRun } from './model-registry.ts';
 import { openSiteState } from './site-state.ts';
 import { AgentError } from './errors.ts';
+import { agentExitStatus } from './connection-failures.ts';
+import { LogDestination } from './log-destination.ts';
 import { createParquetSource } from './data-sources/parquet-source.ts';
 import { dataSourceName, openDataFile, openDataSource } from './data-sources/open-data-source.ts';
 import type { DataSource } from './data-sources/data-source.ts';
@@ -33,7 +35,13 @@ import { discoverGroupLevels, parseGroupArgument } from './group-levels.ts';
 import { loadLocalModelScorer } from './model-scorer.ts';
 import { scoreColumnScorer } from './scorers.ts';
 
-const logger = pino({ level: process.env.FEDVAL_LOG_LEVEL ?? 'info', base: { component: 'fedval-agent' } }, pino.destination(2));
+/** ms a stopping agent (SIGTERM, SIGINT, or a permanent connection error) has to close before it exits regardless. */
+const STOP_TIMEOUT_MS = 5_000;
+
+// Log lines never block the event loop, whatever the reader of stderr does (stalled, dead): SIGTERM is always handled.
+const logDestination = new LogDestination(2);
+process.stderr.on('error', () => undefined);
+const logger = pino({ level: process.env.FEDVAL_LOG_LEVEL ?? 'info', base: { component: 'fedval-agent' } }, logDestination);
 
 const program = createProgram({
   name: 'fedval-agent',
@@ -51,15 +59,28 @@ program
     const config = loadAgentConfig(options.config);
     logger.level = config.log_level;
     const agent = new SiteAgent(config, logger.child({ siteId: config.site_id }));
+    let stopping = false;
+    const stopAndExit = (status: number): void => {
+      stopping = true;
+      // Bounded: whatever the socket, the database or the pipes do, the process ends within STOP_TIMEOUT_MS.
+      const deadline = Date.now() + STOP_TIMEOUT_MS;
+      setTimeout(() => process.exit(status), STOP_TIMEOUT_MS);
+      const exit = (): void => void logDestination.drain(Math.max(0, deadline - Date.now() - 100)).then(() => process.exit(status));
+      agent.stop().then(exit, exit);
+    };
     agent.on('fatal', (error) => {
-      process.exitCode = 3;
-      logger.error({ code: error.code }, error.message);
-      void agent.stop();
+      const status = agentExitStatus(error.code);
+      logger.error({ code: error.code, exitStatus: status }, error.message);
+      logDestination.write(`fedval-agent: ${error.code}: ${error.message}\n`);
+      stopAndExit(status);
     });
     for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-      process.once(signal, () => {
+      // process.on, not once: a handler that failed must not leave the next signal to the default (or to nothing).
+      process.on(signal, () => {
+        // A second signal while stopping exits at once; the first stops within STOP_TIMEOUT_MS.
+        if (stopping) process.exit(128 + (signal === 'SIGINT' ? 2 : 15));
         logger.info({ signal }, 'stopping');
-        void agent.stop().then(() => process.exit(process.exitCode ?? 0));
+        stopAndExit(0);
       });
     }
     agent.start();
