@@ -27,6 +27,7 @@ import { openSiteState } from './site-state.ts';
 import { AgentError } from './errors.ts';
 import { agentExitStatus } from './connection-failures.ts';
 import { LogDestination } from './log-destination.ts';
+import { DEFAULT_MAX_CLOCK_SKEW_MS, formatCheckLines, runAgentChecks } from './agent-check.ts';
 import { createParquetSource } from './data-sources/parquet-source.ts';
 import { dataSourceName, openDataFile, openDataSource } from './data-sources/open-data-source.ts';
 import type { DataSource } from './data-sources/data-source.ts';
@@ -84,6 +85,23 @@ program
       });
     }
     agent.start();
+  });
+
+program
+  .command('check')
+  .description('check the configuration, the data (columns, rows, missing values per column: counts only), the received models, then the coordinator: reachable, TLS, identity and clock; one line per check, exit 1 on a failure')
+  .requiredOption('--config <file>', 'site configuration (YAML)')
+  .option('--max-clock-skew-ms <ms>', 'largest tolerated clock difference with the coordinator', (value) => positiveInteger(value, '--max-clock-skew-ms'), DEFAULT_MAX_CLOCK_SKEW_MS)
+  .option('--json', 'print one JSON document on stdout')
+  .action(async (options: { config: string; maxClockSkewMs: number; json?: boolean }) => {
+    const lines = await runAgentChecks(options.config, { log: logger, maxClockSkewMs: options.maxClockSkewMs });
+    const failed = lines.filter((line) => line.status === 'fail');
+    if (options.json) process.stdout.write(`${JSON.stringify({ ok: failed.length === 0, checks: lines }, null, 2)}\n`);
+    else process.stdout.write(formatCheckLines(lines));
+    if (failed.length > 0) {
+      if (options.json) process.exitCode = 1;
+      else throw new AgentError('FEDVAL_ERR_AGENT_CHECK', `${failed.length} of ${lines.length} checks failed: ${failed.map((line) => line.check).join(', ')}`);
+    }
   });
 
 program
@@ -408,6 +426,11 @@ program
       state.close();
     }
   });
+
+function positiveInteger(value: string, option: string): number {
+  if (!/^[1-9]\d{0,9}$/.test(value)) throw new AgentError('FEDVAL_ERR_AGENT_USAGE', `${option}: a positive whole number of milliseconds`);
+  return Number(value);
+}
 
 function dataDirOf(options: { config?: string; dir?: string }): string {
   if (Boolean(options.config) === Boolean(options.dir)) throw new AgentError('FEDVAL_ERR_AGENT_USAGE', 'give exactly one of --config or --dir');
