@@ -57,8 +57,8 @@ describe('connection failures', () => {
   });
 
   it('exit statuses: 2 for what the site fixes in its configuration, 3 for a refusal by the coordinator, 1 otherwise', () => {
-    expect(['FEDVAL_ERR_AGENT_TLS_VERIFY', 'FEDVAL_ERR_AGENT_ENDPOINT', 'FEDVAL_ERR_AGENT_CHALLENGE'].map(agentExitStatus)).toEqual([2, 2, 2]);
-    expect(['FEDVAL_ERR_AGENT_UNAUTHORIZED', 'FEDVAL_ERR_AGENT_REPLACED', 'FEDVAL_ERR_AGENT_PROTOCOL_REFUSED'].map(agentExitStatus)).toEqual([3, 3, 3]);
+    expect(['FEDVAL_ERR_AGENT_TLS_VERIFY', 'FEDVAL_ERR_AGENT_ENDPOINT'].map(agentExitStatus)).toEqual([2, 2]);
+    expect(['FEDVAL_ERR_AGENT_UNAUTHORIZED', 'FEDVAL_ERR_AGENT_REPLACED', 'FEDVAL_ERR_AGENT_PROTOCOL_REFUSED', 'FEDVAL_ERR_AGENT_CHALLENGE'].map(agentExitStatus)).toEqual([3, 3, 3, 3]);
     expect(agentExitStatus('FEDVAL_ERR_AGENT_AUDIT')).toBe(1);
   });
 });

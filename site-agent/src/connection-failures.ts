@@ -7,14 +7,15 @@ export const AGENT_EXIT_STATUS = Object.freeze({ config: 2, refused: 3 });
 
 /**
  * The permanent connection errors, each with its exit status: the README's table "When the agent gives up".
- * TLS_VERIFY and ENDPOINT are fixed in the site's configuration (exit 2); the others by the coordinator's operator (exit 3).
+ * TLS_VERIFY and ENDPOINT are fixed in the site's configuration (exit 2); the others are refusals by the server (exit 3):
+ * credentials, another agent on the site id, the protocol, or a challenge naming another coordinator.
  */
 export const PERMANENT_CONNECTION_ERRORS: Readonly<Partial<Record<AgentErrorCode, 2 | 3>>> = Object.freeze({
   FEDVAL_ERR_AGENT_TLS_VERIFY: AGENT_EXIT_STATUS.config,
   FEDVAL_ERR_AGENT_ENDPOINT: AGENT_EXIT_STATUS.config,
-  FEDVAL_ERR_AGENT_CHALLENGE: AGENT_EXIT_STATUS.config,
   FEDVAL_ERR_AGENT_UNAUTHORIZED: AGENT_EXIT_STATUS.refused,
   FEDVAL_ERR_AGENT_REPLACED: AGENT_EXIT_STATUS.refused,
+  FEDVAL_ERR_AGENT_CHALLENGE: AGENT_EXIT_STATUS.refused,
   FEDVAL_ERR_AGENT_PROTOCOL_REFUSED: AGENT_EXIT_STATUS.refused,
 });
 

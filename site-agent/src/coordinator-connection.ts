@@ -142,9 +142,9 @@ export class CoordinatorConnection {
     if (this.#stopped) return;
     if (failure?.kind === 'permanent') {
       this.#permanentFailures += 1;
-      // Another agent holds the site's connection: reconnecting would knock it off in turn, so this one stops at once.
-      const limit = failure.code === 'FEDVAL_ERR_AGENT_REPLACED' ? 1 : this.#config.limits.permanent_error_attempts;
-      if (this.#permanentFailures >= limit) {
+      // Replaced by another connection of this site: a short-lived one (`fedval-agent check`) is gone when this agent
+      // reconnects and is welcomed; two agents configured alike knock each other off until both give up.
+      if (this.#permanentFailures >= this.#config.limits.permanent_error_attempts) {
         const error = new AgentError(failure.code, failure.detail);
         this.#log.error({ code: error.code, attempts: this.#permanentFailures }, error.message);
         this.#handlers.audit({ action: 'connection.refused', object: `coordinator:${this.#config.coordinator}`, reason: error.code, details: { close_code: code, attempts: this.#permanentFailures } });
