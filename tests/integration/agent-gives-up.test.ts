@@ -88,23 +88,42 @@ describe('fedval-agent start gives up on what will not heal', () => {
     }, 40_000);
   }
 
-  it('keeps retrying a refused connection (transient) with growing delays, and stops on SIGTERM with status 0', async () => {
-    const port = await closedPort();
-    const child = spawn(process.execPath, ['site-agent/src/main.ts', 'start', '--config', siteConfig(`ws://127.0.0.1:${port}/ws`)], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, FEDVAL_LOG_LEVEL: 'info' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    await waitFor(() => (stderr.match(/"msg":"reconnecting"/g) ?? []).length >= 6, 20_000);
-    expect(child.exitCode).toBeNull();
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    child.kill('SIGTERM');
-    expect(await exited).toBe(0);
-    expect(stderr).toContain('ECONNREFUSED');
-    expect(stderr).not.toContain('FEDVAL_ERR_AGENT_');
-  }, 40_000);
+  for (const transient of ['connection refused', 'HTTP 429', 'HTTP 503'] as const) {
+    it(`keeps retrying on ${transient} (transient) within the jittered backoff window, and stops on SIGTERM with status 0`, async () => {
+      let url = `ws://127.0.0.1:${await closedPort()}/ws`;
+      let server: HttpServer | undefined;
+      if (transient !== 'connection refused') {
+        const status = transient === 'HTTP 429' ? 429 : 503;
+        server = createHttpServer((_request, response) => response.writeHead(status).end());
+        server.on('upgrade', (_request, socket) => socket.end(`HTTP/1.1 ${status} Busy\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`));
+        url = `ws://127.0.0.1:${await listen(server)}/ws`;
+      }
+      const child = spawn(process.execPath, ['site-agent/src/main.ts', 'start', '--config', siteConfig(url)], {
+        cwd: REPO_ROOT,
+        env: { ...process.env, FEDVAL_LOG_LEVEL: 'info' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stderr = '';
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      try {
+        await waitFor(() => (stderr.match(/"msg":"reconnecting"/g) ?? []).length >= 6, 20_000);
+        expect(child.exitCode).toBeNull();
+        // Attempt k (1-based in the log) waits at most min(200, 50·2^(k-1)) ms (limits in siteConfig), at least 0.
+        const delays = [...stderr.matchAll(/"delayMs":(\d+),"attempt":(\d+)/g)].map((match) => ({ delay: Number(match[1]), attempt: Number(match[2]) }));
+        expect(delays.map((entry) => entry.attempt).slice(0, 6)).toEqual([1, 2, 3, 4, 5, 6]);
+        for (const { delay, attempt } of delays) expect(delay).toBeLessThanOrEqual(Math.min(200, 50 * 2 ** (attempt - 1)));
+        const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+        child.kill('SIGTERM');
+        expect(await exited).toBe(0);
+        expect(stderr).toContain(transient === 'connection refused' ? 'ECONNREFUSED' : transient);
+        expect(stderr).not.toContain('FEDVAL_ERR_AGENT_');
+      } finally {
+        if (child.exitCode === null) child.kill('SIGKILL');
+        server?.closeAllConnections();
+        server?.close();
+      }
+    }, 40_000);
+  }
 
   it('ends on its first SIGTERM within the bounded time after the reader of its stderr died', async () => {
     const port = await closedPort();
