@@ -13,6 +13,7 @@ export const COORD_ERRORS = {
   FEDVAL_ERR_COORD_DATA_DIR_LOCKED: ['another coordinator is using the data directory', 500],
   FEDVAL_ERR_COORD_INTERNAL: ['internal coordinator error', 500],
   FEDVAL_ERR_COORD_AUDIT: ['the audit trail cannot be opened or written', 500],
+  FEDVAL_ERR_COORD_CHECK: ['a check of `fedval-coordinator check` failed', 500],
   // REST
   FEDVAL_ERR_COORD_NOT_FOUND: ['no such route', 404],
   FEDVAL_ERR_COORD_INVALID_REQUEST: ['invalid request', 400],

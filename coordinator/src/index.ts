@@ -4,6 +4,8 @@ export type { Coordinator, CoordinatorOptions } from './server.ts';
 export { loadCoordinatorConfig, parseCoordinatorConfig, DEFAULT_CONFIG, DEFAULT_LIMITS } from './config.ts';
 export type { CoordinatorConfig, CoordinatorLimits, ConfigOverrides } from './config.ts';
 export { CoordinatorError, COORD_ERRORS } from './errors.ts';
+export { runCoordinatorChecks, formatCoordinatorCheckLines } from './coordinator-check.ts';
+export type { CoordinatorCheckLine } from './coordinator-check.ts';
 export type { CoordinatorErrorCode } from './errors.ts';
 export { hashToken } from './site-auth.ts';
 export { ROLES } from './access-control.ts';

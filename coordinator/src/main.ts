@@ -8,6 +8,7 @@ import { loadCoordinatorConfig } from './config.ts';
 import type { ConfigOverrides } from './config.ts';
 import { CoordinatorError } from './errors.ts';
 import { createCoordinator } from './server.ts';
+import { formatCoordinatorCheckLines, runCoordinatorChecks } from './coordinator-check.ts';
 import { hashToken } from './site-auth.ts';
 
 function parsePort(value: string): number {
@@ -65,6 +66,22 @@ program
   .option('--port <n>', 'listen port, overrides listen.port (0 = any free port)', parsePort)
   .option('--host <host>', 'listen address, overrides listen.host')
   .action(start);
+
+program
+  .command('check')
+  .description('check the configuration, storage (data_dir lock and database), TLS files and that the listen port is free; one line per check, exit 1 on a failure')
+  .requiredOption('--config <file>', 'coordinator YAML configuration')
+  .option('--json', 'print one JSON document on stdout')
+  .action(async (options: { config: string; json?: boolean }) => {
+    const lines = await runCoordinatorChecks(options.config);
+    const failed = lines.filter((line) => line.status === 'fail');
+    if (options.json) process.stdout.write(`${JSON.stringify({ ok: failed.length === 0, checks: lines }, null, 2)}\n`);
+    else process.stdout.write(formatCoordinatorCheckLines(lines));
+    if (failed.length > 0) {
+      if (options.json) process.exitCode = 1;
+      else throw new CoordinatorError('FEDVAL_ERR_COORD_CHECK', `${failed.length} of ${lines.length} checks failed: ${failed.map((line) => line.check).join(', ')}`);
+    }
+  });
 
 program
   .command('hash-token')

@@ -81,6 +81,10 @@ describe('agent configuration', () => {
         "FEDVAL_ERR_AGENT_DB_AUTH",
         "FEDVAL_ERR_AGENT_DB_QUERY",
         "FEDVAL_ERR_AGENT_DB_TIMEOUT",
+        "FEDVAL_ERR_AGENT_TLS_VERIFY",
+        "FEDVAL_ERR_AGENT_ENDPOINT",
+        "FEDVAL_ERR_AGENT_PROTOCOL_REFUSED",
+        "FEDVAL_ERR_AGENT_CHECK",
         "FEDVAL_ERR_AGENT_INTERNAL",
       ]
     `);

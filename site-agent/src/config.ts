@@ -17,7 +17,8 @@ export const DEFAULT_AGENT_LIMITS = Object.freeze({
   maxRows: 50_000_000, // rows read from one data file before refusing
   progressIntervalMs: 1_000, // at most one progress message per interval
   reconnectInitialMs: 500, // first reconnect delay
-  reconnectMaxMs: 30_000, // reconnect delay ceiling (exponential backoff with jitter)
+  reconnectMaxMs: 30_000, // reconnect delay ceiling (exponential backoff with full jitter)
+  permanentErrorAttempts: 3, // connection attempts that end in an error that will not heal (README, "When the agent gives up") before it exits
 });
 
 const labelSchema = z.strictObject({
@@ -182,6 +183,8 @@ const configSchema = z.strictObject({
       engine_memory_limit: z.string().regex(/^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i, 'a size such as 512MB or 2GB').optional(),
       reconnect_initial_ms: z.number().int().positive().default(DEFAULT_AGENT_LIMITS.reconnectInitialMs),
       reconnect_max_ms: z.number().int().positive().default(DEFAULT_AGENT_LIMITS.reconnectMaxMs),
+      /** Consecutive attempts ending in a permanent connection error before the agent exits (exit 2 or 3). Default 3. */
+      permanent_error_attempts: z.number().int().positive().max(100).default(DEFAULT_AGENT_LIMITS.permanentErrorAttempts),
     })
     .prefault({}),
   log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

@@ -8,14 +8,12 @@ import type { ChallengeContent, Message, MessageOf, TaskContent, WireError } fro
 import type { Logger } from 'pino';
 import WebSocket from 'ws';
 import type { AgentConfig } from './config.ts';
+import { classifyClose, classifySocketError, reconnectDelay, speaksTls } from './connection-failures.ts';
+import type { ConnectionFailure } from './connection-failures.ts';
 import { AgentError, agentWireError } from './errors.ts';
 import type { AgentTlsOptions } from './tls.ts';
 
 export const AGENT_VERSION = '0.1.0';
-
-/** Close codes with which the coordinator refuses this site for good: reconnecting would not help. */
-const CLOSE_UNAUTHORIZED = 4401;
-const CLOSE_REPLACED = 4409;
 
 /** What the connection hands to the agent. */
 export interface ConnectionHandlers {
@@ -41,6 +39,8 @@ export interface CoordinatorConnectionOptions {
   tls: AgentTlsOptions;
   log: Logger;
   handlers: ConnectionHandlers;
+  /** Returns [0, 1): the jitter of the reconnect delay (tests inject one). Default Math.random. */
+  random?: () => number;
 }
 
 /** Keeps one site connected to its coordinator until closed: authenticates, answers heartbeats, reconnects with backoff. */
@@ -54,8 +54,15 @@ export class CoordinatorConnection {
   #stopped = false;
   #attempt = 0;
   #reconnectTimer: NodeJS.Timeout | undefined;
+  readonly #random: () => number;
+  /** Consecutive attempts that ended in a permanent error, and the last one's code. */
+  #permanentFailures = 0;
+  #lastFailure: ConnectionFailure | undefined;
+  /** Set while a reset on a ws:// URL is checked for a TLS server behind it. */
+  #probe: Promise<void> | undefined;
 
   constructor(options: CoordinatorConnectionOptions) {
+    this.#random = options.random ?? Math.random;
     this.#config = options.config;
     this.#siteKey = options.siteKey;
     this.#tls = options.tls;
@@ -107,23 +114,48 @@ export class CoordinatorConnection {
       }
       void this.#onFrame(data as Buffer);
     });
-    socket.on('error', (error) => this.#log.warn({ err: { message: error.message } }, 'connection error'));
-    socket.on('close', (code) => {
-      this.#handlers.disconnected(code);
-      if (this.#socket === socket) this.#socket = undefined;
-      if (code === CLOSE_UNAUTHORIZED || code === CLOSE_REPLACED) {
-        const error =
-          code === CLOSE_UNAUTHORIZED
-            ? new AgentError('FEDVAL_ERR_AGENT_UNAUTHORIZED', this.#siteKey ? 'check site_id and that this site key is the enrolled one' : 'check site_id and token')
-            : new AgentError('FEDVAL_ERR_AGENT_REPLACED', 'another agent connected with this site id');
-        this.#log.error({ code: error.code }, error.message);
-        this.#handlers.audit({ action: 'connection.refused', object: `coordinator:${this.#config.coordinator}`, reason: error.code, details: { close_code: code } });
-        this.#handlers.fatal(error);
+    socket.on('error', (error: Error & { code?: string }) => {
+      const url = new URL(this.#config.coordinator);
+      const failure = classifySocketError(error, url.protocol === 'wss:');
+      this.#lastFailure = failure;
+      // Node's message may advise --use-system-ca, which is wrong for a private coordinator CA: log our own words.
+      if (failure.kind === 'permanent') this.#log.warn({ code: failure.code }, failure.detail);
+      else this.#log.warn({ reason: failure.reason }, 'connection error');
+      if (url.protocol === 'ws:' && error.code === 'ECONNRESET') {
+        // ws:// to a TLS server only shows as a reset: ask the port for a TLS handshake.
+        const port = Number(url.port || 80);
+        this.#probe = speaksTls(url.hostname, port).then((tls) => {
+          if (tls) this.#lastFailure = { kind: 'permanent', code: 'FEDVAL_ERR_AGENT_ENDPOINT', detail: 'the coordinator speaks TLS on this port: use wss:// in coordinator' };
+        });
+      }
+    });
+    socket.on('close', (code, reason) => void this.#onClose(socket, code, reason.toString()));
+  }
+
+  async #onClose(socket: WebSocket, code: number, reason: string): Promise<void> {
+    this.#handlers.disconnected(code);
+    if (this.#socket === socket) this.#socket = undefined;
+    if (this.#probe) await this.#probe;
+    this.#probe = undefined;
+    const failure = classifyClose(code, reason, this.#siteKey !== undefined) ?? this.#lastFailure;
+    this.#lastFailure = undefined;
+    if (this.#stopped) return;
+    if (failure?.kind === 'permanent') {
+      this.#permanentFailures += 1;
+      // Replaced by another connection of this site: a short-lived one (`fedval-agent check`) is gone when this agent
+      // reconnects and is welcomed; two agents configured alike knock each other off until both give up.
+      if (this.#permanentFailures >= this.#config.limits.permanent_error_attempts) {
+        const error = new AgentError(failure.code, failure.detail);
+        this.#log.error({ code: error.code, attempts: this.#permanentFailures }, error.message);
+        this.#handlers.audit({ action: 'connection.refused', object: `coordinator:${this.#config.coordinator}`, reason: error.code, details: { close_code: code, attempts: this.#permanentFailures } });
         this.#stopped = true;
+        this.#handlers.fatal(error);
         return;
       }
-      if (!this.#stopped) this.#scheduleReconnect();
-    });
+    } else {
+      this.#permanentFailures = 0;
+    }
+    this.#scheduleReconnect();
   }
 
   #sendHello(credential: { token: string } | { signature: Uint8Array }): void {
@@ -156,9 +188,8 @@ export class CoordinatorConnection {
   }
 
   #scheduleReconnect(): void {
-    const { reconnect_initial_ms: initial, reconnect_max_ms: max } = this.#config.limits;
-    const ceiling = Math.min(max, initial * 2 ** this.#attempt);
-    const delay = Math.round(ceiling / 2 + Math.random() * (ceiling / 2)); // exponential backoff, equal jitter
+    const { reconnect_initial_ms: initialMs, reconnect_max_ms: maxMs } = this.#config.limits;
+    const delay = reconnectDelay(this.#attempt, { initialMs, maxMs }, this.#random);
     this.#attempt += 1;
     this.#log.info({ delayMs: delay, attempt: this.#attempt }, 'reconnecting');
     this.#reconnectTimer = setTimeout(() => this.#connect(), delay);
@@ -179,6 +210,7 @@ export class CoordinatorConnection {
         return;
       case 'welcome':
         this.#attempt = 0;
+        this.#permanentFailures = 0;
         this.#log.info('authenticated');
         // The coordinator's trail head it sent: kept in this site's trail as an anchor of the coordinator's trail.
         this.#handlers.audit({

@@ -55,6 +55,10 @@ export const AGENT_ERROR_MESSAGES = {
   FEDVAL_ERR_AGENT_DB_AUTH: 'the site database refused the configured role or password',
   FEDVAL_ERR_AGENT_DB_QUERY: 'the site database query failed',
   FEDVAL_ERR_AGENT_DB_TIMEOUT: 'the site database query exceeded data.postgres.statement_timeout_ms',
+  FEDVAL_ERR_AGENT_TLS_VERIFY: "the coordinator's TLS certificate does not verify against tls.ca (or the system roots), or does not name the coordinator's host",
+  FEDVAL_ERR_AGENT_ENDPOINT: 'the coordinator URL does not lead to its site socket (wrong path, or ws:// and wss:// swapped)',
+  FEDVAL_ERR_AGENT_PROTOCOL_REFUSED: "the coordinator refused this agent's messages (protocol version or hello): upgrade the agent or the coordinator",
+  FEDVAL_ERR_AGENT_CHECK: 'a check of `fedval-agent check` failed',
   FEDVAL_ERR_AGENT_INTERNAL: 'internal agent error',
 } as const;
 

@@ -2,6 +2,11 @@
 export { SiteAgent } from './agent.ts';
 export type { SiteAgentEvents } from './agent.ts';
 export { normalizedCoordinatorUrl } from './coordinator-connection.ts';
+export { AGENT_EXIT_STATUS, PERMANENT_CONNECTION_ERRORS, agentExitStatus, classifyClose, classifySocketError, reconnectDelay, speaksTls } from './connection-failures.ts';
+export type { ConnectionFailure } from './connection-failures.ts';
+export { runAgentChecks, formatCheckLines, DEFAULT_MAX_CLOCK_SKEW_MS } from './agent-check.ts';
+export type { CheckLine, AgentCheckOptions } from './agent-check.ts';
+export { LogDestination, DEFAULT_LOG_BUFFER_BYTES } from './log-destination.ts';
 export { loadAgentConfig, resolveAgentConfig, SITE_KEY_FILE } from './config.ts';
 export type { AgentConfig, AgentConfigInput, ResolveAgentConfigOptions } from './config.ts';
 export { AgentError, AGENT_ERROR_MESSAGES } from './errors.ts';

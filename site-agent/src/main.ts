@@ -25,6 +25,9 @@ import type { AgentConfig } from './config.ts';
 import { decideModelRun } from './model-registry.ts';
 import { openSiteState } from './site-state.ts';
 import { AgentError } from './errors.ts';
+import { agentExitStatus } from './connection-failures.ts';
+import { LogDestination } from './log-destination.ts';
+import { DEFAULT_MAX_CLOCK_SKEW_MS, formatCheckLines, runAgentChecks } from './agent-check.ts';
 import { createParquetSource } from './data-sources/parquet-source.ts';
 import { dataSourceName, openDataFile, openDataSource } from './data-sources/open-data-source.ts';
 import type { DataSource } from './data-sources/data-source.ts';
@@ -33,7 +36,13 @@ import { discoverGroupLevels, parseGroupArgument } from './group-levels.ts';
 import { loadLocalModelScorer } from './model-scorer.ts';
 import { scoreColumnScorer } from './scorers.ts';
 
-const logger = pino({ level: process.env.FEDVAL_LOG_LEVEL ?? 'info', base: { component: 'fedval-agent' } }, pino.destination(2));
+/** ms a stopping agent (SIGTERM, SIGINT, or a permanent connection error) has to close before it exits regardless. */
+const STOP_TIMEOUT_MS = 5_000;
+
+// Log lines never block the event loop, whatever the reader of stderr does (stalled, dead): SIGTERM is always handled.
+const logDestination = new LogDestination(2);
+process.stderr.on('error', () => undefined);
+const logger = pino({ level: process.env.FEDVAL_LOG_LEVEL ?? 'info', base: { component: 'fedval-agent' } }, logDestination);
 
 const program = createProgram({
   name: 'fedval-agent',
@@ -51,18 +60,48 @@ program
     const config = loadAgentConfig(options.config);
     logger.level = config.log_level;
     const agent = new SiteAgent(config, logger.child({ siteId: config.site_id }));
+    let stopping = false;
+    const stopAndExit = (status: number): void => {
+      stopping = true;
+      // Bounded: whatever the socket, the database or the pipes do, the process ends within STOP_TIMEOUT_MS.
+      const deadline = Date.now() + STOP_TIMEOUT_MS;
+      setTimeout(() => process.exit(status), STOP_TIMEOUT_MS);
+      const exit = (): void => void logDestination.drain(Math.max(0, deadline - Date.now() - 100)).then(() => process.exit(status));
+      agent.stop().then(exit, exit);
+    };
     agent.on('fatal', (error) => {
-      process.exitCode = 3;
-      logger.error({ code: error.code }, error.message);
-      void agent.stop();
+      const status = agentExitStatus(error.code);
+      logger.error({ code: error.code, exitStatus: status }, error.message);
+      logDestination.write(`fedval-agent: ${error.code}: ${error.message}\n`);
+      stopAndExit(status);
     });
     for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-      process.once(signal, () => {
+      // process.on, not once: a handler that failed must not leave the next signal to the default (or to nothing).
+      process.on(signal, () => {
+        // A second signal while stopping exits at once; the first stops within STOP_TIMEOUT_MS.
+        if (stopping) process.exit(128 + (signal === 'SIGINT' ? 2 : 15));
         logger.info({ signal }, 'stopping');
-        void agent.stop().then(() => process.exit(process.exitCode ?? 0));
+        stopAndExit(0);
       });
     }
     agent.start();
+  });
+
+program
+  .command('check')
+  .description('check the configuration, the data (columns, rows, missing values per column: counts only), the received models, then the coordinator: reachable, TLS, identity and clock; one line per check, exit 1 on a failure')
+  .requiredOption('--config <file>', 'site configuration (YAML)')
+  .option('--max-clock-skew-ms <ms>', 'largest tolerated clock difference with the coordinator', (value) => positiveInteger(value, '--max-clock-skew-ms'), DEFAULT_MAX_CLOCK_SKEW_MS)
+  .option('--json', 'print one JSON document on stdout')
+  .action(async (options: { config: string; maxClockSkewMs: number; json?: boolean }) => {
+    const lines = await runAgentChecks(options.config, { log: logger, maxClockSkewMs: options.maxClockSkewMs });
+    const failed = lines.filter((line) => line.status === 'fail');
+    if (options.json) process.stdout.write(`${JSON.stringify({ ok: failed.length === 0, checks: lines }, null, 2)}\n`);
+    else process.stdout.write(formatCheckLines(lines));
+    if (failed.length > 0) {
+      if (options.json) process.exitCode = 1;
+      else throw new AgentError('FEDVAL_ERR_AGENT_CHECK', `${failed.length} of ${lines.length} checks failed: ${failed.map((line) => line.check).join(', ')}`);
+    }
   });
 
 program
@@ -387,6 +426,11 @@ program
       state.close();
     }
   });
+
+function positiveInteger(value: string, option: string): number {
+  if (!/^[1-9]\d{0,9}$/.test(value)) throw new AgentError('FEDVAL_ERR_AGENT_USAGE', `${option}: a positive whole number of milliseconds`);
+  return Number(value);
+}
 
 function dataDirOf(options: { config?: string; dir?: string }): string {
   if (Boolean(options.config) === Boolean(options.dir)) throw new AgentError('FEDVAL_ERR_AGENT_USAGE', 'give exactly one of --config or --dir');
