@@ -1,6 +1,7 @@
 // A coordinator that edits a released result before a reader makes the report: `fedval report` checks what it is served
 // against the key holder's signed release statement and refuses any difference (metrics, per-site privacy, sites,
 // study parameters), while a sponsor, who is never shown per-site numbers, still gets a verified report without them.
+import { createHash } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -8,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fetchReleasedRound, makeReport } from '@fedval/cli';
 import type { ReportDocument } from '@fedval/cli';
+import { releasedDocumentSha256 } from '@fedval/trust';
 import { afterEach, describe, expect, it } from 'vitest';
 import { roundView } from '../../coordinator/src/routes/rounds.ts';
 import type { RoundRecord } from '../../coordinator/src/storage/store.ts';
@@ -68,6 +70,22 @@ describe('a report binds what the key holder released', () => {
     const html = readFileSync(join(out, 'report.html'), 'utf8');
     expect(html).not.toContain('epsilon spent');
     for (const site of fixture.document.released.privacy.dp!.sites!) expect(html).not.toContain(site.epsilon_remaining!.toFixed(3));
+  });
+
+  it("commits to the per-site reports with a salt a sponsor is never shown, so the signed digest cannot test guesses of them", async () => {
+    const sponsorView = JSON.parse(JSON.stringify(roundView(roundRecord(fixture.document), { name: 'reader', role: 'sponsor' })));
+    expect(sponsorView.result.privacy.dp.sites).toBeUndefined();
+    expect(sponsorView.result.privacy.dp.sites_salt).toBeUndefined();
+    const { statement } = sponsorView.result.signed_release;
+    const sites = fixture.document.released.privacy.dp!.sites!;
+    // A sponsor who guessed every site's report exactly still cannot confirm it: the signed digest is not their plain hash.
+    expect(statement.sitePrivacySha256).not.toBe(releasedDocumentSha256(sites));
+    // A reader shown the reports and the salt recomputes it (SHA-256 of RFC 8785 {"salt":...,"sites":[...]}, by node:crypto here).
+    const salt = fixture.document.released.privacy.dp!.sites_salt!;
+    expect(salt).toMatch(/^[0-9a-f]{64}$/);
+    const canonical = `{"salt":"${salt}","sites":[${sites.map((site) => `{${Object.keys(site).sort().map((key) => `"${key}":${JSON.stringify((site as Record<string, unknown>)[key])}`).join(',')}}`).join(',')}]}`;
+    expect(statement.sitePrivacySha256).toBe(createHash('sha256').update(canonical).digest('hex'));
+    expect((await read(await servingCoordinator('privacy_officer'))).released.privacy.dp?.sites_salt).toBe(salt);
   });
 
   it('refuses an edited metric, an edited per-site ε, a dropped site, an edited study parameter, and a forged signer', async () => {

@@ -39,7 +39,7 @@ export const PER_SITE_PRIVACY_READERS = ['privacy_officer', 'auditor', 'admin'] 
 
 /**
  * The view of a round: states and counts, never a per-site statistic. The released result may list each site's own
- * report of the privacy budget it spent (`result.privacy.dp.sites`): only the privacy officer, auditor and admin see it.
+ * report of the privacy budget it spent (`result.privacy.dp.sites`, with `sites_salt`): only the privacy officer, auditor and admin see it.
  */
 export function roundView(round: RoundRecord, caller: Principal | null = null): RoundView {
   const perSitePrivacy = caller !== null && (PER_SITE_PRIVACY_READERS as readonly string[]).includes(caller.role);
@@ -61,8 +61,9 @@ export function roundView(round: RoundRecord, caller: Principal | null = null): 
 
 function withoutPerSitePrivacy(result: NonNullable<RoundRecord['result']>): NonNullable<RoundRecord['result']> {
   const privacy = result.privacy;
-  if (!isRecord(privacy) || !isRecord(privacy.dp) || !('sites' in privacy.dp)) return result;
-  const { sites: _perSite, ...aggregateOnly } = privacy.dp;
+  if (!isRecord(privacy) || !isRecord(privacy.dp) || !('sites' in privacy.dp || 'sites_salt' in privacy.dp)) return result;
+  // The salt of the key holder's commitment to the per-site reports goes with them: with it, a reader could test guesses.
+  const { sites: _perSite, sites_salt: _salt, ...aggregateOnly } = privacy.dp;
   return { ...result, privacy: { ...privacy, dp: aggregateOnly } };
 }
 

@@ -33,7 +33,7 @@ import { listProblems } from '@fedval/schema';
 import { packageVersion } from '@fedval/command-line';
 import { metricsReportSchema } from '@fedval/metrics';
 import { releasedPrivacySchema } from '@fedval/protocol';
-import { RELEASE_MEANING, releasedDocumentSha256, signReleaseStatement } from '@fedval/trust';
+import { newSitePrivacySalt, RELEASE_MEANING, releasedDocumentSha256, signReleaseStatement } from '@fedval/trust';
 import { releasedPrivacyDigests } from './released-privacy.ts';
 import type { SignedReleaseStatement } from '@fedval/trust';
 import { z } from 'zod';
@@ -492,8 +492,10 @@ export async function decryptRound(options: DecryptOptions) {
     const released = finalizeRelease(release, vector, counted.length);
     const metrics = released.metrics;
     // Each site's own report of the budget it spent, from the attestation its signature covers.
+    // Committed to in the release statement with a fresh salt, kept (and stripped) with them: see sitePrivacyCommitment.
     const dp = released.dp && {
       ...released.dp,
+      sites_salt: newSitePrivacySalt(),
       sites: counted.map((contribution) => {
         const privacy = contribution.attestation?.privacy;
         return {

@@ -187,7 +187,14 @@ export const aggregationSummarySchema = z.strictObject({
 export type AggregationSummary = z.infer<typeof aggregationSummarySchema>;
 
 export const releasedPrivacySchema = z.object({
-  dp: releaseSummarySchema.extend({ sites: z.array(releasedSitePrivacySchema).optional() }).nullable().default(null),
+  dp: releaseSummarySchema.extend({
+    sites: z.array(releasedSitePrivacySchema).optional(),
+    /**
+     * The random 32-byte salt (hex) of the key holder's commitment to `sites` (release statement `sitePrivacySha256`),
+     * kept and stripped with `sites`: without it a reader who sees the signed statement cannot test guesses of them.
+     */
+    sites_salt: z.string().regex(/^[0-9a-f]{64}$/, { error: 'must be 32 bytes of lowercase hex' }).optional(),
+  }).nullable().default(null),
   encryption: bfvEncryptionSummarySchema.nullable().default(null),
   /** Present when the round was securely aggregated. */
   aggregation: aggregationSummarySchema.optional(),

@@ -39,7 +39,8 @@ export {
 } from './study-key-statement.ts';
 export type { SignedStudyKeyStatement, StudyKeyExpectation, StudyKeyStatement, VerifiedStudyKeyStatement } from './study-key-statement.ts';
 export {
-  MAX_RELEASE_SITES, RELEASE_DOMAIN, RELEASE_MEANING, releasedDocumentSha256, releaseStatementPayload, releaseStatementSchema, signedReleaseStatementSchema,
+  MAX_RELEASE_SITES, newSitePrivacySalt, RELEASE_DOMAIN, RELEASE_MEANING, releasedDocumentSha256, releaseStatementPayload, releaseStatementSchema, signedReleaseStatementSchema,
+  sitePrivacyCommitment,
   signReleaseStatement, verifyReleaseStatement,
 } from './release-statement.ts';
 export type { ReleaseStatement, SignedReleaseStatement } from './release-statement.ts';

@@ -1,4 +1,5 @@
 // release-statement.ts — the key holder's electronic signature on a release: what was released, by whom, when, and what the signature means (21 CFR 11.50).
+import { randomBytes } from 'node:crypto';
 import { listProblems } from '@fedval/schema';
 import { z } from 'zod';
 import { auditHeadSchema } from './audit-anchors.ts';
@@ -47,7 +48,10 @@ export const releaseStatementSchema = z.strictObject({
   metricsSha256: sha256Field,
   /** SHA-256 of the canonical released privacy block without the per-site reports (`dp.sites` removed). */
   privacySha256: sha256Field,
-  /** SHA-256 of the canonical per-site privacy reports (`dp.sites`); null when there are none. */
+  /**
+   * Salted commitment to the per-site privacy reports, {@link sitePrivacyCommitment}: SHA-256 of the canonical
+   * `{ salt, sites }` with the random salt released beside `dp.sites` (and stripped with them); null when there are none.
+   */
   sitePrivacySha256: sha256Field.nullable(),
   /** The sites whose verified contributions were summed, sorted. */
   sites: z.array(idField).min(1).max(MAX_RELEASE_SITES),
@@ -85,6 +89,20 @@ export type SignedReleaseStatement = z.output<typeof signedReleaseStatementSchem
 /** SHA-256 (hex) of the canonical JSON (RFC 8785) of a released document: how a statement names what it covers. */
 export function releasedDocumentSha256(document: unknown): string {
   return sha256Hex(canonicalJsonBytes(document as JsonValue));
+}
+
+/** A fresh random salt for {@link sitePrivacyCommitment}: 32 bytes from the CSPRNG, lowercase hex. */
+export function newSitePrivacySalt(): string {
+  return randomBytes(32).toString('hex');
+}
+
+/**
+ * The key holder's commitment to the per-site privacy reports: SHA-256 of canonical JSON (RFC 8785) of `{ salt, sites }`.
+ * Salted (a hiding commitment, Halevi & Micali, CRYPTO 1996) because the reports are small guessable numbers and
+ * sponsors, who may not see them, see the signed statement: an unsalted hash would let them test guesses offline.
+ */
+export function sitePrivacyCommitment(salt: string, sites: unknown): string {
+  return releasedDocumentSha256({ salt, sites });
 }
 
 /** The bytes the key holder signs: canonical JSON of `{ domain: 'fedval/v1/release', ...statement }`. */

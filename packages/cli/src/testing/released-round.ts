@@ -2,7 +2,7 @@
 import { createRelease } from '@fedval/dp';
 import { createStatisticsLayout, metricSpecToInput, metricsReportSchema } from '@fedval/metrics';
 import { releasedPrivacySchema } from '@fedval/protocol';
-import { generateSiteIdentity, publicKeyFingerprint, RELEASE_MEANING, releasedDocumentSha256, signReleaseStatement } from '@fedval/trust';
+import { generateSiteIdentity, newSitePrivacySalt, publicKeyFingerprint, RELEASE_MEANING, releasedDocumentSha256, signReleaseStatement } from '@fedval/trust';
 import { releasedPrivacyDigests } from '../released-privacy.ts';
 import type { ReportDocument } from '../report-document.ts';
 import { reportDocumentSchema } from '../report-document.ts';
@@ -28,7 +28,7 @@ export function releasedRoundFixture(sites = 3, heads: { keyHolder?: { seq: numb
   const metrics = metricsReportSchema.parse(fixtureReport());
   const siteIds = Array.from({ length: sites }, (_, i) => `site-${String(i + 1).padStart(3, '0')}`);
   const privacy = releasedPrivacySchema.parse({
-    dp: { ...release.summary(), sites: siteIds.map((site_id, i) => ({ site_id, epsilon: 1, own_share_epsilon: 1.813, epsilon_spent: 1 + i * 0.25, epsilon_remaining: 9 - i * 0.25, epsilon_total: 10 })) },
+    dp: { ...release.summary(), sites_salt: newSitePrivacySalt(), sites: siteIds.map((site_id, i) => ({ site_id, epsilon: 1, own_share_epsilon: 1.813, epsilon_spent: 1 + i * 0.25, epsilon_remaining: 9 - i * 0.25, epsilon_total: 10 })) },
     encryption: {
       scheme: 'bfv', library: 'Microsoft SEAL 4.1 via node-seal 7.0.0', poly_modulus_degree: 4096, coeff_modulus_bits: [36, 36, 37], ciphertext_modulus_bits: 72, plain_modulus_bits: 20,
       security_bits: 128, slots: 4096, counters_per_slot: 1, ciphertexts_per_site: 3, ciphertext_bytes_per_site: 393474, bytes_per_entry_per_site: 32.1, max_sites: 128, noise_bound: 'worst-case', decryption_failure_log2: null,
