@@ -29,7 +29,7 @@ const result = await runSimulation({
   groups: ['meno', 'age:50,70'],
   metricSpec: { task: 'binary', bins: 1000, threshold: 0.5 },
   studyName: 'Rotterdam to GBSG: external validation of a 5-year recurrence-or-death model at three sites',
-  // The report and its evidence bundle, made by the same code as `fedval report` (verify: fedval evidence verify out/demo/report).
+  // The report and its evidence bundle, made by the same code as `fedval report` (verify: fedval evidence verify out/demo/report --key-holder FPR --signer FPR, as printed below).
   report: { out: join(outDir, 'report') },
   onLog: verbose ? (line) => process.stderr.write(`${line}\n`) : undefined,
   onRound: (round) => {
@@ -70,7 +70,7 @@ if (dp) {
 }
 process.stdout.write(`\n${formatMetricsTable(result.metrics)}\n`);
 process.stdout.write(
-  `\nJSON written to out/demo/result.json; report and evidence bundle in out/demo/report/ (${(result.report?.files ?? []).map((file) => file.name).join(', ')}; check it with \`pnpm fedval evidence verify out/demo/report\`) (${document.seconds.toFixed(1)} s)\n`,
+  `\nJSON written to out/demo/result.json; report and evidence bundle in out/demo/report/ (${(result.report?.files ?? []).map((file) => file.name).join(', ')}; check it with \`pnpm fedval evidence verify out/demo/report --key-holder ${result.report?.key_holder_fingerprint ?? 'FPR'} --signer ${result.report?.maker_fingerprint ?? 'FPR'}\`) (${document.seconds.toFixed(1)} s)\n`,
 );
 
 // The survival view: the same patients with their follow-up kept whole, scored by a Cox model (survival-model/) for

@@ -4,10 +4,10 @@
 import { createHash } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fetchReleasedRound, makeReport } from '@fedval/cli';
+import { fetchReleasedRound, makeReport, verifyEvidenceBundle, writeReport } from '@fedval/cli';
 import type { ReportDocument } from '@fedval/cli';
 import { releasedDocumentSha256 } from '@fedval/trust';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -88,6 +88,31 @@ describe('a report binds what the key holder released', () => {
     expect((await read(await servingCoordinator('privacy_officer'))).released.privacy.dp?.sites_salt).toBe(salt);
   });
 
+  it('a release and a bundle forged end to end with fresh keys: refused unless the reader pins the keys, and named when they are', async () => {
+    // A coordinator (or anyone) makes its own "key holder" key, signs a release of numbers of its choosing, and a bundle.
+    const forged = releasedRoundFixture(3);
+    const forgedCoordinator = await servingCoordinator('sponsor', (view) => { view.result.signed_release = forged.document.release; });
+    // `fedval report` without --key-holder refuses before reading anything; with the real key holder pinned, the forgery is named.
+    expect(await codeOf(fetchReleasedRound({ coordinator: forgedCoordinator, round: fixture.document.round.round_id, token: 't' }))).toBe('FEDVAL_ERR_CLI_REPORT_UNPINNED');
+    expect(await codeOf(read(forgedCoordinator))).toBe('FEDVAL_ERR_CLI_REPORT_SIGNATURE');
+    const out = mkdtempSync(join(tmpdir(), 'fedval-forged-bundle-'));
+    writeFileSync(join(out, 'forger.key'), forged.keyHolder.privateKeyPem, { mode: 0o600 });
+    await writeReport(forged.document, { out: join(out, 'bundle'), signingKey: join(out, 'forger.key'), formats: ['model-card'] });
+    // Every signature in the forged bundle verifies; with nothing pinned, `evidence verify` still fails both key checks.
+    const unpinned = verifyEvidenceBundle(join(out, 'bundle'));
+    expect(unpinned.ok).toBe(false);
+    expect(unpinned.checks.filter((check) => !check.ok).map((check) => check.check)).toEqual(['report.json signature', "key holder's release signature"]);
+    expect(unpinned.checks.find((check) => check.check === "key holder's release signature")?.detail).toContain('no key holder key is pinned');
+    const pinned = verifyEvidenceBundle(join(out, 'bundle'), { keyHolderKeys: [fixture.keyHolder.fingerprint], signerKeys: [fixture.keyHolder.fingerprint] });
+    expect(pinned.checks.filter((check) => !check.ok).map((check) => check.check)).toEqual(['report.json signature', "key holder's release signature"]);
+    // The insecure escape hatch makes a report that says so at the top.
+    const insecure = await fetchReleasedRound({ coordinator: await servingCoordinator('sponsor'), round: fixture.document.round.round_id, token: 't', allowUnpinnedKeyHolder: true });
+    expect(insecure.key_holder_pinned).toBe(false);
+    const insecureOut = join(out, 'insecure');
+    await writeReport(insecure, { out: insecureOut, signingKey: join(out, 'forger.key'), formats: ['html'] });
+    expect(readFileSync(join(insecureOut, 'report.html'), 'utf8')).toContain('NOT PINNED');
+  });
+
   it('refuses an edited metric, an edited per-site ε, a dropped site, an edited study parameter, and a forged signer', async () => {
     const round = fixture.document.round.round_id;
     expect(await codeOf(read(await servingCoordinator('privacy_officer', (view) => { view.result.metrics.roc_auc += 0.05; })))).toBe('FEDVAL_ERR_CLI_REPORT_MISMATCH');
@@ -96,6 +121,6 @@ describe('a report binds what the key holder released', () => {
     expect(await codeOf(read(await servingCoordinator('sponsor', (_view, study) => { study.metric_spec.threshold = 0.3; })))).toBe('FEDVAL_ERR_CLI_REPORT_MISMATCH');
     expect(await codeOf(read(await servingCoordinator('sponsor', (view) => { view.result.signed_release.statement.signerName = 'Someone Else'; })))).toBe('FEDVAL_ERR_CLI_REPORT_SIGNATURE');
     const unsigned = await servingCoordinator('sponsor', (view) => { delete view.result.signed_release; });
-    expect(await codeOf(fetchReleasedRound({ coordinator: unsigned, round, token: 't' }))).toBe('FEDVAL_ERR_CLI_REPORT_UNSIGNED');
+    expect(await codeOf(fetchReleasedRound({ coordinator: unsigned, round, token: 't', keyHolderKeys: [fixture.keyHolder.fingerprint] }))).toBe('FEDVAL_ERR_CLI_REPORT_UNSIGNED');
   });
 });

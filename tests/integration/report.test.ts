@@ -201,7 +201,7 @@ describe('fedval evidence verify', () => {
     bytes[at] = (bytes[at] as number) ^ 1;
     writeFileSync(join(copy, file), bytes);
     try {
-      return verifyEvidenceBundle(copy, { keyHolderKeys: [fixture.keyHolder.fingerprint] }).ok;
+      return verifyEvidenceBundle(copy, { keyHolderKeys: [fixture.keyHolder.fingerprint], signerKeys: [fixture.keyHolder.fingerprint] }).ok;
     } catch (error) {
       expect((error as { code?: string }).code).toBe('FEDVAL_ERR_CLI_EVIDENCE_UNREADABLE');
       return false;
@@ -223,7 +223,7 @@ describe('fedval evidence verify', () => {
     const auc = `"roc_auc":${metrics.roc_auc}`;
     expect(text).toContain(auc);
     writeFileSync(join(copy, 'report.json'), text.replace(auc, `"roc_auc":${(metrics.roc_auc! + 0.1).toString()}`));
-    const edited = verifyEvidenceBundle(copy);
+    const edited = verifyEvidenceBundle(copy, { keyHolderKeys: [fixture.keyHolder.fingerprint], signerKeys: [fixture.keyHolder.fingerprint] });
     expect(edited.ok).toBe(false);
     expect(edited.checks.filter((check) => !check.ok).map((check) => check.check)).toEqual(['report.json signature', 'released numbers are the signed ones']);
 

@@ -27,6 +27,7 @@ describe('fedval CLI', () => {
       'FEDVAL_ERR_CLI_REPORT_MISMATCH',
       'FEDVAL_ERR_CLI_REPORT_FORMAT',
       'FEDVAL_ERR_CLI_EVIDENCE_UNREADABLE',
+      'FEDVAL_ERR_CLI_REPORT_UNPINNED',
     ]);
   });
 

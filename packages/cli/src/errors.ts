@@ -22,6 +22,7 @@ export const CLI_ERROR_MESSAGES = {
   FEDVAL_ERR_CLI_REPORT_MISMATCH: 'what the coordinator serves differs from what the key holder signed at release',
   FEDVAL_ERR_CLI_REPORT_FORMAT: 'unknown report format',
   FEDVAL_ERR_CLI_EVIDENCE_UNREADABLE: 'the evidence bundle is missing a file or its report.json is not an evidence manifest',
+  FEDVAL_ERR_CLI_REPORT_UNPINNED: "no key holder key is pinned (--key-holder): a report of an unpinned release needs --insecure-unpinned-key-holder",
 } as const;
 
 export type CliErrorCode = keyof typeof CLI_ERROR_MESSAGES;

@@ -51,9 +51,12 @@ export function makeEvidenceManifest(document: ReportDocument, files: ReadonlyMa
 }
 
 export interface VerifyEvidenceOptions {
-  /** Key holder signing-key fingerprints the verifier pinned: the release must be signed by one. Default: any (reported). */
+  /**
+   * Key holder signing-key fingerprints the verifier pinned: the release must be signed by one. Without any, the key
+   * holder check fails ("not pinned"): a bundle forged end to end with fresh keys verifies its own signatures.
+   */
   keyHolderKeys?: readonly string[] | undefined;
-  /** Fingerprints of the report makers the verifier trusts: report.json must be signed by one. Default: any (reported). */
+  /** Fingerprints of the report makers the verifier trusts: report.json must be signed by one. Without any, the maker check fails ("not pinned"). */
   signerKeys?: readonly string[] | undefined;
   /** Audit trails to check the release's heads against (each must verify and hold the head). */
   trails?: readonly { party: 'key_holder' | 'coordinator'; path: string }[] | undefined;
@@ -77,8 +80,8 @@ export interface EvidenceVerification {
 }
 
 /**
- * `fedval evidence verify DIR`: report.json must be exactly the canonical bytes its maker signed; the key holder's
- * release signature must verify (by a pinned key, when given); the released metrics, privacy, sites and parameters must
+ * `fedval evidence verify DIR`: report.json must be exactly the canonical bytes its maker signed, by a pinned maker key;
+ * the key holder's release signature must verify, by a pinned key holder key (unpinned is a failed check); the released metrics, privacy, sites and parameters must
  * be the ones it signed; every listed file must have its recorded SHA-256; the audit-trail heads must be in the trails
  * given. Every check is run and reported; `ok` only when all pass. Throws FEDVAL_ERR_CLI_EVIDENCE_UNREADABLE when
  * report.json is missing or is not a manifest.
@@ -106,12 +109,19 @@ export function verifyEvidenceBundle(dir: string, options: VerifyEvidenceOptions
   const maker = verifyEvidence(unsigned as JsonValue, manifest.signature);
   const makerPinned = options.signerKeys && options.signerKeys.length > 0 ? options.signerKeys.map(pinnedKeyFingerprint) : null;
   void signature;
-  add('report.json signature', maker !== null && (makerPinned === null || makerPinned.includes(maker)), maker === null ? 'does not verify' : `signed by ${maker}${makerPinned === null ? ' (not pinned: --signer)' : makerPinned.includes(maker) ? ' (pinned)' : ' (not a pinned signer)'}`);
+  add(
+    'report.json signature',
+    maker !== null && makerPinned !== null && makerPinned.includes(maker),
+    maker === null ? 'does not verify' : `signed by ${maker}${makerPinned === null ? ', but no maker key is pinned (--signer): anyone can sign a bundle' : makerPinned.includes(maker) ? ' (pinned)' : ' (not a pinned signer)'}`,
+  );
 
   let release: ReturnType<typeof verifiedRelease> | null = null;
+  const keyHolderPinned = (options.keyHolderKeys ?? []).length > 0;
   try {
     release = verifiedRelease(manifest.document.release, options.keyHolderKeys);
-    add("key holder's release signature", true, `signed by ${release.keyHolderFingerprint}${options.keyHolderKeys?.length ? ' (pinned)' : ' (not pinned: --key-holder)'}; ${release.statement.signerName}, ${release.statement.signedAt}, "${release.statement.meaning}"`);
+    const who = `signed by ${release.keyHolderFingerprint}`;
+    const what = `${release.statement.signerName}, ${release.statement.signedAt}, "${release.statement.meaning}"`;
+    add("key holder's release signature", keyHolderPinned, keyHolderPinned ? `${who} (pinned); ${what}` : `${who}, but no key holder key is pinned (--key-holder): anyone can sign a release; ${what}`);
   } catch (error) {
     add("key holder's release signature", false, (error as Error).message);
   }

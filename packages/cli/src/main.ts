@@ -300,14 +300,15 @@ program
   .requiredOption('--signing-key <file>', "your Ed25519 signing key (`fedval keys identity`), which signs report.json; created (0600) if absent")
   .option('--out <dir>', 'output directory', 'report')
   .option('--format <list>', `comma-separated formats among ${REPORT_FORMATS.join(', ')} (report.json is always written)`, REPORT_FORMATS.join(','))
-  .option('--key-holder <fingerprint>', "the key holder's signing-key fingerprint, as published out of band: the release must be signed by it, repeatable", collect, [])
+  .option('--key-holder <fingerprint>', "the key holder's signing-key fingerprint, as published out of band: the release must be signed by it, repeatable; required unless --insecure-unpinned-key-holder", collect, [])
+  .option('--insecure-unpinned-key-holder', 'accept a release signed by any key when no --key-holder is given (the report says so prominently)')
   .option('--json', 'print one JSON document on stdout')
-  .action(async (options: { coordinator: string; round: string; signingKey: string; out: string; format: string; keyHolder: string[]; json?: boolean }) => {
-    const written = await makeReport({ ...options, token: apiToken(), formats: parseReportFormats(options.format), keyHolderKeys: options.keyHolder });
+  .action(async (options: { coordinator: string; round: string; signingKey: string; out: string; format: string; keyHolder: string[]; insecureUnpinnedKeyHolder?: boolean; json?: boolean }) => {
+    const written = await makeReport({ ...options, token: apiToken(), formats: parseReportFormats(options.format), keyHolderKeys: options.keyHolder, allowUnpinnedKeyHolder: options.insecureUnpinnedKeyHolder === true });
     if (options.json) process.stdout.write(`${JSON.stringify(written)}\n`);
     else {
       process.stdout.write(`report of round ${written.round_id} written to ${written.out}: ${written.files.map((file) => `${file.name} (${file.bytes} bytes)`).join(', ')} in ${(written.timings_ms.total / 1000).toFixed(1)} s\n`);
-      if (options.keyHolder.length === 0) process.stderr.write('the key holder key was not pinned (--key-holder): compare the fingerprint in the report with the one the key holder published\n');
+      if (options.keyHolder.length === 0) process.stderr.write('WARNING: the key holder key was not pinned (--insecure-unpinned-key-holder): compare the fingerprint in the report with the one the key holder published\n');
     }
   });
 
@@ -316,8 +317,8 @@ evidence
   .command('verify')
   .description("check an evidence bundle (DIR/report.json and the files it names): the maker's and the key holder's signatures, every file's SHA-256, the released numbers against the signed release, and the audit-trail heads; exit 1 on any failure")
   .argument('<dir>', 'the bundle directory `fedval report` wrote')
-  .option('--key-holder <fingerprint>', "the key holder's signing-key fingerprint: the release must be signed by it, repeatable", collect, [])
-  .option('--signer <fingerprint>', "a report maker's signing-key fingerprint: report.json must be signed by one of them, repeatable", collect, [])
+  .option('--key-holder <fingerprint>', "the key holder's signing-key fingerprint: the release must be signed by it, repeatable (without it the check fails)", collect, [])
+  .option('--signer <fingerprint>', "a report maker's signing-key fingerprint: report.json must be signed by one of them, repeatable (without it the check fails)", collect, [])
   .option('--trail <party=file>', 'an audit trail to find the release\'s head in: key_holder=KEYS/audit.jsonl or coordinator=DATA/audit.jsonl, repeatable', collect, [])
   .option('--json', 'print one JSON document on stdout')
   .action((dir: string, options: { keyHolder: string[]; signer: string[]; trail: string[]; json?: boolean }) => {

@@ -23,6 +23,6 @@ describe('fedval report --format', () => {
     const written = await writeReport(fixture.document, { out, signingKey: key, formats: ['model-card'] });
     expect(readdirSync(out).sort()).toEqual(['model-card.json', 'report.json']);
     expect(written.files.map((file) => file.name)).toEqual(['model-card.json', 'report.json']);
-    expect(verifyEvidenceBundle(out, { keyHolderKeys: [fixture.keyHolder.fingerprint] }).ok).toBe(true);
+    expect(verifyEvidenceBundle(out, { keyHolderKeys: [fixture.keyHolder.fingerprint], signerKeys: [fixture.keyHolder.fingerprint] }).ok).toBe(true);
   });
 });

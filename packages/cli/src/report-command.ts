@@ -45,6 +45,9 @@ export interface WrittenReport {
   out: string;
   round_id: string;
   files: { name: string; bytes: number }[];
+  /** The release's signer and report.json's signer: what `fedval evidence verify --key-holder --signer` pins. */
+  key_holder_fingerprint: string;
+  maker_fingerprint: string;
   /** Wall-clock milliseconds: charts, HTML, PDF, the whole report. */
   timings_ms: { charts: number; html: number; pdf: number; total: number };
 }
@@ -70,7 +73,8 @@ export async function writeReport(doc: ReportDocument, options: WriteReportOptio
   if (formats.has('pdf')) files.set(REPORT_FILES.pdf, await renderReportPdf(content, madeAt));
   const pdfMs = performance.now() - pdfStarted;
   if (formats.has('model-card')) files.set(REPORT_FILES.modelCard, new Uint8Array(Buffer.from(`${JSON.stringify(modelCard(doc), null, 2)}\n`, 'utf8')));
-  const manifest = makeEvidenceManifest(doc, files, { at: madeAt.toISOString(), software: SOFTWARE }, keyHolderIdentity(options.signingKey).privateKey);
+  const maker = keyHolderIdentity(options.signingKey);
+  const manifest = makeEvidenceManifest(doc, files, { at: madeAt.toISOString(), software: SOFTWARE }, maker.privateKey);
   await mkdir(options.out, { recursive: true });
   for (const [name, bytes] of files) await writeFile(join(options.out, name), bytes);
   await writeFile(join(options.out, REPORT_FILES.manifest), manifest);
@@ -78,6 +82,8 @@ export async function writeReport(doc: ReportDocument, options: WriteReportOptio
     out: options.out,
     round_id: doc.round.round_id,
     files: [...files, [REPORT_FILES.manifest, manifest] as const].map(([name, bytes]) => ({ name, bytes: bytes.byteLength })),
+    key_holder_fingerprint: doc.key_holder_fingerprint,
+    maker_fingerprint: maker.fingerprint,
     timings_ms: { charts: chartsMs, html: htmlMs, pdf: pdfMs, total: performance.now() - started },
   };
 }

@@ -77,8 +77,13 @@ export interface ReleasedRoundOptions {
   coordinator: string;
   round: string;
   token?: string | undefined;
-  /** The key holder's signing key fingerprints the reader pinned (out of band); the release must be signed by one. Default: none pinned (the report says so). */
+  /** The key holder's signing key fingerprints the reader pinned (out of band); the release must be signed by one. Required unless `allowUnpinnedKeyHolder`. */
   keyHolderKeys?: readonly string[] | undefined;
+  /**
+   * `--insecure-unpinned-key-holder`: accept a release signed by any key when `keyHolderKeys` is empty (the report then
+   * says prominently that the key was not pinned). Default false: refused with FEDVAL_ERR_CLI_REPORT_UNPINNED.
+   */
+  allowUnpinnedKeyHolder?: boolean | undefined;
 }
 
 /**
@@ -87,6 +92,9 @@ export interface ReleasedRoundOptions {
  * that serves other metrics, privacy, sites or parameters than the key holder released is refused.
  */
 export async function fetchReleasedRound(options: ReleasedRoundOptions): Promise<ReportDocument> {
+  if ((options.keyHolderKeys ?? []).length === 0 && options.allowUnpinnedKeyHolder !== true) {
+    throw new CliError('FEDVAL_ERR_CLI_REPORT_UNPINNED', "pass the key holder's published signing-key fingerprint with --key-holder (or --insecure-unpinned-key-holder)");
+  }
   const client = new CoordinatorClient(options.coordinator, options.token);
   const round = await client.getRound(options.round);
   if (!round.result || round.closed_at === undefined) throw new CliError('FEDVAL_ERR_CLI_REPORT_NOT_RELEASED', `round ${options.round} is ${round.state}, release ${round.release}`);

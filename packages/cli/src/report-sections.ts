@@ -63,6 +63,11 @@ function identitySection(doc: ReportDocument): ReportSection {
     id: 'identity',
     heading: 'Identity and provenance',
     blocks: [
+      ...(doc.key_holder_pinned ? [] : [paragraph(
+        `NOT PINNED: the reader did not pin the key holder's signing key, so this release is checked only against the key that signed it (${doc.key_holder_fingerprint}), which anyone could have made. ` +
+          "Compare it with the fingerprint the key holder published before relying on any number here.",
+        true,
+      )]),
       table(['item', 'value'], rows),
       table(['site', 'dataset commitment (SHA-256 of salt and fingerprint)'], commitments, 'Each counted site committed to its dataset in its signed contribution.'),
     ],
