@@ -261,6 +261,18 @@ describe('the key holder verifies, never trusts, the coordinator', () => {
     proxy.rewrite = undefined;
   }, 120_000);
 
+  it('a study served with other parameters than the round it verified is refused before decryption, not signed', async () => {
+    // The contributions (and the sites' attestations) are checked against the round's metric spec; a second answer,
+    // the study itself, claims another threshold: the release statement would sign a spec the key holder never checked.
+    proxy.rewrite = (path, document) => (path === `/api/studies/${studyId}` ? { ...document, metric_spec: { ...document.metric_spec, threshold: 0.7 } } : document);
+    const before = trail().length;
+    await expectRefusedAndNothingReleased(await decrypt(proxyUrl, round1), round1);
+    const entries = trailSince(before);
+    expect(entries.map((entry) => `${entry.action} ${entry.reason}`)).toEqual(['decryption.refused FEDVAL_ERR_CLI_RELEASE_POLICY']);
+    expect(entries[0]!.details.problem).toContain('another metric spec than the round');
+    proxy.rewrite = undefined;
+  }, 120_000);
+
   it('the honest round decrypts to exactly the pooled metrics of the three sites', async () => {
     proxy.rewrite = undefined;
     const run = await decrypt(proxyUrl, round1);

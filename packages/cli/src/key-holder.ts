@@ -397,6 +397,19 @@ export async function decryptRound(options: DecryptOptions) {
 
   const signingKeyPath = options.signingKey ?? study.signing_key ?? join(options.keys, KEY_FILES.signingKey);
   if (options.signingKey !== undefined && !existsSync(options.signingKey)) throw new CliError('FEDVAL_ERR_CLI_KEYS_MISSING', `${options.signingKey}: the key holder's signing key (--signing-key)`);
+  // The study the release statement names (its name and model id): read before anything is decrypted, and refused when
+  // it is not the study whose metric spec and privacy the contributions were verified against (the statement signs
+  // the digests of those verified documents, never of a second answer).
+  const signing = options.release !== false && existsSync(signingKeyPath);
+  const studyView = signing ? await client.getStudy(study.study_id) : null;
+  if (studyView !== null) {
+    const differs = [
+      studyView.study_id !== study.study_id ? 'study id' : null,
+      releasedDocumentSha256(studyView.metric_spec) !== releasedDocumentSha256(served.metric_spec) ? 'metric spec' : null,
+      releasedDocumentSha256(studyView.privacy) !== releasedDocumentSha256(served.privacy) ? 'privacy spec' : null,
+    ].filter((item) => item !== null);
+    if (differs.length > 0) refuseDecryption(`the coordinator serves the study with another ${differs.join(', ')} than the round's contributions: the release would sign parameters this key holder never checked`);
+  }
   const publicKeySha256 = sha256(await readKeyFile(options.keys, KEY_FILES.public));
   const plan = validateBfvPlan(JSON.parse(await readKeyFile(options.keys, KEY_FILES.plan, 'utf8')));
   // The release as the served study describes it: each counted site must attest exactly its privacy (contribution-
@@ -518,15 +531,15 @@ export async function decryptRound(options: DecryptOptions) {
       const releasedMetrics = metricsReportSchema.parse(metrics);
       const releasedPrivacy = releasedPrivacySchema.parse({ dp, encryption, ...(aggregation ? { aggregation } : {}) });
       const keyHolderHead = auditHead(join(options.keys, KEY_FILES.audit));
-      if (existsSync(signingKeyPath)) {
-        const studyView = await client.getStudy(study.study_id);
+      if (studyView !== null) {
         signedRelease = signReleaseStatement(keyHolderIdentity(signingKeyPath).privateKey, {
           studyId: study.study_id,
           roundId: options.round,
           studyName: studyView.name.slice(0, 256),
           modelId: studyView.model_id,
-          metricSpecSha256: releasedDocumentSha256(studyView.metric_spec),
-          privacySpecSha256: studyView.privacy === null ? null : releasedDocumentSha256(studyView.privacy),
+          // The documents the contributions were verified and the release finalized against.
+          metricSpecSha256: releasedDocumentSha256(served.metric_spec),
+          privacySpecSha256: served.privacy === null ? null : releasedDocumentSha256(served.privacy),
           minSites,
           metricsSha256: releasedDocumentSha256(releasedMetrics),
           ...releasedPrivacyDigests(releasedPrivacy),

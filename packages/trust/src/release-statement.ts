@@ -38,9 +38,9 @@ export const releaseStatementSchema = z.strictObject({
   studyName: z.string(must('a string')).max(256, must('at most 256 characters')),
   /** The model id (SHA-256 of the bundle's manifest.json) the study names; null when sites read scores from a column. */
   modelId: sha256Field.nullable(),
-  /** SHA-256 of the canonical study metric spec (as the coordinator serves it: the protocol parameters). */
+  /** SHA-256 of the canonical study metric spec the key holder verified the contributions against (the protocol parameters). */
   metricSpecSha256: sha256Field,
-  /** SHA-256 of the canonical resolved privacy spec; null for a study without differential privacy. */
+  /** SHA-256 of the canonical resolved privacy spec the key holder verified the contributions against; null for a study without differential privacy. */
   privacySpecSha256: sha256Field.nullable(),
   /** The release minimum this decryption applied (fewest distinct rostered sites). */
   minSites: z.int(must('an integer ≥ 1')).min(1, must('an integer ≥ 1')),
