@@ -54,7 +54,7 @@ async function servingCoordinator(role: 'sponsor' | 'privacy_officer', edit: (vi
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
-const read = (coordinator: string) => fetchReleasedRound({ coordinator, round: fixture.document.round.round_id, token: 'reader-token', keyHolderKeys: [fixture.keyHolder.fingerprint] });
+const read = (coordinator: string, readerRole: 'sponsor' | 'privacy_officer' = 'privacy_officer') => fetchReleasedRound({ coordinator, round: fixture.document.round.round_id, token: 'reader-token', keyHolderKeys: [fixture.keyHolder.fingerprint], readerRole });
 const codeOf = async (promise: Promise<unknown>) => promise.then(() => undefined, (error: { code?: string }) => error.code);
 
 describe('a report binds what the key holder released', () => {
@@ -62,11 +62,11 @@ describe('a report binds what the key holder released', () => {
     const officer = await read(await servingCoordinator('privacy_officer'));
     expect(officer.released.privacy.dp?.sites).toHaveLength(3);
     const sponsorCoordinator = await servingCoordinator('sponsor');
-    const sponsor = await read(sponsorCoordinator);
+    const sponsor = await read(sponsorCoordinator, 'sponsor');
     expect(sponsor.released.privacy.dp?.sites).toBeUndefined();
     const out = mkdtempSync(join(tmpdir(), 'fedval-sponsor-report-'));
     const keyFile = join(out, 'sponsor.key');
-    await makeReport({ coordinator: sponsorCoordinator, round: fixture.document.round.round_id, token: 'sponsor-token', keyHolderKeys: [fixture.keyHolder.fingerprint], out, signingKey: keyFile, formats: ['html', 'json'] });
+    await makeReport({ coordinator: sponsorCoordinator, round: fixture.document.round.round_id, token: 'sponsor-token', keyHolderKeys: [fixture.keyHolder.fingerprint], readerRole: 'sponsor', out, signingKey: keyFile, formats: ['html', 'json'] });
     const html = readFileSync(join(out, 'report.html'), 'utf8');
     expect(html).not.toContain('epsilon spent');
     for (const site of fixture.document.released.privacy.dp!.sites!) expect(html).not.toContain(site.epsilon_remaining!.toFixed(3));
@@ -93,8 +93,8 @@ describe('a report binds what the key holder released', () => {
     const forged = releasedRoundFixture(3);
     const forgedCoordinator = await servingCoordinator('sponsor', (view) => { view.result.signed_release = forged.document.release; });
     // `fedval report` without --key-holder refuses before reading anything; with the real key holder pinned, the forgery is named.
-    expect(await codeOf(fetchReleasedRound({ coordinator: forgedCoordinator, round: fixture.document.round.round_id, token: 't' }))).toBe('FEDVAL_ERR_CLI_REPORT_UNPINNED');
-    expect(await codeOf(read(forgedCoordinator))).toBe('FEDVAL_ERR_CLI_REPORT_SIGNATURE');
+    expect(await codeOf(fetchReleasedRound({ coordinator: forgedCoordinator, round: fixture.document.round.round_id, token: 't', readerRole: 'sponsor' }))).toBe('FEDVAL_ERR_CLI_REPORT_UNPINNED');
+    expect(await codeOf(read(forgedCoordinator, 'sponsor'))).toBe('FEDVAL_ERR_CLI_REPORT_SIGNATURE');
     const out = mkdtempSync(join(tmpdir(), 'fedval-forged-bundle-'));
     writeFileSync(join(out, 'forger.key'), forged.keyHolder.privateKeyPem, { mode: 0o600 });
     await writeReport(forged.document, { out: join(out, 'bundle'), signingKey: join(out, 'forger.key'), formats: ['model-card'] });
@@ -106,21 +106,44 @@ describe('a report binds what the key holder released', () => {
     const pinned = verifyEvidenceBundle(join(out, 'bundle'), { keyHolderKeys: [fixture.keyHolder.fingerprint], signerKeys: [fixture.keyHolder.fingerprint] });
     expect(pinned.checks.filter((check) => !check.ok).map((check) => check.check)).toEqual(['report.json signature', "key holder's release signature"]);
     // The insecure escape hatch makes a report that says so at the top.
-    const insecure = await fetchReleasedRound({ coordinator: await servingCoordinator('sponsor'), round: fixture.document.round.round_id, token: 't', allowUnpinnedKeyHolder: true });
+    const insecure = await fetchReleasedRound({ coordinator: await servingCoordinator('sponsor'), round: fixture.document.round.round_id, token: 't', allowUnpinnedKeyHolder: true, readerRole: 'sponsor' });
     expect(insecure.key_holder_pinned).toBe(false);
     const insecureOut = join(out, 'insecure');
     await writeReport(insecure, { out: insecureOut, signingKey: join(out, 'forger.key'), formats: ['html'] });
     expect(readFileSync(join(insecureOut, 'report.html'), 'utf8')).toContain('NOT PINNED');
   });
 
+  it("refuses per-site privacy reports withheld from a privacy officer or auditor, in `fedval report` and in `evidence verify`", async () => {
+    // The coordinator serves the privacy officer the sponsor's view (no dp.sites, no salt): the statement commits to reports.
+    const withheld = await servingCoordinator('sponsor');
+    for (const role of ['privacy_officer', 'auditor'] as const) {
+      const error = await read(withheld, role as 'privacy_officer').then(() => undefined, (caught: { code?: string; message?: string }) => caught);
+      expect(error?.code).toBe('FEDVAL_ERR_CLI_REPORT_MISMATCH');
+      expect(error?.message).toContain(`privacy reports the key holder released are withheld from a ${role}`);
+    }
+    // A bundle made for a privacy officer without them (its maker pinned and honest about everything else) fails too.
+    const doc = structuredClone(fixture.document);
+    const { sites: _sites, sites_salt: _salt, ...aggregateOnly } = doc.released.privacy.dp!;
+    doc.released.privacy.dp = aggregateOnly;
+    const out = mkdtempSync(join(tmpdir(), 'fedval-withheld-'));
+    writeFileSync(join(out, 'maker.key'), fixture.keyHolder.privateKeyPem, { mode: 0o600 });
+    await writeReport(doc, { out: join(out, 'bundle'), signingKey: join(out, 'maker.key'), formats: ['model-card'] });
+    const pins = { keyHolderKeys: [fixture.keyHolder.fingerprint], signerKeys: [fixture.keyHolder.fingerprint] };
+    const verification = verifyEvidenceBundle(join(out, 'bundle'), pins);
+    expect(verification.checks.filter((check) => !check.ok).map((check) => check.detail)).toEqual(["the sites' privacy reports the key holder released are withheld from a privacy_officer"]);
+    // The same bundle made for a sponsor verifies.
+    await writeReport({ ...doc, reader_role: 'sponsor' }, { out: join(out, 'sponsor'), signingKey: join(out, 'maker.key'), formats: ['model-card'] });
+    expect(verifyEvidenceBundle(join(out, 'sponsor'), pins).ok).toBe(true);
+  });
+
   it('refuses an edited metric, an edited per-site ε, a dropped site, an edited study parameter, and a forged signer', async () => {
     const round = fixture.document.round.round_id;
     expect(await codeOf(read(await servingCoordinator('privacy_officer', (view) => { view.result.metrics.roc_auc += 0.05; })))).toBe('FEDVAL_ERR_CLI_REPORT_MISMATCH');
     expect(await codeOf(read(await servingCoordinator('privacy_officer', (view) => { view.result.privacy.dp.sites[0].epsilon_spent = 0.1; })))).toBe('FEDVAL_ERR_CLI_REPORT_MISMATCH');
-    expect(await codeOf(read(await servingCoordinator('sponsor', (view) => { view.result.sites = view.result.sites.slice(1); view.result.contributions = 2; })))).toBe('FEDVAL_ERR_CLI_REPORT_MISMATCH');
-    expect(await codeOf(read(await servingCoordinator('sponsor', (_view, study) => { study.metric_spec.threshold = 0.3; })))).toBe('FEDVAL_ERR_CLI_REPORT_MISMATCH');
-    expect(await codeOf(read(await servingCoordinator('sponsor', (view) => { view.result.signed_release.statement.signerName = 'Someone Else'; })))).toBe('FEDVAL_ERR_CLI_REPORT_SIGNATURE');
+    expect(await codeOf(read(await servingCoordinator('sponsor', (view) => { view.result.sites = view.result.sites.slice(1); view.result.contributions = 2; }), 'sponsor'))).toBe('FEDVAL_ERR_CLI_REPORT_MISMATCH');
+    expect(await codeOf(read(await servingCoordinator('sponsor', (_view, study) => { study.metric_spec.threshold = 0.3; }), 'sponsor'))).toBe('FEDVAL_ERR_CLI_REPORT_MISMATCH');
+    expect(await codeOf(read(await servingCoordinator('sponsor', (view) => { view.result.signed_release.statement.signerName = 'Someone Else'; }), 'sponsor'))).toBe('FEDVAL_ERR_CLI_REPORT_SIGNATURE');
     const unsigned = await servingCoordinator('sponsor', (view) => { delete view.result.signed_release; });
-    expect(await codeOf(fetchReleasedRound({ coordinator: unsigned, round, token: 't', keyHolderKeys: [fixture.keyHolder.fingerprint] }))).toBe('FEDVAL_ERR_CLI_REPORT_UNSIGNED');
+    expect(await codeOf(fetchReleasedRound({ coordinator: unsigned, round, token: 't', keyHolderKeys: [fixture.keyHolder.fingerprint], readerRole: 'sponsor' }))).toBe('FEDVAL_ERR_CLI_REPORT_UNSIGNED');
   });
 });

@@ -40,7 +40,7 @@ describe('fedval simulate --report', () => {
 
     const keyHolder = publicKeyFingerprint(publicKeyOf(loadPrivateKey(join(work, 'key-holder-signing.key'))));
     const verify = await runCli('fedval', [
-      'evidence', 'verify', out, '--key-holder', keyHolder,
+      'evidence', 'verify', out, '--key-holder', keyHolder, '--signer', keyHolder,
       '--trail', `key_holder=${join(work, 'key-holder', 'audit.jsonl')}`,
       '--trail', `coordinator=${join(work, 'coordinator-data', 'audit.jsonl')}`,
       '--json',

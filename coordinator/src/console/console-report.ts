@@ -4,6 +4,7 @@ import { releasedPrivacySchema } from '@fedval/protocol';
 import type { ModelView, RoundView, StudyView } from '@fedval/protocol';
 import { TrustError, verifyReleaseStatement } from '@fedval/trust';
 import { CoordinatorError } from '../errors.ts';
+import type { ROUND_READERS } from '../routes/rounds.ts';
 
 /** Starts loading the report code (charting and PDF libraries, seconds on a cold start) in the background, at login. */
 export function warmReportCode(): void {
@@ -25,7 +26,7 @@ const SOFTWARE = `fedval coordinator ${packageVersion(new URL('../../package.jso
  * refused. The statement's signer is not pinned here (the console is the coordinator's); `fedval report --key-holder`
  * and `fedval evidence verify` are how a reader checks it against a key it holds.
  */
-export async function renderRoundReport(round: RoundView, study: StudyView, model: ModelView | null, now: Date): Promise<string> {
+export async function renderRoundReport(round: RoundView, study: StudyView, model: ModelView | null, now: Date, readerRole: (typeof ROUND_READERS)[number]): Promise<string> {
   // Loaded on first use: the charting and PDF libraries are not needed to run a coordinator.
   const { binaryCharts, releaseMismatches, renderReportHtml, reportContent, reportDocumentSchema } = await import('@fedval/cli');
   if (!round.result || round.closed_at === undefined) throw new CoordinatorError('FEDVAL_ERR_COORD_CONSOLE_NOT_RELEASED', `round is ${round.state}, release ${round.release}`);
@@ -47,10 +48,11 @@ export async function renderRoundReport(round: RoundView, study: StudyView, mode
     sites: round.result.sites,
   };
   const times = { round_id: round.round_id, created_at: round.created_at, closed_at: round.closed_at };
-  const problems = releaseMismatches(verified.statement, released, reportStudy, times);
+  // The per-site reports must be there for a role that may see them: a stored result without them is refused.
+  const problems = releaseMismatches(verified.statement, released, reportStudy, times, readerRole);
   if (problems.length > 0) throw new CoordinatorError('FEDVAL_ERR_COORD_CONSOLE_REPORT_MISMATCH', problems.join('; '));
   const doc = reportDocumentSchema.parse({
-    study: reportStudy, model, round: times, released, release: verified.signed, key_holder_fingerprint: verified.keyHolderFingerprint, key_holder_pinned: false,
+    study: reportStudy, model, round: times, released, release: verified.signed, key_holder_fingerprint: verified.keyHolderFingerprint, key_holder_pinned: false, reader_role: readerRole,
   });
   const figures = doc.released.metrics.task === 'binary' ? await binaryCharts(doc.released.metrics) : [];
   return renderReportHtml(reportContent(doc, figures, now.toISOString(), SOFTWARE));

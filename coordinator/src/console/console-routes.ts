@@ -146,7 +146,9 @@ export async function consoleRoutes(app: FastifyInstance, options: ConsoleRoutes
     const { round, study, modelId } = await readRound(request);
     if (!study) throw new CoordinatorError('FEDVAL_ERR_COORD_STUDY_NOT_FOUND', round.study_id);
     const model = modelId === null ? null : await store.getModel(modelId);
-    const report = await renderRoundReport(round, study, model ? modelView(model) : null, new Date());
+    const role = ROUND_READERS.find((reader) => reader === request.principal?.role);
+    if (role === undefined) throw new CoordinatorError('FEDVAL_ERR_COORD_INTERNAL', 'the report route admits round readers only');
+    const report = await renderRoundReport(round, study, model ? modelView(model) : null, new Date(), role);
     return reply.type('text/html; charset=utf-8').header('content-security-policy', await reportCsp()).send(report);
   });
 

@@ -126,7 +126,7 @@ export function verifyEvidenceBundle(dir: string, options: VerifyEvidenceOptions
     add("key holder's release signature", false, (error as Error).message);
   }
   if (release) {
-    const problems = releaseMismatches(release.statement, manifest.document.released, manifest.document.study, manifest.document.round);
+    const problems = releaseMismatches(release.statement, manifest.document.released, manifest.document.study, manifest.document.round, manifest.document.reader_role);
     if (release.keyHolderFingerprint !== manifest.document.key_holder_fingerprint) problems.push('the recorded key holder fingerprint is not the signer');
     add('released numbers are the signed ones', problems.length === 0, problems.length === 0 ? 'metrics, privacy, sites and study parameters match the release statement' : problems.join('; '));
   }

@@ -14,6 +14,7 @@ import { changeRoster, decryptRound, initKeys, keyHolderIdentity } from './key-h
 import { planStudyPrivacy, planSurvivalPrivacy } from './plan.ts';
 import { makeReport, parseReportFormats, REPORT_FORMATS } from './report-command.ts';
 import { verifyEvidenceBundle } from './evidence-bundle.ts';
+import { REPORT_READER_ROLES } from './report-document.ts';
 import { addSponsorCommands } from './sponsor-commands.ts';
 import { describePrivacyFigures, formatDelta, formatEpsilon } from './human-output.ts';
 import { parseSiteArgument, runSimulation } from './simulate.ts';
@@ -273,7 +274,7 @@ program
   .action(async (options: { coordinator: string; round: string; keys: string; minSites?: number; release: boolean; signingKey?: string; signerName?: string; report?: string; json?: boolean }) => {
     const released = await decryptRound({ ...options, token: apiToken() });
     const written = options.report !== undefined && released.signed_release !== null
-      ? await makeReport({ coordinator: options.coordinator, round: options.round, token: apiToken(), out: options.report, signingKey: released.signing_key, keyHolderKeys: [released.signed_release.keyHolderPublicKey] })
+      ? await makeReport({ coordinator: options.coordinator, round: options.round, token: apiToken(), out: options.report, signingKey: released.signing_key, keyHolderKeys: [released.signed_release.keyHolderPublicKey], readerRole: 'privacy_officer' })
       : null;
     if (options.report !== undefined && written === null) process.stderr.write('no report: the release was not signed (see --signing-key) or not published (--no-release)\n');
     if (options.json) process.stdout.write(`${JSON.stringify(written ? { ...released, report: written } : released, null, 2)}\n`);
@@ -302,9 +303,12 @@ program
   .option('--format <list>', `comma-separated formats among ${REPORT_FORMATS.join(', ')} (report.json is always written)`, REPORT_FORMATS.join(','))
   .option('--key-holder <fingerprint>', "the key holder's signing-key fingerprint, as published out of band: the release must be signed by it, repeatable; required unless --insecure-unpinned-key-holder", collect, [])
   .option('--insecure-unpinned-key-holder', 'accept a release signed by any key when no --key-holder is given (the report says so prominently)')
+  .requiredOption('--role <role>', `your token's role, one of ${REPORT_READER_ROLES.join(', ')}: all but a sponsor must be served the per-site privacy reports the key holder released`)
   .option('--json', 'print one JSON document on stdout')
-  .action(async (options: { coordinator: string; round: string; signingKey: string; out: string; format: string; keyHolder: string[]; insecureUnpinnedKeyHolder?: boolean; json?: boolean }) => {
-    const written = await makeReport({ ...options, token: apiToken(), formats: parseReportFormats(options.format), keyHolderKeys: options.keyHolder, allowUnpinnedKeyHolder: options.insecureUnpinnedKeyHolder === true });
+  .action(async (options: { coordinator: string; round: string; signingKey: string; out: string; format: string; keyHolder: string[]; insecureUnpinnedKeyHolder?: boolean; role: string; json?: boolean }) => {
+    const readerRole = REPORT_READER_ROLES.find((role) => role === options.role);
+    if (readerRole === undefined) throw new CliError('FEDVAL_ERR_CLI_USAGE', `--role ${options.role}: expected one of ${REPORT_READER_ROLES.join(', ')}`);
+    const written = await makeReport({ ...options, token: apiToken(), formats: parseReportFormats(options.format), keyHolderKeys: options.keyHolder, allowUnpinnedKeyHolder: options.insecureUnpinnedKeyHolder === true, readerRole });
     if (options.json) process.stdout.write(`${JSON.stringify(written)}\n`);
     else {
       process.stdout.write(`report of round ${written.round_id} written to ${written.out}: ${written.files.map((file) => `${file.name} (${file.bytes} bytes)`).join(', ')} in ${(written.timings_ms.total / 1000).toFixed(1)} s\n`);

@@ -23,6 +23,12 @@ export const reportStudySchema = z.strictObject({
 });
 export type ReportStudy = z.output<typeof reportStudySchema>;
 
+/** The REST roles that read released rounds; the coordinator shows each site's own privacy report to all but the sponsor. */
+export const REPORT_READER_ROLES = ['sponsor', 'privacy_officer', 'auditor', 'admin'] as const;
+export type ReportReaderRole = (typeof REPORT_READER_ROLES)[number];
+/** Readers the coordinator must serve the per-site privacy reports (`dp.sites`) to: withheld from them is a failure. */
+export const PER_SITE_PRIVACY_READER_ROLES: readonly ReportReaderRole[] = ['privacy_officer', 'auditor', 'admin'];
+
 /** Everything a report (HTML, PDF, JSON, model card) is made from; the `released` part is exactly what was released to this reader. */
 export const reportDocumentSchema = z.strictObject({
   study: reportStudySchema,
@@ -40,14 +46,17 @@ export const reportDocumentSchema = z.strictObject({
   /** SHA-256 fingerprint of the key that signed the release, and whether the reader pinned it (`--key-holder`). */
   key_holder_fingerprint: z.string(),
   key_holder_pinned: z.boolean(),
+  /** The role the reader read the round as (stated by the reader, never taken from the coordinator): says whether per-site reports must be in it. */
+  reader_role: z.enum(REPORT_READER_ROLES),
 });
 export type ReportDocument = z.output<typeof reportDocumentSchema>;
 
 /**
  * Every way the released documents can differ from the statement the key holder signed, as sentences (empty: none).
- * The per-site privacy reports are checked only when the reader was shown them (a sponsor never is).
+ * The per-site privacy reports are checked when the reader was shown them, and must be there when the statement
+ * commits to some and `readerRole` may see them (a coordinator must not withhold them silently); a sponsor never is.
  */
-export function releaseMismatches(statement: ReleaseStatement, released: ReportDocument['released'], study: ReportStudy, round: ReportDocument['round']): string[] {
+export function releaseMismatches(statement: ReleaseStatement, released: ReportDocument['released'], study: ReportStudy, round: ReportDocument['round'], readerRole: ReportReaderRole): string[] {
   const problems: string[] = [];
   if (statement.roundId !== round.round_id) problems.push(`the statement is about round ${statement.roundId}`);
   if (statement.studyId !== study.study_id) problems.push(`the statement is about study ${statement.studyId}`);
@@ -55,6 +64,9 @@ export function releaseMismatches(statement: ReleaseStatement, released: ReportD
   const digests = releasedPrivacyDigests(released.privacy);
   if (statement.privacySha256 !== digests.privacySha256) problems.push('the privacy block is not the one the key holder released');
   if (digests.sitePrivacySha256 !== null && statement.sitePrivacySha256 !== digests.sitePrivacySha256) problems.push("the sites' privacy reports are not the ones the key holder released");
+  if (digests.sitePrivacySha256 === null && statement.sitePrivacySha256 !== null && PER_SITE_PRIVACY_READER_ROLES.includes(readerRole)) {
+    problems.push(`the sites' privacy reports the key holder released are withheld from a ${readerRole}`);
+  }
   if ([...released.sites].sort().join('\n') !== statement.sites.join('\n') || released.contributions !== statement.sites.length) problems.push('the contributing sites are not the ones the key holder summed');
   if (statement.studyName !== study.name.slice(0, 256)) problems.push('the study name differs');
   if (statement.modelId !== study.model_id) problems.push('the study names another model');
@@ -84,6 +96,11 @@ export interface ReleasedRoundOptions {
    * says prominently that the key was not pinned). Default false: refused with FEDVAL_ERR_CLI_REPORT_UNPINNED.
    */
   allowUnpinnedKeyHolder?: boolean | undefined;
+  /**
+   * The role of the token, as the reader states it (`--role`): a privacy officer, auditor or admin must be served the
+   * per-site privacy reports the key holder released (withheld: FEDVAL_ERR_CLI_REPORT_MISMATCH); a sponsor never is.
+   */
+  readerRole: ReportReaderRole;
 }
 
 /**
@@ -113,7 +130,7 @@ export async function fetchReleasedRound(options: ReleasedRoundOptions): Promise
     sites: round.result.sites,
   };
   const roundTimes = { round_id: round.round_id, created_at: round.created_at, closed_at: round.closed_at };
-  const problems = releaseMismatches(verified.statement, released, study, roundTimes);
+  const problems = releaseMismatches(verified.statement, released, study, roundTimes, options.readerRole);
   if (problems.length > 0) throw new CliError('FEDVAL_ERR_CLI_REPORT_MISMATCH', problems.join('; '));
   return reportDocumentSchema.parse({
     study,
@@ -123,5 +140,6 @@ export async function fetchReleasedRound(options: ReleasedRoundOptions): Promise
     release: verified.signed,
     key_holder_fingerprint: verified.keyHolderFingerprint,
     key_holder_pinned: (options.keyHolderKeys ?? []).length > 0,
+    reader_role: options.readerRole,
   });
 }

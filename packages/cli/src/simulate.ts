@@ -271,7 +271,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     }
     if (!round.result) throw new CliError('FEDVAL_ERR_CLI_ROUND_FAILED', 'the round has no released result');
     const report = options.report
-      ? await makeReport({ coordinator: url, round: round.round_id, token: apiTokens.privacy_officer, keyHolderKeys: [keyHolder.fingerprint], out: resolve(options.report.out), formats: options.report.formats, signingKey })
+      ? await makeReport({ coordinator: url, round: round.round_id, token: apiTokens.privacy_officer, keyHolderKeys: [keyHolder.fingerprint], readerRole: 'privacy_officer', out: resolve(options.report.out), formats: options.report.formats, signingKey })
       : null;
     // getRound parsed the result with the REST contract (@fedval/protocol roundViewSchema): metrics and privacy are typed.
     return { metrics: round.result.metrics, round, study, privacy: round.result.privacy ?? { dp: null, encryption: null }, report };

@@ -68,6 +68,7 @@ export function releasedRoundFixture(sites = 3, heads: { keyHolder?: { seq: numb
     release: signed,
     key_holder_fingerprint: publicKeyFingerprint(identity.publicKey),
     key_holder_pinned: true,
+    reader_role: 'privacy_officer',
   });
   return { document, keyHolder: { privateKeyPem: identity.privateKeyPem, fingerprint: identity.fingerprint } };
 }
