@@ -261,6 +261,27 @@ describe('console sessions', () => {
     });
     expect(forged.status).toBe(403);
     expect(forged.headers.get('set-cookie')).toBeNull();
+    // An Origin that is not a URL, or the console's host under another scheme: refused (403, coded), never a 500.
+    const host = new URL(url).host;
+    for (const origin of ['http://[', 'not a url', `https://${host}`]) {
+      const odd = await fetch(`${url}/console/login`, {
+        method: 'POST',
+        headers: { origin, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ token: TOKENS.privacy_officer }),
+        redirect: 'manual',
+      });
+      expect(odd.status, origin).toBe(403);
+      expect(await odd.text(), origin).toContain('FEDVAL_ERR_COORD_CONSOLE_CROSS_ORIGIN');
+      expect(odd.headers.get('set-cookie'), origin).toBeNull();
+    }
+    // The console's own origin logs in.
+    const own = await fetch(`${url}/console/login`, {
+      method: 'POST',
+      headers: { origin: new URL(url).origin, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ token: TOKENS.privacy_officer }),
+      redirect: 'manual',
+    });
+    expect(own.status).toBe(303);
   });
 
   it('keeps the session in an HttpOnly SameSite=Strict cookie that the REST API ignores, and ends it on the server at logout', async () => {

@@ -52,6 +52,18 @@ const loginFormSchema = z.strictObject({ token: z.string().min(1).max(1024) });
 const roundParams = z.strictObject({ id: z.string().min(1).max(128) });
 
 /** The session id the request's cookie carries, if any. */
+/** Whether an Origin header names the console's own origin: scheme and host (with port), compared as URLs (RFC 6454 §4). */
+export function sameOrigin(origin: string, protocol: string, host: string | undefined): boolean {
+  if (host === undefined) return false;
+  try {
+    const claimed = new URL(origin);
+    const own = new URL(`${protocol}//${host}`);
+    return claimed.protocol === own.protocol && claimed.host === own.host;
+  } catch {
+    return false; // not a URL: refused
+  }
+}
+
 export function sessionCookie(request: FastifyRequest): string | undefined {
   return cookieValue(request.headers.cookie, CONSOLE_COOKIE);
 }
@@ -74,12 +86,14 @@ export async function consoleRoutes(app: FastifyInstance, options: ConsoleRoutes
     for (const [name, value] of Object.entries(CONSOLE_HEADERS)) if (!reply.hasHeader(name)) reply.header(name, value);
     return payload;
   });
-  // A form posted from another origin is refused (Origin, RFC 6454 §7; browsers send it with every POST).
+  // A form posted from another origin is refused (Origin, RFC 6454 §7; browsers send it with every POST): same scheme
+  // and host (with port) as the console's own, and an Origin that is not a URL is refused too, never a server error.
   app.addHook('preHandler', async (request) => {
     if (request.method !== 'POST') return;
     const origin = request.headers.origin;
-    if (origin !== undefined && origin !== 'null' && new URL(origin).host !== request.headers.host) throw new CoordinatorError('FEDVAL_ERR_COORD_CONSOLE_CROSS_ORIGIN', origin);
+    if (origin === undefined) return;
     if (origin === 'null') throw new CoordinatorError('FEDVAL_ERR_COORD_CONSOLE_CROSS_ORIGIN', 'opaque origin');
+    if (!sameOrigin(origin, `${request.protocol}:`, request.headers.host)) throw new CoordinatorError('FEDVAL_ERR_COORD_CONSOLE_CROSS_ORIGIN', origin.slice(0, 200));
   });
   app.setErrorHandler(async (error: FastifyError, request, reply) => {
     if (error instanceof CoordinatorError && error.code === 'FEDVAL_ERR_COORD_UNAUTHENTICATED') return reply.code(303).header('location', `${CONSOLE_PREFIX}/login`).send();
