@@ -52,8 +52,10 @@ export interface CoordinatorLimits {
   enrollment_token_ttl_seconds: number;
   /** How long a web console session lasts after login (absolute, not sliding), in seconds. At most 7 days. Default 28800 s (8 h). */
   console_session_ttl_seconds: number;
-  /** Most web console sessions kept at once (in memory); at the limit the oldest is ended. Default 1000. */
+  /** Most web console sessions kept at once (in memory); when all are live a new login is refused (503). Default 1000. */
   console_max_sessions: number;
+  /** Most live web console sessions of one API token; its next login ends its own oldest. Default 8. */
+  console_max_sessions_per_principal: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<CoordinatorLimits> = Object.freeze({
@@ -73,6 +75,7 @@ export const DEFAULT_LIMITS: Readonly<CoordinatorLimits> = Object.freeze({
   enrollment_token_ttl_seconds: 24 * 60 * 60, // 24 h
   console_session_ttl_seconds: 8 * 60 * 60, // 8 h
   console_max_sessions: 1_000, // sessions
+  console_max_sessions_per_principal: 8, // sessions per API token
 });
 
 export const DEFAULT_CONFIG = Object.freeze({
@@ -162,6 +165,7 @@ const configSchema = z.strictObject({
       enrollment_token_ttl_seconds: positiveInt(30 * 24 * 60 * 60).default(DEFAULT_LIMITS.enrollment_token_ttl_seconds),
       console_session_ttl_seconds: positiveInt(7 * 24 * 60 * 60).default(DEFAULT_LIMITS.console_session_ttl_seconds),
       console_max_sessions: positiveInt(1_000_000).default(DEFAULT_LIMITS.console_max_sessions),
+      console_max_sessions_per_principal: positiveInt(1_000_000).default(DEFAULT_LIMITS.console_max_sessions_per_principal),
     })
     .default({ ...DEFAULT_LIMITS }),
   log_level: z.enum(LOG_LEVELS).default(DEFAULT_CONFIG.log_level),

@@ -71,6 +71,7 @@ describe('coordinator error codes', () => {
       'FEDVAL_ERR_COORD_CONSOLE_CROSS_ORIGIN',
       'FEDVAL_ERR_COORD_CONSOLE_NOT_RELEASED',
       'FEDVAL_ERR_COORD_CONSOLE_REPORT_MISMATCH',
+      'FEDVAL_ERR_COORD_CONSOLE_SESSIONS_FULL',
     ]);
   });
 

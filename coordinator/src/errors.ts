@@ -79,6 +79,7 @@ export const COORD_ERRORS = {
   FEDVAL_ERR_COORD_CONSOLE_CROSS_ORIGIN: ['the console accepts forms from its own origin only', 403],
   FEDVAL_ERR_COORD_CONSOLE_NOT_RELEASED: ['the round has no released result signed by the key holder to report', 409],
   FEDVAL_ERR_COORD_CONSOLE_REPORT_MISMATCH: ["the stored result is not what the key holder's signed release statement binds", 500],
+  FEDVAL_ERR_COORD_CONSOLE_SESSIONS_FULL: ['the console holds its most live sessions (limits.console_max_sessions); log in again later', 503],
 } as const satisfies Record<string, readonly [string, number]>;
 
 export type CoordinatorErrorCode = keyof typeof COORD_ERRORS;

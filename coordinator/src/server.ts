@@ -90,7 +90,7 @@ export function createCoordinator(config: CoordinatorConfig, options: Coordinato
   const identities = new SiteIdentities();
   const rounds = new RoundRunner({ store, bundles, channel: connections, log: app.log, audit: record, identities, secaggPhaseTimeoutMs: config.limits.secagg_phase_timeout_ms });
   const authenticator = new SiteAuthenticator(config.sites);
-  const consoleSessions = new ConsoleSessions({ ttlMs: config.limits.console_session_ttl_seconds * 1000, maxSessions: config.limits.console_max_sessions });
+  const consoleSessions = new ConsoleSessions({ ttlMs: config.limits.console_session_ttl_seconds * 1000, maxSessions: config.limits.console_max_sessions, maxSessionsPerPrincipal: config.limits.console_max_sessions_per_principal });
 
   app.removeContentTypeParser('text/plain'); // REST bodies are JSON only
   // Route schemas are the zod schemas of @fedval/protocol: requests parsed into coded 400s, replies checked on the way out.

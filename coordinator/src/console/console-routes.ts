@@ -120,6 +120,11 @@ export async function consoleRoutes(app: FastifyInstance, options: ConsoleRoutes
     }
     sessions.end(sessionCookie(request)); // a new login never keeps an old session id (session fixation)
     const id = sessions.create(principal);
+    if (id === null) {
+      const error = new CoordinatorError('FEDVAL_ERR_COORD_CONSOLE_SESSIONS_FULL');
+      audit({ actor: `role:${principal.role}:${principal.name}`, action: 'console.login_refused', object: 'console', reason: error.code, details: { ip: request.ip } });
+      return page(reply.code(error.statusCode), 'Log in', null, loginBody(`${error.code}: ${error.message}`));
+    }
     audit({ actor: `role:${principal.role}:${principal.name}`, action: 'console.login', object: 'console', details: { ip: request.ip } });
     warmReportCode();
     return reply.code(303).header('set-cookie', `${CONSOLE_COOKIE}=${id}; Max-Age=${options.sessionTtlSeconds}; ${cookieAttributes}`).header('location', `${CONSOLE_PREFIX}/`).send();

@@ -8,8 +8,10 @@ export const CONSOLE_COOKIE = 'fedval_console';
 export interface ConsoleSessionOptions {
   /** How long a session lasts after login, in milliseconds (absolute, not sliding). */
   ttlMs: number;
-  /** Most sessions kept at once; at the limit the expired go first, then the oldest. */
+  /** Most sessions kept at once; at the limit the expired go, and when all are live a new login is refused (never another's ended). */
   maxSessions: number;
+  /** Most live sessions of one principal (API token name and role); its next login ends its own oldest. */
+  maxSessionsPerPrincipal: number;
   /** Clock in milliseconds (tests). Default: Date.now. */
   now?: () => number;
 }
@@ -33,13 +35,20 @@ export class ConsoleSessions {
     this.#options = { now: Date.now, ...options };
   }
 
-  /** Starts a session for the principal; returns the cookie value. */
-  create(principal: Principal): string {
+  /**
+   * Starts a session for the principal and returns the cookie value; null when the table is full of live sessions (the
+   * login is refused: one token logging in again and again cannot end everyone else's sessions). A principal at its own
+   * cap ends its own oldest session first.
+   */
+  create(principal: Principal): string | null {
     const now = this.#options.now();
-    if (this.#sessions.size >= this.#options.maxSessions) {
-      for (const [key, session] of this.#sessions) if (session.expiresAt <= now) this.#sessions.delete(key);
-      while (this.#sessions.size >= this.#options.maxSessions) this.#sessions.delete(this.#sessions.keys().next().value as string);
+    const own: string[] = []; // this principal's live sessions, oldest first (a Map keeps insertion order)
+    for (const [key, session] of this.#sessions) {
+      if (session.expiresAt <= now) this.#sessions.delete(key);
+      else if (session.principal.name === principal.name && session.principal.role === principal.role) own.push(key);
     }
+    while (own.length >= this.#options.maxSessionsPerPrincipal) this.#sessions.delete(own.shift() as string);
+    if (this.#sessions.size >= this.#options.maxSessions) return null;
     const id = randomBytes(32).toString('base64url');
     this.#sessions.set(digest(id), { principal, expiresAt: now + this.#options.ttlMs });
     return id;
