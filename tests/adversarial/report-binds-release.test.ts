@@ -143,6 +143,8 @@ describe('a report binds what the key holder released', () => {
     expect(await codeOf(read(await servingCoordinator('sponsor', (view) => { view.result.sites = view.result.sites.slice(1); view.result.contributions = 2; }), 'sponsor'))).toBe('FEDVAL_ERR_CLI_REPORT_MISMATCH');
     expect(await codeOf(read(await servingCoordinator('sponsor', (_view, study) => { study.metric_spec.threshold = 0.3; }), 'sponsor'))).toBe('FEDVAL_ERR_CLI_REPORT_MISMATCH');
     expect(await codeOf(read(await servingCoordinator('sponsor', (view) => { view.result.signed_release.statement.signerName = 'Someone Else'; }), 'sponsor'))).toBe('FEDVAL_ERR_CLI_REPORT_SIGNATURE');
+    // A member the key holder never released, beside the signed ones, is refused (not dropped before the digests are compared).
+    expect(await codeOf(read(await servingCoordinator('privacy_officer', (view) => { view.result.privacy.note = 'site-001 is the small one'; })))).toBe('FEDVAL_ERR_CLI_RESPONSE');
     const unsigned = await servingCoordinator('sponsor', (view) => { delete view.result.signed_release; });
     expect(await codeOf(fetchReleasedRound({ coordinator: unsigned, round, token: 't', keyHolderKeys: [fixture.keyHolder.fingerprint], readerRole: 'sponsor' }))).toBe('FEDVAL_ERR_CLI_REPORT_UNSIGNED');
   });

@@ -186,7 +186,8 @@ export const aggregationSummarySchema = z.strictObject({
 });
 export type AggregationSummary = z.infer<typeof aggregationSummarySchema>;
 
-export const releasedPrivacySchema = z.object({
+/** Strict: a member the key holder did not release is refused, never silently dropped before a digest is compared. */
+export const releasedPrivacySchema = z.strictObject({
   dp: releaseSummarySchema.extend({
     sites: z.array(releasedSitePrivacySchema).optional(),
     /**
