@@ -49,7 +49,7 @@ describe('fedval simulate --report', () => {
     expect(verification.checks.filter((check: { ok: boolean }) => !check.ok)).toEqual([]);
     expect(verification.checks.map((check: { check: string }) => check.check)).toEqual([
       'report.json is canonical', 'report.json signature', "key holder's release signature", 'released numbers are the signed ones',
-      'report.html SHA-256', 'report.pdf SHA-256', 'model-card.json SHA-256', 'key_holder audit-trail head', 'coordinator audit-trail head',
+      'report.html SHA-256', 'report.pdf SHA-256', 'model-card.json SHA-256', 'no other files', 'key_holder audit-trail head', 'coordinator audit-trail head',
     ]);
     expect(verify.code).toBe(0);
 

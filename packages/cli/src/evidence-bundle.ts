@@ -1,6 +1,6 @@
 // evidence-bundle.ts — the evidence bundle of a report (report.json beside the files it names): written signed, and verified byte for byte.
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { canonicalJson, evidenceSignatureSchema, pinnedKeyFingerprint, signEvidence, TrustError, verifyAuditLog, verifyEvidence } from '@fedval/trust';
 import type { JsonValue } from '@fedval/trust';
@@ -15,13 +15,16 @@ export const EVIDENCE_MANIFEST = 'report.json';
 /** The manifest format this version writes and reads. */
 export const EVIDENCE_FORMAT = 'fedval-evidence/1';
 
-const fileEntrySchema = z.strictObject({ name: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/), sha256: z.string().regex(/^[0-9a-f]{64}$/), bytes: z.number().int().nonnegative() });
+/** The only files a bundle may list beside report.json (the report's formats): no other name, never a path, `.` or `..`. */
+export const EVIDENCE_FILES = ['report.html', 'report.pdf', 'model-card.json'] as const;
+
+const fileEntrySchema = z.strictObject({ name: z.enum(EVIDENCE_FILES), sha256: z.string().regex(/^[0-9a-f]{64}$/), bytes: z.number().int().nonnegative() });
 
 /** report.json: the released round (with the key holder's signed release), the SHA-256 of each report file, and who made it when, signed by its maker. */
 export const evidenceManifestSchema = z.strictObject({
   format: z.literal(EVIDENCE_FORMAT),
   document: reportDocumentSchema,
-  files: z.array(fileEntrySchema).max(16),
+  files: z.array(fileEntrySchema).max(EVIDENCE_FILES.length).refine((files) => new Set(files.map((file) => file.name)).size === files.length, { error: 'must name each file once' }),
   made: z.strictObject({ at: z.iso.datetime(), software: z.string() }),
   signature: evidenceSignatureSchema,
 });
@@ -140,6 +143,11 @@ export function verifyEvidenceBundle(dir: string, options: VerifyEvidenceOptions
     const digest = sha256(new Uint8Array(readFileSync(filePath)));
     add(`${file.name} SHA-256`, digest === file.sha256, digest === file.sha256 ? file.sha256 : `is ${digest}, report.json records ${file.sha256}`);
   }
+
+  // Exactly report.json and the files it lists: anything else in the directory is not covered by any signature.
+  const listed = new Set<string>([EVIDENCE_MANIFEST, ...manifest.files.map((file) => file.name)]);
+  const others = readdirSync(dir).filter((name) => !listed.has(name)).sort();
+  add('no other files', others.length === 0, others.length === 0 ? `only ${EVIDENCE_MANIFEST} and the files it lists` : `not covered by report.json: ${others.slice(0, 20).join(', ')}`);
 
   for (const trail of options.trails ?? []) {
     const head = trail.party === 'key_holder' ? release?.statement.keyHolderAuditHead : release?.statement.coordinatorAuditHead;

@@ -10,7 +10,7 @@ import { renderReportHtml } from './report-html.ts';
 import { renderReportPdf } from './report-pdf.ts';
 import { reportContent } from './report-sections.ts';
 import { modelCard } from './model-card.ts';
-import { EVIDENCE_MANIFEST, makeEvidenceManifest } from './evidence-bundle.ts';
+import { EVIDENCE_FILES, EVIDENCE_MANIFEST, makeEvidenceManifest } from './evidence-bundle.ts';
 import { CliError } from './errors.ts';
 import { keyHolderIdentity } from './key-holder.ts';
 
@@ -21,7 +21,7 @@ export type ReportFormat = (typeof REPORT_FORMATS)[number];
 export const DEFAULT_REPORT_FORMATS: readonly ReportFormat[] = REPORT_FORMATS;
 
 /** File names inside the output directory. */
-export const REPORT_FILES = Object.freeze({ html: 'report.html', pdf: 'report.pdf', modelCard: 'model-card.json', manifest: EVIDENCE_MANIFEST });
+export const REPORT_FILES = Object.freeze({ html: EVIDENCE_FILES[0], pdf: EVIDENCE_FILES[1], modelCard: EVIDENCE_FILES[2], manifest: EVIDENCE_MANIFEST });
 
 /** Parses `--format html,pdf,...`; an unknown format is a coded error naming the known ones. */
 export function parseReportFormats(value: string): ReportFormat[] {
