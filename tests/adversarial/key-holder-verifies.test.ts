@@ -240,8 +240,11 @@ describe('the key holder verifies, never trusts, the coordinator', () => {
   it("privacy settings the sites did not attest are refused: the key holder decodes only the release each counted site signed", async () => {
     const layout = createStatisticsLayout(resolveMetricSpecInput(served1.metric_spec));
     const privacyOf = (minSites: number) => JSON.parse(JSON.stringify(resolvePrivacySpec({ epsilon: 1, delta: 1e-6, minSites, layout: { kind: 'flat', bins: 10 } } as never, { layout })));
-    // The sites made an exact release (their signed attestations carry no privacy); the front claims a noisy one of 3.
-    proxy.rewrite = (path, document) => (path === `/api/rounds/${round1}/contributions` ? { ...document, privacy: privacyOf(3) } : document);
+    // The sites made an exact release (their signed attestations carry no privacy); the front claims a noisy one of 3,
+    // in the round's contributions and in the study alike (a consistent lie: the sites' signatures still refuse it).
+    const claim = (privacy: unknown) => (path: string, document: any) =>
+      path === `/api/rounds/${round1}/contributions` || path === `/api/studies/${studyId}` ? { ...document, privacy } : document;
+    proxy.rewrite = claim(privacyOf(3));
     let before = trail().length;
     await expectRefusedAndNothingReleased(await decrypt(proxyUrl, round1), round1);
     const refused = trailSince(before).map((entry) => `${entry.action} ${entry.details.site ?? ''} ${entry.reason}`);
@@ -252,7 +255,7 @@ describe('the key holder verifies, never trusts, the coordinator', () => {
       'decryption.refused  FEDVAL_ERR_CLI_RELEASE_POLICY',
     ]);
     // Noise shares sized for 10 sites, decrypted as a sum of 3: refused before any contribution is looked at.
-    proxy.rewrite = (path, document) => (path === `/api/rounds/${round1}/contributions` ? { ...document, privacy: privacyOf(10) } : document);
+    proxy.rewrite = claim(privacyOf(10));
     before = trail().length;
     await expectRefusedAndNothingReleased(await decrypt(proxyUrl, round1), round1);
     const entries = trailSince(before);
