@@ -126,16 +126,7 @@ export function survivalMetrics(stats: SurvivalStatistics, context: SurvivalCont
   const Kh = context.time.horizonBins;
   const J = context.score.bins;
   const cell = (k: number, j: number, e: number): number => stats.counts[(k * J + j) * 2 + e] as number;
-  const events = new Float64Array(T);
-  const censored = new Float64Array(T);
-  for (let k = 0; k < T; k += 1) {
-    for (let j = 0; j < J; j += 1) {
-      events[k] = (events[k] as number) + cell(k, j, 1);
-      censored[k] = (censored[k] as number) + cell(k, j, 0);
-    }
-  }
-  const atRisk = new Float64Array(T + 1);
-  for (let k = T - 1; k >= 0; k -= 1) atRisk[k] = (atRisk[k + 1] as number) + (events[k] as number) + (censored[k] as number);
+  const { events, censored, atRisk } = timeMargins(cell, T, J);
   const n = Math.max(0, atRisk[0] as number);
   const totalEvents = Math.max(0, events.reduce((a, b) => a + b, 0));
   let eventsByHorizon = 0;
@@ -145,7 +136,7 @@ export function survivalMetrics(stats: SurvivalStatistics, context: SurvivalCont
     censoredBeforeHorizon += censored[k] as number;
   }
   // Censoring KM before each bin: G(T−) for an event in bin k is gBefore[k]; G(h) is gBefore[Kh].
-  const gBefore = censoringBefore(cell, T, J);
+  const gBefore = censoringBefore(events, censored, atRisk);
   const gHorizon = gBefore[Kh] as number;
   const km = kaplanMeierAt(events, atRisk, Kh - 1);
   const observed = n > 0 ? 1 - km.survival : null;
@@ -193,16 +184,13 @@ export function survivalNoiseGradients(stats: Pick<SurvivalStatistics, 'counts'>
   const J = context.score.bins;
   const T = context.time.bins;
   const cell: Cell = (k, j, e) => stats.counts[(k * J + j) * 2 + e] as number;
-  const gBefore = censoringBefore(cell, T, J);
+  const { events, censored, atRisk } = timeMargins(cell, T, J);
+  const gBefore = censoringBefore(events, censored, atRisk);
   return { c_index: concordance(cell, context, gBefore).noiseGradient, td_auc: timeDependentAuc(cell, context, gBefore).noiseGradient };
 }
 
-/**
- * The censoring KM before each time bin: G(T−) of an event in bin k is gBefore[k], G(h) is gBefore[horizonBins]. The
- * events of a time happen before its censorings: they are no longer at risk of being censored then (prodlim's reverse
- * KM, which riskRegression uses).
- */
-function censoringBefore(cell: Cell, T: number, J: number): Float64Array {
+/** Events and censorings per time bin (summed over score bins), and the number at risk at the start of each bin. */
+function timeMargins(cell: Cell, T: number, J: number): { events: Float64Array; censored: Float64Array; atRisk: Float64Array } {
   const events = new Float64Array(T);
   const censored = new Float64Array(T);
   for (let k = 0; k < T; k += 1) {
@@ -213,6 +201,16 @@ function censoringBefore(cell: Cell, T: number, J: number): Float64Array {
   }
   const atRisk = new Float64Array(T + 1);
   for (let k = T - 1; k >= 0; k -= 1) atRisk[k] = (atRisk[k + 1] as number) + (events[k] as number) + (censored[k] as number);
+  return { events, censored, atRisk };
+}
+
+/**
+ * The censoring KM before each time bin: G(T−) of an event in bin k is gBefore[k], G(h) is gBefore[horizonBins]. The
+ * events of a time happen before its censorings: they are no longer at risk of being censored then (prodlim's reverse
+ * KM, which riskRegression uses).
+ */
+function censoringBefore(events: Float64Array, censored: Float64Array, atRisk: Float64Array): Float64Array {
+  const T = events.length;
   const gBefore = new Float64Array(T + 1);
   gBefore[0] = 1;
   for (let k = 0; k < T; k += 1) {
