@@ -2,12 +2,13 @@
 // connected after the key exchange but never send their masked input (`simulate --stall-site`) are dropped when the
 // phase times out, long before the round deadline; the round goes on with the rest if at least the threshold remain
 // (the exact sum of the others is released), else fails with nothing decrypted and every charge refunded.
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { describe, expect, it } from 'vitest';
 import { DATA_DIR, runCli, runJson } from '../helpers/run-cli.ts';
+import { sitesChargedThenRefunded } from '../helpers/site-budgets.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'fedval-secagg-timeout-'));
 const HEADER = 'pid,age,meno,grade,status,score';
@@ -79,21 +80,7 @@ describe('the coordinator’s secure-aggregation phase timeout', () => {
     expect(coordinatorEntries(workDir, 'secagg.site_timed_out').map((entry) => entry.details.site).sort()).toEqual(['site-1', 'site-2']);
     expect(readFileSync(join(workDir, 'key-holder', 'audit.jsonl'), 'utf8')).not.toContain('aggregate.decrypted');
     // The two sites that sent their masked input were charged and refunded; the stalled ones read nothing, were never charged.
-    const charged: string[] = [];
-    const siteNames = readdirSync(join(workDir, 'sites')).sort();
-    // Each site's own ledger, read by its own `fedval-agent budget` process (side by side, checked in site order).
-    const budgets = await Promise.all(
-      siteNames.map((site) => runJson<{ spent: { epsilon: number }; rounds: { refund: { reason: string } | null }[] }>('fedval-agent', ['budget', '--config', join(workDir, 'sites', site, 'site.yaml')])),
-    );
-    for (const [i, site] of siteNames.entries()) {
-      const budget = budgets[i]!;
-      expect(budget.spent.epsilon).toBe(0);
-      if (budget.rounds.length > 0) {
-        charged.push(site);
-        expect(budget.rounds).toHaveLength(1);
-        expect(budget.rounds[0]!.refund?.reason).toMatch(/round closed/);
-      }
-    }
-    expect(charged).toEqual(['site-0', 'site-3']);
+    // Each site's own ledger, read by its own `fedval-agent budget` process.
+    expect(await sitesChargedThenRefunded(workDir)).toEqual(['site-0', 'site-3']);
   }, 400_000);
 });

@@ -1,12 +1,13 @@
 // Secure aggregation end to end (issue 13): five real agents, a real coordinator and key holder over loopback. Sites
 // that drop after the key exchange (`simulate --drop-site`) leave the exact sum of the others; more dropouts than
 // n − threshold fail the round, nothing is decrypted, and every charged site refunds its charge.
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { describe, expect, it } from 'vitest';
 import { DATA_DIR, runCli, runJson } from '../helpers/run-cli.ts';
+import { sitesChargedThenRefunded } from '../helpers/site-budgets.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'fedval-secagg-'));
 const HEADER = 'pid,age,meno,grade,status,score';
@@ -88,21 +89,7 @@ describe('fedval simulate --secure-aggregation', () => {
     const keyHolderTrail = readFileSync(join(workDir, 'key-holder', 'audit.jsonl'), 'utf8');
     expect(keyHolderTrail).not.toContain('aggregate.decrypted');
     // The two sites that sent their masked input were charged and refunded; the dropped ones were never charged.
-    const charged: string[] = [];
-    const siteNames = readdirSync(join(workDir, 'sites')).sort();
-    // Each site's own ledger, read by its own `fedval-agent budget` process (side by side, checked in site order).
-    const budgets = await Promise.all(
-      siteNames.map((site) => runJson<{ spent: { epsilon: number }; rounds: { refund: { reason: string } | null }[] }>('fedval-agent', ['budget', '--config', join(workDir, 'sites', site, 'site.yaml')])),
-    );
-    for (const [i, site] of siteNames.entries()) {
-      const budget = budgets[i]!;
-      expect(budget.spent.epsilon).toBe(0);
-      if (budget.rounds.length > 0) {
-        charged.push(site);
-        expect(budget.rounds).toHaveLength(1);
-        expect(budget.rounds[0]!.refund?.reason).toMatch(/round closed/);
-      }
-    }
-    expect(charged).toEqual(['site-1', 'site-3']);
+    // Each site's own ledger, read by its own `fedval-agent budget` process.
+    expect(await sitesChargedThenRefunded(workDir)).toEqual(['site-1', 'site-3']);
   }, 400_000);
 });
