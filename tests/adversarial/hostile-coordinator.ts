@@ -16,7 +16,8 @@ import { createStatisticsLayout, resolveMetricSpec } from '@fedval/metrics';
 import { createMessage } from '@fedval/protocol';
 import type { Message } from '@fedval/protocol';
 import { REPO_ROOT, runJson } from '../helpers/run-cli.ts';
-import type { ScriptedCoordinator } from '../helpers/scripted-coordinator.ts';
+import { afterAll } from 'vitest';
+import { ScriptedCoordinator } from '../helpers/scripted-coordinator.ts';
 
 export interface HostileSite {
   dir: string;
@@ -36,6 +37,22 @@ export interface HostileSiteOptions {
 }
 
 /** Writes a site's configuration and data in a fresh directory and starts a real agent against `coordinator`. */
+/**
+ * What every attack file starts from: a scripted coordinator, the hostile sites a test starts against it, and the HE
+ * contexts it makes — all torn down after the file (contexts disposed, agents stopped, coordinator closed).
+ */
+export function hostileFixture(): { coordinator: ScriptedCoordinator; sites: HostileSite[]; contexts: { dispose(): void }[] } {
+  const coordinator = new ScriptedCoordinator();
+  const sites: HostileSite[] = [];
+  const contexts: { dispose(): void }[] = [];
+  afterAll(async () => {
+    for (const context of contexts) context.dispose();
+    await Promise.all(sites.map((site) => site.stop()));
+    await coordinator.close();
+  });
+  return { coordinator, sites, contexts };
+}
+
 export function startHostileSite(coordinator: ScriptedCoordinator, siteId: string, options: HostileSiteOptions): HostileSite {
   const dir = mkdtempSync(join(tmpdir(), `fedval-adversarial-${siteId}-`));
   mkdirSync(join(dir, 'state'), { recursive: true });

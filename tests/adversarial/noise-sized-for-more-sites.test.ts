@@ -4,23 +4,14 @@
 // any read and any charge, a task whose noise shares are sized for more sites than the statement's release minimum,
 // and it attests the minimum its share was sized for (the key holder checks it: contribution-verification.ts).
 import { generateSiteIdentity } from '@fedval/trust';
-import { afterAll, describe, expect, it } from 'vitest';
-import { ScriptedCoordinator } from '../helpers/scripted-coordinator.ts';
-import { answerTo, bfvKeysFor, bfvRequest, hostileTask, keyStatementFor, privacySpecFor, scoredRows, siteBudget, startHostileSite } from './hostile-coordinator.ts';
-import type { HostileSite } from './hostile-coordinator.ts';
+import { describe, expect, it } from 'vitest';
+import { answerTo, bfvKeysFor, bfvRequest, hostileTask, keyStatementFor, privacySpecFor, scoredRows, hostileFixture, siteBudget, startHostileSite } from './hostile-coordinator.ts';
 
 const METRIC_SPEC = { task: 'binary', bins: 20 };
 const SITES = ['site-a', 'site-b', 'site-c'];
 
 describe('a coordinator sizing noise shares for more sites than the key holder decrypts', () => {
-  const coordinator = new ScriptedCoordinator();
-  const sites: HostileSite[] = [];
-  const contexts: { dispose(): void }[] = [];
-  afterAll(async () => {
-    for (const context of contexts) context.dispose();
-    await Promise.all(sites.map((site) => site.stop()));
-    await coordinator.close();
-  });
+  const { coordinator, sites, contexts } = hostileFixture();
 
   it('is refused by every site (FEDVAL_ERR_AGENT_NOISE_MIN_SITES) before any read or charge; shares sized for the statement minimum are sent and attested', async () => {
     const keyHolder = generateSiteIdentity();

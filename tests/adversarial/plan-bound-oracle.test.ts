@@ -4,22 +4,13 @@
 // patient limit is refused before any read, and an entry that still exceeds its bound is saturated (post-processing of
 // the noisy release) in a round that is charged: what the coordinator sees no longer depends on the data.
 import { generateSiteIdentity } from '@fedval/trust';
-import { afterAll, describe, expect, it } from 'vitest';
-import { ScriptedCoordinator } from '../helpers/scripted-coordinator.ts';
-import { answerTo, bfvKeysFor, bfvRequest, hostileTask, keyStatementFor, privacySpecFor, scoredRows, siteBudget, startHostileSite } from './hostile-coordinator.ts';
-import type { HostileSite } from './hostile-coordinator.ts';
+import { describe, expect, it } from 'vitest';
+import { answerTo, bfvKeysFor, bfvRequest, hostileTask, keyStatementFor, privacySpecFor, scoredRows, hostileFixture, siteBudget, startHostileSite } from './hostile-coordinator.ts';
 
 const METRIC_SPEC = { task: 'binary', bins: 20 };
 
 describe('a coordinator choosing tight plan bounds to ask whether a count exceeds them', () => {
-  const coordinator = new ScriptedCoordinator();
-  const sites: HostileSite[] = [];
-  const contexts: { dispose(): void }[] = [];
-  afterAll(async () => {
-    for (const context of contexts) context.dispose();
-    await Promise.all(sites.map((site) => site.stop()));
-    await coordinator.close();
-  });
+  const { coordinator, sites, contexts } = hostileFixture();
 
   it('is refused before any read when the plan cannot hold the site policy minimum (FEDVAL_ERR_AGENT_PLAN_BOUNDS), nothing charged', async () => {
     const keyHolder = generateSiteIdentity();

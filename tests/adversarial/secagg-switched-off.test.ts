@@ -5,10 +5,8 @@
 import { generateSiteIdentity } from '@fedval/trust';
 import { decryptVector, EncryptedSum } from '@fedval/he';
 import type { HeContext } from '@fedval/he';
-import { afterAll, describe, expect, it } from 'vitest';
-import { ScriptedCoordinator } from '../helpers/scripted-coordinator.ts';
-import { answerTo, bfvKeysFor, bfvRequest, hostileTask, keyStatementFor, scoredRows, siteBudget, startHostileSite } from './hostile-coordinator.ts';
-import type { HostileSite } from './hostile-coordinator.ts';
+import { describe, expect, it } from 'vitest';
+import { answerTo, bfvKeysFor, bfvRequest, hostileTask, keyStatementFor, scoredRows, hostileFixture, siteBudget, startHostileSite } from './hostile-coordinator.ts';
 
 const METRIC_SPEC = { task: 'binary', bins: 20 };
 const PATIENTS = 120;
@@ -21,14 +19,7 @@ function decryptOne(context: HeContext, secretKey: Uint8Array, ciphertexts: Uint
 }
 
 describe('a coordinator (with the key holder) switching secure aggregation off', () => {
-  const coordinator = new ScriptedCoordinator();
-  const sites: HostileSite[] = [];
-  const contexts: { dispose(): void }[] = [];
-  afterAll(async () => {
-    for (const context of contexts) context.dispose();
-    await Promise.all(sites.map((site) => site.stop()));
-    await coordinator.close();
-  });
+  const { coordinator, sites, contexts } = hostileFixture();
 
   it('is refused by a site with the default policy (FEDVAL_ERR_AGENT_POLICY_REQUIRES_SECAGG): nothing read, charged or sent', async () => {
     // The key holder colludes: its statement is genuine, signed by the key the site pinned, for the key it holds.

@@ -7,10 +7,8 @@
 import { generateSiteIdentity } from '@fedval/trust';
 import { decryptVector, EncryptedSum, planSha256 } from '@fedval/he';
 import type { HeContext } from '@fedval/he';
-import { afterAll, describe, expect, it } from 'vitest';
-import { ScriptedCoordinator } from '../helpers/scripted-coordinator.ts';
-import { answerTo, bfvKeysFor, bfvRequest, hostileTask, keyStatementFor, scoredRows, siteBudget, startHostileSite } from './hostile-coordinator.ts';
-import type { HostileSite } from './hostile-coordinator.ts';
+import { describe, expect, it } from 'vitest';
+import { answerTo, bfvKeysFor, bfvRequest, hostileTask, keyStatementFor, scoredRows, hostileFixture, siteBudget, startHostileSite } from './hostile-coordinator.ts';
 
 const METRIC_SPEC = { task: 'binary', bins: 20 };
 
@@ -23,14 +21,7 @@ function decryptOne(context: HeContext, secretKey: Uint8Array, ciphertexts: Uint
 const PATIENTS = 120;
 
 describe("a coordinator substituting its own BFV public key for the key holder's", () => {
-  const coordinator = new ScriptedCoordinator();
-  const sites: HostileSite[] = [];
-  const contexts: { dispose(): void }[] = [];
-  afterAll(async () => {
-    for (const context of contexts) context.dispose();
-    await Promise.all(sites.map((site) => site.stop()));
-    await coordinator.close();
-  });
+  const { coordinator, sites, contexts } = hostileFixture();
 
   it('is refused (missing, forged, altered or mismatched statement; another study or plan; a lower minimum; off the roster; an older version): nothing is read, charged or sent', async () => {
     const keyHolder = generateSiteIdentity(); // the privacy officer's signing key, pinned by the site
