@@ -7,9 +7,10 @@ import { CoordinatorError } from './errors.ts';
 /**
  * Roles of ARCHITECTURE.md that call the REST API. `admin` is the coordinator operator: it runs the server, enrolls
  * sites and reads; like every role it calls only the routes that name it — never the key holder's (registering a study
- * key, reading an encrypted aggregate, releasing a result) nor the sponsor's.
+ * key, reading an encrypted aggregate, releasing a result) nor the sponsor's. `metrics` is a Prometheus scraper: it
+ * reads `GET /metrics` only, and cannot log into the web console.
  */
-export const ROLES = ['admin', 'sponsor', 'privacy_officer', 'site_admin', 'auditor'] as const;
+export const ROLES = ['admin', 'sponsor', 'privacy_officer', 'site_admin', 'auditor', 'metrics'] as const;
 export type Role = (typeof ROLES)[number];
 
 /** Declares a route every client may call: the health check, and the site socket (which authenticates sites itself). */

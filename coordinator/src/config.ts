@@ -83,6 +83,7 @@ export const DEFAULT_CONFIG = Object.freeze({
   data_dir: './.fedval-data/coordinator', // relative to the configuration file's directory
   log_level: 'info' as const,
   limits: DEFAULT_LIMITS,
+  metrics: Object.freeze({ enabled: true }),
 });
 
 // Longest round deadline in seconds (about 23 days; Node timers hold at most 2^31 − 1 ms): one limit for config and REST.
@@ -169,6 +170,11 @@ const configSchema = z.strictObject({
     })
     .default({ ...DEFAULT_LIMITS }),
   log_level: z.enum(LOG_LEVELS).default(DEFAULT_CONFIG.log_level),
+  /**
+   * Prometheus metrics at `GET /metrics` on the coordinator's listener, for API tokens of role `metrics` (or `admin`).
+   * Aggregate counts only: no site label, no per-site value. `enabled: false` removes the route. Default enabled.
+   */
+  metrics: z.strictObject({ enabled: z.boolean().default(DEFAULT_CONFIG.metrics.enabled) }).default({ ...DEFAULT_CONFIG.metrics }),
 }).superRefine((config, ctx) => {
   // Enrolled sites sign a challenge naming this URL; taken from the request instead, a relaying server could choose it.
   const enrollOnly = config.sites.findIndex((site) => site.token_sha256 === undefined);
@@ -184,8 +190,9 @@ type ParsedConfig = z.output<typeof configSchema>;
 
 /** A validated, frozen coordinator configuration; `data_dir` is absolute. */
 export type CoordinatorConfig = Readonly<
-  Omit<ParsedConfig, 'listen' | 'sites' | 'api_tokens' | 'limits'> & {
+  Omit<ParsedConfig, 'listen' | 'sites' | 'api_tokens' | 'limits' | 'metrics'> & {
     listen: Readonly<ParsedConfig['listen']>;
+    metrics: Readonly<ParsedConfig['metrics']>;
     sites: readonly Readonly<ParsedConfig['sites'][number]>[];
     api_tokens: readonly Readonly<ParsedConfig['api_tokens'][number]>[];
     limits: Readonly<CoordinatorLimits>;

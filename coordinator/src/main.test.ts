@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { logLineSchema } from '@fedval/command-line';
 import { hashToken } from './site-auth.ts';
 
 const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
@@ -75,7 +76,9 @@ describe('fedval-coordinator start', () => {
     expect(await (await fetch(`${url}/healthz`)).json()).toEqual({ status: 'ok' });
     child.kill('SIGTERM');
     expect(await output.exit).toBe(0);
-    expect(output.stdout()).toBe(`${JSON.stringify({ event: 'listening', url })}\n`);
+    const stdout = output.stdout().split('\n');
+    expect(stdout).toHaveLength(2); // one line, newline-terminated
+    expect(logLineSchema.parse(JSON.parse(stdout[0]!))).toMatchObject({ event: 'listening', url, level: 'info', component: 'fedval-coordinator', pid: child.pid });
   });
 
   it('fails rounds left open by a crash with coordinator_restarted on the next start', async () => {

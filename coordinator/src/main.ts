@@ -3,7 +3,7 @@
 import { text } from 'node:stream/consumers';
 import { generateToken } from '@fedval/trust';
 import { createProgram, packageVersion, runProgram } from '@fedval/command-line';
-import { InvalidArgumentError } from '@fedval/command-line';
+import { formatLogLine, InvalidArgumentError } from '@fedval/command-line';
 import { loadCoordinatorConfig } from './config.ts';
 import type { ConfigOverrides } from './config.ts';
 import { CoordinatorError } from './errors.ts';
@@ -30,7 +30,8 @@ async function start(options: { config: string; port?: number; host?: string }):
     await coordinator.close().catch(() => undefined);
     throw error;
   }
-  process.stdout.write(`${JSON.stringify({ event: 'listening', url })}\n`);
+  // One log line of the documented schema on stdout, for supervisors (simulate, tests) to wait on; logs go to stderr.
+  process.stdout.write(formatLogLine('fedval-coordinator', 'info', 'listening', { event: 'listening', url }));
   const shutdown = (signal: NodeJS.Signals): void => {
     coordinator.app.log.info({ signal }, 'shutting down');
     coordinator.close().then(

@@ -5,13 +5,16 @@ import websocket from '@fastify/websocket';
 import Fastify from 'fastify';
 import type { FastifyBaseLogger, FastifyError, FastifyInstance } from 'fastify';
 import { serializerCompiler } from 'fastify-type-provider-zod';
+import { logLineOptions } from '@fedval/command-line';
 import { accessControl } from './access-control.ts';
 import type { CoordinatorConfig } from './config.ts';
 import { openCoordinatorAudit } from './coordinator-audit.ts';
+import { CoordinatorMetrics } from './coordinator-metrics.ts';
 import { CoordinatorError } from './errors.ts';
 import { RoundRunner } from './rounds.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { modelRoutes } from './routes/models.ts';
+import { metricsRoutes } from './routes/metrics.ts';
 import { roundRoutes } from './routes/rounds.ts';
 import { siteRoutes } from './routes/sites.ts';
 import { studyRoutes } from './routes/studies.ts';
@@ -51,7 +54,8 @@ export function createCoordinator(config: CoordinatorConfig, options: Coordinato
   const https = loadTlsServerOptions(config.tls);
   const app = Fastify({
     ...(https ? { https } : {}),
-    ...(options.logger ? { loggerInstance: options.logger } : { logger: { level: config.log_level, stream: process.stderr } }),
+    // JSON lines of the documented schema (README "Log lines", @fedval/command-line log-line.schema.json).
+    ...(options.logger ? { loggerInstance: options.logger } : { logger: { ...logLineOptions('fedval-coordinator'), level: config.log_level, stream: process.stderr } }),
     bodyLimit: config.limits.body_limit_bytes,
     return503OnClosing: true,
     forceCloseConnections: true,
@@ -71,7 +75,9 @@ export function createCoordinator(config: CoordinatorConfig, options: Coordinato
     lock?.release();
     throw error;
   }
-  const record = audit.record;
+  // Metrics count what the audit trail records (coordinator-metrics.ts), so they wrap the recorder every part uses.
+  const metrics = config.metrics.enabled ? new CoordinatorMetrics() : null;
+  const record = metrics ? metrics.observeAudit(audit.record) : audit.record;
   record({
     actor: 'coordinator',
     action: 'config.loaded',
@@ -150,6 +156,7 @@ export function createCoordinator(config: CoordinatorConfig, options: Coordinato
   app.register(roundRoutes, { store, rounds, audit: record });
   app.register(siteRoutes, { config, connections, identities });
   app.register(auditRoutes, { log: audit.log });
+  if (metrics) app.register(metricsRoutes, { metrics, connections, store });
   app.register(consoleRoutes, {
     tokens: config.api_tokens,
     sessions: consoleSessions,

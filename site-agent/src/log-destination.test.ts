@@ -2,6 +2,7 @@ import { closeSync, mkdtempSync, openSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { logLineSchema } from '@fedval/command-line';
 import { LogDestination } from './log-destination.ts';
 
 describe('log destination', () => {
@@ -28,7 +29,7 @@ describe('log destination', () => {
     closeSync(fd);
     const written = readFileSync(file, 'utf8').split('\n').filter(Boolean);
     expect(written.slice(0, 1)).toEqual([line(0).trim()]);
-    expect(JSON.parse(written[1]!)).toMatchObject({ msg: 'log lines dropped: the log reader did not keep up', dropped: 3 });
+    expect(logLineSchema.parse(JSON.parse(written[1]!))).toMatchObject({ level: 'warn', component: 'fedval-agent', msg: 'log lines dropped: the log reader did not keep up', dropped: 3 });
     expect(written.slice(2)).toEqual([line(1).trim(), line(2).trim()]);
   });
 });

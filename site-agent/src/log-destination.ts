@@ -1,5 +1,6 @@
 // log-destination.ts — where the agent's log lines go: a file descriptor written without ever blocking the event loop, so a stalled or dead log reader cannot hold up SIGTERM.
 import { write } from 'node:fs';
+import { formatLogLine } from '@fedval/command-line';
 
 /** Bytes of log lines held while the reader is slow; lines beyond are dropped and counted. Default 1 MiB. */
 export const DEFAULT_LOG_BUFFER_BYTES = 1_048_576;
@@ -64,7 +65,7 @@ export class LogDestination {
       return;
     }
     if (this.#dropped > 0) {
-      this.#queue.unshift(`${JSON.stringify({ level: 40, time: Date.now(), msg: 'log lines dropped: the log reader did not keep up', dropped: this.#dropped })}\n`);
+      this.#queue.unshift(formatLogLine('fedval-agent', 'warn', 'log lines dropped: the log reader did not keep up', { dropped: this.#dropped }));
       this.#dropped = 0;
     }
     const chunk = Buffer.from(this.#queue.join(''));

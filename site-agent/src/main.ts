@@ -6,7 +6,7 @@ import { basename, join } from 'node:path';
 import { Option } from '@fedval/command-line';
 import { finalizeMetrics, formatMetricsTable, resolveMetricSpec } from '@fedval/metrics';
 import type { EvaluationCommandOptions, GroupSpec } from '@fedval/metrics';
-import { collect, createProgram, packageVersion, metricSpecOrUsageError, outcomeColumnsOrUsageError, runProgram, withEvaluationOptions } from '@fedval/command-line';
+import { collect, createProgram, logLineOptions, packageVersion, metricSpecOrUsageError, outcomeColumnsOrUsageError, runProgram, withEvaluationOptions } from '@fedval/command-line';
 import { pino } from 'pino';
 import { budgetFromEpsilon } from '@fedval/dp';
 import { SiteAgent } from './agent.ts';
@@ -42,7 +42,8 @@ const STOP_TIMEOUT_MS = 5_000;
 // Log lines never block the event loop, whatever the reader of stderr does (stalled, dead): SIGTERM is always handled.
 const logDestination = new LogDestination(2);
 process.stderr.on('error', () => undefined);
-const logger = pino({ level: process.env.FEDVAL_LOG_LEVEL ?? 'info', base: { component: 'fedval-agent' } }, logDestination);
+// JSON lines of the documented schema (README "Log lines", @fedval/command-line log-line.schema.json).
+const logger = pino({ ...logLineOptions('fedval-agent'), level: process.env.FEDVAL_LOG_LEVEL ?? 'info' }, logDestination);
 
 const program = createProgram({
   name: 'fedval-agent',
@@ -71,8 +72,8 @@ program
     };
     agent.on('fatal', (error) => {
       const status = agentExitStatus(error.code);
+      // One JSON line says why the agent stops (code, exit status, what to check): no plain-text line for a SIEM to trip on.
       logger.error({ code: error.code, exitStatus: status }, error.message);
-      logDestination.write(`fedval-agent: ${error.code}: ${error.message}\n`);
       stopAndExit(status);
     });
     for (const signal of ['SIGINT', 'SIGTERM'] as const) {

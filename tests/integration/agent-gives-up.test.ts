@@ -81,8 +81,10 @@ describe('fedval-agent start gives up on what will not heal', () => {
     it(`${row.cause}: exits ${row.exit} with ${row.code} after three attempts`, async () => {
       const run = await runCli('fedval-agent', ['start', '--config', siteConfig(row.url(), row.extra?.() ?? [], row.siteId)], { timeoutMs: 30_000 });
       expect(run.code, run.stderr).toBe(row.exit);
-      expect(run.stderr).toContain(`fedval-agent: ${row.code}: `);
-      expect(run.stderr).toContain(row.says);
+      // The last line says why, as a JSON log line (no plain-text line): the code, the exit status and what to check.
+      const stopped = run.stderr.trimEnd().split('\n').map((line) => JSON.parse(line) as { code?: string; exitStatus?: number; msg: string }).filter((line) => line.exitStatus !== undefined);
+      expect(stopped, run.stderr).toEqual([expect.objectContaining({ level: 'error', code: row.code, exitStatus: row.exit })]);
+      expect(stopped[0]!.msg).toContain(row.says);
       expect(run.stderr).not.toContain('--use-system-ca');
       expect(run.stderr).toMatch(/"attempts":3/);
     }, 40_000);

@@ -4,7 +4,7 @@ import type { AuditLog } from '@fedval/trust';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { actorOf, identifyBearer, mayCall, PUBLIC_ROUTE, ROLES } from '../access-control.ts';
-import type { ApiToken, Principal } from '../access-control.ts';
+import type { ApiToken, Principal, Role } from '../access-control.ts';
 import type { AuditRecorder } from '../coordinator-audit.ts';
 import { CoordinatorError } from '../errors.ts';
 import type { RoundRunner } from '../rounds.ts';
@@ -34,9 +34,12 @@ export interface ConsoleRoutesOptions {
   log: AuditLog;
 }
 
+/** Roles that may log into the console: people, not the Prometheus scraper's `metrics` token. */
+const CONSOLE_ROLES: readonly Role[] = ROLES.filter((role) => role !== 'metrics');
+
 /** The navigation: each page with the roles of the REST routes it shows (their constants, not copies). */
 export const CONSOLE_PAGES: readonly ConsolePageLink[] = Object.freeze([
-  { path: `${CONSOLE_PREFIX}/`, title: 'Home', roles: ROLES },
+  { path: `${CONSOLE_PREFIX}/`, title: 'Home', roles: CONSOLE_ROLES },
   { path: `${CONSOLE_PREFIX}/studies`, title: 'Studies and rounds', roles: STUDY_READERS },
   { path: `${CONSOLE_PREFIX}/release-queue`, title: 'Release queue', roles: ROUND_READERS },
   { path: `${CONSOLE_PREFIX}/privacy`, title: 'Privacy budgets', roles: PER_SITE_PRIVACY_READERS },
@@ -112,7 +115,8 @@ export async function consoleRoutes(app: FastifyInstance, options: ConsoleRoutes
 
   app.post(`${CONSOLE_PREFIX}/login`, { config: { roles: PUBLIC_ROUTE }, schema: { hide: true } }, async (request, reply) => {
     const form = loginFormSchema.safeParse(request.body);
-    const principal = form.success ? identifyBearer(`Bearer ${form.data.token}`, tokens) : null;
+    const identified = form.success ? identifyBearer(`Bearer ${form.data.token}`, tokens) : null;
+    const principal = identified && CONSOLE_ROLES.includes(identified.role) ? identified : null;
     if (!principal) {
       const error = new CoordinatorError('FEDVAL_ERR_COORD_CONSOLE_LOGIN_REFUSED');
       audit({ actor: 'anonymous', action: 'console.login_refused', object: 'console', reason: error.code, details: { ip: request.ip } });
@@ -130,13 +134,13 @@ export async function consoleRoutes(app: FastifyInstance, options: ConsoleRoutes
     return reply.code(303).header('set-cookie', `${CONSOLE_COOKIE}=${id}; Max-Age=${options.sessionTtlSeconds}; ${cookieAttributes}`).header('location', `${CONSOLE_PREFIX}/`).send();
   });
 
-  app.post(`${CONSOLE_PREFIX}/logout`, { config: { roles: ROLES }, schema: { hide: true } }, async (request, reply) => {
+  app.post(`${CONSOLE_PREFIX}/logout`, { config: { roles: CONSOLE_ROLES }, schema: { hide: true } }, async (request, reply) => {
     sessions.end(sessionCookie(request));
     audit({ actor: actorOf(request), action: 'console.logout', object: 'console', details: {} });
     return reply.code(303).header('set-cookie', `${CONSOLE_COOKIE}=; Max-Age=0; ${cookieAttributes}`).header('location', `${CONSOLE_PREFIX}/login`).send();
   });
 
-  app.get(`${CONSOLE_PREFIX}/`, { config: { roles: ROLES }, schema: { hide: true } }, async (request, reply) => page(reply, 'Console', request.principal, homeBody(request.principal!, CONSOLE_PAGES)));
+  app.get(`${CONSOLE_PREFIX}/`, { config: { roles: CONSOLE_ROLES }, schema: { hide: true } }, async (request, reply) => page(reply, 'Console', request.principal, homeBody(request.principal!, CONSOLE_PAGES)));
 
   app.get(`${CONSOLE_PREFIX}/studies`, { config: { roles: STUDY_READERS }, schema: { hide: true } }, async (request, reply) => {
     await rounds.flush();

@@ -5,3 +5,5 @@ export type { ProgramOptions } from './program.ts';
 export { collect, decimal, withEvaluationOptions, metricSpecOrUsageError, outcomeColumnsOrUsageError, readScoreGridFile } from './evaluation-options.ts';
 // The commander classes programs build options and argument parsers with: apps import them from here, not from commander.
 export { Command, InvalidArgumentError, Option } from 'commander';
+export { LOG_COMPONENTS, LOG_LEVEL_LABELS, logLineSchema, logLineOptions, formatLogLine } from './log-lines.ts';
+export type { LogComponent, LogLine } from './log-lines.ts';
