@@ -281,7 +281,7 @@ function acceptSocket(
     clearTimeout(authTimer);
     if (siteId !== undefined && connections.detach(siteId, socket)) {
       recordSeen(siteId, connections.lastSeen(siteId) ?? Date.now());
-      log.info({ siteId, code }, 'site disconnected');
+      log.info({ siteId, closeCode: code }, 'site disconnected'); // a WebSocket close code, not a fedval code
       rounds.onSiteDisconnected(siteId);
     }
   });

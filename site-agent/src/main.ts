@@ -60,7 +60,8 @@ program
   .action(async (options: { config: string }) => {
     const config = loadAgentConfig(options.config);
     logger.level = config.log_level;
-    const agent = new SiteAgent(config, logger.child({ siteId: config.site_id }));
+    const log = logger.child({ siteId: config.site_id }); // every line of a running agent names its site
+    const agent = new SiteAgent(config, log);
     let stopping = false;
     const stopAndExit = (status: number): void => {
       stopping = true;
@@ -73,7 +74,7 @@ program
     agent.on('fatal', (error) => {
       const status = agentExitStatus(error.code);
       // One JSON line says why the agent stops (code, exit status, what to check): no plain-text line for a SIEM to trip on.
-      logger.error({ code: error.code, exitStatus: status }, error.message);
+      log.error({ code: error.code, exitStatus: status }, error.message);
       stopAndExit(status);
     });
     for (const signal of ['SIGINT', 'SIGTERM'] as const) {
@@ -81,7 +82,7 @@ program
       process.on(signal, () => {
         // A second signal while stopping exits at once; the first stops within STOP_TIMEOUT_MS.
         if (stopping) process.exit(128 + (signal === 'SIGINT' ? 2 : 15));
-        logger.info({ signal }, 'stopping');
+        log.info({ signal }, 'stopping');
         stopAndExit(0);
       });
     }

@@ -13,7 +13,7 @@ import { generateSiteIdentity, savePrivateKey } from '@fedval/trust';
 import { REPO_ROOT, runCli } from './run-cli.ts';
 
 /** Roles of the coordinator's REST API (coordinator/README.md). */
-export const API_ROLES = ['admin', 'sponsor', 'privacy_officer', 'site_admin', 'auditor'] as const;
+export const API_ROLES = ['admin', 'sponsor', 'privacy_officer', 'site_admin', 'auditor', 'metrics'] as const;
 export type ApiRole = (typeof API_ROLES)[number];
 
 export interface Deployment {
@@ -47,7 +47,17 @@ export interface Deployment {
   keyHolderFingerprint: string;
   /** A REST call with the API token of `role` (default sponsor; null: no token). */
   api<T = any>(method: string, path: string, body?: unknown, role?: ApiRole | null): Promise<{ status: number; body: T }>;
+  /** With `captureOutput`: every line the coordinator and the agents wrote on stdout and stderr, in arrival order. */
+  output: OutputLine[];
   stop(): Promise<void>;
+}
+
+/** One line a deployment's process wrote. */
+export interface OutputLine {
+  /** `coordinator` or the site id of an agent. */
+  process: string;
+  stream: 'stdout' | 'stderr';
+  line: string;
 }
 
 export interface DeploymentOptions {
@@ -60,6 +70,10 @@ export interface DeploymentOptions {
    * one or two sites; the production default, 3, is tested by tests/adversarial/two-site-study.test.ts.
    */
   minReleaseSites?: number;
+  /** `log_level` of the coordinator and the agents. Default warn. */
+  logLevel?: 'debug' | 'info' | 'warn';
+  /** Keep every stdout and stderr line of the coordinator and the agents in `output` instead of passing stderr through. Default false. */
+  captureOutput?: boolean;
 }
 
 export interface AgentOptions {
@@ -102,11 +116,21 @@ export async function startDeployment(sites: string[], options: DeploymentOption
       ...API_ROLES.map((role) => `  - { name: ${role.replace('_', '-')}, role: ${role}, token_sha256: ${sha256(apiTokens[role])} }`),
       // Tests poll; the default limit (600 per minute per token) is for production.
       `limits: { rate_limit_per_minute: 100000, min_release_sites: ${options.minReleaseSites ?? 1} }`,
-      'log_level: warn',
+      `log_level: ${options.logLevel ?? 'warn'}`,
     ].join('\n'),
   );
   const children: ChildProcess[] = [];
-  const coordinator = spawn(process.execPath, ['coordinator/src/main.ts', 'start', '--config', config], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  const output: OutputLine[] = [];
+  const capture = (child: ChildProcess, name: string): ChildProcess => {
+    if (!options.captureOutput) return child;
+    for (const stream of ['stdout', 'stderr'] as const) {
+      const readable = child[stream];
+      if (readable) createInterface({ input: readable }).on('line', (line) => output.push({ process: name, stream, line }));
+    }
+    return child;
+  };
+  const stdio = (stdout: 'pipe' | 'ignore'): ['ignore', 'pipe' | 'ignore', 'pipe' | 'inherit'] => (options.captureOutput ? ['ignore', 'pipe', 'pipe'] : ['ignore', stdout, 'inherit']);
+  const coordinator = capture(spawn(process.execPath, ['coordinator/src/main.ts', 'start', '--config', config], { cwd: REPO_ROOT, stdio: stdio('pipe') }), 'coordinator');
   children.push(coordinator);
   const url = await new Promise<string>((resolve, reject) => {
     coordinator.once('exit', (code) => reject(new Error(`coordinator exited ${code}`)));
@@ -134,7 +158,7 @@ export async function startDeployment(sites: string[], options: DeploymentOption
         'data_dir: ./state',
         `policy: { ${agentPolicy(agentOptions.policy, keyHolder.fingerprint)} }`,
         'limits: { reconnect_initial_ms: 100, reconnect_max_ms: 500 }',
-        'log_level: warn',
+        `log_level: ${options.logLevel ?? 'warn'}`,
         ...(agentOptions.extraYaml ?? []),
       ].join('\n'),
     );
@@ -159,7 +183,7 @@ export async function startDeployment(sites: string[], options: DeploymentOption
       if (!options.enrolledSites?.includes(site)) throw new Error(`${site} is not one of the deployment's enrolledSites`);
       const siteConfig = writeAgentConfig(site, dataFile, agentOptions);
       if (!fingerprints.has(site)) await enrollSite(site, siteConfig);
-      const agent = spawn(process.execPath, ['site-agent/src/main.ts', 'start', '--config', siteConfig], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+      const agent = capture(spawn(process.execPath, ['site-agent/src/main.ts', 'start', '--config', siteConfig], { cwd: REPO_ROOT, stdio: stdio('ignore') }), site);
       children.push(agent);
       return agent;
     },
@@ -175,10 +199,11 @@ export async function startDeployment(sites: string[], options: DeploymentOption
     writeAgentConfig,
     startAgent(site, dataFile, agentOptions = {}) {
       const siteConfig = writeAgentConfig(site, dataFile, agentOptions);
-      const agent = spawn(process.execPath, ['site-agent/src/main.ts', 'start', '--config', siteConfig], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+      const agent = capture(spawn(process.execPath, ['site-agent/src/main.ts', 'start', '--config', siteConfig], { cwd: REPO_ROOT, stdio: stdio('ignore') }), site);
       children.push(agent);
       return agent;
     },
+    output,
     async api(method, path, body, role = 'sponsor') {
       const headers: Record<string, string> = role === null ? {} : { authorization: `Bearer ${apiTokens[role]}` };
       if (body !== undefined) headers['content-type'] = 'application/json';
