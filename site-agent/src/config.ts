@@ -188,6 +188,17 @@ const configSchema = z.strictObject({
     })
     .prefault({}),
   log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /**
+   * Prometheus metrics of this agent at `http://<host>:<port>/metrics` (connection, tasks, refusal codes, process; no
+   * data value, no ε). Default unset: no port is opened. `host` defaults to 127.0.0.1 (this machine only); port 0 takes
+   * any free port (the agent logs the URL, event `metrics.listening`).
+   */
+  metrics: z
+    .strictObject({
+      port: z.number().int().min(0).max(65_535),
+      host: z.string().min(1).max(255).default('127.0.0.1'),
+    })
+    .optional(),
 });
 
 export type AgentConfigInput = z.input<typeof configSchema>;

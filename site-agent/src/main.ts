@@ -10,6 +10,7 @@ import { collect, createProgram, logLineOptions, packageVersion, metricSpecOrUsa
 import { pino } from 'pino';
 import { budgetFromEpsilon } from '@fedval/dp';
 import { SiteAgent } from './agent.ts';
+import { AgentMetrics } from './agent-metrics.ts';
 import { enrollmentUrl, postEnrollment } from './enrollment.ts';
 import type { EnrollmentAnswer } from './enrollment.ts';
 import { loadAgentTls } from './tls.ts';
@@ -62,6 +63,11 @@ program
     logger.level = config.log_level;
     const log = logger.child({ siteId: config.site_id }); // every line of a running agent names its site
     const agent = new SiteAgent(config, log);
+    const metrics = config.metrics ? new AgentMetrics(agent) : undefined;
+    if (metrics && config.metrics) {
+      const url = await metrics.listen(config.metrics.port, config.metrics.host);
+      log.info({ event: 'metrics.listening', url }, 'metrics listening');
+    }
     let stopping = false;
     const stopAndExit = (status: number): void => {
       stopping = true;
@@ -69,7 +75,7 @@ program
       const deadline = Date.now() + STOP_TIMEOUT_MS;
       setTimeout(() => process.exit(status), STOP_TIMEOUT_MS);
       const exit = (): void => void logDestination.drain(Math.max(0, deadline - Date.now() - 100)).then(() => process.exit(status));
-      agent.stop().then(exit, exit);
+      agent.stop().then(() => metrics?.close()).then(exit, exit);
     };
     agent.on('fatal', (error) => {
       const status = agentExitStatus(error.code);

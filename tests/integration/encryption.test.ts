@@ -123,6 +123,11 @@ describe('encrypted rounds', () => {
     const evidence = verifyEvidenceBundle(reportDir, { keyHolderKeys: [keyHolderFingerprint], signerKeys: [keyHolderFingerprint], trails: [{ party: 'key_holder', path: join(keys, 'audit.jsonl') }] });
     expect(evidence.checks.filter((check) => !check.ok)).toEqual([]);
     expect(evidence.released_by).toBe('Dr. Test Officer');
+    // The coordinator's metrics saw the release: one encrypted round released, its release latency observed once.
+    const scrape = await (await fetch(`${deployment.url}/metrics`, { headers: { authorization: `Bearer ${deployment.apiTokens.metrics}` } })).text();
+    expect(scrape).toMatch(/^fedval_coordinator_rounds\{state="released"\} 1$/m);
+    expect(scrape).toMatch(/^fedval_coordinator_round_aggregated_to_released_seconds_count 1$/m);
+    expect(scrape).toMatch(/^fedval_coordinator_round_dispatch_to_aggregated_seconds_count 1$/m);
 
     // The decrypted sum is exactly the pooled statistics of the three signed sites: its metrics equal the metrics of
     // their pooled file, computed here by eval-local. site-0's unsigned contribution is not in it.

@@ -90,7 +90,8 @@ describe('observability of a real round', () => {
       return path;
     });
     AGENTS.forEach((site, i) => deployment.startAgent(site, files[i]!, { label: 'status' }));
-    deployment.startAgent(PICKY, files[3]!, { label: 'status', policy: 'allowed_contributions: [bfv]' });
+    // The picky site also serves its own metrics on a local port (any free one; the agent logs the URL).
+    deployment.startAgent(PICKY, files[3]!, { label: 'status', policy: 'allowed_contributions: [bfv]', extraYaml: ['metrics: { port: 0 }'] });
     raw = new RawSite(deployment.wsUrl);
     expect((await raw.authenticateWithToken(RAW, deployment.tokens.get(RAW)!)).type).toBe('welcome');
     heartbeat = setInterval(() => raw.socket.readyState === raw.socket.OPEN && raw.send(createMessage('heartbeat', {})), 2000);
@@ -161,6 +162,25 @@ describe('observability of a real round', () => {
     for (const site of [...AGENTS, PICKY, RAW]) expect(response.text).not.toContain(site);
     expect(response.text).not.toMatch(/epsilon|rho/i);
   }, 90_000);
+
+  it("serves an agent's metrics on 127.0.0.1 when its site.yaml asks, and opens no port otherwise", async () => {
+    const announced = deployment.output.filter(({ line }) => line.includes('"event":"metrics.listening"')).map(({ process, line }) => ({ process, url: (JSON.parse(line) as { url: string }).url }));
+    expect(announced.map((a) => a.process)).toEqual([PICKY]); // off by default: the other agents opened nothing
+    const url = announced[0]!.url;
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
+    expect((await fetch(url.replace(/\/metrics$/, '/other'))).status).toBe(404);
+    const response = await fetch(url);
+    expect(response.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
+    const agent = parseScrape(await response.text());
+    expect(agent.types.get('fedval_agent_connected')).toBe('gauge');
+    expect(agent.value('fedval_agent_connected')).toBe(1);
+    expect(agent.value('fedval_agent_connections_total')).toBe(1);
+    expect(agent.value('fedval_agent_tasks_total', { outcome: 'refused' })).toBe(1);
+    expect(agent.value('fedval_agent_tasks_refused_total', { code: 'FEDVAL_ERR_AGENT_POLICY_CONTRIBUTION' })).toBe(1);
+    expect(agent.value('process_resident_memory_bytes')).toBeGreaterThan(0);
+    expect(agent.text).not.toContain(CANARY);
+    expect(agent.text).not.toMatch(/epsilon|rho/i);
+  }, 30_000);
 
   it('writes nothing but JSON log lines of the committed schema on stdout and stderr, and no row-level value', async () => {
     await deployment.stop(); // the shutdown lines too
