@@ -46,6 +46,8 @@ const ACCESS: Record<string, readonly Role[] | 'public'> = {
   'GET /api/audit': ['privacy_officer', 'auditor', 'admin'],
   'GET /api/audit/verify': ['privacy_officer', 'auditor', 'admin'],
   'GET /healthz': 'public',
+  // The Prometheus scrape: the scraper's own role, and the operator.
+  'GET /metrics': ['metrics', 'admin'],
   'GET /ws': 'public',
   // The API's documentation: the OpenAPI document and the browsable page with its assets.
   'GET /api/openapi.json': 'public',

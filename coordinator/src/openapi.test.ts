@@ -1,6 +1,7 @@
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DOCS_PREFIX } from './openapi.ts';
+import { METRICS_PATH } from './routes/metrics.ts';
 import { startTestCoordinator } from './test-support/protocol-site.ts';
 import type { RunningCoordinator } from './test-support/protocol-site.ts';
 
@@ -43,7 +44,10 @@ describe('OpenAPI document', () => {
 
     // HEAD twins of GET routes are fastify's; the routes under /docs serve the browsable page's own files; the web console's
     // pages under /console/ are HTML for a browser, not part of the REST API, and must not be in its document.
-    const apiRoutes = routes.filter((route) => route.method !== 'HEAD' && route.url !== DOCS_PREFIX && !route.url.startsWith(`${DOCS_PREFIX}/`) && !route.url.startsWith('/console/'));
+    // The Prometheus scrape (/metrics) is text for a scraper, not part of the REST API either.
+    const apiRoutes = routes.filter((route) => route.method !== 'HEAD' && route.url !== DOCS_PREFIX && !route.url.startsWith(`${DOCS_PREFIX}/`) && !route.url.startsWith('/console/') && route.url !== METRICS_PATH);
+    expect(document.paths[METRICS_PATH]).toBeUndefined();
+    expect(routes.some((route) => route.url === METRICS_PATH)).toBe(true);
     expect(Object.keys(document.paths).filter((path) => path.startsWith('/console'))).toEqual([]);
     expect(routes.filter((route) => route.url.startsWith('/console/')).length).toBeGreaterThanOrEqual(10);
     expect(apiRoutes.length).toBeGreaterThanOrEqual(20);

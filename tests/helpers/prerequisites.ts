@@ -10,6 +10,7 @@ const PREREQUISITES = {
   pdftotext: { path: 'pdftotext', install: 'sudo apt-get install poppler-utils  (the report tests read the PDF\'s text with it)' },
   pdftoppm: { path: 'pdftoppm', install: 'sudo apt-get install poppler-utils  (the report tests render the PDF\'s pages with it)' },
   pdfinfo: { path: 'pdfinfo', install: 'sudo apt-get install poppler-utils  (the report tests count the PDF\'s pages with it)' },
+  'systemd-analyze': { path: 'systemd-analyze', install: 'sudo apt-get install systemd  (the packaging test verifies the example units with it)' },
 } as const;
 
 export type Prerequisite = keyof typeof PREREQUISITES;

@@ -26,7 +26,7 @@ export async function metricsRoutes(app: FastifyInstance, options: MetricsRoutes
 
   app.get(
     METRICS_PATH,
-    { config: { roles: ['metrics', 'admin'] }, schema: { summary: 'Prometheus metrics (text format): sites connected, rounds by state, contributions, latencies, traffic, process' } },
+    { config: { roles: ['metrics', 'admin'] }, schema: { hide: true, summary: 'Prometheus metrics (text format): sites connected, rounds by state, contributions, latencies, traffic, process' } },
     async (_request, reply) => reply.type(metrics.registry.contentType).send(await metrics.scrape()),
   );
 }
