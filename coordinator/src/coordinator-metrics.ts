@@ -21,20 +21,6 @@ export const DISPATCH_TO_AGGREGATED_BUCKETS: readonly number[] = [0.5, 1, 2, 5, 
 /** Bucket bounds of `fedval_coordinator_round_aggregated_to_released_seconds`, in seconds (1 s to 7 days: a person releases). */
 export const AGGREGATED_TO_RELEASED_BUCKETS: readonly number[] = [1, 10, 60, 300, 900, 3600, 4 * 3600, 12 * 3600, 86_400, 3 * 86_400, 7 * 86_400];
 
-/** Every series name this module registers besides prom-client's default process metrics (README "Metrics"). */
-export const COORDINATOR_SERIES = [
-  'fedval_coordinator_sites_connected',
-  'fedval_coordinator_rounds',
-  'fedval_coordinator_rounds_started_total',
-  'fedval_coordinator_contributions_accepted_total',
-  'fedval_coordinator_contributions_refused_total',
-  'fedval_coordinator_tasks_refused_total',
-  'fedval_coordinator_round_dispatch_to_aggregated_seconds',
-  'fedval_coordinator_round_aggregated_to_released_seconds',
-  'fedval_coordinator_received_bytes_total',
-  'fedval_coordinator_sent_bytes_total',
-] as const;
-
 interface TrackedRound {
   state: MetricRoundState;
   /** When the round was dispatched (epoch ms). */
@@ -60,10 +46,9 @@ export class CoordinatorMetrics {
   readonly #toAggregated: Histogram;
   readonly #toReleased: Histogram;
   readonly #sockets = new Set<Socket>();
-  #closedRead = 0;
-  #closedWritten = 0;
-  #reportedRead = 0;
-  #reportedWritten = 0;
+  /** Bytes of the connections already closed, and the totals the last scrape reported, by direction. */
+  readonly #closedBytes = { received: 0, sent: 0 };
+  readonly #reportedBytes = { received: 0, sent: 0 };
   #connectedSites: () => number = () => 0;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
@@ -105,26 +90,16 @@ export class CoordinatorMetrics {
       buckets: [...AGGREGATED_TO_RELEASED_BUCKETS],
       registers,
     });
-    new Counter({
-      name: 'fedval_coordinator_received_bytes_total',
-      help: 'Bytes received on the coordinator listener (TCP payload: HTTP, WebSocket and TLS framing included).',
-      registers,
-      collect() {
-        const total = self.#closedRead + [...self.#sockets].reduce((sum, socket) => sum + socket.bytesRead, 0);
-        this.inc(total - self.#reportedRead);
-        self.#reportedRead = total;
-      },
-    });
-    new Counter({
-      name: 'fedval_coordinator_sent_bytes_total',
-      help: 'Bytes sent on the coordinator listener (TCP payload: HTTP, WebSocket and TLS framing included).',
-      registers,
-      collect() {
-        const total = self.#closedWritten + [...self.#sockets].reduce((sum, socket) => sum + socket.bytesWritten, 0);
-        this.inc(total - self.#reportedWritten);
-        self.#reportedWritten = total;
-      },
-    });
+    for (const direction of ['received', 'sent'] as const) {
+      new Counter({
+        name: `fedval_coordinator_${direction}_bytes_total`,
+        help: `Bytes ${direction} on the coordinator listener (TCP payload: HTTP, WebSocket and TLS framing included).`,
+        registers,
+        collect() {
+          this.inc(self.#trafficSinceLastScrape(direction));
+        },
+      });
+    }
   }
 
   /** How many sites are connected, read at each scrape. */
@@ -138,8 +113,8 @@ export class CoordinatorMetrics {
       this.#sockets.add(socket);
       socket.once('close', () => {
         this.#sockets.delete(socket);
-        this.#closedRead += socket.bytesRead;
-        this.#closedWritten += socket.bytesWritten;
+        this.#closedBytes.received += socket.bytesRead;
+        this.#closedBytes.sent += socket.bytesWritten;
       });
     });
   }
@@ -169,6 +144,15 @@ export class CoordinatorMetrics {
   /** The scrape body, in the Prometheus text format. */
   scrape(): Promise<string> {
     return this.registry.metrics();
+  }
+
+  /** Bytes moved in one direction since the previous scrape: closed connections plus the live ones' counts. */
+  #trafficSinceLastScrape(direction: 'received' | 'sent'): number {
+    let total = this.#closedBytes[direction];
+    for (const socket of this.#sockets) total += direction === 'received' ? socket.bytesRead : socket.bytesWritten;
+    const delta = total - this.#reportedBytes[direction];
+    this.#reportedBytes[direction] = total;
+    return delta;
   }
 
   #onAudit(event: AuditEvent, now: number): void {

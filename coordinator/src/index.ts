@@ -16,3 +16,4 @@ export { OPENAPI_PATH, DOCS_PREFIX } from './openapi.ts';
 export { WS_CLOSE_CODES } from './site-connections.ts';
 export { ROUND_FAILURE_REASONS } from './rounds.ts';
 export type { CoordinatorStore } from './storage/store.ts';
+export { METRICS_PATH } from './routes/metrics.ts';

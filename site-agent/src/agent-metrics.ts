@@ -13,9 +13,6 @@ export const AGENT_METRICS_PATH = '/metrics';
 /** Most distinct `code` label values; later codes count as `other`. */
 const MAX_CODE_LABELS = 64;
 
-/** Every series the agent registers besides prom-client's default process metrics (README "Metrics"). */
-export const AGENT_SERIES = ['fedval_agent_connected', 'fedval_agent_connections_total', 'fedval_agent_disconnects_total', 'fedval_agent_tasks_total', 'fedval_agent_tasks_refused_total'] as const;
-
 /** Counts what the agent's supervision events report; serves them on a local HTTP port. */
 export class AgentMetrics {
   readonly registry = new Registry();
