@@ -2,12 +2,10 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { packageVersion } from '@fedval/command-line';
-import { binaryCharts } from './report-charts.ts';
 import type { ReportChart } from './report-charts.ts';
 import { fetchReleasedRound } from './report-document.ts';
 import type { ReleasedRoundOptions, ReportDocument } from './report-document.ts';
 import { renderReportHtml } from './report-html.ts';
-import { renderReportPdf } from './report-pdf.ts';
 import { reportContent } from './report-sections.ts';
 import { modelCard } from './model-card.ts';
 import { EVIDENCE_FILES, EVIDENCE_MANIFEST, makeEvidenceManifest } from './evidence-bundle.ts';
@@ -55,6 +53,8 @@ export interface WrittenReport {
 const SOFTWARE = `fedval ${packageVersion(new URL('../package.json', import.meta.url))}`;
 
 /** Writes the report files of a verified released round and report.json (its evidence manifest, signed) into `out`. */
+// The chart (Vega) and PDF (PDFKit) libraries are loaded by the report that draws them, not by every `fedval` command:
+// together they add about a second to a process's start-up (the key holder's `keys init` and `decrypt`, `simulate`).
 export async function writeReport(doc: ReportDocument, options: WriteReportOptions): Promise<WrittenReport> {
   const started = performance.now();
   const formats = new Set(options.formats ?? DEFAULT_REPORT_FORMATS);
@@ -62,7 +62,7 @@ export async function writeReport(doc: ReportDocument, options: WriteReportOptio
   const metrics = doc.released.metrics;
   let figures: ReportChart[] = [];
   const chartsStarted = performance.now();
-  if ((formats.has('html') || formats.has('pdf')) && metrics.task === 'binary') figures = await binaryCharts(metrics);
+  if ((formats.has('html') || formats.has('pdf')) && metrics.task === 'binary') figures = await (await import('./report-charts.ts')).binaryCharts(metrics);
   const chartsMs = performance.now() - chartsStarted;
   const content = reportContent(doc, figures, madeAt.toISOString(), SOFTWARE);
   const files = new Map<string, Uint8Array>();
@@ -70,7 +70,7 @@ export async function writeReport(doc: ReportDocument, options: WriteReportOptio
   if (formats.has('html')) files.set(REPORT_FILES.html, new Uint8Array(Buffer.from(renderReportHtml(content), 'utf8')));
   const htmlMs = performance.now() - htmlStarted;
   const pdfStarted = performance.now();
-  if (formats.has('pdf')) files.set(REPORT_FILES.pdf, await renderReportPdf(content, madeAt));
+  if (formats.has('pdf')) files.set(REPORT_FILES.pdf, await (await import('./report-pdf.ts')).renderReportPdf(content, madeAt));
   const pdfMs = performance.now() - pdfStarted;
   if (formats.has('model-card')) files.set(REPORT_FILES.modelCard, new Uint8Array(Buffer.from(`${JSON.stringify(modelCard(doc), null, 2)}\n`, 'utf8')));
   const maker = keyHolderIdentity(options.signingKey);

@@ -127,7 +127,9 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   const log = options.onLog ?? (() => {});
   const processes: ManagedProcess[] = [];
   try {
-    const groups = await discoverLevels(options.sites, options.groups, workDir);
+    // Each site's `fedval-agent levels` runs while the coordinator starts: the levels are needed only for the study.
+    const levels = discoverLevels(options.sites, options.groups, workDir);
+    levels.catch(() => undefined); // observed below; this only keeps an early failure from being an unhandled rejection
     // One API token per role the simulation plays: this process is the sponsor and the admin who issues the sites'
     // enrollment tokens, the key-holder process the privacy officer.
     const apiTokens = { sponsor: randomBytes(32).toString('base64url'), privacy_officer: randomBytes(32).toString('base64url'), admin: randomBytes(32).toString('base64url') };
@@ -158,7 +160,12 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       onLogLine: (line) => log(`coordinator | ${line}`),
     });
     processes.push(coordinator);
-    const { url } = await waitForEvent(coordinator, 'listening', z.object({ url: z.string().url() }), 30_000);
+    // A bad --group is the user's error: reported before whatever the coordinator's start-up did.
+    const [groupsOutcome, listening] = await Promise.allSettled([levels, waitForEvent(coordinator, 'listening', z.object({ url: z.string().url() }), 30_000)]);
+    if (groupsOutcome.status === 'rejected') throw groupsOutcome.reason;
+    if (listening.status === 'rejected') throw listening.reason;
+    const groups = groupsOutcome.value;
+    const { url } = listening.value;
     const client = new CoordinatorClient(url, apiTokens.sponsor);
     const wsUrl = `${url.replace(/^http/, 'ws')}/ws`;
     // The user of a simulation is every site's administrator and chose the model: its signer is trusted; an unsigned
@@ -224,7 +231,6 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     if (failed) throw failed.reason;
     // In the order the sites were given, whichever enrolled first.
     const roster = enrollments.flatMap((outcome) => (outcome.status === 'fulfilled' ? [outcome.value] : []));
-    await waitForSites(client, names, 60_000);
     let modelId: string | undefined;
     if (options.scorer.kind === 'model') modelId = await uploadModel(client, options.scorer.dir);
     const study = await client.createStudy({
@@ -255,6 +261,8 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       await writeFile(rosterFile, `${JSON.stringify({ sites: roster }, null, 2)}\n`);
       await runKeyHolder(['keys', 'init', '--coordinator', url, '--study', study.study_id, '--out', keyDir, '--roster', rosterFile, '--signing-key', signingKey, '--min-sites', String(minSites), '--json'], apiTokens.privacy_officer);
     }
+    // The study and the key holder's keys are made while the agents start and connect; the round waits for all of them.
+    await waitForSites(client, names, 60_000);
     const started = await client.startRound(study.study_id);
     let round = await waitForRound(client, started.round_id, options.timeoutMs ?? 600_000, options.onRound);
     if (round.state !== 'aggregated') {
