@@ -15,7 +15,7 @@ import { parse } from 'csv-parse/sync';
 import { createRelease, finalizeRelease, planPrivacySpec, seededRandomSource } from '@fedval/dp';
 import type { PrivacyContext, RandomSource, ReleasePlan } from '@fedval/dp';
 import { addStatistics, createAccumulator, createStatisticsLayout, resolveMetricSpec } from '@fedval/metrics';
-import type { BinaryMetricsBlock, BinaryMetricsReport, GroupSpec, StatisticsLayout } from '@fedval/metrics';
+import type { BinaryMetricsBlock, BinaryMetricsReport, GroupSpec, LevelBlock, StatisticsLayout } from '@fedval/metrics';
 
 const { values } = parseArgs({
   options: {
@@ -188,7 +188,7 @@ function runScenario(scenario: Scenario, epsilon: number): object {
   for (let r = 0; r < rounds; r += 1) {
     const noisy = finalizeRelease(release, sum(sites.map((v) => release.protect(v, rng))), sites.length).metrics as BinaryMetricsReport;
     for (const track of tracks) {
-      const block = track.column === null ? noisy : noisy.by_group[track.column]![track.level]!;
+      const block: LevelBlock<BinaryMetricsBlock> = track.column === null ? { ...noisy, suppressed: false } : noisy.by_group[track.column]![track.level]!;
       if (block.suppressed) track.suppressed += 1;
       else if (block.roc_auc !== null && track.exactAuc !== null) track.errors.push(block.roc_auc - track.exactAuc);
     }

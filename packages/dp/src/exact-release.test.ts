@@ -105,7 +105,7 @@ describe('createRelease and finalizeRelease', () => {
     const aggregate = vectors.map((v) => release.protect(v, rng)).reduce((a, b) => addStatistics(a, b));
     const decoded = release.decode(aggregate, vectors.length);
     const released = finalizeRelease(release, aggregate, vectors.length);
-    expect(released.metrics).toEqual(finalizeMetrics(layout, decoded.vector, { noise: { blockVariances: decoded.blockVariances } }));
+    expect(released.metrics).toEqual(finalizeMetrics(layout, decoded.vector, { noise: { blockVariances: decoded.blockVariances, classTotalVariances: decoded.classTotalVariances } }));
     expect(released.dp).toEqual(release.summary());
   });
 });
