@@ -12,7 +12,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parse } from 'csv-parse/sync';
-import { createRelease, finalizeRelease, planPrivacySpec, seededRandomSource } from '@fedval/dp';
+import { createRelease, finalizeRelease, planPrivacySpec, predictPopulationError, seededRandomSource } from '@fedval/dp';
 import type { PrivacyContext, RandomSource, ReleasePlan } from '@fedval/dp';
 import { addStatistics, createAccumulator, createStatisticsLayout, resolveMetricSpec } from '@fedval/metrics';
 import type { BinaryMetricsBlock, BinaryMetricsReport, GroupSpec, LevelBlock, StatisticsLayout } from '@fedval/metrics';
@@ -22,8 +22,13 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '20' },
     epsilon: { type: 'string', default: '1' },
     scenario: { type: 'string', default: '' },
+    // Sponsor priorities (privacy.priorities), e.g. overallAuc=3,subgroupAuc=2,calibration=1,exclusions=0.5; empty: today's fixed weights.
+    priorities: { type: 'string', default: '' },
   },
 });
+const priorities = values.priorities
+  ? Object.fromEntries(values.priorities.split(',').map((pair) => { const [key, value] = pair.split('='); return [key!, Number(value)]; }))
+  : null;
 const rounds = Number(values.rounds);
 const epsilons = values.epsilon.split(',').map(Number);
 const DELTA = 1e-6;
@@ -150,11 +155,14 @@ function samplingSe(block: BinaryMetricsBlock): number | null {
   return ci ? (ci[1] - ci[0]) / (2 * Z_95) : null;
 }
 
-/** The planner's predicted DP error SD of one AUC: the overall one, or (by column) a level's. */
-function predictedSd(plan: ReleasePlan | null, column: number | null, _level: string): number | null {
+/**
+ * The planner's predicted DP error SD of one AUC: the overall one, or a level's of column `column`, for the level's
+ * expected patients (here the exact count stands in for the sponsor's expected share of the level, a public assumption).
+ */
+function predictedSd(plan: ReleasePlan | null, column: number | null, patients: number): number | null {
   if (!plan) return null;
   if (column === null) return plan.overall.auc.std;
-  return plan.subgroups[column]?.auc.std ?? null;
+  return patients >= 2 ? predictPopulationError(plan, patients, column).auc.std : null;
 }
 
 interface Track {
@@ -170,17 +178,17 @@ interface Track {
 
 function runScenario(scenario: Scenario, epsilon: number): object {
   const { layout, sites } = scenario;
-  const { privacy, plan } = planPrivacySpec({ epsilon, delta: DELTA, minSites: scenario.minSites }, { layout, ...scenario.context });
+  const { privacy, plan, split } = planPrivacySpec({ epsilon, delta: DELTA, minSites: scenario.minSites, ...(priorities ? { priorities } : {}) }, { layout, ...scenario.context });
   const release = createRelease(layout, privacy);
   const exactRelease = createRelease(layout, null);
   const exact = finalizeRelease(exactRelease, sum(sites.map((v) => exactRelease.protect(v, seededRandomSource('unused')))), sites.length).metrics as BinaryMetricsReport;
   const tracks: Track[] = [
-    { column: null, level: 'overall', positives: exact.positives, exactAuc: exact.roc_auc, se: samplingSe(exact), errors: [], suppressed: 0, predicted: predictedSd(plan, null, '') },
+    { column: null, level: 'overall', positives: exact.positives, exactAuc: exact.roc_auc, se: samplingSe(exact), errors: [], suppressed: 0, predicted: predictedSd(plan, null, exact.n) },
   ];
   layout.spec.groups.forEach((group, g) => {
     for (const [level, block] of Object.entries(exact.by_group[group.column]!)) {
       if (block.suppressed || block.n === 0) continue;
-      tracks.push({ column: group.column, level, positives: block.positives, exactAuc: block.roc_auc, se: samplingSe(block), errors: [], suppressed: 0, predicted: predictedSd(plan, g, level) });
+      tracks.push({ column: group.column, level, positives: block.positives, exactAuc: block.roc_auc, se: samplingSe(block), errors: [], suppressed: 0, predicted: predictedSd(plan, g, block.n) });
     }
   });
   const rng = seededRandomSource(`dp-fairness noise ${scenario.name} ${epsilon}`);
@@ -203,6 +211,8 @@ function runScenario(scenario: Scenario, epsilon: number): object {
     planning: scenario.context,
     layout: privacy.layout.kind === 'tree' ? `tree b=${privacy.layout.branching}, ${privacy.layout.edges.length - 1} bins` : `flat, ${privacy.layout.edges.length - 1} bins`,
     rho: release.kind === 'private' ? release.rho : 0,
+    weights: privacy.weights,
+    split: split ? { shares: split.shares, predicted: split.predicted } : null,
     msPerRound: Number(msPerRound.toFixed(1)),
     auc: tracks.map((t) => {
       const dpSd = sd(t.errors);
@@ -235,4 +245,4 @@ for (const make of scenarios) {
   if (!scenario.name.includes(values.scenario)) continue;
   for (const epsilon of epsilons) results.push(runScenario(scenario, epsilon));
 }
-console.log(JSON.stringify({ bench: 'dp-fairness', rounds, results }, null, 2));
+console.log(JSON.stringify({ bench: 'dp-fairness', rounds, priorities, results }, null, 2));
