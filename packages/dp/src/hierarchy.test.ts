@@ -4,23 +4,7 @@ import { standardNormals } from './binormal-model.ts';
 import { DpError } from './errors.ts';
 import { hierarchyVariances, reconcileHierarchy } from './hierarchy.ts';
 import { seededRandomSource } from './random-source.ts';
-
-/** Solves A·x = b by Gaussian elimination with partial pivoting (dense, independent of the code under test). */
-function solve(a: number[][], b: number[]): number[] {
-  const n = b.length;
-  const m = a.map((row, i) => [...row, b[i]!]);
-  for (let col = 0; col < n; col += 1) {
-    let pivot = col;
-    for (let r = col + 1; r < n; r += 1) if (Math.abs(m[r]![col]!) > Math.abs(m[pivot]![col]!)) pivot = r;
-    [m[col], m[pivot]] = [m[pivot]!, m[col]!];
-    for (let r = 0; r < n; r += 1) {
-      if (r === col) continue;
-      const f = m[r]![col]! / m[col]![col]!;
-      for (let c = col; c <= n; c += 1) m[r]![c]! -= f * m[col]![c]!;
-    }
-  }
-  return m.map((row, i) => row[n]! / row[i]!);
-}
+import { solve } from '../test-support/dense-solve.ts';
 
 /**
  * Constrained GLS by the textbook formula: minimise (y − x)ᵀ D⁻¹ (y − x) subject to A x = 0, with D = diag(variances):
