@@ -16,6 +16,7 @@ import { createRelease, finalizeRelease, planPrivacySpec, predictPopulationError
 import type { PrivacyContext, RandomSource, ReleasePlan } from '@fedval/dp';
 import { addStatistics, createAccumulator, createStatisticsLayout, resolveMetricSpec } from '@fedval/metrics';
 import type { BinaryMetricsBlock, BinaryMetricsReport, GroupSpec, LevelBlock, StatisticsLayout } from '@fedval/metrics';
+import { normal, rotterdamScore } from './rotterdam-score.ts';
 
 const { values } = parseArgs({
   options: {
@@ -33,13 +34,6 @@ const rounds = Number(values.rounds);
 const epsilons = values.epsilon.split(',').map(Number);
 const DELTA = 1e-6;
 const Z_95 = 1.959963984540054;
-
-/** Standard normal by Box–Muller from the seeded source (the cohort only; DP noise uses the exact samplers). */
-function normal(rng: RandomSource): number {
-  const u1 = (rng.nextUint32() + 1) / 4294967297;
-  const u2 = rng.nextUint32() / 4294967296;
-  return Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * u2);
-}
 
 function uniform(rng: RandomSource): number {
   return rng.nextUint32() / 4294967296;
@@ -97,23 +91,6 @@ function binormalScenario(prevalence: number, columns: ColumnName[]): Scenario {
     context: { expectedPatients: patients, expectedPrevalence: prevalence, sites: siteCount, assumedAuc: 0.8 },
     minSites: 3,
   };
-}
-
-/**
- * The fixed logistic score of packages/metrics/references/make_references.py (recurrence or death within 5 years),
- * as in tests/bench/dp-release.ts, on the example's harmonized site files; subgroups meno and age bands as in the demo.
- */
-function rotterdamScore(row: Record<string, string>): number {
-  const lp =
-    -1.6 +
-    0.55 * Math.log1p(Number(row['nodes'])) +
-    0.35 * (row['grade'] === '3' ? 1 : 0) +
-    0.45 * (row['size'] === '20-50' ? 1 : 0) +
-    0.85 * (row['size'] === '>50' ? 1 : 0) -
-    0.09 * Math.log1p(Number(row['pgr'])) +
-    0.004 * (Number(row['age']) - 55) +
-    0.15 * (row['hormon'] === '1' ? 1 : 0);
-  return 1 / (1 + Math.exp(-lp));
 }
 
 function rotterdamScenario(): Scenario {
