@@ -8,10 +8,10 @@ import { formatAuditEntry } from '@fedval/trust';
 import { anchorsFromOptions, anchorsInDir, crossCheckAuditDirs, describeCrossCheck, describeVerification, parseSiteDir, showAuditDir, verifyAuditDir } from './audit.ts';
 import { CoordinatorClient } from './coordinator-client.ts';
 import { CliError } from './errors.ts';
-import { withPrivacyOptions } from './privacy-options.ts';
+import { parsePriorities, withPrivacyOptions } from './privacy-options.ts';
 import type { PrivacyCommandOptions } from './privacy-options.ts';
 import { changeRoster, decryptRound, initKeys, keyHolderIdentity } from './key-holder.ts';
-import { parsePriorities, planStudyPrivacy, planSurvivalPrivacy } from './plan.ts';
+import { planStudyPrivacy, planSurvivalPrivacy } from './plan.ts';
 import { makeReport, parseReportFormats, REPORT_FORMATS } from './report-command.ts';
 import { verifyEvidenceBundle } from './evidence-bundle.ts';
 import { REPORT_READER_ROLES } from './report-document.ts';
@@ -79,6 +79,7 @@ withPrivacyOptions(
       expectedPrevalence: options.expectedPrevalence,
       expectedPatients: options.expectedPatients,
       minSites: options.minSites,
+      priorities: options.priorities,
       report: options.report ? { out: options.report, formats: parseReportFormats(options.reportFormat) } : undefined,
       timeoutMs: options.timeout * 1000,
       onLog: options.verbose ? (line) => process.stderr.write(`${line}\n`) : undefined,

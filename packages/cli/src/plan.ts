@@ -28,22 +28,6 @@ export interface PlanOptions {
   priorities?: Partial<ReleasePriorities> | undefined;
 }
 
-/** `--priorities overall_auc=3,subgroup_auc=2,calibration=1,exclusions=0.5` as priorities; unknown names are a usage error. */
-export function parsePriorities(text: string): Partial<ReleasePriorities> {
-  const names: Record<string, keyof ReleasePriorities> = { overall_auc: 'overallAuc', subgroup_auc: 'subgroupAuc', calibration: 'calibration', exclusions: 'exclusions' };
-  const out: Partial<ReleasePriorities> = {};
-  for (const pair of text.split(',')) {
-    const [name, value] = pair.split('=');
-    const key = names[(name ?? '').trim()];
-    const number = Number(value);
-    if (key === undefined || value === undefined || !Number.isFinite(number) || number < 0) {
-      throw new CliError('FEDVAL_ERR_CLI_USAGE', `--priorities takes name=value pairs with names ${Object.keys(names).join(', ')} and values ≥ 0`);
-    }
-    out[key] = number;
-  }
-  return out;
-}
-
 /**
  * Resolves the release exactly as a study with these public parameters would (same layout choice,
  * same ρ split), and reports the planner's predicted median absolute errors that privacy adds.
