@@ -10,7 +10,8 @@
 //   <population>.sums        the metrics fixed-point sums block, unchanged.
 // Neighbouring datasets differ by one patient at one site. Each block's sensitivity is the most one
 // patient can move it after encoding (see blockSensitivity); the round's ρ is the sum of the block
-// costs (Bun & Steinke 2016, Lemma 2.3).
+// costs (Bun & Steinke 2016, Lemma 2.3). Decoding reconciles the histograms of the overall population and of every
+// group column by least squares (hierarchy.ts), then takes each tree's consistent estimate (tree.ts): post-processing.
 import { aucGradients, scoreGridOf } from '@fedval/metrics';
 import { z } from 'zod';
 import type { SectionFieldName, StatisticsLayout } from '@fedval/metrics';
