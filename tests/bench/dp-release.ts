@@ -8,31 +8,15 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parse } from 'csv-parse/sync';
 import { createPrivateRelease, planPrivacySpec, seededRandomSource } from '@fedval/dp';
-import type { PrivacyContext, RandomSource, ReleasePlan } from '@fedval/dp';
+import type { PrivacyContext, ReleasePlan } from '@fedval/dp';
 import { addStatistics, createAccumulator, createStatisticsLayout, finalizeMetrics } from '@fedval/metrics';
 import type { BinaryMetricsReport } from '@fedval/metrics';
+import { normal, rotterdamScore } from './rotterdam-score.ts';
 
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '100' } } });
 const rounds = Number(values.rounds);
 const privacySpec = { epsilon: 1, delta: 1e-6, minSites: 3 };
 const layout = createStatisticsLayout({ groups: [{ column: 'meno', levels: ['0', '1'] }] });
-
-/**
- * The fixed logistic score of packages/metrics/references/make_references.py (recurrence or death
- * within 5 years), applied to the example's harmonized site files.
- */
-function rotterdamScore(row: Record<string, string>): number {
-  const lp =
-    -1.6 +
-    0.55 * Math.log1p(Number(row['nodes'])) +
-    0.35 * (row['grade'] === '3' ? 1 : 0) +
-    0.45 * (row['size'] === '20-50' ? 1 : 0) +
-    0.85 * (row['size'] === '>50' ? 1 : 0) -
-    0.09 * Math.log1p(Number(row['pgr'])) +
-    0.004 * (Number(row['age']) - 55) +
-    0.15 * (row['hormon'] === '1' ? 1 : 0);
-  return 1 / (1 + Math.exp(-lp));
-}
 
 /** One site's metrics vector and how many rows (patients, excluded ones included) it read. */
 interface Site {
@@ -51,13 +35,6 @@ function rotterdamSites(): Site[] {
     }
     return { vector: accumulator.vector(), rows: rows.length };
   });
-}
-
-/** Standard normal by Box–Muller from the seeded source (the cohort only; DP noise uses the exact samplers). */
-function normal(rng: RandomSource): number {
-  const u1 = (rng.nextUint32() + 1) / 4294967297;
-  const u2 = rng.nextUint32() / 4294967296;
-  return Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * u2);
 }
 
 // Equal-variance binormal model (Hanley & McNeil 1982): AUC = Φ(d/√2), so AUC 0.75 needs d = √2·Φ⁻¹(0.75),

@@ -19,6 +19,7 @@ const BENCHES = [
   'dp-sampler',
   'dp-release',
   'dp-utility',
+  'dp-fairness',
   'grid-utility',
   'survival-dp',
   'secagg-primitives',

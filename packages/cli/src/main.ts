@@ -8,7 +8,7 @@ import { formatAuditEntry } from '@fedval/trust';
 import { anchorsFromOptions, anchorsInDir, crossCheckAuditDirs, describeCrossCheck, describeVerification, parseSiteDir, showAuditDir, verifyAuditDir } from './audit.ts';
 import { CoordinatorClient } from './coordinator-client.ts';
 import { CliError } from './errors.ts';
-import { withPrivacyOptions } from './privacy-options.ts';
+import { parsePriorities, withPrivacyOptions } from './privacy-options.ts';
 import type { PrivacyCommandOptions } from './privacy-options.ts';
 import { changeRoster, decryptRound, initKeys, keyHolderIdentity } from './key-holder.ts';
 import { planStudyPrivacy, planSurvivalPrivacy } from './plan.ts';
@@ -79,6 +79,7 @@ withPrivacyOptions(
       expectedPrevalence: options.expectedPrevalence,
       expectedPatients: options.expectedPatients,
       minSites: options.minSites,
+      priorities: options.priorities,
       report: options.report ? { out: options.report, formats: parseReportFormats(options.reportFormat) } : undefined,
       timeoutMs: options.timeout * 1000,
       onLog: options.verbose ? (line) => process.stderr.write(`${line}\n`) : undefined,
@@ -150,6 +151,7 @@ program
   .option('--score-grid <file>', 'a fitted score grid (fedval grid fit) instead of --bins: the planner takes the model\'s mass between its edges')
   .option('--threshold <t>', 'decision threshold', decimal('--threshold'), 0.5)
   .option('--auc <a>', 'AUC the planner assumes for the score model (survival: the td-AUC)', decimal('--auc'), 0.75)
+  .option('--priorities <list>', 'binary: what the study is for, e.g. overall_auc=3,subgroup_auc=2,calibration=1,exclusions=0.5; the planner splits ρ to minimise the weighted predicted error', parsePriorities)
   .option('--task <type>', 'binary or survival', 'binary')
   .option('--horizon <t>', 'survival: the horizon (--prevalence is then the share with the event by it)', decimal('--horizon'))
   .option('--censored <c>', 'survival: expected share censored before the horizon', decimal('--censored'), 0)
@@ -157,11 +159,12 @@ program
   .option('--time-bins <n>', 'survival: time bins up to the horizon (default 200)', decimal('--time-bins'))
   .option('--after-bins <n>', 'survival: time bins from the horizon to --max-time (default: a quarter of the density)', decimal('--after-bins'))
   .option('--json', 'print one JSON document on stdout')
-  .action((options: { patients: number; prevalence: number; sites: number; epsilon: number; delta: number; minSites?: number; groupLevels: number[]; bins?: number; scoreGrid?: string; threshold: number; auc: number; task: string; horizon?: number; censored: number; maxTime?: number; timeBins?: number; afterBins?: number; json?: boolean }) => {
+  .action((options: { patients: number; prevalence: number; sites: number; epsilon: number; delta: number; minSites?: number; groupLevels: number[]; bins?: number; scoreGrid?: string; threshold: number; auc: number; priorities?: ReturnType<typeof parsePriorities>; task: string; horizon?: number; censored: number; maxTime?: number; timeBins?: number; afterBins?: number; json?: boolean }) => {
     if (options.task === 'survival') {
       if (options.horizon === undefined) throw new CliError('FEDVAL_ERR_CLI_USAGE', '--task survival needs --horizon T');
       if (options.scoreGrid !== undefined) throw new CliError('FEDVAL_ERR_CLI_USAGE', '--score-grid plans a binary study; a survival plan takes --bins');
-      const { scoreGrid: _unused, ...survivalOptions } = options;
+      if (options.priorities !== undefined) throw new CliError('FEDVAL_ERR_CLI_USAGE', '--priorities plans a binary study');
+      const { scoreGrid: _unused, priorities: _none, ...survivalOptions } = options;
       const planned = planSurvivalPrivacy({ ...survivalOptions, bins: options.bins ?? DEFAULT_SURVIVAL_SPEC.bins, horizon: options.horizon });
       if (options.json) {
         process.stdout.write(`${JSON.stringify(planned, null, 2)}\n`);
@@ -196,6 +199,20 @@ program
       const rows = [{ name: 'overall', ...errors.overall }, ...errors.per_subgroup_level.map((p, i) => ({ name: `one level of group ${i + 1}`, ...p }))];
       for (const row of rows) {
         process.stdout.write(`${row.name.padEnd(26)}  ${String(Math.round(row.patients)).padEnd(7)}  ${fmt(row.roc_auc).padEnd(7)}  ${fmt(row.sensitivity).padEnd(11)}  ${fmt(row.specificity)}\n`);
+      }
+    }
+    const pct = (share: number) => `${(100 * share).toFixed(1)} %`;
+    const w = planned.weights;
+    process.stdout.write(`\nρ weights: overall ${w.overall}, each subgroup column ${w.subgroup}, each population's sums ${w.sums}, exclusions ${w.exclusions}\n`);
+    if (planned.split) {
+      const { shares, predicted_noise_sd: sd } = planned.split;
+      process.stdout.write(
+        `split from --priorities (share of the round's ρ per block): overall histograms ${pct(shares.overall)}, each subgroup column ${pct(shares.subgroup)}, each population's sums ${pct(shares.sums)}, each population's exclusions ${pct(shares.exclusions)}\n`,
+      );
+      if (sd) {
+        process.stdout.write(
+          `predicted noise SD: overall AUC ${fmt(sd.overallAuc)}, subgroup level AUC ${sd.subgroupAuc.map(fmt).join(' / ') || '—'}, observed/expected ${fmt(sd.observedExpected)} (a level: ${sd.subgroupObservedExpected.map(fmt).join(' / ') || '—'}), excluded share ${fmt(sd.excludedShare)}\n`,
+        );
       }
     }
   });

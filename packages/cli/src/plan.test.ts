@@ -1,7 +1,9 @@
 // `fedval plan` on a fitted score grid: the grid's edges reach the planner, and --bins with --score-grid is refused.
-import { fitScoreGrid } from '@fedval/metrics';
+import { planPrivacySpecInput } from '@fedval/dp';
+import { createStatisticsLayout, fitScoreGrid, resolveMetricSpec } from '@fedval/metrics';
 import { describe, expect, it } from 'vitest';
 import { planStudyPrivacy } from './plan.ts';
+import { parsePriorities, prioritiesInput } from './privacy-options.ts';
 
 /** Development scores skewed low, as a calibrated risk score at 10 % prevalence gives them (a fixed, data-free sequence). */
 const development = Float64Array.from({ length: 2000 }, (_, i) => 1 / (1 + Math.exp(-(-2.6 + 2.2 * Math.tan(Math.PI * ((i + 0.5) / 2000 - 0.5)) / 6))));
@@ -23,5 +25,31 @@ describe('planStudyPrivacy with a fitted score grid', () => {
   it('refuses --bins together with --score-grid', () => {
     const { grid } = fitScoreGrid(development, { bins: 50, method: 'quantile', thresholds: [0.5] });
     expect(() => planStudyPrivacy({ ...options, bins: 100, scoreGrid: grid })).toThrow(expect.objectContaining({ code: 'FEDVAL_ERR_CLI_USAGE' }));
+  });
+});
+
+describe('fedval plan --priorities', () => {
+  it('plans the split from the priorities and reports every block share and metric prediction; refuses a bad list', () => {
+    const planned = planStudyPrivacy({ ...options, groupLevels: [2], priorities: parsePriorities('overall_auc=3,subgroup_auc=2,calibration=1,exclusions=0.5') });
+    const shares = planned.split!.shares;
+    // overall + one subgroup column + two populations' sums and exclusions = the whole round.
+    expect(shares.overall + shares.subgroup + 2 * (shares.sums + shares.exclusions)).toBeCloseTo(1, 12);
+    expect(planned.split!.predicted_noise_sd!.subgroupAuc).toHaveLength(1);
+    expect(planStudyPrivacy({ ...options, groupLevels: [2] }).split).toBeNull();
+    for (const bad of ['overall=3', 'overall_auc=-1', 'overall_auc']) expect(() => parsePriorities(bad)).toThrow(expect.objectContaining({ code: 'FEDVAL_ERR_CLI_USAGE' }));
+  });
+});
+
+describe('--priorities of fedval studies create and simulate', () => {
+  it('reach the study as privacy.priorities (snake_case) and resolve to the weights fedval plan shows', () => {
+    const priorities = parsePriorities('overall_auc=3,subgroup_auc=2,calibration=1,exclusions=0.5');
+    expect(prioritiesInput(priorities)).toEqual({ overall_auc: 3, subgroup_auc: 2, calibration: 1, exclusions: 0.5 });
+    expect(prioritiesInput(parsePriorities('calibration=2'))).toEqual({ calibration: 2 });
+    const layout = createStatisticsLayout(resolveMetricSpec({ task: 'binary', groups: [{ column: 'group1', levels: ['level1', 'level2'] }] }));
+    const study = planPrivacySpecInput(
+      { epsilon: 1, delta: 1e-6, expected_patients: options.patients, expected_prevalence: options.prevalence, priorities: prioritiesInput(priorities) },
+      { layout, minSites: 3, sites: 3 },
+    );
+    expect(study.privacy.weights).toEqual(planStudyPrivacy({ ...options, groupLevels: [2], priorities }).weights);
   });
 });

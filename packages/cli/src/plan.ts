@@ -1,5 +1,6 @@
 // plan.ts — `fedval plan`: predict, before any round runs, what differential privacy will cost each metric.
 import { createPrivateRelease, planPrivacySpec, predictSurvivalNoise } from '@fedval/dp';
+import type { ReleasePriorities } from '@fedval/dp';
 import { createStatisticsLayout, resolveMetricSpec } from '@fedval/metrics';
 import type { FittedScoreGrid } from '@fedval/metrics';
 import { CliError } from './errors.ts';
@@ -20,6 +21,11 @@ export interface PlanOptions {
   threshold: number;
   /** AUC the planner's binormal score model assumes. */
   auc: number;
+  /**
+   * Sponsor priorities (`privacy.priorities`, e.g. { overallAuc: 3, subgroupAuc: 2, calibration: 1, exclusions: 0.5 }):
+   * the planner derives the ρ split from them. Default: today's fixed weights.
+   */
+  priorities?: Partial<ReleasePriorities> | undefined;
 }
 
 /**
@@ -37,8 +43,8 @@ export function planStudyPrivacy(options: PlanOptions) {
     groups: options.groupLevels.map((levels, i) => ({ column: `group${i + 1}`, levels: Array.from({ length: levels }, (_, j) => `level${j + 1}`) })),
   });
   const layout = createStatisticsLayout(spec);
-  const { privacy, plan } = planPrivacySpec(
-    { epsilon: options.epsilon, delta: options.delta, minSites },
+  const { privacy, plan, split } = planPrivacySpec(
+    { epsilon: options.epsilon, delta: options.delta, minSites, ...(options.priorities ? { priorities: options.priorities } : {}) },
     { layout, expectedPatients: options.patients, expectedPrevalence: options.prevalence, sites: options.sites, assumedAuc: options.auc },
   );
   const population = (p: NonNullable<typeof plan>['overall']) => ({
@@ -49,6 +55,9 @@ export function planStudyPrivacy(options: PlanOptions) {
   });
   return {
     request: { ...options, scoreGrid: undefined, minSites },
+    weights: privacy.weights,
+    // With priorities: each block's share of the round's ρ and the predicted noise SD of every metric under that split.
+    split: split ? { shares: split.shares, predicted_noise_sd: split.predicted ?? null } : null,
     score_grid: options.scoreGrid !== undefined ? { kind: 'fitted', bins: spec.bins, method: options.scoreGrid.method } : { kind: 'equal_width', bins: spec.bins },
     privacy: { epsilon: privacy.epsilon, delta: privacy.delta, mechanism: privacy.mechanism, min_sites: privacy.minSites, layout: privacy.layout },
     // The round's whole cost: histograms, sums and exclusion counters (the planner's ρ is the histograms' share).

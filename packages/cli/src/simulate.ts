@@ -17,6 +17,8 @@ import { readModelUpload } from './model-upload.ts';
 import { CliError } from './errors.ts';
 import { keyHolderIdentity } from './key-holder.ts';
 import { PROGRAMS, startProcess, waitForEvent } from './processes.ts';
+import type { ReleasePriorities } from '@fedval/dp';
+import { prioritiesInput } from './privacy-options.ts';
 import { makeReport } from './report-command.ts';
 import type { ReportFormat, WrittenReport } from './report-command.ts';
 import type { ManagedProcess } from './processes.ts';
@@ -49,6 +51,8 @@ export interface SimulationOptions {
   expectedPatients?: number | undefined;
   /** Release policy: fewest contributions to decrypt. Default: 3, or the number of sites when fewer. */
   minSites?: number | undefined;
+  /** What the study is for (`privacy.priorities`): the planner derives the ρ split. Default: the fixed weights. */
+  priorities?: Partial<ReleasePriorities> | undefined;
   /**
    * Secure aggregation of the bfv round (Bonawitz et al. double masking): on by default (absent or `{ threshold? }`,
    * threshold default: the coordinator's); `false` turns it off, and the generated site policies then allow unmasked
@@ -252,6 +256,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
               // Public planning assumptions: --expected-patients, or the row counts of the CSV files (a simulation has them all).
               expected_patients: expectedPatients,
               expected_prevalence: options.expectedPrevalence ?? 0.3,
+              ...(options.priorities ? { priorities: prioritiesInput(options.priorities) } : {}),
             },
           }),
     });

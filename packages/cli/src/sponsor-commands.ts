@@ -20,7 +20,7 @@ import {
 import { packOnnxModel } from './model-pack.ts';
 import type { ModelPackOptions } from './model-pack.ts';
 import { readModelUpload } from './model-upload.ts';
-import { withPrivacyOptions } from './privacy-options.ts';
+import { prioritiesInput, withPrivacyOptions } from './privacy-options.ts';
 import type { PrivacyCommandOptions } from './privacy-options.ts';
 
 /** Options every coordinator command takes. */
@@ -267,6 +267,7 @@ function studyRequest(options: StudyCreateOptions): StudyCreateRequest {
             delta: options.delta,
             expected_prevalence: options.expectedPrevalence,
             ...(expectedPatients !== undefined ? { expected_patients: expectedPatients } : {}),
+            ...(options.priorities ? { priorities: prioritiesInput(options.priorities) } : {}),
           },
         }
       : {}),

@@ -1,4 +1,5 @@
 // The exact release (no DP) behind the release interface, and the one finalization of a released aggregate.
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { addStatistics, createAccumulator, createStatisticsLayout, finalizeMetrics } from '@fedval/metrics';
 import type { StatisticsLayout } from '@fedval/metrics';
@@ -29,6 +30,10 @@ function fixtureSiteVectors(layout: StatisticsLayout): { vectors: Float64Array[]
 const layout = createStatisticsLayout({ groups: [{ column: 'meno', levels: ['0', '1'] }, { column: 'age', cuts: [50, 70] }] });
 const { vectors, patients } = fixtureSiteVectors(layout);
 /** The pooled vector, summed entry by entry here rather than with the package's addStatistics. */
+/** SHA-256 of the decoded vector and of the finalized metrics' JSON, computed on main before issue 18's changes. */
+const PINNED_VECTOR_SHA256 = '7dafd9443b4068e934638de1dc375fe1f08a6026e4fb56fe971405ec8ac1fafe';
+const PINNED_METRICS_SHA256 = '2a3a1a3fcfccf42528f5e27bf58c4932c61119d6a284bb617357ed8fcc2151e3';
+const sum = (vs: Float64Array[]): Float64Array => vs.reduce((a, b) => addStatistics(a, b));
 const pooled = Float64Array.from({ length: layout.length }, (_, i) => vectors.reduce((total, v) => total + v[i]!, 0));
 
 describe('the exact release', () => {
@@ -100,7 +105,19 @@ describe('createRelease and finalizeRelease', () => {
     const aggregate = vectors.map((v) => release.protect(v, rng)).reduce((a, b) => addStatistics(a, b));
     const decoded = release.decode(aggregate, vectors.length);
     const released = finalizeRelease(release, aggregate, vectors.length);
-    expect(released.metrics).toEqual(finalizeMetrics(layout, decoded.vector, { noise: { blockVariances: decoded.blockVariances } }));
+    expect(released.metrics).toEqual(finalizeMetrics(layout, decoded.vector, { noise: { blockVariances: decoded.blockVariances, classTotalVariances: decoded.classTotalVariances } }));
     expect(released.dp).toEqual(release.summary());
+  });
+});
+
+describe('issue 18 leaves the exact release bit for bit unchanged', () => {
+  it('finalizes the fixture aggregate to the same vector and the same metrics as before the change (SHA-256 pinned before it)', () => {
+    const release = createRelease(layout, null);
+    const aggregate = sum(vectors.map((v) => release.protect(v, seededRandomSource('unused'))));
+    const decoded = release.decode(aggregate, vectors.length);
+    const { metrics } = finalizeRelease(release, aggregate, vectors.length);
+    const sha = (bytes: Uint8Array | string) => createHash('sha256').update(bytes).digest('hex');
+    expect(sha(new Uint8Array(decoded.vector.buffer, decoded.vector.byteOffset, decoded.vector.byteLength))).toBe(PINNED_VECTOR_SHA256);
+    expect(sha(JSON.stringify(metrics))).toBe(PINNED_METRICS_SHA256);
   });
 });

@@ -36,7 +36,7 @@ export function createExactRelease(layout: StatisticsLayout): ExactRelease {
     encode,
     protect: (statistics: Float64Array): Float64Array => encode(statistics),
     // The pooled vector is the metrics vector; finalizeMetrics checks its length and entries. No noise: no variances.
-    decode: (aggregate: Float64Array): DecodedRelease => ({ vector: aggregate, blockVariances: {} }),
+    decode: (aggregate: Float64Array): DecodedRelease => ({ vector: aggregate, blockVariances: {}, classTotalVariances: {} }),
     summary: (): null => null,
   });
 }

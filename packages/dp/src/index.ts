@@ -27,7 +27,7 @@ export type { TreeShape, TreeShapeOptions } from './tree.ts';
 export { equalWidthEdges, equalMassEdges, coarsenHistogram, checkEdges } from './coarsening.ts';
 export { budgetFromEpsilon, budgetStatus, decideCharge, assertChargeAllowed, LEDGER_RELATIVE_TOLERANCE } from './ledger.ts';
 export type { PrivacyBudget, EpsilonBudget, LedgerEntry, ChargeRequest, ChargeDecision, BudgetStatus } from './ledger.ts';
-export { planRelease, simulateRelease, resolveLayout, DEFAULT_PLAN_WEIGHTS, DEFAULT_SIMULATE_RELEASE_OPTIONS } from './planner.ts';
+export { planRelease, simulateRelease, resolveLayout, predictPopulationError, DEFAULT_PLAN_WEIGHTS, DEFAULT_SIMULATE_RELEASE_OPTIONS } from './planner.ts';
 export { predictSurvivalNoise, expectedSurvivalCounts } from './survival-planner.ts';
 export type { SurvivalPlanRequest, SurvivalNoisePrediction } from './survival-planner.ts';
 export type {
@@ -52,6 +52,8 @@ export {
   resolvedReleaseLayoutSchema,
   releaseLayoutSpecSchema,
   releaseWeightsSchema,
+  releasePrioritiesSchema,
+  releasePrioritiesInputSchema,
   DEFAULT_PRIVACY_SPEC,
   DEFAULT_RELEASE_WEIGHTS,
 } from './release-spec.ts';
@@ -64,8 +66,13 @@ export type {
   PrivacySpecPlan,
   PrivacyLayoutSpec,
   ReleaseWeights,
+  ReleasePriorities,
   ResolvedReleaseLayout,
 } from './release-spec.ts';
+export { planReleaseWeights, predictSplit, MIN_PRIORITY_SHARE } from './priorities.ts';
+export type { ReleaseSplit, SplitPrediction, SplitPriorities, SplitWeights } from './priorities.ts';
+export { reconcileHierarchy, hierarchyVariances } from './hierarchy.ts';
+export type { HierarchyColumn, HierarchyVariances } from './hierarchy.ts';
 export { createPrivateRelease, releaseSummarySchema, DEFAULT_PRIVATE_RELEASE_OPTIONS } from './release.ts';
 export type { PrivateRelease, PrivateReleaseOptions, DecodedRelease, ReleaseSummary, ReleaseBlockSummary } from './release.ts';
 export { createExactRelease } from './exact-release.ts';

@@ -20,6 +20,7 @@ import { aucGradients, fittedGrid, mannWhitneyAuc } from '@fedval/metrics';
 import { DpError } from './errors.ts';
 import { seededRandomSource } from './random-source.ts';
 import type { TreeShape } from './tree.ts';
+import { hierarchyVariances } from './hierarchy.ts';
 import { encodeTree, estimateTreeHistogram, treePrefixVariances, treeQueryVariance, treeShape } from './tree.ts';
 
 /**
@@ -81,6 +82,12 @@ export interface PlanReleaseRequest {
   crowdedThresholds?: boolean;
   /** Relative ρ weights: the overall histograms, and each subgroup variable. Defaults {@link DEFAULT_PLAN_WEIGHTS}. */
   weights?: { overall?: number; subgroup?: number };
+  /**
+   * Predict for a release that reconciles the overall and every subgroup variable by least squares (hierarchy.ts; the
+   * private release of a metrics vector does): each variable's levels plus its '(other)' and '(missing)' levels
+   * partition the patients. Default false (the planner's own blocks, each estimated alone).
+   */
+  hierarchy?: boolean;
 }
 
 /** Default ρ weights: overall histograms 3, each subgroup variable 2 (so one subgroup gets 40 %). */
@@ -122,7 +129,8 @@ export interface ReleaseLayout {
 }
 
 export interface ReleasePlan {
-  readonly request: Readonly<Required<Omit<PlanReleaseRequest, 'weights' | 'layout' | 'fineEdges' | 'fineShares'>>> & {
+  readonly request: Readonly<Required<Omit<PlanReleaseRequest, 'weights' | 'layout' | 'fineEdges' | 'fineShares' | 'hierarchy'>>> & {
+    readonly hierarchy: boolean;
     /** Shares of patients per fine bin for equal-mass edges; null: the model's. */
     readonly fineShares: readonly number[] | null;
     readonly layout: 'auto' | ReleaseLayoutSpec;
@@ -142,6 +150,11 @@ export interface ReleasePlan {
   readonly epsilon: number;
   /** Noise std per coordinate in the aggregate of `sites` contributions, per block name. */
   readonly aggregateNoiseStd: Readonly<Record<string, number>>;
+  /**
+   * Noise std per coordinate of the estimates the predictions are for, per block name: `aggregateNoiseStd`, or after the
+   * reconciliation across the group hierarchy when `request.hierarchy`.
+   */
+  readonly estimateNoiseStd: Readonly<Record<string, number>>;
   readonly overall: PopulationPrediction;
   /** One entry per subgroup variable: the prediction for one of its (equally sized) levels. */
   readonly subgroups: readonly PopulationPrediction[];
@@ -353,6 +366,7 @@ function resolveRequest(request: PlanReleaseRequest): ReleasePlan['request'] {
     assumedAuc: request.assumedAuc ?? 0.75,
     minBins: request.minBins ?? 1,
     crowdedThresholds: request.crowdedThresholds ?? false,
+    hierarchy: request.hierarchy ?? false,
     weights: Object.freeze({ ...DEFAULT_PLAN_WEIGHTS, ...request.weights }),
   } as const;
   check(Number.isFinite(resolved.patients) && resolved.patients >= 2, 'patients must be at least 2');
@@ -381,14 +395,12 @@ function buildPlan(request: ReleasePlan['request'], spec: ReleaseLayoutSpec, rho
     minSites: request.mechanism === 'discrete-gaussian' ? 1 : request.minSites,
     shares: blocks.map((block) => ({ block, weight: block.name === 'overall' ? weights.overall : weights.subgroup })),
   });
-  const variance = (block: PlannedBlock): number => aggregateNoiseVariance(block, request.sites);
-  const [overallBlock, ...subgroupBlocks] = noise.blocks;
+  const raw = noise.blocks.map((block) => aggregateNoiseVariance(block, request.sites));
+  const estimated = estimateVariances(request, raw);
   const scoreEdges = fineScoreEdges(model, request.fineBins, request.fineEdges, request.fineShares);
-  const overall = predictPopulation(model, request.patients, layout, variance(overallBlock!), request.thresholds, scoreEdges);
+  const overall = predictPopulation(model, request.patients, layout, estimated[0]!, request.thresholds, scoreEdges);
   const subgroups = withSubgroups
-    ? subgroupBlocks.map((block, i) =>
-        predictPopulation(model, request.patients / request.subgroupLevels[i]!, layout, variance(block), request.thresholds, scoreEdges),
-      )
+    ? request.subgroupLevels.map((levels, i) => predictPopulation(model, request.patients / levels, layout, estimated[i + 1]!, request.thresholds, scoreEdges))
     : [];
   return Object.freeze({
     request,
@@ -396,10 +408,37 @@ function buildPlan(request: ReleasePlan['request'], spec: ReleaseLayoutSpec, rho
     noise,
     rho: noise.rho,
     epsilon: epsilonFromRho(noise.rho, request.delta),
-    aggregateNoiseStd: Object.freeze(Object.fromEntries(noise.blocks.map((block) => [block.name, Math.sqrt(variance(block))]))),
+    aggregateNoiseStd: Object.freeze(Object.fromEntries(noise.blocks.map((block, b) => [block.name, Math.sqrt(raw[b]!)]))),
+    estimateNoiseStd: Object.freeze(Object.fromEntries(noise.blocks.map((block, b) => [block.name, Math.sqrt(estimated[b]!)]))),
     overall,
     subgroups: Object.freeze(subgroups),
   });
+}
+
+/**
+ * Per-coordinate variances of the estimates, per block (overall, then each subgroup variable): the aggregate noise, or
+ * after the release's reconciliation across the group hierarchy (each variable: its levels, '(other)' and '(missing)').
+ */
+function estimateVariances(request: ReleasePlan['request'], raw: readonly number[]): number[] {
+  if (!request.hierarchy || request.subgroupLevels.length === 0) return [...raw];
+  const star = hierarchyVariances(raw[0]!, request.subgroupLevels.map((levels, i) => ({ levels: levels + 2, variance: raw[i + 1]! })));
+  return [star.overall, ...star.columns];
+}
+
+/**
+ * The predicted error of one population of `patients` under a plan: the overall population's noise (`subgroup` null) or
+ * that of a level of subgroup variable `subgroup` (its estimates' variance, reconciled when the plan is), for a level
+ * whose expected size differs from the plan's equal split (a public planning assumption, never data).
+ */
+export function predictPopulationError(plan: ReleasePlan, patients: number, subgroup: number | null): PopulationPrediction {
+  check(Number.isFinite(patients) && patients >= 2, 'patients must be at least 2');
+  const { request, layout } = plan;
+  const name = subgroup === null ? 'overall' : `subgroup-${subgroup}`;
+  const std = plan.estimateNoiseStd[name];
+  check(std !== undefined, `the plan has no block ${name}`);
+  const model: ScoreModel = { prevalence: request.prevalence, auc: request.assumedAuc };
+  const scoreEdges = fineScoreEdges(model, request.fineBins, request.fineEdges, request.fineShares);
+  return predictPopulation(model, patients, layout, std! ** 2, request.thresholds, scoreEdges);
 }
 
 /** What 'auto' minimises: the AUC error plus the mean sensitivity/specificity error over thresholds. */
@@ -514,7 +553,8 @@ export function simulateRelease(plan: ReleasePlan, options?: Partial<SimulateRel
     }
     return { auc: median(errors.auc), sensitivity: errors.sensitivity.map(median), specificity: errors.specificity.map(median) };
   };
-  const std = plan.aggregateNoiseStd;
+  // The estimates' noise: a reconciled estimate's noise is again i.i.d. Gaussian per coordinate, of the reconciled variance.
+  const std = plan.estimateNoiseStd;
   return {
     overall: run(request.patients, std['overall']!),
     subgroups: request.subgroupLevels.map((levels, i) => run(Math.round(request.patients / levels), std[`subgroup-${i}`]!)),

@@ -215,7 +215,7 @@ describe('the privacy documents as JSON Schema (for OpenAPI)', () => {
   it('states which fields are required, in the spelling of the REST API', () => {
     const input = z.toJSONSchema(privacySpecInputSchema, { io: 'input' });
     expect(input.required).toEqual(['epsilon', 'delta']);
-    expect(Object.keys(input.properties ?? {})).toEqual(['epsilon', 'delta', 'mechanism', 'layout', 'weights', 'expected_patients', 'expected_prevalence']);
+    expect(Object.keys(input.properties ?? {})).toEqual(['epsilon', 'delta', 'mechanism', 'layout', 'weights', 'priorities', 'expected_patients', 'expected_prevalence']);
     expect(JSON.stringify(input)).toContain('fine_bins');
     expect(z.toJSONSchema(resolvedPrivacySpecSchema).required).toEqual(['epsilon', 'delta', 'mechanism', 'minSites', 'layout', 'weights']);
   });

@@ -13,6 +13,8 @@ import type { NoiseMechanism } from './allocation.ts';
 import { checkEdges } from './coarsening.ts';
 import { DpError } from './errors.ts';
 import { planRelease, resolveLayout } from './planner.ts';
+import { planReleaseWeights, predictSplit } from './priorities.ts';
+import type { ReleaseSplit } from './priorities.ts';
 import type { EdgePlacement, ReleaseLayout, ReleaseLayoutSpec, ReleasePlan } from './planner.ts';
 import { treeShape } from './tree.ts';
 
@@ -53,6 +55,22 @@ export interface ResolvedReleaseLayout {
   readonly branching?: number;
 }
 
+/**
+ * What the study is for, as relative importances (only ratios matter): the planner splits ρ across the release blocks
+ * to minimise Σ priority × predicted error SD of each metric (see {@link planReleaseWeights}) instead of using fixed
+ * weights. Each metric's error is averaged over its populations.
+ */
+export interface ReleasePriorities {
+  /** The overall ROC AUC (and with it the overall histograms: ROC curve, threshold metrics). */
+  overallAuc: number;
+  /** The AUC of a subgroup level, averaged over the group columns (their histograms). */
+  subgroupAuc: number;
+  /** Calibration: calibration in the large (observed/expected events) of each population, from the fixed-point sums. */
+  calibration: number;
+  /** The share of patients excluded for each reason, per population (the exclusion counters). */
+  exclusions: number;
+}
+
 /** 'auto' (the planner chooses), a planner layout spec (bins and placement), or explicit edges. */
 export type PrivacyLayoutSpec = 'auto' | ReleaseLayoutSpec | ResolvedReleaseLayout;
 
@@ -72,8 +90,14 @@ export interface PrivacySpec {
   minSites: number;
   /** Release layout of the score histograms. Default 'auto'. */
   layout: PrivacyLayoutSpec;
-  /** ρ weights. Default {@link DEFAULT_RELEASE_WEIGHTS}. */
+  /** ρ weights. Default {@link DEFAULT_RELEASE_WEIGHTS}. Not together with `priorities`. */
   weights: Partial<ReleaseWeights>;
+  /**
+   * Priorities from which the planner derives the weights (needs the planning parameters of layout 'auto'). Optional;
+   * absent: `weights` (or their defaults) as given. A metric left out has priority 0 (its blocks then get the smallest
+   * share the rule allows, see {@link MIN_PRIORITY_SHARE}).
+   */
+  priorities: Partial<ReleasePriorities>;
 }
 
 /** The resolved spec: every field present, the layout explicit, deep-frozen. Idempotent under {@link resolvePrivacySpec}. */
@@ -108,9 +132,14 @@ export interface PrivacySpecPlan {
    * predicted errors are those of this release. Null for explicit edges and for non-binary tasks.
    */
   readonly plan: ReleasePlan | null;
+  /** With `priorities`: the split the planner chose and the predicted error SD of every metric under it; else null. */
+  readonly split: ReleaseSplit | null;
 }
 
 export const DEFAULT_PRIVACY_SPEC: Readonly<Pick<PrivacySpec, 'mechanism' | 'layout'>> = Object.freeze({ mechanism: 'skellam', layout: 'auto' });
+
+/** Priorities a spec leaves out are 0. */
+const NO_PRIORITIES: Readonly<ReleasePriorities> = Object.freeze({ overallAuc: 0, subgroupAuc: 0, calibration: 0, exclusions: 0 });
 
 const MECHANISMS = ['skellam', 'distributed-discrete-gaussian', 'discrete-gaussian'] as const satisfies readonly NoiseMechanism[];
 const DEFAULT_ASSUMED_AUC = 0.75;
@@ -131,6 +160,18 @@ const deltaField = z.number(must('a number with 0 < delta < 1')).gt(0, must('a n
 const mechanismField = z.enum(MECHANISMS, must(`one of ${MECHANISMS.join(', ')}`));
 const layoutKind = z.enum(['flat', 'tree'], must("'flat' or 'tree'"));
 const branchingField = z.int(must('an integer ≥ 2 for a tree')).min(2, must('an integer ≥ 2 for a tree'));
+
+const nonNegativeNumber = z.number(must('a finite number ≥ 0')).min(0, must('a finite number ≥ 0')).refine(Number.isFinite, must('a finite number ≥ 0'));
+const prioritiesMessage = must('an object with a priority > 0');
+const somePriority = (value: Readonly<Record<string, number | undefined>>) => Object.values(value).some((v) => v !== undefined && v > 0);
+/** Priorities as given (camelCase): any subset of {@link ReleasePriorities}, each ≥ 0, at least one > 0. */
+export const releasePrioritiesSchema = z
+  .strictObject({ overallAuc: nonNegativeNumber.optional(), subgroupAuc: nonNegativeNumber.optional(), calibration: nonNegativeNumber.optional(), exclusions: nonNegativeNumber.optional() }, must('an object'))
+  .refine(somePriority, prioritiesMessage);
+/** Priorities as a person writes them (REST/YAML, snake_case). */
+export const releasePrioritiesInputSchema = z
+  .strictObject({ overall_auc: nonNegativeNumber.optional(), subgroup_auc: nonNegativeNumber.optional(), calibration: nonNegativeNumber.optional(), exclusions: nonNegativeNumber.optional() }, must('an object'))
+  .refine(somePriority, prioritiesMessage);
 
 /** ρ weights as given: any subset of {@link ReleaseWeights}, each a finite number > 0. */
 export const releaseWeightsSchema = z.strictObject(
@@ -208,6 +249,7 @@ export const privacySpecSchema = z.strictObject(
     minSites: positiveInteger,
     layout: layoutSchema(resolvedReleaseLayoutSchema, releaseLayoutSpecSchema, LAYOUT_FORMS).optional(),
     weights: releaseWeightsSchema.optional(),
+    priorities: releasePrioritiesSchema.optional(),
   },
   must('an object'),
 );
@@ -262,6 +304,7 @@ export const privacySpecInputSchema = z
       mechanism: mechanismField.optional(),
       layout: layoutSchema(explicitLayoutInputSchema, releaseLayoutSpecSchema, LAYOUT_FORMS.replace('fineBins', 'fine_bins')).optional(),
       weights: releaseWeightsSchema.optional(),
+      priorities: releasePrioritiesInputSchema.optional(),
       expected_patients: z.number(must('a number ≥ 2')).min(2, must('a number ≥ 2')).refine(Number.isFinite, must('a number ≥ 2')).optional(),
       expected_prevalence: z.number(must('a number with 0 < π < 1')).gt(0, must('a number with 0 < π < 1')).lt(1, must('a number with 0 < π < 1')).optional(),
     },
@@ -365,6 +408,7 @@ interface Checked {
   minSites: number;
   layout: PrivacyLayoutSpec;
   weights: ReleaseWeights;
+  priorities: ReleasePriorities | null;
 }
 
 function refuse(problems: string[]): DpError {
@@ -389,6 +433,7 @@ function resolveChecked(checked: Checked | null, givenLayout: unknown, context: 
     if (needs.sites && !isPositiveInteger(sites)) problems.push(`${what} needs ${spelling.sites}, a positive integer`);
     if (!(assumedAuc > 0.5 && assumedAuc < 1)) problems.push(`${spelling.assumedAuc} must lie strictly between 0.5 and 1`);
   };
+  if (checked?.priorities) needsPlanner('priorities', { patients: true, prevalence: layout.spec.task === 'binary', sites: true });
   if (checked && sites !== undefined && isPositiveInteger(sites) && checked.minSites > sites) {
     problems.push(`${spelling.minSites} (${checked.minSites}) must not exceed ${spelling.sites} (${sites})`);
   }
@@ -411,6 +456,18 @@ function resolveChecked(checked: Checked | null, givenLayout: unknown, context: 
   if (problems.length > 0 || checked === null) throw refuse(problems);
 
   let plan: ReleasePlan | null = null;
+  let split: ReleaseSplit | null = null;
+  const rho = rhoFromEpsilon(checked.epsilon, checked.delta);
+  if (checked.priorities) {
+    if (plannerSpec === null || task !== 'binary') throw refuse(["priorities need a binary task and layout 'auto' or a layout spec (the planner predicts for them)"]);
+    // The split depends on the layout and the layout on the split: two rounds from the default weights settle it.
+    for (let round = 0; round < 2; round += 1) {
+      const resolved = resolvePlannerLayout(plannerSpec, checked, context, assumedAuc, problems);
+      if (resolved === null || resolved.plan === null) throw refuse(problems);
+      split = planReleaseWeights(checked.priorities, resolved.plan, checked.weights, layout, rho);
+      checked.weights = { ...split.weights };
+    }
+  }
   if (explicit === null && plannerSpec !== null) {
     const resolved = resolvePlannerLayout(plannerSpec, checked, context, assumedAuc, problems);
     if (resolved === null) throw refuse(problems);
@@ -426,7 +483,7 @@ function resolveChecked(checked: Checked | null, givenLayout: unknown, context: 
     layout: explicit,
     weights: Object.freeze(checked.weights),
   });
-  return Object.freeze({ privacy, plan });
+  return Object.freeze({ privacy, plan, split: split && plan ? Object.freeze({ ...split, predicted: predictSplit(split, plan, layout, rho) }) : null });
 }
 
 /** A parsed layout in either spelling as the layout the resolution works with. */
@@ -460,8 +517,10 @@ export function planPrivacySpec(partial: unknown, context: PrivacyContext): Priv
         minSites: parsed.data.minSites,
         layout: layoutOf(parsed.data.layout),
         weights: { ...DEFAULT_RELEASE_WEIGHTS, ...parsed.data.weights },
+        priorities: parsed.data.priorities ? { ...NO_PRIORITIES, ...parsed.data.priorities } : null,
       }
     : null;
+  if (parsed.success && parsed.data.priorities && parsed.data.weights) problems.push('give weights or priorities, not both');
   return resolveChecked(checked, isRecord(partial) ? partial['layout'] : undefined, context, CONTEXT_SPELLING, problems);
 }
 
@@ -491,8 +550,17 @@ export function planPrivacySpecInput(input: unknown, context: PrivacyInputContex
         minSites: context.minSites,
         layout: layoutOf(data.layout),
         weights: { ...DEFAULT_RELEASE_WEIGHTS, ...data.weights },
+        priorities: data.priorities
+          ? {
+              overallAuc: data.priorities.overall_auc ?? 0,
+              subgroupAuc: data.priorities.subgroup_auc ?? 0,
+              calibration: data.priorities.calibration ?? 0,
+              exclusions: data.priorities.exclusions ?? 0,
+            }
+          : null,
       }
     : null;
+  if (data?.priorities && data.weights) problems.push('give weights or priorities, not both');
   const planning = {
     layout: context.layout,
     sites: context.sites,
@@ -565,6 +633,7 @@ function resolvePlannerLayout(
         fineShares,
         assumedAuc,
         weights: { overall: privacy.weights.overall, subgroup: privacy.weights.subgroup },
+        hierarchy: true,
       });
       return { layout: fromPlannerLayout(plan.layout), plan: binary ? plan : null };
     }

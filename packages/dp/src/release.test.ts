@@ -263,27 +263,31 @@ describe('privacy accounting: sensitivity by brute force over single patients', 
   });
 
   it("Skellam counts and distributed discrete Gaussian sums: ρ by each mechanism's bound at the brute-force sensitivities", () => {
-    const release = createPrivateRelease(layout, resolvePrivacySpec(base, context));
-    expect(release.privacy.layout.kind).toBe('tree');
-    const observed = bruteForceSensitivity(release, binaryPatients(layout));
-    let rho = 0;
-    for (const block of release.noisePlan.blocks) {
-      const { l1, l2 } = observed.get(block.name)!;
-      expect([block.name, block.l1Sensitivity, block.l2SensitivitySquared]).toEqual([block.name, l1, l2]);
-      const noise = block.siteNoise;
-      if (block.name.endsWith('.sums')) {
-        expect(block.mechanism).toBe('distributed-discrete-gaussian');
-        if (noise.kind === 'discrete-gaussian') rho += distributedDiscreteGaussianRho(l2, rationalToNumber(noise.sigma2), 3, block.length);
-      } else {
-        expect(noise.kind).toBe('skellam');
-        if (noise.kind === 'skellam') rho += skellamRho(l1, l2, 3 * 2 * rationalToNumber(noise.lambda));
+    // Today's fixed weights, and the split planned from sponsor priorities (another ρ share per block, the same accounting).
+    for (const spec of [base, { ...base, priorities: { overallAuc: 3, subgroupAuc: 2, calibration: 1, exclusions: 0.5 } }]) {
+      const release = createPrivateRelease(layout, resolvePrivacySpec(spec, context));
+      expect(release.privacy.layout.kind).toBe('tree');
+      const observed = bruteForceSensitivity(release, binaryPatients(layout));
+      let rho = 0;
+      for (const block of release.noisePlan.blocks) {
+        const { l1, l2 } = observed.get(block.name)!;
+        expect([block.name, block.l1Sensitivity, block.l2SensitivitySquared]).toEqual([block.name, l1, l2]);
+        const noise = block.siteNoise;
+        if (block.name.endsWith('.sums')) {
+          expect(block.mechanism).toBe('distributed-discrete-gaussian');
+          if (noise.kind === 'discrete-gaussian') rho += distributedDiscreteGaussianRho(l2, rationalToNumber(noise.sigma2), 3, block.length);
+        } else {
+          expect(noise.kind).toBe('skellam');
+          if (noise.kind === 'skellam') rho += skellamRho(l1, l2, 3 * 2 * rationalToNumber(noise.lambda));
+        }
       }
+      expect(release.rho).toBeCloseTo(rho, 14);
+      expect(release.rho).toBeLessThanOrEqual(release.noisePlan.rho);
+      expect(release.noisePlan.rho).toBeLessThanOrEqual(rhoFromEpsilon(1, 1e-6));
+      // The tree has levels = ⌈log₂ leaves⌉ + 1: one patient moves one node per level of one histogram per population.
+      const leaves = release.privacy.layout.edges.length - 1;
+      expect(release.noisePlan.blocks.find((b) => b.name === 'overall.counts')!.l2SensitivitySquared).toBe(Math.ceil(Math.log2(leaves)) + 1);
     }
-    expect(release.rho).toBeCloseTo(rho, 14);
-    expect(release.rho).toBeLessThanOrEqual(release.noisePlan.rho);
-    expect(release.noisePlan.rho).toBeLessThanOrEqual(rhoFromEpsilon(1, 1e-6));
-    // The tree has 6 levels over 40 leaves: one patient moves 6 nodes of one histogram per population.
-    expect(release.noisePlan.blocks.find((b) => b.name === 'overall.counts')!.l2SensitivitySquared).toBe(6);
   });
 
   it('multiclass and regression: declared sensitivities are reached (or, for the rounded regression sums, bounded)', () => {

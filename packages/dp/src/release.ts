@@ -10,7 +10,8 @@
 //   <population>.sums        the metrics fixed-point sums block, unchanged.
 // Neighbouring datasets differ by one patient at one site. Each block's sensitivity is the most one
 // patient can move it after encoding (see blockSensitivity); the round's ρ is the sum of the block
-// costs (Bun & Steinke 2016, Lemma 2.3).
+// costs (Bun & Steinke 2016, Lemma 2.3). Decoding reconciles the histograms of the overall population and of every
+// group column by least squares (hierarchy.ts), then takes each tree's consistent estimate (tree.ts): post-processing.
 import { aucGradients, scoreGridOf } from '@fedval/metrics';
 import { z } from 'zod';
 import type { SectionFieldName, StatisticsLayout } from '@fedval/metrics';
@@ -18,6 +19,7 @@ import { discreteGaussianRho, distributedDiscreteGaussianRho, composeRho, epsilo
 import type { BudgetShare, NoiseBlock, NoiseMechanism, NoisePlan, PlannedBlock } from './allocation.ts';
 import { aggregateNoiseVariance, planNoise } from './allocation.ts';
 import { entryBoundsPerSite, maxEntryBound } from './entry-bounds.ts';
+import { reconcileHierarchy } from './hierarchy.ts';
 import { DpError } from './errors.ts';
 import { addNoise } from './noise.ts';
 import type { RandomSource } from './random-source.ts';
@@ -48,6 +50,12 @@ export interface DecodedRelease {
   readonly vector: Float64Array;
   /** Per metrics block name: the per-entry noise variance for finalizeMetrics' `noise.blockVariances`. */
   readonly blockVariances: Record<string, number>;
+  /**
+   * Per metrics counts block name: the exact noise variance of one class total (all of one class histogram of one level,
+   * after reconciliation and the tree's estimate), for finalizeMetrics' `noise.classTotalVariances` (suppression margins).
+   * Empty for layouts without histograms.
+   */
+  readonly classTotalVariances: Record<string, number>;
 }
 
 /** One noise block in {@link ReleaseSummary}. */
@@ -155,6 +163,8 @@ interface PopulationBlocks {
   readonly blocks: { readonly block: NoiseBlock; readonly share: Omit<BudgetShare, 'block'> }[];
   /** Indices into the segments of each (negative, positive) histogram pair: one per binary section, K per multiclass one. */
   readonly pairs: (readonly [number, number])[];
+  /** Per section (level) of the population, in the layout's order: the indices of its histogram segments, in order. */
+  readonly histograms: (readonly number[])[];
 }
 
 const HISTOGRAM_FIELDS: ReadonlySet<SectionFieldName> = new Set(['negative_histogram', 'positive_histogram', 'class_histograms']);
@@ -225,6 +235,8 @@ export function createPrivateRelease(layout: StatisticsLayout, privacy: Resolved
   const rho = composeRho(noisePlan.blocks.map((block) => blockCost(block, noisePlan.minSites)));
   const ownShareRho = composeRho(noisePlan.blocks.map((block) => blockCost(block, 1)));
   const thresholdVarianceFactor = thresholdBinVarianceFactor(layout, edges, tree);
+  // Variance of a class total (the sum of a histogram's coarse estimates) per unit node variance: the tree's root query, or k flat bins.
+  const totalVarianceFactor = tree ? treeQueryVariance(tree, new Float64Array(coarseBins).fill(1), 1) : coarseBins;
 
   const encode = (statistics: Float64Array): Float64Array => {
     if (!(statistics instanceof Float64Array) || statistics.length !== layout.length) {
@@ -264,28 +276,34 @@ export function createPrivateRelease(layout: StatisticsLayout, privacy: Resolved
       if (!Number.isSafeInteger(aggregate[i])) throw new DpError('FEDVAL_ERR_DP_NOT_SAFE_INTEGER', `aggregate entry ${i}`);
     }
     const vector = new Float64Array(layout.length);
-    const estimates = new Map<number, Float64Array>();
+    const nodes = new Map<number, Float64Array>();
     segments.forEach((segment, index) => {
-      if (!segment.histogram) {
-        vector.set(aggregate.subarray(segment.target, segment.target + segment.length), segment.source);
-        return;
-      }
-      const encoded = aggregate.subarray(segment.target, segment.target + perHistogram);
-      const coarse = tree ? estimateTreeHistogram(encoded, tree) : Float64Array.from(encoded);
-      estimates.set(index, coarse);
-      for (let i = 0; i < coarseBins; i += 1) vector[segment.source + placement[i]!] = coarse[i]!;
+      if (segment.histogram) nodes.set(index, Float64Array.from(aggregate.subarray(segment.target, segment.target + perHistogram)));
+      else vector.set(aggregate.subarray(segment.target, segment.target + segment.length), segment.source);
     });
+    const countsVariance = populations.map(({ prefix }) => aggregateNoiseVariance(plannedBlocks.get(`${prefix}.counts`)!, contributions));
+    // Every group column partitions the same patients: reconcile each histogram's nodes across the populations (hierarchy.ts).
+    const variances = nodes.size > 0 && populations.length > 1 ? reconcilePopulations(populations, nodes, countsVariance) : countsVariance;
+    const estimates = new Map<number, Float64Array>();
+    for (const [index, encoded] of nodes) {
+      const coarse = tree ? estimateTreeHistogram(encoded, tree) : encoded;
+      estimates.set(index, coarse);
+      const source = segments[index]!.source;
+      for (let i = 0; i < coarseBins; i += 1) vector[source + placement[i]!] = coarse[i]!;
+    }
     const blockVariances: Record<string, number> = {};
-    for (const { prefix, pairs } of populations) {
+    const classTotalVariances: Record<string, number> = {};
+    populations.forEach(({ prefix, pairs }, p) => {
       let factor = thresholdVarianceFactor;
       for (const [negative, positive] of pairs) {
         const auc = aucVarianceFactor(estimates.get(negative)!, estimates.get(positive)!, placement, B, tree);
         if (auc !== null) factor = Math.max(factor, auc);
       }
-      blockVariances[`${prefix}.counts`] = aggregateNoiseVariance(plannedBlocks.get(`${prefix}.counts`)!, contributions) * factor;
+      blockVariances[`${prefix}.counts`] = variances[p]! * factor;
       blockVariances[`${prefix}.sums`] = aggregateNoiseVariance(plannedBlocks.get(`${prefix}.sums`)!, contributions);
-    }
-    return { vector, blockVariances };
+      if (nodes.size > 0) classTotalVariances[`${prefix}.counts`] = variances[p]! * totalVarianceFactor;
+    });
+    return { vector, blockVariances, classTotalVariances };
   };
 
   // A block's bound: its patients' most, plus the tail bound of the noise one site adds.
@@ -363,6 +381,7 @@ function mapRelease(layout: StatisticsLayout, spec: ResolvedPrivacySpec, perHist
     const sections = layout.sections.filter((s) => (p === 0 ? s.column === null : s.column === layout.spec.groups[p - 1]!.column));
     const countsStart = cursor;
     const pairs: [number, number][] = [];
+    const sectionHistograms: number[][] = [];
     const metricsCounts = layout.blocks.find((b) => b.name === `${prefix}.counts`)!;
     const inCounts = (offset: number): boolean => offset >= metricsCounts.offset && offset < metricsCounts.offset + metricsCounts.length;
     for (const section of sections) {
@@ -384,6 +403,7 @@ function mapRelease(layout: StatisticsLayout, spec: ResolvedPrivacySpec, perHist
       // Histograms come in (negative, positive) pairs: binary negative then positive; multiclass "not c" then "is c".
       const histograms = segments.slice(firstSegment).flatMap((segment, i) => (segment.histogram ? [firstSegment + i] : []));
       for (let i = 0; i + 1 < histograms.length; i += 2) pairs.push([histograms[i]!, histograms[i + 1]!]);
+      sectionHistograms.push(histograms);
     }
     const countsBlock: NoiseBlock = { name: `${prefix}.counts`, offset: countsStart, length: cursor - countsStart, l1Sensitivity: countsDelta, l2SensitivitySquared: countsDelta };
     const exclusionsStart = cursor;
@@ -401,6 +421,7 @@ function mapRelease(layout: StatisticsLayout, spec: ResolvedPrivacySpec, perHist
     populations.push({
       prefix,
       pairs,
+      histograms: sectionHistograms,
       blocks: [
         { block: countsBlock, share: { weight: p === 0 ? spec.weights.overall : spec.weights.subgroup } },
         { block: exclusionsBlock, share: { weight: spec.weights.exclusions } },
@@ -410,6 +431,26 @@ function mapRelease(layout: StatisticsLayout, spec: ResolvedPrivacySpec, perHist
   });
   checkCoverage(layout, segments);
   return { segments, populations, length: cursor };
+}
+
+/**
+ * Reconciles, in place, every histogram's node vector across the populations (overall, then each column's levels),
+ * histogram position by histogram position (binary: negative, then positive; multiclass: each class's pair), and returns
+ * each population's per-node noise variance after it (hierarchy.ts).
+ */
+function reconcilePopulations(populations: readonly PopulationBlocks[], nodes: Map<number, Float64Array>, variances: readonly number[]): number[] {
+  const [overall, ...columns] = populations;
+  const positions = overall!.histograms[0]!.length;
+  let reconciled: number[] = [...variances];
+  for (let h = 0; h < positions; h += 1) {
+    const result = reconcileHierarchy(
+      nodes.get(overall!.histograms[0]![h]!)!,
+      variances[0]!,
+      columns.map((column, c) => ({ levels: column.histograms.map((section) => nodes.get(section[h]!)!), variance: variances[c + 1]! })),
+    );
+    reconciled = [result.overall, ...result.columns];
+  }
+  return reconciled;
 }
 
 /** Every metrics entry must be carried by exactly one segment, or decode would lose or double it. */

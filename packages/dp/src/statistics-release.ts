@@ -54,6 +54,6 @@ export interface FinalizedRelease {
  */
 export function finalizeRelease(release: StatisticsRelease, aggregate: Float64Array, contributions: number): FinalizedRelease {
   const decoded = release.decode(aggregate, contributions);
-  const metrics = finalizeMetrics(release.layout, decoded.vector, { noise: { blockVariances: decoded.blockVariances } });
+  const metrics = finalizeMetrics(release.layout, decoded.vector, { noise: { blockVariances: decoded.blockVariances, classTotalVariances: decoded.classTotalVariances } });
   return { metrics, dp: release.summary() };
 }

@@ -6,6 +6,7 @@ import { seededRandomSource } from './random-source.ts';
 import { rational } from './rational.ts';
 import type { TreeShape } from './tree.ts';
 import { encodeTree, estimateTreeHistogram, treePrefixVariances, treeQueryVariance, treeSensitivity, treeShape } from './tree.ts';
+import { solve } from '../test-support/dense-solve.ts';
 
 /** Node-by-leaf incidence matrix H, built from leaf ranges (not from the heap arithmetic under test). */
 function incidence(shape: TreeShape): number[][] {
@@ -16,23 +17,6 @@ function incidence(shape: TreeShape): number[][] {
     }
   }
   return rows;
-}
-
-/** Solves A x = b by Gaussian elimination with partial pivoting. */
-function solve(a: number[][], b: number[]): number[] {
-  const n = b.length;
-  const m = a.map((row, i) => [...row, b[i]!]);
-  for (let col = 0; col < n; col += 1) {
-    let pivot = col;
-    for (let r = col + 1; r < n; r += 1) if (Math.abs(m[r]![col]!) > Math.abs(m[pivot]![col]!)) pivot = r;
-    [m[col], m[pivot]] = [m[pivot]!, m[col]!];
-    for (let r = 0; r < n; r += 1) {
-      if (r === col) continue;
-      const f = m[r]![col]! / m[col]![col]!;
-      for (let c = col; c <= n; c += 1) m[r]![c]! -= f * m[col]![c]!;
-    }
-  }
-  return m.map((row, i) => row[n]! / row[i]!);
 }
 
 /** (HᵀH) and Hᵀy for the level-order node vector y. */

@@ -35,7 +35,16 @@ export interface FinalizeOptions {
    * in the block's integer units (summed over sites when every site adds its own noise).
    * Default: no noise. Only count blocks widen intervals; see the README for the method.
    */
-  noise?: { blockVariances: Readonly<Record<string, number>> };
+  noise?: {
+    blockVariances: Readonly<Record<string, number>>;
+    /**
+     * Optional, per counts block name: the exact noise variance of one class total of one level (the sum of one class
+     * histogram), when the release knows it (a tree's root, reconciled across the group hierarchy). The suppression
+     * margin of a binary level then uses it (and twice it for n) instead of B times the block's per-bin variance, which
+     * counts every fine bin as independently noisy. Default: B times the per-bin variance.
+     */
+    classTotalVariances?: Readonly<Record<string, number>>;
+  };
 }
 
 export type ExclusionCounts = Record<ExclusionReason, number>;
@@ -164,17 +173,17 @@ export function finalizeMetrics(layout: StatisticsLayout, vector: Float64Array, 
   for (let i = 0; i < vector.length; i += 1) {
     if (!Number.isFinite(vector[i])) throw new MetricsError('FEDVAL_ERR_METRICS_VECTOR_NOT_FINITE', `entry ${i}`);
   }
-  const variances = resolveNoise(layout, options);
-  const finalizer = new ReportBuilder(layout, vector, variances);
+  const variances = resolveNoise(layout, options.noise?.blockVariances);
+  const totals = resolveNoise(layout, options.noise?.classTotalVariances);
+  const finalizer = new ReportBuilder(layout, vector, variances, totals);
   if (layout.spec.task === 'binary') return finalizer.binaryReport();
   if (layout.spec.task === 'multiclass') return finalizer.multiclassReport();
   if (layout.spec.task === 'survival') return finalizer.survivalReport();
   return finalizer.regressionReport();
 }
 
-function resolveNoise(layout: StatisticsLayout, options: FinalizeOptions): Map<string, number> {
+function resolveNoise(layout: StatisticsLayout, given: Readonly<Record<string, number>> | undefined): Map<string, number> {
   const variances = new Map<string, number>();
-  const given = options.noise?.blockVariances;
   if (given === undefined) return variances;
   const problems: string[] = [];
   const names = new Set(layout.blocks.map((b) => b.name));
@@ -191,13 +200,16 @@ class ReportBuilder {
   readonly #layout: StatisticsLayout;
   readonly #vector: Float64Array;
   readonly #variances: Map<string, number>;
+  /** Noise variance of one class total of one level, per counts block, when the release gave it. */
+  readonly #classTotalVariances: Map<string, number>;
   /** Whether the vector carries DP noise (some block has a positive noise variance). */
   readonly #noisy: boolean;
 
-  constructor(layout: StatisticsLayout, vector: Float64Array, variances: Map<string, number>) {
+  constructor(layout: StatisticsLayout, vector: Float64Array, variances: Map<string, number>, classTotalVariances: Map<string, number>) {
     this.#layout = layout;
     this.#vector = vector;
     this.#variances = variances;
+    this.#classTotalVariances = classTotalVariances;
     this.#noisy = [...variances.values()].some((variance) => variance > 0);
   }
 
@@ -427,15 +439,19 @@ class ReportBuilder {
 
   /**
    * Primary suppression of a subgroup level. Under DP the counts are noisy: a count is taken to be at
-   * least k only when it is at least k plus three noise standard deviations (a class count sums B
-   * bins, n sums 2B), so an empty or tiny level is not released on the strength of its noise.
+   * least k only when it is at least k plus three noise standard deviations of that count: the release's
+   * exact variance of a class total when given (`classTotalVariances`; n sums two class totals), else a class
+   * count summing B bins of the per-bin variance (n 2B), so an empty or tiny level is not released on the
+   * strength of its noise. A level with c < k of a class is then released only when the noise on its total
+   * exceeds 3 standard deviations (probability ≈ Φ(−3) ≈ 0.00135 for near-Gaussian noise).
    */
   #binaryReason(block: BinaryMetricsBlock, section: StatisticsSection): string | null {
     const k = this.#layout.spec.minCellSize;
     const binVariance = this.#blockVariance(section, 'counts');
     const B = this.#layout.spec.bins;
-    const classMargin = 3 * Math.sqrt(B * binVariance);
-    const nMargin = 3 * Math.sqrt(2 * B * binVariance);
+    const totalVariance = this.#classTotalVariances.get(`${section.column === null ? 'overall' : `by_group.${section.column}`}.counts`) ?? B * binVariance;
+    const classMargin = 3 * Math.sqrt(totalVariance);
+    const nMargin = 3 * Math.sqrt(2 * totalVariance);
     const suffix = binVariance > 0 ? ' allowing for noise' : '';
     if (block.n - nMargin < k) return `n<${k}${suffix}`;
     if (block.positives - classMargin < k) return `positives<${k}${suffix}`;

@@ -1,0 +1,225 @@
+// dp-fairness.ts — issue 18: the DP error of the overall and every subgroup AUC against its sampling error (prints JSON).
+//
+// Four generated scenarios (4 sites, n = 20,000, equal-variance binormal scores with AUC 0.80, prevalence 30 % or 2 %,
+// subgroup columns {sex} or {sex, age band (4), ethnicity (5)}) and the bundled Rotterdam example sites (two subgroup
+// columns, meno and age bands). Each round runs the round's own code path in-process (no BFV): every site protects its
+// statistics vector (encode + its noise share), the protected vectors are summed (what the key holder decrypts), and
+// finalizeRelease decodes and finalizes the sum; the result is compared with the exact (`--no-dp`) release of the same
+// sites. Reported per AUC (overall and every subgroup level): the DP error's SD (and mean), the sampling SE (DeLong,
+// from the exact release's interval), the interval factor √(1 + (SD/SE)²), the suppression rate, and the planner's
+// predicted DP error SD.
+// Run: node tests/bench/dp-fairness.ts [--rounds 20] [--epsilon 1[,2,…]] [--scenario SUBSTRING]
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { parse } from 'csv-parse/sync';
+import { createRelease, finalizeRelease, planPrivacySpec, predictPopulationError, seededRandomSource } from '@fedval/dp';
+import type { PrivacyContext, RandomSource, ReleasePlan } from '@fedval/dp';
+import { addStatistics, createAccumulator, createStatisticsLayout, resolveMetricSpec } from '@fedval/metrics';
+import type { BinaryMetricsBlock, BinaryMetricsReport, GroupSpec, LevelBlock, StatisticsLayout } from '@fedval/metrics';
+import { normal, rotterdamScore } from './rotterdam-score.ts';
+
+const { values } = parseArgs({
+  options: {
+    rounds: { type: 'string', default: '20' },
+    epsilon: { type: 'string', default: '1' },
+    scenario: { type: 'string', default: '' },
+    // Sponsor priorities (privacy.priorities), e.g. overallAuc=3,subgroupAuc=2,calibration=1,exclusions=0.5; empty: today's fixed weights.
+    priorities: { type: 'string', default: '' },
+  },
+});
+const priorities = values.priorities
+  ? Object.fromEntries(values.priorities.split(',').map((pair) => { const [key, value] = pair.split('='); return [key!, Number(value)]; }))
+  : null;
+const rounds = Number(values.rounds);
+const epsilons = values.epsilon.split(',').map(Number);
+const DELTA = 1e-6;
+const Z_95 = 1.959963984540054;
+
+function uniform(rng: RandomSource): number {
+  return rng.nextUint32() / 4294967296;
+}
+
+/** Index of the share u ∈ [0, 1) falls in, for shares summing to 1. */
+function pick(u: number, shares: readonly number[]): number {
+  let cumulative = 0;
+  for (let i = 0; i < shares.length; i += 1) {
+    cumulative += shares[i]!;
+    if (u < cumulative) return i;
+  }
+  return shares.length - 1;
+}
+
+// Equal-variance binormal model (Hanley & McNeil 1982): AUC = Φ(d/√2); AUC 0.80 needs d = √2·Φ⁻¹(0.80),
+// Φ⁻¹(0.80) = 0.8416212335729143.
+const SEPARATION_AUC_080 = Math.SQRT2 * 0.8416212335729143;
+
+/** Subgroup columns of the generated scenarios, with the share of patients in each level (public to nobody: data). */
+const COLUMNS = {
+  sex: { levels: ['F', 'M'], shares: [0.5, 0.5] },
+  age: { levels: ['18-39', '40-59', '60-79', '80+'], shares: [0.2, 0.3, 0.3, 0.2] },
+  ethnicity: { levels: ['A', 'B', 'C', 'D', 'E'], shares: [0.5, 0.2, 0.15, 0.1, 0.05] },
+} as const;
+type ColumnName = keyof typeof COLUMNS;
+
+interface Scenario {
+  name: string;
+  layout: StatisticsLayout;
+  sites: Float64Array[];
+  context: Omit<PrivacyContext, 'layout'>;
+  minSites: number;
+}
+
+function binormalScenario(prevalence: number, columns: ColumnName[]): Scenario {
+  const patients = 20_000;
+  const siteCount = 4;
+  const groups: GroupSpec[] = columns.map((column) => ({ column, levels: [...COLUMNS[column].levels] }));
+  const layout = createStatisticsLayout(resolveMetricSpec({ task: 'binary', groups }));
+  const rng = seededRandomSource(`dp-fairness cohort ${prevalence} ${columns.join(',')}`);
+  const d = SEPARATION_AUC_080;
+  const offset = Math.log(prevalence / (1 - prevalence)) - (d * d) / 2;
+  const accumulators = Array.from({ length: siteCount }, () => createAccumulator(layout));
+  for (let i = 0; i < patients; i += 1) {
+    const label = uniform(rng) < prevalence ? 1 : 0;
+    const score = 1 / (1 + Math.exp(-(offset + d * (normal(rng) + label * d))));
+    const levels = columns.map((column) => COLUMNS[column].levels[pick(uniform(rng), COLUMNS[column].shares)]!);
+    accumulators[i % siteCount]!.addBinary(score, label, levels);
+  }
+  return {
+    name: `prevalence ${prevalence * 100}%, columns ${columns.join(', ')}`,
+    layout,
+    sites: accumulators.map((a) => a.vector()),
+    context: { expectedPatients: patients, expectedPrevalence: prevalence, sites: siteCount, assumedAuc: 0.8 },
+    minSites: 3,
+  };
+}
+
+function rotterdamScenario(): Scenario {
+  const layout = createStatisticsLayout(resolveMetricSpec({ task: 'binary', groups: [{ column: 'meno', levels: ['0', '1'] }, { column: 'age', cuts: [50, 70] }] }));
+  const sites = ['a', 'b', 'c'].map((site) => {
+    const file = new URL(`../../examples/rotterdam/data/site-${site}.csv`, import.meta.url);
+    const rows = parse(readFileSync(file, 'utf8'), { columns: true, skip_empty_lines: true }) as Record<string, string>[];
+    const accumulator = createAccumulator(layout);
+    for (const row of rows) {
+      const label = row['event5y'] === '' ? null : Number(row['event5y']);
+      accumulator.addBinary(rotterdamScore(row), label, [row['meno'] ?? null, Number(row['age'])]);
+    }
+    return accumulator.vector();
+  });
+  return { name: 'rotterdam example sites (meno, age bands)', layout, sites, context: { expectedPatients: 2000, expectedPrevalence: 0.5, sites: 3 }, minSites: 3 };
+}
+
+function sum(vectors: Float64Array[]): Float64Array {
+  return vectors.reduce((a, b) => addStatistics(a, b));
+}
+
+function mean(xs: number[]): number {
+  return xs.reduce((a, b) => a + b, 0) / xs.length;
+}
+
+/** Sample SD (n − 1); null with fewer than 2 values. */
+function sd(xs: number[]): number | null {
+  if (xs.length < 2) return null;
+  const m = mean(xs);
+  return Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / (xs.length - 1));
+}
+
+function round4(x: number | null): number | null {
+  return x === null ? null : Number(x.toPrecision(4));
+}
+
+function samplingSe(block: BinaryMetricsBlock): number | null {
+  const ci = block.roc_auc_ci95;
+  return ci ? (ci[1] - ci[0]) / (2 * Z_95) : null;
+}
+
+/**
+ * The planner's predicted DP error SD of one AUC: the overall one, or a level's of column `column`, for the level's
+ * expected patients (here the exact count stands in for the sponsor's expected share of the level, a public assumption).
+ */
+function predictedSd(plan: ReleasePlan | null, column: number | null, patients: number): number | null {
+  if (!plan) return null;
+  if (column === null) return plan.overall.auc.std;
+  return patients >= 2 ? predictPopulationError(plan, patients, column).auc.std : null;
+}
+
+interface Track {
+  column: string | null;
+  level: string;
+  positives: number;
+  exactAuc: number | null;
+  se: number | null;
+  errors: number[];
+  suppressed: number;
+  predicted: number | null;
+}
+
+function runScenario(scenario: Scenario, epsilon: number): object {
+  const { layout, sites } = scenario;
+  const { privacy, plan, split } = planPrivacySpec({ epsilon, delta: DELTA, minSites: scenario.minSites, ...(priorities ? { priorities } : {}) }, { layout, ...scenario.context });
+  const release = createRelease(layout, privacy);
+  const exactRelease = createRelease(layout, null);
+  const exact = finalizeRelease(exactRelease, sum(sites.map((v) => exactRelease.protect(v, seededRandomSource('unused')))), sites.length).metrics as BinaryMetricsReport;
+  const tracks: Track[] = [
+    { column: null, level: 'overall', positives: exact.positives, exactAuc: exact.roc_auc, se: samplingSe(exact), errors: [], suppressed: 0, predicted: predictedSd(plan, null, exact.n) },
+  ];
+  layout.spec.groups.forEach((group, g) => {
+    for (const [level, block] of Object.entries(exact.by_group[group.column]!)) {
+      if (block.suppressed || block.n === 0) continue;
+      tracks.push({ column: group.column, level, positives: block.positives, exactAuc: block.roc_auc, se: samplingSe(block), errors: [], suppressed: 0, predicted: predictedSd(plan, g, block.n) });
+    }
+  });
+  const rng = seededRandomSource(`dp-fairness noise ${scenario.name} ${epsilon}`);
+  const started = performance.now();
+  for (let r = 0; r < rounds; r += 1) {
+    const noisy = finalizeRelease(release, sum(sites.map((v) => release.protect(v, rng))), sites.length).metrics as BinaryMetricsReport;
+    for (const track of tracks) {
+      const block: LevelBlock<BinaryMetricsBlock> = track.column === null ? { ...noisy, suppressed: false } : noisy.by_group[track.column]![track.level]!;
+      if (block.suppressed) track.suppressed += 1;
+      else if (block.roc_auc !== null && track.exactAuc !== null) track.errors.push(block.roc_auc - track.exactAuc);
+    }
+  }
+  const msPerRound = (performance.now() - started) / rounds;
+  return {
+    scenario: scenario.name,
+    epsilon,
+    delta: DELTA,
+    sites: sites.length,
+    minSites: scenario.minSites,
+    planning: scenario.context,
+    layout: privacy.layout.kind === 'tree' ? `tree b=${privacy.layout.branching}, ${privacy.layout.edges.length - 1} bins` : `flat, ${privacy.layout.edges.length - 1} bins`,
+    rho: release.kind === 'private' ? release.rho : 0,
+    weights: privacy.weights,
+    split: split ? { shares: split.shares, predicted: split.predicted } : null,
+    msPerRound: Number(msPerRound.toFixed(1)),
+    auc: tracks.map((t) => {
+      const dpSd = sd(t.errors);
+      return {
+        column: t.column,
+        level: t.level,
+        positives: t.positives,
+        exact: round4(t.exactAuc),
+        dpErrorSd: round4(dpSd),
+        dpErrorMean: t.errors.length ? round4(mean(t.errors)) : null,
+        samplingSe: round4(t.se),
+        intervalFactor: dpSd !== null && t.se ? round4(Math.sqrt(1 + (dpSd / t.se) ** 2)) : null,
+        suppressionRate: t.suppressed / rounds,
+        predictedDpErrorSd: round4(t.predicted),
+      };
+    }),
+  };
+}
+
+const scenarios: (() => Scenario)[] = [
+  () => binormalScenario(0.3, ['sex']),
+  () => binormalScenario(0.3, ['sex', 'age', 'ethnicity']),
+  () => binormalScenario(0.02, ['sex']),
+  () => binormalScenario(0.02, ['sex', 'age', 'ethnicity']),
+  rotterdamScenario,
+];
+const results = [];
+for (const make of scenarios) {
+  const scenario = make();
+  if (!scenario.name.includes(values.scenario)) continue;
+  for (const epsilon of epsilons) results.push(runScenario(scenario, epsilon));
+}
+console.log(JSON.stringify({ bench: 'dp-fairness', rounds, priorities, results }, null, 2));
