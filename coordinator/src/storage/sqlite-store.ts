@@ -5,6 +5,7 @@ import { inWriteTransaction, openSqliteDatabase, SqliteError } from '@fedval/sql
 import type { SQLInputValue } from 'node:sqlite';
 import type { SignedStudyKeyStatement } from '@fedval/trust';
 import { CoordinatorError } from '../errors.ts';
+import { joinFrames, splitFrames } from './ciphertext-frames.ts';
 import { aggregateRowSchema, contributionRowSchema, encryptedAggregateRowSchema, modelRowSchema, roundRowSchema, roundSiteRowSchema, secaggRowSchema, siteKeyRowSchema, siteSeenRowSchema, studyRowSchema } from './row-schemas.ts';
 import type { SecaggTranscript } from '@fedval/protocol';
 import type {
@@ -156,8 +157,8 @@ export class SqliteCoordinatorStore implements CoordinatorStore {
     this.#run(() =>
       this.#db
         .prepare(
-          `INSERT INTO studies (id, name, model_id, score_column, metric_spec_json, sites_json, quorum, deadline_seconds, contribution, protection_json, public_key, created_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          `INSERT INTO studies (id, name, model_id, score_column, metric_spec_json, sites_json, quorum, deadline_seconds, contribution, protection_json, public_key, key_statement_json, created_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         )
         .run(
           study.id,
@@ -171,6 +172,7 @@ export class SqliteCoordinatorStore implements CoordinatorStore {
           study.contribution,
           JSON.stringify(study.protection),
           study.publicKey,
+          study.keyStatement === null ? null : JSON.stringify(study.keyStatement),
           study.createdAt,
         ),
     );
@@ -428,28 +430,4 @@ export class SqliteCoordinatorStore implements CoordinatorStore {
       throw new CoordinatorError('FEDVAL_ERR_COORD_STORAGE', (cause as Error).message, { cause });
     }
   }
-}
-
-/** Concatenates byte strings, each prefixed by its length (uint32, big-endian). */
-function joinFrames(frames: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(frames.reduce((total, frame) => total + 4 + frame.byteLength, 0));
-  const view = new DataView(out.buffer);
-  let at = 0;
-  for (const frame of frames) {
-    view.setUint32(at, frame.byteLength);
-    out.set(frame, at + 4);
-    at += 4 + frame.byteLength;
-  }
-  return out;
-}
-
-function splitFrames(bytes: Uint8Array): Uint8Array[] {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const frames: Uint8Array[] = [];
-  for (let at = 0; at < bytes.byteLength; ) {
-    const length = view.getUint32(at);
-    frames.push(bytes.slice(at + 4, at + 4 + length));
-    at += 4 + length;
-  }
-  return frames;
 }
