@@ -60,6 +60,8 @@ export interface DeploymentOptions {
    * one or two sites; the production default, 3, is tested by tests/adversarial/two-site-study.test.ts.
    */
   minReleaseSites?: number;
+  /** Lines appended to the coordinator's YAML (e.g. a `storage:` block). */
+  coordinatorYaml?: string[];
 }
 
 export interface AgentOptions {
@@ -103,6 +105,7 @@ export async function startDeployment(sites: string[], options: DeploymentOption
       // Tests poll; the default limit (600 per minute per token) is for production.
       `limits: { rate_limit_per_minute: 100000, min_release_sites: ${options.minReleaseSites ?? 1} }`,
       'log_level: warn',
+      ...(options.coordinatorYaml ?? []),
     ].join('\n'),
   );
   const children: ChildProcess[] = [];
