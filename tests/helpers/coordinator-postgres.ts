@@ -11,8 +11,6 @@ export interface CoordinatorRole {
   url(database: string): string;
   /** Creates a database owned by the role and returns its URL. */
   createDatabase(database: string): Promise<string>;
-  /** Drops a database, ending its sessions. */
-  dropDatabase(database: string): Promise<void>;
   /** Runs SQL in a database as the role (behind any store's back), on a connection of its own. */
   sql(database: string, text: string, values?: unknown[]): Promise<pg.QueryResult>;
 }
@@ -30,9 +28,6 @@ export async function createCoordinatorRole(server: TestPostgres): Promise<Coord
     async createDatabase(database) {
       await server.sql(`CREATE DATABASE ${database} OWNER ${role}`);
       return url(database);
-    },
-    async dropDatabase(database) {
-      await server.sql(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
     },
     async sql(database, text, values) {
       const client = new pg.Client({ host: '127.0.0.1', port: server.port, user: role, password, database });

@@ -103,10 +103,17 @@ describe('a coordinator on PostgreSQL', () => {
     expect(loaded?.details.storage).toBe(`postgres:${role.role}@127.0.0.1:${server.port}/${DATABASE}`);
   }, 60_000);
 
-  it('refuses to start a second coordinator on the same database, naming the lock and not the password', async () => {
+  it('refuses a second coordinator on the same database (check and start), naming the lock and not the password', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'fedval-second-coordinator-'));
     const config = join(dir, 'coordinator.yaml');
     writeFileSync(config, ['listen: { host: 127.0.0.1, port: 0 }', `data_dir: ${join(dir, 'data')}`, 'sites:', `  - { id: site-1, token_sha256: ${'a'.repeat(64)} }`, storageYaml].join('\n'));
+    // `fedval-coordinator check` says so before anyone tries to start it.
+    const check = await runCli('fedval-coordinator', ['check', '--config', config, '--json']);
+    expect(check.code).toBe(1);
+    const storage = (JSON.parse(check.stdout) as { checks: { check: string; status: string; code?: string; fix?: string }[] }).checks.find((line) => line.check === 'storage');
+    expect(storage).toMatchObject({ status: 'fail', code: 'FEDVAL_ERR_COORD_DATABASE_LOCKED', fix: expect.stringContaining('a coordinator runs on this database') });
+    expect(check.stdout + check.stderr).not.toContain(role.password);
+
     const second = spawn(process.execPath, ['coordinator/src/main.ts', 'start', '--config', config], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     second.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));

@@ -2,7 +2,11 @@
 // only PostgreSQL has — the advisory lock that keeps a second coordinator off the database (and what happens when the
 // connection holding it is lost), connection and authentication failures as coded errors that never hold the
 // password, and migrations that are idempotent, versioned and all-or-nothing.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCoordinatorChecks } from '../../coordinator/src/coordinator-check.ts';
 import { POSTGRES_MIGRATIONS, SCHEMA_VERSION_TABLE } from '../../coordinator/src/storage/postgres-migrations.ts';
 import { openPostgresStore } from '../../coordinator/src/storage/postgres-store.ts';
 import type { PostgresCoordinatorStore, PostgresStoreOptions } from '../../coordinator/src/storage/postgres-store.ts';
@@ -63,9 +67,16 @@ async function freshDatabase(): Promise<string> {
   return database;
 }
 
+/** The conformance suite's database, emptied before each test (a new schema: cheaper than a new database, which checkpoints). */
+const CONFORMANCE = 'coord_conformance';
+
 describeStoreConformance('PostgreSQL', {
   async reset() {
-    await freshDatabase();
+    if (database !== CONFORMANCE) {
+      database = CONFORMANCE;
+      await role.createDatabase(CONFORMANCE);
+    }
+    await role.sql(CONFORMANCE, 'DROP SCHEMA public CASCADE; CREATE SCHEMA public');
   },
   open: () => openOn(database),
   async crash() {
@@ -78,7 +89,7 @@ describeStoreConformance('PostgreSQL', {
     await role.sql(database, `UPDATE ${SCHEMA_VERSION_TABLE} SET version = $1`, [version]);
   },
   async cleanup() {
-    await role.dropDatabase(database);
+    // The next reset() empties the database; the server goes with the test file.
   },
 });
 
@@ -175,5 +186,26 @@ describe('PostgresCoordinatorStore', () => {
     const tables = await role.sql(blocked, `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1`);
     expect(tables.rows.map((row: { table_name: string }) => row.table_name)).toEqual([SCHEMA_VERSION_TABLE, 'rounds']);
     expect((await role.sql(blocked, `SELECT version FROM ${SCHEMA_VERSION_TABLE}`)).rows).toEqual([{ version: 0 }]);
+  });
+
+  it('`fedval-coordinator check` connects, takes and gives back the lock and migrates; a wrong password fails with what to check', async () => {
+    const name = await freshDatabase();
+    const dir = mkdtempSync(join(tmpdir(), 'fedval-pg-check-'));
+    try {
+      const write = (password: string): string => {
+        writeFileSync(join(dir, 'pg.password'), `${password}\n`);
+        const config = join(dir, 'coordinator.yaml');
+        writeFileSync(config, [`data_dir: ${join(dir, 'data')}`, 'listen: { port: 0 }', `sites: [{ id: site-a, token_sha256: ${'a'.repeat(64)} }]`, `storage: { postgres: { url: "${role.url(name)}", password_file: pg.password } }`].join('\n'));
+        return config;
+      };
+      const ok = (await runCoordinatorChecks(write(role.password))).find((line) => line.check === 'storage');
+      expect(ok).toEqual({ check: 'storage', status: 'ok', detail: `PostgreSQL ${role.role}@127.0.0.1:${server.port}/${name} connects, its lock is free and its schema is current` });
+      expect(await coordinatorBackends(name)).toBe(0); // the check let go of everything
+      const refused = (await runCoordinatorChecks(write('wrong-password-value'))).find((line) => line.check === 'storage');
+      expect(refused).toMatchObject({ status: 'fail', code: 'FEDVAL_ERR_COORD_DATABASE_AUTH', fix: expect.stringContaining('password_file or password_env') });
+      expect(JSON.stringify(refused)).not.toContain('wrong-password-value');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
