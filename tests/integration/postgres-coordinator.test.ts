@@ -103,10 +103,35 @@ describe('a coordinator on PostgreSQL', () => {
     expect(loaded?.details.storage).toBe(`postgres:${role.role}@127.0.0.1:${server.port}/${DATABASE}`);
   }, 60_000);
 
-  it('refuses a second coordinator on the same database (check and start), naming the lock and not the password', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'fedval-second-coordinator-'));
+  /** A coordinator configuration of its own (data directory, no agents) on the same database. */
+  function writeOwnConfig(): string {
+    const dir = mkdtempSync(join(tmpdir(), 'fedval-pg-coordinator-'));
     const config = join(dir, 'coordinator.yaml');
     writeFileSync(config, ['listen: { host: 127.0.0.1, port: 0 }', `data_dir: ${join(dir, 'data')}`, 'sites:', `  - { id: site-1, token_sha256: ${'a'.repeat(64)} }`, storageYaml].join('\n'));
+    return config;
+  }
+
+  /** Starts `fedval-coordinator start`; `output` collects its stdout and stderr, `exited` its exit status. */
+  function startCoordinator(config: string): { output: () => string; listening: Promise<void>; exited: Promise<number | null>; stop: () => Promise<number | null> } {
+    const child = spawn(process.execPath, ['coordinator/src/main.ts', 'start', '--config', config], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    let onListening: () => void = () => undefined;
+    const listening = new Promise<void>((resolve) => (onListening = resolve));
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.includes('"event":"listening"')) onListening();
+    });
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    const stop = (): Promise<number | null> => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      return exited;
+    };
+    return { output: () => output, listening, exited, stop };
+  }
+
+  it('refuses a second coordinator on the same database (check and start), naming the lock and not the password', async () => {
+    const config = writeOwnConfig();
     // `fedval-coordinator check` says so before anyone tries to start it.
     const check = await runCli('fedval-coordinator', ['check', '--config', config, '--json']);
     expect(check.code).toBe(1);
@@ -114,16 +139,30 @@ describe('a coordinator on PostgreSQL', () => {
     expect(storage).toMatchObject({ status: 'fail', code: 'FEDVAL_ERR_COORD_DATABASE_LOCKED', fix: expect.stringContaining('a coordinator runs on this database') });
     expect(check.stdout + check.stderr).not.toContain(role.password);
 
-    const second = spawn(process.execPath, ['coordinator/src/main.ts', 'start', '--config', config], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    second.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    second.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    const code = await new Promise<number | null>((resolve) => second.once('exit', resolve));
-    expect(code).not.toBe(0);
-    expect(output).toContain('FEDVAL_ERR_COORD_DATABASE_LOCKED');
-    expect(output).not.toContain('"event":"listening"');
-    expect(output).not.toContain(role.password);
+    const second = startCoordinator(config);
+    expect(await second.exited).toBe(1);
+    expect(second.output()).toContain('FEDVAL_ERR_COORD_DATABASE_LOCKED');
+    expect(second.output()).not.toContain('"event":"listening"');
+    expect(second.output()).not.toContain(role.password);
     // The first one is untouched.
     expect((await deployment.api('GET', '/api/sites')).status).toBe(200);
+  }, 30_000);
+
+  it('stops with exit status 1 when it loses the connection holding its lock, and its successor takes the database', async () => {
+    await deployment.stop(); // SIGTERM: the lock goes with its session
+    const config = writeOwnConfig();
+    const successor = startCoordinator(config);
+    await successor.listening;
+    // The server ends the lock's session (as a failover or a network cut would).
+    await server.sql(`SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND pid <> pg_backend_pid()`);
+    expect(await successor.exited).toBe(1);
+    expect(successor.output()).toContain('lost the PostgreSQL advisory lock; stopping');
+    expect(successor.output()).toContain('FEDVAL_ERR_COORD_DATABASE_LOCKED');
+    expect(successor.output()).not.toContain(role.password);
+    // The lock went with it: the next coordinator starts on the same records.
+    const next = startCoordinator(config);
+    await next.listening;
+    expect((await role.sql(DATABASE, 'SELECT count(*)::int AS n FROM rounds')).rows).toEqual([{ n: 1 }]);
+    expect(await next.stop()).toBe(0);
   }, 30_000);
 });

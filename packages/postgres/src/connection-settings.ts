@@ -58,5 +58,5 @@ export function postgresUrlProblem(url: string, field: string): string | undefin
 export function describePostgresUrl(url: string): string {
   const config = parseIntoClientConfig(url);
   const host = typeof config.host === 'string' && config.host.startsWith('/') ? `socket ${config.host}` : `${config.host ?? 'localhost'}:${config.port ?? 5432}`;
-  return `${config.user ?? '(default user)'}@${host}/${config.database ?? '(default database)'}`;
+  return `${config.user || '(default user)'}@${host}/${config.database || '(default database)'}`;
 }
