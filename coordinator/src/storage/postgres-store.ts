@@ -6,10 +6,12 @@ import type { SecaggTranscript } from '@fedval/protocol';
 import type { SignedStudyKeyStatement } from '@fedval/trust';
 import { z } from 'zod';
 import { CoordinatorError } from '../errors.ts';
-import { joinFrames, splitFrames } from './ciphertext-frames.ts';
+import { splitFrames } from './ciphertext-frames.ts';
 import { ADVISORY_LOCK_KEY, postgresClientConfig, postgresStorageError } from './postgres-connection.ts';
 import type { PostgresConnectionOptions } from './postgres-connection.ts';
 import { POSTGRES_MIGRATIONS, SCHEMA_VERSION_TABLE } from './postgres-migrations.ts';
+import { closureValues, contributionValues, float64FromBytes, roundSiteValues, studyValues } from './row-values.ts';
+import type { RowValues } from './row-values.ts';
 import { aggregateRowSchema, contributionRowSchema, encryptedAggregateRowSchema, modelRowSchema, roundRowSchema, roundSiteRowSchema, secaggRowSchema, siteKeyRowSchema, siteSeenRowSchema, studyRowSchema } from './row-schemas.ts';
 import type {
   CoordinatorStore,
@@ -130,25 +132,8 @@ export class PostgresCoordinatorStore implements CoordinatorStore {
   }
 
   async createStudy(study: StudyRecord): Promise<void> {
-    await this.#query(
-      `INSERT INTO studies (id, name, model_id, score_column, metric_spec_json, sites_json, quorum, deadline_seconds, contribution, protection_json, public_key, key_statement_json, created_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
-      [
-        study.id,
-        study.name,
-        study.modelId,
-        study.scoreColumn,
-        JSON.stringify(study.metricSpec),
-        JSON.stringify(study.sites),
-        study.quorum,
-        study.deadlineSeconds,
-        study.contribution,
-        JSON.stringify(study.protection),
-        study.publicKey,
-        study.keyStatement === null ? null : JSON.stringify(study.keyStatement),
-        study.createdAt,
-      ],
-    );
+    const row = studyValues(study);
+    await this.#query(insertStatement('studies', row), Object.values(row));
   }
 
   async getStudy(id: string): Promise<StudyRecord | undefined> {
@@ -202,47 +187,21 @@ export class PostgresCoordinatorStore implements CoordinatorStore {
   }
 
   async updateRoundSite(roundId: string, siteId: string, update: RoundSiteUpdate, at: number): Promise<void> {
-    await this.#query(
-      `UPDATE round_sites SET status = $1, code = $2, contribution_bytes = $3, contribution_sha256 = $4, privacy_json = $5, updated_at = $6
-       WHERE round_id = $7 AND site_id = $8`,
-      [
-        update.status,
-        update.code ?? null,
-        update.contributionBytes ?? null,
-        update.contributionSha256 ?? null,
-        update.privacy ? JSON.stringify(update.privacy) : null,
-        at,
-        roundId,
-        siteId,
-      ],
-    );
+    const row = roundSiteValues(update, at);
+    const n = Object.keys(row).length;
+    await this.#query(`UPDATE round_sites SET ${assignments(row)} WHERE round_id = $${n + 1} AND site_id = $${n + 2}`, [...Object.values(row), roundId, siteId]);
   }
 
   async closeRound(id: string, closure: RoundClosure): Promise<void> {
-    const aggregate = closure.aggregate ? new Uint8Array(closure.aggregate.buffer, closure.aggregate.byteOffset, closure.aggregate.byteLength) : null;
+    const row = closureValues(closure);
     // One statement: atomic on its own.
-    await this.#query(
-      'UPDATE rounds SET state = $1, reason = $2, closed_at = $3, contributions = $4, aggregate = $5, result_json = $6, encrypted_aggregate = $7, secagg_json = $8 WHERE id = $9',
-      [
-        closure.state,
-        closure.reason,
-        closure.closedAt,
-        closure.contributions,
-        aggregate,
-        closure.result === null ? null : JSON.stringify(closure.result),
-        closure.encryptedAggregate ? joinFrames(closure.encryptedAggregate) : null,
-        closure.secureAggregation ? JSON.stringify(closure.secureAggregation) : null,
-        id,
-      ],
-    );
+    await this.#query(`UPDATE rounds SET ${assignments(row)} WHERE id = $${Object.keys(row).length + 1}`, [...Object.values(row), id]);
   }
 
   async getRoundAggregate(id: string): Promise<Float64Array | undefined> {
     const found = await this.#one('SELECT aggregate FROM rounds WHERE id = $1', [id]);
     const row = found === undefined ? undefined : this.#parse(aggregateRowSchema, found);
-    if (!row?.aggregate) return undefined;
-    const copy = new Uint8Array(row.aggregate); // aligned copy
-    return new Float64Array(copy.buffer, 0, copy.byteLength / Float64Array.BYTES_PER_ELEMENT);
+    return row?.aggregate ? float64FromBytes(row.aggregate) : undefined;
   }
 
   async getRoundEncryptedAggregate(id: string): Promise<Uint8Array[] | undefined> {
@@ -258,19 +217,8 @@ export class PostgresCoordinatorStore implements CoordinatorStore {
   }
 
   async putRoundContribution(contribution: StoredContribution): Promise<void> {
-    await this.#query(
-      `INSERT INTO round_contributions (round_id, site_id, ciphertexts, record_json, attestation_json, public_key, received_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-      [
-        contribution.roundId,
-        contribution.siteId,
-        joinFrames(contribution.ciphertexts),
-        contribution.record === null ? null : JSON.stringify(contribution.record),
-        contribution.attestation === null ? null : JSON.stringify(contribution.attestation),
-        contribution.publicKey,
-        contribution.receivedAt,
-      ],
-    );
+    const row = contributionValues(contribution);
+    await this.#query(insertStatement('round_contributions', row), Object.values(row));
   }
 
   async listRoundContributions(roundId: string): Promise<StoredContribution[]> {
@@ -412,6 +360,19 @@ export class PostgresCoordinatorStore implements CoordinatorStore {
     const records: (T | undefined)[] = await Promise.all(rows.map((row) => get(this.#parse(idRowSchema, row).id)));
     return records.filter((record): record is T => record !== undefined);
   }
+}
+
+/** `INSERT INTO table (columns…) VALUES ($1, …)` for a row's values, bound in Object.values order. */
+function insertStatement(table: string, row: RowValues): string {
+  const columns = Object.keys(row);
+  return `INSERT INTO ${table} (${columns.join(', ')}) VALUES (${columns.map((_, i) => `$${i + 1}`).join(', ')})`;
+}
+
+/** `column = $1, …` for an UPDATE's SET, bound in Object.values order from $1. */
+function assignments(row: RowValues): string {
+  return Object.keys(row)
+    .map((column, i) => `${column} = $${i + 1}`)
+    .join(', ');
 }
 
 /** Revokes every unused, unrevoked token of a site; returns how many. */
