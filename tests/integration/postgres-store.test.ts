@@ -139,8 +139,9 @@ describe('PostgresCoordinatorStore', () => {
 
   it('answers an unreachable server, a wrong password and a missing one with coded errors that never hold the password', async () => {
     const name = await freshDatabase();
+    const lockLost: string[] = [];
     const errorOf = (options: Partial<PostgresStoreOptions> & { url?: string }) =>
-      openOn(name, options).then(
+      openOn(name, { ...options, onLockLost: (error) => lockLost.push(error.code) }).then(
         () => {
           throw new Error('expected the store to be refused');
         },
@@ -160,6 +161,7 @@ describe('PostgresCoordinatorStore', () => {
       expect(text).not.toContain(secret);
       expect(text).not.toContain(role.password);
     }
+    expect(lockLost).toEqual([]); // a store that never held the lock never reports losing it
     // A store that could not open refuses operations with the same code instead of hanging.
     const unopened = openPostgresStore({ url: role.url(name), password: secret });
     await expect(unopened.siteKeys()).rejects.toMatchObject({ code: 'FEDVAL_ERR_COORD_DATABASE_AUTH' });

@@ -58,6 +58,8 @@ export class PostgresCoordinatorStore implements CoordinatorStore {
   readonly #opened: Promise<void>;
   readonly #onLockLost: PostgresStoreOptions['onLockLost'];
   #lockLost: CoordinatorError | undefined;
+  /** The advisory lock was taken: from then on, losing its connection means losing the lock. */
+  #locked = false;
   #closing = false;
 
   constructor(options: PostgresStoreOptions) {
@@ -87,6 +89,7 @@ export class PostgresCoordinatorStore implements CoordinatorStore {
     try {
       const taken = lockRowSchema.parse((await this.#lock.query('SELECT pg_try_advisory_lock($1::bigint) AS taken', [ADVISORY_LOCK_KEY])).rows[0]);
       if (!taken.taken) throw new CoordinatorError('FEDVAL_ERR_COORD_DATABASE_LOCKED', await this.#lockHolder());
+      this.#locked = true;
       await migrate(this.#lock);
     } catch (error) {
       this.#closing = true;
@@ -108,7 +111,7 @@ export class PostgresCoordinatorStore implements CoordinatorStore {
   }
 
   #loseLock(): void {
-    if (this.#closing || this.#lockLost) return;
+    if (!this.#locked || this.#closing || this.#lockLost) return;
     this.#lockLost = new CoordinatorError('FEDVAL_ERR_COORD_DATABASE_LOCKED', 'the connection holding the advisory lock was lost; restart the coordinator');
     this.#onLockLost?.(this.#lockLost);
   }
