@@ -54,9 +54,12 @@ export function postgresUrlProblem(url: string, field: string): string | undefin
   return undefined;
 }
 
-/** The user, host, port and database of a URL, for logs: never its password or parameters. */
+/**
+ * The user, host, port and database of a URL, for logs: never its password or parameters. Keep its output stable: the
+ * site agent's default dataset id (its privacy ledger's key) is built from it. A URL without a user gives `@host…`.
+ */
 export function describePostgresUrl(url: string): string {
   const config = parseIntoClientConfig(url);
   const host = typeof config.host === 'string' && config.host.startsWith('/') ? `socket ${config.host}` : `${config.host ?? 'localhost'}:${config.port ?? 5432}`;
-  return `${config.user || '(default user)'}@${host}/${config.database || '(default database)'}`;
+  return `${config.user ?? '(default user)'}@${host}/${config.database ?? '(default database)'}`;
 }

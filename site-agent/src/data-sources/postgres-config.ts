@@ -2,10 +2,10 @@
 // a file or the environment at each open (never kept in the configuration), a data-free name for commitments.
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { resolvePostgresPassword } from '@fedval/postgres';
+import { describePostgresUrl, resolvePostgresPassword } from '@fedval/postgres';
 import type { AgentConfig } from '../config.ts';
 import { AgentError } from '../errors.ts';
-import { createPostgresSource, describePostgresUrl } from './postgres-source.ts';
+import { createPostgresSource } from './postgres-source.ts';
 import type { DataSource, DataSourceLimits } from './data-source.ts';
 
 /** `data.postgres` of a resolved configuration (file paths absolute). */

@@ -65,8 +65,6 @@ function quoteTableName(table: string): string {
   return parts.map((part) => (part.startsWith('"') ? part : quoteIdentifier(part))).join('.');
 }
 
-export { describePostgresUrl };
-
 /** Refuses a URL that carries a password (or cannot be parsed); the message never repeats the URL. */
 export function checkPostgresUrl(url: string): void {
   const problem = postgresUrlProblem(url, 'data.postgres');
