@@ -8,6 +8,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCoordinatorChecks } from '../../coordinator/src/coordinator-check.ts';
 import { POSTGRES_MIGRATIONS, SCHEMA_VERSION_TABLE } from '../../coordinator/src/storage/postgres-migrations.ts';
+import pg from 'pg';
+import { postgresClientConfig } from '../../coordinator/src/storage/postgres-connection.ts';
 import { openPostgresStore } from '../../coordinator/src/storage/postgres-store.ts';
 import type { PostgresCoordinatorStore, PostgresStoreOptions } from '../../coordinator/src/storage/postgres-store.ts';
 import { describeStoreConformance, pendingSites, study } from '../../coordinator/src/test-support/store-conformance.ts';
@@ -188,6 +190,20 @@ describe('PostgresCoordinatorStore', () => {
     const tables = await role.sql(blocked, `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1`);
     expect(tables.rows.map((row: { table_name: string }) => row.table_name)).toEqual([SCHEMA_VERSION_TABLE, 'rounds']);
     expect((await role.sql(blocked, `SELECT version FROM ${SCHEMA_VERSION_TABLE}`)).rows).toEqual([{ version: 0 }]);
+  });
+
+  it("opens sessions that commit durably and time statements out whatever the server's defaults (this cluster: synchronous_commit off)", async () => {
+    const name = await freshDatabase();
+    expect((await server.sql('SHOW synchronous_commit')).rows).toEqual([{ synchronous_commit: 'off' }]);
+    const client = new pg.Client(postgresClientConfig({ url: `${role.url(name)}?options=-c%20work_mem%3D8MB`, password: role.password, statementTimeoutMs: 1234 }));
+    await client.connect();
+    try {
+      const settings = await client.query(`SELECT current_setting('synchronous_commit') AS sync, current_setting('statement_timeout') AS timeout, current_setting('work_mem') AS work_mem, current_setting('application_name') AS app`);
+      // The URL's own options are kept beside ours.
+      expect(settings.rows).toEqual([{ sync: 'on', timeout: '1234ms', work_mem: '8MB', app: 'fedval-coordinator' }]);
+    } finally {
+      await client.end();
+    }
   });
 
   it('`fedval-coordinator check` connects, takes and gives back the lock and migrates; a wrong password fails with what to check', async () => {

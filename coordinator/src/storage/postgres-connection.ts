@@ -60,9 +60,12 @@ const typeParsers: ClientConfig['types'] = {
 /** Client settings for one connection; the password is handed over by a function, so the driver never reads ~/.pgpass behind the configuration's back. */
 export function postgresClientConfig(options: PostgresConnectionOptions): ClientConfig {
   const password = options.password;
+  const parsed = parseIntoClientConfig(options.url) as ClientConfig;
   return {
-    ...(parseIntoClientConfig(options.url) as ClientConfig),
+    ...parsed,
     password: () => password ?? '',
+    // A commit is durable when it returns, whatever the server's default: a round resumes from what was committed.
+    options: [parsed.options, '-c synchronous_commit=on'].filter((part) => typeof part === 'string' && part !== '').join(' '),
     connectionTimeoutMillis: options.connectTimeoutMs ?? DEFAULT_POSTGRES_CONNECTION.connectTimeoutMs,
     statement_timeout: options.statementTimeoutMs ?? DEFAULT_POSTGRES_CONNECTION.statementTimeoutMs,
     application_name: APPLICATION_NAME,
