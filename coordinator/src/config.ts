@@ -6,6 +6,7 @@ import { LineCounter, parseDocument } from 'yaml';
 import { MAX_DEADLINE_SECONDS } from '@fedval/protocol';
 import { z } from 'zod';
 import { DEFAULT_PROTOCOL_LIMITS } from '@fedval/protocol';
+import { postgresUrlProblem } from '@fedval/postgres';
 import { ROLES } from './access-control.ts';
 import { CoordinatorError } from './errors.ts';
 
@@ -78,6 +79,13 @@ export const DEFAULT_LIMITS: Readonly<CoordinatorLimits> = Object.freeze({
   console_max_sessions_per_principal: 8, // sessions per API token
 });
 
+/** Defaults of `storage.postgres` (see PostgresStoreOptions). */
+export const DEFAULT_POSTGRES_STORAGE = Object.freeze({
+  pool_size: 10, // connections, besides the one holding the advisory lock
+  statement_timeout_ms: 30_000, // ms, longest the server may work on one statement (30 s)
+  connect_timeout_ms: 10_000, // ms, longest to wait for the server to accept a connection (10 s)
+});
+
 export const DEFAULT_CONFIG = Object.freeze({
   listen: Object.freeze({ host: '127.0.0.1', port: 8740 }),
   data_dir: './.fedval-data/coordinator', // relative to the configuration file's directory
@@ -114,6 +122,30 @@ const configSchema = z.strictObject({
     })
     .default({ ...DEFAULT_CONFIG.listen }),
   data_dir: z.string().min(1).default(DEFAULT_CONFIG.data_dir),
+  /**
+   * Where the coordinator keeps its records. Absent: SQLite in data_dir (the embedded default). `postgres`: a
+   * PostgreSQL database of its own (README, "Running on PostgreSQL"); data_dir still holds the audit trail and model files.
+   */
+  storage: z
+    .strictObject({
+      postgres: z
+        .strictObject({
+          /** postgres://user@host:port/database?sslmode=verify-full — without a password (refused: it would be logged). */
+          url: z.string().min(1),
+          /** File holding the role's password (relative to this file; its first line is used). */
+          password_file: z.string().min(1).optional(),
+          /** Environment variable holding the role's password. */
+          password_env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name').optional(),
+          /** Connections the coordinator keeps open for its queries, besides the one holding its advisory lock. Default 10. */
+          pool_size: positiveInt(1000).default(DEFAULT_POSTGRES_STORAGE.pool_size),
+          /** Longest the server may work on one statement, in ms. Default 30,000 (30 s). */
+          statement_timeout_ms: positiveInt(3_600_000).default(DEFAULT_POSTGRES_STORAGE.statement_timeout_ms),
+          /** Longest to wait for the server to accept a connection, in ms. Default 10,000 (10 s). */
+          connect_timeout_ms: positiveInt(600_000).default(DEFAULT_POSTGRES_STORAGE.connect_timeout_ms),
+        })
+        .refine((pg) => !(pg.password_file !== undefined && pg.password_env !== undefined), { message: 'at most one of password_file and password_env', path: ['password_file'] }),
+    })
+    .optional(),
   /**
    * Serve https and wss with this certificate (PEM, leaf first, then intermediates) and private key (PEM); paths are
    * relative to the configuration file. With `client_ca`, site sockets also need a client certificate issued by that
@@ -181,6 +213,9 @@ const configSchema = z.strictObject({
   if (enrollOnly >= 0 && config.public_ws_url === undefined) {
     ctx.addIssue({ code: 'custom', message: `required when a site enrolls its key (sites[${enrollOnly}] has no token_sha256)`, path: ['public_ws_url'] });
   }
+  const postgresUrl = config.storage?.postgres?.url;
+  const urlProblem = postgresUrl === undefined ? undefined : postgresUrlProblem(postgresUrl, 'storage.postgres');
+  if (urlProblem !== undefined) ctx.addIssue({ code: 'custom', message: urlProblem.replace(/^storage\.postgres\.url: /, ''), path: ['storage', 'postgres', 'url'] });
   if (config.limits.max_preauth_message_bytes > config.limits.max_message_bytes) {
     ctx.addIssue({ code: 'custom', message: 'must not exceed limits.max_message_bytes', path: ['limits', 'max_preauth_message_bytes'] });
   }
@@ -227,7 +262,11 @@ export function parseCoordinatorConfig(raw: unknown, options: ParseConfigOptions
     key: resolve(options.baseDir, config.tls.key),
     ...(config.tls.client_ca ? { client_ca: resolve(options.baseDir, config.tls.client_ca) } : {}),
   };
-  return deepFreeze({ ...config, data_dir: resolve(options.baseDir, config.data_dir), ...(tls ? { tls } : {}) });
+  const postgres = config.storage?.postgres;
+  const storage = postgres && {
+    postgres: { ...postgres, ...(postgres.password_file !== undefined ? { password_file: resolve(options.baseDir, postgres.password_file) } : {}) },
+  };
+  return deepFreeze({ ...config, data_dir: resolve(options.baseDir, config.data_dir), ...(tls ? { tls } : {}), ...(storage ? { storage } : {}) });
 }
 
 /** Reads and validates a YAML configuration file. */

@@ -3,7 +3,7 @@ import { createServer } from 'node:net';
 import { loadCoordinatorConfig } from './config.ts';
 import type { CoordinatorConfig } from './config.ts';
 import { acquireDataDirLock } from './storage/data-dir-lock.ts';
-import { openSqliteStore } from './storage/sqlite-store.ts';
+import { openCoordinatorStore } from './storage/open-store.ts';
 import { loadTlsServerOptions } from './tls.ts';
 
 /** One line of the check's report. */
@@ -58,14 +58,37 @@ async function checkStorage(config: CoordinatorConfig): Promise<CoordinatorCheck
     const fix = codeOf(error) === 'FEDVAL_ERR_COORD_DATA_DIR_LOCKED' ? 'a coordinator runs on this data_dir: stop it first, or check another data_dir' : 'make data_dir writable by the coordinator user';
     return { check: 'storage', status: 'fail', detail: (error as Error).message, fix, ...withCode(error) };
   }
+  let opened: ReturnType<typeof openCoordinatorStore> | undefined;
   try {
-    const store = openSqliteStore(config.data_dir);
-    await store.close();
-    return { check: 'storage', status: 'ok', detail: `SQLite database in ${config.data_dir} opens` };
+    opened = openCoordinatorStore(config);
+    await opened.ready;
+    return {
+      check: 'storage',
+      status: 'ok',
+      detail: config.storage?.postgres ? `PostgreSQL ${opened.description.replace(/^postgres:/, '')} connects, its lock is free and its schema is current` : `SQLite database in ${config.data_dir} opens`,
+    };
   } catch (error) {
-    return { check: 'storage', status: 'fail', detail: (error as Error).message, fix: 'check the permissions and free space of data_dir, and the coordinator version', ...withCode(error) };
+    return { check: 'storage', status: 'fail', detail: (error as Error).message, fix: storageFix(config, codeOf(error)), ...withCode(error) };
   } finally {
+    await opened?.store.close();
     lock.release();
+  }
+}
+
+/** What to do about a storage failure. */
+function storageFix(config: CoordinatorConfig, code: string | undefined): string {
+  if (!config.storage?.postgres) return 'check the permissions and free space of data_dir, and the coordinator version';
+  switch (code) {
+    case 'FEDVAL_ERR_COORD_DATABASE_LOCKED':
+      return 'a coordinator runs on this database: stop it first, or check another database';
+    case 'FEDVAL_ERR_COORD_DATABASE_UNREACHABLE':
+      return 'check storage.postgres.url (host, port, sslmode) and that the server accepts connections from here';
+    case 'FEDVAL_ERR_COORD_DATABASE_AUTH':
+      return 'check the role in storage.postgres.url and its password (password_file or password_env), and pg_hba.conf';
+    case 'FEDVAL_ERR_COORD_CONFIG':
+      return 'make storage.postgres.password_file readable, or set the variable storage.postgres.password_env names';
+    default:
+      return 'check that the role may create tables in the database, and the coordinator version';
   }
 }
 

@@ -32,7 +32,13 @@ async function start(options: { config: string; port?: number; host?: string }):
   }
   // One log line of the documented schema on stdout, for supervisors (simulate, tests) to wait on; logs go to stderr.
   process.stdout.write(formatLogLine('fedval-coordinator', 'info', 'listening', { event: 'listening', url }));
+  let signalled = false;
+  // Closed without a signal: the coordinator stopped itself (it lost its PostgreSQL advisory lock); a service manager should see a failure.
+  coordinator.app.server.once('close', () => {
+    if (!signalled) process.exitCode = 1;
+  });
   const shutdown = (signal: NodeJS.Signals): void => {
+    signalled = true;
     coordinator.app.log.info({ signal }, 'shutting down');
     coordinator.close().then(
       () => process.exit(0),

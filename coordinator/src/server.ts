@@ -31,13 +31,13 @@ import { DOCS_PREFIX, openApiDocument, openApiRoutes } from './openapi.ts';
 import { zodValidatorCompiler } from './routes/request-validation.ts';
 import { BundleFileStore } from './storage/bundle-files.ts';
 import { acquireDataDirLock } from './storage/data-dir-lock.ts';
-import { openSqliteStore } from './storage/sqlite-store.ts';
+import { openCoordinatorStore } from './storage/open-store.ts';
 import type { CoordinatorStore } from './storage/store.ts';
 
 export interface CoordinatorOptions {
   /** A pino logger to use instead of one built from `log_level` writing to stderr. */
   logger?: FastifyBaseLogger;
-  /** A store to use instead of SQLite under `data_dir`. */
+  /** A store to use instead of the configured one (SQLite under `data_dir`, or `storage.postgres`). */
   store?: CoordinatorStore;
 }
 
@@ -62,9 +62,19 @@ export function createCoordinator(config: CoordinatorConfig, options: Coordinato
   }) as unknown as FastifyInstance;
   const lock = options.store ? undefined : acquireDataDirLock(config.data_dir);
   let store: CoordinatorStore;
+  let storeReady: Promise<void> = Promise.resolve();
+  let storage = 'in-memory';
   let audit: ReturnType<typeof openCoordinatorAudit>;
   try {
-    store = options.store ?? openSqliteStore(config.data_dir);
+    if (options.store) store = options.store;
+    else {
+      const onLockLost = (error: CoordinatorError): void => {
+        // Another coordinator may now take the database: stop rather than write beside it.
+        app.log.fatal({ code: error.code }, 'lost the PostgreSQL advisory lock; stopping');
+        void app.close();
+      };
+      ({ store, ready: storeReady, description: storage } = openCoordinatorStore(config, { onLockLost }));
+    }
     try {
       audit = openCoordinatorAudit(config.data_dir);
     } catch (error) {
@@ -89,6 +99,7 @@ export function createCoordinator(config: CoordinatorConfig, options: Coordinato
       rate_limit_per_minute: config.limits.rate_limit_per_minute,
       ws_connects_per_minute: config.limits.ws_connects_per_minute,
       tls: config.tls ? { mutual: config.tls.client_ca !== undefined } : null,
+      storage,
     },
   });
   const bundles = new BundleFileStore(config.data_dir);
@@ -127,6 +138,7 @@ export function createCoordinator(config: CoordinatorConfig, options: Coordinato
     errorResponseBuilder: (_request, context) => new CoordinatorError('FEDVAL_ERR_COORD_RATE_LIMITED', `retry in ${context.after}`),
   });
   app.register(async function coordinatorRecovery() {
+    await storeReady; // PostgreSQL: connected, advisory lock taken, schema migrated, or start fails with the coded error
     const failed = await store.failOpenRounds('coordinator_restarted', Date.now());
     if (failed > 0) app.log.warn({ rounds: failed }, 'rounds left open by a previous run failed with coordinator_restarted');
     for (const [siteId, at] of await store.siteLastSeen()) connections.touch(siteId, at);

@@ -11,6 +11,7 @@ const BENCHES = [
   'onnx-site-throughput',
   'site-throughput',
   'postgres-throughput',
+  'coordinator-store',
   'he-bench',
   'round-encryption',
   'trust-overhead',

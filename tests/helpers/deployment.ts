@@ -74,6 +74,8 @@ export interface DeploymentOptions {
   logLevel?: 'debug' | 'info' | 'warn';
   /** Keep every stdout and stderr line of the coordinator and the agents in `output` instead of passing stderr through. Default false. */
   captureOutput?: boolean;
+  /** Lines appended to the coordinator's YAML (e.g. a `storage:` block). */
+  coordinatorYaml?: string[];
 }
 
 export interface AgentOptions {
@@ -117,6 +119,7 @@ export async function startDeployment(sites: string[], options: DeploymentOption
       // Tests poll; the default limit (600 per minute per token) is for production.
       `limits: { rate_limit_per_minute: 100000, min_release_sites: ${options.minReleaseSites ?? 1} }`,
       `log_level: ${options.logLevel ?? 'warn'}`,
+      ...(options.coordinatorYaml ?? []),
     ].join('\n'),
   );
   const children: ChildProcess[] = [];

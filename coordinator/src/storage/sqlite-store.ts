@@ -5,6 +5,9 @@ import { inWriteTransaction, openSqliteDatabase, SqliteError } from '@fedval/sql
 import type { SQLInputValue } from 'node:sqlite';
 import type { SignedStudyKeyStatement } from '@fedval/trust';
 import { CoordinatorError } from '../errors.ts';
+import { splitFrames } from './ciphertext-frames.ts';
+import { closureValues, contributionValues, float64FromBytes, roundSiteValues, studyValues } from './row-values.ts';
+import type { RowValues } from './row-values.ts';
 import { aggregateRowSchema, contributionRowSchema, encryptedAggregateRowSchema, modelRowSchema, roundRowSchema, roundSiteRowSchema, secaggRowSchema, siteKeyRowSchema, siteSeenRowSchema, studyRowSchema } from './row-schemas.ts';
 import type { SecaggTranscript } from '@fedval/protocol';
 import type {
@@ -153,27 +156,8 @@ export class SqliteCoordinatorStore implements CoordinatorStore {
   }
 
   async createStudy(study: StudyRecord): Promise<void> {
-    this.#run(() =>
-      this.#db
-        .prepare(
-          `INSERT INTO studies (id, name, model_id, score_column, metric_spec_json, sites_json, quorum, deadline_seconds, contribution, protection_json, public_key, created_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        )
-        .run(
-          study.id,
-          study.name,
-          study.modelId,
-          study.scoreColumn,
-          JSON.stringify(study.metricSpec),
-          JSON.stringify(study.sites),
-          study.quorum,
-          study.deadlineSeconds,
-          study.contribution,
-          JSON.stringify(study.protection),
-          study.publicKey,
-          study.createdAt,
-        ),
-    );
+    const row = studyValues(study);
+    this.#run(() => this.#db.prepare(insertStatement('studies', row)).run(...Object.values(row)));
   }
 
   async setStudyPublicKey(id: string, publicKey: Uint8Array, keyStatement: SignedStudyKeyStatement | null = null): Promise<boolean> {
@@ -218,22 +202,8 @@ export class SqliteCoordinatorStore implements CoordinatorStore {
   }
 
   async putRoundContribution(contribution: StoredContribution): Promise<void> {
-    this.#run(() =>
-      this.#db
-        .prepare(
-          `INSERT INTO round_contributions (round_id, site_id, ciphertexts, record_json, attestation_json, public_key, received_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?)`,
-        )
-        .run(
-          contribution.roundId,
-          contribution.siteId,
-          joinFrames(contribution.ciphertexts),
-          contribution.record === null ? null : JSON.stringify(contribution.record),
-          contribution.attestation === null ? null : JSON.stringify(contribution.attestation),
-          contribution.publicKey,
-          contribution.receivedAt,
-        ),
-    );
+    const row = contributionValues(contribution);
+    this.#run(() => this.#db.prepare(insertStatement('round_contributions', row)).run(...Object.values(row)));
   }
 
   async listRoundContributions(roundId: string): Promise<StoredContribution[]> {
@@ -279,55 +249,20 @@ export class SqliteCoordinatorStore implements CoordinatorStore {
   }
 
   async updateRoundSite(roundId: string, siteId: string, update: RoundSiteUpdate, at: number): Promise<void> {
-    this.#run(() =>
-      this.#db
-        .prepare(
-          `UPDATE round_sites SET status = ?, code = ?, contribution_bytes = ?, contribution_sha256 = ?, privacy_json = ?, updated_at = ?
-           WHERE round_id = ? AND site_id = ?`,
-        )
-        .run(
-          update.status,
-          update.code ?? null,
-          update.contributionBytes ?? null,
-          update.contributionSha256 ?? null,
-          update.privacy ? JSON.stringify(update.privacy) : null,
-          at,
-          roundId,
-          siteId,
-        ),
-    );
+    const row = roundSiteValues(update, at);
+    this.#run(() => this.#db.prepare(`UPDATE round_sites SET ${assignments(row)} WHERE round_id = ? AND site_id = ?`).run(...Object.values(row), roundId, siteId));
   }
 
   async closeRound(id: string, closure: RoundClosure): Promise<void> {
-    const aggregate = closure.aggregate
-      ? new Uint8Array(closure.aggregate.buffer, closure.aggregate.byteOffset, closure.aggregate.byteLength)
-      : null;
-    this.#run(() =>
-      inWriteTransaction(this.#db, () => {
-        this.#db
-          .prepare('UPDATE rounds SET state = ?, reason = ?, closed_at = ?, contributions = ?, aggregate = ?, result_json = ?, encrypted_aggregate = ?, secagg_json = ? WHERE id = ?')
-          .run(
-            closure.state,
-            closure.reason,
-            closure.closedAt,
-            closure.contributions,
-            aggregate,
-            closure.result === null ? null : JSON.stringify(closure.result),
-            closure.encryptedAggregate ? joinFrames(closure.encryptedAggregate) : null,
-            closure.secureAggregation ? JSON.stringify(closure.secureAggregation) : null,
-            id,
-          );
-      }),
-    );
+    const row = closureValues(closure);
+    this.#run(() => inWriteTransaction(this.#db, () => this.#db.prepare(`UPDATE rounds SET ${assignments(row)} WHERE id = ?`).run(...Object.values(row), id)));
   }
 
   async getRoundAggregate(id: string): Promise<Float64Array | undefined> {
     return this.#run(() => {
       const found = this.#db.prepare('SELECT aggregate FROM rounds WHERE id = ?').get(id);
       const row = found === undefined ? undefined : aggregateRowSchema.parse(found);
-      if (!row?.aggregate) return undefined;
-      const copy = new Uint8Array(row.aggregate); // aligned copy
-      return new Float64Array(copy.buffer, 0, copy.byteLength / Float64Array.BYTES_PER_ELEMENT);
+      return row?.aggregate ? float64FromBytes(row.aggregate) : undefined;
     });
   }
 
@@ -430,26 +365,15 @@ export class SqliteCoordinatorStore implements CoordinatorStore {
   }
 }
 
-/** Concatenates byte strings, each prefixed by its length (uint32, big-endian). */
-function joinFrames(frames: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(frames.reduce((total, frame) => total + 4 + frame.byteLength, 0));
-  const view = new DataView(out.buffer);
-  let at = 0;
-  for (const frame of frames) {
-    view.setUint32(at, frame.byteLength);
-    out.set(frame, at + 4);
-    at += 4 + frame.byteLength;
-  }
-  return out;
+/** `INSERT INTO table (columns…) VALUES (?, …)` for a row's values, bound in Object.values order. */
+function insertStatement(table: string, row: RowValues): string {
+  const columns = Object.keys(row);
+  return `INSERT INTO ${table} (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`;
 }
 
-function splitFrames(bytes: Uint8Array): Uint8Array[] {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const frames: Uint8Array[] = [];
-  for (let at = 0; at < bytes.byteLength; ) {
-    const length = view.getUint32(at);
-    frames.push(bytes.slice(at + 4, at + 4 + length));
-    at += 4 + length;
-  }
-  return frames;
+/** `column = ?, …` for an UPDATE's SET, bound in Object.values order. */
+function assignments(row: RowValues): string {
+  return Object.keys(row)
+    .map((column) => `${column} = ?`)
+    .join(', ');
 }

@@ -2,9 +2,10 @@
 // a file or the environment at each open (never kept in the configuration), a data-free name for commitments.
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
+import { describePostgresUrl, resolvePostgresPassword } from '@fedval/postgres';
 import type { AgentConfig } from '../config.ts';
 import { AgentError } from '../errors.ts';
-import { createPostgresSource, describePostgresUrl } from './postgres-source.ts';
+import { createPostgresSource } from './postgres-source.ts';
 import type { DataSource, DataSourceLimits } from './data-source.ts';
 
 /** `data.postgres` of a resolved configuration (file paths absolute). */
@@ -17,23 +18,9 @@ export function postgresDataName(postgres: PostgresDataConfig): string {
 
 /** The role's password from password_file (first line) or password_env; undefined when neither is configured. */
 export function readPostgresPassword(postgres: PostgresDataConfig, env: NodeJS.ProcessEnv = process.env): string | undefined {
-  if (postgres.password_file !== undefined) {
-    let text: string;
-    try {
-      text = readFileSync(postgres.password_file, 'utf8');
-    } catch (cause) {
-      throw new AgentError('FEDVAL_ERR_AGENT_CONFIG', `data.postgres.password_file: cannot read ${basename(postgres.password_file)}`, { cause });
-    }
-    const password = text.split(/\r?\n/, 1)[0] ?? '';
-    if (password === '') throw new AgentError('FEDVAL_ERR_AGENT_CONFIG', 'data.postgres.password_file: the first line is empty');
-    return password;
-  }
-  if (postgres.password_env !== undefined) {
-    const password = env[postgres.password_env];
-    if (!password) throw new AgentError('FEDVAL_ERR_AGENT_CONFIG', `data.postgres.password_env: ${postgres.password_env} is not set`);
-    return password;
-  }
-  return undefined;
+  const resolved = resolvePostgresPassword(postgres, 'data.postgres', env);
+  if (!resolved.ok) throw new AgentError('FEDVAL_ERR_AGENT_CONFIG', resolved.problem);
+  return resolved.password;
 }
 
 /** The configured PostgreSQL source. `data.postgres.batch_rows` overrides the agent's batch size for this source. */

@@ -4,6 +4,7 @@
 import pg from 'pg';
 import type { FieldDef } from 'pg';
 import { parseIntoClientConfig } from 'pg-connection-string';
+import { describePostgresUrl, postgresUrlProblem } from '@fedval/postgres';
 import { AgentError } from '../errors.ts';
 import { columnKey, DEFAULT_BATCH_ROWS, DEFAULT_MAX_ROWS } from './data-source.ts';
 import type { ColumnBatch, ColumnKey, DataSource, DataSourceLimits, ReadRequest } from './data-source.ts';
@@ -64,25 +65,10 @@ function quoteTableName(table: string): string {
   return parts.map((part) => (part.startsWith('"') ? part : quoteIdentifier(part))).join('.');
 }
 
-/** The user, host, port and database of a URL, for logs: never its password or parameters. */
-export function describePostgresUrl(url: string): string {
-  const config = parseIntoClientConfig(url);
-  const host = typeof config.host === 'string' && config.host.startsWith('/') ? `socket ${config.host}` : `${config.host ?? 'localhost'}:${config.port ?? 5432}`;
-  return `${config.user ?? '(default user)'}@${host}/${config.database ?? '(default database)'}`;
-}
-
 /** Refuses a URL that carries a password (or cannot be parsed); the message never repeats the URL. */
 export function checkPostgresUrl(url: string): void {
-  let parsed: ReturnType<typeof parseIntoClientConfig>;
-  try {
-    parsed = parseIntoClientConfig(url);
-  } catch {
-    throw new AgentError('FEDVAL_ERR_AGENT_CONFIG', 'data.postgres.url: not a postgres:// connection URL');
-  }
-  if (!/^postgres(?:ql)?:\/\//.test(url)) throw new AgentError('FEDVAL_ERR_AGENT_CONFIG', 'data.postgres.url: not a postgres:// connection URL');
-  if (parsed.password !== undefined && parsed.password !== '') {
-    throw new AgentError('FEDVAL_ERR_AGENT_CONFIG', 'data.postgres.url: must not contain a password; use data.postgres.password_file or password_env');
-  }
+  const problem = postgresUrlProblem(url, 'data.postgres');
+  if (problem !== undefined) throw new AgentError('FEDVAL_ERR_AGENT_CONFIG', problem);
 }
 
 /** SQLSTATE classes whose server messages name only schema objects (never a cell value): safe to pass on. */
