@@ -1,6 +1,5 @@
 // backend.ts — picks the TF.js backend: tfjs-node when loadable, else WebAssembly, else plain JavaScript.
-import * as tf from '@tensorflow/tfjs';
-import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import type * as Tf from '@tensorflow/tfjs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,6 +18,14 @@ export interface BackendSelection {
 const WASM_PACKAGE = '@tensorflow/tfjs-backend-wasm';
 let wasmPathsSet = false;
 
+/**
+ * TF.js itself, loaded on first use: it takes a large share of a process's start-up, and most fedval processes (the
+ * coordinator's, the key holder's, an agent scoring a data column or an ONNX model) never run a TF.js model.
+ */
+export function loadTf(): Promise<typeof Tf> {
+  return import('@tensorflow/tfjs');
+}
+
 /** The directory holding the backend's `.wasm` files, as a file path with a trailing separator. */
 export function wasmBinaryDirectory(): string {
   const entry = typeof import.meta.resolve === 'function' ? import.meta.resolve(WASM_PACKAGE) : null;
@@ -31,6 +38,7 @@ function firstLine(error: unknown): string {
 }
 
 async function activate(backend: ModelBackend): Promise<string | null> {
+  const tf = await loadTf();
   if (backend === 'tensorflow' && tf.findBackendFactory('tensorflow') === null) {
     try {
       await import('@tensorflow/tfjs-node');
@@ -40,7 +48,7 @@ async function activate(backend: ModelBackend): Promise<string | null> {
     if (tf.findBackendFactory('tensorflow') === null) return '@tensorflow/tfjs-node registered no backend';
   }
   if (backend === 'wasm' && !wasmPathsSet) {
-    setWasmPaths(wasmBinaryDirectory());
+    (await import('@tensorflow/tfjs-backend-wasm')).setWasmPaths(wasmBinaryDirectory());
     wasmPathsSet = true;
   }
   try {
@@ -69,7 +77,7 @@ export async function selectModelBackend(preference: ModelBackend | 'auto' = 'au
 
 /** Switches back to `backend` if another runner changed the process-wide backend since. */
 export async function ensureBackend(backend: ModelBackend): Promise<void> {
-  if (tf.getBackend() === backend) return;
+  if ((await loadTf()).getBackend() === backend) return;
   const reason = await activate(backend);
   if (reason !== null) throw new ModelsError('FEDVAL_ERR_MODELS_BACKEND_UNAVAILABLE', reason);
 }

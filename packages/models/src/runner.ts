@@ -1,7 +1,5 @@
-// runner.ts — scores streamed chunks of raw rows with a loaded model in large batches; the TF.js runner, without leaking tensors.
-import * as tf from '@tensorflow/tfjs';
+// runner.ts — scores streamed chunks of raw rows with a loaded model in large batches (the TF.js runner is in tfjs-load.ts).
 import type { BackendSelection, ModelBackend } from './backend.ts';
-import { ensureBackend } from './backend.ts';
 import { ModelsError } from './errors.ts';
 import type { FeatureExclusion, FeatureMatrix, FeatureMatrixOptions, RawRow } from './feature-matrix.ts';
 import { buildFeatureMatrix } from './feature-matrix.ts';
@@ -56,8 +54,6 @@ export interface ModelRunner {
   /** Frees the model's weights; the runner cannot be used afterwards. */
   dispose(): void;
 }
-
-type TfModel = tf.LayersModel | tf.GraphModel;
 
 interface PendingChunk {
   matrix: FeatureMatrix;
@@ -203,48 +199,6 @@ export abstract class BatchedModelRunner implements ModelRunner {
       }
       chunk.done += count;
       offset += count;
-    }
-  }
-}
-
-export class TfjsModelRunner extends BatchedModelRunner {
-  readonly backend: BackendSelection;
-  readonly #model: TfModel;
-
-  constructor(init: {
-    model: TfModel;
-    manifest: ModelManifest;
-    manifestSha256: string;
-    backend: BackendSelection;
-    batchSize: number;
-    featureOptions: FeatureMatrixOptions;
-  }) {
-    super(init);
-    this.#model = init.model;
-    this.backend = init.backend;
-  }
-
-  protected release(): void {
-    this.#model.dispose();
-  }
-
-  protected async infer(values: Float32Array, n: number, width: number): Promise<Float32Array> {
-    await ensureBackend(this.backend.backend);
-    let output: tf.Tensor | undefined;
-    try {
-      output = tf.tidy(() => {
-        const x = tf.tensor2d(values, [n, width]);
-        // LayersModel.predict would re-split the batch into slices of 32 rows; predictOnBatch does not.
-        const y = this.#model instanceof tf.LayersModel ? this.#model.predictOnBatch(x) : this.#model.predict(x);
-        const first = Array.isArray(y) ? y[0] : y instanceof tf.Tensor ? y : Object.values(y)[0];
-        if (first === undefined) throw new Error('the model returned no output');
-        return first.reshape([n]).toFloat();
-      });
-      return (await output.data()) as Float32Array;
-    } catch (error) {
-      throw new ModelsError('FEDVAL_ERR_MODELS_INFERENCE_FAILED', error instanceof Error ? error.message.split('\n', 1)[0] : undefined, { cause: error });
-    } finally {
-      output?.dispose();
     }
   }
 }

@@ -6,7 +6,6 @@ import { MANIFEST_FILE, sha256Hex } from './bundle-files.ts';
 import { ModelsError } from './errors.ts';
 import type { ModelManifest } from './manifest.ts';
 import { featureWidth, parseModelManifest } from './manifest.ts';
-import { serializeLayersModel } from './tfjs-io.ts';
 
 /** What the author of a bundle states; `manifestVersion`, `format` and `files` are filled in on saving. */
 export type ModelBundleDescription = Omit<ModelManifest, 'manifestVersion' | 'format' | 'files' | 'signature'>;
@@ -21,7 +20,7 @@ export async function saveModelBundle(dir: string, model: tf.LayersModel, descri
   if (model.inputs.length !== 1 || inputShape?.[inputShape.length - 1] !== width) {
     throw new ModelsError('FEDVAL_ERR_MODELS_SHAPE_MISMATCH', `model input does not take ${width} features`);
   }
-  const files = await serializeLayersModel(model);
+  const files = await (await import('./tfjs-io.ts')).serializeLayersModel(model); // TF.js's IO, loaded on use
   const manifest = parseModelManifest({
     manifestVersion: 1,
     ...description,
