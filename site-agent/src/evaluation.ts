@@ -103,7 +103,8 @@ export async function evaluateDataset(options: EvaluationOptions): Promise<Evalu
 }
 
 /**
- * A binary task scored by a column of the data, with categorical subgroups only, on a connector whose engine counts:
+ * A binary task scored by a column of the data, on an equal-width grid, with categorical subgroups only, on a connector
+ * whose engine counts:
  * the engine groups the rows by label, subgroup cells and score bin on all its threads, and the cells are counted
  * here with the same label and level rules as batches (the same vector, entry by entry). Otherwise null: read batches.
  */
@@ -113,13 +114,14 @@ async function countInEngine(options: EvaluationOptions, layout: StatisticsLayou
   if (spec.task !== 'binary' || scorer.scoreColumn === undefined || source.countScoreHistogram === undefined) return null;
   if (groups.some((group) => group.cuts)) return null;
   const columns = columnRequests(spec, label, { ...scorer, requests: [] });
+  // A fitted grid's bin is a search over its edges: measured slower in SQL (an ASOF join, or a binary search over a
+  // list) than reading batches, so fitted grids read batches.
   const grid = scoreGridOf(layout.spec);
-  const edges = Float64Array.from({ length: grid.bins + 1 }, (_, k) => grid.edge(k));
+  if (grid.kind !== 'equal_width') return null;
   const cells = await source.countScoreHistogram({
     columns,
     score: scorer.scoreColumn,
-    edges,
-    equalWidth: grid.kind === 'equal_width',
+    bins: grid.bins,
     fixedPointScale: FIXED_POINT_SCALE,
     fingerprint: options.fingerprint,
     signal: options.signal,

@@ -119,10 +119,8 @@ export interface ScoreHistogramRequest {
   readonly columns: readonly ColumnRequest[];
   /** The score column (read as numbers: NaN missing, ±Infinity invalid, as in a numeric request). */
   readonly score: string;
-  /** The grid's edges e₀ = 0 < … < e_B = 1 (B + 1 values; equal-width grids give k/B): bin k holds [e_k, e_{k+1}), the top bin also 1. */
-  readonly edges: Float64Array;
-  /** True when edge k is exactly the double k/B for every k (then the bin is found by arithmetic, not by search). */
-  readonly equalWidth: boolean;
+  /** Bins B of the study's equal-width grid: bin k holds the scores in [k/B, (k+1)/B), the top bin also 1 (scoreBin of @fedval/metrics). */
+  readonly bins: number;
   /** The fixed-point scale S of the sums (FIXED_POINT_SCALE of @fedval/metrics). */
   readonly fixedPointScale: number;
   readonly fingerprint?: ((bytes: Uint8Array) => void) | undefined;

@@ -14,10 +14,8 @@ export interface CountRelationOptions {
   readonly columns: readonly RelationColumn[];
   /** The score column (a numeric request). */
   readonly score: RelationColumn;
-  /** Grid edges e₀ … e_B (B + 1 values). */
-  readonly edges: Float64Array;
-  /** Edge k is the double k/B for every k. */
-  readonly equalWidth: boolean;
+  /** Bins B of the equal-width grid (edges k/B). */
+  readonly bins: number;
   readonly fixedPointScale: number;
   readonly maxRows?: number | undefined;
   readonly signal?: AbortSignal | undefined;
@@ -35,23 +33,13 @@ function sqlDouble(value: number): string {
 }
 
 /**
- * The score's bin as SQL, the rule of @fedval/metrics' score grid: the largest k < B with s >= e_k. An equal-width grid
- * repeats scoreBin's arithmetic (floor(s·B), then corrected at the edges k/B, all in IEEE doubles as in JavaScript); a
- * fitted grid is an ASOF join on its edges (the greatest edge <= s). `s` is in [0, 1] where the value is used.
+ * The score's bin on the equal-width grid of B bins as SQL: scoreBin's arithmetic of @fedval/metrics (floor(s·B), then
+ * corrected at the edges k/B), every step the same IEEE double operation as in JavaScript. `k` is floor(s·B); `s` is
+ * in [0, 1] where the value is used.
  */
-function binSql(edges: Float64Array, equalWidth: boolean): { from: (rows: string) => string; bin: string } {
-  const bins = edges.length - 1;
-  if (equalWidth) {
-    const B = sqlDouble(bins);
-    const k = 'k';
-    return {
-      from: (rows) => `(SELECT *, floor(s * ${B}) AS ${k} FROM ${rows})`,
-      bin: `CASE WHEN ${k} >= ${B} THEN ${bins - 1} WHEN s < ${k} / ${B} THEN ${k} - 1 WHEN ${k} + 1 < ${B} AND s >= (${k} + 1) / ${B} THEN ${k} + 1 ELSE ${k} END`,
-    };
-  }
-  const list = `'[${Array.from(edges.subarray(0, bins), String).join(', ')}]'::DOUBLE[]`;
-  const grid = `(SELECT unnest(range(0, ${bins})) AS k, unnest(${list}) AS edge)`;
-  return { from: (rows) => `(SELECT r.*, e.k FROM ${rows} r ASOF LEFT JOIN ${grid} e ON r.s >= e.edge)`, bin: 'k' };
+function binSql(bins: number): string {
+  const B = sqlDouble(bins);
+  return `CASE WHEN k >= ${B} THEN ${bins - 1} WHEN s < k / ${B} THEN k - 1 WHEN k + 1 < ${B} AND s >= (k + 1) / ${B} THEN k + 1 ELSE k END`;
 }
 
 /**
@@ -65,17 +53,17 @@ export async function countScoreHistogram(options: CountRelationOptions): Promis
   const S = sqlDouble(options.fixedPointScale);
   const keys = planned.map((p, i) => `${p.expression} AS c${i}`);
   const rows = `(SELECT ${[...keys, `coalesce(${score.expression}, 'NaN'::DOUBLE) AS s`].join(', ')} FROM ${options.relation})`;
-  const grid = binSql(options.edges, options.equalWidth);
-  const bin = `CASE WHEN isnan(s) THEN -1 WHEN NOT (s >= 0 AND s <= 1) THEN -2 ELSE (${grid.bin})::INTEGER END`;
+  const bin = `CASE WHEN isnan(s) THEN -1 WHEN NOT (s >= 0 AND s <= 1) THEN -2 ELSE (${binSql(options.bins)})::INTEGER END`;
   // Each row's term is rounded before the sum, as the accumulator rounds it (Math.round of a non-negative double is C's
   // round: half away from zero), from the same IEEE products in the same order. The terms are integers in [0, S]
   // (S = 2^20), so every partial sum is an integer below 2^53 (a cell has fewer than 2^33 rows) and the double sum is
-  // exact in any order. A cell of missing or invalid scores (b < 0) sums zeros: the caller never reads its sums.
+  // exact in any order. A cell of missing or invalid scores (b < 0) sums the terms of 0 instead: the caller never reads
+  // its sums.
   const sum = (term: string): string => `sum(round(${term}))`;
   const groupKeys = planned.map((_, i) => `c${i}`);
   const sql =
     `SELECT ${[...groupKeys, 'b', 'count(*)::DOUBLE AS n', sum(`v * v * ${S}`), sum(`(v - 1::DOUBLE) * (v - 1::DOUBLE) * ${S}`), sum(`v * ${S}`)].join(', ')} ` +
-    `FROM (SELECT *, CASE WHEN b >= 0 THEN s ELSE 0::DOUBLE END AS v FROM (SELECT *, ${bin} AS b FROM ${grid.from(rows)})) GROUP BY ${[...groupKeys, 'b'].join(', ')}`;
+    `FROM (SELECT *, CASE WHEN b >= 0 THEN s ELSE 0::DOUBLE END AS v FROM (SELECT *, ${bin} AS b FROM (SELECT *, floor(s * ${sqlDouble(options.bins)}) AS k FROM ${rows}))) GROUP BY ${[...groupKeys, 'b'].join(', ')}`;
   const { connection } = options.engine;
   const abort = (): void => connection.interrupt();
   options.signal?.addEventListener('abort', abort, { once: true });
