@@ -236,11 +236,7 @@ class SiteStatisticsAccumulator implements StatisticsAccumulator {
     this.#requireRows(rows, 1);
     const { scores, labels, excluded } = rows;
     // The same counting as addBinary row by row, with the layout's offsets looked up once per call, not per row.
-    const positive = this.#field('positive_histogram');
-    const negative = this.#field('negative_histogram');
-    const brier = this.#field('brier_sum');
-    const calibration = this.#field('calibration_score_sums');
-    const exclusions = this.#field('exclusions');
+    const { positive, negative, brier, calibration, exclusions } = this.#binaryFields();
     const values = this.#values;
     const grid = this.#grid;
     const calibrationBinOf = this.#calibrationBinOf;
@@ -287,11 +283,7 @@ class SiteStatisticsAccumulator implements StatisticsAccumulator {
       }
     }
     this.#requireRows({ ...cells, scores: cells.weights, excluded: undefined }, 1);
-    const positive = this.#field('positive_histogram');
-    const negative = this.#field('negative_histogram');
-    const brier = this.#field('brier_sum');
-    const calibration = this.#field('calibration_score_sums');
-    const exclusions = this.#field('exclusions');
+    const { positive, negative, brier, calibration, exclusions } = this.#binaryFields();
     const values = this.#values;
     for (let i = 0; i < n; i += 1) {
       const touched = this.#locateRow(cells.levels, i);
@@ -319,6 +311,17 @@ class SiteStatisticsAccumulator implements StatisticsAccumulator {
         increment(values, (calibration[section] as number) + calibrationBin, scoreUnits);
       }
     }
+  }
+
+  /** Offsets per section of a binary layout's fields. */
+  #binaryFields(): Record<'positive' | 'negative' | 'brier' | 'calibration' | 'exclusions', Int32Array> {
+    return {
+      positive: this.#field('positive_histogram'),
+      negative: this.#field('negative_histogram'),
+      brier: this.#field('brier_sum'),
+      calibration: this.#field('calibration_score_sums'),
+      exclusions: this.#field('exclusions'),
+    };
   }
 
   #binaryInto(touched: Int32Array, score: number, label: 0 | 1): void {
