@@ -1,5 +1,5 @@
 // evaluation.ts — the local evaluation pipeline: read column batches, score them, reduce to the additive statistics vector.
-import { createAccumulator, groupLevelIndex, groupLevelNames } from '@fedval/metrics';
+import { createAccumulator, FIXED_POINT_SCALE, groupLevelIndex, groupLevelNames, scoreGridOf } from '@fedval/metrics';
 import type { GroupSpec, MetricSpec, StatisticsAccumulator, StatisticsLayout } from '@fedval/metrics';
 import { columnKey } from './data-sources/data-source.ts';
 import type { CategoricalColumn, ColumnBatch, ColumnRequest, DataSource, NumericColumn } from './data-sources/data-source.ts';
@@ -71,6 +71,8 @@ export async function evaluateDataset(options: EvaluationOptions): Promise<Evalu
   if (spec.task === 'survival' && label.time === undefined) {
     throw new AgentError('FEDVAL_ERR_AGENT_INVALID_TASK', 'a survival task needs a follow-up time column (data.label.time, --time)');
   }
+  const counted = await countInEngine(options, layout);
+  if (counted) return counted;
   let state = startRead(layout, groups, label, spec);
   for await (const batch of source.read({ columns: columnRequests(spec, label, scorer), fingerprint: options.fingerprint, signal: options.signal })) {
     options.signal?.throwIfAborted();
@@ -97,6 +99,45 @@ export async function evaluateDataset(options: EvaluationOptions): Promise<Evalu
     if (batch.percent !== null) options.onProgress?.(batch.percent);
   }
   options.onProgress?.(100);
+  return finishRead(spec, layout, state);
+}
+
+/**
+ * A binary task scored by a column of the data, on an equal-width grid, with categorical subgroups only, on a connector
+ * whose engine counts:
+ * the engine groups the rows by label, subgroup cells and score bin on all its threads, and the cells are counted
+ * here with the same label and level rules as batches (the same vector, entry by entry). Otherwise null: read batches.
+ */
+async function countInEngine(options: EvaluationOptions, layout: StatisticsLayout): Promise<EvaluationOutcome | null> {
+  const { spec, label, scorer, source } = options;
+  const { groups } = spec;
+  if (spec.task !== 'binary' || scorer.scoreColumn === undefined || source.countScoreHistogram === undefined) return null;
+  if (groups.some((group) => group.cuts)) return null;
+  const columns = columnRequests(spec, label, { ...scorer, requests: [] });
+  // A fitted grid's bin is a search over its edges: measured slower in SQL (an ASOF join, or a binary search over a
+  // list) than reading batches, so fitted grids read batches.
+  const grid = scoreGridOf(layout.spec);
+  if (grid.kind !== 'equal_width') return null;
+  const cells = await source.countScoreHistogram({
+    columns,
+    score: scorer.scoreColumn,
+    bins: grid.bins,
+    fixedPointScale: FIXED_POINT_SCALE,
+    fingerprint: options.fingerprint,
+    signal: options.signal,
+    onProgress: options.onProgress,
+  });
+  options.signal?.throwIfAborted();
+  const state = startRead(layout, groups, label, spec);
+  const labelColumn = cells.columns.get(columnKey({ name: label.column, kind: 'categorical' })) as CategoricalColumn;
+  state.accumulator.addBinaryCells({ ...cells, count: cells.rowCount, labels: state.labelsOf(labelColumn, cells.rowCount), levels: state.levelsOf(cells) });
+  options.onProgress?.(100);
+  return finishRead(spec, layout, state);
+}
+
+/** The statistics of a finished read in the final layout (open subgroup levels in natural order). */
+function finishRead(spec: EvaluationSpec, layout: StatisticsLayout, state: ReadState): EvaluationOutcome {
+  const { groups, ...rest } = spec;
   const dictionaries = groups.map((group, g) => (isOpenGroup(group) ? state.dictionaryOf(g) : null));
   const final = finalizeOpenGroups(rest, groups, dictionaries, layout, state.accumulator.vector());
   return { layout: final.layout, vector: final.vector, included: includedCount(final.layout, final.vector) };

@@ -25,6 +25,8 @@ export interface RowScorer {
   readonly description: string;
   /** A multiclass model's classes in the order of its scores (its manifest's); a multiclass task must list the same. */
   readonly classes?: readonly string[];
+  /** A scorer that takes a single column's values as its scores names it: an engine may then count the histogram itself. */
+  readonly scoreColumn?: string | undefined;
   /** Scores one batch; the result is used before the next batch is read. */
   score(batch: ColumnBatch): Promise<ScoredChunk>;
 }
@@ -42,6 +44,7 @@ export function scoreColumnScorer(columns: string | readonly string[]): RowScore
   return {
     requests,
     description: `score column${width > 1 ? 's' : ''} ${list.join(', ')}`,
+    ...(width === 1 ? { scoreColumn: list[0] } : {}),
     async score(batch) {
       const values = requests.map((request) => (batch.columns.get(columnKey(request)) as NumericColumn).values);
       if (width === 1) return { scores: values[0]!, width, excluded: null };

@@ -1,8 +1,10 @@
 // site-throughput.ts — rows/s and peak memory of a site's data path (CSV and Parquet) from first byte to statistics vector (prints JSON).
-// Run: node tests/bench/site-throughput.ts [--rows 1000000] [--memory-rows 10000000] [--baseline DIR] [--repeat 1]
+// Run: node tests/bench/site-throughput.ts [--rows 1000000] [--memory-rows 10000000] [--baseline DIR] [--repeat 1] [--fifo]
 //   --baseline DIR   also measure another checkout (e.g. main before a change) on the same files, in the same run, each
 //                    workload's runs interleaved with this checkout's so both see the same machine load
 //   --memory-rows N  also read an N-row CSV and Parquet with --score alone, for peak memory against --rows (0 = skip)
+//   --fifo           run each measurement under SCHED_FIFO (`chrt -f 5`, needs CAP_SYS_NICE): on a machine shared with
+//                    other work, the measured process then has the cores while it runs (a quiet machine for its seconds)
 // Each measurement runs in its own process (peak RSS is per process); rows/s are also given as a ratio to reading the
 // file's bytes in the same run. Process start-up (module loading) and model loading are reported apart from the data path.
 // Workloads: --score alone, with two --group columns, the Rotterdam TF.js model (model), and the ONNX gradient-boosted
@@ -56,6 +58,7 @@ const { values } = parseArgs({
     'memory-rows': { type: 'string', default: '0' },
     baseline: { type: 'string' },
     repeat: { type: 'string', default: '1' },
+    fifo: { type: 'boolean', default: false },
   },
 });
 const rows = Number(values.rows);
@@ -137,6 +140,7 @@ try {
         node: process.version,
         cpus: cpus().length,
         rows,
+        fifo: values.fifo,
         csvBytes: bytes,
         note: 'dataPathMs: first byte read to finished statistics vector, in one process per measurement; dataPathCpuMs: CPU time of all its threads over the same span (less sensitive to other load on the machine than wall time); startupMs (module loading) and modelLoadMs apart. floor: read the file bytes; floor_sha256: read and hash them (what the dataset commitment costs). Runs of this checkout and --baseline alternate workload by workload.',
         results,
@@ -151,7 +155,9 @@ try {
 }
 
 function run(request: ChildRequest): ChildResult {
-  const child = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child', JSON.stringify(request)], {
+  const command = [process.execPath, fileURLToPath(import.meta.url), '--child', JSON.stringify(request)];
+  if (values.fifo) command.unshift('chrt', '-f', '5');
+  const child = spawnSync(command[0]!, command.slice(1), {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'pipe'],
     maxBuffer: 16 * 1024 * 1024,

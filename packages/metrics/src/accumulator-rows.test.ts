@@ -79,4 +79,48 @@ describe('columnar accumulation', () => {
     expect(() => accumulator.addRegressionRows({ ...base, labels: new Float64Array(2), levels: [] })).toThrow(expect.objectContaining({ code: 'FEDVAL_ERR_METRICS_TASK_MISMATCH' }));
     expect(accumulator.vector().every((v) => v === 0)).toBe(true);
   });
+
+  it('binary cells (rows counted per label, levels and bin by an engine) give the row-by-row vector', () => {
+    const next = rng(7);
+    const pick = <T>(list: readonly T[]): T => list[Math.floor(next() * list.length)] as T;
+    const spec = resolveMetricSpec({ task: 'binary', groups, bins: 20, calibrationBins: 4, threshold: 0.5, decisionThresholds: [0.25] });
+    const layout = createStatisticsLayout(spec);
+    const rows = createAccumulator(layout);
+    // The cells are built here by hand: key (label, levels, bin) → weight and the rounded fixed-point sums.
+    const cells = new Map<string, { label: number; levels: number[]; bin: number; weight: number; q0: number; q1: number; s: number }>();
+    const S = 2 ** 20;
+    for (let i = 0; i < N; i += 1) {
+      const levels = groups.map((group) => Math.floor(next() * groupLevelNames(group).length));
+      const label = pick([0, 1, 1, 0, -1, 7]);
+      const score = pick([next(), next(), Math.floor(next() * 21) / 20, Number.NaN, 1.5, -0.1, 0, 1]);
+      rows.addBinary(Number.isNaN(score) ? null : score, label === -1 ? null : label, levels.map((level, g) => groupLevelNames(groups[g]!)[level]!).map((name, g) => (groups[g]!.cuts ? [40, 60, 80, Number.POSITIVE_INFINITY, null][levels[g]!]! : name === '(missing)' ? null : name)));
+      const bin = Number.isNaN(score) ? -1 : !(score >= 0 && score <= 1) ? -2 : Math.min(19, Math.floor(score * 20 + 1e-9));
+      const key = `${label}|${levels.join(',')}|${bin}`;
+      const cell = cells.get(key) ?? { label, levels, bin, weight: 0, q0: 0, q1: 0, s: 0 };
+      cell.weight += 1;
+      if (bin >= 0) {
+        cell.q0 += Math.round(score * score * S);
+        cell.q1 += Math.round((score - 1) * (score - 1) * S);
+        cell.s += Math.round(score * S);
+      }
+      cells.set(key, cell);
+    }
+    const list = [...cells.values()];
+    const counted = createAccumulator(layout);
+    counted.addBinaryCells({
+      count: list.length,
+      labels: Int32Array.from(list, (c) => c.label),
+      levels: groups.map((_, g) => Int32Array.from(list, (c) => c.levels[g]!)),
+      bins: Int32Array.from(list, (c) => c.bin),
+      weights: Float64Array.from(list, (c) => c.weight),
+      brierUnitsIfNegative: Float64Array.from(list, (c) => c.q0),
+      brierUnitsIfPositive: Float64Array.from(list, (c) => c.q1),
+      scoreUnits: Float64Array.from(list, (c) => c.s),
+    });
+    expect(Array.from(counted.vector())).toEqual(Array.from(rows.vector()));
+    const bad = { count: 1, labels: new Int32Array([1]), levels: [new Int32Array(1), new Int32Array(1)], brierUnitsIfNegative: new Float64Array(1), brierUnitsIfPositive: new Float64Array(1), scoreUnits: new Float64Array(1) };
+    expect(() => counted.addBinaryCells({ ...bad, bins: new Int32Array([20]), weights: new Float64Array([1]) })).toThrow(expect.objectContaining({ code: 'FEDVAL_ERR_METRICS_INVALID_INPUT' }));
+    expect(() => counted.addBinaryCells({ ...bad, bins: new Int32Array([0]), weights: new Float64Array([0]) })).toThrow(expect.objectContaining({ code: 'FEDVAL_ERR_METRICS_INVALID_INPUT' }));
+    expect(() => counted.addBinaryCells({ ...bad, bins: new Int32Array([0]), weights: new Float64Array([1.5]) })).toThrow(expect.objectContaining({ code: 'FEDVAL_ERR_METRICS_INVALID_INPUT' }));
+  });
 });

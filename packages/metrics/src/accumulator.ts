@@ -38,6 +38,8 @@ export interface StatisticsAccumulator {
   exclude(reason: ExclusionReason, groups?: readonly GroupValue[]): void;
   /** Binary task, columnar: the same counts as addBinary / exclude row by row (see ColumnarRows). */
   addBinaryRows(rows: BinaryRows): void;
+  /** Binary task, rows already counted per cell (label, groups, score bin) by a data engine: see BinaryCells. */
+  addBinaryCells(cells: BinaryCells): void;
   /** Multiclass task, columnar: `scores` holds K values per row (class order); `labels` class indexes. */
   addMulticlassRows(rows: MulticlassRows): void;
   /** Regression task, columnar: `labels` holds y (NaN missing, ±Infinity invalid), `scores` ŷ. */
@@ -65,6 +67,27 @@ export interface BinaryRows extends ColumnarRows {
   readonly scores: Float64Array;
   /** Per row: 1 positive, 0 negative, −1 missing, any other value invalid. */
   readonly labels: Int8Array | Int32Array;
+}
+
+/**
+ * A binary task's rows counted per cell by a data engine (label, group levels, score bin) instead of one by one: cell i
+ * stands for `weights[i]` rows with the same label and levels whose scores fall in grid bin `bins[i]`. Each row's
+ * fixed-point terms are rounded before they are summed, exactly as addBinary rounds them (`Math.round(x · S)`, S =
+ * FIXED_POINT_SCALE), so the counts equal addBinaryRows over the same rows entry by entry.
+ */
+export interface BinaryCells extends ColumnarRows {
+  /** Per cell: 1 positive, 0 negative, −1 missing, any other value invalid. */
+  readonly labels: Int8Array | Int32Array;
+  /** Per cell: the score's grid bin in [0, B); −1 the score is missing (NaN); −2 it is not in [0, 1]. */
+  readonly bins: Int32Array;
+  /** Per cell: rows in the cell (a positive integer). */
+  readonly weights: Float64Array;
+  /** Per cell: Σ round(s² · S) over its rows: their Brier terms when the label is 0. */
+  readonly brierUnitsIfNegative: Float64Array;
+  /** Per cell: Σ round((s − 1)² · S) over its rows: their Brier terms when the label is 1. */
+  readonly brierUnitsIfPositive: Float64Array;
+  /** Per cell: Σ round(s · S) over its rows (the calibration sums). */
+  readonly scoreUnits: Float64Array;
 }
 
 export interface MulticlassRows extends ColumnarRows {
@@ -213,11 +236,7 @@ class SiteStatisticsAccumulator implements StatisticsAccumulator {
     this.#requireRows(rows, 1);
     const { scores, labels, excluded } = rows;
     // The same counting as addBinary row by row, with the layout's offsets looked up once per call, not per row.
-    const positive = this.#field('positive_histogram');
-    const negative = this.#field('negative_histogram');
-    const brier = this.#field('brier_sum');
-    const calibration = this.#field('calibration_score_sums');
-    const exclusions = this.#field('exclusions');
+    const { positive, negative, brier, calibration, exclusions } = this.#binaryFields();
     const values = this.#values;
     const grid = this.#grid;
     const calibrationBinOf = this.#calibrationBinOf;
@@ -249,6 +268,60 @@ class SiteStatisticsAccumulator implements StatisticsAccumulator {
       }
       for (let t = 0; t < touched.length; t += 1) increment(values, (exclusions[touched[t] as number] as number) + reason, 1);
     }
+  }
+
+  addBinaryCells(cells: BinaryCells): void {
+    this.#requireTask('binary', 'addBinaryCells');
+    const n = cells.count;
+    const arrays = [cells.bins, cells.weights, cells.brierUnitsIfNegative, cells.brierUnitsIfPositive, cells.scoreUnits];
+    if (arrays.some((array) => array.length < n)) throw new MetricsError('FEDVAL_ERR_METRICS_INVALID_INPUT', `bins, weights and sums must cover ${n} cells`);
+    for (let i = 0; i < n; i += 1) {
+      const weight = cells.weights[i] as number;
+      const bin = cells.bins[i] as number;
+      if (!(Number.isSafeInteger(weight) && weight > 0) || !(Number.isInteger(bin) && bin >= -2 && bin < this.#bins)) {
+        throw new MetricsError('FEDVAL_ERR_METRICS_INVALID_INPUT', 'a cell has a weight that is not a positive integer or a bin off the grid');
+      }
+    }
+    this.#requireRows({ ...cells, scores: cells.weights, excluded: undefined }, 1);
+    const { positive, negative, brier, calibration, exclusions } = this.#binaryFields();
+    const values = this.#values;
+    for (let i = 0; i < n; i += 1) {
+      const touched = this.#locateRow(cells.levels, i);
+      const label = cells.labels[i] as number;
+      const bin = cells.bins[i] as number;
+      const weight = cells.weights[i] as number;
+      // The same order of checks as addBinaryRows: label (missing, invalid), then score (missing, invalid).
+      let reason = -1;
+      if (label === -1) reason = MISSING_LABEL;
+      else if (label !== 0 && label !== 1) reason = INVALID_LABEL;
+      else if (bin === -1) reason = MISSING_SCORE;
+      else if (bin === -2) reason = INVALID_SCORE;
+      if (reason >= 0) {
+        for (let t = 0; t < touched.length; t += 1) increment(values, (exclusions[touched[t] as number] as number) + reason, weight);
+        continue;
+      }
+      const histogram = label === 1 ? positive : negative;
+      const brierUnits = (label === 1 ? cells.brierUnitsIfPositive[i] : cells.brierUnitsIfNegative[i]) as number;
+      const calibrationBin = this.#calibrationBinOf[bin] as number;
+      const scoreUnits = cells.scoreUnits[i] as number;
+      for (let t = 0; t < touched.length; t += 1) {
+        const section = touched[t] as number;
+        increment(values, (histogram[section] as number) + bin, weight);
+        increment(values, brier[section] as number, brierUnits);
+        increment(values, (calibration[section] as number) + calibrationBin, scoreUnits);
+      }
+    }
+  }
+
+  /** Offsets per section of a binary layout's fields. */
+  #binaryFields(): Record<'positive' | 'negative' | 'brier' | 'calibration' | 'exclusions', Int32Array> {
+    return {
+      positive: this.#field('positive_histogram'),
+      negative: this.#field('negative_histogram'),
+      brier: this.#field('brier_sum'),
+      calibration: this.#field('calibration_score_sums'),
+      exclusions: this.#field('exclusions'),
+    };
   }
 
   #binaryInto(touched: Int32Array, score: number, label: 0 | 1): void {

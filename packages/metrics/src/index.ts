@@ -35,7 +35,7 @@ export type { StatisticsLayout, StatisticsBlock, StatisticsSection, FieldSlice }
 export { REGRESSION_SUMS } from './section-fields.ts';
 export type { SectionFieldName } from './section-fields.ts';
 export { createAccumulator } from './accumulator.ts';
-export type { StatisticsAccumulator, ColumnarRows, BinaryRows, MulticlassRows, RegressionRows, SurvivalRows } from './accumulator.ts';
+export type { StatisticsAccumulator, ColumnarRows, BinaryRows, BinaryCells, MulticlassRows, RegressionRows, SurvivalRows } from './accumulator.ts';
 export { addStatistics, addStatisticsInPlace } from './statistics-vector.ts';
 export { finalizeMetrics } from './finalize.ts';
 export { metricsReportSchema } from './metrics-report-schema.ts';

@@ -2,12 +2,13 @@
 import { open } from 'node:fs/promises';
 import { parse } from 'csv-parse/sync';
 import { AgentError } from '../errors.ts';
-import type { ColumnBatch, DataSource, DataSourceLimits, ReadRequest } from './data-source.ts';
+import type { ColumnBatch, ColumnRequest, DataSource, DataSourceLimits, ReadRequest, ScoreHistogramRequest } from './data-source.ts';
 import { MISSING_TOKENS } from './data-source.ts';
 import { describeRelation, errorLine, isNumericType, openDuckDbEngine, sqlString, streamRelation } from './duckdb-table-reader.ts';
-import type { DuckDbEngineOptions, RelationColumn } from './duckdb-table-reader.ts';
+import type { DuckDbEngine, DuckDbEngineOptions, RelationColumn } from './duckdb-table-reader.ts';
+import { countScoreHistogram } from './duckdb-score-histogram.ts';
 import { fileIdentity } from './file-fingerprint.ts';
-import { guardFileRead, requirePlainFileName, requireStudyColumns, studyNames } from './file-source.ts';
+import { guardFileCount, guardFileRead, requirePlainFileName, requireStudyColumns, studyNames } from './file-source.ts';
 import { basename } from 'node:path';
 
 export interface CsvSourceOptions extends DataSourceLimits, DuckDbEngineOptions {
@@ -36,6 +37,22 @@ export function createCsvSource(options: CsvSourceOptions): DataSource {
     throw new AgentError('FEDVAL_ERR_AGENT_CONFIG', 'the CSV delimiter must be one character other than a quote or a line break');
   }
   const header = async (): Promise<string[]> => studyNames(await readHeader(options.path, delimiter, options.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES), options.columns);
+  /** The relation and columns of a read: `fast` reads the sampled numeric columns as numbers (see CsvConversionError). */
+  const prepare = async (engine: DuckDbEngine, names: readonly string[], requests: readonly ColumnRequest[]) => {
+    const fields = names.map((_, i) => `f${i}`);
+    const base = `${sqlString(options.path)}, header = true, delim = ${sqlString(delimiter)}, quote = '"', escape = '"', strict_mode = true, nullstr = [${[...MISSING_TOKENS].map(sqlString).join(', ')}], buffer_size = ${CSV_BUFFER_BYTES}`;
+    const sniffed = await describeRelation(engine, `read_csv(${base}, names = [${fields.map(sqlString).join(', ')}])`, csvError);
+    const categorical = new Set(requests.filter((c) => c.kind === 'categorical').map((c) => c.name));
+    const typed = (i: number): boolean => isNumericType(sniffed[i]!.type) && !categorical.has(names[i]!);
+    return {
+      relation: (fast: boolean): string =>
+        `read_csv(${base}, auto_detect = false, columns = {${fields.map((f, i) => `${sqlString(f)}: '${fast && typed(i) ? 'DOUBLE' : 'VARCHAR'}'`).join(', ')}})`,
+      column: (request: ColumnRequest, fast: boolean): RelationColumn => {
+        const i = names.indexOf(request.name);
+        return { request, relationName: fields[i]!, type: fast && typed(i) ? sniffed[i]!.type : 17 /* VARCHAR */ };
+      },
+    };
+  };
   return {
     description: `csv ${basename(options.path)}`,
     columnNames: header,
@@ -46,20 +63,17 @@ export function createCsvSource(options: CsvSourceOptions): DataSource {
         if (names.length === 0) return;
         const engine = await openDuckDbEngine(options);
         try {
-          const fields = names.map((_, i) => `f${i}`);
-          const base = `${sqlString(options.path)}, header = true, delim = ${sqlString(delimiter)}, quote = '"', escape = '"', strict_mode = true, nullstr = [${[...MISSING_TOKENS].map(sqlString).join(', ')}], buffer_size = ${CSV_BUFFER_BYTES}`;
-          const sniffed = await describeRelation(engine, `read_csv(${base}, names = [${fields.map(sqlString).join(', ')}])`, csvError);
-          const categorical = new Set(request.columns.filter((c) => c.kind === 'categorical').map((c) => c.name));
-          const typed = (i: number): boolean => isNumericType(sniffed[i]!.type) && !categorical.has(names[i]!);
-          const relation = (fast: boolean): string =>
-            `read_csv(${base}, auto_detect = false, columns = {${fields.map((f, i) => `${sqlString(f)}: '${fast && typed(i) ? 'DOUBLE' : 'VARCHAR'}'`).join(', ')}})`;
-          const columns = (fast: boolean): RelationColumn[] =>
-            request.columns.map((c) => {
-              const i = names.indexOf(c.name);
-              return { request: c, relationName: fields[i]!, type: fast && typed(i) ? sniffed[i]!.type : 17 /* VARCHAR */ };
-            });
+          const { relation, column } = await prepare(engine, names, request.columns);
           const stream = (fast: boolean) =>
-            streamRelation({ engine, relation: relation(fast), columns: columns(fast), batchRows: options.batchRows, maxRows: options.maxRows, signal: request.signal, describeError: csvError });
+            streamRelation({
+              engine,
+              relation: relation(fast),
+              columns: request.columns.map((c) => column(c, fast)),
+              batchRows: options.batchRows,
+              maxRows: options.maxRows,
+              signal: request.signal,
+              describeError: csvError,
+            });
           let restarted = false;
           try {
             yield* stream(true);
@@ -74,6 +88,36 @@ export function createCsvSource(options: CsvSourceOptions): DataSource {
               first = false;
             }
             if (first) yield { rowCount: 0, columns: new Map(), percent: 100, restart: true } satisfies ColumnBatch;
+          }
+        } finally {
+          engine.close();
+        }
+      });
+    },
+    countScoreHistogram(request: ScoreHistogramRequest) {
+      return guardFileCount(options.path, request, async () => {
+        const names = await header();
+        const score: ColumnRequest = { name: request.score, kind: 'numeric' };
+        const requests = [...request.columns, score];
+        requireStudyColumns(names, requests, options.columns);
+        const engine = await openDuckDbEngine(options);
+        try {
+          const { relation, column } = await prepare(engine, names, requests);
+          const count = (fast: boolean) =>
+            countScoreHistogram({
+              ...request,
+              engine,
+              relation: relation(fast),
+              columns: request.columns.map((c) => column(c, fast)),
+              score: column(score, fast),
+              maxRows: options.maxRows,
+              describeError: csvError,
+            });
+          try {
+            return await count(true);
+          } catch (error) {
+            if (!(error instanceof CsvConversionError)) throw error;
+            return await count(false);
           }
         } finally {
           engine.close();

@@ -110,6 +110,40 @@ export interface DataSourceLimits {
 export const DEFAULT_BATCH_ROWS = 65_536;
 export const DEFAULT_MAX_ROWS = 50_000_000;
 
+/**
+ * A binary task's score histogram, asked of a connector whose engine can count it itself (in parallel, without handing
+ * rows to JavaScript): the rows grouped by their categorical columns (label, subgroups) and the score's grid bin.
+ */
+export interface ScoreHistogramRequest {
+  /** The categorical columns rows are grouped by (label and subgroup columns; all `kind: 'categorical'`). */
+  readonly columns: readonly ColumnRequest[];
+  /** The score column (read as numbers: NaN missing, ±Infinity invalid, as in a numeric request). */
+  readonly score: string;
+  /** Bins B of the study's equal-width grid: bin k holds the scores in [k/B, (k+1)/B), the top bin also 1 (scoreBin of @fedval/metrics). */
+  readonly bins: number;
+  /** The fixed-point scale S of the sums (FIXED_POINT_SCALE of @fedval/metrics). */
+  readonly fixedPointScale: number;
+  readonly fingerprint?: ((bytes: Uint8Array) => void) | undefined;
+  readonly signal?: AbortSignal | undefined;
+  /** Called with the share of the input read, 0–100, while the engine counts. */
+  readonly onProgress?: ((percent: number) => void) | undefined;
+}
+
+/**
+ * The counted cells: `columns` holds each requested categorical column as codes per cell (the same dictionary rules as
+ * a read: trimmed texts, missing tokens −1), and per cell its bin (−1 missing score, −2 invalid score), its rows, and
+ * the sums Σ round(s²·S), Σ round((s−1)²·S), Σ round(s·S) over its rows with a score in [0, 1] (0 otherwise).
+ */
+export interface ScoreHistogramCells extends ColumnBatch {
+  readonly bins: Int32Array;
+  readonly weights: Float64Array;
+  readonly brierUnitsIfNegative: Float64Array;
+  readonly brierUnitsIfPositive: Float64Array;
+  readonly scoreUnits: Float64Array;
+  /** Rows read (Σ weights). */
+  readonly rows: number;
+}
+
 /** A site's data, readable as typed column batches. Connectors: csv-source.ts, parquet-source.ts, postgres-source.ts. */
 export interface DataSource {
   /** Data-free description for logs and audit: connector and file base name or table/query name, never a path or URL with secrets. */
@@ -121,6 +155,12 @@ export interface DataSource {
    * every requested column that is absent, before the first batch. Yields nothing for an input without rows.
    */
   read(request: ReadRequest): AsyncGenerator<ColumnBatch, void, undefined>;
+  /**
+   * Optional (connectors with a query engine: CSV, Parquet): counts a binary task's score histogram in the engine, with
+   * the same column mapping, missing-value rules, limits, coded errors and fingerprint as `read`; the caller's counts
+   * from the cells equal those from reading the batches (evaluation.ts; tested by score-histogram-cells.test.ts).
+   */
+  countScoreHistogram?(request: ScoreHistogramRequest): Promise<ScoreHistogramCells>;
   /** Frees the engine's resources (connections, handles). Safe to call twice. */
   close(): Promise<void>;
 }

@@ -85,14 +85,16 @@ export interface RelationColumn {
 
 type Transfer = 'double' | 'text' | 'number-dictionary';
 
-interface PlannedColumn {
+/** How one requested column is selected from the relation and carried to JavaScript. */
+export interface PlannedColumn {
   readonly key: ColumnKey;
   readonly expression: string;
   readonly transfer: Transfer;
   readonly kind: 'numeric' | 'categorical';
 }
 
-function plan(column: RelationColumn): PlannedColumn {
+/** The SQL expression and transfer of a requested column (the same for a streamed read and an engine count). */
+export function planColumn(column: RelationColumn): PlannedColumn {
   const name = sqlIdentifier(column.relationName);
   const key = columnKey(column.request);
   if (column.request.kind === 'numeric') {
@@ -138,7 +140,7 @@ export interface StreamRelationOptions {
 export async function* streamRelation(options: StreamRelationOptions): AsyncGenerator<ColumnBatch, void, undefined> {
   const batchRows = options.batchRows ?? DEFAULT_BATCH_ROWS;
   const maxRows = options.maxRows ?? DEFAULT_MAX_ROWS;
-  const planned = options.columns.map(plan);
+  const planned = options.columns.map(planColumn);
   const buffers: ColumnBuffer[] = planned.map((p) => ({
     planned: p,
     doubles: p.kind === 'numeric' || p.transfer === 'number-dictionary' ? new Float64Array(batchRows) : null,

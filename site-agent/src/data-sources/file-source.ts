@@ -39,7 +39,7 @@ export function requireStudyColumns(available: readonly string[], requests: read
  * Wraps a file connector's batches: feeds the file's bytes to the fingerprint alongside the read, and refuses the
  * read (FEDVAL_ERR_AGENT_DATA_CHANGED) when the file was modified or replaced before the last batch was taken.
  */
-export async function* guardFileRead(path: string, request: ReadRequest, read: () => AsyncGenerator<ColumnBatch, void, undefined>): AsyncGenerator<ColumnBatch, void, undefined> {
+export async function* guardFileRead<T = ColumnBatch>(path: string, request: Pick<ReadRequest, 'fingerprint'>, read: () => AsyncGenerator<T, void, undefined>): AsyncGenerator<T, void, undefined> {
   const before = await fileIdentity(path);
   const stop = new AbortController();
   const fingerprint = request.fingerprint;
@@ -55,4 +55,15 @@ export async function* guardFileRead(path: string, request: ReadRequest, read: (
   } finally {
     if (!finished) stop.abort();
   }
+}
+
+/** An engine count under the same guard as a read (fingerprint fed alongside, change detection after). */
+export async function guardFileCount<T>(path: string, request: Pick<ReadRequest, 'fingerprint'>, count: () => Promise<T>): Promise<T> {
+  let result: T | undefined;
+  for await (const value of guardFileRead(path, request, async function* () {
+    yield await count();
+  })) {
+    result = value;
+  }
+  return result as T;
 }

@@ -1,11 +1,12 @@
 // parquet-source.ts — a site's Parquet file as typed column batches, read by DuckDB's Parquet reader.
 import { basename } from 'node:path';
 import { AgentError } from '../errors.ts';
-import type { DataSource, DataSourceLimits, ReadRequest } from './data-source.ts';
+import type { ColumnRequest, DataSource, DataSourceLimits, ReadRequest, ScoreHistogramRequest } from './data-source.ts';
+import { countScoreHistogram } from './duckdb-score-histogram.ts';
 import { describeRelation, openDuckDbEngine, sqlString, streamRelation } from './duckdb-table-reader.ts';
-import type { DuckDbEngine, DuckDbEngineOptions } from './duckdb-table-reader.ts';
+import type { DuckDbEngine, DuckDbEngineOptions, RelationColumn } from './duckdb-table-reader.ts';
 import { fileIdentity } from './file-fingerprint.ts';
-import { guardFileRead, requirePlainFileName, requireStudyColumns, studyNames } from './file-source.ts';
+import { guardFileCount, guardFileRead, requirePlainFileName, requireStudyColumns, studyNames } from './file-source.ts';
 
 export interface ParquetSourceOptions extends DataSourceLimits, DuckDbEngineOptions {
   readonly path: string;
@@ -46,6 +47,31 @@ export function createParquetSource(options: ParquetSourceOptions): DataSource {
             return { request: c, relationName: column.name, type: column.type };
           });
           yield* streamRelation({ engine, relation, columns, batchRows: options.batchRows, maxRows: options.maxRows, signal: request.signal, describeError: parquetError });
+        } finally {
+          engine.close();
+        }
+      });
+    },
+    countScoreHistogram(request: ScoreHistogramRequest) {
+      return guardFileCount(options.path, request, async () => {
+        const engine = await openDuckDbEngine(options);
+        try {
+          const { described, names } = await schema(engine);
+          const score: ColumnRequest = { name: request.score, kind: 'numeric' };
+          requireStudyColumns(names, [...request.columns, score], options.columns);
+          const column = (c: ColumnRequest): RelationColumn => {
+            const found = described[names.indexOf(c.name)]!;
+            return { request: c, relationName: found.name, type: found.type };
+          };
+          return await countScoreHistogram({
+            ...request,
+            engine,
+            relation,
+            columns: request.columns.map(column),
+            score: column(score),
+            maxRows: options.maxRows,
+            describeError: parquetError,
+          });
         } finally {
           engine.close();
         }
