@@ -5,7 +5,7 @@ import { inWriteTransaction, openSqliteDatabase, SqliteError } from '@fedval/sql
 import type { SQLInputValue } from 'node:sqlite';
 import type { SignedStudyKeyStatement } from '@fedval/trust';
 import { CoordinatorError } from '../errors.ts';
-import { aggregateRowSchema, contributionRowSchema, encryptedAggregateRowSchema, modelRowSchema, roundRowSchema, roundSiteRowSchema, secaggRowSchema, siteKeyRowSchema, siteSeenRowSchema, studyRowSchema } from './row-schemas.ts';
+import { aggregateRowSchema, contributionFramesRowSchema, contributionRowSchema, encryptedAggregateRowSchema, modelRowSchema, roundRowSchema, roundSiteRowSchema, secaggRowSchema, siteKeyRowSchema, siteSeenRowSchema, studyRowSchema } from './row-schemas.ts';
 import type { SecaggTranscript } from '@fedval/protocol';
 import type {
   CoordinatorStore,
@@ -116,8 +116,9 @@ type Row = Record<string, SQLInputValue>;
 /** Opens (creating if needed) `<dataDir>/coordinator.sqlite` and migrates it to the current schema. */
 export function openSqliteStore(dataDir: string): SqliteCoordinatorStore {
   try {
-    // synchronous NORMAL: under WAL a commit survives a crash of the process; the audit trail is fsynced on its own.
-    return new SqliteCoordinatorStore(openSqliteDatabase(join(dataDir, DATABASE_FILE), { migrations: MIGRATIONS, synchronous: 'NORMAL', foreignKeys: true }));
+    // synchronous FULL: every commit is fsynced (WAL), so what a round received survives a crash of the process or the
+    // machine, and the round resumes from it on the next start.
+    return new SqliteCoordinatorStore(openSqliteDatabase(join(dataDir, DATABASE_FILE), { migrations: MIGRATIONS, synchronous: 'FULL', foreignKeys: true }));
   } catch (cause) {
     if (cause instanceof SqliteError && cause.code === 'FEDVAL_ERR_SQLITE_SCHEMA_VERSION') {
       throw new CoordinatorError('FEDVAL_ERR_COORD_STORAGE_VERSION', cause.message, { cause });
@@ -218,21 +219,29 @@ export class SqliteCoordinatorStore implements CoordinatorStore {
   }
 
   async putRoundContribution(contribution: StoredContribution): Promise<void> {
+    const frames = joinFrames(contribution.ciphertexts);
     this.#run(() =>
-      this.#db
-        .prepare(
-          `INSERT INTO round_contributions (round_id, site_id, ciphertexts, record_json, attestation_json, public_key, received_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?)`,
-        )
-        .run(
-          contribution.roundId,
-          contribution.siteId,
-          joinFrames(contribution.ciphertexts),
-          contribution.record === null ? null : JSON.stringify(contribution.record),
-          contribution.attestation === null ? null : JSON.stringify(contribution.attestation),
-          contribution.publicKey,
-          contribution.receivedAt,
-        ),
+      inWriteTransaction(this.#db, () => {
+        const inserted = this.#db
+          .prepare(
+            `INSERT INTO round_contributions (round_id, site_id, ciphertexts, record_json, attestation_json, public_key, received_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(round_id, site_id) DO NOTHING`,
+          )
+          .run(
+            contribution.roundId,
+            contribution.siteId,
+            frames,
+            contribution.record === null ? null : JSON.stringify(contribution.record),
+            contribution.attestation === null ? null : JSON.stringify(contribution.attestation),
+            contribution.publicKey,
+            contribution.receivedAt,
+          );
+        if (Number(inserted.changes) === 1) return;
+        const kept = this.#db.prepare('SELECT ciphertexts FROM round_contributions WHERE round_id = ? AND site_id = ?').get(contribution.roundId, contribution.siteId);
+        if (!Buffer.from(contributionFramesRowSchema.parse(kept).ciphertexts).equals(frames)) {
+          throw new CoordinatorError('FEDVAL_ERR_COORD_DUPLICATE_CONTRIBUTION', `site ${contribution.siteId} sent other ciphertexts to round ${contribution.roundId}`);
+        }
+      }),
     );
   }
 
@@ -329,6 +338,10 @@ export class SqliteCoordinatorStore implements CoordinatorStore {
       const copy = new Uint8Array(row.aggregate); // aligned copy
       return new Float64Array(copy.buffer, 0, copy.byteLength / Float64Array.BYTES_PER_ELEMENT);
     });
+  }
+
+  async listOpenRounds(): Promise<RoundRecord[]> {
+    return this.#list(`SELECT id FROM rounds WHERE state IN ('dispatched', 'collecting') ORDER BY created_at, rowid`, [], (id) => this.getRound(id));
   }
 
   async failOpenRounds(reason: string, at: number): Promise<number> {
