@@ -25,6 +25,13 @@ export interface Deployment {
   /** One REST API token per role (configured under api_tokens, named after the role). */
   apiTokens: Readonly<Record<ApiRole, string>>;
   coordinatorDataDir: string;
+  /** The coordinator process now running (replaced by restartCoordinator). */
+  coordinator: ChildProcess;
+  /**
+   * Stops the coordinator with `signal` (unless it has exited already, e.g. killed itself at a crash point) and waits
+   * for its exit; then starts it again on the same port and data directory, with `env` added to its environment.
+   */
+  restartCoordinator(options?: { signal?: 'SIGKILL' | 'SIGTERM'; env?: Record<string, string> }): Promise<void>;
   /** Writes a site's agent configuration (with its token unless the site enrolls) and returns its path. */
   writeAgentConfig(site: string, dataFile: string, options?: AgentOptions): string;
   /** Starts a real agent for a site, writing its configuration first. */
@@ -60,6 +67,10 @@ export interface DeploymentOptions {
    * one or two sites; the production default, 3, is tested by tests/adversarial/two-site-study.test.ts.
    */
   minReleaseSites?: number;
+  /** Listen on a fixed free port (as enrolledSites does), so that restartCoordinator keeps the agents' URL. */
+  restartable?: boolean;
+  /** Added to the coordinator's environment at its first start (e.g. a crash point of coordinator/src/test-fault.ts). */
+  coordinatorEnv?: Record<string, string>;
 }
 
 export interface AgentOptions {
@@ -86,7 +97,7 @@ export async function startDeployment(sites: string[], options: DeploymentOption
   const coordinatorDataDir = join(dir, 'coordinator-data');
   const config = join(dir, 'coordinator.yaml');
   // Enrolling sites needs public_ws_url, hence the port before the coordinator starts.
-  const port = options.enrolledSites ? await freePort() : 0;
+  const port = options.enrolledSites || options.restartable ? await freePort() : 0;
   writeFileSync(
     config,
     [
@@ -106,19 +117,23 @@ export async function startDeployment(sites: string[], options: DeploymentOption
     ].join('\n'),
   );
   const children: ChildProcess[] = [];
-  const coordinator = spawn(process.execPath, ['coordinator/src/main.ts', 'start', '--config', config], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
-  children.push(coordinator);
-  const url = await new Promise<string>((resolve, reject) => {
-    coordinator.once('exit', (code) => reject(new Error(`coordinator exited ${code}`)));
-    createInterface({ input: coordinator.stdout! }).on('line', (line) => {
-      try {
-        const event = JSON.parse(line) as { event?: string; url?: string };
-        if (event.event === 'listening' && event.url) resolve(event.url);
-      } catch {
-        // not an event line
-      }
+  const startCoordinator = async (env: Record<string, string> = {}): Promise<{ child: ChildProcess; url: string }> => {
+    const child = spawn(process.execPath, ['coordinator/src/main.ts', 'start', '--config', config], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
+    children.push(child);
+    const listening = await new Promise<string>((resolve, reject) => {
+      child.once('exit', (code) => reject(new Error(`coordinator exited ${code}`)));
+      createInterface({ input: child.stdout! }).on('line', (line) => {
+        try {
+          const event = JSON.parse(line) as { event?: string; url?: string };
+          if (event.event === 'listening' && event.url) resolve(event.url);
+        } catch {
+          // not an event line
+        }
+      });
     });
-  });
+    return { child, url: listening };
+  };
+  let { child: coordinator, url } = await startCoordinator(options.coordinatorEnv);
   const wsUrl = `${url.replace(/^http/, 'ws')}/ws`;
   const writeAgentConfig = (site: string, dataFile: string, agentOptions: AgentOptions = {}): string => {
     const siteDir = join(dir, 'sites', site);
@@ -153,6 +168,17 @@ export async function startDeployment(sites: string[], options: DeploymentOption
     dir,
     url,
     wsUrl,
+    get coordinator() {
+      return coordinator;
+    },
+    async restartCoordinator({ signal = 'SIGKILL', env = {} } = {}) {
+      if (coordinator.exitCode === null && coordinator.signalCode === null) {
+        const exited = new Promise((resolve) => coordinator.once('exit', resolve));
+        coordinator.kill(signal);
+        await exited;
+      }
+      ({ child: coordinator, url } = await startCoordinator(env));
+    },
     tokens,
     fingerprints,
     async startEnrolledAgent(site, dataFile, agentOptions = {}) {
