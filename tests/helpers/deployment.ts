@@ -120,18 +120,7 @@ export async function startDeployment(sites: string[], options: DeploymentOption
   const startCoordinator = async (env: Record<string, string> = {}): Promise<{ child: ChildProcess; url: string }> => {
     const child = spawn(process.execPath, ['coordinator/src/main.ts', 'start', '--config', config], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
     children.push(child);
-    const listening = await new Promise<string>((resolve, reject) => {
-      child.once('exit', (code) => reject(new Error(`coordinator exited ${code}`)));
-      createInterface({ input: child.stdout! }).on('line', (line) => {
-        try {
-          const event = JSON.parse(line) as { event?: string; url?: string };
-          if (event.event === 'listening' && event.url) resolve(event.url);
-        } catch {
-          // not an event line
-        }
-      });
-    });
-    return { child, url: listening };
+    return { child, url: await listeningUrl(child) };
   };
   let { child: coordinator, url } = await startCoordinator(options.coordinatorEnv);
   const wsUrl = `${url.replace(/^http/, 'ws')}/ws`;
@@ -262,6 +251,21 @@ function requestJson(target: string, method: string, headers: Record<string, str
     });
     request.on('error', reject);
     request.end(body === undefined ? undefined : JSON.stringify(body));
+  });
+}
+
+/** The URL a coordinator process prints in its one `listening` event line on stdout; rejects if it exits first. */
+export function listeningUrl(child: ChildProcess): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`coordinator exited ${code}`)));
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      try {
+        const event = JSON.parse(line) as { event?: string; url?: string };
+        if (event.event === 'listening' && event.url) resolve(event.url);
+      } catch {
+        // not an event line
+      }
+    });
   });
 }
 
