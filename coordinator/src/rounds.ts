@@ -134,8 +134,8 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
     }
     const id = randomUUID();
     const deadlineAt = now + study.deadlineSeconds * 1000;
-    const round = this.#openRound(study, id, 'dispatched', deadlineAt, release, scorer, he, now);
-    round.sites = new Map(study.sites.map((siteId) => [siteId, { status: 'pending', code: null, sha256: null }]));
+    const sites = new Map(study.sites.map((siteId): [string, RoundSite] => [siteId, { status: 'pending', code: null, sha256: null }]));
+    const round = this.#openRound(study, { id, state: 'dispatched', deadlineAt, release, scorer, he, sites }, now);
     this.#open.set(id, round);
     try {
       await this.#write(() =>
@@ -172,8 +172,9 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
     return { roundId: id, state: round.state };
   }
 
-  /** The in-memory state of an open round (no site yet): its task, aggregator, deadline timer and secure aggregation. */
-  #openRound(study: StudyRecord, id: string, state: RoundState, deadlineAt: number, release: StatisticsRelease, scorer: Scorer, he: HeContext | null, now: number): OpenRound {
+  /** The in-memory state of an open round: its task, an empty aggregator, its deadline timer and secure aggregation. */
+  #openRound(study: StudyRecord, parts: Pick<OpenRound, 'id' | 'state' | 'deadlineAt' | 'release' | 'he' | 'sites'> & { scorer: Scorer }, now: number): OpenRound {
+    const { id, state, deadlineAt, release, scorer, he, sites } = parts;
     const secureAggregation = study.contribution === 'bfv' && study.protection.secureAggregation ? { threshold: study.protection.secureAggregation.threshold } : null;
     const task: TaskContent = {
       studyId: study.id,
@@ -206,7 +207,7 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
       aggregator: he ? new BfvAggregator(he) : new PlaintextAggregator(release.length),
       he,
       task,
-      sites: new Map(),
+      sites,
       secagg: secureAggregation ? new SecureAggregationRound({ threshold: secureAggregation.threshold, studyId: study.id, roundId: id, sites: study.sites }) : null,
       phaseTimer: null,
     };
@@ -249,7 +250,8 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
     const release = createRelease(createStatisticsLayout(study.metricSpec), study.protection.privacy);
     const scorer = await this.#scorerFor(study);
     const he = study.contribution === 'bfv' ? await createHeContext(study.protection.encryption as NonNullable<typeof study.protection.encryption>) : null;
-    const round = this.#openRound(study, record.id, record.state, record.deadlineAt, release, scorer, he, now);
+    const sites = new Map(record.sites.map((site): [string, RoundSite] => [site.siteId, { status: site.status, code: site.code, sha256: site.contributionSha256 }]));
+    const round = this.#openRound(study, { id: record.id, state: record.state, deadlineAt: record.deadlineAt, release, scorer, he, sites }, now);
     // What counts is what was stored: each site's kept ciphertexts, added again in arrival order (BFV addition commutes).
     let kept: { siteId: string; contribution: Contribution; privacy: PrivacyAttestation | null }[];
     try {
@@ -264,7 +266,6 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
       he?.dispose();
       throw error;
     }
-    for (const site of record.sites) round.sites.set(site.siteId, { status: site.status, code: site.code, sha256: site.contributionSha256 });
     for (const { siteId, contribution, privacy } of kept) {
       const { bytes, sha256 } = contributionDigest(contribution);
       // Killed between keeping the ciphertexts and recording the status: the status catches up.
@@ -289,12 +290,12 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
     else this.#closeIfSettled(round);
   }
 
-  /** Fails a round that cannot resume; its sites are told when they reconnect, until its deadline. */
+  /** Fails a round that cannot resume (securely aggregated, or its study no longer loads); its sites are told when they reconnect, until its deadline. */
   async #failInterrupted(record: RoundRecord, now: number): Promise<void> {
     const reason: RoundFailureReason = 'coordinator_restarted';
     await this.#write(() => this.#store.closeRound(record.id, { state: 'failed', reason, closedAt: now, contributions: 0, aggregate: null, result: null }));
     this.#audit({ actor: 'coordinator', action: 'round.closed', object: `round:${record.id}`, reason, details: { state: 'failed', cause: reason, contributions: 0 } });
-    this.#log.warn({ roundId: record.id, reason }, 'a securely aggregated round left open by the previous run cannot resume; failed');
+    this.#log.warn({ roundId: record.id, reason }, 'a round left open by the previous run cannot resume; failed');
     const sites = record.sites.filter((site) => site.status !== 'pending' && site.status !== 'refused').map((site) => site.siteId);
     if (record.deadlineAt > now && sites.length > 0) this.#interrupted.set(record.id, { sites: new Set(sites), deadlineAt: record.deadlineAt });
   }

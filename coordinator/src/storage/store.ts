@@ -156,8 +156,9 @@ export type RoundSiteUpdate = Pick<RoundSiteRecord, 'status'> & Partial<Pick<Rou
 
 /**
  * Everything the coordinator persists. Asynchronous so that a networked database can back it;
- * callers issue writes in order and await them. A write is durable when its promise resolves (committed and fsynced):
- * an open round resumes after a crash from what the store holds (RoundRunner.resumeOpenRounds).
+ * callers issue writes in order and await them. Every write survives a crash of the process once its promise
+ * resolves; createRound, putRoundContribution, closeRound and releaseRound also survive a crash of the machine
+ * (committed and fsynced). An open round resumes from what the store holds (RoundRunner.resumeOpenRounds).
  */
 export interface CoordinatorStore {
   /** Inserts a model; returns false when a model with the same id already exists. */
@@ -184,7 +185,7 @@ export interface CoordinatorStore {
   getRoundSecureAggregation(id: string): Promise<SecaggTranscript | undefined>;
   /**
    * Keeps a site's bfv contribution (ciphertexts and signed record) for the key holder; one per site and round. Durable
-   * when it resolves (committed and fsynced). Idempotent: the same ciphertexts again for the site and round change
+   * when it resolves (committed and fsynced): a restarted round counts it again. Idempotent: the same ciphertexts again for the site and round change
    * nothing; other ciphertexts throw FEDVAL_ERR_COORD_DUPLICATE_CONTRIBUTION and the first stay.
    */
   putRoundContribution(contribution: StoredContribution): Promise<void>;
