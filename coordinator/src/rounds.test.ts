@@ -306,6 +306,27 @@ describe('quorum, deadline and bad contributions', () => {
     }
   });
 
+  it('closes at once, on the next start, a round whose deadline passed while the coordinator was down', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'fedval-resume-'));
+    try {
+      const server = await startTestCoordinator({}, dataDir);
+      const studyId = await createStudy(server, { sites: ['site-a', 'site-b'], deadline_seconds: 1 });
+      const roundId = await startRound(server, studyId);
+      const deadlineAt = Date.parse((await server.api('GET', `/api/rounds/${roundId}`)).body.deadline_at);
+      await server.stop();
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, deadlineAt - Date.now() + 50)));
+      running = await startTestCoordinator({}, dataDir);
+      // Nothing was received (the plaintext seam stores no vector): below quorum, it fails, at once, not a deadline later.
+      const round = (await running.api('GET', `/api/rounds/${roundId}`)).body;
+      expect(round).toMatchObject({ state: 'failed', reason: 'quorum_not_met' });
+      expect(Date.parse(round.closed_at)).toBeGreaterThanOrEqual(deadlineAt);
+    } finally {
+      await running?.stop();
+      running = undefined;
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
   it('answers task messages for unknown rounds with ROUND_NOT_OPEN without closing the socket', async () => {
     const server = await start();
     const site = await authenticated(server.wsUrl, 'site-a');
