@@ -29,7 +29,8 @@ export interface Deployment {
   coordinator: ChildProcess;
   /**
    * Stops the coordinator with `signal` (unless it has exited already, e.g. killed itself at a crash point) and waits
-   * for its exit; then starts it again on the same port and data directory, with `env` added to its environment.
+   * for its exit; then starts it again on the same port and data directory, with `env` added to its environment (e.g.
+   * `FEDVAL_COORDINATOR_TEST_FAULT`, a crash point of coordinator/src/test-fault.ts).
    */
   restartCoordinator(options?: { signal?: 'SIGKILL' | 'SIGTERM'; env?: Record<string, string> }): Promise<void>;
   /** Writes a site's agent configuration (with its token unless the site enrolls) and returns its path. */
@@ -69,8 +70,6 @@ export interface DeploymentOptions {
   minReleaseSites?: number;
   /** Listen on a fixed free port (as enrolledSites does), so that restartCoordinator keeps the agents' URL. */
   restartable?: boolean;
-  /** Added to the coordinator's environment at its first start (e.g. a crash point of coordinator/src/test-fault.ts). */
-  coordinatorEnv?: Record<string, string>;
 }
 
 export interface AgentOptions {
@@ -122,7 +121,7 @@ export async function startDeployment(sites: string[], options: DeploymentOption
     children.push(child);
     return { child, url: await listeningUrl(child) };
   };
-  let { child: coordinator, url } = await startCoordinator(options.coordinatorEnv);
+  let { child: coordinator, url } = await startCoordinator();
   const wsUrl = `${url.replace(/^http/, 'ws')}/ws`;
   const writeAgentConfig = (site: string, dataFile: string, agentOptions: AgentOptions = {}): string => {
     const siteDir = join(dir, 'sites', site);
