@@ -29,18 +29,20 @@ export interface Deployment {
   coordinator: ChildProcess;
   /**
    * Stops the coordinator with `signal` (unless it has exited already, e.g. killed itself at a crash point) and waits
-   * for its exit; then starts it again on the same port and data directory, with `env` added to its environment (e.g.
-   * `FEDVAL_COORDINATOR_TEST_FAULT`, a crash point of coordinator/src/test-fault.ts).
+   * for its exit; then starts it again on the same port and data directory.
    */
-  restartCoordinator(options?: { signal?: 'SIGKILL' | 'SIGTERM'; env?: Record<string, string> }): Promise<void>;
+  restartCoordinator(options?: { signal?: 'SIGKILL' | 'SIGTERM' }): Promise<void>;
   /** Writes a site's agent configuration (with its token unless the site enrolls) and returns its path. */
   writeAgentConfig(site: string, dataFile: string, options?: AgentOptions): string;
   /** Starts a real agent for a site, writing its configuration first. */
   startAgent(site: string, dataFile: string, options?: AgentOptions): ChildProcess;
   /**
-   * For a site of `enrolledSites`: writes its configuration, enrolls its key with `fedval-agent enroll` (a one-time
-   * token issued by the admin) and starts the agent. The fingerprint the site read out is kept in `fingerprints`.
+   * For a site of `enrolledSites`: writes its configuration and enrolls its key with `fedval-agent enroll` (a one-time
+   * token issued by the admin), without starting the agent; returns the configuration's path. The fingerprint the site
+   * read out is kept in `fingerprints`.
    */
+  enrollAgent(site: string, dataFile: string, options?: AgentOptions): Promise<string>;
+  /** For a site of `enrolledSites`: writes its configuration, enrolls it as enrollAgent does unless it is enrolled, and starts the agent. */
   startEnrolledAgent(site: string, dataFile: string, options?: AgentOptions): Promise<ChildProcess>;
   /** Key fingerprints of the enrolled sites, as each site's `fedval-agent enroll` printed them. */
   fingerprints: Map<string, string>;
@@ -70,6 +72,8 @@ export interface DeploymentOptions {
   minReleaseSites?: number;
   /** Listen on a fixed free port (as enrolledSites does), so that restartCoordinator keeps the agents' URL. */
   restartable?: boolean;
+  /** Environment added to every start of the coordinator (e.g. `FEDVAL_COORDINATOR_TEST_FAULT_FILE`, coordinator/src/test-fault.ts). */
+  coordinatorEnv?: Record<string, string>;
 }
 
 export interface AgentOptions {
@@ -116,8 +120,8 @@ export async function startDeployment(sites: string[], options: DeploymentOption
     ].join('\n'),
   );
   const children: ChildProcess[] = [];
-  const startCoordinator = async (env: Record<string, string> = {}): Promise<{ child: ChildProcess; url: string }> => {
-    const child = spawn(process.execPath, ['coordinator/src/main.ts', 'start', '--config', config], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
+  const startCoordinator = async (): Promise<{ child: ChildProcess; url: string }> => {
+    const child = spawn(process.execPath, ['coordinator/src/main.ts', 'start', '--config', config], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...options.coordinatorEnv } });
     children.push(child);
     return { child, url: await listeningUrl(child) };
   };
@@ -144,13 +148,17 @@ export async function startDeployment(sites: string[], options: DeploymentOption
     return siteConfig;
   };
   const fingerprints = new Map<string, string>();
-  const enrollSite = async (site: string, siteConfig: string): Promise<void> => {
+  const enrollAgent = async (site: string, dataFile: string, agentOptions: AgentOptions = {}): Promise<string> => {
+    if (!options.enrolledSites?.includes(site)) throw new Error(`${site} is not one of the deployment's enrolledSites`);
+    const siteConfig = writeAgentConfig(site, dataFile, agentOptions);
+    if (fingerprints.has(site)) return siteConfig;
     const issued = await fetch(`${url}/api/sites/${site}/enrollment-token`, { method: 'POST', headers: { authorization: `Bearer ${apiTokens.admin}` } });
     const { enrollment_token: token } = (await issued.json()) as { enrollment_token: string };
     const enrolled = await runCli('fedval-agent', ['enroll', '--config', siteConfig], { env: { FEDVAL_ENROLLMENT_TOKEN: token } });
     const fingerprint = /key fingerprint ([0-9a-f]{64})/.exec(enrolled.stdout)?.[1];
     if (enrolled.code !== 0 || !fingerprint) throw new Error(`enrolling ${site} failed: ${enrolled.stderr}`);
     fingerprints.set(site, fingerprint);
+    return siteConfig;
   };
   return {
     dir,
@@ -159,20 +167,19 @@ export async function startDeployment(sites: string[], options: DeploymentOption
     get coordinator() {
       return coordinator;
     },
-    async restartCoordinator({ signal = 'SIGKILL', env = {} } = {}) {
+    async restartCoordinator({ signal = 'SIGKILL' } = {}) {
       if (coordinator.exitCode === null && coordinator.signalCode === null) {
         const exited = new Promise((resolve) => coordinator.once('exit', resolve));
         coordinator.kill(signal);
         await exited;
       }
-      ({ child: coordinator, url } = await startCoordinator(env));
+      ({ child: coordinator, url } = await startCoordinator());
     },
     tokens,
     fingerprints,
+    enrollAgent,
     async startEnrolledAgent(site, dataFile, agentOptions = {}) {
-      if (!options.enrolledSites?.includes(site)) throw new Error(`${site} is not one of the deployment's enrolledSites`);
-      const siteConfig = writeAgentConfig(site, dataFile, agentOptions);
-      if (!fingerprints.has(site)) await enrollSite(site, siteConfig);
+      const siteConfig = await enrollAgent(site, dataFile, agentOptions);
       const agent = spawn(process.execPath, ['site-agent/src/main.ts', 'start', '--config', siteConfig], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
       children.push(agent);
       return agent;
