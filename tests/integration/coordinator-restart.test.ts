@@ -7,7 +7,7 @@ import { once } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { createRelease, finalizeRelease } from '@fedval/dp';
 import { createHeContext, decryptVector, EncryptedSum, validateBfvPlan } from '@fedval/he';
@@ -17,10 +17,10 @@ import { readAuditLog } from '@fedval/trust';
 import type { AuditEntry } from '@fedval/trust';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decryptRound, initKeys } from '../../packages/cli/src/key-holder.ts';
+import { PrivacyLedger } from '../../site-agent/src/privacy-ledger.ts';
 import { startDeployment, waitForRoundClosed, waitForSites } from '../helpers/deployment.ts';
 import type { Deployment } from '../helpers/deployment.ts';
 import { gbsgScoreLines, writeScoreFile } from '../helpers/gbsg-scores.ts';
-import { runJson } from '../helpers/run-cli.ts';
 
 const SITES = ['site-1', 'site-2', 'site-3'];
 const ROWS = 100; // per site
@@ -179,14 +179,22 @@ describe('rounds survive a coordinator restart', () => {
 
   it("each site's own ledger: charged once per released round, and refunded for the securely aggregated round it was charged for", async () => {
     expect(released).toHaveLength(4);
-    type Budget = { rounds: { study_id: string; round_id: string; epsilon: number; refund: { reason: string } | null }[] };
-    const budgets = await Promise.all(SITES.map((site) => runJson<Budget>('fedval-agent', ['budget', '--config', join(deployment.dir, 'sites', site, 'site.yaml')])));
-    for (const budget of budgets) {
-      const charged = budget.rounds.filter((charge) => charge.study_id === studyId);
-      expect(charged.map((charge) => charge.round_id).sort()).toEqual([...released].sort());
+    // Read as `fedval-agent budget` reads them, in this process; each site's dataset id is the agent's default,
+    // `<site_id>:<data file name>` (site-agent README, privacy.dataset_id).
+    const ledgers = SITES.map((site, i) => {
+      const ledger = PrivacyLedger.open(siteDir(site));
+      try {
+        return ledger.records(`${site}:${basename(files[i]!)}`);
+      } finally {
+        ledger.close();
+      }
+    });
+    for (const records of ledgers) {
+      const charged = records.filter((charge) => charge.studyId === studyId);
+      expect(charged.map((charge) => charge.roundId).sort()).toEqual([...released].sort());
       for (const charge of charged) expect(charge).toMatchObject({ epsilon: expect.closeTo(0.5, 6), refund: null });
     }
-    const masked = budgets.flatMap((budget) => budget.rounds.filter((charge) => charge.round_id === maskedRound));
+    const masked = ledgers.flatMap((records) => records.filter((charge) => charge.roundId === maskedRound));
     expect(masked.length).toBeGreaterThan(0);
     expect(masked.filter((charge) => charge.refund === null)).toEqual([]);
   }, 60_000);
