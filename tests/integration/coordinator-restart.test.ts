@@ -151,6 +151,7 @@ describe('rounds survive a coordinator restart', () => {
   }, 60_000);
 
   it('SIGKILL right after dispatch: the sites get the task again and answer it once; the round aggregated before this kill is released after it', async () => {
+    expect(aggregatedBeforeKill, 'the previous test left no aggregated round').toBeDefined();
     await releasedExactly(await roundCutAt('crash-after-dispatch'));
     await releasedExactly(aggregatedBeforeKill);
   }, 60_000);
