@@ -1,8 +1,8 @@
 // Rounds survive a coordinator restart (issue 17): one deployment (a real coordinator process, three real enrolled agents,
-// the key holder in this process) in which the coordinator is killed with SIGKILL at each step of an encrypted, differentially private
-// round, or stopped with SIGTERM mid-round, and started again on its data directory while the agents keep running and
-// reconnect. Each round completes with every site counted once, each site charged once, and a release equal to the one
-// the sites' own kept contributions give.
+// the key holder in this process) in which the coordinator is killed with SIGKILL at each step of an encrypted,
+// differentially private round, or stopped with SIGTERM mid-round, and started again on its data directory while the
+// agents keep running and reconnect. Each round completes with every site counted once, each site charged once, and a
+// release equal to the one the sites' own kept contributions give.
 import { once } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
