@@ -61,7 +61,7 @@ export const COORD_ERRORS = {
   FEDVAL_ERR_COORD_SHUTTING_DOWN: ['the coordinator is shutting down', 503],
   // rounds and contributions
   FEDVAL_ERR_COORD_ROUND_NOT_OPEN: ['the round is not open for this site', 409],
-  FEDVAL_ERR_COORD_DUPLICATE_CONTRIBUTION: ['this site already contributed to the round', 409],
+  FEDVAL_ERR_COORD_DUPLICATE_CONTRIBUTION: ['this site already contributed other bytes to the round', 409],
   FEDVAL_ERR_COORD_INVALID_CONTRIBUTION: ['the contribution does not fit the round', 400],
   FEDVAL_ERR_COORD_CONTRIBUTION_HASH: ['the contribution does not match its SHA-256', 400],
   FEDVAL_ERR_COORD_CONTRIBUTION_OVERFLOW: ['adding the contribution would leave the exact integer range', 400],

@@ -81,21 +81,23 @@ describe('fedval-coordinator start', () => {
     expect(logLineSchema.parse(JSON.parse(stdout[0]!))).toMatchObject({ event: 'listening', url, level: 'info', component: 'fedval-coordinator', pid: child.pid });
   });
 
-  it('fails rounds left open by a crash with coordinator_restarted on the next start', async () => {
+  it('resumes a round left open by a crash on the next start, with its deadline unchanged', async () => {
     const file = writeConfig();
     const first = run(['start', '--config', file]);
     const url = await listening(first);
     const post = (path: string, body?: unknown): Promise<any> => call(url, path, 'POST', body);
     const study = await post('/api/studies', { name: 'crash', score_column: 'p', metric_spec: {}, sites: ['site-a'], contribution: 'plaintext' });
     const round = await post(`/api/studies/${study.study_id}/rounds`);
+    const opened = (await call(url, `/api/rounds/${round.round_id}`)) as { deadline_at: string };
     const killed = new Promise((resolve) => first.on('close', resolve));
     first.kill('SIGKILL');
     await killed;
 
     const second = run(['start', '--config', file, '--port', '0']);
     const secondUrl = await listening(second);
-    const after = (await call(secondUrl, `/api/rounds/${round.round_id}`)) as { state: string; reason: string };
-    expect(after).toMatchObject({ state: 'failed', reason: 'coordinator_restarted' });
+    const after = (await call(secondUrl, `/api/rounds/${round.round_id}`)) as { state: string; reason: string | null; deadline_at: string };
+    expect(after).toMatchObject({ state: 'dispatched', deadline_at: opened.deadline_at });
+    expect(after).not.toHaveProperty('reason');
     second.kill('SIGTERM');
   });
 

@@ -3,6 +3,9 @@ import { createAccumulator, createStatisticsLayout, finalizeMetrics, resolveMetr
 import type { StatisticsLayout } from '@fedval/metrics';
 import { createMessage } from '@fedval/protocol';
 import type { Message } from '@fedval/protocol';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openSqliteStore } from './storage/sqlite-store.ts';
 import { ProtocolSite, startTestCoordinator, waitForRoundClosed } from './test-support/protocol-site.ts';
@@ -42,6 +45,16 @@ async function takeTask(site: ProtocolSite): Promise<Message & { type: 'task' }>
   const task = await site.next('task');
   if (task.type !== 'task') throw new Error('expected a task');
   return task;
+}
+
+/** Polls the round until the site has the status (its store write is done). */
+async function waitForSiteStatus(server: RunningCoordinator, roundId: string, siteId: string, status: string): Promise<void> {
+  for (let i = 0; i < 200; i += 1) {
+    const { body } = await server.api('GET', `/api/rounds/${roundId}`);
+    if (body.sites.some((site: { site_id: string; status: string }) => site.site_id === siteId && site.status === status)) return;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  throw new Error(`${siteId} never became ${status}`);
 }
 
 /** One site's data: deterministic patients with scores at bin centres (k + 0.5)/B, so ties are exact. */
@@ -209,7 +222,7 @@ describe('quorum, deadline and bad contributions', () => {
     expect((await server.api('GET', `/api/rounds/${roundId}`)).body.result).toEqual(round.result);
   });
 
-  it('refuses a duplicate result and counts the first one only', async () => {
+  it('counts a result sent twice byte for byte once, refuses other bytes from the same site', async () => {
     const server = await start();
     const peers = await Promise.all(['site-a', 'site-b'].map((id) => authenticated(server.wsUrl, id)));
     const studyId = await createStudy(server, { sites: ['site-a', 'site-b'] });
@@ -218,8 +231,10 @@ describe('quorum, deadline and bad contributions', () => {
     const tasks = await Promise.all(peers.map(takeTask));
     const first = statistics(layout, sitePatients(9, 70, 100));
     contribute(peers[0] as ProtocolSite, tasks[0] as Message & { type: 'task' }, first);
-    const duplicate = contribute(peers[0] as ProtocolSite, tasks[0] as Message & { type: 'task' }, first);
-    expect(await (peers[0] as ProtocolSite).next('error')).toMatchObject({ replyTo: duplicate.id, error: { code: 'FEDVAL_ERR_COORD_DUPLICATE_CONTRIBUTION' } });
+    contribute(peers[0] as ProtocolSite, tasks[0] as Message & { type: 'task' }, first);
+    const other = contribute(peers[0] as ProtocolSite, tasks[0] as Message & { type: 'task' }, statistics(layout, sitePatients(12, 70, 100)));
+    // The first error answers the other bytes: the same bytes again were taken silently.
+    expect(await (peers[0] as ProtocolSite).next('error')).toMatchObject({ replyTo: other.id, error: { code: 'FEDVAL_ERR_COORD_DUPLICATE_CONTRIBUTION' } });
     const second = statistics(layout, sitePatients(10, 70, 100));
     contribute(peers[1] as ProtocolSite, tasks[1] as Message & { type: 'task' }, second);
     const round = await waitForRoundClosed(server.api, roundId);
@@ -253,16 +268,63 @@ describe('quorum, deadline and bad contributions', () => {
     expect(round.result.metrics).toEqual(JSON.parse(JSON.stringify(finalizeMetrics(layout, good))));
   });
 
-  it('refuses a second open round of the same study, and fails open rounds with coordinator_stopped on close', async () => {
-    const server = await start();
-    const studyId = await createStudy(server);
-    const roundId = await startRound(server, studyId);
-    const again = await server.api('POST', `/api/studies/${studyId}/rounds`);
-    expect(again).toMatchObject({ status: 409, body: { error: { code: 'FEDVAL_ERR_COORD_ROUND_IN_PROGRESS' } } });
-    await server.coordinator.close();
-    const store = openSqliteStore(server.dataDir);
-    expect(await store.getRound(roundId)).toMatchObject({ state: 'failed', reason: 'coordinator_stopped' });
-    await store.close();
+  it('refuses a second open round of the same study; a stopped coordinator leaves it open and the next start resumes it to the same result', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'fedval-resume-'));
+    try {
+      const server = await startTestCoordinator({}, dataDir);
+      const studyId = await createStudy(server, { sites: ['site-a', 'site-b'] });
+      const roundId = await startRound(server, studyId);
+      const again = await server.api('POST', `/api/studies/${studyId}/rounds`);
+      expect(again).toMatchObject({ status: 409, body: { error: { code: 'FEDVAL_ERR_COORD_ROUND_IN_PROGRESS' } } });
+      const layout = createStatisticsLayout(resolveMetricSpecInput(SPEC));
+      const vectors = [statistics(layout, sitePatients(21, 60, 100)), statistics(layout, sitePatients(22, 50, 100))];
+      const siteA = await authenticated(server.wsUrl, 'site-a');
+      contribute(siteA, await takeTask(siteA), vectors[0]!);
+      await waitForSiteStatus(server, roundId, 'site-a', 'contributed');
+      await server.stop();
+      const stored = openSqliteStore(dataDir);
+      expect(await stored.getRound(roundId)).toMatchObject({ state: 'collecting', reason: null });
+      await stored.close();
+
+      // The next start resumes the round: the plaintext seam kept no vector, so site-a is asked again and re-sends the
+      // same bytes; site-b gets the task it never had; the result is the sum of the two, counted once each.
+      running = await startTestCoordinator({}, dataDir);
+      const peers = await Promise.all(['site-a', 'site-b'].map((id) => authenticated(running!.wsUrl, id)));
+      const tasks = await Promise.all(peers.map(takeTask));
+      expect(tasks.map((task) => task.content.roundId)).toEqual([roundId, roundId]);
+      contribute(peers[0]!, tasks[0]!, vectors[0]!);
+      contribute(peers[0]!, tasks[0]!, vectors[0]!);
+      contribute(peers[1]!, tasks[1]!, vectors[1]!);
+      const round = await waitForRoundClosed(running.api, roundId);
+      expect(round).toMatchObject({ state: 'aggregated', contributions: 2 });
+      const sum = vectors[0]!.map((x, i) => x + vectors[1]![i]!);
+      expect(round.result.metrics).toEqual(JSON.parse(JSON.stringify(finalizeMetrics(layout, sum))));
+    } finally {
+      await running?.stop();
+      running = undefined;
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('closes at once, on the next start, a round whose deadline passed while the coordinator was down', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'fedval-resume-'));
+    try {
+      const server = await startTestCoordinator({}, dataDir);
+      const studyId = await createStudy(server, { sites: ['site-a', 'site-b'], deadline_seconds: 1 });
+      const roundId = await startRound(server, studyId);
+      const deadlineAt = Date.parse((await server.api('GET', `/api/rounds/${roundId}`)).body.deadline_at);
+      await server.stop();
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, deadlineAt - Date.now() + 50)));
+      running = await startTestCoordinator({}, dataDir);
+      // Nothing was received (the plaintext seam stores no vector): below quorum, it fails, at once, not a deadline later.
+      const round = (await running.api('GET', `/api/rounds/${roundId}`)).body;
+      expect(round).toMatchObject({ state: 'failed', reason: 'quorum_not_met' });
+      expect(Date.parse(round.closed_at)).toBeGreaterThanOrEqual(deadlineAt);
+    } finally {
+      await running?.stop();
+      running = undefined;
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 
   it('answers task messages for unknown rounds with ROUND_NOT_OPEN without closing the socket', async () => {

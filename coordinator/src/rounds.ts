@@ -21,8 +21,9 @@ import { SiteIdentities } from './site-identities.ts';
 import { CoordinatorError, coordinatorWireError } from './errors.ts';
 import type { CoordinatorErrorCode } from './errors.ts';
 import { modelScorer } from './model-bundles.ts';
+import { crashPoint } from './test-fault.ts';
 import type { BundleFileStore } from './storage/bundle-files.ts';
-import type { CoordinatorStore, RoundResult, RoundSiteRecord, RoundSiteStatus, RoundState, StudyRecord } from './storage/store.ts';
+import type { CoordinatorStore, RoundRecord, RoundResult, RoundSiteRecord, RoundSiteStatus, RoundState, StudyRecord } from './storage/store.ts';
 
 /** Why a round failed, as stored and reported in `reason`. */
 export const ROUND_FAILURE_REASONS = ['quorum_not_met', 'coordinator_restarted', 'coordinator_stopped', 'finalization_failed', 'secure_aggregation_incomplete'] as const;
@@ -51,11 +52,18 @@ interface OpenRound {
   /** The HE context of a bfv round, disposed when the round closes. */
   he: HeContext | null;
   task: TaskContent;
-  sites: Map<string, { status: RoundSiteStatus; code: string | null }>;
+  /** Each site's status; `sha256` names what a contributed site sent, so the same bytes sent again are recognised. */
+  sites: Map<string, RoundSite>;
   /** Secure aggregation's phases, for a round that uses it. */
   secagg: SecureAggregationRound | null;
   /** Fires when the current secure-aggregation phase has waited `secaggPhaseTimeoutMs`; null without secure aggregation. */
   phaseTimer: NodeJS.Timeout | null;
+}
+
+interface RoundSite {
+  status: RoundSiteStatus;
+  code: string | null;
+  sha256: string | null;
 }
 
 const TERMINAL_SITE_STATUSES: readonly RoundSiteStatus[] = ['contributed', 'refused', 'invalid'];
@@ -93,6 +101,8 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
   readonly #identities: SiteIdentities;
   readonly #secaggPhaseTimeoutMs: number;
   readonly #open = new Map<string, OpenRound>();
+  /** Rounds failed at start because they could not resume: sites still to be told, until the round's deadline. */
+  readonly #interrupted = new Map<string, { sites: Set<string>; deadlineAt: number }>();
   #writes: Promise<void> = Promise.resolve();
   #closed = false;
 
@@ -124,41 +134,8 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
     }
     const id = randomUUID();
     const deadlineAt = now + study.deadlineSeconds * 1000;
-    const secureAggregation = study.contribution === 'bfv' && study.protection.secureAggregation ? { threshold: study.protection.secureAggregation.threshold } : null;
-    const task: TaskContent = {
-      studyId: study.id,
-      roundId: id,
-      metricSpec: study.metricSpec,
-      scorer,
-      contribution:
-        study.contribution === 'bfv'
-          ? {
-              kind: 'bfv',
-              plan: study.protection.encryption as NonNullable<typeof study.protection.encryption>,
-              publicKey: new Uint8Array(study.publicKey as Uint8Array),
-              // The key holder's statement, as it signed it: sites refuse the key without it (the coordinator cannot forge it).
-              ...(study.keyStatement ? { keyStatement: study.keyStatement } : {}),
-            }
-          : { kind: 'plaintext' },
-      ...(study.protection.privacy ? { privacy: study.protection.privacy } : {}),
-      deadline: deadlineAt,
-      ...(secureAggregation ? { secureAggregation } : {}),
-    };
-    const round: OpenRound = {
-      id,
-      study,
-      state: 'dispatched',
-      deadlineAt,
-      timer: setTimeout(() => this.#onDeadline(id), deadlineAt - now),
-      release,
-      aggregator: he ? new BfvAggregator(he) : new PlaintextAggregator(release.length),
-      he,
-      task,
-      sites: new Map(study.sites.map((siteId) => [siteId, { status: 'pending', code: null }])),
-      secagg: secureAggregation ? new SecureAggregationRound({ threshold: secureAggregation.threshold, studyId: study.id, roundId: id, sites: study.sites }) : null,
-      phaseTimer: null,
-    };
-    round.timer.unref();
+    const sites = new Map(study.sites.map((siteId): [string, RoundSite] => [siteId, { status: 'pending', code: null, sha256: null }]));
+    const round = this.#openRound(study, { id, state: 'dispatched', deadlineAt, release, scorer, he, sites }, now);
     this.#open.set(id, round);
     try {
       await this.#write(() =>
@@ -190,8 +167,137 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
     }
     this.#log.info({ roundId: id, studyId: study.id, sites: study.sites.length, quorum: study.quorum, deadlineAt }, 'round opened');
     for (const siteId of study.sites) this.#dispatch(round, siteId);
+    void this.#enqueue(async () => crashPoint('crash-after-dispatch'));
     this.#armPhaseTimer(round);
     return { roundId: id, state: round.state };
+  }
+
+  /** The in-memory state of an open round: its task, an empty aggregator, its deadline timer and secure aggregation. */
+  #openRound(study: StudyRecord, parts: Pick<OpenRound, 'id' | 'state' | 'deadlineAt' | 'release' | 'he' | 'sites'> & { scorer: Scorer }, now: number): OpenRound {
+    const { id, state, deadlineAt, release, scorer, he, sites } = parts;
+    const secureAggregation = study.contribution === 'bfv' && study.protection.secureAggregation ? { threshold: study.protection.secureAggregation.threshold } : null;
+    const task: TaskContent = {
+      studyId: study.id,
+      roundId: id,
+      metricSpec: study.metricSpec,
+      scorer,
+      contribution:
+        study.contribution === 'bfv'
+          ? {
+              kind: 'bfv',
+              plan: study.protection.encryption as NonNullable<typeof study.protection.encryption>,
+              publicKey: new Uint8Array(study.publicKey as Uint8Array),
+              // The key holder's statement, as it signed it: sites refuse the key without it (the coordinator cannot forge it).
+              ...(study.keyStatement ? { keyStatement: study.keyStatement } : {}),
+            }
+          : { kind: 'plaintext' },
+      ...(study.protection.privacy ? { privacy: study.protection.privacy } : {}),
+      deadline: deadlineAt,
+      ...(secureAggregation ? { secureAggregation } : {}),
+    };
+    const timer = setTimeout(() => this.#onDeadline(id), Math.max(0, deadlineAt - now));
+    timer.unref();
+    return {
+      id,
+      study,
+      state,
+      deadlineAt,
+      timer,
+      release,
+      aggregator: he ? new BfvAggregator(he) : new PlaintextAggregator(release.length),
+      he,
+      task,
+      sites,
+      secagg: secureAggregation ? new SecureAggregationRound({ threshold: secureAggregation.threshold, studyId: study.id, roundId: id, sites: study.sites }) : null,
+      phaseTimer: null,
+    };
+  }
+
+  /**
+   * Resumes the rounds a previous run of the coordinator left open (it was killed or stopped mid-round), before sites
+   * connect. A round continues to its stored, absolute deadline (one already past closes at once) with what it had
+   * received durably: the stored ciphertexts of a bfv round are added again, so their sites are not asked again; sites
+   * that had not contributed get the task when they reconnect and re-send the bytes they kept (no second charge). The
+   * plaintext seam stores no vectors: its contributors are asked again and re-send theirs. A securely aggregated
+   * round cannot resume (the sites' pairwise keys lived in their connections): it fails with `coordinator_restarted`,
+   * and each of its sites is sent `task.cancel` when it reconnects, so one that signed no survivor set refunds its charge.
+   * Returns how many rounds resumed and how many failed.
+   */
+  async resumeOpenRounds(now = Date.now()): Promise<{ resumed: number; failed: number }> {
+    let resumed = 0;
+    let failed = 0;
+    for (const record of await this.#store.listOpenRounds()) {
+      const study = await this.#store.getStudy(record.studyId);
+      if (!study || (study.contribution === 'bfv' && study.protection.secureAggregation)) {
+        await this.#failInterrupted(record, now);
+        failed += 1;
+        continue;
+      }
+      try {
+        await this.#resume(study, record, now);
+        resumed += 1;
+      } catch (error) {
+        // The study's model is gone, or its plan no longer loads: the round cannot go on.
+        this.#log.error({ roundId: record.id, code: coordinatorWireError(error).code }, 'cannot resume the round');
+        await this.#failInterrupted(record, now);
+        failed += 1;
+      }
+    }
+    return { resumed, failed };
+  }
+
+  async #resume(study: StudyRecord, record: RoundRecord, now: number): Promise<void> {
+    const release = createRelease(createStatisticsLayout(study.metricSpec), study.protection.privacy);
+    const scorer = await this.#scorerFor(study);
+    const he = study.contribution === 'bfv' ? await createHeContext(study.protection.encryption as NonNullable<typeof study.protection.encryption>) : null;
+    const sites = new Map(record.sites.map((site): [string, RoundSite] => [site.siteId, { status: site.status, code: site.code, sha256: site.contributionSha256 }]));
+    const round = this.#openRound(study, { id: record.id, state: record.state, deadlineAt: record.deadlineAt, release, scorer, he, sites }, now);
+    // What counts is what was stored: each site's kept ciphertexts, added again in arrival order (BFV addition commutes).
+    let kept: { siteId: string; contribution: Contribution; privacy: PrivacyAttestation | null }[];
+    try {
+      kept = (he ? await this.#store.listRoundContributions(record.id) : []).map((stored) => ({
+        siteId: stored.siteId,
+        contribution: { kind: 'bfv', ciphertexts: stored.ciphertexts.map((ciphertext) => new Uint8Array(ciphertext)) },
+        privacy: stored.attestation?.privacy ?? null,
+      }));
+      for (const { siteId, contribution } of kept) round.aggregator.add(siteId, contribution);
+    } catch (error) {
+      clearTimeout(round.timer);
+      he?.dispose();
+      throw error;
+    }
+    for (const { siteId, contribution, privacy } of kept) {
+      const { bytes, sha256 } = contributionDigest(contribution);
+      // Killed between keeping the ciphertexts and recording the status: the status catches up.
+      if (round.sites.get(siteId)?.status !== 'contributed') this.#setSite(round, siteId, { status: 'contributed', contributionBytes: bytes, contributionSha256: sha256, privacy });
+      (round.sites.get(siteId) as RoundSite).sha256 = sha256;
+    }
+    const counted = new Set(kept.map((contribution) => contribution.siteId));
+    for (const [siteId, site] of round.sites) {
+      // A contribution whose content is not stored (the plaintext seam) is asked for again: the site re-sends the same bytes.
+      if (site.status === 'contributed' && !counted.has(siteId)) this.#setSite(round, siteId, { status: 'dispatched' });
+    }
+    this.#open.set(round.id, round);
+    const outstanding = [...round.sites.values()].filter((site) => !TERMINAL_SITE_STATUSES.includes(site.status)).length;
+    this.#audit({
+      actor: 'coordinator',
+      action: 'round.resumed',
+      object: `round:${round.id}`,
+      details: { study: study.id, contributions: round.aggregator.count, outstanding, deadline_at: new Date(round.deadlineAt).toISOString() },
+    });
+    this.#log.info({ roundId: round.id, studyId: study.id, contributions: round.aggregator.count, outstanding, deadlineAt: round.deadlineAt }, 'round resumed after a restart');
+    if (round.deadlineAt <= now) this.#close(round, 'deadline');
+    else this.#closeIfSettled(round);
+  }
+
+  /** Fails a round that cannot resume (securely aggregated, or its study no longer loads); its sites are told when they reconnect, until its deadline. */
+  async #failInterrupted(record: RoundRecord, now: number): Promise<void> {
+    const reason: RoundFailureReason = 'coordinator_restarted';
+    await this.#write(() => this.#store.closeRound(record.id, { state: 'failed', reason, closedAt: now, contributions: 0, aggregate: null, result: null }));
+    this.#audit({ actor: 'coordinator', action: 'round.closed', object: `round:${record.id}`, reason, details: { state: 'failed', cause: reason, contributions: 0 } });
+    this.#log.warn({ roundId: record.id, reason }, 'a round left open by the previous run cannot resume; failed');
+    const sites = record.sites.filter((site) => site.status !== 'pending' && site.status !== 'refused').map((site) => site.siteId);
+    if (record.deadlineAt > now && sites.length > 0) this.#interrupted.set(record.id, { sites: new Set(sites), deadlineAt: record.deadlineAt });
   }
 
   /**
@@ -200,6 +306,13 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
    * agent answers a repeat by re-sending the contribution it already made, never by running the task twice).
    */
   onSiteConnected(siteId: string): void {
+    const now = Date.now();
+    for (const [roundId, interrupted] of this.#interrupted) {
+      if (interrupted.deadlineAt <= now) this.#interrupted.delete(roundId);
+      else if (interrupted.sites.delete(siteId)) {
+        this.#channel.send(siteId, createMessage('task.cancel', { roundId, reason: coordinatorWireError(new CoordinatorError('FEDVAL_ERR_COORD_ROUND_CLOSED')) }));
+      }
+    }
     for (const round of this.#open.values()) {
       const status = round.sites.get(siteId)?.status;
       // Under secure aggregation a site that lost its connection dropped out (its keys died with it); only a site the
@@ -336,6 +449,7 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
         return;
       }
       case 'task.result':
+        if (this.#isResent(siteId, message.content)) return;
         this.#openRoundOf(siteId, message.content.roundId).secagg?.checkInput(siteId);
         // The round must be open and the site still owe its result before a signature is checked and its nonce
         // remembered: a site cannot fill the replay guard with results for rounds it is not part of.
@@ -349,10 +463,23 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
     await this.#writes;
   }
 
-  /** Fails every open round (reason coordinator_stopped), cancels outstanding tasks, waits for the writes. */
+  /**
+   * Stops: every open round stays open in the store, as received so far, for the next start to resume
+   * (resumeOpenRounds); a securely aggregated one, which cannot resume, fails now (reason coordinator_stopped) and its
+   * sites are cancelled. Waits for the writes.
+   */
   async close(): Promise<void> {
     this.#closed = true;
-    for (const round of [...this.#open.values()]) this.#close(round, 'coordinator_stopped');
+    for (const round of [...this.#open.values()]) {
+      if (round.secagg) {
+        this.#close(round, 'coordinator_stopped');
+        continue;
+      }
+      clearTimeout(round.timer);
+      this.#open.delete(round.id);
+      round.he?.dispose();
+      this.#log.info({ roundId: round.id, contributions: round.aggregator.count }, 'round left open for the next start to resume');
+    }
     await this.flush();
   }
 
@@ -394,6 +521,19 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
     this.#closeIfSettled(round);
   }
 
+  /**
+   * A result the round already counted, sent again byte for byte (the site lost its connection, or the coordinator
+   * restarted, before the site learned it was received): ignored, never counted twice. Other bytes are refused
+   * (FEDVAL_ERR_COORD_DUPLICATE_CONTRIBUTION, by #awaitingResult).
+   */
+  #isResent(siteId: string, content: MessageOf<'task.result'>['content']): boolean {
+    const site = this.#openRoundOf(siteId, content.roundId).sites.get(siteId);
+    if (site?.status !== 'contributed' || site.sha256 === null || site.sha256 !== content.contributionSha256) return false;
+    if (contributionDigest(content.contribution).sha256 !== site.sha256) return false;
+    this.#log.info({ roundId: content.roundId, siteId }, 'the same contribution sent again; already counted');
+    return true;
+  }
+
   /** The open round in which the site still owes its result: FEDVAL_ERR_COORD_DUPLICATE_CONTRIBUTION or …_ROUND_NOT_OPEN otherwise. */
   #awaitingResult(siteId: string, roundId: string): OpenRound {
     const round = this.#openRoundOf(siteId, roundId);
@@ -429,6 +569,7 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
       details: { site: siteId, sha256, bytes, kind: contribution.kind, ...siteEvidence(attestation), ...(privacy ? { privacy } : {}) },
     });
     this.#setSite(round, siteId, { status: 'contributed', contributionBytes: bytes, contributionSha256: sha256, privacy });
+    void this.#enqueue(async () => crashPoint('crash-after-contribution'));
     round.secagg?.addInput(siteId);
     this.#log.info({ roundId, siteId, bytes, contributions: round.aggregator.count }, 'contribution added');
     this.#markCollecting(round);
@@ -582,6 +723,7 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
       secureAggregation: round.secagg ? round.secagg.transcript() : null,
       result,
     };
+    if (cause !== 'coordinator_stopped') void this.#enqueue(async () => crashPoint('crash-before-close'));
     void this.#enqueue(() => this.#store.closeRound(round.id, closure)).then(() => this.emit('closed', round.id, state, reason));
   }
 
@@ -590,7 +732,7 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
     siteId: string,
     update: { status: RoundSiteStatus; code?: string; contributionBytes?: number; contributionSha256?: string; privacy?: PrivacyAttestation | null },
   ): void {
-    round.sites.set(siteId, { status: update.status, code: update.code ?? null });
+    round.sites.set(siteId, { status: update.status, code: update.code ?? null, sha256: update.status === 'contributed' ? (update.contributionSha256 ?? null) : null });
     const now = Date.now();
     void this.#enqueue(() => this.#store.updateRoundSite(round.id, siteId, update, now));
   }

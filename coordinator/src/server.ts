@@ -45,7 +45,7 @@ export interface Coordinator {
   app: FastifyInstance;
   /** Listens on the configured host and port (0 = any free port) and returns the base URL. */
   start(): Promise<{ url: string }>;
-  /** Fails open rounds (coordinator_stopped), closes sockets, the server and the store. */
+  /** Leaves open rounds for the next start to resume (securely aggregated ones fail: coordinator_stopped), closes sockets, the server and the store. */
   close(): Promise<void>;
 }
 
@@ -139,8 +139,8 @@ export function createCoordinator(config: CoordinatorConfig, options: Coordinato
   });
   app.register(async function coordinatorRecovery() {
     await storeReady; // PostgreSQL: connected, advisory lock taken, schema migrated, or start fails with the coded error
-    const failed = await store.failOpenRounds('coordinator_restarted', Date.now());
-    if (failed > 0) app.log.warn({ rounds: failed }, 'rounds left open by a previous run failed with coordinator_restarted');
+    const { resumed, failed } = await rounds.resumeOpenRounds();
+    if (resumed + failed > 0) app.log.warn({ resumed, failed }, 'rounds left open by the previous run resumed (securely aggregated ones failed with coordinator_restarted)');
     for (const [siteId, at] of await store.siteLastSeen()) connections.touch(siteId, at);
     // Keys of sites no longer configured stay stored but are not loaded: removing a site from `sites` locks it out.
     for (const [siteId, publicKey] of await store.siteKeys()) if (authenticator.isConfigured(siteId)) identities.set(siteId, publicKey);

@@ -7,9 +7,9 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
+import { listeningUrl } from '../helpers/deployment.ts';
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const SOCKETS = 8;
@@ -37,17 +37,7 @@ async function scenario(preauthLimit: number): Promise<Record<string, unknown>> 
   );
   const child = spawn(process.execPath, ['coordinator/src/main.ts', 'start', '--config', config], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
   try {
-    const url = await new Promise<string>((resolve, reject) => {
-      child.once('exit', (code) => reject(new Error(`coordinator exited ${code}`)));
-      createInterface({ input: child.stdout! }).on('line', (line) => {
-        try {
-          const event = JSON.parse(line) as { event?: string; url?: string };
-          if (event.event === 'listening' && event.url) resolve(event.url);
-        } catch {
-          // a log line
-        }
-      });
-    });
+    const url = await listeningUrl(child);
     await new Promise((resolve) => setTimeout(resolve, 500));
     const before = memoryMiB(child.pid!);
     const frame = Buffer.alloc(FRAME_BYTES, 0x5a);

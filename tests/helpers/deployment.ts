@@ -25,14 +25,24 @@ export interface Deployment {
   /** One REST API token per role (configured under api_tokens, named after the role). */
   apiTokens: Readonly<Record<ApiRole, string>>;
   coordinatorDataDir: string;
+  /** The coordinator process now running (replaced by restartCoordinator). */
+  coordinator: ChildProcess;
+  /**
+   * Stops the coordinator with `signal` (unless it has exited already, e.g. killed itself at a crash point) and waits
+   * for its exit; then starts it again on the same port and data directory.
+   */
+  restartCoordinator(options?: { signal?: 'SIGKILL' | 'SIGTERM' }): Promise<void>;
   /** Writes a site's agent configuration (with its token unless the site enrolls) and returns its path. */
   writeAgentConfig(site: string, dataFile: string, options?: AgentOptions): string;
   /** Starts a real agent for a site, writing its configuration first. */
   startAgent(site: string, dataFile: string, options?: AgentOptions): ChildProcess;
   /**
-   * For a site of `enrolledSites`: writes its configuration, enrolls its key with `fedval-agent enroll` (a one-time
-   * token issued by the admin) and starts the agent. The fingerprint the site read out is kept in `fingerprints`.
+   * For a site of `enrolledSites`: writes its configuration and enrolls its key with `fedval-agent enroll` (a one-time
+   * token issued by the admin), without starting the agent; returns the configuration's path. The fingerprint the site
+   * read out is kept in `fingerprints`.
    */
+  enrollAgent(site: string, dataFile: string, options?: AgentOptions): Promise<string>;
+  /** For a site of `enrolledSites`: writes its configuration, enrolls it as enrollAgent does unless it is enrolled, and starts the agent. */
   startEnrolledAgent(site: string, dataFile: string, options?: AgentOptions): Promise<ChildProcess>;
   /** Key fingerprints of the enrolled sites, as each site's `fedval-agent enroll` printed them. */
   fingerprints: Map<string, string>;
@@ -76,6 +86,10 @@ export interface DeploymentOptions {
   captureOutput?: boolean;
   /** Lines appended to the coordinator's YAML (e.g. a `storage:` block). */
   coordinatorYaml?: string[];
+  /** Listen on a fixed free port (as enrolledSites does), so that restartCoordinator keeps the agents' URL. */
+  restartable?: boolean;
+  /** Environment added to every start of the coordinator (e.g. `FEDVAL_COORDINATOR_TEST_FAULT_FILE`, coordinator/src/test-fault.ts). */
+  coordinatorEnv?: Record<string, string>;
 }
 
 export interface AgentOptions {
@@ -102,7 +116,7 @@ export async function startDeployment(sites: string[], options: DeploymentOption
   const coordinatorDataDir = join(dir, 'coordinator-data');
   const config = join(dir, 'coordinator.yaml');
   // Enrolling sites needs public_ws_url, hence the port before the coordinator starts.
-  const port = options.enrolledSites ? await freePort() : 0;
+  const port = options.enrolledSites || options.restartable ? await freePort() : 0;
   writeFileSync(
     config,
     [
@@ -133,19 +147,12 @@ export async function startDeployment(sites: string[], options: DeploymentOption
     return child;
   };
   const stdio = (stdout: 'pipe' | 'ignore'): ['ignore', 'pipe' | 'ignore', 'pipe' | 'inherit'] => (options.captureOutput ? ['ignore', 'pipe', 'pipe'] : ['ignore', stdout, 'inherit']);
-  const coordinator = capture(spawn(process.execPath, ['coordinator/src/main.ts', 'start', '--config', config], { cwd: REPO_ROOT, stdio: stdio('pipe') }), 'coordinator');
-  children.push(coordinator);
-  const url = await new Promise<string>((resolve, reject) => {
-    coordinator.once('exit', (code) => reject(new Error(`coordinator exited ${code}`)));
-    createInterface({ input: coordinator.stdout! }).on('line', (line) => {
-      try {
-        const event = JSON.parse(line) as { event?: string; url?: string };
-        if (event.event === 'listening' && event.url) resolve(event.url);
-      } catch {
-        // not an event line
-      }
-    });
-  });
+  const startCoordinator = async (): Promise<{ child: ChildProcess; url: string }> => {
+    const child = capture(spawn(process.execPath, ['coordinator/src/main.ts', 'start', '--config', config], { cwd: REPO_ROOT, stdio: stdio('pipe'), env: { ...process.env, ...options.coordinatorEnv } }), 'coordinator');
+    children.push(child);
+    return { child, url: await listeningUrl(child) };
+  };
+  let { child: coordinator, url } = await startCoordinator();
   const wsUrl = `${url.replace(/^http/, 'ws')}/ws`;
   const writeAgentConfig = (site: string, dataFile: string, agentOptions: AgentOptions = {}): string => {
     const siteDir = join(dir, 'sites', site);
@@ -168,24 +175,38 @@ export async function startDeployment(sites: string[], options: DeploymentOption
     return siteConfig;
   };
   const fingerprints = new Map<string, string>();
-  const enrollSite = async (site: string, siteConfig: string): Promise<void> => {
+  const enrollAgent = async (site: string, dataFile: string, agentOptions: AgentOptions = {}): Promise<string> => {
+    if (!options.enrolledSites?.includes(site)) throw new Error(`${site} is not one of the deployment's enrolledSites`);
+    const siteConfig = writeAgentConfig(site, dataFile, agentOptions);
+    if (fingerprints.has(site)) return siteConfig;
     const issued = await fetch(`${url}/api/sites/${site}/enrollment-token`, { method: 'POST', headers: { authorization: `Bearer ${apiTokens.admin}` } });
     const { enrollment_token: token } = (await issued.json()) as { enrollment_token: string };
     const enrolled = await runCli('fedval-agent', ['enroll', '--config', siteConfig], { env: { FEDVAL_ENROLLMENT_TOKEN: token } });
     const fingerprint = /key fingerprint ([0-9a-f]{64})/.exec(enrolled.stdout)?.[1];
     if (enrolled.code !== 0 || !fingerprint) throw new Error(`enrolling ${site} failed: ${enrolled.stderr}`);
     fingerprints.set(site, fingerprint);
+    return siteConfig;
   };
   return {
     dir,
     url,
     wsUrl,
+    get coordinator() {
+      return coordinator;
+    },
+    async restartCoordinator({ signal = 'SIGKILL' } = {}) {
+      if (coordinator.exitCode === null && coordinator.signalCode === null) {
+        const exited = new Promise((resolve) => coordinator.once('exit', resolve));
+        coordinator.kill(signal);
+        await exited;
+      }
+      ({ child: coordinator, url } = await startCoordinator());
+    },
     tokens,
     fingerprints,
+    enrollAgent,
     async startEnrolledAgent(site, dataFile, agentOptions = {}) {
-      if (!options.enrolledSites?.includes(site)) throw new Error(`${site} is not one of the deployment's enrolledSites`);
-      const siteConfig = writeAgentConfig(site, dataFile, agentOptions);
-      if (!fingerprints.has(site)) await enrollSite(site, siteConfig);
+      const siteConfig = await enrollAgent(site, dataFile, agentOptions);
       const agent = capture(spawn(process.execPath, ['site-agent/src/main.ts', 'start', '--config', siteConfig], { cwd: REPO_ROOT, stdio: stdio('ignore') }), site);
       children.push(agent);
       return agent;
@@ -264,6 +285,21 @@ function requestJson(target: string, method: string, headers: Record<string, str
     });
     request.on('error', reject);
     request.end(body === undefined ? undefined : JSON.stringify(body));
+  });
+}
+
+/** The URL a coordinator process prints in its one `listening` event line on stdout; rejects if it exits first. */
+export function listeningUrl(child: ChildProcess): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`coordinator exited ${code}`)));
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      try {
+        const event = JSON.parse(line) as { event?: string; url?: string };
+        if (event.event === 'listening' && event.url) resolve(event.url);
+      } catch {
+        // not an event line
+      }
+    });
   });
 }
 

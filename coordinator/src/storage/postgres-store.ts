@@ -6,13 +6,13 @@ import type { SecaggTranscript } from '@fedval/protocol';
 import type { SignedStudyKeyStatement } from '@fedval/trust';
 import { z } from 'zod';
 import { CoordinatorError } from '../errors.ts';
-import { splitFrames } from './ciphertext-frames.ts';
+import { joinFrames, splitFrames } from './ciphertext-frames.ts';
 import { ADVISORY_LOCK_KEY, postgresClientConfig, postgresStorageError } from './postgres-connection.ts';
 import type { PostgresConnectionOptions } from './postgres-connection.ts';
 import { POSTGRES_MIGRATIONS, SCHEMA_VERSION_TABLE } from './postgres-migrations.ts';
 import { closureValues, contributionValues, float64FromBytes, roundSiteValues, studyValues } from './row-values.ts';
 import type { RowValues } from './row-values.ts';
-import { aggregateRowSchema, contributionRowSchema, encryptedAggregateRowSchema, modelRowSchema, roundRowSchema, roundSiteRowSchema, secaggRowSchema, siteKeyRowSchema, siteSeenRowSchema, studyRowSchema } from './row-schemas.ts';
+import { aggregateRowSchema, contributionFramesRowSchema, contributionRowSchema, encryptedAggregateRowSchema, modelRowSchema, roundRowSchema, roundSiteRowSchema, secaggRowSchema, siteKeyRowSchema, siteSeenRowSchema, studyRowSchema } from './row-schemas.ts';
 import type {
   CoordinatorStore,
   EnrollmentTokenRecord,
@@ -221,7 +221,13 @@ export class PostgresCoordinatorStore implements CoordinatorStore {
 
   async putRoundContribution(contribution: StoredContribution): Promise<void> {
     const row = contributionValues(contribution);
-    await this.#query(insertStatement('round_contributions', row), Object.values(row));
+    // The same bytes again (a site re-sending after a restart) change nothing; other bytes are refused.
+    const { rowCount } = await this.#query(`${insertStatement('round_contributions', row)} ON CONFLICT (round_id, site_id) DO NOTHING`, Object.values(row));
+    if (rowCount === 1) return;
+    const kept = (await this.#query('SELECT ciphertexts FROM round_contributions WHERE round_id = $1 AND site_id = $2', [contribution.roundId, contribution.siteId])).rows[0];
+    if (!Buffer.from(this.#parse(contributionFramesRowSchema, kept).ciphertexts).equals(joinFrames(contribution.ciphertexts))) {
+      throw new CoordinatorError('FEDVAL_ERR_COORD_DUPLICATE_CONTRIBUTION', `site ${contribution.siteId} sent other ciphertexts to round ${contribution.roundId}`);
+    }
   }
 
   async listRoundContributions(roundId: string): Promise<StoredContribution[]> {
@@ -241,6 +247,10 @@ export class PostgresCoordinatorStore implements CoordinatorStore {
       id,
     ]);
     return rowCount === 1;
+  }
+
+  async listOpenRounds(): Promise<RoundRecord[]> {
+    return this.#list(`SELECT id FROM rounds WHERE state IN ('dispatched', 'collecting') ORDER BY created_at, seq`, [], (id) => this.getRound(id));
   }
 
   async failOpenRounds(reason: string, at: number): Promise<number> {

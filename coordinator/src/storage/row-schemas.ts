@@ -158,6 +158,9 @@ export const encryptedAggregateRowSchema = z.object({ encrypted_aggregate: blob 
 /** The secure-aggregation transcript of a round (@fedval/protocol secaggTranscriptSchema), or null. */
 export const secaggRowSchema = z.object({ secagg_json: jsonColumn(secaggTranscriptSchema).nullable() });
 
+/** The framed ciphertexts of a kept contribution, to compare with the same site's contribution sent again. */
+export const contributionFramesRowSchema = z.object({ ciphertexts: z.instanceof(Uint8Array) });
+
 /** A kept contribution; its ciphertexts stay framed bytes for the store to split. */
 export const contributionRowSchema = z
   .object({

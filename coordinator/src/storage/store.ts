@@ -156,7 +156,9 @@ export type RoundSiteUpdate = Pick<RoundSiteRecord, 'status'> & Partial<Pick<Rou
 
 /**
  * Everything the coordinator persists. Asynchronous so that a networked database can back it;
- * callers issue writes in order and await them.
+ * callers issue writes in order and await them. Every write survives a crash of the process once its promise
+ * resolves; createRound, putRoundContribution, closeRound and releaseRound also survive a crash of the machine
+ * (committed and fsynced). An open round resumes from what the store holds (RoundRunner.resumeOpenRounds).
  */
 export interface CoordinatorStore {
   /** Inserts a model; returns false when a model with the same id already exists. */
@@ -181,7 +183,11 @@ export interface CoordinatorStore {
   getRoundEncryptedAggregate(id: string): Promise<Uint8Array[] | undefined>;
   /** The secure-aggregation transcript of a closed round, if it was securely aggregated. */
   getRoundSecureAggregation(id: string): Promise<SecaggTranscript | undefined>;
-  /** Keeps a site's bfv contribution (ciphertexts and signed record) for the key holder; one per site and round. */
+  /**
+   * Keeps a site's bfv contribution (ciphertexts and signed record) for the key holder; one per site and round. Durable
+   * when it resolves (committed and fsynced): a restarted round counts it again. Idempotent: the same ciphertexts again for the site and round change
+   * nothing; other ciphertexts throw FEDVAL_ERR_COORD_DUPLICATE_CONTRIBUTION and the first stay.
+   */
   putRoundContribution(contribution: StoredContribution): Promise<void>;
   /** The contributions kept for a round, in arrival order. */
   listRoundContributions(roundId: string): Promise<StoredContribution[]>;
@@ -192,6 +198,8 @@ export interface CoordinatorStore {
   setStudyKeyStatement(id: string, keyStatement: SignedStudyKeyStatement): Promise<boolean>;
   /** Stores the released result of an aggregated round; false when it was released already. */
   releaseRound(id: string, result: RoundResult, at: number): Promise<boolean>;
+  /** Every round still open (state dispatched or collecting), oldest first, with its sites: what a restart resumes. */
+  listOpenRounds(): Promise<RoundRecord[]>;
   /** Marks every open round failed with the reason; returns how many there were. */
   failOpenRounds(reason: string, at: number): Promise<number>;
   recordSiteSeen(siteId: string, at: number): Promise<void>;

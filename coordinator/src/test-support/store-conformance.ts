@@ -131,7 +131,7 @@ export function describeStoreConformance(name: string, harness: StoreHarness): v
       expect(await store.listRounds('s-late')).toEqual([]);
     });
 
-    it('fails rounds left open by a crash with the given reason on the next start, and keeps closed ones', async () => {
+    it('lists the rounds a crash left open on the next start, fails them with the given reason, and keeps closed ones', async () => {
       const first = await harness.open();
       await first.createStudy(scoreStudy);
       await first.createRound({ id: 'open-1', studyId: study.id, state: 'dispatched', createdAt: 1, deadlineAt: 9, sites: pendingSites(['a'], 1) });
@@ -142,12 +142,18 @@ export function describeStoreConformance(name: string, harness: StoreHarness): v
       await harness.crash(first);
 
       const second = await openStore();
+      // What a restart resumes: the open rounds with their sites, oldest first; not the closed one.
+      expect((await second.listOpenRounds()).map((round) => [round.id, round.state, round.sites.map((site) => site.siteId)])).toEqual([
+        ['open-1', 'dispatched', ['a']],
+        ['open-2', 'collecting', ['a']],
+      ]);
       expect(await second.failOpenRounds('coordinator_restarted', 50)).toBe(2);
       for (const id of ['open-1', 'open-2']) {
         expect(await second.getRound(id)).toMatchObject({ state: 'failed', reason: 'coordinator_restarted', closedAt: 50 });
       }
       expect(await second.getRound('done')).toMatchObject({ state: 'failed', reason: 'quorum_not_met', closedAt: 3 });
       expect(await second.failOpenRounds('coordinator_restarted', 60)).toBe(0);
+      expect(await second.listOpenRounds()).toEqual([]);
       await first.close();
     });
 
@@ -157,7 +163,7 @@ export function describeStoreConformance(name: string, harness: StoreHarness): v
       await expect(openStore()).rejects.toMatchObject({ code: 'FEDVAL_ERR_COORD_STORAGE_VERSION' });
     });
 
-    it('keeps each bfv contribution with its signed record across a restart, one per site and round, in arrival order', async () => {
+    it('keeps each bfv contribution with its signed record across a restart, one per site and round (the same bytes again are a no-op), in arrival order', async () => {
       const first = await harness.open();
       await first.createStudy(scoreStudy);
       await first.createRound({ id: 'r', studyId: study.id, state: 'dispatched', createdAt: 1, deadlineAt: 2, sites: pendingSites(['a', 'b'], 1) });
@@ -167,7 +173,9 @@ export function describeStoreConformance(name: string, harness: StoreHarness): v
         { roundId: 'r', siteId: 'a', ciphertexts: [new Uint8Array([7])], record: null, attestation: null, publicKey: null, receivedAt: 7 },
       ];
       for (const contribution of kept) await first.putRoundContribution(contribution);
-      await expect(first.putRoundContribution({ ...kept[0]!, ciphertexts: [new Uint8Array([0])] })).rejects.toMatchObject({ code: 'FEDVAL_ERR_COORD_STORAGE' });
+      // The same ciphertexts again (a site re-sending after a restart) change nothing; other ciphertexts are refused.
+      await first.putRoundContribution({ ...kept[0]!, receivedAt: 99 });
+      await expect(first.putRoundContribution({ ...kept[0]!, ciphertexts: [new Uint8Array([0])] })).rejects.toMatchObject({ code: 'FEDVAL_ERR_COORD_DUPLICATE_CONTRIBUTION' });
       await first.close();
       const second = await openStore();
       expect(await second.listRoundContributions('r')).toEqual(kept);
