@@ -9,6 +9,7 @@ import WebSocket from 'ws';
 import { generateSiteIdentity, hashToken, savePrivateKey, signEnrollment } from '@fedval/trust';
 import { SiteAgent } from '../../site-agent/src/agent.ts';
 import { resolveAgentConfig } from '../../site-agent/src/config.ts';
+import { openSiteState } from '../../site-agent/src/site-state.ts';
 
 /** One site this host runs: its id, its directory, and the one-time enrollment token the admin issued for it. */
 export interface HostedSite {
@@ -98,6 +99,13 @@ async function enroll(command: Extract<HostCommand, { type: 'enroll' }>): Promis
         body: JSON.stringify({ site_id: site.id, enrollment_token: site.enrollmentToken, public_key: identity.publicKey, signature: Buffer.from(signature).toString('base64') }),
       });
       if (response.status !== 201) throw new Error(`enrolling ${site.id}: HTTP ${response.status} ${await response.text()}`);
+      // As `fedval-agent enroll` does: the site's state is created and the enrolment is its first audit entry.
+      const state = openSiteState(join(site.dir, 'state'));
+      try {
+        state.audit.record({ actor: `site:${site.id}`, action: 'site.enrolled', object: `coordinator:${command.wsUrl}`, details: { site: site.id, fingerprint: identity.fingerprint, key_file: 'site.key' } });
+      } finally {
+        state.close();
+      }
       fingerprints.push({ site_id: site.id, fingerprint: identity.fingerprint });
     }
   };

@@ -2,11 +2,13 @@
 // (scale-site-host.ts) over loopback WebSockets, one BFV + DP round (secure aggregation off: its pairwise key exchange is
 // O(N²) messages), released by the real key holder CLI. Prints one JSON document: per N the enrolment, connect and
 // round times, the coordinator's peak RSS (VmHWM of /proc/<pid>/status) and the bytes each site sent and received.
-// Run: node tests/bench/scale.ts [--hosts 3] [--rows 200] 10 100 1000
+// The sites' directories (keys, data, ledger, audit trail) go under --sites-dir (default /dev/shm when present): a thousand
+// hospitals each fsync their own disk, not this machine's one; the coordinator's data stays on the temporary directory's disk.
+// Run: node tests/bench/scale.ts [--hosts 3] [--rows 200] [--sites-dir DIR] [--keep] 10 100 1000
 import { fork, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, createWriteStream } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, createWriteStream } from 'node:fs';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -23,9 +25,10 @@ const ROLES = ['admin', 'sponsor', 'privacy_officer'] as const;
 const POLL_MS = 200;
 const PHASE_TIMEOUT_MS = 600_000; // 10 min per phase before the bench gives up
 
-const { values, positionals } = parseArgs({ allowPositionals: true, options: { hosts: { type: 'string', default: '3' }, rows: { type: 'string', default: '200' }, keep: { type: 'boolean', default: false } } });
+const { values, positionals } = parseArgs({ allowPositionals: true, options: { hosts: { type: 'string', default: '3' }, rows: { type: 'string', default: '200' }, keep: { type: 'boolean', default: false }, 'sites-dir': { type: 'string' } } });
 const HOSTS = Number(values.hosts);
 const ROWS = Number(values.rows);
+const SITES_ROOT = values['sites-dir'] ?? (existsSync('/dev/shm') ? '/dev/shm' : tmpdir());
 const SIZES = (positionals.length > 0 ? positionals : ['10', '100']).map(Number);
 
 function sha256(text: string): string {
@@ -99,7 +102,7 @@ class Host {
   readonly fatal: string[] = [];
 
   constructor(log: string) {
-    this.child = fork(HOST_SCRIPT, [], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+    this.child = fork(HOST_SCRIPT, [], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe', 'ipc'], ...(process.env.FEDVAL_SCALE_HOST_PROFILE ? { execArgv: [...process.execArgv, '--cpu-prof', '--cpu-prof-dir', process.env.FEDVAL_SCALE_HOST_PROFILE] } : {}) });
     const out = createWriteStream(log);
     this.child.stderr!.pipe(out);
     this.child.on('message', (report: HostReport) => {
@@ -126,6 +129,7 @@ async function bytesOf(hosts: Host[]): Promise<{ read: number; written: number }
 
 async function scenario(sites: number): Promise<Record<string, unknown>> {
   const dir = mkdtempSync(join(tmpdir(), `fedval-bench-scale-${sites}-`));
+  const sitesDir = mkdtempSync(join(SITES_ROOT, `fedval-bench-scale-sites-${sites}-`));
   const ids = Array.from({ length: sites }, (_, i) => `site-${String(i).padStart(4, '0')}`);
   const tokens = Object.fromEntries(ROLES.map((role) => [role, randomBytes(32).toString('base64url')])) as Record<(typeof ROLES)[number], string>;
   const port = await freePort();
@@ -182,7 +186,7 @@ async function scenario(sites: number): Promise<Record<string, unknown>> {
     const hostCount = Math.min(HOSTS, sites);
     const perHost: HostedSite[][] = Array.from({ length: hostCount }, () => []);
     ids.forEach((id, i) => {
-      const siteDir = join(dir, 'sites', id);
+      const siteDir = join(sitesDir, id);
       mkdirSync(siteDir, { recursive: true });
       perHost[i % hostCount]!.push({ id, dir: siteDir, enrollmentToken: enrollmentTokens[i]! });
     });
@@ -283,6 +287,7 @@ async function scenario(sites: number): Promise<Record<string, unknown>> {
       coordinator.kill('SIGTERM');
       setTimeout(() => coordinator.kill('SIGKILL'), 10_000).unref();
     });
+    rmSync(sitesDir, { recursive: true, force: true });
     if (!values.keep) rmSync(dir, { recursive: true, force: true });
     else process.stderr.write(`kept ${dir}\n`);
   }
