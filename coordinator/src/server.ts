@@ -53,6 +53,8 @@ export function createCoordinator(config: CoordinatorConfig, options: Coordinato
     ...(https ? { https } : {}),
     ...(options.logger ? { loggerInstance: options.logger } : { logger: { level: config.log_level, stream: process.stderr } }),
     bodyLimit: config.limits.body_limit_bytes,
+    // request.ip: the peer, or behind a listed reverse proxy the client its X-Forwarded-For names (proxy-addr rules).
+    trustProxy: config.trust_proxy.length > 0 ? [...config.trust_proxy] : false,
     return503OnClosing: true,
     forceCloseConnections: true,
   }) as unknown as FastifyInstance;
@@ -82,6 +84,10 @@ export function createCoordinator(config: CoordinatorConfig, options: Coordinato
       api_tokens: config.api_tokens.map((token) => `${token.role}:${token.name}`),
       rate_limit_per_minute: config.limits.rate_limit_per_minute,
       ws_connects_per_minute: config.limits.ws_connects_per_minute,
+      ws_connect_burst: config.limits.ws_connect_burst,
+      ws_site_connects_per_minute: config.limits.ws_site_connects_per_minute,
+      max_unauthenticated_sockets: config.limits.max_unauthenticated_sockets,
+      trust_proxy: [...config.trust_proxy],
       tls: config.tls ? { mutual: config.tls.client_ca !== undefined } : null,
     },
   });
