@@ -102,7 +102,7 @@ class Host {
   readonly fatal: string[] = [];
 
   constructor(log: string) {
-    this.child = fork(HOST_SCRIPT, [], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe', 'ipc'], ...(process.env.FEDVAL_SCALE_HOST_PROFILE ? { execArgv: [...process.execArgv, '--cpu-prof', '--cpu-prof-dir', process.env.FEDVAL_SCALE_HOST_PROFILE] } : {}) });
+    this.child = fork(HOST_SCRIPT, [], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe', 'ipc'], ...(process.env.FEDVAL_SCALE_PROFILE ? { execArgv: [...process.execArgv, '--cpu-prof', '--cpu-prof-dir', process.env.FEDVAL_SCALE_PROFILE] } : {}) });
     const out = createWriteStream(log);
     this.child.stderr!.pipe(out);
     this.child.on('message', (report: HostReport) => {
@@ -151,7 +151,9 @@ async function scenario(sites: number): Promise<Record<string, unknown>> {
       'log_level: warn',
     ].join('\n'),
   );
-  const coordinator = spawn(process.execPath, ['coordinator/src/main.ts', 'start', '--config', config], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  // FEDVAL_SCALE_PROFILE=DIR writes V8 CPU profiles of the coordinator and the site hosts there (node --cpu-prof).
+  const profile = process.env.FEDVAL_SCALE_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.FEDVAL_SCALE_PROFILE] : [];
+  const coordinator = spawn(process.execPath, [...profile, 'coordinator/src/main.ts', 'start', '--config', config], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   coordinator.stderr!.pipe(createWriteStream(join(dir, 'coordinator.log')));
   const hosts: Host[] = [];
   try {
