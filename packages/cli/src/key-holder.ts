@@ -59,9 +59,9 @@ const sha256 = (bytes: Uint8Array | string): string => createHash('sha256').upda
 
 /**
  * Largest `details` of a key holder trail entry: a pinned roster records every site's key fingerprint (about 100 bytes
- * a site), so 2 MiB holds some 20,000 sites (the default 16 KiB held about 150). Below the readers' 4 MiB line limit.
+ * a site), so 1 MiB (the most AuditLog allows) holds some 10,000 sites; the default 16 KiB held about 150.
  */
-const KEY_HOLDER_AUDIT_DETAILS_BYTES = 2 * 1024 * 1024; // 2 MiB
+const KEY_HOLDER_AUDIT_DETAILS_BYTES = 1024 * 1024; // 1 MiB
 
 /**
  * The key holder's own hash-chained audit trail, `<keys>/audit.jsonl` (AuditLog of @fedval/trust): keys created,
