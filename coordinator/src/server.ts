@@ -94,7 +94,7 @@ export function createCoordinator(config: CoordinatorConfig, options: Coordinato
   const bundles = new BundleFileStore(config.data_dir);
   const connections = new SiteConnections(app.log);
   const identities = new SiteIdentities();
-  const rounds = new RoundRunner({ store, bundles, channel: connections, log: app.log, audit: record, identities, secaggPhaseTimeoutMs: config.limits.secagg_phase_timeout_ms });
+  const rounds = new RoundRunner({ store, bundles, channel: connections, log: app.log, audit: record, auditBatched: audit.recordBatched, identities, secaggPhaseTimeoutMs: config.limits.secagg_phase_timeout_ms });
   const authenticator = new SiteAuthenticator(config.sites);
   const consoleSessions = new ConsoleSessions({ ttlMs: config.limits.console_session_ttl_seconds * 1000, maxSessions: config.limits.console_max_sessions, maxSessionsPerPrincipal: config.limits.console_max_sessions_per_principal });
 
@@ -170,6 +170,7 @@ export function createCoordinator(config: CoordinatorConfig, options: Coordinato
   app.addHook('onClose', async () => {
     await rounds.close();
     await store.close();
+    audit.log.sync(); // entries of the last group commit, if its turn has not come
     audit.log.close();
     lock?.release();
   });

@@ -22,7 +22,7 @@ import type { HostCommand, HostedSite, HostReport } from './scale-site-host.ts';
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const HOST_SCRIPT = fileURLToPath(new URL('./scale-site-host.ts', import.meta.url));
 const ROLES = ['admin', 'sponsor', 'privacy_officer'] as const;
-const POLL_MS = 200;
+const POLL_MS = 500; // the bench's own polling (GET /api/rounds/:id lists every site) loads the coordinator it measures
 const PHASE_TIMEOUT_MS = 600_000; // 10 min per phase before the bench gives up
 
 const { values, positionals } = parseArgs({ allowPositionals: true, options: { hosts: { type: 'string', default: '3' }, rows: { type: 'string', default: '200' }, keep: { type: 'boolean', default: false }, 'sites-dir': { type: 'string' } } });
