@@ -11,7 +11,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, createWriteStream } from 'node:fs';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -203,6 +203,8 @@ async function scenario(sites: number): Promise<Record<string, unknown>> {
     // Connect: every agent starts at once; timed until GET /api/sites lists all of them connected.
     const connectStarted = performance.now();
     const cpuBeforeConnect = cpuSeconds(coordinator.pid!);
+    const hostsCpu = (): number => hosts.reduce((sum, host) => sum + cpuSeconds(host.child.pid!), 0);
+    const hostsCpuBeforeConnect = hostsCpu();
     await Promise.all(hosts.map((host) => host.ask({ type: 'start' }, 'started')));
     await until('every site to connect', async () => {
       const listed = await api<{ connected: boolean }[]>('GET', '/api/sites', 'admin');
@@ -212,6 +214,7 @@ async function scenario(sites: number): Promise<Record<string, unknown>> {
     });
     const connectSeconds = seconds(connectStarted);
     const connectCpu = cpuSeconds(coordinator.pid!) - cpuBeforeConnect;
+    const hostsConnectCpu = hostsCpu() - hostsCpuBeforeConnect;
     const afterConnect = await bytesOf(hosts);
 
     // The study: a score column, binary metrics on 100 bins, ε = 1 per round, BFV, no secure aggregation.
@@ -233,6 +236,8 @@ async function scenario(sites: number): Promise<Record<string, unknown>> {
 
     // The round: dispatch → aggregated (every site's ciphertext added) → released (the key holder verified and decrypted).
     const cpuBeforeRound = cpuSeconds(coordinator.pid!);
+    const hostsCpuBeforeRound = hostsCpu();
+    const loadAtRound = loadavg()[0]!;
     const dispatched = performance.now();
     const round = await api<{ round_id: string }>('POST', `/api/studies/${study.study_id}/rounds`, 'sponsor');
     const finished = await until('the round to aggregate', async () => {
@@ -242,6 +247,7 @@ async function scenario(sites: number): Promise<Record<string, unknown>> {
     });
     const aggregated = performance.now();
     const roundCpu = cpuSeconds(coordinator.pid!) - cpuBeforeRound;
+    const hostsRoundCpu = hostsCpu() - hostsCpuBeforeRound;
     const afterRound = await bytesOf(hosts);
     await runProgram('packages/cli/src/main.ts', ['decrypt', '--coordinator', url, '--round', round.round_id, '--keys', keysDir, '--min-sites', '3', '--json'], { FEDVAL_API_TOKEN: tokens.privacy_officer });
     const released = performance.now();
@@ -263,6 +269,10 @@ async function scenario(sites: number): Promise<Record<string, unknown>> {
       coordinator_peak_rss_mib: memory.peak,
       coordinator_rss_after_mib: memory.rss,
       coordinator_cpu_s: { connect: Math.round(connectCpu * 100) / 100, round_to_aggregated: Math.round(roundCpu * 100) / 100 },
+      // CPU time of the site host processes (all agents together): on 2 shared cores, what bounds the round's wall time.
+      sites_cpu_s: { connect: Math.round(hostsConnectCpu * 100) / 100, round_to_aggregated: Math.round(hostsRoundCpu * 100) / 100 },
+      // The machine's 1-minute load average when the round started (other work shares its cores).
+      load_average_at_round: Math.round(loadAtRound * 10) / 10,
       // As each site sees its socket (TCP payload: HTTP upgrade, frames, headers); in = received from the coordinator.
       bytes_per_site: {
         connect_in: Math.round(afterConnect.read / sites),
@@ -311,4 +321,4 @@ for (const n of SIZES.filter((size) => size < largest)) {
   }
   ratios[`coordinator_peak_rss_${largest}_vs_${n}`] = Math.round(((by.get(largest)!.coordinator_peak_rss_mib as number) / (by.get(n)!.coordinator_peak_rss_mib as number)) * 100) / 100;
 }
-process.stdout.write(`${JSON.stringify({ bench: 'scale', node: process.version, cpus: (await import('node:os')).availableParallelism(), results, ratios }, null, 2)}\n`);
+process.stdout.write(`${JSON.stringify({ bench: 'scale', node: process.version, cpus: availableParallelism(), results, ratios }, null, 2)}\n`);
