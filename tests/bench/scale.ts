@@ -9,17 +9,16 @@ import { fork, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, createWriteStream } from 'node:fs';
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { generateSiteIdentity, savePrivateKey } from '@fedval/trust';
+import { listeningUrl } from '../helpers/coordinator-process.ts';
+import { freePort } from '../helpers/deployment.ts';
+import { REPO_ROOT } from '../helpers/run-cli.ts';
 import type { HostCommand, HostedSite, HostReport } from './scale-site-host.ts';
 
-const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const HOST_SCRIPT = fileURLToPath(new URL('./scale-site-host.ts', import.meta.url));
 const ROLES = ['admin', 'sponsor', 'privacy_officer'] as const;
 const POLL_MS = 500; // the bench's own polling (GET /api/rounds/:id lists every site) loads the coordinator it measures
@@ -44,17 +43,6 @@ function memoryMiB(pid: number): { rss: number; peak: number } {
 function cpuSeconds(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, clock ticks (USER_HZ = 100)
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -157,17 +145,7 @@ async function scenario(sites: number): Promise<Record<string, unknown>> {
   coordinator.stderr!.pipe(createWriteStream(join(dir, 'coordinator.log')));
   const hosts: Host[] = [];
   try {
-    const url = await new Promise<string>((resolve, reject) => {
-      coordinator.once('exit', (code) => reject(new Error(`coordinator exited ${code}`)));
-      createInterface({ input: coordinator.stdout! }).on('line', (line) => {
-        try {
-          const event = JSON.parse(line) as { event?: string; url?: string };
-          if (event.event === 'listening' && event.url) resolve(event.url);
-        } catch {
-          // not an event line
-        }
-      });
-    });
+    const url = await listeningUrl(coordinator);
     const api = async <T>(method: string, path: string, role: (typeof ROLES)[number], body?: unknown): Promise<T> => {
       const response = await fetch(`${url}${path}`, {
         method,

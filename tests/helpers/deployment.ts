@@ -8,8 +8,8 @@ import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { generateSiteIdentity, savePrivateKey } from '@fedval/trust';
+import { listeningUrl } from './coordinator-process.ts';
 import { REPO_ROOT, runCli } from './run-cli.ts';
 
 /** Roles of the coordinator's REST API (coordinator/README.md). */
@@ -108,17 +108,7 @@ export async function startDeployment(sites: string[], options: DeploymentOption
   const children: ChildProcess[] = [];
   const coordinator = spawn(process.execPath, ['coordinator/src/main.ts', 'start', '--config', config], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
   children.push(coordinator);
-  const url = await new Promise<string>((resolve, reject) => {
-    coordinator.once('exit', (code) => reject(new Error(`coordinator exited ${code}`)));
-    createInterface({ input: coordinator.stdout! }).on('line', (line) => {
-      try {
-        const event = JSON.parse(line) as { event?: string; url?: string };
-        if (event.event === 'listening' && event.url) resolve(event.url);
-      } catch {
-        // not an event line
-      }
-    });
-  });
+  const url = await listeningUrl(coordinator);
   const wsUrl = `${url.replace(/^http/, 'ws')}/ws`;
   const writeAgentConfig = (site: string, dataFile: string, agentOptions: AgentOptions = {}): string => {
     const siteDir = join(dir, 'sites', site);
@@ -214,7 +204,7 @@ function agentPolicy(extra: string | undefined, keyHolderFingerprint: string): s
 }
 
 /** A port free on 127.0.0.1 now (the OS's choice for port 0, released at once). */
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);
