@@ -196,8 +196,8 @@ describe('rate limits', () => {
     expect(statuses).toEqual([401, 401, 429]);
   });
 
-  it('refuses WebSocket connection attempts past ws_connects_per_minute with HTTP 429 before the upgrade', async () => {
-    running = await startTestCoordinator({ ws_connects_per_minute: 2 });
+  it('refuses WebSocket connection attempts past ws_connect_burst (refilled at ws_connects_per_minute) with HTTP 429 before the upgrade', async () => {
+    running = await startTestCoordinator({ ws_connect_burst: 2, ws_connects_per_minute: 1 });
     const attempt = () =>
       new Promise<string>((resolve) => {
         const socket = new WebSocket(running!.wsUrl);

@@ -1,6 +1,7 @@
 // config.ts — the coordinator's YAML configuration: defaults, validation of every key, resolution of paths.
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
 import { MAX_DEADLINE_SECONDS } from '@fedval/protocol';
@@ -45,8 +46,28 @@ export interface CoordinatorLimits {
   max_invalid_messages: number;
   /** REST requests per minute per API token (per client IP for requests without a known token); more are answered 429. Default 600. */
   rate_limit_per_minute: number;
-  /** WebSocket connection attempts per minute per client IP; more are refused with HTTP 429 before the upgrade. Default 120. */
+  /**
+   * WebSocket connection attempts per minute per client address, before authentication: the refill rate of a token
+   * bucket holding `ws_connect_burst`; an attempt without a token is refused with HTTP 429 before the upgrade. One
+   * address may be a whole fleet (a hospital NAT, a reverse proxy: see `trust_proxy`). Default 1200 (20 per second).
+   */
   ws_connects_per_minute: number;
+  /** Connection attempts one client address may make at once (the bucket's size): a NAT'd fleet reconnecting together. Default 1000. */
+  ws_connect_burst: number;
+  /**
+   * Authenticated connections per minute per site (refill rate of a bucket holding `ws_site_connect_burst`); past it the
+   * socket is closed with 4430 FEDVAL_ERR_COORD_SITE_RATE_LIMITED after the hello, and the agent retries with backoff.
+   * Default 30.
+   */
+  ws_site_connects_per_minute: number;
+  /** Authenticated connections one site may make at once. Default 10. */
+  ws_site_connect_burst: number;
+  /**
+   * Sockets open but not yet authenticated (HTTP upgrade done, no valid hello yet), all addresses together; past it an
+   * upgrade is refused with HTTP 503 FEDVAL_ERR_COORD_SOCKETS_BUSY. Each holds at most max_preauth_message_bytes.
+   * Default 1024.
+   */
+  max_unauthenticated_sockets: number;
   /** `POST /api/enroll` attempts per minute per client IP. Default 10. */
   enroll_per_minute: number;
   /** How long an enrollment token stays usable after issue, in seconds. Default 86400 s (24 h). */
@@ -71,7 +92,11 @@ export const DEFAULT_LIMITS: Readonly<CoordinatorLimits> = Object.freeze({
   secagg_phase_timeout_ms: 60_000, // 1 min per secure-aggregation phase
   max_invalid_messages: 10, // messages per connection
   rate_limit_per_minute: 600, // requests per token (or IP) per minute
-  ws_connects_per_minute: 120, // connection attempts per IP per minute
+  ws_connects_per_minute: 1_200, // connection attempts per address per minute (20 per second), before authentication
+  ws_connect_burst: 1_000, // connection attempts per address at once
+  ws_site_connects_per_minute: 30, // authenticated connections per site per minute
+  ws_site_connect_burst: 10, // authenticated connections per site at once
+  max_unauthenticated_sockets: 1_024, // sockets, all addresses together
   enroll_per_minute: 10, // enrollment attempts per IP per minute
   enrollment_token_ttl_seconds: 24 * 60 * 60, // 24 h
   console_session_ttl_seconds: 8 * 60 * 60, // 8 h
@@ -103,6 +128,15 @@ const positiveInt = (max: number) => z.number().int().positive().max(max);
 const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, 'expected 64 lowercase hex characters (fedval-coordinator hash-token)');
 /** API token names appear in audit actors (`role:<role>:<name>`): no colon. */
 const tokenName = z.string().min(1).max(64).regex(/^[A-Za-z0-9._@-]+$/, 'letters, digits, . _ @ - only');
+
+/** An IP address or a CIDR range (address/prefix, prefix within the family's bits). */
+function isAddressOrCidr(text: string): boolean {
+  const [address, prefix, ...rest] = text.split('/');
+  const family = isIP(address ?? '');
+  if (family === 0 || rest.length > 0) return false;
+  if (prefix === undefined) return true;
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
+}
 
 function uniqueBy<T>(key: (item: T) => string, field: string, what: string) {
   return (items: T[], ctx: z.RefinementCtx): void => {
@@ -163,6 +197,12 @@ const configSchema = z.strictObject({
    * connection challenge that enrolled sites sign. Required to enroll sites: without it no enrollment token is issued
    * and no signed hello is accepted (a URL taken from the request's Host header would be the client's choice).
    */
+  /**
+   * Reverse proxies (addresses or CIDR ranges, IPv4 or IPv6) whose X-Forwarded-For is believed: a request from one of
+   * them is taken to come from the nearest address in that header that is not a trusted proxy, for every per-address
+   * limit and the audit trail. Default none: the header is ignored and the peer address is the client.
+   */
+  trust_proxy: z.array(z.string().refine(isAddressOrCidr, 'an IPv4 or IPv6 address, or a CIDR range such as 10.0.0.0/8 or fd00::/8')).max(256).default([]),
   public_ws_url: z.string().regex(/^wss?:\/\/[^\s]+$/, 'must be a ws:// or wss:// URL').max(2048).optional(),
   sites: z
     .array(
@@ -194,6 +234,10 @@ const configSchema = z.strictObject({
       max_invalid_messages: positiveInt(1_000_000).default(DEFAULT_LIMITS.max_invalid_messages),
       rate_limit_per_minute: positiveInt(1_000_000).default(DEFAULT_LIMITS.rate_limit_per_minute),
       ws_connects_per_minute: positiveInt(1_000_000).default(DEFAULT_LIMITS.ws_connects_per_minute),
+      ws_connect_burst: positiveInt(1_000_000).default(DEFAULT_LIMITS.ws_connect_burst),
+      ws_site_connects_per_minute: positiveInt(1_000_000).default(DEFAULT_LIMITS.ws_site_connects_per_minute),
+      ws_site_connect_burst: positiveInt(1_000_000).default(DEFAULT_LIMITS.ws_site_connect_burst),
+      max_unauthenticated_sockets: positiveInt(1_000_000).default(DEFAULT_LIMITS.max_unauthenticated_sockets),
       enroll_per_minute: positiveInt(1_000_000).default(DEFAULT_LIMITS.enroll_per_minute),
       enrollment_token_ttl_seconds: positiveInt(30 * 24 * 60 * 60).default(DEFAULT_LIMITS.enrollment_token_ttl_seconds),
       console_session_ttl_seconds: positiveInt(7 * 24 * 60 * 60).default(DEFAULT_LIMITS.console_session_ttl_seconds),
@@ -225,7 +269,8 @@ type ParsedConfig = z.output<typeof configSchema>;
 
 /** A validated, frozen coordinator configuration; `data_dir` is absolute. */
 export type CoordinatorConfig = Readonly<
-  Omit<ParsedConfig, 'listen' | 'sites' | 'api_tokens' | 'limits' | 'metrics'> & {
+  Omit<ParsedConfig, 'listen' | 'sites' | 'api_tokens' | 'limits' | 'metrics' | 'trust_proxy'> & {
+    trust_proxy: readonly string[];
     listen: Readonly<ParsedConfig['listen']>;
     metrics: Readonly<ParsedConfig['metrics']>;
     sites: readonly Readonly<ParsedConfig['sites'][number]>[];

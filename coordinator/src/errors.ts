@@ -42,6 +42,7 @@ export const COORD_ERRORS = {
   FEDVAL_ERR_COORD_UNAUTHENTICATED: ['a valid API token is required (Authorization: Bearer <token>)', 401],
   FEDVAL_ERR_COORD_FORBIDDEN: ['the role of this API token may not call this route', 403],
   FEDVAL_ERR_COORD_RATE_LIMITED: ['too many requests; retry later', 429],
+  FEDVAL_ERR_COORD_SOCKETS_BUSY: ['too many site sockets are waiting to authenticate (limits.max_unauthenticated_sockets); retry later', 503],
   // enrollment
   FEDVAL_ERR_COORD_ENROLLMENT_REFUSED: ['the enrollment token is unknown, used, revoked, expired or for another site, or the request does not prove possession of the key', 401],
   FEDVAL_ERR_COORD_ENROLLMENT_UNAVAILABLE: ['site enrollment needs public_ws_url in the coordinator configuration', 409],
@@ -59,6 +60,7 @@ export const COORD_ERRORS = {
   FEDVAL_ERR_COORD_REPLACED: ['a newer connection for this site replaced this one', 409],
   FEDVAL_ERR_COORD_HEARTBEAT_TIMEOUT: ['no message from the site within the heartbeat timeout', 408],
   FEDVAL_ERR_COORD_SHUTTING_DOWN: ['the coordinator is shutting down', 503],
+  FEDVAL_ERR_COORD_SITE_RATE_LIMITED: ['this site connects too often (limits.ws_site_connects_per_minute); retry later', 429],
   // rounds and contributions
   FEDVAL_ERR_COORD_ROUND_NOT_OPEN: ['the round is not open for this site', 409],
   FEDVAL_ERR_COORD_DUPLICATE_CONTRIBUTION: ['this site already contributed other bytes to the round', 409],

@@ -57,6 +57,8 @@ export function createCoordinator(config: CoordinatorConfig, options: Coordinato
     // JSON lines of the documented schema (README "Log lines", @fedval/command-line log-line.schema.json).
     ...(options.logger ? { loggerInstance: options.logger } : { logger: { ...logLineOptions('fedval-coordinator'), level: config.log_level, stream: process.stderr } }),
     bodyLimit: config.limits.body_limit_bytes,
+    // request.ip: the peer, or behind a listed reverse proxy the client its X-Forwarded-For names (proxy-addr rules).
+    trustProxy: config.trust_proxy.length > 0 ? [...config.trust_proxy] : false,
     return503OnClosing: true,
     forceCloseConnections: true,
   }) as unknown as FastifyInstance;
@@ -98,6 +100,10 @@ export function createCoordinator(config: CoordinatorConfig, options: Coordinato
       api_tokens: config.api_tokens.map((token) => `${token.role}:${token.name}`),
       rate_limit_per_minute: config.limits.rate_limit_per_minute,
       ws_connects_per_minute: config.limits.ws_connects_per_minute,
+      ws_connect_burst: config.limits.ws_connect_burst,
+      ws_site_connects_per_minute: config.limits.ws_site_connects_per_minute,
+      max_unauthenticated_sockets: config.limits.max_unauthenticated_sockets,
+      trust_proxy: [...config.trust_proxy],
       tls: config.tls ? { mutual: config.tls.client_ca !== undefined } : null,
       storage,
     },
@@ -105,7 +111,7 @@ export function createCoordinator(config: CoordinatorConfig, options: Coordinato
   const bundles = new BundleFileStore(config.data_dir);
   const connections = new SiteConnections(app.log);
   const identities = new SiteIdentities();
-  const rounds = new RoundRunner({ store, bundles, channel: connections, log: app.log, audit: record, identities, secaggPhaseTimeoutMs: config.limits.secagg_phase_timeout_ms });
+  const rounds = new RoundRunner({ store, bundles, channel: connections, log: app.log, audit: record, auditBatched: audit.recordBatched, identities, secaggPhaseTimeoutMs: config.limits.secagg_phase_timeout_ms });
   const authenticator = new SiteAuthenticator(config.sites);
   const consoleSessions = new ConsoleSessions({ ttlMs: config.limits.console_session_ttl_seconds * 1000, maxSessions: config.limits.console_max_sessions, maxSessionsPerPrincipal: config.limits.console_max_sessions_per_principal });
 
@@ -183,6 +189,7 @@ export function createCoordinator(config: CoordinatorConfig, options: Coordinato
   app.addHook('onClose', async () => {
     await rounds.close();
     await store.close();
+    audit.log.sync(); // entries of the last group commit, if its turn has not come
     audit.log.close();
     lock?.release();
   });

@@ -19,6 +19,8 @@ export const WS_CLOSE_CODES = Object.freeze({
   tooLarge: 1009,
   /** Too many invalid messages from an authenticated site. */
   tooManyInvalid: 4429,
+  /** The site authenticated more often than limits.ws_site_connects_per_minute allows: it retries later. */
+  siteRateLimited: 4430,
   /** The coordinator is shutting down (RFC 6455 "going away"). */
   goingAway: 1001,
 });

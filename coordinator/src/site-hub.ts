@@ -1,5 +1,5 @@
 // site-hub.ts — the WebSocket endpoint sites connect to: challenge, hello (token or signature), frame decoding, heartbeats, routing to rounds.
-import { createErrorMessage, createMessage, decodeMessage } from '@fedval/protocol';
+import { apiErrorSchema, createErrorMessage, createMessage, decodeMessage } from '@fedval/protocol';
 import { createChallenge } from '@fedval/trust';
 import type { AuthChallenge } from '@fedval/trust';
 import type { Message, WireError } from '@fedval/protocol';
@@ -17,6 +17,7 @@ import type { SiteIdentities } from './site-identities.ts';
 import { WS_CLOSE_CODES, sendMessage } from './site-connections.ts';
 import { onFrameTooLarge, setFrameLimit } from './frame-limit.ts';
 import { RefusalTally } from './refusal-tally.ts';
+import { SiteSocketLimits } from './site-socket-limits.ts';
 import { siteClientCertificate } from './tls.ts';
 import type { SiteConnections } from './site-connections.ts';
 import type { CoordinatorStore } from './storage/store.ts';
@@ -92,24 +93,39 @@ export async function siteHub(app: FastifyInstance, options: SiteHubOptions): Pr
   const refusals = new RefusalTally(options.audit, config.limits.refusal_audit_interval_ms, app.log);
   app.addHook('onClose', async () => refusals.flush());
 
-  const connectsPerMinute = config.limits.ws_connects_per_minute;
+  const limits = new SiteSocketLimits(config.limits);
   app.get(
     SITE_SOCKET_PATH,
     {
       websocket: true,
-      config: {
-        // Sites authenticate with hello; connection attempts are limited per IP before the upgrade (HTTP 429).
-        roles: PUBLIC_ROUTE,
-        rateLimit: { max: connectsPerMinute, timeWindow: 60_000, keyGenerator: (request) => `ws:${request.ip}` },
+      // Sites authenticate with hello. Before the upgrade: a token bucket per client address (HTTP 429) and a cap on
+      // unauthenticated sockets of all addresses (HTTP 503); after the hello, a bucket per site (close 4430).
+      onRequest: (request, reply, done) => {
+        const refusal = limits.admit(request.ip);
+        if (refusal) {
+          const error = new CoordinatorError(refusal.code, refusal.retryAfterMs > 0 ? `retry in ${Math.ceil(refusal.retryAfterMs / 1000)} s` : undefined);
+          refusals.refuse({ code: refusal.code, ip: request.ip });
+          void reply
+            .code(error.statusCode as 429 | 503)
+            .header('retry-after', String(Math.max(1, Math.ceil(refusal.retryAfterMs / 1000))))
+            .send({ error: { code: error.code, message: error.message } });
+          return;
+        }
+        done();
       },
+      config: { roles: PUBLIC_ROUTE, rateLimit: false },
       schema: {
         summary: 'The site socket (WebSocket): sites connect here and speak the @fedval/protocol messages',
-        response: { 101: z.null().describe('Switching Protocols: binary msgpack messages of @fedval/protocol follow') },
+        response: {
+          101: z.null().describe('Switching Protocols: binary msgpack messages of @fedval/protocol follow'),
+          429: apiErrorSchema.describe('FEDVAL_ERR_COORD_RATE_LIMITED: this address made more connection attempts than limits.ws_connect_burst / ws_connects_per_minute allow (retry-after)'),
+          503: apiErrorSchema.describe('FEDVAL_ERR_COORD_SOCKETS_BUSY: limits.max_unauthenticated_sockets sockets are waiting to authenticate (retry-after)'),
+        },
       },
     },
     (socket, request) => {
       const clientCommonName = siteClientCertificate(request.raw.socket)?.commonName;
-      acceptSocket(socket, { ip: request.ip, log: request.log, audience: challengeAudience(config, request), clientCommonName }, options, recordSeen, refusals);
+      acceptSocket(socket, { ip: request.ip, log: request.log, audience: challengeAudience(config, request), clientCommonName }, options, recordSeen, refusals, limits);
     },
   );
 }
@@ -125,6 +141,7 @@ function acceptSocket(
   options: SiteHubOptions,
   recordSeen: (siteId: string, at: number) => void,
   refusals: RefusalTally,
+  limits: SiteSocketLimits,
 ): void {
   const { config, authenticator, identities, connections, rounds } = options;
   const { log } = peer;
@@ -133,6 +150,8 @@ function acceptSocket(
   const mutualTls = config.tls?.client_ca !== undefined;
   /** Counts a refused connection into the trail (rate-limited); the socket closes whether or not the trail could be written. */
   const auditRefusal = (code: string, claimed?: string): void => refusals.refuse({ code, ip: peer.ip, claimed });
+  // Counted among the unauthenticated sockets until a valid hello or the close, whichever comes first.
+  const unauthenticated = limits.opened();
   // Until the hello authenticates the site, frames are held to the small pre-authentication limit (set on the server).
   onFrameTooLarge(socket, () => {
     const code = siteId === undefined ? 'FEDVAL_ERR_COORD_PREAUTH_MESSAGE_TOO_LARGE' : 'FEDVAL_ERR_COORD_MESSAGE_TOO_LARGE';
@@ -196,6 +215,15 @@ function acceptSocket(
       return;
     }
     clearTimeout(authTimer);
+    unauthenticated.end();
+    const wait = limits.siteConnected(claimed);
+    if (wait > 0) {
+      // A site reconnecting in a loop (two agents with one key, a crash loop): refused after the hello, retried with backoff.
+      log.warn({ siteId: claimed, retryInMs: wait }, 'site reconnects too often; closing');
+      auditRefusal('FEDVAL_ERR_COORD_SITE_RATE_LIMITED', claimed);
+      closeWith(socket, 'FEDVAL_ERR_COORD_SITE_RATE_LIMITED', WS_CLOSE_CODES.siteRateLimited, log, message.id);
+      return;
+    }
     setFrameLimit(socket, config.limits.max_message_bytes);
     const accepted = options.audit({
       actor: `site:${claimed}`,
@@ -279,6 +307,7 @@ function acceptSocket(
   });
   socket.on('close', (code) => {
     clearTimeout(authTimer);
+    unauthenticated.end();
     if (siteId !== undefined && connections.detach(siteId, socket)) {
       recordSeen(siteId, connections.lastSeen(siteId) ?? Date.now());
       log.info({ siteId, closeCode: code }, 'site disconnected'); // a WebSocket close code, not a fedval code

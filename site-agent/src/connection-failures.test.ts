@@ -53,7 +53,7 @@ describe('connection failures', () => {
     expect(classifyClose(4401, 'FEDVAL_ERR_COORD_UNAUTHORIZED', true)).toMatchObject({ kind: 'permanent', code: 'FEDVAL_ERR_AGENT_UNAUTHORIZED' });
     expect(classifyClose(4400, 'FEDVAL_ERR_PROTO_VERSION', false)).toMatchObject({ kind: 'permanent', code: 'FEDVAL_ERR_AGENT_PROTOCOL_REFUSED' });
     expect(classifyClose(4409, 'FEDVAL_ERR_COORD_REPLACED', false)).toMatchObject({ kind: 'permanent', code: 'FEDVAL_ERR_AGENT_REPLACED' });
-    for (const code of [1000, 1001, 1006, 1009, 4408, 4429]) expect(classifyClose(code, '', false)).toBeUndefined();
+    for (const code of [1000, 1001, 1006, 1009, 4408, 4429, 4430]) expect(classifyClose(code, '', false)).toBeUndefined();
   });
 
   it('exit statuses: 2 for what the site fixes in its configuration, 3 for a refusal by the coordinator, 1 otherwise', () => {

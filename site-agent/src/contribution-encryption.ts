@@ -1,8 +1,9 @@
 // contribution-encryption.ts — turns the vector a site releases into what leaves it: BFV ciphertexts under the study's
 // public key (or, as a test seam, the vector itself).
-import { createHeContext, encryptVector } from '@fedval/he';
+import { encryptVector } from '@fedval/he';
 import type { Contribution, TaskContent } from '@fedval/protocol';
 import { AgentError } from './errors.ts';
+import { heContexts } from './he-context-cache.ts';
 import { saturateToPlan } from './plan-bounds.ts';
 
 /**
@@ -17,16 +18,12 @@ export async function encryptContribution(
   slotMask?: (slots: number, plainModulus: bigint) => BigUint64Array,
 ): Promise<{ contribution: Contribution; saturated: number }> {
   if (request.kind === 'plaintext') return { contribution: { kind: 'plaintext', vector: new Float64Array(released) }, saturated: 0 };
-  const context = await createHeContext(request.plan);
-  try {
-    if (context.plan.vectorLength !== released.length) {
-      throw new AgentError('FEDVAL_ERR_AGENT_INVALID_TASK', `the encryption plan carries ${context.plan.vectorLength} entries, the statistics have ${released.length}`);
-    }
-    const { vector, saturated } = saturateToPlan(released, context.plan);
-    const mask = slotMask?.(context.plan.ciphertextCount * context.plan.polyModulusDegree, BigInt(context.plan.plainModulus));
-    const encrypted = encryptVector(context, request.publicKey, vector, { slotMask: mask });
-    return { contribution: { kind: 'bfv', ciphertexts: encrypted.ciphertexts.map((bytes) => new Uint8Array(bytes)) }, saturated };
-  } finally {
-    context.dispose();
+  const context = await heContexts.get(request.plan);
+  if (context.plan.vectorLength !== released.length) {
+    throw new AgentError('FEDVAL_ERR_AGENT_INVALID_TASK', `the encryption plan carries ${context.plan.vectorLength} entries, the statistics have ${released.length}`);
   }
+  const { vector, saturated } = saturateToPlan(released, context.plan);
+  const mask = slotMask?.(context.plan.ciphertextCount * context.plan.polyModulusDegree, BigInt(context.plan.plainModulus));
+  const encrypted = encryptVector(context, request.publicKey, vector, { slotMask: mask });
+  return { contribution: { kind: 'bfv', ciphertexts: encrypted.ciphertexts.map((bytes) => new Uint8Array(bytes)) }, saturated };
 }

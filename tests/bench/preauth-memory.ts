@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
-import { listeningUrl } from '../helpers/deployment.ts';
+import { listeningUrl } from '../helpers/coordinator-process.ts';
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const SOCKETS = 8;

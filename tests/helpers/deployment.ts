@@ -8,8 +8,9 @@ import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { generateSiteIdentity, savePrivateKey } from '@fedval/trust';
+import { createInterface } from 'node:readline';
+import { listeningUrl } from './coordinator-process.ts';
 import { REPO_ROOT, runCli } from './run-cli.ts';
 
 /** Roles of the coordinator's REST API (coordinator/README.md). */
@@ -263,7 +264,7 @@ function agentPolicy(extra: string | undefined, keyHolderFingerprint: string): s
 }
 
 /** A port free on 127.0.0.1 now (the OS's choice for port 0, released at once). */
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);
@@ -285,21 +286,6 @@ function requestJson(target: string, method: string, headers: Record<string, str
     });
     request.on('error', reject);
     request.end(body === undefined ? undefined : JSON.stringify(body));
-  });
-}
-
-/** The URL a coordinator process prints in its one `listening` event line on stdout; rejects if it exits first. */
-export function listeningUrl(child: ChildProcess): Promise<string> {
-  return new Promise<string>((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`coordinator exited ${code}`)));
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      try {
-        const event = JSON.parse(line) as { event?: string; url?: string };
-        if (event.event === 'listening' && event.url) resolve(event.url);
-      } catch {
-        // not an event line
-      }
-    });
   });
 }
 

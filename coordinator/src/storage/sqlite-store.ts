@@ -132,6 +132,9 @@ export function openSqliteStore(dataDir: string): SqliteCoordinatorStore {
 
 export class SqliteCoordinatorStore implements CoordinatorStore {
   readonly #db: DatabaseSync;
+  /** Last-seen times not yet written, and the pending write of this turn (recordSiteSeen). */
+  #seen = new Map<string, number>();
+  #seenWrite: Promise<void> | undefined;
 
   constructor(db: DatabaseSync) {
     this.#db = db;
@@ -290,13 +293,40 @@ export class SqliteCoordinatorStore implements CoordinatorStore {
     });
   }
 
+  /**
+   * Sites' last-seen times are coalesced and written in one transaction per event-loop turn: the heartbeat sweep
+   * records every connected site at once, and a thousand single-row commits (each an fsync) stalled the coordinator.
+   */
   async recordSiteSeen(siteId: string, at: number): Promise<void> {
+    this.#seen.set(siteId, at);
+    this.#seenWrite ??= new Promise<void>((resolve, reject) => {
+      setImmediate(() => {
+        try {
+          this.#flushSeen();
+          resolve();
+        } catch (error) {
+          reject(error);
+        }
+      });
+    });
+    return this.#seenWrite;
+  }
+
+  #flushSeen(): void {
+    this.#seenWrite = undefined;
+    const batch = this.#seen;
+    if (batch.size === 0 || !this.#db.isOpen) return;
+    this.#seen = new Map();
     this.#run(() =>
-      this.#db.prepare('INSERT INTO sites (id, last_seen) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET last_seen = excluded.last_seen').run(siteId, at),
+      inWriteTransaction(this.#db, () => {
+        const upsert = this.#db.prepare('INSERT INTO sites (id, last_seen) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET last_seen = excluded.last_seen');
+        for (const [siteId, at] of batch) upsert.run(siteId, at);
+      }),
     );
   }
 
   async siteLastSeen(): Promise<Map<string, number>> {
+    this.#flushSeen();
     return this.#run(() => {
       const rows = this.#db.prepare('SELECT id, last_seen FROM sites').all().map((row) => siteSeenRowSchema.parse(row));
       return new Map(rows.map((row) => [row.id, row.last_seen]));
@@ -360,6 +390,7 @@ export class SqliteCoordinatorStore implements CoordinatorStore {
   }
 
   async close(): Promise<void> {
+    this.#flushSeen();
     if (this.#db.isOpen) this.#db.close();
   }
 

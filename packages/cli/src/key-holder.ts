@@ -58,13 +58,19 @@ export const KEY_FILES = Object.freeze({
 const sha256 = (bytes: Uint8Array | string): string => createHash('sha256').update(bytes).digest('hex');
 
 /**
+ * Largest `details` of a key holder trail entry: a pinned roster records every site's key fingerprint (about 100 bytes
+ * a site), so 1 MiB (the most AuditLog allows) holds some 10,000 sites; the default 16 KiB held about 150.
+ */
+const KEY_HOLDER_AUDIT_DETAILS_BYTES = 1024 * 1024; // 1 MiB
+
+/**
  * The key holder's own hash-chained audit trail, `<keys>/audit.jsonl` (AuditLog of @fedval/trust): keys created,
  * every decryption (or refusal, with the reason) and every release, each written before the action it records.
  */
 function recordKeyHolderEvent(dir: string, event: Omit<AuditEvent, 'actor'>): void {
   let log: AuditLog | undefined;
   try {
-    log = AuditLog.open(join(dir, KEY_FILES.audit));
+    log = AuditLog.open(join(dir, KEY_FILES.audit), { maxDetailsBytes: KEY_HOLDER_AUDIT_DETAILS_BYTES });
     log.append({ actor: `key_holder:${operatorName()}`, ...event });
   } catch (cause) {
     const code = (cause as { code?: unknown }).code;

@@ -103,11 +103,13 @@ export class AuditLog {
 
   /**
    * Appends one entry for `event` and returns it as written (with seq, ts, prev and hash) once it is on disk.
+   * With `{ sync: false }` the entry is written but not fsynced: it survives the process, and survives the machine
+   * once {@link sync} returns (group commit: many entries, one fsync).
    * Throws FEDVAL_ERR_TRUST_INVALID_AUDIT_EVENT (every problem listed; nothing written),
    * FEDVAL_ERR_TRUST_AUDIT_MODIFIED (another writer changed the file), FEDVAL_ERR_TRUST_AUDIT_WRITE_FAILED, or
    * FEDVAL_ERR_TRUST_AUDIT_CLOSED. After a failed write the log refuses further appends: reopen it to re-verify.
    */
-  append(event: AuditEvent): AuditEntry {
+  append(event: AuditEvent, options: { sync?: boolean } = {}): AuditEntry {
     if (this.#state === 'closed') throw new TrustError('FEDVAL_ERR_TRUST_AUDIT_CLOSED', this.#path);
     if (this.#state === 'failed') {
       throw new TrustError('FEDVAL_ERR_TRUST_AUDIT_WRITE_FAILED', `${this.#path}: an earlier write failed; reopen the log to re-verify it`);
@@ -125,7 +127,7 @@ export class AuditLog {
         throw new TrustError('FEDVAL_ERR_TRUST_AUDIT_MODIFIED', `${this.#path}: ${size} bytes on disk, ${this.#size} written by this log`);
       }
       appendFileSync(this.#fd, line);
-      fsyncSync(this.#fd);
+      if (options.sync !== false) fsyncSync(this.#fd);
     } catch (cause) {
       this.#state = 'failed';
       if (cause instanceof TrustError) throw cause;
@@ -134,6 +136,17 @@ export class AuditLog {
     this.#size += line.length;
     this.#head = Object.freeze({ seq: entry.seq, hash: entry.hash });
     return entry;
+  }
+
+  /** Forces every entry written so far to disk (fsync); throws FEDVAL_ERR_TRUST_AUDIT_WRITE_FAILED, after which the log refuses appends. */
+  sync(): void {
+    if (this.#state !== 'open') return;
+    try {
+      fsyncSync(this.#fd);
+    } catch (cause) {
+      this.#state = 'failed';
+      throw new TrustError('FEDVAL_ERR_TRUST_AUDIT_WRITE_FAILED', this.#path, { cause });
+    }
   }
 
   /** Closes the file. Idempotent. */
