@@ -3,7 +3,7 @@ import type { Server, Socket } from 'node:net';
 import { CONTRIBUTION_RECEIVED } from '@fedval/trust';
 import type { AuditEntry, AuditEvent } from '@fedval/trust';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { AuditRecorder } from './coordinator-audit.ts';
+import type { AuditRecorder, BatchedAuditRecorder } from './coordinator-audit.ts';
 import type { CoordinatorStore } from './storage/store.ts';
 
 /** Round states as `fedval_coordinator_rounds{state}` reports them: REST `dispatched` and `collecting` are `open`; `released` is an encrypted round whose result the key holder released. */
@@ -138,6 +138,15 @@ export class CoordinatorMetrics {
       const entry = record(event);
       this.#onAudit(event, Date.now());
       return entry;
+    };
+  }
+
+  /** The same for the trail's group-committed entries (per-site round events): counted once written, as the others. */
+  observeBatchedAudit(record: BatchedAuditRecorder): BatchedAuditRecorder {
+    return (event: AuditEvent) => {
+      const written = record(event);
+      this.#onAudit(event, Date.now());
+      return written;
     };
   }
 

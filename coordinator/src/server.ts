@@ -90,6 +90,7 @@ export function createCoordinator(config: CoordinatorConfig, options: Coordinato
   // Metrics count what the audit trail records (coordinator-metrics.ts), so they wrap the recorder every part uses.
   const metrics = config.metrics.enabled ? new CoordinatorMetrics() : null;
   const record = metrics ? metrics.observeAudit(audit.record) : audit.record;
+  const recordBatched = metrics ? metrics.observeBatchedAudit(audit.recordBatched) : audit.recordBatched;
   record({
     actor: 'coordinator',
     action: 'config.loaded',
@@ -111,7 +112,7 @@ export function createCoordinator(config: CoordinatorConfig, options: Coordinato
   const bundles = new BundleFileStore(config.data_dir);
   const connections = new SiteConnections(app.log);
   const identities = new SiteIdentities();
-  const rounds = new RoundRunner({ store, bundles, channel: connections, log: app.log, audit: record, auditBatched: audit.recordBatched, identities, secaggPhaseTimeoutMs: config.limits.secagg_phase_timeout_ms });
+  const rounds = new RoundRunner({ store, bundles, channel: connections, log: app.log, audit: record, auditBatched: recordBatched, identities, secaggPhaseTimeoutMs: config.limits.secagg_phase_timeout_ms });
   const authenticator = new SiteAuthenticator(config.sites);
   const consoleSessions = new ConsoleSessions({ ttlMs: config.limits.console_session_ttl_seconds * 1000, maxSessions: config.limits.console_max_sessions, maxSessionsPerPrincipal: config.limits.console_max_sessions_per_principal });
 
