@@ -68,6 +68,26 @@ export interface CoordinatorLimits {
    * Default 1024.
    */
   max_unauthenticated_sockets: number;
+  /**
+   * Sockets one client address (an IPv6 client: its /64) may hold not yet authenticated, counted from the moment the
+   * upgrade is admitted; past it HTTP 503 FEDVAL_ERR_COORD_SOCKETS_BUSY, so one client cannot take every place of
+   * `max_unauthenticated_sockets`. A NAT'd fleet still connects: agents authenticate within milliseconds and back off
+   * with jitter on 503. Default 256.
+   */
+  max_unauthenticated_sockets_per_address: number;
+  /**
+   * How long a client may take to send a request's headers, in milliseconds (Node's `server.headersTimeout`); a
+   * connection that has not finished them by then (slowloris) is closed. Checked every second. Default 10000 ms (10 s).
+   */
+  http_headers_timeout_ms: number;
+  /**
+   * How long a client may take to send a whole request, body included, in milliseconds (Node's
+   * `server.requestTimeout`); at least `http_headers_timeout_ms`. Default 300000 ms (5 min: a 64 MiB bundle upload over
+   * a slow link).
+   */
+  http_request_timeout_ms: number;
+  /** How long an idle keep-alive HTTP connection stays open between requests, in milliseconds. Default 5000 ms (5 s). */
+  http_keep_alive_timeout_ms: number;
   /** `POST /api/enroll` attempts per minute per client IP. Default 10. */
   enroll_per_minute: number;
   /** How long an enrollment token stays usable after issue, in seconds. Default 86400 s (24 h). */
@@ -97,6 +117,10 @@ export const DEFAULT_LIMITS: Readonly<CoordinatorLimits> = Object.freeze({
   ws_site_connects_per_minute: 30, // authenticated connections per site per minute
   ws_site_connect_burst: 10, // authenticated connections per site at once
   max_unauthenticated_sockets: 1_024, // sockets, all addresses together
+  max_unauthenticated_sockets_per_address: 256, // sockets per client address (IPv6: per /64)
+  http_headers_timeout_ms: 10_000, // 10 s to send the headers
+  http_request_timeout_ms: 300_000, // 5 min to send a whole request
+  http_keep_alive_timeout_ms: 5_000, // 5 s idle between requests
   enroll_per_minute: 10, // enrollment attempts per IP per minute
   enrollment_token_ttl_seconds: 24 * 60 * 60, // 24 h
   console_session_ttl_seconds: 8 * 60 * 60, // 8 h
@@ -136,6 +160,26 @@ function isAddressOrCidr(text: string): boolean {
   if (family === 0 || rest.length > 0) return false;
   if (prefix === undefined) return true;
   return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
+}
+
+/** Widest trusted-proxy ranges not warned about: a /24 of IPv4, a /64 of IPv6 (one subnet of proxies). */
+const TRUST_PROXY_NARROWEST_WARNED = { 4: 23, 6: 63 } as const;
+
+/**
+ * The `trust_proxy` entries wider than a /24 (IPv4) or /64 (IPv6), each with why it is risky: every address in a
+ * trusted range may set X-Forwarded-For, so a client inside it chooses the address it is limited and audited under.
+ */
+export function trustProxyWarnings(trustProxy: readonly string[]): string[] {
+  const warnings: string[] = [];
+  for (const entry of trustProxy) {
+    const [address = '', prefix] = entry.split('/');
+    const family = isIP(address);
+    if (prefix === undefined || (family !== 4 && family !== 6)) continue;
+    if (Number(prefix) <= TRUST_PROXY_NARROWEST_WARNED[family]) {
+      warnings.push(`${entry} is wider than a /${family === 4 ? 24 : 64}: list the proxies' own addresses instead`);
+    }
+  }
+  return warnings;
 }
 
 function uniqueBy<T>(key: (item: T) => string, field: string, what: string) {
@@ -238,6 +282,10 @@ const configSchema = z.strictObject({
       ws_site_connects_per_minute: positiveInt(1_000_000).default(DEFAULT_LIMITS.ws_site_connects_per_minute),
       ws_site_connect_burst: positiveInt(1_000_000).default(DEFAULT_LIMITS.ws_site_connect_burst),
       max_unauthenticated_sockets: positiveInt(1_000_000).default(DEFAULT_LIMITS.max_unauthenticated_sockets),
+      max_unauthenticated_sockets_per_address: positiveInt(1_000_000).default(DEFAULT_LIMITS.max_unauthenticated_sockets_per_address),
+      http_headers_timeout_ms: positiveInt(600_000).default(DEFAULT_LIMITS.http_headers_timeout_ms),
+      http_request_timeout_ms: positiveInt(3_600_000).default(DEFAULT_LIMITS.http_request_timeout_ms),
+      http_keep_alive_timeout_ms: positiveInt(600_000).default(DEFAULT_LIMITS.http_keep_alive_timeout_ms),
       enroll_per_minute: positiveInt(1_000_000).default(DEFAULT_LIMITS.enroll_per_minute),
       enrollment_token_ttl_seconds: positiveInt(30 * 24 * 60 * 60).default(DEFAULT_LIMITS.enrollment_token_ttl_seconds),
       console_session_ttl_seconds: positiveInt(7 * 24 * 60 * 60).default(DEFAULT_LIMITS.console_session_ttl_seconds),
@@ -260,6 +308,9 @@ const configSchema = z.strictObject({
   const postgresUrl = config.storage?.postgres?.url;
   const urlProblem = postgresUrl === undefined ? undefined : postgresUrlProblem(postgresUrl, 'storage.postgres');
   if (urlProblem !== undefined) ctx.addIssue({ code: 'custom', message: urlProblem.replace(/^storage\.postgres\.url: /, ''), path: ['storage', 'postgres', 'url'] });
+  if (config.limits.http_headers_timeout_ms > config.limits.http_request_timeout_ms) {
+    ctx.addIssue({ code: 'custom', message: 'must not exceed limits.http_request_timeout_ms', path: ['limits', 'http_headers_timeout_ms'] });
+  }
   if (config.limits.max_preauth_message_bytes > config.limits.max_message_bytes) {
     ctx.addIssue({ code: 'custom', message: 'must not exceed limits.max_message_bytes', path: ['limits', 'max_preauth_message_bytes'] });
   }

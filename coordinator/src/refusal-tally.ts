@@ -7,7 +7,12 @@ import { coordinatorWireError } from './errors.ts';
 /** One refused socket: the refusal code, the client address, and the site id it claimed (if it got that far). */
 export interface SocketRefusal {
   code: string;
+  /** The client address limits apply to (behind a trusted proxy, taken from X-Forwarded-For). */
   ip: string;
+  /** The TCP peer's address (the proxy's, behind one). */
+  peer?: string | undefined;
+  /** The X-Forwarded-For header as received, if any. */
+  forwarded?: string | undefined;
   claimed?: string | undefined;
 }
 
@@ -55,7 +60,7 @@ export class RefusalTally {
         action: 'connection.refused',
         object: refusal.claimed ? `site:${refusal.claimed}` : 'site:unidentified',
         reason: refusal.code,
-        details: { ip: refusal.ip, code: refusal.code },
+        details: { ip: refusal.ip, code: refusal.code, ...(refusal.peer !== undefined ? { peer: refusal.peer } : {}), ...(refusal.forwarded !== undefined ? { forwarded: refusal.forwarded } : {}) },
       });
       return;
     }

@@ -7,6 +7,8 @@ import type { FastifyBaseLogger, FastifyError, FastifyInstance } from 'fastify';
 import { serializerCompiler } from 'fastify-type-provider-zod';
 import { logLineOptions } from '@fedval/command-line';
 import { accessControl } from './access-control.ts';
+import { clientAddress } from './client-address.ts';
+import { trustProxyWarnings } from './config.ts';
 import type { CoordinatorConfig } from './config.ts';
 import { openCoordinatorAudit } from './coordinator-audit.ts';
 import { CoordinatorMetrics } from './coordinator-metrics.ts';
@@ -33,6 +35,9 @@ import { BundleFileStore } from './storage/bundle-files.ts';
 import { acquireDataDirLock } from './storage/data-dir-lock.ts';
 import { openCoordinatorStore } from './storage/open-store.ts';
 import type { CoordinatorStore } from './storage/store.ts';
+
+/** How often the HTTP server checks its headers and request timeouts, in milliseconds. */
+const HTTP_TIMEOUT_CHECK_MS = 1_000;
 
 export interface CoordinatorOptions {
   /** A pino logger to use instead of one built from `log_level` writing to stderr. */
@@ -61,7 +66,14 @@ export function createCoordinator(config: CoordinatorConfig, options: Coordinato
     trustProxy: config.trust_proxy.length > 0 ? [...config.trust_proxy] : false,
     return503OnClosing: true,
     forceCloseConnections: true,
+    // Bounded so that connections which never finish a request (slowloris) are dropped: see limits.http_*_timeout_ms.
+    requestTimeout: config.limits.http_request_timeout_ms,
+    keepAliveTimeout: config.limits.http_keep_alive_timeout_ms,
   }) as unknown as FastifyInstance;
+  app.server.headersTimeout = config.limits.http_headers_timeout_ms;
+  // How often Node checks those timeouts (its default, 30 s, would let a slow connection linger that much longer).
+  (app.server as unknown as { connectionsCheckingInterval: number }).connectionsCheckingInterval = HTTP_TIMEOUT_CHECK_MS;
+  for (const warning of trustProxyWarnings(config.trust_proxy)) app.log.warn({ trust_proxy: warning }, 'trust_proxy range is wide: every address in it may set X-Forwarded-For');
   const lock = options.store ? undefined : acquireDataDirLock(config.data_dir);
   let store: CoordinatorStore;
   let storeReady: Promise<void> = Promise.resolve();
@@ -104,6 +116,7 @@ export function createCoordinator(config: CoordinatorConfig, options: Coordinato
       ws_connect_burst: config.limits.ws_connect_burst,
       ws_site_connects_per_minute: config.limits.ws_site_connects_per_minute,
       max_unauthenticated_sockets: config.limits.max_unauthenticated_sockets,
+      max_unauthenticated_sockets_per_address: config.limits.max_unauthenticated_sockets_per_address,
       trust_proxy: [...config.trust_proxy],
       tls: config.tls ? { mutual: config.tls.client_ca !== undefined } : null,
       storage,
@@ -141,7 +154,7 @@ export function createCoordinator(config: CoordinatorConfig, options: Coordinato
     max: config.limits.rate_limit_per_minute,
     timeWindow: 60_000, // 1 min
     // Per API token; per IP for requests without a known token (so made-up tokens share their IP's budget).
-    keyGenerator: (request) => (request.principal ? `token:${request.principal.name}` : `ip:${request.ip}`),
+    keyGenerator: (request) => (request.principal ? `token:${request.principal.name}` : `ip:${clientAddress(request)}`),
     errorResponseBuilder: (_request, context) => new CoordinatorError('FEDVAL_ERR_COORD_RATE_LIMITED', `retry in ${context.after}`),
   });
   app.register(async function coordinatorRecovery() {

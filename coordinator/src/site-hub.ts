@@ -18,6 +18,8 @@ import { WS_CLOSE_CODES, sendMessage } from './site-connections.ts';
 import { onFrameTooLarge, setFrameLimit } from './frame-limit.ts';
 import { RefusalTally } from './refusal-tally.ts';
 import { SiteSocketLimits } from './site-socket-limits.ts';
+import type { UnauthenticatedSlot } from './site-socket-limits.ts';
+import { clientAddress, forwardedFor, peerAddress } from './client-address.ts';
 import { siteClientCertificate } from './tls.ts';
 import type { SiteConnections } from './site-connections.ts';
 import type { CoordinatorStore } from './storage/store.ts';
@@ -40,7 +42,11 @@ export interface SiteHubOptions {
 
 /** What the hub knows of a connecting peer before it authenticates. */
 interface Peer {
+  /** The client address (see clientAddress). */
   ip: string;
+  /** The TCP peer's address, and the X-Forwarded-For received: recorded with refusals. */
+  peer: string;
+  forwarded: string | undefined;
   log: FastifyBaseLogger;
   /** The socket URL this connection's challenge names (see challengeAudience). */
   audience: string;
@@ -94,6 +100,8 @@ export async function siteHub(app: FastifyInstance, options: SiteHubOptions): Pr
   app.addHook('onClose', async () => refusals.flush());
 
   const limits = new SiteSocketLimits(config.limits);
+  /** Each admitted upgrade's place among the unauthenticated sockets, from onRequest to the socket handler. */
+  const slots = new WeakMap<object, UnauthenticatedSlot>();
   app.get(
     SITE_SOCKET_PATH,
     {
@@ -101,16 +109,23 @@ export async function siteHub(app: FastifyInstance, options: SiteHubOptions): Pr
       // Sites authenticate with hello. Before the upgrade: a token bucket per client address (HTTP 429) and a cap on
       // unauthenticated sockets of all addresses (HTTP 503); after the hello, a bucket per site (close 4430).
       onRequest: (request, reply, done) => {
-        const refusal = limits.admit(request.ip);
-        if (refusal) {
-          const error = new CoordinatorError(refusal.code, refusal.retryAfterMs > 0 ? `retry in ${Math.ceil(refusal.retryAfterMs / 1000)} s` : undefined);
-          refusals.refuse({ code: refusal.code, ip: request.ip });
+        const ip = clientAddress(request);
+        const admission = limits.admit(ip);
+        if ('refused' in admission) {
+          const { refused } = admission;
+          const error = new CoordinatorError(refused.code, refused.retryAfterMs > 0 ? `retry in ${Math.ceil(refused.retryAfterMs / 1000)} s` : undefined);
+          refusals.refuse({ code: refused.code, ip, peer: peerAddress(request), forwarded: forwardedFor(request) });
           void reply
             .code(error.statusCode as 429 | 503)
-            .header('retry-after', String(Math.max(1, Math.ceil(refusal.retryAfterMs / 1000))))
+            .header('retry-after', String(Math.max(1, Math.ceil(refused.retryAfterMs / 1000))))
             .send({ error: { code: error.code, message: error.message } });
           return;
         }
+        // The place is held from now: given back on a valid hello, or when the connection closes (a failed upgrade too).
+        slots.set(request.raw, admission.slot);
+        const rawSocket = request.raw.socket;
+        if (rawSocket.destroyed) admission.slot.end();
+        else rawSocket.once('close', admission.slot.end);
         done();
       },
       config: { roles: PUBLIC_ROUTE, rateLimit: false },
@@ -119,13 +134,16 @@ export async function siteHub(app: FastifyInstance, options: SiteHubOptions): Pr
         response: {
           101: z.null().describe('Switching Protocols: binary msgpack messages of @fedval/protocol follow'),
           429: apiErrorSchema.describe('FEDVAL_ERR_COORD_RATE_LIMITED: this address made more connection attempts than limits.ws_connect_burst / ws_connects_per_minute allow (retry-after)'),
-          503: apiErrorSchema.describe('FEDVAL_ERR_COORD_SOCKETS_BUSY: limits.max_unauthenticated_sockets sockets are waiting to authenticate (retry-after)'),
+          503: apiErrorSchema.describe('FEDVAL_ERR_COORD_SOCKETS_BUSY: limits.max_unauthenticated_sockets sockets (or max_unauthenticated_sockets_per_address of this address) are waiting to authenticate (retry-after)'),
         },
       },
     },
     (socket, request) => {
       const clientCommonName = siteClientCertificate(request.raw.socket)?.commonName;
-      acceptSocket(socket, { ip: request.ip, log: request.log, audience: challengeAudience(config, request), clientCommonName }, options, recordSeen, refusals, limits);
+      const slot = slots.get(request.raw);
+      if (slot === undefined) throw new CoordinatorError('FEDVAL_ERR_COORD_INTERNAL', 'site socket without an admission');
+      const peer = { ip: clientAddress(request), peer: peerAddress(request), forwarded: forwardedFor(request), log: request.log, audience: challengeAudience(config, request), clientCommonName };
+      acceptSocket(socket, peer, options, recordSeen, refusals, limits, slot);
     },
   );
 }
@@ -142,6 +160,7 @@ function acceptSocket(
   recordSeen: (siteId: string, at: number) => void,
   refusals: RefusalTally,
   limits: SiteSocketLimits,
+  unauthenticated: UnauthenticatedSlot,
 ): void {
   const { config, authenticator, identities, connections, rounds } = options;
   const { log } = peer;
@@ -149,9 +168,8 @@ function acceptSocket(
   let invalidMessages = 0;
   const mutualTls = config.tls?.client_ca !== undefined;
   /** Counts a refused connection into the trail (rate-limited); the socket closes whether or not the trail could be written. */
-  const auditRefusal = (code: string, claimed?: string): void => refusals.refuse({ code, ip: peer.ip, claimed });
-  // Counted among the unauthenticated sockets until a valid hello or the close, whichever comes first.
-  const unauthenticated = limits.opened();
+  const auditRefusal = (code: string, claimed?: string): void => refusals.refuse({ code, ip: peer.ip, peer: peer.peer, forwarded: peer.forwarded, claimed });
+  // Counted among the unauthenticated sockets (since admit) until a valid hello or the close, whichever comes first.
   // Until the hello authenticates the site, frames are held to the small pre-authentication limit (set on the server).
   onFrameTooLarge(socket, () => {
     const code = siteId === undefined ? 'FEDVAL_ERR_COORD_PREAUTH_MESSAGE_TOO_LARGE' : 'FEDVAL_ERR_COORD_MESSAGE_TOO_LARGE';
