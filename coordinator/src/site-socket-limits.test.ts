@@ -130,15 +130,21 @@ describe('site socket limits on a real coordinator', () => {
     expect((await attempt(running.wsUrl)).outcome).toBe('open');
   });
 
-  it('caps the sockets one address holds waiting to authenticate (HTTP 503), leaving the global cap to others', async () => {
-    running = await startTestCoordinator({ max_unauthenticated_sockets_per_address: 2 });
-    await ProtocolSite.connect(running.wsUrl);
-    await ProtocolSite.connect(running.wsUrl);
-    expect(await attempt(running.wsUrl)).toMatchObject({ outcome: 'http 503', code: 'FEDVAL_ERR_COORD_SOCKETS_BUSY', retryAfter: '1' });
+  it('caps the sockets one address holds waiting to authenticate (default 256, then HTTP 503), leaving the global cap to others', async () => {
+    running = await startTestCoordinator({ max_unauthenticated_sockets: 300 });
+    const outcomes = await Promise.all(Array.from({ length: 257 }, () => attempt(running!.wsUrl, {}, true)));
+    for (const outcome of outcomes) outcome.socket?.terminate();
+    expect(outcomes.filter((o) => o.outcome === 'open')).toHaveLength(256);
+    expect(outcomes.filter((o) => o.outcome === 'http 503').map((o) => o.code)).toEqual(['FEDVAL_ERR_COORD_SOCKETS_BUSY']);
   });
 
-  it('counts an upgrade from its admission: simultaneous upgrades cannot overshoot the cap', async () => {
-    running = await startTestCoordinator({ max_unauthenticated_sockets: 3 });
+  it('counts an upgrade from its admission: upgrades in flight cannot overshoot the cap', async () => {
+    // Every upgrade is held 200 ms between admission and the socket handler (a slow hook, a slow TLS peer).
+    const slowUpgrade = (app: Parameters<NonNullable<Parameters<typeof startTestCoordinator>[2]>>[0]) =>
+      app.addHook('preHandler', async (request) => {
+        if (request.url === '/ws') await new Promise((resolve) => setTimeout(resolve, 200));
+      });
+    running = await startTestCoordinator({ max_unauthenticated_sockets: 3 }, undefined, slowUpgrade);
     const outcomes = await Promise.all(Array.from({ length: 12 }, () => attempt(running!.wsUrl, {}, true)));
     for (const outcome of outcomes) outcome.socket?.terminate();
     expect(outcomes.filter((o) => o.outcome === 'open')).toHaveLength(3);
