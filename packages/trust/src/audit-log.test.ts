@@ -167,6 +167,29 @@ describe('AuditLog: writing', () => {
     expect(verifyAuditLog(path)).toMatchObject({ ok: false, line: 2, reason: 'malformed' });
   });
 
+  it('refuses to report unsynced entries as synced once the log failed or closed', () => {
+    const log = AuditLog.open(path);
+    log.append(EVENTS[0]!, { sync: false });
+    log.sync();
+    log.append(EVENTS[1]!, { sync: false });
+    appendFileSync(path, 'intruder\n');
+    expect(codeOf(() => log.append(EVENTS[2]!))).toBe('FEDVAL_ERR_TRUST_AUDIT_MODIFIED');
+    expect(codeOf(() => log.sync())).toBe('FEDVAL_ERR_TRUST_AUDIT_WRITE_FAILED'); // EVENTS[1] was never synced
+    log.close();
+    expect(codeOf(() => log.sync())).toBe('FEDVAL_ERR_TRUST_AUDIT_CLOSED');
+
+    const other = join(root, 'closed-unsynced.jsonl');
+    const closing = AuditLog.open(other);
+    closing.append(EVENTS[0]!, { sync: false });
+    closing.close();
+    expect(codeOf(() => closing.sync())).toBe('FEDVAL_ERR_TRUST_AUDIT_CLOSED');
+    const synced = AuditLog.open(other);
+    synced.append(EVENTS[1]!, { sync: false });
+    synced.append(EVENTS[2]!); // its fsync covers the entry before
+    synced.close();
+    expect(codeOf(() => synced.sync())).toBeUndefined();
+  });
+
   it('validates its options once, listing every problem', () => {
     let caught: unknown;
     try {

@@ -50,6 +50,8 @@ export class AuditLog {
   #head: AuditHead;
   #size: number;
   #state: 'open' | 'failed' | 'closed' = 'open';
+  /** Entries written with `{ sync: false }` and not fsynced since. */
+  #unsynced = 0;
 
   private constructor(path: string, fd: number, identity: string, options: Readonly<AuditLogOptions>, head: AuditHead, size: number) {
     this.#path = path;
@@ -127,22 +129,41 @@ export class AuditLog {
         throw new TrustError('FEDVAL_ERR_TRUST_AUDIT_MODIFIED', `${this.#path}: ${size} bytes on disk, ${this.#size} written by this log`);
       }
       appendFileSync(this.#fd, line);
-      if (options.sync !== false) fsyncSync(this.#fd);
+      if (options.sync !== false) {
+        fsyncSync(this.#fd);
+        this.#unsynced = 0; // one fsync covers every entry written before
+      }
     } catch (cause) {
       this.#state = 'failed';
       if (cause instanceof TrustError) throw cause;
       throw new TrustError('FEDVAL_ERR_TRUST_AUDIT_WRITE_FAILED', this.#path, { cause });
     }
     this.#size += line.length;
+    if (options.sync === false) this.#unsynced += 1;
     this.#head = Object.freeze({ seq: entry.seq, hash: entry.hash });
     return entry;
   }
 
-  /** Forces every entry written so far to disk (fsync); throws FEDVAL_ERR_TRUST_AUDIT_WRITE_FAILED, after which the log refuses appends. */
+  /**
+   * Forces every entry written so far to disk (fsync). Throws FEDVAL_ERR_TRUST_AUDIT_WRITE_FAILED (after which the log
+   * refuses appends), also when entries written unsynced can no longer be synced because an earlier write failed (a
+   * failed fsync may have dropped them: a later one proves nothing), and FEDVAL_ERR_TRUST_AUDIT_CLOSED when the log was
+   * closed with such entries. Returns at once when nothing is left to sync.
+   */
   sync(): void {
-    if (this.#state !== 'open') return;
+    if (this.#state === 'closed') {
+      if (this.#unsynced > 0) throw new TrustError('FEDVAL_ERR_TRUST_AUDIT_CLOSED', `${this.#path}: closed with ${this.#unsynced} entries not synced`);
+      return;
+    }
+    if (this.#state === 'failed') {
+      if (this.#unsynced > 0) {
+        throw new TrustError('FEDVAL_ERR_TRUST_AUDIT_WRITE_FAILED', `${this.#path}: ${this.#unsynced} entries not synced, and an earlier write failed`);
+      }
+      return;
+    }
     try {
       fsyncSync(this.#fd);
+      this.#unsynced = 0;
     } catch (cause) {
       this.#state = 'failed';
       throw new TrustError('FEDVAL_ERR_TRUST_AUDIT_WRITE_FAILED', this.#path, { cause });
