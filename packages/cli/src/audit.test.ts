@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AuditLog } from '@fedval/trust';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { crossCheckAuditDirs, parseSiteDir } from './audit.ts';
+import { crossCheckAuditDirs, KEY_HOLDER_AUDIT_LINE_BYTES, parseSiteDir, showAuditDir, verifyAuditDir } from './audit.ts';
 import { CliError } from './errors.ts';
 import { requirePrerequisite } from '../../../tests/helpers/prerequisites.ts';
 
@@ -206,5 +206,33 @@ describe('trails anchored in each other', () => {
       expect(report.logs.filter((log) => !log.verification.ok)).toEqual([expect.objectContaining({ party, verification: expect.objectContaining({ reason: 'anchor_mismatch' }) })]);
       expect(report.discrepancies).toBeNull();
     }
+  });
+});
+
+describe('line limits: only the key holder\'s own trail is read with long lines', () => {
+  /** A trail whose one entry is about 200 KiB (a key holder's roster of ~2000 sites), written as the key holder writes it. */
+  function longEntryTrail(name: string, keyDir: boolean): string {
+    const logDir = join(dir, name);
+    mkdirSync(logDir, { recursive: true });
+    if (keyDir) for (const file of ['plan.json', 'public.key']) writeFileSync(join(logDir, file), '{}');
+    const log = AuditLog.open(join(logDir, 'audit.jsonl'), { maxDetailsBytes: 1024 * 1024, maxLineBytes: KEY_HOLDER_AUDIT_LINE_BYTES });
+    const fingerprints = Object.fromEntries(Array.from({ length: 2000 }, (_, i) => [`site-${i}`, SHA_A]));
+    log.append({ actor: 'key_holder:ada', action: 'roster.pinned', object: 'roster:r', details: { fingerprints } });
+    log.close();
+    return logDir;
+  }
+
+  it('verifies and shows a key directory\'s trail, and cross-checks it as the key holder', () => {
+    const keys = longEntryTrail('keys', true);
+    expect(verifyAuditDir(keys).verification).toMatchObject({ ok: true, entries: 1 });
+    expect(showAuditDir(keys).entries).toHaveLength(1);
+    const coordinator = writeLog('coordinator', [{ actor: 'coordinator', action: 'config.loaded', object: 'config:c' }]);
+    const report = crossCheckAuditDirs({ coordinatorDir: coordinator, sites: [], keyDir: keys });
+    expect(report.logs.find((log) => log.party === 'key-holder')?.verification).toMatchObject({ ok: true, entries: 1 });
+  });
+
+  it('reads any other trail with the 64 KiB default: the same long line is malformed there', () => {
+    const other = longEntryTrail('coordinator-like', false);
+    expect(verifyAuditDir(other).verification).toMatchObject({ ok: false, line: 1, reason: 'malformed' });
   });
 });

@@ -1,5 +1,5 @@
 // audit.ts — `fedval audit verify`, `anchors` and `cross-check`: checking audit trails offline, from their files alone.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import {
   conflictingAnchors, crossCheckRound, isRoundEntry, parseAuditAnchor, parseAuditAnchors, readAuditLog, recordedAuditHeads, verifyAuditLog,
@@ -9,6 +9,22 @@ import { CliError } from './errors.ts';
 
 /** File name of the audit trail in a coordinator's or an agent's data directory. */
 export const AUDIT_FILE = 'audit.jsonl';
+
+/**
+ * Longest line of the key holder's own trail, written and read back: its `roster.pinned` entry lists every site's key
+ * fingerprint (up to 1 MiB of details). Every other trail is read with the 64 KiB default of @fedval/trust.
+ */
+export const KEY_HOLDER_AUDIT_LINE_BYTES = 4 * 1024 * 1024; // 4 MiB
+
+/** A key directory holds the key holder's plan and public key (`KEY_FILES` of key-holder.ts) beside its trail. */
+function isKeyDir(dir: string): boolean {
+  return existsSync(join(dir, 'plan.json')) && existsSync(join(dir, 'public.key'));
+}
+
+/** How to read `<dir>/audit.jsonl`: the key holder's trail with its longer lines, any other with the defaults. */
+export function trailReadOptions(dir: string, keyHolder = isKeyDir(dir)): { maxLineBytes?: number } {
+  return keyHolder ? { maxLineBytes: KEY_HOLDER_AUDIT_LINE_BYTES } : {};
+}
 
 export interface AuditVerifyReport {
   file: string;
@@ -21,7 +37,7 @@ export interface AuditVerifyReport {
  */
 export function verifyAuditDir(dir: string, anchors: readonly AuditHead[] = []): AuditVerifyReport {
   const file = join(resolve(dir), AUDIT_FILE);
-  return { file, verification: verifyAuditLog(file, { anchors }) };
+  return { file, verification: verifyAuditLog(file, { anchors, ...trailReadOptions(dir) }) };
 }
 
 /** The anchors of `--anchor SEQ:HASH` (repeatable) and `--anchors FILE`; throws FEDVAL_ERR_CLI_USAGE naming the bad one. */
@@ -60,7 +76,7 @@ export interface AnchorsReport {
 export function anchorsInDir(dir: string, party: string): AnchorsReport {
   const { party: kind, siteId } = parseParty(party);
   const file = join(resolve(dir), AUDIT_FILE);
-  const { verification, entries } = readAuditLog(file);
+  const { verification, entries } = readAuditLog(file, trailReadOptions(dir));
   const anchors = recordedAuditHeads(entries, kind, siteId);
   return { party, file, verification, anchors, conflicts: conflictingAnchors(anchors) };
 }
@@ -81,7 +97,7 @@ export interface AuditShowReport extends AuditVerifyReport {
 /** Reads `<dir>/audit.jsonl` for people, verifying it as it goes; with `round`, only that round's entries. */
 export function showAuditDir(dir: string, round?: string): AuditShowReport {
   const file = join(resolve(dir), AUDIT_FILE);
-  const { verification, entries } = readAuditLog(file, round ? { select: (entry) => isRoundEntry(entry, round) } : {});
+  const { verification, entries } = readAuditLog(file, { ...trailReadOptions(dir), ...(round ? { select: (entry: AuditEntry) => isRoundEntry(entry, round) } : {}) });
   return { file, verification, entries: [...entries] };
 }
 
@@ -126,15 +142,16 @@ export interface CrossCheckReport {
 export function crossCheckAuditDirs(options: { coordinatorDir: string; sites: { site: string; dir: string }[]; keyDir?: string | undefined; round?: string | undefined }): CrossCheckReport {
   const read = (party: string, dir: string) => {
     const file = join(resolve(dir), AUDIT_FILE);
-    return { party, file, entries: readAuditLog(file).entries };
+    const readOptions = trailReadOptions(dir, party === 'key-holder');
+    return { party, file, readOptions, entries: readAuditLog(file, readOptions).entries };
   };
   const coordinator = read('coordinator', options.coordinatorDir);
   const sites = options.sites.map(({ site, dir }) => ({ site, ...read(`site:${site}`, dir) }));
   const keyHolder = options.keyDir ? read('key-holder', options.keyDir) : undefined;
-  const check = (log: { party: string; file: string }, anchors: AuditHead[]): CrossCheckLog => ({
+  const check = (log: { party: string; file: string; readOptions: { maxLineBytes?: number } }, anchors: AuditHead[]): CrossCheckLog => ({
     party: log.party,
     file: log.file,
-    verification: verifyAuditLog(log.file, { anchors }),
+    verification: verifyAuditLog(log.file, { anchors, ...log.readOptions }),
     anchors: anchors.length,
     conflicts: conflictingAnchors(anchors),
   });

@@ -6,6 +6,7 @@ import { canonicalJson, evidenceSignatureSchema, pinnedKeyFingerprint, signEvide
 import type { JsonValue } from '@fedval/trust';
 import type { KeyObject } from 'node:crypto';
 import { z } from 'zod';
+import { KEY_HOLDER_AUDIT_LINE_BYTES } from './audit.ts';
 import { CliError } from './errors.ts';
 import { releaseMismatches, reportDocumentSchema, verifiedRelease } from './report-document.ts';
 import type { ReportDocument } from './report-document.ts';
@@ -156,7 +157,7 @@ export function verifyEvidenceBundle(dir: string, options: VerifyEvidenceOptions
       continue;
     }
     try {
-      const verification = verifyAuditLog(trail.path, { anchors: [head] });
+      const verification = verifyAuditLog(trail.path, { anchors: [head], ...(trail.party === 'key_holder' ? { maxLineBytes: KEY_HOLDER_AUDIT_LINE_BYTES } : {}) });
       add(`${trail.party} audit-trail head`, verification.ok, verification.ok ? `seq ${head.seq} ${head.hash} is in ${trail.path}, which verifies` : `${trail.path}: ${verification.reason} at line ${verification.line}: ${verification.detail}`);
     } catch (error) {
       add(`${trail.party} audit-trail head`, false, error instanceof TrustError ? error.message : String(error));

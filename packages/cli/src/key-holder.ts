@@ -27,6 +27,7 @@ import { planUnmasking } from './secure-aggregation-unmasking.ts';
 import type { AcceptedContribution, ContributionRefusal, UsedRecord } from './contribution-verification.ts';
 import { CoordinatorClient } from './coordinator-client.ts';
 import { CliError } from './errors.ts';
+import { KEY_HOLDER_AUDIT_LINE_BYTES } from './audit.ts';
 import { parseRoster, readRosterFile, rosterChanges } from './roster.ts';
 import type { Roster } from './roster.ts';
 import { listProblems } from '@fedval/schema';
@@ -70,7 +71,7 @@ const KEY_HOLDER_AUDIT_DETAILS_BYTES = 1024 * 1024; // 1 MiB
 function recordKeyHolderEvent(dir: string, event: Omit<AuditEvent, 'actor'>): void {
   let log: AuditLog | undefined;
   try {
-    log = AuditLog.open(join(dir, KEY_FILES.audit), { maxDetailsBytes: KEY_HOLDER_AUDIT_DETAILS_BYTES });
+    log = AuditLog.open(join(dir, KEY_FILES.audit), { maxDetailsBytes: KEY_HOLDER_AUDIT_DETAILS_BYTES, maxLineBytes: KEY_HOLDER_AUDIT_LINE_BYTES });
     log.append({ actor: `key_holder:${operatorName()}`, ...event });
   } catch (cause) {
     const code = (cause as { code?: unknown }).code;
@@ -275,7 +276,7 @@ function lastApprovedRoster(dir: string): { sha256: string; fingerprints: Record
   const path = join(dir, KEY_FILES.audit);
   let entries;
   try {
-    const read = readAuditLog(path, { select: (entry) => entry.action === 'roster.pinned' || entry.action === 'roster.changed' });
+    const read = readAuditLog(path, { maxLineBytes: KEY_HOLDER_AUDIT_LINE_BYTES, select: (entry) => entry.action === 'roster.pinned' || entry.action === 'roster.changed' });
     if (!read.verification.ok) throw new CliError('FEDVAL_ERR_CLI_AUDIT', `${path} does not verify`);
     entries = read.entries;
   } catch (cause) {
@@ -536,7 +537,7 @@ export async function decryptRound(options: DecryptOptions) {
       // The released documents exactly as the coordinator will store and serve them (parsed by their schemas).
       const releasedMetrics = metricsReportSchema.parse(metrics);
       const releasedPrivacy = releasedPrivacySchema.parse({ dp, encryption, ...(aggregation ? { aggregation } : {}) });
-      const keyHolderHead = auditHead(join(options.keys, KEY_FILES.audit));
+      const keyHolderHead = auditHead(join(options.keys, KEY_FILES.audit), { maxLineBytes: KEY_HOLDER_AUDIT_LINE_BYTES });
       if (studyView !== null) {
         signedRelease = signReleaseStatement(keyHolderIdentity(signingKeyPath).privateKey, {
           studyId: study.study_id,

@@ -49,7 +49,7 @@ export interface ReadAuditLogOptions extends AuditReadOptions {
 
 export const DEFAULT_AUDIT_READ_OPTIONS: Readonly<AuditReadOptions> = Object.freeze({
   anchors: Object.freeze([]),
-  maxLineBytes: 4 * 1024 * 1024, // 4 MiB: a key holder's roster of thousands of sites is one entry
+  maxLineBytes: 64 * 1024, // 64 KiB; the key holder, whose roster entry lists every site, passes more for its own trail
 });
 
 const MAX_LINE_BYTES = 16 * 1024 * 1024; // 16 MiB, upper bound of maxLineBytes

@@ -321,9 +321,10 @@ describe('verifyAuditLog: tampering is detected at the first broken entry', () =
 
   it('a line longer than maxLineBytes, terminated or not', () => {
     writeLines(path, [lines[0]!, 'x'.repeat(70_000)]);
-    expect(verifyAuditLog(path, { maxLineBytes: 64 * 1024 })).toMatchObject({ ok: false, line: 2, reason: 'malformed' });
+    expect(verifyAuditLog(path)).toMatchObject({ ok: false, line: 2, reason: 'malformed' }); // the default: 64 KiB
     writeFileSync(path, `${lines[0]}\n${'x'.repeat(70_000)}`);
-    expect(verifyAuditLog(path, { maxLineBytes: 64 * 1024 })).toMatchObject({ ok: false, line: 2, reason: 'malformed' });
+    expect(verifyAuditLog(path)).toMatchObject({ ok: false, line: 2, reason: 'malformed' });
+    expect(verifyAuditLog(path, { maxLineBytes: 4 * 1024 * 1024 })).toMatchObject({ ok: false, line: 2, reason: 'torn_tail' });
   });
 
   it('AuditLog.open refuses to extend a broken or torn log, and leaves it untouched', () => {
