@@ -6,6 +6,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { actorOf, PUBLIC_ROUTE } from '../access-control.ts';
 import type { CoordinatorConfig } from '../config.ts';
 import type { AuditRecorder } from '../coordinator-audit.ts';
+import { clientAddress } from '../client-address.ts';
 import { CoordinatorError } from '../errors.ts';
 import { WS_CLOSE_CODES } from '../site-connections.ts';
 import type { SiteConnections } from '../site-connections.ts';
@@ -66,7 +67,7 @@ export async function enrollmentRoutes(app: FastifyInstance, options: Enrollment
       config: {
         // Guarded by the one-time token in the body, and rate-limited per IP against guessing.
         roles: PUBLIC_ROUTE,
-        rateLimit: { max: config.limits.enroll_per_minute, timeWindow: 60_000, keyGenerator: (request) => `enroll:${request.ip}` },
+        rateLimit: { max: config.limits.enroll_per_minute, timeWindow: 60_000, keyGenerator: (request) => `enroll:${clientAddress(request)}` },
       },
       schema: {
         summary: "A site redeems its one-time token for its Ed25519 key, proving possession (no API token)",
