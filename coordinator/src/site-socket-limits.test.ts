@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pino } from 'pino';
 import WebSocket from 'ws';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseCoordinatorConfig, trustProxyWarnings } from './config.ts';
@@ -233,6 +234,21 @@ describe('site socket limits on a real coordinator', () => {
     expect(trustProxyWarnings(['10.0.0.0/8', '10.1.2.0/24', '192.0.2.1', 'fd00::/48', 'fd00::/64', '::1'])).toEqual([
       '10.0.0.0/8 is wider than a /24: list the proxies\' own addresses instead',
       'fd00::/48 is wider than a /64: list the proxies\' own addresses instead',
+    ]);
+  });
+
+  it('logs the warning for a wide trusted range when the coordinator is built from its configuration', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fedval-trust-proxy-'));
+    const lines: string[] = [];
+    const logger = pino({ level: 'warn' }, { write: (line: string) => void lines.push(line) });
+    const config = parseCoordinatorConfig({ data_dir: dir, sites: [{ id: 'site-a', token_sha256: 'a'.repeat(64) }], trust_proxy: ['10.0.0.0/8', '10.1.2.3'] }, { baseDir: dir });
+    const coordinator = createCoordinator(config, { logger });
+    stopExtra = async () => {
+      await coordinator.close();
+      rmSync(dir, { recursive: true, force: true });
+    };
+    expect(lines.map((line) => JSON.parse(line) as { level: number; trust_proxy?: string })).toEqual([
+      expect.objectContaining({ level: 40, trust_proxy: '10.0.0.0/8 is wider than a /24: list the proxies\' own addresses instead' }),
     ]);
   });
 
