@@ -152,6 +152,18 @@ describe('site socket limits on a real coordinator', () => {
     expect(outcomes.filter((o) => o.outcome === 'http 503')).toHaveLength(9);
   });
 
+  it('gives the place back when an admitted upgrade fails', async () => {
+    running = await startTestCoordinator({ max_unauthenticated_sockets: 1 });
+    const { port } = new URL(running.url);
+    const socket = connect(Number(port), '127.0.0.1');
+    let response = '';
+    socket.on('data', (chunk: Buffer) => (response += chunk.toString()));
+    socket.write('GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: not-a-key\r\nSec-WebSocket-Version: 13\r\n\r\n');
+    await new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    expect(response).toMatch(/^HTTP\/1\.1 400 /);
+    expect((await attempt(running.wsUrl)).outcome).toBe('open');
+  });
+
   it('drops a connection that never finishes its headers (slowloris) after limits.http_headers_timeout_ms', async () => {
     running = await startTestCoordinator({ http_headers_timeout_ms: 300 });
     const { port } = new URL(running.url);
