@@ -141,14 +141,25 @@ describe('PostgresCoordinatorStore', () => {
     await store.close();
   });
 
-  /** A store reaching the server through `proxy`, checking its lock every `LOCK_CHECK_MS`; `lost` collects why it lost it. */
   const LOCK_CHECK_MS = 250;
-  async function openThrough(proxy: TcpProxy, name: string, lost: string[]): Promise<PostgresCoordinatorStore> {
+  /**
+   * Runs `test` on a store of a fresh database reaching the server through a TCP proxy, checking its lock every
+   * `LOCK_CHECK_MS`; `lost` collects why it lost it. Proxy connection 0 holds the lock, 1 is the pool's.
+   */
+  async function throughProxy(test: (context: { store: PostgresCoordinatorStore; proxy: TcpProxy; name: string; lost: string[] }) => Promise<void>): Promise<void> {
+    const name = await freshDatabase();
+    const proxy = tcpProxy(server.port);
+    const lost: string[] = [];
     const url = `postgres://${role.role}@127.0.0.1:${await proxy.port}/${name}`;
     const store = openPostgresStore({ url, password: role.password, poolSize: 1, lockCheckMs: LOCK_CHECK_MS, onLockLost: (error) => lost.push(error.message) });
-    await store.ready();
-    await store.createStudy({ ...study, modelId: null, scoreColumn: 'score' }); // opens the pool's connection: proxy connection 1
-    return store;
+    try {
+      await store.ready();
+      await store.createStudy({ ...study, modelId: null, scoreColumn: 'score' }); // opens the pool's connection
+      await test({ store, proxy, name, lost });
+    } finally {
+      await proxy.close();
+      await store.close();
+    }
   }
   /** Milliseconds until `lost` has an entry (at most 5 s). */
   async function untilLost(lost: string[]): Promise<number> {
@@ -157,14 +168,10 @@ describe('PostgresCoordinatorStore', () => {
     return Date.now() - since;
   }
   // A check starts at most one interval after the loss and times out one interval later; the rest is slack for a loaded machine.
-  const WITHIN_TWO_CHECKS_MS = 2 * LOCK_CHECK_MS + 750;
+  const WITHIN_TWO_CHECKS_MS = 2 * LOCK_CHECK_MS + 1_250;
 
   it('notices within two checks a lock lost behind a partition: the server ended the session, the coordinator heard nothing', async () => {
-    const name = await freshDatabase();
-    const proxy = tcpProxy(server.port);
-    const lost: string[] = [];
-    const store = await openThrough(proxy, name, lost);
-    try {
+    await throughProxy(async ({ store, proxy, name, lost }) => {
       // A failover or partition: the lock's session ends on the server (the lock is free for a successor), and neither
       // its close nor anything else reaches the coordinator; keep-alive would take seconds at best, hours by default.
       proxy.partition();
@@ -175,18 +182,11 @@ describe('PostgresCoordinatorStore', () => {
       await expect(store.getStudy(study.id)).rejects.toMatchObject({ code: 'FEDVAL_ERR_COORD_DATABASE_LOCKED' });
       const successor = await openOn(name);
       await successor.close();
-    } finally {
-      await proxy.close();
-      await store.close();
-    }
+    });
   });
 
   it('fails closed when its lock connection answers from a session that does not hold the lock (a transaction-mode pooler)', async () => {
-    const name = await freshDatabase();
-    const proxy = tcpProxy(server.port);
-    const lost: string[] = [];
-    const store = await openThrough(proxy, name, lost);
-    try {
+    await throughProxy(async ({ store, proxy, lost }) => {
       expect(proxy.connections).toBe(2);
       await new Promise((resolve) => setTimeout(resolve, 2 * LOCK_CHECK_MS)); // checks pass while the session is its own
       expect(lost).toEqual([]);
@@ -198,10 +198,7 @@ describe('PostgresCoordinatorStore', () => {
       await expect(store.createRound({ id: 'r', studyId: study.id, state: 'dispatched', createdAt: 1, deadlineAt: 2, sites: pendingSites(['a'], 1) })).rejects.toMatchObject({
         code: 'FEDVAL_ERR_COORD_DATABASE_LOCKED',
       });
-    } finally {
-      await proxy.close();
-      await store.close();
-    }
+    });
   });
 
   it('answers an unreachable server, a wrong password and a missing one with coded errors that never hold the password', async () => {
