@@ -133,6 +133,7 @@ export const DEFAULT_POSTGRES_STORAGE = Object.freeze({
   pool_size: 10, // connections, besides the one holding the advisory lock
   statement_timeout_ms: 30_000, // ms, longest the server may work on one statement (30 s)
   connect_timeout_ms: 10_000, // ms, longest to wait for the server to accept a connection (10 s)
+  lock_check_ms: 5_000, // ms, how often (and how long at most) the advisory lock is checked on its connection (5 s)
 });
 
 export const DEFAULT_CONFIG = Object.freeze({
@@ -220,6 +221,8 @@ const configSchema = z.strictObject({
           statement_timeout_ms: positiveInt(3_600_000).default(DEFAULT_POSTGRES_STORAGE.statement_timeout_ms),
           /** Longest to wait for the server to accept a connection, in ms. Default 10,000 (10 s). */
           connect_timeout_ms: positiveInt(600_000).default(DEFAULT_POSTGRES_STORAGE.connect_timeout_ms),
+          /** How often the advisory lock is checked on its connection, and the longest one check may take, in ms. Default 5,000 (5 s). */
+          lock_check_ms: z.number().int().min(100).max(600_000).default(DEFAULT_POSTGRES_STORAGE.lock_check_ms),
         })
         .refine((pg) => !(pg.password_file !== undefined && pg.password_env !== undefined), { message: 'at most one of password_file and password_env', path: ['password_file'] }),
     })

@@ -16,6 +16,8 @@ import { describeStoreConformance, pendingSites, study } from '../../coordinator
 import { createCoordinatorRole } from '../helpers/coordinator-postgres.ts';
 import type { CoordinatorRole } from '../helpers/coordinator-postgres.ts';
 import { startTestPostgres } from '../helpers/postgres.ts';
+import { tcpProxy } from '../helpers/tcp-proxy.ts';
+import type { TcpProxy } from '../helpers/tcp-proxy.ts';
 import type { TestPostgres } from '../helpers/postgres.ts';
 
 let server: TestPostgres;
@@ -139,6 +141,66 @@ describe('PostgresCoordinatorStore', () => {
     await store.close();
   });
 
+  const LOCK_CHECK_MS = 250;
+  /**
+   * Runs `test` on a store of a fresh database reaching the server through a TCP proxy, checking its lock every
+   * `LOCK_CHECK_MS`; `lost` collects why it lost it. Proxy connection 0 holds the lock, 1 is the pool's.
+   */
+  async function throughProxy(test: (context: { store: PostgresCoordinatorStore; proxy: TcpProxy; name: string; lost: string[] }) => Promise<void>): Promise<void> {
+    const name = await freshDatabase();
+    const proxy = tcpProxy(server.port);
+    const lost: string[] = [];
+    const url = `postgres://${role.role}@127.0.0.1:${await proxy.port}/${name}`;
+    const store = openPostgresStore({ url, password: role.password, poolSize: 1, lockCheckMs: LOCK_CHECK_MS, onLockLost: (error) => lost.push(error.message) });
+    try {
+      await store.ready();
+      await store.createStudy({ ...study, modelId: null, scoreColumn: 'score' }); // opens the pool's connection
+      await test({ store, proxy, name, lost });
+    } finally {
+      await proxy.close();
+      await store.close();
+    }
+  }
+  /** Milliseconds until `lost` has an entry (at most 5 s). */
+  async function untilLost(lost: string[]): Promise<number> {
+    const since = Date.now();
+    while (lost.length === 0 && Date.now() - since < 5_000) await new Promise((resolve) => setTimeout(resolve, 10));
+    return Date.now() - since;
+  }
+  // A check starts at most one interval after the loss and times out one interval later; the rest is slack for a loaded machine.
+  const WITHIN_TWO_CHECKS_MS = 2 * LOCK_CHECK_MS + 1_250;
+
+  it('notices within two checks a lock lost behind a partition: the server ended the session, the coordinator heard nothing', async () => {
+    await throughProxy(async ({ store, proxy, name, lost }) => {
+      // A failover or partition: the lock's session ends on the server (the lock is free for a successor), and neither
+      // its close nor anything else reaches the coordinator; keep-alive would take seconds at best, hours by default.
+      proxy.partition();
+      await terminateCoordinator(name, 'lock');
+      const elapsed = await untilLost(lost);
+      expect(lost).toEqual([expect.stringMatching(new RegExp(`: the advisory lock check on its connection got no answer within ${LOCK_CHECK_MS} ms; restart the coordinator$`))]);
+      expect(elapsed).toBeLessThan(WITHIN_TWO_CHECKS_MS);
+      await expect(store.getStudy(study.id)).rejects.toMatchObject({ code: 'FEDVAL_ERR_COORD_DATABASE_LOCKED' });
+      const successor = await openOn(name);
+      await successor.close();
+    });
+  });
+
+  it('fails closed when its lock connection answers from a session that does not hold the lock (a transaction-mode pooler)', async () => {
+    await throughProxy(async ({ store, proxy, lost }) => {
+      expect(proxy.connections).toBe(2);
+      await new Promise((resolve) => setTimeout(resolve, 2 * LOCK_CHECK_MS)); // checks pass while the session is its own
+      expect(lost).toEqual([]);
+      // The lock connection's queries now reach the pool's (idle) server session, as a pooler handing out any session would.
+      proxy.reroute(0, 1);
+      const elapsed = await untilLost(lost);
+      expect(lost).toEqual([expect.stringMatching(/: the connection holding the advisory lock no longer holds it; restart the coordinator$/)]);
+      expect(elapsed).toBeLessThan(WITHIN_TWO_CHECKS_MS);
+      await expect(store.createRound({ id: 'r', studyId: study.id, state: 'dispatched', createdAt: 1, deadlineAt: 2, sites: pendingSites(['a'], 1) })).rejects.toMatchObject({
+        code: 'FEDVAL_ERR_COORD_DATABASE_LOCKED',
+      });
+    });
+  });
+
   it('answers an unreachable server, a wrong password and a missing one with coded errors that never hold the password', async () => {
     const name = await freshDatabase();
     const lockLost: string[] = [];
@@ -195,7 +257,10 @@ describe('PostgresCoordinatorStore', () => {
   it("opens sessions that commit durably and time statements out whatever the server's defaults (this cluster: synchronous_commit off)", async () => {
     const name = await freshDatabase();
     expect((await server.sql('SHOW synchronous_commit')).rows).toEqual([{ synchronous_commit: 'off' }]);
-    const client = new pg.Client(postgresClientConfig({ url: `${role.url(name)}?options=-c%20work_mem%3D8MB`, password: role.password, statementTimeoutMs: 1234 }));
+    const config = postgresClientConfig({ url: `${role.url(name)}?options=-c%20work_mem%3D8MB`, password: role.password, statementTimeoutMs: 1234 });
+    // TCP keep-alive probes start after 10 s of silence, not after the operating system's default (Linux: 2 h).
+    expect(config).toMatchObject({ keepAlive: true, keepAliveInitialDelayMillis: 10_000 });
+    const client = new pg.Client(config);
     await client.connect();
     try {
       const settings = await client.query(`SELECT current_setting('synchronous_commit') AS sync, current_setting('statement_timeout') AS timeout, current_setting('work_mem') AS work_mem, current_setting('application_name') AS app`);

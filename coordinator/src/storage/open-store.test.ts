@@ -36,7 +36,7 @@ describe('storage in the coordinator configuration', () => {
 
     const config = parseCoordinatorConfig({ sites, storage: { postgres: { url: 'postgres://coord@db.example:5432/fedval?sslmode=verify-full', password_file: 'pg.password' } } }, { baseDir: dir });
     expect(config.storage).toEqual({
-      postgres: { url: 'postgres://coord@db.example:5432/fedval?sslmode=verify-full', password_file: join(dir, 'pg.password'), pool_size: 10, statement_timeout_ms: 30_000, connect_timeout_ms: 10_000 },
+      postgres: { url: 'postgres://coord@db.example:5432/fedval?sslmode=verify-full', password_file: join(dir, 'pg.password'), pool_size: 10, statement_timeout_ms: 30_000, connect_timeout_ms: 10_000, lock_check_ms: 5_000 },
     });
     expect(Object.isFrozen(config.storage?.postgres)).toBe(true);
   });
@@ -44,13 +44,14 @@ describe('storage in the coordinator configuration', () => {
   it('lists every storage problem: a password in the URL (never repeated), both password sources, a pool of zero, an unknown key', () => {
     const error = configError({
       sites,
-      storage: { postgres: { url: 'postgres://coord:hunter2secret@db/fedval', password_file: 'a', password_env: 'B', pool_size: 0, ssl: true } },
+      storage: { postgres: { url: 'postgres://coord:hunter2secret@db/fedval', password_file: 'a', password_env: 'B', pool_size: 0, lock_check_ms: 10, ssl: true } },
     });
     expect(error.code).toBe('FEDVAL_ERR_COORD_CONFIG');
     expect(error.message).not.toContain('hunter2secret');
     expect(error.message).toContain('storage.postgres.url: must not contain a password; use storage.postgres.password_file or password_env');
     expect(error.message).toContain('storage.postgres.password_file: at most one of password_file and password_env');
     expect(error.message).toContain('storage.postgres.pool_size');
+    expect(error.message).toContain('storage.postgres.lock_check_ms'); // below 100 ms
     expect(error.message).toContain('storage.postgres');
     expect(error.message).toContain('"ssl"');
     expect(configError({ sites, storage: { postgres: { url: 'mysql://coord@db/fedval' } } }).message).toContain('storage.postgres.url: not a postgres:// connection URL');

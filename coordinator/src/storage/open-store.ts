@@ -35,6 +35,7 @@ export function openCoordinatorStore(config: CoordinatorConfig, options: OpenSto
     poolSize: postgres.pool_size,
     statementTimeoutMs: postgres.statement_timeout_ms,
     connectTimeoutMs: postgres.connect_timeout_ms,
+    lockCheckMs: postgres.lock_check_ms,
     onLockLost: options.onLockLost,
   });
   return { store, ready: store.ready(), description: `postgres:${describePostgresUrl(postgres.url)}` };

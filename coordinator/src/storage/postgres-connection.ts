@@ -23,6 +23,9 @@ export const DEFAULT_POSTGRES_CONNECTION = Object.freeze({
   connectTimeoutMs: 10_000, // ms (10 s)
 });
 
+/** Idle time before the first TCP keep-alive probe on every coordinator connection, in ms (10 s). */
+export const KEEPALIVE_INITIAL_DELAY_MS = 10_000;
+
 /** `application_name` of every coordinator connection (visible in pg_stat_activity). */
 export const APPLICATION_NAME = 'fedval-coordinator';
 
@@ -70,6 +73,8 @@ export function postgresClientConfig(options: PostgresConnectionOptions): Client
     statement_timeout: options.statementTimeoutMs ?? DEFAULT_POSTGRES_CONNECTION.statementTimeoutMs,
     application_name: APPLICATION_NAME,
     keepAlive: true,
+    // Without a delay the OS default applies (Linux: 2 h of silence before the first probe); a dead peer is found sooner.
+    keepAliveInitialDelayMillis: KEEPALIVE_INITIAL_DELAY_MS,
     types: typeParsers,
   };
 }

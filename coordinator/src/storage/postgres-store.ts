@@ -6,6 +6,7 @@ import type { SecaggTranscript } from '@fedval/protocol';
 import type { SignedStudyKeyStatement } from '@fedval/trust';
 import { z } from 'zod';
 import { CoordinatorError } from '../errors.ts';
+import { DEFAULT_LOCK_CHECK_MS, watchAdvisoryLock } from './advisory-lock-watch.ts';
 import { joinFrames, splitFrames } from './ciphertext-frames.ts';
 import { ADVISORY_LOCK_KEY, postgresClientConfig, postgresStorageError } from './postgres-connection.ts';
 import type { PostgresConnectionOptions } from './postgres-connection.ts';
@@ -32,6 +33,11 @@ export interface PostgresStoreOptions extends PostgresConnectionOptions {
   poolSize?: number | undefined;
   /** Called once if the connection holding the advisory lock is lost: every later operation then fails with FEDVAL_ERR_COORD_DATABASE_LOCKED. */
   onLockLost?: ((error: CoordinatorError) => void) | undefined;
+  /**
+   * How often to check, on the connection holding it, that the advisory lock is still held, in ms; also the longest one
+   * check may take. A failed, late or negative check counts as a lost lock. Default 5,000 (5 s).
+   */
+  lockCheckMs?: number | undefined;
 }
 
 export const DEFAULT_POSTGRES_POOL_SIZE = 10; // connections
@@ -61,10 +67,13 @@ export class PostgresCoordinatorStore implements CoordinatorStore {
   /** The advisory lock was taken: from then on, losing its connection means losing the lock. */
   #locked = false;
   #closing = false;
+  readonly #lockCheckMs: number;
+  #stopLockWatch: () => void = () => undefined;
 
   constructor(options: PostgresStoreOptions) {
     const client = postgresClientConfig(options);
     this.#onLockLost = options.onLockLost;
+    this.#lockCheckMs = options.lockCheckMs ?? DEFAULT_LOCK_CHECK_MS;
     this.#pool = new pg.Pool({ ...client, max: options.poolSize ?? DEFAULT_POSTGRES_POOL_SIZE });
     // An idle connection the server ended (restart, failover) must not crash the coordinator; the next query reconnects.
     this.#pool.on('error', () => undefined);
@@ -91,6 +100,8 @@ export class PostgresCoordinatorStore implements CoordinatorStore {
       if (!taken.taken) throw new CoordinatorError('FEDVAL_ERR_COORD_DATABASE_LOCKED', await this.#lockHolder());
       this.#locked = true;
       await migrate(this.#lock);
+      // The connection's own events miss a partition or a failover that sends nothing back: ask the server.
+      if (!this.#closing) this.#stopLockWatch = watchAdvisoryLock(this.#lock, { key: ADVISORY_LOCK_KEY, intervalMs: this.#lockCheckMs, onLost: (reason) => this.#loseLock(reason) });
     } catch (error) {
       this.#closing = true;
       await this.#lock.end().catch(() => undefined);
@@ -110,9 +121,10 @@ export class PostgresCoordinatorStore implements CoordinatorStore {
     return holder === undefined ? 'the advisory lock is taken' : `server process ${holder.pid} (${holder.application_name ?? 'unknown application'}) holds the advisory lock`;
   }
 
-  #loseLock(): void {
+  #loseLock(reason = 'the connection holding the advisory lock was lost'): void {
     if (!this.#locked || this.#closing || this.#lockLost) return;
-    this.#lockLost = new CoordinatorError('FEDVAL_ERR_COORD_DATABASE_LOCKED', 'the connection holding the advisory lock was lost; restart the coordinator');
+    this.#stopLockWatch();
+    this.#lockLost = new CoordinatorError('FEDVAL_ERR_COORD_DATABASE_LOCKED', `${reason}; restart the coordinator`);
     this.#onLockLost?.(this.#lockLost);
   }
 
@@ -307,9 +319,12 @@ export class PostgresCoordinatorStore implements CoordinatorStore {
   async close(): Promise<void> {
     if (this.#closing) return;
     this.#closing = true;
+    this.#stopLockWatch();
     await this.#opened.catch(() => undefined);
     await this.#pool.end().catch(() => undefined);
-    await this.#lock.end().catch(() => undefined);
+    // A lost lock's connection may never answer (a partition): ask it to end, without waiting on it.
+    const ended = this.#lock.end().catch(() => undefined);
+    if (this.#lockLost === undefined) await ended;
   }
 
   /** Parses a row with its schema; a row that does not fit is a coded storage error, never cast. */
