@@ -110,8 +110,11 @@ describe('OMOP CDM v5.4 on PostgreSQL', () => {
     const pooled = join(dir, 'pooled.csv');
     writeFileSync(pooled, `${[...first!, ...rest.flatMap((lines) => lines.slice(1))].join('\n')}\n`);
     const args = ['--label', 'event5y', '--negative', '0', '--model', model, '--group', 'meno'];
-    const local = await runJson('fedval-agent', ['eval-local', '--data', pooled, ...args]);
-    const federated = await runJson('fedval', ['simulate', '--site', `omop=${omopConfig}`, '--site', `b=${others[0]}`, '--site', `c=${others[1]}`, '--no-dp', ...args]);
+    // eval-local runs while the simulation starts its processes: the two are independent.
+    const [local, federated] = await Promise.all([
+      runJson('fedval-agent', ['eval-local', '--data', pooled, ...args]),
+      runJson('fedval', ['simulate', '--site', `omop=${omopConfig}`, '--site', `b=${others[0]}`, '--site', `c=${others[1]}`, '--no-dp', ...args]),
+    ]);
     expect(federated.metrics).toEqual(local.metrics);
     expect(local.metrics.n).toBeGreaterThan(2000);
   }, 300_000);

@@ -66,8 +66,11 @@ describe('ONNX model bundles', () => {
     expect(manifest.signature).toBeDefined();
 
     const args = ['--label', 'event5y', '--model', bundle, '--group', 'meno', '--group', 'age:50,65'];
-    const local = await runJson('fedval-agent', ['eval-local', '--data', pooled, ...args]);
-    const federated = await runJson('fedval', ['simulate', ...SITE_FILES.flatMap((path, i) => ['--site', `s${i}=${path}`]), '--no-dp', ...args]);
+    // eval-local runs while the simulation starts its processes: the two are independent.
+    const [local, federated] = await Promise.all([
+      runJson('fedval-agent', ['eval-local', '--data', pooled, ...args]),
+      runJson('fedval', ['simulate', ...SITE_FILES.flatMap((path, i) => ['--site', `s${i}=${path}`]), '--no-dp', ...args]),
+    ]);
     expect(federated.metrics).toEqual(local.metrics);
     // Every row with an outcome is scored: the bundled sites have every feature (examples/rotterdam/README.md).
     expect(local.metrics.n).toBe(1694 + 169 + 239);
@@ -79,8 +82,11 @@ describe('ONNX model bundles', () => {
     const packed = await pack('multiclass', bundle);
     expect(packed.signer_fingerprint).toBeNull();
     const args = ['--label', 'size', '--task', 'multiclass', '--classes', '<=20,20-50,>50', '--model', bundle, '--group', 'meno'];
-    const local = await runJson('fedval-agent', ['eval-local', '--data', pooled, ...args]);
-    const federated = await runJson('fedval', ['simulate', ...SITE_FILES.flatMap((path, i) => ['--site', `s${i}=${path}`]), '--no-dp', ...args]);
+    // eval-local runs while the simulation starts its processes: the two are independent.
+    const [local, federated] = await Promise.all([
+      runJson('fedval-agent', ['eval-local', '--data', pooled, ...args]),
+      runJson('fedval', ['simulate', ...SITE_FILES.flatMap((path, i) => ['--site', `s${i}=${path}`]), '--no-dp', ...args]),
+    ]);
     expect(federated.metrics).toEqual(local.metrics);
     expect(local.metrics.n).toBe(1815 + 290 + 396);
 

@@ -45,8 +45,11 @@ describe('a fitted score grid across the commands', () => {
   }, 60_000);
 
   it('gives the same metrics in eval-local on the pooled rows and in a simulated federated round (--no-dp), naming the grid', async () => {
-    const local = await runJson('fedval-agent', ['eval-local', '--data', pooled, ...common]);
-    const federated = await runJson('fedval', ['simulate', ...sites.flatMap((path, i) => ['--site', `s${i}=${path}`]), '--no-dp', ...common]);
+    // eval-local runs while the simulation starts its processes: the two are independent.
+    const [local, federated] = await Promise.all([
+      runJson('fedval-agent', ['eval-local', '--data', pooled, ...common]),
+      runJson('fedval', ['simulate', ...sites.flatMap((path, i) => ['--site', `s${i}=${path}`]), '--no-dp', ...common]),
+    ]);
     expect(federated.metrics).toEqual(local.metrics);
     const written = JSON.parse(readFileSync(grid, 'utf8')) as { source_digest: string };
     expect(local.metrics['score_grid']).toMatchObject({ kind: 'fitted', method: 'quantile', source_digest: written.source_digest });

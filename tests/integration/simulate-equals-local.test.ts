@@ -38,14 +38,10 @@ describe('fedval simulate --no-dp', () => {
   const common = ['--label', 'status', '--positive', '1', '--threshold', '0.3', '--group', 'meno', '--group', 'age:45,60'];
 
   it('equals eval-local on the concatenated data, with a score column', async () => {
-    const local = await runJson('fedval-agent', ['eval-local', '--data', pooled, '--score', 'score', ...common]);
-    const federated = await runJson('fedval', [
-      'simulate',
-      ...sites.flatMap((path, i) => ['--site', `site-${i}=${path}`]),
-      '--score',
-      'score',
-      '--no-dp',
-      ...common,
+    // eval-local runs while the simulation starts its processes: the two are independent.
+    const [local, federated] = await Promise.all([
+      runJson('fedval-agent', ['eval-local', '--data', pooled, '--score', 'score', ...common]),
+      runJson('fedval', ['simulate', ...sites.flatMap((path, i) => ['--site', `site-${i}=${path}`]), '--score', 'score', '--no-dp', ...common]),
     ]);
     expect(federated.metrics).toEqual(local.metrics);
     expect(local.metrics.n).toBeGreaterThan(600);
@@ -61,8 +57,11 @@ describe('fedval simulate --no-dp', () => {
     writeFileSync(pooledModelData, `${[...first!, ...others.flatMap((lines) => lines.slice(1))].join('\n')}\n`);
     const model = join(REPO_ROOT, 'examples/rotterdam/model');
     const args = ['--label', 'event5y', '--model', model, '--group', 'meno'];
-    const local = await runJson('fedval-agent', ['eval-local', '--data', pooledModelData, ...args]);
-    const federated = await runJson('fedval', ['simulate', ...files.flatMap((path, i) => ['--site', `s${i}=${path}`]), '--no-dp', ...args]);
+    // eval-local runs while the simulation starts its processes: the two are independent.
+    const [local, federated] = await Promise.all([
+      runJson('fedval-agent', ['eval-local', '--data', pooledModelData, ...args]),
+      runJson('fedval', ['simulate', ...files.flatMap((path, i) => ['--site', `s${i}=${path}`]), '--no-dp', ...args]),
+    ]);
     expect(federated.metrics).toEqual(local.metrics);
     expect(local.metrics.roc_auc).toBeGreaterThan(0.55);
   }, 180_000);
@@ -91,8 +90,11 @@ describe('fedval simulate --no-dp', () => {
       ['--label', 'cls', '--task', 'multiclass', '--classes', 'a,b,c', '--score', 'pa,pb,pc', '--group', 'sex'],
       ['--label', 'y', '--task', 'regression', '--range', '0,20', '--score', 'yhat', '--group', 'sex'],
     ]) {
-      const local = await runJson('fedval-agent', ['eval-local', '--data', pooledTasks, ...args]);
-      const federated = await runJson('fedval', ['simulate', ...siteArgs, '--no-dp', ...args]);
+      // eval-local runs while the simulation starts its processes: the two are independent.
+      const [local, federated] = await Promise.all([
+        runJson('fedval-agent', ['eval-local', '--data', pooledTasks, ...args]),
+        runJson('fedval', ['simulate', ...siteArgs, '--no-dp', ...args]),
+      ]);
       expect(federated.metrics).toEqual(local.metrics);
       expect(local.metrics.n).toBeGreaterThan(200);
     }
@@ -125,8 +127,11 @@ describe('fedval simulate --no-dp, survival task', () => {
   it('equals eval-local on the concatenated data (time, event, risk; exclusions counted)', async () => {
     const { sites, pooled } = writeSurvivalSites();
     const common = ['--task', 'survival', '--time', 'rfstime', '--event', 'status', '--horizon', '1826', '--time-bins', '50', '--bins', '50', '--score', 'risk', '--group', 'meno'];
-    const local = await runJson('fedval-agent', ['eval-local', '--data', pooled, ...common]);
-    const federated = await runJson('fedval', ['simulate', ...sites.flatMap((path, i) => ['--site', `site-${i}=${path}`]), '--no-dp', ...common]);
+    // eval-local runs while the simulation starts its processes: the two are independent.
+    const [local, federated] = await Promise.all([
+      runJson('fedval-agent', ['eval-local', '--data', pooled, ...common]),
+      runJson('fedval', ['simulate', ...sites.flatMap((path, i) => ['--site', `site-${i}=${path}`]), '--no-dp', ...common]),
+    ]);
     expect(federated.metrics).toEqual(local.metrics);
     expect(local.metrics.task).toBe('survival');
     expect((local.metrics.excluded as Record<string, number>).invalid_label).toBeGreaterThan(0);
