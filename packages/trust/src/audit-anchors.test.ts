@@ -8,7 +8,7 @@ import { AUDIT_GENESIS_HASH } from './audit-entry.ts';
 import type { AuditHead } from './audit-entry.ts';
 import { AuditLog } from './audit-log.ts';
 import { sha256Hex } from './digest.ts';
-import { TrustError } from './errors.ts';
+import { codeOf } from '../test-support/trust-error-code.ts';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -26,14 +26,6 @@ function logWith(count: number): { path: string; heads: AuditHead[] } {
   }
   log.close();
   return { path, heads };
-}
-function codeOf(run: () => unknown): string | undefined {
-  try {
-    run();
-  } catch (error) {
-    return error instanceof TrustError ? error.code : 'uncoded';
-  }
-  return undefined;
 }
 
 describe('audit anchors', () => {

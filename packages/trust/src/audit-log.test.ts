@@ -9,6 +9,7 @@ import { AuditLog, quarantineTornTail } from './audit-log.ts';
 import { canonicalJson } from './canonical-json.ts';
 import { sha256Hex } from './digest.ts';
 import { TrustError } from './errors.ts';
+import { codeOf } from '../test-support/trust-error-code.ts';
 
 const REFERENCES = new URL('../references/', import.meta.url);
 const root = mkdtempSync(join(tmpdir(), 'fedval-trust-audit-'));
@@ -50,15 +51,6 @@ const writeLines = (file: string, lines: readonly string[]): void => writeFileSy
 function forge(entry: AuditEntry, changes: Partial<AuditEntry>): string {
   const { hash: _hash, ...rest } = { ...entry, ...changes };
   return canonicalJson({ ...rest, hash: hashAuditEntry(rest) });
-}
-
-function codeOf(run: () => unknown): string | undefined {
-  try {
-    run();
-  } catch (error) {
-    return error instanceof TrustError ? error.code : `not a TrustError: ${String(error)}`;
-  }
-  return undefined;
 }
 
 describe('AuditLog: writing', () => {

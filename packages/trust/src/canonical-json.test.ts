@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { canonicalJson, canonicalJsonBytes } from './canonical-json.ts';
 import { TrustError } from './errors.ts';
+import { codeOf } from '../test-support/trust-error-code.ts';
 
 // Every expected value below is transcribed from RFC 8785 (JSON Canonicalization Scheme), section by section.
 
@@ -9,15 +10,6 @@ function double(bits: string): number {
   const view = new DataView(new ArrayBuffer(8));
   view.setBigUint64(0, BigInt(`0x${bits}`));
   return view.getFloat64(0);
-}
-
-function codeOf(run: () => unknown): string | undefined {
-  try {
-    run();
-  } catch (error) {
-    return error instanceof TrustError ? error.code : `not a TrustError: ${String(error)}`;
-  }
-  return undefined;
 }
 
 describe('canonicalJson (RFC 8785)', () => {

@@ -5,22 +5,13 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { commitToFingerprint, fingerprintFile, verifyCommitment } from './dataset-commitment.ts';
 import { sha256Hex } from './digest.ts';
-import { TrustError } from './errors.ts';
+import { codeOf } from '../test-support/trust-error-code.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'fedval-trust-data-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const ABC = 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad'; // FIPS 180-2 B.1: SHA-256("abc")
 const counting = (size: number): Uint8Array => Uint8Array.from({ length: size }, (_, i) => i);
-
-function codeOf(run: () => unknown): string | undefined {
-  try {
-    run();
-  } catch (error) {
-    return error instanceof TrustError ? error.code : `not a TrustError: ${String(error)}`;
-  }
-  return undefined;
-}
 
 describe('fingerprintFile', () => {
   it('reproduces the FIPS 180-2 known answers, including one million "a" read across many chunks', async () => {

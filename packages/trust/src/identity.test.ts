@@ -2,11 +2,11 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { TrustError } from './errors.ts';
 import {
   generateSiteIdentity, privateKeyFromSeed, publicKeyFingerprint, publicKeyOf, rawPublicKey, sign, verify,
 } from './identity.ts';
 import { loadPrivateKey, savePrivateKey } from './key-file.ts';
+import { codeOf } from '../test-support/trust-error-code.ts';
 
 const hex = (text: string): Uint8Array => new Uint8Array(Buffer.from(text, 'hex'));
 const toHex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');
@@ -38,15 +38,6 @@ const RFC8032 = [
       '6291d657deec24024827e69c3abe01a30ce548a284743a445e3680d7db5ac3ac18ff9b538d16f290ae67f760984dc6594a7c15e9716ed28dc027beceea1ec40a',
   },
 ];
-
-function codeOf(run: () => unknown): string | undefined {
-  try {
-    run();
-  } catch (error) {
-    return error instanceof TrustError ? error.code : `not a TrustError: ${String(error)}`;
-  }
-  return undefined;
-}
 
 describe('Ed25519 (RFC 8032 §7.1 test vectors)', () => {
   for (const vector of RFC8032) {

@@ -1,21 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { TrustError } from './errors.ts';
 import { generateSiteIdentity, privateKeyFromSeed } from './identity.ts';
 import { manifestSigningPayload, signManifest, verifyManifestSignature } from './manifest-signature.ts';
+import { codeOf } from '../test-support/trust-error-code.ts';
 
 const REFERENCES = new URL('../references/', import.meta.url);
 // RFC 8032 §7.1 TEST 1 secret key, the key references/make_references.py signs with.
 const RFC8032_TEST1_SEED = Buffer.from('9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60', 'hex');
-
-function codeOf(run: () => unknown): string | undefined {
-  try {
-    run();
-  } catch (error) {
-    return error instanceof TrustError ? error.code : `not a TrustError: ${String(error)}`;
-  }
-  return undefined;
-}
 
 const loadPythonManifest = (): Record<string, unknown> =>
   JSON.parse(readFileSync(new URL('manifest-signed-python.json', REFERENCES), 'utf8')) as Record<string, unknown>;

@@ -1,11 +1,11 @@
 // release-statement.test.ts — the key holder's signed release: signature, pinning, and every field covered.
 import { describe, expect, it } from 'vitest';
 import { createPublicKey, verify as nodeVerify } from 'node:crypto';
-import { TrustError } from './errors.ts';
 import { generateSiteIdentity, publicKeyFingerprint } from './identity.ts';
 import { RELEASE_MEANING, releasedDocumentSha256, releaseStatementPayload, signReleaseStatement, verifyReleaseStatement } from './release-statement.ts';
 import type { ReleaseStatement } from './release-statement.ts';
 import { signEvidence, verifyEvidence } from './evidence-signature.ts';
+import { codeOf } from '../test-support/trust-error-code.ts';
 
 const A = 'a'.repeat(64);
 const B = 'b'.repeat(64);
@@ -17,15 +17,6 @@ const statement: ReleaseStatement = {
   keyHolderAuditHead: { seq: 7, hash: A }, coordinatorAuditHead: { seq: 12, hash: B }, software: 'fedval 0.1.0',
   signerName: 'Dr. Ada Privacy', signedAt: '2026-12-06T10:06:00.000Z', meaning: RELEASE_MEANING,
 };
-
-function codeOf(run: () => unknown): string | undefined {
-  try {
-    run();
-  } catch (error) {
-    return error instanceof TrustError ? error.code : `not a TrustError: ${String(error)}`;
-  }
-  return undefined;
-}
 
 describe('release statement', () => {
   const identity = generateSiteIdentity();

@@ -1,15 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { TrustError } from './errors.ts';
 import { ReplayGuard } from './replay-guard.ts';
-
-function codeOf(run: () => unknown): string | undefined {
-  try {
-    run();
-  } catch (error) {
-    return error instanceof TrustError ? error.code : `not a TrustError: ${String(error)}`;
-  }
-  return undefined;
-}
+import { codeOf } from '../test-support/trust-error-code.ts';
 
 describe('ReplayGuard', () => {
   it('accepts a nonce once, and refuses it again while its timestamp is inside the window', () => {

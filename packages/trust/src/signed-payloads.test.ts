@@ -10,15 +10,7 @@ import {
   challengeSignaturePayload, createChallenge, createNonce, enrollmentSignaturePayload, resultSignaturePayload, signChallenge, signEnrollment,
   signResult, verifyChallengeResponse, verifyEnrollment, verifySignedResult,
 } from './signed-payloads.ts';
-
-function codeOf(run: () => unknown): string | undefined {
-  try {
-    run();
-  } catch (error) {
-    return error instanceof TrustError ? error.code : `not a TrustError: ${String(error)}`;
-  }
-  return undefined;
-}
+import { codeOf } from '../test-support/trust-error-code.ts';
 
 const counting = (size: number): Uint8Array => Uint8Array.from({ length: size }, (_, i) => i);
 const NONCE_0_31 = 'AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8='; // base64 of bytes 0..31 (Python: base64.b64encode(bytes(range(32))))

@@ -1,17 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { TrustError } from './errors.ts';
 import { generateSiteIdentity, privateKeyFromSeed, publicKeyOf, verify } from './identity.ts';
 import type { StudyKeyStatement } from './study-key-statement.ts';
 import { pinnedKeyFingerprint, signStudyKeyStatement, studyKeyStatementPayload, verifyStudyKeyStatement } from './study-key-statement.ts';
-
-function codeOf(run: () => unknown): string | undefined {
-  try {
-    run();
-  } catch (error) {
-    return error instanceof TrustError ? error.code : `not a TrustError: ${String(error)}`;
-  }
-  return undefined;
-}
+import { codeOf } from '../test-support/trust-error-code.ts';
 
 const A = 'a'.repeat(64);
 const B = 'b'.repeat(64);
