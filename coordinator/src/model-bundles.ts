@@ -2,6 +2,7 @@
 import { createHash } from 'node:crypto';
 import { MAX_BUNDLE_FILES } from '@fedval/protocol';
 import type { ModelUploadRequest, Scorer } from '@fedval/protocol';
+import { plainText } from '@fedval/schema';
 import { z } from 'zod';
 import { CoordinatorError } from './errors.ts';
 import type { BundleFileStore } from './storage/bundle-files.ts';
@@ -20,8 +21,8 @@ const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
  * is enforced by each site agent; other fields pass through untouched.
  */
 const manifestSchema = z.looseObject({
-  name: z.string().min(1).max(256),
-  version: z.string().min(1).max(256),
+  name: plainText(z.string().min(1).max(256)),
+  version: plainText(z.string().min(1).max(256)),
   format: z.enum(['tfjs', 'onnx']),
   files: z
     .array(z.looseObject({ path: z.string().min(1).max(512), sha256: z.string().regex(/^[0-9a-f]{64}$/, 'expected a lowercase hex SHA-256') }))

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { COORD_ERRORS } from './errors.ts';
+import { expectControlCharactersRefused } from './test-support/control-character-requests.ts';
 import { API_TOKENS, startTestCoordinator } from './test-support/protocol-site.ts';
 import type { RunningCoordinator } from './test-support/protocol-site.ts';
 
@@ -81,6 +82,11 @@ describe('studies', () => {
     expectError(await server.api('GET', '/api/studies/00000000-0000-4000-8000-000000000000'), 'FEDVAL_ERR_COORD_STUDY_NOT_FOUND');
     expectError(await server.api('POST', '/api/studies/00000000-0000-4000-8000-000000000000/rounds'), 'FEDVAL_ERR_COORD_STUDY_NOT_FOUND');
     expectError(await server.api('GET', '/api/rounds/00000000-0000-4000-8000-000000000000'), 'FEDVAL_ERR_COORD_ROUND_NOT_FOUND');
+  });
+
+  it('refuses a control character in any free-text field with a coded 400 and stores nothing (SQLite; PostgreSQL: postgres-coordinator.test.ts)', async () => {
+    const server = await start();
+    await expectControlCharactersRefused(server.api, ['site-a', 'site-b'], ['\u0000', '\u0009', '\u000a', '\u001b', '\u001f', '\u007f']);
   });
 
   it('refuses, by default, a study whose release needs fewer than 3 sites (FEDVAL_ERR_COORD_RELEASE_MINIMUM)', async () => {

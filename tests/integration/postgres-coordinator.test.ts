@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { readAuditLog } from '@fedval/trust';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expectControlCharactersRefused } from '../../coordinator/src/test-support/control-character-requests.ts';
 import { createCoordinatorRole } from '../helpers/coordinator-postgres.ts';
 import type { CoordinatorRole } from '../helpers/coordinator-postgres.ts';
 import { startDeployment, waitForRoundClosed, waitForSites } from '../helpers/deployment.ts';
@@ -58,6 +59,22 @@ describe('a coordinator on PostgreSQL', () => {
   afterAll(async () => {
     await deployment?.stop();
     await server?.stop();
+  });
+
+  it('refuses a control character in any free-text field with a coded 400, never a 500 from PostgreSQL (which refuses U+0000 in text)', async () => {
+    await expectControlCharactersRefused(deployment.api, SITES, ['\u0000', '\u001f', '\u007f']);
+    // The web console's round page looks the id up in the store too: not found (404), never a 500.
+    const login = await fetch(`${deployment.url}/console/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ token: deployment.apiTokens.auditor }),
+      redirect: 'manual',
+    });
+    expect(login.status).toBe(303);
+    const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
+    const page = await fetch(`${deployment.url}/console/rounds/a%00b`, { headers: { cookie } });
+    expect(page.status).toBe(404);
+    expect(await page.text()).toContain('FEDVAL_ERR_COORD_ROUND_NOT_FOUND');
   });
 
   it('runs a round to its result with every record in PostgreSQL', async () => {

@@ -2,6 +2,7 @@
 import { readAuditLog, verifyAuditLog } from '@fedval/trust';
 import type { AuditLog } from '@fedval/trust';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { plainText } from '@fedval/schema';
 import { z } from 'zod';
 import { actorOf, identifyBearer, mayCall, PUBLIC_ROUTE, ROLES } from '../access-control.ts';
 import type { ApiToken, Principal, Role } from '../access-control.ts';
@@ -52,7 +53,7 @@ const AUDIT_PAGE_ENTRIES = 200;
 const LOGIN_BODY_LIMIT = 4096; // 4 KiB
 
 const loginFormSchema = z.strictObject({ token: z.string().min(1).max(1024) });
-const roundParams = z.strictObject({ id: z.string().min(1).max(128) });
+const roundParams = z.strictObject({ id: plainText(z.string().min(1).max(128)) });
 
 /** The session id the request's cookie carries, if any. */
 /** Whether an Origin header names the console's own origin: scheme and host (with port), compared as URLs (RFC 6454 §4). */

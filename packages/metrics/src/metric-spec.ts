@@ -1,5 +1,5 @@
 // metric-spec.ts — the metric spec that travels inside an evaluation task: its schemas (wire and REST/YAML input), defaults, resolution.
-import { listProblems } from '@fedval/schema';
+import { listProblems, plainText } from '@fedval/schema';
 import { z } from 'zod';
 import { MetricsError } from './errors.ts';
 import { gridIndex } from './score-grid.ts';
@@ -113,7 +113,7 @@ const L = METRIC_SPEC_LIMITS;
 const must = (what: string) => ({ error: `must be ${what}` });
 const finite = (what: string) => z.number(must(what)).refine(Number.isFinite, must(what));
 const nameText = `a non-empty string of at most ${L.maxNameLength} characters`;
-const name = z.string(must(nameText)).min(1, must(nameText)).max(L.maxNameLength, must(nameText));
+const name = plainText(z.string(must(nameText)).min(1, must(nameText)).max(L.maxNameLength, must(nameText)));
 const distinct = (values: readonly unknown[]) => new Set(values).size === values.length;
 const nameList = (min: number, max: number) => {
   const what = { error: `must list ${min} to ${max} distinct non-empty names` };

@@ -3,6 +3,7 @@ import { releaseSummarySchema, privacySpecInputSchema, resolvedPrivacySpecSchema
 import { bfvEncryptionSummarySchema, bfvPlanSchema } from '@fedval/he';
 import { metricSpecInputSchema, metricSpecViewSchema, metricsReportSchema } from '@fedval/metrics';
 import { auditEntrySchema, auditHeadSchema, keyAdvertisementSchema, privacyAttestationSchema, resultAttestationSchema, shareRevealSchema, signedReleaseStatementSchema, signedStudyKeyStatementSchema, survivorSignatureSchema } from '@fedval/trust';
+import { plainText } from '@fedval/schema';
 import { z } from 'zod';
 
 /** Most files a model bundle may hold besides manifest.json. */
@@ -42,7 +43,7 @@ export const siteParamsSchema = z.strictObject({ id: siteIdSchema });
 export const modelUploadRequestSchema = z.strictObject({
   /** The manifest.json bytes as text; its SHA-256 becomes the model id. */
   manifest_json: z.string().min(2),
-  files: z.array(z.strictObject({ path: z.string().min(1).max(512), data_base64: z.string() })).max(MAX_BUNDLE_FILES + 1),
+  files: z.array(z.strictObject({ path: plainText(z.string().min(1).max(512)), data_base64: z.string() })).max(MAX_BUNDLE_FILES + 1),
 });
 export type ModelUploadRequest = z.infer<typeof modelUploadRequestSchema>;
 
@@ -73,12 +74,13 @@ export const encryptionSummarySchema = bfvEncryptionSummarySchema;
 /** `POST /api/studies`: give exactly one of `model_id` (a registered bundle) and `score_column` (sites read scores from a column). */
 export const studyCreateRequestSchema = z
   .strictObject({
-    name: z.string().min(1).max(256),
+    /** Free text without control characters (U+0000 to U+001F, U+007F), as every free-text field of this contract. */
+    name: plainText(z.string().min(1).max(256)),
     model_id: modelIdSchema.optional(),
-    score_column: z.string().min(1).max(256).optional(),
+    score_column: plainText(z.string().min(1).max(256)).optional(),
     metric_spec: metricSpecInputSchema,
     sites: z
-      .array(z.string().min(1).max(128))
+      .array(plainText(z.string().min(1).max(128)))
       .min(1)
       .max(MAX_STUDY_SITES)
       .refine((sites) => new Set(sites).size === sites.length, 'site ids must be unique'),
@@ -373,7 +375,7 @@ export type EnrollmentTokenResponse = z.infer<typeof enrollmentTokenResponseSche
 /** `POST /api/enroll`: a site redeems its one-time token for its Ed25519 key, proving possession. */
 export const enrollRequestSchema = z.strictObject({
   site_id: siteIdSchema,
-  enrollment_token: z.string().min(16).max(256),
+  enrollment_token: plainText(z.string().min(16).max(256)),
   /** Raw 32-byte Ed25519 public key, base64 (44 characters). */
   public_key: z.string().length(44),
   /** Proof of possession: the Ed25519 signature (base64, 64 bytes) of @fedval/trust enrollmentSignaturePayload under the new key. */
