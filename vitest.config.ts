@@ -1,6 +1,6 @@
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 // The integration and adversarial tests spawn hundreds of real fedval processes (coordinators, agents, CLIs); each one
 // type-strips and compiles the same modules again. Node's module compile cache (nodejs.org/api/module.html#module-compile-cache)
@@ -12,6 +12,8 @@ process.env.NODE_COMPILE_CACHE ??= join(tmpdir(), 'fedval-node-compile-cache');
 export default defineConfig({
   test: {
     include: ['packages/*/src/**/*.test.ts', 'coordinator/src/**/*.test.ts', 'site-agent/src/**/*.test.ts', 'tests/**/*.test.ts'],
+    // The container test builds an image for minutes, as root: `pnpm test:container` (tests/container/vitest.config.ts).
+    exclude: [...configDefaults.exclude, 'tests/container/**'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',

@@ -96,6 +96,8 @@ export interface DeploymentOptions {
 export interface AgentOptions {
   /** Where the agent connects, instead of the deployment's socket URL (e.g. a recording relay). */
   coordinatorUrl?: string;
+  /** The agent's `data_dir`. Default `./state` (beside its site.yaml). */
+  dataDir?: string;
   label?: string;
   /** Lines appended to the agent's YAML (e.g. a `tls:` block). */
   extraYaml?: string[];
@@ -166,7 +168,7 @@ export async function startDeployment(sites: string[], options: DeploymentOption
         `site_id: ${site}`,
         ...(options.enrolledSites?.includes(site) ? [] : [`token: ${tokens.get(site)}`]),
         `data: { path: ${dataFile}, label: { column: ${agentOptions.label ?? 'event5y'} } }`,
-        'data_dir: ./state',
+        `data_dir: ${agentOptions.dataDir ?? './state'}`,
         `policy: { ${agentPolicy(agentOptions.policy, keyHolder.fingerprint)} }`,
         'limits: { reconnect_initial_ms: 100, reconnect_max_ms: 500 }',
         `log_level: ${options.logLevel ?? 'warn'}`,

@@ -11,6 +11,9 @@ const PREREQUISITES = {
   pdftoppm: { path: 'pdftoppm', install: 'sudo apt-get install poppler-utils  (the report tests render the PDF\'s pages with it)' },
   pdfinfo: { path: 'pdfinfo', install: 'sudo apt-get install poppler-utils  (the report tests count the PDF\'s pages with it)' },
   'systemd-analyze': { path: 'systemd-analyze', install: 'sudo apt-get install systemd  (the packaging test verifies the example units with it)' },
+  podman: { path: 'podman', install: 'sudo apt-get install podman slirp4netns  (pnpm test:container builds the agent image and runs it with it, as root)' },
+  slirp4netns: { path: 'slirp4netns', install: 'sudo apt-get install slirp4netns  (pnpm test:container gives the agent container its own network that reaches the coordinator on the host)' },
+  unshare: { path: 'unshare', install: 'sudo apt-get install util-linux  (pnpm test:container runs crun in a private mount namespace on a hybrid cgroup host)' },
 } as const;
 
 export type Prerequisite = keyof typeof PREREQUISITES;
