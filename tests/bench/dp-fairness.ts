@@ -25,11 +25,17 @@ const { values } = parseArgs({
     scenario: { type: 'string', default: '' },
     // Sponsor priorities (privacy.priorities), e.g. overallAuc=3,subgroupAuc=2,calibration=1,exclusions=0.5; empty: today's fixed weights.
     priorities: { type: 'string', default: '' },
+    // ρ weights (privacy.weights), e.g. totals=2; empty: the defaults. Not together with --priorities.
+    weights: { type: 'string', default: '' },
+    // α of the small-cell rule (finalizeRelease suppressionAlpha); empty: the default Φ(−3).
+    'suppression-alpha': { type: 'string', default: '' },
   },
 });
-const priorities = values.priorities
-  ? Object.fromEntries(values.priorities.split(',').map((pair) => { const [key, value] = pair.split('='); return [key!, Number(value)]; }))
-  : null;
+const pairs = (text: string): Record<string, number> => Object.fromEntries(text.split(',').map((pair) => { const [key, value] = pair.split('='); return [key!, Number(value)]; }));
+const weights = values.weights ? pairs(values.weights) : null;
+const suppressionAlpha = values['suppression-alpha'] ? Number(values['suppression-alpha']) : undefined;
+const finalizeOptions = suppressionAlpha === undefined ? {} : { suppressionAlpha };
+const priorities = values.priorities ? pairs(values.priorities) : null;
 const rounds = Number(values.rounds);
 const epsilons = values.epsilon.split(',').map(Number);
 const DELTA = 1e-6;
@@ -155,7 +161,7 @@ interface Track {
 
 function runScenario(scenario: Scenario, epsilon: number): object {
   const { layout, sites } = scenario;
-  const { privacy, plan, split } = planPrivacySpec({ epsilon, delta: DELTA, minSites: scenario.minSites, ...(priorities ? { priorities } : {}) }, { layout, ...scenario.context });
+  const { privacy, plan, split } = planPrivacySpec({ epsilon, delta: DELTA, minSites: scenario.minSites, ...(priorities ? { priorities } : {}), ...(weights ? { weights } : {}) }, { layout, ...scenario.context });
   const release = createRelease(layout, privacy);
   const exactRelease = createRelease(layout, null);
   const exact = finalizeRelease(exactRelease, sum(sites.map((v) => exactRelease.protect(v, seededRandomSource('unused')))), sites.length).metrics as BinaryMetricsReport;
@@ -171,7 +177,7 @@ function runScenario(scenario: Scenario, epsilon: number): object {
   const rng = seededRandomSource(`dp-fairness noise ${scenario.name} ${epsilon}`);
   const started = performance.now();
   for (let r = 0; r < rounds; r += 1) {
-    const noisy = finalizeRelease(release, sum(sites.map((v) => release.protect(v, rng))), sites.length).metrics as BinaryMetricsReport;
+    const noisy = finalizeRelease(release, sum(sites.map((v) => release.protect(v, rng))), sites.length, finalizeOptions).metrics as BinaryMetricsReport;
     for (const track of tracks) {
       const block: LevelBlock<BinaryMetricsBlock> = track.column === null ? { ...noisy, suppressed: false } : noisy.by_group[track.column]![track.level]!;
       if (block.suppressed) track.suppressed += 1;
@@ -179,6 +185,9 @@ function runScenario(scenario: Scenario, epsilon: number): object {
     }
   }
   const msPerRound = (performance.now() - started) / rounds;
+  // The exact noise SD of one class total of a level, per column: what the small-cell rule's margin is made of.
+  const decoded = release.decode(sum(sites.map((v) => release.protect(v, rng))), sites.length);
+  const classTotalSd = Object.fromEntries(Object.entries(decoded.classTotalVariances).map(([name, variance]) => [name, round4(Math.sqrt(variance))]));
   return {
     scenario: scenario.name,
     epsilon,
@@ -191,6 +200,7 @@ function runScenario(scenario: Scenario, epsilon: number): object {
     weights: privacy.weights,
     split: split ? { shares: split.shares, predicted: split.predicted } : null,
     msPerRound: Number(msPerRound.toFixed(1)),
+    classTotalSd,
     auc: tracks.map((t) => {
       const dpSd = sd(t.errors);
       return {
@@ -222,4 +232,4 @@ for (const make of scenarios) {
   if (!scenario.name.includes(values.scenario)) continue;
   for (const epsilon of epsilons) results.push(runScenario(scenario, epsilon));
 }
-console.log(JSON.stringify({ bench: 'dp-fairness', rounds, priorities, results }, null, 2));
+console.log(JSON.stringify({ bench: 'dp-fairness', rounds, priorities, weights, suppressionAlpha: suppressionAlpha ?? null, results }, null, 2));

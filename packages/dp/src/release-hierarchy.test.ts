@@ -117,3 +117,37 @@ describe('decode reconciles the overall and every group column', () => {
     expect(withoutTotals.by_group['sex']!['F']!.suppressed).toBe(true);
   });
 });
+
+describe('the small-cell rule at a chosen α (finalizeRelease suppressionAlpha)', () => {
+  const privacy = resolvePrivacySpec({ epsilon: 1, delta: 1e-6, minSites: 1, mechanism: 'discrete-gaussian', layout: treeLayout }, { layout });
+  const release = createPrivateRelease(layout, privacy);
+  const k = layout.spec.minCellSize;
+
+  it('releases a level with k − 1 positives in at most α of rounds (simulation), and uses z = Φ⁻¹(1 − α) standard deviations', () => {
+    const alpha = 0.05;
+    const rounds = 200;
+    const rng = seededRandomSource('suppression alpha');
+    const small = siteVector(k - 1);
+    let released = 0;
+    for (let r = 0; r < rounds; r += 1) {
+      const metrics = finalizeRelease(release, release.protect(small, rng), 1, { suppressionAlpha: alpha }).metrics as BinaryMetricsReport;
+      if (!metrics.by_group['sex']!['F']!.suppressed) released += 1;
+    }
+    // Binomial upper tolerance: α's mean count plus 4 of its standard deviations.
+    expect(released / rounds).toBeLessThanOrEqual(alpha + (4 * Math.sqrt(alpha * (1 - alpha) * rounds)) / rounds);
+    // The same decoded vector through finalizeMetrics with z = 1.6449 (Φ(−1.6449) = 0.05, a closed form): the same report.
+    const aggregate = release.protect(siteVector(40), seededRandomSource('alpha margins'));
+    const decoded = release.decode(aggregate, 1);
+    const z = 1.6448536269514729;
+    expect(normalCdf(-z)).toBeCloseTo(alpha, 12);
+    const expected = finalizeMetrics(layout, decoded.vector, { noise: { blockVariances: decoded.blockVariances, classTotalVariances: decoded.classTotalVariances, marginSds: z } });
+    expect(finalizeRelease(release, aggregate, 1, { suppressionAlpha: alpha }).metrics).toEqual(expected);
+  });
+
+  it('refuses an α outside (0, 0.5) with a coded error', () => {
+    const aggregate = release.protect(siteVector(40), seededRandomSource('alpha refused'));
+    for (const alpha of [0, 0.5, -1, Number.NaN]) {
+      expect(() => finalizeRelease(release, aggregate, 1, { suppressionAlpha: alpha })).toThrow(expect.objectContaining({ code: 'FEDVAL_ERR_DP_INVALID_ARGUMENT' }));
+    }
+  });
+});
