@@ -34,7 +34,8 @@ export interface ReleaseWeights {
   exclusions: number;
   /**
    * Class totals of each subgroup column of a binary task (the negatives and positives of every level: one counter per
-   * patient and column), which the suppression rule reads. Absent (a spec resolved before this block existed): no block.
+   * patient and column), which the suppression rule reads. Optional in a spec: resolution fills the default (so a spec
+   * resolved before this block existed gains it when resolved again); a release built from weights without it has none.
    */
   totals?: number;
 }
