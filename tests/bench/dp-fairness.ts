@@ -7,8 +7,10 @@
 // finalizeRelease decodes and finalizes the sum; the result is compared with the exact (`--no-dp`) release of the same
 // sites. Reported per AUC (overall and every subgroup level): the DP error's SD (and mean), the sampling SE (DeLong,
 // from the exact release's interval), the interval factor √(1 + (SD/SE)²), the suppression rate, and the planner's
-// predicted DP error SD.
-// Run: node tests/bench/dp-fairness.ts [--rounds 20] [--epsilon 1[,2,…]] [--scenario SUBSTRING]
+// predicted DP error SD; per scenario, the exact noise SD of one class total of a level (classTotalSd: what the small-cell
+// rule's margin is made of).
+// Run: node tests/bench/dp-fairness.ts [--rounds 20] [--epsilon 1[,2,…]] [--scenario SUBSTRING] [--priorities …]
+//      [--weights totals=3] [--suppression-alpha 0.01]
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parse } from 'csv-parse/sync';
