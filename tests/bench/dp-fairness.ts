@@ -14,8 +14,8 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parse } from 'csv-parse/sync';
-import { createRelease, finalizeRelease, planPrivacySpec, predictPopulationError, seededRandomSource } from '@fedval/dp';
-import type { PrivacyContext, RandomSource, ReleasePlan } from '@fedval/dp';
+import { createRelease, finalizeRelease, planPrivacySpec, predictPerClassAuc, predictPopulationError, seededRandomSource } from '@fedval/dp';
+import type { PrivacyContext, RandomSource, ReleaseLayoutSpec, ReleasePlan } from '@fedval/dp';
 import { addStatistics, createAccumulator, createStatisticsLayout, resolveMetricSpec } from '@fedval/metrics';
 import type { BinaryMetricsBlock, BinaryMetricsReport, GroupSpec, LevelBlock, StatisticsLayout } from '@fedval/metrics';
 import { normal, rotterdamScore } from './rotterdam-score.ts';
@@ -150,6 +150,35 @@ function predictedSd(plan: ReleasePlan | null, column: number | null, patients: 
   return patients >= 2 ? predictPopulationError(plan, patients, column).auc.std : null;
 }
 
+/**
+ * Issue 18, "fit the grid to the class sizes": the planner's predicted AUC error (bias, noise SD) of per-class layouts in
+ * the same ρ — the positives on a coarser grid, the negatives on the plan's — for the overall population and the
+ * smallest level of each column (a prediction only: the release has one layout for both classes).
+ */
+function perClassLayouts(plan: ReleasePlan | null, levels: { column: number | null; level: string; patients: number }[]): object[] | null {
+  if (!plan) return null;
+  const shared: ReleaseLayoutSpec = plan.layout.tree
+    ? { kind: 'tree', bins: plan.layout.edges.length - 1, branching: plan.layout.tree.branching, edges: plan.layout.placement }
+    : { kind: 'flat', bins: plan.layout.edges.length - 1, edges: plan.layout.placement };
+  const candidates: ReleaseLayoutSpec[] = [shared, ...[8, 16, 32, 64].filter((bins) => bins < shared.bins).map((bins): ReleaseLayoutSpec => ({ kind: 'tree', bins, branching: 2, edges: plan.layout.placement })), { kind: 'flat', bins: 8, edges: plan.layout.placement }, { kind: 'flat', bins: 16, edges: plan.layout.placement }];
+  const name = (spec: ReleaseLayoutSpec): string => (spec.kind === 'tree' ? `tree b=${spec.branching} ${spec.bins}` : `flat ${spec.bins}`);
+  return levels.map(({ column, level, patients }) => ({
+    column,
+    level,
+    patients,
+    negatives: name(shared),
+    // A layout with fewer bins than the pinned threshold and calibration edges is refused by the planner: left out.
+    positives: candidates.flatMap((spec) => {
+      try {
+        const predicted = predictPerClassAuc(plan, spec, shared, patients, column);
+        return [{ layout: name(spec), aucBias: round4(predicted.auc.bias), aucSd: round4(predicted.auc.std) }];
+      } catch {
+        return [];
+      }
+    }),
+  }));
+}
+
 interface Track {
   column: string | null;
   level: string;
@@ -176,6 +205,12 @@ function runScenario(scenario: Scenario, epsilon: number): object {
       tracks.push({ column: group.column, level, positives: block.positives, exactAuc: block.roc_auc, se: samplingSe(block), errors: [], suppressed: 0, predicted: predictedSd(plan, g, block.n) });
     }
   });
+  const smallest = layout.spec.groups.map((group, g) => {
+    const levels = Object.entries(exact.by_group[group.column]!).filter(([, block]) => !block.suppressed && block.n >= 2);
+    const [level, block] = levels.reduce((a, b) => (b[1].n < a[1].n ? b : a));
+    return { column: g, level: `${group.column} ${level}`, patients: block.n };
+  });
+  const perClass = perClassLayouts(plan, [{ column: null, level: 'overall', patients: exact.n }, ...smallest]);
   const rng = seededRandomSource(`dp-fairness noise ${scenario.name} ${epsilon}`);
   const started = performance.now();
   for (let r = 0; r < rounds; r += 1) {
@@ -203,6 +238,7 @@ function runScenario(scenario: Scenario, epsilon: number): object {
     split: split ? { shares: split.shares, predicted: split.predicted } : null,
     msPerRound: Number(msPerRound.toFixed(1)),
     classTotalSd,
+    perClassLayouts: perClass,
     auc: tracks.map((t) => {
       const dpSd = sd(t.errors);
       return {
