@@ -206,9 +206,9 @@ function runScenario(scenario: Scenario, epsilon: number): object {
     }
   });
   const smallest = layout.spec.groups.map((group, g) => {
-    const levels = Object.entries(exact.by_group[group.column]!).filter(([, block]) => !block.suppressed && block.n >= 2);
-    const [level, block] = levels.reduce((a, b) => (b[1].n < a[1].n ? b : a));
-    return { column: g, level: `${group.column} ${level}`, patients: block.n };
+    const levels = Object.entries(exact.by_group[group.column]!).flatMap(([level, block]) => (block.suppressed || block.n < 2 ? [] : [{ level, n: block.n }]));
+    const least = levels.reduce((a, b) => (b.n < a.n ? b : a));
+    return { column: g, level: `${group.column} ${least.level}`, patients: least.n };
   });
   const perClass = perClassLayouts(plan, [{ column: null, level: 'overall', patients: exact.n }, ...smallest]);
   const rng = seededRandomSource(`dp-fairness noise ${scenario.name} ${epsilon}`);
