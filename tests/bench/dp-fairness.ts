@@ -7,13 +7,15 @@
 // finalizeRelease decodes and finalizes the sum; the result is compared with the exact (`--no-dp`) release of the same
 // sites. Reported per AUC (overall and every subgroup level): the DP error's SD (and mean), the sampling SE (DeLong,
 // from the exact release's interval), the interval factor √(1 + (SD/SE)²), the suppression rate, and the planner's
-// predicted DP error SD.
-// Run: node tests/bench/dp-fairness.ts [--rounds 20] [--epsilon 1[,2,…]] [--scenario SUBSTRING]
+// predicted DP error SD; per scenario, the exact noise SD of one class total of a level (classTotalSd: what the small-cell
+// rule's margin is made of).
+// Run: node tests/bench/dp-fairness.ts [--rounds 20] [--epsilon 1[,2,…]] [--scenario SUBSTRING] [--priorities …]
+//      [--weights totals=3] [--suppression-alpha 0.01]
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parse } from 'csv-parse/sync';
-import { createRelease, finalizeRelease, planPrivacySpec, predictPopulationError, seededRandomSource } from '@fedval/dp';
-import type { PrivacyContext, RandomSource, ReleasePlan } from '@fedval/dp';
+import { createRelease, finalizeRelease, planPrivacySpec, predictPerClassAuc, predictPopulationError, seededRandomSource } from '@fedval/dp';
+import type { PrivacyContext, RandomSource, ReleaseLayoutSpec, ReleasePlan } from '@fedval/dp';
 import { addStatistics, createAccumulator, createStatisticsLayout, resolveMetricSpec } from '@fedval/metrics';
 import type { BinaryMetricsBlock, BinaryMetricsReport, GroupSpec, LevelBlock, StatisticsLayout } from '@fedval/metrics';
 import { normal, rotterdamScore } from './rotterdam-score.ts';
@@ -25,11 +27,17 @@ const { values } = parseArgs({
     scenario: { type: 'string', default: '' },
     // Sponsor priorities (privacy.priorities), e.g. overallAuc=3,subgroupAuc=2,calibration=1,exclusions=0.5; empty: today's fixed weights.
     priorities: { type: 'string', default: '' },
+    // ρ weights (privacy.weights), e.g. totals=2; empty: the defaults. Not together with --priorities.
+    weights: { type: 'string', default: '' },
+    // α of the small-cell rule (finalizeRelease suppressionAlpha); empty: the default Φ(−3).
+    'suppression-alpha': { type: 'string', default: '' },
   },
 });
-const priorities = values.priorities
-  ? Object.fromEntries(values.priorities.split(',').map((pair) => { const [key, value] = pair.split('='); return [key!, Number(value)]; }))
-  : null;
+const pairs = (text: string): Record<string, number> => Object.fromEntries(text.split(',').map((pair) => { const [key, value] = pair.split('='); return [key!, Number(value)]; }));
+const weights = values.weights ? pairs(values.weights) : null;
+const suppressionAlpha = values['suppression-alpha'] ? Number(values['suppression-alpha']) : undefined;
+const finalizeOptions = suppressionAlpha === undefined ? {} : { suppressionAlpha };
+const priorities = values.priorities ? pairs(values.priorities) : null;
 const rounds = Number(values.rounds);
 const epsilons = values.epsilon.split(',').map(Number);
 const DELTA = 1e-6;
@@ -142,6 +150,35 @@ function predictedSd(plan: ReleasePlan | null, column: number | null, patients: 
   return patients >= 2 ? predictPopulationError(plan, patients, column).auc.std : null;
 }
 
+/**
+ * Issue 18, "fit the grid to the class sizes": the planner's predicted AUC error (bias, noise SD) of per-class layouts in
+ * the same ρ — the positives on a coarser grid, the negatives on the plan's — for the overall population and the
+ * smallest level of each column (a prediction only: the release has one layout for both classes).
+ */
+function perClassLayouts(plan: ReleasePlan | null, levels: { column: number | null; level: string; patients: number }[]): object[] | null {
+  if (!plan) return null;
+  const shared: ReleaseLayoutSpec = plan.layout.tree
+    ? { kind: 'tree', bins: plan.layout.edges.length - 1, branching: plan.layout.tree.branching, edges: plan.layout.placement }
+    : { kind: 'flat', bins: plan.layout.edges.length - 1, edges: plan.layout.placement };
+  const candidates: ReleaseLayoutSpec[] = [shared, ...[8, 16, 32, 64].filter((bins) => bins < shared.bins).map((bins): ReleaseLayoutSpec => ({ kind: 'tree', bins, branching: 2, edges: plan.layout.placement })), { kind: 'flat', bins: 8, edges: plan.layout.placement }, { kind: 'flat', bins: 16, edges: plan.layout.placement }];
+  const name = (spec: ReleaseLayoutSpec): string => (spec.kind === 'tree' ? `tree b=${spec.branching} ${spec.bins}` : `flat ${spec.bins}`);
+  return levels.map(({ column, level, patients }) => ({
+    column,
+    level,
+    patients,
+    negatives: name(shared),
+    // A layout with fewer bins than the pinned threshold and calibration edges is refused by the planner: left out.
+    positives: candidates.flatMap((spec) => {
+      try {
+        const predicted = predictPerClassAuc(plan, spec, shared, patients, column);
+        return [{ layout: name(spec), aucBias: round4(predicted.auc.bias), aucSd: round4(predicted.auc.std) }];
+      } catch {
+        return [];
+      }
+    }),
+  }));
+}
+
 interface Track {
   column: string | null;
   level: string;
@@ -155,7 +192,7 @@ interface Track {
 
 function runScenario(scenario: Scenario, epsilon: number): object {
   const { layout, sites } = scenario;
-  const { privacy, plan, split } = planPrivacySpec({ epsilon, delta: DELTA, minSites: scenario.minSites, ...(priorities ? { priorities } : {}) }, { layout, ...scenario.context });
+  const { privacy, plan, split } = planPrivacySpec({ epsilon, delta: DELTA, minSites: scenario.minSites, ...(priorities ? { priorities } : {}), ...(weights ? { weights } : {}) }, { layout, ...scenario.context });
   const release = createRelease(layout, privacy);
   const exactRelease = createRelease(layout, null);
   const exact = finalizeRelease(exactRelease, sum(sites.map((v) => exactRelease.protect(v, seededRandomSource('unused')))), sites.length).metrics as BinaryMetricsReport;
@@ -168,10 +205,16 @@ function runScenario(scenario: Scenario, epsilon: number): object {
       tracks.push({ column: group.column, level, positives: block.positives, exactAuc: block.roc_auc, se: samplingSe(block), errors: [], suppressed: 0, predicted: predictedSd(plan, g, block.n) });
     }
   });
+  const smallest = layout.spec.groups.map((group, g) => {
+    const levels = Object.entries(exact.by_group[group.column]!).flatMap(([level, block]) => (block.suppressed || block.n < 2 ? [] : [{ level, n: block.n }]));
+    const least = levels.reduce((a, b) => (b.n < a.n ? b : a));
+    return { column: g, level: `${group.column} ${least.level}`, patients: least.n };
+  });
+  const perClass = perClassLayouts(plan, [{ column: null, level: 'overall', patients: exact.n }, ...smallest]);
   const rng = seededRandomSource(`dp-fairness noise ${scenario.name} ${epsilon}`);
   const started = performance.now();
   for (let r = 0; r < rounds; r += 1) {
-    const noisy = finalizeRelease(release, sum(sites.map((v) => release.protect(v, rng))), sites.length).metrics as BinaryMetricsReport;
+    const noisy = finalizeRelease(release, sum(sites.map((v) => release.protect(v, rng))), sites.length, finalizeOptions).metrics as BinaryMetricsReport;
     for (const track of tracks) {
       const block: LevelBlock<BinaryMetricsBlock> = track.column === null ? { ...noisy, suppressed: false } : noisy.by_group[track.column]![track.level]!;
       if (block.suppressed) track.suppressed += 1;
@@ -179,6 +222,9 @@ function runScenario(scenario: Scenario, epsilon: number): object {
     }
   }
   const msPerRound = (performance.now() - started) / rounds;
+  // The exact noise SD of one class total of a level, per column: what the small-cell rule's margin is made of.
+  const decoded = release.decode(sum(sites.map((v) => release.protect(v, rng))), sites.length);
+  const classTotalSd = Object.fromEntries(Object.entries(decoded.classTotalVariances).map(([name, variance]) => [name, round4(Math.sqrt(variance))]));
   return {
     scenario: scenario.name,
     epsilon,
@@ -191,6 +237,8 @@ function runScenario(scenario: Scenario, epsilon: number): object {
     weights: privacy.weights,
     split: split ? { shares: split.shares, predicted: split.predicted } : null,
     msPerRound: Number(msPerRound.toFixed(1)),
+    classTotalSd,
+    perClassLayouts: perClass,
     auc: tracks.map((t) => {
       const dpSd = sd(t.errors);
       return {
@@ -222,4 +270,4 @@ for (const make of scenarios) {
   if (!scenario.name.includes(values.scenario)) continue;
   for (const epsilon of epsilons) results.push(runScenario(scenario, epsilon));
 }
-console.log(JSON.stringify({ bench: 'dp-fairness', rounds, priorities, results }, null, 2));
+console.log(JSON.stringify({ bench: 'dp-fairness', rounds, priorities, weights, suppressionAlpha: suppressionAlpha ?? null, results }, null, 2));

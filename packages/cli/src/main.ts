@@ -203,11 +203,11 @@ program
     }
     const pct = (share: number) => `${(100 * share).toFixed(1)} %`;
     const w = planned.weights;
-    process.stdout.write(`\nρ weights: overall ${w.overall}, each subgroup column ${w.subgroup}, each population's sums ${w.sums}, exclusions ${w.exclusions}\n`);
+    process.stdout.write(`\nρ weights: overall ${w.overall}, each subgroup column ${w.subgroup}, each population's sums ${w.sums}, exclusions ${w.exclusions}${w.totals === undefined ? '' : `, each subgroup column's class totals ${w.totals}`}\n`);
     if (planned.split) {
       const { shares, predicted_noise_sd: sd } = planned.split;
       process.stdout.write(
-        `split from --priorities (share of the round's ρ per block): overall histograms ${pct(shares.overall)}, each subgroup column ${pct(shares.subgroup)}, each population's sums ${pct(shares.sums)}, each population's exclusions ${pct(shares.exclusions)}\n`,
+        `split from --priorities (share of the round's ρ per block): overall histograms ${pct(shares.overall)}, each subgroup column ${pct(shares.subgroup)}, each population's sums ${pct(shares.sums)}, each population's exclusions ${pct(shares.exclusions)}${shares.totals === undefined ? '' : `, each subgroup column's class totals ${pct(shares.totals)}`}\n`,
       );
       if (sd) {
         process.stdout.write(

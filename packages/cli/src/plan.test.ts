@@ -32,8 +32,8 @@ describe('fedval plan --priorities', () => {
   it('plans the split from the priorities and reports every block share and metric prediction; refuses a bad list', () => {
     const planned = planStudyPrivacy({ ...options, groupLevels: [2], priorities: parsePriorities('overall_auc=3,subgroup_auc=2,calibration=1,exclusions=0.5') });
     const shares = planned.split!.shares;
-    // overall + one subgroup column + two populations' sums and exclusions = the whole round.
-    expect(shares.overall + shares.subgroup + 2 * (shares.sums + shares.exclusions)).toBeCloseTo(1, 12);
+    // overall + one subgroup column + two populations' sums and exclusions + the column's class totals = the whole round.
+    expect(shares.overall + shares.subgroup + 2 * (shares.sums + shares.exclusions) + shares.totals!).toBeCloseTo(1, 12);
     expect(planned.split!.predicted_noise_sd!.subgroupAuc).toHaveLength(1);
     expect(planStudyPrivacy({ ...options, groupLevels: [2] }).split).toBeNull();
     for (const bad of ['overall=3', 'overall_auc=-1', 'overall_auc']) expect(() => parsePriorities(bad)).toThrow(expect.objectContaining({ code: 'FEDVAL_ERR_CLI_USAGE' }));

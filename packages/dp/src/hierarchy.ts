@@ -64,14 +64,17 @@ export function reconcileHierarchy(overall: Float64Array, overallVariance: numbe
   }
   const precision = 1 / variances.overall;
   for (let j = 0; j < overall.length; j += 1) {
-    let weighted = overall[j]! / overallVariance;
+    // x̂₀ as y₀ plus the precision-weighted mean of the columns' disagreements with it (the same weighted mean): exact,
+    // with no rounding residue, when the columns already agree with the overall entry (a release without noise).
+    const y0 = overall[j]!;
+    let correction = 0;
     const sums = columns.map(({ levels, variance }) => {
       let s = 0;
       for (const level of levels) s += level[j]!;
-      weighted += s / (levels.length * variance);
+      correction += (s - y0) / (levels.length * variance);
       return s;
     });
-    const estimate = weighted / precision;
+    const estimate = y0 + correction / precision;
     overall[j] = estimate;
     columns.forEach(({ levels }, c) => {
       const shift = (estimate - sums[c]!) / levels.length;

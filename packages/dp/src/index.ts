@@ -27,7 +27,7 @@ export type { TreeShape, TreeShapeOptions } from './tree.ts';
 export { equalWidthEdges, equalMassEdges, coarsenHistogram, checkEdges } from './coarsening.ts';
 export { budgetFromEpsilon, budgetStatus, decideCharge, assertChargeAllowed, LEDGER_RELATIVE_TOLERANCE } from './ledger.ts';
 export type { PrivacyBudget, EpsilonBudget, LedgerEntry, ChargeRequest, ChargeDecision, BudgetStatus } from './ledger.ts';
-export { planRelease, simulateRelease, resolveLayout, predictPopulationError, DEFAULT_PLAN_WEIGHTS, DEFAULT_SIMULATE_RELEASE_OPTIONS } from './planner.ts';
+export { planRelease, simulateRelease, resolveLayout, predictPopulationError, predictPerClassAuc, DEFAULT_PLAN_WEIGHTS, DEFAULT_SIMULATE_RELEASE_OPTIONS } from './planner.ts';
 export { predictSurvivalNoise, expectedSurvivalCounts } from './survival-planner.ts';
 export type { SurvivalPlanRequest, SurvivalNoisePrediction } from './survival-planner.ts';
 export type {
@@ -36,6 +36,7 @@ export type {
   ReleaseLayout,
   ReleaseLayoutSpec,
   EdgePlacement,
+  PerClassPrediction,
   PopulationPrediction,
   PredictedError,
   SimulateReleaseOptions,
@@ -77,7 +78,7 @@ export { createPrivateRelease, releaseSummarySchema, DEFAULT_PRIVATE_RELEASE_OPT
 export type { PrivateRelease, PrivateReleaseOptions, DecodedRelease, ReleaseSummary, ReleaseBlockSummary } from './release.ts';
 export { createExactRelease } from './exact-release.ts';
 export type { ExactRelease } from './exact-release.ts';
-export { createRelease, finalizeRelease } from './statistics-release.ts';
-export type { StatisticsRelease, FinalizedRelease } from './statistics-release.ts';
+export { createRelease, DEFAULT_SUPPRESSION_ALPHA, finalizeRelease } from './statistics-release.ts';
+export type { StatisticsRelease, FinalizedRelease, FinalizeReleaseOptions } from './statistics-release.ts';
 export { DpError, DP_ERROR_MESSAGES } from './errors.ts';
 export type { DpErrorCode } from './errors.ts';

@@ -5,7 +5,7 @@ import { epsilonFromRho } from './accountant.ts';
 import { expectedBinProbabilities, expectedGridBinProbabilities, normalCdf, normalQuantile, scoreEdgesOfShares, standardNormals } from './binormal-model.ts';
 import { fitScoreGrid } from '@fedval/metrics';
 import { seededRandomSource } from './random-source.ts';
-import { planRelease, simulateRelease } from './planner.ts';
+import { planRelease, predictPerClassAuc, simulateRelease } from './planner.ts';
 
 describe('binormal score model', () => {
   it('has a normal CDF and quantile that match scipy.special.ndtr / ndtri', () => {
@@ -170,5 +170,28 @@ describe('planRelease', () => {
     expect(() => planRelease({ ...ok, subgroupLevels: [1] })).toThrow(expect.objectContaining({ code: 'FEDVAL_ERR_DP_INVALID_ARGUMENT' }));
     expect(() => planRelease({ ...ok, epsilon: 0 })).toThrow(expect.objectContaining({ code: 'FEDVAL_ERR_DP_INVALID_ARGUMENT' }));
     expect(() => planRelease({ ...ok, weights: { subgroup: -1 } })).toThrow(expect.objectContaining({ code: 'FEDVAL_ERR_DP_INVALID_ARGUMENT' }));
+  });
+});
+
+describe('predictPerClassAuc (issue 18: per-class layouts, predicted only)', () => {
+  const plan = planRelease({ patients: 20_000, prevalence: 0.02, sites: 4, minSites: 3, epsilon: 0.6, delta: 1e-6, thresholds: [0.5], subgroupLevels: [2], layout: { kind: 'tree', bins: 64, branching: 2 } });
+
+  it('gives the plan’s own AUC error for the plan’s layout in both classes (coarse bins placed on the fine grid)', () => {
+    const same = predictPerClassAuc(plan, { kind: 'tree', bins: 64, branching: 2 }, { kind: 'tree', bins: 64, branching: 2 }, 20_000, null);
+    expect(same.auc.std).toBeCloseTo(plan.overall.auc.std, 12);
+    expect(same.auc.bias).toBeCloseTo(plan.overall.auc.bias, 12);
+  });
+
+  it('scales each class’s node variance by its tree levels over the plan’s (equal zCDP cost per patient)', () => {
+    // Flat layouts in both classes: one counter per patient (L = 1) against the plan tree's L₀ = 7 levels, so each
+    // class's noise variance is σ₀²/7 per bin, and the AUC variance is σ₀²/7 · Σ g² (flat: no tree estimate).
+    const flat = predictPerClassAuc(plan, { kind: 'flat', bins: 64 }, { kind: 'flat', bins: 64 }, 20_000, null);
+    expect(plan.layout.countersPerPatient).toBe(7);
+    const flatPlan = planRelease({ ...plan.request, layout: { kind: 'flat', bins: 64 }, weights: plan.request.weights });
+    // The flat plan spends the same ρ with one counter per patient: its σ² is σ₀²/7 (the same calibration, 7 × less sensitivity).
+    const ratio = flatPlan.estimateNoiseStd['overall']! ** 2 / plan.estimateNoiseStd['overall']! ** 2;
+    expect(ratio).toBeGreaterThan(0.97 / 7);
+    expect(ratio).toBeLessThan(1.03 / 7);
+    expect(flat.auc.std / flatPlan.overall.auc.std).toBeCloseTo(Math.sqrt(1 / 7 / ratio), 6);
   });
 });

@@ -441,6 +441,62 @@ export function predictPopulationError(plan: ReleasePlan, patients: number, subg
   return predictPopulation(model, patients, layout, std! ** 2, request.thresholds, scoreEdges);
 }
 
+/** The planner's prediction for a per-class layout ({@link predictPerClassAuc}). */
+export interface PerClassPrediction {
+  /** The positives' and the negatives' layouts, resolved (thresholds kept as edges). */
+  readonly positive: ReleaseLayout;
+  readonly negative: ReleaseLayout;
+  /** Of the AUC of the population: bias (coarsening) and noise SD. */
+  readonly auc: PredictedError;
+}
+
+/**
+ * The AUC error a per-class layout would give (issue 18, "fit the grid to the class sizes"), in the same ρ as the plan:
+ * positives on `positive`'s coarse bins (or tree), negatives on `negative`'s. A patient increments L_c counters of its
+ * class's histogram, so with node variance σ_c² per class the counts block costs max_c L_c/(2σ_c²) in zCDP (Gaussian
+ * calibration, Bun & Steinke 2016, Prop. 1.6); the plan's cost L₀/(2σ₀²) is kept with σ_c² = σ₀²·L_c/L₀ (L₀ the plan
+ * layout's counters per patient). The reconciliation across the group hierarchy is homogeneous in the variances, so the
+ * estimates' variances scale the same way. AUC: the delta method as for the plan (DeLong placements of the expected
+ * histograms), each class's coarse mass at the middle fine bin of its coarse bin as the release places it; its bias is
+ * that of the two coarsenings against the fine grid. For the overall population (`subgroup` null) or a level of
+ * subgroup variable `subgroup` with `patients` patients. A prediction only: the release format has one layout for both
+ * classes.
+ */
+export function predictPerClassAuc(plan: ReleasePlan, positive: ReleaseLayoutSpec, negative: ReleaseLayoutSpec, patients: number, subgroup: number | null): PerClassPrediction {
+  check(Number.isFinite(patients) && patients >= 2, 'patients must be at least 2');
+  const { request } = plan;
+  const name = subgroup === null ? 'overall' : `subgroup-${subgroup}`;
+  const std = plan.estimateNoiseStd[name];
+  check(std !== undefined, `the plan has no block ${name}`);
+  const model: ScoreModel = { prevalence: request.prevalence, auc: request.assumedAuc };
+  const resolve = (spec: ReleaseLayoutSpec): ReleaseLayout =>
+    resolveLayout(spec, request.fineBins, request.thresholds, model, request.crowdedThresholds, request.fineEdges, request.fineShares);
+  const layouts = { positive: resolve(positive), negative: resolve(negative) };
+  const scoreEdges = fineScoreEdges(model, request.fineBins, request.fineEdges, request.fineShares);
+  const positives = patients * model.prevalence;
+  const fine = {
+    positive: expectedGridBinProbabilities(model, scoreEdges, true).map((q) => q * positives),
+    negative: expectedGridBinProbabilities(model, scoreEdges, false).map((q) => q * (patients - positives)),
+  };
+  // Each coarse bin's mass at its middle fine bin (release.ts), so the two classes' bins compare on the fine grid.
+  const placements = (layout: ReleaseLayout): Int32Array =>
+    Int32Array.from({ length: layout.edges.length - 1 }, (_, i) => layout.edges[i]! + Math.floor((layout.edges[i + 1]! - layout.edges[i]! - 1) / 2));
+  const place = (histogram: Float64Array, layout: ReleaseLayout): Float64Array => {
+    const coarse = coarsenHistogram(histogram, layout.edges);
+    const out = new Float64Array(request.fineBins);
+    placements(layout).forEach((at, i) => (out[at] = coarse[i]!));
+    return out;
+  };
+  const gradients = aucGradients({ positive: place(fine.positive, layouts.positive), negative: place(fine.negative, layouts.negative) });
+  if (!gradients) throw new DpError('FEDVAL_ERR_DP_INVALID_ARGUMENT', 'the expected histograms leave a class empty');
+  const variance = (layout: ReleaseLayout, fineGradient: Float64Array): number =>
+    linearVariance(layout, Float64Array.from(placements(layout), (at) => fineGradient[at]!), (std! ** 2 * layout.countersPerPatient) / plan.layout.countersPerPatient);
+  return Object.freeze({
+    ...layouts,
+    auc: predicted(gradients.auc - histogramAuc(fine.positive, fine.negative), variance(layouts.positive, gradients.positive) + variance(layouts.negative, gradients.negative)),
+  });
+}
+
 /** What 'auto' minimises: the AUC error plus the mean sensitivity/specificity error over thresholds. */
 function layoutScore(prediction: PopulationPrediction): number {
   const confusion = prediction.sensitivity.map((e, i) => (e.medianAbsError + prediction.specificity[i]!.medianAbsError) / 2);

@@ -30,9 +30,11 @@ describe('planReleaseWeights', () => {
   const priorities = { overallAuc: 3, subgroupAuc: 2, calibration: 1.5, exclusions: 0.5 };
   const current: SplitWeights = DEFAULT_RELEASE_WEIGHTS;
   const k = 2;
+  // Weights of every block but the class totals (one per column, not a ranked metric: the split keeps their share of ρ).
+  const ranked = (w: SplitWeights) => w.overall + k * w.subgroup + (1 + k) * (w.sums + w.exclusions);
   const share = (w: SplitWeights) => {
-    const total = w.overall + k * w.subgroup + (1 + k) * (w.sums + w.exclusions);
-    return { overall: w.overall / total, subgroup: w.subgroup / total, sums: w.sums / total, exclusions: w.exclusions / total };
+    const total = ranked(w) + k * (w.totals ?? 0);
+    return { overall: w.overall / total, subgroup: w.subgroup / total, sums: w.sums / total, exclusions: w.exclusions / total, totals: (w.totals ?? 0) / total };
   };
   // The objective as the module documents it, written out here: Σ priority × predicted SD, each SD ∝ 1/√(its block's ρ),
   // scaled from the plan's AUC SDs under `current`; O/E SD = √(Δ₂²/2)/(scale·n·π·√ρ); excluded share SD = √(1/2)/(n·√ρ).
@@ -52,20 +54,22 @@ describe('planReleaseWeights', () => {
   it('no random split does better than the closed form (Lagrange: ρ_g ∝ (A_g/m_g)^(2/3))', () => {
     const split = planReleaseWeights(priorities, plan, current, layout, rho);
     const best = objective(split.weights);
+    expect(share(split.weights).totals).toBeCloseTo(share(current).totals, 6);
     expect(best).toBeLessThan(objective(current));
     const noise = standardNormals(seededRandomSource('priority splits'), 4 * 500);
     for (let t = 0; t < 500; t += 1) {
       const w = split.weights;
-      const perturbed = {
+      const moved = {
         overall: w.overall * Math.exp(0.4 * noise[4 * t]!),
         subgroup: w.subgroup * Math.exp(0.4 * noise[4 * t + 1]!),
         sums: w.sums * Math.exp(0.4 * noise[4 * t + 2]!),
         exclusions: w.exclusions * Math.exp(0.4 * noise[4 * t + 3]!),
       };
+      const perturbed = { ...moved, totals: (w.totals! * ranked(moved)) / ranked(w) };
       expect(objective(perturbed)).toBeGreaterThanOrEqual(best * (1 - 1e-9));
     }
     const shares = split.shares;
-    expect(shares.overall + k * shares.subgroup + (1 + k) * (shares.sums + shares.exclusions)).toBeCloseTo(1, 12);
+    expect(shares.overall + k * shares.subgroup + (1 + k) * (shares.sums + shares.exclusions) + k * shares.totals!).toBeCloseTo(1, 12);
   });
 
   it('gives a metric of priority 0 the floor share, 1 % of the largest weight', () => {

@@ -28,6 +28,8 @@ export interface SplitWeights {
   readonly subgroup: number;
   readonly sums: number;
   readonly exclusions: number;
+  /** Each subgroup column's class totals (binary tasks): not ranked by a priority; the split keeps its share of ρ. */
+  readonly totals?: number;
 }
 
 /**
@@ -70,9 +72,15 @@ function riskSumUnit(layout: StatisticsLayout): number {
   return sums ? Math.sqrt(sums.perPatientL2Squared / 2) / layout.fixedPointScale : 0;
 }
 
+/** Sum of the weights of every block but the class totals. */
+function rankedTotal(weights: SplitWeights, columns: number): number {
+  return weights.overall + columns * weights.subgroup + (1 + columns) * (weights.sums + weights.exclusions);
+}
+
 function shareOf(weights: SplitWeights, columns: number): SplitWeights {
-  const total = weights.overall + columns * weights.subgroup + (1 + columns) * (weights.sums + weights.exclusions);
-  return { overall: weights.overall / total, subgroup: weights.subgroup / total, sums: weights.sums / total, exclusions: weights.exclusions / total };
+  const total = rankedTotal(weights, columns) + columns * (weights.totals ?? 0);
+  const totals = weights.totals === undefined ? {} : { totals: weights.totals / total };
+  return { overall: weights.overall / total, subgroup: weights.subgroup / total, sums: weights.sums / total, exclusions: weights.exclusions / total, ...totals };
 }
 
 /**
@@ -98,7 +106,10 @@ export function planReleaseWeights(priorities: SplitPriorities, plan: ReleasePla
   };
   const largest = Math.max(raw.overall, raw.subgroup, raw.sums, raw.exclusions);
   const floor = (w: number): number => Number((Math.max(w, MIN_PRIORITY_SHARE * largest) / largest).toPrecision(6));
-  const weights = { overall: floor(raw.overall), subgroup: floor(raw.subgroup), sums: floor(raw.sums), exclusions: floor(raw.exclusions) };
+  const ranked = { overall: floor(raw.overall), subgroup: floor(raw.subgroup), sums: floor(raw.sums), exclusions: floor(raw.exclusions) };
+  // The class totals (the suppression rule's counts) are not a ranked metric: they keep the share of ρ `current` gave them.
+  const totals = current.totals === undefined ? {} : { totals: Number(((current.totals * rankedTotal(ranked, k)) / rankedTotal(current, k)).toPrecision(6)) };
+  const weights = { ...ranked, ...totals };
   return Object.freeze({ priorities: Object.freeze({ ...priorities }), weights: Object.freeze(weights), shares: Object.freeze(shareOf(weights, k)) });
 }
 

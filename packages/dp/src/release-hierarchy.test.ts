@@ -48,17 +48,26 @@ describe('decode reconciles the overall and every group column', () => {
         for (let k = 0; k < overall.length; k += 1) expect(levels.reduce((sum, level) => sum + level[k]!, 0)).toBeCloseTo(overall[k]!, 8);
       }
     }
-    // Closed form: per-node variances of each counts block, reconciled (levels include (other) and (missing)), times the root query of the tree.
+    // Closed form: a class total of each population from its own tree (node variance × the root query of the tree), a
+    // level's combined by inverse variance with its released class total (each column's totals block, one counter per
+    // patient), then reconciled across the star (levels include (other) and (missing)).
     const block = (name: string) => aggregateNoiseVariance(release.noisePlan.blocks.find((b) => b.name === name)!, 1);
-    const star = hierarchyVariances(block('overall.counts'), [
-      { levels: 4, variance: block('by_group.sex.counts') },
-      { levels: 5, variance: block('by_group.band.counts') },
-    ]);
     const root = treeQueryVariance(treeShape(32, 2), new Float64Array(32).fill(1), 1);
-    expect(decoded.classTotalVariances['overall.counts']).toBeCloseTo(star.overall * root, 9);
-    expect(decoded.classTotalVariances['by_group.sex.counts']).toBeCloseTo(star.columns[0]! * root, 9);
-    expect(decoded.classTotalVariances['by_group.band.counts']).toBeCloseTo(star.columns[1]! * root, 9);
-    expect(star.overall).toBeLessThan(block('overall.counts'));
+    const level = (column: string) => 1 / (1 / (block(`by_group.${column}.counts`) * root) + 1 / block(`by_group.${column}.totals`));
+    const star = hierarchyVariances(block('overall.counts') * root, [
+      { levels: 4, variance: level('sex') },
+      { levels: 5, variance: level('band') },
+    ]);
+    expect(decoded.classTotalVariances['overall.counts']).toBeCloseTo(star.overall, 9);
+    expect(decoded.classTotalVariances['by_group.sex.counts']).toBeCloseTo(star.columns[0]!, 9);
+    expect(decoded.classTotalVariances['by_group.band.counts']).toBeCloseTo(star.columns[1]!, 9);
+    expect(star.overall).toBeLessThan(block('overall.counts') * root);
+    // The released totals make a level's class total far more precise than its tree alone (one counter per patient, not the tree's 6 levels).
+    expect(star.columns[0]!).toBeLessThan(0.5 * block('by_group.sex.counts') * root);
+    // Each level's class histogram sums to its class total: positives of F plus M are the overall positives.
+    const positives = (column: string | null, level: string | null) => field(column, level, 'positive_histogram').reduce((a, b) => a + b, 0);
+    const sexPositives = layout.sections.filter((s) => s.column === 'sex').reduce((sum, s) => sum + positives('sex', s.level), 0);
+    expect(sexPositives).toBeCloseTo(positives(null, null), 8);
   });
 
   it('suppresses a level with fewer than minCellSize positives in at most Φ(−3) of rounds, and releases one with 120', () => {
@@ -106,5 +115,39 @@ describe('decode reconciles the overall and every group column', () => {
     // 60 positives: released with the exact total variance, withheld under the old margin (1000 fine bins of the per-bin variance).
     expect(withTotals.by_group['sex']!['F']!.suppressed).toBe(false);
     expect(withoutTotals.by_group['sex']!['F']!.suppressed).toBe(true);
+  });
+});
+
+describe('the small-cell rule at a chosen α (finalizeRelease suppressionAlpha)', () => {
+  const privacy = resolvePrivacySpec({ epsilon: 1, delta: 1e-6, minSites: 1, mechanism: 'discrete-gaussian', layout: treeLayout }, { layout });
+  const release = createPrivateRelease(layout, privacy);
+  const k = layout.spec.minCellSize;
+
+  it('releases a level with k − 1 positives in at most α of rounds (simulation), and uses z = Φ⁻¹(1 − α) standard deviations', () => {
+    const alpha = 0.05;
+    const rounds = 200;
+    const rng = seededRandomSource('suppression alpha');
+    const small = siteVector(k - 1);
+    let released = 0;
+    for (let r = 0; r < rounds; r += 1) {
+      const metrics = finalizeRelease(release, release.protect(small, rng), 1, { suppressionAlpha: alpha }).metrics as BinaryMetricsReport;
+      if (!metrics.by_group['sex']!['F']!.suppressed) released += 1;
+    }
+    // Binomial upper tolerance: α's mean count plus 4 of its standard deviations.
+    expect(released / rounds).toBeLessThanOrEqual(alpha + (4 * Math.sqrt(alpha * (1 - alpha) * rounds)) / rounds);
+    // The same decoded vector through finalizeMetrics with z = 1.6449 (Φ(−1.6449) = 0.05, a closed form): the same report.
+    const aggregate = release.protect(siteVector(40), seededRandomSource('alpha margins'));
+    const decoded = release.decode(aggregate, 1);
+    const z = 1.6448536269514729;
+    expect(normalCdf(-z)).toBeCloseTo(alpha, 12);
+    const expected = finalizeMetrics(layout, decoded.vector, { noise: { blockVariances: decoded.blockVariances, classTotalVariances: decoded.classTotalVariances, marginSds: z } });
+    expect(finalizeRelease(release, aggregate, 1, { suppressionAlpha: alpha }).metrics).toEqual(expected);
+  });
+
+  it('refuses an α outside (0, 0.5) with a coded error', () => {
+    const aggregate = release.protect(siteVector(40), seededRandomSource('alpha refused'));
+    for (const alpha of [0, 0.5, -1, Number.NaN]) {
+      expect(() => finalizeRelease(release, aggregate, 1, { suppressionAlpha: alpha })).toThrow(expect.objectContaining({ code: 'FEDVAL_ERR_DP_INVALID_ARGUMENT' }));
+    }
   });
 });

@@ -43,9 +43,10 @@ describe('resolvePrivacySpec', () => {
     expect(plan).not.toBeNull();
     expect(Array.from(plan!.layout.edges)).toEqual(privacy.layout.edges);
     expect(privacy.layout.kind).toBe(plan!.layout.kind);
-    // The planner saw the histograms' share of ρ, split 3 : 2 between overall and the subgroup column.
-    const share = histogramRhoShare(privacy.weights, 1);
-    expect(share).toBeCloseTo(5 / 7.5, 15);
+    // The planner saw the histograms' share of ρ, split 3 : 2 between overall and the subgroup column (total weight
+    // 3 + 2 + 2 × (1 + 0.25) + 1 for the column's class totals = 8.5).
+    const share = histogramRhoShare(privacy.weights, 1, 1);
+    expect(share).toBeCloseTo(5 / 8.5, 15);
     expect(plan!.rho).toBeCloseTo(rhoFromEpsilon(1, 1e-6) * share, 9);
     expect(plan!.request.thresholds[0]).toBe(0.5);
   });
@@ -128,12 +129,13 @@ describe('resolvePrivacySpec', () => {
   });
 
   it('plans with the given mechanism and weights and refuses Skellam shares too large to sample', () => {
-    const weights = { overall: 5, subgroup: 1, sums: 1, exclusions: 1 };
+    const weights = { overall: 5, subgroup: 1, sums: 1, exclusions: 1, totals: 1 };
     const { privacy, plan } = planPrivacySpec({ ...base, mechanism: 'discrete-gaussian', weights: { overall: 5, subgroup: 1, exclusions: 1 } }, context);
     expect(privacy.weights).toEqual(weights);
     expect(plan!.request.mechanism).toBe('discrete-gaussian');
     expect(plan!.request.weights).toEqual({ overall: 5, subgroup: 1 });
-    expect(plan!.epsilon).toBeCloseTo(epsilonFromRho(rhoFromEpsilon(1, 1e-6) * (6 / 10), 1e-6), 9);
+    // Histograms 5 + 1 of a total 5 + 1 + 2 × (1 + 1) + 1 (the column's class totals) = 11.
+    expect(plan!.epsilon).toBeCloseTo(epsilonFromRho(rhoFromEpsilon(1, 1e-6) * (6 / 11), 1e-6), 9);
     expect(problemsOf(() => resolvePrivacySpec({ ...base, epsilon: 0.01 }, context)).code).toBe('FEDVAL_ERR_DP_SKELLAM_SHARE_TOO_LARGE');
   });
 
@@ -147,7 +149,7 @@ describe('resolvePrivacySpec', () => {
       patients: 3000,
       prevalence: 1 / 3,
       sites: 3,
-      epsilon: epsilonFromRho(rhoFromEpsilon(1, 1e-6) * histogramRhoShare(DEFAULT_RELEASE_WEIGHTS, 0), 1e-6),
+      epsilon: epsilonFromRho(rhoFromEpsilon(1, 1e-6) * histogramRhoShare(DEFAULT_RELEASE_WEIGHTS, 0, 0), 1e-6),
       delta: 1e-6,
       fineBins: 100,
       thresholds: [],

@@ -32,15 +32,26 @@ export interface ReleaseWeights {
   sums: number;
   /** Exclusion counters of each population. */
   exclusions: number;
+  /**
+   * Class totals of each subgroup column of a binary task (the negatives and positives of every level: one counter per
+   * patient and column), which the suppression rule reads. Optional in a spec: resolution fills the default (so a spec
+   * resolved before this block existed gains it when resolved again); a release built from weights without it has none.
+   */
+  totals?: number;
 }
 
 /**
  * Default weights: overall 3 and each subgroup column 2 (the planner's ratio), the sums of each
- * population 1, its exclusion counters 0.25. With one subgroup column (total 7.5): 40 % of ρ for the
- * overall histograms, 26.7 % for the subgroup's, 26.7 % for the two sums blocks, 6.7 % for the two
- * exclusion blocks.
+ * population 1, its exclusion counters 0.25, each subgroup column's class totals 1 (binary tasks with subgroups only).
+ * With one subgroup column of a binary task (total 8.5): 35.3 % of ρ for the overall histograms, 23.5 % for the
+ * subgroup's, 23.5 % for the two sums blocks, 5.9 % for the two exclusion blocks, 11.8 % for the class totals.
  */
-export const DEFAULT_RELEASE_WEIGHTS: Readonly<ReleaseWeights> = Object.freeze({ overall: 3, subgroup: 2, sums: 1, exclusions: 0.25 });
+export const DEFAULT_RELEASE_WEIGHTS: Readonly<ReleaseWeights> = Object.freeze({ overall: 3, subgroup: 2, sums: 1, exclusions: 0.25, totals: 1 });
+
+/** Subgroup columns that carry a class-totals block: every column of a binary task, none otherwise. */
+export function totalsColumns(layout: StatisticsLayout): number {
+  return layout.spec.task === 'binary' ? layout.spec.groups.length : 0;
+}
 
 /** A release layout with explicit coarse edges: what a resolved spec carries, and what a spec may give directly. */
 export interface ResolvedReleaseLayout {
@@ -175,7 +186,7 @@ export const releasePrioritiesInputSchema = z
 
 /** ρ weights as given: any subset of {@link ReleaseWeights}, each a finite number > 0. */
 export const releaseWeightsSchema = z.strictObject(
-  { overall: positiveNumber.optional(), subgroup: positiveNumber.optional(), sums: positiveNumber.optional(), exclusions: positiveNumber.optional() },
+  { overall: positiveNumber.optional(), subgroup: positiveNumber.optional(), sums: positiveNumber.optional(), exclusions: positiveNumber.optional(), totals: positiveNumber.optional() },
   must('an object'),
 );
 
@@ -265,7 +276,7 @@ export const resolvedPrivacySpecSchema = z.strictObject(
     mechanism: mechanismField,
     minSites: positiveInteger,
     layout: resolvedReleaseLayoutSchema,
-    weights: z.strictObject({ overall: positiveNumber, subgroup: positiveNumber, sums: positiveNumber, exclusions: positiveNumber }, must('an object')),
+    weights: z.strictObject({ overall: positiveNumber, subgroup: positiveNumber, sums: positiveNumber, exclusions: positiveNumber, totals: positiveNumber.optional() }, must('an object')),
   },
   must('an object'),
 );
@@ -466,6 +477,7 @@ function resolveChecked(checked: Checked | null, givenLayout: unknown, context: 
       if (resolved === null || resolved.plan === null) throw refuse(problems);
       split = planReleaseWeights(checked.priorities, resolved.plan, checked.weights, layout, rho);
       checked.weights = { ...split.weights };
+      if (checked.weights.totals === undefined) delete checked.weights.totals;
     }
   }
   if (explicit === null && plannerSpec !== null) {
@@ -580,10 +592,13 @@ function fromPlannerLayout(layout: ReleaseLayout): ResolvedReleaseLayout {
   });
 }
 
-/** Share of ρ the histogram (counts) blocks receive under the weights. */
-export function histogramRhoShare(weights: Readonly<ReleaseWeights>, groupColumns: number): number {
+/**
+ * Share of ρ the histogram (counts) blocks receive under the weights, with `groupColumns` subgroup columns of which
+ * `totalsBlocks` carry a class-totals block ({@link totalsColumns}).
+ */
+export function histogramRhoShare(weights: Readonly<ReleaseWeights>, groupColumns: number, totalsBlocks: number): number {
   const histograms = weights.overall + groupColumns * weights.subgroup;
-  return histograms / (histograms + (1 + groupColumns) * (weights.sums + weights.exclusions));
+  return histograms / (histograms + (1 + groupColumns) * (weights.sums + weights.exclusions) + totalsBlocks * (weights.totals ?? 0));
 }
 
 /**
@@ -615,7 +630,7 @@ function resolvePlannerLayout(
   const prevalence = binary ? (context.expectedPrevalence ?? 0.5) : 1 / K;
   try {
     if (spec === 'auto' || canPlan) {
-      const rho = rhoFromEpsilon(privacy.epsilon, privacy.delta) * histogramRhoShare(privacy.weights, layout.spec.groups.length);
+      const rho = rhoFromEpsilon(privacy.epsilon, privacy.delta) * histogramRhoShare(privacy.weights, layout.spec.groups.length, totalsColumns(layout));
       const plan = planRelease({
         patients: context.expectedPatients as number,
         prevalence,

@@ -7,11 +7,15 @@
 //                            tree-encoded for a tree layout), then its other counters (multiclass
 //                            confusion cells; regression count and clamped);
 //   <population>.exclusions  every level's exclusion counters;
-//   <population>.sums        the metrics fixed-point sums block, unchanged.
+//   <population>.sums        the metrics fixed-point sums block, unchanged;
+//   <population>.totals      subgroup columns of a binary task only (weight `totals`): the negatives and positives of
+//                            every level, one counter per labelled patient — the counts the suppression rule reads.
 // Neighbouring datasets differ by one patient at one site. Each block's sensitivity is the most one
 // patient can move it after encoding (see blockSensitivity); the round's ρ is the sum of the block
 // costs (Bun & Steinke 2016, Lemma 2.3). Decoding reconciles the histograms of the overall population and of every
-// group column by least squares (hierarchy.ts), then takes each tree's consistent estimate (tree.ts): post-processing.
+// group column by least squares (hierarchy.ts), takes each tree's consistent estimate (tree.ts), then updates each level's
+// class histogram with its released class total (the sequential least-squares update with one more independent
+// observation of a linear function, Rao 1973 §4a.9; the Kalman update): post-processing.
 import { aucGradients, scoreGridOf } from '@fedval/metrics';
 import { z } from 'zod';
 import type { SectionFieldName, StatisticsLayout } from '@fedval/metrics';
@@ -158,8 +162,17 @@ interface Segment {
   readonly length: number;
 }
 
+/** A subgroup column's class-totals block: per level (section), the segments of its negative and positive histograms. */
+interface TotalsBlock {
+  /** Offset of the block in the release vector: level i's negatives at target + 2i, its positives at target + 2i + 1. */
+  readonly target: number;
+  readonly levels: readonly (readonly [number, number])[];
+}
+
 interface PopulationBlocks {
   readonly prefix: string;
+  /** The class totals of a subgroup column of a binary task (spec weight `totals`), else null. */
+  readonly totals: TotalsBlock | null;
   readonly blocks: { readonly block: NoiseBlock; readonly share: Omit<BudgetShare, 'block'> }[];
   /** Indices into the segments of each (negative, positive) histogram pair: one per binary section, K per multiclass one. */
   readonly pairs: (readonly [number, number])[];
@@ -231,12 +244,14 @@ export function createPrivateRelease(layout: StatisticsLayout, privacy: Resolved
     [`${prefix}.counts`, 1],
     [`${prefix}.exclusions`, 1],
     [`${prefix}.sums`, layout.blocks.find((b) => b.name === `${prefix}.sums`)!.perPatientMaxAbs],
+    [`${prefix}.totals`, 1],
   ]));
   const rho = composeRho(noisePlan.blocks.map((block) => blockCost(block, noisePlan.minSites)));
   const ownShareRho = composeRho(noisePlan.blocks.map((block) => blockCost(block, 1)));
   const thresholdVarianceFactor = thresholdBinVarianceFactor(layout, edges, tree);
   // Variance of a class total (the sum of a histogram's coarse estimates) per unit node variance: the tree's root query, or k flat bins.
   const totalVarianceFactor = tree ? treeQueryVariance(tree, new Float64Array(coarseBins).fill(1), 1) : coarseBins;
+  const totalGains = classTotalGains(tree, coarseBins, totalVarianceFactor);
 
   const encode = (statistics: Float64Array): Float64Array => {
     if (!(statistics instanceof Float64Array) || statistics.length !== layout.length) {
@@ -258,6 +273,17 @@ export function createPrivateRelease(layout: StatisticsLayout, privacy: Resolved
         coarse[i] = sum;
       }
       out.set(tree ? encodeTree(coarse, tree) : coarse, segment.target);
+    }
+    for (const { totals } of populations) {
+      if (!totals) continue;
+      totals.levels.forEach((pair, i) => {
+        pair.forEach((index, c) => {
+          const segment = segments[index]!;
+          let total = 0;
+          for (let j = 0; j < segment.length; j += 1) total += statistics[segment.source + j]!;
+          out[totals.target + 2 * i + c] = total;
+        });
+      });
     }
     for (let i = 0; i < length; i += 1) {
       if (!Number.isSafeInteger(out[i])) throw new DpError('FEDVAL_ERR_DP_NOT_SAFE_INTEGER', `release entry ${i} (a sum of statistics entries)`);
@@ -282,12 +308,34 @@ export function createPrivateRelease(layout: StatisticsLayout, privacy: Resolved
       else vector.set(aggregate.subarray(segment.target, segment.target + segment.length), segment.source);
     });
     const countsVariance = populations.map(({ prefix }) => aggregateNoiseVariance(plannedBlocks.get(`${prefix}.counts`)!, contributions));
+    const classTotals =
+      nodes.size > 0 && populations.some((population) => population.totals !== null)
+        ? reconcileClassTotals(populations, nodes, countsVariance, aggregate, (prefix) => aggregateNoiseVariance(plannedBlocks.get(`${prefix}.totals`)!, contributions), (encoded) => {
+            const coarse = tree ? estimateTreeHistogram(encoded, tree) : encoded;
+            let total = 0;
+            for (let j = 0; j < coarseBins; j += 1) total += coarse[j]!;
+            return total;
+          }, totalVarianceFactor)
+        : null;
     // Every group column partitions the same patients: reconcile each histogram's nodes across the populations (hierarchy.ts).
     const variances = nodes.size > 0 && populations.length > 1 ? reconcilePopulations(populations, nodes, countsVariance) : countsVariance;
     const estimates = new Map<number, Float64Array>();
-    for (const [index, encoded] of nodes) {
-      const coarse = tree ? estimateTreeHistogram(encoded, tree) : encoded;
-      estimates.set(index, coarse);
+    for (const [index, encoded] of nodes) estimates.set(index, tree ? estimateTreeHistogram(encoded, tree) : encoded);
+    // Class totals: every population's class histograms are shifted to the class totals reconciled with the released
+    // ones (see reconcileClassTotals; the same shift profile everywhere keeps every column adding up to the overall).
+    const totalVariances = classTotals
+      ? (() => {
+          for (const [index, target] of classTotals.targets) {
+            const coarse = estimates.get(index)!;
+            let estimate = 0;
+            for (let j = 0; j < coarseBins; j += 1) estimate += coarse[j]!;
+            const step = target - estimate;
+            if (step !== 0) for (let j = 0; j < coarseBins; j += 1) coarse[j] = coarse[j]! + totalGains[j]! * step;
+          }
+          return classTotals.variances;
+        })()
+      : variances.map((v) => v * totalVarianceFactor);
+    for (const [index, coarse] of estimates) {
       const source = segments[index]!.source;
       for (let i = 0; i < coarseBins; i += 1) vector[source + placement[i]!] = coarse[i]!;
     }
@@ -301,7 +349,7 @@ export function createPrivateRelease(layout: StatisticsLayout, privacy: Resolved
       }
       blockVariances[`${prefix}.counts`] = variances[p]! * factor;
       blockVariances[`${prefix}.sums`] = aggregateNoiseVariance(plannedBlocks.get(`${prefix}.sums`)!, contributions);
-      if (nodes.size > 0) classTotalVariances[`${prefix}.counts`] = variances[p]! * totalVarianceFactor;
+      if (nodes.size > 0) classTotalVariances[`${prefix}.counts`] = totalVariances[p]!;
     });
     return { vector, blockVariances, classTotalVariances };
   };
@@ -418,16 +466,19 @@ function mapRelease(layout: StatisticsLayout, spec: ResolvedPrivacySpec, perHist
     segments.push({ histogram: false, source: sums.offset, target: cursor, length: sums.length });
     const sumsBlock: NoiseBlock = { name: `${prefix}.sums`, offset: cursor, length: sums.length, l1Sensitivity: sums.perPatientL1, l2SensitivitySquared: sums.perPatientL2Squared };
     cursor += sums.length;
-    populations.push({
-      prefix,
-      pairs,
-      histograms: sectionHistograms,
-      blocks: [
-        { block: countsBlock, share: { weight: p === 0 ? spec.weights.overall : spec.weights.subgroup } },
-        { block: exclusionsBlock, share: { weight: spec.weights.exclusions } },
-        { block: sumsBlock, share: { weight: spec.weights.sums, mechanism: sumsMech } },
-      ],
-    });
+    const blocks: PopulationBlocks['blocks'] = [
+      { block: countsBlock, share: { weight: p === 0 ? spec.weights.overall : spec.weights.subgroup } },
+      { block: exclusionsBlock, share: { weight: spec.weights.exclusions } },
+      { block: sumsBlock, share: { weight: spec.weights.sums, mechanism: sumsMech } },
+    ];
+    // A labelled patient of a level adds 1 to one of its level's two class totals: L1 = L2² = 1 per column.
+    let totals: TotalsBlock | null = null;
+    if (p > 0 && layout.spec.task === 'binary' && spec.weights.totals !== undefined) {
+      totals = { target: cursor, levels: sectionHistograms.map((histograms) => [histograms[0]!, histograms[1]!] as const) };
+      blocks.push({ block: { name: `${prefix}.totals`, offset: cursor, length: 2 * sections.length, l1Sensitivity: 1, l2SensitivitySquared: 1 }, share: { weight: spec.weights.totals } });
+      cursor += 2 * sections.length;
+    }
+    populations.push({ prefix, totals, pairs, histograms: sectionHistograms, blocks });
   });
   checkCoverage(layout, segments);
   return { segments, populations, length: cursor };
@@ -451,6 +502,69 @@ function reconcilePopulations(populations: readonly PopulationBlocks[], nodes: M
     reconciled = [result.overall, ...result.columns];
   }
   return reconciled;
+}
+
+/**
+ * The class totals of every population, reconciled (binary tasks with class-totals blocks). Per class, each level's total
+ * has two independent estimates: the sum of its own histogram's estimate (before any reconciliation; variance
+ * V_h = node variance × the tree's root-query factor) and its released total (variance V_t); their precision-weighted
+ * mean has variance 1/(1/V_h + 1/V_t). These level totals and the overall histogram's total are then reconciled across
+ * the group hierarchy (hierarchy.ts, the star GLS), so each column's levels add up to the overall total, with the star's
+ * exact variances. Returns, per histogram segment, the total its estimate is shifted to, and per population the variance
+ * of one class total.
+ */
+function reconcileClassTotals(
+  populations: readonly PopulationBlocks[],
+  nodes: ReadonlyMap<number, Float64Array>,
+  countsVariance: readonly number[],
+  aggregate: Float64Array,
+  totalsVariance: (prefix: string) => number,
+  histogramTotal: (encoded: Float64Array) => number,
+  totalVarianceFactor: number,
+): { targets: Map<number, number>; variances: number[] } {
+  const [overall, ...columns] = populations;
+  const targets = new Map<number, number>();
+  let variances: number[] = [];
+  for (let c = 0; c < 2; c += 1) {
+    const overallSegment = overall!.histograms[0]![c]!;
+    const overallTotal = Float64Array.of(histogramTotal(nodes.get(overallSegment)!));
+    const columnInputs = columns.map((column, k) => {
+      const own = countsVariance[k + 1]! * totalVarianceFactor;
+      const released = column.totals ? totalsVariance(column.prefix) : Number.POSITIVE_INFINITY;
+      const levels = column.histograms.map((section, i) => {
+        const fromHistogram = histogramTotal(nodes.get(section[c]!)!);
+        if (!column.totals) return Float64Array.of(fromHistogram);
+        const fromTotal = aggregate[column.totals.target + 2 * i + c]!;
+        return Float64Array.of(fromHistogram + ((fromTotal - fromHistogram) * own) / (own + released));
+      });
+      return { levels, variance: 1 / (1 / own + 1 / released) };
+    });
+    const result = reconcileHierarchy(overallTotal, countsVariance[0]! * totalVarianceFactor, columnInputs);
+    targets.set(overallSegment, overallTotal[0]!);
+    columns.forEach((column, k) => column.histograms.forEach((section, i) => targets.set(section[c]!, columnInputs[k]!.levels[i]![0]!)));
+    variances = [result.overall, ...result.columns];
+  }
+  return { targets, variances };
+}
+
+/**
+ * Per coarse bin j, Cov(x̂_j, Σx̂)/Var(Σx̂) for the histogram estimate x̂ (unit node variance): the share of a class total's
+ * correction each bin takes in the update with a released total (the gains sum to 1). Flat: 1/k each; tree:
+ * Cov(x̂_j, Σx̂) = (q(e_j + 1) − q(e_j) − q(1))/2 with q the tree's query variance.
+ */
+function classTotalGains(tree: TreeShape | null, bins: number, totalVariance: number): Float64Array {
+  if (!tree) return new Float64Array(bins).fill(1 / bins);
+  const gains = new Float64Array(bins);
+  const weights = new Float64Array(bins);
+  for (let j = 0; j < bins; j += 1) {
+    weights.fill(0);
+    weights[j] = 1;
+    const own = treeQueryVariance(tree, weights, 1);
+    weights.fill(1);
+    weights[j] = 2;
+    gains[j] = (treeQueryVariance(tree, weights, 1) - own - totalVariance) / (2 * totalVariance);
+  }
+  return gains;
 }
 
 /** Every metrics entry must be carried by exactly one segment, or decode would lose or double it. */

@@ -1,6 +1,8 @@
 // statistics-release.ts — what every release of a statistics vector offers (exact or private), the one place that
 // chooses between them, and the one finalization of a released aggregate into metrics.
-import { finalizeMetrics } from '@fedval/metrics';
+import { DEFAULT_MARGIN_SDS, finalizeMetrics } from '@fedval/metrics';
+import { normalCdf, normalQuantile } from './binormal-model.ts';
+import { DpError } from './errors.ts';
 import type { MetricsReport, StatisticsLayout } from '@fedval/metrics';
 import { createExactRelease } from './exact-release.ts';
 import type { ExactRelease } from './exact-release.ts';
@@ -48,12 +50,30 @@ export interface FinalizedRelease {
   readonly dp: ReleaseSummary | null;
 }
 
+/** Options of {@link finalizeRelease}. */
+export interface FinalizeReleaseOptions {
+  /**
+   * Soundness of the small-cell rule under noise: a subgroup level with fewer than the minimum cell size of positives (or
+   * of negatives) is released with probability at most α, per class and round, for Gaussian noise on its class total (the
+   * margin is z = Φ⁻¹(1 − α) of that total's standard deviations; the Skellam and discrete Gaussian totals are
+   * near-Gaussian). 0 < α < 0.5. Default Φ(−3) ≈ 0.00135 (z = 3). A larger α releases smaller levels: a level with c
+   * positives is released in ≥ 95 % of rounds once c ≥ k − 1 + (z + 1.645)·sd.
+   */
+  suppressionAlpha: number;
+}
+
+/** Default α of the small-cell rule: Φ(−3), the margin of 3 standard deviations. */
+export const DEFAULT_SUPPRESSION_ALPHA = normalCdf(-DEFAULT_MARGIN_SDS);
+
 /**
  * Finalizes the sum of `contributions` protected vectors into metrics: decoded into the metrics layout, intervals widened
  * by the noise the release added. Post-processing of a DP release costs no extra privacy (Dwork & Roth 2014, Prop. 2.1).
  */
-export function finalizeRelease(release: StatisticsRelease, aggregate: Float64Array, contributions: number): FinalizedRelease {
+export function finalizeRelease(release: StatisticsRelease, aggregate: Float64Array, contributions: number, options?: Partial<FinalizeReleaseOptions>): FinalizedRelease {
+  const alpha = options?.suppressionAlpha;
+  if (alpha !== undefined && !(alpha > 0 && alpha < 0.5)) throw new DpError('FEDVAL_ERR_DP_INVALID_ARGUMENT', 'suppressionAlpha must lie strictly between 0 and 0.5');
+  const marginSds = alpha === undefined ? DEFAULT_MARGIN_SDS : -normalQuantile(alpha);
   const decoded = release.decode(aggregate, contributions);
-  const metrics = finalizeMetrics(release.layout, decoded.vector, { noise: { blockVariances: decoded.blockVariances, classTotalVariances: decoded.classTotalVariances } });
+  const metrics = finalizeMetrics(release.layout, decoded.vector, { noise: { blockVariances: decoded.blockVariances, classTotalVariances: decoded.classTotalVariances, marginSds } });
   return { metrics, dp: release.summary() };
 }

@@ -44,6 +44,11 @@ export interface FinalizeOptions {
      * counts every fine bin as independently noisy. Default: B times the per-bin variance.
      */
     classTotalVariances?: Readonly<Record<string, number>>;
+    /**
+     * Noise standard deviations in the suppression margin (z, > 0): a level with c < minCellSize of a class is released
+     * only when the noise on its total exceeds z·sd, probability Φ(−z) for near-Gaussian noise. Default 3 (Φ(−3) ≈ 0.00135).
+     */
+    marginSds?: number;
   };
 }
 
@@ -175,12 +180,17 @@ export function finalizeMetrics(layout: StatisticsLayout, vector: Float64Array, 
   }
   const variances = resolveNoise(layout, options.noise?.blockVariances);
   const totals = resolveNoise(layout, options.noise?.classTotalVariances);
-  const finalizer = new ReportBuilder(layout, vector, variances, totals);
+  const marginSds = options.noise?.marginSds ?? DEFAULT_MARGIN_SDS;
+  if (!(Number.isFinite(marginSds) && marginSds > 0)) throw new MetricsError('FEDVAL_ERR_METRICS_INVALID_NOISE', 'marginSds must be a finite number > 0');
+  const finalizer = new ReportBuilder(layout, vector, variances, totals, marginSds);
   if (layout.spec.task === 'binary') return finalizer.binaryReport();
   if (layout.spec.task === 'multiclass') return finalizer.multiclassReport();
   if (layout.spec.task === 'survival') return finalizer.survivalReport();
   return finalizer.regressionReport();
 }
+
+/** Default noise standard deviations of the suppression margin (FinalizeOptions `noise.marginSds`). */
+export const DEFAULT_MARGIN_SDS = 3;
 
 function resolveNoise(layout: StatisticsLayout, given: Readonly<Record<string, number>> | undefined): Map<string, number> {
   const variances = new Map<string, number>();
@@ -205,7 +215,11 @@ class ReportBuilder {
   /** Whether the vector carries DP noise (some block has a positive noise variance). */
   readonly #noisy: boolean;
 
-  constructor(layout: StatisticsLayout, vector: Float64Array, variances: Map<string, number>, classTotalVariances: Map<string, number>) {
+  /** Noise standard deviations in the suppression margin. */
+  readonly #marginSds: number;
+
+  constructor(layout: StatisticsLayout, vector: Float64Array, variances: Map<string, number>, classTotalVariances: Map<string, number>, marginSds: number) {
+    this.#marginSds = marginSds;
     this.#layout = layout;
     this.#vector = vector;
     this.#variances = variances;
@@ -439,19 +453,19 @@ class ReportBuilder {
 
   /**
    * Primary suppression of a subgroup level. Under DP the counts are noisy: a count is taken to be at
-   * least k only when it is at least k plus three noise standard deviations of that count: the release's
+   * least k only when it is at least k plus z noise standard deviations of that count (`noise.marginSds`, default 3): the release's
    * exact variance of a class total when given (`classTotalVariances`; n sums two class totals), else a class
    * count summing B bins of the per-bin variance (n 2B), so an empty or tiny level is not released on the
    * strength of its noise. A level with c < k of a class is then released only when the noise on its total
-   * exceeds 3 standard deviations (probability ≈ Φ(−3) ≈ 0.00135 for near-Gaussian noise).
+   * exceeds z standard deviations (probability ≈ Φ(−z), Φ(−3) ≈ 0.00135, for near-Gaussian noise).
    */
   #binaryReason(block: BinaryMetricsBlock, section: StatisticsSection): string | null {
     const k = this.#layout.spec.minCellSize;
     const binVariance = this.#blockVariance(section, 'counts');
     const B = this.#layout.spec.bins;
     const totalVariance = this.#classTotalVariances.get(`${section.column === null ? 'overall' : `by_group.${section.column}`}.counts`) ?? B * binVariance;
-    const classMargin = 3 * Math.sqrt(totalVariance);
-    const nMargin = 3 * Math.sqrt(2 * totalVariance);
+    const classMargin = this.#marginSds * Math.sqrt(totalVariance);
+    const nMargin = this.#marginSds * Math.sqrt(2 * totalVariance);
     const suffix = binVariance > 0 ? ' allowing for noise' : '';
     if (block.n - nMargin < k) return `n<${k}${suffix}`;
     if (block.positives - classMargin < k) return `positives<${k}${suffix}`;

@@ -124,6 +124,9 @@ describe('finalizing noisy vectors', () => {
     };
     expect(codeOf(() => finalizeMetrics(layout, vector, { noise: { blockVariances: { nope: 1 } } }))).toBe('FEDVAL_ERR_METRICS_INVALID_NOISE');
     expect(codeOf(() => finalizeMetrics(layout, vector, { noise: { blockVariances: { 'overall.counts': -1 } } }))).toBe('FEDVAL_ERR_METRICS_INVALID_NOISE');
+    for (const marginSds of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) {
+      expect(codeOf(() => finalizeMetrics(layout, vector, { noise: { blockVariances: {}, marginSds } }))).toBe('FEDVAL_ERR_METRICS_INVALID_NOISE');
+    }
     expect(codeOf(() => finalizeMetrics(layout, vector.subarray(1)))).toBe('FEDVAL_ERR_METRICS_VECTOR_LENGTH');
     const broken = vector.slice();
     broken[3] = Number.NaN;
