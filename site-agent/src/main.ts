@@ -34,7 +34,7 @@ import { dataSourceName, openDataFile, openDataSource } from './data-sources/ope
 import type { DataSource } from './data-sources/data-source.ts';
 import { evaluateDataset } from './evaluation.ts';
 import { discoverGroupLevels, parseGroupArgument } from './group-levels.ts';
-import { loadLocalModelScorer } from './model-scorer.ts';
+import { DEFAULT_MODEL_THREADS, loadLocalModelScorer } from './model-scorer.ts';
 import { scoreColumnScorer } from './scorers.ts';
 
 /** ms a stopping agent (SIGTERM, SIGINT, or a permanent connection error) has to close before it exits regardless. */
@@ -186,14 +186,15 @@ withEvaluationOptions(
     .option('--config <file>', "a site configuration (YAML): its data section (data.path, data.parquet or data.postgres) is read"),
 )
   .option('--json', 'print one JSON document on stdout')
+  .option('--model-threads <n>', `worker threads that run --model (0: the main thread; default ${DEFAULT_MODEL_THREADS}: available cores, at most 4)`, parseModelThreads)
   .action(async (options: EvalLocalOptions) => {
     const requested = metricSpecOrUsageError(options, (message) => new AgentError('FEDVAL_ERR_AGENT_USAGE', message));
     const { source, name: file } = evalLocalSource(options);
     const spec = { ...resolveMetricSpec({ ...requested, groups: [] }), groups: options.group.map(parseGroupArgument) };
-    const scorer = options.model ? await loadLocalModelScorer(options.model, logger) : scoreColumnScorer(options.score!.split(','));
     const label = outcomeColumnsOrUsageError(options, (message) => new AgentError('FEDVAL_ERR_AGENT_USAGE', message));
+    const scorer = options.model ? await loadLocalModelScorer(options.model, logger, { threads: options.modelThreads }) : scoreColumnScorer(options.score!.split(','));
     let lastShown = -1;
-    const outcome = await evaluateDataset({
+    const evaluation = evaluateDataset({
       source,
       spec,
       label,
@@ -205,6 +206,7 @@ withEvaluationOptions(
         }
       },
     });
+    const outcome = await evaluation.finally(() => scorer.close?.());
     const metrics = finalizeMetrics(outcome.layout, outcome.vector);
     if (options.json) {
       process.stdout.write(`${JSON.stringify({ metrics, source: { file, scorer: scorer.description } }, null, 2)}\n`);
@@ -474,6 +476,14 @@ interface EvalLocalOptions extends EvaluationCommandOptions {
   parquet?: string;
   config?: string;
   json?: boolean;
+  modelThreads?: number;
+}
+
+/** --model-threads: a whole number of worker threads, 0 to 64. */
+function parseModelThreads(text: string): number {
+  const threads = Number(text);
+  if (!/^\d+$/.test(text) || threads > 64) throw new AgentError('FEDVAL_ERR_AGENT_USAGE', `--model-threads takes a whole number from 0 to 64, not ${JSON.stringify(text)}`);
+  return threads;
 }
 
 /** eval-local's data: a file named by --data or --parquet, or the data section of a site configuration (--config). */

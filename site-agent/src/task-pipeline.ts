@@ -360,7 +360,7 @@ export class TaskPipeline {
       const progress = this.#progressReporter(roundId);
       progress('loading_model', 0);
       const scorer = bundle
-        ? await loadLocalModelScorer(bundle.dir, this.#log, this.#config.limits.batch_rows, bundle.bundleSha256)
+        ? await loadLocalModelScorer(bundle.dir, this.#log, { batchRows: this.#config.limits.batch_rows, threads: this.#config.limits.model_threads, expectedSha256: bundle.bundleSha256 })
         : scoreColumnScorer(task.scorer.kind === 'score_column' ? task.scorer.columns : []);
       const dataFingerprint = createHash('sha256');
       const outcome = await evaluateDataset({
@@ -376,7 +376,7 @@ export class TaskPipeline {
         scorer,
         onProgress: (percent) => progress('evaluating', percent),
         signal: abort.signal,
-      });
+      }).finally(() => scorer.close?.());
       abort.signal.throwIfAborted();
       // No refusal on the cohort's size: deciding on the exact count would tell the coordinator that count for free.
       // Small cohorts are protected by suppression (min_cell) at release and by the noise (README, "Small cohorts").

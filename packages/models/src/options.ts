@@ -16,6 +16,11 @@ export interface LoadModelBundleOptions extends BundleLimits, FeatureMatrixOptio
   batchSize: number;
   /** ONNX bundles: ONNX Runtime intra-op threads; 0 lets ONNX Runtime choose (one per physical core). Default 0. */
   onnxThreads: number;
+  /**
+   * Worker threads that run the model, each with its own runtime loaded from the verified bytes; batches are scored on
+   * them in parallel while the caller reads the next rows. 0 runs the model on the calling thread. Default 0.
+   */
+  workerThreads: number;
 }
 
 export const DEFAULT_LOAD_MODEL_BUNDLE_OPTIONS: Readonly<LoadModelBundleOptions> = Object.freeze({
@@ -24,16 +29,19 @@ export const DEFAULT_LOAD_MODEL_BUNDLE_OPTIONS: Readonly<LoadModelBundleOptions>
   backend: 'auto',
   batchSize: 16384, // rows
   onnxThreads: 0, // threads; 0 = ONNX Runtime's choice
+  workerThreads: 0, // threads; 0 = the calling thread
 });
 
 const MAX_BATCH_SIZE = 4 * 1024 * 1024; // rows
 const MAX_ONNX_THREADS = 1024; // threads
+const MAX_WORKER_THREADS = 64; // threads
 
 const positiveBytes = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
 const optionsSchema = z.strictObject({
   backend: z.enum(['auto', ...MODEL_BACKENDS]),
   batchSize: z.number().int().min(1).max(MAX_BATCH_SIZE),
   onnxThreads: z.number().int().min(0).max(MAX_ONNX_THREADS),
+  workerThreads: z.number().int().min(0).max(MAX_WORKER_THREADS),
   maxManifestBytes: positiveBytes,
   maxFileBytes: positiveBytes,
   maxBundleBytes: positiveBytes,
