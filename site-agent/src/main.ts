@@ -34,7 +34,7 @@ import { dataSourceName, openDataFile, openDataSource } from './data-sources/ope
 import type { DataSource } from './data-sources/data-source.ts';
 import { evaluateDataset } from './evaluation.ts';
 import { discoverGroupLevels, parseGroupArgument } from './group-levels.ts';
-import { DEFAULT_MODEL_THREADS, loadLocalModelScorer } from './model-scorer.ts';
+import { loadLocalModelScorer } from './model-scorer.ts';
 import { scoreColumnScorer } from './scorers.ts';
 
 /** ms a stopping agent (SIGTERM, SIGINT, or a permanent connection error) has to close before it exits regardless. */
@@ -186,7 +186,7 @@ withEvaluationOptions(
     .option('--config <file>', "a site configuration (YAML): its data section (data.path, data.parquet or data.postgres) is read"),
 )
   .option('--json', 'print one JSON document on stdout')
-  .option('--model-threads <n>', `worker threads that run --model (0: the main thread; default ${DEFAULT_MODEL_THREADS}: available cores, at most 4)`, parseModelThreads)
+  .option('--model-threads <n>', 'worker threads that run --model (0: the main thread; default: ONNX on the available cores up to 4, TF.js on the main thread)', parseModelThreads)
   .action(async (options: EvalLocalOptions) => {
     const requested = metricSpecOrUsageError(options, (message) => new AgentError('FEDVAL_ERR_AGENT_USAGE', message));
     const { source, name: file } = evalLocalSource(options);

@@ -1,7 +1,6 @@
 // model-scorer.ts — scores rows with a model bundle: received with a task (hash and signature checked, cached) or local.
 import { createHash } from 'node:crypto';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
-import { availableParallelism } from 'node:os';
 import { dirname, join, resolve, sep } from 'node:path';
 import { buildFeatureMatrixFromColumns, createFeatureCodeCache, featureColumnKinds, loadModelBundle, MANIFEST_FILE, parseModelManifest } from '@fedval/models';
 import type { ModelManifest, ModelRunner } from '@fedval/models';
@@ -77,22 +76,19 @@ export interface ModelScorerOptions {
   batchRows?: number | undefined;
   /**
    * Worker threads that run the model (each loads it from the verified bytes), scoring batches while the next rows are
-   * read; 0 runs it on the agent's main thread. Default: the machine's available parallelism, at most 4
-   * (DEFAULT_MODEL_THREADS).
+   * read; 0 runs it on the agent's main thread. Default: ONNX bundles on the available cores (at most 4), TF.js
+   * bundles on the main thread (@fedval/models `workerThreads: 'auto'`).
    */
   threads?: number | undefined;
   /** The SHA-256 the bundle's manifest.json must still have (a cached bundle verified on receipt). */
   expectedSha256?: string | undefined;
 }
 
-/** Model worker threads when none are configured: one per available core, at most 4. */
-export const DEFAULT_MODEL_THREADS = Math.min(4, availableParallelism());
-
 /** Loads and verifies a model bundle directory (every file's SHA-256 is checked by @fedval/models). Close the scorer when done. */
 export async function loadLocalModelScorer(dir: string, log: Logger, options: ModelScorerOptions = {}): Promise<RowScorer> {
   let runner: ModelRunner;
   try {
-    runner = await loadModelBundle(dir, { batchSize: options.batchRows ?? 16_384, workerThreads: options.threads ?? DEFAULT_MODEL_THREADS });
+    runner = await loadModelBundle(dir, { batchSize: options.batchRows ?? 16_384, workerThreads: options.threads ?? 'auto' });
   } catch (error) {
     const code = (error as { code?: string }).code;
     throw new AgentError('FEDVAL_ERR_AGENT_MODEL', `${code ?? 'load failed'}: ${(error as Error).message}`, { cause: error });
@@ -102,7 +98,7 @@ export async function loadLocalModelScorer(dir: string, log: Logger, options: Mo
     throw new AgentError('FEDVAL_ERR_AGENT_MODEL_HASH', 'the cached manifest.json changed after it was verified');
   }
   log.info(
-    { model: runner.manifest.name, version: runner.manifest.version, bundleSha256: runner.manifestSha256, backend: runner.backend.backend, threads: options.threads ?? DEFAULT_MODEL_THREADS },
+    { model: runner.manifest.name, version: runner.manifest.version, bundleSha256: runner.manifestSha256, backend: runner.backend.backend, threads: runner.concurrency > 1 ? runner.concurrency - 1 : 0 },
     'model loaded',
   );
   return modelRowScorer(runner);

@@ -3,7 +3,7 @@ import type { VerifiedBundle } from './bundle-files.ts';
 import { readVerifiedBundle } from './bundle-files.ts';
 import { ModelsError } from './errors.ts';
 import type { LoadModelBundleOptions } from './options.ts';
-import { resolveLoadOptions } from './options.ts';
+import { AUTO_WORKER_THREADS, resolveLoadOptions } from './options.ts';
 import type { ModelRunner } from './runner.ts';
 import { loadOnnxRunner } from './onnx-runner.ts';
 
@@ -18,7 +18,8 @@ import { loadOnnxRunner } from './onnx-runner.ts';
 export async function loadModelBundle(dir: string, options: Partial<LoadModelBundleOptions> = {}): Promise<ModelRunner> {
   const resolved = resolveLoadOptions(options);
   const bundle = await readVerifiedBundle(dir, resolved);
-  if (resolved.workerThreads > 0) return (await import('./pooled-runner.ts')).loadPooledRunner(bundle, resolved);
+  const workers = resolved.workerThreads === 'auto' ? (bundle.manifest.format === 'onnx' ? AUTO_WORKER_THREADS : 0) : resolved.workerThreads;
+  if (workers > 0) return (await import('./pooled-runner.ts')).loadPooledRunner(bundle, { ...resolved, workerThreads: workers });
   return loadVerifiedBundle(bundle, resolved);
 }
 

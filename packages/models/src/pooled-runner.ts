@@ -9,7 +9,7 @@ import type { PredictionChunk, RunnerBackendSelection } from './runner.ts';
 import { BatchedModelRunner } from './runner.ts';
 
 /** Starts `resolved.workerThreads` workers on the verified bundle and returns a runner that scores on them. */
-export async function loadPooledRunner(bundle: VerifiedBundle, resolved: Readonly<LoadModelBundleOptions>): Promise<PooledModelRunner> {
+export async function loadPooledRunner(bundle: VerifiedBundle, resolved: Readonly<LoadModelBundleOptions> & { workerThreads: number }): Promise<PooledModelRunner> {
   const pool = await ModelWorkerPool.start(bundle, resolved, resolved.workerThreads);
   return new PooledModelRunner({
     pool,
