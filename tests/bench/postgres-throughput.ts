@@ -2,7 +2,9 @@
 // Run: node tests/bench/postgres-throughput.ts [--rows 1000000] [--batch-rows 65536] [--repeat 1] [--baseline DIR] [--memory-rows N] [--fifo]
 //   --baseline DIR     also measure another checkout (e.g. main before the COPY path) on the same table, in the same run
 //   --memory-rows N    also read a table of N rows (the --rows table repeated) with `score`, for peak memory against --rows
-//   --fifo             run each client process under SCHED_FIFO (`chrt -f 5`, needs CAP_SYS_NICE; the server is not)
+//   --fifo             run each client process under SCHED_FIFO (`chrt -f 5`, needs CAP_SYS_NICE), and the server too: its
+//                      postmaster is set to SCHED_FIFO after the table is loaded, so the backends it forks for the
+//                      measurements inherit it (a client with the cores and a server without them measured the server)
 // Workloads: --score (with and without the dataset fingerprint), with two --group columns, the Rotterdam TF.js model
 // (model) and the ONNX gradient-boosted trees example (model_onnx), both on the agent's default model worker threads.
 // A throwaway cluster (tests/helpers/postgres.ts) holds a table of --rows rows resampled from the bundled sites
@@ -99,6 +101,11 @@ try {
   await db.sql('ANALYZE site');
   await db.grantReader();
   const loadMs = performance.now() - loadStarted;
+  if (values.fifo) {
+    const postmaster = readFileSync(join(db.dir, 'data', 'postmaster.pid'), 'utf8').split('\n', 1)[0]!;
+    const set = spawnSync('chrt', ['-f', '-p', '5', postmaster], { encoding: 'utf8' });
+    if (set.status !== 0) throw new Error(`chrt -f -p 5 ${postmaster} failed: ${set.stderr}`);
+  }
   const tableBytes = Number((await db.sql(`SELECT pg_table_size('site') AS bytes`)).rows[0].bytes);
   const onnxBundle = join(dir, 'gbt-bundle');
   const description = parseYaml(readFileSync(join(REPO, 'examples/onnx/gradient-boosting.features.yaml'), 'utf8')) as ModelBundleDescription;

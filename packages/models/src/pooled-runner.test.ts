@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -129,5 +129,20 @@ describe('a model runner on worker threads', () => {
     await Promise.all(exited);
     expect((await pending).code).toBe('FEDVAL_ERR_MODELS_RUNNER_DISPOSED');
     expect((await rejection(pooled.predictMatrix(matrix, rows.length))).code).toBe('FEDVAL_ERR_MODELS_RUNNER_DISPOSED');
+  });
+
+  it("runs ONNX bundles on the cores and TF.js on the calling thread with 'auto', and refuses a bad count", async () => {
+    const onnxAuto = await loadModelBundle(bundle, { workerThreads: 'auto' });
+    const tfjsAuto = await loadModelBundle(TFJS_BUNDLE, { workerThreads: 'auto' });
+    try {
+      expect(onnxAuto.concurrency).toBe(Math.min(4, availableParallelism()) + 1);
+      expect(tfjsAuto.concurrency).toBe(1);
+    } finally {
+      await onnxAuto.close();
+      await tfjsAuto.close();
+    }
+    for (const workerThreads of [-1, 65, 1.5]) {
+      expect((await rejection(loadModelBundle(bundle, { workerThreads }))).code).toBe('FEDVAL_ERR_MODELS_INVALID_OPTIONS');
+    }
   });
 });
