@@ -35,7 +35,7 @@ import type { DataSource } from './data-sources/data-source.ts';
 import { evaluateDataset } from './evaluation.ts';
 import { discoverGroupLevels, parseGroupArgument } from './group-levels.ts';
 import { loadLocalModelScorer } from './model-scorer.ts';
-import { scoreColumnScorer } from './scorers.ts';
+import { scoreColumnScorer, withScorer } from './scorers.ts';
 
 /** ms a stopping agent (SIGTERM, SIGINT, or a permanent connection error) has to close before it exits regardless. */
 const STOP_TIMEOUT_MS = 5_000;
@@ -194,7 +194,7 @@ withEvaluationOptions(
     const label = outcomeColumnsOrUsageError(options, (message) => new AgentError('FEDVAL_ERR_AGENT_USAGE', message));
     const scorer = options.model ? await loadLocalModelScorer(options.model, logger, { threads: options.modelThreads }) : scoreColumnScorer(options.score!.split(','));
     let lastShown = -1;
-    const evaluation = evaluateDataset({
+    const outcome = await withScorer(scorer, () => evaluateDataset({
       source,
       spec,
       label,
@@ -205,8 +205,7 @@ withEvaluationOptions(
           logger.info({ percent: Math.round(percent) }, 'evaluating');
         }
       },
-    });
-    const outcome = await evaluation.finally(() => scorer.close?.());
+    }));
     const metrics = finalizeMetrics(outcome.layout, outcome.vector);
     if (options.json) {
       process.stdout.write(`${JSON.stringify({ metrics, source: { file, scorer: scorer.description } }, null, 2)}\n`);

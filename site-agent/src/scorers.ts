@@ -38,6 +38,15 @@ export interface RowScorer {
   close?(): Promise<void>;
 }
 
+/** Runs `read` with the scorer, then closes it (a model's worker threads end) however `read` ends. */
+export async function withScorer<T>(scorer: RowScorer, read: (scorer: RowScorer) => Promise<T>): Promise<T> {
+  try {
+    return await read(scorer);
+  } finally {
+    await scorer.close?.();
+  }
+}
+
 /**
  * Scores already present in the data: one column (a probability for binary tasks, a prediction for
  * regression) or one probability column per class, in class order (multiclass). A missing cell is a missing score;
