@@ -137,7 +137,12 @@ async function checkModels(config: AgentConfig, columns: string[] | undefined, l
     const problems: string[] = [];
     for (const model of models) {
       try {
-        await loadLocalModelScorer(join(config.data_dir, 'models', model.bundleSha256), log, config.limits.batch_rows, model.bundleSha256);
+        const scorer = await loadLocalModelScorer(join(config.data_dir, 'models', model.bundleSha256), log, {
+          batchRows: config.limits.batch_rows,
+          threads: config.limits.model_threads,
+          expectedSha256: model.bundleSha256,
+        });
+        await scorer.close?.();
         const absent = columns ? model.inputs.filter((input) => !columns.includes(input)) : [];
         if (absent.length > 0) problems.push(`${model.name} ${model.version} reads columns the data lacks: ${absent.join(', ')}`);
       } catch (error) {

@@ -179,6 +179,8 @@ const configSchema = z.strictObject({
       max_rows: z.number().int().positive().default(DEFAULT_AGENT_LIMITS.maxRows),
       /** Worker threads of the embedded engine that reads CSV and Parquet files. Default: available parallelism, at most 4. */
       engine_threads: z.number().int().positive().max(256).optional(),
+      /** Worker threads that run a model bundle (0: the agent's main thread). Default: ONNX bundles on the available cores (at most 4), TF.js on the main thread. */
+      model_threads: z.number().int().min(0).max(64).optional(),
       /** Most memory the embedded engine may use, e.g. '512MB', '2GB'. Default '1GB'. */
       engine_memory_limit: z.string().regex(/^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i, 'a size such as 512MB or 2GB').optional(),
       reconnect_initial_ms: z.number().int().positive().default(DEFAULT_AGENT_LIMITS.reconnectInitialMs),

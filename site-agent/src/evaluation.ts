@@ -6,7 +6,7 @@ import type { CategoricalColumn, ColumnBatch, ColumnRequest, DataSource, Numeric
 import { AgentError } from './errors.ts';
 import { finalizeOpenGroups, isOpenGroup, MAX_GROUP_LEVELS, provisionalLayout, requireFewLevels } from './open-group-levels.ts';
 import type { EvaluationGroup } from './open-group-levels.ts';
-import type { RowScorer } from './scorers.ts';
+import type { RowScorer, ScoredChunk } from './scorers.ts';
 
 /** How the site's label column maps to the positive class. */
 export interface LabelRule {
@@ -74,32 +74,73 @@ export async function evaluateDataset(options: EvaluationOptions): Promise<Evalu
   const counted = await countInEngine(options, layout);
   if (counted) return counted;
   let state = startRead(layout, groups, label, spec);
+  // A scorer that copies what it needs (a model on worker threads) gets up to `concurrency` batches at once: the
+  // workers score while this thread reads the next rows. Batches are added in the order they were read.
+  const depth = Math.max(1, scorer.concurrency ?? 1);
+  const inFlight: { scoring: Promise<ScoredChunk>; rows: BatchRows }[] = [];
+  const addNext = async (): Promise<void> => {
+    const { scoring, rows } = inFlight.shift()!;
+    addRows(state, spec, width, rows, await scoring);
+    if (rows.percent !== null) options.onProgress?.(rows.percent);
+  };
   for await (const batch of source.read({ columns: columnRequests(spec, label, scorer), fingerprint: options.fingerprint, signal: options.signal })) {
     options.signal?.throwIfAborted();
-    if (batch.restart) state = startRead(layout, groups, label, spec);
+    if (batch.restart) {
+      inFlight.length = 0; // their scores belong to the abandoned read (a rejection was already marked handled)
+      state = startRead(layout, groups, label, spec);
+    }
     if (batch.rowCount === 0) continue;
-    const scored = await scorer.score(batch);
-    if (scored.width !== width) {
-      throw new AgentError('FEDVAL_ERR_AGENT_INVALID_TASK', `a ${spec.task} task needs ${width} score column(s), the scorer gives ${scored.width}`);
+    const scoring = scorer.score(batch);
+    if (depth === 1) {
+      const scored = await scoring;
+      addRows(state, spec, width, batchRows(state, spec, label, batch, false), scored);
+      if (batch.percent !== null) options.onProgress?.(batch.percent);
+      continue;
     }
-    const levels = state.levelsOf(batch);
-    const excluded = scored.excluded ?? undefined;
-    const count = batch.rowCount;
-    const labelColumn = batch.columns.get(columnKey({ name: label.column, kind: spec.task === 'regression' ? 'numeric' : 'categorical' }))!;
-    if (spec.task === 'regression') {
-      state.accumulator.addRegressionRows({ count, scores: scored.scores, labels: (labelColumn as NumericColumn).values, excluded, levels });
-    } else {
-      const labels = state.labelsOf(labelColumn as CategoricalColumn, count);
-      if (spec.task === 'binary') state.accumulator.addBinaryRows({ count, scores: scored.scores, labels, excluded, levels });
-      else if (spec.task === 'survival') {
-        const times = (batch.columns.get(columnKey({ name: label.time!, kind: 'numeric' })) as NumericColumn).values;
-        state.accumulator.addSurvivalRows({ count, scores: scored.scores, labels, times, excluded, levels });
-      } else state.accumulator.addMulticlassRows({ count, scores: scored.scores, labels, excluded, levels });
-    }
-    if (batch.percent !== null) options.onProgress?.(batch.percent);
+    scoring.catch(() => undefined); // awaited in order below; a batch dropped by an error or a restart must not go unhandled
+    inFlight.push({ scoring, rows: batchRows(state, spec, label, batch, true) });
+    if (inFlight.length >= depth) await addNext();
   }
+  while (inFlight.length > 0) await addNext();
   options.onProgress?.(100);
   return finishRead(spec, layout, state);
+}
+
+/** What a batch contributes besides its scores: labels, subgroup levels, times (copies when the batch is kept). */
+interface BatchRows {
+  count: number;
+  labels: Int32Array | Float64Array;
+  levels: Int32Array[];
+  times: Float64Array | null;
+  percent: number | null;
+}
+
+/** The rows' labels, levels and times, as the accumulator takes them; `keep` copies them out of the reused buffers. */
+function batchRows(state: ReadState, spec: EvaluationSpec, label: LabelRule, batch: ColumnBatch, keep: boolean): BatchRows {
+  const count = batch.rowCount;
+  const levels = state.levelsOf(batch);
+  const labelColumn = batch.columns.get(columnKey({ name: label.column, kind: spec.task === 'regression' ? 'numeric' : 'categorical' }))!;
+  const labels = spec.task === 'regression' ? (labelColumn as NumericColumn).values.subarray(0, count) : state.labelsOf(labelColumn as CategoricalColumn, count);
+  const times = spec.task === 'survival' ? (batch.columns.get(columnKey({ name: label.time!, kind: 'numeric' })) as NumericColumn).values.subarray(0, count) : null;
+  if (!keep) return { count, labels, levels, times, percent: batch.percent };
+  return { count, labels: labels.slice(), levels: levels.map((level) => level.slice()), times: times?.slice() ?? null, percent: batch.percent };
+}
+
+/** Adds one scored batch to the read's accumulator. */
+function addRows(state: ReadState, spec: EvaluationSpec, width: number, rows: BatchRows, scored: ScoredChunk): void {
+  if (scored.width !== width) {
+    throw new AgentError('FEDVAL_ERR_AGENT_INVALID_TASK', `a ${spec.task} task needs ${width} score column(s), the scorer gives ${scored.width}`);
+  }
+  const { count, levels } = rows;
+  const excluded = scored.excluded ?? undefined;
+  if (spec.task === 'regression') {
+    state.accumulator.addRegressionRows({ count, scores: scored.scores, labels: rows.labels as Float64Array, excluded, levels });
+    return;
+  }
+  const labels = rows.labels as Int32Array;
+  if (spec.task === 'binary') state.accumulator.addBinaryRows({ count, scores: scored.scores, labels, excluded, levels });
+  else if (spec.task === 'survival') state.accumulator.addSurvivalRows({ count, scores: scored.scores, labels, times: rows.times!, excluded, levels });
+  else state.accumulator.addMulticlassRows({ count, scores: scored.scores, labels, excluded, levels });
 }
 
 /**

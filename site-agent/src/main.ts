@@ -35,7 +35,7 @@ import type { DataSource } from './data-sources/data-source.ts';
 import { evaluateDataset } from './evaluation.ts';
 import { discoverGroupLevels, parseGroupArgument } from './group-levels.ts';
 import { loadLocalModelScorer } from './model-scorer.ts';
-import { scoreColumnScorer } from './scorers.ts';
+import { scoreColumnScorer, withScorer } from './scorers.ts';
 
 /** ms a stopping agent (SIGTERM, SIGINT, or a permanent connection error) has to close before it exits regardless. */
 const STOP_TIMEOUT_MS = 5_000;
@@ -186,14 +186,15 @@ withEvaluationOptions(
     .option('--config <file>', "a site configuration (YAML): its data section (data.path, data.parquet or data.postgres) is read"),
 )
   .option('--json', 'print one JSON document on stdout')
+  .option('--model-threads <n>', 'worker threads that run --model (0: the main thread; default: ONNX on the available cores up to 4, TF.js on the main thread)', parseModelThreads)
   .action(async (options: EvalLocalOptions) => {
     const requested = metricSpecOrUsageError(options, (message) => new AgentError('FEDVAL_ERR_AGENT_USAGE', message));
     const { source, name: file } = evalLocalSource(options);
     const spec = { ...resolveMetricSpec({ ...requested, groups: [] }), groups: options.group.map(parseGroupArgument) };
-    const scorer = options.model ? await loadLocalModelScorer(options.model, logger) : scoreColumnScorer(options.score!.split(','));
     const label = outcomeColumnsOrUsageError(options, (message) => new AgentError('FEDVAL_ERR_AGENT_USAGE', message));
+    const scorer = options.model ? await loadLocalModelScorer(options.model, logger, { threads: options.modelThreads }) : scoreColumnScorer(options.score!.split(','));
     let lastShown = -1;
-    const outcome = await evaluateDataset({
+    const outcome = await withScorer(scorer, () => evaluateDataset({
       source,
       spec,
       label,
@@ -204,7 +205,7 @@ withEvaluationOptions(
           logger.info({ percent: Math.round(percent) }, 'evaluating');
         }
       },
-    });
+    }));
     const metrics = finalizeMetrics(outcome.layout, outcome.vector);
     if (options.json) {
       process.stdout.write(`${JSON.stringify({ metrics, source: { file, scorer: scorer.description } }, null, 2)}\n`);
@@ -474,6 +475,14 @@ interface EvalLocalOptions extends EvaluationCommandOptions {
   parquet?: string;
   config?: string;
   json?: boolean;
+  modelThreads?: number;
+}
+
+/** --model-threads: a whole number of worker threads, 0 to 64. */
+function parseModelThreads(text: string): number {
+  const threads = Number(text);
+  if (!/^\d+$/.test(text) || threads > 64) throw new AgentError('FEDVAL_ERR_AGENT_USAGE', `--model-threads takes a whole number from 0 to 64, not ${JSON.stringify(text)}`);
+  return threads;
 }
 
 /** eval-local's data: a file named by --data or --parquet, or the data section of a site configuration (--config). */

@@ -70,21 +70,35 @@ export async function receiveModelBundle(scorer: ModelTaskScorer, dataDir: strin
   return { dir: target, bundleSha256: announced, manifest, signerFingerprint };
 }
 
-/** Loads and verifies a model bundle directory (every file's SHA-256 is checked by @fedval/models). */
-export async function loadLocalModelScorer(dir: string, log: Logger, batchRows = 16_384, expectedSha256?: string): Promise<RowScorer> {
+/** How a local model runs. */
+export interface ModelScorerOptions {
+  /** Rows per inference call. Default 16,384 rows. */
+  batchRows?: number | undefined;
+  /**
+   * Worker threads that run the model (each loads it from the verified bytes), scoring batches while the next rows are
+   * read; 0 runs it on the agent's main thread. Default: ONNX bundles on the available cores (at most 4), TF.js
+   * bundles on the main thread (@fedval/models `workerThreads: 'auto'`).
+   */
+  threads?: number | undefined;
+  /** The SHA-256 the bundle's manifest.json must still have (a cached bundle verified on receipt). */
+  expectedSha256?: string | undefined;
+}
+
+/** Loads and verifies a model bundle directory (every file's SHA-256 is checked by @fedval/models). Close the scorer when done. */
+export async function loadLocalModelScorer(dir: string, log: Logger, options: ModelScorerOptions = {}): Promise<RowScorer> {
   let runner: ModelRunner;
   try {
-    runner = await loadModelBundle(dir, { batchSize: batchRows });
+    runner = await loadModelBundle(dir, { batchSize: options.batchRows ?? 16_384, workerThreads: options.threads ?? 'auto' });
   } catch (error) {
     const code = (error as { code?: string }).code;
     throw new AgentError('FEDVAL_ERR_AGENT_MODEL', `${code ?? 'load failed'}: ${(error as Error).message}`, { cause: error });
   }
-  if (expectedSha256 !== undefined && runner.manifestSha256 !== expectedSha256) {
-    runner.dispose();
+  if (options.expectedSha256 !== undefined && runner.manifestSha256 !== options.expectedSha256) {
+    await runner.close();
     throw new AgentError('FEDVAL_ERR_AGENT_MODEL_HASH', 'the cached manifest.json changed after it was verified');
   }
   log.info(
-    { model: runner.manifest.name, version: runner.manifest.version, bundleSha256: runner.manifestSha256, backend: runner.backend.backend },
+    { model: runner.manifest.name, version: runner.manifest.version, bundleSha256: runner.manifestSha256, backend: runner.backend.backend, threads: runner.concurrency > 1 ? runner.concurrency - 1 : 0 },
     'model loaded',
   );
   return modelRowScorer(runner);
@@ -100,11 +114,13 @@ function modelRowScorer(runner: ModelRunner): RowScorer {
     requests,
     description: `model ${runner.manifest.name} ${runner.manifest.version} (${runner.backend.backend})`,
     ...(output.kind === 'class_probabilities' ? { classes: output.classes } : {}),
-    async score(batch) {
-      // The matrix's buffers are reused by the next batch: it is scored (and its scores copied) before that.
+    concurrency: runner.concurrency,
+    score(batch) {
+      // The matrix's buffers are reused by the next batch: the runner takes its rows before this returns (a pooled
+      // runner copies them when called; one on this thread scores them before the next batch is read).
       if (batch.restart) cache = createFeatureCodeCache({ reuseBuffers: true });
       const matrix = buildFeatureMatrixFromColumns(runner.manifest.inputs, (j) => batch.columns.get(keys[j]!) as BatchColumn, batch.rowCount, cache);
-      const chunk = await runner.predictMatrix(matrix, batch.rowCount);
+      const scoring = runner.predictMatrix(matrix, batch.rowCount);
       // A feature value the model cannot read is missing information for that patient.
       let excluded: Uint8Array | null = null;
       if (matrix.rowIndex.length < batch.rowCount) {
@@ -112,8 +128,9 @@ function modelRowScorer(runner: ModelRunner): RowScorer {
         const reasons = matrix.reasons!;
         for (let i = 0; i < batch.rowCount; i += 1) if (reasons[i] !== 0) excluded[i] = EXCLUDED_MISSING_FEATURES;
       }
-      return { scores: new Float64Array(chunk.scores), width: runner.outputWidth, excluded };
+      return scoring.then((chunk) => ({ scores: new Float64Array(chunk.scores), width: runner.outputWidth, excluded }));
     },
+    close: () => runner.close(),
   };
 }
 

@@ -27,8 +27,24 @@ export interface RowScorer {
   readonly classes?: readonly string[];
   /** A scorer that takes a single column's values as its scores names it: an engine may then count the histogram itself. */
   readonly scoreColumn?: string | undefined;
-  /** Scores one batch; the result is used before the next batch is read. */
+  /**
+   * Batches that may be scored at once (default 1). Above 1, `score` takes everything it needs from the batch before it
+   * returns its promise, so the caller may read (and the connector reuse the arrays of) the next batches meanwhile.
+   */
+  readonly concurrency?: number | undefined;
+  /** Scores one batch. With `concurrency` 1 the result is used before the next batch is read. */
   score(batch: ColumnBatch): Promise<ScoredChunk>;
+  /** Frees what the scorer holds (a model's worker threads); call it once the reads are done, on every path. */
+  close?(): Promise<void>;
+}
+
+/** Runs `read` with the scorer, then closes it (a model's worker threads end) however `read` ends. */
+export async function withScorer<T>(scorer: RowScorer, read: (scorer: RowScorer) => Promise<T>): Promise<T> {
+  try {
+    return await read(scorer);
+  } finally {
+    await scorer.close?.();
+  }
 }
 
 /**

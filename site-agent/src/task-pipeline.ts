@@ -25,7 +25,7 @@ import { decideModelRun } from './model-registry.ts';
 import type { ModelRunBasis } from './model-registry.ts';
 import { loadLocalModelScorer, receiveModelBundle } from './model-scorer.ts';
 import type { ReceivedBundle } from './model-scorer.ts';
-import { scoreColumnScorer } from './scorers.ts';
+import { scoreColumnScorer, withScorer } from './scorers.ts';
 import type { SentContribution } from './sent-contributions.ts';
 import type { SiteState } from './site-state.ts';
 import { checkReleasePolicy, checkTaskPolicy } from './task-policy.ts';
@@ -360,10 +360,10 @@ export class TaskPipeline {
       const progress = this.#progressReporter(roundId);
       progress('loading_model', 0);
       const scorer = bundle
-        ? await loadLocalModelScorer(bundle.dir, this.#log, this.#config.limits.batch_rows, bundle.bundleSha256)
+        ? await loadLocalModelScorer(bundle.dir, this.#log, { batchRows: this.#config.limits.batch_rows, threads: this.#config.limits.model_threads, expectedSha256: bundle.bundleSha256 })
         : scoreColumnScorer(task.scorer.kind === 'score_column' ? task.scorer.columns : []);
       const dataFingerprint = createHash('sha256');
-      const outcome = await evaluateDataset({
+      const outcome = await withScorer(scorer, () => evaluateDataset({
         source: openDataSource(this.#config.data, {
           batchRows: this.#config.limits.batch_rows,
           maxRows: this.#config.limits.max_rows,
@@ -376,7 +376,7 @@ export class TaskPipeline {
         scorer,
         onProgress: (percent) => progress('evaluating', percent),
         signal: abort.signal,
-      });
+      }));
       abort.signal.throwIfAborted();
       // No refusal on the cohort's size: deciding on the exact count would tell the coordinator that count for free.
       // Small cohorts are protected by suppression (min_cell) at release and by the noise (README, "Small cohorts").

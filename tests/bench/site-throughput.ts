@@ -156,7 +156,9 @@ try {
 
 function run(request: ChildRequest): ChildResult {
   const command = [process.execPath, fileURLToPath(import.meta.url), '--child', JSON.stringify(request)];
-  if (values.fifo) command.unshift('chrt', '-f', '5');
+  // Under SCHED_FIFO a process that never blocks would keep the cores from everything else, this parent included: a
+  // watchdog at a higher FIFO priority (it sleeps until then) kills a measurement still running after 10 minutes.
+  if (values.fifo) command.unshift('chrt', '-f', '10', 'timeout', '-s', 'KILL', '600', 'chrt', '-f', '5');
   const child = spawnSync(command[0]!, command.slice(1), {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -232,6 +234,7 @@ async function child(request: ChildRequest): Promise<ChildResult> {
   }
   const dataPathMs = performance.now() - t;
   const dataPathCpuMs = cpuMs(cpu);
+  await scorer.close?.(); // a model's worker threads end before the process does
   const vectorSha256 = createHash('sha256').update(new Uint8Array(outcome.vector.buffer, outcome.vector.byteOffset, outcome.vector.byteLength)).digest('hex');
   return { startupMs, modelLoadMs, dataPathMs, dataPathCpuMs, rows: rowsOf(request.file), peakRssMiB: peakRss(), vectorSha256 };
 }

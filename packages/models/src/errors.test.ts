@@ -26,6 +26,7 @@ describe('ModelsError', () => {
       'FEDVAL_ERR_MODELS_ZIPMAP_OUTPUT',
       'FEDVAL_ERR_MODELS_OUTPUT_AMBIGUOUS',
       'FEDVAL_ERR_MODELS_OUTPUT_NOT_FOUND',
+      'FEDVAL_ERR_MODELS_WORKER_FAILED',
     ]);
   });
 

@@ -22,15 +22,19 @@ export const MODELS_ERROR_MESSAGES = {
   FEDVAL_ERR_MODELS_ZIPMAP_OUTPUT: 'model outputs probabilities as a sequence of maps (ZipMap): export it without ZipMap (skl2onnx: options={"zipmap": False})',
   FEDVAL_ERR_MODELS_OUTPUT_AMBIGUOUS: 'model has several float outputs: name the one to read in the manifest (output.tensor)',
   FEDVAL_ERR_MODELS_OUTPUT_NOT_FOUND: 'model has no output of the name the manifest gives (output.tensor)',
+  FEDVAL_ERR_MODELS_WORKER_FAILED: 'a model worker thread stopped while scoring',
 } as const;
 
 export type ModelsErrorCode = keyof typeof MODELS_ERROR_MESSAGES;
 
 export class ModelsError extends Error {
   readonly code: ModelsErrorCode;
+  /** What the message adds to the code's short message, if anything (a worker thread sends it back with the code). */
+  readonly detail: string | undefined;
   constructor(code: ModelsErrorCode, detail?: string, options?: { cause?: unknown }) {
     super(detail ? `${MODELS_ERROR_MESSAGES[code]}: ${detail}` : MODELS_ERROR_MESSAGES[code], options);
     this.name = 'ModelsError';
     this.code = code;
+    this.detail = detail || undefined;
   }
 }

@@ -1,8 +1,9 @@
-// load-bundle.ts — loads a verified model bundle from a directory into a ModelRunner.
+// load-bundle.ts — loads a verified model bundle from a directory into a ModelRunner (on this thread or on worker threads).
+import type { VerifiedBundle } from './bundle-files.ts';
 import { readVerifiedBundle } from './bundle-files.ts';
 import { ModelsError } from './errors.ts';
 import type { LoadModelBundleOptions } from './options.ts';
-import { resolveLoadOptions } from './options.ts';
+import { AUTO_WORKER_THREADS, resolveLoadOptions } from './options.ts';
 import type { ModelRunner } from './runner.ts';
 import { loadOnnxRunner } from './onnx-runner.ts';
 
@@ -11,11 +12,19 @@ import { loadOnnxRunner } from './onnx-runner.ts';
  * limits and checks its SHA-256, then loads the model from the verified bytes (never from the file
  * system again). A `tfjs` bundle: selects the TF.js backend, loads without tfjs-node, and checks that
  * the model's input width matches the manifest's features and that it has one probability output.
- * An `onnx` bundle: an ONNX Runtime CPU session, checked as `loadOnnxRunner` says.
+ * An `onnx` bundle: an ONNX Runtime CPU session, checked as `loadOnnxRunner` says. With `workerThreads` ≥ 1 the
+ * model runs on that many worker threads (see `startModelWorkerPool`), each loading it from the same verified bytes.
  */
 export async function loadModelBundle(dir: string, options: Partial<LoadModelBundleOptions> = {}): Promise<ModelRunner> {
   const resolved = resolveLoadOptions(options);
   const bundle = await readVerifiedBundle(dir, resolved);
+  const workers = resolved.workerThreads === 'auto' ? (bundle.manifest.format === 'onnx' ? AUTO_WORKER_THREADS : 0) : resolved.workerThreads;
+  if (workers > 0) return (await import('./pooled-runner.ts')).loadPooledRunner(bundle, { ...resolved, workerThreads: workers });
+  return loadVerifiedBundle(bundle, resolved);
+}
+
+/** Loads a verified bundle's model on the calling thread (a worker thread calls this with the bytes it was sent). */
+export async function loadVerifiedBundle(bundle: VerifiedBundle, resolved: Readonly<LoadModelBundleOptions>): Promise<ModelRunner> {
   const { manifest } = bundle;
   const featureOptions = { missingTokens: resolved.missingTokens };
   if (manifest.format === 'onnx') return loadOnnxRunner(bundle, { batchSize: resolved.batchSize, threads: resolved.onnxThreads, featureOptions });

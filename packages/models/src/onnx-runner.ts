@@ -157,8 +157,15 @@ export class OnnxModelRunner extends BatchedModelRunner {
     this.#outputName = init.outputName;
   }
 
+  #released: Promise<void> | undefined;
+
   protected release(): void {
-    void this.#session.release().catch(() => undefined);
+    this.#released = this.#session.release().catch(() => undefined);
+  }
+
+  override async close(): Promise<void> {
+    this.dispose();
+    await this.#released;
   }
 
   protected async infer(values: Float32Array, n: number, width: number): Promise<Float32Array> {

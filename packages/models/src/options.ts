@@ -1,4 +1,5 @@
 // options.ts — options of loadModelBundle: defaults, validation, freezing.
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import type { ModelBackend } from './backend.ts';
 import { MODEL_BACKENDS } from './backend.ts';
@@ -16,6 +17,13 @@ export interface LoadModelBundleOptions extends BundleLimits, FeatureMatrixOptio
   batchSize: number;
   /** ONNX bundles: ONNX Runtime intra-op threads; 0 lets ONNX Runtime choose (one per physical core). Default 0. */
   onnxThreads: number;
+  /**
+   * Worker threads that run the model, each with its own runtime loaded from the verified bytes; batches are scored on
+   * them in parallel while the caller reads the next rows. 0 runs the model on the calling thread. 'auto': ONNX bundles
+   * on AUTO_WORKER_THREADS (the available cores, at most 4), TF.js bundles on the calling thread (measured faster there:
+   * packages/models/README.md, *Worker threads*). Default 0.
+   */
+  workerThreads: number | 'auto';
 }
 
 export const DEFAULT_LOAD_MODEL_BUNDLE_OPTIONS: Readonly<LoadModelBundleOptions> = Object.freeze({
@@ -24,16 +32,22 @@ export const DEFAULT_LOAD_MODEL_BUNDLE_OPTIONS: Readonly<LoadModelBundleOptions>
   backend: 'auto',
   batchSize: 16384, // rows
   onnxThreads: 0, // threads; 0 = ONNX Runtime's choice
+  workerThreads: 0, // threads; 0 = the calling thread
 });
 
 const MAX_BATCH_SIZE = 4 * 1024 * 1024; // rows
 const MAX_ONNX_THREADS = 1024; // threads
+const MAX_WORKER_THREADS = 64; // threads
+
+/** `workerThreads: 'auto'` for an ONNX bundle: the available cores, at most 4. */
+export const AUTO_WORKER_THREADS = Math.min(4, availableParallelism());
 
 const positiveBytes = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
 const optionsSchema = z.strictObject({
   backend: z.enum(['auto', ...MODEL_BACKENDS]),
   batchSize: z.number().int().min(1).max(MAX_BATCH_SIZE),
   onnxThreads: z.number().int().min(0).max(MAX_ONNX_THREADS),
+  workerThreads: z.union([z.number().int().min(0).max(MAX_WORKER_THREADS), z.literal('auto')]),
   maxManifestBytes: positiveBytes,
   maxFileBytes: positiveBytes,
   maxBundleBytes: positiveBytes,

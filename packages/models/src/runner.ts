@@ -51,8 +51,15 @@ export interface ModelRunner {
   predictFeatures(values: Float32Array): Promise<Float32Array>;
   /** Scores an input matrix already built (e.g. by buildFeatureMatrixFromColumns) for `rowCount` input rows. */
   predictMatrix(matrix: FeatureMatrix, rowCount: number): Promise<PredictionChunk>;
+  /**
+   * `predictMatrix` calls that may usefully be pending at once: 1 on the calling thread; one more than its worker threads
+   * for a pooled runner (whose `predictMatrix` copies what it needs before it returns, see PooledModelRunner).
+   */
+  readonly concurrency: number;
   /** Frees the model's weights; the runner cannot be used afterwards. */
   dispose(): void;
+  /** Disposes and waits until the runtime is released (a pooled runner's worker threads have exited). */
+  close(): Promise<void>;
 }
 
 interface PendingChunk {
@@ -73,6 +80,7 @@ export abstract class BatchedModelRunner implements ModelRunner {
   abstract readonly backend: RunnerBackendSelection;
   readonly batchSize: number;
   readonly outputWidth: number;
+  readonly concurrency: number = 1;
   readonly #width: number;
   readonly #featureOptions: FeatureMatrixOptions;
   #disposed = false;
@@ -153,6 +161,10 @@ export abstract class BatchedModelRunner implements ModelRunner {
     if (this.#disposed) return;
     this.#disposed = true;
     this.release();
+  }
+
+  async close(): Promise<void> {
+    this.dispose();
   }
 
   #assertUsable(): void {
