@@ -3,12 +3,12 @@
 // once. The coordinator may lie in its answer: another genuine statement than the one the task names, a statement it
 // signed itself, or an older version. The site verifies the answer as it verified an inline statement, and refuses one
 // whose digest is not the task's; a statement it verified serves later rounds naming the same digest without a fetch.
-import { generateSiteIdentity, studyKeyStatementSha256 } from '@fedval/trust';
+import { studyKeyStatementSha256 } from '@fedval/trust';
 import type { SignedStudyKeyStatement } from '@fedval/trust';
 import { createMessage } from '@fedval/protocol';
 import type { Message } from '@fedval/protocol';
 import { describe, expect, it } from 'vitest';
-import { bfvKeysFor, bfvRequest, hostileFixture, hostileTask, keyStatementFor, scoredRows, startHostileSite } from './hostile-coordinator.ts';
+import { bfvRequest, hostileFixture, hostileTask, keyStatementFor, keySubstitutionParties } from './hostile-coordinator.ts';
 import type { ScriptedCoordinator } from '../helpers/scripted-coordinator.ts';
 
 const METRIC_SPEC = { task: 'binary', bins: 20 };
@@ -32,21 +32,11 @@ async function roundByDigest(coordinator: ScriptedCoordinator, roundId: string, 
 }
 
 describe('a task that names its key statement by digest', () => {
-  const { coordinator, sites, contexts } = hostileFixture();
+  const fixture = hostileFixture();
+  const { coordinator } = fixture;
 
   it("is refused when the coordinator answers with another statement than the one named (genuine or forged) or an older version; a verified one is not fetched again", async () => {
-    const keyHolder = generateSiteIdentity(); // the privacy officer's signing key, pinned by the site
-    const operator = generateSiteIdentity(); // the coordinator operator's own Ed25519 key
-    const honest = await bfvKeysFor(METRIC_SPEC, undefined, 100_000);
-    const attacker = await bfvKeysFor(METRIC_SPEC, undefined, 100_000);
-    contexts.push(honest.context, attacker.context);
-    sites.push(
-      startHostileSite(coordinator, 'site-a', {
-        csv: `score,status\n${scoredRows(120).join('\n')}\n`,
-        policy: `require_dp: false, key_holder_keys: [${keyHolder.fingerprint}], require_secure_aggregation: false`,
-      }),
-    );
-    await coordinator.next((m) => m.type === 'hello');
+    const { keyHolder, operator, honest, attacker } = await keySubstitutionParties(fixture, METRIC_SPEC, 120);
     const version1 = keyStatementFor(keyHolder.privateKeyPem, honest);
     const version2 = keyStatementFor(keyHolder.privateKeyPem, honest, { version: 2 });
     const unauthenticated = 'FEDVAL_ERR_AGENT_KEY_UNAUTHENTICATED';
