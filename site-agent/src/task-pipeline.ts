@@ -109,8 +109,8 @@ export class TaskPipeline {
   readonly #recordQuietly: TaskPipelineOptions['recordQuietly'];
   readonly #finished: TaskPipelineOptions['finished'];
   #running: { roundId: string; abort: AbortController } | undefined;
-  /** The round whose task waits for the key holder statement it names (before it runs). */
-  #admitting: string | undefined;
+  /** The round whose task waits for the key holder statement it names (before it runs), and whether it was cancelled meanwhile. */
+  #admitting: { roundId: string; cancelled: boolean } | undefined;
   readonly #keyStatements: KeyStatementSource;
   readonly #secagg = new Map<string, SecaggRound>();
   readonly #dropOut: (() => void) | undefined;
@@ -136,6 +136,7 @@ export class TaskPipeline {
   /** The coordinator cancelled a round: the task running for it, if any, stops with FEDVAL_ERR_AGENT_CANCELLED. */
   cancel(roundId: string, reason: WireError): void {
     this.#refundIfUnsigned(roundId, `round closed: ${reason.code}`);
+    if (this.#admitting?.roundId === roundId) this.#admitting.cancelled = true;
     if (this.#running?.roundId !== roundId) return;
     this.#log.info({ roundId, code: reason.code }, 'task cancelled by coordinator');
     this.#running.abort.abort(new AgentError('FEDVAL_ERR_AGENT_CANCELLED'));
@@ -241,7 +242,7 @@ export class TaskPipeline {
       this.#send(createMessage('task.accept', { roundId }, requestId));
       return;
     }
-    if (this.#admitting === roundId) {
+    if (this.#admitting?.roundId === roundId) {
       // Sent again (on a new connection) while the key statement it names is awaited: asked for again, on this connection.
       log.info('task sent again while its key statement is awaited; asked for it again');
       this.#keyStatements.statementFor(task).catch(() => {});
@@ -289,13 +290,16 @@ export class TaskPipeline {
       // A BFV task's public key must be vouched for by the privacy officer's key holder, whose statement also carries
       // the release minimum it enforces: a coordinator cannot substitute a key it holds the secret of.
       // Named by its digest, the statement is this site's verified copy, or asked of the coordinator once.
-      this.#admitting = roundId;
+      const admitting = { roundId, cancelled: false };
+      this.#admitting = admitting;
       let signed: unknown;
       try {
         signed = await this.#keyStatements.statementFor(task);
       } finally {
         this.#admitting = undefined;
       }
+      // Cancelled while the statement was awaited: nothing was read or charged, and nothing will be.
+      if (admitting.cancelled) throw new AgentError('FEDVAL_ERR_AGENT_CANCELLED');
       const statement = checkStudyKey(this.#config.policy, task, this.#identity(), this.#state().keyStatements, signed);
       if (statement && task.contribution.kind === 'bfv' && task.contribution.keyStatementSha256 !== undefined) this.#keyStatements.remember(task.studyId, signed);
       if (statement && statement.minSites < this.#config.policy.min_sites) {

@@ -35,7 +35,7 @@ describe('a task that names its key statement by digest', () => {
   const fixture = hostileFixture();
   const { coordinator } = fixture;
 
-  it("is refused when the coordinator answers with another statement than the one named (genuine or forged) or an older version; a verified one is not fetched again", async () => {
+  it("is refused when the coordinator answers with another statement than the one named (genuine or forged) or an older version, or cancels it meanwhile; a verified one is not fetched again", async () => {
     const { keyHolder, operator, honest, attacker } = await keySubstitutionParties(fixture, METRIC_SPEC, 120);
     const version1 = keyStatementFor(keyHolder.privateKeyPem, honest);
     const version2 = keyStatementFor(keyHolder.privateKeyPem, honest, { version: 2 });
@@ -57,8 +57,16 @@ describe('a task that names its key statement by digest', () => {
     // A new version is fetched; afterwards a task naming version 1 again (a replaced roster) is refused as outdated.
     expect(await roundByDigest(coordinator, 'r-version-2', bfvRequest(honest), version2, version2)).toEqual({ outcome: 'contributed', asked: 1 });
     expect(await roundByDigest(coordinator, 'r-version-1', bfvRequest(honest), version1, version1)).toEqual({ outcome: 'FEDVAL_ERR_AGENT_KEY_STATEMENT_OUTDATED', asked: 1 });
+    // Cancelled while its statement is awaited: refused when the statement arrives, never run (nor charged).
+    const version3 = keyStatementFor(keyHolder.privateKeyPem, honest, { version: 3 });
+    coordinator.send(hostileTask('r-cancelled', { metricSpec: METRIC_SPEC, contribution: { ...bfvRequest(honest), keyStatementSha256: studyKeyStatementSha256(version3) } }));
+    await coordinator.next((m) => m.type === 'key_statement.request' && m.content.roundId === 'r-cancelled');
+    coordinator.send(createMessage('task.cancel', { roundId: 'r-cancelled', reason: { code: 'FEDVAL_ERR_COORD_ROUND_CLOSED', message: 'closed' } }));
+    coordinator.send(createMessage('key_statement', { roundId: 'r-cancelled', keyStatement: version3 }));
+    const cancelled = await coordinator.next((m) => (m.type === 'task.refuse' || m.type === 'task.result') && m.content.roundId === 'r-cancelled');
+    expect(cancelled.type === 'task.refuse' && cancelled.content.reason.code).toBe('FEDVAL_ERR_AGENT_CANCELLED');
     // No refused round was accepted or reported on: refused before any data was read.
-    const refused = ['r-other-statement', 'r-forged', 'r-altered', 'r-version-1'];
+    const refused = ['r-other-statement', 'r-forged', 'r-altered', 'r-version-1', 'r-cancelled'];
     expect(coordinator.received.filter((m) => (m.type === 'task.accept' || m.type === 'task.progress') && refused.includes(m.content.roundId))).toEqual([]);
   }, 180_000);
 });
