@@ -3,10 +3,10 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { createStatisticsLayout } from '@fedval/metrics';
 import type { MetricSpec } from '@fedval/metrics';
-import { contributionDigest, createMessage } from '@fedval/protocol';
-import { attestationSha256, CONTRIBUTION_RECEIVED } from '@fedval/trust';
+import { contributionDigest, createMessage, encodeMessage } from '@fedval/protocol';
+import { attestationSha256, CONTRIBUTION_RECEIVED, studyKeyStatementSha256 } from '@fedval/trust';
 import type { PrivacyAttestation, ResultAttestation } from '@fedval/trust';
-import type { Contribution, Message, MessageOf, Scorer, TaskContent } from '@fedval/protocol';
+import type { ContentOf, Contribution, Message, MessageOf, Scorer, TaskContent } from '@fedval/protocol';
 import type { FastifyBaseLogger } from 'fastify';
 import type { ContributionAggregator } from './aggregation/contribution-aggregator.ts';
 import { PlaintextAggregator } from './aggregation/plaintext-aggregator.ts';
@@ -34,6 +34,8 @@ export interface SiteChannel {
   isConnected(siteId: string): boolean;
   /** Sends if the site is connected; returns whether it was sent. */
   send(siteId: string, message: Message): boolean;
+  /** Sends an already encoded message (one frame shared by many sites) if the site is connected; returns whether it was sent. */
+  sendEncoded(siteId: string, frame: Uint8Array): boolean;
 }
 
 export interface RoundRunnerEvents {
@@ -58,6 +60,8 @@ interface OpenRound {
   secagg: SecureAggregationRound | null;
   /** Fires when the current secure-aggregation phase has waited `secaggPhaseTimeoutMs`; null without secure aggregation. */
   phaseTimer: NodeJS.Timeout | null;
+  /** The `key_statement` message sites of this round ask for, encoded once and sent as the same bytes to each. */
+  keyStatementFrame?: Uint8Array;
 }
 
 interface RoundSite {
@@ -194,8 +198,11 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
               kind: 'bfv',
               plan: study.protection.encryption as NonNullable<typeof study.protection.encryption>,
               publicKey: new Uint8Array(study.publicKey as Uint8Array),
-              // The key holder's statement, as it signed it: sites refuse the key without it (the coordinator cannot forge it).
-              ...(study.keyStatement ? { keyStatement: study.keyStatement } : {}),
+              // The key holder's statement, by its digest: a site that has not verified it asks for it once
+              // (key_statement.request) and refuses the key without it (the coordinator cannot forge it). Not inline: its
+              // roster grows with the network, and N sites each receiving N entries per round grew the coordinator's
+              // memory and every site's traffic with N (tests/bench/scale.ts).
+              ...(study.keyStatement ? { keyStatementSha256: studyKeyStatementSha256(study.keyStatement) } : {}),
             }
           : { kind: 'plaintext' },
       ...(study.protection.privacy ? { privacy: study.protection.privacy } : {}),
@@ -463,6 +470,22 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
         if (this.#identities.isEnrolled(siteId)) this.#checkResultSignature(this.#awaitingResult(siteId, message.content.roundId), siteId, message.content);
         return this.#onResult(siteId, message.content);
     }
+  }
+
+  /**
+   * Answers a site of an open round that asks for the key holder's statement its task names: the study's statement, as
+   * the key holder signed it (the site verifies it, and refuses it unless its digest is the task's). Throws
+   * FEDVAL_ERR_COORD_ROUND_NOT_OPEN (no such open round for this site) or FEDVAL_ERR_COORD_NO_KEY_STATEMENT.
+   */
+  handleKeyStatementRequest(siteId: string, content: ContentOf<'key_statement.request'>): void {
+    const round = this.#openRoundOf(siteId, content.roundId);
+    const statement = round.study.keyStatement;
+    if (!statement || round.task.contribution.kind !== 'bfv' || round.task.contribution.keyStatementSha256 !== content.sha256) {
+      throw new CoordinatorError('FEDVAL_ERR_COORD_NO_KEY_STATEMENT', `round ${content.roundId} names no statement ${content.sha256.slice(0, 16)}…`);
+    }
+    round.keyStatementFrame ??= encodeMessage(createMessage('key_statement', { roundId: round.id, keyStatement: statement }));
+    this.#channel.sendEncoded(siteId, round.keyStatementFrame);
+    this.#log.debug({ roundId: round.id, siteId }, 'key statement sent');
   }
 
   /** Resolves once every queued store write has finished. */

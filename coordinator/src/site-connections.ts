@@ -85,6 +85,14 @@ export class SiteConnections implements SiteChannel {
     return connection ? sendMessage(connection.socket, message, this.#log) : false;
   }
 
+  sendEncoded(siteId: string, frame: Uint8Array): boolean {
+    const socket = this.#connections.get(siteId)?.socket;
+    if (!socket || socket.readyState !== socket.OPEN) return false;
+    // ws frames a server's unmasked message without copying it: N sites share the one buffer.
+    socket.send(frame, { binary: true });
+    return true;
+  }
+
   lastSeen(siteId: string): number | undefined {
     return this.#lastSeen.get(siteId);
   }

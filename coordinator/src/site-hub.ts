@@ -305,6 +305,15 @@ function acceptSocket(
           sendMessage(socket, createErrorMessage(wire, message.id), log);
         }
         return;
+      case 'key_statement.request':
+        try {
+          rounds.handleKeyStatementRequest(siteId, message.content);
+        } catch (error) {
+          const wire = coordinatorWireError(error);
+          log.warn({ siteId, type: message.type, code: wire.code }, 'refused a key statement request');
+          sendMessage(socket, createErrorMessage(wire, message.id), log);
+        }
+        return;
       case 'error':
         log.warn({ siteId, code: message.error.code }, 'site reported an error');
         return;

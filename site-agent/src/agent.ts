@@ -90,6 +90,7 @@ export class SiteAgent extends EventEmitter<SiteAgentEvents> {
         authenticated: () => this.emit('connected'),
         task: (requestId, task) => tasks.run(requestId, task),
         cancel: (roundId, reason) => tasks.cancel(roundId, reason),
+        keyStatement: (content) => tasks.onKeyStatement(content),
         secagg: (requestId, message) => tasks.onSecagg(requestId, message),
         disconnected: (code) => this.emit('disconnected', code),
         fatal: (error) => this.emit('fatal', error),

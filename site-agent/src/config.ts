@@ -19,6 +19,7 @@ export const DEFAULT_AGENT_LIMITS = Object.freeze({
   reconnectInitialMs: 500, // first reconnect delay
   reconnectMaxMs: 30_000, // reconnect delay ceiling (exponential backoff with full jitter)
   permanentErrorAttempts: 3, // connection attempts that end in an error that will not heal (README, "When the agent gives up") before it exits
+  keyStatementTimeoutMs: 30_000, // ms a task waits for the key holder statement it names (key_statement.request) before it is refused
 });
 
 const labelSchema = z.strictObject({
@@ -187,6 +188,8 @@ const configSchema = z.strictObject({
       reconnect_max_ms: z.number().int().positive().default(DEFAULT_AGENT_LIMITS.reconnectMaxMs),
       /** Consecutive attempts ending in a permanent connection error before the agent exits (exit 2 or 3). Default 3. */
       permanent_error_attempts: z.number().int().positive().max(100).default(DEFAULT_AGENT_LIMITS.permanentErrorAttempts),
+      /** Milliseconds a bfv task waits for the key holder statement it names by digest, asked of the coordinator once per statement. Default 30000. */
+      key_statement_timeout_ms: z.number().int().positive().max(600_000).default(DEFAULT_AGENT_LIMITS.keyStatementTimeoutMs),
     })
     .prefault({}),
   log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

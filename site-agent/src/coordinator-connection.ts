@@ -4,7 +4,7 @@ import type { KeyObject } from 'node:crypto';
 import { auditHeadDetails, signChallenge } from '@fedval/trust';
 import type { AuditEvent } from '@fedval/trust';
 import { createErrorMessage, createMessage, decodeMessage, encodeMessage } from '@fedval/protocol';
-import type { ChallengeContent, Message, MessageOf, TaskContent, WireError } from '@fedval/protocol';
+import type { ChallengeContent, ContentOf, Message, MessageOf, TaskContent, WireError } from '@fedval/protocol';
 import type { Logger } from 'pino';
 import WebSocket from 'ws';
 import type { AgentConfig } from './config.ts';
@@ -23,6 +23,8 @@ export interface ConnectionHandlers {
   task(requestId: string, task: TaskContent): Promise<void>;
   /** The coordinator cancelled a round. */
   cancel(roundId: string, reason: WireError): void;
+  /** The key holder statement a task named by digest, which this site asked for (key_statement.request). */
+  keyStatement(content: ContentOf<'key_statement'>): void;
   /** A secure-aggregation message of a round (keys, shares, survivor set, unmasking request). */
   secagg(requestId: string, message: MessageOf<'secagg.keys' | 'secagg.inbox' | 'secagg.survivors' | 'secagg.unmask'>): void;
   disconnected(code: number): void;
@@ -228,6 +230,9 @@ export class CoordinatorConnection {
         return;
       case 'task.cancel':
         this.#handlers.cancel(message.content.roundId, message.content.reason);
+        return;
+      case 'key_statement':
+        this.#handlers.keyStatement(message.content);
         return;
       case 'secagg.keys':
       case 'secagg.inbox':

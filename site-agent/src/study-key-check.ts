@@ -16,7 +16,8 @@ export interface SiteIdentity {
 }
 
 /**
- * Verifies the key statement a BFV task carries against `policy.key_holder_keys`: signed by a pinned key holder key,
+ * Verifies the key statement of a BFV task (`signed`: the one it carries, or the one it names by digest, from
+ * key-statement-source.ts) against `policy.key_holder_keys`: signed by a pinned key holder key,
  * naming this task's study, the SHA-256 of its plan and of its public key bytes. Without it a malicious coordinator
  * could hand the site a public key whose secret key it holds, and decrypt this one site's contribution. Throws
  * FEDVAL_ERR_AGENT_POLICY_NO_KEY_HOLDER (nothing pinned: the secure default refuses every BFV task) or
@@ -26,16 +27,22 @@ export interface SiteIdentity {
  * version this site verified for the study (FEDVAL_ERR_AGENT_KEY_STATEMENT_OUTDATED; a newer one is kept as highest).
  * Returns the verified statement (its roster and release minimum).
  */
-export function checkStudyKey(policy: AgentConfig['policy'], task: TaskContent, site: SiteIdentity, versions: KeyStatementVersions): VerifiedStudyKeyStatement | undefined {
+export function checkStudyKey(
+  policy: AgentConfig['policy'],
+  task: TaskContent,
+  site: SiteIdentity,
+  versions: KeyStatementVersions,
+  signed: unknown = task.contribution.kind === 'bfv' ? task.contribution.keyStatement : undefined,
+): VerifiedStudyKeyStatement | undefined {
   const request = task.contribution;
   if (request.kind !== 'bfv') return undefined;
   if (policy.key_holder_keys.length === 0) {
     throw new AgentError('FEDVAL_ERR_AGENT_POLICY_NO_KEY_HOLDER', "pin the privacy officer's key holder key (`fedval keys identity` prints it) under policy.key_holder_keys");
   }
-  if (request.keyStatement === undefined) throw new AgentError('FEDVAL_ERR_AGENT_KEY_UNAUTHENTICATED', 'the task carries no key statement');
+  if (signed === undefined) throw new AgentError('FEDVAL_ERR_AGENT_KEY_UNAUTHENTICATED', 'the task carries no key statement');
   let statement: VerifiedStudyKeyStatement;
   try {
-    statement = verifyStudyKeyStatement(request.keyStatement, policy.key_holder_keys, {
+    statement = verifyStudyKeyStatement(signed, policy.key_holder_keys, {
       studyId: task.studyId,
       planSha256: planSha256(request.plan),
       publicKeySha256: createHash('sha256').update(request.publicKey).digest('hex'),

@@ -10,7 +10,7 @@ import type { ExactRelease, PrivacyBudget, PrivateRelease } from '@fedval/dp';
 import { createStatisticsLayout, resolveMetricSpec } from '@fedval/metrics';
 import type { MetricSpec } from '@fedval/metrics';
 import { contributionDigest, createErrorMessage, createMessage } from '@fedval/protocol';
-import type { Message, MessageOf, ResultSignature, TaskContent, WireError } from '@fedval/protocol';
+import type { ContentOf, Message, MessageOf, ResultSignature, TaskContent, WireError } from '@fedval/protocol';
 import { attestationSha256, auditHeadDetails, commitToFingerprint, createNonce, publicKeyFingerprint, publicKeyOf, signResult } from '@fedval/trust';
 import type { AuditEntry, AuditEvent, PrivacyAttestation, ResultAttestation } from '@fedval/trust';
 import type { Logger } from 'pino';
@@ -30,6 +30,7 @@ import type { SentContribution } from './sent-contributions.ts';
 import type { SiteState } from './site-state.ts';
 import { checkReleasePolicy, checkTaskPolicy } from './task-policy.ts';
 import { checkPlanBounds } from './plan-bounds.ts';
+import { KeyStatementSource } from './key-statement-source.ts';
 import { checkStudyKey } from './study-key-check.ts';
 import type { SiteIdentity } from './study-key-check.ts';
 
@@ -108,6 +109,9 @@ export class TaskPipeline {
   readonly #recordQuietly: TaskPipelineOptions['recordQuietly'];
   readonly #finished: TaskPipelineOptions['finished'];
   #running: { roundId: string; abort: AbortController } | undefined;
+  /** The round whose task waits for the key holder statement it names (before it runs), and whether it was cancelled meanwhile. */
+  #admitting: { roundId: string; cancelled: boolean } | undefined;
+  readonly #keyStatements: KeyStatementSource;
   readonly #secagg = new Map<string, SecaggRound>();
   readonly #dropOut: (() => void) | undefined;
 
@@ -121,11 +125,18 @@ export class TaskPipeline {
     this.#record = options.record;
     this.#recordQuietly = options.recordQuietly;
     this.#finished = options.finished;
+    this.#keyStatements = new KeyStatementSource(options.send, options.config.limits.key_statement_timeout_ms);
+  }
+
+  /** The coordinator's answer to this site's key_statement.request. */
+  onKeyStatement(content: ContentOf<'key_statement'>): void {
+    this.#keyStatements.received(content);
   }
 
   /** The coordinator cancelled a round: the task running for it, if any, stops with FEDVAL_ERR_AGENT_CANCELLED. */
   cancel(roundId: string, reason: WireError): void {
     this.#refundIfUnsigned(roundId, `round closed: ${reason.code}`);
+    if (this.#admitting?.roundId === roundId) this.#admitting.cancelled = true;
     if (this.#running?.roundId !== roundId) return;
     this.#log.info({ roundId, code: reason.code }, 'task cancelled by coordinator');
     this.#running.abort.abort(new AgentError('FEDVAL_ERR_AGENT_CANCELLED'));
@@ -133,6 +144,7 @@ export class TaskPipeline {
 
   /** Stops the running task, if any (the agent is stopping). */
   abort(): void {
+    this.#keyStatements.abort();
     this.#running?.abort.abort();
     for (const round of this.#secagg.values()) clearTimeout(round.timer);
   }
@@ -230,6 +242,12 @@ export class TaskPipeline {
       this.#send(createMessage('task.accept', { roundId }, requestId));
       return;
     }
+    if (this.#admitting?.roundId === roundId) {
+      // Sent again (on a new connection) while the key statement it names is awaited: asked for again, on this connection.
+      log.info('task sent again while its key statement is awaited; asked for it again');
+      this.#keyStatements.statementFor(task).catch(() => {});
+      return;
+    }
     // A task this site already answered (the connection dropped, or the agent restarted): the same bytes again.
     let earlier: SentContribution | undefined;
     try {
@@ -263,7 +281,7 @@ export class TaskPipeline {
           ...(task.coordinatorAuditHead ? auditHeadDetails('coordinator', task.coordinatorAuditHead) : {}),
         },
       });
-      if (this.#running) throw new AgentError('FEDVAL_ERR_AGENT_BUSY');
+      if (this.#running || this.#admitting !== undefined) throw new AgentError('FEDVAL_ERR_AGENT_BUSY');
       // Charged before, and the contribution made then is no longer held (its deadline passed): a second noisy release
       // of the same round would spend the budget twice for one result.
       if (this.#state().ledger.hasCharged(roundId)) throw new AgentError('FEDVAL_ERR_AGENT_ROUND_REPEATED', roundId);
@@ -271,7 +289,19 @@ export class TaskPipeline {
       checkTaskPolicy(this.#config.policy, spec, task);
       // A BFV task's public key must be vouched for by the privacy officer's key holder, whose statement also carries
       // the release minimum it enforces: a coordinator cannot substitute a key it holds the secret of.
-      const statement = checkStudyKey(this.#config.policy, task, this.#identity(), this.#state().keyStatements);
+      // Named by its digest, the statement is this site's verified copy, or asked of the coordinator once.
+      const admitting = { roundId, cancelled: false };
+      this.#admitting = admitting;
+      let signed: unknown;
+      try {
+        signed = await this.#keyStatements.statementFor(task);
+      } finally {
+        this.#admitting = undefined;
+      }
+      // Cancelled while the statement was awaited: nothing was read or charged, and nothing will be.
+      if (admitting.cancelled) throw new AgentError('FEDVAL_ERR_AGENT_CANCELLED');
+      const statement = checkStudyKey(this.#config.policy, task, this.#identity(), this.#state().keyStatements, signed);
+      if (statement && task.contribution.kind === 'bfv' && task.contribution.keyStatementSha256 !== undefined) this.#keyStatements.remember(task.studyId, signed);
       if (statement && statement.minSites < this.#config.policy.min_sites) {
         throw new AgentError('FEDVAL_ERR_AGENT_POLICY_MIN_SITES', `the key holder releases sums of ${statement.minSites} sites, the site's minimum is ${this.#config.policy.min_sites}`);
       }

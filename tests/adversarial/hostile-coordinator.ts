@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { createRelease, resolvePrivacySpec } from '@fedval/dp';
 import { createHeContext, generateKeyPair, planBfvParameters, planSha256 } from '@fedval/he';
 import type { BfvPlan, HeContext } from '@fedval/he';
-import { signStudyKeyStatement } from '@fedval/trust';
+import { generateSiteIdentity, signStudyKeyStatement } from '@fedval/trust';
 import type { SignedStudyKeyStatement } from '@fedval/trust';
 import { createStatisticsLayout, resolveMetricSpec } from '@fedval/metrics';
 import { createMessage } from '@fedval/protocol';
@@ -149,6 +149,28 @@ export async function bfvKeysFor(
   const context = await createHeContext(plan);
   const keys = generateKeyPair(context);
   return { plan, publicKey: new Uint8Array(keys.publicKey), secretKey: new Uint8Array(keys.secretKey), context };
+}
+
+/**
+ * The parties of a key-substitution attack on `metricSpec`: the privacy officer's key holder signing key (pinned by the
+ * site), the coordinator operator's own Ed25519 key, the honest study keys and the attacker's, and a site `site-a` with
+ * `patients` scored rows that pins the key holder and allows unmasked encrypted contributions without DP (the scripted
+ * coordinator runs no secure-aggregation phases, and the key checks come before any masking; unmasked is where a
+ * substituted key would leak most: the site's vector itself). Resolves once the site said hello.
+ */
+export async function keySubstitutionParties(fixture: ReturnType<typeof hostileFixture>, metricSpec: Record<string, unknown>, patients: number) {
+  const keyHolder = generateSiteIdentity();
+  const operator = generateSiteIdentity();
+  const honest = await bfvKeysFor(metricSpec, undefined, 100_000);
+  const attacker = await bfvKeysFor(metricSpec, undefined, 100_000);
+  fixture.contexts.push(honest.context, attacker.context);
+  const site = startHostileSite(fixture.coordinator, 'site-a', {
+    csv: `score,status\n${scoredRows(patients).join('\n')}\n`,
+    policy: `require_dp: false, key_holder_keys: [${keyHolder.fingerprint}], require_secure_aggregation: false`,
+  });
+  fixture.sites.push(site);
+  await fixture.coordinator.next((m) => m.type === 'hello');
+  return { keyHolder, operator, honest, attacker, site };
 }
 
 /** The sites the attacks' key statements roster by default (sorted, as a statement requires). */

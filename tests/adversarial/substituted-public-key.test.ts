@@ -8,7 +8,7 @@ import { generateSiteIdentity } from '@fedval/trust';
 import { decryptVector, EncryptedSum, planSha256 } from '@fedval/he';
 import type { HeContext } from '@fedval/he';
 import { describe, expect, it } from 'vitest';
-import { answerTo, bfvKeysFor, bfvRequest, hostileTask, keyStatementFor, scoredRows, hostileFixture, siteBudget, startHostileSite } from './hostile-coordinator.ts';
+import { answerTo, bfvKeysFor, bfvRequest, hostileTask, keyStatementFor, keySubstitutionParties, scoredRows, hostileFixture, siteBudget, startHostileSite } from './hostile-coordinator.ts';
 
 const METRIC_SPEC = { task: 'binary', bins: 20 };
 
@@ -21,22 +21,12 @@ function decryptOne(context: HeContext, secretKey: Uint8Array, ciphertexts: Uint
 const PATIENTS = 120;
 
 describe("a coordinator substituting its own BFV public key for the key holder's", () => {
-  const { coordinator, sites, contexts } = hostileFixture();
+  const fixture = hostileFixture();
+  const { coordinator, sites, contexts } = fixture;
 
   it('is refused (missing, forged, altered or mismatched statement; another study or plan; a lower minimum; off the roster; an older version): nothing is read, charged or sent', async () => {
-    const keyHolder = generateSiteIdentity(); // the privacy officer's signing key, pinned by the site
-    const operator = generateSiteIdentity(); // the coordinator operator's own Ed25519 key
-    const honest = await bfvKeysFor(METRIC_SPEC, undefined, 100_000);
-    const attacker = await bfvKeysFor(METRIC_SPEC, undefined, 100_000);
-    contexts.push(honest.context, attacker.context);
-    const site = startHostileSite(coordinator, 'site-a', {
-      csv: `score,status\n${scoredRows(PATIENTS).join('\n')}\n`,
-      // Unmasked encrypted contributions allowed: the scripted coordinator runs no secure-aggregation phases, and the key
-      // checks come before any masking; unmasked is where a substituted key would leak most (the site's vector itself).
-      policy: `require_dp: false, key_holder_keys: [${keyHolder.fingerprint}], require_secure_aggregation: false`,
-    });
-    sites.push(site);
-    await coordinator.next((m) => m.type === 'hello');
+    // The key holder's key is pinned by the site; the operator's is the coordinator operator's own Ed25519 key.
+    const { keyHolder, operator, honest, attacker, site } = await keySubstitutionParties(fixture, METRIC_SPEC, PATIENTS);
 
     const otherPlan = await bfvKeysFor(METRIC_SPEC, undefined, 400_000);
     contexts.push(otherPlan.context);

@@ -194,6 +194,7 @@ async function scenario(sites: number): Promise<Record<string, unknown>> {
     const connectCpu = cpuSeconds(coordinator.pid!) - cpuBeforeConnect;
     const hostsConnectCpu = hostsCpu() - hostsCpuBeforeConnect;
     const afterConnect = await bytesOf(hosts);
+    const memoryAfterConnect = memoryMiB(coordinator.pid!);
 
     // The study: a score column, binary metrics on 100 bins, ε = 1 per round, BFV, no secure aggregation.
     const study = await api<{ study_id: string }>('POST', '/api/studies', 'sponsor', {
@@ -244,6 +245,8 @@ async function scenario(sites: number): Promise<Record<string, unknown>> {
       round_dispatch_to_released_s: seconds(dispatched, released),
       connect_plus_round_s: Math.round((connectSeconds + seconds(dispatched, released)) * 1000) / 1000,
       contributions: (finished as { contributions?: number }).contributions ?? null,
+      // VmHWM once every site is connected (before the round), then at the end: what connections cost, what the round adds.
+      coordinator_peak_rss_after_connect_mib: memoryAfterConnect.peak,
       coordinator_peak_rss_mib: memory.peak,
       coordinator_rss_after_mib: memory.rss,
       coordinator_cpu_s: { connect: Math.round(connectCpu * 100) / 100, round_to_aggregated: Math.round(roundCpu * 100) / 100 },

@@ -155,8 +155,10 @@ describe('encrypted rounds', () => {
     const frames = relay.current!.frames;
     const messages: Message[] = frames.map((frame) => decodeMessage(frame));
     // A heartbeat (empty content) may also go out when the round runs slowly, as on a loaded machine.
-    expect(new Set(messages.map((m) => m.type).filter((type) => type !== 'heartbeat'))).toEqual(new Set(['hello', 'task.accept', 'task.progress', 'task.result']));
+    // The site also asks once for the key holder's statement the task names by digest: the round and that digest only.
+    expect(new Set(messages.map((m) => m.type).filter((type) => type !== 'heartbeat'))).toEqual(new Set(['hello', 'key_statement.request', 'task.accept', 'task.progress', 'task.result']));
     for (const heartbeat of messages.filter((m) => m.type === 'heartbeat')) expect(heartbeat.content).toEqual({});
+    for (const request of messages.filter((m) => m.type === 'key_statement.request')) expect(Object.keys(request.content).sort()).toEqual(['roundId', 'sha256']);
     const result = messages.find((m) => m.type === 'task.result');
     if (result?.type !== 'task.result') throw new Error('no result');
     expect(result.content.contribution.kind).toBe('bfv');

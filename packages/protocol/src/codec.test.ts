@@ -79,6 +79,15 @@ describe('codec', () => {
         contributionSha256: 'b'.repeat(64),
       }),
       createMessage('task.cancel', { roundId: 'r1', reason: { code: 'FEDVAL_ERR_COORD_ROUND_DEADLINE', message: 'late' } }),
+      createMessage('key_statement.request', { roundId: 'r1', sha256: 'c'.repeat(64) }),
+      createMessage('key_statement', {
+        roundId: 'r1',
+        keyStatement: {
+          statement: { studyId: 's1', planSha256: 'a'.repeat(64), publicKeySha256: 'b'.repeat(64), minSites: 3, roster: [{ siteId: 'site-a', fingerprint: 'd'.repeat(64) }], rosterSha256: 'e'.repeat(64), issuedAt: 1, version: 1 },
+          keyHolderPublicKey: KEY_32,
+          signature: SIG_64,
+        },
+      }),
       createMessage('heartbeat', {}),
       createErrorMessage({ code: 'FEDVAL_ERR_PROTO_MALFORMED', message: 'bad' }, 'abc'),
       // Secure aggregation: base64 fields of the signed records are fixed-length strings (32-byte keys, 64-byte signatures).

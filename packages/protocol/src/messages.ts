@@ -93,6 +93,13 @@ export const contributionRequestSchema = z.discriminatedUnion('kind', [
      * its absence is refused with the agent's coded error rather than as a malformed message.
      */
     keyStatement: signedStudyKeyStatementSchema.optional(),
+    /**
+     * The statement by reference: its SHA-256 (@fedval/trust studyKeyStatementSha256). A site that has not verified
+     * that statement asks for it once (key_statement.request) and refuses a statement whose digest is not this one. The
+     * coordinator sends this instead of `keyStatement`: the roster in a statement grows with the network (~100 kB for
+     * 1,000 sites), and every site would receive it with every task.
+     */
+    keyStatementSha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
   }),
 ]);
 
@@ -187,6 +194,11 @@ export const secaggUnmaskContentSchema = z.strictObject({ roundId: id, survivors
 /** Unmasking, site → coordinator: the signed shares the site reveals. */
 export const secaggRevealContentSchema = z.strictObject({ roundId: id, reveal: shareRevealSchema });
 
+/** Site → coordinator: the key holder's statement a task of `roundId` names by `sha256`, which this site has not verified. */
+export const keyStatementRequestContentSchema = z.strictObject({ roundId: id, sha256: z.string().regex(/^[0-9a-f]{64}$/) });
+/** Coordinator → site: the study's signed key statement (@fedval/trust), forwarded unchanged; the site verifies it. */
+export const keyStatementContentSchema = z.strictObject({ roundId: id, keyStatement: signedStudyKeyStatementSchema });
+
 export const cancelContentSchema = z.strictObject({ roundId: id, reason: wireErrorSchema });
 
 export const heartbeatContentSchema = z.strictObject({});
@@ -206,6 +218,8 @@ export const messageSchema = z.discriminatedUnion('type', [
   message('task.progress', progressContentSchema),
   message('task.result', resultContentSchema),
   message('task.cancel', cancelContentSchema),
+  message('key_statement.request', keyStatementRequestContentSchema),
+  message('key_statement', keyStatementContentSchema),
   message('secagg.advertise', secaggAdvertiseContentSchema),
   message('secagg.keys', secaggKeysContentSchema),
   message('secagg.shares', secaggSharesContentSchema),

@@ -35,7 +35,7 @@ export {
 export type { KeyAdvertisement, SurvivorSignature, RevealedShare, ShareReveal } from './secure-aggregation-records.ts';
 export {
   MAX_STATEMENT_SITES, STUDY_KEY_DOMAIN, pinnedKeyFingerprint, signedStudyKeyStatementSchema, signStudyKeyStatement, studyKeyStatementPayload,
-  studyKeyStatementSchema, verifyStudyKeyStatement,
+  studyKeyStatementSchema, studyKeyStatementSha256, verifyStudyKeyStatement,
 } from './study-key-statement.ts';
 export type { SignedStudyKeyStatement, StudyKeyExpectation, StudyKeyStatement, VerifiedStudyKeyStatement } from './study-key-statement.ts';
 export {

@@ -1,7 +1,8 @@
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { generateSiteIdentity, privateKeyFromSeed, publicKeyOf, verify } from './identity.ts';
 import type { StudyKeyStatement } from './study-key-statement.ts';
-import { pinnedKeyFingerprint, signStudyKeyStatement, studyKeyStatementPayload, verifyStudyKeyStatement } from './study-key-statement.ts';
+import { pinnedKeyFingerprint, signStudyKeyStatement, studyKeyStatementPayload, studyKeyStatementSha256, verifyStudyKeyStatement } from './study-key-statement.ts';
 import { codeOf } from '../test-support/trust-error-code.ts';
 
 const A = 'a'.repeat(64);
@@ -36,6 +37,21 @@ describe('study key statement', () => {
     expect(signed.keyHolderPublicKey).toBe(keyHolderPublic);
     // Checked with node:crypto's verifier over the hand-written bytes, not with the code under test.
     expect(verify(keyHolderPublic, new Uint8Array(Buffer.from(text, 'utf8')), new Uint8Array(Buffer.from(signed.signature, 'base64')))).toBe(true);
+  });
+
+  it('names a signed statement by the SHA-256 of its canonical JSON (bytes written out by hand), and nothing else', () => {
+    const signed = signStudyKeyStatement(keyHolder, statement);
+    const text =
+      `{"keyHolderPublicKey":"${keyHolderPublic}","signature":"${signed.signature}",` +
+      '"statement":{"issuedAt":1738000000000,"minSites":3,' +
+      `"planSha256":"${A}","publicKeySha256":"${B}",` +
+      `"roster":[{"fingerprint":"${C}","siteId":"site-a"},{"fingerprint":"${A}","siteId":"site-b"}],` +
+      `"rosterSha256":"${B}","studyId":"study-1","version":2}}`;
+    // node:crypto over the hand-written bytes, not the code under test.
+    expect(studyKeyStatementSha256(signed)).toBe(createHash('sha256').update(text, 'utf8').digest('hex'));
+    expect(studyKeyStatementSha256(signStudyKeyStatement(keyHolder, { ...statement, version: 3 }))).not.toBe(studyKeyStatementSha256(signed));
+    expect(codeOf(() => studyKeyStatementSha256({ ...signed, extra: 1 }))).toBe('FEDVAL_ERR_TRUST_INVALID_PAYLOAD');
+    expect(codeOf(() => studyKeyStatementSha256(statement))).toBe('FEDVAL_ERR_TRUST_INVALID_PAYLOAD');
   });
 
   it('verifies under a key pinned by fingerprint or by raw key, and returns the roster', () => {

@@ -2,7 +2,7 @@
 import { listProblems } from '@fedval/schema';
 import { z } from 'zod';
 import { canonicalJsonBytes } from './canonical-json.ts';
-import { isHex32 } from './digest.ts';
+import { isHex32, sha256Hex } from './digest.ts';
 import { fromBase64Strict, toBase64 } from './encoding.ts';
 import { TrustError } from './errors.ts';
 import type { PrivateKeyInput } from './identity.ts';
@@ -88,6 +88,18 @@ export function studyKeyStatementPayload(statement: StudyKeyStatement): Uint8Arr
   const parsed = studyKeyStatementSchema.safeParse(statement);
   if (!parsed.success) invalid(listProblems(parsed.error));
   return canonicalJsonBytes({ domain: STUDY_KEY_DOMAIN, ...parsed.data });
+}
+
+/**
+ * The SHA-256 (hex) of a signed statement as a whole: of the canonical JSON (RFC 8785) of `{ statement,
+ * keyHolderPublicKey, signature }`. A task names its round's statement by this digest instead of carrying it (its
+ * roster grows with the network: 1,000 sites make ~100 kB); a site fetches a statement it has not verified once, and
+ * refuses one whose digest is not the task's. Throws FEDVAL_ERR_TRUST_INVALID_PAYLOAD for anything but a signed statement.
+ */
+export function studyKeyStatementSha256(signed: unknown): string {
+  const parsed = signedStudyKeyStatementSchema.safeParse(signed);
+  if (!parsed.success) invalid(listProblems(parsed.error));
+  return sha256Hex(canonicalJsonBytes(parsed.data));
 }
 
 /** Key holder side: signs `statement` with its Ed25519 key. */

@@ -23,21 +23,43 @@ export const DEFAULT_DUCKDB_ENGINE_OPTIONS = Object.freeze({
   memoryLimit: '1GB',
 });
 
-/** An open in-memory engine (no database file; nothing is written, no extension is downloaded). */
+/** An open connection to the process's in-memory engine (no database file; nothing is written, no extension is downloaded). */
 export interface DuckDbEngine {
   readonly connection: DuckDBConnection;
   close(): void;
 }
 
+/**
+ * The process's engines, one per (threads, memory limit): creating a DuckDB instance costs ~20 ms of CPU and several
+ * MiB of fresh allocations (its catalog), a connection under 1 ms, so every read opens a connection to a shared
+ * instance instead of an instance of its own (perf in tests/bench/scale.ts: creating instances was about 45% of the sites'
+ * CPU in a round). Reads stay isolated: each relation is an inline read_csv/read_parquet of its own query, nothing is created in
+ * the catalog, and the instance keeps no file (temp_directory '' : nothing spills to disk).
+ */
+const instances = new Map<string, Promise<DuckDBInstance>>();
+
+function sharedInstance(threads: number, memoryLimit: string): Promise<DuckDBInstance> {
+  const key = `${threads}\u0000${memoryLimit}`;
+  let instance = instances.get(key);
+  if (instance === undefined) {
+    instance = DuckDBInstance.create(':memory:', {
+      threads: String(threads),
+      memory_limit: memoryLimit,
+      autoinstall_known_extensions: 'false',
+      autoload_known_extensions: 'false',
+      // Never spill to disk: row-level data stays in memory (an in-memory engine would otherwise use ./.tmp).
+      temp_directory: '',
+    });
+    instances.set(key, instance);
+    // A failed creation (a memory limit DuckDB refuses) is not kept: the next read reports it again.
+    instance.catch(() => instances.delete(key));
+  }
+  return instance;
+}
+
+/** A connection to the process's engine for `options`; close() closes the connection, the engine stays for the next read. */
 export async function openDuckDbEngine(options: DuckDbEngineOptions = {}): Promise<DuckDbEngine> {
-  const instance = await DuckDBInstance.create(':memory:', {
-    threads: String(options.threads ?? DEFAULT_DUCKDB_ENGINE_OPTIONS.threads),
-    memory_limit: options.memoryLimit ?? DEFAULT_DUCKDB_ENGINE_OPTIONS.memoryLimit,
-    autoinstall_known_extensions: 'false',
-    autoload_known_extensions: 'false',
-    // Never spill to disk: row-level data stays in memory (an in-memory engine would otherwise use ./.tmp).
-    temp_directory: '',
-  });
+  const instance = await sharedInstance(options.threads ?? DEFAULT_DUCKDB_ENGINE_OPTIONS.threads, options.memoryLimit ?? DEFAULT_DUCKDB_ENGINE_OPTIONS.memoryLimit);
   const connection = await instance.connect();
   let closed = false;
   return {
@@ -46,7 +68,6 @@ export async function openDuckDbEngine(options: DuckDbEngineOptions = {}): Promi
       if (closed) return;
       closed = true;
       connection.closeSync();
-      instance.closeSync();
     },
   };
 }
