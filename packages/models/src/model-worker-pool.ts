@@ -5,6 +5,7 @@ import type { ModelsErrorCode } from './errors.ts';
 import { MODELS_ERROR_MESSAGES, ModelsError } from './errors.ts';
 import type { ModelWorkerError, ModelWorkerInit, ModelWorkerReply, ModelWorkerRequest } from './model-worker.ts';
 import type { LoadModelBundleOptions } from './options.ts';
+import { runtimeErrorText } from './runtime-text.ts';
 import type { RunnerBackendSelection } from './runner.ts';
 
 interface PendingBatch {
@@ -45,7 +46,7 @@ async function stopWorker({ thread, exited }: PoolWorker, graceMs: number): Prom
 function workerReady(thread: Worker): Promise<RunnerBackendSelection> {
   return new Promise<RunnerBackendSelection>((resolve, reject) => {
     const onExit = (code: number) => reject(new ModelsError('FEDVAL_ERR_MODELS_WORKER_FAILED', `a model worker thread exited while loading (code ${code})`));
-    const onError = (error: Error) => reject(new ModelsError('FEDVAL_ERR_MODELS_WORKER_FAILED', error.message.split('\n', 1)[0], { cause: error }));
+    const onError = (error: Error) => reject(new ModelsError('FEDVAL_ERR_MODELS_WORKER_FAILED', runtimeErrorText(error)));
     thread.once('exit', onExit);
     thread.once('error', onError);
     thread.once('message', (reply: ModelWorkerReply) => {
@@ -147,7 +148,8 @@ export class ModelWorkerPool {
 
   #fail(cause: Error): void {
     if (this.#failure || this.#closed) return;
-    this.#failure = new ModelsError('FEDVAL_ERR_MODELS_WORKER_FAILED', cause.message.split('\n', 1)[0], { cause });
+    // No cause: a worker's uncaught error is the runtime's text, which can carry a patient's value (see runtimeErrorText).
+    this.#failure = new ModelsError('FEDVAL_ERR_MODELS_WORKER_FAILED', runtimeErrorText(cause));
     this.#rejectAll(this.#failure);
     this.#closed = true;
     this.#stopped = Promise.all(this.workers.map((worker) => stopWorker(worker, 10_000))).then(() => undefined);

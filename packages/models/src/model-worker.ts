@@ -3,6 +3,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { VerifiedBundle } from './bundle-files.ts';
 import { ModelsError } from './errors.ts';
 import { loadVerifiedBundle } from './load-bundle.ts';
+import { runtimeErrorText } from './runtime-text.ts';
 import type { LoadModelBundleOptions } from './options.ts';
 import type { ModelRunner } from './runner.ts';
 
@@ -33,8 +34,7 @@ export type ModelWorkerReply =
 
 function asWorkerError(error: unknown): ModelWorkerError {
   if (error instanceof ModelsError) return { code: error.code, detail: error.detail };
-  const detail = (error instanceof Error ? error.message : String(error)).split('\n', 1)[0];
-  return { code: 'FEDVAL_ERR_MODELS_INFERENCE_FAILED', detail };
+  return { code: 'FEDVAL_ERR_MODELS_INFERENCE_FAILED', detail: runtimeErrorText(error) };
 }
 
 const port = parentPort!;

@@ -49,7 +49,8 @@ export class TfjsModelRunner extends BatchedModelRunner {
       });
       return (await output.data()) as Float32Array;
     } catch (error) {
-      throw new ModelsError('FEDVAL_ERR_MODELS_INFERENCE_FAILED', error instanceof Error ? error.message.split('\n', 1)[0] : undefined, { cause: error });
+      // No cause: the runtime's own text can carry a patient's value (see runtimeErrorText).
+      throw new ModelsError('FEDVAL_ERR_MODELS_INFERENCE_FAILED', runtimeErrorText(error));
     } finally {
       output?.dispose();
     }
