@@ -55,7 +55,7 @@ describe('a model whose runtime error names a feature value', () => {
         const { outcome, reply } = await answerTo(coordinator, hostileTask(`r-${siteId}-${round}`, { metricSpec: METRIC_SPEC, privacy, scorer }), siteId);
         expect(outcome).toBe('FEDVAL_ERR_MODELS_INFERENCE_FAILED');
         expect(reply.type === 'task.refuse' && reply.content.reason).toEqual({ code: 'FEDVAL_ERR_MODELS_INFERENCE_FAILED', message: MODELS_ERROR_MESSAGES.FEDVAL_ERR_MODELS_INFERENCE_FAILED });
-        for (const secret of SECRETS) expect(JSON.stringify(reply.content)).not.toContain(secret);
+        for (const secret of SECRETS) expect(JSON.stringify(reply)).not.toContain(secret);
       }
       expect((await siteBudget(site)).rounds).toEqual([]);
       await site.stop();

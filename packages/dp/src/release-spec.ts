@@ -511,14 +511,15 @@ function layoutOf(
 }
 
 /**
- * Whether `partial` is a spec already resolved (every field, explicit layout, {@link resolvedPrivacySpecSchema}) whose
- * weights have no `totals`: one resolved before the class-totals block existed, or resolved without it. Re-resolving it
- * (createPrivateRelease does, on every round) must not add the block: the release vector would grow, the study's BFV
- * plan and keys would no longer fit it and the ρ split would change under a spec the study already signed.
+ * The weights of `partial` when it is a spec already resolved (every field, explicit layout,
+ * {@link resolvedPrivacySpecSchema}) whose weights have no `totals` (one resolved before the class-totals block existed),
+ * else null. Re-resolving it (createPrivateRelease does, on every round) must not add the block: the release vector
+ * would grow, the study's BFV plan and keys would no longer fit it and the ρ split would change under a spec the study
+ * already signed.
  */
-function resolvedBeforeTotals(partial: unknown): boolean {
+function weightsResolvedWithoutTotals(partial: unknown): ReleaseWeights | null {
   const resolved = resolvedPrivacySpecSchema.safeParse(partial);
-  return resolved.success && resolved.data.weights.totals === undefined;
+  return resolved.success && resolved.data.weights.totals === undefined ? resolved.data.weights : null;
 }
 
 /**
@@ -539,7 +540,7 @@ export function planPrivacySpec(partial: unknown, context: PrivacyContext): Priv
         mechanism: parsed.data.mechanism ?? DEFAULT_PRIVACY_SPEC.mechanism,
         minSites: parsed.data.minSites,
         layout: layoutOf(parsed.data.layout),
-        weights: resolvedBeforeTotals(partial) ? { ...parsed.data.weights! } : { ...DEFAULT_RELEASE_WEIGHTS, ...parsed.data.weights },
+        weights: { ...(weightsResolvedWithoutTotals(partial) ?? { ...DEFAULT_RELEASE_WEIGHTS, ...parsed.data.weights }) },
         priorities: parsed.data.priorities ? { ...NO_PRIORITIES, ...parsed.data.priorities } : null,
       }
     : null;

@@ -9,6 +9,7 @@ import type { BackendSelection } from './backend.ts';
 import { ensureBackend, selectModelBackend } from './backend.ts';
 import type { ModelManifest } from './manifest.ts';
 import { BatchedModelRunner } from './runner.ts';
+import { runtimeErrorText } from './runtime-text.ts';
 import { bundleLoadHandler, isGraphModelJson } from './tfjs-io.ts';
 
 type TfModel = tf.LayersModel | tf.GraphModel;
