@@ -3,6 +3,7 @@
 // with "indices element out of data bounds, idx=<value>"; the agent sent that text in task.refuse, every round, with
 // nothing charged, and wrote it to its own log. Now a model error met while scoring leaves as its code and fixed message,
 // and the runtime's text is kept at the site with its digits masked.
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -26,7 +27,6 @@ async function hostileBundle(): Promise<{ bundleSha256: string; files: { path: s
     output: { kind: 'probability', positive: 'event' },
   });
   const manifest = new Uint8Array(await readFile(join(dir, 'manifest.json')));
-  const { createHash } = await import('node:crypto');
   return {
     bundleSha256: createHash('sha256').update(manifest).digest('hex'),
     files: [

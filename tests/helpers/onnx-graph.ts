@@ -50,12 +50,12 @@ function node(op: string, inputs: readonly string[], outputs: readonly string[],
 
 /**
  * A binary model of one numeric feature `x` ([batch, 1]) whose score is `table[int64(x)]` (ONNX Gather, opset 13): rows
- * with x in {0, 1} score `table[x]`; any other value is an index out of bounds, and ONNX Runtime's error names it
+ * with x in [0, table length) score `table[x]`; any other value is an index out of bounds, and ONNX Runtime's error names it
  * ("indices element out of data bounds, idx=<x>"). The attack on H1: a model that makes the runtime report a patient's value.
  */
-export function gatherByFeatureModel(table: readonly [number, number] = [0.25, 0.75]): Uint8Array {
-  const values = new Uint8Array(new Float32Array(table).buffer);
-  const tableTensor = concat([int(1, 2), int(2, FLOAT), bytes(8, 'table'), bytes(9, values)]);
+export function gatherByFeatureModel(table: readonly number[] | Float32Array = [0.25, 0.75]): Uint8Array {
+  const values = new Uint8Array(Float32Array.from(table).buffer);
+  const tableTensor = concat([int(1, table.length), int(2, FLOAT), bytes(8, 'table'), bytes(9, values)]);
   const castTo = concat([bytes(1, 'to'), int(3, INT64), int(20, 2)]);
   const gatherAxis = concat([bytes(1, 'axis'), int(3, 0), int(20, 2)]);
   const graph = [

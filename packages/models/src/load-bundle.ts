@@ -13,7 +13,7 @@ import { loadOnnxRunner } from './onnx-runner.ts';
  * system again). A `tfjs` bundle: selects the TF.js backend, loads without tfjs-node, and checks that
  * the model's input width matches the manifest's features and that it has one probability output.
  * An `onnx` bundle: an ONNX Runtime CPU session, checked as `loadOnnxRunner` says. With `workerThreads` ≥ 1 the
- * model runs on that many worker threads (see `ModelWorkerPool`), each loading it from one shared copy of the verified
+ * model runs on that many worker threads (see `ModelWorkerPool`), each loading it from its own moved copy of the verified
  * bytes, and no more than `maxWorkerModelBytes` allows.
  */
 export async function loadModelBundle(dir: string, options: Partial<LoadModelBundleOptions> = {}): Promise<ModelRunner> {

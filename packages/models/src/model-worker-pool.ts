@@ -1,9 +1,9 @@
-// model-worker-pool.ts — a pool of model worker threads: each loads the model from one shared copy of the verified bundle bytes; feature batches go to the least busy one.
+// model-worker-pool.ts — a pool of model worker threads: each loads the model from the verified bundle bytes moved to it; feature batches go to the least busy one.
 import { Worker } from 'node:worker_threads';
 import type { VerifiedBundle } from './bundle-files.ts';
 import type { ModelsErrorCode } from './errors.ts';
 import { MODELS_ERROR_MESSAGES, ModelsError } from './errors.ts';
-import type { ModelWorkerError, ModelWorkerInit, ModelWorkerReply, ModelWorkerRequest, SharedBundleFiles } from './model-worker.ts';
+import type { BundleFilesTransfer, ModelWorkerError, ModelWorkerInit, ModelWorkerReply, ModelWorkerRequest } from './model-worker.ts';
 import type { LoadModelBundleOptions } from './options.ts';
 import { runtimeErrorText } from './runtime-text.ts';
 import type { RunnerBackendSelection } from './runner.ts';
@@ -20,12 +20,15 @@ interface PoolWorker {
   readonly pending: Map<number, PendingBatch>;
 }
 
-/** Copies the verified files once into shared memory: every worker reads the same bytes (one copy, not one per worker). */
-function shareBundleFiles(files: ReadonlyMap<string, Uint8Array>): SharedBundleFiles {
+/**
+ * Packs the verified files into one new ArrayBuffer for one worker, to be moved to it (transferred, not cloned). Made
+ * just before that worker starts, so no copy waits for a thread and the caller keeps none.
+ */
+function packBundleFiles(files: ReadonlyMap<string, Uint8Array>): BundleFilesTransfer {
   const total = [...files.values()].reduce((n, bytes) => n + bytes.byteLength, 0);
-  const bytes = new SharedArrayBuffer(total);
+  const bytes = new ArrayBuffer(total);
   const view = new Uint8Array(bytes);
-  const index: SharedBundleFiles['index'] = [];
+  const index: BundleFilesTransfer['index'] = [];
   let offset = 0;
   for (const [path, file] of files) {
     view.set(file, offset);
@@ -35,10 +38,12 @@ function shareBundleFiles(files: ReadonlyMap<string, Uint8Array>): SharedBundleF
   return { bytes, index };
 }
 
-function spawnWorker(init: ModelWorkerInit, files: SharedBundleFiles): PoolWorker {
+function spawnWorker(init: ModelWorkerInit, bundleFiles: ReadonlyMap<string, Uint8Array>): PoolWorker {
   const thread = new Worker(new URL('./model-worker.ts', import.meta.url), { workerData: init });
-  // Posted, not in workerData (which a thread keeps for its life): once every worker has loaded, nothing holds the bytes.
-  thread.postMessage({ kind: 'load', files } satisfies ModelWorkerRequest);
+  // Moved in a message, not put in workerData (a thread keeps its workerData for its life): the worker drops the bytes
+  // once its runtime has loaded them.
+  const files = packBundleFiles(bundleFiles);
+  thread.postMessage({ kind: 'load', files } satisfies ModelWorkerRequest, [files.bytes]);
   return { thread, exited: new Promise<void>((resolve) => thread.once('exit', () => resolve())), pending: new Map() };
 }
 
@@ -110,15 +115,14 @@ export class ModelWorkerPool {
       manifestSha256: bundle.manifestSha256,
       options,
     };
-    const files = shareBundleFiles(bundle.files);
     // The first worker loads alone, the others once it is ready: two runtimes compiling at once on a machine with few
     // cores (TF.js's WebAssembly, under SCHED_FIFO as the throughput bench runs) did not finish loading.
     const workers: PoolWorker[] = [];
     const results: RunnerBackendSelection[] = [];
     try {
-      workers.push(spawnWorker(init, files));
+      workers.push(spawnWorker(init, bundle.files));
       results.push(await workerReady(workers[0]!.thread));
-      for (let i = 1; i < count; i += 1) workers.push(spawnWorker(init, files));
+      for (let i = 1; i < count; i += 1) workers.push(spawnWorker(init, bundle.files));
       results.push(...(await Promise.all(workers.slice(1).map((worker) => workerReady(worker.thread)))));
     } catch (error) {
       await Promise.all(workers.map((worker) => stopWorker(worker, 10_000)));

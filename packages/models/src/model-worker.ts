@@ -1,4 +1,4 @@
-// model-worker.ts — the entry of one model worker thread: loads the model from the shared verified bytes it is sent and scores the feature batches it is sent.
+// model-worker.ts — the entry of one model worker thread: loads the model from the verified bytes moved to it and scores the feature batches it is sent.
 import { parentPort, workerData } from 'node:worker_threads';
 import type { VerifiedBundle } from './bundle-files.ts';
 import { ModelsError } from './errors.ts';
@@ -16,11 +16,12 @@ export interface ModelWorkerInit {
 }
 
 /**
- * The verified bundle files in one SharedArrayBuffer, shared by every worker (not copied into each), with each file's
- * path, offset and length. A worker copies a file out only while its runtime loads it, and keeps no reference after.
+ * The verified bundle files packed in one ArrayBuffer moved (transferred, not cloned) to one worker, with each file's
+ * path, offset and length. Not a SharedArrayBuffer: ONNX Runtime and TextDecoder refuse views of shared memory, so each
+ * worker would copy it out again. The worker keeps no reference once its runtime has loaded the model.
  */
-export interface SharedBundleFiles {
-  bytes: SharedArrayBuffer;
+export interface BundleFilesTransfer {
+  bytes: ArrayBuffer;
   index: [path: string, offset: number, length: number][];
 }
 
@@ -28,7 +29,7 @@ export interface SharedBundleFiles {
  * A request: load the model (the first, once), score `values` (row-major features, whole rows), or release the model
  * and end the thread.
  */
-export type ModelWorkerRequest = { kind: 'load'; files: SharedBundleFiles } | { kind: 'score'; id: number; values: Float32Array } | { kind: 'close' };
+export type ModelWorkerRequest = { kind: 'load'; files: BundleFilesTransfer } | { kind: 'score'; id: number; values: Float32Array } | { kind: 'close' };
 
 /** A coded error as it crosses the thread boundary (code and detail only: never a stack, never data). */
 export interface ModelWorkerError {
@@ -52,11 +53,10 @@ const port = parentPort!;
 const init = workerData as ModelWorkerInit;
 let runner: ModelRunner | undefined;
 
-/** Loads the model from the shared files; the copies made for the runtime are garbage once this returns. */
-async function load(shared: SharedBundleFiles): Promise<void> {
+/** Loads the model from the files it was moved; they are garbage once this returns (the runtime holds its own copy). */
+async function load(moved: BundleFilesTransfer): Promise<void> {
   try {
-    // A private copy of each file: TextDecoder and the runtimes refuse views of shared memory.
-    const files = new Map(shared.index.map(([path, offset, length]) => [path, new Uint8Array(shared.bytes, offset, length).slice()] as const));
+    const files = new Map(moved.index.map(([path, offset, length]) => [path, new Uint8Array(moved.bytes, offset, length)] as const));
     runner = await loadVerifiedBundle(
       { manifest: init.manifest, manifestBytes: init.manifestBytes, manifestSha256: init.manifestSha256, files },
       // The pool's threads are the parallelism: one ONNX Runtime thread each unless onnxThreads says otherwise (two
