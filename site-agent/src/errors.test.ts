@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { ModelsError } from '@fedval/models';
 import { AGENT_ERROR_MESSAGES, AgentError, agentWireError } from './errors.ts';
 
 describe('site agent error codes', () => {
@@ -35,5 +36,12 @@ describe('site agent error codes', () => {
     });
     expect(agentWireError(new AgentError('FEDVAL_ERR_AGENT_DB_AUTH', 'SQLSTATE 28P01')).message).toBe('the site database refused the configured role or password');
     expect(agentWireError(new AgentError('FEDVAL_ERR_AGENT_DB_TIMEOUT', 'SQLSTATE 57014')).message).toBe('the site database query exceeded data.postgres.statement_timeout_ms');
+  });
+
+  it('send a model error met while scoring as its code and fixed message: the runtime text a model steers stays at the site', () => {
+    const runtime = 'indices element out of data bounds, idx=6731 must be within the inclusive range [-2,1]';
+    expect(agentWireError(new ModelsError('FEDVAL_ERR_MODELS_INFERENCE_FAILED', runtime))).toEqual({ code: 'FEDVAL_ERR_MODELS_INFERENCE_FAILED', message: 'model inference failed' });
+    expect(agentWireError(new ModelsError('FEDVAL_ERR_MODELS_WORKER_FAILED', runtime))).toEqual({ code: 'FEDVAL_ERR_MODELS_WORKER_FAILED', message: 'a model worker thread stopped while scoring' });
+    expect(agentWireError(new ModelsError('FEDVAL_ERR_MODELS_SHAPE_MISMATCH', 'output [6731] for 12 rows')).message).toBe('model input or output shape does not match the manifest');
   });
 });

@@ -1,4 +1,6 @@
 // errors.ts — every error the site agent raises or sends as a refusal, each with a stable public code.
+import { MODELS_ERROR_MESSAGES } from '@fedval/models';
+import type { ModelsErrorCode } from '@fedval/models';
 import { toWireError } from '@fedval/protocol';
 import type { WireError } from '@fedval/protocol';
 export const AGENT_ERROR_MESSAGES = {
@@ -88,10 +90,21 @@ const SITE_ONLY_DETAIL: ReadonlySet<AgentErrorCode> = new Set([
 ]);
 
 /**
- * The wire form of an error the agent sends: a coded error as it is (for a data-file error, its code and fixed message
- * only); anything else as FEDVAL_ERR_AGENT_INTERNAL, without its message.
+ * Whether `error` is one @fedval/models raised while the model scored the site's rows (a bundle that cannot be loaded
+ * is FEDVAL_ERR_AGENT_MODEL by then). Its detail comes from the model runtime, which the model steers: a graph that
+ * indexes a table by a feature fails with the patient's value in the text. Only its code and fixed message leave.
+ */
+function isModelsError(error: unknown): error is Error & { code: ModelsErrorCode } {
+  const code = (error as { code?: unknown } | null)?.code;
+  return error instanceof Error && typeof code === 'string' && Object.hasOwn(MODELS_ERROR_MESSAGES, code);
+}
+
+/**
+ * The wire form of an error the agent sends: a coded error as it is (for a data-file error and for a model error met
+ * while scoring, its code and fixed message only); anything else as FEDVAL_ERR_AGENT_INTERNAL, without its message.
  */
 export function agentWireError(error: unknown): WireError {
   if (error instanceof AgentError && SITE_ONLY_DETAIL.has(error.code)) return { code: error.code, message: AGENT_ERROR_MESSAGES[error.code] };
+  if (isModelsError(error)) return { code: error.code, message: MODELS_ERROR_MESSAGES[error.code] };
   return toWireError(error, { code: 'FEDVAL_ERR_AGENT_INTERNAL', message: AGENT_ERROR_MESSAGES.FEDVAL_ERR_AGENT_INTERNAL });
 }

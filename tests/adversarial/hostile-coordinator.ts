@@ -4,7 +4,7 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import type { ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRelease, resolvePrivacySpec } from '@fedval/dp';
@@ -33,6 +33,10 @@ export interface HostileSiteOptions {
   csv: string;
   /** Flow-style YAML pairs for `policy:`; empty: every default. */
   policy?: string;
+  /** Flow-style YAML pairs added to `limits:`. */
+  limits?: string;
+  /** The agent's log_level (default warn); its stdout and stderr are kept in `<dir>/agent.log`. */
+  logLevel?: string;
   env?: NodeJS.ProcessEnv;
 }
 
@@ -67,12 +71,16 @@ export function startHostileSite(coordinator: ScriptedCoordinator, siteId: strin
       'data: { path: ./data.csv, label: { column: status } }',
       'data_dir: ./state',
       ...(options.policy ? [`policy: { ${options.policy} }`] : []),
-      'limits: { reconnect_initial_ms: 100, reconnect_max_ms: 400 }',
-      'log_level: warn',
+      `limits: { reconnect_initial_ms: 100, reconnect_max_ms: 400${options.limits ? `, ${options.limits}` : ''} }`,
+      `log_level: ${options.logLevel ?? 'warn'}`,
     ].join('\n'),
   );
-  const start = (env: NodeJS.ProcessEnv = {}): ChildProcess =>
-    spawn(process.execPath, ['site-agent/src/main.ts', 'start', '--config', config], { cwd: REPO_ROOT, stdio: 'ignore', env: { ...process.env, ...env } });
+  const start = (env: NodeJS.ProcessEnv = {}): ChildProcess => {
+    const log = openSync(join(dir, 'agent.log'), 'a');
+    const child = spawn(process.execPath, ['site-agent/src/main.ts', 'start', '--config', config], { cwd: REPO_ROOT, stdio: ['ignore', log, log], env: { ...process.env, ...env } });
+    closeSync(log);
+    return child;
+  };
   const site: HostileSite = {
     dir,
     config,
@@ -111,12 +119,15 @@ export function privacySpecFor(metricSpec: Record<string, unknown>, privacy: { e
  * default policy.require_secure_aggregation needs of every bfv task); the scripted coordinator runs none of its phases, so
  * only checks made before the key exchange can be observed with it.
  */
-export function hostileTask(roundId: string, fields: { metricSpec: Record<string, unknown>; privacy?: Record<string, unknown>; contribution?: Record<string, unknown>; deadlineMs?: number; secureAggregation?: { threshold: number } }): Message {
+export function hostileTask(
+  roundId: string,
+  fields: { metricSpec: Record<string, unknown>; privacy?: Record<string, unknown>; contribution?: Record<string, unknown>; deadlineMs?: number; secureAggregation?: { threshold: number }; scorer?: Record<string, unknown> },
+): Message {
   return createMessage('task', {
     studyId: 'study-hostile',
     roundId,
     metricSpec: fields.metricSpec,
-    scorer: { kind: 'score_column', columns: ['score'] },
+    scorer: fields.scorer ?? { kind: 'score_column', columns: ['score'] },
     contribution: fields.contribution ?? { kind: 'plaintext' },
     ...(fields.privacy ? { privacy: fields.privacy } : {}),
     deadline: Date.now() + (fields.deadlineMs ?? 60_000),

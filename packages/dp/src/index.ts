@@ -78,7 +78,7 @@ export { createPrivateRelease, releaseSummarySchema, DEFAULT_PRIVATE_RELEASE_OPT
 export type { PrivateRelease, PrivateReleaseOptions, DecodedRelease, ReleaseSummary, ReleaseBlockSummary } from './release.ts';
 export { createExactRelease } from './exact-release.ts';
 export type { ExactRelease } from './exact-release.ts';
-export { createRelease, DEFAULT_SUPPRESSION_ALPHA, finalizeRelease } from './statistics-release.ts';
+export { createRelease, DEFAULT_SUPPRESSION_ALPHA, finalizeRelease, MAX_SUPPRESSION_ALPHA } from './statistics-release.ts';
 export type { StatisticsRelease, FinalizedRelease, FinalizeReleaseOptions } from './statistics-release.ts';
 export { DpError, DP_ERROR_MESSAGES } from './errors.ts';
 export type { DpErrorCode } from './errors.ts';

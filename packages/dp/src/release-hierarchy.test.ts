@@ -144,9 +144,9 @@ describe('the small-cell rule at a chosen α (finalizeRelease suppressionAlpha)'
     expect(finalizeRelease(release, aggregate, 1, { suppressionAlpha: alpha }).metrics).toEqual(expected);
   });
 
-  it('refuses an α outside (0, 0.5) with a coded error', () => {
+  it('refuses an α outside (0, 0.05] with a coded error (a margin under Φ⁻¹(0.95) standard deviations)', () => {
     const aggregate = release.protect(siteVector(40), seededRandomSource('alpha refused'));
-    for (const alpha of [0, 0.5, -1, Number.NaN]) {
+    for (const alpha of [0, 0.5, 0.0501, 0.2, 0.4999, -1, Number.NaN]) {
       expect(() => finalizeRelease(release, aggregate, 1, { suppressionAlpha: alpha })).toThrow(expect.objectContaining({ code: 'FEDVAL_ERR_DP_INVALID_ARGUMENT' }));
     }
   });

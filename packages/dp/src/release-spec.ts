@@ -511,6 +511,18 @@ function layoutOf(
 }
 
 /**
+ * The weights of `partial` when it is a spec already resolved (every field, explicit layout,
+ * {@link resolvedPrivacySpecSchema}) whose weights have no `totals` (one resolved before the class-totals block existed),
+ * else null. Re-resolving it (createPrivateRelease does, on every round) must not add the block: the release vector
+ * would grow, the study's BFV plan and keys would no longer fit it and the ρ split would change under a spec the study
+ * already signed.
+ */
+function weightsResolvedWithoutTotals(partial: unknown): ReleaseWeights | null {
+  const resolved = resolvedPrivacySpecSchema.safeParse(partial);
+  return resolved.success && resolved.data.weights.totals === undefined ? resolved.data.weights : null;
+}
+
+/**
  * Resolves a privacy spec against a study's statistics layout and returns the planner's plan with
  * it. Parses it with {@link privacySpecSchema}, checks it against the layout and the context (one
  * FEDVAL_ERR_DP_INVALID_ARGUMENT listing every problem; unknown properties are problems), and turns
@@ -528,7 +540,7 @@ export function planPrivacySpec(partial: unknown, context: PrivacyContext): Priv
         mechanism: parsed.data.mechanism ?? DEFAULT_PRIVACY_SPEC.mechanism,
         minSites: parsed.data.minSites,
         layout: layoutOf(parsed.data.layout),
-        weights: { ...DEFAULT_RELEASE_WEIGHTS, ...parsed.data.weights },
+        weights: { ...(weightsResolvedWithoutTotals(partial) ?? { ...DEFAULT_RELEASE_WEIGHTS, ...parsed.data.weights }) },
         priorities: parsed.data.priorities ? { ...NO_PRIORITIES, ...parsed.data.priorities } : null,
       }
     : null;

@@ -56,11 +56,14 @@ export interface FinalizeReleaseOptions {
    * Soundness of the small-cell rule under noise: a subgroup level with fewer than the minimum cell size of positives (or
    * of negatives) is released with probability at most α, per class and round, for Gaussian noise on its class total (the
    * margin is z = Φ⁻¹(1 − α) of that total's standard deviations; the Skellam and discrete Gaussian totals are
-   * near-Gaussian). 0 < α < 0.5. Default Φ(−3) ≈ 0.00135 (z = 3). A larger α releases smaller levels: a level with c
+   * near-Gaussian). 0 < α ≤ 0.05 ({@link MAX_SUPPRESSION_ALPHA}). Default Φ(−3) ≈ 0.00135 (z = 3). A larger α releases smaller levels: a level with c
    * positives is released in ≥ 95 % of rounds once c ≥ k − 1 + (z + 1.645)·sd.
    */
   suppressionAlpha: number;
 }
+
+/** Largest α of the small-cell rule accepted: a level below the minimum cell is released in at most 5 % of rounds. */
+export const MAX_SUPPRESSION_ALPHA = 0.05;
 
 /** Default α of the small-cell rule: Φ(−3), the margin of 3 standard deviations. */
 export const DEFAULT_SUPPRESSION_ALPHA = normalCdf(-DEFAULT_MARGIN_SDS);
@@ -71,7 +74,7 @@ export const DEFAULT_SUPPRESSION_ALPHA = normalCdf(-DEFAULT_MARGIN_SDS);
  */
 export function finalizeRelease(release: StatisticsRelease, aggregate: Float64Array, contributions: number, options?: Partial<FinalizeReleaseOptions>): FinalizedRelease {
   const alpha = options?.suppressionAlpha;
-  if (alpha !== undefined && !(alpha > 0 && alpha < 0.5)) throw new DpError('FEDVAL_ERR_DP_INVALID_ARGUMENT', 'suppressionAlpha must lie strictly between 0 and 0.5');
+  if (alpha !== undefined && !(alpha > 0 && alpha <= MAX_SUPPRESSION_ALPHA)) throw new DpError('FEDVAL_ERR_DP_INVALID_ARGUMENT', `suppressionAlpha must lie in (0, ${MAX_SUPPRESSION_ALPHA}]`);
   const marginSds = alpha === undefined ? DEFAULT_MARGIN_SDS : -normalQuantile(alpha);
   const decoded = release.decode(aggregate, contributions);
   const metrics = finalizeMetrics(release.layout, decoded.vector, { noise: { blockVariances: decoded.blockVariances, classTotalVariances: decoded.classTotalVariances, marginSds } });

@@ -45,7 +45,7 @@ export interface FinalizeOptions {
      */
     classTotalVariances?: Readonly<Record<string, number>>;
     /**
-     * Noise standard deviations in the suppression margin (z, > 0): a level with c < minCellSize of a class is released
+     * Noise standard deviations in the suppression margin (z ≥ Φ⁻¹(0.95) ≈ 1.6449, {@link MIN_MARGIN_SDS}): a level with c < minCellSize of a class is released
      * only when the noise on its total exceeds z·sd, probability Φ(−z) for near-Gaussian noise. Default 3 (Φ(−3) ≈ 0.00135).
      */
     marginSds?: number;
@@ -181,7 +181,9 @@ export function finalizeMetrics(layout: StatisticsLayout, vector: Float64Array, 
   const variances = resolveNoise(layout, options.noise?.blockVariances);
   const totals = resolveNoise(layout, options.noise?.classTotalVariances);
   const marginSds = options.noise?.marginSds ?? DEFAULT_MARGIN_SDS;
-  if (!(Number.isFinite(marginSds) && marginSds > 0)) throw new MetricsError('FEDVAL_ERR_METRICS_INVALID_NOISE', 'marginSds must be a finite number > 0');
+  if (!(Number.isFinite(marginSds) && marginSds >= MIN_MARGIN_SDS)) {
+    throw new MetricsError('FEDVAL_ERR_METRICS_INVALID_NOISE', `marginSds must be a finite number ≥ ${MIN_MARGIN_SDS} (Φ⁻¹(0.95): a level under the minimum cell released in at most 5 % of rounds)`);
+  }
   const finalizer = new ReportBuilder(layout, vector, variances, totals, marginSds);
   if (layout.spec.task === 'binary') return finalizer.binaryReport();
   if (layout.spec.task === 'multiclass') return finalizer.multiclassReport();
@@ -191,6 +193,12 @@ export function finalizeMetrics(layout: StatisticsLayout, vector: Float64Array, 
 
 /** Default noise standard deviations of the suppression margin (FinalizeOptions `noise.marginSds`). */
 export const DEFAULT_MARGIN_SDS = 3;
+
+/**
+ * Fewest noise standard deviations the suppression margin accepts: Φ⁻¹(0.95) (scipy.stats.norm.ppf(0.95)), so a level
+ * below the minimum cell size is released in at most 5 % of rounds whatever a caller asks.
+ */
+export const MIN_MARGIN_SDS = 1.6448536269514722;
 
 function resolveNoise(layout: StatisticsLayout, given: Readonly<Record<string, number>> | undefined): Map<string, number> {
   const variances = new Map<string, number>();

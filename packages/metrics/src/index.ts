@@ -37,7 +37,7 @@ export type { SectionFieldName } from './section-fields.ts';
 export { createAccumulator } from './accumulator.ts';
 export type { StatisticsAccumulator, ColumnarRows, BinaryRows, BinaryCells, MulticlassRows, RegressionRows, SurvivalRows } from './accumulator.ts';
 export { addStatistics, addStatisticsInPlace } from './statistics-vector.ts';
-export { DEFAULT_MARGIN_SDS, finalizeMetrics } from './finalize.ts';
+export { DEFAULT_MARGIN_SDS, finalizeMetrics, MIN_MARGIN_SDS } from './finalize.ts';
 export { metricsReportSchema } from './metrics-report-schema.ts';
 export type {
   FinalizeOptions,

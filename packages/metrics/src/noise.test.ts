@@ -124,9 +124,12 @@ describe('finalizing noisy vectors', () => {
     };
     expect(codeOf(() => finalizeMetrics(layout, vector, { noise: { blockVariances: { nope: 1 } } }))).toBe('FEDVAL_ERR_METRICS_INVALID_NOISE');
     expect(codeOf(() => finalizeMetrics(layout, vector, { noise: { blockVariances: { 'overall.counts': -1 } } }))).toBe('FEDVAL_ERR_METRICS_INVALID_NOISE');
-    for (const marginSds of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) {
+    // Below z = Φ⁻¹(0.95) = 1.6448536269514722 (scipy.stats.norm.ppf(0.95)) a level under the minimum cell would be
+    // released in more than 5 % of rounds: refused.
+    for (const marginSds of [0, -1, 0.5, 1, 1.6448, 1.644853626951, Number.NaN, Number.POSITIVE_INFINITY]) {
       expect(codeOf(() => finalizeMetrics(layout, vector, { noise: { blockVariances: {}, marginSds } }))).toBe('FEDVAL_ERR_METRICS_INVALID_NOISE');
     }
+    for (const marginSds of [1.6448536269514722, 1.645, 3]) expect(codeOf(() => finalizeMetrics(layout, vector, { noise: { blockVariances: {}, marginSds } }))).toBe('no error');
     expect(codeOf(() => finalizeMetrics(layout, vector.subarray(1)))).toBe('FEDVAL_ERR_METRICS_VECTOR_LENGTH');
     const broken = vector.slice();
     broken[3] = Number.NaN;

@@ -3,7 +3,7 @@ import type { VerifiedBundle } from './bundle-files.ts';
 import { readVerifiedBundle } from './bundle-files.ts';
 import { ModelsError } from './errors.ts';
 import type { LoadModelBundleOptions } from './options.ts';
-import { AUTO_WORKER_THREADS, resolveLoadOptions } from './options.ts';
+import { AUTO_WORKER_THREADS, cappedWorkerThreads, resolveLoadOptions } from './options.ts';
 import type { ModelRunner } from './runner.ts';
 import { loadOnnxRunner } from './onnx-runner.ts';
 
@@ -13,12 +13,15 @@ import { loadOnnxRunner } from './onnx-runner.ts';
  * system again). A `tfjs` bundle: selects the TF.js backend, loads without tfjs-node, and checks that
  * the model's input width matches the manifest's features and that it has one probability output.
  * An `onnx` bundle: an ONNX Runtime CPU session, checked as `loadOnnxRunner` says. With `workerThreads` ≥ 1 the
- * model runs on that many worker threads (see `startModelWorkerPool`), each loading it from the same verified bytes.
+ * model runs on that many worker threads (see `ModelWorkerPool`), each loading it from its own moved copy of the verified
+ * bytes, and no more than `maxWorkerModelBytes` allows.
  */
 export async function loadModelBundle(dir: string, options: Partial<LoadModelBundleOptions> = {}): Promise<ModelRunner> {
   const resolved = resolveLoadOptions(options);
   const bundle = await readVerifiedBundle(dir, resolved);
-  const workers = resolved.workerThreads === 'auto' ? (bundle.manifest.format === 'onnx' ? AUTO_WORKER_THREADS : 0) : resolved.workerThreads;
+  const requested = resolved.workerThreads === 'auto' ? (bundle.manifest.format === 'onnx' ? AUTO_WORKER_THREADS : 0) : resolved.workerThreads;
+  const modelBytes = [...bundle.files.values()].reduce((n, bytes) => n + bytes.byteLength, 0);
+  const workers = cappedWorkerThreads(requested, modelBytes, resolved.maxWorkerModelBytes);
   if (workers > 0) return (await import('./pooled-runner.ts')).loadPooledRunner(bundle, { ...resolved, workerThreads: workers });
   return loadVerifiedBundle(bundle, resolved);
 }

@@ -1,10 +1,11 @@
-// model-worker-pool.ts — a pool of model worker threads: each loads the model from the verified bundle bytes; feature batches go to the least busy one.
+// model-worker-pool.ts — a pool of model worker threads: each loads the model from the verified bundle bytes moved to it; feature batches go to the least busy one.
 import { Worker } from 'node:worker_threads';
 import type { VerifiedBundle } from './bundle-files.ts';
 import type { ModelsErrorCode } from './errors.ts';
 import { MODELS_ERROR_MESSAGES, ModelsError } from './errors.ts';
-import type { ModelWorkerError, ModelWorkerInit, ModelWorkerReply, ModelWorkerRequest } from './model-worker.ts';
+import type { BundleFilesTransfer, ModelWorkerError, ModelWorkerInit, ModelWorkerReply, ModelWorkerRequest } from './model-worker.ts';
 import type { LoadModelBundleOptions } from './options.ts';
+import { runtimeErrorText } from './runtime-text.ts';
 import type { RunnerBackendSelection } from './runner.ts';
 
 interface PendingBatch {
@@ -19,8 +20,30 @@ interface PoolWorker {
   readonly pending: Map<number, PendingBatch>;
 }
 
-function spawnWorker(init: ModelWorkerInit): PoolWorker {
+/**
+ * Packs the verified files into one new ArrayBuffer for one worker, to be moved to it (transferred, not cloned). Made
+ * just before that worker starts, so no copy waits for a thread and the caller keeps none.
+ */
+function packBundleFiles(files: ReadonlyMap<string, Uint8Array>): BundleFilesTransfer {
+  const total = [...files.values()].reduce((n, bytes) => n + bytes.byteLength, 0);
+  const bytes = new ArrayBuffer(total);
+  const view = new Uint8Array(bytes);
+  const index: BundleFilesTransfer['index'] = [];
+  let offset = 0;
+  for (const [path, file] of files) {
+    view.set(file, offset);
+    index.push([path, offset, file.byteLength]);
+    offset += file.byteLength;
+  }
+  return { bytes, index };
+}
+
+function spawnWorker(init: ModelWorkerInit, bundleFiles: ReadonlyMap<string, Uint8Array>): PoolWorker {
   const thread = new Worker(new URL('./model-worker.ts', import.meta.url), { workerData: init });
+  // Moved in a message, not put in workerData (a thread keeps its workerData for its life): the worker drops the bytes
+  // once its runtime has loaded them.
+  const files = packBundleFiles(bundleFiles);
+  thread.postMessage({ kind: 'load', files } satisfies ModelWorkerRequest, [files.bytes]);
   return { thread, exited: new Promise<void>((resolve) => thread.once('exit', () => resolve())), pending: new Map() };
 }
 
@@ -45,7 +68,7 @@ async function stopWorker({ thread, exited }: PoolWorker, graceMs: number): Prom
 function workerReady(thread: Worker): Promise<RunnerBackendSelection> {
   return new Promise<RunnerBackendSelection>((resolve, reject) => {
     const onExit = (code: number) => reject(new ModelsError('FEDVAL_ERR_MODELS_WORKER_FAILED', `a model worker thread exited while loading (code ${code})`));
-    const onError = (error: Error) => reject(new ModelsError('FEDVAL_ERR_MODELS_WORKER_FAILED', error.message.split('\n', 1)[0], { cause: error }));
+    const onError = (error: Error) => reject(new ModelsError('FEDVAL_ERR_MODELS_WORKER_FAILED', runtimeErrorText(error)));
     thread.once('exit', onExit);
     thread.once('error', onError);
     thread.once('message', (reply: ModelWorkerReply) => {
@@ -90,7 +113,6 @@ export class ModelWorkerPool {
       manifest: bundle.manifest,
       manifestBytes: bundle.manifestBytes,
       manifestSha256: bundle.manifestSha256,
-      files: [...bundle.files],
       options,
     };
     // The first worker loads alone, the others once it is ready: two runtimes compiling at once on a machine with few
@@ -98,9 +120,9 @@ export class ModelWorkerPool {
     const workers: PoolWorker[] = [];
     const results: RunnerBackendSelection[] = [];
     try {
-      workers.push(spawnWorker(init));
+      workers.push(spawnWorker(init, bundle.files));
       results.push(await workerReady(workers[0]!.thread));
-      for (let i = 1; i < count; i += 1) workers.push(spawnWorker(init));
+      for (let i = 1; i < count; i += 1) workers.push(spawnWorker(init, bundle.files));
       results.push(...(await Promise.all(workers.slice(1).map((worker) => workerReady(worker.thread)))));
     } catch (error) {
       await Promise.all(workers.map((worker) => stopWorker(worker, 10_000)));
@@ -147,7 +169,8 @@ export class ModelWorkerPool {
 
   #fail(cause: Error): void {
     if (this.#failure || this.#closed) return;
-    this.#failure = new ModelsError('FEDVAL_ERR_MODELS_WORKER_FAILED', cause.message.split('\n', 1)[0], { cause });
+    // No cause: a worker's uncaught error is the runtime's text, which can carry a patient's value (see runtimeErrorText).
+    this.#failure = new ModelsError('FEDVAL_ERR_MODELS_WORKER_FAILED', runtimeErrorText(cause));
     this.#rejectAll(this.#failure);
     this.#closed = true;
     this.#stopped = Promise.all(this.workers.map((worker) => stopWorker(worker, 10_000))).then(() => undefined);

@@ -2,6 +2,7 @@
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
 import type { VerifiedBundle } from './bundle-files.ts';
 import { ModelsError } from './errors.ts';
+import { runtimeErrorText } from './runtime-text.ts';
 import type { FeatureMatrixOptions } from './feature-matrix.ts';
 import type { ModelManifest } from './manifest.ts';
 import { featureWidth, ONNX_MODEL_FILE, outputWidth } from './manifest.ts';
@@ -178,8 +179,8 @@ export class OnnxModelRunner extends BatchedModelRunner {
       return probabilities(output, n, outputWidth(this.manifest.output));
     } catch (error) {
       if (error instanceof ModelsError) throw error;
-      const detail = (error instanceof Error ? error.message : String(error)).split('\n', 1)[0];
-      throw new ModelsError('FEDVAL_ERR_MODELS_INFERENCE_FAILED', detail, { cause: error });
+      // No cause: the runtime's own text can carry a patient's value (see runtimeErrorText).
+      throw new ModelsError('FEDVAL_ERR_MODELS_INFERENCE_FAILED', runtimeErrorText(error));
     } finally {
       output?.dispose();
     }
@@ -198,7 +199,8 @@ function probabilities(output: Tensor, n: number, k: number): Float32Array {
   }
   const columns = dims.length === 1 ? 1 : dims.length === 2 ? dims[1]! : -1;
   if (dims[0] !== n || (k === 1 ? columns !== 1 && columns !== 2 : columns !== k)) {
-    throw new ModelsError('FEDVAL_ERR_MODELS_SHAPE_MISMATCH', `output [${dims.join(', ')}] for ${n} rows is not ${k === 1 ? `[${n}], [${n}, 1] or [${n}, 2]` : `[${n}, ${k}]`}`);
+    // The dimensions are not named: a graph can make its output shape depend on the data (NonZero, a data-driven Reshape).
+    throw new ModelsError('FEDVAL_ERR_MODELS_SHAPE_MISMATCH', `output of rank ${dims.length} is not ${k === 1 ? '[batch], [batch, 1] or [batch, 2]' : `[batch, ${k}]`} for the batch it was given`);
   }
   if (k === 1 && columns === 2) {
     const positive = new Float32Array(n);

@@ -24,6 +24,12 @@ export interface LoadModelBundleOptions extends BundleLimits, FeatureMatrixOptio
    * packages/models/README.md, *Worker threads*). Default 0.
    */
   workerThreads: number | 'auto';
+  /**
+   * Cap of worker threads × model bytes (the bundle's files, manifest excluded): each worker's runtime holds its own copy
+   * of the model, so fewer workers start than `workerThreads` asks when their copies would exceed this; none (the
+   * calling thread) when even one would. Default 1 GiB.
+   */
+  maxWorkerModelBytes: number;
 }
 
 export const DEFAULT_LOAD_MODEL_BUNDLE_OPTIONS: Readonly<LoadModelBundleOptions> = Object.freeze({
@@ -33,6 +39,7 @@ export const DEFAULT_LOAD_MODEL_BUNDLE_OPTIONS: Readonly<LoadModelBundleOptions>
   batchSize: 16384, // rows
   onnxThreads: 0, // threads; 0 = ONNX Runtime's choice
   workerThreads: 0, // threads; 0 = the calling thread
+  maxWorkerModelBytes: 1024 * 1024 * 1024, // 1 GiB over all workers
 });
 
 const MAX_BATCH_SIZE = 4 * 1024 * 1024; // rows
@@ -51,8 +58,17 @@ const optionsSchema = z.strictObject({
   maxManifestBytes: positiveBytes,
   maxFileBytes: positiveBytes,
   maxBundleBytes: positiveBytes,
+  maxWorkerModelBytes: positiveBytes,
   missingTokens: z.array(z.string()).readonly(),
 });
+
+/**
+ * The worker threads a bundle of `modelBytes` runs on: `requested`, fewer when `requested × modelBytes` would exceed
+ * `maxWorkerModelBytes` (0, the calling thread, when one worker would).
+ */
+export function cappedWorkerThreads(requested: number, modelBytes: number, maxWorkerModelBytes: number): number {
+  return Math.min(requested, Math.floor(maxWorkerModelBytes / Math.max(1, modelBytes)));
+}
 
 /** Merges `options` over the defaults, validates once (every problem in one error) and freezes. */
 export function resolveLoadOptions(options: Partial<LoadModelBundleOptions> = {}): Readonly<LoadModelBundleOptions> {

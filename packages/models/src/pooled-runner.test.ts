@@ -145,4 +145,25 @@ describe('a model runner on worker threads', () => {
       expect((await rejection(loadModelBundle(bundle, { workerThreads }))).code).toBe('FEDVAL_ERR_MODELS_INVALID_OPTIONS');
     }
   });
+
+  it('starts no more workers than maxWorkerModelBytes allows (each holds a copy of the model), and scores the same', async () => {
+    const rows = siteRows().slice(0, 200);
+    const modelBytes = onnx.byteLength; // the bundle's only file besides the manifest
+    const inline = await loadModelBundle(bundle, { batchSize: 64 });
+    const two = await loadModelBundle(bundle, { batchSize: 64, workerThreads: 3, maxWorkerModelBytes: 2 * modelBytes + 1 });
+    const none = await loadModelBundle(bundle, { batchSize: 64, workerThreads: 3, maxWorkerModelBytes: modelBytes - 1 });
+    try {
+      expect(two.concurrency).toBe(3); // two workers, and one batch being read
+      expect(none.concurrency).toBe(1); // the calling thread: not even one worker's copy fits
+      const matrix = () => buildFeatureMatrix(inline.manifest.inputs, rows, { missingTokens: ['', 'NA'] });
+      const expected = (await inline.predictMatrix(matrix(), rows.length)).scores;
+      expect((await two.predictMatrix(matrix(), rows.length)).scores).toEqual(expected);
+      expect((await none.predictMatrix(matrix(), rows.length)).scores).toEqual(expected);
+    } finally {
+      await Promise.all([inline.close(), two.close(), none.close()]);
+    }
+    for (const maxWorkerModelBytes of [0, -1, 1.5]) {
+      expect((await rejection(loadModelBundle(bundle, { workerThreads: 2, maxWorkerModelBytes }))).code).toBe('FEDVAL_ERR_MODELS_INVALID_OPTIONS');
+    }
+  });
 });

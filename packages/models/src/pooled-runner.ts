@@ -70,7 +70,7 @@ export class PooledModelRunner extends BatchedModelRunner {
       const count = Math.min(this.batchSize, rows.length - start);
       parts.push(
         this.#pool.infer(matrix.values.slice(start * width, (start + count) * width)).then((batch) => {
-          if (batch.length !== count * k) throw new ModelsError('FEDVAL_ERR_MODELS_SHAPE_MISMATCH', `${batch.length} scores for ${count} rows`);
+          if (batch.length !== count * k) throw new ModelsError('FEDVAL_ERR_MODELS_SHAPE_MISMATCH', 'a worker returned another number of scores than the rows it was sent'); // the number is not named: a graph can make it depend on the data
           if (k === 1) for (let i = 0; i < count; i++) scores[rows[start + i]!] = batch[i]!;
           else for (let i = 0; i < count; i++) scores.set(batch.subarray(i * k, (i + 1) * k), rows[start + i]! * k);
         }),

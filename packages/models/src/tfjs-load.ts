@@ -9,6 +9,7 @@ import type { BackendSelection } from './backend.ts';
 import { ensureBackend, selectModelBackend } from './backend.ts';
 import type { ModelManifest } from './manifest.ts';
 import { BatchedModelRunner } from './runner.ts';
+import { runtimeErrorText } from './runtime-text.ts';
 import { bundleLoadHandler, isGraphModelJson } from './tfjs-io.ts';
 
 type TfModel = tf.LayersModel | tf.GraphModel;
@@ -49,7 +50,8 @@ export class TfjsModelRunner extends BatchedModelRunner {
       });
       return (await output.data()) as Float32Array;
     } catch (error) {
-      throw new ModelsError('FEDVAL_ERR_MODELS_INFERENCE_FAILED', error instanceof Error ? error.message.split('\n', 1)[0] : undefined, { cause: error });
+      // No cause: the runtime's own text can carry a patient's value (see runtimeErrorText).
+      throw new ModelsError('FEDVAL_ERR_MODELS_INFERENCE_FAILED', runtimeErrorText(error));
     } finally {
       output?.dispose();
     }
