@@ -25,7 +25,7 @@ export default defineConfig({
       { extends: true, test: { name: 'e2e', include: ['tests/**/*.test.ts'] } },
       // Unit files share their worker process (isolate: false, vitest.dev/config/isolate): a worker imports zod, the
       // schemas, node-seal and the packages once instead of once per file, and is not forked again for every file
-      // (~0.45 s of CPU per file saved, 31% of the CPU of the protocol, he and trust unit files). They mock nothing,
+      // (139 unit files run alone, 2 workers: 212 -> 111 s of CPU, 203 -> 118 s of wall time). They mock nothing,
       // stub no globals and leave no process state behind; each test file is still evaluated afresh.
       {
         extends: true,
