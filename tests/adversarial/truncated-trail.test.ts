@@ -66,16 +66,28 @@ describe('a trail cut short, emptied or rewound by its owner', () => {
     if (deployment) rmSync(deployment.dir, { recursive: true, force: true });
   });
 
-  /** The anchors of `party` as another party exports them from its own, untouched trail. */
-  async function exportedAnchors(root: string, party: Party): Promise<{ file: string; anchors: { seq: number; hash: string }[] }> {
-    const run =
-      party === 'coordinator'
-        ? await runCli('fedval-agent', ['audit', 'anchors', '--dir', trailDir(root, 'site:site-0'), '--json'])
-        : await runCli('fedval', ['audit', 'anchors', '--dir', trailDir(root, 'coordinator'), '--party', party, '--json']);
-    expect(run.code, run.stderr).toBe(0);
-    const file = join(root, `anchors-of-${party.replace(':', '-')}.json`);
-    writeFileSync(file, run.stdout);
-    return { file, anchors: JSON.parse(run.stdout).anchors };
+  /**
+   * The anchors of `party` as another party exports them from its own, untouched trail. Every attack on `party` leaves
+   * that other trail as the round left it (a copy of the pristine one), so they are exported once per party, from the
+   * pristine trails, and shared by the three attacks on it.
+   */
+  const anchorsOf = new Map<Party, Promise<{ file: string; anchors: { seq: number; hash: string }[] }>>();
+  function exportedAnchors(party: Party): Promise<{ file: string; anchors: { seq: number; hash: string }[] }> {
+    let exported = anchorsOf.get(party);
+    if (!exported) {
+      exported = (async () => {
+        const run =
+          party === 'coordinator'
+            ? await runCli('fedval-agent', ['audit', 'anchors', '--dir', trailDir(pristine, 'site:site-0'), '--json'])
+            : await runCli('fedval', ['audit', 'anchors', '--dir', trailDir(pristine, 'coordinator'), '--party', party, '--json']);
+        expect(run.code, run.stderr).toBe(0);
+        const file = join(pristine, `anchors-of-${party.replace(':', '-')}.json`);
+        writeFileSync(file, run.stdout);
+        return { file, anchors: JSON.parse(run.stdout).anchors };
+      })();
+      anchorsOf.set(party, exported);
+    }
+    return exported;
   }
 
   const crossCheck = (root: string) =>
@@ -107,7 +119,7 @@ describe('a trail cut short, emptied or rewound by its owner', () => {
         const root = join(deployment.dir, `attack-${party.replace(':', '-')}-${attack}`);
         for (const dir of ['coordinator', 'site:site-0', 'key-holder'] as const) cpSync(trailDir(pristine, dir), trailDir(root, dir), { recursive: true });
         for (const site of ['site-1', 'site-2']) cpSync(join(pristine, 'sites', site, 'state'), join(root, 'sites', site, 'state'), { recursive: true });
-        const { file: anchorsFile, anchors } = await exportedAnchors(root, party);
+        const { file: anchorsFile, anchors } = await exportedAnchors(party);
         expect(anchors.length).toBeGreaterThan(0);
         const newest = Math.max(...anchors.map((anchor) => anchor.seq));
 

@@ -76,10 +76,13 @@ describe('one round over PostgreSQL (OMOP), CSV and Parquet sites with an ONNX m
     const [first, ...rest] = [siteA, siteB, siteC].map((path) => readFileSync(path, 'utf8').trimEnd().split('\n'));
     const pooled = join(dir, 'pooled.csv');
     writeFileSync(pooled, `${[...first!, ...rest.flatMap((lines) => lines.slice(1))].join('\n')}\n`);
-    const local = await runJson('fedval-agent', ['eval-local', '--data', pooled, '--model', bundle, ...evaluation]);
     const workDir = join(dir, 'no-dp');
-    const federated = await runJson<{ metrics: Record<string, unknown>; round: { contributions: number } }>('fedval', [
-      'simulate', ...siteArguments(), '--model', bundle, '--no-dp', '--work-dir', workDir, ...evaluation,
+    // eval-local runs while the simulation starts its processes: the two are independent.
+    const [local, federated] = await Promise.all([
+      runJson('fedval-agent', ['eval-local', '--data', pooled, '--model', bundle, ...evaluation]),
+      runJson<{ metrics: Record<string, unknown>; round: { contributions: number } }>('fedval', [
+        'simulate', ...siteArguments(), '--model', bundle, '--no-dp', '--work-dir', workDir, ...evaluation,
+      ]),
     ]);
     expect(federated.metrics).toEqual(local.metrics);
     expect(federated.round.contributions).toBe(3);

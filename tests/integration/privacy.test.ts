@@ -118,8 +118,11 @@ describe('fedval simulate with differential privacy (the default)', () => {
   it('releases noisy metrics with wider intervals and reports ε spent and left per site', async () => {
     const sites = ['a', 'b', 'c'].flatMap((name) => ['--site', `${name}=${join(REPO_ROOT, `examples/rotterdam/data/site-${name}.csv`)}`]);
     const common = [...sites, '--label', 'event5y', '--model', join(REPO_ROOT, 'examples/rotterdam/model')];
-    const exact = await runJson<any>('fedval', ['simulate', ...common, '--no-dp']);
-    const noisy = await runJson<any>('fedval', ['simulate', ...common, '--epsilon', '1', '--delta', '1e-6']);
+    // The exact and the noisy round are independent simulations (each its own coordinator, agents and work directory).
+    const [exact, noisy] = await Promise.all([
+      runJson<any>('fedval', ['simulate', ...common, '--no-dp']),
+      runJson<any>('fedval', ['simulate', ...common, '--epsilon', '1', '--delta', '1e-6']),
+    ]);
     expect(exact.privacy.dp).toBeNull();
     expect(noisy.privacy.dp).toMatchObject({ epsilon: expect.any(Number), delta: 1e-6, rho: expect.any(Number), mechanism: expect.any(String) });
     expect(noisy.privacy.dp.epsilon).toBeLessThanOrEqual(1);

@@ -52,15 +52,10 @@ describe('fedval simulate --secure-aggregation', () => {
     it(`with ${dropped.join(' and ')} dropping after the key exchange, equals eval-local on the other sites' data`, async () => {
       const remaining = parts.filter((_, i) => !dropped.includes(`site-${i}`));
       const pooled = writeFile(`pooled-without-${dropped.join('-')}.csv`, remaining.flat());
-      const local = await runJson('fedval-agent', ['eval-local', '--data', pooled, ...common]);
-      const federated = await simulateJson([
-        ...siteArgs,
-        ...common,
-        '--no-dp',
-        '--secure-aggregation',
-        '--secagg-threshold',
-        '3',
-        ...dropped.flatMap((site) => ['--drop-site', site]),
+      // eval-local runs while the simulation starts its processes: the two are independent.
+      const [local, federated] = await Promise.all([
+        runJson('fedval-agent', ['eval-local', '--data', pooled, ...common]),
+        simulateJson([...siteArgs, ...common, '--no-dp', '--secure-aggregation', '--secagg-threshold', '3', ...dropped.flatMap((site) => ['--drop-site', site])]),
       ]);
       expect(federated.metrics).toEqual(local.metrics);
       expect(federated.round.contributions).toBe(5 - dropped.length);

@@ -86,15 +86,16 @@ describe('fedval simulate --no-dp', () => {
     const pooledTasks = join(dir, 'task-pooled.csv');
     writeFileSync(pooledTasks, `${header}\n${lines.join('\n')}\n`);
     const siteArgs = parts.flatMap((path, i) => ['--site', `t${i}=${path}`]);
-    for (const args of [
+    const tasks = [
       ['--label', 'cls', '--task', 'multiclass', '--classes', 'a,b,c', '--score', 'pa,pb,pc', '--group', 'sex'],
       ['--label', 'y', '--task', 'regression', '--range', '0,20', '--score', 'yhat', '--group', 'sex'],
-    ]) {
-      // eval-local runs while the simulation starts its processes: the two are independent.
-      const [local, federated] = await Promise.all([
-        runJson('fedval-agent', ['eval-local', '--data', pooledTasks, ...args]),
-        runJson('fedval', ['simulate', ...siteArgs, '--no-dp', ...args]),
-      ]);
+    ];
+    // The two tasks' simulations are independent (each its own coordinator and agents) and run side by side, each with
+    // its eval-local beside it.
+    const runs = await Promise.all(
+      tasks.map((args) => Promise.all([runJson('fedval-agent', ['eval-local', '--data', pooledTasks, ...args]), runJson('fedval', ['simulate', ...siteArgs, '--no-dp', ...args])])),
+    );
+    for (const [local, federated] of runs) {
       expect(federated.metrics).toEqual(local.metrics);
       expect(local.metrics.n).toBeGreaterThan(200);
     }
