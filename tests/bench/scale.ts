@@ -141,7 +141,10 @@ async function scenario(sites: number): Promise<Record<string, unknown>> {
   );
   // FEDVAL_SCALE_PROFILE=DIR writes V8 CPU profiles of the coordinator and the site hosts there (node --cpu-prof).
   const profile = process.env.FEDVAL_SCALE_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.FEDVAL_SCALE_PROFILE] : [];
-  const coordinator = spawn(process.execPath, [...profile, 'coordinator/src/main.ts', 'start', '--config', config], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  // FEDVAL_SCALE_COORDINATOR_NODE_FLAGS='--max-semi-space-size=4 …': Node/V8 flags for the coordinator process only (to see
+  // how much of its peak RSS is heap V8 reserved during the burst of contributions rather than memory it keeps).
+  const nodeFlags = (process.env.FEDVAL_SCALE_COORDINATOR_NODE_FLAGS ?? '').split(' ').filter((flag) => flag !== '');
+  const coordinator = spawn(process.execPath, [...profile, ...nodeFlags, 'coordinator/src/main.ts', 'start', '--config', config], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   coordinator.stderr!.pipe(createWriteStream(join(dir, 'coordinator.log')));
   const hosts: Host[] = [];
   try {
