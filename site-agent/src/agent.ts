@@ -91,6 +91,7 @@ export class SiteAgent extends EventEmitter<SiteAgentEvents> {
         task: (requestId, task) => tasks.run(requestId, task),
         cancel: (roundId, reason) => tasks.cancel(roundId, reason),
         keyStatement: (content) => tasks.onKeyStatement(content),
+        errorReply: (replyTo, error) => tasks.onErrorReply(replyTo, error),
         secagg: (requestId, message) => tasks.onSecagg(requestId, message),
         disconnected: (code) => this.emit('disconnected', code),
         fatal: (error) => this.emit('fatal', error),
