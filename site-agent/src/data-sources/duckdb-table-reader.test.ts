@@ -76,3 +76,21 @@ describe('the shared DuckDB engine', () => {
     expect(await sameInstance()).toBe(false);
   });
 });
+
+describe('a read that connects while the engines close', () => {
+  afterAll(closeDuckDbEngines);
+
+  it('is not closed under a connect in progress (that fails, or crashes the process): the read connects, the instance closes after', async () => {
+    // The read has its (shared, already created) instance but has not connected yet when another agent in the process
+    // stops: whether the close lands before the connect is up to the engine, so the race is run several times.
+    for (let attempt = 0; attempt < 10; attempt += 1) {
+      (await openDuckDbEngine(ENGINE)).close();
+      const [engine] = await Promise.all([openDuckDbEngine(ENGINE), closeDuckDbEngines()]);
+      try {
+        expect((await engine.connection.runAndReadAll('SELECT 42')).getRows()).toEqual([[42]]);
+      } finally {
+        engine.close();
+      }
+    }
+  });
+});

@@ -43,12 +43,20 @@ export interface DuckDbEngine {
  * locked at creation (a SET on any connection is refused, so no read can change the next one's limits), and it caches
  * no file contents between reads (enable_external_file_cache false: each read sees the file as it is now).
  */
-const instances = new Map<string, Promise<DuckDBInstance>>();
+const instances = new Map<string, SharedInstance>();
 
-function sharedInstance(threads: number, memoryLimit: string): { key: string; instance: Promise<DuckDBInstance> } {
+/** A shared instance, the reads connecting to it right now, and whether it was dropped (closed once none is). */
+interface SharedInstance {
+  readonly key: string;
+  readonly instance: Promise<DuckDBInstance>;
+  connecting: number;
+  dropped: boolean;
+}
+
+function sharedInstance(threads: number, memoryLimit: string): SharedInstance {
   const key = `${threads}\u0000${memoryLimit}`;
-  let instance = instances.get(key);
-  if (instance === undefined) {
+  let shared = instances.get(key);
+  if (shared === undefined) {
     const created = DuckDBInstance.create(':memory:', {
       threads: String(threads),
       memory_limit: memoryLimit,
@@ -60,21 +68,30 @@ function sharedInstance(threads: number, memoryLimit: string): { key: string; in
       // Last: every option above is fixed for the instance's life.
       lock_configuration: 'true',
     });
-    instance = created;
-    instances.set(key, created);
+    const entry: SharedInstance = { key, instance: created, connecting: 0, dropped: false };
+    shared = entry;
+    instances.set(key, entry);
     // A failed creation (a memory limit DuckDB refuses) is not kept: the next read reports it again.
     created.catch(() => {
-      if (instances.get(key) === created) instances.delete(key);
+      if (instances.get(key) === entry) instances.delete(key);
     });
   }
-  return { key, instance };
+  return shared;
 }
 
-/** Forgets the shared instance under `key` if it is still `instance`, and closes it (open connections finish their reads). */
-function dropInstance(key: string, instance: Promise<DuckDBInstance>): void {
-  if (instances.get(key) !== instance) return;
-  instances.delete(key);
-  instance.then((opened) => opened.closeSync(), () => undefined);
+/**
+ * Forgets a shared instance (the next read creates another) and closes it once no read is connecting to it: closing
+ * an instance while a connect to it is under way can crash the process. Connections already open finish their reads.
+ */
+function dropInstance(shared: SharedInstance): void {
+  if (instances.get(shared.key) === shared) instances.delete(shared.key);
+  if (shared.dropped) return;
+  shared.dropped = true;
+  closeWhenIdle(shared);
+}
+
+function closeWhenIdle(shared: SharedInstance): void {
+  if (shared.dropped && shared.connecting === 0) shared.instance.then((opened) => opened.closeSync(), () => undefined);
 }
 
 /** True for a DuckDB error after which its database cannot be used again ("FATAL Error", "database has been invalidated"). */
@@ -90,20 +107,27 @@ function invalidatesDatabase(error: unknown): boolean {
  * read creates a fresh engine.
  */
 export async function closeDuckDbEngines(): Promise<void> {
-  const open = [...instances.entries()];
-  for (const [key, instance] of open) dropInstance(key, instance);
-  await Promise.allSettled(open.map(([, instance]) => instance));
+  const open = [...instances.values()];
+  for (const shared of open) dropInstance(shared);
+  await Promise.allSettled(open.map((shared) => shared.instance));
 }
 
 /** A connection to the process's engine for `options`; close() closes the connection, the engine stays for the next read. */
 export async function openDuckDbEngine(options: DuckDbEngineOptions = {}): Promise<DuckDbEngine> {
-  const { key, instance } = sharedInstance(options.threads ?? DEFAULT_DUCKDB_ENGINE_OPTIONS.threads, options.memoryLimit ?? DEFAULT_DUCKDB_ENGINE_OPTIONS.memoryLimit);
-  const connection = await (await instance).connect();
+  const shared = sharedInstance(options.threads ?? DEFAULT_DUCKDB_ENGINE_OPTIONS.threads, options.memoryLimit ?? DEFAULT_DUCKDB_ENGINE_OPTIONS.memoryLimit);
+  shared.connecting += 1;
+  let connection: DuckDBConnection;
+  try {
+    connection = await (await shared.instance).connect();
+  } finally {
+    shared.connecting -= 1;
+    closeWhenIdle(shared);
+  }
   let closed = false;
   return {
     connection,
     failed(error) {
-      if (invalidatesDatabase(error)) dropInstance(key, instance);
+      if (invalidatesDatabase(error)) dropInstance(shared);
     },
     close() {
       if (closed) return;
