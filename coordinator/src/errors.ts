@@ -36,6 +36,7 @@ export const COORD_ERRORS = {
   FEDVAL_ERR_COORD_NO_PUBLIC_KEY: ['the key holder has not registered the study public key yet', 409],
   FEDVAL_ERR_COORD_PUBLIC_KEY_EXISTS: ['the study public key is already registered', 409],
   FEDVAL_ERR_COORD_NO_KEY_STATEMENT: ["the round's task names no key holder statement by that SHA-256", 409],
+  FEDVAL_ERR_COORD_KEY_STATEMENT_REPEATED: ['this connection was already sent the key statement of that round', 409],
   FEDVAL_ERR_COORD_NOT_AGGREGATED: ['the round has no aggregate to release', 409],
   FEDVAL_ERR_COORD_ALREADY_RELEASED: ['the round result was already released', 409],
   FEDVAL_ERR_COORD_RELEASE_POLICY: ['the release policy is not met', 409],

@@ -166,6 +166,8 @@ function acceptSocket(
   const { log } = peer;
   let siteId: string | undefined;
   let invalidMessages = 0;
+  /** The rounds whose key statement this connection was sent (key_statement.request): each is sent once. */
+  const keyStatementsSent = new Set<string>();
   const mutualTls = config.tls?.client_ca !== undefined;
   /** Counts a refused connection into the trail (rate-limited); the socket closes whether or not the trail could be written. */
   const auditRefusal = (code: string, claimed?: string): void => refusals.refuse({ code, ip: peer.ip, peer: peer.peer, forwarded: peer.forwarded, claimed });
@@ -306,8 +308,11 @@ function acceptSocket(
         }
         return;
       case 'key_statement.request':
+        // Answered once per round and connection (a site asks again only on a new connection): a repeat counts as invalid.
+        if (keyStatementsSent.has(message.content.roundId)) return refuse(new CoordinatorError('FEDVAL_ERR_COORD_KEY_STATEMENT_REPEATED', message.content.roundId), message.id);
         try {
           rounds.handleKeyStatementRequest(siteId, message.content);
+          keyStatementsSent.add(message.content.roundId);
         } catch (error) {
           const wire = coordinatorWireError(error);
           log.warn({ siteId, type: message.type, code: wire.code }, 'refused a key statement request');

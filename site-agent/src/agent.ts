@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import type { AgentConfig } from './config.ts';
 import { AGENT_VERSION, CoordinatorConnection } from './coordinator-connection.ts';
 import { AgentError } from './errors.ts';
+import { closeDuckDbEngines } from './data-sources/duckdb-table-reader.ts';
 import { openSiteState } from './site-state.ts';
 import type { SiteState } from './site-state.ts';
 import { TaskPipeline } from './task-pipeline.ts';
@@ -91,6 +92,7 @@ export class SiteAgent extends EventEmitter<SiteAgentEvents> {
         task: (requestId, task) => tasks.run(requestId, task),
         cancel: (roundId, reason) => tasks.cancel(roundId, reason),
         keyStatement: (content) => tasks.onKeyStatement(content),
+        errorReply: (replyTo, error) => tasks.onErrorReply(replyTo, error),
         secagg: (requestId, message) => tasks.onSecagg(requestId, message),
         disconnected: (code) => this.emit('disconnected', code),
         fatal: (error) => this.emit('fatal', error),
@@ -105,6 +107,7 @@ export class SiteAgent extends EventEmitter<SiteAgentEvents> {
     await this.#connection?.close();
     this.#state?.close();
     this.#state = undefined;
+    await closeDuckDbEngines();
   }
 
   #siteState(): SiteState {

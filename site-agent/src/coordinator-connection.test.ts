@@ -71,7 +71,7 @@ describe('reconnection after the coordinator restarts', () => {
         used.push(r);
         return r;
       },
-      handlers: { authenticated: () => (welcomed += 1), task: async () => {}, cancel: () => {}, keyStatement: () => {}, secagg: () => {}, disconnected: () => {}, fatal: () => {}, audit: () => {} },
+      handlers: { authenticated: () => (welcomed += 1), task: async () => {}, cancel: () => {}, keyStatement: () => {}, errorReply: () => {}, secagg: () => {}, disconnected: () => {}, fatal: () => {}, audit: () => {} },
     });
     cleanup.push(() => connection.close());
     connection.open();

@@ -25,6 +25,8 @@ export interface ConnectionHandlers {
   cancel(roundId: string, reason: WireError): void;
   /** The key holder statement a task named by digest, which this site asked for (key_statement.request). */
   keyStatement(content: ContentOf<'key_statement'>): void;
+  /** The coordinator's error message, with the id of the message it answers (if any); logged here already. */
+  errorReply(replyTo: string | undefined, error: WireError): void;
   /** A secure-aggregation message of a round (keys, shares, survivor set, unmasking request). */
   secagg(requestId: string, message: MessageOf<'secagg.keys' | 'secagg.inbox' | 'secagg.survivors' | 'secagg.unmask'>): void;
   disconnected(code: number): void;
@@ -242,6 +244,7 @@ export class CoordinatorConnection {
         return;
       case 'error':
         this.#log.warn({ code: message.error.code, message: message.error.message }, 'coordinator reported an error');
+        this.#handlers.errorReply(message.replyTo, message.error);
         return;
       default:
         this.#log.warn({ type: message.type }, 'ignored a message type the coordinator does not send');

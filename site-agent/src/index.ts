@@ -21,6 +21,7 @@ export type { RowScorer, ScoredChunk } from './scorers.ts';
 export { createCsvSource } from './data-sources/csv-source.ts';
 export type { CsvSourceOptions } from './data-sources/csv-source.ts';
 export { createParquetSource } from './data-sources/parquet-source.ts';
+export { closeDuckDbEngines } from './data-sources/duckdb-table-reader.ts';
 export type { ParquetSourceOptions } from './data-sources/parquet-source.ts';
 export { openDataSource, openDataFile } from './data-sources/open-data-source.ts';
 export { MISSING_TOKENS, DECIMAL_PATTERN, DEFAULT_BATCH_ROWS, DEFAULT_MAX_ROWS, columnKey } from './data-sources/data-source.ts';

@@ -1,11 +1,13 @@
 // key-statement-source.ts — where a BFV task's key holder statement comes from: inline in the task, or named by its SHA-256 and then this agent's copy of it or one fetched once from the coordinator.
 import { createMessage } from '@fedval/protocol';
-import type { ContentOf, Message, TaskContent } from '@fedval/protocol';
+import type { ContentOf, Message, TaskContent, WireError } from '@fedval/protocol';
 import { studyKeyStatementSha256 } from '@fedval/trust';
 import { AgentError } from './errors.ts';
 
 interface Pending {
   readonly sha256: string;
+  /** The ids of the key_statement.request messages sent for it (one per connection it was asked on). */
+  readonly requestIds: Set<string>;
   readonly promise: Promise<unknown>;
   resolve(statement: unknown): void;
   reject(error: unknown): void;
@@ -27,7 +29,10 @@ export class KeyStatementSource {
   /** Per round: the statement asked of the coordinator and not yet received. */
   readonly #pending = new Map<string, Pending>();
 
-  /** `timeoutMs`: how long a fetch waits for the coordinator's answer (limits.key_statement_timeout_ms). */
+  /**
+   * `timeoutMs`: how long a fetch waits for the coordinator's answer (limits.key_statement_timeout_ms), capped by the
+   * task's deadline.
+   */
   constructor(send: (message: Message) => void, timeoutMs: number) {
     this.#send = send;
     this.#timeoutMs = timeoutMs;
@@ -50,7 +55,7 @@ export class KeyStatementSource {
     if (named === undefined) return undefined;
     const known = this.#verified.get(task.studyId);
     if (known?.sha256 === named) return known.signed;
-    const fetched = await this.#fetch(task.roundId, named);
+    const fetched = await this.#fetch(task.roundId, named, task.deadline);
     this.#requireDigest(fetched, named, 'the statement the coordinator sent');
     return fetched;
   }
@@ -69,13 +74,39 @@ export class KeyStatementSource {
     pending.resolve(content.keyStatement);
   }
 
+  /**
+   * The coordinator's error reply to a message: if it answers a key_statement.request of a fetch that waits, that fetch
+   * fails now (FEDVAL_ERR_AGENT_KEY_UNAUTHENTICATED, naming the coordinator's code) instead of at its timeout. Returns
+   * whether it answered one.
+   */
+  refused(replyTo: string | undefined, error: WireError): boolean {
+    if (replyTo === undefined) return false;
+    for (const [roundId, pending] of this.#pending) {
+      if (!pending.requestIds.has(replyTo)) continue;
+      this.#end(roundId, new AgentError('FEDVAL_ERR_AGENT_KEY_UNAUTHENTICATED', `the coordinator refused to send the key statement (${error.code})`));
+      return true;
+    }
+    return false;
+  }
+
+  /** The round was cancelled: its fetch, if one waits, fails now with FEDVAL_ERR_AGENT_CANCELLED. */
+  cancel(roundId: string): void {
+    this.#end(roundId, new AgentError('FEDVAL_ERR_AGENT_CANCELLED'));
+  }
+
   /** Ends every fetch that waits (the agent stops). */
   abort(): void {
-    for (const [roundId, pending] of this.#pending) {
-      clearTimeout(pending.timer);
-      pending.reject(new AgentError('FEDVAL_ERR_AGENT_KEY_UNAUTHENTICATED', 'the agent stopped before the key statement arrived'));
-      this.#pending.delete(roundId);
+    for (const roundId of [...this.#pending.keys()]) {
+      this.#end(roundId, new AgentError('FEDVAL_ERR_AGENT_KEY_UNAUTHENTICATED', 'the agent stopped before the key statement arrived'));
     }
+  }
+
+  #end(roundId: string, error: AgentError): void {
+    const pending = this.#pending.get(roundId);
+    if (!pending) return;
+    this.#pending.delete(roundId);
+    clearTimeout(pending.timer);
+    pending.reject(error);
   }
 
   #requireDigest(signed: unknown, sha256: string, what: string): void {
@@ -90,8 +121,11 @@ export class KeyStatementSource {
     }
   }
 
-  /** Asks the coordinator for the statement of `sha256` (again, if a fetch for this round already waits: the connection may have been replaced). */
-  #fetch(roundId: string, sha256: string): Promise<unknown> {
+  /**
+   * Asks the coordinator for the statement of `sha256` (again, if a fetch for this round already waits: the connection
+   * may have been replaced). Waits at most the timeout, and never past the task's `deadline` (epoch ms).
+   */
+  #fetch(roundId: string, sha256: string, deadline: number): Promise<unknown> {
     let pending = this.#pending.get(roundId);
     if (pending?.sha256 !== sha256) {
       if (pending) {
@@ -104,15 +138,20 @@ export class KeyStatementSource {
         resolve = resolved;
         reject = rejected;
       });
+      const untilDeadline = Math.max(0, deadline - Date.now());
       const timer = setTimeout(() => {
         this.#pending.delete(roundId);
-        reject(new AgentError('FEDVAL_ERR_AGENT_KEY_UNAUTHENTICATED', `the coordinator sent no key statement within ${this.#timeoutMs} ms`));
-      }, this.#timeoutMs);
+        reject(untilDeadline < this.#timeoutMs
+          ? new AgentError('FEDVAL_ERR_AGENT_DEADLINE', 'the task deadline passed before the key statement arrived')
+          : new AgentError('FEDVAL_ERR_AGENT_KEY_UNAUTHENTICATED', `the coordinator sent no key statement within ${this.#timeoutMs} ms`));
+      }, Math.min(this.#timeoutMs, untilDeadline));
       timer.unref();
-      pending = { sha256, promise, resolve, reject, timer };
+      pending = { sha256, requestIds: new Set(), promise, resolve, reject, timer };
       this.#pending.set(roundId, pending);
     }
-    this.#send(createMessage('key_statement.request', { roundId, sha256 }));
+    const message = createMessage('key_statement.request', { roundId, sha256 });
+    pending.requestIds.add(message.id);
+    this.#send(message);
     return pending.promise;
   }
 }

@@ -133,10 +133,18 @@ export class TaskPipeline {
     this.#keyStatements.received(content);
   }
 
+  /** The coordinator's error reply: a refused key_statement.request ends the wait of its task at once. */
+  onErrorReply(replyTo: string | undefined, error: WireError): void {
+    this.#keyStatements.refused(replyTo, error);
+  }
+
   /** The coordinator cancelled a round: the task running for it, if any, stops with FEDVAL_ERR_AGENT_CANCELLED. */
   cancel(roundId: string, reason: WireError): void {
     this.#refundIfUnsigned(roundId, `round closed: ${reason.code}`);
-    if (this.#admitting?.roundId === roundId) this.#admitting.cancelled = true;
+    if (this.#admitting?.roundId === roundId) {
+      this.#admitting.cancelled = true;
+      this.#keyStatements.cancel(roundId);
+    }
     if (this.#running?.roundId !== roundId) return;
     this.#log.info({ roundId, code: reason.code }, 'task cancelled by coordinator');
     this.#running.abort.abort(new AgentError('FEDVAL_ERR_AGENT_CANCELLED'));

@@ -5,7 +5,7 @@
 // whose digest is not the task's; a statement it verified serves later rounds naming the same digest without a fetch.
 import { studyKeyStatementSha256 } from '@fedval/trust';
 import type { SignedStudyKeyStatement } from '@fedval/trust';
-import { createMessage } from '@fedval/protocol';
+import { createErrorMessage, createMessage } from '@fedval/protocol';
 import type { Message } from '@fedval/protocol';
 import { describe, expect, it } from 'vitest';
 import { bfvRequest, hostileFixture, hostileTask, keyStatementFor, keySubstitutionParties } from './hostile-coordinator.ts';
@@ -35,7 +35,7 @@ describe('a task that names its key statement by digest', () => {
   const fixture = hostileFixture();
   const { coordinator } = fixture;
 
-  it("is refused when the coordinator answers with another statement than the one named (genuine or forged) or an older version, or cancels it meanwhile; a verified one is not fetched again", async () => {
+  it("is refused when the coordinator answers with another statement than the one named (genuine or forged) or an older version; a cancel, a refused request or the deadline ends the wait at once; a verified one is not fetched again", async () => {
     const { keyHolder, operator, honest, attacker } = await keySubstitutionParties(fixture, METRIC_SPEC, 120);
     const version1 = keyStatementFor(keyHolder.privateKeyPem, honest);
     const version2 = keyStatementFor(keyHolder.privateKeyPem, honest, { version: 2 });
@@ -57,16 +57,35 @@ describe('a task that names its key statement by digest', () => {
     // A new version is fetched; afterwards a task naming version 1 again (a replaced roster) is refused as outdated.
     expect(await roundByDigest(coordinator, 'r-version-2', bfvRequest(honest), version2, version2)).toEqual({ outcome: 'contributed', asked: 1 });
     expect(await roundByDigest(coordinator, 'r-version-1', bfvRequest(honest), version1, version1)).toEqual({ outcome: 'FEDVAL_ERR_AGENT_KEY_STATEMENT_OUTDATED', asked: 1 });
-    // Cancelled while its statement is awaited: refused when the statement arrives, never run (nor charged).
+    // Cancelled while its statement is awaited: refused at once (not at limits.key_statement_timeout_ms, 30 s here),
+    // never run (nor charged); a statement arriving afterwards changes nothing.
     const version3 = keyStatementFor(keyHolder.privateKeyPem, honest, { version: 3 });
-    coordinator.send(hostileTask('r-cancelled', { metricSpec: METRIC_SPEC, contribution: { ...bfvRequest(honest), keyStatementSha256: studyKeyStatementSha256(version3) } }));
+    const byDigest3 = { ...bfvRequest(honest), keyStatementSha256: studyKeyStatementSha256(version3) };
+    const endOf = (roundId: string) => (m: Message): boolean => (m.type === 'task.refuse' || m.type === 'task.result') && m.content.roundId === roundId;
+    const refusal = (m: Message): string | false => m.type === 'task.refuse' && m.content.reason.code;
+    coordinator.send(hostileTask('r-cancelled', { metricSpec: METRIC_SPEC, contribution: byDigest3 }));
     await coordinator.next((m) => m.type === 'key_statement.request' && m.content.roundId === 'r-cancelled');
+    const cancelledAt = Date.now();
     coordinator.send(createMessage('task.cancel', { roundId: 'r-cancelled', reason: { code: 'FEDVAL_ERR_COORD_ROUND_CLOSED', message: 'closed' } }));
+    const cancelled = await coordinator.next(endOf('r-cancelled'), 5_000);
+    expect({ code: refusal(cancelled), fast: Date.now() - cancelledAt < 5_000 }).toEqual({ code: 'FEDVAL_ERR_AGENT_CANCELLED', fast: true });
     coordinator.send(createMessage('key_statement', { roundId: 'r-cancelled', keyStatement: version3 }));
-    const cancelled = await coordinator.next((m) => (m.type === 'task.refuse' || m.type === 'task.result') && m.content.roundId === 'r-cancelled');
-    expect(cancelled.type === 'task.refuse' && cancelled.content.reason.code).toBe('FEDVAL_ERR_AGENT_CANCELLED');
+    // The coordinator refuses the site's request (its error reply names the request): the wait ends now, and the site is
+    // free for the next round (not FEDVAL_ERR_AGENT_BUSY).
+    coordinator.send(hostileTask('r-request-refused', { metricSpec: METRIC_SPEC, contribution: byDigest3 }));
+    const request = await coordinator.next((m) => m.type === 'key_statement.request' && m.content.roundId === 'r-request-refused');
+    const refusedAt = Date.now();
+    coordinator.send(createErrorMessage({ code: 'FEDVAL_ERR_COORD_NO_KEY_STATEMENT', message: 'no such statement' }, request.id));
+    const requestRefused = await coordinator.next(endOf('r-request-refused'), 5_000);
+    expect({ code: refusal(requestRefused), fast: Date.now() - refusedAt < 5_000 }).toEqual({ code: unauthenticated, fast: true });
+    // Unanswered, the wait ends at the task's deadline when that comes before the timeout.
+    const deadlineAt = Date.now();
+    coordinator.send(hostileTask('r-unanswered', { metricSpec: METRIC_SPEC, contribution: byDigest3, deadlineMs: 1_500 }));
+    const unanswered = await coordinator.next(endOf('r-unanswered'), 10_000);
+    expect({ code: refusal(unanswered), fast: Date.now() - deadlineAt < 10_000 }).toEqual({ code: 'FEDVAL_ERR_AGENT_DEADLINE', fast: true });
+    expect(await roundByDigest(coordinator, 'r-version-3', bfvRequest(honest), version3, version3)).toEqual({ outcome: 'contributed', asked: 1 });
     // No refused round was accepted or reported on: refused before any data was read.
-    const refused = ['r-other-statement', 'r-forged', 'r-altered', 'r-version-1', 'r-cancelled'];
+    const refused = ['r-other-statement', 'r-forged', 'r-altered', 'r-version-1', 'r-cancelled', 'r-request-refused', 'r-unanswered'];
     expect(coordinator.received.filter((m) => (m.type === 'task.accept' || m.type === 'task.progress') && refused.includes(m.content.roundId))).toEqual([]);
   }, 180_000);
 });

@@ -204,6 +204,8 @@ describe('encrypted rounds', () => {
     const studyId = await createStudy(deployment, [...ENROLLED, ...hostile], { quorum: 3 });
     const keys = join(deployment.dir, 'keys-hostile');
     expect((await runCli('fedval', ['keys', 'init', '--coordinator', deployment.url, '--study', studyId, '--out', keys, '--signing-key', deployment.keyHolderSigningKey, '--roster', deployment.writeRoster(ENROLLED)], keyHolder())).code).toBe(0);
+    // hostile-truncated asks for the round's key statement twice on one connection: sent once, the repeat refused.
+    const asked: { requests: string[]; replies: Message[] } = { requests: [], replies: [] };
     const sockets = await Promise.all(
       hostile.map(
         (site) =>
@@ -215,8 +217,16 @@ describe('encrypted rounds', () => {
             socket.on('message', async (data: Buffer) => {
               const message = decodeMessage(data);
               if (message.type === 'welcome') resolve(socket);
+              if (site === 'hostile-truncated' && (message.type === 'key_statement' || (message.type === 'error' && message.replyTo !== undefined && asked.requests.includes(message.replyTo)))) asked.replies.push(message);
               if (message.type !== 'task' || message.content.contribution.kind !== 'bfv') return;
               const { roundId, contribution } = message.content;
+              if (site === 'hostile-truncated' && contribution.keyStatementSha256 !== undefined) {
+                for (let i = 0; i < 2; i += 1) {
+                  const request = createMessage('key_statement.request', { roundId, sha256: contribution.keyStatementSha256 });
+                  asked.requests.push(request.id);
+                  socket.send(encodeMessage(request));
+                }
+              }
               socket.send(encodeMessage(createMessage('task.accept', { roundId })));
               const context = await createHeContext(contribution.plan);
               const honest = encryptVector(context, contribution.publicKey, statisticsOf(files['site-0']!)).ciphertexts;
@@ -239,6 +249,10 @@ describe('encrypted rounds', () => {
     sockets.forEach((socket) => socket.close());
     expect(closed.state).toBe('aggregated');
     const status = Object.fromEntries(closed.sites.map((site: { site_id: string; status: string; code?: string }) => [site.site_id, site]));
+    expect(asked.replies.map((m) => (m.type === 'error' ? { error: m.error.code, replyTo: m.replyTo } : { type: m.type }))).toEqual([
+      { type: 'key_statement' },
+      { error: 'FEDVAL_ERR_COORD_KEY_STATEMENT_REPEATED', replyTo: asked.requests[1] },
+    ]);
     for (const site of hostile) {
       expect(status[site].status).toBe('invalid');
       expect(status[site].code).toMatch(/^FEDVAL_ERR_HE_/);

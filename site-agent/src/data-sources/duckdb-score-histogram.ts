@@ -81,6 +81,7 @@ export async function countScoreHistogram(options: CountRelationOptions): Promis
   try {
     columns = await (await connection.run(sql)).getColumns();
   } catch (error) {
+    options.engine.failed(error);
     options.signal?.throwIfAborted();
     throw options.describeError(error);
   } finally {

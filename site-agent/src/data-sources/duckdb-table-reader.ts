@@ -26,6 +26,11 @@ export const DEFAULT_DUCKDB_ENGINE_OPTIONS = Object.freeze({
 /** An open connection to the process's in-memory engine (no database file; nothing is written, no extension is downloaded). */
 export interface DuckDbEngine {
   readonly connection: DuckDBConnection;
+  /**
+   * A query on `connection` failed with `error`: if it says the database was invalidated (a DuckDB FATAL error), the
+   * shared instance is dropped and closed, so the next read creates a fresh one.
+   */
+  failed(error: unknown): void;
   close(): void;
 }
 
@@ -34,36 +39,96 @@ export interface DuckDbEngine {
  * MiB of fresh allocations (its catalog), a connection under 1 ms, so every read opens a connection to a shared
  * instance instead of an instance of its own (perf in tests/bench/scale.ts: creating instances was about 45% of the sites'
  * CPU in a round). Reads stay isolated: each relation is an inline read_csv/read_parquet of its own query, nothing is created in
- * the catalog, and the instance keeps no file (temp_directory '' : nothing spills to disk).
+ * the catalog, and the instance keeps no file (temp_directory '' : nothing spills to disk). Its configuration is
+ * locked at creation (a SET on any connection is refused, so no read can change the next one's limits), and it caches
+ * no file contents between reads (enable_external_file_cache false: each read sees the file as it is now).
  */
-const instances = new Map<string, Promise<DuckDBInstance>>();
+const instances = new Map<string, SharedInstance>();
 
-function sharedInstance(threads: number, memoryLimit: string): Promise<DuckDBInstance> {
+/** A shared instance, the reads connecting to it right now, and whether it was dropped (closed once none is). */
+interface SharedInstance {
+  readonly key: string;
+  readonly instance: Promise<DuckDBInstance>;
+  connecting: number;
+  dropped: boolean;
+}
+
+function sharedInstance(threads: number, memoryLimit: string): SharedInstance {
   const key = `${threads}\u0000${memoryLimit}`;
-  let instance = instances.get(key);
-  if (instance === undefined) {
-    instance = DuckDBInstance.create(':memory:', {
+  let shared = instances.get(key);
+  if (shared === undefined) {
+    const created = DuckDBInstance.create(':memory:', {
       threads: String(threads),
       memory_limit: memoryLimit,
       autoinstall_known_extensions: 'false',
       autoload_known_extensions: 'false',
       // Never spill to disk: row-level data stays in memory (an in-memory engine would otherwise use ./.tmp).
       temp_directory: '',
+      enable_external_file_cache: 'false',
+      // Last: every option above is fixed for the instance's life.
+      lock_configuration: 'true',
     });
-    instances.set(key, instance);
+    const entry: SharedInstance = { key, instance: created, connecting: 0, dropped: false };
+    shared = entry;
+    instances.set(key, entry);
     // A failed creation (a memory limit DuckDB refuses) is not kept: the next read reports it again.
-    instance.catch(() => instances.delete(key));
+    created.catch(() => {
+      if (instances.get(key) === entry) instances.delete(key);
+    });
   }
-  return instance;
+  return shared;
+}
+
+/**
+ * Forgets a shared instance (the next read creates another) and closes it once no read is connecting to it: closing
+ * an instance while a connect to it is under way can crash the process. Connections already open finish their reads.
+ */
+function dropInstance(shared: SharedInstance): void {
+  if (instances.get(shared.key) === shared) instances.delete(shared.key);
+  if (shared.dropped) return;
+  shared.dropped = true;
+  closeWhenIdle(shared);
+}
+
+function closeWhenIdle(shared: SharedInstance): void {
+  if (shared.dropped && shared.connecting === 0) shared.instance.then((opened) => opened.closeSync(), () => undefined);
+}
+
+/** True for a DuckDB error after which its database cannot be used again ("FATAL Error", "database has been invalidated"). */
+function invalidatesDatabase(error: unknown): boolean {
+  for (let cause: unknown = error, depth = 0; cause instanceof Error && depth < 4; cause = cause.cause, depth += 1) {
+    if (/FATAL Error|database has been invalidated/.test(cause.message)) return true;
+  }
+  return false;
+}
+
+/**
+ * Closes the process's shared engines (the agent stops); a read still running finishes on its connection, and the next
+ * read creates a fresh engine.
+ */
+export async function closeDuckDbEngines(): Promise<void> {
+  const open = [...instances.values()];
+  for (const shared of open) dropInstance(shared);
+  await Promise.allSettled(open.map((shared) => shared.instance));
 }
 
 /** A connection to the process's engine for `options`; close() closes the connection, the engine stays for the next read. */
 export async function openDuckDbEngine(options: DuckDbEngineOptions = {}): Promise<DuckDbEngine> {
-  const instance = await sharedInstance(options.threads ?? DEFAULT_DUCKDB_ENGINE_OPTIONS.threads, options.memoryLimit ?? DEFAULT_DUCKDB_ENGINE_OPTIONS.memoryLimit);
-  const connection = await instance.connect();
+  const shared = sharedInstance(options.threads ?? DEFAULT_DUCKDB_ENGINE_OPTIONS.threads, options.memoryLimit ?? DEFAULT_DUCKDB_ENGINE_OPTIONS.memoryLimit);
+  shared.connecting += 1;
+  let connection: DuckDBConnection;
+  try {
+    connection = await (await shared.instance).connect();
+  } finally {
+    shared.connecting -= 1;
+    closeWhenIdle(shared);
+  }
   let closed = false;
   return {
     connection,
+    failed(error) {
+      if (invalidatesDatabase(error)) dropInstance(shared);
+    },
     close() {
       if (closed) return;
       closed = true;
@@ -174,6 +239,7 @@ export async function* streamRelation(options: StreamRelationOptions): AsyncGene
   try {
     result = await connection.stream(`SELECT ${select} FROM ${options.relation}`);
   } catch (error) {
+    options.engine.failed(error);
     throw options.describeError(error);
   }
   const abort = (): void => connection.interrupt();
@@ -204,6 +270,7 @@ export async function* streamRelation(options: StreamRelationOptions): AsyncGene
       try {
         chunk = await pending;
       } catch (error) {
+        options.engine.failed(error);
         options.signal?.throwIfAborted();
         throw options.describeError(error);
       }
@@ -325,6 +392,7 @@ export async function describeRelation(engine: DuckDbEngine, relation: string, d
     const result = await engine.connection.run(`SELECT * FROM ${relation} LIMIT 0`);
     return result.columnNames().map((name, i) => ({ name, type: result.columnTypeId(i) }));
   } catch (error) {
+    engine.failed(error);
     throw describeError(error);
   }
 }
