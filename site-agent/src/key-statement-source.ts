@@ -60,9 +60,12 @@ export class KeyStatementSource {
     return fetched;
   }
 
-  /** Keeps a statement checkStudyKey verified for `studyId`, under its digest. */
-  remember(studyId: string, signed: unknown): void {
-    this.#verified.set(studyId, { sha256: studyKeyStatementSha256(signed), signed });
+  /**
+   * Keeps a statement checkStudyKey verified for `studyId`, under `sha256`: the digest the task names, which
+   * `statementFor` already required the statement to have (not hashed again each round).
+   */
+  remember(studyId: string, sha256: string, signed: unknown): void {
+    this.#verified.set(studyId, { sha256, signed });
   }
 
   /** A `key_statement` message: answers the fetch of its round, if one waits (anything else is ignored). */

@@ -309,7 +309,9 @@ export class TaskPipeline {
       // Cancelled while the statement was awaited: nothing was read or charged, and nothing will be.
       if (admitting.cancelled) throw new AgentError('FEDVAL_ERR_AGENT_CANCELLED');
       const statement = checkStudyKey(this.#config.policy, task, this.#identity(), this.#state().keyStatements, signed);
-      if (statement && task.contribution.kind === 'bfv' && task.contribution.keyStatementSha256 !== undefined) this.#keyStatements.remember(task.studyId, signed);
+      if (statement && task.contribution.kind === 'bfv' && task.contribution.keyStatementSha256 !== undefined) {
+        this.#keyStatements.remember(task.studyId, task.contribution.keyStatementSha256, signed);
+      }
       if (statement && statement.minSites < this.#config.policy.min_sites) {
         throw new AgentError('FEDVAL_ERR_AGENT_POLICY_MIN_SITES', `the key holder releases sums of ${statement.minSites} sites, the site's minimum is ${this.#config.policy.min_sites}`);
       }
