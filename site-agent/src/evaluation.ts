@@ -91,14 +91,9 @@ export async function evaluateDataset(options: EvaluationOptions): Promise<Evalu
     }
     if (batch.rowCount === 0) continue;
     const scoring = scorer.score(batch);
-    if (depth === 1) {
-      const scored = await scoring;
-      addRows(state, spec, width, batchRows(state, spec, label, batch, false), scored);
-      if (batch.percent !== null) options.onProgress?.(batch.percent);
-      continue;
-    }
     scoring.catch(() => undefined); // awaited in order below; a batch dropped by an error or a restart must not go unhandled
-    inFlight.push({ scoring, rows: batchRows(state, spec, label, batch, true) });
+    // With one batch at a time it is added before the next is read, so its rows need no copy.
+    inFlight.push({ scoring, rows: batchRows(state, spec, label, batch, depth > 1) });
     if (inFlight.length >= depth) await addNext();
   }
   while (inFlight.length > 0) await addNext();
