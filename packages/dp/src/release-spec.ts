@@ -34,8 +34,9 @@ export interface ReleaseWeights {
   exclusions: number;
   /**
    * Class totals of each subgroup column of a binary task (the negatives and positives of every level: one counter per
-   * patient and column), which the suppression rule reads. Optional in a spec: resolution fills the default (so a spec
-   * resolved before this block existed gains it when resolved again); a release built from weights without it has none.
+   * patient and column), which the suppression rule reads. Optional in a spec: resolving a new spec fills the default; a
+   * spec already resolved without it (before this block existed) keeps its weights when resolved again, and a release
+   * built from weights without it has none.
    */
   totals?: number;
 }
