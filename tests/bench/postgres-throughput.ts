@@ -2,6 +2,7 @@
 // Run: node tests/bench/postgres-throughput.ts [--rows 1000000] [--batch-rows 65536] [--repeat 1] [--baseline DIR] [--memory-rows N] [--fifo]
 //   --baseline DIR     also measure another checkout (e.g. main before the COPY path) on the same table, in the same run
 //   --memory-rows N    also read a table of N rows (the --rows table repeated) with `score`, for peak memory against --rows
+//   --workloads A,B    measure only these workloads (default all: score, score_no_fingerprint, score_groups, model, model_onnx)
 //   --fifo             run each client process under SCHED_FIFO (`chrt -f 5`, needs CAP_SYS_NICE), and the server too: its
 //                      postmaster is set to SCHED_FIFO after the table is loaded, so the backends it forks for the
 //                      measurements inherit it (a client with the cores and a server without them measured the server)
@@ -25,6 +26,7 @@ import type { ModelBundleDescription } from '@fedval/models';
 import { parse as parseYaml } from 'yaml';
 import { startTestPostgres } from '../helpers/postgres.ts';
 import { writeSiteCsv } from './site-data.ts';
+import { selectedWorkloads } from './workload-selection.ts';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const MODEL_DIR = join(REPO, 'examples/rotterdam/model');
@@ -82,11 +84,13 @@ const { values } = parseArgs({
     baseline: { type: 'string' },
     'memory-rows': { type: 'string' },
     fifo: { type: 'boolean', default: false },
+    workloads: { type: 'string' },
   },
 });
 const rows = Number(values.rows);
 const batchRows = Number(values['batch-rows']);
 const repeat = Number(values.repeat);
+const selected = selectedWorkloads(values.workloads, WORKLOADS);
 const dir = mkdtempSync(join(tmpdir(), 'fedval-pg-throughput-'));
 const db = await startTestPostgres({ database: 'bench' });
 try {
@@ -115,7 +119,7 @@ try {
   const implementations = [{ name: 'after', root: REPO }, ...(values.baseline ? [{ name: 'before', root: resolve(values.baseline) }] : [])];
   const floors = new Map<string, { select: ChildResult; copy: ChildResult }>();
   const rate = (result: ChildResult) => Math.round(result.rows / (result.dataPathMs / 1000));
-  const results = WORKLOADS.flatMap((workload) => {
+  const results = selected.flatMap((workload) => {
     const columns = COLUMNS[workload];
     const key = columns.join(',');
     if (!floors.has(key)) {
@@ -155,7 +159,7 @@ try {
     await db.sql(`CREATE TABLE site_memory AS SELECT site.* FROM site, generate_series(1, ${copies})`);
     await db.grantReader();
     const big = best(repeat, () => run({ ...request, rows: rows * copies, table: 'site_memory', workload: 'score' }));
-    const small = results.find((r) => r.implementation === 'after' && r.workload === 'score')!;
+    const small = results.find((r) => r.implementation === 'after' && r.workload === 'score') ?? { peakRssMiB: best(repeat, () => run({ ...request, workload: 'score' })).peakRssMiB };
     memory = { rows: rows * copies, rowsPerSecond: rate(big), peakRssMiB: big.peakRssMiB, peakRssMiBAtRows: small.peakRssMiB, ratio: Number((big.peakRssMiB / small.peakRssMiB).toFixed(3)) };
   }
   process.stdout.write(

@@ -3,6 +3,8 @@
 //   --baseline DIR   also measure another checkout (e.g. main before a change) on the same files, in the same run, each
 //                    workload's runs interleaved with this checkout's so both see the same machine load
 //   --memory-rows N  also read an N-row CSV and Parquet with --score alone, for peak memory against --rows (0 = skip)
+//   --workloads A,B  measure only these workloads (default all: floor, floor_sha256, score, score_groups, model, model_onnx;
+//                    the byte-read floor is always measured)
 //   --fifo           run each measurement under SCHED_FIFO (`chrt -f 5`, needs CAP_SYS_NICE): on a machine shared with
 //                    other work, the measured process then has the cores while it runs (a quiet machine for its seconds)
 // Each measurement runs in its own process (peak RSS is per process); rows/s are also given as a ratio to reading the
@@ -19,6 +21,7 @@ import { parseArgs } from 'node:util';
 import type { ModelBundleDescription } from '@fedval/models';
 import { parse as parseYaml } from 'yaml';
 import { writeSiteCsv } from './site-data.ts';
+import { selectedWorkloads } from './workload-selection.ts';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const MODEL_DIR = join(REPO, 'examples/rotterdam/model');
@@ -59,11 +62,13 @@ const { values } = parseArgs({
     baseline: { type: 'string' },
     repeat: { type: 'string', default: '1' },
     fifo: { type: 'boolean', default: false },
+    workloads: { type: 'string' },
   },
 });
 const rows = Number(values.rows);
 const memoryRows = Number(values['memory-rows']);
 const repeat = Number(values.repeat);
+const selected = selectedWorkloads(values.workloads, WORKLOADS);
 const dir = mkdtempSync(join(tmpdir(), 'fedval-site-throughput-'));
 try {
   const csv = join(dir, `site-${rows}.csv`);
@@ -82,7 +87,7 @@ try {
   for (const [format, file] of [['csv', csv], ['parquet', parquet]] as const) {
     const floor = best(repeat, () => run({ root: REPO, file, workload: 'floor' }));
     const floorRowsPerSecond = Math.round(floor.rows / (floor.dataPathMs / 1000));
-    for (const workload of WORKLOADS) {
+    for (const workload of selected) {
       const measured = new Map<string, ChildResult[]>();
       for (let r = 0; r < repeat; r += 1) {
         for (const implementation of implementations) {

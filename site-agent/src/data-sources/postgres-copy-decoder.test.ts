@@ -1,5 +1,5 @@
 // The binary COPY decoder on streams written by hand from PostgreSQL's "COPY — Binary Format" and each type's send
-// format: values, NULLs, tuples split across chunks at every byte, limits and malformed streams.
+// format: values, NULLs, tuples split across chunks at every byte, reused batch arrays, limits and malformed streams.
 import { describe, expect, it } from 'vitest';
 import { AgentError } from '../errors.ts';
 import type { CategoricalColumn, ColumnBatch, NumericColumn } from './data-source.ts';
@@ -51,11 +51,20 @@ const ROWS = [
 ];
 const STREAM = Buffer.concat([HEADER, ...ROWS, TRAILER]);
 
-function decodeAll(chunks: Buffer[], batchRows = 1000, maxRows = 1000): ColumnBatch[] {
-  const decoder = new CopyBatchDecoder(FORMS, TARGETS, batchRows, maxRows);
-  const batches = chunks.flatMap((chunk) => decoder.push(chunk));
+/** Every batch of the stream, each copied as it is handed over (the decoder reuses its arrays for the next one). */
+function decodeAll(chunks: Buffer[], batchRows = 1000, maxRows = 1000, forms = FORMS, targets = TARGETS): ColumnBatch[] {
+  const decoder = new CopyBatchDecoder(forms, targets, batchRows, maxRows);
+  const batches: ColumnBatch[] = [];
+  for (const chunk of chunks) for (const batch of decoder.push(chunk)) batches.push(copyOf(batch));
   const last = decoder.finish();
-  return last ? [...batches, last] : batches;
+  return last ? [...batches, copyOf(last)] : batches;
+}
+
+function copyOf(batch: ColumnBatch): ColumnBatch {
+  const columns = new Map(
+    [...batch.columns].map(([key, column]) => [key, column.kind === 'numeric' ? { ...column, values: column.values.slice() } : { ...column, codes: column.codes.slice(), levels: [...column.levels] }]),
+  );
+  return { ...batch, columns };
 }
 
 function numbers(batches: ColumnBatch[], key: `numeric:${string}`): number[] {
@@ -101,6 +110,27 @@ describe('binary COPY decoder', () => {
     expect(decodeAll([...STREAM].map((byte) => Buffer.from([byte])), 2)).toEqual(whole);
   });
 
+  it('completes a tuple longer than the first bytes it joins from the next chunk (split anywhere), and refuses bytes after the end marker there', () => {
+    const long = 'x'.repeat(5000);
+    const targets: CopyTarget[] = [{ key: 'categorical:t', kind: 'categorical', field: 0 }];
+    const stream = Buffer.concat([HEADER, tuple(text('a')), tuple(text(long)), tuple(text('b')), TRAILER]);
+    for (let cut = 0; cut <= stream.length; cut += 97) {
+      const batches = decodeAll([stream.subarray(0, cut), stream.subarray(cut)], 1000, 1000, ['text'], targets);
+      expect(categories(batches, 'categorical:t')).toEqual(['a', long, 'b']);
+    }
+    const cut = stream.length - 10;
+    expect(codeOf(() => decodeAll([stream.subarray(0, cut), Buffer.concat([stream.subarray(cut), Buffer.alloc(3000)])], 1000, 1000, ['text'], targets))).toBe(
+      'FEDVAL_ERR_AGENT_DATA_MALFORMED',
+    );
+  });
+
+  it('hands over each batch in the same arrays (reused, not reallocated per batch)', () => {
+    const decoder = new CopyBatchDecoder(FORMS, TARGETS, 2, 1000);
+    const arrays = [...decoder.push(STREAM)].map((batch) => (batch.columns.get('numeric:score') as NumericColumn).values.buffer);
+    expect(arrays).toHaveLength(2);
+    expect(arrays[1]).toBe(arrays[0]);
+  });
+
   it('cuts batches of batchRows rows whose dictionaries only grow', () => {
     const batches = decodeAll([STREAM], 2);
     expect(batches.map((b) => b.rowCount)).toEqual([2, 2, 1]);
@@ -119,7 +149,7 @@ describe('binary COPY decoder', () => {
     const texts = ['a1c', 'a2c', 'a1c', ' a1c', 'a1c ', 'NA', ' NA', 'a2c', 'é', 'è', ''];
     const many = Array.from({ length: 5000 }, (_, i) => `level-${i}`);
     const decoder = new CopyBatchDecoder(['text'], [{ key: 'categorical:t', kind: 'categorical', field: 0 }], 100_000, 100_000);
-    decoder.push(Buffer.concat([HEADER, ...[...texts, ...many, ...texts, ...many].map((t) => tuple(text(t))), TRAILER]));
+    expect([...decoder.push(Buffer.concat([HEADER, ...[...texts, ...many, ...texts, ...many].map((t) => tuple(text(t))), TRAILER]))]).toEqual([]);
     const column = decoder.finish()!.columns.get('categorical:t') as CategoricalColumn;
     const decoded = [...column.codes].map((code) => (code === -1 ? null : column.levels[code]!));
     const expected = [...texts, ...many].map((t) => (t.trim() === 'NA' || t.trim() === '' ? null : t.trim()));

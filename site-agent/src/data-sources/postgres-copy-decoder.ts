@@ -49,6 +49,8 @@ interface Dictionary {
 }
 
 const SMALL_INTEGERS = 1024;
+/** Bytes of a new chunk first joined to the unfinished tuple the previous chunk ended with (doubled until it completes). */
+const JOIN_BYTES = 1024;
 /** Distinct raw texts remembered per column (beyond, each cell is decoded: a column of free text, not a category). */
 const RAW_TEXT_LIMIT = 4096;
 
@@ -57,7 +59,7 @@ interface TargetState {
   readonly field: number;
   readonly form: CopyFieldForm;
   readonly dictionary: Dictionary | undefined;
-  values: Float64Array | Int32Array;
+  readonly values: Float64Array | Int32Array;
 }
 
 function malformed(what: string): AgentError {
@@ -112,32 +114,57 @@ export class CopyBatchDecoder {
     return this.#total;
   }
 
-  /** Decodes a chunk; returns the batches it completed (usually none or one). */
-  push(chunk: Buffer): ColumnBatch[] {
+  /**
+   * Decodes a chunk, yielding each batch as it is completed (usually none or one per chunk). A batch's arrays are
+   * reused by the next batch: take what you need from it before asking for the next (as a DataSource's consumer does).
+   */
+  *push(chunk: Buffer): Generator<ColumnBatch, void, undefined> {
     if (this.#ended) {
       if (chunk.length > 0) throw malformed('data after the end marker');
-      return [];
+      return;
     }
-    const bytes = this.#pending === null ? chunk : Buffer.concat([this.#pending, chunk]);
+    const pending = this.#pending;
     this.#pending = null;
     let pos = 0;
+    if (pending !== null) {
+      // The previous chunk ended inside a tuple (or the header): complete it from the first bytes of this chunk, as
+      // few as it needs (doubling), rather than copying the whole chunk after it (measured: a third of the reader's
+      // time went to that copy and its garbage).
+      let take = Math.min(chunk.length, Math.max(JOIN_BYTES, pending.length));
+      for (;;) {
+        const joined = Buffer.concat([pending, chunk.subarray(0, take)]);
+        const stop = yield* this.#decode(joined, 0);
+        if (this.#ended) {
+          if (take < chunk.length) throw malformed('data after the end marker');
+          return;
+        }
+        if (stop >= pending.length) {
+          pos = stop - pending.length;
+          break;
+        }
+        if (take === chunk.length) {
+          this.#pending = joined.subarray(stop);
+          return;
+        }
+        take = Math.min(chunk.length, take * 2);
+      }
+    }
+    const stop = yield* this.#decode(chunk, pos);
+    if (!this.#ended && stop < chunk.length) this.#pending = chunk.subarray(stop);
+  }
+
+  /** Decodes the header (once) and every whole tuple of `bytes` from `pos`; returns where it stopped (an unfinished tuple or the end). */
+  *#decode(bytes: Buffer, pos: number): Generator<ColumnBatch, number, undefined> {
     if (!this.#headerDone) {
-      if (bytes.length < HEADER_BYTES) {
-        this.#pending = bytes;
-        return [];
-      }
-      if (!bytes.subarray(0, SIGNATURE.length).equals(SIGNATURE)) throw malformed('no PGCOPY signature');
-      const flags = bytes.readUInt32BE(SIGNATURE.length);
+      if (bytes.length - pos < HEADER_BYTES) return pos;
+      if (!bytes.subarray(pos, pos + SIGNATURE.length).equals(SIGNATURE)) throw malformed('no PGCOPY signature');
+      const flags = bytes.readUInt32BE(pos + SIGNATURE.length);
       if ((flags & 0xffff0000) !== 0) throw malformed('unsupported header flags');
-      const extension = bytes.readUInt32BE(SIGNATURE.length + 4);
-      if (bytes.length < HEADER_BYTES + extension) {
-        this.#pending = bytes;
-        return [];
-      }
-      pos = HEADER_BYTES + extension;
+      const extension = bytes.readUInt32BE(pos + SIGNATURE.length + 4);
+      if (bytes.length - pos < HEADER_BYTES + extension) return pos;
+      pos += HEADER_BYTES + extension;
       this.#headerDone = true;
     }
-    const batches: ColumnBatch[] = [];
     const end = bytes.length;
     const fields = this.#forms.length;
     const starts = this.#starts;
@@ -183,10 +210,9 @@ export class CopyBatchDecoder {
       if (this.#total > this.#maxRows) throw new AgentError('FEDVAL_ERR_AGENT_DATA_LIMIT', `more than ${this.#maxRows} rows`);
       this.#decodeRow(bytes);
       pos = p;
-      if (this.#row === this.#batchRows) batches.push(this.#emit());
+      if (this.#row === this.#batchRows) yield this.#emit();
     }
-    if (pos < end) this.#pending = bytes.subarray(pos);
-    return batches;
+    return pos;
   }
 
   /** The end of the stream: the rows not yet in a batch, or null. Throws if the stream stopped before its end marker. */
@@ -216,13 +242,13 @@ export class CopyBatchDecoder {
     const rowCount = this.#row;
     const columns = new Map<ColumnKey, BatchColumn>();
     for (const state of this.#targets) {
+      // The same arrays for every batch (see push): no fresh 8 × batchRows bytes per column and batch for the
+      // allocator to churn through (measured: the reader's memory grew with the rows read at 4 M rows/s).
       const values = rowCount === this.#batchRows ? state.values : state.values.subarray(0, rowCount);
       columns.set(
         state.target.key,
         state.dictionary === undefined ? { kind: 'numeric', values: values as Float64Array } : { kind: 'categorical', codes: values as Int32Array, levels: state.dictionary.levels },
       );
-      // A fresh array for the next batch: a consumer may keep this one.
-      state.values = state.dictionary === undefined ? new Float64Array(this.#batchRows) : new Int32Array(this.#batchRows);
     }
     this.#row = 0;
     return { rowCount, columns, percent: null };

@@ -123,8 +123,9 @@ export class CopyOutStream extends Readable implements Submittable {
       }
       const take = Math.min(this.#remaining, end - pos);
       if (this.#code === COPY_DATA) {
+        // Not out.set(chunk.subarray(…)): a view object per row cost as much as the copy, plus its garbage.
         if (take <= SMALL_PAYLOAD) for (let i = 0; i < take; i += 1) out[written + i] = chunk[pos + i]!;
-        else out.set(chunk.subarray(pos, pos + take), written);
+        else chunk.copy(out, written, pos, pos + take);
         written += take;
       }
       pos += take;
