@@ -86,7 +86,7 @@ export async function runAgentChecks(configPath: string, options: AgentCheckOpti
 async function checkData(config: AgentConfig, lines: CheckLine[]): Promise<string[] | undefined> {
   const source = (() => {
     try {
-      return openDataSource(config.data, { batchRows: config.limits.batch_rows, maxRows: config.limits.max_rows, threads: config.limits.engine_threads, memoryLimit: config.limits.engine_memory_limit });
+      return openDataSource(config.data, { batchRows: config.limits.batch_rows, maxRows: config.limits.max_rows, threads: config.limits.engine_threads, streamThreads: config.limits.engine_stream_threads, memoryLimit: config.limits.engine_memory_limit });
     } catch (error) {
       lines.push({ check: 'data', status: 'fail', detail: (error as Error).message, fix: 'check the data section of the configuration', code: codeOf(error) });
       return undefined;

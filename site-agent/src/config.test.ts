@@ -121,10 +121,11 @@ describe('agent configuration', () => {
   });
 
   it('reads data from exactly one of data.path (CSV) and data.parquet, with the engine limits', () => {
-    const parquet = resolveAgentConfig({ ...valid, data: { parquet: 'site.parquet', label: valid.data.label }, limits: { engine_threads: 2, engine_memory_limit: '512MB' } }, '/etc/fedval');
+    const parquet = resolveAgentConfig({ ...valid, data: { parquet: 'site.parquet', label: valid.data.label }, limits: { engine_threads: 2, engine_stream_threads: 3, engine_memory_limit: '512MB' } }, '/etc/fedval');
     expect(parquet.data.parquet).toBe('/etc/fedval/site.parquet');
     expect(parquet.data.path).toBeUndefined();
     expect(parquet.limits.engine_threads).toBe(2);
+    expect(parquet.limits.engine_stream_threads).toBe(3);
     expect(parquet.limits.engine_memory_limit).toBe('512MB');
     for (const data of [{ label: valid.data.label }, { path: 'a.csv', parquet: 'a.parquet', label: valid.data.label }]) {
       const error = errorOf(() => resolveAgentConfig({ ...valid, data }, '/tmp'));
@@ -132,6 +133,7 @@ describe('agent configuration', () => {
       expect(error.message).toContain('exactly one of data.path');
     }
     expect(errorOf(() => resolveAgentConfig({ ...valid, limits: { engine_memory_limit: 'lots' } }, '/tmp')).message).toContain('limits.engine_memory_limit');
+    expect(errorOf(() => resolveAgentConfig({ ...valid, limits: { engine_stream_threads: 0 } }, '/tmp')).message).toContain('limits.engine_stream_threads');
   });
 
   it('requires exactly one of token and token_file', () => {

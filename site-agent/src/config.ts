@@ -180,6 +180,8 @@ const configSchema = z.strictObject({
       max_rows: z.number().int().positive().default(DEFAULT_AGENT_LIMITS.maxRows),
       /** Worker threads of the embedded engine that reads CSV and Parquet files. Default: available parallelism, at most 4. */
       engine_threads: z.number().int().positive().max(256).optional(),
+      /** Worker threads of that engine for a read that streams its rows to the agent in batches (a model, a fitted grid, numeric cuts). Default 1. */
+      engine_stream_threads: z.number().int().positive().max(256).optional(),
       /** Worker threads that run a model bundle (0: the agent's main thread). Default: ONNX bundles on the available cores (at most 4), TF.js on the main thread. */
       model_threads: z.number().int().min(0).max(64).optional(),
       /** Most memory the embedded engine may use, e.g. '512MB', '2GB'. Default '1GB'. */

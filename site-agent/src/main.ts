@@ -495,6 +495,7 @@ function evalLocalSource(options: { data?: string | undefined; parquet?: string 
     batchRows: config.limits.batch_rows,
     maxRows: config.limits.max_rows,
     threads: config.limits.engine_threads,
+    streamThreads: config.limits.engine_stream_threads,
     memoryLimit: config.limits.engine_memory_limit,
   });
   return { source, name: dataSourceName(config.data) };

@@ -408,6 +408,7 @@ export class TaskPipeline {
           batchRows: this.#config.limits.batch_rows,
           maxRows: this.#config.limits.max_rows,
           threads: this.#config.limits.engine_threads,
+          streamThreads: this.#config.limits.engine_stream_threads,
           memoryLimit: this.#config.limits.engine_memory_limit,
         }),
         fingerprint: (bytes) => dataFingerprint.update(bytes),

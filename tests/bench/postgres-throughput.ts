@@ -3,6 +3,7 @@
 //   --baseline DIR     also measure another checkout (e.g. main before the COPY path) on the same table, in the same run
 //   --memory-rows N    also read a table of N rows (the --rows table repeated) with `score`, for peak memory against --rows
 //   --workloads A,B    measure only these workloads (default all: score, score_no_fingerprint, score_groups, model, model_onnx)
+//   --model-threads N  run the models on N worker threads (limits.model_threads; default: the agent's, see the README)
 //   --fifo             run each client process under SCHED_FIFO (`chrt -f 5`, needs CAP_SYS_NICE), and the server too: its
 //                      postmaster is set to SCHED_FIFO after the table is loaded, so the backends it forks for the
 //                      measurements inherit it (a client with the cores and a server without them measured the server)
@@ -57,6 +58,8 @@ interface ChildRequest {
   columns?: readonly string[];
   /** The ONNX bundle directory (model_onnx). */
   onnxBundle?: string;
+  /** Model worker threads (--model-threads); the agent's default when absent. */
+  modelThreads?: number;
 }
 
 interface ChildResult {
@@ -85,12 +88,14 @@ const { values } = parseArgs({
     'memory-rows': { type: 'string' },
     fifo: { type: 'boolean', default: false },
     workloads: { type: 'string' },
+    'model-threads': { type: 'string' },
   },
 });
 const rows = Number(values.rows);
 const batchRows = Number(values['batch-rows']);
 const repeat = Number(values.repeat);
 const selected = selectedWorkloads(values.workloads, WORKLOADS);
+const modelThreads = values['model-threads'] === undefined ? {} : { modelThreads: Number(values['model-threads']) };
 const dir = mkdtempSync(join(tmpdir(), 'fedval-pg-throughput-'));
 const db = await startTestPostgres({ database: 'bench' });
 try {
@@ -115,7 +120,7 @@ try {
   const description = parseYaml(readFileSync(join(REPO, 'examples/onnx/gradient-boosting.features.yaml'), 'utf8')) as ModelBundleDescription;
   const { saveOnnxBundle } = await import('@fedval/models');
   await saveOnnxBundle(onnxBundle, new Uint8Array(readFileSync(join(REPO, 'examples/onnx/models/gradient-boosting.onnx'))), description);
-  const request = { url: db.readerUrl, password: db.readerPassword, batchRows, rows, root: REPO, table: 'site', onnxBundle };
+  const request = { url: db.readerUrl, password: db.readerPassword, batchRows, rows, root: REPO, table: 'site', onnxBundle, ...modelThreads };
   const implementations = [{ name: 'after', root: REPO }, ...(values.baseline ? [{ name: 'before', root: resolve(values.baseline) }] : [])];
   const floors = new Map<string, { select: ChildResult; copy: ChildResult }>();
   const rate = (result: ChildResult) => Math.round(result.rows / (result.dataPathMs / 1000));
@@ -260,7 +265,7 @@ async function child(request: ChildRequest): Promise<ChildResult> {
   let scorer;
   if (request.workload === 'model' || request.workload === 'model_onnx') {
     const t = performance.now();
-    scorer = await loadLocalModelScorer(request.workload === 'model' ? MODEL_DIR : request.onnxBundle, silent);
+    scorer = await loadLocalModelScorer(request.workload === 'model' ? MODEL_DIR : request.onnxBundle, silent, request.modelThreads === undefined ? {} : { threads: request.modelThreads });
     modelLoadMs = performance.now() - t;
   } else {
     scorer = scoreColumnScorer('score');

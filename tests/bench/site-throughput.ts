@@ -5,6 +5,7 @@
 //   --memory-rows N  also read an N-row CSV and Parquet with --score alone, for peak memory against --rows (0 = skip)
 //   --workloads A,B  measure only these workloads (default all: floor, floor_sha256, score, score_groups, model, model_onnx;
 //                    the byte-read floor is always measured)
+//   --model-threads N run the models on N worker threads (limits.model_threads; default: the agent's, see the README)
 //   --fifo           run each measurement under SCHED_FIFO (`chrt -f 5`, needs CAP_SYS_NICE): on a machine shared with
 //                    other work, the measured process then has the cores while it runs (a quiet machine for its seconds)
 // Each measurement runs in its own process (peak RSS is per process); rows/s are also given as a ratio to reading the
@@ -34,6 +35,8 @@ interface ChildRequest {
   workload: Workload;
   /** The ONNX bundle directory (model_onnx). */
   onnxBundle?: string;
+  /** Model worker threads (--model-threads); the agent's default when absent. */
+  modelThreads?: number;
 }
 
 interface ChildResult {
@@ -63,12 +66,14 @@ const { values } = parseArgs({
     repeat: { type: 'string', default: '1' },
     fifo: { type: 'boolean', default: false },
     workloads: { type: 'string' },
+    'model-threads': { type: 'string' },
   },
 });
 const rows = Number(values.rows);
 const memoryRows = Number(values['memory-rows']);
 const repeat = Number(values.repeat);
 const selected = selectedWorkloads(values.workloads, WORKLOADS);
+const modelThreads = values['model-threads'] === undefined ? {} : { modelThreads: Number(values['model-threads']) };
 const dir = mkdtempSync(join(tmpdir(), 'fedval-site-throughput-'));
 try {
   const csv = join(dir, `site-${rows}.csv`);
@@ -92,7 +97,7 @@ try {
       for (let r = 0; r < repeat; r += 1) {
         for (const implementation of implementations) {
           if (format === 'parquet' && implementation.name === 'before' && !existsSync(join(implementation.root, 'site-agent/src/data-sources/parquet-source.ts'))) continue;
-          const result = workload === 'floor' ? floor : run({ root: implementation.root, file, workload, onnxBundle });
+          const result = workload === 'floor' ? floor : run({ root: implementation.root, file, workload, onnxBundle, ...modelThreads });
           measured.set(implementation.name, [...(measured.get(implementation.name) ?? []), result]);
         }
       }
@@ -218,7 +223,7 @@ async function child(request: ChildRequest): Promise<ChildResult> {
   let scorer;
   if (request.workload === 'model' || request.workload === 'model_onnx') {
     const t = performance.now();
-    scorer = await loadLocalModelScorer(request.workload === 'model' ? MODEL_DIR : request.onnxBundle, silent);
+    scorer = await loadLocalModelScorer(request.workload === 'model' ? MODEL_DIR : request.onnxBundle, silent, request.modelThreads === undefined ? {} : { threads: request.modelThreads });
     modelLoadMs = performance.now() - t;
   } else {
     scorer = scoreColumnScorer('score');

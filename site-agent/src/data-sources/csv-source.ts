@@ -61,7 +61,7 @@ export function createCsvSource(options: CsvSourceOptions): DataSource {
         const names = await header();
         requireStudyColumns(names, request.columns, options.columns);
         if (names.length === 0) return;
-        const engine = await openDuckDbEngine(options);
+        const engine = await openDuckDbEngine(options, 'stream');
         try {
           const { relation, column } = await prepare(engine, names, request.columns);
           const stream = (fast: boolean) =>

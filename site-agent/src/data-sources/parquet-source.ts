@@ -29,7 +29,7 @@ export function createParquetSource(options: ParquetSourceOptions): DataSource {
   return {
     description: `parquet ${basename(options.path)}`,
     async columnNames() {
-      const engine = await openDuckDbEngine(options);
+      const engine = await openDuckDbEngine(options, 'stream');
       try {
         return (await schema(engine)).names;
       } finally {
@@ -38,7 +38,7 @@ export function createParquetSource(options: ParquetSourceOptions): DataSource {
     },
     read(request: ReadRequest) {
       return guardFileRead(options.path, request, async function* () {
-        const engine = await openDuckDbEngine(options);
+        const engine = await openDuckDbEngine(options, 'stream');
         try {
           const { described, names } = await schema(engine);
           requireStudyColumns(names, request.columns, options.columns);

@@ -9,6 +9,7 @@ import { AgentError } from '../errors.ts';
 import { columnKey, DEFAULT_BATCH_ROWS, DEFAULT_MAX_ROWS } from './data-source.ts';
 import type { ColumnBatch, ColumnKey, DataSource, DataSourceLimits, ReadRequest } from './data-source.ts';
 import { CopyBatchDecoder } from './postgres-copy-decoder.ts';
+import { collectYoungGarbage } from './young-garbage.ts';
 import { CopyOutStream } from './postgres-copy-out.ts';
 import type { CopyFieldForm, CopyTarget } from './postgres-copy-decoder.ts';
 
@@ -260,7 +261,10 @@ export function createPostgresSource(options: PostgresSourceOptions): DataSource
           }
           if (next.done) break;
           fingerprint?.(next.value);
-          for (const batch of decoder.push(next.value)) yield batch;
+          for (const batch of decoder.push(next.value)) {
+            yield batch;
+            collectYoungGarbage();
+          }
         }
         streaming = false;
         const last = decoder.finish();
