@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPostgresSource } from '../../site-agent/src/data-sources/postgres-source.ts';
 import type { PostgresSourceOptions } from '../../site-agent/src/data-sources/postgres-source.ts';
+import { copyColumnBatch } from '../../site-agent/src/data-sources/data-source.ts';
 import type { CategoricalColumn, ColumnBatch, ColumnRequest, NumericColumn } from '../../site-agent/src/data-sources/data-source.ts';
 import { AgentError } from '../../site-agent/src/errors.ts';
 import { requirePostgresBin, startTestPostgres } from '../helpers/postgres.ts';
@@ -42,7 +43,7 @@ async function readAll(options: Partial<PostgresSourceOptions>, columns: ColumnR
   const batches: ColumnBatch[] = [];
   const reader = source(options);
   try {
-    for await (const batch of reader.read({ columns, fingerprint })) batches.push(batch);
+    for await (const batch of reader.read({ columns, fingerprint })) batches.push(copyColumnBatch(batch)); // the connector reuses its arrays
   } finally {
     await reader.close();
   }

@@ -89,6 +89,15 @@ export interface ColumnBatch {
   readonly restart?: boolean | undefined;
 }
 
+/** A batch whose arrays are its own (for a consumer that keeps batches: a connector may reuse the arrays it hands over). */
+export function copyColumnBatch(batch: ColumnBatch): ColumnBatch {
+  const columns = new Map<ColumnKey, BatchColumn>();
+  for (const [key, column] of batch.columns) {
+    columns.set(key, column.kind === 'numeric' ? { kind: 'numeric', values: column.values.slice() } : { kind: 'categorical', codes: column.codes.slice(), levels: [...column.levels] });
+  }
+  return { ...batch, columns };
+}
+
 /** What a connector is asked to read. */
 export interface ReadRequest {
   readonly columns: readonly ColumnRequest[];

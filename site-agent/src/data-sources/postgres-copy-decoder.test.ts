@@ -2,6 +2,7 @@
 // format: values, NULLs, tuples split across chunks at every byte, reused batch arrays, limits and malformed streams.
 import { describe, expect, it } from 'vitest';
 import { AgentError } from '../errors.ts';
+import { copyColumnBatch } from './data-source.ts';
 import type { CategoricalColumn, ColumnBatch, NumericColumn } from './data-source.ts';
 import { CopyBatchDecoder } from './postgres-copy-decoder.ts';
 import type { CopyFieldForm, CopyTarget } from './postgres-copy-decoder.ts';
@@ -55,16 +56,9 @@ const STREAM = Buffer.concat([HEADER, ...ROWS, TRAILER]);
 function decodeAll(chunks: Buffer[], batchRows = 1000, maxRows = 1000, forms = FORMS, targets = TARGETS): ColumnBatch[] {
   const decoder = new CopyBatchDecoder(forms, targets, batchRows, maxRows);
   const batches: ColumnBatch[] = [];
-  for (const chunk of chunks) for (const batch of decoder.push(chunk)) batches.push(copyOf(batch));
+  for (const chunk of chunks) for (const batch of decoder.push(chunk)) batches.push(copyColumnBatch(batch));
   const last = decoder.finish();
-  return last ? [...batches, copyOf(last)] : batches;
-}
-
-function copyOf(batch: ColumnBatch): ColumnBatch {
-  const columns = new Map(
-    [...batch.columns].map(([key, column]) => [key, column.kind === 'numeric' ? { ...column, values: column.values.slice() } : { ...column, codes: column.codes.slice(), levels: [...column.levels] }]),
-  );
-  return { ...batch, columns };
+  return last ? [...batches, copyColumnBatch(last)] : batches;
 }
 
 function numbers(batches: ColumnBatch[], key: `numeric:${string}`): number[] {
