@@ -1,4 +1,4 @@
-// duckdb-table-reader.test.ts — the process's shared DuckDB engine: its configuration locked, an invalidated one replaced, all closed by the agent's stop().
+// duckdb-table-reader.test.ts — the process's shared DuckDB engines: configuration locked, thread counts per use, an invalidated one replaced, all closed by the agent's stop().
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -42,6 +42,20 @@ describe('the shared DuckDB engine', () => {
     } finally {
       engine.close();
     }
+  });
+
+  it('runs a streamed read on streamThreads engine threads (default 1) and a count on threads', async () => {
+    const threadsOf = async (options: Parameters<typeof openDuckDbEngine>[0], use: 'count' | 'stream'): Promise<number> => {
+      const engine = await openDuckDbEngine(options, use);
+      try {
+        return (await engine.connection.runAndReadAll("SELECT current_setting('threads')::INTEGER")).getRows()[0]![0] as number;
+      } finally {
+        engine.close();
+      }
+    };
+    expect(await threadsOf({ threads: 2, memoryLimit: '256MB' }, 'count')).toBe(2);
+    expect(await threadsOf({ threads: 2, memoryLimit: '256MB' }, 'stream')).toBe(1);
+    expect(await threadsOf({ threads: 2, streamThreads: 3, memoryLimit: '256MB' }, 'stream')).toBe(3);
   });
 
   it("is closed by the agent's stop(): a connection still open finishes, the next read gets a fresh instance", async () => {
