@@ -2,39 +2,18 @@
 // each step, gives the round the live one had at that step (phase, awaited sites, transcript), and a site that comes
 // back is sent what its phase needs, the same content as when the phase began. Records are really signed (@fedval/trust).
 import { randomBytes } from 'node:crypto';
-import { generateSiteIdentity, signSecaggRecord } from '@fedval/trust';
+import { generateSiteIdentity } from '@fedval/trust';
 import type { KeyAdvertisement } from '@fedval/trust';
 import { describe, expect, it } from 'vitest';
 import { SecureAggregationRound } from './secure-aggregation.ts';
 import type { SecaggEvent } from './storage/store.ts';
+import { secaggRoundSteps } from './test-support/secagg-steps.ts';
 
 const SITES = ['site-a', 'site-b', 'site-c', 'site-d'];
 const OPTIONS = { threshold: 2, studyId: 'study-1', roundId: 'round-1', sites: SITES };
+/** site-d drops out after sharing (its input never arrives); the others complete. */
 
-/** A round's steps as they happen: site-d drops out after sharing (its input never arrives), the others complete. */
-function roundSteps(): { steps: SecaggEvent[]; keys: Map<string, string> } {
-  const identities = new Map(SITES.map((site) => [site, generateSiteIdentity()]));
-  const fields = (site: string) => ({ study_id: 'study-1', round_id: 'round-1', site_id: site });
-  const key = (): string => randomBytes(32).toString('base64');
-  const signer = (site: string): string => identities.get(site)!.privateKeyPem;
-  const ad = (site: string): KeyAdvertisement => signSecaggRecord('advertisement', signer(site), { ...fields(site), c_public_key: key(), s_public_key: key(), signing_key: identities.get(site)!.publicKey });
-  const survivors = ['site-a', 'site-b', 'site-c'];
-  const steps: SecaggEvent[] = [
-    ...SITES.map((site): SecaggEvent => ({ kind: 'advertisement', site, advertisement: ad(site) })),
-    ...SITES.map((site): SecaggEvent => ({ kind: 'shares', site, shares: SITES.filter((to) => to !== site).map((to) => ({ to, sealed: new Uint8Array(randomBytes(163)) })) })),
-    { kind: 'input', site: 'site-b' },
-    { kind: 'out', site: 'site-d' },
-    { kind: 'input', site: 'site-a' },
-    { kind: 'input', site: 'site-c' },
-    ...survivors.map((site): SecaggEvent => ({ kind: 'consistency', site, signed: signSecaggRecord('survivors', signer(site), { ...fields(site), survivors }) })),
-    ...survivors.map((site): SecaggEvent => ({
-      kind: 'reveal',
-      site,
-      reveal: signSecaggRecord('reveal', signer(site), { ...fields(site), survivors, shares: [{ owner: 'site-d', kind: 'mask_key', share_base64: randomBytes(40).toString('base64') }] }),
-    })),
-  ];
-  return { steps, keys: new Map(SITES.map((site) => [site, identities.get(site)!.publicKey])) };
-}
+const roundSteps = () => secaggRoundSteps(SITES);
 
 describe('SecureAggregationRound after a restart', () => {
   it('replayed from the steps kept up to any point, is the round the live one was at that point', () => {
