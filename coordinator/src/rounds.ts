@@ -352,7 +352,7 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
     this.#secaggStep(round, { kind: 'out', site: siteId });
   }
 
-  /** Fails a round that cannot resume (securely aggregated, or its study no longer loads); its sites are told when they reconnect, until its deadline. */
+  /** Fails a round that cannot resume (its study no longer loads, or its secure-aggregation steps do not replay); its sites are told when they reconnect, until its deadline. */
   async #failInterrupted(record: RoundRecord, now: number): Promise<void> {
     const reason: RoundFailureReason = 'coordinator_restarted';
     await this.#write(() => this.#store.closeRound(record.id, { state: 'failed', reason, closedAt: now, contributions: 0, aggregate: null, result: null }));
