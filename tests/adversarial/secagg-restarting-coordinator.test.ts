@@ -5,23 +5,14 @@
 // (never a second key pair for one round), the same keys list the same sealed shares (never new shares of its secrets),
 // another keys list or inbox FEDVAL_ERR_AGENT_SECAGG_CHANGED, the task again the same masked input, another survivor
 // set than the one it signed FEDVAL_ERR_AGENT_SECAGG_REFUSED, and the unmasking request only the shares it revealed.
-import { createHash, createPrivateKey } from 'node:crypto';
-import type { ChildProcess } from 'node:child_process';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { planSha256 } from '@fedval/he';
-import { createMessage, encodeMessage } from '@fedval/protocol';
+import { createPrivateKey } from 'node:crypto';
+import { createMessage } from '@fedval/protocol';
 import type { Message, MessageOf } from '@fedval/protocol';
-import { createChallenge, generateSiteIdentity, signStudyKeyStatement } from '@fedval/trust';
+import { generateSiteIdentity } from '@fedval/trust';
 import type { KeyAdvertisement, SurvivorSignature } from '@fedval/trust';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { SecureAggregationSession } from '../../site-agent/src/secure-aggregation-session.ts';
-import { REPO_ROOT } from '../helpers/run-cli.ts';
-import { ScriptedCoordinator } from '../helpers/scripted-coordinator.ts';
-import { bfvKeysFor, scoredRows } from './hostile-coordinator.ts';
+import { bfvKeysFor, enrolledSiteFixture, keyStatementFor } from './hostile-coordinator.ts';
 
 const SITES = ['site-a', 'site-b', 'site-c'];
 const STUDY = 'study-restarting';
@@ -29,71 +20,19 @@ const ROUND = 'round-restarted-1';
 const METRIC_SPEC = { task: 'binary', bins: 20 };
 
 describe('a coordinator that restarts and asks a securely aggregated site again', () => {
-  const coordinator: ScriptedCoordinator = new ScriptedCoordinator(0, (socket) => {
-    socket.send(encodeMessage(createMessage('challenge', { ...createChallenge({ audience: `ws://127.0.0.1:${coordinator.port}/ws` }) })));
-  });
-  let agent: ChildProcess | undefined;
-  const contexts: { dispose(): void }[] = [];
-  const stopAgent = async (): Promise<void> => {
-    if (agent && agent.exitCode === null && agent.signalCode === null) {
-      const exited = once(agent, 'exit');
-      agent.kill('SIGKILL');
-      await exited;
-    }
-  };
-  afterAll(async () => {
-    for (const context of contexts) context.dispose();
-    await stopAgent();
-    await coordinator.close();
-  });
-
-  /** Sends `message` and waits for the agent's answer to it: the expected type, or a coded error. */
-  async function ask(message: Message, expected: Message['type']): Promise<Message> {
-    coordinator.send(message);
-    return coordinator.next((m) => (m.type === expected || m.type === 'error') && m.replyTo === message.id, 60_000);
-  }
+  const { coordinator, contexts, start, restart, ask } = enrolledSiteFixture();
   const codeOf = (answer: Message): string | undefined => (answer.type === 'error' ? answer.error.code : undefined);
   const sealedText = (shares: { to: string; sealed: Uint8Array }[]): string[] => shares.map((share) => `${share.to}:${Buffer.from(share.sealed).toString('base64')}`);
 
   it('gets, from the site and from its restarted agent, only what it got before, and a coded refusal for anything else', async () => {
-    if (coordinator.server.address() === null) await once(coordinator.server, 'listening');
     const keyHolder = generateSiteIdentity();
     const identities = SITES.map(() => generateSiteIdentity());
     const keys = await bfvKeysFor(METRIC_SPEC, undefined, 100_000);
     contexts.push(keys.context);
-    const dir = mkdtempSync(join(tmpdir(), 'fedval-adversarial-secagg-restart-'));
-    mkdirSync(join(dir, 'state'), { recursive: true, mode: 0o700 });
-    writeFileSync(join(dir, 'state', 'site.key'), identities[0]!.privateKeyPem, { mode: 0o600 });
-    writeFileSync(join(dir, 'data.csv'), `score,status\n${scoredRows(150).join('\n')}\n`);
-    writeFileSync(
-      join(dir, 'site.yaml'),
-      [
-        `coordinator: ws://127.0.0.1:${coordinator.port}/ws`,
-        'site_id: site-a',
-        'data: { path: ./data.csv, label: { column: status } }',
-        'data_dir: ./state',
-        `policy: { require_dp: false, min_sites: 2, key_holder_keys: [${keyHolder.fingerprint}] }`,
-        'limits: { reconnect_initial_ms: 100, reconnect_max_ms: 400 }',
-        'log_level: warn',
-      ].join('\n'),
-    );
-    const startAgent = async (): Promise<void> => {
-      agent = spawn(process.execPath, ['site-agent/src/main.ts', 'start', '--config', join(dir, 'site.yaml')], { cwd: REPO_ROOT, stdio: 'ignore' });
-      await coordinator.next((m) => m.type === 'hello', 30_000);
-    };
-    await startAgent();
+    await start({ siteKeyPem: identities[0]!.privateKeyPem, policy: `require_dp: false, min_sites: 2, key_holder_keys: [${keyHolder.fingerprint}]` });
 
     const roster = SITES.map((siteId, i) => ({ siteId, fingerprint: identities[i]!.fingerprint }));
-    const keyStatement = signStudyKeyStatement(keyHolder.privateKeyPem, {
-      studyId: STUDY,
-      planSha256: planSha256(keys.plan),
-      publicKeySha256: createHash('sha256').update(keys.publicKey).digest('hex'),
-      minSites: 2,
-      version: 1,
-      roster,
-      rosterSha256: 'b'.repeat(64),
-      issuedAt: Date.now(),
-    });
+    const keyStatement = keyStatementFor(keyHolder.privateKeyPem, keys, { studyId: STUDY, minSites: 2, roster });
     const task = () =>
       createMessage('task', {
         studyId: STUDY,
@@ -148,8 +87,7 @@ describe('a coordinator that restarts and asks a securely aggregated site again'
     expect(result.type, JSON.stringify(result.content)).toBe('task.result');
 
     // The agent itself restarts (SIGKILL): what it sent and received is on its disk, nowhere else.
-    await stopAgent();
-    await startAgent();
+    await restart();
     // "Restart" 3: the task again gets the same masked input; an inbox with site-b's share twice (as if from site-c) is
     // refused by the session rebuilt from agent.sqlite.
     const resent = (await ask(task(), 'task.result')) as MessageOf<'task.result'>;
@@ -168,8 +106,7 @@ describe('a coordinator that restarts and asks a securely aggregated site again'
 
     // Restarted once more: site-c now "dropped" (its mask key's share would be revealed beside its self-mask seed's):
     // another survivor set is refused, and the unmasking request for the signed set gets the same shares again.
-    await stopAgent();
-    await startAgent();
+    await restart();
     expect(codeOf(await ask(createMessage('secagg.survivors', { roundId: ROUND, survivors: ['site-a', 'site-b'] }), 'secagg.consistency'))).toBe('FEDVAL_ERR_AGENT_SECAGG_REFUSED');
     const twoSigned: SurvivorSignature[] = [signed.content.signed, peers[0]!.signSurvivors(SITES)].map((record) => ({ ...record, survivors: ['site-a', 'site-b'] }));
     expect(codeOf(await ask(createMessage('secagg.unmask', { roundId: ROUND, survivors: ['site-a', 'site-b'], signatures: twoSigned }), 'secagg.reveal'))).toBe('FEDVAL_ERR_AGENT_SECAGG_REFUSED');
