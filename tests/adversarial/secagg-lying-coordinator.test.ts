@@ -6,11 +6,10 @@
 import { createPrivateKey } from 'node:crypto';
 import { createMessage } from '@fedval/protocol';
 import type { Message, MessageOf } from '@fedval/protocol';
-import { generateSiteIdentity } from '@fedval/trust';
 import type { KeyAdvertisement, SurvivorSignature } from '@fedval/trust';
 import { describe, expect, it } from 'vitest';
 import { SecureAggregationSession } from '../../site-agent/src/secure-aggregation-session.ts';
-import { bfvKeysFor, enrolledSiteFixture, keyStatementFor } from './hostile-coordinator.ts';
+import { enrolledSiteFixture } from './hostile-coordinator.ts';
 
 const SITES = ['site-a', 'site-b', 'site-c'];
 const STUDY = 'study-hostile';
@@ -18,27 +17,12 @@ const ROUND = 'round-secagg-1';
 const METRIC_SPEC = { task: 'binary', bins: 20 };
 
 describe('a coordinator lying in a securely aggregated round', () => {
-  const { coordinator, contexts, start, ask } = enrolledSiteFixture();
+  const { coordinator, startWithParties, ask } = enrolledSiteFixture();
 
   it('refuses a live site reported dropped, another survivor set and too few signatures; reveals only for the set it signed', async () => {
-    const keyHolder = generateSiteIdentity();
-    const identities = SITES.map(() => generateSiteIdentity());
-    const keys = await bfvKeysFor(METRIC_SPEC, undefined, 100_000);
-    contexts.push(keys.context);
-    // site-a: a real agent with an enrolled key (data_dir/site.key) that pins the key holder's key.
-    await start({ siteKeyPem: identities[0]!.privateKeyPem, policy: `require_dp: false, min_sites: 2, key_holder_keys: [${keyHolder.fingerprint}]` });
-
-    const roster = SITES.map((siteId, i) => ({ siteId, fingerprint: identities[i]!.fingerprint }));
-    const keyStatement = keyStatementFor(keyHolder.privateKeyPem, keys, { studyId: STUDY, minSites: 2, roster });
-    const task = createMessage('task', {
-      studyId: STUDY,
-      roundId: ROUND,
-      metricSpec: METRIC_SPEC,
-      scorer: { kind: 'score_column', columns: ['score'] },
-      contribution: { kind: 'bfv', plan: keys.plan, publicKey: keys.publicKey, keyStatement },
-      deadline: Date.now() + 120_000,
-      secureAggregation: { threshold: 2 },
-    } as never);
+    const parties = await startWithParties(SITES, STUDY, METRIC_SPEC);
+    const { identities, roster } = parties;
+    const task = parties.task(ROUND);
     coordinator.send(task);
     const advertised = (await coordinator.next((m) => m.type === 'secagg.advertise' || m.type === 'task.refuse', 60_000)) as MessageOf<'secagg.advertise'>;
     expect(advertised.type, JSON.stringify(advertised.content)).toBe('secagg.advertise');
