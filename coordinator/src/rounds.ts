@@ -17,13 +17,14 @@ import { createHeContext } from '@fedval/he';
 import type { HeContext } from '@fedval/he';
 import type { AuditRecorder, BatchedAuditRecorder } from './coordinator-audit.ts';
 import { SecureAggregationRound } from './secure-aggregation.ts';
+import type { SecaggOutbox, SecaggPhaseOutbox } from './secure-aggregation.ts';
 import { SiteIdentities } from './site-identities.ts';
 import { CoordinatorError, coordinatorWireError } from './errors.ts';
 import type { CoordinatorErrorCode } from './errors.ts';
 import { modelScorer } from './model-bundles.ts';
 import { crashPoint } from './test-fault.ts';
 import type { BundleFileStore } from './storage/bundle-files.ts';
-import type { CoordinatorStore, RoundRecord, RoundResult, RoundSiteRecord, RoundSiteStatus, RoundState, StudyRecord } from './storage/store.ts';
+import type { CoordinatorStore, RoundRecord, RoundResult, RoundSiteRecord, RoundSiteStatus, RoundState, SecaggEvent, StudyRecord } from './storage/store.ts';
 
 /** Why a round failed, as stored and reported in `reason`. */
 export const ROUND_FAILURE_REASONS = ['quorum_not_met', 'coordinator_restarted', 'coordinator_stopped', 'finalization_failed', 'secure_aggregation_incomplete'] as const;
@@ -232,9 +233,10 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
    * connect. A round continues to its stored, absolute deadline (one already past closes at once) with what it had
    * received durably: the stored ciphertexts of a bfv round are added again, so their sites are not asked again; sites
    * that had not contributed get the task when they reconnect and re-send the bytes they kept (no second charge). The
-   * plaintext seam stores no vectors: its contributors are asked again and re-send theirs. A securely aggregated
-   * round cannot resume (the sites' pairwise keys lived in their connections): it fails with `coordinator_restarted`,
-   * and each of its sites is sent `task.cancel` when it reconnects, so one that signed no survivor set refunds its charge.
+   * plaintext seam stores no vectors: its contributors are asked again and re-send theirs. A securely aggregated round
+   * is rebuilt in the phase it had reached from the steps the store kept (SecureAggregationRound.replay), and each site
+   * that comes back is sent what that phase needs (onSiteConnected); the phase's timeout starts again. A round that
+   * cannot be rebuilt fails with `coordinator_restarted`, and each of its sites is sent `task.cancel` when it reconnects.
    * Returns how many rounds resumed and how many failed.
    */
   async resumeOpenRounds(now = Date.now()): Promise<{ resumed: number; failed: number }> {
@@ -242,7 +244,7 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
     let failed = 0;
     for (const record of await this.#store.listOpenRounds()) {
       const study = await this.#store.getStudy(record.studyId);
-      if (!study || (study.contribution === 'bfv' && study.protection.secureAggregation)) {
+      if (!study) {
         await this.#failInterrupted(record, now);
         failed += 1;
         continue;
@@ -251,7 +253,7 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
         await this.#resume(study, record, now);
         resumed += 1;
       } catch (error) {
-        // The study's model is gone, or its plan no longer loads: the round cannot go on.
+        // The study's model is gone, its plan no longer loads, or its secure-aggregation steps do not replay: the round cannot go on.
         this.#log.error({ roundId: record.id, code: coordinatorWireError(error).code }, 'cannot resume the round');
         await this.#failInterrupted(record, now);
         failed += 1;
@@ -267,6 +269,7 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
     const sites = new Map(record.sites.map((site): [string, RoundSite] => [site.siteId, { status: site.status, code: site.code, sha256: site.contributionSha256 }]));
     const round = this.#openRound(study, { id: record.id, state: record.state, deadlineAt: record.deadlineAt, release, scorer, he, sites }, now);
     // What counts is what was stored: each site's kept ciphertexts, added again in arrival order (BFV addition commutes).
+    let ended: SecaggOutbox | undefined;
     let kept: { siteId: string; contribution: Contribution; privacy: PrivacyAttestation | null }[];
     try {
       kept = (he ? await this.#store.listRoundContributions(record.id) : []).map((stored) => ({
@@ -275,6 +278,7 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
         privacy: stored.attestation?.privacy ?? null,
       }));
       for (const { siteId, contribution } of kept) round.aggregator.add(siteId, contribution);
+      ended = round.secagg ? await this.#replaySecagg(round, kept.map((contribution) => contribution.siteId)) : undefined;
     } catch (error) {
       clearTimeout(round.timer);
       he?.dispose();
@@ -297,14 +301,58 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
       actor: 'coordinator',
       action: 'round.resumed',
       object: `round:${round.id}`,
-      details: { study: study.id, contributions: round.aggregator.count, outstanding, deadline_at: new Date(round.deadlineAt).toISOString() },
+      details: {
+        study: study.id,
+        contributions: round.aggregator.count,
+        outstanding,
+        deadline_at: new Date(round.deadlineAt).toISOString(),
+        ...(round.secagg ? { secure_aggregation: { phase: round.secagg.phase } } : {}),
+      },
     });
-    this.#log.info({ roundId: round.id, studyId: study.id, contributions: round.aggregator.count, outstanding, deadlineAt: round.deadlineAt }, 'round resumed after a restart');
+    this.#log.info({ roundId: round.id, studyId: study.id, contributions: round.aggregator.count, outstanding, deadlineAt: round.deadlineAt, phase: round.secagg?.phase }, 'round resumed after a restart');
     if (round.deadlineAt <= now) this.#close(round, 'deadline');
-    else this.#closeIfSettled(round);
+    else if (ended?.kind === 'done') this.#close(round, 'settled');
+    else if (ended?.kind === 'failed') this.#close(round, 'settled', ended.problem);
+    else {
+      this.#closeIfSettled(round);
+      this.#armPhaseTimer(round);
+    }
   }
 
-  /** Fails a round that cannot resume (securely aggregated, or its study no longer loads); its sites are told when they reconnect, until its deadline. */
+  /**
+   * Rebuilds a resumed round's secure aggregation from its kept steps; a masked input stored whose `input` step was not
+   * (killed between the two writes) is counted as it would have been. Returns how the steps ended the round, if they did.
+   */
+  async #replaySecagg(round: OpenRound, stored: string[]): Promise<SecaggOutbox | undefined> {
+    const previous = round.secagg as SecureAggregationRound;
+    const events = await this.#store.listSecaggEvents(round.id);
+    const options = { threshold: previous.threshold, studyId: round.study.id, roundId: round.id, sites: round.study.sites };
+    const { round: secagg, ended } = SecureAggregationRound.replay(options, events, (siteId) => this.#identities.publicKey(siteId));
+    round.secagg = secagg;
+    const counted = new Set(events.filter((event) => event.kind === 'input').map((event) => event.site));
+    for (const siteId of stored) {
+      if (counted.has(siteId)) continue;
+      if (ended) throw new CoordinatorError('FEDVAL_ERR_COORD_SECAGG_PHASE', `a masked input of ${siteId} stored after the round ended`);
+      secagg.checkInput(siteId);
+      secagg.addInput(siteId);
+      this.#secaggStep(round, { kind: 'input', site: siteId });
+    }
+    return ended;
+  }
+
+  /** Keeps one step of a round's secure aggregation (durably, in order, through the write queue) for a restart to replay. */
+  #secaggStep(round: OpenRound, event: SecaggEvent): void {
+    void this.#enqueue(() => this.#store.appendSecaggEvent(round.id, event));
+  }
+
+  /** The site left a securely aggregated round (refused, invalid, disconnected, timed out): its phases stop waiting for it. */
+  #secaggOut(round: OpenRound, siteId: string): void {
+    if (!round.secagg || round.secagg.isOut(siteId)) return;
+    round.secagg.markOut(siteId);
+    this.#secaggStep(round, { kind: 'out', site: siteId });
+  }
+
+  /** Fails a round that cannot resume (its study no longer loads, or its secure-aggregation steps do not replay); its sites are told when they reconnect, until its deadline. */
   async #failInterrupted(record: RoundRecord, now: number): Promise<void> {
     const reason: RoundFailureReason = 'coordinator_restarted';
     await this.#write(() => this.#store.closeRound(record.id, { state: 'failed', reason, closedAt: now, contributions: 0, aggregate: null, result: null }));
@@ -329,11 +377,23 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
     }
     for (const round of this.#open.values()) {
       const status = round.sites.get(siteId)?.status;
-      // Under secure aggregation a site that lost its connection dropped out (its keys died with it); only a site the
-      // round has not reached yet is sent the task.
-      if (round.secagg && (status !== 'pending' || round.secagg.phase !== 'advertise')) continue;
+      if (round.secagg) {
+        // Under secure aggregation a site that lost its connection dropped out (it is out). One still in the round came
+        // back after this coordinator restarted: it is sent the task again if it owes its masked input (it answers by
+        // re-sending what it already sent, never with new keys), then what the current phase needs from it.
+        if (round.secagg.isOut(siteId) || status === undefined) continue;
+        if (status === 'pending' ? round.secagg.phase === 'advertise' : OUTSTANDING_SITE_STATUSES.includes(status)) this.#dispatch(round, siteId, status !== 'pending');
+        this.#sendCatchUp(round, siteId);
+        continue;
+      }
       if (status === 'pending' || status === 'dispatched' || status === 'accepted') this.#dispatch(round, siteId, status !== 'pending');
     }
+  }
+
+  /** Sends a site what the current secure-aggregation phase needs from it, if it is still in that phase (after a restart). */
+  #sendCatchUp(round: OpenRound, siteId: string): void {
+    const outbox = round.secagg?.catchUp(siteId);
+    if (outbox) this.#sendSecagg(round.id, outbox);
   }
 
   /** A site's connection closed: in a securely aggregated round it dropped out, and the phase stops waiting for it. */
@@ -342,7 +402,7 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
       const secagg = round.secagg;
       const site = round.sites.get(siteId);
       if (!secagg || !site || secagg.isOut(siteId) || site.status === 'pending') continue;
-      secagg.markOut(siteId);
+      this.#secaggOut(round, siteId);
       this.#audit({ actor: 'coordinator', action: 'secagg.site_dropped', object: `round:${round.id}`, details: { site: siteId, phase: secagg.phase } });
       if (OUTSTANDING_SITE_STATUSES.includes(site.status)) this.#setSite(round, siteId, { status: 'invalid', code: 'FEDVAL_ERR_COORD_SITE_DROPPED' });
       this.#log.info({ roundId: round.id, siteId, phase: secagg.phase }, 'site dropped out of the securely aggregated round');
@@ -357,24 +417,41 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
     if (!secagg) throw new CoordinatorError('FEDVAL_ERR_COORD_SECAGG_PHASE', 'the round is not securely aggregated');
     const enrolledKey = this.#identities.publicKey(siteId);
     const object = `round:${round.id}`;
+    const repeat =
+      message.type === 'secagg.advertise' ? { kind: 'advertisement' as const, advertisement: message.content.advertisement }
+      : message.type === 'secagg.shares' ? { kind: 'shares' as const, shares: message.content.shares }
+      : message.type === 'secagg.consistency' ? { kind: 'consistency' as const, signed: message.content.signed }
+      : { kind: 'reveal' as const, reveal: message.content.reveal };
+    if (secagg.isRepeat(siteId, repeat)) {
+      // Sent again, the same (the site re-sends what this coordinator may have lost in a restart): nothing changes; a
+      // repeated advertisement asks for what the current phase needs from the site (a site restarted mid-round).
+      this.#log.debug({ roundId: round.id, siteId, type: message.type }, 'secure-aggregation message repeated; already counted');
+      if (message.type === 'secagg.advertise') this.#sendCatchUp(round, siteId);
+      return;
+    }
     try {
       switch (message.type) {
         case 'secagg.advertise':
           if (round.sites.get(siteId)?.status !== 'accepted') throw new CoordinatorError('FEDVAL_ERR_COORD_SECAGG_PHASE', 'keys before accepting the task');
           secagg.addAdvertisement(siteId, message.content.advertisement, enrolledKey);
+          this.#secaggStep(round, { kind: 'advertisement', site: siteId, advertisement: message.content.advertisement });
           this.#audit({ actor: `site:${siteId}`, action: 'secagg.keys_advertised', object, details: { site: siteId } });
           break;
         case 'secagg.shares':
           secagg.addShares(siteId, message.content.shares);
+          this.#secaggStep(round, { kind: 'shares', site: siteId, shares: message.content.shares });
           this.#audit({ actor: `site:${siteId}`, action: 'secagg.shares_received', object, details: { site: siteId, shares: message.content.shares.length } });
           break;
         case 'secagg.consistency':
           secagg.addConsistency(siteId, message.content.signed, enrolledKey);
+          this.#secaggStep(round, { kind: 'consistency', site: siteId, signed: message.content.signed });
           this.#audit({ actor: `site:${siteId}`, action: 'secagg.survivors_signed', object, details: { site: siteId } });
           break;
         case 'secagg.reveal':
           secagg.addReveal(siteId, message.content.reveal, enrolledKey);
+          this.#secaggStep(round, { kind: 'reveal', site: siteId, reveal: message.content.reveal });
           this.#audit({ actor: `site:${siteId}`, action: 'secagg.shares_revealed', object, details: { site: siteId, shares: message.content.reveal.shares.length } });
+          void this.#enqueue(async () => crashPoint('crash-after-secagg-reveal'));
           break;
       }
     } catch (error) {
@@ -392,29 +469,38 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
       const outbox = secagg.advance();
       if (!outbox) return;
       const roundId = round.id;
-      switch (outbox.kind) {
-        case 'keys':
-          for (const to of outbox.to) this.#channel.send(to, createMessage('secagg.keys', { roundId, advertisements: outbox.advertisements }));
-          break;
-        case 'inbox':
-          for (const [to, shares] of outbox.inboxes) this.#channel.send(to, createMessage('secagg.inbox', { roundId, shares: shares.map((share) => ({ from: share.from, sealed: new Uint8Array(share.sealed) })) }));
-          break;
-        case 'survivors':
-          for (const to of outbox.to) this.#channel.send(to, createMessage('secagg.survivors', { roundId, survivors: outbox.survivors }));
-          break;
-        case 'unmask':
-          for (const to of outbox.to) this.#channel.send(to, createMessage('secagg.unmask', { roundId, survivors: outbox.survivors, signatures: outbox.signatures }));
-          break;
-        case 'done':
-          this.#close(round, 'settled');
-          return;
-        case 'failed':
-          this.#log.warn({ roundId, problem: outbox.problem }, 'secure aggregation cannot complete');
-          this.#close(round, 'settled', outbox.problem);
-          return;
+      if (outbox.kind === 'done') return this.#close(round, 'settled');
+      if (outbox.kind === 'failed') {
+        this.#log.warn({ roundId, problem: outbox.problem }, 'secure aggregation cannot complete');
+        return this.#close(round, 'settled', outbox.problem);
       }
       this.#audit({ actor: 'coordinator', action: `secagg.${outbox.kind}_sent`, object: `round:${roundId}`, details: { phase: secagg.phase } });
+      // Sent once the steps that completed the phase are kept (the write queue is in order): a coordinator restarted
+      // after this replays to the same phase and sends the same content again.
+      void this.#enqueue(async () => {
+        if (this.#open.get(roundId) !== round) return;
+        this.#sendSecagg(roundId, outbox);
+        crashPoint(`crash-after-secagg-${outbox.kind}`);
+      });
       this.#armPhaseTimer(round);
+    }
+  }
+
+  /** Sends a secure-aggregation phase's messages to the sites it names (those connected). */
+  #sendSecagg(roundId: string, outbox: SecaggPhaseOutbox): void {
+    switch (outbox.kind) {
+      case 'keys':
+        for (const to of outbox.to) this.#channel.send(to, createMessage('secagg.keys', { roundId, advertisements: outbox.advertisements }));
+        return;
+      case 'inbox':
+        for (const [to, shares] of outbox.inboxes) this.#channel.send(to, createMessage('secagg.inbox', { roundId, shares: shares.map((share) => ({ from: share.from, sealed: new Uint8Array(share.sealed) })) }));
+        return;
+      case 'survivors':
+        for (const to of outbox.to) this.#channel.send(to, createMessage('secagg.survivors', { roundId, survivors: outbox.survivors }));
+        return;
+      case 'unmask':
+        for (const to of outbox.to) this.#channel.send(to, createMessage('secagg.unmask', { roundId, survivors: outbox.survivors, signatures: outbox.signatures }));
+        return;
     }
   }
 
@@ -436,7 +522,7 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
     const secagg = round?.secagg;
     if (!round || !secagg || secagg.phase !== phase) return;
     for (const siteId of secagg.awaited()) {
-      secagg.markOut(siteId);
+      this.#secaggOut(round, siteId);
       this.#audit({ actor: 'coordinator', action: 'secagg.site_timed_out', object: `round:${round.id}`, details: { site: siteId, phase, timeout_ms: this.#secaggPhaseTimeoutMs } });
       const status = round.sites.get(siteId)?.status;
       if (status !== undefined && (status === 'pending' || OUTSTANDING_SITE_STATUSES.includes(status))) {
@@ -494,18 +580,14 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
   }
 
   /**
-   * Stops: every open round stays open in the store, as received so far, for the next start to resume
-   * (resumeOpenRounds); a securely aggregated one, which cannot resume, fails now (reason coordinator_stopped) and its
-   * sites are cancelled. Waits for the writes.
+   * Stops: every open round stays open in the store, as received so far (a securely aggregated one with its kept
+   * steps), for the next start to resume (resumeOpenRounds); its sites are not told. Waits for the writes.
    */
   async close(): Promise<void> {
     this.#closed = true;
     for (const round of [...this.#open.values()]) {
-      if (round.secagg) {
-        this.#close(round, 'coordinator_stopped');
-        continue;
-      }
       clearTimeout(round.timer);
+      if (round.phaseTimer) clearTimeout(round.phaseTimer);
       this.#open.delete(round.id);
       round.he?.dispose();
       this.#log.info({ roundId: round.id, contributions: round.aggregator.count }, 'round left open for the next start to resume');
@@ -553,7 +635,7 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
     if (!OUTSTANDING_SITE_STATUSES.includes(status)) throw new CoordinatorError('FEDVAL_ERR_COORD_ROUND_NOT_OPEN', `site is ${status} in round ${roundId}`);
     this.#audit({ actor: `site:${siteId}`, action: 'task.refused', object: `round:${roundId}`, reason: code, details: { site: siteId, code } });
     this.#setSite(round, siteId, { status: 'refused', code });
-    round.secagg?.markOut(siteId);
+    this.#secaggOut(round, siteId);
     this.#log.info({ roundId, siteId, code }, 'site refused the task');
     this.#closeIfSettled(round);
   }
@@ -591,7 +673,7 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
       const code = coordinatorWireError(error).code;
       this.#audit({ actor: `site:${siteId}`, action: 'contribution.invalid', object: `round:${roundId}`, reason: code, details: { site: siteId, sha256, bytes, code } });
       this.#setSite(round, siteId, { status: 'invalid', code, contributionBytes: bytes, contributionSha256: sha256 });
-      round.secagg?.markOut(siteId);
+      this.#secaggOut(round, siteId);
       this.#log.warn({ roundId, siteId, code }, 'invalid contribution; the round continues without it');
       this.#markCollecting(round);
       this.#closeIfSettled(round);
@@ -606,8 +688,11 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
       details: { site: siteId, sha256, bytes, kind: contribution.kind, ...siteEvidence(attestation), ...(privacy ? { privacy } : {}) },
     });
     this.#setSite(round, siteId, { status: 'contributed', contributionBytes: bytes, contributionSha256: sha256, privacy });
+    if (round.secagg) {
+      round.secagg.addInput(siteId);
+      this.#secaggStep(round, { kind: 'input', site: siteId });
+    }
     void this.#enqueue(async () => crashPoint('crash-after-contribution'));
-    round.secagg?.addInput(siteId);
     this.#log.info({ roundId, siteId, bytes, contributions: round.aggregator.count }, 'contribution added');
     this.#markCollecting(round);
     this.#closeIfSettled(round);
@@ -649,7 +734,7 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
       const code = coordinatorWireError(error).code;
       this.#audit({ actor: `site:${siteId}`, action: 'contribution.refused', object: `round:${round.id}`, reason: code, details: { site: siteId, code, sha256: content.contributionSha256 } });
       this.#setSite(round, siteId, { status: 'invalid', code });
-      round.secagg?.markOut(siteId);
+      this.#secaggOut(round, siteId);
       this.#log.warn({ roundId: round.id, siteId, code }, 'result signature refused; the round continues without the site');
       this.#markCollecting(round);
       this.#closeIfSettled(round);

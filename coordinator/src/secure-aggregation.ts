@@ -1,10 +1,12 @@
 // secure-aggregation.ts — the coordinator's side of a securely aggregated round (Bonawitz et al., "Practical Secure
 // Aggregation for Privacy-Preserving Machine Learning", CCS 2017, Fig. 4 with the consistency check): it only relays
-// the sites' signed records and sealed shares, and keeps them as the round's transcript for the key holder.
+// the sites' signed records and sealed shares, and keeps them as the round's transcript for the key holder; rebuilt after a
+// restart by replaying the steps the store kept.
 import type { SecaggTranscript } from '@fedval/protocol';
 import { verifySecaggRecord } from '@fedval/trust';
 import type { KeyAdvertisement, ShareReveal, SurvivorSignature } from '@fedval/trust';
 import { CoordinatorError } from './errors.ts';
+import type { SecaggEvent } from './storage/store.ts';
 
 /** The phases of a round, in order: AdvertiseKeys, ShareKeys, MaskedInputCollection, ConsistencyCheck, Unmasking. */
 export type SecaggPhase = 'advertise' | 'share' | 'input' | 'consistency' | 'unmask' | 'done';
@@ -17,6 +19,9 @@ export type SecaggOutbox =
   | { kind: 'unmask'; to: string[]; survivors: string[]; signatures: SurvivorSignature[] }
   | { kind: 'done' }
   | { kind: 'failed'; problem: string };
+
+/** What a phase sends to sites (not how the round ends). */
+export type SecaggPhaseOutbox = Exclude<SecaggOutbox, { kind: 'done' } | { kind: 'failed' }>;
 
 const sorted = (sites: Iterable<string>): string[] => [...sites].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
 const sameSet = (a: readonly string[], b: readonly string[]): boolean => a.length === b.length && a.every((site, i) => site === b[i]);
@@ -36,6 +41,10 @@ export class SecureAggregationRound {
   readonly #out = new Set<string>();
   readonly #advertisements = new Map<string, KeyAdvertisement>();
   readonly #shares = new Map<string, { to: string; sealed: Uint8Array }[]>();
+  /** The advertisements relayed to the sites at the end of AdvertiseKeys (U1), sent again to a site that comes back. */
+  #relayed: KeyAdvertisement[] = [];
+  /** Each site's inbox of sealed shares, relayed at the end of ShareKeys; kept through the input phase for a site that comes back. */
+  #inboxes = new Map<string, { from: string; sealed: Uint8Array }[]>();
   #shared: string[] = [];
   #contributed = new Set<string>();
   #survivors: string[] = [];
@@ -106,6 +115,61 @@ export class SecureAggregationRound {
     this.#advertisements.set(siteId, advertisement);
   }
 
+  /**
+   * Whether `message` repeats, byte for byte, what the site already sent in this round (a site re-sends what the
+   * coordinator may have lost in a restart): a repeat changes nothing. Other content goes to the add* methods, which
+   * refuse a second, different one.
+   */
+  isRepeat(
+    siteId: string,
+    message:
+      | { kind: 'advertisement'; advertisement: KeyAdvertisement }
+      | { kind: 'shares'; shares: { to: string; sealed: Uint8Array }[] }
+      | { kind: 'consistency'; signed: SurvivorSignature }
+      | { kind: 'reveal'; reveal: ShareReveal },
+  ): boolean {
+    if (this.#out.has(siteId)) return false;
+    const same = (a: unknown, b: unknown): boolean => a !== undefined && JSON.stringify(a) === JSON.stringify(b);
+    switch (message.kind) {
+      case 'advertisement':
+        return same(this.#advertisements.get(siteId), message.advertisement);
+      case 'shares': {
+        // Relayed already (phases after ShareKeys keep no shares, only the inboxes): the repeat is dropped unread.
+        if (this.phase !== 'advertise' && this.phase !== 'share') return this.#shared.includes(siteId);
+        const kept = this.#shares.get(siteId);
+        const text = (shares: { to: string; sealed: Uint8Array }[]): string => JSON.stringify(shares.map((share) => [share.to, Buffer.from(share.sealed).toString('base64')]));
+        return kept !== undefined && text(kept) === text(message.shares);
+      }
+      case 'consistency':
+        return same(this.#consistency.get(siteId), message.signed);
+      case 'reveal':
+        return same(this.#reveals.get(siteId), message.reveal);
+    }
+  }
+
+  /**
+   * What a site that (re)connects needs to go on from the current phase, when it is still in it and has not answered
+   * it: the relayed keys (ShareKeys), its inbox (masked input), the survivor set (ConsistencyCheck), the unmasking
+   * request (Unmasking). The same content as when the phase began: a site refuses anything else.
+   */
+  catchUp(siteId: string): SecaggPhaseOutbox | undefined {
+    if (this.#out.has(siteId) || !this.awaited().includes(siteId)) return undefined;
+    switch (this.phase) {
+      case 'share':
+        return this.#relayed.some((ad) => ad.site_id === siteId) ? { kind: 'keys', to: [siteId], advertisements: this.#relayed } : undefined;
+      case 'input': {
+        const inbox = this.#inboxes.get(siteId);
+        return inbox ? { kind: 'inbox', inboxes: new Map([[siteId, inbox]]) } : undefined;
+      }
+      case 'consistency':
+        return { kind: 'survivors', to: [siteId], survivors: [...this.#survivors] };
+      case 'unmask':
+        return { kind: 'unmask', to: [siteId], survivors: [...this.#survivors], signatures: this.#signers.map((site) => this.#consistency.get(site) as SurvivorSignature) };
+      default:
+        return undefined;
+    }
+  }
+
   /** ShareKeys: one sealed share pair for every other advertised site, exactly (a site keeps its own share). */
   addShares(siteId: string, shares: { to: string; sealed: Uint8Array }[]): void {
     this.#expect('share', siteId, this.advertised);
@@ -160,7 +224,8 @@ export class SecureAggregationRound {
         const advertised = this.advertised.filter((site) => !this.#out.has(site));
         if (advertised.length < this.threshold) return this.#fail(`${advertised.length} sites advertised keys, the threshold is ${this.threshold}`);
         this.phase = 'share';
-        return { kind: 'keys', to: advertised, advertisements: advertised.map((site) => this.#advertisements.get(site) as KeyAdvertisement) };
+        this.#relayed = advertised.map((site) => this.#advertisements.get(site) as KeyAdvertisement);
+        return { kind: 'keys', to: advertised, advertisements: this.#relayed };
       }
       case 'share': {
         if (waiting(this.advertised, (site) => this.#shares.has(site))) return undefined;
@@ -174,11 +239,13 @@ export class SecureAggregationRound {
           for (const share of this.#shares.get(from) ?? []) inboxes.get(share.to)?.push({ from, sealed: share.sealed });
         }
         this.#shares.clear();
+        this.#inboxes = inboxes;
         this.phase = 'input';
         return { kind: 'inbox', inboxes };
       }
       case 'input': {
         if (waiting(this.#shared, (site) => this.#contributed.has(site))) return undefined;
+        this.#inboxes = new Map();
         this.#survivors = this.#shared.filter((site) => this.#contributed.has(site));
         if (this.#survivors.length < this.threshold) return this.#fail(`${this.#survivors.length} masked inputs arrived, the threshold is ${this.threshold}`);
         this.phase = 'consistency';
@@ -202,6 +269,55 @@ export class SecureAggregationRound {
       }
       case 'done':
         return undefined;
+    }
+  }
+
+  /**
+   * Rebuilds a round from the steps the store kept, in order (a coordinator restarted mid-round): each step is applied
+   * as when it happened, signatures checked again against `enrolledKey`, and the phases advanced after each step
+   * exactly as they were then (advance() depends only on the steps). Returns the round, in the phase it had reached, and
+   * how it ended if the steps already complete or fail it (the previous run died before closing it).
+   */
+  static replay(
+    options: ConstructorParameters<typeof SecureAggregationRound>[0],
+    events: readonly SecaggEvent[],
+    enrolledKey: (siteId: string) => string | undefined,
+  ): { round: SecureAggregationRound; ended: SecaggOutbox | undefined } {
+    const round = new SecureAggregationRound(options);
+    let ended: SecaggOutbox | undefined;
+    for (const event of events) {
+      if (ended) throw new CoordinatorError('FEDVAL_ERR_COORD_SECAGG_PHASE', `a step after the round ended (${event.kind} of ${event.site})`);
+      round.apply(event, enrolledKey);
+      ended = round.#advanceAll();
+    }
+    return { round, ended };
+  }
+
+  /** Applies one kept step (see replay). */
+  apply(event: SecaggEvent, enrolledKey: (siteId: string) => string | undefined): void {
+    switch (event.kind) {
+      case 'advertisement':
+        return this.addAdvertisement(event.site, event.advertisement, enrolledKey(event.site));
+      case 'shares':
+        return this.addShares(event.site, event.shares);
+      case 'input':
+        this.checkInput(event.site);
+        return this.addInput(event.site);
+      case 'out':
+        return this.markOut(event.site);
+      case 'consistency':
+        return this.addConsistency(event.site, event.signed, enrolledKey(event.site));
+      case 'reveal':
+        return this.addReveal(event.site, event.reveal, enrolledKey(event.site));
+    }
+  }
+
+  /** Advances as far as the steps allow, dropping what would be sent; returns the end (done or failed) if reached. */
+  #advanceAll(): SecaggOutbox | undefined {
+    for (;;) {
+      const outbox = this.advance();
+      if (!outbox) return undefined;
+      if (outbox.kind === 'done' || outbox.kind === 'failed') return outbox;
     }
   }
 

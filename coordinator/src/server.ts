@@ -50,7 +50,7 @@ export interface Coordinator {
   app: FastifyInstance;
   /** Listens on the configured host and port (0 = any free port) and returns the base URL. */
   start(): Promise<{ url: string }>;
-  /** Leaves open rounds for the next start to resume (securely aggregated ones fail: coordinator_stopped), closes sockets, the server and the store. */
+  /** Leaves open rounds for the next start to resume, closes sockets, the server and the store. */
   close(): Promise<void>;
 }
 
@@ -159,11 +159,12 @@ export function createCoordinator(config: CoordinatorConfig, options: Coordinato
   });
   app.register(async function coordinatorRecovery() {
     await storeReady; // PostgreSQL: connected, advisory lock taken, schema migrated, or start fails with the coded error
-    const { resumed, failed } = await rounds.resumeOpenRounds();
-    if (resumed + failed > 0) app.log.warn({ resumed, failed }, 'rounds left open by the previous run resumed (securely aggregated ones failed with coordinator_restarted)');
-    for (const [siteId, at] of await store.siteLastSeen()) connections.touch(siteId, at);
     // Keys of sites no longer configured stay stored but are not loaded: removing a site from `sites` locks it out.
+    // Loaded before rounds resume: a securely aggregated round's kept records are verified again against them.
     for (const [siteId, publicKey] of await store.siteKeys()) if (authenticator.isConfigured(siteId)) identities.set(siteId, publicKey);
+    const { resumed, failed } = await rounds.resumeOpenRounds();
+    if (resumed + failed > 0) app.log.warn({ resumed, failed }, 'rounds left open by the previous run resumed (those that could not failed with coordinator_restarted)');
+    for (const [siteId, at] of await store.siteLastSeen()) connections.touch(siteId, at);
   });
   app.register(websocket, {
     options: { maxPayload: config.limits.max_preauth_message_bytes }, // raised to max_message_bytes once a site authenticates (site-hub.ts)

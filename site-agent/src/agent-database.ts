@@ -78,6 +78,18 @@ const MIGRATIONS: readonly string[] = [
      reason TEXT NOT NULL,
      created_at INTEGER NOT NULL
    ) STRICT;`,
+  // Secure aggregation's per-round secrets and progress, kept before anything made from them leaves, so a site answers a
+  // restarted coordinator (or restarts itself) with what it sent before; the secrets are wiped at the round's deadline.
+  `CREATE TABLE secagg_sessions (
+     round_id TEXT PRIMARY KEY,
+     study_id TEXT NOT NULL,
+     deadline INTEGER NOT NULL,
+     options_json TEXT NOT NULL,
+     secrets BLOB,
+     shared_json TEXT,
+     inbox_json TEXT,
+     updated_at INTEGER NOT NULL
+   ) STRICT;`,
 ];
 
 /** Opens (creating and migrating) `<dataDir>/agent.sqlite`. Throws FEDVAL_ERR_AGENT_LEDGER. */

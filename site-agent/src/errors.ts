@@ -24,6 +24,7 @@ export const AGENT_ERROR_MESSAGES = {
   FEDVAL_ERR_AGENT_SECAGG_PEER: 'a peer key advertisement is not signed by a rostered key, names another round, or repeats a site; or the roster lists one key under several site ids',
   FEDVAL_ERR_AGENT_SECAGG_REFUSED: 'the secure-aggregation request contradicts what this site signed or revealed, or reports this live site as dropped',
   FEDVAL_ERR_AGENT_SECAGG_REFUNDED: 'this round was refunded: its masked input can never be unmasked, and no share of it is revealed',
+  FEDVAL_ERR_AGENT_SECAGG_CHANGED: 'the coordinator asked again, for a securely aggregated round, for a step this site already took, with other content (another keys list, inbox, study, threshold or roster), or for a round whose keys were wiped at its deadline',
   FEDVAL_ERR_AGENT_SECAGG_PEER_NOT_APPROVED: 'the secure-aggregation roster or a key advertisement names a peer key not in policy.peer_fingerprints',
   FEDVAL_ERR_AGENT_UNAUTHORIZED: 'coordinator refused the site credentials',
   FEDVAL_ERR_AGENT_LEDGER: 'the privacy ledger cannot be read or written',

@@ -119,4 +119,25 @@ describe('SecureAggregationSession', () => {
     expect(Buffer.from(combineShares([shareOf(second), shareOf(third)], 2))).toEqual(Buffer.from(fromAB));
     expect(fromAB).toHaveLength(32);
   });
+
+  it('rebuilt from its kept secrets and shares (a restart), advertises the same keys, masks with the same mask and refuses another survivor set', () => {
+    const { sessions, ads, roster, identities } = exchanged();
+    const options = { studyId: 'study-1', roundId: 'round-1', siteId: 'site-a', threshold: 2, siteKey: createPrivateKey(identities[0]!.privateKeyPem), minSites: 2, roster };
+    const original = sessions[0]!;
+    const restored = new SecureAggregationSession(options, original.secrets());
+    expect(restored.advertisement()).toEqual(ads[0]);
+    expect(codeOf(() => new SecureAggregationSession(options, original.secrets().subarray(0, 64)))).toBe('FEDVAL_ERR_AGENT_LEDGER');
+    // The inbox site-a received, opened again by the rebuilt session: the same pairwise and self masks.
+    const outgoing = sessions.slice(1).map((session, i) => ({ from: SITES[i + 1]!, shares: session.shareKeys(ads) }));
+    const fresh = new SecureAggregationSession(options, original.secrets());
+    fresh.restoreShareKeys(ads, original.ownShares);
+    expect(fresh.ownShares).toEqual(original.ownShares);
+    // Shares re-made by the peers above are other polynomials of the same secrets: the masks depend on the keys only.
+    fresh.receiveShares(outgoing.map(({ from, shares }) => ({ from, sealed: shares.find((share) => share.to === 'site-a')!.sealed })));
+    expect(fresh.peers).toEqual(original.peers);
+    expect(fresh.slotMask(64, 65537n)).toEqual(original.slotMask(64, 65537n));
+    fresh.restoreSignedSurvivors(SITES);
+    expect(codeOf(() => fresh.signSurvivors(['site-a', 'site-b']))).toBe('FEDVAL_ERR_AGENT_SECAGG_REFUSED');
+    expect(fresh.signSurvivors(SITES).survivors).toEqual(SITES);
+  });
 });

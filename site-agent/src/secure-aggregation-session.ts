@@ -3,10 +3,10 @@
 // X25519 keys, Shamir shares of its self-mask seed and mask key, the double mask, the survivor signature, the reveal.
 import type { KeyObject } from 'node:crypto';
 import {
-  agreeSecret, canonicalSiteOrder, decideUnmasking, generateAgreementKeyPair, liftToResidues, maskVector,
+  agreementPublicKey, agreeSecret, canonicalSiteOrder, decideUnmasking, generateAgreementKeyPair, liftToResidues, maskVector,
   openShares, pairwiseSign, sealShares, shareholderXs, splitSecret, systemRandomBytes, validateThreshold,
 } from '@fedval/secagg';
-import type { RevealKind, UnmaskingMemory } from '@fedval/secagg';
+import type { AgreementKeyPair, RevealKind, UnmaskingMemory } from '@fedval/secagg';
 import { encodeRevealedShare, publicKeyFingerprint, publicKeyOf, signSecaggRecord, verifySecaggRecord } from '@fedval/trust';
 import type { KeyAdvertisement, RevealedShare, ShareReveal, SurvivorSignature } from '@fedval/trust';
 import { AgentError } from './errors.ts';
@@ -50,30 +50,44 @@ export function secaggThresholdFloor(policyMinSites: number, statementMinSites: 
   return Math.max(policyMinSites, statementMinSites, releaseMinSites ?? 1);
 }
 
-interface HeldShares {
+const toBase64 = (bytes: Uint8Array): string => Buffer.from(bytes).toString('base64');
+const fromBase64 = (text: string): Uint8Array => new Uint8Array(Buffer.from(text, 'base64'));
+const sameList = (a: readonly string[], b: readonly string[]): boolean => a.length === b.length && a.every((item, i) => item === b[i]);
+
+/** A session's secrets as kept in agent.sqlite (secure-aggregation-sessions.ts): c_u^SK ‖ s_u^SK ‖ b_u, 32 bytes each. */
+export const SESSION_SECRETS_BYTES = 96;
+
+/** One shareholder's pair of Shamir shares (of an owner's self-mask seed and mask key) at x; the pair a site keeps of its own secrets is kept in agent.sqlite. */
+export interface SharePair {
   x: number;
   selfMaskSeed: bigint;
   agreementKey: bigint;
 }
 
-const toBase64 = (bytes: Uint8Array): string => Buffer.from(bytes).toString('base64');
-const fromBase64 = (text: string): Uint8Array => new Uint8Array(Buffer.from(text, 'base64'));
-const sameList = (a: readonly string[], b: readonly string[]): boolean => a.length === b.length && a.every((item, i) => item === b[i]);
-
-/** One round's secure aggregation at a site, in memory: its keys die with the process (a restart is a dropout). */
+/**
+ * One round's secure aggregation at a site. Its secrets (two X25519 private keys and the self-mask seed) are kept on the
+ * site's disk before anything made from them leaves (`secrets`), and a session is rebuilt from them (`saved`), so a site
+ * never advertises two different key pairs for one round, nor re-splits its secrets (`restoreShareKeys`).
+ */
 export class SecureAggregationSession {
   readonly #options: SessionOptions;
-  readonly #c = generateAgreementKeyPair();
-  readonly #s = generateAgreementKeyPair();
-  readonly #selfSeed = systemRandomBytes(32);
+  readonly #c: AgreementKeyPair;
+  readonly #s: AgreementKeyPair;
+  readonly #selfSeed: Uint8Array;
   #advertisements = new Map<string, KeyAdvertisement>();
-  #held = new Map<string, HeldShares>();
+  #held = new Map<string, SharePair>();
   /** U2 as this site saw it: itself and every site whose shares it received. */
   #shareholders: string[] = [];
   #signedSurvivors: string[] | null = null;
 
-  constructor(options: SessionOptions) {
+  /** `saved`: the secrets of this round kept by an earlier session (`secrets`); fresh ones otherwise. */
+  constructor(options: SessionOptions, saved?: Uint8Array) {
     this.#options = options;
+    if (saved !== undefined && saved.length !== SESSION_SECRETS_BYTES) throw new AgentError('FEDVAL_ERR_AGENT_LEDGER', 'the kept secure-aggregation secrets are damaged');
+    const secret = (i: number): Uint8Array => new Uint8Array(saved!.subarray(32 * i, 32 * (i + 1)));
+    this.#c = saved ? { privateKey: secret(0), publicKey: agreementPublicKey(secret(0)) } : generateAgreementKeyPair();
+    this.#s = saved ? { privateKey: secret(1), publicKey: agreementPublicKey(secret(1)) } : generateAgreementKeyPair();
+    this.#selfSeed = saved ? secret(2) : systemRandomBytes(32);
     if (options.threshold < options.minSites) {
       throw new AgentError('FEDVAL_ERR_AGENT_SECAGG_UNAVAILABLE', `threshold ${options.threshold} is below ${options.minSites}, the largest of policy.min_sites and the release minimums`);
     }
@@ -108,7 +122,12 @@ export class SecureAggregationSession {
     }
   }
 
-  /** AdvertiseKeys: the site's two fresh public keys, signed. */
+  /** The secrets to keep (c_u^SK ‖ s_u^SK ‖ b_u) before the advertisement leaves; never logged or sent. */
+  secrets(): Uint8Array {
+    return new Uint8Array(Buffer.concat([this.#c.privateKey, this.#s.privateKey, this.#selfSeed]));
+  }
+
+  /** AdvertiseKeys: the site's two public keys, signed (Ed25519 is deterministic: the same bytes for the same keys). */
   advertisement(): KeyAdvertisement {
     const { studyId, roundId, siteId, siteKey } = this.#options;
     return signSecaggRecord('advertisement', siteKey, {
@@ -127,6 +146,50 @@ export class SecureAggregationSession {
    * b_u and s_u^SK among the advertised sites and seals each other site's pair for it. Returns the sealed pairs.
    */
   shareKeys(advertisements: readonly KeyAdvertisement[]): { to: string; sealed: Uint8Array }[] {
+    const { studyId, roundId, siteId, threshold } = this.#options;
+    const seen = this.#checkAdvertisements(advertisements);
+    this.#advertisements = seen;
+    const holders = canonicalSiteOrder([...seen.keys()]);
+    const selfShares = splitSecret(this.#selfSeed, threshold, holders, systemRandomBytes);
+    const keyShares = splitSecret(this.#s.privateKey, threshold, holders, systemRandomBytes);
+    const out: { to: string; sealed: Uint8Array }[] = [];
+    holders.forEach((holder, i) => {
+      const self = selfShares[i]!;
+      const key = keyShares[i]!;
+      const pair = { x: self.x, selfMaskSeed: self.y, agreementKey: key.y };
+      if (holder === siteId) {
+        this.#held.set(siteId, pair);
+        return;
+      }
+      const peer = seen.get(holder)!;
+      const transport = agreeSecret(this.#c.privateKey, fromBase64(peer.c_public_key), { purpose: 'share-transport', studyId, roundId, siteA: siteId, siteB: holder });
+      out.push({ to: holder, sealed: sealShares(transport, { studyId, roundId, sender: siteId, recipient: holder }, pair) });
+    });
+    return out;
+  }
+
+  /** The share pair this site kept of its own secrets (after shareKeys): kept on disk with the sealed shares it sent. */
+  get ownShares(): SharePair {
+    const own = this.#held.get(this.#options.siteId);
+    if (!own) throw new AgentError('FEDVAL_ERR_AGENT_SECAGG_REFUSED', 'no shares made yet');
+    return own;
+  }
+
+  /**
+   * ShareKeys, already done by an earlier session of this round: takes the advertisements it shared with (checked
+   * again) and the share pair it kept, and splits nothing again (new shares of the same secrets must never leave).
+   */
+  restoreShareKeys(advertisements: readonly KeyAdvertisement[], own: SharePair): void {
+    this.#advertisements = this.#checkAdvertisements(advertisements);
+    this.#held.set(this.#options.siteId, own);
+  }
+
+  /** Restores the survivor set an earlier session of this round signed (kept in secagg_rounds). */
+  restoreSignedSurvivors(survivors: readonly string[]): void {
+    this.#signedSurvivors = [...survivors];
+  }
+
+  #checkAdvertisements(advertisements: readonly KeyAdvertisement[]): Map<string, KeyAdvertisement> {
     const { studyId, roundId, siteId, threshold, roster } = this.#options;
     const seen = new Map<string, KeyAdvertisement>();
     for (const ad of advertisements) {
@@ -146,24 +209,7 @@ export class SecureAggregationSession {
     }
     this.#checkThreshold(roster?.size ?? seen.size);
     if (seen.size < threshold) throw new AgentError('FEDVAL_ERR_AGENT_SECAGG_PEER', `${seen.size} sites advertised keys, the threshold is ${threshold}`);
-    this.#advertisements = seen;
-    const holders = canonicalSiteOrder([...seen.keys()]);
-    const selfShares = splitSecret(this.#selfSeed, threshold, holders, systemRandomBytes);
-    const keyShares = splitSecret(this.#s.privateKey, threshold, holders, systemRandomBytes);
-    const out: { to: string; sealed: Uint8Array }[] = [];
-    holders.forEach((holder, i) => {
-      const self = selfShares[i]!;
-      const key = keyShares[i]!;
-      const pair = { x: self.x, selfMaskSeed: self.y, agreementKey: key.y };
-      if (holder === siteId) {
-        this.#held.set(siteId, pair);
-        return;
-      }
-      const peer = seen.get(holder)!;
-      const transport = agreeSecret(this.#c.privateKey, fromBase64(peer.c_public_key), { purpose: 'share-transport', studyId, roundId, siteA: siteId, siteB: holder });
-      out.push({ to: holder, sealed: sealShares(transport, { studyId, roundId, sender: siteId, recipient: holder }, pair) });
-    });
-    return out;
+    return seen;
   }
 
   /** ShareKeys, received: opens each sealed pair addressed to this site; U2 is then itself and every sender. */

@@ -61,7 +61,7 @@ describe('site state', () => {
       expect(state.ledger.records('d').map((r) => [r.roundId, r.ownShareEpsilon])).toEqual([['r-1', null]]);
       expect(state.models.list()).toEqual([]);
       expect(state.sent.find('r-1')).toBeUndefined();
-      expect(Number((state.db.prepare('PRAGMA user_version').get() as { user_version: number }).user_version)).toBe(6);
+      expect(Number((state.db.prepare('PRAGMA user_version').get() as { user_version: number }).user_version)).toBe(7);
     } finally {
       state.close();
     }

@@ -7,6 +7,7 @@ import { KeyStatementVersions } from './key-statement-versions.ts';
 import { ModelRegistry } from './model-registry.ts';
 import { PrivacyLedger } from './privacy-ledger.ts';
 import { SecaggRounds } from './secure-aggregation-rounds.ts';
+import { SecaggSessions } from './secure-aggregation-sessions.ts';
 import { SentContributions } from './sent-contributions.ts';
 
 export interface SiteState {
@@ -17,6 +18,8 @@ export interface SiteState {
   readonly sent: SentContributions;
   readonly keyStatements: KeyStatementVersions;
   readonly secagg: SecaggRounds;
+  /** Secure aggregation's per-round secrets and progress (wiped at each round's deadline). */
+  readonly secaggSessions: SecaggSessions;
   readonly audit: SiteAuditTrail;
   close(): void;
 }
@@ -33,6 +36,7 @@ export function openSiteState(dataDir: string): SiteState {
     sent: new SentContributions(db),
     keyStatements: new KeyStatementVersions(db),
     secagg: new SecaggRounds(db),
+    secaggSessions: new SecaggSessions(db),
     audit,
     close() {
       audit.close();

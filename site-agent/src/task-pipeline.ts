@@ -17,6 +17,7 @@ import type { Logger } from 'pino';
 import type { AgentConfig } from './config.ts';
 import { encryptContribution } from './contribution-encryption.ts';
 import { SecureAggregationSession, secaggThresholdFloor } from './secure-aggregation-session.ts';
+import type { KeptSessionOptions } from './secure-aggregation-sessions.ts';
 import type { KeyAdvertisement } from '@fedval/trust';
 import { AgentError, agentWireError } from './errors.ts';
 import { dataSourceName, openDataSource } from './data-sources/open-data-source.ts';
@@ -75,7 +76,20 @@ interface SecaggRound {
   inbox: Awaited<{ from: string; sealed: Uint8Array }[]>;
   studyId: string;
   timer: NodeJS.Timeout | undefined;
+  /** The advertisement was sent: a task sent again while this round runs is answered with it again. */
+  advertised: boolean;
+  /** ShareKeys done: the keys list shared with (its fingerprint) and the sealed shares sent, re-sent only for the same keys. */
+  shared?: { keys: string; sent: { to: string; sealed: Uint8Array }[] };
+  /** The inbox received (its fingerprint): another one for the round is refused. */
+  received?: string;
 }
+
+/** A keys list's fingerprint, order aside: the same advertisements give the same text. */
+const keysFingerprint = (advertisements: readonly KeyAdvertisement[]): string =>
+  JSON.stringify([...advertisements].sort((a, b) => (a.site_id < b.site_id ? -1 : a.site_id > b.site_id ? 1 : 0)));
+/** An inbox's fingerprint, order aside. */
+const inboxFingerprint = (inbox: readonly { from: string; sealed: Uint8Array }[]): string =>
+  JSON.stringify(inbox.map((share) => [share.from, Buffer.from(share.sealed).toString('base64')]).sort());
 
 /** How a task ended, for supervision and tests. */
 export type TaskOutcome = 'contributed' | 'refused';
@@ -159,7 +173,8 @@ export class TaskPipeline {
 
   /**
    * Refunds the charge of every securely aggregated round whose deadline passed while this site had sent its masked
-   * input but signed no survivor set (at start, and at each such deadline).
+   * input but signed no survivor set, and wipes the secrets of every round past its deadline (at start, and at each
+   * such deadline).
    */
   refundExpired(now = Date.now()): void {
     let expired;
@@ -170,6 +185,12 @@ export class TaskPipeline {
       return;
     }
     for (const round of expired) this.#refundIfUnsigned(round.roundId, 'deadline passed before this site signed a survivor set');
+    try {
+      const wiped = this.#state().secaggSessions.wipeExpired(now);
+      if (wiped.length > 0) this.#log.info({ rounds: wiped.length }, 'secure-aggregation secrets of rounds past their deadline wiped');
+    } catch (error) {
+      this.#log.error({ code: agentWireError(error).code }, 'cannot wipe the secure-aggregation secrets of expired rounds');
+    }
   }
 
   /**
@@ -196,7 +217,6 @@ export class TaskPipeline {
   /** The coordinator's secure-aggregation messages: keys, shares, survivor set, unmasking request. */
   onSecagg(requestId: string, message: MessageOf<'secagg.keys' | 'secagg.inbox' | 'secagg.survivors' | 'secagg.unmask'>): void {
     const { roundId } = message.content;
-    const round = this.#secagg.get(roundId);
     const log = this.#log.child({ roundId });
     const refuse = (error: unknown): void => {
       const reason = agentWireError(error);
@@ -205,12 +225,23 @@ export class TaskPipeline {
       this.#send(createErrorMessage(reason, requestId));
     };
     try {
+      const round = this.#secagg.get(roundId) ?? this.#restoreSecagg(roundId);
       if (message.type === 'secagg.keys') {
         if (!round) throw new AgentError('FEDVAL_ERR_AGENT_SECAGG_REFUSED', 'keys for a round this site is not in');
+        if (round.shared) {
+          // Sent again (a restarted coordinator): the same keys get the same sealed shares; other keys get nothing.
+          if (keysFingerprint(message.content.advertisements) !== round.shared.keys) throw new AgentError('FEDVAL_ERR_AGENT_SECAGG_CHANGED', 'another keys list than the one this site shared its keys with');
+          log.info('keys sent again; the same sealed shares sent again');
+          return this.#send(createMessage('secagg.shares', { roundId, shares: round.shared.sent.map((share) => ({ to: share.to, sealed: new Uint8Array(share.sealed) })) }, requestId));
+        }
         return round.keys.resolve(message.content.advertisements);
       }
       if (message.type === 'secagg.inbox') {
         if (!round) throw new AgentError('FEDVAL_ERR_AGENT_SECAGG_REFUSED', 'shares for a round this site is not in');
+        if (round.received !== undefined) {
+          if (inboxFingerprint(message.content.shares) !== round.received) throw new AgentError('FEDVAL_ERR_AGENT_SECAGG_CHANGED', 'another inbox than the one this site received');
+          return log.info('inbox sent again; already received');
+        }
         return round.inbox.resolve(message.content.shares);
       }
       const state = this.#state();
@@ -240,6 +271,72 @@ export class TaskPipeline {
     }
   }
 
+  /**
+   * A round this agent took part in before it restarted, rebuilt from agent.sqlite once its masked input left (its keys,
+   * the shares it kept and received, the survivor set it signed), so it can still sign and reveal for that round, only
+   * as it would have. Undefined when there is nothing to rebuild.
+   */
+  #restoreSecagg(roundId: string): SecaggRound | undefined {
+    const state = this.#state();
+    const kept = state.secaggSessions.find(roundId);
+    const record = state.secagg.find(roundId);
+    if (!kept?.secrets || !kept.shared || !kept.inbox || !record || record.state === 'refunded' || !this.#siteKey) return undefined;
+    const round = this.#secaggSession(kept.studyId, roundId, kept.deadline, kept.options);
+    round.session.restoreShareKeys(kept.shared.advertisements, kept.shared.own);
+    round.session.receiveShares(kept.inbox.map((share) => ({ from: share.site, sealed: share.sealed })));
+    if (record.survivors !== null) round.session.restoreSignedSurvivors(record.survivors);
+    round.advertised = true;
+    round.shared = { keys: keysFingerprint(kept.shared.advertisements), sent: kept.shared.sent.map((share) => ({ to: share.site, sealed: share.sealed })) };
+    round.received = inboxFingerprint(kept.inbox.map((share) => ({ from: share.site, sealed: share.sealed })));
+    round.timer = this.#atDeadline(roundId, kept.deadline);
+    this.#secagg.set(roundId, round);
+    this.#log.info({ roundId }, 'secure-aggregation session restored from agent.sqlite');
+    return round;
+  }
+
+  /** At a round's deadline (and a second after): refunds it if unsigned, wipes its secrets, forgets its session. */
+  #atDeadline(roundId: string, deadline: number): NodeJS.Timeout {
+    const timer = setTimeout(() => {
+      this.refundExpired();
+      this.#secagg.delete(roundId);
+    }, Math.max(0, deadline - Date.now()) + 1000);
+    timer.unref();
+    return timer;
+  }
+
+  /**
+   * The round's session: restored from the secrets agent.sqlite keeps for it (an earlier task of the round, or an
+   * earlier run of this agent, advertised them), else fresh, with its secrets kept before anything leaves. A round whose
+   * secrets were wiped at its deadline is never keyed again (FEDVAL_ERR_AGENT_SECAGG_CHANGED).
+   */
+  #secaggSession(studyId: string, roundId: string, deadline: number, options: KeptSessionOptions): SecaggRound {
+    const sessions = this.#state().secaggSessions;
+    const kept = sessions.find(roundId);
+    if (kept && kept.secrets === null) throw new AgentError('FEDVAL_ERR_AGENT_SECAGG_CHANGED', 'this round’s secure-aggregation keys were wiped at its deadline; a round is never keyed twice');
+    const sessionOptions = kept?.options ?? options;
+    if (kept && (kept.studyId !== studyId || JSON.stringify(kept.options) !== JSON.stringify(options))) {
+      throw new AgentError('FEDVAL_ERR_AGENT_SECAGG_CHANGED', 'the task names another study, threshold or roster than this round’s kept session');
+    }
+    const session = new SecureAggregationSession(
+      {
+        studyId,
+        roundId,
+        siteId: this.#config.site_id,
+        threshold: sessionOptions.threshold,
+        siteKey: this.#siteKey as KeyObject,
+        minSites: sessionOptions.minSites,
+        roster: new Map(sessionOptions.roster),
+        // Pinned peers (optional) and the colluding sites assumed: a key holder's roster with Sybil keys, or a
+        // threshold that k colluding sites could defeat, is refused here, before any share leaves.
+        approvedPeers: this.#config.policy.peer_fingerprints === undefined ? undefined : new Set(this.#config.policy.peer_fingerprints),
+        maxColluders: this.#config.policy.secagg_max_colluders,
+      },
+      kept?.secrets ?? undefined,
+    );
+    if (!kept) sessions.create(roundId, studyId, deadline, options, session.secrets());
+    return { session, keys: awaited(), inbox: awaited(), studyId, timer: undefined, advertised: false };
+  }
+
   async run(requestId: string, task: TaskContent): Promise<void> {
     const { roundId } = task;
     const object = `round:${roundId}`;
@@ -248,6 +345,9 @@ export class TaskPipeline {
       // The coordinator lost our connection while this task ran: the result will go out on the new one.
       log.info('task sent again while it runs; its result will follow on this connection');
       this.#send(createMessage('task.accept', { roundId }, requestId));
+      // Securely aggregated: the advertisement again, the same bytes (the coordinator may have restarted and lost it).
+      const secagg = this.#secagg.get(roundId);
+      if (secagg?.advertised) this.#send(createMessage('secagg.advertise', { roundId, advertisement: secagg.session.advertisement() }));
       return;
     }
     if (this.#admitting?.roundId === roundId) {
@@ -330,27 +430,14 @@ export class TaskPipeline {
         if (!this.#siteKey || task.contribution.kind !== 'bfv' || !statement) {
           throw new AgentError('FEDVAL_ERR_AGENT_SECAGG_UNAVAILABLE', 'it needs an enrolled site key, bfv contributions and the key holder’s statement');
         }
-        this.#secagg.set(roundId, {
-          session: new SecureAggregationSession({
-            studyId: task.studyId,
-            roundId,
-            siteId: this.#config.site_id,
-            threshold: task.secureAggregation.threshold,
-            siteKey: this.#siteKey,
-            // A threshold below any release minimum would let t masked sites be unmasked where more are required.
-            minSites: secaggThresholdFloor(this.#config.policy.min_sites, statement.minSites, release.kind === 'private' ? release.noisePlan.minSites : undefined),
-            // Peers are authenticated by the roster the key holder signed (issue 12), never by the coordinator's word.
-            roster: new Map(statement.roster.map((site) => [site.siteId, site.fingerprint])),
-            // Pinned peers (optional) and the colluding sites assumed: a key holder's roster with Sybil keys, or a
-            // threshold that k colluding sites could defeat, is refused here, before any share leaves.
-            approvedPeers: this.#config.policy.peer_fingerprints === undefined ? undefined : new Set(this.#config.policy.peer_fingerprints),
-            maxColluders: this.#config.policy.secagg_max_colluders,
-          }),
-          keys: awaited(),
-          inbox: awaited(),
-          studyId: task.studyId,
-          timer: undefined,
-        });
+        const kept = {
+          threshold: task.secureAggregation.threshold,
+          // A threshold below any release minimum would let t masked sites be unmasked where more are required.
+          minSites: secaggThresholdFloor(this.#config.policy.min_sites, statement.minSites, release.kind === 'private' ? release.noisePlan.minSites : undefined),
+          // Peers are authenticated by the roster the key holder signed (issue 12), never by the coordinator's word.
+          roster: statement.roster.map((site): [string, string] => [site.siteId, site.fingerprint]),
+        };
+        this.#secagg.set(roundId, this.#secaggSession(task.studyId, roundId, task.deadline, kept));
       }
       if (release.kind === 'private') {
         checkReleasePolicy(this.#config.policy, release);
@@ -381,11 +468,30 @@ export class TaskPipeline {
       log.info({ task: spec.task, scorer: task.scorer.kind, contribution: task.contribution.kind }, 'task accepted');
       const secagg = this.#secagg.get(roundId);
       if (secagg) {
-        // AdvertiseKeys, then ShareKeys (Bonawitz et al. 2017, rounds 0 and 1), before any data is read.
+        // AdvertiseKeys, then ShareKeys (Bonawitz et al. 2017, rounds 0 and 1), before any data is read. A step this
+        // round already took (kept in agent.sqlite: the coordinator or this agent restarted) is not taken again: the
+        // same keys, the same sealed shares, the same inbox.
+        const sessions = this.#state().secaggSessions;
+        const kept = sessions.find(roundId);
         this.#send(createMessage('secagg.advertise', { roundId, advertisement: secagg.session.advertisement() }));
-        const advertisements = await untilAborted(secagg.keys.promise, abort.signal);
-        this.#send(createMessage('secagg.shares', { roundId, shares: secagg.session.shareKeys(advertisements).map((share) => ({ to: share.to, sealed: new Uint8Array(share.sealed) })) }));
-        secagg.session.receiveShares(await untilAborted(secagg.inbox.promise, abort.signal));
+        secagg.advertised = true;
+        let sent: { to: string; sealed: Uint8Array }[];
+        if (kept?.shared) {
+          secagg.session.restoreShareKeys(kept.shared.advertisements, kept.shared.own);
+          sent = kept.shared.sent.map((share) => ({ to: share.site, sealed: share.sealed }));
+          secagg.shared = { keys: keysFingerprint(kept.shared.advertisements), sent };
+        } else {
+          const advertisements = await untilAborted(secagg.keys.promise, abort.signal);
+          sent = secagg.session.shareKeys(advertisements);
+          // Kept before the shares leave: new shares of the same secrets never follow them.
+          sessions.recordShared(roundId, advertisements, secagg.session.ownShares, sent.map((share) => ({ site: share.to, sealed: share.sealed })));
+          secagg.shared = { keys: keysFingerprint(advertisements), sent };
+        }
+        this.#send(createMessage('secagg.shares', { roundId, shares: sent.map((share) => ({ to: share.to, sealed: new Uint8Array(share.sealed) })) }));
+        const inbox = kept?.inbox ? kept.inbox.map((share) => ({ from: share.site, sealed: share.sealed })) : await untilAborted(secagg.inbox.promise, abort.signal);
+        secagg.session.receiveShares(inbox);
+        if (!kept?.inbox) sessions.recordInbox(roundId, inbox.map((share) => ({ site: share.from, sealed: share.sealed })));
+        secagg.received = inboxFingerprint(inbox);
         this.#record({ action: 'secagg.keys_shared', object, details: { study: task.studyId, peers: secagg.session.peers, threshold: task.secureAggregation?.threshold ?? null } });
         if (process.env[SIMULATE_DROP_ENV] === 'after_share_keys' && this.#dropOut) {
           log.warn('simulated dropout: the agent stops after the share exchange, before sending its masked input');
@@ -470,16 +576,12 @@ export class TaskPipeline {
       const signature = this.#signResult({ studyId: task.studyId, roundId }, contributionSha256, attestation, this.#keyHashes(task.contribution));
       this.#send(createMessage('task.result', { roundId, contribution, contributionSha256, attestation, ...(signature ? { signature } : {}) }, requestId));
       log.info({ contributionSha256, kind: contribution.kind, entries: released.length, scorer: scorer.description, privacy: attestation.privacy ?? null }, 'contribution sent');
-      if (secagg) {
-        // At the deadline, a round this site never signed a survivor set for is refunded.
-        secagg.timer = setTimeout(() => {
-          this.refundExpired();
-          this.#secagg.delete(roundId);
-        }, Math.max(0, task.deadline - Date.now()) + 1000);
-        secagg.timer.unref();
-      }
+      // At the deadline, a round this site never signed a survivor set for is refunded, and its secrets are wiped.
+      if (secagg) secagg.timer = this.#atDeadline(roundId, task.deadline);
       this.#finished(roundId, 'contributed');
     } catch (error) {
+      // The kept secrets of the round are wiped at its deadline all the same.
+      if (this.#secagg.get(roundId)) this.#atDeadline(roundId, task.deadline);
       this.#secagg.delete(roundId);
       refuse(abort.signal.aborted && abort.signal.reason instanceof AgentError ? abort.signal.reason : error);
     } finally {

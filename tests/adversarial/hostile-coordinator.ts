@@ -2,6 +2,7 @@
 // the coordinator's side of the socket), real agent processes with their own data directory, and the site's ledger
 // read back through `fedval-agent budget --json`.
 import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { createHash } from 'node:crypto';
 import type { ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, mkdtempSync, openSync, writeFileSync } from 'node:fs';
@@ -10,10 +11,10 @@ import { join } from 'node:path';
 import { createRelease, resolvePrivacySpec } from '@fedval/dp';
 import { createHeContext, generateKeyPair, planBfvParameters, planSha256 } from '@fedval/he';
 import type { BfvPlan, HeContext } from '@fedval/he';
-import { generateSiteIdentity, signStudyKeyStatement } from '@fedval/trust';
+import { createChallenge, generateSiteIdentity, signStudyKeyStatement } from '@fedval/trust';
 import type { SignedStudyKeyStatement } from '@fedval/trust';
 import { createStatisticsLayout, resolveMetricSpec } from '@fedval/metrics';
-import { createMessage } from '@fedval/protocol';
+import { createMessage, encodeMessage } from '@fedval/protocol';
 import type { Message } from '@fedval/protocol';
 import { REPO_ROOT, runJson } from '../helpers/run-cli.ts';
 import { afterAll } from 'vitest';
@@ -205,4 +206,114 @@ export function keyStatementFor(signingKey: string, keys: { plan: BfvPlan; publi
 /** A task's BFV contribution request, as JSON-safe fields (the plan as it travels). */
 export function bfvRequest(keys: { plan: BfvPlan; publicKey: Uint8Array }, keyStatement?: SignedStudyKeyStatement): Record<string, unknown> {
   return { kind: 'bfv', plan: JSON.parse(JSON.stringify(keys.plan)), publicKey: keys.publicKey, ...(keyStatement ? { keyStatement } : {}) };
+}
+
+/** What enrolledSiteFixture's startWithParties makes. */
+export interface SecaggParties {
+  identities: ReturnType<typeof generateSiteIdentity>[];
+  keys: Awaited<ReturnType<typeof bfvKeysFor>>;
+  roster: { siteId: string; fingerprint: string }[];
+  keyStatement: SignedStudyKeyStatement;
+  /** A new task message of `roundId`: score column `score`, bfv under these keys and statement, threshold 2, deadline in 2 min. */
+  task(roundId: string): Message;
+}
+
+/**
+ * What the secure-aggregation attacks share: an enrolled site-a (its own Ed25519 key, 150 scored rows) run as a real
+ * agent against a scripted coordinator that sends every connection the challenge an enrolled agent signs. The agent,
+ * the HE contexts the test makes and the coordinator are torn down after the file.
+ */
+export function enrolledSiteFixture(): {
+  coordinator: ScriptedCoordinator;
+  contexts: { dispose(): void }[];
+  /** Writes site-a's directory (`policy`: flow-style YAML pairs) and starts its agent; resolves on its hello. */
+  start(options: { siteKeyPem: string; policy: string }): Promise<void>;
+  /** Kills the agent (SIGKILL) and starts it again on the same directory; resolves on its hello. */
+  restart(): Promise<void>;
+  /** Sends `message` and waits for the agent's answer to it: the expected type, or a coded error. */
+  ask(message: Message, expected: Message['type']): Promise<Message>;
+  /**
+   * The parties of a securely aggregated study whose first site is site-a: a key for each of `sites`, the key holder,
+   * BFV keys for `metricSpec`, the statement the key holder signs (release minimum 2, the sites as roster) and the
+   * study's tasks; starts site-a's agent with min_sites 2 and the key holder pinned.
+   */
+  startWithParties(sites: string[], studyId: string, metricSpec: Record<string, unknown>): Promise<SecaggParties>;
+} {
+  const coordinator: ScriptedCoordinator = new ScriptedCoordinator(0, (socket) => {
+    socket.send(encodeMessage(createMessage('challenge', { ...createChallenge({ audience: `ws://127.0.0.1:${coordinator.port}/ws` }) })));
+  });
+  const contexts: { dispose(): void }[] = [];
+  let agent: ChildProcess | undefined;
+  let config = '';
+  const kill = async (): Promise<void> => {
+    if (agent && agent.exitCode === null && agent.signalCode === null) {
+      const exited = once(agent, 'exit');
+      agent.kill('SIGKILL');
+      await exited;
+    }
+  };
+  const launch = async (): Promise<void> => {
+    agent = spawn(process.execPath, ['site-agent/src/main.ts', 'start', '--config', config], { cwd: REPO_ROOT, stdio: 'ignore' });
+    await coordinator.next((m) => m.type === 'hello', 30_000);
+  };
+  afterAll(async () => {
+    for (const context of contexts) context.dispose();
+    await kill();
+    await coordinator.close();
+  });
+  const start = async ({ siteKeyPem, policy }: { siteKeyPem: string; policy: string }): Promise<void> => {
+    if (coordinator.server.address() === null) await once(coordinator.server, 'listening');
+    const dir = mkdtempSync(join(tmpdir(), 'fedval-adversarial-secagg-'));
+    mkdirSync(join(dir, 'state'), { recursive: true, mode: 0o700 });
+    writeFileSync(join(dir, 'state', 'site.key'), siteKeyPem, { mode: 0o600 });
+    writeFileSync(join(dir, 'data.csv'), `score,status\n${scoredRows(150).join('\n')}\n`);
+    config = join(dir, 'site.yaml');
+    writeFileSync(
+      config,
+      [
+        `coordinator: ws://127.0.0.1:${coordinator.port}/ws`,
+        'site_id: site-a',
+        'data: { path: ./data.csv, label: { column: status } }',
+        'data_dir: ./state',
+        `policy: { ${policy} }`,
+        'limits: { reconnect_initial_ms: 100, reconnect_max_ms: 400 }',
+        'log_level: warn',
+      ].join('\n'),
+    );
+    await launch();
+  };
+  return {
+    coordinator,
+    contexts,
+    start,
+    async restart() {
+      await kill();
+      await launch();
+    },
+    async startWithParties(sites, studyId, metricSpec) {
+      const keyHolder = generateSiteIdentity();
+      const identities = sites.map(() => generateSiteIdentity());
+      const keys = await bfvKeysFor(metricSpec, undefined, 100_000);
+      contexts.push(keys.context);
+      // site-a: a real agent with an enrolled key (data_dir/site.key) that pins the key holder's key.
+      await start({ siteKeyPem: identities[0]!.privateKeyPem, policy: `require_dp: false, min_sites: 2, key_holder_keys: [${keyHolder.fingerprint}]` });
+      const roster = sites.map((siteId, i) => ({ siteId, fingerprint: identities[i]!.fingerprint }));
+      const keyStatement = keyStatementFor(keyHolder.privateKeyPem, keys, { studyId, minSites: 2, roster });
+      const task = (roundId: string): Message =>
+        createMessage('task', {
+          studyId,
+          roundId,
+          metricSpec,
+          scorer: { kind: 'score_column', columns: ['score'] },
+          contribution: { kind: 'bfv', plan: keys.plan, publicKey: keys.publicKey, keyStatement },
+          deadline: Date.now() + 120_000,
+          secureAggregation: { threshold: 2 },
+        } as never);
+      return { identities, keys, roster, keyStatement, task };
+    },
+    async ask(message, expected) {
+      coordinator.send(message);
+      return coordinator.next((m) => (m.type === expected || m.type === 'error') && m.replyTo === message.id, 60_000);
+    },
+  };
 }

@@ -3,23 +3,13 @@
 // runs a securely aggregated bfv round against a scripted coordinator; the two other sites are real sessions played by
 // this test. The agent refuses every lie with FEDVAL_ERR_AGENT_SECAGG_REFUSED and reveals nothing; only the honest
 // request, with every survivor's signature on the set it signed, gets its shares (of the self-mask seeds, never of a key).
-import { createPrivateKey, createHash } from 'node:crypto';
-import type { ChildProcess } from 'node:child_process';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { planSha256 } from '@fedval/he';
-import { createMessage, encodeMessage } from '@fedval/protocol';
+import { createPrivateKey } from 'node:crypto';
+import { createMessage } from '@fedval/protocol';
 import type { Message, MessageOf } from '@fedval/protocol';
-import { createChallenge, generateSiteIdentity, signStudyKeyStatement } from '@fedval/trust';
 import type { KeyAdvertisement, SurvivorSignature } from '@fedval/trust';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { SecureAggregationSession } from '../../site-agent/src/secure-aggregation-session.ts';
-import { REPO_ROOT } from '../helpers/run-cli.ts';
-import { ScriptedCoordinator } from '../helpers/scripted-coordinator.ts';
-import { bfvKeysFor, scoredRows } from './hostile-coordinator.ts';
+import { enrolledSiteFixture } from './hostile-coordinator.ts';
 
 const SITES = ['site-a', 'site-b', 'site-c'];
 const STUDY = 'study-hostile';
@@ -27,76 +17,12 @@ const ROUND = 'round-secagg-1';
 const METRIC_SPEC = { task: 'binary', bins: 20 };
 
 describe('a coordinator lying in a securely aggregated round', () => {
-  const coordinator: ScriptedCoordinator = new ScriptedCoordinator(0, (socket) => {
-    // An enrolled agent signs the connection challenge for its own coordinator's URL.
-    socket.send(encodeMessage(createMessage('challenge', { ...createChallenge({ audience: `ws://127.0.0.1:${coordinator.port}/ws` }) })));
-  });
-  let agent: ChildProcess | undefined;
-  const contexts: { dispose(): void }[] = [];
-  afterAll(async () => {
-    for (const context of contexts) context.dispose();
-    if (agent && agent.exitCode === null) {
-      await new Promise((resolve) => {
-        agent!.once('exit', resolve);
-        agent!.kill('SIGKILL');
-      });
-    }
-    await coordinator.close();
-  });
-
-  /** Sends `message` and waits for the agent's answer to it: the expected type, or a coded error. */
-  async function ask(message: Message, expected: Message['type']): Promise<Message> {
-    coordinator.send(message);
-    return coordinator.next((m) => (m.type === expected || m.type === 'error') && m.replyTo === message.id, 60_000);
-  }
+  const { coordinator, startWithParties, ask } = enrolledSiteFixture();
 
   it('refuses a live site reported dropped, another survivor set and too few signatures; reveals only for the set it signed', async () => {
-    if (coordinator.server.address() === null) await once(coordinator.server, 'listening');
-    const port = coordinator.port;
-    const keyHolder = generateSiteIdentity();
-    const identities = SITES.map(() => generateSiteIdentity());
-    const keys = await bfvKeysFor(METRIC_SPEC, undefined, 100_000);
-    contexts.push(keys.context);
-    // site-a: a real agent with an enrolled key (data_dir/site.key) that pins the key holder's key.
-    const dir = mkdtempSync(join(tmpdir(), 'fedval-adversarial-secagg-'));
-    mkdirSync(join(dir, 'state'), { recursive: true, mode: 0o700 });
-    writeFileSync(join(dir, 'state', 'site.key'), identities[0]!.privateKeyPem, { mode: 0o600 });
-    writeFileSync(join(dir, 'data.csv'), `score,status\n${scoredRows(150).join('\n')}\n`);
-    writeFileSync(
-      join(dir, 'site.yaml'),
-      [
-        `coordinator: ws://127.0.0.1:${port}/ws`,
-        'site_id: site-a',
-        'data: { path: ./data.csv, label: { column: status } }',
-        'data_dir: ./state',
-        `policy: { require_dp: false, min_sites: 2, key_holder_keys: [${keyHolder.fingerprint}] }`,
-        'limits: { reconnect_initial_ms: 100, reconnect_max_ms: 400 }',
-        'log_level: warn',
-      ].join('\n'),
-    );
-    agent = spawn(process.execPath, ['site-agent/src/main.ts', 'start', '--config', join(dir, 'site.yaml')], { cwd: REPO_ROOT, stdio: 'ignore' });
-    await coordinator.next((m) => m.type === 'hello', 30_000);
-
-    const roster = SITES.map((siteId, i) => ({ siteId, fingerprint: identities[i]!.fingerprint }));
-    const keyStatement = signStudyKeyStatement(keyHolder.privateKeyPem, {
-      studyId: STUDY,
-      planSha256: planSha256(keys.plan),
-      publicKeySha256: createHash('sha256').update(keys.publicKey).digest('hex'),
-      minSites: 2,
-      version: 1,
-      roster,
-      rosterSha256: 'b'.repeat(64),
-      issuedAt: Date.now(),
-    });
-    const task = createMessage('task', {
-      studyId: STUDY,
-      roundId: ROUND,
-      metricSpec: METRIC_SPEC,
-      scorer: { kind: 'score_column', columns: ['score'] },
-      contribution: { kind: 'bfv', plan: keys.plan, publicKey: keys.publicKey, keyStatement },
-      deadline: Date.now() + 120_000,
-      secureAggregation: { threshold: 2 },
-    } as never);
+    const parties = await startWithParties(SITES, STUDY, METRIC_SPEC);
+    const { identities, roster } = parties;
+    const task = parties.task(ROUND);
     coordinator.send(task);
     const advertised = (await coordinator.next((m) => m.type === 'secagg.advertise' || m.type === 'task.refuse', 60_000)) as MessageOf<'secagg.advertise'>;
     expect(advertised.type, JSON.stringify(advertised.content)).toBe('secagg.advertise');

@@ -5,65 +5,25 @@
 // pins its peers (policy.peer_fingerprints) refuses both before it advertises a key or reads a row; the honest task
 // runs. The coordinator is scripted.
 import { createHash } from 'node:crypto';
-import type { ChildProcess } from 'node:child_process';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { planSha256 } from '@fedval/he';
-import { createMessage, encodeMessage } from '@fedval/protocol';
+import { createMessage } from '@fedval/protocol';
 import type { Message } from '@fedval/protocol';
-import { createChallenge, generateSiteIdentity, signStudyKeyStatement } from '@fedval/trust';
-import { afterAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT } from '../helpers/run-cli.ts';
-import { ScriptedCoordinator } from '../helpers/scripted-coordinator.ts';
-import { bfvKeysFor, scoredRows } from './hostile-coordinator.ts';
+import { generateSiteIdentity, signStudyKeyStatement } from '@fedval/trust';
+import { describe, expect, it } from 'vitest';
+import { bfvKeysFor, enrolledSiteFixture } from './hostile-coordinator.ts';
 
 const METRIC_SPEC = { task: 'binary', bins: 20 };
 
 describe('a colluding coordinator and key holder choosing the roster and threshold', () => {
-  const coordinator: ScriptedCoordinator = new ScriptedCoordinator(0, (socket) => {
-    socket.send(encodeMessage(createMessage('challenge', { ...createChallenge({ audience: `ws://127.0.0.1:${coordinator.port}/ws` }) })));
-  });
-  let agent: ChildProcess | undefined;
-  const contexts: { dispose(): void }[] = [];
-  afterAll(async () => {
-    for (const context of contexts) context.dispose();
-    if (agent && agent.exitCode === null) {
-      await new Promise((resolve) => {
-        agent!.once('exit', resolve);
-        agent!.kill('SIGKILL');
-      });
-    }
-    await coordinator.close();
-  });
+  const { coordinator, contexts, start } = enrolledSiteFixture();
 
   it('refuses a threshold below the statement’s release minimum and a roster with a key the site did not pin; runs the honest task', async () => {
-    if (coordinator.server.address() === null) await once(coordinator.server, 'listening');
     const keyHolder = generateSiteIdentity();
     const [a, b, c, sybil] = [0, 1, 2, 3].map(() => generateSiteIdentity());
     const keys = await bfvKeysFor(METRIC_SPEC, undefined, 100_000);
     contexts.push(keys.context);
-    const dir = mkdtempSync(join(tmpdir(), 'fedval-adversarial-secagg-roster-'));
-    mkdirSync(join(dir, 'state'), { recursive: true, mode: 0o700 });
-    writeFileSync(join(dir, 'state', 'site.key'), a!.privateKeyPem, { mode: 0o600 });
-    writeFileSync(join(dir, 'data.csv'), `score,status\n${scoredRows(150).join('\n')}\n`);
-    writeFileSync(
-      join(dir, 'site.yaml'),
-      [
-        `coordinator: ws://127.0.0.1:${coordinator.port}/ws`,
-        'site_id: site-a',
-        'data: { path: ./data.csv, label: { column: status } }',
-        'data_dir: ./state',
-        // The privacy officer approved site-b's and site-c's keys out of band; min_sites 2 (the statements say more).
-        `policy: { require_dp: false, min_sites: 2, key_holder_keys: [${keyHolder.fingerprint}], peer_fingerprints: [${b!.fingerprint}, ${c!.fingerprint}] }`,
-        'limits: { reconnect_initial_ms: 100, reconnect_max_ms: 400 }',
-        'log_level: warn',
-      ].join('\n'),
-    );
-    agent = spawn(process.execPath, ['site-agent/src/main.ts', 'start', '--config', join(dir, 'site.yaml')], { cwd: REPO_ROOT, stdio: 'ignore' });
-    await coordinator.next((m) => m.type === 'hello', 30_000);
+    // The privacy officer approved site-b's and site-c's keys out of band; min_sites 2 (the statements say more).
+    await start({ siteKeyPem: a!.privateKeyPem, policy: `require_dp: false, min_sites: 2, key_holder_keys: [${keyHolder.fingerprint}], peer_fingerprints: [${b!.fingerprint}, ${c!.fingerprint}]` });
 
     const real = [
       { siteId: 'site-a', fingerprint: a!.fingerprint },

@@ -24,6 +24,7 @@ const BENCHES = [
   'grid-utility',
   'survival-dp',
   'secagg-primitives',
+  'secagg-resume',
   'report',
 ] as const;
 

@@ -2,7 +2,7 @@
 // the key holder in this process) in which the coordinator is killed with SIGKILL at each step of an encrypted,
 // differentially private round, or stopped with SIGTERM mid-round, and started again on its data directory while the
 // agents keep running and reconnect. Each round completes with every site counted once, each site charged once, and a
-// release equal to the one the sites' own kept contributions give.
+// release equal to the one the sites' own kept contributions give. Securely aggregated rounds: coordinator-restart-secagg.test.ts.
 import { once } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -35,7 +35,6 @@ describe('rounds survive a coordinator restart', () => {
   const keys = (study: string): string => join(deployment.dir, `keys-${study}`);
   const released: string[] = [];
   let aggregatedBeforeKill: string;
-  let maskedRound: string;
   const siteDir = (site: string): string => join(deployment.dir, 'sites', site, 'state');
   const roundEntries = (path: string, roundId: string): AuditEntry[] => readAuditLog(path).entries.filter((entry) => entry.object === `round:${roundId}`);
   const coordinatorTrail = (roundId: string): AuditEntry[] => roundEntries(join(deployment.coordinatorDataDir, 'audit.jsonl'), roundId);
@@ -168,19 +167,7 @@ describe('rounds survive a coordinator restart', () => {
     await releasedExactly(roundId);
   }, 60_000);
 
-  it('a securely aggregated round cannot resume: it fails with coordinator_restarted, and its sites are told when they reconnect', async () => {
-    const maskedStudy = await createKeyedStudy('masked restarts'); // masked by default
-    expect((await deployment.api('GET', `/api/studies/${maskedStudy}`)).body.secure_aggregation).toMatchObject({ scheme: 'bonawitz-double-mask' });
-    // Killed once the first masked input is stored: the pairwise keys the round needs died with the sites' connections.
-    maskedRound = await roundCutAt('crash-after-contribution', maskedStudy);
-    expect(await waitForRoundClosed(deployment, maskedRound)).toMatchObject({ state: 'failed', reason: 'coordinator_restarted' });
-    // Each site is told when it reconnects; one that sent its masked input (and signed no survivor set) refunds its
-    // charge: wait (bounded) for the sites' own trails to say so; the ledgers are read by the next test.
-    const sitesWith = (action: string): number => SITES.filter((site) => roundEntries(join(siteDir(site), 'audit.jsonl'), maskedRound).some((entry) => entry.action === action)).length;
-    for (const until = Date.now() + 20_000; sitesWith('privacy.refunded') < sitesWith('privacy.charged') && Date.now() < until; ) await poll();
-  }, 60_000);
-
-  it("each site's own ledger: charged once per released round, and refunded for the securely aggregated round it was charged for", async () => {
+  it("each site's own ledger: charged once per released round", async () => {
     expect(released).toHaveLength(4);
     // Read as `fedval-agent budget` reads them, in this process; each site's dataset id is the agent's default,
     // `<site_id>:<data file name>` (site-agent README, privacy.dataset_id).
@@ -197,8 +184,5 @@ describe('rounds survive a coordinator restart', () => {
       expect(charged.map((charge) => charge.roundId).sort()).toEqual([...released].sort());
       for (const charge of charged) expect(charge).toMatchObject({ epsilon: expect.closeTo(0.5, 6), refund: null });
     }
-    const masked = ledgers.flatMap((records) => records.filter((charge) => charge.roundId === maskedRound));
-    expect(masked.length).toBeGreaterThan(0);
-    expect(masked.filter((charge) => charge.refund === null)).toEqual([]);
   }, 60_000);
 });

@@ -98,4 +98,11 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
      received_at bigint NOT NULL,
      PRIMARY KEY (round_id, site_id)
    );`,
+  // The secure-aggregation steps of a round still open, in order (seq), for a restarted coordinator to replay.
+  `CREATE TABLE round_secagg_events (
+     seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+     round_id text NOT NULL REFERENCES rounds(id),
+     event_json text NOT NULL
+   );
+   CREATE INDEX round_secagg_events_by_round ON round_secagg_events(round_id, seq);`,
 ];

@@ -11,9 +11,9 @@ import { joinFrames, splitFrames } from './ciphertext-frames.ts';
 import { ADVISORY_LOCK_KEY, postgresClientConfig, postgresStorageError } from './postgres-connection.ts';
 import type { PostgresConnectionOptions } from './postgres-connection.ts';
 import { POSTGRES_MIGRATIONS, SCHEMA_VERSION_TABLE } from './postgres-migrations.ts';
-import { closureValues, contributionValues, float64FromBytes, roundSiteValues, studyValues } from './row-values.ts';
+import { closureValues, contributionValues, float64FromBytes, roundSiteValues, secaggEventValues, studyValues } from './row-values.ts';
 import type { RowValues } from './row-values.ts';
-import { aggregateRowSchema, contributionFramesRowSchema, contributionRowSchema, encryptedAggregateRowSchema, modelRowSchema, roundRowSchema, roundSiteRowSchema, secaggRowSchema, siteKeyRowSchema, siteSeenRowSchema, studyRowSchema } from './row-schemas.ts';
+import { aggregateRowSchema, contributionFramesRowSchema, contributionRowSchema, encryptedAggregateRowSchema, modelRowSchema, roundRowSchema, roundSiteRowSchema, secaggEventRowSchema, secaggRowSchema, siteKeyRowSchema, siteSeenRowSchema, studyRowSchema } from './row-schemas.ts';
 import type {
   CoordinatorStore,
   EnrollmentTokenRecord,
@@ -23,6 +23,7 @@ import type {
   RoundResult,
   RoundSiteUpdate,
   RoundState,
+  SecaggEvent,
   SiteEnrollment,
   StoredContribution,
   StudyRecord,
@@ -209,8 +210,21 @@ export class PostgresCoordinatorStore implements CoordinatorStore {
 
   async closeRound(id: string, closure: RoundClosure): Promise<void> {
     const row = closureValues(closure);
-    // One statement: atomic on its own.
-    await this.#query(`UPDATE rounds SET ${assignments(row)} WHERE id = $${Object.keys(row).length + 1}`, [...Object.values(row), id]);
+    await this.#transaction(async (client) => {
+      await client.query(`UPDATE rounds SET ${assignments(row)} WHERE id = $${Object.keys(row).length + 1}`, [...Object.values(row), id]);
+      // The steps were kept for a restart; the closed round keeps its signed transcript (secagg_json).
+      await client.query('DELETE FROM round_secagg_events WHERE round_id = $1', [id]);
+    });
+  }
+
+  async appendSecaggEvent(roundId: string, event: SecaggEvent): Promise<void> {
+    const row = secaggEventValues(roundId, event);
+    await this.#query(insertStatement('round_secagg_events', row), Object.values(row));
+  }
+
+  async listSecaggEvents(roundId: string): Promise<SecaggEvent[]> {
+    const { rows } = await this.#query('SELECT event_json FROM round_secagg_events WHERE round_id = $1 ORDER BY seq', [roundId]);
+    return rows.map((row) => this.#parse(secaggEventRowSchema, row));
   }
 
   async getRoundAggregate(id: string): Promise<Float64Array | undefined> {

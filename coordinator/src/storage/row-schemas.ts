@@ -3,10 +3,10 @@ import { resolvedPrivacySpecSchema } from '@fedval/dp';
 import { bfvPlanSchema } from '@fedval/he';
 import { metricSpecSchema } from '@fedval/metrics';
 import { contributionRecordSchema, secaggTranscriptSchema } from '@fedval/protocol';
-import { privacyAttestationSchema, resultAttestationSchema, signedStudyKeyStatementSchema } from '@fedval/trust';
+import { keyAdvertisementSchema, privacyAttestationSchema, resultAttestationSchema, shareRevealSchema, signedStudyKeyStatementSchema, survivorSignatureSchema } from '@fedval/trust';
 import { z } from 'zod';
 import { ROUND_SITE_STATUSES, ROUND_STATES } from './store.ts';
-import type { ModelRecord, RoundRecord, RoundSiteRecord, StoredContribution, StudyRecord } from './store.ts';
+import type { ModelRecord, RoundRecord, RoundSiteRecord, SecaggEvent, StoredContribution, StudyRecord } from './store.ts';
 
 /** A TEXT column holding JSON, parsed, then checked with `schema`. */
 function jsonColumn<S extends z.ZodType>(schema: S) {
@@ -186,3 +186,24 @@ export const contributionRowSchema = z
 
 export const siteSeenRowSchema = z.object({ id: z.string(), last_seen: integer });
 export const siteKeyRowSchema = z.object({ site_id: z.string(), public_key: z.string() });
+
+const base64 = z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/);
+/** One step of a round's secure-aggregation transcript (`event_json`, written by row-values.ts secaggEventValues). */
+export const secaggEventRowSchema = z
+  .object({
+    event_json: jsonColumn(
+      z.discriminatedUnion('kind', [
+        z.strictObject({ kind: z.literal('advertisement'), site: z.string(), advertisement: keyAdvertisementSchema }),
+        z.strictObject({ kind: z.literal('shares'), site: z.string(), shares: z.array(z.strictObject({ to: z.string(), sealed_base64: base64 })) }),
+        z.strictObject({ kind: z.literal('input'), site: z.string() }),
+        z.strictObject({ kind: z.literal('out'), site: z.string() }),
+        z.strictObject({ kind: z.literal('consistency'), site: z.string(), signed: survivorSignatureSchema }),
+        z.strictObject({ kind: z.literal('reveal'), site: z.string(), reveal: shareRevealSchema }),
+      ]),
+    ),
+  })
+  .transform(({ event_json: event }): SecaggEvent =>
+    event.kind === 'shares'
+      ? { kind: 'shares', site: event.site, shares: event.shares.map((share) => ({ to: share.to, sealed: new Uint8Array(Buffer.from(share.sealed_base64, 'base64')) })) }
+      : event,
+  );

@@ -1,7 +1,7 @@
 // row-values.ts — what each record is written as, column by column: one encoding (JSON text, Float64 bytes, framed
 // ciphertexts) for every store, the write-side twin of row-schemas.ts. Keys are column names, in statement order.
 import { joinFrames } from './ciphertext-frames.ts';
-import type { RoundClosure, RoundSiteUpdate, StoredContribution, StudyRecord } from './store.ts';
+import type { RoundClosure, RoundSiteUpdate, SecaggEvent, StoredContribution, StudyRecord } from './store.ts';
 
 /** A value every store's driver binds: text, an integer, bytes or NULL. */
 export type ColumnValue = string | number | Uint8Array | null;
@@ -72,4 +72,11 @@ export function contributionValues(contribution: StoredContribution): RowValues 
 export function float64FromBytes(bytes: Uint8Array): Float64Array {
   const copy = new Uint8Array(bytes);
   return new Float64Array(copy.buffer, 0, copy.byteLength / Float64Array.BYTES_PER_ELEMENT);
+}
+
+/** A new row of `round_secagg_events`: the step as JSON, sealed shares in base64 (read by row-schemas.ts secaggEventRowSchema). */
+export function secaggEventValues(roundId: string, event: SecaggEvent): RowValues {
+  const stored =
+    event.kind === 'shares' ? { kind: event.kind, site: event.site, shares: event.shares.map((share) => ({ to: share.to, sealed_base64: Buffer.from(share.sealed).toString('base64') })) } : event;
+  return { round_id: roundId, event_json: JSON.stringify(stored) };
 }

@@ -51,7 +51,7 @@ describe('SqliteCoordinatorStore', () => {
     const store = openSqliteStore(dir);
     await store.close();
     const db = new DatabaseSync(join(dir, DATABASE_FILE));
-    expect(db.prepare('PRAGMA user_version').get()).toEqual({ user_version: 6 });
+    expect(db.prepare('PRAGMA user_version').get()).toEqual({ user_version: 7 });
     expect(db.prepare('PRAGMA journal_mode').get()).toEqual({ journal_mode: 'wal' });
     const columns = (db.prepare('SELECT name FROM pragma_table_info(?)').all('round_sites') as { name: string }[]).map((c) => c.name);
     expect(columns).toEqual(['round_id', 'site_id', 'status', 'code', 'contribution_bytes', 'contribution_sha256', 'updated_at', 'privacy_json']);

@@ -6,9 +6,9 @@ import type { SQLInputValue } from 'node:sqlite';
 import type { SignedStudyKeyStatement } from '@fedval/trust';
 import { CoordinatorError } from '../errors.ts';
 import { joinFrames, splitFrames } from './ciphertext-frames.ts';
-import { closureValues, contributionValues, float64FromBytes, roundSiteValues, studyValues } from './row-values.ts';
+import { closureValues, contributionValues, float64FromBytes, roundSiteValues, secaggEventValues, studyValues } from './row-values.ts';
 import type { RowValues } from './row-values.ts';
-import { aggregateRowSchema, contributionFramesRowSchema, contributionRowSchema, encryptedAggregateRowSchema, modelRowSchema, roundRowSchema, roundSiteRowSchema, secaggRowSchema, siteKeyRowSchema, siteSeenRowSchema, studyRowSchema } from './row-schemas.ts';
+import { aggregateRowSchema, contributionFramesRowSchema, contributionRowSchema, encryptedAggregateRowSchema, modelRowSchema, roundRowSchema, roundSiteRowSchema, secaggEventRowSchema, secaggRowSchema, siteKeyRowSchema, siteSeenRowSchema, studyRowSchema } from './row-schemas.ts';
 import type { SecaggTranscript } from '@fedval/protocol';
 import type {
   CoordinatorStore,
@@ -20,6 +20,7 @@ import type {
   StudyRecord,
   RoundResult,
   EnrollmentTokenRecord,
+  SecaggEvent,
   SiteEnrollment,
   StoredContribution,
 } from './store.ts';
@@ -112,6 +113,12 @@ const MIGRATIONS: readonly string[] = [
   `ALTER TABLE studies ADD COLUMN key_statement_json TEXT;`,
   // The signed transcript of a securely aggregated round (advertisements, survivor signatures, reveals), JSON.
   `ALTER TABLE rounds ADD COLUMN secagg_json TEXT;`,
+  // The secure-aggregation steps of a round still open, in order (rowid), for a restarted coordinator to replay.
+  `CREATE TABLE round_secagg_events (
+     round_id TEXT NOT NULL REFERENCES rounds(id),
+     event_json TEXT NOT NULL
+   ) STRICT;
+   CREATE INDEX round_secagg_events_by_round ON round_secagg_events(round_id);`,
 ];
 
 type Row = Record<string, SQLInputValue>;
@@ -269,7 +276,22 @@ export class SqliteCoordinatorStore implements CoordinatorStore {
 
   async closeRound(id: string, closure: RoundClosure): Promise<void> {
     const row = closureValues(closure);
-    this.#durably(() => inWriteTransaction(this.#db, () => this.#db.prepare(`UPDATE rounds SET ${assignments(row)} WHERE id = ?`).run(...Object.values(row), id)));
+    this.#durably(() =>
+      inWriteTransaction(this.#db, () => {
+        this.#db.prepare(`UPDATE rounds SET ${assignments(row)} WHERE id = ?`).run(...Object.values(row), id);
+        // The steps were kept for a restart; the closed round keeps its signed transcript (secagg_json).
+        this.#db.prepare('DELETE FROM round_secagg_events WHERE round_id = ?').run(id);
+      }),
+    );
+  }
+
+  async appendSecaggEvent(roundId: string, event: SecaggEvent): Promise<void> {
+    const row = secaggEventValues(roundId, event);
+    this.#durably(() => this.#db.prepare(insertStatement('round_secagg_events', row)).run(...Object.values(row)));
+  }
+
+  async listSecaggEvents(roundId: string): Promise<SecaggEvent[]> {
+    return this.#run(() => this.#db.prepare('SELECT event_json FROM round_secagg_events WHERE round_id = ? ORDER BY rowid').all(roundId).map((row) => secaggEventRowSchema.parse(row)));
   }
 
   async getRoundAggregate(id: string): Promise<Float64Array | undefined> {

@@ -2,7 +2,7 @@
 import type { ResolvedPrivacySpec } from '@fedval/dp';
 import type { BfvPlan } from '@fedval/he';
 import type { MetricSpec } from '@fedval/metrics';
-import type { PrivacyAttestation, ResultAttestation, SignedStudyKeyStatement } from '@fedval/trust';
+import type { KeyAdvertisement, PrivacyAttestation, ResultAttestation, ShareReveal, SignedStudyKeyStatement, SurvivorSignature } from '@fedval/trust';
 
 import { ROUND_SITE_STATUSES, ROUND_STATES } from '@fedval/protocol';
 import type { ContributionRecord, SecaggTranscript } from '@fedval/protocol';
@@ -152,6 +152,19 @@ export interface StoredContribution {
   receivedAt: number;
 }
 
+/**
+ * One step of a securely aggregated round's transcript as it happened at the coordinator (secure-aggregation.ts), kept
+ * durably until the round closes: a restarted coordinator replays them, in order, to rebuild the round in its phase.
+ * `out`: the site left the round (refused, invalid, disconnected, timed out); `input`: its masked input was stored.
+ */
+export type SecaggEvent =
+  | { kind: 'advertisement'; site: string; advertisement: KeyAdvertisement }
+  | { kind: 'shares'; site: string; shares: { to: string; sealed: Uint8Array }[] }
+  | { kind: 'input'; site: string }
+  | { kind: 'out'; site: string }
+  | { kind: 'consistency'; site: string; signed: SurvivorSignature }
+  | { kind: 'reveal'; site: string; reveal: ShareReveal };
+
 export type RoundSiteUpdate = Pick<RoundSiteRecord, 'status'> & Partial<Pick<RoundSiteRecord, 'code' | 'contributionBytes' | 'contributionSha256' | 'privacy'>>;
 
 /**
@@ -191,6 +204,13 @@ export interface CoordinatorStore {
   putRoundContribution(contribution: StoredContribution): Promise<void>;
   /** The contributions kept for a round, in arrival order. */
   listRoundContributions(roundId: string): Promise<StoredContribution[]>;
+  /**
+   * Appends one step of a securely aggregated round's transcript; durable when it resolves (committed and fsynced), and
+   * kept until closeRound, which deletes the round's steps in the same transaction.
+   */
+  appendSecaggEvent(roundId: string, event: SecaggEvent): Promise<void>;
+  /** A round's secure-aggregation steps, in the order they were appended. */
+  listSecaggEvents(roundId: string): Promise<SecaggEvent[]>;
   /** Stores the key holder's public key of a bfv study; false when one is already registered. */
   /** Sets the public key (and the key holder's statement) once; false when the study has a key already or does not exist. */
   setStudyPublicKey(id: string, publicKey: Uint8Array, keyStatement?: SignedStudyKeyStatement | null): Promise<boolean>;

@@ -3,9 +3,9 @@
 import { resolvePrivacySpec } from '@fedval/dp';
 import { planBfvParameters } from '@fedval/he';
 import { createStatisticsLayout, resolveMetricSpec } from '@fedval/metrics';
-import { generateSiteIdentity, signStudyKeyStatement } from '@fedval/trust';
+import { generateSiteIdentity, signSecaggRecord, signStudyKeyStatement } from '@fedval/trust';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { CoordinatorStore, ModelRecord, RoundSiteRecord, StudyRecord } from '../storage/store.ts';
+import type { CoordinatorStore, ModelRecord, RoundSiteRecord, SecaggEvent, StudyRecord } from '../storage/store.ts';
 
 /** What the suite needs of a backing database besides the store itself. */
 export interface StoreHarness {
@@ -180,6 +180,32 @@ export function describeStoreConformance(name: string, harness: StoreHarness): v
       const second = await openStore();
       expect(await second.listRoundContributions('r')).toEqual(kept);
       expect(await second.listRoundContributions('other')).toEqual([]);
+    });
+
+    it("keeps a securely aggregated round's steps in order across a crash, and deletes them when the round closes", async () => {
+      const first = await harness.open();
+      await first.createStudy(scoreStudy);
+      await first.createRound({ id: 'r', studyId: study.id, state: 'dispatched', createdAt: 1, deadlineAt: 2, sites: pendingSites(['a', 'b'], 1) });
+      await first.createRound({ id: 'r2', studyId: study.id, state: 'dispatched', createdAt: 1, deadlineAt: 2, sites: pendingSites(['a'], 1) });
+      const identity = generateSiteIdentity();
+      const fields = { study_id: study.id, round_id: 'r', site_id: 'a' };
+      const key = Buffer.alloc(32, 7).toString('base64');
+      const events: SecaggEvent[] = [
+        { kind: 'advertisement', site: 'a', advertisement: signSecaggRecord('advertisement', identity.privateKeyPem, { ...fields, c_public_key: key, s_public_key: key, signing_key: identity.publicKey }) },
+        { kind: 'shares', site: 'a', shares: [{ to: 'b', sealed: Uint8Array.from({ length: 163 }, (_, i) => (i * 13) % 256) }] },
+        { kind: 'out', site: 'b' },
+        { kind: 'input', site: 'a' },
+        { kind: 'consistency', site: 'a', signed: signSecaggRecord('survivors', identity.privateKeyPem, { ...fields, survivors: ['a'] }) },
+        { kind: 'reveal', site: 'a', reveal: signSecaggRecord('reveal', identity.privateKeyPem, { ...fields, survivors: ['a'], shares: [{ owner: 'a', kind: 'self_mask_seed', share_base64: 'AQID' }] }) },
+      ];
+      for (const event of events) await first.appendSecaggEvent('r', event);
+      await first.appendSecaggEvent('r2', { kind: 'out', site: 'a' });
+      await harness.crash(first);
+      const second = await openStore();
+      expect(await second.listSecaggEvents('r')).toEqual(events);
+      await second.closeRound('r', { state: 'failed', reason: 'secure_aggregation_incomplete', closedAt: 3, contributions: 0, aggregate: null, result: null });
+      expect(await second.listSecaggEvents('r')).toEqual([]);
+      expect(await second.listSecaggEvents('r2')).toEqual([{ kind: 'out', site: 'a' }]);
     });
 
     it('keeps the encrypted aggregate of a bfv round as the exact ciphertext bytes', async () => {
