@@ -448,6 +448,8 @@ export interface PerClassPrediction {
   readonly negative: ReleaseLayout;
   /** Of the AUC of the population: bias (coarsening) and noise SD. */
   readonly auc: PredictedError;
+  /** Sensitivity at each of the plan's thresholds (the positives' share at or above it, on the positives' layout); specificity is the negatives' as in the plan. */
+  readonly sensitivity: readonly PredictedError[];
 }
 
 /**
@@ -503,11 +505,18 @@ function perClassPrediction(plan: ReleasePlan, positive: ReleaseLayout, negative
   };
   const gradients = aucGradients({ positive: place(fine.positive, layouts.positive), negative: place(fine.negative, layouts.negative) });
   if (!gradients) throw new DpError('FEDVAL_ERR_DP_INVALID_ARGUMENT', 'the expected histograms leave a class empty');
+  const nodeVariance = (layout: ReleaseLayout): number => (std! ** 2 * layout.countersPerPatient) / plan.layout.countersPerPatient;
   const variance = (layout: ReleaseLayout, fineGradient: Float64Array): number =>
-    linearVariance(layout, Float64Array.from(placements(layout), (at) => fineGradient[at]!), (std! ** 2 * layout.countersPerPatient) / plan.layout.countersPerPatient);
+    linearVariance(layout, Float64Array.from(placements(layout), (at) => fineGradient[at]!), nodeVariance(layout));
+  const coarsePositive = coarsenHistogram(fine.positive, layouts.positive.edges);
+  const sensitivity = request.thresholds.map((threshold) => {
+    const edge = layouts.positive.edges.indexOf(Math.round(threshold * request.fineBins)); // pinned (0 and fineBins are edges too)
+    return predicted(0, linearVariance(layouts.positive, shareAboveGradient(coarsePositive, edge), nodeVariance(layouts.positive)));
+  });
   return Object.freeze({
     ...layouts,
     auc: predicted(gradients.auc - histogramAuc(fine.positive, fine.negative), variance(layouts.positive, gradients.positive) + variance(layouts.negative, gradients.negative)),
+    sensitivity: Object.freeze(sensitivity),
   });
 }
 
@@ -557,6 +566,8 @@ export interface PositiveLayoutChoice {
   /** AUC error of the overall population and of one (equally sized) level of each subgroup variable: per-class layout. */
   readonly overall: PredictedError;
   readonly subgroups: readonly PredictedError[];
+  /** Sensitivity of the overall population at each of the plan's thresholds, per-class layout (specificity: the plan's). */
+  readonly sensitivity: readonly PredictedError[];
   /** The same with the plan's layout for both classes (what the choice is measured against). */
   readonly shared: { readonly overall: PredictedError; readonly subgroups: readonly PredictedError[] };
 }
@@ -583,11 +594,12 @@ const MAX_PER_CLASS_BIAS_TO_SD = 0.5;
 export function choosePositiveLayout(plan: ReleasePlan): PositiveLayoutChoice | null {
   const { request, layout } = plan;
   const pinned = thresholdEdges(request.thresholds, request.fineBins).filter((edge) => layout.edges.includes(edge));
-  const evaluate = (positive: ReleaseLayout): { overall: PredictedError; subgroups: PredictedError[]; objective: number } => {
-    const overall = perClassPrediction(plan, positive, layout, request.patients, null).auc;
+  const evaluate = (positive: ReleaseLayout): { overall: PredictedError; sensitivity: readonly PredictedError[]; subgroups: PredictedError[]; objective: number } => {
+    const whole = perClassPrediction(plan, positive, layout, request.patients, null);
+    const overall = whole.auc;
     const subgroups = request.subgroupLevels.map((levels, i) => perClassPrediction(plan, positive, layout, request.patients / levels, i).auc);
     const objective = overall.medianAbsError + (subgroups.length ? subgroups.reduce((a, e) => a + e.medianAbsError, 0) / subgroups.length : 0);
-    return { overall, subgroups, objective };
+    return { overall, sensitivity: whole.sensitivity, subgroups, objective };
   };
   const shared = evaluate(layout);
   // Noise variance of a class total under a layout, per unit node variance of the plan's layout (σ_c² = σ₀²·L_c/L₀).
@@ -640,6 +652,7 @@ export function choosePositiveLayout(plan: ReleasePlan): PositiveLayoutChoice | 
     layout: best.layout,
     overall: best.overall,
     subgroups: Object.freeze(best.subgroups),
+    sensitivity: best.sensitivity,
     shared: Object.freeze({ overall: shared.overall, subgroups: Object.freeze(shared.subgroups) }),
   });
 }

@@ -204,7 +204,9 @@ describe('per-class layouts (issue 18): the positives on a coarser layout, witho
     expect(decoded.roc_auc).toBeCloseTo(pairwiseAuc(all.filter((r) => r.label === 1).map(placed), all.filter((r) => r.label === 0).map(placed)), 12);
     for (const level of ['0', '1']) {
       const inLevel = labelled((r) => r.meno === level);
-      expect(decoded.by_group['meno']![level]!.roc_auc).toBeCloseTo(pairwiseAuc(inLevel.filter((r) => r.label === 1).map(placed), inLevel.filter((r) => r.label === 0).map(placed)), 12);
+      const block = decoded.by_group['meno']![level]!;
+      expect(block.suppressed).toBe(false);
+      if (!block.suppressed) expect(block.roc_auc).toBeCloseTo(pairwiseAuc(inLevel.filter((r) => r.label === 1).map(placed), inLevel.filter((r) => r.label === 0).map(placed)), 12);
     }
   });
 
@@ -468,62 +470,69 @@ describe('privacy accounting: sensitivity by brute force over single patients', 
 });
 
 describe('noise: decoded metrics against the planner', () => {
-  it('over seeded rounds, AUC, sensitivity and specificity errors have the median the planner predicts; variances widen intervals correctly', () => {
-    // A binormal cohort as the planner assumes it (AUC 0.75, prevalence 0.3), 6,000 patients at 3 sites, one 2-level subgroup.
-    const n = 6000;
-    const prevalence = 0.3;
-    const layout = createStatisticsLayout({ groups: [{ column: 'sex', levels: ['F', 'M'] }] });
-    const { privacy, plan } = planPrivacySpec(base, { layout, expectedPatients: n, expectedPrevalence: prevalence, sites: 3 });
-    const release = createPrivateRelease(layout, privacy);
-    const overall = release.summary().blocks.find((b) => b.name === 'overall.counts')!;
-    expect(overall.sigma).toBeCloseTo(plan!.aggregateNoiseStd['overall']!, 9);
-
-    const rng = seededRandomSource('release noise test');
-    const separation = Math.SQRT2 * normalQuantile(0.75);
-    const offset = Math.log(prevalence / (1 - prevalence)) - (separation * separation) / 2;
-    const latent = standardNormals(rng, n);
-    const accumulators = [0, 1, 2].map(() => createAccumulator(layout));
-    for (let i = 0; i < n; i += 1) {
-      const label = i < n * prevalence ? 1 : 0;
-      const score = 1 / (1 + Math.exp(-(offset + separation * (latent[i]! + label * separation))));
-      accumulators[i % 3]!.addBinary(score, label, [i % 2 ? 'F' : 'M']);
-    }
-    const sites = accumulators.map((a) => a.vector());
-    const truth = finalizeMetrics(layout, sum(sites)) as BinaryMetricsReport;
-
-    const rounds = 150;
-    const errors = { auc: [] as number[], sensitivity: [] as number[], specificity: [] as number[] };
-    const tp: number[] = [];
-    let modelledAucNoise = 0;
-    let modelledTpVariance = 0;
-    for (let r = 0; r < rounds; r += 1) {
-      const { vector, blockVariances } = release.decode(sum(sites.map((v) => release.protect(v, rng))), 3);
-      const noisy = finalizeMetrics(layout, vector, { noise: { blockVariances } }) as BinaryMetricsReport;
-      const plain = finalizeMetrics(layout, vector) as BinaryMetricsReport;
-      errors.auc.push(noisy.roc_auc! - truth.roc_auc!);
-      errors.sensitivity.push(noisy.at_threshold.sensitivity! - truth.at_threshold.sensitivity!);
-      errors.specificity.push(noisy.at_threshold.specificity! - truth.at_threshold.specificity!);
-      tp.push(noisy.at_threshold.tp);
-      const half = (i: [number, number]): number => (i[1] - i[0]) / (2 * 1.959963984540054);
-      modelledAucNoise += half(noisy.roc_auc_ci95!) ** 2 - half(plain.roc_auc_ci95!) ** 2;
-      modelledTpVariance += 500 * blockVariances['overall.counts']!;
-    }
-    const median = (x: number[]): number => [...x].map(Math.abs).sort((a, b) => a - b)[x.length >> 1]!;
-    const mean = (x: number[]): number => x.reduce((a, b) => a + b, 0) / x.length;
-    const prediction = plan!.overall;
-    expect(median(errors.auc) / prediction.auc.medianAbsError).toBeGreaterThan(0.7);
-    expect(median(errors.auc) / prediction.auc.medianAbsError).toBeLessThan(1.3);
-    expect(median(errors.sensitivity) / prediction.sensitivity[0]!.medianAbsError).toBeGreaterThan(0.7);
-    expect(median(errors.sensitivity) / prediction.sensitivity[0]!.medianAbsError).toBeLessThan(1.3);
-    expect(median(errors.specificity) / prediction.specificity[0]!.medianAbsError).toBeGreaterThan(0.7);
-    expect(median(errors.specificity) / prediction.specificity[0]!.medianAbsError).toBeLessThan(1.3);
-    // The AUC interval's noise term matches the observed mean squared error; the TP count's is conservative.
-    const aucMeanSquare = mean(errors.auc.map((e) => e * e));
-    expect(modelledAucNoise / rounds / aucMeanSquare).toBeGreaterThan(0.75);
-    expect(modelledAucNoise / rounds / aucMeanSquare).toBeLessThan(1.5);
-    const tpMean = mean(tp);
-    expect(modelledTpVariance / rounds).toBeGreaterThan(0.9 * mean(tp.map((x) => (x - tpMean) ** 2)));
-  });
+  // A binormal cohort as the planner assumes it (AUC 0.75, prevalence 0.3), 6,000 patients at 3 sites, one 2-level subgroup.
+  const n = 6000;
+  const prevalence = 0.3;
+  const layout = createStatisticsLayout({ groups: [{ column: 'sex', levels: ['F', 'M'] }] });
+  const planned = planPrivacySpec(base, { layout, expectedPatients: n, expectedPrevalence: prevalence, sites: 3 });
+  const rng = seededRandomSource('release noise test');
+  const separation = Math.SQRT2 * normalQuantile(0.75);
+  const offset = Math.log(prevalence / (1 - prevalence)) - (separation * separation) / 2;
+  const latent = standardNormals(rng, n);
+  const accumulators = [0, 1, 2].map(() => createAccumulator(layout));
+  for (let i = 0; i < n; i += 1) {
+    const label = i < n * prevalence ? 1 : 0;
+    const score = 1 / (1 + Math.exp(-(offset + separation * (latent[i]! + label * separation))));
+    accumulators[i % 3]!.addBinary(score, label, [i % 2 ? 'F' : 'M']);
+  }
+  const sites = accumulators.map((a) => a.vector());
+  const truth = finalizeMetrics(layout, sum(sites)) as BinaryMetricsReport;
+  const { positiveLayout: _positives, ...sharedSpec } = planned.privacy;
+  const plan = planned.plan!;
+  const cases = [
+    // 'auto' gives this cohort's positives a coarser layout of their own (issue 18): its per-class prediction.
+    { name: "per-class layouts ('auto')", privacy: planned.privacy, auc: planned.perClass?.overall, sensitivity: planned.perClass?.sensitivity[0] },
+    { name: 'one layout for both classes', privacy: resolvePrivacySpec(sharedSpec, { layout }), auc: plan.overall.auc, sensitivity: plan.overall.sensitivity[0] },
+  ];
+  for (const { name, privacy, auc, sensitivity } of cases) {
+    it(`${name}: over seeded rounds, AUC, sensitivity and specificity errors have the median the planner predicts; variances widen intervals correctly`, () => {
+      expect(auc).toBeDefined();
+      const release = createPrivateRelease(layout, privacy);
+      const overall = release.summary().blocks.find((b) => b.name === 'overall.counts')!;
+      expect(overall.sigma).toBeCloseTo(plan.aggregateNoiseStd['overall']!, 9);
+      const rounds = 150;
+      const errors = { auc: [] as number[], sensitivity: [] as number[], specificity: [] as number[] };
+      const tp: number[] = [];
+      let modelledAucNoise = 0;
+      let modelledTpVariance = 0;
+      for (let r = 0; r < rounds; r += 1) {
+        const { vector, blockVariances } = release.decode(sum(sites.map((v) => release.protect(v, rng))), 3);
+        const noisy = finalizeMetrics(layout, vector, { noise: { blockVariances } }) as BinaryMetricsReport;
+        const plain = finalizeMetrics(layout, vector) as BinaryMetricsReport;
+        errors.auc.push(noisy.roc_auc! - truth.roc_auc!);
+        errors.sensitivity.push(noisy.at_threshold.sensitivity! - truth.at_threshold.sensitivity!);
+        errors.specificity.push(noisy.at_threshold.specificity! - truth.at_threshold.specificity!);
+        tp.push(noisy.at_threshold.tp);
+        const half = (i: [number, number]): number => (i[1] - i[0]) / (2 * 1.959963984540054);
+        modelledAucNoise += half(noisy.roc_auc_ci95!) ** 2 - half(plain.roc_auc_ci95!) ** 2;
+        modelledTpVariance += 500 * blockVariances['overall.counts']!;
+      }
+      const median = (x: number[]): number => [...x].map(Math.abs).sort((a, b) => a - b)[x.length >> 1]!;
+      const mean = (x: number[]): number => x.reduce((a, b) => a + b, 0) / x.length;
+      expect(median(errors.auc) / auc!.medianAbsError).toBeGreaterThan(0.7);
+      expect(median(errors.auc) / auc!.medianAbsError).toBeLessThan(1.3);
+      expect(median(errors.sensitivity) / sensitivity!.medianAbsError).toBeGreaterThan(0.7);
+      expect(median(errors.sensitivity) / sensitivity!.medianAbsError).toBeLessThan(1.3);
+      expect(median(errors.specificity) / plan.overall.specificity[0]!.medianAbsError).toBeGreaterThan(0.7);
+      expect(median(errors.specificity) / plan.overall.specificity[0]!.medianAbsError).toBeLessThan(1.3);
+      // The AUC interval's noise term matches the observed mean squared error; the TP count's is conservative.
+      const aucMeanSquare = mean(errors.auc.map((e) => e * e));
+      expect(modelledAucNoise / rounds / aucMeanSquare).toBeGreaterThan(0.75);
+      expect(modelledAucNoise / rounds / aucMeanSquare).toBeLessThan(1.5);
+      const tpMean = mean(tp);
+      expect(modelledTpVariance / rounds).toBeGreaterThan(0.9 * mean(tp.map((x) => (x - tpMean) ** 2)));
+    });
+  }
 });
 
 describe('decode refuses an aggregate of fewer than minSites contributions', () => {
