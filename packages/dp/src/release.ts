@@ -6,13 +6,16 @@
 //   <population>.counts      every level's score histograms, coarsened to the release edges (and
 //                            tree-encoded for a tree layout), then its other counters (multiclass
 //                            confusion cells; regression count and clamped);
+//   <population>.positives   binary tasks whose spec has a positiveLayout (issue 18, per-class layouts) only: every
+//                            level's positive histogram on the positives' coarser layout (the counts block then holds
+//                            the negatives'); a patient moves the counts or the positives blocks, never both;
 //   <population>.exclusions  every level's exclusion counters;
 //   <population>.sums        the metrics fixed-point sums block, unchanged;
 //   <population>.totals      subgroup columns of a binary task only (weight `totals`): the negatives and positives of
 //                            every level, one counter per labelled patient — the counts the suppression rule reads.
 // Neighbouring datasets differ by one patient at one site. Each block's sensitivity is the most one
-// patient can move it after encoding (see blockSensitivity); the round's ρ is the sum of the block
-// costs (Bun & Steinke 2016, Lemma 2.3). Decoding reconciles the histograms of the overall population and of every
+// patient can move it after encoding (see countsSensitivity); the round's ρ is the sum of the block
+// costs (Bun & Steinke 2016, Lemma 2.3), the two classes' blocks counted as alternatives (releaseRho). Decoding reconciles the histograms of the overall population and of every
 // group column by least squares (hierarchy.ts), takes each tree's consistent estimate (tree.ts), then updates each level's
 // class histogram with its released class total (the sequential least-squares update with one more independent
 // observation of a linear function, Rao 1973 §4a.9; the Kalman update): post-processing.
