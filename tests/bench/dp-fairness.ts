@@ -9,13 +9,16 @@
 // from the exact release's interval), the interval factor √(1 + (SD/SE)²), the suppression rate, and the planner's
 // predicted DP error SD; per scenario, the exact noise SD of one class total of a level (classTotalSd: what the small-cell
 // rule's margin is made of).
+// With per-class layouts (issue 18: 'auto' may give the positives a coarser layout) it also prints the positives' layout
+// and the planner's per-class prediction; --shared-layout drops the positives' layout from the resolved spec (both classes
+// on the shared one, as before issue 18's per-class layouts), for a before/after comparison on one machine.
 // Run: node tests/bench/dp-fairness.ts [--rounds 20] [--epsilon 1[,2,…]] [--scenario SUBSTRING] [--priorities …]
-//      [--weights totals=3] [--suppression-alpha 0.01]
+//      [--weights totals=3] [--suppression-alpha 0.01] [--shared-layout]
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parse } from 'csv-parse/sync';
-import { createRelease, finalizeRelease, planPrivacySpec, predictPerClassAuc, predictPopulationError, seededRandomSource } from '@fedval/dp';
-import type { PrivacyContext, RandomSource, ReleaseLayoutSpec, ReleasePlan } from '@fedval/dp';
+import { createRelease, finalizeRelease, planPrivacySpec, predictPerClassAuc, predictPopulationError, resolvePrivacySpec, seededRandomSource } from '@fedval/dp';
+import type { PositiveLayoutChoice, PrivacyContext, RandomSource, ReleasePlan, ResolvedReleaseLayout } from '@fedval/dp';
 import { addStatistics, createAccumulator, createStatisticsLayout, resolveMetricSpec } from '@fedval/metrics';
 import type { BinaryMetricsBlock, BinaryMetricsReport, GroupSpec, LevelBlock, StatisticsLayout } from '@fedval/metrics';
 import { normal, rotterdamScore } from './rotterdam-score.ts';
@@ -31,6 +34,8 @@ const { values } = parseArgs({
     weights: { type: 'string', default: '' },
     // α of the small-cell rule (finalizeRelease suppressionAlpha); empty: the default Φ(−3).
     'suppression-alpha': { type: 'string', default: '' },
+    // Both classes on the shared layout (the resolved spec without its positiveLayout).
+    'shared-layout': { type: 'boolean', default: false },
   },
 });
 const pairs = (text: string): Record<string, number> => Object.fromEntries(text.split(',').map((pair) => { const [key, value] = pair.split('='); return [key!, Number(value)]; }));
@@ -144,39 +149,15 @@ function samplingSe(block: BinaryMetricsBlock): number | null {
  * The planner's predicted DP error SD of one AUC: the overall one, or a level's of column `column`, for the level's
  * expected patients (here the exact count stands in for the sponsor's expected share of the level, a public assumption).
  */
-function predictedSd(plan: ReleasePlan | null, column: number | null, patients: number): number | null {
-  if (!plan) return null;
+function predictedSd(plan: ReleasePlan | null, perClass: PositiveLayoutChoice | null, column: number | null, patients: number): number | null {
+  if (!plan || patients < 2) return null;
+  if (perClass) return predictPerClassAuc(plan, perClass.layout, plan.layout, patients, column).auc.std;
   if (column === null) return plan.overall.auc.std;
-  return patients >= 2 ? predictPopulationError(plan, patients, column).auc.std : null;
+  return predictPopulationError(plan, patients, column).auc.std;
 }
 
-/**
- * Issue 18, "fit the grid to the class sizes": the planner's predicted AUC error (bias, noise SD) of per-class layouts in
- * the same ρ — the positives on a coarser grid, the negatives on the plan's — for the overall population and the
- * smallest level of each column (a prediction only: the release has one layout for both classes).
- */
-function perClassLayouts(plan: ReleasePlan | null, levels: { column: number | null; level: string; patients: number }[]): object[] | null {
-  if (!plan) return null;
-  const shared: ReleaseLayoutSpec = plan.layout.tree
-    ? { kind: 'tree', bins: plan.layout.edges.length - 1, branching: plan.layout.tree.branching, edges: plan.layout.placement }
-    : { kind: 'flat', bins: plan.layout.edges.length - 1, edges: plan.layout.placement };
-  const candidates: ReleaseLayoutSpec[] = [shared, ...[8, 16, 32, 64].filter((bins) => bins < shared.bins).map((bins): ReleaseLayoutSpec => ({ kind: 'tree', bins, branching: 2, edges: plan.layout.placement })), { kind: 'flat', bins: 8, edges: plan.layout.placement }, { kind: 'flat', bins: 16, edges: plan.layout.placement }];
-  const name = (spec: ReleaseLayoutSpec): string => (spec.kind === 'tree' ? `tree b=${spec.branching} ${spec.bins}` : `flat ${spec.bins}`);
-  return levels.map(({ column, level, patients }) => ({
-    column,
-    level,
-    patients,
-    negatives: name(shared),
-    // A layout with fewer bins than the pinned threshold and calibration edges is refused by the planner: left out.
-    positives: candidates.flatMap((spec) => {
-      try {
-        const predicted = predictPerClassAuc(plan, spec, shared, patients, column);
-        return [{ layout: name(spec), aucBias: round4(predicted.auc.bias), aucSd: round4(predicted.auc.std) }];
-      } catch {
-        return [];
-      }
-    }),
-  }));
+function layoutName(layout: ResolvedReleaseLayout): string {
+  return layout.kind === 'tree' ? `tree b=${layout.branching}, ${layout.edges.length - 1} bins` : `flat, ${layout.edges.length - 1} bins`;
 }
 
 interface Track {
@@ -192,25 +173,23 @@ interface Track {
 
 function runScenario(scenario: Scenario, epsilon: number): object {
   const { layout, sites } = scenario;
-  const { privacy, plan, split } = planPrivacySpec({ epsilon, delta: DELTA, minSites: scenario.minSites, ...(priorities ? { priorities } : {}), ...(weights ? { weights } : {}) }, { layout, ...scenario.context });
+  const planned = planPrivacySpec({ epsilon, delta: DELTA, minSites: scenario.minSites, ...(priorities ? { priorities } : {}), ...(weights ? { weights } : {}) }, { layout, ...scenario.context });
+  const { plan, split } = planned;
+  const { positiveLayout, ...sharedSpec } = planned.privacy;
+  const privacy = values['shared-layout'] ? resolvePrivacySpec(sharedSpec, { layout }) : planned.privacy;
+  const perClass = values['shared-layout'] ? null : planned.perClass;
   const release = createRelease(layout, privacy);
   const exactRelease = createRelease(layout, null);
   const exact = finalizeRelease(exactRelease, sum(sites.map((v) => exactRelease.protect(v, seededRandomSource('unused')))), sites.length).metrics as BinaryMetricsReport;
   const tracks: Track[] = [
-    { column: null, level: 'overall', positives: exact.positives, exactAuc: exact.roc_auc, se: samplingSe(exact), errors: [], suppressed: 0, predicted: predictedSd(plan, null, exact.n) },
+    { column: null, level: 'overall', positives: exact.positives, exactAuc: exact.roc_auc, se: samplingSe(exact), errors: [], suppressed: 0, predicted: predictedSd(plan, perClass, null, exact.n) },
   ];
   layout.spec.groups.forEach((group, g) => {
     for (const [level, block] of Object.entries(exact.by_group[group.column]!)) {
       if (block.suppressed || block.n === 0) continue;
-      tracks.push({ column: group.column, level, positives: block.positives, exactAuc: block.roc_auc, se: samplingSe(block), errors: [], suppressed: 0, predicted: predictedSd(plan, g, block.n) });
+      tracks.push({ column: group.column, level, positives: block.positives, exactAuc: block.roc_auc, se: samplingSe(block), errors: [], suppressed: 0, predicted: predictedSd(plan, perClass, g, block.n) });
     }
   });
-  const smallest = layout.spec.groups.map((group, g) => {
-    const levels = Object.entries(exact.by_group[group.column]!).flatMap(([level, block]) => (block.suppressed || block.n < 2 ? [] : [{ level, n: block.n }]));
-    const least = levels.reduce((a, b) => (b.n < a.n ? b : a));
-    return { column: g, level: `${group.column} ${least.level}`, patients: least.n };
-  });
-  const perClass = perClassLayouts(plan, [{ column: null, level: 'overall', patients: exact.n }, ...smallest]);
   const rng = seededRandomSource(`dp-fairness noise ${scenario.name} ${epsilon}`);
   const started = performance.now();
   for (let r = 0; r < rounds; r += 1) {
@@ -225,6 +204,8 @@ function runScenario(scenario: Scenario, epsilon: number): object {
   // The exact noise SD of one class total of a level, per column: what the small-cell rule's margin is made of.
   const decoded = release.decode(sum(sites.map((v) => release.protect(v, rng))), sites.length);
   const classTotalSd = Object.fromEntries(Object.entries(decoded.classTotalVariances).map(([name, variance]) => [name, round4(Math.sqrt(variance))]));
+  // With per-class layouts: the positives' class total (classTotalSd is then the negatives').
+  const positiveTotalSd = decoded.positiveTotalVariances ? Object.fromEntries(Object.entries(decoded.positiveTotalVariances).map(([name, variance]) => [name, round4(Math.sqrt(variance))])) : null;
   return {
     scenario: scenario.name,
     epsilon,
@@ -232,13 +213,23 @@ function runScenario(scenario: Scenario, epsilon: number): object {
     sites: sites.length,
     minSites: scenario.minSites,
     planning: scenario.context,
-    layout: privacy.layout.kind === 'tree' ? `tree b=${privacy.layout.branching}, ${privacy.layout.edges.length - 1} bins` : `flat, ${privacy.layout.edges.length - 1} bins`,
+    layout: layoutName(privacy.layout),
+    // Issue 18, per-class layouts: the positives' layout 'auto' chose (null: the shared one), and the planner's AUC error
+    // (bias, noise SD) for the overall population and one equally sized level per column, per-class against shared.
+    positiveLayout: privacy.positiveLayout ? layoutName(privacy.positiveLayout) : null,
+    ...(values['shared-layout'] && positiveLayout ? { droppedPositiveLayout: layoutName(positiveLayout) } : {}),
     rho: release.kind === 'private' ? release.rho : 0,
     weights: privacy.weights,
     split: split ? { shares: split.shares, predicted: split.predicted } : null,
     msPerRound: Number(msPerRound.toFixed(1)),
     classTotalSd,
-    perClassLayouts: perClass,
+    positiveTotalSd,
+    perClassPrediction: perClass
+      ? {
+          overall: { bias: round4(perClass.overall.bias), sd: round4(perClass.overall.std), sharedBias: round4(perClass.shared.overall.bias), sharedSd: round4(perClass.shared.overall.std) },
+          levelSd: perClass.subgroups.map((e, i) => ({ column: layout.spec.groups[i]!.column, sd: round4(e.std), sharedSd: round4(perClass.shared.subgroups[i]!.std) })),
+        }
+      : null,
     auc: tracks.map((t) => {
       const dpSd = sd(t.errors);
       return {

@@ -191,7 +191,10 @@ program
     process.stdout.write(
       `ε ${formatEpsilon(options.epsilon)}, δ ${formatDelta(options.delta)} per round, ${options.sites} sites (noise sized for ${planned.privacy.min_sites}), ${options.patients} patients, prevalence ${options.prevalence}\n` +
         `score grid: ${planned.score_grid.kind === 'fitted' ? `fitted, ${planned.score_grid.bins} bins` : `equal-width, ${planned.score_grid.bins} bins`}\n` +
-        `release layout: ${JSON.stringify(planned.privacy.layout)}\n\n` +
+        `release layout: ${JSON.stringify(planned.privacy.layout)}\n` +
+        (planned.privacy.positive_layout && planned.per_class
+          ? `positives' layout (coarser, chosen for the class sizes): ${JSON.stringify(planned.privacy.positive_layout)}; overall ROC AUC error ${fmt(planned.per_class.roc_auc)} (one layout for both classes: ${fmt(planned.per_class.roc_auc_shared_layout)})\n\n`
+          : '\n') +
         'predicted median absolute error added by privacy\n' +
         'population                  n        ROC AUC  sensitivity  specificity\n',
     );

@@ -53,3 +53,16 @@ describe('--priorities of fedval studies create and simulate', () => {
     expect(study.privacy.weights).toEqual(planStudyPrivacy({ ...options, groupLevels: [2], priorities }).weights);
   });
 });
+
+describe('fedval plan: per-class layouts (issue 18)', () => {
+  it("shows the positives' layout 'auto' chose for a rare outcome, and the predictions under it", () => {
+    const rare = planStudyPrivacy({ ...options, patients: 20_000, prevalence: 0.02, sites: 4, groupLevels: [2] });
+    const positive = rare.privacy.positive_layout!;
+    expect(positive).not.toBeNull();
+    for (const edge of positive.edges) expect(rare.privacy.layout.edges).toContain(edge);
+    expect(rare.per_class!.roc_auc).toBeLessThan(rare.per_class!.roc_auc_shared_layout);
+    expect(rare.predicted_median_abs_error!.overall.roc_auc).toBe(rare.per_class!.roc_auc);
+    const balanced = planStudyPrivacy({ ...options, prevalence: 0.5 });
+    expect([balanced.privacy.positive_layout, balanced.per_class]).toEqual([null, null]);
+  });
+});

@@ -1,5 +1,5 @@
 // plan.ts — `fedval plan`: predict, before any round runs, what differential privacy will cost each metric.
-import { createPrivateRelease, planPrivacySpec, predictSurvivalNoise } from '@fedval/dp';
+import { createPrivateRelease, planPrivacySpec, predictPerClassAuc, predictSurvivalNoise } from '@fedval/dp';
 import type { ReleasePriorities } from '@fedval/dp';
 import { createStatisticsLayout, resolveMetricSpec } from '@fedval/metrics';
 import type { FittedScoreGrid } from '@fedval/metrics';
@@ -43,28 +43,42 @@ export function planStudyPrivacy(options: PlanOptions) {
     groups: options.groupLevels.map((levels, i) => ({ column: `group${i + 1}`, levels: Array.from({ length: levels }, (_, j) => `level${j + 1}`) })),
   });
   const layout = createStatisticsLayout(spec);
-  const { privacy, plan, split } = planPrivacySpec(
+  const { privacy, plan, split, perClass } = planPrivacySpec(
     { epsilon: options.epsilon, delta: options.delta, minSites, ...(options.priorities ? { priorities: options.priorities } : {}) },
     { layout, expectedPatients: options.patients, expectedPrevalence: options.prevalence, sites: options.sites, assumedAuc: options.auc },
   );
-  const population = (p: NonNullable<typeof plan>['overall']) => ({
-    patients: p.patients,
-    roc_auc: p.auc.medianAbsError,
-    sensitivity: p.sensitivity[0]?.medianAbsError ?? null,
-    specificity: p.specificity[0]?.medianAbsError ?? null,
-  });
+  // With per-class layouts (issue 18) the positives' layout changes the AUC and sensitivity predictions; specificity is the negatives'.
+  const population = (p: NonNullable<typeof plan>['overall'], subgroup: number | null) => {
+    const positives = perClass && plan ? predictPerClassAuc(plan, perClass.layout, plan.layout, p.patients, subgroup) : null;
+    return {
+      patients: p.patients,
+      roc_auc: (positives?.auc ?? p.auc).medianAbsError,
+      sensitivity: (positives?.sensitivity[0] ?? p.sensitivity[0])?.medianAbsError ?? null,
+      specificity: p.specificity[0]?.medianAbsError ?? null,
+    };
+  };
   return {
     request: { ...options, scoreGrid: undefined, minSites },
     weights: privacy.weights,
     // With priorities: each block's share of the round's ρ and the predicted noise SD of every metric under that split.
     split: split ? { shares: split.shares, predicted_noise_sd: split.predicted ?? null } : null,
     score_grid: options.scoreGrid !== undefined ? { kind: 'fitted', bins: spec.bins, method: options.scoreGrid.method } : { kind: 'equal_width', bins: spec.bins },
-    privacy: { epsilon: privacy.epsilon, delta: privacy.delta, mechanism: privacy.mechanism, min_sites: privacy.minSites, layout: privacy.layout },
+    privacy: {
+      epsilon: privacy.epsilon,
+      delta: privacy.delta,
+      mechanism: privacy.mechanism,
+      min_sites: privacy.minSites,
+      layout: privacy.layout,
+      // The positives' own, coarser layout when 'auto' chose one (issue 18; edges among the layout's); else null.
+      positive_layout: privacy.positiveLayout ?? null,
+    },
+    // Per-class layouts: the overall AUC's predicted median absolute error with them and with the shared layout for both classes.
+    per_class: perClass ? { roc_auc: perClass.overall.medianAbsError, roc_auc_shared_layout: perClass.shared.overall.medianAbsError } : null,
     // The round's whole cost: histograms, sums and exclusion counters (the planner's ρ is the histograms' share).
     rho: createPrivateRelease(layout, privacy).rho,
     aggregate_noise_std: plan?.aggregateNoiseStd ?? null,
     predicted_median_abs_error: plan
-      ? { overall: population(plan.overall), per_subgroup_level: plan.subgroups.map(population) }
+      ? { overall: population(plan.overall, null), per_subgroup_level: plan.subgroups.map((p, i) => population(p, i)) }
       : null,
   };
 }

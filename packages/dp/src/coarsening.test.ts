@@ -1,6 +1,6 @@
 // Coarse bins: edges, pinned thresholds, equal-mass placement and merged counts.
 import { describe, expect, it } from 'vitest';
-import { checkEdges, coarsenHistogram, equalMassEdges, equalWidthEdges } from './coarsening.ts';
+import { checkEdges, coarsenHistogram, equalMassEdges, equalWidthEdges, mergeEdges } from './coarsening.ts';
 
 describe('equalWidthEdges', () => {
   it('splits the fine grid evenly', () => {
@@ -74,5 +74,20 @@ describe('coarsenHistogram', () => {
   it('refuses edges that run past the vector or do not increase', () => {
     expect(() => coarsenHistogram(new Float64Array(5), Int32Array.of(0, 3, 6))).toThrow(expect.objectContaining({ code: 'FEDVAL_ERR_DP_BLOCK_OUT_OF_RANGE' }));
     expect(() => coarsenHistogram(new Float64Array(5), Int32Array.of(0, 3, 3, 5))).toThrow(expect.objectContaining({ code: 'FEDVAL_ERR_DP_INVALID_ARGUMENT' }));
+  });
+});
+
+describe('mergeEdges (per-class layouts)', () => {
+  it('keeps every m-th edge, the kept edges and both ends: a subset of the edges', () => {
+    const edges = Int32Array.of(0, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100);
+    expect([...mergeEdges(edges, 4, [])]).toEqual([0, 40, 80, 100]);
+    expect([...mergeEdges(edges, 4, [50, 90])]).toEqual([0, 40, 50, 80, 90, 100]);
+    expect([...mergeEdges(edges, 1, [])]).toEqual([...edges]);
+  });
+
+  it('refuses a kept edge that is not an edge, and a factor below 1', () => {
+    const edges = Int32Array.of(0, 10, 20, 30);
+    expect(() => mergeEdges(edges, 2, [15])).toThrow(expect.objectContaining({ code: 'FEDVAL_ERR_DP_INVALID_ARGUMENT' }));
+    expect(() => mergeEdges(edges, 0, [])).toThrow(expect.objectContaining({ code: 'FEDVAL_ERR_DP_INVALID_ARGUMENT' }));
   });
 });

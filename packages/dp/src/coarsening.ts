@@ -144,3 +144,18 @@ export function coarsenHistogram(fine: Float64Array, edges: Int32Array, offset =
   }
   return coarse;
 }
+
+/**
+ * A coarsening of coarse edges (issue 18, per-class layouts): every `factor`-th edge of `edges`, the edges in `keep` (the
+ * pinned threshold, decision-curve and calibration edges; each must be one of `edges`) and both ends, so the result is a
+ * subset of `edges` — every bin of it is a union of bins of `edges` — that still has every kept edge.
+ */
+export function mergeEdges(edges: Int32Array, factor: number, keep: readonly number[]): Int32Array {
+  const fineBins = edges[edges.length - 1] ?? 0;
+  checkEdges(edges, fineBins);
+  if (!Number.isSafeInteger(factor) || factor < 1) throw new DpError('FEDVAL_ERR_DP_INVALID_ARGUMENT', 'factor must be a positive integer');
+  const present = new Set(edges);
+  if (!keep.every((edge) => present.has(edge))) throw new DpError('FEDVAL_ERR_DP_INVALID_ARGUMENT', 'every kept edge must be one of the edges');
+  const kept = new Set(keep);
+  return edges.filter((edge, i) => i % factor === 0 || i === edges.length - 1 || kept.has(edge));
+}

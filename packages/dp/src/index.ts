@@ -24,10 +24,10 @@ export { addNoise, addDiscreteGaussianNoise, addSkellamNoise, DEFAULT_ADD_NOISE_
 export type { AddNoiseOptions } from './noise.ts';
 export { treeShape, treeSensitivity, encodeTree, estimateTreeHistogram, treeQueryVariance, treePrefixVariances, DEFAULT_TREE_SHAPE_OPTIONS } from './tree.ts';
 export type { TreeShape, TreeShapeOptions } from './tree.ts';
-export { equalWidthEdges, equalMassEdges, coarsenHistogram, checkEdges } from './coarsening.ts';
+export { equalWidthEdges, equalMassEdges, coarsenHistogram, checkEdges, mergeEdges } from './coarsening.ts';
 export { budgetFromEpsilon, budgetStatus, decideCharge, assertChargeAllowed, LEDGER_RELATIVE_TOLERANCE } from './ledger.ts';
 export type { PrivacyBudget, EpsilonBudget, LedgerEntry, ChargeRequest, ChargeDecision, BudgetStatus } from './ledger.ts';
-export { planRelease, simulateRelease, resolveLayout, predictPopulationError, predictPerClassAuc, DEFAULT_PLAN_WEIGHTS, DEFAULT_SIMULATE_RELEASE_OPTIONS } from './planner.ts';
+export { planRelease, simulateRelease, resolveLayout, predictPopulationError, predictPerClassAuc, choosePositiveLayout, DEFAULT_PLAN_WEIGHTS, DEFAULT_SIMULATE_RELEASE_OPTIONS } from './planner.ts';
 export { predictSurvivalNoise, expectedSurvivalCounts } from './survival-planner.ts';
 export type { SurvivalPlanRequest, SurvivalNoisePrediction } from './survival-planner.ts';
 export type {
@@ -37,6 +37,7 @@ export type {
   ReleaseLayoutSpec,
   EdgePlacement,
   PerClassPrediction,
+  PositiveLayoutChoice,
   PopulationPrediction,
   PredictedError,
   SimulateReleaseOptions,

@@ -5,7 +5,7 @@ import { epsilonFromRho } from './accountant.ts';
 import { expectedBinProbabilities, expectedGridBinProbabilities, normalCdf, normalQuantile, scoreEdgesOfShares, standardNormals } from './binormal-model.ts';
 import { fitScoreGrid } from '@fedval/metrics';
 import { seededRandomSource } from './random-source.ts';
-import { planRelease, predictPerClassAuc, simulateRelease } from './planner.ts';
+import { choosePositiveLayout, planRelease, predictPerClassAuc, simulateRelease } from './planner.ts';
 
 describe('binormal score model', () => {
   it('has a normal CDF and quantile that match scipy.special.ndtr / ndtri', () => {
@@ -173,13 +173,17 @@ describe('planRelease', () => {
   });
 });
 
-describe('predictPerClassAuc (issue 18: per-class layouts, predicted only)', () => {
+describe('predictPerClassAuc (issue 18: per-class layouts)', () => {
   const plan = planRelease({ patients: 20_000, prevalence: 0.02, sites: 4, minSites: 3, epsilon: 0.6, delta: 1e-6, thresholds: [0.5], subgroupLevels: [2], layout: { kind: 'tree', bins: 64, branching: 2 } });
 
   it('gives the plan’s own AUC error for the plan’s layout in both classes (coarse bins placed on the fine grid)', () => {
     const same = predictPerClassAuc(plan, { kind: 'tree', bins: 64, branching: 2 }, { kind: 'tree', bins: 64, branching: 2 }, 20_000, null);
     expect(same.auc.std).toBeCloseTo(plan.overall.auc.std, 12);
     expect(same.auc.bias).toBeCloseTo(plan.overall.auc.bias, 12);
+    expect(same.sensitivity[0]!.std).toBeCloseTo(plan.overall.sensitivity[0]!.std, 12);
+    // The same from the plan's resolved layout (what choosePositiveLayout and the bench pass).
+    const resolved = predictPerClassAuc(plan, plan.layout, plan.layout, 20_000, null);
+    expect(resolved.auc.std).toBeCloseTo(plan.overall.auc.std, 12);
   });
 
   it('scales each class’s node variance by its tree levels over the plan’s (equal zCDP cost per patient)', () => {
@@ -193,5 +197,22 @@ describe('predictPerClassAuc (issue 18: per-class layouts, predicted only)', () 
     expect(ratio).toBeGreaterThan(0.97 / 7);
     expect(ratio).toBeLessThan(1.03 / 7);
     expect(flat.auc.std / flatPlan.overall.auc.std).toBeCloseTo(Math.sqrt(1 / 7 / ratio), 6);
+  });
+});
+
+describe('choosePositiveLayout', () => {
+  it('picks a shallower tree on a subset of the plan’s edges for a rare outcome, with thresholds kept; none when balanced', () => {
+    const rare = planRelease({ patients: 20_000, prevalence: 0.02, sites: 4, minSites: 3, epsilon: 0.6, delta: 1e-6, thresholds: [0.5, 0.1, 0.2], subgroupLevels: [2] });
+    const choice = choosePositiveLayout(rare)!;
+    expect(choice).not.toBeNull();
+    for (const edge of choice.layout.edges) expect(rare.layout.edges).toContain(edge);
+    for (const edge of [500, 100, 200]) expect(Array.from(choice.layout.edges)).toContain(edge);
+    expect(choice.layout.countersPerPatient).toBeLessThan(rare.layout.countersPerPatient);
+    expect(choice.overall.medianAbsError).toBeLessThanOrEqual(0.95 * choice.shared.overall.medianAbsError);
+    expect(choice.shared.overall.std).toBeCloseTo(rare.overall.auc.std, 12);
+    // The choice's prediction is predictPerClassAuc's for its layout.
+    expect(predictPerClassAuc(rare, choice.layout, rare.layout, 20_000, null).auc.std).toBeCloseTo(choice.overall.std, 12);
+    const balanced = planRelease({ patients: 2000, prevalence: 0.5, sites: 3, epsilon: 1, delta: 1e-6, subgroupLevels: [2] });
+    expect(choosePositiveLayout(balanced)).toBeNull();
   });
 });

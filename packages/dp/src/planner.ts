@@ -15,7 +15,7 @@ import { aggregateNoiseVariance, planNoise } from './allocation.ts';
 import { epsilonFromRho, rhoFromEpsilon } from './accountant.ts';
 import type { ScoreModel } from './binormal-model.ts';
 import { equalWidthScoreEdges, expectedGridBinProbabilities, normalCdf, scoreEdgesOfShares, simulateScoreHistograms, standardNormals } from './binormal-model.ts';
-import { coarsenHistogram, equalMassEdges, equalWidthEdges } from './coarsening.ts';
+import { coarsenHistogram, equalMassEdges, equalWidthEdges, mergeEdges } from './coarsening.ts';
 import { aucGradients, fittedGrid, mannWhitneyAuc } from '@fedval/metrics';
 import { DpError } from './errors.ts';
 import { seededRandomSource } from './random-source.ts';
@@ -448,30 +448,46 @@ export interface PerClassPrediction {
   readonly negative: ReleaseLayout;
   /** Of the AUC of the population: bias (coarsening) and noise SD. */
   readonly auc: PredictedError;
+  /** Sensitivity at each of the plan's thresholds (the positives' share at or above it, on the positives' layout); specificity is the negatives' as in the plan. */
+  readonly sensitivity: readonly PredictedError[];
 }
 
 /**
- * The AUC error a per-class layout would give (issue 18, "fit the grid to the class sizes"), in the same ρ as the plan:
- * positives on `positive`'s coarse bins (or tree), negatives on `negative`'s. A patient increments L_c counters of its
+ * The AUC error a per-class layout gives (issue 18, "fit the grid to the class sizes"), in the same ρ as the plan:
+ * positives on `positive`'s coarse bins (or tree), negatives on `negative`'s (layout specs, or layouts already resolved
+ * such as {@link PositiveLayoutChoice.layout} and the plan's). A patient increments L_c counters of its
  * class's histogram, so with node variance σ_c² per class the counts block costs max_c L_c/(2σ_c²) in zCDP (Gaussian
  * calibration, Bun & Steinke 2016, Prop. 1.6); the plan's cost L₀/(2σ₀²) is kept with σ_c² = σ₀²·L_c/L₀ (L₀ the plan
  * layout's counters per patient). The reconciliation across the group hierarchy is homogeneous in the variances, so the
  * estimates' variances scale the same way. AUC: the delta method as for the plan (DeLong placements of the expected
  * histograms), each class's coarse mass at the middle fine bin of its coarse bin as the release places it; its bias is
  * that of the two coarsenings against the fine grid. For the overall population (`subgroup` null) or a level of
- * subgroup variable `subgroup` with `patients` patients. A prediction only: the release format has one layout for both
- * classes.
+ * subgroup variable `subgroup` with `patients` patients. The release carries such a layout when 'auto' chooses one
+ * ({@link choosePositiveLayout}; release.ts).
  */
-export function predictPerClassAuc(plan: ReleasePlan, positive: ReleaseLayoutSpec, negative: ReleaseLayoutSpec, patients: number, subgroup: number | null): PerClassPrediction {
+export function predictPerClassAuc(
+  plan: ReleasePlan,
+  positive: ReleaseLayoutSpec | ReleaseLayout,
+  negative: ReleaseLayoutSpec | ReleaseLayout,
+  patients: number,
+  subgroup: number | null,
+): PerClassPrediction {
+  const { request } = plan;
+  const model: ScoreModel = { prevalence: request.prevalence, auc: request.assumedAuc };
+  const resolve = (spec: ReleaseLayoutSpec | ReleaseLayout): ReleaseLayout =>
+    'coordinatesPerHistogram' in spec ? spec : resolveLayout(spec, request.fineBins, request.thresholds, model, request.crowdedThresholds, request.fineEdges, request.fineShares);
+  return perClassPrediction(plan, resolve(positive), resolve(negative), patients, subgroup);
+}
+
+/** {@link predictPerClassAuc} for layouts already resolved. */
+function perClassPrediction(plan: ReleasePlan, positive: ReleaseLayout, negative: ReleaseLayout, patients: number, subgroup: number | null): PerClassPrediction {
   check(Number.isFinite(patients) && patients >= 2, 'patients must be at least 2');
   const { request } = plan;
   const name = subgroup === null ? 'overall' : `subgroup-${subgroup}`;
   const std = plan.estimateNoiseStd[name];
   check(std !== undefined, `the plan has no block ${name}`);
   const model: ScoreModel = { prevalence: request.prevalence, auc: request.assumedAuc };
-  const resolve = (spec: ReleaseLayoutSpec): ReleaseLayout =>
-    resolveLayout(spec, request.fineBins, request.thresholds, model, request.crowdedThresholds, request.fineEdges, request.fineShares);
-  const layouts = { positive: resolve(positive), negative: resolve(negative) };
+  const layouts = { positive, negative };
   const scoreEdges = fineScoreEdges(model, request.fineBins, request.fineEdges, request.fineShares);
   const positives = patients * model.prevalence;
   const fine = {
@@ -489,11 +505,155 @@ export function predictPerClassAuc(plan: ReleasePlan, positive: ReleaseLayoutSpe
   };
   const gradients = aucGradients({ positive: place(fine.positive, layouts.positive), negative: place(fine.negative, layouts.negative) });
   if (!gradients) throw new DpError('FEDVAL_ERR_DP_INVALID_ARGUMENT', 'the expected histograms leave a class empty');
+  const nodeVariance = (layout: ReleaseLayout): number => (std! ** 2 * layout.countersPerPatient) / plan.layout.countersPerPatient;
   const variance = (layout: ReleaseLayout, fineGradient: Float64Array): number =>
-    linearVariance(layout, Float64Array.from(placements(layout), (at) => fineGradient[at]!), (std! ** 2 * layout.countersPerPatient) / plan.layout.countersPerPatient);
+    linearVariance(layout, Float64Array.from(placements(layout), (at) => fineGradient[at]!), nodeVariance(layout));
+  const coarsePositive = coarsenHistogram(fine.positive, layouts.positive.edges);
+  const sensitivity = request.thresholds.map((threshold) => {
+    const edge = layouts.positive.edges.indexOf(Math.round(threshold * request.fineBins)); // pinned (0 and fineBins are edges too)
+    return predicted(0, linearVariance(layouts.positive, shareAboveGradient(coarsePositive, edge), nodeVariance(layouts.positive)));
+  });
   return Object.freeze({
     ...layouts,
     auc: predicted(gradients.auc - histogramAuc(fine.positive, fine.negative), variance(layouts.positive, gradients.positive) + variance(layouts.negative, gradients.negative)),
+    sensitivity: Object.freeze(sensitivity),
+  });
+}
+
+/**
+ * Exactly `bins` coarse bins whose edges are among `edges` and include `keep` and both ends: starting from those, the bin
+ * of largest `mass` (per fine bin) that holds one of `edges` inside is split at the one nearest its mass median, until
+ * there are `bins`. Null when `keep` alone needs more bins, or too few of `edges` remain to split.
+ */
+function refineEdges(edges: Int32Array, keep: readonly number[], bins: number, mass: Float64Array): Int32Array | null {
+  const chosen = [...new Set<number>([edges[0]!, edges[edges.length - 1]!, ...keep])].sort((a, b) => a - b);
+  if (chosen.length - 1 > bins) return null;
+  const prefix = new Float64Array(mass.length + 1);
+  for (let k = 0; k < mass.length; k += 1) prefix[k + 1] = prefix[k]! + mass[k]!;
+  while (chosen.length - 1 < bins) {
+    let best = -1;
+    let split = -1;
+    for (let i = 0; i + 1 < chosen.length; i += 1) {
+      const [lo, hi] = [chosen[i]!, chosen[i + 1]!];
+      const inside = edges.filter((e) => e > lo && e < hi);
+      if (inside.length === 0) continue;
+      if (best >= 0 && prefix[hi]! - prefix[lo]! <= prefix[chosen[best + 1]!]! - prefix[chosen[best]!]!) continue;
+      const median = (prefix[lo]! + prefix[hi]!) / 2;
+      best = i;
+      split = inside.reduce((a, e) => (Math.abs(prefix[e]! - median) < Math.abs(prefix[a]! - median) ? e : a));
+    }
+    if (best < 0) return null;
+    chosen.splice(best + 1, 0, split);
+  }
+  return Int32Array.from(chosen);
+}
+
+/** Each of `targets` moved to the nearest of `edges`, with `keep` and both ends: a subset of `edges`, sorted, unique. */
+function snapToEdges(targets: Int32Array, edges: Int32Array, keep: readonly number[]): Int32Array {
+  const chosen = new Set<number>([edges[0]!, edges[edges.length - 1]!, ...keep]);
+  for (const target of targets) {
+    let best = edges[0]!;
+    for (const edge of edges) if (Math.abs(edge - target) < Math.abs(best - target)) best = edge;
+    chosen.add(best);
+  }
+  return Int32Array.from([...chosen].sort((a, b) => a - b));
+}
+
+/** A per-class layout 'auto' chose ({@link choosePositiveLayout}): the positives' layout and the predictions behind it. */
+export interface PositiveLayoutChoice {
+  /** The positives' layout: a coarsening of the plan's (its edges a subset of the plan's, the thresholds kept). */
+  readonly layout: ReleaseLayout;
+  /** AUC error of the overall population and of one (equally sized) level of each subgroup variable: per-class layout. */
+  readonly overall: PredictedError;
+  readonly subgroups: readonly PredictedError[];
+  /** Sensitivity of the overall population at each of the plan's thresholds, per-class layout (specificity: the plan's). */
+  readonly sensitivity: readonly PredictedError[];
+  /** The same with the plan's layout for both classes (what the choice is measured against). */
+  readonly shared: { readonly overall: PredictedError; readonly subgroups: readonly PredictedError[] };
+}
+
+/** The positives' candidate layouts keep every m-th of the plan's edges for m = 2 … this (and every pinned edge). */
+const MAX_POSITIVE_MERGE = 32;
+/** A per-class layout is chosen only when it cuts the predicted AUC error by at least this share. */
+const MIN_PER_CLASS_GAIN = 0.05;
+/** …and when the coarsening bias it predicts stays within this multiple of the noise SD (so the noise term of the interval covers it). */
+const MAX_PER_CLASS_BIAS_TO_SD = 0.5;
+
+/**
+ * Issue 18, "fit the grid to the class sizes": a coarser layout for the positives' histograms, or null to keep the plan's
+ * layout for both classes. Candidates keep every m-th of the plan's coarse edges (m = 2 … {@link MAX_POSITIVE_MERGE})
+ * and every threshold edge (mergeEdges: edges a subset of the plan's), as a tree of the plan's branching (fewer bins,
+ * often fewer levels: a smaller sensitivity, so less noise per node in the same ρ; see {@link predictPerClassAuc}) or
+ * flat when the plan is flat. The objective is the
+ * predicted median absolute AUC error of the overall population plus the mean over subgroup variables of a level's
+ * (equally sized levels, from the plan's public inputs only); a candidate is considered only when its tree has fewer
+ * levels than the plan's and its class total is no noisier (the small-cell rule reads it), and chosen when it beats the
+ * plan's own layout by {@link MIN_PER_CLASS_GAIN} and its predicted |bias| is at most {@link MAX_PER_CLASS_BIAS_TO_SD}
+ * × its noise SD.
+ */
+export function choosePositiveLayout(plan: ReleasePlan): PositiveLayoutChoice | null {
+  const { request, layout } = plan;
+  const pinned = thresholdEdges(request.thresholds, request.fineBins).filter((edge) => layout.edges.includes(edge));
+  const evaluate = (positive: ReleaseLayout): { overall: PredictedError; sensitivity: readonly PredictedError[]; subgroups: PredictedError[]; objective: number } => {
+    const whole = perClassPrediction(plan, positive, layout, request.patients, null);
+    const overall = whole.auc;
+    const subgroups = request.subgroupLevels.map((levels, i) => perClassPrediction(plan, positive, layout, request.patients / levels, i).auc);
+    const objective = overall.medianAbsError + (subgroups.length ? subgroups.reduce((a, e) => a + e.medianAbsError, 0) / subgroups.length : 0);
+    return { overall, sensitivity: whole.sensitivity, subgroups, objective };
+  };
+  const shared = evaluate(layout);
+  // Noise variance of a class total under a layout, per unit node variance of the plan's layout (σ_c² = σ₀²·L_c/L₀).
+  const classTotalVariance = (candidate: ReleaseLayout): number =>
+    linearVariance(candidate, new Float64Array(candidate.edges.length - 1).fill(1), candidate.countersPerPatient / layout.countersPerPatient);
+  let best: (ReturnType<typeof evaluate> & { layout: ReleaseLayout }) | null = null;
+  const bins = layout.edges.length - 1;
+  // Every m-th edge kept (and the pinned ones), m = 2 … 32: coarser grids, and for a tree fewer levels…
+  const candidates: Int32Array[] = [];
+  for (let factor = 2; factor <= Math.min(MAX_POSITIVE_MERGE, bins); factor += 1) candidates.push(mergeEdges(layout.edges, factor, pinned));
+  // …and the plan's edges nearest equal shares of the positives' expected scores (the model's, public): 4 … bins/2 bins.
+  const model: ScoreModel = { prevalence: request.prevalence, auc: request.assumedAuc };
+  const positiveMass = expectedGridBinProbabilities(model, fineScoreEdges(model, request.fineBins, request.fineEdges, request.fineShares), true);
+  for (let target = 4; target <= bins / 2; target *= 2) candidates.push(snapToEdges(equalMassEdges(positiveMass, target), layout.edges, pinned));
+  // …and full trees (no padding leaves, so a class total is the root's): b^j bins, j below the plan's depth, refined from
+  // the pinned edges by splitting the bin of largest expected positive (or pooled) mass at the plan's edge nearest its median.
+  const pooledMass = pooledBinMass(model, fineScoreEdges(model, request.fineBins, request.fineEdges, request.fineShares));
+  if (layout.tree) {
+    for (let leaves = layout.tree.branching; leaves < layout.tree.paddedLeaves; leaves *= layout.tree.branching) {
+      for (const mass of [positiveMass, pooledMass]) {
+        const refined = refineEdges(layout.edges, pinned, leaves, mass);
+        if (refined !== null) candidates.push(refined);
+      }
+    }
+  }
+  const tried = new Set<string>([layout.edges.join()]);
+  for (const edges of candidates) {
+    if (tried.has(edges.join())) continue;
+    tried.add(edges.join());
+    const tree = layout.tree ? treeShape(edges.length - 1, layout.tree.branching) : undefined;
+    const positive: ReleaseLayout = Object.freeze({
+      kind: layout.kind,
+      placement: layout.placement,
+      fineBins: layout.fineBins,
+      edges,
+      ...(tree ? { tree } : {}),
+      coordinatesPerHistogram: tree ? tree.nodeCount : edges.length - 1,
+      countersPerPatient: tree ? tree.levels : 1,
+    });
+    // A shallower tree (the smaller sensitivity the per-class layout is for), and a class total no noisier than the
+    // shared layout's (the small-cell rule's margin is made of it; a padded tree's total is a range query, not its root).
+    if (tree && layout.tree && tree.levels >= layout.tree.levels) continue;
+    if (classTotalVariance(positive) > classTotalVariance(layout)) continue;
+    const candidate = { ...evaluate(positive), layout: positive };
+    if (Math.abs(candidate.overall.bias) > MAX_PER_CLASS_BIAS_TO_SD * candidate.overall.std) continue;
+    if (candidate.objective <= (1 - MIN_PER_CLASS_GAIN) * shared.objective && (best === null || candidate.objective < best.objective)) best = candidate;
+  }
+  if (best === null) return null;
+  return Object.freeze({
+    layout: best.layout,
+    overall: best.overall,
+    subgroups: Object.freeze(best.subgroups),
+    sensitivity: best.sensitivity,
+    shared: Object.freeze({ overall: shared.overall, subgroups: Object.freeze(shared.subgroups) }),
   });
 }
 

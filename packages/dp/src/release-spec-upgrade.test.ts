@@ -51,3 +51,32 @@ describe('re-resolving a spec resolved before the class totals', () => {
     expect(fresh.weights).toEqual({ ...fourWeights, totals: 1 });
   });
 });
+
+describe('re-resolving a spec resolved before per-class layouts (issue 18)', () => {
+  // A rare-outcome study: 'auto' now gives its positives a coarser layout of their own.
+  const rare = createStatisticsLayout({ groups: [{ column: 'sex', levels: ['F', 'M'] }] });
+  const fresh = resolvePrivacySpec({ epsilon: 1, delta: 1e-6, minSites: 3 }, { layout: rare, expectedPatients: 20_000, expectedPrevalence: 0.02, sites: 4 });
+  // The spec as a study resolved it before: the same explicit layout, no positiveLayout (what its tasks carry).
+  const { positiveLayout: _dropped, ...before } = fresh;
+  const stored: unknown = JSON.parse(JSON.stringify(before));
+
+  it('resolves to itself: no positives layout, the same blocks and vector as a release of one layout for both classes', () => {
+    expect(fresh.positiveLayout).toBeDefined();
+    const again = resolvePrivacySpec(stored, { layout: rare });
+    expect(again).toEqual(stored);
+    expect(again.positiveLayout).toBeUndefined();
+    const release = createPrivateRelease(rare, again);
+    const names = release.noisePlan.blocks.map((b) => b.name);
+    expect(names).toEqual([
+      'overall.counts', 'overall.exclusions', 'overall.sums',
+      'by_group.sex.counts', 'by_group.sex.exclusions', 'by_group.sex.sums', 'by_group.sex.totals',
+    ]);
+    // Two histograms per level on the shared tree (nodes per histogram = 2·leaves − 1 for a full binary tree).
+    const leaves = before.layout.edges.length - 1;
+    expect(release.noisePlan.blocks.find((b) => b.name === 'overall.counts')!.length).toBe(2 * (2 * leaves - 1));
+    // With the positives' own layout, the positives move to their own blocks and the vector changes.
+    const perClass = createPrivateRelease(rare, fresh);
+    expect(perClass.noisePlan.blocks.map((b) => b.name)).toContain('overall.positives');
+    expect(perClass.length).toBeLessThan(release.length);
+  });
+});

@@ -12,10 +12,10 @@ import { epsilonFromRho, rhoFromEpsilon } from './accountant.ts';
 import type { NoiseMechanism } from './allocation.ts';
 import { checkEdges } from './coarsening.ts';
 import { DpError } from './errors.ts';
-import { planRelease, resolveLayout } from './planner.ts';
+import { choosePositiveLayout, planRelease, resolveLayout } from './planner.ts';
 import { planReleaseWeights, predictSplit } from './priorities.ts';
 import type { ReleaseSplit } from './priorities.ts';
-import type { EdgePlacement, ReleaseLayout, ReleaseLayoutSpec, ReleasePlan } from './planner.ts';
+import type { EdgePlacement, PositiveLayoutChoice, ReleaseLayout, ReleaseLayoutSpec, ReleasePlan } from './planner.ts';
 import { treeShape } from './tree.ts';
 
 /**
@@ -110,6 +110,12 @@ export interface PrivacySpec {
    * share the rule allows, see {@link MIN_PRIORITY_SHARE}).
    */
   priorities: Partial<ReleasePriorities>;
+  /**
+   * Binary tasks: the positives' histograms on their own, coarser layout (issue 18, per-class layouts), explicit edges
+   * only, a subset of `layout`'s explicit edges that keeps every pinned edge. Optional: layout 'auto' chooses one where
+   * the planner predicts a gain ({@link choosePositiveLayout}); absent: `layout` for both classes.
+   */
+  positiveLayout: ResolvedReleaseLayout;
 }
 
 /** The resolved spec: every field present, the layout explicit, deep-frozen. Idempotent under {@link resolvePrivacySpec}. */
@@ -119,6 +125,8 @@ export interface ResolvedPrivacySpec {
   readonly mechanism: NoiseMechanism;
   readonly minSites: number;
   readonly layout: ResolvedReleaseLayout;
+  /** The positives' layout when it differs from `layout` (binary tasks; see {@link PrivacySpec.positiveLayout}); absent: `layout` for both classes. */
+  readonly positiveLayout?: ResolvedReleaseLayout;
   readonly weights: Readonly<ReleaseWeights>;
 }
 
@@ -146,6 +154,8 @@ export interface PrivacySpecPlan {
   readonly plan: ReleasePlan | null;
   /** With `priorities`: the split the planner chose and the predicted error SD of every metric under it; else null. */
   readonly split: ReleaseSplit | null;
+  /** The per-class layout 'auto' chose and its predicted AUC errors against the shared layout's; null when none was chosen. */
+  readonly perClass: PositiveLayoutChoice | null;
 }
 
 export const DEFAULT_PRIVACY_SPEC: Readonly<Pick<PrivacySpec, 'mechanism' | 'layout'>> = Object.freeze({ mechanism: 'skellam', layout: 'auto' });
@@ -262,6 +272,7 @@ export const privacySpecSchema = z.strictObject(
     layout: layoutSchema(resolvedReleaseLayoutSchema, releaseLayoutSpecSchema, LAYOUT_FORMS).optional(),
     weights: releaseWeightsSchema.optional(),
     priorities: releasePrioritiesSchema.optional(),
+    positiveLayout: resolvedReleaseLayoutSchema.optional(),
   },
   must('an object'),
 );
@@ -277,6 +288,7 @@ export const resolvedPrivacySpecSchema = z.strictObject(
     mechanism: mechanismField,
     minSites: positiveInteger,
     layout: resolvedReleaseLayoutSchema,
+    positiveLayout: resolvedReleaseLayoutSchema.optional(),
     weights: z.strictObject({ overall: positiveNumber, subgroup: positiveNumber, sums: positiveNumber, exclusions: positiveNumber, totals: positiveNumber.optional() }, must('an object')),
   },
   must('an object'),
@@ -412,6 +424,41 @@ function layoutProblems(given: unknown, layout: StatisticsLayout, spelling: Cont
   else if (isPositiveInteger(bins) && bins <= pinned.length) problems.push(`layout.bins must exceed ${pinned.length}, the threshold, decision-curve and calibration edges it keeps`);
 }
 
+/**
+ * Rules of a positives' layout (binary tasks only, with explicit `layout` edges): on the metric spec's grid, its edges
+ * among `layout`'s (each positive bin a union of the negatives' bins, so the two compare bin by bin) and keeping the
+ * pinned edges, a tree of its branching.
+ */
+function positiveLayoutProblems(positive: ResolvedReleaseLayout | null, givenLayout: unknown, layout: StatisticsLayout, problems: string[]): void {
+  if (positive === null) return;
+  if (layout.spec.task !== 'binary') {
+    problems.push('positiveLayout applies to binary tasks only');
+    return;
+  }
+  if (!isRecord(givenLayout) || !Array.isArray(givenLayout['edges'])) {
+    problems.push("positiveLayout needs layout as explicit edges (layout 'auto' chooses its own)");
+    return;
+  }
+  const B = layout.spec.bins;
+  if (positive.fineBins !== B) problems.push(`positiveLayout.fineBins must equal the metric spec's bins (${B})`);
+  const shared = new Set<unknown>(givenLayout['edges']);
+  const outside = positive.edges.filter((edge) => !shared.has(edge));
+  if (outside.length > 0) problems.push(`positiveLayout.edges must be among layout.edges (not there: ${outside.slice(0, 20).join(', ')}${outside.length > 20 ? ', …' : ''})`);
+  const present = new Set(positive.edges);
+  const missing = pinnedReleaseEdges(layout).edges.filter((edge) => !present.has(edge));
+  if (missing.length > 0) {
+    problems.push(`positiveLayout.edges must include the threshold, decision-curve and calibration edges (missing ${missing.slice(0, 20).join(', ')}${missing.length > 20 ? ', …' : ''})`);
+  }
+  if (positive.kind === 'tree' && positive.branching !== undefined) {
+    try {
+      treeShape(positive.edges.length - 1, positive.branching);
+    } catch (cause) {
+      if (!(cause instanceof DpError)) throw cause;
+      problems.push(`positiveLayout: ${cause.message}`);
+    }
+  }
+}
+
 /** The privacy spec after its schema, with the planning parameters, before the layout is resolved. */
 interface Checked {
   epsilon: number;
@@ -421,6 +468,7 @@ interface Checked {
   layout: PrivacyLayoutSpec;
   weights: ReleaseWeights;
   priorities: ReleasePriorities | null;
+  positiveLayout: ResolvedReleaseLayout | null;
 }
 
 function refuse(problems: string[]): DpError {
@@ -434,6 +482,7 @@ function refuse(problems: string[]): DpError {
 function resolveChecked(checked: Checked | null, givenLayout: unknown, context: PrivacyContext, spelling: ContextSpelling, problems: string[]): PrivacySpecPlan {
   const { layout, expectedPatients, expectedPrevalence, sites } = context;
   layoutProblems(givenLayout, layout, spelling, problems);
+  positiveLayoutProblems(checked?.positiveLayout ?? null, givenLayout, layout, problems);
   const assumedAuc = context.assumedAuc ?? DEFAULT_ASSUMED_AUC;
   const needsPlanner = (what: string, needs: { patients?: boolean; prevalence?: boolean; sites?: boolean }): void => {
     if (needs.patients && !(typeof expectedPatients === 'number' && Number.isFinite(expectedPatients) && expectedPatients >= 2)) {
@@ -488,15 +537,20 @@ function resolveChecked(checked: Checked | null, givenLayout: unknown, context: 
     plan = resolved.plan;
   }
   if (explicit === null) throw refuse(['layout is missing']);
+  // Per-class layouts: carried when given with explicit edges (checked above), chosen by the planner for 'auto'.
+  let positive = checked.positiveLayout ? Object.freeze({ ...checked.positiveLayout, edges: Object.freeze([...checked.positiveLayout.edges]) }) : null;
+  const perClass = requested === 'auto' && plan !== null && task === 'binary' ? choosePositiveLayout(plan) : null;
+  if (perClass) positive = fromPlannerLayout(perClass.layout);
   const privacy: ResolvedPrivacySpec = Object.freeze({
     epsilon: checked.epsilon,
     delta: checked.delta,
     mechanism: checked.mechanism,
     minSites: checked.minSites,
     layout: explicit,
+    ...(positive ? { positiveLayout: positive } : {}),
     weights: Object.freeze(checked.weights),
   });
-  return Object.freeze({ privacy, plan, split: split && plan ? Object.freeze({ ...split, predicted: predictSplit(split, plan, layout, rho) }) : null });
+  return Object.freeze({ privacy, plan, split: split && plan ? Object.freeze({ ...split, predicted: predictSplit(split, plan, layout, rho) }) : null, perClass });
 }
 
 /** A parsed layout in either spelling as the layout the resolution works with. */
@@ -543,6 +597,7 @@ export function planPrivacySpec(partial: unknown, context: PrivacyContext): Priv
         layout: layoutOf(parsed.data.layout),
         weights: { ...(weightsResolvedWithoutTotals(partial) ?? { ...DEFAULT_RELEASE_WEIGHTS, ...parsed.data.weights }) },
         priorities: parsed.data.priorities ? { ...NO_PRIORITIES, ...parsed.data.priorities } : null,
+        positiveLayout: parsed.data.positiveLayout ?? null,
       }
     : null;
   if (parsed.success && parsed.data.priorities && parsed.data.weights) problems.push('give weights or priorities, not both');
@@ -583,6 +638,7 @@ export function planPrivacySpecInput(input: unknown, context: PrivacyInputContex
               exclusions: data.priorities.exclusions ?? 0,
             }
           : null,
+        positiveLayout: null,
       }
     : null;
   if (data?.priorities && data.weights) problems.push('give weights or priorities, not both');

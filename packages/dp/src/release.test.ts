@@ -169,6 +169,77 @@ describe('createPrivateRelease: encode and decode without noise', () => {
   });
 });
 
+describe('per-class layouts (issue 18): the positives on a coarser layout, without noise', () => {
+  const rows = fixtureRows();
+  const sites = fixtureSiteVectors(fixtureLayout, rows);
+  const exact = finalizeMetrics(fixtureLayout, sum(sites)) as BinaryMetricsReport;
+  // Negatives on a 64-bin tree; positives on every 4th of its edges and the pinned ones (0.05 … 0.5, 0.6 … 0.9 on 1000 bins).
+  const shared = resolvePrivacySpec({ ...base, layout: { kind: 'tree', bins: 64, branching: 2 } }, { layout: fixtureLayout }).layout;
+  const pinned = new Set([50, 100, 150, 200, 250, 300, 350, 400, 450, 500, 600, 700, 800, 900]);
+  const positiveEdges = shared.edges.filter((e, i) => i % 4 === 0 || i === shared.edges.length - 1 || pinned.has(e));
+  const privacy = resolvePrivacySpec({ ...base, layout: shared, positiveLayout: { ...shared, edges: positiveEdges } }, { layout: fixtureLayout });
+  const release = createPrivateRelease(fixtureLayout, privacy);
+  const decoded = finalizeMetrics(fixtureLayout, release.decode(sum(sites.map((v) => release.encode(v))), 3).vector) as BinaryMetricsReport;
+
+  /** The fine bin a patient's mass is decoded into: the middle fine bin of its class's coarse bin (README, placement). */
+  const placed = (r: FixtureRow): number => {
+    const edges = r.label === 1 ? positiveEdges : shared.edges;
+    const i = coarseIndex(edges, scoreBin(r.score, 1000));
+    return edges[i]! + Math.floor((edges[i + 1]! - edges[i]! - 1) / 2);
+  };
+  const labelled = (keep: (r: FixtureRow) => boolean): FixtureRow[] => rows.filter((r) => (r.label === 0 || r.label === 1) && keep(r));
+
+  it('keeps threshold, decision-curve and calibration counts exact; the AUC compares each class at its decoded fine bin', () => {
+    expect(positiveEdges.length).toBeLessThan(shared.edges.length);
+    const counts = (r: BinaryMetricsReport['at_threshold']): number[] => [r.tp, r.fp, r.tn, r.fn];
+    expect(counts(decoded.at_threshold)).toEqual(counts(exact.at_threshold));
+    expect([decoded.n, decoded.positives]).toEqual([exact.n, exact.positives]);
+    decoded.decision_curve.forEach((point, i) => expect(point.net_benefit).toBeCloseTo(exact.decision_curve[i]!.net_benefit, 12));
+    decoded.calibration.bins.forEach((bin, i) => {
+      expect(bin.n).toBe(exact.calibration.bins[i]!.n);
+      expect(bin.observed_rate).toBeCloseTo(exact.calibration.bins[i]!.observed_rate!, 12);
+    });
+    // Independent: every (positive, negative) pair of patients compared at the fine bins their classes' layouts put them in.
+    const all = labelled(() => true);
+    expect(decoded.roc_auc).toBeCloseTo(pairwiseAuc(all.filter((r) => r.label === 1).map(placed), all.filter((r) => r.label === 0).map(placed)), 12);
+    for (const level of ['0', '1']) {
+      const inLevel = labelled((r) => r.meno === level);
+      const block = decoded.by_group['meno']![level]!;
+      expect(block.suppressed).toBe(false);
+      if (!block.suppressed) expect(block.roc_auc).toBeCloseTo(pairwiseAuc(inLevel.filter((r) => r.label === 1).map(placed), inLevel.filter((r) => r.label === 0).map(placed)), 12);
+    }
+  });
+
+  it('moves the AUC from the raw scores by at most the within-bin pairs bound Σ_i P_i·N_i / (n₊·n₋)', () => {
+    const all = labelled(() => true);
+    const positives = all.filter((r) => r.label === 1);
+    const negatives = all.filter((r) => r.label === 0);
+    // The AUC of the raw scores (ties one half), pair by pair.
+    let wins = 0;
+    for (const p of positives) for (const n of negatives) wins += p.score > n.score ? 1 : p.score === n.score ? 0.5 : 0;
+    const raw = wins / (positives.length * negatives.length);
+    // Pairs with the negative's fine bin inside the positive's coarse bin: the only pairs whose order the layouts can change
+    // (every positive edge is a negative edge, so a negative's coarse bin never straddles a positive bin's edge).
+    const bin = (r: FixtureRow): number => coarseIndex(positiveEdges, scoreBin(r.score, 1000));
+    let within = 0;
+    for (const p of positives) for (const n of negatives) within += bin(p) === bin(n) ? 1 : 0;
+    const bound = within / (positives.length * negatives.length);
+    expect(bound).toBeGreaterThan(0);
+    expect(Math.abs(decoded.roc_auc! - raw)).toBeLessThanOrEqual(bound);
+  });
+
+  it('carries the positives\' layout through the spec, the summary and a round trip of the resolved spec', () => {
+    expect(privacy.positiveLayout?.edges).toEqual(positiveEdges);
+    expect(resolvePrivacySpec(JSON.parse(JSON.stringify(privacy)), { layout: fixtureLayout })).toEqual(privacy);
+    const summary = release.summary();
+    expect(summary.positiveLayout?.bins).toBe(positiveEdges.length - 1);
+    expect(summary.blocks.map((b) => b.name)).toContain('by_group.age.positives');
+    // The positives' tree is shallower: one positive patient moves fewer nodes.
+    const blocks = new Map(release.noisePlan.blocks.map((b) => [b.name, b]));
+    expect(blocks.get('overall.positives')!.l1Sensitivity).toBeLessThan(blocks.get('overall.counts')!.l1Sensitivity);
+  });
+});
+
 describe('createPrivateRelease on a fitted score grid', () => {
   it('keeps a threshold that is no multiple of 1/B, the decision curve and the reliability edges exact after coarsening', () => {
     const rows = fixtureRows();
@@ -240,22 +311,68 @@ function* binaryPatients(layout: StatisticsLayout): Generator<Float64Array> {
   }
 }
 
+/**
+ * ρ of a release from its blocks' costs: with per-class layouts (positives blocks present) a patient moves the negatives'
+ * histograms (counts blocks) or the positives' (positives blocks), so those two groups cost the larger of their sums and
+ * the other blocks add theirs; without, every block adds its cost.
+ */
+function perClassRho(release: PrivateRelease, costs: ReadonlyMap<string, number>): number {
+  let negatives = 0;
+  let positives = 0;
+  let others = 0;
+  for (const [name, cost] of costs) {
+    if (name.endsWith('.counts')) negatives += cost;
+    else if (name.endsWith('.positives')) positives += cost;
+    else others += cost;
+  }
+  return release.noisePlan.blocks.some((b) => b.name.endsWith('.positives')) ? others + Math.max(negatives, positives) : others + negatives;
+}
+
+/** The largest Σ of the costs of the blocks one single patient changes after encoding (the exact zCDP cost, a lower bound on ρ). */
+function worstPatientRho(release: PrivateRelease, costs: ReadonlyMap<string, number>, vectors: Iterable<Float64Array>): number {
+  let worst = 0;
+  for (const vector of vectors) {
+    const encoded = release.encode(vector);
+    let rho = 0;
+    for (const block of release.noisePlan.blocks) {
+      if (encoded.subarray(block.offset, block.offset + block.length).some((x) => x !== 0)) rho += costs.get(block.name)!;
+    }
+    worst = Math.max(worst, rho);
+  }
+  return worst;
+}
+
 describe('privacy accounting: sensitivity by brute force over single patients', () => {
   const layout = createStatisticsLayout({ bins: 200, groups: [{ column: 'sex', levels: ['F', 'M'] }] });
   const context = { layout, expectedPatients: 5000, expectedPrevalence: 0.3, sites: 3 };
 
   it('discrete Gaussian: ρ = Σ Δ₂²/(2σ²) with each Δ₂ the largest change one patient makes after encoding', () => {
-    for (const layoutSpec of [{ kind: 'tree', bins: 40, branching: 2 }, { kind: 'tree', bins: 20, branching: 3 }, { kind: 'flat', bins: 20 }] as const) {
-      const release = createPrivateRelease(layout, resolvePrivacySpec({ ...base, mechanism: 'discrete-gaussian', layout: layoutSpec }, context));
+    // The last two: per-class layouts (issue 18), the positives on every 3rd edge (and the pinned ones) of a tree / flat grid.
+    const pinned = new Set([10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 120, 140, 160, 180]);
+    const perClass = (layoutSpec: { kind: 'tree'; bins: number; branching: number } | { kind: 'flat'; bins: number }): Partial<PrivacySpec> => {
+      const shared = resolvePrivacySpec({ ...base, layout: layoutSpec }, context).layout;
+      return { layout: shared, positiveLayout: { ...shared, edges: shared.edges.filter((e, i) => i % 3 === 0 || i === shared.edges.length - 1 || pinned.has(e)) } };
+    };
+    const layouts: Partial<PrivacySpec>[] = [
+      { layout: { kind: 'tree', bins: 40, branching: 2 } },
+      { layout: { kind: 'tree', bins: 20, branching: 3 } },
+      { layout: { kind: 'flat', bins: 20 } },
+      perClass({ kind: 'tree', bins: 64, branching: 2 }),
+      perClass({ kind: 'flat', bins: 40 }),
+    ];
+    for (const layoutSpec of layouts) {
+      const release = createPrivateRelease(layout, resolvePrivacySpec({ ...base, mechanism: 'discrete-gaussian', ...layoutSpec }, context));
       const observed = bruteForceSensitivity(release, binaryPatients(layout));
-      let rho = 0;
+      const costs = new Map<string, number>();
       for (const block of release.noisePlan.blocks) {
         const { l1, l2 } = observed.get(block.name)!;
         expect([block.name, block.l1Sensitivity, block.l2SensitivitySquared]).toEqual([block.name, l1, l2]);
         expect(block.siteNoise.kind).toBe('discrete-gaussian');
-        if (block.siteNoise.kind === 'discrete-gaussian') rho += l2 / (2 * rationalToNumber(block.siteNoise.sigma2));
+        if (block.siteNoise.kind === 'discrete-gaussian') costs.set(block.name, l2 / (2 * rationalToNumber(block.siteNoise.sigma2)));
       }
-      expect(release.rho).toBeCloseTo(rho, 14);
+      expect(release.noisePlan.blocks.some((b) => b.name.endsWith('.positives'))).toBe(layoutSpec.positiveLayout !== undefined);
+      expect(release.rho).toBeCloseTo(perClassRho(release, costs), 14);
+      expect(release.rho).toBeGreaterThanOrEqual(worstPatientRho(release, costs, binaryPatients(layout)) * (1 - 1e-12));
       expect(release.rho).toBeLessThanOrEqual(rhoFromEpsilon(1, 1e-6));
       expect(release.rho).toBeGreaterThan(0.999 * rhoFromEpsilon(1, 1e-6));
       expect(release.epsilon).toBeLessThanOrEqual(1);
@@ -264,24 +381,34 @@ describe('privacy accounting: sensitivity by brute force over single patients', 
 
   it("Skellam counts and distributed discrete Gaussian sums: ρ by each mechanism's bound at the brute-force sensitivities", () => {
     // Today's fixed weights, and the split planned from sponsor priorities (another ρ share per block, the same accounting).
-    for (const spec of [base, { ...base, priorities: { overallAuc: 3, subgroupAuc: 2, calibration: 1, exclusions: 0.5 } }]) {
-      const release = createPrivateRelease(layout, resolvePrivacySpec(spec, context));
+    // Per-class layouts (issue 18): the positives on every 4th edge of a 40-bin tree (and the pinned edges) — a
+    // shallower tree, its own noise block per population, the two classes' blocks composed as alternatives.
+    const shared = resolvePrivacySpec({ ...base, layout: { kind: 'tree', bins: 40, branching: 2 } }, context).layout;
+    const pinned = new Set([10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 120, 140, 160, 180]);
+    const positiveLayout = { ...shared, edges: shared.edges.filter((e, i) => i % 4 === 0 || i === shared.edges.length - 1 || pinned.has(e)) };
+    expect(positiveLayout.edges.length - 1).toBeLessThan(shared.edges.length - 1);
+    const specs = [base, { ...base, priorities: { overallAuc: 3, subgroupAuc: 2, calibration: 1, exclusions: 0.5 } }, { ...base, layout: shared, positiveLayout }];
+    const releases = specs.map((spec) => createPrivateRelease(layout, resolvePrivacySpec(spec, context)));
+    expect(releases[2]!.privacy.positiveLayout?.edges).toEqual(positiveLayout.edges);
+    expect(releases[2]!.noisePlan.blocks.find((b) => b.name === 'overall.positives')!.l1Sensitivity).toBeLessThan(releases[2]!.noisePlan.blocks.find((b) => b.name === 'overall.counts')!.l1Sensitivity);
+    for (const release of releases) {
       expect(release.privacy.layout.kind).toBe('tree');
       const observed = bruteForceSensitivity(release, binaryPatients(layout));
-      let rho = 0;
+      const costs = new Map<string, number>();
       for (const block of release.noisePlan.blocks) {
         const { l1, l2 } = observed.get(block.name)!;
         expect([block.name, block.l1Sensitivity, block.l2SensitivitySquared]).toEqual([block.name, l1, l2]);
         const noise = block.siteNoise;
         if (block.name.endsWith('.sums')) {
           expect(block.mechanism).toBe('distributed-discrete-gaussian');
-          if (noise.kind === 'discrete-gaussian') rho += distributedDiscreteGaussianRho(l2, rationalToNumber(noise.sigma2), 3, block.length);
+          if (noise.kind === 'discrete-gaussian') costs.set(block.name, distributedDiscreteGaussianRho(l2, rationalToNumber(noise.sigma2), 3, block.length));
         } else {
           expect(noise.kind).toBe('skellam');
-          if (noise.kind === 'skellam') rho += skellamRho(l1, l2, 3 * 2 * rationalToNumber(noise.lambda));
+          if (noise.kind === 'skellam') costs.set(block.name, skellamRho(l1, l2, 3 * 2 * rationalToNumber(noise.lambda)));
         }
       }
-      expect(release.rho).toBeCloseTo(rho, 14);
+      expect(release.rho).toBeCloseTo(perClassRho(release, costs), 14);
+      expect(release.rho).toBeGreaterThanOrEqual(worstPatientRho(release, costs, binaryPatients(layout)) * (1 - 1e-12));
       expect(release.rho).toBeLessThanOrEqual(release.noisePlan.rho);
       expect(release.noisePlan.rho).toBeLessThanOrEqual(rhoFromEpsilon(1, 1e-6));
       // The tree has levels = ⌈log₂ leaves⌉ + 1: one patient moves one node per level of one histogram per population.
@@ -343,62 +470,69 @@ describe('privacy accounting: sensitivity by brute force over single patients', 
 });
 
 describe('noise: decoded metrics against the planner', () => {
-  it('over seeded rounds, AUC, sensitivity and specificity errors have the median the planner predicts; variances widen intervals correctly', () => {
-    // A binormal cohort as the planner assumes it (AUC 0.75, prevalence 0.3), 6,000 patients at 3 sites, one 2-level subgroup.
-    const n = 6000;
-    const prevalence = 0.3;
-    const layout = createStatisticsLayout({ groups: [{ column: 'sex', levels: ['F', 'M'] }] });
-    const { privacy, plan } = planPrivacySpec(base, { layout, expectedPatients: n, expectedPrevalence: prevalence, sites: 3 });
-    const release = createPrivateRelease(layout, privacy);
-    const overall = release.summary().blocks.find((b) => b.name === 'overall.counts')!;
-    expect(overall.sigma).toBeCloseTo(plan!.aggregateNoiseStd['overall']!, 9);
-
-    const rng = seededRandomSource('release noise test');
-    const separation = Math.SQRT2 * normalQuantile(0.75);
-    const offset = Math.log(prevalence / (1 - prevalence)) - (separation * separation) / 2;
-    const latent = standardNormals(rng, n);
-    const accumulators = [0, 1, 2].map(() => createAccumulator(layout));
-    for (let i = 0; i < n; i += 1) {
-      const label = i < n * prevalence ? 1 : 0;
-      const score = 1 / (1 + Math.exp(-(offset + separation * (latent[i]! + label * separation))));
-      accumulators[i % 3]!.addBinary(score, label, [i % 2 ? 'F' : 'M']);
-    }
-    const sites = accumulators.map((a) => a.vector());
-    const truth = finalizeMetrics(layout, sum(sites)) as BinaryMetricsReport;
-
-    const rounds = 150;
-    const errors = { auc: [] as number[], sensitivity: [] as number[], specificity: [] as number[] };
-    const tp: number[] = [];
-    let modelledAucNoise = 0;
-    let modelledTpVariance = 0;
-    for (let r = 0; r < rounds; r += 1) {
-      const { vector, blockVariances } = release.decode(sum(sites.map((v) => release.protect(v, rng))), 3);
-      const noisy = finalizeMetrics(layout, vector, { noise: { blockVariances } }) as BinaryMetricsReport;
-      const plain = finalizeMetrics(layout, vector) as BinaryMetricsReport;
-      errors.auc.push(noisy.roc_auc! - truth.roc_auc!);
-      errors.sensitivity.push(noisy.at_threshold.sensitivity! - truth.at_threshold.sensitivity!);
-      errors.specificity.push(noisy.at_threshold.specificity! - truth.at_threshold.specificity!);
-      tp.push(noisy.at_threshold.tp);
-      const half = (i: [number, number]): number => (i[1] - i[0]) / (2 * 1.959963984540054);
-      modelledAucNoise += half(noisy.roc_auc_ci95!) ** 2 - half(plain.roc_auc_ci95!) ** 2;
-      modelledTpVariance += 500 * blockVariances['overall.counts']!;
-    }
-    const median = (x: number[]): number => [...x].map(Math.abs).sort((a, b) => a - b)[x.length >> 1]!;
-    const mean = (x: number[]): number => x.reduce((a, b) => a + b, 0) / x.length;
-    const prediction = plan!.overall;
-    expect(median(errors.auc) / prediction.auc.medianAbsError).toBeGreaterThan(0.7);
-    expect(median(errors.auc) / prediction.auc.medianAbsError).toBeLessThan(1.3);
-    expect(median(errors.sensitivity) / prediction.sensitivity[0]!.medianAbsError).toBeGreaterThan(0.7);
-    expect(median(errors.sensitivity) / prediction.sensitivity[0]!.medianAbsError).toBeLessThan(1.3);
-    expect(median(errors.specificity) / prediction.specificity[0]!.medianAbsError).toBeGreaterThan(0.7);
-    expect(median(errors.specificity) / prediction.specificity[0]!.medianAbsError).toBeLessThan(1.3);
-    // The AUC interval's noise term matches the observed mean squared error; the TP count's is conservative.
-    const aucMeanSquare = mean(errors.auc.map((e) => e * e));
-    expect(modelledAucNoise / rounds / aucMeanSquare).toBeGreaterThan(0.75);
-    expect(modelledAucNoise / rounds / aucMeanSquare).toBeLessThan(1.5);
-    const tpMean = mean(tp);
-    expect(modelledTpVariance / rounds).toBeGreaterThan(0.9 * mean(tp.map((x) => (x - tpMean) ** 2)));
-  });
+  // A binormal cohort as the planner assumes it (AUC 0.75, prevalence 0.3), 6,000 patients at 3 sites, one 2-level subgroup.
+  const n = 6000;
+  const prevalence = 0.3;
+  const layout = createStatisticsLayout({ groups: [{ column: 'sex', levels: ['F', 'M'] }] });
+  const planned = planPrivacySpec(base, { layout, expectedPatients: n, expectedPrevalence: prevalence, sites: 3 });
+  const rng = seededRandomSource('release noise test');
+  const separation = Math.SQRT2 * normalQuantile(0.75);
+  const offset = Math.log(prevalence / (1 - prevalence)) - (separation * separation) / 2;
+  const latent = standardNormals(rng, n);
+  const accumulators = [0, 1, 2].map(() => createAccumulator(layout));
+  for (let i = 0; i < n; i += 1) {
+    const label = i < n * prevalence ? 1 : 0;
+    const score = 1 / (1 + Math.exp(-(offset + separation * (latent[i]! + label * separation))));
+    accumulators[i % 3]!.addBinary(score, label, [i % 2 ? 'F' : 'M']);
+  }
+  const sites = accumulators.map((a) => a.vector());
+  const truth = finalizeMetrics(layout, sum(sites)) as BinaryMetricsReport;
+  const { positiveLayout: _positives, ...sharedSpec } = planned.privacy;
+  const plan = planned.plan!;
+  const cases = [
+    // 'auto' gives this cohort's positives a coarser layout of their own (issue 18): its per-class prediction.
+    { name: "per-class layouts ('auto')", privacy: planned.privacy, auc: planned.perClass?.overall, sensitivity: planned.perClass?.sensitivity[0] },
+    { name: 'one layout for both classes', privacy: resolvePrivacySpec(sharedSpec, { layout }), auc: plan.overall.auc, sensitivity: plan.overall.sensitivity[0] },
+  ];
+  for (const { name, privacy, auc, sensitivity } of cases) {
+    it(`${name}: over seeded rounds, AUC, sensitivity and specificity errors have the median the planner predicts; variances widen intervals correctly`, () => {
+      expect(auc).toBeDefined();
+      const release = createPrivateRelease(layout, privacy);
+      const overall = release.summary().blocks.find((b) => b.name === 'overall.counts')!;
+      expect(overall.sigma).toBeCloseTo(plan.aggregateNoiseStd['overall']!, 9);
+      const rounds = 150;
+      const errors = { auc: [] as number[], sensitivity: [] as number[], specificity: [] as number[] };
+      const tp: number[] = [];
+      let modelledAucNoise = 0;
+      let modelledTpVariance = 0;
+      for (let r = 0; r < rounds; r += 1) {
+        const { vector, blockVariances } = release.decode(sum(sites.map((v) => release.protect(v, rng))), 3);
+        const noisy = finalizeMetrics(layout, vector, { noise: { blockVariances } }) as BinaryMetricsReport;
+        const plain = finalizeMetrics(layout, vector) as BinaryMetricsReport;
+        errors.auc.push(noisy.roc_auc! - truth.roc_auc!);
+        errors.sensitivity.push(noisy.at_threshold.sensitivity! - truth.at_threshold.sensitivity!);
+        errors.specificity.push(noisy.at_threshold.specificity! - truth.at_threshold.specificity!);
+        tp.push(noisy.at_threshold.tp);
+        const half = (i: [number, number]): number => (i[1] - i[0]) / (2 * 1.959963984540054);
+        modelledAucNoise += half(noisy.roc_auc_ci95!) ** 2 - half(plain.roc_auc_ci95!) ** 2;
+        modelledTpVariance += 500 * blockVariances['overall.counts']!;
+      }
+      const median = (x: number[]): number => [...x].map(Math.abs).sort((a, b) => a - b)[x.length >> 1]!;
+      const mean = (x: number[]): number => x.reduce((a, b) => a + b, 0) / x.length;
+      expect(median(errors.auc) / auc!.medianAbsError).toBeGreaterThan(0.7);
+      expect(median(errors.auc) / auc!.medianAbsError).toBeLessThan(1.3);
+      expect(median(errors.sensitivity) / sensitivity!.medianAbsError).toBeGreaterThan(0.7);
+      expect(median(errors.sensitivity) / sensitivity!.medianAbsError).toBeLessThan(1.3);
+      expect(median(errors.specificity) / plan.overall.specificity[0]!.medianAbsError).toBeGreaterThan(0.7);
+      expect(median(errors.specificity) / plan.overall.specificity[0]!.medianAbsError).toBeLessThan(1.3);
+      // The AUC interval's noise term matches the observed mean squared error; the TP count's is conservative.
+      const aucMeanSquare = mean(errors.auc.map((e) => e * e));
+      expect(modelledAucNoise / rounds / aucMeanSquare).toBeGreaterThan(0.75);
+      expect(modelledAucNoise / rounds / aucMeanSquare).toBeLessThan(1.5);
+      const tpMean = mean(tp);
+      expect(modelledTpVariance / rounds).toBeGreaterThan(0.9 * mean(tp.map((x) => (x - tpMean) ** 2)));
+    });
+  }
 });
 
 describe('decode refuses an aggregate of fewer than minSites contributions', () => {

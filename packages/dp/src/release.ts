@@ -6,13 +6,16 @@
 //   <population>.counts      every level's score histograms, coarsened to the release edges (and
 //                            tree-encoded for a tree layout), then its other counters (multiclass
 //                            confusion cells; regression count and clamped);
+//   <population>.positives   binary tasks whose spec has a positiveLayout (issue 18, per-class layouts) only: every
+//                            level's positive histogram on the positives' coarser layout (the counts block then holds
+//                            the negatives'); a patient moves the counts or the positives blocks, never both;
 //   <population>.exclusions  every level's exclusion counters;
 //   <population>.sums        the metrics fixed-point sums block, unchanged;
 //   <population>.totals      subgroup columns of a binary task only (weight `totals`): the negatives and positives of
 //                            every level, one counter per labelled patient — the counts the suppression rule reads.
 // Neighbouring datasets differ by one patient at one site. Each block's sensitivity is the most one
-// patient can move it after encoding (see blockSensitivity); the round's ρ is the sum of the block
-// costs (Bun & Steinke 2016, Lemma 2.3). Decoding reconciles the histograms of the overall population and of every
+// patient can move it after encoding (see countsSensitivity); the round's ρ is the sum of the block
+// costs (Bun & Steinke 2016, Lemma 2.3), the two classes' blocks counted as alternatives (releaseRho). Decoding reconciles the histograms of the overall population and of every
 // group column by least squares (hierarchy.ts), takes each tree's consistent estimate (tree.ts), then updates each level's
 // class histogram with its released class total (the sequential least-squares update with one more independent
 // observation of a linear function, Rao 1973 §4a.9; the Kalman update): post-processing.
@@ -60,6 +63,11 @@ export interface DecodedRelease {
    * Empty for layouts without histograms.
    */
   readonly classTotalVariances: Record<string, number>;
+  /**
+   * With per-class layouts, per counts block name: the exact noise variance of one level's positives total
+   * (`classTotalVariances` is then the negatives'), for finalizeMetrics' `noise.positiveTotalVariances`. Absent otherwise.
+   */
+  readonly positiveTotalVariances?: Record<string, number>;
 }
 
 /** One noise block in {@link ReleaseSummary}. */
@@ -87,10 +95,20 @@ export interface ReleaseSummary {
   readonly ownShareEpsilon?: number;
   readonly minSites: number;
   readonly layout: ResolvedReleaseLayout & { readonly bins: number };
+  /** The positives' layout when the release has per-class layouts (binary tasks); absent otherwise. */
+  readonly positiveLayout?: ResolvedReleaseLayout & { readonly bins: number };
   readonly blocks: readonly ReleaseBlockSummary[];
 }
 
 const summaryNumber = z.number();
+const layoutSummarySchema = z.strictObject({
+  kind: z.enum(['flat', 'tree']),
+  placement: z.enum(['equal-width', 'equal-mass', 'explicit']),
+  fineBins: z.int().positive(),
+  edges: z.array(z.int()).readonly(),
+  branching: z.int().min(2).optional(),
+  bins: z.int().positive(),
+});
 /** {@link ReleaseSummary} as a schema: the `privacy.dp` block of a released result as it crosses the REST API. */
 export const releaseSummarySchema = z.strictObject({
   mechanism: z.enum(['skellam', 'distributed-discrete-gaussian', 'discrete-gaussian']),
@@ -100,14 +118,9 @@ export const releaseSummarySchema = z.strictObject({
   /** Optional for results released before it was reported. */
   ownShareEpsilon: summaryNumber.optional(),
   minSites: z.int().positive(),
-  layout: z.strictObject({
-    kind: z.enum(['flat', 'tree']),
-    placement: z.enum(['equal-width', 'equal-mass', 'explicit']),
-    fineBins: z.int().positive(),
-    edges: z.array(z.int()).readonly(),
-    branching: z.int().min(2).optional(),
-    bins: z.int().positive(),
-  }),
+  layout: layoutSummarySchema,
+  /** The positives' layout of a release with per-class layouts; absent otherwise (and in results released before them). */
+  positiveLayout: layoutSummarySchema.optional(),
   blocks: z
     .array(
       z.strictObject({
@@ -151,9 +164,70 @@ export interface PrivateRelease extends StatisticsRelease {
   summary(): ReleaseSummary;
 }
 
+/**
+ * One class's release layout (every histogram's, or with per-class layouts the negatives' or the positives'): its coarse
+ * edges and tree, and what the decoder needs of them.
+ */
+interface ClassShape {
+  readonly edges: Int32Array;
+  readonly coarseBins: number;
+  readonly tree: TreeShape | null;
+  /** Release coordinates of one histogram: coarse bins (flat) or tree nodes. */
+  readonly perHistogram: number;
+  /** Counters one patient increments in one histogram: 1 flat, the tree's levels. */
+  readonly levels: number;
+  /** The fine bin each coarse bin's mass goes to when decoding: its middle fine bin (see README). */
+  readonly placement: Int32Array;
+  /** Variance of a class total (the sum of a histogram's coarse estimates) per unit node variance: the tree's root query, or k flat bins. */
+  readonly totalVarianceFactor: number;
+  /** Per coarse bin, its share of a class total's correction (classTotalGains). */
+  readonly totalGains: Float64Array;
+  /** finalizeMetrics' per-fine-bin variance, per unit node variance, that covers the threshold counts (thresholdBinVarianceFactor). */
+  readonly thresholdFactor: number;
+}
+
+function classShape(layout: StatisticsLayout, release: ResolvedReleaseLayout): ClassShape {
+  const edges = Int32Array.from(release.edges);
+  const coarseBins = edges.length - 1;
+  const tree = release.kind === 'tree' ? treeShape(coarseBins, release.branching as number) : null;
+  const totalVarianceFactor = tree ? treeQueryVariance(tree, new Float64Array(coarseBins).fill(1), 1) : coarseBins;
+  return Object.freeze({
+    edges,
+    coarseBins,
+    tree,
+    perHistogram: tree ? tree.nodeCount : coarseBins,
+    levels: tree ? tree.levels : 1,
+    placement: Int32Array.from({ length: coarseBins }, (_, i) => edges[i]! + Math.floor((edges[i + 1]! - edges[i]! - 1) / 2)),
+    totalVarianceFactor,
+    totalGains: classTotalGains(tree, coarseBins, totalVarianceFactor),
+    thresholdFactor: thresholdBinVarianceFactor(layout, edges, tree),
+  });
+}
+
+/**
+ * The round's ρ from its calibrated blocks (composition, Bun & Steinke 2016, Lemma 2.3). Without per-class layouts the
+ * sum of every block's cost. With them, one patient is either negative — it moves the counts blocks (the negatives'
+ * histograms of every population) — or positive — the positives blocks — never both, so those two groups cost the
+ * larger of their sums, and every other block adds its cost (the exclusions conservatively, as before).
+ */
+function releaseRho(blocks: readonly PlannedBlock[], perClass: boolean, costOf: (block: PlannedBlock) => number): number {
+  if (!perClass) return composeRho(blocks.map(costOf));
+  let negatives = 0;
+  let positives = 0;
+  const others: number[] = [];
+  for (const block of blocks) {
+    const cost = costOf(block);
+    if (block.name.endsWith('.counts')) negatives += cost;
+    else if (block.name.endsWith('.positives')) positives += cost;
+    else others.push(cost);
+  }
+  return composeRho([...others, Math.max(negatives, positives)]);
+}
+
 /** A run of the metrics vector and where it goes in the release vector. */
 interface Segment {
-  readonly histogram: boolean;
+  /** A histogram's class layout (its fine bins are coarsened to it), or null for entries copied as they are. */
+  readonly shape: ClassShape | null;
   /** Offset in the metrics vector. */
   readonly source: number;
   /** Offset in the release vector. */
@@ -223,35 +297,39 @@ export function createPrivateRelease(layout: StatisticsLayout, privacy: Resolved
   if (!(tailProbability > 0 && tailProbability < 1)) throw new DpError('FEDVAL_ERR_DP_INVALID_ARGUMENT', 'tailProbability must lie strictly between 0 and 1');
   const spec = resolvePrivacySpec(privacy, { layout });
   const B = layout.spec.bins;
-  const edges = Int32Array.from(spec.layout.edges);
-  const coarseBins = edges.length - 1;
-  const tree = spec.layout.kind === 'tree' ? treeShape(coarseBins, spec.layout.branching as number) : null;
-  const perHistogram = tree ? tree.nodeCount : coarseBins;
-  // Each coarse bin's mass goes to the middle fine bin of the bin when decoding (see README).
-  const placement = Int32Array.from({ length: coarseBins }, (_, i) => edges[i]! + Math.floor((edges[i + 1]! - edges[i]! - 1) / 2));
+  // Index 0: the layout of every histogram, or of the negatives' when the positives have their own (index 1; binary tasks).
+  const shapes = [classShape(layout, spec.layout), ...(spec.positiveLayout ? [classShape(layout, spec.positiveLayout)] : [])];
+  const perClass = shapes.length === 2;
+  const { segments, populations, length } = mapRelease(layout, spec, shapes);
 
-  const { segments, populations, length } = mapRelease(layout, spec, perHistogram, tree ? tree.levels : 1);
-
-  const noisePlan = planNoise({
-    rho: rhoFromEpsilon(spec.epsilon, spec.delta),
+  // Per-class layouts: each population's positives block gets the ρ share its counts block (the negatives) gets, as if
+  // the two were one block: ρ is scaled so that every other block's share stays as the weights give it.
+  const shares = populations.flatMap((population) => population.blocks.map(({ block, share }) => ({ block, ...share })));
+  const weightOf = (positives: boolean): number => shares.filter((s) => s.block.name.endsWith('.positives') === positives).reduce((a, s) => a + s.weight, 0);
+  const planned = planNoise({
+    rho: rhoFromEpsilon(spec.epsilon, spec.delta) * (perClass ? (weightOf(false) + weightOf(true)) / weightOf(false) : 1),
     mechanism: spec.mechanism,
     minSites: spec.mechanism === 'discrete-gaussian' ? 1 : spec.minSites,
-    shares: populations.flatMap((population) => population.blocks.map(({ block, share }) => ({ block, ...share }))),
+    shares,
   });
+  // The plan's ρ composes its blocks' planned ρ as the round's ρ composes their costs (releaseRho): the spec's ρ.
+  const noisePlan: NoisePlan = perClass ? Object.freeze({ ...planned, rho: releaseRho(planned.blocks, true, (block) => block.rho) }) : planned;
   const plannedBlocks = new Map(noisePlan.blocks.map((block) => [block.name, block]));
   // A count entry (bin, tree node, counter) counts patients; a sum entry moves by at most the metrics block's perPatientMaxAbs per patient.
   const perPatientMaxAbs = new Map(populations.flatMap(({ prefix }) => [
     [`${prefix}.counts`, 1],
+    [`${prefix}.positives`, 1],
     [`${prefix}.exclusions`, 1],
     [`${prefix}.sums`, layout.blocks.find((b) => b.name === `${prefix}.sums`)!.perPatientMaxAbs],
     [`${prefix}.totals`, 1],
   ]));
-  const rho = composeRho(noisePlan.blocks.map((block) => blockCost(block, noisePlan.minSites)));
-  const ownShareRho = composeRho(noisePlan.blocks.map((block) => blockCost(block, 1)));
-  const thresholdVarianceFactor = thresholdBinVarianceFactor(layout, edges, tree);
-  // Variance of a class total (the sum of a histogram's coarse estimates) per unit node variance: the tree's root query, or k flat bins.
-  const totalVarianceFactor = tree ? treeQueryVariance(tree, new Float64Array(coarseBins).fill(1), 1) : coarseBins;
-  const totalGains = classTotalGains(tree, coarseBins, totalVarianceFactor);
+  const rho = releaseRho(noisePlan.blocks, perClass, (block) => blockCost(block, noisePlan.minSites));
+  const ownShareRho = releaseRho(noisePlan.blocks, perClass, (block) => blockCost(block, 1));
+  // The variance of a population's histogram noise, per class index (one entry without per-class layouts).
+  const classBlockVariances = (prefix: string, contributions: number): number[] =>
+    [`${prefix}.counts`, ...(perClass ? [`${prefix}.positives`] : [])].map((name) => aggregateNoiseVariance(plannedBlocks.get(name)!, contributions));
+  // Class index of the h-th histogram of a section: binary per-class, 0 negatives and 1 positives; else 0.
+  const classOf = (h: number): number => (perClass ? h : 0);
 
   const encode = (statistics: Float64Array): Float64Array => {
     if (!(statistics instanceof Float64Array) || statistics.length !== layout.length) {
@@ -261,12 +339,13 @@ export function createPrivateRelease(layout: StatisticsLayout, privacy: Resolved
       if (!Number.isSafeInteger(statistics[i])) throw new DpError('FEDVAL_ERR_DP_NOT_SAFE_INTEGER', `statistics entry ${i}`);
     }
     const out = new Float64Array(length);
-    const coarse = new Float64Array(coarseBins);
     for (const segment of segments) {
-      if (!segment.histogram) {
+      if (!segment.shape) {
         out.set(statistics.subarray(segment.source, segment.source + segment.length), segment.target);
         continue;
       }
+      const { edges, coarseBins, tree } = segment.shape;
+      const coarse = new Float64Array(coarseBins);
       for (let i = 0; i < coarseBins; i += 1) {
         let sum = 0;
         for (let j = edges[i]!; j < edges[i + 1]!; j += 1) sum += statistics[segment.source + j]!;
@@ -304,28 +383,35 @@ export function createPrivateRelease(layout: StatisticsLayout, privacy: Resolved
     const vector = new Float64Array(layout.length);
     const nodes = new Map<number, Float64Array>();
     segments.forEach((segment, index) => {
-      if (segment.histogram) nodes.set(index, Float64Array.from(aggregate.subarray(segment.target, segment.target + perHistogram)));
+      if (segment.shape) nodes.set(index, Float64Array.from(aggregate.subarray(segment.target, segment.target + segment.shape.perHistogram)));
       else vector.set(aggregate.subarray(segment.target, segment.target + segment.length), segment.source);
     });
-    const countsVariance = populations.map(({ prefix }) => aggregateNoiseVariance(plannedBlocks.get(`${prefix}.counts`)!, contributions));
+    // Per class index, per population: the aggregate noise variance of a node of its histograms.
+    const byPopulation = populations.map(({ prefix }) => classBlockVariances(prefix, contributions));
+    const countsVariance = shapes.map((_, c) => byPopulation.map((v) => v[c]!));
     const classTotals =
       nodes.size > 0 && populations.some((population) => population.totals !== null)
-        ? reconcileClassTotals(populations, nodes, countsVariance, aggregate, (prefix) => aggregateNoiseVariance(plannedBlocks.get(`${prefix}.totals`)!, contributions), (encoded) => {
+        ? reconcileClassTotals(populations, nodes, countsVariance, classOf, aggregate, (prefix) => aggregateNoiseVariance(plannedBlocks.get(`${prefix}.totals`)!, contributions), (encoded, c) => {
+            const { tree, coarseBins } = shapes[c]!;
             const coarse = tree ? estimateTreeHistogram(encoded, tree) : encoded;
             let total = 0;
             for (let j = 0; j < coarseBins; j += 1) total += coarse[j]!;
             return total;
-          }, totalVarianceFactor)
+          }, shapes.map((shape) => shape.totalVarianceFactor))
         : null;
     // Every group column partitions the same patients: reconcile each histogram's nodes across the populations (hierarchy.ts).
-    const variances = nodes.size > 0 && populations.length > 1 ? reconcilePopulations(populations, nodes, countsVariance) : countsVariance;
+    const variances = nodes.size > 0 && populations.length > 1 ? reconcilePopulations(populations, nodes, countsVariance, classOf) : countsVariance;
     const estimates = new Map<number, Float64Array>();
-    for (const [index, encoded] of nodes) estimates.set(index, tree ? estimateTreeHistogram(encoded, tree) : encoded);
+    for (const [index, encoded] of nodes) {
+      const { tree } = segments[index]!.shape!;
+      estimates.set(index, tree ? estimateTreeHistogram(encoded, tree) : encoded);
+    }
     // Class totals: every population's class histograms are shifted to the class totals reconciled with the released
     // ones (see reconcileClassTotals; the same shift profile everywhere keeps every column adding up to the overall).
     const totalVariances = classTotals
       ? (() => {
           for (const [index, target] of classTotals.targets) {
+            const { coarseBins, totalGains } = segments[index]!.shape!;
             const coarse = estimates.get(index)!;
             let estimate = 0;
             for (let j = 0; j < coarseBins; j += 1) estimate += coarse[j]!;
@@ -334,24 +420,38 @@ export function createPrivateRelease(layout: StatisticsLayout, privacy: Resolved
           }
           return classTotals.variances;
         })()
-      : variances.map((v) => v * totalVarianceFactor);
+      : variances.map((v, c) => v.map((x) => x * shapes[c]!.totalVarianceFactor));
     for (const [index, coarse] of estimates) {
-      const source = segments[index]!.source;
-      for (let i = 0; i < coarseBins; i += 1) vector[source + placement[i]!] = coarse[i]!;
+      const { source, shape } = segments[index]!;
+      for (let i = 0; i < shape!.coarseBins; i += 1) vector[source + shape!.placement[i]!] = coarse[i]!;
     }
     const blockVariances: Record<string, number> = {};
     const classTotalVariances: Record<string, number> = {};
+    const positiveTotalVariances: Record<string, number> = {};
     populations.forEach(({ prefix, pairs }, p) => {
-      let factor = thresholdVarianceFactor;
-      for (const [negative, positive] of pairs) {
-        const auc = aucVarianceFactor(estimates.get(negative)!, estimates.get(positive)!, placement, B, tree);
-        if (auc !== null) factor = Math.max(factor, auc);
+      if (perClass) {
+        // Each class's threshold counts on its own layout, and the AUC's noise from both: the largest of the three.
+        let variance = Math.max(variances[0]![p]! * shapes[0]!.thresholdFactor, variances[1]![p]! * shapes[1]!.thresholdFactor);
+        for (const [negative, positive] of pairs) {
+          const auc = perClassAucVariance(estimates.get(negative)!, estimates.get(positive)!, shapes[0]!, shapes[1]!, variances[0]![p]!, variances[1]![p]!, B);
+          if (auc !== null) variance = Math.max(variance, auc);
+        }
+        blockVariances[`${prefix}.counts`] = variance;
+      } else {
+        const { thresholdFactor, placement, tree } = shapes[0]!;
+        let factor = thresholdFactor;
+        for (const [negative, positive] of pairs) {
+          const auc = aucVarianceFactor(estimates.get(negative)!, estimates.get(positive)!, placement, B, tree);
+          if (auc !== null) factor = Math.max(factor, auc);
+        }
+        blockVariances[`${prefix}.counts`] = variances[0]![p]! * factor;
       }
-      blockVariances[`${prefix}.counts`] = variances[p]! * factor;
       blockVariances[`${prefix}.sums`] = aggregateNoiseVariance(plannedBlocks.get(`${prefix}.sums`)!, contributions);
-      if (nodes.size > 0) classTotalVariances[`${prefix}.counts`] = totalVariances[p]!;
+      // With per-class layouts the negatives' class total, and the positives' apart.
+      if (nodes.size > 0) classTotalVariances[`${prefix}.counts`] = totalVariances[0]![p]!;
+      if (nodes.size > 0 && perClass) positiveTotalVariances[`${prefix}.counts`] = totalVariances[1]![p]!;
     });
-    return { vector, blockVariances, classTotalVariances };
+    return { vector, blockVariances, classTotalVariances, ...(perClass ? { positiveTotalVariances } : {}) };
   };
 
   // A block's bound: its patients' most, plus the tail bound of the noise one site adds.
@@ -386,7 +486,8 @@ export function createPrivateRelease(layout: StatisticsLayout, privacy: Resolved
         rho,
         ownShareEpsilon: epsilonFromRho(ownShareRho, spec.delta),
         minSites: spec.minSites,
-        layout: Object.freeze({ ...spec.layout, bins: coarseBins }),
+        layout: Object.freeze({ ...spec.layout, bins: shapes[0]!.coarseBins }),
+        ...(spec.positiveLayout ? { positiveLayout: Object.freeze({ ...spec.positiveLayout, bins: shapes[1]!.coarseBins }) } : {}),
         blocks: Object.freeze(
           noisePlan.blocks.map((block) =>
             Object.freeze({
@@ -414,63 +515,76 @@ interface ReleaseMapping {
 
 /**
  * Lays out the release vector: per population (overall, then each group column), its counts block
- * (each level's histograms as `perHistogram` coordinates, then its other counters), its exclusions
- * block and its sums block.
+ * (each level's histograms on their class layout, then its other counters), with per-class layouts (binary tasks,
+ * `shapes[1]`) a positives block (every level's positive histogram on the positives' layout, the counts block then
+ * holding the negatives'), its exclusions block and its sums block (and a subgroup column's class totals).
  */
-function mapRelease(layout: StatisticsLayout, spec: ResolvedPrivacySpec, perHistogram: number, countersPerHistogram: number): ReleaseMapping {
+function mapRelease(layout: StatisticsLayout, spec: ResolvedPrivacySpec, shapes: readonly ClassShape[]): ReleaseMapping {
   const B = layout.spec.bins;
   const segments: Segment[] = [];
   const populations: PopulationBlocks[] = [];
-  const countsDelta = countsSensitivity(layout, countersPerHistogram);
+  const [shared, positives] = shapes as [ClassShape, ClassShape | undefined];
+  const countsDelta = countsSensitivity(layout, shared.levels);
   const sumsMech = sumsMechanism(spec.mechanism);
   let cursor = 0;
   const prefixes = ['overall', ...layout.spec.groups.map((g) => `by_group.${g.column}`)];
   prefixes.forEach((prefix, p) => {
     const sections = layout.sections.filter((s) => (p === 0 ? s.column === null : s.column === layout.spec.groups[p - 1]!.column));
     const countsStart = cursor;
-    const pairs: [number, number][] = [];
     const sectionHistograms: number[][] = [];
+    // The positive histograms, carried after every level's negatives when they have their own layout.
+    const deferred: { section: number; source: number }[] = [];
     const metricsCounts = layout.blocks.find((b) => b.name === `${prefix}.counts`)!;
     const inCounts = (offset: number): boolean => offset >= metricsCounts.offset && offset < metricsCounts.offset + metricsCounts.length;
-    for (const section of sections) {
+    sections.forEach((section, s) => {
       const firstSegment = segments.length;
       const fields = (Object.entries(section.fields) as [SectionFieldName, { offset: number; length: number }][])
         .filter(([name, slice]) => name !== 'exclusions' && inCounts(slice.offset))
         .sort((a, b) => a[1].offset - b[1].offset);
       for (const [name, slice] of fields) {
-        if (HISTOGRAM_FIELDS.has(name)) {
+        if (positives && name === 'positive_histogram') {
+          deferred.push({ section: s, source: slice.offset });
+        } else if (HISTOGRAM_FIELDS.has(name)) {
           for (let h = 0; h < slice.length / B; h += 1) {
-            segments.push({ histogram: true, source: slice.offset + h * B, target: cursor, length: B });
-            cursor += perHistogram;
+            segments.push({ shape: shared, source: slice.offset + h * B, target: cursor, length: B });
+            cursor += shared.perHistogram;
           }
         } else {
-          segments.push({ histogram: false, source: slice.offset, target: cursor, length: slice.length });
+          segments.push({ shape: null, source: slice.offset, target: cursor, length: slice.length });
           cursor += slice.length;
         }
       }
-      // Histograms come in (negative, positive) pairs: binary negative then positive; multiclass "not c" then "is c".
-      const histograms = segments.slice(firstSegment).flatMap((segment, i) => (segment.histogram ? [firstSegment + i] : []));
-      for (let i = 0; i + 1 < histograms.length; i += 2) pairs.push([histograms[i]!, histograms[i + 1]!]);
-      sectionHistograms.push(histograms);
-    }
+      sectionHistograms.push(segments.slice(firstSegment).flatMap((segment, i) => (segment.shape ? [firstSegment + i] : [])));
+    });
     const countsBlock: NoiseBlock = { name: `${prefix}.counts`, offset: countsStart, length: cursor - countsStart, l1Sensitivity: countsDelta, l2SensitivitySquared: countsDelta };
+    const countsWeight = p === 0 ? spec.weights.overall : spec.weights.subgroup;
+    const blocks: PopulationBlocks['blocks'] = [{ block: countsBlock, share: { weight: countsWeight } }];
+    if (positives) {
+      // A positive patient moves one positive histogram: the positives tree's levels (flat: 1), L1 = L2².
+      const start = cursor;
+      for (const { section, source } of deferred) {
+        sectionHistograms[section]!.push(segments.length);
+        segments.push({ shape: positives, source, target: cursor, length: B });
+        cursor += positives.perHistogram;
+      }
+      blocks.push({ block: { name: `${prefix}.positives`, offset: start, length: cursor - start, l1Sensitivity: positives.levels, l2SensitivitySquared: positives.levels }, share: { weight: countsWeight } });
+    }
+    // Histograms come in (negative, positive) pairs: binary negative then positive; multiclass "not c" then "is c".
+    const pairs: [number, number][] = [];
+    for (const histograms of sectionHistograms) for (let i = 0; i + 1 < histograms.length; i += 2) pairs.push([histograms[i]!, histograms[i + 1]!]);
     const exclusionsStart = cursor;
     for (const section of sections) {
       const slice = section.fields.exclusions!;
-      segments.push({ histogram: false, source: slice.offset, target: cursor, length: slice.length });
+      segments.push({ shape: null, source: slice.offset, target: cursor, length: slice.length });
       cursor += slice.length;
     }
     // One patient is either excluded (one counter per population) or included (histograms and sums).
     const exclusionsBlock: NoiseBlock = { name: `${prefix}.exclusions`, offset: exclusionsStart, length: cursor - exclusionsStart, l1Sensitivity: 1, l2SensitivitySquared: 1 };
     const sums = layout.blocks.find((b) => b.name === `${prefix}.sums`)!;
-    segments.push({ histogram: false, source: sums.offset, target: cursor, length: sums.length });
+    segments.push({ shape: null, source: sums.offset, target: cursor, length: sums.length });
     const sumsBlock: NoiseBlock = { name: `${prefix}.sums`, offset: cursor, length: sums.length, l1Sensitivity: sums.perPatientL1, l2SensitivitySquared: sums.perPatientL2Squared };
     cursor += sums.length;
-    const blocks: PopulationBlocks['blocks'] = [
-      { block: countsBlock, share: { weight: p === 0 ? spec.weights.overall : spec.weights.subgroup } },
-      { block: exclusionsBlock, share: { weight: spec.weights.exclusions } },
-      { block: sumsBlock, share: { weight: spec.weights.sums, mechanism: sumsMech } },
-    ];
+    blocks.push({ block: exclusionsBlock, share: { weight: spec.weights.exclusions } }, { block: sumsBlock, share: { weight: spec.weights.sums, mechanism: sumsMech } });
     // A labelled patient of a level adds 1 to one of its level's two class totals: L1 = L2² = 1 per column.
     let totals: TotalsBlock | null = null;
     if (p > 0 && layout.spec.task === 'binary' && spec.weights.totals !== undefined) {
@@ -487,19 +601,21 @@ function mapRelease(layout: StatisticsLayout, spec: ResolvedPrivacySpec, perHist
 /**
  * Reconciles, in place, every histogram's node vector across the populations (overall, then each column's levels),
  * histogram position by histogram position (binary: negative, then positive; multiclass: each class's pair), and returns
- * each population's per-node noise variance after it (hierarchy.ts).
+ * each population's per-node noise variance after it (hierarchy.ts), per class index (`variances[classOf(h)]` holds the
+ * h-th histogram position's variances: one class index without per-class layouts).
  */
-function reconcilePopulations(populations: readonly PopulationBlocks[], nodes: Map<number, Float64Array>, variances: readonly number[]): number[] {
+function reconcilePopulations(populations: readonly PopulationBlocks[], nodes: Map<number, Float64Array>, variances: readonly (readonly number[])[], classOf: (h: number) => number): number[][] {
   const [overall, ...columns] = populations;
   const positions = overall!.histograms[0]!.length;
-  let reconciled: number[] = [...variances];
+  const reconciled: number[][] = variances.map((v) => [...v]);
   for (let h = 0; h < positions; h += 1) {
+    const v = variances[classOf(h)]!;
     const result = reconcileHierarchy(
       nodes.get(overall!.histograms[0]![h]!)!,
-      variances[0]!,
-      columns.map((column, c) => ({ levels: column.histograms.map((section) => nodes.get(section[h]!)!), variance: variances[c + 1]! })),
+      v[0]!,
+      columns.map((column, c) => ({ levels: column.histograms.map((section) => nodes.get(section[h]!)!), variance: v[c + 1]! })),
     );
-    reconciled = [result.overall, ...result.columns];
+    reconciled[classOf(h)] = [result.overall, ...result.columns];
   }
   return reconciled;
 }
@@ -510,39 +626,43 @@ function reconcilePopulations(populations: readonly PopulationBlocks[], nodes: M
  * V_h = node variance × the tree's root-query factor) and its released total (variance V_t); their precision-weighted
  * mean has variance 1/(1/V_h + 1/V_t). These level totals and the overall histogram's total are then reconciled across
  * the group hierarchy (hierarchy.ts, the star GLS), so each column's levels add up to the overall total, with the star's
- * exact variances. Returns, per histogram segment, the total its estimate is shifted to, and per population the variance
- * of one class total.
+ * exact variances. Returns, per histogram segment, the total its estimate is shifted to, and per class index (see
+ * reconcilePopulations) and population the variance of one class total.
  */
 function reconcileClassTotals(
   populations: readonly PopulationBlocks[],
   nodes: ReadonlyMap<number, Float64Array>,
-  countsVariance: readonly number[],
+  countsVariance: readonly (readonly number[])[],
+  classOf: (c: number) => number,
   aggregate: Float64Array,
   totalsVariance: (prefix: string) => number,
-  histogramTotal: (encoded: Float64Array) => number,
-  totalVarianceFactor: number,
-): { targets: Map<number, number>; variances: number[] } {
+  histogramTotal: (encoded: Float64Array, classIndex: number) => number,
+  totalVarianceFactors: readonly number[],
+): { targets: Map<number, number>; variances: number[][] } {
   const [overall, ...columns] = populations;
   const targets = new Map<number, number>();
-  let variances: number[] = [];
+  const variances: number[][] = countsVariance.map(() => []);
   for (let c = 0; c < 2; c += 1) {
+    const index = classOf(c);
+    const nodeVariance = countsVariance[index]!;
+    const totalVarianceFactor = totalVarianceFactors[index]!;
     const overallSegment = overall!.histograms[0]![c]!;
-    const overallTotal = Float64Array.of(histogramTotal(nodes.get(overallSegment)!));
+    const overallTotal = Float64Array.of(histogramTotal(nodes.get(overallSegment)!, index));
     const columnInputs = columns.map((column, k) => {
-      const own = countsVariance[k + 1]! * totalVarianceFactor;
+      const own = nodeVariance[k + 1]! * totalVarianceFactor;
       const released = column.totals ? totalsVariance(column.prefix) : Number.POSITIVE_INFINITY;
       const levels = column.histograms.map((section, i) => {
-        const fromHistogram = histogramTotal(nodes.get(section[c]!)!);
+        const fromHistogram = histogramTotal(nodes.get(section[c]!)!, index);
         if (!column.totals) return Float64Array.of(fromHistogram);
         const fromTotal = aggregate[column.totals.target + 2 * i + c]!;
         return Float64Array.of(fromHistogram + ((fromTotal - fromHistogram) * own) / (own + released));
       });
       return { levels, variance: 1 / (1 / own + 1 / released) };
     });
-    const result = reconcileHierarchy(overallTotal, countsVariance[0]! * totalVarianceFactor, columnInputs);
+    const result = reconcileHierarchy(overallTotal, nodeVariance[0]! * totalVarianceFactor, columnInputs);
     targets.set(overallSegment, overallTotal[0]!);
     columns.forEach((column, k) => column.histograms.forEach((section, i) => targets.set(section[c]!, columnInputs[k]!.levels[i]![0]!)));
-    variances = [result.overall, ...result.columns];
+    variances[index] = [result.overall, ...result.columns];
   }
   return { targets, variances };
 }
@@ -633,4 +753,31 @@ function aucVarianceFactor(negative: Float64Array, positive: Float64Array, place
   if (tree) real = treeQueryVariance(tree, coarse.positive, 1) + treeQueryVariance(tree, coarse.negative, 1);
   else for (let i = 0; i < m; i += 1) real += coarse.positive[i]! ** 2 + coarse.negative[i]! ** 2;
   return modelled > 0 ? real / modelled : null;
+}
+
+/**
+ * Per-class layouts: the real delta-method noise variance of the Mann–Whitney AUC of one pair of estimated histograms —
+ * negatives on `negatives`' coarse bins, positives on `positives`' (node variances vNeg and vPos) — over the Σ_fine g²
+ * finalizeMetrics models, so the per-fine-bin variance it returns makes finalizeMetrics' AUC interval carry exactly the
+ * real noise. The gradient in a coarse count is the fine gradient at the fine bin its mass is placed in (DeLong
+ * placements of the decoded fine histograms, as finalizeMetrics computes the AUC; @fedval/metrics aucGradients); the
+ * real variance is Σ over classes of v_c·gᵀ(HᵀH)⁻¹g (tree) or v_c·Σ g² (flat). Null when a class is empty.
+ */
+function perClassAucVariance(negative: Float64Array, positive: Float64Array, negatives: ClassShape, positives: ClassShape, vNeg: number, vPos: number, B: number): number | null {
+  const fineNegative = new Float64Array(B);
+  const finePositive = new Float64Array(B);
+  negatives.placement.forEach((at, i) => (fineNegative[at] = negative[i]!));
+  positives.placement.forEach((at, i) => (finePositive[at] = positive[i]!));
+  const fine = aucGradients({ negative: fineNegative, positive: finePositive });
+  if (!fine) return null;
+  let modelled = 0;
+  for (let k = 0; k < B; k += 1) modelled += fine.positive[k]! ** 2 + fine.negative[k]! ** 2;
+  const real = (shape: ClassShape, fineGradient: Float64Array, v: number): number => {
+    const g = Float64Array.from(shape.placement, (at) => fineGradient[at]!);
+    if (shape.tree) return treeQueryVariance(shape.tree, g, v);
+    let sum = 0;
+    for (const x of g) sum += x * x;
+    return v * sum;
+  };
+  return modelled > 0 ? (real(negatives, fine.negative, vNeg) + real(positives, fine.positive, vPos)) / modelled : null;
 }

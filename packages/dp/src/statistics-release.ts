@@ -77,6 +77,13 @@ export function finalizeRelease(release: StatisticsRelease, aggregate: Float64Ar
   if (alpha !== undefined && !(alpha > 0 && alpha <= MAX_SUPPRESSION_ALPHA)) throw new DpError('FEDVAL_ERR_DP_INVALID_ARGUMENT', `suppressionAlpha must lie in (0, ${MAX_SUPPRESSION_ALPHA}]`);
   const marginSds = alpha === undefined ? DEFAULT_MARGIN_SDS : -normalQuantile(alpha);
   const decoded = release.decode(aggregate, contributions);
-  const metrics = finalizeMetrics(release.layout, decoded.vector, { noise: { blockVariances: decoded.blockVariances, classTotalVariances: decoded.classTotalVariances, marginSds } });
+  const metrics = finalizeMetrics(release.layout, decoded.vector, {
+    noise: {
+      blockVariances: decoded.blockVariances,
+      classTotalVariances: decoded.classTotalVariances,
+      ...(decoded.positiveTotalVariances ? { positiveTotalVariances: decoded.positiveTotalVariances } : {}),
+      marginSds,
+    },
+  });
   return { metrics, dp: release.summary() };
 }

@@ -45,6 +45,12 @@ export interface FinalizeOptions {
      */
     classTotalVariances?: Readonly<Record<string, number>>;
     /**
+     * Optional, per counts block name: the noise variance of a level's positives total when it differs from its negatives'
+     * (a release with per-class layouts, @fedval/dp; `classTotalVariances` is then the negatives'). The positives' margin uses
+     * it, and n's the sum of both. Default: `classTotalVariances` for both classes.
+     */
+    positiveTotalVariances?: Readonly<Record<string, number>>;
+    /**
      * Noise standard deviations in the suppression margin (z ≥ Φ⁻¹(0.95) ≈ 1.6449, {@link MIN_MARGIN_SDS}): a level with c < minCellSize of a class is released
      * only when the noise on its total exceeds z·sd, probability Φ(−z) for near-Gaussian noise. Default 3 (Φ(−3) ≈ 0.00135).
      */
@@ -180,11 +186,12 @@ export function finalizeMetrics(layout: StatisticsLayout, vector: Float64Array, 
   }
   const variances = resolveNoise(layout, options.noise?.blockVariances);
   const totals = resolveNoise(layout, options.noise?.classTotalVariances);
+  const positiveTotals = resolveNoise(layout, options.noise?.positiveTotalVariances);
   const marginSds = options.noise?.marginSds ?? DEFAULT_MARGIN_SDS;
   if (!(Number.isFinite(marginSds) && marginSds >= MIN_MARGIN_SDS)) {
     throw new MetricsError('FEDVAL_ERR_METRICS_INVALID_NOISE', `marginSds must be a finite number ≥ ${MIN_MARGIN_SDS} (Φ⁻¹(0.95): a level under the minimum cell released in at most 5 % of rounds)`);
   }
-  const finalizer = new ReportBuilder(layout, vector, variances, totals, marginSds);
+  const finalizer = new ReportBuilder(layout, vector, variances, totals, positiveTotals, marginSds);
   if (layout.spec.task === 'binary') return finalizer.binaryReport();
   if (layout.spec.task === 'multiclass') return finalizer.multiclassReport();
   if (layout.spec.task === 'survival') return finalizer.survivalReport();
@@ -220,14 +227,17 @@ class ReportBuilder {
   readonly #variances: Map<string, number>;
   /** Noise variance of one class total of one level, per counts block, when the release gave it. */
   readonly #classTotalVariances: Map<string, number>;
+  /** Noise variance of one level's positives total, per counts block, when it differs from the negatives' (per-class layouts). */
+  readonly #positiveTotalVariances: Map<string, number>;
   /** Whether the vector carries DP noise (some block has a positive noise variance). */
   readonly #noisy: boolean;
 
   /** Noise standard deviations in the suppression margin. */
   readonly #marginSds: number;
 
-  constructor(layout: StatisticsLayout, vector: Float64Array, variances: Map<string, number>, classTotalVariances: Map<string, number>, marginSds: number) {
+  constructor(layout: StatisticsLayout, vector: Float64Array, variances: Map<string, number>, classTotalVariances: Map<string, number>, positiveTotalVariances: Map<string, number>, marginSds: number) {
     this.#marginSds = marginSds;
+    this.#positiveTotalVariances = positiveTotalVariances;
     this.#layout = layout;
     this.#vector = vector;
     this.#variances = variances;
@@ -471,12 +481,14 @@ class ReportBuilder {
     const k = this.#layout.spec.minCellSize;
     const binVariance = this.#blockVariance(section, 'counts');
     const B = this.#layout.spec.bins;
-    const totalVariance = this.#classTotalVariances.get(`${section.column === null ? 'overall' : `by_group.${section.column}`}.counts`) ?? B * binVariance;
+    const counts = `${section.column === null ? 'overall' : `by_group.${section.column}`}.counts`;
+    const totalVariance = this.#classTotalVariances.get(counts) ?? B * binVariance;
+    const positiveVariance = this.#positiveTotalVariances.get(counts) ?? totalVariance;
     const classMargin = this.#marginSds * Math.sqrt(totalVariance);
-    const nMargin = this.#marginSds * Math.sqrt(2 * totalVariance);
+    const nMargin = this.#marginSds * Math.sqrt(totalVariance + positiveVariance);
     const suffix = binVariance > 0 ? ' allowing for noise' : '';
     if (block.n - nMargin < k) return `n<${k}${suffix}`;
-    if (block.positives - classMargin < k) return `positives<${k}${suffix}`;
+    if (block.positives - this.#marginSds * Math.sqrt(positiveVariance) < k) return `positives<${k}${suffix}`;
     if (block.n - block.positives - classMargin < k) return `negatives<${k}${suffix}`;
     return null;
   }

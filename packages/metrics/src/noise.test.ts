@@ -137,6 +137,29 @@ describe('finalizing noisy vectors', () => {
   });
 });
 
+describe('suppression margins with a separate positives class-total variance (per-class layouts)', () => {
+  it("uses the positives' variance for the positives' margin and the class-total variance for the negatives'", () => {
+    // One level with 30 positives and 400 negatives; minimum cell 10, margin z = 3.
+    const layout = createStatisticsLayout({ minCellSize: 10, groups: [{ column: 'g', levels: ['a', 'b'] }] });
+    const accumulator = createAccumulator(layout);
+    for (let i = 0; i < 430; i += 1) accumulator.addBinary(i < 30 ? 0.9 : 0.1, i < 30 ? 1 : 0, ['a']);
+    for (let i = 0; i < 430; i += 1) accumulator.addBinary(i < 200 ? 0.9 : 0.1, i < 200 ? 1 : 0, ['b']);
+    const vector = accumulator.vector();
+    const blockVariances = { 'overall.counts': 1e-9, 'by_group.g.counts': 1e-9 };
+    const suppressed = (noise: object): boolean => {
+      const report = finalizeMetrics(layout, vector, { noise: { blockVariances, ...noise } }) as BinaryMetricsReport;
+      return report.by_group['g']!['a']!.suppressed;
+    };
+    // Class total SD 7 for both classes: 30 − 3·7 = 9 < 10, withheld (for its positives).
+    expect(suppressed({ classTotalVariances: { 'by_group.g.counts': 49 } })).toBe(true);
+    // The positives' own total SD 6: 30 − 3·6 = 12 ≥ 10, released (the negatives' SD 7 keeps 400 − 21 and n clear).
+    expect(suppressed({ classTotalVariances: { 'by_group.g.counts': 49 }, positiveTotalVariances: { 'by_group.g.counts': 36 } })).toBe(false);
+    // The negatives' margin still uses classTotalVariances: SD 131 puts 400 − 393 below 10.
+    expect(suppressed({ classTotalVariances: { 'by_group.g.counts': 131 ** 2 }, positiveTotalVariances: { 'by_group.g.counts': 1 } })).toBe(true);
+    expect(() => finalizeMetrics(layout, vector, { noise: { blockVariances, positiveTotalVariances: { nope: 1 } } })).toThrow(expect.objectContaining({ code: 'FEDVAL_ERR_METRICS_INVALID_NOISE' }));
+  });
+});
+
 describe('noise variance by the delta method', () => {
   it('predicts the Monte Carlo variance of the AUC under Gaussian bin noise', () => {
     const { layout, vector } = rotterdam({ bins: 100 });
