@@ -152,6 +152,12 @@ export interface StoredContribution {
   receivedAt: number;
 }
 
+/** A window of a round's kept contributions in arrival order (see CoordinatorStore.listRoundContributions). */
+export interface ContributionPage {
+  offset: number;
+  limit: number;
+}
+
 export type RoundSiteUpdate = Pick<RoundSiteRecord, 'status'> & Partial<Pick<RoundSiteRecord, 'code' | 'contributionBytes' | 'contributionSha256' | 'privacy'>>;
 
 /**
@@ -189,8 +195,13 @@ export interface CoordinatorStore {
    * nothing; other ciphertexts throw FEDVAL_ERR_COORD_DUPLICATE_CONTRIBUTION and the first stay.
    */
   putRoundContribution(contribution: StoredContribution): Promise<void>;
-  /** The contributions kept for a round, in arrival order. */
-  listRoundContributions(roundId: string): Promise<StoredContribution[]>;
+  /**
+   * The contributions kept for a round, in arrival order; with `page`, only `page.limit` of them from position
+   * `page.offset` (0-based), so a caller can walk a large round without holding every ciphertext at once.
+   */
+  listRoundContributions(roundId: string, page?: ContributionPage): Promise<StoredContribution[]>;
+  /** How many contributions are kept for a round, and how many of them carry a signed record. */
+  countRoundContributions(roundId: string): Promise<{ contributions: number; signed: number }>;
   /** Stores the key holder's public key of a bfv study; false when one is already registered. */
   /** Sets the public key (and the key holder's statement) once; false when the study has a key already or does not exist. */
   setStudyPublicKey(id: string, publicKey: Uint8Array, keyStatement?: SignedStudyKeyStatement | null): Promise<boolean>;
