@@ -45,21 +45,49 @@ export function sendMessage(socket: WebSocket, message: Message, log: FastifyBas
   return true;
 }
 
+/** Default of `maxSendBufferBytes` (and of the coordinator's `limits.max_send_buffer_bytes`). */
+export const DEFAULT_MAX_SEND_BUFFER_BYTES = 4 * 1024 * 1024; // 4 MiB
+
+export interface SiteConnectionsOptions {
+  /**
+   * Bytes of frames handed to site sockets whose write has not completed, all sites together. A frame past it waits in a
+   * queue, not yet encoded, and goes out (in order) as earlier writes complete; a frame larger than the budget goes out
+   * alone. Sending a task or the key holder's statement to a thousand sites at once then holds this much, not a thousand
+   * frames. Default 4 MiB.
+   */
+  maxSendBufferBytes?: number;
+}
+
+/** A frame waiting for room in the send budget: encoded when its turn comes (undefined: it could not be, logged). */
+interface QueuedFrame {
+  socket: WebSocket;
+  frame: () => Uint8Array | undefined;
+}
+
 export class SiteConnections implements SiteChannel {
   readonly #connections = new Map<string, SiteConnection>();
   readonly #lastSeen = new Map<string, number>();
   readonly #log: FastifyBaseLogger;
+  readonly #maxSendBufferBytes: number;
+  readonly #queue: (QueuedFrame | undefined)[] = [];
+  #queueHead = 0;
+  #sending = 0;
+  #framesQueued = 0;
+  #readingPaused = false;
+  #readPauses = 0;
 
-  constructor(log: FastifyBaseLogger, lastSeen: ReadonlyMap<string, number> = new Map()) {
+  constructor(log: FastifyBaseLogger, lastSeen: ReadonlyMap<string, number> = new Map(), options: SiteConnectionsOptions = {}) {
     this.#log = log;
+    this.#maxSendBufferBytes = options.maxSendBufferBytes ?? DEFAULT_MAX_SEND_BUFFER_BYTES;
     for (const [siteId, at] of lastSeen) this.#lastSeen.set(siteId, at);
   }
 
-  /** Registers an authenticated socket; returns the socket it replaces, if any. */
+  /** Registers an authenticated socket; returns the socket it replaces, if any. While reading is paused, the new socket is paused too. */
   attach(siteId: string, socket: WebSocket, now = Date.now()): WebSocket | undefined {
     const previous = this.#connections.get(siteId)?.socket;
     this.#connections.set(siteId, { socket, lastReceived: now });
     this.#lastSeen.set(siteId, now);
+    if (this.#readingPaused) socket.pause();
     return previous;
   }
 
@@ -80,17 +108,92 @@ export class SiteConnections implements SiteChannel {
     return this.#connections.get(siteId)?.socket.readyState === 1;
   }
 
+  /** Queues a message for the site if it is connected (see maxSendBufferBytes); returns whether it was queued. */
   send(siteId: string, message: Message): boolean {
-    const connection = this.#connections.get(siteId);
-    return connection ? sendMessage(connection.socket, message, this.#log) : false;
+    const socket = this.#openSocket(siteId);
+    if (!socket) return false;
+    this.#enqueue(socket, () => {
+      try {
+        return encodeMessage(message);
+      } catch (error) {
+        this.#log.error({ type: message.type, code: (error as { code?: string }).code }, 'could not encode an outgoing message');
+        return undefined;
+      }
+    });
+    return true;
   }
 
+  /** Queues an already encoded frame for the site if it is connected; ws frames it without copying, so N sites share one buffer. */
   sendEncoded(siteId: string, frame: Uint8Array): boolean {
-    const socket = this.#connections.get(siteId)?.socket;
-    if (!socket || socket.readyState !== socket.OPEN) return false;
-    // ws frames a server's unmasked message without copying it: N sites share the one buffer.
-    socket.send(frame, { binary: true });
+    const socket = this.#openSocket(siteId);
+    if (!socket) return false;
+    this.#enqueue(socket, () => frame);
     return true;
+  }
+
+  /** Bytes handed to site sockets and not yet written, frames waiting for room now, and how many ever waited (see maxSendBufferBytes). */
+  get sendBacklog(): { bytes: number; queued: number; queuedTotal: number } {
+    return { bytes: this.#sending, queued: this.#queue.length - this.#queueHead, queuedTotal: this.#framesQueued };
+  }
+
+  /**
+   * Stops reading every site socket, and each that connects meanwhile, until resumeReading: what sites send waits in the
+   * kernel and TCP slows them down. Nothing is lost. The heartbeat sweep does not count a paused socket's silence.
+   */
+  pauseReading(): void {
+    if (this.#readingPaused) return;
+    this.#readingPaused = true;
+    this.#readPauses += 1;
+    for (const connection of this.#connections.values()) connection.socket.pause();
+  }
+
+  /** Reads the site sockets again; each is counted as heard from now (its messages waited on this side). */
+  resumeReading(now = Date.now()): void {
+    if (!this.#readingPaused) return;
+    this.#readingPaused = false;
+    for (const connection of this.#connections.values()) {
+      connection.lastReceived = Math.max(connection.lastReceived, now);
+      connection.socket.resume();
+    }
+  }
+
+  /** Whether site sockets are paused now, and how many times they were paused since start. */
+  get reading(): { paused: boolean; pauses: number } {
+    return { paused: this.#readingPaused, pauses: this.#readPauses };
+  }
+
+  #openSocket(siteId: string): WebSocket | undefined {
+    const socket = this.#connections.get(siteId)?.socket;
+    return socket && socket.readyState === socket.OPEN ? socket : undefined;
+  }
+
+  #enqueue(socket: WebSocket, frame: () => Uint8Array | undefined): void {
+    if (this.#queueHead < this.#queue.length || this.#sending >= this.#maxSendBufferBytes) this.#framesQueued += 1;
+    this.#queue.push({ socket, frame });
+    this.#pump();
+  }
+
+  /** Hands queued frames to their sockets, in order, while the send budget has room (always at least one). */
+  #pump(): void {
+    while (this.#queueHead < this.#queue.length && (this.#sending === 0 || this.#sending < this.#maxSendBufferBytes)) {
+      const next = this.#queue[this.#queueHead];
+      this.#queue[this.#queueHead] = undefined; // released as soon as it is sent
+      this.#queueHead += 1;
+      if (next === undefined) continue;
+      if (next.socket.readyState !== next.socket.OPEN) continue; // closed meanwhile: the site is sent its tasks again when it reconnects
+      const frame = next.frame();
+      if (frame === undefined) continue;
+      const bytes = frame.byteLength;
+      this.#sending += bytes;
+      next.socket.send(frame, { binary: true }, () => {
+        this.#sending -= bytes;
+        this.#pump();
+      });
+    }
+    if (this.#queueHead === this.#queue.length || this.#queueHead > 4096) {
+      this.#queue.splice(0, this.#queueHead);
+      this.#queueHead = 0;
+    }
   }
 
   lastSeen(siteId: string): number | undefined {

@@ -8,6 +8,7 @@
 // and of it array_buffers; native = rss − heap_total − external (code, libraries, malloc'd memory: SQLite, TLS, ws
 // sockets). Also each category's own maximum (not necessarily at the RSS peak), and at the RSS peak the bytes waiting in
 // the process's TCP sockets' write buffers (net.Socket writableLength, summed) and how many sockets there were.
+// Each phase also gives when its RSS peaked (peak_at_s, seconds from the phase's start) and its RSS every 0.5 s (rss_every_half_s).
 // SIGUSR2 closes a phase: the probe appends one JSON line to the file and starts the next phase from the current sample.
 import { appendFileSync } from 'node:fs';
 import { Socket } from 'node:net';
@@ -50,15 +51,28 @@ if (OUT) {
   const round = (values: Sample): Sample => Object.fromEntries(Object.entries(values).map(([key, value]) => [key, Math.round(value * 10) / 10]));
   let atPeak = sample();
   let maxima: Sample = { ...atPeak };
+  let started = performance.now();
+  let peakAt = 0;
+  let series: number[] = [];
   const timer = setInterval(() => {
     const now = sample();
-    if (now.rss_mib! > atPeak.rss_mib!) atPeak = now;
+    const elapsed = performance.now() - started;
+    const slot = Math.floor(elapsed / 500);
+    series[slot] = Math.max(series[slot] ?? 0, Math.round(now.rss_mib!));
+    if (now.rss_mib! > atPeak.rss_mib!) {
+      atPeak = now;
+      peakAt = elapsed;
+    }
     for (const [key, value] of Object.entries(now)) if (value > (maxima[key] ?? -Infinity)) maxima[key] = value;
   }, EVERY_MS);
   timer.unref();
   process.on('SIGUSR2', () => {
-    appendFileSync(OUT, `${JSON.stringify({ at_rss_peak: round(atPeak), maxima: round(maxima) })}\n`);
+    const rssEveryHalfSecond = Array.from(series, (value) => value ?? null);
+    appendFileSync(OUT, `${JSON.stringify({ peak_at_s: Math.round(peakAt / 100) / 10, at_rss_peak: round(atPeak), maxima: round(maxima), rss_every_half_s: rssEveryHalfSecond })}\n`);
     atPeak = sample();
     maxima = { ...atPeak };
+    started = performance.now();
+    peakAt = 0;
+    series = [];
   });
 }

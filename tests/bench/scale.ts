@@ -221,6 +221,7 @@ async function scenario(sites: number): Promise<Record<string, unknown>> {
     const afterConnect = await bytesOf(hosts);
     const memoryAfterConnect = memoryMiB(coordinator.pid!);
     const memoryConnect = await memoryPhase();
+    const roundPhaseStarted = performance.now();
 
     // The study: a score column, binary metrics on 100 bins, ε = 1 per round, BFV, no secure aggregation.
     const study = await api<{ study_id: string }>('POST', '/api/studies', 'sponsor', {
@@ -277,7 +278,7 @@ async function scenario(sites: number): Promise<Record<string, unknown>> {
       coordinator_peak_rss_after_connect_mib: memoryAfterConnect.peak,
       coordinator_peak_rss_mib: memory.peak,
       coordinator_rss_after_mib: memory.rss,
-      ...(values.memory ? { coordinator_memory: { connect: memoryConnect, round_to_aggregated: memoryRound, release: memoryRelease } } : {}),
+      ...(values.memory ? { coordinator_memory: { connect: memoryConnect, round_to_aggregated: memoryRound, release: memoryRelease, dispatched_at_s_in_round_phase: seconds(roundPhaseStarted, dispatched) } } : {}),
       coordinator_cpu_s: { connect: Math.round(connectCpu * 100) / 100, round_to_aggregated: Math.round(roundCpu * 100) / 100 },
       // CPU time of the site host processes (all agents together): on 2 shared cores, what bounds the round's wall time.
       sites_cpu_s: { connect: Math.round(hostsConnectCpu * 100) / 100, round_to_aggregated: Math.round(hostsRoundCpu * 100) / 100 },
