@@ -6,8 +6,8 @@ import type { RoundContribution, RoundContributionsResponse } from '@fedval/prot
 import type { ContributionPage, StoredContribution } from '../storage/store.ts';
 import { isoTime } from './request-validation.ts';
 
-/** Contributions read from the store and serialized per step of the stream (about 16 kB of ciphertexts each in a typical plan). */
-export const CONTRIBUTIONS_PAGE_SIZE = 32;
+/** Contributions read from the store and serialized per step of the stream (each about 16 kB of ciphertexts in a typical plan, 22 kB as base64). */
+export const CONTRIBUTIONS_PAGE_SIZE = 8;
 
 /** The served form of one kept contribution. */
 function servedContribution(item: StoredContribution): RoundContribution {

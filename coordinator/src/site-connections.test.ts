@@ -1,0 +1,115 @@
+// The site connections' memory bounds over real loopback WebSockets: the send budget (frames queued in order, none lost,
+// never more than the budget in flight) and paused reading (nothing read while paused, everything after).
+import type { AddressInfo } from 'node:net';
+import { createMessage } from '@fedval/protocol';
+import { pino } from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import WebSocket, { WebSocketServer } from 'ws';
+import { SiteConnections } from './site-connections.ts';
+
+const log = pino({ level: 'silent' });
+
+interface Pair {
+  /** The coordinator's side of the socket. */
+  server: WebSocket;
+  /** The site's side, and every binary frame it received. */
+  client: WebSocket;
+  received: Buffer[];
+}
+
+let wss: WebSocketServer | undefined;
+const clients: WebSocket[] = [];
+
+afterEach(async () => {
+  for (const client of clients.splice(0)) client.terminate();
+  await new Promise<void>((resolve) => (wss ? wss.close(() => resolve()) : resolve()));
+  wss = undefined;
+});
+
+/** `count` real socket pairs over loopback. */
+async function pairs(count: number): Promise<Pair[]> {
+  wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+  await new Promise<void>((resolve) => wss!.once('listening', () => resolve()));
+  const { port } = wss.address() as AddressInfo;
+  const out: Pair[] = [];
+  for (let i = 0; i < count; i += 1) {
+    const accepted = new Promise<WebSocket>((resolve) => wss!.once('connection', (socket) => resolve(socket)));
+    const client = new WebSocket(`ws://127.0.0.1:${port}`);
+    clients.push(client);
+    const received: Buffer[] = [];
+    client.on('message', (data) => received.push(data as Buffer));
+    await new Promise<void>((resolve) => client.once('open', () => resolve()));
+    out.push({ server: await accepted, client, received });
+  }
+  return out;
+}
+
+const until = async (check: () => boolean, ms = 5000): Promise<void> => {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+};
+
+/** A frame of `bytes` bytes whose first two bytes say which site and which message it is. */
+const frame = (site: number, index: number, bytes: number): Uint8Array => {
+  const out = new Uint8Array(bytes).fill(7);
+  out[0] = site;
+  out[1] = index;
+  return out;
+};
+
+describe('SiteConnections', () => {
+  it('sends every frame, in order per site, never holding more than the budget (or one frame) in flight', async () => {
+    const sites = await pairs(3);
+    const connections = new SiteConnections(log, new Map(), { maxSendBufferBytes: 10_000 });
+    sites.forEach((pair, i) => connections.attach(`site-${i}`, pair.server));
+    const FRAME = 4_000;
+    let maxInFlight = 0;
+    for (let index = 0; index < 20; index += 1) {
+      for (let site = 0; site < 3; site += 1) {
+        expect(connections.sendEncoded(`site-${site}`, frame(site, index, FRAME))).toBe(true);
+        maxInFlight = Math.max(maxInFlight, connections.sendBacklog.bytes);
+      }
+    }
+    // 60 frames queued at once: at most ceil(10 000 / 4 000) = 3 of them handed to sockets, the rest waiting, not sent.
+    expect(maxInFlight).toBeLessThanOrEqual(12_000);
+    expect(connections.sendBacklog.queued).toBe(57);
+    await until(() => sites.every((pair) => pair.received.length === 20));
+    sites.forEach((pair, site) => expect(pair.received.map((data) => [data[0], data[1], data.length])).toEqual(Array.from({ length: 20 }, (_, index) => [site, index, FRAME])));
+    expect(connections.sendBacklog).toEqual({ bytes: 0, queued: 0, queuedTotal: 57 });
+  });
+
+  it('sends a frame larger than the budget alone, and drops what was queued for a socket that closed; the others get theirs', async () => {
+    const sites = await pairs(2);
+    const connections = new SiteConnections(log, new Map(), { maxSendBufferBytes: 1 });
+    sites.forEach((pair, i) => connections.attach(`site-${i}`, pair.server));
+    for (let index = 0; index < 5; index += 1) for (let site = 0; site < 2; site += 1) connections.sendEncoded(`site-${site}`, frame(site, index, 50_000));
+    expect(connections.sendBacklog.bytes).toBe(50_000);
+    sites[1]!.server.close();
+    await until(() => sites[0]!.received.length === 5 && connections.sendBacklog.queued === 0);
+    expect(sites[0]!.received.map((data) => data[1])).toEqual([0, 1, 2, 3, 4]);
+    expect(sites[1]!.received.length).toBeLessThan(5);
+    expect(connections.send('site-1', createMessage('heartbeat', {}))).toBe(false);
+  });
+
+  it('reads nothing while paused, a socket attached meanwhile included, and everything, in order, once resumed', async () => {
+    const sites = await pairs(2);
+    const connections = new SiteConnections(log);
+    const heard: string[] = [];
+    sites.forEach((pair, i) => pair.server.on('message', (data) => heard.push(`site-${i}:${String(data)}`)));
+    connections.attach('site-0', sites[0]!.server);
+    connections.pauseReading();
+    connections.attach('site-1', sites[1]!.server);
+    expect(connections.reading).toEqual({ paused: true, pauses: 1 });
+    for (const [i, pair] of sites.entries()) for (const n of [1, 2, 3]) pair.client.send(`${i}.${n}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(heard).toEqual([]);
+    connections.resumeReading();
+    await until(() => heard.length === 6);
+    expect(heard.filter((line) => line.startsWith('site-0'))).toEqual(['site-0:0.1', 'site-0:0.2', 'site-0:0.3']);
+    expect(heard.filter((line) => line.startsWith('site-1'))).toEqual(['site-1:1.1', 'site-1:1.2', 'site-1:1.3']);
+    expect(connections.reading).toEqual({ paused: false, pauses: 1 });
+  });
+});
