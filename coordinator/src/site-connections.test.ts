@@ -94,6 +94,19 @@ describe('SiteConnections', () => {
     expect(connections.send('site-1', createMessage('heartbeat', {}))).toBe(false);
   });
 
+  it('a site that stops reading cannot hold the budget: once its writes stall, frames to the other sites go out', async () => {
+    const [stalled, healthy] = await pairs(2);
+    const connections = new SiteConnections(log, new Map(), { maxSendBufferBytes: 64 * 1024, sendStallMs: 100 });
+    connections.attach('stalled', stalled!.server);
+    connections.attach('healthy', healthy!.server);
+    stalled!.client.pause(); // the site's process reads nothing more: the kernel's buffers fill, its writes never complete
+    for (let index = 0; index < 24; index += 1) connections.sendEncoded('stalled', frame(0, index, 1024 * 1024));
+    for (let index = 0; index < 5; index += 1) connections.sendEncoded('healthy', frame(1, index, 1024));
+    await until(() => healthy!.received.length === 5, 10_000);
+    expect(healthy!.received.map((data) => data[1])).toEqual([0, 1, 2, 3, 4]);
+    expect(stalled!.received.length).toBe(0);
+  });
+
   it('reads nothing while paused, a socket attached meanwhile included, and everything, in order, once resumed', async () => {
     const sites = await pairs(2);
     const connections = new SiteConnections(log);

@@ -31,16 +31,21 @@ interface SiteConnection {
   lastReceived: number;
 }
 
-/** Sends one protocol message as one binary frame; returns false if the socket is not open or encoding failed. */
-export function sendMessage(socket: WebSocket, message: Message, log: FastifyBaseLogger): boolean {
-  if (socket.readyState !== socket.OPEN) return false;
-  let frame: Uint8Array;
+/** Encodes one protocol message as one binary frame; undefined (logged) if it cannot be encoded. */
+function encodeOrLog(message: Message, log: FastifyBaseLogger): Uint8Array | undefined {
   try {
-    frame = encodeMessage(message);
+    return encodeMessage(message);
   } catch (error) {
     log.error({ type: message.type, code: (error as { code?: string }).code }, 'could not encode an outgoing message');
-    return false;
+    return undefined;
   }
+}
+
+/** Sends one protocol message as one binary frame at once (outside the send budget); returns false if the socket is not open or encoding failed. */
+export function sendMessage(socket: WebSocket, message: Message, log: FastifyBaseLogger): boolean {
+  if (socket.readyState !== socket.OPEN) return false;
+  const frame = encodeOrLog(message, log);
+  if (frame === undefined) return false;
   socket.send(frame, { binary: true });
   return true;
 }
@@ -56,6 +61,21 @@ export interface SiteConnectionsOptions {
    * frames. Default 4 MiB.
    */
   maxSendBufferBytes?: number;
+  /**
+   * A write not completed after this many milliseconds stops counting against `maxSendBufferBytes` (its site is not
+   * reading: the frame waits in that socket alone), so a stalled or hostile site cannot hold the budget and delay every
+   * other site. Default 1000 ms.
+   */
+  sendStallMs?: number;
+}
+
+/** Default of `sendStallMs`. */
+export const DEFAULT_SEND_STALL_MS = 1_000; // 1 s
+
+/** A frame handed to a socket whose write has not completed: counted against the budget until then, or until it stalls. */
+interface InFlightFrame {
+  bytes: number;
+  since: number;
 }
 
 /** A frame waiting for room in the send budget: encoded when its turn comes (undefined: it could not be, logged). */
@@ -71,6 +91,9 @@ export class SiteConnections implements SiteChannel {
   readonly #maxSendBufferBytes: number;
   readonly #queue: (QueuedFrame | undefined)[] = [];
   #queueHead = 0;
+  readonly #sendStallMs: number;
+  readonly #inFlight = new Set<InFlightFrame>();
+  #stallTimer: NodeJS.Timeout | undefined;
   #sending = 0;
   #framesQueued = 0;
   #readingPaused = false;
@@ -79,6 +102,7 @@ export class SiteConnections implements SiteChannel {
   constructor(log: FastifyBaseLogger, lastSeen: ReadonlyMap<string, number> = new Map(), options: SiteConnectionsOptions = {}) {
     this.#log = log;
     this.#maxSendBufferBytes = options.maxSendBufferBytes ?? DEFAULT_MAX_SEND_BUFFER_BYTES;
+    this.#sendStallMs = options.sendStallMs ?? DEFAULT_SEND_STALL_MS;
     for (const [siteId, at] of lastSeen) this.#lastSeen.set(siteId, at);
   }
 
@@ -112,14 +136,7 @@ export class SiteConnections implements SiteChannel {
   send(siteId: string, message: Message): boolean {
     const socket = this.#openSocket(siteId);
     if (!socket) return false;
-    this.#enqueue(socket, () => {
-      try {
-        return encodeMessage(message);
-      } catch (error) {
-        this.#log.error({ type: message.type, code: (error as { code?: string }).code }, 'could not encode an outgoing message');
-        return undefined;
-      }
-    });
+    this.#enqueue(socket, () => encodeOrLog(message, this.#log));
     return true;
   }
 
@@ -183,17 +200,34 @@ export class SiteConnections implements SiteChannel {
       if (next.socket.readyState !== next.socket.OPEN) continue; // closed meanwhile: the site is sent its tasks again when it reconnects
       const frame = next.frame();
       if (frame === undefined) continue;
-      const bytes = frame.byteLength;
-      this.#sending += bytes;
+      const sent: InFlightFrame = { bytes: frame.byteLength, since: Date.now() };
+      this.#sending += sent.bytes;
+      this.#inFlight.add(sent);
       next.socket.send(frame, { binary: true }, () => {
-        this.#sending -= bytes;
+        if (this.#inFlight.delete(sent)) this.#sending -= sent.bytes;
         this.#pump();
       });
+    }
+    // Frames wait while writes are pending: in case they never complete (a site that does not read), look again later.
+    if (this.#queueHead < this.#queue.length && this.#stallTimer === undefined) {
+      this.#stallTimer = setTimeout(() => this.#releaseStalled(), this.#sendStallMs);
+      this.#stallTimer.unref();
     }
     if (this.#queueHead === this.#queue.length || this.#queueHead > 4096) {
       this.#queue.splice(0, this.#queueHead);
       this.#queueHead = 0;
     }
+  }
+
+  /** Stops counting writes pending for sendStallMs or longer (see sendStallMs), then sends what now fits. */
+  #releaseStalled(now = Date.now()): void {
+    this.#stallTimer = undefined;
+    for (const frame of this.#inFlight) {
+      if (now - frame.since < this.#sendStallMs) continue;
+      this.#inFlight.delete(frame);
+      this.#sending -= frame.bytes;
+    }
+    this.#pump();
   }
 
   lastSeen(siteId: string): number | undefined {

@@ -172,11 +172,14 @@ async function scenario(sites: number): Promise<Record<string, unknown>> {
   try {
     const url = await listeningUrl(coordinator);
     const api = async <T>(method: string, path: string, role: (typeof ROLES)[number], body?: unknown): Promise<T> => {
-      const response = await fetch(`${url}${path}`, {
-        method,
-        headers: { authorization: `Bearer ${tokens[role]}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-        body: body === undefined ? null : JSON.stringify(body),
-      });
+      const request = (): Promise<Response> =>
+        fetch(`${url}${path}`, {
+          method,
+          headers: { authorization: `Bearer ${tokens[role]}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+          body: body === undefined ? null : JSON.stringify(body),
+        });
+      // A GET that met a keep-alive connection the server had just closed (ECONNRESET on a loaded machine) is asked again once.
+      const response = await request().catch((error: unknown) => (method === 'GET' ? request() : Promise.reject(error)));
       const json = (await response.json()) as T;
       if (response.status >= 400) throw new Error(`${method} ${path}: ${response.status} ${JSON.stringify(json)}`);
       return json;
