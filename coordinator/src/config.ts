@@ -48,7 +48,8 @@ export interface CoordinatorLimits {
   max_invalid_messages: number;
   /**
    * Bytes of frames handed to site sockets and not yet written, all sites together; further frames wait, not yet
-   * encoded, and go out in order as writes complete (a round's tasks, the key holder's statement to every site). Bounds
+   * encoded, and go out in order as writes complete (a round's tasks to every site; a frame shared by every site, as the
+   * key holder's statement, costs nothing). Bounds
    * what a round's sends hold in memory whatever the number of sites. Default 4194304 (4 MiB).
    */
   max_send_buffer_bytes: number;

@@ -1,7 +1,8 @@
 // The site connections' memory bounds over real loopback WebSockets: the send budget (frames queued in order, none lost,
 // never more than the budget in flight) and paused reading (nothing read while paused, everything after).
 import type { AddressInfo } from 'node:net';
-import { createMessage } from '@fedval/protocol';
+import { createMessage, decodeMessage, encodeMessage } from '@fedval/protocol';
+import type { Message } from '@fedval/protocol';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
@@ -52,32 +53,31 @@ const until = async (check: () => boolean, ms = 5000): Promise<void> => {
   }
 };
 
-/** A frame of `bytes` bytes whose first two bytes say which site and which message it is. */
-const frame = (site: number, index: number, bytes: number): Uint8Array => {
-  const out = new Uint8Array(bytes).fill(7);
-  out[0] = site;
-  out[1] = index;
-  return out;
-};
+/** A message of about `shares` × 4 kB that names its site and index (a secure-aggregation inbox: the largest per-site frame). */
+const bulky = (site: number, index: number, shares: number): Message =>
+  createMessage('secagg.inbox', { roundId: `r-${site}-${index}`, shares: Array.from({ length: shares }, (_, k) => ({ from: `s${k}`, sealed: new Uint8Array(4000).fill(k % 256) })) });
+
+/** The site and index each received frame names. */
+const named = (frames: Buffer[]): string[] => frames.map((data) => (decodeMessage(data).content as { roundId: string }).roundId);
 
 describe('SiteConnections', () => {
   it('sends every frame, in order per site, never holding more than the budget (or one frame) in flight', async () => {
     const sites = await pairs(3);
     const connections = new SiteConnections(log, new Map(), { maxSendBufferBytes: 10_000 });
     sites.forEach((pair, i) => connections.attach(`site-${i}`, pair.server));
-    const FRAME = 4_000;
+    const frameBytes = encodeMessage(bulky(0, 0, 1)).byteLength; // about 4.1 kB
     let maxInFlight = 0;
     for (let index = 0; index < 20; index += 1) {
       for (let site = 0; site < 3; site += 1) {
-        expect(connections.sendEncoded(`site-${site}`, frame(site, index, FRAME))).toBe(true);
+        expect(connections.send(`site-${site}`, bulky(site, index, 1))).toBe(true);
         maxInFlight = Math.max(maxInFlight, connections.sendBacklog.bytes);
       }
     }
-    // 60 frames queued at once: at most ceil(10 000 / 4 000) = 3 of them handed to sockets, the rest waiting, not sent.
-    expect(maxInFlight).toBeLessThanOrEqual(12_000);
+    // 60 frames queued at once: 3 of them handed to sockets (the third crosses 10 000 bytes), the rest waiting, not encoded.
+    expect(maxInFlight).toBe(3 * frameBytes);
     expect(connections.sendBacklog.queued).toBe(57);
     await until(() => sites.every((pair) => pair.received.length === 20));
-    sites.forEach((pair, site) => expect(pair.received.map((data) => [data[0], data[1], data.length])).toEqual(Array.from({ length: 20 }, (_, index) => [site, index, FRAME])));
+    sites.forEach((pair, site) => expect(named(pair.received)).toEqual(Array.from({ length: 20 }, (_, index) => `r-${site}-${index}`)));
     expect(connections.sendBacklog).toEqual({ bytes: 0, queued: 0, queuedTotal: 57 });
   });
 
@@ -85,11 +85,11 @@ describe('SiteConnections', () => {
     const sites = await pairs(2);
     const connections = new SiteConnections(log, new Map(), { maxSendBufferBytes: 1 });
     sites.forEach((pair, i) => connections.attach(`site-${i}`, pair.server));
-    for (let index = 0; index < 5; index += 1) for (let site = 0; site < 2; site += 1) connections.sendEncoded(`site-${site}`, frame(site, index, 50_000));
-    expect(connections.sendBacklog.bytes).toBe(50_000);
+    for (let index = 0; index < 5; index += 1) for (let site = 0; site < 2; site += 1) connections.send(`site-${site}`, bulky(site, index, 12));
+    expect(connections.sendBacklog.bytes).toBe(encodeMessage(bulky(0, 0, 12)).byteLength); // one frame of ~48 kB over a budget of 1 byte
     sites[1]!.server.close();
     await until(() => sites[0]!.received.length === 5 && connections.sendBacklog.queued === 0);
-    expect(sites[0]!.received.map((data) => data[1])).toEqual([0, 1, 2, 3, 4]);
+    expect(named(sites[0]!.received)).toEqual(['r-0-0', 'r-0-1', 'r-0-2', 'r-0-3', 'r-0-4']);
     expect(sites[1]!.received.length).toBeLessThan(5);
     expect(connections.send('site-1', createMessage('heartbeat', {}))).toBe(false);
   });
@@ -100,11 +100,27 @@ describe('SiteConnections', () => {
     connections.attach('stalled', stalled!.server);
     connections.attach('healthy', healthy!.server);
     stalled!.client.pause(); // the site's process reads nothing more: the kernel's buffers fill, its writes never complete
-    for (let index = 0; index < 24; index += 1) connections.sendEncoded('stalled', frame(0, index, 1024 * 1024));
-    for (let index = 0; index < 5; index += 1) connections.sendEncoded('healthy', frame(1, index, 1024));
+    for (let index = 0; index < 24; index += 1) connections.send('stalled', bulky(0, index, 250)); // ~1 MB each
+    for (let index = 0; index < 5; index += 1) connections.send('healthy', bulky(1, index, 1));
     await until(() => healthy!.received.length === 5, 10_000);
-    expect(healthy!.received.map((data) => data[1])).toEqual([0, 1, 2, 3, 4]);
+    expect(named(healthy!.received)).toEqual(['r-1-0', 'r-1-1', 'r-1-2', 'r-1-3', 'r-1-4']);
     expect(stalled!.received.length).toBe(0);
+  });
+
+  it('sends a frame shared by every site (sendEncoded) past a full budget, behind only what was queued before it', async () => {
+    const sites = await pairs(2);
+    const connections = new SiteConnections(log, new Map(), { maxSendBufferBytes: 1 });
+    sites.forEach((pair, i) => connections.attach(`site-${i}`, pair.server));
+    const shared = encodeMessage(createMessage('task.cancel', { roundId: 'r-shared', reason: { code: 'FEDVAL_ERR_COORD_ROUND_CLOSED', message: 'closed' } }));
+    connections.send('site-0', bulky(0, 0, 12)); // the budget is full now
+    connections.sendEncoded('site-1', shared);
+    expect(connections.sendBacklog.queued).toBe(0); // handed over at once
+    connections.send('site-0', bulky(0, 1, 12)); // waits for the budget...
+    connections.sendEncoded('site-1', shared); // ...and the shared frame waits behind it, keeping the order of sends
+    expect(connections.sendBacklog.queued).toBe(2);
+    await until(() => sites[0]!.received.length === 2 && sites[1]!.received.length === 2);
+    expect(named(sites[1]!.received)).toEqual(['r-shared', 'r-shared']);
+    expect(named(sites[0]!.received)).toEqual(['r-0-0', 'r-0-1']);
   });
 
   it('reads nothing while paused, a socket attached meanwhile included, and everything, in order, once resumed', async () => {

@@ -82,6 +82,8 @@ interface InFlightFrame {
 interface QueuedFrame {
   socket: WebSocket;
   frame: () => Uint8Array | undefined;
+  /** One buffer sent to many sites, held by its owner anyway (sendEncoded): it costs the budget nothing. */
+  shared: boolean;
 }
 
 export class SiteConnections implements SiteChannel {
@@ -136,15 +138,18 @@ export class SiteConnections implements SiteChannel {
   send(siteId: string, message: Message): boolean {
     const socket = this.#openSocket(siteId);
     if (!socket) return false;
-    this.#enqueue(socket, () => encodeOrLog(message, this.#log));
+    this.#enqueue({ socket, frame: () => encodeOrLog(message, this.#log), shared: false });
     return true;
   }
 
-  /** Queues an already encoded frame for the site if it is connected; ws frames it without copying, so N sites share one buffer. */
+  /**
+   * Queues an already encoded frame for the site if it is connected. ws frames it without copying, so N sites share the
+   * one buffer its owner keeps: it does not count against the send budget (it waits only behind frames queued before it).
+   */
   sendEncoded(siteId: string, frame: Uint8Array): boolean {
     const socket = this.#openSocket(siteId);
     if (!socket) return false;
-    this.#enqueue(socket, () => frame);
+    this.#enqueue({ socket, frame: () => frame, shared: true });
     return true;
   }
 
@@ -184,15 +189,15 @@ export class SiteConnections implements SiteChannel {
     return socket && socket.readyState === socket.OPEN ? socket : undefined;
   }
 
-  #enqueue(socket: WebSocket, frame: () => Uint8Array | undefined): void {
-    if (this.#queueHead < this.#queue.length || this.#sending >= this.#maxSendBufferBytes) this.#framesQueued += 1;
-    this.#queue.push({ socket, frame });
+  #enqueue(queued: QueuedFrame): void {
+    if (this.#queueHead < this.#queue.length || (!queued.shared && this.#sending >= this.#maxSendBufferBytes)) this.#framesQueued += 1;
+    this.#queue.push(queued);
     this.#pump();
   }
 
   /** Hands queued frames to their sockets, in order, while the send budget has room (always at least one). */
   #pump(): void {
-    while (this.#queueHead < this.#queue.length && (this.#sending === 0 || this.#sending < this.#maxSendBufferBytes)) {
+    while (this.#queueHead < this.#queue.length && (this.#sending === 0 || this.#sending < this.#maxSendBufferBytes || this.#queue[this.#queueHead]?.shared === true)) {
       const next = this.#queue[this.#queueHead];
       this.#queue[this.#queueHead] = undefined; // released as soon as it is sent
       this.#queueHead += 1;
@@ -200,7 +205,7 @@ export class SiteConnections implements SiteChannel {
       if (next.socket.readyState !== next.socket.OPEN) continue; // closed meanwhile: the site is sent its tasks again when it reconnects
       const frame = next.frame();
       if (frame === undefined) continue;
-      const sent: InFlightFrame = { bytes: frame.byteLength, since: Date.now() };
+      const sent: InFlightFrame = { bytes: next.shared ? 0 : frame.byteLength, since: Date.now() };
       this.#sending += sent.bytes;
       this.#inFlight.add(sent);
       next.socket.send(frame, { binary: true }, () => {
