@@ -33,6 +33,11 @@ const HOSTS = Number(values.hosts);
 const ROWS = Number(values.rows);
 const SITES_ROOT = values['sites-dir'] ?? (existsSync('/dev/shm') ? '/dev/shm' : tmpdir());
 const SIZES = (positionals.length > 0 ? positionals : ['10', '100']).map(Number);
+// Node/V8 flags of the coordinator process only. By default those its systemd unit sets (Environment=NODE_OPTIONS= in
+// examples/systemd/fedval-coordinator.service; the container sets the same): the bench measures the coordinator as shipped.
+// FEDVAL_SCALE_COORDINATOR_NODE_FLAGS='' runs it under V8's defaults (young generation up to 2 × 64 MiB), or other flags.
+const SHIPPED_NODE_OPTIONS = /^Environment=NODE_OPTIONS=(.*)$/m.exec(readFileSync(join(REPO_ROOT, 'examples/systemd/fedval-coordinator.service'), 'utf8'))?.[1] ?? '';
+const COORDINATOR_NODE_FLAGS = process.env.FEDVAL_SCALE_COORDINATOR_NODE_FLAGS ?? SHIPPED_NODE_OPTIONS;
 
 function sha256(text: string): string {
   return createHash('sha256').update(text).digest('hex');
@@ -145,9 +150,7 @@ async function scenario(sites: number): Promise<Record<string, unknown>> {
   );
   // FEDVAL_SCALE_PROFILE=DIR writes V8 CPU profiles of the coordinator and the site hosts there (node --cpu-prof).
   const profile = process.env.FEDVAL_SCALE_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.FEDVAL_SCALE_PROFILE] : [];
-  // FEDVAL_SCALE_COORDINATOR_NODE_FLAGS='--max-semi-space-size=4 …': Node/V8 flags for the coordinator process only (to see
-  // how much of its peak RSS is heap V8 reserved during the burst of contributions rather than memory it keeps).
-  const nodeFlags = (process.env.FEDVAL_SCALE_COORDINATOR_NODE_FLAGS ?? '').split(' ').filter((flag) => flag !== '');
+  const nodeFlags = COORDINATOR_NODE_FLAGS.split(' ').filter((flag) => flag !== '');
   const probeFile = join(dir, 'memory-probe.jsonl');
   const probe = values.memory ? ['--import', MEMORY_PROBE] : [];
   const coordinator = spawn(process.execPath, [...profile, ...nodeFlags, ...probe, 'coordinator/src/main.ts', 'start', '--config', config], {
@@ -335,4 +338,4 @@ for (const n of SIZES.filter((size) => size < largest)) {
   }
   ratios[`coordinator_peak_rss_${largest}_vs_${n}`] = Math.round(((by.get(largest)!.coordinator_peak_rss_mib as number) / (by.get(n)!.coordinator_peak_rss_mib as number)) * 100) / 100;
 }
-process.stdout.write(`${JSON.stringify({ bench: 'scale', node: process.version, cpus: availableParallelism(), results, ratios }, null, 2)}\n`);
+process.stdout.write(`${JSON.stringify({ bench: 'scale', node: process.version, cpus: availableParallelism(), coordinator_node_flags: COORDINATOR_NODE_FLAGS, results, ratios }, null, 2)}\n`);
