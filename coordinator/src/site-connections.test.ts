@@ -58,7 +58,11 @@ const bulky = (site: number, index: number, shares: number): Message =>
   createMessage('secagg.inbox', { roundId: `r-${site}-${index}`, shares: Array.from({ length: shares }, (_, k) => ({ from: `s${k}`, sealed: new Uint8Array(4000).fill(k % 256) })) });
 
 /** The site and index each received frame names. */
-const named = (frames: Buffer[]): string[] => frames.map((data) => (decodeMessage(data).content as { roundId: string }).roundId);
+const named = (frames: Buffer[]): string[] =>
+  frames.map((data) => {
+    const message = decodeMessage(data);
+    return 'content' in message && 'roundId' in message.content ? message.content.roundId : message.type;
+  });
 
 describe('SiteConnections', () => {
   it('sends every frame, in order per site, never holding more than the budget (or one frame) in flight', async () => {
