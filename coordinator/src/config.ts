@@ -10,6 +10,8 @@ import { DEFAULT_PROTOCOL_LIMITS } from '@fedval/protocol';
 import { postgresUrlProblem } from '@fedval/postgres';
 import { ROLES } from './access-control.ts';
 import { CoordinatorError } from './errors.ts';
+import { DEFAULT_MAX_RESULTS_IN_FLIGHT } from './result-intake.ts';
+import { DEFAULT_MAX_SEND_BUFFER_BYTES } from './site-connections.ts';
 
 /** Limits a configuration may override under `limits:`. */
 export interface CoordinatorLimits {
@@ -44,6 +46,19 @@ export interface CoordinatorLimits {
   secagg_phase_timeout_ms: number;
   /** Invalid messages an authenticated site may send before its socket is closed. Default 10. */
   max_invalid_messages: number;
+  /**
+   * Bytes of frames handed to site sockets and not yet written, all sites together; further frames wait, not yet
+   * encoded, and go out in order as writes complete (a round's tasks to every site; a frame shared by every site, as the
+   * key holder's statement, costs nothing). Bounds
+   * what a round's sends hold in memory whatever the number of sites. Default 4194304 (4 MiB).
+   */
+  max_send_buffer_bytes: number;
+  /**
+   * Site results (`task.result`) received and not yet stored, all sites together; at this many the coordinator stops
+   * reading every site socket until the store catches up (what sites send waits in TCP; nothing is lost, deadlines still
+   * apply). Bounds the contributions held in memory whatever the number of sites. Default 16.
+   */
+  max_results_in_flight: number;
   /** REST requests per minute per API token (per client IP for requests without a known token); more are answered 429. Default 600. */
   rate_limit_per_minute: number;
   /**
@@ -111,6 +126,8 @@ export const DEFAULT_LIMITS: Readonly<CoordinatorLimits> = Object.freeze({
   round_deadline_seconds: 600, // 10 min
   secagg_phase_timeout_ms: 60_000, // 1 min per secure-aggregation phase
   max_invalid_messages: 10, // messages per connection
+  max_send_buffer_bytes: DEFAULT_MAX_SEND_BUFFER_BYTES, // bytes: 4 MiB being written to site sockets, all sites together
+  max_results_in_flight: DEFAULT_MAX_RESULTS_IN_FLIGHT, // site results received and not yet stored, all sites together
   rate_limit_per_minute: 600, // requests per token (or IP) per minute
   ws_connects_per_minute: 1_200, // connection attempts per address per minute (20 per second), before authentication
   ws_connect_burst: 1_000, // connection attempts per address at once
@@ -279,6 +296,8 @@ const configSchema = z.strictObject({
       round_deadline_seconds: positiveInt(MAX_DEADLINE_SECONDS).default(DEFAULT_LIMITS.round_deadline_seconds),
       secagg_phase_timeout_ms: positiveInt(3_600_000).default(DEFAULT_LIMITS.secagg_phase_timeout_ms),
       max_invalid_messages: positiveInt(1_000_000).default(DEFAULT_LIMITS.max_invalid_messages),
+      max_send_buffer_bytes: positiveInt(2 ** 31 - 1).default(DEFAULT_LIMITS.max_send_buffer_bytes),
+      max_results_in_flight: positiveInt(1_000_000).default(DEFAULT_LIMITS.max_results_in_flight),
       rate_limit_per_minute: positiveInt(1_000_000).default(DEFAULT_LIMITS.rate_limit_per_minute),
       ws_connects_per_minute: positiveInt(1_000_000).default(DEFAULT_LIMITS.ws_connects_per_minute),
       ws_connect_burst: positiveInt(1_000_000).default(DEFAULT_LIMITS.ws_connect_burst),

@@ -50,6 +50,7 @@ export class CoordinatorMetrics {
   readonly #closedBytes = { received: 0, sent: 0 };
   readonly #reportedBytes = { received: 0, sent: 0 };
   #connectedSites: () => number = () => 0;
+  #backpressure: () => { readPauses: number; framesQueued: number } = () => ({ readPauses: 0, framesQueued: 0 });
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -90,6 +91,24 @@ export class CoordinatorMetrics {
       buckets: [...AGGREGATED_TO_RELEASED_BUCKETS],
       registers,
     });
+    // Running totals kept by the site connections (site-connections.ts), reported as counters.
+    const totals = [
+      ['fedval_coordinator_site_reads_paused_total', 'Times the coordinator stopped reading every site socket because limits.max_results_in_flight results were being stored (backpressure).', 'readPauses'],
+      ['fedval_coordinator_frames_queued_total', 'Frames to sites that waited for room under limits.max_send_buffer_bytes before being sent.', 'framesQueued'],
+    ] as const;
+    for (const [name, help, key] of totals) {
+      let reported = 0;
+      new Counter({
+        name,
+        help,
+        registers,
+        collect() {
+          const now = self.#backpressure()[key];
+          this.inc(now - reported);
+          reported = now;
+        },
+      });
+    }
     for (const direction of ['received', 'sent'] as const) {
       new Counter({
         name: `fedval_coordinator_${direction}_bytes_total`,
@@ -105,6 +124,11 @@ export class CoordinatorMetrics {
   /** How many sites are connected, read at each scrape. */
   countConnectedSites(count: () => number): void {
     this.#connectedSites = count;
+  }
+
+  /** The site connections' backpressure totals, read at each scrape. */
+  countBackpressure(totals: () => { readPauses: number; framesQueued: number }): void {
+    this.#backpressure = totals;
   }
 
   /** Counts the bytes of every connection the server accepts (the raw TCP socket, before TLS). */

@@ -536,25 +536,32 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
     this.#advanceSecagg(round);
   }
 
-  /** Handles a task.* message from an authenticated site; throws a CoordinatorError to be sent back as an error reply. */
-  handleSiteMessage(siteId: string, message: MessageOf<'task.accept' | 'task.refuse' | 'task.progress' | 'task.result'>): void {
+  /**
+   * Handles a task.* message from an authenticated site; throws a CoordinatorError to be sent back as an error reply.
+   * For a result, returns a promise that settles once what it wrote (its ciphertexts, its status) is stored, for the
+   * site hub's bound on results in flight (result-intake.ts); undefined otherwise.
+   */
+  handleSiteMessage(siteId: string, message: MessageOf<'task.accept' | 'task.refuse' | 'task.progress' | 'task.result'>): Promise<void> | undefined {
     switch (message.type) {
       case 'task.accept':
-        return this.#onAccept(siteId, message.content.roundId);
+        this.#onAccept(siteId, message.content.roundId);
+        return undefined;
       case 'task.refuse':
-        return this.#onRefuse(siteId, message.content.roundId, message.content.reason.code);
+        this.#onRefuse(siteId, message.content.roundId, message.content.reason.code);
+        return undefined;
       case 'task.progress': {
         const round = this.#openRoundOf(siteId, message.content.roundId);
         this.#log.debug({ roundId: round.id, siteId, phase: message.content.phase, percent: message.content.percent }, 'site progress');
-        return;
+        return undefined;
       }
       case 'task.result':
-        if (this.#isResent(siteId, message.content)) return;
+        if (this.#isResent(siteId, message.content)) return undefined;
         this.#openRoundOf(siteId, message.content.roundId).secagg?.checkInput(siteId);
         // The round must be open and the site still owe its result before a signature is checked and its nonce
         // remembered: a site cannot fill the replay guard with results for rounds it is not part of.
         if (this.#identities.isEnrolled(siteId)) this.#checkResultSignature(this.#awaitingResult(siteId, message.content.roundId), siteId, message.content);
-        return this.#onResult(siteId, message.content);
+        this.#onResult(siteId, message.content);
+        return this.#enqueue(async () => undefined); // after every write the result queued
     }
   }
 

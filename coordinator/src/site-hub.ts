@@ -17,6 +17,7 @@ import type { SiteIdentities } from './site-identities.ts';
 import { WS_CLOSE_CODES, sendMessage } from './site-connections.ts';
 import { onFrameTooLarge, setFrameLimit } from './frame-limit.ts';
 import { RefusalTally } from './refusal-tally.ts';
+import { ResultIntake } from './result-intake.ts';
 import { SiteSocketLimits } from './site-socket-limits.ts';
 import type { UnauthenticatedSlot } from './site-socket-limits.ts';
 import { clientAddress, forwardedFor, peerAddress } from './client-address.ts';
@@ -84,7 +85,8 @@ export async function siteHub(app: FastifyInstance, options: SiteHubOptions): Pr
   const sweep = setInterval(() => {
     const now = Date.now();
     for (const [siteId, connection] of connections.entries()) {
-      if (now - connection.lastReceived > HEARTBEAT_MISSES_ALLOWED * interval) {
+      // While the intake has paused reading (result-intake.ts), a site's messages wait on this side: not silence.
+      if (!connections.reading.paused && now - connection.lastReceived > HEARTBEAT_MISSES_ALLOWED * interval) {
         app.log.warn({ siteId }, 'site missed its heartbeats; closing');
         closeWith(connection.socket, 'FEDVAL_ERR_COORD_HEARTBEAT_TIMEOUT', WS_CLOSE_CODES.timeout, app.log);
         continue;
@@ -100,6 +102,7 @@ export async function siteHub(app: FastifyInstance, options: SiteHubOptions): Pr
   app.addHook('onClose', async () => refusals.flush());
 
   const limits = new SiteSocketLimits(config.limits);
+  const intake = new ResultIntake(connections, config.limits.max_results_in_flight);
   /** Each admitted upgrade's place among the unauthenticated sockets, from onRequest to the socket handler. */
   const slots = new WeakMap<object, UnauthenticatedSlot>();
   app.get(
@@ -143,7 +146,7 @@ export async function siteHub(app: FastifyInstance, options: SiteHubOptions): Pr
       const slot = slots.get(request.raw);
       if (slot === undefined) throw new CoordinatorError('FEDVAL_ERR_COORD_INTERNAL', 'site socket without an admission');
       const peer = { ip: clientAddress(request), peer: peerAddress(request), forwarded: forwardedFor(request), log: request.log, audience: challengeAudience(config, request), clientCommonName };
-      acceptSocket(socket, peer, options, recordSeen, refusals, limits, slot);
+      acceptSocket(socket, peer, options, { recordSeen, refusals, limits, intake }, slot);
     },
   );
 }
@@ -157,12 +160,11 @@ function acceptSocket(
   socket: WebSocket,
   peer: Peer,
   options: SiteHubOptions,
-  recordSeen: (siteId: string, at: number) => void,
-  refusals: RefusalTally,
-  limits: SiteSocketLimits,
+  shared: { recordSeen: (siteId: string, at: number) => void; refusals: RefusalTally; limits: SiteSocketLimits; intake: ResultIntake },
   unauthenticated: UnauthenticatedSlot,
 ): void {
   const { config, authenticator, identities, connections, rounds } = options;
+  const { recordSeen, refusals, limits, intake } = shared;
   const { log } = peer;
   let siteId: string | undefined;
   let invalidMessages = 0;
@@ -287,7 +289,8 @@ function acceptSocket(
       case 'task.progress':
       case 'task.result':
         try {
-          rounds.handleSiteMessage(siteId, message);
+          const stored = rounds.handleSiteMessage(siteId, message);
+          if (stored) intake.track(stored);
         } catch (error) {
           // A late, duplicate or invalid task message is answered and ignored; it is not a protocol violation.
           const wire = coordinatorWireError(error);

@@ -4,7 +4,10 @@
 // round times, the coordinator's peak RSS (VmHWM of /proc/<pid>/status) and the bytes each site sent and received.
 // The sites' directories (keys, data, ledger, audit trail) go under --sites-dir (default /dev/shm when present): a thousand
 // hospitals each fsync their own disk, not this machine's one; the coordinator's data stays on the temporary directory's disk.
-// Run: node tests/bench/scale.ts [--hosts 3] [--rows 200] [--sites-dir DIR] [--keep] 10 100 1000
+// --memory: the coordinator preloads scale-memory-probe.ts, and each result gains `coordinator_memory`: per phase (connect,
+// round to aggregated, release) the coordinator's memory by category at its highest RSS of the phase, and each category's
+// maximum (MiB; the categories are described in scale-memory-probe.ts). Sampling every 5 ms costs the coordinator a little CPU.
+// Run: node tests/bench/scale.ts [--hosts 3] [--rows 200] [--sites-dir DIR] [--keep] [--memory] 10 100 1000
 import { fork, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -20,15 +23,21 @@ import { REPO_ROOT } from '../helpers/run-cli.ts';
 import type { HostCommand, HostedSite, HostReport } from './scale-site-host.ts';
 
 const HOST_SCRIPT = fileURLToPath(new URL('./scale-site-host.ts', import.meta.url));
+const MEMORY_PROBE = fileURLToPath(new URL('./scale-memory-probe.ts', import.meta.url));
 const ROLES = ['admin', 'sponsor', 'privacy_officer'] as const;
 const POLL_MS = 500; // the bench's own polling (GET /api/rounds/:id lists every site) loads the coordinator it measures
 const PHASE_TIMEOUT_MS = 600_000; // 10 min per phase before the bench gives up
 
-const { values, positionals } = parseArgs({ allowPositionals: true, options: { hosts: { type: 'string', default: '3' }, rows: { type: 'string', default: '200' }, keep: { type: 'boolean', default: false }, 'sites-dir': { type: 'string' } } });
+const { values, positionals } = parseArgs({ allowPositionals: true, options: { hosts: { type: 'string', default: '3' }, rows: { type: 'string', default: '200' }, keep: { type: 'boolean', default: false }, memory: { type: 'boolean', default: false }, 'sites-dir': { type: 'string' } } });
 const HOSTS = Number(values.hosts);
 const ROWS = Number(values.rows);
 const SITES_ROOT = values['sites-dir'] ?? (existsSync('/dev/shm') ? '/dev/shm' : tmpdir());
 const SIZES = (positionals.length > 0 ? positionals : ['10', '100']).map(Number);
+// Node/V8 flags of the coordinator process only. By default those its systemd unit sets (Environment=NODE_OPTIONS= in
+// examples/systemd/fedval-coordinator.service; the container sets the same): the bench measures the coordinator as shipped.
+// FEDVAL_SCALE_COORDINATOR_NODE_FLAGS='' runs it under V8's defaults (young generation up to 2 × 64 MiB), or other flags.
+const SHIPPED_NODE_OPTIONS = /^Environment=NODE_OPTIONS=(.*)$/m.exec(readFileSync(join(REPO_ROOT, 'examples/systemd/fedval-coordinator.service'), 'utf8'))?.[1] ?? '';
+const COORDINATOR_NODE_FLAGS = process.env.FEDVAL_SCALE_COORDINATOR_NODE_FLAGS ?? SHIPPED_NODE_OPTIONS;
 
 function sha256(text: string): string {
   return createHash('sha256').update(text).digest('hex');
@@ -141,20 +150,39 @@ async function scenario(sites: number): Promise<Record<string, unknown>> {
   );
   // FEDVAL_SCALE_PROFILE=DIR writes V8 CPU profiles of the coordinator and the site hosts there (node --cpu-prof).
   const profile = process.env.FEDVAL_SCALE_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.FEDVAL_SCALE_PROFILE] : [];
-  // FEDVAL_SCALE_COORDINATOR_NODE_FLAGS='--max-semi-space-size=4 …': Node/V8 flags for the coordinator process only (to see
-  // how much of its peak RSS is heap V8 reserved during the burst of contributions rather than memory it keeps).
-  const nodeFlags = (process.env.FEDVAL_SCALE_COORDINATOR_NODE_FLAGS ?? '').split(' ').filter((flag) => flag !== '');
-  const coordinator = spawn(process.execPath, [...profile, ...nodeFlags, 'coordinator/src/main.ts', 'start', '--config', config], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const nodeFlags = COORDINATOR_NODE_FLAGS.split(' ').filter((flag) => flag !== '');
+  const probeFile = join(dir, 'memory-probe.jsonl');
+  const probe = values.memory ? ['--import', MEMORY_PROBE] : [];
+  const coordinator = spawn(process.execPath, [...profile, ...nodeFlags, ...probe, 'coordinator/src/main.ts', 'start', '--config', config], {
+    cwd: REPO_ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...(values.memory ? { FEDVAL_SCALE_MEMORY_PROBE: probeFile } : {}) },
+  });
+  /** Closes a phase of the memory probe (SIGUSR2) and returns its line: the coordinator's memory at the phase's RSS peak. */
+  const memoryPhase = async (): Promise<unknown> => {
+    if (!values.memory) return undefined;
+    const before = existsSync(probeFile) ? readFileSync(probeFile, 'utf8').split('\n').filter(Boolean).length : 0;
+    coordinator.kill('SIGUSR2');
+    for (let waited = 0; waited < 10_000; waited += 20) {
+      const lines = existsSync(probeFile) ? readFileSync(probeFile, 'utf8').split('\n').filter(Boolean) : [];
+      if (lines.length > before) return JSON.parse(lines.at(-1)!) as unknown;
+      await sleep(20);
+    }
+    throw new Error('the memory probe did not answer');
+  };
   coordinator.stderr!.pipe(createWriteStream(join(dir, 'coordinator.log')));
   const hosts: Host[] = [];
   try {
     const url = await listeningUrl(coordinator);
     const api = async <T>(method: string, path: string, role: (typeof ROLES)[number], body?: unknown): Promise<T> => {
-      const response = await fetch(`${url}${path}`, {
-        method,
-        headers: { authorization: `Bearer ${tokens[role]}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-        body: body === undefined ? null : JSON.stringify(body),
-      });
+      const request = (): Promise<Response> =>
+        fetch(`${url}${path}`, {
+          method,
+          headers: { authorization: `Bearer ${tokens[role]}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+          body: body === undefined ? null : JSON.stringify(body),
+        });
+      // A GET that met a keep-alive connection the server had just closed (ECONNRESET on a loaded machine) is asked again once.
+      const response = await request().catch((error: unknown) => (method === 'GET' ? request() : Promise.reject(error)));
       const json = (await response.json()) as T;
       if (response.status >= 400) throw new Error(`${method} ${path}: ${response.status} ${JSON.stringify(json)}`);
       return json;
@@ -198,6 +226,8 @@ async function scenario(sites: number): Promise<Record<string, unknown>> {
     const hostsConnectCpu = hostsCpu() - hostsCpuBeforeConnect;
     const afterConnect = await bytesOf(hosts);
     const memoryAfterConnect = memoryMiB(coordinator.pid!);
+    const memoryConnect = await memoryPhase();
+    const roundPhaseStarted = performance.now();
 
     // The study: a score column, binary metrics on 100 bins, ε = 1 per round, BFV, no secure aggregation.
     const study = await api<{ study_id: string }>('POST', '/api/studies', 'sponsor', {
@@ -231,11 +261,13 @@ async function scenario(sites: number): Promise<Record<string, unknown>> {
     const roundCpu = cpuSeconds(coordinator.pid!) - cpuBeforeRound;
     const hostsRoundCpu = hostsCpu() - hostsCpuBeforeRound;
     const afterRound = await bytesOf(hosts);
+    const memoryRound = await memoryPhase();
     await runProgram('packages/cli/src/main.ts', ['decrypt', '--coordinator', url, '--round', round.round_id, '--keys', keysDir, '--min-sites', '3', '--json'], { FEDVAL_API_TOKEN: tokens.privacy_officer });
     const released = performance.now();
     const view = await api<{ state: string; result?: { metrics?: { auc?: unknown } } }>('GET', `/api/rounds/${round.round_id}`, 'privacy_officer');
     if (!view.result) throw new Error('the round has no released result');
     const memory = memoryMiB(coordinator.pid!);
+    const memoryRelease = await memoryPhase();
     return {
       sites,
       host_processes: hostCount,
@@ -252,6 +284,7 @@ async function scenario(sites: number): Promise<Record<string, unknown>> {
       coordinator_peak_rss_after_connect_mib: memoryAfterConnect.peak,
       coordinator_peak_rss_mib: memory.peak,
       coordinator_rss_after_mib: memory.rss,
+      ...(values.memory ? { coordinator_memory: { connect: memoryConnect, round_to_aggregated: memoryRound, release: memoryRelease, dispatched_at_s_in_round_phase: seconds(roundPhaseStarted, dispatched) } } : {}),
       coordinator_cpu_s: { connect: Math.round(connectCpu * 100) / 100, round_to_aggregated: Math.round(roundCpu * 100) / 100 },
       // CPU time of the site host processes (all agents together): on 2 shared cores, what bounds the round's wall time.
       sites_cpu_s: { connect: Math.round(hostsConnectCpu * 100) / 100, round_to_aggregated: Math.round(hostsRoundCpu * 100) / 100 },
@@ -305,4 +338,4 @@ for (const n of SIZES.filter((size) => size < largest)) {
   }
   ratios[`coordinator_peak_rss_${largest}_vs_${n}`] = Math.round(((by.get(largest)!.coordinator_peak_rss_mib as number) / (by.get(n)!.coordinator_peak_rss_mib as number)) * 100) / 100;
 }
-process.stdout.write(`${JSON.stringify({ bench: 'scale', node: process.version, cpus: availableParallelism(), results, ratios }, null, 2)}\n`);
+process.stdout.write(`${JSON.stringify({ bench: 'scale', node: process.version, cpus: availableParallelism(), coordinator_node_flags: COORDINATOR_NODE_FLAGS, results, ratios }, null, 2)}\n`);

@@ -85,6 +85,8 @@ export interface DeploymentOptions {
   logLevel?: 'debug' | 'info' | 'warn';
   /** Keep every stdout and stderr line of the coordinator and the agents in `output` instead of passing stderr through. Default false. */
   captureOutput?: boolean;
+  /** Coordinator `limits:` besides the helper's own (e.g. `{ max_results_in_flight: 1 }`). */
+  limits?: Record<string, number>;
   /** Lines appended to the coordinator's YAML (e.g. a `storage:` block). */
   coordinatorYaml?: string[];
   /** Listen on a fixed free port (as enrolledSites does), so that restartCoordinator keeps the agents' URL. */
@@ -134,7 +136,7 @@ export async function startDeployment(sites: string[], options: DeploymentOption
       'api_tokens:',
       ...API_ROLES.map((role) => `  - { name: ${role.replace('_', '-')}, role: ${role}, token_sha256: ${sha256(apiTokens[role])} }`),
       // Tests poll; the default limit (600 per minute per token) is for production.
-      `limits: { rate_limit_per_minute: 100000, min_release_sites: ${options.minReleaseSites ?? 1} }`,
+      `limits: { rate_limit_per_minute: 100000, min_release_sites: ${options.minReleaseSites ?? 1}${Object.entries(options.limits ?? {}).map(([key, value]) => `, ${key}: ${value}`).join('')} }`,
       `log_level: ${options.logLevel ?? 'warn'}`,
       ...(options.coordinatorYaml ?? []),
     ].join('\n'),

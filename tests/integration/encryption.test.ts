@@ -82,6 +82,9 @@ describe('encrypted rounds', () => {
     // site-1..3 enrolled their keys and sign their contribution records.
     deployment = await startDeployment(['site-0', 'site-1', 'site-2', 'site-3', 'hostile-truncated', 'hostile-flipped', 'hostile-extra'], {
       enrolledSites: ['site-1', 'site-2', 'site-3'],
+      // The coordinator's memory bounds at their smallest: every result received stops reading the sockets until it is
+      // stored, and every frame waits for the previous one's write. The rounds' results must not change.
+      limits: { max_results_in_flight: 1, max_send_buffer_bytes: 1 },
     });
     files = writeSiteFiles(deployment.dir);
     relay.current = recordingRelay(deployment.wsUrl);
@@ -128,6 +131,9 @@ describe('encrypted rounds', () => {
     expect(scrape).toMatch(/^fedval_coordinator_rounds\{state="released"\} 1$/m);
     expect(scrape).toMatch(/^fedval_coordinator_round_aggregated_to_released_seconds_count 1$/m);
     expect(scrape).toMatch(/^fedval_coordinator_round_dispatch_to_aggregated_seconds_count 1$/m);
+    // Under the smallest limits (beforeAll) the four results each paused reading, and frames waited for room to be sent.
+    expect(Number(/^fedval_coordinator_site_reads_paused_total (\d+)$/m.exec(scrape)?.[1])).toBeGreaterThanOrEqual(4);
+    expect(Number(/^fedval_coordinator_frames_queued_total (\d+)$/m.exec(scrape)?.[1])).toBeGreaterThan(0);
 
     // The decrypted sum is exactly the pooled statistics of the three signed sites: its metrics equal the metrics of
     // their pooled file, computed here by eval-local. site-0's unsigned contribution is not in it.

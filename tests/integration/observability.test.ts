@@ -32,6 +32,8 @@ const DOCUMENTED_SERIES: Record<string, string> = {
   fedval_coordinator_round_aggregated_to_released_seconds: 'histogram',
   fedval_coordinator_received_bytes_total: 'counter',
   fedval_coordinator_sent_bytes_total: 'counter',
+  fedval_coordinator_site_reads_paused_total: 'counter',
+  fedval_coordinator_frames_queued_total: 'counter',
   process_cpu_seconds_total: 'counter',
   process_resident_memory_bytes: 'gauge',
   nodejs_eventloop_lag_seconds: 'gauge',

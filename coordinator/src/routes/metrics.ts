@@ -20,6 +20,7 @@ export async function metricsRoutes(app: FastifyInstance, options: MetricsRoutes
   }
   const { metrics, connections, store } = options;
   metrics.countConnectedSites(() => connections.entries().filter(([, connection]) => connection.socket.readyState === connection.socket.OPEN).length);
+  metrics.countBackpressure(() => ({ readPauses: connections.reading.pauses, framesQueued: connections.sendBacklog.queuedTotal }));
   metrics.observeServer(app.server);
   // After startup recovery (registered before): rounds a previous run left are counted in their recovered state.
   app.addHook('onReady', async () => metrics.loadRounds(store));

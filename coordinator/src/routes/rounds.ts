@@ -12,8 +12,8 @@ import {
   roundViewSchema,
   studyParamsSchema,
 } from '@fedval/protocol';
-import type { RoundAggregateResponse, RoundContributionsResponse, RoundView } from '@fedval/protocol';
-import type { FastifyInstance } from 'fastify';
+import type { RoundAggregateResponse, RoundView } from '@fedval/protocol';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { BfvPlan } from '@fedval/he';
 import { metricSpecToInput } from '@fedval/metrics';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
@@ -24,6 +24,7 @@ import { CoordinatorError } from '../errors.ts';
 import type { RoundRunner } from '../rounds.ts';
 import type { CoordinatorStore, RoundRecord, StudyRecord } from '../storage/store.ts';
 import { isoTime } from './request-validation.ts';
+import { roundContributionsStream } from './round-contributions-stream.ts';
 
 export interface RoundRoutesOptions {
   store: CoordinatorStore;
@@ -181,19 +182,21 @@ export async function roundRoutes(app: FastifyInstance, options: RoundRoutesOpti
         response: { 200: roundContributionsResponseSchema },
       },
     },
-    async (request): Promise<RoundContributionsResponse> => {
+    async (request, reply) => {
       const { id } = request.params;
       const { round, study, plan } = await encryptedRound(id);
       if (round.state !== 'aggregated') throw new CoordinatorError('FEDVAL_ERR_COORD_NOT_AGGREGATED', `round is ${round.state}`);
-      const kept = await store.listRoundContributions(id);
+      const counted = await store.countRoundContributions(id);
       const secureAggregation = (await store.getRoundSecureAggregation(id)) ?? null;
       const read = audit({
         actor: actorOf(request),
         action: 'contributions.read',
         object: `round:${round.id}`,
-        details: { contributions: kept.length, signed: kept.filter((item) => item.record !== null).length, released: round.result !== null },
+        details: { contributions: counted.contributions, signed: counted.signed, released: round.result !== null },
       });
-      return {
+      // Streamed a page of contributions at a time (round-contributions-stream.ts): a round of 1000 sites is ~30 MB of
+      // JSON, which built at once grew the coordinator's memory with the number of sites.
+      const document = {
         round_id: round.id,
         study_id: round.studyId,
         state: round.state,
@@ -202,17 +205,12 @@ export async function roundRoutes(app: FastifyInstance, options: RoundRoutesOpti
         closed_at: round.closedAt === null ? null : isoTime(round.closedAt),
         ...releaseContext(study, round),
         plan,
-        contributions: kept.map((item) => ({
-          site_id: item.siteId,
-          ciphertexts_base64: item.ciphertexts.map((bytes) => Buffer.from(bytes).toString('base64')),
-          record: item.record,
-          attestation: item.attestation,
-          public_key: item.publicKey,
-          received_at: isoTime(item.receivedAt),
-        })),
         secure_aggregation: secureAggregation,
         coordinator_audit_head: { seq: read.seq, hash: read.hash },
       };
+      // Fastify sends a stream as it is (no response serializer): the untyped reply takes it; the stream checks the document against the schema as it writes it.
+      const untyped: FastifyReply = reply;
+      return untyped.type('application/json; charset=utf-8').send(roundContributionsStream(document, (page) => store.listRoundContributions(id, page)));
     },
   );
 

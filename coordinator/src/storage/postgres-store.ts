@@ -13,7 +13,7 @@ import type { PostgresConnectionOptions } from './postgres-connection.ts';
 import { POSTGRES_MIGRATIONS, SCHEMA_VERSION_TABLE } from './postgres-migrations.ts';
 import { closureValues, contributionValues, float64FromBytes, roundSiteValues, secaggEventValues, studyValues } from './row-values.ts';
 import type { RowValues } from './row-values.ts';
-import { aggregateRowSchema, contributionFramesRowSchema, contributionRowSchema, encryptedAggregateRowSchema, modelRowSchema, roundRowSchema, roundSiteRowSchema, secaggEventRowSchema, secaggRowSchema, siteKeyRowSchema, siteSeenRowSchema, studyRowSchema } from './row-schemas.ts';
+import { aggregateRowSchema, contributionCountRowSchema, contributionFramesRowSchema, contributionRowSchema, encryptedAggregateRowSchema, modelRowSchema, roundRowSchema, roundSiteRowSchema, secaggEventRowSchema, secaggRowSchema, siteKeyRowSchema, siteSeenRowSchema, studyRowSchema } from './row-schemas.ts';
 import type {
   CoordinatorStore,
   EnrollmentTokenRecord,
@@ -26,6 +26,7 @@ import type {
   SecaggEvent,
   SiteEnrollment,
   StoredContribution,
+  ContributionPage,
   StudyRecord,
 } from './store.ts';
 
@@ -256,12 +257,19 @@ export class PostgresCoordinatorStore implements CoordinatorStore {
     }
   }
 
-  async listRoundContributions(roundId: string): Promise<StoredContribution[]> {
-    const { rows } = await this.#query('SELECT * FROM round_contributions WHERE round_id = $1 ORDER BY seq', [roundId]);
+  async listRoundContributions(roundId: string, page?: ContributionPage): Promise<StoredContribution[]> {
+    const { rows } = page
+      ? await this.#query('SELECT * FROM round_contributions WHERE round_id = $1 ORDER BY seq LIMIT $2 OFFSET $3', [roundId, page.limit, page.offset])
+      : await this.#query('SELECT * FROM round_contributions WHERE round_id = $1 ORDER BY seq', [roundId]);
     return rows.map((row) => {
       const { frames, ...kept } = this.#parse(contributionRowSchema, row);
       return { ...kept, ciphertexts: splitFrames(frames) };
     });
+  }
+
+  async countRoundContributions(roundId: string): Promise<{ contributions: number; signed: number }> {
+    const { rows } = await this.#query('SELECT COUNT(*)::int AS contributions, COUNT(record_json)::int AS signed FROM round_contributions WHERE round_id = $1', [roundId]);
+    return this.#parse(contributionCountRowSchema, rows[0]);
   }
 
   async releaseRound(id: string, result: RoundResult, at: number): Promise<boolean> {

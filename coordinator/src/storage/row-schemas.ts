@@ -184,6 +184,9 @@ export const contributionRowSchema = z
     }),
   );
 
+/** How many contributions a round keeps, and how many of them are signed. */
+export const contributionCountRowSchema = z.object({ contributions: integer, signed: integer });
+
 export const siteSeenRowSchema = z.object({ id: z.string(), last_seen: integer });
 export const siteKeyRowSchema = z.object({ site_id: z.string(), public_key: z.string() });
 

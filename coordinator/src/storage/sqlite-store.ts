@@ -8,7 +8,7 @@ import { CoordinatorError } from '../errors.ts';
 import { joinFrames, splitFrames } from './ciphertext-frames.ts';
 import { closureValues, contributionValues, float64FromBytes, roundSiteValues, secaggEventValues, studyValues } from './row-values.ts';
 import type { RowValues } from './row-values.ts';
-import { aggregateRowSchema, contributionFramesRowSchema, contributionRowSchema, encryptedAggregateRowSchema, modelRowSchema, roundRowSchema, roundSiteRowSchema, secaggEventRowSchema, secaggRowSchema, siteKeyRowSchema, siteSeenRowSchema, studyRowSchema } from './row-schemas.ts';
+import { aggregateRowSchema, contributionCountRowSchema, contributionFramesRowSchema, contributionRowSchema, encryptedAggregateRowSchema, modelRowSchema, roundRowSchema, roundSiteRowSchema, secaggEventRowSchema, secaggRowSchema, siteKeyRowSchema, siteSeenRowSchema, studyRowSchema } from './row-schemas.ts';
 import type { SecaggTranscript } from '@fedval/protocol';
 import type {
   CoordinatorStore,
@@ -23,6 +23,7 @@ import type {
   SecaggEvent,
   SiteEnrollment,
   StoredContribution,
+  ContributionPage,
 } from './store.ts';
 
 /** Name of the database file inside the data directory. */
@@ -227,13 +228,22 @@ export class SqliteCoordinatorStore implements CoordinatorStore {
     );
   }
 
-  async listRoundContributions(roundId: string): Promise<StoredContribution[]> {
+  async listRoundContributions(roundId: string, page?: ContributionPage): Promise<StoredContribution[]> {
     return this.#run(() => {
-      const rows = this.#db.prepare('SELECT * FROM round_contributions WHERE round_id = ? ORDER BY rowid').all(roundId);
+      const rows = page
+        ? this.#db.prepare('SELECT * FROM round_contributions WHERE round_id = ? ORDER BY rowid LIMIT ? OFFSET ?').all(roundId, page.limit, page.offset)
+        : this.#db.prepare('SELECT * FROM round_contributions WHERE round_id = ? ORDER BY rowid').all(roundId);
       return rows.map((row) => {
         const { frames, ...kept } = contributionRowSchema.parse(row);
         return { ...kept, ciphertexts: splitFrames(frames) };
       });
+    });
+  }
+
+  async countRoundContributions(roundId: string): Promise<{ contributions: number; signed: number }> {
+    return this.#run(() => {
+      const row = this.#db.prepare('SELECT COUNT(*) AS contributions, COUNT(record_json) AS signed FROM round_contributions WHERE round_id = ?').get(roundId);
+      return contributionCountRowSchema.parse(row);
     });
   }
 

@@ -165,6 +165,12 @@ export type SecaggEvent =
   | { kind: 'consistency'; site: string; signed: SurvivorSignature }
   | { kind: 'reveal'; site: string; reveal: ShareReveal };
 
+/** A window of a round's kept contributions in arrival order (see CoordinatorStore.listRoundContributions). */
+export interface ContributionPage {
+  offset: number;
+  limit: number;
+}
+
 export type RoundSiteUpdate = Pick<RoundSiteRecord, 'status'> & Partial<Pick<RoundSiteRecord, 'code' | 'contributionBytes' | 'contributionSha256' | 'privacy'>>;
 
 /**
@@ -202,8 +208,6 @@ export interface CoordinatorStore {
    * nothing; other ciphertexts throw FEDVAL_ERR_COORD_DUPLICATE_CONTRIBUTION and the first stay.
    */
   putRoundContribution(contribution: StoredContribution): Promise<void>;
-  /** The contributions kept for a round, in arrival order. */
-  listRoundContributions(roundId: string): Promise<StoredContribution[]>;
   /**
    * Appends one step of a securely aggregated round's transcript; durable when it resolves (committed and fsynced), and
    * kept until closeRound, which deletes the round's steps in the same transaction.
@@ -211,6 +215,13 @@ export interface CoordinatorStore {
   appendSecaggEvent(roundId: string, event: SecaggEvent): Promise<void>;
   /** A round's secure-aggregation steps, in the order they were appended. */
   listSecaggEvents(roundId: string): Promise<SecaggEvent[]>;
+  /**
+   * The contributions kept for a round, in arrival order; with `page`, only `page.limit` of them from position
+   * `page.offset` (0-based), so a caller can walk a large round without holding every ciphertext at once.
+   */
+  listRoundContributions(roundId: string, page?: ContributionPage): Promise<StoredContribution[]>;
+  /** How many contributions are kept for a round, and how many of them carry a signed record. */
+  countRoundContributions(roundId: string): Promise<{ contributions: number; signed: number }>;
   /** Stores the key holder's public key of a bfv study; false when one is already registered. */
   /** Sets the public key (and the key holder's statement) once; false when the study has a key already or does not exist. */
   setStudyPublicKey(id: string, publicKey: Uint8Array, keyStatement?: SignedStudyKeyStatement | null): Promise<boolean>;

@@ -180,6 +180,12 @@ export function describeStoreConformance(name: string, harness: StoreHarness): v
       const second = await openStore();
       expect(await second.listRoundContributions('r')).toEqual(kept);
       expect(await second.listRoundContributions('other')).toEqual([]);
+      // A page is a window of the same order; past the end it is empty.
+      expect(await second.listRoundContributions('r', { offset: 0, limit: 1 })).toEqual([kept[0]]);
+      expect(await second.listRoundContributions('r', { offset: 1, limit: 5 })).toEqual([kept[1]]);
+      expect(await second.listRoundContributions('r', { offset: 2, limit: 5 })).toEqual([]);
+      expect(await second.countRoundContributions('r')).toEqual({ contributions: 2, signed: 1 });
+      expect(await second.countRoundContributions('other')).toEqual({ contributions: 0, signed: 0 });
     });
 
     it("keeps a securely aggregated round's steps in order across a crash, and deletes them when the round closes", async () => {
