@@ -104,6 +104,7 @@ describe('OMOP CDM v5.4 on PostgreSQL', () => {
     expect(trail).not.toContain('contribution.sent');
   }, 300_000);
 
+  // The example model bundle's federated round over the three bundled sites (simulate-equals-local.test.ts points here).
   it('simulate --no-dp with an OMOP site and two CSV sites equals eval-local on the pooled rows', async () => {
     const others = ['site-b.csv', 'site-c.csv'].map((name) => join(DATA_DIR, name));
     const [first, ...rest] = [siteA, ...others].map((path) => readFileSync(path, 'utf8').trimEnd().split('\n'));
@@ -117,5 +118,6 @@ describe('OMOP CDM v5.4 on PostgreSQL', () => {
     ]);
     expect(federated.metrics).toEqual(local.metrics);
     expect(local.metrics.n).toBeGreaterThan(2000);
+    expect(local.metrics.roc_auc).toBeGreaterThan(0.55);
   }, 300_000);
 });
