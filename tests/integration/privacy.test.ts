@@ -1,6 +1,7 @@
 // Differential privacy end to end: the site's own ledger refuses what would exceed its budget, over a real
-// socket, however the coordinator insists; the ledger survives a restart; simulate releases noisy metrics
-// with the privacy spent per site.
+// socket, however the coordinator insists; the ledger survives a restart; `fedval plan` predicts the error before a
+// round. The simulated DP round that releases noisy metrics, with wider intervals than the exact round's and the
+// privacy spent and left per site, is tests/integration/mixed-sources.test.ts's (one round, checked there).
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -114,31 +115,7 @@ describe('site-enforced privacy budget', () => {
   }, 90_000);
 });
 
-describe('fedval simulate with differential privacy (the default)', () => {
-  it('releases noisy metrics with wider intervals and reports ε spent and left per site', async () => {
-    const sites = ['a', 'b', 'c'].flatMap((name) => ['--site', `${name}=${join(REPO_ROOT, `examples/rotterdam/data/site-${name}.csv`)}`]);
-    const common = [...sites, '--label', 'event5y', '--model', join(REPO_ROOT, 'examples/rotterdam/model')];
-    // The exact and the noisy round are independent simulations (each its own coordinator, agents and work directory).
-    const [exact, noisy] = await Promise.all([
-      runJson<any>('fedval', ['simulate', ...common, '--no-dp']),
-      runJson<any>('fedval', ['simulate', ...common, '--epsilon', '1', '--delta', '1e-6']),
-    ]);
-    expect(exact.privacy.dp).toBeNull();
-    expect(noisy.privacy.dp).toMatchObject({ epsilon: expect.any(Number), delta: 1e-6, rho: expect.any(Number), mechanism: expect.any(String) });
-    expect(noisy.privacy.dp.epsilon).toBeLessThanOrEqual(1);
-    expect(noisy.privacy.dp.blocks.length).toBeGreaterThan(0);
-    for (const block of noisy.privacy.dp.blocks) expect(block.sigma).toBeGreaterThan(0);
-    expect(noisy.privacy.dp.sites).toHaveLength(3);
-    for (const site of noisy.privacy.dp.sites) {
-      expect(site.epsilon_spent).toBeGreaterThan(0);
-      expect(site.epsilon_remaining).toBeGreaterThan(0);
-    }
-    expect(noisy.privacy.encryption.scheme).toBe('bfv');
-    expect(Math.abs(noisy.metrics.roc_auc - exact.metrics.roc_auc)).toBeLessThan(0.05);
-    const width = (m: any) => m.roc_auc_ci95[1] - m.roc_auc_ci95[0];
-    expect(width(noisy.metrics)).toBeGreaterThanOrEqual(width(exact.metrics));
-  }, 180_000);
-
+describe('fedval plan: the error of a DP round, before any round runs', () => {
   it('plans the error before any round runs', async () => {
     const planned = await runJson<any>('fedval', ['plan', '--patients', '2000', '--prevalence', '0.3', '--sites', '3', '--epsilon', '1', '--group-levels', '2']);
     expect(planned.predicted_median_abs_error.overall.roc_auc).toBeGreaterThan(0);

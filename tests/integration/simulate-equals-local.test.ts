@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { describe, expect, it } from 'vitest';
-import { REPO_ROOT, DATA_DIR, runJson } from '../helpers/run-cli.ts';
+import { DATA_DIR, runJson } from '../helpers/run-cli.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'fedval-simulate-'));
 
@@ -49,22 +49,8 @@ describe('fedval simulate --no-dp', () => {
     expect((local.metrics.excluded as Record<string, number>).invalid_score).toBeGreaterThan(0);
   }, 180_000);
 
-  it('equals eval-local on the concatenated data, with the example model bundle', async () => {
-    const siteDir = join(REPO_ROOT, 'examples/rotterdam/data');
-    const files = ['site-a.csv', 'site-b.csv', 'site-c.csv'].map((name) => join(siteDir, name));
-    const [first, ...others] = files.map((path) => readFileSync(path, 'utf8').trimEnd().split('\n'));
-    const pooledModelData = join(dir, 'pooled-model.csv');
-    writeFileSync(pooledModelData, `${[...first!, ...others.flatMap((lines) => lines.slice(1))].join('\n')}\n`);
-    const model = join(REPO_ROOT, 'examples/rotterdam/model');
-    const args = ['--label', 'event5y', '--model', model, '--group', 'meno'];
-    // eval-local runs while the simulation starts its processes: the two are independent.
-    const [local, federated] = await Promise.all([
-      runJson('fedval-agent', ['eval-local', '--data', pooledModelData, ...args]),
-      runJson('fedval', ['simulate', ...files.flatMap((path, i) => ['--site', `s${i}=${path}`]), '--no-dp', ...args]),
-    ]);
-    expect(federated.metrics).toEqual(local.metrics);
-    expect(local.metrics.roc_auc).toBeGreaterThan(0.55);
-  }, 180_000);
+  // With the example model bundle (examples/rotterdam/model) over the three bundled site files: the round runs once, in
+  // tests/integration/omop-postgres.test.ts, where site A's rows are read from OMOP tables (the same rows, the same metrics).
 
   it('equals eval-local for multiclass and regression tasks', async () => {
     // Deterministic generated data: a linear congruential sequence, three classes, a numeric outcome.
