@@ -382,6 +382,7 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
         // back after this coordinator restarted: it is sent the task again if it owes its masked input (it answers by
         // re-sending what it already sent, never with new keys), then what the current phase needs from it.
         if (round.secagg.isOut(siteId) || status === undefined) continue;
+        round.secagg.connected(siteId);
         if (status === 'pending' ? round.secagg.phase === 'advertise' : OUTSTANDING_SITE_STATUSES.includes(status)) this.#dispatch(round, siteId, status !== 'pending');
         this.#sendCatchUp(round, siteId);
         continue;
@@ -424,9 +425,13 @@ export class RoundRunner extends EventEmitter<RoundRunnerEvents> {
       : { kind: 'reveal' as const, reveal: message.content.reveal };
     if (secagg.isRepeat(siteId, repeat)) {
       // Sent again, the same (the site re-sends what this coordinator may have lost in a restart): nothing changes; a
-      // repeated advertisement asks for what the current phase needs from the site (a site restarted mid-round).
+      // repeated advertisement asks for what the current phase needs from the site (a site restarted mid-round), once
+      // per phase and connection.
       this.#log.debug({ roundId: round.id, siteId, type: message.type }, 'secure-aggregation message repeated; already counted');
-      if (message.type === 'secagg.advertise') this.#sendCatchUp(round, siteId);
+      if (message.type === 'secagg.advertise') {
+        const outbox = secagg.catchUpOnRepeat(siteId);
+        if (outbox) this.#sendSecagg(round.id, outbox);
+      }
       return;
     }
     try {

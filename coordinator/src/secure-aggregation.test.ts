@@ -66,6 +66,22 @@ describe('SecureAggregationRound after a restart', () => {
     expect(request?.kind === 'unmask' && [request.survivors, request.signatures.map((signed) => signed.site_id)]).toEqual([['site-a', 'site-b', 'site-c'], ['site-a', 'site-b', 'site-c']]);
   });
 
+  it('answers a site’s repeated advertisements with one catch-up per phase and connection', () => {
+    const { steps, keys } = roundSteps();
+    const upTo = (kind: SecaggEvent['kind'], count: number) => SecureAggregationRound.replay(OPTIONS, steps.slice(0, steps.findIndex((step) => step.kind === kind) + count), (site: string) => keys.get(site)).round;
+    const unmask = upTo('reveal', 1);
+    expect(unmask.catchUpOnRepeat('site-c')?.kind).toBe('unmask');
+    expect(unmask.catchUpOnRepeat('site-c')).toBeUndefined();
+    expect(unmask.catchUpOnRepeat('site-c')).toBeUndefined();
+    // Another site has its own; the same site again once it reconnected.
+    expect(unmask.catchUpOnRepeat('site-b')?.kind).toBe('unmask');
+    unmask.connected('site-c');
+    expect(unmask.catchUpOnRepeat('site-c')?.kind).toBe('unmask');
+    expect(unmask.catchUpOnRepeat('site-c')).toBeUndefined();
+    // Nothing owed (site-a revealed already), nothing counted: a later phase-owed catch-up is not used up.
+    expect(unmask.catchUpOnRepeat('site-a')).toBeUndefined();
+  });
+
   it('refuses to replay a step whose record no longer verifies (the round then fails coordinator_restarted)', () => {
     const { steps, keys } = roundSteps();
     const replaced = new Map(keys);

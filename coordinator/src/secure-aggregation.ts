@@ -170,6 +170,25 @@ export class SecureAggregationRound {
     }
   }
 
+  /** Per site, the phase it was last sent a catch-up in for a repeated advertisement, since it last connected. */
+  readonly #repeatCatchUps = new Map<string, SecaggPhase>();
+
+  /** A site (re)connected: its next repeated advertisement may be answered with a catch-up again. */
+  connected(siteId: string): void {
+    this.#repeatCatchUps.delete(siteId);
+  }
+
+  /**
+   * The catch-up a site's repeated advertisement asks for: at most one per phase per connection, so a site repeating
+   * its advertisement cannot make the coordinator send the phase's content (O(n) in Unmasking) again and again.
+   */
+  catchUpOnRepeat(siteId: string): SecaggPhaseOutbox | undefined {
+    if (this.#repeatCatchUps.get(siteId) === this.phase) return undefined;
+    const outbox = this.catchUp(siteId);
+    if (outbox) this.#repeatCatchUps.set(siteId, this.phase);
+    return outbox;
+  }
+
   /** ShareKeys: one sealed share pair for every other advertised site, exactly (a site keeps its own share). */
   addShares(siteId: string, shares: { to: string; sealed: Uint8Array }[]): void {
     this.#expect('share', siteId, this.advertised);

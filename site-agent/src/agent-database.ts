@@ -97,7 +97,15 @@ export function openAgentDatabase(dataDir: string): DatabaseSync {
   try {
     // synchronous FULL: a charge or an audit entry is on disk before anything leaves. busy_timeout (default 5 s): the
     // agent and the site admin's CLI share the file; a writer waits for the other.
-    return openSqliteDatabase(join(dataDir, AGENT_DATABASE_FILE), { migrations: MIGRATIONS, synchronous: 'FULL' });
+    const db = openSqliteDatabase(join(dataDir, AGENT_DATABASE_FILE), { migrations: MIGRATIONS, synchronous: 'FULL' });
+    // Deleted and overwritten content (secure aggregation's wiped secrets) is zeroed on disk, not left in free pages.
+    try {
+      db.exec('PRAGMA secure_delete = ON');
+    } catch (cause) {
+      db.close();
+      throw cause;
+    }
+    return db;
   } catch (cause) {
     throw new AgentError('FEDVAL_ERR_AGENT_LEDGER', `cannot open the agent database in ${dataDir}${cause instanceof SqliteError ? ` (${cause.code})` : ''}`, { cause });
   }

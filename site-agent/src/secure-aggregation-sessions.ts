@@ -5,6 +5,7 @@ import type { DatabaseSync } from 'node:sqlite';
 import { keyAdvertisementSchema } from '@fedval/trust';
 import type { KeyAdvertisement } from '@fedval/trust';
 import { z } from 'zod';
+import { AgentError } from './errors.ts';
 import type { SharePair } from './secure-aggregation-session.ts';
 
 /** The session options a restored session needs beyond the agent's configuration and key. */
@@ -78,7 +79,13 @@ export class SecaggSessions {
   find(roundId: string): SecaggSessionRecord | undefined {
     const found = this.#db.prepare('SELECT round_id, study_id, deadline, options_json, secrets, shared_json, inbox_json FROM secagg_sessions WHERE round_id = ?').get(roundId);
     if (found === undefined) return undefined;
-    const row = rowSchema.parse(found);
+    let row: z.output<typeof rowSchema>;
+    try {
+      row = rowSchema.parse(found);
+    } catch (cause) {
+      // A JSON column that does not parse throws from its transform, a wrong shape fails the schema: both are damage.
+      throw new AgentError('FEDVAL_ERR_AGENT_LEDGER', `the kept secure-aggregation session of round ${roundId} is damaged`, { cause });
+    }
     const shared = row.shared_json;
     return {
       roundId: row.round_id,
@@ -91,10 +98,16 @@ export class SecaggSessions {
     };
   }
 
-  /** ShareKeys done: kept before the sealed shares leave; a second call for the round changes nothing. */
-  recordShared(roundId: string, advertisements: readonly KeyAdvertisement[], own: SharePair, sent: readonly SealedShare[], now = Date.now()): void {
+  /**
+   * ShareKeys done: kept before the sealed shares leave. True only when it changed the round's row, its secrets still
+   * kept and no shares recorded yet; false (nothing written) otherwise: the caller sends nothing (never a second split).
+   */
+  recordShared(roundId: string, advertisements: readonly KeyAdvertisement[], own: SharePair, sent: readonly SealedShare[], now = Date.now()): boolean {
     const shared = { advertisements, own: { x: own.x, self_mask_seed: own.selfMaskSeed.toString(), agreement_key: own.agreementKey.toString() }, sent: sealedJson(sent) };
-    this.#db.prepare('UPDATE secagg_sessions SET shared_json = ?, updated_at = ? WHERE round_id = ? AND shared_json IS NULL').run(JSON.stringify(shared), now, roundId);
+    const info = this.#db
+      .prepare('UPDATE secagg_sessions SET shared_json = ?, updated_at = ? WHERE round_id = ? AND shared_json IS NULL AND secrets IS NOT NULL')
+      .run(JSON.stringify(shared), now, roundId);
+    return Number(info.changes) === 1;
   }
 
   /** The inbox received and opened; a second call for the round changes nothing. */
@@ -102,10 +115,22 @@ export class SecaggSessions {
     this.#db.prepare('UPDATE secagg_sessions SET inbox_json = ?, updated_at = ? WHERE round_id = ? AND inbox_json IS NULL').run(JSON.stringify(sealedJson(inbox)), now, roundId);
   }
 
-  /** Wipes the secrets and shares of every round whose deadline passed (the row stays: the round is never keyed again); returns their ids. */
+  /**
+   * Wipes the secrets and shares of every round whose deadline passed (the row stays: the round is never keyed again);
+   * returns their ids. agent.sqlite runs with secure_delete (agent-database.ts), and a wipe that cleared rows is
+   * checkpointed with the write-ahead log truncated, so the old values do not stay in the WAL file.
+   */
   wipeExpired(now = Date.now()): string[] {
     const rows = z.array(z.object({ round_id: z.string() })).parse(this.#db.prepare('SELECT round_id FROM secagg_sessions WHERE deadline <= ? AND secrets IS NOT NULL').all(now));
+    if (rows.length === 0) return [];
     this.#db.prepare('UPDATE secagg_sessions SET secrets = NULL, shared_json = NULL, inbox_json = NULL, updated_at = ? WHERE deadline <= ? AND secrets IS NOT NULL').run(now, now);
+    this.#db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
     return rows.map((row) => row.round_id);
+  }
+
+  /** The earliest deadline (epoch ms) after `now` of a round whose secrets are kept, if any: when the next wipe is due. */
+  nextDeadline(now = Date.now()): number | undefined {
+    const row = z.object({ next: z.number().nullable() }).parse(this.#db.prepare('SELECT MIN(deadline) AS next FROM secagg_sessions WHERE deadline > ? AND secrets IS NOT NULL').get(now));
+    return row.next ?? undefined;
   }
 }

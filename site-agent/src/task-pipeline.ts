@@ -18,6 +18,7 @@ import type { AgentConfig } from './config.ts';
 import { encryptContribution } from './contribution-encryption.ts';
 import { SecureAggregationSession, secaggThresholdFloor } from './secure-aggregation-session.ts';
 import type { KeptSessionOptions } from './secure-aggregation-sessions.ts';
+import { SecaggRoundTable } from './secure-aggregation-round-table.ts';
 import type { KeyAdvertisement } from '@fedval/trust';
 import { AgentError, agentWireError } from './errors.ts';
 import { dataSourceName, openDataSource } from './data-sources/open-data-source.ts';
@@ -75,7 +76,8 @@ interface SecaggRound {
   keys: Awaited<KeyAdvertisement[]>;
   inbox: Awaited<{ from: string; sealed: Uint8Array }[]>;
   studyId: string;
-  timer: NodeJS.Timeout | undefined;
+  /** The round's one deadline, epoch ms (its first task's): after it the session signs and reveals nothing. */
+  deadline: number;
   /** The advertisement was sent: a task sent again while this round runs is answered with it again. */
   advertised: boolean;
   /** ShareKeys done: the keys list shared with (its fingerprint) and the sealed shares sent, re-sent only for the same keys. */
@@ -126,7 +128,9 @@ export class TaskPipeline {
   /** The round whose task waits for the key holder statement it names (before it runs), and whether it was cancelled meanwhile. */
   #admitting: { roundId: string; cancelled: boolean } | undefined;
   readonly #keyStatements: KeyStatementSource;
-  readonly #secagg = new Map<string, SecaggRound>();
+  readonly #secagg = new SecaggRoundTable<SecaggRound>(() => this.refundExpired());
+  /** The next wipe of kept secure-aggregation secrets (the earliest deadline still ahead), also after a restart. */
+  #wipeTimer: NodeJS.Timeout | undefined;
   readonly #dropOut: (() => void) | undefined;
 
   constructor(options: TaskPipelineOptions) {
@@ -168,7 +172,8 @@ export class TaskPipeline {
   abort(): void {
     this.#keyStatements.abort();
     this.#running?.abort.abort();
-    for (const round of this.#secagg.values()) clearTimeout(round.timer);
+    this.#secagg.clearAll();
+    clearTimeout(this.#wipeTimer);
   }
 
   /**
@@ -186,8 +191,16 @@ export class TaskPipeline {
     }
     for (const round of expired) this.#refundIfUnsigned(round.roundId, 'deadline passed before this site signed a survivor set');
     try {
-      const wiped = this.#state().secaggSessions.wipeExpired(now);
+      const sessions = this.#state().secaggSessions;
+      const wiped = sessions.wipeExpired(now);
       if (wiped.length > 0) this.#log.info({ rounds: wiped.length }, 'secure-aggregation secrets of rounds past their deadline wiped');
+      // Kept secrets are wiped at their deadline even when no attempt of their round runs any more (refused, restarted).
+      const next = sessions.nextDeadline(now);
+      clearTimeout(this.#wipeTimer);
+      if (next !== undefined) {
+        this.#wipeTimer = setTimeout(() => this.refundExpired(), Math.min(2 ** 31 - 1, next - now));
+        this.#wipeTimer.unref();
+      }
     } catch (error) {
       this.#log.error({ code: agentWireError(error).code }, 'cannot wipe the secure-aggregation secrets of expired rounds');
     }
@@ -225,7 +238,9 @@ export class TaskPipeline {
       this.#send(createErrorMessage(reason, requestId));
     };
     try {
-      const round = this.#secagg.get(roundId) ?? this.#restoreSecagg(roundId);
+      const held = this.#secagg.get(roundId) ?? this.#restoreSecagg(roundId);
+      // Past the round's deadline (its secrets are being wiped), the session signs and reveals nothing.
+      const round = held && held.deadline > Date.now() ? held : undefined;
       if (message.type === 'secagg.keys') {
         if (!round) throw new AgentError('FEDVAL_ERR_AGENT_SECAGG_REFUSED', 'keys for a round this site is not in');
         if (round.shared) {
@@ -280,7 +295,10 @@ export class TaskPipeline {
     const state = this.#state();
     const kept = state.secaggSessions.find(roundId);
     const record = state.secagg.find(roundId);
+    const now = Date.now();
     if (!kept?.secrets || !kept.shared || !kept.inbox || !record || record.state === 'refunded' || !this.#siteKey) return undefined;
+    // Past the deadline (the wipe failed, or has not run yet), nothing is restored: it would sign and reveal too late.
+    if (kept.deadline <= now || record.deadline <= now) return undefined;
     const round = this.#secaggSession(kept.studyId, roundId, kept.deadline, kept.options);
     round.session.restoreShareKeys(kept.shared.advertisements, kept.shared.own);
     round.session.receiveShares(kept.inbox.map((share) => ({ from: share.site, sealed: share.sealed })));
@@ -288,31 +306,24 @@ export class TaskPipeline {
     round.advertised = true;
     round.shared = { keys: keysFingerprint(kept.shared.advertisements), sent: kept.shared.sent.map((share) => ({ to: share.site, sealed: share.sealed })) };
     round.received = inboxFingerprint(kept.inbox.map((share) => ({ from: share.site, sealed: share.sealed })));
-    round.timer = this.#atDeadline(roundId, kept.deadline);
     this.#secagg.set(roundId, round);
+    this.#secagg.armDeadline(roundId, round, kept.deadline);
     this.#log.info({ roundId }, 'secure-aggregation session restored from agent.sqlite');
     return round;
   }
 
-  /** At a round's deadline (and a second after): refunds it if unsigned, wipes its secrets, forgets its session. */
-  #atDeadline(roundId: string, deadline: number): NodeJS.Timeout {
-    const timer = setTimeout(() => {
-      this.refundExpired();
-      this.#secagg.delete(roundId);
-    }, Math.max(0, deadline - Date.now()) + 1000);
-    timer.unref();
-    return timer;
-  }
-
   /**
    * The round's session: restored from the secrets agent.sqlite keeps for it (an earlier task of the round, or an
-   * earlier run of this agent, advertised them), else fresh, with its secrets kept before anything leaves. A round whose
-   * secrets were wiped at its deadline is never keyed again (FEDVAL_ERR_AGENT_SECAGG_CHANGED).
+   * earlier run of this agent, advertised them), else fresh, with its secrets kept before anything leaves. A round has
+   * one deadline, its first task's: a task with another, a round past it or whose secrets were wiped is refused
+   * (FEDVAL_ERR_AGENT_SECAGG_CHANGED); its keys never mask a second input.
    */
-  #secaggSession(studyId: string, roundId: string, deadline: number, options: KeptSessionOptions): SecaggRound {
+  #secaggSession(studyId: string, roundId: string, deadline: number, options: KeptSessionOptions, now = Date.now()): SecaggRound {
     const sessions = this.#state().secaggSessions;
     const kept = sessions.find(roundId);
     if (kept && kept.secrets === null) throw new AgentError('FEDVAL_ERR_AGENT_SECAGG_CHANGED', 'this round’s secure-aggregation keys were wiped at its deadline; a round is never keyed twice');
+    if (kept && kept.deadline !== deadline) throw new AgentError('FEDVAL_ERR_AGENT_SECAGG_CHANGED', 'the task names another deadline than this round’s first task');
+    if (deadline <= now) throw new AgentError('FEDVAL_ERR_AGENT_SECAGG_CHANGED', 'this round’s deadline has passed; its keys are never used after it');
     const sessionOptions = kept?.options ?? options;
     if (kept && (kept.studyId !== studyId || JSON.stringify(kept.options) !== JSON.stringify(options))) {
       throw new AgentError('FEDVAL_ERR_AGENT_SECAGG_CHANGED', 'the task names another study, threshold or roster than this round’s kept session');
@@ -333,8 +344,10 @@ export class TaskPipeline {
       },
       kept?.secrets ?? undefined,
     );
-    if (!kept) sessions.create(roundId, studyId, deadline, options, session.secrets());
-    return { session, keys: awaited(), inbox: awaited(), studyId, timer: undefined, advertised: false };
+    if (!kept && !sessions.create(roundId, studyId, deadline, options, session.secrets())) {
+      throw new AgentError('FEDVAL_ERR_AGENT_SECAGG_CHANGED', 'another session of this round was kept meanwhile');
+    }
+    return { session, keys: awaited(), inbox: awaited(), studyId, deadline, advertised: false };
   }
 
   async run(requestId: string, task: TaskContent): Promise<void> {
@@ -365,7 +378,6 @@ export class TaskPipeline {
     }
     if (earlier) return this.#resendContribution(requestId, earlier, task, log);
     const refuse = (error: unknown): void => {
-      this.#secagg.delete(roundId);
       const reason = agentWireError(error);
       this.#recordQuietly({ action: 'task.refused', object, reason: reason.code, details: { study: task.studyId, code: reason.code } });
       // The site's own log keeps the full detail (a data file's line number stays here); the wire gets `reason`.
@@ -375,6 +387,8 @@ export class TaskPipeline {
     };
     let spec: MetricSpec;
     let release: PrivateRelease | ExactRelease;
+    /** This attempt's session, used throughout (never read back from the table a timer may clear). */
+    let secagg: SecaggRound | undefined;
     try {
       this.#record({
         action: 'task.received',
@@ -393,6 +407,9 @@ export class TaskPipeline {
       // Charged before, and the contribution made then is no longer held (its deadline passed): a second noisy release
       // of the same round would spend the budget twice for one result.
       if (this.#state().ledger.hasCharged(roundId)) throw new AgentError('FEDVAL_ERR_AGENT_ROUND_REPEATED', roundId);
+      // A masked input left for the round and is no longer held: another one would be masked by the same keys (one-time
+      // pad reuse: y1 − y2 = x1 − x2), so the round never runs again, whatever its privacy setting.
+      if (this.#state().secagg.find(roundId)) throw new AgentError('FEDVAL_ERR_AGENT_ROUND_REPEATED', `${roundId}: its masked input was sent`);
       spec = resolveMetricSpec(task.metricSpec);
       checkTaskPolicy(this.#config.policy, spec, task);
       // A BFV task's public key must be vouched for by the privacy officer's key holder, whose statement also carries
@@ -426,6 +443,11 @@ export class TaskPipeline {
       if (task.contribution.kind === 'bfv') {
         checkPlanBounds(task.contribution.plan, release, Math.min(this.#config.policy.min_plan_patients, this.#config.limits.max_rows));
       }
+      if (release.kind === 'private') {
+        checkReleasePolicy(this.#config.policy, release);
+        const decision = this.#state().ledger.decide({ datasetId: this.#datasetId(), roundId, rho: release.rho }, this.#budget());
+        if (!decision.allowed) throw new DpError(decision.code, decision.detail);
+      }
       if (task.secureAggregation) {
         if (!this.#siteKey || task.contribution.kind !== 'bfv' || !statement) {
           throw new AgentError('FEDVAL_ERR_AGENT_SECAGG_UNAVAILABLE', 'it needs an enrolled site key, bfv contributions and the key holder’s statement');
@@ -437,16 +459,15 @@ export class TaskPipeline {
           // Peers are authenticated by the roster the key holder signed (issue 12), never by the coordinator's word.
           roster: statement.roster.map((site): [string, string] => [site.siteId, site.fingerprint]),
         };
-        this.#secagg.set(roundId, this.#secaggSession(task.studyId, roundId, task.deadline, kept));
-      }
-      if (release.kind === 'private') {
-        checkReleasePolicy(this.#config.policy, release);
-        const decision = this.#state().ledger.decide({ datasetId: this.#datasetId(), roundId, rho: release.rho }, this.#budget());
-        if (!decision.allowed) throw new DpError(decision.code, decision.detail);
+        // Made last, once every admission check passed: a refused task keeps no secrets.
+        secagg = this.#secaggSession(task.studyId, roundId, task.deadline, kept);
+        this.#secagg.set(roundId, secagg);
       }
     } catch (error) {
       return refuse(error);
     }
+    // Fails closed: a task that asks for secure aggregation never runs without this attempt's own session.
+    if (task.secureAggregation && !secagg) return refuse(new AgentError('FEDVAL_ERR_AGENT_SECAGG_UNAVAILABLE', 'no secure-aggregation session for the round'));
     const abort = new AbortController();
     const deadlineTimer = setTimeout(() => abort.abort(new AgentError('FEDVAL_ERR_AGENT_DEADLINE')), Math.max(0, task.deadline - Date.now()));
     this.#running = { roundId, abort };
@@ -466,13 +487,14 @@ export class TaskPipeline {
       });
       this.#send(createMessage('task.accept', { roundId }, requestId));
       log.info({ task: spec.task, scorer: task.scorer.kind, contribution: task.contribution.kind }, 'task accepted');
-      const secagg = this.#secagg.get(roundId);
       if (secagg) {
         // AdvertiseKeys, then ShareKeys (Bonawitz et al. 2017, rounds 0 and 1), before any data is read. A step this
         // round already took (kept in agent.sqlite: the coordinator or this agent restarted) is not taken again: the
         // same keys, the same sealed shares, the same inbox.
         const sessions = this.#state().secaggSessions;
         const kept = sessions.find(roundId);
+        // Wiped (or past the deadline) since admission: the secrets are never split or used again.
+        if (!kept?.secrets || kept.deadline <= Date.now()) throw new AgentError('FEDVAL_ERR_AGENT_SECAGG_CHANGED', 'this round’s secure-aggregation keys were wiped at its deadline');
         this.#send(createMessage('secagg.advertise', { roundId, advertisement: secagg.session.advertisement() }));
         secagg.advertised = true;
         let sent: { to: string; sealed: Uint8Array }[];
@@ -483,8 +505,11 @@ export class TaskPipeline {
         } else {
           const advertisements = await untilAborted(secagg.keys.promise, abort.signal);
           sent = secagg.session.shareKeys(advertisements);
-          // Kept before the shares leave: new shares of the same secrets never follow them.
-          sessions.recordShared(roundId, advertisements, secagg.session.ownShares, sent.map((share) => ({ site: share.to, sealed: share.sealed })));
+          // Kept before the shares leave: new shares of the same secrets never follow them. Exactly the round's row,
+          // secrets still kept and no shares recorded yet, or nothing leaves (a wipe meanwhile, or shares already made).
+          if (!sessions.recordShared(roundId, advertisements, secagg.session.ownShares, sent.map((share) => ({ site: share.to, sealed: share.sealed })))) {
+            throw new AgentError('FEDVAL_ERR_AGENT_SECAGG_CHANGED', 'this round’s secrets were wiped or already shared; they are never split twice');
+          }
           secagg.shared = { keys: keysFingerprint(advertisements), sent };
         }
         this.#send(createMessage('secagg.shares', { roundId, shares: sent.map((share) => ({ to: share.to, sealed: new Uint8Array(share.sealed) })) }));
@@ -577,12 +602,14 @@ export class TaskPipeline {
       this.#send(createMessage('task.result', { roundId, contribution, contributionSha256, attestation, ...(signature ? { signature } : {}) }, requestId));
       log.info({ contributionSha256, kind: contribution.kind, entries: released.length, scorer: scorer.description, privacy: attestation.privacy ?? null }, 'contribution sent');
       // At the deadline, a round this site never signed a survivor set for is refunded, and its secrets are wiped.
-      if (secagg) secagg.timer = this.#atDeadline(roundId, task.deadline);
+      if (secagg) this.#secagg.armDeadline(roundId, secagg, task.deadline);
       this.#finished(roundId, 'contributed');
     } catch (error) {
-      // The kept secrets of the round are wiped at its deadline all the same.
-      if (this.#secagg.get(roundId)) this.#atDeadline(roundId, task.deadline);
-      this.#secagg.delete(roundId);
+      // The kept secrets of the round are wiped at its deadline all the same; only this attempt's session is forgotten.
+      if (secagg) {
+        this.#secagg.armDeadline(roundId, secagg, task.deadline);
+        this.#secagg.release(roundId, secagg);
+      }
       refuse(abort.signal.aborted && abort.signal.reason instanceof AgentError ? abort.signal.reason : error);
     } finally {
       clearTimeout(deadlineTimer);

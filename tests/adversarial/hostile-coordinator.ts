@@ -214,7 +214,7 @@ export interface SecaggParties {
   keys: Awaited<ReturnType<typeof bfvKeysFor>>;
   roster: { siteId: string; fingerprint: string }[];
   keyStatement: SignedStudyKeyStatement;
-  /** A new task message of `roundId`: score column `score`, bfv under these keys and statement, threshold 2, deadline in 2 min. */
+  /** A new task message of `roundId`: score column `score`, bfv under these keys and statement, threshold 2, deadline 2 min after the round's first task. */
   task(roundId: string): Message;
 }
 
@@ -299,6 +299,10 @@ export function enrolledSiteFixture(): {
       await start({ siteKeyPem: identities[0]!.privateKeyPem, policy: `require_dp: false, min_sites: 2, key_holder_keys: [${keyHolder.fingerprint}]` });
       const roster = sites.map((siteId, i) => ({ siteId, fingerprint: identities[i]!.fingerprint }));
       const keyStatement = keyStatementFor(keyHolder.privateKeyPem, keys, { studyId, minSites: 2, roster });
+      // One deadline per round, fixed at its first task, as the coordinator keeps it: a site refuses a round's task
+      // with another deadline (FEDVAL_ERR_AGENT_SECAGG_CHANGED).
+      const deadlines = new Map<string, number>();
+      const deadlineOf = (roundId: string): number => deadlines.get(roundId) ?? deadlines.set(roundId, Date.now() + 120_000).get(roundId)!;
       const task = (roundId: string): Message =>
         createMessage('task', {
           studyId,
@@ -306,7 +310,7 @@ export function enrolledSiteFixture(): {
           metricSpec,
           scorer: { kind: 'score_column', columns: ['score'] },
           contribution: { kind: 'bfv', plan: keys.plan, publicKey: keys.publicKey, keyStatement },
-          deadline: Date.now() + 120_000,
+          deadline: deadlineOf(roundId),
           secureAggregation: { threshold: 2 },
         } as never);
       return { identities, keys, roster, keyStatement, task };
