@@ -655,16 +655,22 @@ export class TaskPipeline {
    */
   #resendContribution(requestId: string, sent: SentContribution, task: TaskContent, log: Logger): void {
     const { roundId, contribution, contributionSha256, attestation } = sent;
+    const refuse = (code: 'FEDVAL_ERR_AGENT_RESEND_KEY_CHANGED' | 'FEDVAL_ERR_AGENT_SECAGG_CHANGED', detail: string): void => {
+      const reason = agentWireError(new AgentError(code, detail));
+      this.#recordQuietly({ action: 'task.refused', object: `round:${roundId}`, reason: reason.code, details: { study: sent.studyId, code: reason.code } });
+      log.warn({ code: reason.code, reason: reason.message }, 'task sent again with other terms than the contribution kept for its round; refused');
+      this.#send(createMessage('task.refuse', { roundId, reason }, requestId));
+      this.#finished(roundId, 'refused', reason.code);
+    };
     // The record is signed for the key and plan the ciphertexts were made under, never the repeated task's: a task that
     // names another key or plan (or a BFV round kept without them) is refused, and nothing is sent.
     const asked = this.#keyHashes(task.contribution);
     if (contribution.kind === 'bfv' && (sent.keyHashes === undefined || asked?.publicKeySha256 !== sent.keyHashes.publicKeySha256 || asked.planSha256 !== sent.keyHashes.planSha256)) {
-      const reason = agentWireError(new AgentError('FEDVAL_ERR_AGENT_RESEND_KEY_CHANGED'));
-      this.#recordQuietly({ action: 'task.refused', object: `round:${roundId}`, reason: reason.code, details: { study: sent.studyId, code: reason.code } });
-      log.warn({ code: reason.code }, 'task sent again with another public key or plan; refused');
-      this.#send(createMessage('task.refuse', { roundId, reason }, requestId));
-      this.#finished(roundId, 'refused', reason.code);
-      return;
+      return refuse('FEDVAL_ERR_AGENT_RESEND_KEY_CHANGED', 'another public key or plan');
+    }
+    // A task that asks for secure aggregation is never answered with a contribution kept unmasked for its round.
+    if (task.secureAggregation && !attestation.secure_aggregation) {
+      return refuse('FEDVAL_ERR_AGENT_SECAGG_CHANGED', 'the task asks for secure aggregation; the contribution kept for its round is not masked');
     }
     try {
       this.#record({
