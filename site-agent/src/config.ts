@@ -109,6 +109,12 @@ const configSchema = z.strictObject({
       min_cell: z.number().int().min(1).default(10),
       /** Most levels a subgroup column may have in a task (categorical levels, or bands of numeric cuts). Default 20. */
       max_group_levels: z.number().int().min(1).default(20),
+      /**
+       * Refuse a task whose deadline is further ahead than this, in seconds (FEDVAL_ERR_AGENT_POLICY_DEADLINE): a securely
+       * aggregated round's secrets, and a masked input's refund, wait for the round's deadline, which a coordinator sets.
+       * Default 604800 (7 days); the coordinator's default round deadline is 600 s.
+       */
+      max_task_deadline_seconds: z.number().int().min(1).max(31_536_000).default(604_800),
       /** Refuse any task whose release carries no differential-privacy noise. */
       require_dp: z.boolean().default(true),
       /**

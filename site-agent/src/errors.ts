@@ -19,6 +19,7 @@ export const AGENT_ERROR_MESSAGES = {
   FEDVAL_ERR_AGENT_POLICY_MIN_COHORT: 'cohort is smaller than the site minimum (no longer raised: it revealed the exact count)',
   FEDVAL_ERR_AGENT_BUSY: 'agent is already running a task',
   FEDVAL_ERR_AGENT_DEADLINE: 'task deadline has passed',
+  FEDVAL_ERR_AGENT_POLICY_DEADLINE: 'the task deadline is further ahead than site policy allows (policy.max_task_deadline_seconds)',
   FEDVAL_ERR_AGENT_CANCELLED: 'task was cancelled by the coordinator',
   FEDVAL_ERR_AGENT_SECAGG_UNAVAILABLE: 'secure aggregation cannot run here: it needs an enrolled site key, and a threshold of at least policy.min_sites and the release minimums, with 2t > n + policy.secagg_max_colluders',
   FEDVAL_ERR_AGENT_SECAGG_PEER: 'a peer key advertisement is not signed by a rostered key, names another round, or repeats a site; or the roster lists one key under several site ids',

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AGENT_DATABASE_FILE } from './agent-database.ts';
 import { AgentError } from './errors.ts';
@@ -74,6 +75,34 @@ describe('SecaggSessions (secagg_sessions of agent.sqlite)', () => {
     expect(onDisk().includes(Buffer.from(secrets))).toBe(true);
     expect(state.secaggSessions.wipeExpired(2_000)).toEqual(['round-1']);
     expect(statSync(join(dir, `${AGENT_DATABASE_FILE}-wal`)).size).toBe(0);
+    expect(onDisk().includes(Buffer.from(secrets))).toBe(false);
+  });
+
+  it('tries the truncation again while another connection reads: the log is truncated once that read ends', () => {
+    const { state, dir } = open();
+    const secrets = new Uint8Array(randomBytes(96));
+    state.secaggSessions.create('round-1', 'study', 2_000, OPTIONS, secrets, 1_000);
+    const file = join(dir, AGENT_DATABASE_FILE);
+    const onDisk = (): Buffer => Buffer.concat([readFileSync(file), readFileSync(`${file}-wal`)]);
+    // The site admin's CLI holds a read transaction on its own connection: its snapshot pins the log.
+    const reader = new DatabaseSync(file, { readOnly: true });
+    try {
+      reader.exec('BEGIN');
+      expect(reader.prepare('SELECT COUNT(*) AS n FROM secagg_sessions').get()).toEqual({ n: 1 });
+      expect(state.secaggSessions.wipeExpired(2_000)).toEqual(['round-1']);
+      expect(state.secaggSessions.logPending).toBe(true);
+      expect(statSync(`${file}-wal`).size).toBeGreaterThan(0);
+      // Tried without waiting; the connection's busy timeout (5 s, @fedval/sqlite) is back afterwards.
+      expect(state.db.prepare('PRAGMA busy_timeout').get()).toEqual({ timeout: 5_000 });
+      expect(state.secaggSessions.wipeExpired(2_500)).toEqual([]);
+      expect(state.secaggSessions.logPending).toBe(true);
+      reader.exec('COMMIT');
+    } finally {
+      reader.close();
+    }
+    expect(state.secaggSessions.wipeExpired(3_000)).toEqual([]);
+    expect(state.secaggSessions.logPending).toBe(false);
+    expect(statSync(`${file}-wal`).size).toBe(0);
     expect(onDisk().includes(Buffer.from(secrets))).toBe(false);
   });
 

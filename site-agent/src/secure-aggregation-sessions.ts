@@ -63,6 +63,11 @@ const sealedJson = (shares: readonly SealedShare[]): { site: string; sealed_base
 /** Per-round secure-aggregation sessions; every write is made before the message it enables leaves the site. */
 export class SecaggSessions {
   readonly #db: DatabaseSync;
+  /**
+   * The write-ahead log may still hold wiped values: a wipe's truncation was blocked, or not tried yet since the database
+   * was opened (a crash may have come between a wipe and its truncation). The next wipeExpired tries it again.
+   */
+  #logPending = true;
 
   constructor(db: DatabaseSync) {
     this.#db = db;
@@ -115,17 +120,42 @@ export class SecaggSessions {
     this.#db.prepare('UPDATE secagg_sessions SET inbox_json = ?, updated_at = ? WHERE round_id = ? AND inbox_json IS NULL').run(JSON.stringify(sealedJson(inbox)), now, roundId);
   }
 
+  /** True while the write-ahead log may still hold wiped values (its truncation was blocked): call wipeExpired again later. */
+  get logPending(): boolean {
+    return this.#logPending;
+  }
+
   /**
    * Wipes the secrets and shares of every round whose deadline passed (the row stays: the round is never keyed again);
-   * returns their ids. agent.sqlite runs with secure_delete (agent-database.ts), and a wipe that cleared rows is
-   * checkpointed with the write-ahead log truncated, so the old values do not stay in the WAL file.
+   * returns their ids. agent.sqlite runs with secure_delete (agent-database.ts: the database pages that held them are
+   * overwritten), and after a wipe the write-ahead log is checkpointed and truncated, so the old values do not stay in
+   * the WAL file. Another connection reading the database (the site admin's CLI) blocks the truncation: it is tried
+   * without waiting, and `logPending` stays true until a later call completes it.
    */
   wipeExpired(now = Date.now()): string[] {
     const rows = z.array(z.object({ round_id: z.string() })).parse(this.#db.prepare('SELECT round_id FROM secagg_sessions WHERE deadline <= ? AND secrets IS NOT NULL').all(now));
-    if (rows.length === 0) return [];
-    this.#db.prepare('UPDATE secagg_sessions SET secrets = NULL, shared_json = NULL, inbox_json = NULL, updated_at = ? WHERE deadline <= ? AND secrets IS NOT NULL').run(now, now);
-    this.#db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
+    if (rows.length > 0) {
+      this.#db.prepare('UPDATE secagg_sessions SET secrets = NULL, shared_json = NULL, inbox_json = NULL, updated_at = ? WHERE deadline <= ? AND secrets IS NOT NULL').run(now, now);
+      this.#logPending = true;
+    }
+    if (this.#logPending) this.#logPending = !this.#truncateLog();
     return rows.map((row) => row.round_id);
+  }
+
+  /**
+   * Checkpoints the write-ahead log and truncates it to zero bytes; false when a reader or writer on another connection
+   * blocked it (the PRAGMA's `busy` column, https://www.sqlite.org/pragma.html#pragma_wal_checkpoint). Tried without the
+   * busy timeout, which would block the agent's event loop for up to its length.
+   */
+  #truncateLog(): boolean {
+    const { timeout } = z.object({ timeout: z.number().int() }).parse(this.#db.prepare('PRAGMA busy_timeout').get());
+    this.#db.exec('PRAGMA busy_timeout = 0');
+    try {
+      const { busy } = z.object({ busy: z.number().int() }).parse(this.#db.prepare('PRAGMA wal_checkpoint(TRUNCATE)').get());
+      return busy === 0;
+    } finally {
+      this.#db.exec(`PRAGMA busy_timeout = ${timeout}`);
+    }
   }
 
   /** The earliest deadline (epoch ms) after `now` of a round whose secrets are kept, if any: when the next wipe is due. */

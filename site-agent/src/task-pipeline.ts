@@ -48,6 +48,12 @@ const FAULT_ENV = 'FEDVAL_AGENT_TEST_FAULT';
  */
 export const SIMULATE_DROP_ENV = 'FEDVAL_AGENT_SIMULATE_DROP';
 
+/**
+ * When a wipe of expired secure-aggregation secrets failed, or the truncation of agent.sqlite's write-ahead log after it
+ * was blocked by another connection (the site admin's CLI reading), it is tried again after this long, ms.
+ */
+export const WIPE_RETRY_MS = 5_000;
+
 /** A value a later coordinator message delivers, or the task's abort. */
 interface Awaited<T> {
   promise: Promise<T>;
@@ -131,6 +137,8 @@ export class TaskPipeline {
   readonly #secagg = new SecaggRoundTable<SecaggRound>(() => this.refundExpired());
   /** The next wipe of kept secure-aggregation secrets (the earliest deadline still ahead), also after a restart. */
   #wipeTimer: NodeJS.Timeout | undefined;
+  /** abort() ran: no wipe timer is armed any more. */
+  #stopped = false;
   readonly #dropOut: (() => void) | undefined;
 
   constructor(options: TaskPipelineOptions) {
@@ -173,6 +181,7 @@ export class TaskPipeline {
     this.#keyStatements.abort();
     this.#running?.abort.abort();
     this.#secagg.clearAll();
+    this.#stopped = true;
     clearTimeout(this.#wipeTimer);
   }
 
@@ -182,28 +191,52 @@ export class TaskPipeline {
    * such deadline).
    */
   refundExpired(now = Date.now()): void {
-    let expired;
+    let state: SiteState;
     try {
-      expired = this.#state().secagg.unsignedBefore(now);
+      state = this.#state();
     } catch (error) {
       this.#log.error({ code: agentWireError(error).code }, 'cannot read the securely aggregated rounds');
       return;
     }
-    for (const round of expired) this.#refundIfUnsigned(round.roundId, 'deadline passed before this site signed a survivor set');
+    let refundsRead = true;
     try {
-      const sessions = this.#state().secaggSessions;
+      for (const round of state.secagg.unsignedBefore(now)) this.#refundIfUnsigned(round.roundId, 'deadline passed before this site signed a survivor set');
+    } catch (error) {
+      refundsRead = false;
+      this.#log.error({ code: agentWireError(error).code, retryMs: WIPE_RETRY_MS }, 'cannot read the securely aggregated rounds; tried again later');
+    }
+    const sessions = state.secaggSessions;
+    let retry = true;
+    try {
       const wiped = sessions.wipeExpired(now);
       if (wiped.length > 0) this.#log.info({ rounds: wiped.length }, 'secure-aggregation secrets of rounds past their deadline wiped');
-      // Kept secrets are wiped at their deadline even when no attempt of their round runs any more (refused, restarted).
-      const next = sessions.nextDeadline(now);
-      clearTimeout(this.#wipeTimer);
-      if (next !== undefined) {
-        this.#wipeTimer = setTimeout(() => this.refundExpired(), Math.min(2 ** 31 - 1, next - now));
-        this.#wipeTimer.unref();
-      }
+      retry = !refundsRead || sessions.logPending;
+      if (sessions.logPending) this.#log.warn({ retryMs: WIPE_RETRY_MS }, 'the write-ahead log of agent.sqlite could not be truncated (another connection reads it); tried again later');
     } catch (error) {
-      this.#log.error({ code: agentWireError(error).code }, 'cannot wipe the secure-aggregation secrets of expired rounds');
+      this.#log.error({ code: agentWireError(error).code, retryMs: WIPE_RETRY_MS }, 'cannot wipe the secure-aggregation secrets of expired rounds; tried again later');
+    } finally {
+      // Kept secrets are wiped at their deadline even when no attempt of their round runs any more (refused, restarted),
+      // and a wipe or truncation that failed is tried again: the timer is re-armed whatever happened above.
+      this.#armWipe(sessions, now, retry);
     }
+  }
+
+  /** Arms the one wipe timer: at the earliest deadline still ahead, or in WIPE_RETRY_MS when `retry` (or that deadline is unreadable). */
+  #armWipe(sessions: SiteState['secaggSessions'], now: number, retry: boolean): void {
+    clearTimeout(this.#wipeTimer);
+    this.#wipeTimer = undefined;
+    if (this.#stopped) return;
+    let next = retry ? now + WIPE_RETRY_MS : undefined;
+    try {
+      const due = sessions.nextDeadline(now);
+      if (due !== undefined) next = Math.min(next ?? due, due);
+    } catch (error) {
+      this.#log.error({ code: agentWireError(error).code, retryMs: WIPE_RETRY_MS }, 'cannot read the next secure-aggregation deadline; tried again later');
+      next = now + WIPE_RETRY_MS;
+    }
+    if (next === undefined) return;
+    this.#wipeTimer = setTimeout(() => this.refundExpired(), Math.min(2 ** 31 - 1, Math.max(0, next - now)));
+    this.#wipeTimer.unref();
   }
 
   /**
@@ -623,16 +656,22 @@ export class TaskPipeline {
    */
   #resendContribution(requestId: string, sent: SentContribution, task: TaskContent, log: Logger): void {
     const { roundId, contribution, contributionSha256, attestation } = sent;
+    const refuse = (code: 'FEDVAL_ERR_AGENT_RESEND_KEY_CHANGED' | 'FEDVAL_ERR_AGENT_SECAGG_CHANGED', detail: string): void => {
+      const reason = agentWireError(new AgentError(code, detail));
+      this.#recordQuietly({ action: 'task.refused', object: `round:${roundId}`, reason: reason.code, details: { study: sent.studyId, code: reason.code } });
+      log.warn({ code: reason.code, reason: reason.message }, 'task sent again with other terms than the contribution kept for its round; refused');
+      this.#send(createMessage('task.refuse', { roundId, reason }, requestId));
+      this.#finished(roundId, 'refused', reason.code);
+    };
     // The record is signed for the key and plan the ciphertexts were made under, never the repeated task's: a task that
     // names another key or plan (or a BFV round kept without them) is refused, and nothing is sent.
     const asked = this.#keyHashes(task.contribution);
     if (contribution.kind === 'bfv' && (sent.keyHashes === undefined || asked?.publicKeySha256 !== sent.keyHashes.publicKeySha256 || asked.planSha256 !== sent.keyHashes.planSha256)) {
-      const reason = agentWireError(new AgentError('FEDVAL_ERR_AGENT_RESEND_KEY_CHANGED'));
-      this.#recordQuietly({ action: 'task.refused', object: `round:${roundId}`, reason: reason.code, details: { study: sent.studyId, code: reason.code } });
-      log.warn({ code: reason.code }, 'task sent again with another public key or plan; refused');
-      this.#send(createMessage('task.refuse', { roundId, reason }, requestId));
-      this.#finished(roundId, 'refused', reason.code);
-      return;
+      return refuse('FEDVAL_ERR_AGENT_RESEND_KEY_CHANGED', 'another public key or plan');
+    }
+    // A task that asks for secure aggregation is never answered with a contribution kept unmasked for its round.
+    if (task.secureAggregation && !attestation.secure_aggregation) {
+      return refuse('FEDVAL_ERR_AGENT_SECAGG_CHANGED', 'the task asks for secure aggregation; the contribution kept for its round is not masked');
     }
     try {
       this.#record({

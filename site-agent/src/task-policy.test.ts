@@ -35,6 +35,21 @@ describe('site task policy', () => {
     expect(codeOf(() => checkTaskPolicy(policy, resolveMetricSpec({ minCellSize: 11, groups: [{ column: 'g', levels: ['a'] }] }), task(bfv, {})))).toBeUndefined();
   });
 
+  it('refuses a deadline further ahead than policy.max_task_deadline_seconds (default 7 days), to the millisecond', () => {
+    const spec = resolveMetricSpec({});
+    const now = 1_700_000_000_000;
+    const due = (ms: number): TaskContent => ({ ...masked({}), deadline: now + ms });
+    expect(policy.max_task_deadline_seconds).toBe(604_800);
+    expect(codeOf(() => checkTaskPolicy(policy, spec, due(604_800_000), now))).toBeUndefined();
+    expect(codeOf(() => checkTaskPolicy(policy, spec, due(604_800_001), now))).toBe('FEDVAL_ERR_AGENT_POLICY_DEADLINE');
+    // The coordinator's default round deadline (limits.round_deadline_seconds: 600 s) passes the site's default cap.
+    expect(codeOf(() => checkTaskPolicy(policy, spec, due(600_000), now))).toBeUndefined();
+    const strict = { ...policy, max_task_deadline_seconds: 60 };
+    expect(codeOf(() => checkTaskPolicy(strict, spec, due(60_000), now))).toBeUndefined();
+    expect(codeOf(() => checkTaskPolicy(strict, spec, due(60_001), now))).toBe('FEDVAL_ERR_AGENT_POLICY_DEADLINE');
+    expect(codeOf(() => checkTaskPolicy(strict, spec, due(0), now))).toBe('FEDVAL_ERR_AGENT_DEADLINE');
+  });
+
   it('refuses an encrypted task without secure aggregation by default, whatever else it asks; a site may opt out', () => {
     const spec = resolveMetricSpec({});
     expect(policy.require_secure_aggregation).toBe(true);

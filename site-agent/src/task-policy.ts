@@ -1,6 +1,7 @@
 // task-policy.ts — the site's policy checks on a task before anything is read: task type, contribution kind, subgroup
-// columns and levels, minimum cell, deadline, whether an exact (non-DP) or unmasked encrypted release is allowed, and, under DP, the release
-// minimum and the ε this site's own noise share gives (whatever the coordinator claims about the other sites).
+// columns and levels, minimum cell, deadline (passed, or too far ahead), whether an exact (non-DP) or unmasked
+// encrypted release is allowed, and, under DP, the release minimum and the ε this site's own noise share gives
+// (whatever the coordinator claims about the other sites).
 import type { PrivateRelease } from '@fedval/dp';
 import type { MetricSpec } from '@fedval/metrics';
 import type { TaskContent } from '@fedval/protocol';
@@ -13,7 +14,7 @@ export function groupLevelCount(group: MetricSpec['groups'][number]): number {
   return group.levels?.length ?? 0;
 }
 
-/** Throws the coded refusal (FEDVAL_ERR_AGENT_POLICY_…, …_DEADLINE) of the first check the task fails. */
+/** Throws the coded refusal (FEDVAL_ERR_AGENT_POLICY_…, FEDVAL_ERR_AGENT_DEADLINE) of the first check the task fails. */
 export function checkTaskPolicy(policy: AgentConfig['policy'], spec: MetricSpec, task: TaskContent, now = Date.now()): void {
   if (!policy.allowed_tasks.includes(spec.task)) throw new AgentError('FEDVAL_ERR_AGENT_POLICY_TASK', spec.task);
   if (!policy.allowed_contributions.includes(task.contribution.kind)) {
@@ -31,6 +32,10 @@ export function checkTaskPolicy(policy: AgentConfig['policy'], spec: MetricSpec,
     throw new AgentError('FEDVAL_ERR_AGENT_POLICY_MIN_CELL', `the study asks ${spec.minCellSize}, the site's floor is ${policy.min_cell}`);
   }
   if (task.deadline <= now) throw new AgentError('FEDVAL_ERR_AGENT_DEADLINE');
+  // The round's secrets (secure aggregation) and a masked input's refund wait for the deadline the coordinator chose.
+  if (task.deadline - now > policy.max_task_deadline_seconds * 1000) {
+    throw new AgentError('FEDVAL_ERR_AGENT_POLICY_DEADLINE', `the deadline is ${Math.ceil((task.deadline - now) / 1000)} s ahead, the site's maximum is ${policy.max_task_deadline_seconds} s`);
+  }
   if (!task.privacy && policy.require_dp) throw new AgentError('FEDVAL_ERR_AGENT_POLICY_REQUIRES_DP', 'set policy.require_dp: false to allow exact releases');
   // Bonawitz et al. 2017 masks: only the sum of the contributors decrypts to anything; without them the key holder's
   // secret key opens this site's ciphertext alone.

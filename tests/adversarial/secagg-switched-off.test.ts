@@ -51,5 +51,9 @@ describe('a coordinator (with the key holder) switching secure aggregation off',
     if (served.reply.type !== 'task.result' || served.reply.content.contribution.kind !== 'bfv') throw new Error('expected an encrypted result');
     const vector = decryptOne(keys.context, keys.secretKey, served.reply.content.contribution.ciphertexts);
     expect(vector.reduce((sum, value) => sum + value, 0)).toBeGreaterThan(0);
+    // The same round sent again, now asking for secure aggregation, is refused: the site never answers a masked round with
+    // the unmasked contribution it kept for that round (re-review of s6-secagg-fix, LOW 3).
+    const masked = hostileTask('r-opted-out', { metricSpec: METRIC_SPEC, contribution: bfvRequest(keys, keyStatementFor(keyHolder.privateKeyPem, keys)), secureAggregation: { threshold: 2 } });
+    expect((await answerTo(coordinator, masked, 'site-b')).outcome).toBe('FEDVAL_ERR_AGENT_SECAGG_CHANGED');
   }, 240_000);
 });
