@@ -27,7 +27,7 @@ export type { TreeShape, TreeShapeOptions } from './tree.ts';
 export { equalWidthEdges, equalMassEdges, coarsenHistogram, checkEdges } from './coarsening.ts';
 export { budgetFromEpsilon, budgetStatus, decideCharge, assertChargeAllowed, LEDGER_RELATIVE_TOLERANCE } from './ledger.ts';
 export type { PrivacyBudget, EpsilonBudget, LedgerEntry, ChargeRequest, ChargeDecision, BudgetStatus } from './ledger.ts';
-export { planRelease, simulateRelease, resolveLayout, predictPopulationError, predictPerClassAuc, DEFAULT_PLAN_WEIGHTS, DEFAULT_SIMULATE_RELEASE_OPTIONS } from './planner.ts';
+export { planRelease, simulateRelease, resolveLayout, predictPopulationError, predictPerClassAuc, DEFAULT_PLAN_WEIGHTS, DEFAULT_REPORTED_AUC_TRIALS, DEFAULT_SIMULATE_RELEASE_OPTIONS } from './planner.ts';
 export { predictSurvivalNoise, expectedSurvivalCounts } from './survival-planner.ts';
 export type { SurvivalPlanRequest, SurvivalNoisePrediction } from './survival-planner.ts';
 export type {
@@ -37,12 +37,14 @@ export type {
   ReleaseLayoutSpec,
   EdgePlacement,
   PerClassPrediction,
+  SmallCellRule,
   PopulationPrediction,
   PredictedError,
   SimulateReleaseOptions,
   SimulatedErrors,
 } from './planner.ts';
 export type { ScoreModel } from './binormal-model.ts';
+export { normalQuantile } from './binormal-model.ts';
 export {
   resolvePrivacySpec,
   planPrivacySpec,
