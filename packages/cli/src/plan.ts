@@ -1,7 +1,7 @@
 // plan.ts — `fedval plan`: predict, before any round runs, what differential privacy will cost each metric.
-import { createPrivateRelease, planPrivacySpec, predictSurvivalNoise } from '@fedval/dp';
+import { createPrivateRelease, planPrivacySpec, predictPopulationError, predictSurvivalNoise } from '@fedval/dp';
 import type { ReleasePriorities } from '@fedval/dp';
-import { createStatisticsLayout, resolveMetricSpec } from '@fedval/metrics';
+import { createStatisticsLayout, DEFAULT_MARGIN_SDS, resolveMetricSpec } from '@fedval/metrics';
 import type { FittedScoreGrid } from '@fedval/metrics';
 import { CliError } from './errors.ts';
 
@@ -30,7 +30,9 @@ export interface PlanOptions {
 
 /**
  * Resolves the release exactly as a study with these public parameters would (same layout choice,
- * same ρ split), and reports the planner's predicted median absolute errors that privacy adds.
+ * same ρ split), and reports the planner's predicted median absolute errors that privacy adds. ROC AUC: the error of
+ * the AUC as the report gives it (`reportedAuc`), with its SD; for a subgroup level, under the small-cell rule with the
+ * release's exact class-total noise, and the predicted share of rounds the level is released in.
  */
 export function planStudyPrivacy(options: PlanOptions) {
   const minSites = options.minSites ?? Math.min(3, options.sites);
@@ -47,12 +49,21 @@ export function planStudyPrivacy(options: PlanOptions) {
     { epsilon: options.epsilon, delta: options.delta, minSites, ...(options.priorities ? { priorities: options.priorities } : {}) },
     { layout, expectedPatients: options.patients, expectedPrevalence: options.prevalence, sites: options.sites, assumedAuc: options.auc },
   );
+  const release = createPrivateRelease(layout, privacy);
+  // The exact noise variance of one class total of a level: a function of the noise plan alone (a zero aggregate decodes it).
+  const classTotalVariances = release.decode(new Float64Array(release.length), options.sites).classTotalVariances;
   const population = (p: NonNullable<typeof plan>['overall']) => ({
     patients: p.patients,
-    roc_auc: p.auc.medianAbsError,
+    roc_auc: p.reportedAuc.medianAbsError,
+    roc_auc_sd: p.reportedAuc.std,
     sensitivity: p.sensitivity[0]?.medianAbsError ?? null,
     specificity: p.specificity[0]?.medianAbsError ?? null,
+    ...(p.releaseRate === null ? {} : { release_rate: p.releaseRate }),
   });
+  const level = (p: NonNullable<typeof plan>['overall'], column: number) =>
+    population(
+      predictPopulationError(plan!, p.patients, column, { classTotalVariance: classTotalVariances[`by_group.${spec.groups[column]!.column}.counts`]!, minCellSize: spec.minCellSize, marginSds: DEFAULT_MARGIN_SDS }),
+    );
   return {
     request: { ...options, scoreGrid: undefined, minSites },
     weights: privacy.weights,
@@ -61,10 +72,10 @@ export function planStudyPrivacy(options: PlanOptions) {
     score_grid: options.scoreGrid !== undefined ? { kind: 'fitted', bins: spec.bins, method: options.scoreGrid.method } : { kind: 'equal_width', bins: spec.bins },
     privacy: { epsilon: privacy.epsilon, delta: privacy.delta, mechanism: privacy.mechanism, min_sites: privacy.minSites, layout: privacy.layout },
     // The round's whole cost: histograms, sums and exclusion counters (the planner's ρ is the histograms' share).
-    rho: createPrivateRelease(layout, privacy).rho,
+    rho: release.rho,
     aggregate_noise_std: plan?.aggregateNoiseStd ?? null,
     predicted_median_abs_error: plan
-      ? { overall: population(plan.overall), per_subgroup_level: plan.subgroups.map(population) }
+      ? { overall: population(plan.overall), per_subgroup_level: plan.subgroups.map(level) }
       : null,
   };
 }
