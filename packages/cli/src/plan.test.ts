@@ -53,3 +53,17 @@ describe('--priorities of fedval studies create and simulate', () => {
     expect(study.privacy.weights).toEqual(planStudyPrivacy({ ...options, groupLevels: [2], priorities }).weights);
   });
 });
+
+describe('fedval plan: the reported AUC', () => {
+  it('gives the reported AUC error with its SD, and for a subgroup level its predicted release rate under the small-cell rule', () => {
+    // Prevalence 2 %, 20,000 patients, a five-level column: ≈ 80 positives per level, where the small-cell rule bites.
+    const planned = planStudyPrivacy({ ...options, patients: 20000, prevalence: 0.02, sites: 4, groupLevels: [5], auc: 0.8 });
+    const { overall, per_subgroup_level: levels } = planned.predicted_median_abs_error!;
+    expect(overall.roc_auc_sd).toBeGreaterThan(0);
+    expect(overall).not.toHaveProperty('release_rate');
+    expect(levels).toHaveLength(1);
+    expect(levels[0]!.roc_auc_sd).toBeGreaterThan(overall.roc_auc_sd);
+    expect(levels[0]!.release_rate).toBeGreaterThan(0);
+    expect(levels[0]!.release_rate).toBeLessThan(1);
+  });
+});
