@@ -201,7 +201,7 @@ interface Track {
   predicted: PopulationPrediction | null;
 }
 
-function runScenario(scenario: Scenario, epsilon: number): object {
+function runScenario(scenario: Scenario, epsilon: number) {
   const { layout, sites } = scenario;
   const { privacy, plan, split } = planPrivacySpec({ epsilon, delta: DELTA, minSites: scenario.minSites, ...(priorities ? { priorities } : {}), ...(weights ? { weights } : {}) }, { layout, ...scenario.context });
   const release = createRelease(layout, privacy);

@@ -32,7 +32,7 @@ def bias_and_sd(cuts):
 
 
 best = None
-for k in range(2, 25):
+for k in range(2, 17):
     rng = np.random.default_rng(k)
     found = None
     for _ in range(6):
