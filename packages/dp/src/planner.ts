@@ -452,12 +452,20 @@ function predictPopulation(
   const prefix = layout.tree
     ? treePrefixVariances(layout.tree, noiseVariance)
     : Float64Array.from({ length: bins + 1 }, (_, k) => k * noiseVariance);
-  const reported = trials > 0 ? simulateReportedAuc(finePositive, fineNegative, layout, noiseVariance, trials, rule) : { auc, releaseRate: null };
+  // The Monte Carlo runs when its result is first read: resolving a study's privacy spec plans a release for its layout
+  // alone and never reads it.
+  let reported: { auc: PredictedError; releaseRate: number | null } | undefined;
+  const simulated = (): { auc: PredictedError; releaseRate: number | null } =>
+    (reported ??= trials > 0 ? simulateReportedAuc(finePositive, fineNegative, layout, noiseVariance, trials, rule) : { auc, releaseRate: null });
   return Object.freeze({
     patients,
     auc,
-    reportedAuc: reported.auc,
-    releaseRate: reported.releaseRate,
+    get reportedAuc(): PredictedError {
+      return simulated().auc;
+    },
+    get releaseRate(): number | null {
+      return simulated().releaseRate;
+    },
     sensitivity: Object.freeze(sensitivity),
     specificity: Object.freeze(specificity),
     classCountStd,
