@@ -16,8 +16,8 @@
 // method cannot follow. Where a class has few patients against the noise (levels with < ~200 positives at ε = 1) the
 // projection removes much of the noise: the delta method over-predicts the reported error by up to ~2× there. So each
 // returned prediction also carries `reportedAuc`: the error of the reported AUC by a seeded Monte Carlo of the same noise
-// on the expected histograms, followed by the same projection (Efron & Tibshirani 1993, ch. 6, for the simulation's
-// standard error, ≈ 1/√(2·trials) relative). Layout choice and the priorities' ρ split keep the delta method, so a
+// on the expected histograms, followed by the same projection (the simulated SD carries a relative standard error of
+// ≈ 1/√(2·trials), that of a sample SD of Normal values: Kendall & Stuart, The Advanced Theory of Statistics, vol. 1). Layout choice and the priorities' ρ split keep the delta method, so a
 // study resolves to the same release as before.
 import type { NoiseBlock, NoiseMechanism, NoisePlan, PlannedBlock } from './allocation.ts';
 import { aggregateNoiseVariance, planNoise } from './allocation.ts';
