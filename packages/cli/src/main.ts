@@ -187,7 +187,7 @@ program
       return;
     }
     const errors = planned.predicted_median_abs_error;
-    const fmt = (value: number | null | undefined) => (value === null || value === undefined ? '—' : value.toFixed(4));
+    const fmt = (value: number | null | undefined) => (value === null || value === undefined || !Number.isFinite(value) ? '—' : value.toFixed(4));
     process.stdout.write(
       `ε ${formatEpsilon(options.epsilon)}, δ ${formatDelta(options.delta)} per round, ${options.sites} sites (noise sized for ${planned.privacy.min_sites}), ${options.patients} patients, prevalence ${options.prevalence}\n` +
         `score grid: ${planned.score_grid.kind === 'fitted' ? `fitted, ${planned.score_grid.bins} bins` : `equal-width, ${planned.score_grid.bins} bins`}\n` +

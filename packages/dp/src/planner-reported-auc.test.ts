@@ -7,7 +7,7 @@ import { seededRandomSource } from './random-source.ts';
 import type { RandomSource } from './random-source.ts';
 import { planPrivacySpec } from './release-spec.ts';
 import { createRelease, finalizeRelease } from './statistics-release.ts';
-import { predictPopulationError } from './planner.ts';
+import { planRelease, predictPopulationError } from './planner.ts';
 
 /** Uniform in [0, 1) and a standard normal (Box–Muller), written here so the cohort owes nothing to the planner's model. */
 const uniform = (rng: RandomSource): number => rng.nextUint32() / 4294967296;
@@ -61,5 +61,15 @@ describe('the planner’s reported AUC error (issue 18)', () => {
     expect(predicted.auc.std / measured).toBeGreaterThan(1.25);
     // The predicted share of rounds the level is released in, against the measured one (±0.1: binomial SE ≈ 0.03).
     expect(Math.abs(predicted.releaseRate! - errors.length / rounds)).toBeLessThanOrEqual(0.1);
+  });
+
+  it('gives no AUC error, promptly, for a level the small-cell rule (almost) never releases', () => {
+    // 20 positives with a class-total SD of 30: the rule needs an estimated 100, so no trial releases the level (the
+    // median's bisection on a NaN SD never ended before).
+    const plan = planRelease({ patients: 20000, prevalence: 0.02, sites: 4, minSites: 3, epsilon: 0.3, delta: 1e-6, subgroupLevels: [5], assumedAuc: 0.8, hierarchy: true, layout: { kind: 'tree', bins: 64, branching: 2 } });
+    const level = predictPopulationError(plan, 1000, 0, { classTotalVariance: 900, minCellSize: 10, marginSds: 3 });
+    expect(level.releaseRate).toBeLessThan(0.01);
+    expect(level.reportedAuc.std).toBeNaN();
+    expect(level.reportedAuc.medianAbsError).toBeNaN();
   });
 });

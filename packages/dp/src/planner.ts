@@ -135,7 +135,7 @@ export interface PopulationPrediction {
   /**
    * Share of the Monte Carlo trials in which a subgroup level passes the small-cell rule, when the prediction was asked
    * for under {@link SmallCellRule} (`reportedAuc` is then over those trials only, as a report shows an AUC only for a
-   * level it releases); null otherwise.
+   * level it releases; NaN when fewer than two trials release it); null otherwise.
    */
   readonly releaseRate: number | null;
   /** One per threshold, in the order given. */
@@ -406,7 +406,8 @@ function simulateReportedAuc(
     if (auc !== null) errors.push(Math.min(1, Math.max(0, auc)) - reference);
   }
   const releaseRate = rule ? passed / trials : null;
-  if (errors.length < 2) return { auc: predicted(Number.NaN, Number.NaN), releaseRate };
+  // Fewer than two released trials: no SD to give (and no median to bisect for: normalCdf would not terminate on NaN).
+  if (errors.length < 2) return { auc: Object.freeze({ bias: Number.NaN, std: Number.NaN, medianAbsError: Number.NaN }), releaseRate };
   const bias = errors.reduce((a, b) => a + b, 0) / errors.length;
   const variance = errors.reduce((a, b) => a + (b - bias) ** 2, 0) / (errors.length - 1);
   return { auc: Object.freeze({ bias, std: Math.sqrt(variance), medianAbsError: median(errors.map(Math.abs)) }), releaseRate };
