@@ -72,8 +72,9 @@ describe('fedval plan: per-class layouts (issue 18)', () => {
 
 describe('fedval plan: the reported AUC', () => {
   it('gives the reported AUC error with its SD, and for a subgroup level its predicted release rate under the small-cell rule', () => {
-    // Prevalence 2 %, 20,000 patients, a five-level column: ≈ 80 positives per level, where the small-cell rule bites.
-    const planned = planStudyPrivacy({ ...options, patients: 20000, prevalence: 0.02, sites: 4, groupLevels: [5], auc: 0.8 });
+    // Prevalence 2 %, 20,000 patients, a seven-level column: ≈ 57 positives per level, where the small-cell rule bites
+    // (with the positives' own layout 'auto' chooses here; five levels, ≈ 80 positives, are released in every trial).
+    const planned = planStudyPrivacy({ ...options, patients: 20000, prevalence: 0.02, sites: 4, groupLevels: [7], auc: 0.8 });
     const { overall, per_subgroup_level: levels } = planned.predicted_median_abs_error!;
     expect(overall.roc_auc_sd).toBeGreaterThan(0);
     expect(overall).not.toHaveProperty('release_rate');
