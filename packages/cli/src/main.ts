@@ -187,21 +187,22 @@ program
       return;
     }
     const errors = planned.predicted_median_abs_error;
-    const fmt = (value: number | null | undefined) => (value === null || value === undefined ? '—' : value.toFixed(4));
+    const fmt = (value: number | null | undefined) => (value === null || value === undefined || !Number.isFinite(value) ? '—' : value.toFixed(4));
     process.stdout.write(
       `ε ${formatEpsilon(options.epsilon)}, δ ${formatDelta(options.delta)} per round, ${options.sites} sites (noise sized for ${planned.privacy.min_sites}), ${options.patients} patients, prevalence ${options.prevalence}\n` +
         `score grid: ${planned.score_grid.kind === 'fitted' ? `fitted, ${planned.score_grid.bins} bins` : `equal-width, ${planned.score_grid.bins} bins`}\n` +
         `release layout: ${JSON.stringify(planned.privacy.layout)}\n` +
         (planned.privacy.positive_layout && planned.per_class
-          ? `positives' layout (coarser, chosen for the class sizes): ${JSON.stringify(planned.privacy.positive_layout)}; overall ROC AUC error ${fmt(planned.per_class.roc_auc)} (one layout for both classes: ${fmt(planned.per_class.roc_auc_shared_layout)})\n\n`
+          ? `positives' layout (coarser, chosen for the class sizes): ${JSON.stringify(planned.privacy.positive_layout)}; overall ROC AUC error by the delta method ${fmt(planned.per_class.roc_auc)} (one layout for both classes: ${fmt(planned.per_class.roc_auc_shared_layout)})\n\n`
           : '\n') +
-        'predicted median absolute error added by privacy\n' +
-        'population                  n        ROC AUC  sensitivity  specificity\n',
+        'predicted median absolute error added by privacy (ROC AUC as reported: after the release is made non-negative; a level: in the rounds it is released)\n' +
+        'population                  n        ROC AUC  (SD)     sensitivity  specificity  released\n',
     );
     if (errors) {
       const rows = [{ name: 'overall', ...errors.overall }, ...errors.per_subgroup_level.map((p, i) => ({ name: `one level of group ${i + 1}`, ...p }))];
       for (const row of rows) {
-        process.stdout.write(`${row.name.padEnd(26)}  ${String(Math.round(row.patients)).padEnd(7)}  ${fmt(row.roc_auc).padEnd(7)}  ${fmt(row.sensitivity).padEnd(11)}  ${fmt(row.specificity)}\n`);
+        const released = 'release_rate' in row && row.release_rate !== undefined ? `${Math.round(100 * row.release_rate)} %` : '—';
+        process.stdout.write(`${row.name.padEnd(26)}  ${String(Math.round(row.patients)).padEnd(7)}  ${fmt(row.roc_auc).padEnd(7)}  ${`(${fmt(row.roc_auc_sd)})`.padEnd(8)} ${fmt(row.sensitivity).padEnd(11)}  ${fmt(row.specificity).padEnd(11)}  ${released}\n`);
       }
     }
     const pct = (share: number) => `${(100 * share).toFixed(1)} %`;

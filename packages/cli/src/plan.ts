@@ -1,7 +1,7 @@
 // plan.ts — `fedval plan`: predict, before any round runs, what differential privacy will cost each metric.
-import { createPrivateRelease, planPrivacySpec, predictPerClassAuc, predictSurvivalNoise } from '@fedval/dp';
+import { createPrivateRelease, planPrivacySpec, predictPerClassAuc, predictPopulationError, predictSurvivalNoise } from '@fedval/dp';
 import type { ReleasePriorities } from '@fedval/dp';
-import { createStatisticsLayout, resolveMetricSpec } from '@fedval/metrics';
+import { createStatisticsLayout, DEFAULT_MARGIN_SDS, resolveMetricSpec } from '@fedval/metrics';
 import type { FittedScoreGrid } from '@fedval/metrics';
 import { CliError } from './errors.ts';
 
@@ -30,7 +30,9 @@ export interface PlanOptions {
 
 /**
  * Resolves the release exactly as a study with these public parameters would (same layout choice,
- * same ρ split), and reports the planner's predicted median absolute errors that privacy adds.
+ * same ρ split), and reports the planner's predicted median absolute errors that privacy adds. ROC AUC: the error of
+ * the AUC as the report gives it (`reportedAuc`), with its SD; for a subgroup level, under the small-cell rule with the
+ * release's exact class-total noise, and the predicted share of rounds the level is released in.
  */
 export function planStudyPrivacy(options: PlanOptions) {
   const minSites = options.minSites ?? Math.min(3, options.sites);
@@ -47,14 +49,34 @@ export function planStudyPrivacy(options: PlanOptions) {
     { epsilon: options.epsilon, delta: options.delta, minSites, ...(options.priorities ? { priorities: options.priorities } : {}) },
     { layout, expectedPatients: options.patients, expectedPrevalence: options.prevalence, sites: options.sites, assumedAuc: options.auc },
   );
-  // With per-class layouts (issue 18) the positives' layout changes the AUC and sensitivity predictions; specificity is the negatives'.
-  const population = (p: NonNullable<typeof plan>['overall'], subgroup: number | null) => {
-    const positives = perClass && plan ? predictPerClassAuc(plan, perClass.layout, plan.layout, p.patients, subgroup) : null;
+  const release = createPrivateRelease(layout, privacy);
+  // The exact noise variance of one class total of a level: a function of the noise plan alone (a zero aggregate decodes
+  // it); with per-class layouts (issue 18) the positives' totals have their own.
+  const decoded = release.decode(new Float64Array(release.length), options.sites);
+  const rule = (column: number) => {
+    const key = `by_group.${spec.groups[column]!.column}.counts`;
+    const positiveTotalVariance = decoded.positiveTotalVariances?.[key];
+    return {
+      classTotalVariance: decoded.classTotalVariances[key]!,
+      ...(positiveTotalVariance === undefined ? {} : { positiveTotalVariance }),
+      minCellSize: spec.minCellSize,
+      marginSds: DEFAULT_MARGIN_SDS,
+    };
+  };
+  // The AUC as reported (reportedAuc), with its SD; a level's under the small-cell rule, with its release rate. With a
+  // positives' layout the AUC and sensitivity come from the per-class prediction; specificity is the negatives' as planned.
+  const population = (p: NonNullable<typeof plan>['overall'], column: number | null) => {
+    const shared = column === null ? p : predictPopulationError(plan!, p.patients, column, rule(column));
+    const positives = perClass && plan ? predictPerClassAuc(plan, perClass.layout, plan.layout, p.patients, column, column === null ? undefined : rule(column)) : null;
+    const reported = positives?.reportedAuc ?? shared.reportedAuc;
+    const releaseRate = positives ? positives.releaseRate : shared.releaseRate;
     return {
       patients: p.patients,
-      roc_auc: (positives?.auc ?? p.auc).medianAbsError,
+      roc_auc: reported.medianAbsError,
+      roc_auc_sd: reported.std,
       sensitivity: (positives?.sensitivity[0] ?? p.sensitivity[0])?.medianAbsError ?? null,
       specificity: p.specificity[0]?.medianAbsError ?? null,
+      ...(releaseRate === null ? {} : { release_rate: releaseRate }),
     };
   };
   return {
@@ -75,7 +97,7 @@ export function planStudyPrivacy(options: PlanOptions) {
     // Per-class layouts: the overall AUC's predicted median absolute error with them and with the shared layout for both classes.
     per_class: perClass ? { roc_auc: perClass.overall.medianAbsError, roc_auc_shared_layout: perClass.shared.overall.medianAbsError } : null,
     // The round's whole cost: histograms, sums and exclusion counters (the planner's ρ is the histograms' share).
-    rho: createPrivateRelease(layout, privacy).rho,
+    rho: release.rho,
     aggregate_noise_std: plan?.aggregateNoiseStd ?? null,
     predicted_median_abs_error: plan
       ? { overall: population(plan.overall, null), per_subgroup_level: plan.subgroups.map((p, i) => population(p, i)) }

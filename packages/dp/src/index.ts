@@ -27,7 +27,7 @@ export type { TreeShape, TreeShapeOptions } from './tree.ts';
 export { equalWidthEdges, equalMassEdges, coarsenHistogram, checkEdges, mergeEdges } from './coarsening.ts';
 export { budgetFromEpsilon, budgetStatus, decideCharge, assertChargeAllowed, LEDGER_RELATIVE_TOLERANCE } from './ledger.ts';
 export type { PrivacyBudget, EpsilonBudget, LedgerEntry, ChargeRequest, ChargeDecision, BudgetStatus } from './ledger.ts';
-export { planRelease, simulateRelease, resolveLayout, predictPopulationError, predictPerClassAuc, choosePositiveLayout, DEFAULT_PLAN_WEIGHTS, DEFAULT_SIMULATE_RELEASE_OPTIONS } from './planner.ts';
+export { planRelease, simulateRelease, resolveLayout, predictPopulationError, predictPerClassAuc, choosePositiveLayout, DEFAULT_PLAN_WEIGHTS, DEFAULT_REPORTED_AUC_TRIALS, DEFAULT_SIMULATE_RELEASE_OPTIONS } from './planner.ts';
 export { predictSurvivalNoise, expectedSurvivalCounts } from './survival-planner.ts';
 export type { SurvivalPlanRequest, SurvivalNoisePrediction } from './survival-planner.ts';
 export type {
@@ -38,12 +38,14 @@ export type {
   EdgePlacement,
   PerClassPrediction,
   PositiveLayoutChoice,
+  SmallCellRule,
   PopulationPrediction,
   PredictedError,
   SimulateReleaseOptions,
   SimulatedErrors,
 } from './planner.ts';
 export type { ScoreModel } from './binormal-model.ts';
+export { normalQuantile } from './binormal-model.ts';
 export {
   resolvePrivacySpec,
   planPrivacySpec,

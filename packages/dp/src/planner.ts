@@ -10,13 +10,22 @@
 // (binormal-model.ts), binned on the study's fine grid: equal-width, or the edges of a grid fitted to development
 // scores (each fine bin then holds the model's mass between its own edges); subgroup levels are assumed equally sized
 // with the same prevalence and AUC.
+//
+// The report does not show the AUC of the released counts as they are: finalizeMetrics first makes each class histogram
+// non-negative with monotone cumulative sums (an isotonic projection, @fedval/metrics monotoneHistogram), which the delta
+// method cannot follow. Where a class has few patients against the noise (levels with < ~200 positives at ε = 1) the
+// projection removes much of the noise: the delta method over-predicts the reported error by up to ~2× there. So each
+// returned prediction also carries `reportedAuc`: the error of the reported AUC by a seeded Monte Carlo of the same noise
+// on the expected histograms, followed by the same projection (the simulated SD carries a relative standard error of
+// ≈ 1/√(2·trials), that of a sample SD of Normal values: Kendall & Stuart, The Advanced Theory of Statistics, vol. 1). Layout choice and the priorities' ρ split keep the delta method, so a
+// study resolves to the same release as before.
 import type { NoiseBlock, NoiseMechanism, NoisePlan, PlannedBlock } from './allocation.ts';
 import { aggregateNoiseVariance, planNoise } from './allocation.ts';
 import { epsilonFromRho, rhoFromEpsilon } from './accountant.ts';
 import type { ScoreModel } from './binormal-model.ts';
 import { equalWidthScoreEdges, expectedGridBinProbabilities, normalCdf, scoreEdgesOfShares, simulateScoreHistograms, standardNormals } from './binormal-model.ts';
 import { coarsenHistogram, equalMassEdges, equalWidthEdges, mergeEdges } from './coarsening.ts';
-import { aucGradients, fittedGrid, mannWhitneyAuc } from '@fedval/metrics';
+import { aucGradients, fittedGrid, mannWhitneyAuc, monotoneHistogram } from '@fedval/metrics';
 import { DpError } from './errors.ts';
 import { seededRandomSource } from './random-source.ts';
 import type { TreeShape } from './tree.ts';
@@ -88,7 +97,15 @@ export interface PlanReleaseRequest {
    * partition the patients. Default false (the planner's own blocks, each estimated alone).
    */
   hierarchy?: boolean;
+  /**
+   * Monte Carlo trials behind every `reportedAuc` of the plan (seeded: the same request gives the same prediction).
+   * Default {@link DEFAULT_REPORTED_AUC_TRIALS}; at least 20.
+   */
+  reportedAucTrials?: number;
 }
+
+/** Default trials of the reported AUC's Monte Carlo: its SD then carries ≈ ±3.5 % simulation error (1/√(2·400)). */
+export const DEFAULT_REPORTED_AUC_TRIALS = 400;
 
 /** Default ρ weights: overall histograms 3, each subgroup variable 2 (so one subgroup gets 40 %). */
 export const DEFAULT_PLAN_WEIGHTS: Readonly<{ overall: number; subgroup: number }> = Object.freeze({ overall: 3, subgroup: 2 });
@@ -103,7 +120,24 @@ export interface PredictedError {
 /** Predicted errors of one population (everyone, or one subgroup level). */
 export interface PopulationPrediction {
   readonly patients: number;
+  /**
+   * Delta method: the error of the AUC of the released (reconciled) histograms as they are. What the layout choice and
+   * the priorities' ρ split use.
+   */
   readonly auc: PredictedError;
+  /**
+   * The error of the AUC the report shows — the histograms made non-negative with monotone cumulative sums first
+   * (finalizeMetrics) — by the seeded Monte Carlo of the header, relative to the AUC of the expected fine histograms:
+   * bias and std are the simulated errors' mean and SD, medianAbsError their median absolute value. Smaller than `auc`
+   * where a class has few patients against the noise; the figure to compare with a measured DP error.
+   */
+  readonly reportedAuc: PredictedError;
+  /**
+   * Share of the Monte Carlo trials in which a subgroup level passes the small-cell rule, when the prediction was asked
+   * for under {@link SmallCellRule} (`reportedAuc` is then over those trials only, as a report shows an AUC only for a
+   * level it releases; NaN when fewer than two trials release it); null otherwise.
+   */
+  readonly releaseRate: number | null;
   /** One per threshold, in the order given. */
   readonly sensitivity: readonly PredictedError[];
   readonly specificity: readonly PredictedError[];
@@ -275,8 +309,126 @@ export function resolveLayout(
 }
 
 /**
+ * The small-cell rule a subgroup level's report passes (finalizeMetrics): released when its estimated positives and
+ * negatives each reach `minCellSize` + `marginSds` SDs of a class total's noise, and its patients `minCellSize` +
+ * `marginSds`·√2 SDs. Public: the release's exact class-total variance (DecodedRelease.classTotalVariances), the metric
+ * spec's minimum cell and the margin.
+ */
+export interface SmallCellRule {
+  /** Noise variance of one class total of one level after decoding (counts², > 0). */
+  readonly classTotalVariance: number;
+  /**
+   * Noise variance of the level's positives total when the positives have their own layout (per-class layouts;
+   * finalizeMetrics' `noise.positiveTotalVariances`); `classTotalVariance` when absent.
+   */
+  readonly positiveTotalVariance?: number;
+  /** The metric spec's minCellSize (patients). */
+  readonly minCellSize: number;
+  /** Margin in SDs: finalizeMetrics' `noise.marginSds` (default 3). */
+  readonly marginSds: number;
+}
+
+/**
+ * Per coarse bin j, Cov(x̂_j, Σx̂)/Var(Σx̂) for the layout's estimate x̂ (unit node variance): the share of a class total's
+ * correction bin j takes when decoding shifts a histogram to its released total (the least-squares update with one more
+ * observation of a linear function, Rao 1973 §4a.9). Flat: 1/k each; tree: Cov(x̂_j, Σx̂) = (q(1 + e_j) − q(e_j) − q(1))/2,
+ * q the tree's query variance.
+ */
+function totalShiftProfile(layout: ReleaseLayout): Float64Array {
+  const bins = layout.edges.length - 1;
+  const ones = new Float64Array(bins).fill(1);
+  const total = linearVariance(layout, ones, 1);
+  return Float64Array.from({ length: bins }, (_, j) => {
+    const unit = new Float64Array(bins);
+    unit[j] = 1;
+    const shifted = Float64Array.from(ones, (w, i) => (i === j ? w + 1 : w));
+    return (linearVariance(layout, shifted, 1) - linearVariance(layout, unit, 1) - total) / (2 * total);
+  });
+}
+
+/** Seed of the reported AUC's Monte Carlo: fixed, so a plan is a function of its request. */
+const REPORTED_AUC_SEED = 'fedval-planner-reported-auc';
+
+/**
+ * The reported AUC's error by Monte Carlo (header): each trial adds independent Normal(0, noiseVariance) noise to every
+ * coordinate of both expected class histograms as the layout releases them (coarse bins, or tree nodes then the tree's
+ * least-squares estimate), places each coarse bin's mass at its middle fine bin (as decoding does), applies
+ * monotoneHistogram to each class and takes the AUC clipped to [0, 1], as finalizeMetrics does. Errors are against the AUC
+ * of the expected fine histograms; a trial leaving a class empty (no AUC reported) is left out. Gaussian noise stands
+ * for the Skellam and discrete Gaussian sums (close to Gaussian at these variances), as in simulateRelease.
+ * Under a small-cell rule (a subgroup level), decoding's last step is modelled too: each class histogram is shifted along
+ * {@link totalShiftProfile} to a class total drawn as Normal(n_c, classTotalVariance), independent of the histogram's
+ * shape (the residual of a least-squares update is uncorrelated with the total it is updated on), and a trial counts only
+ * when the level passes the rule with those totals.
+ */
+function simulateReportedAuc(
+  finePositive: Float64Array,
+  fineNegative: Float64Array,
+  layout: ReleaseLayout | { positive: ReleaseLayout; negative: ReleaseLayout },
+  noiseVariance: number | { positive: number; negative: number },
+  trials: number,
+  rule: SmallCellRule | null,
+): { auc: PredictedError; releaseRate: number | null } {
+  const reference = histogramAuc(finePositive, fineNegative);
+  // Per class (positives first): its layout and node noise variance; one layout and variance for both unless per-class.
+  const layouts = 'positive' in layout ? [layout.positive, layout.negative] : [layout, layout];
+  const variances = typeof noiseVariance === 'number' ? [noiseVariance, noiseVariance] : [noiseVariance.positive, noiseVariance.negative];
+  const fineBins = layouts[0]!.fineBins;
+  const placements = layouts.map((l) => Int32Array.from({ length: l.edges.length - 1 }, (_, i) => l.edges[i]! + Math.floor((l.edges[i + 1]! - l.edges[i]! - 1) / 2)));
+  const released = [finePositive, fineNegative].map((fine, c) => {
+    const coarse = coarsenHistogram(fine, layouts[c]!.edges);
+    return layouts[c]!.tree ? encodeTree(coarse, layouts[c]!.tree!) : coarse;
+  });
+  const rng = seededRandomSource(REPORTED_AUC_SEED);
+  const stds = variances.map(Math.sqrt);
+  const placed = [new Float64Array(fineBins), new Float64Array(fineBins)] as const;
+  const classSizes = [finePositive, fineNegative].map((fine) => fine.reduce((a, b) => a + b, 0));
+  const profiles = rule ? layouts.map(totalShiftProfile) : null;
+  // The class totals' variances the rule allows for: positives', negatives' (finalizeMetrics' #binaryReason).
+  const totalVariances = rule ? [rule.positiveTotalVariance ?? rule.classTotalVariance, rule.classTotalVariance] : [0, 0];
+  const totals = [0, 0];
+  const errors: number[] = [];
+  let passed = 0;
+  for (let t = 0; t < trials; t += 1) {
+    released.forEach((expected, c) => {
+      const noise = standardNormals(rng, expected.length);
+      const noisy = expected.map((x, i) => x + stds[c]! * noise[i]!);
+      const tree = layouts[c]!.tree;
+      const coarse = tree ? estimateTreeHistogram(noisy, tree) : noisy;
+      if (rule && profiles) {
+        const profile = profiles[c]!;
+        const target = classSizes[c]! + Math.sqrt(totalVariances[c]!) * standardNormals(rng, 1)[0]!;
+        const step = target - coarse.reduce((a, b) => a + b, 0);
+        profile.forEach((gain, i) => (coarse[i] = coarse[i]! + gain * step));
+        totals[c] = Math.round(Math.max(0, target));
+      }
+      const fine = placed[c]!;
+      fine.fill(0);
+      placements[c]!.forEach((at, i) => (fine[at] = coarse[i]!));
+    });
+    if (rule) {
+      // finalizeMetrics' rule on the rounded, non-negative class totals of the projected histograms.
+      const [positiveMargin, negativeMargin] = totalVariances.map((v) => rule.marginSds * Math.sqrt(v));
+      const nMargin = rule.marginSds * Math.sqrt(totalVariances[0]! + totalVariances[1]!);
+      const k = rule.minCellSize;
+      if (totals[0]! + totals[1]! - nMargin < k || totals[0]! - positiveMargin! < k || totals[1]! - negativeMargin! < k) continue;
+      passed += 1;
+    }
+    const auc = mannWhitneyAuc({ positive: monotoneHistogram(placed[0]), negative: monotoneHistogram(placed[1]) });
+    if (auc !== null) errors.push(Math.min(1, Math.max(0, auc)) - reference);
+  }
+  const releaseRate = rule ? passed / trials : null;
+  // Fewer than two released trials: no SD to give (and no median to bisect for: normalCdf would not terminate on NaN).
+  if (errors.length < 2) return { auc: Object.freeze({ bias: Number.NaN, std: Number.NaN, medianAbsError: Number.NaN }), releaseRate };
+  const bias = errors.reduce((a, b) => a + b, 0) / errors.length;
+  const variance = errors.reduce((a, b) => a + (b - bias) ** 2, 0) / (errors.length - 1);
+  return { auc: Object.freeze({ bias, std: Math.sqrt(variance), medianAbsError: median(errors.map(Math.abs)) }), releaseRate };
+}
+
+/**
  * The analytic prediction for one population of `patients` under a layout and aggregate noise variance; the expected
- * fine histograms are the model's mass between the fine bins' score edges (see fineScoreEdges).
+ * fine histograms are the model's mass between the fine bins' score edges (see fineScoreEdges). `reportedAuc` by
+ * `trials` Monte Carlo trials, or the delta method's `auc` when `trials` is 0 (layout candidates).
  */
 function predictPopulation(
   model: ScoreModel,
@@ -285,6 +437,8 @@ function predictPopulation(
   noiseVariance: number,
   thresholds: readonly number[],
   scoreEdges: ArrayLike<number> = equalWidthScoreEdges(layout.fineBins),
+  trials = 0,
+  rule: SmallCellRule | null = null,
 ): PopulationPrediction {
   const positives = patients * model.prevalence;
   const negatives = patients - positives;
@@ -311,9 +465,20 @@ function predictPopulation(
   const prefix = layout.tree
     ? treePrefixVariances(layout.tree, noiseVariance)
     : Float64Array.from({ length: bins + 1 }, (_, k) => k * noiseVariance);
+  // The Monte Carlo runs when its result is first read: resolving a study's privacy spec plans a release for its layout
+  // alone and never reads it.
+  let reported: { auc: PredictedError; releaseRate: number | null } | undefined;
+  const simulated = (): { auc: PredictedError; releaseRate: number | null } =>
+    (reported ??= trials > 0 ? simulateReportedAuc(finePositive, fineNegative, layout, noiseVariance, trials, rule) : { auc, releaseRate: null });
   return Object.freeze({
     patients,
     auc,
+    get reportedAuc(): PredictedError {
+      return simulated().auc;
+    },
+    get releaseRate(): number | null {
+      return simulated().releaseRate;
+    },
     sensitivity: Object.freeze(sensitivity),
     specificity: Object.freeze(specificity),
     classCountStd,
@@ -367,6 +532,7 @@ function resolveRequest(request: PlanReleaseRequest): ReleasePlan['request'] {
     minBins: request.minBins ?? 1,
     crowdedThresholds: request.crowdedThresholds ?? false,
     hierarchy: request.hierarchy ?? false,
+    reportedAucTrials: request.reportedAucTrials ?? DEFAULT_REPORTED_AUC_TRIALS,
     weights: Object.freeze({ ...DEFAULT_PLAN_WEIGHTS, ...request.weights }),
   } as const;
   check(Number.isFinite(resolved.patients) && resolved.patients >= 2, 'patients must be at least 2');
@@ -378,6 +544,7 @@ function resolveRequest(request: PlanReleaseRequest): ReleasePlan['request'] {
   check(resolved.subgroupLevels.every((l) => Number.isSafeInteger(l) && l >= 2), 'every subgroup variable needs at least 2 levels');
   check(resolved.thresholds.every((t) => t >= 0 && t <= 1), 'thresholds must lie in [0, 1]');
   check(Number.isSafeInteger(resolved.minBins) && resolved.minBins >= 1, 'minBins must be a positive integer');
+  check(Number.isSafeInteger(resolved.reportedAucTrials) && resolved.reportedAucTrials >= 20, 'reportedAucTrials must be an integer ≥ 20');
   fineScoreEdges({ prevalence: resolved.prevalence, auc: resolved.assumedAuc }, resolved.fineBins, resolved.fineEdges, resolved.fineShares);
   const { overall, subgroup } = resolved.weights;
   check(Number.isFinite(overall) && overall > 0 && Number.isFinite(subgroup) && subgroup > 0, 'weights must be finite and > 0');
@@ -398,9 +565,11 @@ function buildPlan(request: ReleasePlan['request'], spec: ReleaseLayoutSpec, rho
   const raw = noise.blocks.map((block) => aggregateNoiseVariance(block, request.sites));
   const estimated = estimateVariances(request, raw);
   const scoreEdges = fineScoreEdges(model, request.fineBins, request.fineEdges, request.fineShares);
-  const overall = predictPopulation(model, request.patients, layout, estimated[0]!, request.thresholds, scoreEdges);
+  // Layout candidates ('auto', withSubgroups false) are compared on the delta method alone: no Monte Carlo for them.
+  const trials = withSubgroups ? request.reportedAucTrials : 0;
+  const overall = predictPopulation(model, request.patients, layout, estimated[0]!, request.thresholds, scoreEdges, trials);
   const subgroups = withSubgroups
-    ? request.subgroupLevels.map((levels, i) => predictPopulation(model, request.patients / levels, layout, estimated[i + 1]!, request.thresholds, scoreEdges))
+    ? request.subgroupLevels.map((levels, i) => predictPopulation(model, request.patients / levels, layout, estimated[i + 1]!, request.thresholds, scoreEdges, trials))
     : [];
   return Object.freeze({
     request,
@@ -428,9 +597,11 @@ function estimateVariances(request: ReleasePlan['request'], raw: readonly number
 /**
  * The predicted error of one population of `patients` under a plan: the overall population's noise (`subgroup` null) or
  * that of a level of subgroup variable `subgroup` (its estimates' variance, reconciled when the plan is), for a level
- * whose expected size differs from the plan's equal split (a public planning assumption, never data).
+ * whose expected size differs from the plan's equal split (a public planning assumption, never data). With `rule` (a
+ * subgroup level only), `reportedAuc` is the error over the Monte Carlo trials in which the level passes the small-cell
+ * rule, and `releaseRate` their share.
  */
-export function predictPopulationError(plan: ReleasePlan, patients: number, subgroup: number | null): PopulationPrediction {
+export function predictPopulationError(plan: ReleasePlan, patients: number, subgroup: number | null, rule?: SmallCellRule): PopulationPrediction {
   check(Number.isFinite(patients) && patients >= 2, 'patients must be at least 2');
   const { request, layout } = plan;
   const name = subgroup === null ? 'overall' : `subgroup-${subgroup}`;
@@ -438,7 +609,13 @@ export function predictPopulationError(plan: ReleasePlan, patients: number, subg
   check(std !== undefined, `the plan has no block ${name}`);
   const model: ScoreModel = { prevalence: request.prevalence, auc: request.assumedAuc };
   const scoreEdges = fineScoreEdges(model, request.fineBins, request.fineEdges, request.fineShares);
-  return predictPopulation(model, patients, layout, std! ** 2, request.thresholds, scoreEdges);
+  if (rule !== undefined) {
+    check(subgroup !== null, 'the small-cell rule applies to subgroup levels only');
+    check(Number.isFinite(rule.classTotalVariance) && rule.classTotalVariance > 0, 'classTotalVariance must be a finite number > 0');
+    check(Number.isSafeInteger(rule.minCellSize) && rule.minCellSize >= 0, 'minCellSize must be a non-negative integer');
+    check(Number.isFinite(rule.marginSds) && rule.marginSds >= 0, 'marginSds must be a finite number ≥ 0');
+  }
+  return predictPopulation(model, patients, layout, std! ** 2, request.thresholds, scoreEdges, request.reportedAucTrials, rule ?? null);
 }
 
 /** The planner's prediction for a per-class layout ({@link predictPerClassAuc}). */
@@ -450,6 +627,14 @@ export interface PerClassPrediction {
   readonly auc: PredictedError;
   /** Sensitivity at each of the plan's thresholds (the positives' share at or above it, on the positives' layout); specificity is the negatives' as in the plan. */
   readonly sensitivity: readonly PredictedError[];
+  /**
+   * The error of the AUC as reported (after finalization's non-negative, monotone projection; under `rule`, over the
+   * rounds that release the level) by the same seeded Monte Carlo as {@link PopulationPrediction.reportedAuc}, with each
+   * class on its own layout and node noise; computed when first read.
+   */
+  readonly reportedAuc: PredictedError;
+  /** Under a small-cell rule: the share of rounds the level is released in (Monte Carlo); null otherwise. */
+  readonly releaseRate: number | null;
 }
 
 /**
@@ -471,16 +656,17 @@ export function predictPerClassAuc(
   negative: ReleaseLayoutSpec | ReleaseLayout,
   patients: number,
   subgroup: number | null,
+  rule?: SmallCellRule,
 ): PerClassPrediction {
   const { request } = plan;
   const model: ScoreModel = { prevalence: request.prevalence, auc: request.assumedAuc };
   const resolve = (spec: ReleaseLayoutSpec | ReleaseLayout): ReleaseLayout =>
     'coordinatesPerHistogram' in spec ? spec : resolveLayout(spec, request.fineBins, request.thresholds, model, request.crowdedThresholds, request.fineEdges, request.fineShares);
-  return perClassPrediction(plan, resolve(positive), resolve(negative), patients, subgroup);
+  return perClassPrediction(plan, resolve(positive), resolve(negative), patients, subgroup, rule ?? null);
 }
 
 /** {@link predictPerClassAuc} for layouts already resolved. */
-function perClassPrediction(plan: ReleasePlan, positive: ReleaseLayout, negative: ReleaseLayout, patients: number, subgroup: number | null): PerClassPrediction {
+function perClassPrediction(plan: ReleasePlan, positive: ReleaseLayout, negative: ReleaseLayout, patients: number, subgroup: number | null, rule: SmallCellRule | null = null): PerClassPrediction {
   check(Number.isFinite(patients) && patients >= 2, 'patients must be at least 2');
   const { request } = plan;
   const name = subgroup === null ? 'overall' : `subgroup-${subgroup}`;
@@ -513,10 +699,26 @@ function perClassPrediction(plan: ReleasePlan, positive: ReleaseLayout, negative
     const edge = layouts.positive.edges.indexOf(Math.round(threshold * request.fineBins)); // pinned (0 and fineBins are edges too)
     return predicted(0, linearVariance(layouts.positive, shareAboveGradient(coarsePositive, edge), nodeVariance(layouts.positive)));
   });
+  let simulated: ReturnType<typeof simulateReportedAuc> | undefined;
+  const simulate = () =>
+    (simulated ??= simulateReportedAuc(
+      fine.positive,
+      fine.negative,
+      layouts,
+      { positive: nodeVariance(layouts.positive), negative: nodeVariance(layouts.negative) },
+      request.reportedAucTrials,
+      rule,
+    ));
   return Object.freeze({
     ...layouts,
     auc: predicted(gradients.auc - histogramAuc(fine.positive, fine.negative), variance(layouts.positive, gradients.positive) + variance(layouts.negative, gradients.negative)),
     sensitivity: Object.freeze(sensitivity),
+    get reportedAuc(): PredictedError {
+      return simulate().auc;
+    },
+    get releaseRate(): number | null {
+      return simulate().releaseRate;
+    },
   });
 }
 

@@ -92,7 +92,7 @@ describe('privacy.priorities in the spec', () => {
     // What a site re-checks: idempotent with only the layout.
     expect(resolvePrivacySpec(JSON.parse(JSON.stringify(planned.privacy)), { layout })).toEqual(planned.privacy);
     // The prediction is the plan's at those weights.
-    expect(planned.split!.predicted!.overallAuc).toBe(planned.plan!.overall.auc.std);
+    expect(planned.split!.predicted!.overallAuc).toBe(planned.plan!.overall.reportedAuc.std);
     const old = planPrivacySpec(base, context);
     expect(old.privacy.weights).toEqual(DEFAULT_RELEASE_WEIGHTS);
     expect(old.split).toBeNull();

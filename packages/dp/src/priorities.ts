@@ -113,13 +113,17 @@ export function planReleaseWeights(priorities: SplitPriorities, plan: ReleasePla
   return Object.freeze({ priorities: Object.freeze({ ...priorities }), weights: Object.freeze(weights), shares: Object.freeze(shareOf(weights, k)) });
 }
 
-/** The predicted noise SD of every metric under the split, from the plan made with its weights. */
+/**
+ * The predicted noise SD of every metric under the split, from the plan made with its weights: the AUCs' as the report
+ * shows them (`reportedAuc`: the planner's Monte Carlo through finalization), while the split itself is chosen on the
+ * delta method's (planReleaseWeights), which scales as 1/√ρ.
+ */
 export function predictSplit(split: ReleaseSplit, plan: ReleasePlan, layout: StatisticsLayout, rho: number): SplitPrediction {
   const sizes = populationSizes(layout, plan.request.patients);
   const oe = (n: number): number => riskSumUnit(layout) / (n * plan.request.prevalence * Math.sqrt(rho * split.shares.sums));
   return Object.freeze({
-    overallAuc: plan.overall.auc.std,
-    subgroupAuc: Object.freeze(plan.subgroups.map((s) => s.auc.std)),
+    overallAuc: plan.overall.reportedAuc.std,
+    subgroupAuc: Object.freeze(plan.subgroups.map((s) => s.reportedAuc.std)),
     observedExpected: oe(sizes[0]!),
     subgroupObservedExpected: Object.freeze(sizes.slice(1).map(oe)),
     excludedShare: Math.SQRT1_2 / (sizes[0]! * Math.sqrt(rho * split.shares.exclusions)),

@@ -62,6 +62,7 @@ export type { FairnessMetrics } from './fairness.ts';
 export type { MulticlassMetricsBlock, ClassMetrics, AveragedMetrics } from './multiclass-metrics.ts';
 export type { RegressionMetricsBlock } from './regression-metrics.ts';
 export { mannWhitneyAuc, aucGradients, wilsonInterval } from './binary-metrics.ts';
+export { monotoneHistogram } from './noisy-counts.ts';
 export type { Interval, ClassHistograms, AucGradients } from './binary-metrics.ts';
 export { logisticCalibrationStatistics, fitLogisticCalibration, LOGISTIC_CALIBRATION_STATISTICS, LOGIT_EPSILON, DEFAULT_LOGISTIC_CALIBRATION_OPTIONS } from './logistic-calibration.ts';
 export type { LogisticCalibrationFit, LogisticCalibrationOptions } from './logistic-calibration.ts';
