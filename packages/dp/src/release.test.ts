@@ -292,7 +292,11 @@ function bruteForceSensitivity(release: PrivateRelease, vectors: Iterable<Float6
 /** Every kind of binary patient: each score bin (and the exact ends), both labels, every group level, every exclusion. */
 function* binaryPatients(layout: StatisticsLayout): Generator<Float64Array> {
   const B = layout.spec.bins;
-  const groups = ['F', 'M', null, 'unlisted'];
+  // Every combination of each column's levels, a missing level and an unlisted one.
+  const groups = layout.spec.groups.reduce<(string | null)[][]>(
+    (combos, column) => combos.flatMap((combo) => [...column.levels, null, 'unlisted'].map((level) => [...combo, level])),
+    [[]],
+  );
   const one = (add: (a: ReturnType<typeof createAccumulator>) => void): Float64Array => {
     const accumulator = createAccumulator(layout);
     add(accumulator);
@@ -300,14 +304,14 @@ function* binaryPatients(layout: StatisticsLayout): Generator<Float64Array> {
   };
   for (const group of groups) {
     for (const score of [0, 1, layout.spec.threshold, ...Array.from({ length: B }, (_, k) => (k + 0.5) / B)]) {
-      for (const label of [0, 1]) yield one((a) => a.addBinary(score, label, [group]));
+      for (const label of [0, 1]) yield one((a) => a.addBinary(score, label, group));
     }
-    yield one((a) => a.addBinary(0.5, null, [group]));
-    yield one((a) => a.addBinary(0.5, 2, [group]));
-    yield one((a) => a.addBinary(null, 1, [group]));
-    yield one((a) => a.addBinary(Number.NaN, 0, [group]));
-    yield one((a) => a.exclude('missing_features', [group]));
-    yield one((a) => a.exclude('outside_cohort', [group]));
+    yield one((a) => a.addBinary(0.5, null, group));
+    yield one((a) => a.addBinary(0.5, 2, group));
+    yield one((a) => a.addBinary(null, 1, group));
+    yield one((a) => a.addBinary(Number.NaN, 0, group));
+    yield one((a) => a.exclude('missing_features', group));
+    yield one((a) => a.exclude('outside_cohort', group));
   }
 }
 
@@ -375,6 +379,30 @@ describe('privacy accounting: sensitivity by brute force over single patients', 
       expect(release.rho).toBeGreaterThanOrEqual(worstPatientRho(release, costs, binaryPatients(layout)) * (1 - 1e-12));
       expect(release.rho).toBeLessThanOrEqual(rhoFromEpsilon(1, 1e-6));
       expect(release.rho).toBeGreaterThan(0.999 * rhoFromEpsilon(1, 1e-6));
+      expect(release.epsilon).toBeLessThanOrEqual(1);
+    }
+  });
+
+  it('per-class layouts with two subgroup columns: the counts and positives blocks of every population compose as alternatives', () => {
+    // A patient is in one level of each column (or none): its class decides which group of blocks it moves, in all of them.
+    const twoColumns = createStatisticsLayout({ bins: 60, groups: [{ column: 'sex', levels: ['F', 'M'] }, { column: 'age', levels: ['young', 'middle', 'old'] }] });
+    const twoContext = { layout: twoColumns, expectedPatients: 20_000, expectedPrevalence: 0.02, sites: 4 };
+    const shared = resolvePrivacySpec({ ...base, layout: { kind: 'tree', bins: 60, branching: 2 } }, twoContext).layout;
+    const pinned = new Set(shared.edges.filter((e) => e % 6 === 0));
+    const positiveLayout = { ...shared, edges: shared.edges.filter((e, i) => i % 3 === 0 || i === shared.edges.length - 1 || pinned.has(e)) };
+    for (const mechanism of ['discrete-gaussian', 'skellam'] as const) {
+      const release = createPrivateRelease(twoColumns, resolvePrivacySpec({ ...base, mechanism, layout: shared, positiveLayout }, twoContext));
+      expect(release.noisePlan.blocks.filter((b) => b.name.endsWith('.positives')).map((b) => b.name).sort()).toEqual(['by_group.age.positives', 'by_group.sex.positives', 'overall.positives']);
+      const observed = bruteForceSensitivity(release, binaryPatients(twoColumns));
+      const costs = new Map<string, number>();
+      for (const block of release.noisePlan.blocks) {
+        const { l1, l2 } = observed.get(block.name)!;
+        expect([block.name, block.l1Sensitivity, block.l2SensitivitySquared]).toEqual([block.name, l1, l2]);
+        if (block.siteNoise.kind === 'discrete-gaussian') costs.set(block.name, l2 / (2 * rationalToNumber(block.siteNoise.sigma2)));
+      }
+      if (mechanism === 'discrete-gaussian') expect(release.rho).toBeCloseTo(perClassRho(release, costs), 14);
+      if (mechanism === 'discrete-gaussian') expect(release.rho).toBeGreaterThanOrEqual(worstPatientRho(release, costs, binaryPatients(twoColumns)) * (1 - 1e-12));
+      expect(release.rho).toBeLessThanOrEqual(rhoFromEpsilon(1, 1e-6));
       expect(release.epsilon).toBeLessThanOrEqual(1);
     }
   });
