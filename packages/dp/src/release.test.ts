@@ -294,7 +294,7 @@ function* binaryPatients(layout: StatisticsLayout): Generator<Float64Array> {
   const B = layout.spec.bins;
   // Every combination of each column's levels, a missing level and an unlisted one.
   const groups = layout.spec.groups.reduce<(string | null)[][]>(
-    (combos, column) => combos.flatMap((combo) => [...column.levels, null, 'unlisted'].map((level) => [...combo, level])),
+    (combos, column) => combos.flatMap((combo) => [...(column.levels ?? []), null, 'unlisted'].map((level) => [...combo, level])),
     [[]],
   );
   const one = (add: (a: ReturnType<typeof createAccumulator>) => void): Float64Array => {
