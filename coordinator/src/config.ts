@@ -11,7 +11,7 @@ import { postgresUrlProblem } from '@fedval/postgres';
 import { ROLES } from './access-control.ts';
 import { CoordinatorError } from './errors.ts';
 import { DEFAULT_MAX_RESULTS_IN_FLIGHT } from './result-intake.ts';
-import { DEFAULT_MAX_SEND_BUFFER_BYTES } from './site-connections.ts';
+import { DEFAULT_MAX_SEND_BUFFER_BYTES, DEFAULT_SEND_TIMEOUT_MS } from './site-connections.ts';
 
 /** Limits a configuration may override under `limits:`. */
 export interface CoordinatorLimits {
@@ -53,6 +53,12 @@ export interface CoordinatorLimits {
    * what a round's sends hold in memory whatever the number of sites. Default 4194304 (4 MiB).
    */
   max_send_buffer_bytes: number;
+  /**
+   * A site whose write (a frame the coordinator sent it) is still pending after this many milliseconds is disconnected:
+   * a site that stops reading its socket would otherwise keep every later frame to it in memory. It reconnects and is
+   * sent its tasks again. Default 60000 (1 min).
+   */
+  send_timeout_ms: number;
   /**
    * Site results (`task.result`) received and not yet stored, all sites together; at this many the coordinator stops
    * reading every site socket until the store catches up (what sites send waits in TCP; nothing is lost, deadlines still
@@ -127,6 +133,7 @@ export const DEFAULT_LIMITS: Readonly<CoordinatorLimits> = Object.freeze({
   secagg_phase_timeout_ms: 60_000, // 1 min per secure-aggregation phase
   max_invalid_messages: 10, // messages per connection
   max_send_buffer_bytes: DEFAULT_MAX_SEND_BUFFER_BYTES, // bytes: 4 MiB being written to site sockets, all sites together
+  send_timeout_ms: DEFAULT_SEND_TIMEOUT_MS, // a write to a site pending this long disconnects it (1 min)
   max_results_in_flight: DEFAULT_MAX_RESULTS_IN_FLIGHT, // site results received and not yet stored, all sites together
   rate_limit_per_minute: 600, // requests per token (or IP) per minute
   ws_connects_per_minute: 1_200, // connection attempts per address per minute (20 per second), before authentication
@@ -297,6 +304,7 @@ const configSchema = z.strictObject({
       secagg_phase_timeout_ms: positiveInt(3_600_000).default(DEFAULT_LIMITS.secagg_phase_timeout_ms),
       max_invalid_messages: positiveInt(1_000_000).default(DEFAULT_LIMITS.max_invalid_messages),
       max_send_buffer_bytes: positiveInt(2 ** 31 - 1).default(DEFAULT_LIMITS.max_send_buffer_bytes),
+      send_timeout_ms: positiveInt(3_600_000).default(DEFAULT_LIMITS.send_timeout_ms),
       max_results_in_flight: positiveInt(1_000_000).default(DEFAULT_LIMITS.max_results_in_flight),
       rate_limit_per_minute: positiveInt(1_000_000).default(DEFAULT_LIMITS.rate_limit_per_minute),
       ws_connects_per_minute: positiveInt(1_000_000).default(DEFAULT_LIMITS.ws_connects_per_minute),

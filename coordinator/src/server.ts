@@ -123,7 +123,7 @@ export function createCoordinator(config: CoordinatorConfig, options: Coordinato
     },
   });
   const bundles = new BundleFileStore(config.data_dir);
-  const connections = new SiteConnections(app.log, new Map(), { maxSendBufferBytes: config.limits.max_send_buffer_bytes });
+  const connections = new SiteConnections(app.log, new Map(), { maxSendBufferBytes: config.limits.max_send_buffer_bytes, sendTimeoutMs: config.limits.send_timeout_ms });
   const identities = new SiteIdentities();
   const rounds = new RoundRunner({ store, bundles, channel: connections, log: app.log, audit: record, auditBatched: recordBatched, identities, secaggPhaseTimeoutMs: config.limits.secagg_phase_timeout_ms });
   const authenticator = new SiteAuthenticator(config.sites);

@@ -111,6 +111,22 @@ describe('SiteConnections', () => {
     expect(stalled!.received.length).toBe(0);
   });
 
+  it('disconnects a site whose write stays pending sendTimeoutMs (it stopped reading), so its frames do not pile up; the others are not touched', async () => {
+    const [stalled, healthy] = await pairs(2);
+    const connections = new SiteConnections(log, new Map(), { maxSendBufferBytes: 64 * 1024, sendStallMs: 50, sendTimeoutMs: 400 });
+    connections.attach('stalled', stalled!.server);
+    connections.attach('healthy', healthy!.server);
+    stalled!.client.pause();
+    const closed = new Promise<void>((resolve) => stalled!.server.once('close', () => resolve()));
+    for (let index = 0; index < 24; index += 1) connections.send('stalled', bulky(0, index, 250)); // ~1 MB each
+    for (let index = 0; index < 3; index += 1) connections.send('healthy', bulky(1, index, 1));
+    await closed;
+    expect(connections.slowSitesDisconnected).toBe(1);
+    expect(connections.isConnected('stalled')).toBe(false);
+    await until(() => healthy!.received.length === 3);
+    expect(connections.isConnected('healthy')).toBe(true);
+  });
+
   it('sends a frame shared by every site (sendEncoded) past a full budget, behind only what was queued before it', async () => {
     const sites = await pairs(2);
     const connections = new SiteConnections(log, new Map(), { maxSendBufferBytes: 1 });

@@ -67,15 +67,27 @@ export interface SiteConnectionsOptions {
    * other site. Default 1000 ms.
    */
   sendStallMs?: number;
+  /**
+   * A site whose write has not completed after this many milliseconds is disconnected (its socket terminated, logged):
+   * a site that stops reading would otherwise keep every later frame to it in memory, since stalled writes stop counting
+   * against `maxSendBufferBytes`. It reconnects and is sent its tasks again. Default 60000 ms.
+   */
+  sendTimeoutMs?: number;
 }
 
 /** Default of `sendStallMs`. */
 export const DEFAULT_SEND_STALL_MS = 1_000; // 1 s
 
+/** Default of `sendTimeoutMs` (and of the coordinator's `limits.send_timeout_ms`). */
+export const DEFAULT_SEND_TIMEOUT_MS = 60_000; // 1 min
+
 /** A frame handed to a socket whose write has not completed: counted against the budget until then, or until it stalls. */
 interface InFlightFrame {
   bytes: number;
   since: number;
+  socket: WebSocket;
+  /** The write completed (or failed). */
+  done: boolean;
 }
 
 /** A frame waiting for room in the send budget: encoded when its turn comes (undefined: it could not be, logged). */
@@ -94,6 +106,8 @@ export class SiteConnections implements SiteChannel {
   readonly #queue: (QueuedFrame | undefined)[] = [];
   #queueHead = 0;
   readonly #sendStallMs: number;
+  readonly #sendTimeoutMs: number;
+  #terminatedSlow = 0;
   readonly #inFlight = new Set<InFlightFrame>();
   #stallTimer: NodeJS.Timeout | undefined;
   #sending = 0;
@@ -105,6 +119,7 @@ export class SiteConnections implements SiteChannel {
     this.#log = log;
     this.#maxSendBufferBytes = options.maxSendBufferBytes ?? DEFAULT_MAX_SEND_BUFFER_BYTES;
     this.#sendStallMs = options.sendStallMs ?? DEFAULT_SEND_STALL_MS;
+    this.#sendTimeoutMs = options.sendTimeoutMs ?? DEFAULT_SEND_TIMEOUT_MS;
     for (const [siteId, at] of lastSeen) this.#lastSeen.set(siteId, at);
   }
 
@@ -205,10 +220,11 @@ export class SiteConnections implements SiteChannel {
       if (next.socket.readyState !== next.socket.OPEN) continue; // closed meanwhile: the site is sent its tasks again when it reconnects
       const frame = next.frame();
       if (frame === undefined) continue;
-      const sent: InFlightFrame = { bytes: next.shared ? 0 : frame.byteLength, since: Date.now() };
+      const sent: InFlightFrame = { bytes: next.shared ? 0 : frame.byteLength, since: Date.now(), socket: next.socket, done: false };
       this.#sending += sent.bytes;
       this.#inFlight.add(sent);
       next.socket.send(frame, { binary: true }, () => {
+        sent.done = true;
         if (this.#inFlight.delete(sent)) this.#sending -= sent.bytes;
         this.#pump();
       });
@@ -231,8 +247,26 @@ export class SiteConnections implements SiteChannel {
       if (now - frame.since < this.#sendStallMs) continue;
       this.#inFlight.delete(frame);
       this.#sending -= frame.bytes;
+      this.#watchStalled(frame, now);
     }
     this.#pump();
+  }
+
+  /** Disconnects the frame's site if its write is still pending sendTimeoutMs after it was handed over (see sendTimeoutMs). */
+  #watchStalled(frame: InFlightFrame, now: number): void {
+    const timer = setTimeout(() => {
+      if (frame.done || frame.socket.readyState !== frame.socket.OPEN) return;
+      const siteId = [...this.#connections].find(([, connection]) => connection.socket === frame.socket)?.[0] ?? null;
+      this.#terminatedSlow += 1;
+      this.#log.warn({ site: siteId, pending_ms: Date.now() - frame.since }, 'site not reading what it is sent: disconnected (limits.send_timeout_ms)');
+      frame.socket.terminate();
+    }, Math.max(0, this.#sendTimeoutMs - (now - frame.since)));
+    timer.unref();
+  }
+
+  /** Sites disconnected since start because a write to them stayed pending sendTimeoutMs. */
+  get slowSitesDisconnected(): number {
+    return this.#terminatedSlow;
   }
 
   lastSeen(siteId: string): number | undefined {
