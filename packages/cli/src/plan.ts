@@ -66,10 +66,10 @@ export function planStudyPrivacy(options: PlanOptions) {
   // The AUC as reported (reportedAuc), with its SD; a level's under the small-cell rule, with its release rate. With a
   // positives' layout the AUC and sensitivity come from the per-class prediction; specificity is the negatives' as planned.
   const population = (p: NonNullable<typeof plan>['overall'], column: number | null) => {
-    const shared = column === null ? p : predictPopulationError(plan!, p.patients, column, rule(column));
-    const positives = perClass && plan ? predictPerClassAuc(plan, perClass.layout, plan.layout, p.patients, column, column === null ? undefined : rule(column)) : null;
-    const reported = positives?.reportedAuc ?? shared.reportedAuc;
-    const releaseRate = positives ? positives.releaseRate : shared.releaseRate;
+    const levelRule = column === null ? undefined : rule(column);
+    const positives = perClass && plan ? predictPerClassAuc(plan, perClass.layout, plan.layout, p.patients, column, levelRule) : null;
+    // The shared layout's prediction only when no positives' layout was chosen (the delta method of a level costs a plan pass).
+    const { reportedAuc: reported, releaseRate } = positives ?? (column === null ? p : predictPopulationError(plan!, p.patients, column, levelRule));
     return {
       patients: p.patients,
       roc_auc: reported.medianAbsError,
