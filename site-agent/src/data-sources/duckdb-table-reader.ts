@@ -306,7 +306,7 @@ export async function* streamRelation(options: StreamRelationOptions): AsyncGene
         }
         if (filled === batchRows) {
           yield emit();
-          collectYoungGarbage();
+          collectYoungGarbage(batchRows);
         }
       }
     }

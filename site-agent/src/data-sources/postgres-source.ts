@@ -263,7 +263,7 @@ export function createPostgresSource(options: PostgresSourceOptions): DataSource
           fingerprint?.(next.value);
           for (const batch of decoder.push(next.value)) {
             yield batch;
-            collectYoungGarbage();
+            collectYoungGarbage(batch.rowCount);
           }
         }
         streaming = false;
