@@ -53,5 +53,5 @@ export function roundContributionsStream(
   }
   // Object mode: each chunk stays a string until the socket writes it (a buffer freed once written), not an ArrayBuffer
   // per chunk left for the garbage collector: a thousand sites' document would leave ~20 MB of them.
-  return Readable.from(chunks());
+  return Readable.from(chunks(), { highWaterMark: 1 }); // one page read ahead per reader (object mode buffers 16 by default)
 }
